@@ -1,0 +1,52 @@
+"""Settings, read once from the environment (prefix ``CONTENTHUB_``) and an optional TOML/.env file.
+
+One object holds every knob so that the app, the CLI and the tests build the same thing from the
+same source; nothing else in the package reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL_DIR = PROJECT_ROOT / "models" / "multilingual-e5-small"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CONTENTHUB_",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    data_dir: Path = Field(default=Path("data"), description="Where the SQLite file and media files live.")
+    store_url: str = Field(
+        default="",
+        description="sqlite:///path/to/contenthub.db or elasticsearch://host:9200 (empty: SQLite in data_dir).",
+    )
+    es_index_prefix: str = Field(default="contenthub", description="Prefix of every Elasticsearch index.")
+    model_path: Path = Field(default=DEFAULT_MODEL_DIR, description="A sentence-transformers model directory.")
+    max_upload_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
+    max_request_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    session_secret: str = Field(default="", description="Signs session cookies; generated into data_dir if empty.")
+    bootstrap_admin_key: str = Field(default="", description="If set, an admin API key with this value exists.")
+    timezone: str = "Asia/Shanghai"
+    secure_cookies: bool = Field(default=False, description="Mark session cookies Secure (set behind HTTPS).")
+    rate_limit_per_minute: int = Field(default=6000, ge=1)
+    phone_salt: str = Field(default="", description="Salt for phone hashes; generated into data_dir if empty.")
+
+    def resolved_store_url(self) -> str:
+        if self.store_url:
+            return self.store_url
+        return f"sqlite:///{(self.data_dir / 'contenthub.db').as_posix()}"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,72 @@
+"""The one place that knows sentence-transformers.
+
+Assets are encoded as *passages* and search queries / user-side text as *queries*; models that
+declare ``query``/``passage`` prompts (E5) get them, models without prompts encode the raw text.
+Vectors are L2-normalised float32 so a dot product is the cosine.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+class ModelMissingError(RuntimeError):
+    """The configured model directory does not exist or is not a sentence-transformers model."""
+
+
+@dataclass
+class Embedder:
+    model: Any
+    model_id: str
+    dim: int
+    prompts: dict[str, str] = field(default_factory=dict)
+
+    def _encode(self, texts: list[str], prompt_name: str, batch_size: int, progress: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        kwargs: dict[str, Any] = {}
+        if prompt_name in self.prompts:
+            kwargs["prompt_name"] = prompt_name
+        vecs = self.model.encode(
+            texts,
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress,
+            **kwargs,
+        )
+        return np.asarray(vecs, dtype=np.float32)
+
+    def encode_passages(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        return self._encode(texts, "passage", batch_size, progress)
+
+    def encode_queries(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        return self._encode(texts, "query", batch_size, progress)
+
+
+def model_id_for(path: Path) -> str:
+    """A stable name recorded next to each vector, so a model change is detectable."""
+    return Path(path).resolve().name
+
+
+def load_embedder(path: Path) -> Embedder:
+    path = Path(path)
+    if not (path / "modules.json").exists() and not (path / "config.json").exists():
+        raise ModelMissingError(
+            f"No sentence-transformers model at {path}. Run `contenthub models build` to build the default "
+            "Chinese-capable model, or set CONTENTHUB_MODEL_PATH to a model directory."
+        )
+    from sentence_transformers import SentenceTransformer  # heavy import, only when a model is loaded
+
+    model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+    dim = int(model.get_sentence_embedding_dimension() or 0)
+    prompts = dict(getattr(model, "prompts", {}) or {})
+    return Embedder(model=model, model_id=model_id_for(path), dim=dim, prompts=prompts)
