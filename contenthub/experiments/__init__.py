@@ -1,0 +1,1 @@
+"""Experiments: assignment, exposure logging, metrics, statistics, reports."""

@@ -1,0 +1,190 @@
+"""One metric, one treatment vs control: every number a report shows, plus a sentence for people.
+
+:func:`compare` runs the frequentist test (fixed-horizon or sequential) and the Bayesian
+read-out on the same sufficient statistics and folds them into one :class:`Comparison`.
+:func:`plain_language` turns that into "B raised click-through by 12% (95% CI 4%–20%)" in
+English or Chinese, so an operator does not have to read a p-value to act.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from contenthub.experiments.stats.bayesian import DEFAULT_PRIOR, NormalPrior, bayesian_test
+from contenthub.experiments.stats.frequentist import (
+    DEFAULT_SEQUENTIAL_TUNING,
+    FrequentistResult,
+    ratio_test,
+    sequential_test,
+    welch_t_test,
+)
+from contenthub.experiments.stats.sufficient import MeanStats, RatioStats, Suff
+
+MetricKind = Literal["mean", "binomial", "ratio"]
+Direction = Literal["good", "bad", "neutral"]
+Lang = Literal["en", "zh"]
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """Treatment vs control on one metric. "mean" is the per-unit mean, or Σy/Σx for ratio metrics.
+
+    ``rel_*`` is ``None`` when the control mean is 0. ``chance_to_beat_control`` and
+    ``expected_loss`` already account for ``higher_is_better``; ``expected_loss`` (of shipping
+    the treatment) is E[max(0, θ_c − θ_t)] as a fraction of the observed control mean, or
+    absolute when the control mean is 0.
+    ``direction`` is "neutral" unless the difference is significant.
+    """
+
+    metric_kind: MetricKind
+    higher_is_better: bool
+    alpha: float
+    sequential: bool
+    n_control: int
+    n_treatment: int
+    mean_control: float
+    mean_treatment: float
+    abs_diff: float
+    abs_ci: tuple[float, float]
+    rel_diff: float | None
+    rel_ci: tuple[float, float] | None
+    p_value: float
+    chance_to_beat_control: float
+    expected_loss: float
+    significant: bool
+    direction: Direction
+
+
+def _check_kind(control: Suff, treatment: Suff, metric_kind: MetricKind) -> None:
+    if metric_kind == "ratio":
+        if not (isinstance(control, RatioStats) and isinstance(treatment, RatioStats)):
+            raise ValueError("metric_kind 'ratio' needs RatioStats for both control and treatment")
+        return
+    if metric_kind not in ("mean", "binomial"):
+        raise ValueError(f"metric_kind must be one of 'mean', 'binomial', 'ratio'; got {metric_kind!r}")
+    if not (isinstance(control, MeanStats) and isinstance(treatment, MeanStats)):
+        raise ValueError(f"metric_kind {metric_kind!r} needs MeanStats for both control and treatment")
+    if metric_kind == "binomial":
+        for role, stats in (("control", control), ("treatment", treatment)):
+            if not stats.is_binary:
+                raise ValueError(
+                    f"{role}: binomial metrics need 0/1 values (sum == sum_squares <= n), got "
+                    f"n={stats.n}, sum={stats.sum}, sum_squares={stats.sum_squares}"
+                )
+
+
+def _frequentist(
+    control: Suff, treatment: Suff, alpha: float, sequential: bool, tuning: float
+) -> FrequentistResult:
+    if sequential:
+        return sequential_test(control, treatment, alpha, tuning)
+    if isinstance(control, RatioStats) and isinstance(treatment, RatioStats):
+        return ratio_test(control, treatment, alpha)
+    assert isinstance(control, MeanStats) and isinstance(treatment, MeanStats)
+    return welch_t_test(control, treatment, alpha)
+
+
+def compare(
+    control: Suff,
+    treatment: Suff,
+    metric_kind: MetricKind,
+    higher_is_better: bool,
+    alpha: float = 0.05,
+    sequential: bool = False,
+    sequential_tuning: float = DEFAULT_SEQUENTIAL_TUNING,
+    prior: NormalPrior | None = DEFAULT_PRIOR,
+) -> Comparison:
+    """Compare ``treatment`` with ``control`` on one metric.
+
+    Frequentist: Welch t-test for means and 0/1 metrics, delta-method z-test for ratios, or
+    the always-valid sequential test when ``sequential`` (use it whenever the report is read
+    before the planned end date). Bayesian: normal posterior of the relative lift with
+    ``prior`` (see :mod:`contenthub.experiments.stats.bayesian`).
+    ``significant`` is ``p_value < alpha``; ``direction`` is "good" or "bad" by
+    ``higher_is_better`` when significant, else "neutral".
+    """
+    _check_kind(control, treatment, metric_kind)
+    freq = _frequentist(control, treatment, alpha, sequential, sequential_tuning)
+    bayes = bayesian_test(control, treatment, higher_is_better, prior)
+    significant = freq.p_value < alpha
+    direction: Direction = "neutral"
+    if significant and freq.abs_diff != 0:
+        direction = "good" if (freq.abs_diff > 0) == higher_is_better else "bad"
+    return Comparison(
+        metric_kind=metric_kind,
+        higher_is_better=higher_is_better,
+        alpha=alpha,
+        sequential=sequential,
+        n_control=control.n,
+        n_treatment=treatment.n,
+        mean_control=control.estimate,
+        mean_treatment=treatment.estimate,
+        abs_diff=freq.abs_diff,
+        abs_ci=freq.abs_ci,
+        rel_diff=freq.rel_diff,
+        rel_ci=freq.rel_ci,
+        p_value=freq.p_value,
+        chance_to_beat_control=bayes.chance_to_beat_control,
+        expected_loss=bayes.expected_loss,
+        significant=significant,
+        direction=direction,
+    )
+
+
+def _pct(x: float) -> str:
+    """A fraction as a percentage with about two significant digits: 0.1234 -> '12%', 0.012 -> '1.2%'."""
+    v = x * 100
+    if abs(v) >= 10:
+        return f"{v:.0f}%"
+    if abs(v) >= 1:
+        return f"{v:.1f}%"
+    return f"{v:.2f}%"
+
+
+def _num(x: float) -> str:
+    return f"{x:.3g}"
+
+
+def _signed(text: str) -> str:
+    return text if text.startswith("-") else f"+{text}"
+
+
+_TEMPLATES: dict[str, dict[str, str]] = {
+    "en": {
+        "up": "{variant} raised {metric} by {size} ({level} CI {low}–{high})",
+        "down": "{variant} lowered {metric} by {size} ({level} CI {low}–{high})",
+        "none": "{variant}: no detectable change in {metric} ({level} CI {low} to {high})",
+    },
+    "zh": {
+        "up": "{variant} 使{metric}提升了 {size}（{level} 置信区间 {low}–{high}）",
+        "down": "{variant} 使{metric}下降了 {size}（{level} 置信区间 {low}–{high}）",
+        "none": "{variant} 对{metric}无显著影响（{level} 置信区间 {low} 至 {high}）",
+    },
+}
+
+
+def plain_language(metric_name: str, variant_name: str, comparison: Comparison, lang: Lang = "en") -> str:
+    """One sentence for operators, e.g. "B raised click-through by 12% (95% CI 4%–20%)",
+    "B lowered unsubscribe rate by 8% (95% CI 3%–13%)", or
+    "B: no detectable change in click-through (95% CI -3.0% to +5.0%)"; Chinese with ``lang="zh"``
+    ("B 使点击率提升了 12%（95% 置信区间 4%–20%）", "B 对点击率无显著影响（…）").
+
+    Relative numbers when the control mean is positive, otherwise absolute ones. For a
+    significant decrease the size and interval are stated as magnitudes of the decrease.
+    """
+    if lang not in _TEMPLATES:
+        raise ValueError(f"lang must be one of {sorted(_TEMPLATES)}, got {lang!r}")
+    templates = _TEMPLATES[lang]
+    # A relative change of a negative baseline reads backwards, so only positive baselines get one.
+    if comparison.rel_diff is not None and comparison.rel_ci is not None and comparison.mean_control > 0:
+        diff, (low, high), fmt = comparison.rel_diff, comparison.rel_ci, _pct
+    else:
+        diff, (low, high), fmt = comparison.abs_diff, comparison.abs_ci, _num
+    level = f"{(1 - comparison.alpha) * 100:g}%"
+    fields = {"variant": variant_name, "metric": metric_name, "level": level}
+    if not comparison.significant or diff == 0:
+        return templates["none"].format(**fields, low=_signed(fmt(low)), high=_signed(fmt(high)))
+    if diff > 0:
+        return templates["up"].format(**fields, size=fmt(diff), low=fmt(low), high=fmt(high))
+    return templates["down"].format(**fields, size=fmt(-diff), low=fmt(-high), high=fmt(-low))
