@@ -67,6 +67,7 @@ def load_embedder(path: Path) -> Embedder:
     from sentence_transformers import SentenceTransformer  # heavy import, only when a model is loaded
 
     model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
-    dim = int(model.get_sentence_embedding_dimension() or 0)
+    get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    dim = int(get_dim() or 0)
     prompts = dict(getattr(model, "prompts", {}) or {})
     return Embedder(model=model, model_id=model_id_for(path), dim=dim, prompts=prompts)

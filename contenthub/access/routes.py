@@ -1,0 +1,56 @@
+"""Admin API for API keys: create, list, rotate, revoke."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+
+from contenthub.access import keys
+from contenthub.access.keys import KeyInfo, Principal
+from contenthub.access.roles import Perm, Role
+from contenthub.deps import HubDep, current_principal, require
+from contenthub.errors import UnauthorizedError
+
+router = APIRouter(prefix="/v1", tags=["access"])
+Admin = Annotated[Principal, Depends(require(Perm.admin))]
+
+
+class KeyCreate(BaseModel):
+    role: Role
+    name: str = Field(default="", max_length=80)
+
+
+class KeyCreated(BaseModel):
+    key: str = Field(description="Shown once; store it now.")
+    info: KeyInfo
+
+
+@router.get("/me", response_model=Principal, summary="Who the key or session belongs to")
+def me(principal: Annotated[Principal | None, Depends(current_principal)]) -> Principal:
+    if principal is None:
+        raise UnauthorizedError("An API key is required. Send it as 'Authorization: Bearer <key>'.")
+    return principal
+
+
+@router.get("/keys", response_model=list[KeyInfo])
+def list_keys(hub: HubDep, who: Admin) -> list[KeyInfo]:
+    return keys.list_keys(hub.store)
+
+
+@router.post("/keys", response_model=KeyCreated, status_code=201)
+def create_key(body: KeyCreate, hub: HubDep, who: Admin) -> KeyCreated:
+    info, secret = keys.create_key(hub.store, body.role, body.name)
+    return KeyCreated(key=secret, info=info)
+
+
+@router.post("/keys/{key_id}/rotate", response_model=KeyCreated)
+def rotate_key(key_id: str, hub: HubDep, who: Admin) -> KeyCreated:
+    info, secret = keys.rotate(hub.store, key_id)
+    return KeyCreated(key=secret, info=info)
+
+
+@router.post("/keys/{key_id}/revoke", response_model=KeyInfo)
+def revoke_key(key_id: str, hub: HubDep, who: Admin) -> KeyInfo:
+    return keys.revoke(hub.store, key_id)

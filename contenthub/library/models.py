@@ -1,0 +1,155 @@
+"""Pydantic models at the library's edges: what editors send and what the API returns."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+Status = Literal["draft", "approved", "archived"]
+STATUSES: tuple[str, ...] = ("draft", "approved", "archived")
+
+MAX_TAGS = 50
+MAX_TAG_LEN = 40
+
+
+def clean_text(value: str) -> str:
+    """NFC-normalise and drop control characters (keep newlines/tabs); zero-width joiners in emoji stay."""
+    value = unicodedata.normalize("NFC", value)
+    return "".join(ch for ch in value if ch in "\n\t" or unicodedata.category(ch) != "Cc").strip()
+
+
+def clean_tags(values: list[str]) -> list[str]:
+    out: list[str] = []
+    for v in values:
+        t = clean_text(v).replace("\n", " ")
+        if not t:
+            continue
+        if len(t) > MAX_TAG_LEN:
+            raise ValueError(f"tag '{t[:20]}…' is longer than {MAX_TAG_LEN} characters")
+        if t not in out:
+            out.append(t)
+    if len(out) > MAX_TAGS:
+        raise ValueError(f"at most {MAX_TAGS} tags per asset")
+    return out
+
+
+class MediaRef(BaseModel):
+    sha256: str
+    size: int
+    mime: str
+    filename: str = ""
+
+
+class SuggestedLabel(BaseModel):
+    id: str
+    confidence: float = Field(ge=0, le=1)
+    why: str = ""
+
+
+class Suggestions(BaseModel):
+    """Kept apart from the editor's confirmed tags: a suggestion is never a tag until accepted."""
+
+    scenes: list[SuggestedLabel] = Field(default_factory=list)
+    channels: list[SuggestedLabel] = Field(default_factory=list)
+    content_types: list[SuggestedLabel] = Field(default_factory=list)
+    model_id: str = ""
+    made_at: datetime | None = None
+
+
+class AssetFields(BaseModel):
+    """Fields an editor may set; every field optional so the same model serves partial updates."""
+
+    title: str | None = Field(default=None, max_length=200)
+    body: str | None = Field(default=None, max_length=20000)
+    kind: str | None = None
+    content_type: str | None = None
+    scenes: list[str] | None = None
+    channels: list[str] | None = None
+    tags: list[str] | None = None
+    stages: list[str] | None = None
+    status: Status | None = None
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+    url: str | None = Field(default=None, max_length=2000)
+
+    @field_validator("title", "body")
+    @classmethod
+    def _clean(cls, v: str | None) -> str | None:
+        return clean_text(v) if v is not None else None
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, v: list[str] | None) -> list[str] | None:
+        return clean_tags(v) if v is not None else None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        v = v.strip()
+        if not v.lower().startswith(("http://", "https://")):
+            raise ValueError("url must start with http:// or https://")
+        return v
+
+    @model_validator(mode="after")
+    def _window(self) -> AssetFields:
+        if self.valid_from and self.valid_until and self.valid_until <= self.valid_from:
+            raise ValueError("valid_until must be after valid_from")
+        return self
+
+
+class AssetCreate(AssetFields):
+    title: str = Field(min_length=1, max_length=200)
+    kind: str = "article"
+
+    @field_validator("title")
+    @classmethod
+    def _title_present(cls, v: str) -> str:
+        v = clean_text(v)
+        if not v:
+            raise ValueError("title must not be empty")
+        return v
+
+
+class AssetUpdate(AssetFields):
+    version: int | None = Field(default=None, description="Send the version you edited to avoid lost updates.")
+
+
+class Asset(BaseModel):
+    id: str
+    title: str
+    body: str = ""
+    kind: str
+    content_type: str | None = None
+    scenes: list[str] = Field(default_factory=list)
+    channels: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    stages: list[str] = Field(default_factory=list)
+    status: Status = "draft"
+    valid_from: str | None = None
+    valid_until: str | None = None
+    url: str | None = None
+    media: MediaRef | None = None
+    suggestions: Suggestions | None = None
+    created_by: str = ""
+    created_at: str
+    updated_by: str = ""
+    updated_at: str
+    version: int = 1
+
+
+class AssetHit(BaseModel):
+    asset: Asset
+    score: float = 0.0
+    matched: list[str] = Field(default_factory=list)
+
+
+class AssetPageOut(BaseModel):
+    items: list[AssetHit]
+    total: int
+    limit: int
+    offset: int

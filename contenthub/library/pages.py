@@ -1,0 +1,174 @@
+"""Editor pages for the library: list with search and filters, upload, asset detail and edits."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from pydantic import ValidationError
+
+from contenthub.access.keys import Principal
+from contenthub.access.roles import Perm, allows
+from contenthub.deps import HubDep, check_csrf, require
+from contenthub.errors import NotFoundError, ProblemError
+from contenthub.hub import Hub
+from contenthub.library import search as search_service
+from contenthub.library import service, taxonomy
+from contenthub.library.models import AssetCreate, AssetUpdate
+from contenthub.web.templating import lang_of, render
+
+router = APIRouter(include_in_schema=False)
+Reader = Annotated[Principal, Depends(require(Perm.library_read))]
+Writer = Annotated[Principal, Depends(require(Perm.library_write))]
+
+
+def _names(hub: Hub, lang: str) -> dict[str, dict[str, str]]:
+    return {
+        facet: {e.id: (e.zh if lang == "zh" else e.en) for e in entries}
+        for facet, entries in taxonomy.all_taxonomy(hub.store).items()
+    }
+
+
+def _message(exc: Exception) -> str:
+    if isinstance(exc, ProblemError):
+        return exc.message
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+    return str(exc)
+
+
+@router.get("/library", response_class=HTMLResponse)
+def library_list(
+    request: Request, hub: HubDep, who: Reader, q: str = "", scene: str = "", channel: str = "", kind: str = "",
+    content_type: str = "", status: str = "", offset: int = 0,
+) -> HTMLResponse:
+    selected = {"scene": scene, "channel": channel, "kind": kind, "content_type": content_type, "status": status}
+    req = search_service.SearchRequest(
+        q=q[:500], scenes=(scene,) if scene else (), channels=(channel,) if channel else (),
+        kinds=(kind,) if kind else (), content_types=(content_type,) if content_type else (),
+        statuses=(status,) if status else (), limit=20, offset=max(0, min(offset, 100000)),
+    )
+    page = search_service.search(hub, req)
+    base = {k: v for k, v in {"q": q, **selected}.items() if v}
+    return render(
+        request, "library/list.html", page=page, q=q, selected=selected,
+        taxonomy=taxonomy.all_taxonomy(hub.store), names=_names(hub, lang_of(request)),
+        prev_url="/library?" + urlencode({**base, "offset": max(0, page.offset - page.limit)}),
+        next_url="/library?" + urlencode({**base, "offset": page.offset + page.limit}),
+    )
+
+
+@router.get("/library/upload", response_class=HTMLResponse)
+def upload_form(request: Request, hub: HubDep, who: Writer) -> HTMLResponse:
+    return render(request, "library/upload.html", taxonomy=taxonomy.all_taxonomy(hub.store), form={}, error=None)
+
+
+@router.post("/library/upload", response_class=HTMLResponse, response_model=None)
+def upload(
+    request: Request,
+    hub: HubDep,
+    who: Writer,
+    title: Annotated[str, Form(max_length=200)] = "",
+    body: Annotated[str, Form(max_length=20000)] = "",
+    kind: Annotated[str, Form()] = "",
+    tags: Annotated[str, Form(max_length=2000)] = "",
+    url: Annotated[str, Form(max_length=2000)] = "",
+    csrf_token: Annotated[str, Form()] = "",
+    file: Annotated[UploadFile | None, File()] = None,
+) -> HTMLResponse | RedirectResponse:
+    check_csrf(request, csrf_token)
+    form = {"title": title, "body": body, "tags": tags, "url": url}
+    fields: dict[str, Any] = {
+        "title": title, "body": body,
+        "tags": [x.strip() for x in tags.replace("，", ",").split(",") if x.strip()], "url": url or None,
+    }
+    if kind:
+        fields["kind"] = kind
+    has_file = file is not None and bool(file.filename)
+    try:
+        data = AssetCreate.model_validate(fields)
+        asset = service.create_asset(
+            hub, data, who.name, upload=file.file if has_file else None, filename=file.filename if has_file else None
+        )
+    except (ProblemError, ValidationError) as exc:
+        status = exc.status if isinstance(exc, ProblemError) else 422
+        return render(request, "library/upload.html", status_code=status, taxonomy=taxonomy.all_taxonomy(hub.store),
+                      form=form, error=_message(exc))
+    return RedirectResponse(f"/library/assets/{asset.id}", status_code=303)
+
+
+def _detail(request: Request, hub: Hub, who: Principal, asset_id: str, flash: str | None = None,
+            status_code: int = 200) -> HTMLResponse:
+    asset = service.get_asset(hub, asset_id)
+    lang = lang_of(request)
+    performance = None
+    try:
+        from contenthub.recommend.performance import performance_table_html  # lands with the recommender
+    except ModuleNotFoundError:
+        performance_table_html = None  # type: ignore[assignment]
+    if performance_table_html is not None:
+        performance = performance_table_html(hub, asset_id, lang)
+    return render(
+        request, "library/detail.html", status_code=status_code, asset=asset, flash=flash,
+        taxonomy=taxonomy.all_taxonomy(hub.store), names=_names(hub, lang),
+        similar=search_service.similar(hub, asset_id, n=8), can_write=allows(who.role, Perm.library_write),
+        performance=performance,
+    )
+
+
+@router.get("/library/assets/{asset_id}", response_class=HTMLResponse)
+def asset_detail(request: Request, hub: HubDep, who: Reader, asset_id: str) -> HTMLResponse:
+    return _detail(request, hub, who, asset_id)
+
+
+@router.get("/library/assets/{asset_id}/media", response_class=FileResponse)
+def asset_media(hub: HubDep, who: Reader, asset_id: str) -> FileResponse:
+    asset = service.get_asset(hub, asset_id)
+    path = hub.store.media_path(asset.media.sha256) if asset.media else None
+    if asset.media is None or path is None:
+        raise NotFoundError("This asset has no media file.")
+    return FileResponse(path, media_type=asset.media.mime, headers={"X-Content-Type-Options": "nosniff"})
+
+
+@router.post("/library/assets/{asset_id}/accept", response_class=HTMLResponse, response_model=None)
+def accept(request: Request, hub: HubDep, who: Writer, asset_id: str,
+           csrf_token: Annotated[str, Form()] = "") -> RedirectResponse:
+    check_csrf(request, csrf_token)
+    service.accept_suggestions(hub, asset_id, who.name)
+    return RedirectResponse(f"/library/assets/{asset_id}", status_code=303)
+
+
+@router.post("/library/assets/{asset_id}/edit", response_class=HTMLResponse, response_model=None)
+def edit(
+    request: Request,
+    hub: HubDep,
+    who: Writer,
+    asset_id: str,
+    csrf_token: Annotated[str, Form()] = "",
+    version: Annotated[int | None, Form()] = None,
+    title: Annotated[str, Form(max_length=200)] = "",
+    scenes: Annotated[list[str], Form()] = [],
+    channels: Annotated[list[str], Form()] = [],
+    content_type: Annotated[str, Form()] = "",
+    tags: Annotated[str, Form(max_length=2000)] = "",
+    status: Annotated[str, Form()] = "draft",
+) -> HTMLResponse | RedirectResponse:
+    check_csrf(request, csrf_token)
+    before = service.get_asset(hub, asset_id)
+    try:
+        patch = AssetUpdate.model_validate({
+            "version": version, "title": title, "scenes": scenes, "channels": channels,
+            "content_type": content_type or None, "status": status,
+            "tags": [x.strip() for x in tags.replace("，", ",").split(",") if x.strip()],
+        })
+        if before.suggestions is not None:
+            from contenthub.library.tagging import record_feedback
+
+            record_feedback(hub, before, patch, who.name, action="edit")
+        service.update_asset(hub, asset_id, patch, who.name)
+    except (ProblemError, ValidationError) as exc:
+        status_code = exc.status if isinstance(exc, ProblemError) else 422
+        return _detail(request, hub, who, asset_id, flash=_message(exc), status_code=status_code)
+    return RedirectResponse(f"/library/assets/{asset_id}", status_code=303)

@@ -1,0 +1,116 @@
+"""The narrow interface every backend implements and all domain code calls.
+
+Shaped for two engines at once: SQLite (embedded) and Elasticsearch (scale-out). So it speaks in
+documents and collections, filters and hits, and additive counters — operations both engines do
+natively — and keeps business rules out (ranking, caps and statistics live in the domain folders).
+
+Collections of small documents (taxonomy, keys, strategies, segments, rules, plans, experiments,
+journeys, audit) go through the generic ``*_doc`` calls. Assets, vectors, media and events have
+their own calls because they need search, kNN, streaming bytes or idempotent bulk ingestion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol, runtime_checkable
+
+import numpy as np
+
+from contenthub.store.query import AssetFilter, AssetSort, EventQuery, Hit, HitPage
+
+
+@runtime_checkable
+class Store(Protocol):
+    backend: str
+
+    def close(self) -> None: ...
+
+    # --- generic documents -------------------------------------------------------------
+    def put_doc(self, collection: str, doc_id: str, doc: dict[str, Any], *, expected_version: int | None = None) -> int:
+        """Create or replace; returns the new version. ``expected_version`` guards lost updates
+        (raises ConflictError when the stored version differs; 0 means 'must not exist')."""
+
+    def get_doc(self, collection: str, doc_id: str) -> dict[str, Any] | None: ...
+
+    def get_doc_version(self, collection: str, doc_id: str) -> tuple[dict[str, Any], int] | None: ...
+
+    def list_docs(
+        self, collection: str, *, where: dict[str, Any] | None = None, limit: int = 1000, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        """``where`` matches top-level scalar fields by equality."""
+
+    def count_docs(self, collection: str, *, where: dict[str, Any] | None = None) -> int: ...
+
+    def delete_doc(self, collection: str, doc_id: str) -> bool: ...
+
+    def put_docs_atomic(self, collection: str, docs: dict[str, dict[str, Any]], delete: list[str] = ()) -> None:
+        """Replace several docs of one collection together: all or none become visible."""
+
+    # --- assets ------------------------------------------------------------------------
+    def put_asset(self, asset: dict[str, Any]) -> None: ...
+
+    def put_assets(self, assets: list[dict[str, Any]]) -> None: ...
+
+    def get_asset(self, asset_id: str) -> dict[str, Any] | None: ...
+
+    def get_assets(self, asset_ids: list[str]) -> dict[str, dict[str, Any]]: ...
+
+    def filter_assets(
+        self, flt: AssetFilter, *, sort: AssetSort = "updated_desc", limit: int = 20, offset: int = 0
+    ) -> HitPage: ...
+
+    def text_search_assets(self, text: str, flt: AssetFilter, *, limit: int = 100) -> list[Hit]:
+        """Full-text (BM25-like) over title, body and tags; best first."""
+
+    def count_assets(self, flt: AssetFilter) -> int: ...
+
+    def asset_facet_counts(self, facet: str, flt: AssetFilter) -> dict[str, int]: ...
+
+    # --- vectors -----------------------------------------------------------------------
+    def put_vectors(self, model_id: str, vectors: dict[str, np.ndarray]) -> None: ...
+
+    def knn_assets(self, vector: np.ndarray, flt: AssetFilter, *, k: int = 20) -> list[Hit]:
+        """Cosine nearest neighbours among assets matching the filter."""
+
+    def get_vectors(self, asset_ids: list[str]) -> tuple[list[str], np.ndarray]:
+        """The ids that have a vector (in the given order) and their rows."""
+
+    def vector_model_ids(self) -> dict[str, int]:
+        """How many vectors each model made (a model change means re-embedding)."""
+
+    def assets_missing_vectors(self, model_id: str, *, limit: int = 1000) -> list[str]: ...
+
+    # --- media -------------------------------------------------------------------------
+    def media_path(self, sha256: str) -> Path | None: ...
+
+    def put_media_file(self, tmp_path: Path, sha256: str, size: int, mime: str) -> bool:
+        """Move a fully written temp file into place (atomically). False if it was already stored."""
+
+    def media_tmp_dir(self) -> Path: ...
+
+    def open_media(self, sha256: str) -> BinaryIO | None: ...
+
+    # --- events ------------------------------------------------------------------------
+    def add_events(self, events: list[dict[str, Any]]) -> list[str]:
+        """Store a batch atomically; events whose id is already stored are skipped. Returns the ids inserted."""
+
+    def query_events(self, q: EventQuery) -> list[dict[str, Any]]: ...
+
+    def iter_events(self, *, batch: int = 10000) -> Iterator[list[dict[str, Any]]]: ...
+
+    def count_events(self, q: EventQuery | None = None) -> int: ...
+
+    def event_counts(self, group_by: tuple[str, ...], q: EventQuery) -> list[tuple[tuple[Any, ...], int, float]]:
+        """Aggregate counts and value sums grouped by event fields (e.g. ('asset_id','channel','type'))."""
+
+    # --- counters (additive, order-independent) ----------------------------------------
+    def add_to_counters(self, collection: str, updates: list[tuple[str, str, float]]) -> None:
+        """Atomically add deltas to (key, field) counters; used for decayed profile weights."""
+
+    def get_counters(self, collection: str, key: str) -> dict[str, float]: ...
+
+    def integrity_check(self) -> bool: ...
+
+    def now(self) -> datetime: ...

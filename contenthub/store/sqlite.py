@@ -1,0 +1,595 @@
+"""Embedded store: SQLite in WAL mode, a content-addressed media folder and an in-memory vector matrix.
+
+Why SQLite first: one file, crash-safe transactions, FTS5 for Chinese/English full text (trigram
+tokenizer), and no server to run — enough for one team on one machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from contenthub.errors import ConflictError
+from contenthub.store.query import AssetFilter, AssetSort, EventQuery, Hit, HitPage
+from contenthub.store.sqlite_migrations import MIGRATIONS
+from contenthub.store.vectors import VectorIndex
+from contenthub.timeutil import to_iso, utcnow
+
+FACETS = ("scenes", "channels", "tags", "stages")
+EVENT_COLUMNS = ("id", "type", "user_id", "asset_id", "channel", "group_id", "recommendation_id", "ts", "value")
+
+CounterDeriver = Callable[[list[dict[str, Any]]], list[tuple[str, str, str, float]]]
+
+
+def _dumps(doc: Any) -> str:
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+class SQLiteStore:
+    backend = "sqlite"
+
+    def __init__(self, db_path: Path, media_dir: Path) -> None:
+        self.db_path = Path(db_path)
+        self.media_dir = Path(media_dir)
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        self.media_dir.mkdir(parents=True, exist_ok=True)
+        (self.media_dir / ".tmp").mkdir(exist_ok=True)
+        self._local = threading.local()
+        self._write_lock = threading.RLock()
+        self._all_conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        self._migrate()
+        self._cleanup_tmp()
+        self.vectors = VectorIndex()
+        self._load_vectors()
+
+    # --- connections -------------------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.db_path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+            with self._conns_lock:
+                self._all_conns.append(conn)
+        return conn
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction at a time per process; BEGIN IMMEDIATE takes the file lock up front
+        so two processes never deadlock upgrading read locks."""
+        with self._write_lock:
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            else:
+                conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._conns_lock:
+            for conn in self._all_conns:
+                try:
+                    conn.close()
+                except sqlite3.Error:
+                    pass
+            self._all_conns.clear()
+        self._local = threading.local()
+
+    def _migrate(self) -> None:
+        conn = self._conn()
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, description TEXT, applied_at TEXT)"
+        )
+        current = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
+        for version, description, sql in MIGRATIONS:
+            if version <= current:
+                continue
+            with self._tx() as tx:
+                for statement in _split_sql(sql):
+                    tx.execute(statement)
+                tx.execute(
+                    "INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)",
+                    (version, description, to_iso(utcnow())),
+                )
+
+    def schema_version(self) -> int:
+        return int(self._conn().execute("SELECT MAX(version) FROM schema_version").fetchone()[0])
+
+    def _cleanup_tmp(self) -> None:
+        """Partial uploads from a crash are never referenced; remove them on start."""
+        for p in (self.media_dir / ".tmp").iterdir():
+            try:
+                p.unlink()
+            except OSError:
+                pass
+
+    def _load_vectors(self) -> None:
+        rows = self._conn().execute("SELECT asset_id, dim, vec FROM vectors").fetchall()
+        if rows:
+            self.vectors.upsert({r["asset_id"]: np.frombuffer(r["vec"], dtype=np.float32) for r in rows})
+
+    def now(self) -> datetime:
+        return utcnow()
+
+    def integrity_check(self) -> bool:
+        return self._conn().execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+    # --- generic documents -------------------------------------------------------------
+    def put_doc(self, collection: str, doc_id: str, doc: dict[str, Any], *, expected_version: int | None = None) -> int:
+        with self._tx() as tx:
+            return self._put_doc(tx, collection, doc_id, doc, expected_version)
+
+    def _put_doc(
+        self, tx: sqlite3.Connection, collection: str, doc_id: str, doc: dict[str, Any], expected_version: int | None
+    ) -> int:
+        row = tx.execute("SELECT version FROM docs WHERE collection=? AND id=?", (collection, doc_id)).fetchone()
+        current = row[0] if row else 0
+        if expected_version is not None and expected_version != current:
+            raise ConflictError(
+                f"{collection} '{doc_id}' was changed by someone else (version {current}, you had {expected_version}). "
+                "Reload and apply your change again.",
+                field="version",
+                value=expected_version,
+                extra={"current_version": current},
+            )
+        version = current + 1
+        tx.execute(
+            "INSERT INTO docs (collection, id, body, version, updated_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (collection, id) DO UPDATE SET body=excluded.body, version=excluded.version, "
+            "updated_at=excluded.updated_at",
+            (collection, doc_id, _dumps(doc), version, to_iso(utcnow())),
+        )
+        return version
+
+    def put_docs_atomic(self, collection: str, docs: dict[str, dict[str, Any]], delete: list[str] = ()) -> None:
+        with self._tx() as tx:
+            for doc_id in delete:
+                tx.execute("DELETE FROM docs WHERE collection=? AND id=?", (collection, doc_id))
+            for doc_id, doc in docs.items():
+                self._put_doc(tx, collection, doc_id, doc, None)
+
+    def get_doc(self, collection: str, doc_id: str) -> dict[str, Any] | None:
+        found = self.get_doc_version(collection, doc_id)
+        return found[0] if found else None
+
+    def get_doc_version(self, collection: str, doc_id: str) -> tuple[dict[str, Any], int] | None:
+        row = self._conn().execute(
+            "SELECT body, version FROM docs WHERE collection=? AND id=?", (collection, doc_id)
+        ).fetchone()
+        return (json.loads(row["body"]), row["version"]) if row else None
+
+    def get_docs(self, collection: str, doc_ids: list[str]) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for chunk in _chunks(doc_ids, 500):
+            marks = ",".join("?" * len(chunk))
+            for row in self._conn().execute(
+                f"SELECT id, body FROM docs WHERE collection=? AND id IN ({marks})", (collection, *chunk)
+            ):
+                out[row["id"]] = json.loads(row["body"])
+        return out
+
+    def _where(self, collection: str, where: dict[str, Any] | None) -> tuple[str, list[Any]]:
+        clauses = ["collection=?"]
+        params: list[Any] = [collection]
+        for key, value in (where or {}).items():
+            if not key.replace("_", "").isalnum():
+                raise ValueError(f"bad field name {key!r}")
+            if isinstance(value, bool):
+                value = int(value)
+            if value is None:
+                clauses.append(f"json_extract(body, '$.{key}') IS NULL")
+            else:
+                clauses.append(f"json_extract(body, '$.{key}') = ?")
+                params.append(value)
+        return " AND ".join(clauses), params
+
+    def list_docs(
+        self, collection: str, *, where: dict[str, Any] | None = None, limit: int = 1000, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        sql, params = self._where(collection, where)
+        rows = self._conn().execute(
+            f"SELECT body FROM docs WHERE {sql} ORDER BY id LIMIT ? OFFSET ?", (*params, limit, offset)
+        ).fetchall()
+        return [json.loads(r["body"]) for r in rows]
+
+    def count_docs(self, collection: str, *, where: dict[str, Any] | None = None) -> int:
+        sql, params = self._where(collection, where)
+        return int(self._conn().execute(f"SELECT COUNT(*) FROM docs WHERE {sql}", params).fetchone()[0])
+
+    def delete_doc(self, collection: str, doc_id: str) -> bool:
+        with self._tx() as tx:
+            cur = tx.execute("DELETE FROM docs WHERE collection=? AND id=?", (collection, doc_id))
+            return cur.rowcount > 0
+
+    # --- assets ------------------------------------------------------------------------
+    def put_asset(self, asset: dict[str, Any]) -> None:
+        self.put_assets([asset])
+
+    def put_assets(self, assets: list[dict[str, Any]]) -> None:
+        with self._tx() as tx:
+            for asset in assets:
+                self._put_asset(tx, asset)
+
+    def _put_asset(self, tx: sqlite3.Connection, a: dict[str, Any]) -> None:
+        aid = a["id"]
+        tx.execute(
+            "INSERT INTO assets (id, body, title, kind, content_type, status, valid_from, valid_until, created_at, "
+            "updated_at) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO UPDATE SET body=excluded.body, "
+            "title=excluded.title, kind=excluded.kind, content_type=excluded.content_type, status=excluded.status, "
+            "valid_from=excluded.valid_from, valid_until=excluded.valid_until, updated_at=excluded.updated_at",
+            (
+                aid,
+                _dumps(a),
+                a["title"],
+                a.get("kind"),
+                a.get("content_type"),
+                a["status"],
+                a.get("valid_from"),
+                a.get("valid_until"),
+                a["created_at"],
+                a["updated_at"],
+            ),
+        )
+        tx.execute("DELETE FROM asset_facets WHERE asset_id=?", (aid,))
+        tx.executemany(
+            "INSERT OR IGNORE INTO asset_facets (asset_id, facet, value) VALUES (?,?,?)",
+            [(aid, facet, v) for facet in FACETS for v in a.get(facet) or []],
+        )
+        tx.execute("DELETE FROM assets_fts WHERE asset_id=?", (aid,))
+        tx.execute(
+            "INSERT INTO assets_fts (asset_id, title, text, tags) VALUES (?,?,?,?)",
+            (aid, a["title"], a.get("body") or "", " ".join(a.get("tags") or [])),
+        )
+
+    def get_asset(self, asset_id: str) -> dict[str, Any] | None:
+        row = self._conn().execute("SELECT body FROM assets WHERE id=?", (asset_id,)).fetchone()
+        return json.loads(row["body"]) if row else None
+
+    def get_assets(self, asset_ids: list[str]) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for chunk in _chunks(list(dict.fromkeys(asset_ids)), 500):
+            marks = ",".join("?" * len(chunk))
+            for row in self._conn().execute(f"SELECT id, body FROM assets WHERE id IN ({marks})", chunk):
+                out[row["id"]] = json.loads(row["body"])
+        return out
+
+    def _filter_sql(self, flt: AssetFilter, alias: str = "a") -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column, values in (("kind", flt.kinds), ("content_type", flt.content_types), ("status", flt.statuses)):
+            if values:
+                clauses.append(f"{alias}.{column} IN ({','.join('?' * len(values))})")
+                params.extend(values)
+        for facet, values in (("scenes", flt.scenes), ("channels", flt.channels), ("tags", flt.tags), ("stages", flt.stages)):
+            if values:
+                clauses.append(
+                    f"{alias}.id IN (SELECT asset_id FROM asset_facets WHERE facet=? AND value IN "
+                    f"({','.join('?' * len(values))}))"
+                )
+                params.extend((facet, *values))
+        if flt.valid_at is not None:
+            at = to_iso(flt.valid_at)
+            clauses.append(f"({alias}.valid_from IS NULL OR {alias}.valid_from <= ?)")
+            clauses.append(f"({alias}.valid_until IS NULL OR {alias}.valid_until > ?)")
+            params.extend((at, at))
+        if flt.ids is not None:
+            if not flt.ids:
+                clauses.append("0")
+            else:
+                clauses.append(f"{alias}.id IN ({','.join('?' * len(flt.ids))})")
+                params.extend(flt.ids)
+        if flt.exclude_ids:
+            clauses.append(f"{alias}.id NOT IN ({','.join('?' * len(flt.exclude_ids))})")
+            params.extend(flt.exclude_ids)
+        return (" AND ".join(clauses) or "1"), params
+
+    def filter_assets(
+        self, flt: AssetFilter, *, sort: AssetSort = "updated_desc", limit: int = 20, offset: int = 0
+    ) -> HitPage:
+        where, params = self._filter_sql(flt)
+        order = {"updated_desc": "a.updated_at DESC, a.id", "created_desc": "a.created_at DESC, a.id",
+                 "title_asc": "a.title, a.id"}[sort]
+        conn = self._conn()
+        total = conn.execute(f"SELECT COUNT(*) FROM assets a WHERE {where}", params).fetchone()[0]
+        rows = conn.execute(
+            f"SELECT a.id FROM assets a WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?", (*params, limit, offset)
+        ).fetchall()
+        return HitPage(hits=[Hit(r["id"], 0.0) for r in rows], total=int(total))
+
+    def count_assets(self, flt: AssetFilter) -> int:
+        where, params = self._filter_sql(flt)
+        return int(self._conn().execute(f"SELECT COUNT(*) FROM assets a WHERE {where}", params).fetchone()[0])
+
+    def filtered_ids(self, flt: AssetFilter) -> set[str]:
+        where, params = self._filter_sql(flt)
+        return {r[0] for r in self._conn().execute(f"SELECT a.id FROM assets a WHERE {where}", params)}
+
+    def asset_facet_counts(self, facet: str, flt: AssetFilter) -> dict[str, int]:
+        where, params = self._filter_sql(flt)
+        conn = self._conn()
+        if facet in FACETS:
+            rows = conn.execute(
+                f"SELECT f.value, COUNT(*) FROM asset_facets f JOIN assets a ON a.id=f.asset_id "
+                f"WHERE f.facet=? AND {where} GROUP BY f.value",
+                (facet, *params),
+            ).fetchall()
+        elif facet in ("kind", "content_type", "status"):
+            rows = conn.execute(f"SELECT a.{facet}, COUNT(*) FROM assets a WHERE {where} GROUP BY a.{facet}", params).fetchall()
+        else:
+            raise ValueError(f"unknown facet {facet}")
+        return {r[0]: int(r[1]) for r in rows if r[0] is not None}
+
+    def text_search_assets(self, text: str, flt: AssetFilter, *, limit: int = 100) -> list[Hit]:
+        """Trigram FTS for terms of three or more characters (bm25 ranked); shorter terms — common in
+        Chinese, e.g. 护眼 — fall back to substring matching, which the trigram index cannot serve."""
+        terms = [t for t in text.split() if t]
+        if not terms:
+            return []
+        where, params = self._filter_sql(flt)
+        long_terms = [t for t in terms if len(t) >= 3]
+        short_terms = [t for t in terms if len(t) < 3]
+        conn = self._conn()
+        if long_terms:
+            match = " AND ".join('"' + t.replace('"', '""') + '"' for t in long_terms)
+            extra = ""
+            extra_params: list[Any] = []
+            for t in short_terms:
+                extra += (
+                    " AND (f.title LIKE ? ESCAPE char(92) OR f.text LIKE ? ESCAPE char(92)"
+                    " OR f.tags LIKE ? ESCAPE char(92))"
+                )
+                extra_params.extend([f"%{_like(t)}%"] * 3)
+            rows = conn.execute(
+                "SELECT f.asset_id, bm25(assets_fts, 0.0, 3.0, 1.0, 2.0) AS rank FROM assets_fts f "
+                f"JOIN assets a ON a.id = f.asset_id WHERE assets_fts MATCH ? {extra} AND {where} "
+                "ORDER BY rank LIMIT ?",
+                (match, *extra_params, *params, limit),
+            ).fetchall()
+            return [Hit(r[0], float(-r[1])) for r in rows]
+        # Only short terms: score by where they occur (title counts more).
+        cond = []
+        cond_params: list[Any] = []
+        score_parts = []
+        score_params: list[Any] = []
+        for t in short_terms:
+            pat = f"%{_like(t)}%"
+            cond.append("(f.title LIKE ? ESCAPE char(92) OR f.text LIKE ? ESCAPE char(92) OR f.tags LIKE ? ESCAPE char(92))")
+            cond_params.extend([pat, pat, pat])
+            score_parts.append(
+                "(CASE WHEN f.title LIKE ? ESCAPE char(92) THEN 3 ELSE 0 END + "
+                "CASE WHEN f.tags LIKE ? ESCAPE char(92) THEN 2 ELSE 0 END + "
+                "CASE WHEN f.text LIKE ? ESCAPE char(92) THEN 1 ELSE 0 END)"
+            )
+            score_params.extend([pat, pat, pat])
+        rows = conn.execute(
+            f"SELECT f.asset_id, ({' + '.join(score_parts)}) AS s FROM assets_fts f JOIN assets a ON a.id=f.asset_id "
+            f"WHERE {' AND '.join(cond)} AND {where} ORDER BY s DESC, a.updated_at DESC LIMIT ?",
+            (*score_params, *cond_params, *params, limit),
+        ).fetchall()
+        return [Hit(r[0], float(r[1])) for r in rows]
+
+    # --- vectors -----------------------------------------------------------------------
+    def put_vectors(self, model_id: str, vectors: dict[str, np.ndarray]) -> None:
+        with self._tx() as tx:
+            tx.executemany(
+                "INSERT INTO vectors (asset_id, model_id, dim, vec) VALUES (?,?,?,?) ON CONFLICT (asset_id) DO "
+                "UPDATE SET model_id=excluded.model_id, dim=excluded.dim, vec=excluded.vec",
+                [
+                    (aid, model_id, int(v.shape[-1]), np.asarray(v, dtype=np.float32).tobytes())
+                    for aid, v in vectors.items()
+                ],
+            )
+        if self.vectors.dim and any(v.shape[-1] != self.vectors.dim for v in vectors.values()):
+            # A new model with another dimension: start the matrix over from what is stored.
+            self.vectors = VectorIndex()
+            self._load_vectors()
+        else:
+            self.vectors.upsert(vectors)
+
+    def knn_assets(self, vector: np.ndarray, flt: AssetFilter, *, k: int = 20) -> list[Hit]:
+        allowed = None if flt.is_empty() else self.filtered_ids(flt)
+        return [Hit(a, s) for a, s in self.vectors.search(vector, k, allowed)]
+
+    def get_vectors(self, asset_ids: list[str]) -> tuple[list[str], np.ndarray]:
+        return self.vectors.rows_for(asset_ids)
+
+    def vector_model_ids(self) -> dict[str, int]:
+        rows = self._conn().execute("SELECT model_id, COUNT(*) FROM vectors GROUP BY model_id").fetchall()
+        return {r[0]: int(r[1]) for r in rows}
+
+    def assets_missing_vectors(self, model_id: str, *, limit: int = 1000) -> list[str]:
+        rows = self._conn().execute(
+            "SELECT a.id FROM assets a LEFT JOIN vectors v ON v.asset_id=a.id "
+            "WHERE v.asset_id IS NULL OR v.model_id != ? ORDER BY a.id LIMIT ?",
+            (model_id, limit),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    # --- media -------------------------------------------------------------------------
+    def _media_file(self, sha256: str) -> Path:
+        return self.media_dir / sha256[:2] / sha256[2:4] / sha256
+
+    def media_tmp_dir(self) -> Path:
+        return self.media_dir / ".tmp"
+
+    def media_path(self, sha256: str) -> Path | None:
+        p = self._media_file(sha256)
+        return p if p.exists() else None
+
+    def put_media_file(self, tmp_path: Path, sha256: str, size: int, mime: str) -> bool:
+        dest = self._media_file(sha256)
+        if dest.exists():
+            tmp_path.unlink(missing_ok=True)
+            return False
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp_path, dest)  # atomic within one filesystem: never a partial file under its final name
+        _fsync_dir(dest.parent)
+        with self._tx() as tx:
+            tx.execute(
+                "INSERT OR IGNORE INTO media (sha256, size, mime, created_at) VALUES (?,?,?,?)",
+                (sha256, size, mime, to_iso(utcnow())),
+            )
+        return True
+
+    def open_media(self, sha256: str) -> BinaryIO | None:
+        p = self.media_path(sha256)
+        return p.open("rb") if p else None
+
+    # --- events ------------------------------------------------------------------------
+    def add_events(self, events: list[dict[str, Any]], derive: CounterDeriver | None = None) -> list[str]:
+        """Insert a batch in one transaction; duplicates (by id) are skipped. ``derive`` turns the newly
+        inserted events into counter deltas applied in the same transaction, so a profile never counts an
+        event twice and never misses one."""
+        with self._tx() as tx:
+            inserted: list[dict[str, Any]] = []
+            for ev in events:
+                cur = tx.execute(
+                    "INSERT OR IGNORE INTO events (id, type, user_id, asset_id, channel, group_id, recommendation_id, "
+                    "ts, value, body) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (*(ev.get(c) for c in EVENT_COLUMNS), _dumps(ev)),
+                )
+                if cur.rowcount:
+                    inserted.append(ev)
+            if derive and inserted:
+                self._add_counters(tx, derive(inserted))
+            return [e["id"] for e in inserted]
+
+    def _event_where(self, q: EventQuery) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column, values in (
+            ("user_id", q.user_ids),
+            ("asset_id", q.asset_ids),
+            ("type", q.types),
+            ("channel", q.channels),
+            ("group_id", q.group_ids),
+        ):
+            if values:
+                clauses.append(f"{column} IN ({','.join('?' * len(values))})")
+                params.extend(values)
+        if q.since is not None:
+            clauses.append("ts >= ?")
+            params.append(to_iso(q.since))
+        if q.until is not None:
+            clauses.append("ts < ?")
+            params.append(to_iso(q.until))
+        return (" AND ".join(clauses) or "1"), params
+
+    def query_events(self, q: EventQuery) -> list[dict[str, Any]]:
+        where, params = self._event_where(q)
+        order = "DESC" if q.newest_first else "ASC"
+        rows = self._conn().execute(
+            f"SELECT body FROM events WHERE {where} ORDER BY ts {order}, id LIMIT ?", (*params, q.limit)
+        ).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def iter_events(self, *, batch: int = 10000) -> Iterator[list[dict[str, Any]]]:
+        last = ""
+        while True:
+            rows = self._conn().execute(
+                "SELECT id, body FROM events WHERE id > ? ORDER BY id LIMIT ?", (last, batch)
+            ).fetchall()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield [json.loads(r[1]) for r in rows]
+
+    def count_events(self, q: EventQuery | None = None) -> int:
+        where, params = self._event_where(q or EventQuery())
+        return int(self._conn().execute(f"SELECT COUNT(*) FROM events WHERE {where}", params).fetchone()[0])
+
+    def event_counts(self, group_by: tuple[str, ...], q: EventQuery) -> list[tuple[tuple[Any, ...], int, float]]:
+        for col in group_by:
+            if col not in EVENT_COLUMNS:
+                raise ValueError(f"cannot group events by {col}")
+        where, params = self._event_where(q)
+        cols = ", ".join(group_by)
+        rows = self._conn().execute(
+            f"SELECT {cols}, COUNT(*), COALESCE(SUM(value), 0) FROM events WHERE {where} GROUP BY {cols}", params
+        ).fetchall()
+        n = len(group_by)
+        return [(tuple(r[:n]), int(r[n]), float(r[n + 1])) for r in rows]
+
+    def delete_events(self, q: EventQuery) -> int:
+        where, params = self._event_where(q)
+        with self._tx() as tx:
+            return tx.execute(f"DELETE FROM events WHERE {where}", params).rowcount
+
+    # --- counters ----------------------------------------------------------------------
+    def _add_counters(self, tx: sqlite3.Connection, updates: list[tuple[str, str, str, float]]) -> None:
+        tx.executemany(
+            "INSERT INTO counters (collection, key, field, value) VALUES (?,?,?,?) "
+            "ON CONFLICT (collection, key, field) DO UPDATE SET value = value + excluded.value",
+            updates,
+        )
+
+    def add_to_counters(self, collection: str, updates: list[tuple[str, str, float]]) -> None:
+        with self._tx() as tx:
+            self._add_counters(tx, [(collection, k, f, v) for k, f, v in updates])
+
+    def get_counters(self, collection: str, key: str) -> dict[str, float]:
+        rows = self._conn().execute(
+            "SELECT field, value FROM counters WHERE collection=? AND key=?", (collection, key)
+        ).fetchall()
+        return {r[0]: float(r[1]) for r in rows}
+
+    def delete_counters(self, collection: str, key: str) -> None:
+        with self._tx() as tx:
+            tx.execute("DELETE FROM counters WHERE collection=? AND key=?", (collection, key))
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _like(term: str) -> str:
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration script into statements (sqlite3.complete_statement knows about quotes)."""
+    statements: list[str] = []
+    buf = ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                statements.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        statements.append(buf.strip())
+    return statements
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def copy_media_tree(src: Path, dst: Path) -> None:
+    shutil.copytree(src, dst, dirs_exist_ok=True)

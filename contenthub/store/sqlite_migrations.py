@@ -1,0 +1,87 @@
+"""Ordered schema migrations for the SQLite store.
+
+Each entry is applied once, in order, inside a transaction, and recorded in ``schema_version``;
+an existing data directory therefore upgrades in place on start. Never edit a released entry:
+append a new one.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "documents, assets with facets and trigram full-text, vectors, media, events, counters",
+        """
+        CREATE TABLE docs (
+            collection TEXT NOT NULL,
+            id TEXT NOT NULL,
+            body TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (collection, id)
+        );
+        CREATE TABLE assets (
+            id TEXT PRIMARY KEY,
+            body TEXT NOT NULL,
+            title TEXT NOT NULL,
+            kind TEXT,
+            content_type TEXT,
+            status TEXT NOT NULL,
+            valid_from TEXT,
+            valid_until TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX assets_status ON assets (status, updated_at);
+        CREATE TABLE asset_facets (
+            asset_id TEXT NOT NULL,
+            facet TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (facet, value, asset_id)
+        );
+        CREATE INDEX asset_facets_by_asset ON asset_facets (asset_id);
+        CREATE VIRTUAL TABLE assets_fts USING fts5(
+            asset_id UNINDEXED, title, text, tags, tokenize = 'trigram'
+        );
+
+        CREATE TABLE vectors (
+            asset_id TEXT PRIMARY KEY,
+            model_id TEXT NOT NULL,
+            dim INTEGER NOT NULL,
+            vec BLOB NOT NULL
+        );
+
+        CREATE TABLE media (
+            sha256 TEXT PRIMARY KEY,
+            size INTEGER NOT NULL,
+            mime TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+
+        CREATE TABLE events (
+            id TEXT PRIMARY KEY,
+            type TEXT NOT NULL,
+            user_id TEXT,
+            asset_id TEXT,
+            channel TEXT,
+            group_id TEXT,
+            recommendation_id TEXT,
+            ts TEXT NOT NULL,
+            value REAL,
+            body TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX events_user ON events (user_id, ts);
+        CREATE INDEX events_asset ON events (asset_id, type);
+        CREATE INDEX events_group ON events (group_id, ts);
+        CREATE INDEX events_ts ON events (ts);
+
+        CREATE TABLE counters (
+            collection TEXT NOT NULL,
+            key TEXT NOT NULL,
+            field TEXT NOT NULL,
+            value REAL NOT NULL,
+            PRIMARY KEY (collection, key, field)
+        ) WITHOUT ROWID;
+        """,
+    ),
+]

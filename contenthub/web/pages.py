@@ -1,0 +1,58 @@
+"""Login, logout and the landing redirect (pages that belong to no single capability)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from contenthub.access import keys
+from contenthub.deps import HubDep, check_csrf
+from contenthub.web.i18n import t
+from contenthub.web.templating import lang_of, render
+
+router = APIRouter(include_in_schema=False)
+
+
+def _safe_next(next_url: str) -> str:
+    """Only same-site paths: an open redirect after login is a phishing aid."""
+    if next_url.startswith("/") and not next_url.startswith("//") and "\\" not in next_url:
+        return next_url
+    return "/library"
+
+
+@router.get("/")
+def index() -> RedirectResponse:
+    return RedirectResponse("/library", status_code=303)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str = "/library") -> HTMLResponse:
+    return render(request, "login.html", next_url=_safe_next(next), error=None)
+
+
+@router.post("/login", response_class=HTMLResponse, response_model=None)
+def login(
+    request: Request,
+    hub: HubDep,
+    key: Annotated[str, Form(max_length=200)],
+    csrf_token: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/library",
+) -> HTMLResponse | RedirectResponse:
+    check_csrf(request, csrf_token)
+    principal = keys.verify(hub.store, key.strip())
+    if principal is None:
+        return render(request, "login.html", status_code=401, next_url=_safe_next(next), error=t("bad_key", lang_of(request)))
+    doc = hub.store.get_doc(keys.COLLECTION, principal.key_id) or {}
+    csrf = request.session.get("csrf")
+    request.session.clear()  # new session on login: no fixation
+    request.session.update({"key_id": principal.key_id, "key_hash": doc.get("hash"), "csrf": csrf})
+    return RedirectResponse(_safe_next(next), status_code=303)
+
+
+@router.post("/logout")
+def logout(request: Request, csrf_token: Annotated[str, Form()] = "") -> RedirectResponse:
+    check_csrf(request, csrf_token)
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)
