@@ -1,1 +1,1 @@
-"""Experiments: assignment, exposure logging, metrics, statistics, reports."""
+"""A/B experiments: assignment, exposures, metrics, statistics and reports."""

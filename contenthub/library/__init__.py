@@ -1,0 +1,1 @@
+"""The content library: assets, taxonomy, uploads, auto-tag suggestions and search."""

@@ -1,0 +1,1 @@
+"""Publish planning: cadence rules, best times, holidays, weekly plans and the calendar."""

@@ -1,0 +1,1 @@
+"""Engagement and recommendations: events, users and identities, profiles, ranking, caps, next content."""
