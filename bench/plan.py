@@ -1,0 +1,102 @@
+"""Bench: plan one week for 11 channels × 50 audiences with the default rules and a synthetic picker.
+
+Prints JSON: seconds per plan (median of repeats) for an ordinary and a holiday week, slot and unmet
+counts, picker calls, plus the time to build the 550 best-time arrays from events and to export ICS/CSV.
+Usage: python bench/plan.py [--audiences 50] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import statistics
+import time
+from datetime import date, datetime, timedelta, timezone
+
+from contenthub.publish.besttime import best_time_scores
+from contenthub.publish.export import to_csv, to_ics
+from contenthub.publish.holidays import dates_in_week
+from contenthub.publish.planner import Pick, PickRequest, plan_week
+from contenthub.publish.rules import CHANNELS, CONTENT_TYPES, Audience, default_rules
+
+
+def synthetic_picker(assets_per_type: int, calls: list[int]):
+    """First asset of the type not yet used for the audience, scanning from an audience-specific offset."""
+    def pick(request: PickRequest) -> Pick | None:
+        calls[0] += 1
+        start = hash((request.audience.key, request.channel)) % assets_per_type
+        for step in range(assets_per_type):
+            asset = f"{request.content_type}-{(start + step) % assets_per_type}"
+            if asset not in request.exclude_asset_ids:
+                return Pick(asset_id=asset, title=f"Asset {asset}", scene=request.scene, reason="synthetic")
+        return None
+    return pick
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--audiences", type=int, default=50)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--events-per-audience", type=int, default=200)
+    args = parser.parse_args()
+
+    audiences = [Audience(kind="group", id=f"g{i}") for i in range(args.audiences)]
+    rules = default_rules()
+    rng = random.Random(0)
+    base = datetime(2026, 5, 1, tzinfo=timezone.utc)
+
+    began = time.perf_counter()
+    best_time = {}
+    for channel in CHANNELS:
+        for audience in audiences:
+            events = [base + timedelta(minutes=rng.randrange(60 * 24 * 28)) for _ in range(args.events_per_audience)]
+            best_time[(channel, audience.key)] = best_time_scores(events, "Asia/Shanghai", channel, 50.0)
+    best_time_seconds = time.perf_counter() - began
+
+    report: dict[str, object] = {
+        "benchmark": "publish.plan_week",
+        "channels": len(CHANNELS),
+        "audiences": len(audiences),
+        "pairs": len(CHANNELS) * len(audiences),
+        "content_types": len(CONTENT_TYPES),
+        "repeats": args.repeats,
+        "best_time_arrays_seconds": round(best_time_seconds, 3),
+        "events_per_audience": args.events_per_audience,
+        "python": platform.python_version(),
+        "load_average_1m_at_start": round(os.getloadavg()[0], 2),  # other work on the box inflates timings
+    }
+    for label, week in (("ordinary_week", date(2026, 6, 8)), ("holiday_week", date(2026, 9, 28))):
+        holidays = dates_in_week(week)
+        timings, result, calls = [], None, [0]
+        for _ in range(args.repeats):
+            calls = [0]
+            picker = synthetic_picker(assets_per_type=400, calls=calls)
+            began = time.perf_counter()
+            result = plan_week(week, rules, audiences, best_time, holidays, [], picker)
+            timings.append(time.perf_counter() - began)
+        assert result is not None
+        began = time.perf_counter()
+        ics = to_ics(result.slots, generated_at=datetime(2026, 1, 1, tzinfo=timezone.utc))
+        csv_text = to_csv(result.slots)
+        export_seconds = time.perf_counter() - began
+        report[label] = {
+            "week_start": week.isoformat(),
+            "seconds_median": round(statistics.median(timings), 3),
+            "seconds_min": round(min(timings), 3),
+            "slots": len(result.slots),
+            "unmet": len(result.unmet),
+            "unmet_by_rule": dict(sorted({u.rule: sum(1 for v in result.unmet if v.rule == u.rule)
+                                          for u in result.unmet}.items())),
+            "picker_calls": calls[0],
+            "export_ics_csv_seconds": round(export_seconds, 3),
+            "ics_bytes": len(ics),
+            "csv_bytes": len(csv_text.encode()),
+        }
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    main()
