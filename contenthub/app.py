@@ -121,9 +121,10 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     from contenthub.access.routes import router as access_router
     from contenthub.library.pages import router as library_pages
     from contenthub.library.routes import router as library_router
+    from contenthub.recommend.routes import router as recommend_router
     from contenthub.web.pages import router as web_pages
 
-    for router in (library_router, access_router, web_pages, library_pages):
+    for router in (library_router, recommend_router, access_router, web_pages, library_pages):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
 

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     secure_cookies: bool = Field(default=False, description="Mark session cookies Secure (set behind HTTPS).")
     rate_limit_per_minute: int = Field(default=6000, ge=1)
     phone_salt: str = Field(default="", description="Salt for phone hashes; generated into data_dir if empty.")
+    profile_half_life_days: float = Field(default=30.0, gt=0, description="Half-life of engagement in profiles.")
+    redelivery_window_days: int = Field(default=30, ge=0, description="Never resend an asset within this window.")
+    max_event_future_seconds: int = Field(default=3600, ge=0, description="Events further in the future are rejected.")
 
     def resolved_store_url(self) -> str:
         if self.store_url:

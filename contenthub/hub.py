@@ -22,6 +22,11 @@ class Hub:
     _embedder: Embedder | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     cache: dict[str, Any] = field(default_factory=dict)
+    versions: dict[str, int] = field(default_factory=dict)
+
+    def touch(self, name: str) -> None:
+        """Mark a kind of data as changed so in-memory views built from it (e.g. the catalog) rebuild."""
+        self.versions[name] = self.versions.get(name, 0) + 1
 
     @property
     def embedder(self) -> Embedder:

@@ -86,6 +86,7 @@ def _embed_and_suggest(hub: Hub, assets: list[dict[str, Any]]) -> None:
         a["suggestions"] = tagging.suggest(hub, v, text=asset_text(a), exclude_id=a["id"]).model_dump(mode="json")
     hub.store.put_assets(assets)
     hub.store.put_vectors(emb.model_id, {a["id"]: v for a, v in zip(assets, vecs, strict=True)})
+    hub.touch("assets")
 
 
 def create_asset(
@@ -148,6 +149,7 @@ def update_asset(hub: Hub, asset_id: str, patch: AssetUpdate, actor: str) -> Ass
         _embed_and_suggest(hub, [doc])
     else:
         hub.store.put_asset(doc)
+        hub.touch("assets")
     return Asset.model_validate(doc)
 
 

@@ -11,7 +11,7 @@ their own calls because they need search, kNN, streaming bytes or idempotent bul
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, runtime_checkable
@@ -19,6 +19,8 @@ from typing import Any, BinaryIO, Protocol, runtime_checkable
 import numpy as np
 
 from contenthub.store.query import AssetFilter, AssetSort, EventQuery, Hit, HitPage
+
+CounterDeriver = Callable[[list[dict[str, Any]]], list[tuple[str, str, str, float]]]
 
 
 @runtime_checkable
@@ -93,14 +95,26 @@ class Store(Protocol):
     def open_media(self, sha256: str) -> BinaryIO | None: ...
 
     # --- events ------------------------------------------------------------------------
-    def add_events(self, events: list[dict[str, Any]]) -> list[str]:
-        """Store a batch atomically; events whose id is already stored are skipped. Returns the ids inserted."""
+    def add_events(self, events: list[dict[str, Any]], derive: CounterDeriver | None = None) -> list[str]:
+        """Store a batch atomically; events whose id is already stored are skipped. Returns the ids inserted.
+        ``derive`` maps the newly inserted events to counter deltas (collection, key, field, delta) that are
+        applied together with them, so profiles count every event exactly once."""
 
     def query_events(self, q: EventQuery) -> list[dict[str, Any]]: ...
 
     def iter_events(self, *, batch: int = 10000) -> Iterator[list[dict[str, Any]]]: ...
 
     def count_events(self, q: EventQuery | None = None) -> int: ...
+
+    def reassign_events(self, from_user: str, to_user: str) -> int:
+        """Point a merged user's events at the surviving user (identity merge)."""
+
+    def delete_events(self, q: EventQuery) -> int:
+        """Erase events (privacy erasure of a user)."""
+
+    def delete_counters(self, collection: str, key: str) -> None: ...
+
+    def get_docs(self, collection: str, doc_ids: list[str]) -> dict[str, dict[str, Any]]: ...
 
     def event_counts(self, group_by: tuple[str, ...], q: EventQuery) -> list[tuple[tuple[Any, ...], int, float]]:
         """Aggregate counts and value sums grouped by event fields (e.g. ('asset_id','channel','type'))."""
@@ -110,6 +124,9 @@ class Store(Protocol):
         """Atomically add deltas to (key, field) counters; used for decayed profile weights."""
 
     def get_counters(self, collection: str, key: str) -> dict[str, float]: ...
+
+    def scan_counters(self, collection: str) -> Iterator[tuple[str, str, float]]:
+        """Every (key, field, value) of a collection: for periodic refreshes, never the hot path."""
 
     def integrity_check(self) -> bool: ...
 

@@ -20,6 +20,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from contenthub.errors import ConflictError
+from contenthub.store.base import CounterDeriver
 from contenthub.store.query import AssetFilter, AssetSort, EventQuery, Hit, HitPage
 from contenthub.store.sqlite_migrations import MIGRATIONS
 from contenthub.store.vectors import VectorIndex
@@ -28,7 +29,7 @@ from contenthub.timeutil import to_iso, utcnow
 FACETS = ("scenes", "channels", "tags", "stages")
 EVENT_COLUMNS = ("id", "type", "user_id", "asset_id", "channel", "group_id", "recommendation_id", "ts", "value")
 
-CounterDeriver = Callable[[list[dict[str, Any]]], list[tuple[str, str, str, float]]]
+
 
 
 def _dumps(doc: Any) -> str:
@@ -528,6 +529,10 @@ class SQLiteStore:
         n = len(group_by)
         return [(tuple(r[:n]), int(r[n]), float(r[n + 1])) for r in rows]
 
+    def reassign_events(self, from_user: str, to_user: str) -> int:
+        with self._tx() as tx:
+            return tx.execute("UPDATE events SET user_id=? WHERE user_id=?", (to_user, from_user)).rowcount
+
     def delete_events(self, q: EventQuery) -> int:
         where, params = self._event_where(q)
         with self._tx() as tx:
@@ -550,6 +555,11 @@ class SQLiteStore:
             "SELECT field, value FROM counters WHERE collection=? AND key=?", (collection, key)
         ).fetchall()
         return {r[0]: float(r[1]) for r in rows}
+
+    def scan_counters(self, collection: str) -> Iterator[tuple[str, str, float]]:
+        cur = self._conn().execute("SELECT key, field, value FROM counters WHERE collection=?", (collection,))
+        while rows := cur.fetchmany(10000):
+            yield from ((r[0], r[1], float(r[2])) for r in rows)
 
     def delete_counters(self, collection: str, key: str) -> None:
         with self._tx() as tx:

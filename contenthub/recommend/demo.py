@@ -1,0 +1,113 @@
+"""Demo audience: users with identities, groups, and weeks of engagement simulated from a preference
+model — ingested through the same event pipeline bots use, so profiles, stats and pages are real."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from typing import Any
+
+from tqdm import tqdm
+
+from contenthub.hub import Hub
+from contenthub.library.demo_corpus import generate_assets
+from contenthub.recommend import events, groups, users
+from contenthub.recommend.catalog import refresh_now
+from contenthub.recommend.models import GroupIn, Identity, MembershipChange, UserIn
+from contenthub.store.query import AssetFilter
+from contenthub.timeutil import to_iso, utcnow
+
+REGIONS = ["上海", "北京", "杭州", "广州", "深圳", "成都", "武汉", "南京"]
+SOURCES = ["mp_subscription", "wecom_1v1", "xiaohongshu", "douyin", "miniprogram"]
+LEVELS = ["普通会员", "银卡", "金卡", "黑金"]
+GROUPS = [
+    ("g-eye-fans", "护眼交流群", "community"), ("g-welfare-1", "福利群①", "welfare"),
+    ("g-welfare-2", "福利群②", "welfare"), ("g-coffee", "咖啡爱好者", "community"),
+    ("g-new-mom", "新手妈妈群", "conversion"), ("g-pets", "毛孩子俱乐部", "community"),
+    ("g-notice", "新品通知群", "broadcast"), ("g-fitness", "燃脂打卡群", "community"),
+]
+DAYS = 28
+
+
+def _verticals(n_assets: int) -> dict[str, str]:
+    return {f"demo-{i:05d}": a.get("vertical", "") for i, a in enumerate(generate_assets(n_assets))}
+
+
+def load_demo(hub: Hub, *, n_users: int = 600, progress: bool = False, force: bool = False) -> list[str]:
+    if hub.store.count_docs(users.USERS) and not force:
+        return [f"{hub.store.count_docs(users.USERS)} users already present; not simulating again"]
+    rng = random.Random(11)
+    now = utcnow()
+    approved = hub.store.filter_assets(AssetFilter(statuses=("approved",)), limit=100000).hits
+    docs = hub.store.get_assets([h.id for h in approved])
+    verticals = _verticals(len(docs) + 100)
+    all_verticals = sorted({v for v in verticals.values() if v})
+    by_channel: dict[str, list[dict[str, Any]]] = {}
+    for d in docs.values():
+        for c in d.get("channels", []):
+            by_channel.setdefault(c, []).append(d)
+
+    people: list[dict[str, Any]] = []
+    for i in range(n_users):
+        created = now - timedelta(days=rng.uniform(0, 120), hours=rng.uniform(0, 24))
+        idents = [Identity(type="openid", value=f"o_demo_{i:05d}")]
+        if rng.random() < 0.7:
+            idents.append(Identity(type="external_userid", value=f"wm_demo_{i:05d}"))
+        if rng.random() < 0.3:
+            idents.append(Identity(type="phone", value=f"1380000{i:04d}"))
+        u = users.upsert_user(hub, UserIn(
+            id=f"demo-u{i:04d}", identities=idents, region=rng.choice(REGIONS), source_channel=rng.choice(SOURCES),
+            member_level=rng.choices(LEVELS, weights=[6, 3, 2, 1])[0],
+        ))
+        doc = hub.store.get_doc(users.USERS, u.id) or {}
+        doc["created_at"] = to_iso(created)
+        hub.store.put_doc(users.USERS, u.id, doc)
+        likes = set(rng.sample(all_verticals, k=min(2, len(all_verticals)))) if all_verticals else set()
+        activity = rng.choice([0.02, 0.1, 0.3, 0.6])  # some users go silent, some are fans
+        people.append({"id": u.id, "likes": likes, "activity": activity, "created": created,
+                       "channels": rng.sample(["wecom_1v1", "mp_subscription", "wecom_group", "moments", "app_push"], 2)})
+
+    for gid, name, purpose in GROUPS:
+        groups.upsert_group(hub, GroupIn(id=gid, name=name, channel="wecom_group", purpose=purpose, owner="运营小美"))
+        members = rng.sample([p["id"] for p in people], k=min(len(people), rng.randint(30, 120)))
+        groups.change_members(hub, gid, MembershipChange(join=members, at=now - timedelta(days=DAYS)))
+
+    batch: list[dict[str, Any]] = []
+    total = 0
+    seq = 0
+
+    def flush() -> None:
+        nonlocal total
+        if batch:
+            total += events.ingest(hub, batch).accepted
+            batch.clear()
+
+    for p in tqdm(people, desc="demo engagement", unit="user", disable=not progress):
+        for day in range(DAYS, 0, -1):
+            at = now - timedelta(days=day, hours=rng.uniform(-4, 4))
+            if at < p["created"] or rng.random() > 0.35:
+                continue
+            channel = rng.choice(p["channels"])
+            pool = by_channel.get(channel)
+            if not pool:
+                continue
+            asset = rng.choice(pool)
+            liked = verticals.get(asset["id"], "") in p["likes"]
+            seq += 1
+            base = {"user_id": p["id"], "asset_id": asset["id"], "channel": channel}
+            batch.append({**base, "id": f"demo-e{seq}-d", "type": "delivered", "ts": to_iso(at)})
+            p_open = p["activity"] * (2.2 if liked else 0.6)
+            if rng.random() < min(p_open, 0.95):
+                batch.append({**base, "id": f"demo-e{seq}-o", "type": "open", "ts": to_iso(at + timedelta(minutes=7))})
+                if rng.random() < (0.55 if liked else 0.12):
+                    batch.append({**base, "id": f"demo-e{seq}-c", "type": "click", "ts": to_iso(at + timedelta(minutes=9))})
+                    if rng.random() < (0.25 if liked else 0.03):
+                        batch.append({**base, "id": f"demo-e{seq}-v", "type": "convert",
+                                      "value": round(rng.uniform(29, 399), 2), "ts": to_iso(at + timedelta(minutes=30))})
+            elif not liked and rng.random() < 0.02:
+                batch.append({**base, "id": f"demo-e{seq}-m", "type": "mute", "ts": to_iso(at + timedelta(hours=1))})
+            if len(batch) >= 2000:
+                flush()
+    flush()
+    refresh_now(hub)
+    return [f"created {len(people)} users and {len(GROUPS)} groups; ingested {total} events over {DAYS} days"]

@@ -1,0 +1,101 @@
+"""How much each event says about interest, and the decayed counters that make up a profile.
+
+Decay without rewrites: an event at time t adds ``w · 2^((t − EPOCH)/H)``; reading divides by
+``2^((now − EPOCH)/H)``. Additions commute, so late and out-of-order events land exactly where their
+own time puts them, and a profile update is a pure increment the store applies atomically.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+from contenthub.timeutil import from_iso
+
+EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+
+EVENT_WEIGHTS: dict[str, float] = {
+    "served": 0.0,
+    "delivered": 0.0,
+    "open": 1.0,
+    "click": 2.0,
+    "favorite": 3.0,
+    "comment": 3.0,
+    "share": 4.0,
+    "add_to_cart": 4.0,
+    "convert": 6.0,
+    "mute": -6.0,
+    "unsubscribe": -8.0,
+    "delete": -6.0,
+}
+POSITIVE = frozenset(t for t, w in EVENT_WEIGHTS.items() if w > 0)
+NEGATIVE = frozenset(t for t, w in EVENT_WEIGHTS.items() if w < 0)
+ENGAGED = POSITIVE  # what counts as activity for lifecycle stages
+
+PROFILE = "profile"
+ASSET_STATS = "asset_stats"
+POPULARITY = "popularity"
+
+
+def decay_scale(ts: datetime, half_life_days: float) -> float:
+    return 2.0 ** ((ts - EPOCH).total_seconds() / 86400.0 / half_life_days)
+
+
+def current_scale(now: datetime, half_life_days: float) -> float:
+    return decay_scale(now, half_life_days)
+
+
+def asset_features(asset: dict[str, Any]) -> list[str]:
+    """The profile dimensions an asset contributes to: free tags, scenes, content type and kind."""
+    feats = [f"t:{t}" for t in asset.get("tags") or []]
+    feats += [f"s:{s}" for s in asset.get("scenes") or []]
+    if asset.get("content_type"):
+        feats.append(f"c:{asset['content_type']}")
+    if asset.get("kind"):
+        feats.append(f"k:{asset['kind']}")
+    return feats
+
+
+def counter_deltas(
+    events: list[dict[str, Any]], assets: dict[str, dict[str, Any]], half_life_days: float
+) -> list[tuple[str, str, str, float]]:
+    """Counter increments for newly stored events (summed per counter, so a batch writes each once)."""
+    acc: dict[tuple[str, str, str], float] = defaultdict(float)
+    for ev in events:
+        etype = ev["type"]
+        ts = from_iso(ev["ts"])
+        w = EVENT_WEIGHTS.get(etype, 0.0)
+        scale = decay_scale(ts, half_life_days)
+        asset = assets.get(ev.get("asset_id") or "")
+        owners = []
+        if ev.get("user_id"):
+            owners.append(ev["user_id"])
+        if ev.get("group_id"):
+            owners.append(f"group:{ev['group_id']}")
+        for owner in owners:
+            acc[(PROFILE, owner, f"n:{etype}")] += 1
+            if etype == "convert" and ev.get("value"):
+                acc[(PROFILE, owner, "rev")] += float(ev["value"])
+            if w and asset is not None:
+                feats = asset_features(asset)
+                share = w * scale / math.sqrt(max(len(feats), 1))
+                for f in feats:
+                    acc[(PROFILE, owner, f)] += share
+                acc[(PROFILE, owner, "w:pos" if w > 0 else "w:neg")] += abs(w) * scale
+        if asset is not None:
+            for key in (f"{asset['id']}|{ev['channel']}", f"{asset['id']}|*"):
+                acc[(ASSET_STATS, key, f"n:{etype}")] += 1
+                if etype == "convert" and ev.get("value"):
+                    acc[(ASSET_STATS, key, "rev")] += float(ev["value"])
+            if w > 0:
+                for key in (ev["channel"], "*"):
+                    acc[(POPULARITY, key, asset["id"])] += w * scale
+    return [(c, k, f, v) for (c, k, f), v in acc.items()]
+
+
+def read_decayed(counters: dict[str, float], now: datetime, half_life_days: float) -> dict[str, float]:
+    """Profile weights as of ``now``: decayed fields divided by the current scale; counts as they are."""
+    inv = 1.0 / current_scale(now, half_life_days)
+    return {f: (v * inv if f[:2] in ("t:", "s:", "c:", "k:", "w:") else v) for f, v in counters.items()}

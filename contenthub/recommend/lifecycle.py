@@ -1,0 +1,86 @@
+"""Lifecycle stage and value tier from configurable rules (RFM-style), never hard-coded per brand."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from contenthub.hub import Hub
+from contenthub.recommend.engagement import ENGAGED
+from contenthub.timeutil import from_iso
+
+COLLECTION = "settings"
+DOC_ID = "lifecycle_rules"
+
+
+class LifecycleRules(BaseModel):
+    new_days: int = Field(default=14, ge=1, description="Users first seen within this many days are 'new'.")
+    active_days: int = Field(default=14, ge=1, description="Engaged within this many days: 'active' or 'stable'.")
+    stable_min_engaged_days: int = Field(default=6, ge=1, description="Distinct engaged days (90d) to be 'stable'.")
+    silent_days: int = Field(default=30, ge=1, description="No engagement for this long: 'silent'.")
+    churned_days: int = Field(default=90, ge=1, description="No engagement for this long (or unsubscribed): 'churned'.")
+    loyal_min_orders: int = Field(default=3, ge=1)
+    quality_min_engaged_days: int = Field(default=4, ge=1)
+    low_frequency_max_engaged_days: int = Field(default=1, ge=0)
+    stage_scenes: dict[str, list[str]] = Field(default_factory=lambda: {
+        "new": ["onboarding", "first_order", "education", "tutorial"],
+        "active": ["seeding", "education", "membership", "referral", "live_preview", "first_order"],
+        "stable": ["repurchase", "membership", "referral", "aftersales", "seeding"],
+        "silent": ["reactivation", "holiday", "membership"],
+        "churned": ["winback", "reactivation"],
+    }, description="Scenes that fit each stage (lifecycle fit in ranking).")
+
+
+def get_rules(hub: Hub) -> LifecycleRules:
+    cached = hub.cache.get(DOC_ID)
+    if cached is None:
+        doc = hub.store.get_doc(COLLECTION, DOC_ID)
+        cached = hub.cache[DOC_ID] = LifecycleRules.model_validate(doc or {})
+    return cached
+
+
+def put_rules(hub: Hub, rules: LifecycleRules) -> LifecycleRules:
+    hub.store.put_doc(COLLECTION, DOC_ID, rules.model_dump())
+    hub.cache[DOC_ID] = rules
+    return rules
+
+
+def classify(rules: LifecycleRules, first_seen: str | None, events: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
+    """Stage, value tier and paying flag from a user's recent events (newest first)."""
+    engaged = [e for e in events if e["type"] in ENGAGED]
+    last = from_iso(engaged[0]["ts"]) if engaged else None
+    days_since = (now - last).total_seconds() / 86400 if last else None
+    age_days = (now - from_iso(first_seen)).total_seconds() / 86400 if first_seen else 0.0
+    engaged_days = len({e["ts"][:10] for e in engaged if (now - from_iso(e["ts"])).days <= 90})
+    orders = [e for e in events if e["type"] == "convert"]
+    revenue = sum(float(e.get("value") or 0) for e in orders)
+    unsubscribed = any(e["type"] == "unsubscribe" for e in events)
+    if unsubscribed or (days_since is not None and days_since > rules.churned_days) or (
+        days_since is None and age_days > rules.churned_days
+    ):
+        stage = "churned"
+    elif age_days <= rules.new_days:
+        stage = "new"
+    elif days_since is None or days_since > rules.silent_days:
+        stage = "silent"
+    elif days_since <= rules.active_days and engaged_days >= rules.stable_min_engaged_days and orders:
+        stage = "stable"
+    else:
+        stage = "active"
+    if stage == "churned":
+        tier = "churned"
+    elif len(orders) >= rules.loyal_min_orders and days_since is not None and days_since <= rules.active_days:
+        tier = "loyal"
+    elif engaged_days >= rules.quality_min_engaged_days:
+        tier = "quality"
+    elif engaged_days <= rules.low_frequency_max_engaged_days:
+        tier = "low_frequency"
+    else:
+        tier = "normal"
+    return {
+        "stage": stage, "tier": tier, "paying": bool(orders and revenue > 0), "orders": len(orders),
+        "revenue": round(revenue, 2), "engaged_days_90": engaged_days,
+        "days_since_engaged": round(days_since, 1) if days_since is not None else None,
+    }

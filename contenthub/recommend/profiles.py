@@ -1,0 +1,117 @@
+"""Profiles: what we know of a user or group right now, assembled from counters and recent events.
+
+Tag weights come from the decayed counters (whole history, O(1) to read); the user vector and the
+lifecycle stage come from the recent event log (bounded query), so the next request after an event
+already reflects it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from contenthub.hub import Hub
+from contenthub.recommend import lifecycle
+from contenthub.recommend.catalog import Catalog
+from contenthub.recommend.engagement import EVENT_WEIGHTS, NEGATIVE, POSITIVE, PROFILE, decay_scale, read_decayed
+from contenthub.recommend.ranking import Audience
+from contenthub.store.query import EventQuery
+
+HISTORY_DAYS = 180
+HISTORY_LIMIT = 400
+VECTOR_EVENTS = 50
+
+
+@dataclass
+class Profile:
+    target: str
+    weights: dict[str, float]
+    counts: dict[str, float]
+    events: list[dict[str, Any]]
+    blocked_assets: set[str]
+    unsubscribed_channels: set[str]
+    status: dict[str, Any] = field(default_factory=dict)
+
+    def top_tags(self, n: int = 12) -> list[tuple[str, float]]:
+        items = [(k, v) for k, v in self.weights.items() if k[:2] in ("t:", "s:", "c:", "k:")]
+        return sorted(items, key=lambda kv: -kv[1])[:n]
+
+
+def _history(hub: Hub, q: EventQuery) -> list[dict[str, Any]]:
+    return hub.store.query_events(q)
+
+
+def load_profile(hub: Hub, *, user_id: str | None = None, group_id: str | None = None,
+                 user_doc: dict[str, Any] | None = None, now: datetime) -> Profile:
+    since = now - timedelta(days=HISTORY_DAYS)
+    if user_id is not None:
+        key = user_id
+        events = _history(hub, EventQuery(user_ids=(user_id,), since=since, limit=HISTORY_LIMIT))
+        negatives = _history(hub, EventQuery(user_ids=(user_id,), types=tuple(NEGATIVE), limit=500))
+    else:
+        key = f"group:{group_id}"
+        events = _history(hub, EventQuery(group_ids=(group_id or "",), since=since, limit=HISTORY_LIMIT))
+        negatives = _history(hub, EventQuery(group_ids=(group_id or "",), types=tuple(NEGATIVE), limit=500))
+    counters = hub.store.get_counters(PROFILE, key)
+    weights = read_decayed(counters, now, hub.settings.profile_half_life_days)
+    blocked = {e["asset_id"] for e in negatives if e.get("asset_id") and e["type"] in ("mute", "delete")}
+    unsubscribed = {e["channel"] for e in negatives if e["type"] == "unsubscribe" or (e["type"] == "mute" and not e.get("asset_id"))}
+    rules = lifecycle.get_rules(hub)
+    first_seen = (user_doc or {}).get("created_at")
+    status = lifecycle.classify(rules, first_seen, events, now)
+    return Profile(target=key, weights=weights, counts={k: v for k, v in counters.items() if k.startswith("n:")},
+                   events=events, blocked_assets=blocked, unsubscribed_channels=unsubscribed, status=status)
+
+
+def audience_for(hub: Hub, cat: Catalog, profile: Profile, now: datetime) -> Audience:
+    rules = lifecycle.get_rules(hub)
+    half = hub.settings.profile_half_life_days
+    now_scale = decay_scale(now, half)
+    recent: dict[str, float] = {}
+    for ev in profile.events:
+        if ev["type"] in POSITIVE and ev.get("asset_id") in cat.index:
+            w = EVENT_WEIGHTS[ev["type"]] * decay_scale(datetime.fromisoformat(ev["ts"].replace("Z", "+00:00")), half) / now_scale
+            recent[ev["asset_id"]] = recent.get(ev["asset_id"], 0.0) + w
+            if len(recent) >= VECTOR_EVENTS:
+                break
+    vector = None
+    if recent:
+        rows = [cat.index[a] for a in recent]
+        w = np.array(list(recent.values()), dtype=np.float32)
+        v = (w[:, None] * cat.vectors[rows]).sum(axis=0)
+        norm = float(np.linalg.norm(v))
+        vector = v / norm if norm > 0 else None
+    weights = {k: v for k, v in profile.weights.items() if k[:2] in ("t:", "s:", "c:", "k:") and abs(v) > 1e-6}
+    stage = profile.status.get("stage")
+    return Audience(
+        weights=weights, vector=vector, recent_positive=list(recent.items()), stage=stage,
+        stage_scenes=rules.stage_scenes.get(stage or "", []), exclude=set(profile.blocked_assets),
+    )
+
+
+def merge_audiences(parts: list[Audience]) -> Audience:
+    """A group's audience: summed member tag weights and the mean member vector."""
+    weights: dict[str, float] = {}
+    vecs = []
+    recent: dict[str, float] = {}
+    stages: dict[str, int] = {}
+    for a in parts:
+        for k, v in a.weights.items():
+            weights[k] = weights.get(k, 0.0) + v
+        if a.vector is not None:
+            vecs.append(a.vector)
+        for aid, w in a.recent_positive:
+            recent[aid] = recent.get(aid, 0.0) + w
+        if a.stage:
+            stages[a.stage] = stages.get(a.stage, 0) + 1
+    vector = None
+    if vecs:
+        v = np.mean(vecs, axis=0)
+        n = float(np.linalg.norm(v))
+        vector = v / n if n > 0 else None
+    top_recent = sorted(recent.items(), key=lambda kv: -kv[1])[:50]
+    stage = max(stages, key=lambda s: stages[s]) if stages else None
+    return Audience(weights=weights, vector=vector, recent_positive=top_recent, stage=stage)

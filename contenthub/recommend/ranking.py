@@ -1,0 +1,210 @@
+"""Where a score is computed: candidate signals, their blend, exploration and diversity.
+
+Every signal is scaled to [0, 1] over the candidates of one request before the strategy's weights
+apply, so weights mean the same thing whatever the model, corpus or traffic volume.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from contenthub.recommend.catalog import Catalog
+from contenthub.recommend.strategies import SIGNALS, Strategy
+
+PRIOR_STRENGTH = 20.0  # pseudo-deliveries behind the channel-wide click rate
+
+
+@dataclass
+class Audience:
+    """What ranking knows about the user or group it ranks for."""
+
+    weights: dict[str, float] = field(default_factory=dict)     # decayed engagement-tag weights (t:/s:/c:/k:)
+    vector: np.ndarray | None = None                            # decayed mean of engaged asset vectors
+    recent_positive: list[tuple[str, float]] = field(default_factory=list)  # (asset id, weight), newest first
+    stage: str | None = None
+    stage_scenes: list[str] = field(default_factory=list)
+    exclude: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Ranked:
+    index: int
+    score: float
+    signals: dict[str, float]
+    explored: bool
+
+
+def _minmax(x: np.ndarray) -> np.ndarray:
+    if x.size == 0:
+        return x
+    lo, hi = float(x.min()), float(x.max())
+    if hi - lo < 1e-12:
+        return np.zeros_like(x) if hi <= 0 else np.ones_like(x) * 0.5
+    return (x - lo) / (hi - lo)
+
+
+def candidate_mask(cat: Catalog, channel: str, scene: str | None, now: datetime, exclude: set[str]) -> np.ndarray:
+    n = len(cat)
+    mask = cat.channel_mask.get(channel, np.zeros(n, dtype=bool)).copy()
+    if scene:
+        mask &= cat.scene_mask.get(scene, np.zeros(n, dtype=bool))
+    t = now.timestamp()
+    mask &= (cat.valid_from <= t) & (cat.valid_until > t)
+    for aid in exclude:
+        i = cat.index.get(aid)
+        if i is not None:
+            mask[i] = False
+    return mask
+
+
+def quality_posterior(cat: Catalog, channel: str, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Beta posterior (alpha, beta) of 'engaged per delivery' on this channel, shrunk to the channel mean."""
+    st = cat.stats.get(channel)
+    if st is None:
+        a = np.full(idx.size, 1.0)
+        return a, np.full(idx.size, 19.0)
+    zeros = np.zeros(len(cat))
+    delivered = st.counts.get("delivered", zeros)
+    success = st.counts.get("click", zeros) + 2.0 * st.counts.get("convert", zeros)
+    total_d = max(delivered.sum(), 1.0)
+    base = float(np.clip(success.sum() / total_d, 0.01, 0.9))
+    a0, b0 = base * PRIOR_STRENGTH, (1 - base) * PRIOR_STRENGTH
+    s = np.minimum(success[idx], delivered[idx] * 3)  # several clicks per delivery are possible; cap the credit
+    d = np.maximum(delivered[idx], s / 3)
+    return a0 + s, b0 + np.maximum(d - s / 3, 0)
+
+
+def score_candidates(
+    cat: Catalog, aud: Audience, strategy: Strategy, channel: str, idx: np.ndarray, now: datetime,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """Blend of the strategy's signals for candidate rows ``idx``; returns (score, signals, explored flags)."""
+    m = idx.size
+    sig: dict[str, np.ndarray] = {}
+    if aud.vector is not None and strategy.weight("similarity"):
+        sig["similarity"] = _minmax(cat.vectors[idx] @ aud.vector)
+    if aud.weights and strategy.weight("affinity"):
+        w = np.zeros(cat.features.shape[1], dtype=np.float32)
+        for f, v in aud.weights.items():
+            j = cat.feature_index.get(f)
+            if j is not None:
+                w[j] = v
+        raw = cat.features[idx] @ w
+        sig["affinity"] = _minmax(np.maximum(raw, 0)) - _minmax(np.maximum(-raw, 0)) * 0.5
+    if aud.recent_positive and cat.neighbours is not None and cat.neighbours.nnz and strategy.weight("collaborative"):
+        rows = [cat.index[a] for a, _ in aud.recent_positive if a in cat.index]
+        weights = np.array([w for a, w in aud.recent_positive if a in cat.index], dtype=np.float32)
+        if rows:
+            collab = (weights @ cat.neighbours[rows]).ravel() if len(rows) > 1 else cat.neighbours[rows[0]].toarray().ravel() * weights[0]
+            sig["collaborative"] = _minmax(np.asarray(collab)[idx])
+    explored = np.zeros(m, dtype=bool)
+    if strategy.weight("quality"):
+        a, b = quality_posterior(cat, channel, idx)
+        mean = a / (a + b)
+        if strategy.exploration:
+            sample = rng.beta(a, b)
+            explored = sample > mean + 2 * np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
+            sig["quality"] = _minmax(sample)
+        else:
+            sig["quality"] = _minmax(mean)
+    if strategy.weight("popularity"):
+        pop = cat.popularity.get(channel)
+        if pop is None:
+            pop = cat.popularity.get("*")
+        if pop is not None:
+            sig["popularity"] = _minmax(np.log1p(pop[idx]))
+    if strategy.weight("freshness"):
+        age_days = np.maximum(0.0, (now.timestamp() - cat.created[idx]) / 86400.0)
+        sig["freshness"] = np.power(0.5, age_days / strategy.freshness_half_life_days)
+    if aud.stage and strategy.weight("lifecycle"):
+        fit = np.where(cat.no_stage[idx], 0.5, 0.0)
+        stage_mask = cat.stage_mask.get(aud.stage)
+        if stage_mask is not None:
+            fit = np.where(stage_mask[idx], 1.0, fit)
+        for scene in aud.stage_scenes:
+            sm = cat.scene_mask.get(scene)
+            if sm is not None:
+                fit = np.maximum(fit, np.where(sm[idx], 0.8, 0.0))
+        sig["lifecycle"] = fit
+    score = np.zeros(m)
+    for name in SIGNALS:
+        if name in sig:
+            score += strategy.weight(name) * sig[name]
+    return score, sig, explored
+
+
+def mmr(cat: Catalog, idx: np.ndarray, score: np.ndarray, n: int, lam: float) -> list[int]:
+    """Maximal marginal relevance: each next pick trades score against similarity to those picked."""
+    order = np.argsort(-score, kind="stable")
+    if n <= 1 or lam >= 1.0:
+        return order[:n].tolist()
+    pool = order[: max(n * 5, 20)]
+    vecs = cat.vectors[idx[pool]]
+    s = score[pool]
+    s = (s - s.min()) / (s.max() - s.min() + 1e-12)
+    chosen: list[int] = []
+    max_sim = np.full(pool.size, -np.inf)
+    available = np.ones(pool.size, dtype=bool)
+    for _ in range(min(n, pool.size)):
+        penalty = np.where(np.isfinite(max_sim), max_sim, 0.0)
+        value = np.where(available, lam * s - (1 - lam) * penalty, -np.inf)
+        j = int(np.argmax(value))
+        chosen.append(int(pool[j]))
+        available[j] = False
+        max_sim = np.maximum(max_sim, vecs @ vecs[j])
+    return chosen
+
+
+def explain(
+    cat: Catalog, aud: Audience, strategy: Strategy, row: int, signals: dict[str, float], explored: bool,
+    channel: str, names: dict[str, str], now: datetime,
+) -> list[dict[str, Any]]:
+    """Human reasons for one pick, strongest first."""
+    doc = cat.docs[row]
+    reasons: list[dict[str, Any]] = []
+    if "affinity" in signals and signals["affinity"] > 0 and aud.weights:
+        feats = [f for f in (
+            [f"t:{t}" for t in doc.get("tags") or []] + [f"s:{s}" for s in doc.get("scenes") or []]
+            + ([f"c:{doc['content_type']}"] if doc.get("content_type") else [])
+        ) if aud.weights.get(f, 0) > 0]
+        feats.sort(key=lambda f: -aud.weights[f])
+        if feats:
+            shown = ", ".join(names.get(f, f[2:]) for f in feats[:3])
+            reasons.append({"kind": "tags", "detail": f"matches engaged tags: {shown}",
+                            "weight": strategy.weight("affinity") * signals["affinity"]})
+    if "similarity" in signals and aud.recent_positive:
+        rows = [cat.index[a] for a, _ in aud.recent_positive[:20] if a in cat.index and cat.index[a] != row]
+        if rows:
+            sims = cat.vectors[rows] @ cat.vectors[row]
+            best = rows[int(np.argmax(sims))]
+            reasons.append({"kind": "similar", "detail": f"resembles「{cat.docs[best]['title']}」engaged before "
+                            f"(similarity {float(sims.max()):.2f})",
+                            "weight": strategy.weight("similarity") * signals["similarity"]})
+    if signals.get("collaborative", 0) > 0.3:
+        reasons.append({"kind": "collaborative", "detail": "people who engaged with the same assets engaged with this",
+                        "weight": strategy.weight("collaborative") * signals["collaborative"]})
+    if signals.get("lifecycle", 0) >= 0.8 and aud.stage:
+        reasons.append({"kind": "lifecycle", "detail": f"fits the '{aud.stage}' lifecycle stage",
+                        "weight": strategy.weight("lifecycle") * signals["lifecycle"]})
+    if signals.get("popularity", 0) > 0.5:
+        reasons.append({"kind": "popular", "detail": f"among the most engaged on {channel}",
+                        "weight": strategy.weight("popularity") * signals["popularity"]})
+    if signals.get("quality", 0) > 0.6:
+        reasons.append({"kind": "quality", "detail": f"high engagement per delivery on {channel}",
+                        "weight": strategy.weight("quality") * signals["quality"]})
+    age_days = (now.timestamp() - cat.created[row]) / 86400.0
+    if signals.get("freshness", 0) > 0.7:
+        reasons.append({"kind": "fresh", "detail": f"new: added {max(age_days, 0):.0f} days ago",
+                        "weight": strategy.weight("freshness") * signals["freshness"]})
+    if explored:
+        reasons.append({"kind": "exploration", "detail": "exploring: few deliveries so far, its true rate may be higher",
+                        "weight": strategy.weight("quality") * signals.get("quality", 0)})
+    reasons.sort(key=lambda r: -r["weight"])
+    if aud.vector is None and not aud.weights:
+        reasons.insert(0, {"kind": "cold_start", "detail": "no engagement history yet: popular on this channel and "
+                           "fit for the lifecycle stage", "weight": 0.0})
+    return reasons

@@ -1,0 +1,173 @@
+"""Next content for a user or a group: candidates → exclusions and caps → scores → diverse picks."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from contenthub.errors import InvalidError
+from contenthub.hub import Hub
+from contenthub.library import taxonomy
+from contenthub.recommend import caps, groups, users
+from contenthub.recommend.catalog import Catalog, catalog
+from contenthub.recommend.models import Pick, Reason, Recommendation
+from contenthub.recommend.profiles import Profile, audience_for, load_profile, merge_audiences
+from contenthub.recommend.ranking import Audience, candidate_mask, explain, mmr, score_candidates
+from contenthub.recommend.strategies import Strategy, get_strategy
+from contenthub.timeutil import from_iso, to_iso, utcnow
+
+MAX_N = 100
+GROUP_MEMBER_SAMPLE = 100
+
+
+def _validate(hub: Hub, channel: str, scene: str | None, n: int) -> None:
+    if not 1 <= n <= MAX_N:
+        raise InvalidError(f"n must be between 1 and {MAX_N}.", field="n", value=n)
+    taxonomy.validate_values(hub.store, "channel", "channels", [channel])
+    if scene:
+        taxonomy.validate_values(hub.store, "scene", "scenes", [scene])
+
+
+def _label_names(hub: Hub) -> dict[str, str]:
+    cached = hub.cache.get("label_names")
+    if cached is None:
+        cached = {}
+        for facet, prefix in (("scenes", "s:"), ("content_types", "c:"), ("kinds", "k:")):
+            for e in taxonomy.entries(hub.store, facet):
+                cached[prefix + e.id] = e.zh
+        hub.cache["label_names"] = cached
+    return cached
+
+
+def _recently_delivered(events: list[dict[str, Any]], channel: str, since: datetime) -> set[str]:
+    cutoff = to_iso(since)
+    return {e["asset_id"] for e in events
+            if e["type"] in ("delivered", "served") and e["channel"] == channel and e.get("asset_id") and e["ts"] >= cutoff}
+
+
+def _rank(
+    hub: Hub, cat: Catalog, aud: Audience, strategy: Strategy, channel: str, scene: str | None, n: int, now: datetime,
+    rng: np.random.Generator,
+) -> list[Pick]:
+    mask = candidate_mask(cat, channel, scene, now, aud.exclude)
+    idx = np.flatnonzero(mask)
+    if idx.size == 0:
+        return []
+    score, sig, explored = score_candidates(cat, aud, strategy, channel, idx, now, rng)
+    chosen = mmr(cat, idx, score, n, strategy.diversity)
+    names = _label_names(hub)
+    picks = []
+    for j in chosen:
+        row = int(idx[j])
+        doc = cat.docs[row]
+        signals = {k: round(float(v[j]), 4) for k, v in sig.items()}
+        reasons = explain(cat, aud, strategy, row, signals, bool(explored[j]), channel, names, now)
+        picks.append(Pick(
+            asset_id=cat.ids[row], title=doc["title"], kind=doc.get("kind", ""), scenes=doc.get("scenes") or [],
+            content_type=doc.get("content_type"), score=round(float(score[j]), 4),
+            recommendation_id="r_" + secrets.token_hex(8), reasons=[Reason(**r) for r in reasons], signals=signals,
+        ))
+    return picks
+
+
+def _exclusions_and_caps(
+    hub: Hub, profile: Profile, channel: str, now: datetime, aud: Audience
+) -> tuple[bool, str | None, str | None]:
+    if channel in profile.unsubscribed_channels:
+        return True, f"unsubscribed from {channel}", None
+    window = timedelta(days=hub.settings.redelivery_window_days)
+    aud.exclude |= _recently_delivered(profile.events, channel, now - window)
+    delivered = [e["ts"] for e in profile.events if e["type"] == "delivered" and e["channel"] == channel]
+    capped, why, reopen = caps.cap_status(hub, caps.get_rule(hub, channel), delivered, now)
+    return capped, why, to_iso(reopen) if reopen else None
+
+
+def next_for_user(
+    hub: Hub, user_id: str, channel: str, *, scene: str | None = None, n: int = 3, strategy: str = "default",
+    now: datetime | None = None, seed: int | None = None,
+) -> Recommendation:
+    _validate(hub, channel, scene, n)
+    now = now or utcnow()
+    strat = get_strategy(hub, strategy)
+    variant = None
+    from contenthub.experiments import runtime as experiments_runtime
+
+    override = experiments_runtime.strategy_override(hub, "user", user_id, requested=strategy)
+    if override is not None:
+        strat, variant = get_strategy(hub, override.strategy), override.label
+    user_doc = users.find_user(hub, user_id)
+    uid = user_doc["id"] if user_doc else user_id
+    cat = catalog(hub)
+    profile = load_profile(hub, user_id=uid, user_doc=user_doc, now=now)
+    aud = audience_for(hub, cat, profile, now)
+    capped, why, reopen = _exclusions_and_caps(hub, profile, channel, now, aud)
+    base = {"target": uid, "target_kind": "user", "channel": channel, "strategy": strat.id,
+            "stage": profile.status.get("stage"), "variant": variant}
+    if capped:
+        return Recommendation(**base, picks=[], capped=True, reason=f"capped: {why}", next_allowed_at=reopen)
+    rng = np.random.default_rng(seed)
+    picks = _rank(hub, cat, aud, strat, channel, scene, n, now, rng)
+    if override is not None and picks:
+        experiments_runtime.log_exposure(hub, override, uid, now)
+    reason = None if picks else "no eligible asset: none approved, valid now and not recently sent on this channel"
+    return Recommendation(**base, picks=picks, reason=reason)
+
+
+def next_for_group(
+    hub: Hub, group_id: str, channel: str | None = None, *, scene: str | None = None, n: int = 3,
+    strategy: str = "default", now: datetime | None = None, seed: int | None = None,
+) -> Recommendation:
+    group = groups.get_group(hub, group_id)
+    channel = channel or group.channel
+    _validate(hub, channel, scene, n)
+    now = now or utcnow()
+    strat = get_strategy(hub, strategy)
+    variant = None
+    from contenthub.experiments import runtime as experiments_runtime
+
+    override = experiments_runtime.strategy_override(hub, "group", group_id, requested=strategy)
+    if override is not None:
+        strat, variant = get_strategy(hub, override.strategy), override.label
+    cat = catalog(hub)
+    gprof = load_profile(hub, group_id=group_id, user_doc={"created_at": group.created_at}, now=now)
+    members = groups.current_members(group)
+    rng = np.random.default_rng(seed)
+    sample = members if len(members) <= GROUP_MEMBER_SAMPLE else list(
+        rng.choice(members, GROUP_MEMBER_SAMPLE, replace=False))
+    parts = [audience_for(hub, cat, gprof, now)]
+    for uid in sample:
+        doc = users.find_user(hub, uid)
+        parts.append(audience_for(hub, cat, load_profile(hub, user_id=uid, user_doc=doc, now=now), now))
+    aud = merge_audiences(parts)
+    aud.exclude = set(gprof.blocked_assets)
+    capped, why, reopen = _exclusions_and_caps(hub, gprof, channel, now, aud)
+    base = {"target": group_id, "target_kind": "group", "channel": channel, "strategy": strat.id,
+            "stage": aud.stage, "variant": variant}
+    if capped:
+        return Recommendation(**base, picks=[], capped=True, reason=f"capped: {why}", next_allowed_at=reopen)
+    picks = _rank(hub, cat, aud, strat, channel, scene, n, now, rng)
+    if override is not None and picks:
+        experiments_runtime.log_exposure(hub, override, group_id, now)
+    reason = None if picks else "no eligible asset for this group on this channel"
+    return Recommendation(**base, picks=picks, reason=reason)
+
+
+def user_overview(hub: Hub, user_id: str, now: datetime | None = None) -> dict[str, Any]:
+    """Everything the user profile page shows (tags, stage, recent events)."""
+    now = now or utcnow()
+    user = users.get_user(hub, user_id)
+    profile = load_profile(hub, user_id=user.id, user_doc=user.model_dump(), now=now)
+    names = _label_names(hub)
+    return {
+        "user": user,
+        "status": profile.status,
+        "tags": [(names.get(k, k[2:]), k[:1], round(v, 3)) for k, v in profile.top_tags(15)],
+        "counts": {k[2:]: int(v) for k, v in sorted(profile.counts.items())},
+        "events": profile.events[:30],
+        "groups": groups.groups_of(hub, user.id),
+        "first_seen": user.created_at,
+        "last_event": from_iso(profile.events[0]["ts"]) if profile.events else None,
+    }

@@ -1,0 +1,68 @@
+"""Ranking strategies: named, stored sets of weights — the unit A/B experiments vary."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from contenthub.errors import NotFoundError, unknown_value
+from contenthub.hub import Hub
+
+COLLECTION = "strategies"
+SIGNALS = ("similarity", "affinity", "collaborative", "quality", "popularity", "freshness", "lifecycle")
+
+
+class Strategy(BaseModel):
+    id: str = Field(pattern=r"^[a-z0-9_\-]{1,40}$")
+    description: str = ""
+    weights: dict[str, float] = Field(default_factory=dict)
+    exploration: bool = Field(default=True, description="Thompson sampling on the quality posterior.")
+    diversity: float = Field(default=0.75, ge=0, le=1, description="MMR lambda: 1 = pure score, lower = more varied.")
+    freshness_half_life_days: float = Field(default=30.0, gt=0)
+
+    def weight(self, signal: str) -> float:
+        return float(self.weights.get(signal, 0.0))
+
+
+DEFAULTS: dict[str, Strategy] = {
+    "default": Strategy(
+        id="default",
+        description="Blend of content similarity, tag affinity, co-engagement, quality, lifecycle fit and freshness.",
+        weights={"similarity": 1.0, "affinity": 0.8, "collaborative": 1.0, "quality": 0.5, "popularity": 0.4,
+                 "freshness": 0.2, "lifecycle": 0.6},
+    ),
+    "popular": Strategy(
+        id="popular", description="Most engaged on the channel (a baseline).",
+        weights={"popularity": 1.0, "quality": 0.3}, exploration=False,
+    ),
+    "content": Strategy(
+        id="content", description="Content similarity and tag affinity only.",
+        weights={"similarity": 1.0, "affinity": 1.0, "lifecycle": 0.3}, exploration=False,
+    ),
+}
+
+
+def get_strategy(hub: Hub, strategy_id: str) -> Strategy:
+    doc = hub.store.get_doc(COLLECTION, strategy_id)
+    if doc is not None:
+        return Strategy.model_validate(doc)
+    if strategy_id in DEFAULTS:
+        return DEFAULTS[strategy_id]
+    raise unknown_value("strategy", strategy_id, sorted({*DEFAULTS, *(d["id"] for d in hub.store.list_docs(COLLECTION))}))
+
+
+def list_strategies(hub: Hub) -> list[Strategy]:
+    stored = {d["id"]: Strategy.model_validate(d) for d in hub.store.list_docs(COLLECTION)}
+    return [*stored.values(), *(s for k, s in DEFAULTS.items() if k not in stored)]
+
+
+def put_strategy(hub: Hub, strategy: Strategy) -> Strategy:
+    for key in strategy.weights:
+        if key not in SIGNALS:
+            raise unknown_value("weights", key, list(SIGNALS))
+    hub.store.put_doc(COLLECTION, strategy.id, strategy.model_dump())
+    return strategy
+
+
+def delete_strategy(hub: Hub, strategy_id: str) -> None:
+    if not hub.store.delete_doc(COLLECTION, strategy_id):
+        raise NotFoundError(f"No stored strategy '{strategy_id}'.", field="strategy", value=strategy_id)

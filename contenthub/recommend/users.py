@@ -1,0 +1,167 @@
+"""Unified user ids (统一用户ID): every identity a person has maps onto one user.
+
+An identity seen for the first time creates a user; linking an identity that already belongs to
+another user merges the two — identities, events and profile counters move over, nothing is lost.
+Raw phone numbers are never stored: they become salted hashes on the way in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Any
+
+from contenthub.errors import InvalidError, NotFoundError
+from contenthub.hub import Hub
+from contenthub.recommend.models import Identity, User, UserIn
+from contenthub.timeutil import to_iso, utcnow
+
+USERS = "users"
+IDENTITIES = "identities"
+PROFILE = "profile"
+
+
+def _phone_salt(hub: Hub) -> str:
+    salt = hub.settings.phone_salt
+    if salt:
+        return salt
+    path = hub.settings.data_dir / ".phone_salt"
+    if path.exists():
+        return path.read_text().strip()
+    salt = secrets.token_hex(16)
+    path.write_text(salt)
+    path.chmod(0o600)
+    return salt
+
+
+def normalise_identity(hub: Hub, ident: Identity) -> Identity:
+    if ident.type == "phone":
+        digits = "".join(ch for ch in ident.value if ch.isdigit())
+        if len(digits) < 6:
+            raise InvalidError("A phone number needs at least 6 digits.", field="identity.value")
+        hashed = hashlib.sha256((_phone_salt(hub) + digits[-11:]).encode()).hexdigest()
+        return Identity(type="phone_hash", value=hashed)
+    return ident
+
+
+def identity_key(ident: Identity) -> str:
+    return f"{ident.type}:{ident.value}"
+
+
+def new_user_id() -> str:
+    return "u_" + secrets.token_hex(8)
+
+
+def get_user(hub: Hub, user_id: str) -> User:
+    doc = hub.store.get_doc(USERS, user_id)
+    if doc is None:
+        raise NotFoundError(f"No user '{user_id}'.", field="user_id", value=user_id)
+    if doc.get("merged_into"):
+        return get_user(hub, doc["merged_into"])
+    return User.model_validate(doc)
+
+
+def find_user(hub: Hub, user_id: str) -> dict[str, Any] | None:
+    """Follow merges: an old id keeps working after its user was merged into another."""
+    seen = 0
+    doc = hub.store.get_doc(USERS, user_id)
+    while doc is not None and doc.get("merged_into") and seen < 10:
+        doc = hub.store.get_doc(USERS, doc["merged_into"])
+        seen += 1
+    return doc
+
+
+def resolve_identity(hub: Hub, ident: Identity, *, create: bool = True, at: str | None = None) -> str | None:
+    ident = normalise_identity(hub, ident)
+    doc = hub.store.get_doc(IDENTITIES, identity_key(ident))
+    if doc is not None:
+        user = find_user(hub, doc["user_id"])
+        return user["id"] if user else doc["user_id"]
+    if not create:
+        return None
+    now = to_iso(utcnow())
+    user_id = new_user_id()
+    hub.store.put_doc(USERS, user_id, User(id=user_id, identities=[ident], created_at=at or now, updated_at=now)
+                      .model_dump(mode="json"))
+    hub.store.put_doc(IDENTITIES, identity_key(ident), {"user_id": user_id, **ident.model_dump()})
+    return user_id
+
+
+def ensure_user(hub: Hub, user_id: str, *, at: str | None = None) -> str:
+    doc = find_user(hub, user_id)
+    if doc is not None:
+        return doc["id"]
+    now = to_iso(utcnow())
+    hub.store.put_doc(USERS, user_id, User(id=user_id, created_at=at or now, updated_at=now).model_dump(mode="json"))
+    return user_id
+
+
+def upsert_user(hub: Hub, data: UserIn) -> User:
+    """Create or update a user; every identity given is linked (merging users when needed)."""
+    idents = [normalise_identity(hub, i) for i in data.identities]
+    user_id = data.id
+    if user_id is None:
+        for ident in idents:
+            found = hub.store.get_doc(IDENTITIES, identity_key(ident))
+            if found:
+                user_id = (find_user(hub, found["user_id"]) or {"id": found["user_id"]})["id"]
+                break
+    user_id = ensure_user(hub, user_id or new_user_id())
+    doc = find_user(hub, user_id) or {}
+    for field in ("region", "source_channel", "member_level"):
+        value = getattr(data, field)
+        if value is not None:
+            doc[field] = value
+    doc["attributes"] = {**doc.get("attributes", {}), **data.attributes}
+    doc["updated_at"] = to_iso(utcnow())
+    hub.store.put_doc(USERS, doc["id"], doc)
+    for ident in idents:
+        link_identity(hub, doc["id"], ident)
+    return get_user(hub, doc["id"])
+
+
+def link_identity(hub: Hub, user_id: str, ident: Identity) -> User:
+    ident = normalise_identity(hub, ident)
+    target = find_user(hub, user_id)
+    if target is None:
+        raise NotFoundError(f"No user '{user_id}'.", field="user_id", value=user_id)
+    key = identity_key(ident)
+    existing = hub.store.get_doc(IDENTITIES, key)
+    if existing is not None:
+        owner = find_user(hub, existing["user_id"])
+        if owner is not None and owner["id"] != target["id"]:
+            merge_users(hub, keep=target["id"], absorb=owner["id"])
+            target = find_user(hub, target["id"]) or target
+    hub.store.put_doc(IDENTITIES, key, {"user_id": target["id"], **ident.model_dump()})
+    if ident.model_dump() not in target.get("identities", []):
+        target.setdefault("identities", []).append(ident.model_dump())
+        target["updated_at"] = to_iso(utcnow())
+        hub.store.put_doc(USERS, target["id"], target)
+    return User.model_validate(target)
+
+
+def merge_users(hub: Hub, *, keep: str, absorb: str) -> None:
+    """Move everything of ``absorb`` onto ``keep``; the absorbed id stays as a pointer."""
+    if keep == absorb:
+        return
+    a = hub.store.get_doc(USERS, keep)
+    b = hub.store.get_doc(USERS, absorb)
+    if a is None or b is None:
+        raise NotFoundError("Both users must exist to merge.", field="user_id")
+    for ident in b.get("identities", []):
+        hub.store.put_doc(IDENTITIES, f"{ident['type']}:{ident['value']}", {"user_id": keep, **ident})
+        if ident not in a.setdefault("identities", []):
+            a["identities"].append(ident)
+    for field in ("region", "source_channel", "member_level"):
+        a[field] = a.get(field) or b.get(field)
+    a["attributes"] = {**b.get("attributes", {}), **a.get("attributes", {})}
+    a["created_at"] = min(a["created_at"], b["created_at"])
+    a["merged_from"] = sorted({*a.get("merged_from", []), absorb, *b.get("merged_from", [])})
+    a["updated_at"] = to_iso(utcnow())
+    hub.store.reassign_events(absorb, keep)
+    moved = hub.store.get_counters(PROFILE, absorb)
+    if moved:
+        hub.store.add_to_counters(PROFILE, [(keep, f, v) for f, v in moved.items()])
+        hub.store.delete_counters(PROFILE, absorb)
+    hub.store.put_doc(USERS, keep, a)
+    hub.store.put_doc(USERS, absorb, {**b, "merged_into": keep, "identities": [], "updated_at": a["updated_at"]})

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Quickstart 2: set up and run the whole test suite, including the headless-browser tests (Debian's
+# chromium) and the Elasticsearch contract tests against a real local node started here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh test
+
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing Debian's chromium and chromium-driver for the browser tests"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  else
+    echo "chromium/chromedriver missing and not root: browser tests will be skipped" >&2
+  fi
+fi
+
+es_started=""
+cleanup() { if [ -n "$es_started" ]; then bash scripts/elasticsearch.sh stop || true; fi; }
+trap cleanup EXIT
+if [ -z "${CONTENTHUB_TEST_ES_URL:-}" ] && [ "${CONTENTHUB_SKIP_ES:-}" != "1" ] && [ -x scripts/elasticsearch.sh ]; then
+  if url=$(bash scripts/elasticsearch.sh start | tail -n 1); then
+    export CONTENTHUB_TEST_ES_URL="$url"
+    es_started=1
+    echo "Elasticsearch test node at $url"
+  else
+    echo "could not start the local Elasticsearch node; its tests will be skipped" >&2
+  fi
+fi
+
+.venv/bin/python -m pytest "$@"
