@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +60,13 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     if settings.bootstrap_admin_key:
         ensure_key(hub.store, settings.bootstrap_admin_key, Role.admin, "bootstrap admin")
 
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        hub.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="ContentHub",
         version=__version__,
         description="Content library, recommendations, publish planning and A/B reports for private-domain marketing. "
@@ -119,21 +127,22 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     )
 
     from contenthub.access.routes import router as access_router
+    from contenthub.experiments.pages import router as experiments_pages
+    from contenthub.experiments.routes import router as experiments_router
     from contenthub.library.pages import router as library_pages
     from contenthub.library.routes import router as library_router
+    from contenthub.publish.pages import router as publish_pages
+    from contenthub.publish.routes import router as publish_router
     from contenthub.recommend.routes import router as recommend_router
     from contenthub.web.pages import router as web_pages
 
-    for router in (library_router, recommend_router, access_router, web_pages, library_pages):
+    for router in (library_router, recommend_router, publish_router, access_router, web_pages, library_pages,
+                   publish_pages, experiments_router, experiments_pages):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, Any]:
         return {"ok": True, "store": hub.store.backend, "version": __version__}
-
-    @app.on_event("shutdown")
-    def _close() -> None:
-        hub.close()
 
     return app

@@ -99,12 +99,11 @@ def build_catalog(hub: Hub) -> Catalog:
     feature_index: dict[str, int] = {}
     rows, cols, vals = [], [], []
     for i, d in enumerate(docs):
-        feats = asset_features(d)
-        for f in feats:
+        for f, fw in asset_features(d):
             j = feature_index.setdefault(f, len(feature_index))
             rows.append(i)
             cols.append(j)
-            vals.append(1.0 / np.sqrt(len(feats)))
+            vals.append(fw)
     features = sparse.csr_matrix((vals, (rows, cols)), shape=(n, max(len(feature_index), 1)), dtype=np.float32)
     cat = Catalog(
         ids=ids, index=index, docs=docs, vectors=vectors, has_vector=has_vector,

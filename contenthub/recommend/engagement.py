@@ -47,15 +47,21 @@ def current_scale(now: datetime, half_life_days: float) -> float:
     return decay_scale(now, half_life_days)
 
 
-def asset_features(asset: dict[str, Any]) -> list[str]:
-    """The profile dimensions an asset contributes to: free tags, scenes, content type and kind."""
+# Specific beats generic: a shared free tag (护眼) says more about interest than a shared kind (article).
+FEATURE_WEIGHTS = {"t:": 1.0, "s:": 0.6, "c:": 0.4, "k:": 0.2}
+
+
+def asset_features(asset: dict[str, Any]) -> list[tuple[str, float]]:
+    """The profile dimensions an asset contributes to, with their weights, L2-normalised per asset."""
     feats = [f"t:{t}" for t in asset.get("tags") or []]
     feats += [f"s:{s}" for s in asset.get("scenes") or []]
     if asset.get("content_type"):
         feats.append(f"c:{asset['content_type']}")
     if asset.get("kind"):
         feats.append(f"k:{asset['kind']}")
-    return feats
+    weights = [FEATURE_WEIGHTS[f[:2]] for f in feats]
+    norm = math.sqrt(sum(w * w for w in weights)) or 1.0
+    return [(f, w / norm) for f, w in zip(feats, weights, strict=True)]
 
 
 def counter_deltas(
@@ -79,10 +85,8 @@ def counter_deltas(
             if etype == "convert" and ev.get("value"):
                 acc[(PROFILE, owner, "rev")] += float(ev["value"])
             if w and asset is not None:
-                feats = asset_features(asset)
-                share = w * scale / math.sqrt(max(len(feats), 1))
-                for f in feats:
-                    acc[(PROFILE, owner, f)] += share
+                for f, fw in asset_features(asset):
+                    acc[(PROFILE, owner, f)] += w * scale * fw
                 acc[(PROFILE, owner, "w:pos" if w > 0 else "w:neg")] += abs(w) * scale
         if asset is not None:
             for key in (f"{asset['id']}|{ev['channel']}", f"{asset['id']}|*"):

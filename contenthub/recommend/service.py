@@ -110,6 +110,7 @@ def next_for_user(
         return Recommendation(**base, picks=[], capped=True, reason=f"capped: {why}", next_allowed_at=reopen)
     rng = np.random.default_rng(seed)
     picks = _rank(hub, cat, aud, strat, channel, scene, n, now, rng)
+    picks = experiments_runtime.substitute_picks(hub, "user", uid, picks, now)
     if override is not None and picks:
         experiments_runtime.log_exposure(hub, override, uid, now)
     reason = None if picks else "no eligible asset: none approved, valid now and not recently sent on this channel"
@@ -149,6 +150,7 @@ def next_for_group(
     if capped:
         return Recommendation(**base, picks=[], capped=True, reason=f"capped: {why}", next_allowed_at=reopen)
     picks = _rank(hub, cat, aud, strat, channel, scene, n, now, rng)
+    picks = experiments_runtime.substitute_picks(hub, "group", group_id, picks, now)
     if override is not None and picks:
         experiments_runtime.log_exposure(hub, override, group_id, now)
     reason = None if picks else "no eligible asset for this group on this channel"
