@@ -1,0 +1,86 @@
+"""Analyst pages: the experiment list and one experiment's report (tables, charts, health, summary)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
+from markupsafe import Markup
+
+from contenthub.access.keys import Principal
+from contenthub.access.roles import Perm
+from contenthub.deps import HubDep, require
+from contenthub.experiments import charts, service
+from contenthub.experiments.metrics import METRICS
+from contenthub.experiments.models import Correction
+from contenthub.experiments.report import Report, build_report
+from contenthub.web.templating import lang_of, render
+
+router = APIRouter(include_in_schema=False)
+Reader = Annotated[Principal, Depends(require(Perm.reports_read))]
+
+
+def fmt_value(metric_id: str, x: float | None) -> str:
+    """A metric's value as people read it: shares as %, revenue with 2 decimals, ratios with 4."""
+    if x is None:
+        return "–"
+    kind = METRICS[metric_id].kind
+    if kind == "binomial":
+        return f"{x * 100:.2f}%"
+    if kind == "mean":
+        return f"{x:,.2f}"
+    return f"{x:.4f}"
+
+
+def fmt_diff(metric_id: str, x: float | None) -> str:
+    """An absolute difference: percentage points for shares, plain numbers otherwise."""
+    if x is None:
+        return "–"
+    kind = METRICS[metric_id].kind
+    if kind == "binomial":
+        return f"{x * 100:+.2f} pp"
+    return f"{x:+,.2f}" if kind == "mean" else f"{x:+.4f}"
+
+
+def fmt_pct(x: float | None, signed: bool = True) -> str:
+    if x is None:
+        return "–"
+    return f"{x * 100:+.1f}%" if signed else f"{x * 100:.1f}%"
+
+
+def fmt_p(x: float | None) -> str:
+    if x is None:
+        return "–"
+    return "<0.0001" if x < 1e-4 else f"{x:.4f}" if x < 0.01 else f"{x:.3f}"
+
+
+def _charts(report: Report, lang: str) -> dict[str, Markup | None]:
+    diff = charts.difference_chart(report, lang)
+    cumulative = charts.cumulative_chart(report, lang=lang)
+    # Trusted: matplotlib's SVG writer escapes every text it draws (variant and metric names).
+    return {"difference": Markup(diff) if diff else None, "cumulative": Markup(cumulative) if cumulative else None}
+
+
+@router.get("/experiments", response_class=HTMLResponse)
+def experiments_list(request: Request, hub: HubDep, who: Reader) -> HTMLResponse:
+    exps = service.list_experiments(hub)
+    counts = {e.key: service.exposure_count(hub, e.key) for e in exps}
+    return render(request, "experiments/list.html", experiments=exps, counts=counts, metrics=METRICS)
+
+
+@router.get("/experiments/{key}", response_class=HTMLResponse)
+async def experiment_report(
+    request: Request, key: str, hub: HubDep, who: Reader, sequential: bool | None = None,
+    correction: Correction | None = None,
+) -> HTMLResponse:
+    lang = lang_of(request)
+    report = await run_in_threadpool(build_report, hub, key, sequential=sequential, correction=correction)
+    figures = await run_in_threadpool(_charts, report, lang) if report.has_exposures else {}
+    query = "&".join(f"{k}={v}" for k, v in (("sequential", sequential), ("correction", correction)) if v is not None)
+    return render(
+        request, "experiments/report.html", report=report, exp=report.experiment, charts=figures,
+        metrics=METRICS, fmt_value=fmt_value, fmt_diff=fmt_diff, fmt_pct=fmt_pct, fmt_p=fmt_p,
+        export_query=("?" + query) if query else "",
+    )

@@ -1,0 +1,359 @@
+"""The experiment report: per metric a row per variant vs control, health checks, a cumulative daily
+series and a plain-language summary — everything the page, the JSON and the CSV show.
+
+Order of trust: health first (a sample ratio mismatch makes every other number suspect), then the
+primary metric, then guardrails, then secondary metrics. With ``correction`` set, p-values are adjusted
+across every (metric, variant) comparison and "significant" follows the adjusted value (``p_adjusted``);
+confidence intervals stay unadjusted.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import replace
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from contenthub.experiments import service
+from contenthub.experiments.metrics import METRICS, AnalysisUnits, Metric, UnitTable, analysis_units, build_table
+from contenthub.experiments.metrics import variant_stats
+from contenthub.experiments.models import Correction, Experiment
+from contenthub.experiments.stats import Comparison, benjamini_hochberg, compare, holm, plain_language, srm_check
+from contenthub.experiments.stats.sufficient import MeanStats, Suff
+from contenthub.hub import Hub
+from contenthub.timeutil import to_iso, utcnow
+
+MIN_UNITS_PER_VARIANT = 100
+"""Below this many units in any variant the report warns that there is too little data."""
+MIN_EVENTS_PER_VARIANT = 10
+"""... or when the primary metric has fewer successes (binomial/ratio numerators) than this in a variant."""
+MULTIPLE_EXPOSURE_WARN_SHARE = 0.01
+"""Units seen in two variants are always excluded; above this share of exposed units it is a warning."""
+
+Role = Literal["primary", "secondary", "guardrail"]
+
+
+def _f(x: float | None) -> float | None:
+    """JSON has no NaN or infinity: undefined numbers become null."""
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+class VariantRow(BaseModel):
+    variant: str
+    is_control: bool
+    units: int
+    value: float | None = Field(description="Per-unit mean (share for 0/1 metrics), or Σclicks/Σdeliveries.")
+    numerator: float = Field(description="Units with the event (0/1 metrics), total revenue, or total clicks.")
+    denominator: float = Field(description="Units, or total deliveries for the ratio metric.")
+    abs_diff: float | None = None
+    abs_ci_low: float | None = None
+    abs_ci_high: float | None = None
+    rel_diff: float | None = None
+    rel_ci_low: float | None = None
+    rel_ci_high: float | None = None
+    p_value: float | None = None
+    p_adjusted: float | None = None
+    chance_to_beat_control: float | None = None
+    expected_loss: float | None = None
+    significant: bool | None = None
+    direction: Literal["good", "bad", "neutral"] | None = None
+    note: str | None = Field(default=None, description="Why a treatment row has no statistics.")
+
+
+class MetricResult(BaseModel):
+    metric: str
+    role: Role
+    name: str
+    name_zh: str
+    kind: Literal["binomial", "mean", "ratio"]
+    higher_is_better: bool
+    rows: list[VariantRow]
+
+
+class HealthFlag(BaseModel):
+    code: Literal["srm", "too_little_data", "multiple_exposures"]
+    level: Literal["warning", "info"]
+    message: str
+    message_zh: str
+
+
+class SrmOut(BaseModel):
+    observed: dict[str, int]
+    expected: dict[str, float]
+    chi_square: float | None
+    p_value: float
+    warn: bool
+
+
+class SeriesPoint(BaseModel):
+    day: date = Field(description="Last local day of the period; values are cumulative up to its end.")
+    units: dict[str, int]
+    values: dict[str, float | None]
+    rel_diff: dict[str, float | None] = Field(default_factory=dict)
+    rel_ci: dict[str, tuple[float, float] | None] = Field(default_factory=dict)
+
+
+class Series(BaseModel):
+    metric: str
+    points: list[SeriesPoint]
+
+
+class Report(BaseModel):
+    experiment: Experiment
+    generated_at: str
+    has_exposures: bool
+    window_start: str | None = None
+    window_end: str | None = None
+    alpha: float
+    sequential: bool
+    correction: Correction
+    exposures: int
+    units: dict[str, int] = Field(default_factory=dict, description="Analysed units per variant.")
+    excluded_units: int = 0
+    events_used: int = 0
+    srm: SrmOut | None = None
+    health: list[HealthFlag] = Field(default_factory=list)
+    metrics: list[MetricResult] = Field(default_factory=list)
+    summary: dict[str, list[str]] = Field(default_factory=dict, description="Sentences in 'en' and 'zh'.")
+    timeseries: list[Series] = Field(default_factory=list)
+
+    def metric(self, metric_id: str) -> MetricResult:
+        return next(m for m in self.metrics if m.metric == metric_id)
+
+
+def _numerator_denominator(stats: Suff) -> tuple[float, float]:
+    if isinstance(stats, MeanStats):
+        return stats.sum, float(stats.n)
+    return stats.sum, stats.denominator_sum
+
+
+def _compare(metric: Metric, control: Suff, treatment: Suff, alpha: float, sequential: bool) -> Comparison:
+    return compare(control, treatment, metric.kind, metric.higher_is_better, alpha=alpha, sequential=sequential)
+
+
+def _rows(exp: Experiment, metric: Metric, stats: list[Suff], alpha: float, sequential: bool
+          ) -> tuple[list[VariantRow], list[Comparison | None]]:
+    rows, comps = [], []
+    for i, (variant, s) in enumerate(zip(exp.variants, stats, strict=True)):
+        num, den = _numerator_denominator(s)
+        row = VariantRow(variant=variant.name, is_control=i == 0, units=s.n, value=_f(s.estimate),
+                         numerator=num, denominator=den)
+        comp = None
+        if i > 0:
+            try:
+                comp = _compare(metric, stats[0], s, alpha, sequential)
+            except ValueError as err:
+                row.note = str(err)
+            else:
+                row = row.model_copy(update={
+                    "abs_diff": _f(comp.abs_diff), "abs_ci_low": _f(comp.abs_ci[0]), "abs_ci_high": _f(comp.abs_ci[1]),
+                    "rel_diff": _f(comp.rel_diff), "rel_ci_low": _f(comp.rel_ci[0]) if comp.rel_ci else None,
+                    "rel_ci_high": _f(comp.rel_ci[1]) if comp.rel_ci else None, "p_value": _f(comp.p_value),
+                    "p_adjusted": _f(comp.p_value), "chance_to_beat_control": _f(comp.chance_to_beat_control),
+                    "expected_loss": _f(comp.expected_loss), "significant": comp.significant,
+                    "direction": comp.direction,
+                })
+            comps.append(comp)
+        rows.append(row)
+    return rows, comps
+
+
+def _adjust(results: list[tuple[MetricResult, list[Comparison | None]]], correction: str, alpha: float
+            ) -> list[tuple[MetricResult, list[Comparison | None]]]:
+    """Holm or BH across every (metric, treatment) comparison; rows and comparisons follow the
+    adjusted p-value so the summary never calls something significant that the table does not."""
+    if correction == "none":
+        return results
+    slots = [(mi, ri) for mi, (_, comps) in enumerate(results) for ri, c in enumerate(comps) if c is not None]
+    raw = [results[mi][1][ri].p_value for mi, ri in slots]  # type: ignore[union-attr]
+    adjusted = holm(raw) if correction == "holm" else benjamini_hochberg(raw)
+    for (mi, ri), p_adj in zip(slots, adjusted, strict=True):
+        metric_result, comps = results[mi]
+        comp = comps[ri]
+        assert comp is not None
+        significant = p_adj < alpha
+        direction = comp.direction if significant else "neutral"
+        comps[ri] = replace(comp, significant=significant, direction=direction)
+        row = metric_result.rows[ri + 1]
+        metric_result.rows[ri + 1] = row.model_copy(update={"p_adjusted": p_adj, "significant": significant,
+                                                             "direction": direction})
+    return results
+
+
+def _srm(exp: Experiment, counts: list[int]) -> SrmOut:
+    res = srm_check(counts, [v.weight for v in exp.variants])
+    return SrmOut(
+        observed={v.name: c for v, c in zip(exp.variants, counts, strict=True)},
+        expected={v.name: e for v, e in zip(exp.variants, res.expected, strict=True)},
+        chi_square=_f(res.chi_square), p_value=res.p_value, warn=res.warn,
+    )
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:.1f}%"
+
+
+def _health(exp: Experiment, units: AnalysisUnits, counts: list[int], srm: SrmOut,
+            primary: MetricResult) -> list[HealthFlag]:
+    flags: list[HealthFlag] = []
+    if srm.warn:
+        split = " / ".join(f"{name} {n}" for name, n in srm.observed.items())
+        want = " / ".join(f"{v.weight:g}" for v in exp.variants)
+        flags.append(HealthFlag(
+            code="srm", level="warning",
+            message=f"Sample ratio mismatch: units split {split}, configured {want} (chi-square p = {srm.p_value:.2g}). "
+                    "Something drops or duplicates units in one arm; do not trust the results until it is fixed.",
+            message_zh=f"样本比例失衡：实际分流 {split}，配置为 {want}（卡方检验 p = {srm.p_value:.2g}）。"
+                       "某个分组在丢失或重复计入单位，修复前请勿采信结果。"))
+    low_units = [f"{v.name} ({n})" for v, n in zip(exp.variants, counts, strict=True) if n < MIN_UNITS_PER_VARIANT]
+    low_events = [f"{r.variant} ({r.numerator:g})" for r in primary.rows
+                  if primary.kind != "mean" and r.numerator < MIN_EVENTS_PER_VARIANT]
+    if low_units or low_events:
+        parts_en, parts_zh = [], []
+        if low_units:
+            parts_en.append(f"fewer than {MIN_UNITS_PER_VARIANT} units in {', '.join(low_units)}")
+            parts_zh.append(f"{', '.join(low_units)} 的单位少于 {MIN_UNITS_PER_VARIANT} 个")
+        if low_events:
+            parts_en.append(f"fewer than {MIN_EVENTS_PER_VARIANT} events of {primary.name} in {', '.join(low_events)}")
+            parts_zh.append(f"{', '.join(low_events)} 的{primary.name_zh}事件少于 {MIN_EVENTS_PER_VARIANT} 个")
+        flags.append(HealthFlag(
+            code="too_little_data", level="warning",
+            message="Too little data to read yet: " + "; ".join(parts_en) + ".",
+            message_zh="数据量还不足以下结论：" + "；".join(parts_zh) + "。"))
+    if units.multiple:
+        share = len(units.multiple) / max(units.exposures, 1)
+        flags.append(HealthFlag(
+            code="multiple_exposures", level="warning" if share > MULTIPLE_EXPOSURE_WARN_SHARE else "info",
+            message=f"{len(units.multiple)} units ({_pct(share)}) were exposed to more than one variant and are "
+                    "left out of every metric.",
+            message_zh=f"{len(units.multiple)} 个单位（{_pct(share)}）接触过多个版本，已从所有指标中排除。"))
+    return flags
+
+
+def _signed_pct(x: float) -> str:
+    return f"{x * 100:+.1f}%"
+
+
+def _guardrail_clause(metric: Metric, comp: Comparison, lang: str) -> str:
+    """'guardrail unsubscribe rate worsened by 30% (95% CI 8%–52%)' for a significant harm."""
+    level = f"{(1 - comp.alpha) * 100:g}%"
+    if comp.rel_diff is not None and comp.rel_ci is not None and comp.mean_control > 0:
+        size, low, high = abs(comp.rel_diff), comp.rel_ci[0], comp.rel_ci[1]
+        if comp.rel_diff < 0:
+            low, high = -high, -low
+        shown = (_pct(size), _pct(low), _pct(high))
+    else:
+        size, low, high = abs(comp.abs_diff), comp.abs_ci[0], comp.abs_ci[1]
+        if comp.abs_diff < 0:
+            low, high = -high, -low
+        shown = (f"{size:.3g}", f"{low:.3g}", f"{high:.3g}")
+    if lang == "zh":
+        return f"护栏指标{metric.zh}变差 {shown[0]}（{level} 置信区间 {shown[1]}–{shown[2]}）"
+    return f"guardrail {metric.en} worsened by {shown[0]} ({level} CI {shown[1]}–{shown[2]})"
+
+
+def _summary(exp: Experiment, results: list[tuple[MetricResult, list[Comparison | None]]],
+             flags: list[HealthFlag]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {"en": [], "zh": []}
+    for flag in flags:
+        if flag.level == "warning":
+            out["en"].append(flag.message)
+            out["zh"].append(flag.message_zh)
+    primary_result, primary_comps = results[0]
+    primary = METRICS[primary_result.metric]
+    guardrails = [(METRICS[m.metric], comps) for m, comps in results if m.role == "guardrail"]
+    for ti, variant in enumerate(exp.variants[1:]):
+        comp = primary_comps[ti]
+        for lang in ("en", "zh"):
+            if comp is None:
+                sentence = (f"{variant.name}: not enough data for {primary.en} yet" if lang == "en"
+                            else f"{variant.name}：{primary.zh}数据不足")
+            else:
+                sentence = plain_language(primary.name(lang), variant.name, comp, lang)  # type: ignore[arg-type]
+            if guardrails:
+                harmed = [_guardrail_clause(m, c[ti], lang) for m, c in guardrails
+                          if c[ti] is not None and c[ti].direction == "bad"]  # type: ignore[union-attr]
+                if harmed:
+                    sentence += ("; " if lang == "en" else "；") + ("; " if lang == "en" else "；").join(harmed)
+                else:
+                    sentence += "; guardrails unchanged" if lang == "en" else "；护栏指标无显著变化"
+            out[lang].append(sentence + ("." if lang == "en" else "。"))
+    return out
+
+
+def _series(exp: Experiment, table: UnitTable, metric: Metric, alpha: float, sequential: bool) -> Series:
+    points = []
+    names = [v.name for v in exp.variants]
+    for p, day in enumerate(table.period_ends):
+        stats = variant_stats(table, metric, len(names), p)
+        point = SeriesPoint(day=day, units={n: s.n for n, s in zip(names, stats, strict=True)},
+                            values={n: _f(s.estimate) for n, s in zip(names, stats, strict=True)})
+        for name, s in zip(names[1:], stats[1:], strict=True):
+            try:
+                comp = _compare(metric, stats[0], s, alpha, sequential)
+            except ValueError:
+                point.rel_diff[name], point.rel_ci[name] = None, None
+                continue
+            point.rel_diff[name] = _f(comp.rel_diff)
+            ci = comp.rel_ci
+            point.rel_ci[name] = (ci[0], ci[1]) if ci and all(math.isfinite(x) for x in ci) else None
+        points.append(point)
+    return Series(metric=metric.id, points=points)
+
+
+def build_report(
+    hub: Hub, key: str, *, sequential: bool | None = None, correction: Correction | None = None,
+    now: datetime | None = None,
+) -> Report:
+    """Everything about one experiment's results. ``sequential``/``correction`` default to the
+    experiment's own settings; an experiment without exposures gets a report saying so, not an error."""
+    exp = service.get_experiment(hub, key)
+    now = now or utcnow()
+    seq = exp.sequential if sequential is None else sequential
+    corr = correction or exp.correction
+    base = Report(experiment=exp, generated_at=to_iso(now), has_exposures=False, alpha=exp.alpha, sequential=seq,
+                  correction=corr, exposures=0)
+    exposures = service.iter_exposures(hub, key)
+    if not exposures:
+        return base
+    units = analysis_units(hub, exp, exposures)
+    table = build_table(hub, exp, units, now)
+    counts = [int((table.variant == i).sum()) for i in range(len(exp.variants))]
+    results: list[tuple[MetricResult, list[Comparison | None]]] = []
+    for metric_id, role in exp.metrics:
+        metric = METRICS[metric_id]
+        stats = variant_stats(table, metric, len(exp.variants))
+        rows, comps = _rows(exp, metric, stats, exp.alpha, seq)
+        results.append((MetricResult(metric=metric.id, role=role, name=metric.en, name_zh=metric.zh,  # type: ignore[arg-type]
+                                     kind=metric.kind, higher_is_better=metric.higher_is_better, rows=rows), comps))
+    results = _adjust(results, corr, exp.alpha)
+    srm = _srm(exp, counts)
+    flags = _health(exp, units, counts, srm, results[0][0])
+    return base.model_copy(update={
+        "has_exposures": True, "window_start": table.window[0], "window_end": table.window[1],
+        "exposures": units.exposures, "units": dict(zip((v.name for v in exp.variants), counts, strict=True)),
+        "excluded_units": len(units.multiple), "events_used": table.events_used, "srm": srm, "health": flags,
+        "metrics": [m for m, _ in results], "summary": _summary(exp, results, flags),
+        "timeseries": [_series(exp, table, METRICS[m], exp.alpha, seq) for m, _ in exp.metrics],
+    })
+
+
+CSV_COLUMNS = ("metric", "role", "variant", "is_control", "units", "value", "numerator", "denominator", "abs_diff",
+               "abs_ci_low", "abs_ci_high", "rel_diff", "rel_ci_low", "rel_ci_high", "p_value", "p_adjusted",
+               "chance_to_beat_control", "expected_loss", "significant", "direction", "note")
+
+
+def report_csv(report: Report) -> str:
+    """One line per (metric, variant): the table of the report page, for spreadsheets."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for m in report.metrics:
+        for r in m.rows:
+            values = r.model_dump()
+            writer.writerow([m.metric, m.role, *("" if values[c] is None else values[c] for c in CSV_COLUMNS[2:])])
+    return buf.getvalue()

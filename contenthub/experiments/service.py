@@ -1,0 +1,184 @@
+"""Experiment lifecycle: create, edit, start, stop, delete — and the rules that keep results honest.
+
+draft → running → stopped. Once an experiment has run, what decides a unit's variant (unit, change,
+variants and weights, seed, layer range) is frozen: changing it would move units between arms
+mid-flight and mix their data. Starting checks that no running experiment owns an overlapping slice
+of the same layer, so experiments that share a layer never see the same unit.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from contenthub.errors import ConflictError, InvalidError, NotFoundError
+from contenthub.experiments import runtime
+from contenthub.experiments.models import (
+    LIVE_EDITABLE,
+    Experiment,
+    ExperimentCreate,
+    ExperimentUpdate,
+    Exposure,
+)
+from contenthub.hub import Hub
+from contenthub.recommend.strategies import get_strategy
+from contenthub.timeutil import to_iso, utcnow
+
+COLLECTION = runtime.EXPERIMENTS
+EXPOSURES = runtime.EXPOSURES
+
+
+def _check_references(hub: Hub, exp: ExperimentCreate) -> None:
+    """Payloads must name things that exist, or the experiment would fail at serving time."""
+    for i, v in enumerate(exp.variants):
+        if v.strategy is not None:
+            try:
+                get_strategy(hub, v.strategy)
+            except InvalidError as err:
+                raise InvalidError(err.message, field=f"variants[{i}].strategy", value=v.strategy,
+                                   allowed=err.allowed) from None
+        if v.substitutions:
+            ids = sorted({*v.substitutions, *v.substitutions.values()})
+            found = hub.store.get_assets(ids)
+            missing = [a for a in ids if a not in found]
+            if missing:
+                raise InvalidError(f"variants[{i}].substitutions: no asset {', '.join(repr(m) for m in missing)}.",
+                                   field=f"variants[{i}].substitutions", value=missing)
+
+
+def get_experiment(hub: Hub, key: str) -> Experiment:
+    doc = hub.store.get_doc(COLLECTION, key)
+    if doc is None:
+        raise NotFoundError(f"No experiment '{key}'.", field="key", value=key)
+    return Experiment.model_validate(doc)
+
+
+def list_experiments(hub: Hub, status: str | None = None) -> list[Experiment]:
+    where = {"status": status} if status else None
+    docs = hub.store.list_docs(COLLECTION, where=where, limit=10000)
+    exps = [Experiment.model_validate(d) for d in docs]
+    return sorted(exps, key=lambda e: e.created_at, reverse=True)
+
+
+def create_experiment(hub: Hub, data: ExperimentCreate, actor: str = "") -> Experiment:
+    _check_references(hub, data)
+    now = to_iso(utcnow())
+    exp = Experiment.model_validate({
+        **data.model_dump(), "seed": data.seed or data.key, "status": "draft",
+        "created_at": now, "updated_at": now, "created_by": actor,
+    })
+    try:
+        hub.store.put_doc(COLLECTION, exp.key, exp.store_doc(), expected_version=0)
+    except ConflictError:
+        raise ConflictError(f"Experiment '{exp.key}' already exists; pick another key.", field="key",
+                            value=exp.key) from None
+    return exp
+
+
+def _save(hub: Hub, exp: Experiment, version: int) -> Experiment:
+    try:
+        hub.store.put_doc(COLLECTION, exp.key, exp.store_doc(), expected_version=version)
+    except ConflictError:
+        raise ConflictError(f"Experiment '{exp.key}' was changed by someone else meanwhile; reload and retry.",
+                            field="key", value=exp.key) from None
+    runtime.invalidate(hub)
+    return exp
+
+
+def _load(hub: Hub, key: str) -> tuple[Experiment, int]:
+    found = hub.store.get_doc_version(COLLECTION, key)
+    if found is None:
+        raise NotFoundError(f"No experiment '{key}'.", field="key", value=key)
+    doc, version = found
+    return Experiment.model_validate(doc), version
+
+
+def update_experiment(hub: Hub, key: str, patch: ExperimentUpdate) -> Experiment:
+    exp, version = _load(hub, key)
+    changes = patch.model_dump(exclude_unset=True)
+    if exp.status != "draft":
+        locked = sorted(set(changes) - LIVE_EDITABLE)
+        if locked:
+            raise ConflictError(
+                f"Experiment '{key}' is {exp.status}: {', '.join(locked)} can no longer change (units would move "
+                f"between variants). Create a new experiment instead.", field=locked[0],
+                allowed=sorted(LIVE_EDITABLE))
+        if "coverage" in changes and changes["coverage"] < exp.coverage:
+            raise ConflictError(
+                f"Experiment '{key}' is {exp.status}: coverage may only grow (from {exp.coverage:g}); lowering it "
+                "would drop units that were already exposed.", field="coverage", value=changes["coverage"])
+    merged: dict[str, Any] = {**exp.model_dump(), **changes, "updated_at": to_iso(utcnow())}
+    try:
+        updated = Experiment.model_validate(merged)
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise InvalidError(str(first.get("msg", "invalid experiment")).removeprefix("Value error, "),
+                           field=".".join(str(x) for x in first.get("loc", ())) or None) from None
+    _check_references(hub, updated)
+    return _save(hub, updated, version)
+
+
+def _overlap(a: Experiment, b: Experiment) -> bool:
+    return a.layer is not None and a.layer == b.layer and a.layer_start < b.layer_end and b.layer_start < a.layer_end
+
+
+def start_experiment(hub: Hub, key: str, now: datetime | None = None) -> Experiment:
+    exp, version = _load(hub, key)
+    if exp.status != "draft":
+        raise ConflictError(f"Experiment '{key}' is {exp.status}; only a draft can start. "
+                            "Copy it under a new key to run it again.", field="status", value=exp.status)
+    for other in list_experiments(hub, status="running"):
+        if other.key != key and _overlap(exp, other):
+            raise ConflictError(
+                f"Experiment '{other.key}' is running in layer '{exp.layer}' on "
+                f"[{other.layer_start:g}, {other.layer_end:g}), which overlaps [{exp.layer_start:g}, "
+                f"{exp.layer_end:g}). Stop '{other.key}' or pick a range that does not overlap.",
+                field="layer", value=exp.layer, extra={"experiment": other.key},
+            )
+    stamp = to_iso(now or utcnow())
+    return _save(hub, exp.model_copy(update={"status": "running", "started_at": stamp, "updated_at": stamp}), version)
+
+
+def stop_experiment(hub: Hub, key: str, now: datetime | None = None) -> Experiment:
+    exp, version = _load(hub, key)
+    if exp.status != "running":
+        raise ConflictError(f"Experiment '{key}' is {exp.status}; only a running experiment can stop.",
+                            field="status", value=exp.status)
+    stamp = to_iso(now or utcnow())
+    return _save(hub, exp.model_copy(update={"status": "stopped", "stopped_at": stamp, "updated_at": stamp}), version)
+
+
+def delete_experiment(hub: Hub, key: str) -> int:
+    """Delete a draft or stopped experiment and its exposures; returns how many exposures went."""
+    exp, _ = _load(hub, key)
+    if exp.status == "running":
+        raise ConflictError(f"Experiment '{key}' is running; stop it before deleting.", field="status",
+                            value=exp.status)
+    removed = 0
+    while True:
+        batch = hub.store.list_docs(EXPOSURES, where={"experiment": key}, limit=1000)
+        if not batch:
+            break
+        for doc in batch:
+            removed += hub.store.delete_doc(EXPOSURES, f"{key}|{doc['unit_id']}")
+    hub.store.delete_doc(COLLECTION, key)
+    runtime.invalidate(hub)
+    return removed
+
+
+def exposure_count(hub: Hub, key: str) -> int:
+    return hub.store.count_docs(EXPOSURES, where={"experiment": key})
+
+
+def iter_exposures(hub: Hub, key: str, page: int = 5000) -> list[Exposure]:
+    """Every exposure of one experiment (paged reads; the order is the store's)."""
+    out: list[Exposure] = []
+    offset = 0
+    while True:
+        docs = hub.store.list_docs(EXPOSURES, where={"experiment": key}, limit=page, offset=offset)
+        out.extend(Exposure.model_validate(d) for d in docs)
+        if len(docs) < page:
+            return out
+        offset += page
