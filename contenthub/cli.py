@@ -11,6 +11,7 @@ import typer
 from tqdm import tqdm
 
 from contenthub.config import Settings
+from contenthub.experiments.cli import sim_app
 
 app = typer.Typer(help="ContentHub: content library, recommendations, publish planning and A/B reports.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -18,6 +19,7 @@ keys_app = typer.Typer(help="API keys: create, list, rotate, revoke.", no_args_i
 models_app = typer.Typer(help="Embedding models.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(models_app, name="models")
+app.add_typer(sim_app, name="experiments")
 
 DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Data directory (default: CONTENTHUB_DATA_DIR or ./data)")]
 
