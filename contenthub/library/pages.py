@@ -17,6 +17,7 @@ from contenthub.hub import Hub
 from contenthub.library import search as search_service
 from contenthub.library import service, taxonomy
 from contenthub.library.models import AssetCreate, AssetUpdate
+from contenthub.recommend.performance import asset_performance
 from contenthub.web.templating import lang_of, render
 
 router = APIRouter(include_in_schema=False)
@@ -103,13 +104,7 @@ def _detail(request: Request, hub: Hub, who: Principal, asset_id: str, flash: st
             status_code: int = 200) -> HTMLResponse:
     asset = service.get_asset(hub, asset_id)
     lang = lang_of(request)
-    performance = None
-    try:
-        from contenthub.recommend.performance import performance_table_html  # lands with the recommender
-    except ModuleNotFoundError:
-        performance_table_html = None  # type: ignore[assignment]
-    if performance_table_html is not None:
-        performance = performance_table_html(hub, asset_id, lang)
+    performance = asset_performance(hub, asset_id)
     return render(
         request, "library/detail.html", status_code=status_code, asset=asset, flash=flash,
         taxonomy=taxonomy.all_taxonomy(hub.store), names=_names(hub, lang),

@@ -15,6 +15,7 @@ from contenthub.access.roles import Perm
 from contenthub.deps import HubDep, require
 from contenthub.errors import InvalidError
 from contenthub.recommend import caps, events, groups, lifecycle, segments, service, strategies, users
+from contenthub.recommend.performance import ChannelPerformance, asset_performance
 from contenthub.recommend.models import (
     EventBatch, Group, GroupIn, Identity, IngestResult, MembershipChange, Recommendation, User, UserIn,
 )
@@ -70,6 +71,15 @@ def recommend_segment(
             yield (json.dumps(rec.model_dump(mode="json"), ensure_ascii=False) + "\n").encode()
 
     return StreamingResponse(lines(), media_type="application/x-ndjson")
+
+
+@router.get("/assets/{asset_id}/performance", response_model=list[ChannelPerformance], tags=["library"],
+            summary="Served, delivered, opened, clicked, converted and rates per channel")
+def get_performance(asset_id: str, hub: HubDep, who: AudienceReader) -> list[ChannelPerformance]:
+    from contenthub.library.service import get_asset
+
+    get_asset(hub, asset_id)
+    return asset_performance(hub, asset_id)
 
 
 @router.put("/users", response_model=User, summary="Create or update a user with identities (merges when needed)")

@@ -1,0 +1,39 @@
+"""Asset performance by channel: served, delivered, opened, clicked, converted and their rates."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from contenthub.hub import Hub
+from contenthub.library import taxonomy
+from contenthub.recommend.engagement import ASSET_STATS
+
+COUNTED = ("served", "delivered", "open", "click", "convert", "mute", "unsubscribe")
+
+
+class ChannelPerformance(BaseModel):
+    channel: str
+    counts: dict[str, int]
+    revenue: float
+    open_rate: float | None
+    click_rate: float | None
+    conversion_rate: float | None
+
+
+def _rate(num: float, den: float) -> float | None:
+    return round(num / den, 4) if den > 0 else None
+
+
+def asset_performance(hub: Hub, asset_id: str) -> list[ChannelPerformance]:
+    rows = []
+    for channel in ["*", *taxonomy.ids(hub.store, "channels")]:
+        c = hub.store.get_counters(ASSET_STATS, f"{asset_id}|{channel}")
+        if not c:
+            continue
+        counts = {t: int(c.get(f"n:{t}", 0)) for t in COUNTED}
+        d = counts["delivered"]
+        rows.append(ChannelPerformance(
+            channel=channel, counts=counts, revenue=round(c.get("rev", 0.0), 2), open_rate=_rate(counts["open"], d),
+            click_rate=_rate(counts["click"], d), conversion_rate=_rate(counts["convert"], d),
+        ))
+    return rows
