@@ -386,3 +386,17 @@ def test_report_json_csv_and_page(simulated: tuple[Hub, Any]) -> None:
     assert text.count("<svg") == 2 and 'data-metric="unsubscribe_rate"' in text
     assert "guardrail" in text and "Chance to beat control" in text
     assert clients.anon.get("/experiments/sim", follow_redirects=False).status_code == 303
+
+
+def test_summary_never_contradicts_itself_when_the_relative_interval_disagrees() -> None:
+    """At ~400 units per arm the delta-method relative CI can cross 0 while the absolute difference is
+    significant; the sentence then uses absolute numbers instead of 'raised by 51% (CI -3.4%–105%)'."""
+    from contenthub.experiments.report import _consistent
+    from contenthub.experiments.stats import MeanStats, compare, plain_language
+
+    comp = compare(MeanStats.binomial(407, 44), MeanStats.binomial(393, 64), "binomial", True)
+    assert comp.significant and comp.rel_ci is not None and comp.rel_ci[0] < 0
+    sentence = plain_language("click-through", "B", _consistent(comp))
+    assert sentence == "B raised click-through by 0.0547 (95% CI 0.00725–0.102)"
+    clear = compare(MeanStats.binomial(4000, 400), MeanStats.binomial(4000, 520), "binomial", True)
+    assert _consistent(clear) == clear

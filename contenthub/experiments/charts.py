@@ -21,7 +21,10 @@ from contenthub.experiments.report import Report
 COLORS = {"good": "#067647", "bad": "#b42318", "neutral": "#656d76"}
 LINE_COLORS = ("#656d76", "#0b6bcb", "#c4320a", "#7a5af8", "#099250", "#dc6803")
 # Browsers render the text (svg.fonttype 'none'), so Chinese variant names show with the page's fonts.
-FONT = {"svg.fonttype": "none", "font.family": "sans-serif", "font.size": 9}
+FONT = {"svg.fonttype": "none", "font.family": "sans-serif", "font.size": 9,
+        # Per-glyph fallback (matplotlib >= 3.6) so Chinese labels are measured with a CJK font when one
+        # is installed; missing families are skipped quietly.
+        "font.sans-serif": ["DejaVu Sans", "WenQuanYi Zen Hei", "Noto Sans CJK SC", "Noto Sans CJK JP"]}
 
 
 def _svg(fig: Any) -> str:

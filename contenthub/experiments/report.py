@@ -238,8 +238,19 @@ def _signed_pct(x: float) -> str:
     return f"{x * 100:+.1f}%"
 
 
+def _consistent(comp: Comparison) -> Comparison:
+    """The comparison to put into words: when the delta-method relative interval disagrees with the
+    test of the absolute difference (it can at small samples: significant, yet the relative interval
+    crosses 0), speak in absolute numbers so a sentence never contradicts itself."""
+    if comp.rel_ci is None:
+        return comp
+    clear_of_zero = comp.rel_ci[0] > 0 or comp.rel_ci[1] < 0
+    return comp if clear_of_zero == comp.significant else replace(comp, rel_diff=None, rel_ci=None)
+
+
 def _guardrail_clause(metric: Metric, comp: Comparison, lang: str) -> str:
     """'guardrail unsubscribe rate worsened by 30% (95% CI 8%–52%)' for a significant harm."""
+    comp = _consistent(comp)
     level = f"{(1 - comp.alpha) * 100:g}%"
     if comp.rel_diff is not None and comp.rel_ci is not None and comp.mean_control > 0:
         size, low, high = abs(comp.rel_diff), comp.rel_ci[0], comp.rel_ci[1]
@@ -273,7 +284,7 @@ def _summary(exp: Experiment, results: list[tuple[MetricResult, list[Comparison 
                 sentence = (f"{variant.name}: not enough data for {primary.en} yet" if lang == "en"
                             else f"{variant.name}：{primary.zh}数据不足")
             else:
-                sentence = plain_language(primary.name(lang), variant.name, comp, lang)  # type: ignore[arg-type]
+                sentence = plain_language(primary.name(lang), variant.name, _consistent(comp), lang)  # type: ignore[arg-type]
             if guardrails:
                 harmed = [_guardrail_clause(m, c[ti], lang) for m, c in guardrails
                           if c[ti] is not None and c[ti].direction == "bad"]  # type: ignore[union-attr]
