@@ -17,7 +17,7 @@ from .planner import Slot
 
 CSV_COLUMNS = (
     "slot_id", "channel", "audience", "start", "timezone", "local_date", "local_time", "content_type",
-    "scene", "asset_id", "asset_title", "locked", "rationale",
+    "scene", "asset_id", "asset_title", "locked", "rationale", "status",
 )
 
 
@@ -60,7 +60,7 @@ def _cell(value: str) -> str:
 
 
 def to_csv(slots: Sequence[Slot]) -> str:
-    """One row per slot with the local date/time and zone next to the ISO start."""
+    """One row per slot with the local date/time and zone next to the ISO start (status when stored)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
@@ -70,6 +70,6 @@ def to_csv(slots: Sequence[Slot]) -> str:
             slot.id, slot.channel, slot.audience.key, slot.start.isoformat(), zone,
             slot.start.date().isoformat(), slot.start.strftime("%H:%M"), slot.content_type, slot.scene or "",
             slot.asset_id, _cell(slot.asset_title or ""), "yes" if slot.locked else "no",
-            _cell(" | ".join(slot.rationale)),
+            _cell(" | ".join(slot.rationale)), getattr(slot, "status", ""),
         ])
     return out.getvalue()

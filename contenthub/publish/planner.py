@@ -579,6 +579,15 @@ def _check_shared_scopes(rules: Iterable[CadenceRule]) -> None:
             )
 
 
+def validate_rule_set(rules: Iterable[CadenceRule]) -> dict[tuple[str, str], CadenceRule]:
+    """Check a whole rule set before it is stored: one rule per channel/audience, and rules that share a
+    channel-wide cap agree on it. Returns the index; raises ValueError naming the clash."""
+    rules = list(rules)
+    index = index_rules(rules)
+    _check_shared_scopes(rules)
+    return index
+
+
 def _scope_members(
     slots: Iterable[Slot], slot: Slot, rule: CadenceRule, index: Mapping[tuple[str, str], CadenceRule]
 ) -> list[Slot]:

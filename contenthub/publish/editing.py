@@ -1,0 +1,468 @@
+"""Editors steer a stored plan: lock, move, swap the asset, add, delete, change status, publish.
+
+Every change is checked against the same hard rules the planner obeys (`check_slot_move`), so a calendar
+edited by hand stays inside the platform caps; a change that would break one is refused with 409 naming
+the cap. Each accepted change is written as the next plan version (see service.save_plan).
+Publishing records a `delivered` event per audience member through the recommender's ingestion, with
+ids derived from slot id + user id: publishing the same slot again stores nothing new.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from contenthub.errors import ConflictError, InvalidError
+from contenthub.hub import Hub
+from contenthub.publish import audiences as audience_lookup
+from contenthub.publish import service
+from contenthub.publish.export import to_csv, to_ics
+from contenthub.publish.holidays import raises_cadence
+from contenthub.publish.planner import AlreadySent, Violation, check_slot_move, resolve_rule, slot_id, week_start_of
+from contenthub.publish.rules import CHANNELS, CONTENT_TYPES, Audience, CadenceRule, Channel, ContentType, month_key
+from contenthub.publish.service import TRANSITIONS, Plan, PlanSlot, SlotStatus
+from contenthub.recommend import events
+from contenthub.timeutil import to_iso, utcnow
+
+EVENT_ID_MAX = 128
+CONTENT_TYPES_SET = frozenset(CONTENT_TYPES)
+
+
+# ---- models at the edge ---------------------------------------------------------------------------------
+
+
+class SlotPatch(BaseModel):
+    """Changes to one slot; omitted fields stay. `version` is the plan version edited (409 if it moved on)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: int | None = Field(default=None, ge=0)
+    start: AwareDatetime | None = Field(default=None, description="New start with its UTC offset; same week.")
+    asset_id: str | None = Field(default=None, min_length=1, max_length=64)
+    locked: bool | None = None
+    status: SlotStatus | None = None
+
+
+class SlotIn(BaseModel):
+    """A slot an editor adds by hand. Locked by default so re-planning keeps it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: int | None = Field(default=None, ge=0)
+    channel: Channel
+    audience: str = "all"
+    start: AwareDatetime
+    asset_id: str = Field(min_length=1, max_length=64)
+    content_type: ContentType | None = Field(default=None, description="Default: the asset's content type.")
+    scene: str | None = None
+    locked: bool = True
+
+
+class PublishResult(BaseModel):
+    slot: PlanSlot
+    plan_version: int
+    first_publish: bool
+    members: int = Field(description="Audience members a delivered event was recorded for.")
+    accepted: int = Field(description="Delivered events newly stored.")
+    duplicates: int = Field(description="Delivered events already stored (re-publishing changes nothing).")
+    rejected: int = 0
+
+
+class SlotChange(BaseModel):
+    plan_version: int
+    slot: PlanSlot | None = None
+    deleted: bool = False
+    warnings: list[str] = Field(default_factory=list)
+    publish: PublishResult | None = None
+
+
+class DueSlots(BaseModel):
+    week_start: date
+    plan_version: int | None
+    before: datetime
+    slots: list[PlanSlot]
+
+
+class CapUse(BaseModel):
+    rule: str
+    limit: int
+    used: int
+    period: str = Field(description="'day', 'week' or a month 'YYYY-MM'.")
+    scope: str = Field(description="The audience whose count is shown (the busiest), or '*' for a shared cap.")
+
+
+# ---- shared checks --------------------------------------------------------------------------------------------
+
+
+class _Context:
+    """Rules, holidays and other weeks' posts a check of this plan needs (read once per request)."""
+
+    def __init__(self, hub: Hub, plan: Plan) -> None:
+        self.rules: list[CadenceRule] = service.rule_set(hub)
+        self.index = service.rules_by_key(hub)
+        self.sent = service.already_sent(hub, plan.week_start, self.rules)
+        self.holidays = plan.holidays
+
+    def zone(self, slot: PlanSlot) -> ZoneInfo:
+        rule = resolve_rule(self.index, slot.channel, slot.audience)
+        return rule.zone if rule else ZoneInfo(slot.timezone)
+
+    def violations(self, slots: Sequence[PlanSlot], moved: PlanSlot, start: datetime) -> list[Violation]:
+        return check_slot_move(slots, moved.id, start, self.rules, self.sent, self.holidays)
+
+
+def _refuse(what: str, found: Sequence[Violation]) -> ConflictError:
+    first = found[0]
+    text = "; ".join(f"{v.rule}: {v.message}" for v in found)
+    return ConflictError(f"{what} breaks {first.rule} ({first.channel}/{first.audience}): {text}",
+                         field=first.rule, extra={"cap": first.rule, "limit": first.limit, "actual": first.actual,
+                                                  "violations": [v.model_dump() for v in found]})
+
+
+def _in_week(plan: Plan, local: datetime, field: str) -> None:
+    if not plan.week_start <= local.date() < plan.week_start + timedelta(days=7):
+        end = plan.week_start + timedelta(days=6)
+        raise InvalidError(
+            f"{local.isoformat()} ({local.tzinfo}) is outside the week {plan.week_start.isoformat()}…{end.isoformat()} "
+            "of this plan; add the slot to that week's plan instead.", field=field, value=local.isoformat())
+
+
+def _asset(hub: Hub, asset_id: str) -> dict[str, Any]:
+    doc = hub.store.get_asset(asset_id)
+    if doc is None:
+        raise InvalidError(f"No asset '{asset_id}'.", field="asset_id", value=asset_id)
+    if doc.get("status") != "approved":
+        raise InvalidError(f"Asset '{asset_id}' is {doc.get('status')}; only approved assets can be planned.",
+                           field="asset_id", value=asset_id)
+    return doc
+
+
+def _asset_warnings(doc: dict[str, Any], channel: str) -> list[str]:
+    if channel not in (doc.get("channels") or []):
+        return [f"asset {doc['id']} is not tagged for channel {channel}"]
+    return []
+
+
+def _duplicate(plan: Plan, audience: Audience, asset_id: str, except_id: str | None) -> None:
+    for other in plan.active():
+        if other.id != except_id and other.audience == audience and other.asset_id == asset_id:
+            raise ConflictError(
+                f"Asset {asset_id} is already planned for {audience.key} on {other.start.isoformat()} "
+                f"({other.channel}); pick another asset.", field="asset_id", value=asset_id,
+                extra={"slot_id": other.id})
+
+
+def _note(now: datetime, actor: str, text: str) -> str:
+    return f"{to_iso(now)[:16].replace('T', ' ')}Z {actor}: {text}"
+
+
+def _replace(plan: Plan, slot: PlanSlot | None, slot_id_: str, action: str, actor: str, now: datetime) -> Plan:
+    slots = [s for s in plan.slots if s.id != slot_id_] + ([slot] if slot is not None else [])
+    slots.sort(key=lambda s: (s.start.timestamp(), CHANNELS.index(s.channel), s.audience.key))
+    return plan.model_copy(update={"slots": slots, "action": action, "created_by": actor, "created_at": to_iso(now)})
+
+
+# ---- edits --------------------------------------------------------------------------------------------------------
+
+
+def edit_slot(hub: Hub, week: date, slot_id_: str, patch: SlotPatch, actor: str,
+              now: datetime | None = None) -> SlotChange:
+    """Apply asset swap, move, lock and status change (in that order) as one new version."""
+    now = now or utcnow()
+    warnings: list[str] = []
+    with service._lock(hub):
+        plan = service.get_plan(hub, week)
+        expected = plan.version if patch.version is None else patch.version
+        slot = plan.slot(slot_id_)
+        before = slot
+        changes_content = patch.start is not None or patch.asset_id is not None
+        if changes_content and slot.status == "published":
+            raise ConflictError("This slot is published: its time and asset are history now.", field="status",
+                                value=slot.status)
+        if changes_content and slot.status == "skipped" and patch.status != "draft":
+            raise ConflictError("This slot is skipped; set its status to draft to edit it.", field="status",
+                                value=slot.status)
+        ctx = _Context(hub, plan)
+        done: list[str] = []
+        if patch.status == "draft" and slot.status == "skipped":
+            slot = _set_status(plan, slot, "draft", ctx)
+            done.append("revived")
+        if patch.asset_id is not None and patch.asset_id != slot.asset_id:
+            slot, extra = _swap(hub, plan, slot, patch.asset_id, ctx)
+            warnings += extra
+            done.append(f"asset {before.asset_id} → {slot.asset_id}")
+        if patch.start is not None:
+            zone = ctx.zone(slot)
+            local = patch.start.astimezone(zone)
+            if local != slot.start:
+                _in_week(plan, local, "start")
+                others = [s for s in plan.active() if s.id != slot.id] + [slot]
+                found = ctx.violations(others, slot, local)
+                if found:
+                    raise _refuse(f"Moving slot {slot.id} to {local:%a %Y-%m-%d %H:%M} {zone.key}", found)
+                done.append(f"moved {slot.start:%a %m-%d %H:%M} → {local:%a %m-%d %H:%M}")
+                slot = slot.model_copy(update={"start": local, "timezone": zone.key})
+        if patch.locked is not None and patch.locked != slot.locked:
+            slot = slot.model_copy(update={"locked": patch.locked})
+            done.append("locked" if patch.locked else "unlocked")
+        publish = patch.status == "published" and slot.status != "published"
+        if patch.status is not None and patch.status not in (slot.status, "published"):
+            slot = _set_status(plan, slot, patch.status, ctx)
+            done.append(f"status {before.status} → {patch.status}")
+        if publish and slot.status != "approved":
+            raise _transition_error(slot.status, "published")
+        if done:
+            slot = slot.model_copy(update={"edits": [*slot.edits, _note(now, actor, ", ".join(done))]})
+            plan = _replace(plan, slot, slot.id, f"edit {slot.id}: {', '.join(done)}", actor, now)
+            plan = service.save_plan(hub, plan, expected)
+        elif patch.version is not None and patch.version != plan.version:
+            raise ConflictError(f"The plan changed (now version {plan.version}).", field="version",
+                                extra={"current_version": plan.version})
+        change = SlotChange(plan_version=plan.version, slot=slot, warnings=warnings)
+        if publish:
+            change.publish = publish_slot(hub, plan.week_start, slot.id, actor, now)
+            change.plan_version, change.slot = change.publish.plan_version, change.publish.slot
+        return change
+
+
+def _swap(hub: Hub, plan: Plan, slot: PlanSlot, asset_id: str, ctx: _Context) -> tuple[PlanSlot, list[str]]:
+    doc = _asset(hub, asset_id)
+    _duplicate(plan, slot.audience, asset_id, slot.id)
+    kind = doc.get("content_type") or slot.content_type
+    if kind not in CONTENT_TYPES_SET:
+        kind = slot.content_type
+    swapped = slot.model_copy(update={
+        "asset_id": asset_id, "asset_title": doc.get("title"), "content_type": kind,
+        "rationale": [*slot.rationale, f"asset swapped by hand: {slot.asset_id} → {asset_id}"],
+    })
+    if kind != slot.content_type:
+        others = [swapped if s.id == slot.id else s for s in plan.active()]
+        found = [v for v in ctx.violations(others, swapped, swapped.start) if v.rule.startswith("mix")]
+        if found:
+            raise _refuse(f"Swapping in {asset_id} ({kind})", found)
+    return swapped, _asset_warnings(doc, slot.channel)
+
+
+def _transition_error(current: str, wanted: str) -> ConflictError:
+    allowed = list(TRANSITIONS[current])
+    hint = " Approve it first." if wanted == "published" and current == "draft" else ""
+    return ConflictError(
+        f"A {current} slot cannot become {wanted}; from {current} it may become: {', '.join(allowed) or 'nothing'}.{hint}",
+        field="status", value=wanted, allowed=allowed)
+
+
+def _set_status(plan: Plan, slot: PlanSlot, status: str, ctx: _Context) -> PlanSlot:
+    if status not in TRANSITIONS[slot.status]:
+        raise _transition_error(slot.status, status)
+    if slot.status == "skipped":  # a revived slot counts toward caps again
+        others = [*plan.active(), slot]
+        found = ctx.violations(others, slot, slot.start)
+        if found:
+            raise _refuse(f"Reviving slot {slot.id}", found)
+    return slot.model_copy(update={"status": status})
+
+
+def add_slot(hub: Hub, week: date, data: SlotIn, actor: str, now: datetime | None = None) -> SlotChange:
+    now = now or utcnow()
+    audience = audience_lookup.parse_audience(data.audience)
+    audience_lookup.check_exists(hub, audience)
+    with service._lock(hub):
+        plan = service.get_plan(hub, week)
+        expected = plan.version if data.version is None else data.version
+        doc = _asset(hub, data.asset_id)
+        kind = data.content_type or doc.get("content_type")
+        if kind not in CONTENT_TYPES_SET:
+            raise InvalidError(f"Asset {data.asset_id} has no content type; send content_type.", field="content_type",
+                               allowed=sorted(CONTENT_TYPES_SET))
+        _duplicate(plan, audience, data.asset_id, None)
+        ctx = _Context(hub, plan)
+        rule = resolve_rule(ctx.index, data.channel, audience)
+        zone = rule.zone if rule else ZoneInfo(hub.settings.timezone)
+        local = data.start.astimezone(zone)
+        _in_week(plan, local, "start")
+        new = PlanSlot(
+            id=slot_id(data.channel, audience, local, kind), channel=data.channel, audience=audience, start=local,
+            content_type=kind, scene=data.scene or ((doc.get("scenes") or [None])[0]), asset_id=data.asset_id,
+            asset_title=doc.get("title"), locked=data.locked, timezone=zone.key,
+            rationale=[f"added by hand by {actor}"], edits=[_note(now, actor, "added")],
+        )
+        if any(s.id == new.id for s in plan.slots):
+            raise ConflictError(f"A {kind} slot for {audience.key} on {data.channel} at {local.isoformat()} exists.",
+                                field="start", extra={"slot_id": new.id})
+        found = ctx.violations([*plan.active(), new], new, local)
+        if found:
+            raise _refuse(f"Adding a {kind} slot on {data.channel} at {local:%a %Y-%m-%d %H:%M} {zone.key}", found)
+        plan = _replace(plan, new, new.id, f"add {new.id}", actor, now)
+        plan = service.save_plan(hub, plan, expected)
+        return SlotChange(plan_version=plan.version, slot=new, warnings=_asset_warnings(doc, data.channel))
+
+
+def delete_slot(hub: Hub, week: date, slot_id_: str, actor: str, version: int | None = None,
+                now: datetime | None = None) -> SlotChange:
+    now = now or utcnow()
+    with service._lock(hub):
+        plan = service.get_plan(hub, week)
+        slot = plan.slot(slot_id_)
+        if slot.status == "published":
+            raise ConflictError("A published slot cannot be deleted: it went out.", field="status", value="published")
+        plan = _replace(plan, None, slot.id, f"delete {slot.id}", actor, now)
+        plan = service.save_plan(hub, plan, plan.version if version is None else version)
+        return SlotChange(plan_version=plan.version, deleted=True)
+
+
+# ---- publishing and bots ------------------------------------------------------------------------------------------
+
+
+def delivered_event_id(slot_id_: str, user_id: str) -> str:
+    """Same slot + same user → same event id, so re-publishing is a no-op; hashed only when too long."""
+    raw = f"pub:{slot_id_}:{user_id}"
+    if len(raw) <= EVENT_ID_MAX:
+        return raw
+    return f"pub:{slot_id_}:h{hashlib.sha256(user_id.encode()).hexdigest()[:40]}"
+
+
+def _record_delivered(hub: Hub, slot: PlanSlot, at: str) -> tuple[int, int, int, int]:
+    """(members, accepted, duplicates, rejected) after ingesting a delivered event per member."""
+    base = {"type": "delivered", "asset_id": slot.asset_id, "channel": slot.channel, "ts": at,
+            "attributes": {"slot_id": slot.id}}
+    batch: list[dict[str, Any]] = []
+    members = accepted = duplicates = rejected = 0
+
+    def flush() -> None:
+        nonlocal accepted, duplicates, rejected
+        if batch:
+            result = events.ingest(hub, batch)
+            accepted += result.accepted
+            duplicates += result.duplicates
+            rejected += len(result.rejected)
+            batch.clear()
+
+    if slot.audience.kind == "group":
+        # one group-level event: the group's own caps count sends to the group, not per member
+        batch.append({**base, "id": delivered_event_id(slot.id, f"group:{slot.audience.id}"),
+                      "group_id": slot.audience.id})
+    for uid in audience_lookup.iter_members(hub, slot.audience):
+        members += 1
+        batch.append({**base, "id": delivered_event_id(slot.id, uid), "user_id": uid})
+        if len(batch) >= events.MAX_BATCH:
+            flush()
+    flush()
+    return members, accepted, duplicates, rejected
+
+
+def publish_slot(hub: Hub, week: date, slot_id_: str, actor: str, now: datetime | None = None) -> PublishResult:
+    """Mark an approved slot published and record delivered events; again on a published slot: no change."""
+    now = now or utcnow()
+    with service._lock(hub):
+        plan = service.get_plan(hub, week)
+        slot = plan.slot(slot_id_)
+        if slot.status not in ("approved", "published"):
+            raise _transition_error(slot.status, "published")
+        first = slot.status == "approved"
+        at = slot.published_at or to_iso(now)
+        members, accepted, duplicates, rejected = _record_delivered(hub, slot, at)
+        if first:
+            slot = slot.model_copy(update={
+                "status": "published", "published_at": at, "delivered": members,
+                "edits": [*slot.edits, _note(now, actor, f"published to {members} members")],
+            })
+            plan = service.save_plan(hub, _replace(plan, slot, slot.id, f"publish {slot.id}", actor, now), plan.version)
+        return PublishResult(slot=slot, plan_version=plan.version, first_publish=first, members=members,
+                             accepted=accepted, duplicates=duplicates, rejected=rejected)
+
+
+def due_slots(hub: Hub, week: date, channel: str | None = None, before: datetime | None = None,
+              now: datetime | None = None) -> DueSlots:
+    """Approved, unpublished slots starting at or before `before` (default now): what a bot should send."""
+    if channel is not None and channel not in CHANNELS:
+        raise InvalidError(f"Unknown channel '{channel}'.", field="channel", value=channel, allowed=list(CHANNELS))
+    if before is not None and (before.tzinfo is None or before.utcoffset() is None):
+        raise InvalidError("before needs a UTC offset, e.g. 2026-06-08T20:00:00+08:00.", field="before",
+                           value=before.isoformat())
+    before = before or now or utcnow()
+    week = week_start_of(week)
+    plan = service.find_plan(hub, week)
+    slots = [] if plan is None else [
+        s for s in plan.slots
+        if s.status == "approved" and s.start <= before and (channel is None or s.channel == channel)
+    ]
+    return DueSlots(week_start=week, plan_version=plan.version if plan else None, before=before, slots=slots)
+
+
+def export_ics(hub: Hub, week: date) -> bytes:
+    plan = service.get_plan(hub, week)
+    return to_ics(plan.active(), calendar_name=f"ContentHub {plan.week_start.isoformat()} v{plan.version}")
+
+
+def export_csv(hub: Hub, week: date) -> str:
+    return to_csv(service.get_plan(hub, week).slots)
+
+
+# ---- cap usage for the calendar -----------------------------------------------------------------------------------
+
+
+def cap_usage(hub: Hub, plan: Plan) -> dict[str, list[CapUse]]:
+    """Per channel, each hard cap with its busiest scope's use; month caps include other weeks' posts."""
+    rules = service.rule_set(hub)
+    index = service.rules_by_key(hub)
+    sent = service.already_sent(hub, plan.week_start, rules)
+    holiday_week = any(raises_cadence(m) for m in plan.holidays)
+    keys = {Audience.from_key(k) for k in plan.audiences} | {s.audience for s in plan.slots}
+    out: dict[str, list[CapUse]] = {}
+    for channel in CHANNELS:
+        scopes: dict[str, tuple[CadenceRule, set[str]]] = {}
+        for audience in keys:
+            rule = resolve_rule(index, channel, audience)
+            if rule is None:
+                continue
+            scope = "*" if rule.cap_scope == "channel" else audience.key
+            scopes.setdefault(scope, (rule, set()))[1].add(audience.key)
+        uses: dict[str, CapUse] = {}
+        for scope, (rule, members) in scopes.items():
+            mine = [s for s in plan.active() if s.channel == channel and s.audience.key in members]
+            zone = rule.zone
+            days = Counter(s.start.astimezone(zone).date() for s in mine)
+            months = Counter(month_key(s.start.astimezone(zone).date()) for s in mine)
+            for key in members:
+                for mk, n in sent.get((channel, key), AlreadySent()).months.items():
+                    months[mk] += n
+            found = []
+            if rule.max_per_day is not None:
+                busiest = max(days.values(), default=0)
+                found.append(CapUse(rule="max_per_day", limit=rule.max_per_day, used=busiest, period="day",
+                                    scope=scope))
+            cap = rule.week_cap(holiday_week)
+            if cap is not None:
+                found.append(CapUse(rule="max_per_week", limit=cap, used=len(mine), period="week", scope=scope))
+            for mk in sorted({month_key(plan.week_start + timedelta(days=d)) for d in range(7)}):
+                year, month = map(int, mk.split("-"))
+                limit = rule.month_cap(year, month)
+                if limit is not None:
+                    found.append(CapUse(rule="max_per_month", limit=limit, used=months[mk], period=mk, scope=scope))
+            for use in found:
+                key = f"{use.rule}:{use.period}"
+                if key not in uses or use.used / max(use.limit, 1) > uses[key].used / max(uses[key].limit, 1):
+                    uses[key] = use
+        if uses:
+            out[channel] = list(uses.values())
+    return out
+
+
+def target_by_channel(hub: Hub, plan: Plan) -> dict[str, int]:
+    """Weekly posts the rules aim for per channel, summed over the plan's audiences."""
+    index = service.rules_by_key(hub)
+    holiday_week = any(raises_cadence(m) for m in plan.holidays)
+    totals: dict[str, int] = defaultdict(int)
+    for key in plan.audiences:
+        audience = Audience.from_key(key)
+        for channel in plan.channels:
+            rule = resolve_rule(index, channel, audience)
+            if rule is not None:
+                totals[channel] += rule.week_target(holiday_week)
+    return dict(totals)

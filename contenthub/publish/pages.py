@@ -1,0 +1,264 @@
+"""The weekly calendar page: a days × channels grid of slots, caps used, holidays, the best-time heat map,
+and a slot page with the asset preview, the rationale and edit forms (CSRF-protected, zh/en).
+
+Pages call the same service functions as the API; a refused edit (409 cap, 422 input) re-renders the slot
+page with the message instead of an error page, so the editor sees why and can try another time.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import ValidationError
+
+from contenthub.access.keys import Principal
+from contenthub.access.roles import Perm, allows
+from contenthub.deps import HubDep, check_csrf, require
+from contenthub.errors import InvalidError, ProblemError
+from contenthub.hub import Hub
+from contenthub.library import taxonomy
+from contenthub.publish import audiences as audience_lookup
+from contenthub.publish import editing, service
+from contenthub.publish.editing import SlotPatch
+from contenthub.publish.planner import resolve_rule, week_start_of
+from contenthub.publish.rules import CHANNELS, CONTENT_TYPES
+from contenthub.recommend import groups, segments
+from contenthub.timeutil import utcnow
+from contenthub.web.i18n import t
+from contenthub.web.templating import lang_of, render
+
+router = APIRouter(include_in_schema=False)
+Reader = Annotated[Principal, Depends(require(Perm.plans_read))]
+Writer = Annotated[Principal, Depends(require(Perm.plans_write))]
+Publisher = Annotated[Principal, Depends(require(Perm.events_write))]
+WEEKDAYS = {"zh": ["周一", "周二", "周三", "周四", "周五", "周六", "周日"],
+            "en": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]}
+
+
+def _names(hub: Hub, lang: str) -> dict[str, dict[str, str]]:
+    return {facet: {e.id: (e.zh if lang == "zh" else e.en) for e in entries}
+            for facet, entries in taxonomy.all_taxonomy(hub.store).items()}
+
+
+def _message(exc: Exception) -> str:
+    if isinstance(exc, ProblemError):
+        return exc.message
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+    return str(exc)
+
+
+def _status(exc: Exception) -> int:
+    return exc.status if isinstance(exc, ProblemError) else 422
+
+
+def _week(hub: Hub, text: str) -> date:
+    if not text:
+        return week_start_of(utcnow().astimezone(ZoneInfo(hub.settings.timezone)).date())
+    try:
+        return week_start_of(date.fromisoformat(text))
+    except ValueError:
+        raise InvalidError(f"week: '{text}' is not a date; use YYYY-MM-DD.", field="week", value=text) from None
+
+
+def _calendar_url(week: date, **params: str) -> str:
+    return "/calendar?" + urlencode({"week": week.isoformat(), **{k: v for k, v in params.items() if v}})
+
+
+def _heat_rows(scores: list[list[float]]) -> list[list[tuple[float, float]]]:
+    """(score, 0–1 intensity) per cell, intensity relative to the week's best hour."""
+    top = max(max(row) for row in scores) or 1.0
+    return [[(v, v / top) for v in row] for row in scores]
+
+
+@router.get("/calendar", response_class=HTMLResponse)
+def calendar_page(
+    request: Request, hub: HubDep, who: Reader, week: str = "", audience: str = "", heat_channel: str = "",
+    heat_audience: str = "all", msg: str = "",
+) -> HTMLResponse:
+    lang = lang_of(request)
+    error = None
+    try:
+        monday = _week(hub, week)
+    except InvalidError as exc:
+        monday, error = _week(hub, ""), exc.message
+    plan = service.find_plan(hub, monday)
+    holidays = service.holidays_of(hub, monday)
+    days = [monday + timedelta(days=i) for i in range(7)]
+    marks: dict[date, list[Any]] = defaultdict(list)
+    for mark in holidays:
+        marks[mark.date].append(mark)
+
+    slots = [s for s in plan.slots if not audience or s.audience.key == audience] if plan else []
+    channels = list(plan.channels) if plan else list(CHANNELS)
+    channels += [c for c in CHANNELS if c not in channels and any(s.channel == c for s in slots)]
+    grid: dict[str, dict[date, list[Any]]] = {c: {d: [] for d in days} for c in channels}
+    for slot in slots:
+        local_day = slot.start.date()  # start is held in its rule's zone: its date is the local day
+        if local_day in grid.get(slot.channel, {}):
+            grid[slot.channel][local_day].append(slot)
+
+    heat_channel = heat_channel if heat_channel in CHANNELS else (channels[0] if channels else CHANNELS[0])
+    try:
+        heat = service.best_time(hub, heat_channel, heat_audience or "all")
+    except ProblemError as exc:
+        heat, error = service.best_time(hub, heat_channel, "all"), exc.message
+    audience_options = ["all"] + [f"group:{g.id}" for g in groups.list_groups(hub, limit=500)] + [
+        f"segment:{d['id']}" for d in hub.store.list_docs(segments.COLLECTION, limit=500)]
+    labels = {key: audience_lookup.label(hub, audience_lookup.parse_audience(key)) for key in audience_options}
+    if plan:
+        for key in plan.audiences:
+            labels.setdefault(key, key)
+    return render(
+        request, "publish/calendar.html", week=monday, days=days, weekdays=WEEKDAYS[lang], plan=plan, grid=grid,
+        channels=channels, marks=marks, names=_names(hub, lang), content_types=CONTENT_TYPES,
+        caps=editing.cap_usage(hub, plan) if plan else {}, targets=editing.target_by_channel(hub, plan) if plan else {},
+        heat=heat, heat_rows=_heat_rows(heat.scores), heat_audience=heat_audience or "all",
+        audience=audience, audience_options=audience_options, labels=labels, all_channels=CHANNELS,
+        prev_url=_calendar_url(monday - timedelta(days=7), audience=audience),
+        next_url=_calendar_url(monday + timedelta(days=7), audience=audience),
+        today_url=_calendar_url(_week(hub, ""), audience=audience),
+        can_write=allows(who.role, Perm.plans_write), error=error, msg=msg,
+        statutory_years=_statutory_years(),
+    )
+
+
+def _statutory_years() -> tuple[int, int]:
+    from contenthub.publish.holidays import statutory_years
+
+    return statutory_years()
+
+
+def _split_keys(text: str) -> list[str]:
+    return [k.strip() for k in text.replace("，", ",").replace("\n", ",").split(",") if k.strip()]
+
+
+@router.post("/calendar/plan", response_class=HTMLResponse, response_model=None)
+def plan_form(
+    request: Request, hub: HubDep, who: Writer, csrf_token: Annotated[str, Form()] = "",
+    week: Annotated[str, Form()] = "", channels: Annotated[list[str], Form()] = [],
+    audiences: Annotated[list[str], Form()] = [], extra_audiences: Annotated[str, Form(max_length=5000)] = "",
+    version: Annotated[int | None, Form()] = None,
+) -> RedirectResponse:
+    check_csrf(request, csrf_token)
+    monday = _week(hub, week)
+    keys = list(dict.fromkeys([*audiences, *_split_keys(extra_audiences)])) or ["all"]
+    try:
+        plan = service.generate(hub, monday, channels or None, keys, who.name, expected_version=version)
+        note = f"{t('plan_version', lang_of(request))} {plan.version} · {len(plan.active())}"
+    except ProblemError as exc:
+        note = "! " + exc.message
+    return RedirectResponse(_calendar_url(monday, msg=note), status_code=303)
+
+
+@router.post("/calendar/replan", response_class=HTMLResponse, response_model=None)
+def replan_form(
+    request: Request, hub: HubDep, who: Writer, csrf_token: Annotated[str, Form()] = "",
+    week: Annotated[str, Form()] = "", version: Annotated[int | None, Form()] = None,
+) -> RedirectResponse:
+    check_csrf(request, csrf_token)
+    monday = _week(hub, week)
+    try:
+        plan = service.replan(hub, monday, who.name, expected_version=version)
+        note = f"{t('plan_version', lang_of(request))} {plan.version} · {len(plan.active())}"
+    except ProblemError as exc:
+        note = "! " + exc.message
+    return RedirectResponse(_calendar_url(monday, msg=note), status_code=303)
+
+
+def _slot_page(request: Request, hub: Hub, who: Principal, monday: date, slot_id: str,
+               flash: str | None = None, error: str | None = None, status_code: int = 200) -> HTMLResponse:
+    lang = lang_of(request)
+    plan = service.get_plan(hub, monday)
+    slot = plan.slot(slot_id)
+    asset = hub.store.get_asset(slot.asset_id)
+    rule = resolve_rule(service.rules_by_key(hub), slot.channel, slot.audience)
+    return render(
+        request, "publish/slot.html", status_code=status_code, plan=plan, slot=slot, asset=asset, rule=rule,
+        names=_names(hub, lang), week=monday, flash=flash, error=error,
+        audience_label=audience_lookup.label(hub, slot.audience),
+        transitions=[s for s in service.TRANSITIONS[slot.status] if s != "published"],
+        can_write=allows(who.role, Perm.plans_write), can_publish=allows(who.role, Perm.events_write),
+        back_url=_calendar_url(monday), local_start=slot.start.strftime("%Y-%m-%dT%H:%M"),
+    )
+
+
+@router.get("/calendar/slots/{slot_id}", response_class=HTMLResponse)
+def slot_page(request: Request, hub: HubDep, who: Reader, slot_id: str, week: str = "", msg: str = "") -> HTMLResponse:
+    return _slot_page(request, hub, who, _week(hub, week), slot_id, flash=msg or None)
+
+
+def _after_edit(request: Request, hub: Hub, who: Principal, monday: date, slot_id: str, action: Any) -> Any:
+    """Run an edit; on success redirect (POST/redirect/GET), on refusal show the slot page with the reason."""
+    try:
+        result = action()
+    except (ProblemError, ValidationError) as exc:
+        return _slot_page(request, hub, who, monday, slot_id, error=_message(exc), status_code=_status(exc))
+    if getattr(result, "deleted", False):
+        return RedirectResponse(_calendar_url(monday, msg="deleted"), status_code=303)
+    warnings = "; ".join(getattr(result, "warnings", []) or [])
+    query = urlencode({"week": monday.isoformat(), "msg": "saved" + (f" ({warnings})" if warnings else "")})
+    return RedirectResponse(f"/calendar/slots/{slot_id}?{query}", status_code=303)
+
+
+def _local_start(hub: Hub, monday: date, slot_id: str, text: str) -> datetime:
+    """A datetime-local value is wall time in the slot's own zone (what the page showed)."""
+    try:
+        naive = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidError(f"start: '{text}' is not a date and time.", field="start", value=text) from None
+    zone = ZoneInfo(service.get_plan(hub, monday).slot(slot_id).timezone)
+    return naive.replace(tzinfo=zone) if naive.tzinfo is None else naive
+
+
+@router.post("/calendar/slots/{slot_id}/edit", response_class=HTMLResponse, response_model=None)
+def slot_edit(
+    request: Request, hub: HubDep, who: Writer, slot_id: str, csrf_token: Annotated[str, Form()] = "",
+    week: Annotated[str, Form()] = "", version: Annotated[int | None, Form()] = None,
+    start: Annotated[str, Form(max_length=40)] = "", asset_id: Annotated[str, Form(max_length=64)] = "",
+    locked: Annotated[str, Form()] = "", status: Annotated[str, Form()] = "",
+) -> Any:
+    check_csrf(request, csrf_token)
+    monday = _week(hub, week)
+
+    def apply() -> Any:
+        fields: dict[str, Any] = {"version": version}
+        if start:
+            fields["start"] = _local_start(hub, monday, slot_id, start)
+        if asset_id.strip():
+            fields["asset_id"] = asset_id.strip()
+        if locked in ("0", "1"):
+            fields["locked"] = locked == "1"
+        if status:
+            fields["status"] = status
+        return editing.edit_slot(hub, monday, slot_id, SlotPatch.model_validate(fields), who.name)
+
+    return _after_edit(request, hub, who, monday, slot_id, apply)
+
+
+@router.post("/calendar/slots/{slot_id}/delete", response_class=HTMLResponse, response_model=None)
+def slot_delete(
+    request: Request, hub: HubDep, who: Writer, slot_id: str, csrf_token: Annotated[str, Form()] = "",
+    week: Annotated[str, Form()] = "", version: Annotated[int | None, Form()] = None,
+) -> Any:
+    check_csrf(request, csrf_token)
+    monday = _week(hub, week)
+    return _after_edit(request, hub, who, monday, slot_id,
+                       lambda: editing.delete_slot(hub, monday, slot_id, who.name, version))
+
+
+@router.post("/calendar/slots/{slot_id}/publish", response_class=HTMLResponse, response_model=None)
+def slot_publish(
+    request: Request, hub: HubDep, who: Publisher, slot_id: str, csrf_token: Annotated[str, Form()] = "",
+    week: Annotated[str, Form()] = "",
+) -> Any:
+    check_csrf(request, csrf_token)
+    monday = _week(hub, week)
+    return _after_edit(request, hub, who, monday, slot_id,
+                       lambda: editing.publish_slot(hub, monday, slot_id, who.name))

@@ -1,0 +1,144 @@
+"""Shared fixtures for browser tests: a real uvicorn server on demo data and a headless Debian chromium.
+
+Use them from a test module with::
+
+    from tests.browser import browser, live_server, login  # noqa: F401  (pytest finds fixtures by name)
+
+    @pytest.mark.browser
+    def test_page(live_server, browser):
+        login(browser, live_server, "editor")
+        browser.get(live_server.url + "/library")
+
+`live_server` (module scope) yields a `LiveServer` with `.url`, `.hub`, `.data_dir`, `.settings` and `.keys`
+(role → API key). Its data is the real `contenthub demo` loader at a small size (assets with media, users,
+groups, weeks of engagement), loaded through the same write paths the API uses. The server runs in a thread
+of this process and shares `.hub`, so a test can set data up through services and see it over HTTP.
+`browser` (module scope) skips the module with a clear message when chromium or chromedriver is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from contenthub.config import Settings
+from contenthub.embeddings import Embedder
+from contenthub.hub import Hub, open_hub
+
+CHROMIUM = Path(os.environ.get("CONTENTHUB_CHROMIUM", "/usr/bin/chromium"))
+CHROMEDRIVER = Path(os.environ.get("CONTENTHUB_CHROMEDRIVER", "/usr/bin/chromedriver"))
+DEMO_ASSETS = 40
+DEMO_USERS = 40
+START_TIMEOUT = 30.0
+
+
+@dataclass
+class LiveServer:
+    url: str
+    hub: Hub
+    settings: Settings
+    keys: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.settings.data_dir
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _demo_keys(hub: Hub) -> dict[str, str]:
+    from contenthub.demo import KEYS_FILE
+
+    found = {}
+    for line in (hub.settings.data_dir / KEYS_FILE).read_text().splitlines():
+        role, _, secret = line.partition("\t")
+        if secret:
+            found[role] = secret
+    return found
+
+
+@pytest.fixture(scope="module")
+def live_server(embedder: Embedder) -> Iterator[LiveServer]:
+    import uvicorn
+
+    from contenthub.app import create_app
+    from contenthub.config import DEFAULT_MODEL_DIR
+    from contenthub.demo import load_demo
+
+    data_dir = Path(tempfile.mkdtemp(prefix="contenthub-live-"))
+    model_dir = Path(os.environ.get("CONTENTHUB_TEST_MODEL", DEFAULT_MODEL_DIR))
+    settings = Settings(data_dir=data_dir / "data", model_path=model_dir, session_secret="live-test-secret")
+    hub = open_hub(settings, embedder=embedder)
+    load_demo(hub, n_assets=DEMO_ASSETS, n_users=DEMO_USERS)
+    port = free_port()
+    app = create_app(settings, hub)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, name="live-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + START_TIMEOUT
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"uvicorn did not start on port {port}")
+        time.sleep(0.05)
+    try:
+        yield LiveServer(url=f"http://127.0.0.1:{port}", hub=hub, settings=settings, keys=_demo_keys(hub))
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        hub.close()  # the app's lifespan closes it too; closing twice is harmless
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
+        pytest.skip(f"browser tests need Debian's chromium and chromium-driver ({CHROMIUM}, {CHROMEDRIVER} missing): "
+                    "apt-get install -y chromium chromium-driver")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="contenthub-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+                "--window-size=1440,1000", f"--user-data-dir={profile}"):
+        options.add_argument(arg)
+    # an explicit driver path keeps Selenium Manager from looking for (and downloading) a driver
+    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def login(driver: Any, server: LiveServer, role: str = "editor", lang: str = "zh") -> None:
+    """Log in through the real form (CSRF and session cookie included)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(f"{server.url}/login?lang={lang}")
+    field_ = driver.find_element(By.NAME, "key")
+    field_.clear()
+    field_.send_keys(server.keys[role])
+    field_.submit()
+    WebDriverWait(driver, 20).until(ec.url_changes(f"{server.url}/login?lang={lang}"))
+    if "/login" in driver.current_url:
+        raise AssertionError(f"login as {role} failed: still on {driver.current_url}")

@@ -1,0 +1,69 @@
+"""The calendar in a real browser: log in as an editor, generate next week's plan, see slots, open one."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.browser import LiveServer, browser, live_server, login  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.browser
+
+
+def _next_monday() -> date:
+    today = date.today()
+    return today + timedelta(days=7 - today.weekday())
+
+
+def test_calendar_generates_renders_and_opens_a_slot(live_server: LiveServer, browser) -> None:  # noqa: F811
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    week = _next_monday()
+    login(browser, live_server, "editor", lang="zh")
+    browser.get(f"{live_server.url}/calendar?week={week.isoformat()}")
+    assert browser.find_element(By.ID, "no-plan").is_displayed()
+    # plan for everyone and one demo group, through the page's own form (CSRF included)
+    group_box = browser.find_element(By.CSS_SELECTOR, "#plan-form input[name=audiences][value='group:g-coffee']")
+    browser.execute_script("arguments[0].scrollIntoView()", group_box)
+    group_box.click()
+    browser.find_element(By.ID, "generate-button").click()
+    WebDriverWait(browser, 120).until(ec.presence_of_element_located((By.ID, "plan-version")))
+
+    slots = browser.find_elements(By.CSS_SELECTOR, "#calendar-grid a.slot")
+    assert len(slots) >= 10, "a week of demo content fills the grid"
+    channels_with_slots = {s.find_element(By.XPATH, "./ancestor::tr").get_attribute("data-channel") for s in slots}
+    assert {"mp_subscription", "wecom_group"} <= channels_with_slots
+    assert browser.find_elements(By.CSS_SELECTOR, "#calendar-grid .cap"), "caps used are shown per channel"
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#heatmap table.heat td")) == 7 * 24
+    header = browser.find_element(By.ID, "week-title").text
+    assert week.isoformat() in header and "发布日历" in header
+
+    shot = Path(os.environ.get("CONTENTHUB_SCREENSHOT_DIR", tempfile.gettempdir())) / f"calendar-{week}.png"
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    browser.set_window_size(1600, min(int(height) + 120, 4000))  # the whole page, not just the viewport
+    assert browser.save_screenshot(str(shot))
+    print(f"calendar screenshot: {shot}")
+
+    first = slots[0]
+    slot_id = first.get_attribute("data-slot-id")
+    browser.execute_script("arguments[0].scrollIntoView()", first)
+    first.click()
+    WebDriverWait(browser, 30).until(ec.presence_of_element_located((By.ID, "rationale")))
+    assert slot_id in browser.current_url
+    assert browser.find_elements(By.CSS_SELECTOR, "#rationale li"), "every slot says why"
+    assert browser.find_element(By.ID, "asset-link").get_attribute("href").startswith(
+        f"{live_server.url}/library/assets/")
+    browser.find_element(By.ID, "status-approved").click()
+    WebDriverWait(browser, 30).until(ec.presence_of_element_located((By.ID, "slot-flash")))
+    assert browser.find_element(By.ID, "slot-status").text == "已通过"
+
+    browser.get(f"{live_server.url}/calendar?week={week.isoformat()}&lang=en")
+    assert "Calendar" in browser.find_element(By.ID, "week-title").text
+    browser.find_element(By.ID, "next-week").click()
+    assert (week + timedelta(days=7)).isoformat() in browser.find_element(By.ID, "week-title").text

@@ -1,0 +1,504 @@
+"""The publish planner over HTTP: cadence rules, plans and their versions, slot edits, publishing, bots'
+due list, exports, the best-time heat map and the calendar pages — with every bad input the issue lists.
+
+Assets are embedded once per module into a template data directory; each test works on its own copy.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from collections import Counter
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import icalendar
+import pytest
+from fastapi.testclient import TestClient
+
+from contenthub.config import Settings
+from contenthub.embeddings import Embedder
+from contenthub.hub import Hub, open_hub
+from contenthub.library import service as library
+from contenthub.publish.rules import CONTENT_TYPES
+from contenthub.recommend import events, groups, segments
+from contenthub.recommend.models import GroupIn, MembershipChange
+from contenthub.store.query import EventQuery
+from tests.conftest import Clients
+
+WEEK = date(2027, 6, 7)  # an ordinary week (no holiday or marketing date)
+SH = ZoneInfo("Asia/Shanghai")
+NY = ZoneInfo("America/New_York")
+FEW = ["mp_subscription", "wecom_group", "app_push"]
+MEMBERS = [f"u{i:03d}" for i in range(12)]
+ZH_TYPES = {"educational": "知识", "practical": "技巧", "entertainment": "趣味", "interactive": "互动",
+            "promotional": "优惠", "brand_story": "品牌故事"}
+
+
+def _assets() -> list[str]:
+    lines = []
+    for kind in CONTENT_TYPES:
+        for i in range(4):
+            lines.append(json.dumps({
+                "id": f"a-{kind}-{i}", "title": f"{ZH_TYPES[kind]}第{i + 1}期：护眼小课堂", "kind": "article",
+                "body": f"{ZH_TYPES[kind]}内容，第{i + 1}期。", "content_type": kind, "status": "approved",
+                "scenes": ["holiday" if i == 0 else "education"], "channels": FEW + ["moments", "mp_service"], "tags": ["护眼"],
+            }, ensure_ascii=False))
+    return lines
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
+    """A data directory with 24 approved assets, a group of 12 members and an empty segment (built once)."""
+    root = tmp_path_factory.mktemp("publish-template")
+    hub = open_hub(Settings(data_dir=root / "data", session_secret="s"), embedder=embedder)
+    report = library.import_jsonl(hub, _assets(), "test")
+    assert report.imported == 24, report.errors
+    groups.upsert_group(hub, GroupIn(id="g1", name="护眼交流群", channel="wecom_group"))
+    groups.change_members(hub, "g1", MembershipChange(join=MEMBERS))
+    segments.put_segment(hub, "s1", segments.SegmentIn(name="上海用户", all=[segments.Condition(field="region", value="上海")]))
+    hub.close()
+    return root / "data"
+
+
+@pytest.fixture
+def seeded(template: Path, tmp_path: Path, embedder: Embedder) -> Iterator[Hub]:
+    data = tmp_path / "data"
+    shutil.copytree(template, data)
+    settings = Settings(data_dir=data, session_secret="test-secret")
+    hub = open_hub(settings, embedder=embedder)
+    yield hub
+    hub.close()
+
+
+@pytest.fixture
+def api(seeded: Hub) -> Clients:
+    return Clients(seeded)
+
+
+@pytest.fixture
+def ed(api: Clients) -> TestClient:
+    return api.as_("editor")
+
+
+def make_plan(client: TestClient, week: date = WEEK, channels: list[str] | None = None,
+              audiences: list[str] | None = None) -> dict:
+    r = client.post("/v1/plans", json={"week": week.isoformat(), "channels": channels or FEW,
+                                       "audiences": audiences or ["all"]})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def local(slot: dict, zone: ZoneInfo = SH) -> datetime:
+    return datetime.fromisoformat(slot["start"]).astimezone(zone)
+
+
+# ---- cadence rules ----------------------------------------------------------------------------------------------
+
+
+def test_rules_default_custom_and_reset(ed: TestClient) -> None:
+    rules = ed.get("/v1/cadence-rules").json()
+    assert len(rules) == 11 and all(r["source"] == "default" for r in rules)
+    sub = next(r for r in rules if r["channel"] == "mp_subscription")
+    assert sub["max_per_day"] == 1 and sub["cap_scope"] == "channel"
+
+    body = {"max_per_day": 1, "max_per_week": 3, "windows": [[19, 22]], "mix": {"educational": [1, 2], "promotional": [0, 1]}}
+    r = ed.put("/v1/cadence-rules/app_push?audience=group:g1", json=body)
+    assert r.status_code == 200, r.text
+    assert r.json()["source"] == "custom" and r.json()["audience"] == {"kind": "group", "id": "g1"}
+    assert ed.get("/v1/cadence-rules/app_push?audience=group:g1").json()["max_per_week"] == 3
+    assert ed.get("/v1/cadence-rules/app_push?audience=segment:s1").json()["audience"]["kind"] == "all"
+    assert ed.delete("/v1/cadence-rules/app_push?audience=group:g1").status_code == 204
+    assert ed.get("/v1/cadence-rules/app_push?audience=group:g1").json()["source"] == "default"
+    assert ed.delete("/v1/cadence-rules/app_push?audience=group:g1").status_code == 404
+
+
+def test_contradicting_caps_are_422_naming_the_fields(ed: TestClient) -> None:
+    r = ed.put("/v1/cadence-rules/moments", json={"min_per_week": 5, "max_per_week": 3,
+                                                   "mix": {"educational": [0, 7]}})
+    assert r.status_code == 422
+    err = r.json()["error"]
+    assert err["field"] == "min_per_week"
+    assert {"min_per_week", "max_per_week"} <= set(err["fields"])
+    assert "min_per_week (5) > max_per_week (3)" in err["message"]
+
+    r = ed.put("/v1/cadence-rules/moments", json={"max_per_week": 3, "mix": {"educational": [2, 3], "practical": [2, 3]}})
+    assert r.status_code == 422 and {"mix", "max_per_week"} <= set(r.json()["error"]["fields"])
+    r = ed.put("/v1/cadence-rules/moments", json={"mix": {"educational": [3, 1]}})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "mix"
+    assert ed.get("/v1/cadence-rules/moments").json()["source"] == "default", "nothing was stored"
+
+
+def test_unknown_timezone_and_other_bad_rule_input_are_422(ed: TestClient) -> None:
+    r = ed.put("/v1/cadence-rules/sms", json={"timezone": "Mars/Olympus_Mons", "mix": {"promotional": [0, 1]}})
+    assert r.status_code == 422
+    err = r.json()["error"]
+    assert err["field"] == "timezone" and "Mars/Olympus_Mons" in err["message"] and "Asia/Shanghai" in err["message"]
+    assert ed.put("/v1/cadence-rules/myspace", json={}).json()["error"]["field"] == "channel"
+    assert ed.put("/v1/cadence-rules/sms?audience=group:nope", json={}).json()["error"]["field"] == "audience"
+    assert ed.put("/v1/cadence-rules/sms?audience=team", json={}).status_code == 422
+    r = ed.put("/v1/cadence-rules/sms", json={"max_per_dya": 1})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "max_per_dya"
+
+
+def test_shared_channel_cap_must_agree_across_audiences(ed: TestClient) -> None:
+    r = ed.put("/v1/cadence-rules/mp_subscription?audience=group:g1",
+               json={"max_per_day": 2, "cap_scope": "channel", "mix": {"educational": [0, 3]}})
+    assert r.status_code == 422 and "max_per_day" in r.json()["error"]["fields"]
+
+
+def test_roles(api: Clients) -> None:
+    assert api.as_("viewer").get("/v1/cadence-rules").status_code == 200
+    assert api.as_("viewer").put("/v1/cadence-rules/sms", json={}).status_code == 403
+    assert api.as_("bot").post("/v1/plans", json={"week": WEEK.isoformat()}).status_code == 403
+    assert api.anon.get("/v1/plans").status_code == 401
+
+
+# ---- plans ---------------------------------------------------------------------------------------------------------
+
+
+def test_plan_fills_the_week_within_the_rules_and_is_stored(ed: TestClient) -> None:
+    plan = make_plan(ed, WEEK + timedelta(days=3))  # any day of the week names the week
+    assert plan["week_start"] == WEEK.isoformat() and plan["version"] == 1
+    slots = plan["slots"]
+    by_channel = Counter(s["channel"] for s in slots)
+    assert set(by_channel) == set(FEW)
+    sub_days = Counter(local(s).date() for s in slots if s["channel"] == "mp_subscription")
+    assert max(sub_days.values()) == 1, "subscription account: one mass send per day"
+    for s in slots:
+        assert WEEK <= local(s).date() < WEEK + timedelta(days=7)
+        assert s["status"] == "draft" and s["asset_id"].startswith("a-") and s["rationale"]
+        assert s["asset_id"].split("-")[1] == s["content_type"], "the picker honours the content type"
+    assets_all = [s["asset_id"] for s in slots]
+    assert len(assets_all) == len(set(assets_all)), "an asset goes to an audience once a week"
+    assert ed.get(f"/v1/plans/{WEEK}").json() == plan
+    assert [p["week_start"] for p in ed.get("/v1/plans").json()] == [WEEK.isoformat()]
+
+
+def test_week_without_eligible_assets_is_an_empty_plan_with_reasons(ed: TestClient, seeded: Hub) -> None:
+    r = ed.post("/v1/plans", json={"week": WEEK.isoformat(), "channels": ["douyin", "sms"]})
+    assert r.status_code == 201
+    plan = r.json()
+    assert plan["slots"] == []
+    for channel in ("douyin", "sms"):
+        summary = plan["channel_summary"][channel]
+        assert summary["slots"] == 0
+        assert any(f"no eligible asset for channel {channel}" in why for why in summary["reasons"])
+    page = ed.get(f"/calendar?week={WEEK}")
+    assert page.status_code == 200 and "no eligible asset for channel douyin" in page.text
+
+
+def test_empty_library_says_so(clients: Clients) -> None:
+    plan = clients.as_("editor").post("/v1/plans", json={"week": WEEK.isoformat(), "channels": ["sms"]}).json()
+    assert plan["slots"] == [] and "no approved assets" in plan["notes"][0]
+
+
+def test_unknown_audience_or_channel_in_a_plan_request_is_422(ed: TestClient) -> None:
+    r = ed.post("/v1/plans", json={"week": WEEK.isoformat(), "audiences": ["group:nope"]})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "audiences"
+    r = ed.post("/v1/plans", json={"week": WEEK.isoformat(), "channels": ["myspace"]})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "channel"
+    assert ed.post("/v1/plans", json={"week": "2027-13-01"}).status_code == 422
+    assert ed.get("/v1/plans/2027-06-07").status_code == 404
+
+
+def test_group_and_segment_audiences_get_their_own_slots(ed: TestClient) -> None:
+    plan = make_plan(ed, channels=["app_push"], audiences=["all", "group:g1", "segment:s1"])
+    audiences = Counter(s["audience"]["id"] or "all" for s in plan["slots"])
+    assert set(audiences) == {"all", "g1", "s1"}
+    for key in ("all", "g1", "s1"):
+        mine = [s["asset_id"] for s in plan["slots"] if (s["audience"]["id"] or "all") == key]
+        assert len(mine) == len(set(mine))
+
+
+def test_move_that_breaks_a_cap_is_409_naming_it(ed: TestClient) -> None:
+    plan = make_plan(ed)
+    sub = sorted((s for s in plan["slots"] if s["channel"] == "mp_subscription"), key=lambda s: s["start"])
+    first, second = sub[0], sub[1]
+    onto = local(second).replace(hour=8)  # inside a window, on a day that already has its one send
+    r = ed.patch(f"/v1/plans/{WEEK}/slots/{first['id']}", json={"start": onto.isoformat()})
+    assert r.status_code == 409
+    err = r.json()["error"]
+    assert err["cap"] == "max_per_day" and err["limit"] == 1 and err["actual"] == 2
+    assert "max_per_day" in err["message"]
+    assert ed.get(f"/v1/plans/{WEEK}").json()["version"] == 1, "a refused move changes nothing"
+
+    r = ed.patch(f"/v1/plans/{WEEK}/slots/{first['id']}", json={"start": local(first).replace(hour=3).isoformat()})
+    assert r.status_code == 409 and r.json()["error"]["cap"] == "windows"
+    r = ed.patch(f"/v1/plans/{WEEK}/slots/{first['id']}", json={"start": (local(first) + timedelta(days=9)).isoformat()})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "start"
+    r = ed.patch(f"/v1/plans/{WEEK}/slots/{first['id']}", json={"start": "2027-06-08T08:00:00"})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "start", "a start without offset is refused"
+
+
+def test_allowed_move_lock_and_replan_keeps_locked(ed: TestClient) -> None:
+    plan = make_plan(ed)
+    push = [s for s in plan["slots"] if s["channel"] == "app_push"]
+    slot = push[0]
+    taken = {local(s) for s in push}
+    target = next(t for d in range(7) for h in (9, 10, 11, 18, 19, 20)
+                  if (t := datetime.combine(WEEK + timedelta(days=d), datetime.min.time(), SH).replace(hour=h)) not in taken
+                  and all(abs((t - x).total_seconds()) >= 6 * 3600 for x in taken if x != local(slot)))
+    r = ed.patch(f"/v1/plans/{WEEK}/slots/{slot['id']}", json={"start": target.isoformat(), "locked": True, "version": 1})
+    assert r.status_code == 200, r.text
+    change = r.json()
+    assert change["plan_version"] == 2 and change["slot"]["locked"] and local(change["slot"]) == target
+    assert "moved" in change["slot"]["edits"][-1]
+
+    r = ed.patch(f"/v1/plans/{WEEK}/slots/{slot['id']}", json={"locked": False, "version": 1})
+    assert r.status_code == 409 and r.json()["error"]["current_version"] == 2, "stale edits are refused"
+
+    again = ed.post(f"/v1/plans/{WEEK}/replan").json()
+    assert again["version"] == 3 and again["action"] == "replan"
+    kept = next(s for s in again["slots"] if s["id"] == slot["id"])
+    assert kept["locked"] and local(kept) == target and kept["asset_id"] == slot["asset_id"]
+    assert sum(1 for s in again["slots"] if s["locked"]) == 1
+    versions = ed.get(f"/v1/plans/{WEEK}/versions").json()
+    assert [v["version"] for v in versions] == [3, 2, 1]
+    assert ed.get(f"/v1/plans/{WEEK}?version=1").json()["slots"] == plan["slots"]
+
+
+def test_swap_add_and_delete_slots(ed: TestClient) -> None:
+    plan = make_plan(ed, channels=["app_push"])
+    used = {s["asset_id"] for s in plan["slots"]}
+    slot = next(s for s in plan["slots"] if s["content_type"] == "educational")
+    spare = next(f"a-educational-{i}" for i in range(4) if f"a-educational-{i}" not in used)
+    other = next(s for s in plan["slots"] if s["id"] != slot["id"])
+
+    assert ed.patch(f"/v1/plans/{WEEK}/slots/{slot['id']}", json={"asset_id": other["asset_id"]}).status_code == 409
+    assert ed.patch(f"/v1/plans/{WEEK}/slots/{slot['id']}", json={"asset_id": "nope"}).json()["error"]["field"] == "asset_id"
+    r = ed.patch(f"/v1/plans/{WEEK}/slots/{slot['id']}", json={"asset_id": spare})
+    assert r.status_code == 200 and r.json()["slot"]["asset_id"] == spare
+    assert r.json()["slot"]["asset_title"].startswith("知识")
+
+    free = next(datetime.combine(WEEK + timedelta(days=d), datetime.min.time(), SH).replace(hour=h)
+                for d in range(7) for h in (9, 10, 18, 19)  # +1 hour stays inside the windows
+                if all(abs((datetime.combine(WEEK + timedelta(days=d), datetime.min.time(), SH).replace(hour=h)
+                            - local(s)).total_seconds()) >= 6 * 3600 for s in plan["slots"]))
+    unused = next(f"a-brand_story-{i}" for i in range(4) if f"a-brand_story-{i}" not in used)
+    r = ed.post(f"/v1/plans/{WEEK}/slots", json={"channel": "app_push", "start": free.isoformat(), "asset_id": unused})
+    assert r.status_code == 201, r.text
+    added = r.json()["slot"]
+    assert added["locked"] and added["content_type"] == "brand_story"
+    r = ed.post(f"/v1/plans/{WEEK}/slots", json={"channel": "app_push", "start": (free + timedelta(hours=1)).isoformat(),
+                                                  "asset_id": next(f"a-practical-{i}" for i in range(4)
+                                                                   if f"a-practical-{i}" not in used)})
+    assert r.status_code == 409 and r.json()["error"]["cap"] == "min_gap_minutes"
+
+    assert ed.delete(f"/v1/plans/{WEEK}/slots/{added['id']}").json()["deleted"]
+    assert added["id"] not in {s["id"] for s in ed.get(f"/v1/plans/{WEEK}").json()["slots"]}
+    assert ed.delete(f"/v1/plans/{WEEK}/slots/{added['id']}").status_code == 404
+
+
+def test_killed_write_leaves_the_old_version(ed: TestClient, seeded: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = make_plan(ed)
+    store = seeded.store
+    real = store._put_doc  # type: ignore[attr-defined]
+
+    def dies_on_history(tx, collection, doc_id, doc, expected):  # noqa: ANN001
+        if "@v" in doc_id:
+            raise RuntimeError("killed mid-write")
+        return real(tx, collection, doc_id, doc, expected)
+
+    monkeypatch.setattr(store, "_put_doc", dies_on_history)
+    with pytest.raises(RuntimeError):
+        ed.post(f"/v1/plans/{WEEK}/replan")
+    monkeypatch.undo()
+    after = ed.get(f"/v1/plans/{WEEK}").json()
+    assert after == before, "the head was not replaced without its history copy"
+    assert [v["version"] for v in ed.get(f"/v1/plans/{WEEK}/versions").json()] == [1]
+
+
+def test_month_caps_count_other_weeks(ed: TestClient) -> None:
+    """Service account: 4 sends per follower per calendar month, across five weekly plans of May 2027."""
+    weeks = [date(2027, 4, 26) + timedelta(days=7 * i) for i in range(6)]  # 04-26 … 05-31: May and its edges
+    starts = []
+    for week in weeks:
+        starts += [local(s) for s in make_plan(ed, week, channels=["mp_service"])["slots"]]
+    per_month = Counter(f"{s:%Y-%m}" for s in starts)
+    assert per_month["2027-05"] == 4
+    assert per_month["2027-06"] >= 1, "the week across the month boundary posts in June"
+
+
+# ---- status, publishing, bots ---------------------------------------------------------------------------------------
+
+
+def test_status_flow_publish_records_delivered_events_once(api: Clients, seeded: Hub) -> None:
+    ed, bot = api.as_("editor"), api.as_("bot")
+    plan = make_plan(ed, channels=["wecom_group"], audiences=["group:g1"])
+    slot = plan["slots"][0]
+    url = f"/v1/plans/{WEEK}/slots/{slot['id']}"
+    r = bot.post(url + "/publish")
+    assert r.status_code == 409 and "Approve it first" in r.json()["error"]["message"]
+    assert bot.patch(url, json={"status": "approved"}).status_code == 403
+    assert ed.patch(url, json={"status": "approved"}).json()["slot"]["status"] == "approved"
+
+    first = bot.post(url + "/publish").json()
+    assert first["first_publish"] and first["members"] == len(MEMBERS)
+    assert first["accepted"] == len(MEMBERS) + 1 and first["duplicates"] == 0  # members + one group event
+    assert first["slot"]["status"] == "published" and first["slot"]["delivered"] == len(MEMBERS)
+    stored = seeded.store.query_events(EventQuery(types=("delivered",), asset_ids=(slot["asset_id"],), limit=100))
+    assert {e["user_id"] for e in stored if e["user_id"]} == set(MEMBERS)
+    assert all(e["channel"] == "wecom_group" for e in stored)
+
+    again = bot.post(url + "/publish").json()
+    assert not again["first_publish"] and again["accepted"] == 0 and again["duplicates"] == len(MEMBERS) + 1
+    assert seeded.store.count_events(EventQuery(types=("delivered",))) == len(MEMBERS) + 1
+    assert again["slot"]["published_at"] == first["slot"]["published_at"]
+    assert ed.get(f"/v1/plans/{WEEK}").json()["version"] == first["plan_version"], "re-publishing changes nothing"
+
+    r = ed.patch(url, json={"start": local(slot).replace(hour=12).isoformat()})
+    assert r.status_code == 409 and "published" in r.json()["error"]["message"]
+    assert ed.delete(url).status_code == 409
+    assert ed.patch(url, json={"status": "draft"}).status_code == 409
+    replanned = ed.post(f"/v1/plans/{WEEK}/replan").json()
+    kept = next(s for s in replanned["slots"] if s["id"] == slot["id"])
+    assert kept["status"] == "published" and not kept["locked"], "published slots survive a re-plan"
+
+
+def test_due_lists_approved_slots_before_a_time(api: Clients) -> None:
+    ed, bot = api.as_("editor"), api.as_("bot")
+    plan = make_plan(ed)
+    slots = sorted(plan["slots"], key=lambda s: s["start"])
+    for s in slots[:3]:
+        ed.patch(f"/v1/plans/{WEEK}/slots/{s['id']}", json={"status": "approved"})
+    ed.patch(f"/v1/plans/{WEEK}/slots/{slots[1]['id']}", json={"status": "skipped"})
+    cutoff = local(slots[2]).isoformat()
+    due = bot.get(f"/v1/plans/{WEEK}/due", params={"before": cutoff}).json()
+    assert [s["id"] for s in due["slots"]] == [slots[0]["id"], slots[2]["id"]]
+    only = bot.get(f"/v1/plans/{WEEK}/due", params={"before": cutoff, "channel": slots[0]["channel"]}).json()
+    assert {s["channel"] for s in only["slots"]} == {slots[0]["channel"]}
+    early = bot.get(f"/v1/plans/{WEEK}/due", params={"before": "2027-06-01T00:00:00+08:00"}).json()
+    assert early["slots"] == [] and early["plan_version"] == plan["version"] + 4
+    assert bot.get(f"/v1/plans/{WEEK}/due", params={"before": "2027-06-08T20:00:00"}).json()["error"]["field"] == "before"
+    assert bot.get(f"/v1/plans/{WEEK}/due", params={"channel": "myspace"}).status_code == 422
+    assert bot.get("/v1/plans/2030-01-07/due").json()["slots"] == []
+
+
+# ---- exports and time zones ------------------------------------------------------------------------------------------
+
+
+def test_ics_parses_with_one_event_per_active_slot_and_csv_has_status(ed: TestClient) -> None:
+    plan = make_plan(ed)
+    skipped = plan["slots"][0]["id"]
+    ed.patch(f"/v1/plans/{WEEK}/slots/{skipped}", json={"status": "skipped"})
+    r = ed.get(f"/v1/plans/{WEEK}/export.ics")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/calendar")
+    events_ = icalendar.Calendar.from_ical(r.content).walk("VEVENT")
+    assert len(events_) == len(plan["slots"]) - 1
+    uids = {str(e["UID"]) for e in events_}
+    assert f"{skipped}@contenthub" not in uids
+    by_uid = {str(e["UID"]): e for e in events_}
+    for slot in plan["slots"][1:]:
+        event = by_uid[f"{slot['id']}@contenthub"]
+        assert event["DTSTART"].dt == datetime.fromisoformat(slot["start"])
+        assert event["DTSTART"].params["TZID"] == "Asia/Shanghai"
+
+    r = ed.get(f"/v1/plans/{WEEK}/export.csv")
+    rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert len(rows) == len(plan["slots"])
+    assert Counter(row["status"] for row in rows) == {"draft": len(plan["slots"]) - 1, "skipped": 1}
+    assert ed.get("/v1/plans/2031-01-06/export.ics").status_code == 404
+
+
+def test_dst_week_in_new_york_keeps_local_windows(ed: TestClient) -> None:
+    week = date(2027, 3, 8)  # clocks spring forward on Sunday 2027-03-14 at 02:00
+    r = ed.put("/v1/cadence-rules/app_push", json={
+        "timezone": "America/New_York", "windows": [[0, 4], [20, 24]], "min_gap_minutes": 60,
+        "mix": {k: [1, 3] for k in ("educational", "practical", "entertainment", "interactive")},
+    })
+    assert r.status_code == 200, r.text
+    plan = make_plan(ed, week, channels=["app_push"])
+    assert len(plan["slots"]) >= 4
+    begin = datetime.combine(week, datetime.min.time(), NY)
+    end = datetime.combine(week + timedelta(days=7), datetime.min.time(), NY)
+    for slot in plan["slots"]:
+        start = datetime.fromisoformat(slot["start"])
+        assert slot["timezone"] == "America/New_York"
+        assert begin <= start < end
+        ny = start.astimezone(NY)
+        assert ny.hour < 4 or ny.hour >= 20
+        assert ny.utcoffset() == start.utcoffset(), "stored with New York's offset of that day"
+        if ny.date() == date(2027, 3, 14):
+            assert ny.hour != 2, "02:00 does not exist that night"
+    offsets = {datetime.fromisoformat(s["start"]).utcoffset() for s in plan["slots"]}
+    assert offsets <= {timedelta(hours=-5), timedelta(hours=-4)}
+    ics = icalendar.Calendar.from_ical(ed.get(f"/v1/plans/{week}/export.ics").content)
+    assert {str(z["TZID"]) for z in ics.walk("VTIMEZONE")} == {"America/New_York"}
+    move = plan["slots"][0]
+    r = ed.patch(f"/v1/plans/{week}/slots/{move['id']}", json={"start": "2027-03-14T02:30:00-05:00"})
+    assert r.status_code in (200, 409)  # 02:30 EST is 03:30 EDT: a real, checked instant
+    if r.status_code == 200:
+        assert r.json()["slot"]["start"].endswith("-04:00")
+
+
+# ---- best time -------------------------------------------------------------------------------------------------------
+
+
+def test_best_time_learns_from_the_audiences_opens(ed: TestClient, seeded: Hub) -> None:
+    now = datetime.now(timezone.utc)
+    last_wed = (now.astimezone(SH) - timedelta(days=(now.astimezone(SH).weekday() - 2) % 7 or 7)).replace(
+        hour=15, minute=10, second=0, microsecond=0)
+    batch = [{"id": f"o{i}-{u}", "type": "open", "user_id": u, "asset_id": "a-educational-0", "channel": "app_push",
+              "ts": (last_wed - timedelta(days=7 * i)).isoformat()} for i in range(4) for u in MEMBERS]
+    assert events.ingest(seeded, batch).accepted == len(batch)
+    heat = ed.get("/v1/best-times", params={"channel": "app_push", "audience": "group:g1"}).json()
+    assert heat["events"] == len(batch) and heat["timezone"] == "Asia/Shanghai"
+    assert heat["top_hours"][0] == [2, 15]
+    assert len(heat["scores"]) == 7 and len(heat["scores"][0]) == 24
+    assert abs(sum(map(sum, heat["scores"])) - 1) < 1e-3  # rounded to 6 decimals
+    prior = ed.get("/v1/best-times", params={"channel": "app_push", "audience": "segment:s1"}).json()
+    assert prior["events"] == 0 and prior["top_hours"][0] != [2, 15]
+    assert ed.get("/v1/best-times", params={"channel": "app_push", "audience": "x"}).status_code == 422
+
+
+def test_marketing_dates_are_editable_and_mark_the_week(ed: TestClient) -> None:
+    dates = ed.get("/v1/marketing-dates").json()
+    assert any(d["name"] == "双11" for d in dates)
+    r = ed.put("/v1/marketing-dates", json=[*dates, {"name": "品牌日", "month": 6, "day": 9}])
+    assert r.status_code == 200
+    marks = ed.get("/v1/holidays", params={"week": WEEK.isoformat()}).json()
+    assert marks == [{"date": "2027-06-09", "name": "品牌日", "kind": "marketing"}]
+    plan = make_plan(ed, channels=["app_push"])
+    assert plan["holidays"] == marks
+    assert any("holiday week" in r for s in plan["slots"] for r in s["rationale"])
+    r = ed.put("/v1/marketing-dates", json=[{"name": "x", "month": 2, "day": 30}])
+    assert r.status_code == 422
+
+
+# ---- pages -----------------------------------------------------------------------------------------------------------
+
+
+def test_calendar_page_shows_grid_caps_holidays_and_heat_map(ed: TestClient) -> None:
+    make_plan(ed, date(2026, 9, 28), channels=FEW)  # 国庆 week
+    html = ed.get("/calendar?week=2026-10-01").text
+    assert 'id="calendar-grid"' in html and html.count('class="slot ') >= 10
+    assert "国庆节" in html and "class=\"holiday statutory\"" in html
+    assert "日上限" in html and "/calendar?week=2026-09-21" in html and "/calendar?week=2026-10-05" in html
+    assert html.count("--level:") == 7 * 24
+    english = ed.get("/calendar?week=2026-10-01&lang=en").text
+    assert "Next week" in english and "Per day" in english
+    assert "no-plan" in ed.get("/calendar?week=2026-10-05").text
+    assert ed.get("/calendar?week=notadate").status_code == 200
+
+
+def test_slot_page_edits_with_csrf_and_shows_refusals(api: Clients) -> None:
+    ed = api.as_("editor")
+    plan = make_plan(ed)
+    sub = sorted((s for s in plan["slots"] if s["channel"] == "mp_subscription"), key=lambda s: s["start"])
+    page = ed.get(f"/calendar/slots/{sub[0]['id']}?week={WEEK}")
+    assert page.status_code == 200 and 'id="rationale"' in page.text and f"/library/assets/{sub[0]['asset_id']}" in page.text
+    csrf = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    form = {"csrf_token": csrf, "week": WEEK.isoformat(), "start": local(sub[1]).strftime("%Y-%m-%dT08:00")}
+    r = ed.post(f"/calendar/slots/{sub[0]['id']}/edit", data=form)
+    assert r.status_code == 409 and "max_per_day" in r.text
+    r = ed.post(f"/calendar/slots/{sub[0]['id']}/edit", data={**form, "csrf_token": "forged"})
+    assert r.status_code == 403
+    r = ed.post(f"/calendar/slots/{sub[0]['id']}/edit", data={"csrf_token": csrf, "week": WEEK.isoformat(),
+                                                              "locked": "1"}, follow_redirects=False)
+    assert r.status_code == 303
+    assert next(s for s in ed.get(f"/v1/plans/{WEEK}").json()["slots"] if s["id"] == sub[0]["id"])["locked"]
