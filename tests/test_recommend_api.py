@@ -161,3 +161,19 @@ def test_segment_counts_and_batch(clients, library) -> None:
     assert len(lines) == 1 and '"target":"s1"' in lines[0].replace(" ", "")
     bad = editor.put("/v1/segments/x", json={"name": "x", "all": [{"field": "shoe_size", "value": 1}]})
     assert bad.status_code == 422 and "shoe_size" in bad.json()["error"]["message"]
+
+
+def test_reserve_takes_cap_slot_and_asset(clients, library) -> None:
+    bot = clients.as_("bot")
+    first = bot.get("/v1/recommendations/users/u7", params={"channel": "wecom_1v1", "reserve": "true", "n": 3}).json()
+    assert first["reserved"] is True and len(first["picks"]) == 1
+    second = bot.get("/v1/recommendations/users/u7", params={"channel": "wecom_1v1", "reserve": "true"}).json()
+    assert second["capped"] is True and second["picks"] == [], "per_day 1 on WeCom 1:1: the slot is taken"
+    # delivering the reserved pick does not count twice against the cap
+    bot.post("/v1/events", json={"events": [ev("rv-d", "delivered", "u7", first["picks"][0]["asset_id"],
+                                                recommendation_id=first["picks"][0]["recommendation_id"])]})
+    profile = clients.as_("editor").get("/v1/users/u7/profile").json()
+    assert profile["counts"]["served"] == 1 and profile["counts"]["delivered"] == 1
+    a = bot.get("/v1/recommendations/users/u8", params={"channel": "moments", "reserve": "true"}).json()
+    b = bot.get("/v1/recommendations/users/u8", params={"channel": "moments", "reserve": "true"}).json()
+    assert a["picks"][0]["asset_id"] != b["picks"][0]["asset_id"], "a reserved asset is never served twice"

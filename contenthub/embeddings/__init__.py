@@ -28,6 +28,7 @@ class Embedder:
     model_id: str
     dim: int
     prompts: dict[str, str] = field(default_factory=dict)
+    memo: dict[str, Any] = field(default_factory=dict)  # per-model results (e.g. label vectors), shared by hubs
 
     def _encode(self, texts: list[str], prompt_name: str, batch_size: int, progress: bool) -> np.ndarray:
         if not texts:

@@ -149,3 +149,4 @@ class Recommendation(BaseModel):
     next_allowed_at: str | None = None
     stage: str | None = None
     variant: str | None = None
+    reserved: bool = Field(default=False, description="True when the pick holds a cap slot (reserve=true).")

@@ -28,6 +28,8 @@ AudienceReader = Annotated[Principal, Depends(require(Perm.audience_read))]
 AudienceWriter = Annotated[Principal, Depends(require(Perm.audience_write))]
 Admin = Annotated[Principal, Depends(require(Perm.admin))]
 N = Annotated[int, Query(ge=1, le=service.MAX_N, description="How many picks (1–100).")]
+Reserve = Annotated[bool, Query(description="Take the cap slot and the asset for an immediate send: returns one "
+                                "pick, recorded as served; concurrent callers never exceed the cap.")]
 
 
 @router.post("/events", response_model=IngestResult, summary="Ingest a batch of up to 10,000 events",
@@ -43,17 +45,17 @@ async def post_events(batch: EventBatch, hub: HubDep, who: EventWriter) -> Any:
 @router.get("/recommendations/users/{user_id}", response_model=Recommendation, summary="Next content for a user")
 def recommend_user(
     user_id: str, hub: HubDep, who: Recommender, channel: str, scene: str | None = None, n: N = 3,
-    strategy: str = "default",
+    strategy: str = "default", reserve: Reserve = False,
 ) -> Recommendation:
-    return service.next_for_user(hub, user_id, channel, scene=scene, n=n, strategy=strategy)
+    return service.next_for_user(hub, user_id, channel, scene=scene, n=n, strategy=strategy, reserve=reserve)
 
 
 @router.get("/recommendations/groups/{group_id}", response_model=Recommendation, summary="Next content for a group")
 def recommend_group(
     group_id: str, hub: HubDep, who: Recommender, channel: str | None = None, scene: str | None = None, n: N = 3,
-    strategy: str = "default",
+    strategy: str = "default", reserve: Reserve = False,
 ) -> Recommendation:
-    return service.next_for_group(hub, group_id, channel, scene=scene, n=n, strategy=strategy)
+    return service.next_for_group(hub, group_id, channel, scene=scene, n=n, strategy=strategy, reserve=reserve)
 
 
 @router.get("/recommendations/segments/{segment_id}", summary="Next content for every user of a segment (JSON lines)",

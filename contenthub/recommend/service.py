@@ -11,7 +11,7 @@ import numpy as np
 from contenthub.errors import InvalidError
 from contenthub.hub import Hub
 from contenthub.library import taxonomy
-from contenthub.recommend import caps, groups, users
+from contenthub.recommend import caps, groups, reservations, users
 from contenthub.recommend.catalog import Catalog, catalog
 from contenthub.recommend.models import Pick, Reason, Recommendation
 from contenthub.recommend.profiles import Profile, audience_for, load_profile, merge_audiences
@@ -80,14 +80,40 @@ def _exclusions_and_caps(
         return True, f"unsubscribed from {channel}", None
     window = timedelta(days=hub.settings.redelivery_window_days)
     aud.exclude |= _recently_delivered(profile.events, channel, now - window)
-    delivered = [e["ts"] for e in profile.events if e["type"] == "delivered" and e["channel"] == channel]
+    on_channel = [e for e in profile.events if e["channel"] == channel]
+    confirmed = {e.get("recommendation_id") for e in on_channel if e["type"] == "delivered"}
+    delivered = [e["ts"] for e in on_channel if e["type"] == "delivered" or (
+        e["type"] == "served" and (e.get("attributes") or {}).get("reserved")
+        and e.get("recommendation_id") not in confirmed)]
     capped, why, reopen = caps.cap_status(hub, caps.get_rule(hub, channel), delivered, now)
     return capped, why, to_iso(reopen) if reopen else None
 
 
+def _reserve(hub: Hub, rec: Recommendation, now: datetime) -> Recommendation:
+    """Keep the first pick whose asset and cap slot this caller wins; record it as served."""
+    from contenthub.recommend import events as events_service
+
+    rule = caps.get_rule(hub, rec.channel)
+    slots, full = reservations.take_cap_slot(hub, rec.target, rule, now, rec.picks[0].recommendation_id)
+    if full:
+        return rec.model_copy(update={"picks": [], "capped": True, "reason": f"capped: {full}"})
+    for pick in rec.picks:
+        if reservations.take_asset(hub, rec.target, rec.channel, pick.asset_id, now,
+                                   hub.settings.redelivery_window_days, pick.recommendation_id):
+            key = "group_id" if rec.target_kind == "group" else "user_id"
+            events_service.ingest(hub, [{
+                "id": f"served-{pick.recommendation_id}", "type": "served", key: rec.target,
+                "asset_id": pick.asset_id, "channel": rec.channel, "recommendation_id": pick.recommendation_id,
+                "ts": to_iso(now), "attributes": {"reserved": True},
+            }])
+            return rec.model_copy(update={"picks": [pick], "reserved": True})
+    reservations.release(hub, slots)
+    return rec.model_copy(update={"picks": [], "reason": "every candidate is already reserved for this target"})
+
+
 def next_for_user(
     hub: Hub, user_id: str, channel: str, *, scene: str | None = None, n: int = 3, strategy: str = "default",
-    now: datetime | None = None, seed: int | None = None,
+    now: datetime | None = None, seed: int | None = None, reserve: bool = False,
 ) -> Recommendation:
     _validate(hub, channel, scene, n)
     now = now or utcnow()
@@ -114,12 +140,13 @@ def next_for_user(
     if override is not None and picks:
         experiments_runtime.log_exposure(hub, override, uid, now)
     reason = None if picks else "no eligible asset: none approved, valid now and not recently sent on this channel"
-    return Recommendation(**base, picks=picks, reason=reason)
+    rec = Recommendation(**base, picks=picks, reason=reason)
+    return _reserve(hub, rec, now) if reserve and picks else rec
 
 
 def next_for_group(
     hub: Hub, group_id: str, channel: str | None = None, *, scene: str | None = None, n: int = 3,
-    strategy: str = "default", now: datetime | None = None, seed: int | None = None,
+    strategy: str = "default", now: datetime | None = None, seed: int | None = None, reserve: bool = False,
 ) -> Recommendation:
     group = groups.get_group(hub, group_id)
     channel = channel or group.channel
@@ -154,7 +181,8 @@ def next_for_group(
     if override is not None and picks:
         experiments_runtime.log_exposure(hub, override, group_id, now)
     reason = None if picks else "no eligible asset for this group on this channel"
-    return Recommendation(**base, picks=picks, reason=reason)
+    rec = Recommendation(**base, picks=picks, reason=reason)
+    return _reserve(hub, rec, now) if reserve and picks else rec
 
 
 def user_overview(hub: Hub, user_id: str, now: datetime | None = None) -> dict[str, Any]:
