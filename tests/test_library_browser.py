@@ -1,0 +1,46 @@
+"""An editor in a real headless chromium: log in, upload an image, accept suggested tags, find it in Chinese."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.browser import browser, live_server, login  # noqa: F401  (fixtures by name)
+from tests.helpers import png_bytes
+
+
+@pytest.mark.browser
+def test_upload_accept_and_search(live_server, browser) -> None:  # noqa: F811
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    login(browser, live_server, "editor")
+    browser.get(live_server.url + "/library/upload")
+    image = Path(tempfile.mkdtemp()) / "poster.png"
+    image.write_bytes(png_bytes(32, 32, (30, 120, 200)))
+    browser.find_element(By.ID, "title").send_keys("今晚八点直播：护眼台灯限时抽奖")
+    browser.find_element(By.ID, "body").send_keys("预约直播间，开播即抽奖，护眼台灯五折")
+    browser.find_element(By.ID, "file").send_keys(str(image))
+    browser.find_element(By.ID, "upload-button").click()
+    WebDriverWait(browser, 60).until(ec.presence_of_element_located((By.ID, "suggestions")))
+    assert browser.find_element(By.ID, "preview-image").get_attribute("naturalWidth") == "32"
+    assert browser.find_element(By.ID, "confirmed-scenes").text.strip() == "—"
+    browser.find_element(By.ID, "accept-button").click()
+    WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "confirmed-scenes").text.strip() != "—")
+    scenes = browser.find_element(By.ID, "confirmed-scenes").text
+    assert "直播预告" in scenes, f"the live-preview scene should be suggested and accepted, got {scenes!r}"
+    shot = Path(os.environ.get("CONTENTHUB_SCREENSHOTS", tempfile.gettempdir())) / "library-asset.png"
+    browser.save_screenshot(str(shot))
+    print(f"screenshot: {shot}")
+
+    browser.get(live_server.url + "/library")
+    box = browser.find_element(By.ID, "q")
+    box.send_keys("护眼台灯")
+    box.submit()
+    WebDriverWait(browser, 30).until(ec.presence_of_element_located((By.ID, "result-count")))
+    titles = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "a.asset-link")]
+    assert "今晚八点直播：护眼台灯限时抽奖" in titles[:5]
