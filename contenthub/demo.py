@@ -1,16 +1,13 @@
 """`contenthub demo`: a realistic Chinese private-domain data set so every page has something to show.
 
 Assets come from the generator in ``library.demo_corpus``; users, groups and weeks of engagement
-are simulated by each capability's own demo hook (see ``DEMO_STEPS``) through the same service
-functions the API uses, so the demo also exercises the real write paths.
+are simulated by the recommender's demo module through the same service functions the API uses, so the demo also exercises the real write paths.
 """
 
 from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable
-from typing import Any
 
 from tqdm import tqdm
 
@@ -19,6 +16,7 @@ from contenthub.hub import Hub
 from contenthub.library import service
 from contenthub.library.demo_corpus import generate_assets, generate_media_bytes
 from contenthub.library.models import AssetCreate
+from contenthub.recommend import demo as recommend_demo
 from contenthub.store.query import AssetFilter
 
 KEYS_FILE = "demo-keys.txt"
@@ -65,15 +63,6 @@ def _demo_keys(hub: Hub) -> list[str]:
     return lines
 
 
-def _steps() -> list[tuple[str, Callable[..., list[str]]]]:
-    """Each capability that has demo data registers a ``load_demo(hub, n_users, progress)`` hook."""
-    steps: list[tuple[str, Callable[..., list[str]]]] = []
-    from contenthub.recommend import demo as recommend_demo
-
-    steps.append(("engagement", recommend_demo.load_demo))
-    return steps
-
-
 def load_demo(hub: Hub, *, n_assets: int = 400, n_users: int = 600, force: bool = False,
               progress: bool = False) -> list[str]:
     out: list[str] = []
@@ -82,17 +71,7 @@ def load_demo(hub: Hub, *, n_assets: int = 400, n_users: int = 600, force: bool 
         out.append(f"library already has {existing} assets; not loading demo assets again (use --force)")
     else:
         out.append(f"loaded {_load_assets(hub, n_assets, progress)} demo assets")
-    for name, step in _demo_steps_available():
-        out.extend(step(hub, n_users=n_users, progress=progress, force=force))
+    out.extend(recommend_demo.load_demo(hub, n_users=n_users, progress=progress, force=force))
     out.append(f"API keys (also in {hub.settings.data_dir / KEYS_FILE}):")
     out.extend("  " + line for line in _demo_keys(hub))
     return out
-
-
-def _demo_steps_available() -> list[tuple[str, Callable[..., Any]]]:
-    try:
-        return _steps()
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("contenthub.recommend"):
-            return []
-        raise
