@@ -212,7 +212,12 @@ class CatalogHolder:
 
     def _refresh(self, hub: Hub, cat: Catalog) -> None:
         try:
-            refresh_stats(hub, cat)
+            if hub.store.backend == "sqlite":
+                refresh_stats(hub, cat)
+            else:
+                # Other API processes write to a shared cluster: this process cannot see their asset
+                # changes through hub.touch, so it rebuilds the whole view on the same schedule.
+                self.current = build_catalog(hub)
         finally:
             self._refreshing = False
 
