@@ -400,3 +400,23 @@ def test_summary_never_contradicts_itself_when_the_relative_interval_disagrees()
     assert sentence == "B raised click-through by 0.0547 (95% CI 0.00725–0.102)"
     clear = compare(MeanStats.binomial(4000, 400), MeanStats.binomial(4000, 520), "binomial", True)
     assert _consistent(clear) == clear
+
+
+def test_cli_simulate_then_report(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from contenthub.experiments.cli import sim_app
+
+    runner = CliRunner()
+    data = tmp_path / "data"
+    out = runner.invoke(sim_app, ["simulate", "--users", "200", "--days", "2", "--sends", "1", "--key", "cli-sim",
+                                  "--data-dir", str(data)])
+    assert out.exit_code == 0, out.output
+    result = json.loads(out.output)
+    assert sum(result["units"].values()) == 200 and result["true_lift"]["clicks_per_delivery"] == 0.1
+    out = runner.invoke(sim_app, ["report", "cli-sim", "--data-dir", str(data), "--csv"])
+    assert out.exit_code == 0 and out.output.startswith("metric,role,variant") and len(out.output.splitlines()) == 11
+    out = runner.invoke(sim_app, ["report", "nope", "--data-dir", str(data)])
+    assert out.exit_code == 1 and "No experiment 'nope'" in out.output

@@ -1,5 +1,6 @@
 """Experiment commands, mounted as ``contenthub experiments ...``: ``simulate`` runs a synthetic
-experiment with a known true effect through the real pipeline and prints what the report found."""
+experiment with a known true effect through the real pipeline and prints what the report found;
+``report`` prints an experiment's report (the same JSON/CSV as the HTTP export)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-sim_app = typer.Typer(help="A/B experiments: simulate a known effect end to end.", no_args_is_help=True)
+sim_app = typer.Typer(help="A/B experiments: reports, and a simulated known effect end to end.", no_args_is_help=True)
 
 
 @sim_app.command()
@@ -45,3 +46,31 @@ def simulate(
         finally:
             hub.close()
     typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2, default=str))
+
+
+@sim_app.command()
+def report(
+    key: Annotated[str, typer.Argument(help="Experiment key.")],
+    data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Data directory (default: CONTENTHUB_DATA_DIR or ./data)")] = None,
+    as_csv: Annotated[bool, typer.Option("--csv", help="CSV instead of JSON.")] = False,
+    sequential: Annotated[Optional[bool], typer.Option(help="Override the experiment's sequential setting.")] = None,
+    correction: Annotated[Optional[str], typer.Option(help="none, holm or bh (default: the experiment's).")] = None,
+) -> None:
+    """Print the report of one experiment, as JSON (default) or CSV."""
+    from contenthub.config import Settings
+    from contenthub.errors import ProblemError
+    from contenthub.experiments.report import build_report, report_csv
+    from contenthub.hub import open_hub
+
+    if correction not in (None, "none", "holm", "bh"):
+        typer.secho(f"Unknown correction '{correction}'. Allowed values: none, holm, bh.", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+    hub = open_hub(Settings(data_dir=data_dir) if data_dir else Settings())
+    try:
+        rep = build_report(hub, key, sequential=sequential, correction=correction)  # type: ignore[arg-type]
+    except ProblemError as err:
+        typer.secho(err.message, fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+    finally:
+        hub.close()
+    typer.echo(report_csv(rep).rstrip("\n") if as_csv else rep.model_dump_json(indent=2))

@@ -24,6 +24,7 @@ because it returns only an asset id. The first exposure time is what metrics cou
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ from contenthub.timeutil import to_iso, utcnow
 EXPERIMENTS = "experiments"
 EXPOSURES = "exposures"
 CACHE_TTL = 5.0
+ASSIGNMENT_CACHE = 200_000
+"""(experiment, unit) assignments memoised per process; hashing is cheap, but not free in Python."""
 SEEN_LIMIT = 1_000_000
 """Exposure keys remembered in memory; past this the set starts afresh (the store still dedupes)."""
 
@@ -79,6 +82,7 @@ def _build_index(docs: list[dict[str, Any]]) -> _Index:
     assets: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     journeys: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for exp in docs:
+        exp["_assignment"] = _assignment_params(exp)  # precomputed once per cache refresh
         change = exp.get("change", "strategy")
         by_change[(change, exp.get("unit", "user"))].append(exp)
         if change == "asset":
@@ -112,15 +116,27 @@ def running(hub: Hub) -> list[dict[str, Any]]:
     return _index(hub).docs
 
 
+@functools.lru_cache(maxsize=ASSIGNMENT_CACHE)
+def _assign(seed: str, layer: str | None, start: float, end: float, weights: tuple[float, ...], coverage: float,
+            unit_id: str) -> int | None:
+    if layer and not in_layer_range(layer_bucket(layer, unit_id), start, end):
+        return None
+    return assign_variant(seed, unit_id, list(weights), coverage=coverage)
+
+
 def assignment(exp: dict[str, Any], unit_id: str) -> int | None:
-    """Variant index of ``unit_id`` in ``exp``, or None when the unit is outside its layer range or coverage."""
-    layer = exp.get("layer")
-    if layer:
-        b = layer_bucket(layer, unit_id)
-        if not in_layer_range(b, exp.get("layer_start", 0.0), exp.get("layer_end", 1.0)):
-            return None
-    weights = [v["weight"] for v in exp["variants"]]
-    return assign_variant(exp["seed"], unit_id, weights, coverage=exp.get("coverage", 1.0))
+    """Variant index of ``unit_id`` in ``exp``, or None when the unit is outside its layer range or coverage.
+
+    Memoised on everything that decides it (seed, layer range, weights, coverage), so a bot asking
+    for the same user all day hashes once, and an edit of any of these can never serve a stale answer.
+    """
+    params = exp.get("_assignment") or _assignment_params(exp)
+    return _assign(*params, unit_id)
+
+
+def _assignment_params(exp: dict[str, Any]) -> tuple[Any, ...]:
+    return (exp["seed"], exp.get("layer"), exp.get("layer_start", 0.0), exp.get("layer_end", 1.0),
+            tuple(v["weight"] for v in exp["variants"]), exp.get("coverage", 1.0))
 
 
 def _override(exp: dict[str, Any], i: int, unit_kind: str, unit_id: str, requested: str = "") -> Override:

@@ -159,10 +159,10 @@ def delete_experiment(hub: Hub, key: str) -> int:
     removed = 0
     while True:
         batch = hub.store.list_docs(EXPOSURES, where={"experiment": key}, limit=1000)
-        if not batch:
+        gone = sum(hub.store.delete_doc(EXPOSURES, f"{key}|{doc['unit_id']}") for doc in batch)
+        removed += gone
+        if not gone:  # nothing left, or docs not keyed the runtime's way: never loop forever
             break
-        for doc in batch:
-            removed += hub.store.delete_doc(EXPOSURES, f"{key}|{doc['unit_id']}")
     hub.store.delete_doc(COLLECTION, key)
     runtime.invalidate(hub)
     return removed
