@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     bootstrap_admin_key: str = Field(default="", description="If set, an admin API key with this value exists.")
     timezone: str = "Asia/Shanghai"
     secure_cookies: bool = Field(default=False, description="Mark session cookies Secure (set behind HTTPS).")
-    rate_limit_per_minute: int = Field(default=6000, ge=1)
+    rate_limit_per_minute: int = Field(default=120_000, ge=1, description="Requests per minute per API key.")
     phone_salt: str = Field(default="", description="Salt for phone hashes; generated into data_dir if empty.")
     profile_half_life_days: float = Field(default=30.0, gt=0, description="Half-life of engagement in profiles.")
     redelivery_window_days: int = Field(default=30, ge=0, description="Never resend an asset within this window.")

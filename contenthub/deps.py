@@ -16,7 +16,8 @@ from fastapi import Depends, Request
 from contenthub.access import keys
 from contenthub.access.keys import Principal
 from contenthub.access.roles import Perm, Role, allows
-from contenthub.errors import ForbiddenError, UnauthorizedError
+from contenthub.access.ratelimit import RateLimiter, retry_after_header
+from contenthub.errors import ForbiddenError, RateLimitedError, UnauthorizedError
 from contenthub.hub import Hub
 
 
@@ -58,6 +59,17 @@ def current_principal(request: Request, hub: HubDep) -> Principal | None:
             principal = Principal(key_id=doc["id"], name=doc["name"], role=Role(doc["role"]), via="session")
         else:
             request.session.clear()
+    if principal is not None:
+        limiter = hub.cache.get("rate_limiter")
+        if limiter is None:
+            limiter = hub.cache.setdefault("rate_limiter", RateLimiter(hub.settings.rate_limit_per_minute))
+        wait = limiter.hit(principal.key_id)
+        if wait > 0:
+            raise RateLimitedError(
+                f"Too many requests for key '{principal.name}': the limit is {hub.settings.rate_limit_per_minute} "
+                f"per minute. Retry in {retry_after_header(wait)} s.",
+                extra={"retry_after": retry_after_header(wait)},
+            )
     request.state.principal = principal
     return principal
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
+from contenthub import audit
 from contenthub.access import keys
+from contenthub.audit import AuditEntry
 from contenthub.access.keys import KeyInfo, Principal
 from contenthub.access.roles import Perm, Role
 from contenthub.deps import HubDep, current_principal, require
@@ -42,15 +44,26 @@ def list_keys(hub: HubDep, who: Admin) -> list[KeyInfo]:
 @router.post("/keys", response_model=KeyCreated, status_code=201)
 def create_key(body: KeyCreate, hub: HubDep, who: Admin) -> KeyCreated:
     info, secret = keys.create_key(hub.store, body.role, body.name)
+    audit.record(hub, who.name, "create", "api_key", info.id, role=info.role.value, name=info.name)
     return KeyCreated(key=secret, info=info)
 
 
 @router.post("/keys/{key_id}/rotate", response_model=KeyCreated)
 def rotate_key(key_id: str, hub: HubDep, who: Admin) -> KeyCreated:
     info, secret = keys.rotate(hub.store, key_id)
+    audit.record(hub, who.name, "rotate", "api_key", key_id)
     return KeyCreated(key=secret, info=info)
 
 
 @router.post("/keys/{key_id}/revoke", response_model=KeyInfo)
 def revoke_key(key_id: str, hub: HubDep, who: Admin) -> KeyInfo:
-    return keys.revoke(hub.store, key_id)
+    info = keys.revoke(hub.store, key_id)
+    audit.record(hub, who.name, "revoke", "api_key", key_id)
+    return info
+
+
+@router.get("/audit", response_model=list[AuditEntry], summary="Who changed what (admins)")
+def audit_log(hub: HubDep, who: Admin, target_kind: str | None = None, target_id: str | None = None,
+              limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+              offset: Annotated[int, Query(ge=0)] = 0) -> list[AuditEntry]:
+    return audit.entries(hub, target_kind=target_kind, target_id=target_id, limit=limit, offset=offset)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from contenthub.access.keys import Principal
 from contenthub.access.roles import Perm
+from contenthub import audit
 from contenthub.deps import HubDep, require
 from contenthub.errors import NotFoundError
 from contenthub.library import search as search_service
@@ -183,9 +184,11 @@ def put_entry(facet: str, entry_id: str, entry: TaxonomyEntry, hub: HubDep, who:
         from contenthub.errors import InvalidError
 
         raise InvalidError(f"The body's id '{entry.id}' differs from the URL's '{entry_id}'.", field="id")
+    audit.record(hub, who.name, "put", "taxonomy", f"{facet}/{entry_id}")
     return taxonomy.upsert_entry(hub.store, facet, entry)
 
 
 @router.delete("/taxonomy/{facet}/{entry_id}", status_code=204, tags=["taxonomy"])
 def delete_entry(facet: str, entry_id: str, hub: HubDep, who: TaxonomyWriter) -> None:
     taxonomy.delete_entry(hub.store, facet, entry_id)
+    audit.record(hub, who.name, "delete", "taxonomy", f"{facet}/{entry_id}")

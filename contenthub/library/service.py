@@ -13,6 +13,7 @@ from typing import Any, BinaryIO
 
 from pydantic import ValidationError
 
+from contenthub import audit
 from contenthub.errors import ConflictError, InvalidError, NotFoundError
 from contenthub.hub import Hub
 from contenthub.library import tagging, taxonomy
@@ -110,6 +111,7 @@ def create_asset(
             data.kind = kind_for_mime(media.mime)
     doc = _build(hub, data, actor, asset_id, media)
     _embed_and_suggest(hub, [doc])
+    audit.record(hub, actor, "create", "asset", doc["id"], title=doc["title"])
     return Asset.model_validate(hub.store.get_asset(doc["id"]))
 
 
@@ -144,6 +146,7 @@ def update_asset(hub: Hub, asset_id: str, patch: AssetUpdate, actor: str) -> Ass
     doc["version"] = current.version + 1
     doc["updated_by"] = actor
     doc["updated_at"] = to_iso(utcnow())
+    audit.record(hub, actor, "update", "asset", asset_id, changed=sorted(changes), version=doc["version"])
     text_changed = asset_text(doc) != asset_text(current.model_dump())
     if text_changed:
         _embed_and_suggest(hub, [doc])
@@ -220,6 +223,8 @@ def import_jsonl(
     def flush() -> None:
         if batch:
             _embed_and_suggest(hub, batch)
+            audit.record(hub, actor, "import", "asset", batch[0]["id"], count=len(batch),
+                         ids=[d["id"] for d in batch[:20]])
             report.imported += len(batch)
             if progress is not None:
                 progress(len(batch))

@@ -42,8 +42,8 @@ def take_cap_slot(hub: Hub, target: str, rule: CapRule, now: datetime, rec_id: s
             slot = f"cap|{target}|{rule.channel}|{period}|{k}"
             try:
                 hub.store.put_doc(COLLECTION, slot, {"kind": "cap", "target": target, "channel": rule.channel,
-                                                     "period": period, "recommendation_id": rec_id, "at": to_iso(now)},
-                                  expected_version=0)
+                                                     "period": period, "slot": k, "recommendation_id": rec_id,
+                                                     "at": to_iso(now)}, expected_version=0)
             except ConflictError:
                 continue
             got = slot

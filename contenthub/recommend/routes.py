@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from contenthub.access.keys import Principal
 from contenthub.access.roles import Perm
+from contenthub import audit
 from contenthub.deps import HubDep, require
 from contenthub.errors import InvalidError
 from contenthub.recommend import caps, events, groups, lifecycle, segments, service, strategies, users
@@ -89,6 +90,13 @@ def upsert_user(body: UserIn, hub: HubDep, who: AudienceWriter) -> User:
     return users.upsert_user(hub, body)
 
 
+@router.delete("/users/{user_id}", summary="Erase a user: identities, profile, events, memberships (logged)")
+def erase_user(user_id: str, hub: HubDep, who: Admin) -> dict[str, Any]:
+    removed = users.erase_user(hub, user_id)
+    audit.record(hub, who.name, "erase", "user", user_id, **removed)
+    return {"erased": user_id, "removed": removed}
+
+
 @router.get("/users/{user_id}", response_model=User)
 def get_user(user_id: str, hub: HubDep, who: AudienceReader) -> User:
     return users.get_user(hub, user_id)
@@ -154,6 +162,7 @@ def put_strategy(strategy_id: str, body: strategies.Strategy, hub: HubDep,
                  who: Annotated[Principal, Depends(require(Perm.experiments_write))]) -> strategies.Strategy:
     if body.id != strategy_id:
         raise InvalidError(f"The body's id '{body.id}' differs from the URL's '{strategy_id}'.", field="id")
+    audit.record(hub, who.name, "put", "strategy", strategy_id, weights=body.weights)
     return strategies.put_strategy(hub, body)
 
 
@@ -166,6 +175,7 @@ def list_caps(hub: HubDep, who: AudienceReader) -> list[caps.CapRule]:
 def put_cap(channel: str, body: caps.CapRule, hub: HubDep, who: Admin) -> caps.CapRule:
     if body.channel != channel:
         raise InvalidError(f"The body's channel '{body.channel}' differs from the URL's '{channel}'.", field="channel")
+    audit.record(hub, who.name, "put", "cap_rule", channel, **body.model_dump(exclude={"channel", "note"}))
     return caps.put_rule(hub, body)
 
 
@@ -176,11 +186,13 @@ def get_lifecycle_rules(hub: HubDep, who: AudienceReader) -> lifecycle.Lifecycle
 
 @router.put("/lifecycle-rules", response_model=lifecycle.LifecycleRules, tags=["caps"])
 def put_lifecycle_rules(body: lifecycle.LifecycleRules, hub: HubDep, who: AudienceWriter) -> lifecycle.LifecycleRules:
+    audit.record(hub, who.name, "put", "lifecycle_rules", "default")
     return lifecycle.put_rules(hub, body)
 
 
 @router.put("/segments/{segment_id}", response_model=segments.Segment, tags=["segments"])
 def put_segment(segment_id: str, body: segments.SegmentIn, hub: HubDep, who: AudienceWriter) -> segments.Segment:
+    audit.record(hub, who.name, "put", "segment", segment_id)
     return segments.put_segment(hub, segment_id, body)
 
 

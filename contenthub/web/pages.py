@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from contenthub import audit
 from contenthub.access import keys
-from contenthub.deps import HubDep, check_csrf
+from contenthub.access.keys import Principal
+from contenthub.access.roles import Perm
+from contenthub.deps import HubDep, check_csrf, require
 from contenthub.web.i18n import t
 from contenthub.web.templating import lang_of, render
 
@@ -56,3 +59,9 @@ def logout(request: Request, csrf_token: Annotated[str, Form()] = "") -> Redirec
     check_csrf(request, csrf_token)
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
+
+
+@router.get("/admin/audit", response_class=HTMLResponse)
+def audit_page(request: Request, hub: HubDep,
+               who: Annotated[Principal, Depends(require(Perm.admin))]) -> HTMLResponse:
+    return render(request, "admin/audit.html", entries=audit.entries(hub, limit=300))

@@ -1,0 +1,35 @@
+"""Per-key rate limits: a token bucket per API key (per process), refilled continuously.
+
+Why per key and in memory: a runaway bot should slow down itself, not the other bots; an in-process
+bucket costs nothing on the hot path. With several API processes the effective limit is per process.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+
+class RateLimiter:
+    def __init__(self, per_minute: int) -> None:
+        self.rate = per_minute / 60.0
+        self.capacity = float(max(per_minute // 6, 1))  # bursts of up to 10 s worth
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def hit(self, key: str, now: float | None = None) -> float:
+        """0 if allowed, else seconds until the next request would be."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            tokens, last = self._buckets.get(key, (self.capacity, now))
+            tokens = min(self.capacity, tokens + (now - last) * self.rate)
+            if tokens >= 1.0:
+                self._buckets[key] = (tokens - 1.0, now)
+                return 0.0
+            self._buckets[key] = (tokens, now)
+            return (1.0 - tokens) / self.rate
+
+
+def retry_after_header(seconds: float) -> str:
+    return str(max(1, math.ceil(seconds)))
