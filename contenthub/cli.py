@@ -12,6 +12,8 @@ from tqdm import tqdm
 
 from contenthub.config import Settings
 from contenthub.experiments.cli import sim_app
+from contenthub.library.tag_cli import tag_app
+from contenthub.recommend.eval_cli import eval_app
 
 app = typer.Typer(help="ContentHub: content library, recommendations, publish planning and A/B reports.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -20,6 +22,8 @@ models_app = typer.Typer(help="Embedding models.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(models_app, name="models")
 app.add_typer(sim_app, name="experiments")
+app.add_typer(tag_app, name="tag")
+app.add_typer(eval_app, name="eval")
 
 DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Data directory (default: CONTENTHUB_DATA_DIR or ./data)")]
 
@@ -53,8 +57,25 @@ def serve(
 
     if data_dir:
         os.environ["CONTENTHUB_DATA_DIR"] = str(data_dir)
+    _reembed_if_model_changed(data_dir)
     uvicorn.run("contenthub.asgi:app", host=host, port=port, workers=workers, timeout_graceful_shutdown=20,
                 log_level="info")
+
+
+def _reembed_if_model_changed(data_dir: Path | None) -> None:
+    """Vectors record the model that made them; after a model change, re-embed before serving."""
+    from contenthub.embeddings import model_id_for
+    from contenthub.library.service import reembed_all
+
+    hub = _hub(data_dir)
+    try:
+        stale = len(hub.store.assets_missing_vectors(model_id_for(hub.settings.model_path), limit=10**9))
+        if stale:
+            typer.echo(f"{stale} assets have no vector from {hub.settings.model_path.name}; re-embedding first")
+            with tqdm(total=stale, unit="asset", desc="re-embed") as bar:
+                reembed_all(hub, progress=bar.update)
+    finally:
+        hub.close()
 
 
 @app.command()
