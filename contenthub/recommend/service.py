@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 
 from contenthub.errors import InvalidError
+from contenthub.experiments import runtime as experiments_runtime
+from contenthub.experiments.runtime import Override
 from contenthub.hub import Hub
 from contenthub.library import taxonomy
 from contenthub.recommend import caps, groups, reservations, users
@@ -111,19 +113,23 @@ def _reserve(hub: Hub, rec: Recommendation, now: datetime) -> Recommendation:
     return rec.model_copy(update={"picks": [], "reason": "every candidate is already reserved for this target"})
 
 
+def _strategy_for(hub: Hub, unit_kind: str, unit_id: str, requested: str) -> tuple[Strategy, Override | None]:
+    """The requested strategy, unless a running experiment assigns this unit a variant that changes it."""
+    strat = get_strategy(hub, requested)
+    override = experiments_runtime.strategy_override(hub, unit_kind, unit_id, requested=requested)
+    if override is not None:
+        strat = get_strategy(hub, override.strategy)
+    return strat, override
+
+
 def next_for_user(
     hub: Hub, user_id: str, channel: str, *, scene: str | None = None, n: int = 3, strategy: str = "default",
     now: datetime | None = None, seed: int | None = None, reserve: bool = False,
 ) -> Recommendation:
     _validate(hub, channel, scene, n)
     now = now or utcnow()
-    strat = get_strategy(hub, strategy)
-    variant = None
-    from contenthub.experiments import runtime as experiments_runtime
-
-    override = experiments_runtime.strategy_override(hub, "user", user_id, requested=strategy)
-    if override is not None:
-        strat, variant = get_strategy(hub, override.strategy), override.label
+    strat, override = _strategy_for(hub, "user", user_id, strategy)
+    variant = override.label if override else None
     user_doc = users.find_user(hub, user_id)
     uid = user_doc["id"] if user_doc else user_id
     cat = catalog(hub)
@@ -152,13 +158,8 @@ def next_for_group(
     channel = channel or group.channel
     _validate(hub, channel, scene, n)
     now = now or utcnow()
-    strat = get_strategy(hub, strategy)
-    variant = None
-    from contenthub.experiments import runtime as experiments_runtime
-
-    override = experiments_runtime.strategy_override(hub, "group", group_id, requested=strategy)
-    if override is not None:
-        strat, variant = get_strategy(hub, override.strategy), override.label
+    strat, override = _strategy_for(hub, "group", group_id, strategy)
+    variant = override.label if override else None
     cat = catalog(hub)
     gprof = load_profile(hub, group_id=group_id, user_doc={"created_at": group.created_at}, now=now)
     members = groups.current_members(group)
