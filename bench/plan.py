@@ -1,8 +1,13 @@
-"""Bench: plan one week for 11 channels × 50 audiences with the default rules and a synthetic picker.
+"""Bench: plan one week for 11 channels × 50 audiences with the default rules.
 
-Prints JSON: seconds per plan (median of repeats) for an ordinary and a holiday week, slot and unmet
-counts, picker calls, plus the time to build the 550 best-time arrays from events and to export ICS/CSV.
-Usage: python bench/plan.py [--audiences 50] [--repeats 5]
+Core (always): the pure planner with a synthetic picker. Prints seconds per plan (median of repeats) for an
+ordinary and a holiday week, slot and unmet counts, picker calls, plus the time to build the 550 best-time
+arrays from events and to export ICS/CSV.
+Service (with --service DATA_DIR, a `contenthub demo` data directory, copied first so it is not changed):
+the whole store-backed path — best times learned from the audiences' events, the recommender picking every
+asset, the versioned write — for 'all' plus demo groups up to --audiences (extra groups of random demo users
+are created in the copy). Reported cold (best-time cache empty) and warm (re-plan of the same week).
+Usage: python bench/plan.py [--audiences 50] [--repeats 5] [--service DATA_DIR]
 """
 
 from __future__ import annotations
@@ -23,6 +28,45 @@ from contenthub.publish.planner import Pick, PickRequest, plan_week
 from contenthub.publish.rules import CHANNELS, CONTENT_TYPES, Audience, default_rules
 
 
+def service_bench(data_dir: str, n_audiences: int, week: date) -> dict[str, object]:
+    """Plan `week` through publish.service on a copy of a demo data directory; see the module docstring."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from contenthub.config import Settings
+    from contenthub.hub import open_hub
+    from contenthub.publish import service
+    from contenthub.recommend import groups, users
+    from contenthub.recommend.models import GroupIn, MembershipChange
+
+    copy = Path(tempfile.mkdtemp(prefix="plan-bench-")) / "data"
+    shutil.copytree(data_dir, copy)
+    hub = open_hub(Settings(data_dir=copy))
+    try:
+        rng = random.Random(1)
+        people = [d["id"] for d in hub.store.list_docs(users.USERS, limit=100000) if not d.get("merged_into")]
+        existing = [g.id for g in groups.list_groups(hub, limit=1000)]
+        for i in range(max(0, n_audiences - 1 - len(existing))):
+            gid = f"bench-g{i:03d}"
+            groups.upsert_group(hub, GroupIn(id=gid, name=f"测试群{i}", channel="wecom_group"))
+            groups.change_members(hub, gid, MembershipChange(join=rng.sample(people, min(len(people), 80))))
+        keys = ["all"] + [f"group:{g.id}" for g in groups.list_groups(hub, limit=1000)][: n_audiences - 1]
+        out: dict[str, object] = {"data_dir": data_dir, "week_start": week.isoformat(), "audiences": len(keys),
+                                  "channels": len(CHANNELS), "users": len(people)}
+        for label, action in (("cold", "plan"), ("warm", "replan")):
+            began = time.perf_counter()
+            plan = service.generate(hub, week, list(CHANNELS), keys, "bench", action=action)
+            out[f"{label}_seconds"] = round(time.perf_counter() - began, 3)
+            out[f"{label}_slots"] = len(plan.slots)
+        out["unmet"] = len(plan.unmet)
+        out["channels_with_reasons"] = sum(1 for s in plan.channel_summary.values() if s.reasons)
+        return out
+    finally:
+        hub.close()
+        shutil.rmtree(copy.parent, ignore_errors=True)
+
+
 def synthetic_picker(assets_per_type: int, calls: list[int]):
     """First asset of the type not yet used for the audience, scanning from an audience-specific offset."""
     def pick(request: PickRequest) -> Pick | None:
@@ -41,6 +85,7 @@ def main() -> None:
     parser.add_argument("--audiences", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--events-per-audience", type=int, default=200)
+    parser.add_argument("--service", metavar="DATA_DIR", help="also bench the store-backed path on a demo copy")
     args = parser.parse_args()
 
     audiences = [Audience(kind="group", id=f"g{i}") for i in range(args.audiences)]
@@ -95,6 +140,9 @@ def main() -> None:
             "ics_bytes": len(ics),
             "csv_bytes": len(csv_text.encode()),
         }
+    if args.service:
+        today = date.today()
+        report["service"] = service_bench(args.service, args.audiences, today + timedelta(days=7 - today.weekday()))
     print(json.dumps(report, ensure_ascii=False, indent=2))
 
 

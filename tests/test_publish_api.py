@@ -358,6 +358,8 @@ def test_status_flow_publish_records_delivered_events_once(api: Clients, seeded:
     replanned = ed.post(f"/v1/plans/{WEEK}/replan").json()
     kept = next(s for s in replanned["slots"] if s["id"] == slot["id"])
     assert kept["status"] == "published" and not kept["locked"], "published slots survive a re-plan"
+    later = make_plan(ed, WEEK + timedelta(days=7), channels=["wecom_group"], audiences=["group:g1"])
+    assert slot["asset_id"] not in {s["asset_id"] for s in later["slots"]}, "the group just received it"
 
 
 def test_due_lists_approved_slots_before_a_time(api: Clients) -> None:

@@ -24,6 +24,7 @@ from contenthub.publish import audiences as audience_lookup
 from contenthub.publish import service
 from contenthub.publish.export import to_csv, to_ics
 from contenthub.publish.holidays import raises_cadence
+from contenthub.publish.picking import AUDIENCE_CACHE
 from contenthub.publish.planner import AlreadySent, Violation, check_slot_move, resolve_rule, slot_id, week_start_of
 from contenthub.publish.rules import CHANNELS, CONTENT_TYPES, Audience, CadenceRule, Channel, ContentType, month_key
 from contenthub.publish.service import TRANSITIONS, Plan, PlanSlot, SlotStatus
@@ -367,6 +368,7 @@ def publish_slot(hub: Hub, week: date, slot_id_: str, actor: str, now: datetime 
         first = slot.status == "approved"
         at = slot.published_at or to_iso(now)
         members, accepted, duplicates, rejected = _record_delivered(hub, slot, at)
+        hub.cache.pop(AUDIENCE_CACHE, None)  # the next plan must see these deliveries
         if first:
             slot = slot.model_copy(update={
                 "status": "published", "published_at": at, "delivered": members,

@@ -1,8 +1,11 @@
 """The planner's picker backed by the recommender: which asset fills a slot for this audience.
 
 Ranking is the recommender's own (candidate mask, scored signals, explanations) so a planned slot and a
-live `next content` request agree on what fits an audience. Two differences, both on purpose:
-- candidates are judged at the slot's start (validity window, freshness), not at planning time;
+live `next content` request agree on what fits an audience. Differences, all on purpose:
+- an asset must be valid at the slot's start (its validity window), not at planning time;
+- signals are scored once per audience and channel at the week's reference time (`at`, e.g. Monday noon)
+  and reused for every slot of the pair: a week is short next to the freshness half-life, and scoring
+  per slot made planning 11 channels × 50 audiences several times slower;
 - exploration is off and ties break by catalog order, so planning the same week twice gives the same plan.
 Assets already planned for the audience this week come in `exclude_asset_ids`; assets its group received
 recently are excluded as the recommender's redelivery window does.
@@ -10,6 +13,7 @@ recently are excluded as the recommender's redelivery window does.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 import numpy as np
@@ -25,6 +29,8 @@ from contenthub.recommend.strategies import get_strategy
 
 STRATEGY = "default"
 REASONS_SHOWN = 2
+AUDIENCE_CACHE = "publish_audiences"
+AUDIENCE_TTL = 600.0
 
 
 def _label_names(hub: Hub) -> dict[str, str]:
@@ -38,15 +44,17 @@ def _label_names(hub: Hub) -> dict[str, str]:
 class RecommenderPicker:
     """Callable `PickRequest → Pick | None`; caches one ranking audience per audience key for a plan run."""
 
-    def __init__(self, hub: Hub, now: datetime) -> None:
+    def __init__(self, hub: Hub, now: datetime, at: datetime | None = None) -> None:
         self.hub = hub
         self.now = now
+        self.at = at
         self.cat: Catalog = catalog(hub)
         self.strategy = get_strategy(hub, STRATEGY).model_copy(update={"exploration": False})
         self.names = _label_names(hub)
         self.calls = 0
         self._audiences: dict[str, tuple[RankingAudience, set[str]]] = {}
         self._type_masks: dict[str, np.ndarray] = {}
+        self._scored: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], np.ndarray]] = {}
         self._rng = np.random.default_rng(0)  # unused while exploration is off; score_candidates wants one
 
     def _type_mask(self, content_type: str) -> np.ndarray:
@@ -57,9 +65,19 @@ class RecommenderPicker:
         return mask
 
     def _audience(self, request: PickRequest) -> tuple[RankingAudience, set[str]]:
+        """Per plan run, and across runs for AUDIENCE_TTL seconds: re-planning right after planning is common
+        and loading a group's member profiles is the slowest part of planning (publishing clears it)."""
         key = request.audience.key
         if key not in self._audiences:
-            self._audiences[key] = ranking_audience(self.hub, self.cat, request.audience, self.now)
+            shared: dict[str, tuple[float, int, tuple[RankingAudience, set[str]]]] = self.hub.cache.setdefault(
+                AUDIENCE_CACHE, {})
+            hit = shared.get(key)
+            if hit is not None and time.monotonic() - hit[0] < AUDIENCE_TTL and hit[1] == id(self.cat):
+                self._audiences[key] = hit[2]
+            else:
+                found = ranking_audience(self.hub, self.cat, request.audience, self.now)
+                shared[key] = (time.monotonic(), id(self.cat), found)
+                self._audiences[key] = found
         return self._audiences[key]
 
     def __call__(self, request: PickRequest) -> Pick | None:
@@ -75,21 +93,38 @@ class RecommenderPicker:
             # a holiday week prefers the holiday scene; without such an asset any scene is better than a gap
             mask = candidate_mask(self.cat, request.channel, None, request.start, exclude) & kind_mask
             scene_note = f"no '{request.scene}' asset left; best of any scene"
-        idx = np.flatnonzero(mask)
-        if idx.size == 0:
+        if not mask.any():
             return None
-        score, signals, explored = score_candidates(
-            self.cat, aud, self.strategy, request.channel, idx, request.start, self._rng)
-        best = int(np.argmax(score))  # first maximum: ties go to catalog (asset id) order
-        row = int(idx[best])
+        at = self.at or request.start
+        rows, score, signals, explored = self._scores(request, aud, at)
+        allowed = mask[rows]
+        best = int(np.argmax(np.where(allowed, score, -np.inf)))  # first maximum: ties go to asset id order
+        row = int(rows[best])
         doc = self.cat.docs[row]
         shown = {k: round(float(v[best]), 4) for k, v in signals.items()}
         reasons = explain(self.cat, aud, self.strategy, row, shown, bool(explored[best]), request.channel,
-                          self.names, request.start)
+                          self.names, at)
         parts = [r["detail"] for r in reasons[:REASONS_SHOWN]]
-        parts.append(f"score {float(score[best]):.3f} of {idx.size} candidates")
+        parts.append(f"score {float(score[best]):.3f} of {int(allowed.sum())} candidates")
         if scene_note:
             parts.append(scene_note)
         scenes = doc.get("scenes") or []
         scene = request.scene if request.scene in scenes else (scenes[0] if scenes else None)
         return Pick(asset_id=self.cat.ids[row], title=doc.get("title"), scene=scene, reason="; ".join(parts))
+
+    def _scores(
+        self, request: PickRequest, aud: RankingAudience, at: datetime
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], np.ndarray]:
+        """Scores of every asset on the channel for the audience, computed once per (audience, channel).
+
+        Min-max scaling runs over the channel's whole catalog rather than each slot's candidates, so
+        scores compare across the slots of a pair.
+        """
+        key = (request.audience.key, request.channel)
+        hit = self._scored.get(key)
+        if hit is None:
+            rows = np.flatnonzero(self.cat.channel_mask.get(request.channel, np.zeros(len(self.cat), dtype=bool)))
+            score, signals, explored = score_candidates(
+                self.cat, aud, self.strategy, request.channel, rows, at, self._rng)
+            hit = self._scored[key] = (rows, score, signals, explored)
+        return hit

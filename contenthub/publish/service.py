@@ -483,7 +483,9 @@ def generate(
             if rule is not None:
                 best[(channel, audience.key)] = _scores(hub, channel, audience, rule.timezone, now)[0]
                 planned_pairs.add(channel)
-    picker = RecommenderPicker(hub, now)
+    # one scoring time for the whole week (see picking.py): its Monday noon in the brand's zone
+    picker = RecommenderPicker(hub, now, at=datetime(week.year, week.month, week.day, 12,
+                                                     tzinfo=ZoneInfo(hub.settings.timezone)))
     result = plan_week(week, rules, audience_list, best, holidays, counted, picker,
                        already_sent(hub, week, all_rules))
 
