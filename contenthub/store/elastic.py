@@ -1,0 +1,1190 @@
+"""Elasticsearch store: the same ``Store`` interface as SQLite, for several API processes on one cluster.
+
+Works on the parts every Elasticsearch 8 server has — no Painless scripts, no ``_update_by_query``,
+``_delete_by_query`` or ``_reindex`` (see scripts/ELASTICSEARCH_NOTES.md) — so every read-modify-write
+is done by the client with optimistic concurrency (``if_seq_no``/``if_primary_term``), and every
+"update where" is a search for ids followed by a bulk request.
+
+Consistency, per operation (why each choice):
+- Reads by id (``get_doc``, ``get_asset(s)``, ``get_counters``, ``get_vectors``) are real-time GETs:
+  they see every acknowledged write at once, in every process, with no refresh.
+- ``put_doc(..., expected_version=0)`` is an ``op_type=create``: Elasticsearch rejects a second create
+  of the same id atomically on the primary shard, so exactly one of any number of racing processes
+  wins (cap reservations rely on this). ``expected_version=n`` is a compare-and-set: a real-time GET
+  checks ``n`` and the write carries the GET's ``if_seq_no``/``if_primary_term``.
+- Writes that the *next search* must see wait for a refresh (``refresh=wait_for``): events (the next
+  recommendation reads the user's recent events by search), assets and vectors. That costs up to one
+  ``refresh_interval`` (default 1 s) of latency per call, not throughput: concurrent calls share the
+  same refresh.
+- Document collections are written *without* waiting (exposures and reservations are written on the
+  recommendation path, and their readers use GETs); ``list_docs``/``count_docs`` refresh the docs
+  index first instead (a few ms, nothing when nothing changed), so a listing sees every acknowledged
+  write from any process.
+- Counters are read by GET; ``scan_counters`` (periodic, never the hot path) refreshes first.
+
+Media bytes stay on a filesystem folder (``settings.media_dir``) in the same content-addressed layout
+as SQLite; with several API hosts it must be a shared folder (NFS, a mounted volume). Only metadata
+goes to Elasticsearch (reserved collection ``_media``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+import numpy as np
+from elasticsearch import ApiError, Elasticsearch
+from elasticsearch import NotFoundError as ESNotFound
+
+from contenthub.config import Settings
+from contenthub.errors import ConflictError
+from contenthub.store import elastic_query as eq
+from contenthub.store.base import CounterDeriver
+from contenthub.store.elastic_schema import Indices, vector_field
+from contenthub.store.query import AssetFilter, AssetSort, EventQuery, Hit, HitPage
+from contenthub.timeutil import to_iso, utcnow
+
+FACETS = ("scenes", "channels", "tags", "stages")
+SCALAR_FACETS = ("kind", "content_type", "status")
+EVENT_COLUMNS = ("id", "type", "user_id", "asset_id", "channel", "group_id", "recommendation_id", "ts", "value")
+INTERNAL_EVENT_FIELDS = ("_batch", "_deltas")
+
+TX = "_tx"  # reserved collections in the docs index
+COUNTER_BATCH = "_counter_batch"
+MEDIA = "_media"
+
+BULK_CHUNK = 2000  # documents per bulk request
+MGET_CHUNK = 1000
+SCAN_PAGE = 5000
+TX_TIMEOUT = 60.0  # a transaction still pending after this long is taken as crashed and rolled back
+TX_KEEP = 600.0  # finished transaction docs are kept this long for readers resolving older snapshots
+BATCH_GRACE = 120.0  # a counter batch still marked after this long is taken as crashed and finished
+APPLIED_RETENTION = 1800.0  # how long a counter doc remembers the batches applied to it (≫ BATCH_GRACE)
+RECOVERY_EVERY = 60.0
+MAX_RETRIES = 200
+READ_ATTEMPTS = 5  # a read meeting a committed, not yet rolled-forward transaction rolls it and reads again
+
+
+class StoreError(RuntimeError):
+    """Elasticsearch refused a write for a reason other than a version conflict."""
+
+
+@dataclass
+class Raw:
+    """A document as Elasticsearch holds it, with what a compare-and-set needs."""
+
+    src: dict[str, Any]
+    seq_no: int
+    primary_term: int
+
+
+def _dumps(doc: Any) -> str:
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _key_id(collection: str, key: str) -> str:
+    """``_id`` of (collection, key); long keys are hashed (``_id`` is at most 512 bytes)."""
+    if "/" in collection:
+        raise ValueError(f"collection names may not contain '/': {collection!r}")
+    raw = f"{collection}/{key}"
+    if len(raw.encode()) <= 400:
+        return raw
+    return f"{collection}/#" + hashlib.sha256(key.encode()).hexdigest()
+
+
+def parse_url(url: str) -> tuple[str, dict[str, str]]:
+    """``elasticsearch://host:port?opt=v`` or ``http(s)://…`` → (client URL, options).
+
+    Options: ``refresh_interval`` (index setting, default 1s), ``shards``, ``replicas`` (for new indices).
+    """
+    parts = urlsplit(url)
+    scheme = {"elasticsearch": "http", "elasticsearch+https": "https"}.get(parts.scheme, parts.scheme)
+    if scheme not in ("http", "https"):
+        raise ValueError(f"not an Elasticsearch URL: {url!r}")
+    options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    unknown = set(options) - {"refresh_interval", "shards", "replicas"}
+    if unknown:
+        raise ValueError(f"unknown Elasticsearch URL option(s) {sorted(unknown)}; known: refresh_interval, shards, replicas")
+    return urlunsplit((scheme, parts.netloc, parts.path or "", "", "")), options
+
+
+class ElasticStore:
+    backend = "elasticsearch"
+
+    def __init__(self, url: str, settings: Settings, *, prefix: str | None = None) -> None:
+        client_url, options = parse_url(url)
+        self.url = url
+        self.prefix = (prefix or settings.es_index_prefix).lower()
+        self.media_dir = Path(settings.media_dir)
+        self.es = Elasticsearch(client_url, request_timeout=60, retry_on_timeout=True, max_retries=3,
+                                connections_per_node=64)
+        refresh_interval = options.get("refresh_interval", "1s")
+        if refresh_interval.startswith("-"):
+            raise ValueError("refresh_interval must be positive: writes wait for the next refresh")
+        self.schema = Indices(
+            self.es, self.prefix,
+            shards=int(options["shards"]) if "shards" in options else None,
+            replicas=int(options["replicas"]) if "replicas" in options else None,
+            refresh_interval=refresh_interval,
+        )
+        self._tx_cache: dict[str, tuple[float, str | None]] = {}
+        self._last_recovery = 0.0
+        self._recovery_lock = threading.Lock()
+        self.media_dir.mkdir(parents=True, exist_ok=True)
+        (self.media_dir / ".tmp").mkdir(exist_ok=True)
+        self._cleanup_tmp()
+        self.es.cluster.health(wait_for_status="yellow", timeout="30s")
+        self.recover()
+
+    # --- housekeeping ------------------------------------------------------------------
+    def close(self) -> None:
+        self.es.close()
+
+    def now(self) -> datetime:
+        return utcnow()
+
+    def init(self) -> list[str]:
+        """Create every index and alias now (``contenthub store init``) instead of on first write."""
+        return self.schema.ensure_all()
+
+    def drop(self) -> None:
+        """Delete every index of this prefix (tests, and replacing a copy target)."""
+        self.schema.delete_all()
+
+    def integrity_check(self) -> bool:
+        """The cluster answers and is not red, and each alias of this prefix points at one index."""
+        try:
+            health = self.es.cluster.health(timeout="10s")
+            existing = self.schema.existing()
+        except Exception:  # noqa: BLE001 - any failure to answer is "not healthy"
+            return False
+        if health["status"] == "red":
+            return False
+        return all(len(indices) == 1 for indices in existing.values())
+
+    def _cleanup_tmp(self) -> None:
+        """Partial uploads from a crash are never referenced. Other API processes may share this
+        folder and be writing theirs right now, so only files older than an hour go."""
+        cutoff = time.time() - 3600
+        for p in (self.media_dir / ".tmp").iterdir():
+            try:
+                if p.stat().st_mtime < cutoff:
+                    p.unlink()
+            except OSError:
+                pass
+
+    def recover(self) -> None:
+        """Finish what a crashed process left half done: transactions and counter batches."""
+        with self._recovery_lock:
+            self._last_recovery = time.monotonic()
+            self._recover_transactions()
+            self._recover_counter_batches()
+
+    def _maybe_recover(self) -> None:
+        if time.monotonic() - self._last_recovery > RECOVERY_EVERY:
+            self.recover()
+
+    # --- low-level helpers -------------------------------------------------------------
+    def _alias(self, kind: str) -> str:
+        return self.schema.alias(kind)
+
+    def _refresh(self, kind: str) -> None:
+        self.es.indices.refresh(index=self._alias(kind), ignore_unavailable=True, allow_no_indices=True)
+
+    def _search(self, kind: str, **body: Any) -> dict[str, Any]:
+        return self.es.search(index=self._alias(kind), ignore_unavailable=True, allow_no_indices=True, **body).body
+
+    def _count(self, kind: str, query: dict[str, Any]) -> int:
+        resp = self.es.count(index=self._alias(kind), query=query, ignore_unavailable=True, allow_no_indices=True)
+        return int(resp["count"])
+
+    def _get(self, kind: str, doc_id: str, **kw: Any) -> Raw | None:
+        try:
+            r = self.es.get(index=self._alias(kind), id=doc_id, **kw)
+        except ESNotFound:
+            return None
+        return Raw(r["_source"], r["_seq_no"], r["_primary_term"])
+
+    def _mget(self, kind: str, ids: list[str], **kw: Any) -> dict[str, Raw]:
+        out: dict[str, Raw] = {}
+        for chunk in _chunks(list(dict.fromkeys(ids)), MGET_CHUNK):
+            try:
+                resp = self.es.mget(index=self._alias(kind), ids=chunk, **kw)
+            except ESNotFound:
+                return out
+            for d in resp["docs"]:
+                if d.get("found"):
+                    out[d["_id"]] = Raw(d.get("_source", {}), d["_seq_no"], d["_primary_term"])
+        return out
+
+    def _bulk(self, ops: list[dict[str, Any]], *, refresh: str | bool = False) -> list[tuple[str, dict[str, Any]]]:
+        """Send (action, source-or-None) pairs in chunks; returns (op type, result) per action.
+
+        With ``refresh=wait_for`` only the last chunk waits: one refresh covers all earlier chunks."""
+        out: list[tuple[str, dict[str, Any]]] = []
+        actions = _pair_ops(ops)
+        for i, chunk in enumerate(_chunks(actions, BULK_CHUNK)):
+            lines: list[dict[str, Any]] = []
+            for action, source in chunk:
+                lines.append(action)
+                if source is not None:
+                    lines.append(source)
+            last = i == (len(actions) - 1) // BULK_CHUNK
+            resp = self.es.bulk(operations=lines, refresh=refresh if last else False)
+            for item in resp["items"]:
+                (op, result), = item.items()
+                out.append((op, result))
+        return out
+
+    def _scan(self, kind: str, query: dict[str, Any], *, sort: list[Any] | None = None, page: int = SCAN_PAGE,
+              source: Any = True, limit: int | None = None) -> Iterator[list[dict[str, Any]]]:
+        """Every hit of ``query`` in pages, on a point in time (a consistent view while paging)."""
+        try:
+            pit = self.es.open_point_in_time(index=self._alias(kind), keep_alive="2m")["id"]
+        except ESNotFound:
+            return
+        sort = list(sort or []) + ["_shard_doc"]
+        after: list[Any] | None = None
+        seen = 0
+        try:
+            while limit is None or seen < limit:
+                size = page if limit is None else min(page, limit - seen)
+                body: dict[str, Any] = {"query": query, "size": size, "sort": sort, "source": source,
+                                        "pit": {"id": pit, "keep_alive": "2m"}, "track_total_hits": False}
+                if after is not None:
+                    body["search_after"] = after
+                resp = self.es.search(**body)
+                pit = resp.get("pit_id", pit)
+                hits = resp["hits"]["hits"]
+                if not hits:
+                    return
+                seen += len(hits)
+                after = hits[-1]["sort"]
+                yield hits
+                if len(hits) < size:
+                    return
+        finally:
+            try:
+                self.es.close_point_in_time(id=pit)
+            except ApiError:
+                pass
+
+    def _page(self, kind: str, query: dict[str, Any], sort: list[Any], offset: int, limit: int,
+              source: Any = True, window: int = 10_000) -> list[dict[str, Any]]:
+        """Hits ``offset … offset+limit`` in ``sort`` order; past the index's result window by
+        walking a point in time with search_after (the skipped pages carry no source)."""
+        if limit <= 0:
+            return []
+        if offset + limit <= window:
+            resp = self._search(kind, query=query, sort=sort, from_=offset, size=limit, source=source,
+                                track_total_hits=False)
+            return resp["hits"]["hits"]
+        out: list[dict[str, Any]] = []
+        skipped = 0
+        for hits in self._scan(kind, query, sort=sort, page=10_000, source=source, limit=offset + limit):
+            for h in hits:
+                if skipped < offset:
+                    skipped += 1
+                else:
+                    out.append(h)
+        return out
+
+    # --- generic documents -------------------------------------------------------------
+    def _doc_source(self, collection: str, doc_id: str, doc: dict[str, Any], version: int) -> dict[str, Any]:
+        return {"collection": collection, "id": doc_id, "version": version, "updated_at": to_iso(utcnow()),
+                "body": doc, "fields": eq.scalar_fields(doc)}
+
+    def _conflict(self, collection: str, doc_id: str, current: int, expected: int) -> ConflictError:
+        return ConflictError(
+            f"{collection} '{doc_id}' was changed by someone else (version {current}, you had {expected}). "
+            "Reload and apply your change again.",
+            field="version", value=expected, extra={"current_version": current},
+        )
+
+    def _current_version(self, collection: str, doc_id: str) -> int:
+        found = self.get_doc_version(collection, doc_id)
+        return found[1] if found else 0
+
+    def put_doc(self, collection: str, doc_id: str, doc: dict[str, Any], *, expected_version: int | None = None) -> int:
+        self.schema.ensure("docs")
+        did = _key_id(collection, doc_id)
+        for _ in range(MAX_RETRIES):
+            raw = self._get("docs", did)
+            if raw is not None and raw.src.get("tx"):
+                self._settle(raw.src["tx"])
+                continue
+            current = int(raw.src.get("version", 0)) if raw is not None else 0
+            if expected_version is not None and expected_version != current:
+                raise self._conflict(collection, doc_id, current, expected_version)
+            source = self._doc_source(collection, doc_id, doc, current + 1)
+            try:
+                if raw is None:
+                    self.es.create(index=self._alias("docs"), id=did, document=source)
+                else:
+                    self.es.index(index=self._alias("docs"), id=did, document=source,
+                                  if_seq_no=raw.seq_no, if_primary_term=raw.primary_term)
+                return current + 1
+            except ApiError as exc:
+                if exc.meta.status != 409:
+                    raise
+                if expected_version is not None:
+                    raise self._conflict(collection, doc_id, self._current_version(collection, doc_id),
+                                         expected_version) from None
+                time.sleep(random.uniform(0, 0.005))
+        raise StoreError(f"gave up writing {collection} '{doc_id}': too many concurrent writers")
+
+    def get_doc(self, collection: str, doc_id: str) -> dict[str, Any] | None:
+        found = self.get_doc_version(collection, doc_id)
+        return found[0] if found else None
+
+    def get_doc_version(self, collection: str, doc_id: str) -> tuple[dict[str, Any], int] | None:
+        raw = self._get("docs", _key_id(collection, doc_id))
+        return self._resolve(raw.src) if raw is not None else None
+
+    def _unsettled(self, srcs: Iterable[dict[str, Any]], statuses: dict[str, str | None]) -> set[str]:
+        """Look up (once) the transactions marked on ``srcs``; return the committed ones.
+
+        A read that meets a *committed* marker may also hold a sibling doc read before that
+        transaction staged it; such a read is not used: the reader rolls the transaction forward
+        and reads again. Pending markers are safe: nothing of the transaction was visible yet."""
+        committed: set[str] = set()
+        for src in srcs:
+            txid = src.get("tx")
+            if txid:
+                if txid not in statuses:
+                    statuses[txid] = self._tx_status(txid)
+                if statuses[txid] == "committed":
+                    committed.add(txid)
+        return committed
+
+    def _settle_all(self, txids: set[str]) -> None:
+        for txid in txids:
+            self._settle(txid)
+
+    def get_docs(self, collection: str, doc_ids: list[str]) -> dict[str, dict[str, Any]]:
+        ids = {_key_id(collection, d): d for d in doc_ids}
+        for attempt in range(READ_ATTEMPTS):
+            raws = self._mget("docs", list(ids))
+            statuses: dict[str, str | None] = {}
+            committed = self._unsettled((r.src for r in raws.values()), statuses)
+            if committed and attempt < READ_ATTEMPTS - 1:
+                self._settle_all(committed)
+                continue
+            out: dict[str, dict[str, Any]] = {}
+            for did, raw in raws.items():
+                found = self._resolve(raw.src, statuses)
+                if found is not None:
+                    out[ids[did]] = found[0]
+            return out
+        return {}
+
+    def _list_query(self, collection: str, where: dict[str, Any] | None) -> dict[str, Any]:
+        """Settled docs that match, plus every doc a transaction is changing whose old *or* staged
+        fields match (those are resolved against the transaction's state client-side)."""
+        settled = {"bool": {"filter": [{"range": {"version": {"gte": 1}}}, *eq.where_clauses(where)],
+                            "must_not": [{"exists": {"field": "tx"}}]}}
+        staged = {"bool": {"filter": [{"exists": {"field": "tx"}}], "should": [
+            {"bool": {"filter": eq.where_clauses(where)}},
+            {"bool": {"filter": eq.where_clauses(where, "staged_fields")}},
+        ], "minimum_should_match": 1}}
+        return {"bool": {"filter": [{"term": {"collection": collection}}], "should": [settled, staged],
+                         "minimum_should_match": 1}}
+
+    def list_docs(
+        self, collection: str, *, where: dict[str, Any] | None = None, limit: int = 1000, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        query = self._list_query(collection, where)
+        for attempt in range(READ_ATTEMPTS):
+            self._refresh("docs")
+            hits = self._page("docs", query, [{"id": "asc"}], offset, limit, window=100_000)
+            statuses: dict[str, str | None] = {}
+            committed = self._unsettled((h["_source"] for h in hits), statuses)
+            if committed and attempt < READ_ATTEMPTS - 1:
+                self._settle_all(committed)
+                continue
+            out: list[dict[str, Any]] = []
+            for h in hits:
+                src = h["_source"]
+                if not src.get("tx"):
+                    out.append(src["body"])
+                    continue
+                found = self._resolve(src, statuses)
+                if found is not None and eq.where_matches(found[0], where):
+                    out.append(found[0])
+            return out
+        return []
+
+    def count_docs(self, collection: str, *, where: dict[str, Any] | None = None) -> int:
+        """Settled matches counted by the server, docs inside a transaction resolved here — both on
+        one point in time, so the two halves describe the same moment."""
+        settled = {"bool": {"filter": [{"term": {"collection": collection}}, {"range": {"version": {"gte": 1}}},
+                                       *eq.where_clauses(where)],
+                            "must_not": [{"exists": {"field": "tx"}}]}}
+        staged = {"bool": {"filter": [{"term": {"collection": collection}}, {"exists": {"field": "tx"}}]}}
+        for attempt in range(READ_ATTEMPTS):
+            self._refresh("docs")
+            try:
+                pit = self.es.open_point_in_time(index=self._alias("docs"), keep_alive="1m")["id"]
+            except ESNotFound:
+                return 0
+            try:
+                n = self.es.search(query=settled, size=0, track_total_hits=True,
+                                   pit={"id": pit})["hits"]["total"]["value"]
+                srcs = [h["_source"] for h in self.es.search(query=staged, size=10_000, pit={"id": pit},
+                                                             sort=["_shard_doc"])["hits"]["hits"]]
+            finally:
+                self.es.close_point_in_time(id=pit)
+            statuses: dict[str, str | None] = {}
+            committed = self._unsettled(srcs, statuses)
+            if committed and attempt < READ_ATTEMPTS - 1:
+                self._settle_all(committed)
+                continue
+            for src in srcs:
+                found = self._resolve(src, statuses)
+                n += found is not None and eq.where_matches(found[0], where)
+            return int(n)
+        return 0
+
+    def delete_doc(self, collection: str, doc_id: str) -> bool:
+        did = _key_id(collection, doc_id)
+        for _ in range(MAX_RETRIES):
+            raw = self._get("docs", did)
+            if raw is None:
+                return False
+            if raw.src.get("tx"):
+                self._settle(raw.src["tx"])
+                continue
+            try:
+                self.es.delete(index=self._alias("docs"), id=did, if_seq_no=raw.seq_no,
+                               if_primary_term=raw.primary_term)
+            except ESNotFound:
+                return False
+            except ApiError as exc:
+                if exc.meta.status != 409:
+                    raise
+                continue
+            return int(raw.src.get("version", 0)) >= 1
+        raise StoreError(f"gave up deleting {collection} '{doc_id}': too many concurrent writers")
+
+    # --- multi-document transactions ---------------------------------------------------
+    def put_docs_atomic(self, collection: str, docs: dict[str, dict[str, Any]], delete: list[str] = ()) -> None:
+        """Elasticsearch has no multi-document transactions, so this is a small commit protocol:
+
+        1. a transaction doc ``_tx/{id}`` is created with status *pending*;
+        2. each affected doc gets the new body *staged* beside its current one (``tx``, ``staged``);
+           readers keep resolving it to the current body while the transaction is pending;
+        3. **commit point**: one compare-and-set write flips the transaction doc to *committed* — from
+           then on every reader resolves every staged doc to its new body (or to "deleted");
+        4. the staged bodies are rolled into place. The transaction doc stays (final status) for
+           ``TX_KEEP`` seconds so a reader holding an older snapshot still resolves it correctly.
+
+        A reader looks each transaction up once per call, so one call never sees part of one. A crash
+        before 3 leaves the old state (recovery, or any writer meeting a marker older than
+        ``TX_TIMEOUT``, aborts it and removes the staged parts); a crash after 3 leaves the new state
+        (recovery, or the next writer of one of the docs, rolls it forward). Two transactions on the
+        same docs are serialised: the second waits for (or finishes) the first before staging.
+        """
+        self.schema.ensure("docs")
+        self._maybe_recover()
+        deletes = [d for d in dict.fromkeys(delete) if d not in docs]
+        recreated = {d for d in delete if d in docs}
+        ids = [*docs, *deletes]
+        if not ids:
+            return
+        txid = uuid.uuid4().hex
+        tx_id = _key_id(TX, txid)
+        tx_doc = {"collection": TX, "id": txid, "version": 1, "status": "pending", "created": time.time(),
+                  "body": {"collection": collection, "ids": ids}}
+        created = self.es.create(index=self._alias("docs"), id=tx_id, document=tx_doc)
+        try:
+            self._stage(txid, collection, docs, deletes, recreated)
+            self.es.index(index=self._alias("docs"), id=tx_id, if_seq_no=created["_seq_no"],
+                          if_primary_term=created["_primary_term"], document={**tx_doc, "status": "committed"})
+        except ApiError as exc:
+            self._abort(txid)
+            if exc.meta.status == 409:
+                raise ConflictError(f"the atomic write to {collection} took longer than {TX_TIMEOUT:.0f} s and "
+                                    "was rolled back; try again") from None
+            raise
+        except BaseException:
+            self._abort(txid)
+            raise
+        self._remember_status(txid, "committed")
+        self._roll_forward(txid, collection, ids)
+
+    def _stage(self, txid: str, collection: str, docs: dict[str, dict[str, Any]], deletes: list[str],
+               recreated: set[str]) -> None:
+        pending = {_key_id(collection, d): d for d in [*docs, *deletes]}
+        for _ in range(MAX_RETRIES):
+            raws = self._mget("docs", list(pending))
+            ops: list[Any] = []
+            targets: list[str] = []
+            for did, doc_id in list(pending.items()):
+                raw = raws.get(did)
+                if raw is not None and raw.src.get("tx") not in (None, txid):
+                    self._settle(raw.src["tx"])
+                    continue
+                live = raw is not None and int(raw.src.get("version", 0)) >= 1
+                if doc_id in docs:
+                    base = dict(raw.src) if raw is not None else {"collection": collection, "id": doc_id, "version": 0}
+                    version = 1 if (doc_id in recreated or not live) else int(raw.src["version"]) + 1  # type: ignore[union-attr]
+                    base.update({"tx": txid, "staged": docs[doc_id], "staged_fields": eq.scalar_fields(docs[doc_id]),
+                                 "staged_delete": False, "staged_version": version})
+                elif live:
+                    base = {**raw.src, "tx": txid, "staged": None, "staged_fields": None,  # type: ignore[union-attr]
+                            "staged_delete": True, "staged_version": 0}
+                else:
+                    del pending[did]  # deleting what does not exist: nothing to stage
+                    continue
+                ops.append(_write_op(self._alias("docs"), did, base, raw))
+                targets.append(did)
+            for did, (_, result) in zip(targets, self._bulk(ops), strict=True):
+                if result["status"] in (200, 201):
+                    pending.pop(did, None)
+                elif result["status"] != 409:
+                    raise StoreError(f"staging {did}: {result.get('error')}")
+            if not pending:
+                return
+            time.sleep(random.uniform(0, 0.01))
+        raise ConflictError(f"could not stage the atomic write to {collection}: documents kept changing")
+
+    def _remember_status(self, txid: str, status: str) -> None:
+        if len(self._tx_cache) > 10_000:
+            self._tx_cache.clear()
+        self._tx_cache[txid] = (time.monotonic(), status)
+
+    def _tx_status(self, txid: str) -> str | None:
+        """'pending', 'committed', 'aborted', or None (no such transaction: its markers are orphans)."""
+        cached = self._tx_cache.get(txid)
+        if cached is not None:
+            return cached[1]  # only final states are cached
+        raw = self._get("docs", _key_id(TX, txid))
+        if raw is None:
+            return None
+        status = raw.src.get("status")
+        if status == "pending" and time.time() - float(raw.src.get("created", 0)) > TX_TIMEOUT:
+            status = self._abort(txid)
+        if status in ("committed", "aborted"):
+            self._remember_status(txid, status)
+        return status
+
+    def _resolve(self, src: dict[str, Any], statuses: dict[str, str | None] | None = None
+                 ) -> tuple[dict[str, Any], int] | None:
+        """(body, version) a reader sees, or None. ``statuses`` holds the transaction states already
+        looked up in this call, so one call resolves every doc of a transaction the same way."""
+        txid = src.get("tx")
+        if txid:
+            if statuses is None:
+                statuses = {}
+            if txid not in statuses:
+                statuses[txid] = self._tx_status(txid)
+            if statuses[txid] == "committed":
+                if src.get("staged_delete"):
+                    return None
+                return src["staged"], int(src["staged_version"])
+        if int(src.get("version", 0)) < 1 or "body" not in src:
+            return None
+        return src["body"], int(src["version"])
+
+    def _settle(self, txid: str) -> None:
+        """Wait for another writer's transaction to finish, or finish it: roll a committed one forward,
+        undo an aborted one, abort one pending longer than TX_TIMEOUT, clear orphaned markers."""
+        deadline = time.monotonic() + TX_TIMEOUT + 5
+        while True:
+            raw = self._get("docs", _key_id(TX, txid))
+            if raw is None:
+                self._clear_orphan_markers(txid)
+                return
+            status = raw.src.get("status")
+            body = raw.src.get("body") or {}
+            if status == "committed":
+                self._roll_forward(txid, body.get("collection", ""), body.get("ids", []))
+                return
+            if status == "aborted":
+                self._undo(txid, [_key_id(body.get("collection", ""), d) for d in body.get("ids", [])])
+                return
+            if time.time() - float(raw.src.get("created", 0)) > TX_TIMEOUT or time.monotonic() > deadline:
+                self._abort(txid)
+                return
+            time.sleep(0.01)
+
+    def _roll_forward(self, txid: str, collection: str, ids: list[str]) -> None:
+        pending = [_key_id(collection, d) for d in ids]
+        for _ in range(MAX_RETRIES):
+            raws = self._mget("docs", pending)
+            ops: list[Any] = []
+            targets: list[str] = []
+            for did in pending:
+                raw = raws.get(did)
+                if raw is None or raw.src.get("tx") != txid:
+                    continue
+                if raw.src.get("staged_delete"):
+                    ops.append({"delete": {"_index": self._alias("docs"), "_id": did, "if_seq_no": raw.seq_no,
+                                           "if_primary_term": raw.primary_term}})
+                else:
+                    src = self._doc_source(raw.src["collection"], raw.src["id"], raw.src["staged"],
+                                           int(raw.src["staged_version"]))
+                    ops.append(_write_op(self._alias("docs"), did, src, raw))
+                targets.append(did)
+            retry = [did for did, (_, r) in zip(targets, self._bulk(ops), strict=True) if r["status"] == 409]
+            if not retry:
+                return
+            pending = retry
+        raise StoreError(f"could not roll transaction {txid} forward")
+
+    def _abort(self, txid: str) -> str | None:
+        """Flip a pending transaction to aborted (compare-and-set: it loses to a commit), then undo its
+        staged parts. If it turns out committed, roll it forward instead. Returns the final status."""
+        tx_id = _key_id(TX, txid)
+        for _ in range(MAX_RETRIES):
+            raw = self._get("docs", tx_id)
+            if raw is None:
+                self._clear_orphan_markers(txid)
+                return None
+            body = raw.src.get("body") or {}
+            if raw.src.get("status") == "committed":
+                self._roll_forward(txid, body.get("collection", ""), body.get("ids", []))
+                return "committed"
+            if raw.src.get("status") != "aborted":
+                try:
+                    self.es.index(index=self._alias("docs"), id=tx_id, if_seq_no=raw.seq_no,
+                                  if_primary_term=raw.primary_term, document={**raw.src, "status": "aborted"})
+                except ApiError as exc:
+                    if exc.meta.status == 409:
+                        continue
+                    raise
+            self._remember_status(txid, "aborted")
+            self._undo(txid, [_key_id(body.get("collection", ""), d) for d in body.get("ids", [])])
+            return "aborted"
+        return None
+
+    def _undo(self, txid: str, dids: list[str]) -> None:
+        pending = list(dids)
+        for _ in range(MAX_RETRIES):
+            raws = self._mget("docs", pending)
+            ops: list[Any] = []
+            targets: list[str] = []
+            for did in pending:
+                raw = raws.get(did)
+                if raw is None or raw.src.get("tx") != txid:
+                    continue
+                if int(raw.src.get("version", 0)) < 1:
+                    ops.append({"delete": {"_index": self._alias("docs"), "_id": did, "if_seq_no": raw.seq_no,
+                                           "if_primary_term": raw.primary_term}})
+                else:
+                    src = {k: v for k, v in raw.src.items() if k not in
+                           ("tx", "staged", "staged_fields", "staged_delete", "staged_version")}
+                    ops.append(_write_op(self._alias("docs"), did, src, raw))
+                targets.append(did)
+            retry = [did for did, (_, r) in zip(targets, self._bulk(ops), strict=True) if r["status"] == 409]
+            if not retry:
+                return
+            pending = retry
+
+    def _clear_orphan_markers(self, txid: str) -> None:
+        """Markers whose transaction doc is gone (not in normal operation; a manual delete could)."""
+        self._refresh("docs")
+        dids = [h["_id"] for hits in self._scan("docs", {"term": {"tx": txid}}, source=False) for h in hits]
+        if dids:
+            self._undo(txid, dids)
+
+    def _recover_transactions(self) -> None:
+        """Settle transactions of crashed writers; forget finished ones after TX_KEEP seconds."""
+        self._refresh("docs")
+        now = time.time()
+        for hits in self._scan("docs", {"term": {"collection": TX}}):
+            for h in hits:
+                src = h["_source"]
+                age = now - float(src.get("created", 0))
+                if src.get("status") == "pending" and age <= TX_TIMEOUT:
+                    continue  # a live writer is (probably) in the middle of it
+                self._settle(src["id"])
+                if age > TX_KEEP:
+                    self._delete_quietly("docs", h["_id"])
+
+    def _delete_quietly(self, kind: str, doc_id: str) -> None:
+        try:
+            self.es.delete(index=self._alias(kind), id=doc_id)
+        except ESNotFound:
+            pass
+
+    # --- assets ------------------------------------------------------------------------
+    def put_asset(self, asset: dict[str, Any]) -> None:
+        self.put_assets([asset])
+
+    def put_assets(self, assets: list[dict[str, Any]]) -> None:
+        """Partial updates (``doc_as_upsert``) so an asset's vector, written by put_vectors, survives
+        an edit of its text; ``json`` is a string, so it is replaced whole, never merged."""
+        if not assets:
+            return
+        alias = self.schema.ensure("assets")
+        ops = [({"update": {"_index": alias, "_id": a["id"], "retry_on_conflict": 5}},
+                {"doc": _asset_source(a), "doc_as_upsert": True}) for a in assets]
+        _raise_failures(self._bulk(ops, refresh="wait_for"), "storing assets")
+
+    def get_asset(self, asset_id: str) -> dict[str, Any] | None:
+        raw = self._get("assets", asset_id, source_includes=["json"])
+        return json.loads(raw.src["json"]) if raw is not None and "json" in raw.src else None
+
+    def get_assets(self, asset_ids: list[str]) -> dict[str, dict[str, Any]]:
+        raws = self._mget("assets", asset_ids, source_includes=["json"])
+        return {aid: json.loads(r.src["json"]) for aid, r in raws.items() if "json" in r.src}
+
+    def filter_assets(
+        self, flt: AssetFilter, *, sort: AssetSort = "updated_desc", limit: int = 20, offset: int = 0
+    ) -> HitPage:
+        query = eq.asset_query(flt)
+        order = eq.ASSET_SORTS[sort]
+        if offset + limit <= 100_000:
+            resp = self._search("assets", query=query, sort=order, from_=offset, size=limit, source=False,
+                                track_total_hits=True)
+            hits = resp["hits"]["hits"]
+            total = int(resp["hits"]["total"]["value"])
+        else:
+            hits = self._page("assets", query, order, offset, limit, source=False, window=100_000)
+            total = self._count("assets", query)
+        return HitPage(hits=[Hit(h["_id"], 0.0) for h in hits], total=total)
+
+    def count_assets(self, flt: AssetFilter) -> int:
+        return self._count("assets", eq.asset_query(flt))
+
+    def asset_facet_counts(self, facet: str, flt: AssetFilter) -> dict[str, int]:
+        if facet not in FACETS and facet not in SCALAR_FACETS:
+            raise ValueError(f"unknown facet {facet}")
+        return {k[0]: n for k, n, _ in self._composite("assets", eq.asset_query(flt), (facet,), missing=False)}
+
+    def _composite(self, kind: str, query: dict[str, Any], fields: tuple[str, ...], *, missing: bool = True,
+                   sum_field: str | None = None) -> Iterator[tuple[tuple[Any, ...], int, float]]:
+        """Every bucket of a composite aggregation (paged with after_key: exact, however many groups)."""
+        after: dict[str, Any] | None = None
+        while True:
+            comp: dict[str, Any] = {"size": 1000, "sources": [
+                {f"g{i}": {"terms": {"field": f, "missing_bucket": missing}}} for i, f in enumerate(fields)]}
+            if after is not None:
+                comp["after"] = after
+            agg: dict[str, Any] = {"composite": comp}
+            if sum_field:
+                agg["aggs"] = {"s": {"sum": {"field": sum_field}}}
+            resp = self._search(kind, query=query, size=0, aggs={"c": agg}, track_total_hits=False)
+            buckets = resp.get("aggregations", {}).get("c", {}).get("buckets", [])
+            for b in buckets:
+                key = tuple(b["key"][f"g{i}"] for i in range(len(fields)))
+                yield key, int(b["doc_count"]), float(b["s"]["value"]) if sum_field else 0.0
+            after = resp.get("aggregations", {}).get("c", {}).get("after_key")
+            if not buckets or after is None:
+                return
+
+    def text_search_assets(self, text: str, flt: AssetFilter, *, limit: int = 100) -> list[Hit]:
+        query = eq.text_query(text, flt)
+        if query is None or limit <= 0:
+            return []
+        resp = self._search("assets", query=query, size=min(limit, 10_000), source=False,
+                            sort=["_score", {"updated_at": "desc"}, {"id": "asc"}], track_total_hits=False)
+        return [Hit(h["_id"], float(h["_score"])) for h in resp["hits"]["hits"]]
+
+    # --- vectors -----------------------------------------------------------------------
+    def put_vectors(self, model_id: str, vectors: dict[str, np.ndarray]) -> None:
+        """Vectors live on their asset's document (so kNN filters on the asset's facets), in the field
+        of their dimension. A vector for an asset that does not exist is dropped."""
+        if not vectors:
+            return
+        by_dim: dict[int, dict[str, np.ndarray]] = defaultdict(dict)
+        for aid, v in vectors.items():
+            arr = np.asarray(v, dtype=np.float32).reshape(-1)
+            by_dim[int(arr.shape[0])][aid] = arr
+        for dim in by_dim:
+            self.schema.ensure_vector_field(dim)
+        alias = self._alias("assets")
+        dims = self.schema.vector_dims()
+        ops = []
+        for dim, group in by_dim.items():
+            others = {vector_field(d): None for d in dims if d != dim}
+            for aid, arr in group.items():
+                doc = {vector_field(dim): arr.tolist(), "vector_model": model_id, "vector_dim": dim, **others}
+                ops.append(({"update": {"_index": alias, "_id": aid, "retry_on_conflict": 5}}, {"doc": doc}))
+        results = self._bulk(ops, refresh="wait_for")
+        _raise_failures([(op, r) for op, r in results if r["status"] != 404], "storing vectors")
+
+    def knn_assets(self, vector: np.ndarray, flt: AssetFilter, *, k: int = 20) -> list[Hit]:
+        """Top-level kNN with the filter applied inside the graph search (exact when the filter leaves
+        fewer docs than num_candidates). Elasticsearch scores cosine as (1 + cos) / 2; mapped back."""
+        q = np.asarray(vector, dtype=np.float32).reshape(-1)
+        dim = int(q.shape[0])
+        k = min(k, 10_000)
+        if k <= 0 or dim not in self.schema.vector_dims() or not np.any(q):
+            return []
+        knn: dict[str, Any] = {"field": vector_field(dim), "query_vector": q.tolist(), "k": k,
+                               "num_candidates": min(max(4 * k, 100), 10_000)}
+        clauses = eq.asset_filter(flt)
+        if clauses:
+            knn["filter"] = clauses
+        resp = self._search("assets", knn=knn, size=k, source=False, track_total_hits=False)
+        return [Hit(h["_id"], 2.0 * float(h["_score"]) - 1.0) for h in resp["hits"]["hits"]]
+
+    def get_vectors(self, asset_ids: list[str]) -> tuple[list[str], np.ndarray]:
+        raws = self._mget("assets", asset_ids, source_includes=["vector_dim", "vec_*"])
+        rows: dict[str, np.ndarray] = {}
+        for aid, raw in raws.items():
+            dim = raw.src.get("vector_dim")
+            values = raw.src.get(vector_field(int(dim))) if dim else None
+            if values is not None:
+                rows[aid] = np.asarray(values, dtype=np.float32)
+        if not rows:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        # Mid re-embedding to another dimension: keep the dimension most rows have.
+        dims = [r.shape[0] for r in rows.values()]
+        dim = max(set(dims), key=dims.count)
+        found = [a for a in asset_ids if a in rows and rows[a].shape[0] == dim]
+        return found, np.stack([rows[a] for a in found]) if found else np.zeros((0, dim), dtype=np.float32)
+
+    def vector_model_ids(self) -> dict[str, int]:
+        query = {"exists": {"field": "vector_model"}}
+        return {k[0]: n for k, n, _ in self._composite("assets", query, ("vector_model",), missing=False)}
+
+    def assets_missing_vectors(self, model_id: str, *, limit: int = 1000) -> list[str]:
+        query = {"bool": {"must_not": [{"term": {"vector_model": model_id}}]}}
+        hits = self._page("assets", query, [{"id": "asc"}], 0, limit, source=False, window=100_000)
+        return [h["_id"] for h in hits]
+
+    # --- media -------------------------------------------------------------------------
+    def _media_file(self, sha256: str) -> Path:
+        return self.media_dir / sha256[:2] / sha256[2:4] / sha256
+
+    def media_tmp_dir(self) -> Path:
+        return self.media_dir / ".tmp"
+
+    def media_path(self, sha256: str) -> Path | None:
+        p = self._media_file(sha256)
+        return p if p.exists() else None
+
+    def put_media_file(self, tmp_path: Path, sha256: str, size: int, mime: str) -> bool:
+        dest = self._media_file(sha256)
+        existed = dest.exists()
+        if existed:
+            tmp_path.unlink(missing_ok=True)
+        else:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp_path, dest)  # atomic within one filesystem: never a partial file under its name
+            _fsync_dir(dest.parent)
+        self.record_media(sha256, size, mime, to_iso(utcnow()))
+        return not existed
+
+    def record_media(self, sha256: str, size: int, mime: str, created_at: str) -> None:
+        """Metadata of a stored file; the first record stands (bytes are content-addressed)."""
+        try:
+            self.put_doc(MEDIA, sha256, {"sha256": sha256, "size": size, "mime": mime, "created_at": created_at},
+                         expected_version=0)
+        except ConflictError:
+            pass
+
+    def media_info(self, sha256: str) -> dict[str, Any] | None:
+        return self.get_doc(MEDIA, sha256)
+
+    def open_media(self, sha256: str) -> BinaryIO | None:
+        p = self.media_path(sha256)
+        return p.open("rb") if p else None
+
+    # --- events ------------------------------------------------------------------------
+    def add_events(self, events: list[dict[str, Any]], derive: CounterDeriver | None = None) -> list[str]:
+        """Create each event with ``op_type=create`` (a stored id answers 409: a duplicate, skipped),
+        then add the counter deltas of exactly the created ones.
+
+        Crash safety without transactions: ``derive`` is applied to each event on its own *before*
+        the write, and each event document carries its own deltas and a batch id. A marker doc for the
+        batch exists from before the write until the counters are updated. Each counter doc records
+        the batches already added to it, so adding a batch twice changes nothing. If the process dies
+        in between, recovery (at start and every minute, in any process) finds the marker older than
+        ``BATCH_GRACE``, sums the deltas stored on that batch's created events and adds them — once.
+        This needs ``derive`` to be additive over events (derive(a + b) = derive(a) + derive(b)),
+        which profile counters are by design.
+        """
+        if not events:
+            return []
+        self._maybe_recover()
+        alias = self.schema.ensure("events")
+        batch = uuid.uuid4().hex[:16]
+        per_event = [derive([ev]) if derive else [] for ev in events]
+        marker = _key_id(COUNTER_BATCH, batch)
+        if derive:
+            self.schema.ensure("docs")
+            self.es.create(index=self._alias("docs"), id=marker, document={
+                "collection": COUNTER_BATCH, "id": batch, "version": 1, "status": "pending", "created": time.time()})
+        ops = []
+        for ev, deltas in zip(events, per_event, strict=True):
+            source = {**ev, "_batch": batch, "_deltas": _dumps(deltas)} if derive else dict(ev)
+            ops.append(({"create": {"_index": alias, "_id": ev["id"]}}, source))
+        results = self._bulk(ops, refresh="wait_for")
+        inserted: list[int] = []
+        failures = []
+        for i, (_, r) in enumerate(results):
+            if r["status"] == 201:
+                inserted.append(i)
+            elif r["status"] != 409:
+                failures.append(f"event {events[i].get('id')!r}: {r.get('error')}")
+        if failures:
+            raise StoreError("; ".join(failures[:5]))  # the marker stays: recovery adds what was created
+        if derive:
+            if inserted:
+                self._apply_counters(_sum_deltas(d for i in inserted for d in per_event[i]), batch)
+            self._delete_quietly("docs", marker)
+        return [events[i]["id"] for i in inserted]
+
+    def _recover_counter_batches(self) -> None:
+        self._refresh("docs")
+        query = {"bool": {"filter": [{"term": {"collection": COUNTER_BATCH}},
+                                     {"range": {"created": {"lt": time.time() - BATCH_GRACE}}}]}}
+        stale = [h["_source"]["id"] for hits in self._scan("docs", query) for h in hits]
+        if not stale:
+            return
+        self._refresh("events")
+        for batch in stale:
+            deltas: list[tuple[str, str, str, float]] = []
+            for hits in self._scan("events", {"term": {"_batch": batch}}, source=["_deltas"]):
+                for h in hits:
+                    deltas.extend(tuple(d) for d in json.loads(h["_source"].get("_deltas") or "[]"))
+            if deltas:
+                self._apply_counters(_sum_deltas(deltas), batch)
+            self._delete_quietly("docs", _key_id(COUNTER_BATCH, batch))
+
+    def query_events(self, q: EventQuery) -> list[dict[str, Any]]:
+        hits = self._page("events", eq.event_query(q), eq.event_sort(q.newest_first), 0, q.limit,
+                          source={"excludes": list(INTERNAL_EVENT_FIELDS)})
+        return [h["_source"] for h in hits]
+
+    def iter_events(self, *, batch: int = 10000) -> Iterator[list[dict[str, Any]]]:
+        self._refresh("events")
+        for hits in self._scan("events", {"match_all": {}}, sort=[{"id": "asc"}], page=min(batch, 10_000),
+                               source={"excludes": list(INTERNAL_EVENT_FIELDS)}):
+            yield [h["_source"] for h in hits]
+
+    def count_events(self, q: EventQuery | None = None) -> int:
+        return self._count("events", eq.event_query(q or EventQuery()))
+
+    def event_counts(self, group_by: tuple[str, ...], q: EventQuery) -> list[tuple[tuple[Any, ...], int, float]]:
+        for col in group_by:
+            if col not in EVENT_COLUMNS:
+                raise ValueError(f"cannot group events by {col}")
+        query = eq.event_query(q)
+        if "ts" not in group_by:
+            return list(self._composite("events", query, group_by, sum_field="value"))
+        # date_nanos buckets come back as epoch millis; group the stored strings client-side instead.
+        acc: dict[tuple[Any, ...], list[float]] = defaultdict(lambda: [0, 0.0])
+        for hits in self._scan("events", query, source=list(group_by) + ["value"]):
+            for h in hits:
+                s = h["_source"]
+                cell = acc[tuple(s.get(c) for c in group_by)]
+                cell[0] += 1
+                cell[1] += float(s.get("value") or 0.0)
+        return [(k, int(v[0]), float(v[1])) for k, v in acc.items()]
+
+    def _event_ids(self, query: dict[str, Any]) -> list[str]:
+        self._refresh("events")
+        return [h["_id"] for hits in self._scan("events", query, source=False) for h in hits]
+
+    def reassign_events(self, from_user: str, to_user: str) -> int:
+        alias = self._alias("events")
+        ids = self._event_ids({"term": {"user_id": from_user}})
+        ops = [({"update": {"_index": alias, "_id": i, "retry_on_conflict": 5}}, {"doc": {"user_id": to_user}})
+               for i in ids]
+        results = self._bulk(ops, refresh="wait_for")
+        _raise_failures([(op, r) for op, r in results if r["status"] != 404], "reassigning events")
+        return sum(1 for _, r in results if r["status"] == 200)
+
+    def delete_events(self, q: EventQuery) -> int:
+        alias = self._alias("events")
+        ops = [({"delete": {"_index": alias, "_id": i}}, None) for i in self._event_ids(eq.event_query(q))]
+        results = self._bulk(ops, refresh="wait_for")
+        return sum(1 for _, r in results if r["status"] == 200)
+
+    # --- counters ----------------------------------------------------------------------
+    def _apply_counters(self, deltas: dict[tuple[str, str], dict[str, float]], batch: str | None) -> None:
+        """Read-modify-write of one doc per (collection, key), guarded by if_seq_no/if_primary_term and
+        retried on conflict (no scripts in the server). Each doc is updated atomically; a doc that
+        already holds ``batch`` is skipped, which makes re-applying a batch harmless."""
+        if not deltas:
+            return
+        alias = self.schema.ensure("counters")
+        pending = {_key_id(c, k): (c, k) for c, k in deltas}
+        for _ in range(MAX_RETRIES):
+            raws = self._mget("counters", list(pending))
+            now = time.time()
+            ops: list[dict[str, Any]] = []
+            targets: list[str] = []
+            for cid, (collection, key) in pending.items():
+                raw = raws.get(cid)
+                src = raw.src if raw is not None else {"collection": collection, "key": key, "values": {}, "applied": {}}
+                applied = dict(src.get("applied") or {})
+                if batch is not None and batch in applied:
+                    targets.append(cid)
+                    ops.append({"noop": True})
+                    continue
+                values = dict(src.get("values") or {})
+                for field, delta in deltas[(collection, key)].items():
+                    values[field] = float(values.get(field, 0.0)) + delta
+                if batch is not None:
+                    applied = {b: t for b, t in applied.items() if t > now - APPLIED_RETENTION}
+                    applied[batch] = round(now, 1)
+                ops.append(_write_op(alias, cid, {"collection": collection, "key": key, "values": values,
+                                                  "applied": applied}, raw))
+                targets.append(cid)
+            real = [(cid, op) for cid, op in zip(targets, ops, strict=True) if "noop" not in op]
+            results = self._bulk([op for _, op in real])
+            done = {cid for cid, op in zip(targets, ops, strict=True) if "noop" in op}
+            for (cid, _), (_, r) in zip(real, results, strict=True):
+                if r["status"] in (200, 201):
+                    done.add(cid)
+                elif r["status"] != 409:
+                    raise StoreError(f"counter {cid}: {r.get('error')}")
+            for cid in done:
+                pending.pop(cid, None)
+            if not pending:
+                return
+            time.sleep(random.uniform(0, 0.01))
+        raise StoreError("gave up updating counters: too many concurrent writers")
+
+    def add_to_counters(self, collection: str, updates: list[tuple[str, str, float]]) -> None:
+        self._apply_counters(_sum_deltas((collection, k, f, v) for k, f, v in updates), None)
+
+    def get_counters(self, collection: str, key: str) -> dict[str, float]:
+        raw = self._get("counters", _key_id(collection, key), source_includes=["values"])
+        return {f: float(v) for f, v in (raw.src.get("values") or {}).items()} if raw is not None else {}
+
+    def scan_counters(self, collection: str) -> Iterator[tuple[str, str, float]]:
+        self._refresh("counters")
+        for hits in self._scan("counters", {"term": {"collection": collection}}, source=["key", "values"]):
+            for h in hits:
+                key = h["_source"]["key"]
+                for field, value in (h["_source"].get("values") or {}).items():
+                    yield key, field, float(value)
+
+    def delete_counters(self, collection: str, key: str) -> None:
+        self._delete_quietly("counters", _key_id(collection, key))
+
+    # --- bulk export/import for `contenthub store copy` --------------------------------
+    def collections(self) -> list[str]:
+        """Collections holding documents (reserved ``_…`` bookkeeping collections left out)."""
+        self._refresh("docs")
+        return sorted(k[0] for k, _, _ in self._composite("docs", {"match_all": {}}, ("collection",), missing=False)
+                      if not k[0].startswith("_"))
+
+    def iter_doc_versions(self, collection: str) -> Iterator[list[tuple[str, dict[str, Any], int]]]:
+        self._refresh("docs")
+        query = {"bool": {"filter": [{"term": {"collection": collection}}]}}
+        for hits in self._scan("docs", query, sort=[{"id": "asc"}]):
+            rows = []
+            for h in hits:
+                found = self._resolve(h["_source"])
+                if found is not None:
+                    rows.append((h["_source"]["id"], found[0], found[1]))
+            yield rows
+
+    def import_docs(self, collection: str, rows: list[tuple[str, dict[str, Any], int]]) -> None:
+        """Overwrite docs keeping their versions (a copy must not break clients' expected_version)."""
+        alias = self.schema.ensure("docs")
+        ops = [({"index": {"_index": alias, "_id": _key_id(collection, d)}}, self._doc_source(collection, d, body, v))
+               for d, body, v in rows]
+        _raise_failures(self._bulk(ops, refresh="wait_for"), "importing docs")
+
+    def iter_assets(self, batch: int = 1000) -> Iterator[list[dict[str, Any]]]:
+        self._refresh("assets")
+        for hits in self._scan("assets", {"match_all": {}}, sort=[{"id": "asc"}], page=batch, source=["json"]):
+            yield [json.loads(h["_source"]["json"]) for h in hits if "json" in h["_source"]]
+
+    def iter_vectors(self, batch: int = 1000) -> Iterator[list[tuple[str, str, np.ndarray]]]:
+        self._refresh("assets")
+        query = {"exists": {"field": "vector_model"}}
+        for hits in self._scan("assets", query, sort=[{"id": "asc"}], page=batch,
+                               source=["vector_model", "vector_dim", "vec_*"]):
+            rows = []
+            for h in hits:
+                s = h["_source"]
+                values = s.get(vector_field(int(s["vector_dim"]))) if s.get("vector_dim") else None
+                if values is not None:
+                    rows.append((h["_id"], s["vector_model"], np.asarray(values, dtype=np.float32)))
+            yield rows
+
+    def counter_collections(self) -> list[str]:
+        self._refresh("counters")
+        return sorted(k[0] for k, _, _ in self._composite("counters", {"match_all": {}}, ("collection",),
+                                                          missing=False))
+
+    def set_counters(self, collection: str, rows: dict[str, dict[str, float]]) -> None:
+        """Overwrite whole counter docs (copying; not for live traffic, which adds)."""
+        alias = self.schema.ensure("counters")
+        ops = [({"index": {"_index": alias, "_id": _key_id(collection, key)}},
+                {"collection": collection, "key": key, "values": values, "applied": {}}) for key, values in rows.items()]
+        _raise_failures(self._bulk(ops), "importing counters")
+
+    def iter_media(self) -> Iterator[dict[str, Any]]:
+        for rows in self.iter_doc_versions(MEDIA):
+            for _, body, _ in rows:
+                yield body
+
+
+def _write_op(alias: str, doc_id: str, source: dict[str, Any], raw: Raw | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Create when there was nothing, else overwrite only if nobody wrote since we read."""
+    if raw is None:
+        return {"create": {"_index": alias, "_id": doc_id}}, source
+    return {"index": {"_index": alias, "_id": doc_id, "if_seq_no": raw.seq_no,
+                      "if_primary_term": raw.primary_term}}, source
+
+
+def _pair_ops(ops: Iterable[Any]) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
+    out: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
+    for op in ops:
+        if isinstance(op, tuple):
+            out.append(op)
+        else:
+            out.append((op, None))
+    return out
+
+
+def _raise_failures(results: list[tuple[str, dict[str, Any]]], what: str) -> None:
+    bad = [r for _, r in results if r.get("status", 500) >= 300]
+    if bad:
+        raise StoreError(f"{what}: {len(bad)} failed, first: {bad[0].get('error')}")
+
+
+def _sum_deltas(deltas: Iterable[tuple[str, str, str, float] | list[Any]]) -> dict[tuple[str, str], dict[str, float]]:
+    acc: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for collection, key, field, value in deltas:
+        acc[(collection, key)][field] += float(value)
+    return {k: dict(v) for k, v in acc.items()}
+
+
+def _asset_source(a: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": a["id"], "json": _dumps(a), "title": a["title"], "body": a.get("body") or "",
+        "tags": a.get("tags") or [], "scenes": a.get("scenes") or [], "channels": a.get("channels") or [],
+        "stages": a.get("stages") or [], "kind": a.get("kind"), "content_type": a.get("content_type"),
+        "status": a.get("status"), "valid_from": a.get("valid_from"), "valid_until": a.get("valid_until"),
+        "created_at": a.get("created_at"), "updated_at": a.get("updated_at"),
+    }
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,234 @@
+"""Index layout of the Elasticsearch store: names, versioned mappings behind aliases, lazy creation.
+
+Why versioned indices behind aliases: a mapping change (a new analyzer, a new field type) cannot be
+applied in place in Elasticsearch. Every index is named ``{prefix}-{kind}-v{N}`` and all reads and
+writes go through the alias ``{prefix}-{kind}``; a migration creates ``v{N+1}``, copies, and moves the
+alias in one atomic ``_aliases`` call.
+
+Why lazy creation: creating an index is a cluster-state update (≈0.5 s on a busy 2-core machine), so
+indices are created on their first write (reads of a missing index answer "empty"), and
+``contenthub store init`` creates all of them up front for production.
+
+Mapping choices (all ``dynamic: false``: unknown keys stay in ``_source`` but never grow the mapping):
+- docs: one index for every collection. ``body`` is the document as an unindexed object
+  (``enabled: false``); ``fields`` is a ``flattened`` copy of the top-level scalars, type-tagged
+  (``s:text``, ``n:1``) so ``where={"n": 1}`` never matches the string ``"1"`` — the same rule as
+  SQLite's ``json_extract(...) = ?``. Flattened keeps the mapping at one field however many keys the
+  collections use.
+- assets: text fields with the ``standard`` analyzer (the only multilingual one in the test
+  distribution; CJK text becomes one token per character), keyword facets, time strings as
+  ``keyword`` (stored times are fixed-width UTC ``…Z`` strings, so keyword order = time order and
+  range filters compare exactly as SQLite does), the full asset as a JSON string (``json``: partial
+  updates replace a string whole, while they would merge an object), and one ``dense_vector`` field
+  per dimension (``vec_{dim}``), added to the mapping on the first ``put_vectors`` of that dimension.
+- events: event id as ``_id``; ``ts`` as ``date_nanos`` (microsecond order and fast point ranges for
+  "this user's events since …", which a keyword range could not give).
+- counters: one document per (collection, key) with its fields as an unindexed map.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from elasticsearch import ApiError, Elasticsearch
+
+KINDS = ("docs", "assets", "events", "counters")
+MAPPING_VERSION = {"docs": 1, "assets": 1, "events": 1, "counters": 1}
+
+KEYWORD = {"type": "keyword"}
+STORED_ONLY = {"type": "keyword", "index": False, "doc_values": False}
+UNINDEXED_OBJECT = {"type": "object", "enabled": False}
+
+MAPPINGS: dict[str, dict[str, Any]] = {
+    "docs": {
+        "dynamic": False,
+        "properties": {
+            "collection": KEYWORD,
+            "id": KEYWORD,
+            "version": {"type": "long"},
+            "updated_at": KEYWORD,
+            "body": UNINDEXED_OBJECT,
+            # Long strings are not indexed for `where` (Lucene terms are limited to 32 KB).
+            "fields": {"type": "flattened", "ignore_above": 1024},
+            # Multi-document transactions (put_docs_atomic): see ElasticStore.put_docs_atomic.
+            "tx": KEYWORD,
+            "staged": UNINDEXED_OBJECT,
+            "staged_fields": {"type": "flattened", "ignore_above": 1024},
+            "staged_delete": {"type": "boolean"},
+            "staged_version": {"type": "long"},
+            "status": KEYWORD,
+            "created": {"type": "double"},
+        },
+    },
+    "assets": {
+        "dynamic": False,
+        "properties": {
+            "id": KEYWORD,
+            "json": STORED_ONLY,
+            "title": {
+                "type": "text",
+                "analyzer": "standard",
+                "fields": {"sort": {"type": "keyword", "ignore_above": 1024}},
+            },
+            "body": {"type": "text", "analyzer": "standard"},
+            # position_increment_gap keeps a phrase from spanning two tags.
+            "tags": {"type": "keyword", "fields": {"text": {"type": "text", "analyzer": "standard",
+                                                             "position_increment_gap": 100}}},
+            "scenes": KEYWORD,
+            "channels": KEYWORD,
+            "stages": KEYWORD,
+            "kind": KEYWORD,
+            "content_type": KEYWORD,
+            "status": KEYWORD,
+            "valid_from": KEYWORD,
+            "valid_until": KEYWORD,
+            "created_at": KEYWORD,
+            "updated_at": KEYWORD,
+            "vector_model": KEYWORD,
+            "vector_dim": {"type": "integer"},
+        },
+    },
+    "events": {
+        "dynamic": False,
+        "properties": {
+            "id": KEYWORD,
+            "type": KEYWORD,
+            "user_id": KEYWORD,
+            "asset_id": KEYWORD,
+            "channel": KEYWORD,
+            "group_id": KEYWORD,
+            "recommendation_id": KEYWORD,
+            "ts": {"type": "date_nanos"},
+            "value": {"type": "double"},
+            "attributes": UNINDEXED_OBJECT,
+            "_batch": KEYWORD,
+            "_deltas": STORED_ONLY,
+        },
+    },
+    "counters": {
+        "dynamic": False,
+        "properties": {
+            "collection": KEYWORD,
+            "key": KEYWORD,
+            "values": UNINDEXED_OBJECT,
+            "applied": UNINDEXED_OBJECT,
+        },
+    },
+}
+
+
+def vector_field(dim: int) -> str:
+    return f"vec_{dim}"
+
+
+def vector_mapping(dim: int) -> dict[str, Any]:
+    """Float HNSW, not the 8.19 default int8_hnsw: scores then equal SQLite's exact cosine (a stored
+    vector scores 1.0, not 0.9999). For millions of assets int8_hnsw quarters the memory; change it here."""
+    return {"type": "dense_vector", "dims": dim, "index": True, "similarity": "cosine",
+            "index_options": {"type": "hnsw"}}
+
+
+class Indices:
+    """Knows the alias of each kind and creates missing indices once per process."""
+
+    def __init__(self, es: Elasticsearch, prefix: str, *, shards: int | None, replicas: int | None,
+                 refresh_interval: str) -> None:
+        self.es = es
+        self.prefix = prefix
+        self.shards = shards
+        self.replicas = replicas
+        self.refresh_interval = refresh_interval
+        self._ready: set[str] = set()
+        self._vector_dims: set[int] | None = None
+
+    def alias(self, kind: str) -> str:
+        return f"{self.prefix}-{kind}"
+
+    def concrete(self, kind: str) -> str:
+        return f"{self.prefix}-{kind}-v{MAPPING_VERSION[kind]}"
+
+    def settings(self, kind: str) -> dict[str, Any]:
+        # An explicit refresh_interval also keeps idle shards refreshing, so refresh=wait_for never
+        # waits for a search to wake a search-idle shard.
+        s: dict[str, Any] = {"refresh_interval": self.refresh_interval,
+                             "max_result_window": 100_000 if kind in ("assets", "docs") else 10_000}
+        if self.shards is not None:
+            s["number_of_shards"] = self.shards
+        if self.replicas is not None:
+            s["number_of_replicas"] = self.replicas
+        return s
+
+    def ensure(self, kind: str) -> str:
+        """Create ``{prefix}-{kind}-vN`` with its alias unless the alias exists; safe to race."""
+        alias = self.alias(kind)
+        if kind in self._ready:
+            return alias
+        if not self.es.indices.exists_alias(name=alias):
+            try:
+                self.es.indices.create(index=self.concrete(kind), mappings=MAPPINGS[kind],
+                                       settings=self.settings(kind), aliases={alias: {}})
+            except ApiError as exc:
+                if exc.meta.status != 400 or "resource_already_exists" not in str(exc):
+                    raise
+                if not self.es.indices.exists_alias(name=alias):
+                    # The concrete index exists without its alias (half-finished init): add it.
+                    self.es.indices.put_alias(index=self.concrete(kind), name=alias)
+        # Another process may have created it a moment ago: its primary may still be starting.
+        self.es.cluster.health(index=alias, wait_for_status="yellow", wait_for_no_initializing_shards=True,
+                               wait_for_active_shards=str(self.shards or 1), timeout="60s")
+        self._ready.add(kind)
+        return alias
+
+    def ensure_all(self) -> list[str]:
+        return [self.ensure(kind) for kind in KINDS]
+
+    def existing(self) -> dict[str, list[str]]:
+        """Alias → concrete indices, for the aliases of this prefix that exist."""
+        out: dict[str, list[str]] = {}
+        for kind in KINDS:
+            alias = self.alias(kind)
+            try:
+                found = self.es.indices.get_alias(name=alias)
+            except ApiError as exc:
+                if exc.meta.status == 404:
+                    continue
+                raise
+            out[alias] = sorted(found.body)
+        return out
+
+    def vector_dims(self) -> set[int]:
+        """Dimensions that have a vector field in the assets mapping (read once, then kept up to date)."""
+        if self._vector_dims is None:
+            dims: set[int] = set()
+            try:
+                mapping = self.es.indices.get_mapping(index=self.alias("assets"))
+            except ApiError as exc:
+                if exc.meta.status != 404:
+                    raise
+                mapping = None
+            if mapping is not None:
+                for body in mapping.body.values():
+                    for name in body["mappings"].get("properties", {}):
+                        if name.startswith("vec_") and name[4:].isdigit():
+                            dims.add(int(name[4:]))
+            self._vector_dims = dims
+        return self._vector_dims
+
+    def ensure_vector_field(self, dim: int) -> str:
+        field = vector_field(dim)
+        if dim not in self.vector_dims():
+            self.ensure("assets")
+            self.es.indices.put_mapping(index=self.alias("assets"), properties={field: vector_mapping(dim)})
+            self.vector_dims().add(dim)
+        return field
+
+    def forget_vector_dims(self) -> None:
+        self._vector_dims = None
+
+    def delete_all(self) -> None:
+        """Drop every index of this prefix (tests and `store copy --replace`)."""
+        for indices in self.existing().values():
+            for index in indices:
+                self.es.indices.delete(index=index, ignore_unavailable=True)
+        self._ready.clear()
+        self._vector_dims = None

@@ -1,0 +1,31 @@
+"""Where the Elasticsearch tests find their server, and how they skip (or fail in CI) without one."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+HOW_TO_RUN = (
+    "Elasticsearch tests skipped: start a local node with `bash scripts/elasticsearch.sh start` and set "
+    "CONTENTHUB_TEST_ES_URL to the URL it prints (CI sets CONTENTHUB_REQUIRE_ES=1 to make this a failure)"
+)
+
+# Tests refresh every 100 ms instead of the default 1 s: the same refresh=wait_for code path, a tenth
+# of the wait per write. Replicas 0 keeps the single test node green.
+TEST_OPTIONS = "refresh_interval=100ms&replicas=0"
+
+
+def es_url() -> str:
+    """The test node's URL with test index options, or skip (fail when CONTENTHUB_REQUIRE_ES=1)."""
+    url = os.environ.get("CONTENTHUB_TEST_ES_URL", "").strip()
+    if not url:
+        if os.environ.get("CONTENTHUB_REQUIRE_ES") == "1":
+            pytest.fail("CONTENTHUB_REQUIRE_ES=1 but CONTENTHUB_TEST_ES_URL is not set: " + HOW_TO_RUN)
+        pytest.skip(HOW_TO_RUN)
+    return url + ("&" if "?" in url else "?") + TEST_OPTIONS
+
+
+def unique_prefix() -> str:
+    return f"cht-{uuid.uuid4().hex[:10]}"
