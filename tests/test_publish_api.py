@@ -504,3 +504,17 @@ def test_slot_page_edits_with_csrf_and_shows_refusals(api: Clients) -> None:
                                                               "locked": "1"}, follow_redirects=False)
     assert r.status_code == 303
     assert next(s for s in ed.get(f"/v1/plans/{WEEK}").json()["slots"] if s["id"] == sub[0]["id"])["locked"]
+
+
+def test_history_keeps_the_last_versions(ed: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    from contenthub.publish import service
+
+    monkeypatch.setattr(service, "HISTORY_KEPT", 3)
+    plan = make_plan(ed, channels=["app_push"])
+    for _ in range(4):
+        ed.patch(f"/v1/plans/{WEEK}/slots/{plan['slots'][0]['id']}", json={"locked": not plan["slots"][0]["locked"]})
+        plan = ed.get(f"/v1/plans/{WEEK}").json()
+    assert plan["version"] == 5
+    assert [v["version"] for v in ed.get(f"/v1/plans/{WEEK}/versions").json()] == [5, 4, 3]
+    assert ed.get(f"/v1/plans/{WEEK}?version=2").status_code == 404
+    assert ed.get(f"/v1/plans/{WEEK}?version=3").json()["version"] == 3

@@ -380,7 +380,8 @@ def save_plan(hub: Hub, plan: Plan, expected_version: int | None) -> Plan:
             week.isoformat(): {"kind": "head", "week": week.isoformat(), "info": info, "plan": body},
             _history_id(week, plan.version): {"kind": "version", "week": week.isoformat(), "info": info, "plan": body},
         }
-        old = [_history_id(week, v) for v in range(max(1, plan.version - HISTORY_KEPT - 5), plan.version - HISTORY_KEPT + 1)]
+        # each write retires the version that falls out of the window, so the history stays HISTORY_KEPT long
+        old = [_history_id(week, plan.version - HISTORY_KEPT)] if plan.version > HISTORY_KEPT else []
         hub.store.put_docs_atomic(PLANS, docs, delete=old)
         return plan
 
