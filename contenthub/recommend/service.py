@@ -128,10 +128,10 @@ def next_for_user(
 ) -> Recommendation:
     _validate(hub, channel, scene, n)
     now = now or utcnow()
-    strat, override = _strategy_for(hub, "user", user_id, strategy)
-    variant = override.label if override else None
     user_doc = users.find_user(hub, user_id)
-    uid = user_doc["id"] if user_doc else user_id
+    uid = user_doc["id"] if user_doc else user_id  # a merged user's old id gets the surviving user's variant
+    strat, override = _strategy_for(hub, "user", uid, strategy)
+    variant = override.label if override else None
     cat = catalog(hub)
     profile = load_profile(hub, user_id=uid, user_doc=user_doc, now=now)
     aud = audience_for(hub, cat, profile, now)
