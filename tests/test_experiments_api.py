@@ -420,3 +420,32 @@ def test_cli_simulate_then_report(tmp_path: Path) -> None:
     assert out.exit_code == 0 and out.output.startswith("metric,role,variant") and len(out.output.splitlines()) == 11
     out = runner.invoke(sim_app, ["report", "nope", "--data-dir", str(data)])
     assert out.exit_code == 1 and "No experiment 'nope'" in out.output
+
+
+def test_planner_applies_cadence_variants_and_logs_exposure(xhub: Hub) -> None:
+    from datetime import date
+
+    from contenthub.publish import service as publish
+    from contenthub.recommend.groups import upsert_group
+    from contenthub.recommend.models import GroupIn
+
+    put_assets(xhub, [f"a{i}" for i in range(30)], channel="wecom_group")
+    for i in range(6):
+        upsert_group(xhub, GroupIn(id=f"g{i}", channel="wecom_group"))
+    rule = {"channel": "wecom_group", "max_per_week": 1, "mix": {"educational": [0, 1]}}
+    _start(xhub, key="calm-groups", unit="group", change="cadence", secondary_metrics=[], variants=[
+        {"name": "control", "weight": 0.5}, {"name": "calm", "weight": 0.5, "rules": [rule]}])
+    week = date.today() + timedelta(days=7)
+    plan = publish.generate(xhub, week, ["wecom_group"], [f"group:g{i}" for i in range(6)], "test")
+    by_group: dict[str, int] = {}
+    for slot in plan.slots:
+        by_group[slot.audience.key] = by_group.get(slot.audience.key, 0) + 1
+    variants = {f"group:g{i}": runtime.cadence_override(xhub, f"group:g{i}").variant for i in range(6)}
+    assert set(variants.values()) == {"control", "calm"}, "both arms are present among six groups"
+    for key, variant in variants.items():
+        if variant == "calm":
+            assert by_group.get(key, 0) <= 1, "the calm arm's rule set caps the week at one post"
+        else:
+            assert by_group.get(key, 0) > 1, "the control arm keeps the default cadence"
+    exposed = {d["unit_id"] for d in xhub.store.list_docs("exposures", where={"experiment": "calm-groups"})}
+    assert exposed == {k.split(":")[1] for k in variants if by_group.get(k, 0) > 0}

@@ -41,6 +41,7 @@ from contenthub.publish.planner import (
     validate_rule_set,
     week_start_of,
 )
+from contenthub.experiments import runtime as experiments_runtime
 from contenthub.publish.rules import CHANNELS, Audience, CadenceRule, default_rules, month_key
 from contenthub.store.query import AssetFilter
 from contenthub.timeutil import to_iso, utcnow
@@ -468,6 +469,15 @@ def generate(
         audience_lookup.check_exists(hub, audience, field="audiences")
         audience_list.append(audience)
     all_rules = rule_set(hub)
+    overrides = {}
+    for audience in audience_list:  # a cadence experiment may give this audience its variant's rules
+        ov = experiments_runtime.cadence_override(hub, audience.key)
+        if ov is None:
+            continue
+        overrides[audience.key] = ov
+        if ov.rules is not None:
+            all_rules = [r for r in all_rules if r.audience.key != audience.key] + [
+                CadenceRule.model_validate({**r, "audience": audience.model_dump()}) for r in ov.rules]
     rules = [r for r in all_rules if r.channel in channels]
     holidays = holidays_of(hub, week)
     current = find_plan(hub, week)
@@ -507,7 +517,11 @@ def generate(
         conflicts=result.conflicts, channel_summary=_channel_summary(slots, result.unmet, channels, planned_pairs),
         notes=notes, holidays=holidays, action=action, created_at=to_iso(now), created_by=actor,
     )
-    return save_plan(hub, plan, expected_version if expected_version is not None else (current.version if current else 0))
+    saved = save_plan(hub, plan, expected_version if expected_version is not None else (current.version if current else 0))
+    for key, ov in overrides.items():
+        if any(slot.audience.key == key for slot in saved.slots):
+            experiments_runtime.log_exposure(hub, ov, ov.unit_id, now)
+    return saved
 
 
 def replan(hub: Hub, week: date, actor: str, *, expected_version: int | None = None,
