@@ -14,6 +14,7 @@ from contenthub.config import Settings
 from contenthub.experiments.cli import sim_app
 from contenthub.library.tag_cli import tag_app
 from contenthub.recommend.eval_cli import eval_app
+from contenthub.store.cli import store_app
 
 app = typer.Typer(help="ContentHub: content library, recommendations, publish planning and A/B reports.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -24,6 +25,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(sim_app, name="experiments")
 app.add_typer(tag_app, name="tag")
 app.add_typer(eval_app, name="eval")
+app.add_typer(store_app, name="store")
 
 DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Data directory (default: CONTENTHUB_DATA_DIR or ./data)")]
 

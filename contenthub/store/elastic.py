@@ -37,7 +37,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -128,11 +128,12 @@ def parse_url(url: str) -> tuple[str, dict[str, str]]:
 class ElasticStore:
     backend = "elasticsearch"
 
-    def __init__(self, url: str, settings: Settings, *, prefix: str | None = None) -> None:
+    def __init__(self, url: str, settings: Settings, *, prefix: str | None = None,
+                 media_dir: Path | None = None) -> None:
         client_url, options = parse_url(url)
         self.url = url
         self.prefix = (prefix or settings.es_index_prefix).lower()
-        self.media_dir = Path(settings.media_dir)
+        self.media_dir = Path(media_dir or settings.media_dir)
         self.es = Elasticsearch(client_url, request_timeout=60, retry_on_timeout=True, max_retries=3,
                                 connections_per_node=64)
         refresh_interval = options.get("refresh_interval", "1s")
@@ -206,18 +207,32 @@ class ElasticStore:
         return self.schema.alias(kind)
 
     def _refresh(self, kind: str) -> None:
-        self.es.indices.refresh(index=self._alias(kind), ignore_unavailable=True, allow_no_indices=True)
+        self._when_ready(kind, lambda: self.es.indices.refresh(index=self._alias(kind), ignore_unavailable=True,
+                                                               allow_no_indices=True))
+
+    def _when_ready(self, kind: str, call: Callable[[], Any]) -> Any:
+        """Run ``call``; if it met a shard still starting (another process created the index a moment
+        ago: 503), wait for the index to be ready and run it once more."""
+        try:
+            return call()
+        except ApiError as exc:
+            if exc.meta.status != 503:
+                raise
+        self.schema.wait_ready(kind)
+        return call()
 
     def _search(self, kind: str, **body: Any) -> dict[str, Any]:
-        return self.es.search(index=self._alias(kind), ignore_unavailable=True, allow_no_indices=True, **body).body
+        return self._when_ready(kind, lambda: self.es.search(index=self._alias(kind), ignore_unavailable=True,
+                                                             allow_no_indices=True, **body).body)
 
     def _count(self, kind: str, query: dict[str, Any]) -> int:
-        resp = self.es.count(index=self._alias(kind), query=query, ignore_unavailable=True, allow_no_indices=True)
+        resp = self._when_ready(kind, lambda: self.es.count(index=self._alias(kind), query=query,
+                                                            ignore_unavailable=True, allow_no_indices=True))
         return int(resp["count"])
 
     def _get(self, kind: str, doc_id: str, **kw: Any) -> Raw | None:
         try:
-            r = self.es.get(index=self._alias(kind), id=doc_id, **kw)
+            r = self._when_ready(kind, lambda: self.es.get(index=self._alias(kind), id=doc_id, **kw))
         except ESNotFound:
             return None
         return Raw(r["_source"], r["_seq_no"], r["_primary_term"])
@@ -225,14 +240,29 @@ class ElasticStore:
     def _mget(self, kind: str, ids: list[str], **kw: Any) -> dict[str, Raw]:
         out: dict[str, Raw] = {}
         for chunk in _chunks(list(dict.fromkeys(ids)), MGET_CHUNK):
-            try:
-                resp = self.es.mget(index=self._alias(kind), ids=chunk, **kw)
-            except ESNotFound:
+            docs = self._mget_chunk(kind, chunk, **kw)
+            if docs is None:
                 return out
-            for d in resp["docs"]:
+            for d in docs:
                 if d.get("found"):
                     out[d["_id"]] = Raw(d.get("_source", {}), d["_seq_no"], d["_primary_term"])
         return out
+
+    def _mget_chunk(self, kind: str, ids: list[str], **kw: Any) -> list[dict[str, Any]] | None:
+        """One mget; per-document errors (a shard still starting) are retried, never taken as 'missing'."""
+        for attempt in range(2):
+            try:
+                docs = self.es.mget(index=self._alias(kind), ids=ids, **kw)["docs"]
+            except ESNotFound:
+                return None
+            errors = [d["error"] for d in docs if "error" in d]
+            if not errors:
+                return docs
+            if all(isinstance(e, dict) and e.get("type") == "index_not_found_exception" for e in errors):
+                return None
+            if attempt == 0:
+                self.schema.wait_ready(kind)
+        raise StoreError(f"reading {kind}: {errors[0]}")
 
     def _bulk(self, ops: list[dict[str, Any]], *, refresh: str | bool = False) -> list[tuple[str, dict[str, Any]]]:
         """Send (action, source-or-None) pairs in chunks; returns (op type, result) per action.
@@ -257,7 +287,8 @@ class ElasticStore:
               source: Any = True, limit: int | None = None) -> Iterator[list[dict[str, Any]]]:
         """Every hit of ``query`` in pages, on a point in time (a consistent view while paging)."""
         try:
-            pit = self.es.open_point_in_time(index=self._alias(kind), keep_alive="2m")["id"]
+            pit = self._when_ready(kind, lambda: self.es.open_point_in_time(index=self._alias(kind),
+                                                                            keep_alive="2m")["id"])
         except ESNotFound:
             return
         sort = list(sort or []) + ["_shard_doc"]
@@ -441,7 +472,8 @@ class ElasticStore:
         for attempt in range(READ_ATTEMPTS):
             self._refresh("docs")
             try:
-                pit = self.es.open_point_in_time(index=self._alias("docs"), keep_alive="1m")["id"]
+                pit = self._when_ready("docs", lambda: self.es.open_point_in_time(index=self._alias("docs"),
+                                                                                  keep_alive="1m")["id"])
             except ESNotFound:
                 return 0
             try:

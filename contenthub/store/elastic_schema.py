@@ -173,11 +173,16 @@ class Indices:
                 if not self.es.indices.exists_alias(name=alias):
                     # The concrete index exists without its alias (half-finished init): add it.
                     self.es.indices.put_alias(index=self.concrete(kind), name=alias)
-        # Another process may have created it a moment ago: its primary may still be starting.
-        self.es.cluster.health(index=alias, wait_for_status="yellow", wait_for_no_initializing_shards=True,
-                               wait_for_active_shards=str(self.shards or 1), timeout="60s")
+        self.wait_ready(kind)
         self._ready.add(kind)
         return alias
+
+    def wait_ready(self, kind: str) -> None:
+        """Block until the primaries of a just-created index have started (another process may have
+        created it a moment ago). A new index reports yellow while its primary is still starting,
+        so wait for no initializing shards and the active count too."""
+        self.es.cluster.health(index=self.alias(kind), wait_for_status="yellow", wait_for_no_initializing_shards=True,
+                               wait_for_active_shards=str(self.shards or 1), timeout="60s")
 
     def ensure_all(self) -> list[str]:
         return [self.ensure(kind) for kind in KINDS]

@@ -1,0 +1,120 @@
+"""`contenthub store copy`: everything arrives, versions survive, and the check notices a difference."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from contenthub.cli import app
+from contenthub.store.base import Store
+from contenthub.store.copy import copy_store, verify
+from contenthub.store.query import AssetFilter, EventQuery
+from tests.es_support import es_url, unique_prefix
+from tests.test_store_contract import event, make_asset, open_test_store, unit
+
+BACKENDS = ["sqlite", pytest.param("elasticsearch", marks=pytest.mark.es)]
+
+
+def seed(store: Store) -> None:
+    store.put_doc("plans", "w1", {"kind": "head", "n": 1})
+    store.put_doc("plans", "w1", {"kind": "head", "n": 2})  # version 2 must survive the copy
+    store.put_doc("keys", "k1", {"role": "bot", "名字": "机器人"})
+    store.put_assets([make_asset(f"a{i}", f"护眼小课堂 {i}", tags=["护眼"]) for i in range(5)])
+    store.put_vectors("m1", {f"a{i}": unit(1, i, 0) for i in range(4)})
+    store.put_vectors("m2", {"a4": unit(0, 0, 1)})
+    store.add_events([event(f"e{i}", "click", user=f"u{i % 3}", asset=f"a{i % 5}", minutes=i) for i in range(12)]
+                     + [event("g1", "open", user=None, group_id="grp", asset="a1")])
+    store.add_to_counters("profile", [("u1", "t:护眼", 1.25), ("u2", "n:click", 3.0)])
+    store.add_to_counters("popularity", [("*", "a1", 0.5)])
+    tmp = store.media_tmp_dir() / "upload-seed"
+    tmp.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    store.put_media_file(tmp, "ef" * 32, 48, "image/png")
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Iterator[Store]:
+    s = open_test_store("sqlite", tmp_path / "src")
+    seed(s)
+    yield s
+    s.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    s = open_test_store(request.param, tmp_path / "dst")
+    yield s
+    if s.backend == "elasticsearch":
+        s.drop()  # type: ignore[attr-defined]
+    s.close()
+
+
+def test_copy_everything_and_verify(source: Store, target: Store) -> None:
+    report = copy_store(source, target, progress=False, sample=100)
+    assert report.ok, report.lines()
+    assert report.counts["docs:plans"] == (1, 1) and report.counts["events"] == (13, 13)
+    assert report.counts["vectors:m1"] == (4, 4) and report.counts["media"] == (1, 1)
+    assert report.checked >= 5 + 5 + 13 + 3
+    assert target.get_doc_version("plans", "w1") == ({"kind": "head", "n": 2}, 2)
+    assert target.put_doc("plans", "w1", {"n": 3}, expected_version=2) == 3, "clients' versions stay valid"
+    assert target.get_counters("profile", "u1") == {"t:护眼": 1.25}
+    assert target.count_events(EventQuery(group_ids=("grp",))) == 1
+    assert [h.id for h in target.knn_assets(unit(1, 0, 0), AssetFilter(), k=1)] == ["a0"]
+    assert target.media_path("ef" * 32).read_bytes().startswith(b"\x89PNG")  # type: ignore[union-attr]
+    again = copy_store(source, target, progress=False)
+    assert again.ok and again.counts["events"] == (13, 13), "running it twice changes nothing"
+
+
+def test_verify_reports_differences(source: Store, target: Store) -> None:
+    copy_store(source, target, progress=False)
+    target.put_doc("plans", "w1", {"kind": "head", "n": 99})
+    target.add_to_counters("profile", [("u2", "n:click", 1.0)])
+    samples: dict[str, list[Any]] = {"docs": [("plans", "w1", {"kind": "head", "n": 2}, 2)],
+                                     "counters": [("profile", "u2")]}
+    report = verify(source, target, samples)
+    assert not report.ok
+    assert any("plans/w1" in p for p in report.problems) and any("sums differ" in p for p in report.problems)
+
+
+@pytest.mark.es
+def test_cli_copies_sqlite_to_elasticsearch_and_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = es_url()
+    src = open_test_store("sqlite", tmp_path / "a")
+    seed(src)
+    src.close()
+    prefix = unique_prefix()
+    monkeypatch.setenv("CONTENTHUB_DATA_DIR", str(tmp_path / "es-data"))
+    runner = CliRunner()
+    try:
+        sqlite_a = f"sqlite:///{tmp_path / 'a' / 'data' / 'contenthub.db'}"
+        r = runner.invoke(app, ["store", "init", url, "--prefix", prefix])
+        assert r.exit_code == 0, r.output
+        assert f"{prefix}-events-v1" in r.output
+        r = runner.invoke(app, ["store", "copy", sqlite_a, url, "--dst-prefix", prefix])
+        assert r.exit_code == 0, r.output
+        assert "copy verified" in r.output and "MISMATCH" not in r.output
+        r = runner.invoke(app, ["store", "copy", sqlite_a, url, "--dst-prefix", prefix])
+        assert r.exit_code == 2 and "--force" in r.output, "never copies into a store that holds data by accident"
+        sqlite_b = f"sqlite:///{tmp_path / 'b' / 'contenthub.db'}"
+        r = runner.invoke(app, ["store", "copy", url, sqlite_b, "--src-prefix", prefix])
+        assert r.exit_code == 0, r.output
+        from contenthub.store.sqlite import SQLiteStore
+
+        b = SQLiteStore(tmp_path / "b" / "contenthub.db", tmp_path / "b" / "media")
+        assert b.get_doc_version("plans", "w1") == ({"kind": "head", "n": 2}, 2)
+        assert b.count_events() == 13 and b.vector_model_ids() == {"m1": 4, "m2": 1}
+        ids, mat = b.get_vectors(["a1"])
+        assert ids == ["a1"] and np.allclose(mat[0], unit(1, 1, 0))
+        assert (tmp_path / "b" / "media" / "ef" / "ef" / ("ef" * 32)).exists()
+        b.close()
+    finally:
+        from contenthub.config import Settings
+        from contenthub.store.elastic import ElasticStore
+
+        es = ElasticStore(url, Settings(data_dir=tmp_path / "es-data"), prefix=prefix)
+        es.drop()
+        es.close()
