@@ -62,7 +62,12 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from contenthub.journeys.worker import start_background
+
+        stop_journeys = start_background(hub, settings.journeys_loop_seconds) if settings.journeys_loop_seconds else None
         yield
+        if stop_journeys is not None:
+            stop_journeys()
         hub.close()
 
     app = FastAPI(
@@ -129,6 +134,8 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     from contenthub.access.routes import router as access_router
     from contenthub.experiments.pages import router as experiments_pages
     from contenthub.experiments.routes import router as experiments_router
+    from contenthub.journeys.pages import router as journeys_pages
+    from contenthub.journeys.routes import router as journeys_router
     from contenthub.library.pages import router as library_pages
     from contenthub.library.routes import router as library_router
     from contenthub.publish.pages import router as publish_pages
@@ -137,7 +144,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     from contenthub.web.pages import router as web_pages
 
     for router in (library_router, recommend_router, publish_router, access_router, web_pages, library_pages,
-                   publish_pages, experiments_router, experiments_pages):
+                   publish_pages, experiments_router, experiments_pages, journeys_router, journeys_pages):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
 

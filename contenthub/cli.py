@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from contenthub.config import Settings
 from contenthub.experiments.cli import sim_app
+from contenthub.journeys.cli import journeys_app
 from contenthub.library.tag_cli import tag_app
 from contenthub.recommend.eval_cli import eval_app
 from contenthub.store.cli import store_app
@@ -23,6 +24,7 @@ models_app = typer.Typer(help="Embedding models.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(models_app, name="models")
 app.add_typer(sim_app, name="experiments")
+app.add_typer(journeys_app, name="journeys")
 app.add_typer(tag_app, name="tag")
 app.add_typer(eval_app, name="eval")
 app.add_typer(store_app, name="store")

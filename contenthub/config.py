@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     profile_half_life_days: float = Field(default=30.0, gt=0, description="Half-life of engagement in profiles.")
     redelivery_window_days: int = Field(default=30, ge=0, description="Never resend an asset within this window.")
     max_event_future_seconds: int = Field(default=3600, ge=0, description="Events further in the future are rejected.")
+    journeys_loop_seconds: float = Field(default=30, ge=0, description="Journey scheduler tick in the app (0: off; "
+                                         "run `contenthub journeys run` instead).")
 
     def resolved_store_url(self) -> str:
         if self.store_url:

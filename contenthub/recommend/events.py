@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from contenthub.hub import Hub
+from contenthub.journeys import triggers as journey_triggers
 from contenthub.library import taxonomy
 from contenthub.recommend import users
 from contenthub.recommend.engagement import counter_deltas
@@ -91,5 +92,6 @@ def ingest(hub: Hub, raw_events: list[dict[str, Any]]) -> IngestResult:
         })
     half_life = hub.settings.profile_half_life_days
     inserted = hub.store.add_events(rows, derive=lambda new: counter_deltas(new, assets, half_life)) if rows else []
+    journey_triggers.on_events(hub, rows, inserted)
     rejected.sort(key=lambda r: r.index)
     return IngestResult(accepted=len(inserted), duplicates=len(rows) - len(inserted) + in_batch_dupes, rejected=rejected)

@@ -13,6 +13,7 @@ from typing import Any
 
 from contenthub.errors import InvalidError, NotFoundError
 from contenthub.hub import Hub
+from contenthub.journeys import triggers as journey_triggers
 from contenthub.recommend.models import Identity, User, UserIn
 from contenthub.timeutil import to_iso, utcnow
 
@@ -84,6 +85,8 @@ def resolve_identity(hub: Hub, ident: Identity, *, create: bool = True, at: str 
     hub.store.put_doc(USERS, user_id, User(id=user_id, identities=[ident], created_at=at or now, updated_at=now)
                       .model_dump(mode="json"))
     hub.store.put_doc(IDENTITIES, identity_key(ident), {"user_id": user_id, **ident.model_dump()})
+    journey_triggers.on_user_created(hub, user_id, at or now)
+    journey_triggers.on_identity_added(hub, user_id, ident, at or now)
     return user_id
 
 
@@ -93,6 +96,7 @@ def ensure_user(hub: Hub, user_id: str, *, at: str | None = None) -> str:
         return doc["id"]
     now = to_iso(utcnow())
     hub.store.put_doc(USERS, user_id, User(id=user_id, created_at=at or now, updated_at=now).model_dump(mode="json"))
+    journey_triggers.on_user_created(hub, user_id, at or now)
     return user_id
 
 
@@ -137,6 +141,7 @@ def link_identity(hub: Hub, user_id: str, ident: Identity) -> User:
         target.setdefault("identities", []).append(ident.model_dump())
         target["updated_at"] = to_iso(utcnow())
         hub.store.put_doc(USERS, target["id"], target)
+        journey_triggers.on_identity_added(hub, target["id"], ident)
     return User.model_validate(target)
 
 

@@ -1,0 +1,162 @@
+"""Bench: journey scheduler throughput — due users advanced per second with 1M users in journeys.
+
+Prints JSON with
+- ``enroll``: users put into a journey per second (``engine.enroll_many``: states + due hints);
+- ``advance``: due users advanced per second by ``engine.advance_due`` (the scheduler's job) while
+  ``--users`` users are in the journey: each due user is checked against the exit condition (one
+  indexed event query: 'converted since entry'), its send step is queued (send document + channel
+  outbox entry), it moves to the next step (new due hint, state written, old hint deleted) and the
+  funnel counters are bumped — all through the store interface, batched per page of 500;
+- ``fetch``: due sends per second through ``outbox.fetch_due`` (what ``GET /v1/journeys/due`` does:
+  recommender pick with a cap reservation per send) on a smaller sample, because that cost is the
+  recommender's and scales with sends, not with users in journeys.
+
+All ``--users`` users are enrolled; ``--advance`` of them (default all) are made due at the same
+minute and advanced. When ``--advance`` is smaller than ``--users`` the JSON says so and extrapolates
+the time for all of them linearly (rate measured with the full population stored).
+
+Usage: python bench/journeys.py [--users 1000000] [--advance 200000] [--fetch 2000]
+       [--data-dir /tmp/contenthub-bench-journeys]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from contenthub.config import Settings  # noqa: E402
+from contenthub.hub import open_hub  # noqa: E402
+from contenthub.journeys import engine, outbox, service  # noqa: E402
+from contenthub.journeys.models import JourneyIn  # noqa: E402
+from contenthub.library.models import Asset  # noqa: E402
+from contenthub.timeutil import to_iso, utcnow  # noqa: E402
+
+JOURNEY = {
+    "id": "bench", "name": "bench", "status": "active", "trigger": {"kind": "manual"},
+    "exit": [{"kind": "converted"}],
+    "steps": [
+        {"id": "first", "wait": {"days": 1}, "channel": "sms"},
+        {"id": "second", "wait": {"days": 2}, "channel": "sms", "condition": {"kind": "converted", "negate": True}},
+        {"id": "third", "wait": {"days": 3}, "channel": "sms"},
+    ],
+}
+
+
+def _rss_mb() -> float:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return 0.0
+
+
+def bench(users: int, advance: int, fetch: int, data_dir: Path) -> dict[str, Any]:
+    hub = open_hub(Settings(data_dir=data_dir, journeys_loop_seconds=0))
+    try:
+        j = service.save(hub, JourneyIn.model_validate(JOURNEY), "bench")
+        start = utcnow() - timedelta(days=5)
+        ids = [f"bu{i:07d}" for i in range(users)]
+        # Events for 10% of users (a convert for 1%), so the exit check reads a real index.
+        t = time.perf_counter()
+        rows = [{"id": f"be{i}", "type": "convert" if i % 10 == 0 else "open", "user_id": ids[i * 10 % users],
+                 "asset_id": None, "channel": "sms", "ts": to_iso(start + timedelta(hours=1)), "value": None}
+                for i in range(users // 10)]
+        for i in range(0, len(rows), 50000):
+            hub.store.add_events(rows[i:i + 50000])
+        events_s = time.perf_counter() - t
+
+        t = time.perf_counter()
+        due_ids, later_ids = ids[:advance], ids[advance:]
+        for chunk in range(0, len(due_ids), 50000):
+            engine.enroll_many(hub, j, due_ids[chunk:chunk + 50000], now=start)
+        if later_ids:  # in the journey too, but due a day later: they must not slow the due ones down
+            for chunk in range(0, len(later_ids), 50000):
+                engine.enroll_many(hub, j, later_ids[chunk:chunk + 50000], now=start + timedelta(days=1))
+        enroll_s = time.perf_counter() - t
+
+        now = start + timedelta(days=1, minutes=1)
+        t = time.perf_counter()
+        res = engine.run_until_idle(hub, now, batch=5000, max_rounds=10**6)
+        advance_s = time.perf_counter() - t
+        assert res.processed == advance, (res.processed, advance)
+        exited = res.exited
+
+        fetch_out: dict[str, Any] = {}
+        if fetch:
+            stamp = to_iso(start - timedelta(days=30))
+            hub.store.put_assets([Asset(id=f"ba{i:04d}", title=f"bench {i}", kind="text_script", channels=["sms"],
+                                        tags=[f"t{i % 20}"], status="approved", created_at=stamp, updated_at=stamp,
+                                        ).model_dump(mode="json") for i in range(500)])
+            hub.touch("assets")
+            outbox.fetch_due(hub, "sms", limit=10, now=now)  # warm the catalog
+            t = time.perf_counter()
+            got = 0
+            while got < fetch:
+                batch = outbox.fetch_due(hub, "sms", limit=min(outbox.MAX_LIMIT, fetch - got), now=now)
+                if not batch:
+                    break
+                got += len(batch)
+            fetch_s = time.perf_counter() - t
+            fetch_out = {"sends": got, "seconds": round(fetch_s, 2), "sends_per_s": round(got / fetch_s, 1),
+                         "assets": 500}
+        db = data_dir / "contenthub.db"
+        size_mb = sum(p.stat().st_size for p in data_dir.glob("contenthub.db*")) / 1e6 if db.exists() else None
+        rate = advance / advance_s
+        out: dict[str, Any] = {
+            "bench": "journeys", "backend": hub.store.backend, "users_in_journeys": users,
+            "enroll": {"users": users, "seconds": round(enroll_s, 1), "users_per_s": round(users / enroll_s)},
+            "advance": {"due_users": advance, "seconds": round(advance_s, 1), "users_per_s": round(rate),
+                        "exited_on_convert": exited, "sends_queued": res.sends_queued,
+                        "per_user_ms": round(1000 / rate, 3)},
+            "fetch": fetch_out,
+            "setup_events": {"events": len(rows), "seconds": round(events_s, 1)},
+            "db_mb": round(size_mb, 1) if size_mb else None, "peak_rss_mb": _rss_mb(),
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        }
+        if advance < users:
+            out["advance"]["extrapolated_seconds_for_all_users_due"] = round(users / rate, 1)
+            out["advance"]["note"] = (f"measured on {advance:,} due users with {users:,} in the journey; "
+                                      "time for all extrapolated linearly")
+        return out
+    finally:
+        hub.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--users", type=int, default=1_000_000)
+    ap.add_argument("--advance", type=int, default=None, help="How many are due and advanced (default: all).")
+    ap.add_argument("--fetch", type=int, default=2000, help="Due sends fetched with picks (0: skip).")
+    ap.add_argument("--data-dir", type=Path, default=None, help="Default: a temporary directory, removed after.")
+    args = ap.parse_args()
+    advance = min(args.advance or args.users, args.users)
+    tmp = None
+    data_dir = args.data_dir
+    if data_dir is None:
+        tmp = tempfile.mkdtemp(prefix="contenthub-bench-journeys-")
+        data_dir = Path(tmp)
+    elif data_dir.exists():
+        shutil.rmtree(data_dir)
+    try:
+        print(json.dumps(bench(args.users, advance, args.fetch, data_dir), indent=2))
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

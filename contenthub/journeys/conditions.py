@@ -1,0 +1,162 @@
+"""Conditions on one user (exit, step, branch, trigger 'only if'), answered from lazily loaded facts.
+
+Why lazy: most steps only ask 'converted since entry?' (one indexed event query); the profile (stage,
+tags) and group membership are loaded only when a condition needs them, which keeps the scheduler's
+per-user cost low at a million users.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+from contenthub.hub import Hub
+from contenthub.journeys.models import Condition
+from contenthub.store.query import EventQuery
+from contenthub.timeutil import to_iso
+
+SENDS = "journey_sends"
+EVENT_LIMIT = 500
+GROUPS_TTL = 60.0
+MUTE_TYPES = frozenset({"mute", "unsubscribe"})
+
+
+def _membership(hub: Hub) -> dict[str, list[tuple[str, str, str, str | None]]]:
+    """user → [(group, purpose, joined_at, left_at)], rebuilt at most every ``GROUPS_TTL`` seconds."""
+    cached = hub.cache.get("journey_groups")
+    if cached is not None and time.monotonic() - cached[0] < GROUPS_TTL:
+        return cached[1]
+    from contenthub.recommend import groups
+
+    found: dict[str, list[tuple[str, str, str, str | None]]] = {}
+    for g in groups.list_groups(hub, limit=100000):
+        for m in g.members:
+            found.setdefault(m.user_id, []).append((g.id, g.purpose, m.joined_at, m.left_at))
+    hub.cache["journey_groups"] = (time.monotonic(), found)
+    return found
+
+
+def invalidate_groups(hub: Hub) -> None:
+    hub.cache.pop("journey_groups", None)
+
+
+class Facts:
+    """What the conditions may ask about one user in one run of a journey, loaded on first use."""
+
+    def __init__(self, hub: Hub, user_id: str, now: datetime, *, entered_at: str | None = None,
+                 entry_stage: str | None = None, last_send: str | None = None) -> None:
+        self.hub = hub
+        self.user_id = user_id
+        self.now = now
+        self.entered_at = entered_at
+        self.entry_stage = entry_stage
+        self.last_send_key = last_send
+        self._events: list[dict[str, Any]] | None = None
+        self._profile: Any = None
+        self._user: dict[str, Any] | None = None
+        self._send: dict[str, Any] | None | bool = False
+
+    def events(self) -> list[dict[str, Any]]:
+        """The user's events since entry (newest first)."""
+        if self._events is None:
+            since = datetime.fromisoformat(self.entered_at.replace("Z", "+00:00")) if self.entered_at else None
+            self._events = self.hub.store.query_events(EventQuery(user_ids=(self.user_id,), since=since,
+                                                                  limit=EVENT_LIMIT))
+        return self._events
+
+    def user(self) -> dict[str, Any]:
+        if self._user is None:
+            from contenthub.recommend import users
+
+            self._user = users.find_user(self.hub, self.user_id) or {"id": self.user_id}
+        return self._user
+
+    def profile(self) -> Any:
+        if self._profile is None:
+            from contenthub.recommend.profiles import load_profile
+
+            self._profile = load_profile(self.hub, user_id=self.user_id, user_doc=self.user(), now=self.now)
+        return self._profile
+
+    def stage(self) -> str | None:
+        return self.profile().status.get("stage")
+
+    def groups(self) -> list[tuple[str, str]]:
+        at = to_iso(self.now)
+        return [(g, p) for g, p, joined, left in _membership(self.hub).get(self.user_id, [])
+                if joined <= at and (left is None or left > at)]
+
+    def last_send(self) -> dict[str, Any] | None:
+        if self._send is False:
+            self._send = self.hub.store.get_doc(SENDS, self.last_send_key) if self.last_send_key else None
+        return self._send  # type: ignore[return-value]
+
+    def _previous(self, flag: str, etype: str) -> bool:
+        send = self.last_send()
+        if not send:
+            return False
+        if send.get(flag):
+            return True
+        rec = send.get("recommendation_id")
+        return bool(rec) and any(e.get("recommendation_id") == rec and e["type"] in (etype, "click")
+                                 for e in self.events())
+
+    def segment_facts(self) -> dict[str, Any]:
+        p = self.profile()
+        return {"status": p.status, "weights": p.weights, "groups": [g for g, _ in self.groups()]}
+
+
+def holds(c: Condition, f: Facts) -> bool:
+    value = _value(c, f)
+    return value != c.negate
+
+
+def _value(c: Condition, f: Facts) -> bool:
+    kind = c.kind
+    if kind == "converted":
+        return any(e["type"] == "convert" for e in f.events())
+    if kind == "muted":
+        return any(e["type"] in MUTE_TYPES for e in f.events())
+    if kind == "event":
+        return any(e["type"] == c.event_type for e in f.events())
+    if kind == "opened_previous":
+        return f._previous("opened", "open")
+    if kind == "clicked_previous":
+        return f._previous("clicked", "click")
+    if kind == "in_group":
+        return any(c.group_purpose in (None, p) for _, p in f.groups())
+    if kind == "stage":
+        return f.stage() in c.stages
+    if kind == "stage_left":
+        return f.entry_stage is not None and f.stage() != f.entry_stage
+    if kind == "tag_weight":
+        return f.profile().weights.get(f"t:{c.tag}", 0.0) >= float(c.threshold or 0.0)
+    if kind == "paying":
+        return bool(f.profile().status.get("paying"))
+    if kind == "segment":
+        from contenthub.errors import NotFoundError
+        from contenthub.recommend import segments
+
+        try:
+            seg = segments.get_segment(f.hub, c.segment or "")
+        except NotFoundError:
+            return False
+        return segments.matches(seg, f.user(), f.segment_facts())
+    raise ValueError(f"unknown condition kind {kind!r}")
+
+
+def describe(c: Condition) -> str:
+    """Short text for pages: 'not in_group', 'converted', 'stage ∈ silent'."""
+    text = c.kind
+    if c.kind == "event":
+        text = f"event {c.event_type}"
+    elif c.kind == "stage":
+        text = f"stage ∈ {', '.join(c.stages)}"
+    elif c.kind == "tag_weight":
+        text = f"tag {c.tag} ≥ {c.threshold:g}" if c.threshold is not None else f"tag {c.tag}"
+    elif c.kind == "segment":
+        text = f"segment {c.segment}"
+    elif c.kind == "in_group" and c.group_purpose:
+        text = f"in_group ({c.group_purpose})"
+    return f"not {text}" if c.negate else text

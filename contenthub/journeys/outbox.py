@@ -1,0 +1,347 @@
+"""Due sends: queued by the engine, picked per user at fetch time, confirmed by delivered events.
+
+Why the pick happens when a bot fetches (``GET /v1/journeys/due``) and not when the step comes due:
+the asset should be the best one *at send time* (new assets, yesterday's clicks), and the cap check
+must happen at the moment of sending. Fetching calls ``next_for_user(..., reserve=True)``, which
+takes the channel's cap slot and the asset atomically and records a ``served`` event — so a journey
+and the planner (or two bots) aiming at the same user never exceed the channel's caps.
+
+Life of a send (key ``{journey}|{user}|{run}|{n}``): queued → offered (with a recommendation id;
+re-offered with the same id if not confirmed within ``OFFER_LEASE``, at most ``MAX_OFFERS`` times) →
+delivered (a delivered, open or click event carrying the id) — or expired / capped / no_asset /
+unconfirmed. Until it is delivered or given up, the send lives in its channel's outbox
+``journey_outbox:{channel}``, so a bot's fetch reads only pending sends (one write per queued send);
+from its first offer on, ``journey_sends`` keeps its record (asset, id, delivered / opened / clicked /
+converted), and ``journey_recs/{recommendation id}`` points events back at it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Any
+
+from contenthub.errors import ConflictError, InvalidError
+from contenthub.hub import Hub
+from contenthub.journeys import funnel
+from contenthub.journeys.conditions import SENDS
+from contenthub.journeys.models import DueSend, Journey, Step, Wait
+from contenthub.journeys.waits import due_after
+from contenthub.library import taxonomy
+from contenthub.store.query import EventQuery
+from contenthub.timeutil import from_iso, to_iso
+
+log = logging.getLogger(__name__)
+
+RECS = "journey_recs"
+OUTBOX_PREFIX = "journey_outbox:"
+STATES = "journey_states"
+OFFER_LEASE = timedelta(minutes=15)
+MAX_OFFERS = 3
+ATTRIBUTION = timedelta(days=7)
+"""A convert without a recommendation id counts for the last journey send delivered this long before."""
+PAGE = 200
+SCAN_PAGES = 25
+MAX_LIMIT = 500
+DELIVERY_PROOF = ("delivered", "open", "click", "convert")
+FAILED = ("expired", "capped", "no_asset", "unconfirmed")
+
+
+def new_send(state: dict[str, Any], journey: Journey, step: Step, now: datetime) -> dict[str, Any]:
+    n = int(state.get("sends", 0)) + 1
+    return {
+        "key": f"{state['journey']}|{state['user_id']}|{state['run']}|{n}", "journey": state["journey"],
+        "version": journey.version, "run": state["run"], "step": step.id, "step_name": step.name,
+        "user_id": state["user_id"], "channel": step.channel, "scene": step.scene, "content_type": step.content_type,
+        "fixed_asset": step.asset_id, "queued_at": to_iso(now),
+        "window": [step.wait.window_start, step.wait.window_end] if step.wait.window_start else None,
+        "expires_at": to_iso(now + timedelta(hours=step.expires_hours)), "status": "queued", "not_before": None,
+        "offers": 0, "recommendation_id": None,
+    }
+
+
+def queue(hub: Hub, sends: list[dict[str, Any]]) -> int:
+    """Queue sends in their channel's outbox (the whole send lives there until it is offered); a send
+    that exists already — a replayed page after a crash — is left as it is."""
+    if not sends:
+        return 0
+    offered = hub.store.get_docs(SENDS, [s["key"] for s in sends])
+    by_channel: dict[str, dict[str, dict[str, Any]]] = {}
+    for s in sends:
+        if s["key"] not in offered:
+            by_channel.setdefault(s["channel"], {})[s["key"]] = s
+    queued = 0
+    for channel, entries in by_channel.items():
+        pending = hub.store.get_docs(OUTBOX_PREFIX + channel, list(entries))
+        new = {k: v for k, v in entries.items() if k not in pending}
+        if new:
+            hub.store.put_docs_atomic(OUTBOX_PREFIX + channel, new)
+            queued += len(new)
+    return queued
+
+
+def _window_opening(hub: Hub, s: dict[str, Any], at: datetime) -> datetime:
+    """``at``, or the next opening of the step's local send window when ``at`` is outside it (a send
+    deferred by a cap or fetched late still goes out inside office hours)."""
+    if not s.get("window"):
+        return at
+    start, end = s["window"]
+    return due_after(Wait(window_start=start, window_end=end), at, hub.settings.timezone)
+
+
+def _fkey(s: dict[str, Any]) -> str:
+    return funnel.key(s["journey"], s["version"])
+
+
+def _close(hub: Hub, s: dict[str, Any], outcome: str, counts: Counter[tuple[str, str]]) -> None:
+    """A send that will not go out (expired, capped, no asset, unconfirmed): out of the outbox, counted;
+    an offered one keeps its record (a late delivered event can still confirm it)."""
+    if s.get("recommendation_id"):
+        hub.store.put_doc(SENDS, s["key"], {**s, "status": outcome})
+    hub.store.delete_doc(OUTBOX_PREFIX + s["channel"], s["key"])
+    counts[(_fkey(s), f"{s['step']}:{outcome}")] += 1
+
+
+def _pick(hub: Hub, s: dict[str, Any], now: datetime) -> Any:
+    """The recommender's pick for this send, holding a cap slot (or a capped/empty Recommendation)."""
+    from contenthub.recommend import service as recommend
+    from contenthub.recommend.models import Pick, Reason
+
+    user, channel, scene = s["user_id"], s["channel"], s.get("scene")
+    if s.get("fixed_asset"):
+        probe = recommend.next_for_user(hub, user, channel, n=1, now=now)
+        if probe.capped:
+            return probe
+        doc = hub.store.get_asset(s["fixed_asset"])
+        if doc is None or doc.get("status") != "approved":
+            return probe.model_copy(update={"picks": [], "reason": f"fixed asset '{s['fixed_asset']}' is not approved"})
+        import secrets
+
+        pick = Pick(asset_id=doc["id"], title=doc.get("title", ""), kind=doc.get("kind", ""),
+                    scenes=doc.get("scenes") or [], content_type=doc.get("content_type"), score=1.0,
+                    recommendation_id="r_" + secrets.token_hex(8), signals={},
+                    reasons=[Reason(kind="lifecycle", detail=f"fixed asset of journey step '{s['step']}'")])
+        return recommend._reserve(hub, probe.model_copy(update={"picks": [pick]}), now)
+    if s.get("content_type"):
+        probe = recommend.next_for_user(hub, user, channel, scene=scene, n=30, now=now)
+        if probe.capped or not probe.picks:
+            return probe
+        picks = [p for p in probe.picks if p.content_type == s["content_type"]][:3]
+        if not picks:
+            return probe.model_copy(update={"picks": [], "reason": f"no eligible {s['content_type']} asset"})
+        return recommend._reserve(hub, probe.model_copy(update={"picks": picks}), now)
+    return recommend.next_for_user(hub, user, channel, scene=scene, n=3, now=now, reserve=True)
+
+
+def _due_send(s: dict[str, Any]) -> DueSend:
+    return DueSend(
+        journey=s["journey"], journey_version=s["version"], step=s["step"], step_name=s.get("step_name", ""),
+        user_id=s["user_id"], channel=s["channel"], scene=s.get("scene"), asset_id=s["asset_id"],
+        title=s.get("title", ""), kind=s.get("kind", ""), recommendation_id=s["recommendation_id"],
+        due_at=s["queued_at"], expires_at=s["expires_at"], offer=int(s["offers"]), reasons=s.get("reasons") or [],
+    )
+
+
+def _delivered_meanwhile(hub: Hub, s: dict[str, Any]) -> str | None:
+    """Proof of delivery in the event log (if the event hook missed it): the event's time, or None."""
+    evs = hub.store.query_events(EventQuery(user_ids=(s["user_id"],), channels=(s["channel"],),
+                                            types=DELIVERY_PROOF, since=from_iso(s["offered_at"]), limit=200))
+    hit = [e for e in evs if e.get("recommendation_id") == s["recommendation_id"]]
+    return min(e["ts"] for e in hit) if hit else None
+
+
+def _offer(hub: Hub, s: dict[str, Any], version: int, now: datetime,
+           counts: Counter[tuple[str, str]]) -> tuple[DueSend | None, bool]:
+    """Claim one send for this caller (version check: two bots never both get it) and pick its asset.
+    Returns (the due send or None, whether the send stays in the outbox)."""
+    box = OUTBOX_PREFIX + s["channel"]
+    claimed = {**s, "status": "offered", "offers": int(s["offers"]) + 1, "offered_at": to_iso(now),
+               "offered_until": to_iso(now + OFFER_LEASE)}
+    try:
+        hub.store.put_doc(box, s["key"], claimed, expected_version=version)
+    except ConflictError:
+        return None, True
+    if claimed.get("recommendation_id"):
+        return _due_send(claimed), True  # a re-offer: same asset, same id, same cap slot
+    rec = _pick(hub, claimed, now)
+    if rec.capped:
+        reopen = to_iso(_window_opening(hub, s, from_iso(rec.next_allowed_at))) if rec.next_allowed_at else None
+        if reopen is None or reopen >= s["expires_at"]:
+            _close(hub, {**claimed, "last_reason": rec.reason}, "capped", counts)
+            return None, False
+        hub.store.put_doc(box, s["key"], {**claimed, "status": "queued", "not_before": reopen,
+                                          "offers": s["offers"], "last_reason": rec.reason})
+        return None, True
+    if not rec.picks:
+        _close(hub, {**claimed, "last_reason": rec.reason}, "no_asset", counts)
+        return None, False
+    pick = rec.picks[0]
+    hub.store.put_doc(RECS, pick.recommendation_id, {"send": s["key"], "journey": s["journey"], "step": s["step"],
+                                                     "user_id": s["user_id"], "at": to_iso(now)})
+    done = {**claimed, "recommendation_id": pick.recommendation_id, "asset_id": pick.asset_id, "title": pick.title,
+            "kind": pick.kind, "reasons": [r.model_dump() for r in pick.reasons], "variant": rec.variant}
+    hub.store.put_doc(SENDS, s["key"], done)
+    hub.store.put_doc(box, s["key"], done)
+    return _due_send(done), True
+
+
+def fetch_due(hub: Hub, channel: str, limit: int = 100, now: datetime | None = None) -> list[DueSend]:
+    """Up to ``limit`` sends due now on ``channel`` (at most one per user per call), each with its pick."""
+    from contenthub.journeys.engine import clock
+
+    taxonomy.validate_values(hub.store, "channel", "channels", [channel])
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidError(f"limit must be between 1 and {MAX_LIMIT}.", field="limit", value=limit)
+    now = now or clock(hub)
+    now_iso = to_iso(now)
+    out: list[DueSend] = []
+    users: set[str] = set()
+    counts: Counter[tuple[str, str]] = Counter()
+    kept = 0
+    for _ in range(SCAN_PAGES):
+        if len(out) >= limit:
+            break
+        page = hub.store.list_docs(OUTBOX_PREFIX + channel, limit=PAGE, offset=kept)
+        if not page:
+            break
+        for s in page:
+            if s["expires_at"] <= now_iso:
+                _close(hub, s, "unconfirmed" if s.get("recommendation_id") else "expired", counts)
+                continue
+            if len(out) >= limit or s["user_id"] in users or (s.get("not_before") or "") > now_iso \
+                    or (s["status"] == "offered" and s.get("offered_until", "") > now_iso):
+                kept += 1
+                continue
+            opening = _window_opening(hub, s, now)
+            if opening > now and not s.get("recommendation_id"):
+                if to_iso(opening) >= s["expires_at"]:
+                    _close(hub, s, "expired", counts)
+                    continue
+                hub.store.put_doc(OUTBOX_PREFIX + channel, s["key"], {**s, "not_before": to_iso(opening)})
+                kept += 1
+                continue
+            if s["status"] == "offered" and s.get("recommendation_id"):
+                proof = _delivered_meanwhile(hub, s)
+                if proof is not None:
+                    _confirm(hub, s, proof, counts)
+                    continue
+                if int(s["offers"]) >= MAX_OFFERS:
+                    _close(hub, s, "unconfirmed", counts)
+                    continue
+            found = hub.store.get_doc_version(OUTBOX_PREFIX + channel, s["key"])
+            if found is None or found[0] != s:
+                kept += 1
+                continue
+            due, stays = _offer(hub, s, found[1], now, counts)
+            kept += int(stays)
+            if due is not None:
+                out.append(due)
+                users.add(s["user_id"])
+        if len(page) < PAGE:
+            break
+    funnel.bump(hub, counts)
+    return out
+
+
+def _confirm(hub: Hub, s: dict[str, Any], at: str, counts: Counter[tuple[str, str]]) -> None:
+    """Delivery proven from the event log for an offered send still in the outbox."""
+    _mark(hub, s["key"], {"type": "delivered", "ts": at}, counts)
+    hub.store.delete_doc(OUTBOX_PREFIX + s["channel"], s["key"])
+
+
+def _mark(hub: Hub, key: str, row: dict[str, Any], counts: Counter[tuple[str, str]]) -> None:
+    """Record one event on its send: first delivery, first open, first click, first conversion."""
+    for _ in range(3):
+        found = hub.store.get_doc_version(SENDS, key)
+        if found is None:
+            return
+        s, version = found
+        new = dict(s)
+        local: Counter[tuple[str, str]] = Counter()
+        etype = row["type"]
+        fk = _fkey(s)
+        newly_delivered = False
+        if etype in DELIVERY_PROOF and not s.get("delivered_at"):
+            newly_delivered = True
+            new.update(status="delivered", delivered_at=row["ts"])
+            local[(fk, f"{s['step']}:sent")] += 1
+            if s.get("status") in FAILED:
+                local[(fk, f"{s['step']}:{s['status']}")] -= 1
+        for flag, types in (("opened", ("open", "click")), ("clicked", ("click",)), ("converted", ("convert",))):
+            if etype in types and not s.get(flag):
+                new[flag] = row["ts"]
+                local[(fk, f"{s['step']}:{flag}")] += 1
+        if not local:
+            return
+        try:
+            hub.store.put_doc(SENDS, key, new, expected_version=version)
+        except ConflictError:
+            continue
+        if newly_delivered:
+            hub.store.delete_doc(OUTBOX_PREFIX + s["channel"], key)
+        counts.update(local)
+        return
+
+
+def _last_touch(hub: Hub, rows: list[dict[str, Any]], counts: Counter[tuple[str, str]]) -> None:
+    """Conversions without a recommendation id: credit each journey's last delivered send to that user
+    within ``ATTRIBUTION`` before the conversion (once per send)."""
+    from contenthub.journeys import service
+
+    journeys = list(service.heads(hub))
+    if not journeys:
+        return
+    for r in rows:
+        states = hub.store.get_docs(STATES, [f"{j}|{r['user_id']}" for j in journeys])
+        keys = [s["last_send"] for s in states.values() if s.get("last_send")]
+        if not keys:
+            continue
+        ts = from_iso(r["ts"])
+        for s in hub.store.get_docs(SENDS, keys).values():
+            if s.get("delivered_at") and not s.get("converted") and \
+                    ts - ATTRIBUTION <= from_iso(s["delivered_at"]) <= ts:
+                _mark(hub, s["key"], r, counts)
+
+
+def on_events(hub: Hub, rows: list[dict[str, Any]]) -> None:
+    """Event hook: attribute newly stored events to journey sends (one look-up per batch)."""
+    attributable = [r for r in rows if r.get("recommendation_id") and r["type"] in DELIVERY_PROOF]
+    found = hub.store.get_docs(RECS, list({r["recommendation_id"] for r in attributable})) if attributable else {}
+    counts: Counter[tuple[str, str]] = Counter()
+    for r in attributable:
+        rec = found.get(r["recommendation_id"])
+        if rec is not None:
+            _mark(hub, rec["send"], r, counts)
+    loose = [r for r in rows if r["type"] == "convert" and r.get("user_id")
+             and r.get("recommendation_id") not in found]
+    if loose:
+        _last_touch(hub, loose, counts)
+    funnel.bump(hub, counts)
+
+
+def sweep_expired(hub: Hub, now: datetime, *, max_pages: int = 50) -> int:
+    """Close expired sends on channels no bot fetches (fetching closes them too); returns how many."""
+    now_iso = to_iso(now)
+    counts: Counter[tuple[str, str]] = Counter()
+    closed = 0
+    for channel in taxonomy.ids(hub.store, "channels"):
+        kept = 0
+        for _ in range(max_pages):
+            page = hub.store.list_docs(OUTBOX_PREFIX + channel, limit=PAGE, offset=kept)
+            if not page:
+                break
+            for s in page:
+                if s["expires_at"] <= now_iso:
+                    _close(hub, s, "unconfirmed" if s.get("recommendation_id") else "expired", counts)
+                    closed += 1
+                else:
+                    kept += 1
+            if len(page) < PAGE:
+                break
+    funnel.bump(hub, counts)
+    return closed
+
+
+def pending(hub: Hub, channel: str) -> int:
+    return hub.store.count_docs(OUTBOX_PREFIX + channel)

@@ -1,0 +1,306 @@
+"""Journey pages: the list (with default templates to install) and the editor — steps as a vertical
+list with their waits, conditions and sends, each with its funnel (entered → sent → opened → clicked →
+converted, exited, drop-off). Every save is a new version; users in flight keep theirs.
+
+Forms post whole steps; the page turns them into the same ``JourneyIn`` the API takes, so a page
+edit and an API edit are validated by the same code and fail with the same messages.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import ValidationError
+
+from contenthub.access.keys import Principal
+from contenthub.access.roles import Perm, allows
+from contenthub.deps import HubDep, check_csrf, require
+from contenthub.errors import ProblemError
+from contenthub.journeys import conditions, funnel, service
+from contenthub.journeys.models import EXIT, Journey, JourneyIn
+from contenthub.journeys.templates import TEMPLATES
+from contenthub.journeys.waits import describe as describe_wait
+from contenthub.library import taxonomy
+from contenthub.recommend.models import EVENT_TYPES
+from contenthub.web.templating import lang_of, render
+
+router = APIRouter(include_in_schema=False)
+Reader = Annotated[Principal, Depends(require(Perm.audience_read))]
+Writer = Annotated[Principal, Depends(require(Perm.audience_write))]
+
+STRINGS: dict[str, tuple[str, str]] = {
+    "journeys_help": ("每个用户按旅程逐步收到内容：每一步的素材在发送时由推荐为该用户挑选，渠道频控始终生效。",
+                      "Each user moves through the steps; each step's asset is picked for that user at send time, "
+                      "and channel caps always apply."),
+    "templates": ("默认模板", "Default templates"), "install": ("安装为草稿", "Install as draft"),
+    "installed": ("已安装", "installed"), "name": ("名称", "Name"), "trigger": ("进入条件", "Entry trigger"),
+    "steps": ("步骤", "Steps"), "active_users": ("进行中", "In flight"), "entered": ("进入", "Entered"),
+    "updated": ("更新", "Updated"), "version": ("版本", "Version"), "new_journey": ("新建旅程（JSON）", "New journey (JSON)"),
+    "create": ("创建", "Create"), "none": ("暂无旅程。", "No journeys yet."),
+    "in_flight_note": ("保存会生成新版本；已在旅程中的用户继续按进入时的版本走完。",
+                       "Saving creates a new version; users already in the journey finish the version they entered."),
+    "activate": ("启用", "Activate"), "pause": ("暂停", "Pause"), "archive": ("归档", "Archive"),
+    "draft": ("草稿", "Draft"), "settings": ("旅程设置", "Journey settings"), "exit": ("退出条件", "Exit when"),
+    "reentry": ("重复进入", "Re-entry"), "once": ("仅一次", "Once ever"), "every": ("每隔 N 天", "Every N days"),
+    "days": ("天", "days"), "hours": ("小时", "hours"), "minutes": ("分钟", "minutes"), "wait": ("等待", "Wait"),
+    "weekday": ("直到下一个星期", "Until next weekday"), "window": ("发送时段", "Send window"),
+    "condition": ("条件（满足才发送）", "Condition (send only if)"), "negate": ("取反", "Not"),
+    "send": ("发送", "Send"), "no_send": ("不发送（仅等待/分支）", "No send (wait / branch only)"),
+    "any": ("（推荐自动选择）", "(recommender picks)"), "fixed_asset": ("固定素材 ID（可选）", "Fixed asset id (optional)"),
+    "expires": ("过期（小时）", "Expires (hours)"), "branches": ("分支（JSON）", "Branches (JSON)"),
+    "save_step": ("保存此步", "Save step"), "up": ("上移", "Up"), "down": ("下移", "Down"), "delete": ("删除", "Delete"),
+    "add_step": ("添加步骤", "Add step"), "step_id": ("步骤 ID", "Step id"), "advanced": ("高级：完整 JSON", "Advanced: full JSON"),
+    "save": ("保存", "Save"), "funnel": ("漏斗", "Funnel"), "sent": ("已发送", "Sent"), "opened": ("打开", "Opened"),
+    "clicked": ("点击", "Clicked"), "converted": ("转化", "Converted"), "exited": ("退出", "Exited"),
+    "skipped": ("条件不满足跳过", "Skipped"), "expired": ("未送达", "Not delivered"), "no_asset": ("无可用素材", "No asset"),
+    "drop_off": ("流失率", "Drop-off"), "versions": ("版本历史", "Versions"), "saved": ("已保存为新版本。", "Saved as a new version."),
+    "completed": ("完成", "Completed"), "branch_note": ("分支在该步到期时先判断：满足条件则跳转（goto 步骤 ID 或 exit）。",
+                                                       "Branches are checked first when the step comes due: the first "
+                                                       "that holds jumps (goto a step id, or exit)."),
+    "status": ("状态", "Status"), "waiting": ("等待中", "Waiting"), "description": ("说明", "Description"),
+}
+WEEKDAYS = (("一", "Mon"), ("二", "Tue"), ("三", "Wed"), ("四", "Thu"), ("五", "Fri"), ("六", "Sat"), ("日", "Sun"))
+CONDITION_KINDS = ("converted", "muted", "event", "opened_previous", "clicked_previous", "in_group", "stage",
+                   "stage_left", "tag_weight", "segment", "paying")
+TRIGGER_KINDS = ("user_created", "identity_added", "stage_entered", "event", "group_joined", "tag_weight", "segment",
+                 "manual")
+
+
+def _s(lang: str) -> Any:
+    return lambda key: STRINGS[key][0 if lang == "zh" else 1] if key in STRINGS else key
+
+
+def _vocab(hub: Any, lang: str) -> dict[str, list[tuple[str, str]]]:
+    out = {}
+    for facet in ("channels", "scenes", "content_types", "stages"):
+        out[facet] = [(e.id, taxonomy.label(e, lang)) for e in taxonomy.entries(hub.store, facet)]
+    return out
+
+
+def _errors(exc: Exception) -> str:
+    if isinstance(exc, ProblemError):
+        return exc.message
+    if isinstance(exc, ValidationError):
+        parts = []
+        for err in exc.errors():
+            loc = ".".join(str(x) for x in err["loc"])
+            parts.append(f"{loc}: {err['msg']}" if loc else err["msg"])
+        return "; ".join(parts)
+    if isinstance(exc, json.JSONDecodeError):
+        return f"JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+    return str(exc)
+
+
+@router.get("/journeys", response_class=HTMLResponse)
+def journeys_list(request: Request, hub: HubDep, who: Reader) -> HTMLResponse:
+    return _render_list(request, hub, who)
+
+
+def _render_list(request: Request, hub: Any, who: Principal, error: str | None = None, draft: str = "",
+                 status_code: int = 200) -> HTMLResponse:
+    lang = lang_of(request)
+    installed = set(service.heads(hub))
+    return render(request, "journeys/list.html", status_code=status_code, s=_s(lang),
+                  journeys=service.list_journeys(hub), templates=TEMPLATES, installed=installed, error=error,
+                  draft=draft or json.dumps(TEMPLATES["first-order"], ensure_ascii=False, indent=2),
+                  can_edit=allows(who.role, Perm.audience_write))
+
+
+@router.post("/journeys/templates/{template_id}", response_class=HTMLResponse)
+async def install_template_page(request: Request, template_id: str, hub: HubDep, who: Writer) -> Any:
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf_token", "")))
+    try:
+        j = service.install_template(hub, template_id, who.name)
+    except ProblemError as exc:
+        return _render_list(request, hub, who, error=_errors(exc), status_code=exc.status)
+    return RedirectResponse(f"/journeys/{j.id}?saved=1", status_code=303)
+
+
+@router.post("/journeys/new", response_class=HTMLResponse)
+async def create_page(request: Request, hub: HubDep, who: Writer) -> Any:
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf_token", "")))
+    text = str(form.get("definition", ""))
+    try:
+        j = service.save(hub, JourneyIn.model_validate(json.loads(text)), who.name)
+    except (ProblemError, ValidationError, json.JSONDecodeError) as exc:
+        status = exc.status if isinstance(exc, ProblemError) else 422
+        return _render_list(request, hub, who, error=_errors(exc), draft=text, status_code=status)
+    return RedirectResponse(f"/journeys/{j.id}?saved=1", status_code=303)
+
+
+def _render_editor(request: Request, hub: Any, who: Principal, journey: Journey, *, error: str | None = None,
+                   error_step: str | None = None, status_code: int = 200, json_text: str | None = None) -> HTMLResponse:
+    lang = lang_of(request)
+    f = funnel.build(hub, journey.id, None)
+    by_step = {row.step: row for row in f.steps}
+    definition = journey.model_dump(exclude={"version", "created_at", "updated_at", "updated_by"})
+    return render(
+        request, "journeys/editor.html", status_code=status_code, s=_s(lang), j=journey, funnel=f, by_step=by_step,
+        vocab=_vocab(hub, lang), weekdays=[w[0 if lang == "zh" else 1] for w in WEEKDAYS],
+        condition_kinds=CONDITION_KINDS, trigger_kinds=TRIGGER_KINDS, event_types=EVENT_TYPES,
+        describe_wait=describe_wait, describe_condition=conditions.describe, versions=service.versions(hub, journey.id),
+        json_text=json_text or json.dumps(definition, ensure_ascii=False, indent=2), error=error, error_step=error_step,
+        saved=request.query_params.get("saved") == "1", can_edit=allows(who.role, Perm.audience_write),
+        can_funnel=allows(who.role, Perm.reports_read), branches_json=lambda s: json.dumps(
+            [b.model_dump(exclude_defaults=True) for b in s.branches], ensure_ascii=False), EXIT=EXIT,
+    )
+
+
+@router.get("/journeys/{journey_id}", response_class=HTMLResponse)
+def editor(request: Request, journey_id: str, hub: HubDep, who: Reader) -> HTMLResponse:
+    return _render_editor(request, hub, who, service.get(hub, journey_id))
+
+
+def _opt(form: Any, name: str) -> str | None:
+    value = str(form.get(name, "") or "").strip()
+    return value or None
+
+
+def _int(form: Any, name: str, default: int = 0) -> int | str:
+    value = str(form.get(name, "") or "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        return value  # pydantic names the field and says it is not a number
+
+
+def _condition(form: Any, prefix: str) -> dict[str, Any] | None:
+    kind = _opt(form, f"{prefix}kind")
+    if kind is None:
+        return None
+    c: dict[str, Any] = {"kind": kind, "negate": form.get(f"{prefix}negate") == "on"}
+    if kind == "event":
+        c["event_type"] = _opt(form, f"{prefix}event_type")
+    elif kind == "stage":
+        c["stages"] = [x.strip() for x in str(form.get(f"{prefix}stages", "")).split(",") if x.strip()]
+    elif kind == "tag_weight":
+        c["tag"] = _opt(form, f"{prefix}tag")
+        c["threshold"] = _opt(form, f"{prefix}threshold")
+    elif kind == "segment":
+        c["segment"] = _opt(form, f"{prefix}segment")
+    elif kind == "in_group":
+        c["group_purpose"] = _opt(form, f"{prefix}group_purpose")
+    return c
+
+
+def _step_from_form(form: Any, step_id: str) -> dict[str, Any]:
+    wait = {"days": _int(form, "wait_days"), "hours": _int(form, "wait_hours"), "minutes": _int(form, "wait_minutes"),
+            "weekday": _int(form, "weekday", -1), "window_start": _opt(form, "window_start"),
+            "window_end": _opt(form, "window_end")}
+    if wait["weekday"] == -1:
+        wait["weekday"] = None
+    channel = _opt(form, "channel")
+    branches_text = str(form.get("branches", "") or "[]").strip() or "[]"
+    return {
+        "id": step_id, "name": str(form.get("name", "")).strip(), "wait": wait,
+        "condition": _condition(form, "cond_"), "channel": channel,
+        "scene": _opt(form, "scene") if channel else None,
+        "content_type": _opt(form, "content_type") if channel else None,
+        "asset_id": _opt(form, "asset_id") if channel else None,
+        "expires_hours": _int(form, "expires_hours", 24), "branches": json.loads(branches_text),
+    }
+
+
+async def _apply(request: Request, hub: Any, who: Principal, journey_id: str, change: Any,
+                 step_id: str | None = None, *, keep_json: bool = False) -> Any:
+    """Read the form, let ``change(definition dict, form)`` edit it, save a new version, redirect back."""
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf_token", "")))
+    journey = service.get(hub, journey_id)
+    data = journey.model_dump(mode="json", exclude={"version", "created_at", "updated_at", "updated_by"})
+    expected = _int(form, "expected_version", journey.version)
+    try:
+        change(data, form)
+        saved = service.save(hub, JourneyIn.model_validate(data), who.name, journey_id=journey_id,
+                             expected_version=expected if isinstance(expected, int) else None)
+    except (ProblemError, ValidationError, json.JSONDecodeError, ValueError) as exc:
+        status = exc.status if isinstance(exc, ProblemError) else 422
+        return _render_editor(request, hub, who, journey, error=_errors(exc), error_step=step_id, status_code=status,
+                              json_text=str(form.get("definition", "")) if keep_json else None)
+    return RedirectResponse(f"/journeys/{saved.id}?saved=1" + (f"#step-{step_id}" if step_id else ""), status_code=303)
+
+
+def _find(data: dict[str, Any], step_id: str) -> int:
+    for i, s in enumerate(data["steps"]):
+        if s["id"] == step_id:
+            return i
+    raise ValueError(f"no step '{step_id}' in the current version (reload the page)")
+
+
+@router.post("/journeys/{journey_id}/steps/{step_id}", response_class=HTMLResponse)
+async def save_step(request: Request, journey_id: str, step_id: str, hub: HubDep, who: Writer) -> Any:
+    def change(data: dict[str, Any], form: Any) -> None:
+        data["steps"][_find(data, step_id)] = _step_from_form(form, step_id)
+
+    return await _apply(request, hub, who, journey_id, change, step_id)
+
+
+@router.post("/journeys/{journey_id}/steps/{step_id}/move", response_class=HTMLResponse)
+async def move_step(request: Request, journey_id: str, step_id: str, hub: HubDep, who: Writer) -> Any:
+    def change(data: dict[str, Any], form: Any) -> None:
+        i = _find(data, step_id)
+        j = i - 1 if form.get("direction") == "up" else i + 1
+        if 0 <= j < len(data["steps"]):
+            data["steps"][i], data["steps"][j] = data["steps"][j], data["steps"][i]
+
+    return await _apply(request, hub, who, journey_id, change, step_id)
+
+
+@router.post("/journeys/{journey_id}/steps/{step_id}/delete", response_class=HTMLResponse)
+async def delete_step(request: Request, journey_id: str, step_id: str, hub: HubDep, who: Writer) -> Any:
+    def change(data: dict[str, Any], form: Any) -> None:
+        del data["steps"][_find(data, step_id)]
+
+    return await _apply(request, hub, who, journey_id, change)
+
+
+@router.post("/journeys/{journey_id}/steps", response_class=HTMLResponse)
+async def add_step(request: Request, journey_id: str, hub: HubDep, who: Writer) -> Any:
+    form = await request.form()
+    step_id = str(form.get("step_id", "")).strip()
+
+    def change(data: dict[str, Any], form: Any) -> None:
+        data["steps"].append(_step_from_form(form, step_id))
+
+    return await _apply(request, hub, who, journey_id, change, step_id or None)
+
+
+@router.post("/journeys/{journey_id}/settings", response_class=HTMLResponse)
+async def save_settings(request: Request, journey_id: str, hub: HubDep, who: Writer) -> Any:
+    def change(data: dict[str, Any], form: Any) -> None:
+        data["name"] = str(form.get("name", "")).strip()
+        data["description"] = str(form.get("description", "")).strip()
+        trigger = json.loads(str(form.get("trigger", "") or "{}"))
+        data["trigger"] = trigger
+        data["exit"] = [c for c in data["exit"] if c["kind"] not in ("converted", "muted", "stage_left")] + [
+            {"kind": k} for k in ("converted", "muted", "stage_left") if form.get(f"exit_{k}") == "on"]
+        data["reentry"] = {"mode": form.get("reentry_mode", "once"), "days": _int(form, "reentry_days", 30)}
+
+    return await _apply(request, hub, who, journey_id, change)
+
+
+@router.post("/journeys/{journey_id}/status", response_class=HTMLResponse)
+async def change_status(request: Request, journey_id: str, hub: HubDep, who: Writer) -> Any:
+    def change(data: dict[str, Any], form: Any) -> None:
+        data["status"] = str(form.get("status", ""))
+
+    return await _apply(request, hub, who, journey_id, change)
+
+
+@router.post("/journeys/{journey_id}/json", response_class=HTMLResponse)
+async def save_json(request: Request, journey_id: str, hub: HubDep, who: Writer) -> Any:
+    def change(data: dict[str, Any], form: Any) -> None:
+        new = json.loads(str(form.get("definition", "")))
+        if not isinstance(new, dict):
+            raise ValueError("the definition must be a JSON object")
+        data.clear()
+        data.update({k: v for k, v in new.items() if k not in ("version", "created_at", "updated_at", "updated_by")})
+
+    return await _apply(request, hub, who, journey_id, change, keep_json=True)
