@@ -9,11 +9,11 @@ Use them from a test module with::
         login(browser, live_server, "editor")
         browser.get(live_server.url + "/library")
 
-`live_server` (module scope) yields a `LiveServer` with `.url`, `.hub`, `.data_dir`, `.settings` and `.keys`
+`live_server` (session scope: one demo server for every browser test) yields a `LiveServer` with `.url`, `.hub`, `.data_dir`, `.settings` and `.keys`
 (role → API key). Its data is the real `contenthub demo` loader at a small size (assets with media, users,
 groups, weeks of engagement), loaded through the same write paths the API uses. The server runs in a thread
 of this process and shares `.hub`, so a test can set data up through services and see it over HTTP.
-`browser` (module scope) skips the module with a clear message when chromium or chromedriver is missing.
+`browser` (session scope) skips the module with a clear message when chromium or chromedriver is missing.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def _demo_keys(hub: Hub) -> dict[str, str]:
     return found
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def live_server(embedder: Embedder) -> Iterator[LiveServer]:
     import uvicorn
 
@@ -103,7 +103,7 @@ def live_server(embedder: Embedder) -> Iterator[LiveServer]:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
         pytest.skip(f"browser tests need Debian's chromium and chromium-driver ({CHROMIUM}, {CHROMEDRIVER} missing): "

@@ -70,3 +70,8 @@ def clients(hub: Hub) -> Clients:
 @pytest.fixture
 def editor(clients: Clients) -> TestClient:
     return clients.as_("editor")
+
+
+# Browser fixtures live in tests/browser.py; registered here once so the session-scoped demo server and
+# chromium are shared by every browser test module.
+from tests.browser import browser, live_server  # noqa: E402,F401

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import LiveServer, browser, live_server, login  # noqa: F401  (fixtures)
+from tests.browser import LiveServer, login
 
 pytestmark = pytest.mark.browser
 
@@ -19,7 +19,7 @@ def _next_monday() -> date:
     return today + timedelta(days=7 - today.weekday())
 
 
-def test_calendar_generates_renders_and_opens_a_slot(live_server: LiveServer, browser) -> None:  # noqa: F811
+def test_calendar_generates_renders_and_opens_a_slot(live_server: LiveServer, browser) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait

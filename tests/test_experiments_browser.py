@@ -11,12 +11,12 @@ import pytest
 from contenthub.experiments import service
 from contenthub.experiments.models import ExperimentCreate
 from contenthub.experiments.simulator import SimConfig, run_simulation
-from tests.browser import LiveServer, browser, live_server, login  # noqa: F401  (fixtures)
+from tests.browser import LiveServer, login
 
 pytestmark = pytest.mark.browser
 
 
-def test_report_page_renders_tables_charts_health_and_summary(live_server: LiveServer, browser) -> None:  # noqa: F811
+def test_report_page_renders_tables_charts_health_and_summary(live_server: LiveServer, browser) -> None:
     from selenium.webdriver.common.by import By
 
     hub = live_server.hub

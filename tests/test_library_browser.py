@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import browser, live_server, login  # noqa: F401  (fixtures by name)
+from tests.browser import login
 from tests.helpers import png_bytes
 
 
 @pytest.mark.browser
-def test_upload_accept_and_search(live_server, browser) -> None:  # noqa: F811
+def test_upload_accept_and_search(live_server, browser) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
