@@ -137,7 +137,9 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     from contenthub.journeys.pages import router as journeys_pages
     from contenthub.journeys.routes import router as journeys_router
     from contenthub.library.pages import router as library_pages
+    from contenthub.library.review_pages import router as review_pages
     from contenthub.library.routes import router as library_router
+    from contenthub.library.tagging_routes import router as tagging_router
     from contenthub.publish.pages import router as publish_pages
     from contenthub.publish.routes import router as publish_router
     from contenthub.recommend.routes import router as recommend_router
@@ -145,6 +147,8 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
 
     for router in (library_router, recommend_router, publish_router, access_router, web_pages, library_pages,
                    publish_pages, experiments_router, experiments_pages, journeys_router, journeys_pages):
+        app.include_router(router)
+    for router in (tagging_router, review_pages):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
 
