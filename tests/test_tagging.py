@@ -231,3 +231,29 @@ def test_cli_suggest_missing_and_train(tmp_path: Any) -> None:
     assert r.exit_code == 0 and "suggested tags for 0 untagged assets" in r.output
     r = runner.invoke(tag_app, ["train", "--data-dir", str(tmp_path)])
     assert r.exit_code == 0 and "not trained" in r.output
+
+
+@pytest.mark.es
+def test_model_feedback_and_cues_live_in_elasticsearch_too(settings: Any, embedder: Embedder, seed: Any) -> None:
+    from contenthub.hub import open_hub
+    from tests.es_support import es_url, unique_prefix
+
+    es = settings.model_copy(update={"store_url": es_url(), "es_index_prefix": unique_prefix()})
+    hub = open_hub(es, embedder=embedder)
+    try:
+        _seeded(hub, seed)
+        assert tagging.train_suggester(hub).version == 1
+        a = service.create_asset(hub, AssetCreate(**LIVE), "ed")
+        hub.cache.clear()  # another replica: decodes the model from the store
+        vec = hub.store.get_vectors([a.id])[1][0]
+        again = tagging.suggest(hub, vec, text=asset_text(a.model_dump()))
+        assert a.suggestions is not None
+        assert again.scenes[0].confidence == pytest.approx(a.suggestions.scenes[0].confidence, abs=1e-4)
+        tagging.reject_suggestions(hub, a, "ed")
+        assert tagging.accuracy(hub).facets["scenes"].decisions == 1
+        assert tagging.put_cues(hub, tagging.CuesIn(facets={"scenes": {"referral": ["邀请"]}})).version == 1
+        report = tagging.train_suggester(hub)
+        assert report.version == 2 and report.corrections == 1
+    finally:
+        hub.store.drop()  # type: ignore[attr-defined]
+        hub.close()
