@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(default=120_000, ge=1, description="Requests per minute per API key.")
     phone_salt: str = Field(default="", description="Salt for phone hashes; generated into data_dir if empty.")
     profile_half_life_days: float = Field(default=30.0, gt=0, description="Half-life of engagement in profiles.")
+    tagging_retrain_after: int = Field(default=20, ge=0, description="Retrain the tag suggester after this many "
+                                       "new editor confirmations (0: only on command).")
     redelivery_window_days: int = Field(default=30, ge=0, description="Never resend an asset within this window.")
     max_event_future_seconds: int = Field(default=3600, ge=0, description="Events further in the future are rejected.")
     journeys_loop_seconds: float = Field(default=30, ge=0, description="Journey scheduler tick in the app (0: off; "

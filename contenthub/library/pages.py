@@ -151,17 +151,12 @@ def edit(
     status: Annotated[str, Form()] = "draft",
 ) -> HTMLResponse | RedirectResponse:
     check_csrf(request, csrf_token)
-    before = service.get_asset(hub, asset_id)
     try:
         patch = AssetUpdate.model_validate({
             "version": version, "title": title, "scenes": scenes, "channels": channels,
             "content_type": content_type or None, "status": status,
             "tags": [x.strip() for x in tags.replace("，", ",").split(",") if x.strip()],
         })
-        if before.suggestions is not None:
-            from contenthub.library.tagging import record_feedback
-
-            record_feedback(hub, before, patch, who.name, action="edit")
         service.update_asset(hub, asset_id, patch, who.name)
     except (ProblemError, ValidationError) as exc:
         status_code = exc.status if isinstance(exc, ProblemError) else 422

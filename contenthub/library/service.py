@@ -122,7 +122,10 @@ def get_asset(hub: Hub, asset_id: str) -> Asset:
     return Asset.model_validate(doc)
 
 
-def update_asset(hub: Hub, asset_id: str, patch: AssetUpdate, actor: str) -> Asset:
+TAG_FIELDS = frozenset({"scenes", "channels", "content_type"})
+
+
+def update_asset(hub: Hub, asset_id: str, patch: AssetUpdate, actor: str, *, feedback_action: str = "edit") -> Asset:
     current = get_asset(hub, asset_id)
     if patch.version is not None and patch.version != current.version:
         raise ConflictError(
@@ -147,6 +150,9 @@ def update_asset(hub: Hub, asset_id: str, patch: AssetUpdate, actor: str) -> Ass
     doc["updated_by"] = actor
     doc["updated_at"] = to_iso(utcnow())
     audit.record(hub, actor, "update", "asset", asset_id, changed=sorted(changes), version=doc["version"])
+    if current.suggestions is not None and TAG_FIELDS & set(changes):
+        # an editor confirming or correcting tags is the suggester's training signal, from any surface
+        tagging.record_feedback(hub, current, patch, actor, action=feedback_action)
     text_changed = asset_text(doc) != asset_text(current.model_dump())
     if text_changed:
         _embed_and_suggest(hub, [doc])
@@ -167,8 +173,7 @@ def accept_suggestions(hub: Hub, asset_id: str, actor: str, *, min_confidence: f
     if s is None:
         raise InvalidError("This asset has no suggestions to accept.", field="suggestions")
     patch = tagging.accepted_patch(asset, second_label_min=max(min_confidence, 0.35))
-    tagging.record_feedback(hub, asset, patch, actor, action="accept")
-    return update_asset(hub, asset_id, patch, actor)
+    return update_asset(hub, asset_id, patch, actor, feedback_action="accept")
 
 
 # --- bulk import ------------------------------------------------------------------------
