@@ -89,6 +89,7 @@ def audience_for(hub: Hub, cat: Catalog, profile: Profile, now: datetime) -> Aud
     return Audience(
         weights=weights, vector=vector, recent_positive=list(recent.items()), stage=stage,
         stage_scenes=rules.stage_scenes.get(stage or "", []), exclude=set(profile.blocked_assets),
+        target=profile.target,
     )
 
 

@@ -28,6 +28,7 @@ class Audience:
     stage: str | None = None
     stage_scenes: list[str] = field(default_factory=list)
     exclude: set[str] = field(default_factory=set)
+    target: str | None = None  # the user id, so the engagement model can add the user's whole history
 
 
 @dataclass
@@ -78,6 +79,24 @@ def quality_posterior(cat: Catalog, channel: str, idx: np.ndarray) -> tuple[np.n
     return a0 + s, b0 + np.maximum(d - s / 3, 0)
 
 
+def collaborative_scores(cat: Catalog, aud: Audience) -> np.ndarray | None:
+    """Engagement-model scores over all catalog rows: Σ over the assets the audience engaged with
+    (whole history as of the last fit, plus recent positive events) of their EASE weight rows."""
+    model = cat.engagement
+    if model is None or cat.model_rows is None or not model.asset_ids:
+        return None
+    engaged = set(model.engaged(aud.target).tolist())
+    engaged.update(j for j in (model.position.get(a) for a, w in aud.recent_positive if w > 0) if j is not None)
+    if not engaged:
+        return None
+    rows = np.fromiter(engaged, dtype=np.int64, count=len(engaged))
+    per_model = model.weights[rows].sum(axis=0) if rows.size > 1 else model.weights[rows[0]]
+    out = np.zeros(len(cat), dtype=np.float32)
+    present = cat.model_rows >= 0
+    out[cat.model_rows[present]] = per_model[present]
+    return out
+
+
 def score_candidates(
     cat: Catalog, aud: Audience, strategy: Strategy, channel: str, idx: np.ndarray, now: datetime,
     rng: np.random.Generator,
@@ -95,12 +114,10 @@ def score_candidates(
                 w[j] = v
         raw = cat.features[idx] @ w
         sig["affinity"] = _minmax(np.maximum(raw, 0)) - _minmax(np.maximum(-raw, 0)) * 0.5
-    if aud.recent_positive and cat.neighbours is not None and cat.neighbours.nnz and strategy.weight("collaborative"):
-        rows = [cat.index[a] for a, _ in aud.recent_positive if a in cat.index]
-        weights = np.array([w for a, w in aud.recent_positive if a in cat.index], dtype=np.float32)
-        if rows:
-            collab = (weights @ cat.neighbours[rows]).ravel() if len(rows) > 1 else cat.neighbours[rows[0]].toarray().ravel() * weights[0]
-            sig["collaborative"] = _minmax(np.asarray(collab)[idx])
+    if strategy.weight("collaborative"):
+        collab = collaborative_scores(cat, aud)
+        if collab is not None:
+            sig["collaborative"] = _minmax(collab[idx])
     explored = np.zeros(m, dtype=bool)
     if strategy.weight("quality"):
         a, b = quality_posterior(cat, channel, idx)

@@ -513,6 +513,24 @@ class SQLiteStore:
             last = rows[-1][0]
             yield [json.loads(r[1]) for r in rows]
 
+    def event_columns(self, user_ids: list[str] | None = None) -> dict[str, tuple[Any, ...]]:
+        """Events as columns — user_id, type, asset_id, channel, ts (epoch seconds, microsecond
+        precision), value — without decoding the JSON bodies: for readers that vectorise over millions
+        of events (recommend.batch). Not part of the Store protocol; callers fall back to event_counts."""
+        sql = ("SELECT user_id, type, asset_id, channel, "
+               "CAST(strftime('%s', ts) AS REAL) + CAST(substr(ts, 20, 7) AS REAL), value FROM events")
+        cur = self._conn().cursor()
+        cur.row_factory = None  # plain tuples: Row objects cost more than the query
+        rows: list[tuple[Any, ...]] = []
+        if user_ids is None:
+            rows = cur.execute(sql).fetchall()
+        else:
+            for chunk in _chunks(user_ids, 5000):
+                rows += cur.execute(f"{sql} WHERE user_id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+        names = ("user_id", "type", "asset_id", "channel", "ts", "value")
+        cols = tuple(zip(*rows)) if rows else ((),) * len(names)
+        return dict(zip(names, cols, strict=True))
+
     def count_events(self, q: EventQuery | None = None) -> int:
         where, params = self._event_where(q or EventQuery())
         return int(self._conn().execute(f"SELECT COUNT(*) FROM events WHERE {where}", params).fetchone()[0])

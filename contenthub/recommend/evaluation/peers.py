@@ -7,6 +7,9 @@ in the caller, identically for every method.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 from scipy import sparse
 
@@ -30,30 +33,30 @@ def item_knn(x: sparse.csr_matrix) -> np.ndarray:
     return np.asarray((x @ sim).todense())
 
 
-def _implicit_threads() -> int:
-    return 2
+def _fitted(make: Callable[[], Any], x: sparse.csr_matrix) -> np.ndarray:
+    """Build and fit an implicit model with BLAS limited to one thread (implicit's own advice), and
+    return its (users × items) scores."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, "blas"):
+        model = make()
+        model.fit(x.astype(np.float32).tocsr(), show_progress=False)
+    return np.asarray(model.user_factors) @ np.asarray(model.item_factors).T
 
 
 def als(x: sparse.csr_matrix, *, factors: int, regularization: float, iterations: int = 20, alpha: float = 10.0,
-        seed: int = 0) -> np.ndarray:
+        seed: int = 0, threads: int = 2) -> np.ndarray:
     """implicit's ALS (Hu, Koren & Volinsky) with confidence 1 + alpha · r."""
     from implicit.als import AlternatingLeastSquares
-    from threadpoolctl import threadpool_limits
 
-    model = AlternatingLeastSquares(factors=factors, regularization=regularization, iterations=iterations,
-                                    alpha=alpha, random_state=seed, num_threads=_implicit_threads())
-    with threadpool_limits(1, "blas"):
-        model.fit(x.astype(np.float32).tocsr(), show_progress=False)
-    return np.asarray(model.user_factors) @ np.asarray(model.item_factors).T
+    return _fitted(lambda: AlternatingLeastSquares(factors=factors, regularization=regularization,
+                                                   iterations=iterations, alpha=alpha, random_state=seed,
+                                                   num_threads=threads), x)
 
 
-def bpr(x: sparse.csr_matrix, *, factors: int = 64, iterations: int = 100, seed: int = 0) -> np.ndarray:
+def bpr(x: sparse.csr_matrix, *, factors: int = 64, iterations: int = 100, seed: int = 0, threads: int = 2) -> np.ndarray:
     """implicit's BPR-MF (Rendle et al.) with its default learning rate and regularisation."""
     from implicit.bpr import BayesianPersonalizedRanking
-    from threadpoolctl import threadpool_limits
 
-    model = BayesianPersonalizedRanking(factors=factors, iterations=iterations, random_state=seed,
-                                        num_threads=_implicit_threads())
-    with threadpool_limits(1, "blas"):
-        model.fit(x.astype(np.float32).tocsr(), show_progress=False)
-    return np.asarray(model.user_factors) @ np.asarray(model.item_factors).T
+    return _fitted(lambda: BayesianPersonalizedRanking(factors=factors, iterations=iterations, random_state=seed,
+                                                       num_threads=threads), x)
