@@ -29,3 +29,13 @@ def es_url() -> str:
 
 def unique_prefix() -> str:
     return f"cht-{uuid.uuid4().hex[:10]}"
+
+
+def require_module() -> None:
+    """At import of a module whose every test needs Elasticsearch: skip it before any expensive
+    session fixture (the embedding model) loads."""
+    if not os.environ.get("CONTENTHUB_TEST_ES_URL", "").strip():
+        if os.environ.get("CONTENTHUB_REQUIRE_ES") == "1":
+            pytest.fail("CONTENTHUB_REQUIRE_ES=1 but CONTENTHUB_TEST_ES_URL is not set: " + HOW_TO_RUN,
+                        pytrace=False)
+        pytest.skip(HOW_TO_RUN, allow_module_level=True)

@@ -2,6 +2,7 @@
 
 The flows are imported from their own test modules and collected here again; this module's ``hub``
 fixture replaces the SQLite one, so every request goes to a fresh index prefix on the test node.
+Most of the time (minutes on a busy 2-core machine) is the embedding model, as in the SQLite run.
 """
 
 from __future__ import annotations
@@ -13,11 +14,9 @@ import pytest
 from contenthub.config import Settings
 from contenthub.embeddings import Embedder
 from contenthub.hub import Hub, open_hub
-from tests.es_support import es_url, unique_prefix
+from tests.es_support import es_url, require_module, unique_prefix
 from tests.test_library_api import (  # noqa: F401 - collected here against Elasticsearch
-    test_create_get_update_archive,
     test_search_text_filters_and_semantic,
-    test_similar,
     test_upload_image_dedupes_bytes,
 )
 from tests.test_recommend_api import (  # noqa: F401 - collected here against Elasticsearch
@@ -26,10 +25,10 @@ from tests.test_recommend_api import (  # noqa: F401 - collected here against El
     test_click_changes_next_content,
     test_events_idempotent_and_partial_acceptance,
     test_identity_merge_keeps_history,
-    test_mute_excludes_asset,
 )
 
 pytestmark = pytest.mark.es
+require_module()
 
 
 @pytest.fixture

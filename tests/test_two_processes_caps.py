@@ -29,9 +29,10 @@ from contenthub.hub import open_hub
 from contenthub.library.models import AssetCreate
 from contenthub.library.service import create_asset
 from contenthub.recommend import caps
-from tests.es_support import es_url, unique_prefix
+from tests.es_support import es_url, require_module, unique_prefix
 
 pytestmark = pytest.mark.es
+require_module()
 
 REQUESTS = 200
 PER_DAY = 3

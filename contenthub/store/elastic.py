@@ -29,6 +29,7 @@ goes to Elasticsearch (reserved collection ``_media``).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -199,8 +200,15 @@ class ElasticStore:
             self._recover_counter_batches()
 
     def _maybe_recover(self) -> None:
-        if time.monotonic() - self._last_recovery > RECOVERY_EVERY:
-            self.recover()
+        """Every RECOVERY_EVERY seconds, in whichever thread writes first; others never wait for it."""
+        if time.monotonic() - self._last_recovery <= RECOVERY_EVERY or not self._recovery_lock.acquire(blocking=False):
+            return
+        try:
+            self._last_recovery = time.monotonic()
+            self._recover_transactions()
+            self._recover_counter_batches()
+        finally:
+            self._recovery_lock.release()
 
     # --- low-level helpers -------------------------------------------------------------
     def _alias(self, kind: str) -> str:
@@ -849,7 +857,8 @@ class ElasticStore:
         for dim, group in by_dim.items():
             others = {vector_field(d): None for d in dims if d != dim}
             for aid, arr in group.items():
-                doc = {vector_field(dim): arr.tolist(), "vector_model": model_id, "vector_dim": dim, **others}
+                doc = {vector_field(dim): arr.tolist(), "vec_b64": base64.b64encode(arr.tobytes()).decode(),
+                       "vector_model": model_id, "vector_dim": dim, **others}
                 ops.append(({"update": {"_index": alias, "_id": aid, "retry_on_conflict": 5}}, {"doc": doc}))
         results = self._bulk(ops, refresh="wait_for")
         _raise_failures([(op, r) for op, r in results if r["status"] != 404], "storing vectors")
@@ -871,13 +880,11 @@ class ElasticStore:
         return [Hit(h["_id"], 2.0 * float(h["_score"]) - 1.0) for h in resp["hits"]["hits"]]
 
     def get_vectors(self, asset_ids: list[str]) -> tuple[list[str], np.ndarray]:
-        raws = self._mget("assets", asset_ids, source_includes=["vector_dim", "vec_*"])
+        raws = self._mget("assets", asset_ids, source_includes=["vec_b64"])
         rows: dict[str, np.ndarray] = {}
         for aid, raw in raws.items():
-            dim = raw.src.get("vector_dim")
-            values = raw.src.get(vector_field(int(dim))) if dim else None
-            if values is not None:
-                rows[aid] = np.asarray(values, dtype=np.float32)
+            if raw.src.get("vec_b64"):
+                rows[aid] = _decode_vector(raw.src["vec_b64"])
         if not rows:
             return [], np.zeros((0, 0), dtype=np.float32)
         # Mid re-embedding to another dimension: keep the dimension most rows have.
@@ -1142,15 +1149,9 @@ class ElasticStore:
     def iter_vectors(self, batch: int = 1000) -> Iterator[list[tuple[str, str, np.ndarray]]]:
         self._refresh("assets")
         query = {"exists": {"field": "vector_model"}}
-        for hits in self._scan("assets", query, sort=[{"id": "asc"}], page=batch,
-                               source=["vector_model", "vector_dim", "vec_*"]):
-            rows = []
-            for h in hits:
-                s = h["_source"]
-                values = s.get(vector_field(int(s["vector_dim"]))) if s.get("vector_dim") else None
-                if values is not None:
-                    rows.append((h["_id"], s["vector_model"], np.asarray(values, dtype=np.float32)))
-            yield rows
+        for hits in self._scan("assets", query, sort=[{"id": "asc"}], page=batch, source=["vector_model", "vec_b64"]):
+            yield [(h["_id"], h["_source"]["vector_model"], _decode_vector(h["_source"]["vec_b64"]))
+                   for h in hits if h["_source"].get("vec_b64")]
 
     def counter_collections(self) -> list[str]:
         self._refresh("counters")
@@ -1209,6 +1210,10 @@ def _asset_source(a: dict[str, Any]) -> dict[str, Any]:
         "status": a.get("status"), "valid_from": a.get("valid_from"), "valid_until": a.get("valid_until"),
         "created_at": a.get("created_at"), "updated_at": a.get("updated_at"),
     }
+
+
+def _decode_vector(b64: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(b64), dtype=np.float32).copy()
 
 
 def _fsync_dir(path: Path) -> None:

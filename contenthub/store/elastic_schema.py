@@ -20,7 +20,8 @@ Mapping choices (all ``dynamic: false``: unknown keys stay in ``_source`` but ne
   ``keyword`` (stored times are fixed-width UTC ``…Z`` strings, so keyword order = time order and
   range filters compare exactly as SQLite does), the full asset as a JSON string (``json``: partial
   updates replace a string whole, while they would merge an object), and one ``dense_vector`` field
-  per dimension (``vec_{dim}``), added to the mapping on the first ``put_vectors`` of that dimension.
+  per dimension (``vec_{dim}``), added to the mapping on the first ``put_vectors`` of that dimension,
+  plus ``vec_b64`` (the float32 bytes, stored only) for reading vectors back cheaply.
 - events: event id as ``_id``; ``ts`` as ``date_nanos`` (microsecond order and fast point ranges for
   "this user's events since …", which a keyword range could not give).
 - counters: one document per (collection, key) with its fields as an unindexed map.
@@ -86,6 +87,9 @@ MAPPINGS: dict[str, dict[str, Any]] = {
             "updated_at": KEYWORD,
             "vector_model": KEYWORD,
             "vector_dim": {"type": "integer"},
+            # The same vector as base64 float32: reading it back is 4x smaller and much faster to
+            # parse than the JSON float array the dense_vector field is indexed from.
+            "vec_b64": STORED_ONLY,
         },
     },
     "events": {

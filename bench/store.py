@@ -1,0 +1,247 @@
+"""Bench: the SQLite and Elasticsearch stores on the same machine and the same generated data.
+
+For each backend: load N assets with 384-d vectors, ingest M events through ``add_events`` with the real
+profile deriver (``counter_deltas``) in batches of 5,000 (what the batch endpoint does after validation),
+then time searches (BM25 text search and filtered kNN, each alone and one after the other as the library's
+hybrid search runs them) and next content for users (``recommend.service.next_for_user``, in process,
+catalog already built). Prints one JSON object.
+
+The data is synthetic and deterministic (seeded): Chinese titles from a small vocabulary, Zipf-distributed
+asset popularity, vectors random unit vectors (the store is measured, not the embedding model).
+Elasticsearch runs with production settings (refresh_interval 1 s, so each write batch waits up to 1 s
+for refresh=wait_for). Usage:
+    python bench/store.py [--assets 100000] [--events 1000000] [--es-url URL] [--backends sqlite,elasticsearch]
+The ES URL defaults to CONTENTHUB_TEST_ES_URL (start a node with `bash scripts/elasticsearch.sh start`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from contenthub.config import Settings
+from contenthub.hub import Hub
+from contenthub.library import taxonomy
+from contenthub.recommend import service
+from contenthub.recommend.catalog import refresh_now
+from contenthub.recommend.engagement import counter_deltas
+from contenthub.store.base import Store
+from contenthub.store.query import AssetFilter
+from contenthub.timeutil import to_iso
+
+DIM = 384
+MODEL = "bench-random-384"
+BATCH = 5000
+NOW = datetime(2025, 6, 30, 12, 0, tzinfo=UTC)
+WORDS = ["护眼", "台灯", "咖啡", "手冲", "冷萃", "优惠券", "新人", "直播", "抽奖", "会员", "复购", "面膜", "防晒",
+         "跑鞋", "瑜伽", "母婴", "奶粉", "宠物", "猫粮", "茶叶", "红茶", "口红", "香水", "家电", "净化器", "耳机",
+         "露营", "帐篷", "早餐", "燕麦", "健身", "蛋白粉", "旅行", "酒店", "课程", "英语", "阅读", "书单", "装修",
+         "收纳"]
+SCENES = ["onboarding", "first_order", "repurchase", "reactivation", "winback", "holiday", "seeding", "education",
+          "tutorial", "membership", "referral", "aftersales", "live_preview"]
+CHANNELS = ["mp_subscription", "mp_service", "wecom_1v1", "wecom_group", "moments", "channels", "xiaohongshu"]
+KINDS = ["article", "poster", "video", "coupon", "script"]
+CTYPES = ["educational", "practical", "entertainment", "interactive", "promotional", "brand_story"]
+TYPES = (["delivered"] * 40 + ["open"] * 30 + ["click"] * 18 + ["favorite"] * 3 + ["share"] * 3 + ["convert"] * 4
+         + ["mute"] * 1 + ["served"] * 1)
+
+
+def make_assets(n: int, rng: random.Random) -> list[dict[str, Any]]:
+    out = []
+    for i in range(n):
+        tags = rng.sample(WORDS, 3)
+        created = NOW - timedelta(days=rng.uniform(0, 365))
+        out.append({
+            "id": f"a{i:06d}", "title": f"{tags[0]}{rng.choice(['指南', '入门', '小课堂', '清单', '测评'])}：{tags[1]}与{tags[2]} 第{i}期",
+            "body": f"{tags[0]}、{tags[1]}和{tags[2]}的实用内容，适合{rng.choice(WORDS)}爱好者。",
+            "kind": rng.choice(KINDS), "content_type": rng.choice(CTYPES), "scenes": rng.sample(SCENES, 2),
+            "channels": rng.sample(CHANNELS, 3), "tags": tags, "stages": [],
+            "status": "approved" if rng.random() < 0.9 else "draft", "valid_from": None,
+            "valid_until": to_iso(NOW + timedelta(days=rng.uniform(-30, 300))) if rng.random() < 0.1 else None,
+            "created_at": to_iso(created), "updated_at": to_iso(created), "version": 1,
+        })
+    return out
+
+
+def make_vectors(ids: list[str], seed: int) -> Iterator[dict[str, np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    for i in range(0, len(ids), 2000):
+        chunk = ids[i : i + 2000]
+        m = rng.standard_normal((len(chunk), DIM)).astype(np.float32)
+        m /= np.linalg.norm(m, axis=1, keepdims=True)
+        yield dict(zip(chunk, m, strict=True))
+
+
+def make_events(m: int, n_users: int, assets: list[dict[str, Any]], seed: int) -> Iterator[list[dict[str, Any]]]:
+    rng = np.random.default_rng(seed)
+    n = len(assets)
+    for start in range(0, m, BATCH):
+        size = min(BATCH, m - start)
+        users = rng.integers(0, n_users, size)
+        picks = np.minimum(rng.zipf(1.3, size) - 1, n - 1)
+        ages = rng.uniform(0, 90 * 86400, size)
+        types = rng.integers(0, len(TYPES), size)
+        batch = []
+        for j in range(size):
+            a = assets[int(picks[j])]
+            etype = TYPES[int(types[j])]
+            batch.append({"id": f"ev{start + j:08d}", "type": etype, "user_id": f"u{int(users[j]):06d}",
+                          "asset_id": a["id"], "channel": a["channels"][j % 3], "group_id": None,
+                          "recommendation_id": None, "ts": to_iso(NOW - timedelta(seconds=float(ages[j]))),
+                          "value": 49.0 if etype == "convert" else None})
+        yield batch
+
+
+def pct(samples: list[float]) -> dict[str, float]:
+    xs = sorted(samples)
+    return {"p50_ms": round(statistics.median(xs) * 1000, 2),
+            "p99_ms": round(xs[min(len(xs) - 1, int(round(0.99 * (len(xs) - 1))))] * 1000, 2),
+            "mean_ms": round(statistics.fmean(xs) * 1000, 2), "n": len(xs)}
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def log(msg: str) -> None:
+    print(f"[bench/store] {msg}", file=sys.stderr, flush=True)
+
+
+def run_backend(name: str, store: Store, settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
+    rng = random.Random(7)
+    out: dict[str, Any] = {}
+    assets = make_assets(args.assets, rng)
+    by_id = {a["id"]: a for a in assets}
+
+    t = time.perf_counter()
+    for i in range(0, len(assets), 2000):
+        store.put_assets(assets[i : i + 2000])
+    vec_rows = 0
+    for vecs in make_vectors([a["id"] for a in assets], 11):
+        store.put_vectors(MODEL, vecs)
+        vec_rows += len(vecs)
+    out["asset_load"] = {"assets": len(assets), "seconds": round(time.perf_counter() - t, 1),
+                         "assets_per_s": round(len(assets) / (time.perf_counter() - t))}
+    log(f"{name}: {len(assets)} assets + vectors in {out['asset_load']['seconds']} s")
+
+    t = time.perf_counter()
+    stored = 0
+    for k, batch in enumerate(make_events(args.events, args.users, assets, 13)):
+        stored += len(store.add_events(batch, derive=lambda new: counter_deltas(new, by_id, 30.0)))
+        if k % 20 == 0:
+            log(f"{name}: {stored} events, {stored / (time.perf_counter() - t):.0f}/s")
+    elapsed = time.perf_counter() - t
+    out["ingest"] = {"events": stored, "seconds": round(elapsed, 1), "events_per_s": round(stored / elapsed),
+                     "batch": BATCH}
+    log(f"{name}: ingest {out['ingest']}")
+
+    # searches: a one- or two-word query (BM25) and a filtered kNN around a random asset's vector
+    flt = AssetFilter(statuses=("approved",), valid_at=NOW)
+    qrng = random.Random(99)
+    probe_ids = [a["id"] for a in qrng.sample(assets, min(len(assets), 50))]
+    _, probe_vecs = store.get_vectors(probe_ids)
+    noise = np.random.default_rng(5)
+    text_t, knn_t, hybrid_t = [], [], []
+    for i in range(args.queries + 5):
+        words = qrng.sample(WORDS, qrng.choice([1, 2]))
+        q = " ".join(words)
+        v = probe_vecs[i % len(probe_vecs)] + 0.3 * noise.standard_normal(DIM).astype(np.float32) / np.sqrt(DIM)
+        v /= np.linalg.norm(v)
+        scene_flt = AssetFilter(statuses=("approved",), valid_at=NOW, scenes=(qrng.choice(SCENES),))
+        a = timed(lambda: store.text_search_assets(q, flt, limit=200))  # noqa: B023
+        b = timed(lambda: store.knn_assets(v, scene_flt, k=50))  # noqa: B023
+        if i >= 5:
+            text_t.append(a)
+            knn_t.append(b)
+            hybrid_t.append(a + b)
+    out["search"] = {"hybrid": pct(hybrid_t), "text_bm25": pct(text_t), "knn_filtered": pct(knn_t)}
+    log(f"{name}: search {out['search']['hybrid']}")
+
+    hub = Hub(settings=settings, store=store)
+    taxonomy.ensure_defaults(store)
+    out["catalog_build_s"] = round(timed(lambda: refresh_now(hub)), 1)
+    log(f"{name}: catalog built in {out['catalog_build_s']} s")
+    urng = random.Random(3)
+    users = [f"u{urng.randrange(args.users):06d}" for _ in range(args.picks + 5)]
+    channels = ["wecom_1v1", "moments", "mp_service"]
+    samples = []
+    for i, u in enumerate(users):
+        d = timed(lambda: service.next_for_user(hub, u, channels[i % 3], n=3, now=NOW, seed=i))  # noqa: B023
+        if i >= 5:
+            samples.append(d)
+    out["next_content"] = pct(samples)
+    log(f"{name}: next content {out['next_content']}")
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--assets", type=int, default=100_000)
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--users", type=int, default=50_000)
+    ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--picks", type=int, default=200)
+    ap.add_argument("--backends", default="sqlite,elasticsearch")
+    ap.add_argument("--es-url", default=os.environ.get("CONTENTHUB_TEST_ES_URL", ""))
+    ap.add_argument("--keep", action="store_true", help="keep the data (SQLite folder, ES indices)")
+    args = ap.parse_args()
+
+    result: dict[str, Any] = {
+        "bench": "store", "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                                      "load_avg_1m_at_start": round(os.getloadavg()[0], 1)},
+        "size": {"assets": args.assets, "events": args.events, "users": args.users, "vector_dim": DIM},
+    }
+    for name in args.backends.split(","):
+        tmp = Path(tempfile.mkdtemp(prefix=f"store-bench-{name}-"))
+        if name == "sqlite":
+            from contenthub.store.sqlite import SQLiteStore
+
+            settings = Settings(data_dir=tmp)
+            store: Store = SQLiteStore(tmp / "contenthub.db", settings.media_dir)
+        else:
+            if not args.es_url:
+                result[name] = {"skipped": "no --es-url / CONTENTHUB_TEST_ES_URL"}
+                continue
+            from contenthub.store.elastic import ElasticStore
+
+            settings = Settings(data_dir=tmp, store_url=args.es_url,
+                                es_index_prefix=f"bench-{uuid.uuid4().hex[:8]}")
+            store = ElasticStore(args.es_url, settings)
+            store.init()  # type: ignore[attr-defined]
+            result.setdefault("elasticsearch_node", {})
+            health = store.es.cluster.health()  # type: ignore[attr-defined]
+            nodes = store.es.nodes.info(filter_path="nodes.*.version,nodes.*.jvm.mem.heap_max_in_bytes")  # type: ignore[attr-defined]
+            node = next(iter(nodes["nodes"].values()))
+            result["elasticsearch_node"] = {"version": node["version"], "nodes": health["number_of_nodes"],
+                                            "heap_mb": node["jvm"]["mem"]["heap_max_in_bytes"] // 2**20}
+        try:
+            result[name] = run_backend(name, store, settings, args)
+        finally:
+            if not args.keep and store.backend == "elasticsearch":
+                store.drop()  # type: ignore[attr-defined]
+            store.close()
+            if not args.keep and name == "sqlite":
+                import shutil
+
+                shutil.rmtree(tmp, ignore_errors=True)
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    main()
