@@ -55,16 +55,17 @@ NO_GENRE = "(no genres listed)"
 INGEST_BATCH = 10000
 ALS_GRID = tuple((f, r) for f in (32, 64, 128) for r in (0.01, 0.1))
 
-# Tuned on the validation split (see bench/RESULTS.md), never on test.
+# Tuned on the validation split (see bench/RESULTS.md), never on test: the engagement model alone gave
+# NDCG@10 0.1405; a little tag affinity 0.1418; adding similarity, popularity or quality did not help.
 MOVIELENS_STRATEGY = Strategy(
     id="movielens",
-    description="Offline MovieLens tuning: co-engagement and content similarity first, no exploration, no MMR.",
-    weights={"similarity": 1.0, "affinity": 0.8, "collaborative": 1.0, "quality": 0.5, "popularity": 0.4,
+    description="Offline MovieLens tuning: the engagement model plus a little tag affinity; no exploration, no MMR.",
+    weights={"similarity": 0.0, "affinity": 0.1, "collaborative": 1.0, "quality": 0.0, "popularity": 0.0,
              "freshness": 0.0, "lifecycle": 0.0},
     exploration=False,
     diversity=1.0,
 )
-HALF_LIFE_DAYS = 30.0
+HALF_LIFE_DAYS = 30.0  # the production default; 3650 days gave the same validation NDCG@10
 
 
 @dataclass(frozen=True)
