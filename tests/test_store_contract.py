@@ -447,6 +447,18 @@ def test_event_counts(store: Store) -> None:
         store.event_counts(("body",), EventQuery())
 
 
+def test_event_columns(store: Store) -> None:
+    """Not in the protocol, but recommend.batch reads events this way when a store offers it."""
+    store.add_events([event("1", "click", minutes=1.5), event("2", "convert", user="u2", value=9.5),
+                      event("3", "mute", asset=None, user="u3")])
+    cols = store.event_columns(["u1", "u2"])  # type: ignore[attr-defined]
+    rows = sorted(zip(*(cols[c] for c in ("user_id", "type", "asset_id", "channel", "ts", "value")), strict=True))
+    assert rows == [("u1", "click", "a1", "wecom_1v1", pytest.approx((T0 + timedelta(minutes=1.5)).timestamp()), None),
+                    ("u2", "convert", "a1", "wecom_1v1", pytest.approx(T0.timestamp()), 9.5)]
+    assert len(store.event_columns()["user_id"]) == 3  # type: ignore[attr-defined]
+    assert store.event_columns(["nobody"]) == {c: () for c in cols}  # type: ignore[attr-defined]
+
+
 def test_reassign_and_delete_events(store: Store) -> None:
     store.add_events([event("1", user="old"), event("2", user="old", minutes=1), event("3", user="keep")])
     assert store.reassign_events("old", "keep") == 2

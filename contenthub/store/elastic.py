@@ -55,7 +55,7 @@ from contenthub.store import elastic_query as eq
 from contenthub.store.base import CounterDeriver
 from contenthub.store.elastic_schema import Indices, vector_field
 from contenthub.store.query import AssetFilter, AssetSort, EventQuery, Hit, HitPage
-from contenthub.timeutil import to_iso, utcnow
+from contenthub.timeutil import from_iso, to_iso, utcnow
 
 FACETS = ("scenes", "channels", "tags", "stages")
 SCALAR_FACETS = ("kind", "content_type", "status")
@@ -1012,6 +1012,23 @@ class ElasticStore:
         for hits in self._scan("events", {"match_all": {}}, sort=[{"id": "asc"}], page=min(batch, 10_000),
                                source={"excludes": list(INTERNAL_EVENT_FIELDS)}):
             yield [h["_source"] for h in hits]
+
+    def event_columns(self, user_ids: list[str] | None = None) -> dict[str, tuple[Any, ...]]:
+        """Events as columns — user_id, type, asset_id, channel, ts (epoch seconds), value — like
+        SQLiteStore.event_columns: the fast path of recommend.batch (not part of the Store protocol)."""
+        names = ("user_id", "type", "asset_id", "channel", "ts", "value")
+        rows: list[tuple[Any, ...]] = []
+        self._refresh("events")
+        queries = ([{"terms": {"user_id": chunk}} for chunk in _chunks(list(user_ids), 5000)]
+                   if user_ids is not None else [{"match_all": {}}])
+        for query in queries:
+            for hits in self._scan("events", query, page=10_000, source=list(names)):
+                for h in hits:
+                    e = h["_source"]
+                    rows.append((e.get("user_id"), e.get("type"), e.get("asset_id"), e.get("channel"),
+                                 from_iso(e["ts"]).timestamp(), e.get("value")))
+        cols = tuple(zip(*rows)) if rows else ((),) * len(names)
+        return dict(zip(names, cols, strict=True))
 
     def count_events(self, q: EventQuery | None = None) -> int:
         return self._count("events", eq.event_query(q or EventQuery()))
