@@ -128,6 +128,7 @@ def test_identity_merge_keeps_history(clients, library) -> None:
     profile = editor.get(f"/v1/users/{a}/profile").json()
     assert profile["counts"]["click"] == 2
     assert len(profile["events"]) == 2
+    assert {e["user_id"] for e in profile["events"]} == {a}, "moved events name the surviving user"
 
 
 def test_phone_is_stored_hashed(clients) -> None:

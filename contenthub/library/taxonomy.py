@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from contenthub.errors import InvalidError, NotFoundError, unknown_value
+from contenthub.errors import ConflictError, InvalidError, NotFoundError, unknown_value
 from contenthub.store.base import Store
 
 FACETS = ("scenes", "channels", "content_types", "kinds", "stages")
@@ -97,7 +97,10 @@ def ensure_defaults(store: Store) -> None:
     """Seed each facet once; never overwrite what editors changed."""
     for facet, entries in DEFAULTS.items():
         if store.get_doc(COLLECTION, facet) is None:
-            store.put_doc(COLLECTION, facet, {"facet": facet, "entries": entries}, expected_version=0)
+            try:
+                store.put_doc(COLLECTION, facet, {"facet": facet, "entries": entries}, expected_version=0)
+            except ConflictError:
+                pass  # another process seeded it between our read and our write: theirs stands
 
 
 def _check_facet(facet: str) -> None:

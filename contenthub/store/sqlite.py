@@ -28,6 +28,8 @@ from contenthub.timeutil import to_iso, utcnow
 
 FACETS = ("scenes", "channels", "tags", "stages")
 EVENT_COLUMNS = ("id", "type", "user_id", "asset_id", "channel", "group_id", "recommendation_id", "ts", "value")
+CACHE_KIB = 64 * 1024
+MMAP_BYTES = 1 << 30
 
 
 
@@ -64,6 +66,12 @@ class SQLiteStore:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA busy_timeout=30000")
+            # Random-key inserts into the event indexes and counters touch pages all over the file: a
+            # 2 MB default cache turns each into a read. 64 MB of cache plus a shared memory map keep the
+            # hot pages resident (measured: ingestion several times faster on a 1M-event store).
+            conn.execute(f"PRAGMA cache_size={-CACHE_KIB}")
+            conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
+            conn.execute("PRAGMA temp_store=MEMORY")
             self._local.conn = conn
             with self._conns_lock:
                 self._all_conns.append(conn)
@@ -254,10 +262,11 @@ class SQLiteStore:
             "INSERT OR IGNORE INTO asset_facets (asset_id, facet, value) VALUES (?,?,?)",
             [(aid, facet, v) for facet in FACETS for v in a.get(facet) or []],
         )
-        tx.execute("DELETE FROM assets_fts WHERE asset_id=?", (aid,))
+        rowid = tx.execute("SELECT rowid FROM assets WHERE id=?", (aid,)).fetchone()[0]
+        tx.execute("DELETE FROM assets_fts WHERE rowid=?", (rowid,))  # by rowid: no scan of the FTS table
         tx.execute(
-            "INSERT INTO assets_fts (asset_id, title, text, tags) VALUES (?,?,?,?)",
-            (aid, a["title"], a.get("body") or "", " ".join(a.get("tags") or [])),
+            "INSERT INTO assets_fts (rowid, asset_id, title, text, tags) VALUES (?,?,?,?,?)",
+            (rowid, aid, a["title"], a.get("body") or "", " ".join(a.get("tags") or [])),
         )
 
     def get_asset(self, asset_id: str) -> dict[str, Any] | None:
@@ -458,17 +467,26 @@ class SQLiteStore:
     def add_events(self, events: list[dict[str, Any]], derive: CounterDeriver | None = None) -> list[str]:
         """Insert a batch in one transaction; duplicates (by id) are skipped. ``derive`` turns the newly
         inserted events into counter deltas applied in the same transaction, so a profile never counts an
-        event twice and never misses one."""
+        event twice and never misses one.
+
+        Which ids are new is read first (BEGIN IMMEDIATE holds the write lock, so nobody can insert in
+        between), then the new rows go in with one executemany in key order — far cheaper than one
+        INSERT OR IGNORE per event."""
         with self._tx() as tx:
+            existing: set[str] = set()
+            for chunk in _chunks([ev["id"] for ev in events], 500):
+                marks = ",".join("?" * len(chunk))
+                existing.update(r[0] for r in tx.execute(f"SELECT id FROM events WHERE id IN ({marks})", chunk))
             inserted: list[dict[str, Any]] = []
             for ev in events:
-                cur = tx.execute(
-                    "INSERT OR IGNORE INTO events (id, type, user_id, asset_id, channel, group_id, recommendation_id, "
-                    "ts, value, body) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    (*(ev.get(c) for c in EVENT_COLUMNS), _dumps(ev)),
-                )
-                if cur.rowcount:
+                if ev["id"] not in existing:
+                    existing.add(ev["id"])
                     inserted.append(ev)
+            tx.executemany(
+                "INSERT INTO events (id, type, user_id, asset_id, channel, group_id, recommendation_id, ts, value, body) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?)",
+                sorted(((*(ev.get(c) for c in EVENT_COLUMNS), _dumps(ev)) for ev in inserted), key=lambda r: r[0]),
+            )
             if derive and inserted:
                 self._add_counters(tx, derive(inserted))
             return [e["id"] for e in inserted]
@@ -549,7 +567,10 @@ class SQLiteStore:
 
     def reassign_events(self, from_user: str, to_user: str) -> int:
         with self._tx() as tx:
-            return tx.execute("UPDATE events SET user_id=? WHERE user_id=?", (to_user, from_user)).rowcount
+            return tx.execute(
+                "UPDATE events SET user_id=?, body=json_set(body, '$.user_id', ?) WHERE user_id=?",
+                (to_user, to_user, from_user),
+            ).rowcount
 
     def delete_events(self, q: EventQuery) -> int:
         where, params = self._event_where(q)
@@ -561,7 +582,7 @@ class SQLiteStore:
         tx.executemany(
             "INSERT INTO counters (collection, key, field, value) VALUES (?,?,?,?) "
             "ON CONFLICT (collection, key, field) DO UPDATE SET value = value + excluded.value",
-            updates,
+            sorted(updates),  # key order: neighbouring upserts share B-tree pages
         )
 
     def add_to_counters(self, collection: str, updates: list[tuple[str, str, float]]) -> None:

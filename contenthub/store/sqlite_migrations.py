@@ -84,4 +84,18 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ) WITHOUT ROWID;
         """,
     ),
+    (
+        2,
+        "full-text rows keyed by the asset's rowid, so an upsert replaces its row without a scan",
+        """
+        DROP TABLE assets_fts;
+        CREATE VIRTUAL TABLE assets_fts USING fts5(
+            asset_id UNINDEXED, title, text, tags, tokenize = 'trigram'
+        );
+        INSERT INTO assets_fts (rowid, asset_id, title, text, tags)
+            SELECT rowid, id, title, COALESCE(json_extract(body, '$.body'), ''),
+                   COALESCE((SELECT group_concat(value, ' ') FROM json_each(body, '$.tags')), '')
+            FROM assets;
+        """,
+    ),
 ]
