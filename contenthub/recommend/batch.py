@@ -231,11 +231,11 @@ def _shared(cat: Catalog, strategy: Strategy, channel: str, idx: np.ndarray, now
         a, b = quality_posterior(cat, channel, idx)
         out["quality"] = rng.beta(a, b) if strategy.exploration else a / (a + b)
     if strategy.weight("popularity"):
-        pop = cat.popularity.get(channel)
-        if pop is None:
-            pop = cat.popularity.get("*")
-        if pop is not None:
-            out["popularity"] = np.log1p(pop[idx])
+        log_pop = cat.log_popularity.get(channel)
+        if log_pop is None:
+            log_pop = cat.log_popularity.get("*")
+        if log_pop is not None:
+            out["popularity"] = log_pop[idx]
     return out
 
 
@@ -248,14 +248,7 @@ def _stage_fit(hub: Hub, cat: Catalog, strategy: Strategy, idx: np.ndarray, now:
         base = base + strategy.weight("freshness") * np.power(0.5, age_days / strategy.freshness_half_life_days)
     rows = []
     for stage in STAGES:
-        fit = np.where(cat.no_stage[idx], 0.5, 0.0)
-        sm = cat.stage_mask.get(stage)
-        if sm is not None:
-            fit = np.where(sm[idx], 1.0, fit)
-        for scene in rules.stage_scenes.get(stage, []):
-            scm = cat.scene_mask.get(scene)
-            if scm is not None:
-                fit = np.maximum(fit, np.where(scm[idx], 0.8, 0.0))
+        fit = cat.lifecycle_fit(stage, tuple(rules.stage_scenes.get(stage, [])))[idx]
         rows.append(base + (strategy.weight("lifecycle") * fit if strategy.weight("lifecycle") else 0.0))
     return np.array(rows)
 

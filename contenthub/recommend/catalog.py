@@ -44,6 +44,26 @@ class ChannelStats:
     """Per-asset counts on one channel, aligned with ``Catalog.ids``."""
 
     counts: dict[str, np.ndarray]
+    _quality: tuple[np.ndarray, np.ndarray, float] | None = None
+
+    def quality_inputs(self, n: int) -> tuple[np.ndarray, np.ndarray, float]:
+        """(successes, deliveries, channel-wide success rate), computed once per refresh, not per request."""
+        if self._quality is None:
+            zeros = np.zeros(n)
+            delivered = self.counts.get("delivered", zeros)
+            success = self.counts.get("click", zeros) + 2.0 * self.counts.get("convert", zeros)
+            base = float(success.sum() / max(delivered.sum(), 1.0))
+            self._quality = (success, delivered, base)
+        return self._quality
+
+
+@dataclass
+class ChannelBlock:
+    """The assets on one channel as contiguous arrays, so a request scores ~n/11 rows without copying."""
+
+    rows: np.ndarray              # catalog rows, ascending
+    vectors: np.ndarray           # their vectors
+    features: sparse.csr_matrix   # their feature rows
 
 
 @dataclass
@@ -90,18 +110,69 @@ class Catalog:
     engagement: EngagementModel | None = None
     model_rows: np.ndarray | None = None  # catalog row of each modelled asset, -1 when not in this view
     stats_at: float = 0.0
+    blocks: dict[str, ChannelBlock] = field(default_factory=dict)
+    log_popularity: dict[str, np.ndarray] = field(default_factory=dict)  # log1p(popularity), per refresh
+    fits: dict[tuple[str, tuple[str, ...]], np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def block(self, channel: str) -> ChannelBlock:
+        """The channel's assets (built on first use; the view is rebuilt when assets change)."""
+        blk = self.blocks.get(channel)
+        if blk is None:
+            mask = self.channel_mask.get(channel)
+            rows = np.flatnonzero(mask) if mask is not None else np.zeros(0, dtype=np.int64)
+            blk = self.blocks[channel] = ChannelBlock(rows=rows, vectors=np.ascontiguousarray(self.vectors[rows]),
+                                                      features=self.features[rows].tocsr())
+        return blk
+
+    def lifecycle_fit(self, stage: str, scenes: tuple[str, ...]) -> np.ndarray:
+        """How well each asset fits a lifecycle stage: 1 tagged for the stage, 0.8 in one of the
+        stage's scenes, 0.5 untargeted, else 0 (memoised per stage and scene list)."""
+        key = (stage, scenes)
+        fit = self.fits.get(key)
+        if fit is None:
+            fit = np.where(self.no_stage, 0.5, 0.0)
+            stage_mask = self.stage_mask.get(stage)
+            if stage_mask is not None:
+                fit = np.where(stage_mask, 1.0, fit)
+            for scene in scenes:
+                sm = self.scene_mask.get(scene)
+                if sm is not None:
+                    fit = np.maximum(fit, np.where(sm, 0.8, 0.0))
+            self.fits[key] = fit
+        return fit
 
 
 def _ts(value: str | None, default: float) -> float:
     return from_iso(value).timestamp() if value else default
 
 
+def single_threaded_blas() -> None:
+    """Pin BLAS to one thread for this process.
+
+    Serving is many small matrix-vector products run by concurrent requests; OpenBLAS's own threads
+    spin against each other and against the request threads on a 2-core box (measured: one 4k × 384
+    product took 2–17 ms with 2 BLAS threads under load, 0.14 ms with 1). Parallelism comes from
+    requests, not from inside one product. Process-wide on purpose: the limit cannot be scoped to a
+    thread, and toggling it per request would race between requests.
+    """
+    global _BLAS_PINNED
+    if not _BLAS_PINNED:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1, user_api="blas")
+        _BLAS_PINNED = True
+
+
+_BLAS_PINNED = False
+
+
 def build_catalog(hub: Hub, previous: Catalog | None = None) -> Catalog:
     """The view of approved assets; ``previous`` lends its engagement model so a rebuild after an
     asset edit does not refit it in the request path."""
+    single_threaded_blas()
     store = hub.store
     flt = AssetFilter(statuses=("approved",))
     ids: list[str] = []
@@ -185,6 +256,7 @@ def refresh_stats(hub: Hub, cat: Catalog, *, refit: bool | None = None) -> None:
         pop[channel][i] = value * inv_scale
     cat.stats = {ch: ChannelStats(counts=c) for ch, c in stats.items()}
     cat.popularity = pop
+    cat.log_popularity = {ch: np.log1p(v) for ch, v in pop.items()}
     model = cat.engagement
     if refit or model is None or time.monotonic() - model.fitted_at > MODEL_TTL:
         attach_model(cat, fit_engagement_model(hub))

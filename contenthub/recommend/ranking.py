@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from contenthub.recommend.catalog import Catalog
+from contenthub.recommend.catalog import Catalog, ChannelBlock
 from contenthub.recommend.strategies import SIGNALS, Strategy
 
 PRIOR_STRENGTH = 20.0  # pseudo-deliveries behind the channel-wide click rate
@@ -68,15 +68,23 @@ def quality_posterior(cat: Catalog, channel: str, idx: np.ndarray) -> tuple[np.n
     if st is None:
         a = np.full(idx.size, 1.0)
         return a, np.full(idx.size, 19.0)
-    zeros = np.zeros(len(cat))
-    delivered = st.counts.get("delivered", zeros)
-    success = st.counts.get("click", zeros) + 2.0 * st.counts.get("convert", zeros)
-    total_d = max(delivered.sum(), 1.0)
-    base = float(np.clip(success.sum() / total_d, 0.01, 0.9))
+    success, delivered, rate = st.quality_inputs(len(cat))
+    base = float(np.clip(rate, 0.01, 0.9))
     a0, b0 = base * PRIOR_STRENGTH, (1 - base) * PRIOR_STRENGTH
     s = np.minimum(success[idx], delivered[idx] * 3)  # several clicks per delivery are possible; cap the credit
     d = np.maximum(delivered[idx], s / 3)
     return a0 + s, b0 + np.maximum(d - s / 3, 0)
+
+
+def _channel_positions(cat: Catalog, channel: str, idx: np.ndarray) -> tuple[ChannelBlock, np.ndarray] | None:
+    """(channel block, positions of ``idx`` in it) when every candidate is on the channel, else None."""
+    blk = cat.block(channel)
+    if idx.size == 0 or blk.rows.size == 0:
+        return None
+    pos = np.searchsorted(blk.rows, idx)
+    if pos[-1] >= blk.rows.size or not np.array_equal(blk.rows[pos], idx):
+        return None
+    return blk, pos
 
 
 def collaborative_scores(cat: Catalog, aud: Audience) -> np.ndarray | None:
@@ -104,15 +112,18 @@ def score_candidates(
     """Blend of the strategy's signals for candidate rows ``idx``; returns (score, signals, explored flags)."""
     m = idx.size
     sig: dict[str, np.ndarray] = {}
+    on_channel = _channel_positions(cat, channel, idx)  # contiguous rows: no copy of idx's vectors
     if aud.vector is not None and strategy.weight("similarity"):
-        sig["similarity"] = _minmax(cat.vectors[idx] @ aud.vector)
+        v = np.asarray(aud.vector, dtype=np.float32)
+        raw = (on_channel[0].vectors @ v)[on_channel[1]] if on_channel else cat.vectors[idx] @ v
+        sig["similarity"] = _minmax(raw)
     if aud.weights and strategy.weight("affinity"):
         w = np.zeros(cat.features.shape[1], dtype=np.float32)
-        for f, v in aud.weights.items():
+        for f, val in aud.weights.items():
             j = cat.feature_index.get(f)
             if j is not None:
-                w[j] = v
-        raw = cat.features[idx] @ w
+                w[j] = val
+        raw = (on_channel[0].features @ w)[on_channel[1]] if on_channel else cat.features[idx] @ w
         sig["affinity"] = _minmax(np.maximum(raw, 0)) - _minmax(np.maximum(-raw, 0)) * 0.5
     if strategy.weight("collaborative"):
         collab = collaborative_scores(cat, aud)
@@ -129,24 +140,16 @@ def score_candidates(
         else:
             sig["quality"] = _minmax(mean)
     if strategy.weight("popularity"):
-        pop = cat.popularity.get(channel)
-        if pop is None:
-            pop = cat.popularity.get("*")
-        if pop is not None:
-            sig["popularity"] = _minmax(np.log1p(pop[idx]))
+        log_pop = cat.log_popularity.get(channel)
+        if log_pop is None:
+            log_pop = cat.log_popularity.get("*")
+        if log_pop is not None:
+            sig["popularity"] = _minmax(log_pop[idx])
     if strategy.weight("freshness"):
         age_days = np.maximum(0.0, (now.timestamp() - cat.created[idx]) / 86400.0)
         sig["freshness"] = np.power(0.5, age_days / strategy.freshness_half_life_days)
     if aud.stage and strategy.weight("lifecycle"):
-        fit = np.where(cat.no_stage[idx], 0.5, 0.0)
-        stage_mask = cat.stage_mask.get(aud.stage)
-        if stage_mask is not None:
-            fit = np.where(stage_mask[idx], 1.0, fit)
-        for scene in aud.stage_scenes:
-            sm = cat.scene_mask.get(scene)
-            if sm is not None:
-                fit = np.maximum(fit, np.where(sm[idx], 0.8, 0.0))
-        sig["lifecycle"] = fit
+        sig["lifecycle"] = cat.lifecycle_fit(aud.stage, tuple(aud.stage_scenes))[idx]
     score = np.zeros(m)
     for name in SIGNALS:
         if name in sig:
@@ -154,12 +157,24 @@ def score_candidates(
     return score, sig, explored
 
 
+def top_stable(score: np.ndarray, k: int) -> np.ndarray:
+    """The first ``k`` of ``np.argsort(-score, kind="stable")`` without sorting everything: ties keep
+    the lower index, exactly as the full stable sort would."""
+    if k >= score.size:
+        return np.argsort(-score, kind="stable")
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    kth = score[np.argpartition(-score, k - 1)[k - 1]]
+    better = np.flatnonzero(score > kth)
+    top = np.concatenate([better, np.flatnonzero(score == kth)[: k - better.size]])
+    return top[np.lexsort((top, -score[top]))]
+
+
 def mmr(cat: Catalog, idx: np.ndarray, score: np.ndarray, n: int, lam: float) -> list[int]:
     """Maximal marginal relevance: each next pick trades score against similarity to those picked."""
-    order = np.argsort(-score, kind="stable")
     if n <= 1 or lam >= 1.0:
-        return order[:n].tolist()
-    pool = order[: max(n * 5, 20)]
+        return top_stable(score, n).tolist()
+    pool = top_stable(score, max(n * 5, 20))
     vecs = cat.vectors[idx[pool]]
     s = score[pool]
     s = (s - s.min()) / (s.max() - s.min() + 1e-12)
