@@ -32,7 +32,7 @@ def run(
     once: Annotated[bool, typer.Option(help="Advance everything due now, run the sweeps once, and exit.")] = False,
 ) -> None:
     """The scheduler worker: advance due users, run trigger sweeps, close expired sends (until Ctrl-C)."""
-    from contenthub.journeys import worker
+    from contenthub.journeys import dueindex, worker
 
     hub = _hub(data_dir)
     try:
@@ -50,6 +50,7 @@ def run(
             worker.run_forever(hub, interval, stop, on_tick=report)
         except KeyboardInterrupt:
             stop.set()
+            dueindex.release_lease(hub)
     finally:
         hub.close()
 

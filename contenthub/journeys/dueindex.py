@@ -11,6 +11,13 @@ new hint before the new state and deletes the old hint last, so a crash at any p
 hint that still matches its state (processed again) or one that does not (dropped when read) —
 never a state without a hint.
 
+Why marks: most minutes have no hints, and listing an empty collection still costs a query (on
+Elasticsearch, a refresh too). Before a hint goes into a minute bucket, the bucket is marked in its
+hour (``journey_due_marks:{YYYYMMDDHH}``, one small document per non-empty minute, written once per
+process and minute); the scheduler lists an hour's marks and then only the marked minutes, so a
+day of catching up costs 24 listings plus the minutes that really hold due users. A mark is removed
+only after its bucket was seen empty behind the grace window, when no writer can add to it.
+
 Why the cursor lags ``GRACE`` behind now: a writer puts a hint in the bucket of its own 'now' at the
 earliest; as long as clocks differ by less than ``GRACE``, the scheduler keeps re-listing that bucket
 until no writer can still be adding to it.
@@ -31,6 +38,8 @@ from contenthub.hub import Hub
 from contenthub.timeutil import from_iso, to_iso, to_utc
 
 DUE_PREFIX = "journey_due:"
+MARK_PREFIX = "journey_due_marks:"
+MARK_CACHE = 100_000
 SCHEDULER = "journey_scheduler"
 GRACE = timedelta(minutes=3)
 FMT = "%Y%m%d%H%M"
@@ -75,14 +84,35 @@ def _ensure_cursor(hub: Hub, b: str) -> None:
     hub.cache["journey_cursor_ok"] = True
 
 
+def _mark(hub: Hub, buckets: Iterable[str]) -> None:
+    marked: set[str] = hub.cache.setdefault("journey_marked", set())
+    for b in buckets:
+        if b not in marked:
+            hub.store.put_doc(MARK_PREFIX + b[:10], b, {"bucket": b})
+            if len(marked) >= MARK_CACHE:
+                marked.clear()
+            marked.add(b)
+
+
+def marked(hub: Hub, hour: str) -> list[str]:
+    """The marked (possibly non-empty) minute buckets of one hour ('YYYYMMDDHH'), in time order."""
+    return sorted(d["bucket"] for d in hub.store.list_docs(MARK_PREFIX + hour, limit=100))
+
+
+def unmark(hub: Hub, b: str) -> None:
+    hub.store.delete_doc(MARK_PREFIX + b[:10], b)
+    hub.cache.setdefault("journey_marked", set()).discard(b)
+
+
 def put_hints(hub: Hub, hints: Iterable[tuple[str, dict[str, Any]]], now: datetime) -> None:
-    """Write hints given as (bucket, body with 'id'); one transaction per bucket."""
+    """Write hints given as (bucket, body with 'id'); one transaction per bucket, after marking it."""
     by_bucket: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
     for b, body in hints:
         by_bucket[b][body["id"]] = body
     if not by_bucket:
         return
     _ensure_cursor(hub, min(min(by_bucket), bucket(now)))
+    _mark(hub, by_bucket)
     for b, docs in by_bucket.items():
         hub.store.put_docs_atomic(DUE_PREFIX + b, docs)
 

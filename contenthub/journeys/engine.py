@@ -334,6 +334,21 @@ def _process(hub: Hub, hints: list[dict[str, Any]], hint_bucket: str, now: datet
     funnel.bump(hub, b.counts)
 
 
+def _drain(hub: Hub, b: str, now: datetime, now_iso: str, limit: int, res: AdvanceResult) -> bool:
+    """Process the due hints of one minute bucket; True when the bucket is left empty."""
+    kept = 0
+    while res.processed < limit:
+        want = min(PAGE, limit - res.processed)
+        page = hub.store.list_docs(dueindex.DUE_PREFIX + b, limit=want, offset=kept)
+        due = [h for h in page if h["due_at"] <= now_iso]
+        kept += len(page) - len(due)
+        if due:
+            _process(hub, due, b, now, res)
+        if len(page) < want:
+            return kept == 0
+    return False  # stopped by the limit: the bucket may hold more
+
+
 def advance_due(hub: Hub, now: datetime | None = None, limit: int = 5000) -> AdvanceResult:
     """Advance up to ``limit`` due users (the scheduler's one job). Safe to call from several
     processes: only the holder of the lease does anything."""
@@ -349,27 +364,24 @@ def advance_due(hub: Hub, now: datetime | None = None, limit: int = 5000) -> Adv
     safe = dueindex.minute(now - dueindex.GRACE)
     stored = dueindex.read_cursor(hub)
     cursor = dueindex.parse(stored) if stored else last
-    new_cursor, drained = cursor, True
-    m = cursor
-    while m <= last and res.processed < limit:
-        b = dueindex.name(m)
-        kept = 0
-        while res.processed < limit:
-            want = min(PAGE, limit - res.processed)
-            page = hub.store.list_docs(dueindex.DUE_PREFIX + b, limit=want, offset=kept)
-            due = [h for h in page if h["due_at"] <= now_iso]
-            kept += len(page) - len(due)
-            if due:
-                _process(hub, due, b, now, res)
-            if len(page) < want:
+    new_cursor = safe
+    hour = cursor - cursor % 60
+    while hour <= last:
+        for b in dueindex.marked(hub, dueindex.name(hour)[:10]):
+            m = dueindex.parse(b)
+            if m < cursor or m > last:
+                continue
+            if res.processed >= limit:
+                new_cursor = min(new_cursor, m)
                 break
-        else:
-            kept += 1  # stopped by the limit: the bucket may hold more
-        if drained and kept == 0 and m < safe:
-            new_cursor = m + 1
-        else:
-            drained = False
-        m += 1
+            if _drain(hub, b, now, now_iso, limit, res) and m < safe:
+                dueindex.unmark(hub, b)
+            else:
+                new_cursor = min(new_cursor, m)
+        if res.processed >= limit:
+            break
+        hour += 60
+    new_cursor = max(new_cursor, cursor)
     if new_cursor != cursor:
         dueindex.write_cursor(hub, dueindex.name(new_cursor))
     res.seconds = round(time.perf_counter() - t0, 4)

@@ -24,7 +24,7 @@ from typing import Any
 
 from contenthub.errors import ConflictError, InvalidError
 from contenthub.hub import Hub
-from contenthub.journeys import funnel
+from contenthub.journeys import funnel, service
 from contenthub.journeys.conditions import SENDS
 from contenthub.journeys.models import DueSend, Journey, Step, Wait
 from contenthub.journeys.waits import due_after
@@ -205,9 +205,14 @@ def fetch_due(hub: Hub, channel: str, limit: int = 100, now: datetime | None = N
         page = hub.store.list_docs(OUTBOX_PREFIX + channel, limit=PAGE, offset=kept)
         if not page:
             break
+        heads = service.heads(hub)
         for s in page:
-            if s["expires_at"] <= now_iso:
+            head = heads.get(s["journey"])
+            if s["expires_at"] <= now_iso or head is None or head.status == "archived":
                 _close(hub, s, "unconfirmed" if s.get("recommendation_id") else "expired", counts)
+                continue
+            if head.status == "paused" and not s.get("recommendation_id"):
+                kept += 1  # paused: nothing new goes out until it is resumed (or the send expires)
                 continue
             if len(out) >= limit or s["user_id"] in users or (s.get("not_before") or "") > now_iso \
                     or (s["status"] == "offered" and s.get("offered_until", "") > now_iso):
@@ -287,8 +292,6 @@ def _mark(hub: Hub, key: str, row: dict[str, Any], counts: Counter[tuple[str, st
 def _last_touch(hub: Hub, rows: list[dict[str, Any]], counts: Counter[tuple[str, str]]) -> None:
     """Conversions without a recommendation id: credit each journey's last delivered send to that user
     within ``ATTRIBUTION`` before the conversion (once per send)."""
-    from contenthub.journeys import service
-
     journeys = list(service.heads(hub))
     if not journeys:
         return

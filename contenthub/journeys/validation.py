@@ -104,10 +104,8 @@ def check_vocabulary(hub: Hub, data: JourneyIn) -> None:
     t = data.trigger
     if t.stage is not None and t.stage not in stages:
         raise unknown_value("trigger.stage", t.stage, stages)
-    for name in ("source_channel", "channel"):
-        value = getattr(t, name)
-        if value is not None and value not in channels:
-            raise unknown_value(f"trigger.{name}", value, channels)
+    if t.channel is not None and t.channel not in channels:  # source_channel is free text on users: not checked
+        raise unknown_value("trigger.channel", t.channel, channels)
     for k, c in enumerate(t.only_if):
         _check_condition(hub, c, f"trigger.only_if.{k}")
 

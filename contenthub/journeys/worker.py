@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from contenthub.hub import Hub
-from contenthub.journeys import engine, outbox, triggers
+from contenthub.journeys import dueindex, engine, outbox, triggers
 from contenthub.journeys.models import AdvanceResult
 
 log = logging.getLogger(__name__)
@@ -40,15 +40,22 @@ def tick(hub: Hub, now: datetime | None = None, *, batch: int = 5000) -> Advance
 
 def run_forever(hub: Hub, interval: float, stop: threading.Event,
                 on_tick: Callable[[AdvanceResult], None] | None = None) -> None:
-    while not stop.is_set():
-        started = time.monotonic()
+    """Tick until ``stop`` is set; then hand the lease back so another scheduler takes over at once."""
+    try:
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                res = tick(hub)
+                if on_tick is not None:
+                    on_tick(res)
+            except Exception:  # keep the loop alive; the next tick retries
+                log.exception("journeys tick failed")
+            stop.wait(max(interval - (time.monotonic() - started), 0.0))
+    finally:
         try:
-            res = tick(hub)
-            if on_tick is not None:
-                on_tick(res)
-        except Exception:  # keep the loop alive; the next tick retries
-            log.exception("journeys tick failed")
-        stop.wait(max(interval - (time.monotonic() - started), 0.0))
+            dueindex.release_lease(hub)
+        except Exception:
+            log.exception("could not release the journeys scheduler lease")
 
 
 def start_background(hub: Hub, interval: float) -> Callable[[], None]:
