@@ -168,7 +168,7 @@ def test_new_confirmations_retrain_in_the_background(
 ) -> None:
     _seeded(hub, seed)
     assert tagging.train_suggester(hub).version == 1
-    monkeypatch.setattr(training, "RETRAIN_AFTER", 2)
+    monkeypatch.setattr(hub.settings, "tagging_retrain_after", 2)
     ids = [editor.post("/v1/assets", json={**LIVE, "title": f"{LIVE['title']} 第{i}场"}).json()["id"] for i in range(2)]
     editor.post(f"/v1/assets/{ids[0]}/accept-suggestions")
     tagging.wait_for_training(hub)
