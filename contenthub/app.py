@@ -97,6 +97,17 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     async def validation_handler(request: Request, exc: ValidationError) -> JSONResponse:
         return JSONResponse(_validation_body(list(exc.errors())), status_code=422)
 
+    @app.exception_handler(OverflowError)
+    async def overflow_handler(request: Request, exc: OverflowError) -> JSONResponse:
+        # Dates near year 1 or 9999 overflow when shifted to UTC or by a week; it is the input that is out
+        # of range, so say so (422) instead of failing with a 500.
+        import logging
+
+        logging.getLogger("contenthub").warning("out-of-range input on %s: %s", request.url.path, exc)
+        return JSONResponse({"error": {"code": "invalid", "message": "A date, time or number is outside the "
+                                       f"supported range ({exc}). Use dates between the years 1900 and 2999."}},
+                            status_code=422)
+
     @app.exception_handler(LoginRequired)
     async def login_redirect(request: Request, exc: LoginRequired) -> RedirectResponse:
         from urllib.parse import quote

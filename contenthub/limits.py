@@ -1,25 +1,61 @@
 """Request body limits enforced while the body streams in, not after it is parsed.
 
 Why an ASGI middleware: Starlette would spool a whole multipart body to disk before any route sees
-it; counting bytes in ``receive`` stops an oversized or endless (chunked) body at the limit.
+it; counting bytes in ``receive`` stops an oversized or endless (chunked) body at the limit. The same
+place bounds how long a client may pause mid-body (a slow-loris upload would otherwise hold a worker
+thread and a temp file forever) and refuses JSON text that is not valid Unicode (a lone ``\\ud800``
+escape parses into a Python string that SQLite, Elasticsearch and our own JSON responses cannot encode).
+
+The refusal is raised inside ``receive``; FastAPI and Starlette wrap whatever ``receive`` raises into
+their own 400, so the middleware remembers why it refused and answers with that status instead.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+_SUSPECT = re.compile(rb"\\u[dD][89a-fA-F]")  # cheap pre-check: any surrogate escape at all
 
-class _TooLarge(Exception):
-    pass
+
+class _Refused(Exception):
+    def __init__(self, status: int, error: dict[str, object]) -> None:
+        super().__init__(error["message"])
+        self.status = status
+        self.error = error
+
+
+def _size(n: int) -> str:
+    return f"{n // (1024 * 1024)} MB" if n >= 1024 * 1024 else f"{max(n // 1024, 1)} KB"
+
+
+def _too_large(limit: int) -> _Refused:
+    return _Refused(413, {"code": "too_large", "message": f"The request body is larger than the limit of {_size(limit)}.",
+                          "limit_bytes": limit})
+
+
+def _has_lone_surrogate(body: bytes) -> bool:
+    """True when the JSON parses but holds an unpaired UTF-16 surrogate (in a key or a value)."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return False  # not JSON at all: the route's own parser reports that
+    try:
+        json.dumps(parsed, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, limit_for: Callable[[str], int]) -> None:
+    def __init__(self, app: ASGIApp, limit_for: Callable[[str], int], body_timeout: float = 30.0) -> None:
         self.app = app
         self.limit_for = limit_for
+        self.body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -29,44 +65,71 @@ class BodyLimitMiddleware:
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _send_413(send, limit)
+            await _send_error(send, _too_large(limit))
             return
+        ctype = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        is_json = ctype == b"application/json" or ctype.endswith(b"+json")
+        chunks: list[bytes] = []
         seen = 0
+        body_done = False
         started = False
+        refused: _Refused | None = None
 
         async def limited_receive() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise _TooLarge()
+            nonlocal seen, body_done, refused
+            if body_done:  # after the body only a disconnect can come: wait as long as the response streams
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.body_timeout)
+            except TimeoutError:
+                refused = _Refused(408, {"code": "timeout", "message": f"The request body stalled for more than "
+                                         f"{self.body_timeout:g} s; send it without pauses."})
+                raise refused from None
+            if message["type"] != "http.request":
+                body_done = True
+                return message
+            body = message.get("body", b"")
+            seen += len(body)
+            if seen > limit:
+                refused = _too_large(limit)
+                raise refused
+            if is_json:
+                chunks.append(body)
+            if not message.get("more_body", False):
+                body_done = True
+                if is_json:
+                    whole = b"".join(chunks)
+                    chunks.clear()
+                    if _SUSPECT.search(whole) and _has_lone_surrogate(whole):
+                        refused = _Refused(422, {"code": "invalid", "message": "The JSON holds an unpaired surrogate "
+                                                 "escape (\\ud800–\\udfff), which is not valid Unicode text; send "
+                                                 "UTF-8 text or escape the whole surrogate pair."})
+                        raise refused
             return message
 
-        async def tracking_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
             nonlocal started
+            if refused is not None:  # the app answered our refusal with its own error: answer ours instead
+                if not started:
+                    started = True
+                    await _send_error(send, refused)
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await _send_413(send, limit)
-        except Exception as exc:  # Starlette wraps errors raised while parsing forms
-            if isinstance(exc.__cause__, _TooLarge) or isinstance(exc.__context__, _TooLarge):
-                if not started:
-                    await _send_413(send, limit)
-                return
-            raise
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if refused is None:
+                raise
+        if refused is not None and not started:
+            await _send_error(send, refused)
 
 
-async def _send_413(send: Send, limit: int) -> None:
-    body = json.dumps(
-        {"error": {"code": "too_large", "message": f"The request body is larger than the limit of "
-                   f"{limit // (1024 * 1024)} MB.", "limit_bytes": limit}}
-    ).encode()
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+async def _send_error(send: Send, refused: _Refused) -> None:
+    body = json.dumps({"error": refused.error}).encode()
+    await send({"type": "http.response.start", "status": refused.status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
     await send({"type": "http.response.body", "body": body})

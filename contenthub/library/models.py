@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from contenthub.timeutil import to_utc
+
 Status = Literal["draft", "approved", "archived"]
 STATUSES: tuple[str, ...] = ("draft", "approved", "archived")
 
@@ -15,10 +17,16 @@ MAX_TAGS = 50
 MAX_TAG_LEN = 40
 
 
+INVISIBLE = frozenset("\u200b\u2060\ufeff\u180e\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+"""Zero-width space, word joiner, BOM and bidi embedding/override/isolate controls: they make look-alike
+tags ('护\u200b眼' never matches '护眼') and titles that read backwards (U+202E). ZWJ/ZWNJ stay (emoji, scripts)."""
+
+
 def clean_text(value: str) -> str:
-    """NFC-normalise and drop control characters (keep newlines/tabs); zero-width joiners in emoji stay."""
+    """NFC-normalise and drop control and invisible characters (keep newlines/tabs); joiners in emoji stay."""
     value = unicodedata.normalize("NFC", value)
-    return "".join(ch for ch in value if ch in "\n\t" or unicodedata.category(ch) != "Cc").strip()
+    return "".join(ch for ch in value if ch in "\n\t" or (unicodedata.category(ch) != "Cc" and ch not in INVISIBLE)
+                   ).strip()
 
 
 def clean_tags(values: list[str]) -> list[str]:
@@ -97,7 +105,8 @@ class AssetFields(BaseModel):
 
     @model_validator(mode="after")
     def _window(self) -> AssetFields:
-        if self.valid_from and self.valid_until and self.valid_until <= self.valid_from:
+        # naive times are UTC (timeutil.to_utc): comparing them raw with aware ones raises TypeError
+        if self.valid_from and self.valid_until and to_utc(self.valid_until) <= to_utc(self.valid_from):
             raise ValueError("valid_until must be after valid_from")
         return self
 

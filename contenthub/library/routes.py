@@ -162,7 +162,12 @@ async def import_assets(request: Request, hub: HubDep, who: Writer) -> Any:
         imported=report.imported, skipped=report.skipped,
         errors=[{"line": n, "message": m} for n, m in report.errors],
     )
-    return JSONResponse(body.model_dump(), status_code=200 if report.ok else 422)
+    out = body.model_dump()
+    if not report.ok:  # every 4xx carries error.message; `errors` lists each bad line
+        line, message = report.errors[0]
+        out["error"] = {"code": "invalid", "message": f"{len(report.errors)} lines were rejected "
+                        f"({report.imported} imported); line {line}: {message}", "field": "lines"}
+    return JSONResponse(out, status_code=200 if report.ok else 422)
 
 
 # --- taxonomy -----------------------------------------------------------------------------

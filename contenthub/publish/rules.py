@@ -116,7 +116,7 @@ class CadenceRule(BaseModel):
     def _known_timezone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: 'Asia' is a folder, very long names
             raise ValueError(
                 f"timezone: unknown time zone {value!r}; use an IANA name such as 'Asia/Shanghai'"
             ) from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, FiniteFloat, field_validator, model_validator
 
 EventType = Literal[
     "served", "delivered", "open", "click", "favorite", "comment", "share", "add_to_cart", "convert",
@@ -37,7 +37,7 @@ class UserIn(BaseModel):
     region: str | None = Field(default=None, max_length=64)
     source_channel: str | None = Field(default=None, max_length=64)
     member_level: str | None = Field(default=None, max_length=64)
-    attributes: dict[str, str | int | float | bool | None] = Field(default_factory=dict, max_length=100)
+    attributes: dict[str, str | int | FiniteFloat | bool | None] = Field(default_factory=dict, max_length=100)
 
     @model_validator(mode="after")
     def _some_id(self) -> UserIn:
@@ -69,7 +69,7 @@ class EventIn(BaseModel):
     recommendation_id: str | None = Field(default=None, max_length=128)
     ts: datetime | None = Field(default=None, description="When it happened (ISO 8601); default now.")
     value: float | None = Field(default=None, ge=-1e9, le=1e9)
-    attributes: dict[str, str | int | float | bool | None] = Field(default_factory=dict, max_length=20)
+    attributes: dict[str, str | int | FiniteFloat | bool | None] = Field(default_factory=dict, max_length=20)
 
     @model_validator(mode="after")
     def _who(self) -> EventIn:

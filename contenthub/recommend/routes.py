@@ -40,7 +40,12 @@ Reserve = Annotated[bool, Query(description="Take the cap slot and the asset for
 async def post_events(batch: EventBatch, hub: HubDep, who: EventWriter) -> Any:
     result = await run_in_threadpool(events.ingest, hub, batch.events)
     status = 200 if not result.rejected else (422 if result.accepted + result.duplicates == 0 else 207)
-    return JSONResponse(result.model_dump(), status_code=status)
+    body = result.model_dump()
+    if status == 422:  # every 4xx carries error.message, like all other errors; `rejected` has the details
+        first = result.rejected[0]
+        body["error"] = {"code": "invalid", "message": f"All {len(result.rejected)} events were rejected; "
+                         f"event {first.index}: {first.reason}", "field": "events"}
+    return JSONResponse(body, status_code=status)
 
 
 @router.get("/recommendations/users/{user_id}", response_model=Recommendation, summary="Next content for a user")

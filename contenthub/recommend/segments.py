@@ -6,10 +6,11 @@ the batch endpoint use them as audiences.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from contenthub.errors import NotFoundError
 from contenthub.hub import Hub
@@ -34,6 +35,24 @@ class Condition(BaseModel):
             return v
         raise ValueError(f"unknown field '{v}'; use one of {', '.join(PLAIN_FIELDS)}, attr.<name>, tag:<tag>, "
                          "scene:<scene> or type:<content type>")
+
+    @model_validator(mode="after")
+    def _value_fits_op(self) -> Condition:
+        # checked when the segment is saved: a rule that cannot be evaluated would otherwise fail every
+        # count, listing and plan that uses the segment
+        if self.op == "in" and not (isinstance(self.value, list) and all(_scalar(v) for v in self.value)):
+            raise ValueError(f"value: op 'in' needs a list of values, e.g. [\"上海\", \"北京\"]; got {self.value!r}")
+        if self.op in ("gte", "lte") and (isinstance(self.value, bool) or not isinstance(self.value, int | float)
+                                          or not _scalar(self.value)):
+            raise ValueError(f"value: op '{self.op}' needs a number; got {self.value!r}")
+        if self.op in ("eq", "ne") and not _scalar(self.value):
+            raise ValueError(f"value: op '{self.op}' needs a single value (text, number, true/false or null); "
+                             f"got {self.value!r}")
+        return self
+
+
+def _scalar(value: Any) -> bool:
+    return value is None or isinstance(value, str | int | bool) or (isinstance(value, float) and math.isfinite(value))
 
 
 class SegmentIn(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, FiniteFloat
 
 from contenthub.errors import NotFoundError, unknown_value
 from contenthub.hub import Hub
@@ -14,7 +14,7 @@ SIGNALS = ("similarity", "affinity", "collaborative", "quality", "popularity", "
 class Strategy(BaseModel):
     id: str = Field(pattern=r"^[a-z0-9_\-]{1,40}$")
     description: str = ""
-    weights: dict[str, float] = Field(default_factory=dict)
+    weights: dict[str, FiniteFloat] = Field(default_factory=dict)  # NaN would scramble every ranking
     exploration: bool = Field(default=True, description="Thompson sampling on the quality posterior.")
     diversity: float = Field(default=0.75, ge=0, le=1, description="MMR lambda: 1 = pure score, lower = more varied.")
     freshness_half_life_days: float = Field(default=30.0, gt=0)
