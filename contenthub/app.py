@@ -153,13 +153,14 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     from contenthub.library.tagging_routes import router as tagging_router
     from contenthub.publish.pages import router as publish_pages
     from contenthub.publish.routes import router as publish_router
+    from contenthub.recommend.pages import router as recommend_pages
     from contenthub.recommend.routes import router as recommend_router
     from contenthub.web.pages import router as web_pages
 
     for router in (library_router, recommend_router, publish_router, access_router, web_pages, library_pages,
-                   publish_pages, experiments_router, experiments_pages, journeys_router, journeys_pages):
+                   publish_pages, experiments_router, experiments_pages, recommend_pages):
         app.include_router(router)
-    for router in (tagging_router, review_pages):
+    for router in (tagging_router, review_pages, journeys_router, journeys_pages):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
 
