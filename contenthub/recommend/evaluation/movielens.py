@@ -5,8 +5,9 @@ embedded with the configured model; genres and train-period user tags as asset t
 rating becomes engagement events ingested with ``events.ingest`` into a temporary SQLite hub, and
 each evaluated user is ranked by the production scoring code (``offline.rank_for_evaluation``) over
 exactly the protocol's candidates. The peers (popularity, item-kNN, implicit ALS and BPR) learn from
-the same split's train positives. Tuning happens on a validation split carved from train the same
-way (``split="validation"``), never on the test split.
+the same split's train positives. Our tuning happens on a validation split carved from train the same
+way (``split="validation"``), never on the test split; ALS's best-of-grid is chosen on the split being
+reported, which can only flatter the peer.
 
 Rating → events (``EventMapping``), and why:
 - every rating → ``delivered``: the movie reached the user; it feeds the per-channel quality
