@@ -20,6 +20,9 @@ SENDS = "journey_sends"
 EVENT_LIMIT = 500
 GROUPS_TTL = 60.0
 MUTE_TYPES = frozenset({"mute", "unsubscribe"})
+RARE_TYPES = frozenset({"convert", "mute", "unsubscribe"})
+"""What exit conditions ask about; rare enough to fetch for a whole page of due users in one query."""
+PREFETCH_LIMIT = 50_000
 
 
 def _membership(hub: Hub) -> dict[str, list[tuple[str, str, str, str | None]]]:
@@ -45,7 +48,8 @@ class Facts:
     """What the conditions may ask about one user in one run of a journey, loaded on first use."""
 
     def __init__(self, hub: Hub, user_id: str, now: datetime, *, entered_at: str | None = None,
-                 entry_stage: str | None = None, last_send: str | None = None) -> None:
+                 entry_stage: str | None = None, last_send: str | None = None,
+                 rare: dict[str, list[dict[str, Any]]] | None = None) -> None:
         self.hub = hub
         self.user_id = user_id
         self.now = now
@@ -56,6 +60,7 @@ class Facts:
         self._profile: Any = None
         self._user: dict[str, Any] | None = None
         self._send: dict[str, Any] | None | bool = False
+        self._rare = rare
 
     def events(self) -> list[dict[str, Any]]:
         """The user's events since entry (newest first)."""
@@ -64,6 +69,13 @@ class Facts:
             self._events = self.hub.store.query_events(EventQuery(user_ids=(self.user_id,), since=since,
                                                                   limit=EVENT_LIMIT))
         return self._events
+
+    def events_of(self, types: frozenset[str]) -> list[dict[str, Any]]:
+        """Events of these types since entry — from the page's prefetch when it covers them."""
+        if self._rare is not None and types <= RARE_TYPES:
+            since = self.entered_at or ""
+            return [e for e in self._rare.get(self.user_id, ()) if e["type"] in types and e["ts"] >= since]
+        return [e for e in self.events() if e["type"] in types]
 
     def user(self) -> dict[str, Any]:
         if self._user is None:
@@ -107,6 +119,23 @@ class Facts:
         return {"status": p.status, "weights": p.weights, "groups": [g for g, _ in self.groups()]}
 
 
+def prefetch_rare(hub: Hub, users: list[tuple[str, str]]) -> dict[str, list[dict[str, Any]]] | None:
+    """Converts, mutes and unsubscribes of many users (user id, entered at) in one query, grouped by
+    user; None when the result may be cut off (then each user is asked on its own)."""
+    if not users:
+        return {}
+    since = min(entered for _, entered in users)
+    found = hub.store.query_events(EventQuery(user_ids=tuple(sorted({u for u, _ in users})), types=tuple(RARE_TYPES),
+                                              since=datetime.fromisoformat(since.replace("Z", "+00:00")),
+                                              limit=PREFETCH_LIMIT))
+    if len(found) >= PREFETCH_LIMIT:
+        return None
+    out: dict[str, list[dict[str, Any]]] = {}
+    for e in found:
+        out.setdefault(e["user_id"], []).append(e)
+    return out
+
+
 def holds(c: Condition, f: Facts) -> bool:
     value = _value(c, f)
     return value != c.negate
@@ -115,11 +144,11 @@ def holds(c: Condition, f: Facts) -> bool:
 def _value(c: Condition, f: Facts) -> bool:
     kind = c.kind
     if kind == "converted":
-        return any(e["type"] == "convert" for e in f.events())
+        return bool(f.events_of(frozenset({"convert"})))
     if kind == "muted":
-        return any(e["type"] in MUTE_TYPES for e in f.events())
+        return bool(f.events_of(MUTE_TYPES))
     if kind == "event":
-        return any(e["type"] == c.event_type for e in f.events())
+        return bool(f.events_of(frozenset({c.event_type or ""})))
     if kind == "opened_previous":
         return f._previous("opened", "open")
     if kind == "clicked_previous":

@@ -20,7 +20,7 @@ from typing import Any
 
 from contenthub.hub import Hub
 from contenthub.journeys import dueindex, funnel, outbox, service
-from contenthub.journeys.conditions import Facts, describe, holds
+from contenthub.journeys.conditions import Facts, describe, holds, prefetch_rare
 from contenthub.journeys.models import EXIT, AdvanceResult, Journey, Trigger
 from contenthub.journeys.waits import due_after
 from contenthub.timeutil import from_iso, to_iso, utcnow
@@ -135,11 +135,11 @@ def enroll(hub: Hub, journey: Journey, user_id: str, *, at: datetime | None = No
 
 def enroll_many(hub: Hub, journey: Journey, user_ids: list[str], *, at: datetime | None = None,
                 now: datetime | None = None) -> dict[str, str]:
-    """Batch entry for sweeps, manual enrolment and benchmarks: one read and a few writes per 500 users.
+    """Bulk entry (imports of an existing audience, benchmarks): one read and a few writes per 500 users.
 
     Writes states without per-document version checks (like the scheduler), so use it where no
-    other writer races on the same users (sweeps run under the scheduler lease). Returns skipped
-    users with the reason."""
+    other writer races on the same users; triggers use :func:`enroll`. Returns skipped users with
+    the reason."""
     from contenthub.experiments import runtime as experiments_runtime
 
     now = now or clock(hub)
@@ -221,7 +221,8 @@ def _finish(state: dict[str, Any], b: _Batch, fkey: str, step: str, status: str,
     _history(state, step, now, reason or status)
 
 
-def _advance_one(hub: Hub, state: dict[str, Any], now: datetime, b: _Batch) -> None:
+def _advance_one(hub: Hub, state: dict[str, Any], now: datetime, b: _Batch,
+                 rare: dict[str, list[dict[str, Any]]] | None = None) -> None:
     """Move one due user as far as the journey allows right now; record what changed in ``b``."""
     jid = state["journey"]
     head = service.heads(hub).get(jid)
@@ -236,7 +237,7 @@ def _advance_one(hub: Hub, state: dict[str, Any], now: datetime, b: _Batch) -> N
         _finish(state, b, fkey, cur, "exited", "journey archived", now)
         return
     facts = Facts(hub, state["user_id"], now, entered_at=state["entered_at"], entry_stage=state.get("entry_stage"),
-                  last_send=state.get("last_send"))
+                  last_send=state.get("last_send"), rare=rare)
     if state.get("tentative"):
         ok = trigger_filters_hold(defn.trigger, facts.user())
         if not ok or not all(holds(c, facts) for c in defn.trigger.only_if):
@@ -293,6 +294,7 @@ def _process(hub: Hub, hints: list[dict[str, Any]], hint_bucket: str, now: datet
     b = _Batch()
     keys = list(dict.fromkeys(h["key"] for h in hints))
     states = hub.store.get_docs(STATES, keys)
+    rare = prefetch_rare(hub, [(st["user_id"], st["entered_at"]) for st in states.values() if st["status"] == "active"])
     for h in hints:
         b.old_hints.append((hint_bucket, h["id"]))
         st = states.get(h["key"])
@@ -303,7 +305,7 @@ def _process(hub: Hub, hints: list[dict[str, Any]], hint_bucket: str, now: datet
         st = {**st, "history": list(st.get("history") or [])}
         one = _Batch()
         try:
-            _advance_one(hub, st, now, one)
+            _advance_one(hub, st, now, one, rare)
         except Exception as exc:  # one broken user must not stop everyone else's journey
             log.exception("journey %s user %s: step failed", st["journey"], st["user_id"])
             st = {**states[h["key"]], "history": list(states[h["key"]].get("history") or [])}
