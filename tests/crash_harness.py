@@ -335,13 +335,13 @@ def verify(data_dir: Path, week: str, log: RoundLog, last_acked_version: int, re
 
 def _wait_for_kill_moment(log: RoundLog, deadline: float, rng: random.Random,
                           need_upload: bool) -> tuple[bool, bool, bool]:
-    """Wait until event batches and re-plans (and, when `need_upload`, an upload) were acknowledged and an
+    """Wait until event batches and re-plans (and, when `need_upload`, two uploads) were acknowledged and an
     upload is mid-stream; then aim the kill inside a re-plan (a random fraction of a typical re-plan's
     duration after it started). Rounds without `need_upload` kill soon after start, often while the first
     upload waits for the model or is being embedded — after its file was stored but before its asset was."""
     while time.monotonic() < deadline:
         with log.lock:
-            ready = log.batches_acked and log.plan_versions_acked and (log.uploads_acked or not need_upload)
+            ready = log.batches_acked and log.plan_versions_acked and (len(log.uploads_acked) >= 2 or not need_upload)
             uploading = log.upload_streaming > 0 if need_upload else log.upload_in_flight > 0
             started = log.replan_started_at
             typical = sorted(log.replan_seconds)[len(log.replan_seconds) // 2] if log.replan_seconds else 0.1
