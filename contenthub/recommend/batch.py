@@ -269,6 +269,16 @@ def _scaled_add(score: np.ndarray, raw: np.ndarray, weight: float, *, has: np.nd
     score += offset[:, None].astype(score.dtype)
 
 
+def _minmax_rows(values: np.ndarray, lo: np.ndarray | float, hi: np.ndarray | float) -> np.ndarray:
+    """ranking._minmax of ``values`` for each row's own (lo, hi): flat rows give 0 (hi ≤ 0) or 0.5."""
+    lo = np.atleast_1d(np.asarray(lo, dtype=np.float64))[:, None]
+    hi = np.atleast_1d(np.asarray(hi, dtype=np.float64))[:, None]
+    span = hi - lo
+    flat = span < 1e-12
+    scaled = (values - lo) / np.where(flat, 1.0, span)
+    return np.where(flat, np.where(hi <= 0, 0.0, 0.5), scaled)
+
+
 def _shared_minmax(values: np.ndarray, excl_rows: np.ndarray, excl_cols: np.ndarray, n_users: int) -> tuple[np.ndarray, np.ndarray]:
     """Per-user min and max of a shared vector over the candidates minus each user's exclusions."""
     order = np.argsort(values, kind="stable")
@@ -302,7 +312,7 @@ def next_for_users(
     col_of = np.full(len(cat), -1, dtype=np.int64)
     col_of[idx] = np.arange(idx.size)
     vec_c = cat.vectors[idx]
-    feat_ct = cat.features[idx].T.tocsr()
+    feat_c = np.ascontiguousarray(cat.features[idx].T.toarray(), dtype=np.float32)  # features × candidates
     model = cat.engagement
     use_model = model is not None and cat.model_rows is not None and bool(model.asset_ids) and strat.weight("collaborative")
     if use_model:
@@ -328,6 +338,7 @@ def next_for_users(
             model_hist.eliminate_zeros()
         rows_out = np.full((m, n), -1, dtype=np.int64)
         scores_out = np.full((m, n), -np.inf)
+        shared: dict[str, np.ndarray] | None = None
         for b0 in range(0, m, block):
             b1 = min(m, b0 + block)
             bsz = b1 - b0
@@ -337,14 +348,19 @@ def next_for_users(
             ok = ex_cols >= 0
             ex_r, ex_c = ex_coo.row[ok], ex_cols[ok]
             score = fixed[facts.stage[b0:b1]].astype(np.float32)
-            for name, values in _shared(cat, strat, channel, idx, now, rng).items():
+            if shared is None or strat.exploration:  # Thompson draws: one per block of users
+                shared = _shared(cat, strat, channel, idx, now, rng)
+                shared_base = sum((strat.weight(k) * _minmax_rows(v[None, :], v.min(), v.max())[0]
+                                   for k, v in shared.items()), np.zeros(idx.size))
+            score += shared_base.astype(np.float32)
+            for name, values in shared.items():
+                # a user's exclusions may remove the channel-wide min or max: rescale just those rows
                 lo, hi = _shared_minmax(values, ex_r, ex_c, bsz)
-                span = hi - lo
-                flat = span < 1e-12
-                w = strat.weight(name)
-                scaled = np.where(flat[:, None], np.where(hi <= 0, 0.0, 0.5)[:, None],
-                                  (values[None, :] - lo[:, None]) / np.where(flat, 1.0, span)[:, None])
-                score += (w * scaled).astype(np.float32)
+                moved = np.flatnonzero((lo != values.min()) | (hi != values.max()))
+                if moved.size:
+                    w = strat.weight(name)
+                    score[moved] += (w * (_minmax_rows(values[None, :], lo[moved], hi[moved])
+                                          - _minmax_rows(values[None, :], values.min(), values.max()))).astype(np.float32)
             recent = facts.recent[b0:b1]
             if w_sim:
                 uvec = np.asarray(recent @ cat.vectors, dtype=np.float32)
@@ -356,7 +372,7 @@ def next_for_users(
             if w_aff:
                 fb = facts.features[b0:b1]
                 has = np.diff(fb.indptr) > 0
-                raw = np.asarray((fb @ feat_ct).todense(), dtype=np.float32)
+                raw = fb.toarray().astype(np.float32) @ feat_c
                 raw[ex_r, ex_c] = np.nan
                 _scaled_add(score, np.maximum(raw, 0, where=~np.isnan(raw), out=np.full_like(raw, np.nan)), w_aff, has=has)
                 _scaled_add(score, np.maximum(-raw, 0, where=~np.isnan(raw), out=np.full_like(raw, np.nan)),
