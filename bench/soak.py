@@ -193,11 +193,14 @@ def run(seconds: float, clients: int, assets: int, users: int, data_dir: Path | 
     keys, targets = _keys(work), _targets(work)
     server = ServerProcess(work, log_path=tmp / "server.log").start()
     samples: list[tuple[float, int]] = []
+    detail: list[dict[str, int]] = []
     stop_sampling = threading.Event()
 
     def sample() -> None:
         while not stop_sampling.is_set():
-            samples.append((time.monotonic(), server.rss_bytes()))
+            mem = server.memory()
+            samples.append((time.monotonic(), mem.get("VmRSS", 0)))
+            detail.append(mem)
             stop_sampling.wait(5.0)
 
     procs: list[mp.Process] = []
@@ -229,7 +232,9 @@ def run(seconds: float, clients: int, assets: int, users: int, data_dir: Path | 
                 pass
         measured_seconds = time.monotonic() - warmup_until
         stop_sampling.set()
-        samples.append((time.monotonic(), server.rss_bytes()))
+        last = server.memory()
+        samples.append((time.monotonic(), last.get("VmRSS", 0)))
+        detail.append(last)
     finally:
         for p in procs:
             p.join(timeout=5)
@@ -278,7 +283,13 @@ def run(seconds: float, clients: int, assets: int, users: int, data_dir: Path | 
                       "max": round(max(rss) / mb, 1) if rss else None,
                       "growth": round((rss[-1] - rss[0]) / mb, 1) if rss else None,
                       "growth_second_half": round((half[-1] - half[0]) / mb, 1) if len(half) > 1 else None,
-                      "samples": len(rss), "database_files_at_end": round(db_mb, 1)},
+                      "samples": len(rss), "database_files_at_end": round(db_mb, 1),
+                      # anon = heap (Python objects, SQLite page caches); file = mapped files (mmap'd database)
+                      "anon_start": round(detail[0].get("RssAnon", 0) / mb, 1) if detail else None,
+                      "anon_end": round(detail[-1].get("RssAnon", 0) / mb, 1) if detail else None,
+                      "file_start": round(detail[0].get("RssFile", 0) / mb, 1) if detail else None,
+                      "file_end": round(detail[-1].get("RssFile", 0) / mb, 1) if detail else None,
+                      "threads_end": detail[-1].get("Threads") if detail else None},
         "events": {"sent": sent, "accepted": accepted, "stored": stored,
                    "stored_total_in_db": total_events,
                    "resent_batches_all_duplicates": sum(res["resent_ok"] for res in results),

@@ -117,10 +117,19 @@ class ServerProcess:
 
     def rss_bytes(self) -> int:
         """Resident memory of the server process (Linux /proc), 0 when it is gone."""
+        return self.memory().get("VmRSS", 0)
+
+    def memory(self) -> dict[str, int]:
+        """VmRSS split into RssAnon (heap: Python objects, SQLite page caches) and RssFile (mapped files,
+        e.g. the mmap'd database), in bytes, plus the thread count; empty when the process is gone."""
+        out: dict[str, int] = {}
         try:
             for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
+                key, _, rest = line.partition(":")
+                if key in ("VmRSS", "RssAnon", "RssFile"):
+                    out[key] = int(rest.split()[0]) * 1024
+                elif key == "Threads":
+                    out[key] = int(rest.split()[0])
         except OSError:
             pass
-        return 0
+        return out
