@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -390,13 +390,35 @@ def test_experiment_assigns_users_to_a_variant_journey(jhub: Hub) -> None:
 # ---- caps shared with the planner -------------------------------------------------------------------------------
 
 
-def test_caps_never_exceeded_when_a_journey_and_the_planner_target_the_same_user(jhub: Hub) -> None:
-    """The planner's 08:00 slots on four of eight days, the journey's sends every six hours, same users.
+def _approved_plan(hub: Hub, starts: list[datetime], channel: str, asset_id: str) -> tuple[date, list[str]]:
+    """A stored plan for the week of `starts` with one approved slot per start (audience: all) on `channel`."""
+    from contenthub.publish import service as plans
+    from contenthub.publish.planner import slot_id, week_start_of
+    from contenthub.publish.rules import Audience as PlanAudience
 
-    WeCom 1:1 (1 a day): the planner publishes as ``publish.editing.publish_slot`` does — a delivered event
-    per member, no cap check — before the journey's 10:00–20:00 window; the journey must leave those days
-    alone. Service account (4 a month): the planner's bot takes its cap slot through the recommender
-    (``reserve=True``) like the journey's due sends do, so whichever comes first, the month never exceeds 4."""
+    week = week_start_of(starts[0].astimezone(TZ).date())
+    everyone = PlanAudience.from_key("all")
+    slots = [plans.PlanSlot(id=slot_id(channel, everyone, s.astimezone(TZ), "promotional"), channel=channel,
+                            audience=everyone, start=s.astimezone(TZ), content_type="promotional", asset_id=asset_id,
+                            status="approved") for s in starts]
+    found = plans.find_plan(hub, week)
+    plan = plans.Plan(week_start=week, version=(found.version if found else 0) + 1, channels=[channel],
+                      audiences=["all"], slots=[*(found.slots if found else []), *slots],
+                      created_at=to_iso(utcnow()), created_by="t")
+    plans.save_plan(hub, plan, found.version if found else None)
+    return week, [sl.id for sl in slots]
+
+
+def test_caps_never_exceeded_when_a_journey_and_the_planner_target_the_same_user(jhub: Hub) -> None:
+    """Planner slots on four of eight days, two inside the journey's 10:00–20:00 window, same users.
+
+    The planner publishes through ``publish.editing.publish_slot`` (a delivered event per member, after
+    checking each member's cap and taking a cap slot); the journey's due sends reserve through the
+    recommender. At 14:00 the journey has used the day's WeCom 1:1 send, so the planner must skip those
+    members; at 08:00 the planner goes first and the journey must wait for the next day. Service account
+    (4 a month): the planner's bot asks the recommender with ``reserve=True``, like the journey does.
+    """
+    from contenthub.publish import editing
     from contenthub.recommend.service import next_for_user
 
     add_assets(jhub, n=80)
@@ -409,22 +431,29 @@ def test_caps_never_exceeded_when_a_journey_and_the_planner_target_the_same_user
         users.ensure_user(jhub, u, at=to_iso(at(0)))
     start = at(0, 8)
     engine.enroll_many(jhub, j, people, now=start)
-    planner_days = {0, 2, 3, 6}
+    # 14:00 (after the journey's 10:00 send) on days 0 and 3; 08:00 (before the window opens) on days 2 and 6
+    slot_times = [start + timedelta(days=d, hours=h) for d, h in ((0, 6), (2, 0), (3, 6), (6, 0))]
+    weeks = {}
+    for t in slot_times:
+        week, (sid,) = _approved_plan(jhub, [t], "wecom_1v1", "a079")
+        weeks[t] = (week, sid)
+    published = []
     for hour in range(0, 24 * 8, 2):
         now = start + timedelta(hours=hour)
-        if hour % 24 == 0 and hour // 24 in planner_days:
-            events.ingest(jhub, [{"id": f"pub-{hour}-{u}", "type": "delivered", "user_id": u, "asset_id": "a079",
-                                  "channel": "wecom_1v1", "ts": to_iso(now), "attributes": {"slot_id": "s"}}
-                                 for u in people])
+        engine.run_until_idle(jhub, now)
+        for ch in ("wecom_1v1", "mp_service"):
+            deliver(jhub, outbox.fetch_due(jhub, ch, limit=50, now=now), now + timedelta(minutes=1))
+        if now in weeks:
+            week, sid = weeks.pop(now)
+            published.append(editing.publish_slot(jhub, week, sid, "bot", now=now))
+            again = editing.publish_slot(jhub, week, sid, "bot", now=now + timedelta(hours=1))
+            assert again.accepted == 0 and again.capped == published[-1].capped, "re-publishing changes nothing"
             for u in people:
                 rec = next_for_user(jhub, u, "mp_service", n=1, now=now, reserve=True)
                 if rec.picks:
                     events.ingest(jhub, [{"id": f"pubsvc-{hour}-{u}", "type": "delivered", "user_id": u,
                                           "asset_id": rec.picks[0].asset_id, "channel": "mp_service", "ts": to_iso(now),
                                           "recommendation_id": rec.picks[0].recommendation_id}])
-        engine.run_until_idle(jhub, now)
-        for ch in ("wecom_1v1", "mp_service"):
-            deliver(jhub, outbox.fetch_due(jhub, ch, limit=50, now=now), now + timedelta(minutes=1))
 
     def local_day(e: dict) -> object:
         return datetime.fromisoformat(e["ts"].replace("Z", "+00:00")).astimezone(TZ).date()
@@ -434,9 +463,15 @@ def test_caps_never_exceeded_when_a_journey_and_the_planner_target_the_same_user
                     if d.get("recommendation_id")}
     wecom = Counter((e["user_id"], local_day(e)) for e in delivered if e["channel"] == "wecom_1v1")
     assert max(wecom.values()) == caps.get_rule(jhub, "wecom_1v1").per_day == 1
-    planner_dates = {(start + timedelta(days=d)).astimezone(TZ).date() for d in planner_days}
+    # the overlap was real both ways: at 14:00 the journey had sent first, so the planner skipped everyone;
+    # at 08:00 the planner sent first and the journey left that day alone
+    assert [p.capped for p in published] == [3, 0, 3, 0]
+    assert [p.accepted for p in published] == [0, 3, 0, 3]
     journey_wecom = [e for e in delivered if e["channel"] == "wecom_1v1" and e.get("recommendation_id") in journey_recs]
-    assert journey_wecom and not {local_day(e) for e in journey_wecom} & planner_dates
+    assert not {local_day(e) for e in journey_wecom} & {local_day({"ts": to_iso(t)}) for t in slot_times[1::2]}
+    assert all(p.accepted + p.capped == len(people) for p in published)
+    planner_wecom = [e for e in delivered if e["channel"] == "wecom_1v1" and (e.get("attributes") or {}).get("slot_id")]
+    assert len(planner_wecom) == sum(p.accepted for p in published)
     assert len(wecom) == 8 * len(people)  # and every day was used by one of the two
     service_month = Counter((e["user_id"], local_day(e).month) for e in delivered if e["channel"] == "mp_service")
     assert max(service_month.values()) <= 4

@@ -10,8 +10,10 @@ ids derived from slot id + user id: publishing the same slot again stores nothin
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from itertools import islice
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,10 +30,14 @@ from contenthub.publish.picking import AUDIENCE_CACHE
 from contenthub.publish.planner import AlreadySent, Violation, check_slot_move, resolve_rule, slot_id, week_start_of
 from contenthub.publish.rules import CHANNELS, CONTENT_TYPES, Audience, CadenceRule, Channel, ContentType, month_key
 from contenthub.publish.service import TRANSITIONS, Plan, PlanSlot, SlotStatus
-from contenthub.recommend import events
-from contenthub.timeutil import to_iso, utcnow
+from contenthub.recommend import caps, events, reservations
+from contenthub.store.query import EventQuery
+from contenthub.timeutil import from_iso, to_iso, utcnow
 
 EVENT_ID_MAX = 128
+PUBLISH_CHUNK = 500
+CAP_LOOKBACK_DAYS = 32
+"""Covers the longest cap period (a calendar month) before the publish time."""
 CONTENT_TYPES_SET = frozenset(CONTENT_TYPES)
 
 
@@ -69,10 +75,12 @@ class PublishResult(BaseModel):
     slot: PlanSlot
     plan_version: int
     first_publish: bool
-    members: int = Field(description="Audience members a delivered event was recorded for.")
+    members: int = Field(description="Audience members when it was published.")
     accepted: int = Field(description="Delivered events newly stored.")
     duplicates: int = Field(description="Delivered events already stored (re-publishing changes nothing).")
     rejected: int = 0
+    capped: int = Field(default=0, description="Members skipped because the channel's frequency cap was full "
+                                               "(a journey, another slot or a bot used the period's sends).")
 
 
 class SlotChange(BaseModel):
@@ -328,33 +336,87 @@ def delivered_event_id(slot_id_: str, user_id: str) -> str:
     return f"pub:{slot_id_}:h{hashlib.sha256(user_id.encode()).hexdigest()[:40]}"
 
 
-def _record_delivered(hub: Hub, slot: PlanSlot, at: str) -> tuple[int, int, int, int]:
-    """(members, accepted, duplicates, rejected) after ingesting a delivered event per member."""
+@dataclass
+class _Delivery:
+    members: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    capped: int = 0
+
+
+def _cap_allows(hub: Hub, rule: caps.CapRule, target: str, sends: list[dict[str, Any]], event_id: str,
+                when: datetime) -> bool:
+    """May this publish deliver to `target` without passing the channel's cap?
+
+    Why both checks: the delivered events (and reserved sends) say what was already sent; the cap slot,
+    taken atomically like the recommender's ``reserve=true`` does, stops a journey step or a bot that is
+    deciding at this very moment from also using the last send of the period.
+    """
+    capped, _, _ = caps.cap_status(hub, rule, caps.send_times(sends, rule.channel), when)
+    if capped:
+        return False
+    _, full = reservations.take_cap_slot(hub, target, rule, when, event_id)
+    return full is None
+
+
+def _member_sends(hub: Hub, user_ids: list[str], channel: str, when: datetime) -> dict[str, list[dict[str, Any]]]:
+    """Each member's deliveries and reserved sends on the channel since the oldest cap period began."""
+    found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    q = EventQuery(user_ids=tuple(user_ids), channels=(channel,), types=("delivered", "served"),
+                   since=when - timedelta(days=CAP_LOOKBACK_DAYS), limit=len(user_ids) * 200)
+    for e in hub.store.query_events(q):
+        found[e.get("user_id") or ""].append(e)
+    return found
+
+
+def _chunks(ids: Iterator[str], size: int) -> Iterator[list[str]]:
+    while chunk := list(islice(ids, size)):
+        yield chunk
+
+
+def _record_delivered(hub: Hub, slot: PlanSlot, at: str) -> _Delivery:
+    """Ingest a delivered event per member whose cap allows it; members already published to count as duplicates.
+
+    A slot's audience can overlap a journey or another plan slot on the same channel, so the channel's cap
+    is checked per member at publish time, not only when the plan was made: a member who has used the
+    period's sends is skipped (counted in ``capped``) rather than sent one more.
+    """
     base = {"type": "delivered", "asset_id": slot.asset_id, "channel": slot.channel, "ts": at,
             "attributes": {"slot_id": slot.id}}
+    when = from_iso(at)
+    rule = caps.get_rule(hub, slot.channel)
+    per_member = slot.audience.kind != "group" and caps.has_limits(rule)
+    out = _Delivery()
     batch: list[dict[str, Any]] = []
-    members = accepted = duplicates = rejected = 0
 
     def flush() -> None:
-        nonlocal accepted, duplicates, rejected
         if batch:
             result = events.ingest(hub, batch)
-            accepted += result.accepted
-            duplicates += result.duplicates
-            rejected += len(result.rejected)
+            out.accepted += result.accepted
+            out.duplicates += result.duplicates
+            out.rejected += len(result.rejected)
             batch.clear()
 
     if slot.audience.kind == "group":
         # one group-level event: the group's own caps count sends to the group, not per member
         batch.append({**base, "id": delivered_event_id(slot.id, f"group:{slot.audience.id}"),
                       "group_id": slot.audience.id})
-    for uid in audience_lookup.iter_members(hub, slot.audience):
-        members += 1
-        batch.append({**base, "id": delivered_event_id(slot.id, uid), "user_id": uid})
-        if len(batch) >= events.MAX_BATCH:
-            flush()
+    for chunk in _chunks(audience_lookup.iter_members(hub, slot.audience), PUBLISH_CHUNK):
+        out.members += len(chunk)
+        sends = _member_sends(hub, chunk, slot.channel, when) if per_member else {}
+        for uid in chunk:
+            event_id = delivered_event_id(slot.id, uid)
+            mine = sends.get(uid, [])
+            if per_member and not any(e["id"] == event_id for e in mine) and not _cap_allows(
+                    hub, rule, uid, mine, event_id, when):
+                out.capped += 1
+                continue
+            batch.append({**base, "id": event_id, "user_id": uid})
+            if len(batch) >= events.MAX_BATCH:
+                flush()
     flush()
-    return members, accepted, duplicates, rejected
+    return out
 
 
 def publish_slot(hub: Hub, week: date, slot_id_: str, actor: str, now: datetime | None = None) -> PublishResult:
@@ -367,16 +429,18 @@ def publish_slot(hub: Hub, week: date, slot_id_: str, actor: str, now: datetime 
             raise _transition_error(slot.status, "published")
         first = slot.status == "approved"
         at = slot.published_at or to_iso(now)
-        members, accepted, duplicates, rejected = _record_delivered(hub, slot, at)
+        d = _record_delivered(hub, slot, at)
         hub.cache.pop(AUDIENCE_CACHE, None)  # the next plan must see these deliveries
         if first:
+            note = f"published to {d.members - d.capped} members" + (
+                f" ({d.capped} skipped: {slot.channel} cap reached)" if d.capped else "")
             slot = slot.model_copy(update={
-                "status": "published", "published_at": at, "delivered": members,
-                "edits": [*slot.edits, _note(now, actor, f"published to {members} members")],
+                "status": "published", "published_at": at, "delivered": d.members - d.capped,
+                "edits": [*slot.edits, _note(now, actor, note)],
             })
             plan = service.save_plan(hub, _replace(plan, slot, slot.id, f"publish {slot.id}", actor, now), plan.version)
-        return PublishResult(slot=slot, plan_version=plan.version, first_publish=first, members=members,
-                             accepted=accepted, duplicates=duplicates, rejected=rejected)
+        return PublishResult(slot=slot, plan_version=plan.version, first_publish=first, members=d.members,
+                             accepted=d.accepted, duplicates=d.duplicates, rejected=d.rejected, capped=d.capped)
 
 
 def due_slots(hub: Hub, week: date, channel: str | None = None, before: datetime | None = None,

@@ -110,3 +110,22 @@ def cap_status(hub: Hub, rule: CapRule, delivered_ts: list[str], now: datetime) 
         return False, None, None
     reason, reopen = max(blocked, key=lambda b: b[1])
     return True, reason, reopen
+
+
+def send_times(events: list[dict[str, Any]], channel: str) -> list[str]:
+    """Times that count against a target's cap on `channel`: deliveries, plus reserved sends not yet confirmed.
+
+    Why reserved sends count: a bot that took a slot with ``reserve=true`` has not delivered yet, but
+    anyone else deciding now (the planner publishing, another journey step) must treat it as sent. Once
+    its delivered event arrives (same recommendation id) only the delivery counts, so nothing is counted
+    twice.
+    """
+    on_channel = [e for e in events if e.get("channel") == channel]
+    confirmed = {e.get("recommendation_id") for e in on_channel if e["type"] == "delivered"}
+    return [e["ts"] for e in on_channel if e["type"] == "delivered" or (
+        e["type"] == "served" and (e.get("attributes") or {}).get("reserved")
+        and e.get("recommendation_id") not in confirmed)]
+
+
+def has_limits(rule: CapRule) -> bool:
+    return rule.per_day is not None or rule.per_week is not None or rule.per_month is not None
