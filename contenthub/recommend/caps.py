@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, model_validator
 from contenthub.errors import InvalidError
 from contenthub.hub import Hub
 from contenthub.library import taxonomy
+from contenthub.recommend import doccache
 from contenthub.timeutil import from_iso
 
 COLLECTION = "channel_caps"
@@ -59,6 +60,12 @@ DEFAULT_CAPS: dict[str, dict[str, Any]] = {
 
 
 def get_rule(hub: Hub, channel: str) -> CapRule:
+    """The channel's stored rule, else its default (memoised per process: a ``put_rule`` here is seen at
+    once, one made by another process within ``doccache.TTL`` seconds). Shared: treat as read-only."""
+    return doccache.cached(hub, COLLECTION, channel, lambda: _load_rule(hub, channel))
+
+
+def _load_rule(hub: Hub, channel: str) -> CapRule:
     doc = hub.store.get_doc(COLLECTION, channel)
     if doc is not None:
         return CapRule.model_validate(doc)
@@ -72,6 +79,7 @@ def all_rules(hub: Hub) -> list[CapRule]:
 def put_rule(hub: Hub, rule: CapRule) -> CapRule:
     taxonomy.validate_values(hub.store, "channel", "channels", [rule.channel])
     hub.store.put_doc(COLLECTION, rule.channel, rule.model_dump())
+    hub.touch(COLLECTION)  # after the write: readers in this process reload (see doccache)
     return rule
 
 

@@ -45,6 +45,7 @@ class ChannelStats:
 
     counts: dict[str, np.ndarray]
     _quality: tuple[np.ndarray, np.ndarray, float] | None = None
+    memo: dict[str, Any] = field(default_factory=dict)  # per-refresh derived arrays (ranking's quality posterior)
 
     def quality_inputs(self, n: int) -> tuple[np.ndarray, np.ndarray, float]:
         """(successes, deliveries, channel-wide success rate), computed once per refresh, not per request."""
@@ -64,6 +65,30 @@ class ChannelBlock:
     rows: np.ndarray              # catalog rows, ascending
     vectors: np.ndarray           # their vectors
     features: sparse.csr_matrix   # their feature rows
+    valid_from: np.ndarray | None = None   # their validity bounds; None when none of them has any
+    valid_until: np.ndarray | None = None
+    scene_masks: dict[str, np.ndarray] = field(default_factory=dict)  # memo: rows tagged with a scene
+    model_positions: tuple[Any, np.ndarray] | None = None  # (model, position of each row in it or its size)
+
+    def scene_mask(self, cat: Catalog, scene: str) -> np.ndarray:
+        found = self.scene_masks.get(scene)
+        if found is None:
+            full = cat.scene_mask.get(scene)
+            found = full[self.rows] if full is not None else np.zeros(self.rows.size, dtype=bool)
+            self.scene_masks[scene] = found
+        return found
+
+    def model_position(self, cat: Catalog, model: EngagementModel, model_rows: np.ndarray) -> np.ndarray:
+        """Position in ``model`` of each block row (``len(model.asset_ids)`` when not modelled), memoised
+        per model object: a refit swaps the model without rebuilding the block."""
+        memo = self.model_positions
+        if memo is None or memo[0] is not model:
+            m = len(model.asset_ids)
+            by_row = np.full(len(cat), m, dtype=np.int64)
+            present = np.flatnonzero(model_rows >= 0)
+            by_row[model_rows[present]] = present
+            memo = self.model_positions = (model, by_row[self.rows])
+        return memo[1]
 
 
 @dataclass
@@ -113,6 +138,8 @@ class Catalog:
     blocks: dict[str, ChannelBlock] = field(default_factory=dict)
     log_popularity: dict[str, np.ndarray] = field(default_factory=dict)  # log1p(popularity), per refresh
     fits: dict[tuple[str, tuple[str, ...]], np.ndarray] = field(default_factory=dict)
+    freshness_base: dict[float, tuple[float, np.ndarray]] = field(default_factory=dict)  # ranking.freshness memo
+    model_view: tuple[EngagementModel, np.ndarray] | None = None  # (engagement, model_rows) set together
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -123,8 +150,12 @@ class Catalog:
         if blk is None:
             mask = self.channel_mask.get(channel)
             rows = np.flatnonzero(mask) if mask is not None else np.zeros(0, dtype=np.int64)
-            blk = self.blocks[channel] = ChannelBlock(rows=rows, vectors=np.ascontiguousarray(self.vectors[rows]),
-                                                      features=self.features[rows].tocsr())
+            vf, vu = self.valid_from[rows], self.valid_until[rows]
+            timeless = bool(np.all(np.isneginf(vf)) and np.all(np.isposinf(vu)))
+            blk = ChannelBlock(rows=rows, vectors=np.ascontiguousarray(self.vectors[rows]),
+                               features=self.features[rows].tocsr(),
+                               valid_from=None if timeless else vf, valid_until=None if timeless else vu)
+            self.blocks[channel] = blk
         return blk
 
     def lifecycle_fit(self, stage: str, scenes: tuple[str, ...]) -> np.ndarray:
@@ -265,7 +296,9 @@ def refresh_stats(hub: Hub, cat: Catalog, *, refit: bool | None = None) -> None:
 
 def attach_model(cat: Catalog, model: EngagementModel) -> None:
     """Point the view at a model (fitted for it or lent by the previous view)."""
-    cat.model_rows = np.array([cat.index.get(a, -1) for a in model.asset_ids], dtype=np.int64)
+    rows = np.array([cat.index.get(a, -1) for a in model.asset_ids], dtype=np.int64)
+    cat.model_view = (model, rows)  # one attribute: a reader never pairs a model with another model's rows
+    cat.model_rows = rows
     cat.engagement = model
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from contenthub.hub import Hub
+from contenthub.recommend import doccache
 from contenthub.recommend.engagement import ENGAGED
 from contenthub.timeutil import from_iso
 
@@ -34,16 +35,15 @@ class LifecycleRules(BaseModel):
 
 
 def get_rules(hub: Hub) -> LifecycleRules:
-    cached = hub.cache.get(DOC_ID)
-    if cached is None:
-        doc = hub.store.get_doc(COLLECTION, DOC_ID)
-        cached = hub.cache[DOC_ID] = LifecycleRules.model_validate(doc or {})
-    return cached
+    """The stored rules (memoised per process: ``put_rules`` here is seen at once, a change made by another
+    process within ``doccache.TTL`` seconds). Shared between requests: treat as read-only."""
+    return doccache.cached(hub, DOC_ID, None,
+                           lambda: LifecycleRules.model_validate(hub.store.get_doc(COLLECTION, DOC_ID) or {}))
 
 
 def put_rules(hub: Hub, rules: LifecycleRules) -> LifecycleRules:
     hub.store.put_doc(COLLECTION, DOC_ID, rules.model_dump())
-    hub.cache[DOC_ID] = rules
+    hub.touch(DOC_ID)
     return rules
 
 

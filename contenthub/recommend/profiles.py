@@ -19,9 +19,11 @@ from contenthub.recommend.catalog import Catalog
 from contenthub.recommend.engagement import EVENT_WEIGHTS, NEGATIVE, POSITIVE, PROFILE, decay_scale, read_decayed
 from contenthub.recommend.ranking import Audience
 from contenthub.store.query import EventQuery
+from contenthub.timeutil import to_iso
 
 HISTORY_DAYS = 180
 HISTORY_LIMIT = 400
+NEGATIVES_LIMIT = 500
 VECTOR_EVENTS = 50
 
 
@@ -44,17 +46,33 @@ def _history(hub: Hub, q: EventQuery) -> list[dict[str, Any]]:
     return hub.store.query_events(q)
 
 
+def _events_and_negatives(hub: Hub, who: dict[str, tuple[str, ...]], since: datetime
+                          ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(events since ``since``, newest first, at most HISTORY_LIMIT; negative events of all time, at most
+    NEGATIVES_LIMIT) — usually in one read.
+
+    The newest HISTORY_LIMIT events of all time hold every event since ``since`` that the windowed
+    query would return (newest first, the window is a prefix). When they are fewer than the limit they
+    are the whole history, so the negatives are among them too and the second query is skipped."""
+    newest = _history(hub, EventQuery(**who, limit=HISTORY_LIMIT))  # type: ignore[arg-type]
+    cutoff = to_iso(since)
+    events = [e for e in newest if e["ts"] >= cutoff]
+    if len(newest) < HISTORY_LIMIT:
+        negatives = [e for e in newest if e["type"] in NEGATIVE]
+    else:
+        negatives = _history(hub, EventQuery(**who, types=tuple(NEGATIVE), limit=NEGATIVES_LIMIT))  # type: ignore[arg-type]
+    return events, negatives
+
+
 def load_profile(hub: Hub, *, user_id: str | None = None, group_id: str | None = None,
                  user_doc: dict[str, Any] | None = None, now: datetime) -> Profile:
     since = now - timedelta(days=HISTORY_DAYS)
     if user_id is not None:
         key = user_id
-        events = _history(hub, EventQuery(user_ids=(user_id,), since=since, limit=HISTORY_LIMIT))
-        negatives = _history(hub, EventQuery(user_ids=(user_id,), types=tuple(NEGATIVE), limit=500))
+        events, negatives = _events_and_negatives(hub, {"user_ids": (user_id,)}, since)
     else:
         key = f"group:{group_id}"
-        events = _history(hub, EventQuery(group_ids=(group_id or "",), since=since, limit=HISTORY_LIMIT))
-        negatives = _history(hub, EventQuery(group_ids=(group_id or "",), types=tuple(NEGATIVE), limit=500))
+        events, negatives = _events_and_negatives(hub, {"group_ids": (group_id or "",)}, since)
     counters = hub.store.get_counters(PROFILE, key)
     weights = read_decayed(counters, now, hub.settings.profile_half_life_days)
     blocked = {e["asset_id"] for e in negatives if e.get("asset_id") and e["type"] in ("mute", "delete")}

@@ -42,10 +42,12 @@ class Ranked:
 def _minmax(x: np.ndarray) -> np.ndarray:
     if x.size == 0:
         return x
-    lo, hi = float(x.min()), float(x.max())
+    lo, hi = float(np.minimum.reduce(x)), float(np.maximum.reduce(x))
     if hi - lo < 1e-12:
         return np.zeros_like(x) if hi <= 0 else np.ones_like(x) * 0.5
-    return (x - lo) / (hi - lo)
+    out = x - lo
+    out /= hi - lo
+    return out
 
 
 def candidate_mask(cat: Catalog, channel: str, scene: str | None, now: datetime, exclude: set[str]) -> np.ndarray:
@@ -62,18 +64,66 @@ def candidate_mask(cat: Catalog, channel: str, scene: str | None, now: datetime,
     return mask
 
 
+def candidate_rows(
+    cat: Catalog, channel: str, scene: str | None, now: datetime, exclude: set[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """What ``np.flatnonzero(candidate_mask(...))`` gives, plus where those rows sit in the channel's block,
+    computed over the channel's block only: (catalog rows ascending, their positions in ``cat.block(channel)``)."""
+    blk = cat.block(channel)
+    size = blk.rows.size
+    keep: np.ndarray | None = None
+    if scene:
+        keep = blk.scene_mask(cat, scene).copy()
+    if blk.valid_from is not None and blk.valid_until is not None:
+        t = now.timestamp()
+        valid = (blk.valid_from <= t) & (blk.valid_until > t)
+        keep = valid if keep is None else keep & valid
+    if exclude and size:
+        found = [i for i in (cat.index.get(a) for a in exclude) if i is not None]
+        if found:
+            rows = np.asarray(found, dtype=np.int64)
+            at = np.minimum(np.searchsorted(blk.rows, rows), size - 1)
+            hit = at[blk.rows[at] == rows]
+            if hit.size:
+                if keep is None:
+                    keep = np.ones(size, dtype=bool)
+                keep[hit] = False
+    if keep is None:
+        return blk.rows, np.arange(size)
+    pos = np.flatnonzero(keep)
+    return blk.rows[pos], pos
+
+
+def _posterior(cat: Catalog, channel: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """(alpha, beta, mean, exploration threshold) of every catalog row on the channel, once per stats refresh
+    (element-wise the same arithmetic ``quality_posterior`` and ``score_candidates`` do on candidates)."""
+    st = cat.stats.get(channel)
+    if st is None:
+        return None
+    found = st.memo.get("posterior")
+    if found is None:
+        a, b = _posterior_of(st, len(cat), slice(None))
+        mean = a / (a + b)
+        found = st.memo["posterior"] = (a, b, mean, mean + 2 * np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1))))
+    return found  # type: ignore[no-any-return]
+
+
+def _posterior_of(st: Any, n: int, idx: np.ndarray | slice) -> tuple[np.ndarray, np.ndarray]:
+    success, delivered, rate = st.quality_inputs(n)
+    base = float(np.clip(rate, 0.01, 0.9))
+    a0, b0 = base * PRIOR_STRENGTH, (1 - base) * PRIOR_STRENGTH
+    s = np.minimum(success[idx], delivered[idx] * 3)  # several clicks per delivery are possible; cap the credit
+    d = np.maximum(delivered[idx], s / 3)
+    return a0 + s, b0 + np.maximum(d - s / 3, 0)
+
+
 def quality_posterior(cat: Catalog, channel: str, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Beta posterior (alpha, beta) of 'engaged per delivery' on this channel, shrunk to the channel mean."""
     st = cat.stats.get(channel)
     if st is None:
         a = np.full(idx.size, 1.0)
         return a, np.full(idx.size, 19.0)
-    success, delivered, rate = st.quality_inputs(len(cat))
-    base = float(np.clip(rate, 0.01, 0.9))
-    a0, b0 = base * PRIOR_STRENGTH, (1 - base) * PRIOR_STRENGTH
-    s = np.minimum(success[idx], delivered[idx] * 3)  # several clicks per delivery are possible; cap the credit
-    d = np.maximum(delivered[idx], s / 3)
-    return a0 + s, b0 + np.maximum(d - s / 3, 0)
+    return _posterior_of(st, len(cat), idx)
 
 
 def _channel_positions(cat: Catalog, channel: str, idx: np.ndarray) -> tuple[ChannelBlock, np.ndarray] | None:
@@ -87,32 +137,62 @@ def _channel_positions(cat: Catalog, channel: str, idx: np.ndarray) -> tuple[Cha
     return blk, pos
 
 
-def collaborative_scores(cat: Catalog, aud: Audience) -> np.ndarray | None:
-    """Engagement-model scores over all catalog rows: Σ over the assets the audience engaged with
-    (whole history as of the last fit, plus recent positive events) of their EASE weight rows."""
-    model = cat.engagement
-    if model is None or cat.model_rows is None or not model.asset_ids:
+def _model_scores(model: Any, aud: Audience) -> np.ndarray | None:
+    """Σ over the assets the audience engaged with (whole history as of the last fit, plus recent positive
+    events) of their EASE weight rows, per modelled asset."""
+    if not model.asset_ids:
         return None
     engaged = set(model.engaged(aud.target).tolist())
     engaged.update(j for j in (model.position.get(a) for a, w in aud.recent_positive if w > 0) if j is not None)
     if not engaged:
         return None
     rows = np.fromiter(engaged, dtype=np.int64, count=len(engaged))
-    per_model = model.weights[rows].sum(axis=0) if rows.size > 1 else model.weights[rows[0]]
+    return model.weights[rows].sum(axis=0) if rows.size > 1 else model.weights[rows[0]]  # type: ignore[no-any-return]
+
+
+def collaborative_scores(cat: Catalog, aud: Audience) -> np.ndarray | None:
+    """Engagement-model scores over all catalog rows (0 for assets the model does not hold)."""
+    view = cat.model_view
+    if view is None:
+        return None
+    model, model_rows = view
+    per_model = _model_scores(model, aud)
+    if per_model is None:
+        return None
     out = np.zeros(len(cat), dtype=np.float32)
-    present = cat.model_rows >= 0
-    out[cat.model_rows[present]] = per_model[present]
+    present = model_rows >= 0
+    out[model_rows[present]] = per_model[present]
     return out
+
+
+def _collaborative_on_block(cat: Catalog, aud: Audience, channel: str, pos: np.ndarray) -> np.ndarray | None:
+    """``collaborative_scores(cat, aud)[idx]`` for candidates at block positions ``pos``, without the
+    catalog-wide scatter."""
+    view = cat.model_view
+    if view is None:
+        return None
+    model, model_rows = view
+    per_model = _model_scores(model, aud)
+    if per_model is None:
+        return None
+    where = cat.block(channel).model_position(cat, model, model_rows)[pos]
+    return np.concatenate([per_model, np.zeros(1, dtype=np.float32)])[where]
 
 
 def score_candidates(
     cat: Catalog, aud: Audience, strategy: Strategy, channel: str, idx: np.ndarray, now: datetime,
-    rng: np.random.Generator,
+    rng: np.random.Generator, *, positions: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
-    """Blend of the strategy's signals for candidate rows ``idx``; returns (score, signals, explored flags)."""
+    """Blend of the strategy's signals for candidate rows ``idx``; returns (score, signals, explored flags).
+
+    ``positions``: where ``idx`` sits in ``cat.block(channel)`` when the caller knows (``candidate_rows``)."""
     m = idx.size
     sig: dict[str, np.ndarray] = {}
-    on_channel = _channel_positions(cat, channel, idx)  # contiguous rows: no copy of idx's vectors
+    on_channel: tuple[ChannelBlock, np.ndarray] | None
+    if positions is not None:
+        on_channel = (cat.block(channel), positions)
+    else:
+        on_channel = _channel_positions(cat, channel, idx)  # contiguous rows: no copy of idx's vectors
     if aud.vector is not None and strategy.weight("similarity"):
         v = np.asarray(aud.vector, dtype=np.float32)
         raw = (on_channel[0].vectors @ v)[on_channel[1]] if on_channel else cat.vectors[idx] @ v
@@ -126,16 +206,27 @@ def score_candidates(
         raw = (on_channel[0].features @ w)[on_channel[1]] if on_channel else cat.features[idx] @ w
         sig["affinity"] = _minmax(np.maximum(raw, 0)) - _minmax(np.maximum(-raw, 0)) * 0.5
     if strategy.weight("collaborative"):
-        collab = collaborative_scores(cat, aud)
+        if on_channel:
+            collab = _collaborative_on_block(cat, aud, channel, on_channel[1])
+        else:
+            full = collaborative_scores(cat, aud)
+            collab = full[idx] if full is not None else None
         if collab is not None:
-            sig["collaborative"] = _minmax(collab[idx])
+            sig["collaborative"] = _minmax(collab)
     explored = np.zeros(m, dtype=bool)
     if strategy.weight("quality"):
-        a, b = quality_posterior(cat, channel, idx)
-        mean = a / (a + b)
+        post = _posterior(cat, channel)  # per-row arrays memoised per stats refresh
+        if post is None:
+            a, b = quality_posterior(cat, channel, idx)
+            mean = a / (a + b)
+            threshold = mean + 2 * np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
+        elif strategy.exploration:
+            a, b, threshold = post[0][idx], post[1][idx], post[3][idx]
+        else:
+            mean = post[2][idx]
         if strategy.exploration:
             sample = rng.beta(a, b)
-            explored = sample > mean + 2 * np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
+            explored = sample > threshold
             sig["quality"] = _minmax(sample)
         else:
             sig["quality"] = _minmax(mean)
@@ -146,8 +237,7 @@ def score_candidates(
         if log_pop is not None:
             sig["popularity"] = _minmax(log_pop[idx])
     if strategy.weight("freshness"):
-        age_days = np.maximum(0.0, (now.timestamp() - cat.created[idx]) / 86400.0)
-        sig["freshness"] = np.power(0.5, age_days / strategy.freshness_half_life_days)
+        sig["freshness"] = freshness(cat, idx, now, strategy.freshness_half_life_days)
     if aud.stage and strategy.weight("lifecycle"):
         sig["lifecycle"] = cat.lifecycle_fit(aud.stage, tuple(aud.stage_scenes))[idx]
     score = np.zeros(m)
@@ -157,6 +247,29 @@ def score_candidates(
     return score, sig, explored
 
 
+FRESHNESS_REBASE_S = 3600.0
+
+
+def freshness(cat: Catalog, idx: np.ndarray, now: datetime, half_life_days: float) -> np.ndarray:
+    """0.5 ** (age in days / half-life), 1 for assets dated in the future, for candidate rows ``idx``.
+
+    Per request this is one multiply: 0.5 ** ((now − created) / h) = 0.5 ** ((t₀ − created) / h) ·
+    0.5 ** ((now − t₀) / h), with the first factor memoised per half-life for a reference time t₀ that
+    is moved to ``now`` when it is more than an hour behind (or ahead), so the second factor stays
+    near 1 and nothing overflows. Equal to the direct power up to rounding (a few ulps)."""
+    t = now.timestamp()
+    memo = cat.freshness_base.get(half_life_days)
+    if memo is None or not 0.0 <= t - memo[0] <= FRESHNESS_REBASE_S:
+        with np.errstate(over="ignore", under="ignore"):
+            memo = (t, np.power(0.5, (t - cat.created) / 86400.0 / half_life_days))
+        cat.freshness_base[half_life_days] = memo
+    t0, base = memo
+    out = base[idx]
+    if t != t0:
+        out *= 0.5 ** ((t - t0) / 86400.0 / half_life_days)
+    return np.minimum(out, 1.0, out=out)
+
+
 def top_stable(score: np.ndarray, k: int) -> np.ndarray:
     """The first ``k`` of ``np.argsort(-score, kind="stable")`` without sorting everything: ties keep
     the lower index, exactly as the full stable sort would."""
@@ -164,9 +277,15 @@ def top_stable(score: np.ndarray, k: int) -> np.ndarray:
         return np.argsort(-score, kind="stable")
     if k <= 0:
         return np.zeros(0, dtype=np.int64)
-    kth = score[np.argpartition(-score, k - 1)[k - 1]]
-    better = np.flatnonzero(score > kth)
-    top = np.concatenate([better, np.flatnonzero(score == kth)[: k - better.size]])
+    m = score.size
+    part = np.argpartition(score, m - k)
+    top = part[m - k:]  # the k largest, any order; the k-th largest first
+    kth = score[top[0]]
+    in_top = score[top]
+    if np.count_nonzero(score == kth) != np.count_nonzero(in_top == kth):
+        # the k-th value also occurs outside: the stable sort keeps the lowest indices among its ties
+        better = top[in_top > kth]
+        top = np.concatenate([better, np.flatnonzero(score == kth)[: k - better.size]])
     return top[np.lexsort((top, -score[top]))]
 
 
@@ -177,25 +296,47 @@ def mmr(cat: Catalog, idx: np.ndarray, score: np.ndarray, n: int, lam: float) ->
     pool = top_stable(score, max(n * 5, 20))
     vecs = cat.vectors[idx[pool]]
     s = score[pool]
-    s = (s - s.min()) / (s.max() - s.min() + 1e-12)
+    rel = ((s - s.min()) / (s.max() - s.min() + 1e-12)).tolist()
+    # The pool is ~20 rows: plain floats beat numpy's per-call overhead, with the same IEEE arithmetic
+    # (and argmax's first-maximum tie rule) as the array version.
+    size = len(rel)
+    penalty = [0.0] * size  # max similarity to a chosen pick (0 before the first)
+    available = [True] * size
     chosen: list[int] = []
-    max_sim = np.full(pool.size, -np.inf)
-    available = np.ones(pool.size, dtype=bool)
-    for _ in range(min(n, pool.size)):
-        penalty = np.where(np.isfinite(max_sim), max_sim, 0.0)
-        value = np.where(available, lam * s - (1 - lam) * penalty, -np.inf)
-        j = int(np.argmax(value))
-        chosen.append(int(pool[j]))
-        available[j] = False
-        max_sim = np.maximum(max_sim, vecs @ vecs[j])
+    keep = 1 - lam
+    for _ in range(min(n, size)):
+        best, best_value = -1, -np.inf
+        for j in range(size):
+            if available[j]:
+                value = lam * rel[j] - keep * penalty[j]
+                if value > best_value:
+                    best, best_value = j, value
+        if best < 0:  # only NaN values left (never with finite signals): take the first available
+            best = available.index(True)
+        chosen.append(int(pool[best]))
+        available[best] = False
+        sims = (vecs @ vecs[best]).tolist()
+        if len(chosen) == 1:
+            penalty = sims
+        else:
+            penalty = [p if p >= q else q for p, q in zip(penalty, sims, strict=True)]
     return chosen
+
+
+def recent_rows(cat: Catalog, aud: Audience) -> tuple[list[int], np.ndarray]:
+    """Catalog rows of the audience's 20 most recent positive assets and their vectors (what ``explain``
+    compares a pick with), to compute once per request rather than once per pick."""
+    index = cat.index
+    rows = [index[a] for a, _ in aud.recent_positive[:20] if a in index]
+    return rows, cat.vectors[rows] if rows else np.zeros((0, cat.vectors.shape[1]), dtype=cat.vectors.dtype)
 
 
 def explain(
     cat: Catalog, aud: Audience, strategy: Strategy, row: int, signals: dict[str, float], explored: bool,
-    channel: str, names: dict[str, str], now: datetime,
+    channel: str, names: dict[str, str], now: datetime, *, recent: tuple[list[int], np.ndarray] | None = None,
 ) -> list[dict[str, Any]]:
-    """Human reasons for one pick, strongest first."""
+    """Human reasons for one pick, strongest first. ``recent``: ``recent_rows(cat, aud)`` when the caller
+    explains several picks."""
     doc = cat.docs[row]
     reasons: list[dict[str, Any]] = []
     if "affinity" in signals and signals["affinity"] > 0 and aud.weights:
@@ -209,9 +350,12 @@ def explain(
             reasons.append({"kind": "tags", "detail": f"matches engaged tags: {shown}",
                             "weight": strategy.weight("affinity") * signals["affinity"]})
     if "similarity" in signals and aud.recent_positive:
-        rows = [cat.index[a] for a, _ in aud.recent_positive[:20] if a in cat.index and cat.index[a] != row]
+        rows, vecs = recent if recent is not None else recent_rows(cat, aud)
+        if row in rows:  # not the pick itself
+            keep = [k for k, r in enumerate(rows) if r != row]
+            rows, vecs = [rows[k] for k in keep], vecs[keep]
         if rows:
-            sims = cat.vectors[rows] @ cat.vectors[row]
+            sims = vecs @ cat.vectors[row]
             best = rows[int(np.argmax(sims))]
             reasons.append({"kind": "similar", "detail": f"resembles「{cat.docs[best]['title']}」engaged before "
                             f"(similarity {float(sims.max()):.2f})",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import threading
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,11 +15,11 @@ from contenthub.experiments import runtime as experiments_runtime
 from contenthub.experiments.runtime import Override
 from contenthub.hub import Hub
 from contenthub.library import taxonomy
-from contenthub.recommend import caps, groups, reservations, users
+from contenthub.recommend import caps, doccache, groups, reservations, users
 from contenthub.recommend.catalog import Catalog, catalog
-from contenthub.recommend.models import Pick, Reason, Recommendation
+from contenthub.recommend.models import Pick, Recommendation
 from contenthub.recommend.profiles import Profile, audience_for, load_profile, merge_audiences
-from contenthub.recommend.ranking import Audience, candidate_mask, explain, mmr, score_candidates
+from contenthub.recommend.ranking import Audience, candidate_rows, explain, mmr, recent_rows, score_candidates
 from contenthub.recommend.strategies import Strategy, get_strategy
 from contenthub.timeutil import from_iso, to_iso, utcnow
 
@@ -25,23 +27,40 @@ MAX_N = 100
 GROUP_MEMBER_SAMPLE = 100
 
 
+TAXONOMY = "taxonomy"  # doccache name of the vocabulary views below
+
+
+def _taxonomy_ids(hub: Hub, facet: str) -> frozenset[str]:
+    return doccache.cached(hub, TAXONOMY, facet, lambda: frozenset(taxonomy.ids(hub.store, facet)))
+
+
+def _check_value(hub: Hub, field: str, facet: str, value: str) -> None:
+    """Known values pass on the memo; an unknown one is checked against the store, so an entry added a
+    moment ago (by any process) is accepted at once. A deleted one passes for up to ``doccache.TTL`` s."""
+    if value in _taxonomy_ids(hub, facet):
+        return
+    taxonomy.validate_values(hub.store, field, facet, [value])  # raises, naming the allowed values
+    hub.touch(TAXONOMY)  # it exists after all: re-read the memo
+
+
 def _validate(hub: Hub, channel: str, scene: str | None, n: int) -> None:
     if not 1 <= n <= MAX_N:
         raise InvalidError(f"n must be between 1 and {MAX_N}.", field="n", value=n)
-    taxonomy.validate_values(hub.store, "channel", "channels", [channel])
+    _check_value(hub, "channel", "channels", channel)
     if scene:
-        taxonomy.validate_values(hub.store, "scene", "scenes", [scene])
+        _check_value(hub, "scene", "scenes", scene)
 
 
 def _label_names(hub: Hub) -> dict[str, str]:
-    cached = hub.cache.get("label_names")
-    if cached is None:
-        cached = {}
+    """Display names of scene/content-type/kind features (memoised; renames show within ``doccache.TTL`` s)."""
+    def load() -> dict[str, str]:
+        names = {}
         for facet, prefix in (("scenes", "s:"), ("content_types", "c:"), ("kinds", "k:")):
             for e in taxonomy.entries(hub.store, facet):
-                cached[prefix + e.id] = e.zh
-        hub.cache["label_names"] = cached
-    return cached
+                names[prefix + e.id] = e.zh
+        return names
+
+    return doccache.cached(hub, TAXONOMY, "label_names", load)
 
 
 def _recently_delivered(events: list[dict[str, Any]], channel: str, since: datetime) -> set[str]:
@@ -50,27 +69,41 @@ def _recently_delivered(events: list[dict[str, Any]], channel: str, since: datet
             if e["type"] in ("delivered", "served") and e["channel"] == channel and e.get("asset_id") and e["ts"] >= cutoff}
 
 
+_local = threading.local()
+
+
+def _rng(seed: int | None) -> np.random.Generator:
+    """A generator for ``seed``; without one, this thread's own (seeding a fresh generator from the OS
+    costs more than the sampling it is used for). Per process id too, so forked workers never share a stream."""
+    if seed is not None:
+        return np.random.default_rng(seed)
+    found: tuple[int, np.random.Generator] | None = getattr(_local, "rng", None)
+    if found is None or found[0] != os.getpid():
+        found = _local.rng = (os.getpid(), np.random.default_rng())
+    return found[1]
+
+
 def _rank(
     hub: Hub, cat: Catalog, aud: Audience, strategy: Strategy, channel: str, scene: str | None, n: int, now: datetime,
     rng: np.random.Generator,
 ) -> list[Pick]:
-    mask = candidate_mask(cat, channel, scene, now, aud.exclude)
-    idx = np.flatnonzero(mask)
+    idx, pos = candidate_rows(cat, channel, scene, now, aud.exclude)
     if idx.size == 0:
         return []
-    score, sig, explored = score_candidates(cat, aud, strategy, channel, idx, now, rng)
+    score, sig, explored = score_candidates(cat, aud, strategy, channel, idx, now, rng, positions=pos)
     chosen = mmr(cat, idx, score, n, strategy.diversity)
     names = _label_names(hub)
+    recent = recent_rows(cat, aud) if "similarity" in sig and aud.recent_positive else None
     picks = []
     for j in chosen:
         row = int(idx[j])
         doc = cat.docs[row]
         signals = {k: round(float(v[j]), 4) for k, v in sig.items()}
-        reasons = explain(cat, aud, strategy, row, signals, bool(explored[j]), channel, names, now)
-        picks.append(Pick(
+        reasons = explain(cat, aud, strategy, row, signals, bool(explored[j]), channel, names, now, recent=recent)
+        picks.append(Pick(  # the reason dicts are validated into Reason models in the same (one) call
             asset_id=cat.ids[row], title=doc["title"], kind=doc.get("kind", ""), scenes=doc.get("scenes") or [],
             content_type=doc.get("content_type"), score=round(float(score[j]), 4),
-            recommendation_id="r_" + secrets.token_hex(8), reasons=[Reason(**r) for r in reasons], signals=signals,
+            recommendation_id="r_" + secrets.token_hex(8), reasons=reasons, signals=signals,
         ))
     return picks
 
@@ -140,8 +173,7 @@ def next_for_user(
             "stage": profile.status.get("stage"), "variant": variant}
     if capped:
         return Recommendation(**base, picks=[], capped=True, reason=f"capped: {why}", next_allowed_at=reopen)
-    rng = np.random.default_rng(seed)
-    picks = _rank(hub, cat, aud, strat, channel, scene, n, now, rng)
+    picks = _rank(hub, cat, aud, strat, channel, scene, n, now, _rng(seed))
     picks = experiments_runtime.substitute_picks(hub, "user", uid, picks, now)
     if override is not None and picks:
         experiments_runtime.log_exposure(hub, override, uid, now)
@@ -163,7 +195,7 @@ def next_for_group(
     cat = catalog(hub)
     gprof = load_profile(hub, group_id=group_id, user_doc={"created_at": group.created_at}, now=now)
     members = groups.current_members(group)
-    rng = np.random.default_rng(seed)
+    rng = _rng(seed)
     sample = members if len(members) <= GROUP_MEMBER_SAMPLE else list(
         rng.choice(members, GROUP_MEMBER_SAMPLE, replace=False))
     parts = [audience_for(hub, cat, gprof, now)]

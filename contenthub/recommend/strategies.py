@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field, FiniteFloat
 
 from contenthub.errors import NotFoundError, unknown_value
 from contenthub.hub import Hub
+from contenthub.recommend import doccache
 
 COLLECTION = "strategies"
 SIGNALS = ("similarity", "affinity", "collaborative", "quality", "popularity", "freshness", "lifecycle")
@@ -42,12 +43,21 @@ DEFAULTS: dict[str, Strategy] = {
 
 
 def get_strategy(hub: Hub, strategy_id: str) -> Strategy:
+    """The stored strategy, else the built-in one of that id (memoised per process: see ``doccache`` —
+    a put/delete here is seen at once, one in another process within ``doccache.TTL`` seconds).
+
+    The returned model is shared between requests: treat it as read-only."""
+    found = doccache.cached(hub, COLLECTION, strategy_id, lambda: _load_strategy(hub, strategy_id))
+    if found is not None:
+        return found
+    raise unknown_value("strategy", strategy_id, sorted({*DEFAULTS, *(d["id"] for d in hub.store.list_docs(COLLECTION))}))
+
+
+def _load_strategy(hub: Hub, strategy_id: str) -> Strategy | None:
     doc = hub.store.get_doc(COLLECTION, strategy_id)
     if doc is not None:
         return Strategy.model_validate(doc)
-    if strategy_id in DEFAULTS:
-        return DEFAULTS[strategy_id]
-    raise unknown_value("strategy", strategy_id, sorted({*DEFAULTS, *(d["id"] for d in hub.store.list_docs(COLLECTION))}))
+    return DEFAULTS.get(strategy_id)
 
 
 def list_strategies(hub: Hub) -> list[Strategy]:
@@ -60,9 +70,12 @@ def put_strategy(hub: Hub, strategy: Strategy) -> Strategy:
         if key not in SIGNALS:
             raise unknown_value("weights", key, list(SIGNALS))
     hub.store.put_doc(COLLECTION, strategy.id, strategy.model_dump())
+    hub.touch(COLLECTION)
     return strategy
 
 
 def delete_strategy(hub: Hub, strategy_id: str) -> None:
-    if not hub.store.delete_doc(COLLECTION, strategy_id):
+    deleted = hub.store.delete_doc(COLLECTION, strategy_id)
+    hub.touch(COLLECTION)
+    if not deleted:
         raise NotFoundError(f"No stored strategy '{strategy_id}'.", field="strategy", value=strategy_id)
