@@ -42,7 +42,7 @@ def cached(hub: Hub, name: str, key: Hashable, load: Callable[[], T], *, ttl: fl
     version = hub.versions.get(name, 0)
     now = time.monotonic()
     hit = memo.get((name, key))
-    if hit is not None and hit[0] == version and now - hit[1] < ttl:
+    if hit is not None and hit[0] == version and 0.0 <= now - hit[1] < ttl:
         return hit[2]  # type: ignore[no-any-return]
     value = load()
     if len(memo) >= MAX_ENTRIES:
