@@ -67,35 +67,54 @@ def asset_features(asset: dict[str, Any]) -> list[tuple[str, float]]:
 def counter_deltas(
     events: list[dict[str, Any]], assets: dict[str, dict[str, Any]], half_life_days: float
 ) -> list[tuple[str, str, str, float]]:
-    """Counter increments for newly stored events (summed per counter, so a batch writes each once)."""
+    """Counter increments for newly stored events (summed per counter, so a batch writes each once).
+
+    Summing a batch first is exact with respect to the decay: each event's increment is fixed by its
+    own time (``w · scale(ts) · feature weight``) and never by when it is applied, so the store adds
+    the same terms whether they arrive one by one or pre-summed. Per counter the terms are added in
+    event order, as a loop over single events would. An asset's features are computed once per call.
+    """
     acc: dict[tuple[str, str, str], float] = defaultdict(float)
+    features: dict[str, list[tuple[str, float]]] = {}
     for ev in events:
         etype = ev["type"]
-        ts = from_iso(ev["ts"])
         w = EVENT_WEIGHTS.get(etype, 0.0)
-        scale = decay_scale(ts, half_life_days)
         asset = assets.get(ev.get("asset_id") or "")
+        n_field = f"n:{etype}"
+        rev = float(ev["value"]) if etype == "convert" and ev.get("value") else None
+        weighted = bool(w) and asset is not None
+        if w:
+            scale = decay_scale(from_iso(ev["ts"]), half_life_days)
+            ws = w * scale
+        if weighted:
+            aid = asset["id"]
+            feats = features.get(aid)
+            if feats is None:
+                feats = features[aid] = asset_features(asset)
+            pole = "w:pos" if w > 0 else "w:neg"
+            pole_add = abs(w) * scale
         owners = []
         if ev.get("user_id"):
             owners.append(ev["user_id"])
         if ev.get("group_id"):
             owners.append(f"group:{ev['group_id']}")
         for owner in owners:
-            acc[(PROFILE, owner, f"n:{etype}")] += 1
-            if etype == "convert" and ev.get("value"):
-                acc[(PROFILE, owner, "rev")] += float(ev["value"])
-            if w and asset is not None:
-                for f, fw in asset_features(asset):
-                    acc[(PROFILE, owner, f)] += w * scale * fw
-                acc[(PROFILE, owner, "w:pos" if w > 0 else "w:neg")] += abs(w) * scale
+            acc[(PROFILE, owner, n_field)] += 1
+            if rev is not None:
+                acc[(PROFILE, owner, "rev")] += rev
+            if weighted:
+                for f, fw in feats:
+                    acc[(PROFILE, owner, f)] += ws * fw
+                acc[(PROFILE, owner, pole)] += pole_add
         if asset is not None:
-            for key in (f"{asset['id']}|{ev['channel']}", f"{asset['id']}|*"):
-                acc[(ASSET_STATS, key, f"n:{etype}")] += 1
-                if etype == "convert" and ev.get("value"):
-                    acc[(ASSET_STATS, key, "rev")] += float(ev["value"])
+            aid = asset["id"]
+            for key in (f"{aid}|{ev['channel']}", f"{aid}|*"):
+                acc[(ASSET_STATS, key, n_field)] += 1
+                if rev is not None:
+                    acc[(ASSET_STATS, key, "rev")] += rev
             if w > 0:
                 for key in (ev["channel"], "*"):
-                    acc[(POPULARITY, key, asset["id"])] += w * scale
+                    acc[(POPULARITY, key, aid)] += ws
     return [(c, k, f, v) for (c, k, f), v in acc.items()]
 
 

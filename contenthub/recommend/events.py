@@ -23,6 +23,8 @@ from contenthub.timeutil import to_iso, to_utc, utcnow
 
 MAX_BATCH = 10000
 NO_ASSET_TYPES = frozenset({"unsubscribe", "mute", "served"})
+# What counter_deltas reads of an asset (engagement.asset_features and the asset's id).
+ASSET_FIELDS = ("id", "tags", "scenes", "content_type", "kind")
 
 
 def _reason(exc: ValidationError) -> str:
@@ -31,6 +33,21 @@ def _reason(exc: ValidationError) -> str:
         loc = ".".join(str(x) for x in err["loc"]) or "event"
         parts.append(f"{loc}: {err['msg']}")
     return "; ".join(parts)
+
+
+def _assets(hub: Hub, asset_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The batch's assets, as much of each as ingestion reads (existence and the profile features):
+    the SQLite store extracts those fields without decoding whole bodies; other stores load the docs."""
+    fields = getattr(hub.store, "asset_fields", None)
+    return fields(asset_ids, ASSET_FIELDS) if fields else hub.store.get_assets(asset_ids)
+
+
+def _merged_into(hub: Hub, user_ids: list[str]) -> dict[str, Any]:
+    """Each stored user's ``merged_into`` (None when not merged); unknown ids are absent."""
+    field = getattr(hub.store, "doc_field", None)
+    if field:
+        return field(users.USERS, user_ids, "merged_into")
+    return {uid: doc.get("merged_into") for uid, doc in hub.store.get_docs(users.USERS, user_ids).items()}
 
 
 def ingest(hub: Hub, raw_events: list[dict[str, Any]]) -> IngestResult:
@@ -69,15 +86,13 @@ def ingest(hub: Hub, raw_events: list[dict[str, Any]]) -> IngestResult:
         parsed.append((i, ev))
 
     asset_ids = sorted({ev.asset_id for _, ev in parsed if ev.asset_id})
-    assets = hub.store.get_assets(asset_ids) if asset_ids else {}
+    assets = _assets(hub, asset_ids) if asset_ids else {}
     rows: list[dict[str, Any]] = []
     # Users named by id: one bulk read for the batch instead of a look-up per user (the hot path at
     # 10,000 events per batch); unknown or merged ids still go through users.ensure_user below.
     named = sorted({ev.user_id for _, ev in parsed if ev.identity is None and ev.user_id is not None})
-    user_cache: dict[str, str] = {
-        uid: uid for uid, doc in (hub.store.get_docs(users.USERS, named) if named else {}).items()
-        if not doc.get("merged_into")
-    }
+    user_cache: dict[str, str] = {uid: uid for uid, merged in (_merged_into(hub, named) if named else {}).items()
+                                  if not merged}
     for i, ev in parsed:
         if ev.asset_id and ev.asset_id not in assets:
             rejected.append(RejectedEvent(index=i, id=ev.id, reason=f"asset_id: no asset '{ev.asset_id}'"))

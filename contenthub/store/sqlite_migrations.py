@@ -98,4 +98,18 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             FROM assets;
         """,
     ),
+    (
+        3,
+        "leaner event indexes for ingestion: no (asset_id, type) index, group index only over events with a group",
+        # Every index is one more random B-tree insert per ingested event. No query filters events by
+        # asset alone (per-asset results read the asset_stats counters), so events_asset goes; most
+        # events have no group, so the group index keeps only those that do (SQLite uses a partial
+        # index for `group_id IN (...)`, which implies `group_id IS NOT NULL`). events_user serves
+        # profiles, journeys, audiences and erasure; events_ts serves time windows (metrics, audiences).
+        """
+        DROP INDEX IF EXISTS events_asset;
+        DROP INDEX IF EXISTS events_group;
+        CREATE INDEX events_group ON events (group_id, ts) WHERE group_id IS NOT NULL;
+        """,
+    ),
 ]
