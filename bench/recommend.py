@@ -333,10 +333,12 @@ def ingestion(data_dir: Path, n_users: int, n_events: int, batch: int = 10000) -
             batches.append(evs)
         sent_clicks = sum(1 for evs in batches for e in evs if e["type"] == "click")
         accepted = 0
-        started = time.perf_counter()
+        load_before = os.getloadavg()
+        started, cpu_started = time.perf_counter(), time.process_time()
         for evs in batches:
             accepted += events.ingest(hub, evs).accepted
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        load_after = os.getloadavg()
         after = hub.store.count_events()
         clicks_after = sum(v for _, f, v in hub.store.scan_counters("asset_stats") if f == "n:click")
         resend = events.ingest(hub, batches[0])
@@ -345,6 +347,10 @@ def ingestion(data_dir: Path, n_users: int, n_events: int, batch: int = 10000) -
     return {"events_sent": n_events, "accepted": accepted, "stored_delta": after - before,
             "lost": n_events - (after - before), "seconds": round(elapsed, 2),
             "events_per_s": round(accepted / elapsed), "batch": batch,
+            # this process's CPU seconds (all its threads): on a shared box the wall-clock rate is bounded
+            # by the CPU share the process gets; events per CPU-second is what the code costs
+            "cpu_seconds": round(cpu, 2), "events_per_cpu_s": round(accepted / cpu),
+            "load_avg_before_after": [round(load_before[0], 2), round(load_after[0], 2)],
             "click_counters_delta_equals_clicks_sent": (clicks_after - clicks_before) / 2 == sent_clicks,
             "resend_first_batch": {"accepted": resend.accepted, "duplicates": resend.duplicates}}
 
