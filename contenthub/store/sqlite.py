@@ -46,8 +46,11 @@ MMAP_BYTES = 1 << 30
 
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
+
+
 def _dumps(doc: Any) -> str:
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=str)
+    return _ENCODER.encode(doc)  # = json.dumps with these options, without building an encoder per call
 
 
 class SQLiteStore:
@@ -540,7 +543,8 @@ class SQLiteStore:
                 if ev["id"] not in existing:
                     existing.add(ev["id"])
                     inserted.append(ev)
-            rows = [(*(ev.get(c) for c in EVENT_COLUMNS), _dumps(ev)) for ev in inserted]
+            rows = [(ev["id"], ev.get("type"), ev.get("user_id"), ev.get("asset_id"), ev.get("channel"), ev.get("group_id"),
+                     ev.get("recommendation_id"), ev.get("ts"), ev.get("value"), _dumps(ev)) for ev in inserted]
             rows.sort(key=_first)
             tx.executemany(
                 "INSERT INTO events (id, type, user_id, asset_id, channel, group_id, recommendation_id, ts, value, body) "
