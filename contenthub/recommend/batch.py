@@ -4,13 +4,20 @@
 segment, tonight" (1M users × a few ms). Here the same profile facts and the same signals as
 ``ranking.score_candidates`` are computed for a block of users with array operations:
 
-- the user's events are read once, as columns (no JSON), for a whole chunk of users;
-- similarity is one matrix product of user vectors with the channel's asset vectors; tag affinity is
-  (decayed event weights × asset features) × featuresᵀ; the collaborative signal sums EASE rows;
+- events are read as columns (no JSON): in one sequential scan of the event log when a large share of
+  the users is asked for (random look-ups by user cost ~9 µs per event), else per chunk of users;
+- every per-user signal is a sparse row of the user's assets times a dense asset × candidate matrix
+  built once per call (lazily, only for the assets someone engaged with): similarity uses
+  vectors · candidate vectorsᵀ (the user vector is a weighted sum of engaged asset vectors, and
+  min-max scaling ignores its norm), tag affinity uses features · candidate featuresᵀ (the user's tag
+  weights are decayed event weights × asset features), the collaborative signal the EASE rows
+  restricted to the candidate columns — a few row additions per user instead of a 384-wide product;
 - the shared signals (quality, popularity, freshness, lifecycle fit) are vectors per channel/stage;
 - every signal is min-max scaled over each user's own candidates (channel, scene, validity, minus the
-  user's muted and recently delivered assets), exactly as for one request; caps and unsubscribes
-  give a user no picks.
+  user's muted and recently delivered assets), exactly as for one request; the per-user constants
+  of the scaling are kept aside (they do not move the argmax) and added to the picked scores only;
+  caps and unsubscribes give a user no picks and cost no scoring;
+- blocks of users are scored on a thread pool (numpy and scipy release the GIL), so every core works.
 
 Two documented differences from ``next_for_user``: tag weights come from the events with the assets'
 *current* features (the profile counters froze the features at event time, so an asset retagged
@@ -21,9 +28,14 @@ picks are the same (tests/test_recommend_batch.py checks this).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import operator
+import os
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import repeat
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -40,8 +52,10 @@ from contenthub.recommend.strategies import Strategy, get_strategy
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import from_iso, utcnow
 
-BLOCK = 128        # users scored together: block × candidates float32 stays in cache
-CHUNK = 20000      # users whose events are read in one go
+BLOCK = 64         # users scored together: a few block × candidates float32 arrays stay in L2
+CHUNK = 20000      # users whose facts are derived together (and one BatchPicks each)
+SCAN_SHARE = 0.1   # scan the whole event log when at least this share of all users is asked for
+SEP = "\x1f"
 NEGATIVE_LIMIT = 500
 TYPES = tuple(EVENT_WEIGHTS)
 TYPE_CODE = {t: i for i, t in enumerate(TYPES)}
@@ -76,34 +90,173 @@ class _Events:
     type: np.ndarray     # index into TYPES
     row: np.ndarray      # catalog row, −1 when the asset is not in the view (or none)
     no_asset: np.ndarray # the event names no asset (a channel-wide mute)
-    channel: np.ndarray  # 1 when on the requested channel
+    channel: np.ndarray  # True when on the requested channel
     ts: np.ndarray       # epoch seconds
-    value: np.ndarray
 
 
-def _read_events(hub: Hub, cat: Catalog, user_ids: Sequence[str], channel: str) -> _Events:
-    fast = getattr(hub.store, "event_columns", None)
-    if fast is not None:
-        cols = fast(list(user_ids))
-        uid, etype, aid, ch, ts, val = cols["user_id"], cols["type"], cols["asset_id"], cols["channel"], cols["ts"], cols["value"]
-        ts_arr = np.asarray(ts, dtype=np.float64)
-    else:  # any Store: one grouped read per chunk (identical events collapse into one row with a count)
-        grouped = hub.store.event_counts(("user_id", "type", "asset_id", "channel", "ts"), EventQuery(user_ids=tuple(user_ids)))
-        uid, etype, aid, ch, tss, val = [], [], [], [], [], []
-        for (u, t, a, c, when), count, total in grouped:
-            for _ in range(count):
-                uid.append(u), etype.append(t), aid.append(a), ch.append(c), tss.append(when), val.append(total / count)
-        ts_arr = np.array([from_iso(t).timestamp() for t in tss], dtype=np.float64)
-    pos = {u: i for i, u in enumerate(user_ids)}
-    user = np.fromiter((pos[u] for u in uid), dtype=np.int64, count=len(uid))
-    typ = np.fromiter((TYPE_CODE.get(t, 0) for t in etype), dtype=np.int64, count=len(etype))
-    index = cat.index
-    row = np.fromiter((index.get(a, -1) if a else -1 for a in aid), dtype=np.int64, count=len(aid))
-    chan = np.fromiter((c == channel for c in ch), dtype=bool, count=len(ch))
-    value = np.array([v or 0.0 for v in val], dtype=np.float64)
-    no_asset = np.fromiter((not a for a in aid), dtype=bool, count=len(aid))
-    order = np.lexsort((-ts_arr, user))
-    return _Events(user[order], typ[order], row[order], no_asset[order], chan[order], ts_arr[order], value[order])
+# --- reading ---------------------------------------------------------------------------------------
+
+
+def _epochs(stamps: list[str]) -> np.ndarray:
+    """ISO stamps → epoch seconds (NaN for ''): vectorised when all are to_iso's 27 characters."""
+    if stamps and all(len(t) == 27 for t in stamps):
+        try:
+            raw = np.frombuffer("".join(stamps).encode("ascii"), dtype="S27").astype("S26")
+            return raw.astype("datetime64[us]").astype(np.int64) / 1e6
+        except (UnicodeEncodeError, ValueError):
+            pass
+    return np.array([from_iso(t).timestamp() if t else np.nan for t in stamps], dtype=np.float64)
+
+
+def _user_facts(hub: Hub, user_ids: Sequence[str], *, every_user: bool) -> tuple[list[str], np.ndarray]:
+    """(canonical id, first seen as epoch seconds or NaN) per user: merged ids are followed like
+    users.find_user does; unknown ids stay as they are. ``every_user``: read all user documents in one
+    pass (most users are asked for), else one read per 20k users."""
+    if every_user:
+        try:
+            docs = hub.store.packed_doc_fields(users.USERS, ("created_at", "merged_into"))
+        except ValueError:
+            docs = None
+        if docs is not None:
+            at = {u: i for i, u in enumerate(docs["id"])}
+            created, merged = docs["created_at"], docs["merged_into"]
+            canon, stamps = [], []
+            for u in user_ids:
+                i = at.get(u)
+                hops = 0
+                while i is not None and merged[i] and hops < 10:
+                    nxt = at.get(merged[i])
+                    if nxt is None:
+                        break
+                    i, hops = nxt, hops + 1
+                canon.append(docs["id"][i] if i is not None else u)
+                stamps.append(created[i] if i is not None else "")
+            return canon, _epochs(stamps)
+    canon = []
+    first_seen = np.full(len(user_ids), np.nan)
+    for start in range(0, len(user_ids), CHUNK):
+        part = list(user_ids[start:start + CHUNK])
+        found = hub.store.get_docs(users.USERS, part)
+        for k, u in enumerate(part):
+            d = found.get(u)
+            if d is not None and d.get("merged_into"):
+                d = users.find_user(hub, u)
+            canon.append(d["id"] if d else u)
+            if d and d.get("created_at"):
+                first_seen[start + k] = from_iso(d["created_at"]).timestamp()
+    return canon, first_seen
+
+
+class _EventLog:
+    """Events of the requested users as columns keyed by the user's index in ``keys`` (unique
+    canonical ids), grouped by user with the newest first; ``take`` cuts out one chunk's users."""
+
+    def __init__(self) -> None:
+        self.key = self.type = self.row = self.ts = np.zeros(0, dtype=np.int64)
+        self.no_asset = self.channel = np.zeros(0, dtype=bool)
+        self.offsets = np.zeros(1, dtype=np.int64)
+
+    @classmethod
+    def build(cls, parts: list[tuple[np.ndarray, ...]], n_keys: int) -> _EventLog:
+        log = cls()
+        if parts:
+            key, typ, row, no_asset, chan, ts = (np.concatenate(c) for c in zip(*parts, strict=True))
+            order = np.lexsort((-ts, key))
+            log.key, log.type, log.row = key[order], typ[order], row[order]
+            log.no_asset, log.channel, log.ts = no_asset[order], chan[order], ts[order]
+        log.offsets = np.searchsorted(log.key, np.arange(n_keys + 1))
+        return log
+
+    def take(self, keys: np.ndarray) -> _Events:
+        starts = self.offsets[keys]
+        counts = self.offsets[keys + 1] - starts
+        total = int(counts.sum())
+        at = np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(total)
+        user = np.repeat(np.arange(keys.size), counts)
+        return _Events(user, self.type[at], self.row[at], self.no_asset[at], self.channel[at],
+                       self.ts[at].astype(np.float64))
+
+
+def _to_columns(cols: dict[str, Sequence[Any]], pos: dict[str, int], cat: Catalog,
+                channel: str) -> tuple[np.ndarray, ...]:
+    """Store columns → (key, type, row, no_asset, channel, ts) arrays, events of other users dropped."""
+    uid, etype, aid, ch = cols["user_id"], cols["type"], cols["asset_id"], cols["channel"]
+    m = len(uid)
+    key = np.fromiter(map(pos.get, uid, repeat(-1)), dtype=np.int64, count=m)
+    keep = key >= 0
+    typ = np.fromiter(map(TYPE_CODE.get, etype, repeat(0)), dtype=np.int8, count=m)
+    row = np.fromiter(map(cat.index.get, aid, repeat(-1)), dtype=np.int32, count=m)
+    no_asset = np.fromiter(map(operator.not_, aid), dtype=bool, count=m)
+    chan = np.fromiter(map(operator.eq, ch, repeat(channel)), dtype=bool, count=m)
+    ts = np.asarray(cols["ts"], dtype=np.float64)
+    if keep.all():
+        return key, typ, row, no_asset, chan, ts
+    return key[keep], typ[keep], row[keep], no_asset[keep], chan[keep], ts[keep]
+
+
+def _read_log(hub: Hub, cat: Catalog, keys: list[str], channel: str) -> _EventLog:
+    """Events of the users ``keys`` (unique canonical ids), looked up by user."""
+    pos = {u: i for i, u in enumerate(keys)}
+    parts: list[tuple[np.ndarray, ...]] = []
+    if getattr(hub.store, "event_columns", None) is not None:
+        for start in range(0, len(keys), 5000):
+            parts.append(_to_columns(hub.store.event_columns(keys[start:start + 5000]), pos, cat, channel))
+    else:  # any Store: one grouped read (identical events collapse into one row with a count)
+        grouped = hub.store.event_counts(("user_id", "type", "asset_id", "channel", "ts"), EventQuery(user_ids=tuple(keys)))
+        cols: dict[str, list[Any]] = {"user_id": [], "type": [], "asset_id": [], "channel": [], "ts": []}
+        for (u, t, a, c, when), count, _ in grouped:
+            for name, v in zip(cols, (u, t, a, c, from_iso(when).timestamp()), strict=True):
+                cols[name].extend([v] * count)
+        parts.append(_to_columns(cols, pos, cat, channel))
+    return _EventLog.build(parts, len(keys))
+
+
+class _Unpacked(Exception):
+    """A packed column does not split into one value per event (an id holds the separator)."""
+
+
+def _unpack(p: dict[str, Any], pos: dict[str, int], cat: Catalog) -> tuple[np.ndarray, ...]:
+    n = p["n"]
+    uid, aid, etype = p["user_id"].split(SEP), p["asset_id"].split(SEP), p["type"].split(SEP)
+    on_channel = np.frombuffer(p["on_channel"].encode("ascii"), dtype=np.uint8) == ord("1")
+    if not len(uid) == len(aid) == len(etype) == on_channel.size == n:
+        raise _Unpacked
+    if p["ts_width"] == 27:
+        stamps = p["ts"]
+        try:
+            ts = (np.frombuffer(stamps.encode("ascii"), dtype="S27").astype("S26").astype("datetime64[us]")
+                  .astype(np.int64) / 1e6)
+        except (UnicodeEncodeError, ValueError):
+            ts = _epochs([stamps[k:k + 27] for k in range(0, len(stamps), 27)])
+    else:
+        ts = _epochs(p["ts"].split(SEP))
+    if ts.size != n:
+        raise _Unpacked
+    key = np.fromiter(map(pos.get, uid, repeat(-1)), dtype=np.int64, count=n)
+    typ = np.fromiter(map(TYPE_CODE.get, etype, repeat(0)), dtype=np.int8, count=n)
+    row = np.fromiter(map(cat.index.get, aid, repeat(-1)), dtype=np.int32, count=n)
+    no_asset = np.fromiter(map(operator.not_, aid), dtype=bool, count=n)
+    keep = key >= 0
+    return key[keep], typ[keep], row[keep], no_asset[keep], on_channel[keep], ts[keep]
+
+
+def _scan_log(hub: Hub, cat: Catalog, keys: list[str], channel: str, pool: ThreadPoolExecutor) -> _EventLog | None:
+    """Events of the users ``keys`` in one pass over the whole log, its ranges read in parallel (SQLite
+    works without the GIL); None when the packed columns cannot be split."""
+    pos = {u: i for i, u in enumerate(keys)}
+    store = hub.store
+
+    def read(rng: tuple[str | None, str | None]) -> tuple[np.ndarray, ...]:
+        return _unpack(store.scan_events_packed(channel, *rng), pos, cat)
+
+    try:
+        parts = list(pool.map(read, store.event_scan_ranges()))
+    except _Unpacked:
+        return None
+    return _EventLog.build(parts, len(keys))
+
+
+# --- profile facts ---------------------------------------------------------------------------------
 
 
 def _rank_in_group(user: np.ndarray, keep: np.ndarray) -> np.ndarray:
@@ -124,12 +277,17 @@ def _groups_any(user: np.ndarray, flag: np.ndarray, n: int) -> np.ndarray:
     return np.bincount(user[flag], minlength=n) > 0
 
 
+def _csr(data: np.ndarray, rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int], dtype: Any = np.float32) -> sparse.csr_matrix:
+    m = sparse.csr_matrix((data.astype(dtype, copy=False), (rows, cols)), shape=shape)
+    m.sum_duplicates()
+    return m
+
+
 class _Facts:
     """Per-user profile facts for one chunk, mirroring profiles.load_profile / audience_for."""
 
-    def __init__(self, hub: Hub, cat: Catalog, ev: _Events, user_ids: Sequence[str], docs: list[dict[str, Any] | None],
-                 channel: str, now: datetime) -> None:
-        n = len(user_ids)
+    def __init__(self, hub: Hub, cat: Catalog, ev: _Events, first_seen: np.ndarray, channel: str, now: datetime) -> None:
+        n = first_seen.size
         t_now = now.timestamp()
         half = hub.settings.profile_half_life_days
         decay = np.exp2((ev.ts - t_now) / 86400.0 / half)  # == decay_scale(ts) / decay_scale(now)
@@ -150,17 +308,18 @@ class _Facts:
         base = np.repeat(np.r_[0, cum][starts], np.diff(np.r_[starts, pidx.size])) if pidx.size else cum
         distinct_before = cum - is_first - base
         take = pidx[distinct_before < VECTOR_EVENTS]
-        w = _W[ev.type[take]] * decay[take]
-        self.recent = sparse.csr_matrix((w, (ev.user[take], ev.row[take])), shape=(n, len(cat)))
-        self.recent.sum_duplicates()
-        # tag-affinity weights: every weighted event, decayed (what the profile counters add up)
+        self.recent = _csr(_W[ev.type[take]] * decay[take], ev.user[take], ev.row[take], (n, len(cat)))
+        # the user vector (only its norm matters here: similarity is min-max scaled per user)
+        self.has_vector = np.linalg.norm(self.recent @ cat.vectors, axis=1) > 0
+        # tag weights: every weighted event, decayed, times the asset's features (what the profile
+        # counters add up); audience_for drops weights with |w| ≤ 1e-6
         weighted = (_W[ev.type] != 0) & (ev.row >= 0)
-        e = sparse.csr_matrix((_W[ev.type[weighted]] * decay[weighted], (ev.user[weighted], ev.row[weighted])),
-                              shape=(n, len(cat)))
-        feats = (e @ cat.features).tocsr()
-        feats.data[np.abs(feats.data) <= 1e-6] = 0.0
-        feats.eliminate_zeros()
-        self.features = feats
+        e = _csr(_W[ev.type[weighted]] * decay[weighted], ev.user[weighted], ev.row[weighted], (n, len(cat)))
+        tags = (e @ cat.features).tocsr()
+        tags.data[np.abs(tags.data) <= 1e-6] = 0.0
+        tags.eliminate_zeros()
+        self.tags = tags
+        self.has_tags = np.diff(tags.indptr) > 0
         # exclusions: muted/deleted assets among the newest NEGATIVE_LIMIT negative events, and
         # assets delivered or served on this channel within the redelivery window (from history)
         neg_rank = _rank_in_group(ev.user, _NEG[ev.type])
@@ -169,16 +328,14 @@ class _Facts:
         window = t_now - hub.settings.redelivery_window_days * 86400.0
         redeliver = hist & _DELIVERY[ev.type] & ev.channel & (ev.row >= 0) & (ev.ts >= window)
         ex = block | redeliver
-        self.exclude = sparse.csr_matrix((np.ones(int(ex.sum()), dtype=bool), (ev.user[ex], ev.row[ex])),
-                                         shape=(n, len(cat)))
-        self.exclude.sum_duplicates()
+        self.exclude = _csr(np.ones(int(ex.sum()), dtype=bool), ev.user[ex], ev.row[ex], (n, len(cat)), bool)
         # unsubscribed from this channel: an unsubscribe on it, or a mute of the channel (no asset)
         unsub = negs & ev.channel & ((ev.type == TYPE_CODE["unsubscribe"]) | ((ev.type == TYPE_CODE["mute"]) & ev.no_asset))
         self.unsubscribed = _groups_any(ev.user, unsub, n)
         # caps from deliveries on this channel in history
         self.capped = self.unsubscribed | self._capped(hub, ev, hist, channel, now, n)
         # lifecycle stage
-        self.stage = self._stages(hub, ev, hist, docs, now, n)
+        self.stage = self._stages(hub, ev, hist, first_seen, now, n)
 
     @staticmethod
     def _capped(hub: Hub, ev: _Events, hist: np.ndarray, channel: str, now: datetime, n: int) -> np.ndarray:
@@ -198,8 +355,7 @@ class _Facts:
         return out
 
     @staticmethod
-    def _stages(hub: Hub, ev: _Events, hist: np.ndarray, docs: list[dict[str, Any] | None], now: datetime,
-                n: int) -> np.ndarray:
+    def _stages(hub: Hub, ev: _Events, hist: np.ndarray, first_seen: np.ndarray, now: datetime, n: int) -> np.ndarray:
         """lifecycle.classify for every user at once (stage only)."""
         rules = lifecycle.get_rules(hub)
         t_now = now.timestamp()
@@ -208,8 +364,6 @@ class _Facts:
         np.maximum.at(last, ev.user[engaged], ev.ts[engaged])
         has_engaged = np.isfinite(last)
         days_since = np.where(has_engaged, (t_now - last) / 86400.0, np.nan)
-        first_seen = np.array([from_iso(d["created_at"]).timestamp() if d and d.get("created_at") else np.nan
-                               for d in docs])
         age = np.where(np.isnan(first_seen), 0.0, (t_now - first_seen) / 86400.0)
         recent90 = engaged & (np.floor((t_now - ev.ts) / 86400.0) <= 90)
         day_key = np.unique(ev.user[recent90] * 1_000_000 + np.floor(ev.ts[recent90] / 86400.0).astype(np.int64))
@@ -223,7 +377,27 @@ class _Facts:
         return np.select([churned, age <= rules.new_days, silent, stable], [4, 0, 3, 2], default=1)
 
 
-def _shared(cat: Catalog, strategy: Strategy, channel: str, idx: np.ndarray, now: datetime,
+# --- signals ---------------------------------------------------------------------------------------
+
+
+class _LazyRows:
+    """A dense (rows × candidates) float32 matrix whose rows are computed on first use."""
+
+    def __init__(self, n_rows: int, n_cols: int, fill: Callable[[np.ndarray], np.ndarray]) -> None:
+        self.m = np.empty((n_rows, n_cols), dtype=np.float32)
+        self.done = np.zeros(n_rows, dtype=bool)
+        self.fill = fill
+
+    def ensure(self, used: sparse.csr_matrix) -> None:
+        rows = np.unique(used.indices)
+        rows = rows[~self.done[rows]]
+        for k in range(0, rows.size, 1024):
+            part = rows[k:k + 1024]
+            self.m[part] = self.fill(part)
+        self.done[rows] = True
+
+
+def _shared(cat: Catalog, strategy: Strategy, channel: str, idx: np.ndarray,
             rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Raw user-independent signals over the candidate rows (before per-user scaling)."""
     out: dict[str, np.ndarray] = {}
@@ -253,22 +427,6 @@ def _stage_fit(hub: Hub, cat: Catalog, strategy: Strategy, idx: np.ndarray, now:
     return np.array(rows)
 
 
-def _scaled_add(score: np.ndarray, raw: np.ndarray, weight: float, *, has: np.ndarray | None = None) -> None:
-    """score += weight · minmax(raw) per row, min/max over non-NaN entries (NaN marks exclusions);
-    rows with a flat signal get _minmax's constant (0 or 0.5); rows where ``has`` is False get nothing."""
-    lo = np.fmin.reduce(raw, axis=1)
-    hi = np.fmax.reduce(raw, axis=1)
-    span = hi - lo
-    flat = span < 1e-12
-    scale = np.where(flat, 0.0, weight / np.where(flat, 1.0, span))
-    offset = np.where(flat, np.where(hi <= 0, 0.0, 0.5 * weight), -lo * scale)
-    if has is not None:
-        scale = np.where(has, scale, 0.0)
-        offset = np.where(has, offset, 0.0)
-    score += raw * scale[:, None].astype(score.dtype)
-    score += offset[:, None].astype(score.dtype)
-
-
 def _minmax_rows(values: np.ndarray, lo: np.ndarray | float, hi: np.ndarray | float) -> np.ndarray:
     """ranking._minmax of ``values`` for each row's own (lo, hi): flat rows give 0 (hi ≤ 0) or 0.5."""
     lo = np.atleast_1d(np.asarray(lo, dtype=np.float64))[:, None]
@@ -279,137 +437,302 @@ def _minmax_rows(values: np.ndarray, lo: np.ndarray | float, hi: np.ndarray | fl
     return np.where(flat, np.where(hi <= 0, 0.0, 0.5), scaled)
 
 
-def _shared_minmax(values: np.ndarray, excl_rows: np.ndarray, excl_cols: np.ndarray, n_users: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-user min and max of a shared vector over the candidates minus each user's exclusions."""
-    order = np.argsort(values, kind="stable")
-    out = []
-    for seq in (order, order[::-1]):
-        per_user = np.bincount(excl_rows, minlength=n_users)
-        depth = int(per_user.max(initial=0)) + 1
-        top = seq[:depth]
-        excluded = np.zeros((n_users, depth), dtype=bool)
-        if excl_rows.size:
-            where = {int(c): k for k, c in enumerate(top.tolist())}
-            hit = np.fromiter((where.get(int(c), -1) for c in excl_cols), dtype=np.int64, count=excl_cols.size)
-            ok = hit >= 0
-            excluded[excl_rows[ok], hit[ok]] = True
-        first = np.argmax(~excluded, axis=1)
-        out.append(values[top[np.minimum(first, top.size - 1)]])
-    return out[0], out[1]
+def _shared_minmax(values: np.ndarray, excl_rows: np.ndarray, excl_cols: np.ndarray,
+                   n_users: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows whose exclusions remove every candidate at the shared vector's min or max, and their min and
+    max over the remaining candidates (exclusions are unique (row, column) pairs)."""
+    moved = np.zeros(n_users, dtype=bool)
+    for at in (values == values.min(), values == values.max()):
+        hits = np.bincount(excl_rows[at[excl_cols]], minlength=n_users)
+        moved |= hits >= int(at.sum())
+    rows = np.flatnonzero(moved)
+    if rows.size == 0:
+        return rows, np.zeros(0), np.zeros(0)
+    masked = np.repeat(values[None, :], rows.size, axis=0)
+    where = np.full(n_users, -1, dtype=np.int64)
+    where[rows] = np.arange(rows.size)
+    sel = where[excl_rows] >= 0
+    masked[where[excl_rows[sel]], excl_cols[sel]] = np.nan
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a user without any candidate: all NaN
+        return rows, np.nanmin(masked, axis=1), np.nanmax(masked, axis=1)
+
+
+@dataclass
+class _Draw:
+    """The shared part of the score for one block: per stage (stage fit + scaled shared signals) and the
+    raw shared signals, whose per-user min/max can move when a user's exclusions hit them."""
+
+    base: np.ndarray                  # (stages, candidates) float32
+    shared: dict[str, np.ndarray]
+
+
+@dataclass
+class _Block:
+    """One block of (uncapped) users: their positions in the chunk and their sparse rows."""
+
+    users: np.ndarray
+    stage: np.ndarray
+    recent: sparse.csr_matrix
+    has_vector: np.ndarray
+    tags: sparse.csr_matrix
+    has_tags: np.ndarray
+    engaged: sparse.csr_matrix | None
+    has_engaged: np.ndarray | None
+    ex_r: np.ndarray                  # exclusions: block row, candidate column
+    ex_c: np.ndarray
+    draw: _Draw
+
+
+class _Scorer:
+    """Everything a block needs that does not depend on the users: candidate columns, the dense
+    asset × candidate matrices of each signal, the strategy's weights."""
+
+    def __init__(self, hub: Hub, cat: Catalog, strat: Strategy, channel: str, idx: np.ndarray, now: datetime) -> None:
+        self.cat, self.strat, self.idx, self.n_cand = cat, strat, idx, idx.size
+        self.col_of = np.full(len(cat), -1, dtype=np.int64)
+        self.col_of[idx] = np.arange(idx.size)
+        self.w_sim, self.w_aff, self.w_col = strat.weight("similarity"), strat.weight("affinity"), strat.weight("collaborative")
+        vec_c = np.ascontiguousarray(cat.vectors[idx].T)  # dim × candidates
+        self.sim = _LazyRows(len(cat), idx.size, lambda rows: cat.vectors[rows] @ vec_c) if self.w_sim else None
+        # candidates × features, sparse: affinity is (candidate features) · (user tag weights), a few
+        # short row additions per candidate over a block's dense tag weights
+        self.feat_c = cat.features[idx].tocsr().astype(np.float32)
+        model = cat.engagement
+        self.model = model if (model is not None and cat.model_rows is not None and bool(model.asset_ids)
+                               and self.w_col) else None
+        if self.model is not None:
+            assert cat.model_rows is not None
+            in_c = cat.model_rows >= 0
+            model_cols = np.where(in_c, self.col_of[np.maximum(cat.model_rows, 0)], -1)
+            keep = np.flatnonzero(model_cols >= 0)
+            weights = self.model.weights
+
+            def collab_rows(rows: np.ndarray) -> np.ndarray:
+                out = np.zeros((rows.size, idx.size), dtype=np.float32)
+                out[:, model_cols[keep]] = weights[np.ix_(rows, keep)]
+                return out
+
+            self.collab = _LazyRows(len(model.asset_ids), idx.size, collab_rows)
+            self.row_to_model = np.full(len(cat), -1, dtype=np.int64)
+            self.row_to_model[cat.model_rows[in_c]] = np.flatnonzero(in_c)
+        self.fixed = _stage_fit(hub, cat, strat, idx, now)
+
+    def draw(self, cat: Catalog, channel: str, rng: np.random.Generator) -> _Draw:
+        shared = _shared(cat, self.strat, channel, self.idx, rng)
+        base = self.fixed.copy()
+        for k, v in shared.items():
+            base += self.strat.weight(k) * _minmax_rows(v[None, :], v.min(), v.max())[0]
+        return _Draw(base=base.astype(np.float32), shared=shared)
+
+    def engaged(self, facts: _Facts, canon: Sequence[str]) -> tuple[sparse.csr_matrix, np.ndarray] | None:
+        """Binary users × modelled assets: the history of the last fit plus recent positive events."""
+        if self.model is None:
+            return None
+        model = self.model
+        n = len(canon)
+        mrows = np.fromiter(map(model.user_rows.get, canon, repeat(-1)), dtype=np.int64, count=n)
+        known = np.flatnonzero(mrows >= 0)
+        hist = model.history[mrows[known]].tocoo()
+        rec = facts.recent.tocoo()
+        mpos = self.row_to_model[rec.col]
+        ok = (mpos >= 0) & (rec.data > 0)
+        rows = np.concatenate([known[hist.row], rec.row[ok]])
+        cols = np.concatenate([hist.col, mpos[ok]])
+        eng = _csr(np.ones(rows.size, dtype=np.float32), rows, cols, (n, len(model.asset_ids)))
+        eng.data[:] = 1.0
+        return eng, np.diff(eng.indptr) > 0
+
+    def prepare(self, facts: _Facts, eng: tuple[sparse.csr_matrix, np.ndarray] | None) -> None:
+        """Compute (once) the matrix rows this chunk's users refer to: main thread, before scoring."""
+        if self.sim is not None:
+            self.sim.ensure(facts.recent)
+        if eng is not None:
+            self.collab.ensure(eng[0])
+
+    def score(self, b: _Block, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``n`` candidate columns (−1: none) and their blended scores for one block."""
+        m = b.users.size
+        score = np.take(b.draw.base, b.stage, axis=0)
+        const = np.zeros(m)
+        ex_r, ex_c = b.ex_r, b.ex_c
+        strat = self.strat
+        for name, values in b.draw.shared.items():
+            # a user's exclusions may remove the channel-wide min or max: rescale just those rows
+            moved, lo, hi = _shared_minmax(values, ex_r, ex_c, m)
+            if moved.size:
+                w = strat.weight(name)
+                score[moved] += (w * (_minmax_rows(values[None, :], lo, hi)
+                                      - _minmax_rows(values[None, :], values.min(), values.max()))).astype(np.float32)
+        # every user's excluded cells take the value of one of the user's own candidates, so a plain
+        # row min/max is the min/max over the candidates (the cells become −inf at the end)
+        per_user = np.bincount(ex_r, minlength=m)
+        depth = min(int(per_user.max(initial=0)) + 1, self.n_cand)
+        mark = np.zeros((m, depth), dtype=bool)
+        low = ex_c < depth
+        mark[ex_r[low], ex_c[low]] = True
+        ref = np.argmin(mark, axis=1)[ex_r]
+
+        def product(rows: sparse.csr_matrix, lazy: _LazyRows) -> np.ndarray:
+            raw = np.asarray(rows @ lazy.m, dtype=np.float32)
+            if ex_r.size:
+                raw[ex_r, ex_c] = raw[ex_r, ref]
+            return raw
+
+        if self.sim is not None:
+            _scale_into(score, const, product(b.recent, self.sim), self.w_sim, b.has_vector)
+        if self.w_aff:
+            weights_t = np.ascontiguousarray(b.tags.toarray().T, dtype=np.float32)  # features × users
+            raw = _transposed(np.asarray(self.feat_c @ weights_t, dtype=np.float32))
+            if ex_r.size:
+                raw[ex_r, ex_c] = raw[ex_r, ref]
+            _affinity_into(score, const, raw, self.w_aff, b.has_tags)
+        if b.engaged is not None:
+            _scale_into(score, const, product(b.engaged, self.collab), self.w_col, b.has_engaged)
+        if ex_r.size:
+            score[ex_r, ex_c] = -np.inf
+        if n == 1:
+            best = np.argmax(score, axis=1)[:, None]
+        else:
+            k = min(n, self.n_cand)
+            part_idx = np.argpartition(-score, k - 1, axis=1)[:, :k]
+            order = np.argsort(-np.take_along_axis(score, part_idx, 1), axis=1, kind="stable")
+            best = np.take_along_axis(part_idx, order, 1)
+        got = np.take_along_axis(score, best, 1).astype(np.float64) + const[:, None]
+        valid = np.isfinite(got)
+        return np.where(valid, best, -1), np.where(valid, got, -np.inf)
+
+
+def _transposed(a: np.ndarray, step: int = 256) -> np.ndarray:
+    """A C-ordered copy of ``a.T``, copied in column strips that stay in cache (numpy's plain strided copy
+    is several times slower)."""
+    out = np.empty((a.shape[1], a.shape[0]), dtype=a.dtype)
+    for c0 in range(0, a.shape[0], step):
+        out[:, c0:c0 + step] = a[c0:c0 + step].T
+    return out
+
+
+def _scale_into(score: np.ndarray, const: np.ndarray, raw: np.ndarray, weight: float, has: np.ndarray) -> None:
+    """score += weight · minmax(raw) per row, the per-row offset going to ``const``: rows with a flat
+    signal get _minmax's constant (0 or 0.5), rows where ``has`` is False get nothing."""
+    lo = raw.min(axis=1).astype(np.float64)
+    hi = raw.max(axis=1).astype(np.float64)
+    span = hi - lo
+    flat = span < 1e-12
+    scale = np.where(flat | ~has, 0.0, weight / np.where(flat, 1.0, span))
+    const += np.where(has, np.where(flat, np.where(hi <= 0, 0.0, 0.5 * weight), -lo * scale), 0.0)
+    raw *= scale.astype(np.float32)[:, None]
+    score += raw
+
+
+def _affinity_into(score: np.ndarray, const: np.ndarray, raw: np.ndarray, weight: float, has: np.ndarray) -> None:
+    """score += weight · (minmax(max(raw, 0)) − 0.5 · minmax(max(−raw, 0))) per row (ranking's affinity):
+    both parts' min/max follow from raw's, and the sum is p·max(raw, 0) + q·min(raw, 0) + const."""
+    lo = raw.min(axis=1).astype(np.float64)
+    hi = raw.max(axis=1).astype(np.float64)
+    lo1, hi1 = np.maximum(lo, 0.0), np.maximum(hi, 0.0)    # of max(raw, 0)
+    lo2, hi2 = np.maximum(-hi, 0.0), np.maximum(-lo, 0.0)  # of max(−raw, 0) = −min(raw, 0)
+    span1, span2 = hi1 - lo1, hi2 - lo2
+    flat1, flat2 = span1 < 1e-12, span2 < 1e-12
+    p = np.where(flat1 | ~has, 0.0, weight / np.where(flat1, 1.0, span1))
+    q = np.where(flat2 | ~has, 0.0, 0.5 * weight / np.where(flat2, 1.0, span2))
+    c1 = np.where(flat1, np.where(hi1 <= 0, 0.0, 0.5 * weight), -lo1 * p)
+    c2 = np.where(flat2, np.where(hi2 <= 0, 0.0, -0.25 * weight), q * lo2)
+    const += np.where(has, c1 + c2, 0.0)
+    mixed = (lo < 0) & (hi > 0) & has
+    if mixed.any():  # p·max(raw, 0) + q·min(raw, 0) = q·raw + (p − q)·max(raw, 0)
+        rows = np.flatnonzero(mixed)
+        score[rows] += (p - q)[rows].astype(np.float32)[:, None] * np.maximum(raw[rows], 0)
+    coef = np.where(mixed | (lo < 0), q, p)  # rows entirely ≥ 0 use p, entirely < 0 (or mixed) q
+    raw *= coef.astype(np.float32)[:, None]
+    score += raw
+
+
+# --- the batch ---------------------------------------------------------------------------------------
 
 
 def next_for_users(
     hub: Hub, user_ids: Sequence[str], channel: str, *, scene: str | None = None, n: int = 1,
     strategy: str = "default", now: datetime | None = None, seed: int | None = None, chunk: int = CHUNK,
-    block: int = BLOCK,
+    block: int = BLOCK, workers: int | None = None,
 ) -> Iterator[BatchPicks]:
-    """Top ``n`` assets per user on ``channel`` (no MMR: the batch picks by score), chunk by chunk."""
+    """Top ``n`` assets per user on ``channel`` (no MMR: the batch picks by score), chunk by chunk.
+    ``workers`` threads score blocks of users (default: one per core)."""
     now = now or utcnow()
     strat = get_strategy(hub, strategy)
     cat = catalog(hub)
     rng = np.random.default_rng(seed)
     idx = np.flatnonzero(candidate_mask(cat, channel, scene, now, set()))
-    col_of = np.full(len(cat), -1, dtype=np.int64)
-    col_of[idx] = np.arange(idx.size)
-    vec_c = cat.vectors[idx]
-    feat_c = np.ascontiguousarray(cat.features[idx].T.toarray(), dtype=np.float32)  # features × candidates
-    model = cat.engagement
-    use_model = model is not None and cat.model_rows is not None and bool(model.asset_ids) and strat.weight("collaborative")
-    if use_model:
-        in_c = cat.model_rows >= 0
-        model_cols = np.where(in_c, col_of[np.maximum(cat.model_rows, 0)], -1)
-        keep = model_cols >= 0
-        weights_c = np.zeros((len(model.asset_ids), idx.size), dtype=np.float32)
-        weights_c[:, model_cols[keep]] = model.weights[:, keep]
-        row_to_model = np.full(len(cat), -1, dtype=np.int64)
-        row_to_model[cat.model_rows[in_c]] = np.flatnonzero(in_c)
-    fixed = _stage_fit(hub, cat, strat, idx, now)
-    w_sim, w_aff, w_col = strat.weight("similarity"), strat.weight("affinity"), strat.weight("collaborative")
-    for start in range(0, len(user_ids), chunk):
+    scorer = _Scorer(hub, cat, strat, channel, idx, now)
+    packed = hasattr(hub.store, "scan_events_packed")
+    scan = packed and len(user_ids) >= SCAN_SHARE * max(hub.store.count_docs(users.USERS), 1)
+    canon, first_seen = _user_facts(hub, user_ids, every_user=scan)
+    keys = list(dict.fromkeys(canon))
+    key_of = {u: i for i, u in enumerate(keys)}
+    key_idx = np.fromiter(map(key_of.__getitem__, canon), dtype=np.int64, count=len(canon))
+    workers = workers or os.cpu_count() or 1
+    pool = ThreadPoolExecutor(max_workers=workers)
+    log = _scan_log(hub, cat, keys, channel, pool) if scan else None
+    draw: _Draw | None = None
+
+    def prepare(start: int) -> tuple[list[str], _Facts, list[Future[tuple[np.ndarray, np.ndarray]]], np.ndarray]:
+        nonlocal draw
         part = list(user_ids[start:start + chunk])
-        docs = _user_docs(hub, part)
-        canon = [d["id"] if d else u for d, u in zip(docs, part, strict=True)]  # merged ids → their user
-        ev = _read_events(hub, cat, canon, channel)
-        facts = _Facts(hub, cat, ev, canon, docs, channel, now)
+        ckeys = key_idx[start:start + chunk]
+        if log is not None:
+            ev = log.take(ckeys)
+        else:
+            uniq, inverse = np.unique(ckeys, return_inverse=True)
+            ev = _read_log(hub, cat, [keys[k] for k in uniq], channel).take(inverse)
+        ccanon = canon[start:start + chunk]
+        facts = _Facts(hub, cat, ev, first_seen[start:start + chunk], channel, now)
+        eng = scorer.engaged(facts, ccanon)
+        scorer.prepare(facts, eng)
+        active = np.flatnonzero(~facts.capped)
+        recent, tags = facts.recent[active], facts.tags[active]
+        engm = eng[0][active] if eng is not None else None
+        ex = facts.exclude[active].tocoo()
+        ex_cols = scorer.col_of[ex.col]
+        ok = ex_cols >= 0
+        ex_row, ex_col = ex.row[ok].astype(np.int64), ex_cols[ok]
+        ex_start = np.searchsorted(ex_row, np.arange(0, active.size + block, block))
+        futures = []
+        for k, b0 in enumerate(range(0, active.size, block)):
+            b1 = min(active.size, b0 + block)
+            if draw is None or strat.exploration:  # Thompson draws: one per block of users
+                draw = scorer.draw(cat, channel, rng)
+            users_b = active[b0:b1]
+            e0, e1 = ex_start[k], ex_start[k + 1]
+            blk = _Block(
+                users=users_b, stage=facts.stage[users_b], recent=recent[b0:b1], has_vector=facts.has_vector[users_b],
+                tags=tags[b0:b1],
+                has_tags=facts.has_tags[users_b], engaged=engm[b0:b1] if engm is not None else None,
+                has_engaged=eng[1][users_b] if eng is not None else None,
+                ex_r=ex_row[e0:e1] - b0, ex_c=ex_col[e0:e1], draw=draw)
+            futures.append(pool.submit(scorer.score, blk, n))
+        return part, facts, futures, active
+
+    def finish(prepared: tuple[list[str], _Facts, list[Future[tuple[np.ndarray, np.ndarray]]], np.ndarray]) -> BatchPicks:
+        part, facts, futures, active = prepared
         m = len(part)
-        if use_model:
-            mrows = np.fromiter((model.user_rows.get(u, -1) for u in canon), dtype=np.int64, count=m)
-            model_hist = (sparse.diags((mrows >= 0).astype(np.float32)) @ model.history[np.maximum(mrows, 0)]).tocsr()
-            model_hist.eliminate_zeros()
         rows_out = np.full((m, n), -1, dtype=np.int64)
         scores_out = np.full((m, n), -np.inf)
-        shared: dict[str, np.ndarray] | None = None
-        for b0 in range(0, m, block):
-            b1 = min(m, b0 + block)
-            bsz = b1 - b0
-            ex = facts.exclude[b0:b1]
-            ex_coo = ex.tocoo()
-            ex_cols = col_of[ex_coo.col]
-            ok = ex_cols >= 0
-            ex_r, ex_c = ex_coo.row[ok], ex_cols[ok]
-            score = fixed[facts.stage[b0:b1]].astype(np.float32)
-            if shared is None or strat.exploration:  # Thompson draws: one per block of users
-                shared = _shared(cat, strat, channel, idx, now, rng)
-                shared_base = sum((strat.weight(k) * _minmax_rows(v[None, :], v.min(), v.max())[0]
-                                   for k, v in shared.items()), np.zeros(idx.size))
-            score += shared_base.astype(np.float32)
-            for name, values in shared.items():
-                # a user's exclusions may remove the channel-wide min or max: rescale just those rows
-                lo, hi = _shared_minmax(values, ex_r, ex_c, bsz)
-                moved = np.flatnonzero((lo != values.min()) | (hi != values.max()))
-                if moved.size:
-                    w = strat.weight(name)
-                    score[moved] += (w * (_minmax_rows(values[None, :], lo[moved], hi[moved])
-                                          - _minmax_rows(values[None, :], values.min(), values.max()))).astype(np.float32)
-            recent = facts.recent[b0:b1]
-            if w_sim:
-                uvec = np.asarray(recent @ cat.vectors, dtype=np.float32)
-                norms = np.linalg.norm(uvec, axis=1)
-                has = norms > 0
-                raw = uvec @ vec_c.T
-                raw[ex_r, ex_c] = np.nan
-                _scaled_add(score, raw, w_sim, has=has)
-            if w_aff:
-                fb = facts.features[b0:b1]
-                has = np.diff(fb.indptr) > 0
-                raw = fb.toarray().astype(np.float32) @ feat_c
-                raw[ex_r, ex_c] = np.nan
-                _scaled_add(score, np.maximum(raw, 0, where=~np.isnan(raw), out=np.full_like(raw, np.nan)), w_aff, has=has)
-                _scaled_add(score, np.maximum(-raw, 0, where=~np.isnan(raw), out=np.full_like(raw, np.nan)),
-                            -0.5 * w_aff, has=has)
-            if use_model:
-                rec = recent.tocoo()
-                mpos = row_to_model[rec.col]
-                okm = (mpos >= 0) & (rec.data > 0)
-                eng = model_hist[b0:b1].tocsr() + sparse.csr_matrix(
-                    (np.ones(int(okm.sum()), dtype=np.float32), (rec.row[okm], mpos[okm])), shape=(bsz, len(model.asset_ids)))
-                eng.eliminate_zeros()
-                eng.data[:] = 1.0
-                has = np.diff(eng.indptr) > 0
-                raw = np.asarray(eng @ weights_c, dtype=np.float32)
-                raw[ex_r, ex_c] = np.nan
-                _scaled_add(score, raw, w_col, has=has)
-            score[ex_r, ex_c] = -np.inf
-            score[facts.capped[b0:b1]] = -np.inf
-            if n == 1:
-                best = np.argmax(score, axis=1)[:, None]
-            else:
-                part_idx = np.argpartition(-score, min(n, idx.size) - 1, axis=1)[:, :n]
-                order = np.argsort(-np.take_along_axis(score, part_idx, 1), axis=1, kind="stable")
-                best = np.take_along_axis(part_idx, order, 1)
-            got = np.take_along_axis(score, best, 1)
-            valid = np.isfinite(got)
-            rows_out[b0:b1] = np.where(valid, idx[best], -1)
-            scores_out[b0:b1] = np.where(valid, got, -np.inf)
-        yield BatchPicks(user_ids=part, rows=rows_out, scores=scores_out, capped=facts.capped.copy(),
-                         stages=[STAGES[s] for s in facts.stage.tolist()])
+        at = 0
+        for fut in futures:
+            cols, got = fut.result()
+            users_b = active[at:at + cols.shape[0]]
+            at += cols.shape[0]
+            rows_out[users_b, :cols.shape[1]] = np.where(cols >= 0, idx[np.maximum(cols, 0)], -1)
+            scores_out[users_b, :cols.shape[1]] = got
+        return BatchPicks(user_ids=part, rows=rows_out, scores=scores_out, capped=facts.capped.copy(),
+                          stages=[STAGES[s] for s in facts.stage.tolist()])
 
-
-def _user_docs(hub: Hub, user_ids: list[str]) -> list[dict[str, Any] | None]:
-    """User documents in one read per chunk; merged ids are followed like users.find_user does."""
-    found = hub.store.get_docs(users.USERS, user_ids)
-    out = []
-    for u in user_ids:
-        d = found.get(u)
-        out.append(users.find_user(hub, u) if d is not None and d.get("merged_into") else d)
-    return out
+    with pool:
+        pending = None
+        for start in range(0, len(user_ids), chunk):
+            nxt = prepare(start)  # the next chunk's facts are derived while the pool scores this one
+            if pending is not None:
+                yield finish(pending)
+            pending = nxt
+        if pending is not None:
+            yield finish(pending)
