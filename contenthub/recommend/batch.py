@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import operator
 import os
+import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -309,8 +310,10 @@ class _Facts:
         distinct_before = cum - is_first - base
         take = pidx[distinct_before < VECTOR_EVENTS]
         self.recent = _csr(_W[ev.type[take]] * decay[take], ev.user[take], ev.row[take], (n, len(cat)))
-        # the user vector (only its norm matters here: similarity is min-max scaled per user)
-        self.has_vector = np.linalg.norm(self.recent @ cat.vectors, axis=1) > 0
+        # the user vector is the weighted sum of those assets' vectors (positive weights): it exists when
+        # one of them has a vector (its norm does not matter: similarity is min-max scaled per user)
+        self.has_vector = np.bincount(np.repeat(np.arange(n), np.diff(self.recent.indptr)),
+                                      weights=cat.has_vector[self.recent.indices], minlength=n) > 0
         # tag weights: every weighted event, decayed, times the asset's features (what the profile
         # counters add up); audience_for drops weights with |w| ≤ 1e-6
         weighted = (_W[ev.type] != 0) & (ev.row >= 0)
@@ -654,25 +657,40 @@ def _affinity_into(score: np.ndarray, const: np.ndarray, raw: np.ndarray, weight
 def next_for_users(
     hub: Hub, user_ids: Sequence[str], channel: str, *, scene: str | None = None, n: int = 1,
     strategy: str = "default", now: datetime | None = None, seed: int | None = None, chunk: int = CHUNK,
-    block: int = BLOCK, workers: int | None = None,
+    block: int = BLOCK, workers: int | None = None, timings: dict[str, float] | None = None,
 ) -> Iterator[BatchPicks]:
     """Top ``n`` assets per user on ``channel`` (no MMR: the batch picks by score), chunk by chunk.
-    ``workers`` threads score blocks of users (default: one per core)."""
+    ``workers`` threads score blocks of users (default: one per core). ``timings``, when given, receives
+    wall seconds of the parts: ``matrices`` (asset × candidate matrices: depends on the catalog, not
+    on the number of users), ``users`` (user documents), ``events`` (the scan, or the look-ups)."""
+    timings = {} if timings is None else timings
+    for part in ("matrices", "users", "events"):
+        timings[part] = 0.0
+    started = time.perf_counter()
     now = now or utcnow()
     strat = get_strategy(hub, strategy)
     cat = catalog(hub)
     rng = np.random.default_rng(seed)
     idx = np.flatnonzero(candidate_mask(cat, channel, scene, now, set()))
     scorer = _Scorer(hub, cat, strat, channel, idx, now)
+    timings["matrices"] += time.perf_counter() - started
     packed = hasattr(hub.store, "scan_events_packed")
     scan = packed and len(user_ids) >= SCAN_SHARE * max(hub.store.count_docs(users.USERS), 1)
+    started = time.perf_counter()
     canon, first_seen = _user_facts(hub, user_ids, every_user=scan)
+    timings["users"] += time.perf_counter() - started
     keys = list(dict.fromkeys(canon))
     key_of = {u: i for i, u in enumerate(keys)}
     key_idx = np.fromiter(map(key_of.__getitem__, canon), dtype=np.int64, count=len(canon))
     workers = workers or os.cpu_count() or 1
     pool = ThreadPoolExecutor(max_workers=workers)
-    log = _scan_log(hub, cat, keys, channel, pool) if scan else None
+    started = time.perf_counter()
+    try:
+        log = _scan_log(hub, cat, keys, channel, pool) if scan else None
+    except BaseException:
+        pool.shutdown(cancel_futures=True)
+        raise
+    timings["events"] += time.perf_counter() - started
     draw: _Draw | None = None
 
     def prepare(start: int) -> tuple[list[str], _Facts, list[Future[tuple[np.ndarray, np.ndarray]]], np.ndarray]:
@@ -682,12 +700,16 @@ def next_for_users(
         if log is not None:
             ev = log.take(ckeys)
         else:
+            t0 = time.perf_counter()
             uniq, inverse = np.unique(ckeys, return_inverse=True)
             ev = _read_log(hub, cat, [keys[k] for k in uniq], channel).take(inverse)
+            timings["events"] += time.perf_counter() - t0
         ccanon = canon[start:start + chunk]
         facts = _Facts(hub, cat, ev, first_seen[start:start + chunk], channel, now)
         eng = scorer.engaged(facts, ccanon)
+        t0 = time.perf_counter()
         scorer.prepare(facts, eng)
+        timings["matrices"] += time.perf_counter() - t0
         active = np.flatnonzero(~facts.capped)
         recent, tags = facts.recent[active], facts.tags[active]
         engm = eng[0][active] if eng is not None else None
@@ -727,7 +749,7 @@ def next_for_users(
         return BatchPicks(user_ids=part, rows=rows_out, scores=scores_out, capped=facts.capped.copy(),
                           stages=[STAGES[s] for s in facts.stage.tolist()])
 
-    with pool:
+    try:
         pending = None
         for start in range(0, len(user_ids), chunk):
             nxt = prepare(start)  # the next chunk's facts are derived while the pool scores this one
@@ -736,3 +758,5 @@ def next_for_users(
             pending = nxt
         if pending is not None:
             yield finish(pending)
+    finally:
+        pool.shutdown(cancel_futures=True)

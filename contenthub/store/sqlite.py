@@ -639,11 +639,11 @@ class SQLiteStore:
         cond = " AND ".join(where)
         row = self._conn().execute(
             "SELECT count(*), group_concat(user_id, :sep), group_concat(ifnull(asset_id, ''), :sep), "
-            "group_concat(type, :sep), group_concat(channel IS :ch, ''), group_concat(ts, ''), "
-            f"min(length(ts)), max(length(ts)) FROM events NOT INDEXED WHERE {cond}", params).fetchone()
-        n, users, assets, types, on_channel, ts, short, long = row
+            f"group_concat(type, :sep), group_concat(channel IS :ch, ''), group_concat(ts, '') "
+            f"FROM events NOT INDEXED WHERE {cond}", params).fetchone()
+        n, users, assets, types, on_channel, ts = row
         width = 27
-        if n and (short != 27 or long != 27):
+        if n and len(ts) != 27 * n:  # then some stamp has another length
             width = 0
             ts = self._conn().execute(f"SELECT group_concat(ts, :sep) FROM events NOT INDEXED WHERE {cond}", params).fetchone()[0]
         return {"n": n, "user_id": users or "", "asset_id": assets or "", "type": types or "",
