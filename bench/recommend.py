@@ -393,7 +393,7 @@ def batch_all(data_dir: Path, n_users: int) -> dict[str, Any]:
             "load_avg_start": [round(x, 2) for x in load_start], "load_avg_end": [round(x, 2) for x in load_end],
             "note": f"measured on all {n_users} users; extrapolated to 1M ×{scale:g} (everything), and with the "
                     "asset × candidate matrices (parts_s.matrices) counted once; the event scan grows with the "
-                    "log, so it is scaled too; default strategy, exploration draws shared per block of users",
+                    "log, so it is scaled too; default strategy, one exploration draw per 256 users",
             "n": 1, "channel": CHANNEL, "threads": os.cpu_count(), "blas_threads": os.cpu_count()}
 
 

@@ -136,3 +136,16 @@ def test_batch_same_picks_whatever_the_read_path_chunks_blocks_and_threads(world
     same(run(chunk=16, block=8), scanned)
     monkeypatch.setattr(type(world.store), "event_columns", property(lambda s: None))  # a Store without it
     same(run(chunk=16, block=8), scanned)
+
+
+def test_batch_with_exploration_is_seeded_and_picks_for_every_uncapped_user(world) -> None:
+    user_ids = [f"u{u:02d}" for u in range(40)]
+
+    def run(seed: int) -> tuple[np.ndarray, np.ndarray]:
+        (res,) = list(batch.next_for_users(world, user_ids, "wecom_1v1", n=2, now=NOW, seed=seed, block=4))
+        return res.rows, res.capped
+
+    rows, capped = run(7)
+    again, _ = run(7)
+    np.testing.assert_array_equal(rows, again)
+    assert ((rows >= 0).all(axis=1) == ~capped).all()

@@ -6,12 +6,12 @@ segment, tonight" (1M users × a few ms). Here the same profile facts and the sa
 
 - events are read as columns (no JSON): in one sequential scan of the event log when a large share of
   the users is asked for (random look-ups by user cost ~9 µs per event), else per chunk of users;
-- every per-user signal is a sparse row of the user's assets times a dense asset × candidate matrix
-  built once per call (lazily, only for the assets someone engaged with): similarity uses
-  vectors · candidate vectorsᵀ (the user vector is a weighted sum of engaged asset vectors, and
-  min-max scaling ignores its norm), tag affinity uses features · candidate featuresᵀ (the user's tag
-  weights are decayed event weights × asset features), the collaborative signal the EASE rows
-  restricted to the candidate columns — a few row additions per user instead of a 384-wide product;
+- similarity and the collaborative signal are a sparse row of the user's assets times a dense asset ×
+  candidate matrix built once per call (lazily, only the rows someone refers to): vectors · candidate
+  vectorsᵀ (the user vector is a weighted sum of engaged asset vectors, and min-max scaling ignores
+  its norm) and the EASE rows restricted to the candidate columns — a few row additions per user
+  instead of a 384-wide product per candidate; tag affinity is the candidates' sparse features times
+  the block's tag weights (decayed event weights × asset features);
 - the shared signals (quality, popularity, freshness, lifecycle fit) are vectors per channel/stage;
 - every signal is min-max scaled over each user's own candidates (channel, scene, validity, minus the
   user's muted and recently delivered assets), exactly as for one request; the per-user constants
@@ -22,8 +22,8 @@ segment, tonight" (1M users × a few ms). Here the same profile facts and the sa
 Two documented differences from ``next_for_user``: tag weights come from the events with the assets'
 *current* features (the profile counters froze the features at event time, so an asset retagged
 since then, or no longer approved, weighs differently), and Thompson sampling draws one posterior
-sample per block of users instead of one per user. With exploration off and unchanged assets, the
-picks are the same (tests/test_recommend_batch.py checks this).
+sample per DRAW_USERS (256) users instead of one per user. With exploration off and unchanged assets,
+the picks are the same (tests/test_recommend_batch.py checks this).
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ BLOCK = 64         # users scored together: a few block × candidates float32 ar
 CHUNK = 20000      # users whose facts are derived together (and one BatchPicks each)
 SCAN_SHARE = 0.1   # scan the whole event log when at least this share of all users is asked for
 SEP = "\x1f"
+DRAW_USERS = 256   # users (whole blocks) sharing one Thompson draw of the quality posterior
 NEGATIVE_LIMIT = 500
 TYPES = tuple(EVENT_WEIGHTS)
 TYPE_CODE = {t: i for i, t in enumerate(TYPES)}
@@ -692,9 +693,10 @@ def next_for_users(
         raise
     timings["events"] += time.perf_counter() - started
     draw: _Draw | None = None
+    blocks_done, draw_every = 0, max(1, DRAW_USERS // block)
 
     def prepare(start: int) -> tuple[list[str], _Facts, list[Future[tuple[np.ndarray, np.ndarray]]], np.ndarray]:
-        nonlocal draw
+        nonlocal draw, blocks_done
         part = list(user_ids[start:start + chunk])
         ckeys = key_idx[start:start + chunk]
         if log is not None:
@@ -721,8 +723,9 @@ def next_for_users(
         futures = []
         for k, b0 in enumerate(range(0, active.size, block)):
             b1 = min(active.size, b0 + block)
-            if draw is None or strat.exploration:  # Thompson draws: one per block of users
-                draw = scorer.draw(cat, channel, rng)
+            if draw is None or (strat.exploration and blocks_done % draw_every == 0):
+                draw = scorer.draw(cat, channel, rng)  # Thompson draws: one per DRAW_USERS users
+            blocks_done += 1
             users_b = active[b0:b1]
             e0, e1 = ex_start[k], ex_start[k + 1]
             blk = _Block(
