@@ -150,6 +150,7 @@ class Catalog:
         if blk is None:
             mask = self.channel_mask.get(channel)
             rows = np.flatnonzero(mask) if mask is not None else np.zeros(0, dtype=np.int64)
+            rows.setflags(write=False)  # handed out as candidate rows (ranking.candidate_rows): never edited
             vf, vu = self.valid_from[rows], self.valid_until[rows]
             timeless = bool(np.all(np.isneginf(vf)) and np.all(np.isposinf(vu)))
             blk = ChannelBlock(rows=rows, vectors=np.ascontiguousarray(self.vectors[rows]),

@@ -356,9 +356,9 @@ def explain(
             rows, vecs = [rows[k] for k in keep], vecs[keep]
         if rows:
             sims = vecs @ cat.vectors[row]
-            best = rows[int(np.argmax(sims))]
-            reasons.append({"kind": "similar", "detail": f"resembles「{cat.docs[best]['title']}」engaged before "
-                            f"(similarity {float(sims.max()):.2f})",
+            k = int(sims.argmax())
+            reasons.append({"kind": "similar", "detail": f"resembles「{cat.docs[rows[k]]['title']}」engaged before "
+                            f"(similarity {float(sims[k]):.2f})",
                             "weight": strategy.weight("similarity") * signals["similarity"]})
     if signals.get("collaborative", 0) > 0.3:
         reasons.append({"kind": "collaborative", "detail": "people who engaged with the same assets engaged with this",
