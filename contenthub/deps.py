@@ -2,16 +2,22 @@
 
 Injected rather than imported as globals (FastAPI template habit) so tests swap the hub without
 monkeypatching, and every route states the permission it needs in its signature.
+
+Why ``async def``: FastAPI runs every sync dependency in the threadpool, one hop each per request. These
+run on the event loop and do no I/O on the hot path: an API key is checked against the in-memory cache
+of verified keys (``access.keys``, revocation at once in this process, within ``KEY_CACHE_TTL`` in
+others); only a cache miss or a console session reads the store, and that read goes to the threadpool.
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from contenthub.access import keys
 from contenthub.access.keys import Principal
@@ -28,7 +34,7 @@ class LoginRequired(Exception):
         self.next_url = next_url
 
 
-def get_hub(request: Request) -> Hub:
+async def get_hub(request: Request) -> Hub:
     return request.app.state.hub
 
 
@@ -42,40 +48,63 @@ def _key_from_headers(request: Request) -> str | None:
     return request.headers.get("x-api-key")
 
 
-def current_principal(request: Request, hub: HubDep) -> Principal | None:
-    cached = getattr(request.state, "principal", None)
+def _limiter(hub: Hub) -> RateLimiter:
+    limiter = hub.cache.get("rate_limiter")
+    if limiter is None:
+        limiter = hub.cache.setdefault("rate_limiter", RateLimiter(hub.settings.rate_limit_per_minute))
+    return limiter
+
+
+def check_rate(hub: Hub, principal: Principal) -> None:
+    wait = _limiter(hub).hit(principal.key_id)
+    if wait > 0:
+        raise RateLimitedError(
+            f"Too many requests for key '{principal.name}': the limit is {hub.settings.rate_limit_per_minute} "
+            f"per minute. Retry in {retry_after_header(wait)} s.",
+            extra={"retry_after": retry_after_header(wait)},
+        )
+
+
+def _session_principal(hub: Hub, session: dict[str, object]) -> Principal | None:
+    doc = hub.store.get_doc(keys.COLLECTION, str(session["key_id"]))
+    # A revoked (or rotated) key ends its console sessions at once.
+    if doc and not doc.get("revoked_at") and doc.get("hash") == session.get("key_hash"):
+        return Principal(key_id=doc["id"], name=doc["name"], role=Role(doc["role"]), via="session")
+    return None
+
+
+async def principal_for_key(hub: Hub, raw: str) -> Principal:
+    """The principal of an API key (cached; a miss reads the store in the threadpool), or 401."""
+    digest = keys.cache_key(raw)
+    principal = keys.cached_principal(hub.store, digest)
+    if principal is None:
+        principal = await run_in_threadpool(keys.verify_and_remember, hub.store, raw, digest)
+        if principal is None:
+            raise UnauthorizedError("The API key is wrong or revoked. Send a valid key as 'Authorization: Bearer <key>'.")
+    return principal
+
+
+async def current_principal(request: Request, hub: HubDep) -> Principal | None:
+    state = request.scope.setdefault("state", {})  # what request.state holds
+    cached = state.get("principal")
     if cached is not None:
         return cached
     raw = _key_from_headers(request)
     principal: Principal | None = None
     if raw is not None:
-        principal = keys.verify(hub.store, raw)
-        if principal is None:
-            raise UnauthorizedError("The API key is wrong or revoked. Send a valid key as 'Authorization: Bearer <key>'.")
+        principal = await principal_for_key(hub, raw)
     elif "session" in request.scope and request.session.get("key_id"):
-        doc = hub.store.get_doc(keys.COLLECTION, request.session["key_id"])
-        # A revoked (or rotated) key ends its console sessions at once.
-        if doc and not doc.get("revoked_at") and doc.get("hash") == request.session.get("key_hash"):
-            principal = Principal(key_id=doc["id"], name=doc["name"], role=Role(doc["role"]), via="session")
-        else:
+        principal = await run_in_threadpool(_session_principal, hub, request.session)
+        if principal is None:
             request.session.clear()
     if principal is not None:
-        limiter = hub.cache.get("rate_limiter")
-        if limiter is None:
-            limiter = hub.cache.setdefault("rate_limiter", RateLimiter(hub.settings.rate_limit_per_minute))
-        wait = limiter.hit(principal.key_id)
-        if wait > 0:
-            raise RateLimitedError(
-                f"Too many requests for key '{principal.name}': the limit is {hub.settings.rate_limit_per_minute} "
-                f"per minute. Retry in {retry_after_header(wait)} s.",
-                extra={"retry_after": retry_after_header(wait)},
-            )
-    request.state.principal = principal
+        check_rate(hub, principal)
+    state["principal"] = principal
     return principal
 
 
-def require(perm: Perm) -> Callable[..., Principal]:
-    def dep(request: Request, principal: Annotated[Principal | None, Depends(current_principal)]) -> Principal:
+def require(perm: Perm) -> Callable[..., Awaitable[Principal]]:
+    async def dep(request: Request, principal: Annotated[Principal | None, Depends(current_principal)]) -> Principal:
         if principal is None:
             if request.url.path.startswith("/v1/"):
                 raise UnauthorizedError(

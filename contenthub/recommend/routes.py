@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
+import re
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any
+from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from contenthub.access.keys import Principal
-from contenthub.access.roles import Perm
 from contenthub import audit
-from contenthub.deps import HubDep, require
+from contenthub.access import keys
+from contenthub.access.keys import Principal
+from contenthub.access.roles import Perm, allows
+from contenthub.deps import HubDep, check_rate, require
 from contenthub.errors import InvalidError
 from contenthub.recommend import caps, events, groups, lifecycle, segments, service, strategies, users
 from contenthub.recommend.performance import ChannelPerformance, asset_performance
 from contenthub.recommend.models import (
     EventBatch, Group, GroupIn, Identity, IngestResult, MembershipChange, Recommendation, User, UserIn,
 )
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 router = APIRouter(prefix="/v1", tags=["recommend"])
 
@@ -48,12 +56,121 @@ async def post_events(batch: EventBatch, hub: HubDep, who: EventWriter) -> Any:
     return JSONResponse(body, status_code=status)
 
 
+def _json(rec: Recommendation) -> Response:
+    """Serialised once, by pydantic (the route's response_model still documents the shape)."""
+    return Response(rec.model_dump_json(), media_type="application/json")
+
+
 @router.get("/recommendations/users/{user_id}", response_model=Recommendation, summary="Next content for a user")
 def recommend_user(
     user_id: str, hub: HubDep, who: Recommender, channel: str, scene: str | None = None, n: N = 3,
     strategy: str = "default", reserve: Reserve = False,
-) -> Recommendation:
-    return service.next_for_user(hub, user_id, channel, scene=scene, n=n, strategy=strategy, reserve=reserve)
+) -> Response:
+    # Most calls never get here: NextContentFastPath (below) answers the well-formed ones.
+    return _json(service.next_for_user(hub, user_id, channel, scene=scene, n=n, strategy=strategy, reserve=reserve))
+
+
+_USER_PATH = re.compile(r"/v1/recommendations/users/([^/]+)")  # the route's path, `{user_id}` as Starlette's str
+_N = re.compile(r"[1-9][0-9]{0,2}")
+_FAST_PARAMS = frozenset({"channel", "scene", "n", "strategy"})
+FAST_PATH_THREADS = 4
+_executor_lock = threading.Lock()
+_executor_pool: ThreadPoolExecutor | None = None
+
+
+def _executor() -> ThreadPoolExecutor:
+    """The fast path's own few threads. Not the event loop: the service reads SQLite, may write (exposure
+    logging, behind an ingesting batch's write lock) and may wait for a catalog rebuild, none of which may
+    stall every other request. Not AnyIO's 40-thread pool either: measured in-process with the service
+    stubbed, a hand-off costs ~250 µs of CPU here against ~340 µs there (~95 µs inline); with 32 requests
+    in flight, few threads also keep the GIL hand-offs and the per-thread SQLite connections few."""
+    global _executor_pool
+    if _executor_pool is None:
+        with _executor_lock:
+            if _executor_pool is None:
+                _executor_pool = ThreadPoolExecutor(FAST_PATH_THREADS, thread_name_prefix="next-content")
+    return _executor_pool
+
+
+class NextContentFastPath:
+    """Answers ``GET /v1/recommendations/users/{user_id}`` — the request bots make most — without FastAPI's
+    per-request machinery (dependency solving, parameter models, response model). Measured in-process with
+    the service stubbed: ~600 µs of CPU per request through the route, ~95 µs here plus the hand-off to a
+    worker thread; over HTTP (stubbed, uvicorn, concurrency 32): 0.80 against 0.43 ms of server CPU.
+
+    It only takes requests whose outcome it can give exactly as the route would: an ``Authorization: Bearer``
+    key already verified in this process (``access.keys`` cache) whose role may read recommendations, and
+    query parameters among channel/scene/n/strategy, each once, non-empty, ``n`` a plain integer 1–100.
+    Everything else — no key, an unverified or wrong key, a console session, ``reserve``, an unknown or
+    repeated parameter, a value that needs validating, HEAD, a root path — goes on to the FastAPI route,
+    which stays the definition of the contract (OpenAPI, 422 messages, 401/403). The rate limit is taken
+    here exactly once, as ``current_principal`` would; errors the service raises go through the app's own
+    exception handlers, so bodies and headers (Retry-After) are the same.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    def _parse(self, scope: Scope) -> tuple[Any, ...] | None:
+        if scope["type"] != "http" or scope["method"] != "GET" or scope.get("root_path"):
+            return None
+        m = _USER_PATH.fullmatch(scope["path"])
+        if m is None:
+            return None
+        raw = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                auth = value.decode("latin-1")
+                if auth[:7].lower() == "bearer ":
+                    raw = auth[7:].strip()
+                break  # the route reads the first Authorization header only
+        if not raw:
+            return None
+        params: dict[str, str] = {}
+        for key, value in parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True):
+            if key not in _FAST_PARAMS or key in params or not value:
+                return None
+            params[key] = value
+        channel = params.get("channel")
+        n = params.get("n", "3")
+        if channel is None or not _N.fullmatch(n) or int(n) > service.MAX_N:
+            return None
+        hub = scope["app"].state.hub
+        principal = keys.cached_principal(hub.store, keys.cache_key(raw))
+        if principal is None or not allows(principal.role, Perm.recommend_read):
+            return None
+        return hub, principal, m.group(1), channel, params.get("scene"), int(n), params.get("strategy", "default")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        call = self._parse(scope) if scope["type"] == "http" else None
+        if call is None:
+            await self.app(scope, receive, send)
+            return
+        hub, principal, user_id, channel, scene, n, strategy = call
+        try:
+            check_rate(hub, principal)
+            rec = await asyncio.get_running_loop().run_in_executor(_executor(), functools.partial(
+                service.next_for_user, hub, user_id, channel, scene=scene, n=n, strategy=strategy))
+        except Exception as exc:
+            handler = _exception_handler(scope["app"], exc)
+            if handler is None:
+                raise
+            response = await handler(Request(scope, receive), exc)
+        else:
+            response = _json(rec)
+        await response(scope, receive, send)
+
+
+def _exception_handler(app: Any, exc: Exception) -> Any:
+    """The app's handler for ``exc``, found as Starlette's ExceptionMiddleware finds it (by the exception's MRO;
+    a handler for ``Exception`` belongs to ServerErrorMiddleware, which gets the exception re-raised)."""
+    handlers = app.exception_handlers
+    for cls in type(exc).__mro__:
+        if cls is Exception:
+            return None
+        if cls in handlers:
+            return handlers[cls]
+    return None
 
 
 @router.get("/recommendations/groups/{group_id}", response_model=Recommendation, summary="Next content for a group")
