@@ -64,7 +64,7 @@ class SQLiteStore:
         (self.media_dir / ".tmp").mkdir(exist_ok=True)
         self._local = threading.local()
         self._write_lock = threading.RLock()
-        self._all_conns: list[sqlite3.Connection] = []
+        self._all_conns: list[tuple[threading.Thread | None, sqlite3.Connection]] = []
         self._conns_lock = threading.Lock()
         self._ingest: sqlite3.Connection | None = None
         self._migrate()
@@ -73,7 +73,7 @@ class SQLiteStore:
         self._load_vectors()
 
     # --- connections -------------------------------------------------------------------
-    def _open(self, cache_kib: int) -> sqlite3.Connection:
+    def _open(self, cache_kib: int, *, shared: bool = False) -> sqlite3.Connection:
         """A connection in WAL mode with ``synchronous=NORMAL``: a commit appends its pages to the WAL
         with write() and returns; fsync happens at checkpoints. So a committed (acknowledged) batch is in
         the OS page cache when the call returns and survives SIGKILL of the process (tests/
@@ -93,8 +93,27 @@ class SQLiteStore:
         conn.execute("PRAGMA temp_store=MEMORY")
         conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
         with self._conns_lock:
-            self._all_conns.append(conn)
+            self._close_orphans()
+            self._all_conns.append((None if shared else threading.current_thread(), conn))
         return conn
+
+    def _close_orphans(self) -> None:
+        """Close the connections of threads that have ended (caller holds ``_conns_lock``).
+
+        Why: each thread gets its own connection (sqlite3 objects are not shared across threads here), and
+        short-lived threads — background retraining, the journeys loop, test servers — would otherwise
+        leave theirs open for the life of the process: file descriptors and page cache that only grow.
+        """
+        alive = []
+        for owner, conn in self._all_conns:
+            if owner is None or owner.is_alive():
+                alive.append((owner, conn))
+                continue
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
+        self._all_conns = alive
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -105,7 +124,7 @@ class SQLiteStore:
     def _ingest_conn(self) -> sqlite3.Connection:
         """The connection event batches are written on (only ever used under ``_write_lock``)."""
         if self._ingest is None:
-            self._ingest = self._open(INGEST_CACHE_KIB)
+            self._ingest = self._open(INGEST_CACHE_KIB, shared=True)
         return self._ingest
 
     @contextmanager
@@ -125,7 +144,7 @@ class SQLiteStore:
 
     def close(self) -> None:
         with self._conns_lock:
-            for conn in self._all_conns:
+            for _, conn in self._all_conns:
                 try:
                     conn.close()
                 except sqlite3.Error:
