@@ -149,3 +149,9 @@ def test_batch_with_exploration_is_seeded_and_picks_for_every_uncapped_user(worl
     again, _ = run(7)
     np.testing.assert_array_equal(rows, again)
     assert ((rows >= 0).all(axis=1) == ~capped).all()
+
+
+def test_batch_on_a_channel_without_assets_picks_nothing(world) -> None:
+    (res,) = list(batch.next_for_users(world, ["u00", "u01", "nobody"], "no_such_channel", now=NOW, n=2))
+    assert (res.rows == -1).all() and np.isneginf(res.scores).all()
+    assert list(batch.next_for_users(world, [], "wecom_1v1", now=NOW)) == []

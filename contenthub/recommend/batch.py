@@ -526,7 +526,8 @@ class _Scorer:
         shared = _shared(cat, self.strat, channel, self.idx, rng)
         base = self.fixed.copy()
         for k, v in shared.items():
-            base += self.strat.weight(k) * _minmax_rows(v[None, :], v.min(), v.max())[0]
+            if v.size:
+                base += self.strat.weight(k) * _minmax_rows(v[None, :], v.min(), v.max())[0]
         return _Draw(base=base.astype(np.float32), shared=shared)
 
     def engaged(self, facts: _Facts, canon: Sequence[str]) -> tuple[sparse.csr_matrix, np.ndarray] | None:
@@ -557,6 +558,8 @@ class _Scorer:
     def score(self, b: _Block, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Top ``n`` candidate columns (−1: none) and their blended scores for one block."""
         m = b.users.size
+        if self.n_cand == 0:
+            return np.full((m, n), -1, dtype=np.int64), np.full((m, n), -np.inf)
         score = np.take(b.draw.base, b.stage, axis=0)
         const = np.zeros(m)
         ex_r, ex_c = b.ex_r, b.ex_c
@@ -747,7 +750,7 @@ def next_for_users(
             cols, got = fut.result()
             users_b = active[at:at + cols.shape[0]]
             at += cols.shape[0]
-            rows_out[users_b, :cols.shape[1]] = np.where(cols >= 0, idx[np.maximum(cols, 0)], -1)
+            rows_out[users_b, :cols.shape[1]] = np.where(cols >= 0, idx[np.maximum(cols, 0)], -1) if idx.size else -1
             scores_out[users_b, :cols.shape[1]] = got
         return BatchPicks(user_ids=part, rows=rows_out, scores=scores_out, capped=facts.capped.copy(),
                           stages=[STAGES[s] for s in facts.stage.tolist()])
