@@ -63,6 +63,11 @@ def serve(
 
     if data_dir:
         os.environ["CONTENTHUB_DATA_DIR"] = str(data_dir)
+    if workers > 1 and not _settings(data_dir).store_url.startswith("elasticsearch"):
+        typer.secho(f"--workers {workers} on SQLite: each process keeps its own catalog of assets, rebuilt only "
+                    "when that process changes an asset, so an asset added or edited through one process is not "
+                    "recommended by the others until they restart. Keep 1 worker on SQLite.", fg=typer.colors.YELLOW,
+                    err=True)
     _reembed_if_model_changed(data_dir)
     uvicorn.run("contenthub.asgi:app", host=host, port=port, workers=workers, timeout_graceful_shutdown=20,
                 log_level="info", access_log=access_log)
