@@ -1,4 +1,13 @@
-"""Next content for a user or a group: candidates → exclusions and caps → scores → diverse picks."""
+"""Next content for a user or a group: candidates → exclusions and caps → scores → diverse picks.
+
+Per request only what is about the target is read from the store: the user document, one event read
+(two for targets with more than ``profiles.HISTORY_LIMIT`` events) and the profile counters. Everything
+else is held per process: the catalog view and its per-channel blocks (``catalog``), and the
+configuration documents — strategies, cap rules, lifecycle rules, the taxonomy's channel/scene ids and
+label names — in ``doccache``: a write through this process's functions is seen by the next request,
+a write by another process (a second API process on the same Elasticsearch cluster) within
+``doccache.TTL`` (5) seconds. Running experiments are cached by ``experiments.runtime`` the same way.
+"""
 
 from __future__ import annotations
 
