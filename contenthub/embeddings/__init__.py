@@ -8,6 +8,9 @@ Vectors are L2-normalised float32 so a dot product is the cosine.
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,31 @@ import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+SMALL_BATCH = 4
+"""Up to this many texts (a search query, a label) are encoded on one thread; see :func:`_one_thread`."""
+_threads_lock = threading.Lock()
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """Run a tiny encode on one intra-op thread.
+
+    Why: an 8-token query is too small to split, and on a busy machine torch's thread team waits for a
+    second core at every layer — measured at load 6 on 2 cores: 26 ms on one thread vs 95 ms on two (and
+    ~1 s per query at load 10, which made hybrid search p50 2 s in bench/library.py). Large passage batches
+    keep every thread. The setting is process-wide, so it is changed under a lock and restored.
+    """
+    import torch
+
+    with _threads_lock:
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
 
 
 class ModelMissingError(RuntimeError):
@@ -36,14 +64,13 @@ class Embedder:
         kwargs: dict[str, Any] = {}
         if prompt_name in self.prompts:
             kwargs["prompt_name"] = prompt_name
-        vecs = self.model.encode(
-            texts,
-            batch_size=batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=progress,
-            **kwargs,
-        )
+        if len(texts) <= SMALL_BATCH:
+            with _one_thread():
+                vecs = self.model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
+                                         convert_to_numpy=True, show_progress_bar=progress, **kwargs)
+        else:
+            vecs = self.model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
+                                     convert_to_numpy=True, show_progress_bar=progress, **kwargs)
         return np.asarray(vecs, dtype=np.float32)
 
     def encode_passages(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
