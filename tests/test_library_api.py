@@ -139,6 +139,18 @@ def test_taxonomy_is_editable_data(clients) -> None:
     assert editor.get("/v1/taxonomy/nope").status_code == 422
 
 
+def test_taxonomy_edits_reach_the_recommenders_memo_at_once(clients) -> None:
+    """The recommender memoises scene ids and labels; an edit over the API must not wait for its TTL."""
+    editor, bot = clients.as_("editor"), clients.as_("bot")
+    url = "/v1/recommendations/users/u-tax?channel=wecom_1v1&scene=black_friday"
+    assert bot.get(url).status_code == 422
+    editor.put("/v1/taxonomy/scenes/black_friday", json={"id": "black_friday", "zh": "黑五", "en": "Black Friday"})
+    assert bot.get(url).status_code == 200
+    assert editor.delete("/v1/taxonomy/scenes/black_friday").status_code == 204
+    r = bot.get(url)
+    assert r.status_code == 422 and "black_friday" in r.json()["error"]["message"]
+
+
 def test_import_jsonl_reports_bad_lines(editor: TestClient) -> None:
     lines = [
         json.dumps(asset(title="第一条"), ensure_ascii=False),

@@ -190,10 +190,13 @@ def put_entry(facet: str, entry_id: str, entry: TaxonomyEntry, hub: HubDep, who:
 
         raise InvalidError(f"The body's id '{entry.id}' differs from the URL's '{entry_id}'.", field="id")
     audit.record(hub, who.name, "put", "taxonomy", f"{facet}/{entry_id}")
-    return taxonomy.upsert_entry(hub.store, facet, entry)
+    saved = taxonomy.upsert_entry(hub.store, facet, entry)
+    hub.touch(taxonomy.COLLECTION)  # memoised ids and labels (recommend.doccache) re-read at once here
+    return saved
 
 
 @router.delete("/taxonomy/{facet}/{entry_id}", status_code=204, tags=["taxonomy"])
 def delete_entry(facet: str, entry_id: str, hub: HubDep, who: TaxonomyWriter) -> None:
     taxonomy.delete_entry(hub.store, facet, entry_id)
+    hub.touch(taxonomy.COLLECTION)
     audit.record(hub, who.name, "delete", "taxonomy", f"{facet}/{entry_id}")
