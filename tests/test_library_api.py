@@ -146,6 +146,7 @@ def test_taxonomy_edits_reach_the_recommenders_memo_at_once(clients) -> None:
     assert bot.get(url).status_code == 422
     editor.put("/v1/taxonomy/scenes/black_friday", json={"id": "black_friday", "zh": "黑五", "en": "Black Friday"})
     assert bot.get(url).status_code == 200
+    assert bot.get(url).status_code == 200  # now memoised with black_friday
     assert editor.delete("/v1/taxonomy/scenes/black_friday").status_code == 204
     r = bot.get(url)
     assert r.status_code == 422 and "black_friday" in r.json()["error"]["message"]
