@@ -124,12 +124,8 @@ def _exclusions_and_caps(
         return True, f"unsubscribed from {channel}", None
     window = timedelta(days=hub.settings.redelivery_window_days)
     aud.exclude |= _recently_delivered(profile.events, channel, now - window)
-    on_channel = [e for e in profile.events if e["channel"] == channel]
-    confirmed = {e.get("recommendation_id") for e in on_channel if e["type"] == "delivered"}
-    delivered = [e["ts"] for e in on_channel if e["type"] == "delivered" or (
-        e["type"] == "served" and (e.get("attributes") or {}).get("reserved")
-        and e.get("recommendation_id") not in confirmed)]
-    capped, why, reopen = caps.cap_status(hub, caps.get_rule(hub, channel), delivered, now)
+    sent = caps.send_times(profile.events, channel)
+    capped, why, reopen = caps.cap_status(hub, caps.get_rule(hub, channel), sent, now)
     return capped, why, to_iso(reopen) if reopen else None
 
 
