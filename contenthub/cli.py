@@ -14,6 +14,7 @@ from contenthub.config import Settings
 from contenthub.experiments.cli import sim_app
 from contenthub.journeys.cli import journeys_app
 from contenthub.library.tag_cli import tag_app
+from contenthub.recommend.batch_cli import recommend_app
 from contenthub.recommend.eval_cli import eval_app
 from contenthub.store.cli import store_app
 
@@ -28,6 +29,7 @@ app.add_typer(journeys_app, name="journeys")
 app.add_typer(tag_app, name="tag")
 app.add_typer(eval_app, name="eval")
 app.add_typer(store_app, name="store")
+app.add_typer(recommend_app, name="recommend")
 
 DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Data directory (default: CONTENTHUB_DATA_DIR or ./data)")]
 

@@ -57,3 +57,26 @@ def test_reembed_after_model_change(hub) -> None:
     assert hub.store.assets_missing_vectors(hub.embedder.model_id)
     assert service.reembed_all(hub) == 1
     assert hub.store.vector_model_ids() == {hub.embedder.model_id: 1}
+
+
+def test_recommend_batch_writes_a_line_per_user(hub, tmp_path: Path) -> None:
+    from contenthub.library import service
+    from contenthub.library.models import AssetCreate
+    from contenthub.recommend import events, users
+
+    ids = [service.create_asset(hub, AssetCreate(**asset(title=title, channels=["wecom_1v1"])), "t").id
+           for title in ["护眼台灯开箱", "新人首单券", "会员日直播预告"]]
+    for u in ("u1", "u2", "u3"):
+        users.ensure_user(hub, u)
+    events.ingest(hub, [{"id": "e1", "type": "mute", "user_id": "u1", "asset_id": ids[0], "channel": "wecom_1v1"}])
+    env = {"CONTENTHUB_DATA_DIR": str(hub.settings.data_dir), "CONTENTHUB_MODEL_PATH": str(hub.settings.model_path)}
+    out = tmp_path / "picks.jsonl"
+    r = runner.invoke(app, ["recommend", "batch", "--channel", "wecom_1v1", "--n", "3", "--out", str(out)], env=env)
+    assert r.exit_code == 0, r.output
+    lines = {x["target"]: x for x in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
+    assert set(lines) == {"u1", "u2", "u3"}
+    assert {p["asset_id"] for p in lines["u2"]["picks"]} == set(ids)
+    assert ids[0] not in {p["asset_id"] for p in lines["u1"]["picks"]}, "a muted asset is never picked"
+    bad = runner.invoke(app, ["recommend", "batch", "--channel", "fax", "--out", str(out)], env=env)
+    assert bad.exit_code == 2 and "fax" in bad.output
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 3, "a refused run leaves the last file alone"

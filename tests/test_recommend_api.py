@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from datetime import timedelta
 
 import pytest
@@ -162,6 +164,33 @@ def test_segment_counts_and_batch(clients, library) -> None:
     assert len(lines) == 1 and '"target":"s1"' in lines[0].replace(" ", "")
     bad = editor.put("/v1/segments/x", json={"name": "x", "all": [{"field": "shoe_size", "value": 1}]})
     assert bad.status_code == 422 and "shoe_size" in bad.json()["error"]["message"]
+
+
+def test_segment_batch_mode_streams_the_batch_rankers_picks(clients, library) -> None:
+    """mode=batch: one line per member from recommend.batch, each pick with an id for attribution, and the
+    same top pick as next_for_user when nothing random is involved."""
+    editor, bot = clients.as_("editor"), clients.as_("bot")
+    for i in range(12):
+        editor.put("/v1/users", json={"id": f"b{i}", "region": "杭州"})
+    bot.post("/v1/events", json={"events": [ev("bb-1", "click", "b1", "eye2"), ev("bb-2", "mute", "b2", "eye1")]})
+    editor.put("/v1/segments/hz", json={"name": "杭州", "all": [{"field": "region", "value": "杭州"}]})
+    r = editor.put("/v1/strategies/plain", json={"id": "plain", "weights": {"similarity": 1.0, "affinity": 0.5},
+                                                  "exploration": False, "diversity": 1.0})
+    assert r.status_code == 200, r.text
+    refresh_now(clients.hub)
+    params = {"channel": "moments", "n": 2, "mode": "batch", "strategy": "plain"}
+    r = bot.get("/v1/recommendations/segments/hz", params=params)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/x-ndjson")
+    lines = [json.loads(x) for x in r.text.strip().splitlines()]
+    assert sorted(x["target"] for x in lines) == sorted(f"b{i}" for i in range(12))
+    ids = [p["recommendation_id"] for x in lines for p in x["picks"]]
+    assert ids and len(ids) == len(set(ids))
+    for x in lines:
+        one = bot.get(f"/v1/recommendations/users/{x['target']}", params={"channel": "moments", "strategy": "plain"})
+        assert x["picks"][0]["asset_id"] == one.json()["picks"][0]["asset_id"]
+    assert all(p["asset_id"] != "eye1" for x in lines if x["target"] == "b2" for p in x["picks"])
+    assert bot.get("/v1/recommendations/segments/hz", params={**params, "mode": "fast"}).status_code == 422
+    assert bot.get("/v1/recommendations/segments/hz", params={**params, "strategy": "nope"}).status_code in (404, 422)
 
 
 def test_reserve_takes_cap_slot_and_asset(clients, library) -> None:

@@ -766,3 +766,27 @@ def next_for_users(
             yield finish(pending)
     finally:
         pool.shutdown(cancel_futures=True)
+
+
+def pick_lines(
+    hub: Hub, user_ids: Sequence[str], channel: str, *, scene: str | None = None, n: int = 1,
+    strategy: str = "default", now: datetime | None = None, seed: int | None = None,
+) -> Iterator[dict[str, Any]]:
+    """One JSON-ready line per user: what the segment endpoint (``mode=batch``) and ``contenthub recommend
+    batch`` stream. Each pick gets a recommendation id so the events a send produces are attributed; no
+    reasons and no MMR (the batch picks by score) — ask ``next_for_user`` for the explained version."""
+    import secrets
+
+    cat = catalog(hub)
+    made_at = (now or utcnow()).isoformat()
+    for res in next_for_users(hub, user_ids, channel, scene=scene, n=n, strategy=strategy, now=now, seed=seed):
+        for i, uid in enumerate(res.user_ids):
+            picks = [{"asset_id": cat.ids[r], "score": round(float(s), 4), "recommendation_id": "r_" + secrets.token_hex(8)}
+                     for r, s in zip(res.rows[i].tolist(), res.scores[i].tolist(), strict=True) if r >= 0]
+            line: dict[str, Any] = {"target": uid, "channel": channel, "strategy": strategy, "stage": res.stages[i],
+                                    "picks": picks, "capped": bool(res.capped[i]), "made_at": made_at}
+            if res.capped[i]:
+                line["reason"] = "capped or unsubscribed on this channel"
+            elif not picks:
+                line["reason"] = "no eligible asset"
+            yield line

@@ -9,7 +9,7 @@ import re
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -22,7 +22,7 @@ from contenthub.access.keys import Principal
 from contenthub.access.roles import Perm, allows
 from contenthub.deps import HubDep, check_rate, require
 from contenthub.errors import InvalidError
-from contenthub.recommend import caps, events, groups, lifecycle, segments, service, strategies, users
+from contenthub.recommend import batch, caps, events, groups, lifecycle, segments, service, strategies, users
 from contenthub.recommend.performance import ChannelPerformance, asset_performance
 from contenthub.recommend.models import (
     EventBatch, Group, GroupIn, Identity, IngestResult, MembershipChange, Recommendation, User, UserIn,
@@ -186,11 +186,21 @@ def recommend_group(
 def recommend_segment(
     segment_id: str, hub: HubDep, who: Recommender, channel: str, scene: str | None = None, n: N = 1,
     strategy: str = "default", limit: Annotated[int, Query(ge=1, le=1_000_000)] = 100_000,
+    mode: Annotated[Literal["full", "batch"], Query(
+        description="full: next_for_user per member, with reasons and MMR diversity; batch: the vectorised "
+                    "batch ranker (recommend.batch) — asset, score and recommendation id per pick, for large "
+                    "segments")] = "full",
 ) -> StreamingResponse:
     seg = segments.get_segment(hub, segment_id)
     service._validate(hub, channel, scene, n)
+    strategies.get_strategy(hub, strategy)  # unknown strategy → 404 before the stream starts
 
     def lines() -> Iterator[bytes]:
+        if mode == "batch":
+            members = list(segments.members(hub, seg, limit=limit))
+            for line in batch.pick_lines(hub, members, channel, scene=scene, n=n, strategy=strategy):
+                yield (json.dumps(line, ensure_ascii=False) + "\n").encode()
+            return
         for uid in segments.members(hub, seg, limit=limit):
             rec = service.next_for_user(hub, uid, channel, scene=scene, n=n, strategy=strategy)
             yield (json.dumps(rec.model_dump(mode="json"), ensure_ascii=False) + "\n").encode()
