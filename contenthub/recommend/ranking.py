@@ -150,15 +150,22 @@ def _model_scores(model: Any, aud: Audience) -> np.ndarray | None:
     return model.weights[rows].sum(axis=0) if rows.size > 1 else model.weights[rows[0]]  # type: ignore[no-any-return]
 
 
-def collaborative_scores(cat: Catalog, aud: Audience) -> np.ndarray | None:
-    """Engagement-model scores over all catalog rows (0 for assets the model does not hold)."""
+def _model_view_scores(cat: Catalog, aud: Audience) -> tuple[np.ndarray, Any, np.ndarray] | None:
+    """(scores over the model's items, the model, catalog row → model item) or None without a model/history."""
     view = cat.model_view
     if view is None:
         return None
     model, model_rows = view
     per_model = _model_scores(model, aud)
-    if per_model is None:
+    return None if per_model is None else (per_model, model, model_rows)
+
+
+def collaborative_scores(cat: Catalog, aud: Audience) -> np.ndarray | None:
+    """Engagement-model scores over all catalog rows (0 for assets the model does not hold)."""
+    found = _model_view_scores(cat, aud)
+    if found is None:
         return None
+    per_model, _, model_rows = found
     out = np.zeros(len(cat), dtype=np.float32)
     present = model_rows >= 0
     out[model_rows[present]] = per_model[present]
@@ -168,13 +175,10 @@ def collaborative_scores(cat: Catalog, aud: Audience) -> np.ndarray | None:
 def _collaborative_on_block(cat: Catalog, aud: Audience, channel: str, pos: np.ndarray) -> np.ndarray | None:
     """``collaborative_scores(cat, aud)[idx]`` for candidates at block positions ``pos``, without the
     catalog-wide scatter."""
-    view = cat.model_view
-    if view is None:
+    found = _model_view_scores(cat, aud)
+    if found is None:
         return None
-    model, model_rows = view
-    per_model = _model_scores(model, aud)
-    if per_model is None:
-        return None
+    per_model, model, model_rows = found
     where = cat.block(channel).model_position(cat, model, model_rows)[pos]
     return np.concatenate([per_model, np.zeros(1, dtype=np.float32)])[where]
 
