@@ -48,15 +48,16 @@ def test_events_idempotent_and_partial_acceptance(clients, library) -> None:
         {"type": "click", "user_id": "u1", "asset_id": "eye1", "channel": "wecom_1v1"},
         ev("e6", "click", "u1", "nope"),
         ev("e7", "click", "u1", "eye1", channel="myspace"),
+        ev("e8", "click", "u1", ""),
     ]
     r = bot.post("/v1/events", json={"events": batch})
     assert r.status_code == 207
     body = r.json()
     assert body["accepted"] == 2 and body["duplicates"] == 0
     reasons = {x["index"]: x["reason"] for x in body["rejected"]}
-    assert set(reasons) == {2, 3, 4, 5, 6}
+    assert set(reasons) == {2, 3, 4, 5, 6, 7}
     assert "type" in reasons[2] and "future" in reasons[3] and "id" in reasons[4]
-    assert "nope" in reasons[5] and "myspace" in reasons[6]
+    assert "nope" in reasons[5] and "myspace" in reasons[6] and "asset_id" in reasons[7]
     again = bot.post("/v1/events", json={"events": batch[:2]}).json()
     assert again == {"accepted": 0, "duplicates": 2, "rejected": []}
     assert clients.hub.store.count_events() == 2

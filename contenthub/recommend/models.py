@@ -61,12 +61,13 @@ class User(BaseModel):
 class EventIn(BaseModel):
     id: str = Field(min_length=1, max_length=128, description="Unique per event: re-sending it changes nothing.")
     type: EventType
-    user_id: str | None = Field(default=None, max_length=128)
+    user_id: str | None = Field(default=None, min_length=1, max_length=128)
     identity: Identity | None = None
-    asset_id: str | None = Field(default=None, max_length=64)
+    asset_id: str | None = Field(default=None, min_length=1, max_length=64,
+                                 description="Omit for channel-wide events (e.g. an unsubscribe); never empty.")
     channel: str = Field(min_length=1, max_length=64)
-    group_id: str | None = Field(default=None, max_length=128)
-    recommendation_id: str | None = Field(default=None, max_length=128)
+    group_id: str | None = Field(default=None, min_length=1, max_length=128)
+    recommendation_id: str | None = Field(default=None, min_length=1, max_length=128)
     ts: datetime | None = Field(default=None, description="When it happened (ISO 8601); default now.")
     value: float | None = Field(default=None, ge=-1e9, le=1e9)
     attributes: dict[str, str | int | FiniteFloat | bool | None] = Field(default_factory=dict, max_length=20)
