@@ -78,19 +78,8 @@ def iter_members(hub: Hub, audience: Audience, limit: int | None = None) -> Iter
         seg = segments.get_segment(hub, audience.id or "")
         yield from segments.members(hub, seg, limit=limit if limit is not None else 1_000_000_000)
         return
-    offset, found = 0, 0
-    while True:
-        batch = hub.store.list_docs(users.USERS, limit=1000, offset=offset)
-        if not batch:
-            return
-        offset += len(batch)
-        for doc in batch:
-            if doc.get("merged_into"):
-                continue
-            yield doc["id"]
-            found += 1
-            if limit is not None and found >= limit:
-                return
+    ids = (doc["id"] for doc in users.iter_users(hub))
+    yield from ids if limit is None else islice(ids, limit)
 
 
 def _sample(hub: Hub, audience: Audience, size: int) -> list[str]:

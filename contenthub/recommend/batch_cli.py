@@ -10,22 +10,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 recommend_app = typer.Typer(help="Recommendations in bulk.", no_args_is_help=True)
-
-
-def _all_users(hub) -> Iterator[str]:  # noqa: ANN001 - Hub import deferred to keep `--help` fast
-    from contenthub.recommend import users
-
-    offset = 0
-    while batch := hub.store.list_docs(users.USERS, limit=5000, offset=offset):
-        offset += len(batch)
-        yield from (d["id"] for d in batch if not d.get("merged_into"))
 
 
 @recommend_app.command("batch")
@@ -45,7 +35,7 @@ def batch_command(
     from contenthub.config import Settings
     from contenthub.errors import ProblemError
     from contenthub.hub import open_hub
-    from contenthub.recommend import batch, segments, service, strategies
+    from contenthub.recommend import batch, segments, service, strategies, users
 
     hub = open_hub(Settings(data_dir=data_dir) if data_dir else Settings())
     try:
@@ -53,7 +43,7 @@ def batch_command(
             service._validate(hub, channel, scene, n)
             strategies.get_strategy(hub, strategy)
             members = list(segments.members(hub, segments.get_segment(hub, segment), limit=10_000_000)
-                           if segment else _all_users(hub))
+                           if segment else (u["id"] for u in users.iter_users(hub, page=5000)))
         except ProblemError as exc:
             typer.secho(exc.message, fg=typer.colors.RED, err=True)
             raise typer.Exit(2) from None

@@ -147,24 +147,18 @@ def members(hub: Hub, seg: Segment, *, limit: int = 1_000_000) -> Iterator[str]:
             for uid in groups.current_members(g):
                 membership.setdefault(uid, []).append(g.id)
     found = 0
-    offset = 0
-    while found < limit:
-        batch = hub.store.list_docs(users.USERS, limit=1000, offset=offset)
-        if not batch:
-            return
-        offset += len(batch)
-        for user in batch:
-            if user.get("merged_into"):
-                continue
-            facts: dict[str, Any] = {"status": {}, "weights": {}, "groups": membership.get(user["id"], [])}
-            if "profile" in need:
-                p = load_profile(hub, user_id=user["id"], user_doc=user, now=now)
-                facts["status"], facts["weights"] = p.status, p.weights
-            if matches(seg, user, facts):
-                found += 1
-                yield user["id"]
-                if found >= limit:
-                    return
+    if limit <= 0:
+        return
+    for user in users.iter_users(hub):
+        facts: dict[str, Any] = {"status": {}, "weights": {}, "groups": membership.get(user["id"], [])}
+        if "profile" in need:
+            p = load_profile(hub, user_id=user["id"], user_doc=user, now=now)
+            facts["status"], facts["weights"] = p.status, p.weights
+        if matches(seg, user, facts):
+            found += 1
+            yield user["id"]
+            if found >= limit:
+                return
 
 
 def count(hub: Hub, seg: Segment, *, sample: int = 10) -> SegmentCount:

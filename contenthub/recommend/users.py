@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterator
 from typing import Any
 
 from contenthub.errors import InvalidError, NotFoundError
@@ -60,6 +61,14 @@ def get_user(hub: Hub, user_id: str) -> User:
     if doc.get("merged_into"):
         return get_user(hub, doc["merged_into"])
     return User.model_validate(doc)
+
+
+def iter_users(hub: Hub, *, page: int = 1000) -> Iterator[dict[str, Any]]:
+    """Every user document except those merged into another (their history lives with the survivor)."""
+    offset = 0
+    while batch := hub.store.list_docs(USERS, limit=page, offset=offset):
+        offset += len(batch)
+        yield from (doc for doc in batch if not doc.get("merged_into"))
 
 
 def find_user(hub: Hub, user_id: str) -> dict[str, Any] | None:
