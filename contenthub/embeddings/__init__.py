@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,11 +64,7 @@ class Embedder:
         kwargs: dict[str, Any] = {}
         if prompt_name in self.prompts:
             kwargs["prompt_name"] = prompt_name
-        if len(texts) <= SMALL_BATCH:
-            with _one_thread():
-                vecs = self.model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
-                                         convert_to_numpy=True, show_progress_bar=progress, **kwargs)
-        else:
+        with _one_thread() if len(texts) <= SMALL_BATCH else nullcontext():
             vecs = self.model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
                                      convert_to_numpy=True, show_progress_bar=progress, **kwargs)
         return np.asarray(vecs, dtype=np.float32)
