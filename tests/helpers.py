@@ -1,9 +1,12 @@
-"""Small builders shared by tests: tiny real media files and asset payloads."""
+"""Small builders shared by tests: tiny real media files, asset payloads, stored assets with random vectors."""
 
 from __future__ import annotations
 
 import struct
 import zlib
+from typing import Any
+
+import numpy as np
 
 
 def png_bytes(width: int = 4, height: int = 4, rgb: tuple[int, int, int] = (200, 40, 40)) -> bytes:
@@ -30,3 +33,12 @@ def asset(title: str = "护眼小课堂：20-20-20 法则", **extra: object) -> 
         "status": "approved",
         **extra,
     }
+
+
+def put_assets_with_random_vectors(hub: Any, docs: list[dict[str, Any]], dim: int, rng: np.random.Generator) -> None:
+    """Store asset documents with random unit vectors (model id "test-random") and tell the catalog."""
+    hub.store.put_assets(docs)
+    vecs = rng.standard_normal((len(docs), dim)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    hub.store.put_vectors("test-random", {d["id"]: v for d, v in zip(docs, vecs, strict=True)})
+    hub.touch("assets")

@@ -16,6 +16,7 @@ from contenthub.recommend.catalog import catalog, refresh_now
 from contenthub.recommend.strategies import Strategy, put_strategy
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import to_iso
+from tests.helpers import put_assets_with_random_vectors
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 CHANNELS = ("wecom_1v1", "moments", "wecom_group")
@@ -32,11 +33,7 @@ def world(hub):
         fields["channels"] = sorted(set(fields["channels"]) | {CHANNELS[i % 3]})
         docs.append(Asset(**{**fields, "id": f"a{i:03d}", "status": "approved", "created_at": created,
                               "updated_at": created}).model_dump())
-    hub.store.put_assets(docs)
-    vecs = rng.standard_normal((len(docs), 32)).astype(np.float32)
-    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-    hub.store.put_vectors("test-random", {d["id"]: v for d, v in zip(docs, vecs, strict=True)})
-    hub.touch("assets")
+    put_assets_with_random_vectors(hub, docs, 32, rng)
     r = random.Random(8)
     evs = []
     for u in range(40):

@@ -23,6 +23,7 @@ from contenthub.recommend.catalog import catalog, refresh_now
 from contenthub.recommend.strategies import Strategy, delete_strategy, get_strategy, put_strategy
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import to_iso
+from tests.helpers import put_assets_with_random_vectors
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -42,11 +43,7 @@ def world(hub):
             fields["valid_from"] = to_iso(NOW + timedelta(days=1))
         docs.append(Asset(**{**fields, "id": f"a{i:03d}", "status": "approved", "created_at": created,
                               "updated_at": created}).model_dump())
-    hub.store.put_assets(docs)
-    vecs = rng.standard_normal((len(docs), 16)).astype(np.float32)
-    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-    hub.store.put_vectors("test-random", {d["id"]: v for d, v in zip(docs, vecs, strict=True)})
-    hub.touch("assets")
+    put_assets_with_random_vectors(hub, docs, 16, rng)
     r = random.Random(3)
     evs = []
     for u in range(20):
