@@ -36,7 +36,7 @@ MAX_N = 100
 GROUP_MEMBER_SAMPLE = 100
 
 
-TAXONOMY = "taxonomy"  # doccache name of the vocabulary views below
+TAXONOMY = taxonomy.COLLECTION  # doccache name of the vocabulary views below: the taxonomy routes touch it
 
 
 def _taxonomy_ids(hub: Hub, facet: str) -> frozenset[str]:
