@@ -54,7 +54,8 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     data_dir: DataDir = None,
-    workers: int = typer.Option(1, help="Worker processes (SQLite: keep 1; Elasticsearch: any)."),
+    workers: int = typer.Option(1, min=1, help="Worker processes (one per core serves the most requests; they share "
+                                "the store, and each sees the others' changes within a second)."),
     access_log: bool = typer.Option(True, "--access-log/--no-access-log",
                                     help="Log every request (turn off behind a proxy that logs; costs CPU per request)."),
 ) -> None:
@@ -65,11 +66,7 @@ def serve(
 
     if data_dir:
         os.environ["CONTENTHUB_DATA_DIR"] = str(data_dir)
-    if workers > 1 and not _settings(data_dir).store_url.startswith("elasticsearch"):
-        typer.secho(f"--workers {workers} on SQLite: each process keeps its own catalog of assets, rebuilt only "
-                    "when that process changes an asset, so an asset added or edited through one process is not "
-                    "recommended by the others until they restart. Keep 1 worker on SQLite.", fg=typer.colors.YELLOW,
-                    err=True)
+    os.environ["CONTENTHUB_SERVER_WORKERS"] = str(workers)  # each worker takes its share of the rate limit
     _reembed_if_model_changed(data_dir)
     uvicorn.run("contenthub.asgi:app", host=host, port=port, workers=workers, timeout_graceful_shutdown=20,
                 log_level="info", access_log=access_log)

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     secure_cookies: bool = Field(default=False, description="Mark session cookies Secure (set behind HTTPS).")
     rate_limit_per_minute: int = Field(default=120_000, ge=1, description="Requests per minute per API key.")
+    server_workers: int = Field(default=1, ge=1, description="API worker processes sharing the rate limit (set by "
+                                "`contenthub serve --workers`).")
     phone_salt: str = Field(default="", description="Salt for phone hashes; generated into data_dir if empty.")
     profile_half_life_days: float = Field(default=30.0, gt=0, description="Half-life of engagement in profiles.")
     tagging_retrain_after: int = Field(default=20, ge=0, description="Retrain the tag suggester after this many "

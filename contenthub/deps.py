@@ -51,7 +51,9 @@ def _key_from_headers(request: Request) -> str | None:
 def _limiter(hub: Hub) -> RateLimiter:
     limiter = hub.cache.get("rate_limiter")
     if limiter is None:
-        limiter = hub.cache.setdefault("rate_limiter", RateLimiter(hub.settings.rate_limit_per_minute))
+        # Buckets live in each worker process; each takes its share, so a key's total stays within the limit.
+        share = max(hub.settings.rate_limit_per_minute // hub.settings.server_workers, 1)
+        limiter = hub.cache.setdefault("rate_limiter", RateLimiter(share))
     return limiter
 
 

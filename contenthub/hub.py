@@ -7,12 +7,19 @@ the session's already-loaded model, and the CLI and HTTP app build theirs the sa
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from contenthub.config import Settings
 from contenthub.embeddings import Embedder, load_embedder
 from contenthub.store import Store, open_store
+
+CHANGES = "changes"
+"""Store collection of change marks: one document per kind of data, whose store version counts its changes."""
+
+CHANGES_POLL_S = 0.5
+"""Seconds between reads of the change marks: how soon a change made by another process shows here."""
 
 
 @dataclass
@@ -22,11 +29,34 @@ class Hub:
     _embedder: Embedder | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     cache: dict[str, Any] = field(default_factory=dict)
-    versions: dict[str, int] = field(default_factory=dict)
+    _versions: dict[str, int] = field(default_factory=dict)
+    _versions_read_at: float = float("-inf")
 
     def touch(self, name: str) -> None:
-        """Mark a kind of data as changed so in-memory views built from it (e.g. the catalog) rebuild."""
-        self.versions[name] = self.versions.get(name, 0) + 1
+        """Mark a kind of data as changed so in-memory views built from it (the catalog, the memoised
+        configuration) rebuild — in this process at once, in every other process within ``CHANGES_POLL_S``.
+
+        Why through the store: API worker processes and the CLI share one database but no memory. The
+        mark is a document whose store version is the change count, so bumping it is one atomic write on
+        either backend (no read-modify-write race between processes)."""
+        version = self.store.put_doc(CHANGES, name, {"name": name})
+        if version > self._versions.get(name, 0):
+            self._versions[name] = version
+
+    def version(self, name: str) -> int:
+        """How often ``name`` has changed (any process): compare with the count a view was built at."""
+        now = time.monotonic()
+        if now - self._versions_read_at >= CHANGES_POLL_S or name not in self._versions:
+            self._poll_versions(name)
+            self._versions_read_at = now
+        return self._versions[name]
+
+    def _poll_versions(self, name: str) -> None:
+        for key in {name, *self._versions}:
+            found = self.store.get_doc_version(CHANGES, key)
+            version = found[1] if found else 0
+            if version > self._versions.get(key, -1):
+                self._versions[key] = version
 
     @property
     def embedder(self) -> Embedder:

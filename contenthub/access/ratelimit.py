@@ -1,7 +1,8 @@
 """Per-key rate limits: a token bucket per API key (per process), refilled continuously.
 
 Why per key and in memory: a runaway bot should slow down itself, not the other bots; an in-process
-bucket costs nothing on the hot path. With several API processes the effective limit is per process.
+bucket costs nothing on the hot path. With several API processes (``serve --workers N``) each process
+holds 1/N of the limit, so a key never gets more than the limit in total.
 """
 
 from __future__ import annotations

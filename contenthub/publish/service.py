@@ -17,12 +17,14 @@ import re
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import numpy as np
+from filelock import FileLock
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from contenthub.errors import ConflictError, InvalidError, NotFoundError
@@ -306,12 +308,22 @@ def _scores(hub: Hub, channel: str, audience: Audience, tz: str, now: datetime) 
 # ---- plan storage ---------------------------------------------------------------------------------------------------
 
 
-def _lock(hub: Hub) -> threading.RLock:
-    """One writer per process at a time: versions are read-check-write (see Plan docs for multi-process)."""
+@contextmanager
+def _lock(hub: Hub) -> Iterator[None]:
+    """One plan writer at a time: versions are read-check-write. A thread lock for this process and a file
+    lock in the data folder for the other API worker processes and the CLI on this machine (re-entrant, so
+    an edit can save through ``save_plan`` while holding it)."""
     lock = hub.cache.get("publish_lock")
     if lock is None:
         lock = hub.cache.setdefault("publish_lock", threading.RLock())
-    return lock
+    with lock:
+        file_lock = hub.cache.get("publish_file_lock")
+        if file_lock is None:
+            path = hub.settings.data_dir / "locks" / "publish.lock"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            file_lock = hub.cache.setdefault("publish_file_lock", FileLock(path))
+        with file_lock:
+            yield
 
 
 def _history_id(week: date, version: int) -> str:

@@ -2,7 +2,8 @@
 
 Why in memory: a next-content request must filter and score every candidate in a few milliseconds.
 Numpy masks per channel/scene/stage and one vector matrix make that a handful of array operations.
-The view is rebuilt when assets change (hub.touch("assets")) and its statistics refresh in the
+The view is rebuilt when assets change (``hub.touch("assets")`` in any process: other API workers
+and the CLI share the store, and ``hub.version`` reads their change marks) and its statistics refresh in the
 background every ``STATS_TTL`` seconds, so requests never wait for a rebuild after the first.
 
 The collaborative signal comes from an ``EngagementModel``: who engaged positively with what, and
@@ -205,6 +206,7 @@ def build_catalog(hub: Hub, previous: Catalog | None = None) -> Catalog:
     """The view of approved assets; ``previous`` lends its engagement model so a rebuild after an
     asset edit does not refit it in the request path."""
     single_threaded_blas()
+    version = hub.version("assets")  # before reading: an edit made during the build triggers the next one
     store = hub.store
     flt = AssetFilter(statuses=("approved",))
     ids: list[str] = []
@@ -252,7 +254,7 @@ def build_catalog(hub: Hub, previous: Catalog | None = None) -> Catalog:
         valid_from=np.array([_ts(d.get("valid_from"), -np.inf) for d in docs]),
         valid_until=np.array([_ts(d.get("valid_until"), np.inf) for d in docs]),
         created=np.array([_ts(d.get("created_at"), 0.0) for d in docs]),
-        feature_index=feature_index, features=features, version=hub.versions.get("assets", 0),
+        feature_index=feature_index, features=features, version=version,
     )
     if previous is not None and previous.engagement is not None:
         attach_model(cat, previous.engagement)
@@ -360,11 +362,11 @@ class CatalogHolder:
 
     def get(self, hub: Hub) -> Catalog:
         cat = self.current
-        version = hub.versions.get("assets", 0)
+        version = hub.version("assets")
         if cat is None or cat.version != version:
             with self._lock:
                 cat = self.current
-                if cat is None or cat.version != hub.versions.get("assets", 0):
+                if cat is None or cat.version != hub.version("assets"):
                     cat = self.current = build_catalog(hub, previous=cat)
             return cat
         if time.monotonic() - cat.stats_at > STATS_TTL and not self._refreshing:
@@ -374,12 +376,7 @@ class CatalogHolder:
 
     def _refresh(self, hub: Hub, cat: Catalog) -> None:
         try:
-            if hub.store.backend == "sqlite":
-                refresh_stats(hub, cat)
-            else:
-                # Other API processes write to a shared cluster: this process cannot see their asset
-                # changes through hub.touch, so it rebuilds the whole view on the same schedule.
-                self.current = build_catalog(hub, previous=cat)
+            refresh_stats(hub, cat)  # asset edits of any process show through hub.version("assets")
         finally:
             self._refreshing = False
 

@@ -39,7 +39,7 @@ def cached(hub: Hub, name: str, key: Hashable, load: Callable[[], T], *, ttl: fl
     memo: dict[tuple[str, Hashable], tuple[int, float, Any]] | None = hub.cache.get(_SLOT)
     if memo is None:
         memo = hub.cache.setdefault(_SLOT, {})
-    version = hub.versions.get(name, 0)
+    version = hub.version(name)
     now = time.monotonic()
     hit = memo.get((name, key))
     if hit is not None and hit[0] == version and 0.0 <= now - hit[1] < ttl:

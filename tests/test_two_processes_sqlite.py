@@ -1,0 +1,117 @@
+"""Two API processes on one SQLite file (``serve --workers 2``): what one process changes, the other sees.
+
+Each process keeps in-memory views (the recommender's catalog, memoised strategies and rules) and its
+own rate-limit buckets. Changes reach the other process through change marks in the shared store
+(``Hub.touch`` / ``Hub.version``), plan versions are serialised by a file lock, and each process holds
+its share of a key's rate limit. These tests run two real servers on one data folder.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from contenthub.access import keys
+from contenthub.config import Settings
+from contenthub.embeddings import Embedder
+from contenthub.hub import CHANGES_POLL_S, open_hub
+from contenthub.library.models import AssetCreate
+from contenthub.library.service import create_asset
+from tests.server_proc import ServerProcess
+
+CHANNEL = "wecom_1v1"
+
+
+@pytest.fixture
+def pair(settings: Settings, embedder: Embedder, tmp_path: Path) -> Iterator[tuple[list[str], dict[str, str]]]:
+    """Two servers on one freshly seeded data folder; (their URLs, API keys by role)."""
+    hub = open_hub(settings, embedder=embedder)
+    for i in range(6):
+        create_asset(hub, AssetCreate(title=f"护眼小课堂 第{i + 1}讲", body="每用眼20分钟，看远处20秒。", kind="article",
+                                      content_type="educational", scenes=["education"], channels=[CHANNEL],
+                                      tags=["护眼"], status="approved"), "seed")
+    secrets = {role: keys.create_key(hub.store, role, f"two-{role}")[1] for role in ("editor", "bot")}
+    hub.close()
+    servers = [ServerProcess(settings.data_dir, log_path=tmp_path / f"server{i}.log",
+                             env_extra={"CONTENTHUB_RATE_LIMIT_PER_MINUTE": "100000"}) for i in range(2)]
+    try:
+        for s in servers:
+            s.start(timeout=180)
+        yield [s.url for s in servers], secrets
+    finally:
+        for s in servers:
+            s.stop()
+
+
+def _next_ids(client: httpx.Client, url: str, bot: str) -> set[str]:
+    r = client.get(f"{url}/v1/recommendations/users/u-two", params={"channel": CHANNEL, "n": 100},
+                   headers={"Authorization": f"Bearer {bot}"})
+    assert r.status_code == 200, r.text
+    return {p["asset_id"] for p in r.json()["picks"]}
+
+
+def _seen_within(check: callable, seconds: float) -> float:  # type: ignore[valid-type]
+    """Seconds until ``check()`` holds (polled), or fail after ``seconds``."""
+    started = time.monotonic()
+    while not check():
+        if time.monotonic() - started > seconds:
+            pytest.fail(f"not seen by the other process within {seconds} s")
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
+def test_an_asset_added_or_archived_through_one_process_is_seen_by_the_other(
+    pair: tuple[list[str], dict[str, str]],
+) -> None:
+    (a, b), secret = pair
+    editor = {"Authorization": f"Bearer {secret['editor']}"}
+    with httpx.Client(timeout=120) as client:
+        before = _next_ids(client, b, secret["bot"])  # b builds its catalog now
+        assert len(before) == 6
+        r = client.post(f"{a}/v1/assets", headers=editor, json={
+            "title": "新品：护眼台灯试用", "body": "护眼台灯免费试用，限时报名。", "kind": "article",
+            "content_type": "promotional", "scenes": ["education"], "channels": [CHANNEL], "tags": ["护眼"],
+            "status": "approved"})
+        assert r.status_code == 201, r.text
+        new = r.json()["id"]
+        waited = _seen_within(lambda: new in _next_ids(client, b, secret["bot"]), 10 * CHANGES_POLL_S + 5)
+        r = client.post(f"{a}/v1/assets/{new}/archive", headers=editor)
+        assert r.status_code == 200, r.text
+        _seen_within(lambda: new not in _next_ids(client, b, secret["bot"]), 10 * CHANGES_POLL_S + 5)
+    print(f"new asset recommended by the other process after {waited:.2f} s")
+
+
+def test_plan_versions_written_through_both_processes_are_never_lost(pair: tuple[list[str], dict[str, str]]) -> None:
+    urls, secret = pair
+    editor = {"Authorization": f"Bearer {secret['editor']}"}
+    week = "2026-12-07"
+
+    def plan(i: int) -> int:
+        r = httpx.post(f"{urls[i % 2]}/v1/plans", headers=editor, timeout=120,
+                       json={"week": week, "channels": [CHANNEL], "audiences": ["all"]})
+        assert r.status_code == 201, r.text
+        return int(r.json()["version"])
+
+    with ThreadPoolExecutor(6) as pool:
+        versions = sorted(pool.map(plan, range(6)))
+    assert versions == [1, 2, 3, 4, 5, 6]  # two writers never both wrote "the next version"
+    listed = httpx.get(f"{urls[0]}/v1/plans/{week}/versions", headers=editor, timeout=30).json()
+    assert [v["version"] for v in listed] == [6, 5, 4, 3, 2, 1]
+
+
+def test_each_worker_holds_its_share_of_a_keys_rate_limit(settings: Settings, embedder: Embedder) -> None:
+    from contenthub.deps import _limiter
+
+    hub = open_hub(settings.model_copy(update={"rate_limit_per_minute": 600, "server_workers": 2}), embedder=embedder)
+    try:
+        limiter = _limiter(hub)
+        assert limiter.rate == pytest.approx(300 / 60)  # 2 processes × 300 a minute = the configured 600
+        allowed = sum(limiter.hit("k", now=0.0) == 0.0 for _ in range(200))
+        assert allowed == 50  # a burst of 10 s worth of this process's share
+    finally:
+        hub.close()
