@@ -1,0 +1,129 @@
+"""Ingestion's fast paths compute what the plain ones did.
+
+- ``events._well_formed`` (plain-Python check of well-formed events) accepts only events EventIn accepts,
+  and yields exactly the row the pydantic path (``events._validated``) builds for them; everything else
+  falls through to EventIn, so every rejection reason is EventIn's.
+- ``engagement.counter_deltas`` (grouped sums, cached asset features) equals a plain per-event loop.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import defaultdict
+from typing import Any
+
+import pytest
+
+from contenthub.recommend import engagement, events
+from contenthub.recommend.models import RejectedEvent
+from contenthub.timeutil import from_iso
+
+CHANNELS = {"wecom_1v1", "moments", "c" * 65}
+HORIZON = "2026-12-01T10:05:00.000000Z"
+BASE = {"id": "e1", "type": "click", "user_id": "u1", "asset_id": "a1", "channel": "wecom_1v1",
+        "ts": "2026-12-01T09:00:00.123456Z"}
+
+CASES: list[dict[str, Any]] = [
+    BASE,
+    {**BASE, "ts": None},
+    {k: v for k, v in BASE.items() if k != "ts"},
+    {**BASE, "value": 99}, {**BASE, "value": 99.5}, {**BASE, "value": True}, {**BASE, "value": "99"},
+    {**BASE, "value": 1e9}, {**BASE, "value": -1e9}, {**BASE, "value": 1e9 + 1}, {**BASE, "value": math.nan},
+    {**BASE, "value": math.inf}, {**BASE, "value": None},
+    {**BASE, "ts": "2026-12-01T09:00:00Z"}, {**BASE, "ts": "2026-12-01T09:00:00.123456+00:00"},
+    {**BASE, "ts": "2026-12-01T17:00:00.123456+08:00"}, {**BASE, "ts": "2026-12-01T09:00:00.123456"},
+    {**BASE, "ts": "2026-W48-1T09:00:00.123456Z"}, {**BASE, "ts": "2026-02-30T09:00:00.123456Z"},
+    {**BASE, "ts": "2026-12-01T24:00:00.123456Z"}, {**BASE, "ts": "0000-12-01T09:00:00.123456Z"},
+    {**BASE, "ts": "２０２６-12-01T09:00:00.123456Z"}, {**BASE, "ts": "2026-12-01T10:05:00.000001Z"},
+    {**BASE, "ts": HORIZON}, {**BASE, "ts": 1764579600}, {**BASE, "ts": ""},
+    {**BASE, "type": "teleport"}, {**BASE, "type": "Click"}, {**BASE, "type": None},
+    {**BASE, "id": ""}, {**BASE, "id": "x" * 128}, {**BASE, "id": "x" * 129}, {**BASE, "id": 7},
+    {k: v for k, v in BASE.items() if k != "id"},
+    {**BASE, "user_id": ""}, {**BASE, "user_id": None}, {**BASE, "user_id": None, "group_id": "g1"},
+    {**BASE, "group_id": "g1"}, {**BASE, "group_id": ""}, {**BASE, "user_id": "u" * 129},
+    {**BASE, "asset_id": ""}, {**BASE, "asset_id": None}, {**BASE, "asset_id": "a" * 65},
+    {**BASE, "asset_id": None, "type": "unsubscribe"}, {**BASE, "asset_id": None, "type": "served"},
+    {**BASE, "channel": "myspace"}, {**BASE, "channel": ""}, {**BASE, "channel": "c" * 65},
+    {**BASE, "recommendation_id": "r1"}, {**BASE, "recommendation_id": ""},
+    {**BASE, "attributes": {}}, {**BASE, "attributes": {"k": "v"}}, {**BASE, "attributes": None},
+    {**BASE, "identity": None}, {**BASE, "user_id": None, "identity": {"type": "openid", "value": "o1"}},
+    {**BASE, "extra": "ignored"},
+    ["not", "an", "object"], "nope", None,
+]
+
+
+def _plain(i: int, raw: Any) -> tuple[dict[str, Any], Any] | list[RejectedEvent]:
+    rejected: list[RejectedEvent] = []
+    found = events._validated(i, raw, CHANNELS, HORIZON, rejected)
+    return found if found is not None else rejected
+
+
+@pytest.mark.parametrize("i,raw", list(enumerate(CASES)))
+def test_fast_path_builds_the_row_the_pydantic_path_builds(i: int, raw: Any) -> None:
+    fast = events._well_formed(raw, CHANNELS, HORIZON)
+    plain = _plain(i, raw)
+    if fast is None:
+        return  # the event goes the plain way: same outcome by construction
+    assert isinstance(plain, tuple), f"fast path accepted what EventIn rejects: {plain}"
+    row, identity = plain
+    assert identity is None
+    assert fast == row and list(fast) == list(row)
+    assert [type(v) for v in fast.values()] == [type(v) for v in row.values()]
+
+
+def test_the_fast_path_takes_the_common_shapes() -> None:
+    for raw in (BASE, {**BASE, "value": 99}, {**BASE, "ts": None}, {**BASE, "asset_id": None, "type": "unsubscribe"},
+                {**BASE, "user_id": None, "group_id": "g1"}, {**BASE, "attributes": {}}):
+        assert events._well_formed(raw, CHANNELS, HORIZON) is not None, raw
+
+
+def _reference_deltas(evs: list[dict[str, Any]], assets: dict[str, dict[str, Any]],
+                      half_life: float) -> dict[tuple[str, str, str], float]:
+    """The per-event loop counter_deltas replaced (sums per counter in event order)."""
+    acc: dict[tuple[str, str, str], float] = defaultdict(float)
+    for ev in evs:
+        w = engagement.EVENT_WEIGHTS.get(ev["type"], 0.0)
+        asset = assets.get(ev.get("asset_id") or "")
+        rev = float(ev["value"]) if ev["type"] == "convert" and ev.get("value") else None
+        scale = engagement.decay_scale(from_iso(ev["ts"]), half_life)
+        owners = [o for o in (ev.get("user_id"), ev.get("group_id") and f"group:{ev['group_id']}") if o]
+        for owner in owners:
+            acc["profile", owner, f"n:{ev['type']}"] += 1
+            if rev is not None:
+                acc["profile", owner, "rev"] += rev
+            if w and asset is not None:
+                for f, fw in engagement.asset_features(asset):
+                    acc["profile", owner, f] += w * scale * fw
+                acc["profile", owner, "w:pos" if w > 0 else "w:neg"] += abs(w) * scale
+        if asset is not None:
+            for key in (f"{asset['id']}|{ev['channel']}", f"{asset['id']}|*"):
+                acc["asset_stats", key, f"n:{ev['type']}"] += 1
+                if rev is not None:
+                    acc["asset_stats", key, "rev"] += rev
+            if w > 0:
+                for key in (ev["channel"], "*"):
+                    acc["popularity", key, asset["id"]] += w * scale
+    return dict(acc)
+
+
+def test_counter_deltas_equal_the_per_event_loop() -> None:
+    rng = random.Random(4)
+    tags = ["护眼", "母婴", "辅食", "直播", "美白"]
+    assets = {f"a{i}": {"id": f"a{i}", "tags": rng.sample(tags, rng.randrange(4)),
+                        "scenes": rng.sample(["onboarding", "holiday"], rng.randrange(3)),
+                        "content_type": rng.choice([None, "practical"]), "kind": rng.choice([None, "article"])}
+              for i in range(30)}
+    evs = []
+    for k in range(3000):
+        etype = rng.choice(list(engagement.EVENT_WEIGHTS))
+        evs.append({"id": f"e{k}", "type": etype, "user_id": rng.choice([None, f"u{rng.randrange(50)}"]),
+                    "asset_id": rng.choice([None, f"a{rng.randrange(35)}"]), "channel": rng.choice(["moments", "sms"]),
+                    "group_id": rng.choice([None, None, "g1"]), "recommendation_id": None,
+                    "ts": f"2026-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}T10:00:00.{k:06d}Z",
+                    "value": rng.choice([None, 12.5, 0.0])})
+    out = engagement.counter_deltas(evs, assets, 30.0)
+    keys = [(c, k) for c, k, _, _ in out]
+    assert keys == sorted(keys), "grouped by (collection, key), in key order"
+    assert len({(c, k, f) for c, k, f, _ in out}) == len(out), "each counter once"
+    assert {(c, k, f): v for c, k, f, v in out} == _reference_deltas(evs, assets, 30.0)
