@@ -8,7 +8,7 @@ own time puts them, and a profile update is a pure increment the store applies a
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from functools import lru_cache
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,6 +43,14 @@ def decay_scale(ts: datetime, half_life_days: float) -> float:
     return 2.0 ** ((ts - EPOCH).total_seconds() / 86400.0 / half_life_days)
 
 
+def _scale_at(ts: str, half_life_days: float) -> float:
+    """decay_scale of a stored time stamp (to_iso's format; parsed by datetime directly, which is a
+    third of from_iso's cost, when it ends in 'Z')."""
+    if ts.endswith("Z"):
+        return decay_scale(datetime.fromisoformat(ts), half_life_days)
+    return decay_scale(from_iso(ts), half_life_days)
+
+
 def current_scale(now: datetime, half_life_days: float) -> float:
     return decay_scale(now, half_life_days)
 
@@ -51,71 +59,96 @@ def current_scale(now: datetime, half_life_days: float) -> float:
 FEATURE_WEIGHTS = {"t:": 1.0, "s:": 0.6, "c:": 0.4, "k:": 0.2}
 
 
-def asset_features(asset: dict[str, Any]) -> list[tuple[str, float]]:
+def asset_features(asset: dict[str, Any]) -> tuple[tuple[str, float], ...]:
     """The profile dimensions an asset contributes to, with their weights, L2-normalised per asset."""
-    feats = [f"t:{t}" for t in asset.get("tags") or []]
-    feats += [f"s:{s}" for s in asset.get("scenes") or []]
-    if asset.get("content_type"):
-        feats.append(f"c:{asset['content_type']}")
-    if asset.get("kind"):
-        feats.append(f"k:{asset['kind']}")
+    return _features(tuple(asset.get("tags") or ()), tuple(asset.get("scenes") or ()),
+                     asset.get("content_type") or None, asset.get("kind") or None)
+
+
+@lru_cache(maxsize=65536)
+def _features(tags: tuple[str, ...], scenes: tuple[str, ...], content_type: str | None,
+              kind: str | None) -> tuple[tuple[str, float], ...]:
+    """asset_features of these tags, scenes, content type and kind. Cached because ingestion asks for the
+    features of ~6,000 assets per 10,000-event batch and they are a pure function of these four fields
+    (callers only read the list)."""
+    feats = [f"t:{t}" for t in tags]
+    feats += [f"s:{s}" for s in scenes]
+    if content_type:
+        feats.append(f"c:{content_type}")
+    if kind:
+        feats.append(f"k:{kind}")
     weights = [FEATURE_WEIGHTS[f[:2]] for f in feats]
     norm = math.sqrt(sum(w * w for w in weights)) or 1.0
-    return [(f, w / norm) for f, w in zip(feats, weights, strict=True)]
+    return tuple((f, w / norm) for f, w in zip(feats, weights, strict=True))
 
 
 def counter_deltas(
     events: list[dict[str, Any]], assets: dict[str, dict[str, Any]], half_life_days: float
 ) -> list[tuple[str, str, str, float]]:
-    """Counter increments for newly stored events (summed per counter, so a batch writes each once).
+    """Counter increments for newly stored events (summed per counter, so a batch writes each once),
+    grouped by (collection, key) in key order.
 
     Summing a batch first is exact with respect to the decay: each event's increment is fixed by its
     own time (``w · scale(ts) · feature weight``) and never by when it is applied, so the store adds
     the same terms whether they arrive one by one or pre-summed. Per counter the terms are added in
     event order, as a loop over single events would. An asset's features are computed once per call.
+
+    Why grouped and sorted here: the store applies increments in key order (neighbouring upserts share
+    B-tree pages); sorting the ~20,000 keys of a 10,000-event batch costs a fraction of sorting its
+    ~95,000 increments as flat tuples.
     """
-    acc: dict[tuple[str, str, str], float] = defaultdict(float)
-    features: dict[str, list[tuple[str, float]]] = {}
+    profile: dict[str, dict[str, float]] = {}
+    stats: dict[str, dict[str, float]] = {}
+    popularity: dict[str, dict[str, float]] = {}
+    features: dict[str, tuple[tuple[str, float], ...]] = {}
     for ev in events:
         etype = ev["type"]
         w = EVENT_WEIGHTS.get(etype, 0.0)
         asset = assets.get(ev.get("asset_id") or "")
         n_field = f"n:{etype}"
         rev = float(ev["value"]) if etype == "convert" and ev.get("value") else None
-        weighted = bool(w) and asset is not None
-        if w:
-            scale = decay_scale(from_iso(ev["ts"]), half_life_days)
-            ws = w * scale
-        if weighted:
+        decayed: list[tuple[str, float]] = []
+        if w and asset is not None:
             aid = asset["id"]
             feats = features.get(aid)
             if feats is None:
                 feats = features[aid] = asset_features(asset)
-            pole = "w:pos" if w > 0 else "w:neg"
-            pole_add = abs(w) * scale
+            scale = _scale_at(ev["ts"], half_life_days)
+            ws = w * scale
+            decayed = [(f, ws * fw) for f, fw in feats]
+            decayed.append(("w:pos" if w > 0 else "w:neg", abs(w) * scale))
         owners = []
         if ev.get("user_id"):
             owners.append(ev["user_id"])
         if ev.get("group_id"):
             owners.append(f"group:{ev['group_id']}")
         for owner in owners:
-            acc[(PROFILE, owner, n_field)] += 1
+            fields = profile.get(owner)
+            if fields is None:
+                fields = profile[owner] = {}
+            fields[n_field] = fields.get(n_field, 0.0) + 1
             if rev is not None:
-                acc[(PROFILE, owner, "rev")] += rev
-            if weighted:
-                for f, fw in feats:
-                    acc[(PROFILE, owner, f)] += ws * fw
-                acc[(PROFILE, owner, pole)] += pole_add
+                fields["rev"] = fields.get("rev", 0.0) + rev
+            for f, x in decayed:
+                fields[f] = fields.get(f, 0.0) + x
         if asset is not None:
             aid = asset["id"]
             for key in (f"{aid}|{ev['channel']}", f"{aid}|*"):
-                acc[(ASSET_STATS, key, n_field)] += 1
+                fields = stats.get(key)
+                if fields is None:
+                    fields = stats[key] = {}
+                fields[n_field] = fields.get(n_field, 0.0) + 1
                 if rev is not None:
-                    acc[(ASSET_STATS, key, "rev")] += rev
+                    fields["rev"] = fields.get("rev", 0.0) + rev
             if w > 0:
                 for key in (ev["channel"], "*"):
-                    acc[(POPULARITY, key, aid)] += ws
-    return [(c, k, f, v) for (c, k, f), v in acc.items()]
+                    fields = popularity.get(key)
+                    if fields is None:
+                        fields = popularity[key] = {}
+                    fields[aid] = fields.get(aid, 0.0) + ws
+    return [(collection, key, f, x)
+            for collection, sums in sorted(((ASSET_STATS, stats), (POPULARITY, popularity), (PROFILE, profile)))
+            for key in sorted(sums) for f, x in sums[key].items()]
 
 
 def read_decayed(counters: dict[str, float], now: datetime, half_life_days: float) -> dict[str, float]:
