@@ -4,6 +4,7 @@
   and yields exactly the row the pydantic path (``events._validated``) builds for them; everything else
   falls through to EventIn, so every rejection reason is EventIn's.
 - ``engagement.counter_deltas`` (grouped sums, cached asset features) equals a plain per-event loop.
+- the all-channel ("*") statistics and popularity, no longer written by ingestion, are summed where read.
 """
 
 from __future__ import annotations
@@ -96,14 +97,13 @@ def _reference_deltas(evs: list[dict[str, Any]], assets: dict[str, dict[str, Any
                 for f, fw in engagement.asset_features(asset):
                     acc["profile", owner, f] += w * scale * fw
                 acc["profile", owner, "w:pos" if w > 0 else "w:neg"] += abs(w) * scale
-        if asset is not None:
-            for key in (f"{asset['id']}|{ev['channel']}", f"{asset['id']}|*"):
-                acc["asset_stats", key, f"n:{ev['type']}"] += 1
-                if rev is not None:
-                    acc["asset_stats", key, "rev"] += rev
+        if asset is not None:  # per channel only: the all-channel figures are summed where they are read
+            key = f"{asset['id']}|{ev['channel']}"
+            acc["asset_stats", key, f"n:{ev['type']}"] += 1
+            if rev is not None:
+                acc["asset_stats", key, "rev"] += rev
             if w > 0:
-                for key in (ev["channel"], "*"):
-                    acc["popularity", key, asset["id"]] += w * scale
+                acc["popularity", ev["channel"], asset["id"]] += w * scale
     return dict(acc)
 
 
@@ -127,3 +127,41 @@ def test_counter_deltas_equal_the_per_event_loop() -> None:
     assert keys == sorted(keys), "grouped by (collection, key), in key order"
     assert len({(c, k, f) for c, k, f, _ in out}) == len(out), "each counter once"
     assert {(c, k, f): v for c, k, f, v in out} == _reference_deltas(evs, assets, 30.0)
+
+
+def test_all_channel_figures_are_the_sums_of_the_channels(hub) -> None:
+    """Ingestion writes per-channel statistics and popularity only; the catalog and the performance page add
+    up the all-channel ("*") figures, and roll-up counters an older version stored are not counted twice."""
+    from contenthub.library.demo_corpus import generate_assets
+    from contenthub.library.models import Asset
+    from contenthub.recommend.catalog import catalog, refresh_now
+    from contenthub.recommend.performance import asset_performance
+    from contenthub.timeutil import to_iso, utcnow
+
+    now = to_iso(utcnow())
+    docs = [Asset(**{**{k: v for k, v in a.items() if k in Asset.model_fields}, "id": f"p{i}", "status": "approved",
+                     "created_at": now, "updated_at": now}).model_dump() for i, a in enumerate(generate_assets(3, seed=2))]
+    hub.store.put_assets(docs)
+    evs = [{"id": f"e{k}", "type": t, "user_id": f"u{k % 4}", "asset_id": "p0", "channel": ch,
+            **({"value": 10.0} if t == "convert" else {})}
+           for k, (t, ch) in enumerate([("delivered", "moments"), ("click", "moments"), ("delivered", "sms"),
+                                        ("open", "sms"), ("convert", "sms"), ("click", "wecom_1v1")])]
+    assert events.ingest(hub, evs).accepted == 6
+    assert not [k for k, _, _ in hub.store.scan_counters("asset_stats") if k.endswith("|*")]
+    assert [k for k, _, _ in hub.store.scan_counters("popularity")] and "*" not in {
+        k for k, _, _ in hub.store.scan_counters("popularity")}
+    hub.store.add_to_counters("asset_stats", [("p0|*", "n:click", 100.0)])  # as an older version wrote them
+    hub.store.add_to_counters("popularity", [("*", "p0", 1e30)])
+    refresh_now(hub)
+    cat = catalog(hub)
+    i = cat.index["p0"]
+    assert cat.stats["*"].counts["click"][i] == 2 and cat.stats["*"].counts["delivered"][i] == 2
+    assert cat.stats["sms"].counts["delivered"][i] == 1
+    pop = cat.popularity
+    assert pop["*"][i] == pytest.approx(pop["moments"][i] + pop["sms"][i] + pop["wecom_1v1"][i], rel=1e-12)
+    rows = {r.channel: r for r in asset_performance(hub, "p0")}
+    assert list(rows)[0] == "*" and set(rows) == {"*", "moments", "sms", "wecom_1v1"}
+    assert rows["*"].counts == {"served": 0, "delivered": 2, "open": 1, "click": 2, "convert": 1, "mute": 0,
+                                "unsubscribe": 0}
+    assert rows["*"].revenue == 10.0 and rows["*"].click_rate == 1.0
+    assert asset_performance(hub, "p1") == []

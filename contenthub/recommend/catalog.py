@@ -29,7 +29,14 @@ from scipy import sparse
 from scipy.linalg import lapack
 
 from contenthub.hub import Hub
-from contenthub.recommend.engagement import ASSET_STATS, POPULARITY, POSITIVE, asset_features, current_scale
+from contenthub.recommend.engagement import (
+    ALL_CHANNELS,
+    ASSET_STATS,
+    POPULARITY,
+    POSITIVE,
+    asset_features,
+    current_scale,
+)
 from contenthub.store.query import AssetFilter, EventQuery
 from contenthub.timeutil import from_iso, utcnow
 
@@ -264,30 +271,36 @@ def build_catalog(hub: Hub, previous: Catalog | None = None) -> Catalog:
 
 def refresh_stats(hub: Hub, cat: Catalog, *, refit: bool | None = None) -> None:
     """Asset statistics per channel and popularity from the counters; the engagement model when it is
-    missing, older than ``MODEL_TTL`` or ``refit`` asks for it."""
+    missing, older than ``MODEL_TTL`` or ``refit`` asks for it. The all-channel figures (``"*"``) are
+    the sums over the channels (ingestion writes per-channel counters only; roll-up counters an older
+    version wrote are skipped, not counted twice)."""
     n = len(cat)
     stats: dict[str, dict[str, np.ndarray]] = defaultdict(dict)
     for key, fld, value in hub.store.scan_counters(ASSET_STATS):
         asset_id, _, channel = key.partition("|")
         i = cat.index.get(asset_id)
         etype = fld[2:] if fld.startswith("n:") else None
-        if i is None or etype not in STAT_TYPES:
+        if i is None or etype not in STAT_TYPES or channel == ALL_CHANNELS:
             continue
         arr = stats[channel].get(etype)
         if arr is None:
             arr = stats[channel][etype] = np.zeros(n)
         arr[i] = value
+    if stats:
+        stats[ALL_CHANNELS] = _summed(list(stats.values()))
     # Popularity counters hold w·2^((t − EPOCH)/H); dividing by today's scale turns them into decayed
     # engagement as of now, so log1p in ranking sees counts, not an arbitrary power of two.
     inv_scale = 1.0 / current_scale(utcnow(), hub.settings.profile_half_life_days)
     pop: dict[str, np.ndarray] = {}
     for channel, asset_id, value in hub.store.scan_counters(POPULARITY):
         i = cat.index.get(asset_id)
-        if i is None:
+        if i is None or channel == ALL_CHANNELS:
             continue
         if channel not in pop:
             pop[channel] = np.zeros(n)
         pop[channel][i] = value * inv_scale
+    if pop:
+        pop[ALL_CHANNELS] = sum(pop.values(), np.zeros(n))
     cat.stats = {ch: ChannelStats(counts=c) for ch, c in stats.items()}
     cat.popularity = pop
     cat.log_popularity = {ch: np.log1p(v) for ch, v in pop.items()}
@@ -295,6 +308,15 @@ def refresh_stats(hub: Hub, cat: Catalog, *, refit: bool | None = None) -> None:
     if refit or model is None or time.monotonic() - model.fitted_at > MODEL_TTL:
         attach_model(cat, fit_engagement_model(hub))
     cat.stats_at = time.monotonic()
+
+
+def _summed(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Element-wise sums of same-length arrays by name (the all-channel figures from the per-channel ones)."""
+    total: dict[str, np.ndarray] = {}
+    for part in parts:
+        for name, arr in part.items():
+            total[name] = total[name] + arr if name in total else arr.copy()
+    return total
 
 
 def attach_model(cat: Catalog, model: EngagementModel) -> None:

@@ -6,7 +6,7 @@ from pydantic import BaseModel
 
 from contenthub.hub import Hub
 from contenthub.library import taxonomy
-from contenthub.recommend.engagement import ASSET_STATS
+from contenthub.recommend.engagement import ALL_CHANNELS, ASSET_STATS
 
 COUNTED = ("served", "delivered", "open", "click", "convert", "mute", "unsubscribe")
 
@@ -25,15 +25,23 @@ def _rate(num: float, den: float) -> float | None:
 
 
 def asset_performance(hub: Hub, asset_id: str) -> list[ChannelPerformance]:
-    rows = []
-    for channel in ["*", *taxonomy.ids(hub.store, "channels")]:
-        c = hub.store.get_counters(ASSET_STATS, f"{asset_id}|{channel}")
-        if not c:
-            continue
-        counts = {t: int(c.get(f"n:{t}", 0)) for t in COUNTED}
-        d = counts["delivered"]
-        rows.append(ChannelPerformance(
-            channel=channel, counts=counts, revenue=round(c.get("rev", 0.0), 2), open_rate=_rate(counts["open"], d),
-            click_rate=_rate(counts["click"], d), conversion_rate=_rate(counts["convert"], d),
-        ))
-    return rows
+    """One row per channel with events, after an all-channel row (``"*"``): the sum of the channel rows
+    (ingestion stores per-channel counters only; the channels are the taxonomy's)."""
+    per_channel = {channel: c for channel in taxonomy.ids(hub.store, "channels")
+                   if (c := hub.store.get_counters(ASSET_STATS, f"{asset_id}|{channel}"))}
+    if not per_channel:
+        return []
+    total: dict[str, float] = {}
+    for c in per_channel.values():
+        for f, v in c.items():
+            total[f] = total.get(f, 0.0) + v
+    return [_row(channel, c) for channel, c in {ALL_CHANNELS: total, **per_channel}.items()]
+
+
+def _row(channel: str, c: dict[str, float]) -> ChannelPerformance:
+    counts = {t: int(c.get(f"n:{t}", 0)) for t in COUNTED}
+    d = counts["delivered"]
+    return ChannelPerformance(
+        channel=channel, counts=counts, revenue=round(c.get("rev", 0.0), 2), open_rate=_rate(counts["open"], d),
+        click_rate=_rate(counts["click"], d), conversion_rate=_rate(counts["convert"], d),
+    )
