@@ -96,6 +96,9 @@ def audience_for(hub: Hub, cat: Catalog, profile: Profile, now: datetime) -> Aud
             if len(recent) >= VECTOR_EVENTS:
                 break
     vector = None
+    rows: list[int] = []
+    w = None
+    norm = 1.0
     if recent:
         rows = [cat.index[a] for a in recent]
         w = np.array(list(recent.values()), dtype=np.float32)
@@ -105,7 +108,8 @@ def audience_for(hub: Hub, cat: Catalog, profile: Profile, now: datetime) -> Aud
     weights = {k: v for k, v in profile.weights.items() if k[:2] in ("t:", "s:", "c:", "k:") and abs(v) > 1e-6}
     stage = profile.status.get("stage")
     return Audience(
-        weights=weights, vector=vector, recent_positive=list(recent.items()), stage=stage,
+        weights=weights, vector=vector, vector_rows=rows if vector is not None else [], vector_weights=w,
+        vector_norm=norm, recent_positive=list(recent.items()), stage=stage,
         stage_scenes=rules.stage_scenes.get(stage or "", []), exclude=set(profile.blocked_assets),
         target=profile.target,
     )
