@@ -39,6 +39,7 @@ from typing import Any
 
 import httpx
 
+from contenthub.store.sqlite import merge_counter_rows
 from tests.server_proc import ServerProcess
 
 BATCH_EVENTS = 100
@@ -281,8 +282,10 @@ def verify(data_dir: Path, week: str, log: RoundLog, last_acked_version: int, re
         for user, etype, n in conn.execute(
                 "SELECT user_id, type, COUNT(*) FROM events WHERE user_id LIKE 'cu-%' GROUP BY user_id, type"):
             stored[(user, f"n:{etype}")] = float(n)
-        counted = {(k, f): v for k, f, v in conn.execute(
-            "SELECT key, field, value FROM counters WHERE collection='profile' AND key LIKE 'cu-%' AND field LIKE 'n:%'")}
+        rows: dict[str, list[tuple[str, Any]]] = defaultdict(list)
+        for k, f, v in conn.execute("SELECT key, field, value FROM counters WHERE collection='profile' AND key LIKE 'cu-%'"):
+            rows[k].append((f, v))  # plain and packed rows (the store's layout; merge_counter_rows adds them up)
+        counted = {(k, f): v for k, kr in rows.items() for f, v in merge_counter_rows(kr).items() if f.startswith("n:")}
         for k in set(stored) | set(counted):
             if abs(stored.get(k, 0.0) - counted.get(k, 0.0)) > 1e-9:
                 report.counter_mismatches += 1

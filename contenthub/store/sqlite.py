@@ -10,8 +10,10 @@ import json
 import os
 import shutil
 import sqlite3
+import sys
 import threading
-from collections.abc import Callable, Iterator
+from array import array
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from operator import itemgetter
@@ -711,14 +713,56 @@ class SQLiteStore:
             return tx.execute(f"DELETE FROM events WHERE {where}", params).rowcount
 
     # --- counters ----------------------------------------------------------------------
+    # A key's counters are the sum of its plain rows (one per field) and, optionally, one packed row
+    # (field PACKED_FIELD) holding several fields in a blob (see _pack). Why: an ingested event adds to
+    # ~7 fields of its user's profile, and one upsert per field was the largest cost of ingestion (~63,000
+    # of a 10,000-event batch's upserts); a read-modify-write of one packed row per key replaces them
+    # (measured: 0.28 s -> 0.16 s per batch). Keys whose batch touches few fields keep plain upserts
+    # (cheaper for one or two fields), and a packed row stops growing at PACK_MAX_FIELDS (a blob past
+    # a page would spill to overflow pages), so its key goes on in plain rows. Readers always add both up,
+    # so rows written before packing existed, by store copies or by either path read the same.
     def _add_counters(self, tx: sqlite3.Connection, updates: list[tuple[str, str, str, float]]) -> None:
-        updates = list(updates)
-        updates.sort(key=_first3)  # key order: neighbouring upserts share B-tree pages
+        by_key: dict[tuple[str, str], list[tuple[str, float]]] = {}
+        for collection, key, fld, value in updates:
+            if fld == PACKED_FIELD:
+                raise ValueError("the counter field name '\\x00' is reserved")
+            terms = by_key.get((collection, key))
+            if terms is None:
+                terms = by_key[collection, key] = []
+            terms.append((fld, value))
+        packable = [ck for ck, terms in by_key.items() if len(terms) >= PACK_MIN_FIELDS]
+        current = self._packed_rows(tx, packable)
+        packed: list[tuple[str, str, str, bytes]] = []
+        plain: list[tuple[str, str, str, float]] = []
+        for ck in sorted(by_key):  # key order: neighbouring writes share B-tree pages
+            terms = by_key[ck]
+            blob = _merge_packed(current.get(ck), terms) if len(terms) >= PACK_MIN_FIELDS else None
+            if blob is None:
+                plain.extend((ck[0], ck[1], f, v) for f, v in terms)
+            else:
+                packed.append((ck[0], ck[1], PACKED_FIELD, blob))
+        tx.executemany("INSERT OR REPLACE INTO counters (collection, key, field, value) VALUES (?,?,?,?)", packed)
         tx.executemany(
             "INSERT INTO counters (collection, key, field, value) VALUES (?,?,?,?) "
             "ON CONFLICT (collection, key, field) DO UPDATE SET value = value + excluded.value",
-            updates,
+            plain,
         )
+
+    def _packed_rows(self, tx: sqlite3.Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], bytes]:
+        """The packed row of each (collection, key) that has one."""
+        out: dict[tuple[str, str], bytes] = {}
+        by_collection: dict[str, list[str]] = {}
+        for collection, key in keys:
+            by_collection.setdefault(collection, []).append(key)
+        for collection, names in by_collection.items():
+            for chunk in _chunks(sorted(names), 500):
+                marks = ",".join("?" * len(chunk))
+                for key, blob in tx.execute(
+                    f"SELECT key, value FROM counters WHERE collection=? AND field=? AND key IN ({marks})",
+                    (collection, PACKED_FIELD, *chunk),
+                ):
+                    out[collection, key] = blob
+        return out
 
     def add_to_counters(self, collection: str, updates: list[tuple[str, str, float]]) -> None:
         with self._tx() as tx:
@@ -728,20 +772,100 @@ class SQLiteStore:
         rows = self._conn().execute(
             "SELECT field, value FROM counters WHERE collection=? AND key=?", (collection, key)
         ).fetchall()
-        return {r[0]: float(r[1]) for r in rows}
+        return merge_counter_rows(rows)
 
     def scan_counters(self, collection: str) -> Iterator[tuple[str, str, float]]:
-        cur = self._conn().execute("SELECT key, field, value FROM counters WHERE collection=?", (collection,))
-        while rows := cur.fetchmany(10000):
-            yield from ((r[0], r[1], float(r[2])) for r in rows)
+        cur = self._conn().cursor()
+        cur.row_factory = None
+        cur.execute("SELECT key, field, value FROM counters WHERE collection=?", (collection,))
+        key: str | None = None
+        rows: list[tuple[str, Any]] = []
+        while batch := cur.fetchmany(10000):
+            for k, fld, value in batch:  # in primary-key order: a key's rows are consecutive
+                if k != key:
+                    if rows:
+                        yield from ((key, f, v) for f, v in merge_counter_rows(rows).items())  # type: ignore[misc]
+                    key, rows = k, []
+                rows.append((fld, value))
+        if rows:
+            yield from ((key, f, v) for f, v in merge_counter_rows(rows).items())  # type: ignore[misc]
 
     def delete_counters(self, collection: str, key: str) -> None:
         with self._tx() as tx:
             tx.execute("DELETE FROM counters WHERE collection=? AND key=?", (collection, key))
 
 
+PACKED_FIELD = "\x00"  # the field name of a key's packed row (reserved: no counter may be named so)
+PACK_MIN_FIELDS = 4  # a batch's increments to fewer fields of a key are cheaper as plain upserts
+PACK_MAX_FIELDS = 128  # ~3 KB of names and values: the packed row stays on its B-tree page
+_BIG_ENDIAN = sys.byteorder == "big"
+
+
+def _pack(fields: dict[str, float]) -> bytes:
+    """Field count (4 bytes, little-endian), the values (float64, little-endian), the names joined by NUL."""
+    values = array("d", fields.values())
+    if _BIG_ENDIAN:
+        values.byteswap()
+    return len(fields).to_bytes(4, "little") + values.tobytes() + "\x00".join(fields).encode()
+
+
+def _unpack(blob: bytes) -> dict[str, float]:
+    n = int.from_bytes(blob[:4], "little")
+    values = array("d")
+    values.frombytes(blob[4 : 4 + 8 * n])
+    if _BIG_ENDIAN:
+        values.byteswap()
+    names = blob[4 + 8 * n :].decode().split("\x00") if n else []
+    return dict(zip(names, values, strict=True))
+
+
+def _merge_packed(blob: bytes | None, terms: list[tuple[str, float]]) -> bytes | None:
+    """A packed row with ``terms`` added (in order), or None when they do not fit one packed row (too many
+    fields, or a name with NUL in it): then the terms go to plain rows.
+
+    Works on the blob as bytes — names found by searching the NUL-joined names, values updated in place —
+    because decoding ~40 names into a dict and joining them again cost 3x the merge itself."""
+    if blob is None:
+        n, values, names = 0, array("d"), b""
+    else:
+        n = int.from_bytes(blob[:4], "little")
+        values = array("d")
+        values.frombytes(blob[4 : 4 + 8 * n])
+        if _BIG_ENDIAN:
+            values.byteswap()
+        names = blob[4 + 8 * n :]
+    padded = b"\x00" + names + b"\x00" if n else b"\x00"  # every name between two NULs
+    for f, v in terms:
+        name = f.encode()
+        pos = padded.find(b"\x00" + name + b"\x00")
+        if pos >= 0:
+            values[padded.count(b"\x00", 0, pos)] += v  # the names before it: its index
+            continue
+        if b"\x00" in name or n >= PACK_MAX_FIELDS:
+            return None
+        values.append(0.0 + v)
+        names = names + b"\x00" + name if n else name
+        padded += name + b"\x00"
+        n += 1
+    if _BIG_ENDIAN:
+        values.byteswap()
+    return n.to_bytes(4, "little") + values.tobytes() + names
+
+
+def merge_counter_rows(rows: Iterable[tuple[str, Any]]) -> dict[str, float]:
+    """One key's counters from its stored (field, value) rows: plain rows and the packed row added up,
+    in field order."""
+    out: dict[str, float] = {}
+    for fld, value in rows:
+        if fld == PACKED_FIELD:
+            for f, v in _unpack(value).items():
+                out[f] = out.get(f, 0.0) + v
+        else:
+            out[fld] = out.get(fld, 0.0) + float(value)
+    return dict(sorted(out.items()))
+
+
 _first = itemgetter(0)
-_first3 = itemgetter(0, 1, 2)
 
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
