@@ -108,6 +108,7 @@ def test_a_copy_of_packed_counters_reads_the_same(store: SQLiteStore, tmp_path: 
 def test_pack_round_trip() -> None:
     fields = {"": 1.0, "t:護眼 ✓": -2.5, "n:click": 3.0}
     assert sq._unpack(sq._pack(fields)) == fields
-    assert sq._unpack(sq._merge_packed(sq._pack(fields), [("n:click", 1.0), ("new", 2.0), ("new", 1.0)])) == {
+    assert sq._unpack(sq._merge_packed(sq._pack(fields), [("c", "k", "n:click", 1.0), ("c", "k", "new", 2.0),
+                                                          ("c", "k", "new", 1.0)])) == {
         "": 1.0, "t:護眼 ✓": -2.5, "n:click": 4.0, "new": 3.0}
-    assert sq._merge_packed(None, [("a\x00b", 1.0)]) is None
+    assert sq._merge_packed(None, [("c", "k", "a\x00b", 1.0)]) is None

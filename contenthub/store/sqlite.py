@@ -13,6 +13,7 @@ import sqlite3
 import sys
 import threading
 from array import array
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -722,25 +723,25 @@ class SQLiteStore:
     # a page would spill to overflow pages), so its key goes on in plain rows. Readers always add both up,
     # so rows written before packing existed, by store copies or by either path read the same.
     def _add_counters(self, tx: sqlite3.Connection, updates: list[tuple[str, str, str, float]]) -> None:
-        by_key: dict[tuple[str, str], list[tuple[str, float]]] = {}
-        for collection, key, fld, value in updates:
-            if fld == PACKED_FIELD:
-                raise ValueError("the counter field name '\\x00' is reserved")
-            terms = by_key.get((collection, key))
-            if terms is None:
-                terms = by_key[collection, key] = []
-            terms.append((fld, value))
-        packable = [ck for ck, terms in by_key.items() if len(terms) >= PACK_MIN_FIELDS]
-        current = self._packed_rows(tx, packable)
+        # Key order (neighbouring writes share B-tree pages), stable: a key's increments keep their order.
+        # Each key's increments are then one slice of the sorted list, found from the per-key counts, so
+        # no Python code runs per increment except in the packed merge (a batch has ~80,000 of them).
+        updates = sorted(updates, key=_collection_key)
+        if PACKED_FIELD in map(_field, updates):
+            raise ValueError("the counter field name '\\x00' is reserved")
+        counts = Counter(map(_collection_key, updates))  # in key order: a key's increments are consecutive
+        current = self._packed_rows(tx, [ck for ck, n in counts.items() if n >= PACK_MIN_FIELDS])
         packed: list[tuple[str, str, str, bytes]] = []
         plain: list[tuple[str, str, str, float]] = []
-        for ck in sorted(by_key):  # key order: neighbouring writes share B-tree pages
-            terms = by_key[ck]
-            blob = _merge_packed(current.get(ck), terms) if len(terms) >= PACK_MIN_FIELDS else None
+        start = 0
+        for (collection, key), n in counts.items():
+            terms = updates[start : start + n]
+            start += n
+            blob = _merge_packed(current.get((collection, key)), terms) if n >= PACK_MIN_FIELDS else None
             if blob is None:
-                plain.extend((ck[0], ck[1], f, v) for f, v in terms)
+                plain += terms
             else:
-                packed.append((ck[0], ck[1], PACKED_FIELD, blob))
+                packed.append((collection, key, PACKED_FIELD, blob))
         tx.executemany("INSERT OR REPLACE INTO counters (collection, key, field, value) VALUES (?,?,?,?)", packed)
         tx.executemany(
             "INSERT INTO counters (collection, key, field, value) VALUES (?,?,?,?) "
@@ -819,9 +820,10 @@ def _unpack(blob: bytes) -> dict[str, float]:
     return dict(zip(names, values, strict=True))
 
 
-def _merge_packed(blob: bytes | None, terms: list[tuple[str, float]]) -> bytes | None:
-    """A packed row with ``terms`` added (in order), or None when they do not fit one packed row (too many
-    fields, or a name with NUL in it): then the terms go to plain rows.
+def _merge_packed(blob: bytes | None, terms: list[tuple[str, str, str, float]]) -> bytes | None:
+    """A packed row with its key's increments ``terms`` (collection, key, field, delta) added in order, or
+    None when they do not fit one packed row (too many fields, or a name with NUL in it): then the terms
+    go to plain rows.
 
     Works on the blob as bytes — names found by searching the NUL-joined names, values updated in place —
     because decoding ~40 names into a dict and joining them again cost 3x the merge itself."""
@@ -835,7 +837,7 @@ def _merge_packed(blob: bytes | None, terms: list[tuple[str, float]]) -> bytes |
             values.byteswap()
         names = blob[4 + 8 * n :]
     padded = b"\x00" + names + b"\x00" if n else b"\x00"  # every name between two NULs
-    for f, v in terms:
+    for _, _, f, v in terms:
         name = f.encode()
         pos = padded.find(b"\x00" + name + b"\x00")
         if pos >= 0:
@@ -866,6 +868,8 @@ def merge_counter_rows(rows: Iterable[tuple[str, Any]]) -> dict[str, float]:
 
 
 _first = itemgetter(0)
+_collection_key = itemgetter(0, 1)
+_field = itemgetter(2)
 
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
