@@ -17,13 +17,16 @@ segment, tonight" (1M users × a few ms). Here the same profile facts and the sa
   user's muted and recently delivered assets), exactly as for one request; the per-user constants
   of the scaling are kept aside (they do not move the argmax) and added to the picked scores only;
   caps and unsubscribes give a user no picks and cost no scoring;
-- blocks of users are scored on a thread pool (numpy and scipy release the GIL), so every core works.
+- chunks of users are scored on a thread pool, each thread taking a chunk from its events to its picks
+  (numpy, scipy and SQLite release the GIL), so every core works; with a scan, the log's ranges are
+  read and the matrices built on the pool while the user documents are read.
 
 Two documented differences from ``next_for_user``: tag weights come from the events with the assets'
 *current* features (the profile counters froze the features at event time, so an asset retagged
-since then, or no longer approved, weighs differently), and Thompson sampling draws one posterior
-sample per DRAW_USERS (256) users instead of one per user. With exploration off and unchanged assets,
-the picks are the same (tests/test_recommend_batch.py checks this).
+since then, or no longer approved, weighs differently), and Thompson sampling takes one posterior
+sample per candidate (from ranking's per-asset pool, as a request does) per DRAW_USERS (256) users
+instead of one per user. With exploration off and unchanged assets, the picks are the same
+(tests/test_recommend_batch.py checks this).
 """
 
 from __future__ import annotations
@@ -49,7 +52,8 @@ from contenthub.recommend import caps, lifecycle, users
 from contenthub.recommend.catalog import Catalog, catalog
 from contenthub.recommend.engagement import ENGAGED, EVENT_WEIGHTS, NEGATIVE, POSITIVE
 from contenthub.recommend.profiles import HISTORY_DAYS, HISTORY_LIMIT, VECTOR_EVENTS
-from contenthub.recommend.ranking import candidate_mask, quality_posterior
+from contenthub.recommend.ranking import (THOMPSON_POOL, _posterior, _posterior_samples, candidate_mask,
+                                          quality_posterior)
 from contenthub.recommend.strategies import Strategy, get_strategy
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import from_iso, utcnow
@@ -428,22 +432,6 @@ class _LazyRows:
             self.done[rows] = True
 
 
-def _shared(cat: Catalog, strategy: Strategy, channel: str, idx: np.ndarray,
-            rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Raw user-independent signals over the candidate rows (before per-user scaling)."""
-    out: dict[str, np.ndarray] = {}
-    if strategy.weight("quality"):
-        a, b = quality_posterior(cat, channel, idx)
-        out["quality"] = rng.beta(a, b) if strategy.exploration else a / (a + b)
-    if strategy.weight("popularity"):
-        log_pop = cat.log_popularity.get(channel)
-        if log_pop is None:
-            log_pop = cat.log_popularity.get("*")
-        if log_pop is not None:
-            out["popularity"] = log_pop[idx]
-    return out
-
-
 def _stage_fit(hub: Hub, cat: Catalog, strategy: Strategy, idx: np.ndarray, now: datetime) -> np.ndarray:
     """Fixed (unscaled) per-stage part: freshness plus lifecycle fit, as rows indexed by stage code."""
     rules = lifecycle.get_rules(hub)
@@ -520,7 +508,12 @@ class _Scorer:
     asset × candidate matrices of each signal, the strategy's weights."""
 
     def __init__(self, hub: Hub, cat: Catalog, strat: Strategy, channel: str, idx: np.ndarray, now: datetime) -> None:
-        self.cat, self.strat, self.idx, self.n_cand = cat, strat, idx, idx.size
+        self.cat, self.strat, self.idx, self.n_cand, self.channel = cat, strat, idx, idx.size, channel
+        # the quality posterior of every row and, with exploration, its pool of samples (made here, once,
+        # not by whichever chunk thread asks first)
+        self.posterior = _posterior(cat, channel) if strat.weight("quality") else None
+        self.samples = (_posterior_samples(cat, channel, self.posterior)
+                        if self.posterior is not None and strat.exploration else None)
         self.col_of = np.full(len(cat), -1, dtype=np.int64)
         self.col_of[idx] = np.arange(idx.size)
         self.w_sim, self.w_aff, self.w_col = strat.weight("similarity"), strat.weight("affinity"), strat.weight("collaborative")
@@ -549,8 +542,29 @@ class _Scorer:
             self.row_to_model[cat.model_rows[in_c]] = np.flatnonzero(in_c)
         self.fixed = _stage_fit(hub, cat, strat, idx, now)
 
+    def shared(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Raw user-independent signals over the candidates (before per-user scaling), as ranking draws
+        them: with exploration, one of each candidate's pooled posterior samples."""
+        out: dict[str, np.ndarray] = {}
+        cat, idx, strategy = self.cat, self.idx, self.strat
+        if strategy.weight("quality"):
+            if self.posterior is None:
+                a, b = quality_posterior(cat, self.channel, idx)
+                out["quality"] = rng.beta(a, b) if strategy.exploration else a / (a + b)
+            elif self.samples is not None:
+                out["quality"] = self.samples.take(idx * THOMPSON_POOL + rng.integers(0, THOMPSON_POOL, size=idx.size))
+            else:
+                out["quality"] = self.posterior[2][idx]
+        if strategy.weight("popularity"):
+            log_pop = cat.log_popularity.get(self.channel)
+            if log_pop is None:
+                log_pop = cat.log_popularity.get("*")
+            if log_pop is not None:
+                out["popularity"] = log_pop[idx]
+        return out
+
     def draw(self, cat: Catalog, channel: str, rng: np.random.Generator) -> _Draw:
-        shared = _shared(cat, self.strat, channel, self.idx, rng)
+        shared = self.shared(rng)
         base = self.fixed.copy()
         for k, v in shared.items():
             if v.size:
