@@ -5,12 +5,12 @@ Reading them from the store costs a query (an HTTP round trip on Elasticsearch),
 pydantic validation each — together most of a millisecond per request for values that change a few
 times a year. A memoised value is read again when
 
-- this process changed it: the writer calls ``hub.touch(name)`` *after* its store write (the
-  ``put_*``/``delete_*`` functions of strategies, caps and lifecycle do), so the next read here sees
-  it at once; or
-- it is older than :data:`TTL` seconds: another process (a second API process on the same
-  Elasticsearch cluster, the CLI on the same SQLite file) may have written it and nothing tells this
-  one, so **a change made in another process shows here within ``TTL`` seconds**.
+- it changed: the writer calls ``hub.touch(name)`` *after* its store write (the ``put_*``/``delete_*``
+  functions of strategies, caps and lifecycle do). The mark lives in the store, so the next read in
+  this process sees it at once and every other process (another API worker on the same SQLite file
+  or Elasticsearch cluster, the CLI) within ``hub.CHANGES_POLL_S`` (0.5) seconds; or
+- it is older than :data:`TTL` seconds: a safety net for a write that did not touch (a document
+  edited with ``contenthub store`` tools, say).
 
 The version is read before the loader runs, so a write that lands during a load is never hidden
 behind it: the memo is tagged with the older version and the next call reloads.
