@@ -178,3 +178,19 @@ def test_batch_follows_merged_ids_on_both_read_paths(world, monkeypatch) -> None
     np.testing.assert_array_equal(looked_up[0], scanned[0])
     np.testing.assert_allclose(looked_up[1], scanned[1], rtol=1e-6)
     assert looked_up[2] == scanned[2]
+
+
+def test_batch_breaks_ties_in_catalog_order_across_its_column_groups() -> None:
+    """The scorer puts modelled candidates first; a tie between the groups still goes to the lowest
+    catalog row, as ranking.top_stable does for one request."""
+    scorer = batch._Scorer.__new__(batch._Scorer)
+    scorer.n_model = 2
+    idx = np.array([5, 9, 1, 7])          # columns: modelled rows 5, 9; then rows 1, 7
+    scorer.rank = np.argsort(np.argsort(idx))
+    score = np.array([[0.9, 0.2, 0.9, 0.1],   # tie across groups: row 1 (column 2) wins
+                      [0.3, 0.8, 0.1, 0.8],   # tie across groups: row 7 (column 3) beats row 9
+                      [0.5, 0.5, 0.1, 0.2],   # tie inside a group: the first column (row 5)
+                      [-np.inf] * 4], dtype=np.float32)
+    best = np.argmax(score, axis=1)
+    scorer._first_in_catalog_order(score, best)
+    assert best.tolist() == [2, 3, 0, 0]

@@ -508,6 +508,23 @@ class _Scorer:
     asset × candidate matrices of each signal, the strategy's weights."""
 
     def __init__(self, hub: Hub, cat: Catalog, strat: Strategy, channel: str, idx: np.ndarray, now: datetime) -> None:
+        self.w_sim, self.w_aff, self.w_col = strat.weight("similarity"), strat.weight("affinity"), strat.weight("collaborative")
+        model = cat.engagement
+        self.model = model if (model is not None and cat.model_rows is not None and bool(model.asset_ids)
+                               and self.w_col) else None
+        # Candidate columns: the modelled candidates first, so the collaborative signal (zero off the
+        # model) is a product over that leading slice only — about half the columns. ``rank`` is each
+        # column's place in catalog order, which breaks ties as a request does (lowest row first).
+        self.n_model = 0
+        if self.model is not None:
+            assert cat.model_rows is not None
+            modelled = np.zeros(len(cat), dtype=bool)
+            modelled[cat.model_rows[cat.model_rows >= 0]] = True
+            self.n_model = int(modelled[idx].sum())
+            idx = np.concatenate([idx[modelled[idx]], idx[~modelled[idx]]])
+        self.rank = np.argsort(idx, kind="stable")
+        self.rank[self.rank.copy()] = np.arange(idx.size)
+        self.reordered = bool(idx.size) and bool((np.diff(idx) < 0).any())
         self.cat, self.strat, self.idx, self.n_cand, self.channel = cat, strat, idx, idx.size, channel
         # the quality posterior of every row and, with exploration, its pool of samples (made here, once,
         # not by whichever chunk thread asks first)
@@ -516,28 +533,25 @@ class _Scorer:
                         if self.posterior is not None and strat.exploration else None)
         self.col_of = np.full(len(cat), -1, dtype=np.int64)
         self.col_of[idx] = np.arange(idx.size)
-        self.w_sim, self.w_aff, self.w_col = strat.weight("similarity"), strat.weight("affinity"), strat.weight("collaborative")
         vec_c = np.ascontiguousarray(cat.vectors[idx].T)  # dim × candidates
         self.sim = _LazyRows(len(cat), idx.size, lambda rows: cat.vectors[rows] @ vec_c) if self.w_sim else None
         # candidates × features, sparse: affinity is (candidate features) · (user tag weights), a few
         # short row additions per candidate over a block's dense tag weights
         self.feat_c = cat.features[idx].tocsr().astype(np.float32)
-        model = cat.engagement
-        self.model = model if (model is not None and cat.model_rows is not None and bool(model.asset_ids)
-                               and self.w_col) else None
         if self.model is not None:
             assert cat.model_rows is not None
             in_c = cat.model_rows >= 0
             model_cols = np.where(in_c, self.col_of[np.maximum(cat.model_rows, 0)], -1)
             keep = np.flatnonzero(model_cols >= 0)
             weights = self.model.weights
+            width = self.n_model
 
             def collab_rows(rows: np.ndarray) -> np.ndarray:
-                out = np.zeros((rows.size, idx.size), dtype=np.float32)
+                out = np.zeros((rows.size, width), dtype=np.float32)
                 out[:, model_cols[keep]] = weights[np.ix_(rows, keep)]
                 return out
 
-            self.collab = _LazyRows(len(model.asset_ids), idx.size, collab_rows)
+            self.collab = _LazyRows(len(self.model.asset_ids), width, collab_rows)
             self.row_to_model = np.full(len(cat), -1, dtype=np.int64)
             self.row_to_model[cat.model_rows[in_c]] = np.flatnonzero(in_c)
         self.fixed = _stage_fit(hub, cat, strat, idx, now)
@@ -649,20 +663,46 @@ class _Scorer:
             if ex_r.size:
                 raw[ex_r, ex_c] = raw[ex_r, ref]
             _affinity_into(score, const, raw, self.w_aff, b.has_tags)
-        if b.engaged is not None:
-            _scale_into(score, const, product(b.engaged, self.collab), self.w_col, b.has_engaged)
+        if b.engaged is not None and self.n_model:
+            self._collaborative_into(score, const, b, ref)
         if ex_r.size:
             score[ex_r, ex_c] = -np.inf
         if n == 1:
             best = np.argmax(score, axis=1)[:, None]
+            if self.reordered:
+                self._first_in_catalog_order(score, best[:, 0])
         else:
             k = min(n, self.n_cand)
             part_idx = np.argpartition(-score, k - 1, axis=1)[:, :k]
-            order = np.argsort(-np.take_along_axis(score, part_idx, 1), axis=1, kind="stable")
+            order = np.lexsort((self.rank[part_idx], -np.take_along_axis(score, part_idx, 1)))
             best = np.take_along_axis(part_idx, order, 1)
         got = np.take_along_axis(score, best, 1).astype(np.float64) + const[:, None]
         valid = np.isfinite(got)
         return np.where(valid, best, -1), np.where(valid, got, -np.inf)
+
+
+    def _collaborative_into(self, score: np.ndarray, const: np.ndarray, b: _Block, ref: np.ndarray) -> None:
+        """The collaborative signal, computed over the modelled candidates (columns < n_model) only: the
+        others score 0, which enters a user's min/max unless all of them are excluded for the user."""
+        width, ex_r, ex_c = self.n_model, b.ex_r, b.ex_c
+        raw = np.asarray(b.engaged @ self.collab.m, dtype=np.float32)
+        m = raw.shape[0]
+        inside = ex_c < width
+        if inside.any():  # excluded cells take the value of the user's reference candidate (0 off the model)
+            r, c, rc = ex_r[inside], ex_c[inside], ref[inside]
+            raw[r, c] = np.where(rc < width, raw[r, np.minimum(rc, width - 1)], 0.0)
+        zero = np.bincount(ex_r[~inside], minlength=m) < self.n_cand - width
+        _scale_into(score[:, :width], const, raw, self.w_col, b.has_engaged, zero=zero)
+
+    def _first_in_catalog_order(self, score: np.ndarray, best: np.ndarray) -> None:
+        """Among columns tied with a row's best score, pick the lowest in catalog order (ranking's
+        ``top_stable``), the columns being in another order here."""
+        # each of the two column groups is in catalog order, so only a tie across them needs a look
+        width = self.n_model
+        top_a, top_b = score[:, :width].max(axis=1), score[:, width:].max(axis=1)
+        for r in np.flatnonzero((top_a == top_b) & np.isfinite(top_a)).tolist():
+            cols = np.flatnonzero(score[r] == top_a[r])
+            best[r] = cols[np.argmin(self.rank[cols])]
 
 
 def _transposed(a: np.ndarray, step: int = 128) -> np.ndarray:
@@ -674,11 +714,16 @@ def _transposed(a: np.ndarray, step: int = 128) -> np.ndarray:
     return out
 
 
-def _scale_into(score: np.ndarray, const: np.ndarray, raw: np.ndarray, weight: float, has: np.ndarray) -> None:
+def _scale_into(score: np.ndarray, const: np.ndarray, raw: np.ndarray, weight: float, has: np.ndarray,
+                zero: np.ndarray | None = None) -> None:
     """score += weight · minmax(raw) per row, the per-row offset going to ``const``: rows with a flat
-    signal get _minmax's constant (0 or 0.5), rows where ``has`` is False get nothing."""
+    signal get _minmax's constant (0 or 0.5), rows where ``has`` is False get nothing. ``zero``: rows
+    whose signal is also 0 on candidates outside ``raw``'s columns (so 0 counts in their min/max)."""
     lo = raw.min(axis=1).astype(np.float64)
     hi = raw.max(axis=1).astype(np.float64)
+    if zero is not None:
+        lo = np.where(zero, np.minimum(lo, 0.0), lo)
+        hi = np.where(zero, np.maximum(hi, 0.0), hi)
     span = hi - lo
     flat = span < 1e-12
     scale = np.where(flat | ~has, 0.0, weight / np.where(flat, 1.0, span))
