@@ -30,6 +30,7 @@ EVENT_WEIGHTS: dict[str, float] = {
     "unsubscribe": -8.0,
     "delete": -6.0,
 }
+_N_FIELDS = {t: f"n:{t}" for t in EVENT_WEIGHTS}  # the count field of each event type
 POSITIVE = frozenset(t for t, w in EVENT_WEIGHTS.items() if w > 0)
 NEGATIVE = frozenset(t for t, w in EVENT_WEIGHTS.items() if w < 0)
 ENGAGED = POSITIVE  # what counts as activity for lifecycle stages
@@ -105,13 +106,14 @@ def counter_deltas(
     stats: dict[str, dict[str, float]] = {}
     popularity: dict[str, dict[str, float]] = {}
     features: dict[str, tuple[tuple[str, float], ...]] = {}
+    weight_of, asset_of = EVENT_WEIGHTS.get, assets.get
     for ev in events:
         etype = ev["type"]
-        w = EVENT_WEIGHTS.get(etype, 0.0)
-        asset = assets.get(ev.get("asset_id") or "")
-        n_field = f"n:{etype}"
+        w = weight_of(etype, 0.0)
+        asset = asset_of(ev.get("asset_id") or "")
+        n_field = _N_FIELDS.get(etype) or f"n:{etype}"
         rev = float(ev["value"]) if etype == "convert" and ev.get("value") else None
-        decayed: list[tuple[str, float]] = []
+        feats = None
         if w and asset is not None:
             aid = asset["id"]
             feats = features.get(aid)
@@ -119,22 +121,18 @@ def counter_deltas(
                 feats = features[aid] = asset_features(asset)
             scale = _scale_at(ev["ts"], half_life_days)
             ws = w * scale
-            decayed = [(f, ws * fw) for f, fw in feats]
-            decayed.append(("w:pos" if w > 0 else "w:neg", abs(w) * scale))
-        owners = []
-        if ev.get("user_id"):
-            owners.append(ev["user_id"])
-        if ev.get("group_id"):
-            owners.append(f"group:{ev['group_id']}")
-        for owner in owners:
+            pole, pole_add = ("w:pos" if w > 0 else "w:neg"), abs(w) * scale
+        for owner in _owners(ev):
             fields = profile.get(owner)
             if fields is None:
                 fields = profile[owner] = {}
             fields[n_field] = fields.get(n_field, 0.0) + 1
             if rev is not None:
                 fields["rev"] = fields.get("rev", 0.0) + rev
-            for f, x in decayed:
-                fields[f] = fields.get(f, 0.0) + x
+            if feats is not None:
+                for f, fw in feats:
+                    fields[f] = fields.get(f, 0.0) + ws * fw
+                fields[pole] = fields.get(pole, 0.0) + pole_add
         if asset is not None:
             aid = asset["id"]
             key = f"{aid}|{ev['channel']}"
@@ -152,6 +150,14 @@ def counter_deltas(
     return [(collection, key, f, x)
             for collection, sums in sorted(((ASSET_STATS, stats), (POPULARITY, popularity), (PROFILE, profile)))
             for key in sorted(sums) for f, x in sums[key].items()]
+
+
+def _owners(ev: dict[str, Any]) -> tuple[str, ...]:
+    """The profiles an event counts for: its user's and its group's (``group:<id>``)."""
+    user_id, group_id = ev.get("user_id"), ev.get("group_id")
+    if group_id:
+        return (user_id, f"group:{group_id}") if user_id else (f"group:{group_id}",)
+    return (user_id,) if user_id else ()
 
 
 def read_decayed(counters: dict[str, float], now: datetime, half_life_days: float) -> dict[str, float]:
