@@ -167,6 +167,15 @@ def _follow_merges(docs: dict[str, list[str]], user_ids: Sequence[str]) -> tuple
     return canon, np.where(pos >= 0, created[pos], np.nan)
 
 
+def _by_key_newest_first(key: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    """``np.lexsort((-ts, key))`` (equal stamps keep their order) as one sort of an int64 composite —
+    key, then the stamp's rank — which is ~30% faster than lexsort's two merge sorts."""
+    n = key.size
+    rank = np.empty(n, dtype=np.int64)
+    rank[np.argsort(-ts, kind="stable")] = np.arange(n)
+    return np.argsort(key.astype(np.int64) * n + rank)
+
+
 class _EventLog:
     """Events of the requested users as columns keyed by the user's index in ``keys`` (unique
     canonical ids), grouped by user with the newest first; ``take`` cuts out one chunk's users."""
@@ -181,7 +190,7 @@ class _EventLog:
         log = cls()
         if parts:
             key, typ, row, no_asset, chan, ts = (np.concatenate(c) for c in zip(*parts, strict=True))
-            order = np.lexsort((-ts, key))
+            order = _by_key_newest_first(key, ts)
             log.key, log.type, log.row = key[order], typ[order], row[order]
             log.no_asset, log.channel, log.ts = no_asset[order], chan[order], ts[order]
         log.offsets = np.searchsorted(log.key, np.arange(n_keys + 1))
@@ -414,10 +423,10 @@ class _LazyRows:
     """A dense (rows × candidates) float32 matrix whose rows are computed on first use. Thread-safe:
     chunks scored on several threads ask for rows; a row is computed once, under the lock."""
 
-    def __init__(self, n_rows: int, n_cols: int, fill: Callable[[np.ndarray], np.ndarray]) -> None:
+    def __init__(self, n_rows: int, n_cols: int, fill: Callable[[np.ndarray, np.ndarray], None]) -> None:
         self.m = np.empty((n_rows, n_cols), dtype=np.float32)
         self.done = np.zeros(n_rows, dtype=bool)
-        self.fill = fill
+        self.fill = fill  # fill(rows, out): write those rows into ``out``
         self.lock = threading.Lock()
 
     def ensure(self, used: sparse.csr_matrix) -> None:
@@ -428,7 +437,12 @@ class _LazyRows:
             rows = rows[~self.done[rows]]
             for k in range(0, rows.size, 1024):
                 part = rows[k:k + 1024]
-                self.m[part] = self.fill(part)
+                if part[-1] - part[0] + 1 == part.size:  # a run of rows (the prefill): straight into place
+                    self.fill(part, self.m[part[0]:part[-1] + 1])
+                else:
+                    out = np.empty((part.size, self.m.shape[1]), dtype=np.float32)
+                    self.fill(part, out)
+                    self.m[part] = out
             self.done[rows] = True
 
 
@@ -534,7 +548,8 @@ class _Scorer:
         self.col_of = np.full(len(cat), -1, dtype=np.int64)
         self.col_of[idx] = np.arange(idx.size)
         vec_c = np.ascontiguousarray(cat.vectors[idx].T)  # dim × candidates
-        self.sim = _LazyRows(len(cat), idx.size, lambda rows: cat.vectors[rows] @ vec_c) if self.w_sim else None
+        self.sim = (_LazyRows(len(cat), idx.size, lambda rows, out: np.matmul(cat.vectors[rows], vec_c, out=out))
+                    if self.w_sim else None)
         # candidates × features, sparse: affinity is (candidate features) · (user tag weights), a few
         # short row additions per candidate over a block's dense tag weights
         self.feat_c = cat.features[idx].tocsr().astype(np.float32)
@@ -543,15 +558,15 @@ class _Scorer:
             in_c = cat.model_rows >= 0
             model_cols = np.where(in_c, self.col_of[np.maximum(cat.model_rows, 0)], -1)
             keep = np.flatnonzero(model_cols >= 0)
-            weights = self.model.weights
-            width = self.n_model
+            weights = np.asarray(self.model.weights, dtype=np.float32)
+            # the model column behind each of the first n_model candidate columns
+            source = np.empty(self.n_model, dtype=np.int64)
+            source[model_cols[keep]] = keep
 
-            def collab_rows(rows: np.ndarray) -> np.ndarray:
-                out = np.zeros((rows.size, width), dtype=np.float32)
-                out[:, model_cols[keep]] = weights[np.ix_(rows, keep)]
-                return out
+            def collab_rows(rows: np.ndarray, out: np.ndarray) -> None:
+                np.take(weights[rows], source, axis=1, out=out)
 
-            self.collab = _LazyRows(len(self.model.asset_ids), width, collab_rows)
+            self.collab = _LazyRows(len(self.model.asset_ids), self.n_model, collab_rows)
             self.row_to_model = np.full(len(cat), -1, dtype=np.int64)
             self.row_to_model[cat.model_rows[in_c]] = np.flatnonzero(in_c)
         self.fixed = _stage_fit(hub, cat, strat, idx, now)
@@ -782,12 +797,13 @@ def next_for_users(
     scan = packed and len(user_ids) >= SCAN_SHARE * max(hub.store.count_docs(users.USERS), 1)
     workers = workers or os.cpu_count() or 1
     pool = ThreadPoolExecutor(max_workers=workers)
+    side = ThreadPoolExecutor(max_workers=1)
     try:
         log = None
         if scan:
             t0 = time.perf_counter()
             reads = _start_scan(hub, channel, pool)
-            prefill = pool.submit(_timed, scorer.prefill)
+            prefill = side.submit(_timed, scorer.prefill)  # its own thread: not queued behind the reads
         started = time.perf_counter()
         canon, first_seen = _user_facts(hub, user_ids, every_user=scan)
         timings["users"] = time.perf_counter() - started
@@ -802,6 +818,7 @@ def next_for_users(
         yield from _run_chunks(job, user_ids, chunk, pool, 2 * workers, seed)
     finally:
         pool.shutdown(cancel_futures=True)
+        side.shutdown(cancel_futures=True)
 
 
 def _timed(fn: Callable[[], None]) -> float:
