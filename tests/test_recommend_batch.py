@@ -194,3 +194,14 @@ def test_batch_breaks_ties_in_catalog_order_across_its_column_groups() -> None:
     best = np.argmax(score, axis=1)
     scorer._first_in_catalog_order(score, best)
     assert best.tolist() == [2, 3, 0, 0]
+
+
+def test_packed_scan_codes_event_types_like_the_plain_scan(world) -> None:
+    plain = world.store.scan_events_packed("moments")
+    types = tuple(t for t in batch.TYPES if t != "delivered")  # one type the reader does not know
+    coded = world.store.scan_events_packed("moments", types=types)
+    assert coded["type_coded"] and len(coded["type"]) == coded["n"] == plain["n"] > 100
+    want = ["~" if t not in types else chr(48 + types.index(t)) for t in plain["type"].split(batch.SEP)]
+    assert list(coded["type"]) == want and "~" in want
+    assert {k: coded[k] for k in ("user_id", "asset_id", "on_channel", "ts")} == \
+        {k: plain[k] for k in ("user_id", "asset_id", "on_channel", "ts")}

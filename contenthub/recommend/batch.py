@@ -248,9 +248,14 @@ def _unpack(p: dict[str, Any], pos: dict[str, int], row_of: dict[str, int]) -> t
     """One packed range → (key, type, row, no_asset, channel, ts) arrays of the users in ``pos``.
     ``row_of``: catalog row by asset id, with '' (no asset) → −2, so one look-up gives both columns."""
     n = p["n"]
-    uid, aid, etype = p["user_id"].split(SEP), p["asset_id"].split(SEP), p["type"].split(SEP)
+    uid, aid = p["user_id"].split(SEP), p["asset_id"].split(SEP)
     on_channel = np.frombuffer(p["on_channel"].encode("ascii"), dtype=np.uint8) == ord("1")
-    if not len(uid) == len(aid) == len(etype) == on_channel.size == n:
+    if p.get("type_coded"):  # one character per event: chr(48 + code), '~' for a type not in TYPES
+        codes = np.frombuffer(p["type"].encode("ascii"), dtype=np.uint8)
+        typ = np.where(codes == ord("~"), 0, codes.astype(np.int16) - 48).astype(np.int8)
+    else:
+        typ = np.fromiter(map(TYPE_CODE.get, p["type"].split(SEP), repeat(0)), dtype=np.int8)
+    if not len(uid) == len(aid) == typ.size == on_channel.size == n:
         raise _Unpacked
     if p["ts_width"] == 27:
         stamps = p["ts"]
@@ -264,7 +269,6 @@ def _unpack(p: dict[str, Any], pos: dict[str, int], row_of: dict[str, int]) -> t
     if ts.size != n:
         raise _Unpacked
     key = np.fromiter(map(pos.get, uid, repeat(-1)), dtype=np.int64, count=n)
-    typ = np.fromiter(map(TYPE_CODE.get, etype, repeat(0)), dtype=np.int8, count=n)
     row = np.fromiter(map(row_of.get, aid, repeat(-1)), dtype=np.int32, count=n)
     keep = key >= 0
     row, no_asset = row[keep], row[keep] == -2
@@ -276,7 +280,7 @@ def _start_scan(hub: Hub, channel: str, pool: ThreadPoolExecutor) -> list[Future
     """Read the whole event log, its ranges in parallel on ``pool`` (SQLite works without the GIL), so
     the reads overlap whatever the caller does meanwhile (user documents, matrices)."""
     store = hub.store
-    return [pool.submit(store.scan_events_packed, channel, *rng) for rng in store.event_scan_ranges()]
+    return [pool.submit(store.scan_events_packed, channel, *rng, types=TYPES) for rng in store.event_scan_ranges()]
 
 
 def _finish_scan(reads: list[Future[dict[str, Any]]], cat: Catalog, keys: list[str]) -> _EventLog | None:

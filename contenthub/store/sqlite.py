@@ -647,29 +647,40 @@ class SQLiteStore:
             bounds.append(row[0])
         return list(zip([None, *bounds], [*bounds, None], strict=True))
 
-    def scan_events_packed(self, channel: str, lo: str | None = None, hi: str | None = None) -> dict[str, Any]:
+    def scan_events_packed(self, channel: str, lo: str | None = None, hi: str | None = None, *,
+                           types: tuple[str, ...] | None = None) -> dict[str, Any]:
         """The events with a user in one primary-key range, each column packed into one string: ``n``;
         ``user_id``, ``asset_id`` ('' for none) and ``type`` joined by U+001F; ``on_channel`` one '0'/'1'
         per event (channel == ``channel``); ``ts`` the stored stamps back to back when all are 27 characters
-        long (as to_iso writes them; ``ts_width`` 27), else joined by U+001F (``ts_width`` 0)."""
+        long (as to_iso writes them; ``ts_width`` 27), else joined by U+001F (``ts_width`` 0).
+        ``types`` (fewer than 78): ``type`` is instead one character per event, chr(48 + i) for
+        ``types[i]`` and '~' for any other type (``type_coded`` True) — no string per event to split
+        and look up on the reader's side."""
         where = ["user_id IS NOT NULL"]
         if lo is not None:
             where.append("id > :lo")
         if hi is not None:
             where.append("id <= :hi")
-        params = {"sep": "\x1f", "ch": channel, "lo": lo, "hi": hi}
+        params: dict[str, Any] = {"sep": "\x1f", "ch": channel, "lo": lo, "hi": hi}
         cond = " AND ".join(where)
+        type_col = "group_concat(type, :sep)"
+        if types is not None:
+            if len(types) >= 78:
+                raise ValueError("at most 77 coded event types")
+            params.update({f"t{i}": t for i, t in enumerate(types)})
+            cases = " ".join(f"WHEN :t{i} THEN '{chr(48 + i)}'" for i in range(len(types)))
+            type_col = f"group_concat(CASE type {cases} ELSE '~' END, '')" if types else "group_concat('~', '')"
         row = self._conn().execute(
             "SELECT count(*), group_concat(user_id, :sep), group_concat(ifnull(asset_id, ''), :sep), "
-            f"group_concat(type, :sep), group_concat(channel IS :ch, ''), group_concat(ts, '') "
+            f"{type_col}, group_concat(channel IS :ch, ''), group_concat(ts, '') "
             f"FROM events NOT INDEXED WHERE {cond}", params).fetchone()
-        n, users, assets, types, on_channel, ts = row
+        n, users, assets, type_values, on_channel, ts = row
         width = 27
         if n and len(ts) != 27 * n:  # then some stamp has another length
             width = 0
             ts = self._conn().execute(f"SELECT group_concat(ts, :sep) FROM events NOT INDEXED WHERE {cond}", params).fetchone()[0]
-        return {"n": n, "user_id": users or "", "asset_id": assets or "", "type": types or "",
-                "on_channel": on_channel or "", "ts": ts or "", "ts_width": width}
+        return {"n": n, "user_id": users or "", "asset_id": assets or "", "type": type_values or "",
+                "type_coded": types is not None, "on_channel": on_channel or "", "ts": ts or "", "ts_width": width}
 
     def packed_doc_fields(self, collection: str, fields: tuple[str, ...]) -> dict[str, list[str]]:
         """``id`` and the top-level ``fields`` ('' when absent or null) of every document of ``collection``,
