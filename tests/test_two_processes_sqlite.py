@@ -8,9 +8,11 @@ its share of a key's rate limit. These tests run two real servers on one data fo
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -91,17 +93,65 @@ def test_plan_versions_written_through_both_processes_are_never_lost(pair: tuple
     editor = {"Authorization": f"Bearer {secret['editor']}"}
     week = "2026-12-07"
 
-    def plan(i: int) -> int:
-        r = httpx.post(f"{urls[i % 2]}/v1/plans", headers=editor, timeout=120,
-                       json={"week": week, "channels": [CHANNEL], "audiences": ["all"]})
-        assert r.status_code == 201, r.text
-        return int(r.json()["version"])
+    def plan(i: int) -> tuple[int, int]:
+        """Plan the week through one of the processes; a 409 (someone saved in between) is retried, as a
+        client should. Returns (the version saved, 409s seen)."""
+        for conflicts in range(30):
+            r = httpx.post(f"{urls[i % 2]}/v1/plans", headers=editor, timeout=120,
+                           json={"week": week, "channels": [CHANNEL], "audiences": ["all"]})
+            if r.status_code != 409:
+                assert r.status_code == 201, r.text
+                return int(r.json()["version"]), conflicts
+        pytest.fail("30 conflicts in a row")
 
     with ThreadPoolExecutor(6) as pool:
-        versions = sorted(pool.map(plan, range(6)))
-    assert versions == [1, 2, 3, 4, 5, 6]  # two writers never both wrote "the next version"
+        results = list(pool.map(plan, range(6)))
+    versions = sorted(v for v, _ in results)
+    # Each save got its own version: two processes never both wrote "the next version" over each other.
+    assert versions == [1, 2, 3, 4, 5, 6], results
     listed = httpx.get(f"{urls[0]}/v1/plans/{week}/versions", headers=editor, timeout=30).json()
     assert [v["version"] for v in listed] == [6, 5, 4, 3, 2, 1]
+
+
+def _save_plans(data_dir: str, week: str, times: int, start_at: float) -> None:
+    """In a separate process: save the week's plan ``times`` times as the next version, from ``start_at``."""
+    from contenthub.publish import service
+
+    hub = open_hub(Settings(data_dir=Path(data_dir), session_secret="two-processes"))
+    try:
+        plan = service.find_plan(hub, date.fromisoformat(week))
+        assert plan is not None
+        time.sleep(max(start_at - time.time(), 0))
+        for _ in range(times):
+            service.save_plan(hub, plan, None)  # no expected version: "whatever is current, plus one"
+    finally:
+        hub.close()
+
+
+def test_plan_saves_from_two_processes_each_take_their_own_version(settings: Settings) -> None:
+    """The version is read-check-write; without a lock across processes two saves can both write
+    "current + 1" and one of them is lost. Two processes save 150 times each, at the same moment."""
+    from contenthub.publish import service
+
+    hub = open_hub(settings)
+    try:
+        first = service.generate(hub, date(2026, 12, 7), [CHANNEL], ["all"], "test")
+    finally:
+        hub.close()
+    ctx = multiprocessing.get_context("spawn")
+    start_at = time.time() + 4
+    procs = [ctx.Process(target=_save_plans, args=(str(settings.data_dir), "2026-12-07", 150, start_at))
+             for _ in range(2)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(120)
+        assert proc.exitcode == 0
+    hub = open_hub(settings)
+    try:
+        assert service.get_plan(hub, date(2026, 12, 7)).version == first.version + 300
+    finally:
+        hub.close()
 
 
 def test_each_worker_holds_its_share_of_a_keys_rate_limit(settings: Settings, embedder: Embedder) -> None:
