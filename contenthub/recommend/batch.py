@@ -817,9 +817,11 @@ def next_for_users(
         if scan:
             log = _finish_scan(reads, cat, keys)
             timings["events"] = time.perf_counter() - t0
-            timings["matrices"] = prefill.result()
+        # chunks start at once: each waits for the matrices only when it needs their rows (prepare)
         job = _Job(hub, cat, scorer, channel, now, n, block, canon, key_idx, keys, first_seen, log, timings)
         yield from _run_chunks(job, user_ids, chunk, pool, 2 * workers, seed)
+        if scan:
+            timings["matrices"] = prefill.result()
     finally:
         pool.shutdown(cancel_futures=True)
         side.shutdown(cancel_futures=True)
