@@ -10,7 +10,8 @@ Prints JSON with
   measured on all users of the data set and extrapolated linearly to 1M users (said so in the JSON);
 - sustained ingestion events/s through ``events.ingest`` (the batch endpoint's logic) on the embedded
   store, with the stored event count checked against what was sent (none lost) and a re-send counted
-  as duplicates only.
+  as duplicates only — once in this process batch after batch, once through ``POST /v1/events`` on
+  ``contenthub serve --workers`` with several clients posting at the same time (the endpoint as deployed).
 
 Data: assets from ``demo_corpus.generate_assets(10000)`` stored approved, with *random unit vectors*
 (384-d, seeded) bulk-loaded instead of real embeddings — scoring cost is the same and the model's
@@ -36,6 +37,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -334,15 +337,17 @@ def load_main(port: int, n_users: int, concurrency: int, seconds: float, out: Pa
     out.write_text(json.dumps(res))
 
 
-def http(data_dir: Path, n_users: int, concurrency: int, seconds: float, workers: int) -> dict[str, Any]:
-    """``contenthub serve`` (the command operators run) on a free loopback port, load from another process."""
+@contextmanager
+def serving(data_dir: Path, workers: int) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """``contenthub serve`` (the command operators run) on a free loopback port until the block ends:
+    (port, server process)."""
     port = free_port()
-    env = server_env(data_dir)
     argv = [sys.executable, "-m", "contenthub.cli", "serve", "--data-dir", str(data_dir), "--port", str(port),
             "--workers", str(workers), "--no-access-log"]
     log_path = data_dir / "http-server.log"
     with open(log_path, "wb") as log:
-        server = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        server = subprocess.Popen(argv, env=server_env(data_dir), stdout=log, stderr=subprocess.STDOUT,
+                                  start_new_session=True)
     try:
         deadline = time.time() + 300
         while time.time() < deadline:
@@ -353,6 +358,19 @@ def http(data_dir: Path, n_users: int, concurrency: int, seconds: float, workers
                 if server.poll() is not None:
                     raise RuntimeError(f"the server process exited; see {log_path}") from None
                 time.sleep(0.5)
+        yield port, server
+    finally:
+        server.send_signal(signal.SIGINT)  # uvicorn's graceful stop (it stops its worker processes too)
+        try:
+            server.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)  # the session this bench started for the server
+            server.wait()
+
+
+def http(data_dir: Path, n_users: int, concurrency: int, seconds: float, workers: int) -> dict[str, Any]:
+    """Next content over HTTP: the server warmed up, load from another process."""
+    with serving(data_dir, workers) as (port, server):
         warm_s = wait_warm(port, server, workers)
         out = data_dir / "http-result.json"
         out.unlink(missing_ok=True)
@@ -362,45 +380,49 @@ def http(data_dir: Path, n_users: int, concurrency: int, seconds: float, workers
                         "--server-pid", str(server.pid)],
                        env=load_env, check=True, timeout=seconds + 120)
         res = json.loads(out.read_text())
-    finally:
-        server.send_signal(signal.SIGINT)  # uvicorn's graceful stop (it stops its worker processes too)
-        try:
-            server.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)  # the session this bench started for the server
-            server.wait()
     return {**res, "concurrency": concurrency, "n": 3, "warm_up_s": round(warm_s, 1),
-            "server": f"contenthub serve --workers {workers} --no-access-log (uvicorn; {' '.join(argv[3:])})"}
+            "server": f"contenthub serve --workers {workers} --no-access-log (uvicorn)"}
 
 
 # --- ingestion ------------------------------------------------------------------------------------
 
 
-def ingestion(data_dir: Path, n_users: int, n_events: int, batch: int = 10000) -> dict[str, Any]:
-    """Sustained ingestion through events.ingest on existing users; counts what was stored."""
-    from contenthub.recommend import events
+def event_batches(hub: Hub, n_users: int, n_events: int, batch: int, tag: str) -> list[list[dict[str, Any]]]:
+    """Fresh events (ids unique to this run) on existing users and random approved assets, in batches."""
     from contenthub.store.query import AssetFilter
+
+    asset_ids = [h.id for h in hub.store.filter_assets(AssetFilter(statuses=("approved",)), limit=20000).hits]
+    docs = hub.store.get_assets(asset_ids)
+    rng = random.Random(int(time.time()))
+    run = f"{tag}{int(time.time())}"
+    now_ts = utcnow().timestamp() - 600
+    types = ["delivered", "open", "click", "delivered", "open", "convert"]
+    batches = []
+    for b in range(0, n_events, batch):
+        evs = []
+        for k in range(b, min(b + batch, n_events)):
+            a = docs[asset_ids[rng.randrange(len(asset_ids))]]
+            evs.append({"id": f"s{run}-{k}", "type": types[k % len(types)], "user_id": f"bu{rng.randrange(n_users):06d}",
+                        "asset_id": a["id"], "channel": a["channels"][0],
+                        "ts": to_iso(datetime.fromtimestamp(now_ts - rng.uniform(0, 7 * 86400), UTC)),
+                        **({"value": 99.0} if k % len(types) == 5 else {})})
+        batches.append(evs)
+    return batches
+
+
+def _clicks(hub: Hub) -> float:
+    return sum(v for _, f, v in hub.store.scan_counters("asset_stats") if f == "n:click")
+
+
+def ingestion(data_dir: Path, n_users: int, n_events: int, batch: int = 10000) -> dict[str, Any]:
+    """Sustained ingestion through events.ingest (the endpoint's logic) in this one process, batch after
+    batch; counts what was stored."""
+    from contenthub.recommend import events
 
     hub = open_hub(settings_for(data_dir))
     try:
-        asset_ids = [h.id for h in hub.store.filter_assets(AssetFilter(statuses=("approved",)), limit=20000).hits]
-        docs = hub.store.get_assets(asset_ids)
-        rng = random.Random(int(time.time()))
-        run = f"{int(time.time())}"
-        now_ts = utcnow().timestamp() - 600
-        types = ["delivered", "open", "click", "delivered", "open", "convert"]
-        before = hub.store.count_events()
-        clicks_before = sum(v for _, f, v in hub.store.scan_counters("asset_stats") if f == "n:click")
-        batches = []
-        for b in range(0, n_events, batch):
-            evs = []
-            for k in range(b, min(b + batch, n_events)):
-                a = docs[asset_ids[rng.randrange(len(asset_ids))]]
-                evs.append({"id": f"s{run}-{k}", "type": types[k % len(types)], "user_id": f"bu{rng.randrange(n_users):06d}",
-                            "asset_id": a["id"], "channel": a["channels"][0],
-                            "ts": to_iso(datetime.fromtimestamp(now_ts - rng.uniform(0, 7 * 86400), UTC)),
-                            **({"value": 99.0} if k % len(types) == 5 else {})})
-            batches.append(evs)
+        batches = event_batches(hub, n_users, n_events, batch, "p")
+        before, clicks_before = hub.store.count_events(), _clicks(hub)
         sent_clicks = sum(1 for evs in batches for e in evs if e["type"] == "click")
         accepted = 0
         load_before = os.getloadavg()
@@ -409,8 +431,7 @@ def ingestion(data_dir: Path, n_users: int, n_events: int, batch: int = 10000) -
             accepted += events.ingest(hub, evs).accepted
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         load_after = os.getloadavg()
-        after = hub.store.count_events()
-        clicks_after = sum(v for _, f, v in hub.store.scan_counters("asset_stats") if f == "n:click")
+        after, clicks_after = hub.store.count_events(), _clicks(hub)
         resend = events.ingest(hub, batches[0])
     finally:
         hub.close()
@@ -423,6 +444,58 @@ def ingestion(data_dir: Path, n_users: int, n_events: int, batch: int = 10000) -
             "load_avg_before_after": [round(load_before[0], 2), round(load_after[0], 2)],
             "click_counters_delta_equals_clicks_sent": clicks_after - clicks_before == sent_clicks,
             "resend_first_batch": {"accepted": resend.accepted, "duplicates": resend.duplicates}}
+
+
+def ingestion_http(data_dir: Path, n_users: int, n_events: int, workers: int, clients: int,
+                   batch: int = 10000) -> dict[str, Any]:
+    """Sustained ingestion through ``POST /v1/events`` on ``contenthub serve --workers`` — the batch
+    endpoint as deployed: ``clients`` connections (threads of this process) each post their share of the
+    batches one after another. Bodies are serialised before the clock starts; afterwards the stored count
+    is checked against what was sent and the first batch is re-sent (duplicates only)."""
+    import httpx
+
+    hub = open_hub(settings_for(data_dir))
+    try:
+        batches = event_batches(hub, n_users, n_events, batch, "h")
+        before, clicks_before = hub.store.count_events(), _clicks(hub)
+    finally:
+        hub.close()
+    sent_clicks = sum(1 for evs in batches for e in evs if e["type"] == "click")
+    bodies = [json.dumps({"events": evs}).encode() for evs in batches]
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}", "Content-Type": "application/json"}
+    with serving(data_dir, workers) as (port, _):
+        url = f"http://127.0.0.1:{port}/v1/events"
+
+        def post_share(k: int) -> int:
+            accepted = 0
+            with httpx.Client(timeout=600) as client:
+                for body in bodies[k::clients]:
+                    r = client.post(url, content=body, headers=headers)
+                    r.raise_for_status()
+                    accepted += r.json()["accepted"]
+            return accepted
+
+        from concurrent.futures import ThreadPoolExecutor
+
+        load_before = os.getloadavg()
+        started = time.perf_counter()
+        with ThreadPoolExecutor(clients) as pool:
+            accepted = sum(pool.map(post_share, range(clients)))
+        elapsed = time.perf_counter() - started
+        load_after = os.getloadavg()
+        resend = httpx.post(url, content=bodies[0], headers=headers, timeout=600).json()
+    hub = open_hub(settings_for(data_dir))
+    try:
+        after, clicks_after = hub.store.count_events(), _clicks(hub)
+    finally:
+        hub.close()
+    return {"events_sent": n_events, "accepted": accepted, "stored_delta": after - before,
+            "lost": n_events - (after - before), "seconds": round(elapsed, 2),
+            "events_per_s": round(accepted / elapsed), "batch": batch, "clients": clients,
+            "server": f"contenthub serve --workers {workers} --no-access-log",
+            "load_avg_before_after": [round(load_before[0], 2), round(load_after[0], 2)],
+            "click_counters_delta_equals_clicks_sent": clicks_after - clicks_before == sent_clicks,
+            "resend_first_batch": {"accepted": resend["accepted"], "duplicates": resend["duplicates"]}}
 
 
 # --- batch ----------------------------------------------------------------------------------------
@@ -491,7 +564,8 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                    help="HTTP: `contenthub serve --workers` (server processes; default: one per core)")
     p.add_argument("--ingest-events", type=int, default=200_000)
-    p.add_argument("--skip", default="", help="comma list of: inprocess,http,batch,ingest")
+    p.add_argument("--ingest-clients", type=int, default=4, help="HTTP ingestion: concurrent posting clients")
+    p.add_argument("--skip", default="", help="comma list of: inprocess,http,batch,ingest,ingest_http")
     a = p.parse_args()
     skip = set(filter(None, a.skip.split(",")))
     out: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
@@ -506,6 +580,8 @@ def main() -> None:
         out["batch"] = batch_all(a.data_dir, a.users)
     if "ingest" not in skip:
         out["ingestion"] = ingestion(a.data_dir, a.users, a.ingest_events)
+    if "ingest_http" not in skip:
+        out["ingestion_http"] = ingestion_http(a.data_dir, a.users, a.ingest_events, a.workers, a.ingest_clients)
     out["machine"]["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(out, indent=2, ensure_ascii=False))
 
