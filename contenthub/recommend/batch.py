@@ -283,10 +283,9 @@ def _start_scan(hub: Hub, channel: str, pool: ThreadPoolExecutor) -> list[Future
     return [pool.submit(store.scan_events_packed, channel, *rng, types=TYPES) for rng in store.event_scan_ranges()]
 
 
-def _finish_scan(reads: list[Future[dict[str, Any]]], cat: Catalog, keys: list[str]) -> _EventLog | None:
-    """The scanned events of the users ``keys`` (unique canonical ids) as a log; None when the packed
-    columns cannot be split (then the caller looks events up by user)."""
-    pos = {u: i for i, u in enumerate(keys)}
+def _finish_scan(reads: list[Future[dict[str, Any]]], cat: Catalog, pos: dict[str, int]) -> _EventLog | None:
+    """The scanned events of the users in ``pos`` (unique canonical id → key) as a log; None when the
+    packed columns cannot be split (then the caller looks events up by user)."""
     row_of = {**cat.index, "": -2}
     parts = []
     try:
@@ -294,7 +293,7 @@ def _finish_scan(reads: list[Future[dict[str, Any]]], cat: Catalog, keys: list[s
             parts.append(_unpack(read.result(), pos, row_of))
     except _Unpacked:
         return None
-    return _EventLog.build(parts, len(keys))
+    return _EventLog.build(parts, len(pos))
 
 
 # --- profile facts ---------------------------------------------------------------------------------
@@ -815,7 +814,7 @@ def next_for_users(
         key_of = {u: i for i, u in enumerate(keys)}
         key_idx = np.fromiter(map(key_of.__getitem__, canon), dtype=np.int64, count=len(canon))
         if scan:
-            log = _finish_scan(reads, cat, keys)
+            log = _finish_scan(reads, cat, key_of)
             timings["events"] = time.perf_counter() - t0
         # chunks start at once: each waits for the matrices only when it needs their rows (prepare)
         job = _Job(hub, cat, scorer, channel, now, n, block, canon, key_idx, keys, first_seen, log, timings)
