@@ -554,27 +554,36 @@ class SQLiteStore:
 
         Which ids are new is read first (BEGIN IMMEDIATE holds the write lock, so nobody can insert in
         between), then the new rows go in with one executemany in key order — far cheaper than one
-        INSERT OR IGNORE per event. Runs on the ingest connection (bigger cache, see INGEST_CACHE_KIB)."""
+        INSERT OR IGNORE per event. Runs on the ingest connection (bigger cache, see INGEST_CACHE_KIB).
+
+        The rows (with their JSON bodies) and the counter deltas are computed *before* taking the write lock,
+        on the guess that every event is new — the usual case — and recomputed inside only for a batch that
+        holds duplicates. ``derive`` is a pure function of the events, so the result is the same; what
+        changes is that other API workers ingesting at the same time wait for the lock only while this
+        batch is written, not while its Python work runs."""
+        rows = [(ev["id"], ev.get("type"), ev.get("user_id"), ev.get("asset_id"), ev.get("channel"), ev.get("group_id"),
+                 ev.get("recommendation_id"), ev.get("ts"), ev.get("value"), _dumps(ev)) for ev in events]
+        all_rows = sorted(rows, key=_first)
+        all_deltas = derive(events) if derive and events else []
         with self._tx(ingest=True) as tx:
             existing: set[str] = set()
             for chunk in _chunks([ev["id"] for ev in events], 500):
                 marks = ",".join("?" * len(chunk))
                 existing.update(r[0] for r in tx.execute(f"SELECT id FROM events WHERE id IN ({marks})", chunk))
-            inserted: list[dict[str, Any]] = []
-            for ev in events:
+            keep: list[int] = []
+            for i, ev in enumerate(events):
                 if ev["id"] not in existing:
                     existing.add(ev["id"])
-                    inserted.append(ev)
-            rows = [(ev["id"], ev.get("type"), ev.get("user_id"), ev.get("asset_id"), ev.get("channel"), ev.get("group_id"),
-                     ev.get("recommendation_id"), ev.get("ts"), ev.get("value"), _dumps(ev)) for ev in inserted]
-            rows.sort(key=_first)
+                    keep.append(i)
+            inserted = [events[i] for i in keep]
+            everything = len(keep) == len(events)
             tx.executemany(
                 "INSERT INTO events (id, type, user_id, asset_id, channel, group_id, recommendation_id, ts, value, body) "
                 "VALUES (?,?,?,?,?,?,?,?,?,?)",
-                rows,
+                all_rows if everything else sorted((rows[i] for i in keep), key=_first),
             )
             if derive and inserted:
-                self._add_counters(tx, derive(inserted))
+                self._add_counters(tx, all_deltas if everything else derive(inserted))
             return [e["id"] for e in inserted]
 
     def _event_where(self, q: EventQuery) -> tuple[str, list[Any]]:
