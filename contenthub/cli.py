@@ -62,13 +62,13 @@ def serve(
     """Run the HTTP service (API under /v1, pages at /library, OpenAPI docs at /docs)."""
     import os
 
-    import uvicorn
+    from contenthub import serving
 
     if data_dir:
         os.environ["CONTENTHUB_DATA_DIR"] = str(data_dir)
     os.environ["CONTENTHUB_SERVER_WORKERS"] = str(workers)  # each worker takes its share of the rate limit
     _reembed_if_model_changed(data_dir)
-    uvicorn.run("contenthub.asgi:app", host=host, port=port, workers=workers, timeout_graceful_shutdown=20,
+    serving.run("contenthub.asgi:app", host=host, port=port, workers=workers, timeout_graceful_shutdown=20,
                 log_level="info", access_log=access_log)
 
 

@@ -1,0 +1,99 @@
+"""``contenthub serve --workers N``: N uvicorn processes on one port, each with its own listening socket.
+
+Why not uvicorn's own ``--workers``: its workers share one listening socket, and the process that wakes
+first accepts every connection waiting. Bots open their keep-alive connections together, so a burst can
+land on one worker and stay there: measured with bench/recommend.py (2 workers, 32 connections), some
+runs served 485 requests/s on one busy process while the other idled, others 985. Here each worker
+binds its own socket with ``SO_REUSEPORT`` and the kernel spreads new connections over the workers by
+their address hash, whichever worker is awake.
+
+The parent only supervises: it replaces a worker that dies (as uvicorn's supervisor does), and on
+SIGINT/SIGTERM asks every worker to finish its requests and stop (SIGTERM: uvicorn's graceful shutdown).
+Without ``SO_REUSEPORT`` (not Linux/BSD/macOS) it falls back to uvicorn's workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import threading
+import time
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+import uvicorn
+
+log = logging.getLogger("contenthub.serving")
+
+STARTUP_GRACE_S = 15.0
+"""A worker that exits with an error this soon after starting is a startup failure (port taken, bad
+settings): everything stops instead of restarting it forever."""
+
+
+def run(app: str, *, host: str, port: int, workers: int, **options: Any) -> None:
+    """Serve ``app`` (an import string) like ``uvicorn.run``; ``options`` are uvicorn Config options."""
+    if workers <= 1 or not hasattr(socket, "SO_REUSEPORT"):
+        uvicorn.run(app, host=host, port=port, workers=workers, **options)
+        return
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
+    ctx = multiprocessing.get_context("spawn")
+    stop = threading.Event()
+
+    def start() -> tuple[BaseProcess, float]:
+        proc = ctx.Process(target=_worker, args=(app, host, port, options), name="contenthub-worker")
+        proc.start()
+        return proc, time.monotonic()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    procs = [start() for _ in range(workers)]
+    log.info("serving on http://%s:%d with %d worker processes (pids %s), one listening socket each",
+             host, port, workers, ", ".join(str(p.pid) for p, _ in procs))
+    failed = False
+    while not stop.wait(0.5):
+        for i, (proc, started) in enumerate(procs):
+            if proc.is_alive():
+                continue
+            if proc.exitcode and time.monotonic() - started < STARTUP_GRACE_S:
+                log.error("worker %s failed to start (exit code %s); stopping", proc.pid, proc.exitcode)
+                failed = True
+                stop.set()
+                break
+            log.warning("worker %s exited (code %s); starting a new one", proc.pid, proc.exitcode)
+            procs[i] = start()
+    _stop_all([p for p, _ in procs], float(options.get("timeout_graceful_shutdown") or 20))
+    if failed:
+        raise SystemExit(1)
+
+
+def _stop_all(procs: list[BaseProcess], grace: float) -> None:
+    for proc in procs:
+        if proc.is_alive() and proc.pid is not None:
+            os.kill(proc.pid, signal.SIGTERM)  # graceful; a second SIGINT would make uvicorn force-quit
+    deadline = time.monotonic() + grace + 10
+    for proc in procs:
+        proc.join(max(deadline - time.monotonic(), 0.1))
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(address)
+    return sock
+
+
+def _worker(app: str, host: str, port: int, options: dict[str, Any]) -> None:
+    """One worker process: its own socket in the port's SO_REUSEPORT group, an ordinary uvicorn server."""
+    sock = _listening_socket(host, port)
+    uvicorn.Server(uvicorn.Config(app, host=host, port=port, **options)).run(sockets=[sock])
