@@ -765,7 +765,13 @@ def _affinity_into(score: np.ndarray, const: np.ndarray, raw: np.ndarray, weight
     c2 = np.where(flat2, np.where(hi2 <= 0, 0.0, -0.25 * weight), q * lo2)
     const += np.where(has, c1 + c2, 0.0)
     mixed = (lo < 0) & (hi > 0) & has
-    if mixed.any():  # p·max(raw, 0) + q·min(raw, 0) = q·raw + (p − q)·max(raw, 0)
+    n_mixed = int(mixed.sum())
+    if 4 * n_mixed >= mixed.size:  # p·max(raw, 0) + q·min(raw, 0) = q·raw + (p − q)·max(raw, 0)
+        # most rows mixed: in place over the whole block (other rows add 0), no gather and scatter
+        part = np.maximum(raw, np.float32(0))
+        part *= np.where(mixed, p - q, 0.0).astype(np.float32)[:, None]
+        score += part
+    elif n_mixed:
         rows = np.flatnonzero(mixed)
         score[rows] += (p - q)[rows].astype(np.float32)[:, None] * np.maximum(raw[rows], 0)
     coef = np.where(mixed | (lo < 0), q, p)  # rows entirely ≥ 0 use p, entirely < 0 (or mixed) q
