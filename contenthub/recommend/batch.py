@@ -715,11 +715,14 @@ class _Scorer:
     def _first_in_catalog_order(self, score: np.ndarray, best: np.ndarray) -> None:
         """Among columns tied with a row's best score, pick the lowest in catalog order (ranking's
         ``top_stable``), the columns being in another order here."""
-        # each of the two column groups is in catalog order, so only a tie across them needs a look
+        # each of the two column groups is in catalog order, so only a tie across them needs a look; argmax
+        # takes the first best column, so a best in the second group has no tie in the first, and a best
+        # in the first only needs the second group's max
         width = self.n_model
-        top_a, top_b = score[:, :width].max(axis=1), score[:, width:].max(axis=1)
-        for r in np.flatnonzero((top_a == top_b) & np.isfinite(top_a)).tolist():
-            cols = np.flatnonzero(score[r] == top_a[r])
+        top = score[np.arange(best.size), best]
+        top_b = score[:, width:].max(axis=1)
+        for r in np.flatnonzero((best < width) & (top_b == top) & np.isfinite(top)).tolist():
+            cols = np.flatnonzero(score[r] == top[r])
             best[r] = cols[np.argmin(self.rank[cols])]
 
 
