@@ -119,8 +119,7 @@ class NextContentFastPath:
 
     It only takes requests whose outcome it can give exactly as the route would: an ``Authorization: Bearer``
     key verified in this process (``access.keys`` cache; on SQLite verified here when not remembered) whose role
-    may read recommendations, and
-    query parameters among channel/scene/n/strategy, each once, non-empty, ``n`` a plain integer 1–100.
+    may read recommendations, and query parameters among channel/scene/n/strategy, each once, non-empty, ``n`` a plain integer 1–100.
     Everything else — no key, an unverified or wrong key, a console session, ``reserve``, an unknown or
     repeated parameter, a value that needs validating, HEAD, a root path — goes on to the FastAPI route,
     which stays the definition of the contract (OpenAPI, 422 messages, 401/403). The rate limit is taken
