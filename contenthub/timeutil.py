@@ -21,4 +21,7 @@ def to_iso(dt: datetime) -> str:
 
 
 def from_iso(text: str) -> datetime:
-    return to_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    """Python ≥ 3.11 reads 'Z' itself; a stamp already in UTC (every stored one) is returned as parsed,
+    without the conversion — this runs per event on ingestion and per history event on a request."""
+    dt = datetime.fromisoformat(text)
+    return dt if dt.tzinfo is UTC else to_utc(dt)

@@ -48,14 +48,6 @@ def decay_scale(ts: datetime, half_life_days: float) -> float:
     return 2.0 ** ((ts - EPOCH).total_seconds() / 86400.0 / half_life_days)
 
 
-def _scale_at(ts: str, half_life_days: float) -> float:
-    """decay_scale of a stored time stamp (to_iso's format; parsed by datetime directly, which is a
-    third of from_iso's cost, when it ends in 'Z')."""
-    if ts.endswith("Z"):
-        return decay_scale(datetime.fromisoformat(ts), half_life_days)
-    return decay_scale(from_iso(ts), half_life_days)
-
-
 def current_scale(now: datetime, half_life_days: float) -> float:
     return decay_scale(now, half_life_days)
 
@@ -119,7 +111,7 @@ def counter_deltas(
             feats = features.get(aid)
             if feats is None:
                 feats = features[aid] = asset_features(asset)
-            scale = _scale_at(ev["ts"], half_life_days)
+            scale = decay_scale(from_iso(ev["ts"]), half_life_days)
             ws = w * scale
             pole, pole_add = ("w:pos" if w > 0 else "w:neg"), abs(w) * scale
         for owner in _owners(ev):

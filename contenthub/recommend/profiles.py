@@ -19,7 +19,7 @@ from contenthub.recommend.catalog import Catalog
 from contenthub.recommend.engagement import EVENT_WEIGHTS, NEGATIVE, POSITIVE, PROFILE, decay_scale, read_decayed
 from contenthub.recommend.ranking import Audience
 from contenthub.store.query import EventQuery
-from contenthub.timeutil import to_iso
+from contenthub.timeutil import from_iso, to_iso
 
 HISTORY_DAYS = 180
 HISTORY_LIMIT = 400
@@ -91,7 +91,7 @@ def audience_for(hub: Hub, cat: Catalog, profile: Profile, now: datetime) -> Aud
     recent: dict[str, float] = {}
     for ev in profile.events:
         if ev["type"] in POSITIVE and ev.get("asset_id") in cat.index:
-            w = EVENT_WEIGHTS[ev["type"]] * decay_scale(datetime.fromisoformat(ev["ts"].replace("Z", "+00:00")), half) / now_scale
+            w = EVENT_WEIGHTS[ev["type"]] * decay_scale(from_iso(ev["ts"]), half) / now_scale
             recent[ev["asset_id"]] = recent.get(ev["asset_id"], 0.0) + w
             if len(recent) >= VECTOR_EVENTS:
                 break
