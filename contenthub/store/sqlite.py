@@ -830,14 +830,19 @@ def _pack(fields: dict[str, float]) -> bytes:
     return len(fields).to_bytes(4, "little") + values.tobytes() + "\x00".join(fields).encode()
 
 
-def _unpack(blob: bytes) -> dict[str, float]:
+def _packed_parts(blob: bytes) -> tuple[int, array[float], bytes]:
+    """A packed row's field count, values (native order) and NUL-joined names (see ``_pack``)."""
     n = int.from_bytes(blob[:4], "little")
     values = array("d")
     values.frombytes(blob[4 : 4 + 8 * n])
     if _BIG_ENDIAN:
         values.byteswap()
-    names = blob[4 + 8 * n :].decode().split("\x00") if n else []
-    return dict(zip(names, values, strict=True))
+    return n, values, blob[4 + 8 * n :]
+
+
+def _unpack(blob: bytes) -> dict[str, float]:
+    n, values, names = _packed_parts(blob)
+    return dict(zip(names.decode().split("\x00") if n else [], values, strict=True))
 
 
 def _merge_packed(blob: bytes | None, terms: list[tuple[str, str, str, float]]) -> bytes | None:
@@ -847,15 +852,7 @@ def _merge_packed(blob: bytes | None, terms: list[tuple[str, str, str, float]]) 
 
     Works on the blob as bytes — names found by searching the NUL-joined names, values updated in place —
     because decoding ~40 names into a dict and joining them again cost 3x the merge itself."""
-    if blob is None:
-        n, values, names = 0, array("d"), b""
-    else:
-        n = int.from_bytes(blob[:4], "little")
-        values = array("d")
-        values.frombytes(blob[4 : 4 + 8 * n])
-        if _BIG_ENDIAN:
-            values.byteswap()
-        names = blob[4 + 8 * n :]
+    n, values, names = (0, array("d"), b"") if blob is None else _packed_parts(blob)
     padded = b"\x00" + names + b"\x00" if n else b"\x00"  # every name between two NULs
     for _, _, f, v in terms:
         name = f.encode()
