@@ -144,7 +144,7 @@ def test_scores_with_block_positions_equal_the_plain_path(world) -> None:
         assert fast[1].keys() == plain[1].keys()
         assert fast[2].tolist() == plain[2].tolist()
         a, b = ranking.quality_posterior(cat, "wecom_1v1", idx)
-        post = ranking._posterior(cat, "wecom_1v1")
+        post = ranking.posterior(cat, "wecom_1v1")
         assert post is not None and np.array_equal(post[0][idx], a) and np.array_equal(post[1][idx], b)
         collab = ranking.collaborative_scores(cat, aud)
         if collab is not None:

@@ -52,8 +52,8 @@ from contenthub.recommend import caps, lifecycle, users
 from contenthub.recommend.catalog import Catalog, catalog
 from contenthub.recommend.engagement import ENGAGED, EVENT_WEIGHTS, NEGATIVE, POSITIVE
 from contenthub.recommend.profiles import HISTORY_DAYS, HISTORY_LIMIT, VECTOR_EVENTS
-from contenthub.recommend.ranking import (THOMPSON_POOL, _posterior, _posterior_samples, candidate_mask,
-                                          quality_posterior)
+from contenthub.recommend.ranking import (candidate_mask, channel_log_popularity, pooled_draw, posterior,
+                                          posterior_samples, quality_posterior)
 from contenthub.recommend.strategies import Strategy, get_strategy
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import from_iso, utcnow
@@ -545,8 +545,8 @@ class _Scorer:
         self.cat, self.strat, self.idx, self.n_cand, self.channel = cat, strat, idx, idx.size, channel
         # the quality posterior of every row and, with exploration, its pool of samples (made here, once,
         # not by whichever chunk thread asks first)
-        self.posterior = _posterior(cat, channel) if strat.weight("quality") else None
-        self.samples = (_posterior_samples(cat, channel, self.posterior)
+        self.posterior = posterior(cat, channel) if strat.weight("quality") else None
+        self.samples = (posterior_samples(cat, channel, self.posterior)
                         if self.posterior is not None and strat.exploration else None)
         self.col_of = np.full(len(cat), -1, dtype=np.int64)
         self.col_of[idx] = np.arange(idx.size)
@@ -584,13 +584,11 @@ class _Scorer:
                 a, b = quality_posterior(cat, self.channel, idx)
                 out["quality"] = rng.beta(a, b) if strategy.exploration else a / (a + b)
             elif self.samples is not None:
-                out["quality"] = self.samples.take(idx * THOMPSON_POOL + rng.integers(0, THOMPSON_POOL, size=idx.size))
+                out["quality"] = pooled_draw(self.samples, idx, rng)
             else:
                 out["quality"] = self.posterior[2][idx]
         if strategy.weight("popularity"):
-            log_pop = cat.log_popularity.get(self.channel)
-            if log_pop is None:
-                log_pop = cat.log_popularity.get("*")
+            log_pop = channel_log_popularity(cat, self.channel)
             if log_pop is not None:
                 out["popularity"] = log_pop[idx]
         return out

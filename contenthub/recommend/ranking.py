@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from contenthub.recommend.catalog import SIMILARITY_MEMO_MAX_ROWS, Catalog, ChannelBlock
+from contenthub.recommend.engagement import ALL_CHANNELS
 from contenthub.recommend.strategies import SIGNALS, Strategy
 
 PRIOR_STRENGTH = 20.0  # pseudo-deliveries behind the channel-wide click rate
@@ -98,7 +99,7 @@ def candidate_rows(
     return blk.rows[pos], pos
 
 
-def _posterior(cat: Catalog, channel: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+def posterior(cat: Catalog, channel: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
     """(alpha, beta, mean, exploration threshold) of every catalog row on the channel, once per stats refresh
     (element-wise the same arithmetic ``quality_posterior`` and ``score_candidates`` do on candidates)."""
     st = cat.stats.get(channel)
@@ -118,7 +119,7 @@ THOMPSON_SEED = 20241
 """The pool's seed: the same statistics give the same pool in every process (seeded requests repeat)."""
 
 
-def _posterior_samples(cat: Catalog, channel: str, post: tuple[np.ndarray, ...]) -> np.ndarray:
+def posterior_samples(cat: Catalog, channel: str, post: tuple[np.ndarray, ...]) -> np.ndarray:
     """(catalog rows × THOMPSON_POOL) draws from each row's Beta posterior on the channel, once per stats
     refresh (a few tens of ms, every ``catalog.STATS_TTL`` s).
 
@@ -134,6 +135,18 @@ def _posterior_samples(cat: Catalog, channel: str, post: tuple[np.ndarray, ...])
         draws = np.random.default_rng(THOMPSON_SEED).beta(a[:, None], b[:, None], size=(a.size, THOMPSON_POOL))
         found = memo["samples"] = draws.astype(np.float32)
     return found  # type: ignore[no-any-return]
+
+
+def pooled_draw(samples: np.ndarray, idx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A Thompson sample for each candidate row of ``idx``: one of its pooled draws (``posterior_samples``),
+    picked at random."""
+    return samples.take(idx * THOMPSON_POOL + rng.integers(0, THOMPSON_POOL, size=idx.size))  # type: ignore[no-any-return]
+
+
+def channel_log_popularity(cat: Catalog, channel: str) -> np.ndarray | None:
+    """log1p(popularity) per catalog row on the channel, else over all channels, else None (no stats yet)."""
+    log_pop = cat.log_popularity.get(channel)
+    return log_pop if log_pop is not None else cat.log_popularity.get(ALL_CHANNELS)
 
 
 def _posterior_of(st: Any, n: int, idx: np.ndarray | slice) -> tuple[np.ndarray, np.ndarray]:
@@ -257,7 +270,7 @@ def score_candidates(
             sig["collaborative"] = _minmax(collab)
     explored = np.zeros(m, dtype=bool)
     if strategy.weight("quality"):
-        post = _posterior(cat, channel)  # per-row arrays memoised per stats refresh
+        post = posterior(cat, channel)  # per-row arrays memoised per stats refresh
         if post is None:
             a, b = quality_posterior(cat, channel, idx)
             mean = a / (a + b)
@@ -270,15 +283,13 @@ def score_candidates(
             if post is None:
                 sample = rng.beta(a, b)
             else:  # one of each candidate's pre-drawn posterior samples
-                sample = _posterior_samples(cat, channel, post).take(idx * THOMPSON_POOL + rng.integers(0, THOMPSON_POOL, size=m))
+                sample = pooled_draw(posterior_samples(cat, channel, post), idx, rng)
             explored = sample > threshold
             sig["quality"] = _minmax(sample)
         else:
             sig["quality"] = _minmax(mean)
     if strategy.weight("popularity"):
-        log_pop = cat.log_popularity.get(channel)
-        if log_pop is None:
-            log_pop = cat.log_popularity.get("*")
+        log_pop = channel_log_popularity(cat, channel)
         if log_pop is not None:
             sig["popularity"] = _minmax(log_pop[idx])
     if strategy.weight("freshness"):
