@@ -466,6 +466,13 @@ def catalog(hub: Hub) -> Catalog:
     return holder.get(hub)
 
 
+def catalog_is_current(hub: Hub) -> bool:
+    """Whether ``catalog(hub)`` answers without building: this process holds a view of the current assets."""
+    holder = hub.cache.get("catalog")
+    cat = holder.current if holder is not None else None
+    return cat is not None and cat.version == hub.version("assets")
+
+
 def refresh_now(hub: Hub) -> Catalog:
     """Refresh statistics and refit the engagement model synchronously (after the demo load, in tests,
     from the CLI)."""

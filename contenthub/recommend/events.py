@@ -49,7 +49,7 @@ def _text(value: Any, max_length: int) -> bool:
 
 
 def _optional_text(value: Any, max_length: int) -> bool:
-    return value is None or (type(value) is str and 0 < len(value) <= max_length)
+    return value is None or _text(value, max_length)
 
 
 def _well_formed(raw: Any, channels: set[str], horizon: str) -> Row | None:
