@@ -179,6 +179,7 @@ def merge_users(hub: Hub, *, keep: str, absorb: str) -> None:
         hub.store.delete_counters(PROFILE, absorb)
     hub.store.put_doc(USERS, keep, a)
     hub.store.put_doc(USERS, absorb, {**b, "merged_into": keep, "identities": [], "updated_at": a["updated_at"]})
+    hub.touch(USERS)  # ingestion's memo of live user ids (recommend.events) forgets the absorbed one
 
 
 def erase_user(hub: Hub, user_id: str) -> dict[str, int]:
@@ -204,6 +205,7 @@ def erase_user(hub: Hub, user_id: str) -> dict[str, int]:
                 key = f"{d['experiment']}|{uid}" if coll == "exposures" else _reservation_key(d)
                 removed[coll] += int(hub.store.delete_doc(coll, key))
         hub.store.delete_doc(USERS, uid)
+    hub.touch(USERS)  # ingestion's memo of live user ids (recommend.events) forgets the erased ones
     for g in groups_service.list_groups(hub, limit=100000):
         if any(m.user_id in ids for m in g.members):
             found = hub.store.get_doc_version(groups_service.COLLECTION, g.id)
