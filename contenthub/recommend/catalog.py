@@ -45,6 +45,8 @@ SIMILARITY_MEMO_BYTES = 192 * 1024 * 1024
 """Memory per channel block for memoised similarity columns (ChannelBlock.similarity): every column of a
 10,000-asset catalog on a 4,000-asset channel (170 MB); a user whose engaged assets are memoised skips
 the block product."""
+ROW_VALUES_MAX = 64
+"""Per-catalog arrays whose block values one ChannelBlock keeps (``rows_of``); a stats refresh makes ~4 new."""
 SIMILARITY_MEMO_MAX_ROWS = 16
 """Users with more engaged assets than this get the direct block product (as cheap as that many columns)."""
 MODEL_TTL = 600.0  # seconds between refits of the engagement model
@@ -85,6 +87,37 @@ class ChannelBlock:
     model_positions: tuple[Any, np.ndarray] | None = None  # (model, position of each row in it or its size)
     # memo: catalog row → ``vectors @ cat.vectors[row]`` (see ``similarity``), bounded by SIMILARITY_MEMO_BYTES
     similarity_columns: dict[int, np.ndarray] = field(default_factory=dict)
+    # memo of ``rows_of``: id(per-catalog array) → (that array, its values on the block's rows)
+    row_values: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    row_offsets: dict[int, np.ndarray] = field(default_factory=dict)  # memo of ``rows_of_offsets``
+
+    def rows_of(self, arr: np.ndarray) -> np.ndarray:
+        """``arr[self.rows]`` for a per-catalog-row array (read-only), made once per array object.
+
+        Why: when a request's candidates are the whole block, every per-asset signal (popularity,
+        posterior threshold, lifecycle fit, freshness base) would otherwise gather ~4,000 values per
+        request from the catalog-wide array. The arrays handed in are memos themselves (replaced on
+        each stats refresh), so the memo is keyed by the object (held, so its id is not reused) and
+        emptied when it grows past ``ROW_VALUES_MAX`` entries, which bounds what stale refreshes leave."""
+        key = id(arr)
+        found = self.row_values.get(key)
+        if found is not None and found[0] is arr:
+            return found[1]
+        values = arr[self.rows]
+        values.setflags(write=False)
+        if len(self.row_values) >= ROW_VALUES_MAX:
+            self.row_values = {}
+        self.row_values[key] = (arr, values)
+        return values
+
+    def rows_of_offsets(self, width: int) -> np.ndarray:
+        """``self.rows * width``: the flat offsets of the block's rows in a (catalog rows × width) array."""
+        found = self.row_offsets.get(width)
+        if found is None:
+            found = self.rows * width
+            found.setflags(write=False)
+            self.row_offsets[width] = found
+        return found
 
     def similarity(self, cat: Catalog, rows: list[int], weights: np.ndarray, norm: float) -> np.ndarray:
         """``vectors @ u`` for the user vector ``u = Σ weights[i]·cat.vectors[rows[i]] / norm``.

@@ -11,6 +11,12 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+from scipy import sparse
+
+try:  # the routine behind scipy's CSR @ vector; private, so optional (see _csr_dot)
+    from scipy.sparse._sparsetools import csr_matvec as _csr_matvec
+except ImportError:  # pragma: no cover - another scipy layout
+    _csr_matvec = None
 
 from contenthub.recommend.catalog import SIMILARITY_MEMO_MAX_ROWS, Catalog, ChannelBlock
 from contenthub.recommend.engagement import ALL_CHANNELS
@@ -236,6 +242,53 @@ def similarity(cat: Catalog, aud: Audience, idx: np.ndarray, on_channel: tuple[C
     return cat.vectors[idx] @ np.asarray(aud.vector, dtype=np.float32)  # type: ignore[no-any-return]
 
 
+def _csr_dot(mat: sparse.csr_matrix, w: np.ndarray) -> np.ndarray:
+    """``mat @ w`` for a CSR matrix and a dense vector, by the same routine scipy's ``@`` ends in
+    (``csr_matvec``, so the same sums in the same order) without its ~20 µs of dispatch per call."""
+    if _csr_matvec is None or mat.dtype != w.dtype:
+        return mat @ w  # type: ignore[no-any-return]
+    out = np.zeros(mat.shape[0], dtype=w.dtype)
+    _csr_matvec(mat.shape[0], mat.shape[1], mat.indptr, mat.indices, mat.data, w, out)
+    return out
+
+
+def _signed_minmax(raw: np.ndarray) -> np.ndarray:
+    """Affinity's scaling: positive part scaled to [0, 1] minus half the scaled negative part.
+
+    When no candidate scores below zero (a profile without negative tag weights, most of them) the
+    negative part is all zeros and the positive part is ``raw`` itself: scaling ``raw`` alone gives
+    the same values with a third of the array operations."""
+    if raw.size and float(np.minimum.reduce(raw)) >= 0:
+        return _minmax(raw)
+    return _minmax(np.maximum(raw, 0)) - _minmax(np.maximum(-raw, 0)) * 0.5
+
+
+def _on_rows(on_channel: tuple[ChannelBlock, np.ndarray] | None, arr: np.ndarray, idx: np.ndarray, *,
+             copy: bool = False) -> np.ndarray:
+    """``arr[idx]`` for a per-catalog-row array. When the candidates are the channel's whole block (no
+    exclusion on the channel, about half the requests) the block's own copy of ``arr`` is returned — made
+    once per array (``ChannelBlock.rows_of``) — instead of gathering ~4,000 values per request.
+    ``copy``: the caller edits the result."""
+    if on_channel is not None:
+        blk, pos = on_channel
+        if pos.size == blk.rows.size:
+            found = blk.rows_of(arr)
+            return found.copy() if copy else found
+    return arr[idx]  # type: ignore[no-any-return]
+
+
+def _pooled_draw_on(on_channel: tuple[ChannelBlock, np.ndarray] | None, samples: np.ndarray, idx: np.ndarray,
+                    rng: np.random.Generator) -> np.ndarray:
+    """``pooled_draw(samples, idx, rng)``, the same draws from the same random numbers, with the flat
+    offsets of the whole block's rows (``idx * THOMPSON_POOL``) made once per block."""
+    if on_channel is not None:
+        blk, pos = on_channel
+        if pos.size == blk.rows.size and idx.size:
+            base = blk.rows_of_offsets(THOMPSON_POOL)
+            return samples.take(base + rng.integers(0, THOMPSON_POOL, size=idx.size))  # type: ignore[no-any-return]
+    return pooled_draw(samples, idx, rng)
+
+
 def score_candidates(
     cat: Catalog, aud: Audience, strategy: Strategy, channel: str, idx: np.ndarray, now: datetime,
     rng: np.random.Generator, *, positions: np.ndarray | None = None,
@@ -254,12 +307,18 @@ def score_candidates(
         sig["similarity"] = _minmax(similarity(cat, aud, idx, on_channel))
     if aud.weights and strategy.weight("affinity"):
         w = np.zeros(cat.features.shape[1], dtype=np.float32)
+        index = cat.feature_index
         for f, val in aud.weights.items():
-            j = cat.feature_index.get(f)
+            j = index.get(f)
             if j is not None:
                 w[j] = val
-        raw = (on_channel[0].features @ w)[on_channel[1]] if on_channel else cat.features[idx] @ w
-        sig["affinity"] = _minmax(np.maximum(raw, 0)) - _minmax(np.maximum(-raw, 0)) * 0.5
+        if on_channel:
+            raw = _csr_dot(on_channel[0].features, w)
+            if on_channel[1].size != raw.size:  # some of the block excluded
+                raw = raw.take(on_channel[1])
+        else:
+            raw = cat.features[idx] @ w
+        sig["affinity"] = _signed_minmax(raw)
     if strategy.weight("collaborative"):
         if on_channel:
             collab = _collaborative_on_block(cat, aud, channel, on_channel[1])
@@ -275,15 +334,15 @@ def score_candidates(
             a, b = quality_posterior(cat, channel, idx)
             mean = a / (a + b)
             threshold = mean + 2 * np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
-        elif strategy.exploration:
-            a, b, threshold = post[0][idx], post[1][idx], post[3][idx]
+        elif strategy.exploration:  # the pooled draws below need only the threshold, not alpha and beta
+            threshold = _on_rows(on_channel, post[3], idx)
         else:
-            mean = post[2][idx]
+            mean = _on_rows(on_channel, post[2], idx)
         if strategy.exploration:
             if post is None:
                 sample = rng.beta(a, b)
             else:  # one of each candidate's pre-drawn posterior samples
-                sample = pooled_draw(posterior_samples(cat, channel, post), idx, rng)
+                sample = _pooled_draw_on(on_channel, posterior_samples(cat, channel, post), idx, rng)
             explored = sample > threshold
             sig["quality"] = _minmax(sample)
         else:
@@ -291,11 +350,11 @@ def score_candidates(
     if strategy.weight("popularity"):
         log_pop = channel_log_popularity(cat, channel)
         if log_pop is not None:
-            sig["popularity"] = _minmax(log_pop[idx])
+            sig["popularity"] = _minmax(_on_rows(on_channel, log_pop, idx))
     if strategy.weight("freshness"):
-        sig["freshness"] = freshness(cat, idx, now, strategy.freshness_half_life_days)
+        sig["freshness"] = freshness(cat, idx, now, strategy.freshness_half_life_days, on_channel=on_channel)
     if aud.stage and strategy.weight("lifecycle"):
-        sig["lifecycle"] = cat.lifecycle_fit(aud.stage, tuple(aud.stage_scenes))[idx]
+        sig["lifecycle"] = _on_rows(on_channel, cat.lifecycle_fit(aud.stage, tuple(aud.stage_scenes)), idx)
     score = np.zeros(m)
     for name in SIGNALS:
         if name in sig:
@@ -306,7 +365,8 @@ def score_candidates(
 FRESHNESS_REBASE_S = 3600.0
 
 
-def freshness(cat: Catalog, idx: np.ndarray, now: datetime, half_life_days: float) -> np.ndarray:
+def freshness(cat: Catalog, idx: np.ndarray, now: datetime, half_life_days: float, *,
+              on_channel: tuple[ChannelBlock, np.ndarray] | None = None) -> np.ndarray:
     """0.5 ** (age in days / half-life), 1 for assets dated in the future, for candidate rows ``idx``.
 
     Per request this is one multiply: 0.5 ** ((now − created) / h) = 0.5 ** ((t₀ − created) / h) ·
@@ -320,7 +380,7 @@ def freshness(cat: Catalog, idx: np.ndarray, now: datetime, half_life_days: floa
             memo = (t, np.power(0.5, (t - cat.created) / 86400.0 / half_life_days))
         cat.freshness_base[half_life_days] = memo
     t0, base = memo
-    out = base[idx]
+    out = _on_rows(on_channel, base, idx, copy=True)  # edited in place below
     if t != t0:
         out *= 0.5 ** ((t - t0) / 86400.0 / half_life_days)
     return np.minimum(out, 1.0, out=out)
