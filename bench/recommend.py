@@ -463,7 +463,7 @@ def ingestion_http(data_dir: Path, n_users: int, n_events: int, workers: int, cl
     sent_clicks = sum(1 for evs in batches for e in evs if e["type"] == "click")
     bodies = [json.dumps({"events": evs}).encode() for evs in batches]
     headers = {"Authorization": f"Bearer {ADMIN_KEY}", "Content-Type": "application/json"}
-    with serving(data_dir, workers) as (port, _):
+    with serving(data_dir, workers) as (port, server):
         url = f"http://127.0.0.1:{port}/v1/events"
 
         def post_share(k: int) -> int:
@@ -478,10 +478,10 @@ def ingestion_http(data_dir: Path, n_users: int, n_events: int, workers: int, cl
         from concurrent.futures import ThreadPoolExecutor
 
         load_before = os.getloadavg()
-        started = time.perf_counter()
+        started, server_cpu_started = time.perf_counter(), tree_cpu_s(server.pid)
         with ThreadPoolExecutor(clients) as pool:
             accepted = sum(pool.map(post_share, range(clients)))
-        elapsed = time.perf_counter() - started
+        elapsed, server_cpu = time.perf_counter() - started, tree_cpu_s(server.pid) - server_cpu_started
         load_after = os.getloadavg()
         resend = httpx.post(url, content=bodies[0], headers=headers, timeout=600).json()
     hub = open_hub(settings_for(data_dir))
@@ -492,6 +492,8 @@ def ingestion_http(data_dir: Path, n_users: int, n_events: int, workers: int, cl
     return {"events_sent": n_events, "accepted": accepted, "stored_delta": after - before,
             "lost": n_events - (after - before), "seconds": round(elapsed, 2),
             "events_per_s": round(accepted / elapsed), "batch": batch, "clients": clients,
+            # the server's CPU (all workers): below the core count means the workers sat waiting
+            "server_cpu_cores": round(server_cpu / elapsed, 2), "server_events_per_cpu_s": round(accepted / server_cpu),
             "server": f"contenthub serve --workers {workers} --no-access-log",
             "load_avg_before_after": [round(load_before[0], 2), round(load_after[0], 2)],
             "click_counters_delta_equals_clicks_sent": clicks_after - clicks_before == sent_clicks,

@@ -32,3 +32,37 @@ def test_threads_that_end_do_not_leave_connections_open(tmp_path: Path) -> None:
     assert _open_fds() - before <= 4, "each ended thread's connection (db + wal handles) must be closed"
     assert store.get_doc("c", "x") == {"v": 1}
     store.close()
+
+
+def _try_turn(lock_path: str) -> bool:
+    """In another process: can it take the write turn right now?"""
+    import fcntl
+    import os
+
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def test_a_write_holds_the_write_turn_other_processes_wait_on(tmp_path: Path) -> None:
+    """Writers of every process queue on one flock (woken at once when it is free) before BEGIN IMMEDIATE,
+    instead of SQLite's sleep-and-retry busy wait; it is held exactly while a write transaction is open."""
+    import multiprocessing
+
+    store = SQLiteStore(tmp_path / "db.sqlite", tmp_path / "media")
+    lock_path = f"{store.db_path}.write-lock"
+    store.put_doc("notes", "a", {"n": 1})
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        assert pool.apply(_try_turn, (lock_path,)) is True
+        with store._tx() as tx:
+            tx.execute("INSERT INTO docs (collection, id, body, version, updated_at) VALUES ('notes','b','{}',1,'t')")
+            assert pool.apply(_try_turn, (lock_path,)) is False
+        assert pool.apply(_try_turn, (lock_path,)) is True
+    assert store.get_doc("notes", "b") == {}
+    store.close()

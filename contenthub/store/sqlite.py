@@ -6,6 +6,7 @@ tokenizer), and no server to run — enough for one team on one machine.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -70,6 +71,8 @@ class SQLiteStore:
         self._all_conns: list[tuple[threading.Thread | None, sqlite3.Connection]] = []
         self._conns_lock = threading.Lock()
         self._ingest: sqlite3.Connection | None = None
+        self._turn_fd: int | None = None  # the write-turn lock file (see _writer_turn), opened on first write
+        self._turn_depth = 0
         self._migrate()
         self._cleanup_tmp()
         self.vectors = VectorIndex()
@@ -134,7 +137,7 @@ class SQLiteStore:
     def _tx(self, *, ingest: bool = False) -> Iterator[sqlite3.Connection]:
         """One write transaction at a time per process; BEGIN IMMEDIATE takes the file lock up front
         so two processes never deadlock upgrading read locks."""
-        with self._write_lock:
+        with self._write_lock, self._writer_turn():
             conn = self._ingest_conn() if ingest else self._conn()
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -144,6 +147,31 @@ class SQLiteStore:
                 raise
             else:
                 conn.execute("COMMIT")
+
+    @contextmanager
+    def _writer_turn(self) -> Iterator[None]:
+        """Wait for this process's turn to write among all processes on the database (caller holds
+        ``_write_lock``): an exclusive ``flock`` on ``<db>.write-lock``, taken before BEGIN IMMEDIATE.
+
+        Why: SQLite's own wait for a busy database is a sleep-and-retry loop (1, 2, 5, 10 … 100 ms), so
+        with several API workers ingesting, a worker that found the database busy slept on while the
+        writer was long done. A blocked flock
+        wakes the moment the holder lets go, and the kernel drops it if the holder dies. Every writer
+        of this store takes it, so BEGIN IMMEDIATE then finds the database free (other tools writing
+        the file without it still get SQLite's busy wait, as before)."""
+        if self._turn_depth:
+            self._turn_depth += 1  # a write inside a write on this thread: the turn is already ours
+        else:
+            if self._turn_fd is None:
+                self._turn_fd = os.open(f"{self.db_path}.write-lock", os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(self._turn_fd, fcntl.LOCK_EX)
+            self._turn_depth = 1
+        try:
+            yield
+        finally:
+            self._turn_depth -= 1
+            if not self._turn_depth:
+                fcntl.flock(self._turn_fd, fcntl.LOCK_UN)
 
     def close(self) -> None:
         with self._conns_lock:
@@ -155,6 +183,10 @@ class SQLiteStore:
             self._all_conns.clear()
         self._local = threading.local()
         self._ingest = None
+        with self._write_lock:
+            if self._turn_fd is not None:
+                os.close(self._turn_fd)  # releases the lock file too (never held here: _write_lock is)
+                self._turn_fd = None
 
     def _migrate(self) -> None:
         conn = self._conn()
