@@ -94,6 +94,8 @@ def check_timezone(name: str) -> ZoneInfo:
 def cap_status(hub: Hub, rule: CapRule, delivered_ts: list[str], now: datetime) -> tuple[bool, str | None, datetime | None]:
     """(capped?, which limit, when the next send is allowed) from the delivery times of one target."""
     tz = check_timezone(hub.settings.timezone)
+    if not delivered_ts and _no_zero_limit(rule):
+        return False, None, None  # nothing sent: every count is 0, below every limit (none is 0)
     local = now.astimezone(tz)
     day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
     week_start = day_start - timedelta(days=local.weekday())
@@ -118,6 +120,13 @@ def cap_status(hub: Hub, rule: CapRule, delivered_ts: list[str], now: datetime) 
         return False, None, None
     reason, reopen = max(blocked, key=lambda b: b[1])
     return True, reason, reopen
+
+
+def _no_zero_limit(rule: CapRule) -> bool:
+    """Whether every limit of the rule allows at least one send (a month of days always does); then a
+    target with no send is never capped, and ``cap_status`` skips the calendar arithmetic for it."""
+    return (rule.per_day is None or rule.per_day > 0) and (rule.per_week is None or rule.per_week > 0) and (
+        rule.per_month is None or rule.per_month != 0)
 
 
 def send_times(events: list[dict[str, Any]], channel: str) -> list[str]:

@@ -232,6 +232,7 @@ class Catalog:
     fits: dict[tuple[str, tuple[str, ...]], np.ndarray] = field(default_factory=dict)
     freshness_base: dict[float, tuple[float, np.ndarray]] = field(default_factory=dict)  # ranking.freshness memo
     model_view: tuple[EngagementModel, np.ndarray] | None = None  # (engagement, model_rows) set together
+    explain_features: dict[int, list[str]] = field(default_factory=dict)  # ranking.explain_features memo
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -447,20 +447,30 @@ def recent_rows(cat: Catalog, aud: Audience) -> tuple[list[int], np.ndarray]:
     return rows, cat.vectors[rows] if rows else np.zeros((0, cat.vectors.shape[1]), dtype=cat.vectors.dtype)
 
 
+def explain_features(cat: Catalog, row: int) -> list[str]:
+    """The profile features an asset's tag reason may name, in the order the reason lists them (tags,
+    scenes, content type), made once per asset and catalog view instead of per pick."""
+    found = cat.explain_features.get(row)
+    if found is None:
+        doc = cat.docs[row]
+        found = ([f"t:{t}" for t in doc.get("tags") or []] + [f"s:{s}" for s in doc.get("scenes") or []]
+                 + ([f"c:{doc['content_type']}"] if doc.get("content_type") else []))
+        cat.explain_features[row] = found
+    return found
+
+
 def explain(
     cat: Catalog, aud: Audience, strategy: Strategy, row: int, signals: dict[str, float], explored: bool,
     channel: str, names: dict[str, str], now: datetime, *, recent: tuple[list[int], np.ndarray] | None = None,
 ) -> list[dict[str, Any]]:
     """Human reasons for one pick, strongest first. ``recent``: ``recent_rows(cat, aud)`` when the caller
     explains several picks."""
-    doc = cat.docs[row]
     reasons: list[dict[str, Any]] = []
     if "affinity" in signals and signals["affinity"] > 0 and aud.weights:
-        feats = [f for f in (
-            [f"t:{t}" for t in doc.get("tags") or []] + [f"s:{s}" for s in doc.get("scenes") or []]
-            + ([f"c:{doc['content_type']}"] if doc.get("content_type") else [])
-        ) if aud.weights.get(f, 0) > 0]
-        feats.sort(key=lambda f: -aud.weights[f])
+        weights = aud.weights
+        feats = [f for f in explain_features(cat, row) if weights.get(f, 0) > 0]
+        # strongest first; ``reverse`` keeps equal weights in their order, as sorting by -weight does
+        feats.sort(key=weights.__getitem__, reverse=True)
         if feats:
             shown = ", ".join(names.get(f, f[2:]) for f in feats[:3])
             reasons.append({"kind": "tags", "detail": f"matches engaged tags: {shown}",
@@ -488,8 +498,8 @@ def explain(
     if signals.get("quality", 0) > 0.6:
         reasons.append({"kind": "quality", "detail": f"high engagement per delivery on {channel}",
                         "weight": strategy.weight("quality") * signals["quality"]})
-    age_days = (now.timestamp() - cat.created[row]) / 86400.0
     if signals.get("freshness", 0) > 0.7:
+        age_days = (now.timestamp() - cat.created[row]) / 86400.0
         reasons.append({"kind": "fresh", "detail": f"new: added {max(age_days, 0):.0f} days ago",
                         "weight": strategy.weight("freshness") * signals["freshness"]})
     if explored:

@@ -27,6 +27,7 @@ from contenthub.library import taxonomy
 from contenthub.recommend import caps, doccache, groups, reservations, users
 from contenthub.recommend.catalog import Catalog, catalog
 from contenthub.recommend.models import Pick, Recommendation
+from contenthub.recommend.lifecycle import iso_utc
 from contenthub.recommend.profiles import Profile, audience_for, load_profile, merge_audiences
 from contenthub.recommend.ranking import Audience, candidate_rows, explain, mmr, recent_rows, score_candidates
 from contenthub.recommend.strategies import Strategy, get_strategy
@@ -73,7 +74,7 @@ def _label_names(hub: Hub) -> dict[str, str]:
 
 
 def _recently_delivered(events: list[dict[str, Any]], channel: str, since: datetime) -> set[str]:
-    cutoff = to_iso(since)
+    cutoff = iso_utc(since)
     return {e["asset_id"] for e in events
             if e["type"] in ("delivered", "served") and e["channel"] == channel and e.get("asset_id") and e["ts"] >= cutoff}
 
@@ -103,16 +104,23 @@ def _rank(
     chosen = mmr(cat, idx, score, n, strategy.diversity)
     names = _label_names(hub)
     recent = recent_rows(cat, aud) if "similarity" in sig and aud.recent_positive else None
+    # The chosen values of each signal in one gather each (the same floats as indexing one at a time),
+    # and the recommendation ids from one read of the OS's random source.
+    at = np.asarray(chosen, dtype=np.int64)
+    columns = {k: v.take(at).tolist() for k, v in sig.items()}
+    rows = idx.take(at).tolist()
+    scores = score.take(at).tolist()
+    flags = explored.take(at).tolist()
+    tokens = secrets.token_hex(8 * len(chosen))
     picks = []
-    for j in chosen:
-        row = int(idx[j])
+    for i, row in enumerate(rows):
         doc = cat.docs[row]
-        signals = {k: round(float(v[j]), 4) for k, v in sig.items()}
-        reasons = explain(cat, aud, strategy, row, signals, bool(explored[j]), channel, names, now, recent=recent)
+        signals = {k: round(c[i], 4) for k, c in columns.items()}
+        reasons = explain(cat, aud, strategy, row, signals, flags[i], channel, names, now, recent=recent)
         picks.append(Pick(  # the reason dicts are validated into Reason models in the same (one) call
             asset_id=cat.ids[row], title=doc["title"], kind=doc.get("kind", ""), scenes=doc.get("scenes") or [],
-            content_type=doc.get("content_type"), score=round(float(score[j]), 4),
-            recommendation_id="r_" + secrets.token_hex(8), reasons=reasons, signals=signals,
+            content_type=doc.get("content_type"), score=round(scores[i], 4),
+            recommendation_id="r_" + tokens[16 * i:16 * i + 16], reasons=reasons, signals=signals,
         ))
     return picks
 
