@@ -108,7 +108,25 @@ def test_a_copy_of_packed_counters_reads_the_same(store: SQLiteStore, tmp_path: 
 def test_pack_round_trip() -> None:
     fields = {"": 1.0, "t:護眼 ✓": -2.5, "n:click": 3.0}
     assert sq._unpack(sq._pack(fields)) == fields
-    assert sq._unpack(sq._merge_packed(sq._pack(fields), [("c", "k", "n:click", 1.0), ("c", "k", "new", 2.0),
-                                                          ("c", "k", "new", 1.0)])) == {
+    assert sq._unpack(sq._merge_packed(sq._pack(fields), [("n:click", 1.0), ("new", 2.0), ("new", 1.0)])) == {
         "": 1.0, "t:護眼 ✓": -2.5, "n:click": 4.0, "new": 3.0}
-    assert sq._merge_packed(None, [("c", "k", "a\x00b", 1.0)]) is None
+    assert sq._unpack(sq._merge_packed(sq._pack({"": 1.0}), [("", 1.0), ("b", 2.0)])) == {"": 2.0, "b": 2.0}
+    assert sq._unpack(sq._merge_packed(None, {"a": 1.0, "": 2.0}.items())) == {"a": 1.0, "": 2.0}
+    assert sq._merge_packed(None, [("a\x00b", 1.0)]) is None
+
+
+def test_a_key_derived_twice_in_one_batch_counts_both(store: SQLiteStore) -> None:
+    """A deriver that names a key twice (not grouped) loses nothing: the two groups are joined in order."""
+    fields = {f"t:{i}": 1.0 for i in range(PACK_MIN_FIELDS + 1)}
+
+    def derive(new: list[dict[str, object]]) -> list[tuple[str, str, dict[str, float]]]:
+        return [("profile", "u1", dict(fields)), ("profile", "u2", {"n:open": 1.0}), ("profile", "u1", dict(fields))]
+
+    event = {"id": "e1", "type": "open", "user_id": "u1", "asset_id": "a1", "channel": "sms", "group_id": None,
+             "recommendation_id": None, "ts": "2026-11-01T10:00:00.000000Z", "value": None}
+    assert store.add_events([event], derive) == ["e1"]
+    assert store.get_counters("profile", "u1") == {f: 2.0 for f in sorted(fields)}
+    assert store.get_counters("profile", "u2") == {"n:open": 1.0}
+    with pytest.raises(ValueError):
+        store.add_events([{**event, "id": "e2"}], lambda new: [("profile", "u1", {PACKED_FIELD: 1.0})])
+    assert store.count_events() == 1

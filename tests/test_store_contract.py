@@ -81,9 +81,14 @@ def event(eid: str, etype: str = "click", user: str | None = "u1", asset: str | 
 
 def count_deriver(calls: list[list[str]]):  # noqa: ANN201 - a CounterDeriver
     """Counts events per user and type, and records which events it was asked about."""
-    def derive(new: list[dict[str, Any]]) -> list[tuple[str, str, str, float]]:
+    def derive(new: list[dict[str, Any]]) -> list[tuple[str, str, dict[str, float]]]:
         calls.append([e["id"] for e in new])
-        return [("profile", e["user_id"], f"n:{e['type']}", 1.0) for e in new if e.get("user_id")]
+        counts: dict[str, dict[str, float]] = {}
+        for e in new:
+            if e.get("user_id"):
+                fields = counts.setdefault(e["user_id"], {})
+                fields[f"n:{e['type']}"] = fields.get(f"n:{e['type']}", 0.0) + 1.0
+        return [("profile", user, fields) for user, fields in sorted(counts.items())]
     return derive
 
 

@@ -12,6 +12,7 @@ from functools import lru_cache
 from datetime import UTC, datetime
 from typing import Any
 
+from contenthub.store.base import CounterDeltas
 from contenthub.timeutil import from_iso
 
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
@@ -81,7 +82,7 @@ def _features(tags: tuple[str, ...], scenes: tuple[str, ...], content_type: str 
 
 def counter_deltas(
     events: list[dict[str, Any]], assets: dict[str, dict[str, Any]], half_life_days: float
-) -> list[tuple[str, str, str, float]]:
+) -> CounterDeltas:
     """Counter increments for newly stored events (summed per counter, so a batch writes each once),
     grouped by (collection, key) in key order.
 
@@ -139,9 +140,9 @@ def counter_deltas(
                 if fields is None:
                     fields = popularity[ev["channel"]] = {}
                 fields[aid] = fields.get(aid, 0.0) + ws
-    return [(collection, key, f, x)
+    return [(collection, key, sums[key])
             for collection, sums in sorted(((ASSET_STATS, stats), (POPULARITY, popularity), (PROFILE, profile)))
-            for key in sorted(sums) for f, x in sums[key].items()]
+            for key in sorted(sums)]
 
 
 def _owners(ev: dict[str, Any]) -> tuple[str, ...]:

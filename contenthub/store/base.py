@@ -20,7 +20,15 @@ import numpy as np
 
 from contenthub.store.query import AssetFilter, AssetSort, EventQuery, Hit, HitPage
 
-CounterDeriver = Callable[[list[dict[str, Any]]], list[tuple[str, str, str, float]]]
+CounterDeltas = list[tuple[str, str, dict[str, float]]]
+"""Counter increments grouped per (collection, key) — each key once, in key order — as {field: delta}:
+the shape ingestion sums them in, so a store applies a batch's ~80,000 increments without regrouping."""
+CounterDeriver = Callable[[list[dict[str, Any]]], CounterDeltas]
+
+
+def flat_deltas(deltas: CounterDeltas) -> list[tuple[str, str, str, float]]:
+    """The increments as (collection, key, field, delta) tuples."""
+    return [(c, k, f, v) for c, k, fields in deltas for f, v in fields.items()]
 
 
 @runtime_checkable
@@ -97,8 +105,8 @@ class Store(Protocol):
     # --- events ------------------------------------------------------------------------
     def add_events(self, events: list[dict[str, Any]], derive: CounterDeriver | None = None) -> list[str]:
         """Store a batch atomically; events whose id is already stored are skipped. Returns the ids inserted.
-        ``derive`` maps the newly inserted events to counter deltas (collection, key, field, delta) that are
-        applied together with them, so profiles count every event exactly once."""
+        ``derive`` maps the newly inserted events to counter deltas (``CounterDeltas``) that are applied
+        together with them, so profiles count every event exactly once."""
 
     def query_events(self, q: EventQuery) -> list[dict[str, Any]]: ...
 

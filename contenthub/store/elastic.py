@@ -52,7 +52,7 @@ from elasticsearch import NotFoundError as ESNotFound
 from contenthub.config import Settings
 from contenthub.errors import ConflictError
 from contenthub.store import elastic_query as eq
-from contenthub.store.base import CounterDeriver
+from contenthub.store.base import CounterDeriver, flat_deltas
 from contenthub.store.elastic_schema import Indices, vector_field
 from contenthub.store.query import AssetFilter, AssetSort, EventQuery, Hit, HitPage
 from contenthub.timeutil import from_iso, to_iso, utcnow
@@ -967,7 +967,7 @@ class ElasticStore:
                 "collection": COUNTER_BATCH, "id": batch, "version": 1, "status": "pending", "created": time.time()})
         ops = []
         for ev, deltas in zip(events, per_event, strict=True):
-            source = {**ev, "_batch": batch, "_deltas": _dumps(deltas)} if derive else dict(ev)
+            source = {**ev, "_batch": batch, "_deltas": _dumps(flat_deltas(deltas))} if derive else dict(ev)
             ops.append(({"create": {"_index": alias, "_id": ev["id"]}}, source))
         results = self._bulk(ops, refresh="wait_for")
         inserted: list[int] = []
@@ -981,7 +981,7 @@ class ElasticStore:
             raise StoreError("; ".join(failures[:5]))  # the marker stays: recovery adds what was created
         if derive:
             if inserted:
-                self._apply_counters(_sum_deltas(d for i in inserted for d in per_event[i]), batch)
+                self._apply_counters(_sum_deltas(d for i in inserted for d in flat_deltas(per_event[i])), batch)
             self._delete_quietly("docs", marker)
         return [events[i]["id"] for i in inserted]
 

@@ -14,7 +14,6 @@ import sqlite3
 import sys
 import threading
 from array import array
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -596,7 +595,7 @@ class SQLiteStore:
         rows = [(ev["id"], ev.get("type"), ev.get("user_id"), ev.get("asset_id"), ev.get("channel"), ev.get("group_id"),
                  ev.get("recommendation_id"), ev.get("ts"), ev.get("value"), _event_body(ev)) for ev in events]
         all_rows = sorted(rows, key=_first)
-        all_deltas = derive(events) if derive and events else []
+        all_deltas = _checked(derive(events)) if derive and events else []
         with self._tx(ingest=True) as tx:
             existing: set[str] = set()
             for chunk in _chunks([ev["id"] for ev in events], 500):
@@ -615,7 +614,7 @@ class SQLiteStore:
                 all_rows if everything else sorted((rows[i] for i in keep), key=_first),
             )
             if derive and inserted:
-                self._add_counters(tx, all_deltas if everything else derive(inserted))
+                self._write_counters(tx, all_deltas if everything else _checked(derive(inserted)))
             return [e["id"] for e in inserted]
 
     def _event_where(self, q: EventQuery) -> tuple[str, list[Any]]:
@@ -778,24 +777,16 @@ class SQLiteStore:
     # (cheaper for one or two fields), and a packed row stops growing at PACK_MAX_FIELDS (a blob past
     # a page would spill to overflow pages), so its key goes on in plain rows. Readers always add both up,
     # so rows written before packing existed, by store copies or by either path read the same.
-    def _add_counters(self, tx: sqlite3.Connection, updates: list[tuple[str, str, str, float]]) -> None:
-        # Key order (neighbouring writes share B-tree pages), stable: a key's increments keep their order.
-        # Each key's increments are then one slice of the sorted list, found from the per-key counts, so
-        # no Python code runs per increment except in the packed merge (a batch has ~80,000 of them).
-        updates = sorted(updates, key=_collection_key)
-        if PACKED_FIELD in map(_field, updates):
-            raise ValueError("the counter field name '\\x00' is reserved")
-        counts = Counter(map(_collection_key, updates))  # in key order: a key's increments are consecutive
-        current = self._packed_rows(tx, [ck for ck, n in counts.items() if n >= PACK_MIN_FIELDS])
+    def _write_counters(self, tx: sqlite3.Connection, groups: list[CounterGroup]) -> None:
+        """Apply increments grouped per key (``_checked``: each key once, no reserved field name)."""
+        current = self._packed_rows(tx, [(c, k) for c, k, terms in groups if len(terms) >= PACK_MIN_FIELDS])
         packed: list[tuple[str, str, str, bytes]] = []
         plain: list[tuple[str, str, str, float]] = []
-        start = 0
-        for (collection, key), n in counts.items():
-            terms = updates[start : start + n]
-            start += n
-            blob = _merge_packed(current.get((collection, key)), terms) if n >= PACK_MIN_FIELDS else None
+        for collection, key, terms in groups:
+            pairs = terms.items() if isinstance(terms, dict) else terms
+            blob = _merge_packed(current.get((collection, key)), pairs) if len(terms) >= PACK_MIN_FIELDS else None
             if blob is None:
-                plain += terms
+                plain += [(collection, key, f, v) for f, v in pairs]
             else:
                 packed.append((collection, key, PACKED_FIELD, blob))
         tx.executemany("INSERT OR REPLACE INTO counters (collection, key, field, value) VALUES (?,?,?,?)", packed)
@@ -823,7 +814,7 @@ class SQLiteStore:
 
     def add_to_counters(self, collection: str, updates: list[tuple[str, str, float]]) -> None:
         with self._tx() as tx:
-            self._add_counters(tx, [(collection, k, f, v) for k, f, v in updates])
+            self._write_counters(tx, _checked(_grouped(collection, updates)))
 
     def get_counters(self, collection: str, key: str) -> dict[str, float]:
         rows = self._conn().execute(
@@ -881,27 +872,30 @@ def _unpack(blob: bytes) -> dict[str, float]:
     return dict(zip(names.decode().split("\x00") if n else [], values, strict=True))
 
 
-def _merge_packed(blob: bytes | None, terms: list[tuple[str, str, str, float]]) -> bytes | None:
-    """A packed row with its key's increments ``terms`` (collection, key, field, delta) added in order, or
+def _merge_packed(blob: bytes | None, terms: Iterable[tuple[str, float]]) -> bytes | None:
+    """A packed row with its key's increments ``terms`` (field, delta) added in order, or
     None when they do not fit one packed row (too many fields, or a name with NUL in it): then the terms
     go to plain rows.
 
-    Works on the blob as bytes — names found by searching the NUL-joined names, values updated in place —
-    because decoding ~40 names into a dict and joining them again cost 3x the merge itself."""
+    Names are looked up in a dict built from the row's NUL-joined names, values updated in place, and the
+    names written back as they were plus any new ones: no float is re-added and no name re-encoded."""
     n, values, names = (0, array("d"), b"") if blob is None else _packed_parts(blob)
-    padded = b"\x00" + names + b"\x00" if n else b"\x00"  # every name between two NULs
-    for _, _, f, v in terms:
-        name = f.encode()
-        pos = padded.find(b"\x00" + name + b"\x00")
-        if pos >= 0:
-            values[padded.count(b"\x00", 0, pos)] += v  # the names before it: its index
+    index = dict(zip(names.decode().split("\x00"), range(n))) if n else {}
+    added: list[str] = []
+    for f, v in terms:
+        i = index.get(f)
+        if i is not None:
+            values[i] += v
             continue
-        if b"\x00" in name or n >= PACK_MAX_FIELDS:
+        if "\x00" in f or n >= PACK_MAX_FIELDS:
             return None
+        index[f] = n
         values.append(0.0 + v)
-        names = names + b"\x00" + name if n else name
-        padded += name + b"\x00"
+        added.append(f)
         n += 1
+    if added:
+        tail = "\x00".join(added).encode()
+        names = names + b"\x00" + tail if n > len(added) else tail
     if _BIG_ENDIAN:
         values.byteswap()
     return n.to_bytes(4, "little") + values.tobytes() + names
@@ -943,8 +937,34 @@ def _event_doc(row: tuple[Any, ...]) -> dict[str, Any]:
 
 
 _first = itemgetter(0)
-_collection_key = itemgetter(0, 1)
-_field = itemgetter(2)
+CounterGroup = tuple[str, str, "dict[str, float] | list[tuple[str, float]]"]
+"""One key's increments: (collection, key, {field: delta} or [(field, delta), ...] with repeats, in order)."""
+
+
+def _grouped(collection: str, updates: list[tuple[str, str, float]]) -> list[CounterGroup]:
+    """add_to_counters' (key, field, delta) increments per key, in key order; a key's keep their order."""
+    by_key: dict[str, list[tuple[str, float]]] = {}
+    for key, f, v in updates:
+        terms = by_key.get(key)
+        if terms is None:
+            terms = by_key[key] = []
+        terms.append((f, v))
+    return [(collection, key, by_key[key]) for key in sorted(by_key)]
+
+
+def _checked(groups: list[CounterGroup]) -> list[CounterGroup]:
+    """``groups`` when each (collection, key) comes once and no field has the reserved name (else
+    ValueError); a key given twice has its increments joined into one group, in order — applying two
+    groups of one key would merge both into the same packed row read and keep only the second."""
+    for _, _, terms in groups:
+        if PACKED_FIELD in (terms if isinstance(terms, dict) else dict(terms)):
+            raise ValueError("the counter field name '\\x00' is reserved")
+    if len({(c, k) for c, k, _ in groups}) == len(groups):
+        return groups
+    joined: dict[tuple[str, str], list[tuple[str, float]]] = {}
+    for c, k, terms in groups:
+        joined.setdefault((c, k), []).extend(terms.items() if isinstance(terms, dict) else terms)
+    return [(c, k, terms) for (c, k), terms in sorted(joined.items())]
 
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
