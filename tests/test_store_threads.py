@@ -66,3 +66,37 @@ def test_a_write_holds_the_write_turn_other_processes_wait_on(tmp_path: Path) ->
         assert pool.apply(_try_turn, (lock_path,)) is True
     assert store.get_doc("notes", "b") == {}
     store.close()
+
+
+def _wal_frames(store: SQLiteStore) -> int:
+    """mxFrame of the wal-index header (the -shm file, offset 16, native order: sqlite.org/walformat.html):
+    the frames in the WAL now, which drops when the WAL starts over."""
+    import sys
+
+    return int.from_bytes(Path(f"{store.db_path}-shm").read_bytes()[16:20], sys.byteorder)
+
+
+def test_ingested_batches_are_checkpointed_in_the_background(tmp_path: Path, monkeypatch) -> None:
+    """Every CHECKPOINT_EVENTS events the checkpoint thread copies the WAL back, so the WAL starts over
+    instead of growing batch after batch (the ingest connection's own checkpoint is far off); close() stops
+    the thread."""
+    import time
+
+    from contenthub.store import sqlite as sq
+
+    monkeypatch.setattr(sq, "CHECKPOINT_EVENTS", 50)
+    store = SQLiteStore(tmp_path / "db.sqlite", tmp_path / "media")
+    frames = []
+    for b in range(20):
+        store.add_events([{"id": f"e{b}-{i}", "type": "open", "user_id": f"u{b}-{i}", "asset_id": "a1",
+                           "channel": "sms", "group_id": None, "recommendation_id": None,
+                           "ts": "2026-11-01T10:00:00.000000Z", "value": None} for i in range(60)])
+        frames.append(_wal_frames(store))
+        time.sleep(0.05)  # the thread's turn
+    thread = store._checkpointer
+    assert thread is not None and thread.is_alive()
+    assert any(later < earlier for earlier, later in zip(frames, frames[1:])), frames  # it started over
+    assert frames[-1] <= 2 * frames[1], frames  # not 20 batches' worth
+    assert store.count_events() == 1200
+    store.close()
+    assert not thread.is_alive()
