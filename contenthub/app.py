@@ -167,7 +167,14 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
 
     from contenthub.recommend.routes import NextContentFastPath
 
-    app.add_middleware(NextContentFastPath)  # added first = innermost: the middlewares below wrap it as the routes
+    # The next-content fast path wraps the whole stack (see NextContentFastPath.__init__): the middlewares
+    # below and Starlette's/FastAPI's own still handle every request it does not take.
+    build_stack = app.build_middleware_stack
+
+    def build_middleware_stack() -> ASGIApp:
+        return NextContentFastPath(build_stack(), outermost_headers=SECURITY_HEADERS)
+
+    app.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(
         SessionMiddleware,

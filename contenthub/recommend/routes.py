@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
 from contenthub import audit
 from contenthub.access import keys
@@ -76,6 +76,8 @@ def recommend_user(
 _USER_PATH = re.compile(r"/v1/recommendations/users/([^/]+)")  # the route's path, `{user_id}` as Starlette's str
 _N = re.compile(r"[1-9][0-9]{0,2}")
 _FAST_PARAMS = frozenset({"channel", "scene", "n", "strategy"})
+_STACK_HEADERS = frozenset({b"cookie", b"content-length", b"transfer-encoding"})
+"""Request headers that make the middlewares act (session, body limits): such requests take the whole stack."""
 FAST_PATH_THREADS = 2
 """Measured with bench/recommend.py on a quiet 2-core box (load ≤ 1, 10k assets, 100k users): 1 thread
 409 req/s, p99 112 ms, 2.4 ms server CPU per request; 2 threads 391 req/s, p99 116 ms, 3.4 ms; 4 threads
@@ -127,8 +129,17 @@ class NextContentFastPath:
     exception handlers, so bodies and headers (Retry-After) are the same.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, outermost_headers: tuple[tuple[bytes, bytes], ...] | None = None) -> None:
+        """``outermost_headers``: set when this wraps the whole middleware stack (``app.create_app``) rather
+        than sitting inside it; the response headers the skipped middlewares add (the security headers).
+
+        Why outermost: a request the fast path answers otherwise first passes six middlewares (Starlette's
+        error middleware, FastAPI's telemetry and body-limit layers, our body limit, sessions, security
+        headers), each a coroutine and most a wrapped ``send``. For the requests it takes — no cookie and
+        no body — those layers change nothing but the added headers, so it answers before them and adds
+        those headers itself; everything else still goes through the whole stack."""
         self.app = app
+        self.outermost_headers = outermost_headers
 
     def _parse(self, scope: Scope) -> tuple[Any, ...] | None:
         if scope["type"] != "http" or scope["method"] != "GET" or scope.get("root_path"):
@@ -137,12 +148,17 @@ class NextContentFastPath:
         if m is None:
             return None
         raw = None
+        seen_auth = False
+        outermost = self.outermost_headers is not None
         for name, value in scope["headers"]:
             if name == b"authorization":
-                auth = value.decode("latin-1")
-                if auth[:7].lower() == "bearer ":
-                    raw = auth[7:].strip()
-                break  # the route reads the first Authorization header only
+                if not seen_auth:  # the route reads the first Authorization header only
+                    seen_auth = True
+                    auth = value.decode("latin-1")
+                    if auth[:7].lower() == "bearer ":
+                        raw = auth[7:].strip()
+            elif outermost and name in _STACK_HEADERS:
+                return None  # a session cookie or a body: the middlewares it skips would act on it
         if not raw:
             return None
         params: dict[str, str] = {}
@@ -182,10 +198,16 @@ class NextContentFastPath:
         except Exception as exc:
             handler = _exception_handler(scope["app"], exc)
             if handler is None:
+                if self.outermost_headers is not None:
+                    # what Starlette's ServerErrorMiddleware (outside everything) answers, before re-raising
+                    await PlainTextResponse("Internal Server Error", status_code=500)(scope, receive, send)
                 raise
             response = await handler(Request(scope, receive), exc)
         else:
             response = _json(rec)
+        if self.outermost_headers is not None:
+            present = {name for name, _ in response.raw_headers}
+            response.raw_headers.extend(h for h in self.outermost_headers if h[0] not in present)
         await response(scope, receive, send)
 
 
