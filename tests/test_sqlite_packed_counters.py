@@ -130,3 +130,23 @@ def test_a_key_derived_twice_in_one_batch_counts_both(store: SQLiteStore) -> Non
     with pytest.raises(ValueError):
         store.add_events([{**event, "id": "e2"}], lambda new: [("profile", "u1", {PACKED_FIELD: 1.0})])
     assert store.count_events() == 1
+
+
+def test_grouped_deltas_land_packed_and_add_up_over_batches(store: SQLiteStore) -> None:
+    """A deriver's {field: delta} per key: a key's first batch writes its packed row as it is, later
+    batches merge into it, and the sums are those of every batch."""
+    fields = {f"t:{i}": 0.5 + i for i in range(PACK_MIN_FIELDS + 2)}
+
+    def derive(new: list[dict[str, object]]) -> list[tuple[str, str, dict[str, float]]]:
+        return [("profile", str(e["user_id"]), {**fields, f"n:{e['type']}": 1.0}) for e in new]
+
+    def event(i: int, user: str) -> dict[str, object]:
+        return {"id": f"g{i}", "type": "click", "user_id": user, "asset_id": "a1", "channel": "sms", "group_id": None,
+                "recommendation_id": None, "ts": "2026-11-01T10:00:00.000000Z", "value": None}
+
+    store.add_events([event(1, "u1")], derive)
+    assert [r[0] for r in _rows(store, "profile", "u1")] == [PACKED_FIELD]
+    store.add_events([event(2, "u1"), event(3, "u2")], derive)
+    assert store.get_counters("profile", "u1") == dict(sorted({**{f: 2 * v for f, v in fields.items()},
+                                                               "n:click": 2.0}.items()))
+    assert store.get_counters("profile", "u2") == dict(sorted({**fields, "n:click": 1.0}.items()))

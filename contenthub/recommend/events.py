@@ -24,7 +24,7 @@ from contenthub.recommend.models import EVENT_TYPES, EventIn, Identity, IngestRe
 from contenthub.timeutil import to_iso, utcnow
 
 MAX_BATCH = 10000
-MEMO_TTL = 5.0  # seconds an ingestion memo (assets, live users) is trusted without a touch
+MEMO_TTL = 60.0  # seconds an ingestion memo (assets, live users) is trusted without a touch
 MEMO_MAX = 1_000_000  # entries before an ingestion memo starts over (bounds its memory)
 _ASSET_MEMO = "recommend.events.assets"
 _USER_MEMO = "recommend.events.users"

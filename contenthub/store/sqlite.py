@@ -839,7 +839,13 @@ class SQLiteStore:
         plain: list[tuple[str, str, str, float]] = []
         for collection, key, terms in groups:
             pairs = terms.items() if isinstance(terms, dict) else terms
-            blob = _merge_packed(current.get((collection, key)), pairs) if len(terms) >= PACK_MIN_FIELDS else None
+            if len(terms) < PACK_MIN_FIELDS:
+                blob = None
+            elif isinstance(terms, dict) and (collection, key) not in current and len(terms) <= PACK_MAX_FIELDS \
+                    and "\x00" not in "".join(terms):
+                blob = _pack(terms)  # a key's first packed row: its fields as they are (~4x cheaper than merging)
+            else:
+                blob = _merge_packed(current.get((collection, key)), pairs)
             if blob is None:
                 plain += [(collection, key, f, v) for f, v in pairs]
             else:
