@@ -250,20 +250,24 @@ def _ingest(hub: Hub, raw_events: list[dict[str, Any]]) -> IngestResult:
     # 10,000 events per batch); unknown or merged ids still go through users.ensure_user below.
     named = sorted({row["user_id"] for i, row in parsed if i not in identities and row["user_id"] is not None})
     user_cache: dict[str, str] = {uid: uid for uid in (_live_users(hub, named) if named else ())}
+    identity_cache: dict[tuple[str, str], str] = {}
     for i, row in parsed:
-        if row["asset_id"] and row["asset_id"] not in assets:
-            rejected.append(RejectedEvent(index=i, id=row["id"], reason=f"asset_id: no asset '{row['asset_id']}'"))
+        aid = row["asset_id"]
+        if aid and aid not in assets:
+            rejected.append(RejectedEvent(index=i, id=row["id"], reason=f"asset_id: no asset '{aid}'"))
             continue
-        ts = row["ts"] = row["ts"] or now
-        identity = identities.get(i)
-        if identity is not None:
-            key = f"{identity.type}:{identity.value}"
-            row["user_id"] = user_cache.get(key) or users.resolve_identity(hub, identity, at=ts)
-            user_cache[key] = row["user_id"] or ""
-        elif row["user_id"] is not None:
-            uid = row["user_id"]
-            row["user_id"] = user_cache.get(uid) or users.ensure_user(hub, uid, at=ts)
-            user_cache[uid] = row["user_id"]
+        ts = row["ts"]
+        if not ts:
+            ts = row["ts"] = now
+        uid = row["user_id"]
+        if identities and (identity := identities.get(i)) is not None:
+            key = (identity.type, identity.value)  # a tuple: never equal to a user id
+            row["user_id"] = identity_cache.get(key) or users.resolve_identity(hub, identity, at=ts)
+            identity_cache[key] = row["user_id"] or ""
+        elif uid is not None and uid not in user_cache:  # a user named by id the batch has not met yet
+            user_cache[uid] = row["user_id"] = users.ensure_user(hub, uid, at=ts)
+        elif uid is not None:
+            row["user_id"] = user_cache[uid]
         rows.append(row)
     half_life = hub.settings.profile_half_life_days
     inserted = hub.store.add_events(rows, derive=lambda new: counter_deltas(new, assets, half_life)) if rows else []
