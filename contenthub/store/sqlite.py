@@ -49,6 +49,7 @@ WAL_AUTOCHECKPOINT_PAGES = 65536
 # Ingestion checkpoints on a background thread after this many events (2-3 pages of WAL each, so about
 # WAL_AUTOCHECKPOINT_PAGES): see _checkpoint_loop.
 CHECKPOINT_EVENTS = 25_000
+CHECKPOINT_TAIL_PAGES = 4_000  # what the checkpoint thread leaves for its last pass, the one that holds writers off
 MMAP_BYTES = 1 << 30
 
 
@@ -201,9 +202,10 @@ class SQLiteStore:
         Why: with SQLite's automatic checkpoint, every third 10,000-event commit also copied ~60,000
         WAL pages back and fsynced — ~1 s instead of ~0.2 s, with the write lock held and the ingesting
         thread stalled. Here a PASSIVE checkpoint copies the bulk without blocking anyone (sqlite3 lets
-        go of the GIL, so it runs beside the next batch's Python work), then a second one, taken in the
-        write turn, copies what was committed meanwhile: with every frame copied and no writer between,
-        the next write starts the WAL over instead of growing it. The ingest connection's automatic
+        go of the GIL, so it runs beside the next batch's Python work) — again while batches committed
+        meanwhile leave more than CHECKPOINT_TAIL_PAGES — then a last one, taken in the write turn, copies
+        the rest: with every frame copied and no writer between, the next write starts the WAL over
+        instead of growing it. The ingest connection's automatic
         checkpoint (at 4x WAL_AUTOCHECKPOINT_PAGES) stays as the safety net when this thread falls behind."""
         conn = self._open(CACHE_KIB // 16, shared=True)
         while True:
@@ -212,9 +214,13 @@ class SQLiteStore:
             if self._closing:
                 return
             try:
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                with self._write_lock, self._writer_turn():
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                for _ in range(3):  # copy while writers go on, until little is left (a batch lands meanwhile)
+                    _, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    if frames - copied <= CHECKPOINT_TAIL_PAGES:
+                        break
+                if frames != copied:
+                    with self._write_lock, self._writer_turn():
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
             except sqlite3.Error as exc:  # the database is busy or going away: the next batch asks again
                 if self._closing:
                     return
