@@ -180,6 +180,35 @@ def test_batch_follows_merged_ids_on_both_read_paths(world, monkeypatch) -> None
     assert looked_up[2] == scanned[2]
 
 
+def test_batch_scan_reads_a_merge_target_that_was_not_requested(world, monkeypatch) -> None:
+    """The scan unpacks events against the requested ids; an absorbed id asked for without its surviving
+    user still gets the survivor's events (the scan's slower path), as on look-ups by user."""
+    from contenthub.recommend import users
+
+    put_strategy(world, STRATEGIES[0])
+    users.merge_users(world, keep="u04", absorb="u05")
+    user_ids = ["u05", "nobody"] + [f"u{u:02d}" for u in range(10, 40)]  # u04 itself is not asked for
+
+    def run() -> tuple[np.ndarray, np.ndarray, list[str]]:
+        (res,) = list(batch.next_for_users(world, user_ids, "moments", strategy="all-signals", now=NOW, n=3))
+        return res.rows, res.scores, res.stages
+
+    scanned = run()
+    monkeypatch.setattr(batch, "SCAN_SHARE", 1e9)  # look events up by user instead
+    looked_up = run()
+    np.testing.assert_array_equal(looked_up[0], scanned[0])
+    np.testing.assert_allclose(looked_up[1], scanned[1], rtol=1e-6)
+    assert looked_up[2] == scanned[2]
+    (alone,) = list(batch.next_for_users(world, ["u04"], "moments", strategy="all-signals", now=NOW, n=3))
+    np.testing.assert_array_equal(alone.rows[0], scanned[0][0])
+
+
+@pytest.mark.parametrize("n_keys", [1, 5, 70_000, 3_000_000])
+def test_group_by_key_is_a_stable_argsort(n_keys: int) -> None:
+    key = np.random.default_rng(n_keys).integers(0, n_keys, 5000)
+    np.testing.assert_array_equal(batch._group_by_key(key, n_keys), np.argsort(key, kind="stable"))
+
+
 def test_batch_breaks_ties_in_catalog_order_across_its_column_groups() -> None:
     """The scorer puts modelled candidates first; a tie between the groups still goes to the lowest
     catalog row, as ranking.top_stable does for one request."""
