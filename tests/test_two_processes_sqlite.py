@@ -165,3 +165,55 @@ def test_each_worker_holds_its_share_of_a_keys_rate_limit(settings: Settings, em
         assert allowed == 50  # a burst of 10 s worth of this process's share
     finally:
         hub.close()
+
+
+def _ingest_batches(data_dir: str, worker: int, start_at: float) -> None:
+    """One process's share: 12 batches of 300 events, half of their ids also sent by the other process."""
+    from contenthub.recommend import events
+    from contenthub.store import sqlite as sq
+
+    sq.CHECKPOINT_EVENTS = 700  # background checkpoints between the batches, as under real load
+    hub = open_hub(Settings(data_dir=Path(data_dir)))
+    try:
+        time.sleep(max(0.0, start_at - time.time()))
+        for b in range(12):
+            batch = [{"id": f"two-{b}-{i}" if i % 2 else f"two-{worker}-{b}-{i}", "type": "open",
+                      "user_id": f"two-u{i % 40}", "asset_id": "two-a", "channel": CHANNEL} for i in range(300)]
+            result = events.ingest(hub, batch)
+            assert not result.rejected and result.accepted + result.duplicates == 300
+    finally:
+        hub.close()
+
+
+def test_two_processes_ingesting_at_once_store_each_event_once(settings: Settings) -> None:
+    """Both processes' batches queue for the one writer (the write-turn lock) while their checkpoint threads
+    run: every event id is stored once, and the profile counters count each stored event once."""
+    from contenthub.recommend import events
+    from contenthub.store.query import EventQuery
+
+    hub = open_hub(settings)
+    try:
+        hub.store.put_asset({"id": "two-a", "title": "护眼", "kind": "article", "status": "approved", "tags": ["护眼"],
+                             "channels": [CHANNEL], "created_at": "2026-11-01T00:00:00Z",
+                             "updated_at": "2026-11-01T00:00:00Z"})
+        events.ingest(hub, [{"id": "two-seed", "type": "open", "user_id": "two-u0", "asset_id": "two-a",
+                             "channel": CHANNEL}])
+    finally:
+        hub.close()
+    ctx = multiprocessing.get_context("spawn")
+    start_at = time.time() + 4
+    procs = [ctx.Process(target=_ingest_batches, args=(str(settings.data_dir), w, start_at)) for w in range(2)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(180)
+        assert proc.exitcode == 0
+    hub = open_hub(settings)
+    try:
+        stored = hub.store.query_events(EventQuery(channels=(CHANNEL,), limit=100_000))
+        ids = [e["id"] for e in stored]
+        assert len(ids) == len(set(ids)) == 1 + 12 * 150 + 2 * 12 * 150  # shared ids once, each process's own
+        opens = sum(hub.store.get_counters("profile", f"two-u{i}").get("n:open", 0.0) for i in range(40))
+        assert opens == len(ids)
+    finally:
+        hub.close()
