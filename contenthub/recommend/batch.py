@@ -539,14 +539,21 @@ def _minmax_rows(values: np.ndarray, lo: np.ndarray | float, hi: np.ndarray | fl
     return np.where(flat, np.where(hi <= 0, 0.0, 0.5), scaled)
 
 
-def _shared_minmax(values: np.ndarray, excl_rows: np.ndarray, excl_cols: np.ndarray,
-                   n_users: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _extremes(values: np.ndarray) -> tuple[tuple[np.ndarray, int], ...]:
+    """(mask, count) of the candidates at ``values``' min and at its max."""
+    at_min, at_max = values == values.min(), values == values.max()
+    return (at_min, int(at_min.sum())), (at_max, int(at_max.sum()))
+
+
+def _shared_minmax(values: np.ndarray, excl_rows: np.ndarray, excl_cols: np.ndarray, n_users: int,
+                   extremes: tuple[tuple[np.ndarray, int], ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rows whose exclusions remove every candidate at the shared vector's min or max, and their min and
-    max over the remaining candidates (exclusions are unique (row, column) pairs)."""
+    max over the remaining candidates (exclusions are unique (row, column) pairs). ``extremes``:
+    ``_extremes(values)``, made once per draw (``_Draw``)."""
     moved = np.zeros(n_users, dtype=bool)
-    for at in (values == values.min(), values == values.max()):
+    for at, count in extremes:
         hits = np.bincount(excl_rows[at[excl_cols]], minlength=n_users)
-        moved |= hits >= int(at.sum())
+        moved |= hits >= count
     rows = np.flatnonzero(moved)
     if rows.size == 0:
         return rows, np.zeros(0), np.zeros(0)
@@ -567,6 +574,9 @@ class _Draw:
 
     base: np.ndarray                  # (stages, candidates) float32
     shared: dict[str, np.ndarray]
+    # per shared signal, its candidates at the min and at the max (_extremes): a draw serves several
+    # blocks (DRAW_USERS users; every user without exploration), which redid these passes each
+    extremes: dict[str, tuple[tuple[np.ndarray, int], ...]] = field(default_factory=dict)
 
 
 @dataclass
@@ -665,7 +675,8 @@ class _Scorer:
         for k, v in shared.items():
             if v.size:
                 base += self.strat.weight(k) * _minmax_rows(v[None, :], v.min(), v.max())[0]
-        return _Draw(base=base.astype(np.float32), shared=shared)
+        return _Draw(base=base.astype(np.float32), shared=shared,
+                     extremes={k: _extremes(v) for k, v in shared.items() if v.size})
 
     def engaged(self, facts: _Facts, canon: Sequence[str]) -> tuple[sparse.csr_matrix, np.ndarray] | None:
         """Binary users × modelled assets: the history of the last fit plus recent positive events."""
@@ -717,7 +728,7 @@ class _Scorer:
         strat = self.strat
         for name, values in b.draw.shared.items():
             # a user's exclusions may remove the channel-wide min or max: rescale just those rows
-            moved, lo, hi = _shared_minmax(values, ex_r, ex_c, m)
+            moved, lo, hi = _shared_minmax(values, ex_r, ex_c, m, b.draw.extremes.get(name) or _extremes(values))
             if moved.size:
                 w = strat.weight(name)
                 score[moved] += (w * (_minmax_rows(values[None, :], lo, hi)
