@@ -167,10 +167,9 @@ class SQLiteStore:
 
         Why: SQLite's own wait for a busy database is a sleep-and-retry loop (1, 2, 5, 10 … 100 ms), so
         with several API workers ingesting, a worker that found the database busy slept on while the
-        writer was long done. A blocked flock
-        wakes the moment the holder lets go, and the kernel drops it if the holder dies. Every writer
-        of this store takes it, so BEGIN IMMEDIATE then finds the database free (other tools writing
-        the file without it still get SQLite's busy wait, as before)."""
+        writer was long done. A blocked flock wakes the moment the holder lets go, and the kernel drops it
+        if the holder dies. Every writer of this store takes it, so BEGIN IMMEDIATE then finds the database
+        free (other tools writing the file without it still get SQLite's busy wait, as before)."""
         if self._turn_depth:
             self._turn_depth += 1  # a write inside a write on this thread: the turn is already ours
         else:
@@ -187,13 +186,15 @@ class SQLiteStore:
 
     def _checkpoint_soon(self, n_events: int) -> None:
         """Count ingested events; past CHECKPOINT_EVENTS, wake the checkpoint thread (started here once)."""
-        self._events_since_checkpoint += n_events
-        if self._events_since_checkpoint < CHECKPOINT_EVENTS or self._closing:
-            return
-        self._events_since_checkpoint = 0
-        if self._checkpointer is None:
-            self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="sqlite-checkpoint", daemon=True)
-            self._checkpointer.start()
+        with self._write_lock:  # batches on several threads: one count, one thread
+            self._events_since_checkpoint += n_events
+            if self._events_since_checkpoint < CHECKPOINT_EVENTS or self._closing:
+                return
+            self._events_since_checkpoint = 0
+            if self._checkpointer is None:
+                self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="sqlite-checkpoint",
+                                                      daemon=True)
+                self._checkpointer.start()
         self._checkpoint_wanted.set()
 
     def _checkpoint_loop(self) -> None:
@@ -205,8 +206,8 @@ class SQLiteStore:
         go of the GIL, so it runs beside the next batch's Python work) — again while batches committed
         meanwhile leave more than CHECKPOINT_TAIL_PAGES — then a last one, taken in the write turn, copies
         the rest: with every frame copied and no writer between, the next write starts the WAL over
-        instead of growing it. The ingest connection's automatic
-        checkpoint (at 4x WAL_AUTOCHECKPOINT_PAGES) stays as the safety net when this thread falls behind."""
+        instead of growing it. The ingest connection's automatic checkpoint (at 4x WAL_AUTOCHECKPOINT_PAGES)
+        stays as the safety net when this thread falls behind."""
         conn = self._open(CACHE_KIB // 16, shared=True)
         while True:
             self._checkpoint_wanted.wait()
