@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -113,6 +114,19 @@ def test_plan_versions_written_through_both_processes_are_never_lost(pair: tuple
     assert [v["version"] for v in listed] == [6, 5, 4, 3, 2, 1]
 
 
+def _at_once(target: Callable[..., None], args: list[tuple[Any, ...]], *, timeout: float) -> None:
+    """Run ``target(*a, start_at)`` for each ``a`` in its own spawned process, all starting their work at the
+    same moment ``start_at`` (a few seconds ahead, past the imports); each must exit 0."""
+    ctx = multiprocessing.get_context("spawn")
+    start_at = time.time() + 4
+    procs = [ctx.Process(target=target, args=(*a, start_at)) for a in args]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(timeout)
+        assert proc.exitcode == 0
+
+
 def _save_plans(data_dir: str, week: str, times: int, start_at: float) -> None:
     """In a separate process: save the week's plan ``times`` times as the next version, from ``start_at``."""
     from contenthub.publish import service
@@ -138,15 +152,7 @@ def test_plan_saves_from_two_processes_each_take_their_own_version(settings: Set
         first = service.generate(hub, date(2026, 12, 7), [CHANNEL], ["all"], "test")
     finally:
         hub.close()
-    ctx = multiprocessing.get_context("spawn")
-    start_at = time.time() + 4
-    procs = [ctx.Process(target=_save_plans, args=(str(settings.data_dir), "2026-12-07", 150, start_at))
-             for _ in range(2)]
-    for proc in procs:
-        proc.start()
-    for proc in procs:
-        proc.join(120)
-        assert proc.exitcode == 0
+    _at_once(_save_plans, [(str(settings.data_dir), "2026-12-07", 150)] * 2, timeout=120)
     hub = open_hub(settings)
     try:
         assert service.get_plan(hub, date(2026, 12, 7)).version == first.version + 300
@@ -200,14 +206,7 @@ def test_two_processes_ingesting_at_once_store_each_event_once(settings: Setting
                              "channel": CHANNEL}])
     finally:
         hub.close()
-    ctx = multiprocessing.get_context("spawn")
-    start_at = time.time() + 4
-    procs = [ctx.Process(target=_ingest_batches, args=(str(settings.data_dir), w, start_at)) for w in range(2)]
-    for proc in procs:
-        proc.start()
-    for proc in procs:
-        proc.join(180)
-        assert proc.exitcode == 0
+    _at_once(_ingest_batches, [(str(settings.data_dir), w) for w in range(2)], timeout=180)
     hub = open_hub(settings)
     try:
         stored = hub.store.query_events(EventQuery(channels=(CHANNEL,), limit=100_000))
