@@ -845,16 +845,9 @@ class SQLiteStore:
         packed: list[tuple[str, str, str, bytes]] = []
         plain: list[tuple[str, str, str, float]] = []
         for collection, key, terms in groups:
-            pairs = terms.items() if isinstance(terms, dict) else terms
-            if len(terms) < PACK_MIN_FIELDS:
-                blob = None
-            elif isinstance(terms, dict) and (collection, key) not in current and len(terms) <= PACK_MAX_FIELDS \
-                    and "\x00" not in "".join(terms):
-                blob = _pack(terms)  # a key's first packed row: its fields as they are (~4x cheaper than merging)
-            else:
-                blob = _merge_packed(current.get((collection, key)), pairs)
+            blob = _merge_packed(current.get((collection, key)), terms) if len(terms) >= PACK_MIN_FIELDS else None
             if blob is None:
-                plain += [(collection, key, f, v) for f, v in pairs]
+                plain += [(collection, key, f, v) for f, v in (terms.items() if isinstance(terms, dict) else terms)]
             else:
                 packed.append((collection, key, PACKED_FIELD, blob))
         tx.executemany("INSERT OR REPLACE INTO counters (collection, key, field, value) VALUES (?,?,?,?)", packed)
@@ -940,13 +933,18 @@ def _unpack(blob: bytes) -> dict[str, float]:
     return dict(zip(names.decode().split("\x00") if n else [], values, strict=True))
 
 
-def _merge_packed(blob: bytes | None, terms: Iterable[tuple[str, float]]) -> bytes | None:
-    """A packed row with its key's increments ``terms`` (field, delta) added in order, or
-    None when they do not fit one packed row (too many fields, or a name with NUL in it): then the terms
-    go to plain rows.
+def _merge_packed(blob: bytes | None, terms: dict[str, float] | Iterable[tuple[str, float]]) -> bytes | None:
+    """A packed row with its key's increments ``terms`` ({field: delta}, or (field, delta) pairs, repeats
+    allowed) added in order, or None when they do not fit one packed row (too many fields, or a name with
+    NUL in it): then the terms go to plain rows.
 
-    Names are looked up in a dict built from the row's NUL-joined names, values updated in place, and the
+    A key's first packed row from a {field: delta} is packed as it is (~4x cheaper than the loop). Else
+    names are looked up in a dict built from the row's NUL-joined names, values updated in place, and the
     names written back as they were plus any new ones: no float is re-added and no name re-encoded."""
+    if isinstance(terms, dict):
+        if blob is None:
+            return _pack(terms) if len(terms) <= PACK_MAX_FIELDS and "\x00" not in "".join(terms) else None
+        terms = terms.items()
     n, values, names = (0, array("d"), b"") if blob is None else _packed_parts(blob)
     index = dict(zip(names.decode().split("\x00"), range(n))) if n else {}
     added: list[str] = []
@@ -982,14 +980,13 @@ def merge_counter_rows(rows: Iterable[tuple[str, Any]]) -> dict[str, float]:
     return dict(sorted(out.items()))
 
 
-# An event's stored columns, in the order of its document's keys. A row whose columns say everything
+# An event's stored columns (EVENT_COLUMNS) are its document's keys, in order. A row whose columns say everything
 # about the event (no ``attributes``: nearly every event) stores '' as its body and its document is
 # rebuilt from the columns; otherwise the body is the whole document as JSON (as every row written
 # before this was). Why: the JSON body repeated the columns, doubling the row (~280 -> ~110 bytes) —
 # more pages to write per batch and a JSON encode per event on the ingestion path.
-_EVENT_KEYS = ("id", "type", "user_id", "asset_id", "channel", "group_id", "recommendation_id", "ts", "value")
-_EVENT_COLUMNS = ", ".join(_EVENT_KEYS)
-_EVENT_KEY_SET = frozenset(_EVENT_KEYS)
+_EVENT_COLUMNS = ", ".join(EVENT_COLUMNS)
+_EVENT_KEY_SET = frozenset(EVENT_COLUMNS)
 
 
 def _event_body(ev: dict[str, Any]) -> str:
@@ -999,9 +996,9 @@ def _event_body(ev: dict[str, Any]) -> str:
 
 
 def _event_doc(row: tuple[Any, ...]) -> dict[str, Any]:
-    """An event's document from its row (the columns of _EVENT_KEYS, then the body)."""
+    """An event's document from its row (the columns of EVENT_COLUMNS, then the body)."""
     body = row[-1]
-    return dict(zip(_EVENT_KEYS, row)) if body == "" else json.loads(body)
+    return dict(zip(EVENT_COLUMNS, row)) if body == "" else json.loads(body)
 
 
 _first = itemgetter(0)
@@ -1025,7 +1022,7 @@ def _checked(groups: list[CounterGroup]) -> list[CounterGroup]:
     ValueError); a key given twice has its increments joined into one group, in order — applying two
     groups of one key would merge both into the same packed row read and keep only the second."""
     for _, _, terms in groups:
-        if PACKED_FIELD in (terms if isinstance(terms, dict) else dict(terms)):
+        if (PACKED_FIELD in terms) if isinstance(terms, dict) else any(f == PACKED_FIELD for f, _ in terms):
             raise ValueError("the counter field name '\\x00' is reserved")
     if len({(c, k) for c, k, _ in groups}) == len(groups):
         return groups
