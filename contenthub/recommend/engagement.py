@@ -8,6 +8,7 @@ own time puts them, and a profile update is a pure increment the store applies a
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from functools import lru_cache
 from datetime import UTC, datetime
 from typing import Any
@@ -95,9 +96,9 @@ def counter_deltas(
     B-tree pages); sorting the ~20,000 keys of a 10,000-event batch costs a fraction of sorting its
     ~95,000 increments as flat tuples.
     """
-    profile: dict[str, dict[str, float]] = {}
-    stats: dict[str, dict[str, float]] = {}
-    popularity: dict[str, dict[str, float]] = {}
+    profile: defaultdict[str, dict[str, float]] = defaultdict(dict)
+    stats: defaultdict[str, dict[str, float]] = defaultdict(dict)
+    popularity: defaultdict[str, dict[str, float]] = defaultdict(dict)
     features: dict[str, tuple[tuple[str, float], ...]] = {}
     weight_of, asset_of = EVENT_WEIGHTS.get, assets.get
     for ev in events:
@@ -116,9 +117,7 @@ def counter_deltas(
             ws = w * scale
             pole, pole_add = ("w:pos" if w > 0 else "w:neg"), abs(w) * scale
         for owner in _owners(ev):
-            fields = profile.get(owner)
-            if fields is None:
-                fields = profile[owner] = {}
+            fields = profile[owner]
             fields[n_field] = fields.get(n_field, 0.0) + 1
             if rev is not None:
                 fields["rev"] = fields.get("rev", 0.0) + rev
@@ -128,17 +127,12 @@ def counter_deltas(
                 fields[pole] = fields.get(pole, 0.0) + pole_add
         if asset is not None:
             aid = asset["id"]
-            key = f"{aid}|{ev['channel']}"
-            fields = stats.get(key)
-            if fields is None:
-                fields = stats[key] = {}
+            fields = stats[f"{aid}|{ev['channel']}"]
             fields[n_field] = fields.get(n_field, 0.0) + 1
             if rev is not None:
                 fields["rev"] = fields.get("rev", 0.0) + rev
             if w > 0:
-                fields = popularity.get(ev["channel"])
-                if fields is None:
-                    fields = popularity[ev["channel"]] = {}
+                fields = popularity[ev["channel"]]
                 fields[aid] = fields.get(aid, 0.0) + ws
     return [(collection, key, sums[key])
             for collection, sums in sorted(((ASSET_STATS, stats), (POPULARITY, popularity), (PROFILE, profile)))

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from contenthub.hub import Hub
 from contenthub.journeys import triggers as journey_triggers
 from contenthub.library import taxonomy
-from contenthub.recommend import users
+from contenthub.recommend import doccache, users
 from contenthub.recommend.engagement import counter_deltas
 from contenthub.recommend.models import EVENT_TYPES, EventIn, Identity, IngestResult, RejectedEvent
 from contenthub.timeutil import to_iso, utcnow
@@ -30,8 +30,7 @@ from contenthub.timeutil import to_iso, utcnow
 MAX_BATCH = 10000
 MEMO_TTL = 60.0  # seconds an ingestion memo (assets, live users) is trusted without a touch
 MEMO_MAX = 1_000_000  # entries before an ingestion memo starts over (bounds its memory)
-_ASSET_MEMO = "recommend.events.assets"
-_USER_MEMO = "recommend.events.users"
+_MEMO_KEY = "recommend.events"  # the ingestion memos' key in doccache (one per name: "assets", "users")
 NO_ASSET_TYPES = frozenset({"unsubscribe", "mute", "served"})
 # What counter_deltas reads of an asset (engagement.asset_features and the asset's id).
 ASSET_FIELDS = ("id", "tags", "scenes", "content_type", "kind")
@@ -133,27 +132,26 @@ def _validated(
     return row, ev.identity
 
 
-def _memo(hub: Hub, slot: str, name: str) -> dict[str, Any]:
-    """A per-process memo for ingestion, emptied when ``name`` changes (``hub.touch``, any process),
-    every MEMO_TTL seconds and past MEMO_MAX entries.
+def _memo(hub: Hub, name: str) -> dict[str, Any]:
+    """A per-process memo for ingestion (``doccache``), emptied when ``name`` changes (``hub.touch``, any
+    process), every MEMO_TTL seconds and past MEMO_MAX entries.
 
     Why: a 10,000-event batch names ~6,000 assets and ~10,000 users, and reading them again for every
     batch (JSON fields of each asset; each user's ``merged_into``) was ~12 µs of an event's ~90. Assets
     are never deleted and their features change when an editor saves (which touches "assets"); users
     are merged or erased by users.merge_users / erase_user (which touch "users"). The TTL bounds how
     long a change made without a touch can go unseen."""
-    version, now = hub.version(name), time.monotonic()
-    held = hub.cache.get(slot)
-    if held is None or held[0] != version or not 0.0 <= now - held[1] < MEMO_TTL or len(held[2]) > MEMO_MAX:
-        held = hub.cache[slot] = (version, now, {})
-    return held[2]  # type: ignore[no-any-return]
+    known: dict[str, Any] = doccache.cached(hub, name, _MEMO_KEY, dict, ttl=MEMO_TTL)
+    if len(known) > MEMO_MAX:
+        known.clear()
+    return known
 
 
 def _assets(hub: Hub, asset_ids: list[str]) -> dict[str, dict[str, Any]]:
     """The batch's assets, as much of each as ingestion reads (existence and the profile features):
     the SQLite store extracts those fields without decoding whole bodies; other stores load the docs.
     Known assets come from the process memo (see ``_memo``)."""
-    known = _memo(hub, _ASSET_MEMO, "assets")
+    known = _memo(hub, "assets")
     missing = [a for a in asset_ids if a not in known]
     if missing:
         fields = getattr(hub.store, "asset_fields", None)
@@ -164,7 +162,7 @@ def _assets(hub: Hub, asset_ids: list[str]) -> dict[str, dict[str, Any]]:
 def _live_users(hub: Hub, user_ids: list[str]) -> set[str]:
     """The ids among ``user_ids`` of stored users not merged into another (ids to store events under as
     they are). Users found so before come from the process memo (see ``_memo``)."""
-    known = _memo(hub, _USER_MEMO, users.USERS)
+    known = _memo(hub, users.USERS)
     missing = [u for u in user_ids if u not in known]
     if missing:
         field = getattr(hub.store, "doc_field", None)
