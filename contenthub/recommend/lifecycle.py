@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -34,15 +34,6 @@ class LifecycleRules(BaseModel):
     }, description="Scenes that fit each stage (lifecycle fit in ranking).")
 
 
-def iso_utc(dt: datetime) -> str:
-    """``timeutil.to_iso(dt)``, the stored stamp format, without ``strftime`` (~10 µs) for the aware UTC
-    times requests work with; other times go through ``to_iso``. Cut-offs compared with stored stamps
-    are made with it on every request."""
-    if dt.tzinfo is UTC and dt.year >= 1000:
-        return dt.isoformat(timespec="microseconds")[:-6] + "Z"
-    return to_iso(dt)
-
-
 def get_rules(hub: Hub) -> LifecycleRules:
     """The stored rules (memoised per process: ``put_rules`` here is seen at once, a change made by another
     process within ``doccache.TTL`` seconds). Shared between requests: treat as read-only."""
@@ -64,7 +55,7 @@ def classify(rules: LifecycleRules, first_seen: str | None, events: list[dict[st
     age_days = (now - from_iso(first_seen)).total_seconds() / 86400 if first_seen else 0.0
     # ``(now - ts).days <= 90`` is ``ts > now - 91 days``; stored stamps (one UTC format) compare as
     # strings as they do as times, so no stamp is parsed here.
-    recent_cutoff = iso_utc(now - timedelta(days=91))
+    recent_cutoff = to_iso(now - timedelta(days=91))
     engaged_days = len({e["ts"][:10] for e in engaged if e["ts"] > recent_cutoff})
     orders = [e for e in events if e["type"] == "convert"]
     revenue = sum(float(e.get("value") or 0) for e in orders)

@@ -15,12 +15,11 @@ import numpy as np
 
 from contenthub.hub import Hub
 from contenthub.recommend import lifecycle
-from contenthub.recommend.lifecycle import iso_utc
 from contenthub.recommend.catalog import Catalog
 from contenthub.recommend.engagement import EVENT_WEIGHTS, NEGATIVE, POSITIVE, PROFILE, decay_scale, read_decayed
 from contenthub.recommend.ranking import Audience
 from contenthub.store.query import EventQuery
-from contenthub.timeutil import from_iso
+from contenthub.timeutil import from_iso, to_iso
 
 HISTORY_DAYS = 180
 HISTORY_LIMIT = 400
@@ -56,7 +55,7 @@ def _events_and_negatives(hub: Hub, who: dict[str, tuple[str, ...]], since: date
     query would return (newest first, the window is a prefix). When they are fewer than the limit they
     are the whole history, so the negatives are among them too and the second query is skipped."""
     newest = _history(hub, EventQuery(**who, limit=HISTORY_LIMIT))  # type: ignore[arg-type]
-    cutoff = iso_utc(since)
+    cutoff = to_iso(since)
     events = [e for e in newest if e["ts"] >= cutoff]
     if len(newest) < HISTORY_LIMIT:
         negatives = [e for e in newest if e["type"] in NEGATIVE]

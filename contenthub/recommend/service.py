@@ -27,7 +27,6 @@ from contenthub.library import taxonomy
 from contenthub.recommend import caps, doccache, groups, reservations, users
 from contenthub.recommend.catalog import Catalog, catalog
 from contenthub.recommend.models import Pick, Recommendation
-from contenthub.recommend.lifecycle import iso_utc
 from contenthub.recommend.profiles import Profile, audience_for, load_profile, merge_audiences
 from contenthub.recommend.ranking import Audience, candidate_rows, explain, mmr, recent_rows, score_candidates
 from contenthub.recommend.strategies import Strategy, get_strategy
@@ -74,7 +73,7 @@ def _label_names(hub: Hub) -> dict[str, str]:
 
 
 def _recently_delivered(events: list[dict[str, Any]], channel: str, since: datetime) -> set[str]:
-    cutoff = iso_utc(since)
+    cutoff = to_iso(since)
     return {e["asset_id"] for e in events
             if e["type"] in ("delivered", "served") and e["channel"] == channel and e.get("asset_id") and e["ts"] >= cutoff}
 
