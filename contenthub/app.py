@@ -172,7 +172,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     build_stack = app.build_middleware_stack
 
     def build_middleware_stack() -> ASGIApp:
-        return NextContentFastPath(build_stack(), outermost_headers=SECURITY_HEADERS)
+        return NextContentFastPath(build_stack(), headers=SECURITY_HEADERS)
 
     app.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]
     app.add_middleware(SecurityHeadersMiddleware)

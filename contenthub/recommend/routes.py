@@ -129,9 +129,9 @@ class NextContentFastPath:
     exception handlers, so bodies and headers (Retry-After) are the same.
     """
 
-    def __init__(self, app: ASGIApp, *, outermost_headers: tuple[tuple[bytes, bytes], ...] | None = None) -> None:
-        """``outermost_headers``: set when this wraps the whole middleware stack (``app.create_app``) rather
-        than sitting inside it; the response headers the skipped middlewares add (the security headers).
+    def __init__(self, app: ASGIApp, *, headers: tuple[tuple[bytes, bytes], ...]) -> None:
+        """``app``: the whole middleware stack (``app.create_app`` wraps it); ``headers``: the response headers
+        the skipped middlewares add (the security headers).
 
         Why outermost: a request the fast path answers otherwise first passes six middlewares (Starlette's
         error middleware, FastAPI's telemetry and body-limit layers, our body limit, sessions, security
@@ -139,7 +139,7 @@ class NextContentFastPath:
         no body — those layers change nothing but the added headers, so it answers before them and adds
         those headers itself; everything else still goes through the whole stack."""
         self.app = app
-        self.outermost_headers = outermost_headers
+        self.headers = headers
 
     def _parse(self, scope: Scope) -> tuple[Any, ...] | None:
         if scope["type"] != "http" or scope["method"] != "GET" or scope.get("root_path"):
@@ -149,7 +149,6 @@ class NextContentFastPath:
             return None
         raw = None
         seen_auth = False
-        outermost = self.outermost_headers is not None
         for name, value in scope["headers"]:
             if name == b"authorization":
                 if not seen_auth:  # the route reads the first Authorization header only
@@ -157,7 +156,7 @@ class NextContentFastPath:
                     auth = value.decode("latin-1")
                     if auth[:7].lower() == "bearer ":
                         raw = auth[7:].strip()
-            elif outermost and name in _STACK_HEADERS:
+            elif name in _STACK_HEADERS:
                 return None  # a session cookie or a body: the middlewares it skips would act on it
         if not raw:
             return None
@@ -198,16 +197,14 @@ class NextContentFastPath:
         except Exception as exc:
             handler = _exception_handler(scope["app"], exc)
             if handler is None:
-                if self.outermost_headers is not None:
-                    # what Starlette's ServerErrorMiddleware (outside everything) answers, before re-raising
-                    await PlainTextResponse("Internal Server Error", status_code=500)(scope, receive, send)
+                # what Starlette's ServerErrorMiddleware (outside everything) answers, before re-raising
+                await PlainTextResponse("Internal Server Error", status_code=500)(scope, receive, send)
                 raise
             response = await handler(Request(scope, receive), exc)
         else:
             response = _json(rec)
-        if self.outermost_headers is not None:
-            present = {name for name, _ in response.raw_headers}
-            response.raw_headers.extend(h for h in self.outermost_headers if h[0] not in present)
+        present = {name for name, _ in response.raw_headers}
+        response.raw_headers.extend(h for h in self.headers if h[0] not in present)
         await response(scope, receive, send)
 
 
