@@ -47,13 +47,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from scipy import sparse
 
-try:  # scipy's CSR kernels, called directly on a block's rows (see _Rows); else through scipy's matrices
-    from scipy.sparse import _sparsetools
-except ImportError:  # pragma: no cover - a scipy that moved them
-    _sparsetools = None
-
 from contenthub.hub import Hub
-from contenthub.recommend import caps, lifecycle, users
+from contenthub.recommend import caps, csr, lifecycle, users
 from contenthub.recommend.catalog import Catalog, catalog
 from contenthub.recommend.engagement import ENGAGED, EVENT_WEIGHTS, NEGATIVE, POSITIVE
 from contenthub.recommend.profiles import HISTORY_DAYS, HISTORY_LIMIT, VECTOR_EVENTS
@@ -753,7 +748,7 @@ class _Scorer:
         if self.w_aff:
             weights_t = np.ascontiguousarray(b.tags.toarray().T, dtype=np.float32)  # features × users
             feat = self.feat_c
-            raw = _transposed(np.asarray(_csr_times_dense(feat.indptr, feat.indices, feat.data, weights_t, feat.shape),
+            raw = _transposed(np.asarray(csr.matmat(feat.indptr, feat.indices, feat.data, weights_t, feat.shape),
                                          dtype=np.float32))
             if ex_r.size:
                 raw[ex_r, ex_c] = raw[ex_r, ref]
@@ -1030,26 +1025,10 @@ class _Rows:
         return int(self.indptr[-1])
 
     def __matmul__(self, x: np.ndarray) -> np.ndarray:
-        return _csr_times_dense(self.indptr, self.indices, self.data, x, self.shape)
+        return csr.matmat(self.indptr, self.indices, self.data, x, self.shape)
 
     def toarray(self) -> np.ndarray:
-        out = np.zeros(self.shape, dtype=self.data.dtype)
-        if _sparsetools is not None and self.indptr.dtype == self.indices.dtype:
-            _sparsetools.csr_todense(*self.shape, self.indptr, self.indices, self.data, out)
-            return out
-        return sparse.csr_matrix((self.data, self.indices, self.indptr), shape=self.shape).toarray()
-
-
-def _csr_times_dense(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, x: np.ndarray,
-                     shape: tuple[int, int]) -> np.ndarray:
-    """(CSR arrays of ``shape``) @ x, with scipy's kernel (``csr_matvecs``, what ``csr_matrix @ x`` runs)
-    when the types allow, else through scipy's matrix."""
-    if (_sparsetools is not None and indptr.dtype == indices.dtype and data.dtype == x.dtype
-            and x.flags.c_contiguous and x.ndim == 2 and x.shape[0] == shape[1]):
-        out = np.zeros((shape[0], x.shape[1]), dtype=x.dtype)
-        _sparsetools.csr_matvecs(shape[0], shape[1], x.shape[1], indptr, indices, data, x.ravel(), out.ravel())
-        return out
-    return np.asarray(sparse.csr_matrix((data, indices, indptr), shape=shape) @ x)
+        return csr.todense(self.indptr, self.indices, self.data, self.shape)
 
 
 def pick_lines(
