@@ -138,10 +138,12 @@ def posterior_samples(cat: Catalog, channel: str, post: tuple[np.ndarray, ...]) 
     return found  # type: ignore[no-any-return]
 
 
-def pooled_draw(samples: np.ndarray, idx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def pooled_draw(samples: np.ndarray, idx: np.ndarray, rng: np.random.Generator,
+                offsets: np.ndarray | None = None) -> np.ndarray:
     """A Thompson sample for each candidate row of ``idx``: one of its pooled draws (``posterior_samples``),
-    picked at random."""
-    return samples.take(idx * THOMPSON_POOL + rng.integers(0, THOMPSON_POOL, size=idx.size))  # type: ignore[no-any-return]
+    picked at random. ``offsets``: ``idx * THOMPSON_POOL`` when the caller keeps it made."""
+    base = idx * THOMPSON_POOL if offsets is None else offsets
+    return samples.take(base + rng.integers(0, THOMPSON_POOL, size=idx.size))  # type: ignore[no-any-return]
 
 
 def channel_log_popularity(cat: Catalog, channel: str) -> np.ndarray | None:
@@ -269,8 +271,7 @@ def _pooled_draw_on(on_channel: tuple[ChannelBlock, np.ndarray] | None, samples:
     if on_channel is not None:
         blk, pos = on_channel
         if pos.size == blk.rows.size and idx.size:
-            base = blk.rows_of_offsets(THOMPSON_POOL)
-            return samples.take(base + rng.integers(0, THOMPSON_POOL, size=idx.size))  # type: ignore[no-any-return]
+            return pooled_draw(samples, idx, rng, blk.rows_of_offsets(THOMPSON_POOL))
     return pooled_draw(samples, idx, rng)
 
 
