@@ -24,7 +24,9 @@ from contenthub.deps import HubDep, check_rate, require
 from contenthub.errors import InvalidError
 from contenthub.experiments import runtime as experiments_runtime
 from contenthub.hub import Hub
-from contenthub.recommend import batch, caps, events, groups, lifecycle, segments, service, strategies, users
+from contenthub.recommend import (
+    batch, caps, events, groups, lifecycle, segments, service, strategies, turns, users,
+)
 from contenthub.recommend.catalog import catalog_is_current
 from contenthub.recommend.performance import ChannelPerformance, asset_performance
 from contenthub.recommend.models import (
@@ -189,11 +191,14 @@ class NextContentFastPath:
         hub, principal, user_id, channel, scene, n, strategy = call
         try:
             check_rate(hub, principal)
+            compute = functools.partial(service.next_for_user, hub, user_id, channel, scene=scene, n=n,
+                                        strategy=strategy)
+            rec = None
             if _nothing_to_wait_for(hub):
-                rec = service.next_for_user(hub, user_id, channel, scene=scene, n=n, strategy=strategy)
-            else:
-                rec = await asyncio.get_running_loop().run_in_executor(_executor(), functools.partial(
-                    service.next_for_user, hub, user_id, channel, scene=scene, n=n, strategy=strategy))
+                # still nothing to wait for when its turn comes (a rebuild may have become due meanwhile)?
+                rec = await turns.in_turn(lambda: compute() if _nothing_to_wait_for(hub) else None)
+            if rec is None:
+                rec = await asyncio.get_running_loop().run_in_executor(_executor(), compute)
         except Exception as exc:
             handler = _exception_handler(scope["app"], exc)
             if handler is None:
