@@ -5,7 +5,8 @@ first accepts every connection waiting. Bots open their keep-alive connections t
 land on one worker and stay there: measured with bench/recommend.py (2 workers, 32 connections), some
 runs served 485 requests/s on one busy process while the other idled, others 985. Here each worker
 binds its own socket with ``SO_REUSEPORT`` and the kernel spreads new connections over the workers by
-their address hash, whichever worker is awake.
+their address hash, whichever worker is awake. A hash still splits a few dozen connections unevenly, so a
+worker that accepts one while it holds two more than another hands it to that worker (``balancing``).
 
 The parent only supervises: it replaces a worker that dies (as uvicorn's supervisor does), and on
 SIGINT/SIGTERM asks every worker to finish its requests and stop (SIGTERM: uvicorn's graceful shutdown).
@@ -14,17 +15,23 @@ Without ``SO_REUSEPORT`` (not Linux/BSD/macOS) it falls back to uvicorn's worker
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
 import threading
 import time
 from multiprocessing.process import BaseProcess
+from multiprocessing.sharedctypes import SynchronizedArray
+from pathlib import Path
 from typing import Any
 
 import uvicorn
+
+from contenthub import balancing
 
 log = logging.getLogger("contenthub.serving")
 
@@ -41,9 +48,13 @@ def run(app: str, *, host: str, port: int, workers: int, **options: Any) -> None
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
     ctx = multiprocessing.get_context("spawn")
     stop = threading.Event()
+    counts = balancing.shared_counts(ctx, workers)
+    folder = balancing.folder_for(os.getpid())
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
 
-    def start() -> tuple[BaseProcess, float]:
-        proc = ctx.Process(target=_worker, args=(app, host, port, options), name="contenthub-worker")
+    def start(index: int) -> tuple[BaseProcess, float]:
+        proc = ctx.Process(target=_worker, args=(app, host, port, options, index, counts, folder),
+                           name="contenthub-worker")
         proc.start()
         return proc, time.monotonic()
 
@@ -52,7 +63,7 @@ def run(app: str, *, host: str, port: int, workers: int, **options: Any) -> None
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    procs = [start() for _ in range(workers)]
+    procs = [start(i) for i in range(workers)]
     log.info("serving on http://%s:%d with %d worker processes (pids %s), one listening socket each",
              host, port, workers, ", ".join(str(p.pid) for p, _ in procs))
     failed = False
@@ -66,8 +77,9 @@ def run(app: str, *, host: str, port: int, workers: int, **options: Any) -> None
                 stop.set()
                 break
             log.warning("worker %s exited (code %s); starting a new one", proc.pid, proc.exitcode)
-            procs[i] = start()
+            procs[i] = start(i)
     _stop_all([p for p, _ in procs], float(options.get("timeout_graceful_shutdown") or 20))
+    shutil.rmtree(folder, ignore_errors=True)
     if failed:
         raise SystemExit(1)
 
@@ -93,7 +105,48 @@ def _listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _worker(app: str, host: str, port: int, options: dict[str, Any]) -> None:
-    """One worker process: its own socket in the port's SO_REUSEPORT group, an ordinary uvicorn server."""
+def _worker(app: str, host: str, port: int, options: dict[str, Any], index: int,
+            counts: SynchronizedArray[int], folder: Path) -> None:
+    """One worker process: its own socket in the port's SO_REUSEPORT group, a uvicorn server that keeps its
+    share of the connections (``balancing``)."""
     sock = _listening_socket(host, port)
-    uvicorn.Server(uvicorn.Config(app, host=host, port=port, **options)).run(sockets=[sock])
+    balancer = balancing.Balancer(counts, index, folder)
+    _BalancedServer(uvicorn.Config(app, host=host, port=port, **options), balancer).run(sockets=[sock])
+
+
+class _BalancedServer(uvicorn.Server):
+    """uvicorn's server with its connections counted, handed to a less busy worker when this one is ahead,
+    and taking those the others hand to it (``balancing``)."""
+
+    def __init__(self, config: uvicorn.Config, balancer: balancing.Balancer) -> None:
+        super().__init__(config)
+        self.balancer = balancer
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        config = self.config
+        if config.is_ssl:  # a TLS session cannot change process: serve every connection where it lands
+            await super().startup(sockets=sockets)
+            return
+        base = config.http_protocol_class
+        config.http_protocol_class = balancing.balanced_protocol(base, self.balancer, handed_over=False)
+        handed_over = balancing.balanced_protocol(base, self.balancer, handed_over=True)
+        await super().startup(sockets=sockets)
+        loop = asyncio.get_running_loop()
+
+        def protocol() -> asyncio.Protocol:  # what uvicorn's startup builds for a connection it accepts
+            return handed_over(config=config, server_state=self.server_state, app_state=self.lifespan.state)
+
+        def adopt(conn: socket.socket) -> None:
+            task = loop.create_task(loop.connect_accepted_socket(protocol, conn))
+            task.add_done_callback(_log_failure)
+
+        self.balancer.listen(loop, adopt)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self.balancer.close()
+        await super().shutdown(sockets=sockets)
+
+
+def _log_failure(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("a connection handed over by another worker could not be served: %s", task.exception())

@@ -1,4 +1,5 @@
-"""``contenthub serve --workers 2``: two processes on one port, connections spread over both, a clean stop."""
+"""``contenthub serve --workers 2``: two processes on one port, connections spread evenly over both (handed
+over where the kernel put too many on one), a clean stop."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from contenthub.balancing import AHEAD
 from tests.server_proc import ServerProcess, free_port
 
 
@@ -65,7 +67,8 @@ def test_two_workers_share_the_port_and_the_connections(tmp_path: Path) -> None:
             for c in clients:
                 c.close()
         assert sum(gained.values()) >= 32
-        assert min(gained.values()) >= 4, f"connections were not spread over the workers: {gained}"
+        # each worker keeps within balancing.AHEAD of the other (the kernel alone split 32 at random: 20/12, 21/11)
+        assert max(gained.values()) - min(gained.values()) <= AHEAD + 1, f"connections are not even: {gained}"
     finally:
         assert server.stop(timeout=60) == 0  # SIGTERM: the workers finish and the parent exits cleanly
     assert not [w for w in workers if Path(f"/proc/{w}").exists()], "a worker outlived the stop"
