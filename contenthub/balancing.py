@@ -7,7 +7,7 @@ waits for the requests queued on its own worker: with 20/12 that worker's median
 the other, and the p99 over both went from ~31 to ~42 ms.
 
 How: the workers share one count of open connections each (an array in shared memory). A worker that
-accepts a connection while it holds two or more than the least busy worker passes the socket to that worker
+accepts a connection while it holds more than the least busy worker passes the socket to that worker
 over a Unix datagram socket (``SCM_RIGHTS``) before reading a byte of it, then closes its own descriptor;
 the other worker serves it as if it had accepted it. A connection handed over is never handed on. Nothing
 the client sees changes, and any failure to hand over keeps the connection where it is.
@@ -31,8 +31,8 @@ from typing import Any
 
 log = logging.getLogger("contenthub.serving")
 
-AHEAD = 2
-"""Connections a worker may hold above the least busy one before it hands new ones over."""
+AHEAD = 1
+"""Connections a worker may hold above the least busy one before it hands new ones over (1: as even as can be)."""
 
 
 class Balancer:

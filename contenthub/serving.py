@@ -6,7 +6,7 @@ land on one worker and stay there: measured with bench/recommend.py (2 workers, 
 runs served 485 requests/s on one busy process while the other idled, others 985. Here each worker
 binds its own socket with ``SO_REUSEPORT`` and the kernel spreads new connections over the workers by
 their address hash, whichever worker is awake. A hash still splits a few dozen connections unevenly, so a
-worker that accepts one while it holds two more than another hands it to that worker (``balancing``).
+worker that accepts one while it holds more than another hands it to that worker (``balancing``).
 
 The parent only supervises: it replaces a worker that dies (as uvicorn's supervisor does), and on
 SIGINT/SIGTERM asks every worker to finish its requests and stop (SIGTERM: uvicorn's graceful shutdown).
