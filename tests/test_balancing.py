@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,18 @@ def _connection() -> tuple[socket.socket, socket.socket]:
     return client, server
 
 
+@contextmanager
+def _accepted(balancer: Balancer) -> Iterator[FakeTransport]:
+    """A connection as a worker's transport sees it; both ends and ``balancer`` are closed afterwards."""
+    client, server_end = _connection()
+    try:
+        yield FakeTransport(server_end)
+    finally:
+        client.close()
+        server_end.close()
+        balancer.close()
+
+
 def test_a_worker_ahead_hands_the_connection_over(tmp_path: Path) -> None:
     counts = multiprocessing.get_context("spawn").Array("i", 2)
     busy, idle = Balancer(counts, 0, tmp_path), Balancer(counts, 1, tmp_path)
@@ -85,18 +99,12 @@ def test_a_worker_not_ahead_keeps_it_and_counts_it(tmp_path: Path) -> None:
     mine = Balancer(counts, 0, tmp_path)
     counts[0], counts[1] = AHEAD - 1, 0
     protocol = balanced_protocol(Recorder, mine, handed_over=False)()
-    client, server_end = _connection()
-    try:
-        transport = FakeTransport(server_end)
+    with _accepted(mine) as transport:
         protocol.connection_made(transport)
         assert protocol.made and not transport.aborted
         assert counts[:] == [AHEAD, 0]
         protocol.connection_lost(None)
         assert protocol.lost and counts[:] == [AHEAD - 1, 0]
-    finally:
-        client.close()
-        server_end.close()
-        mine.close()
 
 
 def test_a_connection_handed_over_is_never_handed_on(tmp_path: Path) -> None:
@@ -104,18 +112,12 @@ def test_a_connection_handed_over_is_never_handed_on(tmp_path: Path) -> None:
     receiver = Balancer(counts, 1, tmp_path)
     counts[0], counts[1] = 0, 5  # far ahead, yet the connection came from the other worker
     protocol = balanced_protocol(Recorder, receiver, handed_over=True)()
-    client, server_end = _connection()
-    try:
-        transport = FakeTransport(server_end)
+    with _accepted(receiver) as transport:
         protocol.connection_made(transport)
         assert protocol.made and not transport.aborted
         assert counts[:] == [0, 5]  # the worker that handed it over counted it already
         protocol.connection_lost(None)
         assert counts[:] == [0, 4]
-    finally:
-        client.close()
-        server_end.close()
-        receiver.close()
 
 
 def test_a_worker_that_cannot_be_reached_leaves_the_connection_here(tmp_path: Path) -> None:
@@ -123,13 +125,7 @@ def test_a_worker_that_cannot_be_reached_leaves_the_connection_here(tmp_path: Pa
     busy = Balancer(counts, 0, tmp_path)  # worker 1 never listens
     counts[0] = AHEAD + 3
     protocol = balanced_protocol(Recorder, busy, handed_over=False)()
-    client, server_end = _connection()
-    try:
-        transport = FakeTransport(server_end)
+    with _accepted(busy) as transport:
         protocol.connection_made(transport)
         assert protocol.made and not transport.aborted
         assert counts[:] == [AHEAD + 4, 0]
-    finally:
-        client.close()
-        server_end.close()
-        busy.close()
