@@ -44,6 +44,7 @@ class Balancer:
         self.folder = folder
         self.counts[me] = 0  # a worker started again: the connections its predecessor held are gone
         self.inbox: socket.socket | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.outbox = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.outbox.setblocking(False)
 
@@ -104,8 +105,11 @@ class Balancer:
                     adopt(conn)
 
         loop.add_reader(inbox.fileno(), receive)
+        self._loop = loop
 
     def close(self) -> None:
+        if self._loop is not None and self.inbox is not None and not self._loop.is_closed():
+            self._loop.remove_reader(self.inbox.fileno())  # before the socket goes: the loop must not poll it
         for s in (self.inbox, self.outbox):
             if s is not None:
                 s.close()
