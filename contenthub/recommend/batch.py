@@ -303,7 +303,7 @@ def _start_scan(hub: Hub, channel: str, pool: ThreadPoolExecutor) -> list[Future
 
 
 def _unpack_reads(reads: list[Future[dict[str, Any]]], cat: Catalog,
-                  pos: Future[dict[str, int]]) -> list[tuple[np.ndarray, ...]] | None:
+                  pos: dict[str, int]) -> list[tuple[np.ndarray, ...]] | None:
     """Unpack each range as soon as it is read, against the *requested* ids' positions ``pos`` — known at
     once, unlike the canonical ids, which wait for the user documents. Run on a thread of its own while
     the caller reads the user documents and the pool reads the next ranges: unpacking after the whole
@@ -315,7 +315,7 @@ def _unpack_reads(reads: list[Future[dict[str, Any]]], cat: Catalog,
     parts: list[tuple[np.ndarray, ...] | None] = [None] * len(reads)
     try:
         for read in as_completed(reads):
-            parts[at[id(read)]] = _unpack(read.result(), pos.result(), row_of)
+            parts[at[id(read)]] = _unpack(read.result(), pos, row_of)
     except _Unpacked:
         return None
     return parts  # type: ignore[return-value]
@@ -888,10 +888,8 @@ def next_for_users(
             t0 = time.perf_counter()
             reads = _start_scan(hub, channel, pool)
             prefill = side.submit(_timed, scorer.prefill)  # its own thread: not queued behind the reads
-            positions: Future[dict[str, int]] = Future()
-            unpacked = side.submit(_unpack_reads, reads, cat, positions)
             pos = {u: i for i, u in enumerate(user_ids)}
-            positions.set_result(pos)
+            unpacked = side.submit(_unpack_reads, reads, cat, pos)
         started = time.perf_counter()
         canon, first_seen = _user_facts(hub, user_ids, every_user=scan)
         timings["users"] = time.perf_counter() - started
