@@ -959,7 +959,7 @@ class ElasticStore:
         self._maybe_recover()
         alias = self.schema.ensure("events")
         batch = uuid.uuid4().hex[:16]
-        per_event = [derive([ev]) if derive else [] for ev in events]
+        per_event = [flat_deltas(derive([ev])) if derive else [] for ev in events]  # (collection, key, field, delta)
         marker = _key_id(COUNTER_BATCH, batch)
         if derive:
             self.schema.ensure("docs")
@@ -967,7 +967,7 @@ class ElasticStore:
                 "collection": COUNTER_BATCH, "id": batch, "version": 1, "status": "pending", "created": time.time()})
         ops = []
         for ev, deltas in zip(events, per_event, strict=True):
-            source = {**ev, "_batch": batch, "_deltas": _dumps(flat_deltas(deltas))} if derive else dict(ev)
+            source = {**ev, "_batch": batch, "_deltas": _dumps(deltas)} if derive else dict(ev)
             ops.append(({"create": {"_index": alias, "_id": ev["id"]}}, source))
         results = self._bulk(ops, refresh="wait_for")
         inserted: list[int] = []
@@ -981,7 +981,7 @@ class ElasticStore:
             raise StoreError("; ".join(failures[:5]))  # the marker stays: recovery adds what was created
         if derive:
             if inserted:
-                self._apply_counters(_sum_deltas(d for i in inserted for d in flat_deltas(per_event[i])), batch)
+                self._apply_counters(_sum_deltas(d for i in inserted for d in per_event[i]), batch)
             self._delete_quietly("docs", marker)
         return [events[i]["id"] for i in inserted]
 
