@@ -55,20 +55,6 @@ async def _client(port: int, paths: list[str], deadline: float, out: dict[str, A
     writer.close()
 
 
-def _worker_cpu(parent: int) -> dict[str, float]:
-    tick = os.sysconf("SC_CLK_TCK")
-    cpu = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == parent:
-                cpu[entry] = (int(fields[11]) + int(fields[12])) / tick
-    return cpu
-
-
 async def _load(port: int, server_pid: int, users: int, concurrency: int, seconds: float) -> dict[str, Any]:
     rng = random.Random(9)
     paths = [f"/v1/recommendations/users/bu{rng.randrange(users):06d}?channel={bench.CHANNEL}&n=3" for _ in range(20000)]
@@ -84,15 +70,15 @@ async def _load(port: int, server_pid: int, users: int, concurrency: int, second
     await asyncio.sleep(0.5)  # every connection open (and handed over, if it is) before the clock starts
     ss = subprocess.run(["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
                         capture_output=True, text=True).stdout
-    owner = {int(m.group(1)): m.group(2) for m in re.finditer(r":(\d+)\s+users:.*?pid=(\d+)", ss)}
-    cpu0 = _worker_cpu(server_pid)
+    owner = {int(m.group(1)): int(m.group(2)) for m in re.finditer(r":(\d+)\s+users:.*?pid=(\d+)", ss)}
+    cpu0 = bench.process_cpu_s(server_pid)
     go.set()
     await asyncio.gather(*tasks)
-    cpu1 = _worker_cpu(server_pid)
-    by_worker: dict[str, list[float]] = defaultdict(list)
-    held: dict[str, int] = defaultdict(int)
+    cpu1 = bench.process_cpu_s(server_pid)
+    by_worker: dict[int, list[float]] = defaultdict(list)
+    held: dict[int, int] = defaultdict(int)
     for c in conns:
-        pid = owner.get(c["port"], "?")
+        pid = owner.get(c["port"], 0)  # 0: a connection ss did not list
         by_worker[pid] += c["lat"]
         held[pid] += 1
     everything = [x for c in conns for x in c["lat"]]

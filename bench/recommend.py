@@ -279,10 +279,11 @@ async def _client(host: str, port: int, paths: list[str], deadline: float, lat: 
         writer.close()
 
 
-def tree_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process and its children (uvicorn's worker processes), from /proc."""
+def process_cpu_s(pid: int) -> dict[int, float]:
+    """User + system CPU seconds of a process and of each of its children (uvicorn's worker processes), by
+    pid, from /proc."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+    found: dict[int, float] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -291,8 +292,13 @@ def tree_cpu_s(pid: int) -> float:
         except OSError:
             continue
         if int(entry) == pid or int(fields[1]) == pid:  # fields[1] is the parent pid
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+            found[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    return found
+
+
+def tree_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process and its children, together."""
+    return sum(process_cpu_s(pid).values())
 
 
 async def _load(host: str, port: int, paths: list[str], concurrency: int, seconds: float, warmup: float,
