@@ -30,7 +30,7 @@ import recommend as bench  # noqa: E402  (bench/recommend.py: the server, warm-u
 
 
 def _pct(values: list[float], q: float) -> float:
-    return round(sorted(values)[min(len(values) - 1, int(len(values) * q / 100))], 2)
+    return round(bench.pct(values, q), 2)  # the percentile bench/recommend.py reports, so the two compare
 
 
 async def _client(port: int, paths: list[str], deadline: float, out: dict[str, Any], go: asyncio.Event) -> None:
@@ -42,13 +42,7 @@ async def _client(port: int, paths: list[str], deadline: float, out: dict[str, A
         path = paths[i % len(paths)]
         i += 1
         t0 = time.perf_counter()
-        writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {bench.ADMIN_KEY}\r\n\r\n".encode())
-        head = await reader.readuntil(b"\r\n\r\n")
-        length = 0
-        for line in head.split(b"\r\n"):
-            if line[:15].lower() == b"content-length:":
-                length = int(line[15:])
-        body = await reader.readexactly(length)
+        _, body = await bench.keepalive_get(reader, writer, "127.0.0.1", path)
         out["lat"].append((time.perf_counter() - t0) * 1000)
         user = path.split("/users/")[1].split("?")[0]
         out["wrong"] += f'"target":"{user}"'.encode() not in body

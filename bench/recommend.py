@@ -291,6 +291,18 @@ def wait_warm(port: int, server: subprocess.Popen[bytes], workers: int, timeout:
     return time.time() - started
 
 
+async def keepalive_get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str,
+                        path: str) -> tuple[int, bytes]:
+    """One GET on an open keep-alive connection, as the bench's admin: (status, body)."""
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {ADMIN_KEY}\r\n\r\n".encode())
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    return int(head[9:12]), await reader.readexactly(length)
+
+
 async def _client(host: str, port: int, paths: list[str], deadline: float, lat: list[float], status: dict[int, int],
                   start_evt: asyncio.Event) -> None:
     reader, writer = await asyncio.open_connection(host, port)
@@ -300,16 +312,8 @@ async def _client(host: str, port: int, paths: list[str], deadline: float, lat: 
         while time.perf_counter() < deadline:
             path = paths[i % len(paths)]
             i += 1
-            req = (f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {ADMIN_KEY}\r\n\r\n").encode()
             t0 = time.perf_counter()
-            writer.write(req)
-            head = await reader.readuntil(b"\r\n\r\n")
-            code = int(head[9:12])
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line[:15].lower() == b"content-length:":
-                    length = int(line[15:])
-            body = await reader.readexactly(length)
+            code, body = await keepalive_get(reader, writer, host, path)
             lat.append((time.perf_counter() - t0) * 1000)
             status[code] = status.get(code, 0) + 1
             if code != 200 and status[code] <= 1:
