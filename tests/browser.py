@@ -24,7 +24,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -131,14 +131,31 @@ def browser() -> Iterator[Any]:
 def login(driver: Any, server: LiveServer, role: str = "editor", lang: str = "zh") -> None:
     """Log in through the real form (CSRF and session cookie included)."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
 
     driver.get(f"{server.url}/login?lang={lang}")
     field_ = driver.find_element(By.NAME, "key")
     field_.clear()
     field_.send_keys(server.keys[role])
-    field_.submit()
-    WebDriverWait(driver, 20).until(ec.url_changes(f"{server.url}/login?lang={lang}"))
+    loads_new_page(driver, field_.submit, timeout=20)
     if "/login" in driver.current_url:
         raise AssertionError(f"login as {role} failed: still on {driver.current_url}")
+
+
+def loads_new_page(driver: Any, action: Callable[[], Any], timeout: float = 30) -> None:
+    """Run `action` (a click or submit that posts a form or follows a link) and wait for the page it loads.
+
+    Why: chromedriver does not always wait for the navigation a click starts. Reading an element right after
+    can find the old page's element, which then goes stale mid-read (CI failed once on exactly that), or
+    can pass on the old page's content. Waiting for the old document to go away, then for the new one to
+    finish loading, makes every read after this one read the new page.
+    """
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old = driver.find_element(By.TAG_NAME, "html")
+    action()
+    wait = WebDriverWait(driver, timeout)
+    wait.until(ec.staleness_of(old), message=f"the page did not change within {timeout} s")
+    wait.until(lambda d: d.execute_script("return document.readyState") == "complete",
+               message=f"the new page did not finish loading within {timeout} s")

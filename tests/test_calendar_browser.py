@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import LiveServer, login
+from tests.browser import LiveServer, loads_new_page, login
 
 pytestmark = pytest.mark.browser
 
@@ -21,8 +21,6 @@ def _next_monday() -> date:
 
 def test_calendar_generates_renders_and_opens_a_slot(live_server: LiveServer, browser) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
 
     week = _next_monday()
     login(browser, live_server, "editor", lang="zh")
@@ -32,8 +30,8 @@ def test_calendar_generates_renders_and_opens_a_slot(live_server: LiveServer, br
     group_box = browser.find_element(By.CSS_SELECTOR, "#plan-form input[name=audiences][value='group:g-coffee']")
     browser.execute_script("arguments[0].scrollIntoView()", group_box)
     group_box.click()
-    browser.find_element(By.ID, "generate-button").click()
-    WebDriverWait(browser, 120).until(ec.presence_of_element_located((By.ID, "plan-version")))
+    loads_new_page(browser, browser.find_element(By.ID, "generate-button").click, timeout=120)
+    assert browser.find_element(By.ID, "plan-version").is_displayed()
 
     slots = browser.find_elements(By.CSS_SELECTOR, "#calendar-grid a.slot")
     assert len(slots) >= 10, "a week of demo content fills the grid"
@@ -53,17 +51,16 @@ def test_calendar_generates_renders_and_opens_a_slot(live_server: LiveServer, br
     first = slots[0]
     slot_id = first.get_attribute("data-slot-id")
     browser.execute_script("arguments[0].scrollIntoView()", first)
-    first.click()
-    WebDriverWait(browser, 30).until(ec.presence_of_element_located((By.ID, "rationale")))
+    loads_new_page(browser, first.click)
     assert slot_id in browser.current_url
     assert browser.find_elements(By.CSS_SELECTOR, "#rationale li"), "every slot says why"
     assert browser.find_element(By.ID, "asset-link").get_attribute("href").startswith(
         f"{live_server.url}/library/assets/")
-    browser.find_element(By.ID, "status-approved").click()
-    WebDriverWait(browser, 30).until(ec.presence_of_element_located((By.ID, "slot-flash")))
+    loads_new_page(browser, browser.find_element(By.ID, "status-approved").click)
+    assert browser.find_element(By.ID, "slot-flash").is_displayed()
     assert browser.find_element(By.ID, "slot-status").text == "已通过"
 
     browser.get(f"{live_server.url}/calendar?week={week.isoformat()}&lang=en")
     assert "Calendar" in browser.find_element(By.ID, "week-title").text
-    browser.find_element(By.ID, "next-week").click()
+    loads_new_page(browser, browser.find_element(By.ID, "next-week").click)
     assert (week + timedelta(days=7)).isoformat() in browser.find_element(By.ID, "week-title").text

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import login
+from tests.browser import loads_new_page, login
 from tests.helpers import png_bytes
 
 
@@ -25,12 +25,11 @@ def test_upload_accept_and_search(live_server, browser) -> None:
     browser.find_element(By.ID, "title").send_keys("今晚八点直播：护眼台灯限时抽奖")
     browser.find_element(By.ID, "body").send_keys("预约直播间，开播即抽奖，护眼台灯五折")
     browser.find_element(By.ID, "file").send_keys(str(image))
-    browser.find_element(By.ID, "upload-button").click()
+    loads_new_page(browser, browser.find_element(By.ID, "upload-button").click, timeout=60)
     WebDriverWait(browser, 60).until(ec.presence_of_element_located((By.ID, "suggestions")))
     assert browser.find_element(By.ID, "preview-image").get_attribute("naturalWidth") == "32"
     assert browser.find_element(By.ID, "confirmed-scenes").text.strip() == "—"
-    browser.find_element(By.ID, "accept-button").click()
-    WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "confirmed-scenes").text.strip() != "—")
+    loads_new_page(browser, browser.find_element(By.ID, "accept-button").click)
     scenes = browser.find_element(By.ID, "confirmed-scenes").text
     assert "直播预告" in scenes, f"the live-preview scene should be suggested and accepted, got {scenes!r}"
     shot = Path(os.environ.get("CONTENTHUB_SCREENSHOTS", tempfile.gettempdir())) / "library-asset.png"
@@ -40,7 +39,7 @@ def test_upload_accept_and_search(live_server, browser) -> None:
     browser.get(live_server.url + "/library")
     box = browser.find_element(By.ID, "q")
     box.send_keys("护眼台灯")
-    box.submit()
-    WebDriverWait(browser, 30).until(ec.presence_of_element_located((By.ID, "result-count")))
+    loads_new_page(browser, box.submit)
+    assert browser.find_element(By.ID, "result-count").is_displayed()
     titles = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "a.asset-link")]
     assert "今晚八点直播：护眼台灯限时抽奖" in titles[:5]
