@@ -15,8 +15,6 @@ from tests.helpers import png_bytes
 @pytest.mark.browser
 def test_upload_accept_and_search(live_server, browser) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
 
     login(browser, live_server, "editor")
     browser.get(live_server.url + "/library/upload")
@@ -26,7 +24,7 @@ def test_upload_accept_and_search(live_server, browser) -> None:
     browser.find_element(By.ID, "body").send_keys("预约直播间，开播即抽奖，护眼台灯五折")
     browser.find_element(By.ID, "file").send_keys(str(image))
     loads_new_page(browser, browser.find_element(By.ID, "upload-button").click, timeout=60)
-    WebDriverWait(browser, 60).until(ec.presence_of_element_located((By.ID, "suggestions")))
+    assert browser.find_elements(By.ID, "suggestions"), "the upload lands on the asset page with its suggestions"
     assert browser.find_element(By.ID, "preview-image").get_attribute("naturalWidth") == "32"
     assert browser.find_element(By.ID, "confirmed-scenes").text.strip() == "—"
     loads_new_page(browser, browser.find_element(By.ID, "accept-button").click)
