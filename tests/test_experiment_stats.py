@@ -124,8 +124,10 @@ def test_delta_method_matches_bootstrap() -> None:
     assert math.sqrt(control.estimate_variance) == pytest.approx(r_c.std(ddof=1), rel=0.08)
     result = ratio_test(control, treatment)
     assert result.std_error == pytest.approx((r_t - r_c).std(ddof=1), rel=0.08)
-    rel_se = (result.rel_ci[1] - result.rel_diff) / sps.norm.ppf(0.975)
-    assert rel_se == pytest.approx((r_t / r_c - 1).std(ddof=1), rel=0.08)
+    assert result.rel_std_error == pytest.approx((r_t / r_c - 1).std(ddof=1), rel=0.08)
+    # Fieller's interval is the bootstrap's percentile interval, near enough, on a skewed ratio
+    low, high = np.quantile(r_t / r_c - 1, [0.025, 0.975])
+    assert result.rel_ci[0] == pytest.approx(low, abs=0.03) and result.rel_ci[1] == pytest.approx(high, abs=0.03)
 
 
 def test_ratio_test_is_calibrated_under_the_null() -> None:
@@ -337,16 +339,18 @@ def test_compare_decrease_of_a_lower_is_better_metric_is_good() -> None:
     assert result.direction == "good" and result.chance_to_beat_control > 0.99
     low, high = result.rel_ci
     text = plain_language("unsubscribe rate", "B", result)
-    assert text == f"B lowered unsubscribe rate by 25% (95% CI {-high * 100:.0f}%–{-low * 100:.0f}%)"
+    assert text == (f"B lowered unsubscribe rate by 25% (95% CI [{low * 100:.0f}%, {high * 100:.0f}%]), "
+                    "-0.50 pp in absolute terms")
     assert "下降了 25%" in plain_language("退订率", "B", result, lang="zh")
 
 
 def test_compare_no_change_says_so_in_both_languages() -> None:
     result = compare(MeanStats.binomial(5000, 250), MeanStats.binomial(5000, 255), "binomial", True)
     assert not result.significant and result.direction == "neutral"
-    assert plain_language("click-through", "B", result).startswith("B: no detectable change in click-through (95% CI -")
+    assert plain_language("click-through", "B", result).startswith("B: no detectable change in click-through (95% CI [-")
     chinese = plain_language("点击率", "B", result, lang="zh")
-    assert chinese.startswith("B 对点击率无显著影响（95% 置信区间 -")
+    assert chinese.startswith("B 对点击率无显著影响（95% 置信区间 [-")
+    assert chinese.endswith("绝对值 +0.10 个百分点")
 
 
 def test_compare_sequential_and_ratio_kinds() -> None:
@@ -372,4 +376,57 @@ def test_plain_language_uses_absolute_numbers_for_zero_or_negative_control() -> 
     assert result.rel_diff is None
     assert "(95% CI " in plain_language("revenue per user", "B", result)
     negative = compare(MeanStats.from_values([-2.0, -1.0] * 50), MeanStats.from_values([-1.0, 0.0] * 50), "mean", True)
-    assert plain_language("net margin", "B", negative).startswith("B raised net margin by 1 (95% CI ")
+    assert plain_language("net margin", "B", negative).startswith("B raised net margin by 1.00 (95% CI [+0.860, +1.14]")
+
+
+# ---------------------------------------------------------------- intervals that agree with the conclusion
+
+
+@pytest.mark.parametrize("sequential", [False, True])
+def test_relative_interval_excludes_zero_exactly_when_significant(sequential: bool) -> None:
+    """Fieller's interval is the inversion of the absolute test, so on 600 random binomial, mean and ratio
+    inputs per mode (tiny to large, unequal arms) the relative interval is clear of 0 iff p < alpha, and never
+    below -100%."""
+    rng = np.random.default_rng(20)
+    checked = 0
+    for _ in range(600):
+        n_c, n_t = (int(x) for x in np.exp(rng.uniform(np.log(5), np.log(20_000), size=2)))
+        kind = ("binomial", "mean", "ratio")[int(rng.integers(3))]
+        p = rng.uniform(0.005, 0.5)
+        if kind == "binomial":
+            c = MeanStats.binomial(n_c, int(rng.binomial(n_c, p)))
+            t = MeanStats.binomial(n_t, int(rng.binomial(n_t, p * rng.uniform(0.5, 2.0))))
+        elif kind == "mean":
+            c = MeanStats.from_values(rng.exponential(3.0, n_c))
+            t = MeanStats.from_values(rng.exponential(3.0 * rng.uniform(0.8, 1.3), n_t))
+        else:
+            c = RatioStats.from_values(*_clicks_per_delivery(rng, n_c, p))
+            t = RatioStats.from_values(*_clicks_per_delivery(rng, n_t, p * rng.uniform(0.7, 1.5)))
+        try:
+            r = compare(c, t, kind, True, sequential=sequential)
+        except ValueError:
+            continue  # an arm without events or a zero denominator: covered by the bad-input tests
+        if r.rel_ci is None:
+            continue  # control not clear of 0: no bounded relative interval, the report uses the absolute one
+        low, high = r.rel_ci
+        assert low >= -1.0
+        assert low <= r.rel_diff <= high
+        assert (low > 0 or high < 0) == r.significant, (kind, n_c, n_t, r)
+        assert (r.abs_ci[0] > 0 or r.abs_ci[1] < 0) == r.significant
+        checked += 1
+    assert checked > 400
+
+
+def test_issue_example_click_through_and_conversion() -> None:
+    """The issue's report: 297 users per arm, 21 vs 36 clickers, absolute +5.05 pp [+0.3, +9.8] with p = 0.04,
+    where the delta-method relative interval ran from -16% to +159%; and a conversion rate with a handful of
+    conversions whose delta-method lower bound was -141%."""
+    ctr = compare(MeanStats.binomial(297, 21), MeanStats.binomial(297, 36), "binomial", True)
+    assert ctr.significant and ctr.p_value == pytest.approx(0.037, abs=0.003)
+    assert ctr.rel_ci[0] > 0  # agrees with the absolute test
+    assert ctr.rel_diff - ctr.critical_value * ctr.rel_std_error < 0  # the delta method would not have
+    conv = compare(MeanStats.binomial(297, 6), MeanStats.binomial(297, 2), "binomial", True)
+    assert conv.rel_diff - conv.critical_value * conv.rel_std_error < -1  # delta method: below -100%
+    assert conv.rel_ci is None or conv.rel_ci[0] >= -1.0
+    big = compare(MeanStats.binomial(2970, 60), MeanStats.binomial(2970, 20), "binomial", True)
+    assert big.rel_ci is not None and big.rel_ci[0] >= -1.0 and big.rel_ci[1] < 0

@@ -388,18 +388,18 @@ def test_report_json_csv_and_page(simulated: tuple[Hub, Any]) -> None:
     assert clients.anon.get("/experiments/sim", follow_redirects=False).status_code == 303
 
 
-def test_summary_never_contradicts_itself_when_the_relative_interval_disagrees() -> None:
-    """At ~400 units per arm the delta-method relative CI can cross 0 while the absolute difference is
-    significant; the sentence then uses absolute numbers instead of 'raised by 51% (CI -3.4%–105%)'."""
-    from contenthub.experiments.report import _consistent
+def test_summary_never_contradicts_itself_when_the_delta_method_would() -> None:
+    """At ~400 units per arm the delta-method relative CI crosses 0 (about [-4%, +105%]) while the absolute
+    difference is significant; Fieller's interval, from the same test, is clear of 0 and the sentence says so
+    in percent and in percentage points."""
     from contenthub.experiments.stats import MeanStats, compare, plain_language
 
     comp = compare(MeanStats.binomial(407, 44), MeanStats.binomial(393, 64), "binomial", True)
-    assert comp.significant and comp.rel_ci is not None and comp.rel_ci[0] < 0
-    sentence = plain_language("click-through", "B", _consistent(comp))
-    assert sentence == "B raised click-through by 0.0547 (95% CI 0.00725–0.102)"
-    clear = compare(MeanStats.binomial(4000, 400), MeanStats.binomial(4000, 520), "binomial", True)
-    assert _consistent(clear) == clear
+    assert comp.significant and comp.rel_ci is not None and comp.rel_ci[0] > 0
+    assert comp.rel_diff - 1.96 * comp.rel_std_error < 0  # what the delta-method interval would have shown
+    sentence = plain_language("click-through", "B", comp)
+    assert sentence == "B raised click-through by 51% (95% CI [+5.7%, +121%]), +5.5 pp in absolute terms"
+    assert plain_language("点击率", "B", comp, "zh") == "B 使点击率提升了 51%（95% 置信区间 [+5.7%, +121%]），绝对值 +5.5 个百分点"
 
 
 def test_cli_simulate_then_report(tmp_path: Path) -> None:

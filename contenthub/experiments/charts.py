@@ -59,12 +59,21 @@ def _styled(draw: Callable[..., str | None]) -> Callable[..., str | None]:
     return wrapper
 
 
+def _percent_axis(axis: Any) -> None:
+    """Tick labels as signed percentages ('+20%', '-5%'), like the table."""
+    from matplotlib.ticker import FuncFormatter
+
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:+.0f}%" if v else "0"))
+
+
 @_styled
 def difference_chart(report: Report, lang: str = "en") -> str | None:
     """Relative difference vs control with its interval, one line per (metric, treatment).
 
-    Rows whose control value is 0 have no relative difference and are left out (the table shows
-    their absolute difference): mixing absolute and relative numbers on one axis would mislead.
+    The interval is the one the conclusion uses (Fieller's, at the test's own critical value), so
+    a dot coloured "significant" never sits on a bar crossing zero. Rows without a bounded relative
+    interval (control 0 or not clear of 0) are left out -- the table shows their absolute
+    difference: mixing absolute and relative numbers on one axis would mislead.
     ``None`` when no row has an interval."""
     rows = []
     for m in report.metrics:
@@ -80,11 +89,18 @@ def difference_chart(report: Report, lang: str = "en") -> str | None:
         color = COLORS.get(direction, COLORS["neutral"])
         ax.errorbar([est], [y], xerr=[[est - low], [high - est]], fmt="o", color=color, capsize=4, lw=1.6)
     ax.axvline(0, color="#1f2328", lw=0.8)
+    if min(r[2] for r in rows) <= -100:
+        ax.set_xlim(left=-105)  # nothing here can fall by more than 100%
     ax.set_yticks(range(len(rows)), [r[0] for r in reversed(rows)])
     ax.set_ylim(-0.7, len(rows) - 0.3)
     level = f"{(1 - report.alpha) * 100:g}%"
-    kind = ("always-valid " if report.sequential else "") + f"{level} CI"
-    ax.set_xlabel(("相对对照组的变化（%），" + kind) if lang == "zh" else f"change vs control (%), {kind}")
+    if lang == "zh":
+        kind = ("始终有效 " if report.sequential else "") + f"{level} 置信区间（Fieller，与显著性结论同一检验）"
+        ax.set_xlabel("相对对照组的变化（%），" + kind)
+    else:
+        kind = ("always-valid " if report.sequential else "") + f"{level} CI (Fieller: the test behind the conclusion)"
+        ax.set_xlabel(f"change vs control (%), {kind}")
+    _percent_axis(ax.xaxis)
     ax.grid(axis="x", color="#d0d7de", lw=0.5)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
@@ -141,6 +157,7 @@ def cumulative_chart(report: Report, metric_id: str | None = None, lang: str = "
                             [c[1] * 100 if c else float("nan") for c in cis], color=color, alpha=0.15, lw=0)
     bottom.axhline(0, color="#1f2328", lw=0.8)
     bottom.set_ylabel("相对对照组（%）" if lang == "zh" else "vs control (%)")
+    _percent_axis(bottom.yaxis)
     for ax in (top, bottom):
         ax.grid(color="#d0d7de", lw=0.5)
         for side in ("top", "right"):

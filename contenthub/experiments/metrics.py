@@ -44,6 +44,8 @@ class Metric:
     numerator: str
     denominator: str | None = None
     description: str = ""
+    nonnegative: bool = True
+    """Per-unit values are never below 0 (counts, rates, revenue), so no change is below −100%."""
 
     def name(self, lang: str) -> str:
         return self.zh if lang == "zh" else self.en

@@ -16,6 +16,7 @@ from contenthub.experiments import charts, service
 from contenthub.experiments.metrics import METRICS
 from contenthub.experiments.models import Correction
 from contenthub.experiments.report import Report, build_report
+from contenthub.experiments.stats import formatting as fmt
 from contenthub.web.templating import lang_of, render
 
 router = APIRouter(include_in_schema=False)
@@ -23,37 +24,15 @@ Reader = Annotated[Principal, Depends(require(Perm.reports_read))]
 
 
 def fmt_value(metric_id: str, x: float | None) -> str:
-    """A metric's value as people read it: shares as %, revenue with 2 decimals, ratios with 4."""
-    if x is None:
-        return "–"
-    kind = METRICS[metric_id].kind
-    if kind == "binomial":
-        return f"{x * 100:.2f}%"
-    if kind == "mean":
-        return f"{x:,.2f}"
-    return f"{x:.4f}"
+    return fmt.value(METRICS[metric_id].kind, x)
 
 
-def fmt_diff(metric_id: str, x: float | None) -> str:
-    """An absolute difference: percentage points for shares, plain numbers otherwise."""
-    if x is None:
-        return "–"
-    kind = METRICS[metric_id].kind
-    if kind == "binomial":
-        return f"{x * 100:+.2f} pp"
-    return f"{x:+,.2f}" if kind == "mean" else f"{x:+.4f}"
+def fmt_diff(metric_id: str, x: float | None, lang: str = "en") -> str:
+    return fmt.diff(METRICS[metric_id].kind, x, lang)
 
 
-def fmt_pct(x: float | None, signed: bool = True) -> str:
-    if x is None:
-        return "–"
-    return f"{x * 100:+.1f}%" if signed else f"{x * 100:.1f}%"
-
-
-def fmt_p(x: float | None) -> str:
-    if x is None:
-        return "–"
-    return "<0.0001" if x < 1e-4 else f"{x:.4f}" if x < 0.01 else f"{x:.3f}"
+fmt_pct = fmt.pct
+fmt_p = fmt.p_value
 
 
 def _charts(report: Report, lang: str) -> dict[str, Markup | None]:

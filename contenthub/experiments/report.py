@@ -23,6 +23,7 @@ from contenthub.experiments.metrics import METRICS, AnalysisUnits, Metric, UnitT
 from contenthub.experiments.metrics import variant_stats
 from contenthub.experiments.models import Correction, Experiment
 from contenthub.experiments.stats import Comparison, benjamini_hochberg, compare, holm, plain_language, srm_check
+from contenthub.experiments.stats import formatting as fmt
 from contenthub.experiments.stats.sufficient import MeanStats, Suff
 from contenthub.hub import Hub
 from contenthub.timeutil import to_iso, utcnow
@@ -132,7 +133,8 @@ def _numerator_denominator(stats: Suff) -> tuple[float, float]:
 
 
 def _compare(metric: Metric, control: Suff, treatment: Suff, alpha: float, sequential: bool) -> Comparison:
-    return compare(control, treatment, metric.kind, metric.higher_is_better, alpha=alpha, sequential=sequential)
+    return compare(control, treatment, metric.kind, metric.higher_is_better, alpha=alpha, sequential=sequential,
+                   nonnegative=metric.nonnegative)
 
 
 def _rows(exp: Experiment, metric: Metric, stats: list[Suff], alpha: float, sequential: bool
@@ -234,37 +236,19 @@ def _health(exp: Experiment, units: AnalysisUnits, counts: list[int], srm: SrmOu
     return flags
 
 
-def _signed_pct(x: float) -> str:
-    return f"{x * 100:+.1f}%"
-
-
-def _consistent(comp: Comparison) -> Comparison:
-    """The comparison to put into words: when the delta-method relative interval disagrees with the
-    test of the absolute difference (it can at small samples: significant, yet the relative interval
-    crosses 0), speak in absolute numbers so a sentence never contradicts itself."""
-    if comp.rel_ci is None:
-        return comp
-    clear_of_zero = comp.rel_ci[0] > 0 or comp.rel_ci[1] < 0
-    return comp if clear_of_zero == comp.significant else replace(comp, rel_diff=None, rel_ci=None)
-
-
 def _guardrail_clause(metric: Metric, comp: Comparison, lang: str) -> str:
-    """'guardrail unsubscribe rate worsened by 30% (95% CI 8%–52%)' for a significant harm."""
-    comp = _consistent(comp)
+    """'guardrail unsubscribe rate worsened by 30% (95% CI [+8.0%, +52%])' for a significant harm;
+    the same numbers, in the same form, as the table and the chart."""
     level = f"{(1 - comp.alpha) * 100:g}%"
     if comp.rel_diff is not None and comp.rel_ci is not None and comp.mean_control > 0:
-        size, low, high = abs(comp.rel_diff), comp.rel_ci[0], comp.rel_ci[1]
-        if comp.rel_diff < 0:
-            low, high = -high, -low
-        shown = (_pct(size), _pct(low), _pct(high))
+        size = fmt.pct(abs(comp.rel_diff), signed=False)
+        ci = fmt.interval(fmt.pct(comp.rel_ci[0]), fmt.pct(comp.rel_ci[1]))
     else:
-        size, low, high = abs(comp.abs_diff), comp.abs_ci[0], comp.abs_ci[1]
-        if comp.abs_diff < 0:
-            low, high = -high, -low
-        shown = (f"{size:.3g}", f"{low:.3g}", f"{high:.3g}")
+        size = fmt.diff(metric.kind, abs(comp.abs_diff), lang, signed=False)
+        ci = fmt.interval(fmt.diff(metric.kind, comp.abs_ci[0], lang), fmt.diff(metric.kind, comp.abs_ci[1], lang))
     if lang == "zh":
-        return f"护栏指标{metric.zh}变差 {shown[0]}（{level} 置信区间 {shown[1]}–{shown[2]}）"
-    return f"guardrail {metric.en} worsened by {shown[0]} ({level} CI {shown[1]}–{shown[2]})"
+        return f"护栏指标{metric.zh}变差 {size}（{level} 置信区间 {ci}）"
+    return f"guardrail {metric.en} worsened by {size} ({level} CI {ci})"
 
 
 def _summary(exp: Experiment, results: list[tuple[MetricResult, list[Comparison | None]]],
@@ -284,7 +268,7 @@ def _summary(exp: Experiment, results: list[tuple[MetricResult, list[Comparison 
                 sentence = (f"{variant.name}: not enough data for {primary.en} yet" if lang == "en"
                             else f"{variant.name}：{primary.zh}数据不足")
             else:
-                sentence = plain_language(primary.name(lang), variant.name, _consistent(comp), lang)  # type: ignore[arg-type]
+                sentence = plain_language(primary.name(lang), variant.name, comp, lang)  # type: ignore[arg-type]
             if guardrails:
                 harmed = [_guardrail_clause(m, c[ti], lang) for m, c in guardrails
                           if c[ti] is not None and c[ti].direction == "bad"]  # type: ignore[union-attr]

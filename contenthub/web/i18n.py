@@ -162,8 +162,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "exp_rel_diff": {"zh": "相对差异 [区间]", "en": "Rel. diff [CI]"},
     "exp_chance": {"zh": "胜过对照概率", "en": "Chance to beat control"},
     "exp_loss": {"zh": "预期损失", "en": "Expected loss"},
-    "exp_footnote": {"zh": "每个单位从首次曝光起计算。二元指标为至少发生一次的单位占比；每次送达点击数用 delta 方法估计方差；p 值为双侧 Welch t 检验（比率指标为 z 检验）。",
-                     "en": "Every unit counts from its first exposure. 0/1 metrics are the share of units with at least one event; clicks per delivery uses the delta method; p-values are two-sided Welch t-tests (z-tests for the ratio)."},
+    "exp_footnote": {"zh": "每个单位从首次曝光起计算。二元指标为至少发生一次的单位占比，差异以百分点（个百分点）表示；每次送达点击数用 delta 方法估计方差；p 值为双侧 Welch t 检验（比率指标为 z 检验）。相对差异的区间用 Fieller 方法，与 p 值同一检验：区间不含 0 当且仅当结论为显著，且不会低于 −100%。",
+                     "en": "Every unit counts from its first exposure. 0/1 metrics are the share of units with at least one event, and their differences are in percentage points (pp); clicks per delivery uses the delta method; p-values are two-sided Welch t-tests (z-tests for the ratio). Relative intervals are Fieller's, from the same test as the p-value: they exclude 0 exactly when the result is significant, and never go below −100%."},
 }
 
 

@@ -8,10 +8,18 @@ estimates ``d = θ_t − θ_c`` with ``SE² = Var(θ_t) + Var(θ_c)``:
 * :func:`sequential_test` -- either kind, with an always-valid confidence sequence so the
   analyst may look at the results every day and stop whenever, at the stated error rate.
 
-Relative differences ``r = θ_t/θ_c − 1`` get their CI from the delta method (see
-:func:`relative_difference`). Significance is decided by the p-value of the absolute
-difference; near the boundary the relative CI can disagree with it (the two use slightly
-different variance approximations), as in every delta-method report.
+Relative differences ``r = θ_t/θ_c − 1``: the point estimate and its delta-method standard
+error (:func:`relative_difference`, GrowthBook's ``frequentist_variance(relative=True)``) are
+reported, but the *interval* is Fieller's (:func:`fieller_relative_interval`): the set of ratios
+the same test (same critical value, same SE) does not reject. Why not the delta-method interval:
+it is a different test, and at small samples or large lifts it disagrees with the absolute one
+(p = 0.037 on the difference while the delta-method interval ran from −16% to +159%), so a page
+would show a significant result on a bar crossing zero. Fieller's interval contains 0 exactly
+when the absolute test is not significant, at any sample size, and it is never below −100% for
+metrics that cannot go negative. For large samples both intervals coincide (the parity test
+measures how closely). When the control estimate itself is not clear of zero at that critical
+value the Fieller set is unbounded; the relative interval is then ``None`` and reports fall back
+to the absolute difference.
 
 Plus two multiple-comparison corrections for reports with many metrics or variants:
 :func:`holm` (family-wise error) and :func:`benjamini_hochberg` (false discovery rate).
@@ -34,7 +42,8 @@ DEFAULT_SEQUENTIAL_TUNING = 5000.0
 
 @dataclass(frozen=True, slots=True)
 class FrequentistResult:
-    """Treatment minus control. ``rel_*`` is ``None`` when the control estimate is 0."""
+    """Treatment minus control. ``rel_diff`` is ``None`` when the control estimate is 0;
+    ``rel_ci`` (Fieller, see the module docstring) is also ``None`` when it would be unbounded."""
 
     abs_diff: float
     abs_ci: tuple[float, float]
@@ -45,6 +54,10 @@ class FrequentistResult:
     df: float
     """Degrees of freedom of the reference t distribution; ``inf`` means normal."""
     sequential: bool
+    critical_value: float = math.nan
+    """The multiplier of SE that the interval and the test share (t, z or the sequential boundary)."""
+    rel_std_error: float | None = None
+    """Delta-method SE of the relative difference (what GrowthBook's relative mode uses)."""
 
 
 def _checked_estimate(stats: Suff, role: str) -> tuple[float, float, int]:
@@ -95,9 +108,57 @@ def relative_difference(
     return rel, var_rel
 
 
+def fieller_relative_interval(
+    control: float, var_control: float, treatment: float, var_treatment: float, crit: float,
+    nonnegative: bool = True,
+) -> tuple[float, float] | None:
+    """Fieller's interval for r = θ_t/θ_c − 1: every ratio ρ = 1 + r that the test of
+    ``θ_t − ρ θ_c = 0`` with the same critical value does not reject:
+
+        (θ̂_t − ρ θ̂_c)² ≤ k² (Var θ̂_t + ρ² Var θ̂_c)
+        ⇔ a ρ² − 2 θ̂_t θ̂_c ρ + (θ̂_t² − k² Var θ̂_t) ≤ 0,   a = θ̂_c² − k² Var θ̂_c
+        ρ = ( θ̂_t θ̂_c ± k √(Var θ̂_c θ̂_t² + Var θ̂_t a) ) / a          (a > 0)
+
+    ρ = 1 lies inside exactly when |θ̂_t − θ̂_c| ≤ k·SE, i.e. when the absolute test at critical
+    value k is not significant, so the interval and the conclusion never disagree. ``None`` when
+    a ≤ 0 (control not clear of 0: the set is unbounded). ``nonnegative`` metrics (rates, counts)
+    cannot fall by more than 100%, so the lower end is floored at −100%.
+    """
+    if control == 0.0:
+        return None
+    a = control**2 - crit**2 * var_control
+    if a <= 0.0:
+        return None
+    root = crit * math.sqrt(max(var_control * treatment**2 + var_treatment * a, 0.0))
+    low, high = (treatment * control - root) / a - 1.0, (treatment * control + root) / a - 1.0
+    if nonnegative:
+        low = max(low, -1.0)
+    return low, high
+
+
 def _degenerate_p(diff: float) -> float:
     """Zero standard error: no noise, so the observed difference is either exactly 0 or certain."""
     return 1.0 if diff == 0.0 else 0.0
+
+
+def _result(control: float, var_control: float, treatment: float, var_treatment: float, crit: float,
+            p_value: float, df: float, sequential: bool, nonnegative: bool) -> FrequentistResult:
+    """Assemble the absolute interval and Fieller's relative interval from one critical value."""
+    diff = treatment - control
+    se = math.sqrt(var_control + var_treatment)
+    rel = relative_difference(control, var_control, treatment, var_treatment)
+    return FrequentistResult(
+        abs_diff=diff,
+        abs_ci=(diff - crit * se, diff + crit * se),
+        rel_diff=rel[0] if rel else None,
+        rel_ci=fieller_relative_interval(control, var_control, treatment, var_treatment, crit, nonnegative),
+        p_value=p_value,
+        std_error=se,
+        df=df,
+        sequential=sequential,
+        critical_value=crit,
+        rel_std_error=math.sqrt(rel[1]) if rel else None,
+    )
 
 
 def difference_test(
@@ -107,13 +168,14 @@ def difference_test(
     var_treatment: float,
     alpha: float = 0.05,
     df: float = math.inf,
+    nonnegative: bool = True,
 ) -> FrequentistResult:
     """Fixed-horizon two-sided test of ``θ_t − θ_c = 0`` for two independent estimates:
 
         d = θ_t − θ_c,  SE = √(Var(θ_t) + Var(θ_c)),  T = d / SE
         p = 2 · P(t_df > |T|),   CI = d ± t_{df, 1−α/2} · SE
 
-    The relative CI uses the same critical value with the delta-method SE.
+    The relative interval is Fieller's at the same critical value (module docstring).
     """
     _check_alpha(alpha)
     diff = treatment - control
@@ -124,25 +186,11 @@ def difference_test(
     else:
         tail = sps.t.sf(abs(diff) / se, df) if math.isfinite(df) else sps.norm.sf(abs(diff) / se)
         p_value = float(min(1.0, 2 * tail))
-    rel = relative_difference(control, var_control, treatment, var_treatment)
-    rel_diff, rel_ci = None, None
-    if rel is not None:
-        rel_diff = rel[0]
-        half = crit * math.sqrt(rel[1])
-        rel_ci = (rel_diff - half, rel_diff + half)
-    return FrequentistResult(
-        abs_diff=diff,
-        abs_ci=(diff - crit * se, diff + crit * se),
-        rel_diff=rel_diff,
-        rel_ci=rel_ci,
-        p_value=p_value,
-        std_error=se,
-        df=df,
-        sequential=False,
-    )
+    return _result(control, var_control, treatment, var_treatment, crit, p_value, df, False, nonnegative)
 
 
-def welch_t_test(control: MeanStats, treatment: MeanStats, alpha: float = 0.05) -> FrequentistResult:
+def welch_t_test(control: MeanStats, treatment: MeanStats, alpha: float = 0.05,
+                 nonnegative: bool = True) -> FrequentistResult:
     """Welch's unequal-variance t-test on means; equals ``scipy.stats.ttest_ind(equal_var=False)``.
 
         T = (ȳ_t − ȳ_c) / √(s_t²/n_t + s_c²/n_c), df by :func:`welch_df`.
@@ -151,10 +199,11 @@ def welch_t_test(control: MeanStats, treatment: MeanStats, alpha: float = 0.05) 
     """
     mean_c, var_c, n_c = _checked_estimate(control, "control")
     mean_t, var_t, n_t = _checked_estimate(treatment, "treatment")
-    return difference_test(mean_c, var_c, mean_t, var_t, alpha, welch_df(var_c, n_c, var_t, n_t))
+    return difference_test(mean_c, var_c, mean_t, var_t, alpha, welch_df(var_c, n_c, var_t, n_t), nonnegative)
 
 
-def ratio_test(control: RatioStats, treatment: RatioStats, alpha: float = 0.05) -> FrequentistResult:
+def ratio_test(control: RatioStats, treatment: RatioStats, alpha: float = 0.05,
+               nonnegative: bool = True) -> FrequentistResult:
     """Difference of ratio metrics R = Σy/Σx with delta-method variances
     (:attr:`RatioStats.estimate_variance`) and a normal reference distribution:
 
@@ -164,7 +213,7 @@ def ratio_test(control: RatioStats, treatment: RatioStats, alpha: float = 0.05) 
     """
     r_c, var_c, _ = _checked_estimate(control, "control")
     r_t, var_t, _ = _checked_estimate(treatment, "treatment")
-    return difference_test(r_c, var_c, r_t, var_t, alpha, math.inf)
+    return difference_test(r_c, var_c, r_t, var_t, alpha, math.inf, nonnegative)
 
 
 def sequential_rho(alpha: float, tuning: float = DEFAULT_SEQUENTIAL_TUNING) -> float:
@@ -218,10 +267,12 @@ def sequential_test(
     treatment: Suff,
     alpha: float = 0.05,
     tuning: float = DEFAULT_SEQUENTIAL_TUNING,
+    nonnegative: bool = True,
 ) -> FrequentistResult:
     """Peeking-safe comparison for means or ratios: the fixed-horizon CI and p-value replaced by
     the always-valid confidence sequence (:func:`sequential_multiplier`) and p-value
-    (:func:`sequential_p_value`), with ρ from :func:`sequential_rho` at this α.
+    (:func:`sequential_p_value`), with ρ from :func:`sequential_rho` at this α. Fieller's relative
+    interval uses the same boundary, so it too excludes 0 exactly when ``p < α``.
 
     Wider than the fixed-horizon interval -- the price of being allowed to stop any day.
     """
@@ -232,24 +283,9 @@ def sequential_test(
     rho = sequential_rho(alpha, tuning)
     n_total = n_c + n_t
     multiplier = sequential_multiplier(n_total, alpha, rho)
-    diff = est_t - est_c
     se = math.sqrt(var_c + var_t)
-    rel = relative_difference(est_c, var_c, est_t, var_t)
-    rel_diff, rel_ci = None, None
-    if rel is not None:
-        rel_diff = rel[0]
-        half = multiplier * math.sqrt(rel[1])
-        rel_ci = (rel_diff - half, rel_diff + half)
-    return FrequentistResult(
-        abs_diff=diff,
-        abs_ci=(diff - multiplier * se, diff + multiplier * se),
-        rel_diff=rel_diff,
-        rel_ci=rel_ci,
-        p_value=sequential_p_value(diff, se, n_total, rho),
-        std_error=se,
-        df=math.inf,
-        sequential=True,
-    )
+    p_value = sequential_p_value(est_t - est_c, se, n_total, rho)
+    return _result(est_c, var_c, est_t, var_t, multiplier, p_value, math.inf, True, nonnegative)
 
 
 def _checked_pvalues(pvalues: Sequence[float]) -> np.ndarray:

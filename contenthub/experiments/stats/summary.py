@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from contenthub.experiments.stats import formatting as fmt
 from contenthub.experiments.stats.bayesian import DEFAULT_PRIOR, NormalPrior, bayesian_test
 from contenthub.experiments.stats.frequentist import (
     DEFAULT_SEQUENTIAL_TUNING,
@@ -54,6 +55,10 @@ class Comparison:
     expected_loss: float
     significant: bool
     direction: Direction
+    rel_std_error: float | None = None
+    """Delta-method SE of the relative difference (GrowthBook's relative variance), for reference."""
+    critical_value: float = 0.0
+    """The multiplier of the SE shared by the test and both intervals."""
 
 
 def _check_kind(control: Suff, treatment: Suff, metric_kind: MetricKind) -> None:
@@ -75,14 +80,14 @@ def _check_kind(control: Suff, treatment: Suff, metric_kind: MetricKind) -> None
 
 
 def _frequentist(
-    control: Suff, treatment: Suff, alpha: float, sequential: bool, tuning: float
+    control: Suff, treatment: Suff, alpha: float, sequential: bool, tuning: float, nonnegative: bool
 ) -> FrequentistResult:
     if sequential:
-        return sequential_test(control, treatment, alpha, tuning)
+        return sequential_test(control, treatment, alpha, tuning, nonnegative)
     if isinstance(control, RatioStats) and isinstance(treatment, RatioStats):
-        return ratio_test(control, treatment, alpha)
+        return ratio_test(control, treatment, alpha, nonnegative)
     assert isinstance(control, MeanStats) and isinstance(treatment, MeanStats)
-    return welch_t_test(control, treatment, alpha)
+    return welch_t_test(control, treatment, alpha, nonnegative)
 
 
 def compare(
@@ -94,6 +99,7 @@ def compare(
     sequential: bool = False,
     sequential_tuning: float = DEFAULT_SEQUENTIAL_TUNING,
     prior: NormalPrior | None = DEFAULT_PRIOR,
+    nonnegative: bool = True,
 ) -> Comparison:
     """Compare ``treatment`` with ``control`` on one metric.
 
@@ -102,10 +108,12 @@ def compare(
     before the planned end date). Bayesian: normal posterior of the relative lift with
     ``prior`` (see :mod:`contenthub.experiments.stats.bayesian`).
     ``significant`` is ``p_value < alpha``; ``direction`` is "good" or "bad" by
-    ``higher_is_better`` when significant, else "neutral".
+    ``higher_is_better`` when significant, else "neutral". The relative interval is Fieller's at
+    the test's own critical value, so it excludes 0 exactly when ``significant``; ``nonnegative``
+    floors it at −100% (rates and counts cannot fall further).
     """
     _check_kind(control, treatment, metric_kind)
-    freq = _frequentist(control, treatment, alpha, sequential, sequential_tuning)
+    freq = _frequentist(control, treatment, alpha, sequential, sequential_tuning, nonnegative)
     bayes = bayesian_test(control, treatment, higher_is_better, prior)
     significant = freq.p_value < alpha
     direction: Direction = "neutral"
@@ -129,62 +137,56 @@ def compare(
         expected_loss=bayes.expected_loss,
         significant=significant,
         direction=direction,
+        rel_std_error=freq.rel_std_error,
+        critical_value=freq.critical_value,
     )
-
-
-def _pct(x: float) -> str:
-    """A fraction as a percentage with about two significant digits: 0.1234 -> '12%', 0.012 -> '1.2%'."""
-    v = x * 100
-    if abs(v) >= 10:
-        return f"{v:.0f}%"
-    if abs(v) >= 1:
-        return f"{v:.1f}%"
-    return f"{v:.2f}%"
-
-
-def _num(x: float) -> str:
-    return f"{x:.3g}"
-
-
-def _signed(text: str) -> str:
-    return text if text.startswith("-") else f"+{text}"
 
 
 _TEMPLATES: dict[str, dict[str, str]] = {
     "en": {
-        "up": "{variant} raised {metric} by {size} ({level} CI {low}–{high})",
-        "down": "{variant} lowered {metric} by {size} ({level} CI {low}–{high})",
-        "none": "{variant}: no detectable change in {metric} ({level} CI {low} to {high})",
+        "up": "{variant} raised {metric} by {size} ({level} CI {ci}){extra}",
+        "down": "{variant} lowered {metric} by {size} ({level} CI {ci}){extra}",
+        "none": "{variant}: no detectable change in {metric} ({level} CI {ci}){extra}",
+        "extra": ", {abs} in absolute terms",
     },
     "zh": {
-        "up": "{variant} 使{metric}提升了 {size}（{level} 置信区间 {low}–{high}）",
-        "down": "{variant} 使{metric}下降了 {size}（{level} 置信区间 {low}–{high}）",
-        "none": "{variant} 对{metric}无显著影响（{level} 置信区间 {low} 至 {high}）",
+        "up": "{variant} 使{metric}提升了 {size}（{level} 置信区间 {ci}）{extra}",
+        "down": "{variant} 使{metric}下降了 {size}（{level} 置信区间 {ci}）{extra}",
+        "none": "{variant} 对{metric}无显著影响（{level} 置信区间 {ci}）{extra}",
+        "extra": "，绝对值 {abs}",
     },
 }
 
 
 def plain_language(metric_name: str, variant_name: str, comparison: Comparison, lang: Lang = "en") -> str:
-    """One sentence for operators, e.g. "B raised click-through by 12% (95% CI 4%–20%)",
-    "B lowered unsubscribe rate by 8% (95% CI 3%–13%)", or
-    "B: no detectable change in click-through (95% CI -3.0% to +5.0%)"; Chinese with ``lang="zh"``
-    ("B 使点击率提升了 12%（95% 置信区间 4%–20%）", "B 对点击率无显著影响（…）").
+    """One sentence for operators, e.g. "B raised click-through by 12% (95% CI [+4.0%, +20%]), +0.60 pp
+    in absolute terms"; "B: no detectable change in click-through (95% CI [-3.0%, +5.0%])"; Chinese
+    with ``lang="zh"`` ("B 使点击率提升了 12%（95% 置信区间 [+4.0%, +20%]），绝对值 +0.60 个百分点").
 
-    Relative numbers when the control mean is positive, otherwise absolute ones. For a
-    significant decrease the size and interval are stated as magnitudes of the decrease.
+    Relative numbers (Fieller's interval, the one the conclusion uses) when the control mean is
+    positive and the interval is bounded, otherwise the absolute difference -- in percentage
+    points for shares. For a significant change the size is a magnitude ("lowered by 8%"); the
+    interval is always signed, so it reads the same in the table and on the chart.
     """
     if lang not in _TEMPLATES:
         raise ValueError(f"lang must be one of {sorted(_TEMPLATES)}, got {lang!r}")
     templates = _TEMPLATES[lang]
+    kind = comparison.metric_kind
     # A relative change of a negative baseline reads backwards, so only positive baselines get one.
-    if comparison.rel_diff is not None and comparison.rel_ci is not None and comparison.mean_control > 0:
-        diff, (low, high), fmt = comparison.rel_diff, comparison.rel_ci, _pct
+    relative = comparison.rel_diff is not None and comparison.rel_ci is not None and comparison.mean_control > 0
+    if relative:
+        assert comparison.rel_diff is not None and comparison.rel_ci is not None
+        est, (low, high) = comparison.rel_diff, comparison.rel_ci
+        size = fmt.pct(abs(est), signed=False)
+        ci = fmt.interval(fmt.pct(low), fmt.pct(high))
+        extra = templates["extra"].format(abs=fmt.diff(kind, comparison.abs_diff, lang))
     else:
-        diff, (low, high), fmt = comparison.abs_diff, comparison.abs_ci, _num
+        est, (low, high) = comparison.abs_diff, comparison.abs_ci
+        size = fmt.diff(kind, abs(est), lang, signed=False)
+        ci = fmt.interval(fmt.diff(kind, low, lang), fmt.diff(kind, high, lang))
+        extra = ""
     level = f"{(1 - comparison.alpha) * 100:g}%"
-    fields = {"variant": variant_name, "metric": metric_name, "level": level}
-    if not comparison.significant or diff == 0:
-        return templates["none"].format(**fields, low=_signed(fmt(low)), high=_signed(fmt(high)))
-    if diff > 0:
-        return templates["up"].format(**fields, size=fmt(diff), low=fmt(low), high=fmt(high))
-    return templates["down"].format(**fields, size=fmt(-diff), low=fmt(-high), high=fmt(-low))
+    fields = {"variant": variant_name, "metric": metric_name, "level": level, "ci": ci, "extra": extra, "size": size}
+    if not comparison.significant or est == 0:
+        return templates["none"].format(**fields)
+    return templates["up" if est > 0 else "down"].format(**fields)
