@@ -107,8 +107,22 @@ class ExperimentBase(BaseModel):
     guardrail_metrics: list[MetricId] = Field(default_factory=lambda: ["unsubscribe_rate"], max_length=10)
     coverage: float = Field(default=1.0, gt=0, le=1, description="Share of eligible units in the experiment.")
     alpha: float = Field(default=0.05, gt=0, lt=0.5)
-    sequential: bool = Field(default=False, description="Always-valid intervals: safe to read every day.")
+    sequential: bool = Field(default=False, description="Always-valid intervals: safe to read every day. "
+                             "Off: a fixed-horizon test, read once the planned sample is reached.")
     correction: Correction = Field(default="none", description="Across metrics: Holm (FWER) or BH (FDR).")
+    planned_units: int | None = Field(default=None, ge=4, le=10**10, description=(
+        "Units (all variants) at which a fixed-horizon experiment is read, or the most a sequential one needs. "
+        "Default: computed from baseline, mde, power and alpha when a baseline is given."))
+    baseline: float | None = Field(default=None, description=(
+        "Expected control value of the primary metric (a rate between 0 and 1 for 0/1 metrics), for planning."))
+    baseline_sd: float | None = Field(default=None, gt=0, description=(
+        "Per-unit standard deviation of a mean primary metric (revenue per unit), for planning."))
+    mde: float = Field(default=0.1, gt=0, le=10, description="Minimum detectable effect, relative (0.1 = 10%).")
+    power: float = Field(default=0.8, ge=0.5, lt=1, description="Chance to detect an effect of size mde.")
+    units_per_day: float | None = Field(default=None, gt=0, description="Expected units entering per day, for the duration.")
+    cuped: bool = Field(default=True, description=(
+        "Adjust 0/1 and mean metrics by the same metric in the pre-period (CUPED) when units have pre-period data."))
+    pre_period_days: int = Field(default=14, ge=1, le=90, description="Length of the CUPED pre-period before first exposure.")
 
 
 class ExperimentCreate(ExperimentBase):
@@ -132,8 +146,10 @@ class ExperimentCreate(ExperimentBase):
 
 
 class ExperimentUpdate(BaseModel):
-    """A partial edit. While running, only the description, metrics, analysis settings and a larger
-    coverage may change (raising coverage only adds units); the rest is fixed once started."""
+    """A partial edit. Once started, only the name, the hypothesis and a larger coverage may change
+    (raising coverage only adds units): what decides a unit's variant would move units between arms,
+    and the analysis plan (metrics, α, sequential or fixed horizon, correction, planned sample,
+    CUPED) chosen after seeing data would let the data choose its own test."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -146,6 +162,14 @@ class ExperimentUpdate(BaseModel):
     alpha: float | None = Field(default=None, gt=0, lt=0.5)
     sequential: bool | None = None
     correction: Correction | None = None
+    planned_units: int | None = Field(default=None, ge=4, le=10**10)
+    baseline: float | None = None
+    baseline_sd: float | None = Field(default=None, gt=0)
+    mde: float | None = Field(default=None, gt=0, le=10)
+    power: float | None = Field(default=None, ge=0.5, lt=1)
+    units_per_day: float | None = Field(default=None, gt=0)
+    cuped: bool | None = None
+    pre_period_days: int | None = Field(default=None, ge=1, le=90)
     unit: UnitKind | None = None
     change: ChangeKind | None = None
     variants: list[Variant] | None = Field(default=None, min_length=2, max_length=10)
@@ -162,12 +186,26 @@ class ExperimentUpdate(BaseModel):
         return value
 
 
-LIVE_EDITABLE = frozenset({"name", "hypothesis", "primary_metric", "secondary_metrics", "guardrail_metrics",
-                           "coverage", "alpha", "sequential", "correction"})
+LIVE_EDITABLE = frozenset({"name", "hypothesis", "coverage", "units_per_day"})
+ANALYSIS_PLAN = frozenset({"primary_metric", "secondary_metrics", "guardrail_metrics", "alpha", "sequential",
+                           "correction", "planned_units", "baseline", "baseline_sd", "mde", "power", "cuped",
+                           "pre_period_days"})
+"""Fixed at start: changing any of these after data arrives would choose the analysis by its result."""
+PLAN_INPUTS = frozenset({"baseline", "baseline_sd", "mde", "power", "alpha", "sequential", "variants",
+                         "primary_metric"})
+"""Edits to these (in a draft) recompute a planned sample that was not given explicitly."""
 
 
 class Experiment(ExperimentCreate):
     model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy(cls, data: Any) -> Any:
+        """Experiments stored before CUPED existed keep the analysis they were created with."""
+        if isinstance(data, dict) and "cuped" not in data and "created_at" in data:
+            return {**data, "cuped": False}
+        return data
 
     seed: str
     status: Status = "draft"
@@ -180,6 +218,10 @@ class Experiment(ExperimentCreate):
     @property
     def control(self) -> Variant:
         return self.variants[0]
+
+    @property
+    def method(self) -> Literal["fixed_horizon", "sequential"]:
+        return "sequential" if self.sequential else "fixed_horizon"
 
     @property
     def metrics(self) -> list[tuple[str, str]]:

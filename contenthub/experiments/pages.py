@@ -12,9 +12,13 @@ from markupsafe import Markup
 from contenthub.access.keys import Principal
 from contenthub.access.roles import Perm
 from contenthub.deps import HubDep, require
-from contenthub.experiments import charts, service
+from pydantic import ValidationError
+
+from contenthub.errors import InvalidError
+from contenthub.experiments import charts, planning_service, service
 from contenthub.experiments.metrics import METRICS
 from contenthub.experiments.models import Correction
+from contenthub.experiments.planning_service import PlanIn, PlanOut
 from contenthub.experiments.report import Report, build_report
 from contenthub.experiments.stats import formatting as fmt
 from contenthub.web.templating import lang_of, render
@@ -42,11 +46,29 @@ def _charts(report: Report, lang: str) -> dict[str, Markup | None]:
     return {"difference": Markup(diff) if diff else None, "cumulative": Markup(cumulative) if cumulative else None}
 
 
+def _calculator(params: dict[str, str]) -> tuple[PlanOut | None, str | None]:
+    """The planning form's result, or the reason the inputs cannot be planned (shown on the page)."""
+    if not params.get("baseline"):
+        return None, None
+    try:
+        body = PlanIn.model_validate({k: v for k, v in params.items() if v not in ("", None)})
+        return planning_service.plan(body), None
+    except ValidationError as err:
+        first = err.errors()[0]
+        return None, f"{'.'.join(str(x) for x in first.get('loc', ()))}: {first.get('msg', '')}"
+    except InvalidError as err:
+        return None, err.message
+
+
 @router.get("/experiments", response_class=HTMLResponse)
 def experiments_list(request: Request, hub: HubDep, who: Reader) -> HTMLResponse:
     exps = service.list_experiments(hub)
     counts = {e.key: service.exposure_count(hub, e.key) for e in exps}
-    return render(request, "experiments/list.html", experiments=exps, counts=counts, metrics=METRICS)
+    fields = ("baseline", "mde", "power", "alpha", "arms", "units_per_day", "sd", "sequential")
+    params = {k: request.query_params[k] for k in fields if k in request.query_params}
+    result, error = _calculator(params)
+    return render(request, "experiments/list.html", experiments=exps, counts=counts, metrics=METRICS,
+                  plan_in=params, plan=result, plan_error=error)
 
 
 @router.get("/experiments/{key}", response_class=HTMLResponse)

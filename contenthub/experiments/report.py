@@ -22,6 +22,7 @@ from contenthub.experiments import service
 from contenthub.experiments.metrics import METRICS, AnalysisUnits, Metric, UnitTable, analysis_units, build_table
 from contenthub.experiments.metrics import variant_stats
 from contenthub.experiments.models import Correction, Experiment
+from contenthub.experiments.progress import PlanStatus, plan_status
 from contenthub.experiments.stats import Comparison, benjamini_hochberg, compare, holm, plain_language, srm_check
 from contenthub.experiments.stats import formatting as fmt
 from contenthub.experiments.stats.sufficient import MeanStats, Suff
@@ -110,8 +111,11 @@ class Report(BaseModel):
     window_start: str | None = None
     window_end: str | None = None
     alpha: float
-    sequential: bool
+    sequential: bool = Field(description="The analysis this report ran (the plan's, unless exploratory).")
     correction: Correction
+    exploratory: bool = Field(default=False, description=(
+        "A 'what if' view with another analysis than the one fixed at creation: read-only, gives no decision."))
+    plan: PlanStatus | None = None
     exposures: int
     units: dict[str, int] = Field(default_factory=dict, description="Analysed units per variant.")
     excluded_units: int = 0
@@ -304,14 +308,17 @@ def build_report(
     hub: Hub, key: str, *, sequential: bool | None = None, correction: Correction | None = None,
     now: datetime | None = None,
 ) -> Report:
-    """Everything about one experiment's results. ``sequential``/``correction`` default to the
-    experiment's own settings; an experiment without exposures gets a report saying so, not an error."""
+    """Everything about one experiment's results, analysed as fixed at its creation. ``sequential`` or
+    ``correction`` other than the experiment's own make an exploratory "what if" view: labelled so,
+    and without a decision. An experiment without exposures gets a report saying so, not an error."""
     exp = service.get_experiment(hub, key)
     now = now or utcnow()
     seq = exp.sequential if sequential is None else sequential
     corr = correction or exp.correction
+    exploratory = seq != exp.sequential or corr != exp.correction
     base = Report(experiment=exp, generated_at=to_iso(now), has_exposures=False, alpha=exp.alpha, sequential=seq,
-                  correction=corr, exposures=0)
+                  correction=corr, exploratory=exploratory, exposures=0,
+                  plan=plan_status(exp, 0, None, None, None))
     exposures = service.iter_exposures(hub, key)
     if not exposures:
         return base
@@ -328,7 +335,10 @@ def build_report(
     results = _adjust(results, corr, exp.alpha)
     srm = _srm(exp, counts)
     flags = _health(exp, units, counts, srm, results[0][0])
+    primary_stats = variant_stats(table, METRICS[exp.primary_metric], len(exp.variants))
+    plan = plan_status(exp, sum(counts), primary_stats[0], table.window[0], table.window[1])
     return base.model_copy(update={
+        "plan": plan,
         "has_exposures": True, "window_start": table.window[0], "window_end": table.window[1],
         "exposures": units.exposures, "units": dict(zip((v.name for v in exp.variants), counts, strict=True)),
         "excluded_units": len(units.multiple), "events_used": table.events_used, "srm": srm, "health": flags,

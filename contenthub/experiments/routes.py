@@ -11,7 +11,8 @@ from contenthub.access.keys import Principal
 from contenthub.access.roles import Perm
 from contenthub.deps import HubDep, require
 from contenthub.experiments import report as report_service
-from contenthub.experiments import service
+from contenthub.experiments import planning_service, service
+from contenthub.experiments.planning_service import PlanIn, PlanOut
 from contenthub.experiments.models import Correction, Experiment, ExperimentCreate, ExperimentUpdate, Status
 from contenthub.experiments.report import Report
 
@@ -19,8 +20,19 @@ router = APIRouter(prefix="/v1", tags=["experiments"])
 
 Reader = Annotated[Principal, Depends(require(Perm.reports_read))]
 Writer = Annotated[Principal, Depends(require(Perm.experiments_write))]
-Sequential = Annotated[bool | None, Query(description="Always-valid (peeking-safe) intervals; default: the experiment's setting.")]
-CorrectionQ = Annotated[Correction | None, Query(description="Across metrics: none, holm or bh; default: the experiment's setting.")]
+Sequential = Annotated[bool | None, Query(description=(
+    "What if: another analysis than the plan fixed at creation. The report is then marked exploratory and "
+    "gives no decision."))]
+CorrectionQ = Annotated[Correction | None, Query(description=(
+    "What if: another correction (none, holm, bh) than the plan's; the report is then exploratory."))]
+
+
+@router.post("/experiments/plan", response_model=PlanOut, summary="Sample size and duration calculator",
+             description="Units needed to detect a relative change `mde` of `baseline` with `power` at `alpha`, "
+             "for `arms` equal variants (or `weights`), fixed-horizon or sequential; with `units_per_day`, "
+             "the days it takes. 422 with the reason for inputs that cannot be planned.")
+def plan(body: PlanIn, who: Reader) -> PlanOut:
+    return planning_service.plan(body)
 
 
 @router.post("/experiments", response_model=Experiment, status_code=201, summary="Create an experiment (draft)",

@@ -15,14 +15,18 @@ from pydantic import ValidationError
 
 from contenthub.errors import ConflictError, InvalidError, NotFoundError
 from contenthub.experiments import runtime
+from contenthub.experiments.metrics import METRICS
 from contenthub.experiments.models import (
+    ANALYSIS_PLAN,
     LIVE_EDITABLE,
+    PLAN_INPUTS,
     Experiment,
     ExperimentCreate,
     ExperimentUpdate,
     Exposure,
 )
 from contenthub.hub import Hub
+from contenthub.experiments.stats.planning import SamplePlan, plan_sample
 from contenthub.recommend.strategies import get_strategy
 from contenthub.timeutil import to_iso, utcnow
 
@@ -48,6 +52,32 @@ def _check_references(hub: Hub, exp: ExperimentCreate) -> None:
                                    field=f"variants[{i}].substitutions", value=missing)
 
 
+def plan_for(exp: ExperimentCreate) -> SamplePlan | None:
+    """The sample plan of an experiment from its own planning inputs; ``None`` without a baseline.
+    Raises InvalidError naming the field when the inputs cannot make a plan."""
+    if exp.baseline is None:
+        return None
+    metric = METRICS[exp.primary_metric]
+    sd = None if metric.kind == "binomial" else exp.baseline_sd
+    if metric.kind != "binomial" and sd is None:
+        raise InvalidError(f"baseline_sd: planning a {metric.kind} metric ({metric.en}) needs its per-unit standard "
+                           "deviation; give baseline_sd, or planned_units directly.", field="baseline_sd")
+    try:
+        return plan_sample(exp.baseline, exp.mde, alpha=exp.alpha, power=exp.power,
+                           weights=[v.weight for v in exp.variants if v.weight > 0] or [1.0], sd=sd,
+                           sequential=exp.sequential, units_per_day=exp.units_per_day)
+    except ValueError as err:
+        field = str(err).split(" ", 1)[0]
+        raise InvalidError(str(err), field=field if field in ("baseline", "mde", "power", "alpha", "weights") else None,
+                           ) from None
+
+
+def _with_plan(exp: Experiment) -> Experiment:
+    """Fill ``planned_units`` from the plan when the analyst gave a baseline but no sample size."""
+    plan = plan_for(exp)
+    return exp if plan is None else exp.model_copy(update={"planned_units": plan.total_units})
+
+
 def get_experiment(hub: Hub, key: str) -> Experiment:
     doc = hub.store.get_doc(COLLECTION, key)
     if doc is None:
@@ -69,6 +99,10 @@ def create_experiment(hub: Hub, data: ExperimentCreate, actor: str = "") -> Expe
         **data.model_dump(), "seed": data.seed or data.key, "status": "draft",
         "created_at": now, "updated_at": now, "created_by": actor,
     })
+    if data.planned_units is None:
+        exp = _with_plan(exp)
+    else:
+        plan_for(exp)  # the planning inputs must still make sense when given
     try:
         hub.store.put_doc(COLLECTION, exp.key, exp.store_doc(), expected_version=0)
     except ConflictError:
@@ -100,6 +134,13 @@ def update_experiment(hub: Hub, key: str, patch: ExperimentUpdate) -> Experiment
     changes = patch.model_dump(exclude_unset=True)
     if exp.status != "draft":
         locked = sorted(set(changes) - LIVE_EDITABLE)
+        plan = sorted(set(locked) & ANALYSIS_PLAN)
+        if plan:
+            raise ConflictError(
+                f"Experiment '{key}' is {exp.status}: the analysis plan ({', '.join(plan)}) was fixed when it started; "
+                "choosing it after seeing data would let the data choose its own test. The report's exploratory "
+                "'what if' view shows other analyses without changing the plan; or create a new experiment.",
+                field=plan[0], allowed=sorted(LIVE_EDITABLE))
         if locked:
             raise ConflictError(
                 f"Experiment '{key}' is {exp.status}: {', '.join(locked)} can no longer change (units would move "
@@ -117,6 +158,10 @@ def update_experiment(hub: Hub, key: str, patch: ExperimentUpdate) -> Experiment
         raise InvalidError(str(first.get("msg", "invalid experiment")).removeprefix("Value error, "),
                            field=".".join(str(x) for x in first.get("loc", ())) or None) from None
     _check_references(hub, updated)
+    if "planned_units" not in changes and set(changes) & PLAN_INPUTS and updated.baseline is not None:
+        updated = _with_plan(updated)
+    elif updated.baseline is not None:
+        plan_for(updated)
     return _save(hub, updated, version)
 
 
