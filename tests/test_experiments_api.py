@@ -226,7 +226,7 @@ def test_cadence_and_journey_overrides(xhub: Hub) -> None:
 
 def test_metrics_count_each_unit_from_its_first_exposure(xhub: Hub) -> None:
     put_assets(xhub, ["a1"])
-    _start(xhub, secondary_metrics=["clicks_per_delivery", "revenue_per_unit", "open_rate"])
+    _start(xhub, secondary_metrics=["clicks_per_delivery", "revenue_per_unit", "open_rate"], cuped=False)
     exp = runtime.running(xhub)[0]
     t0 = utcnow() - timedelta(days=2)
     arms: dict[int, list[str]] = {0: [], 1: []}

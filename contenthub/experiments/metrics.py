@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from contenthub.experiments.models import Experiment, Exposure
-from contenthub.experiments.stats import MeanStats, RatioStats, Suff
+from contenthub.experiments.stats import CupedStats, MeanStats, RatioStats, Suff, cuped_stats
 from contenthub.hub import Hub
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import from_iso, to_iso, to_utc
@@ -150,6 +150,8 @@ class UnitTable:
     cum: dict[str, np.ndarray]
     events_used: int
     window: tuple[str, str]
+    pre: dict[str, np.ndarray] | None = None
+    """Per-unit totals in the CUPED pre-period (the days before each unit's first exposure), when asked for."""
 
     @property
     def periods(self) -> int:
@@ -206,10 +208,20 @@ def build_table(hub: Hub, exp: Experiment, units: AnalysisUnits, now: datetime) 
     code = {c: k for k, c in enumerate(COUNTERS)}
     field = "user_id" if exp.unit == "user" else "group_id"
     used = 0
+    pre_days = timedelta(days=exp.pre_period_days) if exp.cuped else None
+    pre_from = [to_iso(from_iso(t) - pre_days) for t in first_at] if pre_days else []
+    pre_rows: list[int] = []
+    pre_which: list[int] = []
+    pre_vals: list[float] = []
     if ids:
-        for ev in iter_events(hub, since, until if exp.stopped_at else None, tuple(EVENT_COUNTER)):
+        read_from = since - pre_days if pre_days else since
+        for ev in iter_events(hub, read_from, until if exp.stopped_at else None, tuple(EVENT_COUNTER)):
             r = row.get(ev.get(field) or "")
-            if r is None or ev["ts"] < first_at[r]:
+            if r is None:
+                continue
+            if ev["ts"] < first_at[r]:
+                if pre_days and ev["ts"] >= pre_from[r]:
+                    _count(ev, r, code, pre_rows, pre_which, pre_vals)
                 continue
             c = bisect_right(inner, ev["ts"])
             counter = EVENT_COUNTER[ev["type"]]
@@ -227,6 +239,12 @@ def build_table(hub: Hub, exp: Experiment, units: AnalysisUnits, now: datetime) 
     if rows:
         np.add.at(cube, (np.array(which), np.array(rows), np.array(cols)), np.array(vals))
     np.cumsum(cube, axis=2, out=cube)
+    pre = None
+    if pre_days:
+        flat = np.zeros((len(COUNTERS), n))
+        if pre_rows:
+            np.add.at(flat, (np.array(pre_which), np.array(pre_rows)), np.array(pre_vals))
+        pre = {c: flat[k] for k, c in enumerate(COUNTERS)}
     return UnitTable(
         unit_ids=ids,
         variant=np.array([units.units[u][0] for u in ids], dtype=int),
@@ -235,7 +253,24 @@ def build_table(hub: Hub, exp: Experiment, units: AnalysisUnits, now: datetime) 
         cum={c: cube[k] for k, c in enumerate(COUNTERS)},
         events_used=used,
         window=(to_iso(since), to_iso(until)),
+        pre=pre,
     )
+
+
+def _count(ev: dict, r: int, code: dict[str, int], rows: list[int], which: list[int], vals: list[float]) -> None:
+    """One event into the pre-period lists: its counter, and its value as revenue for a conversion."""
+    rows.append(r)
+    which.append(code[EVENT_COUNTER[ev["type"]]])
+    vals.append(1.0)
+    if ev["type"] == "convert" and ev.get("value"):
+        rows.append(r)
+        which.append(code["revenue"])
+        vals.append(float(ev["value"]))
+
+
+def _unit_values(table: UnitTable, metric: Metric, mask: np.ndarray, p: int) -> np.ndarray:
+    y = table.cum[metric.numerator][mask, p] if table.periods else np.zeros(0)
+    return (y > 0).astype(float) if metric.kind == "binomial" else y
 
 
 def variant_stats(table: UnitTable, metric: Metric, n_variants: int, period: int = -1) -> list[Suff]:
@@ -255,3 +290,26 @@ def variant_stats(table: UnitTable, metric: Metric, n_variants: int, period: int
             x = table.cum[metric.denominator][mask, p] if table.periods else np.zeros(0)
             out.append(RatioStats.from_values(y, x))
     return out
+
+
+def cuped_variant_stats(table: UnitTable, metric: Metric, n_variants: int, period: int = -1) -> list[CupedStats] | None:
+    """CUPED-adjusted statistics of a 0/1 or mean metric, with the same metric in the pre-period as the
+    covariate (for a 0/1 metric: did the unit do it in the pre-period). ``None`` when the table has no
+    pre-period, the metric is a ratio, or no unit had pre-period data (nothing to adjust with)."""
+    if table.pre is None or metric.kind == "ratio" or not table.periods:
+        return None
+    p = table.periods - 1 if period < 0 else period
+    present = table.first_period <= p
+    pre_all = table.pre[metric.numerator]
+    if metric.kind == "binomial":
+        pre_all = (pre_all > 0).astype(float)
+    posts, pres, cross = [], [], []
+    for v in range(n_variants):
+        mask = present & (table.variant == v)
+        y = _unit_values(table, metric, mask, p)
+        x = pre_all[mask]
+        posts.append(MeanStats(n=int(mask.sum()), sum=float(y.sum()), sum_squares=float(np.dot(y, y))))
+        pres.append(MeanStats(n=int(mask.sum()), sum=float(x.sum()), sum_squares=float(np.dot(x, x))))
+        cross.append(float(np.dot(x, y)))
+    stats = cuped_stats(posts, pres, cross)
+    return stats if stats and stats[0].theta != 0.0 else None

@@ -20,12 +20,13 @@ from pydantic import BaseModel, Field
 
 from contenthub.experiments import service
 from contenthub.experiments.metrics import METRICS, AnalysisUnits, Metric, UnitTable, analysis_units, build_table
-from contenthub.experiments.metrics import variant_stats
+from contenthub.experiments.metrics import cuped_variant_stats, variant_stats
 from contenthub.experiments.models import Correction, Experiment
 from contenthub.experiments.progress import PlanStatus, plan_status
 from contenthub.experiments.stats import Comparison, benjamini_hochberg, compare, holm, plain_language, srm_check
 from contenthub.experiments.stats import formatting as fmt
-from contenthub.experiments.stats.sufficient import MeanStats, Suff
+from contenthub.experiments.stats.decision import ArmEvidence, GuardrailEvidence, PlanFacts, decide
+from contenthub.experiments.stats.sufficient import CupedStats, MeanStats, Suff, variance_reduction
 from contenthub.hub import Hub
 from contenthub.timeutil import to_iso, utcnow
 
@@ -74,6 +75,8 @@ class MetricResult(BaseModel):
     kind: Literal["binomial", "mean", "ratio"]
     higher_is_better: bool
     rows: list[VariantRow]
+    cuped: bool = Field(default=False, description="Differences are CUPED-adjusted by the pre-period value.")
+    variance_reduction: float | None = Field(default=None, description="Share of variance CUPED removed.")
 
 
 class HealthFlag(BaseModel):
@@ -104,6 +107,24 @@ class Series(BaseModel):
     points: list[SeriesPoint]
 
 
+class CheckOut(BaseModel):
+    code: str
+    passed: bool
+    message: str
+    message_zh: str
+
+
+class DecisionOut(BaseModel):
+    verdict: Literal["ship", "keep_running", "stop_futility", "roll_back", "fix_setup"]
+    variant: str | None = Field(description="The variant to ship or roll back, if any.")
+    rule: str = Field(description="The rule that produced the verdict, in words.")
+    rule_zh: str
+    checks: list[CheckOut]
+    chance_to_beat_control: float | None = Field(description="Bayesian, of the chosen variant's primary metric.")
+    expected_loss: float | None = Field(description="Of shipping it, as a fraction of the control value.")
+    per_variant: dict[str, str]
+
+
 class Report(BaseModel):
     experiment: Experiment
     generated_at: str
@@ -116,6 +137,10 @@ class Report(BaseModel):
     exploratory: bool = Field(default=False, description=(
         "A 'what if' view with another analysis than the one fixed at creation: read-only, gives no decision."))
     plan: PlanStatus | None = None
+    decision: DecisionOut | None = Field(default=None, description=(
+        "Ship / keep running / stop for futility / roll back / fix the setup, with its rule; none in an exploratory view."))
+    decision_note: str | None = None
+    decision_note_zh: str | None = None
     exposures: int
     units: dict[str, int] = Field(default_factory=dict, description="Analysed units per variant.")
     excluded_units: int = 0
@@ -133,7 +158,23 @@ class Report(BaseModel):
 def _numerator_denominator(stats: Suff) -> tuple[float, float]:
     if isinstance(stats, MeanStats):
         return stats.sum, float(stats.n)
+    if isinstance(stats, CupedStats):
+        return stats.post.sum, float(stats.n)
     return stats.sum, stats.denominator_sum
+
+
+def _observed(stats: Suff) -> float:
+    """The value a person sees for a variant: the raw mean (CUPED changes differences, not the display)."""
+    return stats.post.mean if isinstance(stats, CupedStats) else stats.estimate
+
+
+def _analysed(exp: Experiment, table: UnitTable, metric: Metric, period: int = -1) -> list[Suff]:
+    """The statistics a metric is compared on: CUPED-adjusted when the plan says so and the data allow."""
+    raw = variant_stats(table, metric, len(exp.variants), period)
+    if not exp.cuped:
+        return raw
+    adjusted = cuped_variant_stats(table, metric, len(exp.variants), period)
+    return list(adjusted) if adjusted is not None else raw
 
 
 def _compare(metric: Metric, control: Suff, treatment: Suff, alpha: float, sequential: bool) -> Comparison:
@@ -146,14 +187,15 @@ def _rows(exp: Experiment, metric: Metric, stats: list[Suff], alpha: float, sequ
     rows, comps = [], []
     for i, (variant, s) in enumerate(zip(exp.variants, stats, strict=True)):
         num, den = _numerator_denominator(s)
-        row = VariantRow(variant=variant.name, is_control=i == 0, units=s.n, value=_f(s.estimate),
+        row = VariantRow(variant=variant.name, is_control=i == 0, units=s.n, value=_f(_observed(s)),
                          numerator=num, denominator=den)
         comp = None
         if i > 0:
             try:
                 comp = _compare(metric, stats[0], s, alpha, sequential)
             except ValueError as err:
-                row.note = str(err)
+                row.note = str(err).replace("control:", f"{exp.variants[0].name} (control):", 1).replace(
+                    "treatment:", f"{variant.name}:", 1)
             else:
                 row = row.model_copy(update={
                     "abs_diff": _f(comp.abs_diff), "abs_ci_low": _f(comp.abs_ci[0]), "abs_ci_high": _f(comp.abs_ci[1]),
@@ -269,8 +311,9 @@ def _summary(exp: Experiment, results: list[tuple[MetricResult, list[Comparison 
         comp = primary_comps[ti]
         for lang in ("en", "zh"):
             if comp is None:
-                sentence = (f"{variant.name}: not enough data for {primary.en} yet" if lang == "en"
-                            else f"{variant.name}：{primary.zh}数据不足")
+                note = primary_result.rows[ti + 1].note
+                sentence = (f"{variant.name}: not enough data for {primary.en} yet" + (f" ({note})" if note else "")
+                            if lang == "en" else f"{variant.name}：{primary.zh}数据不足，暂无法比较")
             else:
                 sentence = plain_language(primary.name(lang), variant.name, comp, lang)  # type: ignore[arg-type]
             if guardrails:
@@ -288,9 +331,9 @@ def _series(exp: Experiment, table: UnitTable, metric: Metric, alpha: float, seq
     points = []
     names = [v.name for v in exp.variants]
     for p, day in enumerate(table.period_ends):
-        stats = variant_stats(table, metric, len(names), p)
+        stats = _analysed(exp, table, metric, p)
         point = SeriesPoint(day=day, units={n: s.n for n, s in zip(names, stats, strict=True)},
-                            values={n: _f(s.estimate) for n, s in zip(names, stats, strict=True)})
+                            values={n: _f(_observed(s)) for n, s in zip(names, stats, strict=True)})
         for name, s in zip(names[1:], stats[1:], strict=True):
             try:
                 comp = _compare(metric, stats[0], s, alpha, sequential)
@@ -302,6 +345,31 @@ def _series(exp: Experiment, table: UnitTable, metric: Metric, alpha: float, seq
             point.rel_ci[name] = (ci[0], ci[1]) if ci and all(math.isfinite(x) for x in ci) else None
         points.append(point)
     return Series(metric=metric.id, points=points)
+
+
+def _decision(exp: Experiment, results: list[tuple[MetricResult, list[Comparison | None]]],
+              flags: list[HealthFlag], srm: SrmOut, plan: PlanStatus, exploratory: bool
+              ) -> tuple[DecisionOut | None, str | None, str | None]:
+    """The decision by the rule of :mod:`contenthub.experiments.stats.decision`, or why there is none."""
+    if exploratory:
+        return (None, "No decision in an exploratory view: decisions use only the analysis fixed at creation.",
+                "探索性视图不给出决策：决策只使用创建时确定的分析方法。")
+    primary_result, primary_comps = results[0]
+    guardrails = [(METRICS[m.metric], comps) for m, comps in results if m.role == "guardrail"]
+    arms = []
+    for ti, variant in enumerate(exp.variants[1:]):
+        arms.append(ArmEvidence(
+            variant=variant.name, primary=primary_comps[ti], note=primary_result.rows[ti + 1].note,
+            guardrails=[GuardrailEvidence(m.en, m.zh, comps[ti]) for m, comps in guardrails]))
+    facts = PlanFacts(sequential=exp.sequential, mde=exp.mde, planned_units=plan.planned_units,
+                      units=plan.units_so_far, enough_data=not any(f.code == "too_little_data" for f in flags),
+                      srm_warn=srm.warn, srm_p=srm.p_value, days_left=plan.days_left)
+    d = decide(arms, facts)
+    return DecisionOut(
+        verdict=d.verdict, variant=d.variant, rule=d.rule_en, rule_zh=d.rule_zh,
+        checks=[CheckOut(code=c.code, passed=c.passed, message=c.en, message_zh=c.zh) for c in d.checks],
+        chance_to_beat_control=_f(d.chance_to_beat_control), expected_loss=_f(d.expected_loss),
+        per_variant=dict(d.per_arm)), None, None
 
 
 def build_report(
@@ -328,17 +396,21 @@ def build_report(
     results: list[tuple[MetricResult, list[Comparison | None]]] = []
     for metric_id, role in exp.metrics:
         metric = METRICS[metric_id]
-        stats = variant_stats(table, metric, len(exp.variants))
+        stats = _analysed(exp, table, metric)
         rows, comps = _rows(exp, metric, stats, exp.alpha, seq)
+        cuped = [s for s in stats if isinstance(s, CupedStats)]
         results.append((MetricResult(metric=metric.id, role=role, name=metric.en, name_zh=metric.zh,  # type: ignore[arg-type]
-                                     kind=metric.kind, higher_is_better=metric.higher_is_better, rows=rows), comps))
+                                     kind=metric.kind, higher_is_better=metric.higher_is_better, rows=rows,
+                                     cuped=bool(cuped), variance_reduction=_f(variance_reduction(cuped)) if cuped else None),
+                        comps))
     results = _adjust(results, corr, exp.alpha)
     srm = _srm(exp, counts)
     flags = _health(exp, units, counts, srm, results[0][0])
     primary_stats = variant_stats(table, METRICS[exp.primary_metric], len(exp.variants))
     plan = plan_status(exp, sum(counts), primary_stats[0], table.window[0], table.window[1])
+    decision, note_en, note_zh = _decision(exp, results, flags, srm, plan, exploratory)
     return base.model_copy(update={
-        "plan": plan,
+        "plan": plan, "decision": decision, "decision_note": note_en, "decision_note_zh": note_zh,
         "has_exposures": True, "window_start": table.window[0], "window_end": table.window[1],
         "exposures": units.exposures, "units": dict(zip((v.name for v in exp.variants), counts, strict=True)),
         "excluded_units": len(units.multiple), "events_used": table.events_used, "srm": srm, "health": flags,

@@ -21,13 +21,14 @@ from contenthub.experiments.stats.frequentist import (
     welch_t_test,
 )
 from contenthub.experiments.stats.srm import SrmResult, srm_check
-from contenthub.experiments.stats.sufficient import MeanStats, RatioStats, Suff
+from contenthub.experiments.stats.sufficient import CupedStats, MeanStats, RatioStats, Suff, cuped_stats
 from contenthub.experiments.stats.summary import Comparison, compare, plain_language
 
 __all__ = [
     "DEFAULT_PRIOR",
     "BayesianResult",
     "Comparison",
+    "CupedStats",
     "FrequentistResult",
     "MeanStats",
     "NormalPrior",
@@ -38,6 +39,7 @@ __all__ = [
     "benjamini_hochberg",
     "chance_to_beat_control",
     "compare",
+    "cuped_stats",
     "expected_loss",
     "holm",
     "plain_language",

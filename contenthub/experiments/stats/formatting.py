@@ -71,3 +71,9 @@ def p_value(x: float | None) -> str:
 def interval(low: str, high: str, lang: str = "en") -> str:
     """'[low, high]' in both languages (a range dash is ambiguous next to negative numbers)."""
     return f"[{low}, {high}]"
+
+
+def p_text(x: float | None) -> str:
+    """'p = 0.037' or 'p < 0.0001', for sentences."""
+    text = p_value(x)
+    return f"p {text[0]} {text[1:]}" if text.startswith("<") else f"p = {text}"

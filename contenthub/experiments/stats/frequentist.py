@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as sps
 
-from contenthub.experiments.stats.sufficient import MeanStats, RatioStats, Suff
+from contenthub.experiments.stats.sufficient import CupedStats, MeanStats, RatioStats, Suff
 
 DEFAULT_SEQUENTIAL_TUNING = 5000.0
 """Total sample size at which the confidence sequence is tightest (GrowthBook's default)."""
@@ -62,10 +62,12 @@ class FrequentistResult:
 
 def _checked_estimate(stats: Suff, role: str) -> tuple[float, float, int]:
     """(estimate, variance of the estimate, n) with errors a person can act on."""
+    if stats.n == 0:
+        raise ValueError(f"{role}: no units yet (nobody has been exposed to it), so there is nothing to compare")
     if stats.n < 2:
         raise ValueError(f"{role}: has n={stats.n} units; at least 2 are needed to estimate a variance")
     if isinstance(stats, RatioStats) and stats.denominator_sum == 0:
-        raise ValueError(f"{role}: ratio denominator sums to 0, so the ratio is undefined")
+        raise ValueError(f"{role}: the ratio's denominator sums to 0 (e.g. no deliveries yet), so the ratio is undefined")
     estimate, variance = stats.estimate, stats.estimate_variance
     if not (math.isfinite(estimate) and math.isfinite(variance)):
         raise ValueError(f"{role}: estimate {estimate} or its variance {variance} is not finite")
@@ -189,13 +191,14 @@ def difference_test(
     return _result(control, var_control, treatment, var_treatment, crit, p_value, df, False, nonnegative)
 
 
-def welch_t_test(control: MeanStats, treatment: MeanStats, alpha: float = 0.05,
+def welch_t_test(control: MeanStats | CupedStats, treatment: MeanStats | CupedStats, alpha: float = 0.05,
                  nonnegative: bool = True) -> FrequentistResult:
     """Welch's unequal-variance t-test on means; equals ``scipy.stats.ttest_ind(equal_var=False)``.
 
         T = (ȳ_t − ȳ_c) / √(s_t²/n_t + s_c²/n_c), df by :func:`welch_df`.
 
-    Valid for any per-unit metric with enough units (CLT), including 0/1 conversions.
+    Valid for any per-unit metric with enough units (CLT), including 0/1 conversions, and for
+    CUPED-adjusted means (:class:`CupedStats`, whose variances are those of the adjusted metric).
     """
     mean_c, var_c, n_c = _checked_estimate(control, "control")
     mean_t, var_t, n_t = _checked_estimate(treatment, "treatment")

@@ -20,7 +20,7 @@ from contenthub.experiments.stats.frequentist import (
     sequential_test,
     welch_t_test,
 )
-from contenthub.experiments.stats.sufficient import MeanStats, RatioStats, Suff
+from contenthub.experiments.stats.sufficient import CupedStats, MeanStats, RatioStats, Suff
 
 MetricKind = Literal["mean", "binomial", "ratio"]
 Direction = Literal["good", "bad", "neutral"]
@@ -68,14 +68,16 @@ def _check_kind(control: Suff, treatment: Suff, metric_kind: MetricKind) -> None
         return
     if metric_kind not in ("mean", "binomial"):
         raise ValueError(f"metric_kind must be one of 'mean', 'binomial', 'ratio'; got {metric_kind!r}")
-    if not (isinstance(control, MeanStats) and isinstance(treatment, MeanStats)):
-        raise ValueError(f"metric_kind {metric_kind!r} needs MeanStats for both control and treatment")
+    if not (isinstance(control, (MeanStats, CupedStats)) and type(control) is type(treatment)):
+        raise ValueError(f"metric_kind {metric_kind!r} needs MeanStats (or CupedStats) for both control and treatment")
     if metric_kind == "binomial":
         for role, stats in (("control", control), ("treatment", treatment)):
-            if not stats.is_binary:
+            raw = stats.post if isinstance(stats, CupedStats) else stats
+            assert isinstance(raw, MeanStats)
+            if not raw.is_binary:
                 raise ValueError(
                     f"{role}: binomial metrics need 0/1 values (sum == sum_squares <= n), got "
-                    f"n={stats.n}, sum={stats.sum}, sum_squares={stats.sum_squares}"
+                    f"n={raw.n}, sum={raw.sum}, sum_squares={raw.sum_squares}"
                 )
 
 
@@ -86,7 +88,7 @@ def _frequentist(
         return sequential_test(control, treatment, alpha, tuning, nonnegative)
     if isinstance(control, RatioStats) and isinstance(treatment, RatioStats):
         return ratio_test(control, treatment, alpha, nonnegative)
-    assert isinstance(control, MeanStats) and isinstance(treatment, MeanStats)
+    assert isinstance(control, (MeanStats, CupedStats)) and isinstance(treatment, (MeanStats, CupedStats))
     return welch_t_test(control, treatment, alpha, nonnegative)
 
 
@@ -113,6 +115,10 @@ def compare(
     floors it at −100% (rates and counts cannot fall further).
     """
     _check_kind(control, treatment, metric_kind)
+    if control.n >= 2 and treatment.n >= 2 and control.estimate_variance == 0 and treatment.estimate_variance == 0:
+        raise ValueError(
+            "zero variance in both arms: every unit has the same value (for a 0/1 metric: all or none of them did it), "
+            "so there is no noise to test a difference against; wait for more varied data")
     freq = _frequentist(control, treatment, alpha, sequential, sequential_tuning, nonnegative)
     bayes = bayesian_test(control, treatment, higher_is_better, prior)
     significant = freq.p_value < alpha
