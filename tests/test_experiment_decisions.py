@@ -202,3 +202,84 @@ def test_ratio_metric_with_a_zero_denominator_in_an_arm(dhub: Hub) -> None:
     assert row.rel_ci_low is None and row.abs_ci_low is None
     page = Clients(dhub).as_("viewer").get("/experiments/rank-test?lang=en").text
     assert "denominator sums to 0" in page
+
+
+# ---- journeys and cadence rules show their own metrics ----------------------------------------------
+
+def test_journey_experiment_shows_completion_and_step_funnels(dhub: Hub) -> None:
+    from contenthub.journeys import service as journeys
+    from contenthub.journeys.engine import STATES, state_key
+
+    journeys.install_template(dhub, "new-contact-care", "t", journey_id="welcome")
+    journeys.install_template(dhub, "first-order", "t", journey_id="welcome-short")
+    key = "jexp"
+    data = ExperimentCreate.model_validate(body(key, change="journey", secondary_metrics=[], variants=[
+        {"name": "control", "weight": 0.5}, {"name": "short", "weight": 0.5, "journeys": {"welcome": "welcome-short"}}]))
+    service.create_experiment(dhub, data)
+    service.start_experiment(dhub, key)
+    t0 = utcnow() - timedelta(days=2)
+    exposures, states = {}, {}
+    long_steps = ["welcome", "care", "group_invite", "return_visit", "interest_push"]
+    for i, (name, jid) in enumerate((("control", "welcome"), ("short", "welcome-short"))):
+        for u in range(200):
+            uid = f"j{i}-{u}"
+            exposures[f"{key}|{uid}"] = {"experiment": key, "unit_id": uid, "unit": "user", "variant": name,
+                                         "variant_index": i, "first_exposed_at": to_iso(t0)}
+            done = u < (40 if i == 0 else 90)
+            step = long_steps[u % 3] if jid == "welcome" else ["coupon", "reminder"][u % 2]
+            states[state_key(jid, uid)] = {
+                "key": state_key(jid, uid), "journey": jid, "user_id": uid, "version": 1, "run": 1,
+                "status": "done" if done else "active", "step": step, "variant": f"{key}:{name}",
+                "history": [{"step": step, "at": to_iso(t0 + timedelta(hours=5)), "outcome": "done" if done else "passed"}],
+                "updated_at": to_iso(t0 + timedelta(hours=5))}
+    dhub.store.put_docs_atomic("exposures", exposures)
+    dhub.store.put_docs_atomic(STATES, states)
+    rep = build_report(dhub, key)
+    completion = rep.metric("journey_completion")
+    assert completion.role == "diagnostic"
+    assert completion.rows[0].value == pytest.approx(0.2) and completion.rows[1].value == pytest.approx(0.45)
+    assert completion.rows[1].significant and completion.rows[1].direction == "good"
+    assert {m.metric for m in rep.metrics if m.role == "diagnostic"} == {"journey_completion", "sends_per_unit",
+                                                                          "mute_rate"}
+    control, short = rep.journey_funnels
+    assert control.journey == "welcome" and short.journey == "welcome-short"
+    assert [s.step for s in control.steps] == long_steps and [s.step for s in short.steps] == ["coupon", "reminder"]
+    assert control.steps[0].reached == 200 and control.steps[-1].reached == 40  # only finishers reach the end
+    assert short.completed == 90 and short.steps[1].share == pytest.approx((90 + 55) / 200)
+    page = Clients(dhub).as_("viewer").get(f"/experiments/{key}?lang=en").text
+    assert 'id="journey-funnels"' in page and "journey completion" in page and "diagnostic" in page
+    assert "旅程完成率" in Clients(dhub).as_("viewer").get(f"/experiments/{key}?lang=zh").text
+
+
+def test_cadence_experiment_shows_sends_and_mutes_per_group(dhub: Hub) -> None:
+    rule = {"channel": "wecom_group", "max_per_week": 2, "mix": {"educational": [1, 2]}}
+    key = "cexp"
+    data = ExperimentCreate.model_validate(body(key, unit="group", change="cadence", secondary_metrics=[], variants=[
+        {"name": "control", "weight": 0.5}, {"name": "calm", "weight": 0.5, "rules": [rule]}]))
+    service.create_experiment(dhub, data)
+    service.start_experiment(dhub, key)
+    t0 = utcnow() - timedelta(days=2)
+    exposures, batch = {}, []
+    for i, (name, sends, mutes) in enumerate((("control", 6, 30), ("calm", 2, 8))):
+        for g in range(150):
+            gid = f"g{i}-{g}"
+            exposures[f"{key}|{gid}"] = {"experiment": key, "unit_id": gid, "unit": "group", "variant": name,
+                                         "variant_index": i, "first_exposed_at": to_iso(t0)}
+            for d in range(sends):
+                batch.append({"id": f"{gid}-d{d}", "type": "delivered", "group_id": gid, "asset_id": "a1",
+                              "channel": CHANNEL, "ts": to_iso(t0 + timedelta(hours=1 + d))})
+            if g < mutes:
+                batch.append({"id": f"{gid}-m", "type": "mute", "group_id": gid, "user_id": f"member-{gid}",
+                              "channel": CHANNEL, "ts": to_iso(t0 + timedelta(hours=9))})
+    dhub.store.put_docs_atomic("exposures", exposures)
+    assert events.ingest(dhub, batch).rejected == []
+    rep = build_report(dhub, key)
+    sends, mute = rep.metric("sends_per_unit"), rep.metric("mute_rate")
+    assert sends.role == mute.role == "diagnostic"
+    assert sends.rows[0].value == 6 and sends.rows[1].value == 2
+    assert sends.rows[1].note is not None and "zero variance" in sends.rows[1].note  # every group got exactly 2
+    assert mute.rows[0].value == pytest.approx(0.2) and mute.rows[1].direction == "good"
+    per_send = rep.metric("mutes_per_delivery")
+    assert per_send.rows[0].value == pytest.approx(30 / 900) and per_send.rows[1].value == pytest.approx(8 / 300)
+    # diagnostics stay out of the correction family and the decision
+    assert rep.decision is not None and all("mute" not in c.message for c in rep.decision.checks)

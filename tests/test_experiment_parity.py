@@ -33,23 +33,27 @@ import numpy as np
 import pytest
 
 gb_freq = pytest.importorskip("gbstats.frequentist.tests")
-from gbstats.bayesian.tests import EffectBayesianABTest, EffectBayesianConfig, GaussianPrior  # noqa: E402
-from gbstats.frequentist.tests import (  # noqa: E402
+from gbstats.bayesian.tests import (
+    EffectBayesianABTest,
+    EffectBayesianConfig,
+    GaussianPrior,
+)
+from gbstats.frequentist.tests import (
     FrequentistConfig,
     SequentialConfig,
     SequentialTwoSidedTTest,
     TwoSidedTTest,
 )
-from gbstats.models.statistics import (  # noqa: E402
+from gbstats.models.statistics import (
     ProportionStatistic,
     RatioStatistic,
     RegressionAdjustedStatistic,
     SampleMeanStatistic,
     compute_theta,
 )
-from gbstats.utils import check_srm  # noqa: E402
+from gbstats.utils import check_srm
 
-from contenthub.experiments.stats import (  # noqa: E402
+from contenthub.experiments.stats import (
     DEFAULT_PRIOR,
     MeanStats,
     RatioStats,

@@ -14,7 +14,11 @@ from contenthub.config import Settings
 from contenthub.experiments import service
 from contenthub.experiments.models import Experiment
 from contenthub.experiments.stats import sequential_test
-from contenthub.experiments.stats.planning import days_left, detectable_effect, plan_sample
+from contenthub.experiments.stats.planning import (
+    days_left,
+    detectable_effect,
+    plan_sample,
+)
 from contenthub.experiments.stats.sufficient import MeanStats
 from contenthub.hub import Hub, open_hub
 from tests.conftest import Clients

@@ -14,7 +14,7 @@ import pytest
 
 from contenthub.config import Settings
 from contenthub.experiments import runtime, service
-from contenthub.experiments.models import ExperimentCreate, Variant
+from contenthub.experiments.models import ExperimentCreate
 from contenthub.experiments.report import build_report
 from contenthub.experiments.simulator import SimConfig, run_simulation
 from contenthub.hub import Hub, open_hub

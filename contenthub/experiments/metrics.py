@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Literal
@@ -26,7 +26,13 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from contenthub.experiments.models import Experiment, Exposure
-from contenthub.experiments.stats import CupedStats, MeanStats, RatioStats, Suff, cuped_stats
+from contenthub.experiments.stats import (
+    CupedStats,
+    MeanStats,
+    RatioStats,
+    Suff,
+    cuped_stats,
+)
 from contenthub.hub import Hub
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import from_iso, to_iso, to_utc
@@ -64,11 +70,43 @@ METRICS: dict[str, Metric] = {m.id: m for m in (
            description="Share of units that muted or unsubscribed (a guardrail: lower is better)."),
     Metric("clicks_per_delivery", "ratio", True, "clicks per delivery", "每次送达点击数", "click", "delivered",
            description="Clicks over deliveries, pooled per variant; variance by the delta method."),
+    Metric("sends_per_unit", "mean", False, "sends per unit", "人均送达次数", "delivered",
+           description="Deliveries per unit: what a cadence or journey variant costs in attention (fewer is better "
+                       "for the same result)."),
+    Metric("mute_rate", "binomial", False, "mute rate", "屏蔽率", "mute",
+           description="Share of units that muted at least once after first exposure."),
+    Metric("mutes_per_delivery", "ratio", False, "mutes per send", "每次送达屏蔽数", "mute", "delivered",
+           description="Mutes over deliveries: the irritation each send causes."),
+    Metric("journey_completion", "binomial", True, "journey completion", "旅程完成率", "journey_done",
+           description="Share of units that finished the journey their variant ran (from journey states)."),
 )}
 
-COUNTERS: tuple[str, ...] = ("delivered", "open", "click", "convert", "negative", "revenue")
-EVENT_COUNTER: dict[str, str] = {"delivered": "delivered", "open": "open", "click": "click", "convert": "convert",
-                                 "mute": "negative", "unsubscribe": "negative"}
+CHANGE_METRICS: dict[str, tuple[str, ...]] = {
+    "cadence": ("sends_per_unit", "mute_rate", "mutes_per_delivery"),
+    "journey": ("journey_completion", "sends_per_unit", "mute_rate"),
+}
+"""Metrics every experiment of a kind of change shows beside its own (as diagnostics: outside the
+multiple-comparison family and the decision, which the plan fixed)."""
+
+COUNTERS: tuple[str, ...] = ("delivered", "open", "click", "convert", "negative", "mute", "revenue",
+                              "journey_done")
+"""Per-unit counters a metric can read. To add a metric: a counter here (fed by EVENT_COUNTERS or by
+UnitFacts), a Metric in METRICS, and its id in models.MetricId."""
+EVENT_COUNTERS: dict[str, tuple[str, ...]] = {
+    "delivered": ("delivered",), "open": ("open",), "click": ("click",), "convert": ("convert",),
+    "mute": ("negative", "mute"), "unsubscribe": ("negative",)}
+"""Which counters each event type adds 1 to."""
+
+
+@dataclass(frozen=True, slots=True)
+class UnitFact:
+    """Something that happened to a unit and is not in the event log (a journey completed), counted like
+    an event from the unit's first exposure on."""
+
+    unit_id: str
+    counter: str
+    ts: str
+    value: float = 1.0
 EVENT_PAGE = 20_000
 MAX_CELLS = 2_500_000
 """Units × periods per counter kept in memory; long, large experiments get multi-day periods."""
@@ -189,8 +227,10 @@ def _periods(start_day: date, end_day: date, n_units: int, tz: ZoneInfo) -> tupl
     return inner, ends
 
 
-def build_table(hub: Hub, exp: Experiment, units: AnalysisUnits, now: datetime) -> UnitTable:
-    """One pass over the experiment's events into cumulative per-unit, per-period counters."""
+def build_table(hub: Hub, exp: Experiment, units: AnalysisUnits, now: datetime,
+                facts: Iterable[UnitFact] = ()) -> UnitTable:
+    """One pass over the experiment's events into cumulative per-unit, per-period counters, plus
+    ``facts`` that are not events (a journey completed) into their own counters."""
     tz = ZoneInfo(hub.settings.timezone)
     ids = sorted(units.units)
     row = {u: i for i, u in enumerate(ids)}
@@ -201,49 +241,35 @@ def build_table(hub: Hub, exp: Experiment, units: AnalysisUnits, now: datetime) 
     end_day = max(until.astimezone(tz).date(), start_day)
     inner, ends = _periods(start_day, end_day, len(ids), tz)
     n, p = len(ids), len(ends)
-    rows: list[int] = []
-    cols: list[int] = []
-    which: list[int] = []
-    vals: list[float] = []
+    post = _Cells()
+    before = _Cells()
     code = {c: k for k, c in enumerate(COUNTERS)}
     field = "user_id" if exp.unit == "user" else "group_id"
     used = 0
     pre_days = timedelta(days=exp.pre_period_days) if exp.cuped else None
     pre_from = [to_iso(from_iso(t) - pre_days) for t in first_at] if pre_days else []
-    pre_rows: list[int] = []
-    pre_which: list[int] = []
-    pre_vals: list[float] = []
     if ids:
         read_from = since - pre_days if pre_days else since
-        for ev in iter_events(hub, read_from, until if exp.stopped_at else None, tuple(EVENT_COUNTER)):
+        for ev in iter_events(hub, read_from, until if exp.stopped_at else None, tuple(EVENT_COUNTERS)):
             r = row.get(ev.get(field) or "")
             if r is None:
                 continue
             if ev["ts"] < first_at[r]:
                 if pre_days and ev["ts"] >= pre_from[r]:
-                    _count(ev, r, code, pre_rows, pre_which, pre_vals)
+                    before.add_event(ev, r, 0, code)
                 continue
-            c = bisect_right(inner, ev["ts"])
-            counter = EVENT_COUNTER[ev["type"]]
-            rows.append(r)
-            cols.append(c)
-            which.append(code[counter])
-            vals.append(1.0)
+            post.add_event(ev, r, bisect_right(inner, ev["ts"]), code)
             used += 1
-            if ev["type"] == "convert" and ev.get("value"):
-                rows.append(r)
-                cols.append(c)
-                which.append(code["revenue"])
-                vals.append(float(ev["value"]))
-    cube = np.zeros((len(COUNTERS), n, p))
-    if rows:
-        np.add.at(cube, (np.array(which), np.array(rows), np.array(cols)), np.array(vals))
+        until_iso = to_iso(until)
+        for fact in facts:
+            r = row.get(fact.unit_id)
+            if r is not None and first_at[r] <= fact.ts <= until_iso:
+                post.add(r, bisect_right(inner, fact.ts), code[fact.counter], fact.value)
+    cube = post.cube(n, p)
     np.cumsum(cube, axis=2, out=cube)
     pre = None
     if pre_days:
-        flat = np.zeros((len(COUNTERS), n))
-        if pre_rows:
-            np.add.at(flat, (np.array(pre_which), np.array(pre_rows)), np.array(pre_vals))
+        flat = before.cube(n, 1)[:, :, 0]
         pre = {c: flat[k] for k, c in enumerate(COUNTERS)}
     return UnitTable(
         unit_ids=ids,
@@ -257,15 +283,33 @@ def build_table(hub: Hub, exp: Experiment, units: AnalysisUnits, now: datetime) 
     )
 
 
-def _count(ev: dict, r: int, code: dict[str, int], rows: list[int], which: list[int], vals: list[float]) -> None:
-    """One event into the pre-period lists: its counter, and its value as revenue for a conversion."""
-    rows.append(r)
-    which.append(code[EVENT_COUNTER[ev["type"]]])
-    vals.append(1.0)
-    if ev["type"] == "convert" and ev.get("value"):
-        rows.append(r)
-        which.append(code["revenue"])
-        vals.append(float(ev["value"]))
+class _Cells:
+    """(counter, unit, period, value) cells, summed into a dense cube once at the end."""
+
+    def __init__(self) -> None:
+        self.which: list[int] = []
+        self.rows: list[int] = []
+        self.cols: list[int] = []
+        self.vals: list[float] = []
+
+    def add(self, r: int, c: int, counter: int, value: float) -> None:
+        self.which.append(counter)
+        self.rows.append(r)
+        self.cols.append(c)
+        self.vals.append(value)
+
+    def add_event(self, ev: dict, r: int, c: int, code: dict[str, int]) -> None:
+        """An event counts 1 in each of its counters; a conversion's value also goes to revenue."""
+        for counter in EVENT_COUNTERS[ev["type"]]:
+            self.add(r, c, code[counter], 1.0)
+        if ev["type"] == "convert" and ev.get("value"):
+            self.add(r, c, code["revenue"], float(ev["value"]))
+
+    def cube(self, n: int, p: int) -> np.ndarray:
+        out = np.zeros((len(COUNTERS), n, p))
+        if self.rows:
+            np.add.at(out, (np.array(self.which), np.array(self.rows), np.array(self.cols)), np.array(self.vals))
+        return out
 
 
 def _unit_values(table: UnitTable, metric: Metric, mask: np.ndarray, p: int) -> np.ndarray:

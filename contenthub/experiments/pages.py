@@ -8,12 +8,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
+from pydantic import ValidationError
 
 from contenthub.access.keys import Principal
 from contenthub.access.roles import Perm
 from contenthub.deps import HubDep, require
-from pydantic import ValidationError
-
 from contenthub.errors import InvalidError
 from contenthub.experiments import charts, planning_service, service
 from contenthub.experiments.metrics import METRICS

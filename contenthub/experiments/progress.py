@@ -6,6 +6,7 @@ days") and the smallest effect the data can detect today -- in English and Chine
 from __future__ import annotations
 
 import math
+
 from pydantic import BaseModel, Field
 
 from contenthub.experiments.metrics import METRICS

@@ -18,15 +18,42 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from contenthub.experiments import service
-from contenthub.experiments.metrics import METRICS, AnalysisUnits, Metric, UnitTable, analysis_units, build_table
-from contenthub.experiments.metrics import cuped_variant_stats, variant_stats
+from contenthub.experiments import journey_metrics, service
+from contenthub.experiments.journey_metrics import VariantFunnel
+from contenthub.experiments.metrics import (
+    CHANGE_METRICS,
+    METRICS,
+    AnalysisUnits,
+    Metric,
+    UnitTable,
+    analysis_units,
+    build_table,
+    cuped_variant_stats,
+    variant_stats,
+)
 from contenthub.experiments.models import Correction, Experiment
 from contenthub.experiments.progress import PlanStatus, plan_status
-from contenthub.experiments.stats import Comparison, benjamini_hochberg, compare, holm, plain_language, srm_check
+from contenthub.experiments.stats import (
+    Comparison,
+    benjamini_hochberg,
+    compare,
+    holm,
+    plain_language,
+    srm_check,
+)
 from contenthub.experiments.stats import formatting as fmt
-from contenthub.experiments.stats.decision import ArmEvidence, GuardrailEvidence, PlanFacts, decide
-from contenthub.experiments.stats.sufficient import CupedStats, MeanStats, Suff, variance_reduction
+from contenthub.experiments.stats.decision import (
+    ArmEvidence,
+    GuardrailEvidence,
+    PlanFacts,
+    decide,
+)
+from contenthub.experiments.stats.sufficient import (
+    CupedStats,
+    MeanStats,
+    Suff,
+    variance_reduction,
+)
 from contenthub.hub import Hub
 from contenthub.timeutil import to_iso, utcnow
 
@@ -37,7 +64,9 @@ MIN_EVENTS_PER_VARIANT = 10
 MULTIPLE_EXPOSURE_WARN_SHARE = 0.01
 """Units seen in two variants are always excluded; above this share of exposed units it is a warning."""
 
-Role = Literal["primary", "secondary", "guardrail"]
+Role = Literal["primary", "secondary", "guardrail", "diagnostic"]
+"""'diagnostic': a metric of the kind of change (sends per unit for cadence, journey completion for journeys)
+shown beside the plan's own metrics, outside the correction family and the decision."""
 
 
 def _f(x: float | None) -> float | None:
@@ -150,6 +179,8 @@ class Report(BaseModel):
     metrics: list[MetricResult] = Field(default_factory=list)
     summary: dict[str, list[str]] = Field(default_factory=dict, description="Sentences in 'en' and 'zh'.")
     timeseries: list[Series] = Field(default_factory=list)
+    journey_funnels: list[VariantFunnel] = Field(default_factory=list, description=(
+        "Journey experiments: per variant, the share of units that reached each step of the journey it ran."))
 
     def metric(self, metric_id: str) -> MetricResult:
         return next(m for m in self.metrics if m.metric == metric_id)
@@ -391,10 +422,13 @@ def build_report(
     if not exposures:
         return base
     units = analysis_units(hub, exp, exposures)
-    table = build_table(hub, exp, units, now)
+    states = journey_metrics.unit_states(hub, exp, units) if exp.change == "journey" else {}
+    table = build_table(hub, exp, units, now, facts=journey_metrics.journey_facts(states))
     counts = [int((table.variant == i).sum()) for i in range(len(exp.variants))]
     results: list[tuple[MetricResult, list[Comparison | None]]] = []
-    for metric_id, role in exp.metrics:
+    own = {m for m, _ in exp.metrics}
+    diagnostics = [(m, "diagnostic") for m in CHANGE_METRICS.get(exp.change, ()) if m not in own]
+    for metric_id, role in [*exp.metrics, *diagnostics]:
         metric = METRICS[metric_id]
         stats = _analysed(exp, table, metric)
         rows, comps = _rows(exp, metric, stats, exp.alpha, seq)
@@ -403,7 +437,8 @@ def build_report(
                                      kind=metric.kind, higher_is_better=metric.higher_is_better, rows=rows,
                                      cuped=bool(cuped), variance_reduction=_f(variance_reduction(cuped)) if cuped else None),
                         comps))
-    results = _adjust(results, corr, exp.alpha)
+    planned = [r for r in results if r[0].role != "diagnostic"]
+    results = _adjust(planned, corr, exp.alpha) + [r for r in results if r[0].role == "diagnostic"]
     srm = _srm(exp, counts)
     flags = _health(exp, units, counts, srm, results[0][0])
     primary_stats = variant_stats(table, METRICS[exp.primary_metric], len(exp.variants))
@@ -416,6 +451,7 @@ def build_report(
         "excluded_units": len(units.multiple), "events_used": table.events_used, "srm": srm, "health": flags,
         "metrics": [m for m, _ in results], "summary": _summary(exp, results, flags),
         "timeseries": [_series(exp, table, METRICS[m], exp.alpha, seq) for m, _ in exp.metrics],
+        "journey_funnels": journey_metrics.funnels(hub, exp, units, states) if exp.change == "journey" else [],
     })
 
 

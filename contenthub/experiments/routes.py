@@ -10,10 +10,16 @@ from fastapi.concurrency import run_in_threadpool
 from contenthub.access.keys import Principal
 from contenthub.access.roles import Perm
 from contenthub.deps import HubDep, require
-from contenthub.experiments import report as report_service
 from contenthub.experiments import planning_service, service
+from contenthub.experiments import report as report_service
+from contenthub.experiments.models import (
+    Correction,
+    Experiment,
+    ExperimentCreate,
+    ExperimentUpdate,
+    Status,
+)
 from contenthub.experiments.planning_service import PlanIn, PlanOut
-from contenthub.experiments.models import Correction, Experiment, ExperimentCreate, ExperimentUpdate, Status
 from contenthub.experiments.report import Report
 
 router = APIRouter(prefix="/v1", tags=["experiments"])

@@ -25,8 +25,8 @@ from contenthub.experiments.models import (
     ExperimentUpdate,
     Exposure,
 )
-from contenthub.hub import Hub
 from contenthub.experiments.stats.planning import SamplePlan, plan_sample
+from contenthub.hub import Hub
 from contenthub.recommend.strategies import get_strategy
 from contenthub.timeutil import to_iso, utcnow
 

@@ -21,7 +21,13 @@ from contenthub.experiments.stats.frequentist import (
     welch_t_test,
 )
 from contenthub.experiments.stats.srm import SrmResult, srm_check
-from contenthub.experiments.stats.sufficient import CupedStats, MeanStats, RatioStats, Suff, cuped_stats
+from contenthub.experiments.stats.sufficient import (
+    CupedStats,
+    MeanStats,
+    RatioStats,
+    Suff,
+    cuped_stats,
+)
 from contenthub.experiments.stats.summary import Comparison, compare, plain_language
 
 __all__ = [

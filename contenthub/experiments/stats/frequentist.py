@@ -34,7 +34,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as sps
 
-from contenthub.experiments.stats.sufficient import CupedStats, MeanStats, RatioStats, Suff
+from contenthub.experiments.stats.sufficient import (
+    CupedStats,
+    MeanStats,
+    RatioStats,
+    Suff,
+)
 
 DEFAULT_SEQUENTIAL_TUNING = 5000.0
 """Total sample size at which the confidence sequence is tightest (GrowthBook's default)."""

@@ -12,7 +12,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from contenthub.experiments.stats import formatting as fmt
-from contenthub.experiments.stats.bayesian import DEFAULT_PRIOR, NormalPrior, bayesian_test
+from contenthub.experiments.stats.bayesian import (
+    DEFAULT_PRIOR,
+    NormalPrior,
+    bayesian_test,
+)
 from contenthub.experiments.stats.frequentist import (
     DEFAULT_SEQUENTIAL_TUNING,
     FrequentistResult,
@@ -20,7 +24,12 @@ from contenthub.experiments.stats.frequentist import (
     sequential_test,
     welch_t_test,
 )
-from contenthub.experiments.stats.sufficient import CupedStats, MeanStats, RatioStats, Suff
+from contenthub.experiments.stats.sufficient import (
+    CupedStats,
+    MeanStats,
+    RatioStats,
+    Suff,
+)
 
 MetricKind = Literal["mean", "binomial", "ratio"]
 Direction = Literal["good", "bad", "neutral"]
