@@ -11,7 +11,7 @@ import pytest
 from contenthub.experiments import service
 from contenthub.experiments.models import ExperimentCreate
 from contenthub.experiments.simulator import SimConfig, run_simulation
-from tests.browser import LiveServer, login
+from tests.browser import LiveServer, loads_new_page, login
 
 pytestmark = pytest.mark.browser
 
@@ -41,6 +41,13 @@ def test_report_page_renders_tables_charts_health_and_summary(live_server: LiveS
     for chart_id in ("difference-chart", "cumulative-chart"):
         svg = browser.find_element(By.CSS_SELECTOR, f"#{chart_id} svg")
         assert svg.size["height"] > 150 and svg.size["width"] > 300, (chart_id, svg.size)
+    # the decision, its rule in words with the checks behind it, and the plan fixed at creation
+    decision = browser.find_element(By.ID, "decision")
+    assert decision.is_displayed() and browser.find_element(By.ID, "verdict").text
+    assert browser.find_element(By.ID, "decision-rule").text.endswith("。")
+    assert browser.find_elements(By.CSS_SELECTOR, "#decision ul.checks li")
+    assert "创建时已固定" in browser.find_element(By.ID, "plan-status").text
+    assert "个百分点" in tables[0].text  # rate differences in percentage points
 
     shot = Path(os.environ.get("CONTENTHUB_SCREENSHOT_DIR", tempfile.gettempdir())) / "experiment-report.png"
     height = browser.execute_script("return document.documentElement.scrollHeight")
@@ -48,6 +55,21 @@ def test_report_page_renders_tables_charts_health_and_summary(live_server: LiveS
     assert browser.save_screenshot(str(shot))
     print(f"experiment report screenshot: {shot}")
     browser.set_window_size(1440, 1000)
+
+    # a "what if" is one click away, and it is labelled exploratory and gives no decision
+    what_if = browser.find_element(By.CSS_SELECTOR, "a.what-if")
+    loads_new_page(browser, what_if.click)
+    assert "探索性视图" in browser.find_element(By.ID, "exploratory").text
+    assert browser.find_element(By.ID, "decision-note").text
+    assert not browser.find_elements(By.ID, "verdict")
+
+    # the calculator on the list page
+    browser.get(f"{live_server.url}/experiments?lang=en")
+    field = browser.find_element(By.NAME, "units_per_day")
+    field.clear()
+    field.send_keys("2000")
+    loads_new_page(browser, browser.find_element(By.CSS_SELECTOR, "#planner button").click)
+    assert "at 2,000 units/day that is 32 days" in browser.find_element(By.ID, "plan-result").text
 
     browser.get(f"{live_server.url}/experiments/copy-draft?lang=en")
     banner = browser.find_element(By.ID, "no-exposures")

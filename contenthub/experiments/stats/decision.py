@@ -126,8 +126,9 @@ def _checks(arm: ArmEvidence | None, plan: PlanFacts) -> list[Check]:
     if plan.sequential:
         checks.append(Check("plan", True, "sequential test: valid on any day", "序贯检验：任何一天查看都有效"))
     elif reached is None:
-        checks.append(Check("plan", plan.enough_data, "no planned sample was fixed (older experiment)",
-                            "未设定计划样本量（旧实验）"))
+        checks.append(Check("plan", plan.enough_data, "no planned sample size was fixed at creation, so the "
+                            "fixed-horizon result is read once there is enough data",
+                            "创建时未设定计划样本量，固定样本检验在数据量充足时解读"))
     else:
         checks.append(Check("plan", reached, f"planned sample {'reached' if reached else 'not reached'} "
                             f"({plan.units:,} of {plan.planned_units:,})",
@@ -226,18 +227,18 @@ def decide(arms: Sequence[ArmEvidence], plan: PlanFacts) -> Decision:
             f"Stop for futility and keep control: {why_en}.",
             f"因无效而停止，保留对照组：{why_zh}。",
             _checks(arm, plan), c.chance_to_beat_control, c.expected_loss, per_arm)
-    arm = arms[0] if arms else None
-    c = arm.primary if arm else None
+    lead = next((a for a in arms if per_arm[a.variant] == "keep_running"), arms[0] if arms else None)
+    c = lead.primary if lead else None
     if c is None:
-        reason_en = f"the primary metric cannot be compared yet ({arm.note})" if arm and arm.note else \
+        reason_en = f"the primary metric cannot be compared yet ({lead.note})" if lead and lead.note else \
             "the primary metric cannot be compared yet"
-        reason_zh = f"主要指标暂时无法比较（{arm.note}）" if arm and arm.note else "主要指标暂时无法比较"
+        reason_zh = f"主要指标暂时无法比较（{lead.note}）" if lead and lead.note else "主要指标暂时无法比较"
     elif not plan.enough_data:
         reason_en, reason_zh = "there is too little data to read yet", "数据量还不足以下结论"
     elif c.direction == "good" and not may_read:
-        reason_en = (f"{arm.variant if arm else ''} looks better ({_effect(c, 'en')}, {fmt.p_text(c.p_value)}) but a "
+        reason_en = (f"{lead.variant if lead else ''} looks better ({_effect(c, 'en')}, {fmt.p_text(c.p_value)}) but a "
                      "fixed-horizon test is valid only at its planned sample; reading it earlier inflates false positives")
-        reason_zh = (f"{arm.variant if arm else ''} 看起来更好（{_effect(c, 'zh')}，{fmt.p_text(c.p_value)}），"
+        reason_zh = (f"{lead.variant if lead else ''} 看起来更好（{_effect(c, 'zh')}，{fmt.p_text(c.p_value)}），"
                      "但固定样本检验只在达到计划样本量时有效，提前下结论会增加误判")
     else:
         reason_en = f"no significant change yet ({_effect(c, 'en')}, {fmt.p_text(c.p_value)})"
@@ -246,4 +247,4 @@ def decide(arms: Sequence[ArmEvidence], plan: PlanFacts) -> Decision:
         "keep_running", None,
         f"Keep running: {reason_en}{_days(plan, 'en')}.",
         f"继续运行：{reason_zh}{_days(plan, 'zh')}。",
-        _checks(arm, plan), c.chance_to_beat_control if c else None, c.expected_loss if c else None, per_arm)
+        _checks(lead, plan), c.chance_to_beat_control if c else None, c.expected_loss if c else None, per_arm)
