@@ -388,6 +388,23 @@ def test_report_json_csv_and_page(simulated: tuple[Hub, Any]) -> None:
     assert clients.anon.get("/experiments/sim", follow_redirects=False).status_code == 303
 
 
+@pytest.mark.parametrize("query", ["", "?correction=holm", "?correction=bh", "?sequential=true&correction=holm"])
+def test_every_interval_agrees_with_the_conclusion_under_any_correction(simulated: tuple[Hub, Any], query: str) -> None:
+    """The chart plots the rows' relative intervals: under Holm or BH they are redrawn at the adjusted level, so
+    a row is significant exactly when both of its intervals exclude 0."""
+    hub, _ = simulated
+    rep = Clients(hub).as_("viewer").get(f"/v1/experiments/sim/report{query}").json()
+    rows = [r for m in rep["metrics"] for r in m["rows"][1:] if r["p_value"] is not None]
+    assert rows
+    for r in rows:
+        assert (r["abs_ci_low"] > 0 or r["abs_ci_high"] < 0) == r["significant"], r
+        if r["rel_ci_low"] is not None:
+            assert (r["rel_ci_low"] > 0 or r["rel_ci_high"] < 0) == r["significant"], r
+        assert (r["p_adjusted"] < 0.05) == r["significant"]
+        if "correction" in query:
+            assert r["interval_level"] >= 0.95
+
+
 def test_summary_never_contradicts_itself_when_the_delta_method_would() -> None:
     """At ~400 units per arm the delta-method relative CI crosses 0 (about [-4%, +105%]) while the absolute
     difference is significant; Fieller's interval, from the same test, is clear of 0 and the sentence says so

@@ -94,11 +94,14 @@ def difference_chart(report: Report, lang: str = "en") -> str | None:
     ax.set_yticks(range(len(rows)), [r[0] for r in reversed(rows)])
     ax.set_ylim(-0.7, len(rows) - 0.3)
     level = f"{(1 - report.alpha) * 100:g}%"
+    corrected = report.correction != "none"
     if lang == "zh":
-        kind = ("始终有效 " if report.sequential else "") + f"{level} 置信区间（Fieller，与显著性结论同一检验）"
+        shown = f"按 {report.correction} 校正后的置信区间" if corrected else f"{level} 置信区间"
+        kind = ("始终有效 " if report.sequential else "") + f"{shown}（Fieller，与显著性结论同一检验）"
         ax.set_xlabel("相对对照组的变化（%），" + kind)
     else:
-        kind = ("always-valid " if report.sequential else "") + f"{level} CI (Fieller: the test behind the conclusion)"
+        shown = f"CI adjusted for {report.correction}" if corrected else f"{level} CI"
+        kind = ("always-valid " if report.sequential else "") + f"{shown} (Fieller: the test behind the conclusion)"
         ax.set_xlabel(f"change vs control (%), {kind}")
     _percent_axis(ax.xaxis)
     ax.grid(axis="x", color="#d0d7de", lw=0.5)

@@ -340,7 +340,7 @@ def cuped_variant_stats(table: UnitTable, metric: Metric, n_variants: int, perio
     """CUPED-adjusted statistics of a 0/1 or mean metric, with the same metric in the pre-period as the
     covariate (for a 0/1 metric: did the unit do it in the pre-period). ``None`` when the table has no
     pre-period, the metric is a ratio, or no unit had pre-period data (nothing to adjust with)."""
-    if table.pre is None or metric.kind == "ratio" or not table.periods:
+    if table.pre is None or metric.kind == "ratio" or not table.periods or not table.pre[metric.numerator].any():
         return None
     p = table.periods - 1 if period < 0 else period
     present = table.first_period <= p

@@ -93,6 +93,8 @@ class VariantRow(BaseModel):
     expected_loss: float | None = None
     significant: bool | None = None
     direction: Literal["good", "bad", "neutral"] | None = None
+    interval_level: float | None = Field(default=None, description=(
+        "Confidence level of both intervals: 1 − α, or higher under a correction so they agree with p_adjusted."))
     note: str | None = Field(default=None, description="Why a treatment row has no statistics.")
 
 
@@ -208,9 +210,22 @@ def _analysed(exp: Experiment, table: UnitTable, metric: Metric, period: int = -
     return list(adjusted) if adjusted is not None else raw
 
 
-def _compare(metric: Metric, control: Suff, treatment: Suff, alpha: float, sequential: bool) -> Comparison:
+def _compare(metric: Metric, control: Suff, treatment: Suff, alpha: float, sequential: bool,
+             interval_alpha: float | None = None) -> Comparison:
     return compare(control, treatment, metric.kind, metric.higher_is_better, alpha=alpha, sequential=sequential,
-                   nonnegative=metric.nonnegative)
+                   nonnegative=metric.nonnegative, interval_alpha=interval_alpha)
+
+
+def _row_numbers(comp: Comparison) -> dict[str, object]:
+    """A treatment row's statistics from its comparison (JSON-safe: no NaN)."""
+    return {
+        "abs_diff": _f(comp.abs_diff), "abs_ci_low": _f(comp.abs_ci[0]), "abs_ci_high": _f(comp.abs_ci[1]),
+        "rel_diff": _f(comp.rel_diff), "rel_ci_low": _f(comp.rel_ci[0]) if comp.rel_ci else None,
+        "rel_ci_high": _f(comp.rel_ci[1]) if comp.rel_ci else None, "p_value": _f(comp.p_value),
+        "p_adjusted": _f(comp.p_value), "chance_to_beat_control": _f(comp.chance_to_beat_control),
+        "expected_loss": _f(comp.expected_loss), "significant": comp.significant, "direction": comp.direction,
+        "interval_level": 1 - comp.alpha,
+    }
 
 
 def _rows(exp: Experiment, metric: Metric, stats: list[Suff], alpha: float, sequential: bool
@@ -228,38 +243,40 @@ def _rows(exp: Experiment, metric: Metric, stats: list[Suff], alpha: float, sequ
                 row.note = str(err).replace("control:", f"{exp.variants[0].name} (control):", 1).replace(
                     "treatment:", f"{variant.name}:", 1)
             else:
-                row = row.model_copy(update={
-                    "abs_diff": _f(comp.abs_diff), "abs_ci_low": _f(comp.abs_ci[0]), "abs_ci_high": _f(comp.abs_ci[1]),
-                    "rel_diff": _f(comp.rel_diff), "rel_ci_low": _f(comp.rel_ci[0]) if comp.rel_ci else None,
-                    "rel_ci_high": _f(comp.rel_ci[1]) if comp.rel_ci else None, "p_value": _f(comp.p_value),
-                    "p_adjusted": _f(comp.p_value), "chance_to_beat_control": _f(comp.chance_to_beat_control),
-                    "expected_loss": _f(comp.expected_loss), "significant": comp.significant,
-                    "direction": comp.direction,
-                })
+                row = row.model_copy(update=_row_numbers(comp))
             comps.append(comp)
         rows.append(row)
     return rows, comps
 
 
-def _adjust(results: list[tuple[MetricResult, list[Comparison | None]]], correction: str, alpha: float
-            ) -> list[tuple[MetricResult, list[Comparison | None]]]:
+def _adjust(results: list[tuple[MetricResult, list[Comparison | None]]], correction: str, alpha: float,
+            stats: dict[str, list[Suff]], sequential: bool) -> list[tuple[MetricResult, list[Comparison | None]]]:
     """Holm or BH across every (metric, treatment) comparison; rows and comparisons follow the
-    adjusted p-value so the summary never calls something significant that the table does not."""
+    adjusted p-value so the summary never calls something significant that the table does not.
+
+    The intervals follow it too: comparison i is redrawn at the level α·pᵢ/p̃ᵢ (p̃ the adjusted
+    p-value), which excludes 0 exactly when p̃ᵢ < α -- Bonferroni's α/m when every p-value is
+    scaled by m, and the step-wise equivalent for Holm and BH. So a dot drawn significant on the
+    chart never sits on an interval crossing zero, whatever the correction."""
     if correction == "none":
         return results
     slots = [(mi, ri) for mi, (_, comps) in enumerate(results) for ri, c in enumerate(comps) if c is not None]
     raw = [results[mi][1][ri].p_value for mi, ri in slots]  # type: ignore[union-attr]
     adjusted = holm(raw) if correction == "holm" else benjamini_hochberg(raw)
-    for (mi, ri), p_adj in zip(slots, adjusted, strict=True):
+    for (mi, ri), p, p_adj in zip(slots, raw, adjusted, strict=True):
         metric_result, comps = results[mi]
-        comp = comps[ri]
-        assert comp is not None
+        metric = METRICS[metric_result.metric]
+        level = alpha * p / p_adj if p > 0 and p_adj > 0 else alpha / max(len(slots), 1)
+        arms = stats[metric.id]
+        comp = _compare(metric, arms[0], arms[ri + 1], alpha, sequential, interval_alpha=min(level, alpha))
         significant = p_adj < alpha
         direction = comp.direction if significant else "neutral"
-        comps[ri] = replace(comp, significant=significant, direction=direction)
+        if significant and direction == "neutral" and comp.abs_diff != 0:
+            direction = "good" if (comp.abs_diff > 0) == comp.higher_is_better else "bad"
+        comp = replace(comp, significant=significant, direction=direction)
+        comps[ri] = comp
         row = metric_result.rows[ri + 1]
-        metric_result.rows[ri + 1] = row.model_copy(update={"p_adjusted": p_adj, "significant": significant,
-                                                             "direction": direction})
+        metric_result.rows[ri + 1] = row.model_copy(update={**_row_numbers(comp), "p_adjusted": p_adj})
     return results
 
 
@@ -426,11 +443,13 @@ def build_report(
     table = build_table(hub, exp, units, now, facts=journey_metrics.journey_facts(states))
     counts = [int((table.variant == i).sum()) for i in range(len(exp.variants))]
     results: list[tuple[MetricResult, list[Comparison | None]]] = []
+    analysed: dict[str, list[Suff]] = {}
     own = {m for m, _ in exp.metrics}
     diagnostics = [(m, "diagnostic") for m in CHANGE_METRICS.get(exp.change, ()) if m not in own]
     for metric_id, role in [*exp.metrics, *diagnostics]:
         metric = METRICS[metric_id]
         stats = _analysed(exp, table, metric)
+        analysed[metric.id] = stats
         rows, comps = _rows(exp, metric, stats, exp.alpha, seq)
         cuped = [s for s in stats if isinstance(s, CupedStats)]
         results.append((MetricResult(metric=metric.id, role=role, name=metric.en, name_zh=metric.zh,  # type: ignore[arg-type]
@@ -438,7 +457,7 @@ def build_report(
                                      cuped=bool(cuped), variance_reduction=_f(variance_reduction(cuped)) if cuped else None),
                         comps))
     planned = [r for r in results if r[0].role != "diagnostic"]
-    results = _adjust(planned, corr, exp.alpha) + [r for r in results if r[0].role == "diagnostic"]
+    results = _adjust(planned, corr, exp.alpha, analysed, seq) + [r for r in results if r[0].role == "diagnostic"]
     srm = _srm(exp, counts)
     flags = _health(exp, units, counts, srm, results[0][0])
     primary_stats = variant_stats(table, METRICS[exp.primary_metric], len(exp.variants))
@@ -457,7 +476,7 @@ def build_report(
 
 CSV_COLUMNS = ("metric", "role", "variant", "is_control", "units", "value", "numerator", "denominator", "abs_diff",
                "abs_ci_low", "abs_ci_high", "rel_diff", "rel_ci_low", "rel_ci_high", "p_value", "p_adjusted",
-               "chance_to_beat_control", "expected_loss", "significant", "direction", "note")
+               "chance_to_beat_control", "expected_loss", "significant", "direction", "interval_level", "note")
 
 
 def report_csv(report: Report) -> str:

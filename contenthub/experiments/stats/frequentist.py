@@ -276,11 +276,16 @@ def sequential_test(
     alpha: float = 0.05,
     tuning: float = DEFAULT_SEQUENTIAL_TUNING,
     nonnegative: bool = True,
+    interval_alpha: float | None = None,
 ) -> FrequentistResult:
     """Peeking-safe comparison for means or ratios: the fixed-horizon CI and p-value replaced by
     the always-valid confidence sequence (:func:`sequential_multiplier`) and p-value
     (:func:`sequential_p_value`), with ρ from :func:`sequential_rho` at this α. Fieller's relative
     interval uses the same boundary, so it too excludes 0 exactly when ``p < α``.
+
+    ``interval_alpha`` draws the intervals at another level with the same ρ (so the p-value is
+    unchanged): they then exclude 0 exactly when ``p < interval_alpha`` -- how a report makes
+    intervals agree with a multiple-comparison-adjusted conclusion.
 
     Wider than the fixed-horizon interval -- the price of being allowed to stop any day.
     """
@@ -290,7 +295,9 @@ def sequential_test(
     est_t, var_t, n_t = _checked_estimate(treatment, "treatment")
     rho = sequential_rho(alpha, tuning)
     n_total = n_c + n_t
-    multiplier = sequential_multiplier(n_total, alpha, rho)
+    level = alpha if interval_alpha is None else interval_alpha
+    _check_alpha(level)
+    multiplier = sequential_multiplier(n_total, level, rho)
     se = math.sqrt(var_c + var_t)
     p_value = sequential_p_value(est_t - est_c, se, n_total, rho)
     return _result(est_c, var_c, est_t, var_t, multiplier, p_value, math.inf, True, nonnegative)

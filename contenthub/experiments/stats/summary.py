@@ -91,14 +91,17 @@ def _check_kind(control: Suff, treatment: Suff, metric_kind: MetricKind) -> None
 
 
 def _frequentist(
-    control: Suff, treatment: Suff, alpha: float, sequential: bool, tuning: float, nonnegative: bool
+    control: Suff, treatment: Suff, alpha: float, sequential: bool, tuning: float, nonnegative: bool,
+    interval_alpha: float | None,
 ) -> FrequentistResult:
     if sequential:
-        return sequential_test(control, treatment, alpha, tuning, nonnegative)
+        return sequential_test(control, treatment, alpha, tuning, nonnegative, interval_alpha)
+    # A fixed-horizon p-value does not depend on α: the test at the interval's level gives the same p.
+    level = alpha if interval_alpha is None else interval_alpha
     if isinstance(control, RatioStats) and isinstance(treatment, RatioStats):
-        return ratio_test(control, treatment, alpha, nonnegative)
+        return ratio_test(control, treatment, level, nonnegative)
     assert isinstance(control, (MeanStats, CupedStats)) and isinstance(treatment, (MeanStats, CupedStats))
-    return welch_t_test(control, treatment, alpha, nonnegative)
+    return welch_t_test(control, treatment, level, nonnegative)
 
 
 def compare(
@@ -111,6 +114,7 @@ def compare(
     sequential_tuning: float = DEFAULT_SEQUENTIAL_TUNING,
     prior: NormalPrior | None = DEFAULT_PRIOR,
     nonnegative: bool = True,
+    interval_alpha: float | None = None,
 ) -> Comparison:
     """Compare ``treatment`` with ``control`` on one metric.
 
@@ -121,14 +125,16 @@ def compare(
     ``significant`` is ``p_value < alpha``; ``direction`` is "good" or "bad" by
     ``higher_is_better`` when significant, else "neutral". The relative interval is Fieller's at
     the test's own critical value, so it excludes 0 exactly when ``significant``; ``nonnegative``
-    floors it at −100% (rates and counts cannot fall further).
+    floors it at −100% (rates and counts cannot fall further). ``interval_alpha`` draws both
+    intervals at another level (``alpha`` in the result is then that level), for reports whose
+    conclusion follows a multiple-comparison-adjusted p-value.
     """
     _check_kind(control, treatment, metric_kind)
     if control.n >= 2 and treatment.n >= 2 and control.estimate_variance == 0 and treatment.estimate_variance == 0:
         raise ValueError(
             "zero variance in both arms: every unit has the same value (for a 0/1 metric: all or none of them did it), "
             "so there is no noise to test a difference against; wait for more varied data")
-    freq = _frequentist(control, treatment, alpha, sequential, sequential_tuning, nonnegative)
+    freq = _frequentist(control, treatment, alpha, sequential, sequential_tuning, nonnegative, interval_alpha)
     bayes = bayesian_test(control, treatment, higher_is_better, prior)
     significant = freq.p_value < alpha
     direction: Direction = "neutral"
@@ -137,7 +143,7 @@ def compare(
     return Comparison(
         metric_kind=metric_kind,
         higher_is_better=higher_is_better,
-        alpha=alpha,
+        alpha=alpha if interval_alpha is None else interval_alpha,
         sequential=sequential,
         n_control=control.n,
         n_treatment=treatment.n,
