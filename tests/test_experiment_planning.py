@@ -169,3 +169,22 @@ def test_experiments_stored_before_the_plan_existed_stay_readable(phub: Hub) -> 
     exp = service.get_experiment(phub, "rank-test")
     assert isinstance(exp, Experiment) and exp.cuped is False and exp.planned_units is None
     assert exp.method == "sequential"
+
+
+@pytest.mark.parametrize("payload", [
+    {"baseline": 1e-308, "mde": 0.1, "sd": 1e308},
+    {"baseline": 0.05, "mde": 1e-300},
+    {"baseline": 0.05, "units_per_day": 1e-320},
+    {"baseline": 0.05, "mde": 1e-9, "sequential": True},
+    {"baseline": 0.05, "weights": [0.5, 0.6]},
+    {"baseline": 0.05, "arms": 3, "weights": [0.5, 0.5]},
+])
+def test_extreme_plans_are_422_with_a_reason_never_500(pclients: Clients, payload: dict) -> None:
+    r = pclients.as_("viewer").post("/v1/experiments/plan", json=payload)
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["message"]
+    editor = pclients.as_("editor")
+    create = {k: v for k, v in payload.items() if k in ("baseline", "mde", "units_per_day")}
+    if create.get("baseline", 0) >= 1e-300 and "mde" in create:
+        r = editor.post("/v1/experiments", json=body("extreme", **create))
+        assert r.status_code == 422, r.text

@@ -54,8 +54,10 @@ def plan(body: PlanIn) -> PlanOut:
         p = plan_sample(body.baseline, body.mde, alpha=body.alpha, power=body.power, weights=weights, sd=body.sd,
                         sequential=body.sequential, units_per_day=body.units_per_day)
     except ValueError as err:
-        field = str(err).split(" ", 1)[0]
-        raise InvalidError(str(err), field=field, value=getattr(body, field, None)) from None
+        field = str(err).split(" ", 1)[0].rstrip(":")
+        known = field in PlanIn.model_fields
+        raise InvalidError(str(err), field=field if known else None, value=getattr(body, field) if known else None
+                           ) from None
     each = " / ".join(f"{n:,}" for n in p.units_per_variant)
     en = (f"{p.total_units:,} units in total ({each} per variant) detect a {fmt.pct(p.mde, signed=False)} change "
           f"with {fmt.pct(p.power, signed=False)} power at α = {p.alpha:g}")

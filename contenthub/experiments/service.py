@@ -67,9 +67,9 @@ def plan_for(exp: ExperimentCreate) -> SamplePlan | None:
                            weights=[v.weight for v in exp.variants if v.weight > 0] or [1.0], sd=sd,
                            sequential=exp.sequential, units_per_day=exp.units_per_day)
     except ValueError as err:
-        field = str(err).split(" ", 1)[0]
-        raise InvalidError(str(err), field=field if field in ("baseline", "mde", "power", "alpha", "weights") else None,
-                           ) from None
+        field = str(err).split(" ", 1)[0].rstrip(":")
+        known = {"baseline", "mde", "power", "alpha", "units_per_day"}
+        raise InvalidError(str(err), field=field if field in known else None) from None
 
 
 def _with_plan(exp: Experiment) -> Experiment:

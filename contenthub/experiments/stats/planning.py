@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 from scipy import stats as sps
 
 from contenthub.experiments.stats.frequentist import (
@@ -56,6 +57,8 @@ class SamplePlan:
 
 def _check(baseline: float, mde: float, alpha: float, power: float, weights: Sequence[float],
            sd: float | None) -> None:
+    if not math.isfinite(baseline):
+        raise ValueError(f"baseline must be a finite number, got {baseline}")
     if not 0 < alpha < 0.5:
         raise ValueError(f"alpha must be between 0 and 0.5, got {alpha}")
     if not 0.5 <= power < 1:
@@ -94,17 +97,24 @@ def _needed_total(delta: float, unit_var: float, alpha: float, power: float, seq
     z_power = float(sps.norm.ppf(power))
     if not sequential:
         z = float(sps.norm.ppf(1 - alpha / 2))
-        return max(4, math.ceil((z + z_power) ** 2 * unit_var / delta**2))
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            needed = float(np.float64((z + z_power) ** 2) * np.float64(unit_var) / np.float64(delta) ** 2)
+        if not math.isfinite(needed) or needed > MAX_UNITS:
+            raise ValueError(f"mde: detecting {delta:g} against a per-unit variance of {unit_var:g} needs more than "
+                             f"{MAX_UNITS:.0e} units; plan a larger mde")
+        return max(4, math.ceil(needed))
     rho = sequential_rho(alpha, tuning)
 
     def enough(n: int) -> bool:
-        return abs(delta) / math.sqrt(unit_var / n) >= sequential_multiplier(n, alpha, rho) + z_power
+        se = math.sqrt(unit_var / n)
+        return se == 0 or abs(delta) / se >= sequential_multiplier(n, alpha, rho) + z_power
 
     low, high = 4, 8
     while not enough(high):
         low, high = high, high * 2
         if high > MAX_UNITS:
-            return MAX_UNITS
+            raise ValueError(f"mde: a sequential test needs more than {MAX_UNITS:.0e} units to detect {delta:g}; "
+                             "plan a larger mde")
     while high - low > 1:
         mid = (low + high) // 2
         low, high = (low, mid) if enough(mid) else (mid, high)
@@ -131,19 +141,26 @@ def plan_sample(
     experiment per day, all variants together) gives the duration.
     """
     _check(baseline, mde, alpha, power, weights, sd)
-    if units_per_day is not None and not units_per_day > 0:
-        raise ValueError(f"units_per_day must be > 0, got {units_per_day}")
+    if units_per_day is not None and not (units_per_day > 0 and math.isfinite(units_per_day)):
+        raise ValueError(f"units_per_day must be a positive number, got {units_per_day}")
     comparisons = len(weights) - 1
     alpha_each = alpha / comparisons
-    var_c, var_t = _variances(baseline, mde, sd)
-    delta = baseline * mde
-    total = max(_needed_total(delta, _unit_variance(var_c, var_t, weights[0], w), alpha_each, power, sequential,
-                              tuning) for w in weights[1:])
+    try:
+        var_c, var_t = _variances(baseline, mde, sd)
+        delta = baseline * mde
+        total = max(_needed_total(delta, _unit_variance(var_c, var_t, weights[0], w), alpha_each, power, sequential,
+                                  tuning) for w in weights[1:])
+    except (OverflowError, ZeroDivisionError):
+        raise ValueError(f"baseline, mde and sd ({baseline:g}, {mde:g}, {sd}) are too extreme to plan with; "
+                         "give them in everyday units") from None
     per_variant = tuple(math.ceil(total * w) for w in weights)
+    days = total / units_per_day if units_per_day else None
+    if days is not None and not math.isfinite(days):
+        raise ValueError(f"units_per_day: {units_per_day:g} units a day would take forever to reach {total:,} units")
     return SamplePlan(
         method="sequential" if sequential else "fixed_horizon", baseline=baseline, mde=mde, alpha=alpha,
         alpha_per_comparison=alpha_each, power=power, total_units=total, units_per_variant=per_variant,
-        days=total / units_per_day if units_per_day else None,
+        days=days,
     )
 
 
@@ -174,8 +191,11 @@ def detectable_effect(
     ceiling = min(ceiling, 100.0)
 
     def needs(mde: float) -> int:
-        return plan_sample(baseline, mde, alpha=alpha, power=power, weights=weights, sd=sd, sequential=sequential,
-                           tuning=tuning).total_units
+        try:
+            return plan_sample(baseline, mde, alpha=alpha, power=power, weights=weights, sd=sd, sequential=sequential,
+                               tuning=tuning).total_units
+        except ValueError:  # beyond any feasible sample
+            return MAX_UNITS + 1
 
     if ceiling <= 0 or needs(ceiling) > total_units:
         return None
