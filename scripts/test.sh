@@ -15,7 +15,7 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
 fi
 
 es_started=""
-cleanup() { if [ -n "$es_started" ]; then bash scripts/elasticsearch.sh stop || true; fi; }
+cleanup() { if [ -n "$es_started" ]; then bash scripts/elasticsearch.sh stop --wipe || true; fi; }
 trap cleanup EXIT
 if [ -z "${CONTENTHUB_TEST_ES_URL:-}" ] && [ "${CONTENTHUB_SKIP_ES:-}" != "1" ] && [ -x scripts/elasticsearch.sh ]; then
   if url=$(bash scripts/elasticsearch.sh start | tail -n 1); then
