@@ -244,6 +244,8 @@ wait_healthy() {
     local dir="$1" t0="$2" name launcher rc i
     shift 2
     local -a launchers=("$@")  # "name:pid" pairs
+    # On failure only the nodes started here are stopped (a failed restart-node leaves the others running).
+    local -a started=("${launchers[@]%%:*}")
     local deadline=$(( $(date +%s) + ES_START_TIMEOUT ))
     until healthy "$dir"; do
         for i in "${!launchers[@]}"; do
@@ -255,7 +257,7 @@ wait_healthy() {
             launchers[$i]="$name:"
             if [[ "$rc" != 0 ]] || ! node_alive "$dir" "$name"; then
                 tail -n 40 "$(node_dir "$dir" "$name")/logs/console.log" >&2
-                cmd_stop "$dir" 2>/dev/null
+                stop_nodes "$dir" "${started[@]}" 2>/dev/null
                 die "node $name failed to start (launcher exit $rc; logs: $(node_dir "$dir" "$name")/logs)"
             fi
         done
@@ -268,8 +270,8 @@ wait_healthy() {
                 [[ -n "$launcher" ]] && kill -TERM "$launcher" 2>/dev/null || true
             done
             sleep 2
-            cmd_stop "$dir"
-            die "no healthy cluster of $(node_count "$dir") node(s) in $dir after ${ES_START_TIMEOUT}s (stopped; data and logs kept)"
+            stop_nodes "$dir" "${started[@]}"
+            die "no healthy cluster of $(node_count "$dir") node(s) in $dir after ${ES_START_TIMEOUT}s (stopped what was started here; data and logs kept)"
         fi
         sleep 0.5
     done
