@@ -34,6 +34,7 @@ from contenthub.embeddings import Embedder
 from contenthub.hub import open_hub
 from contenthub.library.models import AssetCreate
 from contenthub.library.service import create_asset
+from contenthub.store.elastic import ElasticStore
 from tests.es_support import unique_prefix
 from tests.server_proc import ServerProcess
 
@@ -209,8 +210,6 @@ def two_servers(hub_on_cluster: tuple[Settings, str], tmp_path_factory: pytest.T
 
 def _stored(settings: Settings, acked: list[str]) -> tuple[int, int, int]:
     """(acknowledged ids found, events stored in all, ids stored more than once)."""
-    from contenthub.store.elastic import ElasticStore
-
     store = ElasticStore(settings.store_url, settings)
     try:
         alias = store.schema.alias("events")

@@ -11,8 +11,13 @@ import pytest
 from typer.testing import CliRunner
 
 from contenthub.cli import app
+from contenthub.config import PHONE_SALT_FILE, SESSION_SECRET_FILE, Settings
+from contenthub.hub import open_hub
+from contenthub.recommend import users
+from contenthub.recommend.models import Identity
 from contenthub.store.base import Store
 from contenthub.store.copy import copy_store, verify
+from contenthub.store.elastic import ElasticStore
 from contenthub.store.query import AssetFilter, EventQuery
 from tests.es_support import es_url, unique_prefix
 from tests.test_store_contract import event, make_asset, open_test_store, unit
@@ -124,11 +129,6 @@ def test_cli_copies_sqlite_to_elasticsearch_and_back(tmp_path: Path, monkeypatch
 def test_copy_into_a_new_data_folder_keeps_phone_lookups(backend: str, tmp_path: Path) -> None:
     """Phone identities are stored as salted hashes: the salt (and the session secret) must travel with
     the data, or every phone look-up that worked before answers 404 in the new data folder."""
-    from contenthub.config import PHONE_SALT_FILE, SESSION_SECRET_FILE, Settings
-    from contenthub.hub import open_hub
-    from contenthub.recommend import users
-    from contenthub.recommend.models import Identity
-
     phone = Identity(type="phone", value="+86 138 0013 8000")
     old = Settings(data_dir=tmp_path / "old")
     hub = open_hub(old)
@@ -158,16 +158,12 @@ def test_copy_into_a_new_data_folder_keeps_phone_lookups(backend: str, tmp_path:
             moved.close()
     finally:
         if backend == "elasticsearch":
-            from contenthub.store.elastic import ElasticStore
-
             es = ElasticStore(dst, Settings(data_dir=new_dir), prefix=prefix)
             es.drop()
             es.close()
 
 
 def test_copy_stops_before_overwriting_a_different_secret(tmp_path: Path) -> None:
-    from contenthub.config import PHONE_SALT_FILE
-
     src_dir, dst_dir = tmp_path / "a", tmp_path / "b"
     s = open_test_store("sqlite", src_dir)
     seed(s)

@@ -22,10 +22,16 @@ from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
 from elastic_transport import ConnectionError as TransportConnectionError
 from elasticsearch import ApiError
 from elasticsearch import NotFoundError as ESNotFound
+from fastapi.testclient import TestClient
 
+from contenthub.access import keys
+from contenthub.app import create_app
+from contenthub.config import Settings
 from contenthub.errors import ConflictError, StoreUnavailableError
+from contenthub.hub import open_hub
 from contenthub.store import elastic, sqlite
 from contenthub.store.outage import translate_outages
+from contenthub.store.query import HitPage
 from tests.es_support import es_url, unique_prefix
 from tests.server_proc import ServerProcess, free_port
 
@@ -165,8 +171,6 @@ def server_behind_relay(tmp_path: Path) -> Iterator[tuple[ServerProcess, Relay]]
         server.stop()
         if relay.listener is None:
             relay.start()
-        from contenthub.config import Settings
-
         store = elastic.ElasticStore(store_url, Settings(data_dir=tmp_path / "data"), prefix=prefix)
         store.drop()
         store.close()
@@ -222,3 +226,31 @@ def test_store_outage_answers_503_keeps_the_connection_and_recovers(
     status, _, body = _request(conn, "POST", "/v1/events", routes[0][2])
     assert status == 200 and json.loads(body)["accepted"] == 1, body
     assert conn.sock is sock
+
+
+def test_a_locked_sqlite_store_answers_503_on_api_and_pages(settings: Settings) -> None:
+    """The same answer on SQLite, where the outage is a lock held past busy_timeout (simulated: waiting
+    30 s for a real one would make this test slow)."""
+
+    @translate_outages("SQLite", sqlite.outage_reason)
+    class LockedStore(sqlite.SQLiteStore):
+        def filter_assets(self, *args: object, **kwargs: object) -> HitPage:
+            raise sqlite3.OperationalError("database is locked")
+
+    hub = open_hub(settings)
+    try:
+        _, key = keys.create_key(hub.store, "admin", "outage")
+        client = TestClient(create_app(settings, hub))
+        client.headers["Authorization"] = f"Bearer {key}"
+        assert client.get("/readyz").json()["ok"] is True
+        hub.store.__class__ = LockedStore
+        r = client.get("/v1/assets")
+        assert r.status_code == 503 and r.headers["retry-after"] == "2"
+        assert r.json()["error"]["code"] == "store_unavailable"
+        page = client.get("/library")
+        assert page.status_code == 503 and page.headers["content-type"].startswith("text/html")
+        assert "retry-after" in page.headers
+        hub.store.__class__ = sqlite.SQLiteStore
+        assert client.get("/v1/assets").status_code == 200
+    finally:
+        hub.close()
