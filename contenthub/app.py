@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,9 +11,10 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,10 +27,14 @@ from contenthub.deps import LoginRequired
 from contenthub.errors import ProblemError
 from contenthub.hub import Hub, open_hub
 from contenthub.limits import BodyLimitMiddleware
+from contenthub.store.outage import unavailable
 
 WEB_DIR = Path(__file__).parent / "web"
 
 UPLOAD_PATHS = ("/v1/assets/upload", "/library/upload")
+
+READY_COLLECTION = "_readyz"  # /readyz reads one (absent) document of it: a real-time read by id, on any backend
+READY_TIMEOUT = 5.0
 
 
 def _secret(settings: Settings, name: str, configured: str) -> str:
@@ -127,12 +133,16 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     app.state.settings = settings
 
     @app.exception_handler(ProblemError)
-    async def problem_handler(request: Request, exc: ProblemError) -> JSONResponse:
-        if not request.url.path.startswith("/v1/") and exc.status in (401, 403, 404):
+    async def problem_handler(request: Request, exc: ProblemError) -> Response:
+        # 503 is a store outage (StoreUnavailableError, raised by the store layer): answered here like any
+        # other problem, so the connection stays open and the next request after the outage just works.
+        headers = {"Retry-After": str(exc.extra.get("retry_after", 1))} if exc.status in (429, 503) else None
+        if not request.url.path.startswith("/v1/") and exc.status in (401, 403, 404, 503):
             from contenthub.web.templating import render_error
 
-            return render_error(request, exc)
-        headers = {"Retry-After": str(exc.extra.get("retry_after", 1))} if exc.status == 429 else None
+            page = render_error(request, exc)
+            page.headers.update(headers or {})
+            return page
         return JSONResponse({"error": exc.to_dict()}, status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
@@ -195,6 +205,17 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     # so the health check and the hot API routes come first.
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, Any]:
+        """Liveness: the process answers. It says nothing about the store (see /readyz)."""
+        return {"ok": True, "store": hub.store.backend, "version": __version__}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> dict[str, Any]:
+        """Readiness: the store answers a read by id within READY_TIMEOUT s, else 503 + Retry-After (a load
+        balancer stops sending traffic here until the store is back)."""
+        try:
+            await asyncio.wait_for(run_in_threadpool(hub.store.get_doc, READY_COLLECTION, "probe"), READY_TIMEOUT)
+        except TimeoutError:
+            raise unavailable(hub.store.backend, f"no answer within {READY_TIMEOUT:.0f} s") from None
         return {"ok": True, "store": hub.store.backend, "version": __version__}
 
     from contenthub.access.routes import router as access_router

@@ -14,6 +14,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL_DIR = PROJECT_ROOT / "models" / "multilingual-e5-small"
 
+# Secrets generated into data_dir on first use when not configured. Stored data depends on them (phone
+# identities are stored as salted hashes; console sessions are signed), so `contenthub store copy` carries
+# them to the destination's data folder (contenthub/store/data_secrets.py).
+PHONE_SALT_FILE = ".phone_salt"
+SESSION_SECRET_FILE = ".session_secret"  # app._secret(settings, "session_secret", …) names it
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(

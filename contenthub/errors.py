@@ -87,3 +87,13 @@ def unknown_value(field: str, value: Any, allowed: list[str]) -> InvalidError:
     return InvalidError(
         f"Unknown {field} '{value}'. Allowed values: {shown}.", field=field, value=value, allowed=allowed
     )
+
+
+class StoreUnavailableError(ProblemError):
+    """The store cannot answer now (cluster unreachable, no master, shards unavailable, database locked):
+    nothing about the request is wrong and nothing was lost that the caller was told was stored, so the
+    same request is worth sending again after ``retry_after`` seconds. Raised by the store layer only
+    (``contenthub.store.outage``); the HTTP layer answers 503 with ``Retry-After``."""
+
+    status = 503
+    code = "store_unavailable"

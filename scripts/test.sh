@@ -15,7 +15,12 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
 fi
 
 es_started=""
-cleanup() { if [ -n "$es_started" ]; then bash scripts/elasticsearch.sh stop || true; fi; }
+cluster_dir=""
+cleanup() {
+  if [ -n "$es_started" ]; then bash scripts/elasticsearch.sh stop --wipe || true; fi
+  # The cluster fault test starts and wipes its cluster itself; this only catches a run cut short.
+  if [ -n "$cluster_dir" ]; then bash scripts/elasticsearch.sh stop --wipe "$cluster_dir" >/dev/null 2>&1 || true; fi
+}
 trap cleanup EXIT
 if [ -z "${CONTENTHUB_TEST_ES_URL:-}" ] && [ "${CONTENTHUB_SKIP_ES:-}" != "1" ] && [ -x scripts/elasticsearch.sh ]; then
   if url=$(bash scripts/elasticsearch.sh start | tail -n 1); then
@@ -25,6 +30,14 @@ if [ -z "${CONTENTHUB_TEST_ES_URL:-}" ] && [ "${CONTENTHUB_SKIP_ES:-}" != "1" ] 
   else
     echo "could not start the local Elasticsearch node; its tests will be skipped" >&2
   fi
+fi
+
+# tests/test_cluster_faults.py (marks es, cluster): a 3-node cluster in .es-cluster-test/, started by the test
+# only for its own run. CONTENTHUB_SKIP_CLUSTER=1 (or CONTENTHUB_SKIP_ES=1) leaves it out.
+if [ -z "${CONTENTHUB_TEST_ES_CLUSTER:-}" ] && [ "${CONTENTHUB_SKIP_CLUSTER:-}" != "1" ] && [ "${CONTENTHUB_SKIP_ES:-}" != "1" ] \
+   && [ -n "${CONTENTHUB_TEST_ES_URL:-}" ]; then
+  cluster_dir="$PWD/.es-cluster-test"
+  export CONTENTHUB_TEST_ES_CLUSTER="$cluster_dir"
 fi
 
 .venv/bin/python -m pytest "$@"

@@ -11,8 +11,13 @@ import pytest
 from typer.testing import CliRunner
 
 from contenthub.cli import app
+from contenthub.config import PHONE_SALT_FILE, SESSION_SECRET_FILE, Settings
+from contenthub.hub import open_hub
+from contenthub.recommend import users
+from contenthub.recommend.models import Identity
 from contenthub.store.base import Store
 from contenthub.store.copy import copy_store, verify
+from contenthub.store.elastic import ElasticStore
 from contenthub.store.query import AssetFilter, EventQuery
 from tests.es_support import es_url, unique_prefix
 from tests.test_store_contract import event, make_asset, open_test_store, unit
@@ -118,3 +123,61 @@ def test_cli_copies_sqlite_to_elasticsearch_and_back(tmp_path: Path, monkeypatch
         es = ElasticStore(url, Settings(data_dir=tmp_path / "es-data"), prefix=prefix)
         es.drop()
         es.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_copy_into_a_new_data_folder_keeps_phone_lookups(backend: str, tmp_path: Path) -> None:
+    """Phone identities are stored as salted hashes: the salt (and the session secret) must travel with
+    the data, or every phone look-up that worked before answers 404 in the new data folder."""
+    phone = Identity(type="phone", value="+86 138 0013 8000")
+    old = Settings(data_dir=tmp_path / "old")
+    hub = open_hub(old)
+    user_id = users.resolve_identity(hub, phone)
+    assert users.resolve_identity(hub, phone, create=False) == user_id
+    (old.data_dir / SESSION_SECRET_FILE).write_text("signed-sessions")
+    hub.close()
+
+    new_dir = tmp_path / "new"
+    prefix = unique_prefix()
+    dst = f"sqlite:///{new_dir / 'contenthub.db'}" if backend == "sqlite" else es_url()
+    runner = CliRunner()
+    args = ["store", "copy", old.resolved_store_url(), dst, "--dst-data", str(new_dir), "--dst-prefix", prefix]
+    try:
+        r = runner.invoke(app, args)
+        assert r.exit_code == 0, r.output
+        assert f"secret {PHONE_SALT_FILE}: copied to {new_dir}" in r.output
+        assert f"secret {SESSION_SECRET_FILE}: copied to {new_dir}" in r.output
+        assert (new_dir / PHONE_SALT_FILE).stat().st_mode & 0o777 == 0o600
+        new = Settings(data_dir=new_dir, store_url=dst, es_index_prefix=prefix)
+        moved = open_hub(new)
+        try:
+            assert users.resolve_identity(moved, phone, create=False) == user_id
+        finally:
+            if backend == "elasticsearch":
+                moved.store.drop()  # type: ignore[attr-defined]
+            moved.close()
+    finally:
+        if backend == "elasticsearch":
+            es = ElasticStore(dst, Settings(data_dir=new_dir), prefix=prefix)
+            es.drop()
+            es.close()
+
+
+def test_copy_stops_before_overwriting_a_different_secret(tmp_path: Path) -> None:
+    src_dir, dst_dir = tmp_path / "a", tmp_path / "b"
+    s = open_test_store("sqlite", src_dir)
+    seed(s)
+    s.close()
+    src_db = next(src_dir.rglob("contenthub.db"))
+    (src_db.parent / PHONE_SALT_FILE).write_text("salt-a")
+    dst_dir.mkdir()
+    (dst_dir / PHONE_SALT_FILE).write_text("salt-b")
+    runner = CliRunner()
+    args = ["store", "copy", f"sqlite:///{src_db}", f"sqlite:///{dst_dir / 'contenthub.db'}"]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 2 and "--replace-secrets" in r.output, r.output
+    assert not (dst_dir / "contenthub.db").exists(), "nothing is copied when a secret would not match"
+    r = runner.invoke(app, [*args, "--replace-secrets"])
+    assert r.exit_code == 0, r.output
+    assert (dst_dir / PHONE_SALT_FILE).read_text() == "salt-a"
+    assert [p.read_text() for p in dst_dir.glob(f"{PHONE_SALT_FILE}.replaced-*")] == ["salt-b"]

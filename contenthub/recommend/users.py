@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Iterator
 from typing import Any
 
+from contenthub.config import PHONE_SALT_FILE
 from contenthub.errors import InvalidError, NotFoundError
 from contenthub.hub import Hub
 from contenthub.journeys import triggers as journey_triggers
@@ -27,7 +28,7 @@ def _phone_salt(hub: Hub) -> str:
     salt = hub.settings.phone_salt
     if salt:
         return salt
-    path = hub.settings.data_dir / ".phone_salt"
+    path = hub.settings.data_dir / PHONE_SALT_FILE
     if path.exists():
         return path.read_text().strip()
     salt = secrets.token_hex(16)

@@ -14,7 +14,7 @@ def open_store(settings: Settings) -> Store:
         from contenthub.store.sqlite import SQLiteStore
 
         return SQLiteStore(Path(url.removeprefix("sqlite:///")), settings.media_dir)
-    if url.startswith(("elasticsearch://", "http://", "https://")):
+    if url.startswith(("elasticsearch://", "elasticsearch+https://", "http://", "https://")):
         from contenthub.store.elastic import ElasticStore  # type: ignore[import-not-found]
 
         return ElasticStore(url, settings)

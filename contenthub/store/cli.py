@@ -51,12 +51,28 @@ def copy_cmd(
     dst_media: Annotated[Optional[Path], typer.Option(help="Media folder of the destination.")] = None,
     force: Annotated[bool, typer.Option(help="Copy into a destination that already holds data (upserts by id).")] = False,
     sample: Annotated[int, typer.Option(help="Records of each kind spot-checked after the copy.")] = 50,
+    src_data: Annotated[Optional[Path], typer.Option(help="Data folder of the source, where its secrets "
+                                                           "(.phone_salt, .session_secret) are (default: the SQLite "
+                                                           "file's folder, or DATA_DIR).")] = None,
+    dst_data: Annotated[Optional[Path], typer.Option(help="Data folder the destination will run with; the "
+                                                           "secrets are copied there (default: the SQLite file's "
+                                                           "folder, the parent of --dst-media, or DATA_DIR).")] = None,
+    replace_secrets: Annotated[bool, typer.Option(help="Replace a different secret already in the destination's "
+                                                       "data folder (the old one is kept beside it).")] = False,
 ) -> None:
     """Copy docs, assets, vectors, events, counters and media from SRC to DST, then verify by counts and
-    spot checks. Exit status 1 if anything differs."""
-    from contenthub.store.copy import copy_store, is_empty, open_url
+    spot checks, and carry the data folder's secrets that stored data depends on. Exit status 1 if
+    anything differs, 2 if nothing was copied (destination not empty, or holding different secrets)."""
+    from contenthub.store.copy import copy_store, data_folder, is_empty, open_url
+    from contenthub.store.data_secrets import apply_secrets, plan_secrets
 
     settings = Settings()
+    secrets = plan_secrets(src_data or data_folder(src, settings, src_media),
+                           dst_data or data_folder(dst, settings, dst_media), settings, replace=replace_secrets)
+    if secrets.conflicts:
+        for line in secrets.conflicts:
+            typer.secho(line, fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
     source = open_url(src, settings=settings, prefix=src_prefix, media_dir=src_media)
     target = open_url(dst, settings=settings, prefix=dst_prefix, media_dir=dst_media)
     try:
@@ -65,10 +81,11 @@ def copy_cmd(
                         "by id, nothing is deleted).", fg=typer.colors.RED, err=True)
             raise typer.Exit(2)
         report = copy_store(source, target, sample=sample)
+        apply_secrets(secrets)
     finally:
         source.close()
         target.close()
-    for line in report.lines():
+    for line in report.lines() + secrets.lines:
         typer.echo(line)
     if not report.ok:
         raise typer.Exit(1)

@@ -132,6 +132,15 @@ def open_url(url: str, *, settings: Settings, prefix: str | None = None, media_d
     raise ValueError(f"Unsupported store URL {url!r}: use sqlite:///path/to/file.db or elasticsearch://host:port")
 
 
+def data_folder(url: str, settings: Settings, media_dir: Path | None = None) -> Path:
+    """The data folder a store at ``url`` runs with, where its generated secrets live: beside a SQLite file
+    (where the app keeps them with the default store URL), else the parent of its media folder, else
+    ``DATA_DIR``."""
+    if url.startswith("sqlite:///"):
+        return Path(url.removeprefix("sqlite:///")).parent
+    return media_dir.parent if media_dir is not None else settings.data_dir
+
+
 @dataclass
 class CopyReport:
     counts: dict[str, tuple[int, int]] = field(default_factory=dict)  # what → (source, destination)

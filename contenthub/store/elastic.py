@@ -46,6 +46,8 @@ from typing import Any, BinaryIO
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import numpy as np
+from elastic_transport import ConnectionError as TransportConnectionError
+from elastic_transport import ConnectionTimeout, TlsError
 from elasticsearch import ApiError, Elasticsearch
 from elasticsearch import NotFoundError as ESNotFound
 
@@ -54,6 +56,7 @@ from contenthub.errors import ConflictError
 from contenthub.store import elastic_query as eq
 from contenthub.store.base import CounterDeriver, flat_deltas
 from contenthub.store.elastic_schema import Indices, vector_field
+from contenthub.store.outage import translate_outages, unavailable
 from contenthub.store.query import AssetFilter, AssetSort, EventQuery, Hit, HitPage
 from contenthub.timeutil import from_iso, to_iso, utcnow
 
@@ -110,9 +113,12 @@ def _key_id(collection: str, key: str) -> str:
     return f"{collection}/#" + hashlib.sha256(key.encode()).hexdigest()
 
 
-def parse_url(url: str) -> tuple[str, dict[str, str]]:
-    """``elasticsearch://host:port?opt=v`` or ``http(s)://…`` → (client URL, options).
+def parse_url(url: str) -> tuple[list[str], dict[str, str]]:
+    """``elasticsearch://host:port[,host:port…]?opt=v`` or ``http(s)://…`` → (one client URL per node, options).
 
+    Several hosts name the nodes of one cluster: the client spreads requests over them and fails over
+    when one does not answer. Credentials and a path prefix, when given, apply to every host
+    (``elasticsearch://user:pass@h1:9200,h2:9200/prefix``).
     Options: ``refresh_interval`` (index setting, default 1s), ``shards``, ``replicas`` (for new indices).
     """
     parts = urlsplit(url)
@@ -123,20 +129,62 @@ def parse_url(url: str) -> tuple[str, dict[str, str]]:
     unknown = set(options) - {"refresh_interval", "shards", "replicas"}
     if unknown:
         raise ValueError(f"unknown Elasticsearch URL option(s) {sorted(unknown)}; known: refresh_interval, shards, replicas")
-    return urlunsplit((scheme, parts.netloc, parts.path or "", "", "")), options
+    userinfo, _, hostlist = parts.netloc.rpartition("@")
+    hosts = [h.strip() for h in hostlist.split(",")]
+    if not hostlist or not all(hosts):
+        raise ValueError(f"no host in Elasticsearch URL {url!r}: write elasticsearch://host:9200[,host2:9200…]")
+    for host in hosts:
+        try:
+            urlsplit(f"//{host}").port  # noqa: B018 - raises on a port that is not a number
+        except ValueError:
+            raise ValueError(f"bad host {host!r} in Elasticsearch URL {url!r}: write host or host:port") from None
+    auth = f"{userinfo}@" if userinfo else ""
+    return [urlunsplit((scheme, auth + host, parts.path or "", "", "")) for host in hosts], options
 
 
+OUTAGE_STATUSES = frozenset({408, 429, 502, 503, 504})
+"""Statuses that mean "the cluster cannot do it now" (server-side timeout, overloaded or read-only by
+the flood-stage watermark, a node or shard unavailable, no elected master), never "the request is wrong"."""
+
+
+def outage_reason(exc: BaseException) -> str | None:
+    """What ``translate_outages`` asks: is this Elasticsearch exception an outage, and why (in words safe
+    to show a caller: no host names, no credentials)."""
+    if isinstance(exc, TlsError):
+        return None  # a certificate problem is configuration, not an outage
+    if isinstance(exc, ConnectionTimeout):
+        return "no node answered in time"
+    if isinstance(exc, TransportConnectionError):
+        return "no node of the cluster could be reached"
+    if isinstance(exc, ApiError) and exc.meta.status in OUTAGE_STATUSES:
+        return f"the cluster answered {exc.meta.status} ({exc.message})"
+    return None
+
+
+def _write_failure(message: str, statuses: list[int]) -> Exception:
+    """A bulk write some of whose items failed: when every failure is an outage (the shard's node is gone,
+    no master, overloaded) the whole write is worth repeating, and ids make repeating it harmless."""
+    if statuses and all(s in OUTAGE_STATUSES for s in statuses):
+        return unavailable("Elasticsearch", f"{len(statuses)} write(s) met an unavailable shard or node")
+    return StoreError(message)
+
+
+@translate_outages("Elasticsearch", outage_reason)
 class ElasticStore:
     backend = "elasticsearch"
 
     def __init__(self, url: str, settings: Settings, *, prefix: str | None = None,
                  media_dir: Path | None = None) -> None:
-        client_url, options = parse_url(url)
+        client_urls, options = parse_url(url)
         self.url = url
         self.prefix = (prefix or settings.es_index_prefix).lower()
         self.media_dir = Path(media_dir or settings.media_dir)
-        self.es = Elasticsearch(client_url, request_timeout=60, retry_on_timeout=True, max_retries=3,
-                                connections_per_node=64)
+        # Every node of the URL, taken in turn (round robin); a node that fails to answer is set aside with
+        # a growing back-off and its request retried on the next one, so losing one node costs no request.
+        # No sniffing: the nodes named are the ones clients can reach (behind a proxy or NAT the addresses
+        # a cluster publishes may not be). A 429/502/503/504 is retried on another node as well.
+        self.es = Elasticsearch(client_urls, request_timeout=60, retry_on_timeout=True,
+                                max_retries=max(3, len(client_urls)), connections_per_node=64)
         refresh_interval = options.get("refresh_interval", "1s")
         if refresh_interval.startswith("-"):
             raise ValueError("refresh_interval must be positive: writes wait for the next refresh")
@@ -972,13 +1020,16 @@ class ElasticStore:
         results = self._bulk(ops, refresh="wait_for")
         inserted: list[int] = []
         failures = []
+        statuses = []
         for i, (_, r) in enumerate(results):
             if r["status"] == 201:
                 inserted.append(i)
             elif r["status"] != 409:
                 failures.append(f"event {events[i].get('id')!r}: {r.get('error')}")
+                statuses.append(r["status"])
         if failures:
-            raise StoreError("; ".join(failures[:5]))  # the marker stays: recovery adds what was created
+            # the marker stays: recovery adds what was created
+            raise _write_failure("; ".join(failures[:5]), statuses)
         if derive:
             if inserted:
                 self._apply_counters(_sum_deltas(d for i in inserted for d in per_event[i]), batch)
@@ -1209,7 +1260,8 @@ def _pair_ops(ops: Iterable[Any]) -> list[tuple[dict[str, Any], dict[str, Any] |
 def _raise_failures(results: list[tuple[str, dict[str, Any]]], what: str) -> None:
     bad = [r for _, r in results if r.get("status", 500) >= 300]
     if bad:
-        raise StoreError(f"{what}: {len(bad)} failed, first: {bad[0].get('error')}")
+        raise _write_failure(f"{what}: {len(bad)} failed, first: {bad[0].get('error')}",
+                             [r.get("status", 500) for r in bad])
 
 
 def _sum_deltas(deltas: Iterable[tuple[str, str, str, float] | list[Any]]) -> dict[tuple[str, str], dict[str, float]]:

@@ -152,15 +152,29 @@ class Indices:
         return f"{self.prefix}-{kind}-v{MAPPING_VERSION[kind]}"
 
     def settings(self, kind: str) -> dict[str, Any]:
+        """Settings of a new index. Copies: one replica on a cluster, none on a single node (a replica
+        could never be placed there, and the node would stay yellow) unless the URL says ``replicas``.
+
+        A write is acknowledged only when a majority of the shard's configured copies are active
+        (``index.write.wait_for_active_shards``: 1 of 1, 2 of 2, 2 of 3), so an acknowledged write is never
+        on one copy alone when the index has two. After a node is lost its missing copies are rebuilt on
+        the remaining nodes after 5 s (``node_left.delayed_timeout``, default 1 min): that, not a minute,
+        is how long writes to the shards it held wait for their second copy."""
         # An explicit refresh_interval also keeps idle shards refreshing, so refresh=wait_for never
         # waits for a search to wake a search-idle shard.
         s: dict[str, Any] = {"refresh_interval": self.refresh_interval,
                              "max_result_window": 100_000 if kind in ("assets", "docs") else 10_000}
         if self.shards is not None:
             s["number_of_shards"] = self.shards
-        if self.replicas is not None:
-            s["number_of_replicas"] = self.replicas
+        replicas = self.replicas if self.replicas is not None else self.default_replicas()
+        s["number_of_replicas"] = replicas
+        s["write.wait_for_active_shards"] = (replicas + 1) // 2 + 1 if replicas else 1
+        if replicas:
+            s["unassigned.node_left.delayed_timeout"] = "5s"
         return s
+
+    def default_replicas(self) -> int:
+        return 1 if int(self.es.cluster.health()["number_of_data_nodes"]) > 1 else 0
 
     def ensure(self, kind: str) -> str:
         """Create ``{prefix}-{kind}-vN`` with its alias unless the alias exists; safe to race."""

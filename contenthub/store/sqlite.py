@@ -26,6 +26,7 @@ import numpy as np
 
 from contenthub.errors import ConflictError
 from contenthub.store.base import CounterDeriver
+from contenthub.store.outage import translate_outages
 from contenthub.store.query import AssetFilter, AssetSort, EventQuery, Hit, HitPage
 from contenthub.store.sqlite_migrations import MIGRATIONS
 from contenthub.store.vectors import VectorIndex
@@ -62,6 +63,18 @@ def _dumps(doc: Any) -> str:
     return _ENCODER.encode(doc)  # = json.dumps with these options, without building an encoder per call
 
 
+def outage_reason(exc: BaseException) -> str | None:
+    """SQLite's outages (see contenthub.store.outage): a lock held past busy_timeout, a failing disk."""
+    if isinstance(exc, sqlite3.OperationalError):
+        message = str(exc).lower()
+        if "locked" in message or "busy" in message:
+            return "the database stayed locked by another writer"
+        if "disk i/o error" in message:
+            return "a disk I/O error"
+    return None
+
+
+@translate_outages("SQLite", outage_reason)
 class SQLiteStore:
     backend = "sqlite"
 

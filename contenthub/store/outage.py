@@ -1,0 +1,90 @@
+"""A store outage, whatever the backend, reaches callers as one error: ``StoreUnavailableError``.
+
+Why at the store boundary: domain code must never catch Elasticsearch or sqlite3 exceptions (it does not
+know which backend it has), and the HTTP layer must answer an outage with 503 + ``Retry-After`` in one
+handler, not a 500 from wherever the client library's exception happened to surface. So each backend
+names its outage exceptions in a ``classify`` function, and ``translate_outages`` wraps every public
+method of the backend's class (and every generator it returns) to re-raise those as
+``StoreUnavailableError``, with the original chained for the log. Everything else passes through
+unchanged, so a backend's own control flow (409s, not-found) is untouched.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+from contenthub.errors import StoreUnavailableError
+
+RETRY_AFTER_SECONDS = 2
+"""What an outage tells callers to wait: long enough for a master election or a replica promotion to
+finish on a small cluster, short enough that a bot retrying on it loses little when the store is back."""
+
+log = logging.getLogger("contenthub.store")
+
+Classify = Callable[[BaseException], str | None]
+"""An exception → a short, safe reason when it is an outage (no hosts, no credentials), else None."""
+
+C = TypeVar("C", bound=type)
+
+
+def unavailable(backend: str, reason: str) -> StoreUnavailableError:
+    return StoreUnavailableError(
+        f"The store ({backend}) cannot answer right now: {reason}. Nothing is wrong with the request; "
+        f"send it again in {RETRY_AFTER_SECONDS} s (writes are safe to repeat).",
+        extra={"retry_after": RETRY_AFTER_SECONDS},
+    )
+
+
+def _convert(backend: str, classify: Classify, exc: BaseException) -> StoreUnavailableError | None:
+    if isinstance(exc, StoreUnavailableError):
+        return None
+    reason = classify(exc)
+    if reason is None:
+        return None
+    log.warning("store outage (%s): %s: %s", backend, type(exc).__name__, exc)
+    return unavailable(backend, reason)
+
+
+def _wrap(fn: Callable[..., Any], backend: str, classify: Classify) -> Callable[..., Any]:
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def gen_wrapper(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            try:
+                yield from fn(*args, **kwargs)
+            except Exception as exc:
+                converted = _convert(backend, classify, exc)
+                if converted is None:
+                    raise
+                raise converted from exc
+
+        return gen_wrapper
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            converted = _convert(backend, classify, exc)
+            if converted is None:
+                raise
+            raise converted from exc
+
+    return wrapper
+
+
+def translate_outages(backend: str, classify: Classify) -> Callable[[C], C]:
+    """Class decorator: every public method of the store (and ``__init__``) re-raises an outage as
+    ``StoreUnavailableError``. Private helpers are not wrapped: they run inside a public method."""
+
+    def decorate(cls: C) -> C:
+        for name, attr in list(vars(cls).items()):
+            if (name.startswith("_") and name != "__init__") or not inspect.isfunction(attr):
+                continue
+            setattr(cls, name, _wrap(attr, backend, classify))
+        return cls
+
+    return decorate
