@@ -149,7 +149,7 @@ def make_world(seed: int, n_assets: int, n_users: int) -> World:
     assets: list[dict[str, Any]] = []
     titles: set[str] = set()
     for i in range(n_assets):
-        tid, tag, words = TOPICS[topic[i]]
+        _, tag, words = TOPICS[topic[i]]
         type_id = TYPE_IDS[ctype[i]]
         spec = TYPES[type_id]
         for _ in range(20):  # distinct titles (an editor would not upload the same title twice)

@@ -12,7 +12,8 @@ the last day is yesterday. A day's reactions reach the hub before the next day's
 
 In the same run three baselines play the same world with the same users and common random numbers (the
 uniforms deciding a reaction are drawn per seed × day × user × asset): ``random``, ``popularity``
-(ε-greedy, ε = 0.1, on the click rate observed so far over all users) and ``oracle`` (knows the hidden
+(ε-greedy, ε = 0.1, on the click rate observed so far over all users, shrunk towards the overall rate
+by 5 pseudo-sends) and ``oracle`` (knows the hidden
 tastes and sends the asset with the highest expected click probability). Every policy obeys the same
 rules: one send per user per day, only assets tagged for the channel, no asset sent again to a user
 within the re-delivery window. The hub's picks are checked against those rules on the simulated timeline
@@ -43,12 +44,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -68,6 +70,8 @@ from sim_world import (  # noqa: E402
 POLICIES = ("contenthub", "random", "popularity", "oracle")
 BASELINES = ("random", "popularity", "oracle")
 EPSILON = 0.1
+POP_PRIOR_SENDS = 5.0
+IMPORT_CHUNK = 25
 WINDOW_DAYS = 30  # the hub's default re-delivery window (Settings.redelivery_window_days)
 TIMEZONE = "Asia/Shanghai"  # the hub's default time zone: its caps count calendar days there
 
@@ -148,6 +152,7 @@ class Tally:
         self.types: Counter[str] = Counter()
         self.reason_kinds: Counter[str] = Counter()
         self.reason_texts: Counter[str] = Counter()
+        self.hub_stages: Counter[str] = Counter()  # the lifecycle stage the hub's answers named
         self.rules = {"resend_within_window": 0, "off_channel": 0, "over_day_cap": 0, "over_month_cap": 0,
                       "unknown_asset": 0, "capped_answers": 0, "empty_answers": 0, "http_errors": 0}
 
@@ -205,7 +210,9 @@ def baseline_pick(name: str, world: World, state: UserState, u: int, day: int, r
     if name == "popularity":
         clicks, sends = pop
         mean = clicks.sum() / sends.sum() if sends.sum() else 0.0
-        rate = np.where(sends[cand] > 0, clicks[cand] / np.maximum(sends[cand], 1), mean)
+        # the observed rate, shrunk towards the overall rate by POP_PRIOR_SENDS pseudo-sends: one lucky click
+        # on one send does not make an asset "the most clicked"; never-sent assets stand at the overall rate
+        rate = (clicks[cand] + POP_PRIOR_SENDS * mean) / (sends[cand] + POP_PRIOR_SENDS)
         best = cand[rate == rate.max()]
         return int(rng.choice(best))
     p_open, p_click = click_probs(world, state, u)
@@ -230,6 +237,7 @@ def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
     timings: dict[str, float] = {}
     rule: dict[str, Any] = {"per_day": 1, "per_month": -1}
     event_rejections: list[str] = []
+    event_counts: Counter[str] = Counter()  # posted / accepted / duplicates as the hub answered
 
     base_dir = Path(args.data_dir) if args.data_dir else None
     if base_dir:
@@ -255,11 +263,15 @@ def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
                 missing = set(TYPE_IDS) - served_types
                 if missing:
                     raise RuntimeError(f"the hub's taxonomy lacks the content types {sorted(missing)}")
-                lines = "\n".join(json.dumps(a, ensure_ascii=False) for a in world.assets).encode()
-                report = check(clients["editor"].post("/v1/assets/import", content=lines,
-                                                      headers={"Content-Type": "application/x-ndjson"}), "import")
-                if report["imported"] != n_assets:
-                    raise RuntimeError(f"import: {report}")
+                # in pieces: each embeds its assets before answering (slow on a loaded box), and a bar shows it
+                for i in tqdm(range(0, n_assets, IMPORT_CHUNK), desc=f"seed {seed} import", unit="chunk",
+                              file=sys.stderr, leave=False):
+                    chunk = world.assets[i:i + IMPORT_CHUNK]
+                    lines = "\n".join(json.dumps(a, ensure_ascii=False) for a in chunk).encode()
+                    report = check(clients["editor"].post("/v1/assets/import", content=lines, timeout=900,
+                                                          headers={"Content-Type": "application/x-ndjson"}), "import")
+                    if report["imported"] != len(chunk):
+                        raise RuntimeError(f"import: {report}")
                 timings["import_s"] = time.time() - t0
                 t0 = time.time()
                 for body in world.users:
@@ -279,12 +291,13 @@ def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
                     picks: dict[int, tuple[int, str | None]] = {}
                     if p == "contenthub":
                         t0 = time.time()
-                        answers = list(pool.map(lambda u: ask(clients["bot"], world.user_ids[u]), reach))
+                        answers = list(pool.map(lambda u: ask(clients["bot"], world.user_ids[u], args.strategy), reach))
                         hub_time += time.time() - t0
                         for u, ans in zip(reach, answers):
                             if ans is None:
                                 tally.rules["http_errors"] += 1
                                 continue
+                            tally.hub_stages[str(ans.get("stage"))] += 1
                             if not ans["picks"]:
                                 tally.rules["capped_answers" if ans.get("capped") else "empty_answers"] += 1
                                 continue
@@ -329,6 +342,8 @@ def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
                             resp = clients["bot"].post("/v1/events", json={"events": events[i:i + 5000]})
                             body = check(resp, "POST /v1/events") if resp.status_code != 207 else resp.json()
                             event_rejections += [r["reason"] for r in body.get("rejected", [])][:5]
+                            event_counts.update(posted=len(events[i:i + 5000]), accepted=body["accepted"],
+                                                duplicates=body["duplicates"], rejected=len(body.get("rejected", [])))
                         hub_time += time.time() - t0
                     if p == "popularity":
                         for a, clicked in seen_today:  # observed after the day, like the hub's reactions
@@ -347,7 +362,7 @@ def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
             shutil.rmtree(data_dir, ignore_errors=True)
     timings["total_s"] = time.time() - t_start
     return {"seed": seed, "tallies": tallies, "timings": {k: round(v, 1) for k, v in timings.items()},
-            "event_rejections": event_rejections[:10], "users": n_users, "assets": n_assets,
+            "event_rejections": event_rejections[:10], "events": dict(event_counts), "users": n_users, "assets": n_assets,
             "on_channel_assets": int(world.on_channel.sum())}
 
 
@@ -356,10 +371,13 @@ def _nothing() -> Iterator[None]:
     yield None
 
 
-def ask(client: httpx.Client, user_id: str) -> dict[str, Any] | None:
+def ask(client: httpx.Client, user_id: str, strategy: str) -> dict[str, Any] | None:
     """One next-content request; None when the hub failed (counted, never retried: a bot would skip)."""
+    params: dict[str, Any] = {"channel": CHANNEL, "n": 1}
+    if strategy != "default":
+        params["strategy"] = strategy
     try:
-        resp = client.get(f"/v1/recommendations/users/{user_id}", params={"channel": CHANNEL, "n": 1})
+        resp = client.get(f"/v1/recommendations/users/{user_id}", params=params)
     except httpx.HTTPError:
         return None
     return resp.json() if resp.status_code == 200 else None
@@ -427,6 +445,8 @@ def summarise(runs: list[dict[str, Any]], args: argparse.Namespace) -> dict[str,
         for wname, (lo, hi) in win.items():
             entry[wname] = {p: {"clicks_per_send": round(rate(ts[p], lo, hi, "send"), 4),
                                 "clicks_per_user_day": round(rate(ts[p], lo, hi, "user"), 4)} for p in policies}
+        if run["events"]:
+            entry["events"] = run["events"]
         if run["event_rejections"]:
             entry["event_rejections"] = run["event_rejections"]
         per_seed.append(entry)
@@ -475,24 +495,34 @@ def summarise(runs: list[dict[str, Any]], args: argparse.Namespace) -> dict[str,
     out: dict[str, Any] = {
         "bench": "simulate", "issue": 18, "channel": CHANNEL, "seeds": [r["seed"] for r in runs], "days": days,
         "users": runs[0]["users"], "assets": runs[0]["assets"], "topics": [t[1] for t in TOPICS],
-        "on_channel_assets": [r["on_channel_assets"] for r in runs], "epsilon": EPSILON,
-        "redelivery_window_days": WINDOW_DAYS,
+        "on_channel_assets": [r["on_channel_assets"] for r in runs], "epsilon": EPSILON, "popularity_prior_sends": POP_PRIOR_SENDS,
+        "redelivery_window_days": WINDOW_DAYS, "strategy": args.strategy,
         "ratios": ratios, "headroom": headroom, "per_seed": per_seed, "daily": daily, "totals": totals,
         "content_type_share": type_share, "rule_checks": rules,
     }
     if "contenthub" in policies:
         kinds: Counter[str] = Counter()
         texts: Counter[str] = Counter()
+        hub_stages: Counter[str] = Counter()
         for r in runs:
+            hub_stages.update(r["tallies"]["contenthub"].hub_stages)
             kinds.update(r["tallies"]["contenthub"].reason_kinds)
             texts.update(r["tallies"]["contenthub"].reason_texts)
         n = totals["contenthub"]["sends"] + sum(rules["contenthub"][k] for k in ("unknown_asset",)) or 1
         out["reason_share"] = {"kinds": {k: round(v / n, 3) for k, v in kinds.most_common()},
                                "texts": {k: round(v / n, 3) for k, v in texts.most_common(25)}}
+        answers = sum(hub_stages.values()) or 1
+        out["hub_stage_share"] = {k: round(v / answers, 3) for k, v in hub_stages.most_common()}
     out["machine"] = {"cpus": os.cpu_count(), "load_avg_end": [round(x, 2) for x in os.getloadavg()],
                       "python": platform.python_version()}
     out["wall_s"] = round(sum(r["timings"]["total_s"] for r in runs), 1)
     return out
+
+
+def compact_json(obj: Any) -> str:
+    """Indented JSON with every list of plain values on one line (per-day series stay readable)."""
+    text = json.dumps(obj, ensure_ascii=False, indent=1)
+    return re.sub(r"\[([^\[\]{}]*)\]", lambda m: "[" + re.sub(r"\s*\n\s*", " ", m.group(1)).strip() + "]", text)
 
 
 def main() -> None:
@@ -505,6 +535,7 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="Keep each seed's data directory (printed to stderr).")
     ap.add_argument("--data-dir", default="", help="Where the per-seed data directories go (default: temp).")
     ap.add_argument("--quick", action="store_true", help="A tiny smoke run: 1 seed, 5 days, 60 users, 80 assets.")
+    ap.add_argument("--strategy", default="default", help="The hub strategy the bot asks for.")
     ap.add_argument("--no-hub", action="store_true", help="Only the baselines (no server): checks the world.")
     args = ap.parse_args()
     if args.quick:
@@ -522,7 +553,7 @@ def main() -> None:
         print(f"seed {seed}: {run['timings']['total_s']:.0f} s ({json.dumps(run['timings'])}); clicks/send days "
               f"{lo}-{hi}: {rates}", file=sys.stderr)
         runs.append(run)
-    print(json.dumps(summarise(runs, args), ensure_ascii=False, indent=1))
+    print(compact_json(summarise(runs, args)))
 
 
 if __name__ == "__main__":
