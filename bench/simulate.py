@@ -238,6 +238,8 @@ def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
     rule: dict[str, Any] = {"per_day": 1, "per_month": -1}
     event_rejections: list[str] = []
     event_counts: Counter[str] = Counter()  # posted / accepted / duplicates as the hub answered
+    latencies: list[float] = []  # seconds per next-content request, as the bot saw them
+    http_errors: list[str] = []
 
     base_dir = Path(args.data_dir) if args.data_dir else None
     if base_dir:
@@ -293,9 +295,11 @@ def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
                         t0 = time.time()
                         answers = list(pool.map(lambda u: ask(clients["bot"], world.user_ids[u], args.strategy), reach))
                         hub_time += time.time() - t0
-                        for u, ans in zip(reach, answers):
+                        for u, (ans, took, error) in zip(reach, answers):
+                            latencies.append(took)
                             if ans is None:
                                 tally.rules["http_errors"] += 1
+                                http_errors.append(f"day {day} {world.user_ids[u]}: {error}")
                                 continue
                             tally.hub_stages[str(ans.get("stage"))] += 1
                             if not ans["picks"]:
@@ -362,8 +366,12 @@ def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
             shutil.rmtree(data_dir, ignore_errors=True)
     timings["total_s"] = time.time() - t_start
     return {"seed": seed, "tallies": tallies, "timings": {k: round(v, 1) for k, v in timings.items()},
-            "event_rejections": event_rejections[:10], "events": dict(event_counts), "users": n_users, "assets": n_assets,
-            "on_channel_assets": int(world.on_channel.sum())}
+            "event_rejections": event_rejections[:10], "events": dict(event_counts), "http_errors": http_errors[:5],
+            "request_ms": {"p50": round(float(np.percentile(latencies, 50)) * 1000, 1),
+                           "p99": round(float(np.percentile(latencies, 99)) * 1000, 1)} if latencies else {}, "users": n_users, "assets": n_assets,
+            "on_channel_assets": int(world.on_channel.sum()),
+            "topic_tagged_share": round(sum(TOPICS[world.topic[i]][1] in a["tags"] for i, a in enumerate(world.assets))
+                                        / n_assets, 3)}
 
 
 @contextmanager
@@ -371,16 +379,21 @@ def _nothing() -> Iterator[None]:
     yield None
 
 
-def ask(client: httpx.Client, user_id: str, strategy: str) -> dict[str, Any] | None:
-    """One next-content request; None when the hub failed (counted, never retried: a bot would skip)."""
+def ask(client: httpx.Client, user_id: str, strategy: str) -> tuple[dict[str, Any] | None, float, str]:
+    """One next-content request: (answer, seconds, error). The answer is None when the hub failed (counted,
+    never retried: a bot would skip the user that day)."""
     params: dict[str, Any] = {"channel": CHANNEL, "n": 1}
     if strategy != "default":
         params["strategy"] = strategy
+    t0 = time.perf_counter()
     try:
         resp = client.get(f"/v1/recommendations/users/{user_id}", params=params)
-    except httpx.HTTPError:
-        return None
-    return resp.json() if resp.status_code == 200 else None
+    except httpx.HTTPError as exc:
+        return None, time.perf_counter() - t0, f"{type(exc).__name__}: {exc}"[:200]
+    took = time.perf_counter() - t0
+    if resp.status_code != 200:
+        return None, took, f"HTTP {resp.status_code}: {resp.text[:200]}"
+    return resp.json(), took, ""
 
 
 def bot_events(seed: int, day: int, user_id: str, asset_id: str, rec_id: str | None, at: datetime,
@@ -447,6 +460,9 @@ def summarise(runs: list[dict[str, Any]], args: argparse.Namespace) -> dict[str,
                                 "clicks_per_user_day": round(rate(ts[p], lo, hi, "user"), 4)} for p in policies}
         if run["events"]:
             entry["events"] = run["events"]
+            entry["next_content_request_ms"] = run["request_ms"]
+        if run["http_errors"]:
+            entry["http_errors"] = run["http_errors"]
         if run["event_rejections"]:
             entry["event_rejections"] = run["event_rejections"]
         per_seed.append(entry)
@@ -495,7 +511,8 @@ def summarise(runs: list[dict[str, Any]], args: argparse.Namespace) -> dict[str,
     out: dict[str, Any] = {
         "bench": "simulate", "issue": 18, "channel": CHANNEL, "seeds": [r["seed"] for r in runs], "days": days,
         "users": runs[0]["users"], "assets": runs[0]["assets"], "topics": [t[1] for t in TOPICS],
-        "on_channel_assets": [r["on_channel_assets"] for r in runs], "epsilon": EPSILON, "popularity_prior_sends": POP_PRIOR_SENDS,
+        "on_channel_assets": [r["on_channel_assets"] for r in runs],
+        "topic_tagged_share": [r["topic_tagged_share"] for r in runs], "epsilon": EPSILON, "popularity_prior_sends": POP_PRIOR_SENDS,
         "redelivery_window_days": WINDOW_DAYS, "strategy": args.strategy,
         "ratios": ratios, "headroom": headroom, "per_seed": per_seed, "daily": daily, "totals": totals,
         "content_type_share": type_share, "rule_checks": rules,
@@ -527,7 +544,8 @@ def compact_json(obj: Any) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--seeds", type=int, default=5, help="How many seeds (worlds); seeds 1..N.")
+    ap.add_argument("--seeds", type=int, default=5, help="How many seeds (worlds): seed-start, seed-start+1, ….")
+    ap.add_argument("--seed-start", type=int, default=1, help="The first seed (other worlds: e.g. 101).")
     ap.add_argument("--days", type=int, default=20)
     ap.add_argument("--users", type=int, default=400)
     ap.add_argument("--assets", type=int, default=250)
@@ -544,7 +562,7 @@ def main() -> None:
         ap.error(f"--days must be below {WINDOW_DAYS}: the hub's re-delivery window is counted from the real now, "
                  "so a longer back-dated run would let it re-send what the simulated timeline forbids")
     runs = []
-    for seed in range(1, args.seeds + 1):
+    for seed in range(args.seed_start, args.seed_start + args.seeds):
         run = run_seed(seed, args)
         t = run["tallies"]
         late = windows(args.days)
