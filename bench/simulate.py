@@ -46,7 +46,7 @@ import tempfile
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime, timedelta
 from pathlib import Path
 from collections.abc import Iterator
@@ -64,7 +64,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from contenthub.timeutil import to_iso, utcnow  # noqa: E402
 from sim_world import (  # noqa: E402
-    CHANNEL, TOPICS, TYPE_IDS, UserState, World, click_probs, day_uniforms, eligible, end_of_day, make_world, react,
+    CHANNEL, TOPICS, TYPE_IDS, Reaction, UserState, World, click_probs, day_uniforms, eligible, end_of_day, make_world,
+    react,
 )
 
 POLICIES = ("contenthub", "random", "popularity", "oracle")
@@ -72,6 +73,7 @@ BASELINES = ("random", "popularity", "oracle")
 EPSILON = 0.1
 POP_PRIOR_SENDS = 5.0
 IMPORT_CHUNK = 25
+EVENT_BATCH = 5000
 WINDOW_DAYS = 30  # the hub's default re-delivery window (Settings.redelivery_window_days)
 TIMEZONE = "Asia/Shanghai"  # the hub's default time zone: its caps count calendar days there
 
@@ -220,14 +222,129 @@ def baseline_pick(name: str, world: World, state: UserState, u: int, day: int, r
     return int(cand[int(expected.argmax())])
 
 
+class Bot:
+    """The bot's side of the served hub: its HTTP clients and what it saw (latency, errors, event counts)."""
+
+    def __init__(self, url: str, keys: dict[str, str], workers: int, strategy: str) -> None:
+        limits = httpx.Limits(max_connections=workers + 2, max_keepalive_connections=workers + 2)
+        self.clients = {role: httpx.Client(base_url=url, headers={"Authorization": f"Bearer {secret}"}, timeout=120,
+                                           limits=limits) for role, secret in keys.items()}
+        self.pool = ThreadPoolExecutor(max(1, workers))
+        self.strategy = strategy
+        self.latencies: list[float] = []  # seconds per next-content request, as the bot saw them
+        self.http_errors: list[str] = []
+        self.event_rejections: list[str] = []
+        self.event_counts: Counter[str] = Counter()  # posted / accepted / duplicates / rejected as the hub answered
+        self.seconds = 0.0  # time spent waiting for the hub during the simulated days
+
+    def close(self) -> None:
+        self.pool.shutdown()
+        for c in self.clients.values():
+            c.close()
+
+    def import_library(self, world: World, seed: int) -> None:
+        """In pieces: each embeds its assets before answering (slow on a loaded box), and a bar shows it."""
+        served_types = {e["id"] for e in check(self.clients["admin"].get("/v1/taxonomy/content_types"), "taxonomy")}
+        missing = set(TYPE_IDS) - served_types
+        if missing:
+            raise RuntimeError(f"the hub's taxonomy lacks the content types {sorted(missing)}")
+        for i in tqdm(range(0, len(world.assets), IMPORT_CHUNK), desc=f"seed {seed} import", unit="chunk",
+                      file=sys.stderr, leave=False):
+            chunk = world.assets[i:i + IMPORT_CHUNK]
+            lines = "\n".join(json.dumps(a, ensure_ascii=False) for a in chunk).encode()
+            report = check(self.clients["editor"].post("/v1/assets/import", content=lines, timeout=900,
+                                                       headers={"Content-Type": "application/x-ndjson"}), "import")
+            if report["imported"] != len(chunk):
+                raise RuntimeError(f"import: {report}")
+
+    def add_users(self, world: World) -> dict[str, Any]:
+        """The users, as an SCRM sync would; returns the hub's cap rule for the channel."""
+        for body in world.users:
+            check(self.clients["editor"].put("/v1/users", json=body), "PUT /v1/users")
+        caps = check(self.clients["editor"].get("/v1/caps"), "caps")
+        return next(c for c in caps if c["channel"] == CHANNEL)
+
+    def picks(self, world: World, tally: Tally, reach: list[int], day: int, index: dict[str, int]
+              ) -> dict[int, tuple[int, str | None]]:
+        """Asks the hub for every reachable user; user → (asset index, recommendation id) of the answers with a pick."""
+        t0 = time.time()
+        answers = list(self.pool.map(lambda u: ask(self.clients["bot"], world.user_ids[u], self.strategy), reach))
+        self.seconds += time.time() - t0
+        picks: dict[int, tuple[int, str | None]] = {}
+        for u, (ans, took, error) in zip(reach, answers, strict=True):
+            self.latencies.append(took)
+            if ans is None:
+                tally.rules["http_errors"] += 1
+                self.http_errors.append(f"day {day} {world.user_ids[u]}: {error}")
+                continue
+            tally.hub_stages[str(ans.get("stage"))] += 1
+            if not ans["picks"]:
+                tally.rules["capped_answers" if ans.get("capped") else "empty_answers"] += 1
+                continue
+            pick = ans["picks"][0]
+            a = index.get(pick["asset_id"])
+            if a is None:
+                tally.rules["unknown_asset"] += 1
+                continue
+            picks[u] = (a, pick.get("recommendation_id"))
+            reasons = pick.get("reasons", [])
+            tally.reason_kinds.update({r["kind"] for r in reasons})
+            tally.reason_texts.update({reason_pattern(r["kind"], r["detail"]) for r in reasons})
+        return picks
+
+    def post(self, events: list[dict[str, Any]]) -> None:
+        t0 = time.time()
+        for i in range(0, len(events), EVENT_BATCH):
+            batch = events[i:i + EVENT_BATCH]
+            resp = self.clients["bot"].post("/v1/events", json={"events": batch})
+            body = check(resp, "POST /v1/events") if resp.status_code != 207 else resp.json()
+            rejected = body.get("rejected", [])
+            self.event_rejections += [r["reason"] for r in rejected][:5]
+            self.event_counts.update(posted=len(batch), accepted=body["accepted"], duplicates=body["duplicates"],
+                                     rejected=len(rejected))
+        self.seconds += time.time() - t0
+
+    def report(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"events": dict(self.event_counts), "http_errors": self.http_errors[:5],
+                               "event_rejections": self.event_rejections[:10]}
+        if self.latencies:
+            out["request_ms"] = {q: round(float(np.percentile(self.latencies, v)) * 1000, 1)
+                                 for q, v in (("p50", 50), ("p99", 99))}
+        return out
+
+
+def play_day(world: World, state: UserState, tally: Tally, picks: dict[int, tuple[int, str | None]], day: int,
+             uni: np.ndarray, dates: list[datetime], rule: dict[str, Any]
+             ) -> list[tuple[int, int, str | None, Reaction]]:
+    """The users react to the day's sends (rule checks first); the day ends. Returns (user, asset, rec id, reaction)."""
+    d = day - 1
+    tally.per_day["no_pick"][d] = tally.per_day["reachable"][d] - len(picks)
+    opened_today: set[int] = set()
+    played = []
+    for u, (a, rec_id) in picks.items():
+        record_send(world, state, tally, u, a, day, dates, rule)
+        r = react(world, state, u, a, day, uni)
+        per_day = tally.per_day
+        per_day["sends"][d] += 1
+        per_day["opens"][d] += r.opened
+        per_day["clicks"][d] += r.clicked
+        per_day["converts"][d] += r.converted
+        per_day["revenue"][d] += r.value
+        per_day["unsubscribes"][d] += r.unsubscribed
+        if r.opened:
+            opened_today.add(u)
+        played.append((u, a, rec_id, r))
+    end_of_day(world, state, day, opened_today)
+    return played
+
+
 def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
     t_start = time.time()
     world = make_world(seed, args.assets, args.users)
     n_users, n_assets, days = len(world.user_ids), len(world.assets), args.days
     start = utcnow()
-    tz = ZoneInfo(TIMEZONE)
     stamps = [start - timedelta(days=days - d + 1) for d in range(1, days + 1)]  # simulated day d at stamps[d-1]
-    dates = [s.astimezone(tz) for s in stamps]
+    dates = [s.astimezone(ZoneInfo(TIMEZONE)) for s in stamps]
     policies = [p for p in POLICIES if not (args.no_hub and p == "contenthub")]
     states = {p: UserState.start(world) for p in policies}
     tallies = {p: Tally(days, n_users) for p in policies}
@@ -235,148 +352,70 @@ def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
     pop = (np.zeros(n_assets), np.zeros(n_assets))  # popularity's observed clicks and sends per asset
     index = {asset["id"]: i for i, asset in enumerate(world.assets)}
     timings: dict[str, float] = {}
-    rule: dict[str, Any] = {"per_day": 1, "per_month": -1}
-    event_rejections: list[str] = []
-    event_counts: Counter[str] = Counter()  # posted / accepted / duplicates as the hub answered
-    latencies: list[float] = []  # seconds per next-content request, as the bot saw them
-    http_errors: list[str] = []
+    rule: dict[str, Any] = {"per_day": 1, "per_month": -1}  # the hub's default; read from the hub when it runs
+    bot_report: dict[str, Any] = {}
 
     base_dir = Path(args.data_dir) if args.data_dir else None
     if base_dir:
         base_dir.mkdir(parents=True, exist_ok=True)
     data_dir = Path(tempfile.mkdtemp(prefix=f"contenthub-sim-{seed}-", dir=base_dir))
     try:
-        hub_ctx = None
+        hub_ctx: AbstractContextManager[str | None] = nullcontext(None)
         if not args.no_hub:
             t0 = time.time()
             keys = {role: create_key(data_dir, role) for role in ("admin", "editor", "bot")}
             timings["keys_s"] = time.time() - t0
             hub_ctx = serving(data_dir, keys["admin"])
-        with hub_ctx if hub_ctx is not None else _nothing() as url:
-            clients: dict[str, httpx.Client] = {}
+        with hub_ctx as url:
+            bot = None
             if url is not None:
+                timings["server_start_s"] = time.time() - t_start - timings["keys_s"]
                 t0 = time.time()
-                timings["server_start_s"] = t0 - t_start - timings["keys_s"]
-                limits = httpx.Limits(max_connections=args.workers + 2, max_keepalive_connections=args.workers + 2)
-                for role, secret in keys.items():
-                    clients[role] = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {secret}"},
-                                                 timeout=120, limits=limits)
-                served_types = {e["id"] for e in check(clients["admin"].get("/v1/taxonomy/content_types"), "taxonomy")}
-                missing = set(TYPE_IDS) - served_types
-                if missing:
-                    raise RuntimeError(f"the hub's taxonomy lacks the content types {sorted(missing)}")
-                # in pieces: each embeds its assets before answering (slow on a loaded box), and a bar shows it
-                for i in tqdm(range(0, n_assets, IMPORT_CHUNK), desc=f"seed {seed} import", unit="chunk",
-                              file=sys.stderr, leave=False):
-                    chunk = world.assets[i:i + IMPORT_CHUNK]
-                    lines = "\n".join(json.dumps(a, ensure_ascii=False) for a in chunk).encode()
-                    report = check(clients["editor"].post("/v1/assets/import", content=lines, timeout=900,
-                                                          headers={"Content-Type": "application/x-ndjson"}), "import")
-                    if report["imported"] != len(chunk):
-                        raise RuntimeError(f"import: {report}")
+                bot = Bot(url, keys, args.workers, args.strategy)
+                bot.import_library(world, seed)
                 timings["import_s"] = time.time() - t0
                 t0 = time.time()
-                for body in world.users:
-                    check(clients["editor"].put("/v1/users", json=body), "PUT /v1/users")
-                caps = check(clients["editor"].get("/v1/caps"), "caps")
-                rule = next(c for c in caps if c["channel"] == CHANNEL)
+                rule = bot.add_users(world)
                 timings["users_s"] = time.time() - t0
-            pool = ThreadPoolExecutor(max(1, args.workers))
             t_days = time.time()
-            hub_time = 0.0
             for day in tqdm(range(1, days + 1), desc=f"seed {seed}", unit="day", file=sys.stderr, leave=False):
                 uni = day_uniforms(seed, day, n_users, n_assets)
                 for p in policies:
                     state, tally = states[p], tallies[p]
                     reach = [u for u in range(n_users) if not state.unsubscribed[u]]
                     tally.per_day["reachable"][day - 1] = len(reach)
-                    picks: dict[int, tuple[int, str | None]] = {}
                     if p == "contenthub":
-                        t0 = time.time()
-                        answers = list(pool.map(lambda u: ask(clients["bot"], world.user_ids[u], args.strategy), reach))
-                        hub_time += time.time() - t0
-                        for u, (ans, took, error) in zip(reach, answers):
-                            latencies.append(took)
-                            if ans is None:
-                                tally.rules["http_errors"] += 1
-                                http_errors.append(f"day {day} {world.user_ids[u]}: {error}")
-                                continue
-                            tally.hub_stages[str(ans.get("stage"))] += 1
-                            if not ans["picks"]:
-                                tally.rules["capped_answers" if ans.get("capped") else "empty_answers"] += 1
-                                continue
-                            pick = ans["picks"][0]
-                            a = index.get(pick["asset_id"])
-                            if a is None:
-                                tally.rules["unknown_asset"] += 1
-                                continue
-                            picks[u] = (a, pick.get("recommendation_id"))
-                            kinds = {r["kind"] for r in pick.get("reasons", [])}
-                            tally.reason_kinds.update(kinds)
-                            tally.reason_texts.update({reason_pattern(r["kind"], r["detail"])
-                                                       for r in pick.get("reasons", [])})
+                        assert bot is not None
+                        picks = bot.picks(world, tally, reach, day, index)
                     else:
-                        for u in reach:
-                            a = baseline_pick(p, world, state, u, day, rngs[p], pop)
-                            if a is not None:
-                                picks[u] = (a, None)
-                    tally.per_day["no_pick"][day - 1] = len(reach) - len(picks)
-                    opened_today: set[int] = set()
-                    events: list[dict[str, Any]] = []
-                    seen_today: list[tuple[int, bool]] = []
-                    for u, (a, rec_id) in picks.items():
-                        record_send(world, state, tally, u, a, day, dates, rule)
-                        r = react(world, state, u, a, day, uni)
-                        d = tally.per_day
-                        d["sends"][day - 1] += 1
-                        d["opens"][day - 1] += r.opened
-                        d["clicks"][day - 1] += r.clicked
-                        d["converts"][day - 1] += r.converted
-                        d["revenue"][day - 1] += r.value
-                        d["unsubscribes"][day - 1] += r.unsubscribed
-                        if r.opened:
-                            opened_today.add(u)
-                        seen_today.append((a, r.clicked))
-                        if p == "contenthub":
-                            events += bot_events(seed, day, world.user_ids[u], world.assets[a]["id"], rec_id,
-                                                 stamps[day - 1], r)
-                    if p == "contenthub" and events:
-                        t0 = time.time()
-                        for i in range(0, len(events), 5000):
-                            resp = clients["bot"].post("/v1/events", json={"events": events[i:i + 5000]})
-                            body = check(resp, "POST /v1/events") if resp.status_code != 207 else resp.json()
-                            event_rejections += [r["reason"] for r in body.get("rejected", [])][:5]
-                            event_counts.update(posted=len(events[i:i + 5000]), accepted=body["accepted"],
-                                                duplicates=body["duplicates"], rejected=len(body.get("rejected", [])))
-                        hub_time += time.time() - t0
+                        picks = {u: (a, None) for u in reach
+                                 if (a := baseline_pick(p, world, state, u, day, rngs[p], pop)) is not None}
+                    played = play_day(world, state, tally, picks, day, uni, dates, rule)
+                    if p == "contenthub" and played:
+                        assert bot is not None
+                        bot.post([ev for u, a, rec_id, r in played for ev in bot_events(
+                            seed, day, world.user_ids[u], world.assets[a]["id"], rec_id, stamps[day - 1], r)])
                     if p == "popularity":
-                        for a, clicked in seen_today:  # observed after the day, like the hub's reactions
+                        for _, a, _, r in played:  # observed after the day, like the hub's reactions
                             pop[1][a] += 1
-                            pop[0][a] += clicked
-                    end_of_day(world, state, day, opened_today)
-            pool.shutdown()
-            for c in clients.values():
-                c.close()
+                            pop[0][a] += r.clicked
             timings["days_s"] = time.time() - t_days
-            timings["hub_http_s"] = hub_time
+            if bot is not None:
+                timings["hub_http_s"] = bot.seconds
+                bot_report = bot.report()
+                bot.close()
     finally:
         if args.keep:
             print(f"seed {seed}: data kept in {data_dir}", file=sys.stderr)
         else:
             shutil.rmtree(data_dir, ignore_errors=True)
     timings["total_s"] = time.time() - t_start
+    tagged = sum(TOPICS[world.topic[i]][1] in a["tags"] for i, a in enumerate(world.assets)) / n_assets
     return {"seed": seed, "tallies": tallies, "timings": {k: round(v, 1) for k, v in timings.items()},
-            "event_rejections": event_rejections[:10], "events": dict(event_counts), "http_errors": http_errors[:5],
-            "request_ms": {"p50": round(float(np.percentile(latencies, 50)) * 1000, 1),
-                           "p99": round(float(np.percentile(latencies, 99)) * 1000, 1)} if latencies else {}, "users": n_users, "assets": n_assets,
-            "on_channel_assets": int(world.on_channel.sum()),
-            "topic_tagged_share": round(sum(TOPICS[world.topic[i]][1] in a["tags"] for i, a in enumerate(world.assets))
-                                        / n_assets, 3)}
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield None
+            "events": bot_report.get("events", {}), "http_errors": bot_report.get("http_errors", []),
+            "event_rejections": bot_report.get("event_rejections", []), "request_ms": bot_report.get("request_ms", {}),
+            "users": n_users, "assets": n_assets, "on_channel_assets": int(world.on_channel.sum()),
+            "topic_tagged_share": round(tagged, 3)}
 
 
 def ask(client: httpx.Client, user_id: str, strategy: str) -> tuple[dict[str, Any] | None, float, str]:
