@@ -25,8 +25,8 @@ match of the picks, the share of picks per content type, the share of the hub's 
 reason, rule-check counts, and ContentHub's click-rate ratios to each baseline over days 11–20 and 1–3
 (mean over seeds with a 90% t interval). One line per seed goes to stderr, with a progress bar per day.
 
-Usage: python bench/simulate.py [--seeds 5] [--days 20] [--users 400] [--assets 250] [--workers 4]
-       [--keep] [--quick] [--no-hub]
+Usage: python bench/simulate.py [--seeds 5] [--seed-start 1] [--days 20] [--users 400] [--assets 250]
+       [--workers 4] [--strategy default] [--data-dir DIR] [--keep] [--quick] [--no-hub]
 """
 
 from __future__ import annotations
