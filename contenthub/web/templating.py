@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -14,6 +15,15 @@ from contenthub.errors import ProblemError
 from contenthub.web.i18n import pick_lang, t
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+def path_segment(value: Any) -> str:
+    """An id as one URL path segment: every '/', '?', '#', '%' and '.' quoted. Jinja's own ``urlencode``
+    keeps '/', so an id like ``../../x`` would still climb out of ``/users/``."""
+    return quote(str(value), safe="").replace(".", "%2E")
+
+
+TEMPLATES.env.filters["segment"] = path_segment
 
 
 def lang_of(request: Request) -> str:
