@@ -1,4 +1,5 @@
-"""Per-key rate limits: a token bucket per API key (per process), refilled continuously.
+"""Per-key rate limits, and per-address limits on failed authentication: a token bucket per key (or
+address) and process, refilled continuously.
 
 Why per key and in memory: a runaway bot should slow down itself, not the other bots; an in-process
 bucket costs nothing on the hot path. With several API processes (``serve --workers N``) each process
@@ -30,6 +31,17 @@ class RateLimiter:
                 return 0.0
             self._buckets[key] = (tokens, now)
             return (1.0 - tokens) / self.rate
+
+
+    def waiting(self, key: str, now: float | None = None) -> float:
+        """Seconds until ``key`` has a token again (0 if it has one), without taking it."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            found = self._buckets.get(key)
+            if found is None:
+                return 0.0
+            tokens = min(self.capacity, found[0] + (now - found[1]) * self.rate)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
 
 
 def retry_after_header(seconds: float) -> str:
