@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -33,8 +34,11 @@ def lang_of(request: Request) -> str:
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     lang = lang_of(request)
     principal = getattr(request.state, "principal", None)
+    state = request.scope.setdefault("state", {})  # the nonce of this response's Content-Security-Policy
+    nonce = state.get("csp_nonce") or state.setdefault("csp_nonce", secrets.token_urlsafe(16))
     ctx = {
         "request": request,
+        "csp_nonce": nonce,
         "lang": lang,
         "t": lambda key: t(key, lang),
         "csrf": csrf_token(request),
