@@ -6,7 +6,7 @@ Each test names its finding; together they are the record that none of them came
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -46,6 +46,36 @@ def test_every_stored_stamp_has_a_four_digit_year_and_reads_back(moment: datetim
     else:
         with pytest.raises(BadStamp, match="out of range"):
             parse_instant(text)
+
+
+HTTP_FUZZ = settings(FUZZ, max_examples=15)
+OFFSETS = st.sampled_from([None, UTC, timezone(timedelta(hours=14)), timezone(timedelta(hours=-12)),
+                           timezone(timedelta(hours=5, minutes=45))])
+
+
+@HTTP_FUZZ
+@given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=OFFSETS))
+def test_times_from_any_year_and_offset_are_stored_or_refused_by_name(clients: Any, moment: datetime) -> None:
+    admin = clients.as_("admin")
+    text = moment.isoformat()
+    try:
+        utc = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except OverflowError:
+        utc = None
+    in_range = utc is not None and MIN_YEAR <= utc.year <= MAX_YEAR
+    r = admin.post("/v1/assets", json={"title": "t", "valid_until": text})
+    assert r.status_code == (201 if in_range else 422), (text, r.text)
+    if in_range:
+        stored = clients.hub.store.get_asset(r.json()["id"])["valid_until"]
+        assert stored == to_iso(utc) and len(stored) == 27  # type: ignore[arg-type]
+    else:
+        assert "out of range" in r.json()["error"]["message"]
+    ev = admin.post("/v1/events", json={"events": [{"id": f"e-{text}", "type": "unsubscribe", "user_id": "u-t",
+                                                    "channel": "sms", "ts": text}]})
+    assert ev.status_code in (200, 422), ev.text
+    if ev.status_code == 422:
+        reason = ev.json()["rejected"][0]["reason"]
+        assert ("out of range" in reason) != in_range or "future" in reason, reason
 
 
 @pytest.mark.parametrize("text", ["1-01-01T00:00:00.000000Z", "", "2026-02-30T00:00:00Z", "nan", "0999-13-01"])
