@@ -21,8 +21,8 @@ from starlette.concurrency import run_in_threadpool
 
 from contenthub.access import keys, sessions
 from contenthub.access.keys import Principal
-from contenthub.access.roles import Perm, Role, allows
 from contenthub.access.ratelimit import RateLimiter, retry_after_header
+from contenthub.access.roles import Perm, allows
 from contenthub.errors import ForbiddenError, RateLimitedError, UnauthorizedError
 from contenthub.hub import Hub
 

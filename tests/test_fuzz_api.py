@@ -13,8 +13,8 @@ import json
 import os
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta, timezone
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest

@@ -13,7 +13,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contenthub.timeutil import MAX_YEAR, MIN_YEAR, BadStamp, from_iso, parse_instant, to_iso
+from contenthub.timeutil import (
+    MAX_YEAR,
+    MIN_YEAR,
+    BadStamp,
+    from_iso,
+    parse_instant,
+    to_iso,
+)
 
 FUZZ = settings(max_examples=200, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

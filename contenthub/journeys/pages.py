@@ -23,8 +23,8 @@ from contenthub.journeys import conditions, funnel, service
 from contenthub.journeys.models import EXIT, Journey, JourneyIn
 from contenthub.journeys.templates import TEMPLATES
 from contenthub.journeys.waits import describe as describe_wait
-from contenthub.limits import loads_json
 from contenthub.library import taxonomy
+from contenthub.limits import loads_json
 from contenthub.recommend.models import EVENT_TYPES
 from contenthub.web.templating import lang_of, render
 
