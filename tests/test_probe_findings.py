@@ -450,3 +450,13 @@ def test_head_is_answered_on_get_routes(clients: Any, path: str) -> None:
 def test_head_never_reserves(clients: Any) -> None:
     r = clients.as_("bot").head("/v1/recommendations/users/u-1", params={"channel": "wecom_1v1", "reserve": "true"})
     assert r.status_code == 405
+
+
+def test_failure_buckets_do_not_grow_without_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    from contenthub.access import ratelimit
+
+    monkeypatch.setattr(ratelimit, "MAX_BUCKETS", 100)
+    limiter = ratelimit.RateLimiter(30)
+    for i in range(1000):
+        limiter.hit(f"198.51.100.{i}", now=float(i))  # one failure per address per second, each refills in 2 s
+    assert len(limiter._buckets) <= 100

@@ -42,7 +42,10 @@ def principal_of(store: Store, session_id: str) -> Principal | None:
     if not session_id:
         return None
     record = store.get_doc(COLLECTION, _record_id(session_id))
-    if record is None or record.get("expires_at", "") <= to_iso(utcnow()):
+    if record is None:
+        return None
+    if record.get("expires_at", "") <= to_iso(utcnow()):
+        store.delete_doc(COLLECTION, _record_id(session_id))  # expired: gone for good
         return None
     doc = store.get_doc(keys.COLLECTION, str(record["key_id"]))
     if doc and not doc.get("revoked_at") and doc.get("hash") == record.get("key_hash"):
