@@ -28,6 +28,7 @@ from contenthub.deps import LoginRequired, changes_state_via_api
 from contenthub.errors import ProblemError
 from contenthub.hub import Hub, open_hub
 from contenthub.limits import BodyLimitMiddleware
+from contenthub.timeutil import RANGE_TEXT
 
 WEB_DIR = Path(__file__).parent / "web"
 
@@ -226,7 +227,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
 
         logging.getLogger("contenthub").warning("out-of-range input on %s: %s", request.url.path, exc)
         return JSONResponse({"error": {"code": "invalid", "message": "A date, time or number is outside the "
-                                       f"supported range ({exc}). Use dates between the years 1900 and 2999."}},
+                                       f"supported range ({exc}). Use times within {RANGE_TEXT}."}},
                             status_code=422)
 
     @app.exception_handler(RecursionError)
