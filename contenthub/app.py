@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, quote
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -17,17 +18,20 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contenthub import __version__
+from contenthub.access.gate import AuthBeforeBodyMiddleware
 from contenthub.access.keys import ensure_key
 from contenthub.access.roles import Role
 from contenthub.config import Settings
-from contenthub.deps import LoginRequired
+from contenthub.deps import LoginRequired, changes_state_via_api
 from contenthub.errors import ProblemError
 from contenthub.hub import Hub, open_hub
 from contenthub.limits import BodyLimitMiddleware
 from contenthub.store.outage import unavailable
+from contenthub.timeutil import RANGE_TEXT
 
 WEB_DIR = Path(__file__).parent / "web"
 
@@ -55,8 +59,31 @@ SECURITY_HEADERS = ((b"x-content-type-options", b"nosniff"), (b"x-frame-options"
                     (b"referrer-policy", b"same-origin"))
 
 
+PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'{nonce}; style-src-attr 'unsafe-inline'; "
+            "img-src 'self' data: blob:; media-src 'self' blob:; object-src 'none'; base-uri 'none'; "
+            "form-action 'self'; frame-ancestors 'none'")
+"""Pages: scripts only from /static; style elements from /static or carrying the response's nonce
+(``web.templating.render`` makes it); style *attributes* stay allowed — bar widths and heat levels are data
+(numbers the templates format), and an attribute cannot run script."""
+DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; style-src 'self' "
+            "'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
+            "object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+"""FastAPI's /docs and /redoc load their UI from jsdelivr and start it with an inline script."""
+OTHER_CSP = b"default-src 'none'; frame-ancestors 'none'; sandbox"
+"""JSON, files and media: nothing in them may run or load anything, even if a browser renders one."""
+DOC_PATHS = ("/docs", "/redoc")
+
+
+def content_security_policy(path: str, ctype: bytes, nonce: str | None) -> bytes:
+    if not ctype.startswith(b"text/html"):
+        return OTHER_CSP
+    if path.startswith(DOC_PATHS):
+        return DOCS_CSP.encode()
+    return PAGE_CSP.format(nonce=f" 'nonce-{nonce}'" if nonce else "").encode()
+
+
 class SecurityHeadersMiddleware:
-    """Adds SECURITY_HEADERS to every HTTP response that does not set them itself.
+    """Adds SECURITY_HEADERS and a Content-Security-Policy to every HTTP response that does not set them itself.
 
     A plain ASGI middleware: Starlette's ``@app.middleware("http")`` (BaseHTTPMiddleware) runs each
     request through an extra task and memory stream and builds Request/Response objects around it.
@@ -75,10 +102,58 @@ class SecurityHeadersMiddleware:
                 headers = list(message.get("headers") or ())
                 present = {name.lower() for name, _ in headers}
                 headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
+                if b"content-security-policy" not in present:
+                    ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+                    nonce = (scope.get("state") or {}).get("csp_nonce")
+                    headers.append((b"content-security-policy", content_security_policy(scope["path"], ctype, nonce)))
                 message = {**message, "headers": headers}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class HeadAsGetMiddleware:
+    """HEAD on every GET route: the request runs as a GET and the body is dropped (headers, Content-Length
+    included, stay those of the GET). FastAPI's routes answer only the methods they declare, so HEAD was 405.
+    A HEAD that names a state-changing parameter (``reserve``) stays a HEAD (405): HEAD must change nothing."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD" or changes_state_via_api(
+                scope["path"], "GET", dict(parse_qsl(scope["query_string"].decode("latin-1")))):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_head(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, send_head)
+
+
+def _slash_redirect(app: FastAPI, scope: Scope) -> str | None:
+    """The other spelling of the path (with or without a trailing slash) when a route matches it, as a
+    relative Location. Never built from the Host header (Starlette's own redirect is), and never a
+    scheme-relative ``//host`` path, which a browser would follow to another site."""
+    path: str = scope["path"]
+    other = path[:-1] if path.endswith("/") else path + "/"
+    if not other or other == "/" or other.startswith("//"):
+        return None
+    method = "GET" if scope["method"] == "HEAD" else scope["method"]
+
+    def matched(path: str) -> bool:
+        probe = {**scope, "path": path, "method": method}
+        return any(route.matches(probe)[0] == Match.FULL for route in app.router.routes)
+
+    if matched(path) or not matched(other):  # a route's own 404 (a missing static file) is no spelling issue
+        return None
+    query = scope.get("query_string", b"").decode("latin-1")
+    return quote(other) + (f"?{query}" if query else "")
 
 
 def _validation_body(errors: list[Any]) -> dict[str, Any]:
@@ -131,6 +206,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     )
     app.state.hub = hub
     app.state.settings = settings
+    app.router.redirect_slashes = False  # _slash_redirect (in the 404 handler) instead: relative, no Host header
 
     @app.exception_handler(ProblemError)
     async def problem_handler(request: Request, exc: ProblemError) -> Response:
@@ -161,8 +237,18 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
 
         logging.getLogger("contenthub").warning("out-of-range input on %s: %s", request.url.path, exc)
         return JSONResponse({"error": {"code": "invalid", "message": "A date, time or number is outside the "
-                                       f"supported range ({exc}). Use dates between the years 1900 and 2999."}},
+                                       f"supported range ({exc}). Use times within {RANGE_TEXT}."}},
                             status_code=422)
+
+    @app.exception_handler(RecursionError)
+    async def recursion_handler(request: Request, exc: RecursionError) -> JSONResponse:
+        # The depth check (limits.too_deep, limits.loads_json) refuses deep JSON before any parser sees it;
+        # should some other input still nest past Python's recursion limit, it is the input's fault: say so.
+        import logging
+
+        logging.getLogger("contenthub").warning("input nested too deeply on %s", request.url.path)
+        return JSONResponse({"error": {"code": "invalid", "message": "The input nests too deeply; flatten it "
+                                       "(JSON may nest at most 64 levels)."}}, status_code=422)
 
     @app.exception_handler(LoginRequired)
     async def login_redirect(request: Request, exc: LoginRequired) -> RedirectResponse:
@@ -171,7 +257,9 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
         return RedirectResponse(f"/login?next={quote(exc.next_url)}", status_code=303)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_handler(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_handler(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404 and (location := _slash_redirect(app, request.scope)) is not None:
+            return Response(status_code=307, headers={"location": location})
         return JSONResponse({"error": {"code": "http_error", "message": str(exc.detail)}}, status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
 
@@ -182,9 +270,10 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     build_stack = app.build_middleware_stack
 
     def build_middleware_stack() -> ASGIApp:
-        return NextContentFastPath(build_stack(), headers=SECURITY_HEADERS)
+        return NextContentFastPath(build_stack(), headers=(*SECURITY_HEADERS, (b"content-security-policy", OTHER_CSP)))
 
     app.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]
+    app.add_middleware(AuthBeforeBodyMiddleware)  # inside SessionMiddleware: console forms are signed in by it
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(
         SessionMiddleware,
@@ -199,7 +288,9 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
         limit_for=lambda path: settings.max_upload_bytes + 1024 * 1024
         if path in UPLOAD_PATHS
         else settings.max_request_bytes,
+        json_paths=frozenset({"/v1/assets/import"}),
     )
+    app.add_middleware(HeadAsGetMiddleware)
 
     # Routes are matched in order and FastAPI's matching costs per route passed (and twice per included router),
     # so the health check and the hot API routes come first.

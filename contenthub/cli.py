@@ -69,7 +69,7 @@ def serve(
     os.environ["CONTENTHUB_SERVER_WORKERS"] = str(workers)  # each worker takes its share of the rate limit
     _reembed_if_model_changed(data_dir)
     serving.run("contenthub.asgi:app", host=host, port=port, workers=workers, timeout_graceful_shutdown=20,
-                log_level="info", access_log=access_log)
+                log_level="info", access_log=access_log, **serving.PROTOCOL_OPTIONS)
 
 
 def _reembed_if_model_changed(data_dir: Path | None) -> None:

@@ -41,7 +41,11 @@ class Settings(BaseSettings):
     bootstrap_admin_key: str = Field(default="", description="If set, an admin API key with this value exists.")
     timezone: str = "Asia/Shanghai"
     secure_cookies: bool = Field(default=False, description="Mark session cookies Secure (set behind HTTPS).")
-    rate_limit_per_minute: int = Field(default=120_000, ge=1, description="Requests per minute per API key.")
+    rate_limit_per_minute: int = Field(default=6_000, ge=1, description="Requests per minute per API key (a bot "
+                                       "asking for next content 100 times a second; bursts of 10 s worth).")
+    failed_auth_per_minute: int = Field(default=30, ge=1, description="Failed authentications (wrong or revoked "
+                                        "keys, failed console sign-ins) per minute per client address before "
+                                        "429; bursts of 10 s worth.")
     server_workers: int = Field(default=1, ge=1, description="API worker processes sharing the rate limit (set by "
                                 "`contenthub serve --workers`).")
     phone_salt: str = Field(default="", description="Salt for phone hashes; generated into data_dir if empty.")

@@ -14,15 +14,15 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from contenthub.access import keys
+from contenthub.access import keys, sessions
 from contenthub.access.keys import Principal
-from contenthub.access.roles import Perm, Role, allows
 from contenthub.access.ratelimit import RateLimiter, retry_after_header
+from contenthub.access.roles import Perm, allows
 from contenthub.errors import ForbiddenError, RateLimitedError, UnauthorizedError
 from contenthub.hub import Hub
 
@@ -68,20 +68,59 @@ def check_rate(hub: Hub, principal: Principal) -> None:
 
 
 def _session_principal(hub: Hub, session: dict[str, object]) -> Principal | None:
-    doc = hub.store.get_doc(keys.COLLECTION, str(session["key_id"]))
-    # A revoked (or rotated) key ends its console sessions at once.
-    if doc and not doc.get("revoked_at") and doc.get("hash") == session.get("key_hash"):
-        return Principal(key_id=doc["id"], name=doc["name"], role=Role(doc["role"]), via="session")
-    return None
+    return sessions.principal_of(hub.store, str(session.get("sid") or ""))
 
 
-async def principal_for_key(hub: Hub, raw: str) -> Principal:
-    """The principal of an API key (cached; a miss reads the store in the threadpool), or 401."""
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+STATE_CHANGING_PARAMS = ("reserve",)
+"""Query parameters that make a GET change data (``reserve`` takes a cap slot): such requests need a key."""
+
+
+def changes_state_via_api(path: str, method: str, query: Any) -> bool:
+    """Whether a request to the API writes: any method but GET/HEAD/OPTIONS, or a GET that names a
+    state-changing parameter. Console sessions are refused for these (a browser sends the cookie with
+    requests other sites make it send); console forms post to page routes that check a CSRF token."""
+    if not path.startswith("/v1/"):
+        return False
+    return method not in SAFE_METHODS or any(name in query for name in STATE_CHANGING_PARAMS)
+
+
+def _failures(hub: Hub) -> RateLimiter:
+    limiter = hub.cache.get("auth_failures")
+    if limiter is None:
+        share = max(hub.settings.failed_auth_per_minute // hub.settings.server_workers, 1)
+        limiter = hub.cache.setdefault("auth_failures", RateLimiter(share))
+    return limiter
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def check_failed_auth(hub: Hub, address: str) -> None:
+    """429 while ``address`` has used up its failed authentications (``Settings.failed_auth_per_minute``):
+    guessing keys or console sign-ins from one address is slowed to a crawl, valid keys elsewhere are not."""
+    wait = _failures(hub).waiting(address)
+    if wait > 0:
+        raise RateLimitedError(
+            f"Too many failed authentications from this address: the limit is {hub.settings.failed_auth_per_minute} "
+            f"per minute. Retry in {retry_after_header(wait)} s.", extra={"retry_after": retry_after_header(wait)})
+
+
+def note_failed_auth(hub: Hub, address: str) -> None:
+    _failures(hub).hit(address)
+
+
+async def principal_for_key(hub: Hub, raw: str, address: str = "unknown") -> Principal:
+    """The principal of an API key (cached; a miss reads the store in the threadpool), or 401 (429 after
+    too many failures from ``address``)."""
     digest = keys.cache_key(raw)
     principal = keys.cached_principal(hub.store, digest)
     if principal is None:
+        check_failed_auth(hub, address)
         principal = await run_in_threadpool(keys.verify_and_remember, hub.store, raw, digest)
         if principal is None:
+            note_failed_auth(hub, address)
             raise UnauthorizedError("The API key is wrong or revoked. Send a valid key as 'Authorization: Bearer <key>'.")
     return principal
 
@@ -94,8 +133,13 @@ async def current_principal(request: Request, hub: HubDep) -> Principal | None:
     raw = _key_from_headers(request)
     principal: Principal | None = None
     if raw is not None:
-        principal = await principal_for_key(hub, raw)
-    elif "session" in request.scope and request.session.get("key_id"):
+        principal = await principal_for_key(hub, raw, client_address(request))
+    elif "session" in request.scope and request.session.get("sid"):
+        if changes_state_via_api(request.scope["path"], request.method, request.query_params):
+            raise ForbiddenError(
+                "The console's session cannot change data through /v1: send an API key as 'Authorization: Bearer "
+                "<key>' (console forms post to their own pages, with a CSRF token). Session cookies are refused "
+                "here so that another page cannot act for a signed-in editor.")
         principal = await run_in_threadpool(_session_principal, hub, request.session)
         if principal is None:
             request.session.clear()

@@ -56,6 +56,11 @@ class ConflictError(ProblemError):
     code = "conflict"
 
 
+class GoneError(ProblemError):
+    status = 410
+    code = "gone"
+
+
 class TooLargeError(ProblemError):
     status = 413
     code = "too_large"

@@ -2,8 +2,9 @@
 
 Why an ASGI middleware: Starlette would spool a whole multipart body to disk before any route sees
 it; counting bytes in ``receive`` stops an oversized or endless (chunked) body at the limit. The same
-place bounds how long a client may pause mid-body (a slow-loris upload would otherwise hold a worker
-thread and a temp file forever) and refuses JSON text that is not valid Unicode (a lone ``\\ud800``
+place bounds how long a client may pause mid-body and how slowly it may send it (a slow-loris upload
+would otherwise hold a worker thread and a temp file forever), refuses JSON nested deeper than any real body
+(``too_deep``) and JSON text that is not valid Unicode (a lone ``\\ud800``
 escape parses into a Python string that SQLite, Elasticsearch and our own JSON responses cannot encode).
 
 The refusal is raised inside ``receive``; FastAPI and Starlette wrap whatever ``receive`` raises into
@@ -16,9 +17,14 @@ import asyncio
 import json
 import re
 from collections.abc import Callable
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+MIN_BODY_RATE = 16 * 1024
+"""Bytes per second a body must average once BODY_GRACE_S have passed: a slow-drip upload (a byte every few
+seconds, never pausing long enough for the stall timeout) is ended instead of holding a worker for minutes."""
+BODY_GRACE_S = 10.0
 _SUSPECT = re.compile(rb"\\u[dD][89a-fA-F]")  # cheap pre-check: any surrogate escape at all
 
 
@@ -38,6 +44,47 @@ def _too_large(limit: int) -> _Refused:
                           "limit_bytes": limit})
 
 
+MAX_JSON_DEPTH = 64
+"""Deepest nesting of arrays and objects a JSON body may have. Python's parser (and pydantic after it) recurse
+per level: ~1,000 levels (2 KB of brackets) raised RecursionError, a 500. Real bodies nest a few levels
+(journey definitions, the deepest, about ten)."""
+_NOT_MARKS = bytes(b for b in range(256) if b not in b'[]{}"')
+_STRING = re.compile(rb'"[^"]*"')
+
+
+def too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether JSON text (or JSON lines) nests arrays/objects more than ``limit`` deep, found without parsing.
+
+    Strings are cut out (a bracket inside one is text; bytes operations only, no per-byte Python loop: this
+    runs on every JSON body), the rest reduced to its brackets; each pass of
+    removing empty pairs peels one level off every value, so ``limit`` passes empty any text that nests no
+    deeper. Text that stops shrinking is not JSON, which the parser reports in its own words."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    # escapes are pairs read left to right (``\\\\`` first, then ``\\"``): what remains of '"' delimits strings
+    if b"\\" in body:
+        body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    marks = body.translate(None, _NOT_MARKS)
+    marks = marks.replace(b'""', b"")  # strings without brackets (nearly all)
+    brackets = _STRING.sub(b"", marks) if b'"' in marks else marks
+    for _ in range(limit):
+        shorter = brackets.replace(b"[]", b"").replace(b"{}", b"")
+        if not shorter or len(shorter) == len(brackets):
+            return False
+        brackets = shorter
+    return brackets.replace(b"[]", b"").replace(b"{}", b"") != brackets
+
+
+def loads_json(text: str | bytes) -> Any:
+    """``json.loads`` after ``too_deep``: how JSON text that arrives inside a request (a form field, a line of
+    an import) is parsed. Too deep is a ``json.JSONDecodeError``, which callers already turn into a 422."""
+    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    if too_deep(raw):
+        raise json.JSONDecodeError(f"nested more than {MAX_JSON_DEPTH} levels deep", text if isinstance(text, str)
+                                   else raw.decode("utf-8", "replace"), 0)
+    return json.loads(text)
+
+
 def _has_lone_surrogate(body: bytes) -> bool:
     """True when the JSON parses but holds an unpaired UTF-16 surrogate (in a key or a value)."""
     try:
@@ -52,10 +99,15 @@ def _has_lone_surrogate(body: bytes) -> bool:
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, limit_for: Callable[[str], int], body_timeout: float = 30.0) -> None:
+    def __init__(self, app: ASGIApp, limit_for: Callable[[str], int], body_timeout: float = 30.0,
+                 min_rate: float = MIN_BODY_RATE, grace: float = BODY_GRACE_S,
+                 json_paths: frozenset[str] = frozenset()) -> None:
         self.app = app
         self.limit_for = limit_for
         self.body_timeout = body_timeout
+        self.min_rate = min_rate
+        self.grace = grace
+        self.json_paths = json_paths  # paths whose bodies are JSON (lines) whatever their content type says
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -68,22 +120,32 @@ class BodyLimitMiddleware:
             await _send_error(send, _too_large(limit))
             return
         ctype = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-        is_json = ctype == b"application/json" or ctype.endswith(b"+json")
+        is_json = (ctype == b"application/json" or ctype.endswith((b"+json", b"ndjson", b"jsonl", b"json-seq"))
+                   or scope["path"] in self.json_paths)
         chunks: list[bytes] = []
         seen = 0
         body_done = False
         started = False
         refused: _Refused | None = None
 
+        loop = asyncio.get_running_loop()
+        body_started = loop.time()
+
         async def limited_receive() -> Message:
             nonlocal seen, body_done, refused
             if body_done:  # after the body only a disconnect can come: wait as long as the response streams
                 return await receive()
+            # the body's deadline: a pause of body_timeout, or an average rate below min_rate after the grace
+            left = self.grace + seen / self.min_rate - (loop.time() - body_started)
             try:
-                message = await asyncio.wait_for(receive(), self.body_timeout)
+                message = await asyncio.wait_for(receive(), max(min(self.body_timeout, left), 0.0))
             except TimeoutError:
-                refused = _Refused(408, {"code": "timeout", "message": f"The request body stalled for more than "
-                                         f"{self.body_timeout:g} s; send it without pauses."})
+                if left < self.body_timeout:
+                    refused = _Refused(408, {"code": "timeout", "message": "The request body arrives slower than "
+                                             f"{_size(int(self.min_rate))}/s; send it without pauses."})
+                else:
+                    refused = _Refused(408, {"code": "timeout", "message": f"The request body stalled for more than "
+                                             f"{self.body_timeout:g} s; send it without pauses."})
                 raise refused from None
             if message["type"] != "http.request":
                 body_done = True
@@ -100,6 +162,10 @@ class BodyLimitMiddleware:
                 if is_json:
                     whole = b"".join(chunks)
                     chunks.clear()
+                    if too_deep(whole):
+                        refused = _Refused(422, {"code": "invalid", "message": "The JSON nests arrays and objects "
+                                                 f"more than {MAX_JSON_DEPTH} levels deep; flatten it."})
+                        raise refused
                     if _SUSPECT.search(whole) and _has_lone_surrogate(whole):
                         refused = _Refused(422, {"code": "invalid", "message": "The JSON holds an unpaired surrogate "
                                                  "escape (\\ud800–\\udfff), which is not valid Unicode text; send "

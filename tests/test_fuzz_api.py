@@ -14,11 +14,13 @@ import os
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from schemathesis.config import SchemathesisConfig
 
 from contenthub.access import keys
@@ -99,7 +101,8 @@ CONFIG = SchemathesisConfig.from_dict({
     },
     "generation": {"max-examples": MAX_EXAMPLES, "mode": "all"},
 })
-schema = schemathesis.openapi.from_dict(_openapi(), config=CONFIG)
+OPENAPI = _openapi()
+schema = schemathesis.openapi.from_dict(OPENAPI, config=CONFIG)
 
 
 def _explains_itself(response: Any) -> str | None:
@@ -135,3 +138,111 @@ def test_no_5xx_and_every_4xx_explains_itself(case: Any, fuzz_app: tuple[Any, st
     if problem:
         STATS["failures"].append(f"{case.method} {case.path}: {problem}")
         raise AssertionError(f"{case.method} {case.formatted_path}: {problem}\nreproduce: {case.as_curl_command()}")
+
+
+# ---- hostile values (issue #26): inputs just outside what the schema-driven generator makes -------------------------
+
+HOSTILE_EXAMPLES = int(os.environ.get("CONTENTHUB_FUZZ_HOSTILE_EXAMPLES", "4"))
+HOSTILE_STATS: dict[str, Any] = {"operations": set(), "cases": 0, "status": Counter(), "failures": []}
+
+
+def _nested(depth: int) -> Any:
+    value: Any = "x"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+hostile_values = st.one_of(
+    # dates across years 1–9999, naive and with offsets up to ±14 h
+    st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
+                 timezones=st.none() | st.sampled_from([UTC, timezone(timedelta(hours=14)),
+                                                        timezone(timedelta(hours=-12)), timezone(timedelta(minutes=30))])
+                 ).map(lambda d: d.isoformat()),
+    st.sampled_from(["0001-01-01T00:00:00Z", "0999-06-01T00:00:00Z", "9999-12-31T23:59:59.999999-12:00",
+                     "1-01-01T00:00:00.000000Z", "0000-00-00"]),
+    # NUL and other control characters inside otherwise ordinary text
+    st.text(st.characters(codec="utf-8", categories=["Cc"]) | st.sampled_from("ab护眼 "), min_size=1, max_size=12),
+    # ids and values with separators
+    st.sampled_from(["../../etc/passwd", "a/b?c#d", "..", ".", "%2F..%2F", "a\\b", "a..b", "/", "#", "?x=1"]),
+    # huge numbers
+    st.sampled_from([1e308, -1e308, 2**63, -(2**63) - 1, 10**30, 5e-324]),
+    # deep nesting, just past the limit and far past it
+    st.sampled_from([_nested(65), _nested(1000)]),
+)
+
+
+def _leaves(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _leaves(v, (*path, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _leaves(v, (*path, i))
+    else:
+        yield path
+
+
+def _replace(value: Any, path: tuple[Any, ...], new: Any) -> Any:
+    if not path:
+        return new
+    head, rest = path[0], path[1:]
+    if isinstance(value, dict):
+        return {**value, head: _replace(value[head], rest, new)}
+    out = list(value)
+    out[head] = _replace(out[head], rest, new)
+    return out
+
+
+HOSTILE_CONFIG = SchemathesisConfig.from_dict({
+    "phases": {"examples": {"enabled": False}, "coverage": {"enabled": False},
+               "fuzzing": {"enabled": True, "generation": {"max-examples": HOSTILE_EXAMPLES, "mode": "positive"}},
+               "stateful": {"enabled": False}},
+    "generation": {"max-examples": HOSTILE_EXAMPLES, "mode": "positive"},
+})
+hostile_schema = schemathesis.openapi.from_dict(OPENAPI, config=HOSTILE_CONFIG)
+
+
+@hostile_schema.parametrize()
+@hostile_schema.given(data=st.data())
+@settings(max_examples=HOSTILE_EXAMPLES, deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck))
+def test_hostile_values_never_5xx(case: Any, data: Any, fuzz_app: tuple[Any, str]) -> None:
+    """Each generated case gets up to three of its values (body leaves, query or path parameters) replaced
+    by a hostile one; the server may refuse, never fail."""
+    app, key = fuzz_app
+    for _ in range(data.draw(st.integers(1, 3), label="replacements")):
+        slots: list[tuple[str, Any]] = []
+        if case.media_type == "application/json" and case.body is not None and not isinstance(case.body, (str, bytes)):
+            slots += [("body", p) for p in _leaves(case.body)]
+        slots += [("query", k) for k in (case.query or {})]
+        slots += [("path", k) for k in (case.path_parameters or {})]
+        if not slots:
+            break
+        where, at = data.draw(st.sampled_from(slots), label="where")
+        value = data.draw(hostile_values, label="value")
+        if where == "body":
+            case.body = _replace(case.body, at, value)
+        elif where == "query":
+            case.query = {**case.query, at: value if isinstance(value, str) else json.dumps(value)}
+        else:
+            case.path_parameters = {**case.path_parameters, at: value if isinstance(value, str) else json.dumps(value)}
+    response = case.call(app=app, headers={"Authorization": f"Bearer {key}"})
+    HOSTILE_STATS["operations"].add(f"{case.method} {case.path}")
+    HOSTILE_STATS["cases"] += 1
+    HOSTILE_STATS["status"][f"{response.status_code // 100}xx"] += 1
+    problem = None
+    if response.status_code >= 500:
+        problem = f"{response.status_code}: {response.text[:300]}"
+    elif 400 <= response.status_code < 500:
+        problem = _explains_itself(response)
+    if problem:
+        HOSTILE_STATS["failures"].append(f"{case.method} {case.path}: {problem}")
+        raise AssertionError(f"{case.method} {case.formatted_path}: {problem}\nreproduce: {case.as_curl_command()}")
+    out = os.environ.get("CONTENTHUB_FUZZ_HOSTILE_SUMMARY")
+    if out:
+        with open(out, "w") as fh:
+            json.dump({"operations": len(HOSTILE_STATS["operations"]), "cases": HOSTILE_STATS["cases"],
+                       "status_classes": dict(sorted(HOSTILE_STATS["status"].items())),
+                       "failures": len(HOSTILE_STATS["failures"]), "max_examples_per_operation": HOSTILE_EXAMPLES},
+                      fh, indent=2)

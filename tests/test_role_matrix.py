@@ -55,6 +55,7 @@ INTENT: dict[str, set[str]] = {
     "GET /v1/assets": {"admin", "editor", "viewer"},
     "GET /v1/users/{user_id}": {"admin", "editor", "viewer"},
     "GET /v1/identities/{identity_type}/{value}": {"admin", "editor", "viewer"},
+    "POST /v1/identities/lookup": {"admin", "editor", "viewer"},  # a read: the identity travels in the body
     # editors change the library, audiences, plans and experiments; viewers only read
     "POST /v1/assets": {"admin", "editor"},
     "POST /v1/assets/upload": {"admin", "editor"},
@@ -78,6 +79,8 @@ INTENT: dict[str, set[str]] = {
     "POST /v1/keys/{key_id}/revoke": {"admin"},
     "GET /v1/audit": {"admin"},
     "GET /admin/audit": {"admin"},
+    "GET /v1/admin/bad-records": {"admin"},
+    "GET /admin/bad-records": {"admin"},
     "PUT /v1/caps/{channel}": {"admin"},
     "GET /v1/me": {"admin", "editor", "bot", "viewer"},
 }

@@ -14,7 +14,7 @@ from typing import Any
 from contenthub.hub import Hub
 from contenthub.journeys.models import Condition
 from contenthub.store.query import EventQuery
-from contenthub.timeutil import to_iso
+from contenthub.timeutil import from_iso, to_iso
 
 SENDS = "journey_sends"
 EVENT_LIMIT = 500
@@ -65,7 +65,7 @@ class Facts:
     def events(self) -> list[dict[str, Any]]:
         """The user's events since entry (newest first)."""
         if self._events is None:
-            since = datetime.fromisoformat(self.entered_at.replace("Z", "+00:00")) if self.entered_at else None
+            since = from_iso(self.entered_at) if self.entered_at else None
             self._events = self.hub.store.query_events(EventQuery(user_ids=(self.user_id,), since=since,
                                                                   limit=EVENT_LIMIT))
         return self._events
@@ -126,7 +126,7 @@ def prefetch_rare(hub: Hub, users: list[tuple[str, str]]) -> dict[str, list[dict
         return {}
     since = min(entered for _, entered in users)
     found = hub.store.query_events(EventQuery(user_ids=tuple(sorted({u for u, _ in users})), types=tuple(RARE_TYPES),
-                                              since=datetime.fromisoformat(since.replace("Z", "+00:00")),
+                                              since=from_iso(since),
                                               limit=PREFETCH_LIMIT))
     if len(found) >= PREFETCH_LIMIT:
         return None

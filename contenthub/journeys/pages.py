@@ -24,6 +24,7 @@ from contenthub.journeys.models import EXIT, Journey, JourneyIn
 from contenthub.journeys.templates import TEMPLATES
 from contenthub.journeys.waits import describe as describe_wait
 from contenthub.library import taxonomy
+from contenthub.limits import loads_json
 from contenthub.recommend.models import EVENT_TYPES
 from contenthub.web.templating import lang_of, render
 
@@ -126,7 +127,7 @@ async def create_page(request: Request, hub: HubDep, who: Writer) -> Any:
     check_csrf(request, str(form.get("csrf_token", "")))
     text = str(form.get("definition", ""))
     try:
-        j = service.save(hub, JourneyIn.model_validate(json.loads(text)), who.name)
+        j = service.save(hub, JourneyIn.model_validate(loads_json(text)), who.name)
     except (ProblemError, ValidationError, json.JSONDecodeError) as exc:
         status = exc.status if isinstance(exc, ProblemError) else 422
         return _render_list(request, hub, who, error=_errors(exc), draft=text, status_code=status)
@@ -204,7 +205,7 @@ def _step_from_form(form: Any, step_id: str) -> dict[str, Any]:
         "scene": _opt(form, "scene") if channel else None,
         "content_type": _opt(form, "content_type") if channel else None,
         "asset_id": _opt(form, "asset_id") if channel else None,
-        "expires_hours": _int(form, "expires_hours", 24), "branches": json.loads(branches_text),
+        "expires_hours": _int(form, "expires_hours", 24), "branches": loads_json(branches_text),
     }
 
 
@@ -277,7 +278,7 @@ async def save_settings(request: Request, journey_id: str, hub: HubDep, who: Wri
     def change(data: dict[str, Any], form: Any) -> None:
         data["name"] = str(form.get("name", "")).strip()
         data["description"] = str(form.get("description", "")).strip()
-        trigger = json.loads(str(form.get("trigger", "") or "{}"))
+        trigger = loads_json(str(form.get("trigger", "") or "{}"))
         data["trigger"] = trigger
         data["exit"] = [c for c in data["exit"] if c["kind"] not in ("converted", "muted", "stage_left")] + [
             {"kind": k} for k in ("converted", "muted", "stage_left") if form.get(f"exit_{k}") == "on"]
@@ -297,7 +298,7 @@ async def change_status(request: Request, journey_id: str, hub: HubDep, who: Wri
 @router.post("/journeys/{journey_id}/json", response_class=HTMLResponse)
 async def save_json(request: Request, journey_id: str, hub: HubDep, who: Writer) -> Any:
     def change(data: dict[str, Any], form: Any) -> None:
-        new = json.loads(str(form.get("definition", "")))
+        new = loads_json(str(form.get("definition", "")))
         if not isinstance(new, dict):
             raise ValueError("the definition must be a JSON object")
         data.clear()

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from contenthub.timeutil import to_utc
+from contenthub.timeutil import Instant, to_utc
 
 Status = Literal["draft", "approved", "archived"]
 STATUSES: tuple[str, ...] = ("draft", "approved", "archived")
@@ -79,8 +79,8 @@ class AssetFields(BaseModel):
     tags: list[str] | None = None
     stages: list[str] | None = None
     status: Status | None = None
-    valid_from: datetime | None = None
-    valid_until: datetime | None = None
+    valid_from: Instant | None = None
+    valid_until: Instant | None = None
     url: str | None = Field(default=None, max_length=2000)
 
     @field_validator("title", "body")

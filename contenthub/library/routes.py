@@ -5,7 +5,6 @@ Routes only translate HTTP to service calls; every rule lives in the service mod
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
@@ -21,6 +20,7 @@ from contenthub.library import search as search_service
 from contenthub.library import service, taxonomy
 from contenthub.library.models import Asset, AssetCreate, AssetHit, AssetPageOut, AssetUpdate
 from contenthub.library.taxonomy import TaxonomyEntry
+from contenthub.timeutil import Instant
 
 router = APIRouter(prefix="/v1", tags=["library"])
 
@@ -64,8 +64,8 @@ def upload_asset(
     stages: Annotated[list[str] | None, Form()] = None,
     status: Annotated[Literal["draft", "approved", "archived"], Form()] = "draft",
     url: Annotated[str | None, Form()] = None,
-    valid_from: Annotated[datetime | None, Form()] = None,
-    valid_until: Annotated[datetime | None, Form()] = None,
+    valid_from: Annotated[Instant | None, Form()] = None,
+    valid_until: Annotated[Instant | None, Form()] = None,
 ) -> Asset:
     fields: dict[str, Any] = {
         "title": title, "body": body, "content_type": content_type or None, "scenes": _split(scenes),
@@ -91,7 +91,7 @@ def list_assets(
     status: Annotated[list[str], Query()] = [],
     tag: Annotated[list[str], Query()] = [],
     stage: Annotated[list[str], Query()] = [],
-    valid_at: datetime | None = None,
+    valid_at: Instant | None = None,
     sort: Literal["updated_desc", "created_desc", "title_asc"] = "updated_desc",
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=100000)] = 0,

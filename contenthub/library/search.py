@@ -13,7 +13,7 @@ from typing import Literal
 from contenthub.errors import InvalidError
 from contenthub.hub import Hub
 from contenthub.library import taxonomy
-from contenthub.library.models import Asset, AssetHit, AssetPageOut, STATUSES
+from contenthub.library.models import Asset, AssetHit, AssetPageOut, STATUSES, clean_text
 from contenthub.library.service import get_asset
 from contenthub.store.query import AssetFilter, AssetSort
 
@@ -61,7 +61,9 @@ def search(hub: Hub, req: SearchRequest) -> AssetPageOut:
     if req.offset < 0:
         raise InvalidError("offset must be 0 or more.", field="offset", value=req.offset)
     flt = build_filter(hub, req)
-    q = req.q.strip()
+    # Stored text never holds control characters (models.clean_text drops them), so a query's own are noise;
+    # a NUL would also end SQLite's FTS query text mid-string ("unterminated string").
+    q = clean_text(req.q)
     if not q:
         page = hub.store.filter_assets(flt, sort=req.sort, limit=req.limit, offset=req.offset)
         docs = hub.store.get_assets([h.id for h in page.hits])

@@ -19,6 +19,7 @@ from contenthub.hub import Hub
 from contenthub.library import tagging, taxonomy
 from contenthub.library.media import kind_for_mime, store_upload
 from contenthub.library.models import Asset, AssetCreate, AssetFields, AssetUpdate, MediaRef
+from contenthub.limits import loads_json
 from contenthub.timeutil import to_iso, utcnow
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
@@ -206,7 +207,7 @@ def parse_jsonl(lines: Iterable[str | bytes]) -> Iterator[tuple[int, dict[str, A
         if not line:
             continue
         try:
-            obj = json.loads(line)
+            obj = loads_json(line)
         except json.JSONDecodeError as exc:
             yield no, None, f"not valid JSON ({exc.msg} at column {exc.colno})"
             continue

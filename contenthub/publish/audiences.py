@@ -21,7 +21,7 @@ from contenthub.recommend.catalog import Catalog
 from contenthub.recommend.profiles import audience_for, load_profile, merge_audiences
 from contenthub.recommend.ranking import Audience as RankingAudience
 from contenthub.store.query import EventQuery
-from contenthub.timeutil import to_iso
+from contenthub.timeutil import from_iso, to_iso
 
 PROFILE_SAMPLE = 100
 """Members whose profiles make up a group's or segment's ranking audience (as next_for_group does)."""
@@ -135,5 +135,5 @@ def engagement_times(hub: Hub, channel: str, audience: Audience, now: datetime) 
             chunk = tuple(members[start:start + _CHUNK])
             for e in hub.store.query_events(EventQuery(user_ids=chunk, **base)):
                 found[e["id"]] = e
-    times = sorted((datetime.fromisoformat(e["ts"].replace("Z", "+00:00")) for e in found.values()), reverse=True)
+    times = sorted((from_iso(e["ts"]) for e in found.values()), reverse=True)
     return times[:BEST_TIME_EVENTS]

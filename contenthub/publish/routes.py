@@ -6,7 +6,7 @@ needs `events:write` (it records delivered events), so a bot that sends a due sl
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Response
@@ -20,6 +20,7 @@ from contenthub.publish import editing, service
 from contenthub.publish.editing import DueSlots, PublishResult, SlotChange, SlotIn, SlotPatch
 from contenthub.publish.holidays import HolidayMark, MarketingDate
 from contenthub.publish.service import BestTime, Plan, PlanInfo, RuleOut, VersionInfo
+from contenthub.timeutil import Instant
 
 router = APIRouter(prefix="/v1", tags=["publish"])
 
@@ -153,7 +154,7 @@ async def publish_slot(week: date, slot_id: str, hub: HubDep, who: Publisher) ->
 
 
 @router.get("/plans/{week}/due", response_model=DueSlots, summary="Approved slots due for sending (for bots)")
-def due(week: date, hub: HubDep, who: Reader, channel: str | None = None, before: datetime | None = None) -> DueSlots:
+def due(week: date, hub: HubDep, who: Reader, channel: str | None = None, before: Instant | None = None) -> DueSlots:
     return editing.due_slots(hub, week, channel, before)
 
 

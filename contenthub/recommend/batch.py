@@ -56,7 +56,8 @@ from contenthub.recommend.ranking import (candidate_mask, channel_log_popularity
                                           posterior_samples, quality_posterior)
 from contenthub.recommend.strategies import Strategy, get_strategy
 from contenthub.store.query import EventQuery
-from contenthub.timeutil import from_iso, utcnow
+from contenthub import bad_records
+from contenthub.timeutil import from_iso, to_iso, utcnow
 
 BLOCK = 64         # users scored together: a few block × candidates float32 arrays stay in L2
 CHUNK = 4096       # users whose facts are derived and scored together by one thread (one BatchPicks each)
@@ -140,7 +141,7 @@ def _user_facts(hub: Hub, user_ids: Sequence[str], *, every_user: bool) -> tuple
             if d is not None and d.get("merged_into"):
                 d = users.find_user(hub, u)
             canon.append(d["id"] if d else u)
-            if d and d.get("created_at"):
+            if d and bad_records.stamp_or_none(hub, "user", d["id"], "created_at", d.get("created_at")):
                 first_seen[start + k] = from_iso(d["created_at"]).timestamp()
     return canon, first_seen
 
@@ -1039,7 +1040,7 @@ def pick_lines(
     import secrets
 
     cat = catalog(hub)
-    made_at = (now or utcnow()).isoformat()
+    made_at = to_iso(now or utcnow())
     for res in next_for_users(hub, user_ids, channel, scene=scene, n=n, strategy=strategy, now=now, seed=seed):
         for i, uid in enumerate(res.user_ids):
             picks = [{"asset_id": cat.ids[r], "score": round(float(s), 4), "recommendation_id": "r_" + secrets.token_hex(8)}

@@ -39,7 +39,8 @@ from contenthub.recommend.engagement import (
     current_scale,
 )
 from contenthub.store.query import AssetFilter, EventQuery
-from contenthub.timeutil import from_iso, utcnow
+from contenthub import bad_records
+from contenthub.timeutil import BadStamp, from_iso, utcnow
 
 T = TypeVar("T")
 STATS_TTL = 30.0
@@ -277,6 +278,21 @@ def _ts(value: str | None, default: float) -> float:
     return from_iso(value).timestamp() if value else default
 
 
+TIME_FIELDS = ("valid_from", "valid_until", "created_at")
+
+
+def _bad_time(doc: dict[str, Any]) -> tuple[str, Any, str] | None:
+    """(field, value, reason) of the first stored time of an asset that cannot be read, or None."""
+    for name in TIME_FIELDS:
+        value = doc.get(name)
+        if value:
+            try:
+                from_iso(value)
+            except BadStamp as exc:
+                return name, value, str(exc)
+    return None
+
+
 def single_threaded_blas() -> None:
     """Pin BLAS to one thread for this process.
 
@@ -314,7 +330,11 @@ def build_catalog(hub: Hub, previous: Catalog | None = None) -> Catalog:
             break
     ids.sort()
     docs_by_id = store.get_assets(ids)
-    ids = [i for i in ids if i in docs_by_id]
+    # A record no reader can use (a time an older version wrote badly) is skipped and listed for an admin:
+    # one record must never fail next content for everyone.
+    bad = {i: why for i, d in docs_by_id.items() if (why := _bad_time(d)) is not None}
+    bad_records.settle(hub, "asset", bad)
+    ids = [i for i in ids if i in docs_by_id and i not in bad]
     n = len(ids)
     docs = [docs_by_id[i] for i in ids]
     found, mat = store.get_vectors(ids)

@@ -24,8 +24,8 @@ from contenthub.journeys import triggers as journey_triggers
 from contenthub.library import taxonomy
 from contenthub.recommend import doccache, users
 from contenthub.recommend.engagement import counter_deltas
-from contenthub.recommend.models import EVENT_TYPES, EventIn, Identity, IngestResult, RejectedEvent
-from contenthub.timeutil import to_iso, utcnow
+from contenthub.recommend.models import EVENT_TYPES, EventIn, Identity, IngestResult, RejectedEvent, is_entity_id
+from contenthub.timeutil import EARLIEST, to_iso, utcnow
 
 MAX_BATCH = 10000
 MEMO_TTL = 60.0  # seconds an ingestion memo (assets, live users) is trusted without a touch
@@ -41,6 +41,7 @@ Row = dict[str, Any]
 _TYPES = frozenset(EVENT_TYPES)
 # The one time format the fast path takes as is: what timeutil.to_iso writes (UTC, microseconds, 'Z').
 _CANONICAL_TS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z", re.ASCII)
+_EARLIEST = to_iso(EARLIEST)  # canonical stamps compare as the times they name: the range's lower end
 _NOTHING = object()
 
 
@@ -75,7 +76,8 @@ def _well_formed(raw: Any, channels: set[str], horizon: str) -> Row | None:
     get = raw.get
     eid, etype, user_id, asset_id, channel = get("id"), get("type"), get("user_id"), get("asset_id"), get("channel")
     group_id, rec_id, ts, value = get("group_id"), get("recommendation_id"), get("ts"), get("value")
-    if not (_text(eid, 128) and etype in _TYPES and _optional_text(user_id, 128) and _optional_text(asset_id, 64)
+    if not (_text(eid, 128) and etype in _TYPES and (user_id is None or is_entity_id(user_id))
+            and _optional_text(asset_id, 64)
             and _text(channel, 64) and channel in channels
             and _optional_text(group_id, 128) and _optional_text(rec_id, 128)):
         return None
@@ -86,7 +88,7 @@ def _well_formed(raw: Any, channels: set[str], horizon: str) -> Row | None:
     if get("identity") is not None or get("attributes", _NOTHING) not in (_NOTHING, {}):
         return None
     if ts is not None:
-        if type(ts) is not str or ts > horizon or _CANONICAL_TS.fullmatch(ts) is None:
+        if type(ts) is not str or ts > horizon or ts < _EARLIEST or _CANONICAL_TS.fullmatch(ts) is None:
             return None
         try:
             datetime.fromisoformat(ts)  # a real date and time (no 30 February)
@@ -249,11 +251,16 @@ def _ingest(hub: Hub, raw_events: list[dict[str, Any]]) -> IngestResult:
     named = sorted({row["user_id"] for i, row in parsed if i not in identities and row["user_id"] is not None})
     user_cache: dict[str, str] = {uid: uid for uid in (_live_users(hub, named) if named else ())}
     identity_cache: dict[tuple[str, str], str] = {}
+    # Every rejection is decided above and here, before any user is created: a rejected event (or a
+    # wholly rejected batch) leaves nothing behind.
+    accepted: list[tuple[int, Row]] = []
     for i, row in parsed:
         aid = row["asset_id"]
         if aid and aid not in assets:
             rejected.append(RejectedEvent(index=i, id=row["id"], reason=f"asset_id: no asset '{aid}'"))
             continue
+        accepted.append((i, row))
+    for i, row in accepted:
         ts = row["ts"]
         if not ts:
             ts = row["ts"] = now

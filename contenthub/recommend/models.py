@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, FiniteFloat, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, Field, WithJsonSchema, FiniteFloat, field_validator, model_validator
+
+from contenthub.timeutil import Instant
 
 EventType = Literal[
     "served", "delivered", "open", "click", "favorite", "comment", "share", "add_to_cart", "convert",
@@ -14,8 +16,30 @@ EventType = Literal[
 EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
 IdentityType = Literal["openid", "unionid", "external_userid", "member_id", "phone_hash", "cookie", "phone"]
 IDENTITY_TYPES: tuple[str, ...] = IdentityType.__args__  # type: ignore[attr-defined]
+PHONE_MIN_DIGITS = 6
 GroupPurpose = Literal["broadcast", "conversion", "welfare", "community"]
 ID_RE = r"^[A-Za-z0-9_\-.:@]{1,128}$"
+_ID = re.compile(ID_RE)
+ID_RULE = "1–128 letters, digits and _ - . : @, not '.' alone and without '..'"
+
+
+def is_entity_id(value: object) -> bool:
+    """The one rule for the ids users and groups are known by, however they arrive (events, PUT /v1/users,
+    group members, journeys): each is one literal URL path segment, so no '/', '?', '#' or '..' that a link,
+    a log line or a later DELETE would read as something else."""
+    return type(value) is str and _ID.fullmatch(value) is not None and ".." not in value and value != "."
+
+
+def _checked_id(value: str) -> str:
+    if not is_entity_id(value):
+        raise ValueError(f"'{value[:40]}' is not a valid id: use {ID_RULE}")
+    return value
+
+
+EntityId = Annotated[str, AfterValidator(_checked_id),
+                     WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 128, "pattern": ID_RE,
+                                     "description": f"An id: {ID_RULE}."})]
+"""A user or group id at the API's edge (``is_entity_id``)."""
 
 
 class Identity(BaseModel):
@@ -30,9 +54,15 @@ class Identity(BaseModel):
             raise ValueError("identity value must not be empty")
         return v
 
+    @model_validator(mode="after")
+    def _phone_digits(self) -> Identity:
+        if self.type == "phone" and sum(ch.isdigit() for ch in self.value) < PHONE_MIN_DIGITS:
+            raise ValueError(f"a phone number needs at least {PHONE_MIN_DIGITS} digits")
+        return self
+
 
 class UserIn(BaseModel):
-    id: str | None = Field(default=None, pattern=ID_RE, description="Our user id; omit to resolve/create by identity.")
+    id: EntityId | None = Field(default=None, description="Our user id; omit to resolve/create by identity.")
     identities: list[Identity] = Field(default_factory=list, max_length=50)
     region: str | None = Field(default=None, max_length=64)
     source_channel: str | None = Field(default=None, max_length=64)
@@ -61,14 +91,14 @@ class User(BaseModel):
 class EventIn(BaseModel):
     id: str = Field(min_length=1, max_length=128, description="Unique per event: re-sending it changes nothing.")
     type: EventType
-    user_id: str | None = Field(default=None, min_length=1, max_length=128)
+    user_id: EntityId | None = None
     identity: Identity | None = None
     asset_id: str | None = Field(default=None, min_length=1, max_length=64,
                                  description="Omit for channel-wide events (e.g. an unsubscribe); never empty.")
     channel: str = Field(min_length=1, max_length=64)
     group_id: str | None = Field(default=None, min_length=1, max_length=128)
     recommendation_id: str | None = Field(default=None, min_length=1, max_length=128)
-    ts: datetime | None = Field(default=None, description="When it happened (ISO 8601); default now.")
+    ts: Instant | None = Field(default=None, description="When it happened (ISO 8601); default now.")
     value: float | None = Field(default=None, ge=-1e9, le=1e9)
     attributes: dict[str, str | int | FiniteFloat | bool | None] = Field(default_factory=dict, max_length=20)
 
@@ -80,7 +110,9 @@ class EventIn(BaseModel):
 
 
 class EventBatch(BaseModel):
-    events: list[dict[str, Any]] = Field(max_length=10000, description="Up to 10,000 events.")
+    events: list[Any] = Field(max_length=10000, description="Up to 10,000 events (JSON objects, see EventIn). "
+                              "Each is checked on its own: an entry that is not a valid event is listed in "
+                              "`rejected` with its index and reason.")
 
 
 class RejectedEvent(BaseModel):
@@ -102,7 +134,7 @@ class GroupMember(BaseModel):
 
 
 class GroupIn(BaseModel):
-    id: str = Field(pattern=ID_RE)
+    id: EntityId
     name: str = Field(default="", max_length=200)
     channel: str = "wecom_group"
     purpose: GroupPurpose = "community"
@@ -115,9 +147,9 @@ class Group(GroupIn):
 
 
 class MembershipChange(BaseModel):
-    join: list[str] = Field(default_factory=list, max_length=10000)
+    join: list[EntityId] = Field(default_factory=list, max_length=10000)
     leave: list[str] = Field(default_factory=list, max_length=10000)
-    at: datetime | None = None
+    at: Instant | None = None
 
 
 class Reason(BaseModel):

@@ -19,6 +19,7 @@ from contenthub.recommend.catalog import Catalog
 from contenthub.recommend.engagement import EVENT_WEIGHTS, NEGATIVE, POSITIVE, PROFILE, decay_scale, read_decayed
 from contenthub.recommend.ranking import Audience
 from contenthub.store.query import EventQuery
+from contenthub import bad_records
 from contenthub.timeutil import from_iso, to_iso
 
 HISTORY_DAYS = 180
@@ -78,7 +79,7 @@ def load_profile(hub: Hub, *, user_id: str | None = None, group_id: str | None =
     blocked = {e["asset_id"] for e in negatives if e.get("asset_id") and e["type"] in ("mute", "delete")}
     unsubscribed = {e["channel"] for e in negatives if e["type"] == "unsubscribe" or (e["type"] == "mute" and not e.get("asset_id"))}
     rules = lifecycle.get_rules(hub)
-    first_seen = (user_doc or {}).get("created_at")
+    first_seen = bad_records.stamp_or_none(hub, "user", user_id or "", "created_at", (user_doc or {}).get("created_at"))
     status = lifecycle.classify(rules, first_seen, events, now)
     return Profile(target=key, weights=weights, counts={k: v for k, v in counters.items() if k.startswith("n:")},
                    events=events, blocked_assets=blocked, unsubscribed_channels=unsubscribed, status=status)

@@ -21,7 +21,7 @@ from contenthub.access import keys
 from contenthub.access.keys import Principal
 from contenthub.access.roles import Perm, allows
 from contenthub.deps import HubDep, check_rate, require
-from contenthub.errors import InvalidError
+from contenthub.errors import GoneError, InvalidError, NotFoundError
 from contenthub.experiments import runtime as experiments_runtime
 from contenthub.hub import Hub
 from contenthub.recommend import (
@@ -30,7 +30,7 @@ from contenthub.recommend import (
 from contenthub.recommend.catalog import catalog_is_current
 from contenthub.recommend.performance import ChannelPerformance, asset_performance
 from contenthub.recommend.models import (
-    EventBatch, Group, GroupIn, Identity, IngestResult, MembershipChange, Recommendation, User, UserIn,
+    IDENTITY_TYPES, EventBatch, Group, GroupIn, Identity, IngestResult, MembershipChange, Recommendation, User, UserIn,
 )
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -298,19 +298,28 @@ def link_identity(user_id: str, ident: Identity, hub: HubDep, who: AudienceWrite
     return users.link_identity(hub, user_id, ident)
 
 
-@router.get("/identities/{identity_type}/{value}", response_model=User, summary="Find a user by an identity")
-def find_by_identity(identity_type: str, value: str, hub: HubDep, who: AudienceReader) -> User:
-    try:
-        ident = Identity(type=identity_type, value=value)  # type: ignore[arg-type]
-    except Exception:
-        from contenthub.recommend.models import IDENTITY_TYPES
+@router.post("/identities/lookup", response_model=User, summary="Find a user by an identity (phone numbers too)",
+             description="The identity travels in the body, so a phone number never lands in a URL or an access log.")
+def lookup_identity(ident: Identity, hub: HubDep, who: AudienceReader) -> User:
+    return _user_with(hub, ident)
 
+
+@router.get("/identities/{identity_type}/{value}", response_model=User, summary="Find a user by an identity (not phone)",
+            responses={410: {"description": "Phone numbers are looked up with POST /v1/identities/lookup"}})
+def find_by_identity(identity_type: str, value: str, hub: HubDep, who: AudienceReader) -> User:
+    if identity_type == "phone":
+        raise GoneError("Look phone numbers up with POST /v1/identities/lookup and a body "
+                        '{"type": "phone", "value": "..."}: a number in a URL ends up in access logs.',
+                        field="identity_type", value=identity_type)
+    if identity_type not in IDENTITY_TYPES:
         raise InvalidError(f"Unknown identity type '{identity_type}'.", field="identity_type", value=identity_type,
-                           allowed=list(IDENTITY_TYPES)) from None
+                           allowed=list(IDENTITY_TYPES))
+    return _user_with(hub, Identity(type=identity_type, value=value))  # type: ignore[arg-type]
+
+
+def _user_with(hub: Hub, ident: Identity) -> User:
     uid = users.resolve_identity(hub, ident, create=False)
     if uid is None:
-        from contenthub.errors import NotFoundError
-
         raise NotFoundError("No user has this identity.", field="identity")
     return users.get_user(hub, uid)
 

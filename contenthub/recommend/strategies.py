@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, FiniteFloat
+from typing import Annotated, Any
 
+from pydantic import BaseModel, Field, ValidationError
+
+from contenthub import bad_records
 from contenthub.errors import NotFoundError, unknown_value
 from contenthub.hub import Hub
 from contenthub.recommend import doccache
@@ -12,13 +15,19 @@ COLLECTION = "strategies"
 SIGNALS = ("similarity", "affinity", "collaborative", "quality", "popularity", "freshness", "lifecycle")
 
 
+MAX_WEIGHT = 100.0
+"""Largest |weight| a strategy may give a signal. Signals are scaled to about 0–1, so 100 already lets one
+signal drown every other; 1e308 made scores overflow to inf/NaN and picks carry ``"score": null``."""
+Weight = Annotated[float, Field(ge=-MAX_WEIGHT, le=MAX_WEIGHT, allow_inf_nan=False)]
+
+
 class Strategy(BaseModel):
     id: str = Field(pattern=r"^[a-z0-9_\-]{1,40}$")
     description: str = ""
-    weights: dict[str, FiniteFloat] = Field(default_factory=dict)  # NaN would scramble every ranking
+    weights: dict[str, Weight] = Field(default_factory=dict)  # NaN would scramble every ranking
     exploration: bool = Field(default=True, description="Thompson sampling on the quality posterior.")
     diversity: float = Field(default=0.75, ge=0, le=1, description="MMR lambda: 1 = pure score, lower = more varied.")
-    freshness_half_life_days: float = Field(default=30.0, gt=0)
+    freshness_half_life_days: float = Field(default=30.0, gt=0, le=36500, allow_inf_nan=False)
 
     def weight(self, signal: str) -> float:
         return float(self.weights.get(signal, 0.0))
@@ -53,15 +62,26 @@ def get_strategy(hub: Hub, strategy_id: str) -> Strategy:
     raise unknown_value("strategy", strategy_id, sorted({*DEFAULTS, *(d["id"] for d in hub.store.list_docs(COLLECTION))}))
 
 
+def _stored(hub: Hub, doc: dict[str, Any]) -> Strategy | None:
+    """A stored strategy, or None (noted in ``bad_records``) when an older version stored what the model now
+    refuses (e.g. a weight beyond ±MAX_WEIGHT): the built-in of that id, or none, serves instead."""
+    try:
+        return Strategy.model_validate(doc)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        bad_records.note(hub, "strategy", str(doc.get("id")), ".".join(map(str, first["loc"])), first.get("input"),
+                         first["msg"])
+        return None
+
+
 def _load_strategy(hub: Hub, strategy_id: str) -> Strategy | None:
     doc = hub.store.get_doc(COLLECTION, strategy_id)
-    if doc is not None:
-        return Strategy.model_validate(doc)
-    return DEFAULTS.get(strategy_id)
+    found = _stored(hub, doc) if doc is not None else None
+    return found or DEFAULTS.get(strategy_id)
 
 
 def list_strategies(hub: Hub) -> list[Strategy]:
-    stored = {d["id"]: Strategy.model_validate(d) for d in hub.store.list_docs(COLLECTION)}
+    stored = {d["id"]: s for d in hub.store.list_docs(COLLECTION) if (s := _stored(hub, d)) is not None}
     return [*stored.values(), *(s for k, s in DEFAULTS.items() if k not in stored)]
 
 

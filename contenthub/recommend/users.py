@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from contenthub.config import PHONE_SALT_FILE
-from contenthub.errors import InvalidError, NotFoundError
+from contenthub.errors import NotFoundError
 from contenthub.hub import Hub
 from contenthub.journeys import triggers as journey_triggers
 from contenthub.recommend.models import Identity, User, UserIn
@@ -39,9 +39,7 @@ def _phone_salt(hub: Hub) -> str:
 
 def normalise_identity(hub: Hub, ident: Identity) -> Identity:
     if ident.type == "phone":
-        digits = "".join(ch for ch in ident.value if ch.isdigit())
-        if len(digits) < 6:
-            raise InvalidError("A phone number needs at least 6 digits.", field="identity.value")
+        digits = "".join(ch for ch in ident.value if ch.isdigit())  # at least PHONE_MIN_DIGITS (Identity checks)
         hashed = hashlib.sha256((_phone_salt(hub) + digits[-11:]).encode()).hexdigest()
         return Identity(type="phone_hash", value=hashed)
     return ident

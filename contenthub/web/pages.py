@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from contenthub import audit
-from contenthub.access import keys
+from contenthub import audit, bad_records
+from contenthub.access import keys, sessions
 from contenthub.access.keys import Principal
 from contenthub.access.roles import Perm
-from contenthub.deps import HubDep, check_csrf, require
+from contenthub.deps import HubDep, check_csrf, check_failed_auth, client_address, note_failed_auth, require
 from contenthub.web.i18n import t
 from contenthub.web.templating import lang_of, render
 
@@ -44,19 +44,24 @@ def login(
     next: Annotated[str, Form()] = "/library",
 ) -> HTMLResponse | RedirectResponse:
     check_csrf(request, csrf_token)
+    address = client_address(request)
+    check_failed_auth(hub, address)
     principal = keys.verify(hub.store, key.strip())
     if principal is None:
+        note_failed_auth(hub, address)
         return render(request, "login.html", status_code=401, next_url=_safe_next(next), error=t("bad_key", lang_of(request)))
-    doc = hub.store.get_doc(keys.COLLECTION, principal.key_id) or {}
     csrf = request.session.get("csrf")
+    sessions.end(hub.store, str(request.session.get("sid") or ""))
     request.session.clear()  # new session on login: no fixation
-    request.session.update({"key_id": principal.key_id, "key_hash": doc.get("hash"), "csrf": csrf})
+    # the cookie carries only the session's random id; what it grants lives in the store (access.sessions)
+    request.session.update({"sid": sessions.start(hub.store, principal), "csrf": csrf})
     return RedirectResponse(_safe_next(next), status_code=303)
 
 
 @router.post("/logout")
-def logout(request: Request, csrf_token: Annotated[str, Form()] = "") -> RedirectResponse:
+def logout(request: Request, hub: HubDep, csrf_token: Annotated[str, Form()] = "") -> RedirectResponse:
     check_csrf(request, csrf_token)
+    sessions.end(hub.store, str(request.session.get("sid") or ""))  # the old cookie stops working at once
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 
@@ -65,3 +70,9 @@ def logout(request: Request, csrf_token: Annotated[str, Form()] = "") -> Redirec
 def audit_page(request: Request, hub: HubDep,
                who: Annotated[Principal, Depends(require(Perm.admin))]) -> HTMLResponse:
     return render(request, "admin/audit.html", entries=audit.entries(hub, limit=300))
+
+
+@router.get("/admin/bad-records", response_class=HTMLResponse)
+def bad_records_page(request: Request, hub: HubDep,
+                     who: Annotated[Principal, Depends(require(Perm.admin))]) -> HTMLResponse:
+    return render(request, "admin/bad_records.html", entries=bad_records.entries(hub))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -16,6 +18,15 @@ from contenthub.web.i18n import pick_lang, t
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 
+def path_segment(value: Any) -> str:
+    """An id as one URL path segment: every '/', '?', '#', '%' and '.' quoted. Jinja's own ``urlencode``
+    keeps '/', so an id like ``../../x`` would still climb out of ``/users/``."""
+    return quote(str(value), safe="").replace(".", "%2E")
+
+
+TEMPLATES.env.filters["segment"] = path_segment
+
+
 def lang_of(request: Request) -> str:
     return pick_lang(request.query_params.get("lang"), request.cookies.get("lang"))
 
@@ -23,8 +34,11 @@ def lang_of(request: Request) -> str:
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     lang = lang_of(request)
     principal = getattr(request.state, "principal", None)
+    state = request.scope.setdefault("state", {})  # the nonce of this response's Content-Security-Policy
+    nonce = state.get("csp_nonce") or state.setdefault("csp_nonce", secrets.token_urlsafe(16))
     ctx = {
         "request": request,
+        "csp_nonce": nonce,
         "lang": lang,
         "t": lambda key: t(key, lang),
         "csrf": csrf_token(request),
