@@ -591,3 +591,34 @@ def test_csv_has_a_row_per_slot_and_defuses_formulas() -> None:
     assert len(lines) == 3 and lines[0].startswith("slot_id,channel,audience,start")
     assert "2026-06-08T20:00:00+08:00,Asia/Shanghai,2026-06-08,20:00" in lines[1]
     assert "'=HYPERLINK" in lines[1]
+
+
+# ---- time: never the past (issue 21) ---------------------------------------------------------------------------
+
+
+def test_current_week_is_planned_from_now_on() -> None:
+    """Sunday 2026-12-06 15:00 Beijing: only Sunday evening is left of the week."""
+    week, now = date(2026, 11, 30), datetime(2026, 12, 6, 15, 0, tzinfo=SH)
+    result = plan_week(week, default_rules(), [ALL], None, dates_in_week(week), [], counting_picker(), not_before=now)
+    assert result.slots and all(s.start >= now for s in result.slots)
+    assert {s.start.astimezone(SH).date() for s in result.slots} == {date(2026, 12, 6)}
+    assert any("already past" in r for u in result.unmet for r in u.reasons)
+    wednesday = datetime(2026, 12, 9, 10, 30, tzinfo=SH)
+    later = plan_week(date(2026, 12, 7), default_rules(), [ALL], None, [], [], counting_picker(), not_before=wednesday)
+    assert min(s.start for s in later.slots) >= wednesday
+    assert plan_week(week, default_rules(), [ALL], None, [], [], counting_picker(),
+                     not_before=datetime(2026, 12, 8, tzinfo=SH)).slots == []
+    with pytest.raises(ValueError, match="time zone"):
+        plan_week(week, default_rules(), [ALL], None, [], [], counting_picker(), not_before=datetime(2026, 12, 6))
+
+
+def test_check_slot_move_refuses_the_past() -> None:
+    week = date(2026, 12, 7)
+    plan = plan_week(week, default_rules(), [ALL], None, [], [], counting_picker())
+    slot = plan.slots[-1]
+    now = datetime(2026, 12, 9, 12, tzinfo=SH)
+    found = check_slot_move(plan.slots, slot.id, datetime(2026, 12, 8, 20, tzinfo=SH), default_rules(),
+                            not_before=now)
+    assert found and found[0].rule == "past" and "in the past" in found[0].message
+    assert all(v.rule != "past" for v in check_slot_move(
+        plan.slots, slot.id, datetime(2026, 12, 12, 20, tzinfo=SH), default_rules(), not_before=now))

@@ -24,6 +24,7 @@ from contenthub.config import Settings
 from contenthub.embeddings import Embedder
 from contenthub.hub import Hub, open_hub
 from contenthub.library import service as library
+from contenthub.publish import clock
 from contenthub.publish.rules import CONTENT_TYPES
 from contenthub.recommend import events, groups, segments
 from contenthub.recommend.models import GroupIn, MembershipChange
@@ -75,8 +76,13 @@ def seeded(template: Path, tmp_path: Path, embedder: Embedder) -> Iterator[Hub]:
     hub.close()
 
 
+NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
+"""The pinned "now" of these tests: before every week they plan, so no slot is in the past."""
+
+
 @pytest.fixture
 def api(seeded: Hub) -> Clients:
+    clock.pin(seeded, NOW)
     return Clients(seeded)
 
 
@@ -518,3 +524,32 @@ def test_history_keeps_the_last_versions(ed: TestClient, monkeypatch: pytest.Mon
     assert [v["version"] for v in ed.get(f"/v1/plans/{WEEK}/versions").json()] == [5, 4, 3]
     assert ed.get(f"/v1/plans/{WEEK}?version=2").status_code == 404
     assert ed.get(f"/v1/plans/{WEEK}?version=3").json()["version"] == 3
+
+
+# ---- time (issue 21): never the past, past days read-only and showing what was sent -----------------------------
+
+
+def test_plan_of_the_current_week_starts_after_now_and_past_slots_are_read_only(api: Clients, seeded: Hub) -> None:
+    ed = api.as_("editor")
+    clock.pin(seeded, datetime(2026, 11, 20, tzinfo=SH))  # delivered events must be in the real past
+    first = make_plan(ed, date(2026, 11, 30), channels=["app_push"])
+    assert first["slots"]
+    clock.pin(seeded, datetime(2026, 12, 3, 15, 0, tzinfo=SH))  # Thursday afternoon of that week
+    replanned = ed.post(f"/v1/plans/2026-11-30/replan", json={}).json()
+    assert replanned["version"] == 2, replanned
+    now = datetime(2026, 12, 3, 15, 0, tzinfo=SH)
+    past = [s for s in replanned["slots"] if local(s) < now]
+    assert {s["id"] for s in past} <= {s["id"] for s in first["slots"]}, "the past is kept, not re-planned"
+    future = [s for s in replanned["slots"] if local(s) >= now]
+    assert future and all(local(s) >= now for s in future)
+    r = ed.patch(f"/v1/plans/2026-11-30/slots/{future[0]['id']}", json={"start": "2026-12-02T20:00:00+08:00"})
+    assert r.status_code == 409 and r.json()["error"]["field"] == "past"
+    if past:
+        r = ed.patch(f"/v1/plans/2026-11-30/slots/{past[0]['id']}", json={"start": "2026-12-05T20:00:00+08:00"})
+        assert r.status_code == 409 and "read-only" in r.json()["error"]["message"]
+        assert ed.delete(f"/v1/plans/2026-11-30/slots/{past[0]['id']}").status_code == 409
+    delivered = [{"id": f"d{i}", "type": "delivered", "user_id": u, "asset_id": "a-practical-1", "channel": "app_push",
+                  "ts": "2026-12-01T12:05:00+08:00"} for i, u in enumerate(MEMBERS[:3])]
+    assert events.ingest(seeded, delivered).accepted == 3
+    html = ed.get("/calendar?week=2026-11-30").text
+    assert 'data-sent-asset="a-practical-1"' in html and "×3" in html and "已过去" in html

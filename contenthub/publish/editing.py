@@ -112,18 +112,19 @@ class CapUse(BaseModel):
 class _Context:
     """Rules, holidays and other weeks' posts a check of this plan needs (read once per request)."""
 
-    def __init__(self, hub: Hub, plan: Plan) -> None:
+    def __init__(self, hub: Hub, plan: Plan, now: datetime) -> None:
         self.rules: list[CadenceRule] = service.rule_set(hub)
         self.index = service.rules_by_key(hub)
         self.sent = service.already_sent(hub, plan.week_start, self.rules)
         self.holidays = plan.holidays
+        self.now = now
 
     def zone(self, slot: PlanSlot) -> ZoneInfo:
         rule = resolve_rule(self.index, slot.channel, slot.audience)
         return rule.zone if rule else ZoneInfo(slot.timezone)
 
     def violations(self, slots: Sequence[PlanSlot], moved: PlanSlot, start: datetime) -> list[Violation]:
-        return check_slot_move(slots, moved.id, start, self.rules, self.sent, self.holidays)
+        return check_slot_move(slots, moved.id, start, self.rules, self.sent, self.holidays, not_before=self.now)
 
 
 def _refuse(what: str, found: Sequence[Violation]) -> ConflictError:
@@ -132,6 +133,14 @@ def _refuse(what: str, found: Sequence[Violation]) -> ConflictError:
     return ConflictError(f"{what} breaks {first.rule} ({first.channel}/{first.audience}): {text}",
                          field=first.rule, extra={"cap": first.rule, "limit": first.limit, "actual": first.actual,
                                                   "violations": [v.model_dump() for v in found]})
+
+
+def _past(slot: PlanSlot, now: datetime) -> ConflictError:
+    zone = ZoneInfo(slot.timezone)
+    return ConflictError(
+        f"Slot {slot.id} was due {slot.start:%a %Y-%m-%d %H:%M} {slot.timezone}, before now "
+        f"({now.astimezone(zone):%a %Y-%m-%d %H:%M}): past days are read-only; plan a later time instead.",
+        field="start", value=slot.start.isoformat(), extra={"cap": "past"})
 
 
 def _in_week(plan: Plan, local: datetime, field: str) -> None:
@@ -194,10 +203,12 @@ def edit_slot(hub: Hub, week: date, slot_id_: str, patch: SlotPatch, actor: str,
         if changes_content and slot.status == "published":
             raise ConflictError("This slot is published: its time and asset are history now.", field="status",
                                 value=slot.status)
+        if changes_content and slot.start < now:
+            raise _past(slot, now)
         if changes_content and slot.status == "skipped" and patch.status != "draft":
             raise ConflictError("This slot is skipped; set its status to draft to edit it.", field="status",
                                 value=slot.status)
-        ctx = _Context(hub, plan)
+        ctx = _Context(hub, plan, now)
         done: list[str] = []
         if patch.status == "draft" and slot.status == "skipped":
             slot = _set_status(plan, slot, "draft", ctx)
@@ -290,7 +301,7 @@ def add_slot(hub: Hub, week: date, data: SlotIn, actor: str, now: datetime | Non
             raise InvalidError(f"Asset {data.asset_id} has no content type; send content_type.", field="content_type",
                                allowed=sorted(CONTENT_TYPES_SET))
         _duplicate(plan, audience, data.asset_id, None)
-        ctx = _Context(hub, plan)
+        ctx = _Context(hub, plan, now)
         rule = resolve_rule(ctx.index, data.channel, audience)
         zone = rule.zone if rule else ZoneInfo(hub.settings.timezone)
         local = data.start.astimezone(zone)
@@ -320,6 +331,8 @@ def delete_slot(hub: Hub, week: date, slot_id_: str, actor: str, version: int | 
         slot = plan.slot(slot_id_)
         if slot.status == "published":
             raise ConflictError("A published slot cannot be deleted: it went out.", field="status", value="published")
+        if slot.start < now:
+            raise _past(slot, now)
         plan = _replace(plan, None, slot.id, f"delete {slot.id}", actor, now)
         plan = service.save_plan(hub, plan, plan.version if version is None else version)
         return SlotChange(plan_version=plan.version, deleted=True)

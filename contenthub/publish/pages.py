@@ -24,7 +24,7 @@ from contenthub.errors import InvalidError, ProblemError
 from contenthub.hub import Hub
 from contenthub.library import taxonomy
 from contenthub.publish import audiences as audience_lookup
-from contenthub.publish import editing, service
+from contenthub.publish import clock, editing, service
 from contenthub.publish.editing import SlotPatch
 from contenthub.publish.planner import resolve_rule, week_start_of
 from contenthub.publish.rules import CHANNELS, CONTENT_TYPES
@@ -37,6 +37,7 @@ router = APIRouter(include_in_schema=False)
 Reader = Annotated[Principal, Depends(require(Perm.plans_read))]
 Writer = Annotated[Principal, Depends(require(Perm.plans_write))]
 Publisher = Annotated[Principal, Depends(require(Perm.events_write))]
+Now = Annotated[datetime, Depends(clock.now)]
 WEEKDAYS = {"zh": ["周一", "周二", "周三", "周四", "周五", "周六", "周日"],
             "en": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]}
 
@@ -58,9 +59,9 @@ def _status(exc: Exception) -> int:
     return exc.status if isinstance(exc, ProblemError) else 422
 
 
-def _week(hub: Hub, text: str) -> date:
+def _week(hub: Hub, text: str, now: datetime) -> date:
     if not text:
-        return week_start_of(utcnow().astimezone(ZoneInfo(hub.settings.timezone)).date())
+        return week_start_of(now.astimezone(ZoneInfo(hub.settings.timezone)).date())
     try:
         return week_start_of(date.fromisoformat(text))
     except ValueError:
@@ -79,15 +80,15 @@ def _heat_rows(scores: list[list[float]]) -> list[list[tuple[float, float]]]:
 
 @router.get("/calendar", response_class=HTMLResponse)
 def calendar_page(
-    request: Request, hub: HubDep, who: Reader, week: str = "", audience: str = "", heat_channel: str = "",
+    request: Request, hub: HubDep, who: Reader, now: Now, week: str = "", audience: str = "", heat_channel: str = "",
     heat_audience: str = "all", msg: str = "",
 ) -> HTMLResponse:
     lang = lang_of(request)
     error = None
     try:
-        monday = _week(hub, week)
+        monday = _week(hub, week, now)
     except InvalidError as exc:
-        monday, error = _week(hub, ""), exc.message
+        monday, error = _week(hub, "", now), exc.message
     plan = service.find_plan(hub, monday)
     holidays = service.holidays_of(hub, monday)
     days = [monday + timedelta(days=i) for i in range(7)]
@@ -103,6 +104,11 @@ def calendar_page(
         local_day = slot.start.date()  # start is held in its rule's zone: its date is the local day
         if local_day in grid.get(slot.channel, {}):
             grid[slot.channel][local_day].append(slot)
+    today = now.astimezone(ZoneInfo(hub.settings.timezone)).date()
+    sent: dict[str, dict[date, list[Any]]] = {c: defaultdict(list) for c in channels}
+    for post in service.sent_in_week(hub, monday, now):
+        if post.channel in sent:
+            sent[post.channel][post.day].append(post)
 
     heat_channel = heat_channel if heat_channel in CHANNELS else (channels[0] if channels else CHANNELS[0])
     try:
@@ -123,9 +129,9 @@ def calendar_page(
         audience=audience, audience_options=audience_options, labels=labels, all_channels=CHANNELS,
         prev_url=_calendar_url(monday - timedelta(days=7), audience=audience),
         next_url=_calendar_url(monday + timedelta(days=7), audience=audience),
-        today_url=_calendar_url(_week(hub, ""), audience=audience),
+        today_url=_calendar_url(_week(hub, "", now), audience=audience),
         can_write=allows(who.role, Perm.plans_write), error=error, msg=msg,
-        statutory_years=_statutory_years(),
+        statutory_years=_statutory_years(), today=today, now=now, sent=sent,
     )
 
 
@@ -141,16 +147,16 @@ def _split_keys(text: str) -> list[str]:
 
 @router.post("/calendar/plan", response_class=HTMLResponse, response_model=None)
 def plan_form(
-    request: Request, hub: HubDep, who: Writer, csrf_token: Annotated[str, Form()] = "",
+    request: Request, hub: HubDep, who: Writer, now: Now, csrf_token: Annotated[str, Form()] = "",
     week: Annotated[str, Form()] = "", channels: Annotated[list[str], Form()] = [],
     audiences: Annotated[list[str], Form()] = [], extra_audiences: Annotated[str, Form(max_length=5000)] = "",
     version: Annotated[int | None, Form()] = None,
 ) -> RedirectResponse:
     check_csrf(request, csrf_token)
-    monday = _week(hub, week)
+    monday = _week(hub, week, now)
     keys = list(dict.fromkeys([*audiences, *_split_keys(extra_audiences)])) or ["all"]
     try:
-        plan = service.generate(hub, monday, channels or None, keys, who.name, expected_version=version)
+        plan = service.generate(hub, monday, channels or None, keys, who.name, expected_version=version, now=now)
         note = f"{t('plan_version', lang_of(request))} {plan.version} · {len(plan.active())}"
     except ProblemError as exc:
         note = "! " + exc.message
@@ -159,20 +165,20 @@ def plan_form(
 
 @router.post("/calendar/replan", response_class=HTMLResponse, response_model=None)
 def replan_form(
-    request: Request, hub: HubDep, who: Writer, csrf_token: Annotated[str, Form()] = "",
+    request: Request, hub: HubDep, who: Writer, now: Now, csrf_token: Annotated[str, Form()] = "",
     week: Annotated[str, Form()] = "", version: Annotated[int | None, Form()] = None,
 ) -> RedirectResponse:
     check_csrf(request, csrf_token)
-    monday = _week(hub, week)
+    monday = _week(hub, week, now)
     try:
-        plan = service.replan(hub, monday, who.name, expected_version=version)
+        plan = service.replan(hub, monday, who.name, expected_version=version, now=now)
         note = f"{t('plan_version', lang_of(request))} {plan.version} · {len(plan.active())}"
     except ProblemError as exc:
         note = "! " + exc.message
     return RedirectResponse(_calendar_url(monday, msg=note), status_code=303)
 
 
-def _slot_page(request: Request, hub: Hub, who: Principal, monday: date, slot_id: str,
+def _slot_page(request: Request, hub: Hub, who: Principal, monday: date, slot_id: str, now: datetime,
                flash: str | None = None, error: str | None = None, status_code: int = 200) -> HTMLResponse:
     lang = lang_of(request)
     plan = service.get_plan(hub, monday)
@@ -186,20 +192,23 @@ def _slot_page(request: Request, hub: Hub, who: Principal, monday: date, slot_id
         transitions=[s for s in service.TRANSITIONS[slot.status] if s != "published"],
         can_write=allows(who.role, Perm.plans_write), can_publish=allows(who.role, Perm.events_write),
         back_url=_calendar_url(monday), local_start=slot.start.strftime("%Y-%m-%dT%H:%M"),
+        past=slot.start < now,
     )
 
 
 @router.get("/calendar/slots/{slot_id}", response_class=HTMLResponse)
-def slot_page(request: Request, hub: HubDep, who: Reader, slot_id: str, week: str = "", msg: str = "") -> HTMLResponse:
-    return _slot_page(request, hub, who, _week(hub, week), slot_id, flash=msg or None)
+def slot_page(request: Request, hub: HubDep, who: Reader, now: Now, slot_id: str, week: str = "",
+              msg: str = "") -> HTMLResponse:
+    return _slot_page(request, hub, who, _week(hub, week, now), slot_id, now, flash=msg or None)
 
 
-def _after_edit(request: Request, hub: Hub, who: Principal, monday: date, slot_id: str, action: Any) -> Any:
+def _after_edit(request: Request, hub: Hub, who: Principal, monday: date, slot_id: str, now: datetime,
+                action: Any) -> Any:
     """Run an edit; on success redirect (POST/redirect/GET), on refusal show the slot page with the reason."""
     try:
         result = action()
     except (ProblemError, ValidationError) as exc:
-        return _slot_page(request, hub, who, monday, slot_id, error=_message(exc), status_code=_status(exc))
+        return _slot_page(request, hub, who, monday, slot_id, now, error=_message(exc), status_code=_status(exc))
     if getattr(result, "deleted", False):
         return RedirectResponse(_calendar_url(monday, msg="deleted"), status_code=303)
     warnings = "; ".join(getattr(result, "warnings", []) or [])
@@ -219,13 +228,13 @@ def _local_start(hub: Hub, monday: date, slot_id: str, text: str) -> datetime:
 
 @router.post("/calendar/slots/{slot_id}/edit", response_class=HTMLResponse, response_model=None)
 def slot_edit(
-    request: Request, hub: HubDep, who: Writer, slot_id: str, csrf_token: Annotated[str, Form()] = "",
+    request: Request, hub: HubDep, who: Writer, now: Now, slot_id: str, csrf_token: Annotated[str, Form()] = "",
     week: Annotated[str, Form()] = "", version: Annotated[int | None, Form()] = None,
     start: Annotated[str, Form(max_length=40)] = "", asset_id: Annotated[str, Form(max_length=64)] = "",
     locked: Annotated[str, Form()] = "", status: Annotated[str, Form()] = "",
 ) -> Any:
     check_csrf(request, csrf_token)
-    monday = _week(hub, week)
+    monday = _week(hub, week, now)
 
     def apply() -> Any:
         fields: dict[str, Any] = {"version": version}
@@ -237,28 +246,28 @@ def slot_edit(
             fields["locked"] = locked == "1"
         if status:
             fields["status"] = status
-        return editing.edit_slot(hub, monday, slot_id, SlotPatch.model_validate(fields), who.name)
+        return editing.edit_slot(hub, monday, slot_id, SlotPatch.model_validate(fields), who.name, now)
 
-    return _after_edit(request, hub, who, monday, slot_id, apply)
+    return _after_edit(request, hub, who, monday, slot_id, now, apply)
 
 
 @router.post("/calendar/slots/{slot_id}/delete", response_class=HTMLResponse, response_model=None)
 def slot_delete(
-    request: Request, hub: HubDep, who: Writer, slot_id: str, csrf_token: Annotated[str, Form()] = "",
+    request: Request, hub: HubDep, who: Writer, now: Now, slot_id: str, csrf_token: Annotated[str, Form()] = "",
     week: Annotated[str, Form()] = "", version: Annotated[int | None, Form()] = None,
 ) -> Any:
     check_csrf(request, csrf_token)
-    monday = _week(hub, week)
-    return _after_edit(request, hub, who, monday, slot_id,
-                       lambda: editing.delete_slot(hub, monday, slot_id, who.name, version))
+    monday = _week(hub, week, now)
+    return _after_edit(request, hub, who, monday, slot_id, now,
+                       lambda: editing.delete_slot(hub, monday, slot_id, who.name, version, now))
 
 
 @router.post("/calendar/slots/{slot_id}/publish", response_class=HTMLResponse, response_model=None)
 def slot_publish(
-    request: Request, hub: HubDep, who: Publisher, slot_id: str, csrf_token: Annotated[str, Form()] = "",
+    request: Request, hub: HubDep, who: Publisher, now: Now, slot_id: str, csrf_token: Annotated[str, Form()] = "",
     week: Annotated[str, Form()] = "",
 ) -> Any:
     check_csrf(request, csrf_token)
-    monday = _week(hub, week)
-    return _after_edit(request, hub, who, monday, slot_id,
-                       lambda: editing.publish_slot(hub, monday, slot_id, who.name))
+    monday = _week(hub, week, now)
+    return _after_edit(request, hub, who, monday, slot_id, now,
+                       lambda: editing.publish_slot(hub, monday, slot_id, who.name, now))

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from contenthub.access.keys import Principal
 from contenthub.access.roles import Perm
 from contenthub.deps import HubDep, require
-from contenthub.publish import editing, service
+from contenthub.publish import clock, editing, service
 from contenthub.publish.editing import DueSlots, PublishResult, SlotChange, SlotIn, SlotPatch
 from contenthub.publish.holidays import HolidayMark, MarketingDate
 from contenthub.publish.service import BestTime, Plan, PlanInfo, RuleOut, VersionInfo
@@ -26,6 +26,7 @@ router = APIRouter(prefix="/v1", tags=["publish"])
 Reader = Annotated[Principal, Depends(require(Perm.plans_read))]
 Writer = Annotated[Principal, Depends(require(Perm.plans_write))]
 Publisher = Annotated[Principal, Depends(require(Perm.events_write))]
+Now = Annotated[datetime, Depends(clock.now)]
 AudienceKey = Annotated[str, Query(description="'all', 'group:<id>' or 'segment:<id>'.", max_length=200)]
 
 
@@ -102,9 +103,9 @@ def get_best_time(hub: HubDep, who: Reader, channel: str, audience: AudienceKey 
              description="Fills the week for channels × audiences with assets the recommender picks. Locked, "
              "published and skipped slots of the current version are kept. Channels the rules cannot fill "
              "get their reasons in `channel_summary`; an empty plan is a valid answer.")
-async def create_plan(body: PlanRequest, hub: HubDep, who: Writer) -> Plan:
+async def create_plan(body: PlanRequest, hub: HubDep, who: Writer, now: Now) -> Plan:
     return await run_in_threadpool(service.generate, hub, body.week, body.channels, body.audiences, who.name,
-                                   expected_version=body.version)
+                                   expected_version=body.version, now=now)
 
 
 @router.get("/plans", response_model=list[PlanInfo], summary="Planned weeks, latest first")
@@ -123,38 +124,39 @@ def plan_versions(week: date, hub: HubDep, who: Reader) -> list[VersionInfo]:
 
 
 @router.post("/plans/{week}/replan", response_model=Plan, summary="Plan again, keeping locked and published slots")
-async def replan(week: date, hub: HubDep, who: Writer, body: ReplanRequest | None = None) -> Plan:
+async def replan(week: date, hub: HubDep, who: Writer, now: Now, body: ReplanRequest | None = None) -> Plan:
     return await run_in_threadpool(service.replan, hub, week, who.name,
-                                   expected_version=body.version if body else None)
+                                   expected_version=body.version if body else None, now=now)
 
 
 @router.post("/plans/{week}/slots", response_model=SlotChange, status_code=201, summary="Add a slot by hand")
-def add_slot(week: date, body: SlotIn, hub: HubDep, who: Writer) -> SlotChange:
-    return editing.add_slot(hub, week, body, who.name)
+def add_slot(week: date, body: SlotIn, hub: HubDep, who: Writer, now: Now) -> SlotChange:
+    return editing.add_slot(hub, week, body, who.name, now)
 
 
 @router.patch("/plans/{week}/slots/{slot_id}", response_model=SlotChange,
               summary="Move, swap the asset, lock/unlock or change the status of a slot",
               description="A move that breaks a cap is refused with 409; `error.cap` names the cap.")
-async def edit_slot(week: date, slot_id: str, body: SlotPatch, hub: HubDep, who: Writer) -> SlotChange:
-    return await run_in_threadpool(editing.edit_slot, hub, week, slot_id, body, who.name)
+async def edit_slot(week: date, slot_id: str, body: SlotPatch, hub: HubDep, who: Writer, now: Now) -> SlotChange:
+    return await run_in_threadpool(editing.edit_slot, hub, week, slot_id, body, who.name, now)
 
 
 @router.delete("/plans/{week}/slots/{slot_id}", response_model=SlotChange)
-def delete_slot(week: date, slot_id: str, hub: HubDep, who: Writer,
+def delete_slot(week: date, slot_id: str, hub: HubDep, who: Writer, now: Now,
                 version: Annotated[int | None, Query(ge=0)] = None) -> SlotChange:
-    return editing.delete_slot(hub, week, slot_id, who.name, version)
+    return editing.delete_slot(hub, week, slot_id, who.name, version, now)
 
 
 @router.post("/plans/{week}/slots/{slot_id}/publish", response_model=PublishResult,
              summary="Mark an approved slot published and record delivered events (idempotent)")
-async def publish_slot(week: date, slot_id: str, hub: HubDep, who: Publisher) -> PublishResult:
-    return await run_in_threadpool(editing.publish_slot, hub, week, slot_id, who.name)
+async def publish_slot(week: date, slot_id: str, hub: HubDep, who: Publisher, now: Now) -> PublishResult:
+    return await run_in_threadpool(editing.publish_slot, hub, week, slot_id, who.name, now)
 
 
 @router.get("/plans/{week}/due", response_model=DueSlots, summary="Approved slots due for sending (for bots)")
-def due(week: date, hub: HubDep, who: Reader, channel: str | None = None, before: datetime | None = None) -> DueSlots:
-    return editing.due_slots(hub, week, channel, before)
+def due(week: date, hub: HubDep, who: Reader, now: Now, channel: str | None = None,
+        before: datetime | None = None) -> DueSlots:
+    return editing.due_slots(hub, week, channel, before, now)
 
 
 @router.get("/plans/{week}/export.ics", response_class=Response, summary="The plan as an iCalendar file")

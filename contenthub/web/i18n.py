@@ -57,6 +57,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "back": {"zh": "返回", "en": "Back"},
     "keys": {"zh": "密钥", "en": "Keys"},
     # ---- publish calendar ----
+    # (issue 21: past days, channel refusals and overrides, estimated holidays, month view, picker)
+    "past_readonly": {"zh": "已过去·只读", "en": "past · read-only"},
+    "sent_from_events": {"zh": "实际送达（来自送达事件）", "en": "Actually sent (from delivered events)"},
+    "past_slot": {"zh": "这个排期的时间已经过去，只读。", "en": "This slot's time has passed; it is read-only."},
     "prev_week": {"zh": "上一周", "en": "Previous week"},
     "next_week": {"zh": "下一周", "en": "Next week"},
     "this_week": {"zh": "本周", "en": "This week"},
