@@ -553,3 +553,55 @@ def test_plan_of_the_current_week_starts_after_now_and_past_slots_are_read_only(
     assert events.ingest(seeded, delivered).accepted == 3
     html = ed.get("/calendar?week=2026-11-30").text
     assert 'data-sent-asset="a-practical-1"' in html and "×3" in html and "已过去" in html
+
+
+# ---- channels (issue 21): an asset goes only where it is tagged, unless an editor overrides it -------------------
+
+
+def test_swap_into_an_untagged_channel_is_refused_in_the_users_language_unless_overridden(ed: TestClient,
+                                                                                         seeded: Hub) -> None:
+    line = json.dumps({"id": "a-1v1-only", "title": "一对一专属话术", "kind": "text_script", "content_type": "practical",
+                       "status": "approved", "channels": ["wecom_1v1"]}, ensure_ascii=False)
+    assert library.import_jsonl(seeded, [line], "test").imported == 1
+    plan = make_plan(ed, channels=["mp_subscription", "app_push"])
+    sub = next(s for s in plan["slots"] if s["channel"] == "mp_subscription")
+    r = ed.patch(f"/v1/plans/{WEEK}/slots/{sub['id']}", json={"asset_id": "a-1v1-only"})
+    assert r.status_code == 409 and r.json()["error"]["field"] == "channel"
+    assert "订阅号" in r.json()["error"]["message"] and "企业微信" in r.json()["error"]["message"]
+    r = ed.patch(f"/v1/plans/{WEEK}/slots/{sub['id']}?lang=en", json={"asset_id": "a-1v1-only"})
+    assert r.status_code == 409 and "is not tagged for" in r.json()["error"]["message"]
+    r = ed.patch(f"/v1/plans/{WEEK}/slots/{sub['id']}", json={"asset_id": "a-1v1-only", "override_channel": True})
+    assert r.status_code == 422
+    r = ed.patch(f"/v1/plans/{WEEK}/slots/{sub['id']}", json={
+        "asset_id": "a-1v1-only", "override_channel": True, "override_reason": "老板要求本周订阅号也发"})
+    assert r.status_code == 200, r.text
+    record = r.json()["slot"]["overrides"][0]
+    assert record["by"] == "test-editor" and record["reason"] == "老板要求本周订阅号也发"
+    assert record["channel"] == "mp_subscription" and record["at"]
+    page = ed.get(f"/calendar/slots/{sub['id']}?week={WEEK}").text
+    assert "老板要求本周订阅号也发" in page and 'id="overrides"' in page
+
+
+def test_two_slots_trade_places_and_approve_all(ed: TestClient, seeded: Hub) -> None:
+    plan = make_plan(ed, channels=["wecom_group", "app_push"])
+    group = next(s for s in plan["slots"] if s["channel"] == "wecom_group")
+    push = next(s for s in plan["slots"] if s["channel"] == "app_push")
+    r = ed.post(f"/v1/plans/{WEEK}/slots/{group['id']}/swap", json={"other": push["id"]})
+    assert r.status_code in (200, 409), r.text
+    if r.status_code == 200:
+        moved = {s["id"]: s for s in r.json()}
+        assert moved[group["id"]]["channel"] == "app_push" and moved[group["id"]]["start"] == push["start"]
+        assert moved[push["id"]]["channel"] == "wecom_group"
+        assert any("time set by hand" in x for x in moved[group["id"]]["rationale"])
+        assert not any("best-time score" in x for x in moved[group["id"]]["rationale"])
+        rows = list(csv.DictReader(io.StringIO(ed.get(f"/v1/plans/{WEEK}/export.csv").text.lstrip("\ufeff"))))
+        row = next(x for x in rows if x["slot_id"] == group["id"])
+        assert "time set by hand" in row["rationale"]
+    else:
+        assert r.json()["error"]["cap"]
+    assert ed.post(f"/v1/plans/{WEEK}/slots/{group['id']}/swap", json={"other": group["id"]}).status_code == 422
+    r = ed.post(f"/v1/plans/{WEEK}/approve", json={"channel": "app_push"})
+    assert r.status_code == 200
+    after = ed.get(f"/v1/plans/{WEEK}").json()["slots"]
+    assert all(s["status"] == "approved" for s in after if s["channel"] == "app_push")
+    assert all(s["status"] == "draft" for s in after if s["channel"] == "wecom_group")

@@ -25,6 +25,7 @@ from contenthub.hub import Hub
 from contenthub.library import taxonomy
 from contenthub.publish import audiences as audience_lookup
 from contenthub.publish import clock, editing, service
+from contenthub.publish.describe import describe_rule
 from contenthub.publish.editing import SlotPatch
 from contenthub.publish.planner import resolve_rule, week_start_of
 from contenthub.publish.rules import CHANNELS, CONTENT_TYPES
@@ -185,9 +186,11 @@ def _slot_page(request: Request, hub: Hub, who: Principal, monday: date, slot_id
     slot = plan.slot(slot_id)
     asset = hub.store.get_asset(slot.asset_id)
     rule = resolve_rule(service.rules_by_key(hub), slot.channel, slot.audience)
+    names = _names(hub, lang)
     return render(
         request, "publish/slot.html", status_code=status_code, plan=plan, slot=slot, asset=asset, rule=rule,
-        names=_names(hub, lang), week=monday, flash=flash, error=error,
+        rule_words=describe_rule(rule, lang, names.get("content_types", {})) if rule else [],
+        names=names, week=monday, flash=flash, error=error, all_channels=CHANNELS,
         audience_label=audience_lookup.label(hub, slot.audience),
         transitions=[s for s in service.TRANSITIONS[slot.status] if s != "published"],
         can_write=allows(who.role, Perm.plans_write), can_publish=allows(who.role, Perm.events_write),

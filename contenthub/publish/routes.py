@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Response
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
@@ -17,7 +17,9 @@ from contenthub.access.keys import Principal
 from contenthub.access.roles import Perm
 from contenthub.deps import HubDep, require
 from contenthub.publish import clock, editing, service
-from contenthub.publish.editing import DueSlots, PublishResult, SlotChange, SlotIn, SlotPatch
+from contenthub.publish.editing import ApproveAllIn, DueSlots, PublishResult, SlotChange, SlotIn, SlotPatch, SwapIn
+from contenthub.publish.service import PlanSlot
+from contenthub.web.i18n import pick_lang
 from contenthub.publish.holidays import HolidayMark, MarketingDate
 from contenthub.publish.service import BestTime, Plan, PlanInfo, RuleOut, VersionInfo
 
@@ -28,6 +30,18 @@ Writer = Annotated[Principal, Depends(require(Perm.plans_write))]
 Publisher = Annotated[Principal, Depends(require(Perm.events_write))]
 Now = Annotated[datetime, Depends(clock.now)]
 AudienceKey = Annotated[str, Query(description="'all', 'group:<id>' or 'segment:<id>'.", max_length=200)]
+
+
+def request_lang(request: Request) -> str:
+    """?lang=, then the page's cookie, then Accept-Language (a refusal reads in the editor's language)."""
+    chosen = pick_lang(request.query_params.get("lang"), request.cookies.get("lang"))
+    if "lang" in request.query_params or "lang" in request.cookies:
+        return chosen
+    accept = request.headers.get("accept-language", "").lower()
+    return "en" if accept.startswith("en") else chosen
+
+
+Lang = Annotated[str, Depends(request_lang)]
 
 
 class PlanRequest(BaseModel):
@@ -130,15 +144,31 @@ async def replan(week: date, hub: HubDep, who: Writer, now: Now, body: ReplanReq
 
 
 @router.post("/plans/{week}/slots", response_model=SlotChange, status_code=201, summary="Add a slot by hand")
-def add_slot(week: date, body: SlotIn, hub: HubDep, who: Writer, now: Now) -> SlotChange:
-    return editing.add_slot(hub, week, body, who.name, now)
+def add_slot(week: date, body: SlotIn, hub: HubDep, who: Writer, now: Now, lang: Lang) -> SlotChange:
+    return editing.add_slot(hub, week, body, who.name, now, lang)
 
 
 @router.patch("/plans/{week}/slots/{slot_id}", response_model=SlotChange,
               summary="Move, swap the asset, lock/unlock or change the status of a slot",
               description="A move that breaks a cap is refused with 409; `error.cap` names the cap.")
-async def edit_slot(week: date, slot_id: str, body: SlotPatch, hub: HubDep, who: Writer, now: Now) -> SlotChange:
-    return await run_in_threadpool(editing.edit_slot, hub, week, slot_id, body, who.name, now)
+async def edit_slot(week: date, slot_id: str, body: SlotPatch, hub: HubDep, who: Writer, now: Now,
+                    lang: Lang) -> SlotChange:
+    return await run_in_threadpool(editing.edit_slot, hub, week, slot_id, body, who.name, now, lang)
+
+
+@router.post("/plans/{week}/slots/{slot_id}/swap", response_model=list[PlanSlot],
+             summary="Trade places (time and channel) with another slot",
+             description="409 when a slot would land in the past, over a cap, or on a channel its asset is not "
+             "tagged for; send override_channel with override_reason to place it anyway (recorded on the slot).")
+async def swap_slots(week: date, slot_id: str, body: SwapIn, hub: HubDep, who: Writer, now: Now,
+                     lang: Lang) -> list[PlanSlot]:
+    return await run_in_threadpool(editing.swap_slots, hub, week, slot_id, body, who.name, now, lang)
+
+
+@router.post("/plans/{week}/approve", response_model=SlotChange, summary="Approve every draft slot still ahead",
+             description="For the whole week or one channel; past slots are left as they are.")
+def approve_all(week: date, body: ApproveAllIn, hub: HubDep, who: Writer, now: Now) -> SlotChange:
+    return editing.approve_all(hub, week, body, who.name, now)
 
 
 @router.delete("/plans/{week}/slots/{slot_id}", response_model=SlotChange)

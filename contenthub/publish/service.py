@@ -73,6 +73,16 @@ class RuleOut(CadenceRule):
     source: Literal["default", "custom"] = "custom"
 
 
+class Override(BaseModel):
+    """An editor's decision to place an asset on a channel it is not tagged for: who, when, why, what."""
+
+    by: str
+    at: str
+    reason: str
+    asset_id: str
+    channel: str
+
+
 class PlanSlot(Slot):
     """A slot as stored: the planner's slot plus its status and the IANA zone its start is shown in."""
 
@@ -81,6 +91,7 @@ class PlanSlot(Slot):
     published_at: str | None = None
     delivered: int | None = Field(default=None, description="Members a delivered event was recorded for.")
     edits: list[str] = Field(default_factory=list, description="Who changed what, oldest first.")
+    overrides: list[Override] = Field(default_factory=list, description="Channel-tag overrides, oldest first.")
 
     @model_validator(mode="after")
     def _zoned(self) -> PlanSlot:

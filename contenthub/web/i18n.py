@@ -61,6 +61,13 @@ STRINGS: dict[str, dict[str, str]] = {
     "past_readonly": {"zh": "已过去·只读", "en": "past · read-only"},
     "sent_from_events": {"zh": "实际送达（来自送达事件）", "en": "Actually sent (from delivered events)"},
     "past_slot": {"zh": "这个排期的时间已经过去，只读。", "en": "This slot's time has passed; it is read-only."},
+    "channel_refused": {"zh": "素材「{asset}」没有标记可用于{channel}（已标记：{tagged}）。如确需投放，请勾选“强制投放”并写明原因，操作会被记录。",
+                        "en": "Asset '{asset}' is not tagged for {channel} (tagged for: {tagged}). To place it anyway, "
+                              "override and give a reason; the override is recorded."},
+    "no_channels": {"zh": "无", "en": "none"},
+    "override": {"zh": "强制投放到未标记渠道", "en": "Override the channel tags"},
+    "override_reason": {"zh": "原因（必填，会被记录）", "en": "Reason (required, recorded)"},
+    "overrides": {"zh": "渠道强制投放记录", "en": "Channel overrides"},
     "prev_week": {"zh": "上一周", "en": "Previous week"},
     "next_week": {"zh": "下一周", "en": "Next week"},
     "this_week": {"zh": "本周", "en": "This week"},
