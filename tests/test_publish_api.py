@@ -31,7 +31,7 @@ from contenthub.recommend.models import GroupIn, MembershipChange
 from contenthub.store.query import EventQuery
 from tests.conftest import Clients
 
-WEEK = date(2027, 6, 7)  # an ordinary week (no holiday or marketing date)
+WEEK = date(2027, 7, 5)  # an ordinary week (no holiday, festival, solar term or marketing date)
 SH = ZoneInfo("Asia/Shanghai")
 NY = ZoneInfo("America/New_York")
 FEW = ["mp_subscription", "wecom_group", "app_push"]
@@ -209,7 +209,7 @@ def test_unknown_audience_or_channel_in_a_plan_request_is_422(ed: TestClient) ->
     r = ed.post("/v1/plans", json={"week": WEEK.isoformat(), "channels": ["myspace"]})
     assert r.status_code == 422 and r.json()["error"]["field"] == "channel"
     assert ed.post("/v1/plans", json={"week": "2027-13-01"}).status_code == 422
-    assert ed.get("/v1/plans/2027-06-07").status_code == 404
+    assert ed.get("/v1/plans/2027-07-05").status_code == 404
 
 
 def test_group_and_segment_audiences_get_their_own_slots(ed: TestClient) -> None:
@@ -237,7 +237,7 @@ def test_move_that_breaks_a_cap_is_409_naming_it(ed: TestClient) -> None:
     assert r.status_code == 409 and r.json()["error"]["cap"] == "windows"
     r = ed.patch(f"/v1/plans/{WEEK}/slots/{first['id']}", json={"start": (local(first) + timedelta(days=9)).isoformat()})
     assert r.status_code == 422 and r.json()["error"]["field"] == "start"
-    r = ed.patch(f"/v1/plans/{WEEK}/slots/{first['id']}", json={"start": "2027-06-08T08:00:00"})
+    r = ed.patch(f"/v1/plans/{WEEK}/slots/{first['id']}", json={"start": "2027-07-06T08:00:00"})
     assert r.status_code == 422 and r.json()["error"]["field"] == "start", "a start without offset is refused"
 
 
@@ -380,9 +380,9 @@ def test_due_lists_approved_slots_before_a_time(api: Clients) -> None:
     assert [s["id"] for s in due["slots"]] == [slots[0]["id"], slots[2]["id"]]
     only = bot.get(f"/v1/plans/{WEEK}/due", params={"before": cutoff, "channel": slots[0]["channel"]}).json()
     assert {s["channel"] for s in only["slots"]} == {slots[0]["channel"]}
-    early = bot.get(f"/v1/plans/{WEEK}/due", params={"before": "2027-06-01T00:00:00+08:00"}).json()
+    early = bot.get(f"/v1/plans/{WEEK}/due", params={"before": "2027-06-29T00:00:00+08:00"}).json()
     assert early["slots"] == [] and early["plan_version"] == plan["version"] + 4
-    assert bot.get(f"/v1/plans/{WEEK}/due", params={"before": "2027-06-08T20:00:00"}).json()["error"]["field"] == "before"
+    assert bot.get(f"/v1/plans/{WEEK}/due", params={"before": "2027-07-06T20:00:00"}).json()["error"]["field"] == "before"
     assert bot.get(f"/v1/plans/{WEEK}/due", params={"channel": "myspace"}).status_code == 422
     assert bot.get("/v1/plans/2030-01-07/due").json()["slots"] == []
 
@@ -396,7 +396,7 @@ def test_ics_parses_with_one_event_per_active_slot_and_csv_has_status(ed: TestCl
     ed.patch(f"/v1/plans/{WEEK}/slots/{skipped}", json={"status": "skipped"})
     r = ed.get(f"/v1/plans/{WEEK}/export.ics")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/calendar")
-    events_ = icalendar.Calendar.from_ical(r.content).walk("VEVENT")
+    events_ = [e for e in icalendar.Calendar.from_ical(r.content).walk("VEVENT") if "holiday" not in e.categories]
     assert len(events_) == len(plan["slots"]) - 1
     uids = {str(e["UID"]) for e in events_}
     assert f"{skipped}@contenthub" not in uids
@@ -467,10 +467,10 @@ def test_best_time_learns_from_the_audiences_opens(ed: TestClient, seeded: Hub) 
 def test_marketing_dates_are_editable_and_mark_the_week(ed: TestClient) -> None:
     dates = ed.get("/v1/marketing-dates").json()
     assert any(d["name"] == "双11" for d in dates)
-    r = ed.put("/v1/marketing-dates", json=[*dates, {"name": "品牌日", "month": 6, "day": 9}])
+    r = ed.put("/v1/marketing-dates", json=[*dates, {"name": "品牌日", "month": 7, "day": 7}])
     assert r.status_code == 200
     marks = ed.get("/v1/holidays", params={"week": WEEK.isoformat()}).json()
-    assert marks == [{"date": "2027-06-09", "name": "品牌日", "kind": "marketing"}]
+    assert marks == [{"date": "2027-07-07", "name": "品牌日", "kind": "marketing", "name_en": None, "estimated": False}]
     plan = make_plan(ed, channels=["app_push"])
     assert plan["holidays"] == marks
     assert any("holiday week" in r for s in plan["slots"] for r in s["rationale"])
@@ -605,3 +605,25 @@ def test_two_slots_trade_places_and_approve_all(ed: TestClient, seeded: Hub) -> 
     after = ed.get(f"/v1/plans/{WEEK}").json()["slots"]
     assert all(s["status"] == "approved" for s in after if s["channel"] == "app_push")
     assert all(s["status"] == "draft" for s in after if s["channel"] == "wecom_group")
+
+
+# ---- holidays in every year (issue 21) ---------------------------------------------------------------------------
+
+
+def test_estimated_spring_festival_2027_in_the_api_the_calendar_and_the_ics(ed: TestClient) -> None:
+    marks = ed.get("/v1/holidays", params={"week": "2027-02-01"}).json()
+    spring = [m for m in marks if m["name"] == "春节"]
+    assert [m["date"] for m in spring] == ["2027-02-05", "2027-02-06", "2027-02-07"]
+    assert all(m["estimated"] and m["kind"] == "statutory" for m in spring)
+    make_plan(ed, date(2027, 2, 1), channels=["app_push"])
+    html = ed.get("/calendar?week=2027-02-01").text
+    assert "春节（预计）" in html and "(Spring Festival)" not in html and "holiday statutory estimated" in html
+    assert "Spring Festival (estimated)" in ed.get("/calendar?week=2027-02-01&lang=en").text
+    cal = icalendar.Calendar.from_ical(ed.get("/v1/plans/2027-02-01/export.ics?lang=zh").content)
+    titles = [str(e["SUMMARY"]) for e in cal.walk("VEVENT")]
+    assert "春节（预计）" in titles and not any(t.startswith("[app_push]") for t in titles)
+    english = icalendar.Calendar.from_ical(ed.get("/v1/plans/2027-02-01/export.ics?lang=en").content)
+    assert "Spring Festival (estimated)" in [str(e["SUMMARY"]) for e in english.walk("VEVENT")]
+    assert any(str(e["SUMMARY"]).startswith("[App push] ") for e in english.walk("VEVENT"))
+    rows = list(csv.DictReader(io.StringIO(ed.get("/v1/plans/2027-02-01/export.csv").content.decode("utf-8-sig"))))
+    assert rows and rows[0]["channel_name"] != "app_push"

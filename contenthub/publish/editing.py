@@ -175,10 +175,6 @@ def _asset(hub: Hub, asset_id: str) -> dict[str, Any]:
     return doc
 
 
-def _channel_names(hub: Hub, lang: str) -> dict[str, str]:
-    return {e.id: (e.zh if lang == "zh" else e.en) for e in taxonomy.entries(hub.store, "channels")}
-
-
 def _channel_check(hub: Hub, doc: dict[str, Any], channel: str, override: bool, reason: str | None, actor: str,
                    now: datetime, lang: str) -> Override | None:
     """An asset goes only to channels it is tagged for; an editor may override, and that is recorded.
@@ -189,7 +185,7 @@ def _channel_check(hub: Hub, doc: dict[str, Any], channel: str, override: bool, 
     if channel in tagged:
         return None
     if not override:
-        label = _channel_names(hub, lang)
+        label = _facet_names(hub, "channels", lang)
         names = "、".join(label.get(c, c) for c in tagged) if lang == "zh" else ", ".join(label.get(c, c) for c in tagged)
         raise ConflictError(
             t("channel_refused", lang).format(asset=doc.get("title") or doc["id"], channel=label.get(channel, channel),
@@ -626,13 +622,22 @@ def due_slots(hub: Hub, week: date, channel: str | None = None, before: datetime
     return DueSlots(week_start=week, plan_version=plan.version if plan else None, before=before, slots=slots)
 
 
-def export_ics(hub: Hub, week: date) -> bytes:
+def _facet_names(hub: Hub, facet: str, lang: str) -> dict[str, str]:
+    return {e.id: (e.zh if lang == "zh" else e.en) for e in taxonomy.entries(hub.store, facet)}
+
+
+def export_ics(hub: Hub, week: date, lang: str = "zh") -> bytes:
+    """Slots with channel and content-type names and their current reasons, plus the week's holiday marks
+    (read now, so an estimated schedule is replaced once the official one is known)."""
     plan = service.get_plan(hub, week)
-    return to_ics(plan.active(), calendar_name=f"ContentHub {plan.week_start.isoformat()} v{plan.version}")
+    return to_ics(plan.active(), calendar_name=f"ContentHub {plan.week_start.isoformat()} v{plan.version}",
+                  channel_names=_facet_names(hub, "channels", lang), type_names=_facet_names(hub, "content_types", lang),
+                  holidays=service.holidays_of(hub, plan.week_start), lang=lang)
 
 
-def export_csv(hub: Hub, week: date) -> str:
-    return to_csv(service.get_plan(hub, week).slots)
+def export_csv(hub: Hub, week: date, lang: str = "zh") -> str:
+    return to_csv(service.get_plan(hub, week).slots, _facet_names(hub, "channels", lang),
+                  _facet_names(hub, "content_types", lang))
 
 
 # ---- cap usage for the calendar -----------------------------------------------------------------------------------

@@ -190,14 +190,14 @@ def due(week: date, hub: HubDep, who: Reader, now: Now, channel: str | None = No
 
 
 @router.get("/plans/{week}/export.ics", response_class=Response, summary="The plan as an iCalendar file")
-def export_ics(week: date, hub: HubDep, who: Reader) -> Response:
-    data = editing.export_ics(hub, week)
+def export_ics(week: date, hub: HubDep, who: Reader, lang: Lang) -> Response:
+    data = editing.export_ics(hub, week, lang)
     return Response(data, media_type="text/calendar; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="plan-{week.isoformat()}.ics"'})
 
 
 @router.get("/plans/{week}/export.csv", response_class=Response, summary="The plan as CSV (UTF-8 with BOM)")
-def export_csv(week: date, hub: HubDep, who: Reader) -> Response:
+def export_csv(week: date, hub: HubDep, who: Reader, lang: Lang) -> Response:
     # the BOM makes Excel read Chinese titles as UTF-8
-    return Response("\ufeff" + editing.export_csv(hub, week), media_type="text/csv; charset=utf-8",
+    return Response("\ufeff" + editing.export_csv(hub, week, lang), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="plan-{week.isoformat()}.csv"'})

@@ -65,6 +65,14 @@ STRINGS: dict[str, dict[str, str]] = {
                         "en": "Asset '{asset}' is not tagged for {channel} (tagged for: {tagged}). To place it anyway, "
                               "override and give a reason; the override is recorded."},
     "no_channels": {"zh": "无", "en": "none"},
+    "holiday_estimated_help": {"zh": "标“预计”的放假日按惯例推算（农历），官方安排发布并更新 chinese-calendar 后自动替换。",
+                               "en": "Days off marked 'estimated' follow the usual pattern (lunar calendar); the official "
+                                     "schedule replaces them once chinese-calendar publishes it."},
+    "mark_statutory": {"zh": "法定节假日", "en": "Official day off"},
+    "mark_workday_adjusted": {"zh": "调休上班", "en": "Adjusted working day"},
+    "mark_marketing": {"zh": "营销节点", "en": "Marketing date"},
+    "mark_festival": {"zh": "传统节日", "en": "Traditional festival"},
+    "mark_solar_term": {"zh": "节气", "en": "Solar term"},
     "override": {"zh": "强制投放到未标记渠道", "en": "Override the channel tags"},
     "override_reason": {"zh": "原因（必填，会被记录）", "en": "Reason (required, recorded)"},
     "overrides": {"zh": "渠道强制投放记录", "en": "Channel overrides"},
