@@ -627,3 +627,32 @@ def test_estimated_spring_festival_2027_in_the_api_the_calendar_and_the_ics(ed: 
     assert any(str(e["SUMMARY"]).startswith("[App push] ") for e in english.walk("VEVENT"))
     rows = list(csv.DictReader(io.StringIO(ed.get("/v1/plans/2027-02-01/export.csv").content.decode("utf-8-sig"))))
     assert rows and rows[0]["channel_name"] != "app_push"
+
+
+# ---- season and validity (issue 21) ------------------------------------------------------------------------------
+
+
+def test_out_of_season_wording_is_flagged_and_not_planned_and_campaign_links_resolve(ed: TestClient,
+                                                                                    seeded: Hub) -> None:
+    lines = [json.dumps({"id": f"s-{i}", "title": title, "kind": "article", "content_type": "promotional",
+                         "status": "approved", "channels": ["app_push"]}, ensure_ascii=False)
+             for i, title in enumerate(["女神节快乐！全场满99减10", "618狂欢价", "国庆特别企划"])]
+    assert library.import_jsonl(seeded, lines, "test").imported == 3
+    # pinned to December: none of the three is in season, so the plan never picks them
+    clock.pin(seeded, datetime(2026, 12, 6, 15, tzinfo=SH))
+    plan = make_plan(ed, date(2026, 12, 7), channels=["app_push"])
+    assert plan["slots"] and not {s["asset_id"] for s in plan["slots"]} & {"s-0", "s-1", "s-2"}
+    page = ed.get("/library/assets/s-0").text
+    assert "seasonal-flag" in page and "女神节" in page and "没有设置投放时间窗" in page
+    assert "seasonal-flag" not in ed.get("/library/assets/a-practical-1").text
+    # a campaign link resolves into the effective window the recommender and the planner already honour
+    r = ed.patch("/v1/assets/s-2", json={"campaign": {"occasion": "国庆", "days_before": 10, "days_after": 2}})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["campaign"]["occasion"] == "国庆" and body["valid_from"].startswith("2027-09-20")
+    assert body["valid_until"].startswith("2027-10-03")
+    assert "seasonal-flag" not in ed.get("/library/assets/s-2").text
+    r = ed.patch("/v1/assets/s-1", json={"campaign": {"occasion": "光棍节前夜"}})
+    assert r.status_code == 422 and "unknown occasion" in r.json()["error"]["message"]
+    r = ed.patch("/v1/assets/s-1", json={"campaign": {"occasion": "618"}, "valid_from": "2027-06-01T00:00:00Z"})
+    assert r.status_code == 422
