@@ -656,3 +656,46 @@ def test_out_of_season_wording_is_flagged_and_not_planned_and_campaign_links_res
     assert r.status_code == 422 and "unknown occasion" in r.json()["error"]["message"]
     r = ed.patch("/v1/assets/s-1", json={"campaign": {"occasion": "618"}, "valid_from": "2027-06-01T00:00:00Z"})
     assert r.status_code == 422
+
+
+# ---- the calendar page (issue 21) --------------------------------------------------------------------------------
+
+
+def test_calendar_page_has_drag_and_drop_approve_all_month_view_picker_and_no_inline_script(
+        ed: TestClient, seeded: Hub) -> None:
+    plan = make_plan(ed, channels=["wecom_group", "app_push"])
+    html = ed.get(f"/calendar?week={WEEK}").text
+    assert '<script src="/static/calendar.js" defer></script>' in html
+    assert "<script>" not in html and "onchange=" not in html and "onclick=" not in html
+    assert 'draggable="true"' in html and 'id="dnd-move"' in html and 'id="dnd-swap"' in html
+    assert 'id="approve-week"' in html and 'data-approve-channel="app_push"' in html
+    assert ed.get("/static/calendar.js").status_code == 200
+    csrf = html.split('name="csrf_token" value="')[1].split('"')[0]
+    r = ed.post("/calendar/approve", data={"csrf_token": csrf, "week": WEEK.isoformat(), "channel": "app_push"},
+                follow_redirects=False)
+    assert r.status_code == 303
+    slots = ed.get(f"/v1/plans/{WEEK}").json()["slots"]
+    assert all(s["status"] == "approved" for s in slots if s["channel"] == "app_push")
+    month = ed.get("/calendar/month?month=2027-07").text
+    assert 'id="month-grid"' in month and f'/calendar?week={WEEK}' in month
+    feb = ed.get("/calendar/month?month=2027-02").text
+    assert "春节（预计）" in feb and "元宵节" in feb
+    assert ed.get("/calendar/month?month=nope").status_code == 200
+    # the slot page: the rule in words, an asset picker instead of an id box
+    slot = next(s for s in plan["slots"] if s["channel"] == "app_push")
+    page = ed.get(f"/calendar/slots/{slot['id']}?week={WEEK}").text
+    assert 'id="rule-words"' in page and '"max_per_day"' not in page and "{" not in page.split('id="rule-words"')[1][:300]
+    assert 'id="picker-form"' in page and page.count('class="secondary use-asset"') >= 1
+    found = ed.get(f"/calendar/slots/{slot['id']}?week={WEEK}&search=1&q=护眼&content_type=practical&channel=").text
+    assert 'data-asset-id="a-practical-' in found
+    # a drag to another channel that the asset is not tagged for is refused with an override form
+    line = json.dumps({"id": "a-sms-only", "title": "短信专用", "kind": "text_script", "content_type": "practical",
+                       "status": "approved", "channels": ["sms"]}, ensure_ascii=False)
+    assert library.import_jsonl(seeded, [line], "test").imported == 1
+    form = {"csrf_token": csrf, "week": WEEK.isoformat(), "asset_id": "a-sms-only"}
+    r = ed.post(f"/calendar/slots/{slot['id']}/edit", data=form)
+    assert r.status_code == 409 and 'id="override-form"' in r.text and "短信" in r.text
+    r = ed.post(f"/calendar/slots/{slot['id']}/edit", data={**form, "override_channel": "1",
+                                                            "override_reason": "测试渠道强制"}, follow_redirects=False)
+    assert r.status_code == 303
+    assert "测试渠道强制" in ed.get(f"/calendar/slots/{slot['id']}?week={WEEK}").text

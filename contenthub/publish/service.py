@@ -31,7 +31,13 @@ from contenthub.errors import ConflictError, InvalidError, NotFoundError
 from contenthub.hub import Hub
 from contenthub.publish import audiences as audience_lookup
 from contenthub.publish.besttime import best_time_scores
-from contenthub.publish.holidays import DEFAULT_MARKETING_DATES, HolidayMark, MarketingDate, dates_in_week
+from contenthub.publish.holidays import (
+    DEFAULT_MARKETING_DATES,
+    HolidayMark,
+    MarketingDate,
+    dates_in_week,
+    marks_between,
+)
 from contenthub.publish.picking import RecommenderPicker
 from contenthub.publish.planner import (
     AlreadySent,
@@ -287,6 +293,10 @@ def put_marketing_dates(hub: Hub, dates: Sequence[MarketingDate]) -> list[Market
 
 def holidays_of(hub: Hub, week: date) -> list[HolidayMark]:
     return dates_in_week(week_start_of(week), marketing_dates(hub))
+
+
+def holidays_between(hub: Hub, start: date, end: date) -> list[HolidayMark]:
+    return marks_between(start, end, marketing_dates(hub))
 
 
 # ---- best time ------------------------------------------------------------------------------------------------------
