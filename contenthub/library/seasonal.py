@@ -19,7 +19,12 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from contenthub.publish.holidays import DEFAULT_MARKETING_DATES, MarketingDate, lunar_date, statutory_years
+from contenthub.publish.holidays import (
+    DEFAULT_MARKETING_DATES,
+    MarketingDate,
+    lunar_date,
+    statutory_years,
+)
 
 LEAD_DAYS = 30
 """An occasion is 'in season' from this many days before it …"""

@@ -10,11 +10,11 @@ ids derived from slot id + user id: publishing the same slot again stores nothin
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
-from itertools import islice
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from itertools import islice
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,8 +28,23 @@ from contenthub.publish import service
 from contenthub.publish.export import to_csv, to_ics
 from contenthub.publish.holidays import raises_cadence
 from contenthub.publish.picking import AUDIENCE_CACHE
-from contenthub.publish.planner import AlreadySent, Violation, check_slot_move, resolve_rule, slot_id, week_start_of
-from contenthub.publish.rules import CHANNELS, CONTENT_TYPES, Audience, CadenceRule, Channel, ContentType, month_key
+from contenthub.publish.planner import (
+    AlreadySent,
+    Violation,
+    check_slot_move,
+    resolve_rule,
+    slot_id,
+    week_start_of,
+)
+from contenthub.publish.rules import (
+    CHANNELS,
+    CONTENT_TYPES,
+    Audience,
+    CadenceRule,
+    Channel,
+    ContentType,
+    month_key,
+)
 from contenthub.publish.service import TRANSITIONS, Override, Plan, PlanSlot, SlotStatus
 from contenthub.recommend import caps, events, reservations
 from contenthub.store.query import EventQuery

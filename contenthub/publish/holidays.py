@@ -22,7 +22,7 @@ from functools import lru_cache
 from typing import Literal
 
 import chinese_calendar
-from lunar_python import Lunar, Solar
+from lunar_python import Lunar, LunarYear, Solar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 MarkKind = Literal["statutory", "workday_adjusted", "marketing", "festival", "solar_term"]
@@ -111,10 +111,10 @@ class MarketingDate(BaseModel):
         if self.anchor == "spring_festival":
             return lunar_date(year, 1, 1) + timedelta(days=self.offset_days)
         if self.lunar_month is not None and self.lunar_day is not None:
-            try:
-                return lunar_date(year, self.lunar_month, self.lunar_day)
-            except Exception:  # lunar-python raises a bare Exception for a day the month lacks (a short 30th)
+            month = LunarYear.fromYear(year).getMonth(self.lunar_month)
+            if month is None or self.lunar_day > month.getDayCount():  # a 30th in a 29-day month
                 return None
+            return lunar_date(year, self.lunar_month, self.lunar_day)
         try:
             return date(year, self.month, self.day)  # type: ignore[arg-type]
         except ValueError:

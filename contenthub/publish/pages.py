@@ -32,7 +32,6 @@ from contenthub.publish.editing import ApproveAllIn, SlotPatch, SwapIn
 from contenthub.publish.planner import resolve_rule, week_start_of
 from contenthub.publish.rules import CHANNELS, CONTENT_TYPES
 from contenthub.recommend import groups, segments
-from contenthub.timeutil import utcnow
 from contenthub.web.i18n import t
 from contenthub.web.templating import lang_of, render
 

@@ -290,8 +290,9 @@ def _future(
     future = [c for c in found if c.epoch >= cut]
     if len(future) < len(found):
         local = not_before.astimezone(rule.zone)
-        notes = [*notes, f"{len(found) - len(future)} open hours are already past "
-                         f"(now {local:%a %m-%d %H:%M} {rule.timezone}); the past is not planned"]
+        past = (f"{len(found) - len(future)} open hours are already past "
+                f"(now {local:%a %m-%d %H:%M} {rule.timezone}); the past is not planned")
+        notes = [*notes, past]
     return future, notes
 
 

@@ -17,11 +17,25 @@ from contenthub.access.keys import Principal
 from contenthub.access.roles import Perm
 from contenthub.deps import HubDep, require
 from contenthub.publish import clock, editing, service
-from contenthub.publish.editing import ApproveAllIn, DueSlots, PublishResult, SlotChange, SlotIn, SlotPatch, SwapIn
-from contenthub.publish.service import PlanSlot
-from contenthub.web.i18n import pick_lang
+from contenthub.publish.editing import (
+    ApproveAllIn,
+    DueSlots,
+    PublishResult,
+    SlotChange,
+    SlotIn,
+    SlotPatch,
+    SwapIn,
+)
 from contenthub.publish.holidays import HolidayMark, MarketingDate
-from contenthub.publish.service import BestTime, Plan, PlanInfo, RuleOut, VersionInfo
+from contenthub.publish.service import (
+    BestTime,
+    Plan,
+    PlanInfo,
+    PlanSlot,
+    RuleOut,
+    VersionInfo,
+)
+from contenthub.web.i18n import pick_lang
 
 router = APIRouter(prefix="/v1", tags=["publish"])
 

@@ -28,6 +28,7 @@ from filelock import FileLock
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from contenthub.errors import ConflictError, InvalidError, NotFoundError
+from contenthub.experiments import runtime as experiments_runtime
 from contenthub.hub import Hub
 from contenthub.publish import audiences as audience_lookup
 from contenthub.publish.besttime import best_time_scores
@@ -49,8 +50,13 @@ from contenthub.publish.planner import (
     validate_rule_set,
     week_start_of,
 )
-from contenthub.experiments import runtime as experiments_runtime
-from contenthub.publish.rules import CHANNELS, Audience, CadenceRule, default_rules, month_key
+from contenthub.publish.rules import (
+    CHANNELS,
+    Audience,
+    CadenceRule,
+    default_rules,
+    month_key,
+)
 from contenthub.store.query import AssetFilter, EventQuery
 from contenthub.timeutil import from_iso, to_iso, utcnow
 
