@@ -699,3 +699,4 @@ def test_calendar_page_has_drag_and_drop_approve_all_month_view_picker_and_no_in
                                                             "override_reason": "测试渠道强制"}, follow_redirects=False)
     assert r.status_code == 303
     assert "测试渠道强制" in ed.get(f"/calendar/slots/{slot['id']}?week={WEEK}").text
+    assert 'class="override-mark"' in ed.get(f"/calendar?week={WEEK}").text

@@ -108,6 +108,8 @@ class MarketingDate(BaseModel):
         """First day of this mark in `year`, or None when it does not occur (2-29, a lunar 30th)."""
         if self.on is not None:
             return self.on if self.on.year == year else None
+        if (self.anchor is not None or self.lunar_month is not None) and not in_lunar_range(year):
+            return None
         if self.anchor == "spring_festival":
             return lunar_date(year, 1, 1) + timedelta(days=self.offset_days)
         if self.lunar_month is not None and self.lunar_day is not None:
@@ -137,9 +139,20 @@ DEFAULT_MARKETING_DATES: tuple[MarketingDate, ...] = (
 
 # ---- the lunar calendar ---------------------------------------------------------------------------------------
 
+LUNAR_YEARS = (1901, 2199)
+"""Years the lunar marks are computed for; outside them (year 1, year 9999 in a hostile query) there are none."""
+
+
+def in_lunar_range(year: int) -> bool:
+    return LUNAR_YEARS[0] <= year <= LUNAR_YEARS[1]
+
 
 def lunar_date(year: int, month: int, day: int) -> date:
-    """The solar date of lunar `month`/`day` in the lunar year that starts in solar `year`."""
+    """The solar date of lunar `month`/`day` in the lunar year that starts in solar `year`.
+
+    Raises ValueError outside LUNAR_YEARS."""
+    if not in_lunar_range(year):
+        raise ValueError(f"year {year} is outside the lunar calendar's range {LUNAR_YEARS[0]}–{LUNAR_YEARS[1]}")
     solar = Lunar.fromYmd(year, month, day).getSolar()
     return date(solar.getYear(), solar.getMonth(), solar.getDay())
 
@@ -213,7 +226,7 @@ def statutory_marks(start: date, end: date) -> list[HolidayMark]:
     last = statutory_years()[1]
     marks: list[HolidayMark] = []
     for day in _days(start, end):
-        if day.year > last:
+        if day.year > last and in_lunar_range(day.year):
             marks += [HolidayMark(date=day, name=name, name_en=_ENGLISH.get(name), kind="statutory", estimated=True)
                       for name in estimated_days_off(day.year).get(day, ())]
         elif day in chinese_calendar.holidays:
@@ -231,12 +244,12 @@ def statutory_marks(start: date, end: date) -> list[HolidayMark]:
 def lunar_marks(start: date, end: date) -> list[HolidayMark]:
     """Traditional festivals and the solar terms of SOLAR_TERMS between start and end inclusive."""
     marks: list[HolidayMark] = []
-    for year in range(start.year - 1, end.year + 1):
+    for year in range(max(start.year - 1, LUNAR_YEARS[0]), min(end.year, LUNAR_YEARS[1]) + 1):
         for name, english, month, day in FESTIVALS:
             when = lunar_date(year, month, day)
             if start <= when <= end:
                 marks.append(HolidayMark(date=when, name=name, name_en=english, kind="festival"))
-    for year in range(start.year, end.year + 1):
+    for year in range(max(start.year, LUNAR_YEARS[0]), min(end.year, LUNAR_YEARS[1]) + 1):
         for name, when in _solar_terms(year).items():
             if start <= when <= end:
                 marks.append(HolidayMark(date=when, name=name, name_en=SOLAR_TERMS[name], kind="solar_term"))

@@ -361,8 +361,10 @@ def month_page(request: Request, hub: HubDep, who: Reader, now: Now, month: str 
     error = None
     try:
         first = date.fromisoformat(month + "-01") if month else today.replace(day=1)
+        if not date(2, 1, 1) <= first <= date(9998, 12, 1):  # a month view needs its neighbours
+            raise ValueError(month)
     except ValueError:
-        first, error = today.replace(day=1), f"month: '{month}' is not a month; use YYYY-MM."
+        first, error = today.replace(day=1), f"month: '{month}' is not a month between 0002-01 and 9998-12; use YYYY-MM."
     last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
     weeks = []
     monday = week_start_of(first)

@@ -603,6 +603,8 @@ def sent_in_week(hub: Hub, week: date, now: datetime) -> list[SentPost]:
     zone = ZoneInfo(hub.settings.timezone)
     week = week_start_of(week)
     begin = datetime(week.year, week.month, week.day, tzinfo=zone)
+    if begin > now:
+        return []
     until = min(begin + timedelta(days=7), now.astimezone(zone))
     if until <= begin:
         return []
