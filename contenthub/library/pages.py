@@ -18,8 +18,8 @@ from contenthub.hub import Hub
 from contenthub.library import search as search_service
 from contenthub.library import seasonal, service, taxonomy
 from contenthub.library.models import AssetCreate, AssetUpdate
+from contenthub.publish import clock
 from contenthub.recommend.performance import asset_performance
-from contenthub.timeutil import utcnow
 from contenthub.web.templating import lang_of, render
 
 router = APIRouter(include_in_schema=False)
@@ -104,7 +104,7 @@ def upload(
 
 def seasonal_messages(hub: Hub, doc: dict[str, Any], lang: str) -> list[str]:
     """Seasonal wording without a campaign window, as sentences for the editor (asset page, review queue)."""
-    today = utcnow().astimezone(ZoneInfo(hub.settings.timezone)).date()
+    today = clock.current(hub).astimezone(ZoneInfo(hub.settings.timezone)).date()
     return [flag.message(lang) for flag in seasonal.flags(doc, today)]
 
 

@@ -18,13 +18,7 @@ from contenthub.errors import ConflictError, InvalidError, NotFoundError
 from contenthub.hub import Hub
 from contenthub.library import seasonal, tagging, taxonomy
 from contenthub.library.media import kind_for_mime, store_upload
-from contenthub.library.models import (
-    Asset,
-    AssetCreate,
-    AssetFields,
-    AssetUpdate,
-    MediaRef,
-)
+from contenthub.library.models import Asset, AssetCreate, AssetFields, AssetUpdate, MediaRef
 from contenthub.publish import clock
 from contenthub.timeutil import to_iso, utcnow
 
