@@ -48,6 +48,37 @@ def test_calendar_generates_renders_and_opens_a_slot(live_server: LiveServer, br
     assert browser.save_screenshot(str(shot))
     print(f"calendar screenshot: {shot}")
 
+    # keyboard drag and drop: Space picks a slot up, Enter drops it on another day's cell of its row
+    from selenium.webdriver.common.keys import Keys
+
+    movable = browser.find_elements(By.CSS_SELECTOR, "#calendar-grid a.slot.movable")
+    assert movable, "future draft slots can be moved"
+    mover = movable[0]
+    row = mover.find_element(By.XPATH, "./ancestor::tr")
+    here = mover.find_element(By.XPATH, "./ancestor::td").get_attribute("data-date")
+    target = next(c for c in row.find_elements(By.CSS_SELECTOR, "td.cell.drop") if c.get_attribute("data-date") != here)
+    browser.execute_script("arguments[0].scrollIntoView(); arguments[0].focus()", mover)
+    mover.send_keys(Keys.SPACE)
+    assert "picked" in mover.get_attribute("class") and target.get_attribute("tabindex") == "0"
+    browser.execute_script("arguments[0].focus()", target)
+    loads_new_page(browser, lambda: target.send_keys(Keys.ENTER))
+    # the move either went through (slot page, saved) or was refused with the cap that stops it
+    assert browser.find_elements(By.ID, "slot-flash") or browser.find_elements(By.ID, "slot-error")
+    assert not [e for e in browser.get_log("browser") if e.get("source") == "javascript"], "no script errors"
+    # mouse drag and drop: the browser's own drag events (dispatched, as headless chromium has no real mouse)
+    browser.get(f"{live_server.url}/calendar?week={week.isoformat()}")
+    drag = browser.find_elements(By.CSS_SELECTOR, "#calendar-grid a.slot.movable")[-1]
+    onto = next(c for c in drag.find_element(By.XPATH, "./ancestor::tr").find_elements(By.CSS_SELECTOR, "td.cell.drop")
+                if c.get_attribute("data-date") != drag.find_element(By.XPATH, "./ancestor::td").get_attribute("data-date"))
+    loads_new_page(browser, lambda: browser.execute_script("""
+        const [slot, cell] = arguments, data = new DataTransfer();
+        for (const [el, type] of [[slot, 'dragstart'], [cell, 'dragover'], [cell, 'drop'], [slot, 'dragend']]) {
+          el.dispatchEvent(new DragEvent(type, {bubbles: true, cancelable: true, dataTransfer: data}));
+        }""", drag, onto))
+    assert browser.find_elements(By.ID, "slot-flash") or browser.find_elements(By.ID, "slot-error")
+    browser.get(f"{live_server.url}/calendar?week={week.isoformat()}")
+    slots = browser.find_elements(By.CSS_SELECTOR, "#calendar-grid a.slot")
+
     first = slots[0]
     slot_id = first.get_attribute("data-slot-id")
     browser.execute_script("arguments[0].scrollIntoView()", first)

@@ -24,6 +24,7 @@ from contenthub.publish.holidays import (
     HolidayMark,
     MarketingDate,
     dates_in_week,
+    raises_cadence,
     statutory_years,
 )
 from contenthub.publish.planner import (
@@ -147,23 +148,44 @@ def test_statutory_holiday_and_adjusted_working_day() -> None:
     assert date(2026, 2, 14) in by_kind["workday_adjusted"]  # Saturday worked (调休)
     assert date(2026, 2, 14) in by_kind["marketing"]  # 情人节
     national_day = dates_in_week(date(2025, 9, 29))
-    assert HolidayMark(date=date(2025, 10, 1), name="国庆节 (National Day)", kind="statutory") in national_day
+    mark = next(m for m in national_day if m.date == date(2025, 10, 1) and m.kind == "statutory")
+    assert (mark.name, mark.name_en, mark.estimated) == ("国庆节", "National Day", False)
+    assert mark.label("zh") == "国庆节" and mark.label("en") == "National Day"
     assert not [m for m in dates_in_week(date(2025, 3, 17)) if m.kind == "statutory"]
 
 
-def test_years_outside_the_library_still_get_marketing_dates() -> None:
+def test_years_outside_the_library_get_marketing_dates_and_an_estimated_schedule() -> None:
     last = statutory_years()[1]
     week = date(last + 5, 11, 11) - timedelta(days=date(last + 5, 11, 11).weekday())
-    marks = dates_in_week(week)
-    assert [m.name for m in marks] == ["双11"]
-    assert all(m.kind == "marketing" for m in marks)
+    assert [m.name for m in dates_in_week(week)] == ["双11"]
+    spring = [m for m in dates_in_week(date(2027, 2, 1)) if m.kind == "statutory"]  # 春节 2027-02-06
+    assert {m.date for m in spring} == {date(2027, 2, 5), date(2027, 2, 6), date(2027, 2, 7)}
+    assert all(m.name == "春节" and m.estimated and m.label("zh") == "春节（预计）" for m in spring)
+    assert spring[0].label("en") == "Spring Festival (estimated)"
+    mid_autumn_2028 = dates_in_week(date(2028, 10, 2))  # 中秋 2028-10-03 falls in 国庆: one more day off
+    assert {m.name for m in mid_autumn_2028 if m.date == date(2028, 10, 3)} == {"中秋节", "国庆节"}
+    assert max(m.date for m in mid_autumn_2028 if m.name == "国庆节") == date(2028, 10, 8)
+    assert all(not m.estimated for m in dates_in_week(date(2026, 9, 21)))  # published years are official
+    assert [m.name for m in dates_in_week(date(2035, 6, 4)) if m.kind == "statutory"] == ["端午节"]
+
+
+def test_lunar_festivals_and_solar_terms_in_any_year() -> None:
+    kinds = {(m.name, m.kind) for m in dates_in_week(date(2031, 12, 22))}
+    assert ("冬至", "solar_term") in kinds
+    lantern = [m for m in dates_in_week(date(2027, 2, 15)) if m.name == "元宵节"]
+    assert lantern and lantern[0].date == date(2027, 2, 20) and lantern[0].kind == "festival"
+    solstice = next(m for m in dates_in_week(date(2027, 6, 21)) if m.name == "夏至")
+    assert not raises_cadence(solstice)
 
 
 def test_marketing_dates_are_editable() -> None:
-    qixi = MarketingDate(name="七夕", on=date(2026, 8, 19))
+    qixi = MarketingDate(name="七夕节", on=date(2026, 8, 19))
     marks = dates_in_week(date(2026, 8, 17), (*DEFAULT_MARKETING_DATES, qixi))
-    assert [(m.date, m.name) for m in marks] == [(date(2026, 8, 19), "七夕")]
+    assert [(m.date, m.name) for m in marks] == [(date(2026, 8, 19), "七夕"), (date(2026, 8, 19), "七夕节")]
     assert dates_in_week(date(2026, 8, 17), ()) == []
+    assert [m.date for m in dates_in_week(date(2029, 8, 13)) if m.name == "七夕"] == [date(2029, 8, 16)]
+    with pytest.raises(ValidationError, match="lunar_day"):
+        MarketingDate(name="half", lunar_month=7)
     with pytest.raises(ValidationError):
         MarketingDate(name="bad", month=2, day=30)
     with pytest.raises(ValidationError, match="exactly one"):
@@ -591,3 +613,34 @@ def test_csv_has_a_row_per_slot_and_defuses_formulas() -> None:
     assert len(lines) == 3 and lines[0].startswith("slot_id,channel,audience,start")
     assert "2026-06-08T20:00:00+08:00,Asia/Shanghai,2026-06-08,20:00" in lines[1]
     assert "'=HYPERLINK" in lines[1]
+
+
+# ---- time: never the past (issue 21) ---------------------------------------------------------------------------
+
+
+def test_current_week_is_planned_from_now_on() -> None:
+    """Sunday 2026-12-06 15:00 Beijing: only Sunday evening is left of the week."""
+    week, now = date(2026, 11, 30), datetime(2026, 12, 6, 15, 0, tzinfo=SH)
+    result = plan_week(week, default_rules(), [ALL], None, dates_in_week(week), [], counting_picker(), not_before=now)
+    assert result.slots and all(s.start >= now for s in result.slots)
+    assert {s.start.astimezone(SH).date() for s in result.slots} == {date(2026, 12, 6)}
+    assert any("already past" in r for u in result.unmet for r in u.reasons)
+    wednesday = datetime(2026, 12, 9, 10, 30, tzinfo=SH)
+    later = plan_week(date(2026, 12, 7), default_rules(), [ALL], None, [], [], counting_picker(), not_before=wednesday)
+    assert min(s.start for s in later.slots) >= wednesday
+    assert plan_week(week, default_rules(), [ALL], None, [], [], counting_picker(),
+                     not_before=datetime(2026, 12, 8, tzinfo=SH)).slots == []
+    with pytest.raises(ValueError, match="time zone"):
+        plan_week(week, default_rules(), [ALL], None, [], [], counting_picker(), not_before=datetime(2026, 12, 6))
+
+
+def test_check_slot_move_refuses_the_past() -> None:
+    week = date(2026, 12, 7)
+    plan = plan_week(week, default_rules(), [ALL], None, [], [], counting_picker())
+    slot = plan.slots[-1]
+    now = datetime(2026, 12, 9, 12, tzinfo=SH)
+    found = check_slot_move(plan.slots, slot.id, datetime(2026, 12, 8, 20, tzinfo=SH), default_rules(),
+                            not_before=now)
+    assert found and found[0].rule == "past" and "in the past" in found[0].message
+    assert all(v.rule != "past" for v in check_slot_move(
+        plan.slots, slot.id, datetime(2026, 12, 12, 20, tzinfo=SH), default_rules(), not_before=now))

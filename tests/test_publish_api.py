@@ -24,13 +24,14 @@ from contenthub.config import Settings
 from contenthub.embeddings import Embedder
 from contenthub.hub import Hub, open_hub
 from contenthub.library import service as library
+from contenthub.publish import clock
 from contenthub.publish.rules import CONTENT_TYPES
 from contenthub.recommend import events, groups, segments
 from contenthub.recommend.models import GroupIn, MembershipChange
 from contenthub.store.query import EventQuery
 from tests.conftest import Clients
 
-WEEK = date(2027, 6, 7)  # an ordinary week (no holiday or marketing date)
+WEEK = date(2027, 7, 5)  # an ordinary week (no holiday, festival, solar term or marketing date)
 SH = ZoneInfo("Asia/Shanghai")
 NY = ZoneInfo("America/New_York")
 FEW = ["mp_subscription", "wecom_group", "app_push"]
@@ -75,8 +76,13 @@ def seeded(template: Path, tmp_path: Path, embedder: Embedder) -> Iterator[Hub]:
     hub.close()
 
 
+NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
+"""The pinned "now" of these tests: before every week they plan, so no slot is in the past."""
+
+
 @pytest.fixture
 def api(seeded: Hub) -> Clients:
+    clock.pin(seeded, NOW)
     return Clients(seeded)
 
 
@@ -203,7 +209,7 @@ def test_unknown_audience_or_channel_in_a_plan_request_is_422(ed: TestClient) ->
     r = ed.post("/v1/plans", json={"week": WEEK.isoformat(), "channels": ["myspace"]})
     assert r.status_code == 422 and r.json()["error"]["field"] == "channel"
     assert ed.post("/v1/plans", json={"week": "2027-13-01"}).status_code == 422
-    assert ed.get("/v1/plans/2027-06-07").status_code == 404
+    assert ed.get("/v1/plans/2027-07-05").status_code == 404
 
 
 def test_group_and_segment_audiences_get_their_own_slots(ed: TestClient) -> None:
@@ -231,7 +237,7 @@ def test_move_that_breaks_a_cap_is_409_naming_it(ed: TestClient) -> None:
     assert r.status_code == 409 and r.json()["error"]["cap"] == "windows"
     r = ed.patch(f"/v1/plans/{WEEK}/slots/{first['id']}", json={"start": (local(first) + timedelta(days=9)).isoformat()})
     assert r.status_code == 422 and r.json()["error"]["field"] == "start"
-    r = ed.patch(f"/v1/plans/{WEEK}/slots/{first['id']}", json={"start": "2027-06-08T08:00:00"})
+    r = ed.patch(f"/v1/plans/{WEEK}/slots/{first['id']}", json={"start": "2027-07-06T08:00:00"})
     assert r.status_code == 422 and r.json()["error"]["field"] == "start", "a start without offset is refused"
 
 
@@ -374,9 +380,9 @@ def test_due_lists_approved_slots_before_a_time(api: Clients) -> None:
     assert [s["id"] for s in due["slots"]] == [slots[0]["id"], slots[2]["id"]]
     only = bot.get(f"/v1/plans/{WEEK}/due", params={"before": cutoff, "channel": slots[0]["channel"]}).json()
     assert {s["channel"] for s in only["slots"]} == {slots[0]["channel"]}
-    early = bot.get(f"/v1/plans/{WEEK}/due", params={"before": "2027-06-01T00:00:00+08:00"}).json()
+    early = bot.get(f"/v1/plans/{WEEK}/due", params={"before": "2027-06-29T00:00:00+08:00"}).json()
     assert early["slots"] == [] and early["plan_version"] == plan["version"] + 4
-    assert bot.get(f"/v1/plans/{WEEK}/due", params={"before": "2027-06-08T20:00:00"}).json()["error"]["field"] == "before"
+    assert bot.get(f"/v1/plans/{WEEK}/due", params={"before": "2027-07-06T20:00:00"}).json()["error"]["field"] == "before"
     assert bot.get(f"/v1/plans/{WEEK}/due", params={"channel": "myspace"}).status_code == 422
     assert bot.get("/v1/plans/2030-01-07/due").json()["slots"] == []
 
@@ -390,7 +396,7 @@ def test_ics_parses_with_one_event_per_active_slot_and_csv_has_status(ed: TestCl
     ed.patch(f"/v1/plans/{WEEK}/slots/{skipped}", json={"status": "skipped"})
     r = ed.get(f"/v1/plans/{WEEK}/export.ics")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/calendar")
-    events_ = icalendar.Calendar.from_ical(r.content).walk("VEVENT")
+    events_ = [e for e in icalendar.Calendar.from_ical(r.content).walk("VEVENT") if "holiday" not in e.categories]
     assert len(events_) == len(plan["slots"]) - 1
     uids = {str(e["UID"]) for e in events_}
     assert f"{skipped}@contenthub" not in uids
@@ -461,10 +467,10 @@ def test_best_time_learns_from_the_audiences_opens(ed: TestClient, seeded: Hub) 
 def test_marketing_dates_are_editable_and_mark_the_week(ed: TestClient) -> None:
     dates = ed.get("/v1/marketing-dates").json()
     assert any(d["name"] == "双11" for d in dates)
-    r = ed.put("/v1/marketing-dates", json=[*dates, {"name": "品牌日", "month": 6, "day": 9}])
+    r = ed.put("/v1/marketing-dates", json=[*dates, {"name": "品牌日", "month": 7, "day": 7}])
     assert r.status_code == 200
     marks = ed.get("/v1/holidays", params={"week": WEEK.isoformat()}).json()
-    assert marks == [{"date": "2027-06-09", "name": "品牌日", "kind": "marketing"}]
+    assert marks == [{"date": "2027-07-07", "name": "品牌日", "kind": "marketing", "name_en": None, "estimated": False}]
     plan = make_plan(ed, channels=["app_push"])
     assert plan["holidays"] == marks
     assert any("holiday week" in r for s in plan["slots"] for r in s["rationale"])
@@ -518,3 +524,179 @@ def test_history_keeps_the_last_versions(ed: TestClient, monkeypatch: pytest.Mon
     assert [v["version"] for v in ed.get(f"/v1/plans/{WEEK}/versions").json()] == [5, 4, 3]
     assert ed.get(f"/v1/plans/{WEEK}?version=2").status_code == 404
     assert ed.get(f"/v1/plans/{WEEK}?version=3").json()["version"] == 3
+
+
+# ---- time (issue 21): never the past, past days read-only and showing what was sent -----------------------------
+
+
+def test_plan_of_the_current_week_starts_after_now_and_past_slots_are_read_only(api: Clients, seeded: Hub) -> None:
+    ed = api.as_("editor")
+    clock.pin(seeded, datetime(2026, 11, 20, tzinfo=SH))  # delivered events must be in the real past
+    first = make_plan(ed, date(2026, 11, 30), channels=["app_push"])
+    assert first["slots"]
+    clock.pin(seeded, datetime(2026, 12, 3, 15, 0, tzinfo=SH))  # Thursday afternoon of that week
+    replanned = ed.post(f"/v1/plans/2026-11-30/replan", json={}).json()
+    assert replanned["version"] == 2, replanned
+    now = datetime(2026, 12, 3, 15, 0, tzinfo=SH)
+    past = [s for s in replanned["slots"] if local(s) < now]
+    assert {s["id"] for s in past} <= {s["id"] for s in first["slots"]}, "the past is kept, not re-planned"
+    future = [s for s in replanned["slots"] if local(s) >= now]
+    assert future and all(local(s) >= now for s in future)
+    r = ed.patch(f"/v1/plans/2026-11-30/slots/{future[0]['id']}", json={"start": "2026-12-02T20:00:00+08:00"})
+    assert r.status_code == 409 and r.json()["error"]["field"] == "past"
+    if past:
+        r = ed.patch(f"/v1/plans/2026-11-30/slots/{past[0]['id']}", json={"start": "2026-12-05T20:00:00+08:00"})
+        assert r.status_code == 409 and "read-only" in r.json()["error"]["message"]
+        assert ed.delete(f"/v1/plans/2026-11-30/slots/{past[0]['id']}").status_code == 409
+    delivered = [{"id": f"d{i}", "type": "delivered", "user_id": u, "asset_id": "a-practical-1", "channel": "app_push",
+                  "ts": "2026-12-01T12:05:00+08:00"} for i, u in enumerate(MEMBERS[:3])]
+    assert events.ingest(seeded, delivered).accepted == 3
+    html = ed.get("/calendar?week=2026-11-30").text
+    assert 'data-sent-asset="a-practical-1"' in html and "×3" in html and "已过去" in html
+
+
+# ---- channels (issue 21): an asset goes only where it is tagged, unless an editor overrides it -------------------
+
+
+def test_swap_into_an_untagged_channel_is_refused_in_the_users_language_unless_overridden(ed: TestClient,
+                                                                                         seeded: Hub) -> None:
+    line = json.dumps({"id": "a-1v1-only", "title": "一对一专属话术", "kind": "text_script", "content_type": "practical",
+                       "status": "approved", "channels": ["wecom_1v1"]}, ensure_ascii=False)
+    assert library.import_jsonl(seeded, [line], "test").imported == 1
+    plan = make_plan(ed, channels=["mp_subscription", "app_push"])
+    sub = next(s for s in plan["slots"] if s["channel"] == "mp_subscription")
+    r = ed.patch(f"/v1/plans/{WEEK}/slots/{sub['id']}", json={"asset_id": "a-1v1-only"})
+    assert r.status_code == 409 and r.json()["error"]["field"] == "channel"
+    assert "订阅号" in r.json()["error"]["message"] and "企业微信" in r.json()["error"]["message"]
+    r = ed.patch(f"/v1/plans/{WEEK}/slots/{sub['id']}?lang=en", json={"asset_id": "a-1v1-only"})
+    assert r.status_code == 409 and "is not tagged for" in r.json()["error"]["message"]
+    r = ed.patch(f"/v1/plans/{WEEK}/slots/{sub['id']}", json={"asset_id": "a-1v1-only", "override_channel": True})
+    assert r.status_code == 422
+    r = ed.patch(f"/v1/plans/{WEEK}/slots/{sub['id']}", json={
+        "asset_id": "a-1v1-only", "override_channel": True, "override_reason": "老板要求本周订阅号也发"})
+    assert r.status_code == 200, r.text
+    record = r.json()["slot"]["overrides"][0]
+    assert record["by"] == "test-editor" and record["reason"] == "老板要求本周订阅号也发"
+    assert record["channel"] == "mp_subscription" and record["at"]
+    page = ed.get(f"/calendar/slots/{sub['id']}?week={WEEK}").text
+    assert "老板要求本周订阅号也发" in page and 'id="overrides"' in page
+
+
+def test_two_slots_trade_places_and_approve_all(ed: TestClient, seeded: Hub) -> None:
+    plan = make_plan(ed, channels=["wecom_group", "app_push"])
+    group = next(s for s in plan["slots"] if s["channel"] == "wecom_group")
+    push = next(s for s in plan["slots"] if s["channel"] == "app_push")
+    r = ed.post(f"/v1/plans/{WEEK}/slots/{group['id']}/swap", json={"other": push["id"]})
+    assert r.status_code in (200, 409), r.text
+    if r.status_code == 200:
+        moved = {s["id"]: s for s in r.json()}
+        assert moved[group["id"]]["channel"] == "app_push" and moved[group["id"]]["start"] == push["start"]
+        assert moved[push["id"]]["channel"] == "wecom_group"
+        assert any("time set by hand" in x for x in moved[group["id"]]["rationale"])
+        assert not any("best-time score" in x for x in moved[group["id"]]["rationale"])
+        rows = list(csv.DictReader(io.StringIO(ed.get(f"/v1/plans/{WEEK}/export.csv").text.lstrip("\ufeff"))))
+        row = next(x for x in rows if x["slot_id"] == group["id"])
+        assert "time set by hand" in row["rationale"]
+    else:
+        assert r.json()["error"]["cap"]
+    assert ed.post(f"/v1/plans/{WEEK}/slots/{group['id']}/swap", json={"other": group["id"]}).status_code == 422
+    r = ed.post(f"/v1/plans/{WEEK}/approve", json={"channel": "app_push"})
+    assert r.status_code == 200
+    after = ed.get(f"/v1/plans/{WEEK}").json()["slots"]
+    assert all(s["status"] == "approved" for s in after if s["channel"] == "app_push")
+    assert all(s["status"] == "draft" for s in after if s["channel"] == "wecom_group")
+
+
+# ---- holidays in every year (issue 21) ---------------------------------------------------------------------------
+
+
+def test_estimated_spring_festival_2027_in_the_api_the_calendar_and_the_ics(ed: TestClient) -> None:
+    marks = ed.get("/v1/holidays", params={"week": "2027-02-01"}).json()
+    spring = [m for m in marks if m["name"] == "春节"]
+    assert [m["date"] for m in spring] == ["2027-02-05", "2027-02-06", "2027-02-07"]
+    assert all(m["estimated"] and m["kind"] == "statutory" for m in spring)
+    make_plan(ed, date(2027, 2, 1), channels=["app_push"])
+    html = ed.get("/calendar?week=2027-02-01").text
+    assert "春节（预计）" in html and "(Spring Festival)" not in html and "holiday statutory estimated" in html
+    assert "Spring Festival (estimated)" in ed.get("/calendar?week=2027-02-01&lang=en").text
+    cal = icalendar.Calendar.from_ical(ed.get("/v1/plans/2027-02-01/export.ics?lang=zh").content)
+    titles = [str(e["SUMMARY"]) for e in cal.walk("VEVENT")]
+    assert "春节（预计）" in titles and not any(t.startswith("[app_push]") for t in titles)
+    english = icalendar.Calendar.from_ical(ed.get("/v1/plans/2027-02-01/export.ics?lang=en").content)
+    assert "Spring Festival (estimated)" in [str(e["SUMMARY"]) for e in english.walk("VEVENT")]
+    assert any(str(e["SUMMARY"]).startswith("[App push] ") for e in english.walk("VEVENT"))
+    rows = list(csv.DictReader(io.StringIO(ed.get("/v1/plans/2027-02-01/export.csv").content.decode("utf-8-sig"))))
+    assert rows and rows[0]["channel_name"] != "app_push"
+
+
+# ---- season and validity (issue 21) ------------------------------------------------------------------------------
+
+
+def test_out_of_season_wording_is_flagged_and_not_planned_and_campaign_links_resolve(ed: TestClient,
+                                                                                    seeded: Hub) -> None:
+    lines = [json.dumps({"id": f"s-{i}", "title": title, "kind": "article", "content_type": "promotional",
+                         "status": "approved", "channels": ["app_push"]}, ensure_ascii=False)
+             for i, title in enumerate(["女神节快乐！全场满99减10", "618狂欢价", "国庆特别企划"])]
+    assert library.import_jsonl(seeded, lines, "test").imported == 3
+    # pinned to December: none of the three is in season, so the plan never picks them
+    clock.pin(seeded, datetime(2026, 12, 6, 15, tzinfo=SH))
+    plan = make_plan(ed, date(2026, 12, 7), channels=["app_push"])
+    assert plan["slots"] and not {s["asset_id"] for s in plan["slots"]} & {"s-0", "s-1", "s-2"}
+    page = ed.get("/library/assets/s-0").text
+    assert "seasonal-flag" in page and "女神节" in page and "没有设置投放时间窗" in page
+    assert "seasonal-flag" not in ed.get("/library/assets/a-practical-1").text
+    # a campaign link resolves into the effective window the recommender and the planner already honour
+    r = ed.patch("/v1/assets/s-2", json={"campaign": {"occasion": "国庆", "days_before": 10, "days_after": 2}})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["campaign"]["occasion"] == "国庆" and body["valid_from"].startswith("2027-09-20")
+    assert body["valid_until"].startswith("2027-10-03")
+    assert "seasonal-flag" not in ed.get("/library/assets/s-2").text
+    r = ed.patch("/v1/assets/s-1", json={"campaign": {"occasion": "光棍节前夜"}})
+    assert r.status_code == 422 and "unknown occasion" in r.json()["error"]["message"]
+    r = ed.patch("/v1/assets/s-1", json={"campaign": {"occasion": "618"}, "valid_from": "2027-06-01T00:00:00Z"})
+    assert r.status_code == 422
+
+
+# ---- the calendar page (issue 21) --------------------------------------------------------------------------------
+
+
+def test_calendar_page_has_drag_and_drop_approve_all_month_view_picker_and_no_inline_script(
+        ed: TestClient, seeded: Hub) -> None:
+    plan = make_plan(ed, channels=["wecom_group", "app_push"])
+    html = ed.get(f"/calendar?week={WEEK}").text
+    assert '<script src="/static/calendar.js" defer></script>' in html
+    assert "<script>" not in html and "onchange=" not in html and "onclick=" not in html
+    assert 'draggable="true"' in html and 'id="dnd-move"' in html and 'id="dnd-swap"' in html
+    assert 'id="approve-week"' in html and 'data-approve-channel="app_push"' in html
+    assert ed.get("/static/calendar.js").status_code == 200
+    csrf = html.split('name="csrf_token" value="')[1].split('"')[0]
+    r = ed.post("/calendar/approve", data={"csrf_token": csrf, "week": WEEK.isoformat(), "channel": "app_push"},
+                follow_redirects=False)
+    assert r.status_code == 303
+    slots = ed.get(f"/v1/plans/{WEEK}").json()["slots"]
+    assert all(s["status"] == "approved" for s in slots if s["channel"] == "app_push")
+    month = ed.get("/calendar/month?month=2027-07").text
+    assert 'id="month-grid"' in month and f'/calendar?week={WEEK}' in month
+    feb = ed.get("/calendar/month?month=2027-02").text
+    assert "春节（预计）" in feb and "元宵节" in feb
+    assert ed.get("/calendar/month?month=nope").status_code == 200
+    # the slot page: the rule in words, an asset picker instead of an id box
+    slot = next(s for s in plan["slots"] if s["channel"] == "app_push")
+    page = ed.get(f"/calendar/slots/{slot['id']}?week={WEEK}").text
+    assert 'id="rule-words"' in page and '"max_per_day"' not in page and "{" not in page.split('id="rule-words"')[1][:300]
+    assert 'id="picker-form"' in page and page.count('class="secondary use-asset"') >= 1
+    found = ed.get(f"/calendar/slots/{slot['id']}?week={WEEK}&search=1&q=护眼&content_type=practical&channel=").text
+    assert 'data-asset-id="a-practical-' in found
+    # a drag to another channel that the asset is not tagged for is refused with an override form
+    line = json.dumps({"id": "a-sms-only", "title": "短信专用", "kind": "text_script", "content_type": "practical",
+                       "status": "approved", "channels": ["sms"]}, ensure_ascii=False)
+    assert library.import_jsonl(seeded, [line], "test").imported == 1
+    form = {"csrf_token": csrf, "week": WEEK.isoformat(), "asset_id": "a-sms-only"}
+    r = ed.post(f"/calendar/slots/{slot['id']}/edit", data=form)
+    assert r.status_code == 409 and 'id="override-form"' in r.text and "短信" in r.text
+    r = ed.post(f"/calendar/slots/{slot['id']}/edit", data={**form, "override_channel": "1",
+                                                            "override_reason": "测试渠道强制"}, follow_redirects=False)
+    assert r.status_code == 303
+    assert "测试渠道强制" in ed.get(f"/calendar/slots/{slot['id']}?week={WEEK}").text
+    assert 'class="override-mark"' in ed.get(f"/calendar?week={WEEK}").text

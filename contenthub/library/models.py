@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from contenthub.library.seasonal import CampaignLink
 from contenthub.timeutil import Instant, to_utc
 
 Status = Literal["draft", "approved", "archived"]
@@ -81,6 +82,8 @@ class AssetFields(BaseModel):
     status: Status | None = None
     valid_from: Instant | None = None
     valid_until: Instant | None = None
+    campaign: CampaignLink | None = Field(default=None, description="Window tied to a holiday or marketing "
+                                          "date; resolved into valid_from/valid_until (give one or the other).")
     url: str | None = Field(default=None, max_length=2000)
 
     @field_validator("title", "body")
@@ -108,6 +111,8 @@ class AssetFields(BaseModel):
         # naive times are UTC (timeutil.to_utc): comparing them raw with aware ones raises TypeError
         if self.valid_from and self.valid_until and to_utc(self.valid_until) <= to_utc(self.valid_from):
             raise ValueError("valid_until must be after valid_from")
+        if self.campaign is not None and (self.valid_from or self.valid_until):
+            raise ValueError("give either campaign (a window tied to an occasion) or valid_from/valid_until")
         return self
 
 
@@ -141,6 +146,7 @@ class Asset(BaseModel):
     status: Status = "draft"
     valid_from: str | None = None
     valid_until: str | None = None
+    campaign: CampaignLink | None = None
     url: str | None = None
     media: MediaRef | None = None
     suggestions: Suggestions | None = None

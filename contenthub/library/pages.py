@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
@@ -15,8 +16,9 @@ from contenthub.deps import HubDep, check_csrf, require
 from contenthub.errors import NotFoundError, ProblemError
 from contenthub.hub import Hub
 from contenthub.library import search as search_service
-from contenthub.library import service, taxonomy
+from contenthub.library import seasonal, service, taxonomy
 from contenthub.library.models import AssetCreate, AssetUpdate
+from contenthub.publish import clock
 from contenthub.recommend.performance import asset_performance
 from contenthub.web.templating import lang_of, render
 
@@ -100,6 +102,12 @@ def upload(
     return RedirectResponse(f"/library/assets/{asset.id}", status_code=303)
 
 
+def seasonal_messages(hub: Hub, doc: dict[str, Any], lang: str) -> list[str]:
+    """Seasonal wording without a campaign window, as sentences for the editor (asset page, review queue)."""
+    today = clock.current(hub).astimezone(ZoneInfo(hub.settings.timezone)).date()
+    return [flag.message(lang) for flag in seasonal.flags(doc, today)]
+
+
 def _detail(request: Request, hub: Hub, who: Principal, asset_id: str, flash: str | None = None,
             status_code: int = 200) -> HTMLResponse:
     asset = service.get_asset(hub, asset_id)
@@ -107,6 +115,7 @@ def _detail(request: Request, hub: Hub, who: Principal, asset_id: str, flash: st
     performance = asset_performance(hub, asset_id)
     return render(
         request, "library/detail.html", status_code=status_code, asset=asset, flash=flash,
+        seasonal_flags=seasonal_messages(hub, asset.model_dump(), lang),
         taxonomy=taxonomy.all_taxonomy(hub.store), names=_names(hub, lang),
         similar=search_service.similar(hub, asset_id, n=8), can_write=allows(who.role, Perm.library_write),
         performance=performance,

@@ -13,6 +13,7 @@ from contenthub.access.keys import Principal
 from contenthub.access.roles import Perm, allows
 from contenthub.deps import HubDep, check_csrf, require
 from contenthub.library import service, tagging, taxonomy
+from contenthub.library.pages import seasonal_messages
 from contenthub.web.templating import lang_of, render
 
 router = APIRouter(include_in_schema=False)
@@ -64,6 +65,7 @@ def review_page(request: Request, hub: HubDep, who: Reader, offset: int = 0, fla
     return render(
         request, "library/review.html", items=items, total=total, offset=offset, page=PAGE,
         acc=tagging.accuracy(hub), names=names, s=s, flash=s.get(flash, ""),
+        seasonal={it.asset.id: seasonal_messages(hub, it.asset.model_dump(), lang) for it in items},
         can_write=allows(who.role, Perm.library_write), can_train=allows(who.role, Perm.taxonomy_write),
     )
 

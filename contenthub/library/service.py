@@ -16,10 +16,11 @@ from pydantic import ValidationError
 from contenthub import audit
 from contenthub.errors import ConflictError, InvalidError, NotFoundError
 from contenthub.hub import Hub
-from contenthub.library import tagging, taxonomy
+from contenthub.library import seasonal, tagging, taxonomy
 from contenthub.library.media import kind_for_mime, store_upload
 from contenthub.library.models import Asset, AssetCreate, AssetFields, AssetUpdate, MediaRef
 from contenthub.limits import loads_json
+from contenthub.publish import clock
 from contenthub.timeutil import to_iso, utcnow
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
@@ -52,8 +53,21 @@ def _iso(dt: datetime | None) -> str | None:
     return to_iso(dt) if dt else None
 
 
+def _campaign_window(hub: Hub, fields: AssetFields) -> None:
+    """Resolve a campaign link into the asset's effective window, so every picker (the recommender's candidate
+    mask, the planner) honours it through valid_from/valid_until alone."""
+    if fields.campaign is None:
+        return
+    try:
+        fields.valid_from, fields.valid_until = seasonal.resolve_campaign(fields.campaign, clock.current(hub),
+                                                                          hub.settings.timezone)
+    except ValueError as exc:
+        raise InvalidError(str(exc), field="campaign.occasion", value=fields.campaign.occasion) from None
+
+
 def _build(hub: Hub, data: AssetCreate, actor: str, asset_id: str | None, media: MediaRef | None) -> dict[str, Any]:
     _validate_vocab(hub, data)
+    _campaign_window(hub, data)
     now = to_iso(utcnow())
     return Asset(
         id=asset_id or new_asset_id(),
@@ -68,6 +82,7 @@ def _build(hub: Hub, data: AssetCreate, actor: str, asset_id: str | None, media:
         status=data.status or "draft",
         valid_from=_iso(data.valid_from),
         valid_until=_iso(data.valid_until),
+        campaign=data.campaign,
         url=data.url,
         media=media,
         created_by=actor,
@@ -137,7 +152,13 @@ def update_asset(hub: Hub, asset_id: str, patch: AssetUpdate, actor: str, *, fee
             extra={"current_version": current.version},
         )
     _validate_vocab(hub, patch)
+    explicit = bool({"valid_from", "valid_until"} & patch.model_fields_set)
+    _campaign_window(hub, patch)
     changes = patch.model_dump(exclude_unset=True, exclude={"version"})
+    if patch.campaign is not None:
+        changes.update(valid_from=patch.valid_from, valid_until=patch.valid_until)
+    elif explicit and "campaign" not in changes:
+        changes["campaign"] = None  # explicit dates replace a campaign link
     if "title" in changes and not changes["title"]:
         raise InvalidError("title must not be empty", field="title")
     for key in ("valid_from", "valid_until"):

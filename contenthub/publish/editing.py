@@ -10,29 +10,46 @@ ids derived from slot id + user id: publishing the same slot again stores nothin
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
-from itertools import islice
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from itertools import islice
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from contenthub.errors import ConflictError, InvalidError
 from contenthub.hub import Hub
+from contenthub.library import taxonomy
 from contenthub.publish import audiences as audience_lookup
 from contenthub.publish import service
 from contenthub.publish.export import to_csv, to_ics
 from contenthub.publish.holidays import raises_cadence
 from contenthub.publish.picking import AUDIENCE_CACHE
-from contenthub.publish.planner import AlreadySent, Violation, check_slot_move, resolve_rule, slot_id, week_start_of
-from contenthub.publish.rules import CHANNELS, CONTENT_TYPES, Audience, CadenceRule, Channel, ContentType, month_key
-from contenthub.publish.service import TRANSITIONS, Plan, PlanSlot, SlotStatus
+from contenthub.publish.planner import (
+    AlreadySent,
+    Violation,
+    check_slot_move,
+    resolve_rule,
+    slot_id,
+    week_start_of,
+)
+from contenthub.publish.rules import (
+    CHANNELS,
+    CONTENT_TYPES,
+    Audience,
+    CadenceRule,
+    Channel,
+    ContentType,
+    month_key,
+)
+from contenthub.publish.service import TRANSITIONS, Override, Plan, PlanSlot, SlotStatus
 from contenthub.recommend import caps, events, reservations
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import from_iso, to_iso, utcnow
+from contenthub.web.i18n import t
 
 EVENT_ID_MAX = 128
 PUBLISH_CHUNK = 500
@@ -54,6 +71,16 @@ class SlotPatch(BaseModel):
     asset_id: str | None = Field(default=None, min_length=1, max_length=64)
     locked: bool | None = None
     status: SlotStatus | None = None
+    channel: Channel | None = Field(default=None, description="Move the slot to another channel (same time).")
+    override_channel: bool = Field(default=False, description="Place the asset on a channel it is not tagged "
+                                   "for anyway; needs override_reason and is recorded on the slot.")
+    override_reason: str | None = Field(default=None, max_length=500)
+
+    @model_validator(mode="after")
+    def _reason_with_override(self) -> SlotPatch:
+        if self.override_channel and not (self.override_reason or "").strip():
+            raise ValueError("override_reason: say why the asset goes to a channel it is not tagged for")
+        return self
 
 
 class SlotIn(BaseModel):
@@ -69,6 +96,8 @@ class SlotIn(BaseModel):
     content_type: ContentType | None = Field(default=None, description="Default: the asset's content type.")
     scene: str | None = None
     locked: bool = True
+    override_channel: bool = False
+    override_reason: str | None = Field(default=None, max_length=500)
 
 
 class PublishResult(BaseModel):
@@ -112,18 +141,19 @@ class CapUse(BaseModel):
 class _Context:
     """Rules, holidays and other weeks' posts a check of this plan needs (read once per request)."""
 
-    def __init__(self, hub: Hub, plan: Plan) -> None:
+    def __init__(self, hub: Hub, plan: Plan, now: datetime) -> None:
         self.rules: list[CadenceRule] = service.rule_set(hub)
         self.index = service.rules_by_key(hub)
         self.sent = service.already_sent(hub, plan.week_start, self.rules)
         self.holidays = plan.holidays
+        self.now = now
 
     def zone(self, slot: PlanSlot) -> ZoneInfo:
         rule = resolve_rule(self.index, slot.channel, slot.audience)
         return rule.zone if rule else ZoneInfo(slot.timezone)
 
     def violations(self, slots: Sequence[PlanSlot], moved: PlanSlot, start: datetime) -> list[Violation]:
-        return check_slot_move(slots, moved.id, start, self.rules, self.sent, self.holidays)
+        return check_slot_move(slots, moved.id, start, self.rules, self.sent, self.holidays, not_before=self.now)
 
 
 def _refuse(what: str, found: Sequence[Violation]) -> ConflictError:
@@ -132,6 +162,14 @@ def _refuse(what: str, found: Sequence[Violation]) -> ConflictError:
     return ConflictError(f"{what} breaks {first.rule} ({first.channel}/{first.audience}): {text}",
                          field=first.rule, extra={"cap": first.rule, "limit": first.limit, "actual": first.actual,
                                                   "violations": [v.model_dump() for v in found]})
+
+
+def _past(slot: PlanSlot, now: datetime) -> ConflictError:
+    zone = ZoneInfo(slot.timezone)
+    return ConflictError(
+        f"Slot {slot.id} was due {slot.start:%a %Y-%m-%d %H:%M} {slot.timezone}, before now "
+        f"({now.astimezone(zone):%a %Y-%m-%d %H:%M}): past days are read-only; plan a later time instead.",
+        field="start", value=slot.start.isoformat(), extra={"cap": "past"})
 
 
 def _in_week(plan: Plan, local: datetime, field: str) -> None:
@@ -152,10 +190,24 @@ def _asset(hub: Hub, asset_id: str) -> dict[str, Any]:
     return doc
 
 
-def _asset_warnings(doc: dict[str, Any], channel: str) -> list[str]:
-    if channel not in (doc.get("channels") or []):
-        return [f"asset {doc['id']} is not tagged for channel {channel}"]
-    return []
+def _channel_check(hub: Hub, doc: dict[str, Any], channel: str, override: bool, reason: str | None, actor: str,
+                   now: datetime, lang: str) -> Override | None:
+    """An asset goes only to channels it is tagged for; an editor may override, and that is recorded.
+
+    Refused with 409 in the request's language, naming the channels the asset is tagged for.
+    """
+    tagged = list(doc.get("channels") or [])
+    if channel in tagged:
+        return None
+    if not override:
+        label = _facet_names(hub, "channels", lang)
+        names = "、".join(label.get(c, c) for c in tagged) if lang == "zh" else ", ".join(label.get(c, c) for c in tagged)
+        raise ConflictError(
+            t("channel_refused", lang).format(asset=doc.get("title") or doc["id"], channel=label.get(channel, channel),
+                                              tagged=names or t("no_channels", lang)),
+            field="channel", value=channel, allowed=tagged,
+            extra={"cap": "channel", "asset_id": doc["id"], "override": "override_channel + override_reason"})
+    return Override(by=actor, at=to_iso(now), reason=(reason or "").strip(), asset_id=doc["id"], channel=channel)
 
 
 def _duplicate(plan: Plan, audience: Audience, asset_id: str, except_id: str | None) -> None:
@@ -181,8 +233,12 @@ def _replace(plan: Plan, slot: PlanSlot | None, slot_id_: str, action: str, acto
 
 
 def edit_slot(hub: Hub, week: date, slot_id_: str, patch: SlotPatch, actor: str,
-              now: datetime | None = None) -> SlotChange:
-    """Apply asset swap, move, lock and status change (in that order) as one new version."""
+              now: datetime | None = None, lang: str = "en") -> SlotChange:
+    """Apply asset swap, channel change, move, lock and status change (in that order) as one new version.
+
+    An asset goes to a channel it is not tagged for only with `override_channel` and a reason (recorded on
+    the slot); otherwise 409 in `lang`.
+    """
     now = now or utcnow()
     warnings: list[str] = []
     with service._lock(hub):
@@ -190,33 +246,49 @@ def edit_slot(hub: Hub, week: date, slot_id_: str, patch: SlotPatch, actor: str,
         expected = plan.version if patch.version is None else patch.version
         slot = plan.slot(slot_id_)
         before = slot
-        changes_content = patch.start is not None or patch.asset_id is not None
+        changes_content = patch.start is not None or patch.asset_id is not None or patch.channel is not None
         if changes_content and slot.status == "published":
             raise ConflictError("This slot is published: its time and asset are history now.", field="status",
                                 value=slot.status)
+        if changes_content and slot.start < now:
+            raise _past(slot, now)
         if changes_content and slot.status == "skipped" and patch.status != "draft":
             raise ConflictError("This slot is skipped; set its status to draft to edit it.", field="status",
                                 value=slot.status)
-        ctx = _Context(hub, plan)
+        ctx = _Context(hub, plan, now)
         done: list[str] = []
         if patch.status == "draft" and slot.status == "skipped":
             slot = _set_status(plan, slot, "draft", ctx)
             done.append("revived")
+        channel = patch.channel or slot.channel
         if patch.asset_id is not None and patch.asset_id != slot.asset_id:
-            slot, extra = _swap(hub, plan, slot, patch.asset_id, ctx)
-            warnings += extra
+            slot = _swap(hub, plan, slot, patch.asset_id, ctx)
             done.append(f"asset {before.asset_id} → {slot.asset_id}")
-        if patch.start is not None:
+        if channel != before.channel or slot.asset_id != before.asset_id:
+            doc = _asset(hub, slot.asset_id)
+            override = _channel_check(hub, doc, channel, patch.override_channel, patch.override_reason, actor, now,
+                                      lang)
+            if override is not None:
+                slot = slot.model_copy(update={"overrides": [*slot.overrides, override]})
+                done.append(f"channel override ({override.reason})")
+                warnings.append(f"asset {doc['id']} is not tagged for channel {channel}: override recorded")
+        if channel != slot.channel:
+            slot = slot.model_copy(update={"channel": channel})
+            done.append(f"channel {before.channel} → {channel}")
+        start = patch.start or (slot.start if channel != before.channel else None)
+        if start is not None:
             zone = ctx.zone(slot)
-            local = patch.start.astimezone(zone)
-            if local != slot.start:
+            local = start.astimezone(zone)
+            if local != before.start or channel != before.channel:
                 _in_week(plan, local, "start")
-                others = [s for s in plan.active() if s.id != slot.id] + [slot]
-                found = ctx.violations(others, slot, local)
+                moved = slot.model_copy(update={"start": local, "timezone": zone.key})
+                others = [s for s in plan.active() if s.id != slot.id] + [moved]
+                found = ctx.violations(others, moved, local)
                 if found:
                     raise _refuse(f"Moving slot {slot.id} to {local:%a %Y-%m-%d %H:%M} {zone.key}", found)
-                done.append(f"moved {slot.start:%a %m-%d %H:%M} → {local:%a %m-%d %H:%M}")
-                slot = slot.model_copy(update={"start": local, "timezone": zone.key})
+                if local != before.start:
+                    done.append(f"moved {before.start:%a %m-%d %H:%M} → {local:%a %m-%d %H:%M}")
+                slot = moved.model_copy(update={"rationale": _moved_rationale(moved, actor)})
         if patch.locked is not None and patch.locked != slot.locked:
             slot = slot.model_copy(update={"locked": patch.locked})
             done.append("locked" if patch.locked else "unlocked")
@@ -240,7 +312,17 @@ def edit_slot(hub: Hub, week: date, slot_id_: str, patch: SlotPatch, actor: str,
         return change
 
 
-def _swap(hub: Hub, plan: Plan, slot: PlanSlot, asset_id: str, ctx: _Context) -> tuple[PlanSlot, list[str]]:
+TIME_REASON = ": best-time score"
+"""Marks the planner's rationale line about the slot's time: a move replaces it, so exports say the current why."""
+
+
+def _moved_rationale(slot: PlanSlot, actor: str) -> list[str]:
+    kept = [r for r in slot.rationale
+            if TIME_REASON not in r and not r.startswith(("spread:", "time set by hand"))]
+    return [*kept, f"time set by hand by {actor}: {slot.start:%a %m-%d %H:%M} {slot.timezone}"]
+
+
+def _swap(hub: Hub, plan: Plan, slot: PlanSlot, asset_id: str, ctx: _Context) -> PlanSlot:
     doc = _asset(hub, asset_id)
     _duplicate(plan, slot.audience, asset_id, slot.id)
     kind = doc.get("content_type") or slot.content_type
@@ -248,14 +330,100 @@ def _swap(hub: Hub, plan: Plan, slot: PlanSlot, asset_id: str, ctx: _Context) ->
         kind = slot.content_type
     swapped = slot.model_copy(update={
         "asset_id": asset_id, "asset_title": doc.get("title"), "content_type": kind,
-        "rationale": [*slot.rationale, f"asset swapped by hand: {slot.asset_id} → {asset_id}"],
+        "rationale": [*[r for r in slot.rationale if not r.startswith(("asset ", "asset swapped"))],
+                      f"asset swapped by hand: {slot.asset_id} → {asset_id}"],
     })
     if kind != slot.content_type:
         others = [swapped if s.id == slot.id else s for s in plan.active()]
         found = [v for v in ctx.violations(others, swapped, swapped.start) if v.rule.startswith("mix")]
         if found:
             raise _refuse(f"Swapping in {asset_id} ({kind})", found)
-    return swapped, _asset_warnings(doc, slot.channel)
+    return swapped
+
+
+class SwapIn(BaseModel):
+    """Exchange the places (time and channel) of two slots of one plan; each asset takes the other's place."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: int | None = Field(default=None, ge=0)
+    other: str = Field(min_length=1, max_length=64, description="Id of the slot to trade places with.")
+    override_channel: bool = False
+    override_reason: str | None = Field(default=None, max_length=500)
+
+
+def swap_slots(hub: Hub, week: date, slot_id_: str, data: SwapIn, actor: str, now: datetime | None = None,
+               lang: str = "en") -> list[PlanSlot]:
+    """Trade the places of two slots in one version; refused (409) when either lands in the past, on a
+    channel its asset is not tagged for (unless overridden with a reason, which is recorded) or over a cap."""
+    now = now or utcnow()
+    if data.override_channel and not (data.override_reason or "").strip():
+        raise InvalidError("override_reason: say why an asset goes to a channel it is not tagged for",
+                           field="override_reason")
+    with service._lock(hub):
+        plan = service.get_plan(hub, week)
+        expected = plan.version if data.version is None else data.version
+        a, b = plan.slot(slot_id_), plan.slot(data.other)
+        if a.id == b.id:
+            raise InvalidError("A slot cannot trade places with itself.", field="other", value=data.other)
+        for slot in (a, b):
+            if slot.status in ("published", "skipped"):
+                raise ConflictError(f"Slot {slot.id} is {slot.status}; only planned slots trade places.",
+                                    field="status", value=slot.status)
+            if slot.start < now:
+                raise _past(slot, now)
+        ctx = _Context(hub, plan, now)
+        moved: list[PlanSlot] = []
+        for mine, theirs in ((a, b), (b, a)):
+            doc = _asset(hub, mine.asset_id)
+            override = None
+            if theirs.channel != mine.channel:
+                override = _channel_check(hub, doc, theirs.channel, data.override_channel, data.override_reason,
+                                          actor, now, lang)
+            zone = ctx.zone(theirs)
+            placed = mine.model_copy(update={
+                "channel": theirs.channel, "start": theirs.start.astimezone(zone), "timezone": zone.key,
+                "overrides": [*mine.overrides, *([override] if override else [])],
+            })
+            placed = placed.model_copy(update={"rationale": _moved_rationale(placed, actor), "edits": [
+                *mine.edits, _note(now, actor, f"traded places with {theirs.id}" + (
+                    f", channel override ({override.reason})" if override else ""))]})
+            moved.append(placed)
+        others = [s for s in plan.active() if s.id not in (a.id, b.id)] + moved
+        for slot in moved:
+            found = ctx.violations(others, slot, slot.start)
+            if found:
+                raise _refuse(f"Trading places of {a.id} and {b.id}", found)
+        for slot in moved:
+            plan = _replace(plan, slot, slot.id, f"swap {a.id} ⇄ {b.id}", actor, now)
+        service.save_plan(hub, plan, expected)
+        return moved
+
+
+class ApproveAllIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int | None = Field(default=None, ge=0)
+    channel: Channel | None = Field(default=None, description="Only this channel; default every channel.")
+
+
+def approve_all(hub: Hub, week: date, data: ApproveAllIn, actor: str, now: datetime | None = None) -> SlotChange:
+    """Approve every draft slot of the week (or of one channel) that is still ahead, as one version."""
+    now = now or utcnow()
+    with service._lock(hub):
+        plan = service.get_plan(hub, week)
+        expected = plan.version if data.version is None else data.version
+        chosen = [s for s in plan.slots if s.status == "draft" and s.start >= now
+                  and (data.channel is None or s.channel == data.channel)]
+        if not chosen:
+            return SlotChange(plan_version=plan.version, warnings=["no draft slot ahead to approve"])
+        for slot in chosen:
+            done = slot.model_copy(update={"status": "approved",
+                                           "edits": [*slot.edits, _note(now, actor, "status draft → approved (all)")]})
+            plan = _replace(plan, done, slot.id, f"approve {len(chosen)} ({data.channel or 'every channel'})",
+                            actor, now)
+        plan = service.save_plan(hub, plan, expected)
+        return SlotChange(plan_version=plan.version, warnings=[f"{len(chosen)} approved"])
 
 
 def _transition_error(current: str, wanted: str) -> ConflictError:
@@ -277,8 +445,12 @@ def _set_status(plan: Plan, slot: PlanSlot, status: str, ctx: _Context) -> PlanS
     return slot.model_copy(update={"status": status})
 
 
-def add_slot(hub: Hub, week: date, data: SlotIn, actor: str, now: datetime | None = None) -> SlotChange:
+def add_slot(hub: Hub, week: date, data: SlotIn, actor: str, now: datetime | None = None,
+             lang: str = "en") -> SlotChange:
     now = now or utcnow()
+    if data.override_channel and not (data.override_reason or "").strip():
+        raise InvalidError("override_reason: say why the asset goes to a channel it is not tagged for",
+                           field="override_reason")
     audience = audience_lookup.parse_audience(data.audience)
     audience_lookup.check_exists(hub, audience)
     with service._lock(hub):
@@ -290,7 +462,8 @@ def add_slot(hub: Hub, week: date, data: SlotIn, actor: str, now: datetime | Non
             raise InvalidError(f"Asset {data.asset_id} has no content type; send content_type.", field="content_type",
                                allowed=sorted(CONTENT_TYPES_SET))
         _duplicate(plan, audience, data.asset_id, None)
-        ctx = _Context(hub, plan)
+        override = _channel_check(hub, doc, data.channel, data.override_channel, data.override_reason, actor, now, lang)
+        ctx = _Context(hub, plan, now)
         rule = resolve_rule(ctx.index, data.channel, audience)
         zone = rule.zone if rule else ZoneInfo(hub.settings.timezone)
         local = data.start.astimezone(zone)
@@ -299,7 +472,8 @@ def add_slot(hub: Hub, week: date, data: SlotIn, actor: str, now: datetime | Non
             id=slot_id(data.channel, audience, local, kind), channel=data.channel, audience=audience, start=local,
             content_type=kind, scene=data.scene or ((doc.get("scenes") or [None])[0]), asset_id=data.asset_id,
             asset_title=doc.get("title"), locked=data.locked, timezone=zone.key,
-            rationale=[f"added by hand by {actor}"], edits=[_note(now, actor, "added")],
+            rationale=[f"added by hand by {actor}"], overrides=[override] if override else [],
+            edits=[_note(now, actor, "added" + (f", channel override ({override.reason})" if override else ""))],
         )
         if any(s.id == new.id for s in plan.slots):
             raise ConflictError(f"A {kind} slot for {audience.key} on {data.channel} at {local.isoformat()} exists.",
@@ -309,7 +483,7 @@ def add_slot(hub: Hub, week: date, data: SlotIn, actor: str, now: datetime | Non
             raise _refuse(f"Adding a {kind} slot on {data.channel} at {local:%a %Y-%m-%d %H:%M} {zone.key}", found)
         plan = _replace(plan, new, new.id, f"add {new.id}", actor, now)
         plan = service.save_plan(hub, plan, expected)
-        return SlotChange(plan_version=plan.version, slot=new, warnings=_asset_warnings(doc, data.channel))
+        return SlotChange(plan_version=plan.version, slot=new)
 
 
 def delete_slot(hub: Hub, week: date, slot_id_: str, actor: str, version: int | None = None,
@@ -320,6 +494,8 @@ def delete_slot(hub: Hub, week: date, slot_id_: str, actor: str, version: int | 
         slot = plan.slot(slot_id_)
         if slot.status == "published":
             raise ConflictError("A published slot cannot be deleted: it went out.", field="status", value="published")
+        if slot.start < now:
+            raise _past(slot, now)
         plan = _replace(plan, None, slot.id, f"delete {slot.id}", actor, now)
         plan = service.save_plan(hub, plan, plan.version if version is None else version)
         return SlotChange(plan_version=plan.version, deleted=True)
@@ -461,13 +637,22 @@ def due_slots(hub: Hub, week: date, channel: str | None = None, before: datetime
     return DueSlots(week_start=week, plan_version=plan.version if plan else None, before=before, slots=slots)
 
 
-def export_ics(hub: Hub, week: date) -> bytes:
+def _facet_names(hub: Hub, facet: str, lang: str) -> dict[str, str]:
+    return {e.id: (e.zh if lang == "zh" else e.en) for e in taxonomy.entries(hub.store, facet)}
+
+
+def export_ics(hub: Hub, week: date, lang: str = "zh") -> bytes:
+    """Slots with channel and content-type names and their current reasons, plus the week's holiday marks
+    (read now, so an estimated schedule is replaced once the official one is known)."""
     plan = service.get_plan(hub, week)
-    return to_ics(plan.active(), calendar_name=f"ContentHub {plan.week_start.isoformat()} v{plan.version}")
+    return to_ics(plan.active(), calendar_name=f"ContentHub {plan.week_start.isoformat()} v{plan.version}",
+                  channel_names=_facet_names(hub, "channels", lang), type_names=_facet_names(hub, "content_types", lang),
+                  holidays=service.holidays_of(hub, plan.week_start), lang=lang)
 
 
-def export_csv(hub: Hub, week: date) -> str:
-    return to_csv(service.get_plan(hub, week).slots)
+def export_csv(hub: Hub, week: date, lang: str = "zh") -> str:
+    return to_csv(service.get_plan(hub, week).slots, _facet_names(hub, "channels", lang),
+                  _facet_names(hub, "content_types", lang))
 
 
 # ---- cap usage for the calendar -----------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Ranking is the recommender's own (candidate mask, scored signals, explanations) so a planned slot and a
 live `next content` request agree on what fits an audience. Differences, all on purpose:
-- an asset must be valid at the slot's start (its validity window), not at planning time;
+- an asset must be valid at the slot's start (its validity window), not at planning time, and an asset
+  without a window whose wording names an occasion (618, 中秋 …) is planned only in that occasion's season;
 - signals are scored once per audience and channel at the week's reference time (`at`, e.g. Monday noon)
   and reused for every slot of the pair: a week is short next to the freshness half-life, and scoring
   per slot made planning 11 channels × 50 audiences several times slower;
@@ -20,6 +21,7 @@ import numpy as np
 
 from contenthub.hub import Hub
 from contenthub.library import taxonomy
+from contenthub.library.seasonal import Occasion, in_season, occasions, occasions_named
 from contenthub.publish.audiences import ranking_audience
 from contenthub.publish.planner import Pick, PickRequest
 from contenthub.recommend.catalog import Catalog, catalog
@@ -31,6 +33,7 @@ STRATEGY = "default"
 REASONS_SHOWN = 2
 AUDIENCE_CACHE = "publish_audiences"
 AUDIENCE_TTL = 600.0
+SEASONAL_CACHE = "publish_seasonal_rows"
 
 
 def _label_names(hub: Hub) -> dict[str, str]:
@@ -56,6 +59,30 @@ class RecommenderPicker:
         self._type_masks: dict[str, np.ndarray] = {}
         self._scored: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], np.ndarray]] = {}
         self._rng = np.random.default_rng(0)  # unused while exploration is off; score_candidates wants one
+        self._seasonal = self._seasonal_rows()
+        self._season_masks: dict[object, np.ndarray] = {}
+
+    def _seasonal_rows(self) -> dict[int, list[Occasion]]:
+        """Assets without a window whose text names an occasion (one scan per catalog, kept with it)."""
+        hit = self.hub.cache.get(SEASONAL_CACHE)
+        if hit is not None and hit[0] == id(self.cat):
+            return hit[1]
+        rows = occasions_named(self.cat.docs, occasions())
+        self.hub.cache[SEASONAL_CACHE] = (id(self.cat), rows)
+        return rows
+
+    def _in_season(self, start: datetime) -> np.ndarray:
+        """False for assets that name an occasion, have no window, and `start`'s day is out of its season
+        (女神节 wording is not planned in December; set a campaign window to plan it on purpose)."""
+        day = start.date()
+        mask = self._season_masks.get(day)
+        if mask is None:
+            mask = np.ones(len(self.cat), dtype=bool)
+            for row, named in self._seasonal.items():
+                if not any(in_season(o, day) for o in named):
+                    mask[row] = False
+            self._season_masks[day] = mask
+        return mask
 
     def _type_mask(self, content_type: str) -> np.ndarray:
         mask = self._type_masks.get(content_type)
@@ -87,6 +114,7 @@ class RecommenderPicker:
         aud, recently_sent = self._audience(request)
         exclude = set(aud.exclude) | set(request.exclude_asset_ids) | recently_sent
         kind_mask = self._type_mask(request.content_type)
+        kind_mask = kind_mask & self._in_season(request.start)
         mask = candidate_mask(self.cat, request.channel, request.scene, request.start, exclude) & kind_mask
         scene_note = None
         if request.scene and not mask.any():

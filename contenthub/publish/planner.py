@@ -280,6 +280,22 @@ def _candidates(rule: CadenceRule, week_start: date) -> tuple[list[_Candidate], 
     return found, notes
 
 
+def _future(
+    found: list[_Candidate], notes: list[str], rule: CadenceRule, not_before: datetime | None
+) -> tuple[list[_Candidate], list[str]]:
+    """Candidates at or after `not_before`; the ones dropped are named in a note (the week has begun)."""
+    if not_before is None:
+        return found, notes
+    cut = _epoch(not_before)
+    future = [c for c in found if c.epoch >= cut]
+    if len(future) < len(found):
+        local = not_before.astimezone(rule.zone)
+        past = (f"{len(found) - len(future)} open hours are already past "
+                f"(now {local:%a %m-%d %H:%M} {rule.timezone}); the past is not planned")
+        notes = [*notes, past]
+    return future, notes
+
+
 def _block_reason(pair: _Pair, cand: _Candidate) -> str | None:
     """Which hard limit stops a post at this candidate time, or None if it fits."""
     rule, scope = pair.rule, pair.scope
@@ -624,8 +640,10 @@ def check_slot_move(
     rules: Sequence[CadenceRule],
     already_sent: Mapping[tuple[str, str], AlreadySent] | None = None,
     holidays: Sequence[HolidayMark] = (),
+    not_before: datetime | None = None,
 ) -> list[Violation]:
     """Hard rules broken if slot `slot_id` moved to `new_start`; empty means the move is allowed.
+    A `new_start` before `not_before` (now) breaks rule 'past': nothing is planned into the past.
 
     Raises KeyError for an unknown slot id and ValueError for a naive `new_start`.
     `already_sent` describes the week the slot is in now (and any months), as for `plan_week`.
@@ -638,15 +656,25 @@ def check_slot_move(
     _check_shared_scopes(rules)
     index = index_rules(rules)
     rule = resolve_rule(index, slot.channel, slot.audience)
+    past = []
+    if not_before is not None and _epoch(new_start) < _epoch(not_before):
+        zone = rule.zone if rule is not None else new_start.tzinfo
+        past = [Violation(
+            channel=slot.channel, audience=slot.audience.key, rule="past", limit=not_before.isoformat(),
+            actual=new_start.isoformat(), slot_id=slot.id,
+            message=f"{new_start.astimezone(zone):%a %Y-%m-%d %H:%M} is in the past "
+                    f"(now {not_before.astimezone(zone):%a %Y-%m-%d %H:%M})",
+        )]
     if rule is None:
-        return []
+        return past
     sent = _scope_sent(already_sent or {}, slot, rule, index)
     current_week = week_start_of(slot.start.astimezone(rule.zone).date())
     dates = [m.date for m in holidays if raises_cadence(m)]
     moved = slot.model_copy(update={"start": new_start})
     members = _scope_members(plan_slots, slot, rule, index)
     own = (already_sent or {}).get((slot.channel, slot.audience.key))
-    return slot_violations(moved, new_start, rule, members, sent, dates, current_week, own and own.week_types)
+    return past + slot_violations(moved, new_start, rule, members, sent, dates, current_week,
+                                  own and own.week_types)
 
 
 # ---- the planner -------------------------------------------------------------------------------------------------
@@ -661,6 +689,7 @@ def plan_week(
     existing_slots: Sequence[Slot],
     picker: Picker,
     already_sent: Mapping[tuple[str, str], AlreadySent] | None = None,
+    not_before: datetime | None = None,
 ) -> PlanResult:
     """Plan one local week (Monday `week_start` 00:00 to next Monday, in each rule's time zone).
 
@@ -668,7 +697,11 @@ def plan_week(
     resolves for it (its own rule, else the channel's 'all' rule). `best_time` is keyed (channel, audience
     key) with a (channel, 'all') and then the channel prior as fallbacks. Unlocked `existing_slots` are
     replaced; locked ones are kept and count toward every cap. `already_sent` is keyed (channel, audience key).
+    `not_before` (aware; usually "now") drops every candidate time before it: a plan never creates a slot in
+    the past, and the current week is planned from the next allowed send time on.
     """
+    if not_before is not None and (not_before.tzinfo is None or not_before.utcoffset() is None):
+        raise ValueError("not_before needs a time zone")
     if week_start.weekday() != 0:
         raise ValueError(f"week_start {week_start.isoformat()} is a {week_start:%A}; weeks start on Monday")
     index = index_rules(rules)
@@ -739,7 +772,7 @@ def plan_week(
         rule = resolve_rule(index, channel, audience)
         assert rule is not None
         if id(rule) not in cache:
-            cache[id(rule)] = _candidates(rule, week_start)
+            cache[id(rule)] = _future(*_candidates(rule, week_start), rule, not_before)
         candidates, notes = cache[id(rule)]
         scores = best_time.get((channel, audience.key))
         if scores is None:

@@ -6,28 +6,57 @@ needs `events:write` (it records delivered events), so a bot that sends a due sl
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Response
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from contenthub.access.keys import Principal
 from contenthub.access.roles import Perm
 from contenthub.deps import HubDep, require
-from contenthub.publish import editing, service
-from contenthub.publish.editing import DueSlots, PublishResult, SlotChange, SlotIn, SlotPatch
+from contenthub.publish import clock, editing, service
+from contenthub.publish.editing import (
+    ApproveAllIn,
+    DueSlots,
+    PublishResult,
+    SlotChange,
+    SlotIn,
+    SlotPatch,
+    SwapIn,
+)
 from contenthub.publish.holidays import HolidayMark, MarketingDate
-from contenthub.publish.service import BestTime, Plan, PlanInfo, RuleOut, VersionInfo
+from contenthub.publish.service import (
+    BestTime,
+    Plan,
+    PlanInfo,
+    PlanSlot,
+    RuleOut,
+    VersionInfo,
+)
 from contenthub.timeutil import Instant
+from contenthub.web.i18n import pick_lang
 
 router = APIRouter(prefix="/v1", tags=["publish"])
 
 Reader = Annotated[Principal, Depends(require(Perm.plans_read))]
 Writer = Annotated[Principal, Depends(require(Perm.plans_write))]
 Publisher = Annotated[Principal, Depends(require(Perm.events_write))]
+Now = Annotated[datetime, Depends(clock.now)]
 AudienceKey = Annotated[str, Query(description="'all', 'group:<id>' or 'segment:<id>'.", max_length=200)]
+
+
+def request_lang(request: Request) -> str:
+    """?lang=, then the page's cookie, then Accept-Language (a refusal reads in the editor's language)."""
+    chosen = pick_lang(request.query_params.get("lang"), request.cookies.get("lang"))
+    if "lang" in request.query_params or "lang" in request.cookies:
+        return chosen
+    accept = request.headers.get("accept-language", "").lower()
+    return "en" if accept.startswith("en") else chosen
+
+
+Lang = Annotated[str, Depends(request_lang)]
 
 
 class PlanRequest(BaseModel):
@@ -103,9 +132,9 @@ def get_best_time(hub: HubDep, who: Reader, channel: str, audience: AudienceKey 
              description="Fills the week for channels × audiences with assets the recommender picks. Locked, "
              "published and skipped slots of the current version are kept. Channels the rules cannot fill "
              "get their reasons in `channel_summary`; an empty plan is a valid answer.")
-async def create_plan(body: PlanRequest, hub: HubDep, who: Writer) -> Plan:
+async def create_plan(body: PlanRequest, hub: HubDep, who: Writer, now: Now) -> Plan:
     return await run_in_threadpool(service.generate, hub, body.week, body.channels, body.audiences, who.name,
-                                   expected_version=body.version)
+                                   expected_version=body.version, now=now)
 
 
 @router.get("/plans", response_model=list[PlanInfo], summary="Planned weeks, latest first")
@@ -124,49 +153,66 @@ def plan_versions(week: date, hub: HubDep, who: Reader) -> list[VersionInfo]:
 
 
 @router.post("/plans/{week}/replan", response_model=Plan, summary="Plan again, keeping locked and published slots")
-async def replan(week: date, hub: HubDep, who: Writer, body: ReplanRequest | None = None) -> Plan:
+async def replan(week: date, hub: HubDep, who: Writer, now: Now, body: ReplanRequest | None = None) -> Plan:
     return await run_in_threadpool(service.replan, hub, week, who.name,
-                                   expected_version=body.version if body else None)
+                                   expected_version=body.version if body else None, now=now)
 
 
 @router.post("/plans/{week}/slots", response_model=SlotChange, status_code=201, summary="Add a slot by hand")
-def add_slot(week: date, body: SlotIn, hub: HubDep, who: Writer) -> SlotChange:
-    return editing.add_slot(hub, week, body, who.name)
+def add_slot(week: date, body: SlotIn, hub: HubDep, who: Writer, now: Now, lang: Lang) -> SlotChange:
+    return editing.add_slot(hub, week, body, who.name, now, lang)
 
 
 @router.patch("/plans/{week}/slots/{slot_id}", response_model=SlotChange,
               summary="Move, swap the asset, lock/unlock or change the status of a slot",
               description="A move that breaks a cap is refused with 409; `error.cap` names the cap.")
-async def edit_slot(week: date, slot_id: str, body: SlotPatch, hub: HubDep, who: Writer) -> SlotChange:
-    return await run_in_threadpool(editing.edit_slot, hub, week, slot_id, body, who.name)
+async def edit_slot(week: date, slot_id: str, body: SlotPatch, hub: HubDep, who: Writer, now: Now,
+                    lang: Lang) -> SlotChange:
+    return await run_in_threadpool(editing.edit_slot, hub, week, slot_id, body, who.name, now, lang)
+
+
+@router.post("/plans/{week}/slots/{slot_id}/swap", response_model=list[PlanSlot],
+             summary="Trade places (time and channel) with another slot",
+             description="409 when a slot would land in the past, over a cap, or on a channel its asset is not "
+             "tagged for; send override_channel with override_reason to place it anyway (recorded on the slot).")
+async def swap_slots(week: date, slot_id: str, body: SwapIn, hub: HubDep, who: Writer, now: Now,
+                     lang: Lang) -> list[PlanSlot]:
+    return await run_in_threadpool(editing.swap_slots, hub, week, slot_id, body, who.name, now, lang)
+
+
+@router.post("/plans/{week}/approve", response_model=SlotChange, summary="Approve every draft slot still ahead",
+             description="For the whole week or one channel; past slots are left as they are.")
+def approve_all(week: date, body: ApproveAllIn, hub: HubDep, who: Writer, now: Now) -> SlotChange:
+    return editing.approve_all(hub, week, body, who.name, now)
 
 
 @router.delete("/plans/{week}/slots/{slot_id}", response_model=SlotChange)
-def delete_slot(week: date, slot_id: str, hub: HubDep, who: Writer,
+def delete_slot(week: date, slot_id: str, hub: HubDep, who: Writer, now: Now,
                 version: Annotated[int | None, Query(ge=0)] = None) -> SlotChange:
-    return editing.delete_slot(hub, week, slot_id, who.name, version)
+    return editing.delete_slot(hub, week, slot_id, who.name, version, now)
 
 
 @router.post("/plans/{week}/slots/{slot_id}/publish", response_model=PublishResult,
              summary="Mark an approved slot published and record delivered events (idempotent)")
-async def publish_slot(week: date, slot_id: str, hub: HubDep, who: Publisher) -> PublishResult:
-    return await run_in_threadpool(editing.publish_slot, hub, week, slot_id, who.name)
+async def publish_slot(week: date, slot_id: str, hub: HubDep, who: Publisher, now: Now) -> PublishResult:
+    return await run_in_threadpool(editing.publish_slot, hub, week, slot_id, who.name, now)
 
 
 @router.get("/plans/{week}/due", response_model=DueSlots, summary="Approved slots due for sending (for bots)")
-def due(week: date, hub: HubDep, who: Reader, channel: str | None = None, before: Instant | None = None) -> DueSlots:
-    return editing.due_slots(hub, week, channel, before)
+def due(week: date, hub: HubDep, who: Reader, now: Now, channel: str | None = None,
+        before: Instant | None = None) -> DueSlots:
+    return editing.due_slots(hub, week, channel, before, now)
 
 
 @router.get("/plans/{week}/export.ics", response_class=Response, summary="The plan as an iCalendar file")
-def export_ics(week: date, hub: HubDep, who: Reader) -> Response:
-    data = editing.export_ics(hub, week)
+def export_ics(week: date, hub: HubDep, who: Reader, lang: Lang) -> Response:
+    data = editing.export_ics(hub, week, lang)
     return Response(data, media_type="text/calendar; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="plan-{week.isoformat()}.ics"'})
 
 
 @router.get("/plans/{week}/export.csv", response_class=Response, summary="The plan as CSV (UTF-8 with BOM)")
-def export_csv(week: date, hub: HubDep, who: Reader) -> Response:
+def export_csv(week: date, hub: HubDep, who: Reader, lang: Lang) -> Response:
     # the BOM makes Excel read Chinese titles as UTF-8
-    return Response("\ufeff" + editing.export_csv(hub, week), media_type="text/csv; charset=utf-8",
+    return Response("\ufeff" + editing.export_csv(hub, week, lang), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="plan-{week.isoformat()}.csv"'})

@@ -28,10 +28,17 @@ from filelock import FileLock
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from contenthub.errors import ConflictError, InvalidError, NotFoundError
+from contenthub.experiments import runtime as experiments_runtime
 from contenthub.hub import Hub
 from contenthub.publish import audiences as audience_lookup
 from contenthub.publish.besttime import best_time_scores
-from contenthub.publish.holidays import DEFAULT_MARKETING_DATES, HolidayMark, MarketingDate, dates_in_week
+from contenthub.publish.holidays import (
+    DEFAULT_MARKETING_DATES,
+    HolidayMark,
+    MarketingDate,
+    dates_in_week,
+    marks_between,
+)
 from contenthub.publish.picking import RecommenderPicker
 from contenthub.publish.planner import (
     AlreadySent,
@@ -43,10 +50,15 @@ from contenthub.publish.planner import (
     validate_rule_set,
     week_start_of,
 )
-from contenthub.experiments import runtime as experiments_runtime
-from contenthub.publish.rules import CHANNELS, Audience, CadenceRule, default_rules, month_key
-from contenthub.store.query import AssetFilter
-from contenthub.timeutil import to_iso, utcnow
+from contenthub.publish.rules import (
+    CHANNELS,
+    Audience,
+    CadenceRule,
+    default_rules,
+    month_key,
+)
+from contenthub.store.query import AssetFilter, EventQuery
+from contenthub.timeutil import from_iso, to_iso, utcnow
 
 RULES = "cadence_rules"
 SETTINGS = "publish_settings"
@@ -73,6 +85,16 @@ class RuleOut(CadenceRule):
     source: Literal["default", "custom"] = "custom"
 
 
+class Override(BaseModel):
+    """An editor's decision to place an asset on a channel it is not tagged for: who, when, why, what."""
+
+    by: str
+    at: str
+    reason: str
+    asset_id: str
+    channel: str
+
+
 class PlanSlot(Slot):
     """A slot as stored: the planner's slot plus its status and the IANA zone its start is shown in."""
 
@@ -81,6 +103,7 @@ class PlanSlot(Slot):
     published_at: str | None = None
     delivered: int | None = Field(default=None, description="Members a delivered event was recorded for.")
     edits: list[str] = Field(default_factory=list, description="Who changed what, oldest first.")
+    overrides: list[Override] = Field(default_factory=list, description="Channel-tag overrides, oldest first.")
 
     @model_validator(mode="after")
     def _zoned(self) -> PlanSlot:
@@ -278,6 +301,10 @@ def holidays_of(hub: Hub, week: date) -> list[HolidayMark]:
     return dates_in_week(week_start_of(week), marketing_dates(hub))
 
 
+def holidays_between(hub: Hub, start: date, end: date) -> list[HolidayMark]:
+    return marks_between(start, end, marketing_dates(hub))
+
+
 # ---- best time ------------------------------------------------------------------------------------------------------
 
 
@@ -467,7 +494,8 @@ def generate(
     """Plan (or re-plan) a week for channels × audiences and store it as the next version.
 
     Locked, published and skipped slots of the current version are kept (published ones count toward every
-    cap; skipped ones count toward nothing); every other slot is planned afresh.
+    cap; skipped ones count toward nothing), and so is every slot before `now` (past days are history);
+    every other slot is planned afresh, from `now` on.
     """
     now = now or utcnow()
     week = week_start_of(week)
@@ -493,9 +521,13 @@ def generate(
     rules = [r for r in all_rules if r.channel in channels]
     holidays = holidays_of(hub, week)
     current = find_plan(hub, week)
-    kept = [s for s in current.slots if s.locked or s.status in ("published", "skipped")] if current else []
+    # past slots are history (read-only): kept as they are; only published ones count toward caps
+    kept = [s for s in current.slots if s.locked or s.status in ("published", "skipped") or s.start < now] \
+        if current else []
     forced = {s.id for s in kept if not s.locked}
-    counted = [s.model_copy(update={"locked": True}) for s in kept if s.status != "skipped"]
+    counted = [s.model_copy(update={"locked": True}) for s in kept
+               if s.status == "published" or (s.status != "skipped" and s.start >= now)]
+    missed = [s for s in kept if s.start < now and s.status not in ("published", "skipped")]
     index = validate_rule_set(all_rules)
 
     best: dict[tuple[str, str], np.ndarray] = {}
@@ -510,7 +542,7 @@ def generate(
     picker = RecommenderPicker(hub, now, at=datetime(week.year, week.month, week.day, 12,
                                                      tzinfo=ZoneInfo(hub.settings.timezone)))
     result = plan_week(week, rules, audience_list, best, holidays, counted, picker,
-                       already_sent(hub, week, all_rules))
+                       already_sent(hub, week, all_rules), not_before=now)
 
     slots: list[PlanSlot] = []
     for slot in result.slots:
@@ -519,7 +551,8 @@ def generate(
         else:
             zone = getattr(slot.start.tzinfo, "key", hub.settings.timezone)
             slots.append(PlanSlot(**slot.model_dump(), timezone=zone))
-    skipped = [s for s in kept if s.status == "skipped" and s.id not in {x.id for x in slots}]
+    placed = {x.id for x in slots}
+    skipped = [s for s in kept if (s.status == "skipped" or s in missed) and s.id not in placed]
     slots = sorted(slots + skipped, key=lambda s: (s.start.timestamp(), CHANNELS.index(s.channel), s.audience.key))
     notes = []
     if hub.store.count_assets(AssetFilter(statuses=("approved",))) == 0:
@@ -543,6 +576,50 @@ def replan(hub: Hub, week: date, actor: str, *, expected_version: int | None = N
     return generate(hub, plan.week_start, plan.channels, plan.audiences, actor,
                     expected_version=plan.version if expected_version is None else expected_version,
                     now=now, action="replan")
+
+
+class SentPost(BaseModel):
+    """What actually went out on a past day: delivered events grouped by local day, channel and asset."""
+
+    day: date
+    channel: str
+    asset_id: str
+    asset_title: str | None = None
+    deliveries: int
+    first_at: str
+    slot_id: str | None = None
+
+
+SENT_EVENTS_READ = 50000
+"""Delivered events read for one week's history (a publish to a large audience writes one per member)."""
+
+
+def sent_in_week(hub: Hub, week: date, now: datetime) -> list[SentPost]:
+    """Delivered events of the week's days before `now`, in the hub's time zone: the past days' truth.
+
+    Planned slots say what was meant to go out; delivered events (from publishing, bots and journeys) say
+    what did, so the calendar shows these for days that are over.
+    """
+    zone = ZoneInfo(hub.settings.timezone)
+    week = week_start_of(week)
+    begin = datetime(week.year, week.month, week.day, tzinfo=zone)
+    if begin > now:
+        return []
+    until = min(begin + timedelta(days=7), now.astimezone(zone))
+    if until <= begin:
+        return []
+    q = EventQuery(types=("delivered",), since=begin, until=until, limit=SENT_EVENTS_READ, newest_first=False)
+    groups_: dict[tuple[date, str, str], dict[str, Any]] = {}
+    for event in hub.store.query_events(q):
+        local = from_iso(event["ts"]).astimezone(zone)
+        key = (local.date(), event.get("channel") or "", event.get("asset_id") or "")
+        entry = groups_.setdefault(key, {"n": 0, "first": event["ts"],
+                                         "slot": (event.get("attributes") or {}).get("slot_id")})
+        entry["n"] += 1
+    docs = hub.store.get_assets(sorted({k[2] for k in groups_ if k[2]}))
+    return [SentPost(day=day, channel=channel, asset_id=asset, asset_title=(docs.get(asset) or {}).get("title"),
+                     deliveries=e["n"], first_at=e["first"], slot_id=e["slot"])
+            for (day, channel, asset), e in sorted(groups_.items(), key=lambda kv: (kv[0], kv[1]["first"]))]
 
 
 def rules_by_key(hub: Hub) -> dict[tuple[str, str], CadenceRule]:
