@@ -46,11 +46,14 @@ ALIVE_MIN = 0.3  # below this probability of being alive the predicted tier is '
 
 
 def observed(r: Rollup, by: str = "week", weeks: int = 12) -> ObservedLtv:
-    """Mean cumulative revenue per user k weeks after first seen, per first-seen week or source channel."""
+    """Mean cumulative revenue per user k weeks after first seen, per first-seen week or source channel.
+
+    Summed week by week: week k adds the mean revenue in week k of the users who have reached it. For a
+    first-seen-week cohort that is the plain mean of cumulative revenue; for a source channel (users of
+    many ages) it keeps the curve from dipping when recent, not yet spending users drop out of later weeks."""
     if not r.user_ids:
         return ObservedLtv(by=by, weeks=weeks, curves=[],  # type: ignore[arg-type]
                            missing="No user activity yet: there is no revenue to add up.")
-    cum = np.cumsum(r.revenue, axis=1)
     rel = r.first_week - r.week0
     if by == "week":
         groups = [(str(week_start(w)), r.first_week == w) for w in range(r.now_week - weeks, r.now_week + 1)]
@@ -62,10 +65,15 @@ def observed(r: Rollup, by: str = "week", weeks: int = 12) -> ObservedLtv:
         if not len(idx):
             continue
         values: list[float | None] = []
+        total = 0.0
         for k in range(weeks + 1):
             cols = rel[idx] + k
             ok = (cols >= 0) & (cols < r.n_weeks)
-            values.append(round(float(cum[idx[ok], cols[ok]].mean()), 2) if ok.any() else None)
+            if not ok.any():
+                values.append(None)
+                continue
+            total += float(r.revenue[idx[ok], cols[ok]].mean())
+            values.append(round(total, 2))
         curves.append(LtvCurve(key=key, users=len(idx), cumulative=values))
     missing = None
     if not curves:
@@ -222,9 +230,12 @@ def _cutoffs(value: np.ndarray, alive: np.ndarray) -> dict[str, float]:
 
 
 def _tier_of(value: np.ndarray, alive: np.ndarray, cutoffs: dict[str, float]) -> np.ndarray:
+    """Compared in whole cents: many users share a value (same history), and one user's value computed
+    alone (``user_value``) must land on the same side of a cut-off as in the population."""
     tiers = np.full(len(value), "low_frequency", dtype=object)
+    cents = np.round(value, 2)
     for name, _ in reversed(TIER_SHARES):
-        tiers = np.where(value > cutoffs[name], name, tiers)
+        tiers = np.where(cents > round(cutoffs[name], 2), name, tiers)
     return np.where(alive < ALIVE_MIN, "churned", tiers)
 
 

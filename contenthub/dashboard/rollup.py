@@ -75,7 +75,15 @@ def get(hub: Hub) -> Rollup:
             if cur is None:
                 cur = refresh(hub)
         return cur
-    if (utcnow() - cur.built_at).total_seconds() > MAX_AGE_S and _lock.acquire(blocking=False):
+    peek(hub)  # starts a background rebuild when stale
+    return cur
+
+
+def peek(hub: Hub) -> Rollup | None:
+    """The cached rollup if there is one (stale or not), else None after starting a build in the
+    background — for pages of other capabilities that must not wait for a build (the calendar's link)."""
+    cur: Rollup | None = hub.cache.get(_CACHE_KEY)
+    if (cur is None or (utcnow() - cur.built_at).total_seconds() > MAX_AGE_S) and _lock.acquire(blocking=False):
         def rebuild() -> None:
             try:
                 refresh(hub)
