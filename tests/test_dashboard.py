@@ -253,9 +253,11 @@ def test_pages_carry_chart_specs_and_plotly_is_served_locally(world: Hub, client
     for page in ("retention?by=source&lang=en", "channels", "fatigue?channel=wecom_1v1", "ltv"):
         html = c.get(f"/dashboard/{page}").text
         assert 'data-figure="' in html and "NaN" not in html
-        assert '<script src="/dashboard/plotly.min.js"' in html and "<script>" not in html
-    js = c.get("/dashboard/plotly.min.js")
+        assert '<script src="/static/vendor/plotly.min.js"' in html and "<script>" not in html
+    js = c.get("/static/vendor/plotly.min.js")
     assert js.status_code == 200 and "plotly" in js.text[:2000].lower()
+    assert c.get("/static/vendor/package.json").status_code == 404  # only plotly.min.js is served from there
+    assert c.get("/static/app.css").status_code == 200
     assert "Retention curves" in c.get("/dashboard/retention?lang=en").text
     assert "留存曲线" in c.get("/dashboard/retention?lang=zh").text
 
