@@ -32,8 +32,9 @@ class Chart:
 
 
 def _layout(x_title: str, y_title: str, **extra: Any) -> dict[str, Any]:
-    return {"margin": {"l": 60, "r": 20, "t": 10, "b": 50}, "height": 380, "hovermode": "closest",
-            "xaxis": {"title": {"text": x_title}}, "yaxis": {"title": {"text": y_title}},
+    return {"margin": {"l": 60, "r": 70, "t": 30, "b": 50}, "height": 380, "hovermode": "closest",
+            "xaxis": {"title": {"text": x_title}, "automargin": True},
+            "yaxis": {"title": {"text": y_title}, "automargin": True},
             "legend": {"orientation": "h", "y": -0.2}, "font": {"family": "sans-serif", "size": 12}, **extra}
 
 
@@ -44,11 +45,11 @@ def retention_triangle(v: Retention, tr: Tr) -> dict[str, Any] | None:
     z = [c.shares for c in v.cohorts]
     text = [[f"{s:.0%}" if s is not None else "" for s in c.shares] for c in v.cohorts]
     return {"data": [{"type": "heatmap", "z": z, "x": weeks, "y": [f"{c.key} ({c.size})" for c in v.cohorts],
-                      "text": text, "texttemplate": "%{text}", "colorscale": "Blues", "zmin": 0, "zmax": 1,
+                      "text": text, "texttemplate": "%{text}", "colorscale": "Blues", "reversescale": True, "zmin": 0, "zmax": 1,
                       "hovertemplate": tr("dash_cohort") + " %{y}<br>" + tr("dash_week_k") + " %{x}: %{z:.1%}<extra></extra>",
                       "colorbar": {"tickformat": ".0%"}}],
             "layout": _layout(tr("dash_week_k"), tr("dash_cohort"), height=max(320, 28 * len(z) + 120),
-                              yaxis={"autorange": "reversed", "type": "category"})}
+                              yaxis={"autorange": "reversed", "type": "category", "automargin": True})}
 
 
 def retention_curves(v: Retention, tr: Tr) -> dict[str, Any] | None:
@@ -137,10 +138,11 @@ def fatigue_curve(v: Fatigue, tr: Tr) -> dict[str, Any] | None:
                         "tickformat": ".1%", "rangemode": "tozero"}
     layout["yaxis3"] = {"overlaying": "y", "visible": False, "rangemode": "tozero"}
     if v.mutes_rise_at is not None:
-        label = str(v.mutes_rise_at) if str(v.mutes_rise_at) in x else f"{v.mutes_rise_at}+"
-        layout["shapes"] = [{"type": "line", "xref": "x", "yref": "paper", "x0": label, "x1": label, "y0": 0, "y1": 1,
+        # by category index: plotly reads a digit string as a number, which on a category axis is an index
+        at = x.index(str(v.mutes_rise_at) if str(v.mutes_rise_at) in x else f"{v.mutes_rise_at}+")
+        layout["shapes"] = [{"type": "line", "xref": "x", "yref": "paper", "x0": at, "x1": at, "y0": 0, "y1": 1,
                              "line": {"color": "#b42318", "dash": "dot"}}]
-        layout["annotations"] = [{"x": label, "y": 1, "yref": "paper", "text": tr("dash_mutes_rise"),
+        layout["annotations"] = [{"x": at, "y": 1, "yref": "paper", "text": tr("dash_mutes_rise"),
                                   "showarrow": False, "yanchor": "bottom", "font": {"color": "#b42318"}}]
     return {"data": data, "layout": layout}
 

@@ -105,8 +105,8 @@ class FatigueBin(BaseModel):
 class Fatigue(BaseModel):
     channel: str
     bins: list[FatigueBin]
-    mutes_rise_at: int | None = Field(description="Fewest sends per user per week whose mute rate is above the "
-                                      "one-send rate beyond its 95% interval; null when none is.")
+    mutes_rise_at: int | None = Field(description="Fewest sends per user per week whose mute rate is higher than "
+                                      "the one-send rate (one-sided Fisher exact test, p < 0.05); null when none is.")
     missing: str | None = None
 
 
