@@ -24,7 +24,6 @@ from contenthub.store.base import CounterDeltas
 ACTIVITY = "activity"
 CHANNEL_WEEK = "channel_week"
 _EPOCH_ORDINAL = EPOCH.date().toordinal()
-_NEGATIVE_ON_CHANNEL = frozenset({"mute", "unsubscribe"})
 
 
 def week_of_day(day: date) -> int:
@@ -40,43 +39,49 @@ def counter_deltas(events: list[dict[str, Any]]) -> CounterDeltas:
     """The weekly increments of newly stored events (see the module docstring), grouped per key.
 
     The week of a stamp comes from its first ten characters (stored stamps are canonical UTC), memoised
-    per day: a batch spans few days, and parsing every stamp would cost more than the rest of this."""
+    per day, and each (week, channel)'s field names are built once per call: this runs inside every
+    ingestion batch, so it does no per-event parsing or formatting beyond dictionary look-ups."""
     per_user: defaultdict[str, dict[str, float]] = defaultdict(dict)
     per_channel: defaultdict[str, dict[str, float]] = defaultdict(dict)
     weeks: dict[str, int] = {}
+    names: dict[tuple[int, str], tuple[str, ...]] = {}
     for ev in events:
         day = ev["ts"][:10]
         week = weeks.get(day)
         if week is None:
             week = weeks[day] = week_of_day(date.fromisoformat(day))
         etype, channel, user = ev["type"], ev.get("channel") or "", ev.get("user_id")
+        n = names.get((week, channel))
+        if n is None:
+            w = str(week)
+            n = names[week, channel] = (f"{channel}|{w}", f"{w}.n", f"{w}.e", f"{w}.c", f"{w}.r", f"{w}.u",
+                                        f"{w}.{channel}.d", f"{w}.{channel}.o", f"{w}.{channel}.m")
         value = float(ev["value"]) if etype == "convert" and ev.get("value") else 0.0
-        cw = per_channel[f"{channel}|{week}"]
-        name = f"n:{etype}"
-        cw[name] = cw.get(name, 0.0) + 1
+        cw = per_channel[n[0]]
+        type_field = _TYPE_FIELDS.get(etype) or f"n:{etype}"
+        cw[type_field] = cw.get(type_field, 0.0) + 1
         if value:
             cw["rev"] = cw.get("rev", 0.0) + value
         if not user:
             continue
         f = per_user[user]
-        _add(f, f"{week}.n")
+        f[n[1]] = f.get(n[1], 0.0) + 1
         if etype in ENGAGED:
-            _add(f, f"{week}.e")
+            f[n[2]] = f.get(n[2], 0.0) + 1
         if etype == "convert":
-            _add(f, f"{week}.c")
+            f[n[3]] = f.get(n[3], 0.0) + 1
             if value:
-                f[f"{week}.r"] = f.get(f"{week}.r", 0.0) + value
+                f[n[4]] = f.get(n[4], 0.0) + value
         elif etype == "unsubscribe":
-            _add(f, f"{week}.u")
-        if etype == "delivered":
-            _add(f, f"{week}.{channel}.d")
-        elif etype == "open":
-            _add(f, f"{week}.{channel}.o")
-        elif etype in _NEGATIVE_ON_CHANNEL:
-            _add(f, f"{week}.{channel}.m")
+            f[n[5]] = f.get(n[5], 0.0) + 1
+        slot = _CHANNEL_SLOT.get(etype)
+        if slot is not None:
+            name = n[slot]
+            f[name] = f.get(name, 0.0) + 1
     return [(ACTIVITY, k, per_user[k]) for k in sorted(per_user)] + [
         (CHANNEL_WEEK, k, per_channel[k]) for k in sorted(per_channel)]
 
 
-def _add(fields: dict[str, float], name: str) -> None:
-    fields[name] = fields.get(name, 0.0) + 1
+_TYPE_FIELDS = {t: f"n:{t}" for t in ("served", "delivered", "open", "click", "favorite", "comment", "share",
+                                      "add_to_cart", "convert", "mute", "unsubscribe", "delete")}
+_CHANNEL_SLOT = {"delivered": 6, "open": 7, "mute": 8, "unsubscribe": 8}  # index in the per-(week, channel) names
