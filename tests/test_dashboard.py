@@ -286,3 +286,28 @@ def test_flows_count_arrivals_and_win_backs(world: Hub) -> None:
     arrivals = sum(w.flows.get("(first seen)>new", 0) for w in flows.weeks[1:])
     assert arrivals > 0
     assert all(v >= 0 for w in flows.weeks for v in w.counts.values())
+
+
+def test_retention_metrics_for_experiments(hub: Hub) -> None:
+    """retention_d7 counts units engaging 7–13 days after their first exposure, checked against the events."""
+    from contenthub.experiments import metrics, report, service as exp_service
+    from contenthub.experiments.models import ExperimentUpdate
+    from contenthub.experiments.simulator import SimConfig, run_simulation
+
+    sim = run_simulation(hub, SimConfig(key="ret", users=60, days=12, sends=9, p_open=0.5, seed=2))
+    exp = exp_service.get_experiment(hub, "ret")
+    units = metrics.analysis_units(hub, exp, exp_service.iter_exposures(hub, "ret"))
+    table = metrics.build_table(hub, exp, units, utcnow())
+    stats = metrics.variant_stats(table, metrics.METRICS["retention_d7"], len(exp.variants))
+    retained: set[str] = set()
+    for e in _all_events(hub):
+        first = units.units.get(e["user_id"] or "")
+        if first and e["type"] in ("open", "click", "convert"):
+            days = (from_iso(e["ts"]) - from_iso(first[1])).total_seconds() / 86400
+            if 7 <= days < 14:
+                retained.add(e["user_id"])
+    assert sum(s.n for s in stats) == len(units.units) == sim.units["control"] + sim.units["treatment"]
+    assert round(sum(s.sum for s in stats)) == len(retained) > 0
+    exp_service.update_experiment(hub, "ret", ExperimentUpdate(secondary_metrics=["retention_d7", "retention_d30"]))
+    rep = report.build_report(hub, "ret")
+    assert rep.metric("retention_d7").rows and rep.metric("retention_d30").rows

@@ -62,9 +62,20 @@ METRICS: dict[str, Metric] = {m.id: m for m in (
            description="Share of units that muted or unsubscribed (a guardrail: lower is better)."),
     Metric("clicks_per_delivery", "ratio", True, "clicks per delivery", "每次送达点击数", "click", "delivered",
            description="Clicks over deliveries, pooled per variant; variance by the delta method."),
+    # retention (the operations dashboard's measure, per unit from its first exposure)
+    Metric("retention_d7", "binomial", True, "retention day 7", "7日留存", "active_d7",
+           description="Share of units that opened, clicked or converted in days 7–13 after first exposure. Units "
+           "exposed less than 14 days before the report count as not retained yet: read it once the last "
+           "exposure is 14 days old."),
+    Metric("retention_d30", "binomial", True, "retention day 30", "30日留存", "active_d30",
+           description="Share of units that opened, clicked or converted in days 30–36 after first exposure (read "
+           "it once the last exposure is 37 days old)."),
 )}
 
-COUNTERS: tuple[str, ...] = ("delivered", "open", "click", "convert", "negative", "revenue")
+COUNTERS: tuple[str, ...] = ("delivered", "open", "click", "convert", "negative", "revenue", "active_d7", "active_d30")
+RETENTION_WINDOWS: dict[str, tuple[float, float]] = {"active_d7": (7.0, 14.0), "active_d30": (30.0, 37.0)}
+"""Counter → [start, end) in days after first exposure during which an engaged event counts as retained."""
+ENGAGED_TYPES = frozenset({"open", "click", "convert"})
 EVENT_COUNTER: dict[str, str] = {"delivered": "delivered", "open": "open", "click": "click", "convert": "convert",
                                  "mute": "negative", "unsubscribe": "negative"}
 EVENT_PAGE = 20_000
@@ -221,6 +232,14 @@ def build_table(hub: Hub, exp: Experiment, units: AnalysisUnits, now: datetime) 
                 cols.append(c)
                 which.append(code["revenue"])
                 vals.append(float(ev["value"]))
+            if ev["type"] in ENGAGED_TYPES:
+                days = (from_iso(ev["ts"]) - from_iso(first_at[r])).total_seconds() / 86400
+                for counter_name, (lo, hi) in RETENTION_WINDOWS.items():
+                    if lo <= days < hi:
+                        rows.append(r)
+                        cols.append(c)
+                        which.append(code[counter_name])
+                        vals.append(1.0)
     cube = np.zeros((len(COUNTERS), n, p))
     if rows:
         np.add.at(cube, (np.array(which), np.array(rows), np.array(cols)), np.array(vals))

@@ -25,7 +25,8 @@ UnitKind = Literal["user", "group"]
 ChangeKind = Literal["strategy", "cadence", "asset", "journey"]
 Status = Literal["draft", "running", "stopped"]
 Correction = Literal["none", "holm", "bh"]
-MetricId = Literal["open_rate", "ctr", "conversion_rate", "revenue_per_unit", "unsubscribe_rate", "clicks_per_delivery"]
+MetricId = Literal["open_rate", "ctr", "conversion_rate", "revenue_per_unit", "unsubscribe_rate", "clicks_per_delivery",
+                   "retention_d7", "retention_d30"]
 METRIC_IDS: tuple[str, ...] = get_args(MetricId)
 CHANGE_KINDS: tuple[str, ...] = get_args(ChangeKind)
 
