@@ -10,7 +10,6 @@ from contenthub.dashboard.rollup import Rollup
 from contenthub.hub import Hub
 from contenthub.library import taxonomy
 from contenthub.recommend import caps
-from contenthub.recommend.engagement import ASSET_STATS
 
 LEADERS = 3
 
@@ -49,19 +48,20 @@ def health(hub: Hub, r: Rollup, weeks: int = 12, channel: str | None = None) -> 
     return ChannelHealth(weeks=[str(week_start(w)) for w in week_ids], rows=rows, caps=in_force, missing=missing)
 
 
-def asset_leaders(hub: Hub, min_deliveries: int = 10) -> AssetLeaders:
+def asset_leaders(hub: Hub, r: Rollup, min_deliveries: int = 10) -> AssetLeaders:
     """Per scene and per content type, the assets with the highest and lowest click rate (clicks per
     delivery) among those delivered at least ``min_deliveries`` times, from the per-asset statistics
-    ingestion keeps (``asset_stats``)."""
-    totals: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for key, name, value in hub.store.scan_counters(ASSET_STATS):
-        if name in ("n:delivered", "n:click", "n:convert", "rev"):
-            totals[key.rpartition("|")[0]][name] += value
-    eligible = {a: t for a, t in totals.items() if t["n:delivered"] >= min_deliveries}
+    ingestion keeps (``asset_stats``, summed over channels in the rollup)."""
+    eligible = {a: defaultdict(float, t) for a, t in r.asset_totals.items() if t.get("n:delivered", 0) >= min_deliveries}
     if not eligible:
         return AssetLeaders(min_deliveries=min_deliveries, groups=[], missing=(
             f"No asset has been delivered {min_deliveries} times yet, so no click rate is worth ranking."))
-    docs = hub.store.get_assets(sorted(eligible))
+    missing = sorted(a for a in eligible if a not in r.asset_meta)
+    if missing:
+        r.asset_meta.update({aid: {"title": d.get("title", ""), "scenes": d.get("scenes") or [],
+                                   "content_type": d.get("content_type")}
+                             for aid, d in hub.store.get_assets(missing).items()})
+    docs = r.asset_meta
     by_group: dict[tuple[str, str], list[AssetRank]] = defaultdict(list)
     for aid, t in eligible.items():
         doc = docs.get(aid)

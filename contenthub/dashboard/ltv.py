@@ -243,10 +243,12 @@ def tiers(hub: Hub, r: Rollup) -> np.ndarray:
     """Every rollup user's tier from predicted value ('unknown' when no model could be fitted or the
     user was first seen this week)."""
     _, pred = model(hub, r)
-    out = np.full(len(r.user_ids), "unknown", dtype=object)
-    if len(pred["users"]):
-        out[pred["users"]] = _tier_of(pred["value"], pred["alive"], pred["cutoffs"])
-    return out
+    if "all_tiers" not in pred:  # once per fitted model (the cache lives as long as the rollup)
+        out = np.full(len(r.user_ids), "unknown", dtype=object)
+        if len(pred["users"]):
+            out[pred["users"]] = _tier_of(pred["value"], pred["alive"], pred["cutoffs"])
+        pred["all_tiers"] = out
+    return pred["all_tiers"]
 
 
 def user_value(hub: Hub, user_id: str) -> UserValue:

@@ -7,6 +7,8 @@ week 0 is the week they were first seen (their first event of any kind).
 from __future__ import annotations
 
 from functools import lru_cache
+from itertools import product
+from typing import Any
 
 import numpy as np
 
@@ -75,80 +77,80 @@ def flows(hub: Hub, r: Rollup, weeks: int = MAX_WEEKS) -> LifecycleFlows:
 
     The stage is ``lifecycle.stage_of`` — the rule the recommender applies — evaluated at each week's end
     from weekly counters: days since the last engaged week and since first seen are counted from
-    mid-week (±3.5 days), engaged days over 90 days are approximated by engaged weeks over 13 weeks
-    (at most one counted day per week with activity, capped at 7 per week) and orders by any conversion so far.
+    mid-week (±3.5 days), engaged days over 90 days are approximated by engaged events over the last 13
+    weeks (at most 7 a week) and orders by any conversion so far.
     ``won_back`` is a user silent or churned the week before and engaging again (new/active/stable) now;
     ``stable`` is reported under ``active`` (the flow the brief asks for)."""
     missing = _missing_users(r)
     if missing:
         return LifecycleFlows(states=FLOW_STATES, weeks=[], missing=missing)
     rules = lifecycle.get_rules(hub)
+    table, weeks_cap, days_cap = _stage_table(rules.model_dump_json())
     n = len(r.user_ids)
     engaged = r.engaged > 0
-    orders_cum = np.cumsum(r.orders > 0, axis=1) > 0
-    last_engaged = np.full(n, -10_000, dtype=np.int64)  # week index of the last engaged week so far
-    # weeks before the arrays: counted as engaged in the user's first week when it lies there
+    has_orders = (np.cumsum(r.orders > 0, axis=1) > 0).astype(np.int32)
+    engaged_days = np.cumsum(np.minimum(r.engaged, 7), axis=1, dtype=np.int32)  # running sum, for 13-week windows
     start = max(0, r.n_weeks - weeks - 1)
-    for c in range(start):
-        last_engaged = np.where(engaged[:, c], r.week0 + c, last_engaged)
-    window = np.minimum(r.engaged, 7)
+    # the last engaged week before ``start`` (-1: none), then carried forward week by week
+    before = engaged[:, :start]
+    last_engaged = np.where(before.any(axis=1), r.week0 + start - 1 - np.argmax(before[:, ::-1], axis=1), -1) \
+        if start else np.full(n, -1)
+    last_engaged = last_engaged.astype(np.int32)
+    first_week = r.first_week.astype(np.int32)
+    unsub_week = np.where(r.unsub_week >= 0, r.unsub_week, np.iinfo(np.int32).max).astype(np.int32)
     prev: np.ndarray | None = None
     out: list[StageWeek] = []
-    stage_of = _stage_fn(rules.model_dump_json())
+    n_states = len(FLOW_STATES)
     for c in range(start, r.n_weeks):
         week = r.week0 + c
         last_engaged = np.where(engaged[:, c], week, last_engaged)
-        seen = r.first_week <= week
-        age_weeks = np.clip(week - r.first_week, 0, 60)
-        since_weeks = np.where(last_engaged > -10_000, np.clip(week - last_engaged, 0, 60), -1)
-        lo = max(0, c - 12)
-        days = np.minimum(window[:, lo:c + 1].sum(axis=1), 91)
-        unsub = (r.unsub_week >= 0) & (r.unsub_week <= week)
-        has_orders = orders_cum[:, c]
-        # one integer per combination of inputs, so np.unique is a 1-D sort
-        codes = ((((age_weeks * 62 + since_weeks + 1) * 2 + unsub) * 31 + np.minimum(days, 30)) * 2
-                 + has_orders).astype(np.int64)
-        uniq, inverse = np.unique(codes[seen], return_inverse=True)
-        stage_ids = np.array([FLOW_STATES.index(stage_of(*_decode(int(code)))) for code in uniq], dtype=np.int64)
-        state = np.full(n, -1, dtype=np.int64)
-        state[seen] = stage_ids[inverse.ravel()]
+        age_weeks = np.clip(week - first_week, 0, weeks_cap)
+        since_weeks = np.where(last_engaged >= 0, np.minimum(week - last_engaged, weeks_cap), -1)
+        days = engaged_days[:, c] - (engaged_days[:, c - 13] if c >= 13 else 0)
+        codes = _code(age_weeks, since_weeks, (unsub_week <= week).astype(np.int32), np.minimum(days, days_cap),
+                      has_orders[:, c], weeks_cap, days_cap)
+        state = np.where(first_week <= week, table[codes], -1)
         if prev is not None:
-            was_lost = (prev == 2) | (prev == 3)
-            back = was_lost & ((state == 0) | (state == 1))
-            state = np.where(back, 4, state)
+            state = np.where(((prev == 2) | (prev == 3)) & ((state == 0) | (state == 1)), 4, state)
         if c >= r.n_weeks - weeks:
-            counts = {s: int((state == i).sum()) for i, s in enumerate(FLOW_STATES)}
+            tally = np.bincount(state + 1, minlength=n_states + 1)
+            counts = {s: int(tally[i + 1]) for i, s in enumerate(FLOW_STATES)}
             moves: dict[str, int] = {}
             if prev is not None:
-                both = (prev >= 0) & (state >= 0)
-                pairs, n_pairs = np.unique(prev[both] * 10 + state[both], return_counts=True)
-                moves = {f"{FLOW_STATES[p // 10]}>{FLOW_STATES[p % 10]}": int(k) for p, k in zip(pairs, n_pairs, strict=True)}
-                arrivals = int(((prev < 0) & (state >= 0)).sum())
-                if arrivals:
-                    moves["(first seen)>new"] = arrivals
+                pairs = np.bincount((prev + 1) * (n_states + 1) + state + 1, minlength=(n_states + 1) ** 2)
+                for code in np.flatnonzero(pairs):
+                    a, b = divmod(int(code), n_states + 1)
+                    if b:
+                        name = FLOW_STATES[a - 1] if a else "(first seen)"
+                        moves[f"{name}>{FLOW_STATES[b - 1]}"] = int(pairs[code])
             out.append(StageWeek(week=str(week_start(week)), counts=counts, flows=moves))
         prev = state
     return LifecycleFlows(states=FLOW_STATES, weeks=out)
 
 
-def _decode(code: int) -> tuple[int, int, int, int, int]:
-    code, has_orders = divmod(code, 2)
-    code, days = divmod(code, 31)
-    code, unsub = divmod(code, 2)
-    age, since = divmod(code, 62)
-    return age, since - 1, unsub, days, has_orders
+def _code(age: Any, since: Any, unsub: Any, days: Any, orders: Any, weeks_cap: int, days_cap: int) -> Any:
+    """One integer per combination of the stage inputs (an index into ``_stage_table``)."""
+    return (((age * (weeks_cap + 2) + since + 1) * 2 + unsub) * (days_cap + 1) + days) * 2 + orders
 
 
 @lru_cache(maxsize=16)
-def _stage_fn(rules_json: str):  # type: ignore[no-untyped-def]
-    """A memoised ``lifecycle.stage_of`` for weekly inputs (few distinct combinations: one call each)."""
+def _stage_table(rules_json: str) -> tuple[np.ndarray, int, int]:
+    """``lifecycle.stage_of`` for every weekly input combination, as a flow-state index per ``_code``.
+
+    Why a table: the flows need a stage per user per week (100,000 × 12 calls). The rule only compares
+    day counts with the rules' day thresholds and engaged days with its day-count thresholds, so inputs
+    past the largest threshold are clamped without changing any answer, and the few thousand combinations
+    left are evaluated once, by the rule itself."""
     rules = lifecycle.LifecycleRules.model_validate_json(rules_json)
-
-    @lru_cache(maxsize=200_000)
-    def stage(age_weeks: int, since_weeks: int, unsub: int, engaged_days: int, has_orders: int) -> str:
-        s = lifecycle.stage_of(rules, days_since=since_weeks * 7 + 3.5 if since_weeks >= 0 else None,
-                               age_days=age_weeks * 7 + 3.5, unsubscribed=bool(unsub),
-                               engaged_days=engaged_days, has_orders=bool(has_orders))
-        return "active" if s == "stable" else s
-
-    return stage
+    weeks_cap = max(rules.new_days, rules.active_days, rules.silent_days, rules.churned_days) // 7 + 2
+    days_cap = max(rules.stable_min_engaged_days, rules.quality_min_engaged_days,
+                   rules.low_frequency_max_engaged_days) + 1
+    size = int(_code(weeks_cap, weeks_cap, 1, days_cap, 1, weeks_cap, days_cap)) + 1
+    table = np.zeros(size, dtype=np.int64)
+    for age, since, unsub, days, orders in product(range(weeks_cap + 1), range(-1, weeks_cap + 1), (0, 1),
+                                                   range(days_cap + 1), (0, 1)):
+        stage = lifecycle.stage_of(rules, days_since=since * 7 + 3.5 if since >= 0 else None, age_days=age * 7 + 3.5,
+                                   unsubscribed=bool(unsub), engaged_days=days, has_orders=bool(orders))
+        table[_code(age, since, unsub, days, orders, weeks_cap, days_cap)] = FLOW_STATES.index(
+            "active" if stage == "stable" else stage)
+    return table, weeks_cap, days_cap

@@ -22,6 +22,7 @@ from contenthub.dashboard.activity import ACTIVITY, CHANNEL_WEEK, week_of_day
 from contenthub.hub import Hub
 from contenthub.journeys.engine import STATES
 from contenthub.recommend import users
+from contenthub.recommend.engagement import ASSET_STATS
 from contenthub.timeutil import utcnow
 
 MAX_AGE_S = 300.0
@@ -57,6 +58,8 @@ class Rollup:
     journey: np.ndarray  # str: the first journey the user entered ('' none)
     sends: dict[str, ChannelSends] = field(default_factory=dict)
     channel_weeks: dict[tuple[str, int], dict[str, float]] = field(default_factory=dict)
+    asset_totals: dict[str, dict[str, float]] = field(default_factory=dict)  # asset id → delivered/click/convert/rev
+    asset_meta: dict[str, dict[str, Any]] = field(default_factory=dict)  # title, scenes, content type (filled on use)
 
     @property
     def n_weeks(self) -> int:
@@ -173,8 +176,13 @@ def build(hub: Hub, now: datetime | None = None) -> Rollup:
     for key, name, value in hub.store.scan_counters(CHANNEL_WEEK):
         channel, _, week_text = key.rpartition("|")
         channel_weeks.setdefault((channel, int(week_text)), {})[name] = value
+    asset_totals: dict[str, dict[str, float]] = {}
+    for key, name, value in hub.store.scan_counters(ASSET_STATS):  # per "<asset>|<channel>": summed over channels
+        if name in ("n:delivered", "n:click", "n:convert", "rev"):
+            totals = asset_totals.setdefault(key.rpartition("|")[0], {})
+            totals[name] = totals.get(name, 0.0) + value
     return Rollup(
-        built_at=now, build_seconds=time.perf_counter() - started, now_week=now_week, week0=week0,
+        built_at=now, asset_totals=asset_totals, build_seconds=time.perf_counter() - started, now_week=now_week, week0=week0,
         user_ids=list(index), first_week=first_week, engaged=matrix("e", np.int32), orders=matrix("c", np.int32),
         revenue=matrix("r", np.float64), unsub_week=unsub_week, source=source, journey=journey,
         sends=channel_sends, channel_weeks=channel_weeks)

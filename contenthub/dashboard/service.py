@@ -34,7 +34,7 @@ def channels_view(hub: Hub, weeks: int = 12, channel: str | None = None) -> Chan
 
 
 def assets_view(hub: Hub, min_deliveries: int = 10) -> AssetLeaders:
-    return channels.asset_leaders(hub, min_deliveries=min_deliveries)
+    return channels.asset_leaders(hub, rollup.get(hub), min_deliveries=min_deliveries)
 
 
 def fatigue_view(hub: Hub, channel: str) -> Fatigue:
