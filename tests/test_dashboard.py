@@ -290,7 +290,8 @@ def test_flows_count_arrivals_and_win_backs(world: Hub) -> None:
 
 def test_retention_metrics_for_experiments(hub: Hub) -> None:
     """retention_d7 counts units engaging 7–13 days after their first exposure, checked against the events."""
-    from contenthub.experiments import metrics, report, service as exp_service
+    from contenthub.experiments import metrics, report
+    from contenthub.experiments import service as exp_service
     from contenthub.experiments.models import ExperimentUpdate
     from contenthub.experiments.simulator import SimConfig, run_simulation
 

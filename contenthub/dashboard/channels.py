@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections import defaultdict
 
 from contenthub.dashboard.activity import week_start
-from contenthub.dashboard.models import AssetGroup, AssetLeaders, AssetRank, CapInForce, ChannelHealth, ChannelWeek
+from contenthub.dashboard.models import (
+    AssetGroup,
+    AssetLeaders,
+    AssetRank,
+    CapInForce,
+    ChannelHealth,
+    ChannelWeek,
+)
 from contenthub.dashboard.rollup import Rollup
 from contenthub.hub import Hub
 from contenthub.library import taxonomy

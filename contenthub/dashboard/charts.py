@@ -12,7 +12,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from contenthub.dashboard.models import AssetLeaders, ChannelHealth, Fatigue, LifecycleFlows, LtvModel, ObservedLtv, Retention
+from contenthub.dashboard.models import (
+    AssetLeaders,
+    ChannelHealth,
+    Fatigue,
+    LifecycleFlows,
+    LtvModel,
+    ObservedLtv,
+    Retention,
+)
 from contenthub.dashboard.tables import Table
 
 Tr = Callable[[str], str]

@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 dashboard_app = typer.Typer(help="Operations dashboard: refresh the rollup and value model, print views.",
                             no_args_is_help=True)
 
-DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Data directory (default: CONTENTHUB_DATA_DIR or ./data)")]
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory (default: CONTENTHUB_DATA_DIR or ./data)")]
 
 
-def _hub(data_dir: Path | None):  # noqa: ANN202 - deferred imports keep `--help` fast
+def _hub(data_dir: Path | None):
     from contenthub.config import Settings
     from contenthub.hub import open_hub
 

@@ -24,9 +24,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from lifetimes import BetaGeoFitter, GammaGammaFitter
+from lifetimes.utils import ConvergenceError
 
 from contenthub.dashboard.activity import ACTIVITY, week_of_day, week_start
-from contenthub.dashboard.models import HoldoutWeek, LtvCurve, LtvModel, ObservedLtv, UserValue
+from contenthub.dashboard.models import (
+    HoldoutWeek,
+    LtvCurve,
+    LtvModel,
+    ObservedLtv,
+    UserValue,
+)
 from contenthub.dashboard.rollup import Rollup
 from contenthub.errors import ConflictError, NotFoundError
 from contenthub.hub import Hub
@@ -41,6 +48,8 @@ MIN_BUYERS = 5
 PENALIZER = 0.001
 MODEL_DOC = ("dashboard", "ltv_model")
 _CACHE_KEY = "dashboard.ltv"
+# what lifetimes raises on degenerate data (no repeat buyers, one spend value, overflowing likelihoods)
+FIT_ERRORS = (ConvergenceError, ValueError, ZeroDivisionError, FloatingPointError, np.linalg.LinAlgError)
 TIER_SHARES = (("loyal", 0.10), ("quality", 0.20), ("normal", 0.40))  # of the alive users, by predicted value
 ALIVE_MIN = 0.3  # below this probability of being alive the predicted tier is 'churned'
 
@@ -158,7 +167,7 @@ def _model(r: Rollup) -> tuple[LtvModel, dict[str, Any]]:
             f"(need {MIN_BUYERS}, some more than once). Send convert events with a value.")), empty
     try:
         bg, gg = _fit(cal)
-    except Exception as exc:  # lifetimes raises ConvergenceError (and numpy errors) on degenerate data
+    except FIT_ERRORS as exc:
         log.warning("LTV calibration fit failed: %s", exc)
         return LtvModel(**base, missing=f"The value model did not converge on this data ({exc})."), empty
     holdout: list[HoldoutWeek] = []
@@ -185,7 +194,7 @@ def _model(r: Rollup) -> tuple[LtvModel, dict[str, Any]]:
     full = _summary(r, complete)
     try:
         bg_all, gg_all = _fit(full)
-    except Exception as exc:
+    except FIT_ERRORS as exc:
         log.warning("LTV fit failed: %s", exc)
         return LtvModel(**base, missing=f"The value model did not converge on this data ({exc})."), empty
     buyer_mean = _buyer_mean(full)
@@ -287,10 +296,11 @@ def user_value(hub: Hub, user_id: str) -> UserValue:
                          probability_alive=None, predicted_tier="unknown", horizon_weeks=HORIZON_WEEKS)
     rec = np.array([buy[-1] - first + 0.5 if buy else 0.0])
     monetary = np.array([revenue / len(buy) if buy else 0.0])
-    value, alive = _predict(bg, gg, freq, rec, t, monetary, stored["buyer_mean"])
-    tier = str(_tier_of(value, alive, stored["cutoffs"])[0])
-    return UserValue(user_id=doc["id"], observed_revenue=round(revenue, 2), predicted_value=round(float(value[0]), 2),
-                     probability_alive=round(float(alive[0]), 4), predicted_tier=tier, horizon_weeks=HORIZON_WEEKS)
+    predicted, alive = _predict(bg, gg, freq, rec, t, monetary, stored["buyer_mean"])
+    tier = str(_tier_of(predicted, alive, stored["cutoffs"])[0])
+    return UserValue(user_id=doc["id"], observed_revenue=round(revenue, 2),
+                     predicted_value=round(float(predicted[0]), 2), probability_alive=round(float(alive[0]), 4),
+                     predicted_tier=tier, horizon_weeks=HORIZON_WEEKS)
 
 
 def write_attributes(hub: Hub, r: Rollup) -> int:
@@ -299,7 +309,7 @@ def write_attributes(hub: Hub, r: Rollup) -> int:
     guarded by the document version, so a concurrent edit of the user is never overwritten (it is retried)."""
     _, pred = model(hub, r)
     written = 0
-    tiers_ = _tier_of(pred["value"], pred["alive"], pred["cutoffs"]) if len(pred["users"]) else []
+    tiers_: Any = _tier_of(pred["value"], pred["alive"], pred["cutoffs"]) if len(pred["users"]) else []
     for i, value, tier in zip(pred["users"], pred["value"], tiers_, strict=True):
         uid = r.user_ids[int(i)]
         for _ in range(3):

@@ -14,7 +14,13 @@ import numpy as np
 
 from contenthub.dashboard import ltv
 from contenthub.dashboard.activity import week_start
-from contenthub.dashboard.models import Cohort, CohortBy, LifecycleFlows, Retention, StageWeek
+from contenthub.dashboard.models import (
+    Cohort,
+    CohortBy,
+    LifecycleFlows,
+    Retention,
+    StageWeek,
+)
 from contenthub.dashboard.rollup import Rollup
 from contenthub.hub import Hub
 from contenthub.recommend import lifecycle

@@ -13,7 +13,15 @@ from contenthub.access.keys import Principal
 from contenthub.access.roles import Perm
 from contenthub.dashboard import service, tables
 from contenthub.dashboard.models import (
-    AssetLeaders, ChannelHealth, CohortBy, Fatigue, LifecycleFlows, LtvModel, ObservedLtv, Retention, UserValue,
+    AssetLeaders,
+    ChannelHealth,
+    CohortBy,
+    Fatigue,
+    LifecycleFlows,
+    LtvModel,
+    ObservedLtv,
+    Retention,
+    UserValue,
 )
 from contenthub.deps import HubDep, require
 
@@ -22,7 +30,7 @@ Reader = Annotated[Principal, Depends(require(Perm.reports_read))]
 Writer = Annotated[Principal, Depends(require(Perm.audience_write))]
 Weeks = Annotated[int, Query(ge=1, le=52, description="How many weeks to show (1–52).")]
 Format = Annotated[Literal["json", "csv"], Query(description="json (default) or csv: the same numbers as a table.")]
-CSV = {200: {"content": {"application/json": {}, "text/csv": {}}}}
+CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"application/json": {}, "text/csv": {}}}}
 
 
 def _answer(view: BaseModel, fmt: str, table: Callable[[Any], tables.Table], name: str) -> Any:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from contenthub.dashboard import channels, fatigue, ltv, retention, rollup
 from contenthub.dashboard.models import (
-    AssetLeaders, ChannelHealth, CohortBy, Fatigue, LifecycleFlows, LtvModel, ObservedLtv, Retention, UserValue,
+    AssetLeaders,
+    ChannelHealth,
+    CohortBy,
+    Fatigue,
+    LifecycleFlows,
+    LtvModel,
+    ObservedLtv,
+    Retention,
+    UserValue,
 )
 from contenthub.errors import InvalidError
 from contenthub.hub import Hub

@@ -7,7 +7,13 @@ import io
 from typing import Any
 
 from contenthub.dashboard.models import (
-    AssetLeaders, ChannelHealth, Fatigue, LifecycleFlows, LtvModel, ObservedLtv, Retention,
+    AssetLeaders,
+    ChannelHealth,
+    Fatigue,
+    LifecycleFlows,
+    LtvModel,
+    ObservedLtv,
+    Retention,
 )
 
 Table = tuple[list[str], list[list[Any]]]
