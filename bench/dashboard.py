@@ -198,15 +198,16 @@ def top_up(hub: Hub, n_users: int, n_events: int, before: dict[str, Any]) -> dic
     """Add second-stream sends (another seed, other event ids) to a store loaded with fewer events."""
     by_id = {a["id"]: a for a in make_assets()}
     have, t0, added = int(before["events"]), time.perf_counter(), 0
-    _counted[0] = 0
-    for _, block_events in make_world(n_users, n_events - have, seed=101, prefix="t"):
-        for i in range(0, len(block_events), BATCH):
-            added += len(hub.store.add_events(block_events[i:i + BATCH], derive=derive(by_id)))
-        _counted[0] += len(block_events)
-        if have + added >= n_events:
-            break
-    return {**before, "events": have + added, "topped_up": added,
-            "top_up_seconds": round(time.perf_counter() - t0, 1)}
+    stream = 0
+    while have + added < n_events:
+        _counted[0] = 0
+        stream += 1
+        for _, block_events in make_world(n_users, n_events - have - added, seed=200 + stream, prefix=f"t{stream}-"):
+            for i in range(0, len(block_events), BATCH):
+                added += len(hub.store.add_events(block_events[i:i + BATCH], derive=derive(by_id)))
+            _counted[0] += len(block_events)
+    return {**before, "events": have + added, "topped_up": added + int(before.get("topped_up", 0)),
+            "top_up_seconds": round(time.perf_counter() - t0 + float(before.get("top_up_seconds", 0)), 1)}
 
 
 def timed(fn: Callable[[], Any], repeat: int) -> dict[str, float]:

@@ -312,3 +312,23 @@ def test_retention_metrics_for_experiments(hub: Hub) -> None:
     exp_service.update_experiment(hub, "ret", ExperimentUpdate(secondary_metrics=["retention_d7", "retention_d30"]))
     rep = report.build_report(hub, "ret")
     assert rep.metric("retention_d7").rows and rep.metric("retention_d30").rows
+
+
+def test_a_hub_without_purchases_says_so(hub: Hub, clients) -> None:  # type: ignore[no-untyped-def]
+    """Weeks of opens but no convert event: cohorts and fatigue show, revenue charts say what is missing."""
+    _assets(hub)
+    now = utcnow()
+    evs = [{"id": f"n{u}-{d}-{t}", "type": t, "user_id": f"nb{u}", "asset_id": "a1", "channel": "wecom_1v1",
+            "ts": to_iso(now - timedelta(days=d, minutes=5 if t == "open" else 0))}
+           for u in range(30) for d in range(1, 70, 3) for t in ("delivered", "open")]
+    assert not events.ingest(hub, evs).rejected
+    rollup.refresh(hub)
+    c = clients.as_("viewer")
+    model = c.get("/v1/dashboard/ltv/model").json()
+    assert "Too few purchases" in model["missing"] and model["users"] == 30
+    assert "No conversions with a value" in c.get("/v1/dashboard/ltv").json()["missing"]
+    assert c.get("/v1/dashboard/retention").json()["missing"] is None
+    page = c.get("/dashboard/ltv").text
+    assert "Too few purchases" in page and 'data-chart-missing="ltv-holdout"' in page and "NaN" not in page
+    tiers = c.get("/v1/dashboard/retention?by=tier").json()
+    assert [x["key"] for x in tiers["cohorts"]] == ["unknown"]

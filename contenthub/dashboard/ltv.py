@@ -17,6 +17,8 @@ The current (incomplete) week is never used.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import warnings
 from typing import Any
@@ -45,7 +47,7 @@ log = logging.getLogger(__name__)
 HOLDOUT_WEEKS = 4
 HORIZON_WEEKS = 12
 MIN_BUYERS = 5
-PENALIZER = 0.001
+PENALIZERS = (0.001, 0.01, 0.1)
 MODEL_DOC = ("dashboard", "ltv_model")
 _CACHE_KEY = "dashboard.ltv"
 # what lifetimes raises on degenerate data (no repeat buyers, one spend value, overflowing likelihoods)
@@ -109,14 +111,27 @@ def _summary(r: Rollup, end: int) -> dict[str, np.ndarray]:
 
 
 def _fit(s: dict[str, np.ndarray]) -> tuple[BetaGeoFitter, GammaGammaFitter]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        bg = BetaGeoFitter(penalizer_coef=PENALIZER)
-        bg.fit(s["frequency"], s["recency"], s["T"])
-        buyers = (s["frequency"] > 0) & (s["monetary"] > 0)
-        gg = GammaGammaFitter(penalizer_coef=PENALIZER)
-        gg.fit(s["frequency"][buyers], s["monetary"][buyers])
+    """Both models, each with the smallest of PENALIZERS that converges (lifetimes' own advice when the
+    optimiser stops short). lifetimes prints the optimiser's state to stdout when it does not converge;
+    that is captured (it would corrupt a CLI's JSON output) and only the error is kept."""
+    buyers = (s["frequency"] > 0) & (s["monetary"] > 0)
+    bg = _converged(lambda pen: BetaGeoFitter(penalizer_coef=pen).fit(s["frequency"], s["recency"], s["T"]))
+    gg = _converged(lambda pen: GammaGammaFitter(penalizer_coef=pen).fit(s["frequency"][buyers],
+                                                                         s["monetary"][buyers]))
     return bg, gg
+
+
+def _converged(fit: Any) -> Any:
+    error: Exception | None = None
+    for pen in PENALIZERS:
+        try:
+            with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+                warnings.simplefilter("ignore")
+                return fit(pen)
+        except ConvergenceError as exc:
+            error = exc
+    assert error is not None
+    raise error
 
 
 def _spend(gg: GammaGammaFitter, frequency: np.ndarray, monetary: np.ndarray, buyer_mean: float) -> np.ndarray:
@@ -162,7 +177,7 @@ def _model(r: Rollup) -> tuple[LtvModel, dict[str, Any]]:
     cal = _summary(r, calib_end)
     buyers = int(((cal["frequency"] > 0) & (cal["monetary"] > 0)).sum())
     if buyers < MIN_BUYERS or not (cal["frequency"] > 1).any():
-        return LtvModel(**base, users=len(cal["users"]), buyers=buyers, missing=(
+        return LtvModel(**{**base, "users": len(cal["users"]), "buyers": buyers}, missing=(
             f"Too few purchases to fit a value model: {buyers} users bought before the held-out weeks "
             f"(need {MIN_BUYERS}, some more than once). Send convert events with a value.")), empty
     try:
