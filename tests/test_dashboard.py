@@ -332,3 +332,21 @@ def test_a_hub_without_purchases_says_so(hub: Hub, clients) -> None:  # type: ig
     assert "Too few purchases" in page and 'data-chart-missing="ltv-holdout"' in page and "NaN" not in page
     tiers = c.get("/v1/dashboard/retention?by=tier").json()
     assert [x["key"] for x in tiers["cohorts"]] == ["unknown"]
+
+
+def test_while_the_first_build_runs_views_answer_at_once(hub: Hub, clients, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """No rollup yet and its build still running: a page says so (503) instead of holding the request."""
+    _assets(hub)
+    _simulate(hub)
+    monkeypatch.setattr(rollup, "WAIT_S", 0.05)
+    lock = rollup.building_lock(hub)
+    assert lock.acquire()  # as if a build were under way
+    try:
+        c = clients.as_("viewer")
+        page = c.get("/dashboard/retention")
+        assert page.status_code == 503 and "being prepared" in page.text and 'class="chart"' not in page.text
+        api = c.get("/v1/dashboard/retention")
+        assert api.status_code == 503 and api.json()["error"]["code"] == "preparing"
+    finally:
+        lock.release()
+    assert c.get("/v1/dashboard/retention").json()["cohorts"]  # the build runs once the lock is free

@@ -59,6 +59,15 @@ def _page(request: Request, tab: str, charts_: list[Chart], **context: Any) -> H
     return render(request, "dashboard/page.html", tab=tab, tabs=TABS, charts=charts_, **context)
 
 
+async def _built(request: Request, tab: str, build: Any, *args: Any) -> Any:
+    """The page's charts, or a page saying the dashboard is still being prepared (503, not a blank page)."""
+    try:
+        return await run_in_threadpool(build, *args)
+    except rollup.Preparing as exc:
+        return render(request, "dashboard/page.html", status_code=503, tab=tab, tabs=TABS, charts=[],
+                      preparing=exc.message)
+
+
 def _retention_charts(hub: Hub, lang: str, by: CohortBy, weeks: int) -> list[Chart]:
     tr = _tr(lang)
     v = service.retention_view(hub, by, weeks)
@@ -80,7 +89,9 @@ def _retention_charts(hub: Hub, lang: str, by: CohortBy, weeks: int) -> list[Cha
 @router.get("/dashboard/retention", response_class=HTMLResponse)
 async def retention_page(request: Request, hub: HubDep, who: Reader, by: CohortBy = "week",
                          weeks: Weeks = 12) -> HTMLResponse:
-    built = await run_in_threadpool(_retention_charts, hub, lang_of(request), by, weeks)
+    built = await _built(request, "retention", _retention_charts, hub, lang_of(request), by, weeks)
+    if not isinstance(built, list):
+        return built
     return _page(request, "retention", built, by=by, weeks=weeks, by_options=("week", "source", "journey", "tier"))
 
 
@@ -102,7 +113,10 @@ def _channel_charts(hub: Hub, lang: str, weeks: int) -> tuple[list[Chart], Any]:
 
 @router.get("/dashboard/channels", response_class=HTMLResponse)
 async def channels_page(request: Request, hub: HubDep, who: Reader, weeks: Weeks = 12) -> HTMLResponse:
-    built, v = await run_in_threadpool(_channel_charts, hub, lang_of(request), weeks)
+    found = await _built(request, "channels", _channel_charts, hub, lang_of(request), weeks)
+    if not isinstance(found, tuple):
+        return found
+    built, v = found
     return _page(request, "channels", built, weeks=weeks, health=v, caps_table=tables.caps(v))
 
 
@@ -116,7 +130,10 @@ def _fatigue_charts(hub: Hub, lang: str, channel: str) -> tuple[list[Chart], Any
 @router.get("/dashboard/fatigue", response_class=HTMLResponse)
 async def fatigue_page(request: Request, hub: HubDep, who: Reader,
                        channel: Annotated[str, Query(min_length=1, max_length=64)] = "wecom_1v1") -> HTMLResponse:
-    built, v = await run_in_threadpool(_fatigue_charts, hub, lang_of(request), channel)
+    found = await _built(request, "fatigue", _fatigue_charts, hub, lang_of(request), channel)
+    if not isinstance(found, tuple):
+        return found
+    built, v = found
     return _page(request, "fatigue", built, channel=channel, fatigue=v,
                  channel_options=taxonomy.ids(hub.store, "channels"))
 
@@ -136,7 +153,10 @@ def _ltv_charts(hub: Hub, lang: str, by: str, weeks: int) -> tuple[list[Chart], 
 @router.get("/dashboard/ltv", response_class=HTMLResponse)
 async def ltv_page(request: Request, hub: HubDep, who: Reader, by: Literal["week", "source"] = "week",
                    weeks: Weeks = 12) -> HTMLResponse:
-    built, m = await run_in_threadpool(_ltv_charts, hub, lang_of(request), by, weeks)
+    found = await _built(request, "ltv", _ltv_charts, hub, lang_of(request), by, weeks)
+    if not isinstance(found, tuple):
+        return found
+    built, m = found
     return _page(request, "ltv", built, by=by, weeks=weeks, model=m, by_options=("week", "source"))
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from contenthub.dashboard.activity import ACTIVITY, CHANNEL_WEEK, week_of_day
+from contenthub.errors import ProblemError
 from contenthub.hub import Hub
 from contenthub.journeys.engine import STATES
 from contenthub.recommend import users
@@ -27,8 +28,10 @@ from contenthub.timeutil import utcnow
 
 MAX_AGE_S = 300.0
 MAX_WEEKS = 104  # weeks of history the arrays hold (older activity only sets a user's first week)
+WAIT_S = 5.0  # how long a view waits for the first build before answering "being prepared"
 _CACHE_KEY = "dashboard.rollup"
-_lock = threading.Lock()
+_ERROR_KEY = "dashboard.rollup_error"
+_LOCK_KEY = "dashboard.rollup_lock"
 
 
 @dataclass
@@ -69,29 +72,56 @@ class Rollup:
         return week - self.week0
 
 
-def get(hub: Hub) -> Rollup:
-    """The cached rollup; built now when there is none, rebuilt in the background when stale."""
+class Preparing(ProblemError):
+    """No rollup yet and the first build is still running: a view answers at once with this instead of
+    holding the request for the build (tens of seconds at 100,000 users)."""
+
+    status = 503
+    code = "preparing"
+
+
+def get(hub: Hub, wait: float | None = None) -> Rollup:
+    """The cached rollup, rebuilt in the background when stale. With none yet, a build starts in the
+    background and this waits up to ``wait`` seconds for it (small hubs build in milliseconds), then
+    raises ``Preparing`` saying so."""
     cur: Rollup | None = hub.cache.get(_CACHE_KEY)
-    if cur is None:
-        with _lock:
-            cur = hub.cache.get(_CACHE_KEY)
-            if cur is None:
-                cur = refresh(hub)
+    if cur is not None:
+        peek(hub)  # starts a background rebuild when stale
         return cur
-    peek(hub)  # starts a background rebuild when stale
-    return cur
+    peek(hub)
+    deadline = time.monotonic() + (WAIT_S if wait is None else wait)
+    while time.monotonic() < deadline:
+        cur = hub.cache.get(_CACHE_KEY)
+        if cur is not None:
+            return cur
+        error = hub.cache.get(_ERROR_KEY)
+        if error is not None:
+            hub.cache.pop(_ERROR_KEY, None)
+            raise error
+        time.sleep(0.01)
+    raise Preparing("The dashboard is being prepared: its weekly counters are read once after a start "
+                    f"(about a minute per 100,000 users). Try again shortly.", extra={"retry_after": 15})
+
+
+def building_lock(hub: Hub) -> threading.Lock:
+    """Held while this hub's rollup is being built in the background (one build at a time)."""
+    lock: threading.Lock = hub.cache.setdefault(_LOCK_KEY, threading.Lock())
+    return lock
 
 
 def peek(hub: Hub) -> Rollup | None:
     """The cached rollup if there is one (stale or not), else None after starting a build in the
     background — for pages of other capabilities that must not wait for a build (the calendar's link)."""
     cur: Rollup | None = hub.cache.get(_CACHE_KEY)
-    if (cur is None or (utcnow() - cur.built_at).total_seconds() > MAX_AGE_S) and _lock.acquire(blocking=False):
+    lock = building_lock(hub)
+    if (cur is None or (utcnow() - cur.built_at).total_seconds() > MAX_AGE_S) and lock.acquire(blocking=False):
         def rebuild() -> None:
             try:
                 refresh(hub)
+            except Exception as exc:  # noqa: BLE001 - handed to the waiting request instead of dying in a thread
+                hub.cache[_ERROR_KEY] = exc
             finally:
-                _lock.release()
+                lock.release()
 
         threading.Thread(target=rebuild, name="dashboard-rollup", daemon=True).start()
     return cur
