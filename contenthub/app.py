@@ -310,6 +310,9 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
         return {"ok": True, "store": hub.store.backend, "version": __version__}
 
     from contenthub.access.routes import router as access_router
+    from contenthub.dashboard.pages import VENDOR_PATH, VendorFiles
+    from contenthub.dashboard.pages import router as dashboard_pages
+    from contenthub.dashboard.routes import router as dashboard_router
     from contenthub.experiments.pages import router as experiments_pages
     from contenthub.experiments.routes import router as experiments_router
     from contenthub.journeys.pages import router as journeys_pages
@@ -330,8 +333,9 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     for router in (recommend_router, library_router, publish_router, access_router, web_pages, library_pages,
                    publish_pages, experiments_router, experiments_pages, recommend_pages):
         _add_routes(app, router)
-    for router in (tagging_router, review_pages, journeys_router, journeys_pages):
+    for router in (tagging_router, review_pages, journeys_router, journeys_pages, dashboard_router, dashboard_pages):
         _add_routes(app, router)
+    app.mount(VENDOR_PATH, VendorFiles(), name="vendor")  # before /static, which would shadow it
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
 
     return app

@@ -11,6 +11,7 @@ import typer
 from tqdm import tqdm
 
 from contenthub.config import Settings
+from contenthub.dashboard.cli import dashboard_app
 from contenthub.experiments.cli import sim_app
 from contenthub.journeys.cli import journeys_app
 from contenthub.library.tag_cli import tag_app
@@ -30,6 +31,7 @@ app.add_typer(tag_app, name="tag")
 app.add_typer(eval_app, name="eval")
 app.add_typer(store_app, name="store")
 app.add_typer(recommend_app, name="recommend")
+app.add_typer(dashboard_app, name="dashboard")
 
 DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Data directory (default: CONTENTHUB_DATA_DIR or ./data)")]
 

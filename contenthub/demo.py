@@ -12,6 +12,7 @@ import json
 from tqdm import tqdm
 
 from contenthub.access import keys
+from contenthub.dashboard import service as dashboard_service
 from contenthub.hub import Hub
 from contenthub.library import service
 from contenthub.library.demo_corpus import generate_assets, generate_media_bytes
@@ -72,6 +73,9 @@ def load_demo(hub: Hub, *, n_assets: int = 400, n_users: int = 600, force: bool 
     else:
         out.append(f"loaded {_load_assets(hub, n_assets, progress)} demo assets")
     out.extend(recommend_demo.load_demo(hub, n_users=n_users, progress=progress, force=force))
+    refreshed = dashboard_service.refresh(hub)  # the value model, and predicted value on users for segments
+    out.append(f"dashboard: {refreshed['users']} users over {refreshed['weeks']} weeks; predicted value on "
+               f"{refreshed['attributes_written']} users" + (f" ({refreshed['model_missing']})" if refreshed["model_missing"] else ""))
     out.append(f"API keys (also in {hub.settings.data_dir / KEYS_FILE}):")
     out.extend("  " + line for line in _demo_keys(hub))
     return out

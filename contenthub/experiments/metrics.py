@@ -79,6 +79,14 @@ METRICS: dict[str, Metric] = {m.id: m for m in (
            description="Mutes over deliveries: the irritation each send causes."),
     Metric("journey_completion", "binomial", True, "journey completion", "旅程完成率", "journey_done",
            description="Share of units that finished the journey their variant ran (from journey states)."),
+    # retention (the operations dashboard's measure, per unit from its first exposure)
+    Metric("retention_d7", "binomial", True, "retention day 7", "7日留存", "active_d7",
+           description="Share of units that opened, clicked or converted in days 7–13 after first exposure. Units "
+           "exposed less than 14 days before the report count as not retained yet: read it once the last "
+           "exposure is 14 days old."),
+    Metric("retention_d30", "binomial", True, "retention day 30", "30日留存", "active_d30",
+           description="Share of units that opened, clicked or converted in days 30–36 after first exposure (read "
+           "it once the last exposure is 37 days old)."),
 )}
 
 CHANGE_METRICS: dict[str, tuple[str, ...]] = {
@@ -89,13 +97,16 @@ CHANGE_METRICS: dict[str, tuple[str, ...]] = {
 multiple-comparison family and the decision, which the plan fixed)."""
 
 COUNTERS: tuple[str, ...] = ("delivered", "open", "click", "convert", "negative", "mute", "revenue",
-                              "journey_done")
+                              "journey_done", "active_d7", "active_d30")
 """Per-unit counters a metric can read. To add a metric: a counter here (fed by EVENT_COUNTERS or by
 UnitFacts), a Metric in METRICS, and its id in models.MetricId."""
 EVENT_COUNTERS: dict[str, tuple[str, ...]] = {
     "delivered": ("delivered",), "open": ("open",), "click": ("click",), "convert": ("convert",),
     "mute": ("negative", "mute"), "unsubscribe": ("negative",)}
 """Which counters each event type adds 1 to."""
+RETENTION_WINDOWS: dict[str, tuple[float, float]] = {"active_d7": (7.0, 14.0), "active_d30": (30.0, 37.0)}
+"""Counter → [start, end) in days after first exposure during which an engaged event counts as retained."""
+ENGAGED_TYPES = frozenset({"open", "click", "convert"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,7 +269,13 @@ def build_table(hub: Hub, exp: Experiment, units: AnalysisUnits, now: datetime,
                 if pre_days and ev["ts"] >= pre_from[r]:
                     before.add_event(ev, r, 0, code)
                 continue
-            post.add_event(ev, r, bisect_right(inner, ev["ts"]), code)
+            c = bisect_right(inner, ev["ts"])
+            post.add_event(ev, r, c, code)
+            if ev["type"] in ENGAGED_TYPES:
+                days = (from_iso(ev["ts"]) - from_iso(first_at[r])).total_seconds() / 86400
+                for counter_name, (lo, hi) in RETENTION_WINDOWS.items():
+                    if lo <= days < hi:
+                        post.add(r, c, code[counter_name], 1.0)
             used += 1
         until_iso = to_iso(until)
         for fact in facts:

@@ -26,7 +26,8 @@ ChangeKind = Literal["strategy", "cadence", "asset", "journey"]
 Status = Literal["draft", "running", "stopped"]
 Correction = Literal["none", "holm", "bh"]
 MetricId = Literal["open_rate", "ctr", "conversion_rate", "revenue_per_unit", "unsubscribe_rate", "clicks_per_delivery",
-                   "sends_per_unit", "mute_rate", "mutes_per_delivery", "journey_completion"]
+                   "sends_per_unit", "mute_rate", "mutes_per_delivery", "journey_completion",
+                   "retention_d7", "retention_d30"]
 METRIC_IDS: tuple[str, ...] = get_args(MetricId)
 CHANGE_KINDS: tuple[str, ...] = get_args(ChangeKind)
 

@@ -1,5 +1,10 @@
 """Demo audience: users with identities, groups, and weeks of engagement simulated from a preference
-model — ingested through the same event pipeline bots use, so profiles, stats and pages are real."""
+model — ingested through the same event pipeline bots use, so profiles, stats and pages are real.
+
+The simulation spans ``DAYS`` (13 weeks) so the operations dashboard has cohorts, lifecycle flows and
+held-out weeks to show: each user has a send intensity, an interest that fades after a random lifetime
+(some come back), opens that drop and mutes that rise with the sends of the week on a channel (send
+fatigue), and purchases with a value (LTV)."""
 
 from __future__ import annotations
 
@@ -26,7 +31,7 @@ GROUPS = [
     ("g-new-mom", "新手妈妈群", "conversion"), ("g-pets", "毛孩子俱乐部", "community"),
     ("g-notice", "新品通知群", "broadcast"), ("g-fitness", "燃脂打卡群", "community"),
 ]
-DAYS = 28
+DAYS = 91
 
 
 def _verticals(n_assets: int) -> dict[str, str]:
@@ -49,7 +54,7 @@ def load_demo(hub: Hub, *, n_users: int = 600, progress: bool = False, force: bo
 
     people: list[dict[str, Any]] = []
     for i in range(n_users):
-        created = now - timedelta(days=rng.uniform(0, 120), hours=rng.uniform(0, 24))
+        created = now - timedelta(days=rng.uniform(0, DAYS + 7), hours=rng.uniform(0, 24))
         idents = [Identity(type="openid", value=f"o_demo_{i:05d}")]
         if rng.random() < 0.7:
             idents.append(Identity(type="external_userid", value=f"wm_demo_{i:05d}"))
@@ -65,6 +70,8 @@ def load_demo(hub: Hub, *, n_users: int = 600, progress: bool = False, force: bo
         likes = set(rng.sample(all_verticals, k=min(2, len(all_verticals)))) if all_verticals else set()
         activity = rng.choice([0.02, 0.1, 0.3, 0.6])  # some users go silent, some are fans
         people.append({"id": u.id, "likes": likes, "activity": activity, "created": created,
+                       "intensity": rng.choice([0.15, 0.3, 0.5, 0.8]),  # chance of a send on a given day
+                       "lifetime": rng.expovariate(1 / 45), "returns": rng.random() < 0.25,
                        "channels": rng.sample(["wecom_1v1", "mp_subscription", "wecom_group", "moments", "app_push"], 2)})
 
     for gid, name, purpose in GROUPS:
@@ -83,29 +90,40 @@ def load_demo(hub: Hub, *, n_users: int = 600, progress: bool = False, force: bo
             batch.clear()
 
     for p in tqdm(people, desc="demo engagement", unit="user", disable=not progress):
+        week_sends: dict[tuple[int, str], int] = {}
+        muted: set[str] = set()
         for day in range(DAYS, 0, -1):
             at = now - timedelta(days=day, hours=rng.uniform(-4, 4))
-            if at < p["created"] or rng.random() > 0.35:
+            if at < p["created"] or rng.random() > p["intensity"]:
                 continue
             channel = rng.choice(p["channels"])
             pool = by_channel.get(channel)
-            if not pool:
+            if not pool or channel in muted:
                 continue
+            age = (at - p["created"]).days
+            # interest fades after the user's lifetime; a few come back three weeks later
+            fading = age > p["lifetime"] and not (p["returns"] and age > p["lifetime"] + 21)
+            sent = week_sends[day // 7, channel] = week_sends.get((day // 7, channel), 0) + 1
             asset = rng.choice(pool)
             liked = verticals.get(asset["id"], "") in p["likes"]
             seq += 1
             base = {"user_id": p["id"], "asset_id": asset["id"], "channel": channel}
             batch.append({**base, "id": f"demo-e{seq}-d", "type": "delivered", "ts": to_iso(at)})
-            p_open = p["activity"] * (2.2 if liked else 0.6)
+            p_open = p["activity"] * (2.2 if liked else 0.6) * (0.1 if fading else 1.0) * 0.9 ** (sent - 1)
             if rng.random() < min(p_open, 0.95):
                 batch.append({**base, "id": f"demo-e{seq}-o", "type": "open", "ts": to_iso(at + timedelta(minutes=7))})
                 if rng.random() < (0.55 if liked else 0.12):
                     batch.append({**base, "id": f"demo-e{seq}-c", "type": "click", "ts": to_iso(at + timedelta(minutes=9))})
-                    if rng.random() < (0.25 if liked else 0.03):
+                    if rng.random() < (0.3 if liked else 0.04):
                         batch.append({**base, "id": f"demo-e{seq}-v", "type": "convert",
                                       "value": round(rng.uniform(29, 399), 2), "ts": to_iso(at + timedelta(minutes=30))})
-            elif not liked and rng.random() < 0.02:
-                batch.append({**base, "id": f"demo-e{seq}-m", "type": "mute", "ts": to_iso(at + timedelta(hours=1))})
+            elif rng.random() < 0.004 + 0.012 * max(sent - 2, 0) * (0.5 if liked else 1.0):
+                kind = "unsubscribe" if rng.random() < 0.25 else "mute"
+                batch.append({"user_id": p["id"], "channel": channel, "id": f"demo-e{seq}-m", "type": kind,
+                              "ts": to_iso(at + timedelta(hours=1)),
+                              **({"asset_id": asset["id"]} if kind == "mute" else {})})
+                if kind == "unsubscribe":
+                    muted.add(channel)
             if len(batch) >= 2000:
                 flush()
     flush()

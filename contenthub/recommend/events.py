@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from contenthub.dashboard import activity
 from contenthub.hub import Hub
 from contenthub.journeys import triggers as journey_triggers
 from contenthub.library import taxonomy
@@ -275,7 +276,8 @@ def _ingest(hub: Hub, raw_events: list[dict[str, Any]]) -> IngestResult:
             row["user_id"] = user_cache[uid]
         rows.append(row)
     half_life = hub.settings.profile_half_life_days
-    inserted = hub.store.add_events(rows, derive=lambda new: counter_deltas(new, assets, half_life)) if rows else []
+    inserted = hub.store.add_events(
+        rows, derive=lambda new: counter_deltas(new, assets, half_life) + activity.counter_deltas(new)) if rows else []
     journey_triggers.on_events(hub, rows, inserted)
     rejected.sort(key=lambda r: r.index)
     return IngestResult(accepted=len(inserted), duplicates=len(rows) - len(inserted) + in_batch_dupes, rejected=rejected)

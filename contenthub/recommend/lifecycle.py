@@ -47,6 +47,23 @@ def put_rules(hub: Hub, rules: LifecycleRules) -> LifecycleRules:
     return rules
 
 
+def stage_of(rules: LifecycleRules, *, days_since: float | None, age_days: float, unsubscribed: bool,
+             engaged_days: int, has_orders: bool) -> str:
+    """The lifecycle stage from a user's summary figures: the one rule ``classify`` and the dashboard's
+    week-by-week flows (which know users by weekly counters, not event lists) both apply."""
+    if unsubscribed or (days_since is not None and days_since > rules.churned_days) or (
+        days_since is None and age_days > rules.churned_days
+    ):
+        return "churned"
+    if age_days <= rules.new_days:
+        return "new"
+    if days_since is None or days_since > rules.silent_days:
+        return "silent"
+    if days_since <= rules.active_days and engaged_days >= rules.stable_min_engaged_days and has_orders:
+        return "stable"
+    return "active"
+
+
 def classify(rules: LifecycleRules, first_seen: str | None, events: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
     """Stage, value tier and paying flag from a user's recent events (newest first)."""
     engaged = [e for e in events if e["type"] in ENGAGED]
@@ -60,18 +77,8 @@ def classify(rules: LifecycleRules, first_seen: str | None, events: list[dict[st
     orders = [e for e in events if e["type"] == "convert"]
     revenue = sum(float(e.get("value") or 0) for e in orders)
     unsubscribed = any(e["type"] == "unsubscribe" for e in events)
-    if unsubscribed or (days_since is not None and days_since > rules.churned_days) or (
-        days_since is None and age_days > rules.churned_days
-    ):
-        stage = "churned"
-    elif age_days <= rules.new_days:
-        stage = "new"
-    elif days_since is None or days_since > rules.silent_days:
-        stage = "silent"
-    elif days_since <= rules.active_days and engaged_days >= rules.stable_min_engaged_days and orders:
-        stage = "stable"
-    else:
-        stage = "active"
+    stage = stage_of(rules, days_since=days_since, age_days=age_days, unsubscribed=unsubscribed,
+                     engaged_days=engaged_days, has_orders=bool(orders))
     if stage == "churned":
         tier = "churned"
     elif len(orders) >= rules.loyal_min_orders and days_since is not None and days_since <= rules.active_days:
