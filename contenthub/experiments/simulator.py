@@ -54,6 +54,7 @@ class SimConfig:
     assets: int = 40
     seed: int = 7
     sequential: bool = False
+    secondary_metrics: tuple[str, ...] = ("clicks_per_delivery", "conversion_rate", "revenue_per_unit")
 
     def unit_ctr(self, lift: float) -> float:
         q = self.p_open * self.p_click_given_open * (1 + lift)
@@ -135,7 +136,7 @@ def run_simulation(hub: Hub, cfg: SimConfig, *, now: datetime | None = None) -> 
         hypothesis=f"'{cfg.treatment_strategy}' ranking raises click-through (simulated true lift {cfg.lift:+.0%}).",
         variants=[Variant(name="control", weight=0.5, strategy=cfg.control_strategy),
                   Variant(name="treatment", weight=0.5, strategy=cfg.treatment_strategy)],
-        primary_metric="ctr", secondary_metrics=["clicks_per_delivery", "conversion_rate", "revenue_per_unit"],
+        primary_metric="ctr", secondary_metrics=list(cfg.secondary_metrics),
         guardrail_metrics=["unsubscribe_rate"], sequential=cfg.sequential,
     ), actor="simulator")
     service.start_experiment(hub, cfg.key, now=start)
