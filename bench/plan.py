@@ -23,7 +23,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from contenthub.publish.besttime import best_time_scores
 from contenthub.publish.export import to_csv, to_ics
-from contenthub.publish.holidays import dates_in_week
+from contenthub.occasions import dates_in_week
 from contenthub.publish.planner import Pick, PickRequest, plan_week
 from contenthub.publish.rules import CHANNELS, CONTENT_TYPES, Audience, default_rules
 

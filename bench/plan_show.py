@@ -21,9 +21,10 @@ from contenthub.config import Settings
 from contenthub.errors import ConflictError
 from contenthub.hub import open_hub
 from contenthub.library import service as library
-from contenthub.publish import clock, editing, service
+from contenthub import clock
+from contenthub.publish import editing, service
 from contenthub.publish.editing import SlotPatch
-from contenthub.publish.holidays import dates_in_week, lunar_date
+from contenthub.occasions import dates_in_week, lunar_date
 from contenthub.publish.planner import Pick, PickRequest, plan_week, week_start_of
 from contenthub.publish.rules import Audience, default_rules
 

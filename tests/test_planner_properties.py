@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contenthub.publish.holidays import dates_in_week
+from contenthub.occasions import dates_in_week
 from contenthub.publish.planner import Pick, PickRequest, check_slot_move, plan_week
 from contenthub.publish.rules import CHANNELS, CONTENT_TYPES
 from tests.test_planner_rules import ZONES, assert_plan_obeys_rules, random_case

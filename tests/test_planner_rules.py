@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from contenthub.publish.besttime import best_time_scores, prior_curve
 from contenthub.publish.export import to_csv, to_ics
-from contenthub.publish.holidays import (
+from contenthub.occasions import (
     DEFAULT_MARKETING_DATES,
     HolidayMark,
     MarketingDate,

@@ -24,7 +24,7 @@ from contenthub.config import Settings
 from contenthub.embeddings import Embedder
 from contenthub.hub import Hub, open_hub
 from contenthub.library import service as library
-from contenthub.publish import clock
+from contenthub import clock
 from contenthub.publish.rules import CONTENT_TYPES
 from contenthub.recommend import events, groups, segments
 from contenthub.recommend.models import GroupIn, MembershipChange

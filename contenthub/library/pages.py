@@ -18,7 +18,7 @@ from contenthub.hub import Hub
 from contenthub.library import search as search_service
 from contenthub.library import seasonal, service, taxonomy
 from contenthub.library.models import AssetCreate, AssetUpdate
-from contenthub.publish import clock
+from contenthub import clock
 from contenthub.recommend.performance import asset_performance
 from contenthub.web.templating import lang_of, render
 

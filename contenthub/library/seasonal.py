@@ -1,6 +1,6 @@
 """Seasonal assets: campaign windows tied to a holiday or marketing date, and wording that names one.
 
-Why here and fed by publish.holidays: the planner marks weeks with the same marketing-date table and
+Why here and fed by contenthub.occasions: the planner marks weeks with the same marketing-date table and
 lunar calendar, so "女神节" in an asset and the 38女神节 mark on the calendar are one date, in any year.
 - `resolve_campaign` turns a link ("中秋, 14 days before, 1 after") into the asset's effective window
   (valid_from/valid_until), which every picker already honours (recommend's candidate mask filters on it);
@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from contenthub.publish.holidays import (
+from contenthub.occasions import (
     DEFAULT_MARKETING_DATES,
     MarketingDate,
     lunar_date,

@@ -20,7 +20,7 @@ from contenthub.library import seasonal, tagging, taxonomy
 from contenthub.library.media import kind_for_mime, store_upload
 from contenthub.library.models import Asset, AssetCreate, AssetFields, AssetUpdate, MediaRef
 from contenthub.limits import loads_json
-from contenthub.publish import clock
+from contenthub import clock
 from contenthub.timeutil import to_iso, utcnow
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")

@@ -26,7 +26,7 @@ from contenthub.library import taxonomy
 from contenthub.publish import audiences as audience_lookup
 from contenthub.publish import service
 from contenthub.publish.export import to_csv, to_ics
-from contenthub.publish.holidays import raises_cadence
+from contenthub.occasions import raises_cadence
 from contenthub.publish.picking import AUDIENCE_CACHE
 from contenthub.publish.planner import (
     AlreadySent,

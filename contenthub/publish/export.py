@@ -13,7 +13,7 @@ from datetime import timezone as dt_timezone
 
 from icalendar import Calendar, Event
 
-from .holidays import HolidayMark
+from contenthub.occasions import HolidayMark
 from .planner import Slot
 
 CSV_COLUMNS = (

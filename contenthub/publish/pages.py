@@ -26,7 +26,8 @@ from contenthub.library import taxonomy
 from contenthub.library.search import SearchRequest
 from contenthub.library.search import search as search_assets
 from contenthub.publish import audiences as audience_lookup
-from contenthub.publish import clock, editing, service
+from contenthub import clock
+from contenthub.publish import editing, service
 from contenthub.publish.describe import describe_rule
 from contenthub.publish.editing import ApproveAllIn, SlotPatch, SwapIn
 from contenthub.publish.planner import resolve_rule, week_start_of
@@ -138,7 +139,7 @@ def calendar_page(
 
 
 def _statutory_years() -> tuple[int, int]:
-    from contenthub.publish.holidays import statutory_years
+    from contenthub.occasions import statutory_years
 
     return statutory_years()
 

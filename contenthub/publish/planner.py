@@ -32,7 +32,7 @@ import numpy as np
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from .besttime import prior_curve
-from .holidays import HolidayMark, raises_cadence
+from contenthub.occasions import HolidayMark, raises_cadence
 from .rules import (
     CHANNELS,
     CONTENT_TYPES,

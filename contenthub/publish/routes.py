@@ -16,7 +16,8 @@ from pydantic import BaseModel, Field
 from contenthub.access.keys import Principal
 from contenthub.access.roles import Perm
 from contenthub.deps import HubDep, require
-from contenthub.publish import clock, editing, service
+from contenthub import clock
+from contenthub.publish import editing, service
 from contenthub.publish.editing import (
     ApproveAllIn,
     DueSlots,
@@ -26,7 +27,7 @@ from contenthub.publish.editing import (
     SlotPatch,
     SwapIn,
 )
-from contenthub.publish.holidays import HolidayMark, MarketingDate
+from contenthub.occasions import HolidayMark, MarketingDate
 from contenthub.publish.service import (
     BestTime,
     Plan,

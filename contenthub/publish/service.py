@@ -32,7 +32,7 @@ from contenthub.experiments import runtime as experiments_runtime
 from contenthub.hub import Hub
 from contenthub.publish import audiences as audience_lookup
 from contenthub.publish.besttime import best_time_scores
-from contenthub.publish.holidays import (
+from contenthub.occasions import (
     DEFAULT_MARKETING_DATES,
     HolidayMark,
     MarketingDate,

@@ -1,4 +1,4 @@
-"""The publish planner's "now": one injectable source of the current instant.
+"""The hub's "now": one injectable source of the current instant (the planner, the library's seasonal check).
 
 Why a function of its own: "never plan into the past" and "past days are read-only" depend on the
 current time, so routes and pages take it as a dependency and services take it as a parameter — nothing
@@ -15,7 +15,7 @@ from contenthub.deps import HubDep
 from contenthub.hub import Hub
 from contenthub.timeutil import to_utc, utcnow
 
-PINNED = "publish_clock_pinned"
+PINNED = "clock_pinned"
 
 
 def pin(hub: Hub, when: datetime | None) -> None:
