@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from contenthub.hub import Hub
 from contenthub.journeys import triggers as journey_triggers
 from contenthub.library import taxonomy
-from contenthub.recommend import doccache, users
+from contenthub.recommend import doccache, topics, users
 from contenthub.recommend.engagement import counter_deltas
 from contenthub.recommend.models import EVENT_TYPES, EventIn, Identity, IngestResult, RejectedEvent
 from contenthub.timeutil import to_iso, utcnow
@@ -268,7 +268,9 @@ def _ingest(hub: Hub, raw_events: list[dict[str, Any]]) -> IngestResult:
             row["user_id"] = user_cache[uid]
         rows.append(row)
     half_life = hub.settings.profile_half_life_days
-    inserted = hub.store.add_events(rows, derive=lambda new: counter_deltas(new, assets, half_life)) if rows else []
+    topic_of = topics.stored(hub) if assets else None  # the library's discovered topics count in profiles too
+    inserted = (hub.store.add_events(rows, derive=lambda new: counter_deltas(new, assets, half_life, topic_of))
+                if rows else [])
     journey_triggers.on_events(hub, rows, inserted)
     rejected.sort(key=lambda r: r.index)
     return IngestResult(accepted=len(inserted), duplicates=len(rows) - len(inserted) + in_batch_dupes, rejected=rejected)

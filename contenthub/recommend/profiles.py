@@ -16,7 +16,9 @@ import numpy as np
 from contenthub.hub import Hub
 from contenthub.recommend import lifecycle
 from contenthub.recommend.catalog import Catalog
-from contenthub.recommend.engagement import EVENT_WEIGHTS, NEGATIVE, POSITIVE, PROFILE, decay_scale, read_decayed
+from contenthub.recommend.engagement import (
+    ALL_CHANNELS, EVENT_WEIGHTS, NEGATIVE, POSITIVE, PROFILE, PROFILE_PREFIXES, TOPIC, decay_scale, read_decayed,
+)
 from contenthub.recommend.ranking import Audience
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import from_iso, to_iso
@@ -38,7 +40,7 @@ class Profile:
     status: dict[str, Any] = field(default_factory=dict)
 
     def top_tags(self, n: int = 12) -> list[tuple[str, float]]:
-        items = [(k, v) for k, v in self.weights.items() if k[:2] in ("t:", "s:", "c:", "k:")]
+        items = [(k, v) for k, v in self.weights.items() if k[:2] in PROFILE_PREFIXES]
         return sorted(items, key=lambda kv: -kv[1])[:n]
 
 
@@ -105,14 +107,58 @@ def audience_for(hub: Hub, cat: Catalog, profile: Profile, now: datetime) -> Aud
         v = (w[:, None] * cat.vectors[rows]).sum(axis=0)
         norm = float(np.linalg.norm(v))
         vector = v / norm if norm > 0 else None
-    weights = {k: v for k, v in profile.weights.items() if k[:2] in ("t:", "s:", "c:", "k:") and abs(v) > 1e-6}
+    weights = {k: v for k, v in profile.weights.items() if k[:2] in PROFILE_PREFIXES and abs(v) > 1e-6}
+    topic_ab, type_ab = rate_posteriors(profile.weights, cat)
     stage = profile.status.get("stage")
     return Audience(
         weights=weights, vector=vector, vector_rows=rows if vector is not None else [], vector_weights=w,
         vector_norm=norm, recent_positive=list(recent.items()), stage=stage,
         stage_scenes=rules.stage_scenes.get(stage or "", []), exclude=set(profile.blocked_assets),
-        target=profile.target,
+        target=profile.target, topic_ab=topic_ab, type_ab=type_ab,
     )
+
+
+RATE_PRIOR_DELIVERIES = 2.0
+"""Pseudo-deliveries behind each topic's and type's rate, at the brand's engagement rate."""
+RATE_PRIOR_RATE = 0.1
+"""The engagement rate (clicks per delivery) assumed before the brand has any statistics."""
+
+
+def brand_rate(cat: Catalog) -> float:
+    """Engaged per delivery over all assets and channels (``ChannelStats.quality_inputs``), clipped."""
+    st = cat.stats.get(ALL_CHANNELS)
+    if st is None:
+        return RATE_PRIOR_RATE
+    return float(np.clip(st.quality_inputs(len(cat))[2], 0.01, 0.9))
+
+
+def _beta(weights: dict[str, float], names: list[str], prefix: str, p: float
+          ) -> tuple[np.ndarray, np.ndarray] | None:
+    """Beta(α, β) of engagement per delivery on each name (plus a last "none" slot at the prior), in click
+    units: successes = decayed engagement weight / the weight of a click (so a conversion counts double,
+    an open a sixth), failures = decayed deliveries − successes (≥ 0). The prior is the brand's rate ``p``
+    (not the audience's own: a user who clicked one topic should see that topic above the untried ones,
+    which keep only the prior's spread to be explored)."""
+    unit = EVENT_WEIGHTS["click"]
+    e = np.fromiter((weights.get(f"e:{prefix}{n}", 0.0) for n in names), dtype=np.float64, count=len(names))
+    g = np.fromiter((weights.get(f"g:{prefix}{n}", 0.0) for n in names), dtype=np.float64, count=len(names))
+    if not (e.any() or g.any()):
+        return None
+    s = np.maximum(g / unit, 0.0)
+    f = np.maximum(e - s, 0.0)
+    m = RATE_PRIOR_DELIVERIES
+    a = np.append(s + m * p, m * p)
+    b = np.append(f + m * (1 - p), m * (1 - p))
+    return a, b
+
+
+def rate_posteriors(weights: dict[str, float], cat: Catalog
+                    ) -> tuple[tuple[np.ndarray, np.ndarray] | None, tuple[np.ndarray, np.ndarray] | None]:
+    """The audience's per-topic and per-content-type engagement posteriors (None before any delivery or
+    engagement on them): what makes a click on one topic move the very next pick towards it, and a
+    delivered asset that was not opened count against its topic and type."""
+    p = brand_rate(cat)
+    return _beta(weights, cat.topic_names, TOPIC, p), _beta(weights, cat.type_names, "c:", p)
 
 
 def merge_audiences(parts: list[Audience]) -> Audience:
