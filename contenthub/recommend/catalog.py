@@ -519,6 +519,7 @@ class CatalogHolder:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._refreshing = False
+        self.refit_requested = False
         self.current: Catalog | None = None
 
     def get(self, hub: Hub) -> Catalog:
@@ -536,12 +537,16 @@ class CatalogHolder:
         return cat
 
     def _refresh(self, hub: Hub, cat: Catalog) -> None:
+        refit, self.refit_requested = self.refit_requested, False
         try:
-            refresh_stats(hub, cat)  # asset edits of any process show through hub.version("assets")
+            refresh_stats(hub, cat, refit=refit or None)  # asset edits of any process show through hub.version
         finally:
             self._refreshing = False
 
-    def invalidate_stats(self) -> None:
+    def invalidate_stats(self, *, refit: bool = False) -> None:
+        """Refresh statistics on the next request (``learning.after_ingest`` calls this every
+        ``learning.STATS_EVERY`` new events, with ``refit`` every ``learning.MODEL_EVERY``)."""
+        self.refit_requested = self.refit_requested or refit
         if self.current is not None:
             self.current.stats_at = 0.0
 

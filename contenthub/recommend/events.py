@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from contenthub.hub import Hub
 from contenthub.journeys import triggers as journey_triggers
 from contenthub.library import taxonomy
-from contenthub.recommend import doccache, topics, users
+from contenthub.recommend import doccache, learning, topics, users
 from contenthub.recommend.engagement import counter_deltas
 from contenthub.recommend.models import EVENT_TYPES, EventIn, Identity, IngestResult, RejectedEvent
 from contenthub.timeutil import to_iso, utcnow
@@ -272,5 +272,6 @@ def _ingest(hub: Hub, raw_events: list[dict[str, Any]]) -> IngestResult:
     inserted = (hub.store.add_events(rows, derive=lambda new: counter_deltas(new, assets, half_life, topic_of))
                 if rows else [])
     journey_triggers.on_events(hub, rows, inserted)
+    learning.after_ingest(hub, len(inserted))  # fresh statistics and learnt weights after enough new events
     rejected.sort(key=lambda r: r.index)
     return IngestResult(accepted=len(inserted), duplicates=len(rows) - len(inserted) + in_batch_dupes, rejected=rejected)

@@ -76,6 +76,13 @@ def load_profile(hub: Hub, *, user_id: str | None = None, group_id: str | None =
         key = f"group:{group_id}"
         events, negatives = _events_and_negatives(hub, {"group_ids": (group_id or "",)}, since)
     counters = hub.store.get_counters(PROFILE, key)
+    return profile_from(hub, key, events, negatives, counters, user_doc, now)
+
+
+def profile_from(hub: Hub, key: str, events: list[dict[str, Any]], negatives: list[dict[str, Any]],
+                 counters: dict[str, float], user_doc: dict[str, Any] | None, now: datetime) -> Profile:
+    """A profile from what ``load_profile`` reads (also what the learning job replays: the same rules
+    applied to a user's events before a moment, ``learning.replay``)."""
     weights = read_decayed(counters, now, hub.settings.profile_half_life_days)
     blocked = {e["asset_id"] for e in negatives if e.get("asset_id") and e["type"] in ("mute", "delete")}
     unsubscribed = {e["channel"] for e in negatives if e["type"] == "unsubscribe" or (e["type"] == "mute" and not e.get("asset_id"))}

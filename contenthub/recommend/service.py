@@ -74,7 +74,7 @@ def _label_names(hub: Hub) -> dict[str, str]:
     return doccache.cached(hub, TAXONOMY, "label_names", load)
 
 
-def _recently_delivered(events: list[dict[str, Any]], channel: str, since: datetime) -> set[str]:
+def recently_delivered(events: list[dict[str, Any]], channel: str, since: datetime) -> set[str]:
     cutoff = to_iso(since)
     return {e["asset_id"] for e in events
             if e["type"] in ("delivered", "served") and e["channel"] == channel and e.get("asset_id") and e["ts"] >= cutoff}
@@ -137,7 +137,7 @@ def _exclusions_and_caps(
     if channel in profile.unsubscribed_channels:
         return True, f"unsubscribed from {channel}", None
     window = timedelta(days=hub.settings.redelivery_window_days)
-    aud.exclude |= _recently_delivered(profile.events, channel, now - window)
+    aud.exclude |= recently_delivered(profile.events, channel, now - window)
     sent = caps.send_times(profile.events, channel)
     capped, why, reopen = caps.cap_status(hub, caps.get_rule(hub, channel), sent, now)
     return capped, why, to_iso(reopen) if reopen else None
