@@ -466,14 +466,17 @@ def attach_model(cat: Catalog, model: EngagementModel) -> None:
     cat.engagement = model
 
 
-def fit_engagement_model(hub: Hub, *, lam: float = EASE_LAMBDA, max_assets: int = MODEL_MAX_ASSETS) -> EngagementModel:
+def fit_engagement_model(hub: Hub, *, lam: float = EASE_LAMBDA, max_assets: int = MODEL_MAX_ASSETS,
+                         pairs: list[tuple[str, str]] | None = None) -> EngagementModel:
     """EASE over the users' positive engagement: B = I − P·diag(1/diag(P)), P = (XᵀX + λI)⁻¹.
 
     X is binary (several events on one asset count once). Only the ``max_assets`` assets engaged by
     the most users are modelled; the Gram matrix is inverted through its Cholesky factor.
+    ``pairs``: (user, asset) positive pairs to fit on instead of the store's (the learning job's snapshot).
     """
-    pairs = hub.store.event_counts(("user_id", "asset_id"), EventQuery(types=tuple(sorted(POSITIVE))))
-    pairs = [(u, a) for (u, a), _, _ in _yielding(iter(pairs)) if u and a]  # refits run in the background
+    if pairs is None:
+        found = hub.store.event_counts(("user_id", "asset_id"), EventQuery(types=tuple(sorted(POSITIVE))))
+        pairs = [(u, a) for (u, a), _, _ in _yielding(iter(found)) if u and a]  # refits run in the background
     users_per_asset: dict[str, int] = defaultdict(int)
     for _, a in pairs:
         users_per_asset[a] += 1

@@ -32,7 +32,7 @@ import math
 import threading
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -41,8 +41,10 @@ from scipy.optimize import minimize
 
 from contenthub.hub import Hub
 from contenthub.recommend import topics
-from contenthub.recommend.catalog import Catalog, catalog
-from contenthub.recommend.engagement import EVENT_WEIGHTS, NEGATIVE, counter_deltas
+from contenthub.recommend.catalog import (
+    STAT_TYPES, Catalog, ChannelStats, attach_model, catalog, fit_engagement_model,
+)
+from contenthub.recommend.engagement import ALL_CHANNELS, EVENT_WEIGHTS, NEGATIVE, counter_deltas, decay_scale
 from contenthub.recommend.profiles import HISTORY_DAYS, HISTORY_LIMIT, audience_for, profile_from
 from contenthub.recommend.ranking import Audience, candidate_rows, score_candidates
 from contenthub.recommend.service import recently_delivered
@@ -133,17 +135,69 @@ def audiences_before(hub: Hub, cat: Catalog, users: dict[str, list[dict[str, Any
             yield uid, k, aud
 
 
+SNAPSHOT_SHARE = 0.5
+"""The older share of the window that the statistics and co-engagement model of the replay are built
+from; engagements are sampled from the newer part only."""
+
+
+def as_of(hub: Hub, cat: Catalog, evs: list[dict[str, Any]]) -> Catalog:
+    """The catalog with statistics, popularity and co-engagement model made from ``evs`` only (oldest
+    first): the replay's view, so that no sampled engagement is already counted in the signals that
+    should predict it (the live ones would count it: a leak that inflates quality, popularity and
+    co-engagement weights). The same counters ingestion keeps, summed in memory."""
+    n = len(cat)
+    half = hub.settings.profile_half_life_days
+    counts: dict[str, dict[str, np.ndarray]] = defaultdict(dict)
+    pop: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(n))
+    ref = decay_scale(from_iso(evs[-1]["ts"]), half) if evs else 1.0
+    pairs = []
+    for e in evs:
+        row = cat.index.get(e.get("asset_id") or "")
+        if row is None or e["type"] not in STAT_TYPES and EVENT_WEIGHTS.get(e["type"], 0) <= 0:
+            continue
+        ch = e["channel"]
+        if e["type"] in STAT_TYPES:
+            arr = counts[ch].get(e["type"])
+            if arr is None:
+                arr = counts[ch][e["type"]] = np.zeros(n)
+            arr[row] += 1
+        w = EVENT_WEIGHTS.get(e["type"], 0.0)
+        if w > 0:
+            pop[ch][row] += w * decay_scale(from_iso(e["ts"]), half) / ref
+            if e.get("user_id"):
+                pairs.append((e["user_id"], e["asset_id"]))
+    stats = {ch: ChannelStats(counts=c) for ch, c in counts.items()}
+    if counts:
+        total: dict[str, np.ndarray] = {}
+        for c in counts.values():
+            for k, v in c.items():
+                total[k] = total[k] + v if k in total else v.copy()
+        stats[ALL_CHANNELS] = ChannelStats(counts=total)
+    popularity = dict(pop)
+    if popularity:
+        popularity[ALL_CHANNELS] = sum(popularity.values(), np.zeros(n))
+    view = replace(cat, stats=stats, popularity=popularity,
+                   log_popularity={ch: np.log1p(v) for ch, v in popularity.items()}, blocks={},
+                   freshness_base={}, fits={})
+    attach_model(view, fit_engagement_model(hub, pairs=pairs))
+    return view
+
+
 def replay(hub: Hub, cat: Catalog, evs: list[dict[str, Any]], *, seed: int = 0) -> Samples:
-    """The signals of each sampled engagement and of ``NEGATIVES`` other assets, as of just before it.
-    ``evs``: oldest first."""
+    """The signals of each sampled engagement and of ``NEGATIVES`` other assets, as of just before it,
+    with the statistics of the window's older part (``as_of``). ``evs``: oldest first."""
     rng = np.random.default_rng(seed)
+    cut = int(len(evs) * SNAPSHOT_SHARE)
+    cat = as_of(hub, cat, evs[:cut])
+    start = evs[cut]["ts"] if cut < len(evs) else ""
     users = by_user(evs)
     chosen: list[tuple[str, int]] = []  # (user, position in the user's events)
     for uid, mine in users.items():
         seen: set[str] = set()
         found = []
         for k, e in enumerate(mine):
-            if e["type"] in DECISIONS and e.get("asset_id") in cat.index and e["asset_id"] not in seen:
+            if e["type"] in DECISIONS and e.get("asset_id") in cat.index and e["asset_id"] not in seen \
+                    and e["ts"] >= start:
                 seen.add(e["asset_id"])
                 found.append(k)
         chosen.extend((uid, k) for k in found[-SAMPLES_PER_USER:])
@@ -248,6 +302,7 @@ def learn(hub: Hub, strategy_id: str = "default", *, seed: int = 0) -> LearnRepo
     report.holdout_samples = n - cut
     w, sd = fit(samples.x[:cut], samples.positive[:cut], prior)
     old_q = ranking_quality(samples.x[cut:], samples.positive[cut:], prior)
+    w = np.where(np.isfinite(w), w, np.nan)
     new_q = ranking_quality(samples.x[cut:], samples.positive[cut:], w)
     report.previous["holdout_quality"] = round(old_q, 4)
     report.learned = {"weights": {s: round(float(v), 4) for s, v in zip(SIGNALS, w, strict=True)},

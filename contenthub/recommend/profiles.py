@@ -125,7 +125,7 @@ def audience_for(hub: Hub, cat: Catalog, profile: Profile, now: datetime) -> Aud
     )
 
 
-RATE_PRIOR_DELIVERIES = 2.0
+RATE_PRIOR_DELIVERIES = 4.0
 """Pseudo-deliveries behind each topic's and type's rate, at the brand's engagement rate."""
 RATE_PRIOR_RATE = 0.1
 """The engagement rate (clicks per delivery) assumed before the brand has any statistics."""

@@ -39,8 +39,8 @@ DEFAULTS: dict[str, Strategy] = {
         id="default",
         description="Blend of the user's topic and type engagement rates, content similarity, tag affinity, "
                     "co-engagement, quality and popularity; `strategies learn` refits the weights on the brand's events.",
-        weights={"topic": 1.0, "type": 0.5, "similarity": 0.6, "affinity": 0.5, "collaborative": 0.8, "quality": 0.6,
-                 "popularity": 0.4, "freshness": 0.1, "lifecycle": 0.2},
+        weights={"topic": 1.0, "type": 0.6, "similarity": 0.3, "affinity": 0.4, "collaborative": 0.4, "quality": 0.5,
+                 "popularity": 0.3, "freshness": 0.05, "lifecycle": 0.1},
     ),
     "popular": Strategy(
         id="popular", description="Most engaged on the channel (a baseline).",
