@@ -57,6 +57,8 @@ MAX_EVENTS = 60_000
 MAX_SAMPLES = 3000
 SAMPLES_PER_USER = 8
 NEGATIVES = 49
+SHOWN_NEGATIVES = 24
+"""Of the negatives, at most this many are assets delivered to the same user and not engaged with."""
 HOLDOUT = 0.2
 MIN_SAMPLES = 40
 L2 = 2.0
@@ -124,10 +126,20 @@ def audiences_before(hub: Hub, cat: Catalog, users: dict[str, list[dict[str, Any
                         counters[f] += v
             done = before
             now = from_iso(ts)
+            # The point's own asset is left out of what came before: its delivery and open precede the
+            # click being explained, and an open is engagement — the click would explain itself.
+            aid = mine[k].get("asset_id")
+            own = [e for e in mine[:before] if e.get("asset_id") == aid] if aid else []
+            fields_now = dict(counters)
+            for _, key, fields in counter_deltas(own, assets, half, topic_of) if own else ():
+                if key == uid:
+                    for f, v in fields.items():
+                        fields_now[f] = fields_now.get(f, 0.0) - v
             since = to_iso(now - timedelta(days=HISTORY_DAYS))
-            history = [e for e in reversed(mine[max(0, before - HISTORY_LIMIT):before]) if e["ts"] >= since]
-            negatives = [e for e in mine[:before] if e["type"] in NEGATIVE]
-            profile = profile_from(hub, uid, history, negatives, dict(counters), None, now)
+            history = [e for e in reversed(mine[max(0, before - HISTORY_LIMIT):before])
+                       if e["ts"] >= since and (not aid or e.get("asset_id") != aid)]
+            negatives = [e for e in mine[:before] if e["type"] in NEGATIVE and (not aid or e.get("asset_id") != aid)]
+            profile = profile_from(hub, uid, history, negatives, fields_now, None, now)
             aud = audience_for(hub, cat, profile, now)
             aud.target = None  # the co-engagement model's whole-history view would include the future
             window = now - timedelta(days=hub.settings.redelivery_window_days)
@@ -205,6 +217,19 @@ def replay(hub: Hub, cat: Catalog, evs: list[dict[str, Any]], *, seed: int = 0) 
     points: dict[str, list[int]] = defaultdict(list)
     for uid, k in chosen[-MAX_SAMPLES:]:
         points[uid].append(k)
+    # what each user was delivered and did not engage with in the window: the negatives that share the
+    # positives' selection (both were picked by the policy that served them), so the fit learns what
+    # gets engagement, not what the serving policy liked to pick
+    engaged: dict[str, set[str]] = defaultdict(set)
+    delivered: dict[str, set[str]] = defaultdict(set)
+    for uid, mine in users.items():
+        for e in mine:
+            if e.get("asset_id"):
+                if EVENT_WEIGHTS.get(e["type"], 0) > 0:
+                    engaged[uid].add(e["asset_id"])
+                elif e["type"] in ("delivered", "served"):
+                    delivered[uid].add(e["asset_id"])
+    _ignored = {uid: delivered[uid] - engaged[uid] for uid in users}
     unit = _unit_strategy()
     rows_x: list[np.ndarray] = []
     rows_pos: list[int] = []
@@ -218,7 +243,13 @@ def replay(hub: Hub, cat: Catalog, evs: list[dict[str, Any]], *, seed: int = 0) 
         others = idx[idx != row]
         if others.size == 0:
             continue
-        take = rng.choice(others, min(NEGATIVES, others.size), replace=False)
+        shown = _ignored[uid] - {ev["asset_id"]}
+        shown_rows = np.array(sorted(cat.index[a] for a in shown if a in cat.index), dtype=np.int64)
+        shown_rows = shown_rows[np.isin(shown_rows, others)]
+        if shown_rows.size > SHOWN_NEGATIVES:
+            shown_rows = rng.choice(shown_rows, SHOWN_NEGATIVES, replace=False)
+        rest = others[~np.isin(others, shown_rows)]
+        take = np.concatenate([shown_rows, rng.choice(rest, min(NEGATIVES - shown_rows.size, rest.size), replace=False)])
         cand = np.sort(np.append(take, row))
         _, sig, _ = score_candidates(cat, aud, unit, ev["channel"], cand, now, rng)
         x = np.zeros((cand.size, len(SIGNALS)))
@@ -271,7 +302,7 @@ def fit(x: np.ndarray, positive: np.ndarray, prior: np.ndarray, l2: float = L2) 
 
 def ranking_quality(x: np.ndarray, positive: np.ndarray, w: np.ndarray) -> float:
     """Mean 1/log2(1 + rank) of the engaged asset among its candidates (ties count against it)."""
-    if x.shape[0] == 0:
+    if x.shape[0] == 0 or not np.all(np.isfinite(w)):
         return 0.0
     z = x @ w
     mine = z[np.arange(z.shape[0]), positive]

@@ -131,12 +131,19 @@ RATE_PRIOR_RATE = 0.1
 """The engagement rate (clicks per delivery) assumed before the brand has any statistics."""
 
 
+BRAND_PRIOR_DELIVERIES = 50.0
+"""Pseudo-deliveries at ``RATE_PRIOR_RATE`` behind the brand's rate (a young hub's few clicks are not its rate)."""
+
+
 def brand_rate(cat: Catalog) -> float:
-    """Engaged per delivery over all assets and channels (``ChannelStats.quality_inputs``), clipped."""
+    """Engaged per delivery over all assets and channels (``ChannelStats.quality_inputs``), shrunk and clipped."""
     st = cat.stats.get(ALL_CHANNELS)
     if st is None:
         return RATE_PRIOR_RATE
-    return float(np.clip(st.quality_inputs(len(cat))[2], 0.01, 0.9))
+    success, delivered, _ = st.quality_inputs(len(cat))
+    rate = (float(success.sum()) + BRAND_PRIOR_DELIVERIES * RATE_PRIOR_RATE) / (float(delivered.sum())
+                                                                                 + BRAND_PRIOR_DELIVERIES)
+    return float(np.clip(rate, 0.01, 0.9))
 
 
 def _beta(weights: dict[str, float], names: list[str], prefix: str, p: float

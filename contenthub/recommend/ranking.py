@@ -287,6 +287,11 @@ class Draws:
     rate_draws: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, float, float]] = field(default_factory=dict)
     # signal → (alpha, beta, index of each candidate into them, min, span of the realised draw)
     quality: tuple[np.ndarray, float, float] | None = None          # (pooled samples, min, span) when sampled
+    quality_ab: tuple[np.ndarray, np.ndarray, float, float] | None = None  # (alpha, beta, min, span) without a pool
+
+
+RATE_FULL = 0.5
+"""The engagement rate (clicks per delivery) at which a topic or type signal is 1: a full match."""
 
 
 def _rate_signal(name: str, ab: tuple[np.ndarray, np.ndarray], of_row: np.ndarray, on_channel: Any, idx: np.ndarray,
@@ -296,11 +301,11 @@ def _rate_signal(name: str, ab: tuple[np.ndarray, np.ndarray], of_row: np.ndarra
     a, b = ab
     rates = rng.beta(a, b) if explore else a / (a + b)
     at = _on_rows(on_channel, of_row, idx)
-    raw = rates.take(at)
-    lo, hi = (float(raw.min()), float(raw.max())) if raw.size else (0.0, 0.0)
     if draws is not None and explore:
-        draws.rate_draws[name] = (a, b, at, lo, hi - lo)
-    return _minmax(raw)
+        draws.rate_draws[name] = (a, b, at, 0.0, RATE_FULL)
+    # Scaled by a fixed rate, not by the candidates' min and max: stretching a cold audience's few
+    # nearly equal draws to [0, 1] turned prior noise into the largest signal of the request.
+    return np.minimum(rates.take(at) / RATE_FULL, 1.0)  # type: ignore[no-any-return]
 
 
 def drawn_weights(strategy: Strategy, rng: np.random.Generator) -> dict[str, float]:
@@ -377,6 +382,9 @@ def score_candidates(
         if strategy.exploration:
             if post is None:
                 sample = rng.beta(a, b)
+                if draws is not None and sample.size:
+                    lo = float(sample.min())
+                    draws.quality_ab = (a, b, lo, float(sample.max()) - lo)
             else:  # one of each candidate's pre-drawn posterior samples
                 sample = _pooled_draw_on(on_channel, posterior_samples(cat, channel, post), idx, rng)
             explored = sample > threshold
@@ -419,7 +427,8 @@ def propensities(strategy: Strategy, idx: np.ndarray, score: np.ndarray, sig: di
 
     Why Monte-Carlo: the winner of a Thompson draw has no closed-form probability; the re-draws reuse the
     request's posteriors, so each costs a few small array operations, not another scoring pass."""
-    explore = strategy.exploration and (draws.rate_draws or draws.quality is not None or strategy.uncertainty)
+    explore = strategy.exploration and (draws.rate_draws or draws.quality is not None or draws.quality_ab is not None
+                                        or strategy.uncertainty)
     if not explore or not chosen:
         return [1.0] * len(chosen)
     k, d = len(chosen), PROPENSITY_DRAWS
@@ -438,7 +447,10 @@ def propensities(strategy: Strategy, idx: np.ndarray, score: np.ndarray, sig: di
             w = draws.weights.get(name, 0.0)
         if name in draws.rate_draws:
             a, b, at, lo, span = draws.rate_draws[name]
-            values = rng.beta(a, b, size=(d, a.size))[:, at.take(pool)]
+            values = np.minimum((rng.beta(a, b, size=(d, a.size))[:, at.take(pool)] - lo) / span, 1.0)
+        elif name == "quality" and draws.quality_ab is not None:
+            a, b, lo, span = draws.quality_ab
+            values = rng.beta(a[pool], b[pool], size=(d, pool.size))
             values = (values - lo) / span if span > 1e-12 else np.full(values.shape, 0.5)
         elif name == "quality" and draws.quality is not None:
             samples, lo, span = draws.quality
@@ -637,13 +649,13 @@ def explain(
     if signals.get("freshness", 0) > REASON_THRESHOLDS["freshness"] and "freshness" not in common:
         age_days = (now.timestamp() - cat.created[row]) / 86400.0
         add("fresh", "freshness", f"new: added {max(age_days, 0):.0f} days ago")
-    if propensity is not None and propensity < EXPLORATION_BELOW:
-        reasons.append({"kind": "exploration", "detail": f"exploring: this pick wins in {propensity:.0%} of the "
-                        "policy's draws — trying it teaches the recommender about you and about it",
-                        "weight": 0.0})
-    elif explored:
+    if explored and not (propensity is not None and propensity < EXPLORATION_BELOW):
         add("exploration", "quality", "exploring: few deliveries so far, its true rate may be higher")
     reasons.sort(key=lambda r: -r["weight"])
+    if propensity is not None and propensity < EXPLORATION_BELOW:  # first: it is why this pick was made
+        reasons.insert(0, {"kind": "exploration", "detail": f"exploring: this pick wins in {propensity:.0%} of the "
+                           "policy's draws — trying it teaches the recommender about you and about it",
+                           "weight": 0.0})
     if aud.vector is None and not aud.weights and aud.topic_ab is None:
         reasons.insert(0, {"kind": "cold_start", "detail": "no engagement history yet: popular on this channel "
                            "while we learn your interests", "weight": 0.0})
