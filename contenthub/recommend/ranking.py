@@ -417,8 +417,9 @@ practice, since their score would need to rise above all of these in one draw.""
 
 
 def propensities(strategy: Strategy, idx: np.ndarray, score: np.ndarray, sig: dict[str, np.ndarray],
-                 draws: Draws, chosen: list[int], rng: np.random.Generator) -> list[float]:
-    """P(each chosen candidate would be ranked within the first ``len(chosen)``) under the policy's
+                 draws: Draws, chosen: list[int], rng: np.random.Generator) -> list[tuple[float, bool]]:
+    """(P(each chosen candidate would be ranked within the first ``len(chosen)``), whether it was exploration:
+    not among the ``len(chosen)`` candidates most draws rank first) under the policy's
     randomness, by Monte-Carlo: ``PROPENSITY_DRAWS`` fresh draws of everything the request drew (the
     weights, each topic's and type's rate, each asset's quality) for the best ``PROPENSITY_POOL``
     candidates, scaled by the realised draw's min and span, re-scored, counted. A policy without
@@ -430,7 +431,7 @@ def propensities(strategy: Strategy, idx: np.ndarray, score: np.ndarray, sig: di
     explore = strategy.exploration and (draws.rate_draws or draws.quality is not None or draws.quality_ab is not None
                                         or strategy.uncertainty)
     if not explore or not chosen:
-        return [1.0] * len(chosen)
+        return [(1.0, False)] * len(chosen)
     k, d = len(chosen), PROPENSITY_DRAWS
     pool = top_stable(score, PROPENSITY_POOL)
     pool = np.unique(np.concatenate([pool, np.asarray(chosen, dtype=np.int64)]))
@@ -462,7 +463,9 @@ def propensities(strategy: Strategy, idx: np.ndarray, score: np.ndarray, sig: di
     top = np.argsort(-total, axis=1, kind="stable")[:, :k]
     where = {int(c): j for j, c in enumerate(pool.tolist())}
     floor = 1.0 / (2 * d)
-    return [max(float(np.count_nonzero(top == where[c])) / d, floor) for c in chosen]
+    wins = np.bincount(top.ravel(), minlength=pool.size)
+    modal = set(np.argsort(-wins, kind="stable")[:k].tolist())  # the picks most draws agree on
+    return [(max(float(wins[where[c]]) / d, floor), where[c] not in modal) for c in chosen]
 
 
 FRESHNESS_REBASE_S = 3600.0
@@ -567,8 +570,6 @@ REASON_THRESHOLDS = {"collaborative": 0.3, "lifecycle": 0.8, "popularity": 0.5, 
 """The scaled signal value at which a signal becomes a reason for a pick."""
 COMMON_SHARE = 0.8
 """A reason that holds for at least this share of a request's candidates says nothing about the pick."""
-EXPLORATION_BELOW = 0.5
-"""A pick that wins in fewer than this share of the policy's draws is said to be exploration."""
 
 
 def common_reasons(sig: dict[str, np.ndarray]) -> frozenset[str]:
@@ -595,7 +596,7 @@ def _rate_detail(ab: tuple[np.ndarray, np.ndarray] | None, slot: int) -> str:
 def explain(
     cat: Catalog, aud: Audience, strategy: Strategy, row: int, signals: dict[str, float], explored: bool,
     channel: str, names: dict[str, str], now: datetime, *, recent: tuple[list[int], np.ndarray] | None = None,
-    common: frozenset[str] = frozenset(), propensity: float | None = None,
+    common: frozenset[str] = frozenset(), propensity: float | None = None, exploring: bool = False,
 ) -> list[dict[str, Any]]:
     """Human reasons for one pick, strongest first. Each names what matched (the topic, the engaged asset,
     the tags), the weight that mattered (strategy weight × the pick's scaled signal) and exploration when
@@ -649,10 +650,10 @@ def explain(
     if signals.get("freshness", 0) > REASON_THRESHOLDS["freshness"] and "freshness" not in common:
         age_days = (now.timestamp() - cat.created[row]) / 86400.0
         add("fresh", "freshness", f"new: added {max(age_days, 0):.0f} days ago")
-    if explored and not (propensity is not None and propensity < EXPLORATION_BELOW):
+    if explored and not exploring:
         add("exploration", "quality", "exploring: few deliveries so far, its true rate may be higher")
     reasons.sort(key=lambda r: -r["weight"])
-    if propensity is not None and propensity < EXPLORATION_BELOW:  # first: it is why this pick was made
+    if exploring and propensity is not None:  # first: it is why this pick was made
         reasons.insert(0, {"kind": "exploration", "detail": f"exploring: this pick wins in {propensity:.0%} of the "
                            "policy's draws — trying it teaches the recommender about you and about it",
                            "weight": 0.0})

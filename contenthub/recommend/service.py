@@ -121,12 +121,12 @@ def _rank(
         doc = cat.docs[row]
         signals = {k: round(c[i], 4) for k, c in columns.items()}
         reasons = explain(cat, aud, strategy, row, signals, flags[i], channel, names, now, recent=recent,
-                          common=common, propensity=chance[i])
+                          common=common, propensity=chance[i][0], exploring=chance[i][1])
         picks.append(Pick(  # the reason dicts are validated into Reason models in the same (one) call
             asset_id=cat.ids[row], title=doc["title"], kind=doc.get("kind", ""), scenes=doc.get("scenes") or [],
             content_type=doc.get("content_type"), score=round(scores[i], 4),
             recommendation_id="r_" + tokens[16 * i:16 * i + 16], reasons=reasons, signals=signals,
-            propensity=round(chance[i], 4),
+            propensity=round(chance[i][0], 4),
         ))
     return picks
 
