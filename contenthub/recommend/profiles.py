@@ -197,4 +197,17 @@ def merge_audiences(parts: list[Audience]) -> Audience:
         vector = v / n if n > 0 else None
     top_recent = sorted(recent.items(), key=lambda kv: -kv[1])[:50]
     stage = max(stages, key=lambda s: stages[s]) if stages else None
-    return Audience(weights=weights, vector=vector, recent_positive=top_recent, stage=stage)
+    return Audience(weights=weights, vector=vector, recent_positive=top_recent, stage=stage,
+                    topic_ab=_pooled([a.topic_ab for a in parts]), type_ab=_pooled([a.type_ab for a in parts]))
+
+
+def _pooled(posteriors: list[tuple[np.ndarray, np.ndarray] | None]) -> tuple[np.ndarray, np.ndarray] | None:
+    """The members' rate posteriors pooled: their evidence (each α and β above its prior slot) summed on
+    one prior — a group's engagement rate per topic, as if its members' deliveries were one audience's."""
+    found = [ab for ab in posteriors if ab is not None]
+    if not found:
+        return None
+    a0, b0 = found[0][0][-1], found[0][1][-1]
+    a = sum((ab[0] - ab[0][-1] for ab in found), np.zeros_like(found[0][0])) + a0
+    b = sum((ab[1] - ab[1][-1] for ab in found), np.zeros_like(found[0][1])) + b0
+    return a, b
