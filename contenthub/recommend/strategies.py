@@ -39,8 +39,8 @@ DEFAULTS: dict[str, Strategy] = {
         id="default",
         description="Blend of the user's topic and type engagement rates, content similarity, tag affinity, "
                     "co-engagement, quality and popularity; `strategies learn` refits the weights on the brand's events.",
-        weights={"topic": 1.0, "type": 0.6, "similarity": 0.3, "affinity": 0.4, "collaborative": 0.4, "quality": 0.4,
-                 "popularity": 0.6, "freshness": 0.05, "lifecycle": 0.1},
+        weights={"topic": 1.0, "type": 0.6, "similarity": 0.3, "affinity": 0.4, "collaborative": 0.4, "quality": 0.5,
+                 "popularity": 0.3, "freshness": 0.05, "lifecycle": 0.1},
     ),
     "popular": Strategy(
         id="popular", description="Most engaged on the channel (a baseline).",
