@@ -274,7 +274,7 @@ def build_hub(ml: MovieLens, split: Split, work_dir: Path, cfg: OursConfig, *, e
     hub_dir = Path(work_dir) / "hub"
     shutil.rmtree(hub_dir, ignore_errors=True)
     settings = Settings(data_dir=hub_dir, profile_half_life_days=cfg.half_life_days, session_secret="eval",
-                        phone_salt="eval")
+                        phone_salt="eval", learn_every_events=0)  # learning runs once, below: deterministic
     hub = open_hub(settings, embedder=embedder)
     model_id = embedder.model_id if embedder is not None else model_id_for(settings.model_path)
     started = time.perf_counter()
