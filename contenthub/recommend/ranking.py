@@ -409,9 +409,9 @@ def score_candidates(
     return score, sig, explored
 
 
-PROPENSITY_DRAWS = 32
+PROPENSITY_DRAWS = 16
 """Re-draws of a request's randomness that estimate each pick's propensity."""
-PROPENSITY_POOL = 24
+PROPENSITY_POOL = 16
 """Candidates (the best by the realised score) among which the re-draws compete; the rest never won in
 practice, since their score would need to rise above all of these in one draw."""
 
