@@ -20,11 +20,15 @@ from contenthub.recommend.catalog import catalog, refresh_now
 from contenthub.recommend.evaluation import ope
 from contenthub.recommend.evaluation.logged import evaluate_strategies
 from contenthub.recommend.profiles import audience_for, load_profile
-from contenthub.recommend.strategies import DEFAULTS, Strategy, get_strategy, put_strategy
+from contenthub.recommend.strategies import (
+    DEFAULTS,
+    Strategy,
+    get_strategy,
+    put_strategy,
+)
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import to_iso, utcnow
 from tests.zh_library import zh_library
-
 
 _VECTORS: dict[str, np.ndarray] = {}  # text → vector, shared by the tests of this module (the model is slow)
 
@@ -78,7 +82,7 @@ def test_topics_are_discovered_named_and_kept_as_implicit_tags(zh_hub) -> None:
     # each discovered topic is mostly one true topic, and is named by that topic's words
     for name in cat.topic_names:
         members = [truth[a] for a, t in found.items() if t == name]
-        top, count = Counter(members).most_common(1)[0]
+        _top, count = Counter(members).most_common(1)[0]
         assert count / len(members) >= 0.8, (name, Counter(members))
     # an untagged asset still carries its topic as a feature beside the editors' tags
     untagged = next(a for a in lib if not a["tags"])
@@ -257,7 +261,7 @@ def test_our_estimators_equal_open_bandit_pipelines() -> None:
 
 
 def test_stored_strategies_are_evaluated_offline_on_logged_picks(zh_hub) -> None:
-    hub, lib = zh_hub
+    hub, _lib = zh_hub
     catalog(hub)
     rng = random.Random(2)
     evs = []

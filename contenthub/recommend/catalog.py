@@ -22,8 +22,8 @@ import hashlib
 import threading
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import numpy as np

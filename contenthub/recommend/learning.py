@@ -42,13 +42,34 @@ from scipy.optimize import minimize
 from contenthub.hub import Hub
 from contenthub.recommend import topics
 from contenthub.recommend.catalog import (
-    STAT_TYPES, Catalog, ChannelStats, attach_model, catalog, fit_engagement_model,
+    STAT_TYPES,
+    Catalog,
+    ChannelStats,
+    attach_model,
+    catalog,
+    fit_engagement_model,
 )
-from contenthub.recommend.engagement import ALL_CHANNELS, EVENT_WEIGHTS, NEGATIVE, counter_deltas, decay_scale
-from contenthub.recommend.profiles import HISTORY_DAYS, HISTORY_LIMIT, audience_for, profile_from
+from contenthub.recommend.engagement import (
+    ALL_CHANNELS,
+    EVENT_WEIGHTS,
+    NEGATIVE,
+    counter_deltas,
+    decay_scale,
+)
+from contenthub.recommend.profiles import (
+    HISTORY_DAYS,
+    HISTORY_LIMIT,
+    audience_for,
+    profile_from,
+)
 from contenthub.recommend.ranking import Audience, candidate_rows, score_candidates
 from contenthub.recommend.service import recently_delivered
-from contenthub.recommend.strategies import SIGNALS, Strategy, get_strategy, put_strategy
+from contenthub.recommend.strategies import (
+    SIGNALS,
+    Strategy,
+    get_strategy,
+    put_strategy,
+)
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import from_iso, to_iso
 
@@ -329,7 +350,7 @@ def learn(hub: Hub, strategy_id: str = "default", *, seed: int = 0) -> LearnRepo
     if n < MIN_SAMPLES:
         report.reason = f"only {n} engagements to learn from (at least {MIN_SAMPLES} needed): the weights stay"
         return _remember(hub, report)
-    cut = int(math.floor(n * (1 - HOLDOUT)))
+    cut = math.floor(n * (1 - HOLDOUT))
     report.holdout_samples = n - cut
     w, sd = fit(samples.x[:cut], samples.positive[:cut], prior)
     old_q = ranking_quality(samples.x[cut:], samples.positive[cut:], prior)

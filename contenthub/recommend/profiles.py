@@ -17,7 +17,15 @@ from contenthub.hub import Hub
 from contenthub.recommend import lifecycle
 from contenthub.recommend.catalog import Catalog
 from contenthub.recommend.engagement import (
-    ALL_CHANNELS, EVENT_WEIGHTS, NEGATIVE, POSITIVE, PROFILE, PROFILE_PREFIXES, TOPIC, decay_scale, read_decayed,
+    ALL_CHANNELS,
+    EVENT_WEIGHTS,
+    NEGATIVE,
+    POSITIVE,
+    PROFILE,
+    PROFILE_PREFIXES,
+    TOPIC,
+    decay_scale,
+    read_decayed,
 )
 from contenthub.recommend.ranking import Audience
 from contenthub.store.query import EventQuery

@@ -541,7 +541,7 @@ def mmr(cat: Catalog, idx: np.ndarray, score: np.ndarray, n: int, lam: float) ->
         if len(chosen) == 1:
             penalty = sims
         else:
-            penalty = [p if p >= q else q for p, q in zip(penalty, sims, strict=True)]
+            penalty = [max(p, q) for p, q in zip(penalty, sims, strict=True)]
     return chosen
 
 

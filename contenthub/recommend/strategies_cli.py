@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -15,7 +15,7 @@ from contenthub.recommend import learning
 from contenthub.recommend.evaluation.logged import evaluate_strategies
 
 strategies_app = typer.Typer(help="Ranking strategies: learn weights, evaluate offline.", no_args_is_help=True)
-DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Data directory")]
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory")]
 
 
 @strategies_app.command("learn")
@@ -35,7 +35,7 @@ def learn_command(
 
 @strategies_app.command("evaluate")
 def evaluate_command(
-    strategy: Annotated[Optional[list[str]], typer.Option(help="Only these strategies (repeatable).")] = None,
+    strategy: Annotated[list[str] | None, typer.Option(help="Only these strategies (repeatable).")] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Off-policy value of each stored strategy on the logged picks (JSON)."""

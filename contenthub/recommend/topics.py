@@ -54,9 +54,7 @@ FIT_SAMPLE = 2000
 SEED = 18
 KEYWORDS = 3
 _WORD = re.compile(r"[\w\u4e00-\u9fff]{2,}")
-_STOP = frozenset("""的 了 和 是 在 有 也 都 就 让 与 及 或 一个 我们 你们 他们 这个 那个 什么 怎么 如何 可以
-不是 没有 就是 还是 一起 一下 这样 还有 因为 所以 但是 而且 the and for with you your that this from are
-was have has not but all can will our its into how what why when who new more""".split())
+_STOP = frozenset(["的", "了", "和", "是", "在", "有", "也", "都", "就", "让", "与", "及", "或", "一个", "我们", "你们", "他们", "这个", "那个", "什么", "怎么", "如何", "可以", "不是", "没有", "就是", "还是", "一起", "一下", "这样", "还有", "因为", "所以", "但是", "而且", "the", "and", "for", "with", "you", "your", "that", "this", "from", "are", "was", "have", "has", "not", "but", "all", "can", "will", "our", "its", "into", "how", "what", "why", "when", "who", "new", "more"])
 
 jieba.setLogLevel(60)  # jieba prints its dictionary loading to stderr otherwise
 

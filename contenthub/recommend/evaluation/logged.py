@@ -21,7 +21,12 @@ from contenthub.hub import Hub
 from contenthub.recommend import learning
 from contenthub.recommend.catalog import catalog
 from contenthub.recommend.evaluation import ope
-from contenthub.recommend.ranking import candidate_rows, posterior, score_candidates, top_stable
+from contenthub.recommend.ranking import (
+    candidate_rows,
+    posterior,
+    score_candidates,
+    top_stable,
+)
 from contenthub.recommend.strategies import list_strategies
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import from_iso, to_iso
