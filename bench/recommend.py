@@ -100,9 +100,11 @@ def probed(fn: Any, *args: Any) -> dict[str, Any]:
 
 def settings_for(data_dir: Path) -> Settings:
     """The bench's settings: one admin key for the load generator, and the per-key rate limit lifted —
-    the bench measures the recommender, not the limiter (which would answer 429 past 6,000/min)."""
+    the bench measures the recommender, not the limiter (which would answer 429 past 6,000/min). The
+    learning job is off: it is a separate job (``contenthub strategies learn``), and a background fit in the
+    middle of a timed phase would measure the box, not the serving path."""
     return Settings(data_dir=data_dir, bootstrap_admin_key=ADMIN_KEY, session_secret="bench", phone_salt="bench",
-                    rate_limit_per_minute=10**9)
+                    rate_limit_per_minute=10**9, learn_every_events=0)
 
 
 # --- data ---------------------------------------------------------------------------------------
@@ -248,7 +250,8 @@ def server_env(data_dir: Path) -> dict[str, str]:
     """``settings_for`` as the environment of ``contenthub serve``."""
     return {**os.environ, "PYTHONPATH": str(ROOT), "CONTENTHUB_DATA_DIR": str(data_dir),
             "CONTENTHUB_BOOTSTRAP_ADMIN_KEY": ADMIN_KEY, "CONTENTHUB_SESSION_SECRET": "bench",
-            "CONTENTHUB_PHONE_SALT": "bench", "CONTENTHUB_RATE_LIMIT_PER_MINUTE": str(10**9)}
+            "CONTENTHUB_PHONE_SALT": "bench", "CONTENTHUB_RATE_LIMIT_PER_MINUTE": str(10**9),
+            "CONTENTHUB_LEARN_EVERY_EVENTS": "0"}
 
 
 def _get(port: int, path: str, timeout: float) -> int:

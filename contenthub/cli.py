@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -17,6 +16,7 @@ from contenthub.journeys.cli import journeys_app
 from contenthub.library.tag_cli import tag_app
 from contenthub.recommend.batch_cli import recommend_app
 from contenthub.recommend.eval_cli import eval_app
+from contenthub.recommend.strategies_cli import strategies_app
 from contenthub.store.cli import store_app
 
 app = typer.Typer(help="ContentHub: content library, recommendations, publish planning and A/B reports.",
@@ -32,6 +32,7 @@ app.add_typer(eval_app, name="eval")
 app.add_typer(store_app, name="store")
 app.add_typer(recommend_app, name="recommend")
 app.add_typer(dashboard_app, name="dashboard")
+app.add_typer(strategies_app, name="strategies")
 
 DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Data directory (default: CONTENTHUB_DATA_DIR or ./data)")]
 

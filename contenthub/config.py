@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     tagging_retrain_after: int = Field(default=20, ge=0, description="Retrain the tag suggester after this many "
                                        "new editor confirmations (0: only on command).")
     redelivery_window_days: int = Field(default=30, ge=0, description="Never resend an asset within this window.")
+    learn_every_events: int = Field(default=2000, ge=0, description=(
+        "Refit the default strategy's weights (recommend/learning.py) after this many new events; 0 = only "
+        "when `contenthub strategies learn` runs."))
     max_event_future_seconds: int = Field(default=3600, ge=0, description="Events further in the future are rejected.")
     journeys_loop_seconds: float = Field(default=30, ge=0, description="Journey scheduler tick in the app (0: off; "
                                          "run `contenthub journeys run` instead).")

@@ -96,7 +96,13 @@ def _reference_deltas(evs: list[dict[str, Any]], assets: dict[str, dict[str, Any
             if w and asset is not None:
                 for f, fw in engagement.asset_features(asset):
                     acc["profile", owner, f] += w * scale * fw
+                    if f[:2] in engagement.RATE_PREFIXES:  # the topic's and type's engagement rate
+                        acc["profile", owner, "g:" + f] += w * scale
                 acc["profile", owner, "w:pos" if w > 0 else "w:neg"] += abs(w) * scale
+            elif ev["type"] == "delivered" and asset is not None:  # exposure of the topic and type
+                for f, _ in engagement.asset_features(asset):
+                    if f[:2] in engagement.RATE_PREFIXES:
+                        acc["profile", owner, "e:" + f] += scale
         if asset is not None:  # per channel only: the all-channel figures are summed where they are read
             key = f"{asset['id']}|{ev['channel']}"
             acc["asset_stats", key, f"n:{ev['type']}"] += 1

@@ -34,6 +34,7 @@ def world(hub):
         docs.append(Asset(**{**fields, "id": f"a{i:03d}", "status": "approved", "created_at": created,
                               "updated_at": created}).model_dump())
     put_assets_with_random_vectors(hub, docs, 32, rng)
+    catalog(hub)  # the library's topics are found (and stored for ingestion) before the events arrive
     r = random.Random(8)
     evs = []
     for u in range(40):

@@ -20,7 +20,7 @@ from contenthub.library.demo_corpus import generate_assets
 from contenthub.library.models import Asset
 from contenthub.recommend import caps, doccache, events, lifecycle, profiles, ranking, service
 from contenthub.recommend.catalog import catalog, refresh_now
-from contenthub.recommend.strategies import Strategy, delete_strategy, get_strategy, put_strategy
+from contenthub.recommend.strategies import DEFAULTS, Strategy, delete_strategy, get_strategy, put_strategy
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import to_iso
 from tests.helpers import put_assets_with_random_vectors
@@ -64,7 +64,8 @@ def world(hub):
 
 
 def test_strategy_put_and_delete_are_seen_at_once(world) -> None:
-    assert get_strategy(world, "default").weights["similarity"] == 1.0
+    builtin = DEFAULTS["default"].weights["similarity"]
+    assert get_strategy(world, "default").weights["similarity"] == builtin
     put_strategy(world, Strategy(id="default", weights={"popularity": 1.0}, exploration=False))
     assert get_strategy(world, "default").weights == {"popularity": 1.0}
     rec = service.next_for_user(world, "u1", "wecom_1v1", now=NOW)
@@ -75,7 +76,7 @@ def test_strategy_put_and_delete_are_seen_at_once(world) -> None:
     with pytest.raises(InvalidError):
         get_strategy(world, "mine")
     delete_strategy(world, "default")  # back to the built-in
-    assert get_strategy(world, "default").weights["similarity"] == 1.0
+    assert get_strategy(world, "default").weights["similarity"] == builtin
     with pytest.raises(NotFoundError):
         delete_strategy(world, "mine")
 

@@ -18,11 +18,12 @@ engagement since the last fit still counts at once through the profile's recent 
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import numpy as np
@@ -30,6 +31,7 @@ from scipy import sparse
 from scipy.linalg import lapack
 
 from contenthub.hub import Hub
+from contenthub.recommend import topics as topics_mod
 from contenthub.recommend.engagement import (
     ALL_CHANNELS,
     ASSET_STATS,
@@ -236,6 +238,14 @@ class Catalog:
     freshness_base: dict[float, tuple[float, np.ndarray]] = field(default_factory=dict)  # ranking.freshness memo
     model_view: tuple[EngagementModel, np.ndarray] | None = None  # (engagement, model_rows) set together
     explain_features: dict[int, list[str]] = field(default_factory=dict)  # ranking.explain_features memo
+    # The library's discovered topics (recommend/topics.py) and content types, as an index per row into
+    # ``topic_names`` / ``type_names``; rows without one hold ``len(names)`` (the "none" slot).
+    topics: topics_mod.Topics | None = None
+    topic_of_row: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    topic_names: list[str] = field(default_factory=list)
+    type_of_row: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    type_names: list[str] = field(default_factory=list)
+    topic_key: str = ""  # what the topics were computed from (ids and raw vectors), to reuse them
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -345,6 +355,16 @@ def build_catalog(hub: Hub, previous: Catalog | None = None) -> Catalog:
     for row, aid in enumerate(found):
         vectors[index[aid]] = mat[row]
         has_vector[index[aid]] = True
+    topic_key = _topic_key([f"{i}|{d.get('content_type') or ''}" for i, d in zip(ids, docs, strict=True)], vectors)
+    vectors = topics_mod.spread(vectors, has_vector, [d.get("content_type") for d in docs])  # every comparison of vectors uses the spread ones
+    if previous is not None and previous.topics is not None and previous.topic_key == topic_key:
+        found_topics = previous.topics  # an edit that changed no vector: the same topics
+    else:
+        found_topics = topics_mod.discover(vectors, has_vector, [topics_mod.topic_text(d) for d in docs])
+    topic_of = topics_mod.assignments(found_topics, ids)
+    topics_mod.save(hub, topic_of)
+    type_names = sorted({d["content_type"] for d in docs if d.get("content_type")})
+    type_index = {t: i for i, t in enumerate(type_names)}
 
     def masks(field_name: str) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(n, dtype=bool))
@@ -356,7 +376,7 @@ def build_catalog(hub: Hub, previous: Catalog | None = None) -> Catalog:
     feature_index: dict[str, int] = {}
     rows, cols, vals = [], [], []
     for i, d in enumerate(docs):
-        for f, fw in asset_features(d):
+        for f, fw in asset_features(d, topic_of.get(ids[i])):
             j = feature_index.setdefault(f, len(feature_index))
             rows.append(i)
             cols.append(j)
@@ -370,11 +390,25 @@ def build_catalog(hub: Hub, previous: Catalog | None = None) -> Catalog:
         valid_until=np.array([_ts(d.get("valid_until"), np.inf) for d in docs]),
         created=np.array([_ts(d.get("created_at"), 0.0) for d in docs]),
         feature_index=feature_index, features=features, version=version,
+        topics=found_topics, topic_names=found_topics.names,
+        topic_of_row=np.where(found_topics.of_row >= 0, found_topics.of_row, len(found_topics.names)),
+        type_names=type_names,
+        type_of_row=np.array([type_index.get(d.get("content_type") or "", len(type_names)) for d in docs],
+                             dtype=np.int64),
+        topic_key=topic_key,
     )
     if previous is not None and previous.engagement is not None:
         attach_model(cat, previous.engagement)
     refresh_stats(hub, cat)
     return cat
+
+
+def _topic_key(ids: list[str], vectors: np.ndarray) -> str:
+    """A digest of what the topics are computed from: asset ids with their content types, and raw vectors."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update("\n".join(ids).encode())
+    digest.update(np.ascontiguousarray(vectors).tobytes())
+    return digest.hexdigest()
 
 
 def refresh_stats(hub: Hub, cat: Catalog, *, refit: bool | None = None) -> None:
@@ -452,14 +486,17 @@ def attach_model(cat: Catalog, model: EngagementModel) -> None:
     cat.engagement = model
 
 
-def fit_engagement_model(hub: Hub, *, lam: float = EASE_LAMBDA, max_assets: int = MODEL_MAX_ASSETS) -> EngagementModel:
+def fit_engagement_model(hub: Hub, *, lam: float = EASE_LAMBDA, max_assets: int = MODEL_MAX_ASSETS,
+                         pairs: list[tuple[str, str]] | None = None) -> EngagementModel:
     """EASE over the users' positive engagement: B = I − P·diag(1/diag(P)), P = (XᵀX + λI)⁻¹.
 
     X is binary (several events on one asset count once). Only the ``max_assets`` assets engaged by
     the most users are modelled; the Gram matrix is inverted through its Cholesky factor.
+    ``pairs``: (user, asset) positive pairs to fit on instead of the store's (the learning job's snapshot).
     """
-    pairs = hub.store.event_counts(("user_id", "asset_id"), EventQuery(types=tuple(sorted(POSITIVE))))
-    pairs = [(u, a) for (u, a), _, _ in _yielding(iter(pairs)) if u and a]  # refits run in the background
+    if pairs is None:
+        found = hub.store.event_counts(("user_id", "asset_id"), EventQuery(types=tuple(sorted(POSITIVE))))
+        pairs = [(u, a) for (u, a), _, _ in _yielding(iter(found)) if u and a]  # refits run in the background
     users_per_asset: dict[str, int] = defaultdict(int)
     for _, a in pairs:
         users_per_asset[a] += 1
@@ -505,6 +542,7 @@ class CatalogHolder:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._refreshing = False
+        self.refit_requested = False
         self.current: Catalog | None = None
 
     def get(self, hub: Hub) -> Catalog:
@@ -522,12 +560,16 @@ class CatalogHolder:
         return cat
 
     def _refresh(self, hub: Hub, cat: Catalog) -> None:
+        refit, self.refit_requested = self.refit_requested, False
         try:
-            refresh_stats(hub, cat)  # asset edits of any process show through hub.version("assets")
+            refresh_stats(hub, cat, refit=refit or None)  # asset edits of any process show through hub.version
         finally:
             self._refreshing = False
 
-    def invalidate_stats(self) -> None:
+    def invalidate_stats(self, *, refit: bool = False) -> None:
+        """Refresh statistics on the next request (``learning.after_ingest`` calls this every
+        ``learning.STATS_EVERY`` new events, with ``refit`` every ``learning.MODEL_EVERY``)."""
+        self.refit_requested = self.refit_requested or refit
         if self.current is not None:
             self.current.stats_at = 0.0
 

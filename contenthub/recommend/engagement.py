@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from functools import lru_cache
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from contenthub.store.base import CounterDeltas
@@ -18,14 +18,18 @@ from contenthub.timeutil import from_iso
 
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 
+# What one event says about interest. An open is a glance (the title did it); a click, a favourite, a
+# share and a conversion are decisions, so they count several times as much. A delivery is neutral here:
+# what counts against a delivered asset that was not opened is its exposure (``e:`` fields below), which
+# lowers the engagement rate of its topic and content type until engagement follows.
 EVENT_WEIGHTS: dict[str, float] = {
     "served": 0.0,
     "delivered": 0.0,
-    "open": 1.0,
-    "click": 2.0,
-    "favorite": 3.0,
+    "open": 0.5,
+    "click": 3.0,
+    "favorite": 4.0,
     "comment": 3.0,
-    "share": 4.0,
+    "share": 5.0,
     "add_to_cart": 4.0,
     "convert": 6.0,
     "mute": -6.0,
@@ -55,22 +59,34 @@ def current_scale(now: datetime, half_life_days: float) -> float:
 
 
 # Specific beats generic: a shared free tag (护眼) says more about interest than a shared kind (article).
-FEATURE_WEIGHTS = {"t:": 1.0, "s:": 0.6, "c:": 0.4, "k:": 0.2}
+# ``o:`` is the topic the library's own clustering found (recommend/topics.py): an implicit tag, as
+# telling as an editor's tag and present on every asset with a vector.
+FEATURE_WEIGHTS = {"t:": 1.0, "o:": 1.0, "s:": 0.6, "c:": 0.4, "k:": 0.2}
+TOPIC = "o:"
+PROFILE_PREFIXES = ("t:", "o:", "s:", "c:", "k:")
+"""The profile fields that are interest weights (decayed), as opposed to counts (``n:``)."""
+RATE_PREFIXES = ("o:", "c:")
+"""Features whose engagement *rate* a profile keeps (topic and content type): ``e:<feature>`` sums the
+decayed deliveries of assets with the feature, ``g:<feature>`` the decayed engagement weight they got."""
+DECAYED_PREFIXES = (*PROFILE_PREFIXES, "w:", "e:", "g:")
 
 
-def asset_features(asset: dict[str, Any]) -> tuple[tuple[str, float], ...]:
-    """The profile dimensions an asset contributes to, with their weights, L2-normalised per asset."""
+def asset_features(asset: dict[str, Any], topic: str | None = None) -> tuple[tuple[str, float], ...]:
+    """The profile dimensions an asset contributes to, with their weights, L2-normalised per asset.
+    ``topic``: the asset's discovered topic (else ``asset["topic"]`` when present)."""
     return _features(tuple(asset.get("tags") or ()), tuple(asset.get("scenes") or ()),
-                     asset.get("content_type") or None, asset.get("kind") or None)
+                     asset.get("content_type") or None, asset.get("kind") or None, topic or asset.get("topic"))
 
 
 @lru_cache(maxsize=65536)
 def _features(tags: tuple[str, ...], scenes: tuple[str, ...], content_type: str | None,
-              kind: str | None) -> tuple[tuple[str, float], ...]:
-    """asset_features of these tags, scenes, content type and kind. Cached because ingestion asks for the
-    features of ~6,000 assets per 10,000-event batch and they are a pure function of these four fields
-    (callers only read the list)."""
+              kind: str | None, topic: str | None = None) -> tuple[tuple[str, float], ...]:
+    """asset_features of these tags, scenes, content type, kind and topic. Cached because ingestion asks
+    for the features of ~6,000 assets per 10,000-event batch and they are a pure function of these
+    fields (callers only read the list)."""
     feats = [f"t:{t}" for t in tags]
+    if topic:
+        feats.append(f"{TOPIC}{topic}")
     feats += [f"s:{s}" for s in scenes]
     if content_type:
         feats.append(f"c:{content_type}")
@@ -81,8 +97,14 @@ def _features(tags: tuple[str, ...], scenes: tuple[str, ...], content_type: str 
     return tuple((f, w / norm) for f, w in zip(feats, weights, strict=True))
 
 
+def rate_features(feats: tuple[tuple[str, float], ...]) -> tuple[str, ...]:
+    """The features of an asset whose engagement rate profiles keep (its topic and content type)."""
+    return tuple(f for f, _ in feats if f[:2] in RATE_PREFIXES)
+
+
 def counter_deltas(
-    events: list[dict[str, Any]], assets: dict[str, dict[str, Any]], half_life_days: float
+    events: list[dict[str, Any]], assets: dict[str, dict[str, Any]], half_life_days: float,
+    topics: dict[str, str] | None = None,
 ) -> CounterDeltas:
     """Counter increments for newly stored events (summed per counter, so a batch writes each once),
     grouped by (collection, key) in key order.
@@ -95,11 +117,17 @@ def counter_deltas(
     Why grouped and sorted here: the store applies increments in key order (neighbouring upserts share
     B-tree pages); sorting the ~20,000 keys of a 10,000-event batch costs a fraction of sorting its
     ~95,000 increments as flat tuples.
+
+    ``topics``: asset id → discovered topic (``topics.stored``). A delivery adds to the ``e:`` (exposure)
+    fields of the asset's topic and content type, any weighted event to their ``g:`` (engagement)
+    fields: the profile's per-topic and per-type engagement rates, kept as increments like the rest.
     """
     profile: defaultdict[str, dict[str, float]] = defaultdict(dict)
     stats: defaultdict[str, dict[str, float]] = defaultdict(dict)
     popularity: defaultdict[str, dict[str, float]] = defaultdict(dict)
     features: dict[str, tuple[tuple[str, float], ...]] = {}
+    rated: dict[str, tuple[str, ...]] = {}
+    topic_of = (topics or {}).get
     weight_of, asset_of = EVENT_WEIGHTS.get, assets.get
     for ev in events:
         etype = ev["type"]
@@ -108,14 +136,19 @@ def counter_deltas(
         n_field = _N_FIELDS.get(etype) or f"n:{etype}"
         rev = float(ev["value"]) if etype == "convert" and ev.get("value") else None
         feats = None
-        if w and asset is not None:
+        exposure = None
+        if asset is not None and (w or etype == "delivered"):
             aid = asset["id"]
             feats = features.get(aid)
             if feats is None:
-                feats = features[aid] = asset_features(asset)
+                feats = features[aid] = asset_features(asset, topic_of(aid))
+                rated[aid] = tuple(("g:" + f, "e:" + f) for f in rate_features(feats))
             scale = decay_scale(from_iso(ev["ts"]), half_life_days)
-            ws = w * scale
-            pole, pole_add = ("w:pos" if w > 0 else "w:neg"), abs(w) * scale
+            if not w:  # a delivery: exposure of the asset's topic and type, no interest weight
+                exposure, feats = rated[aid], None
+            else:
+                ws = w * scale
+                pole, pole_add = ("w:pos" if w > 0 else "w:neg"), abs(w) * scale
         for owner in _owners(ev):
             fields = profile[owner]
             fields[n_field] = fields.get(n_field, 0.0) + 1
@@ -125,6 +158,11 @@ def counter_deltas(
                 for f, fw in feats:
                     fields[f] = fields.get(f, 0.0) + ws * fw
                 fields[pole] = fields.get(pole, 0.0) + pole_add
+                for g, _ in rated[aid]:
+                    fields[g] = fields.get(g, 0.0) + ws
+            elif exposure is not None:
+                for _, e in exposure:
+                    fields[e] = fields.get(e, 0.0) + scale
         if asset is not None:
             aid = asset["id"]
             fields = stats[f"{aid}|{ev['channel']}"]
@@ -150,4 +188,4 @@ def _owners(ev: dict[str, Any]) -> tuple[str, ...]:
 def read_decayed(counters: dict[str, float], now: datetime, half_life_days: float) -> dict[str, float]:
     """Profile weights as of ``now``: decayed fields divided by the current scale; counts as they are."""
     inv = 1.0 / current_scale(now, half_life_days)
-    return {f: (v * inv if f[:2] in ("t:", "s:", "c:", "k:", "w:") else v) for f, v in counters.items()}
+    return {f: (v * inv if f[:2] in DECAYED_PREFIXES else v) for f, v in counters.items()}

@@ -11,7 +11,6 @@ from __future__ import annotations
 import gc
 import re
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -23,7 +22,7 @@ from contenthub.dashboard import activity
 from contenthub.hub import Hub
 from contenthub.journeys import triggers as journey_triggers
 from contenthub.library import taxonomy
-from contenthub.recommend import doccache, users
+from contenthub.recommend import doccache, learning, topics, users
 from contenthub.recommend.engagement import counter_deltas
 from contenthub.recommend.models import EVENT_TYPES, EventIn, Identity, IngestResult, RejectedEvent, is_entity_id
 from contenthub.timeutil import EARLIEST, to_iso, utcnow
@@ -276,8 +275,11 @@ def _ingest(hub: Hub, raw_events: list[dict[str, Any]]) -> IngestResult:
             row["user_id"] = user_cache[uid]
         rows.append(row)
     half_life = hub.settings.profile_half_life_days
+    topic_of = topics.stored(hub) if assets else None  # the library's discovered topics count in profiles too
     inserted = hub.store.add_events(
-        rows, derive=lambda new: counter_deltas(new, assets, half_life) + activity.counter_deltas(new)) if rows else []
+        rows, derive=lambda new: counter_deltas(new, assets, half_life, topic_of) + activity.counter_deltas(new)
+    ) if rows else []
     journey_triggers.on_events(hub, rows, inserted)
+    learning.after_ingest(hub, len(inserted))  # fresh statistics and learnt weights after enough new events
     rejected.sort(key=lambda r: r.index)
     return IngestResult(accepted=len(inserted), duplicates=len(rows) - len(inserted) + in_batch_dupes, rejected=rejected)

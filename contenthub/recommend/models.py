@@ -154,7 +154,7 @@ class MembershipChange(BaseModel):
 
 class Reason(BaseModel):
     kind: Literal["tags", "similar", "collaborative", "quality", "fresh", "lifecycle", "exploration", "cold_start",
-                  "popular", "experiment"]
+                  "popular", "experiment", "topic", "type"]
     detail: str
     weight: float = 0.0
 
@@ -169,6 +169,9 @@ class Pick(BaseModel):
     recommendation_id: str
     reasons: list[Reason]
     signals: dict[str, float]
+    propensity: float | None = Field(default=None, description=(
+        "Probability that this policy, with its exploration, would have chosen this asset here (logged with "
+        "the served record so later policies can be evaluated offline)."))
 
 
 class Recommendation(BaseModel):

@@ -16,7 +16,17 @@ import numpy as np
 from contenthub.hub import Hub
 from contenthub.recommend import lifecycle
 from contenthub.recommend.catalog import Catalog
-from contenthub.recommend.engagement import EVENT_WEIGHTS, NEGATIVE, POSITIVE, PROFILE, decay_scale, read_decayed
+from contenthub.recommend.engagement import (
+    ALL_CHANNELS,
+    EVENT_WEIGHTS,
+    NEGATIVE,
+    POSITIVE,
+    PROFILE,
+    PROFILE_PREFIXES,
+    TOPIC,
+    decay_scale,
+    read_decayed,
+)
 from contenthub.recommend.ranking import Audience
 from contenthub.store.query import EventQuery
 from contenthub import bad_records
@@ -39,7 +49,7 @@ class Profile:
     status: dict[str, Any] = field(default_factory=dict)
 
     def top_tags(self, n: int = 12) -> list[tuple[str, float]]:
-        items = [(k, v) for k, v in self.weights.items() if k[:2] in ("t:", "s:", "c:", "k:")]
+        items = [(k, v) for k, v in self.weights.items() if k[:2] in PROFILE_PREFIXES]
         return sorted(items, key=lambda kv: -kv[1])[:n]
 
 
@@ -75,11 +85,18 @@ def load_profile(hub: Hub, *, user_id: str | None = None, group_id: str | None =
         key = f"group:{group_id}"
         events, negatives = _events_and_negatives(hub, {"group_ids": (group_id or "",)}, since)
     counters = hub.store.get_counters(PROFILE, key)
+    return profile_from(hub, key, events, negatives, counters, user_doc, now)
+
+
+def profile_from(hub: Hub, key: str, events: list[dict[str, Any]], negatives: list[dict[str, Any]],
+                 counters: dict[str, float], user_doc: dict[str, Any] | None, now: datetime) -> Profile:
+    """A profile from what ``load_profile`` reads (also what the learning job replays: the same rules
+    applied to a user's events before a moment, ``learning.replay``)."""
     weights = read_decayed(counters, now, hub.settings.profile_half_life_days)
     blocked = {e["asset_id"] for e in negatives if e.get("asset_id") and e["type"] in ("mute", "delete")}
     unsubscribed = {e["channel"] for e in negatives if e["type"] == "unsubscribe" or (e["type"] == "mute" and not e.get("asset_id"))}
     rules = lifecycle.get_rules(hub)
-    first_seen = bad_records.stamp_or_none(hub, "user", user_id or "", "created_at", (user_doc or {}).get("created_at"))
+    first_seen = bad_records.stamp_or_none(hub, "user", key, "created_at", (user_doc or {}).get("created_at"))
     status = lifecycle.classify(rules, first_seen, events, now)
     return Profile(target=key, weights=weights, counts={k: v for k, v in counters.items() if k.startswith("n:")},
                    events=events, blocked_assets=blocked, unsubscribed_channels=unsubscribed, status=status)
@@ -106,14 +123,65 @@ def audience_for(hub: Hub, cat: Catalog, profile: Profile, now: datetime) -> Aud
         v = (w[:, None] * cat.vectors[rows]).sum(axis=0)
         norm = float(np.linalg.norm(v))
         vector = v / norm if norm > 0 else None
-    weights = {k: v for k, v in profile.weights.items() if k[:2] in ("t:", "s:", "c:", "k:") and abs(v) > 1e-6}
+    weights = {k: v for k, v in profile.weights.items() if k[:2] in PROFILE_PREFIXES and abs(v) > 1e-6}
+    topic_ab, type_ab = rate_posteriors(profile.weights, cat)
     stage = profile.status.get("stage")
     return Audience(
         weights=weights, vector=vector, vector_rows=rows if vector is not None else [], vector_weights=w,
         vector_norm=norm, recent_positive=list(recent.items()), stage=stage,
         stage_scenes=rules.stage_scenes.get(stage or "", []), exclude=set(profile.blocked_assets),
-        target=profile.target,
+        target=profile.target, topic_ab=topic_ab, type_ab=type_ab,
     )
+
+
+RATE_PRIOR_DELIVERIES = 4.0
+"""Pseudo-deliveries behind each topic's and type's rate, at the brand's engagement rate."""
+RATE_PRIOR_RATE = 0.1
+"""The engagement rate (clicks per delivery) assumed before the brand has any statistics."""
+
+
+BRAND_PRIOR_DELIVERIES = 50.0
+"""Pseudo-deliveries at ``RATE_PRIOR_RATE`` behind the brand's rate (a young hub's few clicks are not its rate)."""
+
+
+def brand_rate(cat: Catalog) -> float:
+    """Engaged per delivery over all assets and channels (``ChannelStats.quality_inputs``), shrunk and clipped."""
+    st = cat.stats.get(ALL_CHANNELS)
+    if st is None:
+        return RATE_PRIOR_RATE
+    success, delivered, _ = st.quality_inputs(len(cat))
+    rate = (float(success.sum()) + BRAND_PRIOR_DELIVERIES * RATE_PRIOR_RATE) / (float(delivered.sum())
+                                                                                 + BRAND_PRIOR_DELIVERIES)
+    return float(np.clip(rate, 0.01, 0.9))
+
+
+def _beta(weights: dict[str, float], names: list[str], prefix: str, p: float
+          ) -> tuple[np.ndarray, np.ndarray] | None:
+    """Beta(α, β) of engagement per delivery on each name (plus a last "none" slot at the prior), in click
+    units: successes = decayed engagement weight / the weight of a click (so a conversion counts double,
+    an open a sixth), failures = decayed deliveries − successes (≥ 0). The prior is the brand's rate ``p``
+    (not the audience's own: a user who clicked one topic should see that topic above the untried ones,
+    which keep only the prior's spread to be explored)."""
+    unit = EVENT_WEIGHTS["click"]
+    e = np.fromiter((weights.get(f"e:{prefix}{n}", 0.0) for n in names), dtype=np.float64, count=len(names))
+    g = np.fromiter((weights.get(f"g:{prefix}{n}", 0.0) for n in names), dtype=np.float64, count=len(names))
+    if not (e.any() or g.any()):
+        return None
+    s = np.maximum(g / unit, 0.0)
+    f = np.maximum(e - s, 0.0)
+    m = RATE_PRIOR_DELIVERIES
+    a = np.append(s + m * p, m * p)
+    b = np.append(f + m * (1 - p), m * (1 - p))
+    return a, b
+
+
+def rate_posteriors(weights: dict[str, float], cat: Catalog
+                    ) -> tuple[tuple[np.ndarray, np.ndarray] | None, tuple[np.ndarray, np.ndarray] | None]:
+    """The audience's per-topic and per-content-type engagement posteriors (None before any delivery or
+    engagement on them): what makes a click on one topic move the very next pick towards it, and a
+    delivered asset that was not opened count against its topic and type."""
+    p = brand_rate(cat)
+    return _beta(weights, cat.topic_names, TOPIC, p), _beta(weights, cat.type_names, "c:", p)
 
 
 def merge_audiences(parts: list[Audience]) -> Audience:
@@ -138,4 +206,17 @@ def merge_audiences(parts: list[Audience]) -> Audience:
         vector = v / n if n > 0 else None
     top_recent = sorted(recent.items(), key=lambda kv: -kv[1])[:50]
     stage = max(stages, key=lambda s: stages[s]) if stages else None
-    return Audience(weights=weights, vector=vector, recent_positive=top_recent, stage=stage)
+    return Audience(weights=weights, vector=vector, recent_positive=top_recent, stage=stage,
+                    topic_ab=_pooled([a.topic_ab for a in parts]), type_ab=_pooled([a.type_ab for a in parts]))
+
+
+def _pooled(posteriors: list[tuple[np.ndarray, np.ndarray] | None]) -> tuple[np.ndarray, np.ndarray] | None:
+    """The members' rate posteriors pooled: their evidence (each α and β above its prior slot) summed on
+    one prior — a group's engagement rate per topic, as if its members' deliveries were one audience's."""
+    found = [ab for ab in posteriors if ab is not None]
+    if not found:
+        return None
+    a0, b0 = found[0][0][-1], found[0][1][-1]
+    a = sum((ab[0] - ab[0][-1] for ab in found), np.zeros_like(found[0][0])) + a0
+    b = sum((ab[1] - ab[1][-1] for ab in found), np.zeros_like(found[0][1])) + b0
+    return a, b

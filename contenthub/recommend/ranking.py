@@ -35,6 +35,10 @@ class Audience:
     stage_scenes: list[str] = field(default_factory=list)
     exclude: set[str] = field(default_factory=set)
     target: str | None = None  # the user id, so the engagement model can add the user's whole history
+    # Beta posteriors (alpha, beta per topic / content type index of the catalog, plus the "none" slot) of the
+    # audience's engagement per delivery on each topic and type, from the profile's e:/g: counters
+    topic_ab: tuple[np.ndarray, np.ndarray] | None = None
+    type_ab: tuple[np.ndarray, np.ndarray] | None = None
 
 
 @dataclass
@@ -275,20 +279,71 @@ def _pooled_draw_on(on_channel: tuple[ChannelBlock, np.ndarray] | None, samples:
     return pooled_draw(samples, idx, rng)
 
 
+@dataclass
+class Draws:
+    """What a request drew at random, kept so ``propensities`` can re-draw it (see there)."""
+
+    weights: dict[str, float] = field(default_factory=dict)        # the weights this request used
+    rate_draws: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, float, float]] = field(default_factory=dict)
+    # signal → (alpha, beta, index of each candidate into them, min, span of the realised draw)
+    quality: tuple[np.ndarray, float, float] | None = None          # (pooled samples, min, span) when sampled
+    quality_ab: tuple[np.ndarray, np.ndarray, float, float] | None = None  # (alpha, beta, min, span) without a pool
+
+
+RATE_FULL = 0.5
+"""The engagement rate (clicks per delivery) at which a topic or type signal is 1: a full match."""
+
+
+def _rate_signal(name: str, ab: tuple[np.ndarray, np.ndarray], of_row: np.ndarray, on_channel: Any, idx: np.ndarray,
+                 explore: bool, rng: np.random.Generator, draws: Draws | None) -> np.ndarray:
+    """The audience's engagement rate on each candidate's topic (or type): a Thompson draw per topic from its
+    Beta posterior when exploring (a few draws per request: one per topic, not per asset), else the mean."""
+    a, b = ab
+    rates = rng.beta(a, b) if explore else a / (a + b)
+    at = _on_rows(on_channel, of_row, idx)
+    if draws is not None and explore:
+        draws.rate_draws[name] = (a, b, at, 0.0, RATE_FULL)
+    # Scaled by a fixed rate, not by the candidates' min and max: stretching a cold audience's few
+    # nearly equal draws to [0, 1] turned prior noise into the largest signal of the request.
+    return np.minimum(rates.take(at) / RATE_FULL, 1.0)  # type: ignore[no-any-return]
+
+
+def drawn_weights(strategy: Strategy, rng: np.random.Generator) -> dict[str, float]:
+    """This request's weights: the strategy's, or with exploration and learned uncertainty a draw from
+    N(weight, uncertainty²) clipped at 0 (linear Thompson sampling on the learned weights)."""
+    if not (strategy.exploration and strategy.uncertainty):
+        return {k: float(v) for k, v in strategy.weights.items()}
+    out = {}
+    for k in SIGNALS:
+        w, sd = strategy.weight(k), float(strategy.uncertainty.get(k, 0.0))
+        out[k] = max(w + sd * float(rng.standard_normal()), 0.0) if sd > 0 else w
+    return out
+
+
 def score_candidates(
     cat: Catalog, aud: Audience, strategy: Strategy, channel: str, idx: np.ndarray, now: datetime,
-    rng: np.random.Generator, *, positions: np.ndarray | None = None,
+    rng: np.random.Generator, *, positions: np.ndarray | None = None, draws: Draws | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
     """Blend of the strategy's signals for candidate rows ``idx``; returns (score, signals, explored flags).
 
-    ``positions``: where ``idx`` sits in ``cat.block(channel)`` when the caller knows (``candidate_rows``)."""
+    ``positions``: where ``idx`` sits in ``cat.block(channel)`` when the caller knows (``candidate_rows``).
+    ``draws``: filled with this request's random draws (for ``propensities``)."""
     m = idx.size
     sig: dict[str, np.ndarray] = {}
+    weights = drawn_weights(strategy, rng)
+    if draws is not None:
+        draws.weights = weights
     on_channel: tuple[ChannelBlock, np.ndarray] | None
     if positions is not None:
         on_channel = (cat.block(channel), positions)
     else:
         on_channel = _channel_positions(cat, channel, idx)  # contiguous rows: no copy of idx's vectors
+    if aud.topic_ab is not None and strategy.weight("topic") and cat.topic_names:
+        sig["topic"] = _rate_signal("topic", aud.topic_ab, cat.topic_of_row, on_channel, idx, strategy.exploration,
+                                    rng, draws)
+    if aud.type_ab is not None and strategy.weight("type") and len(cat.type_names) > 1:
+        sig["type"] = _rate_signal("type", aud.type_ab, cat.type_of_row, on_channel, idx, strategy.exploration,
+                                   rng, draws)
     if aud.vector is not None and strategy.weight("similarity"):
         sig["similarity"] = _minmax(similarity(cat, aud, idx, on_channel))
     if aud.weights and strategy.weight("affinity"):
@@ -327,9 +382,15 @@ def score_candidates(
         if strategy.exploration:
             if post is None:
                 sample = rng.beta(a, b)
+                if draws is not None and sample.size:
+                    lo = float(sample.min())
+                    draws.quality_ab = (a, b, lo, float(sample.max()) - lo)
             else:  # one of each candidate's pre-drawn posterior samples
                 sample = _pooled_draw_on(on_channel, posterior_samples(cat, channel, post), idx, rng)
             explored = sample > threshold
+            if draws is not None and post is not None:
+                lo = float(sample.min()) if sample.size else 0.0
+                draws.quality = (posterior_samples(cat, channel, post), lo, (float(sample.max()) - lo) if sample.size else 0.0)
             sig["quality"] = _minmax(sample)
         else:
             sig["quality"] = _minmax(mean)
@@ -344,8 +405,67 @@ def score_candidates(
     score = np.zeros(m)
     for name in SIGNALS:
         if name in sig:
-            score += strategy.weight(name) * sig[name]
+            score += weights.get(name, 0.0) * sig[name]
     return score, sig, explored
+
+
+PROPENSITY_DRAWS = 16
+"""Re-draws of a request's randomness that estimate each pick's propensity."""
+PROPENSITY_POOL = 16
+"""Candidates (the best by the realised score) among which the re-draws compete; the rest never won in
+practice, since their score would need to rise above all of these in one draw."""
+
+
+def propensities(strategy: Strategy, idx: np.ndarray, score: np.ndarray, sig: dict[str, np.ndarray],
+                 draws: Draws, chosen: list[int], rng: np.random.Generator) -> list[tuple[float, bool]]:
+    """(P(each chosen candidate would be ranked within the first ``len(chosen)``), whether it was exploration:
+    not among the ``len(chosen)`` candidates most draws rank first) under the policy's
+    randomness, by Monte-Carlo: ``PROPENSITY_DRAWS`` fresh draws of everything the request drew (the
+    weights, each topic's and type's rate, each asset's quality) for the best ``PROPENSITY_POOL``
+    candidates, scaled by the realised draw's min and span, re-scored, counted. A policy without
+    randomness gives 1.0 to its picks. Floored at 1/(2·draws) so inverse-propensity weights stay finite
+    (a documented bias: a pick rarer than that is logged as that rare).
+
+    Why Monte-Carlo: the winner of a Thompson draw has no closed-form probability; the re-draws reuse the
+    request's posteriors, so each costs a few small array operations, not another scoring pass."""
+    explore = strategy.exploration and (draws.rate_draws or draws.quality is not None or draws.quality_ab is not None
+                                        or strategy.uncertainty)
+    if not explore or not chosen:
+        return [(1.0, False)] * len(chosen)
+    k, d = len(chosen), PROPENSITY_DRAWS
+    pool = top_stable(score, PROPENSITY_POOL)
+    pool = np.unique(np.concatenate([pool, np.asarray(chosen, dtype=np.int64)]))
+    rows = idx.take(pool)
+    total = np.zeros((d, pool.size))
+    for name in SIGNALS:
+        if name not in sig:
+            continue
+        if strategy.uncertainty and strategy.exploration:
+            sd = float(strategy.uncertainty.get(name, 0.0))
+            w = np.maximum(strategy.weight(name) + sd * rng.standard_normal(d), 0.0)[:, None] if sd > 0 else \
+                strategy.weight(name)
+        else:
+            w = draws.weights.get(name, 0.0)
+        if name in draws.rate_draws:
+            a, b, at, lo, span = draws.rate_draws[name]
+            values = np.minimum((rng.beta(a, b, size=(d, a.size))[:, at.take(pool)] - lo) / span, 1.0)
+        elif name == "quality" and draws.quality_ab is not None:
+            a, b, lo, span = draws.quality_ab
+            values = rng.beta(a[pool], b[pool], size=(d, pool.size))
+            values = (values - lo) / span if span > 1e-12 else np.full(values.shape, 0.5)
+        elif name == "quality" and draws.quality is not None:
+            samples, lo, span = draws.quality
+            picks = samples[rows[None, :], rng.integers(0, THOMPSON_POOL, size=(d, pool.size))]
+            values = (picks - lo) / span if span > 1e-12 else np.full(picks.shape, 0.5)
+        else:
+            values = np.broadcast_to(sig[name].take(pool), (d, pool.size))
+        total += w * values
+    top = np.argsort(-total, axis=1, kind="stable")[:, :k]
+    where = {int(c): j for j, c in enumerate(pool.tolist())}
+    floor = 1.0 / (2 * d)
+    wins = np.bincount(top.ravel(), minlength=pool.size)
+    modal = set(np.argsort(-wins, kind="stable")[:k].tolist())  # the picks most draws agree on
+    return [(max(float(wins[where[c]]) / d, floor), where[c] not in modal) for c in chosen]
 
 
 FRESHNESS_REBASE_S = 3600.0
@@ -421,7 +541,7 @@ def mmr(cat: Catalog, idx: np.ndarray, score: np.ndarray, n: int, lam: float) ->
         if len(chosen) == 1:
             penalty = sims
         else:
-            penalty = [p if p >= q else q for p, q in zip(penalty, sims, strict=True)]
+            penalty = [max(p, q) for p, q in zip(penalty, sims, strict=True)]
     return chosen
 
 
@@ -445,13 +565,61 @@ def explain_features(cat: Catalog, row: int) -> list[str]:
     return found
 
 
+REASON_THRESHOLDS = {"collaborative": 0.3, "lifecycle": 0.8, "popularity": 0.5, "quality": 0.6, "freshness": 0.7,
+                     "topic": 0.6, "type": 0.6}
+"""The scaled signal value at which a signal becomes a reason for a pick."""
+COMMON_SHARE = 0.8
+"""A reason that holds for at least this share of a request's candidates says nothing about the pick."""
+
+
+def common_reasons(sig: dict[str, np.ndarray]) -> frozenset[str]:
+    """The signals whose reason would hold for most candidates of this request (``COMMON_SHARE``): not shown,
+    since they do not tell this pick from the others ("fits the 'new' stage" on nine picks in ten)."""
+    out = []
+    for name, thr in REASON_THRESHOLDS.items():
+        values = sig.get(name)
+        if values is not None and values.size and np.count_nonzero(values > thr) >= COMMON_SHARE * values.size:
+            out.append(name)
+    return frozenset(out)
+
+
+def _rate_detail(ab: tuple[np.ndarray, np.ndarray] | None, slot: int) -> str:
+    """"engaged with 3 of 4 delivered" from a Beta posterior slot (prior pseudo-counts taken off)."""
+    if ab is None or slot >= ab[0].size - 1:
+        return ""
+    prior_a, prior_b = float(ab[0][-1]), float(ab[1][-1])
+    s = max(float(ab[0][slot]) - prior_a, 0.0)
+    total = s + max(float(ab[1][slot]) - prior_b, 0.0)
+    return f"engaged with {s:.1f} of {total:.1f} delivered" if total > 0 else ""
+
+
 def explain(
     cat: Catalog, aud: Audience, strategy: Strategy, row: int, signals: dict[str, float], explored: bool,
     channel: str, names: dict[str, str], now: datetime, *, recent: tuple[list[int], np.ndarray] | None = None,
+    common: frozenset[str] = frozenset(), propensity: float | None = None, exploring: bool = False,
 ) -> list[dict[str, Any]]:
-    """Human reasons for one pick, strongest first. ``recent``: ``recent_rows(cat, aud)`` when the caller
-    explains several picks."""
+    """Human reasons for one pick, strongest first. Each names what matched (the topic, the engaged asset,
+    the tags), the weight that mattered (strategy weight × the pick's scaled signal) and exploration when
+    the pick was exploration; reasons that hold for most candidates (``common``) are left out.
+    ``recent``: ``recent_rows(cat, aud)`` when the caller explains several picks."""
     reasons: list[dict[str, Any]] = []
+
+    def add(kind: str, signal: str, detail: str) -> None:
+        w = strategy.weight(signal)
+        reasons.append({"kind": kind, "detail": f"{detail} (weight {w:.2f} × {signals.get(signal, 0.0):.2f})",
+                        "weight": w * signals.get(signal, 0.0)})
+
+    if signals.get("topic", 0) > REASON_THRESHOLDS["topic"] and "topic" not in common and cat.topic_names:
+        slot = int(cat.topic_of_row[row])
+        if slot < len(cat.topic_names):
+            rate = _rate_detail(aud.topic_ab, slot)
+            add("topic", "topic", f"topic「{cat.topic_names[slot]}」" + (f": you {rate}" if rate else " suits you"))
+    if signals.get("type", 0) > REASON_THRESHOLDS["type"] and "type" not in common:
+        slot = int(cat.type_of_row[row])
+        if slot < len(cat.type_names):
+            label = names.get("c:" + cat.type_names[slot], cat.type_names[slot])
+            rate = _rate_detail(aud.type_ab, slot)
+            add("type", "type", f"content type {label}" + (f": you {rate}" if rate else " suits you"))
     if "affinity" in signals and signals["affinity"] > 0 and aud.weights:
         weights = aud.weights
         feats = [f for f in explain_features(cat, row) if weights.get(f, 0) > 0]
@@ -459,8 +627,7 @@ def explain(
         feats.sort(key=weights.__getitem__, reverse=True)
         if feats:
             shown = ", ".join(names.get(f, f[2:]) for f in feats[:3])
-            reasons.append({"kind": "tags", "detail": f"matches engaged tags: {shown}",
-                            "weight": strategy.weight("affinity") * signals["affinity"]})
+            add("tags", "affinity", f"matches engaged tags: {shown}")
     if "similarity" in signals and aud.recent_positive:
         rows, vecs = recent if recent is not None else recent_rows(cat, aud)
         if row in rows:  # not the pick itself
@@ -469,30 +636,28 @@ def explain(
         if rows:
             sims = vecs @ cat.vectors[row]
             k = int(sims.argmax())
-            reasons.append({"kind": "similar", "detail": f"resembles「{cat.docs[rows[k]]['title']}」engaged before "
-                            f"(similarity {float(sims[k]):.2f})",
-                            "weight": strategy.weight("similarity") * signals["similarity"]})
-    if signals.get("collaborative", 0) > 0.3:
-        reasons.append({"kind": "collaborative", "detail": "people who engaged with the same assets engaged with this",
-                        "weight": strategy.weight("collaborative") * signals["collaborative"]})
-    if signals.get("lifecycle", 0) >= 0.8 and aud.stage:
-        reasons.append({"kind": "lifecycle", "detail": f"fits the '{aud.stage}' lifecycle stage",
-                        "weight": strategy.weight("lifecycle") * signals["lifecycle"]})
-    if signals.get("popularity", 0) > 0.5:
-        reasons.append({"kind": "popular", "detail": f"among the most engaged on {channel}",
-                        "weight": strategy.weight("popularity") * signals["popularity"]})
-    if signals.get("quality", 0) > 0.6:
-        reasons.append({"kind": "quality", "detail": f"high engagement per delivery on {channel}",
-                        "weight": strategy.weight("quality") * signals["quality"]})
-    if signals.get("freshness", 0) > 0.7:
+            add("similar", "similarity", f"resembles「{cat.docs[rows[k]]['title']}」engaged before "
+                f"(similarity {float(sims[k]):.2f})")
+    for kind, signal, detail in (
+        ("collaborative", "collaborative", "people who engaged with the same assets engaged with this"),
+        ("lifecycle", "lifecycle", f"fits the '{aud.stage}' lifecycle stage"),
+        ("popular", "popularity", f"among the most engaged on {channel}"),
+        ("quality", "quality", f"high engagement per delivery on {channel}"),
+    ):
+        if signals.get(signal, 0) > REASON_THRESHOLDS[signal] and signal not in common and (
+                signal != "lifecycle" or aud.stage):
+            add(kind, signal, detail)
+    if signals.get("freshness", 0) > REASON_THRESHOLDS["freshness"] and "freshness" not in common:
         age_days = (now.timestamp() - cat.created[row]) / 86400.0
-        reasons.append({"kind": "fresh", "detail": f"new: added {max(age_days, 0):.0f} days ago",
-                        "weight": strategy.weight("freshness") * signals["freshness"]})
-    if explored:
-        reasons.append({"kind": "exploration", "detail": "exploring: few deliveries so far, its true rate may be higher",
-                        "weight": strategy.weight("quality") * signals.get("quality", 0)})
+        add("fresh", "freshness", f"new: added {max(age_days, 0):.0f} days ago")
+    if explored and not exploring:
+        add("exploration", "quality", "exploring: few deliveries so far, its true rate may be higher")
     reasons.sort(key=lambda r: -r["weight"])
-    if aud.vector is None and not aud.weights:
-        reasons.insert(0, {"kind": "cold_start", "detail": "no engagement history yet: popular on this channel and "
-                           "fit for the lifecycle stage", "weight": 0.0})
+    if exploring and propensity is not None:  # first: it is why this pick was made
+        reasons.insert(0, {"kind": "exploration", "detail": f"exploring: this pick wins in {propensity:.0%} of the "
+                           "policy's draws — trying it teaches the recommender about you and about it",
+                           "weight": 0.0})
+    if aud.vector is None and not aud.weights and aud.topic_ab is None:
+        reasons.insert(0, {"kind": "cold_start", "detail": "no engagement history yet: popular on this channel "
+                           "while we learn your interests", "weight": 0.0})
     return reasons

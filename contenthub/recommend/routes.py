@@ -28,6 +28,7 @@ from contenthub.recommend import (
     batch, caps, events, groups, lifecycle, segments, service, strategies, turns, users,
 )
 from contenthub.recommend.catalog import catalog_is_current
+from contenthub.recommend.evaluation import logged
 from contenthub.recommend.performance import ChannelPerformance, asset_performance
 from contenthub.recommend.models import (
     IDENTITY_TYPES, EventBatch, Group, GroupIn, Identity, IngestResult, MembershipChange, Recommendation, User, UserIn,
@@ -348,6 +349,12 @@ def change_members(group_id: str, body: MembershipChange, hub: HubDep, who: Audi
 @router.get("/strategies", response_model=list[strategies.Strategy], tags=["strategies"])
 def list_strategies(hub: HubDep, who: Recommender) -> list[strategies.Strategy]:
     return strategies.list_strategies(hub)
+
+
+@router.get("/strategies/evaluation", tags=["strategies"], summary="Off-policy value of each strategy on logged picks")
+def evaluate_strategies(hub: HubDep, who: Recommender,
+                        strategy: Annotated[list[str] | None, Query()] = None) -> dict[str, Any]:
+    return logged.evaluate_strategies(hub, strategy)
 
 
 @router.put("/strategies/{strategy_id}", response_model=strategies.Strategy, tags=["strategies"])

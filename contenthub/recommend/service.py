@@ -28,7 +28,9 @@ from contenthub.recommend import caps, doccache, groups, reservations, users
 from contenthub.recommend.catalog import Catalog, catalog
 from contenthub.recommend.models import Pick, Recommendation
 from contenthub.recommend.profiles import Profile, audience_for, load_profile, merge_audiences
-from contenthub.recommend.ranking import Audience, candidate_rows, explain, mmr, recent_rows, score_candidates
+from contenthub.recommend.ranking import (
+    Audience, Draws, candidate_rows, common_reasons, explain, mmr, propensities, recent_rows, score_candidates,
+)
 from contenthub.recommend.strategies import Strategy, get_strategy
 from contenthub.timeutil import from_iso, to_iso, utcnow
 
@@ -72,7 +74,7 @@ def _label_names(hub: Hub) -> dict[str, str]:
     return doccache.cached(hub, TAXONOMY, "label_names", load)
 
 
-def _recently_delivered(events: list[dict[str, Any]], channel: str, since: datetime) -> set[str]:
+def recently_delivered(events: list[dict[str, Any]], channel: str, since: datetime) -> set[str]:
     cutoff = to_iso(since)
     return {e["asset_id"] for e in events
             if e["type"] in ("delivered", "served") and e["channel"] == channel and e.get("asset_id") and e["ts"] >= cutoff}
@@ -99,8 +101,10 @@ def _rank(
     idx, pos = candidate_rows(cat, channel, scene, now, aud.exclude)
     if idx.size == 0:
         return []
-    score, sig, explored = score_candidates(cat, aud, strategy, channel, idx, now, rng, positions=pos)
+    draws = Draws()
+    score, sig, explored = score_candidates(cat, aud, strategy, channel, idx, now, rng, positions=pos, draws=draws)
     chosen = mmr(cat, idx, score, n, strategy.diversity)
+    chance = propensities(strategy, idx, score, sig, draws, chosen, rng)
     names = _label_names(hub)
     recent = recent_rows(cat, aud) if "similarity" in sig and aud.recent_positive else None
     # The chosen values of each signal in one gather each (the same floats as indexing one at a time),
@@ -111,15 +115,18 @@ def _rank(
     scores = score.take(at).tolist()
     flags = explored.take(at).tolist()
     tokens = secrets.token_hex(8 * len(chosen))
+    common = common_reasons(sig)
     picks = []
     for i, row in enumerate(rows):
         doc = cat.docs[row]
         signals = {k: round(c[i], 4) for k, c in columns.items()}
-        reasons = explain(cat, aud, strategy, row, signals, flags[i], channel, names, now, recent=recent)
+        reasons = explain(cat, aud, strategy, row, signals, flags[i], channel, names, now, recent=recent,
+                          common=common, propensity=chance[i][0], exploring=chance[i][1])
         picks.append(Pick(  # the reason dicts are validated into Reason models in the same (one) call
             asset_id=cat.ids[row], title=doc["title"], kind=doc.get("kind", ""), scenes=doc.get("scenes") or [],
             content_type=doc.get("content_type"), score=round(scores[i], 4),
             recommendation_id="r_" + tokens[16 * i:16 * i + 16], reasons=reasons, signals=signals,
+            propensity=round(chance[i][0], 4),
         ))
     return picks
 
@@ -130,7 +137,7 @@ def _exclusions_and_caps(
     if channel in profile.unsubscribed_channels:
         return True, f"unsubscribed from {channel}", None
     window = timedelta(days=hub.settings.redelivery_window_days)
-    aud.exclude |= _recently_delivered(profile.events, channel, now - window)
+    aud.exclude |= recently_delivered(profile.events, channel, now - window)
     sent = caps.send_times(profile.events, channel)
     capped, why, reopen = caps.cap_status(hub, caps.get_rule(hub, channel), sent, now)
     return capped, why, to_iso(reopen) if reopen else None
@@ -151,7 +158,8 @@ def _reserve(hub: Hub, rec: Recommendation, now: datetime) -> Recommendation:
             events_service.ingest(hub, [{
                 "id": f"served-{pick.recommendation_id}", "type": "served", key: rec.target,
                 "asset_id": pick.asset_id, "channel": rec.channel, "recommendation_id": pick.recommendation_id,
-                "ts": to_iso(now), "attributes": {"reserved": True},
+                "ts": to_iso(now), "attributes": {"reserved": True, "propensity": pick.propensity,
+                                                  "strategy": rec.strategy},
             }])
             return rec.model_copy(update={"picks": [pick], "reserved": True})
     reservations.release(hub, slots)

@@ -12,7 +12,10 @@ from contenthub.hub import Hub
 from contenthub.recommend import doccache
 
 COLLECTION = "strategies"
-SIGNALS = ("similarity", "affinity", "collaborative", "quality", "popularity", "freshness", "lifecycle")
+SIGNALS = ("topic", "type", "similarity", "affinity", "collaborative", "quality", "popularity", "freshness",
+           "lifecycle")
+"""topic / type: the user's engagement rate on the asset's discovered topic and on its content type
+(per-user Beta posteriors, sampled when exploring); the rest as before."""
 
 
 MAX_WEIGHT = 100.0
@@ -28,6 +31,11 @@ class Strategy(BaseModel):
     exploration: bool = Field(default=True, description="Thompson sampling on the quality posterior.")
     diversity: float = Field(default=0.75, ge=0, le=1, description="MMR lambda: 1 = pure score, lower = more varied.")
     freshness_half_life_days: float = Field(default=30.0, gt=0, le=36500, allow_inf_nan=False)
+    uncertainty: dict[str, Annotated[float, Field(ge=0, le=MAX_WEIGHT, allow_inf_nan=False)]] = Field(default_factory=dict, description=(
+        "Posterior standard deviation of each learned weight (``strategies learn``): with exploration on, each "
+        "request draws its weights from N(weight, uncertainty²) — linear Thompson sampling whose exploration "
+        "shrinks as the brand's evidence grows. Empty for hand-set weights."))
+    learned: dict[str, Any] = Field(default_factory=dict, description="What the last learning job measured.")
 
     def weight(self, signal: str) -> float:
         return float(self.weights.get(signal, 0.0))
@@ -36,9 +44,10 @@ class Strategy(BaseModel):
 DEFAULTS: dict[str, Strategy] = {
     "default": Strategy(
         id="default",
-        description="Blend of content similarity, tag affinity, co-engagement, quality, lifecycle fit and freshness.",
-        weights={"similarity": 1.0, "affinity": 0.8, "collaborative": 1.0, "quality": 0.5, "popularity": 0.4,
-                 "freshness": 0.2, "lifecycle": 0.6},
+        description="Blend of the user's topic and type engagement rates, content similarity, tag affinity, "
+                    "co-engagement, quality and popularity; `strategies learn` refits the weights on the brand's events.",
+        weights={"topic": 1.0, "type": 0.6, "similarity": 0.3, "affinity": 0.4, "collaborative": 0.4, "quality": 0.5,
+                 "popularity": 0.3, "freshness": 0.05, "lifecycle": 0.1},
     ),
     "popular": Strategy(
         id="popular", description="Most engaged on the channel (a baseline).",
@@ -86,7 +95,7 @@ def list_strategies(hub: Hub) -> list[Strategy]:
 
 
 def put_strategy(hub: Hub, strategy: Strategy) -> Strategy:
-    for key in strategy.weights:
+    for key in [*strategy.weights, *strategy.uncertainty]:
         if key not in SIGNALS:
             raise unknown_value("weights", key, list(SIGNALS))
     hub.store.put_doc(COLLECTION, strategy.id, strategy.model_dump())
