@@ -113,7 +113,7 @@ def _pages(app: Any) -> list[tuple[str, list[str]]]:
     for rc in iter_route_contexts(app.routes):
         if not isinstance(rc.original_route, APIRoute) or "GET" not in (rc.methods or ()):
             continue
-        if rc.path.startswith("/v1/") or rc.path.endswith("/media") or rc.path in ("/healthz", "/"):
+        if rc.path.startswith("/v1/") or rc.path.endswith("/media") or rc.path in ("/healthz", "/readyz", "/"):
             continue
         out.append((rc.path, re.findall(r"{(\w+)}", rc.path)))
     return out

@@ -35,6 +35,7 @@ PUBLIC: dict[str, str] = {
     "POST /login": "login (CSRF-checked; the key is the credential)",
     "POST /logout": "logout (CSRF-checked)",
     "GET /healthz": "liveness probe, no data",
+    "GET /readyz": "readiness probe: 503 while the store is unreachable, no data",
     "GET /openapi.json": "API schema",
     "GET /docs": "API docs page",
     "GET /docs/oauth2-redirect": "API docs helper",
