@@ -75,6 +75,8 @@ POP_PRIOR_SENDS = 5.0
 IMPORT_CHUNK = 25
 EVENT_BATCH = 5000
 WINDOW_DAYS = 30  # the hub's default re-delivery window (Settings.redelivery_window_days)
+PickRef = tuple[str | None, float | None]
+"""The hub's (recommendation id, propensity) of one of its picks; the baselines have none."""
 TIMEZONE = "Asia/Shanghai"  # the hub's default time zone: its caps count calendar days there
 
 
@@ -265,12 +267,12 @@ class Bot:
         return next(c for c in caps if c["channel"] == CHANNEL)
 
     def picks(self, world: World, tally: Tally, reach: list[int], day: int, index: dict[str, int]
-              ) -> dict[int, tuple[int, str | None]]:
-        """Asks the hub for every reachable user; user → (asset index, recommendation id) of the answers with a pick."""
+              ) -> dict[int, tuple[int, PickRef | None]]:
+        """Asks the hub for every reachable user; user → (asset index, (recommendation id, propensity)) of the answers with a pick."""
         t0 = time.time()
         answers = list(self.pool.map(lambda u: ask(self.clients["bot"], world.user_ids[u], self.strategy), reach))
         self.seconds += time.time() - t0
-        picks: dict[int, tuple[int, str | None]] = {}
+        picks: dict[int, tuple[int, PickRef | None]] = {}
         for u, (ans, took, error) in zip(reach, answers, strict=True):
             self.latencies.append(took)
             if ans is None:
@@ -286,7 +288,7 @@ class Bot:
             if a is None:
                 tally.rules["unknown_asset"] += 1
                 continue
-            picks[u] = (a, pick.get("recommendation_id"))
+            picks[u] = (a, (pick.get("recommendation_id"), pick.get("propensity")))
             reasons = pick.get("reasons", [])
             tally.reason_kinds.update({r["kind"] for r in reasons})
             tally.reason_texts.update({reason_pattern(r["kind"], r["detail"]) for r in reasons})
@@ -313,15 +315,15 @@ class Bot:
         return out
 
 
-def play_day(world: World, state: UserState, tally: Tally, picks: dict[int, tuple[int, str | None]], day: int,
+def play_day(world: World, state: UserState, tally: Tally, picks: dict[int, tuple[int, PickRef | None]], day: int,
              uni: np.ndarray, dates: list[datetime], rule: dict[str, Any]
-             ) -> list[tuple[int, int, str | None, Reaction]]:
+             ) -> list[tuple[int, int, PickRef | None, Reaction]]:
     """The users react to the day's sends (rule checks first); the day ends. Returns (user, asset, rec id, reaction)."""
     d = day - 1
     tally.per_day["no_pick"][d] = tally.per_day["reachable"][d] - len(picks)
     opened_today: set[int] = set()
     played = []
-    for u, (a, rec_id) in picks.items():
+    for u, (a, ref) in picks.items():
         record_send(world, state, tally, u, a, day, dates, rule)
         r = react(world, state, u, a, day, uni)
         per_day = tally.per_day
@@ -333,7 +335,7 @@ def play_day(world: World, state: UserState, tally: Tally, picks: dict[int, tupl
         per_day["unsubscribes"][d] += r.unsubscribed
         if r.opened:
             opened_today.add(u)
-        played.append((u, a, rec_id, r))
+        played.append((u, a, ref, r))
     end_of_day(world, state, day, opened_today)
     return played
 
@@ -393,8 +395,8 @@ def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
                     played = play_day(world, state, tally, picks, day, uni, dates, rule)
                     if p == "contenthub" and played:
                         assert bot is not None
-                        bot.post([ev for u, a, rec_id, r in played for ev in bot_events(
-                            seed, day, world.user_ids[u], world.assets[a]["id"], rec_id, stamps[day - 1], r)])
+                        bot.post([ev for u, a, ref, r in played for ev in bot_events(
+                            seed, day, world.user_ids[u], world.assets[a]["id"], ref, stamps[day - 1], r)])
                     if p == "popularity":
                         for _, a, _, r in played:  # observed after the day, like the hub's reactions
                             pop[1][a] += 1
@@ -435,13 +437,20 @@ def ask(client: httpx.Client, user_id: str, strategy: str) -> tuple[dict[str, An
     return resp.json(), took, ""
 
 
-def bot_events(seed: int, day: int, user_id: str, asset_id: str, rec_id: str | None, at: datetime,
-               r: Any) -> list[dict[str, Any]]:
-    """What the bot reports for one send, each event a few minutes after the last, ids unique per run."""
-    base = {"user_id": user_id, "asset_id": asset_id, "channel": CHANNEL}
+def bot_events(seed: int, day: int, user_id: str, asset_id: str, ref: PickRef | None,
+               at: datetime, r: Any) -> list[dict[str, Any]]:
+    """What the bot reports for one send, each event a few minutes after the last, ids unique per run. ``ref``
+    is the hub's (recommendation id, propensity) for its own picks: the delivery echoes the propensity, as a
+    bot should, so the hub's offline evaluation (`contenthub strategies evaluate`) can read the run."""
+    base: dict[str, Any] = {"user_id": user_id, "asset_id": asset_id, "channel": CHANNEL}
+    rec_id, propensity = ref or (None, None)
     if rec_id:
         base["recommendation_id"] = rec_id
-    out = [{**base, "id": f"sim{seed}-{day}-{user_id}-delivered", "type": "delivered", "ts": to_iso(at)}]
+    delivered: dict[str, Any] = {**base, "id": f"sim{seed}-{day}-{user_id}-delivered", "type": "delivered",
+                                 "ts": to_iso(at)}
+    if propensity is not None:
+        delivered["attributes"] = {"propensity": propensity}
+    out = [delivered]
     if r.opened:
         out.append({**base, "id": f"sim{seed}-{day}-{user_id}-open", "type": "open",
                     "ts": to_iso(at + timedelta(minutes=5))})
