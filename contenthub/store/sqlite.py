@@ -25,6 +25,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from contenthub.errors import ConflictError
+from contenthub.store import analysis
 from contenthub.store.base import CounterDeriver
 from contenthub.store.query import AssetFilter, AssetSort, EventQuery, Hit, HitPage
 from contenthub.store.sqlite_migrations import MIGRATIONS
@@ -83,6 +84,7 @@ class SQLiteStore:
         self._closing = False
         self._events_since_checkpoint = 0
         self._migrate()
+        self._index_missing_terms()
         self._cleanup_tmp()
         self.vectors = VectorIndex()
         self._load_vectors()
@@ -414,6 +416,24 @@ class SQLiteStore:
             "INSERT INTO assets_fts (rowid, asset_id, title, text, tags) VALUES (?,?,?,?,?)",
             (rowid, aid, a["title"], a.get("body") or "", " ".join(a.get("tags") or [])),
         )
+        tx.execute("DELETE FROM assets_terms WHERE rowid=?", (rowid,))
+        tx.execute("INSERT INTO assets_terms (rowid, title, body, tags, media, pinyin, initials) "
+                   "VALUES (?,?,?,?,?,?,?)", (rowid, *_terms_row(a)))
+
+    def _index_missing_terms(self) -> None:
+        """Fill the word/pinyin index for assets stored before it existed (once, after migration 4)."""
+        conn = self._conn()
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name='assets_terms'").fetchone():
+            return  # an older schema (tests pin the migrations)
+        while True:
+            rows = conn.execute("SELECT rowid, title, body FROM assets WHERE rowid NOT IN "
+                                "(SELECT rowid FROM assets_terms) LIMIT 2000").fetchall()
+            if not rows:
+                return
+            with self._tx() as tx:
+                tx.executemany("INSERT INTO assets_terms (rowid, title, body, tags, media, pinyin, initials) "
+                               "VALUES (?,?,?,?,?,?,?)",
+                               [(r[0], *_terms_row({**json.loads(r[2]), "title": r[1]})) for r in rows])
 
     def get_asset(self, asset_id: str) -> dict[str, Any] | None:
         row = self._conn().execute("SELECT body FROM assets WHERE id=?", (asset_id,)).fetchone()
@@ -523,53 +543,27 @@ class SQLiteStore:
         return {r[0]: int(r[1]) for r in rows if r[0] is not None}
 
     def text_search_assets(self, text: str, flt: AssetFilter, *, limit: int = 100) -> list[Hit]:
-        """Trigram FTS for terms of three or more characters (bm25 ranked); shorter terms — common in
-        Chinese, e.g. 护眼 — fall back to substring matching, which the trigram index cannot serve."""
-        terms = [t for t in text.split() if t]
-        if not terms:
+        """Assets holding every group of the query (a word, its pinyin or its initials; see
+        store/analysis.py), best bm25 first: title weighs most, then tags, then body and poster text."""
+        match = _terms_match(analysis.query_groups(text))
+        if match is None or limit <= 0:
             return []
         where, params = self._filter_sql(flt)
-        long_terms = [t for t in terms if len(t) >= 3]
-        short_terms = [t for t in terms if len(t) < 3]
-        conn = self._conn()
-        if long_terms:
-            match = " AND ".join('"' + t.replace('"', '""') + '"' for t in long_terms)
-            extra = ""
-            extra_params: list[Any] = []
-            for t in short_terms:
-                extra += (
-                    " AND (f.title LIKE ? ESCAPE char(92) OR f.text LIKE ? ESCAPE char(92)"
-                    " OR f.tags LIKE ? ESCAPE char(92))"
-                )
-                extra_params.extend([f"%{_like(t)}%"] * 3)
-            rows = conn.execute(
-                "SELECT f.asset_id, bm25(assets_fts, 0.0, 3.0, 1.0, 2.0) AS rank FROM assets_fts f "
-                f"JOIN assets a ON a.id = f.asset_id WHERE assets_fts MATCH ? {extra} AND {where} "
-                "ORDER BY rank LIMIT ?",
-                (match, *extra_params, *params, limit),
-            ).fetchall()
-            return [Hit(r[0], float(-r[1])) for r in rows]
-        # Only short terms: score by where they occur (title counts more).
-        cond = []
-        cond_params: list[Any] = []
-        score_parts = []
-        score_params: list[Any] = []
-        for t in short_terms:
-            pat = f"%{_like(t)}%"
-            cond.append("(f.title LIKE ? ESCAPE char(92) OR f.text LIKE ? ESCAPE char(92) OR f.tags LIKE ? ESCAPE char(92))")
-            cond_params.extend([pat, pat, pat])
-            score_parts.append(
-                "(CASE WHEN f.title LIKE ? ESCAPE char(92) THEN 3 ELSE 0 END + "
-                "CASE WHEN f.tags LIKE ? ESCAPE char(92) THEN 2 ELSE 0 END + "
-                "CASE WHEN f.text LIKE ? ESCAPE char(92) THEN 1 ELSE 0 END)"
-            )
-            score_params.extend([pat, pat, pat])
-        rows = conn.execute(
-            f"SELECT f.asset_id, ({' + '.join(score_parts)}) AS s FROM assets_fts f JOIN assets a ON a.id=f.asset_id "
-            f"WHERE {' AND '.join(cond)} AND {where} ORDER BY s DESC, a.updated_at DESC LIMIT ?",
-            (*score_params, *cond_params, *params, limit),
+        rows = self._conn().execute(
+            f"SELECT a.id, bm25(assets_terms, {TERM_WEIGHTS}) AS r FROM assets_terms f JOIN assets a "
+            f"ON a.rowid = f.rowid WHERE assets_terms MATCH ? AND {where} ORDER BY r, a.updated_at DESC LIMIT ?",
+            (match, *params, limit),
         ).fetchall()
-        return [Hit(r[0], float(r[1])) for r in rows]
+        return [Hit(r[0], float(-r[1])) for r in rows]
+
+    def count_text_assets(self, text: str, flt: AssetFilter) -> int:
+        match = _terms_match(analysis.query_groups(text))
+        if match is None:
+            return 0
+        where, params = self._filter_sql(flt)
+        return int(self._conn().execute(
+            f"SELECT COUNT(*) FROM assets_terms f JOIN assets a ON a.rowid = f.rowid WHERE assets_terms MATCH ? "
+            f"AND {where}", (match, *params)).fetchone()[0])
 
     # --- vectors -----------------------------------------------------------------------
     def put_vectors(self, model_id: str, vectors: dict[str, np.ndarray]) -> None:
@@ -1051,8 +1045,35 @@ def _json_path(field: str) -> str:
     return f"'$.{field}'"
 
 
-def _like(term: str) -> str:
-    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+TERM_WEIGHTS = "3.0, 1.0, 2.0, 1.0, 1.5, 0.5"
+"""bm25 weights of assets_terms' columns: title, body, tags, media (poster text), pinyin, initials."""
+
+
+def _terms_row(a: dict[str, Any]) -> tuple[str, ...]:
+    title, body, tags, media = a["title"], a.get("body") or "", " ".join(a.get("tags") or []), a.get("media_text") or ""
+    return (analysis.index_words(title), analysis.index_words(body), analysis.index_words(tags),
+            analysis.index_words(media), analysis.index_pinyin(title, tags, media),
+            analysis.index_initials(title, tags, media))
+
+
+def _fts_phrase(tokens: tuple[str, ...]) -> str:
+    return '"' + " ".join(t.replace('"', '""') for t in tokens) + '"'
+
+
+def _terms_match(groups: list[analysis.QueryGroup]) -> str | None:
+    """An FTS5 query over assets_terms: every group must match, each through any of its alternatives."""
+    if not groups:
+        return None
+    clauses = []
+    for g in groups:
+        words = _fts_phrase(g.words) if g.phrase else " AND ".join(_fts_phrase((w,)) for w in g.words)
+        alts = ["{title body tags media} : (" + words + ")"]
+        if g.pinyin:
+            alts.append("{pinyin} : " + _fts_phrase(g.pinyin))
+        if g.initials:
+            alts.append("{initials} : " + _fts_phrase(g.initials))
+        clauses.append("(" + " OR ".join(alts) + ")")
+    return " AND ".join(clauses)
 
 
 def _split_sql(script: str) -> list[str]:
