@@ -23,6 +23,7 @@ import logging
 import re
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from typing import Any
 
 import jieba
 from pypinyin import Style, lazy_pinyin, pinyin_dict
@@ -34,7 +35,7 @@ _WORD = re.compile(r"[0-9A-Za-z\u00c0-\u024f\u3400-\u4dbf\u4e00-\u9fff\uf900-\uf
 _CHUNK = re.compile(r"[^\s\u3000-\u303f\uff00-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65"
                     r"!\"#$%&'()*,./:;<=>?@\[\\\]^`{|}~·、。，！？；：“”‘’（）《》【】…—｜]+")
 _LATIN = re.compile(r"^[a-z]+$")
-STOPWORDS = frozenset("的 了 和 与 及 是 在 有 吗 呢 吧 啊 呀 么 之 或 等 也 就 都 而 着 the a an of to and or in on for is".split())
+STOPWORDS = frozenset(["的", "了", "和", "与", "及", "是", "在", "有", "吗", "呢", "吧", "啊", "呀", "么", "之", "或", "等", "也", "就", "都", "而", "着", "the", "a", "an", "of", "to", "and", "or", "in", "on", "for", "is"])
 MAX_INITIALS = 6
 """Initials of at most this many characters are tried (``hytd``); longer Latin runs are words or pinyin."""
 
@@ -57,6 +58,19 @@ def index_pinyin(*texts: str) -> str:
 
 def index_initials(*texts: str) -> str:
     return " ".join(lazy_pinyin("\n".join(t for t in texts if t), style=Style.FIRST_LETTER, errors="ignore"))
+
+
+TERM_FIELDS = ("title", "body", "tags", "media", "pinyin", "initials")
+"""The analysed fields both stores index for every asset (``media``: the text printed on its poster or PDF)."""
+
+
+def asset_terms(a: dict[str, Any]) -> dict[str, str]:
+    """An asset's analysed fields (TERM_FIELDS), space-separated terms ready for a whitespace tokenizer."""
+    title, body, media = a.get("title") or "", a.get("body") or "", a.get("media_text") or ""
+    tags = " ".join(a.get("tags") or [])
+    return {"title": index_words(title), "body": index_words(body), "tags": index_words(tags),
+            "media": index_words(media), "pinyin": index_pinyin(title, tags, media),
+            "initials": index_initials(title, tags, media)}
 
 
 @cache
@@ -108,6 +122,9 @@ class QueryGroup:
 
 def query_groups(text: str) -> list[QueryGroup]:
     """The groups of a query; empty when it holds no letter, digit or Han character."""
+    spaced = text.lower().split()
+    if len(spaced) > 1 and all(w in syllables() for w in spaced):  # "hu yan tai deng": one pinyin phrase
+        return [QueryGroup(chunk=" ".join(spaced), words=tuple(spaced), phrase=True, pinyin=tuple(spaced))]
     groups: list[QueryGroup] = []
     for chunk in _CHUNK.findall(text):
         chunk = chunk.lower()

@@ -1050,10 +1050,8 @@ TERM_WEIGHTS = "3.0, 1.0, 2.0, 1.0, 1.5, 0.5"
 
 
 def _terms_row(a: dict[str, Any]) -> tuple[str, ...]:
-    title, body, tags, media = a["title"], a.get("body") or "", " ".join(a.get("tags") or []), a.get("media_text") or ""
-    return (analysis.index_words(title), analysis.index_words(body), analysis.index_words(tags),
-            analysis.index_words(media), analysis.index_pinyin(title, tags, media),
-            analysis.index_initials(title, tags, media))
+    terms = analysis.asset_terms(a)
+    return tuple(terms[f] for f in analysis.TERM_FIELDS)
 
 
 def _fts_phrase(tokens: tuple[str, ...]) -> str:
