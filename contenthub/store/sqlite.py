@@ -17,6 +17,7 @@ import threading
 from array import array
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from operator import itemgetter
 from pathlib import Path
@@ -52,6 +53,8 @@ WAL_AUTOCHECKPOINT_PAGES = 65536
 CHECKPOINT_EVENTS = 25_000
 CHECKPOINT_TAIL_PAGES = 4_000  # what the checkpoint thread leaves for its last pass, the one that holds writers off
 MMAP_BYTES = 1 << 30
+KNN_CANDIDATES = 1000
+"""Nearest vectors a filtered kNN checks against the filter before it scans what the filter keeps."""
 
 
 
@@ -584,8 +587,22 @@ class SQLiteStore:
             self.vectors.upsert(vectors)
 
     def knn_assets(self, vector: np.ndarray, flt: AssetFilter, *, k: int = 20) -> list[Hit]:
-        allowed = None if flt.is_empty() else self.filtered_ids(flt)
-        return [Hit(a, s) for a, s in self.vectors.search(vector, k, allowed)]
+        """Nearest neighbours, the filter checked in SQL: first on the nearest KNN_CANDIDATES of all
+        vectors (one indexed look-up of those ids — enough for any filter that keeps more than a few
+        percent of the library), and only when that leaves fewer than k, exactly among every asset the
+        filter keeps (then few enough to scan)."""
+        if k <= 0:
+            return []
+        if flt.is_empty():
+            return [Hit(a, s) for a, s in self.vectors.search(vector, k)]
+        if flt.ids is None:
+            want = max(KNN_CANDIDATES, 10 * k)
+            cands = self.vectors.search(vector, want)
+            keep = self.filtered_ids(replace(flt, ids=tuple(a for a, _ in cands)))
+            hits = [Hit(a, s) for a, s in cands if a in keep][:k]
+            if len(hits) >= k or len(cands) < want:  # enough, or every vector was a candidate
+                return hits
+        return [Hit(a, s) for a, s in self.vectors.search(vector, k, self.filtered_ids(flt))]
 
     def get_vectors(self, asset_ids: list[str]) -> tuple[list[str], np.ndarray]:
         return self.vectors.rows_for(asset_ids)
