@@ -110,9 +110,11 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from contenthub.journeys.worker import start_background
         from contenthub.library.search import warm_up
+        from contenthub.library.service import resume_ocr
 
         if settings.warm_search:
             warm_up(hub)  # before the first request: the model loads here, not in someone's search
+        resume_ocr(hub)
         stop_journeys = start_background(hub, settings.journeys_loop_seconds) if settings.journeys_loop_seconds else None
         yield
         if stop_journeys is not None:

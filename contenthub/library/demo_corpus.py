@@ -24,7 +24,10 @@ import struct
 import wave
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from PIL import Image, ImageDraw, ImageFont
 
 # --- vocabulary (ids as in DESIGN.md / library.taxonomy defaults) ---------------------------------
 
@@ -1034,18 +1037,50 @@ def _png(width: int, height: int, pixel: Any) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(bytes(rows), 9)) + chunk(b"IEND", b"")
 
 
+POSTER_HEADLINES = ("限时福利", "扫码进群", "会员专享", "新品上市", "直播预告", "周末特惠")
+POSTER_CODE_WORDS = ("星空蓝", "樱花季", "极光绿", "琥珀橙", "萤火虫", "雪山松", "银河号", "青柠檬", "海盐糖")
+"""Printed only on the posters (never in titles, bodies or tags): text that search finds through OCR alone."""
+POSTER_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
+"""A CJK font (Debian's fonts-wqy-zenhei) to print poster text; without it posters carry no text."""
+
+
+def _poster_lines(rng: random.Random) -> list[str]:
+    return [rng.choice(POSTER_HEADLINES), "暗号：" + rng.choice(POSTER_CODE_WORDS)]
+
+
+def poster_text(seed: int) -> list[str]:
+    """The lines printed on ``generate_media_bytes("poster", seed)`` (when POSTER_FONT exists)."""
+    return _poster_lines(random.Random(f"poster:{seed}"))
+
+
+def _text_mask(lines: list[str], w: int, h: int) -> Any:
+    """A w×h grayscale mask of the lines, or None without a CJK font."""
+    if not POSTER_FONT.exists():
+        return None
+    mask = Image.new("L", (w, h), 0)
+    draw = ImageDraw.Draw(mask)
+    font = ImageFont.truetype(str(POSTER_FONT), 32)
+    for i, line in enumerate(lines):
+        draw.text((20, 40 + 60 * i), line, font=font, fill=255)
+    return mask.load()
+
+
 def _poster_png(rng: random.Random) -> bytes:
-    """A 9:16 poster: a vertical gradient, a headline bar and a QR-code-like block at the bottom."""
-    w, h = 72, 128
+    """A 9:16 poster: a vertical gradient, two printed lines (a headline and a code word) on a dark band and
+    a QR-code-like block at the bottom."""
+    lines = _poster_lines(rng)
+    w, h = 270, 480
     top = [rng.randint(120, 255) for _ in range(3)]
     bottom = [rng.randint(0, 120) for _ in range(3)]
     qr = [[rng.random() < 0.5 for _ in range(6)] for _ in range(6)]
+    mask = _text_mask(lines, w, h)
 
     def pixel(x: int, y: int) -> tuple[int, int, int]:
-        if 14 <= y < 26 and 8 <= x < w - 8:
-            return (255, 255, 255)
-        if 92 <= y < 116 and 24 <= x < 48:
-            return (0, 0, 0) if qr[(y - 92) // 4][(x - 24) // 4] else (255, 255, 255)
+        if 30 <= y < 160 and 10 <= x < w - 10:
+            v = mask[x, y] if mask is not None else 0
+            return (v, v, v) if v > 0 else (40, 40, 40)
+        if 360 <= y < 432 and 99 <= x < 171:
+            return (0, 0, 0) if qr[(y - 360) // 12][(x - 99) // 12] else (255, 255, 255)
         t = y / (h - 1)
         r, g, b = (round(a + (c - a) * t) for a, c in zip(top, bottom))
         return (r, g, b)
