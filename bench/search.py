@@ -8,6 +8,8 @@ Prints JSON. Usage:
   searched with every query of tests/data/search_relevance.jsonl: NDCG@10, precision@5 (graded queries) and
   the share of nonsense queries answered with no match. ``--calibrate Z…`` repeats it per semantic z
   (library/relevance.py) on SQLite.
+- ocr (``--ocr``): the demo posters (270×480 PNG, two printed lines each) read one after another by
+  library.ocr after the engine is loaded: seconds per poster and whether every printed line was read.
 - latency: N generated demo assets stored directly (no per-asset embedding: each asset gets the real vector
   of the demo asset it shares its position modulo 460 with, plus small noise, renormalised — the vector
   distribution of a real library at a fraction of the embedding time), then the relevance set's queries,
@@ -37,8 +39,8 @@ from contenthub.config import DEFAULT_MODEL_DIR, Settings  # noqa: E402
 from contenthub.demo import _load_assets  # noqa: E402
 from contenthub.embeddings import Embedder, load_embedder  # noqa: E402
 from contenthub.hub import Hub, open_hub  # noqa: E402
-from contenthub.library import search, search_eval  # noqa: E402
-from contenthub.library.demo_corpus import generate_assets  # noqa: E402
+from contenthub.library import ocr, search, search_eval  # noqa: E402
+from contenthub.library.demo_corpus import generate_assets, generate_media_bytes, poster_text  # noqa: E402
 from contenthub.store.query import AssetFilter  # noqa: E402
 from contenthub.timeutil import to_iso, utcnow  # noqa: E402
 
@@ -113,6 +115,27 @@ def latency(hub: Hub, rows: list[dict[str, Any]], n_queries: int) -> dict[str, A
             "median_total": statistics.median(totals)}
 
 
+def ocr_throughput() -> dict[str, Any]:
+    """Seconds per demo poster read by library.ocr (the engine loaded first, as the worker keeps it)."""
+    posters = []
+    for i, a in enumerate(generate_assets(400)[:60]):
+        if a["kind"] == "poster":
+            data, _ = generate_media_bytes("poster", seed=i)
+            path = Path(tempfile.mkdtemp(prefix="bench-ocr-")) / f"p{i}.png"
+            path.write_bytes(data)
+            posters.append((path, poster_text(i)))
+    ocr.read_text(posters[0][0], "image/png")
+    times, found = [], 0
+    for path, lines in posters:
+        t = time.perf_counter()
+        text = ocr.read_text(path, "image/png")
+        times.append(time.perf_counter() - t)
+        found += all(line in text for line in lines)
+    return {"posters": len(posters), "size_px": "270x480", "seconds": round(sum(times), 2),
+            "posters_per_s": round(len(times) / sum(times), 2), "p50_s": round(statistics.median(times), 2),
+            "all_lines_read": f"{found}/{len(posters)}"}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--stores", default="sqlite,elasticsearch")
@@ -122,6 +145,7 @@ def main() -> None:
     ap.add_argument("--model", type=Path, default=Path(os.environ.get("CONTENTHUB_MODEL_PATH", DEFAULT_MODEL_DIR)))
     ap.add_argument("--calibrate", type=float, nargs="*", default=None)
     ap.add_argument("--skip-quality", action="store_true")
+    ap.add_argument("--ocr", action="store_true", help="Also time OCR of the demo posters.")
     args = ap.parse_args()
     emb = load_embedder(args.model)
     rows = search_eval.load_relevance(RELEVANCE)
@@ -152,6 +176,8 @@ def main() -> None:
                 print(json.dumps({store: {n: res[str(n)]}}), file=sys.stderr, flush=True)
             finally:
                 drop(hub)
+    if args.ocr:
+        out["ocr"] = ocr_throughput()
     out["loadavg"] = os.getloadavg()
     print(json.dumps(out, ensure_ascii=False, indent=2))
 

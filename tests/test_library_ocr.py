@@ -10,7 +10,11 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from contenthub.library import ocr_jobs
-from contenthub.library.demo_corpus import POSTER_FONT, generate_media_bytes, poster_text
+from contenthub.library.demo_corpus import (
+    POSTER_FONT,
+    generate_media_bytes,
+    poster_text,
+)
 from tests.conftest import Clients
 
 

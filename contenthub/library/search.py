@@ -19,7 +19,7 @@ from typing import Literal
 from contenthub.errors import InvalidError
 from contenthub.hub import Hub
 from contenthub.library import relevance, taxonomy
-from contenthub.library.models import Asset, AssetHit, AssetPageOut, STATUSES
+from contenthub.library.models import STATUSES, Asset, AssetHit, AssetPageOut
 from contenthub.library.service import get_asset
 from contenthub.store import analysis
 from contenthub.store.query import AssetFilter, AssetSort

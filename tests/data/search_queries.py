@@ -2,7 +2,8 @@
 
 Each query names what an editor typing it wants: ``best`` — terms whose presence in an asset's tags or title
 makes it a full match (grade 2); ``related`` — terms whose presence in its tags (or a ``best`` term only in its
-body) makes it a partial match (grade 1). ``filters`` narrow as the search does (AND across facets).
+body) makes it a partial match (grade 1). ``filters`` narrow as the search does (AND across facets). Poster
+queries (kind "poster") are the code words printed only on the demo posters (see ``poster_rows``).
 `python tests/data/search_queries.py` turns these rules into explicit graded asset ids in
 tests/data/search_relevance.jsonl, which the test and bench/search.py read; review that file, not the rules.
 Nonsense queries (kind "nonsense") must match nothing.
@@ -239,6 +240,25 @@ def judge(docs: list[dict[str, Any]], best: tuple[str, ...], related: tuple[str,
     return out
 
 
+def poster_rows(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Queries for the code words printed only on the demo's posters (demo_corpus.POSTER_CODE_WORDS): the
+    posters carrying the word are the full matches; found through OCR or not at all."""
+    from contenthub.library.demo_corpus import POSTER_CODE_WORDS, poster_text
+
+    on: dict[str, list[str]] = {}
+    for i, a in enumerate(docs[:60]):
+        if a["kind"] == "poster":
+            for line in poster_text(i):
+                for word in POSTER_CODE_WORDS:
+                    if word in line:
+                        on.setdefault(word, []).append(f"demo-m{i:03d}")
+    rows = []
+    for word, ids in sorted(on.items()):
+        rows.append({"q": word, "kind": "poster", "filters": {}, "relevant": dict.fromkeys(ids, 2)})
+        rows.append({"q": f"暗号 {word}", "kind": "poster", "filters": {}, "relevant": dict.fromkeys(ids, 2)})
+    return rows
+
+
 def build() -> list[dict[str, Any]]:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     from contenthub.library.demo_corpus import generate_assets
@@ -246,6 +266,7 @@ def build() -> list[dict[str, Any]]:
     docs = generate_assets(400)
     rows = [{"q": q, "kind": kind, "filters": flt, "relevant": judge(docs, best, related, flt)}
             for q, kind, best, related, flt in QUERIES]
+    rows += poster_rows(docs)
     rows += [{"q": q, "kind": "nonsense", "filters": {}, "relevant": {}} for q in NONSENSE]
     return rows
 
