@@ -56,9 +56,12 @@ class _Worker:
         if doc is None or media is None or path is None:
             return
         self._set(asset_id, {"status": "running", "pages_done": 0})
+
+        def progress(done: int, n: int) -> None:
+            self._set(asset_id, {"pages": n, "pages_done": done})
+
         try:
-            text = ocr.read_text(path, media["mime"],
-                                 progress=lambda done, n: self._set(asset_id, {"pages": n, "pages_done": done}))
+            text = ocr.read_text(path, media["mime"], progress=progress)
         except ocr.OcrError as exc:
             self._set(asset_id, {"status": "failed", "error": str(exc)})
             return

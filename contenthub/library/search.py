@@ -12,10 +12,15 @@ only ranks, so the two lists combine without tuning per model or per corpus.
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
+import numpy as np
+
+from contenthub.embeddings import Embedder
 from contenthub.errors import InvalidError
 from contenthub.hub import Hub
 from contenthub.library import relevance, taxonomy
@@ -31,6 +36,7 @@ POOL = 200
 SEMANTIC_POOL = 100
 """Nearest neighbours considered per query: semantic-only matches are found and counted among these."""
 MAX_QUERY_CHARS = 500
+_cache_lock = threading.Lock()
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
 
 
@@ -107,7 +113,7 @@ def search(hub: Hub, req: SearchRequest, *, semantic_z: float = relevance.SEMANT
         # by meaning whatever their score (the default model's English→Chinese scores sit at the floor of
         # nonsense, so an English query finds Chinese assets there — bench/RESULTS.md)
         floor = relevance.semantic_floor(emb, semantic_z) if req.mode == "hybrid" else -1.0
-        qv = emb.encode_queries([q])[0]
+        qv = query_vector(emb, q)
         close = [h for h in hub.store.knn_assets(qv, flt, k=SEMANTIC_POOL) if h.score >= floor]
         unseen = [h.id for h in close if h.id not in fused]
         if unseen and lexical_total > len(fused):  # some may be lexical matches beyond the ranked pool
@@ -127,6 +133,26 @@ def search(hub: Hub, req: SearchRequest, *, semantic_z: float = relevance.SEMANT
     ]
     total = max(lexical_total + semantic_only, len(ranked))
     return AssetPageOut(items=items, total=total, limit=req.limit, offset=req.offset)
+
+
+QUERY_CACHE = 2048
+"""Query vectors kept per model: paging, refining filters and the next editor's same search reuse them."""
+
+
+def query_vector(emb: Embedder, q: str) -> np.ndarray:
+    """The query's embedding — the largest cost of a search — from a per-model LRU cache."""
+    cache = emb.memo.setdefault("search.query_vectors", OrderedDict())
+    with _cache_lock:
+        vec = cache.get(q)
+        if vec is not None:
+            cache.move_to_end(q)
+            return vec  # type: ignore[no-any-return]
+    vec = emb.encode_queries([q])[0]
+    with _cache_lock:
+        cache[q] = vec
+        while len(cache) > QUERY_CACHE:
+            cache.popitem(last=False)
+    return vec
 
 
 def warm_up(hub: Hub) -> None:

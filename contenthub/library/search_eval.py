@@ -19,6 +19,9 @@ from contenthub.library import relevance
 from contenthub.library.search import SearchRequest, search
 
 
+FACETS = ("scenes", "channels", "kinds", "content_types", "statuses", "tags", "stages")
+
+
 def load_relevance(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
 
@@ -36,8 +39,12 @@ def precision_at_k(ranked: list[str], grades: dict[str, int], k: int = 5) -> flo
 
 
 def request_for(row: dict[str, Any], limit: int = 10) -> SearchRequest:
-    f = row.get("filters") or {}
-    return SearchRequest(q=row["q"], limit=limit, **{k: tuple(v) for k, v in f.items()})
+    req = SearchRequest(q=row["q"], limit=limit)
+    for facet, values in (row.get("filters") or {}).items():
+        if facet not in FACETS:
+            raise ValueError(f"unknown filter {facet!r} in the relevance set; known: {', '.join(FACETS)}")
+        setattr(req, facet, tuple(values))
+    return req
 
 
 def evaluate(hub: Hub, rows: list[dict[str, Any]], *, semantic_z: float = relevance.SEMANTIC_Z) -> dict[str, Any]:

@@ -42,7 +42,7 @@ MAX_INITIALS = 6
 
 def _words(text: str) -> list[str]:
     """jieba search-mode words with at least one letter, digit or Han character, lowercased."""
-    out = []
+    out: list[str] = []
     for w in jieba.cut_for_search(text):
         out.extend(m.lower() for m in _WORD.findall(w))
     return out

@@ -71,7 +71,7 @@ class VectorIndex:
                 return
             last = len(self.ids) - 1
             if self._ann is not None:
-                self._ann.remove_ids(np.array([i, last], dtype=np.int64))
+                self._ann.remove_ids(np.array([i, last], dtype=np.int64))  # type: ignore[arg-type]  # the wrapper takes ids
             if i != last:
                 moved = self.ids[last]
                 self.matrix[i] = self.matrix[last]
@@ -86,7 +86,7 @@ class VectorIndex:
             return
         keys = np.asarray(rows, dtype=np.int64)
         if replace:
-            self._ann.remove_ids(keys)
+            self._ann.remove_ids(keys)  # type: ignore[arg-type]  # the wrapper takes ids
         self._ann.add_with_ids(self.matrix[keys], keys)
 
     def _ensure_ann(self) -> faiss.IndexIVFFlat | None:
