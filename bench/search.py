@@ -39,7 +39,7 @@ from contenthub.config import DEFAULT_MODEL_DIR, Settings  # noqa: E402
 from contenthub.demo import _load_assets  # noqa: E402
 from contenthub.embeddings import Embedder, load_embedder  # noqa: E402
 from contenthub.hub import Hub, open_hub  # noqa: E402
-from contenthub.library import ocr, search, search_eval  # noqa: E402
+from contenthub.library import ocr, ocr_jobs, search, search_eval  # noqa: E402
 from contenthub.library.demo_corpus import generate_assets, generate_media_bytes, poster_text  # noqa: E402
 from contenthub.store.query import AssetFilter  # noqa: E402
 from contenthub.timeutil import to_iso, utcnow  # noqa: E402
@@ -67,6 +67,7 @@ def drop(hub: Hub) -> None:
 def quality(hub: Hub, rows: list[dict[str, Any]], zs: list[float] | None) -> dict[str, Any]:
     t = time.perf_counter()
     _load_assets(hub, 400, False)
+    ocr_jobs.wait_idle(hub)  # the demo posters' printed text, read in the background
     out: dict[str, Any] = {"load_s": round(time.perf_counter() - t, 1)}
     out.update(search_eval.evaluate(hub, rows))
     if zs:

@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from contenthub.access import keys
 from contenthub.hub import Hub
-from contenthub.library import ocr_jobs, service
+from contenthub.library import service
 from contenthub.library.demo_corpus import generate_assets, generate_media_bytes
 from contenthub.library.models import AssetCreate
 from contenthub.recommend import demo as recommend_demo
@@ -47,7 +47,6 @@ def _load_assets(hub: Hub, n: int, progress: bool) -> int:
                 upload=io.BytesIO(data),
                 filename=filename,
             )
-    ocr_jobs.wait_idle(hub)  # the posters' printed text is searchable when the demo is ready
     return report.imported
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 # --- vocabulary (ids as in DESIGN.md / library.taxonomy defaults) ---------------------------------
@@ -1022,19 +1023,17 @@ def generate_assets(n: int = 400, seed: int = 7) -> list[dict[str, Any]]:
 
 # --- tiny real media files ---------------------------------------------------------------------------
 
-def _png(width: int, height: int, pixel: Any) -> bytes:
-    """Minimal PNG encoder (8-bit RGB, no filtering) so demo posters need no imaging library."""
-    rows = bytearray()
-    for y in range(height):
-        rows.append(0)  # filter type: none
-        for x in range(width):
-            rows.extend(pixel(x, y))
+def _png_rgb(width: int, height: int, raw: bytes) -> bytes:
+    """Minimal PNG encoder (8-bit RGB, no filtering) of raw row-major RGB bytes: the byte layout stays exactly
+    what tests/test_demo_corpus.py checks, whatever Pillow's own encoder would choose."""
+    stride = 3 * width
+    rows = b"".join(b"\x00" + raw[y * stride : (y + 1) * stride] for y in range(height))  # filter type: none
 
     def chunk(tag: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(bytes(rows), 9)) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b"")
 
 
 POSTER_HEADLINES = ("限时福利", "扫码进群", "会员专享", "新品上市", "直播预告", "周末特惠")
@@ -1053,39 +1052,28 @@ def poster_text(seed: int) -> list[str]:
     return _poster_lines(random.Random(f"poster:{seed}"))
 
 
-def _text_mask(lines: list[str], w: int, h: int) -> Any:
-    """A w×h grayscale mask of the lines, or None without a CJK font."""
-    if not POSTER_FONT.exists():
-        return None
-    mask = Image.new("L", (w, h), 0)
-    draw = ImageDraw.Draw(mask)
-    font = ImageFont.truetype(str(POSTER_FONT), 32)
-    for i, line in enumerate(lines):
-        draw.text((20, 40 + 60 * i), line, font=font, fill=255)
-    return mask.load()
-
-
 def _poster_png(rng: random.Random) -> bytes:
     """A 9:16 poster: a vertical gradient, two printed lines (a headline and a code word) on a dark band and
-    a QR-code-like block at the bottom."""
+    a QR-code-like block at the bottom. Drawn with Pillow (text needs POSTER_FONT), encoded by ``_png``."""
     lines = _poster_lines(rng)
     w, h = 270, 480
-    top = [rng.randint(120, 255) for _ in range(3)]
-    bottom = [rng.randint(0, 120) for _ in range(3)]
+    top = np.array([rng.randint(120, 255) for _ in range(3)], dtype=np.float64)
+    bottom = np.array([rng.randint(0, 120) for _ in range(3)], dtype=np.float64)
     qr = [[rng.random() < 0.5 for _ in range(6)] for _ in range(6)]
-    mask = _text_mask(lines, w, h)
-
-    def pixel(x: int, y: int) -> tuple[int, int, int]:
-        if 30 <= y < 160 and 10 <= x < w - 10:
-            v = mask[x, y] if mask is not None else 0
-            return (v, v, v) if v > 0 else (40, 40, 40)
-        if 360 <= y < 432 and 99 <= x < 171:
-            return (0, 0, 0) if qr[(y - 360) // 12][(x - 99) // 12] else (255, 255, 255)
-        t = y / (h - 1)
-        r, g, b = (round(a + (c - a) * t) for a, c in zip(top, bottom))
-        return (r, g, b)
-
-    return _png(w, h, pixel)
+    t = (np.arange(h) / (h - 1))[:, None, None]
+    pixels = np.broadcast_to(np.round(top + (bottom - top) * t), (h, w, 3)).astype(np.uint8)
+    img = Image.fromarray(np.ascontiguousarray(pixels), "RGB")
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((10, 30, w - 11, 159), fill=(40, 40, 40))
+    if POSTER_FONT.exists():
+        font = ImageFont.truetype(str(POSTER_FONT), 32)
+        for i, line in enumerate(lines):
+            draw.text((20, 40 + 60 * i), line, font=font, fill=(255, 255, 255))
+    for r, row in enumerate(qr):
+        for c, dark in enumerate(row):
+            x, y = 99 + 12 * c, 360 + 12 * r
+            draw.rectangle((x, y, x + 11, y + 11), fill=(0, 0, 0) if dark else (255, 255, 255))
+    return _png_rgb(w, h, img.tobytes())
 
 
 def _jingle_wav(rng: random.Random) -> bytes:
