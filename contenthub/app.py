@@ -109,6 +109,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from contenthub.journeys.worker import start_background
+        from contenthub.library import ocr_jobs
         from contenthub.library.search import warm_up
         from contenthub.library.service import resume_ocr
 
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
         yield
         if stop_journeys is not None:
             stop_journeys()
+        ocr_jobs.stop(hub)
         hub.close()
 
     app = FastAPI(

@@ -26,7 +26,8 @@ class _Worker:
     def __init__(self, hub: Hub, sink: TextSink) -> None:
         self.hub = hub
         self.sink = sink
-        self.jobs: queue.Queue[str] = queue.Queue()
+        self.jobs: queue.Queue[str | None] = queue.Queue()
+        self.stopping = False
         self.thread = threading.Thread(target=self._loop, name="ocr", daemon=True)
         self.thread.start()
 
@@ -34,10 +35,16 @@ class _Worker:
         while True:
             asset_id = self.jobs.get()
             try:
-                self._read(asset_id)
-            except Exception:  # never let one asset stop the worker; the asset says it failed
+                if asset_id is None:  # stop(): the hub is closing
+                    return
+                if not self.stopping:  # reads queued behind stop() stay pending (resumed at next start)
+                    self._read(asset_id)
+            except Exception:  # never let one asset stop the worker; the asset says it failed when it can
                 log.exception("reading the media of %s failed", asset_id)
-                self._set(asset_id, {"status": "failed", "error": "internal error while reading the file"})
+                try:
+                    self._set(asset_id, {"status": "failed", "error": "internal error while reading the file"})
+                except Exception:  # noqa: BLE001  # the store is gone (shutting down): resume_ocr picks it up next start
+                    log.warning("could not record the failed read of %s", asset_id)
             finally:
                 self.jobs.task_done()
 
@@ -87,3 +94,13 @@ def wait_idle(hub: Hub) -> None:
     worker = hub.cache.get(_KEY)
     if worker is not None:
         worker.jobs.join()
+
+
+def stop(hub: Hub, timeout: float = 30.0) -> None:
+    """Let the worker finish the read in hand and end (before the hub closes); queued reads stay pending on
+    their assets and are resumed at the next start."""
+    worker = hub.cache.pop(_KEY, None)
+    if worker is not None:
+        worker.stopping = True
+        worker.jobs.put(None)
+        worker.thread.join(timeout)
