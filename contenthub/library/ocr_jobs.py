@@ -8,9 +8,11 @@ the asset and never touches the upload itself: the asset and its media stay as t
 
 from __future__ import annotations
 
+import atexit
 import logging
 import queue
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +22,7 @@ from contenthub.library import ocr
 log = logging.getLogger(__name__)
 TextSink = Callable[[Hub, dict[str, Any]], None]
 _KEY = "library.ocr_worker"
+_workers: weakref.WeakSet[_Worker] = weakref.WeakSet()
 
 
 class _Worker:
@@ -30,6 +33,12 @@ class _Worker:
         self.stopping = False
         self.thread = threading.Thread(target=self._loop, name="ocr", daemon=True)
         self.thread.start()
+        _workers.add(self)
+
+    def stop(self, timeout: float) -> None:
+        self.stopping = True
+        self.jobs.put(None)
+        self.thread.join(timeout)
 
     def _loop(self) -> None:
         while True:
@@ -101,6 +110,12 @@ def stop(hub: Hub, timeout: float = 30.0) -> None:
     their assets and are resumed at the next start."""
     worker = hub.cache.pop(_KEY, None)
     if worker is not None:
-        worker.stopping = True
-        worker.jobs.put(None)
-        worker.thread.join(timeout)
+        worker.stop(timeout)
+
+
+@atexit.register
+def _stop_all() -> None:
+    """At interpreter exit (a CLI command, the demo) let a read in hand finish: killing the daemon thread inside
+    onnxruntime aborts the process ("terminate called without an active exception")."""
+    for worker in list(_workers):
+        worker.stop(60.0)
