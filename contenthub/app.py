@@ -190,11 +190,18 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from contenthub.journeys.worker import start_background
+        from contenthub.library import ocr_jobs
+        from contenthub.library.search import warm_up
+        from contenthub.library.service import resume_ocr
 
+        if settings.warm_search:
+            warm_up(hub)  # before the first request: the model loads here, not in someone's search
+        resume_ocr(hub)
         stop_journeys = start_background(hub, settings.journeys_loop_seconds) if settings.journeys_loop_seconds else None
         yield
         if stop_journeys is not None:
             stop_journeys()
+        ocr_jobs.stop(hub)
         hub.close()
 
     app = FastAPI(

@@ -57,6 +57,8 @@ class Settings(BaseSettings):
         "Refit the default strategy's weights (recommend/learning.py) after this many new events; 0 = only "
         "when `contenthub strategies learn` runs."))
     max_event_future_seconds: int = Field(default=3600, ge=0, description="Events further in the future are rejected.")
+    warm_search: bool = Field(default=True, description="Load the embedding model and search indexes when the "
+                              "server starts, before it answers (off: on the first search).")
     journeys_loop_seconds: float = Field(default=30, ge=0, description="Journey scheduler tick in the app (0: off; "
                                          "run `contenthub journeys run` instead).")
 

@@ -24,7 +24,11 @@ import struct
 import wave
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
 # --- vocabulary (ids as in DESIGN.md / library.taxonomy defaults) ---------------------------------
 
@@ -1019,38 +1023,57 @@ def generate_assets(n: int = 400, seed: int = 7) -> list[dict[str, Any]]:
 
 # --- tiny real media files ---------------------------------------------------------------------------
 
-def _png(width: int, height: int, pixel: Any) -> bytes:
-    """Minimal PNG encoder (8-bit RGB, no filtering) so demo posters need no imaging library."""
-    rows = bytearray()
-    for y in range(height):
-        rows.append(0)  # filter type: none
-        for x in range(width):
-            rows.extend(pixel(x, y))
+def _png_rgb(width: int, height: int, raw: bytes) -> bytes:
+    """Minimal PNG encoder (8-bit RGB, no filtering) of raw row-major RGB bytes: the byte layout stays exactly
+    what tests/test_demo_corpus.py checks, whatever Pillow's own encoder would choose."""
+    stride = 3 * width
+    rows = b"".join(b"\x00" + raw[y * stride : (y + 1) * stride] for y in range(height))  # filter type: none
 
     def chunk(tag: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(bytes(rows), 9)) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b"")
+
+
+POSTER_HEADLINES = ("限时福利", "扫码进群", "会员专享", "新品上市", "直播预告", "周末特惠")
+POSTER_CODE_WORDS = ("星空蓝", "樱花季", "极光绿", "琥珀橙", "萤火虫", "雪山松", "银河号", "青柠檬", "海盐糖")
+"""Printed only on the posters (never in titles, bodies or tags): text that search finds through OCR alone."""
+POSTER_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
+"""A CJK font (Debian's fonts-wqy-zenhei) to print poster text; without it posters carry no text."""
+
+
+def _poster_lines(rng: random.Random) -> list[str]:
+    return [rng.choice(POSTER_HEADLINES), "暗号：" + rng.choice(POSTER_CODE_WORDS)]
+
+
+def poster_text(seed: int) -> list[str]:
+    """The lines printed on ``generate_media_bytes("poster", seed)`` (when POSTER_FONT exists)."""
+    return _poster_lines(random.Random(f"poster:{seed}"))
 
 
 def _poster_png(rng: random.Random) -> bytes:
-    """A 9:16 poster: a vertical gradient, a headline bar and a QR-code-like block at the bottom."""
-    w, h = 72, 128
-    top = [rng.randint(120, 255) for _ in range(3)]
-    bottom = [rng.randint(0, 120) for _ in range(3)]
+    """A 9:16 poster: a vertical gradient, two printed lines (a headline and a code word) on a dark band and
+    a QR-code-like block at the bottom. Drawn with Pillow (text needs POSTER_FONT), encoded by ``_png``."""
+    lines = _poster_lines(rng)
+    w, h = 270, 480
+    top = np.array([rng.randint(120, 255) for _ in range(3)], dtype=np.float64)
+    bottom = np.array([rng.randint(0, 120) for _ in range(3)], dtype=np.float64)
     qr = [[rng.random() < 0.5 for _ in range(6)] for _ in range(6)]
-
-    def pixel(x: int, y: int) -> tuple[int, int, int]:
-        if 14 <= y < 26 and 8 <= x < w - 8:
-            return (255, 255, 255)
-        if 92 <= y < 116 and 24 <= x < 48:
-            return (0, 0, 0) if qr[(y - 92) // 4][(x - 24) // 4] else (255, 255, 255)
-        t = y / (h - 1)
-        r, g, b = (round(a + (c - a) * t) for a, c in zip(top, bottom))
-        return (r, g, b)
-
-    return _png(w, h, pixel)
+    t = (np.arange(h) / (h - 1))[:, None, None]
+    pixels = np.broadcast_to(np.round(top + (bottom - top) * t), (h, w, 3)).astype(np.uint8)
+    img = Image.fromarray(np.ascontiguousarray(pixels), "RGB")
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((10, 30, w - 11, 159), fill=(40, 40, 40))
+    if POSTER_FONT.exists():
+        font = ImageFont.truetype(str(POSTER_FONT), 32)
+        for i, line in enumerate(lines):
+            draw.text((20, 40 + 60 * i), line, font=font, fill=(255, 255, 255))
+    for r, row in enumerate(qr):
+        for c, dark in enumerate(row):
+            x, y = 99 + 12 * c, 360 + 12 * r
+            draw.rectangle((x, y, x + 11, y + 11), fill=(0, 0, 0) if dark else (255, 255, 255))
+    return _png_rgb(w, h, img.tobytes())
 
 
 def _jingle_wav(rng: random.Random) -> bytes:

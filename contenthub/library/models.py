@@ -133,6 +133,15 @@ class AssetUpdate(AssetFields):
     version: int | None = Field(default=None, description="Send the version you edited to avoid lost updates.")
 
 
+class OcrProgress(BaseModel):
+    """Reading the text printed on the asset's poster or PDF, in the background after upload."""
+
+    status: Literal["pending", "running", "done", "failed"]
+    pages: int = 0
+    pages_done: int = 0
+    error: str | None = None
+
+
 class Asset(BaseModel):
     id: str
     title: str
@@ -150,6 +159,8 @@ class Asset(BaseModel):
     url: str | None = None
     media: MediaRef | None = None
     suggestions: Suggestions | None = None
+    media_text: str = Field(default="", description="Text printed on the media (poster, PDF pages), read by OCR.")
+    ocr: OcrProgress | None = None
     created_by: str = ""
     created_at: str
     updated_by: str = ""

@@ -1,4 +1,9 @@
-"""Library search: full text, semantic kNN and filters, fused into one ranked, paginated list.
+"""Library search: words, pinyin and meaning, fused into one ranked, paginated list of *matches*.
+
+A result must earn its place: either it matches the query's words (jieba words, full pinyin or
+initials — store/analysis.py) or its meaning is close enough (a semantic score above the model-relative
+floor of library/relevance.py). A query that matches nothing answers an empty page, and ``total`` is the
+number of matching assets, so filters and a query narrow together.
 
 Why reciprocal-rank fusion: BM25 scores and cosine similarities live on different scales; RRF needs
 only ranks, so the two lists combine without tuning per model or per corpus.
@@ -6,21 +11,43 @@ only ranks, so the two lists combine without tuning per model or per corpus.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
+import numpy as np
+
+from contenthub.embeddings import Embedder
 from contenthub.errors import InvalidError
 from contenthub.hub import Hub
-from contenthub.library import taxonomy
-from contenthub.library.models import Asset, AssetHit, AssetPageOut, STATUSES, clean_text
+from contenthub.library import relevance, taxonomy
+from contenthub.library.models import STATUSES, Asset, AssetHit, AssetPageOut
 from contenthub.library.service import get_asset
+from contenthub.store import analysis
 from contenthub.store.query import AssetFilter, AssetSort
 
 SearchMode = Literal["hybrid", "text", "semantic"]
 RRF_K = 60
 POOL = 200
-SEMANTIC_POOL = 50
+"""Lexical matches ranked per query; more are counted (``count_text_assets``) but not ranked."""
+SEMANTIC_POOL = 100
+"""Nearest neighbours considered per query: semantic-only matches are found and counted among these."""
+MAX_QUERY_CHARS = 500
+_cache_lock = threading.Lock()
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
+
+
+def clean_query(q: str) -> str:
+    """The query as searched: control and invisible formatting characters are spaces, ends trimmed.
+
+    The one place a query is checked (HTTP, pages and CLI all call :func:`search`): longer than
+    MAX_QUERY_CHARS is an error a person can act on; a query of only control characters is empty."""
+    if len(q) > MAX_QUERY_CHARS:
+        raise InvalidError(f"q is {len(q)} characters long; search with at most {MAX_QUERY_CHARS}.", field="q")
+    return " ".join(_CONTROL.sub(" ", q).split())
 
 
 @dataclass
@@ -55,15 +82,14 @@ def build_filter(hub: Hub, req: SearchRequest) -> AssetFilter:
     )
 
 
-def search(hub: Hub, req: SearchRequest) -> AssetPageOut:
+def search(hub: Hub, req: SearchRequest, *, semantic_z: float = relevance.SEMANTIC_Z) -> AssetPageOut:
+    """One page of matches (see module doc); ``semantic_z`` is the calibration knob of relevance.py."""
     if not (1 <= req.limit <= 100):
         raise InvalidError("limit must be between 1 and 100.", field="limit", value=req.limit)
     if req.offset < 0:
         raise InvalidError("offset must be 0 or more.", field="offset", value=req.offset)
     flt = build_filter(hub, req)
-    # Stored text never holds control characters (models.clean_text drops them), so a query's own are noise;
-    # a NUL would also end SQLite's FTS query text mid-string ("unterminated string").
-    q = clean_text(req.q)
+    q = clean_query(req.q)
     if not q:
         page = hub.store.filter_assets(flt, sort=req.sort, limit=req.limit, offset=req.offset)
         docs = hub.store.get_assets([h.id for h in page.hits])
@@ -72,14 +98,29 @@ def search(hub: Hub, req: SearchRequest) -> AssetPageOut:
 
     fused: dict[str, float] = {}
     matched: dict[str, list[str]] = {}
+    lexical_total = 0
     if req.mode in ("hybrid", "text"):
-        for rank, h in enumerate(hub.store.text_search_assets(q, flt, limit=POOL)):
-            fused[h.id] = fused.get(h.id, 0.0) + 1.0 / (RRF_K + rank + 1)
-            matched.setdefault(h.id, []).append("text")
+        pool = max(POOL, req.offset + req.limit)
+        lexical = hub.store.text_search_assets(q, flt, limit=pool)
+        lexical_total = len(lexical) if len(lexical) < pool else hub.store.count_text_assets(q, flt)
+        for rank, h in enumerate(lexical):
+            fused[h.id] = 1.0 / (RRF_K + rank + 1)
+            matched[h.id] = ["text"]
+    semantic_only = 0
     if req.mode in ("hybrid", "semantic"):
-        qv = hub.embedder.encode_queries([q])[0]
-        pool = POOL if req.mode == "semantic" else SEMANTIC_POOL
-        for rank, h in enumerate(hub.store.knn_assets(qv, flt, k=pool)):
+        emb = hub.embedder
+        # hybrid keeps only neighbours above the floor; mode=semantic is the editor asking for the nearest
+        # by meaning whatever their score (the default model's English→Chinese scores sit at the floor of
+        # nonsense, so an English query finds Chinese assets there — bench/RESULTS.md)
+        floor = relevance.semantic_floor(emb, semantic_z) if req.mode == "hybrid" else -1.0
+        qv = query_vector(emb, q)
+        close = [h for h in hub.store.knn_assets(qv, flt, k=SEMANTIC_POOL) if h.score >= floor]
+        unseen = [h.id for h in close if h.id not in fused]
+        if unseen and lexical_total > len(fused):  # some may be lexical matches beyond the ranked pool
+            also = hub.store.text_search_assets(q, replace(flt, ids=tuple(unseen)), limit=len(unseen))
+            semantic_only -= len(also)
+        semantic_only += len(unseen)
+        for rank, h in enumerate(close):
             fused[h.id] = fused.get(h.id, 0.0) + 1.0 / (RRF_K + rank + 1)
             matched.setdefault(h.id, []).append(f"semantic {h.score:.2f}")
     ranked = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -90,7 +131,36 @@ def search(hub: Hub, req: SearchRequest) -> AssetPageOut:
         for aid, score in window
         if aid in docs
     ]
-    return AssetPageOut(items=items, total=len(ranked), limit=req.limit, offset=req.offset)
+    total = max(lexical_total + semantic_only, len(ranked))
+    return AssetPageOut(items=items, total=total, limit=req.limit, offset=req.offset)
+
+
+QUERY_CACHE = 2048
+"""Query vectors kept per model: paging, refining filters and the next editor's same search reuse them."""
+
+
+def query_vector(emb: Embedder, q: str) -> np.ndarray:
+    """The query's embedding — the largest cost of a search — from a per-model LRU cache."""
+    cache = emb.memo.setdefault("search.query_vectors", OrderedDict())
+    with _cache_lock:
+        vec = cache.get(q)
+        if vec is not None:
+            cache.move_to_end(q)
+            return vec  # type: ignore[no-any-return]
+    vec = emb.encode_queries([q])[0]
+    with _cache_lock:
+        cache[q] = vec
+        while len(cache) > QUERY_CACHE:
+            cache.popitem(last=False)
+    return vec
+
+
+def warm_up(hub: Hub) -> None:
+    """Load what the first search would otherwise load: the model, its calibration, jieba's dictionary, the
+    pinyin syllables and the store's indexes — so the first query after start answers like the next ones."""
+    relevance.null_stats(hub.embedder)
+    analysis.syllables()
+    search(hub, SearchRequest(q="预热 warm up", limit=1))
 
 
 def similar(hub: Hub, asset_id: str, *, n: int = 10, flt: AssetFilter | None = None) -> list[AssetHit]:

@@ -16,13 +16,16 @@ from pydantic import ValidationError
 from contenthub import audit
 from contenthub.errors import ConflictError, InvalidError, NotFoundError
 from contenthub.hub import Hub
-from contenthub.library import seasonal, tagging, taxonomy
+from contenthub import clock
+from contenthub.library import ocr, ocr_jobs, seasonal, tagging, taxonomy
 from contenthub.library.media import kind_for_mime, store_upload
 from contenthub.library.models import Asset, AssetCreate, AssetFields, AssetUpdate, MediaRef
 from contenthub.limits import loads_json
-from contenthub import clock
+from contenthub.store.query import AssetFilter
 from contenthub.timeutil import to_iso, utcnow
 
+OCR_KINDS = ("poster", "file")
+"""Kinds an upload of an image or PDF gets (media.kind_for_mime): where a stopped read can be pending."""
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 FACET_FIELDS = (("scenes", "scenes"), ("channels", "channels"), ("stages", "stages"))
 
@@ -32,8 +35,9 @@ def new_asset_id() -> str:
 
 
 def asset_text(a: dict[str, Any]) -> str:
-    """What the model reads for an asset: title first (most telling), then tags and body."""
-    parts = [a.get("title") or "", " ".join(a.get("tags") or []), a.get("body") or ""]
+    """What the model reads for an asset: title first (most telling), then tags, body and the text printed
+    on its media (OCR)."""
+    parts = [a.get("title") or "", " ".join(a.get("tags") or []), a.get("body") or "", a.get("media_text") or ""]
     return "\n".join(p for p in parts if p)[:2000]
 
 
@@ -106,6 +110,25 @@ def _embed_and_suggest(hub: Hub, assets: list[dict[str, Any]]) -> None:
     hub.touch("assets")
 
 
+def _embed_and_suggest_one(hub: Hub, doc: dict[str, Any]) -> None:
+    _embed_and_suggest(hub, [doc])
+
+
+def resume_ocr(hub: Hub) -> int:
+    """Queue again the media reads a stopped process left pending or running (on server start)."""
+    queued = offset = 0
+    while True:
+        page = hub.store.filter_assets(AssetFilter(kinds=OCR_KINDS), sort="created_desc", limit=1000, offset=offset)
+        docs = hub.store.get_assets([h.id for h in page.hits])
+        for doc in docs.values():
+            if (doc.get("ocr") or {}).get("status") in ("pending", "running"):
+                ocr_jobs.enqueue(hub, doc["id"], _embed_and_suggest_one)
+                queued += 1
+        offset += len(page.hits)
+        if not page.hits or offset >= page.total:
+            return queued
+
+
 def create_asset(
     hub: Hub,
     data: AssetCreate,
@@ -126,8 +149,13 @@ def create_asset(
         if "kind" not in data.model_fields_set:
             data.kind = kind_for_mime(media.mime)
     doc = _build(hub, data, actor, asset_id, media)
+    reads = media is not None and ocr.readable(media.mime)
+    if reads:
+        doc["ocr"] = {"status": "pending", "pages": 0, "pages_done": 0}
     _embed_and_suggest(hub, [doc])
     audit.record(hub, actor, "create", "asset", doc["id"], title=doc["title"])
+    if reads:
+        ocr_jobs.enqueue(hub, doc["id"], _embed_and_suggest_one)
     return Asset.model_validate(hub.store.get_asset(doc["id"]))
 
 

@@ -72,7 +72,11 @@ class Store(Protocol):
     ) -> HitPage: ...
 
     def text_search_assets(self, text: str, flt: AssetFilter, *, limit: int = 100) -> list[Hit]:
-        """Full-text (BM25-like) over title, body and tags; best first."""
+        """Assets matching every group of the query (a word, its full pinyin or its initials; see
+        store/analysis.py) in title, body, tags or media text; BM25-ranked, best first."""
+
+    def count_text_assets(self, text: str, flt: AssetFilter) -> int:
+        """How many assets ``text_search_assets`` would match without a limit."""
 
     def count_assets(self, flt: AssetFilter) -> int: ...
 

@@ -53,6 +53,7 @@ from elasticsearch import NotFoundError as ESNotFound
 
 from contenthub.config import Settings
 from contenthub.errors import ConflictError
+from contenthub.store import analysis
 from contenthub.store import elastic_query as eq
 from contenthub.store.base import CounterDeriver, flat_deltas
 from contenthub.store.elastic_schema import Indices, vector_field
@@ -887,6 +888,10 @@ class ElasticStore:
                             sort=["_score", {"updated_at": "desc"}, {"id": "asc"}], track_total_hits=False)
         return [Hit(h["_id"], float(h["_score"])) for h in resp["hits"]["hits"]]
 
+    def count_text_assets(self, text: str, flt: AssetFilter) -> int:
+        query = eq.text_query(text, flt)
+        return 0 if query is None else self._count("assets", query)
+
     # --- vectors -----------------------------------------------------------------------
     def put_vectors(self, model_id: str, vectors: dict[str, np.ndarray]) -> None:
         """Vectors live on their asset's document (so kNN filters on the asset's facets), in the field
@@ -1277,7 +1282,7 @@ def _asset_source(a: dict[str, Any]) -> dict[str, Any]:
         "tags": a.get("tags") or [], "scenes": a.get("scenes") or [], "channels": a.get("channels") or [],
         "stages": a.get("stages") or [], "kind": a.get("kind"), "content_type": a.get("content_type"),
         "status": a.get("status"), "valid_from": a.get("valid_from"), "valid_until": a.get("valid_until"),
-        "created_at": a.get("created_at"), "updated_at": a.get("updated_at"),
+        "created_at": a.get("created_at"), "updated_at": a.get("updated_at"), "terms": analysis.asset_terms(a),
     }
 
 

@@ -6,17 +6,13 @@ backends answer the same question the same way.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from contenthub.store.analysis import QueryGroup, query_groups
 from contenthub.store.query import AssetFilter, EventQuery
 from contenthub.timeutil import to_iso
 
 MATCH_NONE: dict[str, Any] = {"match_none": {}}
-TEXT_FIELDS = ["title^3", "body", "tags.text^2"]
-
-# Han, Hiragana/Katakana, Hangul: scripts the standard analyzer splits into one token per character.
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 
 
 def scalar_key(value: Any) -> str | None:
@@ -112,24 +108,30 @@ ASSET_SORTS: dict[str, list[dict[str, Any]]] = {
 }
 
 
-def has_cjk(term: str) -> bool:
-    return bool(_CJK.search(term))
+TERM_TEXT_FIELDS = ["terms.title^3", "terms.body", "terms.tags^2", "terms.media"]
+"""Boosts as SQLite's bm25 weights (sqlite.TERM_WEIGHTS): title, body, tags, media; pinyin 1.5, initials 0.5."""
+
+
+def group_query(g: QueryGroup) -> dict[str, Any]:
+    """One query group (store/analysis.py): its words in the text fields, or its pinyin, or its initials."""
+    words = " ".join(g.words)
+    alts: list[dict[str, Any]] = [
+        {"multi_match": {"query": words, "type": "phrase", "fields": TERM_TEXT_FIELDS}} if g.phrase else
+        {"multi_match": {"query": words, "type": "cross_fields", "operator": "and", "fields": TERM_TEXT_FIELDS}}
+    ]
+    if g.pinyin:
+        alts.append({"match_phrase": {"terms.pinyin": {"query": " ".join(g.pinyin), "boost": 1.5}}})
+    if g.initials:
+        alts.append({"match_phrase": {"terms.initials": {"query": " ".join(g.initials), "boost": 0.5}}})
+    return alts[0] if len(alts) == 1 else {"bool": {"should": alts, "minimum_should_match": 1}}
 
 
 def text_query(text: str, flt: AssetFilter) -> dict[str, Any] | None:
-    """BM25 over title^3, body, tags^2; every whitespace-separated term must occur (AND, like SQLite).
-
-    Each term is a *phrase*: the standard analyzer splits 护眼 into 护 + 眼, and a plain match would
-    also hit 保护 … 眼睛 (any text holding both characters). As a phrase the characters must be adjacent
-    and in order, which is what a reader means by the word. A Latin term ("coffee", "20-20-20") is a
-    phrase of its word tokens, so it behaves like a word match. Unlike SQLite's trigram index, a part of
-    a Latin word ("coff") does not match.
-    """
-    terms = [t for t in text.split() if t]
-    if not terms:
+    """BM25 over the pre-analysed terms (the same as SQLite's assets_terms): every group must match."""
+    groups = query_groups(text)
+    if not groups:
         return None
-    must = [{"multi_match": {"query": t, "type": "phrase", "fields": TEXT_FIELDS}} for t in terms]
-    return {"bool": {"must": must, "filter": asset_filter(flt)}}
+    return {"bool": {"must": [group_query(g) for g in groups], "filter": asset_filter(flt)}}
 
 
 EVENT_FIELDS = ("user_id", "asset_id", "type", "channel", "group_id")

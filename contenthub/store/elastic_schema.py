@@ -33,12 +33,19 @@ from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch
 
+from contenthub.store.analysis import TERM_FIELDS
+
 KINDS = ("docs", "assets", "events", "counters")
 MAPPING_VERSION = {"docs": 1, "assets": 1, "events": 1, "counters": 1}
 
 KEYWORD = {"type": "keyword"}
 STORED_ONLY = {"type": "keyword", "index": False, "doc_values": False}
 UNINDEXED_OBJECT = {"type": "object", "enabled": False}
+# Pre-analysed terms (store/analysis.py: jieba words, pinyin, initials), split on spaces only; both stores
+# index the same terms, so a query matches the same assets on either. position_increment_gap keeps a
+# phrase from spanning two values.
+TERMS_TEXT = {"type": "text", "analyzer": "whitespace", "position_increment_gap": 100}
+TERMS_MAPPING = {"properties": {f: TERMS_TEXT for f in TERM_FIELDS}}
 
 MAPPINGS: dict[str, dict[str, Any]] = {
     "docs": {
@@ -90,6 +97,7 @@ MAPPINGS: dict[str, dict[str, Any]] = {
             # The same vector as base64 float32: reading it back is 4x smaller and much faster to
             # parse than the JSON float array the dense_vector field is indexed from.
             "vec_b64": STORED_ONLY,
+            "terms": TERMS_MAPPING,
         },
     },
     "events": {
@@ -191,6 +199,10 @@ class Indices:
                 if not self.es.indices.exists_alias(name=alias):
                     # The concrete index exists without its alias (half-finished init): add it.
                     self.es.indices.put_alias(index=self.concrete(kind), name=alias)
+        elif kind == "assets":
+            # indices made before the terms field existed gain it (additive; such assets are found by
+            # words once they are stored again)
+            self.es.indices.put_mapping(index=alias, properties={"terms": TERMS_MAPPING})
         self.wait_ready(kind)
         self._ready.add(kind)
         return alias

@@ -17,6 +17,7 @@ import threading
 from array import array
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from operator import itemgetter
 from pathlib import Path
@@ -25,6 +26,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from contenthub.errors import ConflictError
+from contenthub.store import analysis
 from contenthub.store.base import CounterDeriver
 from contenthub.store.outage import translate_outages
 from contenthub.store.query import AssetFilter, AssetSort, EventQuery, Hit, HitPage
@@ -52,6 +54,8 @@ WAL_AUTOCHECKPOINT_PAGES = 65536
 CHECKPOINT_EVENTS = 25_000
 CHECKPOINT_TAIL_PAGES = 4_000  # what the checkpoint thread leaves for its last pass, the one that holds writers off
 MMAP_BYTES = 1 << 30
+KNN_CANDIDATES = 1000
+"""Nearest vectors a filtered kNN checks against the filter before it scans what the filter keeps."""
 
 
 
@@ -96,6 +100,7 @@ class SQLiteStore:
         self._closing = False
         self._events_since_checkpoint = 0
         self._migrate()
+        self._index_missing_terms()
         self._cleanup_tmp()
         self.vectors = VectorIndex()
         self._load_vectors()
@@ -427,6 +432,24 @@ class SQLiteStore:
             "INSERT INTO assets_fts (rowid, asset_id, title, text, tags) VALUES (?,?,?,?,?)",
             (rowid, aid, a["title"], a.get("body") or "", " ".join(a.get("tags") or [])),
         )
+        tx.execute("DELETE FROM assets_terms WHERE rowid=?", (rowid,))
+        tx.execute("INSERT INTO assets_terms (rowid, title, body, tags, media, pinyin, initials) "
+                   "VALUES (?,?,?,?,?,?,?)", (rowid, *_terms_row(a)))
+
+    def _index_missing_terms(self) -> None:
+        """Fill the word/pinyin index for assets stored before it existed (once, after migration 4)."""
+        conn = self._conn()
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name='assets_terms'").fetchone():
+            return  # an older schema (tests pin the migrations)
+        while True:
+            rows = conn.execute("SELECT rowid, title, body FROM assets WHERE rowid NOT IN "
+                                "(SELECT rowid FROM assets_terms) LIMIT 2000").fetchall()
+            if not rows:
+                return
+            with self._tx() as tx:
+                tx.executemany("INSERT INTO assets_terms (rowid, title, body, tags, media, pinyin, initials) "
+                               "VALUES (?,?,?,?,?,?,?)",
+                               [(r[0], *_terms_row({**json.loads(r[2]), "title": r[1]})) for r in rows])
 
     def get_asset(self, asset_id: str) -> dict[str, Any] | None:
         row = self._conn().execute("SELECT body FROM assets WHERE id=?", (asset_id,)).fetchone()
@@ -536,53 +559,27 @@ class SQLiteStore:
         return {r[0]: int(r[1]) for r in rows if r[0] is not None}
 
     def text_search_assets(self, text: str, flt: AssetFilter, *, limit: int = 100) -> list[Hit]:
-        """Trigram FTS for terms of three or more characters (bm25 ranked); shorter terms — common in
-        Chinese, e.g. 护眼 — fall back to substring matching, which the trigram index cannot serve."""
-        terms = [t for t in text.split() if t]
-        if not terms:
+        """Assets holding every group of the query (a word, its pinyin or its initials; see
+        store/analysis.py), best bm25 first: title weighs most, then tags, then body and poster text."""
+        match = _terms_match(analysis.query_groups(text))
+        if match is None or limit <= 0:
             return []
         where, params = self._filter_sql(flt)
-        long_terms = [t for t in terms if len(t) >= 3]
-        short_terms = [t for t in terms if len(t) < 3]
-        conn = self._conn()
-        if long_terms:
-            match = " AND ".join('"' + t.replace('"', '""') + '"' for t in long_terms)
-            extra = ""
-            extra_params: list[Any] = []
-            for t in short_terms:
-                extra += (
-                    " AND (f.title LIKE ? ESCAPE char(92) OR f.text LIKE ? ESCAPE char(92)"
-                    " OR f.tags LIKE ? ESCAPE char(92))"
-                )
-                extra_params.extend([f"%{_like(t)}%"] * 3)
-            rows = conn.execute(
-                "SELECT f.asset_id, bm25(assets_fts, 0.0, 3.0, 1.0, 2.0) AS rank FROM assets_fts f "
-                f"JOIN assets a ON a.id = f.asset_id WHERE assets_fts MATCH ? {extra} AND {where} "
-                "ORDER BY rank LIMIT ?",
-                (match, *extra_params, *params, limit),
-            ).fetchall()
-            return [Hit(r[0], float(-r[1])) for r in rows]
-        # Only short terms: score by where they occur (title counts more).
-        cond = []
-        cond_params: list[Any] = []
-        score_parts = []
-        score_params: list[Any] = []
-        for t in short_terms:
-            pat = f"%{_like(t)}%"
-            cond.append("(f.title LIKE ? ESCAPE char(92) OR f.text LIKE ? ESCAPE char(92) OR f.tags LIKE ? ESCAPE char(92))")
-            cond_params.extend([pat, pat, pat])
-            score_parts.append(
-                "(CASE WHEN f.title LIKE ? ESCAPE char(92) THEN 3 ELSE 0 END + "
-                "CASE WHEN f.tags LIKE ? ESCAPE char(92) THEN 2 ELSE 0 END + "
-                "CASE WHEN f.text LIKE ? ESCAPE char(92) THEN 1 ELSE 0 END)"
-            )
-            score_params.extend([pat, pat, pat])
-        rows = conn.execute(
-            f"SELECT f.asset_id, ({' + '.join(score_parts)}) AS s FROM assets_fts f JOIN assets a ON a.id=f.asset_id "
-            f"WHERE {' AND '.join(cond)} AND {where} ORDER BY s DESC, a.updated_at DESC LIMIT ?",
-            (*score_params, *cond_params, *params, limit),
+        rows = self._conn().execute(
+            f"SELECT a.id, bm25(assets_terms, {TERM_WEIGHTS}) AS r FROM assets_terms f JOIN assets a "
+            f"ON a.rowid = f.rowid WHERE assets_terms MATCH ? AND {where} ORDER BY r, a.updated_at DESC LIMIT ?",
+            (match, *params, limit),
         ).fetchall()
-        return [Hit(r[0], float(r[1])) for r in rows]
+        return [Hit(r[0], float(-r[1])) for r in rows]
+
+    def count_text_assets(self, text: str, flt: AssetFilter) -> int:
+        match = _terms_match(analysis.query_groups(text))
+        if match is None:
+            return 0
+        where, params = self._filter_sql(flt)
+        return int(self._conn().execute(
+            f"SELECT COUNT(*) FROM assets_terms f JOIN assets a ON a.rowid = f.rowid WHERE assets_terms MATCH ? "
+            f"AND {where}", (match, *params)).fetchone()[0])
 
     # --- vectors -----------------------------------------------------------------------
     def put_vectors(self, model_id: str, vectors: dict[str, np.ndarray]) -> None:
@@ -603,8 +600,22 @@ class SQLiteStore:
             self.vectors.upsert(vectors)
 
     def knn_assets(self, vector: np.ndarray, flt: AssetFilter, *, k: int = 20) -> list[Hit]:
-        allowed = None if flt.is_empty() else self.filtered_ids(flt)
-        return [Hit(a, s) for a, s in self.vectors.search(vector, k, allowed)]
+        """Nearest neighbours, the filter checked in SQL: first on the nearest KNN_CANDIDATES of all
+        vectors (one indexed look-up of those ids — enough for any filter that keeps more than a few
+        percent of the library), and only when that leaves fewer than k, exactly among every asset the
+        filter keeps (then few enough to scan)."""
+        if k <= 0:
+            return []
+        if flt.is_empty():
+            return [Hit(a, s) for a, s in self.vectors.search(vector, k)]
+        if flt.ids is None:
+            want = max(KNN_CANDIDATES, 10 * k)
+            cands = self.vectors.search(vector, want)
+            keep = self.filtered_ids(replace(flt, ids=tuple(a for a, _ in cands)))
+            hits = [Hit(a, s) for a, s in cands if a in keep][:k]
+            if len(hits) >= k or len(cands) < want:  # enough, or every vector was a candidate
+                return hits
+        return [Hit(a, s) for a, s in self.vectors.search(vector, k, self.filtered_ids(flt))]
 
     def get_vectors(self, asset_ids: list[str]) -> tuple[list[str], np.ndarray]:
         return self.vectors.rows_for(asset_ids)
@@ -1064,8 +1075,33 @@ def _json_path(field: str) -> str:
     return f"'$.{field}'"
 
 
-def _like(term: str) -> str:
-    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+TERM_WEIGHTS = "3.0, 1.0, 2.0, 1.0, 1.5, 0.5"
+"""bm25 weights of assets_terms' columns: title, body, tags, media (poster text), pinyin, initials."""
+
+
+def _terms_row(a: dict[str, Any]) -> tuple[str, ...]:
+    terms = analysis.asset_terms(a)
+    return tuple(terms[f] for f in analysis.TERM_FIELDS)
+
+
+def _fts_phrase(tokens: tuple[str, ...]) -> str:
+    return '"' + " ".join(t.replace('"', '""') for t in tokens) + '"'
+
+
+def _terms_match(groups: list[analysis.QueryGroup]) -> str | None:
+    """An FTS5 query over assets_terms: every group must match, each through any of its alternatives."""
+    if not groups:
+        return None
+    clauses = []
+    for g in groups:
+        words = _fts_phrase(g.words) if g.phrase else " AND ".join(_fts_phrase((w,)) for w in g.words)
+        alts = ["{title body tags media} : (" + words + ")"]
+        if g.pinyin:
+            alts.append("{pinyin} : " + _fts_phrase(g.pinyin))
+        if g.initials:
+            alts.append("{initials} : " + _fts_phrase(g.initials))
+        clauses.append("(" + " OR ".join(alts) + ")")
+    return " AND ".join(clauses)
 
 
 def _split_sql(script: str) -> list[str]:

@@ -112,4 +112,14 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX events_group ON events (group_id, ts) WHERE group_id IS NOT NULL;
         """,
     ),
+    (
+        4,
+        "word, pinyin and initials index of assets (jieba + pypinyin terms, see store/analysis.py)",
+        # Filled by the store on open (the terms are computed in Python), keyed by the asset's rowid.
+        """
+        CREATE VIRTUAL TABLE assets_terms USING fts5(
+            title, body, tags, media, pinyin, initials, tokenize = 'unicode61 remove_diacritics 0'
+        );
+        """
+    ),
 ]

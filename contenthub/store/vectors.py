@@ -1,14 +1,26 @@
-"""In-memory matrix of asset vectors for the embedded store.
+"""In-memory matrix of asset vectors for the embedded store, with an approximate index once it is large.
 
-Rebuilt from SQLite on start and kept in step with every write, so a kNN query is one matrix-vector
-product (10k × 384 floats ≈ 15 MB, well under a millisecond) instead of a table scan.
+Rebuilt from SQLite on start and kept in step with every write. Up to ANN_MIN vectors a kNN query is one
+matrix-vector product over the matrix (exact). Past that, a faiss inverted-file index (IVF-Flat, inner
+product) answers instead: it compares the query with √n centroids and scans only the NPROBE nearest lists,
+so the cost grows with √n rather than n (figures in bench/RESULTS.md, search section). It is built on the
+first search after the matrix passes ANN_MIN (the server's warm-up does that before it answers), follows
+every upsert and removal, and is retrained when the matrix has doubled since (centroids of a tenth of the
+data describe the rest poorly). Why faiss: maintained, CPU-only wheel, add/remove by id without a rebuild,
+and it imports cleanly beside torch and rapidocr (usearch and faiss together with rapidocr do not).
 """
 
 from __future__ import annotations
 
 import threading
 
+import faiss
 import numpy as np
+
+ANN_MIN = 20_000
+"""Below this many vectors exact search is as fast as the index and needs no training."""
+NPROBE = 16
+TRAIN_SAMPLE = 20_000
 
 
 class VectorIndex:
@@ -19,6 +31,8 @@ class VectorIndex:
         self.row: dict[str, int] = {}
         self.matrix = np.zeros((0, dim), dtype=np.float32)
         self._capacity = 0
+        self._ann: faiss.IndexIVFFlat | None = None  # keys are row numbers
+        self._ann_trained_at = 0
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -36,6 +50,7 @@ class VectorIndex:
                     raise ValueError(f"vector for {asset_id} has dimension {v.shape[0]}, index has {self.dim}")
                 if asset_id in self.row:
                     self.matrix[self.row[asset_id]] = v
+                    self._ann_put([self.row[asset_id]], replace=True)
                     continue
                 if len(self.ids) >= self._capacity:
                     # Grow geometrically so bulk imports stay linear.
@@ -47,6 +62,7 @@ class VectorIndex:
                 self.row[asset_id] = len(self.ids)
                 self.matrix[len(self.ids)] = v
                 self.ids.append(asset_id)
+                self._ann_put([len(self.ids) - 1])
 
     def remove(self, asset_id: str) -> None:
         with self._lock:
@@ -54,12 +70,40 @@ class VectorIndex:
             if i is None:
                 return
             last = len(self.ids) - 1
+            if self._ann is not None:
+                self._ann.remove_ids(np.array([i, last], dtype=np.int64))  # type: ignore[arg-type]  # the wrapper takes ids
             if i != last:
                 moved = self.ids[last]
                 self.matrix[i] = self.matrix[last]
                 self.ids[i] = moved
                 self.row[moved] = i
+                self._ann_put([i])
             self.ids.pop()
+
+    def _ann_put(self, rows: list[int], *, replace: bool = False) -> None:
+        """Keep a built index in step with rows just written (caller holds the lock)."""
+        if self._ann is None:
+            return
+        keys = np.asarray(rows, dtype=np.int64)
+        if replace:
+            self._ann.remove_ids(keys)  # type: ignore[arg-type]  # the wrapper takes ids
+        self._ann.add_with_ids(self.matrix[keys], keys)
+
+    def _ensure_ann(self) -> faiss.IndexIVFFlat | None:
+        """The approximate index when the matrix is large enough for one (caller holds the lock)."""
+        n = len(self.ids)
+        if n < ANN_MIN:
+            self._ann = None
+            return None
+        if self._ann is None or n >= 2 * self._ann_trained_at:
+            nlist = int(n**0.5)
+            index = faiss.IndexIVFFlat(faiss.IndexFlatIP(self.dim), self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
+            sample = self.matrix[np.random.default_rng(0).choice(n, min(n, TRAIN_SAMPLE), replace=False)]
+            index.train(sample)
+            index.add_with_ids(self.matrix[:n], np.arange(n, dtype=np.int64))
+            index.nprobe = NPROBE
+            self._ann, self._ann_trained_at = index, n
+        return self._ann
 
     def rows_for(self, asset_ids: list[str]) -> tuple[list[str], np.ndarray]:
         with self._lock:
@@ -68,6 +112,8 @@ class VectorIndex:
             return found, self.matrix[idx].copy() if idx else np.zeros((0, self.dim), dtype=np.float32)
 
     def search(self, query: np.ndarray, k: int, allowed: set[str] | None = None) -> list[tuple[str, float]]:
+        """The k nearest by inner product, best first: exact among ``allowed`` when given, else over all
+        (approximate once there are ANN_MIN vectors)."""
         with self._lock:
             n = len(self.ids)
             if n == 0 or k <= 0:
@@ -79,6 +125,10 @@ class VectorIndex:
                 scores = self.matrix[idx] @ np.asarray(query, dtype=np.float32)
                 ids = [self.ids[i] for i in idx]
             else:
+                ann = self._ensure_ann()
+                if ann is not None:
+                    scores_, rows = ann.search(np.asarray(query, dtype=np.float32).reshape(1, -1), min(k, n))
+                    return [(self.ids[r], float(sc)) for sc, r in zip(scores_[0], rows[0], strict=True) if r >= 0]
                 scores = self.matrix[:n] @ np.asarray(query, dtype=np.float32)
                 ids = self.ids
             k = min(k, scores.shape[0])
