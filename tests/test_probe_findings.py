@@ -344,7 +344,8 @@ def test_failed_authentication_is_limited_per_address(clients: Any) -> None:
 @pytest.mark.parametrize("q", ["abc\x00", "a\x00b", "\x00", "护眼\x01\x1f", "abc\x7f", "\x00\x00\x00abcdef"])
 def test_control_bytes_in_queries_are_answered(clients: Any, q: str) -> None:
     editor = clients.as_("editor")
-    asset = _asset(editor, title="abcdef 护眼")
+    # whole words match (jieba/FTS words, not substrings): the title holds both words the queries carry
+    asset = _asset(editor, title="abc abcdef 护眼")
     for mode in ("text", "hybrid"):
         r = editor.get("/v1/assets", params={"q": q, "mode": mode})
         assert r.status_code == 200, r.text
