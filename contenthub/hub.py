@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,9 @@ CHANGES = "changes"
 CHANGES_POLL_S = 0.5
 """Seconds between reads of the change marks: how soon a change made by another process shows here."""
 
+CLOSE_WAIT_S = 60.0
+"""How long ``Hub.close`` waits for background work that reads the store (a rollup, a refit) to finish."""
+
 
 @dataclass
 class Hub:
@@ -31,6 +35,20 @@ class Hub:
     cache: dict[str, Any] = field(default_factory=dict)
     _versions: dict[str, int] = field(default_factory=dict)
     _versions_read_at: float = float("-inf")
+    _background: list[threading.Thread] = field(default_factory=list)
+
+    def start_background(self, target: Callable[[], None], name: str) -> threading.Thread:
+        """Run ``target`` on a daemon thread that ``close`` waits for.
+
+        Why: background work (the dashboard's rollup, a strategy refit, statistics) reads the store; closing
+        the store under it would pull a SQLite connection from under a running query, which crashes the
+        process rather than raising."""
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        with self._lock:
+            self._background = [t for t in self._background if t.is_alive()]
+            self._background.append(thread)
+        thread.start()
+        return thread
 
     def touch(self, name: str) -> None:
         """Mark a kind of data as changed so in-memory views built from it (the catalog, the memoised
@@ -68,6 +86,9 @@ class Hub:
         return self._embedder
 
     def close(self) -> None:
+        deadline = time.monotonic() + CLOSE_WAIT_S
+        for thread in list(self._background):
+            thread.join(max(0.0, deadline - time.monotonic()))
         self.store.close()
 
 

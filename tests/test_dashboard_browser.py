@@ -39,6 +39,10 @@ def test_each_dashboard_page_renders_charts_or_says_what_is_missing(live_server:
     WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#retention-triangle .nsewdrag"))
     # the table and CSV export of a chart
     section = browser.find_element(By.ID, "retention-triangle")
-    section.find_element(By.TAG_NAME, "summary").click()
+    summary = section.find_element(By.TAG_NAME, "summary")
+    # at the window's bottom edge the chart's drag layer can sit over it while plotly resizes: centre it first
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", summary)
+    WebDriverWait(browser, 10).until(lambda d: summary.is_displayed() and summary.is_enabled())
+    summary.click()
     assert section.find_elements(By.CSS_SELECTOR, "table tbody tr")
     assert section.find_element(By.CSS_SELECTOR, "a.csv").get_attribute("href").endswith("format=csv")

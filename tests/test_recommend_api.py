@@ -73,15 +73,17 @@ def test_batch_over_10000_is_422(clients) -> None:
 def test_click_changes_next_content(clients, library) -> None:
     bot = clients.as_("bot")
     first = bot.get("/v1/recommendations/users/u9", params={"channel": "moments", "n": 3}).json()
-    assert first["picks"] and first["picks"][0]["reasons"][0]["kind"] == "cold_start"
+    assert first["picks"] and "cold_start" in {r["kind"] for r in first["picks"][0]["reasons"]}
     bot.post("/v1/events", json={"events": [
         ev("c1", "delivered", "u9", "cof1", channel="moments"), ev("c2", "click", "u9", "cof1", channel="moments"),
         ev("c3", "convert", "u9", "cof1", channel="moments", value=49.0),
     ]})
-    after = bot.get("/v1/recommendations/users/u9", params={"channel": "moments", "n": 1}).json()
-    top = after["picks"][0]
-    assert top["asset_id"] == "cof2", "the coffee fan now gets the other coffee asset"
-    assert any(r["kind"] in ("tags", "similar") for r in top["reasons"])
+    # the policy explores (Thompson draws), so the coffee asset is asked for among the first picks, not as
+    # the single top one; it must be there, and say why
+    after = bot.get("/v1/recommendations/users/u9", params={"channel": "moments", "n": 3}).json()
+    coffee = [p for p in after["picks"] if p["asset_id"] == "cof2"]
+    assert coffee, "the coffee fan now gets the other coffee asset"
+    assert any(r["kind"] in ("topic", "type", "tags", "similar") for r in coffee[0]["reasons"])
     ids = [p["asset_id"] for p in bot.get("/v1/recommendations/users/u9", params={"channel": "moments", "n": 6}).json()["picks"]]
     assert "cof1" not in ids, "never resend what was delivered within the window"
 

@@ -91,7 +91,8 @@ def flows(hub: Hub, r: Rollup, weeks: int = MAX_WEEKS) -> LifecycleFlows:
     if missing:
         return LifecycleFlows(states=FLOW_STATES, weeks=[], missing=missing)
     rules = lifecycle.get_rules(hub)
-    table, weeks_cap, days_cap = _stage_table(rules.model_dump_json())
+    span = r.n_weeks + max(0, r.week0 - int(r.first_week.min())) if len(r.user_ids) else r.n_weeks
+    table, weeks_cap, days_cap = _stage_table(rules.model_dump_json(), span + 1)
     n = len(r.user_ids)
     engaged = r.engaged > 0
     has_orders = (np.cumsum(r.orders > 0, axis=1) > 0).astype(np.int32)
@@ -139,18 +140,25 @@ def _code(age: Any, since: Any, unsub: Any, days: Any, orders: Any, weeks_cap: i
     return (((age * (weeks_cap + 2) + since + 1) * 2 + unsub) * (days_cap + 1) + days) * 2 + orders
 
 
+MAX_ENGAGED_DAYS = 7 * 13
+"""The most engaged days ``flows`` can count (at most 7 a week over 13 weeks)."""
+
+
 @lru_cache(maxsize=16)
-def _stage_table(rules_json: str) -> tuple[np.ndarray, int, int]:
+def _stage_table(rules_json: str, history_weeks: int) -> tuple[np.ndarray, int, int]:
     """``lifecycle.stage_of`` for every weekly input combination, as a flow-state index per ``_code``.
 
     Why a table: the flows need a stage per user per week (100,000 × 12 calls). The rule only compares
     day counts with the rules' day thresholds and engaged days with its day-count thresholds, so inputs
     past the largest threshold are clamped without changing any answer, and the few thousand combinations
-    left are evaluated once, by the rule itself."""
+    left are evaluated once, by the rule itself. Inputs also never exceed the data's own span
+    (``history_weeks``, ``MAX_ENGAGED_DAYS``), so thresholds beyond it (a rule of 10 years) change no answer
+    either, and the table stays small whatever the rules say."""
     rules = lifecycle.LifecycleRules.model_validate_json(rules_json)
-    weeks_cap = max(rules.new_days, rules.active_days, rules.silent_days, rules.churned_days) // 7 + 2
-    days_cap = max(rules.stable_min_engaged_days, rules.quality_min_engaged_days,
-                   rules.low_frequency_max_engaged_days) + 1
+    weeks_cap = min(max(rules.new_days, rules.active_days, rules.silent_days, rules.churned_days) // 7 + 2,
+                    history_weeks + 1)
+    days_cap = min(max(rules.stable_min_engaged_days, rules.quality_min_engaged_days,
+                       rules.low_frequency_max_engaged_days) + 1, MAX_ENGAGED_DAYS + 1)
     size = int(_code(weeks_cap, weeks_cap, 1, days_cap, 1, weeks_cap, days_cap)) + 1
     table = np.zeros(size, dtype=np.int64)
     for age, since, unsub, days, orders in product(range(weeks_cap + 1), range(-1, weeks_cap + 1), (0, 1),

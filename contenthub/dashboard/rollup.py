@@ -123,7 +123,7 @@ def peek(hub: Hub) -> Rollup | None:
             finally:
                 lock.release()
 
-        threading.Thread(target=rebuild, name="dashboard-rollup", daemon=True).start()
+        hub.start_background(rebuild, "dashboard-rollup")
     return cur
 
 

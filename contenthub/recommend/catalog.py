@@ -556,7 +556,7 @@ class CatalogHolder:
             return cat
         if time.monotonic() - cat.stats_at > STATS_TTL and not self._refreshing:
             self._refreshing = True
-            threading.Thread(target=self._refresh, args=(hub, cat), daemon=True).start()
+            hub.start_background(lambda: self._refresh(hub, cat), "catalog-statistics")
         return cat
 
     def _refresh(self, hub: Hub, cat: Catalog) -> None:

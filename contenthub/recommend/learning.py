@@ -422,7 +422,7 @@ def after_ingest(hub: Hub, accepted: int) -> None:
                 return
             state["running"] = True
             state["new"] = 0
-        threading.Thread(target=_run, args=(hub,), name="strategies-learn", daemon=True).start()
+        hub.start_background(lambda: _run(hub), "strategies-learn")
 
 
 def _run(hub: Hub) -> None:

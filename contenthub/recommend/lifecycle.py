@@ -16,15 +16,19 @@ COLLECTION = "settings"
 DOC_ID = "lifecycle_rules"
 
 
+MAX_DAYS = 3650
+"""Longest day count a lifecycle rule may name (ten years): a rule of 23 billion days is a typo, not a policy."""
+
+
 class LifecycleRules(BaseModel):
-    new_days: int = Field(default=14, ge=1, description="Users first seen within this many days are 'new'.")
-    active_days: int = Field(default=14, ge=1, description="Engaged within this many days: 'active' or 'stable'.")
-    stable_min_engaged_days: int = Field(default=6, ge=1, description="Distinct engaged days (90d) to be 'stable'.")
-    silent_days: int = Field(default=30, ge=1, description="No engagement for this long: 'silent'.")
-    churned_days: int = Field(default=90, ge=1, description="No engagement for this long (or unsubscribed): 'churned'.")
-    loyal_min_orders: int = Field(default=3, ge=1)
-    quality_min_engaged_days: int = Field(default=4, ge=1)
-    low_frequency_max_engaged_days: int = Field(default=1, ge=0)
+    new_days: int = Field(default=14, ge=1, le=MAX_DAYS, description="Users first seen within this many days are 'new'.")
+    active_days: int = Field(default=14, ge=1, le=MAX_DAYS, description="Engaged within this many days: 'active' or 'stable'.")
+    stable_min_engaged_days: int = Field(default=6, ge=1, le=MAX_DAYS, description="Distinct engaged days (90d) to be 'stable'.")
+    silent_days: int = Field(default=30, ge=1, le=MAX_DAYS, description="No engagement for this long: 'silent'.")
+    churned_days: int = Field(default=90, ge=1, le=MAX_DAYS, description="No engagement for this long (or unsubscribed): 'churned'.")
+    loyal_min_orders: int = Field(default=3, ge=1, le=1_000_000)
+    quality_min_engaged_days: int = Field(default=4, ge=1, le=MAX_DAYS)
+    low_frequency_max_engaged_days: int = Field(default=1, ge=0, le=MAX_DAYS)
     stage_scenes: dict[str, list[str]] = Field(default_factory=lambda: {
         "new": ["onboarding", "first_order", "education", "tutorial"],
         "active": ["seeding", "education", "membership", "referral", "live_preview", "first_order"],

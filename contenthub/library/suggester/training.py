@@ -358,9 +358,7 @@ def maybe_retrain(hub: Hub) -> bool:
         except Exception:  # noqa: BLE001 - background work: log, never crash the server
             log.exception("tag suggester retraining failed")
 
-    thread = threading.Thread(target=run, name="tagging-retrain", daemon=True)
-    hub.cache["tagging.training"] = thread
-    thread.start()
+    hub.cache["tagging.training"] = hub.start_background(run, "tagging-retrain")
     return True
 
 
