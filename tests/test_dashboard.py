@@ -6,11 +6,12 @@ import csv
 import io
 import random
 from collections import defaultdict
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from contenthub.dashboard import activity, fatigue, ltv, retention, rollup, service
+from contenthub.dashboard import fatigue, ltv, retention, rollup, service, weeks
 from contenthub.hub import Hub
 from contenthub.publish import service as publish_service
 from contenthub.recommend import events, lifecycle, users
@@ -76,8 +77,16 @@ def _all_events(hub: Hub) -> list[dict]:
     return hub.store.query_events(EventQuery(limit=1_000_000, newest_first=False))
 
 
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
 def _week(ts: str) -> int:
-    return activity.week_of_day(from_iso(ts).date())
+    """The week of a stamp in the hub's default zone (Asia/Shanghai), computed independently of the rollup."""
+    return weeks.week_of_day(from_iso(ts).astimezone(SHANGHAI).date())
+
+
+def _now_week() -> int:
+    return weeks.week_of_day(utcnow().astimezone(SHANGHAI).date())
 
 
 def test_retention_triangle_matches_the_events(world: Hub) -> None:
@@ -90,9 +99,9 @@ def test_retention_triangle_matches_the_events(world: Hub) -> None:
             active[e["user_id"]].add(w)
     view = service.retention_view(world, "week", 12)
     assert view.missing is None and view.cohorts
-    now_week = activity.week_of_day(utcnow().date())
+    now_week = _now_week()
     for cohort in view.cohorts:
-        w0 = activity.week_of_day(from_iso(cohort.key + "T00:00:00Z").date())
+        w0 = weeks.week_of_day(date.fromisoformat(cohort.key))
         members = [u for u, w in first.items() if w == w0]
         assert cohort.size == len(members)
         for k, share in enumerate(cohort.shares):
@@ -116,7 +125,7 @@ def test_lifecycle_flows_use_the_lifecycle_rule(world: Hub) -> None:
     seen_by_week = []
     r = rollup.get(world)
     for w in flows.weeks:
-        week = activity.week_of_day(from_iso(w.week + "T00:00:00Z").date())
+        week = weeks.week_of_day(date.fromisoformat(w.week))
         seen_by_week.append(int((r.first_week <= week).sum()))
         assert sum(w.counts.values()) == seen_by_week[-1]
     # a stricter rule moves users from active to silent
@@ -141,7 +150,7 @@ def test_channel_health_matches_event_counts(world: Hub) -> None:
     counts: defaultdict[tuple[str, str, str], int] = defaultdict(int)
     revenue: defaultdict[tuple[str, str], float] = defaultdict(float)
     for e in _all_events(world):
-        monday = str(activity.week_start(_week(e["ts"])))
+        monday = str(weeks.week_start(_week(e["ts"])))
         counts[e["channel"], monday, e["type"]] += 1
         revenue[e["channel"], monday] += e.get("value") or 0.0
     for (channel, week), row in rows.items():
@@ -160,7 +169,7 @@ def test_channel_health_matches_event_counts(world: Hub) -> None:
 
 def test_fatigue_bins_match_the_events(world: Hub) -> None:
     per: defaultdict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0, 0])
-    now_week = activity.week_of_day(utcnow().date())
+    now_week = _now_week()
     for e in _all_events(world):
         w = _week(e["ts"])
         if w == now_week:
@@ -272,13 +281,56 @@ def test_calendar_links_to_fatigue_when_a_rule_allows_more_sends_than_pay(world:
     assert "/dashboard/fatigue?channel=wecom_1v1" in c.get("/calendar").text
 
 
-def test_ingestion_counters_are_exact_once(world: Hub) -> None:
-    """Re-sending events changes no weekly counter (idempotent ingestion reaches the dashboard too)."""
-    before = dict(world.store.get_counters(activity.ACTIVITY, "u001"))
-    evs = [e for e in _all_events(world) if e["user_id"] == "u001"][:20]
-    events.ingest(world, [{k: e[k] for k in ("id", "type", "user_id", "asset_id", "channel", "ts", "value")}
-                          for e in evs])
-    assert world.store.get_counters(activity.ACTIVITY, "u001") == before
+def test_resent_events_change_no_number(world: Hub) -> None:
+    """Re-sending stored events changes no view: ingestion stores an id once, and the rollup reads what is stored."""
+    views = (lambda: service.retention_view(world, "week", 12), lambda: service.channels_view(world, 12),
+             lambda: service.fatigue_view(world, "wecom_1v1"), lambda: service.ltv_observed_view(world, "week", 12))
+    before = [v().model_dump() for v in views]
+    evs = [e for e in _all_events(world) if e["user_id"] in ("u001", "u002", "u003")]
+    result = events.ingest(world, [{k: e[k] for k in ("id", "type", "user_id", "asset_id", "channel", "ts", "value")}
+                                   for e in evs])
+    assert result.accepted == 0 and result.duplicates == len(evs) > 0
+    rollup.refresh(world)
+    assert [v().model_dump() for v in views] == before
+
+
+def _local(day: date, hour: int, minute: int, tz: str) -> str:
+    return to_iso(datetime(day.year, day.month, day.day, hour, minute, tzinfo=ZoneInfo(tz)).astimezone(UTC))
+
+
+@pytest.mark.parametrize("tz", ["Asia/Shanghai", "America/New_York", "UTC"])
+def test_weeks_follow_the_hubs_time_zone(hub: Hub, tz: str) -> None:
+    """Events minutes either side of local midnight between Sunday and Monday land in the local weeks, for
+    cohorts, channel weeks and fatigue bins alike (Shanghai's Monday 07:30 is Sunday 23:30 UTC; New York's
+    Sunday 23:30 is Monday 03:30 or 04:30 UTC)."""
+    hub.settings.timezone = tz
+    _assets(hub)
+    zone = ZoneInfo(tz)
+    this_week = weeks.week_of_day(utcnow().astimezone(zone).date())
+    monday = weeks.week_start(this_week - 2)  # a Monday two complete weeks back
+    sunday = monday - timedelta(days=1)
+    base = {"asset_id": "a1", "channel": "wecom_1v1"}
+    evs = [  # late: one delivery late on Sunday, one early on Monday; early: both early on Monday
+        {**base, "id": "late-d1", "type": "delivered", "user_id": "late", "ts": _local(sunday, 23, 50, tz)},
+        {**base, "id": "late-d2", "type": "delivered", "user_id": "late", "ts": _local(monday, 0, 10, tz)},
+        {**base, "id": "late-o2", "type": "open", "user_id": "late", "ts": _local(monday, 0, 20, tz)},
+        {**base, "id": "early-d1", "type": "delivered", "user_id": "early", "ts": _local(monday, 0, 5, tz)},
+        {**base, "id": "early-d2", "type": "delivered", "user_id": "early", "ts": _local(monday, 7, 30, tz)},
+    ]
+    assert not events.ingest(hub, evs).rejected
+    r = rollup.refresh(hub)
+    assert r.now_week == this_week
+    first = dict(zip(r.user_ids, r.first_week.tolist(), strict=True))
+    assert first == {"late": this_week - 3, "early": this_week - 2}
+    cohorts = {c.key: c for c in service.retention_view(hub, "week", 12).cohorts}
+    assert cohorts[str(sunday - timedelta(days=6))].size == 1 and cohorts[str(monday)].size == 1
+    assert cohorts[str(monday)].shares[0] == 0.0  # "early" only received deliveries
+    assert cohorts[str(sunday - timedelta(days=6))].shares[:2] == [0.0, 1.0]  # "late" opened in its week 1
+    rows = {row.week: row for row in service.channels_view(hub, 12, "wecom_1v1").rows}
+    assert rows[str(monday)].deliveries == 3 and rows[str(monday)].opens == 1
+    assert rows[str(sunday - timedelta(days=6))].deliveries == 1
+    bins = {b.sends_per_week: b.user_weeks for b in service.fatigue_view(hub, "wecom_1v1").bins}
+    assert bins == {"1": 2, "2": 1}  # late: 1 send in each of two weeks; early: 2 sends in one week
 
 
 def test_flows_count_arrivals_and_win_backs(world: Hub) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from contenthub.dashboard.activity import week_start
+from contenthub.dashboard.weeks import week_start
 from contenthub.dashboard.models import (
     AssetGroup,
     AssetLeaders,

@@ -28,7 +28,7 @@ import pandas as pd
 from lifetimes import BetaGeoFitter, GammaGammaFitter
 from lifetimes.utils import ConvergenceError
 
-from contenthub.dashboard.activity import ACTIVITY, week_of_day, week_start
+from contenthub.dashboard.weeks import week_bounds, week_of, week_start, zone
 from contenthub.dashboard.models import (
     HoldoutWeek,
     LtvCurve,
@@ -40,7 +40,8 @@ from contenthub.dashboard.rollup import Rollup
 from contenthub.errors import ConflictError, NotFoundError
 from contenthub.hub import Hub
 from contenthub.recommend import users
-from contenthub.timeutil import to_iso, utcnow
+from contenthub.store.query import EventQuery
+from contenthub.timeutil import from_iso, to_iso, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ _CACHE_KEY = "dashboard.ltv"
 # what lifetimes raises on degenerate data (no repeat buyers, one spend value, overflowing likelihoods)
 FIT_ERRORS = (ConvergenceError, ValueError, ZeroDivisionError, FloatingPointError, np.linalg.LinAlgError)
 TIER_SHARES = (("loyal", 0.10), ("quality", 0.20), ("normal", 0.40))  # of the alive users, by predicted value
+MAX_USER_ORDERS = 100_000  # conversions read for one user's value (far beyond any real customer's)
 ALIVE_MIN = 0.3  # below this probability of being alive the predicted tier is 'churned'
 
 
@@ -276,7 +278,7 @@ def tiers(hub: Hub, r: Rollup) -> np.ndarray:
 
 
 def user_value(hub: Hub, user_id: str) -> UserValue:
-    """A user's predicted value and tier from the stored model and the user's own weekly counters — the
+    """A user's predicted value and tier from the stored model and the user's own events — the
     documented way for segments, journeys and the recommender to read predicted value without the
     dashboard's rollup (``write_attributes`` also copies it onto the user as attributes)."""
     doc = users.find_user(hub, user_id)
@@ -286,20 +288,19 @@ def user_value(hub: Hub, user_id: str) -> UserValue:
     if stored is None:
         raise NotFoundError("No value model has been fitted yet: open the LTV dashboard or run "
                             "`contenthub dashboard refresh` once there are purchases.", field="model")
-    counters = hub.store.get_counters(ACTIVITY, doc["id"])
-    now_week = week_of_day(utcnow().date())
-    weeks: dict[int, tuple[float, float]] = {}
-    first = now_week
-    for name, value in counters.items():
-        week_text, _, rest = name.partition(".")
-        week = int(week_text)
-        if value > 0:
-            first = min(first, week)
-        if rest in ("c", "r") and week < now_week:
-            o, v = weeks.get(week, (0.0, 0.0))
-            weeks[week] = (o + value, v) if rest == "c" else (o, v + value)
-    buy = sorted(w for w, (o, _) in weeks.items() if o > 0)
-    revenue = sum(v for _, v in weeks.values())
+    tz = zone(hub)
+    now_week = week_of(utcnow(), tz)
+    oldest = hub.store.query_events(EventQuery(user_ids=(doc["id"],), limit=1, newest_first=False))
+    first = min(week_of(from_iso(oldest[0]["ts"]), tz), now_week) if oldest else now_week
+    per_week: dict[int, tuple[float, float]] = {}
+    until = week_bounds(now_week, tz)[0]  # complete weeks only, as the model was fitted
+    for ev in hub.store.query_events(EventQuery(user_ids=(doc["id"],), types=("convert",), until=until,
+                                                limit=MAX_USER_ORDERS)):
+        week = week_of(from_iso(ev["ts"]), tz)
+        o, v = per_week.get(week, (0.0, 0.0))
+        per_week[week] = (o + 1, v + float(ev.get("value") or 0.0))
+    buy = sorted(w for w, (o, _) in per_week.items() if o > 0)
+    revenue = sum(v for _, v in per_week.values())
     params = stored["params"]
     bg, gg = BetaGeoFitter(), GammaGammaFitter()
     bg.params_ = pd.Series({k: params[k] for k in ("r", "alpha", "a", "b")})

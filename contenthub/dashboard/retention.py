@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from contenthub.dashboard import ltv
-from contenthub.dashboard.activity import week_start
+from contenthub.dashboard.weeks import week_start
 from contenthub.dashboard.models import (
     Cohort,
     CohortBy,

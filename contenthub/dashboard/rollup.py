@@ -1,10 +1,12 @@
-"""Per-user weekly arrays built from the ``activity`` counters: what every dashboard view reduces.
+"""Per-user weekly arrays built from the event log: what every dashboard view reduces.
 
 Why a rollup: the views need distinct users per cohort and week, per-user sends per week and per-user
 purchase histories — none of which is additive, so none can be a counter that ingestion keeps summed.
-The weekly per-user counters (one key per user, written at ingestion) hold exactly what is needed; the
-rollup reads them once into numpy arrays (users × weeks), after which each view is a few array
-reductions. It is cached per process and rebuilt when older than ``MAX_AGE_S`` (the stale copy keeps
+The rollup asks the store for one aggregation per week of the hub's calendar (``Store.event_counts`` by
+user, channel and type over that week's UTC range: a GROUP BY on SQLite, a composite aggregation on
+Elasticsearch) and folds the groups into numpy arrays (users × weeks), after which each view is a few
+array reductions. Ingestion writes nothing for the dashboard, and the weeks follow the hub's time zone
+(``weeks``) whenever the rollup is built. Re-sent events are stored once, so they are counted once. It is cached per process and rebuilt when older than ``MAX_AGE_S`` (the stale copy keeps
 answering while a background thread rebuilds), or at once by ``refresh``.
 """
 
@@ -18,13 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from contenthub.dashboard.activity import ACTIVITY, CHANNEL_WEEK, week_of_day
+from contenthub.dashboard import weeks
 from contenthub.errors import ProblemError
 from contenthub.hub import Hub
 from contenthub.journeys.engine import STATES
 from contenthub.recommend import users
-from contenthub.recommend.engagement import ASSET_STATS
-from contenthub.timeutil import utcnow
+from contenthub.recommend.engagement import ASSET_STATS, ENGAGED
+from contenthub.store.query import EventQuery
+from contenthub.timeutil import from_iso, utcnow
 
 MAX_AGE_S = 300.0
 MAX_WEEKS = 104  # weeks of history the arrays hold (older activity only sets a user's first week)
@@ -138,47 +141,71 @@ def refresh(hub: Hub) -> Rollup:
 def build(hub: Hub, now: datetime | None = None) -> Rollup:
     started = time.perf_counter()
     now = now or utcnow()
-    now_week = week_of_day(now.date())
+    tz = weeks.zone(hub)
+    now_week = weeks.week_of(now, tz)
+    oldest = hub.store.query_events(EventQuery(limit=1, newest_first=False))
+    oldest_week = min(weeks.week_of(from_iso(oldest[0]["ts"]), tz), now_week) if oldest else now_week
+    week0 = max(oldest_week, now_week - MAX_WEEKS + 1)
+    n_weeks = now_week - week0 + 1
     index: dict[str, int] = {}
     first: list[int] = []
-    cells: dict[str, tuple[list[int], list[int], list[float]]] = {k: ([], [], []) for k in "ecru"}
+    cells: dict[str, tuple[list[int], list[int], list[float]]] = {k: ([], [], []) for k in "ecr"}
+    unsub: dict[int, int] = {}
+    if oldest_week < week0:
+        # Activity older than the arrays' window only says who was first seen (and who unsubscribed) before
+        # it: those users count as first seen the week before the window, which no view reaches back to.
+        before = EventQuery(until=weeks.week_bounds(week0, tz)[0])
+        for (user, etype), _, _ in hub.store.event_counts(("user_id", "type"), before):
+            if user is None:
+                continue
+            i = index.get(user)
+            if i is None:
+                i = index[user] = len(first)
+                first.append(week0 - 1)
+            if etype == "unsubscribe":
+                unsub[i] = week0 - 1
     sends: dict[str, dict[tuple[int, int], list[int]]] = {}
-    slot = {"d": 0, "o": 1, "m": 2}
-    for key, name, value in hub.store.scan_counters(ACTIVITY):
-        i = index.get(key)
-        if i is None:
-            i = index[key] = len(first)
-            first.append(now_week + 1)
-        week_text, _, rest = name.partition(".")
-        week = int(week_text)
-        if week < first[i] and value > 0:
-            first[i] = week
-        if "." in rest:
-            channel, _, what = rest.rpartition(".")
-            counts = sends.setdefault(channel, {}).setdefault((i, week), [0, 0, 0])
-            counts[slot[what]] += int(value)
-        elif rest in cells:
-            rows, weeks, values = cells[rest]
-            rows.append(i)
-            weeks.append(week)
-            values.append(value)
+    channel_weeks: dict[tuple[str, int], dict[str, float]] = {}
+    for col in range(n_weeks):
+        week = week0 + col
+        since, until = weeks.week_bounds(week, tz)
+        for (user, channel, etype), count, value in hub.store.event_counts(
+                ("user_id", "channel", "type"), EventQuery(since=since, until=until)):
+            value = value if etype == "convert" else 0.0
+            cw = channel_weeks.setdefault((channel or "", week), {})
+            cw[f"n:{etype}"] = cw.get(f"n:{etype}", 0.0) + count
+            if value:
+                cw["rev"] = cw.get("rev", 0.0) + value
+            if user is None:
+                continue
+            i = index.get(user)
+            if i is None:
+                i = index[user] = len(first)
+                first.append(week)
+            if etype in ENGAGED:
+                _add(cells["e"], i, col, count)
+            if etype == "convert":
+                _add(cells["c"], i, col, count)
+                if value:
+                    _add(cells["r"], i, col, value)
+            elif etype == "unsubscribe" and i not in unsub:
+                unsub[i] = week
+            slot = _SEND_SLOT.get(etype)
+            if slot is not None:
+                counts = sends.setdefault(channel or "", {}).setdefault((i, col), [0, 0, 0])
+                counts[slot] += count
     n = len(first)
     first_week = np.array(first, dtype=np.int32)
-    week0 = max(int(first_week.min()) if n else now_week, now_week - MAX_WEEKS + 1)
-    n_weeks = now_week - week0 + 1
 
     def matrix(kind: str, dtype: Any) -> np.ndarray:
-        rows, weeks, values = cells[kind]
+        rows, cols, values = cells[kind]
         out = np.zeros((n, n_weeks), dtype=dtype)
-        r, w, v = np.array(rows, dtype=np.int64), np.array(weeks, dtype=np.int64) - week0, np.array(values)
-        keep = (w >= 0) & (w < n_weeks)
-        np.add.at(out, (r[keep], w[keep]), v[keep])
+        np.add.at(out, (np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64)), np.array(values))
         return out
 
-    unsub_rows, unsub_weeks, _ = cells["u"]
     unsub_week = np.full(n, -1, dtype=np.int32)
-    for r, w in sorted(zip(unsub_rows, unsub_weeks, strict=True), key=lambda p: -p[1]):
-        unsub_week[r] = w  # ends at each user's earliest unsubscribe week
+    for i, week in unsub.items():  # weeks were read oldest first: each user's earliest unsubscribe week
+        unsub_week[i] = week
     source = np.full(n, "", dtype=object)
     for doc in users.iter_users(hub):
         i = index.get(doc["id"])
@@ -198,14 +225,8 @@ def build(hub: Hub, now: datetime | None = None) -> Rollup:
     for channel, per in sends.items():
         keys = np.array(list(per.keys()), dtype=np.int64).reshape(-1, 2)
         vals = np.array(list(per.values()), dtype=np.int64).reshape(-1, 3)
-        keep = (keys[:, 1] >= week0) & (keys[:, 1] <= now_week)
-        channel_sends[channel] = ChannelSends(
-            user=keys[keep, 0].astype(np.int32), week=(keys[keep, 1] - week0).astype(np.int32),
-            sends=vals[keep, 0], opens=vals[keep, 1], mutes=vals[keep, 2])
-    channel_weeks: dict[tuple[str, int], dict[str, float]] = {}
-    for key, name, value in hub.store.scan_counters(CHANNEL_WEEK):
-        channel, _, week_text = key.rpartition("|")
-        channel_weeks.setdefault((channel, int(week_text)), {})[name] = value
+        channel_sends[channel] = ChannelSends(user=keys[:, 0].astype(np.int32), week=keys[:, 1].astype(np.int32),
+                                              sends=vals[:, 0], opens=vals[:, 1], mutes=vals[:, 2])
     asset_totals: dict[str, dict[str, float]] = {}
     for key, name, value in hub.store.scan_counters(ASSET_STATS):  # per "<asset>|<channel>": summed over channels
         if name in ("n:delivered", "n:click", "n:convert", "rev"):
@@ -216,3 +237,12 @@ def build(hub: Hub, now: datetime | None = None) -> Rollup:
         user_ids=list(index), first_week=first_week, engaged=matrix("e", np.int32), orders=matrix("c", np.int32),
         revenue=matrix("r", np.float64), unsub_week=unsub_week, source=source, journey=journey,
         sends=channel_sends, channel_weeks=channel_weeks)
+
+
+def _add(cell: tuple[list[int], list[int], list[float]], row: int, col: int, value: float) -> None:
+    cell[0].append(row)
+    cell[1].append(col)
+    cell[2].append(value)
+
+
+_SEND_SLOT = {"delivered": 0, "open": 1, "mute": 2, "unsubscribe": 2}  # ChannelSends: sends, opens, mutes

@@ -18,7 +18,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from contenthub.dashboard import activity
 from contenthub.hub import Hub
 from contenthub.journeys import triggers as journey_triggers
 from contenthub.library import taxonomy
@@ -276,9 +275,7 @@ def _ingest(hub: Hub, raw_events: list[dict[str, Any]]) -> IngestResult:
         rows.append(row)
     half_life = hub.settings.profile_half_life_days
     topic_of = topics.stored(hub) if assets else None  # the library's discovered topics count in profiles too
-    inserted = hub.store.add_events(
-        rows, derive=lambda new: counter_deltas(new, assets, half_life, topic_of) + activity.counter_deltas(new)
-    ) if rows else []
+    inserted = hub.store.add_events(rows, derive=lambda new: counter_deltas(new, assets, half_life, topic_of)) if rows else []
     journey_triggers.on_events(hub, rows, inserted)
     learning.after_ingest(hub, len(inserted))  # fresh statistics and learnt weights after enough new events
     rejected.sort(key=lambda r: r.index)

@@ -63,6 +63,10 @@ from contenthub.timeutil import from_iso, to_iso, utcnow
 
 FACETS = ("scenes", "channels", "tags", "stages")
 SCALAR_FACETS = ("kind", "content_type", "status")
+# Buckets per composite-aggregation page: each page is one request that visits every matching document,
+# so fewer, larger pages answer a many-group aggregation (the dashboard's per-user weeks) in fewer passes;
+# well under search.max_buckets (65,536).
+COMPOSITE_PAGE = 10_000
 EVENT_COLUMNS = ("id", "type", "user_id", "asset_id", "channel", "group_id", "recommendation_id", "ts", "value")
 INTERNAL_EVENT_FIELDS = ("_batch", "_deltas")
 
@@ -864,7 +868,7 @@ class ElasticStore:
         """Every bucket of a composite aggregation (paged with after_key: exact, however many groups)."""
         after: dict[str, Any] | None = None
         while True:
-            comp: dict[str, Any] = {"size": 1000, "sources": [
+            comp: dict[str, Any] = {"size": COMPOSITE_PAGE, "sources": [
                 {f"g{i}": {"terms": {"field": f, "missing_bucket": missing}}} for i, f in enumerate(fields)]}
             if after is not None:
                 comp["after"] = after
