@@ -3,20 +3,19 @@
 A deterministic world (seeded): ``--users`` users arriving over 16 weeks on five channels, each with a
 send intensity, a lifetime after which they mostly stop engaging (some come back), opens that fall and
 mutes that rise with the sends of the week (send fatigue), and purchases with a value. ``--events`` events
-in all, stored by ``Store.add_events`` with the same derivers ingestion applies after validation
-(``engagement.counter_deltas`` + ``dashboard.activity.counter_deltas``), in batches of 10,000.
+in all, stored by ``Store.add_events`` with the deriver ingestion applies after validation (the profile
+and asset counters, ``engagement.counter_deltas``; the dashboard adds none), in batches of 10,000.
 
-Per backend it times: loading; the rollup build (cold, reads the weekly counters once); the value-model
-fit (cold, BG/NBD + Gamma-Gamma); then every dashboard view warm — the service call and the HTTP page or
-JSON endpoint through the app (median and max of ``--repeat`` runs) — and, for contrast, one aggregation
-over the raw event log (``Store.event_counts`` by channel and type: SQL GROUP BY / an ES terms
-aggregation), which is what each view would cost without the weekly counters.
-``--ingest-sample N`` also times ingestion of N events with and without the dashboard's counters (SQLite,
-alternating, two rounds each) — the cost the activity counters add to every batch.
+Per run (backend, users, events — several in one process, one after the other) it times: loading; the
+rollup build (cold: one ``Store.event_counts`` aggregation per week of the hub's zone over the event log);
+the value-model fit (cold, BG/NBD + Gamma-Gamma); then every dashboard view warm — the service call and
+the HTTP page or JSON endpoint through the app (median and max of ``--repeat`` runs) — and, for contrast,
+one aggregation over the whole event log (by channel and type: SQL GROUP BY / an ES composite
+aggregation), which is what each view would cost without the rollup.
 
 Usage:
-    python bench/dashboard.py [--users 100000] [--events 5000000] [--backends sqlite,elasticsearch]
-                              [--es-url URL] [--keep DIR] [--ingest-sample 200000]
+    python bench/dashboard.py [--runs sqlite:100000:5000000,elasticsearch:20000:1000000] [--es-url URL]
+                              [--keep-root DIR] [--es-prefix NAME] [--load-only]
 Prints one JSON object.
 """
 
@@ -43,7 +42,7 @@ from fastapi.testclient import TestClient
 from contenthub.access import keys
 from contenthub.app import create_app
 from contenthub.config import Settings
-from contenthub.dashboard import activity, ltv, rollup, service
+from contenthub.dashboard import ltv, rollup, service
 from contenthub.hub import Hub, open_hub
 from contenthub.recommend import users
 from contenthub.recommend.engagement import counter_deltas
@@ -268,89 +267,80 @@ def measure(hub: Hub, repeat: int) -> dict[str, Any]:
     return out
 
 
-def ingest_cost(n: int) -> dict[str, Any]:
-    """Events/s of add_events with the profile counters only, and with the dashboard's weekly counters too."""
-    assets = make_assets()
-    by_id = {a["id"]: a for a in assets}
-    _counted[0] = 0
-    # in time order, as live ingestion sees them: a batch holds a few events of many users
-    evs = sorted((e for _, block in make_world(max(2000, n // 50), n, seed=11) for e in block), key=lambda e: e["ts"])[:n]
-    plain = lambda new: counter_deltas(new, by_id, HALF_LIFE)
-    results: dict[str, list[float]] = {"profile_counters_only": [], "with_dashboard_counters": []}
-    for _ in range(2):
-        for name, fn in (("profile_counters_only", plain), ("with_dashboard_counters", derive(by_id))):
-            with tempfile.TemporaryDirectory(prefix="dash-ingest-") as tmp:
-                hub = open_hub(Settings(data_dir=Path(tmp)))
-                hub.store.put_assets(assets)
-                t = time.perf_counter()
-                for i in range(0, len(evs), BATCH):
-                    hub.store.add_events(evs[i:i + BATCH], derive=fn)
-                results[name].append(len(evs) / (time.perf_counter() - t))
-                hub.close()
-    best = {k: round(max(v)) for k, v in results.items()}
-    return {"events": len(evs), "events_per_second_best_of_2": best,
-            "ratio": round(best["with_dashboard_counters"] / best["profile_counters_only"], 3)}
+def parse_runs(text: str) -> list[tuple[str, int, int]]:
+    """'sqlite:100000:5000000,elasticsearch:20000:1000000' → [(backend, users, events), ...]."""
+    runs = []
+    for part in filter(None, text.split(",")):
+        name, users_, events_ = part.split(":")
+        if name not in ("sqlite", "elasticsearch"):
+            raise SystemExit(f"--runs: unknown backend {name!r} (sqlite or elasticsearch)")
+        runs.append((name, int(users_), int(events_)))
+    return runs
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--users", type=int, default=100_000)
-    parser.add_argument("--events", type=int, default=5_000_000)
-    parser.add_argument("--backends", default="sqlite,elasticsearch")
+    parser.add_argument("--runs", default="sqlite:100000:5000000,elasticsearch:100000:5000000",
+                        help="comma list of backend:users:events, measured one after the other in this run")
     parser.add_argument("--es-url", default=os.environ.get("CONTENTHUB_TEST_ES_URL", ""))
-    parser.add_argument("--keep", default="", help="SQLite data directory to reuse between runs (loaded once)")
-    parser.add_argument("--es-prefix", default="", help="ES index prefix to reuse between runs (loaded once)")
+    parser.add_argument("--keep-root", default="", help="folder for the SQLite data sets (sqlite-<users>u), "
+                        "reused between runs (loaded once, topped up to more events)")
+    parser.add_argument("--es-prefix", default="", help="ES index prefix (<prefix>-<users>u) to reuse between runs")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--es-from-sqlite", action="store_true",
-                        help="load Elasticsearch by copying the --keep SQLite store (contenthub store copy) instead of "
-                        "ingesting: the same data, without ES's per-batch counter updates (hours at 5M events)")
-    parser.add_argument("--ingest-sample", type=int, default=0)
+                        help="load Elasticsearch by copying the SQLite data set of the same size (contenthub store "
+                        "copy) instead of ingesting")
     parser.add_argument("--load-only", action="store_true", help="load (or top up) the stores, measure nothing")
     args = parser.parse_args()
-    result: dict[str, Any] = {"bench": "dashboard", "users": args.users, "events": args.events,
-                              "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}
-    for name in args.backends.split(","):
-        data = Path(args.keep) if args.keep and name == "sqlite" else Path(tempfile.mkdtemp(prefix=f"dash-bench-{name}-"))
+    result: dict[str, Any] = {"bench": "dashboard", "machine": {"cpus": os.cpu_count(),
+                                                                "python": platform.python_version(),
+                                                                "load_avg_start": [round(x, 2) for x in os.getloadavg()]}}
+    for name, n_users, n_events in parse_runs(args.runs):
+        label = f"{name}_{n_users}_users_{n_events}_events"
+        keep = Path(args.keep_root) / f"sqlite-{n_users}u" if args.keep_root else None
         if name == "sqlite":
+            data = keep or Path(tempfile.mkdtemp(prefix="dash-bench-sqlite-"))
             settings = Settings(data_dir=data, session_secret="bench")
         else:
             if not args.es_url:
-                result[name] = {"skipped": "no --es-url / CONTENTHUB_TEST_ES_URL"}
+                result[label] = {"skipped": "no --es-url / CONTENTHUB_TEST_ES_URL"}
                 continue
-            settings = Settings(data_dir=data, store_url=args.es_url, session_secret="bench",
-                                es_index_prefix=args.es_prefix or f"dash-{uuid.uuid4().hex[:8]}")
+            prefix = f"{args.es_prefix}-{n_users}u" if args.es_prefix else f"dash-{uuid.uuid4().hex[:8]}"
+            settings = Settings(data_dir=Path(tempfile.mkdtemp(prefix="dash-bench-es-")), store_url=args.es_url,
+                                session_secret="bench", es_index_prefix=prefix)
         hub = open_hub(settings)
         try:
             marker = hub.store.get_doc("bench", "dashboard-load")
-            if marker and marker.get("users") == args.users and marker["load"]["events"] >= args.events:
+            if marker and marker.get("users") == n_users and marker["load"]["events"] >= n_events:
                 loaded = {**marker["load"], "reused": True}
-            elif marker and marker.get("users") == args.users and name == "sqlite":
-                log(f"{name}: topping up {marker['load']['events']} events to {args.events}")
-                loaded = top_up(hub, args.users, args.events, marker["load"])
-                hub.store.put_doc("bench", "dashboard-load", {"users": args.users, "events": args.events, "load": loaded})
-            elif name == "elasticsearch" and args.es_from_sqlite:
-                log(f"{name}: copying the SQLite store {args.keep}")
-                src = SQLiteStore(Path(args.keep) / "contenthub.db", Path(args.keep) / "media")
+            elif marker and marker.get("users") == n_users and name == "sqlite":
+                log(f"{label}: topping up {marker['load']['events']} events to {n_events}")
+                loaded = top_up(hub, n_users, n_events, marker["load"])
+                hub.store.put_doc("bench", "dashboard-load", {"users": n_users, "events": n_events, "load": loaded})
+            elif name == "elasticsearch" and args.es_from_sqlite and args.keep_root:
+                source = Path(args.keep_root) / f"sqlite-{n_users}u"
+                log(f"{label}: copying the SQLite store {source}")
+                src = SQLiteStore(source / "contenthub.db", source / "media")
                 t = time.perf_counter()
                 report = copy_store(src, hub.store, progress=False)
                 src.close()
                 seconds = time.perf_counter() - t
                 loaded = {"copied_from_sqlite": True, "copy_seconds": round(seconds, 1), "verified": report.ok,
                           "events": hub.store.count_events(), "users": hub.store.count_docs(users.USERS)}
+                hub.store.put_doc("bench", "dashboard-load", {"users": n_users, "events": n_events, "load": loaded})
             else:
-                log(f"{name}: loading {args.users} users, {args.events} events")
-                loaded = load(hub, args.users, args.events)
-                hub.store.put_doc("bench", "dashboard-load", {"users": args.users, "events": args.events, "load": loaded})
+                log(f"{label}: loading")
+                loaded = load(hub, n_users, n_events)
+                hub.store.put_doc("bench", "dashboard-load", {"users": n_users, "events": n_events, "load": loaded})
             if args.load_only:
-                result[name] = {"load": loaded}
+                result[label] = {"load": loaded}
                 continue
-            log(f"{name}: measuring")
-            result[name] = {"load": loaded, **measure(hub, args.repeat)}
+            log(f"{label}: measuring")
+            result[label] = {"load": loaded, **measure(hub, args.repeat)}
         finally:
             hub.close()
-        log(json.dumps({name: {k: v for k, v in result[name].items() if k in ("slowest_warm_view_s", "rollup_build_s")}}))
-    if args.ingest_sample:
-        result["ingest_cost_sqlite"] = ingest_cost(args.ingest_sample)
+        log(json.dumps({label: {k: v for k, v in result[label].items() if k in ("slowest_warm_view_s", "rollup_build_s")}}))
+    result["machine"]["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(result, ensure_ascii=False, indent=1))
 
 

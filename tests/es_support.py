@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
 
 import pytest
+
+from contenthub.config import Settings
+from contenthub.embeddings import Embedder
+from contenthub.hub import Hub, open_hub
 
 HOW_TO_RUN = (
     "Elasticsearch tests skipped: start a local node with `bash scripts/elasticsearch.sh start` and set "
@@ -39,3 +44,15 @@ def require_module() -> None:
             pytest.fail("CONTENTHUB_REQUIRE_ES=1 but CONTENTHUB_TEST_ES_URL is not set: " + HOW_TO_RUN,
                         pytrace=False)
         pytest.skip(HOW_TO_RUN, allow_module_level=True)
+
+
+@pytest.fixture(name="hub")
+def es_hub(settings: Settings, embedder: Embedder) -> Iterator[Hub]:
+    """The ``hub`` fixture on Elasticsearch: a module that imports this (``from tests.es_support import
+    es_hub``) runs the tests it collects against a fresh index prefix on the test node instead of SQLite."""
+    es_settings = settings.model_copy(update={"store_url": es_url(), "es_index_prefix": unique_prefix()})
+    h = open_hub(es_settings, embedder=embedder)
+    assert h.store.backend == "elasticsearch"
+    yield h
+    h.store.drop()  # type: ignore[attr-defined]
+    h.close()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import csv
+import html as html_lib
 import io
+import json
 import random
+import re
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -401,3 +404,47 @@ def test_while_the_first_build_runs_views_answer_at_once(hub: Hub, clients, monk
     finally:
         lock.release()
     assert c.get("/v1/dashboard/retention").json()["cohorts"]  # the build runs once the lock is free
+
+
+def _figures(html: str) -> dict[str, dict]:
+    """Chart id → the Plotly spec a page carries (unescaped from its data attribute)."""
+    return {m[0]: json.loads(html_lib.unescape(m[1]))
+            for m in re.findall(r'data-chart="([^"]+)" data-figure="([^"]*)"', html)}
+
+
+def test_every_chart_has_its_csv_and_shows_the_api_numbers(world: Hub, clients) -> None:  # type: ignore[no-untyped-def]
+    """Each chart section links a CSV export that answers, and the figures hold the numbers the JSON API returns."""
+    c = clients.as_("viewer")
+    service.refresh(world)
+    pages = {p: c.get(f"/dashboard/{p}").text for p in ("retention", "channels", "fatigue?channel=wecom_1v1", "ltv")}
+    for page, html in pages.items():
+        sections = re.findall(r'<section class="dash-chart" id="([^"]+)">(.*?)</section>', html, re.DOTALL)
+        assert sections, page
+        for cid, body in sections:
+            if cid == "caps":
+                continue
+            links = re.findall(r'<a class="csv" href="([^"]+)"', body)
+            assert len(links) == 1, (page, cid)
+            got = c.get(links[0].replace("&amp;", "&"))
+            assert got.status_code == 200 and got.headers["content-type"].startswith("text/csv"), (page, cid)
+    retention_json = c.get("/v1/dashboard/retention").json()
+    tri = _figures(pages["retention"])["retention-triangle"]["data"][0]
+    assert tri["z"] == [x["shares"] for x in retention_json["cohorts"]]
+    curves = _figures(pages["retention"])["retention-curves"]["data"]
+    assert [t["y"] for t in curves] == [x["shares"] for x in retention_json["cohorts"]]
+    fat = c.get("/v1/dashboard/fatigue?channel=wecom_1v1").json()
+    open_trace, mute_trace, weeks_trace = _figures(pages["fatigue?channel=wecom_1v1"])["fatigue-curve"]["data"]
+    assert open_trace["y"] == [b["open_rate"] for b in fat["bins"]]
+    assert mute_trace["y"] == [b["mute_rate"] for b in fat["bins"]]
+    assert weeks_trace["y"] == [b["user_weeks"] for b in fat["bins"]]
+    health = c.get("/v1/dashboard/channels").json()
+    deliveries = _figures(pages["channels"])["channel-deliveries"]["data"]
+    assert {t["name"]: t["y"] for t in deliveries} == {
+        ch: [r["deliveries"] for r in health["rows"] if r["channel"] == ch] for ch in {r["channel"] for r in health["rows"]}}
+    ltv_json = c.get("/v1/dashboard/ltv").json()
+    ltv_figs = _figures(pages["ltv"])
+    assert [t["y"] for t in ltv_figs["ltv-observed"]["data"]] == [x["cumulative"] for x in ltv_json["curves"]]
+    model = c.get("/v1/dashboard/ltv/model").json()
+    observed, predicted = ltv_figs["ltv-holdout"]["data"][:2]
+    assert observed["y"] == [h["observed_revenue"] for h in model["holdout"]]
+    assert predicted["y"] == [h["predicted_revenue"] for h in model["holdout"]]

@@ -7,14 +7,9 @@ Most of the time (minutes on a busy 2-core machine) is the embedding model, as i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from contenthub.config import Settings
-from contenthub.embeddings import Embedder
-from contenthub.hub import Hub, open_hub
-from tests.es_support import es_url, require_module, unique_prefix
+from tests.es_support import es_hub, require_module  # noqa: F401 - es_hub is this module's ``hub`` fixture
 from tests.test_library_api import (  # noqa: F401 - collected here against Elasticsearch
     test_search_text_filters_and_semantic,
     test_upload_image_dedupes_bytes,
@@ -30,12 +25,3 @@ from tests.test_recommend_api import (  # noqa: F401 - collected here against El
 pytestmark = pytest.mark.es
 require_module()
 
-
-@pytest.fixture
-def hub(settings: Settings, embedder: Embedder) -> Iterator[Hub]:
-    es_settings = settings.model_copy(update={"store_url": es_url(), "es_index_prefix": unique_prefix()})
-    h = open_hub(es_settings, embedder=embedder)
-    assert h.store.backend == "elasticsearch"
-    yield h
-    h.store.drop()  # type: ignore[attr-defined]
-    h.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from contenthub.dashboard.weeks import week_start
 from contenthub.dashboard.models import (
     AssetGroup,
     AssetLeaders,
@@ -14,6 +13,7 @@ from contenthub.dashboard.models import (
     ChannelWeek,
 )
 from contenthub.dashboard.rollup import Rollup
+from contenthub.dashboard.weeks import week_start
 from contenthub.hub import Hub
 from contenthub.library import taxonomy
 from contenthub.recommend import caps

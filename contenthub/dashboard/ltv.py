@@ -28,7 +28,6 @@ import pandas as pd
 from lifetimes import BetaGeoFitter, GammaGammaFitter
 from lifetimes.utils import ConvergenceError
 
-from contenthub.dashboard.weeks import week_bounds, week_of, week_start, zone
 from contenthub.dashboard.models import (
     HoldoutWeek,
     LtvCurve,
@@ -37,6 +36,7 @@ from contenthub.dashboard.models import (
     UserValue,
 )
 from contenthub.dashboard.rollup import Rollup
+from contenthub.dashboard.weeks import week_bounds, week_of, week_start, zone
 from contenthub.errors import ConflictError, NotFoundError
 from contenthub.hub import Hub
 from contenthub.recommend import users

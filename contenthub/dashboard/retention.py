@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 
 from contenthub.dashboard import ltv
-from contenthub.dashboard.weeks import week_start
 from contenthub.dashboard.models import (
     Cohort,
     CohortBy,
@@ -22,6 +21,7 @@ from contenthub.dashboard.models import (
     StageWeek,
 )
 from contenthub.dashboard.rollup import Rollup
+from contenthub.dashboard.weeks import week_start
 from contenthub.hub import Hub
 from contenthub.recommend import lifecycle
 
