@@ -17,7 +17,7 @@ import pytest
 from contenthub.dashboard import fatigue, ltv, retention, rollup, service, weeks
 from contenthub.hub import Hub
 from contenthub.publish import service as publish_service
-from contenthub.recommend import events, lifecycle, users
+from contenthub.recommend import events, lifecycle, segments, users
 from contenthub.recommend.engagement import ENGAGED
 from contenthub.recommend.models import UserIn
 from contenthub.store.query import EventQuery
@@ -209,6 +209,20 @@ def test_predicted_value_reaches_users_and_segments(world: Hub) -> None:
     value = service.user_value(world, "u001")
     assert doc["attributes"]["predicted_tier"] == value.predicted_tier
     assert doc["attributes"]["predicted_value"] == pytest.approx(value.predicted_value, rel=0.05, abs=1.0)
+
+
+def test_predicted_tier_selects_a_segment_the_recommender_serves(world: Hub, clients) -> None:  # type: ignore[no-untyped-def]
+    """Predicted value tier → user attribute → segment (attr.predicted_tier) → next content for that segment."""
+    service.refresh(world)
+    tier = service.user_value(world, "u001").predicted_tier
+    segment = {"name": f"predicted {tier}", "all": [{"field": "attr.predicted_tier", "op": "eq", "value": tier}]}
+    assert clients.as_("editor").put("/v1/segments/by-value", json=segment).status_code == 200
+    members = set(segments.members(world, segments.get_segment(world, "by-value")))
+    expected = {d["id"] for d in users.iter_users(world) if (d.get("attributes") or {}).get("predicted_tier") == tier}
+    assert "u001" in members and members == expected
+    lines = clients.as_("bot").get("/v1/recommendations/segments/by-value?channel=wecom_1v1&n=1").text.splitlines()
+    served = [json.loads(line) for line in lines]
+    assert {r["target"] for r in served} == members and any(r["picks"] for r in served)
 
 
 def test_observed_ltv_sums_revenue(world: Hub) -> None:
