@@ -452,6 +452,28 @@ def test_event_counts(store: Store) -> None:
         store.event_counts(("body",), EventQuery())
 
 
+def test_event_counts_by_period(store: Store) -> None:
+    """Periods are [bounds[i], bounds[i+1]): a stamp on a bound opens the next period; outside the bounds or the
+    query's own window nothing is counted; user-less events group under None."""
+    store.add_events([
+        event("1", "click", minutes=0), event("2", "click", minutes=9.999999), event("3", "click", minutes=10),
+        event("4", "convert", minutes=15, value=7.5), event("5", "click", minutes=25), event("6", "click", minutes=30),
+        event("7", "open", user=None, group_id="g1", minutes=12), event("8", "click", minutes=-1),
+    ])
+    bounds = [T0 + timedelta(minutes=m) for m in (0, 10, 20, 30)]
+    got = sorted(store.event_counts_by_period(("user_id", "type"), EventQuery(), bounds), key=str)
+    assert got == sorted([(("u1", "click"), 0, 2, 0.0), (("u1", "click"), 1, 1, 0.0), (("u1", "convert"), 1, 1, 7.5),
+                          ((None, "open"), 1, 1, 0.0), (("u1", "click"), 2, 1, 0.0)], key=str)
+    windowed = store.event_counts_by_period(("type",), EventQuery(since=T0 + timedelta(minutes=5), types=("click",)), bounds)
+    assert sorted(windowed, key=str) == sorted([(("click",), 0, 1, 0.0), (("click",), 1, 1, 0.0), (("click",), 2, 1, 0.0)],
+                                               key=str)
+    assert list(store.event_counts_by_period(("type",), EventQuery(), bounds[:1])) == []
+    with pytest.raises(ValueError):
+        list(store.event_counts_by_period(("type",), EventQuery(), bounds[::-1]))
+    with pytest.raises(ValueError):
+        list(store.event_counts_by_period(("body",), EventQuery(), bounds))
+
+
 def test_event_columns(store: Store) -> None:
     """Not in the protocol, but recommend.batch reads events this way when a store offers it."""
     store.add_events([event("1", "click", minutes=1.5), event("2", "convert", user="u2", value=9.5),

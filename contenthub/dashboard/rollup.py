@@ -2,9 +2,9 @@
 
 Why a rollup: the views need distinct users per cohort and week, per-user sends per week and per-user
 purchase histories — none of which is additive, so none can be a counter that ingestion keeps summed.
-The rollup asks the store for one aggregation per week of the hub's calendar (``Store.event_counts`` by
-user, channel and type over that week's UTC range: a GROUP BY on SQLite, a composite aggregation on
-Elasticsearch) and folds the groups into numpy arrays (users × weeks), after which each view is a few
+The rollup asks the store for the event counts by user, channel, type and week of the hub's calendar
+(``Store.event_counts_by_period`` with each week's UTC bounds: one GROUP BY pass on SQLite, a composite
+aggregation per week on Elasticsearch) and folds the groups into numpy arrays (users × weeks), after which each view is a few
 array reductions. Ingestion writes nothing for the dashboard, and the weeks follow the hub's time zone
 (``weeks``) whenever the rollup is built. Re-sent events are stored once, so they are counted once. It is cached per process and rebuilt when older than ``MAX_AGE_S`` (the stale copy keeps
 answering while a background thread rebuilds), or at once by ``refresh``.
@@ -166,34 +166,39 @@ def build(hub: Hub, now: datetime | None = None) -> Rollup:
                 unsub[i] = week0 - 1
     sends: dict[str, dict[tuple[int, int], list[int]]] = {}
     channel_weeks: dict[tuple[str, int], dict[str, float]] = {}
-    for col in range(n_weeks):
+    bounds = [weeks.week_bounds(week0 + col, tz)[0] for col in range(n_weeks)] + [weeks.week_bounds(now_week, tz)[1]]
+    # one pass over the log, periods in any order: a user's first week is the smallest seen
+    unsub_cols: dict[int, int] = {}
+    for (user, channel, etype), col, count, value in hub.store.event_counts_by_period(
+            ("user_id", "channel", "type"), EventQuery(), bounds):
         week = week0 + col
-        since, until = weeks.week_bounds(week, tz)
-        for (user, channel, etype), count, value in hub.store.event_counts(
-                ("user_id", "channel", "type"), EventQuery(since=since, until=until)):
-            value = value if etype == "convert" else 0.0
-            cw = channel_weeks.setdefault((channel or "", week), {})
-            cw[f"n:{etype}"] = cw.get(f"n:{etype}", 0.0) + count
+        value = value if etype == "convert" else 0.0
+        cw = channel_weeks.setdefault((channel or "", week), {})
+        cw[f"n:{etype}"] = cw.get(f"n:{etype}", 0.0) + count
+        if value:
+            cw["rev"] = cw.get("rev", 0.0) + value
+        if user is None:
+            continue
+        i = index.get(user)
+        if i is None:
+            i = index[user] = len(first)
+            first.append(week)
+        elif week < first[i]:
+            first[i] = week
+        if etype in ENGAGED:
+            _add(cells["e"], i, col, count)
+        if etype == "convert":
+            _add(cells["c"], i, col, count)
             if value:
-                cw["rev"] = cw.get("rev", 0.0) + value
-            if user is None:
-                continue
-            i = index.get(user)
-            if i is None:
-                i = index[user] = len(first)
-                first.append(week)
-            if etype in ENGAGED:
-                _add(cells["e"], i, col, count)
-            if etype == "convert":
-                _add(cells["c"], i, col, count)
-                if value:
-                    _add(cells["r"], i, col, value)
-            elif etype == "unsubscribe" and i not in unsub:
-                unsub[i] = week
-            slot = _SEND_SLOT.get(etype)
-            if slot is not None:
-                counts = sends.setdefault(channel or "", {}).setdefault((i, col), [0, 0, 0])
-                counts[slot] += count
+                _add(cells["r"], i, col, value)
+        elif etype == "unsubscribe" and i not in unsub and (i not in unsub_cols or col < unsub_cols[i]):
+            unsub_cols[i] = col
+        slot = _SEND_SLOT.get(etype)
+        if slot is not None:
+            counts = sends.setdefault(channel or "", {}).setdefault((i, col), [0, 0, 0])
+            counts[slot] += count
+    for i, col in unsub_cols.items():
+        unsub[i] = week0 + col
     n = len(first)
     first_week = np.array(first, dtype=np.int32)
 
@@ -204,7 +209,7 @@ def build(hub: Hub, now: datetime | None = None) -> Rollup:
         return out
 
     unsub_week = np.full(n, -1, dtype=np.int32)
-    for i, week in unsub.items():  # weeks were read oldest first: each user's earliest unsubscribe week
+    for i, week in unsub.items():  # each user's earliest unsubscribe week
         unsub_week[i] = week
     source = np.full(n, "", dtype=object)
     for doc in users.iter_users(hub):

@@ -131,6 +131,13 @@ class Store(Protocol):
     def event_counts(self, group_by: tuple[str, ...], q: EventQuery) -> list[tuple[tuple[Any, ...], int, float]]:
         """Aggregate counts and value sums grouped by event fields (e.g. ('asset_id','channel','type'))."""
 
+    def event_counts_by_period(self, group_by: tuple[str, ...], q: EventQuery, bounds: list[datetime]
+                               ) -> Iterator[tuple[tuple[Any, ...], int, int, float]]:
+        """``event_counts`` per period, streamed: (group, period, count, value sum), where period ``i`` holds
+        the events with ``bounds[i] <= ts < bounds[i + 1]`` (``bounds`` ascending; events outside
+        [bounds[0], bounds[-1]) and ``q``'s since/until are not counted). For readers of the whole log by
+        calendar period (the dashboard's weeks in the hub's zone), whose groups may not fit in one list."""
+
     # --- counters (additive, order-independent) ----------------------------------------
     def add_to_counters(self, collection: str, updates: list[tuple[str, str, float]]) -> None:
         """Atomically add deltas to (key, field) counters; used for decayed profile weights."""

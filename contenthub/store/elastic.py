@@ -39,7 +39,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -1109,6 +1109,24 @@ class ElasticStore:
                 cell[0] += 1
                 cell[1] += float(s.get("value") or 0.0)
         return [(k, int(v[0]), float(v[1])) for k, v in acc.items()]
+
+    def event_counts_by_period(self, group_by: tuple[str, ...], q: EventQuery, bounds: list[datetime]
+                               ) -> Iterator[tuple[tuple[Any, ...], int, int, float]]:
+        """One composite aggregation per period, its range intersected with ``q``'s (a date_histogram
+        source cannot follow arbitrary bounds, and this node has no scripting to compute a period)."""
+        for col in group_by:
+            if col not in EVENT_COLUMNS or col == "ts":
+                raise ValueError(f"cannot group events by {col}")
+        if [to_iso(b) for b in bounds] != sorted(to_iso(b) for b in bounds):
+            raise ValueError("period bounds must be ascending")
+        for i in range(len(bounds) - 1):
+            since = max(t for t in (bounds[i], q.since) if t is not None)
+            until = min(t for t in (bounds[i + 1], q.until) if t is not None)
+            if since >= until:
+                continue
+            query = eq.event_query(replace(q, since=since, until=until))
+            for key, n, value in self._composite("events", query, group_by, sum_field="value"):
+                yield key, i, n, value
 
     def _event_ids(self, query: dict[str, Any]) -> list[str]:
         self._refresh("events")
