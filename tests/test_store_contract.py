@@ -553,7 +553,7 @@ def test_es_versioned_indices_behind_aliases(es_store: Any) -> None:
     assert es_store.query_events(EventQuery()) == [] and es_store.count_assets(AssetFilter()) == 0
     es_store.init()
     prefix = es_store.prefix
-    assert es_store.schema.existing() == {f"{prefix}-{k}": [f"{prefix}-{k}-v1"]
+    assert es_store.schema.existing() == {f"{prefix}-{k}": [f"{prefix}-{k}-v{es_store.schema.version(k)}"]
                                           for k in ("assets", "counters", "docs", "events")}
     assert es_store.integrity_check() is True
     es_store.put_assets([make_asset("a1", "t")])

@@ -136,6 +136,8 @@ def outage_reason(exc: BaseException) -> str | None:
         return "no node of the cluster could be reached"
     if isinstance(exc, ApiError) and exc.meta.status in OUTAGE_STATUSES:
         return f"the cluster answered {exc.meta.status} ({exc.message})"
+    if isinstance(exc, ApiError) and exc.meta.status == 403 and "cluster_block_exception" in str(exc):
+        return "an index is read-only for now (a `store migrate` is copying it, or the disk is full)"
     return None
 
 

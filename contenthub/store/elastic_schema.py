@@ -36,7 +36,10 @@ from elasticsearch import ApiError, Elasticsearch
 from contenthub.store.analysis import TERM_FIELDS
 
 KINDS = ("docs", "assets", "events", "counters")
-MAPPING_VERSION = {"docs": 1, "assets": 1, "events": 1, "counters": 1}
+MAPPING_VERSION = {"docs": 2, "assets": 1, "events": 1, "counters": 1}
+"""Bump a kind's version with every mapping change of it, and say in store/es_migrate.py's TRANSFORMS how
+a document of the old version becomes one of the new when the shape changed (`contenthub store migrate`).
+docs v2: the staged-transaction fields gone (store/es_intents.py), ``intent`` added."""
 
 KEYWORD = {"type": "keyword"}
 STORED_ONLY = {"type": "keyword", "index": False, "doc_values": False}
@@ -58,13 +61,9 @@ MAPPINGS: dict[str, dict[str, Any]] = {
             "body": UNINDEXED_OBJECT,
             # Long strings are not indexed for `where` (Lucene terms are limited to 32 KB).
             "fields": {"type": "flattened", "ignore_above": 1024},
-            # Multi-document transactions (put_docs_atomic): see ElasticStore.put_docs_atomic.
-            "tx": KEYWORD,
-            "staged": UNINDEXED_OBJECT,
-            "staged_fields": {"type": "flattened", "ignore_above": 1024},
-            "staged_delete": {"type": "boolean"},
-            "staged_version": {"type": "long"},
-            "status": KEYWORD,
+            # the multi-document write (put_docs_atomic, store/es_intents.py) that last wrote the doc
+            "intent": KEYWORD,
+            # bookkeeping docs (intents, counter batches): when they were made, for recovery
             "created": {"type": "double"},
         },
     },
@@ -156,8 +155,11 @@ class Indices:
     def alias(self, kind: str) -> str:
         return f"{self.prefix}-{kind}"
 
+    def version(self, kind: str) -> int:
+        return MAPPING_VERSION[kind]
+
     def concrete(self, kind: str) -> str:
-        return f"{self.prefix}-{kind}-v{MAPPING_VERSION[kind]}"
+        return f"{self.prefix}-{kind}-v{self.version(kind)}"
 
     def settings(self, kind: str) -> dict[str, Any]:
         """Settings of a new index. Copies: one replica on a cluster, none on a single node (a replica

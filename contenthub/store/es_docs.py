@@ -39,10 +39,16 @@ OUTAGE_STATUSES = frozenset({408, 429, 502, 503, 504})
 the flood-stage watermark, a node or shard unavailable, no elected master), never "the request is wrong"."""
 
 
+BLOCKED = 403
+"""A bulk item refused with 403 met an index block (``cluster_block_exception``: the index is write-blocked
+while `store migrate` copies it, or read-only after the disk's flood-stage watermark); a request that is
+not allowed at all fails whole, never per item. Both blocks lift by themselves or by an operator: an outage."""
+
+
 def write_failure(message: str, statuses: list[int]) -> Exception:
     """A bulk write some of whose items failed: when every failure is an outage (the shard's node is gone,
     no master, overloaded) the whole write is worth repeating, and ids make repeating it harmless."""
-    if statuses and all(s in OUTAGE_STATUSES for s in statuses):
+    if statuses and all(s in OUTAGE_STATUSES or s == BLOCKED for s in statuses):
         return unavailable("Elasticsearch", f"{len(statuses)} write(s) met an unavailable shard or node")
     return StoreError(message)
 
