@@ -3,14 +3,19 @@
 For each backend: load N assets with 384-d vectors, ingest M events through ``add_events`` with the real
 profile deriver (``counter_deltas``) in batches of 5,000 (what the batch endpoint does after validation),
 then time searches (BM25 text search and filtered kNN, each alone and one after the other as the library's
-hybrid search runs them) and next content for users (``recommend.service.next_for_user``, in process,
-catalog already built). Prints one JSON object.
+hybrid search runs them), the recommender's catalog build, next content for users
+(``recommend.service.next_for_user``, in process, catalog already built: one at a time, then from
+``--concurrency`` threads as bots ask at once), cap reservations (what a journey's due send takes besides
+its pick: a cap slot per period and the asset, create-if-absent documents) and reserved picks
+(``next_for_user(..., reserve=True)``, what ``GET /v1/journeys/due`` does per send), both from
+``--concurrency`` threads. Prints one JSON object.
 
 The data is synthetic and deterministic (seeded): Chinese titles from a small vocabulary, Zipf-distributed
 asset popularity, vectors random unit vectors (the store is measured, not the embedding model).
-Elasticsearch runs with production settings (refresh_interval 1 s, so each write batch waits up to 1 s
-for refresh=wait_for). Usage:
+Elasticsearch runs with production settings (refresh_interval 1 s; no write waits for a refresh, the
+next search of the writing process refreshes once). Usage:
     python bench/store.py [--assets 100000] [--events 1000000] [--es-url URL] [--backends sqlite,elasticsearch]
+        [--concurrency 8] [--reservations 2000] [--picks 200]
 The ES URL defaults to CONTENTHUB_TEST_ES_URL (start a node with `bash scripts/elasticsearch.sh start`).
 """
 
