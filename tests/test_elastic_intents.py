@@ -27,27 +27,33 @@ class Crash(Exception):
     pass
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[ElasticStore]:
-    s = ElasticStore(es_url(), Settings(data_dir=tmp_path, es_index_prefix=unique_prefix()))
+@pytest.fixture(params=[1, 2], ids=["one-shard", "two-shards"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ElasticStore]:
+    """One shard: a write is one ordered bulk request. Two: one request per part of the order."""
+    s = ElasticStore(es_url() + f"&shards={request.param}", Settings(data_dir=tmp_path, es_index_prefix=unique_prefix()))
     yield s
     s.drop()
     s.close()
 
 
-def crash_after_phases(monkeypatch: pytest.MonkeyPatch, phases: int) -> None:
-    """The writer dies after ``phases`` phases of its first application (0: right after the intent)."""
-    real = es_intents._apply_phase
-    done = {"n": 0}
+def crash_after_writes(monkeypatch: pytest.MonkeyPatch, store: ElasticStore, writes: int) -> None:
+    """The writer dies after ``writes`` of its document writes were applied (0: right after the intent),
+    in the middle of a bulk request or between two."""
+    budget: dict[str, int | None] = {"n": writes}
+    real = store._bulk
 
-    def phase(store: Any, intent_id: str, body: dict[str, Any], steps: list[dict[str, Any]], *, replay: bool) -> None:
-        if not replay:
-            if done["n"] >= phases:
-                raise Crash
-            done["n"] += 1
-        real(store, intent_id, body, steps, replay=replay)
+    def bulk(ops: list[Any], **kw: Any) -> Any:
+        left = budget["n"]
+        if left is None:
+            return real(ops, **kw)
+        if len(ops) <= left:
+            budget["n"] = left - len(ops)
+            return real(ops, **kw)
+        real(ops[:left], **kw)
+        budget["n"] = None  # dead: recovery, in another process, writes normally
+        raise Crash
 
-    monkeypatch.setattr(es_intents, "_apply_phase", phase)
+    monkeypatch.setattr(store, "_bulk", bulk)
 
 
 def state(store: ElasticStore) -> dict[str, Any]:
@@ -69,7 +75,7 @@ def pending_intents(store: ElasticStore) -> int:
 def test_a_write_crashed_after_any_step_is_finished_once_by_recovery(
         store: ElasticStore, monkeypatch: pytest.MonkeyPatch, phases: int) -> None:
     seed(store)
-    crash_after_phases(monkeypatch, phases)
+    crash_after_writes(monkeypatch, store, phases)
     with pytest.raises(Crash):
         store.put_docs_atomic("plans", {"head": {"gen": 2}, "copy": {"gen": 2}}, delete=["old"])
     seen = state(store)
@@ -90,7 +96,7 @@ def test_a_write_crashed_after_any_step_is_finished_once_by_recovery(
 
 def test_recovery_never_overwrites_a_later_writer(store: ElasticStore, monkeypatch: pytest.MonkeyPatch) -> None:
     seed(store)
-    crash_after_phases(monkeypatch, 1)  # head written, copy not, old not deleted
+    crash_after_writes(monkeypatch, store, 1)  # head written, copy not, old not deleted
     with pytest.raises(Crash):
         store.put_docs_atomic("plans", {"head": {"gen": 2}, "copy": {"gen": 2}}, delete=["old"])
     # after the crash, before recovery, other writers change the copy and the doc to delete
@@ -116,7 +122,7 @@ def test_replaying_a_write_that_had_finished_changes_nothing(store: ElasticStore
 
 def test_a_young_intent_is_left_to_its_writer(store: ElasticStore, monkeypatch: pytest.MonkeyPatch) -> None:
     seed(store)
-    crash_after_phases(monkeypatch, 0)
+    crash_after_writes(monkeypatch, store, 0)
     with pytest.raises(Crash):
         store.put_docs_atomic("plans", {"head": {"gen": 2}})
     assert es_intents.recover(store) == 0, "younger than the grace period: its writer may be finishing"
@@ -126,7 +132,7 @@ def test_a_young_intent_is_left_to_its_writer(store: ElasticStore, monkeypatch: 
 def test_a_new_store_process_replays_what_a_dead_one_left(store: ElasticStore, monkeypatch: pytest.MonkeyPatch,
                                                           tmp_path: Path) -> None:
     seed(store)
-    crash_after_phases(monkeypatch, 1)
+    crash_after_writes(monkeypatch, store, 1)
     with pytest.raises(Crash):
         store.put_docs_atomic("plans", {"head": {"gen": 3}, "copy": {"gen": 3}})
     monkeypatch.undo()

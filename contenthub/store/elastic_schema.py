@@ -150,6 +150,7 @@ class Indices:
         self.replicas = replicas
         self.refresh_interval = refresh_interval
         self._ready: set[str] = set()
+        self._shard_counts: dict[str, int] = {}
         self._vector_dims: set[int] | None = None
 
     def alias(self, kind: str) -> str:
@@ -182,6 +183,19 @@ class Indices:
         if replicas:
             s["unassigned.node_left.delayed_timeout"] = "5s"
         return s
+
+    def shard_count(self, kind: str) -> int:
+        """Primary shards of the index behind ``kind``'s alias (read once; a shard count never changes)."""
+        if kind not in self._shard_counts:
+            got = self.es.indices.get_settings(index=self.alias(kind), name="index.number_of_shards")
+            self._shard_counts[kind] = int(next(iter(got.body.values()))["settings"]["index"]["number_of_shards"])
+        return self._shard_counts[kind]
+
+    def forget(self, kind: str) -> None:
+        """The alias of ``kind`` moved to another index (store migrate): read its facts again."""
+        self._shard_counts.pop(kind, None)
+        if kind == "assets":
+            self._vector_dims = None
 
     def default_replicas(self) -> int:
         return 1 if int(self.es.cluster.health()["number_of_data_nodes"]) > 1 else 0
@@ -268,4 +282,5 @@ class Indices:
             for index in indices:
                 self.es.indices.delete(index=index, ignore_unavailable=True)
         self._ready.clear()
+        self._shard_counts.clear()
         self._vector_dims = None

@@ -10,8 +10,10 @@ reader must take part in (the staged-body transaction this replaces), a multi-do
    process or by recovery in any other;
 3. **apply**, in an order callers rely on: every put but the last, then the last put, then the
    deletions — each a plain single-document write with optimistic concurrency (``if_seq_no`` on the
-   document as just read, ``create`` when absent), stamped ``intent: uuid``. A 409 means another
-   writer got in between our read and our write: read again and write again (this write is the later one);
+   document as read, ``create`` when absent), stamped ``intent: uuid``, all in one bulk request when
+   the docs index has one shard (a shard applies a bulk's items in order), else one request per part.
+   A 409 means another writer got in between our read and our write: read again and write again (this
+   write is the later one);
 4. the intent document is deleted.
 
 Recovery (at start and every minute, in whichever process writes first) replays intents older than
@@ -68,7 +70,7 @@ def write(store: ElasticStore, collection: str, docs: dict[str, dict[str, Any]],
     body = {"collection": collection, "steps": steps, "docs": docs, "recreated": recreated}
     store.es.create(index=store.schema.alias("docs"), id=key_id(INTENT, intent_id), document={
         "collection": INTENT, "id": intent_id, "version": 1, "created": time.time(), "body": body})
-    apply(store, intent_id, body, replay=False)
+    apply(store, intent_id, body, replay=False, known=snapshot)
     store._delete_quietly("docs", key_id(INTENT, intent_id))
 
 
@@ -77,23 +79,31 @@ def _step(store: ElasticStore, collection: str, doc_id: str, snapshot: dict[str,
     return {"id": doc_id, "delete": delete, "seq": raw.seq_no if raw else None, "term": raw.primary_term if raw else None}
 
 
-def apply(store: ElasticStore, intent_id: str, body: dict[str, Any], *, replay: bool) -> None:
-    """The steps of an intent in their order: puts but the last, the last put, deletions."""
+def apply(store: ElasticStore, intent_id: str, body: dict[str, Any], *, replay: bool,
+          known: dict[str, Raw] | None = None) -> None:
+    """The steps of an intent in their order: puts but the last, the last put, deletions. On one shard
+    (the default) one bulk request keeps that order — a shard applies a bulk's items one after another,
+    so a refresh or a real-time GET can only see a prefix of them; on several shards each part is its
+    own request. ``known``: the documents as just read (the snapshot), saving the first read."""
     steps = body["steps"]
     puts = [s for s in steps if not s["delete"]]
-    for phase in (puts[:-1], puts[-1:], [s for s in steps if s["delete"]]):
+    phases = [puts[:-1], puts[-1:], [s for s in steps if s["delete"]]]
+    if store.schema.shard_count("docs") == 1:
+        phases = [steps and [*puts, *phases[2]]]
+    for phase in phases:
         if phase:
-            _apply_phase(store, intent_id, body, phase, replay=replay)
+            _apply_phase(store, intent_id, body, phase, replay=replay, known=known)
 
 
 def _apply_phase(store: ElasticStore, intent_id: str, body: dict[str, Any], phase: list[dict[str, Any]], *,
-                 replay: bool) -> None:
+                 replay: bool, known: dict[str, Raw] | None = None) -> None:
     collection = body["collection"]
     alias = store.schema.alias("docs")
     recreated = set(body.get("recreated") or ())
     pending = {key_id(collection, s["id"]): s for s in phase}
     for _ in range(MAX_ROUNDS):
-        current = store._mget("docs", list(pending))
+        current = known if known is not None else store._mget("docs", list(pending))
+        known = None  # a conflict means someone wrote since: read again
         ops: list[Any] = []
         targets: list[str] = []
         for did, step in list(pending.items()):

@@ -112,6 +112,7 @@ def _migrate_one(store: ElasticStore, step: Step, progress: Progress, keep_old: 
                                        {"add": {"index": step.target, "alias": alias}}])
     if not keep_old:
         es.indices.delete(index=step.source)
+    store.schema.forget(step.kind)
     store.schema.wait_ready(step.kind)
 
 
