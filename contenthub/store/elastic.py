@@ -58,7 +58,7 @@ from contenthub.errors import ConflictError
 from contenthub.store import analysis, es_intents, es_json
 from contenthub.store import elastic_query as eq
 from contenthub.store.base import CounterDeriver, flat_deltas
-from contenthub.store.elastic_schema import Indices, vector_field
+from contenthub.store.elastic_schema import KINDS, Indices, vector_field
 from contenthub.store.es_docs import OUTAGE_STATUSES, Raw, StoreError
 from contenthub.store.es_docs import key_id as _key_id
 from contenthub.store.es_docs import live as _live
@@ -168,6 +168,7 @@ class ElasticStore:
             refresh_interval=refresh_interval,
         )
         self._dirty: set[str] = set()  # kinds this process wrote to since its last refresh of them
+        self._refresh_locks = {kind: threading.Lock() for kind in KINDS}
         self._last_recovery = 0.0
         self._recovery_lock = threading.Lock()
         self.media_dir.mkdir(parents=True, exist_ok=True)
@@ -246,8 +247,12 @@ class ElasticStore:
         self._dirty.add(kind)
 
     def _fresh(self, kind: str) -> None:
+        """Threads that search at once share one refresh: the first refreshes, the others wait for it and
+        find nothing left to do (unless a write landed meanwhile)."""
         if kind in self._dirty:
-            self._refresh(kind)
+            with self._refresh_locks[kind]:
+                if kind in self._dirty:
+                    self._refresh(kind)
 
     def _when_ready(self, kind: str, call: Callable[[], Any]) -> Any:
         """Run ``call``; if it met a shard still starting (another process created the index a moment
