@@ -169,6 +169,7 @@ class ElasticStore:
         )
         self._dirty: set[str] = set()  # kinds this process wrote to since its last refresh of them
         self._refresh_locks = {kind: threading.Lock() for kind in KINDS}
+        self._unrefreshed_events: set[tuple[str | None, str | None]] = set()  # (user, group) of such events
         self._last_recovery = 0.0
         self._recovery_lock = threading.Lock()
         self.media_dir.mkdir(parents=True, exist_ok=True)
@@ -238,6 +239,8 @@ class ElasticStore:
 
     def _refresh(self, kind: str) -> None:
         self._dirty.discard(kind)
+        if kind == "events":
+            self._unrefreshed_events.clear()
         self._when_ready(kind, lambda: self.es.indices.refresh(index=self._alias(kind), ignore_unavailable=True,
                                                                allow_no_indices=True))
 
@@ -265,13 +268,15 @@ class ElasticStore:
         self.schema.wait_ready(kind)
         return call()
 
-    def _search(self, kind: str, **body: Any) -> dict[str, Any]:
-        self._fresh(kind)
+    def _search(self, kind: str, *, fresh: bool = True, **body: Any) -> dict[str, Any]:
+        if fresh:
+            self._fresh(kind)
         return self._when_ready(kind, lambda: self.es.search(index=self._alias(kind), ignore_unavailable=True,
                                                              allow_no_indices=True, **body).body)
 
-    def _count(self, kind: str, query: dict[str, Any]) -> int:
-        self._fresh(kind)
+    def _count(self, kind: str, query: dict[str, Any], *, fresh: bool = True) -> int:
+        if fresh:
+            self._fresh(kind)
         resp = self._when_ready(kind, lambda: self.es.count(index=self._alias(kind), query=query,
                                                             ignore_unavailable=True, allow_no_indices=True))
         return int(resp["count"])
@@ -330,9 +335,10 @@ class ElasticStore:
         return out
 
     def _scan(self, kind: str, query: dict[str, Any], *, sort: list[Any] | None = None, page: int = SCAN_PAGE,
-              source: Any = True, limit: int | None = None) -> Iterator[list[dict[str, Any]]]:
+              source: Any = True, limit: int | None = None, fresh: bool = True) -> Iterator[list[dict[str, Any]]]:
         """Every hit of ``query`` in pages, on a point in time (a consistent view while paging)."""
-        self._fresh(kind)
+        if fresh:
+            self._fresh(kind)
         try:
             pit = self._when_ready(kind, lambda: self.es.open_point_in_time(index=self._alias(kind),
                                                                             keep_alive="2m")["id"])
@@ -365,18 +371,18 @@ class ElasticStore:
                 pass
 
     def _page(self, kind: str, query: dict[str, Any], sort: list[Any], offset: int, limit: int,
-              source: Any = True, window: int = 10_000) -> list[dict[str, Any]]:
+              source: Any = True, window: int = 10_000, fresh: bool = True) -> list[dict[str, Any]]:
         """Hits ``offset … offset+limit`` in ``sort`` order; past the index's result window by
         walking a point in time with search_after (the skipped pages carry no source)."""
         if limit <= 0:
             return []
         if offset + limit <= window:
             resp = self._search(kind, query=query, sort=sort, from_=offset, size=limit, source=source,
-                                track_total_hits=False)
+                                track_total_hits=False, fresh=fresh)
             return resp["hits"]["hits"]
         out: list[dict[str, Any]] = []
         skipped = 0
-        for hits in self._scan(kind, query, sort=sort, page=10_000, source=source, limit=offset + limit):
+        for hits in self._scan(kind, query, sort=sort, page=10_000, source=source, limit=offset + limit, fresh=fresh):
             for h in hits:
                 if skipped < offset:
                     skipped += 1
@@ -729,6 +735,7 @@ class ElasticStore:
         try:
             results = self._bulk(ops)
         finally:
+            self._unrefreshed_events.update((ev.get("user_id"), ev.get("group_id")) for ev in events)
             self._wrote("events")
         inserted: list[int] = []
         failures = []
@@ -765,8 +772,16 @@ class ElasticStore:
                 self._apply_counters(_sum_deltas(deltas), batch)
             self._delete_quietly("docs", _key_id(COUNTER_BATCH, batch))
 
+    def _fresh_events(self, q: EventQuery) -> None:
+        """Refresh before a search of events only when an event this process wrote since its last refresh
+        could match: the recommender reads one user's events right after storing another user's."""
+        users, groups = set(q.user_ids), set(q.group_ids)
+        if any((not users or u in users) and (not groups or g in groups) for u, g in list(self._unrefreshed_events)):
+            self._fresh("events")
+
     def query_events(self, q: EventQuery) -> list[dict[str, Any]]:
-        hits = self._page("events", eq.event_query(q), eq.event_sort(q.newest_first), 0, q.limit,
+        self._fresh_events(q)
+        hits = self._page("events", eq.event_query(q), eq.event_sort(q.newest_first), 0, q.limit, fresh=False,
                           source={"excludes": list(INTERNAL_EVENT_FIELDS)})
         return [h["_source"] for h in hits]
 
@@ -794,7 +809,9 @@ class ElasticStore:
         return dict(zip(names, cols, strict=True))
 
     def count_events(self, q: EventQuery | None = None) -> int:
-        return self._count("events", eq.event_query(q or EventQuery()))
+        q = q or EventQuery()
+        self._fresh_events(q)
+        return self._count("events", eq.event_query(q), fresh=False)
 
     def event_counts(self, group_by: tuple[str, ...], q: EventQuery) -> list[tuple[tuple[Any, ...], int, float]]:
         for col in group_by:
