@@ -210,8 +210,7 @@ def _reserver(url: str, key: str, users: list[str], stop: threading.Event, sends
             if status == 200:
                 with sends.lock:
                     sends.served.setdefault(user, []).extend(p["asset_id"] for p in r.json()["picks"])
-            elif status is not None or not stop.is_set():
-                stop.wait(min(float(retry_after or 0.5), 2.0))
+            stop.wait(0.05 if status == 200 else min(float(retry_after or 0.5), 2.0))
 
 
 def _wav(tag: str) -> bytes:
