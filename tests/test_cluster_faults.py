@@ -392,7 +392,9 @@ def test_losing_a_node_mid_ingestion_loses_and_duplicates_nothing(
         assert tally.last_failure_at < green_at, f"requests still failing after the cluster was green: {figures}"
         assert not over_cap and not repeated, f"a send beyond the cap, or an asset sent twice: {figures}"
         assert uploads_whole == len(sends.uploads) and uploads_broken == 0, f"an upload lost or half-written: {figures}"
-        assert all(k.split()[1] in ("200", "201", "503") for k in sends.statuses), figures
+        # a client-side timeout (no answer within 120 s while a node rejoins a loaded box) is counted, as for
+        # ingestion; an answer must be a success or a 503
+        assert all(k.split()[1] in ("200", "201", "503", "transport") for k in sends.statuses), figures
         assert sends.no_retry_after == 0, "a 503 without Retry-After"
         assert all(sends.last_ok_at.get(w, 0) > green_at for w in ("reserve", "upload")), \
             f"reservations or uploads did not recover after the node returned: {figures}"
