@@ -160,7 +160,7 @@ class ElasticStore:
                                 serializers=es_json.SERIALIZERS)
         refresh_interval = options.get("refresh_interval", "1s")
         if refresh_interval.startswith("-"):
-            raise ValueError("refresh_interval must be positive: writes wait for the next refresh")
+            raise ValueError("refresh_interval must be positive: other API processes see writes at the next refresh")
         self.schema = Indices(
             self.es, self.prefix,
             shards=int(options["shards"]) if "shards" in options else None,
