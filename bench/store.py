@@ -3,14 +3,19 @@
 For each backend: load N assets with 384-d vectors, ingest M events through ``add_events`` with the real
 profile deriver (``counter_deltas``) in batches of 5,000 (what the batch endpoint does after validation),
 then time searches (BM25 text search and filtered kNN, each alone and one after the other as the library's
-hybrid search runs them) and next content for users (``recommend.service.next_for_user``, in process,
-catalog already built). Prints one JSON object.
+hybrid search runs them), the recommender's catalog build, next content for users
+(``recommend.service.next_for_user``, in process, catalog already built: one at a time, then from
+``--concurrency`` threads as bots ask at once), cap reservations (what a journey's due send takes besides
+its pick: a cap slot per period and the asset, create-if-absent documents) and reserved picks
+(``next_for_user(..., reserve=True)``, what ``GET /v1/journeys/due`` does per send), both from
+``--concurrency`` threads. Prints one JSON object.
 
 The data is synthetic and deterministic (seeded): Chinese titles from a small vocabulary, Zipf-distributed
 asset popularity, vectors random unit vectors (the store is measured, not the embedding model).
-Elasticsearch runs with production settings (refresh_interval 1 s, so each write batch waits up to 1 s
-for refresh=wait_for). Usage:
+Elasticsearch runs with production settings (refresh_interval 1 s; no write waits for a refresh, the
+next search of the writing process refreshes once). Usage:
     python bench/store.py [--assets 100000] [--events 1000000] [--es-url URL] [--backends sqlite,elasticsearch]
+        [--concurrency 8] [--reservations 2000] [--picks 200]
 The ES URL defaults to CONTENTHUB_TEST_ES_URL (start a node with `bash scripts/elasticsearch.sh start`).
 """
 
@@ -27,6 +32,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,7 +42,8 @@ import numpy as np
 from contenthub.config import Settings
 from contenthub.hub import Hub
 from contenthub.library import taxonomy
-from contenthub.recommend import service
+from contenthub.recommend import reservations, service
+from contenthub.recommend.caps import CapRule
 from contenthub.recommend.catalog import refresh_now
 from contenthub.recommend.engagement import counter_deltas
 from contenthub.store.base import Store
@@ -187,7 +194,44 @@ def run_backend(name: str, store: Store, settings: Settings, args: argparse.Name
             samples.append(d)
     out["next_content"] = pct(samples)
     log(f"{name}: next content {out['next_content']}")
+    out["next_content_concurrent"] = concurrent(
+        lambda i: service.next_for_user(hub, users[i % len(users)], channels[i % 3], n=3, now=NOW, seed=i),
+        args.picks, args.concurrency)
+    log(f"{name}: next content at concurrency {args.concurrency}: {out['next_content_concurrent']}")
+    out["reservations"] = concurrent(lambda i: reserve_send(hub, i), args.reservations, args.concurrency)
+    log(f"{name}: reservations {out['reservations']}")
+    out["reserved_picks"] = concurrent(
+        lambda i: service.next_for_user(hub, f"r{i:06d}", "wecom_1v1", n=1, now=NOW, seed=i, reserve=True),
+        args.picks, args.concurrency)
+    log(f"{name}: reserved picks {out['reserved_picks']}")
     return out
+
+
+RULE = CapRule(channel="wecom_1v1", per_day=1, per_month=4)
+
+
+def reserve_send(hub: Hub, i: int) -> None:
+    """What a journey's due send does besides the pick: take the cap slots of its periods and the asset
+    (two create-if-absent writes per period plus one). Every fifth send asks for a target already served
+    today, so the 'full' path is measured too."""
+    target = f"t{i // 5 if i % 5 == 4 else i:07d}"
+    _, full = reservations.take_cap_slot(hub, target, RULE, NOW, f"rec{i}")
+    if full is None:
+        reservations.take_asset(hub, target, "wecom_1v1", f"a{i % 1000:06d}", NOW, 30, f"rec{i}")
+
+
+def concurrent(call: Callable[[int], Any], n: int, threads: int) -> dict[str, float]:
+    """``n`` calls from ``threads`` threads (bots asking at once): calls per second and latency."""
+    samples: list[float] = []
+
+    def one(i: int) -> None:
+        samples.append(timed(lambda: call(i)))
+
+    t = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(one, range(n)))
+    elapsed = time.perf_counter() - t
+    return {"per_s": round(n / elapsed, 1), "concurrency": threads, **pct(samples)}
 
 
 def main() -> None:
@@ -197,6 +241,8 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=50_000)
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--picks", type=int, default=200)
+    ap.add_argument("--reservations", type=int, default=2000)
+    ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--backends", default="sqlite,elasticsearch")
     ap.add_argument("--es-url", default=os.environ.get("CONTENTHUB_TEST_ES_URL", ""))
     ap.add_argument("--keep", action="store_true", help="keep the data (SQLite folder, ES indices)")

@@ -17,8 +17,9 @@ HOW_TO_RUN = (
     "CONTENTHUB_TEST_ES_URL to the URL it prints (CI sets CONTENTHUB_REQUIRE_ES=1 to make this a failure)"
 )
 
-# Tests refresh every 100 ms instead of the default 1 s: the same refresh=wait_for code path, a tenth
-# of the wait per write. Replicas 0 keeps the single test node green.
+# Tests refresh every 100 ms instead of the default 1 s, so what a second process (or a server under test)
+# reads catches up sooner; a process's own writes are visible to its next search either way (it refreshes
+# first; tests/test_elastic_writes.py runs with 30 s). Replicas 0 keeps the single test node green.
 TEST_OPTIONS = "refresh_interval=100ms&replicas=0"
 
 

@@ -56,7 +56,10 @@ class Store(Protocol):
     def delete_doc(self, collection: str, doc_id: str) -> bool: ...
 
     def put_docs_atomic(self, collection: str, docs: dict[str, dict[str, Any]], delete: list[str] = ()) -> None:
-        """Replace several docs of one collection together: all or none become visible."""
+        """Replace several docs of one collection together: after a crash, all or none of them are
+        stored once the store has recovered. SQLite makes them visible at once; Elasticsearch applies
+        them in order — every doc but the last, the last, then the deletions — so a concurrent reader
+        may see a prefix (put what readers follow, a pointer or a head, last; store/es_intents.py)."""
 
     # --- assets ------------------------------------------------------------------------
     def put_asset(self, asset: dict[str, Any]) -> None: ...

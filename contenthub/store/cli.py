@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -90,3 +91,47 @@ def copy_cmd(
     if not report.ok:
         raise typer.Exit(1)
     typer.echo("copy verified")
+
+
+@store_app.command()
+def migrate(
+    url: UrlArg = None,
+    prefix: Annotated[Optional[str], typer.Option(help="Elasticsearch index prefix (default: settings)")] = None,
+    keep_old: Annotated[bool, typer.Option(help="Keep each old index (write-blocked) for a manual rollback.")] = False,
+    dry_run: Annotated[bool, typer.Option(help="Only say which indices would move.")] = False,
+) -> None:
+    """Move every Elasticsearch index whose mapping is older than this version's to a new index with the
+    current mapping: documents copied with their ids, the alias moved in one step, reads never stopped
+    (writes answer 503 while their index is copied). SQLite migrates its tables itself when it opens."""
+    from tqdm import tqdm
+
+    from contenthub.store import es_migrate
+    from contenthub.store.copy import open_url
+
+    settings = Settings()
+    store = open_url(url or settings.resolved_store_url(), settings=settings, prefix=prefix)
+    try:
+        if store.backend != "elasticsearch":
+            typer.echo(f"SQLite schema version {store.schema_version()}: migrated when the store opens")  # type: ignore[attr-defined]
+            return
+        steps = es_migrate.pending(store)  # type: ignore[arg-type]
+        if not steps:
+            typer.echo("every index has the current mapping; nothing to migrate")
+            return
+        if dry_run:
+            for step in steps:
+                typer.echo(f"would migrate {step.kind}: {step.source} → {step.target}")
+            return
+        bars: dict[str, tqdm] = {}
+
+        def progress(kind: str, done: int, total: int) -> None:
+            bar = bars.get(kind) or bars.setdefault(kind, tqdm(total=total, desc=kind, unit="doc", file=sys.stderr))
+            bar.update(done - bar.n)
+
+        done = es_migrate.migrate(store, progress=progress, keep_old=keep_old)  # type: ignore[arg-type]
+        for bar in bars.values():
+            bar.close()
+        for step in done:
+            typer.echo(f"migrated {step.line()}")
+    finally:
+        store.close()

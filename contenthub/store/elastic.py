@@ -8,19 +8,22 @@ is done by the client with optimistic concurrency (``if_seq_no``/``if_primary_te
 Consistency, per operation (why each choice):
 - Reads by id (``get_doc``, ``get_asset(s)``, ``get_counters``, ``get_vectors``) are real-time GETs:
   they see every acknowledged write at once, in every process, with no refresh.
-- ``put_doc(..., expected_version=0)`` is an ``op_type=create``: Elasticsearch rejects a second create
+- ``put_doc(..., expected_version=0)`` is one ``op_type=create``: Elasticsearch rejects a second create
   of the same id atomically on the primary shard, so exactly one of any number of racing processes
-  wins (cap reservations rely on this). ``expected_version=n`` is a compare-and-set: a real-time GET
-  checks ``n`` and the write carries the GET's ``if_seq_no``/``if_primary_term``.
-- Writes that the *next search* must see wait for a refresh (``refresh=wait_for``): events (the next
-  recommendation reads the user's recent events by search), assets and vectors. That costs up to one
-  ``refresh_interval`` (default 1 s) of latency per call, not throughput: concurrent calls share the
-  same refresh.
-- Document collections are written *without* waiting (exposures and reservations are written on the
-  recommendation path, and their readers use GETs); ``list_docs``/``count_docs`` refresh the docs
-  index first instead (a few ms, nothing when nothing changed), so a listing sees every acknowledged
-  write from any process.
-- Counters are read by GET; ``scan_counters`` (periodic, never the hot path) refreshes first.
+  wins (cap reservations and idempotency keys rely on this). ``expected_version=n`` is a
+  compare-and-set: a real-time GET checks ``n`` and the write carries the GET's
+  ``if_seq_no``/``if_primary_term``.
+- No write waits for a refresh (``refresh=wait_for`` cost every batch up to one refresh interval).
+  Searches are read-your-own-writes instead: a process that wrote to an index refreshes it once before
+  its next search of it (one refresh shared by every write since); other processes see the write
+  within ``refresh_interval`` (default 1 s). Nothing that must be exact across processes is read by
+  search: caps and reservations are create-if-absent documents, idempotency is the event id, counters
+  are read by GET. ``list_docs``/``count_docs`` refresh the docs index first (cheap when nothing changed).
+- Events: ``op_type=create`` per event id (a re-sent event is a 409, skipped) in bulk; their counter
+  deltas are added to one document per key by compare-and-set, once per batch (see ``add_events``).
+- Several documents at once (``put_docs_atomic``): an intent document and ordered, re-playable
+  single-document writes (store/es_intents.py) — no multi-document transaction, nothing for readers to
+  resolve.
 
 Media bytes stay on a filesystem folder (``settings.media_dir``) in the same content-addressed layout
 as SQLite; with several API hosts it must be a shared folder (NFS, a mounted volume). Only metadata
@@ -30,7 +33,6 @@ goes to Elasticsearch (reserved collection ``_media``).
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 import random
@@ -39,13 +41,14 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import numpy as np
+import orjson
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout, TlsError
 from elasticsearch import ApiError, Elasticsearch
@@ -53,11 +56,17 @@ from elasticsearch import NotFoundError as ESNotFound
 
 from contenthub.config import Settings
 from contenthub.errors import ConflictError
-from contenthub.store import analysis
+from contenthub.store import analysis, es_intents, es_json
 from contenthub.store import elastic_query as eq
 from contenthub.store.base import CounterDeriver, flat_deltas
-from contenthub.store.elastic_schema import Indices, vector_field
-from contenthub.store.outage import translate_outages, unavailable
+from contenthub.store.elastic_schema import KINDS, Indices, vector_field
+from contenthub.store.es_docs import OUTAGE_STATUSES, Raw, StoreError
+from contenthub.store.es_docs import key_id as _key_id
+from contenthub.store.es_docs import live as _live
+from contenthub.store.es_docs import live_version as _live_version
+from contenthub.store.es_docs import write_failure as _write_failure
+from contenthub.store.es_docs import write_op as _write_op
+from contenthub.store.outage import translate_outages
 from contenthub.store.query import AssetFilter, AssetSort, EventQuery, Hit, HitPage
 from contenthub.timeutil import from_iso, to_iso, utcnow
 
@@ -70,52 +79,26 @@ COMPOSITE_PAGE = 10_000
 EVENT_COLUMNS = ("id", "type", "user_id", "asset_id", "channel", "group_id", "recommendation_id", "ts", "value")
 INTERNAL_EVENT_FIELDS = ("_batch", "_deltas")
 
-TX = "_tx"  # reserved collections in the docs index
 COUNTER_BATCH = "_counter_batch"
 MEDIA = "_media"
 
 BULK_CHUNK = 2000  # documents per bulk request
 MGET_CHUNK = 1000
 SCAN_PAGE = 5000
-TX_TIMEOUT = 60.0  # a transaction still pending after this long is taken as crashed and rolled back
-TX_KEEP = 600.0  # finished transaction docs are kept this long for readers resolving older snapshots
 BATCH_GRACE = 120.0  # a counter batch still marked after this long is taken as crashed and finished
 APPLIED_RETENTION = 1800.0  # how long a counter doc remembers the batches applied to it (≫ BATCH_GRACE)
 RECOVERY_EVERY = 60.0
 MAX_RETRIES = 200
-READ_ATTEMPTS = 5  # a read meeting a committed, not yet rolled-forward transaction rolls it and reads again
-
-
-class StoreError(RuntimeError):
-    """Elasticsearch refused a write for a reason other than a version conflict."""
-
-
-@dataclass
-class Raw:
-    """A document as Elasticsearch holds it, with what a compare-and-set needs."""
-
-    src: dict[str, Any]
-    seq_no: int
-    primary_term: int
 
 
 def _dumps(doc: Any) -> str:
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=str)
+    # datetimes through ``str`` as before (orjson would write them in its own ISO form)
+    return orjson.dumps(doc, default=str, option=es_json.OPTIONS | orjson.OPT_PASSTHROUGH_DATETIME).decode()
 
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
-
-
-def _key_id(collection: str, key: str) -> str:
-    """``_id`` of (collection, key); long keys are hashed (``_id`` is at most 512 bytes)."""
-    if "/" in collection:
-        raise ValueError(f"collection names may not contain '/': {collection!r}")
-    raw = f"{collection}/{key}"
-    if len(raw.encode()) <= 400:
-        return raw
-    return f"{collection}/#" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def parse_url(url: str) -> tuple[list[str], dict[str, str]]:
@@ -147,11 +130,6 @@ def parse_url(url: str) -> tuple[list[str], dict[str, str]]:
     return [urlunsplit((scheme, auth + host, parts.path or "", "", "")) for host in hosts], options
 
 
-OUTAGE_STATUSES = frozenset({408, 429, 502, 503, 504})
-"""Statuses that mean "the cluster cannot do it now" (server-side timeout, overloaded or read-only by
-the flood-stage watermark, a node or shard unavailable, no elected master), never "the request is wrong"."""
-
-
 def outage_reason(exc: BaseException) -> str | None:
     """What ``translate_outages`` asks: is this Elasticsearch exception an outage, and why (in words safe
     to show a caller: no host names, no credentials)."""
@@ -163,15 +141,9 @@ def outage_reason(exc: BaseException) -> str | None:
         return "no node of the cluster could be reached"
     if isinstance(exc, ApiError) and exc.meta.status in OUTAGE_STATUSES:
         return f"the cluster answered {exc.meta.status} ({exc.message})"
+    if isinstance(exc, ApiError) and exc.meta.status == 403 and "cluster_block_exception" in str(exc):
+        return "an index is read-only for now (a `store migrate` is copying it, or the disk is full)"
     return None
-
-
-def _write_failure(message: str, statuses: list[int]) -> Exception:
-    """A bulk write some of whose items failed: when every failure is an outage (the shard's node is gone,
-    no master, overloaded) the whole write is worth repeating, and ids make repeating it harmless."""
-    if statuses and all(s in OUTAGE_STATUSES for s in statuses):
-        return unavailable("Elasticsearch", f"{len(statuses)} write(s) met an unavailable shard or node")
-    return StoreError(message)
 
 
 @translate_outages("Elasticsearch", outage_reason)
@@ -189,17 +161,20 @@ class ElasticStore:
         # No sniffing: the nodes named are the ones clients can reach (behind a proxy or NAT the addresses
         # a cluster publishes may not be). A 429/502/503/504 is retried on another node as well.
         self.es = Elasticsearch(client_urls, request_timeout=60, retry_on_timeout=True,
-                                max_retries=max(3, len(client_urls)), connections_per_node=64)
+                                max_retries=max(3, len(client_urls)), connections_per_node=64,
+                                serializers=es_json.SERIALIZERS)
         refresh_interval = options.get("refresh_interval", "1s")
         if refresh_interval.startswith("-"):
-            raise ValueError("refresh_interval must be positive: writes wait for the next refresh")
+            raise ValueError("refresh_interval must be positive: other API processes see writes at the next refresh")
         self.schema = Indices(
             self.es, self.prefix,
             shards=int(options["shards"]) if "shards" in options else None,
             replicas=int(options["replicas"]) if "replicas" in options else None,
             refresh_interval=refresh_interval,
         )
-        self._tx_cache: dict[str, tuple[float, str | None]] = {}
+        self._dirty: set[str] = set()  # kinds this process wrote to since its last refresh of them
+        self._refresh_locks = {kind: threading.Lock() for kind in KINDS}
+        self._unrefreshed_events: set[tuple[str | None, str | None]] = set()  # (user, group) of such events
         self._last_recovery = 0.0
         self._recovery_lock = threading.Lock()
         self.media_dir.mkdir(parents=True, exist_ok=True)
@@ -246,10 +221,10 @@ class ElasticStore:
                 pass
 
     def recover(self) -> None:
-        """Finish what a crashed process left half done: transactions and counter batches."""
+        """Finish what a crashed process left half done: multi-document writes and counter batches."""
         with self._recovery_lock:
             self._last_recovery = time.monotonic()
-            self._recover_transactions()
+            es_intents.recover(self)
             self._recover_counter_batches()
 
     def _maybe_recover(self) -> None:
@@ -258,7 +233,7 @@ class ElasticStore:
             return
         try:
             self._last_recovery = time.monotonic()
-            self._recover_transactions()
+            es_intents.recover(self)
             self._recover_counter_batches()
         finally:
             self._recovery_lock.release()
@@ -268,8 +243,24 @@ class ElasticStore:
         return self.schema.alias(kind)
 
     def _refresh(self, kind: str) -> None:
+        self._dirty.discard(kind)
+        if kind == "events":
+            self._unrefreshed_events.clear()
         self._when_ready(kind, lambda: self.es.indices.refresh(index=self._alias(kind), ignore_unavailable=True,
                                                                allow_no_indices=True))
+
+    def _wrote(self, kind: str) -> None:
+        """A write this process's next search of ``kind`` must see (read-your-own-writes without
+        ``refresh=wait_for``: the refresh is paid once by the next reader, not by every writer)."""
+        self._dirty.add(kind)
+
+    def _fresh(self, kind: str) -> None:
+        """Threads that search at once share one refresh: the first refreshes, the others wait for it and
+        find nothing left to do (unless a write landed meanwhile)."""
+        if kind in self._dirty:
+            with self._refresh_locks[kind]:
+                if kind in self._dirty:
+                    self._refresh(kind)
 
     def _when_ready(self, kind: str, call: Callable[[], Any]) -> Any:
         """Run ``call``; if it met a shard still starting (another process created the index a moment
@@ -282,11 +273,15 @@ class ElasticStore:
         self.schema.wait_ready(kind)
         return call()
 
-    def _search(self, kind: str, **body: Any) -> dict[str, Any]:
+    def _search(self, kind: str, *, fresh: bool = True, **body: Any) -> dict[str, Any]:
+        if fresh:
+            self._fresh(kind)
         return self._when_ready(kind, lambda: self.es.search(index=self._alias(kind), ignore_unavailable=True,
                                                              allow_no_indices=True, **body).body)
 
-    def _count(self, kind: str, query: dict[str, Any]) -> int:
+    def _count(self, kind: str, query: dict[str, Any], *, fresh: bool = True) -> int:
+        if fresh:
+            self._fresh(kind)
         resp = self._when_ready(kind, lambda: self.es.count(index=self._alias(kind), query=query,
                                                             ignore_unavailable=True, allow_no_indices=True))
         return int(resp["count"])
@@ -345,8 +340,10 @@ class ElasticStore:
         return out
 
     def _scan(self, kind: str, query: dict[str, Any], *, sort: list[Any] | None = None, page: int = SCAN_PAGE,
-              source: Any = True, limit: int | None = None) -> Iterator[list[dict[str, Any]]]:
+              source: Any = True, limit: int | None = None, fresh: bool = True) -> Iterator[list[dict[str, Any]]]:
         """Every hit of ``query`` in pages, on a point in time (a consistent view while paging)."""
+        if fresh:
+            self._fresh(kind)
         try:
             pit = self._when_ready(kind, lambda: self.es.open_point_in_time(index=self._alias(kind),
                                                                             keep_alive="2m")["id"])
@@ -379,18 +376,18 @@ class ElasticStore:
                 pass
 
     def _page(self, kind: str, query: dict[str, Any], sort: list[Any], offset: int, limit: int,
-              source: Any = True, window: int = 10_000) -> list[dict[str, Any]]:
+              source: Any = True, window: int = 10_000, fresh: bool = True) -> list[dict[str, Any]]:
         """Hits ``offset … offset+limit`` in ``sort`` order; past the index's result window by
         walking a point in time with search_after (the skipped pages carry no source)."""
         if limit <= 0:
             return []
         if offset + limit <= window:
             resp = self._search(kind, query=query, sort=sort, from_=offset, size=limit, source=source,
-                                track_total_hits=False)
+                                track_total_hits=False, fresh=fresh)
             return resp["hits"]["hits"]
         out: list[dict[str, Any]] = []
         skipped = 0
-        for hits in self._scan(kind, query, sort=sort, page=10_000, source=source, limit=offset + limit):
+        for hits in self._scan(kind, query, sort=sort, page=10_000, source=source, limit=offset + limit, fresh=fresh):
             for h in hits:
                 if skipped < offset:
                     skipped += 1
@@ -399,9 +396,13 @@ class ElasticStore:
         return out
 
     # --- generic documents -------------------------------------------------------------
-    def _doc_source(self, collection: str, doc_id: str, doc: dict[str, Any], version: int) -> dict[str, Any]:
-        return {"collection": collection, "id": doc_id, "version": version, "updated_at": to_iso(utcnow()),
-                "body": doc, "fields": eq.scalar_fields(doc)}
+    def _doc_source(self, collection: str, doc_id: str, doc: dict[str, Any], version: int,
+                    intent: str | None = None) -> dict[str, Any]:
+        src = {"collection": collection, "id": doc_id, "version": version, "updated_at": to_iso(utcnow()),
+               "body": doc, "fields": eq.scalar_fields(doc)}
+        if intent is not None:
+            src["intent"] = intent  # which multi-document write put it there (store/es_intents.py)
+        return src
 
     def _conflict(self, collection: str, doc_id: str, current: int, expected: int) -> ConflictError:
         return ConflictError(
@@ -417,12 +418,15 @@ class ElasticStore:
     def put_doc(self, collection: str, doc_id: str, doc: dict[str, Any], *, expected_version: int | None = None) -> int:
         self.schema.ensure("docs")
         did = _key_id(collection, doc_id)
+        self._wrote("docs")
+        if expected_version == 0:
+            # one round trip: cap slots and idempotency keys are decided here, on the primary shard
+            if self._create_doc(did, self._doc_source(collection, doc_id, doc, 1)):
+                return 1
+            raise self._conflict(collection, doc_id, self._current_version(collection, doc_id), 0)
         for _ in range(MAX_RETRIES):
             raw = self._get("docs", did)
-            if raw is not None and raw.src.get("tx"):
-                self._settle(raw.src["tx"])
-                continue
-            current = int(raw.src.get("version", 0)) if raw is not None else 0
+            current = _live_version(raw)
             if expected_version is not None and expected_version != current:
                 raise self._conflict(collection, doc_id, current, expected_version)
             source = self._doc_source(collection, doc_id, doc, current + 1)
@@ -442,128 +446,55 @@ class ElasticStore:
                 time.sleep(random.uniform(0, 0.005))
         raise StoreError(f"gave up writing {collection} '{doc_id}': too many concurrent writers")
 
+    def _create_doc(self, did: str, source: dict[str, Any]) -> bool:
+        """``op_type=create``: False when the id is taken."""
+        try:
+            self.es.create(index=self._alias("docs"), id=did, document=source)
+        except ApiError as exc:
+            if exc.meta.status != 409:
+                raise
+            return False
+        return True
+
     def get_doc(self, collection: str, doc_id: str) -> dict[str, Any] | None:
         found = self.get_doc_version(collection, doc_id)
         return found[0] if found else None
 
     def get_doc_version(self, collection: str, doc_id: str) -> tuple[dict[str, Any], int] | None:
         raw = self._get("docs", _key_id(collection, doc_id))
-        return self._resolve(raw.src) if raw is not None else None
-
-    def _unsettled(self, srcs: Iterable[dict[str, Any]], statuses: dict[str, str | None]) -> set[str]:
-        """Look up (once) the transactions marked on ``srcs``; return the committed ones.
-
-        A read that meets a *committed* marker may also hold a sibling doc read before that
-        transaction staged it; such a read is not used: the reader rolls the transaction forward
-        and reads again. Pending markers are safe: nothing of the transaction was visible yet."""
-        committed: set[str] = set()
-        for src in srcs:
-            txid = src.get("tx")
-            if txid:
-                if txid not in statuses:
-                    statuses[txid] = self._tx_status(txid)
-                if statuses[txid] == "committed":
-                    committed.add(txid)
-        return committed
-
-    def _settle_all(self, txids: set[str]) -> None:
-        for txid in txids:
-            self._settle(txid)
+        return _live(raw.src) if raw is not None else None
 
     def get_docs(self, collection: str, doc_ids: list[str]) -> dict[str, dict[str, Any]]:
         ids = {_key_id(collection, d): d for d in doc_ids}
-        for attempt in range(READ_ATTEMPTS):
-            raws = self._mget("docs", list(ids))
-            statuses: dict[str, str | None] = {}
-            committed = self._unsettled((r.src for r in raws.values()), statuses)
-            if committed and attempt < READ_ATTEMPTS - 1:
-                self._settle_all(committed)
-                continue
-            out: dict[str, dict[str, Any]] = {}
-            for did, raw in raws.items():
-                found = self._resolve(raw.src, statuses)
-                if found is not None:
-                    out[ids[did]] = found[0]
-            return out
-        return {}
+        out: dict[str, dict[str, Any]] = {}
+        for did, raw in self._mget("docs", list(ids)).items():
+            found = _live(raw.src)
+            if found is not None:
+                out[ids[did]] = found[0]
+        return out
 
     def _list_query(self, collection: str, where: dict[str, Any] | None) -> dict[str, Any]:
-        """Settled docs that match, plus every doc a transaction is changing whose old *or* staged
-        fields match (those are resolved against the transaction's state client-side)."""
-        settled = {"bool": {"filter": [{"range": {"version": {"gte": 1}}}, *eq.where_clauses(where)],
-                            "must_not": [{"exists": {"field": "tx"}}]}}
-        staged = {"bool": {"filter": [{"exists": {"field": "tx"}}], "should": [
-            {"bool": {"filter": eq.where_clauses(where)}},
-            {"bool": {"filter": eq.where_clauses(where, "staged_fields")}},
-        ], "minimum_should_match": 1}}
-        return {"bool": {"filter": [{"term": {"collection": collection}}], "should": [settled, staged],
-                         "minimum_should_match": 1}}
+        return {"bool": {"filter": [{"term": {"collection": collection}}, {"range": {"version": {"gte": 1}}},
+                                    *eq.where_clauses(where)]}}
 
     def list_docs(
         self, collection: str, *, where: dict[str, Any] | None = None, limit: int = 1000, offset: int = 0
     ) -> list[dict[str, Any]]:
-        query = self._list_query(collection, where)
-        for attempt in range(READ_ATTEMPTS):
-            self._refresh("docs")
-            hits = self._page("docs", query, [{"id": "asc"}], offset, limit, window=100_000)
-            statuses: dict[str, str | None] = {}
-            committed = self._unsettled((h["_source"] for h in hits), statuses)
-            if committed and attempt < READ_ATTEMPTS - 1:
-                self._settle_all(committed)
-                continue
-            out: list[dict[str, Any]] = []
-            for h in hits:
-                src = h["_source"]
-                if not src.get("tx"):
-                    out.append(src["body"])
-                    continue
-                found = self._resolve(src, statuses)
-                if found is not None and eq.where_matches(found[0], where):
-                    out.append(found[0])
-            return out
-        return []
+        self._refresh("docs")
+        hits = self._page("docs", self._list_query(collection, where), [{"id": "asc"}], offset, limit, window=100_000)
+        return [h["_source"]["body"] for h in hits if "body" in h["_source"]]
 
     def count_docs(self, collection: str, *, where: dict[str, Any] | None = None) -> int:
-        """Settled matches counted by the server, docs inside a transaction resolved here — both on
-        one point in time, so the two halves describe the same moment."""
-        settled = {"bool": {"filter": [{"term": {"collection": collection}}, {"range": {"version": {"gte": 1}}},
-                                       *eq.where_clauses(where)],
-                            "must_not": [{"exists": {"field": "tx"}}]}}
-        staged = {"bool": {"filter": [{"term": {"collection": collection}}, {"exists": {"field": "tx"}}]}}
-        for attempt in range(READ_ATTEMPTS):
-            self._refresh("docs")
-            try:
-                pit = self._when_ready("docs", lambda: self.es.open_point_in_time(index=self._alias("docs"),
-                                                                                  keep_alive="1m")["id"])
-            except ESNotFound:
-                return 0
-            try:
-                n = self.es.search(query=settled, size=0, track_total_hits=True,
-                                   pit={"id": pit})["hits"]["total"]["value"]
-                srcs = [h["_source"] for h in self.es.search(query=staged, size=10_000, pit={"id": pit},
-                                                             sort=["_shard_doc"])["hits"]["hits"]]
-            finally:
-                self.es.close_point_in_time(id=pit)
-            statuses: dict[str, str | None] = {}
-            committed = self._unsettled(srcs, statuses)
-            if committed and attempt < READ_ATTEMPTS - 1:
-                self._settle_all(committed)
-                continue
-            for src in srcs:
-                found = self._resolve(src, statuses)
-                n += found is not None and eq.where_matches(found[0], where)
-            return int(n)
-        return 0
+        self._refresh("docs")
+        return self._count("docs", self._list_query(collection, where))
 
     def delete_doc(self, collection: str, doc_id: str) -> bool:
         did = _key_id(collection, doc_id)
+        self._wrote("docs")
         for _ in range(MAX_RETRIES):
             raw = self._get("docs", did)
             if raw is None:
                 return False
-            if raw.src.get("tx"):
-                self._settle(raw.src["tx"])
-                continue
             try:
                 self.es.delete(index=self._alias("docs"), id=did, if_seq_no=raw.seq_no,
                                if_primary_term=raw.primary_term)
@@ -573,244 +504,18 @@ class ElasticStore:
                 if exc.meta.status != 409:
                     raise
                 continue
-            return int(raw.src.get("version", 0)) >= 1
+            return _live(raw.src) is not None
         raise StoreError(f"gave up deleting {collection} '{doc_id}': too many concurrent writers")
 
-    # --- multi-document transactions ---------------------------------------------------
+    # --- multi-document writes ---------------------------------------------------------
     def put_docs_atomic(self, collection: str, docs: dict[str, dict[str, Any]], delete: list[str] = ()) -> None:
-        """Elasticsearch has no multi-document transactions, so this is a small commit protocol:
-
-        1. a transaction doc ``_tx/{id}`` is created with status *pending*;
-        2. each affected doc gets the new body *staged* beside its current one (``tx``, ``staged``);
-           readers keep resolving it to the current body while the transaction is pending;
-        3. **commit point**: one compare-and-set write flips the transaction doc to *committed* — from
-           then on every reader resolves every staged doc to its new body (or to "deleted");
-        4. the staged bodies are rolled into place. The transaction doc stays (final status) for
-           ``TX_KEEP`` seconds so a reader holding an older snapshot still resolves it correctly.
-
-        A reader looks each transaction up once per call, so one call never sees part of one. A crash
-        before 3 leaves the old state (recovery, or any writer meeting a marker older than
-        ``TX_TIMEOUT``, aborts it and removes the staged parts); a crash after 3 leaves the new state
-        (recovery, or the next writer of one of the docs, rolls it forward). Two transactions on the
-        same docs are serialised: the second waits for (or finishes) the first before staging.
-        """
+        """Elasticsearch has no multi-document transaction; this is an intent document (an outbox) and
+        ordered, re-playable single-document writes — see store/es_intents.py for the protocol and why
+        each caller is safe with it."""
         self.schema.ensure("docs")
         self._maybe_recover()
-        deletes = [d for d in dict.fromkeys(delete) if d not in docs]
-        recreated = {d for d in delete if d in docs}
-        ids = [*docs, *deletes]
-        if not ids:
-            return
-        txid = uuid.uuid4().hex
-        tx_id = _key_id(TX, txid)
-        tx_doc = {"collection": TX, "id": txid, "version": 1, "status": "pending", "created": time.time(),
-                  "body": {"collection": collection, "ids": ids}}
-        created = self.es.create(index=self._alias("docs"), id=tx_id, document=tx_doc)
-        try:
-            self._stage(txid, collection, docs, deletes, recreated)
-            self.es.index(index=self._alias("docs"), id=tx_id, if_seq_no=created["_seq_no"],
-                          if_primary_term=created["_primary_term"], document={**tx_doc, "status": "committed"})
-        except ApiError as exc:
-            self._abort(txid)
-            if exc.meta.status == 409:
-                raise ConflictError(f"the atomic write to {collection} took longer than {TX_TIMEOUT:.0f} s and "
-                                    "was rolled back; try again") from None
-            raise
-        except BaseException:
-            self._abort(txid)
-            raise
-        self._remember_status(txid, "committed")
-        self._roll_forward(txid, collection, ids)
-
-    def _stage(self, txid: str, collection: str, docs: dict[str, dict[str, Any]], deletes: list[str],
-               recreated: set[str]) -> None:
-        pending = {_key_id(collection, d): d for d in [*docs, *deletes]}
-        for _ in range(MAX_RETRIES):
-            raws = self._mget("docs", list(pending))
-            ops: list[Any] = []
-            targets: list[str] = []
-            for did, doc_id in list(pending.items()):
-                raw = raws.get(did)
-                if raw is not None and raw.src.get("tx") not in (None, txid):
-                    self._settle(raw.src["tx"])
-                    continue
-                live = raw is not None and int(raw.src.get("version", 0)) >= 1
-                if doc_id in docs:
-                    base = dict(raw.src) if raw is not None else {"collection": collection, "id": doc_id, "version": 0}
-                    version = 1 if (doc_id in recreated or not live) else int(raw.src["version"]) + 1  # type: ignore[union-attr]
-                    base.update({"tx": txid, "staged": docs[doc_id], "staged_fields": eq.scalar_fields(docs[doc_id]),
-                                 "staged_delete": False, "staged_version": version})
-                elif live:
-                    base = {**raw.src, "tx": txid, "staged": None, "staged_fields": None,  # type: ignore[union-attr]
-                            "staged_delete": True, "staged_version": 0}
-                else:
-                    del pending[did]  # deleting what does not exist: nothing to stage
-                    continue
-                ops.append(_write_op(self._alias("docs"), did, base, raw))
-                targets.append(did)
-            for did, (_, result) in zip(targets, self._bulk(ops), strict=True):
-                if result["status"] in (200, 201):
-                    pending.pop(did, None)
-                elif result["status"] != 409:
-                    raise StoreError(f"staging {did}: {result.get('error')}")
-            if not pending:
-                return
-            time.sleep(random.uniform(0, 0.01))
-        raise ConflictError(f"could not stage the atomic write to {collection}: documents kept changing")
-
-    def _remember_status(self, txid: str, status: str) -> None:
-        if len(self._tx_cache) > 10_000:
-            self._tx_cache.clear()
-        self._tx_cache[txid] = (time.monotonic(), status)
-
-    def _tx_status(self, txid: str) -> str | None:
-        """'pending', 'committed', 'aborted', or None (no such transaction: its markers are orphans)."""
-        cached = self._tx_cache.get(txid)
-        if cached is not None:
-            return cached[1]  # only final states are cached
-        raw = self._get("docs", _key_id(TX, txid))
-        if raw is None:
-            return None
-        status = raw.src.get("status")
-        if status == "pending" and time.time() - float(raw.src.get("created", 0)) > TX_TIMEOUT:
-            status = self._abort(txid)
-        if status in ("committed", "aborted"):
-            self._remember_status(txid, status)
-        return status
-
-    def _resolve(self, src: dict[str, Any], statuses: dict[str, str | None] | None = None
-                 ) -> tuple[dict[str, Any], int] | None:
-        """(body, version) a reader sees, or None. ``statuses`` holds the transaction states already
-        looked up in this call, so one call resolves every doc of a transaction the same way."""
-        txid = src.get("tx")
-        if txid:
-            if statuses is None:
-                statuses = {}
-            if txid not in statuses:
-                statuses[txid] = self._tx_status(txid)
-            if statuses[txid] == "committed":
-                if src.get("staged_delete"):
-                    return None
-                return src["staged"], int(src["staged_version"])
-        if int(src.get("version", 0)) < 1 or "body" not in src:
-            return None
-        return src["body"], int(src["version"])
-
-    def _settle(self, txid: str) -> None:
-        """Wait for another writer's transaction to finish, or finish it: roll a committed one forward,
-        undo an aborted one, abort one pending longer than TX_TIMEOUT, clear orphaned markers."""
-        deadline = time.monotonic() + TX_TIMEOUT + 5
-        while True:
-            raw = self._get("docs", _key_id(TX, txid))
-            if raw is None:
-                self._clear_orphan_markers(txid)
-                return
-            status = raw.src.get("status")
-            body = raw.src.get("body") or {}
-            if status == "committed":
-                self._roll_forward(txid, body.get("collection", ""), body.get("ids", []))
-                return
-            if status == "aborted":
-                self._undo(txid, [_key_id(body.get("collection", ""), d) for d in body.get("ids", [])])
-                return
-            if time.time() - float(raw.src.get("created", 0)) > TX_TIMEOUT or time.monotonic() > deadline:
-                self._abort(txid)
-                return
-            time.sleep(0.01)
-
-    def _roll_forward(self, txid: str, collection: str, ids: list[str]) -> None:
-        pending = [_key_id(collection, d) for d in ids]
-        for _ in range(MAX_RETRIES):
-            raws = self._mget("docs", pending)
-            ops: list[Any] = []
-            targets: list[str] = []
-            for did in pending:
-                raw = raws.get(did)
-                if raw is None or raw.src.get("tx") != txid:
-                    continue
-                if raw.src.get("staged_delete"):
-                    ops.append({"delete": {"_index": self._alias("docs"), "_id": did, "if_seq_no": raw.seq_no,
-                                           "if_primary_term": raw.primary_term}})
-                else:
-                    src = self._doc_source(raw.src["collection"], raw.src["id"], raw.src["staged"],
-                                           int(raw.src["staged_version"]))
-                    ops.append(_write_op(self._alias("docs"), did, src, raw))
-                targets.append(did)
-            retry = [did for did, (_, r) in zip(targets, self._bulk(ops), strict=True) if r["status"] == 409]
-            if not retry:
-                return
-            pending = retry
-        raise StoreError(f"could not roll transaction {txid} forward")
-
-    def _abort(self, txid: str) -> str | None:
-        """Flip a pending transaction to aborted (compare-and-set: it loses to a commit), then undo its
-        staged parts. If it turns out committed, roll it forward instead. Returns the final status."""
-        tx_id = _key_id(TX, txid)
-        for _ in range(MAX_RETRIES):
-            raw = self._get("docs", tx_id)
-            if raw is None:
-                self._clear_orphan_markers(txid)
-                return None
-            body = raw.src.get("body") or {}
-            if raw.src.get("status") == "committed":
-                self._roll_forward(txid, body.get("collection", ""), body.get("ids", []))
-                return "committed"
-            if raw.src.get("status") != "aborted":
-                try:
-                    self.es.index(index=self._alias("docs"), id=tx_id, if_seq_no=raw.seq_no,
-                                  if_primary_term=raw.primary_term, document={**raw.src, "status": "aborted"})
-                except ApiError as exc:
-                    if exc.meta.status == 409:
-                        continue
-                    raise
-            self._remember_status(txid, "aborted")
-            self._undo(txid, [_key_id(body.get("collection", ""), d) for d in body.get("ids", [])])
-            return "aborted"
-        return None
-
-    def _undo(self, txid: str, dids: list[str]) -> None:
-        pending = list(dids)
-        for _ in range(MAX_RETRIES):
-            raws = self._mget("docs", pending)
-            ops: list[Any] = []
-            targets: list[str] = []
-            for did in pending:
-                raw = raws.get(did)
-                if raw is None or raw.src.get("tx") != txid:
-                    continue
-                if int(raw.src.get("version", 0)) < 1:
-                    ops.append({"delete": {"_index": self._alias("docs"), "_id": did, "if_seq_no": raw.seq_no,
-                                           "if_primary_term": raw.primary_term}})
-                else:
-                    src = {k: v for k, v in raw.src.items() if k not in
-                           ("tx", "staged", "staged_fields", "staged_delete", "staged_version")}
-                    ops.append(_write_op(self._alias("docs"), did, src, raw))
-                targets.append(did)
-            retry = [did for did, (_, r) in zip(targets, self._bulk(ops), strict=True) if r["status"] == 409]
-            if not retry:
-                return
-            pending = retry
-
-    def _clear_orphan_markers(self, txid: str) -> None:
-        """Markers whose transaction doc is gone (not in normal operation; a manual delete could)."""
-        self._refresh("docs")
-        dids = [h["_id"] for hits in self._scan("docs", {"term": {"tx": txid}}, source=False) for h in hits]
-        if dids:
-            self._undo(txid, dids)
-
-    def _recover_transactions(self) -> None:
-        """Settle transactions of crashed writers; forget finished ones after TX_KEEP seconds."""
-        self._refresh("docs")
-        now = time.time()
-        for hits in self._scan("docs", {"term": {"collection": TX}}):
-            for h in hits:
-                src = h["_source"]
-                age = now - float(src.get("created", 0))
-                if src.get("status") == "pending" and age <= TX_TIMEOUT:
-                    continue  # a live writer is (probably) in the middle of it
-                self._settle(src["id"])
-                if age > TX_KEEP:
-                    self._delete_quietly("docs", h["_id"])
+        self._wrote("docs")
+        es_intents.write(self, collection, docs, list(delete))
 
     def _delete_quietly(self, kind: str, doc_id: str) -> None:
         try:
@@ -830,7 +535,10 @@ class ElasticStore:
         alias = self.schema.ensure("assets")
         ops = [({"update": {"_index": alias, "_id": a["id"], "retry_on_conflict": 5}},
                 {"doc": _asset_source(a), "doc_as_upsert": True}) for a in assets]
-        _raise_failures(self._bulk(ops, refresh="wait_for"), "storing assets")
+        try:
+            _raise_failures(self._bulk(ops), "storing assets")
+        finally:
+            self._wrote("assets")
 
     def get_asset(self, asset_id: str) -> dict[str, Any] | None:
         raw = self._get("assets", asset_id, source_includes=["json"])
@@ -917,7 +625,10 @@ class ElasticStore:
                 doc = {vector_field(dim): arr.tolist(), "vec_b64": base64.b64encode(arr.tobytes()).decode(),
                        "vector_model": model_id, "vector_dim": dim, **others}
                 ops.append(({"update": {"_index": alias, "_id": aid, "retry_on_conflict": 5}}, {"doc": doc}))
-        results = self._bulk(ops, refresh="wait_for")
+        try:
+            results = self._bulk(ops)
+        finally:
+            self._wrote("assets")
         _raise_failures([(op, r) for op, r in results if r["status"] != 404], "storing vectors")
 
     def knn_assets(self, vector: np.ndarray, flt: AssetFilter, *, k: int = 20) -> list[Hit]:
@@ -1026,7 +737,11 @@ class ElasticStore:
         for ev, deltas in zip(events, per_event, strict=True):
             source = {**ev, "_batch": batch, "_deltas": _dumps(deltas)} if derive else dict(ev)
             ops.append(({"create": {"_index": alias, "_id": ev["id"]}}, source))
-        results = self._bulk(ops, refresh="wait_for")
+        try:
+            results = self._bulk(ops)
+        finally:
+            self._unrefreshed_events.update((ev.get("user_id"), ev.get("group_id")) for ev in events)
+            self._wrote("events")
         inserted: list[int] = []
         failures = []
         statuses = []
@@ -1062,8 +777,16 @@ class ElasticStore:
                 self._apply_counters(_sum_deltas(deltas), batch)
             self._delete_quietly("docs", _key_id(COUNTER_BATCH, batch))
 
+    def _fresh_events(self, q: EventQuery) -> None:
+        """Refresh before a search of events only when an event this process wrote since its last refresh
+        could match: the recommender reads one user's events right after storing another user's."""
+        users, groups = set(q.user_ids), set(q.group_ids)
+        if any((not users or u in users) and (not groups or g in groups) for u, g in list(self._unrefreshed_events)):
+            self._fresh("events")
+
     def query_events(self, q: EventQuery) -> list[dict[str, Any]]:
-        hits = self._page("events", eq.event_query(q), eq.event_sort(q.newest_first), 0, q.limit,
+        self._fresh_events(q)
+        hits = self._page("events", eq.event_query(q), eq.event_sort(q.newest_first), 0, q.limit, fresh=False,
                           source={"excludes": list(INTERNAL_EVENT_FIELDS)})
         return [h["_source"] for h in hits]
 
@@ -1091,7 +814,9 @@ class ElasticStore:
         return dict(zip(names, cols, strict=True))
 
     def count_events(self, q: EventQuery | None = None) -> int:
-        return self._count("events", eq.event_query(q or EventQuery()))
+        q = q or EventQuery()
+        self._fresh_events(q)
+        return self._count("events", eq.event_query(q), fresh=False)
 
     def event_counts(self, group_by: tuple[str, ...], q: EventQuery) -> list[tuple[tuple[Any, ...], int, float]]:
         for col in group_by:
@@ -1224,7 +949,7 @@ class ElasticStore:
         for hits in self._scan("docs", query, sort=[{"id": "asc"}]):
             rows = []
             for h in hits:
-                found = self._resolve(h["_source"])
+                found = _live(h["_source"])
                 if found is not None:
                     rows.append((h["_source"]["id"], found[0], found[1]))
             yield rows
@@ -1264,14 +989,6 @@ class ElasticStore:
         for rows in self.iter_doc_versions(MEDIA):
             for _, body, _ in rows:
                 yield body
-
-
-def _write_op(alias: str, doc_id: str, source: dict[str, Any], raw: Raw | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Create when there was nothing, else overwrite only if nobody wrote since we read."""
-    if raw is None:
-        return {"create": {"_index": alias, "_id": doc_id}}, source
-    return {"index": {"_index": alias, "_id": doc_id, "if_seq_no": raw.seq_no,
-                      "if_primary_term": raw.primary_term}}, source
 
 
 def _pair_ops(ops: Iterable[Any]) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:

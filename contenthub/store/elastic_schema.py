@@ -36,7 +36,10 @@ from elasticsearch import ApiError, Elasticsearch
 from contenthub.store.analysis import TERM_FIELDS
 
 KINDS = ("docs", "assets", "events", "counters")
-MAPPING_VERSION = {"docs": 1, "assets": 1, "events": 1, "counters": 1}
+MAPPING_VERSION = {"docs": 2, "assets": 1, "events": 1, "counters": 1}
+"""Bump a kind's version with every mapping change of it, and say in store/es_migrate.py's TRANSFORMS how
+a document of the old version becomes one of the new when the shape changed (`contenthub store migrate`).
+docs v2: the staged-transaction fields gone (store/es_intents.py), ``intent`` added."""
 
 KEYWORD = {"type": "keyword"}
 STORED_ONLY = {"type": "keyword", "index": False, "doc_values": False}
@@ -58,13 +61,9 @@ MAPPINGS: dict[str, dict[str, Any]] = {
             "body": UNINDEXED_OBJECT,
             # Long strings are not indexed for `where` (Lucene terms are limited to 32 KB).
             "fields": {"type": "flattened", "ignore_above": 1024},
-            # Multi-document transactions (put_docs_atomic): see ElasticStore.put_docs_atomic.
-            "tx": KEYWORD,
-            "staged": UNINDEXED_OBJECT,
-            "staged_fields": {"type": "flattened", "ignore_above": 1024},
-            "staged_delete": {"type": "boolean"},
-            "staged_version": {"type": "long"},
-            "status": KEYWORD,
+            # the multi-document write (put_docs_atomic, store/es_intents.py) that last wrote the doc
+            "intent": KEYWORD,
+            # bookkeeping docs (intents, counter batches): when they were made, for recovery
             "created": {"type": "double"},
         },
     },
@@ -151,13 +150,17 @@ class Indices:
         self.replicas = replicas
         self.refresh_interval = refresh_interval
         self._ready: set[str] = set()
+        self._shard_counts: dict[str, int] = {}
         self._vector_dims: set[int] | None = None
 
     def alias(self, kind: str) -> str:
         return f"{self.prefix}-{kind}"
 
+    def version(self, kind: str) -> int:
+        return MAPPING_VERSION[kind]
+
     def concrete(self, kind: str) -> str:
-        return f"{self.prefix}-{kind}-v{MAPPING_VERSION[kind]}"
+        return f"{self.prefix}-{kind}-v{self.version(kind)}"
 
     def settings(self, kind: str) -> dict[str, Any]:
         """Settings of a new index. Copies: one replica on a cluster, none on a single node (a replica
@@ -180,6 +183,19 @@ class Indices:
         if replicas:
             s["unassigned.node_left.delayed_timeout"] = "5s"
         return s
+
+    def shard_count(self, kind: str) -> int:
+        """Primary shards of the index behind ``kind``'s alias (read once; a shard count never changes)."""
+        if kind not in self._shard_counts:
+            got = self.es.indices.get_settings(index=self.alias(kind), name="index.number_of_shards")
+            self._shard_counts[kind] = int(next(iter(got.body.values()))["settings"]["index"]["number_of_shards"])
+        return self._shard_counts[kind]
+
+    def forget(self, kind: str) -> None:
+        """The alias of ``kind`` moved to another index (store migrate): read its facts again."""
+        self._shard_counts.pop(kind, None)
+        if kind == "assets":
+            self._vector_dims = None
 
     def default_replicas(self) -> int:
         return 1 if int(self.es.cluster.health()["number_of_data_nodes"]) > 1 else 0
@@ -266,4 +282,5 @@ class Indices:
             for index in indices:
                 self.es.indices.delete(index=index, ignore_unavailable=True)
         self._ready.clear()
+        self._shard_counts.clear()
         self._vector_dims = None
