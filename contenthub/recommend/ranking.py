@@ -6,13 +6,14 @@ apply, so weights mean the same thing whatever the model, corpus or traffic volu
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 
-from contenthub.recommend import csr
+from contenthub.recommend import csr, rates
 from contenthub.recommend.catalog import SIMILARITY_MEMO_MAX_ROWS, Catalog, ChannelBlock
 from contenthub.recommend.engagement import ALL_CHANNELS
 from contenthub.recommend.strategies import SIGNALS, Strategy
@@ -36,9 +37,19 @@ class Audience:
     exclude: set[str] = field(default_factory=set)
     target: str | None = None  # the user id, so the engagement model can add the user's whole history
     # Beta posteriors (alpha, beta per topic / content type index of the catalog, plus the "none" slot) of the
-    # audience's engagement per delivery on each topic and type, from the profile's e:/g: counters
+    # audience's engagement per delivery on each topic and type, from the profile's e:/g: counters, and the
+    # priors they were shrunk to (the population's rate on each topic and type, ``profiles.population_rates``)
     topic_ab: tuple[np.ndarray, np.ndarray] | None = None
     type_ab: tuple[np.ndarray, np.ndarray] | None = None
+    topic_prior: tuple[np.ndarray, np.ndarray] | None = None
+    type_prior: tuple[np.ndarray, np.ndarray] | None = None
+
+    def has_evidence(self) -> bool:
+        """Whether the audience's own deliveries or engagement moved any topic or type rate off its prior."""
+        for ab, prior in ((self.topic_ab, self.topic_prior), (self.type_ab, self.type_prior)):
+            if ab is not None and prior is not None and (np.any(ab[0] != prior[0]) or np.any(ab[1] != prior[1])):
+                return True
+        return False
 
 
 @dataclass
@@ -139,6 +150,50 @@ def posterior_samples(cat: Catalog, channel: str, post: tuple[np.ndarray, ...]) 
         a, b = post[0], post[1]
         draws = np.random.default_rng(THOMPSON_SEED).beta(a[:, None], b[:, None], size=(a.size, THOMPSON_POOL))
         found = memo["samples"] = draws.astype(np.float32)
+    return found  # type: ignore[no-any-return]
+
+
+def _topic_slots(cat: Catalog) -> tuple[np.ndarray, int]:
+    """(topic slot of every catalog row, number of topics); without discovered topics every row is in the
+    "none" slot 0 of zero topics."""
+    if cat.topic_of_row.size == len(cat):
+        return cat.topic_of_row, len(cat.topic_names)
+    return np.zeros(len(cat), dtype=np.int64), 0
+
+
+def appeal_posterior(cat: Catalog, channel: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float] | None:
+    """(alpha, beta, topic rate, mean log lift, prior strength) of every catalog row on the channel, once per
+    stats refresh: each asset's engagement rate shrunk to its topic's rate on the channel (popularity within
+    the topic), with a prior strength estimated from how much the assets really differ
+    (``rates.eb_strength``). The appeal signal is log(rate / topic rate): how much better this asset does
+    than its topic — the topic itself is the user's signal (``topic``), so the two add up without
+    counting the topic twice. None before the channel has statistics."""
+    st = cat.stats.get(channel)
+    if st is None:
+        return None
+    found = st.memo.get("appeal")
+    if found is None:
+        success, delivered, _ = st.quality_inputs(len(cat))
+        base = rates.brand_rate(success, delivered)
+        slot, k = _topic_slots(cat)
+        p_row = rates.slot_rates(success, delivered, slot, k, base)[slot]
+        m = rates.eb_strength(success, delivered, p_row)
+        a, b = rates.posterior(success, delivered, p_row, m)
+        found = st.memo["appeal"] = (a, b, p_row, rates.log_lift(a / (a + b), p_row), m)
+    return found  # type: ignore[no-any-return]
+
+
+def appeal_samples(cat: Catalog, channel: str, post: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(rows × THOMPSON_POOL log-lift draws from each row's appeal posterior, the exploration threshold of
+    each row: the log lift of its mean + 2 sd), once per stats refresh (the pool's reason: ``posterior_samples``)."""
+    memo = cat.stats[channel].memo
+    found = memo.get("appeal_samples")
+    if found is None:
+        a, b, p_row = post[0], post[1], post[2]
+        draws = np.random.default_rng(THOMPSON_SEED).beta(a[:, None], b[:, None], size=(a.size, THOMPSON_POOL))
+        lifted = rates.log_lift(draws, p_row[:, None]).astype(np.float32)
+        sd = np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
+        found = memo["appeal_samples"] = (lifted, rates.log_lift(a / (a + b) + 2 * sd, p_row))
     return found  # type: ignore[no-any-return]
 
 
@@ -284,28 +339,27 @@ class Draws:
     """What a request drew at random, kept so ``propensities`` can re-draw it (see there)."""
 
     weights: dict[str, float] = field(default_factory=dict)        # the weights this request used
-    rate_draws: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, float, float]] = field(default_factory=dict)
-    # signal → (alpha, beta, index of each candidate into them, min, span of the realised draw)
+    rate_draws: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, float]] = field(default_factory=dict)
+    # signal → (alpha, beta, index of each candidate into them, the reference rate of the log lift)
     quality: tuple[np.ndarray, float, float] | None = None          # (pooled samples, min, span) when sampled
     quality_ab: tuple[np.ndarray, np.ndarray, float, float] | None = None  # (alpha, beta, min, span) without a pool
-
-
-RATE_FULL = 0.5
-"""The engagement rate (clicks per delivery) at which a topic or type signal is 1: a full match."""
+    appeal: np.ndarray | None = None  # the pooled log-lift draws of the appeal signal, when sampled
 
 
 def _rate_signal(name: str, ab: tuple[np.ndarray, np.ndarray], of_row: np.ndarray, on_channel: Any, idx: np.ndarray,
                  explore: bool, rng: np.random.Generator, draws: Draws | None) -> np.ndarray:
-    """The audience's engagement rate on each candidate's topic (or type): a Thompson draw per topic from its
-    Beta posterior when exploring (a few draws per request: one per topic, not per asset), else the mean."""
+    """The audience's engagement rate on each candidate's topic (or type) as a log lift over the brand's
+    rate (the posterior's "none" slot holds the prior at the brand rate): a Thompson draw per topic from
+    its Beta posterior when exploring (a few draws per request: one per topic, not per asset), else the
+    mean. Exploration thus shrinks as the user's own deliveries narrow the posterior, and the unit — a
+    log rate — is the one the learning job's model is specified in (``rates``)."""
     a, b = ab
-    rates = rng.beta(a, b) if explore else a / (a + b)
+    ref = float(a[-1] / (a[-1] + b[-1]))
+    drawn = rng.beta(a, b) if explore else a / (a + b)
     at = _on_rows(on_channel, of_row, idx)
     if draws is not None and explore:
-        draws.rate_draws[name] = (a, b, at, 0.0, RATE_FULL)
-    # Scaled by a fixed rate, not by the candidates' min and max: stretching a cold audience's few
-    # nearly equal draws to [0, 1] turned prior noise into the largest signal of the request.
-    return np.minimum(rates.take(at) / RATE_FULL, 1.0)  # type: ignore[no-any-return]
+        draws.rate_draws[name] = (a, b, at, ref)
+    return rates.log_lift(drawn, ref).take(at)  # type: ignore[no-any-return]
 
 
 def drawn_weights(strategy: Strategy, rng: np.random.Generator) -> dict[str, float]:
@@ -344,6 +398,19 @@ def score_candidates(
     if aud.type_ab is not None and strategy.weight("type") and len(cat.type_names) > 1:
         sig["type"] = _rate_signal("type", aud.type_ab, cat.type_of_row, on_channel, idx, strategy.exploration,
                                    rng, draws)
+    explored_app: np.ndarray | None = None
+    if strategy.weight("appeal"):
+        app = appeal_posterior(cat, channel)
+        if app is not None:
+            if strategy.exploration:
+                pool, threshold_app = appeal_samples(cat, channel, app)
+                value = _pooled_draw_on(on_channel, pool, idx, rng)
+                explored_app = value > _on_rows(on_channel, threshold_app, idx)
+                if draws is not None:
+                    draws.appeal = pool
+            else:
+                value = _on_rows(on_channel, app[3], idx)
+            sig["appeal"] = value
     if aud.vector is not None and strategy.weight("similarity"):
         sig["similarity"] = _minmax(similarity(cat, aud, idx, on_channel))
     if aud.weights and strategy.weight("affinity"):
@@ -369,6 +436,8 @@ def score_candidates(
         if collab is not None:
             sig["collaborative"] = _minmax(collab)
     explored = np.zeros(m, dtype=bool)
+    if explored_app is not None:
+        explored |= explored_app
     if strategy.weight("quality"):
         post = posterior(cat, channel)  # per-row arrays memoised per stats refresh
         if post is None:
@@ -387,7 +456,7 @@ def score_candidates(
                     draws.quality_ab = (a, b, lo, float(sample.max()) - lo)
             else:  # one of each candidate's pre-drawn posterior samples
                 sample = _pooled_draw_on(on_channel, posterior_samples(cat, channel, post), idx, rng)
-            explored = sample > threshold
+            explored |= sample > threshold
             if draws is not None and post is not None:
                 lo = float(sample.min()) if sample.size else 0.0
                 draws.quality = (posterior_samples(cat, channel, post), lo, (float(sample.max()) - lo) if sample.size else 0.0)
@@ -429,7 +498,7 @@ def propensities(strategy: Strategy, idx: np.ndarray, score: np.ndarray, sig: di
     Why Monte-Carlo: the winner of a Thompson draw has no closed-form probability; the re-draws reuse the
     request's posteriors, so each costs a few small array operations, not another scoring pass."""
     explore = strategy.exploration and (draws.rate_draws or draws.quality is not None or draws.quality_ab is not None
-                                        or strategy.uncertainty)
+                                        or draws.appeal is not None or strategy.uncertainty)
     if not explore or not chosen:
         return [(1.0, False)] * len(chosen)
     k, d = len(chosen), PROPENSITY_DRAWS
@@ -447,8 +516,10 @@ def propensities(strategy: Strategy, idx: np.ndarray, score: np.ndarray, sig: di
         else:
             w = draws.weights.get(name, 0.0)
         if name in draws.rate_draws:
-            a, b, at, lo, span = draws.rate_draws[name]
-            values = np.minimum((rng.beta(a, b, size=(d, a.size))[:, at.take(pool)] - lo) / span, 1.0)
+            a, b, at, ref = draws.rate_draws[name]
+            values = rates.log_lift(rng.beta(a, b, size=(d, a.size))[:, at.take(pool)], ref)
+        elif name == "appeal" and draws.appeal is not None:
+            values = draws.appeal[rows[None, :], rng.integers(0, THOMPSON_POOL, size=(d, pool.size))]
         elif name == "quality" and draws.quality_ab is not None:
             a, b, lo, span = draws.quality_ab
             values = rng.beta(a[pool], b[pool], size=(d, pool.size))
@@ -566,8 +637,9 @@ def explain_features(cat: Catalog, row: int) -> list[str]:
 
 
 REASON_THRESHOLDS = {"collaborative": 0.3, "lifecycle": 0.8, "popularity": 0.5, "quality": 0.6, "freshness": 0.7,
-                     "topic": 0.6, "type": 0.6}
-"""The scaled signal value at which a signal becomes a reason for a pick."""
+                     "topic": 0.4, "type": 0.3, "appeal": 0.2}
+"""The signal value at which a signal becomes a reason for a pick: scaled signals on [0, 1]; the rate
+signals (topic, type, appeal) are log lifts, so 0.4 is a rate 1.5× the reference, 0.2 one 1.22×."""
 COMMON_SHARE = 0.8
 """A reason that holds for at least this share of a request's candidates says nothing about the pick."""
 
@@ -583,14 +655,16 @@ def common_reasons(sig: dict[str, np.ndarray]) -> frozenset[str]:
     return frozenset(out)
 
 
-def _rate_detail(ab: tuple[np.ndarray, np.ndarray] | None, slot: int) -> str:
-    """"engaged with 3 of 4 delivered" from a Beta posterior slot (prior pseudo-counts taken off)."""
-    if ab is None or slot >= ab[0].size - 1:
-        return ""
-    prior_a, prior_b = float(ab[0][-1]), float(ab[1][-1])
-    s = max(float(ab[0][slot]) - prior_a, 0.0)
-    total = s + max(float(ab[1][slot]) - prior_b, 0.0)
-    return f"engaged with {s:.1f} of {total:.1f} delivered" if total > 0 else ""
+def _rate_detail(ab: tuple[np.ndarray, np.ndarray] | None, prior: tuple[np.ndarray, np.ndarray] | None, slot: int,
+                 lift: float) -> str:
+    """"you engaged with 3.0 of 4.0 delivered" from a Beta posterior slot (its prior's pseudo-counts taken
+    off), or, without evidence of the audience's own, how the population engages with it."""
+    if ab is not None and prior is not None and slot < ab[0].size - 1:
+        s = max(float(ab[0][slot] - prior[0][slot]), 0.0)
+        total = s + max(float(ab[1][slot] - prior[1][slot]), 0.0)
+        if total > 0:
+            return f": you engaged with {s:.1f} of {total:.1f} delivered"
+    return f": people engage with it {math.exp(lift):.1f}× as often as with the average asset"
 
 
 def explain(
@@ -612,14 +686,17 @@ def explain(
     if signals.get("topic", 0) > REASON_THRESHOLDS["topic"] and "topic" not in common and cat.topic_names:
         slot = int(cat.topic_of_row[row])
         if slot < len(cat.topic_names):
-            rate = _rate_detail(aud.topic_ab, slot)
-            add("topic", "topic", f"topic「{cat.topic_names[slot]}」" + (f": you {rate}" if rate else " suits you"))
+            add("topic", "topic", f"topic「{cat.topic_names[slot]}」"
+                + _rate_detail(aud.topic_ab, aud.topic_prior, slot, signals["topic"]))
     if signals.get("type", 0) > REASON_THRESHOLDS["type"] and "type" not in common:
         slot = int(cat.type_of_row[row])
         if slot < len(cat.type_names):
             label = names.get("c:" + cat.type_names[slot], cat.type_names[slot])
-            rate = _rate_detail(aud.type_ab, slot)
-            add("type", "type", f"content type {label}" + (f": you {rate}" if rate else " suits you"))
+            add("type", "type", f"content type {label}"
+                + _rate_detail(aud.type_ab, aud.type_prior, slot, signals["type"]))
+    if signals.get("appeal", 0) > REASON_THRESHOLDS["appeal"] and "appeal" not in common:
+        add("appeal", "appeal", f"engaged with {math.exp(signals['appeal']):.1f}× as often as its topic's other "
+            f"assets on {channel}")
     if "affinity" in signals and signals["affinity"] > 0 and aud.weights:
         weights = aud.weights
         feats = [f for f in explain_features(cat, row) if weights.get(f, 0) > 0]
@@ -657,7 +734,7 @@ def explain(
         reasons.insert(0, {"kind": "exploration", "detail": f"exploring: this pick wins in {propensity:.0%} of the "
                            "policy's draws — trying it teaches the recommender about you and about it",
                            "weight": 0.0})
-    if aud.vector is None and not aud.weights and aud.topic_ab is None:
+    if aud.vector is None and not aud.weights and not aud.has_evidence():
         reasons.insert(0, {"kind": "cold_start", "detail": "no engagement history yet: popular on this channel "
                            "while we learn your interests", "weight": 0.0})
     return reasons
