@@ -36,6 +36,12 @@ class LifecycleRules(BaseModel):
         "silent": ["reactivation", "holiday", "membership"],
         "churned": ["winback", "reactivation"],
     }, description="Scenes that fit each stage (lifecycle fit in ranking).")
+    purpose_scenes: dict[str, list[str]] = Field(default_factory=lambda: {
+        "broadcast": ["holiday", "seeding", "live_preview", "education"],
+        "conversion": ["first_order", "repurchase", "seeding", "live_preview"],
+        "welfare": ["membership", "referral", "holiday"],
+        "community": ["education", "tutorial", "aftersales"],
+    }, description="Scenes that fit each group purpose: a group's lifecycle fit in ranking is its purpose's fit.")
 
 
 def get_rules(hub: Hub) -> LifecycleRules:

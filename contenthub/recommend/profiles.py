@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from contenthub.hub import Hub
-from contenthub.recommend import lifecycle, rates
+from contenthub.recommend import group_profiles, lifecycle, rates
 from contenthub.recommend.catalog import Catalog
 from contenthub.recommend.engagement import (
     ALL_CHANNELS,
@@ -190,6 +190,43 @@ def rate_posteriors(weights: dict[str, float], cat: Catalog) -> tuple[
     count against its topic and type, and a user without history start on the topics people like."""
     _, topic_p, type_p = population_rates(cat)
     return _beta(weights, cat.topic_names, TOPIC, topic_p), _beta(weights, cat.type_names, "c:", type_p)
+
+
+def group_audience(hub: Hub, cat: Catalog, gprof: Profile, group_id: str, purpose: str, now: datetime
+                   ) -> tuple[Audience, int]:
+    """A group's audience from its kept profile (``group_profiles``) and its own profile ``gprof``, and the
+    member count the kept profile sums: tag weights and topic/type rates of the members and the group's
+    own events pooled, the vector the mix of the most engaged assets, the lifecycle fit the purpose's
+    scenes. One counter read, whatever the group's size."""
+    member_counters, member_assets, count = group_profiles.kept_profile(hub, group_id, now)
+    half = hub.settings.profile_half_life_days
+    weights = dict(gprof.weights)
+    for f, v in read_decayed(member_counters, now, half).items():
+        weights[f] = weights.get(f, 0.0) + v
+    own = audience_for(hub, cat, gprof, now)
+    recent = dict(own.recent_positive)
+    for aid, w in member_assets.items():
+        if aid in cat.index:
+            recent[aid] = recent.get(aid, 0.0) + w
+    top = sorted(recent.items(), key=lambda kv: -kv[1])[:VECTOR_EVENTS]
+    vector, rows, w_arr, norm = None, [], None, 1.0
+    if top:
+        rows = [cat.index[a] for a, _ in top]
+        w_arr = np.array([w for _, w in top], dtype=np.float32)
+        v = (w_arr[:, None] * cat.vectors[rows]).sum(axis=0)
+        norm = float(np.linalg.norm(v))
+        vector = v / norm if norm > 0 else None
+    topic, ctype = rate_posteriors(weights, cat)
+    rules = lifecycle.get_rules(hub)
+    aud = Audience(
+        weights={k: v for k, v in weights.items() if k[:2] in PROFILE_PREFIXES and abs(v) > 1e-6},
+        vector=vector, vector_rows=rows if vector is not None else [], vector_weights=w_arr, vector_norm=norm,
+        recent_positive=top, stage=own.stage, stage_scenes=list(rules.purpose_scenes.get(purpose, [])),
+        exclude=set(gprof.blocked_assets), topic_ab=topic[0] if topic else None,
+        topic_prior=topic[1] if topic else None, type_ab=ctype[0] if ctype else None,
+        type_prior=ctype[1] if ctype else None, purpose=purpose,
+    )
+    return aud, count
 
 
 def merge_audiences(parts: list[Audience]) -> Audience:

@@ -43,6 +43,7 @@ class Audience:
     type_ab: tuple[np.ndarray, np.ndarray] | None = None
     topic_prior: tuple[np.ndarray, np.ndarray] | None = None
     type_prior: tuple[np.ndarray, np.ndarray] | None = None
+    purpose: str | None = None  # a group's purpose: then ``stage_scenes`` are the purpose's scenes
 
     def has_evidence(self) -> bool:
         """Whether the audience's own deliveries or engagement moved any topic or type rate off its prior."""
@@ -717,12 +718,13 @@ def explain(
                 f"(similarity {float(sims[k]):.2f})")
     for kind, signal, detail in (
         ("collaborative", "collaborative", "people who engaged with the same assets engaged with this"),
-        ("lifecycle", "lifecycle", f"fits the '{aud.stage}' lifecycle stage"),
+        ("lifecycle", "lifecycle", f"fits the group's purpose '{aud.purpose}'" if aud.purpose
+         else f"fits the '{aud.stage}' lifecycle stage"),
         ("popular", "popularity", f"among the most engaged on {channel}"),
         ("quality", "quality", f"high engagement per delivery on {channel}"),
     ):
         if signals.get(signal, 0) > REASON_THRESHOLDS[signal] and signal not in common and (
-                signal != "lifecycle" or aud.stage):
+                signal != "lifecycle" or aud.stage or aud.purpose):
             add(kind, signal, detail)
     if signals.get("freshness", 0) > REASON_THRESHOLDS["freshness"] and "freshness" not in common:
         age_days = (now.timestamp() - cat.created[row]) / 86400.0
