@@ -184,20 +184,6 @@ def appeal_posterior(cat: Catalog, channel: str) -> tuple[np.ndarray, np.ndarray
     return found  # type: ignore[no-any-return]
 
 
-def appeal_samples(cat: Catalog, channel: str, post: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """(rows × THOMPSON_POOL log-lift draws from each row's appeal posterior, the exploration threshold of
-    each row: the log lift of its mean + 2 sd), once per stats refresh (the pool's reason: ``posterior_samples``)."""
-    memo = cat.stats[channel].memo
-    found = memo.get("appeal_samples")
-    if found is None:
-        a, b, p_row = post[0], post[1], post[2]
-        draws = np.random.default_rng(THOMPSON_SEED).beta(a[:, None], b[:, None], size=(a.size, THOMPSON_POOL))
-        lifted = rates.log_lift(draws, p_row[:, None]).astype(np.float32)
-        sd = np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
-        found = memo["appeal_samples"] = (lifted, rates.log_lift(a / (a + b) + 2 * sd, p_row))
-    return found  # type: ignore[no-any-return]
-
-
 def pooled_draw(samples: np.ndarray, idx: np.ndarray, rng: np.random.Generator,
                 offsets: np.ndarray | None = None) -> np.ndarray:
     """A Thompson sample for each candidate row of ``idx``: one of its pooled draws (``posterior_samples``),
@@ -344,7 +330,18 @@ class Draws:
     # signal → (alpha, beta, index of each candidate into them, the reference rate of the log lift)
     quality: tuple[np.ndarray, float, float] | None = None          # (pooled samples, min, span) when sampled
     quality_ab: tuple[np.ndarray, np.ndarray, float, float] | None = None  # (alpha, beta, min, span) without a pool
-    appeal: np.ndarray | None = None  # the pooled log-lift draws of the appeal signal, when sampled
+
+
+def _with_strength(ab: tuple[np.ndarray, np.ndarray], prior: tuple[np.ndarray, np.ndarray] | None,
+                   strength: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """The posterior ``ab`` with its prior re-weighted to ``strength`` pseudo-deliveries (same prior means):
+    the strategy's estimate of how much audiences really differ on this signal (``Strategy.rate_prior``,
+    set by the learning job), else the profile's default strength as it is."""
+    if strength is None or prior is None:
+        return ab
+    a0, b0 = prior
+    scale = strength / np.maximum(a0 + b0, 1e-12)
+    return ab[0] - a0 + a0 * scale, ab[1] - b0 + b0 * scale
 
 
 def _rate_signal(name: str, ab: tuple[np.ndarray, np.ndarray], of_row: np.ndarray, on_channel: Any, idx: np.ndarray,
@@ -394,24 +391,19 @@ def score_candidates(
     else:
         on_channel = _channel_positions(cat, channel, idx)  # contiguous rows: no copy of idx's vectors
     if aud.topic_ab is not None and strategy.weight("topic") and cat.topic_names:
-        sig["topic"] = _rate_signal("topic", aud.topic_ab, cat.topic_of_row, on_channel, idx, strategy.exploration,
-                                    rng, draws)
+        sig["topic"] = _rate_signal("topic", _with_strength(aud.topic_ab, aud.topic_prior, strategy.rate_prior.get("topic")),
+                                    cat.topic_of_row, on_channel, idx, strategy.exploration, rng, draws)
     if aud.type_ab is not None and strategy.weight("type") and len(cat.type_names) > 1:
-        sig["type"] = _rate_signal("type", aud.type_ab, cat.type_of_row, on_channel, idx, strategy.exploration,
-                                   rng, draws)
-    explored_app: np.ndarray | None = None
+        sig["type"] = _rate_signal("type", _with_strength(aud.type_ab, aud.type_prior, strategy.rate_prior.get("type")),
+                                   cat.type_of_row, on_channel, idx, strategy.exploration, rng, draws)
     if strategy.weight("appeal"):
+        # The posterior mean, never a draw: Thompson sampling over hundreds of assets at once spends the
+        # pick on whichever asset's draw is luckiest (the maximum of hundreds of draws), which crowded out
+        # the learning that pays — the audience's few topics and types, sampled above. Each asset's rate is
+        # learned anyway from the deliveries that exploration over topics and types makes.
         app = appeal_posterior(cat, channel)
         if app is not None:
-            if strategy.exploration:
-                pool, threshold_app = appeal_samples(cat, channel, app)
-                value = _pooled_draw_on(on_channel, pool, idx, rng)
-                explored_app = value > _on_rows(on_channel, threshold_app, idx)
-                if draws is not None:
-                    draws.appeal = pool
-            else:
-                value = _on_rows(on_channel, app[3], idx)
-            sig["appeal"] = value
+            sig["appeal"] = _on_rows(on_channel, app[3], idx)
     if aud.vector is not None and strategy.weight("similarity"):
         sig["similarity"] = _minmax(similarity(cat, aud, idx, on_channel))
     if aud.weights and strategy.weight("affinity"):
@@ -437,8 +429,6 @@ def score_candidates(
         if collab is not None:
             sig["collaborative"] = _minmax(collab)
     explored = np.zeros(m, dtype=bool)
-    if explored_app is not None:
-        explored |= explored_app
     if strategy.weight("quality"):
         post = posterior(cat, channel)  # per-row arrays memoised per stats refresh
         if post is None:
@@ -457,7 +447,7 @@ def score_candidates(
                     draws.quality_ab = (a, b, lo, float(sample.max()) - lo)
             else:  # one of each candidate's pre-drawn posterior samples
                 sample = _pooled_draw_on(on_channel, posterior_samples(cat, channel, post), idx, rng)
-            explored |= sample > threshold
+            explored = sample > threshold
             if draws is not None and post is not None:
                 lo = float(sample.min()) if sample.size else 0.0
                 draws.quality = (posterior_samples(cat, channel, post), lo, (float(sample.max()) - lo) if sample.size else 0.0)
@@ -499,7 +489,7 @@ def propensities(strategy: Strategy, idx: np.ndarray, score: np.ndarray, sig: di
     Why Monte-Carlo: the winner of a Thompson draw has no closed-form probability; the re-draws reuse the
     request's posteriors, so each costs a few small array operations, not another scoring pass."""
     explore = strategy.exploration and (draws.rate_draws or draws.quality is not None or draws.quality_ab is not None
-                                        or draws.appeal is not None or strategy.uncertainty)
+                                        or strategy.uncertainty)
     if not explore or not chosen:
         return [(1.0, False)] * len(chosen)
     k, d = len(chosen), PROPENSITY_DRAWS
@@ -519,8 +509,7 @@ def propensities(strategy: Strategy, idx: np.ndarray, score: np.ndarray, sig: di
         if name in draws.rate_draws:
             a, b, at, ref = draws.rate_draws[name]
             values = rates.log_lift(rng.beta(a, b, size=(d, a.size))[:, at.take(pool)], ref)
-        elif name == "appeal" and draws.appeal is not None:
-            values = draws.appeal[rows[None, :], rng.integers(0, THOMPSON_POOL, size=(d, pool.size))]
+
         elif name == "quality" and draws.quality_ab is not None:
             a, b, lo, span = draws.quality_ab
             values = rng.beta(a[pool], b[pool], size=(d, pool.size))

@@ -22,6 +22,9 @@ engagement rate and weight 1 means "proportional to the rate". The others are sc
 request's candidates: a weight w on them lifts the score by at most w, as a factor e^w would lift the rate."""
 
 
+RATE_PRIOR_SIGNALS = ("topic", "type")
+"""The signals whose audience-level prior strength a strategy may carry (``Strategy.rate_prior``)."""
+
 MAX_WEIGHT = 100.0
 """Largest |weight| a strategy may give a signal. Signals are scaled to about 0–1, so 100 already lets one
 signal drown every other; 1e308 made scores overflow to inf/NaN and picks carry ``"score": null``."""
@@ -39,6 +42,12 @@ class Strategy(BaseModel):
         "Posterior standard deviation of each learned weight (``strategies learn``): with exploration on, each "
         "request draws its weights from N(weight, uncertainty²) — linear Thompson sampling whose exploration "
         "shrinks as the brand's evidence grows. Empty for hand-set weights."))
+    rate_prior: dict[str, Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)]] = Field(
+        default_factory=dict, description=(
+            "Pseudo-deliveries behind an audience's own rate on each topic / content type (keys 'topic', 'type'): "
+            "the empirical-Bayes estimate of how much audiences differ from the population there (``strategies "
+            "learn``). Small: audiences differ a lot, so their own few deliveries decide and exploration is spent "
+            "there; large: they barely differ, so no exploration is wasted on noise. Empty: the profile default."))
     learned: dict[str, Any] = Field(default_factory=dict, description="What the last learning job measured.")
 
     def weight(self, signal: str) -> float:
@@ -107,6 +116,9 @@ def put_strategy(hub: Hub, strategy: Strategy) -> Strategy:
     for key in [*strategy.weights, *strategy.uncertainty]:
         if key not in SIGNALS:
             raise unknown_value("weights", key, list(SIGNALS))
+    for key in strategy.rate_prior:
+        if key not in RATE_PRIOR_SIGNALS:
+            raise unknown_value("rate_prior", key, list(RATE_PRIOR_SIGNALS))
     hub.store.put_doc(COLLECTION, strategy.id, strategy.model_dump())
     hub.touch(COLLECTION)
     return strategy
