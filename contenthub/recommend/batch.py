@@ -39,10 +39,9 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from itertools import repeat
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 from scipy import sparse
@@ -57,12 +56,11 @@ from contenthub.recommend.ranking import (candidate_mask, channel_log_popularity
 from contenthub.recommend.strategies import Strategy, get_strategy
 from contenthub.store.query import EventQuery
 from contenthub import bad_records
-from contenthub.timeutil import from_iso, to_iso, utcnow
+from contenthub.timeutil import epochs, from_iso, to_iso, utcnow
 
 BLOCK = 64         # users scored together: a few block × candidates float32 arrays stay in L2
 CHUNK = 4096       # users whose facts are derived and scored together by one thread (one BatchPicks each)
 SCAN_SHARE = 0.1   # scan the whole event log when at least this share of all users is asked for
-SEP = "\x1f"
 DRAW_USERS = 256   # users (whole blocks) sharing one Thompson draw of the quality posterior
 NEGATIVE_LIMIT = 500
 TYPES = tuple(EVENT_WEIGHTS)
@@ -73,7 +71,7 @@ _NEG = np.array([t in NEGATIVE for t in TYPES])
 _ENG = np.array([t in ENGAGED for t in TYPES])
 _BLOCKING = np.array([t in ("mute", "delete") for t in TYPES])
 _DELIVERY = np.array([t in ("delivered", "served") for t in TYPES])
-STAGES = ("new", "active", "stable", "silent", "churned")
+STAGES = lifecycle.STAGES
 
 
 @dataclass
@@ -100,24 +98,11 @@ class _Events:
     no_asset: np.ndarray # the event names no asset (a channel-wide mute)
     channel: np.ndarray  # True when on the requested channel
     ts: np.ndarray       # epoch seconds
+    reserved: np.ndarray # a served event that reserved a send (counts against caps until delivered)
+    rec: np.ndarray      # hash of the recommendation id (0: none), to tell a confirmed reservation
 
 
 # --- reading ---------------------------------------------------------------------------------------
-
-
-def _epochs(stamps: list[str]) -> np.ndarray:
-    """ISO stamps → epoch seconds (NaN for ''): vectorised when all are to_iso's 27 characters (or '')."""
-    lens = np.fromiter(map(len, stamps), dtype=np.int64, count=len(stamps))
-    full = lens == 27
-    if full.any() and (full | (lens == 0)).all():
-        try:
-            raw = np.frombuffer("".join(stamps).encode("ascii"), dtype="S27").astype("S26")
-            out = np.full(len(stamps), np.nan)
-            out[full] = raw.astype("datetime64[us]").astype(np.int64) / 1e6
-            return out
-        except (UnicodeEncodeError, ValueError):
-            pass
-    return np.array([from_iso(t).timestamp() if t else np.nan for t in stamps], dtype=np.float64)
 
 
 def _user_facts(hub: Hub, user_ids: Sequence[str], *, every_user: bool) -> tuple[list[str], np.ndarray]:
@@ -164,7 +149,7 @@ def _follow_merges(docs: dict[str, list[str]], user_ids: Sequence[str]) -> tuple
     canon = list(map(ids.__getitem__, pos.tolist()))
     for k in np.flatnonzero(pos < 0).tolist():
         canon[k] = user_ids[k]  # unknown ids stay as they are
-    created = _epochs(docs["created_at"])
+    created = epochs(docs["created_at"])
     return canon, np.where(pos >= 0, created[pos], np.nan)
 
 
@@ -197,18 +182,19 @@ class _EventLog:
     for a million events) held every chunk back, while a chunk's share runs beside other chunks."""
 
     def __init__(self) -> None:
-        self.key = self.type = self.row = self.ts = np.zeros(0, dtype=np.int64)
-        self.no_asset = self.channel = np.zeros(0, dtype=bool)
+        self.key = self.type = self.row = self.ts = self.rec = np.zeros(0, dtype=np.int64)
+        self.no_asset = self.channel = self.reserved = np.zeros(0, dtype=bool)
         self.offsets = np.zeros(1, dtype=np.int64)
 
     @classmethod
     def build(cls, parts: list[tuple[np.ndarray, ...]], n_keys: int) -> _EventLog:
         log = cls()
         if parts:
-            key, typ, row, no_asset, chan, ts = (np.concatenate(c) for c in zip(*parts, strict=True))
+            key, typ, row, no_asset, chan, ts, reserved, rec = (np.concatenate(c) for c in zip(*parts, strict=True))
             order = _group_by_key(key, n_keys)
             log.key, log.type, log.row = key[order], typ[order], row[order]
             log.no_asset, log.channel, log.ts = no_asset[order], chan[order], ts[order]
+            log.reserved, log.rec = reserved[order], rec[order]
         log.offsets = np.searchsorted(log.key, np.arange(n_keys + 1))
         return log
 
@@ -223,87 +209,76 @@ class _EventLog:
         ts = self.ts[at].astype(np.float64)
         order = _by_key_newest_first(user, ts)
         at = at[order]
-        return _Events(user[order], self.type[at], self.row[at], self.no_asset[at], self.channel[at], ts[order])
+        return _Events(user[order], self.type[at], self.row[at], self.no_asset[at], self.channel[at], ts[order],
+                       self.reserved[at], self.rec[at])
 
 
-def _to_columns(cols: dict[str, Sequence[Any]], pos: dict[str, int], cat: Catalog,
-                channel: str) -> tuple[np.ndarray, ...]:
-    """Store columns → (key, type, row, no_asset, channel, ts) arrays, events of other users dropped."""
-    uid, etype, aid, ch = cols["user_id"], cols["type"], cols["asset_id"], cols["channel"]
+def _to_columns(cols: dict[str, Sequence[Any]], pos: dict[str, int], row_of: dict[str, int],
+                channel: str | None, typ: np.ndarray | None = None, on_channel: np.ndarray | None = None
+                ) -> tuple[np.ndarray, ...]:
+    """Store columns → (key, type, row, no_asset, channel, ts, reserved, rec) arrays of the users in
+    ``pos``, other users' events dropped. ``row_of``: catalog row by asset id, with '' (no asset) → −2,
+    so one look-up gives both columns. ``typ``/``on_channel``: given when the store coded them (the scan);
+    else from the ``type`` and ``channel`` names. Events of a type batch does not know are dropped."""
+    uid, aid = cols["user_id"], cols["asset_id"]
     m = len(uid)
     key = np.fromiter(map(pos.get, uid, repeat(-1)), dtype=np.int64, count=m)
-    keep = key >= 0
-    typ = np.fromiter(map(TYPE_CODE.get, etype, repeat(0)), dtype=np.int8, count=m)
-    row = np.fromiter(map(cat.index.get, aid, repeat(-1)), dtype=np.int32, count=m)
-    no_asset = np.fromiter(map(operator.not_, aid), dtype=bool, count=m)
-    chan = np.fromiter(map(operator.eq, ch, repeat(channel)), dtype=bool, count=m)
+    if typ is None:
+        typ = np.fromiter(map(TYPE_CODE.get, cols["type"], repeat(-1)), dtype=np.int8, count=m)
+    if on_channel is None:
+        on_channel = np.fromiter(map(operator.eq, cols["channel"], repeat(channel)), dtype=bool, count=m)
+    row = np.fromiter(map(row_of.get, (a or "" for a in aid), repeat(-1)), dtype=np.int32, count=m)
     ts = np.asarray(cols["ts"], dtype=np.float64)
-    if keep.all():
-        return key, typ, row, no_asset, chan, ts
-    return key[keep], typ[keep], row[keep], no_asset[keep], chan[keep], ts[keep]
+    reserved = np.asarray(cols["reserved"], dtype=bool) if m else np.zeros(0, dtype=bool)
+    rec = np.fromiter(map(hash, (r or "" for r in cols["recommendation_id"])), dtype=np.int64, count=m)
+    keep = (key >= 0) & (typ >= 0)
+    row, no_asset = row[keep], row[keep] == -2
+    row[no_asset] = -1
+    return key[keep], typ[keep], row, no_asset, on_channel[keep], ts[keep], reserved[keep], rec[keep]
 
 
 def _read_log(hub: Hub, cat: Catalog, keys: list[str], channel: str) -> _EventLog:
     """Events of the users ``keys`` (unique canonical ids), looked up by user."""
     pos = {u: i for i, u in enumerate(keys)}
+    row_of = {**cat.index, "": -2}
     parts: list[tuple[np.ndarray, ...]] = []
     if getattr(hub.store, "event_columns", None) is not None:
         for start in range(0, len(keys), 5000):
-            parts.append(_to_columns(hub.store.event_columns(keys[start:start + 5000]), pos, cat, channel))
-    else:  # any Store: one grouped read (identical events collapse into one row with a count)
-        grouped = hub.store.event_counts(("user_id", "type", "asset_id", "channel", "ts"), EventQuery(user_ids=tuple(keys)))
-        cols: dict[str, list[Any]] = {"user_id": [], "type": [], "asset_id": [], "channel": [], "ts": []}
-        for (u, t, a, c, when), count, _ in grouped:
-            for name, v in zip(cols, (u, t, a, c, from_iso(when).timestamp()), strict=True):
+            parts.append(_to_columns(hub.store.event_columns(keys[start:start + 5000]), pos, row_of, channel))
+    else:  # any Store: one grouped read (identical events collapse into one row with a count); it does not
+        # say which served events reserved a send, so only deliveries count against caps on this path
+        group_by = ("user_id", "type", "asset_id", "channel", "ts", "recommendation_id")
+        grouped = hub.store.event_counts(group_by, EventQuery(user_ids=tuple(keys)))
+        cols: dict[str, list[Any]] = {"user_id": [], "type": [], "asset_id": [], "channel": [], "ts": [],
+                                      "recommendation_id": [], "reserved": []}
+        for (u, t, a, c, when, rec), count, _ in grouped:
+            for name, v in zip(cols, (u, t, a, c, from_iso(when).timestamp(), rec, False), strict=True):
                 cols[name].extend([v] * count)
-        parts.append(_to_columns(cols, pos, cat, channel))
+        parts.append(_to_columns(cols, pos, row_of, channel))
     return _EventLog.build(parts, len(keys))
 
 
-class _Unpacked(Exception):
-    """A packed column does not split into one value per event (an id holds the separator)."""
+def _scanned(cols: dict[str, Any], pos: dict[str, int], row_of: dict[str, int]) -> tuple[np.ndarray, ...]:
+    """One scanned range (``store.scan_event_columns``) → the arrays of ``_to_columns``."""
+    return _to_columns(cols, pos, row_of, None, typ=cols["type"], on_channel=cols["on_channel"])
 
 
-def _unpack(p: dict[str, Any], pos: dict[str, int], row_of: dict[str, int]) -> tuple[np.ndarray, ...]:
-    """One packed range → (key, type, row, no_asset, channel, ts) arrays of the users in ``pos``.
-    ``row_of``: catalog row by asset id, with '' (no asset) → −2, so one look-up gives both columns."""
-    n = p["n"]
-    uid, aid = p["user_id"].split(SEP), p["asset_id"].split(SEP)
-    on_channel = np.frombuffer(p["on_channel"].encode("ascii"), dtype=np.uint8) == ord("1")
-    if p.get("type_coded"):  # one character per event: chr(48 + code), '~' for a type not in TYPES
-        codes = np.frombuffer(p["type"].encode("ascii"), dtype=np.uint8)
-        typ = np.where(codes == ord("~"), 0, codes.astype(np.int16) - 48).astype(np.int8)
-    else:
-        typ = np.fromiter(map(TYPE_CODE.get, p["type"].split(SEP), repeat(0)), dtype=np.int8)
-    if not len(uid) == len(aid) == typ.size == on_channel.size == n:
-        raise _Unpacked
-    if p["ts_width"] == 27:
-        stamps = p["ts"]
-        try:
-            ts = (np.frombuffer(stamps.encode("ascii"), dtype="S27").astype("S26").astype("datetime64[us]")
-                  .astype(np.int64) / 1e6)
-        except (UnicodeEncodeError, ValueError):
-            ts = _epochs([stamps[k:k + 27] for k in range(0, len(stamps), 27)])
-    else:
-        ts = _epochs(p["ts"].split(SEP))
-    if ts.size != n:
-        raise _Unpacked
-    key = np.fromiter(map(pos.get, uid, repeat(-1)), dtype=np.int64, count=n)
-    row = np.fromiter(map(row_of.get, aid, repeat(-1)), dtype=np.int32, count=n)
-    keep = key >= 0
-    row, no_asset = row[keep], row[keep] == -2
-    row[no_asset] = -1
-    return key[keep], typ[keep], row, no_asset, on_channel[keep], ts[keep]
+def _read_range(hub: Hub, channel: str, lo: str | None, hi: str | None) -> dict[str, Any] | None:
+    """One range of the scan as columns, or None when the store cannot give them (an id holding the
+    store's packing separator): then the caller looks the events up by user."""
+    try:
+        return hub.store.scan_event_columns(channel, lo, hi, types=TYPES)  # type: ignore[attr-defined, no-any-return]
+    except ValueError:
+        return None
 
 
-def _start_scan(hub: Hub, channel: str, pool: ThreadPoolExecutor) -> list[Future[dict[str, Any]]]:
+def _start_scan(hub: Hub, channel: str, pool: ThreadPoolExecutor) -> list[Future[dict[str, Any] | None]]:
     """Read the whole event log, its ranges in parallel on ``pool`` (SQLite works without the GIL), so
     the reads overlap whatever the caller does meanwhile (user documents, matrices)."""
-    store = hub.store
-    return [pool.submit(store.scan_events_packed, channel, *rng, types=TYPES) for rng in store.event_scan_ranges()]
+    return [pool.submit(_read_range, hub, channel, *rng) for rng in hub.store.event_scan_ranges()]  # type: ignore[attr-defined]
 
 
-def _unpack_reads(reads: list[Future[dict[str, Any]]], cat: Catalog,
+def _unpack_reads(reads: list[Future[dict[str, Any] | None]], cat: Catalog,
                   pos: dict[str, int]) -> list[tuple[np.ndarray, ...]] | None:
     """Unpack each range as soon as it is read, against the *requested* ids' positions ``pos`` — known at
     once, unlike the canonical ids, which wait for the user documents. Run on a thread of its own while
@@ -314,15 +289,15 @@ def _unpack_reads(reads: list[Future[dict[str, Any]]], cat: Catalog,
     row_of = {**cat.index, "": -2}
     at = {id(read): k for k, read in enumerate(reads)}
     parts: list[tuple[np.ndarray, ...] | None] = [None] * len(reads)
-    try:
-        for read in as_completed(reads):
-            parts[at[id(read)]] = _unpack(read.result(), pos, row_of)
-    except _Unpacked:
-        return None
+    for read in as_completed(reads):
+        cols = read.result()
+        if cols is None:
+            return None
+        parts[at[id(read)]] = _scanned(cols, pos, row_of)
     return parts  # type: ignore[return-value]
 
 
-def _finish_scan(reads: list[Future[dict[str, Any]]], unpacked: Future[list[tuple[np.ndarray, ...]] | None],
+def _finish_scan(reads: list[Future[dict[str, Any] | None]], unpacked: Future[list[tuple[np.ndarray, ...]] | None],
                  cat: Catalog, user_ids: Sequence[str], pos: dict[str, int], canon: list[str],
                  key_of: dict[str, int], key_idx: np.ndarray) -> _EventLog | None:
     """The scanned events of the canonical ids ``key_of`` (id → key) as a log; None when the packed
@@ -344,17 +319,17 @@ def _finish_scan(reads: list[Future[dict[str, Any]]], unpacked: Future[list[tupl
         complete = complete and canon[i] in pos
     parts = []
     if complete:
-        for at, typ, row, no_asset, chan, ts in found:
+        for at, *rest in found:
             key = remap[at]
             keep = key >= 0
-            parts.append((key, typ, row, no_asset, chan, ts) if keep.all()
-                         else (key[keep], typ[keep], row[keep], no_asset[keep], chan[keep], ts[keep]))
+            parts.append((key, *rest) if keep.all() else (key[keep], *(c[keep] for c in rest)))
     else:
         row_of = {**cat.index, "": -2}
-        try:
-            parts = [_unpack(read.result(), key_of, row_of) for read in reads]
-        except _Unpacked:
-            return None
+        for read in reads:
+            cols = read.result()
+            if cols is None:
+                return None
+            parts.append(_scanned(cols, key_of, row_of))
     return _EventLog.build(parts, len(key_of))
 
 
@@ -443,42 +418,31 @@ class _Facts:
 
     @staticmethod
     def _capped(hub: Hub, ev: _Events, hist: np.ndarray, channel: str, now: datetime, n: int) -> np.ndarray:
-        rule = caps.get_rule(hub, channel)
-        tz = ZoneInfo(hub.settings.timezone)
-        local = now.astimezone(tz)
-        day = local.replace(hour=0, minute=0, second=0, microsecond=0)
-        week = day - timedelta(days=local.weekday())
-        month = day.replace(day=1)
-        delivered = hist & ev.channel & (ev.type == TYPE_CODE["delivered"])
-        out = np.zeros(n, dtype=bool)
-        for limit, start in ((rule.per_day, day), (rule.per_week, week), (rule.month_limit(local), month)):
-            if limit is None:
-                continue
-            used = np.bincount(ev.user[delivered & (ev.ts >= start.timestamp())], minlength=n)
-            out |= used >= limit
-        return out
+        """caps.send_times + caps.cap_status for every user at once, through the same two rules."""
+        on = np.flatnonzero(hist & ev.channel)
+        counted = caps.counted_sends(ev.user[on], ev.type[on] == TYPE_CODE["delivered"],
+                                     ev.reserved[on] & (ev.type[on] == TYPE_CODE["served"]), ev.rec[on])
+        sent = on[counted]
+        return caps.capped_targets(hub, caps.get_rule(hub, channel), ev.user[sent], ev.ts[sent], n, now)
 
     @staticmethod
     def _stages(hub: Hub, ev: _Events, hist: np.ndarray, first_seen: np.ndarray, now: datetime, n: int) -> np.ndarray:
-        """lifecycle.classify for every user at once (stage only)."""
+        """lifecycle.classify's stage for every user at once: its summary figures per user, then
+        ``lifecycle.stages_of``, the rule ``classify`` applies."""
         rules = lifecycle.get_rules(hub)
         t_now = now.timestamp()
         engaged = hist & _ENG[ev.type]
         last = np.full(n, -np.inf)
         np.maximum.at(last, ev.user[engaged], ev.ts[engaged])
-        has_engaged = np.isfinite(last)
-        days_since = np.where(has_engaged, (t_now - last) / 86400.0, np.nan)
+        days_since = np.where(np.isfinite(last), (t_now - last) / 86400.0, np.nan)
         age = np.where(np.isnan(first_seen), 0.0, (t_now - first_seen) / 86400.0)
         recent90 = engaged & (np.floor((t_now - ev.ts) / 86400.0) <= 90)
         day_key = np.unique(ev.user[recent90] * 1_000_000 + np.floor(ev.ts[recent90] / 86400.0).astype(np.int64))
         engaged_days = np.bincount(day_key // 1_000_000, minlength=n)
         orders = _groups_any(ev.user, hist & (ev.type == TYPE_CODE["convert"]), n)
         unsub = _groups_any(ev.user, hist & (ev.type == TYPE_CODE["unsubscribe"]), n)
-        with np.errstate(invalid="ignore"):
-            churned = unsub | (has_engaged & (days_since > rules.churned_days)) | (~has_engaged & (age > rules.churned_days))
-            silent = ~has_engaged | (days_since > rules.silent_days)
-            stable = (days_since <= rules.active_days) & (engaged_days >= rules.stable_min_engaged_days) & orders
-        return np.select([churned, age <= rules.new_days, silent, stable], [4, 0, 3, 2], default=1)
+        return lifecycle.stages_of(rules, days_since=days_since, age_days=age, unsubscribed=unsub,
+                                   engaged_days=engaged_days, has_orders=orders)
 
 
 # --- signals ---------------------------------------------------------------------------------------
@@ -878,7 +842,7 @@ def next_for_users(
     cat = catalog(hub)
     idx = np.flatnonzero(candidate_mask(cat, channel, scene, now, set()))
     scorer = _Scorer(hub, cat, strat, channel, idx, now)
-    packed = hasattr(hub.store, "scan_events_packed")
+    packed = hasattr(hub.store, "scan_event_columns")
     scan = packed and len(user_ids) >= SCAN_SHARE * max(hub.store.count_docs(users.USERS), 1)
     workers = workers or os.cpu_count() or 1
     pool = ThreadPoolExecutor(max_workers=workers)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from contenthub.hub import Hub
@@ -57,21 +58,31 @@ def put_rules(hub: Hub, rules: LifecycleRules) -> LifecycleRules:
     return rules
 
 
+STAGES = ("new", "active", "stable", "silent", "churned")
+"""Stage names; ``stages_of`` answers with indexes into this tuple."""
+
+
 def stage_of(rules: LifecycleRules, *, days_since: float | None, age_days: float, unsubscribed: bool,
              engaged_days: int, has_orders: bool) -> str:
-    """The lifecycle stage from a user's summary figures: the one rule ``classify`` and the dashboard's
-    week-by-week flows (which know users by weekly counters, not event lists) both apply."""
-    if unsubscribed or (days_since is not None and days_since > rules.churned_days) or (
-        days_since is None and age_days > rules.churned_days
-    ):
-        return "churned"
-    if age_days <= rules.new_days:
-        return "new"
-    if days_since is None or days_since > rules.silent_days:
-        return "silent"
-    if days_since <= rules.active_days and engaged_days >= rules.stable_min_engaged_days and has_orders:
-        return "stable"
-    return "active"
+    """The lifecycle stage from a user's summary figures: ``stages_of`` for one user (the one rule that
+    ``classify``, the batch ranker and the dashboard's week-by-week flows all apply)."""
+    code = stages_of(rules, days_since=np.array([np.nan if days_since is None else days_since]),
+                     age_days=np.array([age_days]), unsubscribed=np.array([unsubscribed]),
+                     engaged_days=np.array([engaged_days]), has_orders=np.array([has_orders]))
+    return STAGES[int(code[0])]
+
+
+def stages_of(rules: LifecycleRules, *, days_since: np.ndarray, age_days: np.ndarray, unsubscribed: np.ndarray,
+              engaged_days: np.ndarray, has_orders: np.ndarray) -> np.ndarray:
+    """The lifecycle stage (index into ``STAGES``) of many users at once from their summary figures;
+    ``days_since`` is NaN for a user who never engaged."""
+    has_engaged = ~np.isnan(days_since)
+    with np.errstate(invalid="ignore"):
+        churned = unsubscribed | (has_engaged & (days_since > rules.churned_days)) | (
+            ~has_engaged & (age_days > rules.churned_days))
+        silent = ~has_engaged | (days_since > rules.silent_days)
+        stable = (days_since <= rules.active_days) & (engaged_days >= rules.stable_min_engaged_days) & has_orders
+    return np.select([churned, age_days <= rules.new_days, silent, stable], [4, 0, 3, 2], default=1)
 
 
 def classify(rules: LifecycleRules, first_seen: str | None, events: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
