@@ -13,7 +13,7 @@ from contenthub.library.demo_corpus import generate_assets
 from contenthub.library.models import Asset
 from contenthub.recommend import batch, events, service
 from contenthub.recommend.catalog import catalog, refresh_now
-from contenthub.recommend.strategies import Strategy, put_strategy
+from contenthub.recommend.strategies import DEFAULTS, Strategy, put_strategy
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import to_iso
 from tests.helpers import put_assets_with_random_vectors
@@ -263,17 +263,29 @@ def test_batch_counts_reserved_sends_against_caps_like_next_for_user(world) -> N
     assert res.capped.tolist() == [True]
 
 
+PLAIN = [
+    Strategy(id="plain", weights={"similarity": 1.0, "affinity": 0.8, "collaborative": 1.0, "quality": 0.5,
+                                  "popularity": 0.4, "freshness": 0.2, "lifecycle": 0.6},
+             exploration=False, diversity=1.0),
+    # the default strategy's signals and weights (topic and content-type rates included), exploration off
+    Strategy(id="plain", weights=dict(DEFAULTS["default"].weights), exploration=False, diversity=1.0),
+]
+
+
+@pytest.mark.parametrize("strategy", PLAIN, ids=["all-signals", "default-weights"])
 @pytest.mark.parametrize("channel", CHANNELS)
-def test_same_users_get_identical_picks_on_both_paths_without_exploration(world, channel) -> None:
+def test_same_users_get_identical_picks_on_both_paths_without_exploration(world, channel, strategy) -> None:
     """Exploration off (``exploration: false`` on the strategy) and no diversity re-ranking: the per-user
     path and the batch path give every user the same three picks in the same order."""
-    strategy = Strategy(id="plain", weights={"similarity": 1.0, "affinity": 0.8, "collaborative": 1.0, "quality": 0.5,
-                                             "popularity": 0.4, "freshness": 0.2, "lifecycle": 0.6},
-                        exploration=False, diversity=1.0)
     put_strategy(world, strategy)
     user_ids = [f"u{u:02d}" for u in range(40)] + ["nobody"]
     (res,) = list(batch.next_for_users(world, user_ids, channel, strategy="plain", now=NOW, n=3))
     got = res.asset_ids(catalog(world))
+    signals: set[str] = set()
     for k, uid in enumerate(user_ids):
         rec = service.next_for_user(world, uid, channel, n=3, strategy="plain", now=NOW)
         assert got[k] == [p.asset_id for p in rec.picks], uid
+        signals.update(*(p.signals for p in rec.picks))
+    assert signals >= {w for w in strategy.weights if w not in ("topic", "type")}
+    if "topic" in strategy.weights:  # the data exercise the rate signals
+        assert {"topic", "type"} <= signals

@@ -21,9 +21,14 @@ segment, tonight" (1M users × a few ms). Here the same profile facts and the sa
   (numpy, scipy and SQLite release the GIL), so every core works; with a scan, the log's ranges are
   read and the matrices built on the pool while the user documents are read.
 
-Two documented differences from ``next_for_user``: tag weights come from the events with the assets'
-*current* features (the profile counters froze the features at event time, so an asset retagged
-since then, or no longer approved, weighs differently), and Thompson sampling takes one posterior
+The rules and the engagement-rate signals are not copies: caps (``caps.counted_sends``,
+``caps.capped_targets``), the lifecycle stage (``lifecycle.stages_of``) and the topic and content-type
+rate signals (``scoring``) are the functions the per-user path calls, here over arrays of users; events
+come from the store as decoded columns (``scan_event_columns`` / ``event_columns``).
+
+Two documented differences from ``next_for_user``: tag weights and the topic/type rate evidence come
+from the events with the assets' *current* features and topics (the profile counters froze them at
+event time, so an asset retagged since then, or no longer approved, weighs differently), and Thompson sampling takes one posterior
 sample per candidate (from ranking's per-asset pool, as a request does) per DRAW_USERS (256) users
 instead of one per user. With exploration off and unchanged assets, the picks are the same
 (tests/test_recommend_batch.py checks this).
@@ -50,7 +55,8 @@ from contenthub.hub import Hub
 from contenthub.recommend import caps, csr, lifecycle, users
 from contenthub.recommend.catalog import Catalog, catalog
 from contenthub.recommend.engagement import ENGAGED, EVENT_WEIGHTS, NEGATIVE, POSITIVE
-from contenthub.recommend.profiles import HISTORY_DAYS, HISTORY_LIMIT, VECTOR_EVENTS
+from contenthub.recommend.profiles import HISTORY_DAYS, HISTORY_LIMIT, VECTOR_EVENTS, brand_rate
+from contenthub.recommend.scoring import rate_draw, rate_posterior_rows, rate_signal
 from contenthub.recommend.ranking import (candidate_mask, channel_log_popularity, pooled_draw, posterior,
                                           posterior_samples, quality_posterior)
 from contenthub.recommend.strategies import Strategy, get_strategy
@@ -399,6 +405,24 @@ class _Facts:
         tags.eliminate_zeros()
         self.tags = tags
         self.has_tags = np.diff(tags.indptr) > 0
+        # engagement-rate evidence per topic and content type: the profile counters' e: (decayed
+        # deliveries) and g: (decayed engagement weight) fields, from the assets' current topic and type
+        self.rates: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        with_asset = ev.row >= 0
+        exposed = with_asset & (ev.type == TYPE_CODE["delivered"])
+        engaged_w = with_asset & (_W[ev.type] != 0)
+        p = brand_rate(cat)
+        for name, of_row, width in (("topic", cat.topic_of_row, len(cat.topic_names)),
+                                    ("type", cat.type_of_row, len(cat.type_names))):
+            if width == 0:
+                continue
+            sums = []
+            for keep, weight in ((exposed, decay), (engaged_w, _W[ev.type] * decay)):
+                slot = of_row[ev.row[keep]]
+                named = slot < width  # the "none" slot keeps the prior
+                flat = ev.user[keep][named] * width + slot[named]
+                sums.append(np.bincount(flat, weights=weight[keep][named], minlength=n * width).reshape(n, width))
+            self.rates[name] = rate_posterior_rows(sums[0], sums[1], p)
         # exclusions: muted/deleted assets among the newest NEGATIVE_LIMIT negative events, and
         # assets delivered or served on this channel within the redelivery window (from history)
         neg_rank = _rank_in_group(ev.user, _NEG[ev.type])
@@ -554,6 +578,10 @@ class _Block:
     ex_r: np.ndarray                  # exclusions: block row, candidate column
     ex_c: np.ndarray
     draw: _Draw
+    # per engagement-rate signal ("topic", "type"): the block's Beta posteriors (α, β: rows × slots) and
+    # whether each user has any evidence (scoring.rate_posterior_rows)
+    rates: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
+    rng: np.random.Generator | None = None  # the chunk's generator when exploring
 
 
 class _Scorer:
@@ -562,6 +590,9 @@ class _Scorer:
 
     def __init__(self, hub: Hub, cat: Catalog, strat: Strategy, channel: str, idx: np.ndarray, now: datetime) -> None:
         self.w_sim, self.w_aff, self.w_col = strat.weight("similarity"), strat.weight("affinity"), strat.weight("collaborative")
+        # the engagement-rate signals, as ranking.score_candidates adds them: (name, weight, slot of each
+        # candidate row) — set below, once the candidate columns' order is known
+        self.rate_terms: list[tuple[str, float, np.ndarray]] = []
         model = cat.engagement
         self.model = model if (model is not None and cat.model_rows is not None and bool(model.asset_ids)
                                and self.w_col) else None
@@ -579,6 +610,10 @@ class _Scorer:
         self.rank[self.rank.copy()] = np.arange(idx.size)
         self.reordered = bool(idx.size) and bool((np.diff(idx) < 0).any())
         self.cat, self.strat, self.idx, self.n_cand, self.channel = cat, strat, idx, idx.size, channel
+        if strat.weight("topic") and cat.topic_names:
+            self.rate_terms.append(("topic", strat.weight("topic"), cat.topic_of_row[idx]))
+        if strat.weight("type") and len(cat.type_names) > 1:
+            self.rate_terms.append(("type", strat.weight("type"), cat.type_of_row[idx]))
         # the quality posterior of every row and, with exploration, its pool of samples (made here, once,
         # not by whichever chunk thread asks first)
         self.posterior = posterior(cat, channel) if strat.weight("quality") else None
@@ -720,6 +755,15 @@ class _Scorer:
             _affinity_into(score, const, raw, self.w_aff, b.has_tags)
         if b.engaged is not None and self.n_model:
             self._collaborative_into(score, const, b, ref)
+        for name, weight, slots in self.rate_terms:
+            found = b.rates.get(name)
+            if found is None or not found[2].any():
+                continue
+            a, beta, has = found
+            rates = rate_draw(a, beta, strat.exploration, b.rng)
+            part = (weight * rate_signal(rates, slots)).astype(np.float32)
+            part[~has] = 0.0  # no evidence: no signal, as for a profile without a posterior
+            score += part
         if ex_r.size:
             score[ex_r, ex_c] = -np.inf
         if n == 1:
@@ -961,7 +1005,9 @@ def _score_chunk(job: _Job, part: list[str], start: int, seed: np.random.SeedSeq
                 has_vector=facts.has_vector[users_b], tags=_Rows(tags, b0, b1), has_tags=facts.has_tags[users_b],
                 engaged=_Rows(engm, b0, b1) if engm is not None else None,
                 has_engaged=eng[1][users_b] if eng is not None else None,
-                ex_r=ex_row[e0:e1] - b0, ex_c=ex_col[e0:e1], draw=draw)
+                ex_r=ex_row[e0:e1] - b0, ex_c=ex_col[e0:e1], draw=draw,
+                rates={k: (a[users_b], b_[users_b], has[users_b]) for k, (a, b_, has) in facts.rates.items()},
+                rng=rng)
             cols, got = scorer.score(blk, n)
             rows_out[users_b, :cols.shape[1]] = np.where(cols >= 0, scorer.idx[np.maximum(cols, 0)], -1)
             scores_out[users_b, :cols.shape[1]] = got

@@ -28,6 +28,7 @@ from contenthub.recommend.engagement import (
     read_decayed,
 )
 from contenthub.recommend.ranking import Audience
+from contenthub.recommend.scoring import rate_posterior_rows
 from contenthub.store.query import EventQuery
 from contenthub import bad_records
 from contenthub.timeutil import from_iso, to_iso
@@ -134,8 +135,6 @@ def audience_for(hub: Hub, cat: Catalog, profile: Profile, now: datetime) -> Aud
     )
 
 
-RATE_PRIOR_DELIVERIES = 4.0
-"""Pseudo-deliveries behind each topic's and type's rate, at the brand's engagement rate."""
 RATE_PRIOR_RATE = 0.1
 """The engagement rate (clicks per delivery) assumed before the brand has any statistics."""
 
@@ -157,22 +156,14 @@ def brand_rate(cat: Catalog) -> float:
 
 def _beta(weights: dict[str, float], names: list[str], prefix: str, p: float
           ) -> tuple[np.ndarray, np.ndarray] | None:
-    """Beta(α, β) of engagement per delivery on each name (plus a last "none" slot at the prior), in click
-    units: successes = decayed engagement weight / the weight of a click (so a conversion counts double,
-    an open a sixth), failures = decayed deliveries − successes (≥ 0). The prior is the brand's rate ``p``
-    (not the audience's own: a user who clicked one topic should see that topic above the untried ones,
-    which keep only the prior's spread to be explored)."""
-    unit = EVENT_WEIGHTS["click"]
+    """Beta(α, β) of engagement per delivery on each name, plus a last "none" slot at the prior
+    (``scoring.rate_posterior_rows`` of the profile's decayed ``e:``/``g:`` weights), None before any."""
     e = np.fromiter((weights.get(f"e:{prefix}{n}", 0.0) for n in names), dtype=np.float64, count=len(names))
     g = np.fromiter((weights.get(f"g:{prefix}{n}", 0.0) for n in names), dtype=np.float64, count=len(names))
     if not (e.any() or g.any()):
         return None
-    s = np.maximum(g / unit, 0.0)
-    f = np.maximum(e - s, 0.0)
-    m = RATE_PRIOR_DELIVERIES
-    a = np.append(s + m * p, m * p)
-    b = np.append(f + m * (1 - p), m * (1 - p))
-    return a, b
+    a, b, _ = rate_posterior_rows(e[None, :], g[None, :], p)
+    return a[0], b[0]
 
 
 def rate_posteriors(weights: dict[str, float], cat: Catalog

@@ -15,6 +15,7 @@ import numpy as np
 from contenthub.recommend import csr
 from contenthub.recommend.catalog import SIMILARITY_MEMO_MAX_ROWS, Catalog, ChannelBlock
 from contenthub.recommend.engagement import ALL_CHANNELS
+from contenthub.recommend.scoring import RATE_FULL, rate_draw, rate_signal
 from contenthub.recommend.strategies import SIGNALS, Strategy
 
 PRIOR_STRENGTH = 20.0  # pseudo-deliveries behind the channel-wide click rate
@@ -291,22 +292,16 @@ class Draws:
     quality_ab: tuple[np.ndarray, np.ndarray, float, float] | None = None  # (alpha, beta, min, span) without a pool
 
 
-RATE_FULL = 0.5
-"""The engagement rate (clicks per delivery) at which a topic or type signal is 1: a full match."""
-
-
 def _rate_signal(name: str, ab: tuple[np.ndarray, np.ndarray], of_row: np.ndarray, on_channel: Any, idx: np.ndarray,
                  explore: bool, rng: np.random.Generator, draws: Draws | None) -> np.ndarray:
     """The audience's engagement rate on each candidate's topic (or type): a Thompson draw per topic from its
     Beta posterior when exploring (a few draws per request: one per topic, not per asset), else the mean."""
     a, b = ab
-    rates = rng.beta(a, b) if explore else a / (a + b)
+    rates = rate_draw(a, b, explore, rng)
     at = _on_rows(on_channel, of_row, idx)
     if draws is not None and explore:
         draws.rate_draws[name] = (a, b, at, 0.0, RATE_FULL)
-    # Scaled by a fixed rate, not by the candidates' min and max: stretching a cold audience's few
-    # nearly equal draws to [0, 1] turned prior noise into the largest signal of the request.
-    return np.minimum(rates.take(at) / RATE_FULL, 1.0)  # type: ignore[no-any-return]
+    return rate_signal(rates, at)
 
 
 def drawn_weights(strategy: Strategy, rng: np.random.Generator) -> dict[str, float]:

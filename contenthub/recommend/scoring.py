@@ -1,0 +1,67 @@
+"""The scoring core that per-user, per-group and batch picks share: what each path must compute the same way.
+
+Owned here, vectorised over one audience or a block of audiences (rows):
+- the engagement-rate signals (topic, content type): a Beta posterior of "engaged per delivery" per topic
+  or type from an audience's decayed exposure (``e:``) and engagement (``g:``) weights
+  (``rate_posterior_rows``), a Thompson draw or the mean of it (``rate_draw``) and its value on each
+  candidate (``rate_signal``). ``profiles`` (one profile's counters), ``ranking.score_candidates`` (one
+  request) and ``batch`` (blocks of users, from the event log) all call these.
+
+The rules every path applies, one implementation each, and where they live:
+- candidates (channel, scene, validity, exclusions): ``ranking.candidate_rows`` / ``ranking.candidate_mask``;
+- caps, deliveries and reserved sends: ``caps.counted_sends`` then ``caps.capped_targets``;
+- lifecycle stage: ``lifecycle.stages_of``;
+- a group's audience: its kept profile, ``group_profiles`` and ``profiles.group_audience``.
+``tests/test_recommend_batch.py`` runs the same users through the per-user and the batch path with
+exploration off (``exploration: false`` on the strategy) and asserts identical picks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from contenthub.recommend.engagement import EVENT_WEIGHTS
+
+RATE_FULL = 0.5
+"""The engagement rate (clicks per delivery) at which a topic or type signal is 1: a full match."""
+RATE_PRIOR_DELIVERIES = 4.0
+"""Pseudo-deliveries behind each topic's and type's rate, at the brand's engagement rate."""
+
+
+def rate_posterior_rows(exposure: np.ndarray, engagement: np.ndarray, p: float
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(α, β, has evidence) per row: Beta(α, β) of engagement per delivery on each name (plus a last "none"
+    slot at the prior), in click units — successes = decayed engagement weight / the weight of a click
+    (so a conversion counts double, an open a sixth), failures = decayed deliveries − successes (≥ 0).
+    ``exposure``/``engagement``: (rows × names) decayed ``e:``/``g:`` weights. The prior is the brand's
+    rate ``p`` (not the audience's own: a user who clicked one topic should see that topic above the
+    untried ones, which keep only the prior's spread to be explored). A row without any exposure or
+    engagement has no posterior (``has`` False)."""
+    unit = EVENT_WEIGHTS["click"]
+    s = np.maximum(engagement / unit, 0.0)
+    f = np.maximum(exposure - s, 0.0)
+    m = RATE_PRIOR_DELIVERIES
+    rows = exposure.shape[0]
+    a = np.concatenate([s + m * p, np.full((rows, 1), m * p)], axis=1)
+    b = np.concatenate([f + m * (1 - p), np.full((rows, 1), m * (1 - p))], axis=1)
+    has = (exposure != 0).any(axis=1) | (engagement != 0).any(axis=1)
+    return a, b, has
+
+
+def rate_draw(a: np.ndarray, b: np.ndarray, explore: bool, rng: np.random.Generator | None) -> np.ndarray:
+    """Each slot's rate: a Thompson draw from its Beta posterior when exploring (one per topic, not per
+    asset; ``rng`` is then required), else the posterior mean."""
+    if explore:
+        if rng is None:
+            raise ValueError("exploring needs a random generator")
+        return rng.beta(a, b)  # type: ignore[no-any-return]
+    return a / (a + b)  # type: ignore[no-any-return]
+
+
+def rate_signal(rates: np.ndarray, slots: np.ndarray) -> np.ndarray:
+    """The signal on each candidate: its slot's rate scaled by ``RATE_FULL`` and capped at 1. ``rates``:
+    one audience's (slots,) or a block's (rows × slots); ``slots``: each candidate's topic (or type) slot.
+
+    Scaled by a fixed rate, not by the candidates' min and max: stretching a cold audience's few nearly
+    equal draws to [0, 1] turned prior noise into the largest signal of the request."""
+    return np.minimum(np.take(rates, slots, axis=-1) / RATE_FULL, 1.0)  # type: ignore[no-any-return]
