@@ -56,7 +56,8 @@ from contenthub.recommend import caps, csr, lifecycle, users
 from contenthub.recommend.catalog import Catalog, catalog
 from contenthub.recommend.engagement import ENGAGED, EVENT_WEIGHTS, NEGATIVE, POSITIVE
 from contenthub.recommend.profiles import HISTORY_DAYS, HISTORY_LIMIT, VECTOR_EVENTS, brand_rate
-from contenthub.recommend.scoring import rate_draw, rate_posterior_rows, rate_signal
+from contenthub.recommend.scoring import (BLOCKING_TYPES, SENT_TYPES, rate_draw, rate_posterior_rows,
+                                         rate_signal, redelivery_cutoff)
 from contenthub.recommend.ranking import (candidate_mask, channel_log_popularity, pooled_draw, posterior,
                                           posterior_samples, quality_posterior)
 from contenthub.recommend.strategies import Strategy, get_strategy
@@ -75,8 +76,8 @@ _W = np.array([EVENT_WEIGHTS[t] for t in TYPES])
 _POS = np.array([t in POSITIVE for t in TYPES])
 _NEG = np.array([t in NEGATIVE for t in TYPES])
 _ENG = np.array([t in ENGAGED for t in TYPES])
-_BLOCKING = np.array([t in ("mute", "delete") for t in TYPES])
-_DELIVERY = np.array([t in ("delivered", "served") for t in TYPES])
+_BLOCKING = np.array([t in BLOCKING_TYPES for t in TYPES])
+_DELIVERY = np.array([t in SENT_TYPES for t in TYPES])
 STAGES = lifecycle.STAGES
 
 
@@ -428,7 +429,7 @@ class _Facts:
         neg_rank = _rank_in_group(ev.user, _NEG[ev.type])
         negs = (neg_rank >= 0) & (neg_rank < NEGATIVE_LIMIT)
         block = negs & _BLOCKING[ev.type] & (ev.row >= 0)
-        window = t_now - hub.settings.redelivery_window_days * 86400.0
+        window = redelivery_cutoff(hub, now).timestamp()
         redeliver = hist & _DELIVERY[ev.type] & ev.channel & (ev.row >= 0) & (ev.ts >= window)
         ex = block | redeliver
         self.exclude = _csr(np.ones(int(ex.sum()), dtype=bool), ev.user[ex], ev.row[ex], (n, len(cat)), bool)

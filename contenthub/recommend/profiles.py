@@ -28,7 +28,7 @@ from contenthub.recommend.engagement import (
     read_decayed,
 )
 from contenthub.recommend.ranking import Audience
-from contenthub.recommend.scoring import rate_posterior_rows
+from contenthub.recommend.scoring import BLOCKING_TYPES, rate_posterior_rows
 from contenthub.store.query import EventQuery
 from contenthub import bad_records
 from contenthub.timeutil import from_iso, to_iso
@@ -94,7 +94,7 @@ def profile_from(hub: Hub, key: str, events: list[dict[str, Any]], negatives: li
     """A profile from what ``load_profile`` reads (also what the learning job replays: the same rules
     applied to a user's events before a moment, ``learning.replay``)."""
     weights = read_decayed(counters, now, hub.settings.profile_half_life_days)
-    blocked = {e["asset_id"] for e in negatives if e.get("asset_id") and e["type"] in ("mute", "delete")}
+    blocked = {e["asset_id"] for e in negatives if e.get("asset_id") and e["type"] in BLOCKING_TYPES}
     unsubscribed = {e["channel"] for e in negatives if e["type"] == "unsubscribe" or (e["type"] == "mute" and not e.get("asset_id"))}
     rules = lifecycle.get_rules(hub)
     first_seen = bad_records.stamp_or_none(hub, "user", key, "created_at", (user_doc or {}).get("created_at"))

@@ -9,6 +9,9 @@ Owned here, vectorised over one audience or a block of audiences (rows):
 
 The rules every path applies, one implementation each, and where they live:
 - candidates (channel, scene, validity, exclusions): ``ranking.candidate_rows`` / ``ranking.candidate_mask``;
+- exclusions: an asset the audience muted or deleted (``BLOCKING_TYPES``, among its newest
+  ``profiles.NEGATIVES_LIMIT`` negative events), or one sent to it on the channel within the
+  re-delivery window (``SENT_TYPES``, ``redelivery_cutoff``, among its history: ``profiles.HISTORY_*``);
 - caps, deliveries and reserved sends: ``caps.counted_sends`` then ``caps.capped_targets``;
 - lifecycle stage: ``lifecycle.stages_of``;
 - a group's audience: its kept profile, ``group_profiles`` and ``profiles.group_audience``.
@@ -18,9 +21,22 @@ exploration off (``exploration: false`` on the strategy) and asserts identical p
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import numpy as np
 
+from contenthub.hub import Hub
 from contenthub.recommend.engagement import EVENT_WEIGHTS
+
+BLOCKING_TYPES = frozenset({"mute", "delete"})
+"""Events that take their asset out of the audience's candidates for good."""
+SENT_TYPES = frozenset({"delivered", "served"})
+"""Events that keep their asset from being sent again on the channel within the re-delivery window."""
+
+
+def redelivery_cutoff(hub: Hub, now: datetime) -> datetime:
+    """The earliest send that still keeps its asset from being sent again (``redelivery_window_days``)."""
+    return now - timedelta(days=hub.settings.redelivery_window_days)
 
 RATE_FULL = 0.5
 """The engagement rate (clicks per delivery) at which a topic or type signal is 1: a full match."""
