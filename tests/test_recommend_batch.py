@@ -289,3 +289,19 @@ def test_same_users_get_identical_picks_on_both_paths_without_exploration(world,
     assert signals >= {w for w in strategy.weights if w not in ("topic", "type")}
     if "topic" in strategy.weights:  # the data exercise the rate signals
         assert {"topic", "type"} <= signals
+
+
+def test_batch_stages_apply_the_per_user_stage_rule() -> None:
+    """lifecycle.stages_of (the batch's) and stage_of (one user's) are one rule: equal on a grid of cases."""
+    import itertools
+
+    from contenthub.recommend.lifecycle import STAGES, LifecycleRules, stage_of, stages_of
+
+    rules = LifecycleRules()
+    cases = list(itertools.product([None, 0.5, 14, 20, 31, 95], [0, 14, 15, 100], [False, True], [0, 6], [False, True]))
+    got = stages_of(rules, days_since=np.array([np.nan if c[0] is None else c[0] for c in cases]),
+                    age_days=np.array([float(c[1]) for c in cases]), unsubscribed=np.array([c[2] for c in cases]),
+                    engaged_days=np.array([c[3] for c in cases]), has_orders=np.array([c[4] for c in cases]))
+    want = [stage_of(rules, days_since=c[0], age_days=c[1], unsubscribed=c[2], engaged_days=c[3], has_orders=c[4])
+            for c in cases]
+    assert [STAGES[i] for i in got] == want and set(want) == set(STAGES)

@@ -143,8 +143,8 @@ def _no_zero_limit(rule: CapRule) -> bool:
 def send_times(events: list[dict[str, Any]], channel: str) -> list[str]:
     """Times that count against a target's cap on `channel` (``counted_sends`` of its events there)."""
     on_channel = [e for e in events if e.get("channel") == channel]
-    if not on_channel:
-        return []
+    if not any(e["type"] == "served" for e in on_channel):  # no reservation: ``counted_sends`` is the deliveries
+        return [e["ts"] for e in on_channel if e["type"] == "delivered"]
     counted = counted_sends(
         np.zeros(len(on_channel), dtype=np.int64),
         np.fromiter((e["type"] == "delivered" for e in on_channel), dtype=bool, count=len(on_channel)),

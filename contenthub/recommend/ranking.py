@@ -433,6 +433,7 @@ def propensities(strategy: Strategy, idx: np.ndarray, score: np.ndarray, sig: di
     pool = np.unique(np.concatenate([pool, np.asarray(chosen, dtype=np.int64)]))
     rows = idx.take(pool)
     total = np.zeros((d, pool.size))
+    fixed = np.zeros(pool.size)  # the signals with neither a random value nor a random weight: summed once
     for name in SIGNALS:
         if name not in sig:
             continue
@@ -443,8 +444,8 @@ def propensities(strategy: Strategy, idx: np.ndarray, score: np.ndarray, sig: di
         else:
             w = draws.weights.get(name, 0.0)
         if name in draws.rate_draws:
-            a, b, at, lo, span = draws.rate_draws[name]
-            values = np.minimum((rng.beta(a, b, size=(d, a.size))[:, at.take(pool)] - lo) / span, 1.0)
+            a, b, at, _, _ = draws.rate_draws[name]
+            values = rate_signal(rng.beta(a, b, size=(d, a.size)), at.take(pool))
         elif name == "quality" and draws.quality_ab is not None:
             a, b, lo, span = draws.quality_ab
             values = rng.beta(a[pool], b[pool], size=(d, pool.size))
@@ -453,9 +454,13 @@ def propensities(strategy: Strategy, idx: np.ndarray, score: np.ndarray, sig: di
             samples, lo, span = draws.quality
             picks = samples[rows[None, :], rng.integers(0, THOMPSON_POOL, size=(d, pool.size))]
             values = (picks - lo) / span if span > 1e-12 else np.full(picks.shape, 0.5)
+        elif isinstance(w, np.ndarray):  # a fixed signal under a drawn weight
+            values = sig[name].take(pool)[None, :]
         else:
-            values = np.broadcast_to(sig[name].take(pool), (d, pool.size))
+            fixed += w * sig[name].take(pool)
+            continue
         total += w * values
+    total += fixed
     top = np.argsort(-total, axis=1, kind="stable")[:, :k]
     where = {int(c): j for j, c in enumerate(pool.tolist())}
     floor = 1.0 / (2 * d)

@@ -54,13 +54,17 @@ def rate_posterior_rows(exposure: np.ndarray, engagement: np.ndarray, p: float
     untried ones, which keep only the prior's spread to be explored). A row without any exposure or
     engagement has no posterior (``has`` False)."""
     unit = EVENT_WEIGHTS["click"]
-    s = np.maximum(engagement / unit, 0.0)
-    f = np.maximum(exposure - s, 0.0)
+    rows, k = exposure.shape
     m = RATE_PRIOR_DELIVERIES
-    rows = exposure.shape[0]
-    a = np.concatenate([s + m * p, np.full((rows, 1), m * p)], axis=1)
-    b = np.concatenate([f + m * (1 - p), np.full((rows, 1), m * (1 - p))], axis=1)
-    has = (exposure != 0).any(axis=1) | (engagement != 0).any(axis=1)
+    a = np.empty((rows, k + 1))
+    b = np.empty((rows, k + 1))
+    s = np.maximum(np.divide(engagement, unit, out=a[:, :k]), 0.0, out=a[:, :k])
+    np.maximum(np.subtract(exposure, s, out=b[:, :k]), 0.0, out=b[:, :k])
+    a[:, :k] += m * p
+    a[:, k] = m * p
+    b[:, :k] += m * (1 - p)
+    b[:, k] = m * (1 - p)
+    has = exposure.any(axis=1) | engagement.any(axis=1)
     return a, b, has
 
 
