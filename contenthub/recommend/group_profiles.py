@@ -55,8 +55,9 @@ def members_key(group_id: str) -> str:
 
 
 def groups_of_users(hub: Hub, user_ids: list[str]) -> dict[str, list[str]]:
-    """user id → the groups the user is in now, for users in at least one group (one read)."""
-    if not user_ids:
+    """user id → the groups the user is in now, for users in at least one group (one read; none when no
+    group has a member, so a hub without groups pays one indexed probe per batch)."""
+    if not user_ids or not hub.store.list_docs(MEMBERSHIPS, limit=1):
         return {}
     docs = hub.store.get_docs(MEMBERSHIPS, user_ids)
     return {uid: d["groups"] for uid, d in docs.items() if d.get("groups")}

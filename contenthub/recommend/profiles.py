@@ -28,6 +28,7 @@ from contenthub.recommend.engagement import (
     read_decayed,
 )
 from contenthub.recommend.ranking import Audience
+from contenthub.recommend.scoring import BLOCKING_TYPES, RATE_PRIOR_DELIVERIES, rate_posterior_rows
 from contenthub.store.query import EventQuery
 from contenthub import bad_records
 from contenthub.timeutil import from_iso, to_iso
@@ -93,7 +94,7 @@ def profile_from(hub: Hub, key: str, events: list[dict[str, Any]], negatives: li
     """A profile from what ``load_profile`` reads (also what the learning job replays: the same rules
     applied to a user's events before a moment, ``learning.replay``)."""
     weights = read_decayed(counters, now, hub.settings.profile_half_life_days)
-    blocked = {e["asset_id"] for e in negatives if e.get("asset_id") and e["type"] in ("mute", "delete")}
+    blocked = {e["asset_id"] for e in negatives if e.get("asset_id") and e["type"] in BLOCKING_TYPES}
     unsubscribed = {e["channel"] for e in negatives if e["type"] == "unsubscribe" or (e["type"] == "mute" and not e.get("asset_id"))}
     rules = lifecycle.get_rules(hub)
     first_seen = bad_records.stamp_or_none(hub, "user", key, "created_at", (user_doc or {}).get("created_at"))
@@ -135,8 +136,6 @@ def audience_for(hub: Hub, cat: Catalog, profile: Profile, now: datetime) -> Aud
     )
 
 
-RATE_PRIOR_DELIVERIES = 4.0
-"""Pseudo-deliveries behind a user's rate on each topic and type, at the population's rate on it."""
 
 
 def population_rates(cat: Catalog) -> tuple[float, np.ndarray, np.ndarray]:
@@ -163,23 +162,15 @@ def brand_rate(cat: Catalog) -> float:
 
 def _beta(weights: dict[str, float], names: list[str], prefix: str, prior: np.ndarray
           ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None:
-    """(posterior, prior) Beta(α, β) of the audience's engagement per delivery on each name (plus a last
-    "none" slot at the prior), in click units: successes = decayed engagement weight / the weight of a
-    click (so a conversion counts double, an open a sixth), failures = decayed deliveries − successes
-    (≥ 0). The prior of each name is the population's rate on it (``population_rates``) worth
-    ``RATE_PRIOR_DELIVERIES`` deliveries: a hierarchical model — with no evidence of their own, users
-    start where the population stands on each topic; their own deliveries soon outweigh it. None when
-    there are no names."""
+    """(posterior, prior) Beta(α, β) of the audience's engagement per delivery on each name, plus a last
+    "none" slot (``scoring.rate_posterior_rows`` of the profile's decayed ``e:``/``g:`` weights, shrunk
+    to the population's rate on each name, ``population_rates``). None when there are no names."""
     if not names:
         return None
-    unit = EVENT_WEIGHTS["click"]
     e = np.fromiter((weights.get(f"e:{prefix}{n}", 0.0) for n in names), dtype=np.float64, count=len(names))
     g = np.fromiter((weights.get(f"g:{prefix}{n}", 0.0) for n in names), dtype=np.float64, count=len(names))
-    s = np.append(np.maximum(g / unit, 0.0), 0.0)
-    f = np.append(np.maximum(e - s[:-1], 0.0), 0.0)
-    m = RATE_PRIOR_DELIVERIES
-    a0, b0 = m * prior, m * (1 - prior)
-    return (a0 + s, b0 + f), (a0, b0)
+    a, b, _ = rate_posterior_rows(e[None, :], g[None, :], prior)
+    return (a[0], b[0]), (RATE_PRIOR_DELIVERIES * prior, RATE_PRIOR_DELIVERIES * (1 - prior))
 
 
 def rate_posteriors(weights: dict[str, float], cat: Catalog) -> tuple[

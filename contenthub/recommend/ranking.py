@@ -16,6 +16,7 @@ import numpy as np
 from contenthub.recommend import csr, rates
 from contenthub.recommend.catalog import SIMILARITY_MEMO_MAX_ROWS, Catalog, ChannelBlock
 from contenthub.recommend.engagement import ALL_CHANNELS
+from contenthub.recommend.scoring import rate_draw, rate_signal, with_strength
 from contenthub.recommend.strategies import SIGNALS, Strategy
 
 PRIOR_STRENGTH = 20.0  # pseudo-deliveries behind the channel-wide click rate
@@ -332,18 +333,6 @@ class Draws:
     quality_ab: tuple[np.ndarray, np.ndarray, float, float] | None = None  # (alpha, beta, min, span) without a pool
 
 
-def _with_strength(ab: tuple[np.ndarray, np.ndarray], prior: tuple[np.ndarray, np.ndarray] | None,
-                   strength: float | None) -> tuple[np.ndarray, np.ndarray]:
-    """The posterior ``ab`` with its prior re-weighted to ``strength`` pseudo-deliveries (same prior means):
-    the strategy's estimate of how much audiences really differ on this signal (``Strategy.rate_prior``,
-    set by the learning job), else the profile's default strength as it is."""
-    if strength is None or prior is None:
-        return ab
-    a0, b0 = prior
-    scale = strength / np.maximum(a0 + b0, 1e-12)
-    return ab[0] - a0 + a0 * scale, ab[1] - b0 + b0 * scale
-
-
 def _rate_signal(name: str, ab: tuple[np.ndarray, np.ndarray], of_row: np.ndarray, on_channel: Any, idx: np.ndarray,
                  explore: bool, rng: np.random.Generator, draws: Draws | None) -> np.ndarray:
     """The audience's engagement rate on each candidate's topic (or type) as a log lift over the brand's
@@ -353,11 +342,11 @@ def _rate_signal(name: str, ab: tuple[np.ndarray, np.ndarray], of_row: np.ndarra
     log rate — is the one the learning job's model is specified in (``rates``)."""
     a, b = ab
     ref = float(a[-1] / (a[-1] + b[-1]))
-    drawn = rng.beta(a, b) if explore else a / (a + b)
+    drawn = rate_draw(a, b, explore, rng)
     at = _on_rows(on_channel, of_row, idx)
     if draws is not None and explore:
         draws.rate_draws[name] = (a, b, at, ref)
-    return rates.log_lift(drawn, ref).take(at)  # type: ignore[no-any-return]
+    return rate_signal(drawn, at, ref)
 
 
 def drawn_weights(strategy: Strategy, rng: np.random.Generator) -> dict[str, float]:
@@ -391,10 +380,10 @@ def score_candidates(
     else:
         on_channel = _channel_positions(cat, channel, idx)  # contiguous rows: no copy of idx's vectors
     if aud.topic_ab is not None and strategy.weight("topic") and cat.topic_names:
-        sig["topic"] = _rate_signal("topic", _with_strength(aud.topic_ab, aud.topic_prior, strategy.rate_prior.get("topic")),
+        sig["topic"] = _rate_signal("topic", with_strength(*aud.topic_ab, aud.topic_prior, strategy.rate_prior.get("topic")),
                                     cat.topic_of_row, on_channel, idx, strategy.exploration, rng, draws)
     if aud.type_ab is not None and strategy.weight("type") and len(cat.type_names) > 1:
-        sig["type"] = _rate_signal("type", _with_strength(aud.type_ab, aud.type_prior, strategy.rate_prior.get("type")),
+        sig["type"] = _rate_signal("type", with_strength(*aud.type_ab, aud.type_prior, strategy.rate_prior.get("type")),
                                    cat.type_of_row, on_channel, idx, strategy.exploration, rng, draws)
     if strategy.weight("appeal"):
         # The posterior mean, never a draw: Thompson sampling over hundreds of assets at once spends the
@@ -497,6 +486,7 @@ def propensities(strategy: Strategy, idx: np.ndarray, score: np.ndarray, sig: di
     pool = np.unique(np.concatenate([pool, np.asarray(chosen, dtype=np.int64)]))
     rows = idx.take(pool)
     total = np.zeros((d, pool.size))
+    fixed = np.zeros(pool.size)  # the signals with neither a random value nor a random weight: summed once
     for name in SIGNALS:
         if name not in sig:
             continue
@@ -508,8 +498,7 @@ def propensities(strategy: Strategy, idx: np.ndarray, score: np.ndarray, sig: di
             w = draws.weights.get(name, 0.0)
         if name in draws.rate_draws:
             a, b, at, ref = draws.rate_draws[name]
-            values = rates.log_lift(rng.beta(a, b, size=(d, a.size))[:, at.take(pool)], ref)
-
+            values = rate_signal(rng.beta(a, b, size=(d, a.size)), at.take(pool), ref)
         elif name == "quality" and draws.quality_ab is not None:
             a, b, lo, span = draws.quality_ab
             values = rng.beta(a[pool], b[pool], size=(d, pool.size))
@@ -518,9 +507,13 @@ def propensities(strategy: Strategy, idx: np.ndarray, score: np.ndarray, sig: di
             samples, lo, span = draws.quality
             picks = samples[rows[None, :], rng.integers(0, THOMPSON_POOL, size=(d, pool.size))]
             values = (picks - lo) / span if span > 1e-12 else np.full(picks.shape, 0.5)
+        elif isinstance(w, np.ndarray):  # a fixed signal under a drawn weight
+            values = sig[name].take(pool)[None, :]
         else:
-            values = np.broadcast_to(sig[name].take(pool), (d, pool.size))
+            fixed += w * sig[name].take(pool)
+            continue
         total += w * values
+    total += fixed
     top = np.argsort(-total, axis=1, kind="stable")[:, :k]
     where = {int(c): j for j, c in enumerate(pool.tolist())}
     floor = 1.0 / (2 * d)

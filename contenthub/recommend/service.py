@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import secrets
 import threading
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,7 @@ from contenthub.recommend.profiles import Profile, audience_for, group_audience,
 from contenthub.recommend.ranking import (
     Audience, Draws, candidate_rows, common_reasons, explain, mmr, propensities, recent_rows, score_candidates,
 )
+from contenthub.recommend.scoring import SENT_TYPES, redelivery_cutoff
 from contenthub.recommend.strategies import Strategy, get_strategy
 from contenthub.timeutil import from_iso, to_iso, utcnow
 
@@ -76,7 +77,7 @@ def _label_names(hub: Hub) -> dict[str, str]:
 def recently_delivered(events: list[dict[str, Any]], channel: str, since: datetime) -> set[str]:
     cutoff = to_iso(since)
     return {e["asset_id"] for e in events
-            if e["type"] in ("delivered", "served") and e["channel"] == channel and e.get("asset_id") and e["ts"] >= cutoff}
+            if e["type"] in SENT_TYPES and e["channel"] == channel and e.get("asset_id") and e["ts"] >= cutoff}
 
 
 _local = threading.local()
@@ -135,8 +136,7 @@ def _exclusions_and_caps(
 ) -> tuple[bool, str | None, str | None]:
     if channel in profile.unsubscribed_channels:
         return True, f"unsubscribed from {channel}", None
-    window = timedelta(days=hub.settings.redelivery_window_days)
-    aud.exclude |= recently_delivered(profile.events, channel, now - window)
+    aud.exclude |= recently_delivered(profile.events, channel, redelivery_cutoff(hub, now))
     sent = caps.send_times(profile.events, channel)
     capped, why, reopen = caps.cap_status(hub, caps.get_rule(hub, channel), sent, now)
     return capped, why, to_iso(reopen) if reopen else None
