@@ -32,9 +32,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from contenthub.timeutil import to_iso, utcnow  # noqa: E402
-from sim_world import CHANNEL, TOPICS, make_world  # noqa: E402
-from simulate import Bot, check, create_key, serving  # noqa: E402
+from sim_world import CHANNEL, TOPICS, make_world
+from simulate import Bot, check, create_key, serving
+
+from contenthub.timeutil import to_iso, utcnow
 
 USER = "demo-user"
 
@@ -84,8 +85,8 @@ def main() -> None:
              for k, v in (("before", before), ("after", after))}
     print(json.dumps({
         "requests": [f"GET /v1/recommendations/users/{USER}?channel={CHANNEL}&n=5",
-                     f"POST /v1/events ({len(events)} events: 3 deliveries of「{clicked}」assets clicked, "
-                     "3 deliveries of other topics ignored)",
+                     (f"POST /v1/events ({len(events)} events: 3 deliveries of「{clicked}」assets clicked, "
+                      "3 deliveries of other topics ignored)"),
                      f"GET /v1/recommendations/users/{USER}?channel={CHANNEL}&n=5"],
         "clicked_topic": clicked, "events_accepted": posted.get("accepted"),
         "share_of_picks_on_clicked_topic": share, "before": before, "after": after,
