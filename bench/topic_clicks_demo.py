@@ -6,7 +6,7 @@ with curl, and prints each request with the part of the answer that matters:
 
 1. ``GET /v1/recommendations/users/demo-user?channel=wecom_1v1&n=5`` — a user the hub has never seen;
 2. ``POST /v1/events`` — three deliveries of one topic's assets, each clicked, and three deliveries of other
-   topics' assets, ignored (back-dated by hours);
+   topics' assets, ignored (one a day over the last six days, so today's 1-a-day cap stays free);
 3. the same GET again: the picks' topics and their reasons.
 
 Prints JSON on stdout: for both answers each pick's topic (the simulator's topic tag; the reasons name
@@ -71,7 +71,7 @@ def main() -> None:
             now = utcnow()
             events: list[dict[str, Any]] = []
             for k, aid in enumerate(mine + others):
-                at = now - timedelta(hours=6 - k)
+                at = now - timedelta(days=6 - k, hours=1)  # earlier days: today's 1-a-day cap stays free
                 base = {"user_id": USER, "asset_id": aid, "channel": CHANNEL}
                 events.append({**base, "id": f"demo-d{k}", "type": "delivered", "ts": to_iso(at)})
                 if aid in mine:

@@ -638,16 +638,27 @@ def common_reasons(sig: dict[str, np.ndarray]) -> frozenset[str]:
     return frozenset(out)
 
 
-def _rate_detail(ab: tuple[np.ndarray, np.ndarray] | None, prior: tuple[np.ndarray, np.ndarray] | None, slot: int,
-                 lift: float) -> str:
-    """"you engaged with 3.0 of 4.0 delivered" from a Beta posterior slot (its prior's pseudo-counts taken
-    off), or, without evidence of the audience's own, how the population engages with it."""
-    if ab is not None and prior is not None and slot < ab[0].size - 1:
-        s = max(float(ab[0][slot] - prior[0][slot]), 0.0)
-        total = s + max(float(ab[1][slot] - prior[1][slot]), 0.0)
-        if total > 0:
-            return f": you engaged with {s:.1f} of {total:.1f} delivered"
-    return f": people engage with it {math.exp(lift):.1f}× as often as with the average asset"
+REASON_POPULATION_LIFT = 1.2
+"""Without evidence of the audience's own, a topic or type reason names the population's rate only when it is
+at least this multiple of the brand's; a higher signal than that came from an exploration draw."""
+
+
+def _rate_detail(ab: tuple[np.ndarray, np.ndarray] | None, prior: tuple[np.ndarray, np.ndarray] | None, slot: int
+                 ) -> str | None:
+    """": you engaged with 3.0 of 4.0 delivered" from a Beta posterior slot (its prior's pseudo-counts taken
+    off); without evidence of the audience's own, how the population engages with it relative to the brand
+    (the prior's mean, not this request's draw); None when neither says anything for the pick."""
+    if ab is None or prior is None or slot >= ab[0].size - 1:
+        return None
+    s = max(float(ab[0][slot] - prior[0][slot]), 0.0)
+    total = s + max(float(ab[1][slot] - prior[1][slot]), 0.0)
+    if total > 0:
+        return f": you engaged with {s:.1f} of {total:.1f} delivered"
+    a0, b0 = prior
+    lift = float(a0[slot] / (a0[slot] + b0[slot])) / float(a0[-1] / (a0[-1] + b0[-1]))
+    if lift < REASON_POPULATION_LIFT:
+        return None
+    return f": people engage with it {lift:.1f}× as often as with the average asset"
 
 
 def explain(
@@ -668,15 +679,15 @@ def explain(
 
     if signals.get("topic", 0) > REASON_THRESHOLDS["topic"] and "topic" not in common and cat.topic_names:
         slot = int(cat.topic_of_row[row])
-        if slot < len(cat.topic_names):
-            add("topic", "topic", f"topic「{cat.topic_names[slot]}」"
-                + _rate_detail(aud.topic_ab, aud.topic_prior, slot, signals["topic"]))
+        detail = _rate_detail(aud.topic_ab, aud.topic_prior, slot) if slot < len(cat.topic_names) else None
+        if detail:
+            add("topic", "topic", f"topic「{cat.topic_names[slot]}」{detail}")
     if signals.get("type", 0) > REASON_THRESHOLDS["type"] and "type" not in common:
         slot = int(cat.type_of_row[row])
-        if slot < len(cat.type_names):
+        detail = _rate_detail(aud.type_ab, aud.type_prior, slot) if slot < len(cat.type_names) else None
+        if detail:
             label = names.get("c:" + cat.type_names[slot], cat.type_names[slot])
-            add("type", "type", f"content type {label}"
-                + _rate_detail(aud.type_ab, aud.type_prior, slot, signals["type"]))
+            add("type", "type", f"content type {label}{detail}")
     if signals.get("appeal", 0) > REASON_THRESHOLDS["appeal"] and "appeal" not in common:
         add("appeal", "appeal", f"engaged with {math.exp(signals['appeal']):.1f}× as often as its topic's other "
             f"assets on {channel}")
