@@ -4,7 +4,8 @@ A fresh served hub (``contenthub serve``, keys from ``contenthub keys create``) 
 library (``bench/sim_world.py``, one seed, ``--assets`` assets). The script then does what a bot would do
 with curl, and prints each request with the part of the answer that matters:
 
-1. ``GET /v1/recommendations/users/demo-user?channel=wecom_1v1&n=5`` — a user the hub has never seen;
+1. ten times ``GET /v1/recommendations/users/demo-user?channel=wecom_1v1&n=1`` — a user the hub has never
+   seen (a GET without ``reserve`` changes nothing, so each answer is a fresh draw of the policy);
 2. ``POST /v1/events`` — three deliveries of one topic's assets, each clicked, and three deliveries of other
    topics' assets, ignored (one a day over the last six days, so today's 1-a-day cap stays free);
 3. the same GET again: the picks' topics and their reasons.
@@ -40,10 +41,18 @@ from contenthub.timeutil import to_iso, utcnow
 USER = "demo-user"
 
 
+ASKS = 10
+
+
 def picks_of(client: httpx.Client, topic_of: dict[str, str]) -> list[dict[str, Any]]:
-    ans = check(client.get(f"/v1/recommendations/users/{USER}", params={"channel": CHANNEL, "n": 5}), "GET picks")
-    return [{"asset_id": p["asset_id"], "title": p["title"], "topic": topic_of[p["asset_id"]],
-             "reasons": [f"{r['kind']}: {r['detail']}" for r in p["reasons"]]} for p in ans["picks"]]
+    """``ASKS`` answers of ``n=1`` (a GET without ``reserve`` changes nothing, so each is a fresh draw of the
+    policy: their topics show the probability of each pick, not one draw's luck)."""
+    out = []
+    for _ in range(ASKS):
+        ans = check(client.get(f"/v1/recommendations/users/{USER}", params={"channel": CHANNEL, "n": 1}), "GET")
+        out += [{"asset_id": p["asset_id"], "title": p["title"], "topic": topic_of[p["asset_id"]],
+                 "reasons": [f"{r['kind']}: {r['detail']}" for r in p["reasons"]]} for p in ans["picks"]]
+    return out
 
 
 def main() -> None:
@@ -84,10 +93,10 @@ def main() -> None:
     share = {k: round(sum(p["topic"] == clicked for p in v) / max(len(v), 1), 2)
              for k, v in (("before", before), ("after", after))}
     print(json.dumps({
-        "requests": [f"GET /v1/recommendations/users/{USER}?channel={CHANNEL}&n=5",
+        "requests": [f"{ASKS} × GET /v1/recommendations/users/{USER}?channel={CHANNEL}&n=1",
                      (f"POST /v1/events ({len(events)} events: 3 deliveries of「{clicked}」assets clicked, "
                       "3 deliveries of other topics ignored)"),
-                     f"GET /v1/recommendations/users/{USER}?channel={CHANNEL}&n=5"],
+                     f"{ASKS} × GET /v1/recommendations/users/{USER}?channel={CHANNEL}&n=1"],
         "clicked_topic": clicked, "events_accepted": posted.get("accepted"),
         "share_of_picks_on_clicked_topic": share, "before": before, "after": after,
     }, ensure_ascii=False, indent=1))
