@@ -178,7 +178,7 @@ def test_learning_on_a_hub_without_events_keeps_the_prior_and_says_so(hub) -> No
 def _topic_world(hub: Hub, lib: list[dict[str, Any]], users: int = 60, days: int = 12, seed: int = 5,
                  deliveries: bool = True) -> None:
     """Users who click only their own topic, served at random for ``days`` days. ``deliveries``: the bot
-    reports what it sent (else only the clicks arrive, as ratings would)."""
+    reports what the hub picked (else only the clicks arrive, as ratings would)."""
     rng = random.Random(seed)
     names = sorted({a["_topic"] for a in lib})
     evs = []
@@ -187,8 +187,8 @@ def _topic_world(hub: Hub, lib: list[dict[str, Any]], users: int = 60, days: int
         for d in range(days):
             a = rng.choice(lib)
             t = NOW - timedelta(days=days - d)
-            if deliveries:
-                evs.append(_ev(f"{u}-{d}-d", "delivered", f"w{u}", a["id"], t))
+            if deliveries:  # as a bot reports the hub's picks: with their recommendation ids
+                evs.append({**_ev(f"{u}-{d}-d", "delivered", f"w{u}", a["id"], t), "recommendation_id": f"r_{u}x{d}"})
             if a["_topic"] == liked and rng.random() < 0.8:
                 evs.append(_ev(f"{u}-{d}-c", "click", f"w{u}", a["id"], t + timedelta(minutes=2)))
     assert not events.ingest(hub, evs).rejected

@@ -1,14 +1,17 @@
 """Where the default strategy learns its weights from the brand's own events, and when that runs.
 
-What is learnt, when the brand's events hold deliveries (a bot reports what it sent): the weights of the
-ranking signals (``strategies.SIGNALS``) as a logistic regression of *engagement per delivery* —
+What is learnt, when the brand's events hold deliveries of the hub's own picks (a bot reports what it sent
+with the pick's recommendation id): the weights of the ranking signals (``strategies.SIGNALS``) as a
+logistic regression of *engagement per delivery* —
 P(a click or stronger follows a delivery) = σ(b + w · signals of the delivered asset, as of the moment
 before it was delivered). That is the quantity a pick should maximise, and it does not depend on which
 assets the serving policy liked to send: a signal that only tracks what was sent (popularity grows with
 sends) earns no weight unless sent assets with more of it are engaged with more often. Each delivery's
 signals are computed among the candidates the user had then (the scaled signals depend on them), by the
-replay below. Without enough deliveries (a hub fed only engagement, such as ratings) the weights are
-fitted as a conditional logit —
+replay below. Who chose the exposure decides the question: where the hub picked what was sent, the
+question is what gets engaged once sent; where the users chose what they saw (imported history, ratings
+turned into deliveries without a recommendation id) their choice is itself the signal. So without enough
+deliveries of the hub's own picks the weights are fitted as a conditional logit —
 the probability that a user engaged with asset *a* rather than with one of ``NEGATIVES`` other assets
 of the channel is softmax(w · signals). The signals are the production ones (``ranking.score_candidates``
 with every weight 1 and no exploration), computed for each sampled engagement *as of the moment before
@@ -95,7 +98,12 @@ L2 = 2.0
 DECISIONS = frozenset(t for t, w in EVENT_WEIGHTS.items() if w >= EVENT_WEIGHTS["click"])
 """What a sample is: a click or a stronger decision (an open is a glance, not a choice)."""
 MIN_DELIVERIES = 200
-"""Deliveries (with at least ``MIN_SAMPLES`` of them engaged) needed for the per-delivery fit."""
+"""Deliveries of the hub's own picks (with at least ``MIN_SAMPLES`` of them engaged) needed for the per-delivery fit."""
+
+
+def _hub_pick(e: dict[str, Any]) -> bool:
+    """A delivery of one of the hub's own picks: it carries the pick's recommendation id."""
+    return e["type"] == "delivered" and bool(e.get("recommendation_id"))
 STATS_EVERY = 300
 MODEL_EVERY = 3000
 
@@ -371,7 +379,7 @@ def replay_deliveries(hub: Hub, cat: Catalog, evs: list[dict[str, Any]], *, seed
             if e["type"] in DECISIONS and e.get("asset_id"):
                 decided[e["asset_id"]].append(e["ts"])
         for k, e in enumerate(mine):
-            if e["type"] == "delivered" and e.get("asset_id") in cat.index and e["ts"] >= start:
+            if _hub_pick(e) and e.get("asset_id") in cat.index and e["ts"] >= start:
                 chosen.append((uid, k))
                 engaged_after[(uid, k)] = any(t >= e["ts"] for t in decided.get(e["asset_id"], ()))
     chosen.sort(key=lambda uk: users[uk[0]][uk[1]]["ts"])
@@ -516,7 +524,7 @@ def learn(hub: Hub, strategy_id: str = "default", *, seed: int = 0) -> LearnRepo
         return _remember(hub, report)
     cat = catalog(hub)
     strengths = audience_strengths(cat, evs)
-    delivered = sum(1 for e in evs if e["type"] == "delivered")
+    delivered = sum(1 for e in evs if _hub_pick(e))
     if delivered >= MIN_DELIVERIES:
         found = replay_deliveries(hub, cat, evs, seed=seed, rate_prior=strengths)
         if found.x.shape[0] >= MIN_DELIVERIES and int(found.engaged.sum()) >= MIN_SAMPLES:
