@@ -230,14 +230,18 @@ def _to_columns(cols: dict[str, Sequence[Any]], pos: dict[str, int], row_of: dic
     uid, aid = cols["user_id"], cols["asset_id"]
     m = len(uid)
     key = np.fromiter(map(pos.get, uid, repeat(-1)), dtype=np.int64, count=m)
+    scanned = typ is not None  # the scan: coded types, and '' (never None) for a missing id
     if typ is None:
         typ = np.fromiter(map(TYPE_CODE.get, cols["type"], repeat(-1)), dtype=np.int8, count=m)
     if on_channel is None:
         on_channel = np.fromiter(map(operator.eq, cols["channel"], repeat(channel)), dtype=bool, count=m)
-    row = np.fromiter(map(row_of.get, (a or "" for a in aid), repeat(-1)), dtype=np.int32, count=m)
+    row = np.fromiter(map(row_of.get, aid if scanned else (a or "" for a in aid), repeat(-1)), dtype=np.int32,
+                      count=m)
     ts = np.asarray(cols["ts"], dtype=np.float64)
     reserved = np.asarray(cols["reserved"], dtype=bool) if m else np.zeros(0, dtype=bool)
-    rec = np.fromiter(map(hash, (r or "" for r in cols["recommendation_id"])), dtype=np.int64, count=m)
+    recs = cols["recommendation_id"]
+    # hash('') is 0: "no recommendation id" (the scan gives '' for none, event_columns None)
+    rec = np.fromiter(map(hash, recs if scanned else (r or "" for r in recs)), dtype=np.int64, count=m)
     keep = (key >= 0) & (typ >= 0)
     row, no_asset = row[keep], row[keep] == -2
     row[no_asset] = -1
