@@ -31,10 +31,10 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
 sys.path.insert(0, str(BENCH))
 
-import recommend as rb  # noqa: E402  bench/recommend.py: the loader, settings and machine probe
+import recommend as rb
 
-from contenthub.hub import open_hub  # noqa: E402
-from contenthub.timeutil import to_iso, utcnow  # noqa: E402
+from contenthub.hub import open_hub
+from contenthub.timeutil import to_iso, utcnow
 
 CHANNEL = "wecom_group"
 

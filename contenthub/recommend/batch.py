@@ -230,14 +230,18 @@ def _to_columns(cols: dict[str, Sequence[Any]], pos: dict[str, int], row_of: dic
     uid, aid = cols["user_id"], cols["asset_id"]
     m = len(uid)
     key = np.fromiter(map(pos.get, uid, repeat(-1)), dtype=np.int64, count=m)
+    scanned = typ is not None  # the scan: coded types, and '' (never None) for a missing id
     if typ is None:
         typ = np.fromiter(map(TYPE_CODE.get, cols["type"], repeat(-1)), dtype=np.int8, count=m)
     if on_channel is None:
         on_channel = np.fromiter(map(operator.eq, cols["channel"], repeat(channel)), dtype=bool, count=m)
-    row = np.fromiter(map(row_of.get, (a or "" for a in aid), repeat(-1)), dtype=np.int32, count=m)
+    row = np.fromiter(map(row_of.get, aid if scanned else (a or "" for a in aid), repeat(-1)), dtype=np.int32,
+                      count=m)
     ts = np.asarray(cols["ts"], dtype=np.float64)
     reserved = np.asarray(cols["reserved"], dtype=bool) if m else np.zeros(0, dtype=bool)
-    rec = np.fromiter(map(hash, (r or "" for r in cols["recommendation_id"])), dtype=np.int64, count=m)
+    recs = cols["recommendation_id"]
+    # hash('') is 0: "no recommendation id" (the scan gives '' for none, event_columns None)
+    rec = np.fromiter(map(hash, recs if scanned else (r or "" for r in recs)), dtype=np.int64, count=m)
     keep = (key >= 0) & (typ >= 0)
     row, no_asset = row[keep], row[keep] == -2
     row[no_asset] = -1
@@ -596,8 +600,9 @@ class _Scorer:
     def __init__(self, hub: Hub, cat: Catalog, strat: Strategy, channel: str, idx: np.ndarray, now: datetime) -> None:
         self.w_sim, self.w_aff, self.w_col = strat.weight("similarity"), strat.weight("affinity"), strat.weight("collaborative")
         # the engagement-rate signals, as ranking.score_candidates adds them: (name, weight, slot of each
-        # candidate row) — set below, once the candidate columns' order is known
+        # (topic, type) pair) and the pair of each candidate column — set below, once the columns' order is known
         self.rate_terms: list[tuple[str, float, np.ndarray]] = []
+        self.pair_of_cand = np.zeros(0, dtype=np.int64)
         model = cat.engagement
         self.model = model if (model is not None and cat.model_rows is not None and bool(model.asset_ids)
                                and self.w_col) else None
@@ -615,10 +620,16 @@ class _Scorer:
         self.rank[self.rank.copy()] = np.arange(idx.size)
         self.reordered = bool(idx.size) and bool((np.diff(idx) < 0).any())
         self.cat, self.strat, self.idx, self.n_cand, self.channel = cat, strat, idx, idx.size, channel
+        # Both rate signals depend on a candidate only through its (topic, type) pair: a block adds them up
+        # per pair present among the candidates (a few dozen columns) and gathers that onto the
+        # candidates once, instead of two (users × candidates) passes per signal.
+        n_types = len(cat.type_names) + 1
+        pair, self.pair_of_cand = np.unique(cat.topic_of_row[idx] * n_types + cat.type_of_row[idx],
+                                            return_inverse=True)
         if strat.weight("topic") and cat.topic_names:
-            self.rate_terms.append(("topic", strat.weight("topic"), cat.topic_of_row[idx]))
+            self.rate_terms.append(("topic", strat.weight("topic"), pair // n_types))
         if strat.weight("type") and len(cat.type_names) > 1:
-            self.rate_terms.append(("type", strat.weight("type"), cat.type_of_row[idx]))
+            self.rate_terms.append(("type", strat.weight("type"), pair % n_types))
         # the quality posterior of every row and, with exploration, its pool of samples (made here, once,
         # not by whichever chunk thread asks first)
         self.posterior = posterior(cat, channel) if strat.weight("quality") else None
@@ -764,6 +775,7 @@ class _Scorer:
             _affinity_into(score, const, raw, self.w_aff, b.has_tags)
         if b.engaged is not None and self.n_model:
             self._collaborative_into(score, const, b, ref)
+        per_pair = None
         for name, weight, slots in self.rate_terms:
             found = b.rates.get(name)
             if found is None:
@@ -771,8 +783,10 @@ class _Scorer:
             # an audience without evidence of its own keeps the population's prior, which still ranks
             a, beta = with_strength(found[0], found[1], b.rate_priors.get(name), strat.rate_prior.get(name))
             ref = a[:, -1:] / (a[:, -1:] + beta[:, -1:])
-            rates = rate_draw(a, beta, strat.exploration, b.rng)
-            score += (weight * rate_signal(rates, slots, ref)).astype(np.float32)
+            part = weight * rate_signal(rate_draw(a, beta, strat.exploration, b.rng), slots, ref)
+            per_pair = part if per_pair is None else per_pair + part
+        if per_pair is not None:
+            score += np.take(per_pair.astype(np.float32), self.pair_of_cand, axis=1)
         if ex_r.size:
             score[ex_r, ex_c] = -np.inf
         if n == 1:
