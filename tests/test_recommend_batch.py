@@ -13,7 +13,7 @@ from contenthub.library.demo_corpus import generate_assets
 from contenthub.library.models import Asset
 from contenthub.recommend import batch, events, service
 from contenthub.recommend.catalog import catalog, refresh_now
-from contenthub.recommend.strategies import Strategy, put_strategy
+from contenthub.recommend.strategies import DEFAULTS, Strategy, put_strategy
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import to_iso
 from tests.helpers import put_assets_with_random_vectors
@@ -226,12 +226,82 @@ def test_batch_breaks_ties_in_catalog_order_across_its_column_groups() -> None:
     assert best.tolist() == [2, 3, 0, 0]
 
 
-def test_packed_scan_codes_event_types_like_the_plain_scan(world) -> None:
-    plain = world.store.scan_events_packed("moments")
+def test_scanned_columns_match_the_events_read_by_user(world) -> None:
+    """The store's scan gives the batch ranker decoded columns (no reader outside store/ knows the packing):
+    the same events as ``event_columns``, types coded against the reader's list (−1 for one it lacks)."""
     types = tuple(t for t in batch.TYPES if t != "delivered")  # one type the reader does not know
-    coded = world.store.scan_events_packed("moments", types=types)
-    assert coded["type_coded"] and len(coded["type"]) == coded["n"] == plain["n"] > 100
-    want = ["~" if t not in types else chr(48 + types.index(t)) for t in plain["type"].split(batch.SEP)]
-    assert list(coded["type"]) == want and "~" in want
-    assert {k: coded[k] for k in ("user_id", "asset_id", "on_channel", "ts")} == \
-        {k: plain[k] for k in ("user_id", "asset_id", "on_channel", "ts")}
+    cols = world.store.scan_event_columns("moments", types=types)
+    plain = world.store.event_columns()
+    assert len(cols["user_id"]) == len(plain["user_id"]) > 100
+    got = sorted(zip(cols["user_id"], cols["asset_id"], (types[t] if t >= 0 else "?" for t in cols["type"].tolist()),
+                     cols["on_channel"].tolist(), cols["ts"].round(3).tolist(), strict=True))
+    want = sorted(zip(plain["user_id"], (a or "" for a in plain["asset_id"]),
+                      (t if t in types else "?" for t in plain["type"]), (c == "moments" for c in plain["channel"]),
+                      (round(t, 3) for t in plain["ts"]), strict=True))
+    assert got == want and any(g[2] == "?" for g in got)
+
+
+def test_batch_counts_reserved_sends_against_caps_like_next_for_user(world) -> None:
+    """One cap rule (caps.counted_sends): a send reserved with reserve=true counts before its delivery
+    arrives, on both paths; once delivered it counts once."""
+    put_strategy(world, STRATEGIES[0])
+    uid = "u05"
+    assert not service.next_for_user(world, uid, "wecom_1v1", n=1, strategy="all-signals", now=NOW).capped
+    rec = service.next_for_user(world, uid, "wecom_1v1", n=1, strategy="all-signals", now=NOW, reserve=True)
+    assert rec.reserved
+    assert service.next_for_user(world, uid, "wecom_1v1", n=1, strategy="all-signals", now=NOW).capped
+    (res,) = list(batch.next_for_users(world, [uid, "u06"], "wecom_1v1", strategy="all-signals", now=NOW))
+    assert res.capped.tolist() == [True, False]
+    # the reservation confirmed by its delivery: still one send (capped at 1 a day), not two
+    pick = rec.picks[0]
+    events.ingest(world, [{"id": "conf-1", "type": "delivered", "user_id": uid, "asset_id": pick.asset_id,
+                           "channel": "wecom_1v1", "recommendation_id": pick.recommendation_id,
+                           "ts": to_iso(NOW + timedelta(minutes=1))}])
+    later = NOW + timedelta(minutes=2)
+    assert service.next_for_user(world, uid, "wecom_1v1", n=1, strategy="all-signals", now=later).capped
+    (res,) = list(batch.next_for_users(world, [uid], "wecom_1v1", strategy="all-signals", now=later))
+    assert res.capped.tolist() == [True]
+
+
+PLAIN = [
+    Strategy(id="plain", weights={"similarity": 1.0, "affinity": 0.8, "collaborative": 1.0, "quality": 0.5,
+                                  "popularity": 0.4, "freshness": 0.2, "lifecycle": 0.6},
+             exploration=False, diversity=1.0),
+    # the default strategy's signals and weights (topic and content-type rates included), exploration off
+    Strategy(id="plain", weights=dict(DEFAULTS["default"].weights), exploration=False, diversity=1.0),
+]
+
+
+@pytest.mark.parametrize("strategy", PLAIN, ids=["all-signals", "default-weights"])
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_same_users_get_identical_picks_on_both_paths_without_exploration(world, channel, strategy) -> None:
+    """Exploration off (``exploration: false`` on the strategy) and no diversity re-ranking: the per-user
+    path and the batch path give every user the same three picks in the same order."""
+    put_strategy(world, strategy)
+    user_ids = [f"u{u:02d}" for u in range(40)] + ["nobody"]
+    (res,) = list(batch.next_for_users(world, user_ids, channel, strategy="plain", now=NOW, n=3))
+    got = res.asset_ids(catalog(world))
+    signals: set[str] = set()
+    for k, uid in enumerate(user_ids):
+        rec = service.next_for_user(world, uid, channel, n=3, strategy="plain", now=NOW)
+        assert got[k] == [p.asset_id for p in rec.picks], uid
+        signals.update(*(p.signals for p in rec.picks))
+    assert signals >= {w for w in strategy.weights if w not in ("topic", "type")}
+    if "topic" in strategy.weights:  # the data exercise the rate signals
+        assert {"topic", "type"} <= signals
+
+
+def test_batch_stages_apply_the_per_user_stage_rule() -> None:
+    """lifecycle.stages_of (the batch's) and stage_of (one user's) are one rule: equal on a grid of cases."""
+    import itertools
+
+    from contenthub.recommend.lifecycle import STAGES, LifecycleRules, stage_of, stages_of
+
+    rules = LifecycleRules()
+    cases = list(itertools.product([None, 0.5, 14, 20, 31, 95], [0, 14, 15, 100], [False, True], [0, 6], [False, True]))
+    got = stages_of(rules, days_since=np.array([np.nan if c[0] is None else c[0] for c in cases]),
+                    age_days=np.array([float(c[1]) for c in cases]), unsubscribed=np.array([c[2] for c in cases]),
+                    engaged_days=np.array([c[3] for c in cases]), has_orders=np.array([c[4] for c in cases]))
+    want = [stage_of(rules, days_since=c[0], age_days=c[1], unsubscribed=c[2], engaged_days=c[3], has_orders=c[4])
+            for c in cases]
+    assert [STAGES[i] for i in got] == want and set(want) == set(STAGES)

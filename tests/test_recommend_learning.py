@@ -175,8 +175,10 @@ def test_learning_on_a_hub_without_events_keeps_the_prior_and_says_so(hub) -> No
     assert get_strategy(hub, "default").weights == DEFAULTS["default"].weights
 
 
-def _topic_world(hub: Hub, lib: list[dict[str, Any]], users: int = 60, days: int = 12, seed: int = 5) -> None:
-    """Users who click only their own topic, served at random for ``days`` days."""
+def _topic_world(hub: Hub, lib: list[dict[str, Any]], users: int = 60, days: int = 12, seed: int = 5,
+                 deliveries: bool = True) -> None:
+    """Users who click only their own topic, served at random for ``days`` days. ``deliveries``: the bot
+    reports what the hub picked (else only the clicks arrive, as ratings would)."""
     rng = random.Random(seed)
     names = sorted({a["_topic"] for a in lib})
     evs = []
@@ -185,40 +187,49 @@ def _topic_world(hub: Hub, lib: list[dict[str, Any]], users: int = 60, days: int
         for d in range(days):
             a = rng.choice(lib)
             t = NOW - timedelta(days=days - d)
-            evs.append(_ev(f"{u}-{d}-d", "delivered", f"w{u}", a["id"], t))
+            if deliveries:  # as a bot reports the hub's picks: with their recommendation ids
+                evs.append({**_ev(f"{u}-{d}-d", "delivered", f"w{u}", a["id"], t), "recommendation_id": f"r_{u}x{d}"})
             if a["_topic"] == liked and rng.random() < 0.8:
                 evs.append(_ev(f"{u}-{d}-c", "click", f"w{u}", a["id"], t + timedelta(minutes=2)))
     assert not events.ingest(hub, evs).rejected
     refresh_now(hub)
 
 
-def test_learning_fits_weights_that_win_on_held_out_engagement(zh_hub) -> None:
+@pytest.mark.parametrize("deliveries", [True, False], ids=["per-delivery", "choice"])
+def test_learning_fits_weights_that_win_on_held_out_engagement(zh_hub, deliveries) -> None:
     hub, lib = zh_hub
     catalog(hub)
-    _topic_world(hub, lib)
+    # without deliveries only the clicks arrive: four times the users and twice the days for as many samples
+    _topic_world(hub, lib, deliveries=deliveries, **({} if deliveries else {"users": 120, "days": 24}))
     put_strategy(hub, Strategy(id="default", weights={"popularity": 1.0, "freshness": 1.0, "topic": 0.01}))
     report = learning.learn(hub)
-    assert report.activated, report
+    assert report.activated, report.to_dict()
+    assert report.learned["objective"] == ("engagement per delivery" if deliveries else "choice among candidates")
     learned = get_strategy(hub, "default")
     assert learned.weights["topic"] > learned.weights["popularity"], learned.weights
     assert learned.uncertainty and all(np.isfinite(list(learned.uncertainty.values())))
     assert report.learned["holdout_quality"] > report.previous["holdout_quality"]
+    if deliveries:  # users who like one topic each: they differ, so their own deliveries get a say
+        assert learned.rate_prior["topic"] < 20, learned.rate_prior
 
 
-def test_learning_keeps_weights_that_it_cannot_beat(zh_hub, monkeypatch) -> None:
+@pytest.mark.parametrize("deliveries", [True, False], ids=["per-delivery", "choice"])
+def test_learning_keeps_weights_that_it_cannot_beat(zh_hub, monkeypatch, deliveries) -> None:
     hub, lib = zh_hub
     catalog(hub)
-    _topic_world(hub, lib)
+    _topic_world(hub, lib, deliveries=deliveries)
     before = get_strategy(hub, "default")
-    monkeypatch.setattr(learning, "fit", lambda x, pos, prior, l2=learning.L2: (np.full_like(prior, np.nan),
-                                                                               np.zeros_like(prior)))
+    name = "fit_per_delivery" if deliveries else "fit"
+    monkeypatch.setattr(learning, name, lambda x, y, prior, l2=learning.L2, **kw: (np.full_like(prior, np.nan),
+                                                                                  np.zeros_like(prior)))
     report = learning.learn(hub)
     assert not report.activated and "non-finite" in report.reason
     assert get_strategy(hub, "default").weights == before.weights
-    monkeypatch.setattr(learning, "fit", lambda x, pos, prior, l2=learning.L2: (np.eye(prior.size)[-1],
-                                                                               np.zeros_like(prior)))
+    monkeypatch.setattr(learning, name, lambda x, y, prior, l2=learning.L2, **kw: (np.eye(prior.size)[-1],
+                                                                                  np.zeros_like(prior)))
     report = learning.learn(hub)  # lifecycle only: ranks held-out clicks worse than the prior
     assert not report.activated and "no better" in report.reason, report.reason
+    assert get_strategy(hub, "default").weights == before.weights
 
 
 def test_learning_runs_after_enough_new_events(zh_hub) -> None:

@@ -18,13 +18,18 @@ from contenthub.hub import Hub
 from contenthub.publish.rules import Audience
 from contenthub.recommend import groups, segments, users
 from contenthub.recommend.catalog import Catalog
-from contenthub.recommend.profiles import audience_for, load_profile, merge_audiences
+from contenthub.recommend.profiles import (
+    audience_for,
+    group_audience,
+    load_profile,
+    merge_audiences,
+)
 from contenthub.recommend.ranking import Audience as RankingAudience
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import from_iso, to_iso
 
 PROFILE_SAMPLE = 100
-"""Members whose profiles make up a group's or segment's ranking audience (as next_for_group does)."""
+"""Members whose profiles make up a segment's ranking audience (a group's is its kept profile)."""
 EVENT_SAMPLE = 500
 """Members whose opens and clicks feed a segment's best-time model."""
 BEST_TIME_DAYS = 90
@@ -93,29 +98,27 @@ def _sample(hub: Hub, audience: Audience, size: int) -> list[str]:
 def ranking_audience(hub: Hub, cat: Catalog, audience: Audience, now: datetime) -> tuple[RankingAudience, set[str]]:
     """(what ranking knows of the audience, assets its group profile received recently on any channel).
 
-    group → the group's own profile merged with a member sample (as next_for_group does);
+    group → the group's kept profile (``profiles.group_audience``, as next_for_group ranks it);
     segment → merged profiles of a member sample; all → an empty profile, so ranking falls back to the
     channel-wide popularity, quality and freshness signals.
     """
     if audience.kind == "all":
         return RankingAudience(), set()
-    parts = []
-    blocked: set[str] = set()
-    delivered: set[str] = set()
-    if audience.kind == "group":
+    if audience.kind == "group":  # the group's kept profile, as next_for_group ranks it: no member is loaded
         group = groups.get_group(hub, audience.id or "")
         gprof = load_profile(hub, group_id=group.id, user_doc={"created_at": group.created_at}, now=now)
-        parts.append(audience_for(hub, cat, gprof, now))
-        blocked |= gprof.blocked_assets
+        aud, _ = group_audience(hub, cat, gprof, group.id, group.purpose, now)
         since = now - timedelta(days=hub.settings.redelivery_window_days)
         delivered = {e["asset_id"] for e in gprof.events if e["type"] in ("delivered", "served")
                      and e.get("asset_id") and e["ts"] >= to_iso(since)}
+        return aud, delivered
+    parts = []
     for uid in _sample(hub, audience, PROFILE_SAMPLE):
         doc = users.find_user(hub, uid)
         parts.append(audience_for(hub, cat, load_profile(hub, user_id=uid, user_doc=doc, now=now), now))
     merged = merge_audiences(parts) if parts else RankingAudience()
-    merged.exclude = blocked
-    return merged, delivered
+    merged.exclude = set()
+    return merged, set()
 
 
 def engagement_times(hub: Hub, channel: str, audience: Audience, now: datetime) -> list[datetime]:

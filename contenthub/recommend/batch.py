@@ -21,9 +21,14 @@ segment, tonight" (1M users × a few ms). Here the same profile facts and the sa
   (numpy, scipy and SQLite release the GIL), so every core works; with a scan, the log's ranges are
   read and the matrices built on the pool while the user documents are read.
 
-Two documented differences from ``next_for_user``: tag weights come from the events with the assets'
-*current* features (the profile counters froze the features at event time, so an asset retagged
-since then, or no longer approved, weighs differently), and Thompson sampling takes one posterior
+The rules and the engagement-rate signals are not copies: caps (``caps.counted_sends``,
+``caps.capped_targets``), the lifecycle stage (``lifecycle.stages_of``) and the topic and content-type
+rate signals (``scoring``) are the functions the per-user path calls, here over arrays of users; events
+come from the store as decoded columns (``scan_event_columns`` / ``event_columns``).
+
+Two documented differences from ``next_for_user``: tag weights and the topic/type rate evidence come
+from the events with the assets' *current* features and topics (the profile counters froze them at
+event time, so an asset retagged since then, or no longer approved, weighs differently), and Thompson sampling takes one posterior
 sample per candidate (from ranking's per-asset pool, as a request does) per DRAW_USERS (256) users
 instead of one per user. With exploration off and unchanged assets, the picks are the same
 (tests/test_recommend_batch.py checks this).
@@ -39,10 +44,9 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from itertools import repeat
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 from scipy import sparse
@@ -51,18 +55,19 @@ from contenthub.hub import Hub
 from contenthub.recommend import caps, csr, lifecycle, users
 from contenthub.recommend.catalog import Catalog, catalog
 from contenthub.recommend.engagement import ENGAGED, EVENT_WEIGHTS, NEGATIVE, POSITIVE
-from contenthub.recommend.profiles import HISTORY_DAYS, HISTORY_LIMIT, VECTOR_EVENTS
-from contenthub.recommend.ranking import (candidate_mask, channel_log_popularity, pooled_draw, posterior,
-                                          posterior_samples, quality_posterior)
+from contenthub.recommend.profiles import HISTORY_DAYS, HISTORY_LIMIT, VECTOR_EVENTS, population_rates
+from contenthub.recommend.scoring import (BLOCKING_TYPES, RATE_PRIOR_DELIVERIES, SENT_TYPES, rate_draw,
+                                         rate_posterior_rows, rate_signal, redelivery_cutoff, with_strength)
+from contenthub.recommend.ranking import (appeal_posterior, candidate_mask, channel_log_popularity, pooled_draw,
+                                          posterior, posterior_samples, quality_posterior)
 from contenthub.recommend.strategies import Strategy, get_strategy
 from contenthub.store.query import EventQuery
 from contenthub import bad_records
-from contenthub.timeutil import from_iso, to_iso, utcnow
+from contenthub.timeutil import epochs, from_iso, to_iso, utcnow
 
 BLOCK = 64         # users scored together: a few block × candidates float32 arrays stay in L2
 CHUNK = 4096       # users whose facts are derived and scored together by one thread (one BatchPicks each)
 SCAN_SHARE = 0.1   # scan the whole event log when at least this share of all users is asked for
-SEP = "\x1f"
 DRAW_USERS = 256   # users (whole blocks) sharing one Thompson draw of the quality posterior
 NEGATIVE_LIMIT = 500
 TYPES = tuple(EVENT_WEIGHTS)
@@ -71,9 +76,9 @@ _W = np.array([EVENT_WEIGHTS[t] for t in TYPES])
 _POS = np.array([t in POSITIVE for t in TYPES])
 _NEG = np.array([t in NEGATIVE for t in TYPES])
 _ENG = np.array([t in ENGAGED for t in TYPES])
-_BLOCKING = np.array([t in ("mute", "delete") for t in TYPES])
-_DELIVERY = np.array([t in ("delivered", "served") for t in TYPES])
-STAGES = ("new", "active", "stable", "silent", "churned")
+_BLOCKING = np.array([t in BLOCKING_TYPES for t in TYPES])
+_DELIVERY = np.array([t in SENT_TYPES for t in TYPES])
+STAGES = lifecycle.STAGES
 
 
 @dataclass
@@ -100,24 +105,11 @@ class _Events:
     no_asset: np.ndarray # the event names no asset (a channel-wide mute)
     channel: np.ndarray  # True when on the requested channel
     ts: np.ndarray       # epoch seconds
+    reserved: np.ndarray # a served event that reserved a send (counts against caps until delivered)
+    rec: np.ndarray      # hash of the recommendation id (0: none), to tell a confirmed reservation
 
 
 # --- reading ---------------------------------------------------------------------------------------
-
-
-def _epochs(stamps: list[str]) -> np.ndarray:
-    """ISO stamps → epoch seconds (NaN for ''): vectorised when all are to_iso's 27 characters (or '')."""
-    lens = np.fromiter(map(len, stamps), dtype=np.int64, count=len(stamps))
-    full = lens == 27
-    if full.any() and (full | (lens == 0)).all():
-        try:
-            raw = np.frombuffer("".join(stamps).encode("ascii"), dtype="S27").astype("S26")
-            out = np.full(len(stamps), np.nan)
-            out[full] = raw.astype("datetime64[us]").astype(np.int64) / 1e6
-            return out
-        except (UnicodeEncodeError, ValueError):
-            pass
-    return np.array([from_iso(t).timestamp() if t else np.nan for t in stamps], dtype=np.float64)
 
 
 def _user_facts(hub: Hub, user_ids: Sequence[str], *, every_user: bool) -> tuple[list[str], np.ndarray]:
@@ -164,7 +156,7 @@ def _follow_merges(docs: dict[str, list[str]], user_ids: Sequence[str]) -> tuple
     canon = list(map(ids.__getitem__, pos.tolist()))
     for k in np.flatnonzero(pos < 0).tolist():
         canon[k] = user_ids[k]  # unknown ids stay as they are
-    created = _epochs(docs["created_at"])
+    created = epochs(docs["created_at"])
     return canon, np.where(pos >= 0, created[pos], np.nan)
 
 
@@ -197,18 +189,19 @@ class _EventLog:
     for a million events) held every chunk back, while a chunk's share runs beside other chunks."""
 
     def __init__(self) -> None:
-        self.key = self.type = self.row = self.ts = np.zeros(0, dtype=np.int64)
-        self.no_asset = self.channel = np.zeros(0, dtype=bool)
+        self.key = self.type = self.row = self.ts = self.rec = np.zeros(0, dtype=np.int64)
+        self.no_asset = self.channel = self.reserved = np.zeros(0, dtype=bool)
         self.offsets = np.zeros(1, dtype=np.int64)
 
     @classmethod
     def build(cls, parts: list[tuple[np.ndarray, ...]], n_keys: int) -> _EventLog:
         log = cls()
         if parts:
-            key, typ, row, no_asset, chan, ts = (np.concatenate(c) for c in zip(*parts, strict=True))
+            key, typ, row, no_asset, chan, ts, reserved, rec = (np.concatenate(c) for c in zip(*parts, strict=True))
             order = _group_by_key(key, n_keys)
             log.key, log.type, log.row = key[order], typ[order], row[order]
             log.no_asset, log.channel, log.ts = no_asset[order], chan[order], ts[order]
+            log.reserved, log.rec = reserved[order], rec[order]
         log.offsets = np.searchsorted(log.key, np.arange(n_keys + 1))
         return log
 
@@ -223,87 +216,80 @@ class _EventLog:
         ts = self.ts[at].astype(np.float64)
         order = _by_key_newest_first(user, ts)
         at = at[order]
-        return _Events(user[order], self.type[at], self.row[at], self.no_asset[at], self.channel[at], ts[order])
+        return _Events(user[order], self.type[at], self.row[at], self.no_asset[at], self.channel[at], ts[order],
+                       self.reserved[at], self.rec[at])
 
 
-def _to_columns(cols: dict[str, Sequence[Any]], pos: dict[str, int], cat: Catalog,
-                channel: str) -> tuple[np.ndarray, ...]:
-    """Store columns → (key, type, row, no_asset, channel, ts) arrays, events of other users dropped."""
-    uid, etype, aid, ch = cols["user_id"], cols["type"], cols["asset_id"], cols["channel"]
+def _to_columns(cols: dict[str, Sequence[Any]], pos: dict[str, int], row_of: dict[str, int],
+                channel: str | None, typ: np.ndarray | None = None, on_channel: np.ndarray | None = None
+                ) -> tuple[np.ndarray, ...]:
+    """Store columns → (key, type, row, no_asset, channel, ts, reserved, rec) arrays of the users in
+    ``pos``, other users' events dropped. ``row_of``: catalog row by asset id, with '' (no asset) → −2,
+    so one look-up gives both columns. ``typ``/``on_channel``: given when the store coded them (the scan);
+    else from the ``type`` and ``channel`` names. Events of a type batch does not know are dropped."""
+    uid, aid = cols["user_id"], cols["asset_id"]
     m = len(uid)
     key = np.fromiter(map(pos.get, uid, repeat(-1)), dtype=np.int64, count=m)
-    keep = key >= 0
-    typ = np.fromiter(map(TYPE_CODE.get, etype, repeat(0)), dtype=np.int8, count=m)
-    row = np.fromiter(map(cat.index.get, aid, repeat(-1)), dtype=np.int32, count=m)
-    no_asset = np.fromiter(map(operator.not_, aid), dtype=bool, count=m)
-    chan = np.fromiter(map(operator.eq, ch, repeat(channel)), dtype=bool, count=m)
+    scanned = typ is not None  # the scan: coded types, and '' (never None) for a missing id
+    if typ is None:
+        typ = np.fromiter(map(TYPE_CODE.get, cols["type"], repeat(-1)), dtype=np.int8, count=m)
+    if on_channel is None:
+        on_channel = np.fromiter(map(operator.eq, cols["channel"], repeat(channel)), dtype=bool, count=m)
+    row = np.fromiter(map(row_of.get, aid if scanned else (a or "" for a in aid), repeat(-1)), dtype=np.int32,
+                      count=m)
     ts = np.asarray(cols["ts"], dtype=np.float64)
-    if keep.all():
-        return key, typ, row, no_asset, chan, ts
-    return key[keep], typ[keep], row[keep], no_asset[keep], chan[keep], ts[keep]
+    reserved = np.asarray(cols["reserved"], dtype=bool) if m else np.zeros(0, dtype=bool)
+    recs = cols["recommendation_id"]
+    # hash('') is 0: "no recommendation id" (the scan gives '' for none, event_columns None)
+    rec = np.fromiter(map(hash, recs if scanned else (r or "" for r in recs)), dtype=np.int64, count=m)
+    keep = (key >= 0) & (typ >= 0)
+    row, no_asset = row[keep], row[keep] == -2
+    row[no_asset] = -1
+    return key[keep], typ[keep], row, no_asset, on_channel[keep], ts[keep], reserved[keep], rec[keep]
 
 
 def _read_log(hub: Hub, cat: Catalog, keys: list[str], channel: str) -> _EventLog:
     """Events of the users ``keys`` (unique canonical ids), looked up by user."""
     pos = {u: i for i, u in enumerate(keys)}
+    row_of = {**cat.index, "": -2}
     parts: list[tuple[np.ndarray, ...]] = []
     if getattr(hub.store, "event_columns", None) is not None:
         for start in range(0, len(keys), 5000):
-            parts.append(_to_columns(hub.store.event_columns(keys[start:start + 5000]), pos, cat, channel))
-    else:  # any Store: one grouped read (identical events collapse into one row with a count)
-        grouped = hub.store.event_counts(("user_id", "type", "asset_id", "channel", "ts"), EventQuery(user_ids=tuple(keys)))
-        cols: dict[str, list[Any]] = {"user_id": [], "type": [], "asset_id": [], "channel": [], "ts": []}
-        for (u, t, a, c, when), count, _ in grouped:
-            for name, v in zip(cols, (u, t, a, c, from_iso(when).timestamp()), strict=True):
+            parts.append(_to_columns(hub.store.event_columns(keys[start:start + 5000]), pos, row_of, channel))
+    else:  # any Store: one grouped read (identical events collapse into one row with a count); it does not
+        # say which served events reserved a send, so only deliveries count against caps on this path
+        group_by = ("user_id", "type", "asset_id", "channel", "ts", "recommendation_id")
+        grouped = hub.store.event_counts(group_by, EventQuery(user_ids=tuple(keys)))
+        cols: dict[str, list[Any]] = {"user_id": [], "type": [], "asset_id": [], "channel": [], "ts": [],
+                                      "recommendation_id": [], "reserved": []}
+        for (u, t, a, c, when, rec), count, _ in grouped:
+            for name, v in zip(cols, (u, t, a, c, from_iso(when).timestamp(), rec, False), strict=True):
                 cols[name].extend([v] * count)
-        parts.append(_to_columns(cols, pos, cat, channel))
+        parts.append(_to_columns(cols, pos, row_of, channel))
     return _EventLog.build(parts, len(keys))
 
 
-class _Unpacked(Exception):
-    """A packed column does not split into one value per event (an id holds the separator)."""
+def _scanned(cols: dict[str, Any], pos: dict[str, int], row_of: dict[str, int]) -> tuple[np.ndarray, ...]:
+    """One scanned range (``store.scan_event_columns``) → the arrays of ``_to_columns``."""
+    return _to_columns(cols, pos, row_of, None, typ=cols["type"], on_channel=cols["on_channel"])
 
 
-def _unpack(p: dict[str, Any], pos: dict[str, int], row_of: dict[str, int]) -> tuple[np.ndarray, ...]:
-    """One packed range → (key, type, row, no_asset, channel, ts) arrays of the users in ``pos``.
-    ``row_of``: catalog row by asset id, with '' (no asset) → −2, so one look-up gives both columns."""
-    n = p["n"]
-    uid, aid = p["user_id"].split(SEP), p["asset_id"].split(SEP)
-    on_channel = np.frombuffer(p["on_channel"].encode("ascii"), dtype=np.uint8) == ord("1")
-    if p.get("type_coded"):  # one character per event: chr(48 + code), '~' for a type not in TYPES
-        codes = np.frombuffer(p["type"].encode("ascii"), dtype=np.uint8)
-        typ = np.where(codes == ord("~"), 0, codes.astype(np.int16) - 48).astype(np.int8)
-    else:
-        typ = np.fromiter(map(TYPE_CODE.get, p["type"].split(SEP), repeat(0)), dtype=np.int8)
-    if not len(uid) == len(aid) == typ.size == on_channel.size == n:
-        raise _Unpacked
-    if p["ts_width"] == 27:
-        stamps = p["ts"]
-        try:
-            ts = (np.frombuffer(stamps.encode("ascii"), dtype="S27").astype("S26").astype("datetime64[us]")
-                  .astype(np.int64) / 1e6)
-        except (UnicodeEncodeError, ValueError):
-            ts = _epochs([stamps[k:k + 27] for k in range(0, len(stamps), 27)])
-    else:
-        ts = _epochs(p["ts"].split(SEP))
-    if ts.size != n:
-        raise _Unpacked
-    key = np.fromiter(map(pos.get, uid, repeat(-1)), dtype=np.int64, count=n)
-    row = np.fromiter(map(row_of.get, aid, repeat(-1)), dtype=np.int32, count=n)
-    keep = key >= 0
-    row, no_asset = row[keep], row[keep] == -2
-    row[no_asset] = -1
-    return key[keep], typ[keep], row, no_asset, on_channel[keep], ts[keep]
+def _read_range(hub: Hub, channel: str, lo: str | None, hi: str | None) -> dict[str, Any] | None:
+    """One range of the scan as columns, or None when the store cannot give them (an id holding the
+    store's packing separator): then the caller looks the events up by user."""
+    try:
+        return hub.store.scan_event_columns(channel, lo, hi, types=TYPES)  # type: ignore[attr-defined, no-any-return]
+    except ValueError:
+        return None
 
 
-def _start_scan(hub: Hub, channel: str, pool: ThreadPoolExecutor) -> list[Future[dict[str, Any]]]:
+def _start_scan(hub: Hub, channel: str, pool: ThreadPoolExecutor) -> list[Future[dict[str, Any] | None]]:
     """Read the whole event log, its ranges in parallel on ``pool`` (SQLite works without the GIL), so
     the reads overlap whatever the caller does meanwhile (user documents, matrices)."""
-    store = hub.store
-    return [pool.submit(store.scan_events_packed, channel, *rng, types=TYPES) for rng in store.event_scan_ranges()]
+    return [pool.submit(_read_range, hub, channel, *rng) for rng in hub.store.event_scan_ranges()]  # type: ignore[attr-defined]
 
 
-def _unpack_reads(reads: list[Future[dict[str, Any]]], cat: Catalog,
+def _unpack_reads(reads: list[Future[dict[str, Any] | None]], cat: Catalog,
                   pos: dict[str, int]) -> list[tuple[np.ndarray, ...]] | None:
     """Unpack each range as soon as it is read, against the *requested* ids' positions ``pos`` — known at
     once, unlike the canonical ids, which wait for the user documents. Run on a thread of its own while
@@ -314,15 +300,15 @@ def _unpack_reads(reads: list[Future[dict[str, Any]]], cat: Catalog,
     row_of = {**cat.index, "": -2}
     at = {id(read): k for k, read in enumerate(reads)}
     parts: list[tuple[np.ndarray, ...] | None] = [None] * len(reads)
-    try:
-        for read in as_completed(reads):
-            parts[at[id(read)]] = _unpack(read.result(), pos, row_of)
-    except _Unpacked:
-        return None
+    for read in as_completed(reads):
+        cols = read.result()
+        if cols is None:
+            return None
+        parts[at[id(read)]] = _scanned(cols, pos, row_of)
     return parts  # type: ignore[return-value]
 
 
-def _finish_scan(reads: list[Future[dict[str, Any]]], unpacked: Future[list[tuple[np.ndarray, ...]] | None],
+def _finish_scan(reads: list[Future[dict[str, Any] | None]], unpacked: Future[list[tuple[np.ndarray, ...]] | None],
                  cat: Catalog, user_ids: Sequence[str], pos: dict[str, int], canon: list[str],
                  key_of: dict[str, int], key_idx: np.ndarray) -> _EventLog | None:
     """The scanned events of the canonical ids ``key_of`` (id → key) as a log; None when the packed
@@ -344,17 +330,17 @@ def _finish_scan(reads: list[Future[dict[str, Any]]], unpacked: Future[list[tupl
         complete = complete and canon[i] in pos
     parts = []
     if complete:
-        for at, typ, row, no_asset, chan, ts in found:
+        for at, *rest in found:
             key = remap[at]
             keep = key >= 0
-            parts.append((key, typ, row, no_asset, chan, ts) if keep.all()
-                         else (key[keep], typ[keep], row[keep], no_asset[keep], chan[keep], ts[keep]))
+            parts.append((key, *rest) if keep.all() else (key[keep], *(c[keep] for c in rest)))
     else:
         row_of = {**cat.index, "": -2}
-        try:
-            parts = [_unpack(read.result(), key_of, row_of) for read in reads]
-        except _Unpacked:
-            return None
+        for read in reads:
+            cols = read.result()
+            if cols is None:
+                return None
+            parts.append(_scanned(cols, key_of, row_of))
     return _EventLog.build(parts, len(key_of))
 
 
@@ -424,12 +410,33 @@ class _Facts:
         tags.eliminate_zeros()
         self.tags = tags
         self.has_tags = np.diff(tags.indptr) > 0
+        # engagement-rate evidence per topic and content type: the profile counters' e: (decayed
+        # deliveries) and g: (decayed engagement weight) fields, from the assets' current topic and type
+        self.rates: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self.rate_priors: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # (α₀, β₀) per slot of each signal
+        with_asset = ev.row >= 0
+        exposed = with_asset & (ev.type == TYPE_CODE["delivered"])
+        engaged_w = with_asset & (_W[ev.type] != 0)
+        _, topic_prior, type_prior = population_rates(cat)
+        for name, of_row, width, prior in (("topic", cat.topic_of_row, len(cat.topic_names), topic_prior),
+                                           ("type", cat.type_of_row, len(cat.type_names), type_prior)):
+            if width == 0:
+                continue
+            sums = []
+            for keep, weight in ((exposed, decay), (engaged_w, _W[ev.type] * decay)):
+                slot = of_row[ev.row[keep]]
+                named = slot < width  # the "none" slot keeps the prior
+                flat = ev.user[keep][named] * width + slot[named]
+                sums.append(np.bincount(flat, weights=weight[keep][named], minlength=n * width).reshape(n, width))
+            a, b, has = rate_posterior_rows(sums[0], sums[1], prior)
+            self.rates[name] = (a, b, has)
+            self.rate_priors[name] = (RATE_PRIOR_DELIVERIES * prior, RATE_PRIOR_DELIVERIES * (1 - prior))
         # exclusions: muted/deleted assets among the newest NEGATIVE_LIMIT negative events, and
         # assets delivered or served on this channel within the redelivery window (from history)
         neg_rank = _rank_in_group(ev.user, _NEG[ev.type])
         negs = (neg_rank >= 0) & (neg_rank < NEGATIVE_LIMIT)
         block = negs & _BLOCKING[ev.type] & (ev.row >= 0)
-        window = t_now - hub.settings.redelivery_window_days * 86400.0
+        window = redelivery_cutoff(hub, now).timestamp()
         redeliver = hist & _DELIVERY[ev.type] & ev.channel & (ev.row >= 0) & (ev.ts >= window)
         ex = block | redeliver
         self.exclude = _csr(np.ones(int(ex.sum()), dtype=bool), ev.user[ex], ev.row[ex], (n, len(cat)), bool)
@@ -443,42 +450,31 @@ class _Facts:
 
     @staticmethod
     def _capped(hub: Hub, ev: _Events, hist: np.ndarray, channel: str, now: datetime, n: int) -> np.ndarray:
-        rule = caps.get_rule(hub, channel)
-        tz = ZoneInfo(hub.settings.timezone)
-        local = now.astimezone(tz)
-        day = local.replace(hour=0, minute=0, second=0, microsecond=0)
-        week = day - timedelta(days=local.weekday())
-        month = day.replace(day=1)
-        delivered = hist & ev.channel & (ev.type == TYPE_CODE["delivered"])
-        out = np.zeros(n, dtype=bool)
-        for limit, start in ((rule.per_day, day), (rule.per_week, week), (rule.month_limit(local), month)):
-            if limit is None:
-                continue
-            used = np.bincount(ev.user[delivered & (ev.ts >= start.timestamp())], minlength=n)
-            out |= used >= limit
-        return out
+        """caps.send_times + caps.cap_status for every user at once, through the same two rules."""
+        on = np.flatnonzero(hist & ev.channel)
+        counted = caps.counted_sends(ev.user[on], ev.type[on] == TYPE_CODE["delivered"],
+                                     ev.reserved[on] & (ev.type[on] == TYPE_CODE["served"]), ev.rec[on])
+        sent = on[counted]
+        return caps.capped_targets(hub, caps.get_rule(hub, channel), ev.user[sent], ev.ts[sent], n, now)
 
     @staticmethod
     def _stages(hub: Hub, ev: _Events, hist: np.ndarray, first_seen: np.ndarray, now: datetime, n: int) -> np.ndarray:
-        """lifecycle.classify for every user at once (stage only)."""
+        """lifecycle.classify's stage for every user at once: its summary figures per user, then
+        ``lifecycle.stages_of``, the rule ``classify`` applies."""
         rules = lifecycle.get_rules(hub)
         t_now = now.timestamp()
         engaged = hist & _ENG[ev.type]
         last = np.full(n, -np.inf)
         np.maximum.at(last, ev.user[engaged], ev.ts[engaged])
-        has_engaged = np.isfinite(last)
-        days_since = np.where(has_engaged, (t_now - last) / 86400.0, np.nan)
+        days_since = np.where(np.isfinite(last), (t_now - last) / 86400.0, np.nan)
         age = np.where(np.isnan(first_seen), 0.0, (t_now - first_seen) / 86400.0)
         recent90 = engaged & (np.floor((t_now - ev.ts) / 86400.0) <= 90)
         day_key = np.unique(ev.user[recent90] * 1_000_000 + np.floor(ev.ts[recent90] / 86400.0).astype(np.int64))
         engaged_days = np.bincount(day_key // 1_000_000, minlength=n)
         orders = _groups_any(ev.user, hist & (ev.type == TYPE_CODE["convert"]), n)
         unsub = _groups_any(ev.user, hist & (ev.type == TYPE_CODE["unsubscribe"]), n)
-        with np.errstate(invalid="ignore"):
-            churned = unsub | (has_engaged & (days_since > rules.churned_days)) | (~has_engaged & (age > rules.churned_days))
-            silent = ~has_engaged | (days_since > rules.silent_days)
-            stable = (days_since <= rules.active_days) & (engaged_days >= rules.stable_min_engaged_days) & orders
-        return np.select([churned, age <= rules.new_days, silent, stable], [4, 0, 3, 2], default=1)
+        return lifecycle.stages_of(rules, days_since=days_since, age_days=age, unsubscribed=unsub,
+                                   engaged_days=engaged_days, has_orders=orders)
 
 
 # --- signals ---------------------------------------------------------------------------------------
@@ -590,6 +586,11 @@ class _Block:
     ex_r: np.ndarray                  # exclusions: block row, candidate column
     ex_c: np.ndarray
     draw: _Draw
+    # per engagement-rate signal ("topic", "type"): the block's Beta posteriors (α, β: rows × slots) and
+    # whether each user has any evidence (scoring.rate_posterior_rows)
+    rates: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
+    rate_priors: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # (α₀, β₀) per slot
+    rng: np.random.Generator | None = None  # the chunk's generator when exploring
 
 
 class _Scorer:
@@ -598,6 +599,10 @@ class _Scorer:
 
     def __init__(self, hub: Hub, cat: Catalog, strat: Strategy, channel: str, idx: np.ndarray, now: datetime) -> None:
         self.w_sim, self.w_aff, self.w_col = strat.weight("similarity"), strat.weight("affinity"), strat.weight("collaborative")
+        # the engagement-rate signals, as ranking.score_candidates adds them: (name, weight, slot of each
+        # (topic, type) pair) and the pair of each candidate column — set below, once the columns' order is known
+        self.rate_terms: list[tuple[str, float, np.ndarray]] = []
+        self.pair_of_cand = np.zeros(0, dtype=np.int64)
         model = cat.engagement
         self.model = model if (model is not None and cat.model_rows is not None and bool(model.asset_ids)
                                and self.w_col) else None
@@ -615,6 +620,16 @@ class _Scorer:
         self.rank[self.rank.copy()] = np.arange(idx.size)
         self.reordered = bool(idx.size) and bool((np.diff(idx) < 0).any())
         self.cat, self.strat, self.idx, self.n_cand, self.channel = cat, strat, idx, idx.size, channel
+        # Both rate signals depend on a candidate only through its (topic, type) pair: a block adds them up
+        # per pair present among the candidates (a few dozen columns) and gathers that onto the
+        # candidates once, instead of two (users × candidates) passes per signal.
+        n_types = len(cat.type_names) + 1
+        pair, self.pair_of_cand = np.unique(cat.topic_of_row[idx] * n_types + cat.type_of_row[idx],
+                                            return_inverse=True)
+        if strat.weight("topic") and cat.topic_names:
+            self.rate_terms.append(("topic", strat.weight("topic"), pair // n_types))
+        if strat.weight("type") and len(cat.type_names) > 1:
+            self.rate_terms.append(("type", strat.weight("type"), pair % n_types))
         # the quality posterior of every row and, with exploration, its pool of samples (made here, once,
         # not by whichever chunk thread asks first)
         self.posterior = posterior(cat, channel) if strat.weight("quality") else None
@@ -645,6 +660,10 @@ class _Scorer:
             self.row_to_model = np.full(len(cat), -1, dtype=np.int64)
             self.row_to_model[cat.model_rows[in_c]] = np.flatnonzero(in_c)
         self.fixed = _stage_fit(hub, cat, strat, idx, now)
+        if strat.weight("appeal"):  # user-independent and never drawn (ranking.score_candidates says why)
+            app = appeal_posterior(cat, channel)
+            if app is not None:
+                self.fixed = self.fixed + strat.weight("appeal") * app[3][idx]
 
     def shared(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """Raw user-independent signals over the candidates (before per-user scaling), as ranking draws
@@ -756,6 +775,18 @@ class _Scorer:
             _affinity_into(score, const, raw, self.w_aff, b.has_tags)
         if b.engaged is not None and self.n_model:
             self._collaborative_into(score, const, b, ref)
+        per_pair = None
+        for name, weight, slots in self.rate_terms:
+            found = b.rates.get(name)
+            if found is None:
+                continue
+            # an audience without evidence of its own keeps the population's prior, which still ranks
+            a, beta = with_strength(found[0], found[1], b.rate_priors.get(name), strat.rate_prior.get(name))
+            ref = a[:, -1:] / (a[:, -1:] + beta[:, -1:])
+            part = weight * rate_signal(rate_draw(a, beta, strat.exploration, b.rng), slots, ref)
+            per_pair = part if per_pair is None else per_pair + part
+        if per_pair is not None:
+            score += np.take(per_pair.astype(np.float32), self.pair_of_cand, axis=1)
         if ex_r.size:
             score[ex_r, ex_c] = -np.inf
         if n == 1:
@@ -878,7 +909,7 @@ def next_for_users(
     cat = catalog(hub)
     idx = np.flatnonzero(candidate_mask(cat, channel, scene, now, set()))
     scorer = _Scorer(hub, cat, strat, channel, idx, now)
-    packed = hasattr(hub.store, "scan_events_packed")
+    packed = hasattr(hub.store, "scan_event_columns")
     scan = packed and len(user_ids) >= SCAN_SHARE * max(hub.store.count_docs(users.USERS), 1)
     workers = workers or os.cpu_count() or 1
     pool = ThreadPoolExecutor(max_workers=workers)
@@ -997,7 +1028,10 @@ def _score_chunk(job: _Job, part: list[str], start: int, seed: np.random.SeedSeq
                 has_vector=facts.has_vector[users_b], tags=_Rows(tags, b0, b1), has_tags=facts.has_tags[users_b],
                 engaged=_Rows(engm, b0, b1) if engm is not None else None,
                 has_engaged=eng[1][users_b] if eng is not None else None,
-                ex_r=ex_row[e0:e1] - b0, ex_c=ex_col[e0:e1], draw=draw)
+                ex_r=ex_row[e0:e1] - b0, ex_c=ex_col[e0:e1], draw=draw,
+                rates={k: (a[users_b], b_[users_b], has[users_b]) for k, (a, b_, has) in facts.rates.items()},
+                rate_priors=facts.rate_priors,
+                rng=rng)
             cols, got = scorer.score(blk, n)
             rows_out[users_b, :cols.shape[1]] = np.where(cols >= 0, scorer.idx[np.maximum(cols, 0)], -1)
             scores_out[users_b, :cols.shape[1]] = got

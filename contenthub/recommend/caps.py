@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from pydantic import BaseModel, Field, model_validator
 
 from contenthub.errors import InvalidError
@@ -91,33 +92,43 @@ def check_timezone(name: str) -> ZoneInfo:
                            field="timezone", value=name) from None
 
 
-def cap_status(hub: Hub, rule: CapRule, delivered_ts: list[str], now: datetime) -> tuple[bool, str | None, datetime | None]:
-    """(capped?, which limit, when the next send is allowed) from the delivery times of one target."""
-    tz = check_timezone(hub.settings.timezone)
-    if not delivered_ts and _no_zero_limit(rule):
-        return False, None, None  # nothing sent: every count is 0, below every limit (none is 0)
+def _periods(rule: CapRule, tz: ZoneInfo, now: datetime) -> list[tuple[str, int, datetime, datetime]]:
+    """(name, limit, start, when it reopens) of each limit the rule sets, in the brand's calendar."""
     local = now.astimezone(tz)
     day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
     week_start = day_start - timedelta(days=local.weekday())
     month_start = day_start.replace(day=1)
-    times = [from_iso(t).astimezone(tz) for t in delivered_ts]
-    next_day = day_start + timedelta(days=1)
-    next_week = week_start + timedelta(days=7)
     next_month = (month_start + timedelta(days=32)).replace(day=1)
-    checks = [
-        ("per_day", rule.per_day, day_start, next_day),
-        ("per_week", rule.per_week, week_start, next_week),
-        ("per_month", rule.month_limit(local), month_start, next_month),
-    ]
+    checks = [("per_day", rule.per_day, day_start, day_start + timedelta(days=1)),
+              ("per_week", rule.per_week, week_start, week_start + timedelta(days=7)),
+              ("per_month", rule.month_limit(local), month_start, next_month)]
+    return [(name, limit, start, reopen) for name, limit, start, reopen in checks if limit is not None]
+
+
+def capped_targets(hub: Hub, rule: CapRule, owner: np.ndarray, sent_at: np.ndarray, n: int, now: datetime
+                   ) -> np.ndarray:
+    """Which of ``n`` targets are capped, from the epoch times ``sent_at`` of their sends that count
+    (``counted_sends``), ``owner`` saying whose each is: the one cap rule of the per-target path
+    (``cap_status``) and the batch ranker."""
+    out = np.zeros(n, dtype=bool)
+    for _, limit, start, _ in _periods(rule, check_timezone(hub.settings.timezone), now):
+        out |= np.bincount(owner[sent_at >= start.timestamp()], minlength=n) >= limit
+    return out
+
+
+def cap_status(hub: Hub, rule: CapRule, delivered_ts: list[str], now: datetime) -> tuple[bool, str | None, datetime | None]:
+    """(capped?, which limit, when the next send is allowed) from the send times of one target."""
+    tz = check_timezone(hub.settings.timezone)
+    if not delivered_ts and _no_zero_limit(rule):
+        return False, None, None  # nothing sent: every count is 0, below every limit (none is 0)
+    sent_at = np.array([from_iso(t).timestamp() for t in delivered_ts], dtype=np.float64)
+    if not capped_targets(hub, rule, np.zeros(sent_at.size, dtype=np.int64), sent_at, 1, now)[0]:
+        return False, None, None
     blocked: list[tuple[str, datetime]] = []
-    for name, limit, start, reopen in checks:
-        if limit is None:
-            continue
-        used = sum(1 for t in times if t >= start)
+    for name, limit, start, reopen in _periods(rule, tz, now):
+        used = int(np.count_nonzero(sent_at >= start.timestamp()))
         if used >= limit:
             blocked.append((f"{name} limit of {limit} reached on {rule.channel} ({used} sent)", reopen))
-    if not blocked:
-        return False, None, None
     reason, reopen = max(blocked, key=lambda b: b[1])
     return True, reason, reopen
 
@@ -130,18 +141,37 @@ def _no_zero_limit(rule: CapRule) -> bool:
 
 
 def send_times(events: list[dict[str, Any]], channel: str) -> list[str]:
-    """Times that count against a target's cap on `channel`: deliveries, plus reserved sends not yet confirmed.
+    """Times that count against a target's cap on `channel` (``counted_sends`` of its events there)."""
+    on_channel = [e for e in events if e.get("channel") == channel]
+    if not any(e["type"] == "served" for e in on_channel):  # no reservation: ``counted_sends`` is the deliveries
+        return [e["ts"] for e in on_channel if e["type"] == "delivered"]
+    counted = counted_sends(
+        np.zeros(len(on_channel), dtype=np.int64),
+        np.fromiter((e["type"] == "delivered" for e in on_channel), dtype=bool, count=len(on_channel)),
+        np.fromiter((e["type"] == "served" and bool((e.get("attributes") or {}).get("reserved"))
+                     for e in on_channel), dtype=bool, count=len(on_channel)),
+        np.fromiter((hash(e.get("recommendation_id") or "") for e in on_channel), dtype=np.int64,
+                    count=len(on_channel)))
+    return [e["ts"] for e, c in zip(on_channel, counted.tolist(), strict=True) if c]
+
+
+def counted_sends(owner: np.ndarray, delivered: np.ndarray, reserved: np.ndarray, rec_code: np.ndarray
+                  ) -> np.ndarray:
+    """Which events count against their target's cap: deliveries, plus reserved sends not yet confirmed —
+    the one rule of both the per-target path and the batch ranker. ``owner``: whose event each is;
+    ``rec_code``: ``hash`` of its recommendation id (0 for none).
 
     Why reserved sends count: a bot that took a slot with ``reserve=true`` has not delivered yet, but
-    anyone else deciding now (the planner publishing, another journey step) must treat it as sent. Once
-    its delivered event arrives (same recommendation id) only the delivery counts, so nothing is counted
-    twice.
-    """
-    on_channel = [e for e in events if e.get("channel") == channel]
-    confirmed = {e.get("recommendation_id") for e in on_channel if e["type"] == "delivered"}
-    return [e["ts"] for e in on_channel if e["type"] == "delivered" or (
-        e["type"] == "served" and (e.get("attributes") or {}).get("reserved")
-        and e.get("recommendation_id") not in confirmed)]
+    anyone else deciding now (the planner publishing, another journey step, a batch) must treat it as
+    sent. Once its delivered event arrives (same recommendation id, same target) only the delivery
+    counts, so nothing is counted twice."""
+    out = delivered.copy()
+    res = np.flatnonzero(reserved)
+    if res.size:
+        pair = owner.astype(np.int64) * np.int64(1_000_003) ^ rec_code
+        done = delivered & (rec_code != 0)
+        out[res] = ~np.isin(pair[res], pair[done]) | (rec_code[res] == 0)
+    return out
 
 
 def has_limits(rule: CapRule) -> bool:

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from contenthub.hub import Hub
 from contenthub.journeys import triggers as journey_triggers
 from contenthub.library import taxonomy
-from contenthub.recommend import doccache, learning, topics, users
+from contenthub.recommend import doccache, group_profiles, learning, topics, users
 from contenthub.recommend.engagement import counter_deltas
 from contenthub.recommend.models import EVENT_TYPES, EventIn, Identity, IngestResult, RejectedEvent, is_entity_id
 from contenthub.timeutil import EARLIEST, to_iso, utcnow
@@ -275,7 +275,12 @@ def _ingest(hub: Hub, raw_events: list[dict[str, Any]]) -> IngestResult:
         rows.append(row)
     half_life = hub.settings.profile_half_life_days
     topic_of = topics.stored(hub) if assets else None  # the library's discovered topics count in profiles too
-    inserted = hub.store.add_events(rows, derive=lambda new: counter_deltas(new, assets, half_life, topic_of)) if rows else []
+    # members' events also count for their groups' kept profiles (group_profiles), in the same write
+    memberships = group_profiles.groups_of_users(hub, sorted({r["user_id"] for r in rows if r["user_id"]}))
+    inserted = hub.store.add_events(
+        rows, derive=lambda new: counter_deltas(new, assets, half_life, topic_of)
+        + group_profiles.member_deltas(new, memberships, assets, half_life, topic_of)
+    ) if rows else []
     journey_triggers.on_events(hub, rows, inserted)
     learning.after_ingest(hub, len(inserted))  # fresh statistics and learnt weights after enough new events
     rejected.sort(key=lambda r: r.index)

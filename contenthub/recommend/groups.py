@@ -1,11 +1,15 @@
-"""Groups (社群): WeCom customer groups and similar, with members' join and leave times."""
+"""Groups (社群): WeCom customer groups and similar, with members' join and leave times.
+
+Each membership change also updates the group's kept profile (``group_profiles``): what the group is
+answered from, so next content for a group never loads its members.
+"""
 
 from __future__ import annotations
 
 from contenthub.errors import NotFoundError
 from contenthub.hub import Hub
 from contenthub.library import taxonomy
-from contenthub.recommend import users
+from contenthub.recommend import group_profiles, users
 from contenthub.recommend.models import Group, GroupIn, GroupMember, MembershipChange
 from contenthub.timeutil import to_iso, utcnow
 
@@ -41,18 +45,27 @@ def change_members(hub: Hub, group_id: str, change: MembershipChange) -> Group:
     at = to_iso(change.at or utcnow())
     members = [GroupMember.model_validate(m) for m in doc.get("members", [])]
     current = {m.user_id: m for m in members if m.left_at is None}
+    joined: list[str] = []
+    left: list[str] = []
     for uid in change.join:
         uid = users.ensure_user(hub, uid, at=at)
         if uid not in current:
             m = GroupMember(user_id=uid, joined_at=at)
             members.append(m)
             current[uid] = m
+            joined.append(uid)
     for uid in change.leave:
         m = current.pop(uid, None)
         if m is not None:
             m.left_at = at
+            if uid in joined:  # joined and left in one change: no share to keep
+                joined.remove(uid)
+            else:
+                left.append(uid)
     doc["members"] = [m.model_dump() for m in members]
     hub.store.put_doc(COLLECTION, group_id, doc, expected_version=version)
+    group_profiles.set_memberships(hub, group_id, joined, left)
+    group_profiles.add_members(hub, group_id, joined, left)
     return Group.model_validate(doc)
 
 

@@ -1,6 +1,17 @@
 """Where the default strategy learns its weights from the brand's own events, and when that runs.
 
-What is learnt: the weights of the ranking signals (``strategies.SIGNALS``), as a conditional logit —
+What is learnt, when the brand's events hold deliveries of the hub's own picks (a bot reports what it sent
+with the pick's recommendation id): the weights of the ranking signals (``strategies.SIGNALS``) as a
+logistic regression of *engagement per delivery* —
+P(a click or stronger follows a delivery) = σ(b + w · signals of the delivered asset, as of the moment
+before it was delivered). That is the quantity a pick should maximise, and it does not depend on which
+assets the serving policy liked to send: a signal that only tracks what was sent (popularity grows with
+sends) earns no weight unless sent assets with more of it are engaged with more often. Each delivery's
+signals are computed among the candidates the user had then (the scaled signals depend on them), by the
+replay below. Who chose the exposure decides the question: where the hub picked what was sent, the
+question is what gets engaged once sent; where the users chose what they saw (imported history, ratings
+turned into deliveries without a recommendation id) their choice is itself the signal. So without enough
+deliveries of the hub's own picks the weights are fitted as a conditional logit —
 the probability that a user engaged with asset *a* rather than with one of ``NEGATIVES`` other assets
 of the channel is softmax(w · signals). The signals are the production ones (``ranking.score_candidates``
 with every weight 1 and no exploration), computed for each sampled engagement *as of the moment before
@@ -15,8 +26,9 @@ posterior standard deviation (Laplace), stored as ``Strategy.uncertainty``: serv
 from that posterior (linear Thompson sampling), so exploration shrinks as evidence grows.
 
 When a fit is kept: the newest ``HOLDOUT`` share of the samples is held out; the learnt weights must
-rank the engaged asset higher there (mean 1/log2(1 + rank) among its candidates) than the weights in
-use, and be finite. Otherwise the previous weights stay and the report says why. A hub without
+rank held-out engagement better than the weights in use — engaged deliveries above ignored ones (the
+area under the ROC curve) for the per-delivery fit, the engaged asset among its candidates (mean
+1/log2(1 + rank)) for the conditional logit — and be finite. Otherwise the previous weights stay and the report says why. A hub without
 engagement keeps the prior and says so.
 
 When it runs: ``contenthub strategies learn`` (the CLI), and after ingestion once enough new events
@@ -40,7 +52,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from contenthub.hub import Hub
-from contenthub.recommend import topics
+from contenthub.recommend import rates, topics
 from contenthub.recommend.catalog import (
     STAT_TYPES,
     Catalog,
@@ -85,6 +97,13 @@ MIN_SAMPLES = 40
 L2 = 2.0
 DECISIONS = frozenset(t for t, w in EVENT_WEIGHTS.items() if w >= EVENT_WEIGHTS["click"])
 """What a sample is: a click or a stronger decision (an open is a glance, not a choice)."""
+MIN_DELIVERIES = 200
+"""Deliveries of the hub's own picks (with at least ``MIN_SAMPLES`` of them engaged) needed for the per-delivery fit."""
+
+
+def _hub_pick(e: dict[str, Any]) -> bool:
+    """A delivery of one of the hub's own picks: it carries the pick's recommendation id."""
+    return e["type"] == "delivered" and bool(e.get("recommendation_id"))
 STATS_EVERY = 300
 MODEL_EVERY = 3000
 
@@ -111,8 +130,51 @@ class LearnReport:
         return asdict(self)
 
 
-def _unit_strategy() -> Strategy:
-    return Strategy(id="learn-signals", weights={s: 1.0 for s in SIGNALS}, exploration=False, diversity=1.0)
+def _unit_strategy(rate_prior: dict[str, float] | None = None) -> Strategy:
+    """Every signal at weight 1, no exploration; ``rate_prior``: the audience prior strengths serving will use."""
+    return Strategy(id="learn-signals", weights={s: 1.0 for s in SIGNALS}, exploration=False, diversity=1.0,
+                    rate_prior=rate_prior or {})
+
+
+MIN_CELLS = 50
+"""(Audience, topic) cells with deliveries needed to estimate how much audiences differ (``audience_strengths``)."""
+
+
+def audience_strengths(cat: Catalog, evs: list[dict[str, Any]]) -> dict[str, float]:
+    """How many deliveries' worth of weight the population's rate on a topic (content type) deserves
+    against an audience's own: the empirical-Bayes strength (``rates.eb_strength``) over the window's
+    (user, topic) cells — deliveries, and those followed by a click or stronger — around each topic's
+    pooled rate. Where users differ a lot from each other the strength is small (their own deliveries
+    soon decide, and Thompson sampling explores there); where they barely differ it is large (no
+    exploration is spent on noise). Only signals with at least ``MIN_CELLS`` cells are estimated."""
+    decided: set[tuple[str, str]] = set()
+    for e in evs:
+        if e["type"] in DECISIONS and e.get("user_id") and e.get("asset_id"):
+            decided.add((e["user_id"], e["asset_id"]))
+    sent: set[tuple[str, str]] = set()
+    for e in evs:
+        if e["type"] == "delivered" and e.get("user_id") and e.get("asset_id") in cat.index:
+            sent.add((e["user_id"], e["asset_id"]))
+    out: dict[str, float] = {}
+    for name, of_row, size in (("topic", cat.topic_of_row, len(cat.topic_names)),
+                               ("type", cat.type_of_row, len(cat.type_names))):
+        if size < 2 or of_row.size != len(cat):
+            continue
+        cells: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0])
+        for uid, aid in sent:
+            cell = cells[(uid, int(of_row[cat.index[aid]]))]
+            cell[0] += (uid, aid) in decided
+            cell[1] += 1
+        if len(cells) < MIN_CELLS:
+            continue
+        keys = list(cells)
+        s = np.array([cells[k][0] for k in keys], dtype=float)
+        d = np.array([cells[k][1] for k in keys], dtype=float)
+        slot = np.array([k[1] for k in keys], dtype=np.int64)
+        base = rates.brand_rate(s, d)
+        p = rates.slot_rates(s, d, slot, size, base)[slot]
+        out[name] = round(rates.eb_strength(s, d, p), 3)
+    return out
 
 
 def by_user(evs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -216,7 +278,8 @@ def as_of(hub: Hub, cat: Catalog, evs: list[dict[str, Any]]) -> Catalog:
     return view
 
 
-def replay(hub: Hub, cat: Catalog, evs: list[dict[str, Any]], *, seed: int = 0) -> Samples:
+def replay(hub: Hub, cat: Catalog, evs: list[dict[str, Any]], *, seed: int = 0,
+           rate_prior: dict[str, float] | None = None) -> Samples:
     """The signals of each sampled engagement and of ``NEGATIVES`` other assets, as of just before it,
     with the statistics of the window's older part (``as_of``). ``evs``: oldest first."""
     rng = np.random.default_rng(seed)
@@ -251,7 +314,7 @@ def replay(hub: Hub, cat: Catalog, evs: list[dict[str, Any]], *, seed: int = 0) 
                 elif e["type"] in ("delivered", "served"):
                     delivered[uid].add(e["asset_id"])
     _ignored = {uid: delivered[uid] - engaged[uid] for uid in users}
-    unit = _unit_strategy()
+    unit = _unit_strategy(rate_prior)
     rows_x: list[np.ndarray] = []
     rows_pos: list[int] = []
     rows_ts: list[str] = []
@@ -288,6 +351,122 @@ def replay(hub: Hub, cat: Catalog, evs: list[dict[str, Any]], *, seed: int = 0) 
     order = np.argsort(np.array(rows_ts), kind="stable")
     return Samples(np.stack(rows_x)[order], np.array(rows_pos, dtype=np.int64)[order],
                    [rows_ts[i] for i in order.tolist()])
+
+
+@dataclass
+class Deliveries:
+    x: np.ndarray          # deliveries × signals: the delivered asset's signals as of just before
+    context: np.ndarray    # deliveries × signals: their mean over the user's candidates then (see fit_per_delivery)
+    engaged: np.ndarray    # bool: a click or stronger on that asset by that user followed
+    ts: list[str]
+
+
+def replay_deliveries(hub: Hub, cat: Catalog, evs: list[dict[str, Any]], *, seed: int = 0,
+                      rate_prior: dict[str, float] | None = None) -> Deliveries:
+    """Each sampled delivery of the window's newer part (the statistics from its older part, ``as_of``):
+    the delivered asset's signals among the user's candidates as of just before the delivery, and whether
+    the user engaged with it afterwards. ``evs``: oldest first."""
+    rng = np.random.default_rng(seed)
+    cut = int(len(evs) * SNAPSHOT_SHARE)
+    cat = as_of(hub, cat, evs[:cut])
+    start = evs[cut]["ts"] if cut < len(evs) else ""
+    users = by_user(evs)
+    chosen: list[tuple[str, int]] = []
+    engaged_after: dict[tuple[str, int], bool] = {}
+    for uid, mine in users.items():
+        decided: dict[str, list[str]] = defaultdict(list)  # asset → times of decisions on it
+        for e in mine:
+            if e["type"] in DECISIONS and e.get("asset_id"):
+                decided[e["asset_id"]].append(e["ts"])
+        for k, e in enumerate(mine):
+            if _hub_pick(e) and e.get("asset_id") in cat.index and e["ts"] >= start:
+                chosen.append((uid, k))
+                engaged_after[(uid, k)] = any(t >= e["ts"] for t in decided.get(e["asset_id"], ()))
+    chosen.sort(key=lambda uk: users[uk[0]][uk[1]]["ts"])
+    points: dict[str, list[int]] = defaultdict(list)
+    for uid, k in chosen[-MAX_SAMPLES:]:
+        points[uid].append(k)
+    unit = _unit_strategy(rate_prior)
+    rows_x: list[np.ndarray] = []
+    rows_c: list[np.ndarray] = []
+    labels: list[bool] = []
+    rows_ts: list[str] = []
+    for uid, k, aud in audiences_before(hub, cat, users, points):
+        ev = users[uid][k]
+        now = from_iso(ev["ts"])
+        row = cat.index[ev["asset_id"]]
+        aud.exclude.discard(ev["asset_id"])
+        idx, _ = candidate_rows(cat, ev["channel"], None, now, aud.exclude)
+        if not np.any(idx == row):
+            idx = np.sort(np.append(idx, row))
+        _, sig, _ = score_candidates(cat, aud, unit, ev["channel"], idx, now, rng)
+        at = int(np.searchsorted(idx, row))
+        rows_x.append(np.array([float(sig[name][at]) if name in sig else 0.0 for name in SIGNALS]))
+        rows_c.append(np.array([float(sig[name].mean()) if name in sig else 0.0 for name in SIGNALS]))
+        labels.append(engaged_after[(uid, k)])
+        rows_ts.append(ev["ts"])
+    if not rows_x:
+        return Deliveries(np.zeros((0, len(SIGNALS))), np.zeros((0, len(SIGNALS))), np.zeros(0, dtype=bool), [])
+    order = np.argsort(np.array(rows_ts), kind="stable")
+    return Deliveries(np.stack(rows_x)[order], np.stack(rows_c)[order], np.array(labels, dtype=bool)[order],
+                      [rows_ts[i] for i in order.tolist()])
+
+
+def fit_per_delivery(x: np.ndarray, y: np.ndarray, prior: np.ndarray, l2: float = L2,
+                     context: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(weights, their posterior standard deviations) of the logistic regression of engagement per delivery
+    (see the module docstring): an intercept (free) and non-negative weights pulled towards ``prior`` by
+    the same L2 as the conditional logit; standard deviations from the Hessian at the optimum (Laplace).
+
+    ``context``: each delivery's signals averaged over the user's candidates at the time, entered as free
+    nuisance covariates (Mundlak's device for a per-request effect). Ranking compares assets *for one
+    user*, so a weight must earn its place within a request: a signal that is high for every candidate
+    of users who engage a lot (a lifecycle stage, an active user's dense profile) is absorbed by its
+    context term instead of passing for a reason to pick one asset over another."""
+    n, k = x.shape
+    c = context if context is not None else np.zeros((n, 0))
+    design = np.hstack([np.ones((n, 1)), x, c])
+    yf = y.astype(float)
+    pull = np.concatenate([[0.0], np.full(k, l2), np.full(c.shape[1], l2)])
+    centre = np.concatenate([[0.0], prior, np.zeros(c.shape[1])])
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        z = design @ theta
+        nll = float(np.sum(np.logaddexp(0.0, z) - yf * z))
+        p = 1.0 / (1.0 + np.exp(-z))
+        grad = design.T @ (p - yf) + pull * (theta - centre)
+        return nll + 0.5 * float(np.sum(pull * (theta - centre) ** 2)), grad
+
+    start = centre.copy()
+    base = float(np.clip(yf.mean(), 1e-3, 1 - 1e-3))
+    start[0] = np.log(base / (1 - base))
+    res = minimize(loss, start, jac=True, method="L-BFGS-B",
+                   bounds=[(None, None)] + [(0.0, None)] * k + [(None, None)] * c.shape[1])
+    theta = res.x
+    p = 1.0 / (1.0 + np.exp(-(design @ theta)))
+    hessian = (design * (p * (1 - p))[:, None]).T @ design + np.diag(pull + 1e-9)
+    try:
+        sd = np.sqrt(np.clip(np.diag(np.linalg.inv(hessian)), 0.0, None))[1:k + 1]
+    except np.linalg.LinAlgError:
+        sd = np.full(k, np.nan)
+    return theta[1:k + 1], sd
+
+
+def auc(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
+    """Area under the ROC curve of the score x · w for engaged (y) against ignored deliveries (ties count
+    half): how well the weights rank what was engaged with above what was not."""
+    if not np.all(np.isfinite(w)) or y.all() or not y.any():
+        return 0.0
+    z = x @ w
+    pos, neg = z[y], z[~y]
+    order = np.argsort(np.concatenate([pos, neg]), kind="stable")
+    ranks = np.empty(order.size)
+    allz = np.concatenate([pos, neg])[order]
+    # average ranks over ties
+    _, first, counts = np.unique(allz, return_index=True, return_counts=True)
+    avg = first + (counts - 1) / 2.0 + 1.0
+    ranks[order] = np.repeat(avg, counts)
+    return float((ranks[: pos.size].sum() - pos.size * (pos.size + 1) / 2) / (pos.size * neg.size))
 
 
 def fit(x: np.ndarray, positive: np.ndarray, prior: np.ndarray, l2: float = L2) -> tuple[np.ndarray, np.ndarray]:
@@ -344,7 +523,13 @@ def learn(hub: Hub, strategy_id: str = "default", *, seed: int = 0) -> LearnRepo
         report.reason = "no engagement (clicks or stronger) in the hub yet: the prior weights stay"
         return _remember(hub, report)
     cat = catalog(hub)
-    samples = replay(hub, cat, evs, seed=seed)
+    strengths = audience_strengths(cat, evs)
+    delivered = sum(1 for e in evs if _hub_pick(e))
+    if delivered >= MIN_DELIVERIES:
+        found = replay_deliveries(hub, cat, evs, seed=seed, rate_prior=strengths)
+        if found.x.shape[0] >= MIN_DELIVERIES and int(found.engaged.sum()) >= MIN_SAMPLES:
+            return _learn_per_delivery(hub, current, prior, report, found, len(evs), strengths)
+    samples = replay(hub, cat, evs, seed=seed, rate_prior=strengths)
     n = samples.x.shape[0]
     report.samples = n
     if n < MIN_SAMPLES:
@@ -357,27 +542,68 @@ def learn(hub: Hub, strategy_id: str = "default", *, seed: int = 0) -> LearnRepo
     w = np.where(np.isfinite(w), w, np.nan)
     new_q = ranking_quality(samples.x[cut:], samples.positive[cut:], w)
     report.previous["holdout_quality"] = round(old_q, 4)
-    report.learned = {"weights": {s: round(float(v), 4) for s, v in zip(SIGNALS, w, strict=True)},
+    report.learned = {"rate_prior": strengths, "weights": {s: round(float(v), 4) for s, v in zip(SIGNALS, w, strict=True)},
                       "uncertainty": {s: round(float(v), 4) for s, v in zip(SIGNALS, sd, strict=True)},
                       "holdout_quality": round(new_q, 4)}
+    report.learned["objective"] = "choice among candidates"
+    return _activate(hub, current, report, w, sd, new_q, old_q, n, len(evs), samples.ts[-1])
+
+
+def _learn_per_delivery(hub: Hub, current: Strategy, prior: np.ndarray, report: LearnReport, found: Deliveries,
+                        events: int, strengths: dict[str, float]) -> LearnReport:
+    """The per-delivery fit (module docstring) on the older deliveries, checked on the newest."""
+    n = found.x.shape[0]
+    report.samples = n
+    cut = math.floor(n * (1 - HOLDOUT))
+    report.holdout_samples = n - cut
+    w, sd = fit_per_delivery(found.x[:cut], found.engaged[:cut], prior, context=found.context[:cut])
+    w = np.where(np.isfinite(w), w, np.nan)
+    # held out: the deliveries ranked within their requests' context (signal minus its candidates' mean)
+    within = found.x[cut:] - found.context[cut:]
+    old_q = auc(within, found.engaged[cut:], prior)
+    new_q = auc(within, found.engaged[cut:], w)
+    report.previous["holdout_quality"] = round(old_q, 4)
+    report.learned = {"objective": "engagement per delivery", "rate_prior": strengths,
+                      "weights": {s: round(float(v), 4) for s, v in zip(SIGNALS, w, strict=True)},
+                      "uncertainty": {s: round(float(v), 4) for s, v in zip(SIGNALS, sd, strict=True)},
+                      "holdout_quality": round(new_q, 4), "engaged_share": round(float(found.engaged.mean()), 4)}
+    return _activate(hub, current, report, w, sd, new_q, old_q, n, events, found.ts[-1])
+
+
+def _activate(hub: Hub, current: Strategy, report: LearnReport, w: np.ndarray, sd: np.ndarray, new_q: float,
+              old_q: float, n: int, events: int, newest: str) -> LearnReport:
+    """Store the learnt weights when they are finite and beat the weights in use on held-out data; else
+    keep the previous ones and say why."""
     if not (np.all(np.isfinite(w)) and np.all(np.isfinite(sd))) or w.max() <= 0:
         report.reason = "the fit gave non-finite or all-zero weights: the previous weights stay"
-        return _remember(hub, report)
+        return _remember(hub, _keep_weights(hub, current, report))
     if new_q <= old_q:
         report.reason = (f"the learnt weights ranked held-out engagement no better ({new_q:.4f} vs {old_q:.4f}): "
                          "the previous weights stay")
-        return _remember(hub, report)
+        return _remember(hub, _keep_weights(hub, current, report))
     top = float(w.max())
     weights = {s: round(float(v) / top, 4) for s, v in zip(SIGNALS, w, strict=True)}
     uncertainty = {s: round(float(v) / top, 4) for s, v in zip(SIGNALS, sd, strict=True)}
     put_strategy(hub, current.model_copy(update={
         "weights": weights, "uncertainty": uncertainty,
+        "rate_prior": report.learned.get("rate_prior") or current.rate_prior,
         "learned": {"samples": n, "holdout_quality": round(new_q, 4), "previous_holdout_quality": round(old_q, 4),
-                    "events": len(evs), "newest_event": samples.ts[-1]},
+                    "events": events, "newest_event": newest, "objective": report.learned.get("objective", "")},
     }))
     report.activated = True
     report.reason = f"held-out ranking quality {new_q:.4f} beats the previous weights' {old_q:.4f}"
     return _remember(hub, report)
+
+
+def _keep_weights(hub: Hub, current: Strategy, report: LearnReport) -> LearnReport:
+    """The weights stay; the audience prior strengths are still refreshed when the run estimated new ones:
+    they are an estimate of how much audiences differ (``audience_strengths``, a maximum-likelihood fit
+    to the deliveries themselves), not ranking weights that must beat the old ones."""
+    strengths = report.learned.get("rate_prior") or {}
+    if strengths and strengths != current.rate_prior:
+        put_strategy(hub, current.model_copy(update={"rate_prior": strengths}))
+        report.reason += f"; the audience prior strengths are refreshed to {strengths}"
+    return report
 
 
 def _remember(hub: Hub, report: LearnReport) -> LearnReport:

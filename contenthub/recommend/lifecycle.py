@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from contenthub.hub import Hub
@@ -36,6 +37,12 @@ class LifecycleRules(BaseModel):
         "silent": ["reactivation", "holiday", "membership"],
         "churned": ["winback", "reactivation"],
     }, description="Scenes that fit each stage (lifecycle fit in ranking).")
+    purpose_scenes: dict[str, list[str]] = Field(default_factory=lambda: {
+        "broadcast": ["holiday", "seeding", "live_preview", "education"],
+        "conversion": ["first_order", "repurchase", "seeding", "live_preview"],
+        "welfare": ["membership", "referral", "holiday"],
+        "community": ["education", "tutorial", "aftersales"],
+    }, description="Scenes that fit each group purpose: a group's lifecycle fit in ranking is its purpose's fit.")
 
 
 def get_rules(hub: Hub) -> LifecycleRules:
@@ -51,21 +58,45 @@ def put_rules(hub: Hub, rules: LifecycleRules) -> LifecycleRules:
     return rules
 
 
+STAGES = ("new", "active", "stable", "silent", "churned")
+"""Stage names; ``stages_of`` answers with indexes into this tuple."""
+
+
+def _stage_tests(rules: LifecycleRules, days_since: Any, age_days: Any, unsubscribed: Any, engaged_days: Any,
+                 has_orders: Any) -> tuple[Any, Any, Any, Any]:
+    """(churned, new, silent, stable), tested in this order (else 'active'): the one rule, written with
+    operators that mean the same for one user's Python numbers and for numpy arrays of many users.
+    ``days_since`` is NaN for a user who never engaged (NaN compares False with everything)."""
+    never = days_since != days_since  # NaN
+    churned = unsubscribed | (days_since > rules.churned_days) | (never & (age_days > rules.churned_days))
+    silent = never | (days_since > rules.silent_days)
+    stable = (days_since <= rules.active_days) & (engaged_days >= rules.stable_min_engaged_days) & has_orders
+    return churned, age_days <= rules.new_days, silent, stable
+
+
 def stage_of(rules: LifecycleRules, *, days_since: float | None, age_days: float, unsubscribed: bool,
              engaged_days: int, has_orders: bool) -> str:
-    """The lifecycle stage from a user's summary figures: the one rule ``classify`` and the dashboard's
-    week-by-week flows (which know users by weekly counters, not event lists) both apply."""
-    if unsubscribed or (days_since is not None and days_since > rules.churned_days) or (
-        days_since is None and age_days > rules.churned_days
-    ):
-        return "churned"
-    if age_days <= rules.new_days:
-        return "new"
-    if days_since is None or days_since > rules.silent_days:
-        return "silent"
-    if days_since <= rules.active_days and engaged_days >= rules.stable_min_engaged_days and has_orders:
-        return "stable"
+    """The lifecycle stage from a user's summary figures: the one rule ``classify``, the batch ranker
+    (``stages_of``) and the dashboard's week-by-week flows (which know users by weekly counters, not
+    event lists) all apply."""
+    tests = _stage_tests(rules, float("nan") if days_since is None else float(days_since), float(age_days),
+                         bool(unsubscribed), int(engaged_days), bool(has_orders))
+    for code, hit in zip(_STAGE_ORDER, tests, strict=True):
+        if hit:
+            return STAGES[code]
     return "active"
+
+
+_STAGE_ORDER = (4, 0, 3, 2)  # the stages ``_stage_tests`` tests for: churned, new, silent, stable
+
+
+def stages_of(rules: LifecycleRules, *, days_since: np.ndarray, age_days: np.ndarray, unsubscribed: np.ndarray,
+              engaged_days: np.ndarray, has_orders: np.ndarray) -> np.ndarray:
+    """``stage_of`` for many users at once (index into ``STAGES``); ``days_since`` is NaN for a user who
+    never engaged."""
+    with np.errstate(invalid="ignore"):
+        tests = _stage_tests(rules, days_since, age_days, unsubscribed, engaged_days, has_orders)
+    return np.select(list(tests), list(_STAGE_ORDER), default=1)
 
 
 def classify(rules: LifecycleRules, first_seen: str | None, events: list[dict[str, Any]], now: datetime) -> dict[str, Any]:

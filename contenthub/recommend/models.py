@@ -154,7 +154,7 @@ class MembershipChange(BaseModel):
 
 class Reason(BaseModel):
     kind: Literal["tags", "similar", "collaborative", "quality", "fresh", "lifecycle", "exploration", "cold_start",
-                  "popular", "experiment", "topic", "type"]
+                  "popular", "experiment", "topic", "type", "appeal"]
     detail: str
     weight: float = 0.0
 

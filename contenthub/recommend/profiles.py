@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from contenthub.hub import Hub
-from contenthub.recommend import lifecycle
+from contenthub.recommend import group_profiles, lifecycle, rates
 from contenthub.recommend.catalog import Catalog
 from contenthub.recommend.engagement import (
     ALL_CHANNELS,
@@ -28,6 +28,7 @@ from contenthub.recommend.engagement import (
     read_decayed,
 )
 from contenthub.recommend.ranking import Audience
+from contenthub.recommend.scoring import BLOCKING_TYPES, RATE_PRIOR_DELIVERIES, rate_posterior_rows
 from contenthub.store.query import EventQuery
 from contenthub import bad_records
 from contenthub.timeutil import from_iso, to_iso
@@ -93,7 +94,7 @@ def profile_from(hub: Hub, key: str, events: list[dict[str, Any]], negatives: li
     """A profile from what ``load_profile`` reads (also what the learning job replays: the same rules
     applied to a user's events before a moment, ``learning.replay``)."""
     weights = read_decayed(counters, now, hub.settings.profile_half_life_days)
-    blocked = {e["asset_id"] for e in negatives if e.get("asset_id") and e["type"] in ("mute", "delete")}
+    blocked = {e["asset_id"] for e in negatives if e.get("asset_id") and e["type"] in BLOCKING_TYPES}
     unsubscribed = {e["channel"] for e in negatives if e["type"] == "unsubscribe" or (e["type"] == "mute" and not e.get("asset_id"))}
     rules = lifecycle.get_rules(hub)
     first_seen = bad_records.stamp_or_none(hub, "user", key, "created_at", (user_doc or {}).get("created_at"))
@@ -124,64 +125,99 @@ def audience_for(hub: Hub, cat: Catalog, profile: Profile, now: datetime) -> Aud
         norm = float(np.linalg.norm(v))
         vector = v / norm if norm > 0 else None
     weights = {k: v for k, v in profile.weights.items() if k[:2] in PROFILE_PREFIXES and abs(v) > 1e-6}
-    topic_ab, type_ab = rate_posteriors(profile.weights, cat)
+    topic, ctype = rate_posteriors(profile.weights, cat)
     stage = profile.status.get("stage")
     return Audience(
         weights=weights, vector=vector, vector_rows=rows if vector is not None else [], vector_weights=w,
         vector_norm=norm, recent_positive=list(recent.items()), stage=stage,
         stage_scenes=rules.stage_scenes.get(stage or "", []), exclude=set(profile.blocked_assets),
-        target=profile.target, topic_ab=topic_ab, type_ab=type_ab,
+        target=profile.target, topic_ab=topic[0] if topic else None, topic_prior=topic[1] if topic else None,
+        type_ab=ctype[0] if ctype else None, type_prior=ctype[1] if ctype else None,
     )
 
 
-RATE_PRIOR_DELIVERIES = 4.0
-"""Pseudo-deliveries behind each topic's and type's rate, at the brand's engagement rate."""
-RATE_PRIOR_RATE = 0.1
-"""The engagement rate (clicks per delivery) assumed before the brand has any statistics."""
 
 
-BRAND_PRIOR_DELIVERIES = 50.0
-"""Pseudo-deliveries at ``RATE_PRIOR_RATE`` behind the brand's rate (a young hub's few clicks are not its rate)."""
+def population_rates(cat: Catalog) -> tuple[float, np.ndarray, np.ndarray]:
+    """(brand rate, population rate per topic, per content type — each with a last "none" slot at the brand
+    rate) over all channels, once per statistics refresh: the prior a user's own rates are shrunk to."""
+    st = cat.stats.get(ALL_CHANNELS)
+    if st is None:
+        p = rates.RATE_PRIOR_RATE
+        return p, np.full(len(cat.topic_names) + 1, p), np.full(len(cat.type_names) + 1, p)
+    found = st.memo.get("population")
+    if found is None:
+        success, delivered, _ = st.quality_inputs(len(cat))
+        p = rates.brand_rate(success, delivered)
+        found = st.memo["population"] = (
+            p, rates.slot_rates(success, delivered, cat.topic_of_row, len(cat.topic_names), p),
+            rates.slot_rates(success, delivered, cat.type_of_row, len(cat.type_names), p))
+    return found  # type: ignore[no-any-return]
 
 
 def brand_rate(cat: Catalog) -> float:
-    """Engaged per delivery over all assets and channels (``ChannelStats.quality_inputs``), shrunk and clipped."""
-    st = cat.stats.get(ALL_CHANNELS)
-    if st is None:
-        return RATE_PRIOR_RATE
-    success, delivered, _ = st.quality_inputs(len(cat))
-    rate = (float(success.sum()) + BRAND_PRIOR_DELIVERIES * RATE_PRIOR_RATE) / (float(delivered.sum())
-                                                                                 + BRAND_PRIOR_DELIVERIES)
-    return float(np.clip(rate, 0.01, 0.9))
+    """Engaged per delivery over all assets and channels, shrunk and clipped (``rates.brand_rate``)."""
+    return population_rates(cat)[0]
 
 
-def _beta(weights: dict[str, float], names: list[str], prefix: str, p: float
-          ) -> tuple[np.ndarray, np.ndarray] | None:
-    """Beta(α, β) of engagement per delivery on each name (plus a last "none" slot at the prior), in click
-    units: successes = decayed engagement weight / the weight of a click (so a conversion counts double,
-    an open a sixth), failures = decayed deliveries − successes (≥ 0). The prior is the brand's rate ``p``
-    (not the audience's own: a user who clicked one topic should see that topic above the untried ones,
-    which keep only the prior's spread to be explored)."""
-    unit = EVENT_WEIGHTS["click"]
+def _beta(weights: dict[str, float], names: list[str], prefix: str, prior: np.ndarray
+          ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None:
+    """(posterior, prior) Beta(α, β) of the audience's engagement per delivery on each name, plus a last
+    "none" slot (``scoring.rate_posterior_rows`` of the profile's decayed ``e:``/``g:`` weights, shrunk
+    to the population's rate on each name, ``population_rates``). None when there are no names."""
+    if not names:
+        return None
     e = np.fromiter((weights.get(f"e:{prefix}{n}", 0.0) for n in names), dtype=np.float64, count=len(names))
     g = np.fromiter((weights.get(f"g:{prefix}{n}", 0.0) for n in names), dtype=np.float64, count=len(names))
-    if not (e.any() or g.any()):
-        return None
-    s = np.maximum(g / unit, 0.0)
-    f = np.maximum(e - s, 0.0)
-    m = RATE_PRIOR_DELIVERIES
-    a = np.append(s + m * p, m * p)
-    b = np.append(f + m * (1 - p), m * (1 - p))
-    return a, b
+    a, b, _ = rate_posterior_rows(e[None, :], g[None, :], prior)
+    return (a[0], b[0]), (RATE_PRIOR_DELIVERIES * prior, RATE_PRIOR_DELIVERIES * (1 - prior))
 
 
-def rate_posteriors(weights: dict[str, float], cat: Catalog
-                    ) -> tuple[tuple[np.ndarray, np.ndarray] | None, tuple[np.ndarray, np.ndarray] | None]:
-    """The audience's per-topic and per-content-type engagement posteriors (None before any delivery or
-    engagement on them): what makes a click on one topic move the very next pick towards it, and a
-    delivered asset that was not opened count against its topic and type."""
-    p = brand_rate(cat)
-    return _beta(weights, cat.topic_names, TOPIC, p), _beta(weights, cat.type_names, "c:", p)
+def rate_posteriors(weights: dict[str, float], cat: Catalog) -> tuple[
+        tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None,
+        tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None]:
+    """The audience's per-topic and per-content-type engagement posteriors, each with its prior: what
+    makes a click on one topic move the very next pick towards it, a delivered asset that was not opened
+    count against its topic and type, and a user without history start on the topics people like."""
+    _, topic_p, type_p = population_rates(cat)
+    return _beta(weights, cat.topic_names, TOPIC, topic_p), _beta(weights, cat.type_names, "c:", type_p)
+
+
+def group_audience(hub: Hub, cat: Catalog, gprof: Profile, group_id: str, purpose: str, now: datetime
+                   ) -> tuple[Audience, int]:
+    """A group's audience from its kept profile (``group_profiles``) and its own profile ``gprof``, and the
+    member count the kept profile sums: tag weights and topic/type rates of the members and the group's
+    own events pooled, the vector the mix of the most engaged assets, the lifecycle fit the purpose's
+    scenes. One counter read, whatever the group's size."""
+    member_counters, member_assets, count = group_profiles.kept_profile(hub, group_id, now)
+    half = hub.settings.profile_half_life_days
+    weights = dict(gprof.weights)
+    for f, v in read_decayed(member_counters, now, half).items():
+        weights[f] = weights.get(f, 0.0) + v
+    own = audience_for(hub, cat, gprof, now)
+    recent = dict(own.recent_positive)
+    for aid, w in member_assets.items():
+        if aid in cat.index:
+            recent[aid] = recent.get(aid, 0.0) + w
+    top = sorted(recent.items(), key=lambda kv: -kv[1])[:VECTOR_EVENTS]
+    vector, rows, w_arr, norm = None, [], None, 1.0
+    if top:
+        rows = [cat.index[a] for a, _ in top]
+        w_arr = np.array([w for _, w in top], dtype=np.float32)
+        v = (w_arr[:, None] * cat.vectors[rows]).sum(axis=0)
+        norm = float(np.linalg.norm(v))
+        vector = v / norm if norm > 0 else None
+    topic, ctype = rate_posteriors(weights, cat)
+    rules = lifecycle.get_rules(hub)
+    aud = Audience(
+        weights={k: v for k, v in weights.items() if k[:2] in PROFILE_PREFIXES and abs(v) > 1e-6},
+        vector=vector, vector_rows=rows if vector is not None else [], vector_weights=w_arr, vector_norm=norm,
+        recent_positive=top, stage=own.stage, stage_scenes=list(rules.purpose_scenes.get(purpose, [])),
+        exclude=set(gprof.blocked_assets), topic_ab=topic[0] if topic else None,
+        topic_prior=topic[1] if topic else None, type_ab=ctype[0] if ctype else None,
+        type_prior=ctype[1] if ctype else None, purpose=purpose,
+    )
+    return aud, count
 
 
 def merge_audiences(parts: list[Audience]) -> Audience:
@@ -207,16 +243,22 @@ def merge_audiences(parts: list[Audience]) -> Audience:
     top_recent = sorted(recent.items(), key=lambda kv: -kv[1])[:50]
     stage = max(stages, key=lambda s: stages[s]) if stages else None
     return Audience(weights=weights, vector=vector, recent_positive=top_recent, stage=stage,
-                    topic_ab=_pooled([a.topic_ab for a in parts]), type_ab=_pooled([a.type_ab for a in parts]))
+                    topic_ab=_pooled([(a.topic_ab, a.topic_prior) for a in parts]),
+                    topic_prior=next((a.topic_prior for a in parts if a.topic_prior is not None), None),
+                    type_ab=_pooled([(a.type_ab, a.type_prior) for a in parts]),
+                    type_prior=next((a.type_prior for a in parts if a.type_prior is not None), None))
 
 
-def _pooled(posteriors: list[tuple[np.ndarray, np.ndarray] | None]) -> tuple[np.ndarray, np.ndarray] | None:
-    """The members' rate posteriors pooled: their evidence (each α and β above its prior slot) summed on
-    one prior — a group's engagement rate per topic, as if its members' deliveries were one audience's."""
-    found = [ab for ab in posteriors if ab is not None]
+Beta = tuple[np.ndarray, np.ndarray]
+
+
+def _pooled(posteriors: list[tuple[Beta | None, Beta | None]]) -> Beta | None:
+    """The members' rate posteriors pooled: their evidence (each α and β above its prior) summed on one
+    prior — a group's engagement rate per topic, as if its members' deliveries were one audience's."""
+    found = [(ab, prior) for ab, prior in posteriors if ab is not None and prior is not None]
     if not found:
         return None
-    a0, b0 = found[0][0][-1], found[0][1][-1]
-    a = sum((ab[0] - ab[0][-1] for ab in found), np.zeros_like(found[0][0])) + a0
-    b = sum((ab[1] - ab[1][-1] for ab in found), np.zeros_like(found[0][1])) + b0
+    a0, b0 = found[0][1]
+    a = sum((ab[0] - prior[0] for ab, prior in found), np.zeros_like(a0)) + a0
+    b = sum((ab[1] - prior[1] for ab, prior in found), np.zeros_like(b0)) + b0
     return a, b

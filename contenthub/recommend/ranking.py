@@ -6,15 +6,17 @@ apply, so weights mean the same thing whatever the model, corpus or traffic volu
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 
-from contenthub.recommend import csr
+from contenthub.recommend import csr, rates
 from contenthub.recommend.catalog import SIMILARITY_MEMO_MAX_ROWS, Catalog, ChannelBlock
 from contenthub.recommend.engagement import ALL_CHANNELS
+from contenthub.recommend.scoring import rate_draw, rate_signal, with_strength
 from contenthub.recommend.strategies import SIGNALS, Strategy
 
 PRIOR_STRENGTH = 20.0  # pseudo-deliveries behind the channel-wide click rate
@@ -36,9 +38,20 @@ class Audience:
     exclude: set[str] = field(default_factory=set)
     target: str | None = None  # the user id, so the engagement model can add the user's whole history
     # Beta posteriors (alpha, beta per topic / content type index of the catalog, plus the "none" slot) of the
-    # audience's engagement per delivery on each topic and type, from the profile's e:/g: counters
+    # audience's engagement per delivery on each topic and type, from the profile's e:/g: counters, and the
+    # priors they were shrunk to (the population's rate on each topic and type, ``profiles.population_rates``)
     topic_ab: tuple[np.ndarray, np.ndarray] | None = None
     type_ab: tuple[np.ndarray, np.ndarray] | None = None
+    topic_prior: tuple[np.ndarray, np.ndarray] | None = None
+    type_prior: tuple[np.ndarray, np.ndarray] | None = None
+    purpose: str | None = None  # a group's purpose: then ``stage_scenes`` are the purpose's scenes
+
+    def has_evidence(self) -> bool:
+        """Whether the audience's own deliveries or engagement moved any topic or type rate off its prior."""
+        for ab, prior in ((self.topic_ab, self.topic_prior), (self.type_ab, self.type_prior)):
+            if ab is not None and prior is not None and (np.any(ab[0] != prior[0]) or np.any(ab[1] != prior[1])):
+                return True
+        return False
 
 
 @dataclass
@@ -139,6 +152,36 @@ def posterior_samples(cat: Catalog, channel: str, post: tuple[np.ndarray, ...]) 
         a, b = post[0], post[1]
         draws = np.random.default_rng(THOMPSON_SEED).beta(a[:, None], b[:, None], size=(a.size, THOMPSON_POOL))
         found = memo["samples"] = draws.astype(np.float32)
+    return found  # type: ignore[no-any-return]
+
+
+def _topic_slots(cat: Catalog) -> tuple[np.ndarray, int]:
+    """(topic slot of every catalog row, number of topics); without discovered topics every row is in the
+    "none" slot 0 of zero topics."""
+    if cat.topic_of_row.size == len(cat):
+        return cat.topic_of_row, len(cat.topic_names)
+    return np.zeros(len(cat), dtype=np.int64), 0
+
+
+def appeal_posterior(cat: Catalog, channel: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float] | None:
+    """(alpha, beta, topic rate, mean log lift, prior strength) of every catalog row on the channel, once per
+    stats refresh: each asset's engagement rate shrunk to its topic's rate on the channel (popularity within
+    the topic), with a prior strength estimated from how much the assets really differ
+    (``rates.eb_strength``). The appeal signal is log(rate / topic rate): how much better this asset does
+    than its topic — the topic itself is the user's signal (``topic``), so the two add up without
+    counting the topic twice. None before the channel has statistics."""
+    st = cat.stats.get(channel)
+    if st is None:
+        return None
+    found = st.memo.get("appeal")
+    if found is None:
+        success, delivered, _ = st.quality_inputs(len(cat))
+        base = rates.brand_rate(success, delivered)
+        slot, k = _topic_slots(cat)
+        p_row = rates.slot_rates(success, delivered, slot, k, base)[slot]
+        m = rates.eb_strength(success, delivered, p_row)
+        a, b = rates.posterior(success, delivered, p_row, m)
+        found = st.memo["appeal"] = (a, b, p_row, rates.log_lift(a / (a + b), p_row), m)
     return found  # type: ignore[no-any-return]
 
 
@@ -284,28 +327,26 @@ class Draws:
     """What a request drew at random, kept so ``propensities`` can re-draw it (see there)."""
 
     weights: dict[str, float] = field(default_factory=dict)        # the weights this request used
-    rate_draws: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, float, float]] = field(default_factory=dict)
-    # signal → (alpha, beta, index of each candidate into them, min, span of the realised draw)
+    rate_draws: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, float]] = field(default_factory=dict)
+    # signal → (alpha, beta, index of each candidate into them, the reference rate of the log lift)
     quality: tuple[np.ndarray, float, float] | None = None          # (pooled samples, min, span) when sampled
     quality_ab: tuple[np.ndarray, np.ndarray, float, float] | None = None  # (alpha, beta, min, span) without a pool
 
 
-RATE_FULL = 0.5
-"""The engagement rate (clicks per delivery) at which a topic or type signal is 1: a full match."""
-
-
 def _rate_signal(name: str, ab: tuple[np.ndarray, np.ndarray], of_row: np.ndarray, on_channel: Any, idx: np.ndarray,
                  explore: bool, rng: np.random.Generator, draws: Draws | None) -> np.ndarray:
-    """The audience's engagement rate on each candidate's topic (or type): a Thompson draw per topic from its
-    Beta posterior when exploring (a few draws per request: one per topic, not per asset), else the mean."""
+    """The audience's engagement rate on each candidate's topic (or type) as a log lift over the brand's
+    rate (the posterior's "none" slot holds the prior at the brand rate): a Thompson draw per topic from
+    its Beta posterior when exploring (a few draws per request: one per topic, not per asset), else the
+    mean. Exploration thus shrinks as the user's own deliveries narrow the posterior, and the unit — a
+    log rate — is the one the learning job's model is specified in (``rates``)."""
     a, b = ab
-    rates = rng.beta(a, b) if explore else a / (a + b)
+    ref = float(a[-1] / (a[-1] + b[-1]))
+    drawn = rate_draw(a, b, explore, rng)
     at = _on_rows(on_channel, of_row, idx)
     if draws is not None and explore:
-        draws.rate_draws[name] = (a, b, at, 0.0, RATE_FULL)
-    # Scaled by a fixed rate, not by the candidates' min and max: stretching a cold audience's few
-    # nearly equal draws to [0, 1] turned prior noise into the largest signal of the request.
-    return np.minimum(rates.take(at) / RATE_FULL, 1.0)  # type: ignore[no-any-return]
+        draws.rate_draws[name] = (a, b, at, ref)
+    return rate_signal(drawn, at, ref)
 
 
 def drawn_weights(strategy: Strategy, rng: np.random.Generator) -> dict[str, float]:
@@ -339,11 +380,19 @@ def score_candidates(
     else:
         on_channel = _channel_positions(cat, channel, idx)  # contiguous rows: no copy of idx's vectors
     if aud.topic_ab is not None and strategy.weight("topic") and cat.topic_names:
-        sig["topic"] = _rate_signal("topic", aud.topic_ab, cat.topic_of_row, on_channel, idx, strategy.exploration,
-                                    rng, draws)
+        sig["topic"] = _rate_signal("topic", with_strength(*aud.topic_ab, aud.topic_prior, strategy.rate_prior.get("topic")),
+                                    cat.topic_of_row, on_channel, idx, strategy.exploration, rng, draws)
     if aud.type_ab is not None and strategy.weight("type") and len(cat.type_names) > 1:
-        sig["type"] = _rate_signal("type", aud.type_ab, cat.type_of_row, on_channel, idx, strategy.exploration,
-                                   rng, draws)
+        sig["type"] = _rate_signal("type", with_strength(*aud.type_ab, aud.type_prior, strategy.rate_prior.get("type")),
+                                   cat.type_of_row, on_channel, idx, strategy.exploration, rng, draws)
+    if strategy.weight("appeal"):
+        # The posterior mean, never a draw: Thompson sampling over hundreds of assets at once spends the
+        # pick on whichever asset's draw is luckiest (the maximum of hundreds of draws), which crowded out
+        # the learning that pays — the audience's few topics and types, sampled above. Each asset's rate is
+        # learned anyway from the deliveries that exploration over topics and types makes.
+        app = appeal_posterior(cat, channel)
+        if app is not None:
+            sig["appeal"] = _on_rows(on_channel, app[3], idx)
     if aud.vector is not None and strategy.weight("similarity"):
         sig["similarity"] = _minmax(similarity(cat, aud, idx, on_channel))
     if aud.weights and strategy.weight("affinity"):
@@ -437,6 +486,7 @@ def propensities(strategy: Strategy, idx: np.ndarray, score: np.ndarray, sig: di
     pool = np.unique(np.concatenate([pool, np.asarray(chosen, dtype=np.int64)]))
     rows = idx.take(pool)
     total = np.zeros((d, pool.size))
+    fixed = np.zeros(pool.size)  # the signals with neither a random value nor a random weight: summed once
     for name in SIGNALS:
         if name not in sig:
             continue
@@ -447,8 +497,8 @@ def propensities(strategy: Strategy, idx: np.ndarray, score: np.ndarray, sig: di
         else:
             w = draws.weights.get(name, 0.0)
         if name in draws.rate_draws:
-            a, b, at, lo, span = draws.rate_draws[name]
-            values = np.minimum((rng.beta(a, b, size=(d, a.size))[:, at.take(pool)] - lo) / span, 1.0)
+            a, b, at, ref = draws.rate_draws[name]
+            values = rate_signal(rng.beta(a, b, size=(d, a.size)), at.take(pool), ref)
         elif name == "quality" and draws.quality_ab is not None:
             a, b, lo, span = draws.quality_ab
             values = rng.beta(a[pool], b[pool], size=(d, pool.size))
@@ -457,9 +507,13 @@ def propensities(strategy: Strategy, idx: np.ndarray, score: np.ndarray, sig: di
             samples, lo, span = draws.quality
             picks = samples[rows[None, :], rng.integers(0, THOMPSON_POOL, size=(d, pool.size))]
             values = (picks - lo) / span if span > 1e-12 else np.full(picks.shape, 0.5)
+        elif isinstance(w, np.ndarray):  # a fixed signal under a drawn weight
+            values = sig[name].take(pool)[None, :]
         else:
-            values = np.broadcast_to(sig[name].take(pool), (d, pool.size))
+            fixed += w * sig[name].take(pool)
+            continue
         total += w * values
+    total += fixed
     top = np.argsort(-total, axis=1, kind="stable")[:, :k]
     where = {int(c): j for j, c in enumerate(pool.tolist())}
     floor = 1.0 / (2 * d)
@@ -566,8 +620,9 @@ def explain_features(cat: Catalog, row: int) -> list[str]:
 
 
 REASON_THRESHOLDS = {"collaborative": 0.3, "lifecycle": 0.8, "popularity": 0.5, "quality": 0.6, "freshness": 0.7,
-                     "topic": 0.6, "type": 0.6}
-"""The scaled signal value at which a signal becomes a reason for a pick."""
+                     "topic": 0.4, "type": 0.3, "appeal": 0.2}
+"""The signal value at which a signal becomes a reason for a pick: scaled signals on [0, 1]; the rate
+signals (topic, type, appeal) are log lifts, so 0.4 is a rate 1.5× the reference, 0.2 one 1.22×."""
 COMMON_SHARE = 0.8
 """A reason that holds for at least this share of a request's candidates says nothing about the pick."""
 
@@ -583,14 +638,27 @@ def common_reasons(sig: dict[str, np.ndarray]) -> frozenset[str]:
     return frozenset(out)
 
 
-def _rate_detail(ab: tuple[np.ndarray, np.ndarray] | None, slot: int) -> str:
-    """"engaged with 3 of 4 delivered" from a Beta posterior slot (prior pseudo-counts taken off)."""
-    if ab is None or slot >= ab[0].size - 1:
-        return ""
-    prior_a, prior_b = float(ab[0][-1]), float(ab[1][-1])
-    s = max(float(ab[0][slot]) - prior_a, 0.0)
-    total = s + max(float(ab[1][slot]) - prior_b, 0.0)
-    return f"engaged with {s:.1f} of {total:.1f} delivered" if total > 0 else ""
+REASON_POPULATION_LIFT = 1.2
+"""Without evidence of the audience's own, a topic or type reason names the population's rate only when it is
+at least this multiple of the brand's; a higher signal than that came from an exploration draw."""
+
+
+def _rate_detail(ab: tuple[np.ndarray, np.ndarray] | None, prior: tuple[np.ndarray, np.ndarray] | None, slot: int
+                 ) -> str | None:
+    """": you engaged with 3.0 of 4.0 delivered" from a Beta posterior slot (its prior's pseudo-counts taken
+    off); without evidence of the audience's own, how the population engages with it relative to the brand
+    (the prior's mean, not this request's draw); None when neither says anything for the pick."""
+    if ab is None or prior is None or slot >= ab[0].size - 1:
+        return None
+    s = max(float(ab[0][slot] - prior[0][slot]), 0.0)
+    total = s + max(float(ab[1][slot] - prior[1][slot]), 0.0)
+    if total > 0:
+        return f": you engaged with {s:.1f} of {total:.1f} delivered"
+    a0, b0 = prior
+    lift = float(a0[slot] / (a0[slot] + b0[slot])) / float(a0[-1] / (a0[-1] + b0[-1]))
+    if lift < REASON_POPULATION_LIFT:
+        return None
+    return f": people engage with it {lift:.1f}× as often as with the average asset"
 
 
 def explain(
@@ -611,15 +679,18 @@ def explain(
 
     if signals.get("topic", 0) > REASON_THRESHOLDS["topic"] and "topic" not in common and cat.topic_names:
         slot = int(cat.topic_of_row[row])
-        if slot < len(cat.topic_names):
-            rate = _rate_detail(aud.topic_ab, slot)
-            add("topic", "topic", f"topic「{cat.topic_names[slot]}」" + (f": you {rate}" if rate else " suits you"))
+        detail = _rate_detail(aud.topic_ab, aud.topic_prior, slot) if slot < len(cat.topic_names) else None
+        if detail:
+            add("topic", "topic", f"topic「{cat.topic_names[slot]}」{detail}")
     if signals.get("type", 0) > REASON_THRESHOLDS["type"] and "type" not in common:
         slot = int(cat.type_of_row[row])
-        if slot < len(cat.type_names):
+        detail = _rate_detail(aud.type_ab, aud.type_prior, slot) if slot < len(cat.type_names) else None
+        if detail:
             label = names.get("c:" + cat.type_names[slot], cat.type_names[slot])
-            rate = _rate_detail(aud.type_ab, slot)
-            add("type", "type", f"content type {label}" + (f": you {rate}" if rate else " suits you"))
+            add("type", "type", f"content type {label}{detail}")
+    if signals.get("appeal", 0) > REASON_THRESHOLDS["appeal"] and "appeal" not in common:
+        add("appeal", "appeal", f"engaged with {math.exp(signals['appeal']):.1f}× as often as its topic's other "
+            f"assets on {channel}")
     if "affinity" in signals and signals["affinity"] > 0 and aud.weights:
         weights = aud.weights
         feats = [f for f in explain_features(cat, row) if weights.get(f, 0) > 0]
@@ -640,12 +711,13 @@ def explain(
                 f"(similarity {float(sims[k]):.2f})")
     for kind, signal, detail in (
         ("collaborative", "collaborative", "people who engaged with the same assets engaged with this"),
-        ("lifecycle", "lifecycle", f"fits the '{aud.stage}' lifecycle stage"),
+        ("lifecycle", "lifecycle", f"fits the group's purpose '{aud.purpose}'" if aud.purpose
+         else f"fits the '{aud.stage}' lifecycle stage"),
         ("popular", "popularity", f"among the most engaged on {channel}"),
         ("quality", "quality", f"high engagement per delivery on {channel}"),
     ):
         if signals.get(signal, 0) > REASON_THRESHOLDS[signal] and signal not in common and (
-                signal != "lifecycle" or aud.stage):
+                signal != "lifecycle" or aud.stage or aud.purpose):
             add(kind, signal, detail)
     if signals.get("freshness", 0) > REASON_THRESHOLDS["freshness"] and "freshness" not in common:
         age_days = (now.timestamp() - cat.created[row]) / 86400.0
@@ -657,7 +729,7 @@ def explain(
         reasons.insert(0, {"kind": "exploration", "detail": f"exploring: this pick wins in {propensity:.0%} of the "
                            "policy's draws — trying it teaches the recommender about you and about it",
                            "weight": 0.0})
-    if aud.vector is None and not aud.weights and aud.topic_ab is None:
+    if aud.vector is None and not aud.weights and not aud.has_evidence():
         reasons.insert(0, {"kind": "cold_start", "detail": "no engagement history yet: popular on this channel "
                            "while we learn your interests", "weight": 0.0})
     return reasons

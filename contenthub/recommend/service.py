@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import secrets
 import threading
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -27,15 +27,15 @@ from contenthub.library import taxonomy
 from contenthub.recommend import caps, doccache, groups, reservations, users
 from contenthub.recommend.catalog import Catalog, catalog
 from contenthub.recommend.models import Pick, Recommendation
-from contenthub.recommend.profiles import Profile, audience_for, load_profile, merge_audiences
+from contenthub.recommend.profiles import Profile, audience_for, group_audience, load_profile
 from contenthub.recommend.ranking import (
     Audience, Draws, candidate_rows, common_reasons, explain, mmr, propensities, recent_rows, score_candidates,
 )
+from contenthub.recommend.scoring import SENT_TYPES, redelivery_cutoff
 from contenthub.recommend.strategies import Strategy, get_strategy
 from contenthub.timeutil import from_iso, to_iso, utcnow
 
 MAX_N = 100
-GROUP_MEMBER_SAMPLE = 100
 
 
 TAXONOMY = taxonomy.COLLECTION  # doccache name of the vocabulary views below: the taxonomy routes touch it
@@ -77,7 +77,7 @@ def _label_names(hub: Hub) -> dict[str, str]:
 def recently_delivered(events: list[dict[str, Any]], channel: str, since: datetime) -> set[str]:
     cutoff = to_iso(since)
     return {e["asset_id"] for e in events
-            if e["type"] in ("delivered", "served") and e["channel"] == channel and e.get("asset_id") and e["ts"] >= cutoff}
+            if e["type"] in SENT_TYPES and e["channel"] == channel and e.get("asset_id") and e["ts"] >= cutoff}
 
 
 _local = threading.local()
@@ -136,8 +136,7 @@ def _exclusions_and_caps(
 ) -> tuple[bool, str | None, str | None]:
     if channel in profile.unsubscribed_channels:
         return True, f"unsubscribed from {channel}", None
-    window = timedelta(days=hub.settings.redelivery_window_days)
-    aud.exclude |= recently_delivered(profile.events, channel, now - window)
+    aud.exclude |= recently_delivered(profile.events, channel, redelivery_cutoff(hub, now))
     sent = caps.send_times(profile.events, channel)
     capped, why, reopen = caps.cap_status(hub, caps.get_rule(hub, channel), sent, now)
     return capped, why, to_iso(reopen) if reopen else None
@@ -214,16 +213,8 @@ def next_for_group(
     variant = override.label if override else None
     cat = catalog(hub)
     gprof = load_profile(hub, group_id=group_id, user_doc={"created_at": group.created_at}, now=now)
-    members = groups.current_members(group)
+    aud, _ = group_audience(hub, cat, gprof, group_id, group.purpose, now)  # the kept profile: no member is loaded
     rng = _rng(seed)
-    sample = members if len(members) <= GROUP_MEMBER_SAMPLE else list(
-        rng.choice(members, GROUP_MEMBER_SAMPLE, replace=False))
-    parts = [audience_for(hub, cat, gprof, now)]
-    for uid in sample:
-        doc = users.find_user(hub, uid)
-        parts.append(audience_for(hub, cat, load_profile(hub, user_id=uid, user_doc=doc, now=now), now))
-    aud = merge_audiences(parts)
-    aud.exclude = set(gprof.blocked_assets)
     capped, why, reopen = _exclusions_and_caps(hub, gprof, channel, now, aud)
     base = {"target": group_id, "target_kind": "group", "channel": channel, "strategy": strat.id,
             "stage": aud.stage, "variant": variant}

@@ -12,11 +12,18 @@ from contenthub.hub import Hub
 from contenthub.recommend import doccache
 
 COLLECTION = "strategies"
-SIGNALS = ("topic", "type", "similarity", "affinity", "collaborative", "quality", "popularity", "freshness",
+SIGNALS = ("topic", "type", "appeal", "similarity", "affinity", "collaborative", "quality", "popularity", "freshness",
            "lifecycle")
-"""topic / type: the user's engagement rate on the asset's discovered topic and on its content type
-(per-user Beta posteriors, sampled when exploring); the rest as before."""
+"""topic / type: the user's engagement rate on the asset's discovered topic and on its content type (per-user
+Beta posteriors shrunk to the population's rate on that topic or type; sampled when exploring); appeal: the
+asset's engagement rate relative to its topic's (shrunk by an empirical-Bayes prior; sampled when
+exploring). These three are log rates (``recommend/rates.py``), so they add up to the log of the expected
+engagement rate and weight 1 means "proportional to the rate". The others are scaled to [0, 1] over a
+request's candidates: a weight w on them lifts the score by at most w, as a factor e^w would lift the rate."""
 
+
+RATE_PRIOR_SIGNALS = ("topic", "type")
+"""The signals whose audience-level prior strength a strategy may carry (``Strategy.rate_prior``)."""
 
 MAX_WEIGHT = 100.0
 """Largest |weight| a strategy may give a signal. Signals are scaled to about 0–1, so 100 already lets one
@@ -35,6 +42,12 @@ class Strategy(BaseModel):
         "Posterior standard deviation of each learned weight (``strategies learn``): with exploration on, each "
         "request draws its weights from N(weight, uncertainty²) — linear Thompson sampling whose exploration "
         "shrinks as the brand's evidence grows. Empty for hand-set weights."))
+    rate_prior: dict[str, Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)]] = Field(
+        default_factory=dict, description=(
+            "Pseudo-deliveries behind an audience's own rate on each topic / content type (keys 'topic', 'type'): "
+            "the empirical-Bayes estimate of how much audiences differ from the population there (``strategies "
+            "learn``). Small: audiences differ a lot, so their own few deliveries decide and exploration is spent "
+            "there; large: they barely differ, so no exploration is wasted on noise. Empty: the profile default."))
     learned: dict[str, Any] = Field(default_factory=dict, description="What the last learning job measured.")
 
     def weight(self, signal: str) -> float:
@@ -44,10 +57,15 @@ class Strategy(BaseModel):
 DEFAULTS: dict[str, Strategy] = {
     "default": Strategy(
         id="default",
-        description="Blend of the user's topic and type engagement rates, content similarity, tag affinity, "
-                    "co-engagement, quality and popularity; `strategies learn` refits the weights on the brand's events.",
-        weights={"topic": 1.0, "type": 0.6, "similarity": 0.3, "affinity": 0.4, "collaborative": 0.4, "quality": 0.5,
-                 "popularity": 0.3, "freshness": 0.05, "lifecycle": 0.1},
+        description="The user's engagement rates on the asset's topic and type and the asset's rate within its topic "
+                    "(hierarchical Beta posteriors, Thompson-sampled), plus content similarity, tag affinity, "
+                    "co-engagement and popularity; `strategies learn` refits the weights on the brand's events.",
+        # The rate signals at their model's own scale (1: the score is the log expected rate); the
+        # [0, 1]-scaled heuristics each worth at most a factor e^0.3 ≈ 1.35 on that rate until the learning
+        # job has measured them on the brand's own events. ``quality`` (the channel-wide rate, no topic)
+        # is left to ``appeal``, which holds the same evidence without counting the topic twice.
+        weights={"topic": 1.0, "type": 1.0, "appeal": 1.0, "similarity": 0.3, "affinity": 0.3, "collaborative": 0.3,
+                 "popularity": 0.2, "freshness": 0.05, "lifecycle": 0.1},
     ),
     "popular": Strategy(
         id="popular", description="Most engaged on the channel (a baseline).",
@@ -98,6 +116,9 @@ def put_strategy(hub: Hub, strategy: Strategy) -> Strategy:
     for key in [*strategy.weights, *strategy.uncertainty]:
         if key not in SIGNALS:
             raise unknown_value("weights", key, list(SIGNALS))
+    for key in strategy.rate_prior:
+        if key not in RATE_PRIOR_SIGNALS:
+            raise unknown_value("rate_prior", key, list(RATE_PRIOR_SIGNALS))
     hub.store.put_doc(COLLECTION, strategy.id, strategy.model_dump())
     hub.touch(COLLECTION)
     return strategy

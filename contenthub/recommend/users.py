@@ -16,6 +16,7 @@ from contenthub.config import PHONE_SALT_FILE
 from contenthub.errors import NotFoundError
 from contenthub.hub import Hub
 from contenthub.journeys import triggers as journey_triggers
+from contenthub.recommend import group_profiles
 from contenthub.recommend.models import Identity, User, UserIn
 from contenthub.timeutil import to_iso, utcnow
 
@@ -194,6 +195,10 @@ def erase_user(hub: Hub, user_id: str) -> dict[str, int]:
         raise NotFoundError(f"No user '{user_id}'.", field="user_id", value=user_id)
     ids = [doc["id"], *doc.get("merged_from", [])]
     removed = {"identities": 0, "events": 0, "groups": 0, "reservations": 0, "exposures": 0}
+    for uid, gids in group_profiles.groups_of_users(hub, ids).items():  # their share of kept group profiles
+        for gid in gids:
+            group_profiles.add_members(hub, gid, [], [uid])
+            group_profiles.set_memberships(hub, gid, [], [uid])
     for ident in doc.get("identities", []):
         removed["identities"] += int(hub.store.delete_doc(IDENTITIES, f"{ident['type']}:{ident['value']}"))
     removed["events"] = hub.store.delete_events(EventQuery(user_ids=tuple(ids), limit=10**9))

@@ -797,19 +797,21 @@ class ElasticStore:
             yield [h["_source"] for h in hits]
 
     def event_columns(self, user_ids: list[str] | None = None) -> dict[str, tuple[Any, ...]]:
-        """Events as columns — user_id, type, asset_id, channel, ts (epoch seconds), value — like
-        SQLiteStore.event_columns: the fast path of recommend.batch (not part of the Store protocol)."""
-        names = ("user_id", "type", "asset_id", "channel", "ts", "value")
+        """Events as columns — user_id, type, asset_id, channel, ts (epoch seconds), value,
+        recommendation_id, reserved — like SQLiteStore.event_columns: the fast path of recommend.batch
+        (not part of the Store protocol)."""
+        names = ("user_id", "type", "asset_id", "channel", "ts", "value", "recommendation_id", "reserved")
         rows: list[tuple[Any, ...]] = []
         self._refresh("events")
         queries = ([{"terms": {"user_id": chunk}} for chunk in _chunks(list(user_ids), 5000)]
                    if user_ids is not None else [{"match_all": {}}])
         for query in queries:
-            for hits in self._scan("events", query, page=10_000, source=list(names)):
+            for hits in self._scan("events", query, page=10_000, source=[*names[:-1], "attributes.reserved"]):
                 for h in hits:
                     e = h["_source"]
+                    reserved = e.get("type") == "served" and bool((e.get("attributes") or {}).get("reserved"))
                     rows.append((e.get("user_id"), e.get("type"), e.get("asset_id"), e.get("channel"),
-                                 from_iso(e["ts"]).timestamp(), e.get("value")))
+                                 from_iso(e["ts"]).timestamp(), e.get("value"), e.get("recommendation_id"), reserved))
         cols = tuple(zip(*rows)) if rows else ((),) * len(names)
         return dict(zip(names, cols, strict=True))
 

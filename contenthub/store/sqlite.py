@@ -32,7 +32,7 @@ from contenthub.store.outage import translate_outages
 from contenthub.store.query import AssetFilter, AssetSort, EventQuery, Hit, HitPage
 from contenthub.store.sqlite_migrations import MIGRATIONS
 from contenthub.store.vectors import VectorIndex
-from contenthub.timeutil import to_iso, utcnow
+from contenthub.timeutil import epochs, to_iso, utcnow
 
 log = logging.getLogger(__name__)
 FACETS = ("scenes", "channels", "tags", "stages")
@@ -749,10 +749,12 @@ class SQLiteStore:
 
     def event_columns(self, user_ids: list[str] | None = None) -> dict[str, tuple[Any, ...]]:
         """Events as columns — user_id, type, asset_id, channel, ts (epoch seconds, microsecond
-        precision), value — without decoding the JSON bodies: for readers that vectorise over millions
-        of events (recommend.batch). Not part of the Store protocol; callers fall back to event_counts."""
+        precision), value, recommendation_id, reserved (a served event that reserved a send) — without
+        decoding the JSON bodies of other events: for readers that vectorise over millions of events
+        (recommend.batch). Not part of the Store protocol; callers fall back to event_counts."""
         sql = ("SELECT user_id, type, asset_id, channel, "
-               "CAST(strftime('%s', ts) AS REAL) + CAST(substr(ts, 20, 7) AS REAL), value FROM events")
+               "CAST(strftime('%s', ts) AS REAL) + CAST(substr(ts, 20, 7) AS REAL), value, recommendation_id, "
+               f"{_RESERVED} IS 1 FROM events")
         cur = self._conn().cursor()
         cur.row_factory = None  # plain tuples: Row objects cost more than the query
         rows: list[tuple[Any, ...]] = []
@@ -761,7 +763,7 @@ class SQLiteStore:
         else:
             for chunk in _chunks(user_ids, 5000):
                 rows += cur.execute(f"{sql} WHERE user_id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
-        names = ("user_id", "type", "asset_id", "channel", "ts", "value")
+        names = ("user_id", "type", "asset_id", "channel", "ts", "value", "recommendation_id", "reserved")
         cols = tuple(zip(*rows)) if rows else ((),) * len(names)
         return dict(zip(names, cols, strict=True))
 
@@ -802,15 +804,44 @@ class SQLiteStore:
             type_col = f"group_concat(CASE type {cases} ELSE '~' END, '')" if types else "group_concat('~', '')"
         row = self._conn().execute(
             "SELECT count(*), group_concat(user_id, :sep), group_concat(ifnull(asset_id, ''), :sep), "
-            f"{type_col}, group_concat(channel IS :ch, ''), group_concat(ts, '') "
+            f"{type_col}, group_concat(channel IS :ch, ''), group_concat(ts, ''), "
+            f"group_concat({_RESERVED} IS 1, ''), "
+            f"group_concat(CASE WHEN type = 'delivered' OR {_RESERVED} IS 1 THEN ifnull(recommendation_id, '') "
+            "ELSE '' END, :sep) "
             f"FROM events NOT INDEXED WHERE {cond}", params).fetchone()
-        n, users, assets, type_values, on_channel, ts = row
+        n, users, assets, type_values, on_channel, ts, reserved, rec = row
         width = 27
         if n and len(ts) != 27 * n:  # then some stamp has another length
             width = 0
             ts = self._conn().execute(f"SELECT group_concat(ts, :sep) FROM events NOT INDEXED WHERE {cond}", params).fetchone()[0]
         return {"n": n, "user_id": users or "", "asset_id": assets or "", "type": type_values or "",
-                "type_coded": types is not None, "on_channel": on_channel or "", "ts": ts or "", "ts_width": width}
+                "type_coded": types is not None, "on_channel": on_channel or "", "ts": ts or "", "ts_width": width,
+                "reserved": reserved or "", "recommendation_id": rec or ""}
+
+    def scan_event_columns(self, channel: str, lo: str | None = None, hi: str | None = None, *,
+                           types: tuple[str, ...]) -> dict[str, Any]:
+        """The events with a user in one primary-key range as columns (one ``scan_events_packed`` read,
+        decoded here so no reader knows the packing): ``user_id`` and ``asset_id`` ('' for none) lists;
+        numpy ``type`` (index into ``types``, −1 for another type), ``on_channel`` (channel ==
+        ``channel``), ``ts`` (epoch seconds), ``reserved`` (a served event a caller reserved a send
+        with: ``attributes.reserved``) and ``recommendation_id`` ('' for none; given for deliveries and
+        reserved sends, what caps need to tell a confirmed reservation). Raises ValueError when an id
+        holds the packing's separator (U+001F): then read by user with ``event_columns``."""
+        p = self.scan_events_packed(channel, lo, hi, types=types)
+        n = p["n"] or 0
+        uid = p["user_id"].split("\x1f") if n else []
+        aid = p["asset_id"].split("\x1f") if n else []
+        codes = np.frombuffer(p["type"].encode("ascii"), dtype=np.uint8)
+        typ = np.where(codes == ord("~"), -1, codes.astype(np.int16) - 48).astype(np.int8)
+        on_channel = np.frombuffer(p["on_channel"].encode("ascii"), dtype=np.uint8) == ord("1")
+        ts = (epochs([p["ts"][k:k + 27] for k in range(0, len(p["ts"]), 27)]) if p["ts_width"] == 27
+              else epochs(p["ts"].split("\x1f") if n else []))
+        rec = p["recommendation_id"].split("\x1f") if n else []
+        reserved = np.frombuffer(p["reserved"].encode("ascii"), dtype=np.uint8) == ord("1")
+        if not len(uid) == len(aid) == typ.size == on_channel.size == ts.size == len(rec) == reserved.size == n:
+            raise ValueError("an id contains the separator U+001F")
+        return {"user_id": uid, "asset_id": aid, "type": typ, "on_channel": on_channel, "ts": ts,
+                "reserved": reserved, "recommendation_id": rec}
 
     def packed_doc_fields(self, collection: str, fields: tuple[str, ...]) -> dict[str, list[str]]:
         """``id`` and the top-level ``fields`` ('' when absent or null) of every document of ``collection``,
@@ -1047,6 +1078,9 @@ def merge_counter_rows(rows: Iterable[tuple[str, Any]]) -> dict[str, float]:
 # before this was). Why: the JSON body repeated the columns, doubling the row (~280 -> ~110 bytes) —
 # more pages to write per batch and a JSON encode per event on the ingestion path.
 _EVENT_COLUMNS = ", ".join(EVENT_COLUMNS)
+# A served event that reserved a send (its body's attributes.reserved), for the packed scan: only served
+# events with a body are looked into, so the scan parses no JSON for the rest.
+_RESERVED = "(CASE WHEN type = 'served' AND body != '' THEN json_extract(body, '$.attributes.reserved') END)"
 _EVENT_KEY_SET = frozenset(EVENT_COLUMNS)
 
 
