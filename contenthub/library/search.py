@@ -189,9 +189,10 @@ def query_vector(emb: Embedder, q: str) -> np.ndarray:
 
 
 def warm_up(hub: Hub) -> None:
-    """Load what the first search would otherwise load: the model, its calibration, jieba's dictionary, the
-    pinyin syllables and the store's indexes — so the first query after start answers like the next ones."""
+    """Load what the first search would otherwise load: the model, its calibration, the tag vocabulary's
+    vectors, jieba's dictionary, the pinyin syllables and the store's indexes — so the first query after start answers like the next ones."""
     relevance.null_stats(hub.embedder)
+    bridge.vocabulary(hub)
     analysis.syllables()
     search(hub, SearchRequest(q="预热 warm up", limit=1))
 
