@@ -18,8 +18,8 @@ from contenthub.demo import _load_assets
 from contenthub.embeddings import Embedder
 from contenthub.hub import Hub, open_hub
 from contenthub.library import bridge, ocr_jobs, search_eval
-from contenthub.library.search import SearchRequest, search
 from contenthub.library.demo_corpus import POSTER_FONT
+from contenthub.library.search import SearchRequest, search
 from contenthub.store.analysis import query_groups, split_pinyin
 
 RELEVANCE = Path(__file__).parent / "data" / "search_relevance.jsonl"
