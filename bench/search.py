@@ -10,8 +10,8 @@ Prints JSON. Usage:
   (library/relevance.py) on SQLite.
 - ocr (``--ocr``): the demo posters (270×480 PNG, two printed lines each) read one after another by
   library.ocr after the engine is loaded: seconds per poster and whether every printed line was read.
-- latency: N generated demo assets stored directly (no per-asset embedding: each asset gets the real vector
-  of the demo asset it shares its position modulo 460 with, plus small noise, renormalised — the vector
+- latency (``--keep DIR`` keeps and reuses the loaded stores; ``load_s`` is null when reused): N generated demo assets stored directly (no per-asset embedding: each asset gets the real vector
+  of the demo title it shares its position modulo 400 with, plus small noise, renormalised — the vector
   distribution of a real library at a fraction of the embedding time), then the relevance set's queries,
   cycled with random facet filters, through ``library.search.search`` in hybrid mode: query embedding,
   word/pinyin match and count, kNN with filters, fusion and loading the page. p50/p99 ms per store.
@@ -49,17 +49,24 @@ SCENES = [None, None, "education", "first_order", "holiday", "live_preview", "me
 CHANNELS = [None, None, "wecom_group", "moments", "mp_subscription"]
 
 
-def open_bench_hub(store: str, emb: Embedder, es_url: str | None) -> Hub:
-    tmp = Path(tempfile.mkdtemp(prefix=f"bench-search-{store}-"))
+def open_bench_hub(store: str, emb: Embedder, es_url: str | None, keep: Path | None = None, n: int = 0) -> Hub:
+    """A fresh store, or with ``keep`` the one kept there for this size by an earlier run (reused if full)."""
+    if keep is not None:
+        tmp = keep / f"{store}-{n}"
+        tmp.mkdir(parents=True, exist_ok=True)
+        prefix = f"bench-search-keep-{n}"
+    else:
+        tmp = Path(tempfile.mkdtemp(prefix=f"bench-search-{store}-"))
+        prefix = f"bench-{uuid.uuid4().hex[:8]}"
     if store == "sqlite":
         settings = Settings(data_dir=tmp)
     else:
-        settings = Settings(data_dir=tmp, store_url=es_url or "", es_index_prefix=f"bench-{uuid.uuid4().hex[:8]}")
+        settings = Settings(data_dir=tmp, store_url=es_url or "", es_index_prefix=prefix)
     return open_hub(settings, embedder=emb)
 
 
-def drop(hub: Hub) -> None:
-    if hub.store.backend == "elasticsearch":
+def drop(hub: Hub, keep: bool = False) -> None:
+    if hub.store.backend == "elasticsearch" and not keep:
         hub.store.drop()  # type: ignore[attr-defined]
     hub.close()
 
@@ -75,7 +82,7 @@ def quality(hub: Hub, rows: list[dict[str, Any]], zs: list[float] | None) -> dic
     return out
 
 
-def fill(hub: Hub, n: int, base_ids: list[str], base: np.ndarray) -> float:
+def fill(hub: Hub, n: int, base: np.ndarray) -> float:
     """Store n generated assets with vectors near the demo library's real ones; returns seconds."""
     t = time.perf_counter()
     rng = np.random.default_rng(1)
@@ -88,7 +95,7 @@ def fill(hub: Hub, n: int, base_ids: list[str], base: np.ndarray) -> float:
             batch.append({**d, "id": f"bench-{i:06d}", "status": "approved" if i % 10 else "draft", "created_at": now,
                           "updated_at": now, "created_by": "bench", "updated_by": "bench", "version": 1, "body": d["body"]})
         hub.store.put_assets(batch)
-        vecs = base[[i % len(base_ids) for i in range(start, start + len(batch))]]
+        vecs = base[[i % len(base) for i in range(start, start + len(batch))]]
         vecs = vecs + rng.normal(0, 0.01, vecs.shape).astype(np.float32)
         vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
         hub.store.put_vectors(hub.embedder.model_id, {a["id"]: v for a, v in zip(batch, vecs, strict=True)})
@@ -96,23 +103,39 @@ def fill(hub: Hub, n: int, base_ids: list[str], base: np.ndarray) -> float:
 
 
 def latency(hub: Hub, rows: list[dict[str, Any]], n_queries: int) -> dict[str, Any]:
+    """Per query: the embedding of its text (``encode``, a cache miss as for a new query), then the search with
+    that vector (``after_encode``: matching, kNN, fusion, counting, loading the page); ``p50/p99`` are of their sum."""
     rng = random.Random(3)
     search.warm_up(hub)
     lat: list[float] = []
+    enc: list[float] = []
+    rest: list[float] = []
     totals = []
+    cache = hub.embedder.memo.setdefault("search.query_vectors", {})
     for i in range(n_queries):
         row = rows[i % len(rows)]
         req = search_eval.request_for(row, limit=20)
         if not row.get("filters"):
             s, c = rng.choice(SCENES), rng.choice(CHANNELS)
             req.scenes, req.channels = ((s,) if s else ()), ((c,) if c else ())
+        q = search.clean_query(req.q)
+        cache.pop(q, None)
         t = time.perf_counter()
+        search.query_vector(hub.embedder, q)
+        t1 = time.perf_counter()
         page = search.search(hub, req)
-        lat.append((time.perf_counter() - t) * 1000)
+        t2 = time.perf_counter()
+        enc.append((t1 - t) * 1000)
+        rest.append((t2 - t1) * 1000)
+        lat.append((t2 - t) * 1000)
         totals.append(page.total)
-    lat.sort()
-    return {"queries": n_queries, "p50_ms": round(statistics.median(lat), 1),
-            "p99_ms": round(lat[int(0.99 * (len(lat) - 1))], 1), "max_ms": round(lat[-1], 1),
+
+    def pct(xs: list[float]) -> dict[str, float]:
+        xs = sorted(xs)
+        return {"p50_ms": round(statistics.median(xs), 1), "p99_ms": round(xs[int(0.99 * (len(xs) - 1))], 1),
+                "max_ms": round(xs[-1], 1)}
+
+    return {"queries": n_queries, **pct(lat), "encode": pct(enc), "after_encode": pct(rest),
             "median_total": statistics.median(totals)}
 
 
@@ -147,9 +170,15 @@ def main() -> None:
     ap.add_argument("--calibrate", type=float, nargs="*", default=None)
     ap.add_argument("--skip-quality", action="store_true")
     ap.add_argument("--ocr", action="store_true", help="Also time OCR of the demo posters.")
+    ap.add_argument("--keep", type=Path, default=None,
+                    help="Keep the latency stores under this folder (Elasticsearch: indices bench-search-keep-N) and "
+                         "reuse them when they already hold N assets (loading 100k into Elasticsearch takes long).")
+    ap.add_argument("--reuse-only", action="store_true", help="With --keep: measure only stores already fully loaded.")
     args = ap.parse_args()
     emb = load_embedder(args.model)
     rows = search_eval.load_relevance(RELEVANCE)
+    # the latency libraries' vectors: the demo titles' real vectors (the same for every store and run)
+    base = emb.encode_passages([d["title"] for d in generate_assets(400)])
     out: dict[str, Any] = {"model": emb.model_id, "relevance_set": {"queries": len(rows)}, "stores": {}}
     for store in args.stores.split(","):
         res: dict[str, Any] = {}
@@ -158,25 +187,25 @@ def main() -> None:
         try:
             if not args.skip_quality:
                 res["quality"] = quality(hub, rows, args.calibrate if store == "sqlite" else None)
-            ids = [h.id for h in hub.store.filter_assets(AssetFilter(), limit=1000).hits]
-            base_ids, base = hub.store.get_vectors(ids)
-            if not base_ids:  # quality skipped: embed the demo texts once for the vectors
-                docs = generate_assets(400)
-                base_ids, base = [str(i) for i in range(400)], emb.encode_passages([d["title"] for d in docs])
         finally:
             drop(hub)
         for n in (int(x) for x in args.sizes.split(",") if x):
-            hub = open_bench_hub(store, emb, args.es_url)
+            hub = open_bench_hub(store, emb, args.es_url, args.keep, n)
             try:
-                load_s = fill(hub, n, base_ids, base)
+                held = hub.store.count_assets(AssetFilter()) if args.keep is not None else 0
+                kept = held == n
+                if args.keep is not None and args.reuse_only and not kept:
+                    res[str(n)] = {"skipped": f"the kept store holds {held} of {n} assets (still loading?)"}
+                    continue
+                load_s = None if kept else round(fill(hub, n, base), 1)
                 t = time.perf_counter()
                 search.warm_up(hub)
                 warm_s = time.perf_counter() - t
-                res[str(n)] = {"load_s": round(load_s, 1), "warm_up_s": round(warm_s, 2),
+                res[str(n)] = {"load_s": load_s, "reused": kept, "warm_up_s": round(warm_s, 2),
                                **latency(hub, rows, args.queries)}
                 print(json.dumps({store: {n: res[str(n)]}}), file=sys.stderr, flush=True)
             finally:
-                drop(hub)
+                drop(hub, keep=args.keep is not None)
     if args.ocr:
         out["ocr"] = ocr_throughput()
     out["loadavg"] = os.getloadavg()

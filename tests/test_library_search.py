@@ -3,10 +3,12 @@ the relevance set of the demo library (tests/data/search_relevance.jsonl)."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -15,8 +17,9 @@ from contenthub.config import Settings
 from contenthub.demo import _load_assets
 from contenthub.embeddings import Embedder
 from contenthub.hub import Hub, open_hub
-from contenthub.library import ocr_jobs, search_eval
+from contenthub.library import bridge, ocr_jobs, search_eval
 from contenthub.library.demo_corpus import POSTER_FONT
+from contenthub.library.search import SearchRequest, search
 from contenthub.store.analysis import query_groups, split_pinyin
 
 RELEVANCE = Path(__file__).parent / "data" / "search_relevance.jsonl"
@@ -112,6 +115,34 @@ def test_the_server_is_warm_before_its_first_search(tmp_path: Path, embedder: Em
         assert r.status_code == 200 and time.perf_counter() - t < 1.0
 
 
+def _vocabulary(scores: list[float], null_mean: float = 0.0, null_std: float = 0.1) -> bridge.Vocabulary:
+    """Tags on a circle around the query direction: tag i's cosine with the query ``e0`` is scores[i]."""
+    vecs = np.array([[s, math.sqrt(1 - s * s), 0.0] for s in scores], dtype=np.float32)
+    n = len(scores)
+    return bridge.Vocabulary(0, tuple(f"t{i}" for i in range(n)), vecs, np.full(n, null_mean), np.full(n, null_std))
+
+
+def test_a_tag_bridges_only_when_it_stands_out_of_the_query_scores() -> None:
+    rng = np.random.default_rng(0)
+    q = np.array([1.0, 0.0, 0.0], dtype=np.float32)
+    flat = list(np.clip(rng.normal(0.5, 0.02, 60), -1, 1))
+    assert bridge.bridge_tags(_vocabulary(flat), q) == [], "no tag stands out: nothing is a translation"
+    out = bridge.bridge_tags(_vocabulary([0.9, *flat[1:]]), q)
+    assert [t for t, _ in out] == ["t0"]
+    assert bridge.bridge_tags(_vocabulary([0.9, *flat[1:]]), q, allowed=("t5",)) == [], "limited to other tags"
+    assert bridge.bridge_tags(_vocabulary([0.9, *flat[1:]], null_mean=0.95), q) == [], "a hub tag (near everything)"
+    assert bridge.bridge_tags(_vocabulary([0.9, *flat[1:bridge.MIN_TAGS - 1]]), q) == [], "too few tags to judge"
+    assert bridge.query_bound(1000) > bridge.query_bound(100), "a larger vocabulary asks for more"
+
+
+def test_english_reaches_a_chinese_library_through_its_tags(demo_hub: Hub) -> None:
+    page = search(demo_hub, SearchRequest(q="cat food", limit=5))
+    assert page.total > 0 and all("猫粮" in h.asset.tags for h in page.items)
+    assert any(m.startswith("tag 猫粮") for h in page.items for m in h.matched)
+    assert search(demo_hub, SearchRequest(q="cat food", kinds=("coupon",))).total < page.total
+    assert search(demo_hub, SearchRequest(q="qwertyzzz")).total == 0
+
+
 @pytest.fixture(scope="module")
 def demo_hub(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[Hub]:
     hub = open_hub(Settings(data_dir=tmp_path_factory.mktemp("demo")), embedder=embedder)
@@ -122,16 +153,15 @@ def demo_hub(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> It
 
 
 def test_relevance_set_of_the_demo_library(demo_hub: Hub) -> None:
-    """Targets of issue 23 on the demo library's relevance set. English queries reach Chinese assets only
-    through the model, and the default e5-small scores them no higher than nonsense (bench/RESULTS.md), so
-    they are held to what it gives, and the NDCG target is checked on the other kinds."""
+    """Targets of issue 23 on the demo library's relevance set. English queries reach the Chinese assets
+    through the tags they translate to (library/bridge.py); e5-small leaves some unmatched (measured 0.63,
+    bench/RESULTS.md), so English is held below the overall target."""
     rows = search_eval.load_relevance(RELEVANCE)
     assert len(rows) >= 150
     report = search_eval.evaluate(demo_hub, rows)
     by_kind = report["ndcg@10_by_kind"]
     assert report["nonsense_no_match"] >= 0.95, report
-    not_en = [r for r in rows if r["kind"] not in ("en", "nonsense")]
-    assert search_eval.evaluate(demo_hub, not_en)["ndcg@10"] >= 0.80, report
+    assert report["ndcg@10"] >= 0.80 and by_kind["en"] >= 0.55, report
     assert by_kind["zh"] >= 0.90 and by_kind["pinyin"] >= 0.85 and by_kind["filter"] >= 0.80, report
     if POSTER_FONT.exists():  # the demo posters print their code words only with a CJK font
         assert by_kind["poster"] >= 0.90, report  # measured 0.9385 (bench/RESULTS.md)

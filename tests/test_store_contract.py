@@ -388,6 +388,27 @@ def test_knn_with_filters(library: Store) -> None:
     assert library.knn_assets(unit(1, 0, 0, 0), AssetFilter(ids=()), k=3) == []
 
 
+def test_sqlite_selective_knn_is_exact_among_the_filtered_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A filter that keeps few of the nearest candidates falls back to an exact search among the rows SQL keeps
+    (matched by integer rowid), including a vector that was stored before its asset."""
+    from contenthub.store import sqlite as sqlite_store
+
+    monkeypatch.setattr(sqlite_store, "KNN_CANDIDATES", 1)
+    store = open_test_store("sqlite", tmp_path)
+    try:
+        rng = np.random.default_rng(0)
+        store.put_vectors("m1", {"late": unit(1, 0, 0, 0)})  # no asset yet
+        store.put_assets([make_asset(f"a{i}", f"t{i}") for i in range(40)]
+                         + [make_asset("vid", "v", kind="video"), make_asset("late", "l", kind="video")])
+        store.put_vectors("m1", {**{f"a{i}": unit(*rng.normal(size=4)) for i in range(40)},
+                                 "vid": unit(0.5, 1, 0, 0)})
+        hits = store.knn_assets(unit(1, 0.1, 0, 0), AssetFilter(kinds=("video",)), k=2)
+        assert ids_of(hits) == ["late", "vid"] and hits[0].score == pytest.approx(0.995, abs=1e-3)
+        assert store.knn_assets(unit(1, 0, 0, 0), AssetFilter(kinds=("coupon",)), k=2) == []
+    finally:
+        store.close()
+
+
 # --- events ---------------------------------------------------------------------------------------------
 
 

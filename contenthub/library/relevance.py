@@ -35,11 +35,19 @@ PROBES: tuple[str, ...] = (
 )
 
 
+def probe_query_vectors(embedder: Embedder) -> np.ndarray:
+    """PROBES encoded as queries (memoised per model): the random side of every background score."""
+    key = "search.probe_queries"
+    if key not in embedder.memo:
+        embedder.memo[key] = embedder.encode_queries(list(PROBES))
+    return embedder.memo[key]  # type: ignore[no-any-return]
+
+
 def null_stats(embedder: Embedder) -> tuple[float, float]:
     """Mean and standard deviation of the cosine of random (query, passage) pairs for this model."""
     key = "search.null_stats"
     if key not in embedder.memo:
-        q = embedder.encode_queries(list(PROBES))
+        q = probe_query_vectors(embedder)
         p = embedder.encode_passages(list(PROBES))
         scores = q @ p.T
         off = scores[~np.eye(len(PROBES), dtype=bool)]

@@ -1,9 +1,11 @@
 """Library search: words, pinyin and meaning, fused into one ranked, paginated list of *matches*.
 
-A result must earn its place: either it matches the query's words (jieba words, full pinyin or
-initials — store/analysis.py) or its meaning is close enough (a semantic score above the model-relative
-floor of library/relevance.py). A query that matches nothing answers an empty page, and ``total`` is the
-number of matching assets, so filters and a query narrow together.
+A result must earn its place: it matches the query's words (jieba words, full pinyin or initials —
+store/analysis.py), or — when no word of the query is in the library, as with English against a Chinese
+library — it carries a tag the query translates to (library/bridge.py), or its meaning is close enough
+(a semantic score above the model-relative floor of library/relevance.py). A query that matches nothing
+answers an empty page, and ``total`` is the number of matching assets, so filters and a query narrow
+together.
 
 Why reciprocal-rank fusion: BM25 scores and cosine similarities live on different scales; RRF needs
 only ranks, so the two lists combine without tuning per model or per corpus.
@@ -23,7 +25,7 @@ import numpy as np
 from contenthub.embeddings import Embedder
 from contenthub.errors import InvalidError
 from contenthub.hub import Hub
-from contenthub.library import relevance, taxonomy
+from contenthub.library import bridge, relevance, taxonomy
 from contenthub.library.models import STATUSES, Asset, AssetHit, AssetPageOut
 from contenthub.library.service import get_asset
 from contenthub.store import analysis
@@ -107,19 +109,41 @@ def search(hub: Hub, req: SearchRequest, *, semantic_z: float = relevance.SEMANT
             fused[h.id] = 1.0 / (RRF_K + rank + 1)
             matched[h.id] = ["text"]
     semantic_only = 0
+    bridged: dict[str, float] = {}
     if req.mode in ("hybrid", "semantic"):
         emb = hub.embedder
+        qv = query_vector(emb, q)
+        beyond: list[tuple[AssetFilter, int]] = []  # (filter, matches not in ``fused``) of each matching list
+        if lexical_total > len(fused):
+            beyond.append((flt, lexical_total))
+        if req.mode == "hybrid" and lexical_total == 0:
+            # no word of the query is in the library: translate it through the library's tags (library/bridge.py)
+            bridged = dict(bridge.bridge_tags(bridge.vocabulary(hub), qv, allowed=flt.tags))
+            if bridged:
+                pool = max(POOL, req.offset + req.limit)
+                bflt = replace(flt, tags=tuple(bridged))
+                hits = hub.store.knn_assets(qv, bflt, k=pool)
+                lexical_total = len(hits) if len(hits) < pool else hub.store.count_assets(bflt)
+                if lexical_total > len(hits):
+                    beyond.append((bflt, lexical_total))
+                for rank, h in enumerate(hits):
+                    fused[h.id] = 1.0 / (RRF_K + rank + 1)
+                    matched[h.id] = ["tag"]
         # hybrid keeps only neighbours above the floor; mode=semantic is the editor asking for the nearest
         # by meaning whatever their score (the default model's English→Chinese scores sit at the floor of
         # nonsense, so an English query finds Chinese assets there — bench/RESULTS.md)
         floor = relevance.semantic_floor(emb, semantic_z) if req.mode == "hybrid" else -1.0
-        qv = query_vector(emb, q)
         close = [h for h in hub.store.knn_assets(qv, flt, k=SEMANTIC_POOL) if h.score >= floor]
         unseen = [h.id for h in close if h.id not in fused]
-        if unseen and lexical_total > len(fused):  # some may be lexical matches beyond the ranked pool
-            also = hub.store.text_search_assets(q, replace(flt, ids=tuple(unseen)), limit=len(unseen))
-            semantic_only -= len(also)
         semantic_only += len(unseen)
+        for bflt, _ in beyond:  # some may be matches beyond the ranked pools: count each asset once
+            if unseen:
+                if bflt is flt:
+                    also = [h.id for h in hub.store.text_search_assets(q, replace(flt, ids=tuple(unseen)), limit=len(unseen))]
+                else:
+                    also = [h.id for h in hub.store.filter_assets(replace(bflt, ids=tuple(unseen)), limit=len(unseen)).hits]
+                semantic_only -= len(also)
+                unseen = [u for u in unseen if u not in set(also)]
         for rank, h in enumerate(close):
             fused[h.id] = fused.get(h.id, 0.0) + 1.0 / (RRF_K + rank + 1)
             matched.setdefault(h.id, []).append(f"semantic {h.score:.2f}")
@@ -127,12 +151,21 @@ def search(hub: Hub, req: SearchRequest, *, semantic_z: float = relevance.SEMANT
     window = ranked[req.offset : req.offset + req.limit]
     docs = hub.store.get_assets([aid for aid, _ in window])
     items = [
-        AssetHit(asset=Asset.model_validate(docs[aid]), score=round(score, 6), matched=matched[aid])
+        AssetHit(asset=Asset.model_validate(docs[aid]), score=round(score, 6),
+                 matched=_explained(matched[aid], docs[aid], bridged))
         for aid, score in window
         if aid in docs
     ]
     total = max(lexical_total + semantic_only, len(ranked))
     return AssetPageOut(items=items, total=total, limit=req.limit, offset=req.offset)
+
+
+def _explained(matched: list[str], doc: dict[str, object], bridged: dict[str, float]) -> list[str]:
+    """"tag" (a bridged match) names the library tags the query was translated to that this asset carries."""
+    if "tag" not in matched:
+        return matched
+    tags = [t for t in bridged if t in (doc.get("tags") or ())]  # type: ignore[operator]
+    return [f"tag {'/'.join(tags)}" if m == "tag" else m for m in matched]
 
 
 QUERY_CACHE = 2048
@@ -156,9 +189,10 @@ def query_vector(emb: Embedder, q: str) -> np.ndarray:
 
 
 def warm_up(hub: Hub) -> None:
-    """Load what the first search would otherwise load: the model, its calibration, jieba's dictionary, the
-    pinyin syllables and the store's indexes — so the first query after start answers like the next ones."""
+    """Load what the first search would otherwise load: the model, its calibration, the tag vocabulary's
+    vectors, jieba's dictionary, the pinyin syllables and the store's indexes — so the first query after start answers like the next ones."""
     relevance.null_stats(hub.embedder)
+    bridge.vocabulary(hub)
     analysis.syllables()
     search(hub, SearchRequest(q="预热 warm up", limit=1))
 

@@ -295,9 +295,11 @@ class SQLiteStore:
                 pass
 
     def _load_vectors(self) -> None:
-        rows = self._conn().execute("SELECT asset_id, dim, vec FROM vectors").fetchall()
+        rows = self._conn().execute("SELECT v.asset_id, v.vec, a.rowid FROM vectors v LEFT JOIN assets a ON a.id = "
+                                    "v.asset_id").fetchall()
         if rows:
-            self.vectors.upsert({r["asset_id"]: np.frombuffer(r["vec"], dtype=np.float32) for r in rows})
+            self.vectors.upsert({r[0]: np.frombuffer(r[1], dtype=np.float32) for r in rows},
+                                {r[0]: r[2] for r in rows if r[2] is not None})
 
     def now(self) -> datetime:
         return utcnow()
@@ -400,6 +402,9 @@ class SQLiteStore:
         with self._tx() as tx:
             for asset in assets:
                 self._put_asset(tx, asset)
+        unkeyed = self.vectors.unkeyed([a["id"] for a in assets])
+        if unkeyed:  # a vector stored before its asset: key it now, so filtered kNN finds it
+            self.vectors.set_keys(self._rowids(unkeyed))
 
     def _put_asset(self, tx: sqlite3.Connection, a: dict[str, Any]) -> None:
         aid = a["id"]
@@ -539,6 +544,22 @@ class SQLiteStore:
         where, params = self._filter_sql(flt)
         return int(self._conn().execute(f"SELECT COUNT(*) FROM assets a WHERE {where}", params).fetchone()[0])
 
+    def _rowids(self, asset_ids: list[str]) -> dict[str, int]:
+        """The assets' rowids (the vector index's integer keys, stable: an asset is updated in place)."""
+        out: dict[str, int] = {}
+        for chunk in _chunks(asset_ids, 500):
+            marks = ",".join("?" * len(chunk))
+            out.update((r[0], r[1]) for r in self._conn().execute(f"SELECT id, rowid FROM assets WHERE id IN ({marks})", chunk))
+        return out
+
+    def filtered_rowids(self, flt: AssetFilter) -> np.ndarray:
+        """The rowids of the assets the filter keeps, as one integer array (no id string per asset)."""
+        where, params = self._filter_sql(flt)
+        cur = self._conn().cursor()
+        cur.row_factory = None  # plain tuples: a Row object per asset would cost more than the query
+        cur.execute(f"SELECT a.rowid FROM assets a WHERE {where}", params)
+        return np.fromiter((r[0] for r in cur), dtype=np.int64)
+
     def filtered_ids(self, flt: AssetFilter) -> set[str]:
         where, params = self._filter_sql(flt)
         return {r[0] for r in self._conn().execute(f"SELECT a.id FROM assets a WHERE {where}", params)}
@@ -597,7 +618,7 @@ class SQLiteStore:
             self.vectors = VectorIndex()
             self._load_vectors()
         else:
-            self.vectors.upsert(vectors)
+            self.vectors.upsert(vectors, self._rowids(list(vectors)))
 
     def knn_assets(self, vector: np.ndarray, flt: AssetFilter, *, k: int = 20) -> list[Hit]:
         """Nearest neighbours, the filter checked in SQL: first on the nearest KNN_CANDIDATES of all
@@ -615,7 +636,7 @@ class SQLiteStore:
             hits = [Hit(a, s) for a, s in cands if a in keep][:k]
             if len(hits) >= k or len(cands) < want:  # enough, or every vector was a candidate
                 return hits
-        return [Hit(a, s) for a, s in self.vectors.search(vector, k, self.filtered_ids(flt))]
+        return [Hit(a, s) for a, s in self.vectors.search(vector, k, self.filtered_rowids(flt))]
 
     def get_vectors(self, asset_ids: list[str]) -> tuple[list[str], np.ndarray]:
         return self.vectors.rows_for(asset_ids)

@@ -30,6 +30,9 @@ class VectorIndex:
         self.ids: list[str] = []
         self.row: dict[str, int] = {}
         self.matrix = np.zeros((0, dim), dtype=np.float32)
+        self.keys = np.zeros(0, dtype=np.int64)
+        """Per row, the store's integer key of the asset (SQLite rowid; -1 when unknown): a filter evaluated in SQL
+        comes back as keys, matched against this column in one vectorised step (no id strings per row)."""
         self._capacity = 0
         self._ann: faiss.IndexIVFFlat | None = None  # keys are row numbers
         self._ann_trained_at = 0
@@ -37,7 +40,9 @@ class VectorIndex:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def upsert(self, vectors: dict[str, np.ndarray]) -> None:
+    def upsert(self, vectors: dict[str, np.ndarray], keys: dict[str, int] | None = None) -> None:
+        """Add or replace vectors; ``keys`` gives each asset's integer key (see ``keys``)."""
+        keys = keys or {}
         with self._lock:
             for asset_id, vec in vectors.items():
                 v = np.asarray(vec, dtype=np.float32).reshape(-1)
@@ -50,6 +55,8 @@ class VectorIndex:
                     raise ValueError(f"vector for {asset_id} has dimension {v.shape[0]}, index has {self.dim}")
                 if asset_id in self.row:
                     self.matrix[self.row[asset_id]] = v
+                    if asset_id in keys:
+                        self.keys[self.row[asset_id]] = keys[asset_id]
                     self._ann_put([self.row[asset_id]], replace=True)
                     continue
                 if len(self.ids) >= self._capacity:
@@ -57,12 +64,26 @@ class VectorIndex:
                     new_cap = max(64, self._capacity * 2)
                     grown = np.zeros((new_cap, self.dim), dtype=np.float32)
                     grown[: len(self.ids)] = self.matrix[: len(self.ids)]
-                    self.matrix = grown
+                    grown_keys = np.full(new_cap, -1, dtype=np.int64)
+                    grown_keys[: len(self.ids)] = self.keys[: len(self.ids)]
+                    self.matrix, self.keys = grown, grown_keys
                     self._capacity = new_cap
                 self.row[asset_id] = len(self.ids)
                 self.matrix[len(self.ids)] = v
+                self.keys[len(self.ids)] = keys.get(asset_id, -1)
                 self.ids.append(asset_id)
                 self._ann_put([len(self.ids) - 1])
+
+    def unkeyed(self, asset_ids: list[str]) -> list[str]:
+        """Those of the ids that have a vector but no integer key yet."""
+        with self._lock:
+            return [a for a in asset_ids if a in self.row and self.keys[self.row[a]] < 0]
+
+    def set_keys(self, keys: dict[str, int]) -> None:
+        with self._lock:
+            for asset_id, key in keys.items():
+                if asset_id in self.row:
+                    self.keys[self.row[asset_id]] = key
 
     def remove(self, asset_id: str) -> None:
         with self._lock:
@@ -75,6 +96,7 @@ class VectorIndex:
             if i != last:
                 moved = self.ids[last]
                 self.matrix[i] = self.matrix[last]
+                self.keys[i] = self.keys[last]
                 self.ids[i] = moved
                 self.row[moved] = i
                 self._ann_put([i])
@@ -111,27 +133,27 @@ class VectorIndex:
             idx = [self.row[a] for a in found]
             return found, self.matrix[idx].copy() if idx else np.zeros((0, self.dim), dtype=np.float32)
 
-    def search(self, query: np.ndarray, k: int, allowed: set[str] | None = None) -> list[tuple[str, float]]:
-        """The k nearest by inner product, best first: exact among ``allowed`` when given, else over all
-        (approximate once there are ANN_MIN vectors)."""
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[str, float]]:
+        """The k nearest by inner product, best first: exact among the rows whose key is in ``allowed`` (integer
+        keys) when given, else over all (approximate once there are ANN_MIN vectors)."""
         with self._lock:
             n = len(self.ids)
             if n == 0 or k <= 0:
                 return []
+            q = np.asarray(query, dtype=np.float32)
             if allowed is not None:
-                idx = np.fromiter((self.row[a] for a in allowed if a in self.row), dtype=np.int64)
+                idx = np.flatnonzero(np.isin(self.keys[:n], allowed))
                 if idx.size == 0:
                     return []
-                scores = self.matrix[idx] @ np.asarray(query, dtype=np.float32)
-                ids = [self.ids[i] for i in idx]
+                scores = self.matrix[idx] @ q
             else:
                 ann = self._ensure_ann()
                 if ann is not None:
-                    scores_, rows = ann.search(np.asarray(query, dtype=np.float32).reshape(1, -1), min(k, n))
+                    scores_, rows = ann.search(q.reshape(1, -1), min(k, n))
                     return [(self.ids[r], float(sc)) for sc, r in zip(scores_[0], rows[0], strict=True) if r >= 0]
-                scores = self.matrix[:n] @ np.asarray(query, dtype=np.float32)
-                ids = self.ids
+                scores = self.matrix[:n] @ q
+                idx = None
             k = min(k, scores.shape[0])
             top = np.argpartition(-scores, k - 1)[:k]
             top = top[np.argsort(-scores[top], kind="stable")]
-            return [(ids[i], float(scores[i])) for i in top]
+            return [(self.ids[i if idx is None else idx[i]], float(scores[i])) for i in top]
