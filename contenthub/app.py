@@ -32,6 +32,7 @@ from contenthub.hub import Hub, open_hub
 from contenthub.limits import BodyLimitMiddleware
 from contenthub.store.outage import unavailable
 from contenthub.timeutil import RANGE_TEXT
+from contenthub.web.language import LanguageMiddleware
 
 WEB_DIR = Path(__file__).parent / "web"
 
@@ -298,6 +299,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
         json_paths=frozenset({"/v1/assets/import"}),
     )
     app.add_middleware(HeadAsGetMiddleware)
+    app.add_middleware(LanguageMiddleware, timezone=settings.timezone)  # outermost: every handler reads it
 
     # Routes are matched in order and FastAPI's matching costs per route passed (and twice per included router),
     # so the health check and the hot API routes come first.

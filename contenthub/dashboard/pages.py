@@ -13,16 +13,17 @@ from fastapi.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
+from contenthub import i18n
 from contenthub.access.keys import Principal
 from contenthub.access.roles import Perm
 from contenthub.dashboard import charts, fatigue, rollup, service, tables
 from contenthub.dashboard.charts import Chart
 from contenthub.dashboard.models import CohortBy
+from contenthub.dashboard.wording import WORDS
 from contenthub.deps import HubDep, require
 from contenthub.hub import Hub
 from contenthub.library import taxonomy
 from contenthub.publish import service as publish_service
-from contenthub.web.i18n import t
 from contenthub.web.templating import TEMPLATES, lang_of, render
 
 router = APIRouter(include_in_schema=False)
@@ -161,7 +162,8 @@ async def ltv_page(request: Request, hub: HubDep, who: Reader, by: Literal["week
 
 
 def _tr(lang: str) -> charts.Tr:
-    return lambda key: t(key, lang)
+    catalog = i18n.translations(lang)
+    return lambda key: catalog.gettext(WORDS[key]) if key in WORDS else key
 
 
 def fatigue_warning(request: Request, channel: str) -> dict[str, Any] | None:

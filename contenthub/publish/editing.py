@@ -22,11 +22,12 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from contenthub.errors import ConflictError, InvalidError
 from contenthub.hub import Hub
+from contenthub.i18n import _
 from contenthub.library import taxonomy
+from contenthub.occasions import raises_cadence
 from contenthub.publish import audiences as audience_lookup
 from contenthub.publish import service
 from contenthub.publish.export import to_csv, to_ics
-from contenthub.occasions import raises_cadence
 from contenthub.publish.picking import AUDIENCE_CACHE
 from contenthub.publish.planner import (
     AlreadySent,
@@ -49,7 +50,6 @@ from contenthub.publish.service import TRANSITIONS, Override, Plan, PlanSlot, Sl
 from contenthub.recommend import caps, events, reservations
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import from_iso, to_iso, utcnow
-from contenthub.web.i18n import t
 
 EVENT_ID_MAX = 128
 PUBLISH_CHUNK = 500
@@ -201,10 +201,11 @@ def _channel_check(hub: Hub, doc: dict[str, Any], channel: str, override: bool, 
         return None
     if not override:
         label = _facet_names(hub, "channels", lang)
-        names = "、".join(label.get(c, c) for c in tagged) if lang == "zh" else ", ".join(label.get(c, c) for c in tagged)
+        names = _(", ").join(label.get(c, c) for c in tagged)
         raise ConflictError(
-            t("channel_refused", lang).format(asset=doc.get("title") or doc["id"], channel=label.get(channel, channel),
-                                              tagged=names or t("no_channels", lang)),
+            _("Asset '{asset}' is not tagged for {channel} (tagged for: {tagged}). To place it anyway, override "
+              "and give a reason; the override is recorded.").format(
+                asset=doc.get("title") or doc["id"], channel=label.get(channel, channel), tagged=names or _("none")),
             field="channel", value=channel, allowed=tagged,
             extra={"cap": "channel", "asset_id": doc["id"], "override": "override_channel + override_reason"})
     return Override(by=actor, at=to_iso(now), reason=(reason or "").strip(), asset_id=doc["id"], channel=channel)

@@ -7,7 +7,7 @@ import functools
 import json
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl
@@ -24,6 +24,7 @@ from contenthub.deps import HubDep, check_rate, require
 from contenthub.errors import GoneError, InvalidError, NotFoundError
 from contenthub.experiments import runtime as experiments_runtime
 from contenthub.hub import Hub
+from contenthub.i18n import use_language
 from contenthub.recommend import (
     batch, caps, events, groups, lifecycle, segments, service, strategies, turns, users,
 )
@@ -34,6 +35,8 @@ from contenthub.recommend.models import (
     IDENTITY_TYPES, EventBatch, Group, GroupIn, Identity, IngestResult, MembershipChange, Recommendation, User, UserIn,
 )
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from contenthub.web.language import language_of_scope
 
 router = APIRouter(prefix="/v1", tags=["recommend"])
 
@@ -192,8 +195,8 @@ class NextContentFastPath:
         hub, principal, user_id, channel, scene, n, strategy = call
         try:
             check_rate(hub, principal)
-            compute = functools.partial(service.next_for_user, hub, user_id, channel, scene=scene, n=n,
-                                        strategy=strategy)
+            compute = functools.partial(_in_language, language_of_scope(scope), functools.partial(
+                service.next_for_user, hub, user_id, channel, scene=scene, n=n, strategy=strategy))
             rec = None
             if _nothing_to_wait_for(hub):
                 # still nothing to wait for when its turn comes (a rebuild may have become due meanwhile)?
@@ -212,6 +215,13 @@ class NextContentFastPath:
         present = {name for name, _ in response.raw_headers}
         response.raw_headers.extend(h for h in self.headers if h[0] not in present)
         await response(scope, receive, send)
+
+
+def _in_language(lang: str, compute: Callable[[], Any]) -> Any:
+    """Reasons read in the asker's language: the pick runs in a worker thread, outside the request's context
+    (and this path answers before ``LanguageMiddleware``)."""
+    with use_language(lang):
+        return compute()
 
 
 def _exception_handler(app: Any, exc: Exception) -> Any:

@@ -1,4 +1,10 @@
-"""Jinja2 environment shared by every page; autoescaping is on for all templates."""
+"""Jinja2 environment shared by every page; autoescaping is on for all templates.
+
+Translations: Jinja2's i18n extension with gettext callables that read the request's language from
+``contenthub.i18n`` (set by ``web.language.LanguageMiddleware``), so one environment serves every language
+and templates write ``{{ _('English text') }}`` (new-style: ``_('%(n)s users', n=count)``; a literal ``%``
+is written ``%%``).
+"""
 
 from __future__ import annotations
 
@@ -11,11 +17,16 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from contenthub import i18n
 from contenthub.deps import csrf_token
 from contenthub.errors import ProblemError
-from contenthub.web.i18n import pick_lang, t
+from contenthub.labels import label
+from contenthub.timeutil import from_iso
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+TEMPLATES.env.add_extension("jinja2.ext.i18n")
+TEMPLATES.env.install_gettext_callables(  # type: ignore[attr-defined]  # added by the i18n extension
+    i18n.gettext, i18n.ngettext, newstyle=True, pgettext=i18n.pgettext, npgettext=i18n.npgettext)
 
 
 def path_segment(value: Any) -> str:
@@ -24,11 +35,23 @@ def path_segment(value: Any) -> str:
     return quote(str(value), safe="").replace(".", "%2E")
 
 
+def local_time(value: Any, show_zone: bool = False, fmt: str = "yyyy-MM-dd HH:mm") -> str:
+    """A stored UTC stamp (string or datetime) in the hub's time zone; empty stays empty."""
+    if not value:
+        return ""
+    dt = from_iso(value) if isinstance(value, str) else value
+    return i18n.format_datetime(dt, show_zone=show_zone, fmt=fmt)
+
+
 TEMPLATES.env.filters["segment"] = path_segment
+TEMPLATES.env.filters["local_time"] = local_time
+TEMPLATES.env.globals["label"] = label
+TEMPLATES.env.globals["zone_label"] = i18n.zone_label
 
 
 def lang_of(request: Request) -> str:
-    return pick_lang(request.query_params.get("lang"), request.cookies.get("lang"))
+    """The request's language (chosen by the middleware; read here so pages need not import i18n)."""
+    return i18n.current_language()
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -40,13 +63,12 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
         "request": request,
         "csp_nonce": nonce,
         "lang": lang,
-        "t": lambda key: t(key, lang),
         "csrf": csrf_token(request),
         "principal": principal,
         **context,
     }
     response = TEMPLATES.TemplateResponse(request, template, ctx, status_code=status_code)
-    if request.query_params.get("lang") in ("zh", "en"):
+    if request.query_params.get("lang") in i18n.LANGUAGES:
         response.set_cookie("lang", lang, samesite="lax", max_age=365 * 24 * 3600)
     return response
 

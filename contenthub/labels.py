@@ -1,0 +1,105 @@
+"""Names a person reads for the codes the product stores (statuses, roles, verdicts, lifecycle stages …).
+
+Taxonomy facets (channels, scenes, kinds, content types) are editable data with their own zh/en names in
+the store (``library.taxonomy``); the codes here are fixed by the code that acts on them, so their names
+live in the message catalogs. ``label(group, code)`` reads one in the current language; an unknown code is
+shown as it is (a new value must never hide a row).
+"""
+
+from __future__ import annotations
+
+from contenthub.i18n import N_, gettext
+
+CODES: dict[str, dict[str, str]] = {
+    "status": {
+        "draft": N_("Draft"),
+        "approved": N_("Approved"),
+        "archived": N_("Archived"),
+        "locked": N_("Locked"),
+        "published": N_("Published"),
+        "skipped": N_("Skipped"),
+        "saved": N_("Saved"),
+    },
+    "status_action": {
+        "draft": N_("Back to draft"),
+        "approved": N_("Approve"),
+        "skipped": N_("Skip"),
+    },
+    "exp_status": {
+        "draft": N_("Draft"),
+        "running": N_("Running"),
+        "stopped": N_("Stopped"),
+    },
+    "exp_change": {
+        "strategy": N_("Ranking strategy"),
+        "cadence": N_("Cadence rules"),
+        "asset": N_("Asset substitution"),
+        "journey": N_("Journey variant"),
+    },
+    "exp_unit": {
+        "user": N_("User"),
+        "group": N_("Group"),
+    },
+    "exp_no_exposures": {
+        "draft": N_("It is still a draft; start it and the recommender begins assigning units."),
+        "running": N_("It is running; waiting for the first traffic."),
+        "stopped": N_("It stopped without receiving any traffic."),
+    },
+    "exp_verdict": {
+        "ship": N_("Ship"),
+        "keep_running": N_("Keep running"),
+        "stop_futility": N_("Stop for futility"),
+        "roll_back": N_("Roll back"),
+        "fix_setup": N_("Fix the setup"),
+    },
+    "exp_role": {
+        "primary": N_("primary"),
+        "secondary": N_("secondary"),
+        "guardrail": N_("guardrail"),
+        "diagnostic": N_("diagnostic for this kind of change (not in the decision or correction)"),
+    },
+    "dash_tab": {
+        "retention": N_("Retention"),
+        "channels": N_("Channel health"),
+        "fatigue": N_("Send fatigue"),
+        "ltv": N_("LTV"),
+    },
+    "dash_by": {
+        "week": N_("First-seen week"),
+        "source": N_("Source channel"),
+        "journey": N_("First journey"),
+        "tier": N_("Predicted value tier"),
+    },
+    "ocr": {
+        "pending": N_("Waiting to be read"),
+        "running": N_("Reading"),
+        "failed": N_("Could not be read"),
+    },
+    "mark": {
+        "statutory": N_("Official day off"),
+        "workday_adjusted": N_("Adjusted working day"),
+        "marketing": N_("Marketing date"),
+        "festival": N_("Traditional festival"),
+        "solar_term": N_("Solar term"),
+    },
+    "cap_rule": {
+        "max_per_day": N_("Per day"),
+        "max_per_week": N_("Per week"),
+        "max_per_month": N_("Per month"),
+    },
+    "facet": {
+        "scene": N_("Scene"),
+        "channel": N_("Channel"),
+        "kind": N_("Kind"),
+        "content_type": N_("Content type"),
+        "stage": N_("Lifecycle stage"),
+        "tags": N_("Tags"),
+        "status": N_("Status"),
+    },
+}
+
+
+def label(group: str, code: object) -> str:
+    names = CODES.get(group, {})
+    key = str(code)
+    return gettext(names[key]) if key in names else key
