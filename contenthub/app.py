@@ -318,6 +318,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
             raise unavailable(hub.store.backend, f"no answer within {READY_TIMEOUT:.0f} s") from None
         return {"ok": True, "store": hub.store.backend, "version": __version__}
 
+    from contenthub.access.pages import router as access_pages
     from contenthub.access.routes import router as access_router
     from contenthub.dashboard.pages import VENDOR_PATH, VendorFiles
     from contenthub.dashboard.pages import router as dashboard_pages
@@ -343,6 +344,8 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
                    publish_pages, experiments_router, experiments_pages, recommend_pages):
         _add_routes(app, router)
     for router in (tagging_router, review_pages, journeys_router, journeys_pages, dashboard_router, dashboard_pages):
+        _add_routes(app, router)
+    for router in (access_pages,):  # console pages of issue 22 (keys, segments)
         _add_routes(app, router)
     app.mount(VENDOR_PATH, VendorFiles(), name="vendor")  # before /static, which would shadow it
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")

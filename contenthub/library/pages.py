@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -16,11 +16,11 @@ from contenthub.deps import HubDep, check_csrf, require
 from contenthub.errors import NotFoundError, ProblemError
 from contenthub.hub import Hub
 from contenthub.library import search as search_service
-from contenthub.library import seasonal, service, taxonomy
+from contenthub.library import seasonal, service, tagging, taxonomy
 from contenthub.library.models import AssetCreate, AssetUpdate
 from contenthub import clock
 from contenthub.recommend.performance import asset_performance
-from contenthub.web.templating import lang_of, render
+from contenthub.web.templating import lang_of, path_segment, render
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[Principal, Depends(require(Perm.library_read))]
@@ -118,7 +118,7 @@ def _detail(request: Request, hub: Hub, who: Principal, asset_id: str, flash: st
         seasonal_flags=seasonal_messages(hub, asset.model_dump(), lang),
         taxonomy=taxonomy.all_taxonomy(hub.store), names=_names(hub, lang),
         similar=search_service.similar(hub, asset_id, n=8), can_write=allows(who.role, Perm.library_write),
-        performance=performance,
+        performance=performance, accept_min=tagging.ACCEPT_ALL_MIN,
     )
 
 
@@ -140,8 +140,33 @@ def asset_media(hub: HubDep, who: Reader, asset_id: str) -> FileResponse:
 def accept(request: Request, hub: HubDep, who: Writer, asset_id: str,
            csrf_token: Annotated[str, Form()] = "") -> RedirectResponse:
     check_csrf(request, csrf_token)
-    service.accept_suggestions(hub, asset_id, who.name)
+    try:
+        service.accept_above(hub, asset_id, who.name)
+    except ProblemError as exc:
+        if exc.status in (401, 403, 404):
+            raise
+        return _detail(request, hub, who, asset_id, flash=exc.message, status_code=exc.status)
     return RedirectResponse(f"/library/assets/{asset_id}", status_code=303)
+
+
+@router.post("/library/assets/{asset_id}/suggestions/{action}", response_class=HTMLResponse, response_model=None)
+def one_suggestion(request: Request, hub: HubDep, who: Writer, asset_id: str, action: Literal["accept", "reject"],
+                   csrf_token: Annotated[str, Form()] = "", facet: Annotated[str, Form(max_length=40)] = "",
+                   label: Annotated[str, Form(max_length=200)] = "",
+                   back: Annotated[Literal["detail", "review"], Form()] = "detail") -> HTMLResponse | RedirectResponse:
+    """One chip accepted or rejected on its own; back to the page the editor came from."""
+    check_csrf(request, csrf_token)
+    try:
+        if action == "accept":
+            service.accept_label(hub, asset_id, facet, label, who.name)
+        else:
+            service.reject_label(hub, asset_id, facet, label, who.name)
+    except ProblemError as exc:
+        if exc.status in (401, 403, 404):
+            raise
+        return _detail(request, hub, who, asset_id, flash=exc.message, status_code=exc.status)
+    target = "/library/review" if back == "review" else f"/library/assets/{path_segment(asset_id)}"
+    return RedirectResponse(target, status_code=303)
 
 
 @router.post("/library/assets/{asset_id}/edit", response_class=HTMLResponse, response_model=None)

@@ -21,6 +21,8 @@ Reader = Annotated[Principal, Depends(require(Perm.library_read))]
 Writer = Annotated[Principal, Depends(require(Perm.library_write))]
 Editor = Annotated[Principal, Depends(require(Perm.taxonomy_write))]
 PAGE = 30
+MIN_SAMPLE = 30
+"""Below this many decisions an accuracy share is shown with a warning: 1 of 1 is not "100% accurate"."""
 
 STRINGS: dict[str, dict[str, str]] = {
     "heading": {"zh": "待复核标签", "en": "Tag review"},
@@ -67,6 +69,7 @@ def review_page(request: Request, hub: HubDep, who: Reader, offset: int = 0, fla
         acc=tagging.accuracy(hub), names=names, s=s, flash=s.get(flash, ""),
         seasonal={it.asset.id: seasonal_messages(hub, it.asset.model_dump(), lang) for it in items},
         can_write=allows(who.role, Perm.library_write), can_train=allows(who.role, Perm.taxonomy_write),
+        accept_min=tagging.ACCEPT_ALL_MIN, min_sample=MIN_SAMPLE,
     )
 
 
@@ -74,7 +77,7 @@ def review_page(request: Request, hub: HubDep, who: Reader, offset: int = 0, fla
 def accept(request: Request, hub: HubDep, who: Writer, asset_id: str,
            csrf_token: Annotated[str, Form()] = "") -> RedirectResponse:
     check_csrf(request, csrf_token)
-    service.accept_suggestions(hub, asset_id, who.name)
+    service.accept_above(hub, asset_id, who.name)
     return RedirectResponse("/library/review", status_code=303)
 
 

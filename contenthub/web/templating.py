@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from contenthub import i18n
+from contenthub.access.roles import Perm, allows
 from contenthub.deps import csrf_token
 from contenthub.errors import ProblemError
 from contenthub.labels import label
@@ -61,6 +62,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     nonce = state.get("csp_nonce") or state.setdefault("csp_nonce", secrets.token_urlsafe(16))
     ctx = {
         "request": request,
+        "can": lambda perm: principal is not None and allows(principal.role, Perm(perm)),
         "csp_nonce": nonce,
         "lang": lang,
         "csrf": csrf_token(request),
