@@ -335,6 +335,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     from contenthub.publish.routes import router as publish_router
     from contenthub.recommend.pages import router as recommend_pages
     from contenthub.recommend.routes import router as recommend_router
+    from contenthub.recommend.segment_pages import router as segment_pages
     from contenthub.web.pages import router as web_pages
 
     # recommend_router first: next content is the hot path (see _add_routes); no route of library_router matches
@@ -345,7 +346,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
         _add_routes(app, router)
     for router in (tagging_router, review_pages, journeys_router, journeys_pages, dashboard_router, dashboard_pages):
         _add_routes(app, router)
-    for router in (access_pages,):  # console pages of issue 22 (keys, segments)
+    for router in (access_pages, segment_pages):  # console pages of issue 22 (keys, segments)
         _add_routes(app, router)
     app.mount(VENDOR_PATH, VendorFiles(), name="vendor")  # before /static, which would shadow it
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
