@@ -96,6 +96,56 @@ CODES: dict[str, dict[str, str]] = {
         "tags": N_("Tags"),
         "status": N_("Status"),
     },
+    "role": {
+        "admin": N_("Administrator"),
+        "editor": N_("Editor"),
+        "viewer": N_("Viewer"),
+        "bot": N_("Bot"),
+    },
+    "tier": {
+        "loyal": N_("Loyal"),
+        "quality": N_("Quality"),
+        "normal": N_("Normal"),
+        "low_frequency": N_("Low frequency"),
+        "churned": N_("Churned"),
+    },
+    "event": {
+        "served": N_("Served"),
+        "delivered": N_("Delivered"),
+        "open": N_("Opened"),
+        "click": N_("Clicked"),
+        "favorite": N_("Favourited"),
+        "comment": N_("Commented"),
+        "share": N_("Shared"),
+        "add_to_cart": N_("Added to cart"),
+        "convert": N_("Converted"),
+        "mute": N_("Muted"),
+        "unsubscribe": N_("Unsubscribed"),
+        "delete": N_("Deleted"),
+    },
+    "identity": {
+        "openid": N_("WeChat OpenID"),
+        "unionid": N_("WeChat UnionID"),
+        "external_userid": N_("WeCom customer ID"),
+        "member_id": N_("Member ID"),
+        "phone_hash": N_("Phone (hashed)"),
+        "phone": N_("Phone"),
+        "cookie": N_("Browser cookie"),
+    },
+    "suggest_signal": {  # the parts of a stored suggestion's ``why`` (library/suggester/scoring.py, in English)
+        "description": N_("matches the label's description"),
+        "confirmed tags": N_("like assets with this tag confirmed"),
+        "label frequency": N_("a frequent label"),
+        "weak evidence": N_("weak evidence"),
+    },
+    "search_match": {
+        "text": N_("words match"),
+        "similar": N_("similar"),
+    },
+    "yes_no": {
+        "True": N_("Yes"),
+        "False": N_("No"),
+    },
 }
 
 
@@ -103,3 +153,21 @@ def label(group: str, code: object) -> str:
     names = CODES.get(group, {})
     key = str(code)
     return gettext(names[key]) if key in names else key
+
+
+def why_text(why: str) -> str:
+    """A suggestion's stored reason (``"cues: 护眼/眼睛 + description"``) in the current language."""
+    parts = []
+    for part in why.split(" + "):
+        if part.startswith("cues: "):
+            parts.append(gettext("cue words: {words}").format(words=part[len("cues: "):]))
+        else:
+            parts.append(label("suggest_signal", part))
+    return gettext(", ").join(parts)
+
+
+def match_text(matched: str) -> str:
+    """Why a search result matched (library/search.py: ``text``, ``semantic 0.89``, ``similar``)."""
+    if matched.startswith("semantic "):
+        return gettext("similar in meaning {score}").format(score=matched[len("semantic "):])
+    return label("search_match", matched)

@@ -46,7 +46,9 @@ def hub(settings: Settings, embedder: Embedder) -> Iterator[Hub]:
 
 
 class Clients:
-    """One TestClient per role, each sending its own API key."""
+    """One TestClient per role, each sending its own API key. They ask for English (``Accept-Language: en``),
+    as an English-speaking bot would, so API tests read the English messages; without the header messages
+    are Chinese (tests/test_i18n_api.py)."""
 
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
@@ -60,6 +62,7 @@ class Clients:
     def as_(self, role: str) -> TestClient:
         client = TestClient(self.app)
         client.headers["Authorization"] = f"Bearer {self.keys[role]}"
+        client.headers["Accept-Language"] = "en"
         return client
 
 

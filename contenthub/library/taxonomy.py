@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 
 from contenthub.errors import ConflictError, InvalidError, NotFoundError, unknown_value
+from contenthub.i18n import current_language
 from contenthub.store.base import Store
 
 FACETS = ("scenes", "channels", "content_types", "kinds", "stages")
@@ -163,3 +164,9 @@ def validate_values(store: Store, field: str, facet: str, values: list[str]) -> 
 
 def label(entry: TaxonomyEntry, lang: str) -> str:
     return entry.zh if lang == "zh" else entry.en
+
+
+def names(store: Store, facet: str, lang: str | None = None) -> dict[str, str]:
+    """id → the name a person reads, in ``lang`` (default: the current request's language)."""
+    lang = lang or current_language()
+    return {e.id: label(e, lang) for e in entries(store, facet)}

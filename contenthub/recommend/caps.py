@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from contenthub.errors import InvalidError
 from contenthub.hub import Hub
+from contenthub.i18n import N_, _
 from contenthub.library import taxonomy
 from contenthub.recommend import doccache
 from contenthub.timeutil import from_iso
@@ -91,6 +92,13 @@ def check_timezone(name: str) -> ZoneInfo:
                            field="timezone", value=name) from None
 
 
+LIMIT_NAMES = {
+    "per_day": N_("daily limit of {limit} reached on {channel} ({used} sent)"),
+    "per_week": N_("weekly limit of {limit} reached on {channel} ({used} sent)"),
+    "per_month": N_("monthly limit of {limit} reached on {channel} ({used} sent)"),
+}
+
+
 def cap_status(hub: Hub, rule: CapRule, delivered_ts: list[str], now: datetime) -> tuple[bool, str | None, datetime | None]:
     """(capped?, which limit, when the next send is allowed) from the delivery times of one target."""
     tz = check_timezone(hub.settings.timezone)
@@ -115,7 +123,8 @@ def cap_status(hub: Hub, rule: CapRule, delivered_ts: list[str], now: datetime) 
             continue
         used = sum(1 for t in times if t >= start)
         if used >= limit:
-            blocked.append((f"{name} limit of {limit} reached on {rule.channel} ({used} sent)", reopen))
+            blocked.append((_(LIMIT_NAMES[name]).format(limit=limit, channel=taxonomy.names(hub.store, "channels").get(
+                rule.channel, rule.channel), used=used), reopen))
     if not blocked:
         return False, None, None
     reason, reopen = max(blocked, key=lambda b: b[1])

@@ -14,7 +14,7 @@ from contenthub.errors import ProblemError
 from contenthub.library import taxonomy
 from contenthub.recommend import service, users
 from contenthub.recommend.models import Identity
-from contenthub.web.templating import lang_of, render
+from contenthub.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[Principal, Depends(require(Perm.audience_read))]
@@ -38,7 +38,7 @@ def users_page(request: Request, hub: HubDep, who: Reader, q: str = "",
     rows = found if found is not None else [
         d for d in hub.store.list_docs(users.USERS, limit=50, offset=offset) if not d.get("merged_into")]
     return render(request, "recommend/users.html", rows=rows, q=q, offset=offset,
-                  total=hub.store.count_docs(users.USERS))
+                  total=hub.store.count_docs(users.USERS), channel_names=taxonomy.names(hub.store, "channels"))
 
 
 @router.get("/users/{user_id}", response_class=HTMLResponse)
@@ -50,7 +50,7 @@ def user_page(request: Request, hub: HubDep, who: Reader, user_id: str) -> HTMLR
             nexts.append(service.next_for_user(hub, ov["user"].id, channel, n=3))
         except ProblemError:
             continue
-    lang = lang_of(request)
-    names = {e.id: (e.zh if lang == "zh" else e.en) for e in taxonomy.entries(hub.store, "channels")}
+    names = taxonomy.names(hub.store, "channels")
     titles = {a: d["title"] for a, d in hub.store.get_assets([e["asset_id"] for e in ov["events"] if e.get("asset_id")]).items()}
-    return render(request, "recommend/user.html", ov=ov, nexts=nexts, channel_names=names, titles=titles)
+    return render(request, "recommend/user.html", ov=ov, nexts=nexts, channel_names=names, titles=titles,
+                  stage_names=taxonomy.names(hub.store, "stages"))

@@ -20,7 +20,7 @@ from fastapi.templating import Jinja2Templates
 from contenthub import i18n
 from contenthub.deps import csrf_token
 from contenthub.errors import ProblemError
-from contenthub.labels import label
+from contenthub.labels import label, match_text, why_text
 from contenthub.timeutil import from_iso
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -45,6 +45,8 @@ def local_time(value: Any, show_zone: bool = False, fmt: str = "yyyy-MM-dd HH:mm
 
 TEMPLATES.env.filters["segment"] = path_segment
 TEMPLATES.env.filters["local_time"] = local_time
+TEMPLATES.env.filters["why_text"] = why_text
+TEMPLATES.env.filters["match_text"] = match_text
 TEMPLATES.env.globals["label"] = label
 TEMPLATES.env.globals["zone_label"] = i18n.zone_label
 
