@@ -22,6 +22,7 @@ from contenthub import clock
 from contenthub.recommend.performance import asset_performance
 from contenthub.web.forms import FORM, field_errors
 from contenthub.web.templating import lang_of, render
+from contenthub.i18n import _
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[Principal, Depends(require(Perm.library_read))]
@@ -136,7 +137,7 @@ def asset_media(hub: HubDep, who: Reader, asset_id: str) -> FileResponse:
     asset = service.get_asset(hub, asset_id)
     path = hub.store.media_path(asset.media.sha256) if asset.media else None
     if asset.media is None or path is None:
-        raise NotFoundError("This asset has no media file.")
+        raise NotFoundError(_('This asset has no media file.'))
     return FileResponse(path, media_type=asset.media.mime, headers={"X-Content-Type-Options": "nosniff"})
 
 

@@ -79,7 +79,7 @@ class SlotPatch(BaseModel):
     @model_validator(mode="after")
     def _reason_with_override(self) -> SlotPatch:
         if self.override_channel and not (self.override_reason or "").strip():
-            raise ValueError("override_reason: say why the asset goes to a channel it is not tagged for")
+            raise ValueError(_('override_reason: say why the asset goes to a channel it is not tagged for'))
         return self
 
 
@@ -159,7 +159,7 @@ class _Context:
 def _refuse(what: str, found: Sequence[Violation]) -> ConflictError:
     first = found[0]
     text = "; ".join(f"{v.rule}: {v.message}" for v in found)
-    return ConflictError(f"{what} breaks {first.rule} ({first.channel}/{first.audience}): {text}",
+    return ConflictError(_('{what} breaks {rule} ({channel}/{audience}): {text}').format(what=what, rule=first.rule, channel=first.channel, audience=first.audience, text=text),
                          field=first.rule, extra={"cap": first.rule, "limit": first.limit, "actual": first.actual,
                                                   "violations": [v.model_dump() for v in found]})
 
@@ -167,8 +167,7 @@ def _refuse(what: str, found: Sequence[Violation]) -> ConflictError:
 def _past(slot: PlanSlot, now: datetime) -> ConflictError:
     zone = ZoneInfo(slot.timezone)
     return ConflictError(
-        f"Slot {slot.id} was due {slot.start:%a %Y-%m-%d %H:%M} {slot.timezone}, before now "
-        f"({now.astimezone(zone):%a %Y-%m-%d %H:%M}): past days are read-only; plan a later time instead.",
+        _('Slot {id} was due {start:%a %Y-%m-%d %H:%M} {timezone}, before now ({astimezone:%a %Y-%m-%d %H:%M}): past days are read-only; plan a later time instead.').format(id=slot.id, start=slot.start, timezone=slot.timezone, astimezone=now.astimezone(zone)),
         field="start", value=slot.start.isoformat(), extra={"cap": "past"})
 
 
@@ -176,16 +175,15 @@ def _in_week(plan: Plan, local: datetime, field: str) -> None:
     if not plan.week_start <= local.date() < plan.week_start + timedelta(days=7):
         end = plan.week_start + timedelta(days=6)
         raise InvalidError(
-            f"{local.isoformat()} ({local.tzinfo}) is outside the week {plan.week_start.isoformat()}…{end.isoformat()} "
-            "of this plan; add the slot to that week's plan instead.", field=field, value=local.isoformat())
+            _("{isoformat} ({tzinfo}) is outside the week {isoformat2}…{isoformat3} of this plan; add the slot to that week's plan instead.").format(isoformat=local.isoformat(), tzinfo=local.tzinfo, isoformat2=plan.week_start.isoformat(), isoformat3=end.isoformat()), field=field, value=local.isoformat())
 
 
 def _asset(hub: Hub, asset_id: str) -> dict[str, Any]:
     doc = hub.store.get_asset(asset_id)
     if doc is None:
-        raise InvalidError(f"No asset '{asset_id}'.", field="asset_id", value=asset_id)
+        raise InvalidError(_("No asset '{asset_id}'.").format(asset_id=asset_id), field="asset_id", value=asset_id)
     if doc.get("status") != "approved":
-        raise InvalidError(f"Asset '{asset_id}' is {doc.get('status')}; only approved assets can be planned.",
+        raise InvalidError(_("Asset '{asset_id}' is {get}; only approved assets can be planned.").format(asset_id=asset_id, get=doc.get('status')),
                            field="asset_id", value=asset_id)
     return doc
 
@@ -215,8 +213,7 @@ def _duplicate(plan: Plan, audience: Audience, asset_id: str, except_id: str | N
     for other in plan.active():
         if other.id != except_id and other.audience == audience and other.asset_id == asset_id:
             raise ConflictError(
-                f"Asset {asset_id} is already planned for {audience.key} on {other.start.isoformat()} "
-                f"({other.channel}); pick another asset.", field="asset_id", value=asset_id,
+                _('Asset {asset_id} is already planned for {key} on {isoformat} ({channel}); pick another asset.').format(asset_id=asset_id, key=audience.key, isoformat=other.start.isoformat(), channel=other.channel), field="asset_id", value=asset_id,
                 extra={"slot_id": other.id})
 
 
@@ -249,12 +246,12 @@ def edit_slot(hub: Hub, week: date, slot_id_: str, patch: SlotPatch, actor: str,
         before = slot
         changes_content = patch.start is not None or patch.asset_id is not None or patch.channel is not None
         if changes_content and slot.status == "published":
-            raise ConflictError("This slot is published: its time and asset are history now.", field="status",
+            raise ConflictError(_('This slot is published: its time and asset are history now.'), field="status",
                                 value=slot.status)
         if changes_content and slot.start < now:
             raise _past(slot, now)
         if changes_content and slot.status == "skipped" and patch.status != "draft":
-            raise ConflictError("This slot is skipped; set its status to draft to edit it.", field="status",
+            raise ConflictError(_('This slot is skipped; set its status to draft to edit it.'), field="status",
                                 value=slot.status)
         ctx = _Context(hub, plan, now)
         done: list[str] = []
@@ -304,7 +301,7 @@ def edit_slot(hub: Hub, week: date, slot_id_: str, patch: SlotPatch, actor: str,
             plan = _replace(plan, slot, slot.id, f"edit {slot.id}: {', '.join(done)}", actor, now)
             plan = service.save_plan(hub, plan, expected)
         elif patch.version is not None and patch.version != plan.version:
-            raise ConflictError(f"The plan changed (now version {plan.version}).", field="version",
+            raise ConflictError(_('The plan changed (now version {version}).').format(version=plan.version), field="version",
                                 extra={"current_version": plan.version})
         change = SlotChange(plan_version=plan.version, slot=slot, warnings=warnings)
         if publish:
@@ -359,17 +356,17 @@ def swap_slots(hub: Hub, week: date, slot_id_: str, data: SwapIn, actor: str, no
     channel its asset is not tagged for (unless overridden with a reason, which is recorded) or over a cap."""
     now = now or utcnow()
     if data.override_channel and not (data.override_reason or "").strip():
-        raise InvalidError("override_reason: say why an asset goes to a channel it is not tagged for",
+        raise InvalidError(_('override_reason: say why an asset goes to a channel it is not tagged for'),
                            field="override_reason")
     with service._lock(hub):
         plan = service.get_plan(hub, week)
         expected = plan.version if data.version is None else data.version
         a, b = plan.slot(slot_id_), plan.slot(data.other)
         if a.id == b.id:
-            raise InvalidError("A slot cannot trade places with itself.", field="other", value=data.other)
+            raise InvalidError(_('A slot cannot trade places with itself.'), field="other", value=data.other)
         for slot in (a, b):
             if slot.status in ("published", "skipped"):
-                raise ConflictError(f"Slot {slot.id} is {slot.status}; only planned slots trade places.",
+                raise ConflictError(_('Slot {id} is {status}; only planned slots trade places.').format(id=slot.id, status=slot.status),
                                     field="status", value=slot.status)
             if slot.start < now:
                 raise _past(slot, now)
@@ -431,7 +428,7 @@ def _transition_error(current: str, wanted: str) -> ConflictError:
     allowed = list(TRANSITIONS[current])
     hint = " Approve it first." if wanted == "published" and current == "draft" else ""
     return ConflictError(
-        f"A {current} slot cannot become {wanted}; from {current} it may become: {', '.join(allowed) or 'nothing'}.{hint}",
+        _('A {current} slot cannot become {wanted}; from {current} it may become: {allowed}.{hint}').format(current=current, wanted=wanted, allowed=', '.join(allowed) or 'nothing', hint=hint),
         field="status", value=wanted, allowed=allowed)
 
 
@@ -450,7 +447,7 @@ def add_slot(hub: Hub, week: date, data: SlotIn, actor: str, now: datetime | Non
              lang: str = "en") -> SlotChange:
     now = now or utcnow()
     if data.override_channel and not (data.override_reason or "").strip():
-        raise InvalidError("override_reason: say why the asset goes to a channel it is not tagged for",
+        raise InvalidError(_('override_reason: say why the asset goes to a channel it is not tagged for'),
                            field="override_reason")
     audience = audience_lookup.parse_audience(data.audience)
     audience_lookup.check_exists(hub, audience)
@@ -460,7 +457,7 @@ def add_slot(hub: Hub, week: date, data: SlotIn, actor: str, now: datetime | Non
         doc = _asset(hub, data.asset_id)
         kind = data.content_type or doc.get("content_type")
         if kind not in CONTENT_TYPES_SET:
-            raise InvalidError(f"Asset {data.asset_id} has no content type; send content_type.", field="content_type",
+            raise InvalidError(_('Asset {asset_id} has no content type; send content_type.').format(asset_id=data.asset_id), field="content_type",
                                allowed=sorted(CONTENT_TYPES_SET))
         _duplicate(plan, audience, data.asset_id, None)
         override = _channel_check(hub, doc, data.channel, data.override_channel, data.override_reason, actor, now, lang)
@@ -477,7 +474,7 @@ def add_slot(hub: Hub, week: date, data: SlotIn, actor: str, now: datetime | Non
             edits=[_note(now, actor, "added" + (f", channel override ({override.reason})" if override else ""))],
         )
         if any(s.id == new.id for s in plan.slots):
-            raise ConflictError(f"A {kind} slot for {audience.key} on {data.channel} at {local.isoformat()} exists.",
+            raise ConflictError(_('A {kind} slot for {key} on {channel} at {isoformat} exists.').format(kind=kind, key=audience.key, channel=data.channel, isoformat=local.isoformat()),
                                 field="start", extra={"slot_id": new.id})
         found = ctx.violations([*plan.active(), new], new, local)
         if found:
@@ -494,7 +491,7 @@ def delete_slot(hub: Hub, week: date, slot_id_: str, actor: str, version: int | 
         plan = service.get_plan(hub, week)
         slot = plan.slot(slot_id_)
         if slot.status == "published":
-            raise ConflictError("A published slot cannot be deleted: it went out.", field="status", value="published")
+            raise ConflictError(_('A published slot cannot be deleted: it went out.'), field="status", value="published")
         if slot.start < now:
             raise _past(slot, now)
         plan = _replace(plan, None, slot.id, f"delete {slot.id}", actor, now)
@@ -624,9 +621,9 @@ def due_slots(hub: Hub, week: date, channel: str | None = None, before: datetime
               now: datetime | None = None) -> DueSlots:
     """Approved, unpublished slots starting at or before `before` (default now): what a bot should send."""
     if channel is not None and channel not in CHANNELS:
-        raise InvalidError(f"Unknown channel '{channel}'.", field="channel", value=channel, allowed=list(CHANNELS))
+        raise InvalidError(_("Unknown channel '{channel}'.").format(channel=channel), field="channel", value=channel, allowed=list(CHANNELS))
     if before is not None and (before.tzinfo is None or before.utcoffset() is None):
-        raise InvalidError("before needs a UTC offset, e.g. 2026-06-08T20:00:00+08:00.", field="before",
+        raise InvalidError(_('before needs a UTC offset, e.g. 2026-06-08T20:00:00+08:00.'), field="before",
                            value=before.isoformat())
     before = before or now or utcnow()
     week = week_start_of(week)

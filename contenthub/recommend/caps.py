@@ -35,12 +35,12 @@ class CapRule(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> CapRule:
         if self.per_day is not None and self.per_week is not None and self.per_week < self.per_day:
-            raise ValueError("per_week must not be smaller than per_day")
+            raise ValueError(_('per_week must not be smaller than per_day'))
         if self.per_month is not None and self.per_month >= 0:
             if self.per_week is not None and self.per_month < self.per_week:
-                raise ValueError("per_month must not be smaller than per_week")
+                raise ValueError(_('per_month must not be smaller than per_week'))
             if self.per_day is not None and self.per_month < self.per_day:
-                raise ValueError("per_month must not be smaller than per_day")
+                raise ValueError(_('per_month must not be smaller than per_day'))
         return self
 
     def month_limit(self, day: datetime) -> int | None:
@@ -88,7 +88,7 @@ def check_timezone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except Exception:
-        raise InvalidError(f"Unknown time zone '{name}'. Use an IANA name such as Asia/Shanghai.",
+        raise InvalidError(_("Unknown time zone '{name}'. Use an IANA name such as Asia/Shanghai.").format(name=name),
                            field="timezone", value=name) from None
 
 

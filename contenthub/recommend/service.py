@@ -57,7 +57,7 @@ def _check_value(hub: Hub, field: str, facet: str, value: str) -> None:
 
 def _validate(hub: Hub, channel: str, scene: str | None, n: int) -> None:
     if not 1 <= n <= MAX_N:
-        raise InvalidError(f"n must be between 1 and {MAX_N}.", field="n", value=n)
+        raise InvalidError(_('n must be between 1 and {MAX_N}.').format(MAX_N=MAX_N), field="n", value=n)
     _check_value(hub, "channel", "channels", channel)
     if scene:
         _check_value(hub, "scene", "scenes", scene)

@@ -17,7 +17,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from contenthub import i18n
+from contenthub import i18n, localtime
 from contenthub.deps import csrf_token
 from contenthub.errors import ProblemError
 from contenthub.labels import label, match_text, why_text
@@ -40,7 +40,7 @@ def local_time(value: Any, show_zone: bool = False, fmt: str = "yyyy-MM-dd HH:mm
     if not value:
         return ""
     dt = from_iso(value) if isinstance(value, str) else value
-    return i18n.format_datetime(dt, show_zone=show_zone, fmt=fmt)
+    return localtime.format_datetime(dt, show_zone=show_zone, fmt=fmt)
 
 
 TEMPLATES.env.filters["segment"] = path_segment
@@ -48,7 +48,7 @@ TEMPLATES.env.filters["local_time"] = local_time
 TEMPLATES.env.filters["why_text"] = why_text
 TEMPLATES.env.filters["match_text"] = match_text
 TEMPLATES.env.globals["label"] = label
-TEMPLATES.env.globals["zone_label"] = i18n.zone_label
+TEMPLATES.env.globals["zone_label"] = localtime.zone_label
 
 
 def lang_of(request: Request) -> str:
