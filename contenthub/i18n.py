@@ -17,6 +17,7 @@ runs outside a request (the CLI, background jobs) reads Chinese unless it picks 
 from __future__ import annotations
 
 import gettext as _gettext
+import string
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -93,6 +94,16 @@ def npgettext(context: str, singular: str, plural: str, n: int) -> str:
 
 
 _ = gettext
+
+
+def fixed_parts(message: str) -> set[str]:
+    """The longest literal piece of ``message`` in every language (placeholders left out): for recognising
+    stored text made from it in any language."""
+    out = set()
+    for lang in LANGUAGES:
+        pieces = [lit for lit, _n, _s, _c in string.Formatter().parse(translations(lang).gettext(message))]
+        out.add(max(pieces, key=len).strip())
+    return out - {""}
 
 
 def lazy_gettext(message: str) -> LazyProxy:

@@ -96,6 +96,51 @@ CODES: dict[str, dict[str, str]] = {
         "tags": N_("Tags"),
         "status": N_("Status"),
     },
+    # Codes that pure modules (the planner) name in their messages, with no store to read the editable
+    # taxonomy names from. The msgid is the code itself (the API's field and value names, which English
+    # messages keep); the Chinese catalog gives the name an operator reads.
+    "rule": {
+        "allowed_weekdays": N_("allowed_weekdays"),
+        "windows": N_("windows"),
+        "blackout_dates": N_("blackout_dates"),
+        "max_per_day": N_("max_per_day"),
+        "max_per_week": N_("max_per_week"),
+        "max_per_month": N_("max_per_month"),
+        "min_gap_minutes": N_("min_gap_minutes"),
+        "min_per_week": N_("min_per_week"),
+        "target_per_week": N_("target_per_week"),
+        "holiday_boost": N_("holiday_boost"),
+        "mix": N_("mix"),
+        "past": N_("past"),
+    },
+    "content_type": {
+        "educational": N_("educational"),
+        "practical": N_("practical"),
+        "entertainment": N_("entertainment"),
+        "interactive": N_("interactive"),
+        "promotional": N_("promotional"),
+        "brand_story": N_("brand_story"),
+    },
+    "channel": {
+        "mp_subscription": N_("mp_subscription"),
+        "mp_service": N_("mp_service"),
+        "wecom_1v1": N_("wecom_1v1"),
+        "wecom_group": N_("wecom_group"),
+        "moments": N_("moments"),
+        "channels": N_("channels"),
+        "xiaohongshu": N_("xiaohongshu"),
+        "douyin": N_("douyin"),
+        "miniprogram": N_("miniprogram"),
+        "app_push": N_("app_push"),
+        "sms": N_("sms"),
+    },
+    "scene": {"holiday": N_("holiday")},
+    "plan_action": {
+        "plan": N_("Planned"),
+        "replan": N_("Re-planned"),
+        "edit": N_("Edited"),
+        "approve": N_("Approved"),
+    },
     "role": {
         "admin": N_("Administrator"),
         "editor": N_("Editor"),
@@ -171,3 +216,12 @@ def match_text(matched: str) -> str:
     if matched.startswith("semantic "):
         return gettext("similar in meaning {score}").format(score=matched[len("semantic "):])
     return label("search_match", matched)
+
+
+def rule_text(name: str) -> str:
+    """A cadence rule's name (``max_per_day``, ``mix.interactive.min``) as a person reads it."""
+    if name.startswith("mix.") and name.count(".") == 2:
+        _mix, kind, bound = name.split(".")
+        text = gettext("{type}: mix minimum") if bound == "min" else gettext("{type}: mix maximum")
+        return text.format(type=label("content_type", kind))
+    return label("rule", name)

@@ -51,3 +51,8 @@ def format_datetime(dt: datetime | None, *, zone: ZoneInfo | None = None, show_z
 
 def format_date(d: date, fmt: str = "medium") -> str:
     return str(_babel_format_date(d, fmt, locale=current_locale()))
+
+
+def format_local(dt: datetime, fmt: str) -> str:
+    """An aware time in its own zone (a slot's rule zone), in the current language (``EEE`` is 周一 / Mon)."""
+    return str(_babel_format_datetime(dt, fmt, tzinfo=dt.tzinfo, locale=current_locale()))

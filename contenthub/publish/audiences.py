@@ -66,7 +66,7 @@ def label(hub: Hub, audience: Audience) -> str:
     if audience.kind == "segment":
         doc = hub.store.get_doc(segments.COLLECTION, audience.id or "")
         return (doc or {}).get("name") or audience.key
-    return "all"
+    return _("Everyone")
 
 
 def iter_members(hub: Hub, audience: Audience, limit: int | None = None) -> Iterator[str]:

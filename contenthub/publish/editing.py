@@ -22,7 +22,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from contenthub.errors import ConflictError, InvalidError
 from contenthub.hub import Hub
-from contenthub.i18n import _
+from contenthub.i18n import N_, _, current_language, fixed_parts
+from contenthub.labels import label
+from contenthub.localtime import format_local
 from contenthub.library import taxonomy
 from contenthub.occasions import raises_cadence
 from contenthub.publish import audiences as audience_lookup
@@ -257,22 +259,23 @@ def edit_slot(hub: Hub, week: date, slot_id_: str, patch: SlotPatch, actor: str,
         done: list[str] = []
         if patch.status == "draft" and slot.status == "skipped":
             slot = _set_status(plan, slot, "draft", ctx)
-            done.append("revived")
+            done.append(_("revived"))
         channel = patch.channel or slot.channel
         if patch.asset_id is not None and patch.asset_id != slot.asset_id:
             slot = _swap(hub, plan, slot, patch.asset_id, ctx)
-            done.append(f"asset {before.asset_id} → {slot.asset_id}")
+            done.append(_("asset {old} → {new}").format(old=before.asset_id, new=slot.asset_id))
         if channel != before.channel or slot.asset_id != before.asset_id:
             doc = _asset(hub, slot.asset_id)
             override = _channel_check(hub, doc, channel, patch.override_channel, patch.override_reason, actor, now,
                                       lang)
             if override is not None:
                 slot = slot.model_copy(update={"overrides": [*slot.overrides, override]})
-                done.append(f"channel override ({override.reason})")
-                warnings.append(f"asset {doc['id']} is not tagged for channel {channel}: override recorded")
+                done.append(_("channel override ({reason})").format(reason=override.reason))
+                warnings.append(_("asset {asset} is not tagged for channel {channel}: override recorded").format(
+                    asset=doc["id"], channel=_facet_names(hub, "channels", current_language()).get(channel, channel)))
         if channel != slot.channel:
             slot = slot.model_copy(update={"channel": channel})
-            done.append(f"channel {before.channel} → {channel}")
+            done.append(_("channel {old} → {new}").format(old=before.channel, new=channel))
         start = patch.start or (slot.start if channel != before.channel else None)
         if start is not None:
             zone = ctx.zone(slot)
@@ -283,22 +286,24 @@ def edit_slot(hub: Hub, week: date, slot_id_: str, patch: SlotPatch, actor: str,
                 others = [s for s in plan.active() if s.id != slot.id] + [moved]
                 found = ctx.violations(others, moved, local)
                 if found:
-                    raise _refuse(f"Moving slot {slot.id} to {local:%a %Y-%m-%d %H:%M} {zone.key}", found)
+                    raise _refuse(_("Moving slot {slot} to {when} {zone}").format(
+                        slot=slot.id, when=format_local(local, "EEE yyyy-MM-dd HH:mm"), zone=zone.key), found)
                 if local != before.start:
-                    done.append(f"moved {before.start:%a %m-%d %H:%M} → {local:%a %m-%d %H:%M}")
+                    done.append(_("moved {old} → {new}").format(old=format_local(before.start, "EEE MM-dd HH:mm"),
+                                                              new=format_local(local, "EEE MM-dd HH:mm")))
                 slot = moved.model_copy(update={"rationale": _moved_rationale(moved, actor)})
         if patch.locked is not None and patch.locked != slot.locked:
             slot = slot.model_copy(update={"locked": patch.locked})
-            done.append("locked" if patch.locked else "unlocked")
+            done.append(_("locked") if patch.locked else _("unlocked"))
         publish = patch.status == "published" and slot.status != "published"
         if patch.status is not None and patch.status not in (slot.status, "published"):
             slot = _set_status(plan, slot, patch.status, ctx)
-            done.append(f"status {before.status} → {patch.status}")
+            done.append(_("status {old} → {new}").format(old=label("status", before.status), new=label("status", patch.status)))
         if publish and slot.status != "approved":
             raise _transition_error(slot.status, "published")
         if done:
-            slot = slot.model_copy(update={"edits": [*slot.edits, _note(now, actor, ", ".join(done))]})
-            plan = _replace(plan, slot, slot.id, f"edit {slot.id}: {', '.join(done)}", actor, now)
+            slot = slot.model_copy(update={"edits": [*slot.edits, _note(now, actor, _(", ").join(done))]})
+            plan = _replace(plan, slot, slot.id, _("edit {slot}: {changes}").format(slot=slot.id, changes=_(", ").join(done)), actor, now)
             plan = service.save_plan(hub, plan, expected)
         elif patch.version is not None and patch.version != plan.version:
             raise ConflictError(_('The plan changed (now version {version}).').format(version=plan.version), field="version",
@@ -310,14 +315,20 @@ def edit_slot(hub: Hub, week: date, slot_id_: str, patch: SlotPatch, actor: str,
         return change
 
 
-TIME_REASON = ": best-time score"
+TIME_REASONS = (
+    N_("{when} {zone}: best-time score {score:.4f}, rank {rank} of {n} open hours"),  # planner._make_slot
+    N_("spread: {n} post(s) already on {weekday}"),
+    N_("time set by hand by {who}: {when} {zone}"),
+)
+"""Rationale lines about a slot's time, dropped when it is moved (in whichever language the plan was made)."""
 """Marks the planner's rationale line about the slot's time: a move replaces it, so exports say the current why."""
 
 
 def _moved_rationale(slot: PlanSlot, actor: str) -> list[str]:
-    kept = [r for r in slot.rationale
-            if TIME_REASON not in r and not r.startswith(("spread:", "time set by hand"))]
-    return [*kept, f"time set by hand by {actor}: {slot.start:%a %m-%d %H:%M} {slot.timezone}"]
+    marks = [m for msgid in TIME_REASONS for m in fixed_parts(msgid)]
+    kept = [r for r in slot.rationale if not any(m in r for m in marks)]
+    return [*kept, _(TIME_REASONS[2]).format(who=actor, when=format_local(slot.start, "EEE MM-dd HH:mm"),
+                                             zone=slot.timezone)]
 
 
 def _swap(hub: Hub, plan: Plan, slot: PlanSlot, asset_id: str, ctx: _Context) -> PlanSlot:
@@ -393,7 +404,7 @@ def swap_slots(hub: Hub, week: date, slot_id_: str, data: SwapIn, actor: str, no
             if found:
                 raise _refuse(f"Trading places of {a.id} and {b.id}", found)
         for slot in moved:
-            plan = _replace(plan, slot, slot.id, f"swap {a.id} ⇄ {b.id}", actor, now)
+            plan = _replace(plan, slot, slot.id, _("swap {a} ⇄ {b}").format(a=a.id, b=b.id), actor, now)
         service.save_plan(hub, plan, expected)
         return moved
 
@@ -414,14 +425,14 @@ def approve_all(hub: Hub, week: date, data: ApproveAllIn, actor: str, now: datet
         chosen = [s for s in plan.slots if s.status == "draft" and s.start >= now
                   and (data.channel is None or s.channel == data.channel)]
         if not chosen:
-            return SlotChange(plan_version=plan.version, warnings=["no draft slot ahead to approve"])
+            return SlotChange(plan_version=plan.version, warnings=[_("no draft slot ahead to approve")])
         for slot in chosen:
             done = slot.model_copy(update={"status": "approved",
-                                           "edits": [*slot.edits, _note(now, actor, "status draft → approved (all)")]})
-            plan = _replace(plan, done, slot.id, f"approve {len(chosen)} ({data.channel or 'every channel'})",
+                                           "edits": [*slot.edits, _note(now, actor, _("status draft → approved (all)"))]})
+            plan = _replace(plan, done, slot.id, _("approve {n} ({channel})").format(n=len(chosen), channel=data.channel or _("every channel")),
                             actor, now)
         plan = service.save_plan(hub, plan, expected)
-        return SlotChange(plan_version=plan.version, warnings=[f"{len(chosen)} approved"])
+        return SlotChange(plan_version=plan.version, warnings=[_("{n} approved").format(n=len(chosen))])
 
 
 def _transition_error(current: str, wanted: str) -> ConflictError:
@@ -479,7 +490,7 @@ def add_slot(hub: Hub, week: date, data: SlotIn, actor: str, now: datetime | Non
         found = ctx.violations([*plan.active(), new], new, local)
         if found:
             raise _refuse(f"Adding a {kind} slot on {data.channel} at {local:%a %Y-%m-%d %H:%M} {zone.key}", found)
-        plan = _replace(plan, new, new.id, f"add {new.id}", actor, now)
+        plan = _replace(plan, new, new.id, _("add {slot}").format(slot=new.id), actor, now)
         plan = service.save_plan(hub, plan, expected)
         return SlotChange(plan_version=plan.version, slot=new)
 
@@ -494,7 +505,7 @@ def delete_slot(hub: Hub, week: date, slot_id_: str, actor: str, version: int | 
             raise ConflictError(_('A published slot cannot be deleted: it went out.'), field="status", value="published")
         if slot.start < now:
             raise _past(slot, now)
-        plan = _replace(plan, None, slot.id, f"delete {slot.id}", actor, now)
+        plan = _replace(plan, None, slot.id, _("delete {slot}").format(slot=slot.id), actor, now)
         plan = service.save_plan(hub, plan, plan.version if version is None else version)
         return SlotChange(plan_version=plan.version, deleted=True)
 
@@ -612,7 +623,7 @@ def publish_slot(hub: Hub, week: date, slot_id_: str, actor: str, now: datetime 
                 "status": "published", "published_at": at, "delivered": d.members - d.capped,
                 "edits": [*slot.edits, _note(now, actor, note)],
             })
-            plan = service.save_plan(hub, _replace(plan, slot, slot.id, f"publish {slot.id}", actor, now), plan.version)
+            plan = service.save_plan(hub, _replace(plan, slot, slot.id, _("publish {slot}").format(slot=slot.id), actor, now), plan.version)
         return PublishResult(slot=slot, plan_version=plan.version, first_publish=first, members=d.members,
                              accepted=d.accepted, duplicates=d.duplicates, rejected=d.rejected, capped=d.capped)
 
