@@ -5,6 +5,8 @@ source strings as msgids. The .po files are the only source: they are compiled i
 ``write_mo``) the first time a language is used, so a stale committed .mo can never ship and there is no
 build step; ``pybabel compile -d contenthub/locale`` still works for tools that want .mo files.
 
+Times in the hub's zone are formatted by ``contenthub.localtime``.
+
 The language of a request is chosen once, by ``LanguageMiddleware`` (web/language.py): ``?lang=``, then the
 console's cookie, then ``Accept-Language``, then Chinese. It is kept in a context variable, so service code
 (reasons, planner warnings, report text, error messages) calls ``_()`` without knowing about HTTP; code that
@@ -15,34 +17,27 @@ runs outside a request (the CLI, background jobs) reads Chinese unless it picks 
 from __future__ import annotations
 
 import gettext as _gettext
+import string
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import date, datetime
 from functools import cache
 from io import BytesIO
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_date as _babel_format_date
-from babel.dates import format_datetime as _babel_format_datetime
-from babel.dates import get_timezone_name
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import LazyProxy, Translations
 
-from contenthub.timeutil import to_utc
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "messages"
 LANGUAGES: dict[str, str] = {"zh": "zh_CN", "en": "en"}
 """The console's language codes (``?lang=``, the cookie) and the catalog locale each one reads."""
 DEFAULT_LANGUAGE = "zh"
-DEFAULT_TIMEZONE = "Asia/Shanghai"
 
 _language: ContextVar[str] = ContextVar("contenthub_language", default=DEFAULT_LANGUAGE)
-_timezone: ContextVar[str] = ContextVar("contenthub_timezone", default=DEFAULT_TIMEZONE)
 
 
 @cache
@@ -101,6 +96,16 @@ def npgettext(context: str, singular: str, plural: str, n: int) -> str:
 _ = gettext
 
 
+def fixed_parts(message: str) -> set[str]:
+    """The longest literal piece of ``message`` in every language (placeholders left out): for recognising
+    stored text made from it in any language."""
+    out = set()
+    for lang in LANGUAGES:
+        pieces = [lit for lit, _n, _s, _c in string.Formatter().parse(translations(lang).gettext(message))]
+        out.add(max(pieces, key=len).strip())
+    return out - {""}
+
+
 def lazy_gettext(message: str) -> LazyProxy:
     """For module-level labels: translated each time they are read, in the reader's language."""
     return LazyProxy(gettext, message, enable_cache=False)
@@ -145,36 +150,3 @@ def negotiate(query_lang: str | None, cookie_lang: str | None, accept_language: 
         if cand in LANGUAGES:
             return cand
     return from_accept_language(accept_language) or DEFAULT_LANGUAGE
-
-
-# ---- time in the hub's zone ----
-
-def set_timezone(name: str) -> None:
-    _timezone.set(name)
-
-
-def hub_zone() -> ZoneInfo:
-    return ZoneInfo(_timezone.get())
-
-
-def zone_label(zone: ZoneInfo | None = None) -> str:
-    """The hub's zone as a person names it (``中国时间`` / ``China Time`` for Asia/Shanghai)."""
-    return str(get_timezone_name(zone or hub_zone(), "long", locale=current_locale()))
-
-
-def local(dt: datetime, zone: ZoneInfo | None = None) -> datetime:
-    return to_utc(dt).astimezone(zone or hub_zone())
-
-
-def format_datetime(dt: datetime | None, *, zone: ZoneInfo | None = None, show_zone: bool = False,
-                    fmt: str = "yyyy-MM-dd HH:mm") -> str:
-    """A stored (UTC) time as a person in the hub reads it: in the hub's zone, optionally naming the zone."""
-    if dt is None:
-        return ""
-    z = zone or hub_zone()
-    text = str(_babel_format_datetime(to_utc(dt), fmt, tzinfo=z, locale=current_locale()))
-    return f"{text} ({zone_label(z)})" if show_zone else text
-
-
-def format_date(d: date, fmt: str = "medium") -> str:
-    return str(_babel_format_date(d, fmt, locale=current_locale()))

@@ -96,6 +96,101 @@ CODES: dict[str, dict[str, str]] = {
         "tags": N_("Tags"),
         "status": N_("Status"),
     },
+    # Codes that pure modules (the planner) name in their messages, with no store to read the editable
+    # taxonomy names from. The msgid is the code itself (the API's field and value names, which English
+    # messages keep); the Chinese catalog gives the name an operator reads.
+    "rule": {
+        "allowed_weekdays": N_("allowed_weekdays"),
+        "windows": N_("windows"),
+        "blackout_dates": N_("blackout_dates"),
+        "max_per_day": N_("max_per_day"),
+        "max_per_week": N_("max_per_week"),
+        "max_per_month": N_("max_per_month"),
+        "min_gap_minutes": N_("min_gap_minutes"),
+        "min_per_week": N_("min_per_week"),
+        "target_per_week": N_("target_per_week"),
+        "holiday_boost": N_("holiday_boost"),
+        "mix": N_("mix"),
+        "past": N_("past"),
+    },
+    "content_type": {
+        "educational": N_("educational"),
+        "practical": N_("practical"),
+        "entertainment": N_("entertainment"),
+        "interactive": N_("interactive"),
+        "promotional": N_("promotional"),
+        "brand_story": N_("brand_story"),
+    },
+    "channel": {
+        "mp_subscription": N_("mp_subscription"),
+        "mp_service": N_("mp_service"),
+        "wecom_1v1": N_("wecom_1v1"),
+        "wecom_group": N_("wecom_group"),
+        "moments": N_("moments"),
+        "channels": N_("channels"),
+        "xiaohongshu": N_("xiaohongshu"),
+        "douyin": N_("douyin"),
+        "miniprogram": N_("miniprogram"),
+        "app_push": N_("app_push"),
+        "sms": N_("sms"),
+    },
+    "scene": {"holiday": N_("holiday")},
+    "plan_action": {
+        "plan": N_("Planned"),
+        "replan": N_("Re-planned"),
+        "edit": N_("Edited"),
+        "approve": N_("Approved"),
+    },
+    "role": {
+        "admin": N_("Administrator"),
+        "editor": N_("Editor"),
+        "viewer": N_("Viewer"),
+        "bot": N_("Bot"),
+    },
+    "tier": {
+        "loyal": N_("Loyal"),
+        "quality": N_("Quality"),
+        "normal": N_("Normal"),
+        "low_frequency": N_("Low frequency"),
+        "churned": N_("Churned"),
+    },
+    "event": {
+        "served": N_("Served"),
+        "delivered": N_("Delivered"),
+        "open": N_("Opened"),
+        "click": N_("Clicked"),
+        "favorite": N_("Favourited"),
+        "comment": N_("Commented"),
+        "share": N_("Shared"),
+        "add_to_cart": N_("Added to cart"),
+        "convert": N_("Converted"),
+        "mute": N_("Muted"),
+        "unsubscribe": N_("Unsubscribed"),
+        "delete": N_("Deleted"),
+    },
+    "identity": {
+        "openid": N_("WeChat OpenID"),
+        "unionid": N_("WeChat UnionID"),
+        "external_userid": N_("WeCom customer ID"),
+        "member_id": N_("Member ID"),
+        "phone_hash": N_("Phone (hashed)"),
+        "phone": N_("Phone"),
+        "cookie": N_("Browser cookie"),
+    },
+    "suggest_signal": {  # the parts of a stored suggestion's ``why`` (library/suggester/scoring.py, in English)
+        "description": N_("matches the label's description"),
+        "confirmed tags": N_("like assets with this tag confirmed"),
+        "label frequency": N_("a frequent label"),
+        "weak evidence": N_("weak evidence"),
+    },
+    "search_match": {
+        "text": N_("words match"),
+        "similar": N_("similar"),
+    },
+    "yes_no": {
+        "True": N_("Yes"),
+        "False": N_("No"),
+    },
 }
 
 
@@ -103,3 +198,30 @@ def label(group: str, code: object) -> str:
     names = CODES.get(group, {})
     key = str(code)
     return gettext(names[key]) if key in names else key
+
+
+def why_text(why: str) -> str:
+    """A suggestion's stored reason (``"cues: 护眼/眼睛 + description"``) in the current language."""
+    parts = []
+    for part in why.split(" + "):
+        if part.startswith("cues: "):
+            parts.append(gettext("cue words: {words}").format(words=part[len("cues: "):]))
+        else:
+            parts.append(label("suggest_signal", part))
+    return gettext(", ").join(parts)
+
+
+def match_text(matched: str) -> str:
+    """Why a search result matched (library/search.py: ``text``, ``semantic 0.89``, ``similar``)."""
+    if matched.startswith("semantic "):
+        return gettext("similar in meaning {score}").format(score=matched[len("semantic "):])
+    return label("search_match", matched)
+
+
+def rule_text(name: str) -> str:
+    """A cadence rule's name (``max_per_day``, ``mix.interactive.min``) as a person reads it."""
+    if name.startswith("mix.") and name.count(".") == 2:
+        _mix, kind, bound = name.split(".")
+        text = gettext("{type}: mix minimum") if bound == "min" else gettext("{type}: mix maximum")
+        return text.format(type=label("content_type", kind))
+    return label("rule", name)

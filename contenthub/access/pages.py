@@ -15,7 +15,7 @@ from contenthub.access.keys import Principal
 from contenthub.access.roles import Perm, Role
 from contenthub.deps import HubDep, check_csrf, require
 from contenthub.errors import ProblemError
-from contenthub.web.form_errors import field_errors
+from contenthub.web.forms import field_errors
 from contenthub.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -49,7 +49,7 @@ def create_key(request: Request, hub: HubDep, who: Admin, csrf_token: Annotated[
         data = KeyForm.model_validate({"role": role, "name": name.strip()})
         info, secret = keys.create_key(hub.store, data.role, data.name)
     except (ProblemError, ValidationError) as exc:
-        return _page(request, hub, errors=field_errors(exc), form=form, status_code=422)
+        return _page(request, hub, errors=field_errors(exc, ("role", "name")), form=form, status_code=422)
     audit.record(hub, who.name, "create", "api_key", info.id, role=info.role.value, name=info.name)
     # the secret is in this one response only: the store keeps its hash
     return _page(request, hub, created=(info, secret))

@@ -41,6 +41,7 @@ from contenthub.errors import ConflictError, NotFoundError
 from contenthub.hub import Hub
 from contenthub.recommend import users
 from contenthub.timeutil import to_iso, utcnow
+from contenthub.i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -281,17 +282,16 @@ def user_value(hub: Hub, user_id: str) -> UserValue:
     dashboard's rollup (``write_attributes`` also copies it onto the user as attributes)."""
     doc = users.find_user(hub, user_id)
     if doc is None:
-        raise NotFoundError(f"No user '{user_id}'.", field="user_id", value=user_id)
+        raise NotFoundError(_("No user '{user_id}'.").format(user_id=user_id), field="user_id", value=user_id)
     stored = hub.store.get_doc(*MODEL_DOC)
     if stored is None:
-        raise NotFoundError("No value model has been fitted yet: open the LTV dashboard or run "
-                            "`contenthub dashboard refresh` once there are purchases.", field="model")
+        raise NotFoundError(_('No value model has been fitted yet: open the LTV dashboard or run `contenthub dashboard refresh` once there are purchases.'), field="model")
     counters = hub.store.get_counters(ACTIVITY, doc["id"])
     now_week = week_of_day(utcnow().date())
     weeks: dict[int, tuple[float, float]] = {}
     first = now_week
     for name, value in counters.items():
-        week_text, _, rest = name.partition(".")
+        week_text, _dot, rest = name.partition(".")
         week = int(week_text)
         if value > 0:
             first = min(first, week)

@@ -15,6 +15,7 @@ from contenthub.hub import Hub
 from contenthub.journeys.models import Condition
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import from_iso, to_iso
+from contenthub.i18n import _
 
 SENDS = "journey_sends"
 EVENT_LIMIT = 500
@@ -172,7 +173,7 @@ def _value(c: Condition, f: Facts) -> bool:
         except NotFoundError:
             return False
         return segments.matches(seg, f.user(), f.segment_facts())
-    raise ValueError(f"unknown condition kind {kind!r}")
+    raise ValueError(_('unknown condition kind {kind!r}').format(kind=kind))
 
 
 def describe(c: Condition) -> str:

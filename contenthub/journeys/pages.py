@@ -27,6 +27,7 @@ from contenthub.library import taxonomy
 from contenthub.limits import loads_json
 from contenthub.recommend.models import EVENT_TYPES
 from contenthub.web.templating import lang_of, render
+from contenthub.i18n import _
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[Principal, Depends(require(Perm.audience_read))]
@@ -232,7 +233,7 @@ def _find(data: dict[str, Any], step_id: str) -> int:
     for i, s in enumerate(data["steps"]):
         if s["id"] == step_id:
             return i
-    raise ValueError(f"no step '{step_id}' in the current version (reload the page)")
+    raise ValueError(_("no step '{step_id}' in the current version (reload the page)").format(step_id=step_id))
 
 
 @router.post("/journeys/{journey_id}/steps/{step_id}", response_class=HTMLResponse)
@@ -300,7 +301,7 @@ async def save_json(request: Request, journey_id: str, hub: HubDep, who: Writer)
     def change(data: dict[str, Any], form: Any) -> None:
         new = loads_json(str(form.get("definition", "")))
         if not isinstance(new, dict):
-            raise ValueError("the definition must be a JSON object")
+            raise ValueError(_('the definition must be a JSON object'))
         data.clear()
         data.update({k: v for k, v in new.items() if k not in ("version", "created_at", "updated_at", "updated_by")})
 

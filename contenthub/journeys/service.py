@@ -19,6 +19,7 @@ from contenthub.hub import Hub
 from contenthub.journeys import validation
 from contenthub.journeys.models import Journey, JourneyIn, JourneyStatus, JourneySummary, VersionInfo
 from contenthub.timeutil import to_iso, utcnow
+from contenthub.i18n import _
 
 JOURNEYS = "journeys"
 VERSIONS = "journey_versions"
@@ -44,7 +45,7 @@ def get(hub: Hub, journey_id: str, version: int | None = None) -> Journey:
     if version is None:
         doc = hub.store.get_doc(JOURNEYS, journey_id)
         if doc is None:
-            raise NotFoundError(f"No journey '{journey_id}'.", field="journey_id", value=journey_id)
+            raise NotFoundError(_("No journey '{journey_id}'.").format(journey_id=journey_id), field="journey_id", value=journey_id)
         return Journey.model_validate(doc)
     return definition(hub, journey_id, version)
 
@@ -56,7 +57,7 @@ def definition(hub: Hub, journey_id: str, version: int) -> Journey:
     if found is None:
         doc = hub.store.get_doc(VERSIONS, _version_id(journey_id, version))
         if doc is None:
-            raise NotFoundError(f"Journey '{journey_id}' has no version {version}.", field="version", value=version)
+            raise NotFoundError(_("Journey '{journey_id}' has no version {version}.").format(journey_id=journey_id, version=version), field="version", value=version)
         found = Journey.model_validate(doc)
         if len(cache) >= DEF_CACHE:
             cache.clear()
@@ -86,17 +87,16 @@ def save(hub: Hub, data: JourneyIn, actor: str, *, journey_id: str | None = None
     creating = journey_id is None
     jid = journey_id or data.id or _new_id(data.name)
     if not creating and data.id not in (None, jid):
-        raise InvalidError(f"id: the body says '{data.id}' but the URL edits '{jid}'.", field="id", value=data.id)
+        raise InvalidError(_("id: the body says '{id}' but the URL edits '{jid}'.").format(id=data.id, jid=jid), field="id", value=data.id)
     head = hub.store.get_doc(JOURNEYS, jid)
     if creating and head is not None:
-        raise ConflictError(f"A journey '{jid}' already exists; edit it with PUT /v1/journeys/{jid}.", field="id",
+        raise ConflictError(_("A journey '{jid}' already exists; edit it with PUT /v1/journeys/{jid}.").format(jid=jid), field="id",
                             value=jid)
     if not creating and head is None:
-        raise NotFoundError(f"No journey '{jid}'.", field="journey_id", value=jid)
+        raise NotFoundError(_("No journey '{jid}'.").format(jid=jid), field="journey_id", value=jid)
     current = int(head["version"]) if head else 0
     if expected_version is not None and expected_version != current:
-        raise ConflictError(f"Journey '{jid}' is at version {current}, you edited version {expected_version}. "
-                            "Reload and apply your change again.", field="expected_version", value=expected_version,
+        raise ConflictError(_("Journey '{jid}' is at version {current}, you edited version {expected_version}. Reload and apply your change again.").format(jid=jid, current=current, expected_version=expected_version), field="expected_version", value=expected_version,
                             extra={"current_version": current})
     journey = Journey(**{**data.model_dump(), "id": jid}, version=current + 1,
                       created_at=head["created_at"] if head else now, updated_at=now, updated_by=actor)
@@ -105,8 +105,7 @@ def save(hub: Hub, data: JourneyIn, actor: str, *, journey_id: str | None = None
         hub.store.put_doc(VERSIONS, _version_id(jid, journey.version), doc, expected_version=0)
     except ConflictError:
         _repair_head(hub, jid, journey.version)
-        raise ConflictError(f"Journey '{jid}' was changed by someone else at the same time. Reload and apply your "
-                            "change again.", field="expected_version", value=current) from None
+        raise ConflictError(_("Journey '{jid}' was changed by someone else at the same time. Reload and apply your change again.").format(jid=jid), field="expected_version", value=current) from None
     hub.store.put_doc(JOURNEYS, jid, doc)
     invalidate(hub)
     return journey
@@ -157,7 +156,7 @@ def install_template(hub: Hub, template_id: str, actor: str, *, status: JourneyS
     from contenthub.journeys.templates import TEMPLATES
 
     if template_id not in TEMPLATES:
-        raise NotFoundError(f"No journey template '{template_id}'.", field="template_id", value=template_id,
+        raise NotFoundError(_("No journey template '{template_id}'.").format(template_id=template_id), field="template_id", value=template_id,
                             allowed=sorted(TEMPLATES))
     body: dict[str, Any] = {**TEMPLATES[template_id], "status": status, "id": journey_id or template_id}
     return save(hub, JourneyIn.model_validate(body), actor)

@@ -42,6 +42,7 @@ from contenthub.library.suggester.training import (
 )
 from contenthub.store.query import AssetFilter
 from contenthub.timeutil import to_iso, utcnow
+from contenthub.i18n import _
 
 __all__ = [
     "FEEDBACK", "AccuracyReport", "CuesIn", "CuesOut", "RejectIn", "RejectOut", "ReviewItem", "TrainReport",
@@ -173,7 +174,7 @@ class RejectOut(BaseModel):
 def reject_suggestions(hub: Hub, asset: Asset, actor: str, body: RejectIn | None = None) -> RejectOut:
     s = asset.suggestions
     if s is None:
-        raise InvalidError("This asset has no suggestions to reject.", field="suggestions")
+        raise InvalidError(_('This asset has no suggestions to reject.'), field="suggestions")
     body = body or RejectIn()
     chosen = {f: getattr(body, f) for f, _ in FACETS if getattr(body, f) is not None}
     if not chosen:

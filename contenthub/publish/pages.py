@@ -68,7 +68,7 @@ def _week(hub: Hub, text: str, now: datetime) -> date:
     try:
         return week_start_of(date.fromisoformat(text))
     except ValueError:
-        raise InvalidError(f"week: '{text}' is not a date; use YYYY-MM-DD.", field="week", value=text) from None
+        raise InvalidError(_("week: '{text}' is not a date; use YYYY-MM-DD.").format(text=text), field="week", value=text) from None
 
 
 def _calendar_url(week: date, **params: str) -> str:
@@ -256,7 +256,7 @@ def _local_start(hub: Hub, monday: date, slot_id: str, text: str) -> datetime:
     try:
         naive = datetime.fromisoformat(text)
     except ValueError:
-        raise InvalidError(f"start: '{text}' is not a date and time.", field="start", value=text) from None
+        raise InvalidError(_("start: '{text}' is not a date and time.").format(text=text), field="start", value=text) from None
     zone = ZoneInfo(service.get_plan(hub, monday).slot(slot_id).timezone)
     return naive.replace(tzinfo=zone) if naive.tzinfo is None else naive
 

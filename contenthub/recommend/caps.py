@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from contenthub.errors import InvalidError
 from contenthub.hub import Hub
+from contenthub.i18n import N_, _
 from contenthub.library import taxonomy
 from contenthub.recommend import doccache
 from contenthub.timeutil import from_iso
@@ -34,12 +35,12 @@ class CapRule(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> CapRule:
         if self.per_day is not None and self.per_week is not None and self.per_week < self.per_day:
-            raise ValueError("per_week must not be smaller than per_day")
+            raise ValueError(_('per_week must not be smaller than per_day'))
         if self.per_month is not None and self.per_month >= 0:
             if self.per_week is not None and self.per_month < self.per_week:
-                raise ValueError("per_month must not be smaller than per_week")
+                raise ValueError(_('per_month must not be smaller than per_week'))
             if self.per_day is not None and self.per_month < self.per_day:
-                raise ValueError("per_month must not be smaller than per_day")
+                raise ValueError(_('per_month must not be smaller than per_day'))
         return self
 
     def month_limit(self, day: datetime) -> int | None:
@@ -87,8 +88,15 @@ def check_timezone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except Exception:
-        raise InvalidError(f"Unknown time zone '{name}'. Use an IANA name such as Asia/Shanghai.",
+        raise InvalidError(_("Unknown time zone '{name}'. Use an IANA name such as Asia/Shanghai.").format(name=name),
                            field="timezone", value=name) from None
+
+
+LIMIT_NAMES = {
+    "per_day": N_("daily limit of {limit} reached on {channel} ({used} sent)"),
+    "per_week": N_("weekly limit of {limit} reached on {channel} ({used} sent)"),
+    "per_month": N_("monthly limit of {limit} reached on {channel} ({used} sent)"),
+}
 
 
 def cap_status(hub: Hub, rule: CapRule, delivered_ts: list[str], now: datetime) -> tuple[bool, str | None, datetime | None]:
@@ -115,7 +123,8 @@ def cap_status(hub: Hub, rule: CapRule, delivered_ts: list[str], now: datetime) 
             continue
         used = sum(1 for t in times if t >= start)
         if used >= limit:
-            blocked.append((f"{name} limit of {limit} reached on {rule.channel} ({used} sent)", reopen))
+            blocked.append((_(LIMIT_NAMES[name]).format(limit=limit, channel=taxonomy.names(hub.store, "channels").get(
+                rule.channel, rule.channel), used=used), reopen))
     if not blocked:
         return False, None, None
     reason, reopen = max(blocked, key=lambda b: b[1])

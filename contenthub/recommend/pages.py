@@ -16,7 +16,7 @@ from contenthub.library import taxonomy
 from contenthub.recommend import groups, service, users
 from contenthub.recommend.user_filters import TIERS, UserFilter, filtered_users
 from contenthub.recommend.models import Identity
-from contenthub.web.templating import lang_of, render
+from contenthub.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[Principal, Depends(require(Perm.audience_read))]
@@ -46,11 +46,10 @@ def users_page(request: Request, hub: HubDep, who: Reader, q: str = "",
     else:
         rows = [d for d in hub.store.list_docs(users.USERS, limit=PAGE, offset=offset) if not d.get("merged_into")]
         total = sum(1 for _ in users.iter_users(hub))  # users merged into another are not counted
-    lang = lang_of(request)
     return render(request, "recommend/users.html", rows=rows, q=q, offset=offset, total=total, page=PAGE,
                   chosen=chosen, stages=taxonomy.entries(hub.store, "stages"), tiers=TIERS,
                   groups=groups.list_groups(hub, limit=1000),
-                  sources=taxonomy.entries(hub.store, "channels"), lang=lang,
+                  sources=taxonomy.entries(hub.store, "channels"),
                   query=urlencode({k: v for k, v in chosen.model_dump().items() if v}))
 
 
@@ -63,7 +62,7 @@ def user_page(request: Request, hub: HubDep, who: Reader, user_id: str) -> HTMLR
             nexts.append(service.next_for_user(hub, ov["user"].id, channel, n=3))
         except ProblemError:
             continue
-    lang = lang_of(request)
-    names = {e.id: (e.zh if lang == "zh" else e.en) for e in taxonomy.entries(hub.store, "channels")}
+    names = taxonomy.names(hub.store, "channels")
     titles = {a: d["title"] for a, d in hub.store.get_assets([e["asset_id"] for e in ov["events"] if e.get("asset_id")]).items()}
-    return render(request, "recommend/user.html", ov=ov, nexts=nexts, channel_names=names, titles=titles)
+    return render(request, "recommend/user.html", ov=ov, nexts=nexts, channel_names=names, titles=titles,
+                  stage_names=taxonomy.names(hub.store, "stages"))

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from contenthub.i18n import _
 from contenthub.recommend import csr
 from contenthub.recommend.catalog import SIMILARITY_MEMO_MAX_ROWS, Catalog, ChannelBlock
 from contenthub.recommend.engagement import ALL_CHANNELS
@@ -590,7 +591,7 @@ def _rate_detail(ab: tuple[np.ndarray, np.ndarray] | None, slot: int) -> str:
     prior_a, prior_b = float(ab[0][-1]), float(ab[1][-1])
     s = max(float(ab[0][slot]) - prior_a, 0.0)
     total = s + max(float(ab[1][slot]) - prior_b, 0.0)
-    return f"engaged with {s:.1f} of {total:.1f} delivered" if total > 0 else ""
+    return _("engaged with {engaged:.1f} of {delivered:.1f} delivered").format(engaged=s, delivered=total) if total > 0 else ""
 
 
 def explain(
@@ -606,28 +607,31 @@ def explain(
 
     def add(kind: str, signal: str, detail: str) -> None:
         w = strategy.weight(signal)
-        reasons.append({"kind": kind, "detail": f"{detail} (weight {w:.2f} × {signals.get(signal, 0.0):.2f})",
+        reasons.append({"kind": kind, "detail": _("{reason} (weight {weight:.2f} × {signal:.2f})").format(
+                            reason=detail, weight=w, signal=signals.get(signal, 0.0)),
                         "weight": w * signals.get(signal, 0.0)})
 
     if signals.get("topic", 0) > REASON_THRESHOLDS["topic"] and "topic" not in common and cat.topic_names:
         slot = int(cat.topic_of_row[row])
         if slot < len(cat.topic_names):
             rate = _rate_detail(aud.topic_ab, slot)
-            add("topic", "topic", f"topic「{cat.topic_names[slot]}」" + (f": you {rate}" if rate else " suits you"))
+            add("topic", "topic", _("topic「{topic}」: you {rate}").format(topic=cat.topic_names[slot], rate=rate) if rate
+                else _("topic「{topic}」 suits you").format(topic=cat.topic_names[slot]))
     if signals.get("type", 0) > REASON_THRESHOLDS["type"] and "type" not in common:
         slot = int(cat.type_of_row[row])
         if slot < len(cat.type_names):
             label = names.get("c:" + cat.type_names[slot], cat.type_names[slot])
             rate = _rate_detail(aud.type_ab, slot)
-            add("type", "type", f"content type {label}" + (f": you {rate}" if rate else " suits you"))
+            add("type", "type", _("content type {type}: you {rate}").format(type=label, rate=rate) if rate
+                else _("content type {type} suits you").format(type=label))
     if "affinity" in signals and signals["affinity"] > 0 and aud.weights:
         weights = aud.weights
         feats = [f for f in explain_features(cat, row) if weights.get(f, 0) > 0]
         # strongest first; ``reverse`` keeps equal weights in their order, as sorting by -weight does
         feats.sort(key=weights.__getitem__, reverse=True)
         if feats:
-            shown = ", ".join(names.get(f, f[2:]) for f in feats[:3])
-            add("tags", "affinity", f"matches engaged tags: {shown}")
+            shown = _(", ").join(names.get(f, f[2:]) for f in feats[:3])
+            add("tags", "affinity", _("matches engaged tags: {tags}").format(tags=shown))
     if "similarity" in signals and aud.recent_positive:
         rows, vecs = recent if recent is not None else recent_rows(cat, aud)
         if row in rows:  # not the pick itself
@@ -636,28 +640,30 @@ def explain(
         if rows:
             sims = vecs @ cat.vectors[row]
             k = int(sims.argmax())
-            add("similar", "similarity", f"resembles「{cat.docs[rows[k]]['title']}」engaged before "
-                f"(similarity {float(sims[k]):.2f})")
+            add("similar", "similarity", _("resembles「{title}」engaged before (similarity {similarity:.2f})").format(
+                title=cat.docs[rows[k]]["title"], similarity=float(sims[k])))
+    channel_name = names.get("ch:" + channel, channel)
     for kind, signal, detail in (
-        ("collaborative", "collaborative", "people who engaged with the same assets engaged with this"),
-        ("lifecycle", "lifecycle", f"fits the '{aud.stage}' lifecycle stage"),
-        ("popular", "popularity", f"among the most engaged on {channel}"),
-        ("quality", "quality", f"high engagement per delivery on {channel}"),
+        ("collaborative", "collaborative", _("people who engaged with the same assets engaged with this")),
+        ("lifecycle", "lifecycle", _("fits the {stage} lifecycle stage").format(stage=names.get(f"st:{aud.stage}", aud.stage))),
+        ("popular", "popularity", _("among the most engaged on {channel}").format(channel=channel_name)),
+        ("quality", "quality", _("high engagement per delivery on {channel}").format(channel=channel_name)),
     ):
         if signals.get(signal, 0) > REASON_THRESHOLDS[signal] and signal not in common and (
                 signal != "lifecycle" or aud.stage):
             add(kind, signal, detail)
     if signals.get("freshness", 0) > REASON_THRESHOLDS["freshness"] and "freshness" not in common:
         age_days = (now.timestamp() - cat.created[row]) / 86400.0
-        add("fresh", "freshness", f"new: added {max(age_days, 0):.0f} days ago")
+        add("fresh", "freshness", _("new: added {days:.0f} days ago").format(days=max(age_days, 0)))
     if explored and not exploring:
-        add("exploration", "quality", "exploring: few deliveries so far, its true rate may be higher")
+        add("exploration", "quality", _("exploring: few deliveries so far, its true rate may be higher"))
     reasons.sort(key=lambda r: -r["weight"])
     if exploring and propensity is not None:  # first: it is why this pick was made
-        reasons.insert(0, {"kind": "exploration", "detail": f"exploring: this pick wins in {propensity:.0%} of the "
-                           "policy's draws — trying it teaches the recommender about you and about it",
+        reasons.insert(0, {"kind": "exploration", "detail": _(
+                           "exploring: this pick wins in {share:.0%} of the policy's draws — trying it teaches the "
+                           "recommender about you and about it").format(share=propensity),
                            "weight": 0.0})
     if aud.vector is None and not aud.weights and aud.topic_ab is None:
-        reasons.insert(0, {"kind": "cold_start", "detail": "no engagement history yet: popular on this channel "
-                           "while we learn your interests", "weight": 0.0})
+        reasons.insert(0, {"kind": "cold_start", "detail": _("no engagement history yet: popular on this channel "
+                                                             "while we learn your interests"), "weight": 0.0})
     return reasons

@@ -24,7 +24,7 @@ from contenthub.deps import HubDep, check_rate, require
 from contenthub.errors import GoneError, InvalidError, NotFoundError
 from contenthub.experiments import runtime as experiments_runtime
 from contenthub.hub import Hub
-from contenthub.i18n import use_language
+from contenthub.i18n import use_language, _
 from contenthub.recommend import (
     batch, caps, events, groups, lifecycle, segments, service, strategies, turns, users,
 )
@@ -319,11 +319,10 @@ def lookup_identity(ident: Identity, hub: HubDep, who: AudienceReader) -> User:
             responses={410: {"description": "Phone numbers are looked up with POST /v1/identities/lookup"}})
 def find_by_identity(identity_type: str, value: str, hub: HubDep, who: AudienceReader) -> User:
     if identity_type == "phone":
-        raise GoneError("Look phone numbers up with POST /v1/identities/lookup and a body "
-                        '{"type": "phone", "value": "..."}: a number in a URL ends up in access logs.',
+        raise GoneError(_('Look phone numbers up with POST /v1/identities/lookup and a body {"type": "phone", "value": "..."}: a number in a URL ends up in access logs.'),
                         field="identity_type", value=identity_type)
     if identity_type not in IDENTITY_TYPES:
-        raise InvalidError(f"Unknown identity type '{identity_type}'.", field="identity_type", value=identity_type,
+        raise InvalidError(_("Unknown identity type '{identity_type}'.").format(identity_type=identity_type), field="identity_type", value=identity_type,
                            allowed=list(IDENTITY_TYPES))
     return _user_with(hub, Identity(type=identity_type, value=value))  # type: ignore[arg-type]
 
@@ -331,7 +330,7 @@ def find_by_identity(identity_type: str, value: str, hub: HubDep, who: AudienceR
 def _user_with(hub: Hub, ident: Identity) -> User:
     uid = users.resolve_identity(hub, ident, create=False)
     if uid is None:
-        raise NotFoundError("No user has this identity.", field="identity")
+        raise NotFoundError(_('No user has this identity.'), field="identity")
     return users.get_user(hub, uid)
 
 
@@ -371,7 +370,7 @@ def evaluate_strategies(hub: HubDep, who: Recommender,
 def put_strategy(strategy_id: str, body: strategies.Strategy, hub: HubDep,
                  who: Annotated[Principal, Depends(require(Perm.experiments_write))]) -> strategies.Strategy:
     if body.id != strategy_id:
-        raise InvalidError(f"The body's id '{body.id}' differs from the URL's '{strategy_id}'.", field="id")
+        raise InvalidError(_("The body's id '{id}' differs from the URL's '{strategy_id}'.").format(id=body.id, strategy_id=strategy_id), field="id")
     audit.record(hub, who.name, "put", "strategy", strategy_id, weights=body.weights)
     return strategies.put_strategy(hub, body)
 
@@ -384,7 +383,7 @@ def list_caps(hub: HubDep, who: AudienceReader) -> list[caps.CapRule]:
 @router.put("/caps/{channel}", response_model=caps.CapRule, tags=["caps"])
 def put_cap(channel: str, body: caps.CapRule, hub: HubDep, who: Admin) -> caps.CapRule:
     if body.channel != channel:
-        raise InvalidError(f"The body's channel '{body.channel}' differs from the URL's '{channel}'.", field="channel")
+        raise InvalidError(_("The body's channel '{channel}' differs from the URL's '{channel2}'.").format(channel=body.channel, channel2=channel), field="channel")
     audit.record(hub, who.name, "put", "cap_rule", channel, **body.model_dump(exclude={"channel", "note"}))
     return caps.put_rule(hub, body)
 

@@ -19,13 +19,14 @@ from contenthub.recommend.user_filters import (
     BUILDER_FIELDS, BUILDER_OPS, TIERS, BuilderRow, UserFilter, condition_text, field_label, new_segment_id, op_label,
     rows_to_segment,
 )
-from contenthub.web.form_errors import field_errors
+from contenthub.web.forms import field_errors
 from contenthub.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[Principal, Depends(require(Perm.audience_read))]
 Writer = Annotated[Principal, Depends(require(Perm.audience_write))]
 ROWS = 5
+FIELDS = ("name", "description", *(f"row-{i}" for i in range(20)))
 
 
 def _rows_from_filter(f: UserFilter) -> list[BuilderRow]:
@@ -75,6 +76,6 @@ def build_segment(
             return _page(request, hub, rows=rows, form=form, preview=live)
         seg = segments.put_segment(hub, new_segment_id(), data)
     except ProblemError as exc:
-        return _page(request, hub, rows=rows, form=form, errors=field_errors(exc), status_code=exc.status)
+        return _page(request, hub, rows=rows, form=form, errors=field_errors(exc, FIELDS), status_code=exc.status)
     audit.record(hub, who.name, "put", "segment", seg.id)
     return RedirectResponse(f"/segments?saved={seg.id}", status_code=303)

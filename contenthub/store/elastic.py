@@ -60,6 +60,7 @@ from contenthub.store.elastic_schema import Indices, vector_field
 from contenthub.store.outage import translate_outages, unavailable
 from contenthub.store.query import AssetFilter, AssetSort, EventQuery, Hit, HitPage
 from contenthub.timeutil import from_iso, to_iso, utcnow
+from contenthub.i18n import _
 
 FACETS = ("scenes", "channels", "tags", "stages")
 SCALAR_FACETS = ("kind", "content_type", "status")
@@ -401,8 +402,7 @@ class ElasticStore:
 
     def _conflict(self, collection: str, doc_id: str, current: int, expected: int) -> ConflictError:
         return ConflictError(
-            f"{collection} '{doc_id}' was changed by someone else (version {current}, you had {expected}). "
-            "Reload and apply your change again.",
+            _("{collection} '{doc_id}' was changed by someone else (version {current}, you had {expected}). Reload and apply your change again.").format(collection=collection, doc_id=doc_id, current=current, expected=expected),
             field="version", value=expected, extra={"current_version": current},
         )
 
@@ -609,8 +609,7 @@ class ElasticStore:
         except ApiError as exc:
             self._abort(txid)
             if exc.meta.status == 409:
-                raise ConflictError(f"the atomic write to {collection} took longer than {TX_TIMEOUT:.0f} s and "
-                                    "was rolled back; try again") from None
+                raise ConflictError(_('the atomic write to {collection} took longer than {TX_TIMEOUT:.0f} s and was rolled back; try again').format(collection=collection, TX_TIMEOUT=TX_TIMEOUT)) from None
             raise
         except BaseException:
             self._abort(txid)
@@ -621,7 +620,7 @@ class ElasticStore:
     def _stage(self, txid: str, collection: str, docs: dict[str, dict[str, Any]], deletes: list[str],
                recreated: set[str]) -> None:
         pending = {_key_id(collection, d): d for d in [*docs, *deletes]}
-        for _ in range(MAX_RETRIES):
+        for _attempt in range(MAX_RETRIES):
             raws = self._mget("docs", list(pending))
             ops: list[Any] = []
             targets: list[str] = []
@@ -644,7 +643,7 @@ class ElasticStore:
                     continue
                 ops.append(_write_op(self._alias("docs"), did, base, raw))
                 targets.append(did)
-            for did, (_, result) in zip(targets, self._bulk(ops), strict=True):
+            for did, (_op, result) in zip(targets, self._bulk(ops), strict=True):
                 if result["status"] in (200, 201):
                     pending.pop(did, None)
                 elif result["status"] != 409:
@@ -652,7 +651,7 @@ class ElasticStore:
             if not pending:
                 return
             time.sleep(random.uniform(0, 0.01))
-        raise ConflictError(f"could not stage the atomic write to {collection}: documents kept changing")
+        raise ConflictError(_('could not stage the atomic write to {collection}: documents kept changing').format(collection=collection))
 
     def _remember_status(self, txid: str, status: str) -> None:
         if len(self._tx_cache) > 10_000:

@@ -33,6 +33,7 @@ from contenthub.store.query import AssetFilter, AssetSort, EventQuery, Hit, HitP
 from contenthub.store.sqlite_migrations import MIGRATIONS
 from contenthub.store.vectors import VectorIndex
 from contenthub.timeutil import to_iso, utcnow
+from contenthub.i18n import _
 
 log = logging.getLogger(__name__)
 FACETS = ("scenes", "channels", "tags", "stages")
@@ -317,8 +318,7 @@ class SQLiteStore:
         current = row[0] if row else 0
         if expected_version is not None and expected_version != current:
             raise ConflictError(
-                f"{collection} '{doc_id}' was changed by someone else (version {current}, you had {expected_version}). "
-                "Reload and apply your change again.",
+                _("{collection} '{doc_id}' was changed by someone else (version {current}, you had {expected_version}). Reload and apply your change again.").format(collection=collection, doc_id=doc_id, current=current, expected_version=expected_version),
                 field="version",
                 value=expected_version,
                 extra={"current_version": current},

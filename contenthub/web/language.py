@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from contenthub import i18n
+from contenthub import i18n, localtime
 
 
 def language_of_scope(scope: Scope) -> str:
@@ -38,5 +38,5 @@ class LanguageMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             i18n.set_language(language_of_scope(scope))
-            i18n.set_timezone(self.timezone)
+            localtime.set_timezone(self.timezone)
         await self.app(scope, receive, send)

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from contenthub import i18n
+from contenthub import i18n, localtime
 from contenthub.access.roles import Perm, allows
 from contenthub.deps import csrf_token
 from contenthub.errors import ProblemError
-from contenthub.labels import label
+from contenthub.labels import label, match_text, rule_text, why_text
 from contenthub.timeutil import from_iso
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -41,13 +43,27 @@ def local_time(value: Any, show_zone: bool = False, fmt: str = "yyyy-MM-dd HH:mm
     if not value:
         return ""
     dt = from_iso(value) if isinstance(value, str) else value
-    return i18n.format_datetime(dt, show_zone=show_zone, fmt=fmt)
+    return localtime.format_datetime(dt, show_zone=show_zone, fmt=fmt)
+
+
+def local_in(value: datetime, fmt: str) -> str:
+    """An aware time in its own zone (a slot in its rule's zone), in the reader's language."""
+    return localtime.format_local(value, fmt)
 
 
 TEMPLATES.env.filters["segment"] = path_segment
+TEMPLATES.env.filters["local_in"] = local_in
 TEMPLATES.env.filters["local_time"] = local_time
+TEMPLATES.env.filters["why_text"] = why_text
+TEMPLATES.env.filters["match_text"] = match_text
+TEMPLATES.env.filters["rule_text"] = rule_text
 TEMPLATES.env.globals["label"] = label
-TEMPLATES.env.globals["zone_label"] = i18n.zone_label
+TEMPLATES.env.globals["zone_label"] = zone_label
+
+
+def zone_label(zone: str | None = None) -> str:
+    """The hub's zone, or a named IANA zone, as a person names it (``中国时间``)."""
+    return localtime.zone_label(ZoneInfo(zone) if zone else None)
 
 
 def lang_of(request: Request) -> str:
@@ -67,6 +83,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
         "lang": lang,
         "csrf": csrf_token(request),
         "principal": principal,
+        "hub_timezone": localtime.hub_zone().key,
         **context,
     }
     response = TEMPLATES.TemplateResponse(request, template, ctx, status_code=status_code)
