@@ -134,13 +134,79 @@ CODES: dict[str, dict[str, str]] = {
         "app_push": N_("app_push"),
         "sms": N_("sms"),
     },
-    "scene": {"holiday": N_("holiday")},
+    "scene": {
+        "onboarding": N_("onboarding"), "first_order": N_("first_order"), "repurchase": N_("repurchase"),
+        "reactivation": N_("reactivation"), "winback": N_("winback"), "holiday": N_("holiday"),
+        "seeding": N_("seeding"), "education": N_("education"), "tutorial": N_("tutorial"),
+        "membership": N_("membership"), "referral": N_("referral"), "aftersales": N_("aftersales"),
+        "live_preview": N_("live_preview"),
+    },
     "plan_action": {
         "plan": N_("Planned"),
         "replan": N_("Re-planned"),
         "edit": N_("Edited"),
         "approve": N_("Approved"),
     },
+    "correction": {
+        "none": N_("none"),
+        "holm": N_("Holm"),
+        "bh": N_("Benjamini–Hochberg"),
+    },
+    "journey_status": {
+        "active": N_("Active"),
+        "draft": N_("Draft"),
+        "paused": N_("Paused"),
+        "archived": N_("Archived"),
+    },
+    "trigger": {
+        "user_created": N_("New user created"),
+        "identity_added": N_("Identity added (e.g. added on WeCom)"),
+        "stage_entered": N_("Entered a lifecycle stage"),
+        "event": N_("An event happened"),
+        "group_joined": N_("Joined a group"),
+        "tag_weight": N_("Tag weight reached"),
+        "segment": N_("Entered a segment"),
+        "manual": N_("Added by hand"),
+    },
+    "condition": {
+        "converted": N_("converted"),
+        "muted": N_("muted or unsubscribed"),
+        "event": N_("had an event"),
+        "opened_previous": N_("opened the previous message"),
+        "clicked_previous": N_("clicked the previous message"),
+        "in_group": N_("is in a group"),
+        "stage": N_("is in a stage"),
+        "stage_left": N_("left the stage it entered with"),
+        "tag_weight": N_("tag weight"),
+        "segment": N_("is in a segment"),
+        "paying": N_("is a paying customer"),
+    },
+    "group_purpose": {
+        "broadcast": N_("Broadcast group"),
+        "conversion": N_("Conversion group"),
+        "welfare": N_("Welfare group"),
+        "community": N_("Community group"),
+    },
+    "weekday": {
+        "0": N_("Mon"), "1": N_("Tue"), "2": N_("Wed"), "3": N_("Thu"), "4": N_("Fri"), "5": N_("Sat"), "6": N_("Sun"),
+    },
+    "dash_column": {  # the dashboard's table columns (dashboard/tables.py; CSV keeps the codes)
+        "cohort": N_("Cohort"), "size": N_("Size"), "users": N_("Users"), "week": N_("Week"), "flows": N_("Moves"),
+        "channel": N_("Channel"), "sends": N_("Sends"), "deliveries": N_("Deliveries"), "opens": N_("Opens"),
+        "clicks": N_("Clicks"), "conversions": N_("Conversions"), "mutes": N_("Mutes"),
+        "unsubscribes": N_("Unsubscribes"), "revenue": N_("Revenue"), "open_rate": N_("Open rate"),
+        "click_rate": N_("Click rate"), "conversion_rate": N_("Conversion rate"), "per_day": N_("Per day"),
+        "per_week": N_("Per week"), "per_month": N_("Per month"), "note": N_("Note"), "facet": N_("Facet"),
+        "value": N_("Value"), "rank": N_("Rank"), "asset_id": N_("Asset ID"), "title": N_("Title"),
+        "sends_per_week": N_("Sends per user per week"), "user_weeks": N_("User-weeks"), "open_low": N_("Open rate, low"),
+        "open_high": N_("Open rate, high"), "mute_rate": N_("Mute rate"), "mute_low": N_("Mute rate, low"),
+        "mute_high": N_("Mute rate, high"), "observed_revenue": N_("Observed revenue"),
+        "predicted_revenue": N_("Predicted revenue"), "observed_orders": N_("Observed orders"),
+        "predicted_orders": N_("Predicted orders"),
+        "new": N_("New"), "active": N_("Active"), "silent": N_("Silent"), "churned": N_("Churned"),
+        "won_back": N_("Won back"),
+    },
+    "dash_rank": {"best": N_("Best"), "worst": N_("Worst")},
     "role": {
         "admin": N_("Administrator"),
         "editor": N_("Editor"),
@@ -225,3 +291,25 @@ def rule_text(name: str) -> str:
         text = gettext("{type}: mix minimum") if bound == "min" else gettext("{type}: mix maximum")
         return text.format(type=label("content_type", kind))
     return label("rule", name)
+
+
+def dash_column(head: str) -> str:
+    """A dashboard table's column (``week_3`` is "Week 3")."""
+    if head.startswith("week_") and head[5:].isdigit():
+        return gettext("Week {n}").format(n=head[5:])
+    return label("dash_column", head)
+
+
+def dash_cell(head: str, value: object) -> str:
+    """A dashboard table's cell: codes in code columns named, everything else as it is."""
+    if value is None:
+        return ""
+    if head == "channel":
+        return label("channel", value)
+    if head == "rank":
+        return label("dash_rank", value)
+    if head == "facet":
+        return label("facet", {"scenes": "scene", "content_types": "content_type"}.get(str(value), value))
+    if head == "value":
+        return label("content_type", value) if str(value) in CODES["content_type"] else label("scene", value)
+    return str(value)

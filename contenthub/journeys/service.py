@@ -158,5 +158,10 @@ def install_template(hub: Hub, template_id: str, actor: str, *, status: JourneyS
     if template_id not in TEMPLATES:
         raise NotFoundError(_("No journey template '{template_id}'.").format(template_id=template_id), field="template_id", value=template_id,
                             allowed=sorted(TEMPLATES))
-    body: dict[str, Any] = {**TEMPLATES[template_id], "status": status, "id": journey_id or template_id}
+    template = TEMPLATES[template_id]
+    body: dict[str, Any] = {
+        **template, "status": status, "id": journey_id or template_id,
+        "name": _(template["name"]), "description": _(template["description"]),  # in the installer's language
+        "steps": [{**st, "name": _(st["name"])} if st.get("name") else st for st in template["steps"]],
+    }
     return save(hub, JourneyIn.model_validate(body), actor)

@@ -23,7 +23,7 @@ from contenthub import i18n, localtime
 from contenthub.access.roles import Perm, allows
 from contenthub.deps import csrf_token
 from contenthub.errors import ProblemError
-from contenthub.labels import label, match_text, rule_text, why_text
+from contenthub.labels import dash_cell, dash_column, label, match_text, rule_text, why_text
 from contenthub.timeutil import from_iso
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -51,6 +51,11 @@ def local_in(value: datetime, fmt: str) -> str:
     return localtime.format_local(value, fmt)
 
 
+def zone_label(zone: str | None = None) -> str:
+    """The hub's zone, or a named IANA zone, as a person names it (``中国时间``)."""
+    return localtime.zone_label(ZoneInfo(zone) if zone else None)
+
+
 TEMPLATES.env.filters["segment"] = path_segment
 TEMPLATES.env.filters["local_in"] = local_in
 TEMPLATES.env.filters["local_time"] = local_time
@@ -58,12 +63,9 @@ TEMPLATES.env.filters["why_text"] = why_text
 TEMPLATES.env.filters["match_text"] = match_text
 TEMPLATES.env.filters["rule_text"] = rule_text
 TEMPLATES.env.globals["label"] = label
+TEMPLATES.env.globals["dash_column"] = dash_column
+TEMPLATES.env.globals["dash_cell"] = dash_cell
 TEMPLATES.env.globals["zone_label"] = zone_label
-
-
-def zone_label(zone: str | None = None) -> str:
-    """The hub's zone, or a named IANA zone, as a person names it (``中国时间``)."""
-    return localtime.zone_label(ZoneInfo(zone) if zone else None)
 
 
 def lang_of(request: Request) -> str:
