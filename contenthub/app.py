@@ -332,6 +332,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     from contenthub.dashboard.pages import VENDOR_PATH, VendorFiles
     from contenthub.dashboard.pages import router as dashboard_pages
     from contenthub.dashboard.routes import router as dashboard_router
+    from contenthub.experiments.console_pages import router as experiment_console
     from contenthub.experiments.pages import router as experiments_pages
     from contenthub.experiments.routes import router as experiments_router
     from contenthub.journeys.pages import router as journeys_pages
@@ -351,7 +352,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     # a path of recommend_router or the other way round (tests/test_app_routes.py checks every route resolves
     # as before).
     for router in (recommend_router, library_router, publish_router, access_router, web_pages, library_pages,
-                   publish_pages, experiments_router, experiments_pages, recommend_pages):
+                   publish_pages, experiments_router, experiment_console, experiments_pages, recommend_pages):
         _add_routes(app, router)
     for router in (tagging_router, review_pages, journeys_router, journeys_pages, dashboard_router, dashboard_pages):
         _add_routes(app, router)
