@@ -20,7 +20,8 @@ from contenthub.access.roles import Perm, allows
 from contenthub.deps import HubDep, check_csrf, require
 from contenthub.error_text import field_of, pydantic_message
 from contenthub.errors import ProblemError
-from contenthub.journeys import conditions, funnel, service
+from contenthub.journeys import conditions, flow, funnel, service
+from contenthub.journeys.builder import ROWS, TRIGGER_PARAM, BuilderForm, BuilderStep, field_of_problem, to_journey
 from contenthub.journeys.models import EXIT, Journey, JourneyIn
 from contenthub.journeys.templates import TEMPLATES
 from contenthub.journeys.waits import describe as describe_wait
@@ -155,10 +156,15 @@ def journeys_list(request: Request, hub: HubDep, who: Reader) -> HTMLResponse:
 
 
 def _render_list(request: Request, hub: Any, who: Principal, error: str | None = None, draft: str = "",
-                 status_code: int = 200) -> HTMLResponse:
+                 status_code: int = 200, bform: BuilderForm | None = None,
+                 berrors: dict[str, str] | None = None) -> HTMLResponse:
     lang = lang_of(request)
     installed = set(service.heads(hub))
+    bform = bform or BuilderForm(steps=[BuilderStep(channel="wecom_1v1", scene="onboarding")])
     return render(request, "journeys/list.html", status_code=status_code, s=_s(lang),
+                  bform=bform, brows=(bform.steps + [BuilderStep()] * ROWS)[:ROWS], berrors=berrors or {},
+                  vocab=_vocab(hub, lang), trigger_kinds=TRIGGER_KINDS, condition_kinds=CONDITION_KINDS,
+                  event_types=EVENT_TYPES, trigger_param=TRIGGER_PARAM,
                   journeys=service.list_journeys(hub), templates=TEMPLATES, installed=installed, error=error,
                   draft=draft or json.dumps(TEMPLATES["first-order"], ensure_ascii=False, indent=2),
                   can_edit=allows(who.role, Perm.audience_write))
@@ -202,6 +208,7 @@ def _render_editor(request: Request, hub: Any, who: Principal, journey: Journey,
         json_text=json_text or json.dumps(definition, ensure_ascii=False, indent=2), error=error, error_step=error_step,
         saved=request.query_params.get("saved") == "1", can_edit=allows(who.role, Perm.audience_write),
         names={facet: dict(pairs) for facet, pairs in _vocab(hub, lang).items()}, trigger_value=_trigger_value,
+        next_statuses=service.next_statuses(journey.status), flow=flow.build(journey, f),
         can_funnel=allows(who.role, Perm.reports_read), branches_json=lambda s: json.dumps(
             [b.model_dump(exclude_defaults=True) for b in s.branches], ensure_ascii=False), EXIT=EXIT,
     )
@@ -360,3 +367,23 @@ async def save_json(request: Request, journey_id: str, hub: HubDep, who: Writer)
         data.update({k: v for k, v in new.items() if k not in ("version", "created_at", "updated_at", "updated_by")})
 
     return await _apply(request, hub, who, journey_id, change, keep_json=True)
+
+
+@router.post("/journeys/build", response_class=HTMLResponse)
+async def build_page(request: Request, hub: HubDep, who: Writer) -> Any:
+    """The form-based builder: a trigger and a few steps from drop-downs; then the editor for the rest."""
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf_token", "")))
+    rows = [BuilderStep(wait_days=str(form.get(f"wait_days_{i}", "")), wait_hours=str(form.get(f"wait_hours_{i}", "")),
+                        channel=str(form.get(f"channel_{i}", "")), scene=str(form.get(f"scene_{i}", "")),
+                        condition=str(form.get(f"condition_{i}", "")), negate=form.get(f"negate_{i}") == "on")
+            for i in range(ROWS)]
+    bform = BuilderForm(name=str(form.get("name", ""))[:200], trigger_kind=str(form.get("trigger_kind", "")),
+                        trigger_value=str(form.get("trigger_value", ""))[:200], steps=rows)
+    try:
+        j = service.save(hub, to_journey(bform), who.name)
+    except ProblemError as exc:
+        where = exc.field if exc.field and (exc.field == "name" or exc.field.startswith("step-")
+                                            or exc.field == "trigger_value") else field_of_problem(exc, bform)
+        return _render_list(request, hub, who, status_code=exc.status, bform=bform, berrors={where: exc.message})
+    return RedirectResponse(f"/journeys/{j.id}?saved=1", status_code=303)

@@ -20,6 +20,7 @@ from contenthub.journeys import validation
 from contenthub.journeys.models import Journey, JourneyIn, JourneyStatus, JourneySummary, VersionInfo
 from contenthub.timeutil import to_iso, utcnow
 from contenthub.i18n import _
+from contenthub.labels import label
 
 JOURNEYS = "journeys"
 VERSIONS = "journey_versions"
@@ -79,6 +80,22 @@ def active(hub: Hub) -> list[Journey]:
     return [j for j in heads(hub).values() if j.status == "active"]
 
 
+PAUSABLE = frozenset({"active"})
+"""Only a running journey can pause: a draft or archived journey has nothing in flight to hold."""
+
+
+def next_statuses(status: str) -> list[str]:
+    """The statuses a journey in ``status`` may move to (the console offers exactly these)."""
+    return [s for s in ("active", "paused", "draft", "archived") if s != status and (s != "paused" or status in PAUSABLE)]
+
+
+def check_transition(current: str, wanted: str) -> None:
+    if wanted not in next_statuses(current):
+        raise InvalidError(_("A {current} journey cannot be paused: only an active journey has users in flight to "
+                             "hold. Activate it first.").format(current=label("journey_status", current)),
+                           field="status", value=wanted, allowed=next_statuses(current))
+
+
 def save(hub: Hub, data: JourneyIn, actor: str, *, journey_id: str | None = None,
          expected_version: int | None = None) -> Journey:
     """Create (``journey_id`` None) or edit a journey; returns the new version."""
@@ -95,6 +112,8 @@ def save(hub: Hub, data: JourneyIn, actor: str, *, journey_id: str | None = None
     if not creating and head is None:
         raise NotFoundError(_("No journey '{jid}'.").format(jid=jid), field="journey_id", value=jid)
     current = int(head["version"]) if head else 0
+    if head is not None and data.status != head.get("status"):
+        check_transition(str(head.get("status")), data.status)
     if expected_version is not None and expected_version != current:
         raise ConflictError(_("Journey '{jid}' is at version {current}, you edited version {expected_version}. Reload and apply your change again.").format(jid=jid, current=current, expected_version=expected_version), field="expected_version", value=expected_version,
                             extra={"current_version": current})

@@ -110,6 +110,33 @@ def check_vocabulary(hub: Hub, data: JourneyIn) -> None:
         _check_condition(hub, c, f"trigger.only_if.{k}")
 
 
+ONE_TO_ONE_CHANNELS = frozenset({"wecom_1v1"})
+"""Channels that reach one person (a WeCom customer in a private chat)."""
+GROUP_CHANNELS = frozenset({"wecom_group"})
+"""Channels whose send reaches a whole group: in a 1:1 journey it would reach everyone in the group."""
+
+
+def check_channels(data: JourneyIn) -> None:
+    """A 1:1 journey (a step on a 1:1 channel, or entered when a WeCom customer is added) sends to one
+    person at a time; a step on a group channel would post to every member of a group instead — refused,
+    naming the step, so a step moved to a group channel is never saved without a word."""
+    one_to_one = [s for s in data.steps if s.channel in ONE_TO_ONE_CHANNELS]
+    added_on_wecom = data.trigger.kind == "identity_added" and data.trigger.identity_type == "external_userid"
+    if not one_to_one and not added_on_wecom:
+        return
+    for i, s in enumerate(data.steps):
+        if s.channel in GROUP_CHANNELS:
+            raise InvalidError(
+                _("Step '{step}' sends on a group channel, but this is a 1:1 journey (it talks to each customer "
+                  "privately{because}): a group send would reach everyone in the group, not this customer. Pick a "
+                  "1:1 channel, or build a separate journey for the group.").format(
+                    step=s.name or s.id,
+                    because=_(", entered when a WeCom customer is added") if added_on_wecom else
+                    _(", as step '{other}' does").format(other=one_to_one[0].name or one_to_one[0].id)),
+                field=f"steps.{i}.channel", value=s.channel)
+
+
 def check(hub: Hub, data: JourneyIn) -> None:
     check_structure(data)
     check_vocabulary(hub, data)
+    check_channels(data)
