@@ -23,7 +23,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 from contenthub.errors import ConflictError, InvalidError
 from contenthub.hub import Hub
 from contenthub.i18n import N_, _, current_language, fixed_parts
-from contenthub.labels import label
+from contenthub.labels import label, rule_text
 from contenthub.localtime import format_local
 from contenthub.library import taxonomy
 from contenthub.occasions import raises_cadence
@@ -160,8 +160,10 @@ class _Context:
 
 def _refuse(what: str, found: Sequence[Violation]) -> ConflictError:
     first = found[0]
-    text = "; ".join(f"{v.rule}: {v.message}" for v in found)
-    return ConflictError(_('{what} breaks {rule} ({channel}/{audience}): {text}').format(what=what, rule=first.rule, channel=first.channel, audience=first.audience, text=text),
+    text = "; ".join(f"{rule_text(v.rule)}: {v.message}" for v in found)
+    return ConflictError(_("{what} breaks {rule} ({channel}/{audience}): {text}").format(
+        what=what, rule=rule_text(first.rule), channel=label("channel", first.channel),
+        audience=_("Everyone") if first.audience == "all" else first.audience, text=text),
                          field=first.rule, extra={"cap": first.rule, "limit": first.limit, "actual": first.actual,
                                                   "violations": [v.model_dump() for v in found]})
 
