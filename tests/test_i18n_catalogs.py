@@ -81,7 +81,7 @@ def test_translations_keep_their_placeholders(locale: str) -> None:
 
 def test_chinese_is_not_the_english_copied() -> None:
     same = [m.id for m in _catalog("zh_CN") if m.id and m.string == m.id and re.search(r"[A-Za-z]{3}", str(m.id))]
-    allowed = {"LTV", "CSV", "ICS", "OCR", "API", "MDE", "ContentHub", "A/B"}
+    allowed = {"LTV", "CSV", "ICS", "OCR", "API", "MDE", "ContentHub", "A/B", "Holm"}  # names kept in Chinese text
     assert not [s for s in same if s not in allowed], same
 
 
