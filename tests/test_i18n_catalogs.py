@@ -110,6 +110,6 @@ def test_times_read_in_the_hub_zone() -> None:
     midnight_in_beijing = datetime(2026, 12, 6, 16, 0, tzinfo=UTC)
     with i18n.use_language("zh"):
         assert localtime.format_datetime(midnight_in_beijing) == "2026-12-07 00:00"
-        assert localtime.format_datetime(midnight_in_beijing, show_zone=True) == "2026-12-07 00:00 (中国时间)"
+        assert localtime.format_datetime(midnight_in_beijing, show_zone=True) == "2026-12-07 00:00（中国时间）"
     with i18n.use_language("en"):
         assert localtime.format_datetime(midnight_in_beijing, show_zone=True) == "2026-12-07 00:00 (China Time)"
