@@ -8,7 +8,7 @@ shown as it is (a new value must never hide a row).
 
 from __future__ import annotations
 
-from contenthub.i18n import N_, gettext
+from contenthub.i18n import N_, gettext, translations
 
 CODES: dict[str, dict[str, str]] = {
     "status": {
@@ -264,6 +264,13 @@ def label(group: str, code: object) -> str:
     names = CODES.get(group, {})
     key = str(code)
     return gettext(names[key]) if key in names else key
+
+
+def label_in(lang: str, group: str, code: object) -> str:
+    """``label`` in a given language (for code that writes both languages side by side)."""
+    names = CODES.get(group, {})
+    key = str(code)
+    return translations(lang).gettext(names[key]) if key in names else key
 
 
 def why_text(why: str) -> str:

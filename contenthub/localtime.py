@@ -15,7 +15,7 @@ from babel.dates import format_date as _babel_format_date
 from babel.dates import format_datetime as _babel_format_datetime
 from babel.dates import get_timezone_name
 
-from contenthub.i18n import current_locale
+from contenthub.i18n import _, current_locale
 from contenthub.timeutil import to_utc
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -46,7 +46,7 @@ def format_datetime(dt: datetime | None, *, zone: ZoneInfo | None = None, show_z
         return ""
     z = zone or hub_zone()
     text = str(_babel_format_datetime(to_utc(dt), fmt, tzinfo=z, locale=current_locale()))
-    return f"{text} ({zone_label(z)})" if show_zone else text
+    return _("{time} ({zone})").format(time=text, zone=zone_label(z)) if show_zone else text
 
 
 def format_date(d: date, fmt: str = "medium") -> str:

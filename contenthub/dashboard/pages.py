@@ -20,6 +20,7 @@ from contenthub.dashboard import charts, fatigue, rollup, service, tables
 from contenthub.dashboard.charts import Chart
 from contenthub.dashboard.models import CohortBy
 from contenthub.dashboard.wording import WORDS
+from contenthub.labels import label
 from contenthub.deps import HubDep, require
 from contenthub.hub import Hub
 from contenthub.library import taxonomy
@@ -124,7 +125,7 @@ async def channels_page(request: Request, hub: HubDep, who: Reader, weeks: Weeks
 def _fatigue_charts(hub: Hub, lang: str, channel: str) -> tuple[list[Chart], Any]:
     tr = _tr(lang)
     v = service.fatigue_view(hub, channel)
-    return [_chart("fatigue-curve", f"{tr('dash_fatigue')} · {channel}", charts.fatigue_curve(v, tr), v.missing,
+    return [_chart("fatigue-curve", f"{tr('dash_fatigue')} · {label('channel', channel)}", charts.fatigue_curve(v, tr), v.missing,
                    tables.fatigue(v), _csv("fatigue", channel=channel), tr("dash_no_sends"))], v
 
 

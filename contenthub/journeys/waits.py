@@ -54,7 +54,7 @@ def describe(wait: Wait) -> str:
         parts.append(_("{n}h").format(n=wait.hours))
     if wait.minutes:
         parts.append(_("{n}m").format(n=wait.minutes))
-    text = " ".join(parts) or _("no wait")
+    text = " ".join(parts) or _("none")
     if wait.weekday is not None:
         text += " · " + label("weekday", wait.weekday)
     if wait.window_start:

@@ -23,8 +23,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 from contenthub.errors import ConflictError, InvalidError
 from contenthub.hub import Hub
 from contenthub.i18n import N_, _, current_language, fixed_parts
-from contenthub.labels import label
-from contenthub.localtime import format_local
+from contenthub.labels import label, rule_text
+from contenthub.localtime import format_local, zone_label
 from contenthub.library import taxonomy
 from contenthub.occasions import raises_cadence
 from contenthub.publish import audiences as audience_lookup
@@ -160,8 +160,10 @@ class _Context:
 
 def _refuse(what: str, found: Sequence[Violation]) -> ConflictError:
     first = found[0]
-    text = "; ".join(f"{v.rule}: {v.message}" for v in found)
-    return ConflictError(_('{what} breaks {rule} ({channel}/{audience}): {text}').format(what=what, rule=first.rule, channel=first.channel, audience=first.audience, text=text),
+    text = "; ".join(f"{rule_text(v.rule)}: {v.message}" for v in found)
+    return ConflictError(_("{what} breaks {rule} ({channel}/{audience}): {text}").format(
+        what=what, rule=rule_text(first.rule), channel=label("channel", first.channel),
+        audience=_("Everyone") if first.audience == "all" else first.audience, text=text),
                          field=first.rule, extra={"cap": first.rule, "limit": first.limit, "actual": first.actual,
                                                   "violations": [v.model_dump() for v in found]})
 
@@ -169,7 +171,7 @@ def _refuse(what: str, found: Sequence[Violation]) -> ConflictError:
 def _past(slot: PlanSlot, now: datetime) -> ConflictError:
     zone = ZoneInfo(slot.timezone)
     return ConflictError(
-        _('Slot {id} was due {start:%a %Y-%m-%d %H:%M} {timezone}, before now ({astimezone:%a %Y-%m-%d %H:%M}): past days are read-only; plan a later time instead.').format(id=slot.id, start=slot.start, timezone=slot.timezone, astimezone=now.astimezone(zone)),
+        _('Slot {id} was due {start:%a %Y-%m-%d %H:%M} {timezone}, before now ({astimezone:%a %Y-%m-%d %H:%M}): past days are read-only; plan a later time instead.').format(id=slot.id, start=slot.start, timezone=zone_label(zone), astimezone=now.astimezone(zone)),
         field="start", value=slot.start.isoformat(), extra={"cap": "past"})
 
 
@@ -287,7 +289,7 @@ def edit_slot(hub: Hub, week: date, slot_id_: str, patch: SlotPatch, actor: str,
                 found = ctx.violations(others, moved, local)
                 if found:
                     raise _refuse(_("Moving slot {slot} to {when} {zone}").format(
-                        slot=slot.id, when=format_local(local, "EEE yyyy-MM-dd HH:mm"), zone=zone.key), found)
+                        slot=slot.id, when=format_local(local, "EEE yyyy-MM-dd HH:mm"), zone=zone_label(zone)), found)
                 if local != before.start:
                     done.append(_("moved {old} → {new}").format(old=format_local(before.start, "EEE MM-dd HH:mm"),
                                                               new=format_local(local, "EEE MM-dd HH:mm")))
@@ -328,7 +330,7 @@ def _moved_rationale(slot: PlanSlot, actor: str) -> list[str]:
     marks = [m for msgid in TIME_REASONS for m in fixed_parts(msgid)]
     kept = [r for r in slot.rationale if not any(m in r for m in marks)]
     return [*kept, _(TIME_REASONS[2]).format(who=actor, when=format_local(slot.start, "EEE MM-dd HH:mm"),
-                                             zone=slot.timezone)]
+                                             zone=zone_label(ZoneInfo(slot.timezone)))]
 
 
 def _swap(hub: Hub, plan: Plan, slot: PlanSlot, asset_id: str, ctx: _Context) -> PlanSlot:

@@ -34,7 +34,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 from .besttime import prior_curve
 from contenthub.i18n import _
 from contenthub.labels import label
-from contenthub.localtime import format_local
+from contenthub.localtime import format_local, zone_label
 from contenthub.occasions import HolidayMark, raises_cadence
 from .rules import (
     CHANNELS,
@@ -278,7 +278,7 @@ def _candidates(rule: CadenceRule, week_start: date) -> tuple[list[_Candidate], 
             back = start.astimezone(dt_timezone.utc).astimezone(zone)
             if back.replace(tzinfo=None) != start.replace(tzinfo=None):
                 notes.append(_("{day} {hour:02d}:00 does not exist in {zone} (DST)").format(
-                    day=day.isoformat(), hour=hour, zone=rule.timezone))
+                    day=day.isoformat(), hour=hour, zone=zone_label(rule.zone)))
                 continue
             found.append(_Candidate(start, _epoch(start), day, month_key(day), day.weekday(), hour))
     return found, notes
@@ -295,7 +295,7 @@ def _future(
     if len(future) < len(found):
         local = not_before.astimezone(rule.zone)
         past = _("{n} open hours are already past (now {now} {zone}); the past is not planned").format(
-            n=len(found) - len(future), now=format_local(local, "EEE MM-dd HH:mm"), zone=rule.timezone)
+            n=len(found) - len(future), now=format_local(local, "EEE MM-dd HH:mm"), zone=zone_label(rule.zone))
         notes = [*notes, past]
     return future, notes
 
@@ -467,7 +467,7 @@ def _make_slot(
     rationale = [
         why_type,
         _("{when} {zone}: best-time score {score:.4f}, rank {rank} of {n} open hours").format(
-            when=format_local(cand.start, "EEE HH:mm"), zone=pair.rule.timezone, score=base, rank=rank,
+            when=format_local(cand.start, "EEE HH:mm"), zone=zone_label(pair.rule.zone), score=base, rank=rank,
             n=len(pair.candidates)),
     ]
     if pair.day_counts[cand.day]:
@@ -509,7 +509,7 @@ def _unmet(pair: _Pair) -> list[Unmet]:
     no_asset = [_no_asset(pair.channel, t) for t in sorted(pair.no_asset)]
     at_max = all(pair.types[t] >= high for t, (_, high) in rule.mix.items() if t not in pair.no_asset)
     overall = pair.blocked + no_asset + ([_("every other content type is at its mix maximum")] if at_max else [])
-    for kind, (low, _) in rule.mix.items():
+    for kind, (low, _high) in rule.mix.items():
         if pair.types[kind] < low:
             why = [_no_asset(pair.channel, kind)] if kind in pair.no_asset else []
             found.append(entry(f"mix.{kind}.min", low, why + pair.blocked))
@@ -561,7 +561,7 @@ def slot_violations(
             _("{weekday} is not an allowed weekday").format(weekday=format_local(local, "EEEE")))
     if local.hour not in rule.open_hours:
         add("windows", str(rule.windows), f"{local:%H:%M}", _("{time} {zone} is outside the windows").format(
-            time=f"{local:%H:%M}", zone=rule.timezone))
+            time=f"{local:%H:%M}", zone=zone_label(rule.zone)))
     if day in rule.blackout_dates:
         add("blackout_dates", day.isoformat(), day.isoformat(), _("{day} is a blackout date").format(day=day.isoformat()))
     local_others = [(o, o.start.astimezone(zone)) for o in others]

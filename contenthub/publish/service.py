@@ -17,7 +17,7 @@ import re
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
@@ -60,6 +60,7 @@ from contenthub.publish.rules import (
 from contenthub.store.query import AssetFilter, EventQuery
 from contenthub.timeutil import from_iso, to_iso, utcnow
 from contenthub.i18n import _
+from contenthub.labels import rule_text
 
 RULES = "cadence_rules"
 SETTINGS = "publish_settings"
@@ -469,11 +470,13 @@ def already_sent(hub: Hub, week: date, rules: Sequence[CadenceRule]) -> dict[tup
 
 
 def _channel_summary(plan_slots: Sequence[PlanSlot], unmet: Sequence[Unmet], channels: Sequence[str],
-                     planned_pairs: set[str]) -> dict[str, ChannelSummary]:
+                     planned_pairs: set[str], audience_names: Mapping[str, str]) -> dict[str, ChannelSummary]:
     reasons: dict[str, list[str]] = defaultdict(list)
     for u in unmet:
         for why in u.reasons:
-            text = f"{u.audience} · {u.rule} (wanted {u.wanted}, planned {u.planned}): {why}"
+            text = _("{audience} · {rule} (wanted {wanted}, planned {planned}): {why}").format(
+                audience=audience_names.get(u.audience, u.audience), rule=rule_text(u.rule), wanted=u.wanted,
+                planned=u.planned, why=why)
             if text not in reasons[u.channel]:
                 reasons[u.channel].append(text)
     out = {}
@@ -481,7 +484,7 @@ def _channel_summary(plan_slots: Sequence[PlanSlot], unmet: Sequence[Unmet], cha
         n = sum(1 for s in plan_slots if s.channel == channel and s.status != "skipped")
         why = reasons.get(channel, [])
         if channel not in planned_pairs:
-            why = [*why, "no cadence rule resolves for the selected audiences"]
+            why = [*why, _("no cadence rule resolves for the selected audiences")]
         out[channel] = ChannelSummary(slots=n, reasons=why)
     return out
 
@@ -555,10 +558,11 @@ def generate(
     slots = sorted(slots + skipped, key=lambda s: (s.start.timestamp(), CHANNELS.index(s.channel), s.audience.key))
     notes = []
     if hub.store.count_assets(AssetFilter(statuses=("approved",))) == 0:
-        notes.append("the library has no approved assets: approve assets to fill the plan")
+        notes.append(_("the library has no approved assets: approve assets to fill the plan"))
     plan = Plan(
         week_start=week, version=0, channels=channels, audiences=keys, slots=slots, unmet=result.unmet,
-        conflicts=result.conflicts, channel_summary=_channel_summary(slots, result.unmet, channels, planned_pairs),
+        conflicts=result.conflicts, channel_summary=_channel_summary(slots, result.unmet, channels, planned_pairs, {
+            k: audience_lookup.label(hub, audience_lookup.parse_audience(k)) for k in {u.audience for u in result.unmet}}),
         notes=notes, holidays=holidays, action=action, created_at=to_iso(now), created_by=actor,
     )
     saved = save_plan(hub, plan, expected_version if expected_version is not None else (current.version if current else 0))

@@ -60,8 +60,8 @@ async def post_events(batch: EventBatch, hub: HubDep, who: EventWriter) -> Any:
     body = result.model_dump()
     if status == 422:  # every 4xx carries error.message, like all other errors; `rejected` has the details
         first = result.rejected[0]
-        body["error"] = {"code": "invalid", "message": f"All {len(result.rejected)} events were rejected; "
-                         f"event {first.index}: {first.reason}", "field": "events"}
+        body["error"] = {"code": "invalid", "message": _("All {n} events were rejected; event {index}: {reason}").format(
+                         n=len(result.rejected), index=first.index, reason=first.reason), "field": "events"}
     return JSONResponse(body, status_code=status)
 
 
