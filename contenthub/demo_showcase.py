@@ -38,12 +38,12 @@ def plan_this_week(hub: Hub, now: datetime) -> str:
     if publish.find_plan(hub, week_start_of(today)) is not None:
         return f"plan of the week of {week_start_of(today)} already present"
     plan = publish.generate(hub, today, None, ["all"], "demo", now=now)
-    return f"planned the week of {plan.week}: {len(plan.slots)} slots"
+    return f"planned the week of {plan.week_start}: {len(plan.slots)} slots"
 
 
-def finished_experiments(hub: Hub, now: datetime) -> list[str]:
+def finished_experiments(hub: Hub, now: datetime, configs: tuple[SimConfig, ...] = EXPERIMENTS) -> list[str]:
     out = []
-    for cfg in EXPERIMENTS:
+    for cfg in configs:
         if hub.store.get_doc(experiments.COLLECTION, cfg.key) is not None:
             out.append(f"experiment {cfg.key} already present")
             continue
@@ -55,16 +55,16 @@ def finished_experiments(hub: Hub, now: datetime) -> list[str]:
     return out
 
 
-def journeys_with_funnels(hub: Hub, *, users: int = 400) -> list[str]:
+def journeys_with_funnels(hub: Hub, *, users: int = 300, days: int = 35) -> list[str]:
     if all(j in journeys.heads(hub) for j in JOURNEYS):
         return ["journeys already present"]
     for template in JOURNEYS[1:]:
         if template not in journeys.heads(hub):
             journeys.install_template(hub, template, "demo", status="active")
-    result = run_cohort(hub, CohortConfig(users=users, journey=JOURNEYS[0], days=35, arrival_days=21, tick_hours=3,
+    result = run_cohort(hub, CohortConfig(users=users, journey=JOURNEYS[0], days=days, arrival_days=days * 0.6, tick_hours=4,
                                           assets=24, seed=7))
     f = result["funnel"]
-    return [f"journeys {', '.join(JOURNEYS)}: {f['entered']} users entered {JOURNEYS[0]} over 5 weeks, "
+    return [f"journeys {', '.join(JOURNEYS)}: {f['entered']} users entered {JOURNEYS[0]} over {days} days, "
             f"{result['events_ingested']} events"]
 
 

@@ -85,7 +85,8 @@ def serve_demo(embedder: Embedder, prefix: str = "contenthub-live-") -> Iterator
     model_dir = Path(os.environ.get("CONTENTHUB_TEST_MODEL", DEFAULT_MODEL_DIR))
     settings = Settings(data_dir=data_dir / "data", model_path=model_dir, session_secret="live-test-secret")
     hub = open_hub(settings, embedder=embedder)
-    load_demo(hub, n_assets=DEMO_ASSETS, n_users=DEMO_USERS)
+    # without the showcase (simulated experiments and journeys): tests add exactly the objects they assert on
+    load_demo(hub, n_assets=DEMO_ASSETS, n_users=DEMO_USERS, showcase=False)
     port = free_port()
     app = create_app(settings, hub)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))

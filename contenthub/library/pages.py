@@ -154,11 +154,8 @@ def accept(request: Request, hub: HubDep, who: Writer, asset_id: str,
     return RedirectResponse(f"/library/assets/{asset_id}", status_code=303)
 
 
-@router.post("/library/assets/{asset_id}/suggestions/{action}", response_class=HTMLResponse, response_model=None)
-def one_suggestion(request: Request, hub: HubDep, who: Writer, asset_id: str, action: Literal["accept", "reject"],
-                   csrf_token: Annotated[str, Form()] = "", facet: Annotated[str, Form(max_length=40)] = "",
-                   label: Annotated[str, Form(max_length=200)] = "",
-                   back: Annotated[Literal["detail", "review"], Form()] = "detail") -> HTMLResponse | RedirectResponse:
+def _one_suggestion(request: Request, hub: Hub, who: Principal, asset_id: str, action: str, csrf_token: str,
+                    facet: str, label: str, back: str) -> HTMLResponse | RedirectResponse:
     """One chip accepted or rejected on its own; back to the page the editor came from."""
     check_csrf(request, csrf_token)
     try:
@@ -172,6 +169,23 @@ def one_suggestion(request: Request, hub: HubDep, who: Writer, asset_id: str, ac
         return _detail(request, hub, who, asset_id, flash=exc.message, status_code=exc.status)
     target = "/library/review" if back == "review" else f"/library/assets/{path_segment(asset_id)}"
     return RedirectResponse(target, status_code=303)
+
+
+ChipFacet = Annotated[str, Form(max_length=40)]
+ChipLabel = Annotated[str, Form(max_length=200)]
+ChipBack = Annotated[Literal["detail", "review"], Form()]
+
+
+@router.post("/library/assets/{asset_id}/suggestions/accept", response_class=HTMLResponse, response_model=None)
+def accept_one(request: Request, hub: HubDep, who: Writer, asset_id: str, csrf_token: Annotated[str, Form()] = "",
+               facet: ChipFacet = "", label: ChipLabel = "", back: ChipBack = "detail") -> HTMLResponse | RedirectResponse:
+    return _one_suggestion(request, hub, who, asset_id, "accept", csrf_token, facet, label, back)
+
+
+@router.post("/library/assets/{asset_id}/suggestions/reject", response_class=HTMLResponse, response_model=None)
+def reject_one(request: Request, hub: HubDep, who: Writer, asset_id: str, csrf_token: Annotated[str, Form()] = "",
+               facet: ChipFacet = "", label: ChipLabel = "", back: ChipBack = "detail") -> HTMLResponse | RedirectResponse:
+    return _one_suggestion(request, hub, who, asset_id, "reject", csrf_token, facet, label, back)
 
 
 EDIT_FIELDS = ("title", "scenes", "channels", "content_type", "tags", "status")
