@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import gettext as _gettext
 import string
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from functools import cache
+from functools import cache, lru_cache
 from io import BytesIO
 from pathlib import Path
+from typing import TypeVar
 
 from babel import Locale
 from babel.messages.mofile import write_mo
@@ -33,6 +34,7 @@ from babel.support import LazyProxy, Translations
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "messages"
+T = TypeVar("T")
 LANGUAGES: dict[str, str] = {"zh": "zh_CN", "en": "en"}
 """The console's language codes (``?lang=``, the cookie) and the catalog locale each one reads."""
 DEFAULT_LANGUAGE = "zh"
@@ -73,6 +75,15 @@ def use_language(lang: str) -> Iterator[None]:
     token = _language.set(lang if lang in LANGUAGES else DEFAULT_LANGUAGE)
     try:
         yield
+    finally:
+        _language.reset(token)
+
+
+def run_in_language(lang: str, fn: Callable[[], T]) -> T:
+    """``fn()`` with ``lang`` current (a context manager's cost, without the generator: the next-content path)."""
+    token = _language.set(lang if lang in LANGUAGES else DEFAULT_LANGUAGE)
+    try:
+        return fn()
     finally:
         _language.reset(token)
 
@@ -136,7 +147,9 @@ def parse_accept_language(header: str) -> list[str]:
     return [tag for _w, _i, tag in sorted(ranked)]
 
 
+@lru_cache(maxsize=256)
 def from_accept_language(header: str | None) -> str | None:
+    """The first console language an Accept-Language header accepts (memoised: clients repeat one header)."""
     for tag in parse_accept_language(header or ""):
         primary = tag.split("-")[0].split("_")[0]
         if primary in LANGUAGES:

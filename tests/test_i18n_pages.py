@@ -69,3 +69,15 @@ def test_times_read_in_the_hub_zone_with_the_zone_named(clients) -> None:
     page = login(clients).get("/users/u-tz").text
     assert "<th>时间 (中国时间)</th>" in page
     assert "2026-12-07 00:00" in page and "2026-12-06 16:00" not in page, "16:00Z is midnight in Beijing"
+
+
+def test_an_upload_over_the_limit_from_the_console_is_a_page_not_json(clients) -> None:
+    limit = clients.hub.settings.max_upload_bytes + 1024 * 1024
+    body = b"x" * (limit + 1)
+    page = clients.anon.post("/library/upload", content=body, headers={"content-type": "application/octet-stream"})
+    assert page.status_code == 413 and page.headers["content-type"].startswith("text/html")
+    assert "请求体超过了" in page.text and 'href="/library/upload"' in page.text
+    api = clients.anon.post("/v1/assets/upload", content=body, headers={"content-type": "application/octet-stream",
+                                                                        "Accept-Language": "en"})
+    assert api.status_code == 413 and api.json()["error"]["code"] == "too_large"
+    assert api.json()["error"]["message"].startswith("The request body is larger than the limit of")

@@ -519,7 +519,7 @@ def test_editor_page_lists_steps_with_funnel_and_saves_a_step_as_a_new_version(j
     j = service.get(jhub, "new-contact-care")
     assert j.version == 2 and j.step("care").wait.days == 2 and j.step("care").scene == "tutorial"
     r = web.post("/journeys/new-contact-care/steps/care", data={**form, "expected_version": "2", "wait_days": "500"})
-    assert r.status_code == 422 and "longer than a year" in r.text
+    assert r.status_code == 422 and "超过一年（365 天）" in r.text  # the page speaks Chinese
     r = web.post("/journeys/new-contact-care/steps/care", data={**form, "expected_version": "2", "channel": "myspace"})
     assert r.status_code == 422 and "myspace" in r.text
     assert service.get(jhub, "new-contact-care").version == 2

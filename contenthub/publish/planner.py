@@ -32,7 +32,7 @@ import numpy as np
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from .besttime import prior_curve
-from contenthub.i18n import _
+from contenthub.i18n import _, current_language
 from contenthub.labels import label
 from contenthub.localtime import format_local, zone_label
 from contenthub.occasions import HolidayMark, raises_cadence
@@ -189,12 +189,13 @@ def _holiday_dates(holidays: Sequence[HolidayMark], week_start: date) -> dict[da
     found: dict[date, list[str]] = {}
     for mark in holidays:
         if raises_cadence(mark) and mark.date in days:
-            found.setdefault(mark.date, []).append(mark.name)
+            found.setdefault(mark.date, []).append(mark.label(current_language()))
     return found
 
 
 def _holiday_names(holiday_days: Mapping[date, list[str]]) -> str:
-    """'国庆节 (National Day) 10-01…10-04, 双11 11-11': one entry per name with its first and last day."""
+    """'国庆节 10-01…10-04, 双11 11-11' (or 'National Day 10-01…10-04' in English): one entry per name with its
+    first and last day."""
     spans: dict[str, list[date]] = {}
     for day in sorted(holiday_days):
         for name in holiday_days[day]:

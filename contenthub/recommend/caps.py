@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, model_validator
 from contenthub.errors import InvalidError
 from contenthub.hub import Hub
 from contenthub.i18n import N_, _
+from contenthub.labels import label
 from contenthub.library import taxonomy
 from contenthub.recommend import doccache
 from contenthub.timeutil import from_iso
@@ -123,8 +124,8 @@ def cap_status(hub: Hub, rule: CapRule, delivered_ts: list[str], now: datetime) 
             continue
         used = sum(1 for t in times if t >= start)
         if used >= limit:
-            blocked.append((_(LIMIT_NAMES[name]).format(limit=limit, channel=taxonomy.names(hub.store, "channels").get(
-                rule.channel, rule.channel), used=used), reopen))
+            blocked.append((_(LIMIT_NAMES[name]).format(limit=limit, channel=label("channel", rule.channel), used=used),
+                            reopen))
     if not blocked:
         return False, None, None
     reason, reopen = max(blocked, key=lambda b: b[1])

@@ -220,8 +220,7 @@ class NextContentFastPath:
 def _in_language(lang: str, compute: Callable[[], Any]) -> Any:
     """Reasons read in the asker's language: the pick runs in a worker thread, outside the request's context
     (and this path answers before ``LanguageMiddleware``)."""
-    with use_language(lang):
-        return compute()
+    return run_in_language(lang, compute)
 
 
 def _exception_handler(app: Any, exc: Exception) -> Any:
