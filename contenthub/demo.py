@@ -11,8 +11,8 @@ import json
 
 from tqdm import tqdm
 
-from contenthub.access import keys
 from contenthub import demo_showcase
+from contenthub.access import keys
 from contenthub.dashboard import service as dashboard_service
 from contenthub.hub import Hub
 from contenthub.library import service

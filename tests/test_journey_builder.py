@@ -3,8 +3,6 @@ conversion and drop-off, no pause on a draft, and a 1:1 journey's step refused o
 
 from __future__ import annotations
 
-
-
 import pytest
 
 from contenthub.errors import InvalidError

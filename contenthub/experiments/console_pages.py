@@ -16,7 +16,13 @@ from contenthub.access.roles import Perm
 from contenthub.deps import HubDep, check_csrf, require
 from contenthub.errors import ProblemError
 from contenthub.experiments import service
-from contenthub.experiments.console_form import CONSOLE_CHANGES, FIELDS, METHODS, ExperimentForm, to_create
+from contenthub.experiments.console_form import (
+    CONSOLE_CHANGES,
+    FIELDS,
+    METHODS,
+    ExperimentForm,
+    to_create,
+)
 from contenthub.experiments.metrics import METRICS
 from contenthub.journeys import service as journeys
 from contenthub.library import taxonomy
@@ -26,6 +32,7 @@ from contenthub.web.templating import path_segment, render
 
 router = APIRouter(include_in_schema=False)
 Writer = Annotated[Principal, Depends(require(Perm.experiments_write))]
+BLANK = ExperimentForm()
 
 
 def _form_page(request: Request, hub: HubDep, form: ExperimentForm, errors: dict[str, str] | None = None,
@@ -44,7 +51,7 @@ def new_experiment_form(request: Request, hub: HubDep, who: Writer) -> HTMLRespo
 @router.post("/experiments/new", response_class=HTMLResponse, response_model=None)
 def create_experiment(request: Request, hub: HubDep, who: Writer,
                       csrf_token: Annotated[str, Form()] = "",
-                      form: Annotated[ExperimentForm, Form()] = ExperimentForm()) -> HTMLResponse | RedirectResponse:
+                      form: Annotated[ExperimentForm, Form()] = BLANK) -> HTMLResponse | RedirectResponse:
     check_csrf(request, csrf_token)
     try:
         exp = service.create_experiment(hub, to_create(form), who.name)

@@ -16,7 +16,6 @@ from pydantic import ValidationError
 from contenthub import audit
 from contenthub.errors import ConflictError, InvalidError, NotFoundError
 from contenthub.hub import Hub
-from contenthub.i18n import _
 from contenthub import clock
 from contenthub.library import ocr, ocr_jobs, seasonal, tagging, taxonomy
 from contenthub.library.media import kind_for_mime, store_upload

@@ -24,7 +24,6 @@ from pydantic import BaseModel, Field
 
 from contenthub.errors import InvalidError
 from contenthub.hub import Hub
-from contenthub.i18n import _
 from contenthub.library import taxonomy
 from contenthub.library.models import Asset, AssetUpdate, SuggestedLabel, Suggestions
 from contenthub.library.suggester import cues as cue_data

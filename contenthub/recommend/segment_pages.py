@@ -16,7 +16,15 @@ from contenthub.errors import ProblemError
 from contenthub.library import taxonomy
 from contenthub.recommend import groups, segments
 from contenthub.recommend.user_filters import (
-    BUILDER_FIELDS, BUILDER_OPS, TIERS, BuilderRow, UserFilter, condition_text, field_label, new_segment_id, op_label,
+    BUILDER_FIELDS,
+    BUILDER_OPS,
+    TIERS,
+    BuilderRow,
+    UserFilter,
+    condition_text,
+    field_label,
+    new_segment_id,
+    op_label,
     rows_to_segment,
 )
 from contenthub.web.forms import field_errors
