@@ -121,7 +121,7 @@ class BodyLimitMiddleware:
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _send_error(send, _too_large(limit), scope["path"])
+            await _send_error(send, _too_large(limit), scope)
             return
         ctype = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
         is_json = (ctype == b"application/json" or ctype.endswith((b"+json", b"ndjson", b"jsonl", b"json-seq"))
@@ -183,7 +183,7 @@ class BodyLimitMiddleware:
             if refused is not None:  # the app answered our refusal with its own error: answer ours instead
                 if not started:
                     started = True
-                    await _send_error(send, refused, scope["path"])
+                    await _send_error(send, refused, scope)
                 return
             if message["type"] == "http.response.start":
                 started = True
@@ -195,14 +195,26 @@ class BodyLimitMiddleware:
             if refused is None:
                 raise
         if refused is not None and not started:
-            await _send_error(send, refused, scope["path"])
+            await _send_error(send, refused, scope)
 
 
-async def _send_error(send: Send, refused: _Refused, path: str) -> None:
+FORM_TYPES = (b"multipart/form-data", b"application/x-www-form-urlencoded")
+
+
+def _is_console_form(scope: Scope) -> bool:
+    """A browser form posted to a console page (not the API): its refusal is a page, never JSON."""
+    if scope["path"].startswith("/v1/"):
+        return False
+    ctype = next((v for k, v in scope.get("headers") or () if k == b"content-type"), b"")
+    return ctype.split(b";")[0].strip().lower() in FORM_TYPES
+
+
+async def _send_error(send: Send, refused: _Refused, scope: Scope) -> None:
     """JSON for the API; for a console form (a too-large upload) a small page in the reader's language with a
     way back to the form — a browser never shows a JSON body. Written here, not from the templates: this
     answers before the app (and its sessions) ran."""
-    if path.startswith("/v1/"):
+    path = scope["path"]
+    if not _is_console_form(scope):
         body = json.dumps({"error": refused.error}).encode()
         ctype = b"application/json"
     else:

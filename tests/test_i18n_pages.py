@@ -74,7 +74,8 @@ def test_times_read_in_the_hub_zone_with_the_zone_named(clients) -> None:
 def test_an_upload_over_the_limit_from_the_console_is_a_page_not_json(clients) -> None:
     limit = clients.hub.settings.max_upload_bytes + 1024 * 1024
     body = b"x" * (limit + 1)
-    page = clients.anon.post("/library/upload", content=body, headers={"content-type": "application/octet-stream"})
+    form = "multipart/form-data; boundary=x"
+    page = clients.anon.post("/library/upload", content=body, headers={"content-type": form})
     assert page.status_code == 413 and page.headers["content-type"].startswith("text/html")
     assert "请求体超过了" in page.text and 'href="/library/upload"' in page.text
     api = clients.anon.post("/v1/assets/upload", content=body, headers={"content-type": "application/octet-stream",

@@ -24,7 +24,7 @@ from contenthub.deps import HubDep, check_rate, require
 from contenthub.errors import GoneError, InvalidError, NotFoundError
 from contenthub.experiments import runtime as experiments_runtime
 from contenthub.hub import Hub
-from contenthub.i18n import use_language, _
+from contenthub.i18n import _, run_in_language
 from contenthub.recommend import (
     batch, caps, events, groups, lifecycle, segments, service, strategies, turns, users,
 )
