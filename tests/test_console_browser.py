@@ -11,9 +11,17 @@ from contenthub.journeys import service as journeys
 from contenthub.library import service as library
 from contenthub.library.models import AssetCreate
 from contenthub.recommend import segments
-from tests.browser import LiveServer, loads_new_page, login
+from tests.browser import LiveServer, loads_new_page, login, serve_demo
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def live_server(embedder):
+    """A demo server of this module's own: the keys, assets, segments, experiments and journeys these flows
+    create must not show up in other modules' pages (they assert exact lists)."""
+    with serve_demo(embedder, prefix="contenthub-console-") as server:
+        yield server
 
 
 def _by():
