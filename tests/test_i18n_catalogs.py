@@ -113,3 +113,15 @@ def test_times_read_in_the_hub_zone() -> None:
         assert localtime.format_datetime(midnight_in_beijing, show_zone=True) == "2026-12-07 00:00（中国时间）"
     with i18n.use_language("en"):
         assert localtime.format_datetime(midnight_in_beijing, show_zone=True) == "2026-12-07 00:00 (China Time)"
+
+
+def test_a_compiled_template_speaks_each_readers_language() -> None:
+    """Jinja folds filters applied to literals at compile time; ours must run per render (else the language
+    of whoever compiled the template first sticks)."""
+    from contenthub.web.templating import TEMPLATES
+
+    template = TEMPLATES.env.from_string("{{ 'target_per_week'|rule_text }}|{{ _('Calendar') }}|{{ label('rule', 'windows') }}")
+    with i18n.use_language("en"):
+        assert template.render() == "target_per_week|Calendar|windows"
+    with i18n.use_language("zh"):
+        assert template.render() == "每周目标|发布日历|发送时段"

@@ -209,8 +209,10 @@ def test_every_page_reads_in_chinese_and_fits_a_phone_and_a_desktop(walk_server:
         browser.set_window_size(1400, 900)
         browser.get(walk_server.url + path)
         visited.append(path)
-        if words := english_words(browser.execute_script(TEXT_JS), data):
-            leaks[f"{name} ({path})"] = sorted(set(words))
+        texts = browser.execute_script(TEXT_JS)
+        if words := english_words(texts, data):
+            where = [t[:120] for t in texts if set(LATIN_WORD.findall(t)) & set(words)][:3]
+            leaks[f"{name} ({path})"] = [*sorted(set(words)), *where]
         for width in WIDTHS:
             _full_page_shot(browser, width, shots / f"{name}-{width}.png")
             layout += [f"{name}: {p}" for p in _layout_problems(browser, width)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 from datetime import datetime
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -18,6 +19,8 @@ from zoneinfo import ZoneInfo
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
 
 from contenthub import i18n, localtime
 from contenthub.access.roles import Perm, allows
@@ -56,12 +59,22 @@ def zone_label(zone: str | None = None) -> str:
     return localtime.zone_label(ZoneInfo(zone) if zone else None)
 
 
+def _per_render(fn: Callable[..., str]) -> Callable[..., str]:
+    """A filter whose answer depends on the request's language or zone. Jinja folds a filter applied to a literal
+    (``'target_per_week'|rule_text``) into the compiled template, in whichever language compiled it first;
+    a filter that takes the render context is never folded."""
+    @pass_context
+    def filter_(_ctx: Context, value: Any, *args: Any, **kwargs: Any) -> str:
+        return fn(value, *args, **kwargs)
+    return filter_
+
+
 TEMPLATES.env.filters["segment"] = path_segment
-TEMPLATES.env.filters["local_in"] = local_in
-TEMPLATES.env.filters["local_time"] = local_time
-TEMPLATES.env.filters["why_text"] = why_text
-TEMPLATES.env.filters["match_text"] = match_text
-TEMPLATES.env.filters["rule_text"] = rule_text
+TEMPLATES.env.filters["local_in"] = _per_render(local_in)
+TEMPLATES.env.filters["local_time"] = _per_render(local_time)
+TEMPLATES.env.filters["why_text"] = _per_render(why_text)
+TEMPLATES.env.filters["match_text"] = _per_render(match_text)
+TEMPLATES.env.filters["rule_text"] = _per_render(rule_text)
 TEMPLATES.env.globals["label"] = label
 TEMPLATES.env.globals["dash_column"] = dash_column
 TEMPLATES.env.globals["dash_cell"] = dash_cell
