@@ -27,11 +27,14 @@ from contenthub.access.keys import ensure_key
 from contenthub.access.roles import Role
 from contenthub.config import Settings
 from contenthub.deps import LoginRequired, changes_state_via_api
+from contenthub.error_text import field_of, pydantic_message
 from contenthub.errors import ProblemError
 from contenthub.hub import Hub, open_hub
+from contenthub.i18n import N_, _
 from contenthub.limits import BodyLimitMiddleware
 from contenthub.store.outage import unavailable
 from contenthub.timeutil import RANGE_TEXT
+from contenthub.web.language import LanguageMiddleware
 
 WEB_DIR = Path(__file__).parent / "web"
 
@@ -156,12 +159,18 @@ def _slash_redirect(app: FastAPI, scope: Scope) -> str | None:
     return quote(other) + (f"?{query}" if query else "")
 
 
+HTTP_MESSAGES = {
+    404: N_("Not found: no page or API route has this address."),
+    405: N_("This address does not accept this method (see /docs for the methods it takes)."),
+}
+"""Starlette's own errors (its detail is English: "Not Found", "Method Not Allowed")."""
+
+
 def _validation_body(errors: list[Any]) -> dict[str, Any]:
-    details = []
-    for err in errors:
-        loc = [str(x) for x in err.get("loc", ()) if x not in ("body", "query", "path", "form")]
-        details.append({"field": ".".join(loc) or None, "message": err.get("msg"), "type": err.get("type")})
-    first = details[0] if details else {"field": None, "message": "invalid request"}
+    """422 body: the first problem as ``message`` (which field, what to enter, in the request's language),
+    every problem in ``details`` with pydantic's stable ``type``."""
+    details = [{"field": field_of(err), "message": pydantic_message(err), "type": err.get("type")} for err in errors]
+    first = details[0] if details else {"field": None, "message": _("The request is not valid.")}
     where = f"{first['field']}: " if first["field"] else ""
     return {"error": {"code": "invalid", "message": f"{where}{first['message']}", "field": first["field"], "details": details}}
 
@@ -243,9 +252,9 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
         import logging
 
         logging.getLogger("contenthub").warning("out-of-range input on %s: %s", request.url.path, exc)
-        return JSONResponse({"error": {"code": "invalid", "message": "A date, time or number is outside the "
-                                       f"supported range ({exc}). Use times within {RANGE_TEXT}."}},
-                            status_code=422)
+        return JSONResponse({"error": {"code": "invalid", "message": _(
+            "A date, time or number is outside the supported range ({detail}). Use times within {range}.").format(
+                detail=exc, range=RANGE_TEXT)}}, status_code=422)
 
     @app.exception_handler(RecursionError)
     async def recursion_handler(request: Request, exc: RecursionError) -> JSONResponse:
@@ -254,8 +263,8 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
         import logging
 
         logging.getLogger("contenthub").warning("input nested too deeply on %s", request.url.path)
-        return JSONResponse({"error": {"code": "invalid", "message": "The input nests too deeply; flatten it "
-                                       "(JSON may nest at most 64 levels)."}}, status_code=422)
+        return JSONResponse({"error": {"code": "invalid", "message": _(
+            "The input nests too deeply; flatten it (JSON may nest at most 64 levels).")}}, status_code=422)
 
     @app.exception_handler(LoginRequired)
     async def login_redirect(request: Request, exc: LoginRequired) -> RedirectResponse:
@@ -267,7 +276,8 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     async def http_handler(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 404 and (location := _slash_redirect(app, request.scope)) is not None:
             return Response(status_code=307, headers={"location": location})
-        return JSONResponse({"error": {"code": "http_error", "message": str(exc.detail)}}, status_code=exc.status_code,
+        message = _(HTTP_MESSAGES[exc.status_code]) if exc.status_code in HTTP_MESSAGES else str(exc.detail)
+        return JSONResponse({"error": {"code": "http_error", "message": message}}, status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
 
     from contenthub.recommend.routes import NextContentFastPath
@@ -298,6 +308,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
         json_paths=frozenset({"/v1/assets/import"}),
     )
     app.add_middleware(HeadAsGetMiddleware)
+    app.add_middleware(LanguageMiddleware, timezone=settings.timezone)  # outermost: every handler reads it
 
     # Routes are matched in order and FastAPI's matching costs per route passed (and twice per included router),
     # so the health check and the hot API routes come first.
@@ -316,10 +327,12 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
             raise unavailable(hub.store.backend, f"no answer within {READY_TIMEOUT:.0f} s") from None
         return {"ok": True, "store": hub.store.backend, "version": __version__}
 
+    from contenthub.access.pages import router as access_pages
     from contenthub.access.routes import router as access_router
     from contenthub.dashboard.pages import VENDOR_PATH, VendorFiles
     from contenthub.dashboard.pages import router as dashboard_pages
     from contenthub.dashboard.routes import router as dashboard_router
+    from contenthub.experiments.console_pages import router as experiment_console
     from contenthub.experiments.pages import router as experiments_pages
     from contenthub.experiments.routes import router as experiments_router
     from contenthub.journeys.pages import router as journeys_pages
@@ -332,15 +345,18 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     from contenthub.publish.routes import router as publish_router
     from contenthub.recommend.pages import router as recommend_pages
     from contenthub.recommend.routes import router as recommend_router
+    from contenthub.recommend.segment_pages import router as segment_pages
     from contenthub.web.pages import router as web_pages
 
     # recommend_router first: next content is the hot path (see _add_routes); no route of library_router matches
     # a path of recommend_router or the other way round (tests/test_app_routes.py checks every route resolves
     # as before).
     for router in (recommend_router, library_router, publish_router, access_router, web_pages, library_pages,
-                   publish_pages, experiments_router, experiments_pages, recommend_pages):
+                   publish_pages, experiments_router, experiment_console, experiments_pages, recommend_pages):
         _add_routes(app, router)
     for router in (tagging_router, review_pages, journeys_router, journeys_pages, dashboard_router, dashboard_pages):
+        _add_routes(app, router)
+    for router in (access_pages, segment_pages):  # console pages of issue 22 (keys, segments)
         _add_routes(app, router)
     app.mount(VENDOR_PATH, VendorFiles(), name="vendor")  # before /static, which would shadow it
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")

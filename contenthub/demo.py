@@ -11,6 +11,7 @@ import json
 
 from tqdm import tqdm
 
+from contenthub import demo_showcase
 from contenthub.access import keys
 from contenthub.dashboard import service as dashboard_service
 from contenthub.hub import Hub
@@ -65,7 +66,7 @@ def _demo_keys(hub: Hub) -> list[str]:
 
 
 def load_demo(hub: Hub, *, n_assets: int = 400, n_users: int = 600, force: bool = False,
-              progress: bool = False) -> list[str]:
+              progress: bool = False, showcase: bool = True) -> list[str]:
     out: list[str] = []
     existing = hub.store.count_assets(AssetFilter())
     if existing and not force:
@@ -76,6 +77,8 @@ def load_demo(hub: Hub, *, n_assets: int = 400, n_users: int = 600, force: bool 
     refreshed = dashboard_service.refresh(hub)  # the value model, and predicted value on users for segments
     out.append(f"dashboard: {refreshed['users']} users over {refreshed['weeks']} weeks; predicted value on "
                f"{refreshed['attributes_written']} users" + (f" ({refreshed['model_missing']})" if refreshed["model_missing"] else ""))
+    if showcase:  # this week's plan, two finished experiments, two journeys with funnels (demo_showcase)
+        out.extend(demo_showcase.load_showcase(hub))
     out.append(f"API keys (also in {hub.settings.data_dir / KEYS_FILE}):")
     out.extend("  " + line for line in _demo_keys(hub))
     return out

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from contenthub.i18n import _
+
 
 class ProblemError(Exception):
     status = 400
@@ -90,7 +92,8 @@ def unknown_value(field: str, value: Any, allowed: list[str]) -> InvalidError:
     """The one message shape for 'not in the vocabulary' so API, CLI and pages agree."""
     shown = ", ".join(allowed)
     return InvalidError(
-        f"Unknown {field} '{value}'. Allowed values: {shown}.", field=field, value=value, allowed=allowed
+        _("Unknown {field} '{value}'. Allowed values: {allowed}.").format(field=field, value=value, allowed=shown),
+        field=field, value=value, allowed=allowed,
     )
 
 

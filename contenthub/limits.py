@@ -14,12 +14,15 @@ their own 400, so the middleware remembers why it refused and answers with that 
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import re
 from collections.abc import Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from contenthub.i18n import _, current_language
 
 MIN_BODY_RATE = 16 * 1024
 """Bytes per second a body must average once BODY_GRACE_S have passed: a slow-drip upload (a byte every few
@@ -40,7 +43,8 @@ def _size(n: int) -> str:
 
 
 def _too_large(limit: int) -> _Refused:
-    return _Refused(413, {"code": "too_large", "message": f"The request body is larger than the limit of {_size(limit)}.",
+    return _Refused(413, {"code": "too_large", "message": _("The request body is larger than the limit of {limit}.").format(
+                              limit=_size(limit)),
                           "limit_bytes": limit})
 
 
@@ -117,7 +121,7 @@ class BodyLimitMiddleware:
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _send_error(send, _too_large(limit))
+            await _send_error(send, _too_large(limit), scope)
             return
         ctype = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
         is_json = (ctype == b"application/json" or ctype.endswith((b"+json", b"ndjson", b"jsonl", b"json-seq"))
@@ -141,11 +145,13 @@ class BodyLimitMiddleware:
                 message = await asyncio.wait_for(receive(), max(min(self.body_timeout, left), 0.0))
             except TimeoutError:
                 if left < self.body_timeout:
-                    refused = _Refused(408, {"code": "timeout", "message": "The request body arrives slower than "
-                                             f"{_size(int(self.min_rate))}/s; send it without pauses."})
+                    refused = _Refused(408, {"code": "timeout", "message": _(
+                        "The request body arrives slower than {rate}/s; send it without pauses.").format(
+                            rate=_size(int(self.min_rate)))})
                 else:
-                    refused = _Refused(408, {"code": "timeout", "message": f"The request body stalled for more than "
-                                             f"{self.body_timeout:g} s; send it without pauses."})
+                    refused = _Refused(408, {"code": "timeout", "message": _(
+                        "The request body stalled for more than {seconds:g} s; send it without pauses.").format(
+                            seconds=self.body_timeout)})
                 raise refused from None
             if message["type"] != "http.request":
                 body_done = True
@@ -163,13 +169,12 @@ class BodyLimitMiddleware:
                     whole = b"".join(chunks)
                     chunks.clear()
                     if too_deep(whole):
-                        refused = _Refused(422, {"code": "invalid", "message": "The JSON nests arrays and objects "
-                                                 f"more than {MAX_JSON_DEPTH} levels deep; flatten it."})
+                        refused = _Refused(422, {"code": "invalid", "message": _(
+                            "The JSON nests arrays and objects more than {depth} levels deep; flatten it.").format(
+                                depth=MAX_JSON_DEPTH)})
                         raise refused
                     if _SUSPECT.search(whole) and _has_lone_surrogate(whole):
-                        refused = _Refused(422, {"code": "invalid", "message": "The JSON holds an unpaired surrogate "
-                                                 "escape (\\ud800–\\udfff), which is not valid Unicode text; send "
-                                                 "UTF-8 text or escape the whole surrogate pair."})
+                        refused = _Refused(422, {"code": "invalid", "message": _('The JSON holds an unpaired surrogate escape (\\ud800–\\udfff), which is not valid Unicode text; send UTF-8 text or escape the whole surrogate pair.')})
                         raise refused
             return message
 
@@ -178,7 +183,7 @@ class BodyLimitMiddleware:
             if refused is not None:  # the app answered our refusal with its own error: answer ours instead
                 if not started:
                     started = True
-                    await _send_error(send, refused)
+                    await _send_error(send, refused, scope)
                 return
             if message["type"] == "http.response.start":
                 started = True
@@ -190,12 +195,37 @@ class BodyLimitMiddleware:
             if refused is None:
                 raise
         if refused is not None and not started:
-            await _send_error(send, refused)
+            await _send_error(send, refused, scope)
 
 
-async def _send_error(send: Send, refused: _Refused) -> None:
-    body = json.dumps({"error": refused.error}).encode()
+FORM_TYPES = (b"multipart/form-data", b"application/x-www-form-urlencoded")
+
+
+def _is_console_form(scope: Scope) -> bool:
+    """A browser form posted to a console page (not the API): its refusal is a page, never JSON."""
+    if scope["path"].startswith("/v1/"):
+        return False
+    ctype = next((v for k, v in scope.get("headers") or () if k == b"content-type"), b"")
+    return ctype.split(b";")[0].strip().lower() in FORM_TYPES
+
+
+async def _send_error(send: Send, refused: _Refused, scope: Scope) -> None:
+    """JSON for the API; for a console form (a too-large upload) a small page in the reader's language with a
+    way back to the form — a browser never shows a JSON body. Written here, not from the templates: this
+    answers before the app (and its sessions) ran."""
+    path = scope["path"]
+    if not _is_console_form(scope):
+        body = json.dumps({"error": refused.error}).encode()
+        ctype = b"application/json"
+    else:
+        message = html.escape(str(refused.error["message"]))
+        body = (f'<!doctype html><html lang="{"zh-CN" if current_language() == "zh" else "en"}"><meta charset="utf-8">'
+                f'<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="stylesheet" '
+                f'href="/static/app.css"><main><section class="card narrow"><h1>{html.escape(_("Something went wrong"))}'
+                f' ({refused.status})</h1><p class="error" role="alert">{message}</p><p><a href="{html.escape(path)}">'
+                f'{html.escape(_("Back"))}</a></p></section></main></html>').encode()
+        ctype = b"text/html; charset=utf-8"
     await send({"type": "http.response.start", "status": refused.status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                "headers": [(b"content-type", ctype), (b"content-length", str(len(body)).encode()),
                             (b"connection", b"close")]})
     await send({"type": "http.response.body", "body": body})

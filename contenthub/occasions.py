@@ -24,6 +24,7 @@ from typing import Literal
 import chinese_calendar
 from lunar_python import Lunar, LunarYear, Solar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from contenthub.i18n import _
 
 MarkKind = Literal["statutory", "workday_adjusted", "marketing", "festival", "solar_term"]
 
@@ -95,13 +96,13 @@ class MarketingDate(BaseModel):
         ways = [self.month is not None or self.day is not None, self.on is not None, self.anchor is not None,
                 self.lunar_month is not None or self.lunar_day is not None]
         if sum(ways) != 1:
-            raise ValueError("marketing date: give exactly one of month+day, lunar_month+lunar_day, on, or anchor")
+            raise ValueError(_('marketing date: give exactly one of month+day, lunar_month+lunar_day, on, or anchor'))
         if ways[0]:
             if self.month is None or self.day is None:
-                raise ValueError("marketing date: month and day are both required")
+                raise ValueError(_('marketing date: month and day are both required'))
             date(2000, self.month, self.day)  # leap year: 2-29 allowed, other invalid days raise
         if ways[3] and (self.lunar_month is None or self.lunar_day is None):
-            raise ValueError("marketing date: lunar_month and lunar_day are both required")
+            raise ValueError(_('marketing date: lunar_month and lunar_day are both required'))
         return self
 
     def start_in(self, year: int) -> date | None:
@@ -152,7 +153,7 @@ def lunar_date(year: int, month: int, day: int) -> date:
 
     Raises ValueError outside LUNAR_YEARS."""
     if not in_lunar_range(year):
-        raise ValueError(f"year {year} is outside the lunar calendar's range {LUNAR_YEARS[0]}–{LUNAR_YEARS[1]}")
+        raise ValueError(_("year {year} is outside the lunar calendar's range {value}–{value2}").format(year=year, value=LUNAR_YEARS[0], value2=LUNAR_YEARS[1]))
     solar = Lunar.fromYmd(year, month, day).getSolar()
     return date(solar.getYear(), solar.getMonth(), solar.getDay())
 

@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,19 +72,21 @@ def _demo_keys(hub: Hub) -> dict[str, str]:
     return found
 
 
-@pytest.fixture(scope="session")
-def live_server(embedder: Embedder) -> Iterator[LiveServer]:
+@contextmanager
+def serve_demo(embedder: Embedder, prefix: str = "contenthub-live-") -> Iterator[LiveServer]:
+    """A uvicorn server in a thread on a fresh demo hub; stopped and its data removed on exit."""
     import uvicorn
 
     from contenthub.app import create_app
     from contenthub.config import DEFAULT_MODEL_DIR
     from contenthub.demo import load_demo
 
-    data_dir = Path(tempfile.mkdtemp(prefix="contenthub-live-"))
+    data_dir = Path(tempfile.mkdtemp(prefix=prefix))
     model_dir = Path(os.environ.get("CONTENTHUB_TEST_MODEL", DEFAULT_MODEL_DIR))
     settings = Settings(data_dir=data_dir / "data", model_path=model_dir, session_secret="live-test-secret")
     hub = open_hub(settings, embedder=embedder)
-    load_demo(hub, n_assets=DEMO_ASSETS, n_users=DEMO_USERS)
+    # without the showcase (simulated experiments and journeys): tests add exactly the objects they assert on
+    load_demo(hub, n_assets=DEMO_ASSETS, n_users=DEMO_USERS, showcase=False)
     port = free_port()
     app = create_app(settings, hub)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
@@ -101,6 +104,12 @@ def live_server(embedder: Embedder) -> Iterator[LiveServer]:
         thread.join(timeout=15)
         hub.close()  # the app's lifespan closes it too; closing twice is harmless
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def live_server(embedder: Embedder) -> Iterator[LiveServer]:
+    with serve_demo(embedder) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

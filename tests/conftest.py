@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from contenthub import i18n
 from contenthub.access import keys
 from contenthub.app import create_app
 from contenthub.config import DEFAULT_MODEL_DIR, Settings
@@ -23,6 +24,15 @@ def _model_dir() -> Path:
     from contenthub.embeddings.e5_build import ensure_default_model
 
     return ensure_default_model(DEFAULT_MODEL_DIR)
+
+
+@pytest.fixture(autouse=True)
+def english_outside_requests() -> Iterator[None]:
+    """Service calls made directly by a test (no HTTP request) read English, the language those tests assert
+    in; the product's default outside a request is Chinese (tests/test_i18n_catalogs.py). Requests choose
+    their own language in LanguageMiddleware whatever this says."""
+    with i18n.use_language("en"):
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +56,9 @@ def hub(settings: Settings, embedder: Embedder) -> Iterator[Hub]:
 
 
 class Clients:
-    """One TestClient per role, each sending its own API key."""
+    """One TestClient per role, each sending its own API key. They ask for English (``Accept-Language: en``),
+    as an English-speaking bot would, so API tests read the English messages; without the header messages
+    are Chinese (tests/test_i18n_api.py)."""
 
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
@@ -60,6 +72,7 @@ class Clients:
     def as_(self, role: str) -> TestClient:
         client = TestClient(self.app)
         client.headers["Authorization"] = f"Bearer {self.keys[role]}"
+        client.headers["Accept-Language"] = "en"
         return client
 
 

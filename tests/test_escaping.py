@@ -140,7 +140,9 @@ def test_no_payload_is_rendered_live_on_any_page(clients: Any, planted: dict[str
              f"/library/review?flash={quote(PAYLOAD)}", f"/login?next={quote('/' + ATTR)}",
              f"/library/assets/{quote(SQUOTE, safe='')}", f"/users/{quote(SQUOTE, safe='')}",
              f"/experiments/{quote(SQUOTE, safe='')}", f"/journeys/{quote(SQUOTE, safe='')}",
-             f"/experiments/{planted['key']}?lang=en", f"/journeys/{planted['journey_id']}?lang=en"]
+             f"/experiments/{planted['key']}?lang=en", f"/journeys/{planted['journey_id']}?lang=en",
+             "/admin/keys", "/segments", "/users?group=xss-g", f"/segments?group=xss-g&tag={quote(SCRIPT)}",
+             "/experiments/new"]
     live, shown = [], {}
     for url in dict.fromkeys(urls):
         r = session.get(url, follow_redirects=False)
@@ -153,6 +155,7 @@ def test_no_payload_is_rendered_live_on_any_page(clients: Any, planted: dict[str
     for url in (f"/library/assets/{planted['asset_id']}", "/library", f"/users/{planted['user_id']}", "/users",
                 f"/experiments/{planted['key']}", "/experiments", f"/journeys/{planted['journey_id']}", "/journeys",
                 f"/calendar?week={week}", f"/calendar/slots/{planted['slot_id']}?week={week}", "/admin/audit",
+                "/admin/keys", "/segments", "/users?group=xss-g",
                 f"/library/assets/{quote(SQUOTE, safe='')}"):
         assert shown.get(url, 0) > 0, f"{url} shows no planted payload: the test would not notice a regression there"
 

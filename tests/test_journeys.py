@@ -508,7 +508,7 @@ def test_editor_page_lists_steps_with_funnel_and_saves_a_step_as_a_new_version(j
     html = web.get("/journeys/new-contact-care").text
     for step in ("welcome", "care", "group_invite", "return_visit", "interest_push"):
         assert f'id="step-{step}"' in html
-    assert "27d · 10:00–20:00" in html and "not in_group" in html
+    assert "27 天 · 10:00–20:00" in html and "不满足：在群中" in html
     token = _csrf(html)
     form = {"csrf_token": token, "expected_version": "1", "name": "关怀", "wait_days": "2", "wait_hours": "0",
             "wait_minutes": "0", "weekday": "", "window_start": "09:00", "window_end": "21:00", "cond_kind": "",
@@ -519,7 +519,7 @@ def test_editor_page_lists_steps_with_funnel_and_saves_a_step_as_a_new_version(j
     j = service.get(jhub, "new-contact-care")
     assert j.version == 2 and j.step("care").wait.days == 2 and j.step("care").scene == "tutorial"
     r = web.post("/journeys/new-contact-care/steps/care", data={**form, "expected_version": "2", "wait_days": "500"})
-    assert r.status_code == 422 and "longer than a year" in r.text
+    assert r.status_code == 422 and "超过一年（365 天）" in r.text  # the page speaks Chinese
     r = web.post("/journeys/new-contact-care/steps/care", data={**form, "expected_version": "2", "channel": "myspace"})
     assert r.status_code == 422 and "myspace" in r.text
     assert service.get(jhub, "new-contact-care").version == 2

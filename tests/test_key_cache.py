@@ -24,7 +24,7 @@ def app_and_key(tmp_path: Path):  # noqa: ANN201
 
 def test_a_change_made_by_another_process_shows_within_the_ttl(app_and_key, monkeypatch: pytest.MonkeyPatch) -> None:
     hub, app, key_id, secret = app_and_key
-    client = TestClient(app, headers={"Authorization": f"Bearer {secret}"})
+    client = TestClient(app, headers={"Authorization": f"Bearer {secret}", "Accept-Language": "en"})
     assert client.get("/v1/strategies").status_code == 200
     # Another process revokes it: the row changes, nothing in this process is told.
     other = open_hub(hub.settings)

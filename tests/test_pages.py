@@ -63,7 +63,10 @@ def test_upload_form_errors_are_shown(clients) -> None:
     token = _csrf(c.get("/library/upload").text)
     r = c.post("/library/upload", data={"title": "坏文件", "csrf_token": token},
                files={"file": ("x.jpg", b"MZ\x90\x00" + b"\x00" * 100, "image/jpeg")})
-    assert r.status_code == 415 and "not allowed" in r.text
+    assert r.status_code == 415 and r.headers["content-type"].startswith("text/html")
+    error = re.search(r'<p class="field-error" id="file-error"[^>]*>([^<]+)</p>', r.text)
+    assert error and "不允许上传" in error.group(1), "the refusal is beside the file field, in Chinese"
+    assert 'value="坏文件"' in r.text, "the title entered is kept"
 
 
 def test_edit_with_stale_version_is_refused(clients) -> None:

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from contenthub.i18n import use_language
 from contenthub.publish.besttime import best_time_scores, prior_curve
 from contenthub.publish.export import to_csv, to_ics
 from contenthub.occasions import (
@@ -502,7 +503,10 @@ def test_holiday_week_prefers_holiday_scene_and_boosts_cadence() -> None:
     result = plan_week(week, [rule], [ALL], None, dates_in_week(week), [], picker)
     assert len(result.slots) == 2 and {r.scene for r in picker.requests} == {"holiday"}
     assert all(s.scene == "holiday" for s in result.slots)
-    assert any("双11" in line for s in result.slots for line in s.rationale)
+    assert any("Singles' Day 11.11" in line for s in result.slots for line in s.rationale)  # English here
+    with use_language("zh"):
+        zh = plan_week(week, [rule], [ALL], None, dates_in_week(week), [], counting_picker())
+    assert any("双11" in line for s in zh.slots for line in s.rationale)
     ordinary = plan_week(date(2026, 11, 16), [rule], [ALL], None, dates_in_week(date(2026, 11, 16)), [], picker)
     assert len(ordinary.slots) == 1 and ordinary.slots[0].scene is None
 

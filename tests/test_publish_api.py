@@ -31,6 +31,9 @@ from contenthub.recommend.models import GroupIn, MembershipChange
 from contenthub.store.query import EventQuery
 from tests.conftest import Clients
 
+ZH = {"Accept-Language": "zh-CN"}
+"""The Chinese console (the test clients ask for English, as an English-speaking bot would)."""
+
 WEEK = date(2027, 7, 5)  # an ordinary week (no holiday, festival, solar term or marketing date)
 SH = ZoneInfo("Asia/Shanghai")
 NY = ZoneInfo("America/New_York")
@@ -483,14 +486,14 @@ def test_marketing_dates_are_editable_and_mark_the_week(ed: TestClient) -> None:
 
 def test_calendar_page_shows_grid_caps_holidays_and_heat_map(ed: TestClient) -> None:
     make_plan(ed, date(2026, 9, 28), channels=FEW)  # 国庆 week
-    html = ed.get("/calendar?week=2026-10-01").text
+    html = ed.get("/calendar?week=2026-10-01", headers=ZH).text
     assert 'id="calendar-grid"' in html and html.count('class="slot ') >= 10
     assert "国庆节" in html and "class=\"holiday statutory\"" in html
     assert "日上限" in html and "/calendar?week=2026-09-21" in html and "/calendar?week=2026-10-05" in html
     assert html.count("--level:") == 7 * 24
     english = ed.get("/calendar?week=2026-10-01&lang=en").text
     assert "Next week" in english and "Per day" in english
-    assert "no-plan" in ed.get("/calendar?week=2026-10-05").text
+    assert "no-plan" in ed.get("/calendar?week=2026-10-05", headers=ZH).text
     assert ed.get("/calendar?week=notadate").status_code == 200
 
 
@@ -551,7 +554,7 @@ def test_plan_of_the_current_week_starts_after_now_and_past_slots_are_read_only(
     delivered = [{"id": f"d{i}", "type": "delivered", "user_id": u, "asset_id": "a-practical-1", "channel": "app_push",
                   "ts": "2026-12-01T12:05:00+08:00"} for i, u in enumerate(MEMBERS[:3])]
     assert events.ingest(seeded, delivered).accepted == 3
-    html = ed.get("/calendar?week=2026-11-30").text
+    html = ed.get("/calendar?week=2026-11-30", headers=ZH).text
     assert 'data-sent-asset="a-practical-1"' in html and "×3" in html and "已过去" in html
 
 
@@ -567,7 +570,9 @@ def test_swap_into_an_untagged_channel_is_refused_in_the_users_language_unless_o
     sub = next(s for s in plan["slots"] if s["channel"] == "mp_subscription")
     r = ed.patch(f"/v1/plans/{WEEK}/slots/{sub['id']}", json={"asset_id": "a-1v1-only"})
     assert r.status_code == 409 and r.json()["error"]["field"] == "channel"
-    assert "订阅号" in r.json()["error"]["message"] and "企业微信" in r.json()["error"]["message"]
+    assert "is not tagged for" in r.json()["error"]["message"]  # the test client asks for English
+    zh = ed.patch(f"/v1/plans/{WEEK}/slots/{sub['id']}", json={"asset_id": "a-1v1-only"}, headers=ZH).json()
+    assert "订阅号" in zh["error"]["message"] and "企业微信" in zh["error"]["message"]
     r = ed.patch(f"/v1/plans/{WEEK}/slots/{sub['id']}?lang=en", json={"asset_id": "a-1v1-only"})
     assert r.status_code == 409 and "is not tagged for" in r.json()["error"]["message"]
     r = ed.patch(f"/v1/plans/{WEEK}/slots/{sub['id']}", json={"asset_id": "a-1v1-only", "override_channel": True})
@@ -616,7 +621,7 @@ def test_estimated_spring_festival_2027_in_the_api_the_calendar_and_the_ics(ed: 
     assert [m["date"] for m in spring] == ["2027-02-05", "2027-02-06", "2027-02-07"]
     assert all(m["estimated"] and m["kind"] == "statutory" for m in spring)
     make_plan(ed, date(2027, 2, 1), channels=["app_push"])
-    html = ed.get("/calendar?week=2027-02-01").text
+    html = ed.get("/calendar?week=2027-02-01", headers=ZH).text
     assert "春节（预计）" in html and "(Spring Festival)" not in html and "holiday statutory estimated" in html
     assert "Spring Festival (estimated)" in ed.get("/calendar?week=2027-02-01&lang=en").text
     cal = icalendar.Calendar.from_ical(ed.get("/v1/plans/2027-02-01/export.ics?lang=zh").content)
@@ -642,16 +647,16 @@ def test_out_of_season_wording_is_flagged_and_not_planned_and_campaign_links_res
     clock.pin(seeded, datetime(2026, 12, 6, 15, tzinfo=SH))
     plan = make_plan(ed, date(2026, 12, 7), channels=["app_push"])
     assert plan["slots"] and not {s["asset_id"] for s in plan["slots"]} & {"s-0", "s-1", "s-2"}
-    page = ed.get("/library/assets/s-0").text
+    page = ed.get("/library/assets/s-0", headers=ZH).text
     assert "seasonal-flag" in page and "女神节" in page and "没有设置投放时间窗" in page
-    assert "seasonal-flag" not in ed.get("/library/assets/a-practical-1").text
+    assert "seasonal-flag" not in ed.get("/library/assets/a-practical-1", headers=ZH).text
     # a campaign link resolves into the effective window the recommender and the planner already honour
     r = ed.patch("/v1/assets/s-2", json={"campaign": {"occasion": "国庆", "days_before": 10, "days_after": 2}})
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["campaign"]["occasion"] == "国庆" and body["valid_from"].startswith("2027-09-20")
     assert body["valid_until"].startswith("2027-10-03")
-    assert "seasonal-flag" not in ed.get("/library/assets/s-2").text
+    assert "seasonal-flag" not in ed.get("/library/assets/s-2", headers=ZH).text
     r = ed.patch("/v1/assets/s-1", json={"campaign": {"occasion": "光棍节前夜"}})
     assert r.status_code == 422 and "unknown occasion" in r.json()["error"]["message"]
     r = ed.patch("/v1/assets/s-1", json={"campaign": {"occasion": "618"}, "valid_from": "2027-06-01T00:00:00Z"})
@@ -664,7 +669,7 @@ def test_out_of_season_wording_is_flagged_and_not_planned_and_campaign_links_res
 def test_calendar_page_has_drag_and_drop_approve_all_month_view_picker_and_no_inline_script(
         ed: TestClient, seeded: Hub) -> None:
     plan = make_plan(ed, channels=["wecom_group", "app_push"])
-    html = ed.get(f"/calendar?week={WEEK}").text
+    html = ed.get(f"/calendar?week={WEEK}", headers=ZH).text
     assert '<script src="/static/calendar.js" defer></script>' in html
     assert "<script>" not in html and "onchange=" not in html and "onclick=" not in html
     assert 'draggable="true"' in html and 'id="dnd-move"' in html and 'id="dnd-swap"' in html
@@ -676,17 +681,17 @@ def test_calendar_page_has_drag_and_drop_approve_all_month_view_picker_and_no_in
     assert r.status_code == 303
     slots = ed.get(f"/v1/plans/{WEEK}").json()["slots"]
     assert all(s["status"] == "approved" for s in slots if s["channel"] == "app_push")
-    month = ed.get("/calendar/month?month=2027-07").text
+    month = ed.get("/calendar/month?month=2027-07", headers=ZH).text
     assert 'id="month-grid"' in month and f'/calendar?week={WEEK}' in month
-    feb = ed.get("/calendar/month?month=2027-02").text
+    feb = ed.get("/calendar/month?month=2027-02", headers=ZH).text
     assert "春节（预计）" in feb and "元宵节" in feb
     assert ed.get("/calendar/month?month=nope").status_code == 200
     # the slot page: the rule in words, an asset picker instead of an id box
     slot = next(s for s in plan["slots"] if s["channel"] == "app_push")
-    page = ed.get(f"/calendar/slots/{slot['id']}?week={WEEK}").text
+    page = ed.get(f"/calendar/slots/{slot['id']}?week={WEEK}", headers=ZH).text
     assert 'id="rule-words"' in page and '"max_per_day"' not in page and "{" not in page.split('id="rule-words"')[1][:300]
     assert 'id="picker-form"' in page and page.count('class="secondary use-asset"') >= 1
-    found = ed.get(f"/calendar/slots/{slot['id']}?week={WEEK}&search=1&q=护眼&content_type=practical&channel=").text
+    found = ed.get(f"/calendar/slots/{slot['id']}?week={WEEK}&search=1&q=护眼&content_type=practical&channel=", headers=ZH).text
     assert 'data-asset-id="a-practical-' in found
     # a drag to another channel that the asset is not tagged for is refused with an override form
     line = json.dumps({"id": "a-sms-only", "title": "短信专用", "kind": "text_script", "content_type": "practical",
@@ -698,5 +703,5 @@ def test_calendar_page_has_drag_and_drop_approve_all_month_view_picker_and_no_in
     r = ed.post(f"/calendar/slots/{slot['id']}/edit", data={**form, "override_channel": "1",
                                                             "override_reason": "测试渠道强制"}, follow_redirects=False)
     assert r.status_code == 303
-    assert "测试渠道强制" in ed.get(f"/calendar/slots/{slot['id']}?week={WEEK}").text
-    assert 'class="override-mark"' in ed.get(f"/calendar?week={WEEK}").text
+    assert "测试渠道强制" in ed.get(f"/calendar/slots/{slot['id']}?week={WEEK}", headers=ZH).text
+    assert 'class="override-mark"' in ed.get(f"/calendar?week={WEEK}", headers=ZH).text

@@ -100,7 +100,9 @@ def test_caps_return_capped_with_next_time(clients, library) -> None:
     bot.post("/v1/events", json={"events": [ev("d1", "delivered", "u3", "eye1", channel="wecom_1v1")]})
     r = bot.get("/v1/recommendations/users/u3", params={"channel": "wecom_1v1"}).json()
     assert r["capped"] is True and r["picks"] == []
-    assert "per_day" in r["reason"] and r["next_allowed_at"] > to_iso(utcnow())
+    assert "daily limit of 1 reached" in r["reason"] and r["next_allowed_at"] > to_iso(utcnow())
+    zh = bot.get("/v1/recommendations/users/u3", params={"channel": "wecom_1v1"}, headers={"Accept-Language": "zh-CN"})
+    assert "每日上限" in zh.json()["reason"]
     other = bot.get("/v1/recommendations/users/u3", params={"channel": "moments"}).json()
     assert other["capped"] is False and other["picks"]
 

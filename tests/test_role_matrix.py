@@ -262,6 +262,6 @@ def test_every_page_form_checks_csrf(clients: Any) -> None:
         for token in (None, "forged"):
             form = {**data, **({"csrf_token": token} if token else {})}
             r = session.post(_fill(path), data=form, files=files, follow_redirects=False)
-            if r.status_code != 403 or "did not come from this site" not in r.text:
+            if r.status_code != 403 or "不是来自本站" not in r.text:  # the console's page, in Chinese
                 wrong.append(f"{key} with csrf_token={token!r}: {r.status_code} {r.text[:120]!r}")
     assert not wrong, "\n".join(wrong)

@@ -178,7 +178,7 @@ def server_behind_relay(tmp_path: Path) -> Iterator[tuple[ServerProcess, Relay]]
 
 def _request(conn: http.client.HTTPConnection, method: str, path: str, body: object = None
              ) -> tuple[int, dict[str, str], bytes]:
-    headers = {"Authorization": f"Bearer {ADMIN}"}
+    headers = {"Authorization": f"Bearer {ADMIN}", "Accept-Language": "en"}  # an English-speaking bot
     data = None
     if body is not None:
         data = json.dumps(body).encode()

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from contenthub.deps import current_principal
 from contenthub.errors import ProblemError, UnauthorizedError
+from contenthub.i18n import _
 
 OPEN_FORMS = frozenset({"/login", "/logout"})
 
@@ -48,8 +49,7 @@ class AuthBeforeBodyMiddleware:
         try:
             principal = await current_principal(request, scope["app"].state.hub)
             if principal is None and api:
-                raise UnauthorizedError("An API key is required. Send it as 'Authorization: Bearer <key>' "
-                                        "(create one with `contenthub keys create --role editor`).")
+                raise UnauthorizedError(_("An API key is required. Send it as 'Authorization: Bearer <key>' (create one with `contenthub keys create --role editor`)."))
         except ProblemError as exc:
             await _refuse(send, exc)
             return

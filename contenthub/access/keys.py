@@ -26,6 +26,7 @@ from contenthub.access.roles import Role
 from contenthub.errors import InvalidError, NotFoundError
 from contenthub.store.base import Store
 from contenthub.timeutil import to_iso, utcnow
+from contenthub.i18n import _
 
 COLLECTION = "api_keys"
 PREFIX = "chk_"
@@ -57,7 +58,7 @@ def create_key(store: Store, role: Role | str, name: str, *, secret: str | None 
     try:
         role = Role(role)
     except ValueError:
-        raise InvalidError(f"Unknown role '{role}'.", field="role", value=role, allowed=[r.value for r in Role]) from None
+        raise InvalidError(_("Unknown role '{role}'.").format(role=role), field="role", value=role, allowed=[r.value for r in Role]) from None
     name = name.strip() or role.value
     key_id = secrets.token_hex(6)
     secret = secret or secrets.token_urlsafe(32)
@@ -165,7 +166,7 @@ def list_keys(store: Store) -> list[KeyInfo]:
 def revoke(store: Store, key_id: str) -> KeyInfo:
     found = store.get_doc_version(COLLECTION, key_id)
     if found is None:
-        raise NotFoundError(f"No API key with id '{key_id}'.", field="key_id", value=key_id)
+        raise NotFoundError(_("No API key with id '{key_id}'.").format(key_id=key_id), field="key_id", value=key_id)
     doc, version = found
     doc["revoked_at"] = doc.get("revoked_at") or to_iso(utcnow())
     store.put_doc(COLLECTION, key_id, doc, expected_version=version)
@@ -177,7 +178,7 @@ def rotate(store: Store, key_id: str) -> tuple[KeyInfo, str]:
     """New secret, same id, role and name: the old secret stops working at once."""
     found = store.get_doc_version(COLLECTION, key_id)
     if found is None or found[0].get("revoked_at"):
-        raise NotFoundError(f"No active API key with id '{key_id}'.", field="key_id", value=key_id)
+        raise NotFoundError(_("No active API key with id '{key_id}'.").format(key_id=key_id), field="key_id", value=key_id)
     doc, version = found
     secret = secrets.token_urlsafe(32)
     doc["hash"] = _hash(secret)

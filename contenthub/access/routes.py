@@ -15,6 +15,7 @@ from contenthub.access.keys import KeyInfo, Principal
 from contenthub.access.roles import Perm, Role
 from contenthub.deps import HubDep, current_principal, require
 from contenthub.errors import UnauthorizedError
+from contenthub.i18n import _
 
 router = APIRouter(prefix="/v1", tags=["access"])
 Admin = Annotated[Principal, Depends(require(Perm.admin))]
@@ -33,7 +34,7 @@ class KeyCreated(BaseModel):
 @router.get("/me", response_model=Principal, summary="Who the key or session belongs to")
 def me(principal: Annotated[Principal | None, Depends(current_principal)]) -> Principal:
     if principal is None:
-        raise UnauthorizedError("An API key is required. Send it as 'Authorization: Bearer <key>'.")
+        raise UnauthorizedError(_("An API key is required. Send it as 'Authorization: Bearer <key>'."))
     return principal
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from contenthub.i18n import _
 from contenthub.dashboard.models import (
     AssetGroup,
     AssetLeaders,
@@ -35,7 +36,7 @@ def health(hub: Hub, r: Rollup, weeks: int = 12, channel: str | None = None) -> 
     for ch in channels:
         found = [(w, r.channel_weeks.get((ch, w))) for w in week_ids]
         if not any(f and (f.get("n:served") or f.get("n:delivered")) for _, f in found):
-            missing[ch] = f"No sends or deliveries on this channel in the last {weeks} weeks."
+            missing[ch] = _("No sends or deliveries on this channel in the last {weeks} weeks.").format(weeks=weeks)
             continue
         for w, f in found:
             f = f or {}
@@ -62,7 +63,7 @@ def asset_leaders(hub: Hub, r: Rollup, min_deliveries: int = 10) -> AssetLeaders
     eligible = {a: defaultdict(float, t) for a, t in r.asset_totals.items() if t.get("n:delivered", 0) >= min_deliveries}
     if not eligible:
         return AssetLeaders(min_deliveries=min_deliveries, groups=[], missing=(
-            f"No asset has been delivered {min_deliveries} times yet, so no click rate is worth ranking."))
+            _("No asset has been delivered {n} times yet, so no click rate is worth ranking.").format(n=min_deliveries)))
     missing = sorted(a for a in eligible if a not in r.asset_meta)
     if missing:
         r.asset_meta.update({aid: {"title": d.get("title", ""), "scenes": d.get("scenes") or [],

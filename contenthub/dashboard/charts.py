@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from contenthub.labels import label
 from contenthub.dashboard.models import (
     AssetLeaders,
     ChannelHealth,
@@ -106,7 +107,7 @@ def channel_metric(v: ChannelHealth, metric: str, tr: Tr, *, kind: str = "lines"
         by_channel.setdefault(row.channel, []).append(row)
     data = []
     for i, (ch, rows) in enumerate(sorted(by_channel.items())):
-        trace: dict[str, Any] = {"name": ch, "x": [r.week for r in rows], "y": [getattr(r, metric) for r in rows]}
+        trace: dict[str, Any] = {"name": label("channel", ch), "x": [r.week for r in rows], "y": [getattr(r, metric) for r in rows]}
         if kind == "bars":
             trace.update(type="bar", marker={"color": PALETTE[i % len(PALETTE)]})
         else:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import binomtest, fisher_exact
 
+from contenthub.i18n import _
+from contenthub.labels import label
 from contenthub.dashboard.models import Fatigue, FatigueBin
 from contenthub.dashboard.rollup import Rollup
 
@@ -28,7 +30,8 @@ def fatigue(r: Rollup, channel: str) -> Fatigue:
     complete = s.week < r.n_weeks - 1 if s is not None else None
     if s is None or not complete.any():  # type: ignore[union-attr]
         return Fatigue(channel=channel, bins=[], mutes_rise_at=None,
-                       missing=f"No deliveries on {channel} in a complete week yet, so there is no send rate to compare.")
+                       missing=_("No deliveries on {channel} in a complete week yet, so there is no send rate to compare.").format(
+                           channel=label("channel", channel)))
     sends, opens, mutes = s.sends[complete], np.minimum(s.opens[complete], s.sends[complete]), s.mutes[complete] > 0
     binned = np.minimum(sends, TOP_BIN)
     bins: list[FatigueBin] = []

@@ -40,6 +40,7 @@ from contenthub.dashboard.weeks import week_bounds, week_of, week_start, zone
 from contenthub.errors import ConflictError, NotFoundError
 from contenthub.hub import Hub
 from contenthub.recommend import users
+from contenthub.i18n import _
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import from_iso, to_iso, utcnow
 
@@ -66,7 +67,7 @@ def observed(r: Rollup, by: str = "week", weeks: int = 12) -> ObservedLtv:
     many ages) it keeps the curve from dipping when recent, not yet spending users drop out of later weeks."""
     if not r.user_ids:
         return ObservedLtv(by=by, weeks=weeks, curves=[],  # type: ignore[arg-type]
-                           missing="No user activity yet: there is no revenue to add up.")
+                           missing=_("No user activity yet: there is no revenue to add up."))
     rel = r.first_week - r.week0
     if by == "week":
         groups = [(str(week_start(w)), r.first_week == w) for w in range(r.now_week - weeks, r.now_week + 1)]
@@ -90,9 +91,9 @@ def observed(r: Rollup, by: str = "week", weeks: int = 12) -> ObservedLtv:
         curves.append(LtvCurve(key=key, users=len(idx), cumulative=values))
     missing = None
     if not curves:
-        missing = f"No users were first seen in the last {weeks + 1} weeks."
+        missing = _("No users were first seen in the last {weeks} weeks.").format(weeks=weeks + 1)
     elif not float(r.revenue.sum()):
-        missing = "No conversions with a value yet: every cohort's revenue is 0 (send convert events with value)."
+        missing = _("No conversions with a value yet: every cohort's revenue is 0 (send convert events with value).")
     return ObservedLtv(by=by, weeks=weeks, curves=curves, missing=missing)  # type: ignore[arg-type]
 
 
@@ -174,19 +175,21 @@ def _model(r: Rollup) -> tuple[LtvModel, dict[str, Any]]:
     empty = {"users": np.zeros(0, dtype=np.int64), "value": np.zeros(0), "alive": np.zeros(0), "cutoffs": {}}
     calib_end = complete - HOLDOUT_WEEKS
     if calib_end < 2:
-        return LtvModel(**base, missing=f"Need at least {HOLDOUT_WEEKS + 2} complete weeks of activity to fit and "
-                        f"check the model; there are {max(complete, 0)}."), empty
+        return LtvModel(**base, missing=_("Need at least {need} complete weeks of activity to fit and check the model; "
+                                          "there are {have}.").format(need=HOLDOUT_WEEKS + 2, have=max(complete, 0))), empty
     cal = _summary(r, calib_end)
     buyers = int(((cal["frequency"] > 0) & (cal["monetary"] > 0)).sum())
     if buyers < MIN_BUYERS or not (cal["frequency"] > 1).any():
         return LtvModel(**{**base, "users": len(cal["users"]), "buyers": buyers}, missing=(
-            f"Too few purchases to fit a value model: {buyers} users bought before the held-out weeks "
-            f"(need {MIN_BUYERS}, some more than once). Send convert events with a value.")), empty
+            _("Too few purchases to fit a value model: {buyers} users bought before the held-out weeks (need {need}, "
+              "some more than once). Send convert events with a value.").format(buyers=buyers, need=MIN_BUYERS))), empty
     try:
         bg, gg = _fit(cal)
     except FIT_ERRORS as exc:
         log.warning("LTV calibration fit failed: %s", exc)
-        return LtvModel(**base, missing=f"The value model did not converge on this data ({exc})."), empty
+        # the fitting library's own words (English, about penalizers) go to the log, not to the operator
+        return LtvModel(**base, missing=_("The value model did not converge on this data: there are too few repeat "
+                                          "purchases to tell buyers apart. Predictions appear once more orders come in.")), empty
     holdout: list[HoldoutWeek] = []
     spend = _spend(gg, cal["frequency"], cal["monetary"], _buyer_mean(cal))
     prev = np.zeros(len(cal["users"]))
@@ -213,7 +216,9 @@ def _model(r: Rollup) -> tuple[LtvModel, dict[str, Any]]:
         bg_all, gg_all = _fit(full)
     except FIT_ERRORS as exc:
         log.warning("LTV fit failed: %s", exc)
-        return LtvModel(**base, missing=f"The value model did not converge on this data ({exc})."), empty
+        # the fitting library's own words (English, about penalizers) go to the log, not to the operator
+        return LtvModel(**base, missing=_("The value model did not converge on this data: there are too few repeat "
+                                          "purchases to tell buyers apart. Predictions appear once more orders come in.")), empty
     buyer_mean = _buyer_mean(full)
     value, alive = _predict(bg_all, gg_all, full["frequency"], full["recency"], full["T"], full["monetary"], buyer_mean)
     cutoffs = _cutoffs(value, alive)
@@ -283,11 +288,11 @@ def user_value(hub: Hub, user_id: str) -> UserValue:
     dashboard's rollup (``write_attributes`` also copies it onto the user as attributes)."""
     doc = users.find_user(hub, user_id)
     if doc is None:
-        raise NotFoundError(f"No user '{user_id}'.", field="user_id", value=user_id)
+        raise NotFoundError(_("No user '{user_id}'.").format(user_id=user_id), field="user_id", value=user_id)
     stored = hub.store.get_doc(*MODEL_DOC)
     if stored is None:
-        raise NotFoundError("No value model has been fitted yet: open the LTV dashboard or run "
-                            "`contenthub dashboard refresh` once there are purchases.", field="model")
+        raise NotFoundError(_("No value model has been fitted yet: open the LTV dashboard or run "
+                              "`contenthub dashboard refresh` once there are purchases."), field="model")
     tz = zone(hub)
     now_week = week_of(utcnow(), tz)
     oldest = hub.store.query_events(EventQuery(user_ids=(doc["id"],), limit=1, newest_first=False))
@@ -299,8 +304,8 @@ def user_value(hub: Hub, user_id: str) -> UserValue:
         week = week_of(from_iso(ev["ts"]), tz)
         o, v = per_week.get(week, (0.0, 0.0))
         per_week[week] = (o + 1, v + float(ev.get("value") or 0.0))
-    buy = sorted(w for w, (o, _) in per_week.items() if o > 0)
-    revenue = sum(v for _, v in per_week.values())
+    buy = sorted(w for w, (orders, _value) in per_week.items() if orders > 0)
+    revenue = sum(value for _orders, value in per_week.values())
     params = stored["params"]
     bg, gg = BetaGeoFitter(), GammaGammaFitter()
     bg.params_ = pd.Series({k: params[k] for k in ("r", "alpha", "a", "b")})

@@ -13,16 +13,18 @@ from fastapi.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
+from contenthub import i18n
 from contenthub.access.keys import Principal
 from contenthub.access.roles import Perm
 from contenthub.dashboard import charts, fatigue, rollup, service, tables
 from contenthub.dashboard.charts import Chart
 from contenthub.dashboard.models import CohortBy
+from contenthub.dashboard.wording import WORDS
+from contenthub.labels import label
 from contenthub.deps import HubDep, require
 from contenthub.hub import Hub
 from contenthub.library import taxonomy
 from contenthub.publish import service as publish_service
-from contenthub.web.i18n import t
 from contenthub.web.templating import TEMPLATES, lang_of, render
 
 router = APIRouter(include_in_schema=False)
@@ -123,7 +125,7 @@ async def channels_page(request: Request, hub: HubDep, who: Reader, weeks: Weeks
 def _fatigue_charts(hub: Hub, lang: str, channel: str) -> tuple[list[Chart], Any]:
     tr = _tr(lang)
     v = service.fatigue_view(hub, channel)
-    return [_chart("fatigue-curve", f"{tr('dash_fatigue')} · {channel}", charts.fatigue_curve(v, tr), v.missing,
+    return [_chart("fatigue-curve", f"{tr('dash_fatigue')} · {label('channel', channel)}", charts.fatigue_curve(v, tr), v.missing,
                    tables.fatigue(v), _csv("fatigue", channel=channel), tr("dash_no_sends"))], v
 
 
@@ -161,7 +163,8 @@ async def ltv_page(request: Request, hub: HubDep, who: Reader, by: Literal["week
 
 
 def _tr(lang: str) -> charts.Tr:
-    return lambda key: t(key, lang)
+    catalog = i18n.translations(lang)
+    return lambda key: catalog.gettext(WORDS[key]) if key in WORDS else key
 
 
 def fatigue_warning(request: Request, channel: str) -> dict[str, Any] | None:

@@ -17,12 +17,13 @@ from contenthub.dashboard.models import (
 from contenthub.errors import InvalidError
 from contenthub.hub import Hub
 from contenthub.library import taxonomy
+from contenthub.i18n import _
 
 
 def check_channel(hub: Hub, channel: str) -> str:
     known = taxonomy.ids(hub.store, "channels")
     if channel not in known:
-        raise InvalidError(f"channel: unknown channel '{channel}'; allowed: {', '.join(sorted(known))}",
+        raise InvalidError(_("channel: unknown channel '{channel}'; allowed: {known}").format(channel=channel, known=', '.join(sorted(known))),
                            field="channel", value=channel)
     return channel
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from contenthub.labels import label_in
 from contenthub.experiments.report import Report
 
 COLORS = {"good": "#067647", "bad": "#b42318", "neutral": "#656d76"}
@@ -96,7 +97,7 @@ def difference_chart(report: Report, lang: str = "en") -> str | None:
     level = f"{(1 - report.alpha) * 100:g}%"
     corrected = report.correction != "none"
     if lang == "zh":
-        shown = f"按 {report.correction} 校正后的置信区间" if corrected else f"{level} 置信区间"
+        shown = f"按 {label_in('zh', 'correction', report.correction)} 校正后的置信区间" if corrected else f"{level} 置信区间"
         kind = ("始终有效 " if report.sequential else "") + f"{shown}（Fieller，与显著性结论同一检验）"
         ax.set_xlabel("相对对照组的变化（%），" + kind)
     else:

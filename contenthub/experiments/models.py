@@ -20,6 +20,7 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from contenthub.publish.rules import CadenceRule
+from contenthub.i18n import _
 
 UnitKind = Literal["user", "group"]
 ChangeKind = Literal["strategy", "cadence", "asset", "journey"]
@@ -62,11 +63,11 @@ def _check_variants(variants: list[Variant]) -> None:
     names = [v.name for v in variants]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise ValueError(f"variants: names must be unique, repeated: {', '.join(dupes)}")
+        raise ValueError(_('variants: names must be unique, repeated: {dupes}').format(dupes=', '.join(dupes)))
     total = math.fsum(v.weight for v in variants)
     if abs(total - 1.0) > WEIGHT_TOLERANCE:
         shown = " + ".join(f"{v.weight:g}" for v in variants)
-        raise ValueError(f"variants: weights must sum to 1, got {shown} = {total:g}")
+        raise ValueError(_('variants: weights must sum to 1, got {shown} = {total:g}').format(shown=shown, total=total))
 
 
 def _check_payloads(change: str, unit: str, variants: list[Variant]) -> None:
@@ -74,29 +75,27 @@ def _check_payloads(change: str, unit: str, variants: list[Variant]) -> None:
     for i, v in enumerate(variants):
         stray = v.payload_set() - {wanted}
         if stray:
-            raise ValueError(f"variants[{i}].{sorted(stray)[0]}: not used when change is '{change}' "
-                             f"(a '{change}' experiment sets variants[].{wanted})")
+            raise ValueError(_("variants[{i}].{value}: not used when change is '{change}' (a '{change}' experiment sets variants[].{wanted})").format(i=i, value=sorted(stray)[0], change=change, wanted=wanted))
     if not any(wanted in v.payload_set() for v in variants):
-        raise ValueError(f"variants: a '{change}' experiment needs variants[].{wanted} on at least one variant")
+        raise ValueError(_("variants: a '{change}' experiment needs variants[].{wanted} on at least one variant").format(change=change, wanted=wanted))
     if change == "cadence" and unit != "group":
-        raise ValueError("unit: cadence experiments randomise groups (the planner plans per group); use unit 'group'")
+        raise ValueError(_("unit: cadence experiments randomise groups (the planner plans per group); use unit 'group'"))
     if change == "journey" and unit != "user":
-        raise ValueError("unit: journey experiments randomise users; use unit 'user'")
+        raise ValueError(_("unit: journey experiments randomise users; use unit 'user'"))
 
 
 def _check_metrics(primary: str, secondary: list[str], guardrails: list[str]) -> None:
     every = [primary, *secondary, *guardrails]
     dupes = sorted({m for m in every if every.count(m) > 1})
     if dupes:
-        raise ValueError(f"metrics: each metric may appear once across primary, secondary and guardrail; "
-                         f"repeated: {', '.join(dupes)}")
+        raise ValueError(_('metrics: each metric may appear once across primary, secondary and guardrail; repeated: {dupes}').format(dupes=', '.join(dupes)))
 
 
 def _check_layer(layer: str | None, start: float, end: float) -> None:
     if not 0.0 <= start < end <= 1.0:
-        raise ValueError(f"layer_start/layer_end: need 0 <= start < end <= 1, got [{start:g}, {end:g})")
+        raise ValueError(_('layer_start/layer_end: need 0 <= start < end <= 1, got [{start:g}, {end:g})').format(start=start, end=end))
     if layer is None and (start, end) != (0.0, 1.0):
-        raise ValueError("layer: a layer range needs a layer name")
+        raise ValueError(_('layer: a layer range needs a layer name'))
 
 
 class ExperimentBase(BaseModel):

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, model_validator
 from contenthub.errors import InvalidError
 from contenthub.experiments.stats import formatting as fmt
 from contenthub.experiments.stats.planning import Method, plan_sample
+from contenthub.i18n import _
 
 
 class PlanIn(BaseModel):
@@ -30,7 +31,7 @@ class PlanIn(BaseModel):
     @model_validator(mode="after")
     def _weights(self) -> PlanIn:
         if self.weights is not None and len(self.weights) != self.arms and "arms" in self.model_fields_set:
-            raise ValueError(f"weights: {len(self.weights)} shares given for arms={self.arms}")
+            raise ValueError(_('weights: {n_weights} shares given for arms={arms}').format(n_weights=len(self.weights), arms=self.arms))
         return self
 
 

@@ -9,6 +9,7 @@ import math
 
 from pydantic import BaseModel, Field
 
+from contenthub.labels import label_in
 from contenthub.experiments.metrics import METRICS
 from contenthub.experiments.models import Experiment
 from contenthub.experiments.stats import formatting as fmt
@@ -103,7 +104,7 @@ def plan_status(exp: Experiment, units: int, control: Suff | None, window_start:
     method_en = "Sequential (always-valid, safe to read any day)" if exp.sequential else "Fixed horizon"
     method_zh = "序贯检验（始终有效，可随时查看）" if exp.sequential else "固定样本检验"
     en = [f"{method_en}, α = {exp.alpha:g}, correction {exp.correction}, fixed at creation."]
-    zh = [f"{method_zh}，α = {exp.alpha:g}，多重比较校正 {exp.correction}，创建时已固定。"]
+    zh = [f"{method_zh}，α = {exp.alpha:g}，多重比较校正：{label_in('zh', 'correction', exp.correction)}，创建时已固定。"]
     if planned is None:
         en.append(f"No planned sample size was fixed ({units:,} units so far).")
         zh.append(f"创建时未设定计划样本量（目前 {units:,} 个单位）。")

@@ -29,6 +29,7 @@ from contenthub.experiments.stats.planning import SamplePlan, plan_sample
 from contenthub.hub import Hub
 from contenthub.recommend.strategies import get_strategy
 from contenthub.timeutil import to_iso, utcnow
+from contenthub.i18n import _
 
 COLLECTION = runtime.EXPERIMENTS
 EXPOSURES = runtime.EXPOSURES
@@ -48,7 +49,7 @@ def _check_references(hub: Hub, exp: ExperimentCreate) -> None:
             found = hub.store.get_assets(ids)
             missing = [a for a in ids if a not in found]
             if missing:
-                raise InvalidError(f"variants[{i}].substitutions: no asset {', '.join(repr(m) for m in missing)}.",
+                raise InvalidError(_('variants[{i}].substitutions: no asset {items}.').format(i=i, items=', '.join(repr(m) for m in missing)),
                                    field=f"variants[{i}].substitutions", value=missing)
 
 
@@ -60,8 +61,7 @@ def plan_for(exp: ExperimentCreate) -> SamplePlan | None:
     metric = METRICS[exp.primary_metric]
     sd = None if metric.kind == "binomial" else exp.baseline_sd
     if metric.kind != "binomial" and sd is None:
-        raise InvalidError(f"baseline_sd: planning a {metric.kind} metric ({metric.en}) needs its per-unit standard "
-                           "deviation; give baseline_sd, or planned_units directly.", field="baseline_sd")
+        raise InvalidError(_('baseline_sd: planning a {kind} metric ({en}) needs its per-unit standard deviation; give baseline_sd, or planned_units directly.').format(kind=metric.kind, en=metric.en), field="baseline_sd")
     try:
         return plan_sample(exp.baseline, exp.mde, alpha=exp.alpha, power=exp.power,
                            weights=[v.weight for v in exp.variants if v.weight > 0] or [1.0], sd=sd,
@@ -81,7 +81,7 @@ def _with_plan(exp: Experiment) -> Experiment:
 def get_experiment(hub: Hub, key: str) -> Experiment:
     doc = hub.store.get_doc(COLLECTION, key)
     if doc is None:
-        raise NotFoundError(f"No experiment '{key}'.", field="key", value=key)
+        raise NotFoundError(_("No experiment '{key}'.").format(key=key), field="key", value=key)
     return Experiment.model_validate(doc)
 
 
@@ -106,7 +106,7 @@ def create_experiment(hub: Hub, data: ExperimentCreate, actor: str = "") -> Expe
     try:
         hub.store.put_doc(COLLECTION, exp.key, exp.store_doc(), expected_version=0)
     except ConflictError:
-        raise ConflictError(f"Experiment '{exp.key}' already exists; pick another key.", field="key",
+        raise ConflictError(_("Experiment '{key}' already exists; pick another key.").format(key=exp.key), field="key",
                             value=exp.key) from None
     return exp
 
@@ -115,7 +115,7 @@ def _save(hub: Hub, exp: Experiment, version: int) -> Experiment:
     try:
         hub.store.put_doc(COLLECTION, exp.key, exp.store_doc(), expected_version=version)
     except ConflictError:
-        raise ConflictError(f"Experiment '{exp.key}' was changed by someone else meanwhile; reload and retry.",
+        raise ConflictError(_("Experiment '{key}' was changed by someone else meanwhile; reload and retry.").format(key=exp.key),
                             field="key", value=exp.key) from None
     runtime.invalidate(hub)
     return exp
@@ -124,7 +124,7 @@ def _save(hub: Hub, exp: Experiment, version: int) -> Experiment:
 def _load(hub: Hub, key: str) -> tuple[Experiment, int]:
     found = hub.store.get_doc_version(COLLECTION, key)
     if found is None:
-        raise NotFoundError(f"No experiment '{key}'.", field="key", value=key)
+        raise NotFoundError(_("No experiment '{key}'.").format(key=key), field="key", value=key)
     doc, version = found
     return Experiment.model_validate(doc), version
 
@@ -137,19 +137,15 @@ def update_experiment(hub: Hub, key: str, patch: ExperimentUpdate) -> Experiment
         plan = sorted(set(locked) & ANALYSIS_PLAN)
         if plan:
             raise ConflictError(
-                f"Experiment '{key}' is {exp.status}: the analysis plan ({', '.join(plan)}) was fixed when it started; "
-                "choosing it after seeing data would let the data choose its own test. The report's exploratory "
-                "'what if' view shows other analyses without changing the plan; or create a new experiment.",
+                _("Experiment '{key}' is {status}: the analysis plan ({plan}) was fixed when it started; choosing it after seeing data would let the data choose its own test. The report's exploratory 'what if' view shows other analyses without changing the plan; or create a new experiment.").format(key=key, status=exp.status, plan=', '.join(plan)),
                 field=plan[0], allowed=sorted(LIVE_EDITABLE))
         if locked:
             raise ConflictError(
-                f"Experiment '{key}' is {exp.status}: {', '.join(locked)} can no longer change (units would move "
-                f"between variants). Create a new experiment instead.", field=locked[0],
+                _("Experiment '{key}' is {status}: {locked} can no longer change (units would move between variants). Create a new experiment instead.").format(key=key, status=exp.status, locked=', '.join(locked)), field=locked[0],
                 allowed=sorted(LIVE_EDITABLE))
         if "coverage" in changes and changes["coverage"] < exp.coverage:
             raise ConflictError(
-                f"Experiment '{key}' is {exp.status}: coverage may only grow (from {exp.coverage:g}); lowering it "
-                "would drop units that were already exposed.", field="coverage", value=changes["coverage"])
+                _("Experiment '{key}' is {status}: coverage may only grow (from {coverage:g}); lowering it would drop units that were already exposed.").format(key=key, status=exp.status, coverage=exp.coverage), field="coverage", value=changes["coverage"])
     merged: dict[str, Any] = {**exp.model_dump(), **changes, "updated_at": to_iso(utcnow())}
     try:
         updated = Experiment.model_validate(merged)
@@ -172,14 +168,11 @@ def _overlap(a: Experiment, b: Experiment) -> bool:
 def start_experiment(hub: Hub, key: str, now: datetime | None = None) -> Experiment:
     exp, version = _load(hub, key)
     if exp.status != "draft":
-        raise ConflictError(f"Experiment '{key}' is {exp.status}; only a draft can start. "
-                            "Copy it under a new key to run it again.", field="status", value=exp.status)
+        raise ConflictError(_("Experiment '{key}' is {status}; only a draft can start. Copy it under a new key to run it again.").format(key=key, status=exp.status), field="status", value=exp.status)
     for other in list_experiments(hub, status="running"):
         if other.key != key and _overlap(exp, other):
             raise ConflictError(
-                f"Experiment '{other.key}' is running in layer '{exp.layer}' on "
-                f"[{other.layer_start:g}, {other.layer_end:g}), which overlaps [{exp.layer_start:g}, "
-                f"{exp.layer_end:g}). Stop '{other.key}' or pick a range that does not overlap.",
+                _("Experiment '{key}' is running in layer '{layer}' on [{layer_start:g}, {layer_end:g}), which overlaps [{layer_start2:g}, {layer_end2:g}). Stop '{key}' or pick a range that does not overlap.").format(key=other.key, layer=exp.layer, layer_start=other.layer_start, layer_end=other.layer_end, layer_start2=exp.layer_start, layer_end2=exp.layer_end),
                 field="layer", value=exp.layer, extra={"experiment": other.key},
             )
     stamp = to_iso(now or utcnow())
@@ -189,7 +182,7 @@ def start_experiment(hub: Hub, key: str, now: datetime | None = None) -> Experim
 def stop_experiment(hub: Hub, key: str, now: datetime | None = None) -> Experiment:
     exp, version = _load(hub, key)
     if exp.status != "running":
-        raise ConflictError(f"Experiment '{key}' is {exp.status}; only a running experiment can stop.",
+        raise ConflictError(_("Experiment '{key}' is {status}; only a running experiment can stop.").format(key=key, status=exp.status),
                             field="status", value=exp.status)
     stamp = to_iso(now or utcnow())
     return _save(hub, exp.model_copy(update={"status": "stopped", "stopped_at": stamp, "updated_at": stamp}), version)
@@ -197,9 +190,9 @@ def stop_experiment(hub: Hub, key: str, now: datetime | None = None) -> Experime
 
 def delete_experiment(hub: Hub, key: str) -> int:
     """Delete a draft or stopped experiment and its exposures; returns how many exposures went."""
-    exp, _ = _load(hub, key)
+    exp, _version = _load(hub, key)
     if exp.status == "running":
-        raise ConflictError(f"Experiment '{key}' is running; stop it before deleting.", field="status",
+        raise ConflictError(_("Experiment '{key}' is running; stop it before deleting.").format(key=key), field="status",
                             value=exp.status)
     removed = 0
     while True:

@@ -15,6 +15,8 @@ from contenthub.hub import Hub
 from contenthub.journeys.models import Condition
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import from_iso, to_iso
+from contenthub.i18n import _
+from contenthub.labels import label
 
 SENDS = "journey_sends"
 EVENT_LIMIT = 500
@@ -172,20 +174,21 @@ def _value(c: Condition, f: Facts) -> bool:
         except NotFoundError:
             return False
         return segments.matches(seg, f.user(), f.segment_facts())
-    raise ValueError(f"unknown condition kind {kind!r}")
+    raise ValueError(_('unknown condition kind {kind!r}').format(kind=kind))
 
 
 def describe(c: Condition) -> str:
-    """Short text for pages: 'not in_group', 'converted', 'stage ∈ silent'."""
-    text = c.kind
-    if c.kind == "event":
-        text = f"event {c.event_type}"
+    """Short text for pages, in the reader's language: 'not: is in a group', 'is in a stage: silent'."""
+    text = label("condition", c.kind)
+    if c.kind == "event" and c.event_type:
+        text = _("{condition}: {event}").format(condition=text, event=label("event", c.event_type))
     elif c.kind == "stage":
-        text = f"stage ∈ {', '.join(c.stages)}"
+        text = _("{condition}: {value}").format(condition=text, value=_(", ").join(c.stages))
     elif c.kind == "tag_weight":
-        text = f"tag {c.tag} ≥ {c.threshold:g}" if c.threshold is not None else f"tag {c.tag}"
+        text = (_("tag {tag} ≥ {threshold:g}").format(tag=c.tag, threshold=c.threshold) if c.threshold is not None
+                else _("tag {tag}").format(tag=c.tag))
     elif c.kind == "segment":
-        text = f"segment {c.segment}"
+        text = _("{condition}: {value}").format(condition=text, value=c.segment)
     elif c.kind == "in_group" and c.group_purpose:
-        text = f"in_group ({c.group_purpose})"
-    return f"not {text}" if c.negate else text
+        text = _("{condition}: {value}").format(condition=text, value=label("group_purpose", c.group_purpose))
+    return _("not: {condition}").format(condition=text) if c.negate else text

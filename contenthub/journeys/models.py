@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from contenthub.recommend.models import EVENT_TYPES, IDENTITY_TYPES, GroupPurpose
+from contenthub.i18n import _
 
 MAX_WAIT_SECONDS = 365 * 86400
 """A wait longer than a year is almost always a typo (days for hours) and would pin users for ever."""
@@ -48,18 +49,17 @@ class Wait(BaseModel):
     @classmethod
     def _hhmm(cls, v: str | None) -> str | None:
         if v is not None and not _HHMM.match(v):
-            raise ValueError(f"'{v}' is not a local time; use 'HH:MM' such as '09:30'")
+            raise ValueError(_("'{v}' is not a local time; use 'HH:MM' such as '09:30'").format(v=v))
         return v
 
     @model_validator(mode="after")
     def _sane(self) -> Wait:
         if self.seconds > MAX_WAIT_SECONDS:
-            raise ValueError(f"a wait of {self.seconds / 86400:.1f} days is longer than a year (365 days); "
-                             "use a shorter wait or a separate journey with its own trigger")
+            raise ValueError(_('a wait of {value:.1f} days is longer than a year (365 days); use a shorter wait or a separate journey with its own trigger').format(value=self.seconds / 86400))
         if (self.window_start is None) != (self.window_end is None):
-            raise ValueError("give both window_start and window_end, or neither")
+            raise ValueError(_('give both window_start and window_end, or neither'))
         if self.window_start is not None and self.window_start == self.window_end:
-            raise ValueError("window_start and window_end must differ")
+            raise ValueError(_('window_start and window_end must differ'))
         return self
 
     @property
@@ -88,13 +88,13 @@ class Condition(BaseModel):
     @model_validator(mode="after")
     def _needs(self) -> Condition:
         if self.kind == "event" and self.event_type not in EVENT_TYPES:
-            raise ValueError(f"kind 'event' needs event_type, one of {', '.join(EVENT_TYPES)}")
+            raise ValueError(_("kind 'event' needs event_type, one of {EVENT_TYPES}").format(EVENT_TYPES=', '.join(EVENT_TYPES)))
         if self.kind == "stage" and not self.stages:
-            raise ValueError("kind 'stage' needs stages, e.g. ['silent']")
+            raise ValueError(_("kind 'stage' needs stages, e.g. ['silent']"))
         if self.kind == "tag_weight" and (not self.tag or self.threshold is None):
-            raise ValueError("kind 'tag_weight' needs tag and threshold")
+            raise ValueError(_("kind 'tag_weight' needs tag and threshold"))
         if self.kind == "segment" and not self.segment:
-            raise ValueError("kind 'segment' needs segment (a segment id)")
+            raise ValueError(_("kind 'segment' needs segment (a segment id)"))
         return self
 
 
@@ -121,15 +121,15 @@ class Trigger(BaseModel):
     @model_validator(mode="after")
     def _needs(self) -> Trigger:
         if self.kind == "identity_added" and self.identity_type is not None and self.identity_type not in IDENTITY_TYPES:
-            raise ValueError(f"identity_type must be one of {', '.join(IDENTITY_TYPES)}")
+            raise ValueError(_('identity_type must be one of {IDENTITY_TYPES}').format(IDENTITY_TYPES=', '.join(IDENTITY_TYPES)))
         if self.kind == "stage_entered" and not self.stage:
-            raise ValueError("kind 'stage_entered' needs stage, e.g. 'silent'")
+            raise ValueError(_("kind 'stage_entered' needs stage, e.g. 'silent'"))
         if self.kind == "event" and self.event_type not in EVENT_TYPES:
-            raise ValueError(f"kind 'event' needs event_type, one of {', '.join(EVENT_TYPES)}")
+            raise ValueError(_("kind 'event' needs event_type, one of {EVENT_TYPES}").format(EVENT_TYPES=', '.join(EVENT_TYPES)))
         if self.kind == "tag_weight" and (not self.tag or self.threshold is None):
-            raise ValueError("kind 'tag_weight' needs tag and threshold")
+            raise ValueError(_("kind 'tag_weight' needs tag and threshold"))
         if self.kind == "segment" and not self.segment:
-            raise ValueError("kind 'segment' needs segment (a segment id)")
+            raise ValueError(_("kind 'segment' needs segment (a segment id)"))
         return self
 
 
@@ -157,7 +157,7 @@ class Step(BaseModel):
     @model_validator(mode="after")
     def _send_needs_channel(self) -> Step:
         if self.channel is None and (self.scene or self.content_type or self.asset_id):
-            raise ValueError("a step that sends (scene, content_type or asset_id) needs a channel")
+            raise ValueError(_('a step that sends (scene, content_type or asset_id) needs a channel'))
         return self
 
     @property

@@ -31,6 +31,7 @@ from contenthub.journeys.waits import due_after
 from contenthub.library import taxonomy
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import from_iso, to_iso
+from contenthub.i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -192,14 +193,14 @@ def fetch_due(hub: Hub, channel: str, limit: int = 100, now: datetime | None = N
 
     taxonomy.validate_values(hub.store, "channel", "channels", [channel])
     if not 1 <= limit <= MAX_LIMIT:
-        raise InvalidError(f"limit must be between 1 and {MAX_LIMIT}.", field="limit", value=limit)
+        raise InvalidError(_('limit must be between 1 and {MAX_LIMIT}.').format(MAX_LIMIT=MAX_LIMIT), field="limit", value=limit)
     now = now or clock(hub)
     now_iso = to_iso(now)
     out: list[DueSend] = []
     users: set[str] = set()
     counts: Counter[tuple[str, str]] = Counter()
     kept = 0
-    for _ in range(SCAN_PAGES):
+    for _page in range(SCAN_PAGES):
         if len(out) >= limit:
             break
         page = hub.store.list_docs(OUTBOX_PREFIX + channel, limit=PAGE, offset=kept)

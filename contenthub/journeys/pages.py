@@ -18,50 +18,88 @@ from pydantic import ValidationError
 from contenthub.access.keys import Principal
 from contenthub.access.roles import Perm, allows
 from contenthub.deps import HubDep, check_csrf, require
+from contenthub.error_text import field_of, pydantic_message
 from contenthub.errors import ProblemError
-from contenthub.journeys import conditions, funnel, service
+from contenthub.journeys import conditions, flow, funnel, service
+from contenthub.journeys.builder import ROWS, TRIGGER_PARAM, BuilderForm, BuilderStep, field_of_problem, to_journey
 from contenthub.journeys.models import EXIT, Journey, JourneyIn
 from contenthub.journeys.templates import TEMPLATES
 from contenthub.journeys.waits import describe as describe_wait
 from contenthub.library import taxonomy
 from contenthub.limits import loads_json
 from contenthub.recommend.models import EVENT_TYPES
+from contenthub.i18n import N_, _, gettext
+from contenthub.labels import label
 from contenthub.web.templating import lang_of, render
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[Principal, Depends(require(Perm.audience_read))]
 Writer = Annotated[Principal, Depends(require(Perm.audience_write))]
 
-STRINGS: dict[str, tuple[str, str]] = {
-    "journeys_help": ("每个用户按旅程逐步收到内容：每一步的素材在发送时由推荐为该用户挑选，渠道频控始终生效。",
-                      "Each user moves through the steps; each step's asset is picked for that user at send time, "
-                      "and channel caps always apply."),
-    "templates": ("默认模板", "Default templates"), "install": ("安装为草稿", "Install as draft"),
-    "installed": ("已安装", "installed"), "name": ("名称", "Name"), "trigger": ("进入条件", "Entry trigger"),
-    "steps": ("步骤", "Steps"), "active_users": ("进行中", "In flight"), "entered": ("进入", "Entered"),
-    "updated": ("更新", "Updated"), "version": ("版本", "Version"), "new_journey": ("新建旅程（JSON）", "New journey (JSON)"),
-    "create": ("创建", "Create"), "none": ("暂无旅程。", "No journeys yet."),
-    "in_flight_note": ("保存会生成新版本；已在旅程中的用户继续按进入时的版本走完。",
-                       "Saving creates a new version; users already in the journey finish the version they entered."),
-    "activate": ("启用", "Activate"), "pause": ("暂停", "Pause"), "archive": ("归档", "Archive"),
-    "draft": ("草稿", "Draft"), "settings": ("旅程设置", "Journey settings"), "exit": ("退出条件", "Exit when"),
-    "reentry": ("重复进入", "Re-entry"), "once": ("仅一次", "Once ever"), "every": ("每隔 N 天", "Every N days"),
-    "days": ("天", "days"), "hours": ("小时", "hours"), "minutes": ("分钟", "minutes"), "wait": ("等待", "Wait"),
-    "weekday": ("直到下一个星期", "Until next weekday"), "window": ("发送时段", "Send window"),
-    "condition": ("条件（满足才发送）", "Condition (send only if)"), "negate": ("取反", "Not"),
-    "send": ("发送", "Send"), "no_send": ("不发送（仅等待/分支）", "No send (wait / branch only)"),
-    "any": ("（推荐自动选择）", "(recommender picks)"), "fixed_asset": ("固定素材 ID（可选）", "Fixed asset id (optional)"),
-    "expires": ("过期（小时）", "Expires (hours)"), "branches": ("分支（JSON）", "Branches (JSON)"),
-    "save_step": ("保存此步", "Save step"), "up": ("上移", "Up"), "down": ("下移", "Down"), "delete": ("删除", "Delete"),
-    "add_step": ("添加步骤", "Add step"), "step_id": ("步骤 ID", "Step id"), "advanced": ("高级：完整 JSON", "Advanced: full JSON"),
-    "save": ("保存", "Save"), "funnel": ("漏斗", "Funnel"), "sent": ("已发送", "Sent"), "opened": ("打开", "Opened"),
-    "clicked": ("点击", "Clicked"), "converted": ("转化", "Converted"), "exited": ("退出", "Exited"),
-    "skipped": ("条件不满足跳过", "Skipped"), "expired": ("未送达", "Not delivered"), "no_asset": ("无可用素材", "No asset"),
-    "drop_off": ("流失率", "Drop-off"), "versions": ("版本历史", "Versions"), "saved": ("已保存为新版本。", "Saved as a new version."),
-    "completed": ("完成", "Completed"), "branch_note": ("分支在该步到期时先判断：满足条件则跳转（goto 步骤 ID 或 exit）。",
-                                                       "Branches are checked first when the step comes due: the first "
-                                                       "that holds jumps (goto a step id, or exit)."),
-    "status": ("状态", "Status"), "waiting": ("等待中", "Waiting"), "description": ("说明", "Description"),
+WORDS: dict[str, str] = {  # the pages' wording by short key (templates call s('key')); msgids are English
+    "journeys_help": N_("Each user moves through the steps; each step's asset is picked for that user at send time, and channel caps always apply."),
+    "templates": N_("Default templates"),
+    "install": N_("Install as draft"),
+    "installed": N_("installed"),
+    "name": N_("Name"),
+    "trigger": N_("Entry trigger"),
+    "steps": N_("Steps"),
+    "active_users": N_("In flight"),
+    "entered": N_("Entered"),
+    "updated": N_("Updated"),
+    "version": N_("Version"),
+    "new_journey": N_("New journey (JSON)"),
+    "create": N_("Create"),
+    "none": N_("No journeys yet."),
+    "in_flight_note": N_("Saving creates a new version; users already in the journey finish the version they entered."),
+    "activate": N_("Activate"),
+    "pause": N_("Pause"),
+    "archive": N_("Archive"),
+    "draft": N_("Draft"),
+    "settings": N_("Journey settings"),
+    "exit": N_("Exit when"),
+    "reentry": N_("Re-entry"),
+    "once": N_("Once ever"),
+    "every": N_("Every N days"),
+    "days": N_("days"),
+    "hours": N_("hours"),
+    "minutes": N_("minutes"),
+    "wait": N_("Wait"),
+    "weekday": N_("Until next weekday"),
+    "window": N_("Send window"),
+    "condition": N_("Condition (send only if)"),
+    "negate": N_("Not"),
+    "send": N_("Send"),
+    "no_send": N_("No send (wait / branch only)"),
+    "any": N_("(recommender picks)"),
+    "fixed_asset": N_("Fixed asset id (optional)"),
+    "expires": N_("Expires (hours)"),
+    "branches": N_("Branches (JSON)"),
+    "save_step": N_("Save step"),
+    "up": N_("Up"),
+    "down": N_("Down"),
+    "delete": N_("Delete"),
+    "add_step": N_("Add step"),
+    "step_id": N_("Step id"),
+    "advanced": N_("Advanced: full JSON"),
+    "save": N_("Save"),
+    "funnel": N_("Funnel"),
+    "sent": N_("Sent"),
+    "opened": N_("Opened"),
+    "clicked": N_("Clicked"),
+    "converted": N_("Converted"),
+    "exited": N_("Exited"),
+    "skipped": N_("Skipped"),
+    "expired": N_("Not delivered"),
+    "no_asset": N_("No asset"),
+    "drop_off": N_("Drop-off"),
+    "versions": N_("Versions"),
+    "saved": N_("Saved as a new version."),
+    "completed": N_("Completed"),
+    "branch_note": N_("Branches are checked first when the step comes due: the first that holds jumps (goto a step id, or exit)."),
+    "status": N_("Status"),
+    "waiting": N_("Waiting"),
+    "description": N_("Description"),
 }
 WEEKDAYS = (("一", "Mon"), ("二", "Tue"), ("三", "Wed"), ("四", "Thu"), ("五", "Fri"), ("六", "Sat"), ("日", "Sun"))
 CONDITION_KINDS = ("converted", "muted", "event", "opened_previous", "clicked_previous", "in_group", "stage",
@@ -71,7 +109,8 @@ TRIGGER_KINDS = ("user_created", "identity_added", "stage_entered", "event", "gr
 
 
 def _s(lang: str) -> Any:
-    return lambda key: STRINGS[key][0 if lang == "zh" else 1] if key in STRINGS else key
+    """The pages' wording by key, in the request's language (``lang`` kept for the templates' other uses)."""
+    return lambda key: gettext(WORDS[key]) if key in WORDS else key
 
 
 def _vocab(hub: Any, lang: str) -> dict[str, list[tuple[str, str]]]:
@@ -81,17 +120,33 @@ def _vocab(hub: Any, lang: str) -> dict[str, list[tuple[str, str]]]:
     return out
 
 
+TRIGGER_FIELDS = {
+    "source_channel": N_("Source channel"), "qr_code": N_("QR code"), "identity_type": N_("Identity type"),
+    "stage": N_("Lifecycle stage"), "event_type": N_("Event"), "channel": N_("Channel"), "group_id": N_("Group"),
+    "group_purpose": N_("Group purpose"), "tag": N_("Tag"), "segment": N_("Segment"),
+}
+_TRIGGER_VALUE_LABELS = {"identity_type": "identity", "event_type": "event", "group_purpose": "group_purpose"}
+
+
+def _trigger_value(field: str, value: Any) -> str:
+    """'Identity type: WeCom customer ID' for a trigger's setting (codes named, ids kept)."""
+    group = _TRIGGER_VALUE_LABELS.get(field)
+    shown = label(group, value) if group else str(value)
+    return _("{field}: {value}").format(field=gettext(TRIGGER_FIELDS.get(field, field)), value=shown)
+
+
 def _errors(exc: Exception) -> str:
     if isinstance(exc, ProblemError):
         return exc.message
     if isinstance(exc, ValidationError):
         parts = []
         for err in exc.errors():
-            loc = ".".join(str(x) for x in err["loc"])
-            parts.append(f"{loc}: {err['msg']}" if loc else err["msg"])
+            loc = field_of(err)
+            parts.append(f"{loc}: {pydantic_message(err)}" if loc else pydantic_message(err))
         return "; ".join(parts)
     if isinstance(exc, json.JSONDecodeError):
-        return f"JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        return _("JSON: {problem} (line {line}, column {column})").format(problem=exc.msg, line=exc.lineno,
+                                                                          column=exc.colno)
     return str(exc)
 
 
@@ -101,10 +156,15 @@ def journeys_list(request: Request, hub: HubDep, who: Reader) -> HTMLResponse:
 
 
 def _render_list(request: Request, hub: Any, who: Principal, error: str | None = None, draft: str = "",
-                 status_code: int = 200) -> HTMLResponse:
+                 status_code: int = 200, bform: BuilderForm | None = None,
+                 berrors: dict[str, str] | None = None) -> HTMLResponse:
     lang = lang_of(request)
     installed = set(service.heads(hub))
+    bform = bform or BuilderForm(steps=[BuilderStep(channel="wecom_1v1", scene="onboarding")])
     return render(request, "journeys/list.html", status_code=status_code, s=_s(lang),
+                  bform=bform, brows=(bform.steps + [BuilderStep()] * ROWS)[:ROWS], berrors=berrors or {},
+                  vocab=_vocab(hub, lang), trigger_kinds=TRIGGER_KINDS, condition_kinds=CONDITION_KINDS,
+                  event_types=EVENT_TYPES, trigger_param=TRIGGER_PARAM,
                   journeys=service.list_journeys(hub), templates=TEMPLATES, installed=installed, error=error,
                   draft=draft or json.dumps(TEMPLATES["first-order"], ensure_ascii=False, indent=2),
                   can_edit=allows(who.role, Perm.audience_write))
@@ -147,6 +207,8 @@ def _render_editor(request: Request, hub: Any, who: Principal, journey: Journey,
         describe_wait=describe_wait, describe_condition=conditions.describe, versions=service.versions(hub, journey.id),
         json_text=json_text or json.dumps(definition, ensure_ascii=False, indent=2), error=error, error_step=error_step,
         saved=request.query_params.get("saved") == "1", can_edit=allows(who.role, Perm.audience_write),
+        names={facet: dict(pairs) for facet, pairs in _vocab(hub, lang).items()}, trigger_value=_trigger_value,
+        next_statuses=service.next_statuses(journey.status), flow=flow.build(journey, f),
         can_funnel=allows(who.role, Perm.reports_read), branches_json=lambda s: json.dumps(
             [b.model_dump(exclude_defaults=True) for b in s.branches], ensure_ascii=False), EXIT=EXIT,
     )
@@ -232,7 +294,7 @@ def _find(data: dict[str, Any], step_id: str) -> int:
     for i, s in enumerate(data["steps"]):
         if s["id"] == step_id:
             return i
-    raise ValueError(f"no step '{step_id}' in the current version (reload the page)")
+    raise ValueError(_("no step '{step_id}' in the current version (reload the page)").format(step_id=step_id))
 
 
 @router.post("/journeys/{journey_id}/steps/{step_id}", response_class=HTMLResponse)
@@ -300,8 +362,28 @@ async def save_json(request: Request, journey_id: str, hub: HubDep, who: Writer)
     def change(data: dict[str, Any], form: Any) -> None:
         new = loads_json(str(form.get("definition", "")))
         if not isinstance(new, dict):
-            raise ValueError("the definition must be a JSON object")
+            raise ValueError(_('the definition must be a JSON object'))
         data.clear()
         data.update({k: v for k, v in new.items() if k not in ("version", "created_at", "updated_at", "updated_by")})
 
     return await _apply(request, hub, who, journey_id, change, keep_json=True)
+
+
+@router.post("/journeys/build", response_class=HTMLResponse)
+async def build_page(request: Request, hub: HubDep, who: Writer) -> Any:
+    """The form-based builder: a trigger and a few steps from drop-downs; then the editor for the rest."""
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf_token", "")))
+    rows = [BuilderStep(wait_days=str(form.get(f"wait_days_{i}", "")), wait_hours=str(form.get(f"wait_hours_{i}", "")),
+                        channel=str(form.get(f"channel_{i}", "")), scene=str(form.get(f"scene_{i}", "")),
+                        condition=str(form.get(f"condition_{i}", "")), negate=form.get(f"negate_{i}") == "on")
+            for i in range(ROWS)]
+    bform = BuilderForm(name=str(form.get("name", ""))[:200], trigger_kind=str(form.get("trigger_kind", "")),
+                        trigger_value=str(form.get("trigger_value", ""))[:200], steps=rows)
+    try:
+        j = service.save(hub, to_journey(bform), who.name)
+    except ProblemError as exc:
+        where = exc.field if exc.field and (exc.field == "name" or exc.field.startswith("step-")
+                                            or exc.field == "trigger_value") else field_of_problem(exc, bform)
+        return _render_list(request, hub, who, status_code=exc.status, bform=bform, berrors={where: exc.message})
+    return RedirectResponse(f"/journeys/{j.id}?saved=1", status_code=303)

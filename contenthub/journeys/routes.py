@@ -22,6 +22,7 @@ from contenthub.journeys.models import (
     VersionInfo,
 )
 from contenthub.journeys.templates import TEMPLATES
+from contenthub.i18n import _
 
 router = APIRouter(prefix="/v1", tags=["journeys"])
 
@@ -109,7 +110,7 @@ def enroll(journey_id: str, body: EnrollIn, hub: HubDep, who: Writer) -> EnrollR
 
     journey = service.get(hub, journey_id)
     if journey.status in ("archived", "paused"):
-        raise InvalidError(f"Journey '{journey_id}' is {journey.status}; activate it before enrolling.",
+        raise InvalidError(_("Journey '{journey_id}' is {status}; activate it before enrolling.").format(journey_id=journey_id, status=journey.status),
                            field="status", value=journey.status, allowed=["draft", "active"])
     result = EnrollResult()
     for uid in body.user_ids:
@@ -130,6 +131,6 @@ def enroll(journey_id: str, body: EnrollIn, hub: HubDep, who: Writer) -> EnrollR
 def user_state(journey_id: str, user_id: str, hub: HubDep, who: Reader) -> JourneyState:
     doc = engine.get_state(hub, journey_id, user_id)
     if doc is None:
-        raise NotFoundError(f"User '{user_id}' has never been in journey '{journey_id}'.", field="user_id",
+        raise NotFoundError(_("User '{user_id}' has never been in journey '{journey_id}'.").format(user_id=user_id, journey_id=journey_id), field="user_id",
                             value=user_id)
     return JourneyState.model_validate(doc)

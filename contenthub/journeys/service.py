@@ -19,6 +19,8 @@ from contenthub.hub import Hub
 from contenthub.journeys import validation
 from contenthub.journeys.models import Journey, JourneyIn, JourneyStatus, JourneySummary, VersionInfo
 from contenthub.timeutil import to_iso, utcnow
+from contenthub.i18n import _
+from contenthub.labels import label
 
 JOURNEYS = "journeys"
 VERSIONS = "journey_versions"
@@ -44,7 +46,7 @@ def get(hub: Hub, journey_id: str, version: int | None = None) -> Journey:
     if version is None:
         doc = hub.store.get_doc(JOURNEYS, journey_id)
         if doc is None:
-            raise NotFoundError(f"No journey '{journey_id}'.", field="journey_id", value=journey_id)
+            raise NotFoundError(_("No journey '{journey_id}'.").format(journey_id=journey_id), field="journey_id", value=journey_id)
         return Journey.model_validate(doc)
     return definition(hub, journey_id, version)
 
@@ -56,7 +58,7 @@ def definition(hub: Hub, journey_id: str, version: int) -> Journey:
     if found is None:
         doc = hub.store.get_doc(VERSIONS, _version_id(journey_id, version))
         if doc is None:
-            raise NotFoundError(f"Journey '{journey_id}' has no version {version}.", field="version", value=version)
+            raise NotFoundError(_("Journey '{journey_id}' has no version {version}.").format(journey_id=journey_id, version=version), field="version", value=version)
         found = Journey.model_validate(doc)
         if len(cache) >= DEF_CACHE:
             cache.clear()
@@ -78,6 +80,22 @@ def active(hub: Hub) -> list[Journey]:
     return [j for j in heads(hub).values() if j.status == "active"]
 
 
+PAUSABLE = frozenset({"active"})
+"""Only a running journey can pause: a draft or archived journey has nothing in flight to hold."""
+
+
+def next_statuses(status: str) -> list[str]:
+    """The statuses a journey in ``status`` may move to (the console offers exactly these)."""
+    return [s for s in ("active", "paused", "draft", "archived") if s != status and (s != "paused" or status in PAUSABLE)]
+
+
+def check_transition(current: str, wanted: str) -> None:
+    if wanted not in next_statuses(current):
+        raise InvalidError(_("A {current} journey cannot be paused: only an active journey has users in flight to "
+                             "hold. Activate it first.").format(current=label("journey_status", current)),
+                           field="status", value=wanted, allowed=next_statuses(current))
+
+
 def save(hub: Hub, data: JourneyIn, actor: str, *, journey_id: str | None = None,
          expected_version: int | None = None) -> Journey:
     """Create (``journey_id`` None) or edit a journey; returns the new version."""
@@ -86,17 +104,18 @@ def save(hub: Hub, data: JourneyIn, actor: str, *, journey_id: str | None = None
     creating = journey_id is None
     jid = journey_id or data.id or _new_id(data.name)
     if not creating and data.id not in (None, jid):
-        raise InvalidError(f"id: the body says '{data.id}' but the URL edits '{jid}'.", field="id", value=data.id)
+        raise InvalidError(_("id: the body says '{id}' but the URL edits '{jid}'.").format(id=data.id, jid=jid), field="id", value=data.id)
     head = hub.store.get_doc(JOURNEYS, jid)
     if creating and head is not None:
-        raise ConflictError(f"A journey '{jid}' already exists; edit it with PUT /v1/journeys/{jid}.", field="id",
+        raise ConflictError(_("A journey '{jid}' already exists; edit it with PUT /v1/journeys/{jid}.").format(jid=jid), field="id",
                             value=jid)
     if not creating and head is None:
-        raise NotFoundError(f"No journey '{jid}'.", field="journey_id", value=jid)
+        raise NotFoundError(_("No journey '{jid}'.").format(jid=jid), field="journey_id", value=jid)
     current = int(head["version"]) if head else 0
+    if head is not None and data.status != head.get("status"):
+        check_transition(str(head.get("status")), data.status)
     if expected_version is not None and expected_version != current:
-        raise ConflictError(f"Journey '{jid}' is at version {current}, you edited version {expected_version}. "
-                            "Reload and apply your change again.", field="expected_version", value=expected_version,
+        raise ConflictError(_("Journey '{jid}' is at version {current}, you edited version {expected_version}. Reload and apply your change again.").format(jid=jid, current=current, expected_version=expected_version), field="expected_version", value=expected_version,
                             extra={"current_version": current})
     journey = Journey(**{**data.model_dump(), "id": jid}, version=current + 1,
                       created_at=head["created_at"] if head else now, updated_at=now, updated_by=actor)
@@ -105,8 +124,7 @@ def save(hub: Hub, data: JourneyIn, actor: str, *, journey_id: str | None = None
         hub.store.put_doc(VERSIONS, _version_id(jid, journey.version), doc, expected_version=0)
     except ConflictError:
         _repair_head(hub, jid, journey.version)
-        raise ConflictError(f"Journey '{jid}' was changed by someone else at the same time. Reload and apply your "
-                            "change again.", field="expected_version", value=current) from None
+        raise ConflictError(_("Journey '{jid}' was changed by someone else at the same time. Reload and apply your change again.").format(jid=jid), field="expected_version", value=current) from None
     hub.store.put_doc(JOURNEYS, jid, doc)
     invalidate(hub)
     return journey
@@ -157,7 +175,12 @@ def install_template(hub: Hub, template_id: str, actor: str, *, status: JourneyS
     from contenthub.journeys.templates import TEMPLATES
 
     if template_id not in TEMPLATES:
-        raise NotFoundError(f"No journey template '{template_id}'.", field="template_id", value=template_id,
+        raise NotFoundError(_("No journey template '{template_id}'.").format(template_id=template_id), field="template_id", value=template_id,
                             allowed=sorted(TEMPLATES))
-    body: dict[str, Any] = {**TEMPLATES[template_id], "status": status, "id": journey_id or template_id}
+    template = TEMPLATES[template_id]
+    body: dict[str, Any] = {
+        **template, "status": status, "id": journey_id or template_id,
+        "name": _(template["name"]), "description": _(template["description"]),  # in the installer's language
+        "steps": [{**st, "name": _(st["name"])} if st.get("name") else st for st in template["steps"]],
+    }
     return save(hub, JourneyIn.model_validate(body), actor)

@@ -11,6 +11,7 @@ from contenthub.errors import InvalidError, unknown_value
 from contenthub.hub import Hub
 from contenthub.journeys.models import EXIT, Condition, JourneyIn, Step
 from contenthub.library import taxonomy
+from contenthub.i18n import _
 
 
 def successors(steps: list[Step], i: int) -> list[int]:
@@ -51,23 +52,22 @@ def check_structure(data: JourneyIn) -> None:
     seen: set[str] = set()
     for i, s in enumerate(data.steps):
         if s.id == EXIT:
-            raise InvalidError(f"steps.{i}.id: '{EXIT}' is reserved for branches that leave the journey.",
+            raise InvalidError(_("steps.{i}.id: '{EXIT}' is reserved for branches that leave the journey.").format(i=i, EXIT=EXIT),
                                field=f"steps.{i}.id", value=s.id)
         if s.id in seen:
-            raise InvalidError(f"steps.{i}.id: step id '{s.id}' is used twice; step ids must be unique.",
+            raise InvalidError(_("steps.{i}.id: step id '{id}' is used twice; step ids must be unique.").format(i=i, id=s.id),
                                field=f"steps.{i}.id", value=s.id)
         seen.add(s.id)
     for i, s in enumerate(data.steps):
         for k, b in enumerate(s.branches):
             if b.goto != EXIT and b.goto not in seen:
-                raise InvalidError(f"steps.{i}.branches.{k}.goto: no step '{b.goto}'.",
+                raise InvalidError(_("steps.{i}.branches.{k}.goto: no step '{goto}'.").format(i=i, k=k, goto=b.goto),
                                    field=f"steps.{i}.branches.{k}.goto", value=b.goto, allowed=[*seen, EXIT])
     cycle = find_zero_wait_cycle(data.steps)
     if cycle:
         path = " → ".join(cycle)
         raise InvalidError(
-            f"steps: {path} is a cycle that never waits, so a user would loop through it instantly for ever. "
-            "Give one of these steps a wait (days, hours, minutes or weekday).",
+            _('steps: {path} is a cycle that never waits, so a user would loop through it instantly for ever. Give one of these steps a wait (days, hours, minutes or weekday).').format(path=path),
             field="steps", value=cycle,
         )
 
@@ -94,7 +94,7 @@ def check_vocabulary(hub: Hub, data: JourneyIn) -> None:
         if s.content_type is not None and s.content_type not in ctypes:
             raise unknown_value(f"{f}.content_type", s.content_type, ctypes)
         if s.asset_id is not None and hub.store.get_asset(s.asset_id) is None:
-            raise InvalidError(f"{f}.asset_id: no asset '{s.asset_id}'.", field=f"{f}.asset_id", value=s.asset_id)
+            raise InvalidError(_("{f}.asset_id: no asset '{asset_id}'.").format(f=f, asset_id=s.asset_id), field=f"{f}.asset_id", value=s.asset_id)
         if s.condition is not None:
             _check_condition(hub, s.condition, f"{f}.condition")
         for k, b in enumerate(s.branches):
@@ -110,6 +110,33 @@ def check_vocabulary(hub: Hub, data: JourneyIn) -> None:
         _check_condition(hub, c, f"trigger.only_if.{k}")
 
 
+ONE_TO_ONE_CHANNELS = frozenset({"wecom_1v1"})
+"""Channels that reach one person (a WeCom customer in a private chat)."""
+GROUP_CHANNELS = frozenset({"wecom_group"})
+"""Channels whose send reaches a whole group: in a 1:1 journey it would reach everyone in the group."""
+
+
+def check_channels(data: JourneyIn) -> None:
+    """A 1:1 journey (a step on a 1:1 channel, or entered when a WeCom customer is added) sends to one
+    person at a time; a step on a group channel would post to every member of a group instead — refused,
+    naming the step, so a step moved to a group channel is never saved without a word."""
+    one_to_one = [s for s in data.steps if s.channel in ONE_TO_ONE_CHANNELS]
+    added_on_wecom = data.trigger.kind == "identity_added" and data.trigger.identity_type == "external_userid"
+    if not one_to_one and not added_on_wecom:
+        return
+    for i, s in enumerate(data.steps):
+        if s.channel in GROUP_CHANNELS:
+            raise InvalidError(
+                _("Step '{step}' sends on a group channel, but this is a 1:1 journey (it talks to each customer "
+                  "privately{because}): a group send would reach everyone in the group, not this customer. Pick a "
+                  "1:1 channel, or build a separate journey for the group.").format(
+                    step=s.name or s.id,
+                    because=_(", entered when a WeCom customer is added") if added_on_wecom else
+                    _(", as step '{other}' does").format(other=one_to_one[0].name or one_to_one[0].id)),
+                field=f"steps.{i}.channel", value=s.channel)
+
+
 def check(hub: Hub, data: JourneyIn) -> None:
     check_structure(data)
     check_vocabulary(hub, data)
+    check_channels(data)

@@ -10,6 +10,8 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from contenthub.journeys.models import Wait
+from contenthub.i18n import _
+from contenthub.labels import label
 from contenthub.timeutil import to_utc
 
 
@@ -44,17 +46,17 @@ def due_after(wait: Wait, start: datetime, tz: str) -> datetime:
 
 
 def describe(wait: Wait) -> str:
-    """Short human text for pages and funnels, e.g. '1d 2h · Mon · 10:00–20:00'."""
+    """Short human text for pages and funnels, in the reader's language, e.g. '1 天 2 小时 · 周一 · 10:00–20:00'."""
     parts = []
     if wait.days:
-        parts.append(f"{wait.days}d")
+        parts.append(_("{n}d").format(n=wait.days))
     if wait.hours:
-        parts.append(f"{wait.hours}h")
+        parts.append(_("{n}h").format(n=wait.hours))
     if wait.minutes:
-        parts.append(f"{wait.minutes}m")
-    text = " ".join(parts) or "0"
+        parts.append(_("{n}m").format(n=wait.minutes))
+    text = " ".join(parts) or _("none")
     if wait.weekday is not None:
-        text += " · " + ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[wait.weekday]
+        text += " · " + label("weekday", wait.weekday)
     if wait.window_start:
         text += f" · {wait.window_start}–{wait.window_end}"
     return text

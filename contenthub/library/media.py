@@ -20,6 +20,7 @@ import filetype
 from contenthub.errors import InvalidError, TooLargeError, UnsupportedMediaError
 from contenthub.library.models import MediaRef
 from contenthub.store.base import Store
+from contenthub.i18n import _
 
 ALLOWED_MIME: dict[str, str] = {
     "image/png": "poster",
@@ -51,10 +52,10 @@ def safe_filename(name: str | None) -> str:
         return ""
     base = name.replace("\\", "/").split("/")[-1]
     if base in ("", ".", "..") or "\x00" in name:
-        raise InvalidError(f"File name '{name}' is not allowed.", field="filename", value=name)
+        raise InvalidError(_("File name '{name}' is not allowed.").format(name=name), field="filename", value=name)
     if name != base and (".." in name.replace("\\", "/").split("/")):
         raise InvalidError(
-            f"File name '{name}' must not contain a path; send just the file name.", field="filename", value=name
+            _("File name '{name}' must not contain a path; send just the file name.").format(name=name), field="filename", value=name
         )
     return _SAFE_NAME.sub("_", base)[:200]
 
@@ -69,10 +70,10 @@ def _check_zip(path: Path, size: int) -> None:
         with zipfile.ZipFile(path) as zf:
             expanded = sum(i.file_size for i in zf.infolist())
     except zipfile.BadZipFile as exc:
-        raise UnsupportedMediaError("The file claims to be an Office document but is not a valid one.") from exc
+        raise UnsupportedMediaError(_('The file claims to be an Office document but is not a valid one.')) from exc
     if expanded > max(size, 1) * MAX_ZIP_RATIO:
         raise UnsupportedMediaError(
-            f"The document expands to {expanded} bytes ({expanded // max(size, 1)}× its size); refusing a possible zip bomb."
+            _('The document expands to {expanded} bytes ({value}× its size); refusing a possible zip bomb.').format(expanded=expanded, value=expanded // max(size, 1))
         )
 
 
@@ -93,7 +94,7 @@ def store_upload(store: Store, stream: BinaryIO | Iterable[bytes], filename: str
                 size += len(chunk)
                 if size > max_bytes:
                     raise TooLargeError(
-                        f"The file is larger than the upload limit of {max_bytes // (1024 * 1024)} MB.",
+                        _('The file is larger than the upload limit of {value} MB.').format(value=max_bytes // (1024 * 1024)),
                         field="file",
                         extra={"limit_bytes": max_bytes},
                     )
@@ -104,13 +105,11 @@ def store_upload(store: Store, stream: BinaryIO | Iterable[bytes], filename: str
             out.flush()
             os.fsync(out.fileno())
         if size == 0:
-            raise InvalidError("The uploaded file is empty.", field="file")
+            raise InvalidError(_('The uploaded file is empty.'), field="file")
         mime = detect_mime(head)
         if mime is None or mime not in ALLOWED_MIME:
             raise UnsupportedMediaError(
-                f"The file's bytes are {mime or 'of an unknown type'}, which is not allowed. "
-                "Upload an image (PNG, JPEG, GIF, WebP), video (MP4, WebM, MOV), audio (MP3, OGG, WAV, M4A), "
-                "PDF or Office document.",
+                _("The file's bytes are {mime}, which is not allowed. Upload an image (PNG, JPEG, GIF, WebP), video (MP4, WebM, MOV), audio (MP3, OGG, WAV, M4A), PDF or Office document.").format(mime=mime or 'of an unknown type'),
                 field="file",
                 value=mime,
                 allowed=sorted(ALLOWED_MIME),

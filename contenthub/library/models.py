@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from contenthub.library.seasonal import CampaignLink
 from contenthub.timeutil import Instant, to_utc
+from contenthub.i18n import _
 
 Status = Literal["draft", "approved", "archived"]
 STATUSES: tuple[str, ...] = ("draft", "approved", "archived")
@@ -37,11 +38,11 @@ def clean_tags(values: list[str]) -> list[str]:
         if not t:
             continue
         if len(t) > MAX_TAG_LEN:
-            raise ValueError(f"tag '{t[:20]}…' is longer than {MAX_TAG_LEN} characters")
+            raise ValueError(_("tag '{value}…' is longer than {MAX_TAG_LEN} characters").format(value=t[:20], MAX_TAG_LEN=MAX_TAG_LEN))
         if t not in out:
             out.append(t)
     if len(out) > MAX_TAGS:
-        raise ValueError(f"at most {MAX_TAGS} tags per asset")
+        raise ValueError(_('at most {MAX_TAGS} tags per asset').format(MAX_TAGS=MAX_TAGS))
     return out
 
 
@@ -103,16 +104,16 @@ class AssetFields(BaseModel):
             return None
         v = v.strip()
         if not v.lower().startswith(("http://", "https://")):
-            raise ValueError("url must start with http:// or https://")
+            raise ValueError(_('url must start with http:// or https://'))
         return v
 
     @model_validator(mode="after")
     def _window(self) -> AssetFields:
         # naive times are UTC (timeutil.to_utc): comparing them raw with aware ones raises TypeError
         if self.valid_from and self.valid_until and to_utc(self.valid_until) <= to_utc(self.valid_from):
-            raise ValueError("valid_until must be after valid_from")
+            raise ValueError(_('valid_until must be after valid_from'))
         if self.campaign is not None and (self.valid_from or self.valid_until):
-            raise ValueError("give either campaign (a window tied to an occasion) or valid_from/valid_until")
+            raise ValueError(_('give either campaign (a window tied to an occasion) or valid_from/valid_until'))
         return self
 
 
@@ -125,7 +126,7 @@ class AssetCreate(AssetFields):
     def _title_present(cls, v: str) -> str:
         v = clean_text(v)
         if not v:
-            raise ValueError("title must not be empty")
+            raise ValueError(_('title must not be empty'))
         return v
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -16,11 +16,13 @@ from contenthub.deps import HubDep, check_csrf, require
 from contenthub.errors import NotFoundError, ProblemError
 from contenthub.hub import Hub
 from contenthub.library import search as search_service
-from contenthub.library import seasonal, service, taxonomy
+from contenthub.library import seasonal, service, tagging, taxonomy
 from contenthub.library.models import AssetCreate, AssetUpdate
 from contenthub import clock
 from contenthub.recommend.performance import asset_performance
-from contenthub.web.templating import lang_of, render
+from contenthub.web.forms import FORM, field_errors
+from contenthub.web.templating import lang_of, path_segment, render
+from contenthub.i18n import _
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[Principal, Depends(require(Perm.library_read))]
@@ -32,14 +34,6 @@ def _names(hub: Hub, lang: str) -> dict[str, dict[str, str]]:
         facet: {e.id: (e.zh if lang == "zh" else e.en) for e in entries}
         for facet, entries in taxonomy.all_taxonomy(hub.store).items()
     }
-
-
-def _message(exc: Exception) -> str:
-    if isinstance(exc, ProblemError):
-        return exc.message
-    if isinstance(exc, ValidationError):
-        return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-    return str(exc)
 
 
 @router.get("/library", response_class=HTMLResponse)
@@ -65,7 +59,11 @@ def library_list(
 
 @router.get("/library/upload", response_class=HTMLResponse)
 def upload_form(request: Request, hub: HubDep, who: Writer) -> HTMLResponse:
-    return render(request, "library/upload.html", taxonomy=taxonomy.all_taxonomy(hub.store), form={}, error=None)
+    return render(request, "library/upload.html", taxonomy=taxonomy.all_taxonomy(hub.store), form={}, errors={},
+                  error=None)
+
+
+UPLOAD_FIELDS = ("title", "body", "kind", "tags", "url", "file")
 
 
 @router.post("/library/upload", response_class=HTMLResponse, response_model=None)
@@ -73,16 +71,19 @@ def upload(
     request: Request,
     hub: HubDep,
     who: Writer,
-    title: Annotated[str, Form(max_length=200)] = "",
-    body: Annotated[str, Form(max_length=20000)] = "",
+    title: Annotated[str, Form()] = "",
+    body: Annotated[str, Form()] = "",
     kind: Annotated[str, Form()] = "",
-    tags: Annotated[str, Form(max_length=2000)] = "",
-    url: Annotated[str, Form(max_length=2000)] = "",
+    tags: Annotated[str, Form()] = "",
+    url: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
     file: Annotated[UploadFile | None, File()] = None,
 ) -> HTMLResponse | RedirectResponse:
+    """Form fields carry no length limits of their own: AssetCreate checks them, so a long title comes back
+    as a message beside the title with everything entered kept (a Form limit answered with a JSON 422).
+    The request body limit (limits.BodyLimitMiddleware) still bounds what is read."""
     check_csrf(request, csrf_token)
-    form = {"title": title, "body": body, "tags": tags, "url": url}
+    form = {"title": title, "body": body, "tags": tags, "url": url, "kind": kind}
     fields: dict[str, Any] = {
         "title": title, "body": body,
         "tags": [x.strip() for x in tags.replace("，", ",").split(",") if x.strip()], "url": url or None,
@@ -97,8 +98,11 @@ def upload(
         )
     except (ProblemError, ValidationError) as exc:
         status = exc.status if isinstance(exc, ProblemError) else 422
+        errors = field_errors(exc, UPLOAD_FIELDS)
+        if isinstance(exc, ProblemError) and FORM in errors and exc.status in (413, 415):
+            errors = {"file": errors[FORM]}  # size and type refusals are about the file
         return render(request, "library/upload.html", status_code=status, taxonomy=taxonomy.all_taxonomy(hub.store),
-                      form=form, error=_message(exc))
+                      form=form, errors=errors, error=errors.get(FORM))
     return RedirectResponse(f"/library/assets/{asset.id}", status_code=303)
 
 
@@ -109,7 +113,8 @@ def seasonal_messages(hub: Hub, doc: dict[str, Any], lang: str) -> list[str]:
 
 
 def _detail(request: Request, hub: Hub, who: Principal, asset_id: str, flash: str | None = None,
-            status_code: int = 200) -> HTMLResponse:
+            status_code: int = 200, errors: dict[str, str] | None = None,
+            entered: dict[str, Any] | None = None) -> HTMLResponse:
     asset = service.get_asset(hub, asset_id)
     lang = lang_of(request)
     performance = asset_performance(hub, asset_id)
@@ -118,7 +123,7 @@ def _detail(request: Request, hub: Hub, who: Principal, asset_id: str, flash: st
         seasonal_flags=seasonal_messages(hub, asset.model_dump(), lang),
         taxonomy=taxonomy.all_taxonomy(hub.store), names=_names(hub, lang),
         similar=search_service.similar(hub, asset_id, n=8), can_write=allows(who.role, Perm.library_write),
-        performance=performance,
+        performance=performance, errors=errors or {}, entered=entered, accept_min=tagging.ACCEPT_ALL_MIN,
     )
 
 
@@ -132,7 +137,7 @@ def asset_media(hub: HubDep, who: Reader, asset_id: str) -> FileResponse:
     asset = service.get_asset(hub, asset_id)
     path = hub.store.media_path(asset.media.sha256) if asset.media else None
     if asset.media is None or path is None:
-        raise NotFoundError("This asset has no media file.")
+        raise NotFoundError(_('This asset has no media file.'))
     return FileResponse(path, media_type=asset.media.mime, headers={"X-Content-Type-Options": "nosniff"})
 
 
@@ -140,8 +145,50 @@ def asset_media(hub: HubDep, who: Reader, asset_id: str) -> FileResponse:
 def accept(request: Request, hub: HubDep, who: Writer, asset_id: str,
            csrf_token: Annotated[str, Form()] = "") -> RedirectResponse:
     check_csrf(request, csrf_token)
-    service.accept_suggestions(hub, asset_id, who.name)
+    try:
+        service.accept_above(hub, asset_id, who.name)
+    except ProblemError as exc:
+        if exc.status in (401, 403, 404):
+            raise
+        return _detail(request, hub, who, asset_id, flash=exc.message, status_code=exc.status)
     return RedirectResponse(f"/library/assets/{asset_id}", status_code=303)
+
+
+def _one_suggestion(request: Request, hub: Hub, who: Principal, asset_id: str, action: str, csrf_token: str,
+                    facet: str, label: str, back: str) -> HTMLResponse | RedirectResponse:
+    """One chip accepted or rejected on its own; back to the page the editor came from."""
+    check_csrf(request, csrf_token)
+    try:
+        if action == "accept":
+            service.accept_label(hub, asset_id, facet, label, who.name)
+        else:
+            service.reject_label(hub, asset_id, facet, label, who.name)
+    except ProblemError as exc:
+        if exc.status in (401, 403, 404):
+            raise
+        return _detail(request, hub, who, asset_id, flash=exc.message, status_code=exc.status)
+    target = "/library/review" if back == "review" else f"/library/assets/{path_segment(asset_id)}"
+    return RedirectResponse(target, status_code=303)
+
+
+ChipFacet = Annotated[str, Form(max_length=40)]
+ChipLabel = Annotated[str, Form(max_length=200)]
+ChipBack = Annotated[Literal["detail", "review"], Form()]
+
+
+@router.post("/library/assets/{asset_id}/suggestions/accept", response_class=HTMLResponse, response_model=None)
+def accept_one(request: Request, hub: HubDep, who: Writer, asset_id: str, csrf_token: Annotated[str, Form()] = "",
+               facet: ChipFacet = "", label: ChipLabel = "", back: ChipBack = "detail") -> HTMLResponse | RedirectResponse:
+    return _one_suggestion(request, hub, who, asset_id, "accept", csrf_token, facet, label, back)
+
+
+@router.post("/library/assets/{asset_id}/suggestions/reject", response_class=HTMLResponse, response_model=None)
+def reject_one(request: Request, hub: HubDep, who: Writer, asset_id: str, csrf_token: Annotated[str, Form()] = "",
+               facet: ChipFacet = "", label: ChipLabel = "", back: ChipBack = "detail") -> HTMLResponse | RedirectResponse:
+    return _one_suggestion(request, hub, who, asset_id, "reject", csrf_token, facet, label, back)
+
+
+EDIT_FIELDS = ("title", "scenes", "channels", "content_type", "tags", "status")
 
 
 @router.post("/library/assets/{asset_id}/edit", response_class=HTMLResponse, response_model=None)
@@ -152,11 +199,11 @@ def edit(
     asset_id: str,
     csrf_token: Annotated[str, Form()] = "",
     version: Annotated[int | None, Form()] = None,
-    title: Annotated[str, Form(max_length=200)] = "",
+    title: Annotated[str, Form()] = "",
     scenes: Annotated[list[str], Form()] = [],
     channels: Annotated[list[str], Form()] = [],
     content_type: Annotated[str, Form()] = "",
-    tags: Annotated[str, Form(max_length=2000)] = "",
+    tags: Annotated[str, Form()] = "",
     status: Annotated[str, Form()] = "draft",
 ) -> HTMLResponse | RedirectResponse:
     check_csrf(request, csrf_token)
@@ -169,5 +216,9 @@ def edit(
         service.update_asset(hub, asset_id, patch, who.name)
     except (ProblemError, ValidationError) as exc:
         status_code = exc.status if isinstance(exc, ProblemError) else 422
-        return _detail(request, hub, who, asset_id, flash=_message(exc), status_code=status_code)
+        errors = field_errors(exc, EDIT_FIELDS)
+        entered = {"title": title, "scenes": scenes, "channels": channels, "content_type": content_type,
+                   "tags": tags, "status": status}
+        return _detail(request, hub, who, asset_id, flash=errors.get(FORM), status_code=status_code, errors=errors,
+                       entered=entered)
     return RedirectResponse(f"/library/assets/{asset_id}", status_code=303)

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from contenthub.access.keys import Principal
 from contenthub.access.roles import Perm, allows
 from contenthub.deps import HubDep, check_csrf, require
+from contenthub.i18n import N_, gettext
 from contenthub.library import service, tagging, taxonomy
 from contenthub.library.pages import seasonal_messages
 from contenthub.web.templating import lang_of, render
@@ -21,35 +22,36 @@ Reader = Annotated[Principal, Depends(require(Perm.library_read))]
 Writer = Annotated[Principal, Depends(require(Perm.library_write))]
 Editor = Annotated[Principal, Depends(require(Perm.taxonomy_write))]
 PAGE = 30
+MIN_SAMPLE = 30
+"""Below this many decisions an accuracy share is shown with a warning: 1 of 1 is not "100% accurate"."""
 
-STRINGS: dict[str, dict[str, str]] = {
-    "heading": {"zh": "待复核标签", "en": "Tag review"},
-    "intro": {"zh": "未打标签的素材，按推荐场景的置信度从低到高排列：先看最没把握的。",
-              "en": "Untagged assets, least certain scene suggestion first: review these before the rest."},
-    "accuracy": {"zh": "近期推荐准确率", "en": "Accuracy on recent confirmations"},
-    "decisions": {"zh": "次编辑决定", "en": "editor decisions"},
-    "top1": {"zh": "首选被采纳", "en": "top suggestion kept"},
-    "top3": {"zh": "前三含正确", "en": "right label in top 3"},
-    "no_decisions": {"zh": "还没有编辑反馈。", "en": "No editor feedback yet."},
-    "model": {"zh": "模型", "en": "Model"},
-    "no_model": {"zh": "尚未训练：目前只用场景描述和关键词。", "en": "Not trained yet: descriptions and keyword cues only."},
-    "validation": {"zh": "训练时验证准确率（场景）", "en": "Validation accuracy at training (scenes)"},
-    "train": {"zh": "立即重新训练", "en": "Retrain now"},
-    "trained": {"zh": "已重新训练", "en": "Retrained"},
-    "not_trained": {"zh": "未训练", "en": "Not trained"},
-    "top_confidence": {"zh": "首选置信度", "en": "Top confidence"},
-    "suggested": {"zh": "推荐", "en": "Suggested"},
-    "actions": {"zh": "操作", "en": "Actions"},
-    "accept": {"zh": "采纳", "en": "Accept"},
-    "reject": {"zh": "全部驳回", "en": "Reject all"},
-    "open": {"zh": "打开编辑", "en": "Open to edit"},
-    "empty": {"zh": "没有待复核的素材。", "en": "Nothing to review."},
-    "rejected": {"zh": "已记录驳回", "en": "Reject recorded"},
+WORDS: dict[str, str] = {  # the page's wording by short key (the template reads s.key); msgids are English
+    "heading": N_("Tag review"),
+    "intro": N_("Untagged assets, least certain scene suggestion first: review these before the rest."),
+    "accuracy": N_("Accuracy on recent confirmations"),
+    "decisions": N_("editor decisions"),
+    "top1": N_("top suggestion kept"),
+    "top3": N_("right label in top 3"),
+    "no_decisions": N_("No editor feedback yet."),
+    "model": N_("Model"),
+    "no_model": N_("Not trained yet: descriptions and keyword cues only."),
+    "validation": N_("Validation accuracy at training (scenes)"),
+    "train": N_("Retrain now"),
+    "trained": N_("Retrained"),
+    "not_trained": N_("Not trained"),
+    "top_confidence": N_("Top confidence"),
+    "suggested": N_("Suggested"),
+    "actions": N_("Actions"),
+    "accept": N_("Accept"),
+    "reject": N_("Reject all"),
+    "open": N_("Open to edit"),
+    "empty": N_("Nothing to review."),
+    "rejected": N_("Reject recorded"),
 }
 
-
 def _strings(lang: str) -> dict[str, str]:
-    return {k: v.get(lang, v["en"]) for k, v in STRINGS.items()}
+    """The page's wording in the request's language (``lang`` is the one the middleware chose)."""
+    return {k: gettext(v) for k, v in WORDS.items()}
 
 
 @router.get("/library/review", response_class=HTMLResponse)
@@ -67,6 +69,7 @@ def review_page(request: Request, hub: HubDep, who: Reader, offset: int = 0, fla
         acc=tagging.accuracy(hub), names=names, s=s, flash=s.get(flash, ""),
         seasonal={it.asset.id: seasonal_messages(hub, it.asset.model_dump(), lang) for it in items},
         can_write=allows(who.role, Perm.library_write), can_train=allows(who.role, Perm.taxonomy_write),
+        accept_min=tagging.ACCEPT_ALL_MIN, min_sample=MIN_SAMPLE,
     )
 
 
@@ -74,7 +77,7 @@ def review_page(request: Request, hub: HubDep, who: Reader, offset: int = 0, fla
 def accept(request: Request, hub: HubDep, who: Writer, asset_id: str,
            csrf_token: Annotated[str, Form()] = "") -> RedirectResponse:
     check_csrf(request, csrf_token)
-    service.accept_suggestions(hub, asset_id, who.name)
+    service.accept_above(hub, asset_id, who.name)
     return RedirectResponse("/library/review", status_code=303)
 
 

@@ -21,6 +21,7 @@ from contenthub.library import service, taxonomy
 from contenthub.library.models import Asset, AssetCreate, AssetHit, AssetPageOut, AssetUpdate
 from contenthub.library.taxonomy import TaxonomyEntry
 from contenthub.timeutil import Instant
+from contenthub.i18n import _
 
 router = APIRouter(prefix="/v1", tags=["library"])
 
@@ -137,7 +138,7 @@ def asset_media(asset_id: str, hub: HubDep, who: Reader) -> FileResponse:
     asset = service.get_asset(hub, asset_id)
     path = hub.store.media_path(asset.media.sha256) if asset.media else None
     if asset.media is None or path is None:
-        raise NotFoundError(f"Asset '{asset_id}' has no media file.", field="asset_id", value=asset_id)
+        raise NotFoundError(_("Asset '{asset_id}' has no media file.").format(asset_id=asset_id), field="asset_id", value=asset_id)
     return FileResponse(
         path, media_type=asset.media.mime, filename=asset.media.filename or None,
         headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=86400"},
@@ -188,7 +189,7 @@ def put_entry(facet: str, entry_id: str, entry: TaxonomyEntry, hub: HubDep, who:
     if entry.id != entry_id:
         from contenthub.errors import InvalidError
 
-        raise InvalidError(f"The body's id '{entry.id}' differs from the URL's '{entry_id}'.", field="id")
+        raise InvalidError(_("The body's id '{id}' differs from the URL's '{entry_id}'.").format(id=entry.id, entry_id=entry_id), field="id")
     audit.record(hub, who.name, "put", "taxonomy", f"{facet}/{entry_id}")
     saved = taxonomy.upsert_entry(hub.store, facet, entry)
     hub.touch(taxonomy.COLLECTION)  # memoised ids and labels (recommend.doccache) re-read at once here

@@ -30,6 +30,7 @@ from contenthub.library.models import STATUSES, Asset, AssetHit, AssetPageOut
 from contenthub.library.service import get_asset
 from contenthub.store import analysis
 from contenthub.store.query import AssetFilter, AssetSort
+from contenthub.i18n import _
 
 SearchMode = Literal["hybrid", "text", "semantic"]
 RRF_K = 60
@@ -48,7 +49,7 @@ def clean_query(q: str) -> str:
     The one place a query is checked (HTTP, pages and CLI all call :func:`search`): longer than
     MAX_QUERY_CHARS is an error a person can act on; a query of only control characters is empty."""
     if len(q) > MAX_QUERY_CHARS:
-        raise InvalidError(f"q is {len(q)} characters long; search with at most {MAX_QUERY_CHARS}.", field="q")
+        raise InvalidError(_('q is {n_q} characters long; search with at most {MAX_QUERY_CHARS}.').format(n_q=len(q), MAX_QUERY_CHARS=MAX_QUERY_CHARS), field="q")
     return " ".join(_CONTROL.sub(" ", q).split())
 
 
@@ -76,7 +77,7 @@ def build_filter(hub: Hub, req: SearchRequest) -> AssetFilter:
         taxonomy.validate_values(store, field, facet, list(getattr(req, facet)))
     for s in req.statuses:
         if s not in STATUSES:
-            raise InvalidError(f"Unknown status '{s}'. Allowed values: {', '.join(STATUSES)}.",
+            raise InvalidError(_("Unknown status '{s}'. Allowed values: {STATUSES}.").format(s=s, STATUSES=', '.join(STATUSES)),
                                field="status", value=s, allowed=list(STATUSES))
     return AssetFilter(
         scenes=req.scenes, channels=req.channels, kinds=req.kinds, content_types=req.content_types,
@@ -87,9 +88,9 @@ def build_filter(hub: Hub, req: SearchRequest) -> AssetFilter:
 def search(hub: Hub, req: SearchRequest, *, semantic_z: float = relevance.SEMANTIC_Z) -> AssetPageOut:
     """One page of matches (see module doc); ``semantic_z`` is the calibration knob of relevance.py."""
     if not (1 <= req.limit <= 100):
-        raise InvalidError("limit must be between 1 and 100.", field="limit", value=req.limit)
+        raise InvalidError(_('limit must be between 1 and 100.'), field="limit", value=req.limit)
     if req.offset < 0:
-        raise InvalidError("offset must be 0 or more.", field="offset", value=req.offset)
+        raise InvalidError(_('offset must be 0 or more.'), field="offset", value=req.offset)
     flt = build_filter(hub, req)
     q = clean_query(req.q)
     if not q:
@@ -199,7 +200,7 @@ def warm_up(hub: Hub) -> None:
 
 def similar(hub: Hub, asset_id: str, *, n: int = 10, flt: AssetFilter | None = None) -> list[AssetHit]:
     if not (1 <= n <= 100):
-        raise InvalidError("n must be between 1 and 100.", field="n", value=n)
+        raise InvalidError(_('n must be between 1 and 100.'), field="n", value=n)
     get_asset(hub, asset_id)
     ids, mat = hub.store.get_vectors([asset_id])
     if not ids:

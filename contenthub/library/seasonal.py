@@ -25,6 +25,7 @@ from contenthub.occasions import (
     lunar_date,
     statutory_years,
 )
+from contenthub.i18n import _
 
 LEAD_DAYS = 30
 """An occasion is 'in season' from this many days before it …"""
@@ -219,7 +220,7 @@ def resolve_campaign(link: CampaignLink, now: datetime, timezone: str,
     occasion = find_occasion(link.occasion, marketing_dates)
     if occasion is None:
         known = ", ".join(o.name for o in occasions(marketing_dates))
-        raise ValueError(f"campaign.occasion: unknown occasion '{link.occasion}'; known: {known}")
+        raise ValueError(_("campaign.occasion: unknown occasion '{occasion}'; known: {known}").format(occasion=link.occasion, known=known))
     zone = ZoneInfo(timezone)
     today = now.astimezone(zone).date()
     last_year = statutory_years()[1] + 50  # lunar-python covers far more; a bound keeps the loop finite
@@ -231,4 +232,4 @@ def resolve_campaign(link: CampaignLink, now: datetime, timezone: str,
         if end > today:
             start = when - timedelta(days=link.days_before)
             return (datetime.combine(start, time(), zone), datetime.combine(end, time(), zone))
-    raise ValueError(f"campaign.occasion: '{link.occasion}' has no date in the next years")
+    raise ValueError(_("campaign.occasion: '{occasion}' has no date in the next years").format(occasion=link.occasion))

@@ -23,6 +23,7 @@ from contenthub.library.models import Asset, AssetCreate, AssetFields, AssetUpda
 from contenthub.limits import loads_json
 from contenthub.store.query import AssetFilter
 from contenthub.timeutil import to_iso, utcnow
+from contenthub.i18n import _
 
 OCR_KINDS = ("poster", "file")
 """Kinds an upload of an image or PDF gets (media.kind_for_mime): where a stopped read can be pending."""
@@ -139,9 +140,9 @@ def create_asset(
     filename: str | None = None,
 ) -> Asset:
     if asset_id is not None and not ID_PATTERN.match(asset_id):
-        raise InvalidError("id may hold letters, digits, '_' and '-' (1–64 characters).", field="id", value=asset_id)
+        raise InvalidError(_("id may hold letters, digits, '_' and '-' (1–64 characters)."), field="id", value=asset_id)
     if asset_id is not None and hub.store.get_asset(asset_id) is not None:
-        raise ConflictError(f"Asset '{asset_id}' already exists.", field="id", value=asset_id)
+        raise ConflictError(_("Asset '{asset_id}' already exists.").format(asset_id=asset_id), field="id", value=asset_id)
     _validate_vocab(hub, data)  # before touching files: a bad request writes nothing
     media = None
     if upload is not None:
@@ -162,7 +163,7 @@ def create_asset(
 def get_asset(hub: Hub, asset_id: str) -> Asset:
     doc = hub.store.get_asset(asset_id)
     if doc is None:
-        raise NotFoundError(f"No asset with id '{asset_id}'.", field="asset_id", value=asset_id)
+        raise NotFoundError(_("No asset with id '{asset_id}'.").format(asset_id=asset_id), field="asset_id", value=asset_id)
     return Asset.model_validate(doc)
 
 
@@ -173,8 +174,7 @@ def update_asset(hub: Hub, asset_id: str, patch: AssetUpdate, actor: str, *, fee
     current = get_asset(hub, asset_id)
     if patch.version is not None and patch.version != current.version:
         raise ConflictError(
-            f"Asset '{asset_id}' is at version {current.version}; you edited version {patch.version}. "
-            "Reload it and apply your change again.",
+            _("Asset '{asset_id}' is at version {version}; you edited version {version2}. Reload it and apply your change again.").format(asset_id=asset_id, version=current.version, version2=patch.version),
             field="version",
             value=patch.version,
             extra={"current_version": current.version},
@@ -188,14 +188,14 @@ def update_asset(hub: Hub, asset_id: str, patch: AssetUpdate, actor: str, *, fee
     elif explicit and "campaign" not in changes:
         changes["campaign"] = None  # explicit dates replace a campaign link
     if "title" in changes and not changes["title"]:
-        raise InvalidError("title must not be empty", field="title")
+        raise InvalidError(_('title must not be empty'), field="title")
     for key in ("valid_from", "valid_until"):
         if key in changes:
             changes[key] = _iso(changes[key])
     doc = current.model_dump()
     doc.update(changes)
     if doc.get("valid_from") and doc.get("valid_until") and doc["valid_until"] <= doc["valid_from"]:
-        raise InvalidError("valid_until must be after valid_from", field="valid_until")
+        raise InvalidError(_('valid_until must be after valid_from'), field="valid_until")
     doc["version"] = current.version + 1
     doc["updated_by"] = actor
     doc["updated_at"] = to_iso(utcnow())
@@ -221,9 +221,36 @@ def accept_suggestions(hub: Hub, asset_id: str, actor: str, *, min_confidence: f
     asset = get_asset(hub, asset_id)
     s = asset.suggestions
     if s is None:
-        raise InvalidError("This asset has no suggestions to accept.", field="suggestions")
+        raise InvalidError(_('This asset has no suggestions to accept.'), field="suggestions")
     patch = tagging.accepted_patch(asset, second_label_min=max(min_confidence, 0.35))
     return update_asset(hub, asset_id, patch, actor, feedback_action="accept")
+
+
+def accept_above(hub: Hub, asset_id: str, actor: str, threshold: float = tagging.ACCEPT_ALL_MIN) -> Asset:
+    """The console's 'accept all': only suggestions at or above ``threshold``."""
+    asset = get_asset(hub, asset_id)
+    if asset.suggestions is None:
+        raise InvalidError(_("This asset has no suggestions to accept."), field="suggestions")
+    return update_asset(hub, asset_id, tagging.patch_above(asset, threshold), actor, feedback_action="accept")
+
+
+def accept_label(hub: Hub, asset_id: str, facet: str, label_id: str, actor: str) -> Asset:
+    """One suggestion chip accepted on its own."""
+    asset = get_asset(hub, asset_id)
+    return update_asset(hub, asset_id, tagging.patch_one(asset, facet, label_id), actor, feedback_action="accept")
+
+
+def reject_label(hub: Hub, asset_id: str, facet: str, label_id: str, actor: str) -> Asset:
+    """One suggestion chip rejected: kept as feedback for the suggester, and no longer offered."""
+    asset = get_asset(hub, asset_id)
+    tagging.patch_one(asset, facet, label_id)  # validates facet and label
+    rejected = {facet: [label_id]}
+    tagging.reject_suggestions(hub, asset, actor, tagging.RejectIn.model_validate(rejected))
+    doc = asset.model_dump()
+    doc["suggestions"] = tagging.without_labels(asset, rejected).model_dump()
+    hub.store.put_asset(doc)
+    hub.touch("assets")
+    return Asset.model_validate(doc)
 
 
 # --- bulk import ------------------------------------------------------------------------
@@ -292,7 +319,7 @@ def import_jsonl(
         asset_id = obj.pop("id", None)
         try:
             if asset_id is not None and (not isinstance(asset_id, str) or not ID_PATTERN.match(asset_id)):
-                raise InvalidError("id may hold letters, digits, '_' and '-' (1–64 characters)", field="id")
+                raise InvalidError(_("id may hold letters, digits, '_' and '-' (1–64 characters)"), field="id")
             if asset_id is not None and (asset_id in seen or hub.store.get_asset(asset_id) is not None):
                 report.skipped += 1
                 continue

@@ -41,6 +41,7 @@ from contenthub.library.suggester.training import (
 )
 from contenthub.store.query import AssetFilter
 from contenthub.timeutil import to_iso, utcnow
+from contenthub.i18n import _
 
 __all__ = [
     "FEEDBACK", "AccuracyReport", "CuesIn", "CuesOut", "RejectIn", "RejectOut", "ReviewItem", "TrainReport",
@@ -109,6 +110,45 @@ def accepted_patch(asset: Asset, *, second_label_min: float = 0.35) -> AssetUpda
     )
 
 
+ACCEPT_ALL_MIN = 0.5
+"""'Accept all' in the console takes only suggestions at or above this confidence (the page shows it): a
+channel at 15% is a guess the editor must pick on its own, never something one click confirms."""
+
+
+def patch_above(asset: Asset, threshold: float = ACCEPT_ALL_MIN) -> AssetUpdate:
+    """Every suggestion at or above ``threshold`` added to the confirmed tags (the top content type, if it
+    clears the bar and none is confirmed yet); nothing the editor confirmed is removed."""
+    s = asset.suggestions or Suggestions()
+    above = {f: [x.id for x in getattr(s, f) if x.confidence >= threshold] for f, _ in FACETS}
+    return AssetUpdate(
+        scenes=list(dict.fromkeys([*asset.scenes, *above["scenes"]])),
+        channels=list(dict.fromkeys([*asset.channels, *above["channels"]])),
+        content_type=asset.content_type or (above["content_types"][0] if above["content_types"] else None),
+    )
+
+
+def patch_one(asset: Asset, facet: str, label_id: str) -> AssetUpdate:
+    """One suggested label confirmed on its own (a content type replaces the current one: an asset has one)."""
+    s = asset.suggestions or Suggestions()
+    if facet not in {f for f, _ in FACETS}:
+        raise InvalidError(_("Unknown facet '{facet}'.").format(facet=facet), field="facet", value=facet,
+                           allowed=[f for f, _ in FACETS])
+    if label_id not in {x.id for x in getattr(s, facet)}:
+        raise InvalidError(_("'{label}' is not among this asset's suggestions.").format(label=label_id),
+                           field="label", value=label_id)
+    if facet == "content_types":
+        return AssetUpdate(content_type=label_id)
+    current = asset.scenes if facet == "scenes" else asset.channels
+    return AssetUpdate(**{facet: list(dict.fromkeys([*current, label_id]))})
+
+
+def without_labels(asset: Asset, rejected: dict[str, list[str]]) -> Suggestions:
+    """The asset's suggestions less the labels an editor rejected (they stop being offered)."""
+    s = asset.suggestions or Suggestions()
+    return s.model_copy(update={f: [x for x in getattr(s, f) if x.id not in set(rejected.get(f, ()))]
+                                for f, _ in FACETS})
+
+
 def record_feedback(hub: Hub, asset: Asset, final: AssetUpdate, actor: str, *, action: str) -> None:
     """Every accept/edit of suggestions is kept: it is the training signal for better suggestions,
     and enough new ones retrain the suggester in the background."""
@@ -133,7 +173,7 @@ class RejectOut(BaseModel):
 def reject_suggestions(hub: Hub, asset: Asset, actor: str, body: RejectIn | None = None) -> RejectOut:
     s = asset.suggestions
     if s is None:
-        raise InvalidError("This asset has no suggestions to reject.", field="suggestions")
+        raise InvalidError(_('This asset has no suggestions to reject.'), field="suggestions")
     body = body or RejectIn()
     chosen = {f: getattr(body, f) for f, _ in FACETS if getattr(body, f) is not None}
     if not chosen:

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 
 from contenthub.errors import ConflictError, InvalidError, NotFoundError, unknown_value
+from contenthub.i18n import current_language, _
 from contenthub.store.base import Store
 
 FACETS = ("scenes", "channels", "content_types", "kinds", "stages")
@@ -143,10 +144,10 @@ def delete_entry(store: Store, facet: str, entry_id: str) -> None:
     _check_facet(facet)
     found = store.get_doc_version(COLLECTION, facet)
     if not found or not any(e["id"] == entry_id for e in found[0]["entries"]):
-        raise NotFoundError(f"No {facet} entry '{entry_id}'.", field="id", value=entry_id)
+        raise NotFoundError(_("No {facet} entry '{entry_id}'.").format(facet=facet, entry_id=entry_id), field="id", value=entry_id)
     doc, version = found
     if len(doc["entries"]) == 1:
-        raise InvalidError(f"Cannot delete the last {facet} entry.", field="id", value=entry_id)
+        raise InvalidError(_('Cannot delete the last {facet} entry.').format(facet=facet), field="id", value=entry_id)
     doc["entries"] = [e for e in doc["entries"] if e["id"] != entry_id]
     store.put_doc(COLLECTION, facet, doc, expected_version=version)
 
@@ -163,3 +164,9 @@ def validate_values(store: Store, field: str, facet: str, values: list[str]) -> 
 
 def label(entry: TaxonomyEntry, lang: str) -> str:
     return entry.zh if lang == "zh" else entry.en
+
+
+def names(store: Store, facet: str, lang: str | None = None) -> dict[str, str]:
+    """id → the name a person reads, in ``lang`` (default: the current request's language)."""
+    lang = lang or current_language()
+    return {e.id: label(e, lang) for e in entries(store, facet)}

@@ -27,6 +27,7 @@ from contenthub.recommend.profiles import (
 from contenthub.recommend.ranking import Audience as RankingAudience
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import from_iso, to_iso
+from contenthub.i18n import _
 
 PROFILE_SAMPLE = 100
 """Members whose profiles make up a segment's ranking audience (a group's is its kept profile)."""
@@ -42,11 +43,11 @@ def parse_audience(key: str) -> Audience:
     """'all', 'group:<id>' or 'segment:<id>' → Audience, or a 422 naming the field and the forms allowed."""
     try:
         if key != "all" and ":" not in key:
-            raise ValueError("missing ':'")
+            raise ValueError(_("missing ':'"))
         return Audience.from_key(key)
     except ValueError:
         raise InvalidError(
-            f"Unknown audience '{key}'. Use 'all', 'group:<group id>' or 'segment:<segment id>'.",
+            _("Unknown audience '{key}'. Use 'all', 'group:<group id>' or 'segment:<segment id>'.").format(key=key),
             field="audience", value=key, allowed=["all", "group:<id>", "segment:<id>"],
         ) from None
 
@@ -70,7 +71,7 @@ def label(hub: Hub, audience: Audience) -> str:
     if audience.kind == "segment":
         doc = hub.store.get_doc(segments.COLLECTION, audience.id or "")
         return (doc or {}).get("name") or audience.key
-    return "all"
+    return _("Everyone")
 
 
 def iter_members(hub: Hub, audience: Audience, limit: int | None = None) -> Iterator[str]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from zoneinfo import ZoneInfo
 
+from contenthub.localtime import zone_label
 from contenthub.publish.rules import DAYS_IN_MONTH, CadenceRule
 
 _WEEKDAYS = {"zh": "一二三四五六日", "en": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]}
@@ -21,8 +23,9 @@ def describe_rule(rule: CadenceRule, lang: str, type_names: Mapping[str, str]) -
     """One sentence per part of the rule: when, how often, how far apart, which content mix."""
     zh = lang == "zh"
     windows = ", ".join(f"{a:02d}:00–{b:02d}:00" for a, b in rule.windows)
-    lines = [f"{_weekdays(rule.allowed_weekdays, lang)} {windows}（{rule.timezone}）" if zh
-             else f"{_weekdays(rule.allowed_weekdays, lang)}, {windows} ({rule.timezone})"]
+    zone = zone_label(ZoneInfo(rule.timezone))
+    lines = [f"{_weekdays(rule.allowed_weekdays, lang)} {windows}（{zone}）" if zh
+             else f"{_weekdays(rule.allowed_weekdays, lang)}, {windows} ({zone})"]
     caps = []
     if rule.max_per_day is not None:
         caps.append(f"每天最多 {rule.max_per_day} 条" if zh else f"at most {rule.max_per_day} a day")

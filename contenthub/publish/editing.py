@@ -22,11 +22,14 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from contenthub.errors import ConflictError, InvalidError
 from contenthub.hub import Hub
+from contenthub.i18n import N_, _, current_language, fixed_parts
+from contenthub.labels import label, rule_text
+from contenthub.localtime import format_local, zone_label
 from contenthub.library import taxonomy
+from contenthub.occasions import raises_cadence
 from contenthub.publish import audiences as audience_lookup
 from contenthub.publish import service
 from contenthub.publish.export import to_csv, to_ics
-from contenthub.occasions import raises_cadence
 from contenthub.publish.picking import AUDIENCE_CACHE
 from contenthub.publish.planner import (
     AlreadySent,
@@ -49,7 +52,6 @@ from contenthub.publish.service import TRANSITIONS, Override, Plan, PlanSlot, Sl
 from contenthub.recommend import caps, events, reservations
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import from_iso, to_iso, utcnow
-from contenthub.web.i18n import t
 
 EVENT_ID_MAX = 128
 PUBLISH_CHUNK = 500
@@ -79,7 +81,7 @@ class SlotPatch(BaseModel):
     @model_validator(mode="after")
     def _reason_with_override(self) -> SlotPatch:
         if self.override_channel and not (self.override_reason or "").strip():
-            raise ValueError("override_reason: say why the asset goes to a channel it is not tagged for")
+            raise ValueError(_('override_reason: say why the asset goes to a channel it is not tagged for'))
         return self
 
 
@@ -158,8 +160,10 @@ class _Context:
 
 def _refuse(what: str, found: Sequence[Violation]) -> ConflictError:
     first = found[0]
-    text = "; ".join(f"{v.rule}: {v.message}" for v in found)
-    return ConflictError(f"{what} breaks {first.rule} ({first.channel}/{first.audience}): {text}",
+    text = "; ".join(f"{rule_text(v.rule)}: {v.message}" for v in found)
+    return ConflictError(_("{what} breaks {rule} ({channel}/{audience}): {text}").format(
+        what=what, rule=rule_text(first.rule), channel=label("channel", first.channel),
+        audience=_("Everyone") if first.audience == "all" else first.audience, text=text),
                          field=first.rule, extra={"cap": first.rule, "limit": first.limit, "actual": first.actual,
                                                   "violations": [v.model_dump() for v in found]})
 
@@ -167,8 +171,7 @@ def _refuse(what: str, found: Sequence[Violation]) -> ConflictError:
 def _past(slot: PlanSlot, now: datetime) -> ConflictError:
     zone = ZoneInfo(slot.timezone)
     return ConflictError(
-        f"Slot {slot.id} was due {slot.start:%a %Y-%m-%d %H:%M} {slot.timezone}, before now "
-        f"({now.astimezone(zone):%a %Y-%m-%d %H:%M}): past days are read-only; plan a later time instead.",
+        _('Slot {id} was due {start:%a %Y-%m-%d %H:%M} {timezone}, before now ({astimezone:%a %Y-%m-%d %H:%M}): past days are read-only; plan a later time instead.').format(id=slot.id, start=slot.start, timezone=zone_label(zone), astimezone=now.astimezone(zone)),
         field="start", value=slot.start.isoformat(), extra={"cap": "past"})
 
 
@@ -176,16 +179,15 @@ def _in_week(plan: Plan, local: datetime, field: str) -> None:
     if not plan.week_start <= local.date() < plan.week_start + timedelta(days=7):
         end = plan.week_start + timedelta(days=6)
         raise InvalidError(
-            f"{local.isoformat()} ({local.tzinfo}) is outside the week {plan.week_start.isoformat()}…{end.isoformat()} "
-            "of this plan; add the slot to that week's plan instead.", field=field, value=local.isoformat())
+            _("{isoformat} ({tzinfo}) is outside the week {isoformat2}…{isoformat3} of this plan; add the slot to that week's plan instead.").format(isoformat=local.isoformat(), tzinfo=local.tzinfo, isoformat2=plan.week_start.isoformat(), isoformat3=end.isoformat()), field=field, value=local.isoformat())
 
 
 def _asset(hub: Hub, asset_id: str) -> dict[str, Any]:
     doc = hub.store.get_asset(asset_id)
     if doc is None:
-        raise InvalidError(f"No asset '{asset_id}'.", field="asset_id", value=asset_id)
+        raise InvalidError(_("No asset '{asset_id}'.").format(asset_id=asset_id), field="asset_id", value=asset_id)
     if doc.get("status") != "approved":
-        raise InvalidError(f"Asset '{asset_id}' is {doc.get('status')}; only approved assets can be planned.",
+        raise InvalidError(_("Asset '{asset_id}' is {get}; only approved assets can be planned.").format(asset_id=asset_id, get=doc.get('status')),
                            field="asset_id", value=asset_id)
     return doc
 
@@ -201,10 +203,11 @@ def _channel_check(hub: Hub, doc: dict[str, Any], channel: str, override: bool, 
         return None
     if not override:
         label = _facet_names(hub, "channels", lang)
-        names = "、".join(label.get(c, c) for c in tagged) if lang == "zh" else ", ".join(label.get(c, c) for c in tagged)
+        names = _(", ").join(label.get(c, c) for c in tagged)
         raise ConflictError(
-            t("channel_refused", lang).format(asset=doc.get("title") or doc["id"], channel=label.get(channel, channel),
-                                              tagged=names or t("no_channels", lang)),
+            _("Asset '{asset}' is not tagged for {channel} (tagged for: {tagged}). To place it anyway, override "
+              "and give a reason; the override is recorded.").format(
+                asset=doc.get("title") or doc["id"], channel=label.get(channel, channel), tagged=names or _("none")),
             field="channel", value=channel, allowed=tagged,
             extra={"cap": "channel", "asset_id": doc["id"], "override": "override_channel + override_reason"})
     return Override(by=actor, at=to_iso(now), reason=(reason or "").strip(), asset_id=doc["id"], channel=channel)
@@ -214,8 +217,7 @@ def _duplicate(plan: Plan, audience: Audience, asset_id: str, except_id: str | N
     for other in plan.active():
         if other.id != except_id and other.audience == audience and other.asset_id == asset_id:
             raise ConflictError(
-                f"Asset {asset_id} is already planned for {audience.key} on {other.start.isoformat()} "
-                f"({other.channel}); pick another asset.", field="asset_id", value=asset_id,
+                _('Asset {asset_id} is already planned for {key} on {isoformat} ({channel}); pick another asset.').format(asset_id=asset_id, key=audience.key, isoformat=other.start.isoformat(), channel=other.channel), field="asset_id", value=asset_id,
                 extra={"slot_id": other.id})
 
 
@@ -248,33 +250,34 @@ def edit_slot(hub: Hub, week: date, slot_id_: str, patch: SlotPatch, actor: str,
         before = slot
         changes_content = patch.start is not None or patch.asset_id is not None or patch.channel is not None
         if changes_content and slot.status == "published":
-            raise ConflictError("This slot is published: its time and asset are history now.", field="status",
+            raise ConflictError(_('This slot is published: its time and asset are history now.'), field="status",
                                 value=slot.status)
         if changes_content and slot.start < now:
             raise _past(slot, now)
         if changes_content and slot.status == "skipped" and patch.status != "draft":
-            raise ConflictError("This slot is skipped; set its status to draft to edit it.", field="status",
+            raise ConflictError(_('This slot is skipped; set its status to draft to edit it.'), field="status",
                                 value=slot.status)
         ctx = _Context(hub, plan, now)
         done: list[str] = []
         if patch.status == "draft" and slot.status == "skipped":
             slot = _set_status(plan, slot, "draft", ctx)
-            done.append("revived")
+            done.append(_("revived"))
         channel = patch.channel or slot.channel
         if patch.asset_id is not None and patch.asset_id != slot.asset_id:
             slot = _swap(hub, plan, slot, patch.asset_id, ctx)
-            done.append(f"asset {before.asset_id} → {slot.asset_id}")
+            done.append(_("asset {old} → {new}").format(old=before.asset_id, new=slot.asset_id))
         if channel != before.channel or slot.asset_id != before.asset_id:
             doc = _asset(hub, slot.asset_id)
             override = _channel_check(hub, doc, channel, patch.override_channel, patch.override_reason, actor, now,
                                       lang)
             if override is not None:
                 slot = slot.model_copy(update={"overrides": [*slot.overrides, override]})
-                done.append(f"channel override ({override.reason})")
-                warnings.append(f"asset {doc['id']} is not tagged for channel {channel}: override recorded")
+                done.append(_("channel override ({reason})").format(reason=override.reason))
+                warnings.append(_("asset {asset} is not tagged for channel {channel}: override recorded").format(
+                    asset=doc["id"], channel=_facet_names(hub, "channels", current_language()).get(channel, channel)))
         if channel != slot.channel:
             slot = slot.model_copy(update={"channel": channel})
-            done.append(f"channel {before.channel} → {channel}")
+            done.append(_("channel {old} → {new}").format(old=before.channel, new=channel))
         start = patch.start or (slot.start if channel != before.channel else None)
         if start is not None:
             zone = ctx.zone(slot)
@@ -285,25 +288,27 @@ def edit_slot(hub: Hub, week: date, slot_id_: str, patch: SlotPatch, actor: str,
                 others = [s for s in plan.active() if s.id != slot.id] + [moved]
                 found = ctx.violations(others, moved, local)
                 if found:
-                    raise _refuse(f"Moving slot {slot.id} to {local:%a %Y-%m-%d %H:%M} {zone.key}", found)
+                    raise _refuse(_("Moving slot {slot} to {when} {zone}").format(
+                        slot=slot.id, when=format_local(local, "EEE yyyy-MM-dd HH:mm"), zone=zone_label(zone)), found)
                 if local != before.start:
-                    done.append(f"moved {before.start:%a %m-%d %H:%M} → {local:%a %m-%d %H:%M}")
+                    done.append(_("moved {old} → {new}").format(old=format_local(before.start, "EEE MM-dd HH:mm"),
+                                                              new=format_local(local, "EEE MM-dd HH:mm")))
                 slot = moved.model_copy(update={"rationale": _moved_rationale(moved, actor)})
         if patch.locked is not None and patch.locked != slot.locked:
             slot = slot.model_copy(update={"locked": patch.locked})
-            done.append("locked" if patch.locked else "unlocked")
+            done.append(_("locked") if patch.locked else _("unlocked"))
         publish = patch.status == "published" and slot.status != "published"
         if patch.status is not None and patch.status not in (slot.status, "published"):
             slot = _set_status(plan, slot, patch.status, ctx)
-            done.append(f"status {before.status} → {patch.status}")
+            done.append(_("status {old} → {new}").format(old=label("status", before.status), new=label("status", patch.status)))
         if publish and slot.status != "approved":
             raise _transition_error(slot.status, "published")
         if done:
-            slot = slot.model_copy(update={"edits": [*slot.edits, _note(now, actor, ", ".join(done))]})
-            plan = _replace(plan, slot, slot.id, f"edit {slot.id}: {', '.join(done)}", actor, now)
+            slot = slot.model_copy(update={"edits": [*slot.edits, _note(now, actor, _(", ").join(done))]})
+            plan = _replace(plan, slot, slot.id, _("edit {slot}: {changes}").format(slot=slot.id, changes=_(", ").join(done)), actor, now)
             plan = service.save_plan(hub, plan, expected)
         elif patch.version is not None and patch.version != plan.version:
-            raise ConflictError(f"The plan changed (now version {plan.version}).", field="version",
+            raise ConflictError(_('The plan changed (now version {version}).').format(version=plan.version), field="version",
                                 extra={"current_version": plan.version})
         change = SlotChange(plan_version=plan.version, slot=slot, warnings=warnings)
         if publish:
@@ -312,14 +317,20 @@ def edit_slot(hub: Hub, week: date, slot_id_: str, patch: SlotPatch, actor: str,
         return change
 
 
-TIME_REASON = ": best-time score"
+TIME_REASONS = (
+    N_("{when} {zone}: best-time score {score:.4f}, rank {rank} of {n} open hours"),  # planner._make_slot
+    N_("spread: {n} post(s) already on {weekday}"),
+    N_("time set by hand by {who}: {when} {zone}"),
+)
+"""Rationale lines about a slot's time, dropped when it is moved (in whichever language the plan was made)."""
 """Marks the planner's rationale line about the slot's time: a move replaces it, so exports say the current why."""
 
 
 def _moved_rationale(slot: PlanSlot, actor: str) -> list[str]:
-    kept = [r for r in slot.rationale
-            if TIME_REASON not in r and not r.startswith(("spread:", "time set by hand"))]
-    return [*kept, f"time set by hand by {actor}: {slot.start:%a %m-%d %H:%M} {slot.timezone}"]
+    marks = [m for msgid in TIME_REASONS for m in fixed_parts(msgid)]
+    kept = [r for r in slot.rationale if not any(m in r for m in marks)]
+    return [*kept, _(TIME_REASONS[2]).format(who=actor, when=format_local(slot.start, "EEE MM-dd HH:mm"),
+                                             zone=zone_label(ZoneInfo(slot.timezone)))]
 
 
 def _swap(hub: Hub, plan: Plan, slot: PlanSlot, asset_id: str, ctx: _Context) -> PlanSlot:
@@ -358,17 +369,17 @@ def swap_slots(hub: Hub, week: date, slot_id_: str, data: SwapIn, actor: str, no
     channel its asset is not tagged for (unless overridden with a reason, which is recorded) or over a cap."""
     now = now or utcnow()
     if data.override_channel and not (data.override_reason or "").strip():
-        raise InvalidError("override_reason: say why an asset goes to a channel it is not tagged for",
+        raise InvalidError(_('override_reason: say why an asset goes to a channel it is not tagged for'),
                            field="override_reason")
     with service._lock(hub):
         plan = service.get_plan(hub, week)
         expected = plan.version if data.version is None else data.version
         a, b = plan.slot(slot_id_), plan.slot(data.other)
         if a.id == b.id:
-            raise InvalidError("A slot cannot trade places with itself.", field="other", value=data.other)
+            raise InvalidError(_('A slot cannot trade places with itself.'), field="other", value=data.other)
         for slot in (a, b):
             if slot.status in ("published", "skipped"):
-                raise ConflictError(f"Slot {slot.id} is {slot.status}; only planned slots trade places.",
+                raise ConflictError(_('Slot {id} is {status}; only planned slots trade places.').format(id=slot.id, status=slot.status),
                                     field="status", value=slot.status)
             if slot.start < now:
                 raise _past(slot, now)
@@ -395,7 +406,7 @@ def swap_slots(hub: Hub, week: date, slot_id_: str, data: SwapIn, actor: str, no
             if found:
                 raise _refuse(f"Trading places of {a.id} and {b.id}", found)
         for slot in moved:
-            plan = _replace(plan, slot, slot.id, f"swap {a.id} ⇄ {b.id}", actor, now)
+            plan = _replace(plan, slot, slot.id, _("swap {a} ⇄ {b}").format(a=a.id, b=b.id), actor, now)
         service.save_plan(hub, plan, expected)
         return moved
 
@@ -416,21 +427,21 @@ def approve_all(hub: Hub, week: date, data: ApproveAllIn, actor: str, now: datet
         chosen = [s for s in plan.slots if s.status == "draft" and s.start >= now
                   and (data.channel is None or s.channel == data.channel)]
         if not chosen:
-            return SlotChange(plan_version=plan.version, warnings=["no draft slot ahead to approve"])
+            return SlotChange(plan_version=plan.version, warnings=[_("no draft slot ahead to approve")])
         for slot in chosen:
             done = slot.model_copy(update={"status": "approved",
-                                           "edits": [*slot.edits, _note(now, actor, "status draft → approved (all)")]})
-            plan = _replace(plan, done, slot.id, f"approve {len(chosen)} ({data.channel or 'every channel'})",
+                                           "edits": [*slot.edits, _note(now, actor, _("status draft → approved (all)"))]})
+            plan = _replace(plan, done, slot.id, _("approve {n} ({channel})").format(n=len(chosen), channel=data.channel or _("every channel")),
                             actor, now)
         plan = service.save_plan(hub, plan, expected)
-        return SlotChange(plan_version=plan.version, warnings=[f"{len(chosen)} approved"])
+        return SlotChange(plan_version=plan.version, warnings=[_("{n} approved").format(n=len(chosen))])
 
 
 def _transition_error(current: str, wanted: str) -> ConflictError:
     allowed = list(TRANSITIONS[current])
     hint = " Approve it first." if wanted == "published" and current == "draft" else ""
     return ConflictError(
-        f"A {current} slot cannot become {wanted}; from {current} it may become: {', '.join(allowed) or 'nothing'}.{hint}",
+        _('A {current} slot cannot become {wanted}; from {current} it may become: {allowed}.{hint}').format(current=current, wanted=wanted, allowed=', '.join(allowed) or 'nothing', hint=hint),
         field="status", value=wanted, allowed=allowed)
 
 
@@ -449,7 +460,7 @@ def add_slot(hub: Hub, week: date, data: SlotIn, actor: str, now: datetime | Non
              lang: str = "en") -> SlotChange:
     now = now or utcnow()
     if data.override_channel and not (data.override_reason or "").strip():
-        raise InvalidError("override_reason: say why the asset goes to a channel it is not tagged for",
+        raise InvalidError(_('override_reason: say why the asset goes to a channel it is not tagged for'),
                            field="override_reason")
     audience = audience_lookup.parse_audience(data.audience)
     audience_lookup.check_exists(hub, audience)
@@ -459,7 +470,7 @@ def add_slot(hub: Hub, week: date, data: SlotIn, actor: str, now: datetime | Non
         doc = _asset(hub, data.asset_id)
         kind = data.content_type or doc.get("content_type")
         if kind not in CONTENT_TYPES_SET:
-            raise InvalidError(f"Asset {data.asset_id} has no content type; send content_type.", field="content_type",
+            raise InvalidError(_('Asset {asset_id} has no content type; send content_type.').format(asset_id=data.asset_id), field="content_type",
                                allowed=sorted(CONTENT_TYPES_SET))
         _duplicate(plan, audience, data.asset_id, None)
         override = _channel_check(hub, doc, data.channel, data.override_channel, data.override_reason, actor, now, lang)
@@ -476,12 +487,12 @@ def add_slot(hub: Hub, week: date, data: SlotIn, actor: str, now: datetime | Non
             edits=[_note(now, actor, "added" + (f", channel override ({override.reason})" if override else ""))],
         )
         if any(s.id == new.id for s in plan.slots):
-            raise ConflictError(f"A {kind} slot for {audience.key} on {data.channel} at {local.isoformat()} exists.",
+            raise ConflictError(_('A {kind} slot for {key} on {channel} at {isoformat} exists.').format(kind=kind, key=audience.key, channel=data.channel, isoformat=local.isoformat()),
                                 field="start", extra={"slot_id": new.id})
         found = ctx.violations([*plan.active(), new], new, local)
         if found:
             raise _refuse(f"Adding a {kind} slot on {data.channel} at {local:%a %Y-%m-%d %H:%M} {zone.key}", found)
-        plan = _replace(plan, new, new.id, f"add {new.id}", actor, now)
+        plan = _replace(plan, new, new.id, _("add {slot}").format(slot=new.id), actor, now)
         plan = service.save_plan(hub, plan, expected)
         return SlotChange(plan_version=plan.version, slot=new)
 
@@ -493,10 +504,10 @@ def delete_slot(hub: Hub, week: date, slot_id_: str, actor: str, version: int | 
         plan = service.get_plan(hub, week)
         slot = plan.slot(slot_id_)
         if slot.status == "published":
-            raise ConflictError("A published slot cannot be deleted: it went out.", field="status", value="published")
+            raise ConflictError(_('A published slot cannot be deleted: it went out.'), field="status", value="published")
         if slot.start < now:
             raise _past(slot, now)
-        plan = _replace(plan, None, slot.id, f"delete {slot.id}", actor, now)
+        plan = _replace(plan, None, slot.id, _("delete {slot}").format(slot=slot.id), actor, now)
         plan = service.save_plan(hub, plan, plan.version if version is None else version)
         return SlotChange(plan_version=plan.version, deleted=True)
 
@@ -614,7 +625,7 @@ def publish_slot(hub: Hub, week: date, slot_id_: str, actor: str, now: datetime 
                 "status": "published", "published_at": at, "delivered": d.members - d.capped,
                 "edits": [*slot.edits, _note(now, actor, note)],
             })
-            plan = service.save_plan(hub, _replace(plan, slot, slot.id, f"publish {slot.id}", actor, now), plan.version)
+            plan = service.save_plan(hub, _replace(plan, slot, slot.id, _("publish {slot}").format(slot=slot.id), actor, now), plan.version)
         return PublishResult(slot=slot, plan_version=plan.version, first_publish=first, members=d.members,
                              accepted=d.accepted, duplicates=d.duplicates, rejected=d.rejected, capped=d.capped)
 
@@ -623,9 +634,9 @@ def due_slots(hub: Hub, week: date, channel: str | None = None, before: datetime
               now: datetime | None = None) -> DueSlots:
     """Approved, unpublished slots starting at or before `before` (default now): what a bot should send."""
     if channel is not None and channel not in CHANNELS:
-        raise InvalidError(f"Unknown channel '{channel}'.", field="channel", value=channel, allowed=list(CHANNELS))
+        raise InvalidError(_("Unknown channel '{channel}'.").format(channel=channel), field="channel", value=channel, allowed=list(CHANNELS))
     if before is not None and (before.tzinfo is None or before.utcoffset() is None):
-        raise InvalidError("before needs a UTC offset, e.g. 2026-06-08T20:00:00+08:00.", field="before",
+        raise InvalidError(_('before needs a UTC offset, e.g. 2026-06-08T20:00:00+08:00.'), field="before",
                            value=before.isoformat())
     before = before or now or utcnow()
     week = week_start_of(week)

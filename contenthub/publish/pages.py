@@ -17,23 +17,23 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field, ValidationError
 
+from contenthub import clock
 from contenthub.access.keys import Principal
 from contenthub.access.roles import Perm, allows
 from contenthub.deps import HubDep, check_csrf, require
 from contenthub.errors import InvalidError, ProblemError
 from contenthub.hub import Hub
+from contenthub.i18n import _
 from contenthub.library import taxonomy
 from contenthub.library.search import SearchRequest
 from contenthub.library.search import search as search_assets
 from contenthub.publish import audiences as audience_lookup
-from contenthub import clock
 from contenthub.publish import editing, service
 from contenthub.publish.describe import describe_rule
 from contenthub.publish.editing import ApproveAllIn, SlotPatch, SwapIn
 from contenthub.publish.planner import resolve_rule, week_start_of
 from contenthub.publish.rules import CHANNELS, CONTENT_TYPES
 from contenthub.recommend import groups, segments
-from contenthub.web.i18n import t
 from contenthub.web.templating import lang_of, render
 
 router = APIRouter(include_in_schema=False)
@@ -68,7 +68,7 @@ def _week(hub: Hub, text: str, now: datetime) -> date:
     try:
         return week_start_of(date.fromisoformat(text))
     except ValueError:
-        raise InvalidError(f"week: '{text}' is not a date; use YYYY-MM-DD.", field="week", value=text) from None
+        raise InvalidError(_("week: '{text}' is not a date; use YYYY-MM-DD.").format(text=text), field="week", value=text) from None
 
 
 def _calendar_url(week: date, **params: str) -> str:
@@ -160,7 +160,7 @@ def plan_form(
     keys = list(dict.fromkeys([*audiences, *_split_keys(extra_audiences)])) or ["all"]
     try:
         plan = service.generate(hub, monday, channels or None, keys, who.name, expected_version=version, now=now)
-        note = f"{t('plan_version', lang_of(request))} {plan.version} · {len(plan.active())}"
+        note = f"{_('Plan version')} {plan.version} · {len(plan.active())}"
     except ProblemError as exc:
         note = "! " + exc.message
     return RedirectResponse(_calendar_url(monday, msg=note), status_code=303)
@@ -175,7 +175,7 @@ def replan_form(
     monday = _week(hub, week, now)
     try:
         plan = service.replan(hub, monday, who.name, expected_version=version, now=now)
-        note = f"{t('plan_version', lang_of(request))} {plan.version} · {len(plan.active())}"
+        note = f"{_('Plan version')} {plan.version} · {len(plan.active())}"
     except ProblemError as exc:
         note = "! " + exc.message
     return RedirectResponse(_calendar_url(monday, msg=note), status_code=303)
@@ -256,7 +256,7 @@ def _local_start(hub: Hub, monday: date, slot_id: str, text: str) -> datetime:
     try:
         naive = datetime.fromisoformat(text)
     except ValueError:
-        raise InvalidError(f"start: '{text}' is not a date and time.", field="start", value=text) from None
+        raise InvalidError(_("start: '{text}' is not a date and time.").format(text=text), field="start", value=text) from None
     zone = ZoneInfo(service.get_plan(hub, monday).slot(slot_id).timezone)
     return naive.replace(tzinfo=zone) if naive.tzinfo is None else naive
 
@@ -348,7 +348,7 @@ def approve_form(
     try:
         body = ApproveAllIn.model_validate({"version": version, "channel": channel or None})
         change = editing.approve_all(hub, monday, body, who.name, now)
-        note = f"{t('plan_version', lang_of(request))} {change.plan_version} · {'; '.join(change.warnings)}"
+        note = f"{_('Plan version')} {change.plan_version} · {'; '.join(change.warnings)}"
     except (ProblemError, ValidationError) as exc:
         note = "! " + _message(exc)
     return RedirectResponse(_calendar_url(monday, msg=note), status_code=303)

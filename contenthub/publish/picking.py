@@ -20,6 +20,7 @@ from datetime import datetime
 import numpy as np
 
 from contenthub.hub import Hub
+from contenthub.i18n import _, current_language
 from contenthub.library import taxonomy
 from contenthub.library.seasonal import Occasion, in_season, occasions, occasions_named
 from contenthub.publish.audiences import ranking_audience
@@ -37,10 +38,13 @@ SEASONAL_CACHE = "publish_seasonal_rows"
 
 
 def _label_names(hub: Hub) -> dict[str, str]:
+    """Feature names for pick reasons, in the language of whoever asked for the plan."""
+    lang = current_language()
     names: dict[str, str] = {}
-    for facet, prefix in (("scenes", "s:"), ("content_types", "c:"), ("kinds", "k:")):
+    for facet, prefix in (("scenes", "s:"), ("content_types", "c:"), ("kinds", "k:"), ("channels", "ch:"),
+                          ("stages", "st:")):
         for entry in taxonomy.entries(hub.store, facet):
-            names[prefix + entry.id] = entry.zh
+            names[prefix + entry.id] = taxonomy.label(entry, lang)
     return names
 
 
@@ -120,7 +124,8 @@ class RecommenderPicker:
         if request.scene and not mask.any():
             # a holiday week prefers the holiday scene; without such an asset any scene is better than a gap
             mask = candidate_mask(self.cat, request.channel, None, request.start, exclude) & kind_mask
-            scene_note = f"no '{request.scene}' asset left; best of any scene"
+            scene_note = _("no {scene} asset left; best of any scene").format(
+                scene=self.names.get("s:" + request.scene, request.scene))
         if not mask.any():
             return None
         at = self.at or request.start
@@ -133,12 +138,12 @@ class RecommenderPicker:
         reasons = explain(self.cat, aud, self.strategy, row, shown, bool(explored[best]), request.channel,
                           self.names, at)
         parts = [r["detail"] for r in reasons[:REASONS_SHOWN]]
-        parts.append(f"score {float(score[best]):.3f} of {int(allowed.sum())} candidates")
+        parts.append(_("score {score:.3f} of {n} candidates").format(score=float(score[best]), n=int(allowed.sum())))
         if scene_note:
             parts.append(scene_note)
         scenes = doc.get("scenes") or []
         scene = request.scene if request.scene in scenes else (scenes[0] if scenes else None)
-        return Pick(asset_id=self.cat.ids[row], title=doc.get("title"), scene=scene, reason="; ".join(parts))
+        return Pick(asset_id=self.cat.ids[row], title=doc.get("title"), scene=scene, reason=_("; ").join(parts))
 
     def _scores(
         self, request: PickRequest, aud: RankingAudience, at: datetime

@@ -32,6 +32,9 @@ import numpy as np
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from .besttime import prior_curve
+from contenthub.i18n import _, current_language
+from contenthub.labels import label
+from contenthub.localtime import format_local, zone_label
 from contenthub.occasions import HolidayMark, raises_cadence
 from .rules import (
     CHANNELS,
@@ -186,12 +189,13 @@ def _holiday_dates(holidays: Sequence[HolidayMark], week_start: date) -> dict[da
     found: dict[date, list[str]] = {}
     for mark in holidays:
         if raises_cadence(mark) and mark.date in days:
-            found.setdefault(mark.date, []).append(mark.name)
+            found.setdefault(mark.date, []).append(mark.label(current_language()))
     return found
 
 
 def _holiday_names(holiday_days: Mapping[date, list[str]]) -> str:
-    """'国庆节 (National Day) 10-01…10-04, 双11 11-11': one entry per name with its first and last day."""
+    """'国庆节 10-01…10-04, 双11 11-11' (or 'National Day 10-01…10-04' in English): one entry per name with its
+    first and last day."""
     spans: dict[str, list[date]] = {}
     for day in sorted(holiday_days):
         for name in holiday_days[day]:
@@ -200,7 +204,7 @@ def _holiday_names(holiday_days: Mapping[date, list[str]]) -> str:
     for name, days in spans.items():
         first, last = days[0], days[-1]
         parts.append(f"{name} {first:%m-%d}" + (f"…{last:%m-%d}" if last != first else ""))
-    return ", ".join(parts)
+    return _(", ").join(parts)
 
 
 # ---- planner state ------------------------------------------------------------------------------------------
@@ -268,13 +272,14 @@ def _candidates(rule: CadenceRule, week_start: date) -> tuple[list[_Candidate], 
         if day.weekday() not in rule.allowed_weekdays:
             continue
         if day in blackout:
-            notes.append(f"blackout_dates: {day.isoformat()} closed")
+            notes.append(_("{rule}: {day} closed").format(rule=label("rule", "blackout_dates"), day=day.isoformat()))
             continue
         for hour in rule.open_hours:
             start = datetime(day.year, day.month, day.day, hour, tzinfo=zone)
             back = start.astimezone(dt_timezone.utc).astimezone(zone)
             if back.replace(tzinfo=None) != start.replace(tzinfo=None):
-                notes.append(f"{day.isoformat()} {hour:02d}:00 does not exist in {rule.timezone} (DST)")
+                notes.append(_("{day} {hour:02d}:00 does not exist in {zone} (DST)").format(
+                    day=day.isoformat(), hour=hour, zone=zone_label(rule.zone)))
                 continue
             found.append(_Candidate(start, _epoch(start), day, month_key(day), day.weekday(), hour))
     return found, notes
@@ -290,8 +295,8 @@ def _future(
     future = [c for c in found if c.epoch >= cut]
     if len(future) < len(found):
         local = not_before.astimezone(rule.zone)
-        past = (f"{len(found) - len(future)} open hours are already past "
-                f"(now {local:%a %m-%d %H:%M} {rule.timezone}); the past is not planned")
+        past = _("{n} open hours are already past (now {now} {zone}); the past is not planned").format(
+            n=len(found) - len(future), now=format_local(local, "EEE MM-dd HH:mm"), zone=zone_label(rule.zone))
         notes = [*notes, past]
     return future, notes
 
@@ -320,23 +325,32 @@ def _block_reason(pair: _Pair, cand: _Candidate) -> str | None:
 
 def _explain_block(pair: _Pair) -> list[str]:
     rule = pair.rule
-    shared = f", shared by every audience of {pair.channel}" if rule.cap_scope == "channel" else ""
+    shared = _(", shared by every audience of {channel}").format(channel=label("channel", pair.channel)) if (
+        rule.cap_scope == "channel") else ""
     if not pair.candidates:
         return [
-            "no open hour this week: allowed_weekdays, windows and blackout_dates leave no time",
+            _("no open hour this week: {weekdays}, {windows} and {blackout} leave no time").format(
+                weekdays=label("rule", "allowed_weekdays"), windows=label("rule", "windows"),
+                blackout=label("rule", "blackout_dates")),
             *pair.static_notes,
         ]
     counts = Counter(_block_reason(pair, c) for c in pair.candidates)
     if counts.get("max_per_week"):
-        return [f"max_per_week reached: {pair.scope.week} of {pair.cap_week}{shared}"]
+        return [_("{rule} reached: {used} of {limit}{shared}").format(
+            rule=label("rule", "max_per_week"), used=pair.scope.week, limit=pair.cap_week, shared=shared)]
     limits = {
-        "max_per_day": f"max_per_day ({rule.max_per_day} per day{shared})",
-        "max_per_month": f"max_per_month ({rule.max_per_month}{shared}; counts already-sent posts)",
-        "min_gap_minutes": f"min_gap_minutes ({rule.min_gap_minutes}{shared})",
-        "taken": "another post at the same time",
+        "max_per_day": _("{rule} ({limit} per day{shared})").format(
+            rule=label("rule", "max_per_day"), limit=rule.max_per_day, shared=shared),
+        "max_per_month": _("{rule} ({limit}{shared}; counts already-sent posts)").format(
+            rule=label("rule", "max_per_month"), limit=rule.max_per_month, shared=shared),
+        "min_gap_minutes": _("{rule} ({limit}{shared})").format(
+            rule=label("rule", "min_gap_minutes"), limit=rule.min_gap_minutes, shared=shared),
+        "taken": _("another post at the same time"),
     }
-    parts = [f"{n} by {limits[k]}" for k, n in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0]))) if k]
-    return [f"all {len(pair.candidates)} open hours are blocked: " + ", ".join(parts), *pair.static_notes]
+    parts = [_("{n} by {limit}").format(n=n, limit=limits[k])
+             for k, n in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0]))) if k]
+    return [_("all {n} open hours are blocked: {parts}").format(n=len(pair.candidates), parts=_(", ").join(parts)),
+            *pair.static_notes]
 
 
 def _next_type(pair: _Pair) -> tuple[str, str] | None:
@@ -346,12 +360,14 @@ def _next_type(pair: _Pair) -> tuple[str, str] | None:
     below = [t for t in live if pair.types[t] < mix[t][0]]
     if below:
         kind = max(below, key=lambda t: (mix[t][0] - pair.types[t], -order.index(t)))
-        return kind, f"{kind}: mix minimum {mix[kind][0]}/week ({pair.types[kind]} planned before)"
+        return kind, _("{type}: mix minimum {minimum}/week ({planned} planned before)").format(
+            type=label("content_type", kind), minimum=mix[kind][0], planned=pair.types[kind])
     if pair.total >= pair.target or not live:
         return None
     kind = min(live, key=lambda t: (pair.types[t] / mix[t][1], order.index(t)))
-    why = "holiday week target" if pair.holiday_week else "weekly target"
-    return kind, f"{kind}: {why} {pair.target}/week ({pair.total} planned before)"
+    why = _("holiday week target") if pair.holiday_week else _("weekly target")
+    return kind, _("{type}: {target_name} {target}/week ({planned} planned before)").format(
+        type=label("content_type", kind), target_name=why, target=pair.target, planned=pair.total)
 
 
 def _minimum_left(pair: _Pair, kind: str) -> int:
@@ -451,14 +467,18 @@ def _make_slot(
     rank = int((pair.base > base).sum()) + 1
     rationale = [
         why_type,
-        f"{cand.start:%a %H:%M} {pair.rule.timezone}: best-time score {base:.4f}, "
-        f"rank {rank} of {len(pair.candidates)} open hours",
+        _("{when} {zone}: best-time score {score:.4f}, rank {rank} of {n} open hours").format(
+            when=format_local(cand.start, "EEE HH:mm"), zone=zone_label(pair.rule.zone), score=base, rank=rank,
+            n=len(pair.candidates)),
     ]
     if pair.day_counts[cand.day]:
-        rationale.append(f"spread: {pair.day_counts[cand.day]} post(s) already on {cand.day:%a}")
+        rationale.append(_("spread: {n} post(s) already on {weekday}").format(
+            n=pair.day_counts[cand.day], weekday=format_local(cand.start, "EEE")))
     if pair.holiday_week:
-        rationale.append(f"holiday week ({_holiday_names(holiday_days)}): preferred scene '{HOLIDAY_SCENE}'")
-    rationale.append(f"asset {pick.asset_id}" + (f": {pick.reason}" if pick.reason else ""))
+        rationale.append(_("holiday week ({holidays}): preferred scene {scene}").format(
+            holidays=_holiday_names(holiday_days), scene=label("scene", HOLIDAY_SCENE)))
+    rationale.append(_("asset {asset}: {reason}").format(asset=pick.asset_id, reason=pick.reason) if pick.reason
+                     else _("asset {asset}").format(asset=pick.asset_id))
     return Slot(
         id=slot_id(pair.channel, pair.audience, cand.start, kind),
         channel=pair.channel,  # type: ignore[arg-type]
@@ -472,6 +492,11 @@ def _make_slot(
     )
 
 
+def _no_asset(channel: str, kind: str) -> str:
+    return _("no eligible asset for channel {channel} content type {type}").format(
+        channel=label("channel", channel), type=label("content_type", kind))
+
+
 def _unmet(pair: _Pair) -> list[Unmet]:
     rule, found = pair.rule, []
 
@@ -479,15 +504,15 @@ def _unmet(pair: _Pair) -> list[Unmet]:
         planned = pair.types[name.split(".")[1]] if name.startswith("mix.") else pair.total
         return Unmet(
             channel=pair.channel, audience=pair.audience.key, rule=name, wanted=wanted,  # type: ignore[arg-type]
-            planned=planned, reasons=reasons or ["stopped before reaching it"],
+            planned=planned, reasons=reasons or [_("stopped before reaching it")],
         )
 
-    no_asset = [f"no eligible asset for channel {pair.channel} content type {t}" for t in sorted(pair.no_asset)]
+    no_asset = [_no_asset(pair.channel, t) for t in sorted(pair.no_asset)]
     at_max = all(pair.types[t] >= high for t, (_, high) in rule.mix.items() if t not in pair.no_asset)
-    overall = pair.blocked + no_asset + (["every other content type is at its mix maximum"] if at_max else [])
-    for kind, (low, _) in rule.mix.items():
+    overall = pair.blocked + no_asset + ([_("every other content type is at its mix maximum")] if at_max else [])
+    for kind, (low, _high) in rule.mix.items():
         if pair.types[kind] < low:
-            why = [f"no eligible asset for channel {pair.channel} content type {kind}"] if kind in pair.no_asset else []
+            why = [_no_asset(pair.channel, kind)] if kind in pair.no_asset else []
             found.append(entry(f"mix.{kind}.min", low, why + pair.blocked))
     if pair.total < rule.min_per_week:
         found.append(entry("min_per_week", rule.min_per_week, overall))
@@ -533,17 +558,20 @@ def slot_violations(
         ))
 
     if local.weekday() not in rule.allowed_weekdays:
-        add("allowed_weekdays", str(rule.allowed_weekdays), local.weekday(), f"{local:%A} is not an allowed weekday")
+        add("allowed_weekdays", str(rule.allowed_weekdays), local.weekday(),
+            _("{weekday} is not an allowed weekday").format(weekday=format_local(local, "EEEE")))
     if local.hour not in rule.open_hours:
-        add("windows", str(rule.windows), f"{local:%H:%M}", f"{local:%H:%M} {rule.timezone} is outside the windows")
+        add("windows", str(rule.windows), f"{local:%H:%M}", _("{time} {zone} is outside the windows").format(
+            time=f"{local:%H:%M}", zone=zone_label(rule.zone)))
     if day in rule.blackout_dates:
-        add("blackout_dates", day.isoformat(), day.isoformat(), f"{day.isoformat()} is a blackout date")
+        add("blackout_dates", day.isoformat(), day.isoformat(), _("{day} is a blackout date").format(day=day.isoformat()))
     local_others = [(o, o.start.astimezone(zone)) for o in others]
     if rule.max_per_day is not None:
         count = sum(1 for _, t in local_others if t.date() == day) + sent.days.get(day, 0) + 1
         if count > rule.max_per_day:
             add("max_per_day", rule.max_per_day, count,
-                f"{count} posts on {day.isoformat()} > max_per_day {rule.max_per_day}")
+                _("{count} posts on {day} > {rule} {limit}").format(
+                    count=count, day=day.isoformat(), rule=label("rule", "max_per_day"), limit=rule.max_per_day))
     holiday = any(week <= d < week + timedelta(days=7) for d in holiday_dates)
     week_cap = rule.week_cap(holiday)
     in_week = [(o, t) for o, t in local_others if week_start_of(t.date()) == week]
@@ -551,21 +579,25 @@ def slot_violations(
         count = len(in_week) + (sent.week if week == sent_week else 0) + 1
         if count > week_cap:
             add("max_per_week", week_cap, count,
-                f"{count} posts in week of {week.isoformat()} > max_per_week {week_cap}")
+                _("{count} posts in week of {week} > {rule} {limit}").format(
+                    count=count, week=week.isoformat(), rule=label("rule", "max_per_week"), limit=week_cap))
     month_cap = rule.month_cap(day.year, day.month)
     if month_cap is not None:
         mk = month_key(day)
         count = sum(1 for _, t in local_others if month_key(t.date()) == mk) + sent.months.get(mk, 0) + 1
         if count > month_cap:
-            add("max_per_month", month_cap, count, f"{count} posts in {mk} > max_per_month {month_cap}")
+            add("max_per_month", month_cap, count, _("{count} posts in {month} > {rule} {limit}").format(
+                count=count, month=mk, rule=label("rule", "max_per_month"), limit=month_cap))
     if rule.min_gap_minutes:
         times = [_epoch(o.start) for o in others] + ([_epoch(sent.last_sent_at)] if sent.last_sent_at else [])
         close = [abs(t - _epoch(start)) // 60 for t in times if abs(t - _epoch(start)) < rule.min_gap_minutes * 60]
         if close:
             add("min_gap_minutes", rule.min_gap_minutes, min(close),
-                f"{min(close)} minutes from another post < min_gap_minutes {rule.min_gap_minutes}")
+                _("{minutes} minutes from another post < {rule} {limit}").format(
+                    minutes=min(close), rule=label("rule", "min_gap_minutes"), limit=rule.min_gap_minutes))
     if slot.content_type not in rule.mix:
-        add("mix", ", ".join(rule.mix), slot.content_type, f"content type {slot.content_type} is not in the mix")
+        add("mix", ", ".join(rule.mix), slot.content_type, _("content type {type} is not in the mix").format(
+            type=label("content_type", slot.content_type)))
     else:
         high = rule.mix[slot.content_type][1]
         same = sum(1 for o, _ in in_week if o.audience == slot.audience and o.content_type == slot.content_type) + 1
@@ -573,7 +605,8 @@ def slot_violations(
             same += sent_types.get(slot.content_type, 0)
         if same > high:
             add(f"mix.{slot.content_type}.max", high, same,
-                f"{same} {slot.content_type} posts in week of {week.isoformat()} > mix maximum {high}")
+                _("{count} {type} posts in week of {week} > mix maximum {limit}").format(
+                    count=same, type=label("content_type", slot.content_type), week=week.isoformat(), limit=high))
     return found
 
 
@@ -662,8 +695,9 @@ def check_slot_move(
         past = [Violation(
             channel=slot.channel, audience=slot.audience.key, rule="past", limit=not_before.isoformat(),
             actual=new_start.isoformat(), slot_id=slot.id,
-            message=f"{new_start.astimezone(zone):%a %Y-%m-%d %H:%M} is in the past "
-                    f"(now {not_before.astimezone(zone):%a %Y-%m-%d %H:%M})",
+            message=_("{when} is in the past (now {now})").format(
+                when=format_local(new_start.astimezone(zone), "EEE yyyy-MM-dd HH:mm"),
+                now=format_local(not_before.astimezone(zone), "EEE yyyy-MM-dd HH:mm")),
         )]
     if rule is None:
         return past

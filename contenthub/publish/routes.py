@@ -13,10 +13,12 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
+from contenthub import clock
 from contenthub.access.keys import Principal
 from contenthub.access.roles import Perm
 from contenthub.deps import HubDep, require
-from contenthub import clock
+from contenthub.i18n import current_language
+from contenthub.occasions import HolidayMark, MarketingDate
 from contenthub.publish import editing, service
 from contenthub.publish.editing import (
     ApproveAllIn,
@@ -27,7 +29,6 @@ from contenthub.publish.editing import (
     SlotPatch,
     SwapIn,
 )
-from contenthub.occasions import HolidayMark, MarketingDate
 from contenthub.publish.service import (
     BestTime,
     Plan,
@@ -37,7 +38,6 @@ from contenthub.publish.service import (
     VersionInfo,
 )
 from contenthub.timeutil import Instant
-from contenthub.web.i18n import pick_lang
 
 router = APIRouter(prefix="/v1", tags=["publish"])
 
@@ -49,12 +49,8 @@ AudienceKey = Annotated[str, Query(description="'all', 'group:<id>' or 'segment:
 
 
 def request_lang(request: Request) -> str:
-    """?lang=, then the page's cookie, then Accept-Language (a refusal reads in the editor's language)."""
-    chosen = pick_lang(request.query_params.get("lang"), request.cookies.get("lang"))
-    if "lang" in request.query_params or "lang" in request.cookies:
-        return chosen
-    accept = request.headers.get("accept-language", "").lower()
-    return "en" if accept.startswith("en") else chosen
+    """The request's language (``web.language``: ?lang=, the console's cookie, Accept-Language, Chinese)."""
+    return current_language()
 
 
 Lang = Annotated[str, Depends(request_lang)]

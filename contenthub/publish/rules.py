@@ -14,6 +14,7 @@ from typing import Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from contenthub.i18n import _
 
 Channel = Literal[
     "mp_subscription",
@@ -52,9 +53,9 @@ class Audience(BaseModel):
     @model_validator(mode="after")
     def _id_matches_kind(self) -> Audience:
         if self.kind == "all" and self.id is not None:
-            raise ValueError("audience.id must be empty when audience.kind is 'all'")
+            raise ValueError(_("audience.id must be empty when audience.kind is 'all'"))
         if self.kind != "all" and not self.id:
-            raise ValueError(f"audience.id is required when audience.kind is '{self.kind}', e.g. 'g42'")
+            raise ValueError(_("audience.id is required when audience.kind is '{kind}', e.g. 'g42'").format(kind=self.kind))
         return self
 
     @property
@@ -118,7 +119,7 @@ class CadenceRule(BaseModel):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: 'Asia' is a folder, very long names
             raise ValueError(
-                f"timezone: unknown time zone {value!r}; use an IANA name such as 'Asia/Shanghai'"
+                _("timezone: unknown time zone {value!r}; use an IANA name such as 'Asia/Shanghai'").format(value=value)
             ) from None
         return value
 
@@ -126,21 +127,21 @@ class CadenceRule(BaseModel):
     @classmethod
     def _weekdays(cls, value: list[int]) -> list[int]:
         if not value:
-            raise ValueError("allowed_weekdays: at least one weekday is required (0=Monday … 6=Sunday)")
+            raise ValueError(_('allowed_weekdays: at least one weekday is required (0=Monday … 6=Sunday)'))
         bad = [d for d in value if not 0 <= d <= 6]
         if bad:
-            raise ValueError(f"allowed_weekdays: {bad} out of range; use 0=Monday … 6=Sunday")
+            raise ValueError(_('allowed_weekdays: {bad} out of range; use 0=Monday … 6=Sunday').format(bad=bad))
         return sorted(set(value))
 
     @field_validator("windows")
     @classmethod
     def _windows(cls, value: list[tuple[int, int]]) -> list[tuple[int, int]]:
         if not value:
-            raise ValueError("windows: at least one [start_hour, end_hour) window is required, e.g. [[12, 14]]")
+            raise ValueError(_('windows: at least one [start_hour, end_hour) window is required, e.g. [[12, 14]]'))
         for i, (start, end) in enumerate(value):
             if not (0 <= start < end <= 24):
                 raise ValueError(
-                    f"windows[{i}]: [{start}, {end}) is not a window; need 0 <= start_hour < end_hour <= 24"
+                    _('windows[{i}]: [{start}, {end}) is not a window; need 0 <= start_hour < end_hour <= 24').format(i=i, start=start, end=end)
                 )
         return sorted(set(value))
 
@@ -148,7 +149,7 @@ class CadenceRule(BaseModel):
     @classmethod
     def _month_cap(cls, value: MonthCap | None) -> MonthCap | None:
         if isinstance(value, int) and value < 0:
-            raise ValueError("max_per_month: must be >= 0 or 'days_in_month'")
+            raise ValueError(_("max_per_month: must be >= 0 or 'days_in_month'"))
         return value
 
     @field_validator("mix")
@@ -156,7 +157,7 @@ class CadenceRule(BaseModel):
     def _mix_ranges(cls, value: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
         for kind, (low, high) in value.items():
             if low < 0 or low > high:
-                raise ValueError(f"mix.{kind}: [min {low}, max {high}] needs 0 <= min <= max")
+                raise ValueError(_('mix.{kind}: [min {low}, max {high}] needs 0 <= min <= max').format(kind=kind, low=low, high=high))
         return value
 
     # ---- derived values used by the planner ----------------------------------------------------------

@@ -17,7 +17,7 @@ import re
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
@@ -59,6 +59,8 @@ from contenthub.publish.rules import (
 )
 from contenthub.store.query import AssetFilter, EventQuery
 from contenthub.timeutil import from_iso, to_iso, utcnow
+from contenthub.i18n import _
+from contenthub.labels import rule_text
 
 RULES = "cadence_rules"
 SETTINGS = "publish_settings"
@@ -138,7 +140,7 @@ class Plan(BaseModel):
         for s in self.slots:
             if s.id == slot_id:
                 return s
-        raise NotFoundError(f"No slot '{slot_id}' in the plan of week {self.week_start.isoformat()}.",
+        raise NotFoundError(_("No slot '{slot_id}' in the plan of week {isoformat}.").format(slot_id=slot_id, isoformat=self.week_start.isoformat()),
                             field="slot_id", value=slot_id)
 
     def active(self) -> list[PlanSlot]:
@@ -200,7 +202,7 @@ def _invalid_rule(exc: ValidationError) -> InvalidError:
         details.append({"field": loc or (named[0] if named else None), "message": message})
     text = "; ".join(f"{d['field']}: {d['message']}" if d["field"] and not d["message"].startswith(
         (str(d["field"]), "rule ")) else d["message"] for d in details)
-    return InvalidError(f"Cadence rule rejected: {text}", field=fields[0] if fields else None,
+    return InvalidError(_('Cadence rule rejected: {text}').format(text=text), field=fields[0] if fields else None,
                         extra={"fields": fields, "details": details})
 
 
@@ -237,7 +239,7 @@ def get_rule(hub: Hub, channel: str, audience_key: str = "all") -> RuleOut:
     for rule in effective_rules(hub):
         if rule.channel == channel and rule.audience.key == "all":
             return rule
-    raise NotFoundError(f"No cadence rule for {channel}.", field="channel", value=channel)
+    raise NotFoundError(_('No cadence rule for {channel}.').format(channel=channel), field="channel", value=channel)
 
 
 def put_rule(hub: Hub, channel: str, audience_key: str, body: dict[str, Any]) -> RuleOut:
@@ -246,10 +248,10 @@ def put_rule(hub: Hub, channel: str, audience_key: str, body: dict[str, Any]) ->
     audience = audience_lookup.parse_audience(audience_key)
     audience_lookup.check_exists(hub, audience)
     if not isinstance(body, dict):
-        raise InvalidError("A cadence rule is a JSON object.", field="body")
+        raise InvalidError(_('A cadence rule is a JSON object.'), field="body")
     for name, value in (("channel", channel), ("audience", audience.model_dump())):
         if name in body and body[name] not in (value, audience_key):
-            raise InvalidError(f"{name} in the body ({body[name]!r}) differs from the URL ({value!r}).", field=name)
+            raise InvalidError(_('{name} in the body ({value!r}) differs from the URL ({value2!r}).').format(name=name, value=body[name], value2=value), field=name)
     try:
         rule = CadenceRule.model_validate({**body, "channel": channel, "audience": audience.model_dump()})
     except ValidationError as exc:
@@ -258,7 +260,7 @@ def put_rule(hub: Hub, channel: str, audience_key: str, body: dict[str, Any]) ->
     try:
         validate_rule_set([*others, rule])
     except ValueError as exc:
-        raise InvalidError(f"Cadence rule rejected: {exc}", field="cap_scope",
+        raise InvalidError(_('Cadence rule rejected: {exc}').format(exc=exc), field="cap_scope",
                            extra={"fields": _fields_named(str(exc)) or ["cap_scope"]}) from None
     hub.store.put_doc(RULES, _rule_id(channel, audience.key),
                       {"channel": channel, "audience": audience.key, "rule": rule.model_dump(mode="json")})
@@ -269,13 +271,13 @@ def delete_rule(hub: Hub, channel: str, audience_key: str) -> None:
     _check_channel(channel)
     audience = audience_lookup.parse_audience(audience_key)
     if not hub.store.delete_doc(RULES, _rule_id(channel, audience.key)):
-        raise NotFoundError(f"No custom cadence rule for {channel} / {audience.key}.", field="audience",
+        raise NotFoundError(_('No custom cadence rule for {channel} / {key}.').format(channel=channel, key=audience.key), field="audience",
                             value=audience.key)
 
 
 def _check_channel(channel: str) -> None:
     if channel not in CHANNELS:
-        raise InvalidError(f"Unknown channel '{channel}'.", field="channel", value=channel, allowed=list(CHANNELS))
+        raise InvalidError(_("Unknown channel '{channel}'.").format(channel=channel), field="channel", value=channel, allowed=list(CHANNELS))
 
 
 # ---- marketing dates and holidays ------------------------------------------------------------------------------
@@ -292,7 +294,7 @@ def put_marketing_dates(hub: Hub, dates: Sequence[MarketingDate]) -> list[Market
     names = [d.name for d in dates]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise InvalidError(f"Marketing date names must be unique; repeated: {', '.join(dupes)}.", field="name")
+        raise InvalidError(_('Marketing date names must be unique; repeated: {dupes}.').format(dupes=', '.join(dupes)), field="name")
     hub.store.put_doc(SETTINGS, MARKETING_DOC, {"dates": [d.model_dump(mode="json") for d in dates]})
     return list(dates)
 
@@ -371,12 +373,11 @@ def get_plan(hub: Hub, week: date, version: int | None = None) -> Plan:
     if version is not None:
         doc = hub.store.get_doc(PLANS, _history_id(week, version))
         if doc is None:
-            raise NotFoundError(f"No version {version} of the plan of week {week.isoformat()} (the last "
-                                f"{HISTORY_KEPT} versions are kept).", field="version", value=version)
+            raise NotFoundError(_('No version {version} of the plan of week {isoformat} (the last {HISTORY_KEPT} versions are kept).').format(version=version, isoformat=week.isoformat(), HISTORY_KEPT=HISTORY_KEPT), field="version", value=version)
         return _load(doc)
     plan = find_plan(hub, week)
     if plan is None:
-        raise NotFoundError(f"No plan for the week of {week.isoformat()} yet; create one with POST /v1/plans.",
+        raise NotFoundError(_('No plan for the week of {isoformat} yet; create one with POST /v1/plans.').format(isoformat=week.isoformat()),
                             field="week", value=week.isoformat())
     return plan
 
@@ -409,8 +410,7 @@ def save_plan(hub: Hub, plan: Plan, expected_version: int | None) -> Plan:
         have = current["info"]["version"] if current else 0
         if expected_version is not None and expected_version != have:
             raise ConflictError(
-                f"The plan of week {week.isoformat()} changed (now version {have}, you edited {expected_version}). "
-                "Reload it and apply your change again.", field="version", value=expected_version,
+                _('The plan of week {isoformat} changed (now version {have}, you edited {expected_version}). Reload it and apply your change again.').format(isoformat=week.isoformat(), have=have, expected_version=expected_version), field="version", value=expected_version,
                 extra={"current_version": have})
         plan = plan.model_copy(update={"version": have + 1})
         body = plan.model_dump(mode="json")
@@ -470,11 +470,13 @@ def already_sent(hub: Hub, week: date, rules: Sequence[CadenceRule]) -> dict[tup
 
 
 def _channel_summary(plan_slots: Sequence[PlanSlot], unmet: Sequence[Unmet], channels: Sequence[str],
-                     planned_pairs: set[str]) -> dict[str, ChannelSummary]:
+                     planned_pairs: set[str], audience_names: Mapping[str, str]) -> dict[str, ChannelSummary]:
     reasons: dict[str, list[str]] = defaultdict(list)
     for u in unmet:
         for why in u.reasons:
-            text = f"{u.audience} · {u.rule} (wanted {u.wanted}, planned {u.planned}): {why}"
+            text = _("{audience} · {rule} (wanted {wanted}, planned {planned}): {why}").format(
+                audience=audience_names.get(u.audience, u.audience), rule=rule_text(u.rule), wanted=u.wanted,
+                planned=u.planned, why=why)
             if text not in reasons[u.channel]:
                 reasons[u.channel].append(text)
     out = {}
@@ -482,7 +484,7 @@ def _channel_summary(plan_slots: Sequence[PlanSlot], unmet: Sequence[Unmet], cha
         n = sum(1 for s in plan_slots if s.channel == channel and s.status != "skipped")
         why = reasons.get(channel, [])
         if channel not in planned_pairs:
-            why = [*why, "no cadence rule resolves for the selected audiences"]
+            why = [*why, _("no cadence rule resolves for the selected audiences")]
         out[channel] = ChannelSummary(slots=n, reasons=why)
     return out
 
@@ -556,10 +558,11 @@ def generate(
     slots = sorted(slots + skipped, key=lambda s: (s.start.timestamp(), CHANNELS.index(s.channel), s.audience.key))
     notes = []
     if hub.store.count_assets(AssetFilter(statuses=("approved",))) == 0:
-        notes.append("the library has no approved assets: approve assets to fill the plan")
+        notes.append(_("the library has no approved assets: approve assets to fill the plan"))
     plan = Plan(
         week_start=week, version=0, channels=channels, audiences=keys, slots=slots, unmet=result.unmet,
-        conflicts=result.conflicts, channel_summary=_channel_summary(slots, result.unmet, channels, planned_pairs),
+        conflicts=result.conflicts, channel_summary=_channel_summary(slots, result.unmet, channels, planned_pairs, {
+            k: audience_lookup.label(hub, audience_lookup.parse_audience(k)) for k in {u.audience for u in result.unmet}}),
         notes=notes, holidays=holidays, action=action, created_at=to_iso(now), created_by=actor,
     )
     saved = save_plan(hub, plan, expected_version if expected_version is not None else (current.version if current else 0))

@@ -17,6 +17,8 @@ from pydantic import BaseModel, Field, model_validator
 
 from contenthub.errors import InvalidError
 from contenthub.hub import Hub
+from contenthub.i18n import N_, _
+from contenthub.labels import label
 from contenthub.library import taxonomy
 from contenthub.recommend import doccache
 from contenthub.timeutil import from_iso
@@ -35,12 +37,12 @@ class CapRule(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> CapRule:
         if self.per_day is not None and self.per_week is not None and self.per_week < self.per_day:
-            raise ValueError("per_week must not be smaller than per_day")
+            raise ValueError(_('per_week must not be smaller than per_day'))
         if self.per_month is not None and self.per_month >= 0:
             if self.per_week is not None and self.per_month < self.per_week:
-                raise ValueError("per_month must not be smaller than per_week")
+                raise ValueError(_('per_month must not be smaller than per_week'))
             if self.per_day is not None and self.per_month < self.per_day:
-                raise ValueError("per_month must not be smaller than per_day")
+                raise ValueError(_('per_month must not be smaller than per_day'))
         return self
 
     def month_limit(self, day: datetime) -> int | None:
@@ -88,8 +90,15 @@ def check_timezone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except Exception:
-        raise InvalidError(f"Unknown time zone '{name}'. Use an IANA name such as Asia/Shanghai.",
+        raise InvalidError(_("Unknown time zone '{name}'. Use an IANA name such as Asia/Shanghai.").format(name=name),
                            field="timezone", value=name) from None
+
+
+LIMIT_NAMES = {
+    "per_day": N_("daily limit of {limit} reached on {channel} ({used} sent)"),
+    "per_week": N_("weekly limit of {limit} reached on {channel} ({used} sent)"),
+    "per_month": N_("monthly limit of {limit} reached on {channel} ({used} sent)"),
+}
 
 
 def _periods(rule: CapRule, tz: ZoneInfo, now: datetime) -> list[tuple[str, int, datetime, datetime]]:
@@ -111,7 +120,7 @@ def capped_targets(hub: Hub, rule: CapRule, owner: np.ndarray, sent_at: np.ndarr
     (``counted_sends``), ``owner`` saying whose each is: the one cap rule of the per-target path
     (``cap_status``) and the batch ranker."""
     out = np.zeros(n, dtype=bool)
-    for _, limit, start, _ in _periods(rule, check_timezone(hub.settings.timezone), now):
+    for _name, limit, start, _reopen in _periods(rule, check_timezone(hub.settings.timezone), now):
         out |= np.bincount(owner[sent_at >= start.timestamp()], minlength=n) >= limit
     return out
 
@@ -128,7 +137,8 @@ def cap_status(hub: Hub, rule: CapRule, delivered_ts: list[str], now: datetime) 
     for name, limit, start, reopen in _periods(rule, tz, now):
         used = int(np.count_nonzero(sent_at >= start.timestamp()))
         if used >= limit:
-            blocked.append((f"{name} limit of {limit} reached on {rule.channel} ({used} sent)", reopen))
+            blocked.append((_(LIMIT_NAMES[name]).format(limit=limit, channel=label("channel", rule.channel), used=used),
+                            reopen))
     reason, reopen = max(blocked, key=lambda b: b[1])
     return True, reason, reopen
 

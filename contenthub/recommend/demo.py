@@ -32,6 +32,10 @@ GROUPS = [
     ("g-notice", "新品通知群", "broadcast"), ("g-fitness", "燃脂打卡群", "community"),
 ]
 DAYS = 91
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
+GIVEN = ["小美", "晓雯", "子涵", "思远", "佳怡", "浩然", "雨桐", "一鸣", "欣悦", "俊杰", "梓萱", "天宇", "诗琪", "明轩"]
+NAMED_SHARE = 0.6
+"""Share of demo users whose name is known (a WeCom remark or member profile); the rest show their id only."""
 
 
 def _verticals(n_assets: int) -> dict[str, str]:
@@ -53,6 +57,7 @@ def load_demo(hub: Hub, *, n_users: int = 600, progress: bool = False, force: bo
             by_channel.setdefault(c, []).append(d)
 
     people: list[dict[str, Any]] = []
+    names = random.Random(23)  # its own stream: the engagement simulation below draws exactly as before
     for i in range(n_users):
         created = now - timedelta(days=rng.uniform(0, DAYS + 7), hours=rng.uniform(0, 24))
         idents = [Identity(type="openid", value=f"o_demo_{i:05d}")]
@@ -63,6 +68,7 @@ def load_demo(hub: Hub, *, n_users: int = 600, progress: bool = False, force: bo
         u = users.upsert_user(hub, UserIn(
             id=f"demo-u{i:04d}", identities=idents, region=rng.choice(REGIONS), source_channel=rng.choice(SOURCES),
             member_level=rng.choices(LEVELS, weights=[6, 3, 2, 1])[0],
+            attributes={"nickname": names.choice(SURNAMES) + names.choice(GIVEN)} if names.random() < NAMED_SHARE else {},
         ))
         doc = hub.store.get_doc(users.USERS, u.id) or {}
         doc["created_at"] = to_iso(created)

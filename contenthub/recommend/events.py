@@ -25,6 +25,8 @@ from contenthub.recommend import doccache, group_profiles, learning, topics, use
 from contenthub.recommend.engagement import counter_deltas
 from contenthub.recommend.models import EVENT_TYPES, EventIn, Identity, IngestResult, RejectedEvent, is_entity_id
 from contenthub.timeutil import EARLIEST, to_iso, utcnow
+from contenthub.error_text import pydantic_message
+from contenthub.i18n import _
 
 MAX_BATCH = 10000
 MEMO_TTL = 60.0  # seconds an ingestion memo (assets, live users) is trusted without a touch
@@ -48,7 +50,7 @@ def _reason(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
         loc = ".".join(str(x) for x in err["loc"]) or "event"
-        parts.append(f"{loc}: {err['msg']}")
+        parts.append(f"{loc}: {pydantic_message(err)}")
     return "; ".join(parts)
 
 
@@ -106,7 +108,7 @@ def _validated(
 ) -> tuple[Row, Identity | None] | None:
     """The row (and identity) of an event checked by EventIn; None after recording why it was rejected."""
     if not isinstance(raw, dict):
-        rejected.append(RejectedEvent(index=i, reason="each event must be a JSON object"))
+        rejected.append(RejectedEvent(index=i, reason=_('each event must be a JSON object')))
         return None
     try:
         ev = EventIn.model_validate(raw)
@@ -115,16 +117,14 @@ def _validated(
         rejected.append(RejectedEvent(index=i, id=rid, reason=_reason(exc)))
         return None
     if ev.channel not in channels:
-        rejected.append(RejectedEvent(index=i, id=ev.id, reason=f"channel: unknown channel '{ev.channel}'; "
-                                      f"allowed: {', '.join(sorted(channels))}"))
+        rejected.append(RejectedEvent(index=i, id=ev.id, reason=_("channel: unknown channel '{channel}'; allowed: {channels}").format(channel=ev.channel, channels=', '.join(sorted(channels)))))
         return None
     ts = to_iso(ev.ts) if ev.ts is not None else None
     if ts is not None and ts > horizon:  # canonical stamps compare as the times they name
-        rejected.append(RejectedEvent(index=i, id=ev.id, reason=f"ts: {ev.ts.isoformat()} is in the future; "
-                                      "send the time the event happened"))
+        rejected.append(RejectedEvent(index=i, id=ev.id, reason=_('ts: {isoformat} is in the future; send the time the event happened').format(isoformat=ev.ts.isoformat())))
         return None
     if ev.asset_id is None and ev.type not in NO_ASSET_TYPES:
-        rejected.append(RejectedEvent(index=i, id=ev.id, reason=f"asset_id: required for '{ev.type}' events"))
+        rejected.append(RejectedEvent(index=i, id=ev.id, reason=_("asset_id: required for '{type}' events").format(type=ev.type)))
         return None
     row = {"id": ev.id, "type": ev.type, "user_id": ev.user_id, "asset_id": ev.asset_id, "channel": ev.channel,
            "group_id": ev.group_id, "recommendation_id": ev.recommendation_id, "ts": ts, "value": ev.value}
@@ -256,7 +256,7 @@ def _ingest(hub: Hub, raw_events: list[dict[str, Any]]) -> IngestResult:
     for i, row in parsed:
         aid = row["asset_id"]
         if aid and aid not in assets:
-            rejected.append(RejectedEvent(index=i, id=row["id"], reason=f"asset_id: no asset '{aid}'"))
+            rejected.append(RejectedEvent(index=i, id=row["id"], reason=_("asset_id: no asset '{aid}'").format(aid=aid)))
             continue
         accepted.append((i, row))
     for i, row in accepted:

@@ -12,6 +12,7 @@ from contenthub.library import taxonomy
 from contenthub.recommend import group_profiles, users
 from contenthub.recommend.models import Group, GroupIn, GroupMember, MembershipChange
 from contenthub.timeutil import to_iso, utcnow
+from contenthub.i18n import _
 
 COLLECTION = "groups"
 
@@ -29,7 +30,7 @@ def upsert_group(hub: Hub, data: GroupIn) -> Group:
 def get_group(hub: Hub, group_id: str) -> Group:
     doc = hub.store.get_doc(COLLECTION, group_id)
     if doc is None:
-        raise NotFoundError(f"No group '{group_id}'.", field="group_id", value=group_id)
+        raise NotFoundError(_("No group '{group_id}'.").format(group_id=group_id), field="group_id", value=group_id)
     return Group.model_validate(doc)
 
 
@@ -40,7 +41,7 @@ def list_groups(hub: Hub, limit: int = 200, offset: int = 0) -> list[Group]:
 def change_members(hub: Hub, group_id: str, change: MembershipChange) -> Group:
     found = hub.store.get_doc_version(COLLECTION, group_id)
     if found is None:
-        raise NotFoundError(f"No group '{group_id}'.", field="group_id", value=group_id)
+        raise NotFoundError(_("No group '{group_id}'.").format(group_id=group_id), field="group_id", value=group_id)
     doc, version = found
     at = to_iso(change.at or utcnow())
     members = [GroupMember.model_validate(m) for m in doc.get("members", [])]

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, Field, WithJsonSchema, FiniteFloat, field_validator, model_validator
 
 from contenthub.timeutil import Instant
+from contenthub.i18n import _
 
 EventType = Literal[
     "served", "delivered", "open", "click", "favorite", "comment", "share", "add_to_cart", "convert",
@@ -32,7 +33,7 @@ def is_entity_id(value: object) -> bool:
 
 def _checked_id(value: str) -> str:
     if not is_entity_id(value):
-        raise ValueError(f"'{value[:40]}' is not a valid id: use {ID_RULE}")
+        raise ValueError(_("'{value}' is not a valid id: use {ID_RULE}").format(value=value[:40], ID_RULE=ID_RULE))
     return value
 
 
@@ -51,13 +52,13 @@ class Identity(BaseModel):
     def _strip(cls, v: str) -> str:
         v = v.strip()
         if not v:
-            raise ValueError("identity value must not be empty")
+            raise ValueError(_('identity value must not be empty'))
         return v
 
     @model_validator(mode="after")
     def _phone_digits(self) -> Identity:
         if self.type == "phone" and sum(ch.isdigit() for ch in self.value) < PHONE_MIN_DIGITS:
-            raise ValueError(f"a phone number needs at least {PHONE_MIN_DIGITS} digits")
+            raise ValueError(_('a phone number needs at least {PHONE_MIN_DIGITS} digits').format(PHONE_MIN_DIGITS=PHONE_MIN_DIGITS))
         return self
 
 
@@ -72,7 +73,7 @@ class UserIn(BaseModel):
     @model_validator(mode="after")
     def _some_id(self) -> UserIn:
         if self.id is None and not self.identities:
-            raise ValueError("give an id or at least one identity")
+            raise ValueError(_('give an id or at least one identity'))
         return self
 
 
@@ -105,7 +106,7 @@ class EventIn(BaseModel):
     @model_validator(mode="after")
     def _who(self) -> EventIn:
         if self.user_id is None and self.identity is None and self.group_id is None:
-            raise ValueError("an event needs user_id, identity or group_id")
+            raise ValueError(_('an event needs user_id, identity or group_id'))
         return self
 
 

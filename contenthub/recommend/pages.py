@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
@@ -12,20 +13,23 @@ from contenthub.access.roles import Perm
 from contenthub.deps import HubDep, require
 from contenthub.errors import ProblemError
 from contenthub.library import taxonomy
-from contenthub.recommend import service, users
+from contenthub.recommend import groups, service, users
+from contenthub.recommend.user_filters import TIERS, UserFilter, filtered_users
 from contenthub.recommend.models import Identity
-from contenthub.web.templating import lang_of, render
+from contenthub.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[Principal, Depends(require(Perm.audience_read))]
 PAGE_CHANNELS = ("wecom_1v1", "wecom_group", "mp_subscription", "moments")
+PAGE = 50
 
 
 @router.get("/users", response_class=HTMLResponse)
 def users_page(request: Request, hub: HubDep, who: Reader, q: str = "",
-               offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> HTMLResponse:
-    found = None
+               offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0, stage: str = "", tier: str = "",
+               tag: str = "", group: str = "", source: str = "") -> HTMLResponse:
     q = q.strip()[:200]
+    chosen = UserFilter(stage=stage[:40], tier=tier[:40], tag=tag[:80], group=group[:128], source=source[:64])
     if q:
         doc = users.find_user(hub, q)
         if doc is None:
@@ -34,11 +38,19 @@ def users_page(request: Request, hub: HubDep, who: Reader, q: str = "",
                 if uid:
                     doc = users.find_user(hub, uid)
                     break
-        found = [doc] if doc else []
-    rows = found if found is not None else [
-        d for d in hub.store.list_docs(users.USERS, limit=50, offset=offset) if not d.get("merged_into")]
-    return render(request, "recommend/users.html", rows=rows, q=q, offset=offset,
-                  total=hub.store.count_docs(users.USERS))
+        rows = [doc] if doc else []
+        total = len(rows)
+    elif chosen.active():
+        ids, total = filtered_users(hub, chosen, offset=offset, limit=PAGE)
+        rows = [d for d in (users.find_user(hub, uid) for uid in ids) if d]
+    else:
+        rows = [d for d in hub.store.list_docs(users.USERS, limit=PAGE, offset=offset) if not d.get("merged_into")]
+        total = sum(1 for _ in users.iter_users(hub))  # users merged into another are not counted
+    return render(request, "recommend/users.html", rows=rows, q=q, offset=offset, total=total, page=PAGE,
+                  chosen=chosen, stages=taxonomy.entries(hub.store, "stages"), tiers=TIERS,
+                  groups=groups.list_groups(hub, limit=1000),
+                  sources=taxonomy.entries(hub.store, "channels"),
+                  query=urlencode({k: v for k, v in chosen.model_dump().items() if v}))
 
 
 @router.get("/users/{user_id}", response_class=HTMLResponse)
@@ -50,7 +62,7 @@ def user_page(request: Request, hub: HubDep, who: Reader, user_id: str) -> HTMLR
             nexts.append(service.next_for_user(hub, ov["user"].id, channel, n=3))
         except ProblemError:
             continue
-    lang = lang_of(request)
-    names = {e.id: (e.zh if lang == "zh" else e.en) for e in taxonomy.entries(hub.store, "channels")}
+    names = taxonomy.names(hub.store, "channels")
     titles = {a: d["title"] for a, d in hub.store.get_assets([e["asset_id"] for e in ov["events"] if e.get("asset_id")]).items()}
-    return render(request, "recommend/user.html", ov=ov, nexts=nexts, channel_names=names, titles=titles)
+    return render(request, "recommend/user.html", ov=ov, nexts=nexts, channel_names=names, titles=titles,
+                  stage_names=taxonomy.names(hub.store, "stages"))

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from contenthub.i18n import _
 from contenthub.recommend import csr, rates
 from contenthub.recommend.catalog import SIMILARITY_MEMO_MAX_ROWS, Catalog, ChannelBlock
 from contenthub.recommend.engagement import ALL_CHANNELS
@@ -580,7 +581,7 @@ def mmr(cat: Catalog, idx: np.ndarray, score: np.ndarray, n: int, lam: float) ->
     available = [True] * size
     chosen: list[int] = []
     keep = 1 - lam
-    for _ in range(min(n, size)):
+    for _step in range(min(n, size)):
         best, best_value = -1, -np.inf
         for j in range(size):
             if available[j]:
@@ -645,7 +646,7 @@ at least this multiple of the brand's; a higher signal than that came from an ex
 
 def _rate_detail(ab: tuple[np.ndarray, np.ndarray] | None, prior: tuple[np.ndarray, np.ndarray] | None, slot: int
                  ) -> str | None:
-    """": you engaged with 3.0 of 4.0 delivered" from a Beta posterior slot (its prior's pseudo-counts taken
+    """"you engaged with 3.0 of 4.0 delivered" from a Beta posterior slot (its prior's pseudo-counts taken
     off); without evidence of the audience's own, how the population engages with it relative to the brand
     (the prior's mean, not this request's draw); None when neither says anything for the pick."""
     if ab is None or prior is None or slot >= ab[0].size - 1:
@@ -653,12 +654,12 @@ def _rate_detail(ab: tuple[np.ndarray, np.ndarray] | None, prior: tuple[np.ndarr
     s = max(float(ab[0][slot] - prior[0][slot]), 0.0)
     total = s + max(float(ab[1][slot] - prior[1][slot]), 0.0)
     if total > 0:
-        return f": you engaged with {s:.1f} of {total:.1f} delivered"
+        return _("you engaged with {engaged:.1f} of {delivered:.1f} delivered").format(engaged=s, delivered=total)
     a0, b0 = prior
     lift = float(a0[slot] / (a0[slot] + b0[slot])) / float(a0[-1] / (a0[-1] + b0[-1]))
     if lift < REASON_POPULATION_LIFT:
         return None
-    return f": people engage with it {lift:.1f}× as often as with the average asset"
+    return _("people engage with it {lift:.1f}× as often as with the average asset").format(lift=lift)
 
 
 def explain(
@@ -674,31 +675,32 @@ def explain(
 
     def add(kind: str, signal: str, detail: str) -> None:
         w = strategy.weight(signal)
-        reasons.append({"kind": kind, "detail": f"{detail} (weight {w:.2f} × {signals.get(signal, 0.0):.2f})",
+        reasons.append({"kind": kind, "detail": _("{reason} (weight {weight:.2f} × {signal:.2f})").format(
+                            reason=detail, weight=w, signal=signals.get(signal, 0.0)),
                         "weight": w * signals.get(signal, 0.0)})
 
     if signals.get("topic", 0) > REASON_THRESHOLDS["topic"] and "topic" not in common and cat.topic_names:
         slot = int(cat.topic_of_row[row])
         detail = _rate_detail(aud.topic_ab, aud.topic_prior, slot) if slot < len(cat.topic_names) else None
         if detail:
-            add("topic", "topic", f"topic「{cat.topic_names[slot]}」{detail}")
+            add("topic", "topic", _("topic「{topic}」: {detail}").format(topic=cat.topic_names[slot], detail=detail))
     if signals.get("type", 0) > REASON_THRESHOLDS["type"] and "type" not in common:
         slot = int(cat.type_of_row[row])
         detail = _rate_detail(aud.type_ab, aud.type_prior, slot) if slot < len(cat.type_names) else None
         if detail:
             label = names.get("c:" + cat.type_names[slot], cat.type_names[slot])
-            add("type", "type", f"content type {label}{detail}")
+            add("type", "type", _("content type {type}: {detail}").format(type=label, detail=detail))
     if signals.get("appeal", 0) > REASON_THRESHOLDS["appeal"] and "appeal" not in common:
-        add("appeal", "appeal", f"engaged with {math.exp(signals['appeal']):.1f}× as often as its topic's other "
-            f"assets on {channel}")
+        add("appeal", "appeal", _("engaged with {times:.1f}× as often as its topic's other assets on {channel}").format(
+            times=math.exp(signals["appeal"]), channel=names.get("ch:" + channel, channel)))
     if "affinity" in signals and signals["affinity"] > 0 and aud.weights:
         weights = aud.weights
         feats = [f for f in explain_features(cat, row) if weights.get(f, 0) > 0]
         # strongest first; ``reverse`` keeps equal weights in their order, as sorting by -weight does
         feats.sort(key=weights.__getitem__, reverse=True)
         if feats:
-            shown = ", ".join(names.get(f, f[2:]) for f in feats[:3])
-            add("tags", "affinity", f"matches engaged tags: {shown}")
+            shown = _(", ").join(names.get(f, f[2:]) for f in feats[:3])
+            add("tags", "affinity", _("matches engaged tags: {tags}").format(tags=shown))
     if "similarity" in signals and aud.recent_positive:
         rows, vecs = recent if recent is not None else recent_rows(cat, aud)
         if row in rows:  # not the pick itself
@@ -707,29 +709,31 @@ def explain(
         if rows:
             sims = vecs @ cat.vectors[row]
             k = int(sims.argmax())
-            add("similar", "similarity", f"resembles「{cat.docs[rows[k]]['title']}」engaged before "
-                f"(similarity {float(sims[k]):.2f})")
+            add("similar", "similarity", _("resembles「{title}」engaged before (similarity {similarity:.2f})").format(
+                title=cat.docs[rows[k]]["title"], similarity=float(sims[k])))
+    channel_name = names.get("ch:" + channel, channel)
     for kind, signal, detail in (
-        ("collaborative", "collaborative", "people who engaged with the same assets engaged with this"),
-        ("lifecycle", "lifecycle", f"fits the group's purpose '{aud.purpose}'" if aud.purpose
-         else f"fits the '{aud.stage}' lifecycle stage"),
-        ("popular", "popularity", f"among the most engaged on {channel}"),
-        ("quality", "quality", f"high engagement per delivery on {channel}"),
+        ("collaborative", "collaborative", _("people who engaged with the same assets engaged with this")),
+        ("lifecycle", "lifecycle", _("fits the group's purpose '{purpose}'").format(purpose=aud.purpose) if aud.purpose
+         else _("fits the {stage} lifecycle stage").format(stage=names.get(f"st:{aud.stage}", aud.stage))),
+        ("popular", "popularity", _("among the most engaged on {channel}").format(channel=channel_name)),
+        ("quality", "quality", _("high engagement per delivery on {channel}").format(channel=channel_name)),
     ):
         if signals.get(signal, 0) > REASON_THRESHOLDS[signal] and signal not in common and (
                 signal != "lifecycle" or aud.stage or aud.purpose):
             add(kind, signal, detail)
     if signals.get("freshness", 0) > REASON_THRESHOLDS["freshness"] and "freshness" not in common:
         age_days = (now.timestamp() - cat.created[row]) / 86400.0
-        add("fresh", "freshness", f"new: added {max(age_days, 0):.0f} days ago")
+        add("fresh", "freshness", _("new: added {days:.0f} days ago").format(days=max(age_days, 0)))
     if explored and not exploring:
-        add("exploration", "quality", "exploring: few deliveries so far, its true rate may be higher")
+        add("exploration", "quality", _("exploring: few deliveries so far, its true rate may be higher"))
     reasons.sort(key=lambda r: -r["weight"])
     if exploring and propensity is not None:  # first: it is why this pick was made
-        reasons.insert(0, {"kind": "exploration", "detail": f"exploring: this pick wins in {propensity:.0%} of the "
-                           "policy's draws — trying it teaches the recommender about you and about it",
+        reasons.insert(0, {"kind": "exploration", "detail": _(
+                           "exploring: this pick wins in {share:.0%} of the policy's draws — trying it teaches the "
+                           "recommender about you and about it").format(share=propensity),
                            "weight": 0.0})
     if aud.vector is None and not aud.weights and not aud.has_evidence():
-        reasons.insert(0, {"kind": "cold_start", "detail": "no engagement history yet: popular on this channel "
-                           "while we learn your interests", "weight": 0.0})
+        reasons.insert(0, {"kind": "cold_start", "detail": _("no engagement history yet: popular on this channel "
+                                                             "while we learn your interests"), "weight": 0.0})
     return reasons

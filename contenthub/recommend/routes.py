@@ -7,7 +7,7 @@ import functools
 import json
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl
@@ -24,6 +24,7 @@ from contenthub.deps import HubDep, check_rate, require
 from contenthub.errors import GoneError, InvalidError, NotFoundError
 from contenthub.experiments import runtime as experiments_runtime
 from contenthub.hub import Hub
+from contenthub.i18n import _, run_in_language
 from contenthub.recommend import (
     batch, caps, events, groups, lifecycle, segments, service, strategies, turns, users,
 )
@@ -34,6 +35,8 @@ from contenthub.recommend.models import (
     IDENTITY_TYPES, EventBatch, Group, GroupIn, Identity, IngestResult, MembershipChange, Recommendation, User, UserIn,
 )
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from contenthub.web.language import language_of_scope
 
 router = APIRouter(prefix="/v1", tags=["recommend"])
 
@@ -57,8 +60,8 @@ async def post_events(batch: EventBatch, hub: HubDep, who: EventWriter) -> Any:
     body = result.model_dump()
     if status == 422:  # every 4xx carries error.message, like all other errors; `rejected` has the details
         first = result.rejected[0]
-        body["error"] = {"code": "invalid", "message": f"All {len(result.rejected)} events were rejected; "
-                         f"event {first.index}: {first.reason}", "field": "events"}
+        body["error"] = {"code": "invalid", "message": _("All {n} events were rejected; event {index}: {reason}").format(
+                         n=len(result.rejected), index=first.index, reason=first.reason), "field": "events"}
     return JSONResponse(body, status_code=status)
 
 
@@ -192,8 +195,8 @@ class NextContentFastPath:
         hub, principal, user_id, channel, scene, n, strategy = call
         try:
             check_rate(hub, principal)
-            compute = functools.partial(service.next_for_user, hub, user_id, channel, scene=scene, n=n,
-                                        strategy=strategy)
+            compute = functools.partial(_in_language, language_of_scope(scope), functools.partial(
+                service.next_for_user, hub, user_id, channel, scene=scene, n=n, strategy=strategy))
             rec = None
             if _nothing_to_wait_for(hub):
                 # still nothing to wait for when its turn comes (a rebuild may have become due meanwhile)?
@@ -212,6 +215,12 @@ class NextContentFastPath:
         present = {name for name, _ in response.raw_headers}
         response.raw_headers.extend(h for h in self.headers if h[0] not in present)
         await response(scope, receive, send)
+
+
+def _in_language(lang: str, compute: Callable[[], Any]) -> Any:
+    """Reasons read in the asker's language: the pick runs in a worker thread, outside the request's context
+    (and this path answers before ``LanguageMiddleware``)."""
+    return run_in_language(lang, compute)
 
 
 def _exception_handler(app: Any, exc: Exception) -> Any:
@@ -309,11 +318,10 @@ def lookup_identity(ident: Identity, hub: HubDep, who: AudienceReader) -> User:
             responses={410: {"description": "Phone numbers are looked up with POST /v1/identities/lookup"}})
 def find_by_identity(identity_type: str, value: str, hub: HubDep, who: AudienceReader) -> User:
     if identity_type == "phone":
-        raise GoneError("Look phone numbers up with POST /v1/identities/lookup and a body "
-                        '{"type": "phone", "value": "..."}: a number in a URL ends up in access logs.',
+        raise GoneError(_('Look phone numbers up with POST /v1/identities/lookup and a body {"type": "phone", "value": "..."}: a number in a URL ends up in access logs.'),
                         field="identity_type", value=identity_type)
     if identity_type not in IDENTITY_TYPES:
-        raise InvalidError(f"Unknown identity type '{identity_type}'.", field="identity_type", value=identity_type,
+        raise InvalidError(_("Unknown identity type '{identity_type}'.").format(identity_type=identity_type), field="identity_type", value=identity_type,
                            allowed=list(IDENTITY_TYPES))
     return _user_with(hub, Identity(type=identity_type, value=value))  # type: ignore[arg-type]
 
@@ -321,7 +329,7 @@ def find_by_identity(identity_type: str, value: str, hub: HubDep, who: AudienceR
 def _user_with(hub: Hub, ident: Identity) -> User:
     uid = users.resolve_identity(hub, ident, create=False)
     if uid is None:
-        raise NotFoundError("No user has this identity.", field="identity")
+        raise NotFoundError(_('No user has this identity.'), field="identity")
     return users.get_user(hub, uid)
 
 
@@ -361,7 +369,7 @@ def evaluate_strategies(hub: HubDep, who: Recommender,
 def put_strategy(strategy_id: str, body: strategies.Strategy, hub: HubDep,
                  who: Annotated[Principal, Depends(require(Perm.experiments_write))]) -> strategies.Strategy:
     if body.id != strategy_id:
-        raise InvalidError(f"The body's id '{body.id}' differs from the URL's '{strategy_id}'.", field="id")
+        raise InvalidError(_("The body's id '{id}' differs from the URL's '{strategy_id}'.").format(id=body.id, strategy_id=strategy_id), field="id")
     audit.record(hub, who.name, "put", "strategy", strategy_id, weights=body.weights)
     return strategies.put_strategy(hub, body)
 
@@ -374,7 +382,7 @@ def list_caps(hub: HubDep, who: AudienceReader) -> list[caps.CapRule]:
 @router.put("/caps/{channel}", response_model=caps.CapRule, tags=["caps"])
 def put_cap(channel: str, body: caps.CapRule, hub: HubDep, who: Admin) -> caps.CapRule:
     if body.channel != channel:
-        raise InvalidError(f"The body's channel '{body.channel}' differs from the URL's '{channel}'.", field="channel")
+        raise InvalidError(_("The body's channel '{channel}' differs from the URL's '{channel2}'.").format(channel=body.channel, channel2=channel), field="channel")
     audit.record(hub, who.name, "put", "cap_rule", channel, **body.model_dump(exclude={"channel", "note"}))
     return caps.put_rule(hub, body)
 

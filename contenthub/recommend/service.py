@@ -23,6 +23,7 @@ from contenthub.errors import InvalidError
 from contenthub.experiments import runtime as experiments_runtime
 from contenthub.experiments.runtime import Override
 from contenthub.hub import Hub
+from contenthub.i18n import _, current_language
 from contenthub.library import taxonomy
 from contenthub.recommend import caps, doccache, groups, reservations, users
 from contenthub.recommend.catalog import Catalog, catalog
@@ -56,22 +57,26 @@ def _check_value(hub: Hub, field: str, facet: str, value: str) -> None:
 
 def _validate(hub: Hub, channel: str, scene: str | None, n: int) -> None:
     if not 1 <= n <= MAX_N:
-        raise InvalidError(f"n must be between 1 and {MAX_N}.", field="n", value=n)
+        raise InvalidError(_('n must be between 1 and {MAX_N}.').format(MAX_N=MAX_N), field="n", value=n)
     _check_value(hub, "channel", "channels", channel)
     if scene:
         _check_value(hub, "scene", "scenes", scene)
 
 
 def _label_names(hub: Hub) -> dict[str, str]:
-    """Display names of scene/content-type/kind features (memoised; renames show within ``doccache.TTL`` s)."""
+    """Display names of scene/content-type/kind features, channels and stages in the current language
+    (memoised per language; renames show within ``doccache.TTL`` s)."""
+    lang = current_language()
+
     def load() -> dict[str, str]:
         names = {}
-        for facet, prefix in (("scenes", "s:"), ("content_types", "c:"), ("kinds", "k:")):
+        for facet, prefix in (("scenes", "s:"), ("content_types", "c:"), ("kinds", "k:"), ("channels", "ch:"),
+                              ("stages", "st:")):
             for e in taxonomy.entries(hub.store, facet):
-                names[prefix + e.id] = e.zh
+                names[prefix + e.id] = taxonomy.label(e, lang)
         return names
 
-    return doccache.cached(hub, TAXONOMY, "label_names", load)
+    return doccache.cached(hub, TAXONOMY, f"label_names:{lang}", load)
 
 
 def recently_delivered(events: list[dict[str, Any]], channel: str, since: datetime) -> set[str]:
@@ -135,7 +140,8 @@ def _exclusions_and_caps(
     hub: Hub, profile: Profile, channel: str, now: datetime, aud: Audience
 ) -> tuple[bool, str | None, str | None]:
     if channel in profile.unsubscribed_channels:
-        return True, f"unsubscribed from {channel}", None
+        return True, _("unsubscribed from {channel}").format(
+            channel=_label_names(hub).get("ch:" + channel, channel)), None
     aud.exclude |= recently_delivered(profile.events, channel, redelivery_cutoff(hub, now))
     sent = caps.send_times(profile.events, channel)
     capped, why, reopen = caps.cap_status(hub, caps.get_rule(hub, channel), sent, now)
@@ -149,7 +155,7 @@ def _reserve(hub: Hub, rec: Recommendation, now: datetime) -> Recommendation:
     rule = caps.get_rule(hub, rec.channel)
     slots, full = reservations.take_cap_slot(hub, rec.target, rule, now, rec.picks[0].recommendation_id)
     if full:
-        return rec.model_copy(update={"picks": [], "capped": True, "reason": f"capped: {full}"})
+        return rec.model_copy(update={"picks": [], "capped": True, "reason": _("capped: {why}").format(why=full)})
     for pick in rec.picks:
         if reservations.take_asset(hub, rec.target, rec.channel, pick.asset_id, now,
                                    hub.settings.redelivery_window_days, pick.recommendation_id):
@@ -162,7 +168,7 @@ def _reserve(hub: Hub, rec: Recommendation, now: datetime) -> Recommendation:
             }])
             return rec.model_copy(update={"picks": [pick], "reserved": True})
     reservations.release(hub, slots)
-    return rec.model_copy(update={"picks": [], "reason": "every candidate is already reserved for this target"})
+    return rec.model_copy(update={"picks": [], "reason": _("every candidate is already reserved for this target")})
 
 
 def _strategy_for(hub: Hub, unit_kind: str, unit_id: str, requested: str) -> tuple[Strategy, Override | None]:
@@ -191,12 +197,13 @@ def next_for_user(
     base = {"target": uid, "target_kind": "user", "channel": channel, "strategy": strat.id,
             "stage": profile.status.get("stage"), "variant": variant}
     if capped:
-        return Recommendation(**base, picks=[], capped=True, reason=f"capped: {why}", next_allowed_at=reopen)
+        return Recommendation(**base, picks=[], capped=True, reason=_("capped: {why}").format(why=why),
+                              next_allowed_at=reopen)
     picks = _rank(hub, cat, aud, strat, channel, scene, n, now, _rng(seed))
     picks = experiments_runtime.substitute_picks(hub, "user", uid, picks, now)
     if override is not None and picks:
         experiments_runtime.log_exposure(hub, override, uid, now)
-    reason = None if picks else "no eligible asset: none approved, valid now and not recently sent on this channel"
+    reason = None if picks else _("no eligible asset: none approved, valid now and not recently sent on this channel")
     rec = Recommendation(**base, picks=picks, reason=reason)
     return _reserve(hub, rec, now) if reserve and picks else rec
 
@@ -219,12 +226,13 @@ def next_for_group(
     base = {"target": group_id, "target_kind": "group", "channel": channel, "strategy": strat.id,
             "stage": aud.stage, "variant": variant}
     if capped:
-        return Recommendation(**base, picks=[], capped=True, reason=f"capped: {why}", next_allowed_at=reopen)
+        return Recommendation(**base, picks=[], capped=True, reason=_("capped: {why}").format(why=why),
+                              next_allowed_at=reopen)
     picks = _rank(hub, cat, aud, strat, channel, scene, n, now, rng)
     picks = experiments_runtime.substitute_picks(hub, "group", group_id, picks, now)
     if override is not None and picks:
         experiments_runtime.log_exposure(hub, override, group_id, now)
-    reason = None if picks else "no eligible asset for this group on this channel"
+    reason = None if picks else _("no eligible asset for this group on this channel")
     rec = Recommendation(**base, picks=picks, reason=reason)
     return _reserve(hub, rec, now) if reserve and picks else rec
 

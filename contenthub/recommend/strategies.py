@@ -10,6 +10,7 @@ from contenthub import bad_records
 from contenthub.errors import NotFoundError, unknown_value
 from contenthub.hub import Hub
 from contenthub.recommend import doccache
+from contenthub.i18n import _
 
 COLLECTION = "strategies"
 SIGNALS = ("topic", "type", "appeal", "similarity", "affinity", "collaborative", "quality", "popularity", "freshness",
@@ -128,4 +129,4 @@ def delete_strategy(hub: Hub, strategy_id: str) -> None:
     deleted = hub.store.delete_doc(COLLECTION, strategy_id)
     hub.touch(COLLECTION)
     if not deleted:
-        raise NotFoundError(f"No stored strategy '{strategy_id}'.", field="strategy", value=strategy_id)
+        raise NotFoundError(_("No stored strategy '{strategy_id}'.").format(strategy_id=strategy_id), field="strategy", value=strategy_id)

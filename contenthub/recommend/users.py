@@ -19,6 +19,7 @@ from contenthub.journeys import triggers as journey_triggers
 from contenthub.recommend import group_profiles
 from contenthub.recommend.models import Identity, User, UserIn
 from contenthub.timeutil import to_iso, utcnow
+from contenthub.i18n import _
 
 USERS = "users"
 IDENTITIES = "identities"
@@ -57,7 +58,7 @@ def new_user_id() -> str:
 def get_user(hub: Hub, user_id: str) -> User:
     doc = hub.store.get_doc(USERS, user_id)
     if doc is None:
-        raise NotFoundError(f"No user '{user_id}'.", field="user_id", value=user_id)
+        raise NotFoundError(_("No user '{user_id}'.").format(user_id=user_id), field="user_id", value=user_id)
     if doc.get("merged_into"):
         return get_user(hub, doc["merged_into"])
     return User.model_validate(doc)
@@ -137,7 +138,7 @@ def link_identity(hub: Hub, user_id: str, ident: Identity) -> User:
     ident = normalise_identity(hub, ident)
     target = find_user(hub, user_id)
     if target is None:
-        raise NotFoundError(f"No user '{user_id}'.", field="user_id", value=user_id)
+        raise NotFoundError(_("No user '{user_id}'.").format(user_id=user_id), field="user_id", value=user_id)
     key = identity_key(ident)
     existing = hub.store.get_doc(IDENTITIES, key)
     if existing is not None:
@@ -161,7 +162,7 @@ def merge_users(hub: Hub, *, keep: str, absorb: str) -> None:
     a = hub.store.get_doc(USERS, keep)
     b = hub.store.get_doc(USERS, absorb)
     if a is None or b is None:
-        raise NotFoundError("Both users must exist to merge.", field="user_id")
+        raise NotFoundError(_('Both users must exist to merge.'), field="user_id")
     for ident in b.get("identities", []):
         hub.store.put_doc(IDENTITIES, f"{ident['type']}:{ident['value']}", {"user_id": keep, **ident})
         if ident not in a.setdefault("identities", []):
@@ -192,7 +193,7 @@ def erase_user(hub: Hub, user_id: str) -> dict[str, int]:
 
     doc = find_user(hub, user_id)
     if doc is None:
-        raise NotFoundError(f"No user '{user_id}'.", field="user_id", value=user_id)
+        raise NotFoundError(_("No user '{user_id}'.").format(user_id=user_id), field="user_id", value=user_id)
     ids = [doc["id"], *doc.get("merged_from", [])]
     removed = {"identities": 0, "events": 0, "groups": 0, "reservations": 0, "exposures": 0}
     for uid, gids in group_profiles.groups_of_users(hub, ids).items():  # their share of kept group profiles

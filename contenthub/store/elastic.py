@@ -69,6 +69,7 @@ from contenthub.store.es_docs import write_op as _write_op
 from contenthub.store.outage import translate_outages
 from contenthub.store.query import AssetFilter, AssetSort, EventQuery, Hit, HitPage
 from contenthub.timeutil import from_iso, to_iso, utcnow
+from contenthub.i18n import _
 
 FACETS = ("scenes", "channels", "tags", "stages")
 SCALAR_FACETS = ("kind", "content_type", "status")
@@ -406,8 +407,7 @@ class ElasticStore:
 
     def _conflict(self, collection: str, doc_id: str, current: int, expected: int) -> ConflictError:
         return ConflictError(
-            f"{collection} '{doc_id}' was changed by someone else (version {current}, you had {expected}). "
-            "Reload and apply your change again.",
+            _("{collection} '{doc_id}' was changed by someone else (version {current}, you had {expected}). Reload and apply your change again.").format(collection=collection, doc_id=doc_id, current=current, expected=expected),
             field="version", value=expected, extra={"current_version": current},
         )
 

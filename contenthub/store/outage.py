@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from contenthub.errors import StoreUnavailableError
+from contenthub.i18n import _
 
 RETRY_AFTER_SECONDS = 2
 """What an outage tells callers to wait: long enough for a master election or a replica promotion to
@@ -33,8 +34,7 @@ C = TypeVar("C", bound=type)
 
 def unavailable(backend: str, reason: str) -> StoreUnavailableError:
     return StoreUnavailableError(
-        f"The store ({backend}) cannot answer right now: {reason}. Nothing is wrong with the request; "
-        f"send it again in {RETRY_AFTER_SECONDS} s (writes are safe to repeat).",
+        _('The store ({backend}) cannot answer right now: {reason}. Nothing is wrong with the request; send it again in {RETRY_AFTER_SECONDS} s (writes are safe to repeat).').format(backend=backend, reason=reason, RETRY_AFTER_SECONDS=RETRY_AFTER_SECONDS),
         extra={"retry_after": RETRY_AFTER_SECONDS},
     )
 

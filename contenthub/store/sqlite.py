@@ -15,7 +15,7 @@ import sqlite3
 import sys
 import threading
 from array import array
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -32,6 +32,7 @@ from contenthub.store.outage import translate_outages
 from contenthub.store.query import AssetFilter, AssetSort, EventQuery, Hit, HitPage
 from contenthub.store.sqlite_migrations import MIGRATIONS
 from contenthub.store.vectors import VectorIndex
+from contenthub.i18n import _
 from contenthub.timeutil import epochs, to_iso, utcnow
 
 log = logging.getLogger(__name__)
@@ -319,8 +320,7 @@ class SQLiteStore:
         current = row[0] if row else 0
         if expected_version is not None and expected_version != current:
             raise ConflictError(
-                f"{collection} '{doc_id}' was changed by someone else (version {current}, you had {expected_version}). "
-                "Reload and apply your change again.",
+                _("{collection} '{doc_id}' was changed by someone else (version {current}, you had {expected_version}). Reload and apply your change again.").format(collection=collection, doc_id=doc_id, current=current, expected_version=expected_version),
                 field="version",
                 value=expected_version,
                 extra={"current_version": current},
@@ -1148,8 +1148,8 @@ def _checked(groups: list[CounterGroup]) -> list[CounterGroup]:
     """``groups`` when each (collection, key) comes once and no field has the reserved name (else
     ValueError); a key given twice has its increments joined into one group, in order — applying two
     groups of one key would merge both into the same packed row read and keep only the second."""
-    for _, _, terms in groups:
-        if (PACKED_FIELD in terms) if isinstance(terms, dict) else any(f == PACKED_FIELD for f, _ in terms):
+    for _key, _op, terms in groups:
+        if (PACKED_FIELD in terms) if isinstance(terms, dict) else any(f == PACKED_FIELD for f, _value in terms):
             raise ValueError("the counter field name '\\x00' is reserved")
     if len({(c, k) for c, k, _ in groups}) == len(groups):
         return groups

@@ -10,10 +10,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from contenthub import audit, bad_records
 from contenthub.access import keys, sessions
 from contenthub.access.keys import Principal
-from contenthub.access.roles import Perm
+from contenthub.access.roles import Perm, allows
 from contenthub.deps import HubDep, check_csrf, check_failed_auth, client_address, note_failed_auth, require
-from contenthub.web.i18n import t
-from contenthub.web.templating import lang_of, render
+from contenthub.i18n import _
+from contenthub.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
@@ -49,7 +49,12 @@ def login(
     principal = keys.verify(hub.store, key.strip())
     if principal is None:
         note_failed_auth(hub, address)
-        return render(request, "login.html", status_code=401, next_url=_safe_next(next), error=t("bad_key", lang_of(request)))
+        return render(request, "login.html", status_code=401, next_url=_safe_next(next), error=_("That key is wrong or revoked."))
+    if not allows(principal.role, Perm.library_read) and not allows(principal.role, Perm.reports_read):
+        # a bot key is for the API only: a console session would land on pages it may not open
+        return render(request, "login.html", status_code=403, next_url=_safe_next(next), error=_(
+            "This is a bot key: it works only for the API (recommendations, events, due sends) and cannot open "
+            "the console. Log in with an editor, viewer or admin key."))
     csrf = request.session.get("csrf")
     sessions.end(hub.store, str(request.session.get("sid") or ""))
     request.session.clear()  # new session on login: no fixation

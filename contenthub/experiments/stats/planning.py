@@ -34,6 +34,7 @@ from contenthub.experiments.stats.frequentist import (
     sequential_multiplier,
     sequential_rho,
 )
+from contenthub.i18n import _
 
 Method = Literal["fixed_horizon", "sequential"]
 MAX_UNITS = 10**12
@@ -58,26 +59,25 @@ class SamplePlan:
 def _check(baseline: float, mde: float, alpha: float, power: float, weights: Sequence[float],
            sd: float | None) -> None:
     if not math.isfinite(baseline):
-        raise ValueError(f"baseline must be a finite number, got {baseline}")
+        raise ValueError(_('baseline must be a finite number, got {baseline}').format(baseline=baseline))
     if not 0 < alpha < 0.5:
-        raise ValueError(f"alpha must be between 0 and 0.5, got {alpha}")
+        raise ValueError(_('alpha must be between 0 and 0.5, got {alpha}').format(alpha=alpha))
     if not 0.5 <= power < 1:
-        raise ValueError(f"power must be at least 0.5 and below 1, got {power}")
+        raise ValueError(_('power must be at least 0.5 and below 1, got {power}').format(power=power))
     if not mde > 0 or not math.isfinite(mde):
-        raise ValueError(f"mde (relative minimum detectable effect) must be > 0, got {mde}")
+        raise ValueError(_('mde (relative minimum detectable effect) must be > 0, got {mde}').format(mde=mde))
     if len(weights) < 2 or any(not w > 0 for w in weights) or abs(sum(weights) - 1) > 1e-6:
-        raise ValueError(f"weights must be 2 or more positive shares summing to 1, got {list(weights)}")
+        raise ValueError(_('weights must be 2 or more positive shares summing to 1, got {weights}').format(weights=list(weights)))
     if sd is None:
         if not 0 < baseline < 1:
-            raise ValueError(f"baseline must be a rate between 0 and 1 for a 0/1 metric, got {baseline}")
+            raise ValueError(_('baseline must be a rate between 0 and 1 for a 0/1 metric, got {baseline}').format(baseline=baseline))
         if baseline * (1 + mde) >= 1:
-            raise ValueError(f"baseline × (1 + mde) = {baseline * (1 + mde):g} is not a rate below 1; "
-                             "pick a smaller mde")
+            raise ValueError(_('baseline × (1 + mde) = {value:g} is not a rate below 1; pick a smaller mde').format(value=baseline * (1 + mde)))
     else:
         if not sd > 0 or not math.isfinite(sd):
-            raise ValueError(f"sd (per-unit standard deviation of the metric) must be > 0, got {sd}")
+            raise ValueError(_('sd (per-unit standard deviation of the metric) must be > 0, got {sd}').format(sd=sd))
         if baseline == 0 or not math.isfinite(baseline):
-            raise ValueError("baseline must be a non-zero mean: the mde is relative to it")
+            raise ValueError(_('baseline must be a non-zero mean: the mde is relative to it'))
 
 
 def _variances(baseline: float, mde: float, sd: float | None) -> tuple[float, float]:
@@ -100,8 +100,7 @@ def _needed_total(delta: float, unit_var: float, alpha: float, power: float, seq
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
             needed = float(np.float64((z + z_power) ** 2) * np.float64(unit_var) / np.float64(delta) ** 2)
         if not math.isfinite(needed) or needed > MAX_UNITS:
-            raise ValueError(f"mde: detecting {delta:g} against a per-unit variance of {unit_var:g} needs more than "
-                             f"{MAX_UNITS:.0e} units; plan a larger mde")
+            raise ValueError(_('mde: detecting {delta:g} against a per-unit variance of {unit_var:g} needs more than {MAX_UNITS:.0e} units; plan a larger mde').format(delta=delta, unit_var=unit_var, MAX_UNITS=MAX_UNITS))
         return max(4, math.ceil(needed))
     rho = sequential_rho(alpha, tuning)
 
@@ -113,8 +112,7 @@ def _needed_total(delta: float, unit_var: float, alpha: float, power: float, seq
     while not enough(high):
         low, high = high, high * 2
         if high > MAX_UNITS:
-            raise ValueError(f"mde: a sequential test needs more than {MAX_UNITS:.0e} units to detect {delta:g}; "
-                             "plan a larger mde")
+            raise ValueError(_('mde: a sequential test needs more than {MAX_UNITS:.0e} units to detect {delta:g}; plan a larger mde').format(MAX_UNITS=MAX_UNITS, delta=delta))
     while high - low > 1:
         mid = (low + high) // 2
         low, high = (low, mid) if enough(mid) else (mid, high)
@@ -142,7 +140,7 @@ def plan_sample(
     """
     _check(baseline, mde, alpha, power, weights, sd)
     if units_per_day is not None and not (units_per_day > 0 and math.isfinite(units_per_day)):
-        raise ValueError(f"units_per_day must be a positive number, got {units_per_day}")
+        raise ValueError(_('units_per_day must be a positive number, got {units_per_day}').format(units_per_day=units_per_day))
     comparisons = len(weights) - 1
     alpha_each = alpha / comparisons
     try:
@@ -151,12 +149,11 @@ def plan_sample(
         total = max(_needed_total(delta, _unit_variance(var_c, var_t, weights[0], w), alpha_each, power, sequential,
                                   tuning) for w in weights[1:])
     except (OverflowError, ZeroDivisionError):
-        raise ValueError(f"baseline, mde and sd ({baseline:g}, {mde:g}, {sd}) are too extreme to plan with; "
-                         "give them in everyday units") from None
+        raise ValueError(_('baseline, mde and sd ({baseline:g}, {mde:g}, {sd}) are too extreme to plan with; give them in everyday units').format(baseline=baseline, mde=mde, sd=sd)) from None
     per_variant = tuple(math.ceil(total * w) for w in weights)
     days = total / units_per_day if units_per_day else None
     if days is not None and not math.isfinite(days):
-        raise ValueError(f"units_per_day: {units_per_day:g} units a day would take forever to reach {total:,} units")
+        raise ValueError(_('units_per_day: {units_per_day:g} units a day would take forever to reach {total:,} units').format(units_per_day=units_per_day, total=total))
     return SamplePlan(
         method="sequential" if sequential else "fixed_horizon", baseline=baseline, mde=mde, alpha=alpha,
         alpha_per_comparison=alpha_each, power=power, total_units=total, units_per_variant=per_variant,
@@ -167,7 +164,7 @@ def plan_sample(
 def days_left(needed_total: int, units_so_far: int, units_per_day: float) -> float:
     """Days until ``needed_total`` units at the current pace (0 when already there)."""
     if not units_per_day > 0:
-        raise ValueError(f"units_per_day must be > 0, got {units_per_day}")
+        raise ValueError(_('units_per_day must be > 0, got {units_per_day}').format(units_per_day=units_per_day))
     return max(needed_total - units_so_far, 0) / units_per_day
 
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field, field_validator
 from contenthub.errors import InvalidError, unknown_value
 from contenthub.library import taxonomy
 from contenthub.store.base import Store
+from contenthub.i18n import _
 
 COLLECTION = "tagging"
 DOC_ID = "cues"
@@ -103,11 +104,11 @@ class CuesIn(BaseModel):
                     if not w:
                         continue
                     if len(w) > MAX_CUE_LEN:
-                        raise ValueError(f"{facet}.{label}: cue '{w[:10]}…' is longer than {MAX_CUE_LEN} characters")
+                        raise ValueError(_("{facet}.{label}: cue '{value}…' is longer than {MAX_CUE_LEN} characters").format(facet=facet, label=label, value=w[:10], MAX_CUE_LEN=MAX_CUE_LEN))
                     if w not in cleaned:
                         cleaned.append(w)
                 if len(cleaned) > MAX_CUES_PER_LABEL:
-                    raise ValueError(f"{facet}.{label}: at most {MAX_CUES_PER_LABEL} cues per label")
+                    raise ValueError(_('{facet}.{label}: at most {MAX_CUES_PER_LABEL} cues per label').format(facet=facet, label=label, MAX_CUES_PER_LABEL=MAX_CUES_PER_LABEL))
                 out[facet][label] = cleaned
         return out
 
@@ -132,8 +133,7 @@ def put_cues(store: Store, data: CuesIn) -> CuesOut:
         from contenthub.errors import ConflictError
 
         raise ConflictError(
-            f"The cues were changed by someone else (version {current.version}, you had {data.version}). "
-            "Reload them and apply your change again.",
+            _('The cues were changed by someone else (version {version}, you had {version2}). Reload them and apply your change again.').format(version=current.version, version2=data.version),
             field="version", value=data.version, extra={"current_version": current.version},
         )
     facets = dict(current.facets)
@@ -144,7 +144,7 @@ def put_cues(store: Store, data: CuesIn) -> CuesOut:
         for label in labels:
             if label not in allowed:
                 raise InvalidError(
-                    f"'{label}' is not a {facet} id.", field=f"facets.{facet}", value=label, allowed=allowed
+                    _("'{label}' is not a {facet} id.").format(label=label, facet=facet), field=f"facets.{facet}", value=label, allowed=allowed
                 )
         facets[facet] = labels
     version = store.put_doc(COLLECTION, DOC_ID, {"facets": facets}, expected_version=current.version)
