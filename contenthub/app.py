@@ -103,7 +103,7 @@ class SecurityHeadersMiddleware:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers") or ())
-                present = {name.lower() for name, _ in headers}
+                present = {name.lower() for name, _ignored in headers}
                 headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
                 if b"content-security-policy" not in present:
                     ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"")

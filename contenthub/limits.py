@@ -71,7 +71,7 @@ def too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     marks = body.translate(None, _NOT_MARKS)
     marks = marks.replace(b'""', b"")  # strings without brackets (nearly all)
     brackets = _STRING.sub(b"", marks) if b'"' in marks else marks
-    for _ in range(limit):
+    for _ignored in range(limit):
         shorter = brackets.replace(b"[]", b"").replace(b"{}", b"")
         if not shorter or len(shorter) == len(brackets):
             return False

@@ -35,7 +35,7 @@ def health(hub: Hub, r: Rollup, weeks: int = 12, channel: str | None = None) -> 
     missing: dict[str, str] = {}
     for ch in channels:
         found = [(w, r.channel_weeks.get((ch, w))) for w in week_ids]
-        if not any(f and (f.get("n:served") or f.get("n:delivered")) for _, f in found):
+        if not any(f and (f.get("n:served") or f.get("n:delivered")) for _ignored, f in found):
             missing[ch] = _("No sends or deliveries on this channel in the last {weeks} weeks.").format(weeks=weeks)
             continue
         for w, f in found:

@@ -265,7 +265,7 @@ def _tier_of(value: np.ndarray, alive: np.ndarray, cutoffs: dict[str, float]) ->
     alone (``user_value``) must land on the same side of a cut-off as in the population."""
     tiers = np.full(len(value), "low_frequency", dtype=object)
     cents = np.round(value, 2)
-    for name, _ in reversed(TIER_SHARES):
+    for name, _ignored in reversed(TIER_SHARES):
         tiers = np.where(cents > round(cutoffs[name], 2), name, tiers)
     return np.where(alive < ALIVE_MIN, "churned", tiers)
 
@@ -273,7 +273,7 @@ def _tier_of(value: np.ndarray, alive: np.ndarray, cutoffs: dict[str, float]) ->
 def tiers(hub: Hub, r: Rollup) -> np.ndarray:
     """Every rollup user's tier from predicted value ('unknown' when no model could be fitted or the
     user was first seen this week)."""
-    _, pred = model(hub, r)
+    _ignored, pred = model(hub, r)
     if "all_tiers" not in pred:  # once per fitted model (the cache lives as long as the rollup)
         out = np.full(len(r.user_ids), "unknown", dtype=object)
         if len(pred["users"]):
@@ -328,12 +328,12 @@ def write_attributes(hub: Hub, r: Rollup) -> int:
     """Copy predicted value and tier onto each user's attributes (``predicted_value``, ``predicted_tier``),
     where segments (``attr.predicted_tier``) and the recommender's user document see them. Each write is
     guarded by the document version, so a concurrent edit of the user is never overwritten (it is retried)."""
-    _, pred = model(hub, r)
+    _ignored, pred = model(hub, r)
     written = 0
     tiers_: Any = _tier_of(pred["value"], pred["alive"], pred["cutoffs"]) if len(pred["users"]) else []
     for i, value, tier in zip(pred["users"], pred["value"], tiers_, strict=True):
         uid = r.user_ids[int(i)]
-        for _ in range(3):
+        for _ignored in range(3):
             found = hub.store.get_doc_version(users.USERS, uid)
             if found is None or found[0].get("merged_into"):
                 break

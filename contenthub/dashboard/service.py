@@ -66,7 +66,7 @@ def user_value(hub: Hub, user_id: str) -> UserValue:
 def refresh(hub: Hub, *, write_attributes: bool = True) -> dict[str, object]:
     """Rebuild the rollup now, refit the value model and (by default) copy predicted value onto users."""
     r = rollup.refresh(hub)
-    fitted, _ = ltv.model(hub, r)
+    fitted, _ignored = ltv.model(hub, r)
     written = ltv.write_attributes(hub, r) if write_attributes and fitted.missing is None else 0
     return {"users": len(r.user_ids), "weeks": r.n_weeks, "build_seconds": round(r.build_seconds, 3),
             "model": fitted.model, "model_missing": fitted.missing, "attributes_written": written}

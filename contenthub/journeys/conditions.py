@@ -118,7 +118,7 @@ class Facts:
 
     def segment_facts(self) -> dict[str, Any]:
         p = self.profile()
-        return {"status": p.status, "weights": p.weights, "groups": [g for g, _ in self.groups()]}
+        return {"status": p.status, "weights": p.weights, "groups": [g for g, _ignored in self.groups()]}
 
 
 def prefetch_rare(hub: Hub, users: list[tuple[str, str]]) -> dict[str, list[dict[str, Any]]] | None:
@@ -126,8 +126,8 @@ def prefetch_rare(hub: Hub, users: list[tuple[str, str]]) -> dict[str, list[dict
     user; None when the result may be cut off (then each user is asked on its own)."""
     if not users:
         return {}
-    since = min(entered for _, entered in users)
-    found = hub.store.query_events(EventQuery(user_ids=tuple(sorted({u for u, _ in users})), types=tuple(RARE_TYPES),
+    since = min(entered for _ignored, entered in users)
+    found = hub.store.query_events(EventQuery(user_ids=tuple(sorted({u for u, _ignored in users})), types=tuple(RARE_TYPES),
                                               since=from_iso(since),
                                               limit=PREFETCH_LIMIT))
     if len(found) >= PREFETCH_LIMIT:
@@ -156,7 +156,7 @@ def _value(c: Condition, f: Facts) -> bool:
     if kind == "clicked_previous":
         return f._previous("clicked", "click")
     if kind == "in_group":
-        return any(c.group_purpose in (None, p) for _, p in f.groups())
+        return any(c.group_purpose in (None, p) for _ignored, p in f.groups())
     if kind == "stage":
         return f.stage() in c.stages
     if kind == "stage_left":

@@ -258,7 +258,7 @@ def _confirm(hub: Hub, s: dict[str, Any], at: str, counts: Counter[tuple[str, st
 
 def _mark(hub: Hub, key: str, row: dict[str, Any], counts: Counter[tuple[str, str]]) -> None:
     """Record one event on its send: first delivery, first open, first click, first conversion."""
-    for _ in range(3):
+    for _ignored in range(3):
         found = hub.store.get_doc_version(SENDS, key)
         if found is None:
             return
@@ -331,7 +331,7 @@ def sweep_expired(hub: Hub, now: datetime, *, max_pages: int = 50) -> int:
     closed = 0
     for channel in taxonomy.ids(hub.store, "channels"):
         kept = 0
-        for _ in range(max_pages):
+        for _ignored in range(max_pages):
             page = hub.store.list_docs(OUTBOX_PREFIX + channel, limit=PAGE, offset=kept)
             if not page:
                 break

@@ -137,7 +137,7 @@ def search(hub: Hub, req: SearchRequest, *, semantic_z: float = relevance.SEMANT
         close = [h for h in hub.store.knn_assets(qv, flt, k=SEMANTIC_POOL) if h.score >= floor]
         unseen = [h.id for h in close if h.id not in fused]
         semantic_only += len(unseen)
-        for bflt, _ in beyond:  # some may be matches beyond the ranked pools: count each asset once
+        for bflt, _ignored in beyond:  # some may be matches beyond the ranked pools: count each asset once
             if unseen:
                 if bflt is flt:
                     also = [h.id for h in hub.store.text_search_assets(q, replace(flt, ids=tuple(unseen)), limit=len(unseen))]
@@ -150,7 +150,7 @@ def search(hub: Hub, req: SearchRequest, *, semantic_z: float = relevance.SEMANT
             matched.setdefault(h.id, []).append(f"semantic {h.score:.2f}")
     ranked = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
     window = ranked[req.offset : req.offset + req.limit]
-    docs = hub.store.get_assets([aid for aid, _ in window])
+    docs = hub.store.get_assets([aid for aid, _ignored in window])
     items = [
         AssetHit(asset=Asset.model_validate(docs[aid]), score=round(score, 6),
                  matched=_explained(matched[aid], docs[aid], bridged))

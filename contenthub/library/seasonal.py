@@ -184,7 +184,7 @@ def out_of_season(doc: dict[str, object], day: date, found_in: Sequence[Occasion
     if has_window(doc):
         return False
     hits = seasonal_terms(asset_text(doc), found_in)
-    return bool(hits) and not any(in_season(occasion, day) for occasion, _ in hits)
+    return bool(hits) and not any(in_season(occasion, day) for occasion, _ignored in hits)
 
 
 # ---- campaign links ----------------------------------------------------------------------------------------

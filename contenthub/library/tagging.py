@@ -71,8 +71,8 @@ def suggest_batch(hub: Hub, vectors: np.ndarray, texts: list[str], *, use_classi
     current = model.current(hub)
     x_ngram = current.vocab.transform(texts) if current is not None and use_classifier else None
     made_at = utcnow()
-    out = [Suggestions(model_id=hub.embedder.model_id, made_at=made_at) for _ in texts]
-    for facet, _ in FACETS:
+    out = [Suggestions(model_id=hub.embedder.model_id, made_at=made_at) for _ignored in texts]
+    for facet, _ignored in FACETS:
         fs = scoring.score_facet(facet, texts, vectors, descs[facet], matchers[facet], current,
                                  hub.embedder.model_id, use_classifier=use_classifier, x_ngram=x_ngram)
         for i in range(len(texts)):
@@ -119,7 +119,7 @@ def patch_above(asset: Asset, threshold: float = ACCEPT_ALL_MIN) -> AssetUpdate:
     """Every suggestion at or above ``threshold`` added to the confirmed tags (the top content type, if it
     clears the bar and none is confirmed yet); nothing the editor confirmed is removed."""
     s = asset.suggestions or Suggestions()
-    above = {f: [x.id for x in getattr(s, f) if x.confidence >= threshold] for f, _ in FACETS}
+    above = {f: [x.id for x in getattr(s, f) if x.confidence >= threshold] for f, _ignored in FACETS}
     return AssetUpdate(
         scenes=list(dict.fromkeys([*asset.scenes, *above["scenes"]])),
         channels=list(dict.fromkeys([*asset.channels, *above["channels"]])),
@@ -130,9 +130,9 @@ def patch_above(asset: Asset, threshold: float = ACCEPT_ALL_MIN) -> AssetUpdate:
 def patch_one(asset: Asset, facet: str, label_id: str) -> AssetUpdate:
     """One suggested label confirmed on its own (a content type replaces the current one: an asset has one)."""
     s = asset.suggestions or Suggestions()
-    if facet not in {f for f, _ in FACETS}:
+    if facet not in {f for f, _ignored in FACETS}:
         raise InvalidError(_("Unknown facet '{facet}'.").format(facet=facet), field="facet", value=facet,
-                           allowed=[f for f, _ in FACETS])
+                           allowed=[f for f, _ignored in FACETS])
     if label_id not in {x.id for x in getattr(s, facet)}:
         raise InvalidError(_("'{label}' is not among this asset's suggestions.").format(label=label_id),
                            field="label", value=label_id)
@@ -146,7 +146,7 @@ def without_labels(asset: Asset, rejected: dict[str, list[str]]) -> Suggestions:
     """The asset's suggestions less the labels an editor rejected (they stop being offered)."""
     s = asset.suggestions or Suggestions()
     return s.model_copy(update={f: [x for x in getattr(s, f) if x.id not in set(rejected.get(f, ()))]
-                                for f, _ in FACETS})
+                                for f, _ignored in FACETS})
 
 
 def record_feedback(hub: Hub, asset: Asset, final: AssetUpdate, actor: str, *, action: str) -> None:
@@ -175,9 +175,9 @@ def reject_suggestions(hub: Hub, asset: Asset, actor: str, body: RejectIn | None
     if s is None:
         raise InvalidError(_('This asset has no suggestions to reject.'), field="suggestions")
     body = body or RejectIn()
-    chosen = {f: getattr(body, f) for f, _ in FACETS if getattr(body, f) is not None}
+    chosen = {f: getattr(body, f) for f, _ignored in FACETS if getattr(body, f) is not None}
     if not chosen:
-        chosen = {f: [x.id for x in getattr(s, f)] for f, _ in FACETS}
+        chosen = {f: [x.id for x in getattr(s, f)] for f, _ignored in FACETS}
     for facet, labels in chosen.items():
         taxonomy.validate_values(hub.store, facet, facet, labels)
     rec = feedback.record_reject(hub, asset, actor, {f: list(v) for f, v in chosen.items() if v})

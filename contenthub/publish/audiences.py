@@ -108,7 +108,7 @@ def ranking_audience(hub: Hub, cat: Catalog, audience: Audience, now: datetime) 
     if audience.kind == "group":  # the group's kept profile, as next_for_group ranks it: no member is loaded
         group = groups.get_group(hub, audience.id or "")
         gprof = load_profile(hub, group_id=group.id, user_doc={"created_at": group.created_at}, now=now)
-        aud, _ = group_audience(hub, cat, gprof, group.id, group.purpose, now)
+        aud, _ignored = group_audience(hub, cat, gprof, group.id, group.purpose, now)
         since = now - timedelta(days=hub.settings.redelivery_window_days)
         delivered = {e["asset_id"] for e in gprof.events if e["type"] in ("delivered", "served")
                      and e.get("asset_id") and e["ts"] >= to_iso(since)}

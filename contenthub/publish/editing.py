@@ -540,10 +540,10 @@ def _cap_allows(hub: Hub, rule: caps.CapRule, target: str, sends: list[dict[str,
     taken atomically like the recommender's ``reserve=true`` does, stops a journey step or a bot that is
     deciding at this very moment from also using the last send of the period.
     """
-    capped, _, _ = caps.cap_status(hub, rule, caps.send_times(sends, rule.channel), when)
+    capped, _ignored, _ignored = caps.cap_status(hub, rule, caps.send_times(sends, rule.channel), when)
     if capped:
         return False
-    _, full = reservations.take_cap_slot(hub, target, rule, when, event_id)
+    _ignored, full = reservations.take_cap_slot(hub, target, rule, when, event_id)
     return full is None
 
 

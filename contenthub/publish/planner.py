@@ -374,7 +374,7 @@ def _minimum_left(pair: _Pair, kind: str) -> int:
     """Posts still needed for the minima after one more `kind` post (types without assets excluded)."""
     types = pair.types.copy()
     types[kind] += 1
-    deficit = sum(max(0, low - types[t]) for t, (low, _) in pair.rule.mix.items() if t not in pair.no_asset)
+    deficit = sum(max(0, low - types[t]) for t, (low, _ignored) in pair.rule.mix.items() if t not in pair.no_asset)
     return max(pair.rule.min_per_week - pair.total - 1, deficit)
 
 
@@ -436,7 +436,7 @@ def _step(
     ranked.sort()
     need = _minimum_left(pair, kind)
     # the best-scoring time that still leaves room for the remaining minima; else simply the best one
-    best_index = next((i for _, i in ranked if _room_after(pair, pair.candidates[i], need)), ranked[0][1])
+    best_index = next((i for _ignored, i in ranked if _room_after(pair, pair.candidates[i], need)), ranked[0][1])
     best = pair.candidates[best_index]
     scene = HOLIDAY_SCENE if pair.holiday_week else None
     exclude = used_assets.setdefault(pair.audience.key, set())
@@ -508,7 +508,7 @@ def _unmet(pair: _Pair) -> list[Unmet]:
         )
 
     no_asset = [_no_asset(pair.channel, t) for t in sorted(pair.no_asset)]
-    at_max = all(pair.types[t] >= high for t, (_, high) in rule.mix.items() if t not in pair.no_asset)
+    at_max = all(pair.types[t] >= high for t, (_ignored, high) in rule.mix.items() if t not in pair.no_asset)
     overall = pair.blocked + no_asset + ([_("every other content type is at its mix maximum")] if at_max else [])
     for kind, (low, _high) in rule.mix.items():
         if pair.types[kind] < low:
@@ -567,7 +567,7 @@ def slot_violations(
         add("blackout_dates", day.isoformat(), day.isoformat(), _("{day} is a blackout date").format(day=day.isoformat()))
     local_others = [(o, o.start.astimezone(zone)) for o in others]
     if rule.max_per_day is not None:
-        count = sum(1 for _, t in local_others if t.date() == day) + sent.days.get(day, 0) + 1
+        count = sum(1 for _ignored, t in local_others if t.date() == day) + sent.days.get(day, 0) + 1
         if count > rule.max_per_day:
             add("max_per_day", rule.max_per_day, count,
                 _("{count} posts on {day} > {rule} {limit}").format(
@@ -584,7 +584,7 @@ def slot_violations(
     month_cap = rule.month_cap(day.year, day.month)
     if month_cap is not None:
         mk = month_key(day)
-        count = sum(1 for _, t in local_others if month_key(t.date()) == mk) + sent.months.get(mk, 0) + 1
+        count = sum(1 for _ignored, t in local_others if month_key(t.date()) == mk) + sent.months.get(mk, 0) + 1
         if count > month_cap:
             add("max_per_month", month_cap, count, _("{count} posts in {month} > {rule} {limit}").format(
                 count=count, month=mk, rule=label("rule", "max_per_month"), limit=month_cap))
@@ -600,7 +600,7 @@ def slot_violations(
             type=label("content_type", slot.content_type)))
     else:
         high = rule.mix[slot.content_type][1]
-        same = sum(1 for o, _ in in_week if o.audience == slot.audience and o.content_type == slot.content_type) + 1
+        same = sum(1 for o, _ignored in in_week if o.audience == slot.audience and o.content_type == slot.content_type) + 1
         if week == sent_week and sent_types:
             same += sent_types.get(slot.content_type, 0)
         if same > high:

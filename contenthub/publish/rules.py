@@ -67,7 +67,7 @@ class Audience(BaseModel):
     def from_key(cls, key: str) -> Audience:
         if key == "all":
             return cls()
-        kind, _, ident = key.partition(":")
+        kind, _ignored, ident = key.partition(":")
         return cls(kind=kind, id=ident)  # type: ignore[arg-type]
 
 
@@ -172,11 +172,11 @@ class CadenceRule(BaseModel):
 
     @property
     def mix_min_total(self) -> int:
-        return sum(low for low, _ in self.mix.values())
+        return sum(low for low, _ignored in self.mix.values())
 
     @property
     def mix_max_total(self) -> int:
-        return sum(high for _, high in self.mix.values())
+        return sum(high for _ignored, high in self.mix.values())
 
     @property
     def effective_min_per_week(self) -> int:

@@ -183,10 +183,10 @@ def _fields_named(message: str) -> list[str]:
             break
     for match in re.finditer(r"mix\.\w+", message):
         found.append((match.start(), match.group(0)))
-    if "sum of mix" in message and not any(n == "mix" for _, n in found):
+    if "sum of mix" in message and not any(n == "mix" for _ignored, n in found):
         found.append((message.index("sum of mix"), "mix"))
     out: list[str] = []
-    for _, name in sorted(found):
+    for _ignored, name in sorted(found):
         if name not in out:
             out.append(name)
     return out

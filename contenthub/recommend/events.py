@@ -242,7 +242,7 @@ def _ingest(hub: Hub, raw_events: list[dict[str, Any]]) -> IngestResult:
     rejected: list[RejectedEvent] = []
     parsed, identities, in_batch_dupes = _parse(raw_events, channels, horizon, rejected)
 
-    asset_ids = sorted({row["asset_id"] for _, row in parsed if row["asset_id"]})
+    asset_ids = sorted({row["asset_id"] for _ignored, row in parsed if row["asset_id"]})
     assets = _assets(hub, asset_ids) if asset_ids else {}
     rows: list[Row] = []
     # Users named by id: one bulk read for the batch instead of a look-up per user (the hot path at

@@ -176,7 +176,7 @@ def appeal_posterior(cat: Catalog, channel: str) -> tuple[np.ndarray, np.ndarray
         return None
     found = st.memo.get("appeal")
     if found is None:
-        success, delivered, _ = st.quality_inputs(len(cat))
+        success, delivered, _ignored = st.quality_inputs(len(cat))
         base = rates.brand_rate(success, delivered)
         slot, k = _topic_slots(cat)
         p_row = rates.slot_rates(success, delivered, slot, k, base)[slot]
@@ -257,7 +257,7 @@ def collaborative_scores(cat: Catalog, aud: Audience) -> np.ndarray | None:
     found = _model_view_scores(cat, aud)
     if found is None:
         return None
-    per_model, _, model_rows = found
+    per_model, _ignored, model_rows = found
     out = np.zeros(len(cat), dtype=np.float32)
     present = model_rows >= 0
     out[model_rows[present]] = per_model[present]
@@ -604,7 +604,7 @@ def recent_rows(cat: Catalog, aud: Audience) -> tuple[list[int], np.ndarray]:
     """Catalog rows of the audience's 20 most recent positive assets and their vectors (what ``explain``
     compares a pick with), to compute once per request rather than once per pick."""
     index = cat.index
-    rows = [index[a] for a, _ in aud.recent_positive[:20] if a in index]
+    rows = [index[a] for a, _ignored in aud.recent_positive[:20] if a in index]
     return rows, cat.vectors[rows] if rows else np.zeros((0, cat.vectors.shape[1]), dtype=cat.vectors.dtype)
 
 

@@ -212,7 +212,7 @@ class NextContentFastPath:
             response = await handler(Request(scope, receive), exc)
         else:
             response = _json(rec)
-        present = {name for name, _ in response.raw_headers}
+        present = {name for name, _ignored in response.raw_headers}
         response.raw_headers.extend(h for h in self.headers if h[0] not in present)
         await response(scope, receive, send)
 

@@ -220,7 +220,7 @@ def next_for_group(
     variant = override.label if override else None
     cat = catalog(hub)
     gprof = load_profile(hub, group_id=group_id, user_doc={"created_at": group.created_at}, now=now)
-    aud, _ = group_audience(hub, cat, gprof, group_id, group.purpose, now)  # the kept profile: no member is loaded
+    aud, _ignored = group_audience(hub, cat, gprof, group_id, group.purpose, now)  # the kept profile: no member is loaded
     rng = _rng(seed)
     capped, why, reopen = _exclusions_and_caps(hub, gprof, channel, now, aud)
     base = {"target": group_id, "target_kind": "group", "channel": channel, "strategy": strat.id,

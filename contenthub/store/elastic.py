@@ -118,7 +118,7 @@ def parse_url(url: str) -> tuple[list[str], dict[str, str]]:
     unknown = set(options) - {"refresh_interval", "shards", "replicas"}
     if unknown:
         raise ValueError(f"unknown Elasticsearch URL option(s) {sorted(unknown)}; known: refresh_interval, shards, replicas")
-    userinfo, _, hostlist = parts.netloc.rpartition("@")
+    userinfo, _ignored, hostlist = parts.netloc.rpartition("@")
     hosts = [h.strip() for h in hostlist.split(",")]
     if not hostlist or not all(hosts):
         raise ValueError(f"no host in Elasticsearch URL {url!r}: write elasticsearch://host:9200[,host2:9200…]")
@@ -424,7 +424,7 @@ class ElasticStore:
             if self._create_doc(did, self._doc_source(collection, doc_id, doc, 1)):
                 return 1
             raise self._conflict(collection, doc_id, self._current_version(collection, doc_id), 0)
-        for _ in range(MAX_RETRIES):
+        for _ignored in range(MAX_RETRIES):
             raw = self._get("docs", did)
             current = _live_version(raw)
             if expected_version is not None and expected_version != current:
@@ -491,7 +491,7 @@ class ElasticStore:
     def delete_doc(self, collection: str, doc_id: str) -> bool:
         did = _key_id(collection, doc_id)
         self._wrote("docs")
-        for _ in range(MAX_RETRIES):
+        for _ignored in range(MAX_RETRIES):
             raw = self._get("docs", did)
             if raw is None:
                 return False
@@ -569,7 +569,7 @@ class ElasticStore:
     def asset_facet_counts(self, facet: str, flt: AssetFilter) -> dict[str, int]:
         if facet not in FACETS and facet not in SCALAR_FACETS:
             raise ValueError(f"unknown facet {facet}")
-        return {k[0]: n for k, n, _ in self._composite("assets", eq.asset_query(flt), (facet,), missing=False)}
+        return {k[0]: n for k, n, _ignored in self._composite("assets", eq.asset_query(flt), (facet,), missing=False)}
 
     def _composite(self, kind: str, query: dict[str, Any], fields: tuple[str, ...], *, missing: bool = True,
                    sum_field: str | None = None) -> Iterator[tuple[tuple[Any, ...], int, float]]:
@@ -663,7 +663,7 @@ class ElasticStore:
 
     def vector_model_ids(self) -> dict[str, int]:
         query = {"exists": {"field": "vector_model"}}
-        return {k[0]: n for k, n, _ in self._composite("assets", query, ("vector_model",), missing=False)}
+        return {k[0]: n for k, n, _ignored in self._composite("assets", query, ("vector_model",), missing=False)}
 
     def assets_missing_vectors(self, model_id: str, *, limit: int = 1000) -> list[str]:
         query = {"bool": {"must_not": [{"term": {"vector_model": model_id}}]}}
@@ -745,7 +745,7 @@ class ElasticStore:
         inserted: list[int] = []
         failures = []
         statuses = []
-        for i, (_, r) in enumerate(results):
+        for i, (_ignored, r) in enumerate(results):
             if r["status"] == 201:
                 inserted.append(i)
             elif r["status"] != 409:
@@ -866,13 +866,13 @@ class ElasticStore:
                for i in ids]
         results = self._bulk(ops, refresh="wait_for")
         _raise_failures([(op, r) for op, r in results if r["status"] != 404], "reassigning events")
-        return sum(1 for _, r in results if r["status"] == 200)
+        return sum(1 for _ignored, r in results if r["status"] == 200)
 
     def delete_events(self, q: EventQuery) -> int:
         alias = self._alias("events")
         ops = [({"delete": {"_index": alias, "_id": i}}, None) for i in self._event_ids(eq.event_query(q))]
         results = self._bulk(ops, refresh="wait_for")
-        return sum(1 for _, r in results if r["status"] == 200)
+        return sum(1 for _ignored, r in results if r["status"] == 200)
 
     # --- counters ----------------------------------------------------------------------
     def _apply_counters(self, deltas: dict[tuple[str, str], dict[str, float]], batch: str | None) -> None:
@@ -883,7 +883,7 @@ class ElasticStore:
             return
         alias = self.schema.ensure("counters")
         pending = {_key_id(c, k): (c, k) for c, k in deltas}
-        for _ in range(MAX_RETRIES):
+        for _ignored in range(MAX_RETRIES):
             raws = self._mget("counters", list(pending))
             now = time.time()
             ops: list[dict[str, Any]] = []
@@ -906,9 +906,9 @@ class ElasticStore:
                                                   "applied": applied}, raw))
                 targets.append(cid)
             real = [(cid, op) for cid, op in zip(targets, ops, strict=True) if "noop" not in op]
-            results = self._bulk([op for _, op in real])
+            results = self._bulk([op for _ignored, op in real])
             done = {cid for cid, op in zip(targets, ops, strict=True) if "noop" in op}
-            for (cid, _), (_, r) in zip(real, results, strict=True):
+            for (cid, _ignored), (_ignored, r) in zip(real, results, strict=True):
                 if r["status"] in (200, 201):
                     done.add(cid)
                 elif r["status"] != 409:
@@ -942,7 +942,7 @@ class ElasticStore:
     def collections(self) -> list[str]:
         """Collections holding documents (reserved ``_…`` bookkeeping collections left out)."""
         self._refresh("docs")
-        return sorted(k[0] for k, _, _ in self._composite("docs", {"match_all": {}}, ("collection",), missing=False)
+        return sorted(k[0] for k, _ignored, _ignored in self._composite("docs", {"match_all": {}}, ("collection",), missing=False)
                       if not k[0].startswith("_"))
 
     def iter_doc_versions(self, collection: str) -> Iterator[list[tuple[str, dict[str, Any], int]]]:
@@ -977,7 +977,7 @@ class ElasticStore:
 
     def counter_collections(self) -> list[str]:
         self._refresh("counters")
-        return sorted(k[0] for k, _, _ in self._composite("counters", {"match_all": {}}, ("collection",),
+        return sorted(k[0] for k, _ignored, _ignored in self._composite("counters", {"match_all": {}}, ("collection",),
                                                           missing=False))
 
     def set_counters(self, collection: str, rows: dict[str, dict[str, float]]) -> None:
@@ -989,7 +989,7 @@ class ElasticStore:
 
     def iter_media(self) -> Iterator[dict[str, Any]]:
         for rows in self.iter_doc_versions(MEDIA):
-            for _, body, _ in rows:
+            for _ignored, body, _ignored in rows:
                 yield body
 
 
@@ -1004,7 +1004,7 @@ def _pair_ops(ops: Iterable[Any]) -> list[tuple[dict[str, Any], dict[str, Any] |
 
 
 def _raise_failures(results: list[tuple[str, dict[str, Any]]], what: str) -> None:
-    bad = [r for _, r in results if r.get("status", 500) >= 300]
+    bad = [r for _ignored, r in results if r.get("status", 500) >= 300]
     if bad:
         raise _write_failure(f"{what}: {len(bad)} failed, first: {bad[0].get('error')}",
                              [r.get("status", 500) for r in bad])

@@ -234,8 +234,8 @@ class SQLiteStore:
             if self._closing:
                 return
             try:
-                for _ in range(3):  # copy while writers go on, until little is left (a batch lands meanwhile)
-                    _, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                for _ignored in range(3):  # copy while writers go on, until little is left (a batch lands meanwhile)
+                    _ignored, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                     if frames - copied <= CHECKPOINT_TAIL_PAGES:
                         break
                 if frames != copied:
@@ -254,7 +254,7 @@ class SQLiteStore:
             self._checkpointer = None
         self._closing = False  # a closed store opens connections again when used (threads too)
         with self._conns_lock:
-            for _, conn in self._all_conns:
+            for _ignored, conn in self._all_conns:
                 try:
                     conn.close()
                 except sqlite3.Error:
@@ -632,7 +632,7 @@ class SQLiteStore:
         if flt.ids is None:
             want = max(KNN_CANDIDATES, 10 * k)
             cands = self.vectors.search(vector, want)
-            keep = self.filtered_ids(replace(flt, ids=tuple(a for a, _ in cands)))
+            keep = self.filtered_ids(replace(flt, ids=tuple(a for a, _ignored in cands)))
             hits = [Hit(a, s) for a, s in cands if a in keep][:k]
             if len(hits) >= k or len(cands) < want:  # enough, or every vector was a candidate
                 return hits
@@ -1151,7 +1151,7 @@ def _checked(groups: list[CounterGroup]) -> list[CounterGroup]:
     for _key, _op, terms in groups:
         if (PACKED_FIELD in terms) if isinstance(terms, dict) else any(f == PACKED_FIELD for f, _value in terms):
             raise ValueError("the counter field name '\\x00' is reserved")
-    if len({(c, k) for c, k, _ in groups}) == len(groups):
+    if len({(c, k) for c, k, _ignored in groups}) == len(groups):
         return groups
     joined: dict[tuple[str, str], list[tuple[str, float]]] = {}
     for c, k, terms in groups:

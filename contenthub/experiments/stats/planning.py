@@ -197,7 +197,7 @@ def detectable_effect(
     if ceiling <= 0 or needs(ceiling) > total_units:
         return None
     low, high = 0.0, ceiling
-    for _ in range(60):
+    for _ignored in range(60):
         mid = (low + high) / 2
         if mid <= 0:
             break

@@ -28,7 +28,6 @@ from pydantic import BaseModel, Field
 from threadpoolctl import threadpool_limits
 
 from contenthub.hub import Hub
-from contenthub.library import taxonomy
 from contenthub.library.suggester import calibration, classifier, cues, descriptions
 from contenthub.library.suggester.calibration import expected_calibration_error, topk_accuracy
 from contenthub.library.suggester.features import NgramVocab
