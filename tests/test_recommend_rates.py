@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from contenthub.recommend import learning, rates
+from contenthub.recommend import learning, ranking, rates
 
 
 def _beta_binomial(rng: np.random.Generator, units: int, strength: float, p: float, deliveries: int
@@ -92,3 +92,12 @@ def test_auc_counts_ties_half() -> None:
     y = np.array([True, False, False, True])
     assert learning.auc(x, y, np.array([1.0])) == pytest.approx((1.0 + 1.0 + 0.5 + 1.0) / 4)
     assert learning.auc(x, y, np.array([np.nan])) == 0.0
+
+
+def test_a_rate_reason_never_cites_deliveries_the_audience_ignored() -> None:
+    """Slot 0: engaged once in two deliveries (own evidence). Slot 1: one delivery, not engaged — the reason
+    falls back to the population's rate instead of saying "you engaged with 0.0 of 1.0 delivered"."""
+    prior = (np.array([1.0, 1.0, 2.0]), np.array([3.0, 3.0, 8.0]))
+    ab = (np.array([2.0, 1.0, 2.0]), np.array([4.0, 4.0, 8.0]))
+    assert ranking._rate_detail(ab, prior, 0) == "you engaged with 1.0 of 2.0 delivered"
+    assert ranking._rate_detail(ab, prior, 1) == "people engage with it 1.2× as often as with the average asset"

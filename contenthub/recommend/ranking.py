@@ -647,13 +647,13 @@ at least this multiple of the brand's; a higher signal than that came from an ex
 def _rate_detail(ab: tuple[np.ndarray, np.ndarray] | None, prior: tuple[np.ndarray, np.ndarray] | None, slot: int
                  ) -> str | None:
     """"you engaged with 3.0 of 4.0 delivered" from a Beta posterior slot (its prior's pseudo-counts taken
-    off); without evidence of the audience's own, how the population engages with it relative to the brand
+    off); without engagement of the audience's own, how the population engages with it relative to the brand
     (the prior's mean, not this request's draw); None when neither says anything for the pick."""
     if ab is None or prior is None or slot >= ab[0].size - 1:
         return None
     s = max(float(ab[0][slot] - prior[0][slot]), 0.0)
     total = s + max(float(ab[1][slot] - prior[1][slot]), 0.0)
-    if total > 0:
+    if s > 0:  # the audience's own engagement; "0 of 3 delivered" is no reason to send more of it
         return _("you engaged with {engaged:.1f} of {delivered:.1f} delivered").format(engaged=s, delivered=total)
     a0, b0 = prior
     lift = float(a0[slot] / (a0[slot] + b0[slot])) / float(a0[-1] / (a0[-1] + b0[-1]))
