@@ -105,6 +105,21 @@ OPENAPI = _openapi()
 schema = schemathesis.openapi.from_dict(OPENAPI, config=CONFIG)
 
 
+def _record_and_check(stats: dict[str, Any], case: Any, response: Any) -> None:
+    """Count the case in ``stats`` and fail on a 5xx or on a 4xx whose body does not explain itself."""
+    stats["operations"].add(f"{case.method} {case.path}")
+    stats["cases"] += 1
+    stats["status"][f"{response.status_code // 100}xx"] += 1
+    problem = None
+    if response.status_code >= 500:
+        problem = f"{response.status_code}: {response.text[:300]}"
+    elif 400 <= response.status_code < 500:
+        problem = _explains_itself(response)
+    if problem:
+        stats["failures"].append(f"{case.method} {case.path}: {problem}")
+        raise AssertionError(f"{case.method} {case.formatted_path}: {problem}\nreproduce: {case.as_curl_command()}")
+
+
 def _explains_itself(response: Any) -> str | None:
     """None when a 4xx body is JSON with a non-empty error.message; else what is wrong."""
     try:
@@ -127,17 +142,7 @@ def test_no_5xx_and_every_4xx_explains_itself(case: Any, fuzz_app: tuple[Any, st
     per_op = STATS["per_operation"].setdefault(f"{case.method} {case.path}", [0, 0.0])
     per_op[0] += 1
     per_op[1] += time.perf_counter() - started
-    STATS["operations"].add(f"{case.method} {case.path}")
-    STATS["cases"] += 1
-    STATS["status"][f"{response.status_code // 100}xx"] += 1
-    problem = None
-    if response.status_code >= 500:
-        problem = f"{response.status_code}: {response.text[:300]}"
-    elif 400 <= response.status_code < 500:
-        problem = _explains_itself(response)
-    if problem:
-        STATS["failures"].append(f"{case.method} {case.path}: {problem}")
-        raise AssertionError(f"{case.method} {case.formatted_path}: {problem}\nreproduce: {case.as_curl_command()}")
+    _record_and_check(STATS, case, response)
 
 
 # ---- hostile values (issue #26): inputs just outside what the schema-driven generator makes -------------------------
@@ -228,17 +233,7 @@ def test_hostile_values_never_5xx(case: Any, data: Any, fuzz_app: tuple[Any, str
         else:
             case.path_parameters = {**case.path_parameters, at: value if isinstance(value, str) else json.dumps(value)}
     response = case.call(app=app, headers={"Authorization": f"Bearer {key}"})
-    HOSTILE_STATS["operations"].add(f"{case.method} {case.path}")
-    HOSTILE_STATS["cases"] += 1
-    HOSTILE_STATS["status"][f"{response.status_code // 100}xx"] += 1
-    problem = None
-    if response.status_code >= 500:
-        problem = f"{response.status_code}: {response.text[:300]}"
-    elif 400 <= response.status_code < 500:
-        problem = _explains_itself(response)
-    if problem:
-        HOSTILE_STATS["failures"].append(f"{case.method} {case.path}: {problem}")
-        raise AssertionError(f"{case.method} {case.formatted_path}: {problem}\nreproduce: {case.as_curl_command()}")
+    _record_and_check(HOSTILE_STATS, case, response)
     out = os.environ.get("CONTENTHUB_FUZZ_HOSTILE_SUMMARY")
     if out:
         with open(out, "w") as fh:

@@ -159,15 +159,20 @@ def poison_assets(clients: Clients, p: Poisoner) -> None:
     p.run(schema, _openapi_defs(clients), send, skip=("id",))
 
 
-def poison_users(clients: Clients, p: Poisoner) -> None:
+def _poison_put(clients: Clients, p: Poisoner, path: str, prefix: str, id_key: str) -> None:
+    """One poisoned field per PUT of a fresh record at ``path`` (users, groups); stored ids go to ``id_key``."""
     def send(field: str, value: Any) -> Any:
-        uid = p.fresh("pu")
-        r = p.admin.put("/v1/users", json={"id": uid, field: value} if field != "id" else {"id": value})
+        record_id = p.fresh(prefix)
+        r = p.admin.put(path, json={"id": record_id, field: value} if field != "id" else {"id": value})
         if r.status_code == 200:
-            p.ids.setdefault("user_id", []).append(r.json()["id"])
+            p.ids.setdefault(id_key, []).append(r.json()["id"])
         return r
 
-    p.run(_body_schema(clients, "put", "/v1/users"), _openapi_defs(clients), send)
+    p.run(_body_schema(clients, "put", path), _openapi_defs(clients), send)
+
+
+def poison_users(clients: Clients, p: Poisoner) -> None:
+    _poison_put(clients, p, "/v1/users", "pu", "user_id")
 
 
 def poison_events(clients: Clients, p: Poisoner) -> None:
@@ -186,14 +191,7 @@ def poison_events(clients: Clients, p: Poisoner) -> None:
 
 
 def poison_groups(clients: Clients, p: Poisoner) -> None:
-    def send(field: str, value: Any) -> Any:
-        gid = p.fresh("pg")
-        r = p.admin.put("/v1/groups", json={"id": gid, field: value} if field != "id" else {"id": value})
-        if r.status_code == 200:
-            p.ids.setdefault("group_id", []).append(r.json()["id"])
-        return r
-
-    p.run(_body_schema(clients, "put", "/v1/groups"), _openapi_defs(clients), send)
+    _poison_put(clients, p, "/v1/groups", "pg", "group_id")
 
     def send_members(field: str, value: Any) -> Any:
         gid = p.fresh("pgm")
