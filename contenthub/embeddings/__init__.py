@@ -89,7 +89,11 @@ def load_embedder(path: Path) -> Embedder:
             "Chinese-capable model, or set CONTENTHUB_MODEL_PATH to a model directory."
         )
     from sentence_transformers import SentenceTransformer  # heavy import, only when a model is loaded
+    from transformers.utils import logging as hf_logging
 
+    # A local model loads in a second; transformers' "Loading weights" bar would only add noise to stderr,
+    # which CLI commands that print JSON share with their output in tests and pipes.
+    hf_logging.disable_progress_bar()
     model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
     get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
     dim = int(get_dim() or 0)

@@ -27,6 +27,7 @@ from contenthub.experiments.models import ExperimentCreate, Variant
 from contenthub.experiments.report import Report, build_report
 from contenthub.hub import Hub
 from contenthub.library.models import Asset
+from contenthub.library.service import save_built_assets
 from contenthub.recommend import events, users
 from contenthub.recommend.service import next_for_user
 from contenthub.timeutil import to_iso, utcnow
@@ -99,9 +100,7 @@ def _ensure_assets(hub: Hub, cfg: SimConfig, now: datetime) -> None:
                 content_type=("educational", "practical", "promotional")[i % 3], scenes=["education"],
                 channels=[cfg.channel], tags=[f"sim{i % 5}"], status="approved", created_at=stamp, updated_at=stamp,
             ).model_dump(mode="json"))
-    if docs:
-        hub.store.put_assets(docs)
-        hub.touch("assets")
+    save_built_assets(hub, docs)
 
 
 def _events_for(rng: np.random.Generator, cfg: SimConfig, uid: str, asset_id: str, rec_id: str, at: datetime,

@@ -22,6 +22,7 @@ import numpy as np
 from contenthub.hub import Hub
 from contenthub.journeys import conditions, engine, funnel, outbox, service
 from contenthub.library.models import Asset
+from contenthub.library.service import save_built_assets
 from contenthub.recommend import events, groups, users
 from contenthub.recommend.models import GroupIn, Identity, MembershipChange
 from contenthub.timeutil import to_iso, utcnow
@@ -62,9 +63,7 @@ def _ensure_assets(hub: Hub, cfg: CohortConfig, start: datetime) -> None:
                 content_type=CTYPES[i % len(CTYPES)], scenes=[SCENES[i % len(SCENES)]], channels=[cfg.channel],
                 tags=[INTERESTS[i % len(INTERESTS)]], status="approved", created_at=stamp, updated_at=stamp,
             ).model_dump(mode="json"))
-    if docs:
-        hub.store.put_assets(docs)
-        hub.touch("assets")
+    save_built_assets(hub, docs)
 
 
 def _behaviour(rng: np.random.Generator, cfg: CohortConfig, send: Any, at: datetime) -> list[dict[str, Any]]:

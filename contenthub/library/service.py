@@ -98,8 +98,11 @@ def _build(hub: Hub, data: AssetCreate, actor: str, asset_id: str | None, media:
     ).model_dump()
 
 
-def _embed_and_suggest(hub: Hub, assets: list[dict[str, Any]]) -> None:
-    """Embed the assets' text, store the vectors and attach fresh suggestions (kept apart from tags)."""
+def save_built_assets(hub: Hub, assets: list[dict[str, Any]]) -> None:
+    """Store asset documents with their vectors and fresh suggestions (kept apart from tags).
+
+    Public for callers that build the documents themselves — the simulators back-date `created_at` — so no
+    asset reaches the store without a vector and the first `serve` does not have to re-embed them."""
     if not assets:
         return
     emb = hub.embedder
@@ -111,8 +114,8 @@ def _embed_and_suggest(hub: Hub, assets: list[dict[str, Any]]) -> None:
     hub.touch("assets")
 
 
-def _embed_and_suggest_one(hub: Hub, doc: dict[str, Any]) -> None:
-    _embed_and_suggest(hub, [doc])
+def _save_one(hub: Hub, doc: dict[str, Any]) -> None:
+    save_built_assets(hub, [doc])
 
 
 def resume_ocr(hub: Hub) -> int:
@@ -123,7 +126,7 @@ def resume_ocr(hub: Hub) -> int:
         docs = hub.store.get_assets([h.id for h in page.hits])
         for doc in docs.values():
             if (doc.get("ocr") or {}).get("status") in ("pending", "running"):
-                ocr_jobs.enqueue(hub, doc["id"], _embed_and_suggest_one)
+                ocr_jobs.enqueue(hub, doc["id"], _save_one)
                 queued += 1
         offset += len(page.hits)
         if not page.hits or offset >= page.total:
@@ -153,10 +156,10 @@ def create_asset(
     reads = media is not None and ocr.readable(media.mime)
     if reads:
         doc["ocr"] = {"status": "pending", "pages": 0, "pages_done": 0}
-    _embed_and_suggest(hub, [doc])
+    save_built_assets(hub, [doc])
     audit.record(hub, actor, "create", "asset", doc["id"], title=doc["title"])
     if reads:
-        ocr_jobs.enqueue(hub, doc["id"], _embed_and_suggest_one)
+        ocr_jobs.enqueue(hub, doc["id"], _save_one)
     return Asset.model_validate(hub.store.get_asset(doc["id"]))
 
 
@@ -205,7 +208,7 @@ def update_asset(hub: Hub, asset_id: str, patch: AssetUpdate, actor: str, *, fee
         tagging.record_feedback(hub, current, patch, actor, action=feedback_action)
     text_changed = asset_text(doc) != asset_text(current.model_dump())
     if text_changed:
-        _embed_and_suggest(hub, [doc])
+        save_built_assets(hub, [doc])
     else:
         hub.store.put_asset(doc)
         hub.touch("assets")
@@ -304,7 +307,7 @@ def import_jsonl(
 
     def flush() -> None:
         if batch:
-            _embed_and_suggest(hub, batch)
+            save_built_assets(hub, batch)
             audit.record(hub, actor, "import", "asset", batch[0]["id"], count=len(batch),
                          ids=[d["id"] for d in batch[:20]])
             report.imported += len(batch)
@@ -348,7 +351,7 @@ def reembed_all(hub: Hub, *, batch_size: int = 64, progress: Any = None) -> int:
         if not missing:
             return done
         docs = list(hub.store.get_assets(missing).values())
-        _embed_and_suggest(hub, docs)
+        save_built_assets(hub, docs)
         done += len(docs)
         if progress is not None:
             progress(len(docs))
