@@ -48,7 +48,9 @@ def rate_posterior_rows(exposure: np.ndarray, engagement: np.ndarray, prior_mean
                         strength: float = RATE_PRIOR_DELIVERIES) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(α, β, has evidence) per row: Beta(α, β) of engagement per delivery on each name (plus a last "none"
     slot at the prior), in click units — successes = decayed engagement weight / the weight of a click
-    (so a conversion counts double, an open a sixth), failures = decayed deliveries − successes (≥ 0).
+    (so a conversion counts double, an open a sixth), failures = decayed deliveries − successes (≥ 0),
+    plus, where mutes and deletes outweigh the engagement (a negative weight), that weight in clicks: a
+    mute says more against a topic than a delivery that was not opened.
     ``exposure``/``engagement``: (rows × names) decayed ``e:``/``g:`` weights. The prior of each name is
     the population's rate on it (``prior_mean``: names + 1 values, ``profiles.population_rates``) worth
     ``strength`` deliveries — a hierarchical model: an audience without evidence starts where the
@@ -60,6 +62,8 @@ def rate_posterior_rows(exposure: np.ndarray, engagement: np.ndarray, prior_mean
     b = np.empty((rows, k + 1))
     s = np.maximum(np.divide(engagement, unit, out=a[:, :k]), 0.0, out=a[:, :k])
     np.maximum(np.subtract(exposure, s, out=b[:, :k]), 0.0, out=b[:, :k])
+    # a mute or delete outweighing the engagement on a name counts as that many failed deliveries more
+    b[:, :k] += np.maximum(-engagement / unit, 0.0)
     a[:, k] = 0.0
     b[:, k] = 0.0
     a += strength * prior_mean
