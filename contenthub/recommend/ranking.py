@@ -333,6 +333,7 @@ class Draws:
     quality: tuple[np.ndarray, float, float] | None = None          # (pooled samples, min, span) when sampled
     quality_ab: tuple[np.ndarray, np.ndarray, float, float] | None = None  # (alpha, beta, min, span) without a pool
     explore: bool = False  # whether this request ranked by a draw (``explores``), else by the posterior means
+    share: float = 1.0  # the probability that it would (``exploring_share``)
 
 
 def _rate_signal(name: str, ab: tuple[np.ndarray, np.ndarray], of_row: np.ndarray, on_channel: Any, idx: np.ndarray,
@@ -352,12 +353,21 @@ def _rate_signal(name: str, ab: tuple[np.ndarray, np.ndarray], of_row: np.ndarra
     return rate_signal(drawn, at, ref)
 
 
-def explores(strategy: Strategy, rng: np.random.Generator) -> bool:
-    """Whether this request ranks by a Thompson draw: with exploration on, a share
-    ``strategy.exploration_share`` of requests (``strategies.EXPLORATION_SHARE`` says why not all)."""
+def exploring_share(strategy: Strategy, aud: Audience) -> float:
+    """The probability that a request for ``aud`` ranks by a Thompson draw: with exploration on,
+    ``strategy.exploration_share`` (``strategies.EXPLORATION_SHARE`` says why not every request), and 1
+    for an audience without evidence of its own — its rates are all the population's, so the means rank
+    every such audience alike (each cold user would get the same asset, and the hub would learn about one
+    asset a day) while a draw costs nothing and spreads them over the topics people engage with."""
     if not strategy.exploration:
-        return False
-    share = strategy.exploration_share
+        return 0.0
+    if strategy.exploration_share >= 1.0 or not aud.has_evidence():
+        return 1.0
+    return strategy.exploration_share
+
+
+def explores(share: float, rng: np.random.Generator) -> bool:
+    """Whether this request explores, with probability ``share`` (``exploring_share``)."""
     return share >= 1.0 or (share > 0.0 and float(rng.random()) < share)
 
 
@@ -383,11 +393,12 @@ def score_candidates(
     ``draws``: filled with this request's random draws (for ``propensities``)."""
     m = idx.size
     sig: dict[str, np.ndarray] = {}
-    explore = explores(strategy, rng)
+    share = exploring_share(strategy, aud)
+    explore = explores(share, rng)
     weights = drawn_weights(strategy, rng, explore)
     if draws is not None:
         draws.weights = weights
-        draws.explore = explore
+        draws.explore, draws.share = explore, share
     on_channel: tuple[ChannelBlock, np.ndarray] | None
     if positions is not None:
         on_channel = (cat.block(channel), positions)
@@ -484,7 +495,7 @@ def propensities(strategy: Strategy, idx: np.ndarray, score: np.ndarray, sig: di
     """(P(each chosen candidate would be ranked within the first ``len(chosen)``), whether it was exploration:
     not among the candidates the posterior means rank first) under the policy's randomness.
 
-    The policy is a mixture (``explores``): with probability 1 − s (s = ``exploration_share``) the request
+    The policy is a mixture (``explores``): with probability 1 − s (s = ``exploring_share``) the request
     ranks by the posterior means — deterministic, so its picks are known: this request's own picks when it
     did not explore, else the top ``len(chosen)`` of the pool by the means —, with probability s by a
     Thompson draw, whose chance of ranking each candidate first is estimated by Monte-Carlo:
@@ -497,11 +508,11 @@ def propensities(strategy: Strategy, idx: np.ndarray, score: np.ndarray, sig: di
 
     Why Monte-Carlo: the winner of a Thompson draw has no closed-form probability; the re-draws reuse the
     request's posteriors, so each costs a few small array operations, not another scoring pass."""
-    random_policy = strategy.exploration and strategy.exploration_share > 0 and (
+    random_policy = strategy.exploration and draws.share > 0 and (
         draws.rate_draws or draws.quality is not None or draws.quality_ab is not None or strategy.uncertainty)
     if not random_policy or not chosen:
         return [(1.0, False)] * len(chosen)
-    share = min(strategy.exploration_share, 1.0)
+    share = min(draws.share, 1.0)
     k, d = len(chosen), PROPENSITY_DRAWS
     pool = top_stable(score, PROPENSITY_POOL)
     pool = np.unique(np.concatenate([pool, np.asarray(chosen, dtype=np.int64)]))
@@ -543,8 +554,9 @@ def propensities(strategy: Strategy, idx: np.ndarray, score: np.ndarray, sig: di
     top = np.argsort(-total, axis=1, kind="stable")[:, :k]
     where = {int(c): j for j, c in enumerate(pool.tolist())}
     wins = np.bincount(top.ravel(), minlength=pool.size)
-    if draws.explore:
-        by_means = set(top_stable(means, k).tolist())
+    if draws.explore:  # the means' top k, and every candidate tied with the k-th of them (a cold audience's)
+        kth = float(means[top_stable(means, k)[-1]])
+        by_means = set(np.flatnonzero(means >= kth - 1e-9).tolist())
     else:
         by_means = {where[c] for c in chosen}
     floor = share / (2 * d)
