@@ -3,6 +3,7 @@ honours the same exclusions, caps and unsubscribes."""
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import UTC, datetime, timedelta
 
@@ -11,8 +12,10 @@ import pytest
 
 from contenthub.library.demo_corpus import generate_assets
 from contenthub.library.models import Asset
-from contenthub.recommend import batch, events, service
+from contenthub.recommend import batch, events, groups, service
 from contenthub.recommend.catalog import catalog, refresh_now
+from contenthub.recommend.lifecycle import STAGES, LifecycleRules, stage_of, stages_of
+from contenthub.recommend.models import GroupIn, MembershipChange
 from contenthub.recommend.strategies import DEFAULTS, Strategy, put_strategy
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import to_iso
@@ -276,9 +279,6 @@ def _rule_cases(hub, channel: str, strategy: str) -> dict[str, str]:
     """Put the users through each rule both paths must apply alike: a send reserved with reserve=true and
     not yet delivered (capped on wecom_1v1, one a day), the would-be first pick delivered three days ago
     (inside the re-delivery window), an asset muted, members of a group with engagement inside it."""
-    from contenthub.recommend import groups
-    from contenthub.recommend.models import GroupIn, MembershipChange
-
     reserved = service.next_for_user(hub, "u05", channel, n=1, strategy=strategy, now=NOW, reserve=True)
     assert reserved.reserved
     top = service.next_for_user(hub, "u06", channel, n=1, strategy=strategy, now=NOW).picks[0].asset_id
@@ -327,10 +327,6 @@ def test_same_users_get_identical_picks_on_both_paths_without_exploration(world,
 
 def test_batch_stages_apply_the_per_user_stage_rule() -> None:
     """lifecycle.stages_of (the batch's) and stage_of (one user's) are one rule: equal on a grid of cases."""
-    import itertools
-
-    from contenthub.recommend.lifecycle import STAGES, LifecycleRules, stage_of, stages_of
-
     rules = LifecycleRules()
     cases = list(itertools.product([None, 0.5, 14, 20, 31, 95], [0, 14, 15, 100], [False, True], [0, 6], [False, True]))
     got = stages_of(rules, days_since=np.array([np.nan if c[0] is None else c[0] for c in cases]),
