@@ -158,7 +158,7 @@ def test_batch_on_a_channel_without_assets_picks_nothing(world) -> None:
 def test_batch_follows_merged_ids_on_both_read_paths(world, monkeypatch) -> None:
     """An absorbed id gets what its surviving user gets (events moved, created_at the earlier one), on
     the scan and on look-ups by user; unknown ids get no history."""
-    from contenthub.recommend import users
+    from contenthub.audience import users
 
     put_strategy(world, STRATEGIES[0])
     users.merge_users(world, keep="u04", absorb="u05")
@@ -184,7 +184,7 @@ def test_batch_follows_merged_ids_on_both_read_paths(world, monkeypatch) -> None
 def test_batch_scan_reads_a_merge_target_that_was_not_requested(world, monkeypatch) -> None:
     """The scan unpacks events against the requested ids; an absorbed id asked for without its surviving
     user still gets the survivor's events (the scan's slower path), as on look-ups by user."""
-    from contenthub.recommend import users
+    from contenthub.audience import users
 
     put_strategy(world, STRATEGIES[0])
     users.merge_users(world, keep="u04", absorb="u05")
@@ -295,7 +295,7 @@ def test_batch_stages_apply_the_per_user_stage_rule() -> None:
     """lifecycle.stages_of (the batch's) and stage_of (one user's) are one rule: equal on a grid of cases."""
     import itertools
 
-    from contenthub.recommend.lifecycle import STAGES, LifecycleRules, stage_of, stages_of
+    from contenthub.audience.lifecycle import STAGES, LifecycleRules, stage_of, stages_of
 
     rules = LifecycleRules()
     cases = list(itertools.product([None, 0.5, 14, 20, 31, 95], [0, 14, 15, 100], [False, True], [0, 6], [False, True]))

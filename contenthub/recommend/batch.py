@@ -52,10 +52,11 @@ import numpy as np
 from scipy import sparse
 
 from contenthub.hub import Hub
-from contenthub.recommend import caps, csr, lifecycle, users
+from contenthub.audience import caps, lifecycle, users
+from contenthub.recommend import csr
 from contenthub.recommend.catalog import Catalog, catalog
 from contenthub.recommend.engagement import ENGAGED, EVENT_WEIGHTS, NEGATIVE, POSITIVE
-from contenthub.recommend.profiles import HISTORY_DAYS, HISTORY_LIMIT, VECTOR_EVENTS, population_rates
+from contenthub.audience.profiles import HISTORY_DAYS, HISTORY_LIMIT, VECTOR_EVENTS, population_rates
 from contenthub.recommend.scoring import (BLOCKING_TYPES, RATE_PRIOR_DELIVERIES, SENT_TYPES, rate_draw,
                                          rate_posterior_rows, rate_signal, redelivery_cutoff, with_strength)
 from contenthub.recommend.ranking import (appeal_posterior, candidate_mask, channel_log_popularity, pooled_draw,
