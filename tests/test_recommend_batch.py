@@ -10,11 +10,12 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
+from contenthub.audience import groups
+from contenthub.audience.lifecycle import STAGES, LifecycleRules, stage_of, stages_of
 from contenthub.library.demo_corpus import generate_assets
 from contenthub.library.models import Asset
-from contenthub.recommend import batch, events, groups, service
+from contenthub.recommend import batch, events, service
 from contenthub.recommend.catalog import catalog, refresh_now
-from contenthub.recommend.lifecycle import STAGES, LifecycleRules, stage_of, stages_of
 from contenthub.recommend.models import GroupIn, MembershipChange
 from contenthub.recommend.strategies import DEFAULTS, Strategy, put_strategy
 from contenthub.store.query import EventQuery
@@ -159,7 +160,7 @@ def test_batch_on_a_channel_without_assets_picks_nothing(world) -> None:
 def test_batch_follows_merged_ids_on_both_read_paths(world, monkeypatch) -> None:
     """An absorbed id gets what its surviving user gets (events moved, created_at the earlier one), on
     the scan and on look-ups by user; unknown ids get no history."""
-    from contenthub.recommend import users
+    from contenthub.audience import users
 
     put_strategy(world, STRATEGIES[0])
     users.merge_users(world, keep="u04", absorb="u05")
@@ -185,7 +186,7 @@ def test_batch_follows_merged_ids_on_both_read_paths(world, monkeypatch) -> None
 def test_batch_scan_reads_a_merge_target_that_was_not_requested(world, monkeypatch) -> None:
     """The scan unpacks events against the requested ids; an absorbed id asked for without its surviving
     user still gets the survivor's events (the scan's slower path), as on look-ups by user."""
-    from contenthub.recommend import users
+    from contenthub.audience import users
 
     put_strategy(world, STRATEGIES[0])
     users.merge_users(world, keep="u04", absorb="u05")

@@ -52,10 +52,11 @@ from scipy import sparse
 
 from contenthub import bad_records
 from contenthub.hub import Hub
-from contenthub.recommend import caps, csr, lifecycle, users
+from contenthub.audience import caps, lifecycle, users
+from contenthub.recommend import csr
 from contenthub.recommend.catalog import Catalog, catalog
 from contenthub.recommend.engagement import ENGAGED, EVENT_WEIGHTS, NEGATIVE, POSITIVE
-from contenthub.recommend.profiles import (
+from contenthub.audience.profiles import (
     HISTORY_DAYS,
     HISTORY_LIMIT,
     VECTOR_EVENTS,

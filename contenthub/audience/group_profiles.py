@@ -54,7 +54,7 @@ ASSET = "a:"
 MEMBER_COUNT = "m:members"
 UPDATES = "n"
 """The field of ``updates_key(G)``: how many writes changed ``members:G`` (what a process's memo is checked with)."""
-_MEMO = "recommend.group_profiles"
+_MEMO = "audience.group_profiles"
 ASSET_EVENTS = 400
 """Positive events of a member read at join and leave for the per-asset weights (a profile's history bound)."""
 

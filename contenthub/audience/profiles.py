@@ -15,7 +15,8 @@ import numpy as np
 
 from contenthub import bad_records
 from contenthub.hub import Hub
-from contenthub.recommend import group_profiles, lifecycle, rates
+from contenthub.audience import group_profiles, lifecycle
+from contenthub.recommend import rates
 from contenthub.recommend.catalog import Catalog
 from contenthub.recommend.engagement import (
     ALL_CHANNELS,
