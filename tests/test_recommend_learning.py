@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from contenthub.audience.profiles import audience_for, load_profile
 from contenthub.embeddings import Embedder
 from contenthub.hub import Hub
 from contenthub.library.service import asset_text
@@ -19,7 +20,6 @@ from contenthub.recommend import events, learning, service, topics
 from contenthub.recommend.catalog import catalog, refresh_now
 from contenthub.recommend.evaluation import ope
 from contenthub.recommend.evaluation.logged import evaluate_strategies
-from contenthub.audience.profiles import audience_for, load_profile
 from contenthub.recommend.strategies import (
     DEFAULTS,
     Strategy,
