@@ -51,17 +51,17 @@ import numpy as np
 from scipy import sparse
 
 from contenthub import bad_records
-from contenthub.hub import Hub
 from contenthub.audience import caps, lifecycle, users
-from contenthub.recommend import csr
-from contenthub.recommend.catalog import Catalog, catalog
-from contenthub.recommend.engagement import ENGAGED, EVENT_WEIGHTS, NEGATIVE, POSITIVE
 from contenthub.audience.profiles import (
     HISTORY_DAYS,
     HISTORY_LIMIT,
     VECTOR_EVENTS,
     population_rates,
 )
+from contenthub.hub import Hub
+from contenthub.recommend import csr
+from contenthub.recommend.catalog import Catalog, catalog
+from contenthub.recommend.engagement import ENGAGED, EVENT_WEIGHTS, NEGATIVE, POSITIVE
 from contenthub.recommend.ranking import (
     appeal_posterior,
     candidate_mask,
@@ -607,8 +607,11 @@ class _Scorer:
         self.col_of = np.full(len(cat), -1, dtype=np.int64)
         self.col_of[idx] = np.arange(idx.size)
         vec_c = np.ascontiguousarray(cat.vectors[idx].T)  # dim × candidates
-        self.sim = (_LazyRows(len(cat), idx.size, lambda rows, out: np.matmul(cat.vectors[rows], vec_c, out=out))
-                    if self.w_sim else None)
+
+        def sim_rows(rows: np.ndarray, out: np.ndarray) -> None:
+            np.matmul(cat.vectors[rows], vec_c, out=out)
+
+        self.sim = _LazyRows(len(cat), idx.size, sim_rows) if self.w_sim else None
         # candidates × features, sparse: affinity is (candidate features) · (user tag weights), a few
         # short row additions per candidate over a block's dense tag weights
         self.feat_c = cat.features[idx].tocsr().astype(np.float32)
@@ -765,6 +768,7 @@ class _Scorer:
         """The collaborative signal, computed over the modelled candidates (columns < n_model) only: the
         others score 0, which enters a user's min/max unless all of them are excluded for the user."""
         width, ex_r, ex_c = self.n_model, b.ex_r, b.ex_c
+        assert b.engaged is not None and b.has_engaged is not None  # the caller's condition
         raw = np.asarray(b.engaged @ self.collab.m, dtype=np.float32)
         m = raw.shape[0]
         inside = ex_c < width
