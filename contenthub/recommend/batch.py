@@ -4,8 +4,9 @@
 segment, tonight" (1M users × a few ms). Here the same profile facts and the same signals as
 ``ranking.score_candidates`` are computed for a block of users with array operations:
 
-- events are read as columns (no JSON): in one sequential scan of the event log when a large share of
-  the users is asked for (random look-ups by user cost ~9 µs per event), else per chunk of users;
+- events are read as numpy columns (``Store.event_columns``): in one sequential scan of the event log,
+  part by part, when a large share of the users is asked for (random look-ups by user cost a page read
+  per event), else per chunk of users;
 - similarity and the collaborative signal are a sparse row of the user's assets times a dense asset ×
   candidate matrix built once per call (lazily, only the rows someone refers to): vectors · candidate
   vectorsᵀ (the user vector is a weighted sum of engaged asset vectors, and min-max scaling ignores
@@ -21,10 +22,14 @@ segment, tonight" (1M users × a few ms). Here the same profile facts and the sa
   (numpy, scipy and SQLite release the GIL), so every core works; with a scan, the log's ranges are
   read and the matrices built on the pool while the user documents are read.
 
-The rules and the engagement-rate signals are not copies: caps (``caps.counted_sends``,
-``caps.capped_targets``), the lifecycle stage (``lifecycle.stages_of``) and the topic and content-type
-rate signals (``scoring``) are the functions the per-user path calls, here over arrays of users; events
-come from the store as numpy columns (``Store.event_columns``), by user or in parts of one scan.
+The rules and the signals are not copies: caps (``caps.counted_sends``, ``caps.capped_targets``), the
+lifecycle stage (``lifecycle.stages_of``), the topic and content-type rate signals (``scoring``), the
+scaling of every signal (``ranking.minmax_coefficients``, ``ranking.signed_coefficients``: one request is
+their one-row case), the quality and popularity values (``ranking.quality_values``,
+``ranking.popularity_values``), freshness, lifecycle fit and appeal are the functions the per-user path
+calls, here over arrays of users. What batch adds is how a block's raw similarity, affinity and
+collaborative values are computed (sparse products instead of one user's dot products) and how exclusions
+are applied to a block (masked cells instead of fewer candidates).
 
 Two documented differences from ``next_for_user``: tag weights and the topic/type rate evidence come
 from the events with the assets' *current* features and topics (the profile counters froze them at
