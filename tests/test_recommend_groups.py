@@ -12,8 +12,8 @@ from contenthub.library.models import Asset
 from contenthub.audience import group_profiles, groups, profiles, users
 from contenthub.recommend import events, service
 from contenthub.recommend.catalog import refresh_now
-from contenthub.recommend.engagement import PROFILE
-from contenthub.recommend.models import GroupIn, MembershipChange
+from contenthub.audience.engagement import PROFILE
+from contenthub.audience.models import GroupIn, MembershipChange
 from contenthub.recommend.strategies import Strategy, put_strategy
 from contenthub.timeutil import to_iso
 

@@ -19,7 +19,8 @@ from contenthub.recommend import events, learning, service, topics
 from contenthub.recommend.catalog import catalog, refresh_now
 from contenthub.recommend.evaluation import ope
 from contenthub.recommend.evaluation.logged import evaluate_strategies
-from contenthub.audience.profiles import audience_for, load_profile
+from contenthub.recommend.audiences import audience_for
+from contenthub.audience.profiles import load_profile
 from contenthub.recommend.strategies import (
     DEFAULTS,
     Strategy,

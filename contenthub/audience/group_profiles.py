@@ -32,7 +32,7 @@ from datetime import datetime
 from typing import Any
 
 from contenthub.hub import Hub
-from contenthub.recommend.engagement import (
+from contenthub.audience.engagement import (
     EVENT_WEIGHTS,
     POSITIVE,
     PROFILE,

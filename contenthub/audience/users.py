@@ -17,7 +17,7 @@ from contenthub.errors import NotFoundError
 from contenthub.hooks import IdentityLinked, UserCreated
 from contenthub.hub import Hub
 from contenthub.audience import group_profiles
-from contenthub.recommend.models import Identity, User, UserIn
+from contenthub.audience.models import Identity, User, UserIn
 from contenthub.timeutil import to_iso, utcnow
 from contenthub.i18n import _
 

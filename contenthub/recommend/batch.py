@@ -55,13 +55,9 @@ from contenthub.hub import Hub
 from contenthub.audience import caps, lifecycle, users
 from contenthub.recommend import csr
 from contenthub.recommend.catalog import Catalog, catalog
-from contenthub.recommend.engagement import ENGAGED, EVENT_WEIGHTS, NEGATIVE, POSITIVE
-from contenthub.audience.profiles import (
-    HISTORY_DAYS,
-    HISTORY_LIMIT,
-    VECTOR_EVENTS,
-    population_rates,
-)
+from contenthub.audience.engagement import ENGAGED, EVENT_WEIGHTS, NEGATIVE, POSITIVE
+from contenthub.recommend.audiences import population_rates
+from contenthub.audience.profiles import HISTORY_DAYS, HISTORY_LIMIT, VECTOR_EVENTS
 from contenthub.recommend.ranking import (
     appeal_posterior,
     candidate_mask,

@@ -22,9 +22,11 @@ from contenthub.hooks import EventsStored
 from contenthub.hub import Hub
 from contenthub.library import taxonomy
 from contenthub.audience import group_profiles, users
-from contenthub.recommend import doccache, topics
-from contenthub.recommend.engagement import counter_deltas
-from contenthub.recommend.models import EVENT_TYPES, EventIn, Identity, IngestResult, RejectedEvent, is_entity_id
+from contenthub import doccache
+from contenthub.recommend import topics
+from contenthub.audience.engagement import counter_deltas
+from contenthub.audience.models import Identity, is_entity_id
+from contenthub.recommend.models import EVENT_TYPES, EventIn, IngestResult, RejectedEvent
 from contenthub.timeutil import EARLIEST, to_iso, utcnow
 from contenthub.error_text import pydantic_message
 from contenthub.i18n import _

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, ValidationError
 from contenthub import bad_records
 from contenthub.errors import NotFoundError, unknown_value
 from contenthub.hub import Hub
-from contenthub.recommend import doccache
+from contenthub import doccache
 from contenthub.i18n import _
 
 COLLECTION = "strategies"
