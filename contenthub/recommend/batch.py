@@ -57,7 +57,7 @@ from scipy import sparse
 
 from contenthub import bad_records
 from contenthub.audience import caps, lifecycle, users
-from contenthub.audience.engagement import ENGAGED, EVENT_WEIGHTS, NEGATIVE, POSITIVE
+from contenthub.audience.engagement import BLOCKING_TYPES, ENGAGED, EVENT_WEIGHTS, NEGATIVE, POSITIVE
 from contenthub.audience.profiles import HISTORY_DAYS, HISTORY_LIMIT, VECTOR_EVENTS
 from contenthub.hub import Hub
 from contenthub.recommend import csr
@@ -75,7 +75,6 @@ from contenthub.recommend.ranking import (
     signed_coefficients,
 )
 from contenthub.recommend.scoring import (
-    BLOCKING_TYPES,
     RATE_PRIOR_DELIVERIES,
     SENT_TYPES,
     rate_draw,
