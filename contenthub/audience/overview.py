@@ -8,7 +8,7 @@ from typing import Any
 from contenthub.audience import groups, users
 from contenthub.audience.profiles import load_profile
 from contenthub.hub import Hub
-from contenthub.library import taxonomy
+from contenthub.library.feature_names import feature_names
 from contenthub.timeutil import from_iso, utcnow
 
 
@@ -17,7 +17,7 @@ def user_overview(hub: Hub, user_id: str, now: datetime | None = None) -> dict[s
     now = now or utcnow()
     user = users.get_user(hub, user_id)
     profile = load_profile(hub, user_id=user.id, user_doc=user.model_dump(), now=now)
-    names = taxonomy.feature_names(hub)
+    names = feature_names(hub)
     return {
         "user": user,
         "status": profile.status,

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query
 from contenthub import audit
 from contenthub.access.keys import Principal
 from contenthub.access.roles import Perm
-from contenthub.audience import caps, groups, lifecycle, overview, segments, users
+from contenthub.audience import caps, erasure, groups, lifecycle, overview, segments, users
 from contenthub.audience.models import (
     IDENTITY_TYPES,
     Group,
@@ -41,7 +41,7 @@ def upsert_user(body: UserIn, hub: HubDep, who: AudienceWriter) -> User:
 
 @router.delete("/users/{user_id}", summary="Erase a user: identities, profile, events, memberships (logged)")
 def erase_user(user_id: str, hub: HubDep, who: Admin) -> dict[str, Any]:
-    removed = users.erase_user(hub, user_id)
+    removed = erasure.erase_user(hub, user_id)
     audit.record(hub, who.name, "erase", "user", user_id, **removed)
     return {"erased": user_id, "removed": removed}
 

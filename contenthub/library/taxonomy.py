@@ -11,10 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from contenthub import doccache
 from contenthub.errors import ConflictError, InvalidError, NotFoundError, unknown_value
 from contenthub.i18n import current_language, _
-from contenthub.hub import Hub
 from contenthub.store.base import Store
 
 FACETS = ("scenes", "channels", "content_types", "kinds", "stages")
@@ -172,20 +170,3 @@ def names(store: Store, facet: str, lang: str | None = None) -> dict[str, str]:
     """id → the name a person reads, in ``lang`` (default: the current request's language)."""
     lang = lang or current_language()
     return {e.id: label(e, lang) for e in entries(store, facet)}
-
-
-def feature_names(hub: Hub) -> dict[str, str]:
-    """Display names of scene/content-type/kind features (``s:``, ``c:``, ``k:``), channels (``ch:``) and stages
-    (``st:``) in the current language: what reasons and profiles show for a feature code (memoised per
-    language; renames show within ``doccache.TTL`` s, at once where the taxonomy routes touch it)."""
-    lang = current_language()
-
-    def load() -> dict[str, str]:
-        found = {}
-        for facet, prefix in (("scenes", "s:"), ("content_types", "c:"), ("kinds", "k:"), ("channels", "ch:"),
-                              ("stages", "st:")):
-            for e in entries(hub.store, facet):
-                found[prefix + e.id] = label(e, lang)
-        return found
-
-    return doccache.cached(hub, COLLECTION, f"label_names:{lang}", load)

@@ -143,7 +143,7 @@ def _memo(hub: Hub, name: str) -> dict[str, Any]:
     Why: a 10,000-event batch names ~6,000 assets and ~10,000 users, and reading them again for every
     batch (JSON fields of each asset; each user's ``merged_into``) was ~12 µs of an event's ~90. Assets
     are never deleted and their features change when an editor saves (which touches "assets"); users
-    are merged or erased by users.merge_users / erase_user (which touch "users"). The TTL bounds how
+    are merged or erased by users.merge_users / erasure.erase_user (which touch "users"). The TTL bounds how
     long a change made without a touch can go unseen."""
     known: dict[str, Any] = doccache.cached(hub, name, _MEMO_KEY, dict, ttl=MEMO_TTL)
     if len(known) > MEMO_MAX:

@@ -25,6 +25,7 @@ from contenthub.experiments.runtime import Override
 from contenthub.hub import Hub
 from contenthub.i18n import _
 from contenthub.library import taxonomy
+from contenthub.library.feature_names import feature_names
 from contenthub.audience import caps, groups, reservations, users
 from contenthub import doccache
 from contenthub.recommend import events
@@ -97,7 +98,7 @@ def _rank(
     score, sig, explored = score_candidates(cat, aud, strategy, channel, idx, now, rng, positions=pos, draws=draws)
     chosen = mmr(cat, idx, score, n, strategy.diversity)
     chance = propensities(strategy, idx, score, sig, draws, chosen, rng)
-    names = taxonomy.feature_names(hub)
+    names = feature_names(hub)
     recent = recent_rows(cat, aud) if "similarity" in sig and aud.recent_positive else None
     # The chosen values of each signal in one gather each (the same floats as indexing one at a time),
     # and the recommendation ids from one read of the OS's random source.
@@ -128,7 +129,7 @@ def _exclusions_and_caps(
 ) -> tuple[bool, str | None, str | None]:
     if channel in profile.unsubscribed_channels:
         return True, _("unsubscribed from {channel}").format(
-            channel=taxonomy.feature_names(hub).get("ch:" + channel, channel)), None
+            channel=feature_names(hub).get("ch:" + channel, channel)), None
     aud.exclude |= recently_delivered(profile.events, channel, redelivery_cutoff(hub, now))
     sent = caps.send_times(profile.events, channel)
     capped, why, reopen = caps.cap_status(hub, caps.get_rule(hub, channel), sent, now)
