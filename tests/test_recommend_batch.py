@@ -16,7 +16,7 @@ from contenthub.library.demo_corpus import generate_assets
 from contenthub.library.models import Asset
 from contenthub.recommend import batch, events, service
 from contenthub.recommend.catalog import catalog, refresh_now
-from contenthub.recommend.models import GroupIn, MembershipChange
+from contenthub.audience.models import GroupIn, MembershipChange
 from contenthub.recommend.strategies import DEFAULTS, Strategy, put_strategy
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import to_iso

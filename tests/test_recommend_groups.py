@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from contenthub.audience import group_profiles, groups, profiles, users
+from contenthub.audience import erasure, group_profiles, groups, profiles, users
 from contenthub.library.models import Asset
 from contenthub.recommend import events, service
 from contenthub.recommend.catalog import refresh_now
-from contenthub.recommend.engagement import PROFILE
-from contenthub.recommend.models import GroupIn, MembershipChange
+from contenthub.audience.engagement import PROFILE
+from contenthub.audience.models import GroupIn, MembershipChange
 from contenthub.recommend.strategies import Strategy, put_strategy
 from contenthub.timeutil import to_iso
 
@@ -103,7 +103,7 @@ def test_kept_profile_follows_engagement_joins_and_leaves(pets_and_eyes) -> None
     assert group_profiles.kept_profile(hub, "cats").members == 2
     _assert_kept_is_stored(hub, "cats")
     assert group_profiles.groups_of_users(hub, ["u1", "u3", "u4"]) == {"u1": ["cats"]}
-    users.erase_user(hub, "u2")  # an erased member's share leaves the kept profile with them
+    erasure.erase_user(hub, "u2")  # an erased member's share leaves the kept profile with them
     _assert_counters_close(hub.store.get_counters(PROFILE, key), _member_sum(hub, ["u1"]))
     _assert_kept_is_stored(hub, "cats")
     assert not events.ingest(hub, _clicks("later", "u1", ["eye04"], NOW - timedelta(days=1))).rejected

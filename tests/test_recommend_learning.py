@@ -12,11 +12,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from contenthub.audience.profiles import audience_for, load_profile
+from contenthub.audience.profiles import load_profile
 from contenthub.embeddings import Embedder
 from contenthub.hub import Hub
 from contenthub.library.service import asset_text
 from contenthub.recommend import events, learning, service, topics
+from contenthub.recommend.audiences import audience_for
 from contenthub.recommend.catalog import catalog, refresh_now
 from contenthub.recommend.evaluation import ope
 from contenthub.recommend.evaluation.logged import evaluate_strategies

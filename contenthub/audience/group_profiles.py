@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from contenthub.hub import Hub
-from contenthub.recommend.engagement import (
+from contenthub.audience.engagement import (
     EVENT_WEIGHTS,
     POSITIVE,
     PROFILE,

@@ -57,16 +57,12 @@ from scipy import sparse
 
 from contenthub import bad_records
 from contenthub.audience import caps, lifecycle, users
-from contenthub.audience.profiles import (
-    HISTORY_DAYS,
-    HISTORY_LIMIT,
-    VECTOR_EVENTS,
-    population_rates,
-)
+from contenthub.audience.engagement import BLOCKING_TYPES, ENGAGED, EVENT_WEIGHTS, NEGATIVE, POSITIVE
+from contenthub.audience.profiles import HISTORY_DAYS, HISTORY_LIMIT, VECTOR_EVENTS
 from contenthub.hub import Hub
 from contenthub.recommend import csr
+from contenthub.recommend.audiences import population_rates
 from contenthub.recommend.catalog import Catalog, catalog
-from contenthub.recommend.engagement import ENGAGED, EVENT_WEIGHTS, NEGATIVE, POSITIVE
 from contenthub.recommend.ranking import (
     appeal_posterior,
     candidate_mask,
@@ -79,7 +75,6 @@ from contenthub.recommend.ranking import (
     signed_coefficients,
 )
 from contenthub.recommend.scoring import (
-    BLOCKING_TYPES,
     RATE_PRIOR_DELIVERIES,
     SENT_TYPES,
     rate_draw,

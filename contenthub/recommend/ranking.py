@@ -16,7 +16,7 @@ import numpy as np
 from contenthub.i18n import _
 from contenthub.recommend import csr, rates
 from contenthub.recommend.catalog import SIMILARITY_MEMO_MAX_ROWS, Catalog, ChannelBlock
-from contenthub.recommend.engagement import ALL_CHANNELS
+from contenthub.audience.engagement import ALL_CHANNELS
 from contenthub.recommend.scoring import rate_draw, rate_signal, with_strength
 from contenthub.recommend.strategies import SIGNALS, Strategy
 
@@ -40,7 +40,7 @@ class Audience:
     target: str | None = None  # the user id, so the engagement model can add the user's whole history
     # Beta posteriors (alpha, beta per topic / content type index of the catalog, plus the "none" slot) of the
     # audience's engagement per delivery on each topic and type, from the profile's e:/g: counters, and the
-    # priors they were shrunk to (the population's rate on each topic and type, ``profiles.population_rates``)
+    # priors they were shrunk to (the population's rate on each topic and type, ``audiences.population_rates``)
     topic_ab: tuple[np.ndarray, np.ndarray] | None = None
     type_ab: tuple[np.ndarray, np.ndarray] | None = None
     topic_prior: tuple[np.ndarray, np.ndarray] | None = None

@@ -6,11 +6,10 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from contenthub import bad_records
+from contenthub import bad_records, doccache
 from contenthub.errors import NotFoundError, unknown_value
 from contenthub.hub import Hub
 from contenthub.i18n import _
-from contenthub.recommend import doccache
 
 COLLECTION = "strategies"
 SIGNALS = ("topic", "type", "appeal", "similarity", "affinity", "collaborative", "quality", "popularity", "freshness",
