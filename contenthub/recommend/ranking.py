@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from contenthub.audience.engagement import ALL_CHANNELS
 from contenthub.i18n import _
 from contenthub.recommend import csr, rates
 from contenthub.recommend.catalog import SIMILARITY_MEMO_MAX_ROWS, Catalog, ChannelBlock
-from contenthub.audience.engagement import ALL_CHANNELS
 from contenthub.recommend.scoring import rate_draw, rate_signal, with_strength
 from contenthub.recommend.strategies import SIGNALS, Strategy
 

@@ -25,8 +25,8 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from contenthub.hub import Hub
 from contenthub.audience.engagement import EVENT_WEIGHTS
+from contenthub.hub import Hub
 from contenthub.recommend.rates import log_lift
 
 SENT_TYPES = frozenset({"delivered", "served"})
