@@ -37,8 +37,8 @@ def service_bench(data_dir: str, n_audiences: int, week: date) -> dict[str, obje
     from contenthub.config import Settings
     from contenthub.hub import open_hub
     from contenthub.publish import service
-    from contenthub.recommend import groups, users
-    from contenthub.recommend.models import GroupIn, MembershipChange
+    from contenthub.audience import groups, users
+    from contenthub.audience.models import GroupIn, MembershipChange
 
     copy = Path(tempfile.mkdtemp(prefix="plan-bench-")) / "data"
     shutil.copytree(data_dir, copy)

@@ -26,8 +26,9 @@ from contenthub.hub import Hub, open_hub
 from contenthub.library import service as library
 from contenthub import clock
 from contenthub.publish.rules import CONTENT_TYPES
-from contenthub.recommend import events, groups, segments
-from contenthub.recommend.models import GroupIn, MembershipChange
+from contenthub.audience import groups, segments
+from contenthub.recommend import events
+from contenthub.audience.models import GroupIn, MembershipChange
 from contenthub.store.query import EventQuery
 from tests.conftest import Clients
 

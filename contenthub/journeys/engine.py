@@ -18,12 +18,14 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
+from contenthub.errors import ConflictError
+from contenthub.experiments import runtime as experiments_runtime
 from contenthub.hub import Hub
 from contenthub.journeys import dueindex, funnel, outbox, service
 from contenthub.journeys.conditions import Facts, describe, holds, prefetch_rare
 from contenthub.journeys.models import EXIT, AdvanceResult, Journey, Trigger
 from contenthub.journeys.waits import due_after
-from contenthub.timeutil import from_iso, to_iso, utcnow
+from contenthub.timeutil import from_iso, to_iso
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +34,6 @@ PAGE = 500
 HISTORY = 20
 PAUSE_RECHECK = timedelta(hours=1)
 ERROR_RETRY = timedelta(hours=1)
-
-
-def clock(hub: Hub) -> datetime:
-    """'Now' for hooks and the loop; a simulation sets ``hub.cache['journeys_clock']`` to its own clock."""
-    fn = hub.cache.get("journeys_clock")
-    return fn() if fn else utcnow()
 
 
 def state_key(journey_id: str, user_id: str) -> str:
@@ -53,7 +49,6 @@ def get_state(hub: Hub, journey_id: str, user_id: str) -> dict[str, Any] | None:
 
 def _run_journey(hub: Hub, journey: Journey, user_id: str) -> tuple[Journey, Any]:
     """The journey this user actually runs: an experiment may assign a variant journey instead."""
-    from contenthub.experiments import runtime as experiments_runtime
 
     ov = experiments_runtime.journey_variant(hub, user_id, journey.id)
     if ov is None:
@@ -100,10 +95,8 @@ def enroll(hub: Hub, journey: Journey, user_id: str, *, at: datetime | None = No
     ``at`` is when the trigger happened (a user added yesterday and reported late enters yesterday);
     ``tentative`` means a trigger filter could not be checked yet (the user document was still being
     filled in) and is checked again when the first step comes due."""
-    from contenthub.errors import ConflictError
-    from contenthub.experiments import runtime as experiments_runtime
 
-    now = now or clock(hub)
+    now = now or service.clock(hub)
     run_j, ov = _run_journey(hub, journey, user_id)
     key = state_key(run_j.id, user_id)
     found = hub.store.get_doc_version(STATES, key)
@@ -140,9 +133,8 @@ def enroll_many(hub: Hub, journey: Journey, user_ids: list[str], *, at: datetime
     Writes states without per-document version checks (like the scheduler), so use it where no
     other writer races on the same users; triggers use :func:`enroll`. Returns skipped users with
     the reason."""
-    from contenthub.experiments import runtime as experiments_runtime
 
-    now = now or clock(hub)
+    now = now or service.clock(hub)
     entered = min(at or now, now)
     skipped: dict[str, str] = {}
     for i in range(0, len(user_ids), PAGE):
@@ -355,7 +347,7 @@ def advance_due(hub: Hub, now: datetime | None = None, limit: int = 5000) -> Adv
     """Advance up to ``limit`` due users (the scheduler's one job). Safe to call from several
     processes: only the holder of the lease does anything."""
     t0 = time.perf_counter()
-    now = now or clock(hub)
+    now = now or service.clock(hub)
     res = AdvanceResult()
     holder = dueindex.acquire_lease(hub, now, timedelta(minutes=2))
     if holder is not None:

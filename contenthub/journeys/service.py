@@ -12,12 +12,14 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from datetime import datetime
 from typing import Any
 
 from contenthub.errors import ConflictError, InvalidError, NotFoundError
 from contenthub.hub import Hub
 from contenthub.journeys import validation
 from contenthub.journeys.models import Journey, JourneyIn, JourneyStatus, JourneySummary, VersionInfo
+from contenthub.journeys.templates import TEMPLATES
 from contenthub.timeutil import to_iso, utcnow
 from contenthub.i18n import _
 from contenthub.labels import label
@@ -27,6 +29,12 @@ VERSIONS = "journey_versions"
 INDEX_TTL = 5.0
 """Seconds other processes may serve a stale list of running journeys after an edit elsewhere."""
 DEF_CACHE = 1000
+
+
+def clock(hub: Hub) -> datetime:
+    """'Now' for hooks, the loop and the outbox; a simulation sets ``hub.cache['journeys_clock']`` to its own clock."""
+    fn = hub.cache.get("journeys_clock")
+    return fn() if fn else utcnow()
 
 
 def _version_id(journey_id: str, version: int) -> str:
@@ -172,7 +180,6 @@ def list_journeys(hub: Hub) -> list[JourneySummary]:
 def install_template(hub: Hub, template_id: str, actor: str, *, status: JourneyStatus = "draft",
                      journey_id: str | None = None) -> Journey:
     """Create an editable journey from one of the default templates."""
-    from contenthub.journeys.templates import TEMPLATES
 
     if template_id not in TEMPLATES:
         raise NotFoundError(_("No journey template '{template_id}'.").format(template_id=template_id), field="template_id", value=template_id,

@@ -18,12 +18,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from contenthub.hooks import EventsStored
 from contenthub.hub import Hub
-from contenthub.journeys import triggers as journey_triggers
 from contenthub.library import taxonomy
-from contenthub.recommend import doccache, group_profiles, learning, topics, users
-from contenthub.recommend.engagement import counter_deltas
-from contenthub.recommend.models import EVENT_TYPES, EventIn, Identity, IngestResult, RejectedEvent, is_entity_id
+from contenthub.audience import group_profiles, users
+from contenthub import doccache
+from contenthub.recommend import topics
+from contenthub.audience.engagement import counter_deltas
+from contenthub.audience.models import Identity, is_entity_id
+from contenthub.recommend.models import EVENT_TYPES, EventIn, IngestResult, RejectedEvent
 from contenthub.timeutil import EARLIEST, to_iso, utcnow
 from contenthub.error_text import pydantic_message
 from contenthub.i18n import _
@@ -140,7 +143,7 @@ def _memo(hub: Hub, name: str) -> dict[str, Any]:
     Why: a 10,000-event batch names ~6,000 assets and ~10,000 users, and reading them again for every
     batch (JSON fields of each asset; each user's ``merged_into``) was ~12 µs of an event's ~90. Assets
     are never deleted and their features change when an editor saves (which touches "assets"); users
-    are merged or erased by users.merge_users / erase_user (which touch "users"). The TTL bounds how
+    are merged or erased by users.merge_users / erasure.erase_user (which touch "users"). The TTL bounds how
     long a change made without a touch can go unseen."""
     known: dict[str, Any] = doccache.cached(hub, name, _MEMO_KEY, dict, ttl=MEMO_TTL)
     if len(known) > MEMO_MAX:
@@ -281,7 +284,7 @@ def _ingest(hub: Hub, raw_events: list[dict[str, Any]]) -> IngestResult:
         rows, derive=lambda new: counter_deltas(new, assets, half_life, topic_of)
         + group_profiles.member_deltas(new, memberships, assets, half_life, topic_of)
     ) if rows else []
-    journey_triggers.on_events(hub, rows, inserted)
-    learning.after_ingest(hub, len(inserted))  # fresh statistics and learnt weights after enough new events
+    if inserted:  # journeys enrol and attribute, learning counts towards its next refit (contenthub.hooks)
+        hub.hooks.emit(EventsStored(hub, rows, inserted))
     rejected.sort(key=lambda r: r.index)
     return IngestResult(accepted=len(inserted), duplicates=len(rows) - len(inserted) + in_batch_dupes, rejected=rejected)

@@ -1,106 +1,33 @@
-"""Profiles: what we know of a user or group right now, assembled from counters and recent events.
+"""The audience as the ranking sees it: a profile (``audience.profiles``) turned into ranking inputs.
 
-Tag weights come from the decayed counters (whole history, O(1) to read); the user vector and the
-lifecycle stage come from the recent event log (bounded query), so the next request after an event
-already reflects it.
+Tag weights, the interest vector of recently engaged assets, the topic and content-type engagement
+posteriors shrunk to the population's rates, the lifecycle stage's scenes — for a user, for a group from
+its kept profile (``audience.group_profiles``), or pooled over members.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
 import numpy as np
 
-from contenthub.hub import Hub
-from contenthub.recommend import group_profiles, lifecycle, rates
-from contenthub.recommend.catalog import Catalog
-from contenthub.recommend.engagement import (
+from contenthub.audience import group_profiles, lifecycle
+from contenthub.audience.engagement import (
     ALL_CHANNELS,
     EVENT_WEIGHTS,
-    NEGATIVE,
     POSITIVE,
-    PROFILE,
     PROFILE_PREFIXES,
     TOPIC,
     decay_scale,
     read_decayed,
 )
+from contenthub.audience.profiles import VECTOR_EVENTS, Profile
+from contenthub.hub import Hub
+from contenthub.recommend import rates
+from contenthub.recommend.catalog import Catalog
 from contenthub.recommend.ranking import Audience
-from contenthub.recommend.scoring import BLOCKING_TYPES, RATE_PRIOR_DELIVERIES, rate_posterior_rows
-from contenthub.store.query import EventQuery
-from contenthub import bad_records
-from contenthub.timeutil import from_iso, to_iso
-
-HISTORY_DAYS = 180
-HISTORY_LIMIT = 400
-NEGATIVES_LIMIT = 500
-VECTOR_EVENTS = 50
-
-
-@dataclass
-class Profile:
-    target: str
-    weights: dict[str, float]
-    counts: dict[str, float]
-    events: list[dict[str, Any]]
-    blocked_assets: set[str]
-    unsubscribed_channels: set[str]
-    status: dict[str, Any] = field(default_factory=dict)
-
-    def top_tags(self, n: int = 12) -> list[tuple[str, float]]:
-        items = [(k, v) for k, v in self.weights.items() if k[:2] in PROFILE_PREFIXES]
-        return sorted(items, key=lambda kv: -kv[1])[:n]
-
-
-def _history(hub: Hub, q: EventQuery) -> list[dict[str, Any]]:
-    return hub.store.query_events(q)
-
-
-def _events_and_negatives(hub: Hub, who: dict[str, tuple[str, ...]], since: datetime
-                          ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(events since ``since``, newest first, at most HISTORY_LIMIT; negative events of all time, at most
-    NEGATIVES_LIMIT) — usually in one read.
-
-    The newest HISTORY_LIMIT events of all time hold every event since ``since`` that the windowed
-    query would return (newest first, the window is a prefix). When they are fewer than the limit they
-    are the whole history, so the negatives are among them too and the second query is skipped."""
-    newest = _history(hub, EventQuery(**who, limit=HISTORY_LIMIT))  # type: ignore[arg-type]
-    cutoff = to_iso(since)
-    events = [e for e in newest if e["ts"] >= cutoff]
-    if len(newest) < HISTORY_LIMIT:
-        negatives = [e for e in newest if e["type"] in NEGATIVE]
-    else:
-        negatives = _history(hub, EventQuery(**who, types=tuple(NEGATIVE), limit=NEGATIVES_LIMIT))  # type: ignore[arg-type]
-    return events, negatives
-
-
-def load_profile(hub: Hub, *, user_id: str | None = None, group_id: str | None = None,
-                 user_doc: dict[str, Any] | None = None, now: datetime) -> Profile:
-    since = now - timedelta(days=HISTORY_DAYS)
-    if user_id is not None:
-        key = user_id
-        events, negatives = _events_and_negatives(hub, {"user_ids": (user_id,)}, since)
-    else:
-        key = f"group:{group_id}"
-        events, negatives = _events_and_negatives(hub, {"group_ids": (group_id or "",)}, since)
-    counters = hub.store.get_counters(PROFILE, key)
-    return profile_from(hub, key, events, negatives, counters, user_doc, now)
-
-
-def profile_from(hub: Hub, key: str, events: list[dict[str, Any]], negatives: list[dict[str, Any]],
-                 counters: dict[str, float], user_doc: dict[str, Any] | None, now: datetime) -> Profile:
-    """A profile from what ``load_profile`` reads (also what the learning job replays: the same rules
-    applied to a user's events before a moment, ``learning.replay``)."""
-    weights = read_decayed(counters, now, hub.settings.profile_half_life_days)
-    blocked = {e["asset_id"] for e in negatives if e.get("asset_id") and e["type"] in BLOCKING_TYPES}
-    unsubscribed = {e["channel"] for e in negatives if e["type"] == "unsubscribe" or (e["type"] == "mute" and not e.get("asset_id"))}
-    rules = lifecycle.get_rules(hub)
-    first_seen = bad_records.stamp_or_none(hub, "user", key, "created_at", (user_doc or {}).get("created_at"))
-    status = lifecycle.classify(rules, first_seen, events, now)
-    return Profile(target=key, weights=weights, counts={k: v for k, v in counters.items() if k.startswith("n:")},
-                   events=events, blocked_assets=blocked, unsubscribed_channels=unsubscribed, status=status)
+from contenthub.recommend.scoring import RATE_PRIOR_DELIVERIES, rate_posterior_rows
+from contenthub.timeutil import from_iso
 
 
 def audience_for(hub: Hub, cat: Catalog, profile: Profile, now: datetime) -> Audience:
@@ -110,13 +37,13 @@ def audience_for(hub: Hub, cat: Catalog, profile: Profile, now: datetime) -> Aud
     recent: dict[str, float] = {}
     for ev in profile.events:
         if ev["type"] in POSITIVE and ev.get("asset_id") in cat.index:
-            w = EVENT_WEIGHTS[ev["type"]] * decay_scale(from_iso(ev["ts"]), half) / now_scale
-            recent[ev["asset_id"]] = recent.get(ev["asset_id"], 0.0) + w
+            weight = EVENT_WEIGHTS[ev["type"]] * decay_scale(from_iso(ev["ts"]), half) / now_scale
+            recent[ev["asset_id"]] = recent.get(ev["asset_id"], 0.0) + weight
             if len(recent) >= VECTOR_EVENTS:
                 break
     vector = None
     rows: list[int] = []
-    w = None
+    w: np.ndarray | None = None
     norm = 1.0
     if recent:
         rows = [cat.index[a] for a in recent]
@@ -188,17 +115,25 @@ def group_audience(hub: Hub, cat: Catalog, gprof: Profile, group_id: str, purpos
     """A group's audience from its kept profile (``group_profiles``) and its own profile ``gprof``, and the
     member count the kept profile sums: tag weights and topic/type rates of the members and the group's
     own events pooled, the vector the mix of the most engaged assets, the lifecycle fit the purpose's
-    scenes. One counter read, whatever the group's size."""
-    member_counters, member_assets, count = group_profiles.kept_profile(hub, group_id, now)
+    scenes. A one-field read whatever the group's size, while the kept profile is unchanged
+    (``group_profiles.kept_profile``)."""
+    kept = group_profiles.kept_profile(hub, group_id)
     half = hub.settings.profile_half_life_days
     weights = dict(gprof.weights)
-    for f, v in read_decayed(member_counters, now, half).items():
+    for f, v in read_decayed(kept.counters, now, half).items():
         weights[f] = weights.get(f, 0.0) + v
     own = audience_for(hub, cat, gprof, now)
     recent = dict(own.recent_positive)
-    for aid, w in member_assets.items():
+    # the VECTOR_EVENTS heaviest of own and member weights summed are among the own assets and the
+    # VECTOR_EVENTS heaviest member assets: the rest of the (thousands of) member assets need no look
+    inv = 1.0 / decay_scale(now, half)
+    taken = 0
+    for aid, w in kept.assets:
+        if taken >= VECTOR_EVENTS:
+            break
         if aid in cat.index:
-            recent[aid] = recent.get(aid, 0.0) + w
+            recent[aid] = recent.get(aid, 0.0) + w * inv
+            taken += 1
     top = sorted(recent.items(), key=lambda kv: -kv[1])[:VECTOR_EVENTS]
     vector, rows, w_arr, norm = None, [], None, 1.0
     if top:
@@ -217,7 +152,7 @@ def group_audience(hub: Hub, cat: Catalog, gprof: Profile, group_id: str, purpos
         topic_prior=topic[1] if topic else None, type_ab=ctype[0] if ctype else None,
         type_prior=ctype[1] if ctype else None, purpose=purpose,
     )
-    return aud, count
+    return aud, kept.members
 
 
 def merge_audiences(parts: list[Audience]) -> Audience:
