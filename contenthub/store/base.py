@@ -12,6 +12,7 @@ their own calls because they need search, kNN, streaming bytes or idempotent bul
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, runtime_checkable
@@ -31,9 +32,22 @@ def flat_deltas(deltas: CounterDeltas) -> list[tuple[str, str, str, float]]:
     return [(c, k, f, v) for c, k, fields in deltas for f, v in fields.items()]
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What differs between backends in ways callers may plan around (never in what they get back).
+
+    Declared here so domain code asks ``store.capabilities`` instead of probing for methods or testing
+    ``store.backend`` names."""
+
+    local_reads: bool
+    """A point read is a call into this process (an embedded file), not a network round trip: re-reading
+    beats caching when a cache would have to be invalidated or refreshed under load."""
+
+
 @runtime_checkable
 class Store(Protocol):
     backend: str
+    capabilities: Capabilities
 
     def close(self) -> None: ...
 
@@ -69,6 +83,10 @@ class Store(Protocol):
     def get_asset(self, asset_id: str) -> dict[str, Any] | None: ...
 
     def get_assets(self, asset_ids: list[str]) -> dict[str, dict[str, Any]]: ...
+
+    def asset_fields(self, asset_ids: list[str], fields: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+        """Some top-level fields of each stored asset (absent and null both read as None), without
+        decoding whole bodies: event ingestion needs only the tags of ~10,000 assets per batch."""
 
     def filter_assets(
         self, flt: AssetFilter, *, sort: AssetSort = "updated_desc", limit: int = 20, offset: int = 0
@@ -130,6 +148,15 @@ class Store(Protocol):
     def delete_counters(self, collection: str, key: str) -> None: ...
 
     def get_docs(self, collection: str, doc_ids: list[str]) -> dict[str, dict[str, Any]]: ...
+
+    def doc_field(self, collection: str, doc_ids: list[str], field: str) -> dict[str, Any]:
+        """One top-level field of each stored doc (None when absent), without decoding whole bodies:
+        event ingestion's bulk user look-up."""
+
+    def event_columns(self, user_ids: list[str] | None = None) -> dict[str, tuple[Any, ...]]:
+        """Events (of the given users, else all) as columns — user_id, type, asset_id, channel, ts (epoch
+        seconds), value, recommendation_id, reserved (a served event that reserved a send) — for readers
+        that vectorise over many events."""
 
     def event_counts(self, group_by: tuple[str, ...], q: EventQuery) -> list[tuple[tuple[Any, ...], int, float]]:
         """Aggregate counts and value sums grouped by event fields (e.g. ('asset_id','channel','type'))."""
