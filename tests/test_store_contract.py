@@ -391,7 +391,7 @@ def test_knn_with_filters(library: Store) -> None:
 def test_sqlite_selective_knn_is_exact_among_the_filtered_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A filter that keeps few of the nearest candidates falls back to an exact search among the rows SQL keeps
     (matched by integer rowid), including a vector that was stored before its asset."""
-    from contenthub.store import sqlite as sqlite_store
+    from contenthub.store.sqlite import search as sqlite_store
 
     monkeypatch.setattr(sqlite_store, "KNN_CANDIDATES", 1)
     store = open_test_store("sqlite", tmp_path)
@@ -607,7 +607,7 @@ def test_es_versioned_indices_behind_aliases(es_store: Any) -> None:
 
 @pytest.mark.es
 def test_es_counter_batch_recovers_after_crash(es_store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    import contenthub.store.elastic as elastic
+    import contenthub.store.elastic.events as elastic
 
     real = es_store._apply_counters
     monkeypatch.setattr(es_store, "_apply_counters", lambda *a: (_ for _ in ()).throw(SystemExit("crash")))
@@ -628,7 +628,7 @@ def test_es_counter_batch_recovers_after_crash(es_store: Any, monkeypatch: pytes
 @pytest.mark.es
 def test_es_counter_batch_partly_applied_is_finished_once(es_store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """A crash after some counter docs took the batch: recovery adds it to the others only."""
-    import contenthub.store.elastic as elastic
+    import contenthub.store.elastic.events as elastic
 
     real_bulk = es_store._bulk
     state = {"counter_bulks": 0}

@@ -11,7 +11,7 @@ their own calls because they need search, kNN, streaming bytes or idempotent bul
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -69,7 +69,7 @@ class Store(Protocol):
 
     def delete_doc(self, collection: str, doc_id: str) -> bool: ...
 
-    def put_docs_atomic(self, collection: str, docs: dict[str, dict[str, Any]], delete: list[str] = ()) -> None:
+    def put_docs_atomic(self, collection: str, docs: dict[str, dict[str, Any]], delete: Sequence[str] = ()) -> None:
         """Replace several docs of one collection together: after a crash, all or none of them are
         stored once the store has recovered. SQLite makes them visible at once; Elasticsearch applies
         them in order — every doc but the last, the last, then the deletions — so a concurrent reader

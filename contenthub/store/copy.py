@@ -49,9 +49,9 @@ class BulkIO(Protocol):
 
 
 def raw_for(store: Store) -> BulkIO:
-    """The store's bulk calls (ValueError for a backend without them)."""
+    """The store's bulk calls (TypeError for a backend without them)."""
     if not isinstance(store, BulkIO):
-        raise ValueError(f"no copy support for the {store.backend} backend")
+        raise TypeError(f"no copy support for the {store.backend} backend")
     return store
 
 

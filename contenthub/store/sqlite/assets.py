@@ -7,6 +7,7 @@ import sqlite3
 from typing import Any
 
 import numpy as np
+
 from contenthub.store import analysis
 from contenthub.store.query import AssetFilter, AssetSort, Hit, HitPage
 from contenthub.store.sqlite.connection import SQLiteBase, _chunks, _dumps, _json_path

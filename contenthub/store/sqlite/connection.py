@@ -164,19 +164,20 @@ class SQLiteBase:
         writer was long done. A blocked flock wakes the moment the holder lets go, and the kernel drops it
         if the holder dies. Every writer of this store takes it, so BEGIN IMMEDIATE then finds the database
         free (other tools writing the file without it still get SQLite's busy wait, as before)."""
+        if self._turn_fd is None:
+            self._turn_fd = os.open(f"{self.db_path}.write-lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fd = self._turn_fd
         if self._turn_depth:
             self._turn_depth += 1  # a write inside a write on this thread: the turn is already ours
         else:
-            if self._turn_fd is None:
-                self._turn_fd = os.open(f"{self.db_path}.write-lock", os.O_RDWR | os.O_CREAT, 0o644)
-            fcntl.flock(self._turn_fd, fcntl.LOCK_EX)
+            fcntl.flock(fd, fcntl.LOCK_EX)
             self._turn_depth = 1
         try:
             yield
         finally:
             self._turn_depth -= 1
             if not self._turn_depth:
-                fcntl.flock(self._turn_fd, fcntl.LOCK_UN)
+                fcntl.flock(fd, fcntl.LOCK_UN)
 
     def _checkpoint_soon(self, n_events: int) -> None:
         """Count ingested events; past CHECKPOINT_EVENTS, wake the checkpoint thread (started here once)."""

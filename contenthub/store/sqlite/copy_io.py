@@ -62,3 +62,8 @@ class SQLiteCopyIO(SQLiteBase):
             tx.executemany("DELETE FROM counters WHERE collection=? AND key=?", [(collection, k) for k in rows])
             tx.executemany("INSERT INTO counters (collection, key, field, value) VALUES (?,?,?,?)",
                            [(collection, k, f, v) for k, fields in rows.items() for f, v in fields.items()])
+
+    def iter_media(self) -> Iterator[dict[str, Any]]:
+        """Every media record, by hash (``contenthub store copy``)."""
+        for r in self._conn().execute("SELECT sha256, size, mime, created_at FROM media ORDER BY sha256"):
+            yield {"sha256": r[0], "size": int(r[1]), "mime": r[2], "created_at": r[3]}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import sys
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from contenthub.store.sqlite.connection import SQLiteBase, _chunks
@@ -21,7 +21,7 @@ class SQLiteCounters(SQLiteBase):
     # (cheaper for one or two fields), and a packed row stops growing at PACK_MAX_FIELDS (a blob past
     # a page would spill to overflow pages), so its key goes on in plain rows. Readers always add both up,
     # so rows written before packing existed, by store copies or by either path read the same.
-    def _write_counters(self, tx: sqlite3.Connection, groups: list[CounterGroup]) -> None:
+    def _write_counters(self, tx: sqlite3.Connection, groups: Sequence[CounterGroup]) -> None:
         """Apply increments grouped per key (``_checked``: each key once, no reserved field name)."""
         current = self._packed_rows(tx, [(c, k) for c, k, terms in groups if len(terms) >= PACK_MIN_FIELDS])
         rewritten: list[tuple[bytes, str, str, str]] = []  # (blob, collection, key, field) of packed rows that exist
@@ -185,7 +185,7 @@ def _grouped(collection: str, updates: list[tuple[str, str, float]]) -> list[Cou
     return [(collection, key, by_key[key]) for key in sorted(by_key)]
 
 
-def _checked(groups: list[CounterGroup]) -> list[CounterGroup]:
+def _checked(groups: Sequence[CounterGroup]) -> Sequence[CounterGroup]:
     """``groups`` when each (collection, key) comes once and no field has the reserved name (else
     ValueError); a key given twice has its increments joined into one group, in order — applying two
     groups of one key would merge both into the same packed row read and keep only the second."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 from contenthub.errors import ConflictError
@@ -40,7 +41,7 @@ class SQLiteDocuments(SQLiteBase):
         )
         return version
 
-    def put_docs_atomic(self, collection: str, docs: dict[str, dict[str, Any]], delete: list[str] = ()) -> None:
+    def put_docs_atomic(self, collection: str, docs: dict[str, dict[str, Any]], delete: Sequence[str] = ()) -> None:
         with self._tx() as tx:
             for doc_id in delete:
                 tx.execute("DELETE FROM docs WHERE collection=? AND id=?", (collection, doc_id))

@@ -10,6 +10,7 @@ from operator import itemgetter
 from typing import Any
 
 import numpy as np
+
 from contenthub.store.base import CounterDeriver
 from contenthub.store.query import EventQuery
 from contenthub.store.sqlite.connection import _chunks, _dumps

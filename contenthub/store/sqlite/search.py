@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+
 from contenthub.store import analysis
 from contenthub.store.query import AssetFilter, Hit
 from contenthub.store.sqlite.assets import SQLiteAssets
