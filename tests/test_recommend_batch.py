@@ -3,16 +3,20 @@ honours the same exclusions, caps and unsubscribes."""
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 
+from contenthub.audience import groups
+from contenthub.audience.lifecycle import STAGES, LifecycleRules, stage_of, stages_of
 from contenthub.library.demo_corpus import generate_assets
 from contenthub.library.models import Asset
 from contenthub.recommend import batch, events, service
 from contenthub.recommend.catalog import catalog, refresh_now
+from contenthub.recommend.models import GroupIn, MembershipChange
 from contenthub.recommend.strategies import DEFAULTS, Strategy, put_strategy
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import to_iso
@@ -132,8 +136,6 @@ def test_batch_same_picks_whatever_the_read_path_chunks_blocks_and_threads(world
     same(run(chunk=7, block=3, workers=1), scanned)
     monkeypatch.setattr(batch, "SCAN_SHARE", 1e9)  # look events up by user instead
     same(run(chunk=16, block=8), scanned)
-    monkeypatch.setattr(type(world.store), "event_columns", property(lambda s: None))  # a Store without it
-    same(run(chunk=16, block=8), scanned)
 
 
 def test_batch_with_exploration_is_seeded_and_picks_for_every_uncapped_user(world) -> None:
@@ -158,7 +160,7 @@ def test_batch_on_a_channel_without_assets_picks_nothing(world) -> None:
 def test_batch_follows_merged_ids_on_both_read_paths(world, monkeypatch) -> None:
     """An absorbed id gets what its surviving user gets (events moved, created_at the earlier one), on
     the scan and on look-ups by user; unknown ids get no history."""
-    from contenthub.recommend import users
+    from contenthub.audience import users
 
     put_strategy(world, STRATEGIES[0])
     users.merge_users(world, keep="u04", absorb="u05")
@@ -184,7 +186,7 @@ def test_batch_follows_merged_ids_on_both_read_paths(world, monkeypatch) -> None
 def test_batch_scan_reads_a_merge_target_that_was_not_requested(world, monkeypatch) -> None:
     """The scan unpacks events against the requested ids; an absorbed id asked for without its surviving
     user still gets the survivor's events (the scan's slower path), as on look-ups by user."""
-    from contenthub.recommend import users
+    from contenthub.audience import users
 
     put_strategy(world, STRATEGIES[0])
     users.merge_users(world, keep="u04", absorb="u05")
@@ -227,18 +229,20 @@ def test_batch_breaks_ties_in_catalog_order_across_its_column_groups() -> None:
 
 
 def test_scanned_columns_match_the_events_read_by_user(world) -> None:
-    """The store's scan gives the batch ranker decoded columns (no reader outside store/ knows the packing):
-    the same events as ``event_columns``, types coded against the reader's list (−1 for one it lacks)."""
+    """The store gives the batch ranker numpy columns (no reader outside store/ knows a storage format):
+    the parts of one scan hold the same events as the reads by user, types coded against the reader's list
+    (−1 for one it lacks)."""
     types = tuple(t for t in batch.TYPES if t != "delivered")  # one type the reader does not know
-    cols = world.store.scan_event_columns("moments", types=types)
-    plain = world.store.event_columns()
-    assert len(cols["user_id"]) == len(plain["user_id"]) > 100
-    got = sorted(zip(cols["user_id"], cols["asset_id"], (types[t] if t >= 0 else "?" for t in cols["type"].tolist()),
-                     cols["on_channel"].tolist(), cols["ts"].round(3).tolist(), strict=True))
-    want = sorted(zip(plain["user_id"], (a or "" for a in plain["asset_id"]),
-                      (t if t in types else "?" for t in plain["type"]), (c == "moments" for c in plain["channel"]),
-                      (round(t, 3) for t in plain["ts"]), strict=True))
-    assert got == want and any(g[2] == "?" for g in got)
+    store = world.store
+
+    def rows(parts: list) -> list[tuple]:
+        return sorted((u, a, t, c, round(ts, 3), r, rec) for p in parts for u, a, t, c, ts, r, rec in zip(
+            p["user_id"], p["asset_id"], p["type"].tolist(), p["on_channel"].tolist(), p["ts"].tolist(),
+            p["reserved"].tolist(), p["recommendation_id"], strict=True))
+
+    scanned = rows([store.event_columns("moments", types, part=p) for p in store.event_scan_parts()])
+    by_user = rows([store.event_columns("moments", types, user_ids=[f"u{u:02d}" for u in range(40)])])
+    assert scanned == by_user and len(scanned) > 100 and any(r[2] == -1 for r in scanned)
 
 
 def test_batch_counts_reserved_sends_against_caps_like_next_for_user(world) -> None:
@@ -272,20 +276,51 @@ PLAIN = [
 ]
 
 
+def _rule_cases(hub, channel: str, strategy: str) -> dict[str, str]:
+    """Put the users through each rule both paths must apply alike: a send reserved with reserve=true and
+    not yet delivered (capped on wecom_1v1, one a day), the would-be first pick delivered three days ago
+    (inside the re-delivery window), an asset muted, members of a group with engagement inside it."""
+    reserved = service.next_for_user(hub, "u05", channel, n=1, strategy=strategy, now=NOW, reserve=True)
+    assert reserved.reserved
+    top = service.next_for_user(hub, "u06", channel, n=1, strategy=strategy, now=NOW).picks[0].asset_id
+    muted = service.next_for_user(hub, "u07", channel, n=1, strategy=strategy, now=NOW).picks[0].asset_id
+    groups.upsert_group(hub, GroupIn(id="g1", name="群", channel="wecom_group", purpose="community"))
+    groups.change_members(hub, "g1", MembershipChange(join=["u08", "u09"], at=NOW - timedelta(days=20)))
+    assert not events.ingest(hub, [
+        {"id": "redeliver-1", "type": "delivered", "user_id": "u06", "asset_id": top, "channel": channel,
+         "ts": to_iso(NOW - timedelta(days=3))},
+        {"id": "mute-1", "type": "mute", "user_id": "u07", "asset_id": muted, "channel": channel,
+         "ts": to_iso(NOW - timedelta(days=1))},
+        *({"id": f"in-group-{u}", "type": "click", "user_id": u, "group_id": "g1", "asset_id": "a010",
+           "channel": "wecom_group", "ts": to_iso(NOW - timedelta(days=2))} for u in ("u08", "u09")),
+    ]).rejected
+    return {"u06": top, "u07": muted}
+
+
 @pytest.mark.parametrize("strategy", PLAIN, ids=["all-signals", "default-weights"])
 @pytest.mark.parametrize("channel", CHANNELS)
 def test_same_users_get_identical_picks_on_both_paths_without_exploration(world, channel, strategy) -> None:
     """Exploration off (``exploration: false`` on the strategy) and no diversity re-ranking: the per-user
-    path and the batch path give every user the same three picks in the same order."""
+    path and the batch path give every user the same three picks in the same order, the same stage and
+    the same cap decision — including a cap reached by a reservation, a re-delivery inside the window, a
+    mute and users engaging inside a group."""
     put_strategy(world, strategy)
+    excluded = _rule_cases(world, channel, "plain")
     user_ids = [f"u{u:02d}" for u in range(40)] + ["nobody"]
     (res,) = list(batch.next_for_users(world, user_ids, channel, strategy="plain", now=NOW, n=3))
     got = res.asset_ids(catalog(world))
     signals: set[str] = set()
+    stages: set[str] = set()
     for k, uid in enumerate(user_ids):
         rec = service.next_for_user(world, uid, channel, n=3, strategy="plain", now=NOW)
         assert got[k] == [p.asset_id for p in rec.picks], uid
+        assert bool(res.capped[k]) == rec.capped and res.stages[k] == rec.stage, uid
         signals.update(*(p.signals for p in rec.picks))
+        stages.add(res.stages[k])
+    for uid, asset in excluded.items():
+        assert asset not in got[user_ids.index(uid)] and got[user_ids.index(uid)], uid
+    assert res.capped[user_ids.index("u05")] == (channel == "wecom_1v1")  # one a day there
+    assert len(stages) >= 3
     assert signals >= {w for w in strategy.weights if w not in ("topic", "type")}
     if "topic" in strategy.weights:  # the data exercise the rate signals
         assert {"topic", "type"} <= signals
@@ -293,10 +328,6 @@ def test_same_users_get_identical_picks_on_both_paths_without_exploration(world,
 
 def test_batch_stages_apply_the_per_user_stage_rule() -> None:
     """lifecycle.stages_of (the batch's) and stage_of (one user's) are one rule: equal on a grid of cases."""
-    import itertools
-
-    from contenthub.recommend.lifecycle import STAGES, LifecycleRules, stage_of, stages_of
-
     rules = LifecycleRules()
     cases = list(itertools.product([None, 0.5, 14, 20, 31, 95], [0, 14, 15, 100], [False, True], [0, 6], [False, True]))
     got = stages_of(rules, days_since=np.array([np.nan if c[0] is None else c[0] for c in cases]),

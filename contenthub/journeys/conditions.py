@@ -32,7 +32,7 @@ def _membership(hub: Hub) -> dict[str, list[tuple[str, str, str, str | None]]]:
     cached = hub.cache.get("journey_groups")
     if cached is not None and time.monotonic() - cached[0] < GROUPS_TTL:
         return cached[1]
-    from contenthub.recommend import groups
+    from contenthub.audience import groups
 
     found: dict[str, list[tuple[str, str, str, str | None]]] = {}
     for g in groups.list_groups(hub, limit=100000):
@@ -81,14 +81,14 @@ class Facts:
 
     def user(self) -> dict[str, Any]:
         if self._user is None:
-            from contenthub.recommend import users
+            from contenthub.audience import users
 
             self._user = users.find_user(self.hub, self.user_id) or {"id": self.user_id}
         return self._user
 
     def profile(self) -> Any:
         if self._profile is None:
-            from contenthub.recommend.profiles import load_profile
+            from contenthub.audience.profiles import load_profile
 
             self._profile = load_profile(self.hub, user_id=self.user_id, user_doc=self.user(), now=self.now)
         return self._profile
@@ -167,7 +167,7 @@ def _value(c: Condition, f: Facts) -> bool:
         return bool(f.profile().status.get("paying"))
     if kind == "segment":
         from contenthub.errors import NotFoundError
-        from contenthub.recommend import segments
+        from contenthub.audience import segments
 
         try:
             seg = segments.get_segment(f.hub, c.segment or "")

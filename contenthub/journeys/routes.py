@@ -106,7 +106,7 @@ def journey_funnel(journey_id: str, hub: HubDep, who: Reports,
 @router.post("/journeys/{journey_id}/enroll", response_model=EnrollResult,
              summary="Put users into a journey now (manual trigger); re-entry rules and experiments apply")
 def enroll(journey_id: str, body: EnrollIn, hub: HubDep, who: Writer) -> EnrollResult:
-    from contenthub.recommend import users
+    from contenthub.audience import users
 
     journey = service.get(hub, journey_id)
     if journey.status in ("archived", "paused"):

@@ -12,7 +12,7 @@ the groups' join times since its last look (``GROUP_SWEEP``). Re-entry rules mak
 harmless.
 
 This module imports only lightweight things at the top, so ``recommend.events`` and
-``recommend.users`` can call it without import cycles.
+``audience.users`` can call it without import cycles.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def _user_created(hub: Hub, user_id: str, at: str | None) -> None:
     if not journeys:
         return
     from contenthub.journeys import engine
-    from contenthub.recommend import users
+    from contenthub.audience import users
 
     now = engine.clock(hub)
     doc = users.find_user(hub, user_id) or {}
@@ -105,7 +105,7 @@ def _identity_added(hub: Hub, user_id: str, identity: Any, at: str | None) -> No
     if not journeys:
         return
     from contenthub.journeys import engine
-    from contenthub.recommend import users
+    from contenthub.audience import users
 
     now = engine.clock(hub)
     doc = users.find_user(hub, user_id) or {}
@@ -165,7 +165,7 @@ def sweep_groups(hub: Hub, now: datetime, *, force: bool = False) -> int:
         if not journeys:
             hub.store.put_doc(SCHEDULER, "groups_sweep", {"since": to_iso(now), "ran_at": to_iso(now)})
         return 0
-    from contenthub.recommend import groups
+    from contenthub.audience import groups
 
     until = to_iso(now)
     entered = 0
@@ -188,7 +188,7 @@ def _profile_match(hub: Hub, j: Any, user: dict[str, Any], facts: Any) -> bool:
     if t.kind == "tag_weight":
         return facts.profile().weights.get(f"t:{t.tag}", 0.0) >= float(t.threshold or 0.0)
     from contenthub.errors import NotFoundError
-    from contenthub.recommend import segments
+    from contenthub.audience import segments
 
     try:
         seg = segments.get_segment(hub, t.segment or "")
@@ -207,7 +207,7 @@ def sweep_users(hub: Hub, now: datetime, *, batch: int = SWEEP_USERS) -> int:
         return 0
     from contenthub.journeys import engine
     from contenthub.journeys.conditions import Facts
-    from contenthub.recommend import users
+    from contenthub.audience import users
 
     cursor = hub.store.get_doc(SCHEDULER, "users_sweep") or {"offset": 0}
     page = hub.store.list_docs(users.USERS, limit=batch, offset=int(cursor["offset"]))

@@ -21,7 +21,8 @@ from pydantic import ValidationError
 from contenthub.hub import Hub
 from contenthub.journeys import triggers as journey_triggers
 from contenthub.library import taxonomy
-from contenthub.recommend import doccache, group_profiles, learning, topics, users
+from contenthub.audience import group_profiles, users
+from contenthub.recommend import doccache, learning, topics
 from contenthub.recommend.engagement import counter_deltas
 from contenthub.recommend.models import EVENT_TYPES, EventIn, Identity, IngestResult, RejectedEvent, is_entity_id
 from contenthub.timeutil import EARLIEST, to_iso, utcnow

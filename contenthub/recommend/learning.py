@@ -68,7 +68,7 @@ from contenthub.recommend.engagement import (
     counter_deltas,
     decay_scale,
 )
-from contenthub.recommend.profiles import (
+from contenthub.audience.profiles import (
     HISTORY_DAYS,
     HISTORY_LIMIT,
     audience_for,

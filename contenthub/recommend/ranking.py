@@ -63,14 +63,31 @@ class Ranked:
     explored: bool
 
 
+def minmax_coefficients(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The scaling rule of every scaled signal, per row of candidates with extremes ``lo`` and ``hi``:
+    (scale, offset) with minmax(x) = x·scale + offset, so that the row's values span [0, 1]; a flat row
+    gives 0 (all ≤ 0) or 0.5. One user's request is the one-row case of the batch's blocks of users."""
+    span = hi - lo
+    flat = span < 1e-12
+    scale = np.where(flat, 0.0, 1.0 / np.where(flat, 1.0, span))
+    return scale, np.where(flat, np.where(hi <= 0, 0.0, 0.5), -lo * scale)
+
+
+def signed_coefficients(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Affinity's scaling rule — minmax of the positive part minus half the minmax of the negative part —
+    per row, as (p, q, c): scaled = p·max(x, 0) + q·min(x, 0) + c (both parts' extremes follow from x's)."""
+    p, c1 = minmax_coefficients(np.maximum(lo, 0.0), np.maximum(hi, 0.0))
+    q, c2 = minmax_coefficients(np.maximum(-hi, 0.0), np.maximum(-lo, 0.0))  # of max(−x, 0) = −min(x, 0)
+    return p, 0.5 * q, c1 - 0.5 * c2
+
+
 def _minmax(x: np.ndarray) -> np.ndarray:
     if x.size == 0:
         return x
-    lo, hi = float(np.minimum.reduce(x)), float(np.maximum.reduce(x))
-    if hi - lo < 1e-12:
-        return np.zeros_like(x) if hi <= 0 else np.ones_like(x) * 0.5
-    out = x - lo
-    out /= hi - lo
+    scale, offset = minmax_coefficients(np.array([np.minimum.reduce(x)], dtype=np.float64),
+                                        np.array([np.maximum.reduce(x)], dtype=np.float64))
+    out = x * float(scale[0])  # a Python float keeps a float32 signal float32
+    out += float(offset[0])
     return out
 
 
@@ -288,14 +305,19 @@ def similarity(cat: Catalog, aud: Audience, idx: np.ndarray, on_channel: tuple[C
 
 
 def _signed_minmax(raw: np.ndarray) -> np.ndarray:
-    """Affinity's scaling: positive part scaled to [0, 1] minus half the scaled negative part.
-
-    When no candidate scores below zero (a profile without negative tag weights, most of them) the
-    negative part is all zeros and the positive part is ``raw`` itself: scaling ``raw`` alone gives
-    the same values with a third of the array operations."""
-    if raw.size and float(np.minimum.reduce(raw)) >= 0:
+    """Affinity's scaling (``signed_coefficients``) of one request's candidates. When no candidate scores
+    below zero (a profile without negative tag weights, most of them) the negative part is all zeros and
+    the rule is ``_minmax`` of ``raw`` itself."""
+    if raw.size == 0:
+        return raw
+    lo, hi = float(np.minimum.reduce(raw)), float(np.maximum.reduce(raw))
+    if lo >= 0:
         return _minmax(raw)
-    return _minmax(np.maximum(raw, 0)) - _minmax(np.maximum(-raw, 0)) * 0.5
+    p, q, c = (float(v[0]) for v in signed_coefficients(np.array([lo]), np.array([hi])))
+    out = np.maximum(raw, 0) * p
+    out += np.minimum(raw, 0) * q
+    out += c
+    return out
 
 
 def _on_rows(on_channel: tuple[ChannelBlock, np.ndarray] | None, arr: np.ndarray, idx: np.ndarray, *,
@@ -348,6 +370,43 @@ def _rate_signal(name: str, ab: tuple[np.ndarray, np.ndarray], of_row: np.ndarra
     if draws is not None and explore:
         draws.rate_draws[name] = (a, b, at, ref)
     return rate_signal(drawn, at, ref)
+
+
+def quality_values(cat: Catalog, strategy: Strategy, channel: str, idx: np.ndarray, rng: np.random.Generator,
+                   on_channel: tuple[ChannelBlock, np.ndarray] | None = None, draws: Draws | None = None
+                   ) -> tuple[np.ndarray, np.ndarray | None]:
+    """The quality signal of candidate rows ``idx`` before scaling, and with exploration which candidates
+    were explored (their draw above the posterior's mean + 2 sd): the posterior mean of engagement per
+    delivery on the channel, or with exploration one of each candidate's pooled posterior draws
+    (``posterior_samples``; a fresh Beta draw before the channel has statistics). ``draws``: filled for
+    ``propensities``."""
+    post = posterior(cat, channel)  # per-row arrays memoised per stats refresh
+    if not strategy.exploration:
+        if post is None:
+            a, b = quality_posterior(cat, channel, idx)
+            return a / (a + b), None
+        return _on_rows(on_channel, post[2], idx), None
+    if post is None:
+        a, b = quality_posterior(cat, channel, idx)
+        sample = rng.beta(a, b)
+        if draws is not None and sample.size:
+            lo = float(sample.min())
+            draws.quality_ab = (a, b, lo, float(sample.max()) - lo)
+        mean = a / (a + b)
+        return sample, sample > mean + 2 * np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
+    samples = posterior_samples(cat, channel, post)
+    sample = _pooled_draw_on(on_channel, samples, idx, rng)  # one of each candidate's pre-drawn samples
+    if draws is not None:
+        lo = float(sample.min()) if sample.size else 0.0
+        draws.quality = (samples, lo, (float(sample.max()) - lo) if sample.size else 0.0)
+    return sample, sample > _on_rows(on_channel, post[3], idx)
+
+
+def popularity_values(cat: Catalog, channel: str, idx: np.ndarray,
+                      on_channel: tuple[ChannelBlock, np.ndarray] | None = None) -> np.ndarray | None:
+    """log1p(popularity) of candidate rows ``idx`` before scaling; None before any statistics."""
+    log_pop = channel_log_popularity(cat, channel)
+    return None if log_pop is None else _on_rows(on_channel, log_pop, idx)
 
 
 def drawn_weights(strategy: Strategy, rng: np.random.Generator) -> dict[str, float]:
@@ -420,34 +479,14 @@ def score_candidates(
             sig["collaborative"] = _minmax(collab)
     explored = np.zeros(m, dtype=bool)
     if strategy.weight("quality"):
-        post = posterior(cat, channel)  # per-row arrays memoised per stats refresh
-        if post is None:
-            a, b = quality_posterior(cat, channel, idx)
-            mean = a / (a + b)
-            threshold = mean + 2 * np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
-        elif strategy.exploration:  # the pooled draws below need only the threshold, not alpha and beta
-            threshold = _on_rows(on_channel, post[3], idx)
-        else:
-            mean = _on_rows(on_channel, post[2], idx)
-        if strategy.exploration:
-            if post is None:
-                sample = rng.beta(a, b)
-                if draws is not None and sample.size:
-                    lo = float(sample.min())
-                    draws.quality_ab = (a, b, lo, float(sample.max()) - lo)
-            else:  # one of each candidate's pre-drawn posterior samples
-                sample = _pooled_draw_on(on_channel, posterior_samples(cat, channel, post), idx, rng)
-            explored = sample > threshold
-            if draws is not None and post is not None:
-                lo = float(sample.min()) if sample.size else 0.0
-                draws.quality = (posterior_samples(cat, channel, post), lo, (float(sample.max()) - lo) if sample.size else 0.0)
-            sig["quality"] = _minmax(sample)
-        else:
-            sig["quality"] = _minmax(mean)
+        raw, drawn = quality_values(cat, strategy, channel, idx, rng, on_channel, draws)
+        sig["quality"] = _minmax(raw)
+        if drawn is not None:
+            explored = drawn
     if strategy.weight("popularity"):
-        log_pop = channel_log_popularity(cat, channel)
-        if log_pop is not None:
-            sig["popularity"] = _minmax(_on_rows(on_channel, log_pop, idx))
+        pop = popularity_values(cat, channel, idx, on_channel)
+        if pop is not None:
+            sig["popularity"] = _minmax(pop)
     if strategy.weight("freshness"):
         sig["freshness"] = freshness(cat, idx, now, strategy.freshness_half_life_days, on_channel=on_channel)
     if aud.stage and strategy.weight("lifecycle"):

@@ -25,10 +25,11 @@ from contenthub.experiments.runtime import Override
 from contenthub.hub import Hub
 from contenthub.i18n import _, current_language
 from contenthub.library import taxonomy
-from contenthub.recommend import caps, doccache, groups, reservations, users
+from contenthub.audience import caps, groups, reservations, users
+from contenthub.recommend import doccache
 from contenthub.recommend.catalog import Catalog, catalog
 from contenthub.recommend.models import Pick, Recommendation
-from contenthub.recommend.profiles import Profile, audience_for, group_audience, load_profile
+from contenthub.audience.profiles import Profile, audience_for, group_audience, load_profile
 from contenthub.recommend.ranking import (
     Audience, Draws, candidate_rows, common_reasons, explain, mmr, propensities, recent_rows, score_candidates,
 )

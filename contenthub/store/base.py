@@ -19,6 +19,7 @@ from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 import numpy as np
 
+from contenthub.store.columns import EventColumns
 from contenthub.store.query import AssetFilter, AssetSort, EventQuery, Hit, HitPage
 
 CounterDeltas = list[tuple[str, str, dict[str, float]]]
@@ -145,6 +146,20 @@ class Store(Protocol):
     def delete_events(self, q: EventQuery) -> int:
         """Erase events (privacy erasure of a user)."""
 
+    def event_scan_parts(self) -> list[Any]:
+        """Parts of the whole event log for ``event_columns(part=...)``, each a few hundred thousand events,
+        that can be read in parallel (opaque to callers; one part when the backend reads in one stream)."""
+
+    def event_columns(self, channel: str, types: tuple[str, ...], *, user_ids: list[str] | None = None,
+                      part: Any = None) -> EventColumns:
+        """Events as numpy columns (``columns.EventColumns``) for readers that vectorise over millions of
+        events (recommend.batch): those of ``user_ids``, or of one ``part`` of ``event_scan_parts``, or
+        all. Events without a user are left out."""
+
+    def doc_field_columns(self, collection: str, fields: tuple[str, ...]) -> dict[str, list[str]]:
+        """``id`` and the top-level ``fields`` ('' when absent or null) of every document of ``collection``,
+        as columns, in one pass (recommend.batch reads every user's ``created_at`` and ``merged_into``)."""
+
     def delete_counters(self, collection: str, key: str) -> None: ...
 
     def get_docs(self, collection: str, doc_ids: list[str]) -> dict[str, dict[str, Any]]: ...
@@ -152,11 +167,6 @@ class Store(Protocol):
     def doc_field(self, collection: str, doc_ids: list[str], field: str) -> dict[str, Any]:
         """One top-level field of each stored doc (None when absent), without decoding whole bodies:
         event ingestion's bulk user look-up."""
-
-    def event_columns(self, user_ids: list[str] | None = None) -> dict[str, tuple[Any, ...]]:
-        """Events (of the given users, else all) as columns — user_id, type, asset_id, channel, ts (epoch
-        seconds), value, recommendation_id, reserved (a served event that reserved a send) — for readers
-        that vectorise over many events."""
 
     def event_counts(self, group_by: tuple[str, ...], q: EventQuery) -> list[tuple[tuple[Any, ...], int, float]]:
         """Aggregate counts and value sums grouped by event fields (e.g. ('asset_id','channel','type'))."""
@@ -176,6 +186,10 @@ class Store(Protocol):
 
     def scan_counters(self, collection: str) -> Iterator[tuple[str, str, float]]:
         """Every (key, field, value) of a collection: for periodic refreshes, never the hot path."""
+
+    def prepare(self) -> list[str]:
+        """Create what the store needs before first use (``contenthub store init``); one line per thing
+        made ready, for the operator."""
 
     def integrity_check(self) -> bool: ...
 

@@ -29,11 +29,8 @@ def init(
     settings = Settings()
     store = open_url(url or settings.resolved_store_url(), settings=settings, prefix=prefix)
     try:
-        if store.backend == "elasticsearch":
-            for alias in store.init():  # type: ignore[attr-defined]
-                typer.echo(f"ready: {alias} → {store.schema.concrete(alias.rsplit('-', 1)[1])}")  # type: ignore[attr-defined]
-        else:
-            typer.echo(f"ready: SQLite schema version {store.schema_version()}")  # type: ignore[attr-defined]
+        for line in store.prepare():
+            typer.echo(f"ready: {line}")
         if not store.integrity_check():
             typer.secho("integrity check failed", fg=typer.colors.RED, err=True)
             raise typer.Exit(1)

@@ -144,6 +144,9 @@ class ElasticBase:
         """Create every index and alias now (``contenthub store init``) instead of on first write."""
         return self.schema.ensure_all()
 
+    def prepare(self) -> list[str]:
+        return [f"{alias} → {self.schema.concrete(alias.rsplit('-', 1)[1])}" for alias in self.init()]
+
     def drop(self) -> None:
         """Delete every index of this prefix (tests, and replacing a copy target)."""
         self.schema.delete_all()

@@ -16,6 +16,7 @@ from contenthub.errors import ConflictError
 from contenthub.i18n import _
 from contenthub.store import elastic_query as eq
 from contenthub.store import es_intents
+from contenthub.store.columns import doc_columns_of
 from contenthub.store.elastic.client import MAX_RETRIES, RECOVERY_EVERY, ElasticBase
 from contenthub.store.es_docs import StoreError
 from contenthub.store.es_docs import key_id as _key_id
@@ -174,3 +175,10 @@ class ElasticDocuments(ElasticBase, ABC):
         self._wrote("docs")
         es_intents.write(self, collection, docs, list(delete))
 
+    def doc_field_columns(self, collection: str, fields: tuple[str, ...]) -> dict[str, list[str]]:
+        self._refresh("docs")
+        docs = ((h["_source"]["id"], h["_source"].get("body") or {})
+                for hits in self._scan("docs", self._list_query(collection, None),
+                                       source=["id", *(f"body.{f}" for f in fields)])
+                for h in hits)
+        return doc_columns_of(docs, fields)

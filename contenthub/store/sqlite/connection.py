@@ -263,6 +263,10 @@ class SQLiteBase:
     def schema_version(self) -> int:
         return int(self._conn().execute("SELECT MAX(version) FROM schema_version").fetchone()[0])
 
+    def prepare(self) -> list[str]:
+        """Opening the store ran the migrations already."""
+        return [f"SQLite schema version {self.schema_version()}"]
+
 
     def now(self) -> datetime:
         return utcnow()

@@ -10,6 +10,7 @@ from typing import Any
 
 from contenthub.errors import ConflictError
 from contenthub.i18n import _
+from contenthub.store.columns import doc_columns_of
 from contenthub.store.sqlite.connection import SQLiteBase, _chunks, _dumps, _json_path
 from contenthub.timeutil import to_iso, utcnow
 
@@ -116,10 +117,9 @@ class SQLiteDocuments(SQLiteBase):
                 out[did] = value
         return out
 
-
-    def packed_doc_fields(self, collection: str, fields: tuple[str, ...]) -> dict[str, list[str]]:
-        """``id`` and the top-level ``fields`` ('' when absent or null) of every document of ``collection``,
-        extracted by SQLite's JSON functions in one pass (no Python JSON decoding)."""
+    def doc_field_columns(self, collection: str, fields: tuple[str, ...]) -> dict[str, list[str]]:
+        """Extracted by SQLite's JSON functions and joined into one string per field (no Python JSON
+        decoding); decoded document by document when a value holds the separator U+001F."""
         for f in fields:
             if not f.replace("_", "").isalnum():
                 raise ValueError(f"bad field name {f!r}")
@@ -128,5 +128,6 @@ class SQLiteDocuments(SQLiteBase):
                                    {"sep": "\x1f", "c": collection}).fetchone()
         out = {name: (v.split("\x1f") if row[0] else []) for name, v in zip(("id", *fields), row[1:], strict=True)}
         if any(len(v) != row[0] for v in out.values()):
-            raise ValueError("a value contains the separator U+001F")
+            rows = self._conn().execute("SELECT id, body FROM docs WHERE collection=?", (collection,)).fetchall()
+            return doc_columns_of(((r[0], json.loads(r[1])) for r in rows), fields)
         return out

@@ -16,7 +16,7 @@ from contenthub.config import PHONE_SALT_FILE
 from contenthub.errors import NotFoundError
 from contenthub.hub import Hub
 from contenthub.journeys import triggers as journey_triggers
-from contenthub.recommend import group_profiles
+from contenthub.audience import group_profiles
 from contenthub.recommend.models import Identity, User, UserIn
 from contenthub.timeutil import to_iso, utcnow
 from contenthub.i18n import _
@@ -188,7 +188,7 @@ def erase_user(hub: Hub, user_id: str) -> dict[str, int]:
 
     Ids merged into this user are erased with it. What remains is the audit entry saying it happened.
     """
-    from contenthub.recommend import groups as groups_service
+    from contenthub.audience import groups as groups_service
     from contenthub.store.query import EventQuery
 
     doc = find_user(hub, user_id)

@@ -13,8 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from contenthub import bad_records
 from contenthub.hub import Hub
-from contenthub.recommend import group_profiles, lifecycle, rates
+from contenthub.audience import group_profiles, lifecycle
+from contenthub.recommend import rates
 from contenthub.recommend.catalog import Catalog
 from contenthub.recommend.engagement import (
     ALL_CHANNELS,
@@ -28,9 +30,12 @@ from contenthub.recommend.engagement import (
     read_decayed,
 )
 from contenthub.recommend.ranking import Audience
-from contenthub.recommend.scoring import BLOCKING_TYPES, RATE_PRIOR_DELIVERIES, rate_posterior_rows
+from contenthub.recommend.scoring import (
+    BLOCKING_TYPES,
+    RATE_PRIOR_DELIVERIES,
+    rate_posterior_rows,
+)
 from contenthub.store.query import EventQuery
-from contenthub import bad_records
 from contenthub.timeutil import from_iso, to_iso
 
 HISTORY_DAYS = 180
@@ -188,17 +193,25 @@ def group_audience(hub: Hub, cat: Catalog, gprof: Profile, group_id: str, purpos
     """A group's audience from its kept profile (``group_profiles``) and its own profile ``gprof``, and the
     member count the kept profile sums: tag weights and topic/type rates of the members and the group's
     own events pooled, the vector the mix of the most engaged assets, the lifecycle fit the purpose's
-    scenes. One counter read, whatever the group's size."""
-    member_counters, member_assets, count = group_profiles.kept_profile(hub, group_id, now)
+    scenes. A one-field read whatever the group's size, while the kept profile is unchanged
+    (``group_profiles.kept_profile``)."""
+    kept = group_profiles.kept_profile(hub, group_id)
     half = hub.settings.profile_half_life_days
     weights = dict(gprof.weights)
-    for f, v in read_decayed(member_counters, now, half).items():
+    for f, v in read_decayed(kept.counters, now, half).items():
         weights[f] = weights.get(f, 0.0) + v
     own = audience_for(hub, cat, gprof, now)
     recent = dict(own.recent_positive)
-    for aid, w in member_assets.items():
+    # the VECTOR_EVENTS heaviest of own and member weights summed are among the own assets and the
+    # VECTOR_EVENTS heaviest member assets: the rest of the (thousands of) member assets need no look
+    inv = 1.0 / decay_scale(now, half)
+    taken = 0
+    for aid, w in kept.assets:
+        if taken >= VECTOR_EVENTS:
+            break
         if aid in cat.index:
-            recent[aid] = recent.get(aid, 0.0) + w
+            recent[aid] = recent.get(aid, 0.0) + w * inv
+            taken += 1
     top = sorted(recent.items(), key=lambda kv: -kv[1])[:VECTOR_EVENTS]
     vector, rows, w_arr, norm = None, [], None, 1.0
     if top:
@@ -217,7 +230,7 @@ def group_audience(hub: Hub, cat: Catalog, gprof: Profile, group_id: str, purpos
         topic_prior=topic[1] if topic else None, type_ab=ctype[0] if ctype else None,
         type_prior=ctype[1] if ctype else None, purpose=purpose,
     )
-    return aud, count
+    return aud, kept.members
 
 
 def merge_audiences(parts: list[Audience]) -> Audience:
