@@ -1,6 +1,15 @@
 """SQLite connections and the write path every role shares: one connection per thread for reads, one
 write transaction at a time per process and one writer at a time across processes (the lock file), the
 background WAL checkpoint, and migrations.
+
+Why writes run on the caller's thread under a lock, not on one writer thread per process as Datasette
+does (datasette/database.py: ``execute_write_fn`` queues a function, ``_execute_writes`` runs it on the
+one write connection): #19 measured both in one run, alternating with main (bench/RESULTS.md, "#19 store
+split"; ``bench/ingest.py --sqlite-writer thread``). Ingestion was as fast either way within the box's
+drift, and the thread cost more CPU per event (a hand-off and a GIL switch per write). At equal speed
+the lock is the simpler: no thread to start, feed and stop, a failed write raises on the caller's own
+stack, nested writes need no "am I the writer thread" test, and the thread would not remove the lock
+file — API worker processes still need it to take turns on the file.
 """
 
 from __future__ import annotations
