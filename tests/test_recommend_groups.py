@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from contenthub.library.models import Asset
 from contenthub.audience import group_profiles, groups, profiles, users
+from contenthub.library.models import Asset
 from contenthub.recommend import events, service
 from contenthub.recommend.catalog import refresh_now
 from contenthub.recommend.engagement import PROFILE

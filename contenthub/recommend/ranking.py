@@ -63,31 +63,50 @@ class Ranked:
     explored: bool
 
 
-def minmax_coefficients(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The scaling rule of every scaled signal, per row of candidates with extremes ``lo`` and ``hi``:
-    (scale, offset) with minmax(x) = x·scale + offset, so that the row's values span [0, 1]; a flat row
-    gives 0 (all ≤ 0) or 0.5. One user's request is the one-row case of the batch's blocks of users."""
+def minmax_scalars(lo: float, hi: float) -> tuple[float, float]:
+    """The scaling rule of every scaled signal, for candidates with extremes ``lo`` and ``hi``:
+    (scale, offset) with minmax(x) = x·scale + offset, so that the values span [0, 1]; flat values give
+    0 (all ≤ 0) or 0.5. One request applies it to its candidates (``_minmax``), the batch to each user's
+    row of a block (``minmax_coefficients``)."""
     span = hi - lo
-    flat = span < 1e-12
-    scale = np.where(flat, 0.0, 1.0 / np.where(flat, 1.0, span))
-    return scale, np.where(flat, np.where(hi <= 0, 0.0, 0.5), -lo * scale)
+    if span < 1e-12:
+        return 0.0, 0.0 if hi <= 0 else 0.5
+    scale = 1.0 / span
+    return scale, -lo * scale
+
+
+def signed_scalars(lo: float, hi: float) -> tuple[float, float, float]:
+    """Affinity's scaling rule — minmax of the positive part minus half the minmax of the negative part —
+    as (p, q, c): scaled = p·max(x, 0) + q·min(x, 0) + c (both parts' extremes follow from x's)."""
+    p, c1 = minmax_scalars(max(lo, 0.0), max(hi, 0.0))
+    q, c2 = minmax_scalars(max(-hi, 0.0), max(-lo, 0.0))  # of max(−x, 0) = −min(x, 0)
+    return p, 0.5 * q, c1 - 0.5 * c2
+
+
+_minmax_rows = np.frompyfunc(minmax_scalars, 2, 2)
+_signed_rows = np.frompyfunc(signed_scalars, 2, 3)
+
+
+def minmax_coefficients(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``minmax_scalars`` of each row's extremes (a block of users in the batch)."""
+    scale, offset = _minmax_rows(lo, hi)
+    return np.asarray(scale, dtype=np.float64), np.asarray(offset, dtype=np.float64)
 
 
 def signed_coefficients(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Affinity's scaling rule — minmax of the positive part minus half the minmax of the negative part —
-    per row, as (p, q, c): scaled = p·max(x, 0) + q·min(x, 0) + c (both parts' extremes follow from x's)."""
-    p, c1 = minmax_coefficients(np.maximum(lo, 0.0), np.maximum(hi, 0.0))
-    q, c2 = minmax_coefficients(np.maximum(-hi, 0.0), np.maximum(-lo, 0.0))  # of max(−x, 0) = −min(x, 0)
-    return p, 0.5 * q, c1 - 0.5 * c2
+    """``signed_scalars`` of each row's extremes."""
+    p, q, c = _signed_rows(lo, hi)
+    return np.asarray(p, dtype=np.float64), np.asarray(q, dtype=np.float64), np.asarray(c, dtype=np.float64)
 
 
 def _minmax(x: np.ndarray) -> np.ndarray:
     if x.size == 0:
         return x
-    scale, offset = minmax_coefficients(np.array([np.minimum.reduce(x)], dtype=np.float64),
-                                        np.array([np.maximum.reduce(x)], dtype=np.float64))
-    out = x * float(scale[0])  # a Python float keeps a float32 signal float32
-    out += float(offset[0])
+    scale, offset = minmax_scalars(float(np.minimum.reduce(x)), float(np.maximum.reduce(x)))
+    if scale == 0.0:
+        return np.full_like(x, offset)
+    out = x * scale  # a Python float keeps a float32 signal float32
+    out += offset
     return out
 
 
@@ -305,7 +324,7 @@ def similarity(cat: Catalog, aud: Audience, idx: np.ndarray, on_channel: tuple[C
 
 
 def _signed_minmax(raw: np.ndarray) -> np.ndarray:
-    """Affinity's scaling (``signed_coefficients``) of one request's candidates. When no candidate scores
+    """Affinity's scaling (``signed_scalars``) of one request's candidates. When no candidate scores
     below zero (a profile without negative tag weights, most of them) the negative part is all zeros and
     the rule is ``_minmax`` of ``raw`` itself."""
     if raw.size == 0:
@@ -313,7 +332,7 @@ def _signed_minmax(raw: np.ndarray) -> np.ndarray:
     lo, hi = float(np.minimum.reduce(raw)), float(np.maximum.reduce(raw))
     if lo >= 0:
         return _minmax(raw)
-    p, q, c = (float(v[0]) for v in signed_coefficients(np.array([lo]), np.array([hi])))
+    p, q, c = signed_scalars(lo, hi)
     out = np.maximum(raw, 0) * p
     out += np.minimum(raw, 0) * q
     out += c
