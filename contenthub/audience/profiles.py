@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from contenthub import bad_records
-from contenthub.hub import Hub
 from contenthub.audience import group_profiles, lifecycle
+from contenthub.hub import Hub
 from contenthub.recommend import rates
 from contenthub.recommend.catalog import Catalog
 from contenthub.recommend.engagement import (
@@ -115,13 +115,13 @@ def audience_for(hub: Hub, cat: Catalog, profile: Profile, now: datetime) -> Aud
     recent: dict[str, float] = {}
     for ev in profile.events:
         if ev["type"] in POSITIVE and ev.get("asset_id") in cat.index:
-            w = EVENT_WEIGHTS[ev["type"]] * decay_scale(from_iso(ev["ts"]), half) / now_scale
-            recent[ev["asset_id"]] = recent.get(ev["asset_id"], 0.0) + w
+            weight = EVENT_WEIGHTS[ev["type"]] * decay_scale(from_iso(ev["ts"]), half) / now_scale
+            recent[ev["asset_id"]] = recent.get(ev["asset_id"], 0.0) + weight
             if len(recent) >= VECTOR_EVENTS:
                 break
     vector = None
     rows: list[int] = []
-    w = None
+    w: np.ndarray | None = None
     norm = 1.0
     if recent:
         rows = [cat.index[a] for a in recent]

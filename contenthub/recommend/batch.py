@@ -4,8 +4,9 @@
 segment, tonight" (1M users × a few ms). Here the same profile facts and the same signals as
 ``ranking.score_candidates`` are computed for a block of users with array operations:
 
-- events are read as columns (no JSON): in one sequential scan of the event log when a large share of
-  the users is asked for (random look-ups by user cost ~9 µs per event), else per chunk of users;
+- events are read as numpy columns (``Store.event_columns``): in one sequential scan of the event log,
+  part by part, when a large share of the users is asked for (random look-ups by user cost a page read
+  per event), else per chunk of users;
 - similarity and the collaborative signal are a sparse row of the user's assets times a dense asset ×
   candidate matrix built once per call (lazily, only the rows someone refers to): vectors · candidate
   vectorsᵀ (the user vector is a weighted sum of engaged asset vectors, and min-max scaling ignores
@@ -21,10 +22,14 @@ segment, tonight" (1M users × a few ms). Here the same profile facts and the sa
   (numpy, scipy and SQLite release the GIL), so every core works; with a scan, the log's ranges are
   read and the matrices built on the pool while the user documents are read.
 
-The rules and the engagement-rate signals are not copies: caps (``caps.counted_sends``,
-``caps.capped_targets``), the lifecycle stage (``lifecycle.stages_of``) and the topic and content-type
-rate signals (``scoring``) are the functions the per-user path calls, here over arrays of users; events
-come from the store as numpy columns (``Store.event_columns``), by user or in parts of one scan.
+The rules and the signals are not copies: caps (``caps.counted_sends``, ``caps.capped_targets``), the
+lifecycle stage (``lifecycle.stages_of``), the topic and content-type rate signals (``scoring``), the
+scaling of every signal (``ranking.minmax_coefficients``, ``ranking.signed_coefficients``: one request is
+their one-row case), the quality and popularity values (``ranking.quality_values``,
+``ranking.popularity_values``), freshness, lifecycle fit and appeal are the functions the per-user path
+calls, here over arrays of users. What batch adds is how a block's raw similarity, affinity and
+collaborative values are computed (sparse products instead of one user's dot products) and how exclusions
+are applied to a block (masked cells instead of fewer candidates).
 
 Two documented differences from ``next_for_user``: tag weights and the topic/type rate evidence come
 from the events with the assets' *current* features and topics (the profile counters froze them at
@@ -51,17 +56,17 @@ import numpy as np
 from scipy import sparse
 
 from contenthub import bad_records
-from contenthub.hub import Hub
 from contenthub.audience import caps, lifecycle, users
-from contenthub.recommend import csr
-from contenthub.recommend.catalog import Catalog, catalog
-from contenthub.recommend.engagement import ENGAGED, EVENT_WEIGHTS, NEGATIVE, POSITIVE
 from contenthub.audience.profiles import (
     HISTORY_DAYS,
     HISTORY_LIMIT,
     VECTOR_EVENTS,
     population_rates,
 )
+from contenthub.hub import Hub
+from contenthub.recommend import csr
+from contenthub.recommend.catalog import Catalog, catalog
+from contenthub.recommend.engagement import ENGAGED, EVENT_WEIGHTS, NEGATIVE, POSITIVE
 from contenthub.recommend.ranking import (
     appeal_posterior,
     candidate_mask,
@@ -607,8 +612,11 @@ class _Scorer:
         self.col_of = np.full(len(cat), -1, dtype=np.int64)
         self.col_of[idx] = np.arange(idx.size)
         vec_c = np.ascontiguousarray(cat.vectors[idx].T)  # dim × candidates
-        self.sim = (_LazyRows(len(cat), idx.size, lambda rows, out: np.matmul(cat.vectors[rows], vec_c, out=out))
-                    if self.w_sim else None)
+
+        def sim_rows(rows: np.ndarray, out: np.ndarray) -> None:
+            np.matmul(cat.vectors[rows], vec_c, out=out)
+
+        self.sim = _LazyRows(len(cat), idx.size, sim_rows) if self.w_sim else None
         # candidates × features, sparse: affinity is (candidate features) · (user tag weights), a few
         # short row additions per candidate over a block's dense tag weights
         self.feat_c = cat.features[idx].tocsr().astype(np.float32)
@@ -765,6 +773,7 @@ class _Scorer:
         """The collaborative signal, computed over the modelled candidates (columns < n_model) only: the
         others score 0, which enters a user's min/max unless all of them are excluded for the user."""
         width, ex_r, ex_c = self.n_model, b.ex_r, b.ex_c
+        assert b.engaged is not None and b.has_engaged is not None  # the caller's condition
         raw = np.asarray(b.engaged @ self.collab.m, dtype=np.float32)
         m = raw.shape[0]
         inside = ex_c < width
