@@ -18,16 +18,23 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from contenthub.audience import group_profiles, users
+from contenthub.error_text import pydantic_message
 from contenthub.hub import Hub
+from contenthub.i18n import _
 from contenthub.journeys import triggers as journey_triggers
 from contenthub.library import taxonomy
-from contenthub.audience import group_profiles, users
 from contenthub.recommend import doccache, learning, topics
 from contenthub.recommend.engagement import counter_deltas
-from contenthub.recommend.models import EVENT_TYPES, EventIn, Identity, IngestResult, RejectedEvent, is_entity_id
+from contenthub.recommend.models import (
+    EVENT_TYPES,
+    EventIn,
+    Identity,
+    IngestResult,
+    RejectedEvent,
+    is_entity_id,
+)
 from contenthub.timeutil import EARLIEST, to_iso, utcnow
-from contenthub.error_text import pydantic_message
-from contenthub.i18n import _
 
 MAX_BATCH = 10000
 MEMO_TTL = 60.0  # seconds an ingestion memo (assets, live users) is trusted without a touch
