@@ -1,6 +1,6 @@
 """Bench: two ways to keep exact event counters on Elasticsearch without scripts, on the same batches.
 
-- ``per_key_cas`` (what store/elastic.py does): one document per (collection, key); a batch's deltas are
+- ``per_key_cas`` (what store/elastic/counters.py does): one document per (collection, key); a batch's deltas are
   added by read (mget) → add → conditional write (``if_seq_no``), retried on conflict; each document
   remembers the batches it took, so re-applying a batch after a crash changes nothing. Reads are one
   real-time GET.

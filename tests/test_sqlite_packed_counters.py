@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from contenthub.store import sqlite as sq
+from contenthub.store.sqlite import counters as sq
 from contenthub.store.copy import copy_store
 from contenthub.store.sqlite import PACK_MAX_FIELDS, PACK_MIN_FIELDS, PACKED_FIELD, SQLiteStore
 

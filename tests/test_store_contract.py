@@ -391,7 +391,7 @@ def test_knn_with_filters(library: Store) -> None:
 def test_sqlite_selective_knn_is_exact_among_the_filtered_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A filter that keeps few of the nearest candidates falls back to an exact search among the rows SQL keeps
     (matched by integer rowid), including a vector that was stored before its asset."""
-    from contenthub.store import sqlite as sqlite_store
+    from contenthub.store.sqlite import search as sqlite_store
 
     monkeypatch.setattr(sqlite_store, "KNN_CANDIDATES", 1)
     store = open_test_store("sqlite", tmp_path)
@@ -604,6 +604,36 @@ def test_media_files(store: Store) -> None:
     assert store.media_path("cd" * 32) is None and store.open_media("cd" * 32) is None
 
 
+def test_media_records_once_on_either_store(store: Store) -> None:
+    """The bytes go through the shared media folder code (store/media.py), the record through the store's
+    own metadata: one record per hash, the first one standing, as ``store copy`` reads them back."""
+    sha = "ef" * 32
+    for mime in ("image/png", "image/jpeg"):
+        tmp = store.media_tmp_dir() / f"upload-{mime.replace('/', '-')}"
+        tmp.write_bytes(b"same bytes")
+        store.put_media_file(tmp, sha, 10, mime)
+    records = [m for m in store.iter_media() if m["sha256"] == sha]  # type: ignore[attr-defined]
+    assert [(m["size"], m["mime"]) for m in records] == [(10, "image/png")]
+
+
+def test_field_reads_without_whole_documents(library: Store) -> None:
+    fields = library.asset_fields(["eye1", "nope", "cof1", "eye1"], ("tags", "missing_field", "title"))
+    assert set(fields) == {"eye1", "cof1"}
+    assert fields["eye1"] == {"tags": ["护眼", "科普"], "missing_field": None, "title": "护眼小课堂：20-20-20 法则"}
+    library.put_doc("people", "p1", {"merged_into": "p2", "n": 1})
+    library.put_doc("people", "p2", {"n": 2})
+    library.put_doc("people", "p3", {"n": 3})
+    library.delete_doc("people", "p3")
+    assert library.doc_field("people", ["p1", "p2", "p3", "p9"], "merged_into") == {"p1": "p2", "p2": None}
+
+
+def test_capabilities_are_declared(store: Store) -> None:
+    assert store.capabilities.local_reads is (store.backend == "sqlite")
+    assert isinstance(store, Store)
+    lines = store.prepare()
+    assert lines and all(isinstance(line, str) for line in lines)
+
+
 def test_integrity_and_clock(store: Store) -> None:
     store.put_doc("keys", "k", {"v": 1})
     assert store.integrity_check() is True
@@ -632,7 +662,7 @@ def test_es_versioned_indices_behind_aliases(es_store: Any) -> None:
 
 @pytest.mark.es
 def test_es_counter_batch_recovers_after_crash(es_store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from contenthub.store import elastic
+    import contenthub.store.elastic.events as elastic
 
     real = es_store._apply_counters
     monkeypatch.setattr(es_store, "_apply_counters", lambda *a: (_ for _ in ()).throw(SystemExit("crash")))
@@ -653,7 +683,7 @@ def test_es_counter_batch_recovers_after_crash(es_store: Any, monkeypatch: pytes
 @pytest.mark.es
 def test_es_counter_batch_partly_applied_is_finished_once(es_store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """A crash after some counter docs took the batch: recovery adds it to the others only."""
-    from contenthub.store import elastic
+    import contenthub.store.elastic.events as elastic
 
     real_bulk = es_store._bulk
     state = {"counter_bulks": 0}

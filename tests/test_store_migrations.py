@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import contenthub.store.sqlite as sqlite_module
+import contenthub.store.sqlite.connection as sqlite_module
 from contenthub.store.query import AssetFilter
 from contenthub.store.sqlite import SQLiteStore
 from contenthub.store.sqlite_migrations import MIGRATIONS

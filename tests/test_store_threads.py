@@ -82,7 +82,7 @@ def test_ingested_batches_are_checkpointed_in_the_background(tmp_path: Path, mon
     the thread."""
     import time
 
-    from contenthub.store import sqlite as sq
+    from contenthub.store.sqlite import connection as sq
 
     monkeypatch.setattr(sq, "CHECKPOINT_EVENTS", 50)
     store = SQLiteStore(tmp_path / "db.sqlite", tmp_path / "media")

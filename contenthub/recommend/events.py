@@ -27,9 +27,9 @@ from contenthub.recommend import topics
 from contenthub.audience.engagement import counter_deltas
 from contenthub.audience.models import Identity, is_entity_id
 from contenthub.recommend.models import EVENT_TYPES, EventIn, IngestResult, RejectedEvent
-from contenthub.timeutil import EARLIEST, to_iso, utcnow
 from contenthub.error_text import pydantic_message
 from contenthub.i18n import _
+from contenthub.timeutil import EARLIEST, to_iso, utcnow
 
 MAX_BATCH = 10000
 MEMO_TTL = 60.0  # seconds an ingestion memo (assets, live users) is trusted without a touch
@@ -153,13 +153,12 @@ def _memo(hub: Hub, name: str) -> dict[str, Any]:
 
 def _assets(hub: Hub, asset_ids: list[str]) -> dict[str, dict[str, Any]]:
     """The batch's assets, as much of each as ingestion reads (existence and the profile features):
-    the SQLite store extracts those fields without decoding whole bodies; other stores load the docs.
+    the store extracts those fields without decoding whole bodies.
     Known assets come from the process memo (see ``_memo``)."""
     known = _memo(hub, "assets")
     missing = [a for a in asset_ids if a not in known]
     if missing:
-        fields = getattr(hub.store, "asset_fields", None)
-        known.update(fields(missing, ASSET_FIELDS) if fields else hub.store.get_assets(missing))
+        known.update(hub.store.asset_fields(missing, ASSET_FIELDS))
     return {a: known[a] for a in asset_ids if a in known}
 
 
@@ -169,9 +168,7 @@ def _live_users(hub: Hub, user_ids: list[str]) -> set[str]:
     known = _memo(hub, users.USERS)
     missing = [u for u in user_ids if u not in known]
     if missing:
-        field = getattr(hub.store, "doc_field", None)
-        merged = (field(users.USERS, missing, "merged_into") if field else
-                  {uid: doc.get("merged_into") for uid, doc in hub.store.get_docs(users.USERS, missing).items()})
+        merged = hub.store.doc_field(users.USERS, missing, "merged_into")
         known.update((uid, True) for uid, into in merged.items() if not into)
     return {u for u in user_ids if u in known}
 

@@ -174,10 +174,10 @@ class NextContentFastPath:
         hub = scope["app"].state.hub
         digest = keys.cache_key(raw)
         principal = keys.cached_principal(hub.store, digest)
-        if principal is None and hub.store.backend == "sqlite":
+        if principal is None and hub.store.capabilities.local_reads:
             # Remembered keys expire every KEY_CACHE_TTL seconds, for every request in flight at once; sending
             # them all to the route (threadpool, dependency solving) stalled each worker for ~200 ms every
-            # 2 s under load. On SQLite re-verifying is one indexed read and a SHA-256 (~30 µs), done here.
+            # 2 s under load. On a local store re-verifying is one indexed read and a SHA-256 (~30 µs), done here.
             principal = keys.verify_and_remember(hub.store, raw, digest)
         if principal is None or not allows(principal.role, Perm.recommend_read):
             return None

@@ -15,7 +15,7 @@ def open_store(settings: Settings) -> Store:
 
         return SQLiteStore(Path(url.removeprefix("sqlite:///")), settings.media_dir)
     if url.startswith(("elasticsearch://", "elasticsearch+https://", "http://", "https://")):
-        from contenthub.store.elastic import ElasticStore  # type: ignore[import-not-found]
+        from contenthub.store.elastic import ElasticStore
 
         return ElasticStore(url, settings)
     raise ValueError(

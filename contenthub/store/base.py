@@ -11,7 +11,8 @@ their own calls because they need search, kNN, streaming bytes or idempotent bul
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, runtime_checkable
@@ -32,9 +33,22 @@ def flat_deltas(deltas: CounterDeltas) -> list[tuple[str, str, str, float]]:
     return [(c, k, f, v) for c, k, fields in deltas for f, v in fields.items()]
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What differs between backends in ways callers may plan around (never in what they get back).
+
+    Declared here so domain code asks ``store.capabilities`` instead of probing for methods or testing
+    ``store.backend`` names."""
+
+    local_reads: bool
+    """A point read is a call into this process (an embedded file), not a network round trip: re-reading
+    beats caching when a cache would have to be invalidated or refreshed under load."""
+
+
 @runtime_checkable
 class Store(Protocol):
     backend: str
+    capabilities: Capabilities
 
     def close(self) -> None: ...
 
@@ -56,7 +70,7 @@ class Store(Protocol):
 
     def delete_doc(self, collection: str, doc_id: str) -> bool: ...
 
-    def put_docs_atomic(self, collection: str, docs: dict[str, dict[str, Any]], delete: list[str] = ()) -> None:
+    def put_docs_atomic(self, collection: str, docs: dict[str, dict[str, Any]], delete: Sequence[str] = ()) -> None:
         """Replace several docs of one collection together: after a crash, all or none of them are
         stored once the store has recovered. SQLite makes them visible at once; Elasticsearch applies
         them in order — every doc but the last, the last, then the deletions — so a concurrent reader
@@ -70,6 +84,10 @@ class Store(Protocol):
     def get_asset(self, asset_id: str) -> dict[str, Any] | None: ...
 
     def get_assets(self, asset_ids: list[str]) -> dict[str, dict[str, Any]]: ...
+
+    def asset_fields(self, asset_ids: list[str], fields: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+        """Some top-level fields of each stored asset (absent and null both read as None), without
+        decoding whole bodies: event ingestion needs only the tags of ~10,000 assets per batch."""
 
     def filter_assets(
         self, flt: AssetFilter, *, sort: AssetSort = "updated_desc", limit: int = 20, offset: int = 0
@@ -146,6 +164,10 @@ class Store(Protocol):
 
     def get_docs(self, collection: str, doc_ids: list[str]) -> dict[str, dict[str, Any]]: ...
 
+    def doc_field(self, collection: str, doc_ids: list[str], field: str) -> dict[str, Any]:
+        """One top-level field of each stored doc (None when absent), without decoding whole bodies:
+        event ingestion's bulk user look-up."""
+
     def event_counts(self, group_by: tuple[str, ...], q: EventQuery) -> list[tuple[tuple[Any, ...], int, float]]:
         """Aggregate counts and value sums grouped by event fields (e.g. ('asset_id','channel','type'))."""
 
@@ -164,6 +186,10 @@ class Store(Protocol):
 
     def scan_counters(self, collection: str) -> Iterator[tuple[str, str, float]]:
         """Every (key, field, value) of a collection: for periodic refreshes, never the hot path."""
+
+    def prepare(self) -> list[str]:
+        """Create what the store needs before first use (``contenthub store init``); one line per thing
+        made ready, for the operator."""
 
     def integrity_check(self) -> bool: ...
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -13,14 +13,14 @@ from contenthub.config import Settings
 store_app = typer.Typer(help="Store: create indices/tables, copy everything between SQLite and Elasticsearch.",
                         no_args_is_help=True)
 
-UrlArg = Annotated[Optional[str], typer.Argument(
+UrlArg = Annotated[str | None, typer.Argument(
     help="Store URL: sqlite:///path/contenthub.db or elasticsearch://host:9200 (default: the configured store).")]
 
 
 @store_app.command()
 def init(
     url: UrlArg = None,
-    prefix: Annotated[Optional[str], typer.Option(help="Elasticsearch index prefix (default: settings)")] = None,
+    prefix: Annotated[str | None, typer.Option(help="Elasticsearch index prefix (default: settings)")] = None,
 ) -> None:
     """Create what the store needs before first use: SQLite tables (migrations) or every Elasticsearch
     index with its alias (otherwise each index is created on its first write)."""
@@ -29,11 +29,8 @@ def init(
     settings = Settings()
     store = open_url(url or settings.resolved_store_url(), settings=settings, prefix=prefix)
     try:
-        if store.backend == "elasticsearch":
-            for alias in store.init():  # type: ignore[attr-defined]
-                typer.echo(f"ready: {alias} → {store.schema.concrete(alias.rsplit('-', 1)[1])}")  # type: ignore[attr-defined]
-        else:
-            typer.echo(f"ready: SQLite schema version {store.schema_version()}")  # type: ignore[attr-defined]
+        for line in store.prepare():
+            typer.echo(f"ready: {line}")
         if not store.integrity_check():
             typer.secho("integrity check failed", fg=typer.colors.RED, err=True)
             raise typer.Exit(1)
@@ -45,17 +42,17 @@ def init(
 def copy_cmd(
     src: Annotated[str, typer.Argument(help="Source store URL.")],
     dst: Annotated[str, typer.Argument(help="Destination store URL.")],
-    src_prefix: Annotated[Optional[str], typer.Option(help="Index prefix of an Elasticsearch source.")] = None,
-    dst_prefix: Annotated[Optional[str], typer.Option(help="Index prefix of an Elasticsearch destination.")] = None,
-    src_media: Annotated[Optional[Path], typer.Option(help="Media folder of the source (default: beside the "
+    src_prefix: Annotated[str | None, typer.Option(help="Index prefix of an Elasticsearch source.")] = None,
+    dst_prefix: Annotated[str | None, typer.Option(help="Index prefix of an Elasticsearch destination.")] = None,
+    src_media: Annotated[Path | None, typer.Option(help="Media folder of the source (default: beside the "
                                                             "SQLite file, or DATA_DIR/media).")] = None,
-    dst_media: Annotated[Optional[Path], typer.Option(help="Media folder of the destination.")] = None,
+    dst_media: Annotated[Path | None, typer.Option(help="Media folder of the destination.")] = None,
     force: Annotated[bool, typer.Option(help="Copy into a destination that already holds data (upserts by id).")] = False,
     sample: Annotated[int, typer.Option(help="Records of each kind spot-checked after the copy.")] = 50,
-    src_data: Annotated[Optional[Path], typer.Option(help="Data folder of the source, where its secrets "
+    src_data: Annotated[Path | None, typer.Option(help="Data folder of the source, where its secrets "
                                                            "(.phone_salt, .session_secret) are (default: the SQLite "
                                                            "file's folder, or DATA_DIR).")] = None,
-    dst_data: Annotated[Optional[Path], typer.Option(help="Data folder the destination will run with; the "
+    dst_data: Annotated[Path | None, typer.Option(help="Data folder the destination will run with; the "
                                                            "secrets are copied there (default: the SQLite file's "
                                                            "folder, the parent of --dst-media, or DATA_DIR).")] = None,
     replace_secrets: Annotated[bool, typer.Option(help="Replace a different secret already in the destination's "
@@ -96,7 +93,7 @@ def copy_cmd(
 @store_app.command()
 def migrate(
     url: UrlArg = None,
-    prefix: Annotated[Optional[str], typer.Option(help="Elasticsearch index prefix (default: settings)")] = None,
+    prefix: Annotated[str | None, typer.Option(help="Elasticsearch index prefix (default: settings)")] = None,
     keep_old: Annotated[bool, typer.Option(help="Keep each old index (write-blocked) for a manual rollback.")] = False,
     dry_run: Annotated[bool, typer.Option(help="Only say which indices would move.")] = False,
 ) -> None:

@@ -6,12 +6,11 @@ copied as they are), counters, media metadata and — when the two stores use di
 bytes. Every write is an upsert by id, so a copy interrupted half way can simply be run again.
 
 The ``Store`` interface has no "list every collection" or "overwrite a counter" call (domain code
-never needs them), so each backend gets a small adapter here with those few bulk reads and writes.
+never needs them), so each backend implements those few bulk reads and writes too (``BulkIO``).
 """
 
 from __future__ import annotations
 
-import json
 import random
 import shutil
 from collections import defaultdict
@@ -19,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import filetype
 import numpy as np
@@ -33,8 +32,10 @@ from contenthub.timeutil import from_iso, to_iso, utcnow
 BATCH = 1000
 
 
-class Raw(Protocol):
-    """The bulk reads and writes a copy needs beyond the Store interface."""
+@runtime_checkable
+class BulkIO(Protocol):
+    """The bulk reads and writes a copy needs beyond the ``Store`` interface (each backend has them: the
+    SQLite store in store/sqlite/copy_io.py, Elasticsearch in store/elastic/copy_io.py)."""
 
     def collections(self) -> list[str]: ...
     def iter_doc_versions(self, collection: str) -> Iterator[list[tuple[str, dict[str, Any], int]]]: ...
@@ -47,74 +48,11 @@ class Raw(Protocol):
     def record_media(self, sha256: str, size: int, mime: str, created_at: str) -> None: ...
 
 
-class SQLiteRaw:
-    """Reads and writes the SQLite tables directly (same schema as contenthub/store/sqlite_migrations.py)."""
-
-    def __init__(self, store: Any) -> None:
-        self.store = store
-
-    def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
-        return self.store._conn().execute(sql, params).fetchall()
-
-    def collections(self) -> list[str]:
-        return [r[0] for r in self._rows("SELECT DISTINCT collection FROM docs ORDER BY collection")]
-
-    def iter_doc_versions(self, collection: str) -> Iterator[list[tuple[str, dict[str, Any], int]]]:
-        last = ""
-        while rows := self._rows("SELECT id, body, version FROM docs WHERE collection=? AND id>? ORDER BY id LIMIT ?",
-                                 (collection, last, BATCH)):
-            last = rows[-1][0]
-            yield [(r[0], json.loads(r[1]), int(r[2])) for r in rows]
-
-    def import_docs(self, collection: str, rows: list[tuple[str, dict[str, Any], int]]) -> None:
-        now = to_iso(utcnow())
-        with self.store._tx() as tx:
-            tx.executemany(
-                "INSERT INTO docs (collection, id, body, version, updated_at) VALUES (?,?,?,?,?) "
-                "ON CONFLICT (collection, id) DO UPDATE SET body=excluded.body, version=excluded.version, "
-                "updated_at=excluded.updated_at",
-                [(collection, d, json.dumps(b, ensure_ascii=False, separators=(",", ":"), default=str), v, now)
-                 for d, b, v in rows],
-            )
-
-    def iter_assets(self, batch: int = BATCH) -> Iterator[list[dict[str, Any]]]:
-        last = ""
-        while rows := self._rows("SELECT id, body FROM assets WHERE id>? ORDER BY id LIMIT ?", (last, batch)):
-            last = rows[-1][0]
-            yield [json.loads(r[1]) for r in rows]
-
-    def iter_vectors(self, batch: int = BATCH) -> Iterator[list[tuple[str, str, np.ndarray]]]:
-        last = ""
-        while rows := self._rows("SELECT asset_id, model_id, vec FROM vectors WHERE asset_id>? ORDER BY asset_id "
-                                 "LIMIT ?", (last, batch)):
-            last = rows[-1][0]
-            yield [(r[0], r[1], np.frombuffer(r[2], dtype=np.float32).copy()) for r in rows]
-
-    def counter_collections(self) -> list[str]:
-        return [r[0] for r in self._rows("SELECT DISTINCT collection FROM counters ORDER BY collection")]
-
-    def set_counters(self, collection: str, rows: dict[str, dict[str, float]]) -> None:
-        with self.store._tx() as tx:
-            tx.executemany("DELETE FROM counters WHERE collection=? AND key=?", [(collection, k) for k in rows])
-            tx.executemany("INSERT INTO counters (collection, key, field, value) VALUES (?,?,?,?)",
-                           [(collection, k, f, v) for k, fields in rows.items() for f, v in fields.items()])
-
-    def iter_media(self) -> Iterator[dict[str, Any]]:
-        for r in self._rows("SELECT sha256, size, mime, created_at FROM media ORDER BY sha256"):
-            yield {"sha256": r[0], "size": int(r[1]), "mime": r[2], "created_at": r[3]}
-
-    def record_media(self, sha256: str, size: int, mime: str, created_at: str) -> None:
-        with self.store._tx() as tx:
-            tx.execute("INSERT OR IGNORE INTO media (sha256, size, mime, created_at) VALUES (?,?,?,?)",
-                       (sha256, size, mime, created_at))
-
-
-def raw_for(store: Store) -> Raw:
-    if store.backend == "sqlite":
-        return SQLiteRaw(store)
-    if store.backend == "elasticsearch":
-        return store  # type: ignore[return-value]  # ElasticStore implements these itself
-    raise ValueError(f"no copy support for the {store.backend} backend")
+def raw_for(store: Store) -> BulkIO:
+    """The store's bulk calls (TypeError for a backend without them)."""
+    if not isinstance(store, BulkIO):
+        raise TypeError(f"no copy support for the {store.backend} backend")
+    return store
 
 
 def open_url(url: str, *, settings: Settings, prefix: str | None = None, media_dir: Path | None = None) -> Store:
@@ -185,11 +123,11 @@ def copy_store(src: Store, dst: Store, *, progress: bool = True, sample: int = 2
 
     for collection in rs.collections():
         with bar(f"docs:{collection}", src.count_docs(collection)) as pb:
-            for rows in rs.iter_doc_versions(collection):
-                rd.import_docs(collection, rows)
-                for row in rows:
+            for docs in rs.iter_doc_versions(collection):
+                rd.import_docs(collection, docs)
+                for row in docs:
                     keep("docs", (collection, *row))
-                pb.update(len(rows))
+                pb.update(len(docs))
 
     with bar("assets", src.count_assets(AssetFilter())) as pb:
         for assets in rs.iter_assets(BATCH):
@@ -199,14 +137,14 @@ def copy_store(src: Store, dst: Store, *, progress: bool = True, sample: int = 2
             pb.update(len(assets))
 
     with bar("vectors", sum(src.vector_model_ids().values())) as pb:
-        for rows in rs.iter_vectors(BATCH):
+        for vector_rows in rs.iter_vectors(BATCH):
             by_model: dict[str, dict[str, np.ndarray]] = defaultdict(dict)
-            for aid, model, vec in rows:
+            for aid, model, vec in vector_rows:
                 by_model[model][aid] = vec
                 keep("vectors", (aid, vec))
             for model, vectors in by_model.items():
                 dst.put_vectors(model, vectors)
-            pb.update(len(rows))
+            pb.update(len(vector_rows))
 
     with bar("events", src.count_events()) as pb:
         for events in src.iter_events(batch=5000):
@@ -247,10 +185,9 @@ def copy_store(src: Store, dst: Store, *, progress: bool = True, sample: int = 2
         for sha, path in _unrecorded_media_files(src, {m["sha256"] for m in media}):
             head = path.read_bytes()[:8192]
             kind = filetype.guess(head)
-            info = {"sha256": sha, "size": path.stat().st_size, "mime": kind.mime if kind else "application/octet-stream",
-                    "created_at": to_iso(utcnow())}
-            _copy_media_file(src, dst, info)
-            rd.record_media(info["sha256"], info["size"], info["mime"], info["created_at"])
+            size, mime, created_at = path.stat().st_size, kind.mime if kind else "application/octet-stream", to_iso(utcnow())
+            _copy_media_file(src, dst, {"sha256": sha, "size": size, "mime": mime})
+            rd.record_media(sha, size, mime, created_at)
 
     return verify(src, dst, samples, counter_totals)
 
@@ -319,8 +256,8 @@ def verify(src: Store, dst: Store, samples: dict[str, list[Any]],
             report.problems.append(f"event {ev['id']} differs or is missing")
     for collection, key in samples.get("counters", []):
         report.checked += 1
-        a, b = src.get_counters(collection, key), dst.get_counters(collection, key)
-        if a.keys() != b.keys() or not all(np.isclose(a[f], b[f], rtol=1e-12, atol=1e-9) for f in a):
+        was, now = src.get_counters(collection, key), dst.get_counters(collection, key)
+        if was.keys() != now.keys() or not all(np.isclose(was[f], now[f], rtol=1e-12, atol=1e-9) for f in was):
             report.problems.append(f"counters {collection}/{key} differ")
     for m in samples.get("media", []):
         report.checked += 1
@@ -332,7 +269,7 @@ def verify(src: Store, dst: Store, samples: dict[str, list[Any]],
 
 def _counter_total(store: Store, collection: str) -> tuple[int, float]:
     n, total = 0, 0.0
-    for _, _, value in store.scan_counters(collection):
+    for _key, _field, value in store.scan_counters(collection):
         n += 1
         total += value
     return n, total

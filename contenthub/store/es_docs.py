@@ -1,4 +1,4 @@
-"""Single-document building blocks of the Elasticsearch store, shared by store/elastic.py and
+"""Single-document building blocks of the Elasticsearch store, shared by store/elastic/ and
 store/es_intents.py: ids, a document as read (with what a compare-and-set needs), conditional writes,
 and how a failed bulk write is reported."""
 

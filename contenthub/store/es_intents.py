@@ -50,14 +50,14 @@ from contenthub.errors import ConflictError
 from contenthub.store.es_docs import Raw, key_id, live_version, write_failure, write_op
 
 if TYPE_CHECKING:
-    from contenthub.store.elastic import ElasticStore
+    from contenthub.store.elastic.documents import ElasticDocuments
 
 INTENT = "_intent"  # reserved collection in the docs index
 INTENT_GRACE = 30.0  # an intent older than this is taken as its writer's crash, and replayed
 MAX_ROUNDS = 200
 
 
-def write(store: ElasticStore, collection: str, docs: dict[str, dict[str, Any]], delete: list[str]) -> None:
+def write(store: ElasticDocuments, collection: str, docs: dict[str, dict[str, Any]], delete: list[str]) -> None:
     from_key = {key_id(collection, d): d for d in [*docs, *delete]}
     snapshot = store._mget("docs", list(from_key))
     recreated = [d for d in dict.fromkeys(delete) if d in docs]
@@ -74,12 +74,12 @@ def write(store: ElasticStore, collection: str, docs: dict[str, dict[str, Any]],
     store._delete_quietly("docs", key_id(INTENT, intent_id))
 
 
-def _step(store: ElasticStore, collection: str, doc_id: str, snapshot: dict[str, Raw], *, delete: bool) -> dict[str, Any]:
+def _step(store: ElasticDocuments, collection: str, doc_id: str, snapshot: dict[str, Raw], *, delete: bool) -> dict[str, Any]:
     raw = snapshot.get(key_id(collection, doc_id))
     return {"id": doc_id, "delete": delete, "seq": raw.seq_no if raw else None, "term": raw.primary_term if raw else None}
 
 
-def apply(store: ElasticStore, intent_id: str, body: dict[str, Any], *, replay: bool,
+def apply(store: ElasticDocuments, intent_id: str, body: dict[str, Any], *, replay: bool,
           known: dict[str, Raw] | None = None) -> None:
     """The steps of an intent in their order: puts but the last, the last put, deletions. On one shard
     (the default) one bulk request keeps that order — a shard applies a bulk's items one after another,
@@ -95,7 +95,7 @@ def apply(store: ElasticStore, intent_id: str, body: dict[str, Any], *, replay: 
             _apply_phase(store, intent_id, body, phase, replay=replay, known=known)
 
 
-def _apply_phase(store: ElasticStore, intent_id: str, body: dict[str, Any], phase: list[dict[str, Any]], *,
+def _apply_phase(store: ElasticDocuments, intent_id: str, body: dict[str, Any], phase: list[dict[str, Any]], *,
                  replay: bool, known: dict[str, Raw] | None = None) -> None:
     collection = body["collection"]
     alias = store.schema.alias("docs")
@@ -145,7 +145,7 @@ def _unchanged(raw: Raw | None, step: dict[str, Any]) -> bool:
     return raw is not None and raw.seq_no == step["seq"] and raw.primary_term == step["term"]
 
 
-def recover(store: ElasticStore, *, grace: float | None = None) -> int:
+def recover(store: ElasticDocuments, *, grace: float | None = None) -> int:
     """Replay the intents of writers that did not finish (oldest first); returns how many."""
     store._refresh("docs")
     older = time.time() - (INTENT_GRACE if grace is None else grace)

@@ -4,7 +4,7 @@ Why at the store boundary: domain code must never catch Elasticsearch or sqlite3
 know which backend it has), and the HTTP layer must answer an outage with 503 + ``Retry-After`` in one
 handler, not a 500 from wherever the client library's exception happened to surface. So each backend
 names its outage exceptions in a ``classify`` function, and ``translate_outages`` wraps every public
-method of the backend's class (and every generator it returns) to re-raise those as
+method of the backend's class (its own and its mixins') (and every generator it returns) to re-raise those as
 ``StoreUnavailableError``, with the original chained for the log. Everything else passes through
 unchanged, so a backend's own control flow (409s, not-found) is untouched.
 """
@@ -61,6 +61,7 @@ def _wrap(fn: Callable[..., Any], backend: str, classify: Classify) -> Callable[
                     raise
                 raise converted from exc
 
+        gen_wrapper.__outage_wrapped__ = True  # type: ignore[attr-defined]
         return gen_wrapper
 
     @functools.wraps(fn)
@@ -73,6 +74,7 @@ def _wrap(fn: Callable[..., Any], backend: str, classify: Classify) -> Callable[
                 raise
             raise converted from exc
 
+    wrapper.__outage_wrapped__ = True  # type: ignore[attr-defined]
     return wrapper
 
 
@@ -81,8 +83,10 @@ def translate_outages(backend: str, classify: Classify) -> Callable[[C], C]:
     ``StoreUnavailableError``. Private helpers are not wrapped: they run inside a public method."""
 
     def decorate(cls: C) -> C:
-        for name, attr in list(vars(cls).items()):
-            if (name.startswith("_") and name != "__init__") or not inspect.isfunction(attr):
+        for name in dir(cls):  # the class's own methods and those of its role mixins (store/sqlite/, …)
+            attr = inspect.getattr_static(cls, name)
+            if ((name.startswith("_") and name != "__init__") or not inspect.isfunction(attr)
+                    or getattr(attr, "__outage_wrapped__", False)):
                 continue
             setattr(cls, name, _wrap(attr, backend, classify))
         return cls

@@ -1,0 +1,84 @@
+"""Elasticsearch assets: their documents (with the analysed terms full text searches), filters and facets."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from contenthub.store import analysis
+from contenthub.store import elastic_query as eq
+from contenthub.store.elastic.client import (
+    FACETS,
+    SCALAR_FACETS,
+    ElasticBase,
+    _dumps,
+    _raise_failures,
+)
+from contenthub.store.query import AssetFilter, AssetSort, Hit, HitPage
+
+
+class ElasticAssets(ElasticBase):
+    # --- assets ------------------------------------------------------------------------
+    def put_asset(self, asset: dict[str, Any]) -> None:
+        self.put_assets([asset])
+
+    def put_assets(self, assets: list[dict[str, Any]]) -> None:
+        """Partial updates (``doc_as_upsert``) so an asset's vector, written by put_vectors, survives
+        an edit of its text; ``json`` is a string, so it is replaced whole, never merged."""
+        if not assets:
+            return
+        alias = self.schema.ensure("assets")
+        ops = [({"update": {"_index": alias, "_id": a["id"], "retry_on_conflict": 5}},
+                {"doc": _asset_source(a), "doc_as_upsert": True}) for a in assets]
+        try:
+            _raise_failures(self._bulk(ops), "storing assets")
+        finally:
+            self._wrote("assets")
+
+    def get_asset(self, asset_id: str) -> dict[str, Any] | None:
+        raw = self._get("assets", asset_id, source_includes=["json"])
+        return json.loads(raw.src["json"]) if raw is not None and "json" in raw.src else None
+
+    def get_assets(self, asset_ids: list[str]) -> dict[str, dict[str, Any]]:
+        raws = self._mget("assets", asset_ids, source_includes=["json"])
+        return {aid: json.loads(r.src["json"]) for aid, r in raws.items() if "json" in r.src}
+
+    def asset_fields(self, asset_ids: list[str], fields: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+        """The whole asset is one stored JSON string here (its indexed fields are analysed copies), so this
+        is ``get_assets`` narrowed to ``fields``."""
+        return {aid: {f: a.get(f) for f in fields} for aid, a in self.get_assets(asset_ids).items()}
+
+    def filter_assets(
+        self, flt: AssetFilter, *, sort: AssetSort = "updated_desc", limit: int = 20, offset: int = 0
+    ) -> HitPage:
+        query = eq.asset_query(flt)
+        order = eq.ASSET_SORTS[sort]
+        if offset + limit <= 100_000:
+            resp = self._search("assets", query=query, sort=order, from_=offset, size=limit, source=False,
+                                track_total_hits=True)
+            hits = resp["hits"]["hits"]
+            total = int(resp["hits"]["total"]["value"])
+        else:
+            hits = self._page("assets", query, order, offset, limit, source=False, window=100_000)
+            total = self._count("assets", query)
+        return HitPage(hits=[Hit(h["_id"], 0.0) for h in hits], total=total)
+
+    def count_assets(self, flt: AssetFilter) -> int:
+        return self._count("assets", eq.asset_query(flt))
+
+    def asset_facet_counts(self, facet: str, flt: AssetFilter) -> dict[str, int]:
+        if facet not in FACETS and facet not in SCALAR_FACETS:
+            raise ValueError(f"unknown facet {facet}")
+        return {k[0]: n for k, n, _ignored in self._composite("assets", eq.asset_query(flt), (facet,), missing=False)}
+
+
+def _asset_source(a: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": a["id"], "json": _dumps(a), "title": a["title"], "body": a.get("body") or "",
+        "tags": a.get("tags") or [], "scenes": a.get("scenes") or [], "channels": a.get("channels") or [],
+        "stages": a.get("stages") or [], "kind": a.get("kind"), "content_type": a.get("content_type"),
+        "status": a.get("status"), "valid_from": a.get("valid_from"), "valid_until": a.get("valid_until"),
+        "created_at": a.get("created_at"), "updated_at": a.get("updated_at"), "terms": analysis.asset_terms(a),
+    }
+
+

@@ -1,0 +1,368 @@
+"""The Elasticsearch client side every role of ``ElasticStore`` shares: the store URL, outages, index
+aliases, read-your-own-writes refreshes, bulk requests, scans, composite aggregations and recovery."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+import orjson
+from elastic_transport import ConnectionError as TransportConnectionError
+from elastic_transport import ConnectionTimeout, TlsError
+from elasticsearch import ApiError, Elasticsearch
+from elasticsearch import NotFoundError as ESNotFound
+
+from contenthub.config import Settings
+from contenthub.store import es_json
+from contenthub.store.elastic_schema import KINDS, Indices
+from contenthub.store.es_docs import OUTAGE_STATUSES, Raw, StoreError
+from contenthub.store.es_docs import write_failure as _write_failure
+from contenthub.timeutil import utcnow
+
+FACETS = ("scenes", "channels", "tags", "stages")
+SCALAR_FACETS = ("kind", "content_type", "status")
+# Buckets per composite-aggregation page: each page is one request that visits every matching document,
+# so fewer, larger pages answer a many-group aggregation (the dashboard's per-user weeks) in fewer passes;
+# well under search.max_buckets (65,536).
+COMPOSITE_PAGE = 10_000
+EVENT_COLUMNS = ("id", "type", "user_id", "asset_id", "channel", "group_id", "recommendation_id", "ts", "value")
+INTERNAL_EVENT_FIELDS = ("_batch", "_deltas")
+
+COUNTER_BATCH = "_counter_batch"
+MEDIA = "_media"
+
+BULK_CHUNK = 2000  # documents per bulk request
+MGET_CHUNK = 1000
+SCAN_PAGE = 5000
+APPLIED_RETENTION = 1800.0  # how long a counter doc remembers the batches applied to it (≫ BATCH_GRACE)
+RECOVERY_EVERY = 60.0
+MAX_RETRIES = 200
+
+
+def _dumps(doc: Any) -> str:
+    # datetimes through ``str`` as before (orjson would write them in its own ISO form)
+    return orjson.dumps(doc, default=str, option=es_json.OPTIONS | orjson.OPT_PASSTHROUGH_DATETIME).decode()
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def parse_url(url: str) -> tuple[list[str], dict[str, str]]:
+    """``elasticsearch://host:port[,host:port…]?opt=v`` or ``http(s)://…`` → (one client URL per node, options).
+
+    Several hosts name the nodes of one cluster: the client spreads requests over them and fails over
+    when one does not answer. Credentials and a path prefix, when given, apply to every host
+    (``elasticsearch://user:pass@h1:9200,h2:9200/prefix``).
+    Options: ``refresh_interval`` (index setting, default 1s), ``shards``, ``replicas`` (for new indices).
+    """
+    parts = urlsplit(url)
+    scheme = {"elasticsearch": "http", "elasticsearch+https": "https"}.get(parts.scheme, parts.scheme)
+    if scheme not in ("http", "https"):
+        raise ValueError(f"not an Elasticsearch URL: {url!r}")
+    options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    unknown = set(options) - {"refresh_interval", "shards", "replicas"}
+    if unknown:
+        raise ValueError(f"unknown Elasticsearch URL option(s) {sorted(unknown)}; known: refresh_interval, shards, replicas")
+    userinfo, _ignored, hostlist = parts.netloc.rpartition("@")
+    hosts = [h.strip() for h in hostlist.split(",")]
+    if not hostlist or not all(hosts):
+        raise ValueError(f"no host in Elasticsearch URL {url!r}: write elasticsearch://host:9200[,host2:9200…]")
+    for host in hosts:
+        try:
+            urlsplit(f"//{host}").port  # noqa: B018 - raises on a port that is not a number
+        except ValueError:
+            raise ValueError(f"bad host {host!r} in Elasticsearch URL {url!r}: write host or host:port") from None
+    auth = f"{userinfo}@" if userinfo else ""
+    return [urlunsplit((scheme, auth + host, parts.path or "", "", "")) for host in hosts], options
+
+
+def outage_reason(exc: BaseException) -> str | None:
+    """What ``translate_outages`` asks: is this Elasticsearch exception an outage, and why (in words safe
+    to show a caller: no host names, no credentials)."""
+    if isinstance(exc, TlsError):
+        return None  # a certificate problem is configuration, not an outage
+    if isinstance(exc, ConnectionTimeout):
+        return "no node answered in time"
+    if isinstance(exc, TransportConnectionError):
+        return "no node of the cluster could be reached"
+    if isinstance(exc, ApiError) and exc.meta.status in OUTAGE_STATUSES:
+        return f"the cluster answered {exc.meta.status} ({exc.message})"
+    if isinstance(exc, ApiError) and exc.meta.status == 403 and "cluster_block_exception" in str(exc):
+        return "an index is read-only for now (a `store migrate` is copying it, or the disk is full)"
+    return None
+
+
+BulkOp = tuple[Mapping[str, Any], Mapping[str, Any] | None] | Mapping[str, Any]
+"""A bulk action with its source (None for a delete), or an action alone."""
+
+
+class ElasticBase:
+    """What every role mixin of ``ElasticStore`` builds on: the client, index names, refreshes, bulk
+    requests, scans."""
+
+    backend = "elasticsearch"
+
+    def _init_client(self, url: str, settings: Settings, prefix: str | None) -> None:
+        client_urls, options = parse_url(url)
+        self.url = url
+        self.prefix = (prefix or settings.es_index_prefix).lower()
+        # Every node of the URL, taken in turn (round robin); a node that fails to answer is set aside with
+        # a growing back-off and its request retried on the next one, so losing one node costs no request.
+        # No sniffing: the nodes named are the ones clients can reach (behind a proxy or NAT the addresses
+        # a cluster publishes may not be). A 429/502/503/504 is retried on another node as well.
+        self.es = Elasticsearch(client_urls, request_timeout=60, retry_on_timeout=True,
+                                max_retries=max(3, len(client_urls)), connections_per_node=64,
+                                serializers=es_json.SERIALIZERS)
+        refresh_interval = options.get("refresh_interval", "1s")
+        if refresh_interval.startswith("-"):
+            raise ValueError("refresh_interval must be positive: other API processes see writes at the next refresh")
+        self.schema = Indices(
+            self.es, self.prefix,
+            shards=int(options["shards"]) if "shards" in options else None,
+            replicas=int(options["replicas"]) if "replicas" in options else None,
+            refresh_interval=refresh_interval,
+        )
+        self._dirty: set[str] = set()  # kinds this process wrote to since its last refresh of them
+        self._refresh_locks = {kind: threading.Lock() for kind in KINDS}
+        self._unrefreshed_events: set[tuple[str | None, str | None]] = set()  # (user, group) of such events
+        self._last_recovery = 0.0
+        self._recovery_lock = threading.Lock()
+
+    # --- housekeeping ------------------------------------------------------------------
+    def close(self) -> None:
+        self.es.close()
+
+    def now(self) -> datetime:
+        return utcnow()
+
+    def init(self) -> list[str]:
+        """Create every index and alias now (``contenthub store init``) instead of on first write."""
+        return self.schema.ensure_all()
+
+    def prepare(self) -> list[str]:
+        return [f"{alias} → {self.schema.concrete(alias.rsplit('-', 1)[1])}" for alias in self.init()]
+
+    def drop(self) -> None:
+        """Delete every index of this prefix (tests, and replacing a copy target)."""
+        self.schema.delete_all()
+
+    def integrity_check(self) -> bool:
+        """The cluster answers and is not red, and each alias of this prefix points at one index."""
+        try:
+            health = self.es.cluster.health(timeout="10s")
+            existing = self.schema.existing()
+        except Exception:  # noqa: BLE001 - any failure to answer is "not healthy"
+            return False
+        if health["status"] == "red":
+            return False
+        return all(len(indices) == 1 for indices in existing.values())
+
+
+    # --- low-level helpers -------------------------------------------------------------
+    def _delete_quietly(self, kind: str, doc_id: str) -> None:
+        try:
+            self.es.delete(index=self._alias(kind), id=doc_id)
+        except ESNotFound:
+            pass
+
+    def _alias(self, kind: str) -> str:
+        return self.schema.alias(kind)
+
+    def _refresh(self, kind: str) -> None:
+        self._dirty.discard(kind)
+        if kind == "events":
+            self._unrefreshed_events.clear()
+        self._when_ready(kind, lambda: self.es.indices.refresh(index=self._alias(kind), ignore_unavailable=True,
+                                                               allow_no_indices=True))
+
+    def _wrote(self, kind: str) -> None:
+        """A write this process's next search of ``kind`` must see (read-your-own-writes without
+        ``refresh=wait_for``: the refresh is paid once by the next reader, not by every writer)."""
+        self._dirty.add(kind)
+
+    def _fresh(self, kind: str) -> None:
+        """Threads that search at once share one refresh: the first refreshes, the others wait for it and
+        find nothing left to do (unless a write landed meanwhile)."""
+        if kind in self._dirty:
+            with self._refresh_locks[kind]:
+                if kind in self._dirty:
+                    self._refresh(kind)
+
+    def _when_ready(self, kind: str, call: Callable[[], Any]) -> Any:
+        """Run ``call``; if it met a shard still starting (another process created the index a moment
+        ago: 503), wait for the index to be ready and run it once more."""
+        try:
+            return call()
+        except ApiError as exc:
+            if exc.meta.status != 503:
+                raise
+        self.schema.wait_ready(kind)
+        return call()
+
+    def _search(self, kind: str, *, fresh: bool = True, **body: Any) -> dict[str, Any]:
+        if fresh:
+            self._fresh(kind)
+        return self._when_ready(kind, lambda: self.es.search(index=self._alias(kind), ignore_unavailable=True,
+                                                             allow_no_indices=True, **body).body)
+
+    def _count(self, kind: str, query: dict[str, Any], *, fresh: bool = True) -> int:
+        if fresh:
+            self._fresh(kind)
+        resp = self._when_ready(kind, lambda: self.es.count(index=self._alias(kind), query=query,
+                                                            ignore_unavailable=True, allow_no_indices=True))
+        return int(resp["count"])
+
+    def _get(self, kind: str, doc_id: str, **kw: Any) -> Raw | None:
+        try:
+            r = self._when_ready(kind, lambda: self.es.get(index=self._alias(kind), id=doc_id, **kw))
+        except ESNotFound:
+            return None
+        return Raw(r["_source"], r["_seq_no"], r["_primary_term"])
+
+    def _mget(self, kind: str, ids: list[str], **kw: Any) -> dict[str, Raw]:
+        out: dict[str, Raw] = {}
+        for chunk in _chunks(list(dict.fromkeys(ids)), MGET_CHUNK):
+            docs = self._mget_chunk(kind, chunk, **kw)
+            if docs is None:
+                return out
+            for d in docs:
+                if d.get("found"):
+                    out[d["_id"]] = Raw(d.get("_source", {}), d["_seq_no"], d["_primary_term"])
+        return out
+
+    def _mget_chunk(self, kind: str, ids: list[str], **kw: Any) -> list[dict[str, Any]] | None:
+        """One mget; per-document errors (a shard still starting) are retried, never taken as 'missing'."""
+        for attempt in range(2):
+            try:
+                docs = self.es.mget(index=self._alias(kind), ids=ids, **kw)["docs"]
+            except ESNotFound:
+                return None
+            errors = [d["error"] for d in docs if "error" in d]
+            if not errors:
+                return docs
+            if all(isinstance(e, dict) and e.get("type") == "index_not_found_exception" for e in errors):
+                return None
+            if attempt == 0:
+                self.schema.wait_ready(kind)
+        raise StoreError(f"reading {kind}: {errors[0]}")
+
+    def _bulk(self, ops: Sequence[BulkOp], *, refresh: str | bool = False) -> list[tuple[str, dict[str, Any]]]:
+        """Send (action, source-or-None) pairs in chunks; returns (op type, result) per action.
+
+        With ``refresh=wait_for`` only the last chunk waits: one refresh covers all earlier chunks."""
+        out: list[tuple[str, dict[str, Any]]] = []
+        actions = _pair_ops(ops)
+        for i, chunk in enumerate(_chunks(actions, BULK_CHUNK)):
+            lines: list[Mapping[str, Any]] = []
+            for action, source in chunk:
+                lines.append(action)
+                if source is not None:
+                    lines.append(source)
+            last = i == (len(actions) - 1) // BULK_CHUNK
+            resp = self.es.bulk(operations=lines, refresh=refresh if last else False)
+            for item in resp["items"]:
+                (op, result), = item.items()
+                out.append((op, result))
+        return out
+
+    def _scan(self, kind: str, query: dict[str, Any], *, sort: list[Any] | None = None, page: int = SCAN_PAGE,
+              source: Any = True, limit: int | None = None, fresh: bool = True) -> Iterator[list[dict[str, Any]]]:
+        """Every hit of ``query`` in pages, on a point in time (a consistent view while paging)."""
+        if fresh:
+            self._fresh(kind)
+        try:
+            pit = self._when_ready(kind, lambda: self.es.open_point_in_time(index=self._alias(kind),
+                                                                            keep_alive="2m")["id"])
+        except ESNotFound:
+            return
+        sort = list(sort or []) + ["_shard_doc"]
+        after: list[Any] | None = None
+        seen = 0
+        try:
+            while limit is None or seen < limit:
+                size = page if limit is None else min(page, limit - seen)
+                body: dict[str, Any] = {"query": query, "size": size, "sort": sort, "source": source,
+                                        "pit": {"id": pit, "keep_alive": "2m"}, "track_total_hits": False}
+                if after is not None:
+                    body["search_after"] = after
+                resp = self.es.search(**body)
+                pit = resp.get("pit_id", pit)
+                hits = resp["hits"]["hits"]
+                if not hits:
+                    return
+                seen += len(hits)
+                after = hits[-1]["sort"]
+                yield hits
+                if len(hits) < size:
+                    return
+        finally:
+            try:
+                self.es.close_point_in_time(id=pit)
+            except ApiError:
+                pass
+
+    def _page(self, kind: str, query: dict[str, Any], sort: list[Any], offset: int, limit: int,
+              source: Any = True, window: int = 10_000, fresh: bool = True) -> list[dict[str, Any]]:
+        """Hits ``offset … offset+limit`` in ``sort`` order; past the index's result window by
+        walking a point in time with search_after (the skipped pages carry no source)."""
+        if limit <= 0:
+            return []
+        if offset + limit <= window:
+            resp = self._search(kind, query=query, sort=sort, from_=offset, size=limit, source=source,
+                                track_total_hits=False, fresh=fresh)
+            return resp["hits"]["hits"]
+        out: list[dict[str, Any]] = []
+        skipped = 0
+        for hits in self._scan(kind, query, sort=sort, page=10_000, source=source, limit=offset + limit, fresh=fresh):
+            for h in hits:
+                if skipped < offset:
+                    skipped += 1
+                else:
+                    out.append(h)
+        return out
+
+
+    def _composite(self, kind: str, query: dict[str, Any], fields: tuple[str, ...], *, missing: bool = True,
+                   sum_field: str | None = None) -> Iterator[tuple[tuple[Any, ...], int, float]]:
+        """Every bucket of a composite aggregation (paged with after_key: exact, however many groups)."""
+        after: dict[str, Any] | None = None
+        while True:
+            comp: dict[str, Any] = {"size": COMPOSITE_PAGE, "sources": [
+                {f"g{i}": {"terms": {"field": f, "missing_bucket": missing}}} for i, f in enumerate(fields)]}
+            if after is not None:
+                comp["after"] = after
+            agg: dict[str, Any] = {"composite": comp}
+            if sum_field:
+                agg["aggs"] = {"s": {"sum": {"field": sum_field}}}
+            resp = self._search(kind, query=query, size=0, aggs={"c": agg}, track_total_hits=False)
+            buckets = resp.get("aggregations", {}).get("c", {}).get("buckets", [])
+            for b in buckets:
+                key = tuple(b["key"][f"g{i}"] for i in range(len(fields)))
+                yield key, int(b["doc_count"]), float(b["s"]["value"]) if sum_field else 0.0
+            after = resp.get("aggregations", {}).get("c", {}).get("after_key")
+            if not buckets or after is None:
+                return
+
+
+def _pair_ops(ops: Iterable[BulkOp]) -> list[tuple[Mapping[str, Any], Mapping[str, Any] | None]]:
+    out: list[tuple[Mapping[str, Any], Mapping[str, Any] | None]] = []
+    for op in ops:
+        if isinstance(op, tuple):
+            out.append(op)
+        else:
+            out.append((op, None))
+    return out
+
+
+def _raise_failures(results: list[tuple[str, dict[str, Any]]], what: str) -> None:
+    bad = [r for _ignored, r in results if r.get("status", 500) >= 300]
+    if bad:
+        raise _write_failure(f"{what}: {len(bad)} failed, first: {bad[0].get('error')}",
+                             [r.get("status", 500) for r in bad])
+
+

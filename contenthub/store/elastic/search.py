@@ -1,0 +1,102 @@
+"""Elasticsearch search: full text over the analysed terms (BM25) and vectors (dense_vector kNN) on the
+asset documents."""
+
+from __future__ import annotations
+
+import base64
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from contenthub.store import elastic_query as eq
+from contenthub.store.elastic.assets import ElasticAssets
+from contenthub.store.elastic.client import _raise_failures
+from contenthub.store.elastic_schema import vector_field
+from contenthub.store.query import AssetFilter, Hit
+
+
+class ElasticSearch(ElasticAssets):
+    def text_search_assets(self, text: str, flt: AssetFilter, *, limit: int = 100) -> list[Hit]:
+        query = eq.text_query(text, flt)
+        if query is None or limit <= 0:
+            return []
+        resp = self._search("assets", query=query, size=min(limit, 10_000), source=False,
+                            sort=["_score", {"updated_at": "desc"}, {"id": "asc"}], track_total_hits=False)
+        return [Hit(h["_id"], float(h["_score"])) for h in resp["hits"]["hits"]]
+
+    def count_text_assets(self, text: str, flt: AssetFilter) -> int:
+        query = eq.text_query(text, flt)
+        return 0 if query is None else self._count("assets", query)
+
+    # --- vectors -----------------------------------------------------------------------
+    def put_vectors(self, model_id: str, vectors: dict[str, np.ndarray]) -> None:
+        """Vectors live on their asset's document (so kNN filters on the asset's facets), in the field
+        of their dimension. A vector for an asset that does not exist is dropped."""
+        if not vectors:
+            return
+        by_dim: dict[int, dict[str, np.ndarray]] = defaultdict(dict)
+        for aid, v in vectors.items():
+            arr = np.asarray(v, dtype=np.float32).reshape(-1)
+            by_dim[int(arr.shape[0])][aid] = arr
+        for dim in by_dim:
+            self.schema.ensure_vector_field(dim)
+        alias = self._alias("assets")
+        dims = self.schema.vector_dims()
+        ops = []
+        for dim, group in by_dim.items():
+            others = {vector_field(d): None for d in dims if d != dim}
+            for aid, arr in group.items():
+                doc = {vector_field(dim): arr.tolist(), "vec_b64": base64.b64encode(arr.tobytes()).decode(),
+                       "vector_model": model_id, "vector_dim": dim, **others}
+                ops.append(({"update": {"_index": alias, "_id": aid, "retry_on_conflict": 5}}, {"doc": doc}))
+        try:
+            results = self._bulk(ops)
+        finally:
+            self._wrote("assets")
+        _raise_failures([(op, r) for op, r in results if r["status"] != 404], "storing vectors")
+
+    def knn_assets(self, vector: np.ndarray, flt: AssetFilter, *, k: int = 20) -> list[Hit]:
+        """Top-level kNN with the filter applied inside the graph search (exact when the filter leaves
+        fewer docs than num_candidates). Elasticsearch scores cosine as (1 + cos) / 2; mapped back."""
+        q = np.asarray(vector, dtype=np.float32).reshape(-1)
+        dim = int(q.shape[0])
+        k = min(k, 10_000)
+        if k <= 0 or dim not in self.schema.vector_dims() or not np.any(q):
+            return []
+        knn: dict[str, Any] = {"field": vector_field(dim), "query_vector": q.tolist(), "k": k,
+                               "num_candidates": min(max(4 * k, 100), 10_000)}
+        clauses = eq.asset_filter(flt)
+        if clauses:
+            knn["filter"] = clauses
+        resp = self._search("assets", knn=knn, size=k, source=False, track_total_hits=False)
+        return [Hit(h["_id"], 2.0 * float(h["_score"]) - 1.0) for h in resp["hits"]["hits"]]
+
+    def get_vectors(self, asset_ids: list[str]) -> tuple[list[str], np.ndarray]:
+        raws = self._mget("assets", asset_ids, source_includes=["vec_b64"])
+        rows: dict[str, np.ndarray] = {}
+        for aid, raw in raws.items():
+            if raw.src.get("vec_b64"):
+                rows[aid] = _decode_vector(raw.src["vec_b64"])
+        if not rows:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        # Mid re-embedding to another dimension: keep the dimension most rows have.
+        dims = [r.shape[0] for r in rows.values()]
+        dim = max(set(dims), key=dims.count)
+        found = [a for a in asset_ids if a in rows and rows[a].shape[0] == dim]
+        return found, np.stack([rows[a] for a in found]) if found else np.zeros((0, dim), dtype=np.float32)
+
+    def vector_model_ids(self) -> dict[str, int]:
+        query = {"exists": {"field": "vector_model"}}
+        return {k[0]: n for k, n, _ignored in self._composite("assets", query, ("vector_model",), missing=False)}
+
+    def assets_missing_vectors(self, model_id: str, *, limit: int = 1000) -> list[str]:
+        query = {"bool": {"must_not": [{"term": {"vector_model": model_id}}]}}
+        hits = self._page("assets", query, [{"id": "asc"}], 0, limit, source=False, window=100_000)
+        return [h["_id"] for h in hits]
+
+
+def _decode_vector(b64: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(b64), dtype=np.float32).copy()
+
+
