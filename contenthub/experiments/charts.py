@@ -86,7 +86,7 @@ def difference_chart(report: Report, lang: str = "en") -> str | None:
         return None
     fig = _figure(7.5, 0.45 * len(rows) + 0.9)
     ax = fig.add_subplot()
-    for y, (label, est, low, high, direction) in enumerate(reversed(rows)):
+    for y, (_label, est, low, high, direction) in enumerate(reversed(rows)):
         color = COLORS.get(direction, COLORS["neutral"])
         ax.errorbar([est], [y], xerr=[[est - low], [high - est]], fmt="o", color=color, capsize=4, lw=1.6)
     ax.axvline(0, color="#1f2328", lw=0.8)

@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -276,7 +276,7 @@ def _candidates(rule: CadenceRule, week_start: date) -> tuple[list[_Candidate], 
             continue
         for hour in rule.open_hours:
             start = datetime(day.year, day.month, day.day, hour, tzinfo=zone)
-            back = start.astimezone(dt_timezone.utc).astimezone(zone)
+            back = start.astimezone(UTC).astimezone(zone)
             if back.replace(tzinfo=None) != start.replace(tzinfo=None):
                 notes.append(_("{day} {hour:02d}:00 does not exist in {zone} (DST)").format(
                     day=day.isoformat(), hour=hour, zone=zone_label(rule.zone)))
