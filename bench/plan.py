@@ -19,11 +19,11 @@ import platform
 import random
 import statistics
 import time
-from datetime import date, datetime, timedelta, UTC
+from datetime import UTC, date, datetime, timedelta
 
+from contenthub.occasions import dates_in_week
 from contenthub.publish.besttime import best_time_scores
 from contenthub.publish.export import to_csv, to_ics
-from contenthub.occasions import dates_in_week
 from contenthub.publish.planner import Pick, PickRequest, plan_week
 from contenthub.publish.rules import CHANNELS, CONTENT_TYPES, Audience, default_rules
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter, defaultdict
-from datetime import date, datetime, timedelta, UTC
+from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
@@ -18,8 +18,6 @@ import pytest
 from pydantic import ValidationError
 
 from contenthub.i18n import use_language
-from contenthub.publish.besttime import best_time_scores, prior_curve
-from contenthub.publish.export import to_csv, to_ics
 from contenthub.occasions import (
     DEFAULT_MARKETING_DATES,
     HolidayMark,
@@ -28,6 +26,8 @@ from contenthub.occasions import (
     raises_cadence,
     statutory_years,
 )
+from contenthub.publish.besttime import best_time_scores, prior_curve
+from contenthub.publish.export import to_csv, to_ics
 from contenthub.publish.planner import (
     AlreadySent,
     Pick,

@@ -8,12 +8,12 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 
 from icalendar import Calendar, Event
 
 from contenthub.occasions import HolidayMark
+
 from .planner import Slot
 
 CSV_COLUMNS = (
