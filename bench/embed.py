@@ -23,7 +23,7 @@ import numpy as np
 
 from contenthub.config import DEFAULT_MODEL_DIR
 from contenthub.embeddings import Embedder, load_embedder
-from contenthub.embeddings.e5_build import english_fallback_model_dir, ensure_default_model
+from contenthub.model_build import english_fallback_model_dir, ensure_default_model
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 BATCH = 32

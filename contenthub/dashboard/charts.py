@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from contenthub.labels import label
 from contenthub.dashboard.models import (
     AssetLeaders,
     ChannelHealth,
@@ -23,6 +22,7 @@ from contenthub.dashboard.models import (
     Retention,
 )
 from contenthub.dashboard.tables import Table
+from contenthub.labels import label
 
 Tr = Callable[[str], str]
 PALETTE = ["#0b6bcb", "#c4320a", "#099250", "#7a5af8", "#dc6803", "#656d76", "#e31b54", "#0e9384", "#4e5ba6",

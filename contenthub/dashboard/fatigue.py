@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import binomtest, fisher_exact
 
-from contenthub.i18n import _
-from contenthub.labels import label
 from contenthub.dashboard.models import Fatigue, FatigueBin
 from contenthub.dashboard.rollup import Rollup
+from contenthub.i18n import _
+from contenthub.labels import label
 
 TOP_BIN = 7  # the last bin holds 7 or more sends per week
 MIN_USER_WEEKS = 20  # a bin needs this many user-weeks before it can mark where mutes rise

@@ -66,7 +66,7 @@ def observed(r: Rollup, by: str = "week", weeks: int = 12) -> ObservedLtv:
     first-seen-week cohort that is the plain mean of cumulative revenue; for a source channel (users of
     many ages) it keeps the curve from dipping when recent, not yet spending users drop out of later weeks."""
     if not r.user_ids:
-        return ObservedLtv(by=by, weeks=weeks, curves=[],  # type: ignore[arg-type]
+        return ObservedLtv(by=by, weeks=weeks, curves=[],
                            missing=_("No user activity yet: there is no revenue to add up."))
     rel = r.first_week - r.week0
     if by == "week":
@@ -94,7 +94,7 @@ def observed(r: Rollup, by: str = "week", weeks: int = 12) -> ObservedLtv:
         missing = _("No users were first seen in the last {weeks} weeks.").format(weeks=weeks + 1)
     elif not float(r.revenue.sum()):
         missing = _("No conversions with a value yet: every cohort's revenue is 0 (send convert events with value).")
-    return ObservedLtv(by=by, weeks=weeks, curves=curves, missing=missing)  # type: ignore[arg-type]
+    return ObservedLtv(by=by, weeks=weeks, curves=curves, missing=missing)
 
 
 def _summary(r: Rollup, end: int) -> dict[str, np.ndarray]:
@@ -328,12 +328,12 @@ def write_attributes(hub: Hub, r: Rollup) -> int:
     """Copy predicted value and tier onto each user's attributes (``predicted_value``, ``predicted_tier``),
     where segments (``attr.predicted_tier``) and the recommender's user document see them. Each write is
     guarded by the document version, so a concurrent edit of the user is never overwritten (it is retried)."""
-    _ignored, pred = model(hub, r)
+    pred = model(hub, r)[1]
     written = 0
     tiers_: Any = _tier_of(pred["value"], pred["alive"], pred["cutoffs"]) if len(pred["users"]) else []
     for i, value, tier in zip(pred["users"], pred["value"], tiers_, strict=True):
         uid = r.user_ids[int(i)]
-        for _ignored in range(3):
+        for _attempt in range(3):
             found = hub.store.get_doc_version(users.USERS, uid)
             if found is None or found[0].get("merged_into"):
                 break

@@ -77,7 +77,7 @@ class Rollup:
 
 class Preparing(ProblemError):
     """No rollup yet and the first build is still running: a view answers at once with this instead of
-    holding the request for the build (tens of seconds at 100,000 users)."""
+    holding the request for the build, which takes long on a large hub (bench/RESULTS.md, "Operations dashboard")."""
 
     status = 503
     code = "preparing"

@@ -31,9 +31,9 @@ def _one_thread() -> Iterator[None]:
     """Run a tiny encode on one intra-op thread.
 
     Why: an 8-token query is too small to split, and on a busy machine torch's thread team waits for a
-    second core at every layer — measured at load 6 on 2 cores: 26 ms on one thread vs 95 ms on two (and
-    ~1 s per query at load 10, which made hybrid search p50 2 s in bench/library.py). Large passage batches
-    keep every thread. The setting is process-wide, so it is changed under a lock and restored.
+    second core at every layer, which made one query several times slower on two threads than on one
+    (figures and command: bench/RESULTS.md, "Content library"). Large passage batches keep every thread.
+    The setting is process-wide, so it is changed under a lock and restored.
     """
     import torch
 

@@ -14,15 +14,18 @@ import logging
 import warnings
 from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from contenthub.labels import label_in
 from contenthub.experiments.report import Report
+from contenthub.labels import label_in
+
+if TYPE_CHECKING:  # matplotlib itself is imported when a chart is drawn
+    from matplotlib.typing import RcKeyType
 
 COLORS = {"good": "#067647", "bad": "#b42318", "neutral": "#656d76"}
 LINE_COLORS = ("#656d76", "#0b6bcb", "#c4320a", "#7a5af8", "#099250", "#dc6803")
 # Browsers render the text (svg.fonttype 'none'), so Chinese variant names show with the page's fonts.
-FONT = {"svg.fonttype": "none", "font.family": "sans-serif", "font.size": 9,
+FONT: dict[RcKeyType, Any] = {"svg.fonttype": "none", "font.family": "sans-serif", "font.size": 9,
         # Per-glyph fallback (matplotlib >= 3.6) so Chinese labels are measured with a CJK font when one
         # is installed; missing families are skipped quietly.
         "font.sans-serif": ["DejaVu Sans", "WenQuanYi Zen Hei", "Noto Sans CJK SC", "Noto Sans CJK JP"]}
@@ -86,7 +89,7 @@ def difference_chart(report: Report, lang: str = "en") -> str | None:
         return None
     fig = _figure(7.5, 0.45 * len(rows) + 0.9)
     ax = fig.add_subplot()
-    for y, (label, est, low, high, direction) in enumerate(reversed(rows)):
+    for y, (_label, est, low, high, direction) in enumerate(reversed(rows)):
         color = COLORS.get(direction, COLORS["neutral"])
         ax.errorbar([est], [y], xerr=[[est - low], [high - est]], fmt="o", color=color, capsize=4, lw=1.6)
     ax.axvline(0, color="#1f2328", lw=0.8)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -25,7 +25,7 @@ def simulate(
     sequential: Annotated[bool, typer.Option(help="Report with always-valid (sequential) intervals.")] = False,
     seed: Annotated[int, typer.Option(help="Random seed of the simulated behaviour.")] = 7,
     key: Annotated[str, typer.Option(help="Experiment key to create.")] = "sim",
-    data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Run inside this data directory "
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Run inside this data directory "
                         "(default: a temporary one, deleted afterwards, so real data is never touched).")] = None,
 ) -> None:
     """Create users, assign them through next-content requests, send events with a known effect, report."""
@@ -51,10 +51,10 @@ def simulate(
 @sim_app.command()
 def report(
     key: Annotated[str, typer.Argument(help="Experiment key.")],
-    data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Data directory (default: CONTENTHUB_DATA_DIR or ./data)")] = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Data directory (default: CONTENTHUB_DATA_DIR or ./data)")] = None,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV instead of JSON.")] = False,
-    sequential: Annotated[Optional[bool], typer.Option(help="Override the experiment's sequential setting.")] = None,
-    correction: Annotated[Optional[str], typer.Option(help="none, holm or bh (default: the experiment's).")] = None,
+    sequential: Annotated[bool | None, typer.Option(help="Override the experiment's sequential setting.")] = None,
+    correction: Annotated[str | None, typer.Option(help="none, holm or bh (default: the experiment's).")] = None,
 ) -> None:
     """Print the report of one experiment, as JSON (default) or CSV."""
     from contenthub.config import Settings

@@ -15,12 +15,13 @@ The first variant is the control every other variant is compared with.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from contenthub.publish.rules import CadenceRule
 from contenthub.i18n import _
+from contenthub.publish.rules import CadenceRule
 
 UnitKind = Literal["user", "group"]
 ChangeKind = Literal["strategy", "cadence", "asset", "journey"]
@@ -84,7 +85,7 @@ def _check_payloads(change: str, unit: str, variants: list[Variant]) -> None:
         raise ValueError(_("unit: journey experiments randomise users; use unit 'user'"))
 
 
-def _check_metrics(primary: str, secondary: list[str], guardrails: list[str]) -> None:
+def _check_metrics(primary: str, secondary: Sequence[str], guardrails: Sequence[str]) -> None:
     every = [primary, *secondary, *guardrails]
     dupes = sorted({m for m in every if every.count(m) > 1})
     if dupes:
@@ -98,6 +99,9 @@ def _check_layer(layer: str | None, start: float, end: float) -> None:
         raise ValueError(_('layer: a layer range needs a layer name'))
 
 
+_DEFAULT_GUARDRAILS: list[MetricId] = ["unsubscribe_rate"]
+
+
 class ExperimentBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -105,7 +109,7 @@ class ExperimentBase(BaseModel):
     hypothesis: str = Field(default="", max_length=2000)
     primary_metric: MetricId = "ctr"
     secondary_metrics: list[MetricId] = Field(default_factory=list, max_length=10)
-    guardrail_metrics: list[MetricId] = Field(default_factory=lambda: ["unsubscribe_rate"], max_length=10)
+    guardrail_metrics: list[MetricId] = Field(default_factory=lambda: _DEFAULT_GUARDRAILS.copy(), max_length=10)
     coverage: float = Field(default=1.0, gt=0, le=1, description="Share of eligible units in the experiment.")
     alpha: float = Field(default=0.05, gt=0, lt=0.5)
     sequential: bool = Field(default=False, description="Always-valid intervals: safe to read every day. "
@@ -227,7 +231,8 @@ class Experiment(ExperimentCreate):
     @property
     def metrics(self) -> list[tuple[str, str]]:
         """(metric id, role) in report order: primary, secondary, guardrail."""
-        return ([(self.primary_metric, "primary")] + [(m, "secondary") for m in self.secondary_metrics]
+        ordered: list[tuple[str, str]] = [(self.primary_metric, "primary")]
+        return (ordered + [(m, "secondary") for m in self.secondary_metrics]
                 + [(m, "guardrail") for m in self.guardrail_metrics])
 
     def store_doc(self) -> dict[str, Any]:

@@ -9,12 +9,12 @@ import math
 
 from pydantic import BaseModel, Field
 
-from contenthub.labels import label_in
 from contenthub.experiments.metrics import METRICS
 from contenthub.experiments.models import Experiment
 from contenthub.experiments.stats import formatting as fmt
 from contenthub.experiments.stats.planning import Method, detectable_effect, plan_sample
 from contenthub.experiments.stats.sufficient import MeanStats, Suff
+from contenthub.labels import label_in
 from contenthub.timeutil import from_iso
 
 MIN_PACE_DAYS = 1.0

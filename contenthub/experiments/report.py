@@ -363,10 +363,10 @@ def _summary(exp: Experiment, results: list[tuple[MetricResult, list[Comparison 
                 sentence = (f"{variant.name}: not enough data for {primary.en} yet" + (f" ({note})" if note else "")
                             if lang == "en" else f"{variant.name}：{primary.zh}数据不足，暂无法比较")
             else:
-                sentence = plain_language(primary.name(lang), variant.name, comp, lang)  # type: ignore[arg-type]
+                sentence = plain_language(primary.name(lang), variant.name, comp, lang)
             if guardrails:
-                harmed = [_guardrail_clause(m, c[ti], lang) for m, c in guardrails
-                          if c[ti] is not None and c[ti].direction == "bad"]  # type: ignore[union-attr]
+                harmed = [_guardrail_clause(m, g, lang) for m, g in ((m, c[ti]) for m, c in guardrails)
+                          if g is not None and g.direction == "bad"]
                 if harmed:
                     sentence += ("; " if lang == "en" else "；") + ("; " if lang == "en" else "；").join(harmed)
                 else:
@@ -452,7 +452,7 @@ def build_report(
         analysed[metric.id] = stats
         rows, comps = _rows(exp, metric, stats, exp.alpha, seq)
         cuped = [s for s in stats if isinstance(s, CupedStats)]
-        results.append((MetricResult(metric=metric.id, role=role, name=metric.en, name_zh=metric.zh,  # type: ignore[arg-type]
+        results.append((MetricResult(metric=metric.id, role=role, name=metric.en, name_zh=metric.zh,
                                      kind=metric.kind, higher_is_better=metric.higher_is_better, rows=rows,
                                      cuped=bool(cuped), variance_reduction=_f(variance_reduction(cuped)) if cuped else None),
                         comps))

@@ -107,7 +107,7 @@ def _ensure_assets(hub: Hub, cfg: SimConfig, now: datetime) -> None:
 def _events_for(rng: np.random.Generator, cfg: SimConfig, uid: str, asset_id: str, rec_id: str, at: datetime,
                 treated: bool, tag: str) -> list[dict[str, Any]]:
     base = {"user_id": uid, "asset_id": asset_id, "channel": cfg.channel, "recommendation_id": rec_id}
-    out = [{**base, "id": f"{tag}-d", "type": "delivered", "ts": to_iso(at + timedelta(minutes=1))}]
+    out: list[dict[str, Any]] = [{**base, "id": f"{tag}-d", "type": "delivered", "ts": to_iso(at + timedelta(minutes=1))}]
     if rng.random() < cfg.p_unsubscribe:
         out.append({"id": f"{tag}-u", "type": "unsubscribe", "user_id": uid, "channel": cfg.channel,
                     "ts": to_iso(at + timedelta(minutes=2))})

@@ -89,7 +89,7 @@ def store_upload(store: Store, stream: BinaryIO | Iterable[bytes], filename: str
     head = b""
     try:
         with os.fdopen(fd, "wb") as out:
-            chunks = iter(lambda: stream.read(CHUNK), b"") if hasattr(stream, "read") else iter(stream)  # type: ignore[union-attr]
+            chunks = iter(lambda: stream.read(CHUNK), b"") if hasattr(stream, "read") else iter(stream)
             for chunk in chunks:
                 size += len(chunk)
                 if size > max_bytes:

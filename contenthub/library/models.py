@@ -8,9 +8,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from contenthub.i18n import _
 from contenthub.library.seasonal import CampaignLink
 from contenthub.timeutil import Instant, to_utc
-from contenthub.i18n import _
 
 Status = Literal["draft", "approved", "archived"]
 STATUSES: tuple[str, ...] = ("draft", "approved", "archived")

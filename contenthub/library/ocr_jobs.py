@@ -43,9 +43,10 @@ class _Worker:
     def _loop(self) -> None:
         while True:
             asset_id = self.jobs.get()
+            if asset_id is None:  # stop(): the hub is closing
+                self.jobs.task_done()
+                return
             try:
-                if asset_id is None:  # stop(): the hub is closing
-                    return
                 if not self.stopping:  # reads queued behind stop() stay pending (resumed at next start)
                     self._read(asset_id)
             except Exception:  # never let one asset stop the worker; the asset says it failed when it can

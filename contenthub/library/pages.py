@@ -90,11 +90,12 @@ def upload(
     }
     if kind:
         fields["kind"] = kind
-    has_file = file is not None and bool(file.filename)
+    sent_file = file if file is not None and file.filename else None
     try:
         data = AssetCreate.model_validate(fields)
         asset = service.create_asset(
-            hub, data, who.name, upload=file.file if has_file else None, filename=file.filename if has_file else None
+            hub, data, who.name, upload=sent_file.file if sent_file else None,
+            filename=sent_file.filename if sent_file else None,
         )
     except (ProblemError, ValidationError) as exc:
         status = exc.status if isinstance(exc, ProblemError) else 422
@@ -143,7 +144,7 @@ def asset_media(hub: HubDep, who: Reader, asset_id: str) -> FileResponse:
 
 @router.post("/library/assets/{asset_id}/accept", response_class=HTMLResponse, response_model=None)
 def accept(request: Request, hub: HubDep, who: Writer, asset_id: str,
-           csrf_token: Annotated[str, Form()] = "") -> RedirectResponse:
+           csrf_token: Annotated[str, Form()] = "") -> RedirectResponse | HTMLResponse:
     check_csrf(request, csrf_token)
     try:
         service.accept_above(hub, asset_id, who.name)

@@ -40,7 +40,7 @@ def probe_query_vectors(embedder: Embedder) -> np.ndarray:
     key = "search.probe_queries"
     if key not in embedder.memo:
         embedder.memo[key] = embedder.encode_queries(list(PROBES))
-    return embedder.memo[key]  # type: ignore[no-any-return]
+    return embedder.memo[key]
 
 
 def null_stats(embedder: Embedder) -> tuple[float, float]:
@@ -52,7 +52,7 @@ def null_stats(embedder: Embedder) -> tuple[float, float]:
         scores = q @ p.T
         off = scores[~np.eye(len(PROBES), dtype=bool)]
         embedder.memo[key] = (float(off.mean()), float(off.std()))
-    return embedder.memo[key]  # type: ignore[no-any-return]
+    return embedder.memo[key]
 
 
 def semantic_floor(embedder: Embedder, z: float = SEMANTIC_Z) -> float:

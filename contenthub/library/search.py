@@ -180,7 +180,7 @@ def query_vector(emb: Embedder, q: str) -> np.ndarray:
         vec = cache.get(q)
         if vec is not None:
             cache.move_to_end(q)
-            return vec  # type: ignore[no-any-return]
+            return vec
     vec = emb.encode_queries([q])[0]
     with _cache_lock:
         cache[q] = vec

@@ -19,13 +19,13 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from contenthub.i18n import _
 from contenthub.occasions import (
     DEFAULT_MARKETING_DATES,
     MarketingDate,
     lunar_date,
     statutory_years,
 )
-from contenthub.i18n import _
 
 LEAD_DAYS = 30
 """An occasion is 'in season' from this many days before it …"""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from tqdm import tqdm
@@ -12,7 +12,7 @@ from tqdm import tqdm
 tag_app = typer.Typer(help="Tag suggestions: bulk suggest, train, accuracy.", no_args_is_help=True)
 
 DataDir = Annotated[
-    Optional[Path], typer.Option("--data-dir", help="Data directory (default: CONTENTHUB_DATA_DIR or ./data)")
+    Path | None, typer.Option("--data-dir", help="Data directory (default: CONTENTHUB_DATA_DIR or ./data)")
 ]
 
 

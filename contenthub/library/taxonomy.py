@@ -129,11 +129,12 @@ def all_taxonomy(store: Store) -> dict[str, list[TaxonomyEntry]]:
 def upsert_entry(store: Store, facet: str, entry: TaxonomyEntry) -> TaxonomyEntry:
     _check_facet(facet)
     found = store.get_doc_version(COLLECTION, facet)
-    doc, version = found if found else ({"facet": facet, "entries": []}, 0)
-    items = [e for e in doc["entries"] if e["id"] != entry.id]
-    replaced = len(items) != len(doc["entries"])
+    stored: list[dict[str, Any]] = found[0]["entries"] if found else []
+    version = found[1] if found else 0
+    items = [e for e in stored if e["id"] != entry.id]
+    replaced = len(items) != len(stored)
     if replaced:
-        items = [entry.model_dump() if e["id"] == entry.id else e for e in doc["entries"]]
+        items = [entry.model_dump() if e["id"] == entry.id else e for e in stored]
     else:
         items.append(entry.model_dump())
     store.put_doc(COLLECTION, facet, {"facet": facet, "entries": items}, expected_version=version)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any
@@ -120,20 +121,20 @@ def ranking_audience(hub: Hub, cat: Catalog, audience: Audience, now: datetime) 
 
 def engagement_times(hub: Hub, channel: str, audience: Audience, now: datetime) -> list[datetime]:
     """Times of the audience's opens and clicks on the channel in the last BEST_TIME_DAYS (newest first)."""
-    base = {"types": ENGAGEMENT_TYPES, "channels": (channel,), "since": now - timedelta(days=BEST_TIME_DAYS),
-            "limit": BEST_TIME_EVENTS}
+    base = EventQuery(types=ENGAGEMENT_TYPES, channels=(channel,), since=now - timedelta(days=BEST_TIME_DAYS),
+                      limit=BEST_TIME_EVENTS)
     found: dict[str, dict[str, Any]] = {}
     if audience.kind == "all":
-        found = {e["id"]: e for e in hub.store.query_events(EventQuery(**base))}
+        found = {e["id"]: e for e in hub.store.query_events(base)}
     else:
         if audience.kind == "group":
-            for e in hub.store.query_events(EventQuery(group_ids=(audience.id or "",), **base)):
+            for e in hub.store.query_events(replace(base, group_ids=(audience.id or "",))):
                 found[e["id"]] = e
         members = _sample(hub, audience, EVENT_SAMPLE) if audience.kind == "segment" else list(
             iter_members(hub, audience))
         for start in range(0, len(members), _CHUNK):
             chunk = tuple(members[start:start + _CHUNK])
-            for e in hub.store.query_events(EventQuery(user_ids=chunk, **base)):
+            for e in hub.store.query_events(replace(base, user_ids=chunk)):
                 found[e["id"]] = e
     times = sorted((from_iso(e["ts"]) for e in found.values()), reverse=True)
     return times[:BEST_TIME_EVENTS]

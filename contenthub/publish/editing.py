@@ -541,10 +541,10 @@ def _cap_allows(hub: Hub, rule: caps.CapRule, target: str, sends: list[dict[str,
     taken atomically like the recommender's ``reserve=true`` does, stops a journey step or a bot that is
     deciding at this very moment from also using the last send of the period.
     """
-    capped, _ignored, _ignored = caps.cap_status(hub, rule, caps.send_times(sends, rule.channel), when)
+    capped = caps.cap_status(hub, rule, caps.send_times(sends, rule.channel), when)[0]
     if capped:
         return False
-    _ignored, full = reservations.take_cap_slot(hub, target, rule, when, event_id)
+    full = reservations.take_cap_slot(hub, target, rule, when, event_id)[1]
     return full is None
 
 

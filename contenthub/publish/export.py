@@ -8,12 +8,12 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 from icalendar import Calendar, Event
 
 from contenthub.occasions import HolidayMark
+
 from .planner import Slot
 
 CSV_COLUMNS = (
@@ -45,7 +45,7 @@ def to_ics(
     Pass `generated_at` for byte-identical output (it becomes DTSTAMP, which RFC 5545 requires).
     """
     channels, types = channel_names or {}, type_names or {}
-    stamp = (generated_at or datetime.now(dt_timezone.utc)).astimezone(dt_timezone.utc)
+    stamp = (generated_at or datetime.now(UTC)).astimezone(UTC)
     cal = Calendar()
     cal.add("prodid", "-//ContentHub//publish planner//EN")
     cal.add("version", "2.0")

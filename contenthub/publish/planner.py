@@ -24,18 +24,18 @@ import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from .besttime import prior_curve
 from contenthub.i18n import _, current_language
 from contenthub.labels import label
 from contenthub.localtime import format_local, zone_label
 from contenthub.occasions import HolidayMark, raises_cadence
+
+from .besttime import prior_curve
 from .rules import (
     CHANNELS,
     CONTENT_TYPES,
@@ -52,7 +52,8 @@ SPREAD = 0.35
 HOLIDAY_DAY_BONUS = 1.5
 """Score multiplier on a holiday/marketing date and its eve in a holiday week."""
 
-_HOLIDAY_FILL_ORDER = ("promotional", "interactive", "brand_story", "entertainment", "educational", "practical")
+_HOLIDAY_FILL_ORDER: tuple[ContentType, ...] = (
+    "promotional", "interactive", "brand_story", "entertainment", "educational", "practical")
 
 
 # ---- models at the edge ---------------------------------------------------------------------------------
@@ -242,7 +243,7 @@ class _Scope:
 
 @dataclass
 class _Pair:
-    channel: str
+    channel: Channel
     audience: Audience
     rule: CadenceRule
     scope: _Scope
@@ -276,7 +277,7 @@ def _candidates(rule: CadenceRule, week_start: date) -> tuple[list[_Candidate], 
             continue
         for hour in rule.open_hours:
             start = datetime(day.year, day.month, day.day, hour, tzinfo=zone)
-            back = start.astimezone(dt_timezone.utc).astimezone(zone)
+            back = start.astimezone(UTC).astimezone(zone)
             if back.replace(tzinfo=None) != start.replace(tzinfo=None):
                 notes.append(_("{day} {hour:02d}:00 does not exist in {zone} (DST)").format(
                     day=day.isoformat(), hour=hour, zone=zone_label(rule.zone)))
@@ -353,7 +354,7 @@ def _explain_block(pair: _Pair) -> list[str]:
             *pair.static_notes]
 
 
-def _next_type(pair: _Pair) -> tuple[str, str] | None:
+def _next_type(pair: _Pair) -> tuple[ContentType, str] | None:
     mix = pair.rule.mix
     order = _HOLIDAY_FILL_ORDER if pair.holiday_week else CONTENT_TYPES
     live = [t for t in order if t in mix and t not in pair.no_asset and pair.types[t] < mix[t][1]]
@@ -481,10 +482,10 @@ def _make_slot(
                      else _("asset {asset}").format(asset=pick.asset_id))
     return Slot(
         id=slot_id(pair.channel, pair.audience, cand.start, kind),
-        channel=pair.channel,  # type: ignore[arg-type]
+        channel=pair.channel,
         audience=pair.audience,
         start=cand.start,
-        content_type=kind,  # type: ignore[arg-type]
+        content_type=kind,
         scene=pick.scene or scene,
         asset_id=pick.asset_id,
         asset_title=pick.title,
@@ -503,7 +504,7 @@ def _unmet(pair: _Pair) -> list[Unmet]:
     def entry(name: str, wanted: int, reasons: list[str]) -> Unmet:
         planned = pair.types[name.split(".")[1]] if name.startswith("mix.") else pair.total
         return Unmet(
-            channel=pair.channel, audience=pair.audience.key, rule=name, wanted=wanted,  # type: ignore[arg-type]
+            channel=pair.channel, audience=pair.audience.key, rule=name, wanted=wanted,
             planned=planned, reasons=reasons or [_("stopped before reaching it")],
         )
 
@@ -539,7 +540,7 @@ def _sum_sent(sent: Iterable[AlreadySent]) -> AlreadySent:
 
 def slot_violations(
     slot: Slot, start: datetime, rule: CadenceRule, others: Sequence[Slot], sent: AlreadySent,
-    holiday_dates: Iterable[date], sent_week: date | None, sent_types: Mapping[str, int] | None = None,
+    holiday_dates: Iterable[date], sent_week: date | None, sent_types: Mapping[ContentType, int] | None = None,
 ) -> list[Violation]:
     """Hard rules `slot` would break at `start`, given the other slots in its cap scope.
 
@@ -551,9 +552,9 @@ def slot_violations(
     day, week = local.date(), week_start_of(local.date())
     found: list[Violation] = []
 
-    def add(name: str, limit: object, actual: object, message: str) -> None:
+    def add(name: str, limit: int | str | None, actual: int | str | None, message: str) -> None:
         found.append(Violation(
-            channel=slot.channel, audience=slot.audience.key, rule=name, limit=limit,  # type: ignore[arg-type]
+            channel=slot.channel, audience=slot.audience.key, rule=name, limit=limit,
             actual=actual, message=message, slot_id=slot.id,
         ))
 
@@ -708,7 +709,7 @@ def check_slot_move(
     members = _scope_members(plan_slots, slot, rule, index)
     own = (already_sent or {}).get((slot.channel, slot.audience.key))
     return past + slot_violations(moved, new_start, rule, members, sent, dates, current_week,
-                                  own and own.week_types)
+                                  own.week_types if own else None)
 
 
 # ---- the planner -------------------------------------------------------------------------------------------------
@@ -853,5 +854,5 @@ def _locked_conflicts(
         members = _scope_members(kept[:position], slot, rule, index)
         own = sent.get((slot.channel, slot.audience.key))
         conflicts += slot_violations(slot, slot.start, rule, members, _scope_sent(sent, slot, rule, index),
-                                     list(holiday_days), week_start, own and own.week_types)
+                                     list(holiday_days), week_start, own.week_types if own else None)
     return conflicts

@@ -14,6 +14,7 @@ from typing import Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
 from contenthub.i18n import _
 
 Channel = Literal[
@@ -29,10 +30,10 @@ Channel = Literal[
     "app_push",
     "sms",
 ]
-CHANNELS: tuple[str, ...] = get_args(Channel)
+CHANNELS: tuple[Channel, ...] = get_args(Channel)
 
 ContentType = Literal["educational", "practical", "entertainment", "interactive", "promotional", "brand_story"]
-CONTENT_TYPES: tuple[str, ...] = get_args(ContentType)
+CONTENT_TYPES: tuple[ContentType, ...] = get_args(ContentType)
 
 HOLIDAY_SCENE = "holiday"
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -68,7 +69,7 @@ class Audience(BaseModel):
         if key == "all":
             return cls()
         kind, _ignored, ident = key.partition(":")
-        return cls(kind=kind, id=ident)  # type: ignore[arg-type]
+        return cls(kind=kind, id=ident)
 
 
 ALL = Audience()
@@ -312,7 +313,8 @@ def default_rules(timezone: str = DEFAULT_TIMEZONE) -> list[CadenceRule]:
     only the DESIGN.md cadence plus a gap so posts spread over the day.
     """
     def rule(channel: str, **settings: object) -> CadenceRule:
-        return CadenceRule(channel=channel, windows=_DEFAULT_WINDOWS[channel], timezone=timezone, **settings)
+        return CadenceRule.model_validate(
+            {"channel": channel, "windows": _DEFAULT_WINDOWS[channel], "timezone": timezone, **settings})
 
     rules = [
         rule("mp_subscription", max_per_day=1, cap_scope="channel", mix=STANDARD_MIX, holiday_boost=1),

@@ -193,15 +193,18 @@ def _fields_named(message: str) -> list[str]:
 
 
 def _invalid_rule(exc: ValidationError) -> InvalidError:
-    details, fields = [], []
+    details: list[dict[str, str | None]] = []
+    fields: list[str] = []
+    parts: list[str] = []
     for err in exc.errors():
         loc = ".".join(str(x) for x in err["loc"])
         message = str(err["msg"]).removeprefix("Value error, ")
         named = [loc.split(".")[0]] if loc else _fields_named(message)
         fields += [f for f in named if f not in fields]
-        details.append({"field": loc or (named[0] if named else None), "message": message})
-    text = "; ".join(f"{d['field']}: {d['message']}" if d["field"] and not d["message"].startswith(
-        (str(d["field"]), "rule ")) else d["message"] for d in details)
+        field = loc or (named[0] if named else None)
+        details.append({"field": field, "message": message})
+        parts.append(f"{field}: {message}" if field and not message.startswith((field, "rule ")) else message)
+    text = "; ".join(parts)
     return InvalidError(_('Cadence rule rejected: {text}').format(text=text), field=fields[0] if fields else None,
                         extra={"fields": fields, "details": details})
 
@@ -482,10 +485,10 @@ def _channel_summary(plan_slots: Sequence[PlanSlot], unmet: Sequence[Unmet], cha
     out = {}
     for channel in channels:
         n = sum(1 for s in plan_slots if s.channel == channel and s.status != "skipped")
-        why = reasons.get(channel, [])
+        channel_reasons = reasons.get(channel, [])
         if channel not in planned_pairs:
-            why = [*why, _("no cadence rule resolves for the selected audiences")]
-        out[channel] = ChannelSummary(slots=n, reasons=why)
+            channel_reasons = [*channel_reasons, _("no cadence rule resolves for the selected audiences")]
+        out[channel] = ChannelSummary(slots=n, reasons=channel_reasons)
     return out
 
 

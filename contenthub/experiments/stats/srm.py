@@ -44,9 +44,9 @@ def srm_check(observed: Sequence[int], weights: Sequence[float], threshold: floa
     expected = tuple(total_units * w / total_weight for w in weights)
     if total_units == 0:
         return SrmResult(chi_square=0.0, p_value=1.0, expected=expected, warn=False)
-    if any(o > 0 and w == 0 for o, w in zip(observed, weights)):
+    if any(o > 0 and w == 0 for o, w in zip(observed, weights, strict=True)):
         return SrmResult(chi_square=float("inf"), p_value=0.0, expected=expected, warn=True)
-    pairs = [(o, e) for o, e, w in zip(observed, expected, weights) if w > 0]
+    pairs = [(o, e) for o, e, w in zip(observed, expected, weights, strict=True) if w > 0]
     if len(pairs) < 2:
         return SrmResult(chi_square=0.0, p_value=1.0, expected=expected, warn=False)
     chi_square = sum((o - e) ** 2 / e for o, e in pairs)

