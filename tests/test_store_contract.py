@@ -79,7 +79,7 @@ def event(eid: str, etype: str = "click", user: str | None = "u1", asset: str | 
             "value": kw.pop("value", None), **kw}
 
 
-def count_deriver(calls: list[list[str]]):  # noqa: ANN201 - a CounterDeriver
+def count_deriver(calls: list[list[str]]):
     """Counts events per user and type, and records which events it was asked about."""
     def derive(new: list[dict[str, Any]]) -> list[tuple[str, str, dict[str, float]]]:
         calls.append([e["id"] for e in new])
@@ -174,7 +174,7 @@ def test_list_and_count_with_where(store: Store) -> None:
     store.put_doc("plans", "c", {"kind": "version", "week": "2025-03-03", "n": 1.0, "on": True, "note": "x" * 2000})
     store.put_doc("plans", "d", {"kind": "version", "week": "2025-03-03", "n": "1"})
     store.put_doc("elsewhere", "z", {"kind": "head"})
-    ids = lambda docs: [d.get("week", "") + d["kind"] + str(d["n"]) for d in docs]  # noqa: E731
+    ids = lambda docs: [d.get("week", "") + d["kind"] + str(d["n"]) for d in docs]
     assert ids(store.list_docs("plans")) == ["2025-03-10head1", "2025-03-03head2", "2025-03-03version1.0",
                                               "2025-03-03version1"], "ordered by id"
     assert len(store.list_docs("plans", where={"kind": "head"})) == 2
@@ -632,7 +632,7 @@ def test_es_versioned_indices_behind_aliases(es_store: Any) -> None:
 
 @pytest.mark.es
 def test_es_counter_batch_recovers_after_crash(es_store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    import contenthub.store.elastic as elastic
+    from contenthub.store import elastic
 
     real = es_store._apply_counters
     monkeypatch.setattr(es_store, "_apply_counters", lambda *a: (_ for _ in ()).throw(SystemExit("crash")))
@@ -653,7 +653,7 @@ def test_es_counter_batch_recovers_after_crash(es_store: Any, monkeypatch: pytes
 @pytest.mark.es
 def test_es_counter_batch_partly_applied_is_finished_once(es_store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """A crash after some counter docs took the batch: recovery adds it to the others only."""
-    import contenthub.store.elastic as elastic
+    from contenthub.store import elastic
 
     real_bulk = es_store._bulk
     state = {"counter_bulks": 0}
