@@ -32,7 +32,8 @@ import numpy as np
 from scipy import stats as sps
 
 from contenthub.config import Settings
-from contenthub.experiments import runtime, service
+from contenthub.experiments import service
+from contenthub.variants import runtime
 from contenthub.experiments.models import ExperimentCreate
 from contenthub.experiments.report import build_report
 from contenthub.experiments.stats import MeanStats, compare, sequential_test, srm_check

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from contenthub.experiments.assignment import (
+from contenthub.variants.assignment import (
     assign_variant,
     coverage_bucket,
     fnv1a_32,

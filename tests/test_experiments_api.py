@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from contenthub.config import Settings
-from contenthub.experiments import runtime, service
+from contenthub.experiments import service
+from contenthub.variants import runtime
 from contenthub.experiments.models import ExperimentCreate
 from contenthub.experiments.report import build_report
 from contenthub.experiments.simulator import SimConfig, run_simulation

@@ -236,7 +236,7 @@ class Experiment(ExperimentCreate):
                 + [(m, "guardrail") for m in self.guardrail_metrics])
 
     def store_doc(self) -> dict[str, Any]:
-        """The stored form, which :mod:`contenthub.experiments.runtime` reads on the hot path."""
+        """The stored form, which :mod:`contenthub.variants.runtime` reads on the hot path."""
         return self.model_dump(mode="json")
 
 

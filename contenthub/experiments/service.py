@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from contenthub.errors import ConflictError, InvalidError, NotFoundError
-from contenthub.experiments import runtime
+from contenthub.variants import runtime
 from contenthub.experiments.metrics import METRICS
 from contenthub.experiments.models import (
     ANALYSIS_PLAN,

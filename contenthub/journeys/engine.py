@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from contenthub.errors import ConflictError
-from contenthub.experiments import runtime as experiments_runtime
+from contenthub.variants import runtime as variants
 from contenthub.hub import Hub
 from contenthub.journeys import dueindex, funnel, outbox, service
 from contenthub.journeys.conditions import Facts, describe, holds, prefetch_rare
@@ -50,7 +50,7 @@ def get_state(hub: Hub, journey_id: str, user_id: str) -> dict[str, Any] | None:
 def _run_journey(hub: Hub, journey: Journey, user_id: str) -> tuple[Journey, Any]:
     """The journey this user actually runs: an experiment may assign a variant journey instead."""
 
-    ov = experiments_runtime.journey_variant(hub, user_id, journey.id)
+    ov = variants.journey_variant(hub, user_id, journey.id)
     if ov is None:
         return journey, None
     if ov.journey and ov.journey != journey.id:
@@ -122,7 +122,7 @@ def enroll(hub: Hub, journey: Journey, user_id: str, *, at: datetime | None = No
         counts.append((fkey, f"{funnel.JOURNEY}:entered"))
     funnel.bump(hub, counts)
     if ov is not None:
-        experiments_runtime.log_exposure(hub, ov, user_id, now)
+        variants.log_exposure(hub, ov, user_id, now)
     return True, run_j.id
 
 
@@ -165,7 +165,7 @@ def enroll_many(hub: Hub, journey: Journey, user_ids: list[str], *, at: datetime
             hub.store.put_docs_atomic(STATES, states)
             funnel.bump(hub, counts)
         for ov, uid in exposures:
-            experiments_runtime.log_exposure(hub, ov, uid, now)
+            variants.log_exposure(hub, ov, uid, now)
     return skipped
 
 

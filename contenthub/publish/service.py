@@ -28,7 +28,7 @@ from filelock import FileLock
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from contenthub.errors import ConflictError, InvalidError, NotFoundError
-from contenthub.experiments import runtime as experiments_runtime
+from contenthub.variants import runtime as variants
 from contenthub.hub import Hub
 from contenthub.publish import audiences as audience_lookup
 from contenthub.publish.besttime import best_time_scores
@@ -516,7 +516,7 @@ def generate(
     all_rules = rule_set(hub)
     overrides = {}
     for audience in audience_list:  # a cadence experiment may give this audience its variant's rules
-        ov = experiments_runtime.cadence_override(hub, audience.key)
+        ov = variants.cadence_override(hub, audience.key)
         if ov is None:
             continue
         overrides[audience.key] = ov
@@ -571,7 +571,7 @@ def generate(
     saved = save_plan(hub, plan, expected_version if expected_version is not None else (current.version if current else 0))
     for key, ov in overrides.items():
         if any(slot.audience.key == key for slot in saved.slots):
-            experiments_runtime.log_exposure(hub, ov, ov.unit_id, now)
+            variants.log_exposure(hub, ov, ov.unit_id, now)
     return saved
 
 

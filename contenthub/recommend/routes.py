@@ -23,7 +23,7 @@ from contenthub.access.keys import Principal
 from contenthub.access.roles import Perm, allows
 from contenthub.deps import HubDep, check_rate, require
 from contenthub.errors import InvalidError
-from contenthub.experiments import runtime as experiments_runtime
+from contenthub.variants import runtime as variants
 from contenthub.hub import Hub
 from contenthub.i18n import _, run_in_language
 from contenthub.audience import segments
@@ -111,7 +111,7 @@ def _nothing_to_wait_for(hub: Hub) -> bool:
     HTTP (bench/recommend.py, one server process, load from another) 1.56 ms of server CPU per request
     inline against 2.4 ms through the executor — the difference is GIL hand-offs. Throughput comes from
     running one worker process per core (``serve --workers``)."""
-    return catalog_is_current(hub) and not experiments_runtime.running(hub)
+    return catalog_is_current(hub) and not variants.running(hub)
 
 
 class NextContentFastPath:

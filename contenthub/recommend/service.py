@@ -6,7 +6,7 @@ else is held per process: the catalog view and its per-channel blocks (``catalog
 configuration documents — strategies, cap rules, lifecycle rules, the taxonomy's channel/scene ids and
 label names — in ``doccache``: a write through this process's functions is seen by the next request,
 a write by another process (a second API process on the same Elasticsearch cluster) within
-``doccache.TTL`` (5) seconds. Running experiments are cached by ``experiments.runtime`` the same way.
+``doccache.TTL`` (5) seconds. Running experiments are cached by ``variants.runtime`` the same way.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from contenthub.errors import InvalidError
-from contenthub.experiments import runtime as experiments_runtime
-from contenthub.experiments.runtime import Override
+from contenthub.variants import runtime as variants
+from contenthub.variants.runtime import Override
 from contenthub.hub import Hub
 from contenthub.i18n import _
 from contenthub.library import taxonomy
@@ -30,7 +30,7 @@ from contenthub.audience import caps, groups, reservations, users
 from contenthub import doccache
 from contenthub.recommend import events
 from contenthub.recommend.catalog import Catalog, catalog
-from contenthub.recommend.models import Pick, Recommendation
+from contenthub.recommend.models import Pick, Reason, Recommendation
 from contenthub.recommend.audiences import audience_for, group_audience
 from contenthub.audience.profiles import Profile, load_profile
 from contenthub.recommend.ranking import (
@@ -44,6 +44,30 @@ MAX_N = 100
 
 
 TAXONOMY = taxonomy.COLLECTION  # doccache name of the vocabulary views below: the taxonomy routes touch it
+
+
+def _with_substitutions(hub: Hub, unit_kind: str, unit_id: str, picks: list[Pick], now: datetime) -> list[Pick]:
+    """Picks after running asset experiments (``variants.asset_override``): a swapped pick takes the
+    substitute's title, kind, scenes and content type and says why in its reasons; both arms log exposure."""
+    out = []
+    for pick in picks:
+        found = variants.asset_override(hub, unit_kind, unit_id, pick.asset_id)
+        if found is None:
+            out.append(pick)
+            continue
+        ov, substitute = found
+        variants.log_exposure(hub, ov, unit_id, now)
+        doc = hub.store.get_asset(substitute) if substitute != pick.asset_id else None
+        if doc is None:
+            out.append(pick)
+            continue
+        reason = Reason(kind="experiment", detail=f"{ov.label} serves {substitute} instead of {pick.asset_id}")
+        out.append(pick.model_copy(update={
+            "asset_id": substitute, "title": doc.get("title", ""), "kind": doc.get("kind", ""),
+            "scenes": doc.get("scenes") or [], "content_type": doc.get("content_type"),
+            "reasons": [*pick.reasons, reason],
+        }))
+    return out
 
 
 def _taxonomy_ids(hub: Hub, facet: str) -> frozenset[str]:
@@ -162,7 +186,7 @@ def reserve_pick(hub: Hub, rec: Recommendation, now: datetime) -> Recommendation
 def _strategy_for(hub: Hub, unit_kind: str, unit_id: str, requested: str) -> tuple[Strategy, Override | None]:
     """The requested strategy, unless a running experiment assigns this unit a variant that changes it."""
     strat = get_strategy(hub, requested)
-    override = experiments_runtime.strategy_override(hub, unit_kind, unit_id, requested=requested)
+    override = variants.strategy_override(hub, unit_kind, unit_id, requested=requested)
     if override is not None:
         strat = get_strategy(hub, override.strategy)
     return strat, override
@@ -188,9 +212,9 @@ def next_for_user(
         return Recommendation(**base, picks=[], capped=True, reason=_("capped: {why}").format(why=why),
                               next_allowed_at=reopen)
     picks = _rank(hub, cat, aud, strat, channel, scene, n, now, _rng(seed))
-    picks = experiments_runtime.substitute_picks(hub, "user", uid, picks, now)
+    picks = _with_substitutions(hub, "user", uid, picks, now)
     if override is not None and picks:
-        experiments_runtime.log_exposure(hub, override, uid, now)
+        variants.log_exposure(hub, override, uid, now)
     reason = None if picks else _("no eligible asset: none approved, valid now and not recently sent on this channel")
     rec = Recommendation(**base, picks=picks, reason=reason)
     return reserve_pick(hub, rec, now) if reserve and picks else rec
@@ -217,9 +241,9 @@ def next_for_group(
         return Recommendation(**base, picks=[], capped=True, reason=_("capped: {why}").format(why=why),
                               next_allowed_at=reopen)
     picks = _rank(hub, cat, aud, strat, channel, scene, n, now, rng)
-    picks = experiments_runtime.substitute_picks(hub, "group", group_id, picks, now)
+    picks = _with_substitutions(hub, "group", group_id, picks, now)
     if override is not None and picks:
-        experiments_runtime.log_exposure(hub, override, group_id, now)
+        variants.log_exposure(hub, override, group_id, now)
     reason = None if picks else _("no eligible asset for this group on this channel")
     rec = Recommendation(**base, picks=picks, reason=reason)
     return reserve_pick(hub, rec, now) if reserve and picks else rec

@@ -32,7 +32,7 @@ from datetime import datetime
 from typing import Any
 
 from contenthub.errors import ConflictError
-from contenthub.experiments.assignment import assign_variant, in_layer_range, layer_bucket
+from contenthub.variants.assignment import assign_variant, in_layer_range, layer_bucket
 from contenthub.hub import Hub
 from contenthub.timeutil import to_iso, utcnow
 
@@ -180,7 +180,7 @@ def cadence_override(hub: Hub, audience_key: str) -> Override | None:
     return _first(hub, "cadence", kind, unit_id)
 
 
-def _asset_override(hub: Hub, unit_kind: str, unit_id: str, asset_id: str) -> tuple[Override, str] | None:
+def asset_override(hub: Hub, unit_kind: str, unit_id: str, asset_id: str) -> tuple[Override, str] | None:
     exps = _index(hub).assets.get((unit_kind, asset_id))
     if not exps:
         return None
@@ -200,40 +200,12 @@ def asset_substitution(
     Logs the exposure — for control too, which serves the original — because the pick is exactly
     where the arms differ. Call it only for picks that are actually returned.
     """
-    found = _asset_override(hub, unit_kind, unit_id, asset_id)
+    found = asset_override(hub, unit_kind, unit_id, asset_id)
     if found is None:
         return asset_id
     ov, substitute = found
     log_exposure(hub, ov, unit_id, now or utcnow())
     return substitute
-
-
-def substitute_picks(hub: Hub, unit_kind: str, unit_id: str, picks: list[Any], now: datetime | None = None) -> list[Any]:
-    """Apply :func:`asset_substitution` to recommender picks (``recommend.models.Pick``): a swapped pick
-    takes the substitute's title, kind, scenes and content type and says why in its reasons."""
-    if not picks or not _index(hub).assets:
-        return picks
-    from contenthub.recommend.models import Reason
-
-    out = []
-    for pick in picks:
-        found = _asset_override(hub, unit_kind, unit_id, pick.asset_id)
-        if found is None:
-            out.append(pick)
-            continue
-        ov, substitute = found
-        log_exposure(hub, ov, unit_id, now or utcnow())
-        doc = hub.store.get_asset(substitute) if substitute != pick.asset_id else None
-        if doc is None:
-            out.append(pick)
-            continue
-        reason = Reason(kind="experiment", detail=f"{ov.label} serves {substitute} instead of {pick.asset_id}")
-        out.append(pick.model_copy(update={
-            "asset_id": substitute, "title": doc.get("title", ""), "kind": doc.get("kind", ""),
-            "scenes": doc.get("scenes") or [], "content_type": doc.get("content_type"),
-            "reasons": [*pick.reasons, reason],
-        }))
-    return out
 
 
 def journey_variant(hub: Hub, user_id: str, journey_id: str) -> Override | None:
