@@ -78,7 +78,7 @@ def run(data_dir: Path, n_assets: int, n_members: int, requests: int) -> dict[st
             service.next_for_group(hub, "g500", n=3, seed=s)
         times = []
         empty = 0
-        for s in range(requests):
+        for _request in range(requests):
             t0 = time.perf_counter()
             rec = service.next_for_group(hub, "g500", n=3)
             times.append((time.perf_counter() - t0) * 1000)

@@ -130,8 +130,8 @@ def main() -> None:
             for name, cfg in {"random": {"mode": "random"}, **LEARNERS}.items()}
     rand = runs["random"]
     out = {name: {"days_11_20": [round(r[0], 4) for r in v], "days_1_3": [round(r[1], 4) for r in v],
-                  "ratio_to_random_11_20": round(float(np.mean([r[0] / q[0] for r, q in zip(v, rand)])), 3),
-                  "ratio_to_random_1_3": round(float(np.mean([r[1] / q[1] for r, q in zip(v, rand)])), 3)}
+                  "ratio_to_random_11_20": round(float(np.mean([r[0] / q[0] for r, q in zip(v, rand, strict=True)])), 3),
+                  "ratio_to_random_1_3": round(float(np.mean([r[1] / q[1] for r, q in zip(v, rand, strict=True)])), 3)}
            for name, v in runs.items()}
     print(json.dumps({"bench": "sim_learners", "seeds": seeds, "learners": out}, indent=1))
 

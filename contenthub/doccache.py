@@ -43,7 +43,7 @@ def cached(hub: Hub, name: str, key: Hashable, load: Callable[[], T], *, ttl: fl
     now = time.monotonic()
     hit = memo.get((name, key))
     if hit is not None and hit[0] == version and 0.0 <= now - hit[1] < ttl:
-        return hit[2]  # type: ignore[no-any-return]
+        return hit[2]
     value = load()
     if len(memo) >= MAX_ENTRIES:
         memo.clear()

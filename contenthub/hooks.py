@@ -82,5 +82,5 @@ class Subscriber(Protocol):
 def install(hooks: Hooks, modules: tuple[str, ...] = SUBSCRIBERS) -> None:
     """Wire the subscriber modules into ``hooks`` (``open_hub`` does this for every hub)."""
     for name in modules:
-        module: Subscriber = importlib.import_module(name)  # type: ignore[assignment]
+        module: Subscriber = importlib.import_module(name)
         module.subscribe(hooks)

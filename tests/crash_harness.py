@@ -194,7 +194,7 @@ def _upload_client(url: str, key: str, tag: str, log: RoundLog, stop: threading.
             body, tail = _multipart(boundary, f"海报 {tag}-{n}", payload)
             n += 1
 
-            def slow() -> Iterator[bytes]:
+            def slow(body: bytes = body, tail: bytes = tail) -> Iterator[bytes]:
                 # stream in 32 KB pieces with small pauses: the kill can land while the body is arriving
                 with log.lock:
                     log.upload_streaming += 1

@@ -174,7 +174,10 @@ def test_list_and_count_with_where(store: Store) -> None:
     store.put_doc("plans", "c", {"kind": "version", "week": "2025-03-03", "n": 1.0, "on": True, "note": "x" * 2000})
     store.put_doc("plans", "d", {"kind": "version", "week": "2025-03-03", "n": "1"})
     store.put_doc("elsewhere", "z", {"kind": "head"})
-    ids = lambda docs: [d.get("week", "") + d["kind"] + str(d["n"]) for d in docs]
+
+    def ids(docs: list[dict[str, Any]]) -> list[str]:
+        return [d.get("week", "") + d["kind"] + str(d["n"]) for d in docs]
+
     assert ids(store.list_docs("plans")) == ["2025-03-10head1", "2025-03-03head2", "2025-03-03version1.0",
                                               "2025-03-03version1"], "ordered by id"
     assert len(store.list_docs("plans", where={"kind": "head"})) == 2

@@ -95,7 +95,7 @@ def test_ingested_batches_are_checkpointed_in_the_background(tmp_path: Path, mon
         time.sleep(0.05)  # the thread's turn
     thread = store._checkpointer
     assert thread is not None and thread.is_alive()
-    assert any(later < earlier for earlier, later in zip(frames, frames[1:])), frames  # it started over
+    assert any(later < earlier for earlier, later in zip(frames, frames[1:], strict=False)), frames  # it started over
     assert frames[-1] <= 2 * frames[1], frames  # not 20 batches' worth
     assert store.count_events() == 1200
     store.close()

@@ -128,7 +128,7 @@ def counter_deltas(
     stats: defaultdict[str, dict[str, float]] = defaultdict(dict)
     popularity: defaultdict[str, dict[str, float]] = defaultdict(dict)
     features: dict[str, tuple[tuple[str, float], ...]] = {}
-    rated: dict[str, tuple[str, ...]] = {}
+    rated: dict[str, tuple[tuple[str, str], ...]] = {}
     topic_of = (topics or {}).get
     weight_of, asset_of = EVENT_WEIGHTS.get, assets.get
     for ev in events:
@@ -138,7 +138,7 @@ def counter_deltas(
         n_field = _N_FIELDS.get(etype) or f"n:{etype}"
         rev = float(ev["value"]) if etype == "convert" and ev.get("value") else None
         feats = None
-        exposure = None
+        exposure: tuple[tuple[str, str], ...] | None = None
         if asset is not None and (w or etype == "delivered"):
             aid = asset["id"]
             feats = features.get(aid)

@@ -45,7 +45,7 @@ def change_members(hub: Hub, group_id: str, change: MembershipChange) -> Group:
     doc, version = found
     at = to_iso(change.at or utcnow())
     members = [GroupMember.model_validate(m) for m in doc.get("members", [])]
-    current = {m.user_id: m for m in members if m.left_at is None}
+    current: dict[str, GroupMember] = {m.user_id: m for m in members if m.left_at is None}
     joined: list[str] = []
     left: list[str] = []
     for uid in change.join:
@@ -56,9 +56,9 @@ def change_members(hub: Hub, group_id: str, change: MembershipChange) -> Group:
             current[uid] = m
             joined.append(uid)
     for uid in change.leave:
-        m = current.pop(uid, None)
-        if m is not None:
-            m.left_at = at
+        leaving = current.pop(uid, None)
+        if leaving is not None:
+            leaving.left_at = at
             if uid in joined:  # joined and left in one change: no share to keep
                 joined.remove(uid)
             else:

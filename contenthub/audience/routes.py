@@ -78,7 +78,7 @@ def find_by_identity(identity_type: str, value: str, hub: HubDep, who: AudienceR
     if identity_type not in IDENTITY_TYPES:
         raise InvalidError(_("Unknown identity type '{identity_type}'.").format(identity_type=identity_type), field="identity_type", value=identity_type,
                            allowed=list(IDENTITY_TYPES))
-    return _user_with(hub, Identity(type=identity_type, value=value))  # type: ignore[arg-type]
+    return _user_with(hub, Identity(type=identity_type, value=value))
 
 
 def _user_with(hub: Hub, ident: Identity) -> User:

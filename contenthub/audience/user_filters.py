@@ -131,7 +131,7 @@ def rows_to_segment(name: str, description: str, match: str, rows: list[BuilderR
         except ValueError as exc:
             raise InvalidError(str(exc), field=where) from None
         try:
-            conds.append(Condition(field=row.field, op=row.op, value=value))  # type: ignore[arg-type]
+            conds.append(Condition(field=row.field, op=row.op, value=value))
         except ValidationError:
             raise InvalidError(_("This value is not valid."), field=where) from None
     if not conds:

@@ -79,7 +79,7 @@ def population_rates(cat: Catalog) -> tuple[float, np.ndarray, np.ndarray]:
         found = st.memo["population"] = (
             p, rates.slot_rates(success, delivered, cat.topic_of_row, len(cat.topic_names), p),
             rates.slot_rates(success, delivered, cat.type_of_row, len(cat.type_names), p))
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def brand_rate(cat: Catalog) -> float:

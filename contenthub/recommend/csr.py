@@ -22,7 +22,7 @@ except ImportError:  # pragma: no cover - a scipy that moved them
 def matvec(mat: sparse.csr_matrix, w: np.ndarray) -> np.ndarray:
     """``mat @ w`` for a CSR matrix and a dense vector (``csr_matvec``)."""
     if _sparsetools is None or mat.dtype != w.dtype:
-        return mat @ w  # type: ignore[no-any-return]
+        return mat @ w
     out = np.zeros(mat.shape[0], dtype=w.dtype)
     _sparsetools.csr_matvec(mat.shape[0], mat.shape[1], mat.indptr, mat.indices, mat.data, w, out)
     return out
@@ -45,4 +45,4 @@ def todense(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, shape: tu
     if _sparsetools is not None and indptr.dtype == indices.dtype:
         _sparsetools.csr_todense(*shape, indptr, indices, data, out)
         return out
-    return sparse.csr_matrix((data, indices, indptr), shape=shape).toarray()  # type: ignore[no-any-return]
+    return sparse.csr_matrix((data, indices, indptr), shape=shape).toarray()

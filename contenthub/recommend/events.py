@@ -124,12 +124,12 @@ def _validated(
         return None
     ts = to_iso(ev.ts) if ev.ts is not None else None
     if ts is not None and ts > horizon:  # canonical stamps compare as the times they name
-        rejected.append(RejectedEvent(index=i, id=ev.id, reason=_('ts: {isoformat} is in the future; send the time the event happened').format(isoformat=ev.ts.isoformat())))
+        rejected.append(RejectedEvent(index=i, id=ev.id, reason=_('ts: {isoformat} is in the future; send the time the event happened').format(isoformat=ts)))
         return None
     if ev.asset_id is None and ev.type not in NO_ASSET_TYPES:
         rejected.append(RejectedEvent(index=i, id=ev.id, reason=_("asset_id: required for '{type}' events").format(type=ev.type)))
         return None
-    row = {"id": ev.id, "type": ev.type, "user_id": ev.user_id, "asset_id": ev.asset_id, "channel": ev.channel,
+    row: dict[str, Any] = {"id": ev.id, "type": ev.type, "user_id": ev.user_id, "asset_id": ev.asset_id, "channel": ev.channel,
            "group_id": ev.group_id, "recommendation_id": ev.recommendation_id, "ts": ts, "value": ev.value}
     if ev.attributes:
         row["attributes"] = ev.attributes

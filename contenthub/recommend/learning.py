@@ -620,7 +620,7 @@ def _state(hub: Hub) -> dict[str, Any]:
     if found is None:
         found = hub.cache.setdefault(_SLOT, {"new": 0, "stats": 0, "model": 0, "events_at_learn": 0,
                                              "running": False, "lock": threading.Lock()})
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def after_ingest(hub: Hub, accepted: int) -> None:
@@ -657,7 +657,7 @@ def _run(hub: Hub) -> None:
 
 
 def last_report(hub: Hub) -> LearnReport | None:
-    return _state(hub).get("last_report")  # type: ignore[no-any-return]
+    return _state(hub).get("last_report")
 
 
 

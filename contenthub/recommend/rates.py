@@ -101,4 +101,4 @@ def posterior(success: np.ndarray, delivered: np.ndarray, prior_mean: np.ndarray
 
 def log_lift(rate: np.ndarray | float, reference: np.ndarray | float) -> np.ndarray:
     """log(rate / reference), the rate floored at ``RATE_FLOOR``: the unit every rate signal is scored in."""
-    return np.log(np.maximum(rate, RATE_FLOOR)) - np.log(reference)  # type: ignore[no-any-return]
+    return np.log(np.maximum(rate, RATE_FLOOR)) - np.log(reference)

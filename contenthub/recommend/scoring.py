@@ -88,8 +88,8 @@ def rate_draw(a: np.ndarray, b: np.ndarray, explore: bool, rng: np.random.Genera
     if explore:
         if rng is None:
             raise ValueError("exploring needs a random generator")
-        return rng.beta(a, b)  # type: ignore[no-any-return]
-    return a / (a + b)  # type: ignore[no-any-return]
+        return rng.beta(a, b)
+    return a / (a + b)
 
 
 def rate_signal(drawn: np.ndarray, slots: np.ndarray, reference: float | np.ndarray) -> np.ndarray:

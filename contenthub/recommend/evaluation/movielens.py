@@ -21,6 +21,8 @@ Rating → events (``EventMapping``), and why:
 
 from __future__ import annotations
 
+import functools
+
 import csv
 import hashlib
 import json
@@ -362,7 +364,7 @@ def run_peers(split: Split, items: np.ndarray, *, seed: int = 0) -> dict[str, An
     out["item_knn"] = measure("item_knn", lambda: peers.item_knn(x))
     grid = []
     for f, reg in ALS_GRID:
-        grid.append(measure("als", lambda f=f, reg=reg: peers.als(x, factors=f, regularization=reg, seed=seed),
+        grid.append(measure("als", functools.partial(peers.als, x, factors=f, regularization=reg, seed=seed),
                             {"factors": f, "regularization": reg}))
     best = max(grid, key=lambda r: r["ndcg@10"])
     out["als"] = {**best, "grid": [{k: r[k] for k in ("factors", "regularization", "ndcg@10", "recall@10")}

@@ -136,7 +136,7 @@ def _merge_packed(blob: bytes | None, terms: dict[str, float] | Iterable[tuple[s
             return _pack(terms) if len(terms) <= PACK_MAX_FIELDS and "\x00" not in "".join(terms) else None
         terms = terms.items()
     n, values, names = (0, array("d"), b"") if blob is None else _packed_parts(blob)
-    index = dict(zip(names.decode().split("\x00"), range(n))) if n else {}
+    index = dict(zip(names.decode().split("\x00"), range(n), strict=False)) if n else {}
     added: list[str] = []
     for f, v in terms:
         i = index.get(f)

@@ -275,7 +275,8 @@ def _event_body(ev: dict[str, Any]) -> str:
 def _event_doc(row: tuple[Any, ...]) -> dict[str, Any]:
     """An event's document from its row (the columns of EVENT_COLUMNS, then the body)."""
     body = row[-1]
-    return dict(zip(EVENT_COLUMNS, row)) if body == "" else json.loads(body)
+    # strict=False: the row carries the body after the columns, and the body is not a field
+    return dict(zip(EVENT_COLUMNS, row, strict=False)) if body == "" else json.loads(body)
 
 
 _first = itemgetter(0)
