@@ -40,7 +40,8 @@ CHANNEL = "wecom_group"
 
 
 def run(data_dir: Path, n_assets: int, n_members: int, requests: int) -> dict[str, Any]:
-    from contenthub.recommend import events, groups, service
+    from contenthub.audience import groups
+    from contenthub.recommend import events, service
     from contenthub.recommend.catalog import refresh_now
     from contenthub.recommend.models import GroupIn, MembershipChange
 

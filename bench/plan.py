@@ -37,7 +37,7 @@ def service_bench(data_dir: str, n_audiences: int, week: date) -> dict[str, obje
     from contenthub.config import Settings
     from contenthub.hub import open_hub
     from contenthub.publish import service
-    from contenthub.recommend import groups, users
+    from contenthub.audience import groups, users
     from contenthub.recommend.models import GroupIn, MembershipChange
 
     copy = Path(tempfile.mkdtemp(prefix="plan-bench-")) / "data"

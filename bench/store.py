@@ -42,8 +42,9 @@ import numpy as np
 from contenthub.config import Settings
 from contenthub.hub import Hub
 from contenthub.library import taxonomy
-from contenthub.recommend import reservations, service
-from contenthub.recommend.caps import CapRule
+from contenthub.audience import reservations
+from contenthub.recommend import service
+from contenthub.audience.caps import CapRule
 from contenthub.recommend.catalog import refresh_now
 from contenthub.recommend.engagement import counter_deltas
 from contenthub.store.base import Store

@@ -333,16 +333,18 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     from contenthub.library.tagging_routes import router as tagging_router
     from contenthub.publish.pages import router as publish_pages
     from contenthub.publish.routes import router as publish_router
-    from contenthub.recommend.pages import router as recommend_pages
+    from contenthub.audience.pages import router as audience_pages
+    from contenthub.audience.routes import router as audience_router
     from contenthub.recommend.routes import router as recommend_router
-    from contenthub.recommend.segment_pages import router as segment_pages
+    from contenthub.audience.segment_pages import router as segment_pages
     from contenthub.web.pages import router as web_pages
 
     # recommend_router first: next content is the hot path (see _add_routes); no route of library_router matches
     # a path of recommend_router or the other way round (tests/test_app_routes.py checks every route resolves
     # as before).
-    for router in (recommend_router, library_router, publish_router, access_router, web_pages, library_pages,
-                   publish_pages, experiments_router, experiment_console, experiments_pages, recommend_pages):
+    for router in (recommend_router, audience_router, library_router, publish_router, access_router, web_pages,
+                   library_pages, publish_pages, experiments_router, experiment_console, experiments_pages,
+                   audience_pages):
         _add_routes(app, router)
     for router in (tagging_router, review_pages, journeys_router, journeys_pages, dashboard_router, dashboard_pages):
         _add_routes(app, router)

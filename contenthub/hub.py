@@ -14,6 +14,7 @@ from typing import Any
 
 from contenthub.config import Settings
 from contenthub.embeddings import Embedder, load_embedder
+from contenthub.hooks import Hooks, install
 from contenthub.store import Store, open_store
 
 CHANGES = "changes"
@@ -36,6 +37,8 @@ class Hub:
     _versions: dict[str, int] = field(default_factory=dict)
     _versions_read_at: float = float("-inf")
     _background: list[threading.Thread] = field(default_factory=list)
+    hooks: Hooks = field(default_factory=Hooks)
+    """Who reacts to what this hub's services announce (``contenthub.hooks``); wired by ``open_hub``."""
 
     def start_background(self, target: Callable[[], None], name: str) -> threading.Thread:
         """Run ``target`` on a daemon thread that ``close`` waits for.
@@ -98,4 +101,6 @@ def open_hub(settings: Settings, embedder: Embedder | None = None) -> Hub:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = open_store(settings)
     taxonomy.ensure_defaults(store)
-    return Hub(settings=settings, store=store, _embedder=embedder)
+    hub = Hub(settings=settings, store=store, _embedder=embedder)
+    install(hub.hooks)
+    return hub

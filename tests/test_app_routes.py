@@ -13,9 +13,10 @@ from contenthub.app import create_app
 from contenthub.config import Settings
 
 ORIGINAL_ORDER = [
-    "contenthub.library.routes", "contenthub.recommend.routes", "contenthub.publish.routes", "contenthub.access.routes",
+    "contenthub.library.routes", "contenthub.recommend.routes", "contenthub.audience.routes", "contenthub.publish.routes",
+    "contenthub.access.routes",
     "contenthub.web.pages", "contenthub.library.pages", "contenthub.publish.pages", "contenthub.experiments.routes",
-    "contenthub.experiments.pages", "contenthub.recommend.pages", "contenthub.library.tagging_routes",
+    "contenthub.experiments.pages", "contenthub.audience.pages", "contenthub.library.tagging_routes",
     "contenthub.library.review_pages", "contenthub.journeys.routes", "contenthub.journeys.pages",
 ]
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")

@@ -62,7 +62,8 @@ def test_reembed_after_model_change(hub) -> None:
 def test_recommend_batch_writes_a_line_per_user(hub, tmp_path: Path) -> None:
     from contenthub.library import service
     from contenthub.library.models import AssetCreate
-    from contenthub.recommend import events, users
+    from contenthub.audience import users
+    from contenthub.recommend import events
 
     ids = [service.create_asset(hub, AssetCreate(**asset(title=title, channels=["wecom_1v1"])), "t").id
            for title in ["护眼台灯开箱", "新人首单券", "会员日直播预告"]]

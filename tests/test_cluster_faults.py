@@ -39,7 +39,7 @@ from contenthub.embeddings import Embedder
 from contenthub.hub import open_hub
 from contenthub.library.models import AssetCreate
 from contenthub.library.service import create_asset
-from contenthub.recommend import caps
+from contenthub.audience import caps
 from contenthub.store.elastic import ElasticStore
 from tests.es_support import unique_prefix
 from tests.server_proc import ServerProcess

@@ -17,7 +17,8 @@ import pytest
 from contenthub.dashboard import fatigue, ltv, retention, rollup, service, weeks
 from contenthub.hub import Hub
 from contenthub.publish import service as publish_service
-from contenthub.recommend import events, lifecycle, segments, users
+from contenthub.audience import lifecycle, segments, users
+from contenthub.recommend import events
 from contenthub.recommend.engagement import ENGAGED
 from contenthub.recommend.models import UserIn
 from contenthub.store.query import EventQuery

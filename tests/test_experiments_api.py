@@ -19,7 +19,8 @@ from contenthub.experiments.report import build_report
 from contenthub.experiments.simulator import SimConfig, run_simulation
 from contenthub.hub import Hub, open_hub
 from contenthub.library.models import Asset
-from contenthub.recommend import events, users
+from contenthub.audience import users
+from contenthub.recommend import events
 from contenthub.recommend.service import next_for_user
 from contenthub.timeutil import to_iso, utcnow
 from tests.conftest import Clients
@@ -443,7 +444,7 @@ def test_planner_applies_cadence_variants_and_logs_exposure(xhub: Hub) -> None:
     from datetime import date
 
     from contenthub.publish import service as publish
-    from contenthub.recommend.groups import upsert_group
+    from contenthub.audience.groups import upsert_group
     from contenthub.recommend.models import GroupIn
 
     put_assets(xhub, [f"a{i}" for i in range(30)], channel="wecom_group")

@@ -158,7 +158,7 @@ def test_segment_rules_validate_then_always_evaluate(all_: list[Any], any_: list
                                                      facts: dict[str, Any]) -> None:
     """A segment that saves can always be evaluated, against any user: bad rules fail when saved, not when
     every later count, listing or plan uses them."""
-    from contenthub.recommend.segments import Segment, matches
+    from contenthub.audience.segments import Segment, matches
 
     seg = in_process(Segment.model_validate, {"id": "s", "name": "s", "all": all_, "any": any_})
     if seg is not None:
@@ -175,7 +175,7 @@ def test_cap_rules_validate_then_always_evaluate(body: dict[str, Any], sent: lis
                                                  tz: str) -> None:
     from types import SimpleNamespace
 
-    from contenthub.recommend.caps import CapRule, cap_status
+    from contenthub.audience.caps import CapRule, cap_status
     from contenthub.timeutil import to_iso
 
     rule = in_process(CapRule.model_validate, body)

@@ -10,7 +10,8 @@ from contenthub.hub import CHANGES_POLL_S, Hub, open_hub
 from contenthub.library import service as library
 from contenthub.library.demo_corpus import generate_assets
 from contenthub.library.models import Asset, AssetUpdate
-from contenthub.recommend import events, users
+from contenthub.audience import users
+from contenthub.recommend import events
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import to_iso, utcnow
 

@@ -20,7 +20,8 @@ from contenthub.journeys.models import JourneyIn, Wait
 from contenthub.journeys.simulate import CohortConfig, run_cohort
 from contenthub.journeys.waits import due_after
 from contenthub.library.models import Asset
-from contenthub.recommend import caps, events, groups, users
+from contenthub.audience import caps, groups, users
+from contenthub.recommend import events
 from contenthub.recommend.models import GroupIn, Identity, MembershipChange
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import to_iso, utcnow

@@ -26,7 +26,8 @@ from contenthub.hub import Hub, open_hub
 from contenthub.library import service as library
 from contenthub import clock
 from contenthub.publish.rules import CONTENT_TYPES
-from contenthub.recommend import events, groups, segments
+from contenthub.audience import groups, segments
+from contenthub.recommend import events
 from contenthub.recommend.models import GroupIn, MembershipChange
 from contenthub.store.query import EventQuery
 from tests.conftest import Clients

@@ -132,8 +132,6 @@ def test_batch_same_picks_whatever_the_read_path_chunks_blocks_and_threads(world
     same(run(chunk=7, block=3, workers=1), scanned)
     monkeypatch.setattr(batch, "SCAN_SHARE", 1e9)  # look events up by user instead
     same(run(chunk=16, block=8), scanned)
-    monkeypatch.setattr(type(world.store), "event_columns", property(lambda s: None))  # a Store without it
-    same(run(chunk=16, block=8), scanned)
 
 
 def test_batch_with_exploration_is_seeded_and_picks_for_every_uncapped_user(world) -> None:
@@ -158,7 +156,7 @@ def test_batch_on_a_channel_without_assets_picks_nothing(world) -> None:
 def test_batch_follows_merged_ids_on_both_read_paths(world, monkeypatch) -> None:
     """An absorbed id gets what its surviving user gets (events moved, created_at the earlier one), on
     the scan and on look-ups by user; unknown ids get no history."""
-    from contenthub.recommend import users
+    from contenthub.audience import users
 
     put_strategy(world, STRATEGIES[0])
     users.merge_users(world, keep="u04", absorb="u05")
@@ -184,7 +182,7 @@ def test_batch_follows_merged_ids_on_both_read_paths(world, monkeypatch) -> None
 def test_batch_scan_reads_a_merge_target_that_was_not_requested(world, monkeypatch) -> None:
     """The scan unpacks events against the requested ids; an absorbed id asked for without its surviving
     user still gets the survivor's events (the scan's slower path), as on look-ups by user."""
-    from contenthub.recommend import users
+    from contenthub.audience import users
 
     put_strategy(world, STRATEGIES[0])
     users.merge_users(world, keep="u04", absorb="u05")
@@ -227,18 +225,20 @@ def test_batch_breaks_ties_in_catalog_order_across_its_column_groups() -> None:
 
 
 def test_scanned_columns_match_the_events_read_by_user(world) -> None:
-    """The store's scan gives the batch ranker decoded columns (no reader outside store/ knows the packing):
-    the same events as ``event_columns``, types coded against the reader's list (−1 for one it lacks)."""
+    """The store gives the batch ranker numpy columns (no reader outside store/ knows a storage format):
+    the parts of one scan hold the same events as the reads by user, types coded against the reader's list
+    (−1 for one it lacks)."""
     types = tuple(t for t in batch.TYPES if t != "delivered")  # one type the reader does not know
-    cols = world.store.scan_event_columns("moments", types=types)
-    plain = world.store.event_columns()
-    assert len(cols["user_id"]) == len(plain["user_id"]) > 100
-    got = sorted(zip(cols["user_id"], cols["asset_id"], (types[t] if t >= 0 else "?" for t in cols["type"].tolist()),
-                     cols["on_channel"].tolist(), cols["ts"].round(3).tolist(), strict=True))
-    want = sorted(zip(plain["user_id"], (a or "" for a in plain["asset_id"]),
-                      (t if t in types else "?" for t in plain["type"]), (c == "moments" for c in plain["channel"]),
-                      (round(t, 3) for t in plain["ts"]), strict=True))
-    assert got == want and any(g[2] == "?" for g in got)
+    store = world.store
+
+    def rows(parts: list) -> list[tuple]:
+        return sorted((u, a, t, c, round(ts, 3), r, rec) for p in parts for u, a, t, c, ts, r, rec in zip(
+            p["user_id"], p["asset_id"], p["type"].tolist(), p["on_channel"].tolist(), p["ts"].tolist(),
+            p["reserved"].tolist(), p["recommendation_id"], strict=True))
+
+    scanned = rows([store.event_columns("moments", types, part=p) for p in store.event_scan_parts()])
+    by_user = rows([store.event_columns("moments", types, user_ids=[f"u{u:02d}" for u in range(40)])])
+    assert scanned == by_user and len(scanned) > 100 and any(r[2] == -1 for r in scanned)
 
 
 def test_batch_counts_reserved_sends_against_caps_like_next_for_user(world) -> None:
@@ -295,7 +295,7 @@ def test_batch_stages_apply_the_per_user_stage_rule() -> None:
     """lifecycle.stages_of (the batch's) and stage_of (one user's) are one rule: equal on a grid of cases."""
     import itertools
 
-    from contenthub.recommend.lifecycle import STAGES, LifecycleRules, stage_of, stages_of
+    from contenthub.audience.lifecycle import STAGES, LifecycleRules, stage_of, stages_of
 
     rules = LifecycleRules()
     cases = list(itertools.product([None, 0.5, 14, 20, 31, 95], [0, 14, 15, 100], [False, True], [0, 6], [False, True]))

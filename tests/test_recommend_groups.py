@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from contenthub.library.models import Asset
-from contenthub.recommend import events, group_profiles, groups, profiles, service, users
+from contenthub.audience import group_profiles, groups, profiles, users
+from contenthub.recommend import events, service
 from contenthub.recommend.catalog import refresh_now
 from contenthub.recommend.engagement import PROFILE
 from contenthub.recommend.models import GroupIn, MembershipChange

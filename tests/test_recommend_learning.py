@@ -19,7 +19,7 @@ from contenthub.recommend import events, learning, service, topics
 from contenthub.recommend.catalog import catalog, refresh_now
 from contenthub.recommend.evaluation import ope
 from contenthub.recommend.evaluation.logged import evaluate_strategies
-from contenthub.recommend.profiles import audience_for, load_profile
+from contenthub.audience.profiles import audience_for, load_profile
 from contenthub.recommend.strategies import (
     DEFAULTS,
     Strategy,

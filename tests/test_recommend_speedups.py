@@ -18,7 +18,8 @@ from contenthub.errors import InvalidError, NotFoundError
 from contenthub.library import taxonomy
 from contenthub.library.demo_corpus import generate_assets
 from contenthub.library.models import Asset
-from contenthub.recommend import caps, doccache, events, lifecycle, profiles, ranking, service
+from contenthub.audience import caps, lifecycle, profiles
+from contenthub.recommend import doccache, events, ranking, service
 from contenthub.recommend.catalog import catalog, refresh_now
 from contenthub.recommend.strategies import DEFAULTS, Strategy, delete_strategy, get_strategy, put_strategy
 from contenthub.store.query import EventQuery

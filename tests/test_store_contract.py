@@ -505,15 +505,40 @@ def test_event_counts_by_period(store: Store) -> None:
 
 
 def test_event_columns(store: Store) -> None:
-    """Not in the protocol, but recommend.batch reads events this way when a store offers it."""
+    """recommend.batch's reads: numpy columns by user, by part of the log and all at once, the same events
+    each way; also when an id holds the separator SQLite packs columns with."""
     store.add_events([event("1", "click", minutes=1.5), event("2", "convert", user="u2", value=9.5),
-                      event("3", "mute", asset=None, user="u3")])
-    cols = store.event_columns(["u1", "u2"])  # type: ignore[attr-defined]
-    rows = sorted(zip(*(cols[c] for c in ("user_id", "type", "asset_id", "channel", "ts", "value")), strict=True))
-    assert rows == [("u1", "click", "a1", "wecom_1v1", pytest.approx((T0 + timedelta(minutes=1.5)).timestamp()), None),
-                    ("u2", "convert", "a1", "wecom_1v1", pytest.approx(T0.timestamp()), 9.5)]
-    assert len(store.event_columns()["user_id"]) == 3  # type: ignore[attr-defined]
-    assert store.event_columns(["nobody"]) == {c: () for c in cols}  # type: ignore[attr-defined]
+                      event("3", "mute", asset=None, user="u3", channel="sms"),
+                      event("4", "delivered", user="u\x1fodd", recommendation_id="r_1"),
+                      event("5", "served", user="u2", recommendation_id="r_2", attributes={"reserved": True}),
+                      event("6", "served", user="u2", recommendation_id="r_3"),
+                      event("7", "click", user=None, group_id="g1")])
+    types = ("delivered", "served", "click", "mute")
+
+    def rows(cols: dict[str, Any]) -> list[tuple[Any, ...]]:
+        return sorted(zip(cols["user_id"], cols["asset_id"], cols["type"].tolist(), cols["on_channel"].tolist(),
+                          [round(t, 3) for t in cols["ts"].tolist()], cols["reserved"].tolist(),
+                          cols["recommendation_id"], strict=True))
+
+    t0 = round(T0.timestamp(), 3)
+    by_user = rows(store.event_columns("wecom_1v1", types, user_ids=["u1", "u2", "u3", "u\x1fodd"]))
+    assert by_user == [("u\x1fodd", "a1", 0, True, t0, False, "r_1"),
+                       ("u1", "a1", 2, True, round((T0 + timedelta(minutes=1.5)).timestamp(), 3), False, ""),
+                       ("u2", "a1", -1, True, t0, False, ""),   # a type the reader did not ask for
+                       ("u2", "a1", 1, True, t0, False, ""),    # served without a reservation: no id needed
+                       ("u2", "a1", 1, True, t0, True, "r_2"),
+                       ("u3", "", 3, False, t0, False, "")]
+    assert rows(store.event_columns("wecom_1v1", types)) == by_user  # events without a user are left out
+    parts = [rows(store.event_columns("wecom_1v1", types, part=p)) for p in store.event_scan_parts()]
+    assert sorted(r for p in parts for r in p) == by_user
+    assert rows(store.event_columns("wecom_1v1", types, user_ids=["nobody"])) == []
+    docs = store.doc_field_columns("users", ("created_at", "merged_into"))
+    assert docs == {"id": [], "created_at": [], "merged_into": []}
+    store.put_doc("users", "u1", {"id": "u1", "created_at": "2026-01-01T00:00:00.000000Z"})
+    store.put_doc("users", "u\x1fodd", {"id": "u\x1fodd", "merged_into": "u1"})
+    docs = store.doc_field_columns("users", ("created_at", "merged_into"))
+    assert sorted(zip(docs["id"], docs["created_at"], docs["merged_into"], strict=True)) == [
+        ("u\x1fodd", "", "u1"), ("u1", "2026-01-01T00:00:00.000000Z", "")]
 
 
 def test_reassign_and_delete_events(store: Store) -> None:

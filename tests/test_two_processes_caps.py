@@ -28,7 +28,7 @@ from contenthub.embeddings import Embedder
 from contenthub.hub import open_hub
 from contenthub.library.models import AssetCreate
 from contenthub.library.service import create_asset
-from contenthub.recommend import caps
+from contenthub.audience import caps
 from tests.es_support import es_url, require_module, unique_prefix
 
 pytestmark = pytest.mark.es

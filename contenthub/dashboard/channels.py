@@ -17,7 +17,7 @@ from contenthub.dashboard.rollup import Rollup
 from contenthub.dashboard.weeks import week_start
 from contenthub.hub import Hub
 from contenthub.library import taxonomy
-from contenthub.recommend import caps
+from contenthub.audience import caps
 
 LEADERS = 3
 

@@ -39,7 +39,7 @@ from contenthub.dashboard.rollup import Rollup
 from contenthub.dashboard.weeks import week_bounds, week_of, week_start, zone
 from contenthub.errors import ConflictError, NotFoundError
 from contenthub.hub import Hub
-from contenthub.recommend import users
+from contenthub.audience import users
 from contenthub.i18n import _
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import from_iso, to_iso, utcnow

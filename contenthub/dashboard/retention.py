@@ -23,7 +23,7 @@ from contenthub.dashboard.models import (
 from contenthub.dashboard.rollup import Rollup
 from contenthub.dashboard.weeks import week_start
 from contenthub.hub import Hub
-from contenthub.recommend import lifecycle
+from contenthub.audience import lifecycle
 
 FLOW_STATES = ["new", "active", "silent", "churned", "won_back"]
 MAX_WEEKS = 12

@@ -136,7 +136,7 @@ class AnalysisUnits:
 
 def _follow_merges(hub: Hub, ids: list[str]) -> dict[str, str]:
     """Map user ids that were merged into another user onto the surviving id (events moved there too)."""
-    from contenthub.recommend.users import USERS
+    from contenthub.audience.users import USERS
 
     target: dict[str, str] = {}
     pending = list(ids)

@@ -27,7 +27,8 @@ from contenthub.experiments.models import ExperimentCreate, Variant
 from contenthub.experiments.report import Report, build_report
 from contenthub.hub import Hub
 from contenthub.library.models import Asset
-from contenthub.recommend import events, users
+from contenthub.audience import users
+from contenthub.recommend import events
 from contenthub.recommend.service import next_for_user
 from contenthub.timeutil import to_iso, utcnow
 

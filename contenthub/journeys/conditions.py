@@ -11,6 +11,9 @@ import time
 from datetime import datetime
 from typing import Any
 
+from contenthub.audience import groups, segments, users
+from contenthub.audience.profiles import load_profile
+from contenthub.errors import NotFoundError
 from contenthub.hub import Hub
 from contenthub.journeys.models import Condition
 from contenthub.store.query import EventQuery
@@ -32,8 +35,6 @@ def _membership(hub: Hub) -> dict[str, list[tuple[str, str, str, str | None]]]:
     cached = hub.cache.get("journey_groups")
     if cached is not None and time.monotonic() - cached[0] < GROUPS_TTL:
         return cached[1]
-    from contenthub.recommend import groups
-
     found: dict[str, list[tuple[str, str, str, str | None]]] = {}
     for g in groups.list_groups(hub, limit=100000):
         for m in g.members:
@@ -81,15 +82,11 @@ class Facts:
 
     def user(self) -> dict[str, Any]:
         if self._user is None:
-            from contenthub.recommend import users
-
             self._user = users.find_user(self.hub, self.user_id) or {"id": self.user_id}
         return self._user
 
     def profile(self) -> Any:
         if self._profile is None:
-            from contenthub.recommend.profiles import load_profile
-
             self._profile = load_profile(self.hub, user_id=self.user_id, user_doc=self.user(), now=self.now)
         return self._profile
 
@@ -166,9 +163,6 @@ def _value(c: Condition, f: Facts) -> bool:
     if kind == "paying":
         return bool(f.profile().status.get("paying"))
     if kind == "segment":
-        from contenthub.errors import NotFoundError
-        from contenthub.recommend import segments
-
         try:
             seg = segments.get_segment(f.hub, c.segment or "")
         except NotFoundError:

@@ -34,12 +34,6 @@ PAUSE_RECHECK = timedelta(hours=1)
 ERROR_RETRY = timedelta(hours=1)
 
 
-def clock(hub: Hub) -> datetime:
-    """'Now' for hooks and the loop; a simulation sets ``hub.cache['journeys_clock']`` to its own clock."""
-    fn = hub.cache.get("journeys_clock")
-    return fn() if fn else utcnow()
-
-
 def state_key(journey_id: str, user_id: str) -> str:
     return f"{journey_id}|{user_id}"
 
@@ -103,7 +97,7 @@ def enroll(hub: Hub, journey: Journey, user_id: str, *, at: datetime | None = No
     from contenthub.errors import ConflictError
     from contenthub.experiments import runtime as experiments_runtime
 
-    now = now or clock(hub)
+    now = now or service.clock(hub)
     run_j, ov = _run_journey(hub, journey, user_id)
     key = state_key(run_j.id, user_id)
     found = hub.store.get_doc_version(STATES, key)
@@ -142,7 +136,7 @@ def enroll_many(hub: Hub, journey: Journey, user_ids: list[str], *, at: datetime
     the reason."""
     from contenthub.experiments import runtime as experiments_runtime
 
-    now = now or clock(hub)
+    now = now or service.clock(hub)
     entered = min(at or now, now)
     skipped: dict[str, str] = {}
     for i in range(0, len(user_ids), PAGE):
@@ -355,7 +349,7 @@ def advance_due(hub: Hub, now: datetime | None = None, limit: int = 5000) -> Adv
     """Advance up to ``limit`` due users (the scheduler's one job). Safe to call from several
     processes: only the holder of the lease does anything."""
     t0 = time.perf_counter()
-    now = now or clock(hub)
+    now = now or service.clock(hub)
     res = AdvanceResult()
     holder = dueindex.acquire_lease(hub, now, timedelta(minutes=2))
     if holder is not None:

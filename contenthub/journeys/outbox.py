@@ -18,6 +18,7 @@ converted), and ``journey_recs/{recommendation id}`` points events back at it.
 from __future__ import annotations
 
 import logging
+import secrets
 from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,6 +30,8 @@ from contenthub.journeys.conditions import SENDS
 from contenthub.journeys.models import DueSend, Journey, Step, Wait
 from contenthub.journeys.waits import due_after
 from contenthub.library import taxonomy
+from contenthub.recommend import service as recommend
+from contenthub.recommend.models import Pick, Reason
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import from_iso, to_iso
 from contenthub.i18n import _
@@ -106,9 +109,6 @@ def _close(hub: Hub, s: dict[str, Any], outcome: str, counts: Counter[tuple[str,
 
 def _pick(hub: Hub, s: dict[str, Any], now: datetime) -> Any:
     """The recommender's pick for this send, holding a cap slot (or a capped/empty Recommendation)."""
-    from contenthub.recommend import service as recommend
-    from contenthub.recommend.models import Pick, Reason
-
     user, channel, scene = s["user_id"], s["channel"], s.get("scene")
     if s.get("fixed_asset"):
         probe = recommend.next_for_user(hub, user, channel, n=1, now=now)
@@ -117,13 +117,11 @@ def _pick(hub: Hub, s: dict[str, Any], now: datetime) -> Any:
         doc = hub.store.get_asset(s["fixed_asset"])
         if doc is None or doc.get("status") != "approved":
             return probe.model_copy(update={"picks": [], "reason": f"fixed asset '{s['fixed_asset']}' is not approved"})
-        import secrets
-
         pick = Pick(asset_id=doc["id"], title=doc.get("title", ""), kind=doc.get("kind", ""),
                     scenes=doc.get("scenes") or [], content_type=doc.get("content_type"), score=1.0,
                     recommendation_id="r_" + secrets.token_hex(8), signals={},
                     reasons=[Reason(kind="lifecycle", detail=f"fixed asset of journey step '{s['step']}'")])
-        return recommend._reserve(hub, probe.model_copy(update={"picks": [pick]}), now)
+        return recommend.reserve_pick(hub, probe.model_copy(update={"picks": [pick]}), now)
     if s.get("content_type"):
         probe = recommend.next_for_user(hub, user, channel, scene=scene, n=30, now=now)
         if probe.capped or not probe.picks:
@@ -131,7 +129,7 @@ def _pick(hub: Hub, s: dict[str, Any], now: datetime) -> Any:
         picks = [p for p in probe.picks if p.content_type == s["content_type"]][:3]
         if not picks:
             return probe.model_copy(update={"picks": [], "reason": f"no eligible {s['content_type']} asset"})
-        return recommend._reserve(hub, probe.model_copy(update={"picks": picks}), now)
+        return recommend.reserve_pick(hub, probe.model_copy(update={"picks": picks}), now)
     return recommend.next_for_user(hub, user, channel, scene=scene, n=3, now=now, reserve=True)
 
 
@@ -189,12 +187,10 @@ def _offer(hub: Hub, s: dict[str, Any], version: int, now: datetime,
 
 def fetch_due(hub: Hub, channel: str, limit: int = 100, now: datetime | None = None) -> list[DueSend]:
     """Up to ``limit`` sends due now on ``channel`` (at most one per user per call), each with its pick."""
-    from contenthub.journeys.engine import clock
-
     taxonomy.validate_values(hub.store, "channel", "channels", [channel])
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidError(_('limit must be between 1 and {MAX_LIMIT}.').format(MAX_LIMIT=MAX_LIMIT), field="limit", value=limit)
-    now = now or clock(hub)
+    now = now or service.clock(hub)
     now_iso = to_iso(now)
     out: list[DueSend] = []
     users: set[str] = set()

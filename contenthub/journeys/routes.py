@@ -14,6 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from contenthub.access.keys import Principal
 from contenthub.access.roles import Perm
+from contenthub.audience import users
 from contenthub.deps import HubDep, require
 from contenthub.errors import InvalidError, NotFoundError
 from contenthub.journeys import engine, funnel, outbox, service
@@ -106,8 +107,6 @@ def journey_funnel(journey_id: str, hub: HubDep, who: Reports,
 @router.post("/journeys/{journey_id}/enroll", response_model=EnrollResult,
              summary="Put users into a journey now (manual trigger); re-entry rules and experiments apply")
 def enroll(journey_id: str, body: EnrollIn, hub: HubDep, who: Writer) -> EnrollResult:
-    from contenthub.recommend import users
-
     journey = service.get(hub, journey_id)
     if journey.status in ("archived", "paused"):
         raise InvalidError(_("Journey '{journey_id}' is {status}; activate it before enrolling.").format(journey_id=journey_id, status=journey.status),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from datetime import datetime
 from typing import Any
 
 from contenthub.errors import ConflictError, InvalidError, NotFoundError
@@ -27,6 +28,12 @@ VERSIONS = "journey_versions"
 INDEX_TTL = 5.0
 """Seconds other processes may serve a stale list of running journeys after an edit elsewhere."""
 DEF_CACHE = 1000
+
+
+def clock(hub: Hub) -> datetime:
+    """'Now' for hooks, the loop and the outbox; a simulation sets ``hub.cache['journeys_clock']`` to its own clock."""
+    fn = hub.cache.get("journeys_clock")
+    return fn() if fn else utcnow()
 
 
 def _version_id(journey_id: str, version: int) -> str:

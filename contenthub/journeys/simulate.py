@@ -22,7 +22,8 @@ import numpy as np
 from contenthub.hub import Hub
 from contenthub.journeys import conditions, engine, funnel, outbox, service
 from contenthub.library.models import Asset
-from contenthub.recommend import events, groups, users
+from contenthub.audience import groups, users
+from contenthub.recommend import events
 from contenthub.recommend.models import GroupIn, Identity, MembershipChange
 from contenthub.timeutil import to_iso, utcnow
 

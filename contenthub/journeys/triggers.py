@@ -11,8 +11,8 @@ stage is a function of time — so the scheduler walks the users a page per pass
 the groups' join times since its last look (``GROUP_SWEEP``). Re-entry rules make repeated matches
 harmless.
 
-This module imports only lightweight things at the top, so ``recommend.events`` and
-``recommend.users`` can call it without import cycles.
+The hooks are subscriptions (``subscribe``, wired by ``contenthub.hooks`` when a hub opens): ingestion and
+the users service announce what happened and import nothing of journeys.
 """
 
 from __future__ import annotations
@@ -21,7 +21,13 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from contenthub.audience import groups, segments, users
+from contenthub.errors import NotFoundError
+from contenthub.hooks import EventsStored, Hooks, IdentityLinked, UserCreated
 from contenthub.hub import Hub
+from contenthub.journeys import engine, outbox, service
+from contenthub.journeys.conditions import Facts, holds
+from contenthub.recommend.engagement import PROFILE
 from contenthub.timeutil import from_iso, to_iso
 
 log = logging.getLogger(__name__)
@@ -34,8 +40,6 @@ SWEEP_KINDS = ("stage_entered", "tag_weight", "segment")
 
 
 def _journeys(hub: Hub, kind: str) -> list[Any]:
-    from contenthub.journeys import service
-
     return [j for j in service.active(hub) if j.trigger.kind == kind]
 
 
@@ -46,7 +50,6 @@ def _at(ts: str | None, now: datetime) -> datetime:
 def _only_if(hub: Hub, journey: Any, user_id: str, now: datetime) -> bool:
     if not journey.trigger.only_if:
         return True
-    from contenthub.journeys.conditions import Facts, holds
 
     f = Facts(hub, user_id, now, entered_at=to_iso(now))
     return all(holds(c, f) for c in journey.trigger.only_if)
@@ -54,8 +57,6 @@ def _only_if(hub: Hub, journey: Any, user_id: str, now: datetime) -> bool:
 
 def _enter(hub: Hub, journey: Any, user_id: str, at: datetime, now: datetime, *, tentative: bool = False,
            entry_stage: str | None = None) -> bool:
-    from contenthub.journeys import engine
-
     if not tentative and not _only_if(hub, journey, user_id, now):
         return False
     ok, _ = engine.enroll(hub, journey, user_id, at=at, now=now, tentative=tentative, entry_stage=entry_stage)
@@ -73,19 +74,24 @@ def _safely(fn: Any, *args: Any, **kwargs: Any) -> None:
 # ---- hooks ------------------------------------------------------------------------------------------------------
 
 
-def on_user_created(hub: Hub, user_id: str, at: str | None = None) -> None:
-    """Hook in ``users``: a user was created (from an event, an identity, or the users API)."""
-    _safely(_user_created, hub, user_id, at)
+def subscribe(hooks: Hooks) -> None:
+    """Wired when a hub opens (``contenthub.hooks.SUBSCRIBERS``)."""
+    hooks.subscribe(UserCreated, on_user_created)
+    hooks.subscribe(IdentityLinked, on_identity_linked)
+    hooks.subscribe(EventsStored, on_events_stored)
+
+
+def on_user_created(event: UserCreated) -> None:
+    """A user was created (from an event, an identity, or the users API)."""
+    _safely(_user_created, event.hub, event.user_id, event.at)
 
 
 def _user_created(hub: Hub, user_id: str, at: str | None) -> None:
     journeys = _journeys(hub, "user_created")
     if not journeys:
         return
-    from contenthub.journeys import engine
-    from contenthub.recommend import users
 
-    now = engine.clock(hub)
+    now = service.clock(hub)
     doc = users.find_user(hub, user_id) or {}
     for j in journeys:
         verdict = engine.trigger_filters_hold(j.trigger, doc)
@@ -94,20 +100,17 @@ def _user_created(hub: Hub, user_id: str, at: str | None) -> None:
         _enter(hub, j, user_id, _at(at, now), now, tentative=verdict is None or bool(j.trigger.only_if))
 
 
-def on_identity_added(hub: Hub, user_id: str, identity: Any, at: str | None = None) -> None:
-    """Hook in ``users``: an identity (openid, external_userid …) was linked to a user for the first time."""
-    _safely(_identity_added, hub, user_id, identity, at)
+def on_identity_linked(event: IdentityLinked) -> None:
+    """An identity (openid, external_userid …) was linked to a user for the first time."""
+    _safely(_identity_added, event.hub, event.user_id, event.identity_type, event.at)
 
 
-def _identity_added(hub: Hub, user_id: str, identity: Any, at: str | None) -> None:
-    journeys = [j for j in _journeys(hub, "identity_added")
-                if j.trigger.identity_type in (None, getattr(identity, "type", None))]
+def _identity_added(hub: Hub, user_id: str, identity_type: str, at: str | None) -> None:
+    journeys = [j for j in _journeys(hub, "identity_added") if j.trigger.identity_type in (None, identity_type)]
     if not journeys:
         return
-    from contenthub.journeys import engine
-    from contenthub.recommend import users
 
-    now = engine.clock(hub)
+    now = service.clock(hub)
     doc = users.find_user(hub, user_id) or {}
     for j in journeys:
         verdict = engine.trigger_filters_hold(j.trigger, doc)
@@ -116,30 +119,24 @@ def _identity_added(hub: Hub, user_id: str, identity: Any, at: str | None) -> No
         _enter(hub, j, user_id, _at(at, now), now, tentative=verdict is None or bool(j.trigger.only_if))
 
 
-def on_events(hub: Hub, rows: list[dict[str, Any]], inserted: list[str]) -> None:
-    """Hook in ``events.ingest`` after a successful insert: attribution of journey sends, and event triggers."""
-    if not inserted:
-        return
-    _safely(_events, hub, rows, inserted)
+def on_events_stored(event: EventsStored) -> None:
+    """Events were ingested: attribution of journey sends, and event triggers."""
+    if event.inserted:
+        _safely(_events, event.hub, event.rows, event.inserted)
 
 
 def _events(hub: Hub, rows: list[dict[str, Any]], inserted: list[str]) -> None:
-    from contenthub.journeys import service
-
     if not service.heads(hub):
         return
     new = set(inserted)
     fresh = [r for r in rows if r["id"] in new] if len(new) < len(rows) else rows
-    from contenthub.journeys import outbox
 
     outbox.on_events(hub, fresh)
     journeys = _journeys(hub, "event")
     if not journeys:
         return
-    from contenthub.journeys import engine
-    from contenthub.recommend.engagement import PROFILE
 
-    now = engine.clock(hub)
+    now = service.clock(hub)
     for j in journeys:
         t = j.trigger
         hits = [r for r in fresh if r["type"] == t.event_type and r.get("user_id")
@@ -165,7 +162,6 @@ def sweep_groups(hub: Hub, now: datetime, *, force: bool = False) -> int:
         if not journeys:
             hub.store.put_doc(SCHEDULER, "groups_sweep", {"since": to_iso(now), "ran_at": to_iso(now)})
         return 0
-    from contenthub.recommend import groups
 
     until = to_iso(now)
     entered = 0
@@ -187,8 +183,6 @@ def _profile_match(hub: Hub, j: Any, user: dict[str, Any], facts: Any) -> bool:
         return facts.stage() == t.stage
     if t.kind == "tag_weight":
         return facts.profile().weights.get(f"t:{t.tag}", 0.0) >= float(t.threshold or 0.0)
-    from contenthub.errors import NotFoundError
-    from contenthub.recommend import segments
 
     try:
         seg = segments.get_segment(hub, t.segment or "")
@@ -205,9 +199,6 @@ def sweep_users(hub: Hub, now: datetime, *, batch: int = SWEEP_USERS) -> int:
     journeys = [j for k in SWEEP_KINDS for j in _journeys(hub, k)]
     if not journeys:
         return 0
-    from contenthub.journeys import engine
-    from contenthub.journeys.conditions import Facts
-    from contenthub.recommend import users
 
     cursor = hub.store.get_doc(SCHEDULER, "users_sweep") or {"offset": 0}
     page = hub.store.list_docs(users.USERS, limit=batch, offset=int(cursor["offset"]))

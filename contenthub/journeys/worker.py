@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from contenthub.hub import Hub
-from contenthub.journeys import dueindex, engine, outbox, triggers
+from contenthub.journeys import dueindex, engine, outbox, service, triggers
 from contenthub.journeys.models import AdvanceResult
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ OUTBOX_SWEEP = timedelta(minutes=10)
 
 
 def tick(hub: Hub, now: datetime | None = None, *, batch: int = 5000) -> AdvanceResult:
-    now = now or engine.clock(hub)
+    now = now or service.clock(hub)
     res = engine.run_until_idle(hub, now, batch=batch, max_rounds=TICK_ROUNDS)
     if res.lease:
         return res

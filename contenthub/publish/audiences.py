@@ -16,9 +16,9 @@ from typing import Any
 from contenthub.errors import InvalidError, NotFoundError
 from contenthub.hub import Hub
 from contenthub.publish.rules import Audience
-from contenthub.recommend import groups, segments, users
+from contenthub.audience import groups, segments, users
 from contenthub.recommend.catalog import Catalog
-from contenthub.recommend.profiles import (
+from contenthub.audience.profiles import (
     audience_for,
     group_audience,
     load_profile,

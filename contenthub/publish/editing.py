@@ -49,7 +49,8 @@ from contenthub.publish.rules import (
     month_key,
 )
 from contenthub.publish.service import TRANSITIONS, Override, Plan, PlanSlot, SlotStatus
-from contenthub.recommend import caps, events, reservations
+from contenthub.audience import caps, reservations
+from contenthub.recommend import events
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import from_iso, to_iso, utcnow
 

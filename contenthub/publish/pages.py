@@ -33,7 +33,7 @@ from contenthub.publish.describe import describe_rule
 from contenthub.publish.editing import ApproveAllIn, SlotPatch, SwapIn
 from contenthub.publish.planner import resolve_rule, week_start_of
 from contenthub.publish.rules import CHANNELS, CONTENT_TYPES
-from contenthub.recommend import groups, segments
+from contenthub.audience import groups, segments
 from contenthub.web.templating import lang_of, render
 
 router = APIRouter(include_in_schema=False)

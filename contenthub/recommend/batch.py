@@ -24,7 +24,7 @@ segment, tonight" (1M users × a few ms). Here the same profile facts and the sa
 The rules and the engagement-rate signals are not copies: caps (``caps.counted_sends``,
 ``caps.capped_targets``), the lifecycle stage (``lifecycle.stages_of``) and the topic and content-type
 rate signals (``scoring``) are the functions the per-user path calls, here over arrays of users; events
-come from the store as decoded columns (``scan_event_columns`` / ``event_columns``).
+come from the store as numpy columns (``Store.event_columns``), by user or in parts of one scan.
 
 Two documented differences from ``next_for_user``: tag weights and the topic/type rate evidence come
 from the events with the assets' *current* features and topics (the profile counters froze them at
@@ -36,7 +36,6 @@ instead of one per user. With exploration off and unchanged assets, the picks ar
 
 from __future__ import annotations
 
-import operator
 import os
 import threading
 import time
@@ -51,18 +50,39 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
+from contenthub import bad_records
 from contenthub.hub import Hub
-from contenthub.recommend import caps, csr, lifecycle, users
+from contenthub.audience import caps, lifecycle, users
+from contenthub.recommend import csr
 from contenthub.recommend.catalog import Catalog, catalog
 from contenthub.recommend.engagement import ENGAGED, EVENT_WEIGHTS, NEGATIVE, POSITIVE
-from contenthub.recommend.profiles import HISTORY_DAYS, HISTORY_LIMIT, VECTOR_EVENTS, population_rates
-from contenthub.recommend.scoring import (BLOCKING_TYPES, RATE_PRIOR_DELIVERIES, SENT_TYPES, rate_draw,
-                                         rate_posterior_rows, rate_signal, redelivery_cutoff, with_strength)
-from contenthub.recommend.ranking import (appeal_posterior, candidate_mask, channel_log_popularity, pooled_draw,
-                                          posterior, posterior_samples, quality_posterior)
+from contenthub.audience.profiles import (
+    HISTORY_DAYS,
+    HISTORY_LIMIT,
+    VECTOR_EVENTS,
+    population_rates,
+)
+from contenthub.recommend.ranking import (
+    appeal_posterior,
+    candidate_mask,
+    channel_log_popularity,
+    pooled_draw,
+    posterior,
+    posterior_samples,
+    quality_posterior,
+)
+from contenthub.recommend.scoring import (
+    BLOCKING_TYPES,
+    RATE_PRIOR_DELIVERIES,
+    SENT_TYPES,
+    rate_draw,
+    rate_posterior_rows,
+    rate_signal,
+    redelivery_cutoff,
+    with_strength,
+)
 from contenthub.recommend.strategies import Strategy, get_strategy
-from contenthub.store.query import EventQuery
-from contenthub import bad_records
+from contenthub.store.columns import EventColumns
 from contenthub.timeutil import epochs, from_iso, to_iso, utcnow
 
 BLOCK = 64         # users scored together: a few block × candidates float32 arrays stay in L2
@@ -117,12 +137,7 @@ def _user_facts(hub: Hub, user_ids: Sequence[str], *, every_user: bool) -> tuple
     users.find_user does; unknown ids stay as they are. ``every_user``: read all user documents in one
     pass (most users are asked for), else one read per 20k users."""
     if every_user:
-        try:
-            docs = hub.store.packed_doc_fields(users.USERS, ("created_at", "merged_into"))
-        except ValueError:
-            docs = None
-        if docs is not None:
-            return _follow_merges(docs, user_ids)
+        return _follow_merges(hub.store.doc_field_columns(users.USERS, ("created_at", "merged_into")), user_ids)
     canon = []
     first_seen = np.full(len(user_ids), np.nan)
     for start in range(0, len(user_ids), CHUNK):
@@ -220,99 +235,56 @@ class _EventLog:
                        self.reserved[at], self.rec[at])
 
 
-def _to_columns(cols: dict[str, Sequence[Any]], pos: dict[str, int], row_of: dict[str, int],
-                channel: str | None, typ: np.ndarray | None = None, on_channel: np.ndarray | None = None
-                ) -> tuple[np.ndarray, ...]:
+def _to_columns(cols: EventColumns, pos: dict[str, int], row_of: dict[str, int]) -> tuple[np.ndarray, ...]:
     """Store columns → (key, type, row, no_asset, channel, ts, reserved, rec) arrays of the users in
     ``pos``, other users' events dropped. ``row_of``: catalog row by asset id, with '' (no asset) → −2,
-    so one look-up gives both columns. ``typ``/``on_channel``: given when the store coded them (the scan);
-    else from the ``type`` and ``channel`` names. Events of a type batch does not know are dropped."""
-    uid, aid = cols["user_id"], cols["asset_id"]
+    so one look-up gives both columns. Events of a type batch does not know are dropped."""
+    uid, typ = cols["user_id"], cols["type"]
     m = len(uid)
     key = np.fromiter(map(pos.get, uid, repeat(-1)), dtype=np.int64, count=m)
-    scanned = typ is not None  # the scan: coded types, and '' (never None) for a missing id
-    if typ is None:
-        typ = np.fromiter(map(TYPE_CODE.get, cols["type"], repeat(-1)), dtype=np.int8, count=m)
-    if on_channel is None:
-        on_channel = np.fromiter(map(operator.eq, cols["channel"], repeat(channel)), dtype=bool, count=m)
-    row = np.fromiter(map(row_of.get, aid if scanned else (a or "" for a in aid), repeat(-1)), dtype=np.int32,
-                      count=m)
-    ts = np.asarray(cols["ts"], dtype=np.float64)
-    reserved = np.asarray(cols["reserved"], dtype=bool) if m else np.zeros(0, dtype=bool)
-    recs = cols["recommendation_id"]
-    # hash('') is 0: "no recommendation id" (the scan gives '' for none, event_columns None)
-    rec = np.fromiter(map(hash, recs if scanned else (r or "" for r in recs)), dtype=np.int64, count=m)
+    row = np.fromiter(map(row_of.get, cols["asset_id"], repeat(-1)), dtype=np.int32, count=m)
+    # hash('') is 0: "no recommendation id"
+    rec = np.fromiter(map(hash, cols["recommendation_id"]), dtype=np.int64, count=m)
     keep = (key >= 0) & (typ >= 0)
     row, no_asset = row[keep], row[keep] == -2
     row[no_asset] = -1
-    return key[keep], typ[keep], row, no_asset, on_channel[keep], ts[keep], reserved[keep], rec[keep]
+    return (key[keep], typ[keep], row, no_asset, cols["on_channel"][keep], cols["ts"][keep], cols["reserved"][keep],
+            rec[keep])
 
 
 def _read_log(hub: Hub, cat: Catalog, keys: list[str], channel: str) -> _EventLog:
     """Events of the users ``keys`` (unique canonical ids), looked up by user."""
     pos = {u: i for i, u in enumerate(keys)}
     row_of = {**cat.index, "": -2}
-    parts: list[tuple[np.ndarray, ...]] = []
-    if getattr(hub.store, "event_columns", None) is not None:
-        for start in range(0, len(keys), 5000):
-            parts.append(_to_columns(hub.store.event_columns(keys[start:start + 5000]), pos, row_of, channel))
-    else:  # any Store: one grouped read (identical events collapse into one row with a count); it does not
-        # say which served events reserved a send, so only deliveries count against caps on this path
-        group_by = ("user_id", "type", "asset_id", "channel", "ts", "recommendation_id")
-        grouped = hub.store.event_counts(group_by, EventQuery(user_ids=tuple(keys)))
-        cols: dict[str, list[Any]] = {"user_id": [], "type": [], "asset_id": [], "channel": [], "ts": [],
-                                      "recommendation_id": [], "reserved": []}
-        for (u, t, a, c, when, rec), count, _ in grouped:
-            for name, v in zip(cols, (u, t, a, c, from_iso(when).timestamp(), rec, False), strict=True):
-                cols[name].extend([v] * count)
-        parts.append(_to_columns(cols, pos, row_of, channel))
+    parts = [_to_columns(hub.store.event_columns(channel, TYPES, user_ids=keys[start:start + 5000]), pos, row_of)
+             for start in range(0, len(keys), 5000)]
     return _EventLog.build(parts, len(keys))
 
 
-def _scanned(cols: dict[str, Any], pos: dict[str, int], row_of: dict[str, int]) -> tuple[np.ndarray, ...]:
-    """One scanned range (``store.scan_event_columns``) → the arrays of ``_to_columns``."""
-    return _to_columns(cols, pos, row_of, None, typ=cols["type"], on_channel=cols["on_channel"])
-
-
-def _read_range(hub: Hub, channel: str, lo: str | None, hi: str | None) -> dict[str, Any] | None:
-    """One range of the scan as columns, or None when the store cannot give them (an id holding the
-    store's packing separator): then the caller looks the events up by user."""
-    try:
-        return hub.store.scan_event_columns(channel, lo, hi, types=TYPES)  # type: ignore[attr-defined, no-any-return]
-    except ValueError:
-        return None
-
-
-def _start_scan(hub: Hub, channel: str, pool: ThreadPoolExecutor) -> list[Future[dict[str, Any] | None]]:
-    """Read the whole event log, its ranges in parallel on ``pool`` (SQLite works without the GIL), so
+def _start_scan(hub: Hub, channel: str, pool: ThreadPoolExecutor) -> list[Future[EventColumns]]:
+    """Read the whole event log, its parts in parallel on ``pool`` (SQLite works without the GIL), so
     the reads overlap whatever the caller does meanwhile (user documents, matrices)."""
-    return [pool.submit(_read_range, hub, channel, *rng) for rng in hub.store.event_scan_ranges()]  # type: ignore[attr-defined]
+    return [pool.submit(hub.store.event_columns, channel, TYPES, part=part) for part in hub.store.event_scan_parts()]
 
 
-def _unpack_reads(reads: list[Future[dict[str, Any] | None]], cat: Catalog,
-                  pos: dict[str, int]) -> list[tuple[np.ndarray, ...]] | None:
-    """Unpack each range as soon as it is read, against the *requested* ids' positions ``pos`` — known at
+def _unpack_reads(reads: list[Future[EventColumns]], cat: Catalog, pos: dict[str, int]) -> list[tuple[np.ndarray, ...]]:
+    """Unpack each part as soon as it is read, against the *requested* ids' positions ``pos`` — known at
     once, unlike the canonical ids, which wait for the user documents. Run on a thread of its own while
-    the caller reads the user documents and the pool reads the next ranges: unpacking after the whole
-    scan, on the caller's thread, kept every chunk waiting ~0.7 s per 100k users while the other core
-    had little to do. Parts in range order (the scan order breaks ties between equal stamps); None
-    when the packed columns cannot be split."""
+    the caller reads the user documents and the pool reads the next parts: unpacking after the whole
+    scan, on the caller's thread, kept every chunk waiting while the other core had little to do.
+    Parts in scan order (which breaks ties between equal stamps)."""
     row_of = {**cat.index, "": -2}
     at = {id(read): k for k, read in enumerate(reads)}
-    parts: list[tuple[np.ndarray, ...] | None] = [None] * len(reads)
+    parts: list[tuple[np.ndarray, ...]] = [()] * len(reads)
     for read in as_completed(reads):
-        cols = read.result()
-        if cols is None:
-            return None
-        parts[at[id(read)]] = _scanned(cols, pos, row_of)
-    return parts  # type: ignore[return-value]
+        parts[at[id(read)]] = _to_columns(read.result(), pos, row_of)
+    return parts
 
 
-def _finish_scan(reads: list[Future[dict[str, Any] | None]], unpacked: Future[list[tuple[np.ndarray, ...]] | None],
+def _finish_scan(reads: list[Future[EventColumns]], unpacked: Future[list[tuple[np.ndarray, ...]]],
                  cat: Catalog, user_ids: Sequence[str], pos: dict[str, int], canon: list[str],
-                 key_of: dict[str, int], key_idx: np.ndarray) -> _EventLog | None:
-    """The scanned events of the canonical ids ``key_of`` (id → key) as a log; None when the packed
-    columns cannot be split (then the caller looks events up by user).
+                 key_of: dict[str, int], key_idx: np.ndarray) -> _EventLog:
+    """The scanned events of the canonical ids ``key_of`` (id → key) as a log.
 
     The ranges were unpacked against ``pos`` (requested id → a position of it). An event belongs to
     key ``key_of[its user]``, kept only when its user is a canonical id (events of merged-away ids are
@@ -321,8 +293,6 @@ def _finish_scan(reads: list[Future[dict[str, Any] | None]], unpacked: Future[li
     was not itself requested (a merge target) has no position: then the ranges are unpacked again
     against ``key_of`` — a rare, slower path that gives the same log."""
     found = unpacked.result()
-    if found is None:
-        return None
     remap = key_idx.copy()
     complete = True
     for i in [i for i, (c, u) in enumerate(zip(canon, user_ids, strict=True)) if c != u]:
@@ -336,11 +306,7 @@ def _finish_scan(reads: list[Future[dict[str, Any] | None]], unpacked: Future[li
             parts.append((key, *rest) if keep.all() else (key[keep], *(c[keep] for c in rest)))
     else:
         row_of = {**cat.index, "": -2}
-        for read in reads:
-            cols = read.result()
-            if cols is None:
-                return None
-            parts.append(_scanned(cols, key_of, row_of))
+        parts = [_to_columns(read.result(), key_of, row_of) for read in reads]
     return _EventLog.build(parts, len(key_of))
 
 
@@ -909,8 +875,7 @@ def next_for_users(
     cat = catalog(hub)
     idx = np.flatnonzero(candidate_mask(cat, channel, scene, now, set()))
     scorer = _Scorer(hub, cat, strat, channel, idx, now)
-    packed = hasattr(hub.store, "scan_event_columns")
-    scan = packed and len(user_ids) >= SCAN_SHARE * max(hub.store.count_docs(users.USERS), 1)
+    scan = len(user_ids) >= SCAN_SHARE * max(hub.store.count_docs(users.USERS), 1)
     workers = workers or os.cpu_count() or 1
     pool = ThreadPoolExecutor(max_workers=workers)
     side = ThreadPoolExecutor(max_workers=2)  # the matrices; unpacking the scan
@@ -1045,7 +1010,7 @@ class _Rows:
     a block) and the ``@`` dispatch (zeros, upcast, checks: a third of the collaborative product, whose
     rows hold ~2.5 entries); the kernel and so every value are the same."""
 
-    __slots__ = ("indptr", "indices", "data", "shape")
+    __slots__ = ("data", "indices", "indptr", "shape")
 
     def __init__(self, m: sparse.csr_matrix, r0: int, r1: int) -> None:
         lo, hi = m.indptr[r0], m.indptr[r1]

@@ -35,7 +35,8 @@ def batch_command(
     from contenthub.config import Settings
     from contenthub.errors import ProblemError
     from contenthub.hub import open_hub
-    from contenthub.recommend import batch, segments, service, strategies, users
+    from contenthub.audience import segments, users
+    from contenthub.recommend import batch, service, strategies
 
     hub = open_hub(Settings(data_dir=data_dir) if data_dir else Settings())
     try:

@@ -16,7 +16,8 @@ from tqdm import tqdm
 
 from contenthub.hub import Hub
 from contenthub.library.demo_corpus import generate_assets
-from contenthub.recommend import events, groups, users
+from contenthub.audience import groups, users
+from contenthub.recommend import events
 from contenthub.recommend.catalog import refresh_now
 from contenthub.recommend.models import GroupIn, Identity, MembershipChange, UserIn
 from contenthub.store.query import AssetFilter

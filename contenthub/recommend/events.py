@@ -14,10 +14,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from contenthub.hooks import EventsStored
 from contenthub.hub import Hub
-from contenthub.journeys import triggers as journey_triggers
 from contenthub.library import taxonomy
-from contenthub.recommend import doccache, group_profiles, learning, topics, users
+from contenthub.audience import group_profiles, users
+from contenthub.recommend import doccache, topics
 from contenthub.recommend.engagement import counter_deltas
 from contenthub.recommend.models import EVENT_TYPES, EventIn, Identity, IngestResult, RejectedEvent, is_entity_id
 from contenthub.timeutil import EARLIEST, to_iso, utcnow
@@ -243,7 +244,7 @@ def ingest(hub: Hub, raw_events: list[dict[str, Any]]) -> IngestResult:
         rows, derive=lambda new: counter_deltas(new, assets, half_life, topic_of)
         + group_profiles.member_deltas(new, memberships, assets, half_life, topic_of)
     ) if rows else []
-    journey_triggers.on_events(hub, rows, inserted)
-    learning.after_ingest(hub, len(inserted))  # fresh statistics and learnt weights after enough new events
+    if inserted:  # journeys enrol and attribute, learning counts towards its next refit (contenthub.hooks)
+        hub.hooks.emit(EventsStored(hub, rows, inserted))
     rejected.sort(key=lambda r: r.index)
     return IngestResult(accepted=len(inserted), duplicates=len(rows) - len(inserted) + in_batch_dupes, rejected=rejected)

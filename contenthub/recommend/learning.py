@@ -51,6 +51,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize
 
+from contenthub.hooks import EventsStored, Hooks
 from contenthub.hub import Hub
 from contenthub.recommend import rates, topics
 from contenthub.recommend.catalog import (
@@ -68,7 +69,7 @@ from contenthub.recommend.engagement import (
     counter_deltas,
     decay_scale,
 )
-from contenthub.recommend.profiles import (
+from contenthub.audience.profiles import (
     HISTORY_DAYS,
     HISTORY_LIMIT,
     audience_for,
@@ -662,3 +663,13 @@ def _run(hub: Hub) -> None:
 def last_report(hub: Hub) -> LearnReport | None:
     return _state(hub).get("last_report")  # type: ignore[no-any-return]
 
+
+
+def _on_events_stored(event: EventsStored) -> None:
+    after_ingest(event.hub, len(event.inserted))
+
+
+def subscribe(hooks: Hooks) -> None:
+    """Wired when a hub opens (``contenthub.hooks.SUBSCRIBERS``): newly stored events count towards the next
+    statistics refresh, model refit and learning run."""
+    hooks.subscribe(EventsStored, _on_events_stored)

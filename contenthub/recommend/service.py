@@ -25,10 +25,11 @@ from contenthub.experiments.runtime import Override
 from contenthub.hub import Hub
 from contenthub.i18n import _, current_language
 from contenthub.library import taxonomy
-from contenthub.recommend import caps, doccache, groups, reservations, users
+from contenthub.audience import caps, groups, reservations, users
+from contenthub.recommend import doccache, events
 from contenthub.recommend.catalog import Catalog, catalog
 from contenthub.recommend.models import Pick, Recommendation
-from contenthub.recommend.profiles import Profile, audience_for, group_audience, load_profile
+from contenthub.audience.profiles import Profile, audience_for, group_audience, load_profile
 from contenthub.recommend.ranking import (
     Audience, Draws, candidate_rows, common_reasons, explain, mmr, propensities, recent_rows, score_candidates,
 )
@@ -148,10 +149,10 @@ def _exclusions_and_caps(
     return capped, why, to_iso(reopen) if reopen else None
 
 
-def _reserve(hub: Hub, rec: Recommendation, now: datetime) -> Recommendation:
-    """Keep the first pick whose asset and cap slot this caller wins; record it as served."""
-    from contenthub.recommend import events as events_service
+def reserve_pick(hub: Hub, rec: Recommendation, now: datetime) -> Recommendation:
+    """Keep the first pick whose asset and cap slot this caller wins; record it as served.
 
+    Public because journeys narrow the picks first (a fixed asset, a content type) and then reserve."""
     rule = caps.get_rule(hub, rec.channel)
     slots, full = reservations.take_cap_slot(hub, rec.target, rule, now, rec.picks[0].recommendation_id)
     if full:
@@ -160,7 +161,7 @@ def _reserve(hub: Hub, rec: Recommendation, now: datetime) -> Recommendation:
         if reservations.take_asset(hub, rec.target, rec.channel, pick.asset_id, now,
                                    hub.settings.redelivery_window_days, pick.recommendation_id):
             key = "group_id" if rec.target_kind == "group" else "user_id"
-            events_service.ingest(hub, [{
+            events.ingest(hub, [{
                 "id": f"served-{pick.recommendation_id}", "type": "served", key: rec.target,
                 "asset_id": pick.asset_id, "channel": rec.channel, "recommendation_id": pick.recommendation_id,
                 "ts": to_iso(now), "attributes": {"reserved": True, "propensity": pick.propensity,
@@ -205,7 +206,7 @@ def next_for_user(
         experiments_runtime.log_exposure(hub, override, uid, now)
     reason = None if picks else _("no eligible asset: none approved, valid now and not recently sent on this channel")
     rec = Recommendation(**base, picks=picks, reason=reason)
-    return _reserve(hub, rec, now) if reserve and picks else rec
+    return reserve_pick(hub, rec, now) if reserve and picks else rec
 
 
 def next_for_group(
@@ -234,7 +235,7 @@ def next_for_group(
         experiments_runtime.log_exposure(hub, override, group_id, now)
     reason = None if picks else _("no eligible asset for this group on this channel")
     rec = Recommendation(**base, picks=picks, reason=reason)
-    return _reserve(hub, rec, now) if reserve and picks else rec
+    return reserve_pick(hub, rec, now) if reserve and picks else rec
 
 
 def user_overview(hub: Hub, user_id: str, now: datetime | None = None) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 import numpy as np
 
+from contenthub.store.columns import EventColumns
 from contenthub.store.query import AssetFilter, AssetSort, EventQuery, Hit, HitPage
 
 CounterDeltas = list[tuple[str, str, dict[str, float]]]
@@ -126,6 +127,20 @@ class Store(Protocol):
 
     def delete_events(self, q: EventQuery) -> int:
         """Erase events (privacy erasure of a user)."""
+
+    def event_scan_parts(self) -> list[Any]:
+        """Parts of the whole event log for ``event_columns(part=...)``, each a few hundred thousand events,
+        that can be read in parallel (opaque to callers; one part when the backend reads in one stream)."""
+
+    def event_columns(self, channel: str, types: tuple[str, ...], *, user_ids: list[str] | None = None,
+                      part: Any = None) -> EventColumns:
+        """Events as numpy columns (``columns.EventColumns``) for readers that vectorise over millions of
+        events (recommend.batch): those of ``user_ids``, or of one ``part`` of ``event_scan_parts``, or
+        all. Events without a user are left out."""
+
+    def doc_field_columns(self, collection: str, fields: tuple[str, ...]) -> dict[str, list[str]]:
+        """``id`` and the top-level ``fields`` ('' when absent or null) of every document of ``collection``,
+        as columns, in one pass (recommend.batch reads every user's ``created_at`` and ``merged_into``)."""
 
     def delete_counters(self, collection: str, key: str) -> None: ...
 

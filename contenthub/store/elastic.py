@@ -56,9 +56,11 @@ from elasticsearch import NotFoundError as ESNotFound
 
 from contenthub.config import Settings
 from contenthub.errors import ConflictError
+from contenthub.i18n import _
 from contenthub.store import analysis, es_intents, es_json
 from contenthub.store import elastic_query as eq
 from contenthub.store.base import CounterDeriver, flat_deltas
+from contenthub.store.columns import EventColumns, doc_columns_of, event_columns_of
 from contenthub.store.elastic_schema import KINDS, Indices, vector_field
 from contenthub.store.es_docs import OUTAGE_STATUSES, Raw, StoreError
 from contenthub.store.es_docs import key_id as _key_id
@@ -69,7 +71,6 @@ from contenthub.store.es_docs import write_op as _write_op
 from contenthub.store.outage import translate_outages
 from contenthub.store.query import AssetFilter, AssetSort, EventQuery, Hit, HitPage
 from contenthub.timeutil import from_iso, to_iso, utcnow
-from contenthub.i18n import _
 
 FACETS = ("scenes", "channels", "tags", "stages")
 SCALAR_FACETS = ("kind", "content_type", "status")
@@ -796,24 +797,33 @@ class ElasticStore:
                                source={"excludes": list(INTERNAL_EVENT_FIELDS)}):
             yield [h["_source"] for h in hits]
 
-    def event_columns(self, user_ids: list[str] | None = None) -> dict[str, tuple[Any, ...]]:
-        """Events as columns — user_id, type, asset_id, channel, ts (epoch seconds), value,
-        recommendation_id, reserved — like SQLiteStore.event_columns: the fast path of recommend.batch
-        (not part of the Store protocol)."""
-        names = ("user_id", "type", "asset_id", "channel", "ts", "value", "recommendation_id", "reserved")
+    def event_scan_parts(self) -> list[Any]:
+        return [None]  # one scroll on a point in time
+
+    def event_columns(self, channel: str, types: tuple[str, ...], *, user_ids: list[str] | None = None,
+                      part: Any = None) -> EventColumns:
+        names = ("user_id", "type", "asset_id", "channel", "ts", "recommendation_id")
         rows: list[tuple[Any, ...]] = []
         self._refresh("events")
         queries = ([{"terms": {"user_id": chunk}} for chunk in _chunks(list(user_ids), 5000)]
-                   if user_ids is not None else [{"match_all": {}}])
+                   if user_ids is not None else [{"exists": {"field": "user_id"}}])
         for query in queries:
-            for hits in self._scan("events", query, page=10_000, source=[*names[:-1], "attributes.reserved"]):
+            for hits in self._scan("events", query, page=10_000, source=[*names, "attributes.reserved"]):
                 for h in hits:
                     e = h["_source"]
                     reserved = e.get("type") == "served" and bool((e.get("attributes") or {}).get("reserved"))
+                    rec = e.get("recommendation_id") if reserved or e.get("type") == "delivered" else None
                     rows.append((e.get("user_id"), e.get("type"), e.get("asset_id"), e.get("channel"),
-                                 from_iso(e["ts"]).timestamp(), e.get("value"), e.get("recommendation_id"), reserved))
-        cols = tuple(zip(*rows)) if rows else ((),) * len(names)
-        return dict(zip(names, cols, strict=True))
+                                 from_iso(e["ts"]).timestamp(), rec, reserved))
+        return event_columns_of(rows, channel, types)
+
+    def doc_field_columns(self, collection: str, fields: tuple[str, ...]) -> dict[str, list[str]]:
+        self._refresh("docs")
+        docs = ((h["_source"]["id"], h["_source"].get("body") or {})
+                for hits in self._scan("docs", self._list_query(collection, None),
+                                       source=["id", *(f"body.{f}" for f in fields)])
+                for h in hits)
+        return doc_columns_of(docs, fields)
 
     def count_events(self, q: EventQuery | None = None) -> int:
         q = q or EventQuery()

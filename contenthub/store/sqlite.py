@@ -26,13 +26,19 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from contenthub.errors import ConflictError
+from contenthub.i18n import _
 from contenthub.store import analysis
 from contenthub.store.base import CounterDeriver
+from contenthub.store.columns import (
+    EventColumns,
+    doc_columns_of,
+    empty_event_columns,
+    event_columns_of,
+)
 from contenthub.store.outage import translate_outages
 from contenthub.store.query import AssetFilter, AssetSort, EventQuery, Hit, HitPage
 from contenthub.store.sqlite_migrations import MIGRATIONS
 from contenthub.store.vectors import VectorIndex
-from contenthub.i18n import _
 from contenthub.timeutil import epochs, to_iso, utcnow
 
 log = logging.getLogger(__name__)
@@ -768,105 +774,86 @@ class SQLiteStore:
             last = rows[-1][0]
             yield [_event_doc(r) for r in rows]
 
-    def event_columns(self, user_ids: list[str] | None = None) -> dict[str, tuple[Any, ...]]:
-        """Events as columns — user_id, type, asset_id, channel, ts (epoch seconds, microsecond
-        precision), value, recommendation_id, reserved (a served event that reserved a send) — without
-        decoding the JSON bodies of other events: for readers that vectorise over millions of events
-        (recommend.batch). Not part of the Store protocol; callers fall back to event_counts."""
-        sql = ("SELECT user_id, type, asset_id, channel, "
-               "CAST(strftime('%s', ts) AS REAL) + CAST(substr(ts, 20, 7) AS REAL), value, recommendation_id, "
-               f"{_RESERVED} IS 1 FROM events")
-        cur = self._conn().cursor()
-        cur.row_factory = None  # plain tuples: Row objects cost more than the query
-        rows: list[tuple[Any, ...]] = []
-        if user_ids is None:
-            rows = cur.execute(sql).fetchall()
-        else:
-            for chunk in _chunks(user_ids, 5000):
-                rows += cur.execute(f"{sql} WHERE user_id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
-        names = ("user_id", "type", "asset_id", "channel", "ts", "value", "recommendation_id", "reserved")
-        cols = tuple(zip(*rows)) if rows else ((),) * len(names)
-        return dict(zip(names, cols, strict=True))
-
-    # Packed scans (recommend.batch): when most users' events are wanted, look-ups by user cost a random
-    # page read per event (~9 µs); one pass over the table with SQLite joining each column into one string
-    # (group_concat, no Python object per event) costs ~1 µs. Not part of the Store protocol.
-    def event_scan_ranges(self, size: int = 250_000) -> list[tuple[str | None, str | None]]:
-        """Primary-key ranges (after ``lo``, up to and including ``hi``; None: open) of ~``size`` events."""
+    def event_scan_parts(self) -> list[tuple[str | None, str | None]]:
+        """Primary-key ranges (after ``lo``, up to and including ``hi``; None: open) of ~250k events."""
         bounds: list[str] = []
         conn = self._conn()
         while (row := conn.execute("SELECT id FROM events WHERE id > ? ORDER BY id LIMIT 1 OFFSET ?",
-                                   (bounds[-1] if bounds else "", size - 1)).fetchone()) is not None:
+                                   (bounds[-1] if bounds else "", 249_999)).fetchone()) is not None:
             bounds.append(row[0])
         return list(zip([None, *bounds], [*bounds, None], strict=True))
 
-    def scan_events_packed(self, channel: str, lo: str | None = None, hi: str | None = None, *,
-                           types: tuple[str, ...] | None = None) -> dict[str, Any]:
-        """The events with a user in one primary-key range, each column packed into one string: ``n``;
-        ``user_id``, ``asset_id`` ('' for none) and ``type`` joined by U+001F; ``on_channel`` one '0'/'1'
-        per event (channel == ``channel``); ``ts`` the stored stamps back to back when all are 27 characters
-        long (as to_iso writes them; ``ts_width`` 27), else joined by U+001F (``ts_width`` 0).
-        ``types`` (fewer than 78): ``type`` is instead one character per event, chr(48 + i) for
-        ``types[i]`` and '~' for any other type (``type_coded`` True) — no string per event to split
-        and look up on the reader's side."""
+    def event_columns(self, channel: str, types: tuple[str, ...], *, user_ids: list[str] | None = None,
+                      part: Any = None) -> EventColumns:
+        """By user: an indexed read per 5,000 users. A part (or all): one pass over the table with SQLite
+        joining each column into one string (``_packed_events``: no Python object per event, where look-ups
+        by user cost a random page read per event), decoded here; read row by row instead when an id holds
+        the packing's separator or there are too many types to code."""
+        if user_ids is None:
+            lo, hi = part if part is not None else (None, None)
+            if len(types) < 78:
+                found = self._packed_events(channel, lo, hi, types)
+                if found is not None:
+                    return found
+            where = "user_id IS NOT NULL AND (? IS NULL OR id > ?) AND (? IS NULL OR id <= ?)"
+            return event_columns_of(self._column_rows(where, [lo, lo, hi, hi]), channel, types)
+        rows: list[tuple[Any, ...]] = []
+        for chunk in _chunks(list(user_ids), 5000):
+            rows += self._column_rows(f"user_id IN ({','.join('?' * len(chunk))})", chunk)
+        return event_columns_of(rows, channel, types)
+
+    def _column_rows(self, where: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        cur = self._conn().cursor()
+        cur.row_factory = None  # plain tuples: Row objects cost more than the query
+        return cur.execute(
+            "SELECT user_id, type, asset_id, channel, "
+            "CAST(strftime('%s', ts) AS REAL) + CAST(substr(ts, 20, 7) AS REAL), "
+            f"CASE WHEN type = 'delivered' OR {_RESERVED} IS 1 THEN recommendation_id END, "
+            f"{_RESERVED} IS 1 FROM events WHERE {where}", params).fetchall()
+
+    def _packed_events(self, channel: str, lo: str | None, hi: str | None, types: tuple[str, ...]
+                       ) -> EventColumns | None:
+        """The events of one primary-key range, each column packed into one string by SQLite (ids joined
+        by U+001F, one character per event for the coded type, channel match and reservation; stamps back
+        to back when all are 27 characters long, as to_iso writes them) and split here. None when an id
+        holds the separator."""
         where = ["user_id IS NOT NULL"]
         if lo is not None:
             where.append("id > :lo")
         if hi is not None:
             where.append("id <= :hi")
         params: dict[str, Any] = {"sep": "\x1f", "ch": channel, "lo": lo, "hi": hi}
+        params.update({f"t{i}": t for i, t in enumerate(types)})
+        cases = " ".join(f"WHEN :t{i} THEN '{chr(48 + i)}'" for i in range(len(types)))
+        type_col = f"group_concat(CASE type {cases} ELSE '~' END, '')" if types else "group_concat('~', '')"
         cond = " AND ".join(where)
-        type_col = "group_concat(type, :sep)"
-        if types is not None:
-            if len(types) >= 78:
-                raise ValueError("at most 77 coded event types")
-            params.update({f"t{i}": t for i, t in enumerate(types)})
-            cases = " ".join(f"WHEN :t{i} THEN '{chr(48 + i)}'" for i in range(len(types)))
-            type_col = f"group_concat(CASE type {cases} ELSE '~' END, '')" if types else "group_concat('~', '')"
-        row = self._conn().execute(
+        n, users, assets, codes, on_channel, ts, reserved, rec = self._conn().execute(
             "SELECT count(*), group_concat(user_id, :sep), group_concat(ifnull(asset_id, ''), :sep), "
             f"{type_col}, group_concat(channel IS :ch, ''), group_concat(ts, ''), "
             f"group_concat({_RESERVED} IS 1, ''), "
             f"group_concat(CASE WHEN type = 'delivered' OR {_RESERVED} IS 1 THEN ifnull(recommendation_id, '') "
             "ELSE '' END, :sep) "
             f"FROM events NOT INDEXED WHERE {cond}", params).fetchone()
-        n, users, assets, type_values, on_channel, ts, reserved, rec = row
-        width = 27
-        if n and len(ts) != 27 * n:  # then some stamp has another length
-            width = 0
-            ts = self._conn().execute(f"SELECT group_concat(ts, :sep) FROM events NOT INDEXED WHERE {cond}", params).fetchone()[0]
-        return {"n": n, "user_id": users or "", "asset_id": assets or "", "type": type_values or "",
-                "type_coded": types is not None, "on_channel": on_channel or "", "ts": ts or "", "ts_width": width,
-                "reserved": reserved or "", "recommendation_id": rec or ""}
+        if not n:
+            return empty_event_columns()
+        if len(ts) != 27 * n:  # some stamp has another length
+            ts = epochs(self._conn().execute(f"SELECT group_concat(ts, :sep) FROM events NOT INDEXED WHERE {cond}",
+                                             params).fetchone()[0].split("\x1f"))
+        else:
+            ts = epochs([ts[k:k + 27] for k in range(0, len(ts), 27)])
+        uid, aid, recs = users.split("\x1f"), assets.split("\x1f"), rec.split("\x1f")
+        if not len(uid) == len(aid) == len(recs) == ts.size == n:
+            return None
+        code = np.frombuffer(codes.encode("ascii"), dtype=np.uint8)
+        return {"user_id": uid, "asset_id": aid,
+                "type": np.where(code == ord("~"), -1, code.astype(np.int16) - 48).astype(np.int8),
+                "on_channel": np.frombuffer(on_channel.encode("ascii"), dtype=np.uint8) == ord("1"), "ts": ts,
+                "reserved": np.frombuffer(reserved.encode("ascii"), dtype=np.uint8) == ord("1"),
+                "recommendation_id": recs}
 
-    def scan_event_columns(self, channel: str, lo: str | None = None, hi: str | None = None, *,
-                           types: tuple[str, ...]) -> dict[str, Any]:
-        """The events with a user in one primary-key range as columns (one ``scan_events_packed`` read,
-        decoded here so no reader knows the packing): ``user_id`` and ``asset_id`` ('' for none) lists;
-        numpy ``type`` (index into ``types``, −1 for another type), ``on_channel`` (channel ==
-        ``channel``), ``ts`` (epoch seconds), ``reserved`` (a served event a caller reserved a send
-        with: ``attributes.reserved``) and ``recommendation_id`` ('' for none; given for deliveries and
-        reserved sends, what caps need to tell a confirmed reservation). Raises ValueError when an id
-        holds the packing's separator (U+001F): then read by user with ``event_columns``."""
-        p = self.scan_events_packed(channel, lo, hi, types=types)
-        n = p["n"] or 0
-        uid = p["user_id"].split("\x1f") if n else []
-        aid = p["asset_id"].split("\x1f") if n else []
-        codes = np.frombuffer(p["type"].encode("ascii"), dtype=np.uint8)
-        typ = np.where(codes == ord("~"), -1, codes.astype(np.int16) - 48).astype(np.int8)
-        on_channel = np.frombuffer(p["on_channel"].encode("ascii"), dtype=np.uint8) == ord("1")
-        ts = (epochs([p["ts"][k:k + 27] for k in range(0, len(p["ts"]), 27)]) if p["ts_width"] == 27
-              else epochs(p["ts"].split("\x1f") if n else []))
-        rec = p["recommendation_id"].split("\x1f") if n else []
-        reserved = np.frombuffer(p["reserved"].encode("ascii"), dtype=np.uint8) == ord("1")
-        if not len(uid) == len(aid) == typ.size == on_channel.size == ts.size == len(rec) == reserved.size == n:
-            raise ValueError("an id contains the separator U+001F")
-        return {"user_id": uid, "asset_id": aid, "type": typ, "on_channel": on_channel, "ts": ts,
-                "reserved": reserved, "recommendation_id": rec}
-
-    def packed_doc_fields(self, collection: str, fields: tuple[str, ...]) -> dict[str, list[str]]:
-        """``id`` and the top-level ``fields`` ('' when absent or null) of every document of ``collection``,
-        extracted by SQLite's JSON functions in one pass (no Python JSON decoding)."""
+    def doc_field_columns(self, collection: str, fields: tuple[str, ...]) -> dict[str, list[str]]:
+        """Extracted by SQLite's JSON functions and joined into one string per field (no Python JSON
+        decoding); decoded document by document when a value holds the separator U+001F."""
         for f in fields:
             if not f.replace("_", "").isalnum():
                 raise ValueError(f"bad field name {f!r}")
@@ -875,7 +862,8 @@ class SQLiteStore:
                                    {"sep": "\x1f", "c": collection}).fetchone()
         out = {name: (v.split("\x1f") if row[0] else []) for name, v in zip(("id", *fields), row[1:], strict=True)}
         if any(len(v) != row[0] for v in out.values()):
-            raise ValueError("a value contains the separator U+001F")
+            rows = self._conn().execute("SELECT id, body FROM docs WHERE collection=?", (collection,)).fetchall()
+            return doc_columns_of(((r[0], json.loads(r[1])) for r in rows), fields)
         return out
 
     def count_events(self, q: EventQuery | None = None) -> int:

@@ -14,9 +14,9 @@ from datetime import datetime
 import numpy as np
 
 from contenthub.hub import Hub
-from contenthub.recommend import users
+from contenthub.audience import users
 from contenthub.recommend.catalog import catalog
-from contenthub.recommend.profiles import audience_for, load_profile
+from contenthub.audience.profiles import audience_for, load_profile
 from contenthub.recommend.ranking import candidate_mask, mmr, score_candidates
 from contenthub.recommend.strategies import get_strategy
 from contenthub.timeutil import utcnow

@@ -13,8 +13,9 @@ from contenthub.access.roles import Perm
 from contenthub.deps import HubDep, require
 from contenthub.errors import ProblemError
 from contenthub.library import taxonomy
-from contenthub.recommend import groups, service, users
-from contenthub.recommend.user_filters import TIERS, UserFilter, filtered_users
+from contenthub.audience import groups, users
+from contenthub.recommend import service
+from contenthub.audience.user_filters import TIERS, UserFilter, filtered_users
 from contenthub.recommend.models import Identity
 from contenthub.web.templating import render
 

@@ -14,8 +14,8 @@ from contenthub.access.roles import Perm
 from contenthub.deps import HubDep, check_csrf, require
 from contenthub.errors import ProblemError
 from contenthub.library import taxonomy
-from contenthub.recommend import groups, segments
-from contenthub.recommend.user_filters import (
+from contenthub.audience import groups, segments
+from contenthub.audience.user_filters import (
     BUILDER_FIELDS,
     BUILDER_OPS,
     TIERS,

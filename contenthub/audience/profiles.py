@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from contenthub.hub import Hub
-from contenthub.recommend import group_profiles, lifecycle, rates
+from contenthub.audience import group_profiles, lifecycle
+from contenthub.recommend import rates
 from contenthub.recommend.catalog import Catalog
 from contenthub.recommend.engagement import (
     ALL_CHANNELS,

@@ -15,11 +15,11 @@ from pydantic import BaseModel, Field, ValidationError
 from contenthub.errors import InvalidError
 from contenthub.hub import Hub
 from contenthub.i18n import N_, _, gettext
-from contenthub.recommend import segments
-from contenthub.recommend.segments import Condition, Segment, SegmentIn
+from contenthub.audience import segments
+from contenthub.audience.segments import Condition, Segment, SegmentIn
 
 TIERS = ("loyal", "quality", "normal", "low_frequency", "churned")
-"""Value tiers, as ``recommend.lifecycle`` assigns them."""
+"""Value tiers, as ``audience.lifecycle`` assigns them."""
 BUILDER_FIELDS = ("stage", "tier", "paying", "region", "source_channel", "member_level", "group", "tag", "scene")
 """What a builder row may test; ``tag``/``scene`` become the profile weight conditions ``tag:<x>``/``scene:<x>``."""
 BUILDER_OPS = ("eq", "ne", "in", "exists")

@@ -14,8 +14,8 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from contenthub.errors import NotFoundError
 from contenthub.hub import Hub
-from contenthub.recommend import groups, users
-from contenthub.recommend.profiles import load_profile
+from contenthub.audience import groups, users
+from contenthub.audience.profiles import load_profile
 from contenthub.timeutil import utcnow
 from contenthub.i18n import _
 

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from contenthub.errors import ConflictError
 from contenthub.hub import Hub
-from contenthub.recommend.caps import CapRule
+from contenthub.audience.caps import CapRule
 from contenthub.timeutil import from_iso, to_iso
 
 COLLECTION = "reservations"

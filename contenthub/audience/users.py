@@ -14,9 +14,9 @@ from typing import Any
 
 from contenthub.config import PHONE_SALT_FILE
 from contenthub.errors import NotFoundError
+from contenthub.hooks import IdentityLinked, UserCreated
 from contenthub.hub import Hub
-from contenthub.journeys import triggers as journey_triggers
-from contenthub.recommend import group_profiles
+from contenthub.audience import group_profiles
 from contenthub.recommend.models import Identity, User, UserIn
 from contenthub.timeutil import to_iso, utcnow
 from contenthub.i18n import _
@@ -95,8 +95,8 @@ def resolve_identity(hub: Hub, ident: Identity, *, create: bool = True, at: str 
     hub.store.put_doc(USERS, user_id, User(id=user_id, identities=[ident], created_at=at or now, updated_at=now)
                       .model_dump(mode="json"))
     hub.store.put_doc(IDENTITIES, identity_key(ident), {"user_id": user_id, **ident.model_dump()})
-    journey_triggers.on_user_created(hub, user_id, at or now)
-    journey_triggers.on_identity_added(hub, user_id, ident, at or now)
+    hub.hooks.emit(UserCreated(hub, user_id, at or now))
+    hub.hooks.emit(IdentityLinked(hub, user_id, ident.type, at or now))
     return user_id
 
 
@@ -106,7 +106,7 @@ def ensure_user(hub: Hub, user_id: str, *, at: str | None = None) -> str:
         return doc["id"]
     now = to_iso(utcnow())
     hub.store.put_doc(USERS, user_id, User(id=user_id, created_at=at or now, updated_at=now).model_dump(mode="json"))
-    journey_triggers.on_user_created(hub, user_id, at or now)
+    hub.hooks.emit(UserCreated(hub, user_id, at or now))
     return user_id
 
 
@@ -151,7 +151,7 @@ def link_identity(hub: Hub, user_id: str, ident: Identity) -> User:
         target.setdefault("identities", []).append(ident.model_dump())
         target["updated_at"] = to_iso(utcnow())
         hub.store.put_doc(USERS, target["id"], target)
-        journey_triggers.on_identity_added(hub, target["id"], ident)
+        hub.hooks.emit(IdentityLinked(hub, target["id"], ident.type))
     return User.model_validate(target)
 
 
@@ -188,7 +188,7 @@ def erase_user(hub: Hub, user_id: str) -> dict[str, int]:
 
     Ids merged into this user are erased with it. What remains is the audit entry saying it happened.
     """
-    from contenthub.recommend import groups as groups_service
+    from contenthub.audience import groups as groups_service
     from contenthub.store.query import EventQuery
 
     doc = find_user(hub, user_id)

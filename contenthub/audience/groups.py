@@ -9,7 +9,7 @@ from __future__ import annotations
 from contenthub.errors import NotFoundError
 from contenthub.hub import Hub
 from contenthub.library import taxonomy
-from contenthub.recommend import group_profiles, users
+from contenthub.audience import group_profiles, users
 from contenthub.recommend.models import Group, GroupIn, GroupMember, MembershipChange
 from contenthub.timeutil import to_iso, utcnow
 from contenthub.i18n import _
