@@ -45,7 +45,7 @@ from contenthub.config import Settings
 from contenthub.dashboard import ltv, rollup, service
 from contenthub.hub import Hub, open_hub
 from contenthub.audience import users
-from contenthub.recommend.engagement import counter_deltas
+from contenthub.audience.engagement import counter_deltas
 from contenthub.store.copy import copy_store
 from contenthub.store.query import EventQuery
 from contenthub.store.sqlite import SQLiteStore

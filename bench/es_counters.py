@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.store import make_assets, make_events, pct
 from contenthub.config import Settings
-from contenthub.recommend.engagement import counter_deltas
+from contenthub.audience.engagement import counter_deltas
 from contenthub.store.base import flat_deltas
 from contenthub.store.elastic import ElasticStore
 

@@ -43,7 +43,7 @@ def run(data_dir: Path, n_assets: int, n_members: int, requests: int) -> dict[st
     from contenthub.audience import groups
     from contenthub.recommend import events, service
     from contenthub.recommend.catalog import refresh_now
-    from contenthub.recommend.models import GroupIn, MembershipChange
+    from contenthub.audience.models import GroupIn, MembershipChange
 
     hub = open_hub(rb.settings_for(data_dir))
     try:

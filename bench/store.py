@@ -46,7 +46,7 @@ from contenthub.audience import reservations
 from contenthub.recommend import service
 from contenthub.audience.caps import CapRule
 from contenthub.recommend.catalog import refresh_now
-from contenthub.recommend.engagement import counter_deltas
+from contenthub.audience.engagement import counter_deltas
 from contenthub.store.base import Store
 from contenthub.store.query import AssetFilter
 from contenthub.timeutil import to_iso

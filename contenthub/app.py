@@ -335,6 +335,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     from contenthub.publish.routes import router as publish_router
     from contenthub.audience.pages import router as audience_pages
     from contenthub.audience.routes import router as audience_router
+    from contenthub.recommend.pages import router as recommend_pages
     from contenthub.recommend.routes import router as recommend_router
     from contenthub.audience.segment_pages import router as segment_pages
     from contenthub.web.pages import router as web_pages
@@ -344,7 +345,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     # as before).
     for router in (recommend_router, audience_router, library_router, publish_router, access_router, web_pages,
                    library_pages, publish_pages, experiments_router, experiment_console, experiments_pages,
-                   audience_pages):
+                   audience_pages, recommend_pages):
         _add_routes(app, router)
     for router in (tagging_router, review_pages, journeys_router, journeys_pages, dashboard_router, dashboard_pages):
         _add_routes(app, router)

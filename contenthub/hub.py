@@ -15,6 +15,7 @@ from typing import Any
 from contenthub.config import Settings
 from contenthub.embeddings import Embedder, load_embedder
 from contenthub.hooks import Hooks, install
+from contenthub.library import taxonomy
 from contenthub.store import Store, open_store
 
 CHANGES = "changes"
@@ -96,8 +97,6 @@ class Hub:
 
 
 def open_hub(settings: Settings, embedder: Embedder | None = None) -> Hub:
-    from contenthub.library import taxonomy
-
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = open_store(settings)
     taxonomy.ensure_defaults(store)

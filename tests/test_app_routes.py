@@ -16,7 +16,8 @@ ORIGINAL_ORDER = [
     "contenthub.library.routes", "contenthub.recommend.routes", "contenthub.audience.routes", "contenthub.publish.routes",
     "contenthub.access.routes",
     "contenthub.web.pages", "contenthub.library.pages", "contenthub.publish.pages", "contenthub.experiments.routes",
-    "contenthub.experiments.pages", "contenthub.audience.pages", "contenthub.library.tagging_routes",
+    "contenthub.experiments.pages", "contenthub.audience.pages", "contenthub.recommend.pages",
+    "contenthub.library.tagging_routes",
     "contenthub.library.review_pages", "contenthub.journeys.routes", "contenthub.journeys.pages",
 ]
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")

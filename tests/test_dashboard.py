@@ -19,8 +19,8 @@ from contenthub.hub import Hub
 from contenthub.publish import service as publish_service
 from contenthub.audience import lifecycle, segments, users
 from contenthub.recommend import events
-from contenthub.recommend.engagement import ENGAGED
-from contenthub.recommend.models import UserIn
+from contenthub.audience.engagement import ENGAGED
+from contenthub.audience.models import UserIn
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import from_iso, to_iso, utcnow
 from tests.helpers import asset

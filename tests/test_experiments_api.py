@@ -445,7 +445,7 @@ def test_planner_applies_cadence_variants_and_logs_exposure(xhub: Hub) -> None:
 
     from contenthub.publish import service as publish
     from contenthub.audience.groups import upsert_group
-    from contenthub.recommend.models import GroupIn
+    from contenthub.audience.models import GroupIn
 
     put_assets(xhub, [f"a{i}" for i in range(30)], channel="wecom_group")
     for i in range(6):

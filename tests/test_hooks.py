@@ -5,11 +5,11 @@ from __future__ import annotations
 import grimp
 
 from contenthub.audience import users
+from contenthub.audience.models import Identity
 from contenthub.hooks import EventsStored, Hooks, IdentityLinked, UserCreated
 from contenthub.hub import Hub
 from contenthub.journeys import triggers
 from contenthub.recommend import learning
-from contenthub.recommend.models import Identity
 
 
 def test_handlers_run_in_subscription_order_once_each_and_only_for_their_type() -> None:
@@ -47,8 +47,11 @@ def test_the_users_service_announces_new_users_and_identities(hub: Hub) -> None:
     assert seen == [IdentityLinked(hub, uid, "unionid", None)]
 
 
-def test_recommend_and_audience_import_nothing_of_journeys() -> None:
+def test_recommend_and_audience_import_nothing_of_journeys_and_audience_nothing_above_it() -> None:
     graph = grimp.build_graph("contenthub")
-    for package in ("contenthub.recommend", "contenthub.audience", "contenthub.hooks", "contenthub.hub"):
-        chain = graph.find_shortest_chain(importer=package, imported="contenthub.journeys", as_packages=True)
-        assert chain is None, f"{package} reaches journeys: {' -> '.join(chain or ())}"
+    forbidden = [(p, "contenthub.journeys") for p in ("contenthub.recommend", "contenthub.hooks", "contenthub.hub")]
+    forbidden += [("contenthub.audience", p) for p in ("contenthub.recommend", "contenthub.journeys",
+                                                       "contenthub.publish", "contenthub.experiments")]
+    for importer, imported in forbidden:
+        chain = graph.find_shortest_chain(importer=importer, imported=imported, as_packages=True)
+        assert chain is None, f"{importer} reaches {imported}: {' -> '.join(chain or ())}"

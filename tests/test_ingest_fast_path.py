@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from contenthub.recommend import engagement, events
+from contenthub.audience import engagement
+from contenthub.recommend import events
 from contenthub.recommend.models import RejectedEvent
 from contenthub.timeutil import from_iso
 

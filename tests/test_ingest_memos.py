@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from contenthub.audience import users
+from contenthub.audience import erasure, users
 from contenthub.hub import CHANGES_POLL_S, Hub, open_hub
 from contenthub.library import service as library
 from contenthub.library.demo_corpus import generate_assets
@@ -53,7 +53,7 @@ def test_events_for_a_merged_or_erased_user_follow_the_change(hub: Hub) -> None:
     after_merge = _click("x")
     events.ingest(hub, [after_merge])
     assert _event_users(hub)[after_merge["id"]] == "y"
-    users.erase_user(hub, "z")
+    erasure.erase_user(hub, "z")
     after_erase = _click("z")
     assert events.ingest(hub, [after_erase]).accepted == 1
     assert _event_users(hub)[after_erase["id"]] == "z"

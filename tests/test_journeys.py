@@ -22,7 +22,7 @@ from contenthub.journeys.waits import due_after
 from contenthub.library.models import Asset
 from contenthub.audience import caps, groups, users
 from contenthub.recommend import events
-from contenthub.recommend.models import GroupIn, Identity, MembershipChange
+from contenthub.audience.models import GroupIn, Identity, MembershipChange
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import to_iso, utcnow
 from tests.conftest import Clients

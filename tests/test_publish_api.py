@@ -28,7 +28,7 @@ from contenthub import clock
 from contenthub.publish.rules import CONTENT_TYPES
 from contenthub.audience import groups, segments
 from contenthub.recommend import events
-from contenthub.recommend.models import GroupIn, MembershipChange
+from contenthub.audience.models import GroupIn, MembershipChange
 from contenthub.store.query import EventQuery
 from tests.conftest import Clients
 

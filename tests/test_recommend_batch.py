@@ -3,16 +3,20 @@ honours the same exclusions, caps and unsubscribes."""
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 
+from contenthub.audience import groups
+from contenthub.audience.lifecycle import STAGES, LifecycleRules, stage_of, stages_of
 from contenthub.library.demo_corpus import generate_assets
 from contenthub.library.models import Asset
 from contenthub.recommend import batch, events, service
 from contenthub.recommend.catalog import catalog, refresh_now
+from contenthub.audience.models import GroupIn, MembershipChange
 from contenthub.recommend.strategies import DEFAULTS, Strategy, put_strategy
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import to_iso
@@ -272,20 +276,51 @@ PLAIN = [
 ]
 
 
+def _rule_cases(hub, channel: str, strategy: str) -> dict[str, str]:
+    """Put the users through each rule both paths must apply alike: a send reserved with reserve=true and
+    not yet delivered (capped on wecom_1v1, one a day), the would-be first pick delivered three days ago
+    (inside the re-delivery window), an asset muted, members of a group with engagement inside it."""
+    reserved = service.next_for_user(hub, "u05", channel, n=1, strategy=strategy, now=NOW, reserve=True)
+    assert reserved.reserved
+    top = service.next_for_user(hub, "u06", channel, n=1, strategy=strategy, now=NOW).picks[0].asset_id
+    muted = service.next_for_user(hub, "u07", channel, n=1, strategy=strategy, now=NOW).picks[0].asset_id
+    groups.upsert_group(hub, GroupIn(id="g1", name="群", channel="wecom_group", purpose="community"))
+    groups.change_members(hub, "g1", MembershipChange(join=["u08", "u09"], at=NOW - timedelta(days=20)))
+    assert not events.ingest(hub, [
+        {"id": "redeliver-1", "type": "delivered", "user_id": "u06", "asset_id": top, "channel": channel,
+         "ts": to_iso(NOW - timedelta(days=3))},
+        {"id": "mute-1", "type": "mute", "user_id": "u07", "asset_id": muted, "channel": channel,
+         "ts": to_iso(NOW - timedelta(days=1))},
+        *({"id": f"in-group-{u}", "type": "click", "user_id": u, "group_id": "g1", "asset_id": "a010",
+           "channel": "wecom_group", "ts": to_iso(NOW - timedelta(days=2))} for u in ("u08", "u09")),
+    ]).rejected
+    return {"u06": top, "u07": muted}
+
+
 @pytest.mark.parametrize("strategy", PLAIN, ids=["all-signals", "default-weights"])
 @pytest.mark.parametrize("channel", CHANNELS)
 def test_same_users_get_identical_picks_on_both_paths_without_exploration(world, channel, strategy) -> None:
     """Exploration off (``exploration: false`` on the strategy) and no diversity re-ranking: the per-user
-    path and the batch path give every user the same three picks in the same order."""
+    path and the batch path give every user the same three picks in the same order, the same stage and
+    the same cap decision — including a cap reached by a reservation, a re-delivery inside the window, a
+    mute and users engaging inside a group."""
     put_strategy(world, strategy)
+    excluded = _rule_cases(world, channel, "plain")
     user_ids = [f"u{u:02d}" for u in range(40)] + ["nobody"]
     (res,) = list(batch.next_for_users(world, user_ids, channel, strategy="plain", now=NOW, n=3))
     got = res.asset_ids(catalog(world))
     signals: set[str] = set()
+    stages: set[str] = set()
     for k, uid in enumerate(user_ids):
         rec = service.next_for_user(world, uid, channel, n=3, strategy="plain", now=NOW)
         assert got[k] == [p.asset_id for p in rec.picks], uid
+        assert bool(res.capped[k]) == rec.capped and res.stages[k] == rec.stage, uid
         signals.update(*(p.signals for p in rec.picks))
+        stages.add(res.stages[k])
+    for uid, asset in excluded.items():
+        assert asset not in got[user_ids.index(uid)] and got[user_ids.index(uid)], uid
+    assert res.capped[user_ids.index("u05")] == (channel == "wecom_1v1")  # one a day there
+    assert len(stages) >= 3
     assert signals >= {w for w in strategy.weights if w not in ("topic", "type")}
     if "topic" in strategy.weights:  # the data exercise the rate signals
         assert {"topic", "type"} <= signals
@@ -293,10 +328,6 @@ def test_same_users_get_identical_picks_on_both_paths_without_exploration(world,
 
 def test_batch_stages_apply_the_per_user_stage_rule() -> None:
     """lifecycle.stages_of (the batch's) and stage_of (one user's) are one rule: equal on a grid of cases."""
-    import itertools
-
-    from contenthub.audience.lifecycle import STAGES, LifecycleRules, stage_of, stages_of
-
     rules = LifecycleRules()
     cases = list(itertools.product([None, 0.5, 14, 20, 31, 95], [0, 14, 15, 100], [False, True], [0, 6], [False, True]))
     got = stages_of(rules, days_since=np.array([np.nan if c[0] is None else c[0] for c in cases]),

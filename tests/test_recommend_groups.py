@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
+from contenthub.audience import erasure, group_profiles, groups, profiles, users
 from contenthub.library.models import Asset
-from contenthub.audience import group_profiles, groups, profiles, users
 from contenthub.recommend import events, service
 from contenthub.recommend.catalog import refresh_now
-from contenthub.recommend.engagement import PROFILE
-from contenthub.recommend.models import GroupIn, MembershipChange
+from contenthub.audience.engagement import PROFILE
+from contenthub.audience.models import GroupIn, MembershipChange
 from contenthub.recommend.strategies import Strategy, put_strategy
 from contenthub.timeutil import to_iso
 
@@ -73,9 +73,20 @@ def _assert_counters_close(got: dict[str, float], want: dict[str, float]) -> Non
         assert got.get(f, 0.0) == pytest.approx(want.get(f, 0.0), rel=1e-6, abs=1e-6), f
 
 
+def _assert_kept_is_stored(hub, group_id: str) -> None:
+    """What ``kept_profile`` answers (memoised per process until the group's update count moves) is what
+    the store holds now."""
+    kept = group_profiles.kept_profile(hub, group_id)
+    stored = hub.store.get_counters(PROFILE, group_profiles.members_key(group_id))
+    assert kept.counters == {f: v for f, v in stored.items() if not f.startswith(("a:", "m:"))}
+    assert dict(kept.assets) == {f[2:]: v for f, v in stored.items() if f.startswith("a:") and v > 0}
+    assert [v for _a, v in kept.assets] == sorted((v for _a, v in kept.assets), reverse=True)
+
+
 def test_kept_profile_follows_engagement_joins_and_leaves(pets_and_eyes) -> None:
     hub = pets_and_eyes
     groups.upsert_group(hub, GroupIn(id="cats", name="猫咪交流群", purpose="community"))
+    _assert_kept_is_stored(hub, "cats")
     # u1 engaged before joining, u2 only after, u3 joins and leaves, u4 never joins
     assert not events.ingest(hub, _clicks("before", "u1", ["cat00", "cat01"], NOW - timedelta(days=9))).rejected
     groups.change_members(hub, "cats", MembershipChange(join=["u1", "u2", "u3"], at=NOW - timedelta(days=8)))
@@ -86,12 +97,18 @@ def test_kept_profile_follows_engagement_joins_and_leaves(pets_and_eyes) -> None
     assert events.ingest(hub, batch).duplicates == len(batch)  # a re-send adds nothing to the kept profile
     key = group_profiles.members_key("cats")
     _assert_counters_close(hub.store.get_counters(PROFILE, key), _member_sum(hub, ["u1", "u2", "u3"]))
+    _assert_kept_is_stored(hub, "cats")
     groups.change_members(hub, "cats", MembershipChange(leave=["u3"], at=NOW - timedelta(days=4)))
     _assert_counters_close(hub.store.get_counters(PROFILE, key), _member_sum(hub, ["u1", "u2"]))
-    assert group_profiles.kept_profile(hub, "cats", NOW)[2] == 2
+    assert group_profiles.kept_profile(hub, "cats").members == 2
+    _assert_kept_is_stored(hub, "cats")
     assert group_profiles.groups_of_users(hub, ["u1", "u3", "u4"]) == {"u1": ["cats"]}
-    users.erase_user(hub, "u2")  # an erased member's share leaves the kept profile with them
+    erasure.erase_user(hub, "u2")  # an erased member's share leaves the kept profile with them
     _assert_counters_close(hub.store.get_counters(PROFILE, key), _member_sum(hub, ["u1"]))
+    _assert_kept_is_stored(hub, "cats")
+    assert not events.ingest(hub, _clicks("later", "u1", ["eye04"], NOW - timedelta(days=1))).rejected
+    _assert_kept_is_stored(hub, "cats")
+    assert "eye04" in dict(group_profiles.kept_profile(hub, "cats").assets)
 
 
 def test_cat_owners_group_is_not_sent_eye_massagers(pets_and_eyes) -> None:

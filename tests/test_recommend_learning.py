@@ -12,14 +12,15 @@ from typing import Any
 import numpy as np
 import pytest
 
+from contenthub.audience.profiles import load_profile
 from contenthub.embeddings import Embedder
 from contenthub.hub import Hub
 from contenthub.library.service import asset_text
 from contenthub.recommend import events, learning, service, topics
+from contenthub.recommend.audiences import audience_for
 from contenthub.recommend.catalog import catalog, refresh_now
 from contenthub.recommend.evaluation import ope
 from contenthub.recommend.evaluation.logged import evaluate_strategies
-from contenthub.audience.profiles import audience_for, load_profile
 from contenthub.recommend.strategies import (
     DEFAULTS,
     Strategy,
@@ -146,6 +147,48 @@ def test_a_delivery_without_engagement_counts_against_its_topic(zh_hub) -> None:
     slot = cat.topic_names.index(topics.stored(hub)[eye[0]])
     mean = a / (a + b)
     assert mean[slot] < mean[-1], "four ignored deliveries put the topic below an untried one"
+
+
+def test_a_mute_counts_against_its_topic_more_than_an_ignored_delivery(zh_hub) -> None:
+    hub, lib = zh_hub
+    cat = catalog(hub)
+    eye = [a["id"] for a in lib if a["_topic"] == "护眼"]
+    slot = cat.topic_names.index(topics.stored(hub)[eye[0]])
+    means = []
+    for user, extra in (("ignored", []), ("muted", [_ev("m1", "mute", "muted", eye[0], NOW - timedelta(minutes=30))])):
+        evs = [_ev(f"{user}-d{k}", "delivered", user, aid, NOW - timedelta(hours=k + 1)) for k, aid in enumerate(eye[:2])]
+        assert not events.ingest(hub, evs + extra).rejected
+        a, b = audience_for(hub, cat, load_profile(hub, user_id=user, now=NOW), NOW).topic_ab
+        means.append(float(a[slot] / (a[slot] + b[slot])))
+    assert means[1] < means[0], means
+
+
+def test_most_requests_rank_by_the_posterior_means_and_log_the_mixture_propensity(zh_hub) -> None:
+    hub, lib = zh_hub
+    catalog(hub)
+    coffee = [a["id"] for a in lib if a["_topic"] == "咖啡"]
+    evs = []
+    for k, aid in enumerate(coffee[:3]):
+        t = NOW - timedelta(hours=3 - k)
+        evs += [_ev(f"d{k}", "delivered", "mix", aid, t), _ev(f"c{k}", "click", "mix", aid, t + timedelta(minutes=1))]
+    assert not events.ingest(hub, evs).rejected
+    share = DEFAULTS["default"].exploration_share
+    assert 0 < share < 1
+    picks = [service.next_for_user(hub, "mix", "moments", n=1, now=NOW, seed=s).picks[0] for s in range(40)]
+    modal = Counter(p.asset_id for p in picks).most_common(1)[0]
+    assert modal[1] >= 0.6 * len(picks), "the posterior means decide most requests"
+    for p in picks:
+        if p.asset_id == modal[0]:
+            assert p.propensity >= 1 - share, p.propensity  # chosen whenever the request does not explore
+            assert not any(r.kind == "exploration" for r in p.reasons)
+        else:  # only an exploring request picks it: at most the exploring share
+            assert 0 < p.propensity <= share + 1e-9, p.propensity
+            assert p.reasons[0].kind == "exploration"
+    always = Strategy(id="always", weights=DEFAULTS["default"].weights, exploration_share=1.0)
+    put_strategy(hub, always)
+    drawn = {service.next_for_user(hub, "mix", "moments", n=1, now=NOW, seed=s, strategy="always").picks[0].asset_id
+             for s in range(40)}
+    assert len(drawn) > len({p.asset_id for p in picks}) or len(drawn) > 2, "every request draws: more variety"
 
 
 def test_reasons_true_of_every_candidate_are_not_shown(zh_hub) -> None:

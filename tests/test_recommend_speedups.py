@@ -19,7 +19,8 @@ from contenthub.library import taxonomy
 from contenthub.library.demo_corpus import generate_assets
 from contenthub.library.models import Asset
 from contenthub.audience import caps, lifecycle, profiles
-from contenthub.recommend import doccache, events, ranking, service
+from contenthub import doccache
+from contenthub.recommend import audiences, events, ranking, service
 from contenthub.recommend.catalog import catalog, refresh_now
 from contenthub.recommend.strategies import DEFAULTS, Strategy, delete_strategy, get_strategy, put_strategy
 from contenthub.store.query import EventQuery
@@ -138,7 +139,7 @@ def test_scores_with_block_positions_equal_the_plain_path(world) -> None:
                                         "popularity": 0.4, "freshness": 0.2, "lifecycle": 0.6})
     for u in range(20):
         prof = profiles.load_profile(world, user_id=f"u{u}", now=NOW)
-        aud = profiles.audience_for(world, cat, prof, NOW)
+        aud = audiences.audience_for(world, cat, prof, NOW)
         idx, pos = ranking.candidate_rows(cat, "wecom_1v1", None, NOW, aud.exclude)
         fast = ranking.score_candidates(cat, aud, strat, "wecom_1v1", idx, NOW, np.random.default_rng(u), positions=pos)
         plain = ranking.score_candidates(cat, aud, strat, "wecom_1v1", idx, NOW, np.random.default_rng(u))

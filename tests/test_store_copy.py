@@ -14,7 +14,7 @@ from contenthub.cli import app
 from contenthub.config import PHONE_SALT_FILE, SESSION_SECRET_FILE, Settings
 from contenthub.hub import open_hub
 from contenthub.audience import users
-from contenthub.recommend.models import Identity
+from contenthub.audience.models import Identity
 from contenthub.store.base import Store
 from contenthub.store.copy import copy_store, verify
 from contenthub.store.elastic import ElasticStore

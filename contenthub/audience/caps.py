@@ -20,7 +20,7 @@ from contenthub.hub import Hub
 from contenthub.i18n import N_, _
 from contenthub.labels import label
 from contenthub.library import taxonomy
-from contenthub.recommend import doccache
+from contenthub import doccache
 from contenthub.timeutil import from_iso
 
 COLLECTION = "channel_caps"

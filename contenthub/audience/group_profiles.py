@@ -23,16 +23,22 @@ How it is kept — every update is an increment, so it is exact whatever the ord
 
 Which groups a user is in is the ``group_memberships`` document of the user (``{"groups": [...]}``),
 written with each membership change; ingestion reads those of a batch's users in one ``get_docs``.
+
+How it is read: every change to ``members:G`` also adds 1 to the one-field counter ``members-updates:G``
+in the same write. A process keeps each group's kept profile parsed (``kept_profile``) with the update
+count it was read at, and reads the whole profile again only when that count moved: a request for a
+group pays a one-field read, not the thousands of per-asset fields of a large group. The memo holds the
+stored (undecayed) values, so it is exact at any ``now``: decay scales every stored value alike.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 
 from contenthub.hub import Hub
-from contenthub.recommend.engagement import (
+from contenthub.audience.engagement import (
     EVENT_WEIGHTS,
     POSITIVE,
     PROFILE,
@@ -46,12 +52,19 @@ from contenthub.timeutil import from_iso
 MEMBERSHIPS = "group_memberships"
 ASSET = "a:"
 MEMBER_COUNT = "m:members"
+UPDATES = "n"
+"""The field of ``updates_key(G)``: how many writes changed ``members:G`` (what a process's memo is checked with)."""
+_MEMO = "audience.group_profiles"
 ASSET_EVENTS = 400
 """Positive events of a member read at join and leave for the per-asset weights (a profile's history bound)."""
 
 
 def members_key(group_id: str) -> str:
     return f"members:{group_id}"
+
+
+def updates_key(group_id: str) -> str:
+    return f"members-updates:{group_id}"
 
 
 def groups_of_users(hub: Hub, user_ids: list[str]) -> dict[str, list[str]]:
@@ -113,6 +126,8 @@ def member_deltas(events: list[dict[str, Any]], memberships: dict[str, list[str]
         into = merged.setdefault(key, {})
         for f, v in fields.items():
             into[f] = into.get(f, 0.0) + v
+    for key in list(merged):
+        merged[updates_key(key[len("members:"):])] = {UPDATES: 1.0}
     return [(PROFILE, key, merged[key]) for key in sorted(merged)]
 
 
@@ -136,19 +151,43 @@ def add_members(hub: Hub, group_id: str, joined: list[str], left: list[str]) -> 
     for uid, sign in [*((u, 1.0) for u in joined), *((u, -1.0) for u in left)]:
         updates.extend((key, f, sign * v) for f, v in _share(hub, uid).items())
     if updates:
-        hub.store.add_to_counters(PROFILE, updates)
+        hub.store.add_to_counters(PROFILE, [*updates, (updates_key(group_id), UPDATES, 1.0)])
 
 
-def kept_profile(hub: Hub, group_id: str, now: datetime) -> tuple[dict[str, float], dict[str, float], int]:
-    """(summed member counters as raw stored values, decayed per-asset positive weights ≥ 0, member count)."""
+@dataclass(frozen=True)
+class KeptProfile:
+    """A group's kept profile as stored: summed member counters (raw stored values, ``read_decayed`` them),
+    per-asset positive weights heaviest first (stored values: times ``1 / decay_scale(now)`` to decay)
+    and the member count."""
+
+    counters: dict[str, float]
+    assets: list[tuple[str, float]]
+    members: int
+
+
+def kept_profile(hub: Hub, group_id: str) -> KeptProfile:
+    """The group's kept profile, read again only when its update count moved (see the module's doc)."""
+    memo: dict[str, tuple[float, KeptProfile]] = hub.cache.setdefault(_MEMO, {})
+    stamp = hub.store.get_counters(PROFILE, updates_key(group_id)).get(UPDATES, 0.0)
+    hit = memo.get(group_id)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
     raw = hub.store.get_counters(PROFILE, members_key(group_id))
-    inv = 1.0 / decay_scale(now, hub.settings.profile_half_life_days)
     counters: dict[str, float] = {}
-    assets: dict[str, float] = {}
+    assets: list[tuple[str, float]] = []
     for f, v in raw.items():
         if f.startswith(ASSET):
-            if v > 0:
-                assets[f[len(ASSET):]] = v * inv
+            if v > 0:  # a departed member's share may leave a rounding remainder
+                assets.append((f[len(ASSET):], v))
         elif f != MEMBER_COUNT:
             counters[f] = v
-    return counters, assets, round(raw.get(MEMBER_COUNT, 0.0))
+    assets.sort(key=lambda kv: -kv[1])
+    found = KeptProfile(counters, assets, round(raw.get(MEMBER_COUNT, 0.0)))
+    if len(memo) >= MEMO_GROUPS:
+        memo.clear()
+    memo[group_id] = (stamp, found)
+    return found
+
+
+MEMO_GROUPS = 10_000
+"""Bound on the groups whose kept profile one process holds parsed."""

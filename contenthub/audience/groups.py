@@ -10,7 +10,7 @@ from contenthub.errors import NotFoundError
 from contenthub.hub import Hub
 from contenthub.library import taxonomy
 from contenthub.audience import group_profiles, users
-from contenthub.recommend.models import Group, GroupIn, GroupMember, MembershipChange
+from contenthub.audience.models import Group, GroupIn, GroupMember, MembershipChange
 from contenthub.timeutil import to_iso, utcnow
 from contenthub.i18n import _
 

@@ -9,8 +9,8 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from contenthub.hub import Hub
-from contenthub.recommend import doccache
-from contenthub.recommend.engagement import ENGAGED
+from contenthub import doccache
+from contenthub.audience.engagement import ENGAGED
 from contenthub.timeutil import from_iso, to_iso
 
 COLLECTION = "settings"

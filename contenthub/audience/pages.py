@@ -1,4 +1,5 @@
-"""Pages: users list, a user's profile with 'what we would send next and why', asset performance."""
+"""Pages: the users list, filtered by stage, tier, tag, group and source (a user's own page, with what we
+would send next, is recommend/pages.py)."""
 
 from __future__ import annotations
 
@@ -11,17 +12,14 @@ from fastapi.responses import HTMLResponse
 from contenthub.access.keys import Principal
 from contenthub.access.roles import Perm
 from contenthub.deps import HubDep, require
-from contenthub.errors import ProblemError
 from contenthub.library import taxonomy
 from contenthub.audience import groups, users
-from contenthub.recommend import service
 from contenthub.audience.user_filters import TIERS, UserFilter, filtered_users
-from contenthub.recommend.models import Identity
+from contenthub.audience.models import Identity
 from contenthub.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[Principal, Depends(require(Perm.audience_read))]
-PAGE_CHANNELS = ("wecom_1v1", "wecom_group", "mp_subscription", "moments")
 PAGE = 50
 
 
@@ -52,18 +50,3 @@ def users_page(request: Request, hub: HubDep, who: Reader, q: str = "",
                   groups=groups.list_groups(hub, limit=1000),
                   sources=taxonomy.entries(hub.store, "channels"),
                   query=urlencode({k: v for k, v in chosen.model_dump().items() if v}))
-
-
-@router.get("/users/{user_id}", response_class=HTMLResponse)
-def user_page(request: Request, hub: HubDep, who: Reader, user_id: str) -> HTMLResponse:
-    ov = service.user_overview(hub, user_id)
-    nexts = []
-    for channel in PAGE_CHANNELS:
-        try:
-            nexts.append(service.next_for_user(hub, ov["user"].id, channel, n=3))
-        except ProblemError:
-            continue
-    names = taxonomy.names(hub.store, "channels")
-    titles = {a: d["title"] for a, d in hub.store.get_assets([e["asset_id"] for e in ov["events"] if e.get("asset_id")]).items()}
-    return render(request, "recommend/user.html", ov=ov, nexts=nexts, channel_names=names, titles=titles,
-                  stage_names=taxonomy.names(hub.store, "stages"))

@@ -12,13 +12,20 @@ from fastapi import APIRouter, Depends, Query
 from contenthub import audit
 from contenthub.access.keys import Principal
 from contenthub.access.roles import Perm
-from contenthub.audience import caps, groups, lifecycle, segments, users
+from contenthub.audience import caps, erasure, groups, lifecycle, overview, segments, users
+from contenthub.audience.models import (
+    IDENTITY_TYPES,
+    Group,
+    GroupIn,
+    Identity,
+    MembershipChange,
+    User,
+    UserIn,
+)
 from contenthub.deps import HubDep, require
 from contenthub.errors import GoneError, InvalidError, NotFoundError
 from contenthub.hub import Hub
 from contenthub.i18n import _
-from contenthub.recommend import service
-from contenthub.recommend.models import IDENTITY_TYPES, Group, GroupIn, Identity, MembershipChange, User, UserIn
 
 router = APIRouter(prefix="/v1", tags=["recommend"])
 
@@ -34,7 +41,7 @@ def upsert_user(body: UserIn, hub: HubDep, who: AudienceWriter) -> User:
 
 @router.delete("/users/{user_id}", summary="Erase a user: identities, profile, events, memberships (logged)")
 def erase_user(user_id: str, hub: HubDep, who: Admin) -> dict[str, Any]:
-    removed = users.erase_user(hub, user_id)
+    removed = erasure.erase_user(hub, user_id)
     audit.record(hub, who.name, "erase", "user", user_id, **removed)
     return {"erased": user_id, "removed": removed}
 
@@ -46,7 +53,7 @@ def get_user(user_id: str, hub: HubDep, who: AudienceReader) -> User:
 
 @router.get("/users/{user_id}/profile", summary="Engagement tags, lifecycle stage and tier, recent events")
 def get_profile(user_id: str, hub: HubDep, who: AudienceReader) -> dict[str, Any]:
-    ov = service.user_overview(hub, user_id)
+    ov = overview.user_overview(hub, user_id)
     return {**{k: v for k, v in ov.items() if k not in ("user", "last_event")}, "user": ov["user"].model_dump(),
             "tags": [{"label": a, "facet": b, "weight": c} for a, b, c in ov["tags"]]}
 

@@ -25,7 +25,7 @@ from contenthub.errors import ProblemError
 from contenthub.hub import Hub
 from contenthub.journeys.engine import STATES
 from contenthub.audience import users
-from contenthub.recommend.engagement import ASSET_STATS, ENGAGED
+from contenthub.audience.engagement import ASSET_STATS, ENGAGED
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import from_iso, utcnow
 

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from contenthub.hub import Hub
-from contenthub.recommend.engagement import EPOCH
+from contenthub.audience.engagement import EPOCH
 
 _EPOCH_ORDINAL = EPOCH.date().toordinal()
 

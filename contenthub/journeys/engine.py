@@ -18,12 +18,14 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
+from contenthub.errors import ConflictError
+from contenthub.experiments import runtime as experiments_runtime
 from contenthub.hub import Hub
 from contenthub.journeys import dueindex, funnel, outbox, service
 from contenthub.journeys.conditions import Facts, describe, holds, prefetch_rare
 from contenthub.journeys.models import EXIT, AdvanceResult, Journey, Trigger
 from contenthub.journeys.waits import due_after
-from contenthub.timeutil import from_iso, to_iso, utcnow
+from contenthub.timeutil import from_iso, to_iso
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +49,6 @@ def get_state(hub: Hub, journey_id: str, user_id: str) -> dict[str, Any] | None:
 
 def _run_journey(hub: Hub, journey: Journey, user_id: str) -> tuple[Journey, Any]:
     """The journey this user actually runs: an experiment may assign a variant journey instead."""
-    from contenthub.experiments import runtime as experiments_runtime
 
     ov = experiments_runtime.journey_variant(hub, user_id, journey.id)
     if ov is None:
@@ -94,8 +95,6 @@ def enroll(hub: Hub, journey: Journey, user_id: str, *, at: datetime | None = No
     ``at`` is when the trigger happened (a user added yesterday and reported late enters yesterday);
     ``tentative`` means a trigger filter could not be checked yet (the user document was still being
     filled in) and is checked again when the first step comes due."""
-    from contenthub.errors import ConflictError
-    from contenthub.experiments import runtime as experiments_runtime
 
     now = now or service.clock(hub)
     run_j, ov = _run_journey(hub, journey, user_id)
@@ -134,7 +133,6 @@ def enroll_many(hub: Hub, journey: Journey, user_ids: list[str], *, at: datetime
     Writes states without per-document version checks (like the scheduler), so use it where no
     other writer races on the same users; triggers use :func:`enroll`. Returns skipped users with
     the reason."""
-    from contenthub.experiments import runtime as experiments_runtime
 
     now = now or service.clock(hub)
     entered = min(at or now, now)

@@ -12,7 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from contenthub.recommend.models import EVENT_TYPES, IDENTITY_TYPES, GroupPurpose
+from contenthub.audience.models import IDENTITY_TYPES, GroupPurpose
+from contenthub.recommend.models import EVENT_TYPES
 from contenthub.i18n import _
 
 MAX_WAIT_SECONDS = 365 * 86400

@@ -19,6 +19,7 @@ from contenthub.errors import ConflictError, InvalidError, NotFoundError
 from contenthub.hub import Hub
 from contenthub.journeys import validation
 from contenthub.journeys.models import Journey, JourneyIn, JourneyStatus, JourneySummary, VersionInfo
+from contenthub.journeys.templates import TEMPLATES
 from contenthub.timeutil import to_iso, utcnow
 from contenthub.i18n import _
 from contenthub.labels import label
@@ -179,7 +180,6 @@ def list_journeys(hub: Hub) -> list[JourneySummary]:
 def install_template(hub: Hub, template_id: str, actor: str, *, status: JourneyStatus = "draft",
                      journey_id: str | None = None) -> Journey:
     """Create an editable journey from one of the default templates."""
-    from contenthub.journeys.templates import TEMPLATES
 
     if template_id not in TEMPLATES:
         raise NotFoundError(_("No journey template '{template_id}'.").format(template_id=template_id), field="template_id", value=template_id,

@@ -24,7 +24,7 @@ from contenthub.journeys import conditions, engine, funnel, outbox, service
 from contenthub.library.models import Asset
 from contenthub.audience import groups, users
 from contenthub.recommend import events
-from contenthub.recommend.models import GroupIn, Identity, MembershipChange
+from contenthub.audience.models import GroupIn, Identity, MembershipChange
 from contenthub.timeutil import to_iso, utcnow
 
 SCENES = ("onboarding", "education", "first_order", "seeding", "tutorial", "membership")

@@ -27,7 +27,7 @@ from contenthub.hooks import EventsStored, Hooks, IdentityLinked, UserCreated
 from contenthub.hub import Hub
 from contenthub.journeys import engine, outbox, service
 from contenthub.journeys.conditions import Facts, holds
-from contenthub.recommend.engagement import PROFILE
+from contenthub.audience.engagement import PROFILE
 from contenthub.timeutil import from_iso, to_iso
 
 log = logging.getLogger(__name__)

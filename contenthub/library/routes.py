@@ -192,7 +192,7 @@ def put_entry(facet: str, entry_id: str, entry: TaxonomyEntry, hub: HubDep, who:
         raise InvalidError(_("The body's id '{id}' differs from the URL's '{entry_id}'.").format(id=entry.id, entry_id=entry_id), field="id")
     audit.record(hub, who.name, "put", "taxonomy", f"{facet}/{entry_id}")
     saved = taxonomy.upsert_entry(hub.store, facet, entry)
-    hub.touch(taxonomy.COLLECTION)  # memoised ids and labels (recommend.doccache) re-read at once here
+    hub.touch(taxonomy.COLLECTION)  # memoised ids and labels (contenthub.doccache) re-read at once here
     return saved
 
 

@@ -18,12 +18,8 @@ from contenthub.hub import Hub
 from contenthub.publish.rules import Audience
 from contenthub.audience import groups, segments, users
 from contenthub.recommend.catalog import Catalog
-from contenthub.audience.profiles import (
-    audience_for,
-    group_audience,
-    load_profile,
-    merge_audiences,
-)
+from contenthub.recommend.audiences import audience_for, group_audience, merge_audiences
+from contenthub.audience.profiles import load_profile
 from contenthub.recommend.ranking import Audience as RankingAudience
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import from_iso, to_iso
@@ -99,7 +95,7 @@ def _sample(hub: Hub, audience: Audience, size: int) -> list[str]:
 def ranking_audience(hub: Hub, cat: Catalog, audience: Audience, now: datetime) -> tuple[RankingAudience, set[str]]:
     """(what ranking knows of the audience, assets its group profile received recently on any channel).
 
-    group → the group's kept profile (``profiles.group_audience``, as next_for_group ranks it);
+    group → the group's kept profile (``audiences.group_audience``, as next_for_group ranks it);
     segment → merged profiles of a member sample; all → an empty profile, so ranking falls back to the
     channel-wide popularity, quality and freshness signals.
     """

@@ -4,8 +4,9 @@
 segment, tonight" (1M users × a few ms). Here the same profile facts and the same signals as
 ``ranking.score_candidates`` are computed for a block of users with array operations:
 
-- events are read as columns (no JSON): in one sequential scan of the event log when a large share of
-  the users is asked for (random look-ups by user cost ~9 µs per event), else per chunk of users;
+- events are read as numpy columns (``Store.event_columns``): in one sequential scan of the event log,
+  part by part, when a large share of the users is asked for (random look-ups by user cost a page read
+  per event), else per chunk of users;
 - similarity and the collaborative signal are a sparse row of the user's assets times a dense asset ×
   candidate matrix built once per call (lazily, only the rows someone refers to): vectors · candidate
   vectorsᵀ (the user vector is a weighted sum of engaged asset vectors, and min-max scaling ignores
@@ -21,10 +22,14 @@ segment, tonight" (1M users × a few ms). Here the same profile facts and the sa
   (numpy, scipy and SQLite release the GIL), so every core works; with a scan, the log's ranges are
   read and the matrices built on the pool while the user documents are read.
 
-The rules and the engagement-rate signals are not copies: caps (``caps.counted_sends``,
-``caps.capped_targets``), the lifecycle stage (``lifecycle.stages_of``) and the topic and content-type
-rate signals (``scoring``) are the functions the per-user path calls, here over arrays of users; events
-come from the store as numpy columns (``Store.event_columns``), by user or in parts of one scan.
+The rules and the signals are not copies: caps (``caps.counted_sends``, ``caps.capped_targets``), the
+lifecycle stage (``lifecycle.stages_of``), the topic and content-type rate signals (``scoring``), the
+scaling of every signal (``ranking.minmax_coefficients``, ``ranking.signed_coefficients``: one request is
+their one-row case), the quality and popularity values (``ranking.quality_values``,
+``ranking.popularity_values``), freshness, lifecycle fit and appeal are the functions the per-user path
+calls, here over arrays of users. What batch adds is how a block's raw similarity, affinity and
+collaborative values are computed (sparse products instead of one user's dot products) and how exclusions
+are applied to a block (masked cells instead of fewer candidates).
 
 Two documented differences from ``next_for_user``: tag weights and the topic/type rate evidence come
 from the events with the assets' *current* features and topics (the profile counters froze them at
@@ -51,28 +56,25 @@ import numpy as np
 from scipy import sparse
 
 from contenthub import bad_records
-from contenthub.hub import Hub
 from contenthub.audience import caps, lifecycle, users
+from contenthub.audience.engagement import BLOCKING_TYPES, ENGAGED, EVENT_WEIGHTS, NEGATIVE, POSITIVE
+from contenthub.audience.profiles import HISTORY_DAYS, HISTORY_LIMIT, VECTOR_EVENTS
+from contenthub.hub import Hub
 from contenthub.recommend import csr
+from contenthub.recommend.audiences import population_rates
 from contenthub.recommend.catalog import Catalog, catalog
-from contenthub.recommend.engagement import ENGAGED, EVENT_WEIGHTS, NEGATIVE, POSITIVE
-from contenthub.audience.profiles import (
-    HISTORY_DAYS,
-    HISTORY_LIMIT,
-    VECTOR_EVENTS,
-    population_rates,
-)
 from contenthub.recommend.ranking import (
     appeal_posterior,
     candidate_mask,
-    channel_log_popularity,
-    pooled_draw,
+    freshness,
+    minmax_coefficients,
+    popularity_values,
     posterior,
     posterior_samples,
-    quality_posterior,
+    quality_values,
+    signed_coefficients,
 )
 from contenthub.recommend.scoring import (
-    BLOCKING_TYPES,
     RATE_PRIOR_DELIVERIES,
     SENT_TYPES,
     rate_draw,
@@ -473,13 +475,17 @@ class _LazyRows:
             self.done[rows] = True
 
 
-def _stage_fit(hub: Hub, cat: Catalog, strategy: Strategy, idx: np.ndarray, now: datetime) -> np.ndarray:
-    """Fixed (unscaled) per-stage part: freshness plus lifecycle fit, as rows indexed by stage code."""
+def _fixed_rows(hub: Hub, cat: Catalog, strategy: Strategy, channel: str, idx: np.ndarray, now: datetime) -> np.ndarray:
+    """The weighted unscaled signals, per lifecycle stage (rows indexed by stage code): freshness, the
+    stage's lifecycle fit and the assets' appeal, each from the function ``score_candidates`` takes it from."""
     rules = lifecycle.get_rules(hub)
     base = np.zeros(idx.size)
     if strategy.weight("freshness"):
-        age_days = np.maximum(0.0, (now.timestamp() - cat.created[idx]) / 86400.0)
-        base = base + strategy.weight("freshness") * np.power(0.5, age_days / strategy.freshness_half_life_days)
+        base += strategy.weight("freshness") * freshness(cat, idx, now, strategy.freshness_half_life_days)
+    if strategy.weight("appeal"):  # user-independent and never drawn (ranking.score_candidates says why)
+        app = appeal_posterior(cat, channel)
+        if app is not None:
+            base += strategy.weight("appeal") * app[3][idx]
     rows = []
     for stage in STAGES:
         fit = cat.lifecycle_fit(stage, tuple(rules.stage_scenes.get(stage, [])))[idx]
@@ -488,13 +494,10 @@ def _stage_fit(hub: Hub, cat: Catalog, strategy: Strategy, idx: np.ndarray, now:
 
 
 def _minmax_rows(values: np.ndarray, lo: np.ndarray | float, hi: np.ndarray | float) -> np.ndarray:
-    """ranking._minmax of ``values`` for each row's own (lo, hi): flat rows give 0 (hi ≤ 0) or 0.5."""
-    lo = np.atleast_1d(np.asarray(lo, dtype=np.float64))[:, None]
-    hi = np.atleast_1d(np.asarray(hi, dtype=np.float64))[:, None]
-    span = hi - lo
-    flat = span < 1e-12
-    scaled = (values - lo) / np.where(flat, 1.0, span)
-    return np.where(flat, np.where(hi <= 0, 0.0, 0.5), scaled)
+    """ranking's scaling (``minmax_coefficients``) of ``values`` for each row's own (lo, hi)."""
+    scale, offset = minmax_coefficients(np.atleast_1d(np.asarray(lo, dtype=np.float64)),
+                                        np.atleast_1d(np.asarray(hi, dtype=np.float64)))
+    return values * scale[:, None] + offset[:, None]  # type: ignore[no-any-return]
 
 
 def _extremes(values: np.ndarray) -> tuple[tuple[np.ndarray, int], ...]:
@@ -596,16 +599,19 @@ class _Scorer:
             self.rate_terms.append(("topic", strat.weight("topic"), pair // n_types))
         if strat.weight("type") and len(cat.type_names) > 1:
             self.rate_terms.append(("type", strat.weight("type"), pair % n_types))
-        # the quality posterior of every row and, with exploration, its pool of samples (made here, once,
-        # not by whichever chunk thread asks first)
-        self.posterior = posterior(cat, channel) if strat.weight("quality") else None
-        self.samples = (posterior_samples(cat, channel, self.posterior)
-                        if self.posterior is not None and strat.exploration else None)
+        # the quality posterior of every row and, with exploration, its pool of samples: made here, once,
+        # not by whichever chunk thread asks first (both are memoised per statistics refresh)
+        post = posterior(cat, channel) if strat.weight("quality") else None
+        if post is not None and strat.exploration:
+            posterior_samples(cat, channel, post)
         self.col_of = np.full(len(cat), -1, dtype=np.int64)
         self.col_of[idx] = np.arange(idx.size)
         vec_c = np.ascontiguousarray(cat.vectors[idx].T)  # dim × candidates
-        self.sim = (_LazyRows(len(cat), idx.size, lambda rows, out: np.matmul(cat.vectors[rows], vec_c, out=out))
-                    if self.w_sim else None)
+
+        def sim_rows(rows: np.ndarray, out: np.ndarray) -> None:
+            np.matmul(cat.vectors[rows], vec_c, out=out)
+
+        self.sim = _LazyRows(len(cat), idx.size, sim_rows) if self.w_sim else None
         # candidates × features, sparse: affinity is (candidate features) · (user tag weights), a few
         # short row additions per candidate over a block's dense tag weights
         self.feat_c = cat.features[idx].tocsr().astype(np.float32)
@@ -625,29 +631,18 @@ class _Scorer:
             self.collab = _LazyRows(len(self.model.asset_ids), self.n_model, collab_rows)
             self.row_to_model = np.full(len(cat), -1, dtype=np.int64)
             self.row_to_model[cat.model_rows[in_c]] = np.flatnonzero(in_c)
-        self.fixed = _stage_fit(hub, cat, strat, idx, now)
-        if strat.weight("appeal"):  # user-independent and never drawn (ranking.score_candidates says why)
-            app = appeal_posterior(cat, channel)
-            if app is not None:
-                self.fixed = self.fixed + strat.weight("appeal") * app[3][idx]
+        self.fixed = _fixed_rows(hub, cat, strat, channel, idx, now)
 
     def shared(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """Raw user-independent signals over the candidates (before per-user scaling), as ranking draws
-        them: with exploration, one of each candidate's pooled posterior samples."""
+        """Raw user-independent signals over the candidates (before per-user scaling), from ranking's
+        functions: with exploration, one of each candidate's pooled posterior samples."""
         out: dict[str, np.ndarray] = {}
-        cat, idx, strategy = self.cat, self.idx, self.strat
-        if strategy.weight("quality"):
-            if self.posterior is None:
-                a, b = quality_posterior(cat, self.channel, idx)
-                out["quality"] = rng.beta(a, b) if strategy.exploration else a / (a + b)
-            elif self.samples is not None:
-                out["quality"] = pooled_draw(self.samples, idx, rng)
-            else:
-                out["quality"] = self.posterior[2][idx]
-        if strategy.weight("popularity"):
-            log_pop = channel_log_popularity(cat, self.channel)
-            if log_pop is not None:
-                out["popularity"] = log_pop[idx]
+        if self.strat.weight("quality"):
+            out["quality"] = quality_values(self.cat, self.strat, self.channel, self.idx, rng)[0]
+        if self.strat.weight("popularity"):
+            pop = popularity_values(self.cat, self.channel, self.idx)
+            if pop is not None:
+                out["popularity"] = pop
         return out
 
     def draw(self, cat: Catalog, channel: str, rng: np.random.Generator) -> _Draw:
@@ -773,6 +768,7 @@ class _Scorer:
         """The collaborative signal, computed over the modelled candidates (columns < n_model) only: the
         others score 0, which enters a user's min/max unless all of them are excluded for the user."""
         width, ex_r, ex_c = self.n_model, b.ex_r, b.ex_c
+        assert b.engaged is not None and b.has_engaged is not None  # the caller's condition
         raw = np.asarray(b.engaged @ self.collab.m, dtype=np.float32)
         m = raw.shape[0]
         inside = ex_c < width
@@ -807,36 +803,30 @@ def _transposed(a: np.ndarray, step: int = 128) -> np.ndarray:
 
 def _scale_into(score: np.ndarray, const: np.ndarray, raw: np.ndarray, weight: float, has: np.ndarray,
                 zero: np.ndarray | None = None) -> None:
-    """score += weight · minmax(raw) per row, the per-row offset going to ``const``: rows with a flat
-    signal get _minmax's constant (0 or 0.5), rows where ``has`` is False get nothing. ``zero``: rows
-    whose signal is also 0 on candidates outside ``raw``'s columns (so 0 counts in their min/max)."""
+    """score += weight · minmax(raw) per row (ranking's ``minmax_coefficients``), the per-row offset going
+    to ``const``; rows where ``has`` is False get nothing. ``zero``: rows whose signal is also 0 on
+    candidates outside ``raw``'s columns (so 0 counts in their min/max)."""
     lo = raw.min(axis=1).astype(np.float64)
     hi = raw.max(axis=1).astype(np.float64)
     if zero is not None:
         lo = np.where(zero, np.minimum(lo, 0.0), lo)
         hi = np.where(zero, np.maximum(hi, 0.0), hi)
-    span = hi - lo
-    flat = span < 1e-12
-    scale = np.where(flat | ~has, 0.0, weight / np.where(flat, 1.0, span))
-    const += np.where(has, np.where(flat, np.where(hi <= 0, 0.0, 0.5 * weight), -lo * scale), 0.0)
-    raw *= scale.astype(np.float32)[:, None]
+    scale, offset = minmax_coefficients(lo, hi)
+    w = np.where(has, weight, 0.0)
+    const += w * offset
+    raw *= (w * scale).astype(np.float32)[:, None]
     score += raw
 
 
 def _affinity_into(score: np.ndarray, const: np.ndarray, raw: np.ndarray, weight: float, has: np.ndarray) -> None:
-    """score += weight · (minmax(max(raw, 0)) − 0.5 · minmax(max(−raw, 0))) per row (ranking's affinity):
-    both parts' min/max follow from raw's, and the sum is p·max(raw, 0) + q·min(raw, 0) + const."""
+    """score += weight · affinity's scaling of raw per row (ranking's ``signed_coefficients``):
+    p·max(raw, 0) + q·min(raw, 0), the constant going to ``const``."""
     lo = raw.min(axis=1).astype(np.float64)
     hi = raw.max(axis=1).astype(np.float64)
-    lo1, hi1 = np.maximum(lo, 0.0), np.maximum(hi, 0.0)    # of max(raw, 0)
-    lo2, hi2 = np.maximum(-hi, 0.0), np.maximum(-lo, 0.0)  # of max(−raw, 0) = −min(raw, 0)
-    span1, span2 = hi1 - lo1, hi2 - lo2
-    flat1, flat2 = span1 < 1e-12, span2 < 1e-12
-    p = np.where(flat1 | ~has, 0.0, weight / np.where(flat1, 1.0, span1))
-    q = np.where(flat2 | ~has, 0.0, 0.5 * weight / np.where(flat2, 1.0, span2))
-    c1 = np.where(flat1, np.where(hi1 <= 0, 0.0, 0.5 * weight), -lo1 * p)
-    c2 = np.where(flat2, np.where(hi2 <= 0, 0.0, -0.25 * weight), q * lo2)
-    const += np.where(has, c1 + c2, 0.0)
+    p, q, c = signed_coefficients(lo, hi)
+    w = np.where(has, weight, 0.0)
+    p, q = w * p, w * q
+    const += w * c
     mixed = (lo < 0) & (hi > 0) & has
     n_mixed = int(mixed.sum())
     if 4 * n_mixed >= mixed.size:  # p·max(raw, 0) + q·min(raw, 0) = q·raw + (p − q)·max(raw, 0)

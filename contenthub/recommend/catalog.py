@@ -32,7 +32,7 @@ from scipy.linalg import lapack
 
 from contenthub.hub import Hub
 from contenthub.recommend import topics as topics_mod
-from contenthub.recommend.engagement import (
+from contenthub.audience.engagement import (
     ALL_CHANNELS,
     ASSET_STATS,
     POPULARITY,

@@ -18,9 +18,11 @@ from contenthub.hooks import EventsStored
 from contenthub.hub import Hub
 from contenthub.library import taxonomy
 from contenthub.audience import group_profiles, users
-from contenthub.recommend import doccache, topics
-from contenthub.recommend.engagement import counter_deltas
-from contenthub.recommend.models import EVENT_TYPES, EventIn, Identity, IngestResult, RejectedEvent, is_entity_id
+from contenthub import doccache
+from contenthub.recommend import topics
+from contenthub.audience.engagement import counter_deltas
+from contenthub.audience.models import Identity, is_entity_id
+from contenthub.recommend.models import EVENT_TYPES, EventIn, IngestResult, RejectedEvent
 from contenthub.timeutil import EARLIEST, to_iso, utcnow
 from contenthub.error_text import pydantic_message
 from contenthub.i18n import _
@@ -137,7 +139,7 @@ def _memo(hub: Hub, name: str) -> dict[str, Any]:
     Why: a 10,000-event batch names ~6,000 assets and ~10,000 users, and reading them again for every
     batch (JSON fields of each asset; each user's ``merged_into``) was ~12 µs of an event's ~90. Assets
     are never deleted and their features change when an editor saves (which touches "assets"); users
-    are merged or erased by users.merge_users / erase_user (which touch "users"). The TTL bounds how
+    are merged or erased by users.merge_users / erasure.erase_user (which touch "users"). The TTL bounds how
     long a change made without a touch can go unseen."""
     known: dict[str, Any] = doccache.cached(hub, name, _MEMO_KEY, dict, ttl=MEMO_TTL)
     if len(known) > MEMO_MAX:

@@ -62,19 +62,15 @@ from contenthub.recommend.catalog import (
     catalog,
     fit_engagement_model,
 )
-from contenthub.recommend.engagement import (
+from contenthub.audience.engagement import (
     ALL_CHANNELS,
     EVENT_WEIGHTS,
     NEGATIVE,
     counter_deltas,
     decay_scale,
 )
-from contenthub.audience.profiles import (
-    HISTORY_DAYS,
-    HISTORY_LIMIT,
-    audience_for,
-    profile_from,
-)
+from contenthub.recommend.audiences import audience_for
+from contenthub.audience.profiles import HISTORY_DAYS, HISTORY_LIMIT, profile_from
 from contenthub.recommend.ranking import Audience, candidate_rows, score_candidates
 from contenthub.recommend.service import recently_delivered
 from contenthub.recommend.strategies import (

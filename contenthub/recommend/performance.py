@@ -6,7 +6,7 @@ from pydantic import BaseModel
 
 from contenthub.hub import Hub
 from contenthub.library import taxonomy
-from contenthub.recommend.engagement import ALL_CHANNELS, ASSET_STATS
+from contenthub.audience.engagement import ALL_CHANNELS, ASSET_STATS
 
 COUNTED = ("served", "delivered", "open", "click", "convert", "mute", "unsubscribe")
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from contenthub.audience.engagement import ALL_CHANNELS
 from contenthub.i18n import _
 from contenthub.recommend import csr, rates
 from contenthub.recommend.catalog import SIMILARITY_MEMO_MAX_ROWS, Catalog, ChannelBlock
-from contenthub.recommend.engagement import ALL_CHANNELS
 from contenthub.recommend.scoring import rate_draw, rate_signal, with_strength
 from contenthub.recommend.strategies import SIGNALS, Strategy
 
@@ -40,7 +40,7 @@ class Audience:
     target: str | None = None  # the user id, so the engagement model can add the user's whole history
     # Beta posteriors (alpha, beta per topic / content type index of the catalog, plus the "none" slot) of the
     # audience's engagement per delivery on each topic and type, from the profile's e:/g: counters, and the
-    # priors they were shrunk to (the population's rate on each topic and type, ``profiles.population_rates``)
+    # priors they were shrunk to (the population's rate on each topic and type, ``audiences.population_rates``)
     topic_ab: tuple[np.ndarray, np.ndarray] | None = None
     type_ab: tuple[np.ndarray, np.ndarray] | None = None
     topic_prior: tuple[np.ndarray, np.ndarray] | None = None
@@ -63,14 +63,50 @@ class Ranked:
     explored: bool
 
 
+def minmax_scalars(lo: float, hi: float) -> tuple[float, float]:
+    """The scaling rule of every scaled signal, for candidates with extremes ``lo`` and ``hi``:
+    (scale, offset) with minmax(x) = x·scale + offset, so that the values span [0, 1]; flat values give
+    0 (all ≤ 0) or 0.5. One request applies it to its candidates (``_minmax``), the batch to each user's
+    row of a block (``minmax_coefficients``)."""
+    span = hi - lo
+    if span < 1e-12:
+        return 0.0, 0.0 if hi <= 0 else 0.5
+    scale = 1.0 / span
+    return scale, -lo * scale
+
+
+def signed_scalars(lo: float, hi: float) -> tuple[float, float, float]:
+    """Affinity's scaling rule — minmax of the positive part minus half the minmax of the negative part —
+    as (p, q, c): scaled = p·max(x, 0) + q·min(x, 0) + c (both parts' extremes follow from x's)."""
+    p, c1 = minmax_scalars(max(lo, 0.0), max(hi, 0.0))
+    q, c2 = minmax_scalars(max(-hi, 0.0), max(-lo, 0.0))  # of max(−x, 0) = −min(x, 0)
+    return p, 0.5 * q, c1 - 0.5 * c2
+
+
+_minmax_rows = np.frompyfunc(minmax_scalars, 2, 2)
+_signed_rows = np.frompyfunc(signed_scalars, 2, 3)
+
+
+def minmax_coefficients(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``minmax_scalars`` of each row's extremes (a block of users in the batch)."""
+    scale, offset = _minmax_rows(lo, hi)
+    return np.asarray(scale, dtype=np.float64), np.asarray(offset, dtype=np.float64)
+
+
+def signed_coefficients(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``signed_scalars`` of each row's extremes."""
+    p, q, c = _signed_rows(lo, hi)
+    return np.asarray(p, dtype=np.float64), np.asarray(q, dtype=np.float64), np.asarray(c, dtype=np.float64)
+
+
 def _minmax(x: np.ndarray) -> np.ndarray:
     if x.size == 0:
         return x
-    lo, hi = float(np.minimum.reduce(x)), float(np.maximum.reduce(x))
-    if hi - lo < 1e-12:
-        return np.zeros_like(x) if hi <= 0 else np.ones_like(x) * 0.5
-    out = x - lo
-    out /= hi - lo
+    scale, offset = minmax_scalars(float(np.minimum.reduce(x)), float(np.maximum.reduce(x)))
+    if scale == 0.0:
+        return np.full_like(x, offset)
+    out = x * scale  # a Python float keeps a float32 signal float32
+    out += offset
     return out
 
 
@@ -288,14 +324,19 @@ def similarity(cat: Catalog, aud: Audience, idx: np.ndarray, on_channel: tuple[C
 
 
 def _signed_minmax(raw: np.ndarray) -> np.ndarray:
-    """Affinity's scaling: positive part scaled to [0, 1] minus half the scaled negative part.
-
-    When no candidate scores below zero (a profile without negative tag weights, most of them) the
-    negative part is all zeros and the positive part is ``raw`` itself: scaling ``raw`` alone gives
-    the same values with a third of the array operations."""
-    if raw.size and float(np.minimum.reduce(raw)) >= 0:
+    """Affinity's scaling (``signed_scalars``) of one request's candidates. When no candidate scores
+    below zero (a profile without negative tag weights, most of them) the negative part is all zeros and
+    the rule is ``_minmax`` of ``raw`` itself."""
+    if raw.size == 0:
+        return raw
+    lo, hi = float(np.minimum.reduce(raw)), float(np.maximum.reduce(raw))
+    if lo >= 0:
         return _minmax(raw)
-    return _minmax(np.maximum(raw, 0)) - _minmax(np.maximum(-raw, 0)) * 0.5
+    p, q, c = signed_scalars(lo, hi)
+    out = np.maximum(raw, 0) * p
+    out += np.minimum(raw, 0) * q
+    out += c
+    return out
 
 
 def _on_rows(on_channel: tuple[ChannelBlock, np.ndarray] | None, arr: np.ndarray, idx: np.ndarray, *,
@@ -332,28 +373,87 @@ class Draws:
     # signal → (alpha, beta, index of each candidate into them, the reference rate of the log lift)
     quality: tuple[np.ndarray, float, float] | None = None          # (pooled samples, min, span) when sampled
     quality_ab: tuple[np.ndarray, np.ndarray, float, float] | None = None  # (alpha, beta, min, span) without a pool
+    explore: bool = False  # whether this request ranked by a draw (``explores``), else by the posterior means
+    share: float = 1.0  # the probability that it would (``exploring_share``)
 
 
 def _rate_signal(name: str, ab: tuple[np.ndarray, np.ndarray], of_row: np.ndarray, on_channel: Any, idx: np.ndarray,
-                 explore: bool, rng: np.random.Generator, draws: Draws | None) -> np.ndarray:
+                 explore: bool, rng: np.random.Generator, draws: Draws | None, record: bool) -> np.ndarray:
     """The audience's engagement rate on each candidate's topic (or type) as a log lift over the brand's
     rate (the posterior's "none" slot holds the prior at the brand rate): a Thompson draw per topic from
     its Beta posterior when exploring (a few draws per request: one per topic, not per asset), else the
     mean. Exploration thus shrinks as the user's own deliveries narrow the posterior, and the unit — a
-    log rate — is the one the learning job's model is specified in (``rates``)."""
+    log rate — is the one the learning job's model is specified in (``rates``). ``record``: keep the
+    posterior in ``draws`` (the policy explores on some requests: ``propensities`` re-draws it either way)."""
     a, b = ab
     ref = float(a[-1] / (a[-1] + b[-1]))
     drawn = rate_draw(a, b, explore, rng)
     at = _on_rows(on_channel, of_row, idx)
-    if draws is not None and explore:
+    if draws is not None and record:
         draws.rate_draws[name] = (a, b, at, ref)
     return rate_signal(drawn, at, ref)
 
 
-def drawn_weights(strategy: Strategy, rng: np.random.Generator) -> dict[str, float]:
-    """This request's weights: the strategy's, or with exploration and learned uncertainty a draw from
+def exploring_share(strategy: Strategy, aud: Audience) -> float:
+    """The probability that a request for ``aud`` ranks by a Thompson draw: with exploration on,
+    ``strategy.exploration_share`` (``strategies.EXPLORATION_SHARE`` says why not every request), and 1
+    for an audience without evidence of its own — its rates are all the population's, so the means rank
+    every such audience alike (each cold user would get the same asset, and the hub would learn about one
+    asset a day) while a draw costs nothing and spreads them over the topics people engage with."""
+    if not strategy.exploration:
+        return 0.0
+    if strategy.exploration_share >= 1.0 or not aud.has_evidence():
+        return 1.0
+    return strategy.exploration_share
+
+
+def explores(share: float, rng: np.random.Generator) -> bool:
+    """Whether this request explores, with probability ``share`` (``exploring_share``)."""
+    return share >= 1.0 or (share > 0.0 and float(rng.random()) < share)
+
+
+def quality_values(cat: Catalog, strategy: Strategy, channel: str, idx: np.ndarray, rng: np.random.Generator,
+                   on_channel: tuple[ChannelBlock, np.ndarray] | None = None, draws: Draws | None = None,
+                   explore: bool | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """The quality signal of candidate rows ``idx`` before scaling, and with exploration which candidates
+    were explored (their draw above the posterior's mean + 2 sd): the posterior mean of engagement per
+    delivery on the channel, or with exploration one of each candidate's pooled posterior draws
+    (``posterior_samples``; a fresh Beta draw before the channel has statistics). ``draws``: filled for
+    ``propensities``. ``explore``: whether this request explores (``explores``; default: whenever the
+    strategy explores)."""
+    post = posterior(cat, channel)  # per-row arrays memoised per stats refresh
+    if not (strategy.exploration if explore is None else explore):
+        if post is None:
+            a, b = quality_posterior(cat, channel, idx)
+            return a / (a + b), None
+        return _on_rows(on_channel, post[2], idx), None
+    if post is None:
+        a, b = quality_posterior(cat, channel, idx)
+        sample = rng.beta(a, b)
+        if draws is not None and sample.size:
+            lo = float(sample.min())
+            draws.quality_ab = (a, b, lo, float(sample.max()) - lo)
+        mean = a / (a + b)
+        return sample, sample > mean + 2 * np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
+    samples = posterior_samples(cat, channel, post)
+    sample = _pooled_draw_on(on_channel, samples, idx, rng)  # one of each candidate's pre-drawn samples
+    if draws is not None:
+        lo = float(sample.min()) if sample.size else 0.0
+        draws.quality = (samples, lo, (float(sample.max()) - lo) if sample.size else 0.0)
+    return sample, sample > _on_rows(on_channel, post[3], idx)
+
+
+def popularity_values(cat: Catalog, channel: str, idx: np.ndarray,
+                      on_channel: tuple[ChannelBlock, np.ndarray] | None = None) -> np.ndarray | None:
+    """log1p(popularity) of candidate rows ``idx`` before scaling; None before any statistics."""
+    log_pop = channel_log_popularity(cat, channel)
+    return None if log_pop is None else _on_rows(on_channel, log_pop, idx)
+
+
+def drawn_weights(strategy: Strategy, rng: np.random.Generator, explore: bool = True) -> dict[str, float]:
+    """This request's weights: the strategy's, or on an exploring request with learned uncertainty a draw from
     N(weight, uncertainty²) clipped at 0 (linear Thompson sampling on the learned weights)."""
-    if not (strategy.exploration and strategy.uncertainty):
+    if not (explore and strategy.exploration and strategy.uncertainty):
         return {k: float(v) for k, v in strategy.weights.items()}
     out = {}
     for k in SIGNALS:
@@ -372,9 +472,12 @@ def score_candidates(
     ``draws``: filled with this request's random draws (for ``propensities``)."""
     m = idx.size
     sig: dict[str, np.ndarray] = {}
-    weights = drawn_weights(strategy, rng)
+    share = exploring_share(strategy, aud)
+    explore = explores(share, rng)
+    weights = drawn_weights(strategy, rng, explore)
     if draws is not None:
         draws.weights = weights
+        draws.explore, draws.share = explore, share
     on_channel: tuple[ChannelBlock, np.ndarray] | None
     if positions is not None:
         on_channel = (cat.block(channel), positions)
@@ -382,10 +485,10 @@ def score_candidates(
         on_channel = _channel_positions(cat, channel, idx)  # contiguous rows: no copy of idx's vectors
     if aud.topic_ab is not None and strategy.weight("topic") and cat.topic_names:
         sig["topic"] = _rate_signal("topic", with_strength(*aud.topic_ab, aud.topic_prior, strategy.rate_prior.get("topic")),
-                                    cat.topic_of_row, on_channel, idx, strategy.exploration, rng, draws)
+                                    cat.topic_of_row, on_channel, idx, explore, rng, draws, strategy.exploration)
     if aud.type_ab is not None and strategy.weight("type") and len(cat.type_names) > 1:
         sig["type"] = _rate_signal("type", with_strength(*aud.type_ab, aud.type_prior, strategy.rate_prior.get("type")),
-                                   cat.type_of_row, on_channel, idx, strategy.exploration, rng, draws)
+                                   cat.type_of_row, on_channel, idx, explore, rng, draws, strategy.exploration)
     if strategy.weight("appeal"):
         # The posterior mean, never a draw: Thompson sampling over hundreds of assets at once spends the
         # pick on whichever asset's draw is luckiest (the maximum of hundreds of draws), which crowded out
@@ -420,34 +523,14 @@ def score_candidates(
             sig["collaborative"] = _minmax(collab)
     explored = np.zeros(m, dtype=bool)
     if strategy.weight("quality"):
-        post = posterior(cat, channel)  # per-row arrays memoised per stats refresh
-        if post is None:
-            a, b = quality_posterior(cat, channel, idx)
-            mean = a / (a + b)
-            threshold = mean + 2 * np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
-        elif strategy.exploration:  # the pooled draws below need only the threshold, not alpha and beta
-            threshold = _on_rows(on_channel, post[3], idx)
-        else:
-            mean = _on_rows(on_channel, post[2], idx)
-        if strategy.exploration:
-            if post is None:
-                sample = rng.beta(a, b)
-                if draws is not None and sample.size:
-                    lo = float(sample.min())
-                    draws.quality_ab = (a, b, lo, float(sample.max()) - lo)
-            else:  # one of each candidate's pre-drawn posterior samples
-                sample = _pooled_draw_on(on_channel, posterior_samples(cat, channel, post), idx, rng)
-            explored = sample > threshold
-            if draws is not None and post is not None:
-                lo = float(sample.min()) if sample.size else 0.0
-                draws.quality = (posterior_samples(cat, channel, post), lo, (float(sample.max()) - lo) if sample.size else 0.0)
-            sig["quality"] = _minmax(sample)
-        else:
-            sig["quality"] = _minmax(mean)
+        raw, drawn = quality_values(cat, strategy, channel, idx, rng, on_channel, draws, explore=explore)
+        sig["quality"] = _minmax(raw)
+        if drawn is not None:
+            explored = drawn
     if strategy.weight("popularity"):
-        log_pop = channel_log_popularity(cat, channel)
-        if log_pop is not None:
-            sig["popularity"] = _minmax(_on_rows(on_channel, log_pop, idx))
+        pop = popularity_values(cat, channel, idx, on_channel)
+        if pop is not None:
+            sig["popularity"] = _minmax(pop)
     if strategy.weight("freshness"):
         sig["freshness"] = freshness(cat, idx, now, strategy.freshness_half_life_days, on_channel=on_channel)
     if aud.stage and strategy.weight("lifecycle"):
@@ -469,58 +552,79 @@ practice, since their score would need to rise above all of these in one draw.""
 def propensities(strategy: Strategy, idx: np.ndarray, score: np.ndarray, sig: dict[str, np.ndarray],
                  draws: Draws, chosen: list[int], rng: np.random.Generator) -> list[tuple[float, bool]]:
     """(P(each chosen candidate would be ranked within the first ``len(chosen)``), whether it was exploration:
-    not among the ``len(chosen)`` candidates most draws rank first) under the policy's
-    randomness, by Monte-Carlo: ``PROPENSITY_DRAWS`` fresh draws of everything the request drew (the
-    weights, each topic's and type's rate, each asset's quality) for the best ``PROPENSITY_POOL``
-    candidates, scaled by the realised draw's min and span, re-scored, counted. A policy without
-    randomness gives 1.0 to its picks. Floored at 1/(2·draws) so inverse-propensity weights stay finite
-    (a documented bias: a pick rarer than that is logged as that rare).
+    not among the candidates the posterior means rank first) under the policy's randomness.
+
+    The policy is a mixture (``explores``): with probability 1 − s (s = ``exploring_share``) the request
+    ranks by the posterior means — deterministic, so its picks are known: this request's own picks when it
+    did not explore, else the top ``len(chosen)`` of the pool by the means —, with probability s by a
+    Thompson draw, whose chance of ranking each candidate first is estimated by Monte-Carlo:
+    ``PROPENSITY_DRAWS`` fresh draws of everything an exploring request draws (the weights, each topic's and
+    type's rate, each asset's quality) for the best ``PROPENSITY_POOL`` candidates, scaled by the realised
+    draw's min and span, re-scored, counted. P = (1 − s)·[a mean pick] + s·(share of the draws). A policy
+    without randomness gives 1.0 to its picks. Floored at s/(2·draws) so inverse-propensity weights stay
+    finite (a documented bias: a pick rarer than that is logged as that rare; on a request that did not
+    explore, the asset's quality counts at its posterior mean, undrawn).
 
     Why Monte-Carlo: the winner of a Thompson draw has no closed-form probability; the re-draws reuse the
     request's posteriors, so each costs a few small array operations, not another scoring pass."""
-    explore = strategy.exploration and (draws.rate_draws or draws.quality is not None or draws.quality_ab is not None
-                                        or strategy.uncertainty)
-    if not explore or not chosen:
+    random_policy = strategy.exploration and draws.share > 0 and (
+        draws.rate_draws or draws.quality is not None or draws.quality_ab is not None or strategy.uncertainty)
+    if not random_policy or not chosen:
         return [(1.0, False)] * len(chosen)
+    share = min(draws.share, 1.0)
     k, d = len(chosen), PROPENSITY_DRAWS
     pool = top_stable(score, PROPENSITY_POOL)
     pool = np.unique(np.concatenate([pool, np.asarray(chosen, dtype=np.int64)]))
     rows = idx.take(pool)
     total = np.zeros((d, pool.size))
     fixed = np.zeros(pool.size)  # the signals with neither a random value nor a random weight: summed once
+    means = np.zeros(pool.size)  # the score by the posterior means and the strategy's own weights
     for name in SIGNALS:
         if name not in sig:
             continue
-        if strategy.uncertainty and strategy.exploration:
-            sd = float(strategy.uncertainty.get(name, 0.0))
-            w = np.maximum(strategy.weight(name) + sd * rng.standard_normal(d), 0.0)[:, None] if sd > 0 else \
-                strategy.weight(name)
-        else:
-            w = draws.weights.get(name, 0.0)
+        mean_w = strategy.weight(name)
+        sd = float(strategy.uncertainty.get(name, 0.0))
+        w: float | np.ndarray = np.maximum(mean_w + sd * rng.standard_normal(d), 0.0)[:, None] if sd > 0 else mean_w
         if name in draws.rate_draws:
             a, b, at, ref = draws.rate_draws[name]
-            values = rate_signal(rng.beta(a, b, size=(d, a.size)), at.take(pool), ref)
+            slots = at.take(pool)
+            values = rate_signal(rng.beta(a, b, size=(d, a.size)), slots, ref)
+            means += mean_w * rate_signal(a / (a + b), slots, ref)
         elif name == "quality" and draws.quality_ab is not None:
             a, b, lo, span = draws.quality_ab
             values = rng.beta(a[pool], b[pool], size=(d, pool.size))
             values = (values - lo) / span if span > 1e-12 else np.full(values.shape, 0.5)
+            means += mean_w * sig[name].take(pool)
         elif name == "quality" and draws.quality is not None:
             samples, lo, span = draws.quality
             picks = samples[rows[None, :], rng.integers(0, THOMPSON_POOL, size=(d, pool.size))]
             values = (picks - lo) / span if span > 1e-12 else np.full(picks.shape, 0.5)
-        elif isinstance(w, np.ndarray):  # a fixed signal under a drawn weight
-            values = sig[name].take(pool)[None, :]
+            means += mean_w * sig[name].take(pool)
         else:
-            fixed += w * sig[name].take(pool)
-            continue
+            values = sig[name].take(pool)
+            means += mean_w * values
+            if isinstance(w, np.ndarray):  # a fixed signal under a drawn weight
+                values = values[None, :]
+            else:
+                fixed += w * values
+                continue
         total += w * values
     total += fixed
     top = np.argsort(-total, axis=1, kind="stable")[:, :k]
     where = {int(c): j for j, c in enumerate(pool.tolist())}
-    floor = 1.0 / (2 * d)
     wins = np.bincount(top.ravel(), minlength=pool.size)
-    modal = set(np.argsort(-wins, kind="stable")[:k].tolist())  # the picks most draws agree on
-    return [(max(float(wins[where[c]]) / d, floor), where[c] not in modal) for c in chosen]
+    if draws.explore:  # the means' top k, and every candidate tied with the k-th of them (a cold audience's)
+        kth = float(means[top_stable(means, k)[-1]])
+        by_means = set(np.flatnonzero(means >= kth - 1e-9).tolist())
+    else:
+        by_means = {where[c] for c in chosen}
+    floor = share / (2 * d)
+    out = []
+    for c in chosen:
+        j = where[c]
+        p = (1.0 - share) * (j in by_means) + share * float(wins[j]) / d
+        out.append((min(max(p, floor), 1.0), j not in by_means))
+    return out
 
 
 FRESHNESS_REBASE_S = 3600.0

@@ -9,12 +9,12 @@ Owned here, vectorised over one audience or a block of audiences (rows):
 
 The rules every path applies, one implementation each, and where they live:
 - candidates (channel, scene, validity, exclusions): ``ranking.candidate_rows`` / ``ranking.candidate_mask``;
-- exclusions: an asset the audience muted or deleted (``BLOCKING_TYPES``, among its newest
+- exclusions: an asset the audience muted or deleted (``engagement.BLOCKING_TYPES``, among its newest
   ``profiles.NEGATIVES_LIMIT`` negative events), or one sent to it on the channel within the
   re-delivery window (``SENT_TYPES``, ``redelivery_cutoff``, among its history: ``profiles.HISTORY_*``);
 - caps, deliveries and reserved sends: ``caps.counted_sends`` then ``caps.capped_targets``;
 - lifecycle stage: ``lifecycle.stages_of``;
-- a group's audience: its kept profile, ``group_profiles`` and ``profiles.group_audience``.
+- a group's audience: its kept profile, ``group_profiles`` and ``audiences.group_audience``.
 ``tests/test_recommend_batch.py`` runs the same users through the per-user and the batch path with
 exploration off (``exploration: false`` on the strategy) and asserts identical picks.
 """
@@ -25,12 +25,10 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from contenthub.audience.engagement import EVENT_WEIGHTS
 from contenthub.hub import Hub
-from contenthub.recommend.engagement import EVENT_WEIGHTS
 from contenthub.recommend.rates import log_lift
 
-BLOCKING_TYPES = frozenset({"mute", "delete"})
-"""Events that take their asset out of the audience's candidates for good."""
 SENT_TYPES = frozenset({"delivered", "served"})
 """Events that keep their asset from being sent again on the channel within the re-delivery window."""
 
@@ -48,9 +46,11 @@ def rate_posterior_rows(exposure: np.ndarray, engagement: np.ndarray, prior_mean
                         strength: float = RATE_PRIOR_DELIVERIES) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(α, β, has evidence) per row: Beta(α, β) of engagement per delivery on each name (plus a last "none"
     slot at the prior), in click units — successes = decayed engagement weight / the weight of a click
-    (so a conversion counts double, an open a sixth), failures = decayed deliveries − successes (≥ 0).
+    (so a conversion counts double, an open a sixth), failures = decayed deliveries − successes (≥ 0),
+    plus, where mutes and deletes outweigh the engagement (a negative weight), that weight in clicks: a
+    mute says more against a topic than a delivery that was not opened.
     ``exposure``/``engagement``: (rows × names) decayed ``e:``/``g:`` weights. The prior of each name is
-    the population's rate on it (``prior_mean``: names + 1 values, ``profiles.population_rates``) worth
+    the population's rate on it (``prior_mean``: names + 1 values, ``audiences.population_rates``) worth
     ``strength`` deliveries — a hierarchical model: an audience without evidence starts where the
     population stands on each topic, and its own deliveries soon outweigh that. ``has``: whether a row
     has any evidence of its own (rows without keep the prior, which still ranks)."""
@@ -60,6 +60,8 @@ def rate_posterior_rows(exposure: np.ndarray, engagement: np.ndarray, prior_mean
     b = np.empty((rows, k + 1))
     s = np.maximum(np.divide(engagement, unit, out=a[:, :k]), 0.0, out=a[:, :k])
     np.maximum(np.subtract(exposure, s, out=b[:, :k]), 0.0, out=b[:, :k])
+    # a mute or delete outweighing the engagement on a name counts as that many failed deliveries more
+    b[:, :k] += np.maximum(-engagement / unit, 0.0)
     a[:, k] = 0.0
     b[:, k] = 0.0
     a += strength * prior_mean

@@ -23,19 +23,22 @@ from contenthub.errors import InvalidError
 from contenthub.experiments import runtime as experiments_runtime
 from contenthub.experiments.runtime import Override
 from contenthub.hub import Hub
-from contenthub.i18n import _, current_language
+from contenthub.i18n import _
 from contenthub.library import taxonomy
+from contenthub.library.feature_names import feature_names
 from contenthub.audience import caps, groups, reservations, users
-from contenthub.recommend import doccache, events
+from contenthub import doccache
+from contenthub.recommend import events
 from contenthub.recommend.catalog import Catalog, catalog
 from contenthub.recommend.models import Pick, Recommendation
-from contenthub.audience.profiles import Profile, audience_for, group_audience, load_profile
+from contenthub.recommend.audiences import audience_for, group_audience
+from contenthub.audience.profiles import Profile, load_profile
 from contenthub.recommend.ranking import (
     Audience, Draws, candidate_rows, common_reasons, explain, mmr, propensities, recent_rows, score_candidates,
 )
 from contenthub.recommend.scoring import SENT_TYPES, redelivery_cutoff
 from contenthub.recommend.strategies import Strategy, get_strategy
-from contenthub.timeutil import from_iso, to_iso, utcnow
+from contenthub.timeutil import to_iso, utcnow
 
 MAX_N = 100
 
@@ -62,22 +65,6 @@ def _validate(hub: Hub, channel: str, scene: str | None, n: int) -> None:
     _check_value(hub, "channel", "channels", channel)
     if scene:
         _check_value(hub, "scene", "scenes", scene)
-
-
-def _label_names(hub: Hub) -> dict[str, str]:
-    """Display names of scene/content-type/kind features, channels and stages in the current language
-    (memoised per language; renames show within ``doccache.TTL`` s)."""
-    lang = current_language()
-
-    def load() -> dict[str, str]:
-        names = {}
-        for facet, prefix in (("scenes", "s:"), ("content_types", "c:"), ("kinds", "k:"), ("channels", "ch:"),
-                              ("stages", "st:")):
-            for e in taxonomy.entries(hub.store, facet):
-                names[prefix + e.id] = taxonomy.label(e, lang)
-        return names
-
-    return doccache.cached(hub, TAXONOMY, f"label_names:{lang}", load)
 
 
 def recently_delivered(events: list[dict[str, Any]], channel: str, since: datetime) -> set[str]:
@@ -111,7 +98,7 @@ def _rank(
     score, sig, explored = score_candidates(cat, aud, strategy, channel, idx, now, rng, positions=pos, draws=draws)
     chosen = mmr(cat, idx, score, n, strategy.diversity)
     chance = propensities(strategy, idx, score, sig, draws, chosen, rng)
-    names = _label_names(hub)
+    names = feature_names(hub)
     recent = recent_rows(cat, aud) if "similarity" in sig and aud.recent_positive else None
     # The chosen values of each signal in one gather each (the same floats as indexing one at a time),
     # and the recommendation ids from one read of the OS's random source.
@@ -142,7 +129,7 @@ def _exclusions_and_caps(
 ) -> tuple[bool, str | None, str | None]:
     if channel in profile.unsubscribed_channels:
         return True, _("unsubscribed from {channel}").format(
-            channel=_label_names(hub).get("ch:" + channel, channel)), None
+            channel=feature_names(hub).get("ch:" + channel, channel)), None
     aud.exclude |= recently_delivered(profile.events, channel, redelivery_cutoff(hub, now))
     sent = caps.send_times(profile.events, channel)
     capped, why, reopen = caps.cap_status(hub, caps.get_rule(hub, channel), sent, now)
@@ -236,21 +223,3 @@ def next_for_group(
     reason = None if picks else _("no eligible asset for this group on this channel")
     rec = Recommendation(**base, picks=picks, reason=reason)
     return reserve_pick(hub, rec, now) if reserve and picks else rec
-
-
-def user_overview(hub: Hub, user_id: str, now: datetime | None = None) -> dict[str, Any]:
-    """Everything the user profile page shows (tags, stage, recent events)."""
-    now = now or utcnow()
-    user = users.get_user(hub, user_id)
-    profile = load_profile(hub, user_id=user.id, user_doc=user.model_dump(), now=now)
-    names = _label_names(hub)
-    return {
-        "user": user,
-        "status": profile.status,
-        "tags": [(names.get(k, k[2:]), k[:1], round(v, 3)) for k, v in profile.top_tags(15)],
-        "counts": {k[2:]: int(v) for k, v in sorted(profile.counts.items())},
-        "events": profile.events[:30],
-        "groups": groups.groups_of(hub, user.id),
-        "first_seen": user.created_at,
-        "last_event": from_iso(profile.events[0]["ts"]) if profile.events else None,
-    }

@@ -40,7 +40,7 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 
 from contenthub.hub import Hub
-from contenthub.recommend import doccache
+from contenthub import doccache
 
 COLLECTION = "topics"
 DOC_ID = "assignments"

@@ -16,7 +16,8 @@ import numpy as np
 from contenthub.hub import Hub
 from contenthub.audience import users
 from contenthub.recommend.catalog import catalog
-from contenthub.audience.profiles import audience_for, load_profile
+from contenthub.recommend.audiences import audience_for
+from contenthub.audience.profiles import load_profile
 from contenthub.recommend.ranking import candidate_mask, mmr, score_candidates
 from contenthub.recommend.strategies import get_strategy
 from contenthub.timeutil import utcnow

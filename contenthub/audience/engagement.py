@@ -39,6 +39,8 @@ EVENT_WEIGHTS: dict[str, float] = {
 _N_FIELDS = {t: f"n:{t}" for t in EVENT_WEIGHTS}  # the count field of each event type
 POSITIVE = frozenset(t for t, w in EVENT_WEIGHTS.items() if w > 0)
 NEGATIVE = frozenset(t for t, w in EVENT_WEIGHTS.items() if w < 0)
+BLOCKING_TYPES = frozenset({"mute", "delete"})
+"""Events that take their asset out of the audience's candidates for good."""
 ENGAGED = POSITIVE  # what counts as activity for lifecycle stages
 
 PROFILE = "profile"
