@@ -280,16 +280,6 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
         return JSONResponse({"error": {"code": "http_error", "message": message}}, status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
 
-    from contenthub.recommend.routes import NextContentFastPath
-
-    # The next-content fast path wraps the whole stack (see NextContentFastPath.__init__): the middlewares
-    # below and Starlette's/FastAPI's own still handle every request it does not take.
-    build_stack = app.build_middleware_stack
-
-    def build_middleware_stack() -> ASGIApp:
-        return NextContentFastPath(build_stack(), headers=(*SECURITY_HEADERS, (b"content-security-policy", OTHER_CSP)))
-
-    app.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]
     app.add_middleware(AuthBeforeBodyMiddleware)  # inside SessionMiddleware: console forms are signed in by it
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(

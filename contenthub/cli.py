@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import uvicorn
 from tqdm import tqdm
 
+from contenthub import http_protocol
 from contenthub.config import Settings
 from contenthub.dashboard.cli import dashboard_app
 from contenthub.experiments.cli import sim_app
@@ -34,6 +36,9 @@ app.add_typer(recommend_app, name="recommend")
 app.add_typer(dashboard_app, name="dashboard")
 app.add_typer(strategies_app, name="strategies")
 
+WORKER_HEALTHCHECK_S = 120
+"""Seconds a worker process may take to answer uvicorn's supervisor (see ``serve``)."""
+
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory (default: CONTENTHUB_DATA_DIR or ./data)")]
 
 
@@ -41,7 +46,7 @@ def _settings(data_dir: Path | None = None) -> Settings:
     return Settings(data_dir=data_dir) if data_dir else Settings()
 
 
-def _hub(data_dir: Path | None = None):  # noqa: ANN202 - Hub import is deferred to keep `--help` fast
+def _hub(data_dir: Path | None = None):
     from contenthub.hub import open_hub
 
     return open_hub(_settings(data_dir))
@@ -65,14 +70,17 @@ def serve(
     """Run the HTTP service (API under /v1, pages at /library, OpenAPI docs at /docs)."""
     import os
 
-    from contenthub import serving
-
     if data_dir:
         os.environ["CONTENTHUB_DATA_DIR"] = str(data_dir)
     os.environ["CONTENTHUB_SERVER_WORKERS"] = str(workers)  # each worker takes its share of the rate limit
     _reembed_if_model_changed(data_dir)
-    serving.run("contenthub.asgi:app", host=host, port=port, workers=workers, timeout_graceful_shutdown=20,
-                log_level="info", access_log=access_log, **serving.PROTOCOL_OPTIONS)
+    # uvicorn's own process management: with --workers N it supervises N worker processes on one socket and
+    # replaces one that dies or stops answering its health check. A new worker answers that check only once
+    # it has imported this command's modules and the app (spawned processes import them again), which on a
+    # busy machine takes longer than uvicorn's default 5 s wait: without room, it kills the worker, again.
+    uvicorn.run("contenthub.asgi:app", host=host, port=port, workers=workers, timeout_graceful_shutdown=20,
+                timeout_worker_healthcheck=WORKER_HEALTHCHECK_S, log_level="info", access_log=access_log,
+                **http_protocol.PROTOCOL_OPTIONS)
 
 
 def _reembed_if_model_changed(data_dir: Path | None) -> None:

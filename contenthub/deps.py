@@ -146,20 +146,25 @@ async def current_principal(request: Request, hub: HubDep) -> Principal | None:
     return principal
 
 
+def authorized(request: Request, principal: Principal | None, perm: Perm) -> Principal:
+    """``principal`` when its role has ``perm``; else 401 (API) or the login page (pages), or 403."""
+    if principal is None:
+        if request.url.path.startswith("/v1/"):
+            raise UnauthorizedError(
+                _("An API key is required. Send it as 'Authorization: Bearer <key>' (create one with `contenthub keys create --role editor`).")
+            )
+        raise LoginRequired(str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""))
+    if not allows(principal.role, perm):
+        raise ForbiddenError(
+            _("Role '{value}' may not do this (needs '{value2}').").format(value=principal.role.value, value2=perm.value),
+            extra={"role": principal.role.value, "needs": perm.value},
+        )
+    return principal
+
+
 def require(perm: Perm) -> Callable[..., Awaitable[Principal]]:
     async def dep(request: Request, principal: Annotated[Principal | None, Depends(current_principal)]) -> Principal:
-        if principal is None:
-            if request.url.path.startswith("/v1/"):
-                raise UnauthorizedError(
-                    _("An API key is required. Send it as 'Authorization: Bearer <key>' (create one with `contenthub keys create --role editor`).")
-                )
-            raise LoginRequired(str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""))
-        if not allows(principal.role, perm):
-            raise ForbiddenError(
-                _("Role '{value}' may not do this (needs '{value2}').").format(value=principal.role.value, value2=perm.value),
-                extra={"role": principal.role.value, "needs": perm.value},
-            )
-        return principal
+        return authorized(request, principal, perm)
 
     dep.__name__ = f"require_{perm.name}"
     return dep

@@ -6,11 +6,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from contenthub.audience import erasure, users
 from contenthub.hub import CHANGES_POLL_S, Hub, open_hub
 from contenthub.library import service as library
 from contenthub.library.demo_corpus import generate_assets
 from contenthub.library.models import Asset, AssetUpdate
-from contenthub.audience import erasure, users
 from contenthub.recommend import events
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import to_iso, utcnow
@@ -74,33 +74,3 @@ def test_a_merge_in_another_process_reaches_this_ones_next_batch(hub: Hub) -> No
     late = _click("p")
     events.ingest(hub, [late])
     assert _event_users(hub)[late["id"]] == "q"
-
-
-def test_the_collector_is_held_off_during_a_batch_and_restored_after(hub: Hub, monkeypatch) -> None:
-    import gc
-
-    _assets(hub)
-    seen: list[bool] = []
-    real = events.counter_deltas
-
-    def spy(*args: Any) -> Any:
-        seen.append(gc.isenabled())
-        return real(*args)
-
-    monkeypatch.setattr(events, "counter_deltas", spy)
-    assert gc.isenabled()
-    events.ingest(hub, [_click("g1")])
-    assert seen == [False] and gc.isenabled()
-    monkeypatch.setattr(events, "_ingest", lambda *a: 1 / 0)
-    try:
-        events.ingest(hub, [_click("g1")])
-    except ZeroDivisionError:
-        pass
-    assert gc.isenabled(), "restored after a failed batch too"
-    gc.disable()
-    try:
-        monkeypatch.setattr(events, "_ingest", lambda *a: None)
-        events.ingest(hub, [])
-        assert not gc.isenabled(), "left off when it was off"
-    finally:
-        gc.enable()

@@ -2,7 +2,7 @@
 refused within a second and leave nothing on disk; endless or dripped header blocks are cut off.
 
 The app runs in this process under uvicorn with the options ``contenthub serve`` uses
-(``serving.PROTOCOL_OPTIONS``), on a free loopback port; every wait is bounded.
+(``http_protocol.PROTOCOL_OPTIONS``), on a free loopback port; every wait is bounded.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import uvicorn
 
-from contenthub import serving
+from contenthub import http_protocol
 from contenthub.limits import BodyLimitMiddleware
 from tests.server_proc import free_port
 
@@ -32,10 +32,10 @@ def served(clients: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     spool = tmp_path / "spool"  # where Starlette would spool a multipart body
     spool.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(spool))
-    monkeypatch.setattr(serving, "HEADER_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(http_protocol, "HEADER_TIMEOUT_S", 0.5)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(clients.app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off", **serving.PROTOCOL_OPTIONS))
+                                           lifespan="off", **http_protocol.PROTOCOL_OPTIONS))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

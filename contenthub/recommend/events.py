@@ -8,11 +8,7 @@ that same transaction, so the very next recommendation sees the change.
 
 from __future__ import annotations
 
-import gc
 import re
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -200,41 +196,7 @@ def _parse(
     return parsed, identities, in_batch_dupes
 
 
-_gc_lock = threading.Lock()
-_gc_pauses = 0
-_gc_was_enabled = True
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Hold off Python's cyclic garbage collector while a batch is ingested (threads may overlap: the last
-    one out turns it back on, if it was on).
-
-    Why: a 10,000-event batch allocates a few hundred thousand dicts and tuples, which set off a cyclic
-    collection every 700 allocations — and a full one now and then, over every object of the process (the
-    catalog, the memos). py-spy put 10% of ingestion's time in the collector, for nothing: the batch's
-    objects hold no reference cycles and are freed by reference counting when the batch is done."""
-    global _gc_pauses, _gc_was_enabled
-    with _gc_lock:
-        if _gc_pauses == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_pauses += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_pauses -= 1
-            if _gc_pauses == 0 and _gc_was_enabled:
-                gc.enable()
-
-
 def ingest(hub: Hub, raw_events: list[dict[str, Any]]) -> IngestResult:
-    with _gc_paused():
-        return _ingest(hub, raw_events)
-
-
-def _ingest(hub: Hub, raw_events: list[dict[str, Any]]) -> IngestResult:
     started = utcnow()
     now = to_iso(started)
     horizon = to_iso(started + timedelta(seconds=hub.settings.max_event_future_seconds))
