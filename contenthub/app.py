@@ -182,8 +182,8 @@ def _add_routes(app: FastAPI, router: APIRouter) -> None:
     tags and schema flags, and no router has include-time options, dependencies or event handlers. Why not
     include_router: FastAPI 0.16x matches an included router's routes through a per-request "effective
     route" layer, twice (match, then handle), and the app tries every route before the one that matches —
-    measured 0.6 ms of the 0.7 ms a /healthz placed after the routers cost in-process. Routes added directly
-    are matched once, by their path regex.
+    most of what a /healthz placed after the routers costs in-process (figures: bench/RESULTS.md, "Figures behind design choices"). Routes added
+    directly are matched once, by their path regex.
     """
     if router.on_startup or router.on_shutdown or router.dependencies:
         raise ValueError(f"router {router!r} needs app.include_router")

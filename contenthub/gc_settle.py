@@ -2,9 +2,8 @@
 
 Why: a worker holds ~100,000 long-lived container objects once it has built its catalog view (numpy,
 scipy and the app's own modules already account for half), and CPython's full collection walks every one
-of them: 70-80 ms on the bench data, with the GIL held, so every request queued on that worker waits it
-out. Under load the 25% growth rule started one every couple of seconds (16 in a 30 s bench run), which
-made the p99 of next content about twice its median.
+of them with the GIL held, so every request queued on that worker waits it out. Under load the 25% growth
+rule starts one every few seconds, which shows as a p99 of next content well above its median (figures: bench/RESULTS.md, "Figures behind design choices").
 
 ``gc.freeze()`` (the standard remedy for pre-loaded servers) moves everything alive to a generation the
 collector never walks; reference counting still frees those objects, only reference cycles among them

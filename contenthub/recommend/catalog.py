@@ -307,8 +307,8 @@ def single_threaded_blas() -> None:
     """Pin BLAS to one thread for this process.
 
     Serving is many small matrix-vector products run by concurrent requests; OpenBLAS's own threads
-    spin against each other and against the request threads on a 2-core box (measured: one 4k × 384
-    product took 2–17 ms with 2 BLAS threads under load, 0.14 ms with 1). Parallelism comes from
+    spin against each other and against the request threads on a small box (one product is an order of
+    magnitude slower with 2 BLAS threads under load than with 1 (figures: bench/RESULTS.md, "Figures behind design choices")). Parallelism comes from
     requests, not from inside one product. Process-wide on purpose: the limit cannot be scoped to a
     thread, and toggling it per request would race between requests.
     """
@@ -453,16 +453,16 @@ def refresh_stats(hub: Hub, cat: Catalog, *, refit: bool | None = None) -> None:
 
 
 YIELD_EVERY = 256
-"""Rows a background refresh handles between offers of the GIL (``_yielding``): ~1 ms of work."""
+"""Rows a background refresh handles between offers of the GIL (``_yielding``): well under the switch interval."""
 
 
 def _yielding(rows: Iterator[T]) -> Iterator[T]:
     """``rows``, offering the GIL to other threads every ``YIELD_EVERY`` items.
 
-    Why: the stats refresh runs on a background thread every ``STATS_TTL`` s and spends ~0.5 s of Python
-    time (160k counter rows on the 10k-asset bench). A request waiting for the GIL meanwhile waits up to
-    the interpreter's switch interval (5 ms) at every hand-off; offering the GIL every ~1 ms bounds that
-    stall to ~1 ms, so the refresh shows up as a little throughput, not as latency spikes in p99."""
+    Why: the stats refresh runs on a background thread every ``STATS_TTL`` s and spends a long stretch of
+    Python time on every counter row. A request waiting for the GIL meanwhile waits up to the interpreter's
+    switch interval at every hand-off; offering the GIL every ``YIELD_EVERY`` rows bounds that stall, so the
+    refresh shows up as a little throughput, not as latency spikes in p99."""
     for i, row in enumerate(rows):
         if not i % YIELD_EVERY:
             time.sleep(0)  # releases the GIL: a thread waiting for it runs now

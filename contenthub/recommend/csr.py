@@ -2,8 +2,8 @@
 
 Why: next content multiplies a CSR matrix by a vector per request, and the batch ranker multiplies a
 few CSR rows by dense matrices per block of users. scipy's ``@`` ends in these same kernels (so the
-sums, and every value, are the same) but first spends ~15–20 µs on dispatch, checks and upcasts — a
-large share when the product itself touches a few hundred entries. The kernels live in a private
+sums, and every value, are the same) but first spends longer on dispatch, checks and upcasts than the
+product itself takes when it touches a few hundred entries (figures: bench/RESULTS.md, "Figures behind design choices"). The kernels live in a private
 scipy module, so this is the one place that imports it, and every function falls back to scipy's
 public matrices when it is missing or the types do not fit.
 """

@@ -64,7 +64,8 @@ def _optional_text(value: Any, max_length: int) -> bool:
 def _well_formed(raw: Any, channels: set[str], horizon: str) -> Row | None:
     """The row of an event that is plainly valid, or None to let ``_validated`` decide.
 
-    Why: pydantic costs ~10 µs an event, as much as storing it, and bots send well-formed events.
+    Why: pydantic costs about as much per event as storing it (figures: bench/RESULTS.md, "Figures behind design choices"), and bots send well-formed
+    events.
     This accepts a strict subset of what EventIn accepts — plain strings within EventIn's lengths, a
     known type and channel, a time exactly as ``to_iso`` writes it and not in the future, an int or
     float value within EventIn's bounds, no identity and no attributes — and yields the row
@@ -137,7 +138,7 @@ def _memo(hub: Hub, name: str) -> dict[str, Any]:
     process), every MEMO_TTL seconds and past MEMO_MAX entries.
 
     Why: a 10,000-event batch names ~6,000 assets and ~10,000 users, and reading them again for every
-    batch (JSON fields of each asset; each user's ``merged_into``) was ~12 µs of an event's ~90. Assets
+    batch (JSON fields of each asset; each user's ``merged_into``) was a large share of an event's cost. Assets
     are never deleted and their features change when an editor saves (which touches "assets"); users
     are merged or erased by users.merge_users / erasure.erase_user (which touch "users"). The TTL bounds how
     long a change made without a touch can go unseen."""

@@ -5,7 +5,7 @@ applied in place in Elasticsearch. Every index is named ``{prefix}-{kind}-v{N}``
 writes go through the alias ``{prefix}-{kind}``; a migration creates ``v{N+1}``, copies, and moves the
 alias in one atomic ``_aliases`` call.
 
-Why lazy creation: creating an index is a cluster-state update (≈0.5 s on a busy 2-core machine), so
+Why lazy creation: creating an index is a cluster-state update (slow on a busy node), so
 indices are created on their first write (reads of a missing index answer "empty"), and
 ``contenthub store init`` creates all of them up front for production.
 

@@ -40,8 +40,8 @@ INGEST_CACHE_KIB = 256 * 1024
 # Checkpoint when the WAL holds this many pages (SQLite's default is 1,000, i.e. after every event
 # batch). An ingested batch rewrites ~35,000 pages and the next batches rewrite many of the same ones
 # (user index, profile counters), so copying them back to the database every few batches writes each
-# page once instead of once per batch (measured: checkpoint CPU per batch 280 -> 151 ms when done every
-# 4th batch). Costs a WAL file of up to ~256 MB plus a batch, and a longer WAL replay after a crash.
+# page once instead of once per batch (checkpoint CPU per batch nearly halves when done every 4th batch;
+# bench/RESULTS.md, "Figures behind design choices"). Costs a WAL file of up to ~256 MB plus a batch, and a longer WAL replay after a crash.
 WAL_AUTOCHECKPOINT_PAGES = 65536
 # Ingestion checkpoints on a background thread after this many events (2-3 pages of WAL each, so about
 # WAL_AUTOCHECKPOINT_PAGES): see _checkpoint_loop.

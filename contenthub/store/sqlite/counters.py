@@ -17,7 +17,7 @@ class SQLiteCounters(SQLiteBase):
     # (field PACKED_FIELD) holding several fields in a blob (see _pack). Why: an ingested event adds to
     # ~7 fields of its user's profile, and one upsert per field was the largest cost of ingestion (~63,000
     # of a 10,000-event batch's upserts); a read-modify-write of one packed row per key replaces them
-    # (measured: 0.28 s -> 0.16 s per batch). Keys whose batch touches few fields keep plain upserts
+    # (bench/RESULTS.md, "Figures behind design choices"). Keys whose batch touches few fields keep plain upserts
     # (cheaper for one or two fields), and a packed row stops growing at PACK_MAX_FIELDS (a blob past
     # a page would spill to overflow pages), so its key goes on in plain rows. Readers always add both up,
     # so rows written before packing existed, by store copies or by either path read the same.
