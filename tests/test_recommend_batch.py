@@ -402,3 +402,31 @@ def test_exploration_rule_is_one_function_for_a_request_and_a_block() -> None:
                      np.random.default_rng(3))
     assert abs(flags[:2000].mean() - 0.2) < 0.04 and flags[2000:].all()
     assert drawn_weights(strat, np.random.default_rng(0), False) == {k: float(v) for k, v in strat.weights.items()}
+
+
+def test_batch_weighs_each_exploring_user_with_its_drawn_weights(world, monkeypatch) -> None:
+    """The weights ``drawn_weights`` gives an exploring user are the weights the batch scores that user with,
+    on every signal: with the draws of rates and quality replaced by their means and the drawn weights by
+    another strategy's, every user gets that strategy's pick and score from the per-user path."""
+    names = ("topic", "type", "appeal", "similarity", "affinity", "collaborative", "quality", "popularity",
+             "freshness", "lifecycle")
+    weights = dict(zip(names, (1.0, 0.8, 0.6, 1.0, 0.8, 1.0, 0.5, 0.4, 0.2, 0.6), strict=True))
+    other = dict(zip(names, (0.3, 1.2, 0.1, 0.2, 1.5, 0.4, 1.1, 0.05, 0.9, 0.2), strict=True))
+    put_strategy(world, Strategy(id="drawn", weights=weights, exploration=True, exploration_share=1.0, diversity=1.0,
+                                 uncertainty={"quality": 0.5}))
+    put_strategy(world, Strategy(id="other", weights=other, exploration=False, diversity=1.0))
+    real_quality = batch.quality_values
+    monkeypatch.setattr(batch, "quality_values", lambda *a, explore=None, **kw: real_quality(*a, explore=False, **kw))
+    monkeypatch.setattr(batch, "rate_draw", lambda a, b, explore, rng: a / (a + b))
+    monkeypatch.setattr(batch, "drawn_weights",
+                        lambda strat, rng, explore: {k: np.full(explore.shape, other[k]) for k in names})
+    user_ids = [f"u{u:02d}" for u in range(40)] + ["nobody"]
+    for channel in CHANNELS:
+        (res,) = list(batch.next_for_users(world, user_ids, channel, strategy="drawn", now=NOW, n=3, seed=5))
+        assert res.explored[~res.capped].all()
+        got = res.asset_ids(catalog(world))
+        for k, uid in enumerate(user_ids):
+            rec = service.next_for_user(world, uid, channel, n=3, strategy="other", now=NOW)
+            assert got[k] == [p.asset_id for p in rec.picks], (channel, uid)
+            if rec.picks:
+                assert res.scores[k, 0] == pytest.approx(rec.picks[0].score, abs=2e-4), (channel, uid)
