@@ -33,10 +33,15 @@ are applied to a block (masked cells instead of fewer candidates).
 
 Two documented differences from ``next_for_user``: tag weights and the topic/type rate evidence come
 from the events with the assets' *current* features and topics (the profile counters froze them at
-event time, so an asset retagged since then, or no longer approved, weighs differently), and Thompson sampling takes one posterior
-sample per candidate (from ranking's per-asset pool, as a request does) per DRAW_USERS (256) users
-instead of one per user. With exploration off and unchanged assets, the picks are the same
-(tests/test_recommend_batch.py checks this).
+event time, so an asset retagged since then, or no longer approved, weighs differently), and an exploring user's Thompson
+draw of the quality posterior (one pooled sample per candidate, as a request takes) is shared by
+DRAW_USERS (256) exploring users instead of one per user. Whether a user explores is the per-user rule
+(``ranking.exploring_share`` from the user's own rate evidence, ``ranking.explores``), and so are an
+exploring user's drawn topic/type rates and weights (``ranking.drawn_weights``); the others rank by the
+posterior means. With exploration off and unchanged assets, the picks are the same, and a user the batch
+does not explore for gets the per-user path's pick without exploration (tests/test_recommend_batch.py).
+The batch logs nothing: its lines carry no propensity and no served record is written (the per-user
+path's ``reserve`` does that).
 """
 
 from __future__ import annotations
@@ -163,7 +168,7 @@ def _follow_merges(docs: dict[str, list[str]], user_ids: Sequence[str]) -> tuple
     """_user_facts over every user document at once: array look-ups for all, a loop only for the few
     users whose document was merged into another (most batches have none)."""
     ids, merged = docs["id"], docs["merged_into"]
-    at = dict(zip(ids, range(len(ids))))
+    at = dict(zip(ids, range(len(ids)), strict=True))
     pos = np.fromiter(map(at.get, user_ids, repeat(-1)), dtype=np.int64, count=len(user_ids))
     is_merged = np.fromiter(map(bool, merged), dtype=bool, count=len(merged))
     for k in np.flatnonzero(is_merged[pos] & (pos >= 0)).tolist():

@@ -415,12 +415,14 @@ def explores(share: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     one per user for a batch block). Only the shares strictly between 0 and 1 take a uniform draw, in order,
     so one request consumes the same random numbers whatever the batch around it."""
     s = np.asarray(share, dtype=np.float64)
-    out = np.atleast_1d(s >= 1.0)
-    flat = np.atleast_1d(s)
-    mid = np.flatnonzero((flat > 0.0) & ~out)
+    if s.ndim == 0:  # one request: plain floats (the same draw as the block's), not five array operations
+        v = float(s)
+        return np.asarray(v >= 1.0 or (v > 0.0 and float(rng.random()) < v))
+    out = s >= 1.0
+    mid = np.flatnonzero((s > 0.0) & ~out)
     if mid.size:
-        out[mid] = rng.random(mid.size) < flat[mid]
-    return out.reshape(s.shape)
+        out[mid] = rng.random(mid.size) < s[mid]
+    return out
 
 
 def quality_values(cat: Catalog, strategy: Strategy, channel: str, idx: np.ndarray, rng: np.random.Generator,
