@@ -590,7 +590,7 @@ def batch_all(data_dir: Path, n_users: int) -> dict[str, Any]:
             "note": f"measured on all {n_users} users; extrapolated to 1M ×{scale:g} (everything: the event scan "
                     "grows with the log, and the matrices are scaled too); parts_s are wall seconds of parts that "
                     "overlap (matrices and user documents while the log is read), so they do not add up to seconds; "
-                    "default strategy, one exploration draw per 256 users",
+                    "default strategy: the users ranking.explores picks take draws (one quality draw per 256 of them), the others rank by the posterior means",
             "n": 1, "channel": CHANNEL, "threads": os.cpu_count(), "blas_threads": os.cpu_count()}
 
 

@@ -12,11 +12,14 @@ import pytest
 
 from contenthub.audience import groups
 from contenthub.audience.lifecycle import STAGES, LifecycleRules, stage_of, stages_of
+from contenthub.audience.models import GroupIn, MembershipChange
+from contenthub.audience.profiles import load_profile
 from contenthub.library.demo_corpus import generate_assets
 from contenthub.library.models import Asset
 from contenthub.recommend import batch, events, service
+from contenthub.recommend.audiences import audience_for
 from contenthub.recommend.catalog import catalog, refresh_now
-from contenthub.audience.models import GroupIn, MembershipChange
+from contenthub.recommend.ranking import drawn_weights, explores, exploring_share
 from contenthub.recommend.strategies import DEFAULTS, Strategy, put_strategy
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import to_iso
@@ -336,3 +339,94 @@ def test_batch_stages_apply_the_per_user_stage_rule() -> None:
     want = [stage_of(rules, days_since=c[0], age_days=c[1], unsubscribed=c[2], engaged_days=c[3], has_orders=c[4])
             for c in cases]
     assert [STAGES[i] for i in got] == want and set(want) == set(STAGES)
+
+
+EXPLORING = Strategy(id="exploring", weights=dict(DEFAULTS["default"].weights), exploration=True,
+                     exploration_share=0.2, diversity=1.0,
+                     uncertainty={"quality": 0.3, "topic": 0.2, "freshness": 0.1})
+
+
+def test_batch_explores_by_the_per_user_rule_and_ranks_the_others_by_the_means(world) -> None:
+    """Exploration on: the batch explores for about ``exploration_share`` of the users with evidence of their
+    own (a binomial bound), for every user without, never for a capped user — the per-user path's rule
+    (``ranking.exploring_share``, ``ranking.explores``) — and a user it does not explore for gets the pick
+    the per-user path makes with exploration off."""
+    put_strategy(world, EXPLORING)
+    put_strategy(world, Strategy(**{**EXPLORING.model_dump(), "id": "means", "exploration": False}))
+    base = [f"u{u:02d}" for u in range(40)] + ["nobody"]
+    cat = catalog(world)
+    evidence = {uid: audience_for(world, cat, load_profile(world, user_id=uid, now=NOW), NOW).has_evidence()
+                for uid in base}
+    assert 5 <= sum(evidence.values()) < len(base), "the data must hold users with and without evidence"
+    user_ids = base * 30  # every occurrence decides on its own
+    res = list(batch.next_for_users(world, user_ids, "moments", strategy="exploring", now=NOW, n=3, seed=11))
+    explored = np.concatenate([r.explored for r in res])
+    capped = np.concatenate([r.capped for r in res])
+    rows = np.concatenate([r.rows for r in res])
+    has = np.array([evidence[u] for u in user_ids])
+    assert not (explored & capped).any()
+    assert explored[~has & ~capped].all()
+    with_evidence = has & ~capped
+    k, trials, p = int(explored[with_evidence].sum()), int(with_evidence.sum()), EXPLORING.exploration_share
+    assert abs(k - p * trials) <= 4.5 * np.sqrt(trials * p * (1 - p)), (k, trials)
+    means = {uid: [cat.index[p.asset_id] for p in service.next_for_user(
+        world, uid, "moments", n=3, strategy="means", now=NOW).picks] for uid in base}
+    checked = 0
+    for i in np.flatnonzero(with_evidence & ~explored).tolist():
+        assert rows[i][rows[i] >= 0].tolist() == means[user_ids[i]], user_ids[i]
+        checked += 1
+    assert checked > 100
+    # the exploring users' picks vary with the draws, the others' do not
+    again = np.concatenate([r.rows for r in batch.next_for_users(world, user_ids, "moments", strategy="exploring",
+                                                                 now=NOW, n=3, seed=12)])
+    assert (again[explored] != rows[explored]).any()
+
+
+def test_exploration_rule_is_one_function_for_a_request_and_a_block() -> None:
+    """``exploring_share``, ``explores`` and ``drawn_weights`` over a block of users give each user what one
+    request would get: the one-request case consumes the same random numbers as a block of one."""
+    strat = EXPLORING
+    share = exploring_share(strat, np.array([True, False, True]))
+    assert share.tolist() == [0.2, 1.0, 0.2]
+    assert float(exploring_share(strat, False)) == 1.0 and float(exploring_share(strat, True)) == 0.2
+    assert exploring_share(Strategy(id="off", weights={"quality": 1.0}, exploration=False), True) == 0.0
+    for seed in range(20):
+        one = bool(explores(np.asarray(0.2), np.random.default_rng(seed)))
+        assert explores(np.array([0.2]), np.random.default_rng(seed)).tolist() == [one]
+        w_one = drawn_weights(strat, np.random.default_rng(seed), True)
+        w_block = drawn_weights(strat, np.random.default_rng(seed), np.array([True, False]))
+        assert {k: float(v[0]) for k, v in w_block.items()} == w_one
+        assert all(float(v[1]) == strat.weight(k) for k, v in w_block.items())
+    # a user with evidence explores about a fifth of the time; a cold one always
+    flags = explores(exploring_share(strat, np.r_[np.ones(2000, dtype=bool), np.zeros(50, dtype=bool)]),
+                     np.random.default_rng(3))
+    assert abs(flags[:2000].mean() - 0.2) < 0.04 and flags[2000:].all()
+    assert drawn_weights(strat, np.random.default_rng(0), False) == {k: float(v) for k, v in strat.weights.items()}
+
+
+def test_batch_weighs_each_exploring_user_with_its_drawn_weights(world, monkeypatch) -> None:
+    """The weights ``drawn_weights`` gives an exploring user are the weights the batch scores that user with,
+    on every signal: with the draws of rates and quality replaced by their means and the drawn weights by
+    another strategy's, every user gets that strategy's pick and score from the per-user path."""
+    names = ("topic", "type", "appeal", "similarity", "affinity", "collaborative", "quality", "popularity",
+             "freshness", "lifecycle")
+    weights = dict(zip(names, (1.0, 0.8, 0.6, 1.0, 0.8, 1.0, 0.5, 0.4, 0.2, 0.6), strict=True))
+    other = dict(zip(names, (0.3, 1.2, 0.1, 0.2, 1.5, 0.4, 1.1, 0.05, 0.9, 0.2), strict=True))
+    put_strategy(world, Strategy(id="drawn", weights=weights, exploration=True, exploration_share=1.0, diversity=1.0,
+                                 uncertainty={"quality": 0.5}))
+    put_strategy(world, Strategy(id="other", weights=other, exploration=False, diversity=1.0))
+    real_quality = batch.quality_values
+    monkeypatch.setattr(batch, "quality_values", lambda *a, explore=None, **kw: real_quality(*a, explore=False, **kw))
+    monkeypatch.setattr(batch, "rate_draw", lambda a, b, explore, rng: a / (a + b))
+    monkeypatch.setattr(batch, "drawn_weights",
+                        lambda strat, rng, explore: {k: np.full(explore.shape, other[k]) for k in names})
+    user_ids = [f"u{u:02d}" for u in range(40)] + ["nobody"]
+    for channel in CHANNELS:
+        (res,) = list(batch.next_for_users(world, user_ids, channel, strategy="drawn", now=NOW, n=3, seed=5))
+        assert res.explored[~res.capped].all()
+        got = res.asset_ids(catalog(world))
+        for k, uid in enumerate(user_ids):
+            rec = service.next_for_user(world, uid, channel, n=3, strategy="other", now=NOW)
+            assert got[k] == [p.asset_id for p in rec.picks], (channel, uid)
+            if rec.picks:
+                assert res.scores[k, 0] == pytest.approx(rec.picks[0].score, abs=2e-4), (channel, uid)

@@ -33,10 +33,15 @@ are applied to a block (masked cells instead of fewer candidates).
 
 Two documented differences from ``next_for_user``: tag weights and the topic/type rate evidence come
 from the events with the assets' *current* features and topics (the profile counters froze them at
-event time, so an asset retagged since then, or no longer approved, weighs differently), and Thompson sampling takes one posterior
-sample per candidate (from ranking's per-asset pool, as a request does) per DRAW_USERS (256) users
-instead of one per user. With exploration off and unchanged assets, the picks are the same
-(tests/test_recommend_batch.py checks this).
+event time, so an asset retagged since then, or no longer approved, weighs differently), and an exploring user's Thompson
+draw of the quality posterior (one pooled sample per candidate, as a request takes) is shared by
+DRAW_USERS (256) exploring users instead of one per user. Whether a user explores is the per-user rule
+(``ranking.exploring_share`` from the user's own rate evidence, ``ranking.explores``), and so are an
+exploring user's drawn topic/type rates and weights (``ranking.drawn_weights``); the others rank by the
+posterior means. With exploration off and unchanged assets, the picks are the same, and a user the batch
+does not explore for gets the per-user path's pick without exploration (tests/test_recommend_batch.py).
+The batch logs nothing: its lines carry no propensity and no served record is written (the per-user
+path's ``reserve`` does that).
 """
 
 from __future__ import annotations
@@ -66,6 +71,9 @@ from contenthub.recommend.catalog import Catalog, catalog
 from contenthub.recommend.ranking import (
     appeal_posterior,
     candidate_mask,
+    drawn_weights,
+    explores,
+    exploring_share,
     freshness,
     minmax_coefficients,
     popularity_values,
@@ -112,6 +120,7 @@ class BatchPicks:
     scores: np.ndarray   # (users, n) float64
     capped: np.ndarray   # (users,) bool: capped or unsubscribed on the channel
     stages: list[str]
+    explored: np.ndarray  # (users,) bool: ranked by a Thompson draw (``ranking.explores``), not by the means
 
     def asset_ids(self, cat: Catalog) -> list[list[str]]:
         return [[cat.ids[r] for r in row if r >= 0] for row in self.rows.tolist()]
@@ -159,7 +168,7 @@ def _follow_merges(docs: dict[str, list[str]], user_ids: Sequence[str]) -> tuple
     """_user_facts over every user document at once: array look-ups for all, a loop only for the few
     users whose document was merged into another (most batches have none)."""
     ids, merged = docs["id"], docs["merged_into"]
-    at = dict(zip(ids, range(len(ids))))
+    at = dict(zip(ids, range(len(ids)), strict=True))
     pos = np.fromiter(map(at.get, user_ids, repeat(-1)), dtype=np.int64, count=len(user_ids))
     is_merged = np.fromiter(map(bool, merged), dtype=bool, count=len(merged))
     for k in np.flatnonzero(is_merged[pos] & (pos >= 0)).tolist():
@@ -381,6 +390,7 @@ class _Facts:
         # engagement-rate evidence per topic and content type: the profile counters' e: (decayed
         # deliveries) and g: (decayed engagement weight) fields, from the assets' current topic and type
         self.rates: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self.evidence = np.zeros(n, dtype=bool)  # evidence of the user's own on any rate (Audience.has_evidence)
         self.rate_priors: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # (α₀, β₀) per slot of each signal
         with_asset = ev.row >= 0
         exposed = with_asset & (ev.type == TYPE_CODE["delivered"])
@@ -398,6 +408,7 @@ class _Facts:
                 sums.append(np.bincount(flat, weights=weight[keep][named], minlength=n * width).reshape(n, width))
             a, b, has = rate_posterior_rows(sums[0], sums[1], prior)
             self.rates[name] = (a, b, has)
+            self.evidence |= has
             self.rate_priors[name] = (RATE_PRIOR_DELIVERIES * prior, RATE_PRIOR_DELIVERIES * (1 - prior))
         # exclusions: muted/deleted assets among the newest NEGATIVE_LIMIT negative events, and
         # assets delivered or served on this channel within the redelivery window (from history)
@@ -475,22 +486,33 @@ class _LazyRows:
             self.done[rows] = True
 
 
-def _fixed_rows(hub: Hub, cat: Catalog, strategy: Strategy, channel: str, idx: np.ndarray, now: datetime) -> np.ndarray:
-    """The weighted unscaled signals, per lifecycle stage (rows indexed by stage code): freshness, the
-    stage's lifecycle fit and the assets' appeal, each from the function ``score_candidates`` takes it from."""
-    rules = lifecycle.get_rules(hub)
-    base = np.zeros(idx.size)
+def _fixed_parts(hub: Hub, cat: Catalog, strategy: Strategy, channel: str, idx: np.ndarray, now: datetime
+                 ) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """The unscaled user-independent signals the strategy weighs, each from the function ``score_candidates``
+    takes it from: ({freshness, appeal} over the candidates, the lifecycle fit per stage (rows indexed by
+    stage code) or None)."""
+    parts: dict[str, np.ndarray] = {}
     if strategy.weight("freshness"):
-        base += strategy.weight("freshness") * freshness(cat, idx, now, strategy.freshness_half_life_days)
+        parts["freshness"] = freshness(cat, idx, now, strategy.freshness_half_life_days)
     if strategy.weight("appeal"):  # user-independent and never drawn (ranking.score_candidates says why)
         app = appeal_posterior(cat, channel)
         if app is not None:
-            base += strategy.weight("appeal") * app[3][idx]
-    rows = []
-    for stage in STAGES:
-        fit = cat.lifecycle_fit(stage, tuple(rules.stage_scenes.get(stage, [])))[idx]
-        rows.append(base + (strategy.weight("lifecycle") * fit if strategy.weight("lifecycle") else 0.0))
-    return np.array(rows)
+            parts["appeal"] = app[3][idx]
+    fit = None
+    if strategy.weight("lifecycle"):
+        rules = lifecycle.get_rules(hub)
+        fit = np.array([cat.lifecycle_fit(stage, tuple(rules.stage_scenes.get(stage, [])))[idx] for stage in STAGES])
+    return parts, fit
+
+
+def _fixed_rows(strategy: Strategy, parts: dict[str, np.ndarray], fit: np.ndarray | None, n_cand: int) -> np.ndarray:
+    """The weighted fixed parts per lifecycle stage (rows indexed by stage code), at the strategy's weights."""
+    base = np.zeros(n_cand)
+    for name, values in parts.items():
+        base += strategy.weight(name) * values
+    if fit is None:
+        return np.repeat(base[None, :], len(STAGES), axis=0)
+    return base[None, :] + strategy.weight("lifecycle") * fit
 
 
 def _minmax_rows(values: np.ndarray, lo: np.ndarray | float, hi: np.ndarray | float) -> np.ndarray:
@@ -560,6 +582,9 @@ class _Block:
     rates: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
     rate_priors: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # (α₀, β₀) per slot
     rng: np.random.Generator | None = None  # the chunk's generator when exploring
+    explore: bool = False  # the block's users explore (``ranking.explores``): drawn rates, ``draw`` a Thompson draw
+    # per signal, each user's weight (``ranking.drawn_weights``) when the weights are drawn; None: the strategy's
+    weights: dict[str, np.ndarray] | None = None
 
 
 class _Scorer:
@@ -631,22 +656,23 @@ class _Scorer:
             self.collab = _LazyRows(len(self.model.asset_ids), self.n_model, collab_rows)
             self.row_to_model = np.full(len(cat), -1, dtype=np.int64)
             self.row_to_model[cat.model_rows[in_c]] = np.flatnonzero(in_c)
-        self.fixed = _fixed_rows(hub, cat, strat, channel, idx, now)
+        self.fixed_parts, self.fit = _fixed_parts(hub, cat, strat, channel, idx, now)
+        self.fixed = _fixed_rows(strat, self.fixed_parts, self.fit, idx.size)
 
-    def shared(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    def shared(self, rng: np.random.Generator, explore: bool) -> dict[str, np.ndarray]:
         """Raw user-independent signals over the candidates (before per-user scaling), from ranking's
-        functions: with exploration, one of each candidate's pooled posterior samples."""
+        functions: for exploring users, one of each candidate's pooled posterior samples, else the means."""
         out: dict[str, np.ndarray] = {}
         if self.strat.weight("quality"):
-            out["quality"] = quality_values(self.cat, self.strat, self.channel, self.idx, rng)[0]
+            out["quality"] = quality_values(self.cat, self.strat, self.channel, self.idx, rng, explore=explore)[0]
         if self.strat.weight("popularity"):
             pop = popularity_values(self.cat, self.channel, self.idx)
             if pop is not None:
                 out["popularity"] = pop
         return out
 
-    def draw(self, cat: Catalog, channel: str, rng: np.random.Generator) -> _Draw:
-        shared = self.shared(rng)
+    def draw(self, rng: np.random.Generator, explore: bool) -> _Draw:
+        shared = self.shared(rng, explore)
         base = self.fixed.copy()
         for k, v in shared.items():
             if v.size:
@@ -702,11 +728,27 @@ class _Scorer:
         const = np.zeros(m)
         ex_r, ex_c = b.ex_r, b.ex_c
         strat = self.strat
+        drawn = b.weights
+
+        def weight(name: str) -> float | np.ndarray:
+            """The strategy's weight, or each user's drawn weight (a column) on a block that draws them."""
+            return strat.weight(name) if drawn is None else drawn[name][:, None]
+
+        if drawn is not None:  # the base holds the strategy's weights: add each user's difference
+            for name, values in self.fixed_parts.items():
+                score += ((drawn[name] - strat.weight(name))[:, None] * values).astype(np.float32)
+            if self.fit is not None:
+                score += ((drawn["lifecycle"] - strat.weight("lifecycle"))[:, None]
+                          * np.take(self.fit, b.stage, axis=0)).astype(np.float32)
+            for name, values in b.draw.shared.items():
+                if values.size:
+                    score += ((drawn[name] - strat.weight(name))[:, None]
+                              * _minmax_rows(values[None, :], values.min(), values.max())).astype(np.float32)
         for name, values in b.draw.shared.items():
             # a user's exclusions may remove the channel-wide min or max: rescale just those rows
             moved, lo, hi = _shared_minmax(values, ex_r, ex_c, m, b.draw.extremes.get(name) or _extremes(values))
             if moved.size:
-                w = strat.weight(name)
+                w = strat.weight(name) if drawn is None else drawn[name][moved][:, None]
                 score[moved] += (w * (_minmax_rows(values[None, :], lo, hi)
                                       - _minmax_rows(values[None, :], values.min(), values.max()))).astype(np.float32)
         # every user's excluded cells take the value of one of the user's own candidates, so a plain
@@ -725,7 +767,7 @@ class _Scorer:
             return raw
 
         if self.sim is not None:
-            _scale_into(score, const, product(b.recent, self.sim), self.w_sim, b.has_vector)
+            _scale_into(score, const, product(b.recent, self.sim), self._w(b, "similarity"), b.has_vector)
         if self.w_aff:
             weights_t = np.ascontiguousarray(b.tags.toarray().T, dtype=np.float32)  # features × users
             feat = self.feat_c
@@ -733,18 +775,18 @@ class _Scorer:
                                          dtype=np.float32))
             if ex_r.size:
                 raw[ex_r, ex_c] = raw[ex_r, ref]
-            _affinity_into(score, const, raw, self.w_aff, b.has_tags)
+            _affinity_into(score, const, raw, self._w(b, "affinity"), b.has_tags)
         if b.engaged is not None and self.n_model:
             self._collaborative_into(score, const, b, ref)
         per_pair = None
-        for name, weight, slots in self.rate_terms:
+        for name, _ignored, slots in self.rate_terms:
             found = b.rates.get(name)
             if found is None:
                 continue
             # an audience without evidence of its own keeps the population's prior, which still ranks
             a, beta = with_strength(found[0], found[1], b.rate_priors.get(name), strat.rate_prior.get(name))
             ref = a[:, -1:] / (a[:, -1:] + beta[:, -1:])
-            part = weight * rate_signal(rate_draw(a, beta, strat.exploration, b.rng), slots, ref)
+            part = weight(name) * rate_signal(rate_draw(a, beta, b.explore, b.rng), slots, ref)
             per_pair = part if per_pair is None else per_pair + part
         if per_pair is not None:
             score += np.take(per_pair.astype(np.float32), self.pair_of_cand, axis=1)
@@ -764,6 +806,10 @@ class _Scorer:
         return np.where(valid, best, -1), np.where(valid, got, -np.inf)
 
 
+    def _w(self, b: _Block, name: str) -> float | np.ndarray:
+        """A signal's weight for the block's users: the strategy's, or one drawn per user."""
+        return self.strat.weight(name) if b.weights is None else b.weights[name]
+
     def _collaborative_into(self, score: np.ndarray, const: np.ndarray, b: _Block, ref: np.ndarray) -> None:
         """The collaborative signal, computed over the modelled candidates (columns < n_model) only: the
         others score 0, which enters a user's min/max unless all of them are excluded for the user."""
@@ -776,7 +822,7 @@ class _Scorer:
             r, c, rc = ex_r[inside], ex_c[inside], ref[inside]
             raw[r, c] = np.where(rc < width, raw[r, np.minimum(rc, width - 1)], 0.0)
         zero = np.bincount(ex_r[~inside], minlength=m) < self.n_cand - width
-        _scale_into(score[:, :width], const, raw, self.w_col, b.has_engaged, zero=zero)
+        _scale_into(score[:, :width], const, raw, self._w(b, "collaborative"), b.has_engaged, zero=zero)
 
     def _first_in_catalog_order(self, score: np.ndarray, best: np.ndarray) -> None:
         """Among columns tied with a row's best score, pick the lowest in catalog order (ranking's
@@ -801,7 +847,7 @@ def _transposed(a: np.ndarray, step: int = 128) -> np.ndarray:
     return out
 
 
-def _scale_into(score: np.ndarray, const: np.ndarray, raw: np.ndarray, weight: float, has: np.ndarray,
+def _scale_into(score: np.ndarray, const: np.ndarray, raw: np.ndarray, weight: float | np.ndarray, has: np.ndarray,
                 zero: np.ndarray | None = None) -> None:
     """score += weight · minmax(raw) per row (ranking's ``minmax_coefficients``), the per-row offset going
     to ``const``; rows where ``has`` is False get nothing. ``zero``: rows whose signal is also 0 on
@@ -818,7 +864,8 @@ def _scale_into(score: np.ndarray, const: np.ndarray, raw: np.ndarray, weight: f
     score += raw
 
 
-def _affinity_into(score: np.ndarray, const: np.ndarray, raw: np.ndarray, weight: float, has: np.ndarray) -> None:
+def _affinity_into(score: np.ndarray, const: np.ndarray, raw: np.ndarray, weight: float | np.ndarray,
+                   has: np.ndarray) -> None:
     """score += weight · affinity's scaling of raw per row (ranking's ``signed_coefficients``):
     p·max(raw, 0) + q·min(raw, 0), the constant going to ``const``."""
     lo = raw.min(axis=1).astype(np.float64)
@@ -931,10 +978,10 @@ def _run_chunks(job: _Job, user_ids: Sequence[str], chunk: int, pool: ThreadPool
     starts = range(0, len(user_ids), chunk)
     explore = job.scorer.strat.exploration
     seeds = np.random.SeedSequence(seed).spawn(len(starts)) if explore else [None] * len(starts)
-    fixed = None if explore else job.scorer.draw(job.cat, job.channel, np.random.default_rng(seed))
+    means = job.scorer.draw(np.random.default_rng(seed), explore=False)  # the posterior means: no random draw
     pending: list[Future[BatchPicks]] = []
     for k, start in enumerate(starts):
-        pending.append(pool.submit(_score_chunk, job, list(user_ids[start:start + chunk]), start, seeds[k], fixed))
+        pending.append(pool.submit(_score_chunk, job, list(user_ids[start:start + chunk]), start, seeds[k], means))
         if len(pending) > ahead:
             yield pending.pop(0).result()
     for fut in pending:
@@ -943,8 +990,14 @@ def _run_chunks(job: _Job, user_ids: Sequence[str], chunk: int, pool: ThreadPool
 
 
 def _score_chunk(job: _Job, part: list[str], start: int, seed: np.random.SeedSequence | None,
-                 fixed: _Draw | None) -> BatchPicks:
-    """One chunk, start to end on the calling thread: its events, profile facts, matrix rows, blocks."""
+                 means: _Draw) -> BatchPicks:
+    """One chunk, start to end on the calling thread: its events, profile facts, matrix rows, blocks.
+
+    Exploration is decided per user by the per-user path's rule (``ranking.exploring_share`` from whether
+    the user has evidence of its own, ``ranking.explores``); the users who rank by the posterior means come
+    first, in blocks that share ``means``, and the exploring users after them, in blocks of their own that
+    take a Thompson draw of the quality posterior per DRAW_USERS users, draw each user's topic and type
+    rates, and the weights of ``ranking.drawn_weights``."""
     m, n, block, scorer = len(part), job.n, job.block, job.scorer
     ckeys = job.key_idx[start:start + m]
     if job.log is not None:
@@ -960,22 +1013,36 @@ def _score_chunk(job: _Job, part: list[str], start: int, seed: np.random.SeedSeq
     scorer.prepare(facts, eng)
     rows_out = np.full((m, n), -1, dtype=np.int64)
     scores_out = np.full((m, n), -np.inf)
+    explored = np.zeros(m, dtype=bool)
     active = np.flatnonzero(~facts.capped)
     if active.size and scorer.n_cand:
+        rng = np.random.default_rng(seed) if seed is not None else None
+        exploring = np.zeros(active.size, dtype=bool)
+        weights: dict[str, np.ndarray] | None = None
+        if rng is not None:
+            exploring = explores(exploring_share(scorer.strat, facts.evidence[active]), rng)
+            order = np.argsort(exploring, kind="stable")  # the users ranked by the means first
+            active, exploring = active[order], exploring[order]
+            explored[active] = exploring
+            if scorer.strat.uncertainty:
+                weights = drawn_weights(scorer.strat, rng, exploring)
+        n_means = int(active.size - exploring.sum())
         recent, tags = facts.recent[active], facts.tags[active]
         engm = eng[0][active] if eng is not None else None
         ex = facts.exclude[active].tocoo()
         ex_cols = scorer.col_of[ex.col]
         ok = ex_cols >= 0
         ex_row, ex_col = ex.row[ok].astype(np.int64), ex_cols[ok]
-        ex_start = np.searchsorted(ex_row, np.arange(0, active.size + block, block))
-        rng = np.random.default_rng(seed) if fixed is None else None
-        draw, draw_every = fixed, max(1, DRAW_USERS // block)
-        for k, b0 in enumerate(range(0, active.size, block)):
-            b1 = min(active.size, b0 + block)
-            if rng is not None and k % draw_every == 0:
-                draw = scorer.draw(job.cat, job.channel, rng)  # Thompson draws: one per DRAW_USERS users
-            assert draw is not None
+        # blocks never mix the two groups
+        bounds = np.unique(np.r_[np.arange(0, n_means, block), np.arange(n_means, active.size, block), active.size])
+        ex_start = np.searchsorted(ex_row, bounds)
+        draw, draw_every = means, max(1, DRAW_USERS // block)
+        for k, (b0, b1) in enumerate(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)):
+            explore_b = b0 >= n_means
+            if explore_b:
+                assert rng is not None
+                if (b0 - n_means) % (draw_every * block) == 0:
+                    draw = scorer.draw(rng, explore=True)  # Thompson draws: one per DRAW_USERS users
             users_b = active[b0:b1]
             e0, e1 = ex_start[k], ex_start[k + 1]
             blk = _Block(
@@ -986,12 +1053,13 @@ def _score_chunk(job: _Job, part: list[str], start: int, seed: np.random.SeedSeq
                 ex_r=ex_row[e0:e1] - b0, ex_c=ex_col[e0:e1], draw=draw,
                 rates={k: (a[users_b], b_[users_b], has[users_b]) for k, (a, b_, has) in facts.rates.items()},
                 rate_priors=facts.rate_priors,
-                rng=rng)
+                rng=rng if explore_b else None, explore=explore_b,
+                weights={k: w[b0:b1] for k, w in weights.items()} if explore_b and weights is not None else None)
             cols, got = scorer.score(blk, n)
             rows_out[users_b, :cols.shape[1]] = np.where(cols >= 0, scorer.idx[np.maximum(cols, 0)], -1)
             scores_out[users_b, :cols.shape[1]] = got
     return BatchPicks(user_ids=part, rows=rows_out, scores=scores_out, capped=facts.capped.copy(),
-                      stages=[STAGES[s] for s in facts.stage.tolist()])
+                      stages=[STAGES[s] for s in facts.stage.tolist()], explored=explored)
 
 
 class _Rows:

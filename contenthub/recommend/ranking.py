@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -395,22 +395,35 @@ def _rate_signal(name: str, ab: tuple[np.ndarray, np.ndarray], of_row: np.ndarra
     return rate_signal(drawn, at, ref)
 
 
-def exploring_share(strategy: Strategy, aud: Audience) -> float:
-    """The probability that a request for ``aud`` ranks by a Thompson draw: with exploration on,
-    ``strategy.exploration_share`` (``strategies.EXPLORATION_SHARE`` says why not every request), and 1
-    for an audience without evidence of its own — its rates are all the population's, so the means rank
-    every such audience alike (each cold user would get the same asset, and the hub would learn about one
-    asset a day) while a draw costs nothing and spreads them over the topics people engage with."""
+def exploring_share(strategy: Strategy, evidence: bool | np.ndarray) -> np.ndarray:
+    """The probability that a request ranks by a Thompson draw, for an audience with or without evidence of
+    its own (``Audience.has_evidence``: one flag for a request, one per user for a batch block): with
+    exploration on, ``strategy.exploration_share`` (``strategies.EXPLORATION_SHARE`` says why not every
+    request), and 1 for an audience without evidence — its rates are all the population's, so the means
+    rank every such audience alike (each cold user would get the same asset, and the hub would learn about
+    one asset a day) while a draw costs nothing and spreads them over the topics people engage with.
+    Returns an array of ``evidence``'s shape (0-d for one request)."""
+    has = np.asarray(evidence, dtype=bool)
     if not strategy.exploration:
-        return 0.0
-    if strategy.exploration_share >= 1.0 or not aud.has_evidence():
-        return 1.0
-    return strategy.exploration_share
+        return np.zeros(has.shape)
+    if strategy.exploration_share >= 1.0:
+        return np.ones(has.shape)
+    return np.where(has, strategy.exploration_share, 1.0)
 
 
-def explores(share: float, rng: np.random.Generator) -> bool:
-    """Whether this request explores, with probability ``share`` (``exploring_share``)."""
-    return share >= 1.0 or (share > 0.0 and float(rng.random()) < share)
+def explores(share: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Whether each request explores, with probability ``share`` (``exploring_share``; 0-d for one request,
+    one per user for a batch block). Only the shares strictly between 0 and 1 take a uniform draw, in order,
+    so one request consumes the same random numbers whatever the batch around it."""
+    s = np.asarray(share, dtype=np.float64)
+    if s.ndim == 0:  # one request: plain floats (the same draw as the block's), not five array operations
+        v = float(s)
+        return np.asarray(v >= 1.0 or (v > 0.0 and float(rng.random()) < v))
+    out = s >= 1.0
+    mid = np.flatnonzero((s > 0.0) & ~out)
+    if mid.size:
+        out[mid] = rng.random(mid.size) < s[mid]
+    return out
 
 
 def quality_values(cat: Catalog, strategy: Strategy, channel: str, idx: np.ndarray, rng: np.random.Generator,
@@ -451,15 +464,30 @@ def popularity_values(cat: Catalog, channel: str, idx: np.ndarray,
     return None if log_pop is None else _on_rows(on_channel, log_pop, idx)
 
 
-def drawn_weights(strategy: Strategy, rng: np.random.Generator, explore: bool = True) -> dict[str, float]:
-    """This request's weights: the strategy's, or on an exploring request with learned uncertainty a draw from
-    N(weight, uncertainty²) clipped at 0 (linear Thompson sampling on the learned weights)."""
-    if not (explore and strategy.exploration and strategy.uncertainty):
-        return {k: float(v) for k, v in strategy.weights.items()}
+@overload
+def drawn_weights(strategy: Strategy, rng: np.random.Generator, explore: bool = True) -> dict[str, float]: ...
+@overload
+def drawn_weights(strategy: Strategy, rng: np.random.Generator, explore: np.ndarray) -> dict[str, np.ndarray]: ...
+def drawn_weights(strategy: Strategy, rng: np.random.Generator, explore: bool | np.ndarray = True
+                  ) -> dict[str, float] | dict[str, np.ndarray]:
+    """The weights of a request: the strategy's, or on an exploring request with learned uncertainty a draw
+    from N(weight, uncertainty²) clipped at 0 (linear Thompson sampling on the learned weights).
+    ``explore``: one request's flag (→ one weight per signal), or one flag per user of a batch block (→ an
+    array of weights per signal, drawn for the exploring users only, signal by signal in ``SIGNALS``
+    order — one request consumes the same random numbers either way)."""
+    drawing = strategy.exploration and bool(strategy.uncertainty)
+    if isinstance(explore, (bool, np.bool_)):
+        if not (explore and drawing):
+            return {k: float(v) for k, v in strategy.weights.items()}
+        return {k: float(v[0]) for k, v in drawn_weights(strategy, rng, np.ones(1, dtype=bool)).items()}
+    rows = np.flatnonzero(explore) if drawing else np.zeros(0, dtype=np.int64)
     out = {}
     for k in SIGNALS:
         w, sd = strategy.weight(k), float(strategy.uncertainty.get(k, 0.0))
-        out[k] = max(w + sd * float(rng.standard_normal()), 0.0) if sd > 0 else w
+        col = np.full(explore.shape, w, dtype=np.float64)
+        if sd > 0 and rows.size:
+            col[rows] = np.maximum(w + sd * rng.standard_normal(rows.size), 0.0)
+        out[k] = col
     return out
 
 
@@ -473,8 +501,8 @@ def score_candidates(
     ``draws``: filled with this request's random draws (for ``propensities``)."""
     m = idx.size
     sig: dict[str, np.ndarray] = {}
-    share = exploring_share(strategy, aud)
-    explore = explores(share, rng)
+    share = float(exploring_share(strategy, strategy.exploration and aud.has_evidence()))
+    explore = bool(explores(np.asarray(share), rng))
     weights = drawn_weights(strategy, rng, explore)
     if draws is not None:
         draws.weights = weights
