@@ -15,7 +15,7 @@ import numpy as np
 
 from contenthub.audience.engagement import ALL_CHANNELS
 from contenthub.i18n import _
-from contenthub.labels import label
+from contenthub.labels import label as code_label
 from contenthub.recommend import csr, rates
 from contenthub.recommend.catalog import SIMILARITY_MEMO_MAX_ROWS, Catalog, ChannelBlock
 from contenthub.recommend.scoring import rate_draw, rate_signal, with_strength
@@ -847,7 +847,7 @@ def explain(
     channel_name = names.get("ch:" + channel, channel)
     for kind, signal, detail in (
         ("collaborative", "collaborative", _("people who engaged with the same assets engaged with this")),
-        ("lifecycle", "lifecycle", _("fits the group's purpose '{purpose}'").format(purpose=label("group_purpose", aud.purpose)) if aud.purpose
+        ("lifecycle", "lifecycle", _("fits the group's purpose '{purpose}'").format(purpose=code_label("group_purpose", aud.purpose)) if aud.purpose
          else _("fits the {stage} lifecycle stage").format(stage=names.get(f"st:{aud.stage}", aud.stage))),
         ("popular", "popularity", _("among the most engaged on {channel}").format(channel=channel_name)),
         ("quality", "quality", _("high engagement per delivery on {channel}").format(channel=channel_name)),
