@@ -87,6 +87,33 @@ def test_per_delivery_fit_credits_what_separates_assets_not_what_separates_users
     assert naive[1] > 0.7, "without the context terms the user-level signal passes for an asset-level one"
 
 
+def test_per_delivery_fit_holds_the_rate_signals_at_their_calibration() -> None:
+    """Signal 0 is a log rate (held at 1 as an offset); signal 1 a heuristic the fit scales relative to it."""
+    rng = np.random.default_rng(7)
+    n = 6000
+    log_rate = np.log(rng.uniform(0.02, 0.4, n))
+    extra = rng.normal(0, 1, n)
+    y = rng.random(n) < 1 / (1 + np.exp(-(log_rate + 0.5 * extra)))
+    x = np.column_stack([log_rate, extra])
+    w, sd = learning.fit_per_delivery(x, y, np.array([1.0, 0.0]), fixed=np.array([True, False]))
+    assert w[0] == 1.0 and sd[0] == 0.0
+    assert w[1] == pytest.approx(0.5, abs=0.15) and sd[1] > 0
+
+
+def test_a_gain_within_noise_is_no_gain() -> None:
+    """Weights that rank held-out deliveries only by chance better than the ones in use do not beat them
+    by more than the standard error of the difference; a real signal does."""
+    rng = np.random.default_rng(3)
+    n = 600
+    x = rng.normal(0, 1, (n, 3))
+    y = rng.random(n) < 1 / (1 + np.exp(-(-2 + 1.5 * x[:, 0])))
+    old, noise, real = np.array([0.0, 1.0, 0.0]), np.array([0.0, 1.0, 0.3]), np.array([1.0, 0.0, 0.0])
+    assert learning.auc(x, y, real) - learning.auc(x, y, old) > learning.auc_gain_se(x, y, real, old)
+    gain = learning.auc(x, y, noise) - learning.auc(x, y, old)
+    assert abs(gain) <= 2 * learning.auc_gain_se(x, y, noise, old)
+    assert learning.auc_gain_se(x, y, noise, old) > 0.005
+
+
 def test_auc_counts_ties_half() -> None:
     x = np.array([[1.0], [1.0], [0.0], [2.0]])
     y = np.array([True, False, False, True])

@@ -51,9 +51,18 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize
 
+from contenthub.audience.engagement import (
+    ALL_CHANNELS,
+    EVENT_WEIGHTS,
+    NEGATIVE,
+    counter_deltas,
+    decay_scale,
+)
+from contenthub.audience.profiles import HISTORY_DAYS, HISTORY_LIMIT, profile_from
 from contenthub.hooks import EventsStored, Hooks
 from contenthub.hub import Hub
 from contenthub.recommend import rates, topics
+from contenthub.recommend.audiences import audience_for
 from contenthub.recommend.catalog import (
     STAT_TYPES,
     Catalog,
@@ -62,18 +71,10 @@ from contenthub.recommend.catalog import (
     catalog,
     fit_engagement_model,
 )
-from contenthub.audience.engagement import (
-    ALL_CHANNELS,
-    EVENT_WEIGHTS,
-    NEGATIVE,
-    counter_deltas,
-    decay_scale,
-)
-from contenthub.recommend.audiences import audience_for
-from contenthub.audience.profiles import HISTORY_DAYS, HISTORY_LIMIT, profile_from
 from contenthub.recommend.ranking import Audience, candidate_rows, score_candidates
 from contenthub.recommend.service import recently_delivered
 from contenthub.recommend.strategies import (
+    RATE_SIGNALS,
     SIGNALS,
     Strategy,
     get_strategy,
@@ -410,10 +411,14 @@ def replay_deliveries(hub: Hub, cat: Catalog, evs: list[dict[str, Any]], *, seed
 
 
 def fit_per_delivery(x: np.ndarray, y: np.ndarray, prior: np.ndarray, l2: float = L2,
-                     context: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                     context: np.ndarray | None = None,
+                     fixed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(weights, their posterior standard deviations) of the logistic regression of engagement per delivery
     (see the module docstring): an intercept (free) and non-negative weights pulled towards ``prior`` by
     the same L2 as the conditional logit; standard deviations from the Hessian at the optimum (Laplace).
+
+    ``fixed``: a mask of weights held at their ``prior`` (an offset, standard deviation 0) — the log-rate
+    signals (``strategies.RATE_SIGNALS``), whose weight 1 is their calibration.
 
     ``context``: each delivery's signals averaged over the user's candidates at the time, entered as free
     nuisance covariates (Mundlak's device for a per-request effect). Ranking compares assets *for one
@@ -421,10 +426,11 @@ def fit_per_delivery(x: np.ndarray, y: np.ndarray, prior: np.ndarray, l2: float 
     of users who engage a lot (a lifecycle stage, an active user's dense profile) is absorbed by its
     context term instead of passing for a reason to pick one asset over another."""
     n, k = x.shape
+    held = fixed if fixed is not None else np.zeros(k, dtype=bool)
     c = context if context is not None else np.zeros((n, 0))
     design = np.hstack([np.ones((n, 1)), x, c])
     yf = y.astype(float)
-    pull = np.concatenate([[0.0], np.full(k, l2), np.full(c.shape[1], l2)])
+    pull = np.concatenate([[0.0], np.where(held, 0.0, l2), np.full(c.shape[1], l2)])
     centre = np.concatenate([[0.0], prior, np.zeros(c.shape[1])])
 
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
@@ -437,15 +443,19 @@ def fit_per_delivery(x: np.ndarray, y: np.ndarray, prior: np.ndarray, l2: float 
     start = centre.copy()
     base = float(np.clip(yf.mean(), 1e-3, 1 - 1e-3))
     start[0] = np.log(base / (1 - base))
+    weight_bounds = [(float(v), float(v)) if h else (0.0, None) for v, h in zip(prior, held, strict=True)]
     res = minimize(loss, start, jac=True, method="L-BFGS-B",
-                   bounds=[(None, None)] + [(0.0, None)] * k + [(None, None)] * c.shape[1])
+                   bounds=[(None, None)] + weight_bounds + [(None, None)] * c.shape[1])
     theta = res.x
+    free = np.concatenate([[True], ~held, np.ones(c.shape[1], dtype=bool)])
+    sub = design[:, free]
     p = 1.0 / (1.0 + np.exp(-(design @ theta)))
-    hessian = (design * (p * (1 - p))[:, None]).T @ design + np.diag(pull + 1e-9)
+    hessian = (sub * (p * (1 - p))[:, None]).T @ sub + np.diag(pull[free] + 1e-9)
+    sd = np.zeros(k)
     try:
-        sd = np.sqrt(np.clip(np.diag(np.linalg.inv(hessian)), 0.0, None))[1:k + 1]
+        sd[~held] = np.sqrt(np.clip(np.diag(np.linalg.inv(hessian)), 0.0, None))[1:1 + int((~held).sum())]
     except np.linalg.LinAlgError:
-        sd = np.full(k, np.nan)
+        sd[:] = np.nan
     return theta[1:k + 1], sd
 
 
@@ -464,6 +474,20 @@ def auc(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
     avg = first + (counts - 1) / 2.0 + 1.0
     ranks[order] = np.repeat(avg, counts)
     return float((ranks[: pos.size].sum() - pos.size * (pos.size + 1) / 2) / (pos.size * neg.size))
+
+
+BOOTSTRAP = 200
+
+
+def auc_gain_se(x: np.ndarray, y: np.ndarray, new: np.ndarray, old: np.ndarray, seed: int = 0) -> float:
+    """Standard error of auc(new) − auc(old) on the same held-out deliveries (a paired bootstrap): the
+    learnt weights must beat the ones in use by more than this, so noise does not switch a signal off."""
+    rng = np.random.default_rng(seed)
+    gains = []
+    for _ in range(BOOTSTRAP):
+        pick = rng.integers(0, y.size, y.size)
+        gains.append(auc(x[pick], y[pick], new) - auc(x[pick], y[pick], old))
+    return float(np.std(gains, ddof=1)) if gains else 0.0
 
 
 def fit(x: np.ndarray, positive: np.ndarray, prior: np.ndarray, l2: float = L2) -> tuple[np.ndarray, np.ndarray]:
@@ -497,14 +521,20 @@ def fit(x: np.ndarray, positive: np.ndarray, prior: np.ndarray, l2: float = L2) 
     return w, sd
 
 
-def ranking_quality(x: np.ndarray, positive: np.ndarray, w: np.ndarray) -> float:
-    """Mean 1/log2(1 + rank) of the engaged asset among its candidates (ties count against it)."""
+def ranking_gains(x: np.ndarray, positive: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Each sample's 1/log2(1 + rank) of the engaged asset among its candidates (ties count against it)."""
     if x.shape[0] == 0 or not np.all(np.isfinite(w)):
-        return 0.0
+        return np.zeros(x.shape[0])
     z = x @ w
     mine = z[np.arange(z.shape[0]), positive]
     rank = 1 + (z > mine[:, None]).sum(axis=1) + ((z == mine[:, None]).sum(axis=1) - 1)
-    return float(np.mean(1.0 / np.log2(1.0 + rank)))
+    return 1.0 / np.log2(1.0 + rank)
+
+
+def ranking_quality(x: np.ndarray, positive: np.ndarray, w: np.ndarray) -> float:
+    """Mean 1/log2(1 + rank) of the engaged asset among its candidates (ties count against it)."""
+    gains = ranking_gains(x, positive, w)
+    return float(gains.mean()) if gains.size else 0.0
 
 
 def learn(hub: Hub, strategy_id: str = "default", *, seed: int = 0) -> LearnReport:
@@ -535,15 +565,17 @@ def learn(hub: Hub, strategy_id: str = "default", *, seed: int = 0) -> LearnRepo
     cut = math.floor(n * (1 - HOLDOUT))
     report.holdout_samples = n - cut
     w, sd = fit(samples.x[:cut], samples.positive[:cut], prior)
-    old_q = ranking_quality(samples.x[cut:], samples.positive[cut:], prior)
     w = np.where(np.isfinite(w), w, np.nan)
-    new_q = ranking_quality(samples.x[cut:], samples.positive[cut:], w)
+    old_g = ranking_gains(samples.x[cut:], samples.positive[cut:], prior)
+    new_g = ranking_gains(samples.x[cut:], samples.positive[cut:], w)
+    old_q, new_q = float(old_g.mean()), float(new_g.mean())
+    se = float(np.std(new_g - old_g, ddof=1) / math.sqrt(new_g.size)) if new_g.size > 1 else 0.0
     report.previous["holdout_quality"] = round(old_q, 4)
     report.learned = {"rate_prior": strengths, "weights": {s: round(float(v), 4) for s, v in zip(SIGNALS, w, strict=True)},
                       "uncertainty": {s: round(float(v), 4) for s, v in zip(SIGNALS, sd, strict=True)},
                       "holdout_quality": round(new_q, 4)}
     report.learned["objective"] = "choice among candidates"
-    return _activate(hub, current, report, w, sd, new_q, old_q, n, len(evs), samples.ts[-1])
+    return _activate(hub, current, report, w, sd, new_q, old_q, se, n, len(evs), samples.ts[-1], rescale=True)
 
 
 def _learn_per_delivery(hub: Hub, current: Strategy, prior: np.ndarray, report: LearnReport, found: Deliveries,
@@ -553,32 +585,38 @@ def _learn_per_delivery(hub: Hub, current: Strategy, prior: np.ndarray, report: 
     report.samples = n
     cut = math.floor(n * (1 - HOLDOUT))
     report.holdout_samples = n - cut
-    w, sd = fit_per_delivery(found.x[:cut], found.engaged[:cut], prior, context=found.context[:cut])
+    fixed = np.array([s in RATE_SIGNALS for s in SIGNALS])
+    start = np.where(fixed, 1.0, prior)
+    w, sd = fit_per_delivery(found.x[:cut], found.engaged[:cut], start, context=found.context[:cut], fixed=fixed)
     w = np.where(np.isfinite(w), w, np.nan)
     # held out: the deliveries ranked within their requests' context (signal minus its candidates' mean)
     within = found.x[cut:] - found.context[cut:]
     old_q = auc(within, found.engaged[cut:], prior)
     new_q = auc(within, found.engaged[cut:], w)
+    se = auc_gain_se(within, found.engaged[cut:], w, prior) if np.all(np.isfinite(w)) else 0.0
     report.previous["holdout_quality"] = round(old_q, 4)
     report.learned = {"objective": "engagement per delivery", "rate_prior": strengths,
                       "weights": {s: round(float(v), 4) for s, v in zip(SIGNALS, w, strict=True)},
                       "uncertainty": {s: round(float(v), 4) for s, v in zip(SIGNALS, sd, strict=True)},
                       "holdout_quality": round(new_q, 4), "engaged_share": round(float(found.engaged.mean()), 4)}
-    return _activate(hub, current, report, w, sd, new_q, old_q, n, events, found.ts[-1])
+    return _activate(hub, current, report, w, sd, new_q, old_q, se, n, events, found.ts[-1], rescale=False)
 
 
 def _activate(hub: Hub, current: Strategy, report: LearnReport, w: np.ndarray, sd: np.ndarray, new_q: float,
-              old_q: float, n: int, events: int, newest: str) -> LearnReport:
-    """Store the learnt weights when they are finite and beat the weights in use on held-out data; else
-    keep the previous ones and say why."""
+              old_q: float, se: float, n: int, events: int, newest: str, *, rescale: bool) -> LearnReport:
+    """Store the learnt weights when they are finite and beat the weights in use on held-out data by more
+    than the standard error of that difference (``se``; a gain within noise keeps the previous weights);
+    else keep the previous ones and say why. ``rescale``: divide by the largest weight (the conditional
+    logit's scale is arbitrary); the per-delivery fit's weights are on the log-rate scale and stay."""
     if not (np.all(np.isfinite(w)) and np.all(np.isfinite(sd))) or w.max() <= 0:
         report.reason = "the fit gave non-finite or all-zero weights: the previous weights stay"
         return _remember(hub, _keep_weights(hub, current, report))
-    if new_q <= old_q:
-        report.reason = (f"the learnt weights ranked held-out engagement no better ({new_q:.4f} vs {old_q:.4f}): "
-                         "the previous weights stay")
+    report.learned["holdout_gain_se"] = round(se, 4)
+    if new_q - old_q <= se:
+        report.reason = (f"the learnt weights ranked held-out engagement no better, beyond the standard error of the "
+                         f"difference ({new_q:.4f} vs {old_q:.4f}, standard error {se:.4f}): the previous weights stay")
         return _remember(hub, _keep_weights(hub, current, report))
-    top = float(w.max())
+    top = float(w.max()) if rescale else 1.0
     weights = {s: round(float(v) / top, 4) for s, v in zip(SIGNALS, w, strict=True)}
     uncertainty = {s: round(float(v) / top, 4) for s, v in zip(SIGNALS, sd, strict=True)}
     put_strategy(hub, current.model_copy(update={
@@ -588,7 +626,8 @@ def _activate(hub: Hub, current: Strategy, report: LearnReport, w: np.ndarray, s
                     "events": events, "newest_event": newest, "objective": report.learned.get("objective", "")},
     }))
     report.activated = True
-    report.reason = f"held-out ranking quality {new_q:.4f} beats the previous weights' {old_q:.4f}"
+    report.reason = (f"held-out ranking quality {new_q:.4f} beats the previous weights' {old_q:.4f} "
+                     f"by more than its standard error {se:.4f}")
     return _remember(hub, report)
 
 

@@ -22,6 +22,13 @@ engagement rate and weight 1 means "proportional to the rate". The others are sc
 request's candidates: a weight w on them lifts the score by at most w, as a factor e^w would lift the rate."""
 
 
+RATE_SIGNALS = ("topic", "type", "appeal")
+"""The log-rate signals. Their sum is the log of the expected engagement rate per delivery (the model's own
+calibration), so in the per-delivery fit (``learning.fit_per_delivery``) they stay at weight 1 and the job
+fits the other signals relative to them: a data-driven weight on a calibrated probability can only
+mis-scale it (on simulated deployments the fitted rate weights varied by seed between 0 and 1 and the
+hub lost to a learner that ranked by the rates alone)."""
+
 RATE_PRIOR_SIGNALS = ("topic", "type")
 """The signals whose audience-level prior strength a strategy may carry (``Strategy.rate_prior``)."""
 
