@@ -115,10 +115,14 @@ class SQLiteAssets(SQLiteBase):
                 params.extend(values)
         for facet, values in (("scenes", flt.scenes), ("channels", flt.channels), ("tags", flt.tags), ("stages", flt.stages)):
             if values:
-                clauses.append(
-                    f"{alias}.id IN (SELECT asset_id FROM asset_facets WHERE facet=? AND value IN "
-                    f"({','.join('?' * len(values))}))"
-                )
+                marks = ",".join("?" * len(values))
+                if flt.ids:
+                    # A given set of ids (kNN candidates, unranked matches) drives: one index look-up per row and
+                    # facet, instead of first reading every asset id the facet value holds into a list.
+                    clauses.append(f"EXISTS (SELECT 1 FROM asset_facets ff WHERE ff.facet=? AND ff.value IN ({marks}) "
+                                   f"AND ff.asset_id={alias}.id)")
+                else:
+                    clauses.append(f"{alias}.id IN (SELECT asset_id FROM asset_facets WHERE facet=? AND value IN ({marks}))")
                 params.extend((facet, *values))
         if flt.valid_at is not None:
             at = to_iso(flt.valid_at)
