@@ -106,7 +106,9 @@ class SQLiteAssets(SQLiteBase):
         return out
 
 
-    def _filter_sql(self, flt: AssetFilter, alias: str = "a") -> tuple[str, list[Any]]:
+    def _filter_sql(self, flt: AssetFilter, alias: str = "a", *, driven: bool = False) -> tuple[str, list[Any]]:
+        """The filter as a WHERE clause over ``alias``. ``driven``: another source (a full-text match) yields the
+        rows, so facets are checked per row, as when the filter names ids."""
         clauses: list[str] = []
         params: list[Any] = []
         for column, values in (("kind", flt.kinds), ("content_type", flt.content_types), ("status", flt.statuses)):
@@ -115,10 +117,14 @@ class SQLiteAssets(SQLiteBase):
                 params.extend(values)
         for facet, values in (("scenes", flt.scenes), ("channels", flt.channels), ("tags", flt.tags), ("stages", flt.stages)):
             if values:
-                clauses.append(
-                    f"{alias}.id IN (SELECT asset_id FROM asset_facets WHERE facet=? AND value IN "
-                    f"({','.join('?' * len(values))}))"
-                )
+                marks = ",".join("?" * len(values))
+                if flt.ids or driven:
+                    # A given set of rows (ids: kNN candidates, unranked matches; or a word match) drives: one index
+                    # look-up per row and facet, instead of first reading every asset id the facet value holds.
+                    clauses.append(f"EXISTS (SELECT 1 FROM asset_facets ff WHERE ff.facet=? AND ff.value IN ({marks}) "
+                                   f"AND ff.asset_id={alias}.id)")
+                else:
+                    clauses.append(f"{alias}.id IN (SELECT asset_id FROM asset_facets WHERE facet=? AND value IN ({marks}))")
                 params.extend((facet, *values))
         if flt.valid_at is not None:
             at = to_iso(flt.valid_at)

@@ -31,7 +31,7 @@ class SQLiteSearch(SQLiteAssets):
         match = _terms_match(analysis.query_groups(text))
         if match is None or limit <= 0:
             return []
-        where, params = self._filter_sql(flt)
+        where, params = self._filter_sql(flt, driven=True)
         rows = self._conn().execute(
             f"SELECT a.id, bm25(assets_terms, {TERM_WEIGHTS}) AS r FROM assets_terms f JOIN assets a "
             f"ON a.rowid = f.rowid WHERE assets_terms MATCH ? AND {where} ORDER BY r, a.updated_at DESC LIMIT ?",
@@ -43,7 +43,7 @@ class SQLiteSearch(SQLiteAssets):
         match = _terms_match(analysis.query_groups(text))
         if match is None:
             return 0
-        where, params = self._filter_sql(flt)
+        where, params = self._filter_sql(flt, driven=True)
         return int(self._conn().execute(
             f"SELECT COUNT(*) FROM assets_terms f JOIN assets a ON a.rowid = f.rowid WHERE assets_terms MATCH ? "
             f"AND {where}", (match, *params)).fetchone()[0])
