@@ -519,7 +519,7 @@ def _minmax_rows(values: np.ndarray, lo: np.ndarray | float, hi: np.ndarray | fl
     """ranking's scaling (``minmax_coefficients``) of ``values`` for each row's own (lo, hi)."""
     scale, offset = minmax_coefficients(np.atleast_1d(np.asarray(lo, dtype=np.float64)),
                                         np.atleast_1d(np.asarray(hi, dtype=np.float64)))
-    return values * scale[:, None] + offset[:, None]  # type: ignore[no-any-return]
+    return values * scale[:, None] + offset[:, None]
 
 
 def _extremes(values: np.ndarray) -> tuple[tuple[np.ndarray, int], ...]:

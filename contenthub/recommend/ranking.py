@@ -166,7 +166,7 @@ def posterior(cat: Catalog, channel: str) -> tuple[np.ndarray, np.ndarray, np.nd
         a, b = _posterior_of(st, len(cat), slice(None))
         mean = a / (a + b)
         found = st.memo["posterior"] = (a, b, mean, mean + 2 * np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1))))
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 THOMPSON_POOL = 32
@@ -190,7 +190,7 @@ def posterior_samples(cat: Catalog, channel: str, post: tuple[np.ndarray, ...]) 
         a, b = post[0], post[1]
         draws = np.random.default_rng(THOMPSON_SEED).beta(a[:, None], b[:, None], size=(a.size, THOMPSON_POOL))
         found = memo["samples"] = draws.astype(np.float32)
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def _topic_slots(cat: Catalog) -> tuple[np.ndarray, int]:
@@ -220,7 +220,7 @@ def appeal_posterior(cat: Catalog, channel: str) -> tuple[np.ndarray, np.ndarray
         m = rates.eb_strength(success, delivered, p_row)
         a, b = rates.posterior(success, delivered, p_row, m)
         found = st.memo["appeal"] = (a, b, p_row, rates.log_lift(a / (a + b), p_row), m)
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def pooled_draw(samples: np.ndarray, idx: np.ndarray, rng: np.random.Generator,
@@ -228,7 +228,7 @@ def pooled_draw(samples: np.ndarray, idx: np.ndarray, rng: np.random.Generator,
     """A Thompson sample for each candidate row of ``idx``: one of its pooled draws (``posterior_samples``),
     picked at random. ``offsets``: ``idx * THOMPSON_POOL`` when the caller keeps it made."""
     base = idx * THOMPSON_POOL if offsets is None else offsets
-    return samples.take(base + rng.integers(0, THOMPSON_POOL, size=idx.size))  # type: ignore[no-any-return]
+    return samples.take(base + rng.integers(0, THOMPSON_POOL, size=idx.size))
 
 
 def channel_log_popularity(cat: Catalog, channel: str) -> np.ndarray | None:
@@ -276,7 +276,7 @@ def _model_scores(model: Any, aud: Audience) -> np.ndarray | None:
     if not engaged:
         return None
     rows = np.fromiter(engaged, dtype=np.int64, count=len(engaged))
-    return model.weights[rows].sum(axis=0) if rows.size > 1 else model.weights[rows[0]]  # type: ignore[no-any-return]
+    return model.weights[rows].sum(axis=0) if rows.size > 1 else model.weights[rows[0]]
 
 
 def _model_view_scores(cat: Catalog, aud: Audience) -> tuple[np.ndarray, Any, np.ndarray] | None:
@@ -321,7 +321,7 @@ def similarity(cat: Catalog, aud: Audience, idx: np.ndarray, on_channel: tuple[C
         if aud.vector_rows and aud.vector_weights is not None and len(aud.vector_rows) <= SIMILARITY_MEMO_MAX_ROWS:
             return blk.similarity(cat, aud.vector_rows, aud.vector_weights, aud.vector_norm)[pos]
         return (blk.vectors @ np.asarray(aud.vector, dtype=np.float32))[pos]
-    return cat.vectors[idx] @ np.asarray(aud.vector, dtype=np.float32)  # type: ignore[no-any-return]
+    return cat.vectors[idx] @ np.asarray(aud.vector, dtype=np.float32)
 
 
 def _signed_minmax(raw: np.ndarray) -> np.ndarray:
@@ -351,7 +351,7 @@ def _on_rows(on_channel: tuple[ChannelBlock, np.ndarray] | None, arr: np.ndarray
         if pos.size == blk.rows.size:
             found = blk.rows_of(arr)
             return found.copy() if copy else found
-    return arr[idx]  # type: ignore[no-any-return]
+    return arr[idx]
 
 
 def _pooled_draw_on(on_channel: tuple[ChannelBlock, np.ndarray] | None, samples: np.ndarray, idx: np.ndarray,
