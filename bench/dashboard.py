@@ -41,11 +41,11 @@ from fastapi.testclient import TestClient
 
 from contenthub.access import keys
 from contenthub.app import create_app
+from contenthub.audience import users
+from contenthub.audience.engagement import counter_deltas
 from contenthub.config import Settings
 from contenthub.dashboard import ltv, rollup, service
 from contenthub.hub import Hub, open_hub
-from contenthub.audience import users
-from contenthub.audience.engagement import counter_deltas
 from contenthub.store.copy import copy_store
 from contenthub.store.query import EventQuery
 from contenthub.store.sqlite import SQLiteStore

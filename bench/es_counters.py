@@ -30,8 +30,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.store import make_assets, make_events, pct
-from contenthub.config import Settings
 from contenthub.audience.engagement import counter_deltas
+from contenthub.config import Settings
 from contenthub.store.base import flat_deltas
 from contenthub.store.elastic import ElasticStore
 

@@ -33,7 +33,6 @@ from scipy import stats as sps
 
 from contenthub.config import Settings
 from contenthub.experiments import service
-from contenthub.variants import runtime
 from contenthub.experiments.models import ExperimentCreate
 from contenthub.experiments.report import build_report
 from contenthub.experiments.stats import MeanStats, compare, sequential_test, srm_check
@@ -42,6 +41,7 @@ from contenthub.experiments.stats.planning import plan_sample
 from contenthub.hub import open_hub
 from contenthub.library.models import Asset
 from contenthub.timeutil import to_iso, utcnow
+from contenthub.variants import runtime
 
 
 def per_call_us(fn, ids: list[str], repeats: int = 5) -> float:

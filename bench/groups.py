@@ -41,9 +41,9 @@ CHANNEL = "wecom_group"
 
 def run(data_dir: Path, n_assets: int, n_members: int, requests: int) -> dict[str, Any]:
     from contenthub.audience import groups
+    from contenthub.audience.models import GroupIn, MembershipChange
     from contenthub.recommend import events, service
     from contenthub.recommend.catalog import refresh_now
-    from contenthub.audience.models import GroupIn, MembershipChange
 
     hub = open_hub(rb.settings_for(data_dir))
     try:

@@ -34,11 +34,11 @@ def service_bench(data_dir: str, n_audiences: int, week: date) -> dict[str, obje
     import tempfile
     from pathlib import Path
 
+    from contenthub.audience import groups, users
+    from contenthub.audience.models import GroupIn, MembershipChange
     from contenthub.config import Settings
     from contenthub.hub import open_hub
     from contenthub.publish import service
-    from contenthub.audience import groups, users
-    from contenthub.audience.models import GroupIn, MembershipChange
 
     copy = Path(tempfile.mkdtemp(prefix="plan-bench-")) / "data"
     shutil.copytree(data_dir, copy)

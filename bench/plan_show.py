@@ -17,14 +17,14 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from contenthub import clock
 from contenthub.config import Settings
 from contenthub.errors import ConflictError
 from contenthub.hub import open_hub
 from contenthub.library import service as library
-from contenthub import clock
+from contenthub.occasions import dates_in_week, lunar_date
 from contenthub.publish import editing, service
 from contenthub.publish.editing import SlotPatch
-from contenthub.occasions import dates_in_week, lunar_date
 from contenthub.publish.planner import Pick, PickRequest, plan_week, week_start_of
 from contenthub.publish.rules import Audience, default_rules
 

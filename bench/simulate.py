@@ -45,11 +45,11 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime, timedelta
 from pathlib import Path
-from collections.abc import Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -62,11 +62,22 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from contenthub.timeutil import to_iso, utcnow  # noqa: E402
 from sim_world import (  # noqa: E402
-    CHANNEL, TOPICS, TYPE_IDS, Reaction, UserState, World, click_probs, day_uniforms, eligible, end_of_day, make_world,
+    CHANNEL,
+    TOPICS,
+    TYPE_IDS,
+    Reaction,
+    UserState,
+    World,
+    click_probs,
+    day_uniforms,
+    eligible,
+    end_of_day,
+    make_world,
     react,
 )
+
+from contenthub.timeutil import to_iso, utcnow  # noqa: E402
 
 POLICIES = ("contenthub", "random", "popularity", "oracle")
 BASELINES = ("random", "popularity", "oracle")

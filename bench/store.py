@@ -39,14 +39,14 @@ from typing import Any
 
 import numpy as np
 
+from contenthub.audience import reservations
+from contenthub.audience.caps import CapRule
+from contenthub.audience.engagement import counter_deltas
 from contenthub.config import Settings
 from contenthub.hub import Hub
 from contenthub.library import taxonomy
-from contenthub.audience import reservations
 from contenthub.recommend import service
-from contenthub.audience.caps import CapRule
 from contenthub.recommend.catalog import refresh_now
-from contenthub.audience.engagement import counter_deltas
 from contenthub.store.base import Store
 from contenthub.store.query import AssetFilter
 from contenthub.timeutil import to_iso

@@ -319,6 +319,9 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
 
     from contenthub.access.pages import router as access_pages
     from contenthub.access.routes import router as access_router
+    from contenthub.audience.pages import router as audience_pages
+    from contenthub.audience.routes import router as audience_router
+    from contenthub.audience.segment_pages import router as segment_pages
     from contenthub.dashboard.pages import VENDOR_PATH, VendorFiles
     from contenthub.dashboard.pages import router as dashboard_pages
     from contenthub.dashboard.routes import router as dashboard_router
@@ -333,11 +336,8 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     from contenthub.library.tagging_routes import router as tagging_router
     from contenthub.publish.pages import router as publish_pages
     from contenthub.publish.routes import router as publish_router
-    from contenthub.audience.pages import router as audience_pages
-    from contenthub.audience.routes import router as audience_router
     from contenthub.recommend.pages import router as recommend_pages
     from contenthub.recommend.routes import router as recommend_router
-    from contenthub.audience.segment_pages import router as segment_pages
     from contenthub.web.pages import router as web_pages
 
     # recommend_router first: next content is the hot path (see _add_routes); no route of library_router matches

@@ -60,9 +60,9 @@ def test_reembed_after_model_change(hub) -> None:
 
 
 def test_recommend_batch_writes_a_line_per_user(hub, tmp_path: Path) -> None:
+    from contenthub.audience import users
     from contenthub.library import service
     from contenthub.library.models import AssetCreate
-    from contenthub.audience import users
     from contenthub.recommend import events
 
     ids = [service.create_asset(hub, AssetCreate(**asset(title=title, channels=["wecom_1v1"])), "t").id

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
+from contenthub.audience import segments
 from contenthub.experiments import service as experiments
 from contenthub.journeys import service as journeys
 from contenthub.library import service as library
 from contenthub.library.models import AssetCreate
-from contenthub.audience import segments
 from tests.browser import LiveServer, loads_new_page, login, serve_demo
 
 pytestmark = pytest.mark.browser

@@ -14,13 +14,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from contenthub.audience import lifecycle, segments, users
+from contenthub.audience.engagement import ENGAGED
+from contenthub.audience.models import UserIn
 from contenthub.dashboard import fatigue, ltv, retention, rollup, service, weeks
 from contenthub.hub import Hub
 from contenthub.publish import service as publish_service
-from contenthub.audience import lifecycle, segments, users
 from contenthub.recommend import events
-from contenthub.audience.engagement import ENGAGED
-from contenthub.audience.models import UserIn
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import from_iso, to_iso, utcnow
 from tests.helpers import asset

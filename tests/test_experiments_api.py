@@ -12,18 +12,18 @@ from typing import Any
 
 import pytest
 
+from contenthub.audience import users
 from contenthub.config import Settings
 from contenthub.experiments import service
-from contenthub.variants import runtime
 from contenthub.experiments.models import ExperimentCreate
 from contenthub.experiments.report import build_report
 from contenthub.experiments.simulator import SimConfig, run_simulation
 from contenthub.hub import Hub, open_hub
 from contenthub.library.models import Asset
-from contenthub.audience import users
 from contenthub.recommend import events
 from contenthub.recommend.service import next_for_user
 from contenthub.timeutil import to_iso, utcnow
+from contenthub.variants import runtime
 from tests.conftest import Clients
 
 CHANNEL = "app_push"
@@ -444,9 +444,9 @@ def test_cli_simulate_then_report(tmp_path: Path) -> None:
 def test_planner_applies_cadence_variants_and_logs_exposure(xhub: Hub) -> None:
     from datetime import date
 
-    from contenthub.publish import service as publish
     from contenthub.audience.groups import upsert_group
     from contenthub.audience.models import GroupIn
+    from contenthub.publish import service as publish
 
     put_assets(xhub, [f"a{i}" for i in range(30)], channel="wecom_group")
     for i in range(6):

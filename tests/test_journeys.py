@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from contenthub.audience import caps, groups, users
+from contenthub.audience.models import GroupIn, Identity, MembershipChange
 from contenthub.config import Settings
 from contenthub.hub import Hub, open_hub
 from contenthub.journeys import conditions, engine, funnel, outbox, service, triggers
@@ -20,9 +22,7 @@ from contenthub.journeys.models import JourneyIn, Wait
 from contenthub.journeys.simulate import CohortConfig, run_cohort
 from contenthub.journeys.waits import due_after
 from contenthub.library.models import Asset
-from contenthub.audience import caps, groups, users
 from contenthub.recommend import events
-from contenthub.audience.models import GroupIn, Identity, MembershipChange
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import to_iso, utcnow
 from tests.conftest import Clients

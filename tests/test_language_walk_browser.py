@@ -22,10 +22,10 @@ from typing import Any
 import pytest
 
 from contenthub.embeddings import Embedder
-from contenthub.i18n import use_language
 from contenthub.experiments import service as experiments
 from contenthub.experiments.models import ExperimentCreate
 from contenthub.experiments.simulator import SimConfig, run_simulation
+from contenthub.i18n import use_language
 from contenthub.journeys import service as journeys
 from contenthub.publish import service as publish
 from contenthub.publish.planner import week_start_of

@@ -3,9 +3,8 @@ own pipeline end to end on a tiny synthetic ml-latest-small (never the real data
 
 from __future__ import annotations
 
-import importlib.util
-
 import csv
+import importlib.util
 import math
 from pathlib import Path
 
@@ -14,7 +13,14 @@ import pytest
 
 from contenthub.recommend.evaluation import movielens as ml
 from contenthub.recommend.evaluation.protocol import (
-    Ratings, candidates, evaluate, n_test, ndcg_at_k, recall_at_k, split_ratings, top_k,
+    Ratings,
+    candidates,
+    evaluate,
+    n_test,
+    ndcg_at_k,
+    recall_at_k,
+    split_ratings,
+    top_k,
 )
 
 

@@ -12,7 +12,7 @@ import json
 import shutil
 from collections import Counter
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta, UTC
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -20,15 +20,15 @@ import icalendar
 import pytest
 from fastapi.testclient import TestClient
 
+from contenthub import clock
+from contenthub.audience import groups, segments
+from contenthub.audience.models import GroupIn, MembershipChange
 from contenthub.config import Settings
 from contenthub.embeddings import Embedder
 from contenthub.hub import Hub, open_hub
 from contenthub.library import service as library
-from contenthub import clock
 from contenthub.publish.rules import CONTENT_TYPES
-from contenthub.audience import groups, segments
 from contenthub.recommend import events
-from contenthub.audience.models import GroupIn, MembershipChange
 from contenthub.store.query import EventQuery
 from tests.conftest import Clients
 

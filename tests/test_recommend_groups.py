@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from contenthub.audience import erasure, group_profiles, groups, profiles, users
+from contenthub.audience.engagement import PROFILE
+from contenthub.audience.models import GroupIn, MembershipChange
 from contenthub.library.models import Asset
 from contenthub.recommend import events, service
 from contenthub.recommend.catalog import refresh_now
-from contenthub.audience.engagement import PROFILE
-from contenthub.audience.models import GroupIn, MembershipChange
 from contenthub.recommend.strategies import Strategy, put_strategy
 from contenthub.timeutil import to_iso
 

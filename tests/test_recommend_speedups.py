@@ -14,12 +14,12 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
+from contenthub import doccache
+from contenthub.audience import caps, lifecycle, profiles
 from contenthub.errors import InvalidError, NotFoundError
 from contenthub.library import taxonomy
 from contenthub.library.demo_corpus import generate_assets
 from contenthub.library.models import Asset
-from contenthub.audience import caps, lifecycle, profiles
-from contenthub import doccache
 from contenthub.recommend import audiences, events, ranking, service
 from contenthub.recommend.catalog import catalog, refresh_now
 from contenthub.recommend.strategies import DEFAULTS, Strategy, delete_strategy, get_strategy, put_strategy

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from contenthub.store.sqlite import counters as sq
 from contenthub.store.copy import copy_store
 from contenthub.store.sqlite import PACK_MAX_FIELDS, PACK_MIN_FIELDS, PACKED_FIELD, SQLiteStore
+from contenthub.store.sqlite import counters as sq
 
 
 @pytest.fixture

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from contenthub.audience import users
+from contenthub.audience.models import Identity
 from contenthub.cli import app
 from contenthub.config import PHONE_SALT_FILE, SESSION_SECRET_FILE, Settings
 from contenthub.hub import open_hub
-from contenthub.audience import users
-from contenthub.audience.models import Identity
 from contenthub.store.base import Store
 from contenthub.store.copy import copy_store, verify
 from contenthub.store.elastic import ElasticStore

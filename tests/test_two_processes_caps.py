@@ -23,12 +23,12 @@ import httpx
 import pytest
 
 from contenthub.access import keys
+from contenthub.audience import caps
 from contenthub.config import PROJECT_ROOT, Settings
 from contenthub.embeddings import Embedder
 from contenthub.hub import open_hub
 from contenthub.library.models import AssetCreate
 from contenthub.library.service import create_asset
-from contenthub.audience import caps
 from tests.es_support import es_url, require_module, unique_prefix
 
 pytestmark = pytest.mark.es

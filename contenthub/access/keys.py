@@ -24,9 +24,9 @@ from pydantic import BaseModel
 
 from contenthub.access.roles import Role
 from contenthub.errors import InvalidError, NotFoundError
+from contenthub.i18n import _
 from contenthub.store.base import Store
 from contenthub.timeutil import to_iso, utcnow
-from contenthub.i18n import _
 
 COLLECTION = "api_keys"
 PREFIX = "chk_"

@@ -12,7 +12,6 @@ import math
 import threading
 import time
 
-
 MAX_BUCKETS = 100_000
 """Buckets kept before the full ones are forgotten (see ``RateLimiter._forget_full``)."""
 

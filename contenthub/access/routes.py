@@ -9,10 +9,10 @@ from pydantic import BaseModel, Field
 
 from contenthub import audit, bad_records
 from contenthub.access import keys
-from contenthub.audit import AuditEntry
-from contenthub.bad_records import BadRecord
 from contenthub.access.keys import KeyInfo, Principal
 from contenthub.access.roles import Perm, Role
+from contenthub.audit import AuditEntry
+from contenthub.bad_records import BadRecord
 from contenthub.deps import HubDep, current_principal, require
 from contenthub.errors import UnauthorizedError
 from contenthub.i18n import _

@@ -15,12 +15,12 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from pydantic import BaseModel, Field, model_validator
 
+from contenthub import doccache
 from contenthub.errors import InvalidError
 from contenthub.hub import Hub
 from contenthub.i18n import N_, _
 from contenthub.labels import label
 from contenthub.library import taxonomy
-from contenthub import doccache
 from contenthub.timeutil import from_iso
 
 COLLECTION = "channel_caps"

@@ -37,7 +37,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from contenthub.hub import Hub
 from contenthub.audience.engagement import (
     EVENT_WEIGHTS,
     POSITIVE,
@@ -45,6 +44,7 @@ from contenthub.audience.engagement import (
     counter_deltas,
     decay_scale,
 )
+from contenthub.hub import Hub
 from contenthub.store.base import CounterDeltas
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import from_iso

@@ -6,13 +6,13 @@ answered from, so next content for a group never loads its members.
 
 from __future__ import annotations
 
-from contenthub.errors import NotFoundError
-from contenthub.hub import Hub
-from contenthub.library import taxonomy
 from contenthub.audience import group_profiles, users
 from contenthub.audience.models import Group, GroupIn, GroupMember, MembershipChange
-from contenthub.timeutil import to_iso, utcnow
+from contenthub.errors import NotFoundError
+from contenthub.hub import Hub
 from contenthub.i18n import _
+from contenthub.library import taxonomy
+from contenthub.timeutil import to_iso, utcnow
 
 COLLECTION = "groups"
 

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
-from contenthub.hub import Hub
 from contenthub import doccache
 from contenthub.audience.engagement import ENGAGED
+from contenthub.hub import Hub
 from contenthub.timeutil import from_iso, to_iso
 
 COLLECTION = "settings"

@@ -11,11 +11,11 @@ from fastapi.responses import HTMLResponse
 
 from contenthub.access.keys import Principal
 from contenthub.access.roles import Perm
+from contenthub.audience import groups, users
+from contenthub.audience.models import Identity
+from contenthub.audience.user_filters import TIERS, UserFilter, filtered_users
 from contenthub.deps import HubDep, require
 from contenthub.library import taxonomy
-from contenthub.audience import groups, users
-from contenthub.audience.user_filters import TIERS, UserFilter, filtered_users
-from contenthub.audience.models import Identity
 from contenthub.web.templating import render
 
 router = APIRouter(include_in_schema=False)

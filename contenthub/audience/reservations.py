@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from contenthub.audience.caps import CapRule
 from contenthub.errors import ConflictError
 from contenthub.hub import Hub
-from contenthub.audience.caps import CapRule
 from contenthub.timeutil import from_iso, to_iso
 
 COLLECTION = "reservations"

@@ -11,9 +11,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from contenthub import audit
 from contenthub.access.keys import Principal
 from contenthub.access.roles import Perm
-from contenthub.deps import HubDep, check_csrf, require
-from contenthub.errors import ProblemError
-from contenthub.library import taxonomy
 from contenthub.audience import groups, segments
 from contenthub.audience.user_filters import (
     BUILDER_FIELDS,
@@ -27,6 +24,9 @@ from contenthub.audience.user_filters import (
     op_label,
     rows_to_segment,
 )
+from contenthub.deps import HubDep, check_csrf, require
+from contenthub.errors import ProblemError
+from contenthub.library import taxonomy
 from contenthub.web.forms import field_errors
 from contenthub.web.templating import render
 

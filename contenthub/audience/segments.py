@@ -12,12 +12,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from contenthub.errors import NotFoundError
-from contenthub.hub import Hub
 from contenthub.audience import groups, users
 from contenthub.audience.profiles import load_profile
-from contenthub.timeutil import utcnow
+from contenthub.errors import NotFoundError
+from contenthub.hub import Hub
 from contenthub.i18n import _
+from contenthub.timeutil import utcnow
 
 COLLECTION = "segments"
 PLAIN_FIELDS = ("stage", "tier", "paying", "region", "source_channel", "member_level", "group")

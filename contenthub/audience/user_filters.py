@@ -12,11 +12,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
+from contenthub.audience import segments
+from contenthub.audience.segments import Condition, Segment, SegmentIn
 from contenthub.errors import InvalidError
 from contenthub.hub import Hub
 from contenthub.i18n import N_, _, gettext
-from contenthub.audience import segments
-from contenthub.audience.segments import Condition, Segment, SegmentIn
 
 TIERS = ("loyal", "quality", "normal", "low_frequency", "churned")
 """Value tiers, as ``audience.lifecycle`` assigns them."""

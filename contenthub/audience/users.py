@@ -12,13 +12,13 @@ import secrets
 from collections.abc import Iterator
 from typing import Any
 
+from contenthub.audience.models import Identity, User, UserIn
 from contenthub.config import PHONE_SALT_FILE
 from contenthub.errors import NotFoundError
 from contenthub.hooks import IdentityLinked, UserCreated
 from contenthub.hub import Hub
-from contenthub.audience.models import Identity, User, UserIn
-from contenthub.timeutil import to_iso, utcnow
 from contenthub.i18n import _
+from contenthub.timeutil import to_iso, utcnow
 
 USERS = "users"
 IDENTITIES = "identities"

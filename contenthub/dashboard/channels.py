@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from contenthub.i18n import _
+from contenthub.audience import caps
 from contenthub.dashboard.models import (
     AssetGroup,
     AssetLeaders,
@@ -16,8 +16,8 @@ from contenthub.dashboard.models import (
 from contenthub.dashboard.rollup import Rollup
 from contenthub.dashboard.weeks import week_start
 from contenthub.hub import Hub
+from contenthub.i18n import _
 from contenthub.library import taxonomy
-from contenthub.audience import caps
 
 LEADERS = 3
 

@@ -28,6 +28,7 @@ import pandas as pd
 from lifetimes import BetaGeoFitter, GammaGammaFitter
 from lifetimes.utils import ConvergenceError
 
+from contenthub.audience import users
 from contenthub.dashboard.models import (
     HoldoutWeek,
     LtvCurve,
@@ -39,7 +40,6 @@ from contenthub.dashboard.rollup import Rollup
 from contenthub.dashboard.weeks import week_bounds, week_of, week_start, zone
 from contenthub.errors import ConflictError, NotFoundError
 from contenthub.hub import Hub
-from contenthub.audience import users
 from contenthub.i18n import _
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import from_iso, to_iso, utcnow

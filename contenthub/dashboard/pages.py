@@ -20,9 +20,9 @@ from contenthub.dashboard import charts, fatigue, rollup, service, tables
 from contenthub.dashboard.charts import Chart
 from contenthub.dashboard.models import CohortBy
 from contenthub.dashboard.wording import WORDS
-from contenthub.labels import label
 from contenthub.deps import HubDep, require
 from contenthub.hub import Hub
+from contenthub.labels import label
 from contenthub.library import taxonomy
 from contenthub.publish import service as publish_service
 from contenthub.web.templating import TEMPLATES, lang_of, render

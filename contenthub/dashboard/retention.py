@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from contenthub.audience import lifecycle
 from contenthub.dashboard import ltv
 from contenthub.dashboard.models import (
     Cohort,
@@ -23,7 +24,6 @@ from contenthub.dashboard.models import (
 from contenthub.dashboard.rollup import Rollup
 from contenthub.dashboard.weeks import week_start
 from contenthub.hub import Hub
-from contenthub.audience import lifecycle
 
 FLOW_STATES = ["new", "active", "silent", "churned", "won_back"]
 MAX_WEEKS = 12

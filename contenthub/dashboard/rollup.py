@@ -20,12 +20,12 @@ from typing import Any
 
 import numpy as np
 
+from contenthub.audience import users
+from contenthub.audience.engagement import ASSET_STATS, ENGAGED
 from contenthub.dashboard import weeks
 from contenthub.errors import ProblemError
 from contenthub.hub import Hub
 from contenthub.journeys.engine import STATES
-from contenthub.audience import users
-from contenthub.audience.engagement import ASSET_STATS, ENGAGED
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import from_iso, utcnow
 

@@ -16,8 +16,8 @@ from contenthub.dashboard.models import (
 )
 from contenthub.errors import InvalidError
 from contenthub.hub import Hub
-from contenthub.library import taxonomy
 from contenthub.i18n import _
+from contenthub.library import taxonomy
 
 
 def check_channel(hub: Hub, channel: str) -> str:

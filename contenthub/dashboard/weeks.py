@@ -15,8 +15,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
-from contenthub.hub import Hub
 from contenthub.audience.engagement import EPOCH
+from contenthub.hub import Hub
 
 _EPOCH_ORDINAL = EPOCH.date().toordinal()
 

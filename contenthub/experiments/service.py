@@ -14,7 +14,6 @@ from typing import Any
 from pydantic import ValidationError
 
 from contenthub.errors import ConflictError, InvalidError, NotFoundError
-from contenthub.variants import runtime
 from contenthub.experiments.metrics import METRICS
 from contenthub.experiments.models import (
     ANALYSIS_PLAN,
@@ -27,9 +26,10 @@ from contenthub.experiments.models import (
 )
 from contenthub.experiments.stats.planning import SamplePlan, plan_sample
 from contenthub.hub import Hub
+from contenthub.i18n import _
 from contenthub.recommend.strategies import get_strategy
 from contenthub.timeutil import to_iso, utcnow
-from contenthub.i18n import _
+from contenthub.variants import runtime
 
 COLLECTION = runtime.EXPERIMENTS
 EXPOSURES = runtime.EXPOSURES

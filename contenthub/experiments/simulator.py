@@ -22,14 +22,14 @@ from typing import Any
 
 import numpy as np
 
+from contenthub.audience import users
 from contenthub.experiments import service
 from contenthub.experiments.models import ExperimentCreate, Variant
 from contenthub.experiments.report import Report, build_report
 from contenthub.hub import Hub
 from contenthub.library.models import Asset
-from contenthub.audience import users
-from contenthub.recommend import events
 from contenthub.library.service import save_built_assets
+from contenthub.recommend import events
 from contenthub.recommend.service import next_for_user
 from contenthub.timeutil import to_iso, utcnow
 

@@ -8,14 +8,14 @@ import json
 import tempfile
 import threading
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 journeys_app = typer.Typer(help="Journeys (SOP workflows): scheduler worker, simulation, templates, funnels.",
                            no_args_is_help=True)
 
-DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Data directory (default: CONTENTHUB_DATA_DIR or ./data)")]
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory (default: CONTENTHUB_DATA_DIR or ./data)")]
 
 
 def _hub(data_dir: Path | None):  # noqa: ANN202 - deferred imports keep `--help` fast
@@ -61,7 +61,7 @@ def simulate(
     days: Annotated[int, typer.Option(min=1, max=90, help="Simulated days.")] = 33,
     journey: Annotated[str, typer.Option(help="Default template to run.")] = "new-contact-care",
     seed: Annotated[int, typer.Option(help="Random seed of the simulated behaviour.")] = 7,
-    data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Run inside this data directory "
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Run inside this data directory "
                         "(default: a temporary one, deleted afterwards, so real data is never touched).")] = None,
 ) -> None:
     """Run a simulated cohort of new users through a default journey and print the funnel JSON."""
@@ -104,7 +104,7 @@ def templates(
 def funnel(
     journey_id: Annotated[str, typer.Argument(help="Journey id.")],
     data_dir: DataDir = None,
-    version: Annotated[Optional[int], typer.Option(help="One version (default: all summed).")] = None,
+    version: Annotated[int | None, typer.Option(help="One version (default: all summed).")] = None,
 ) -> None:
     """Print a journey's per-step funnel as JSON."""
     from contenthub.errors import ProblemError

@@ -15,11 +15,11 @@ from contenthub.audience import groups, segments, users
 from contenthub.audience.profiles import load_profile
 from contenthub.errors import NotFoundError
 from contenthub.hub import Hub
+from contenthub.i18n import _
 from contenthub.journeys.models import Condition
+from contenthub.labels import label
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import from_iso, to_iso
-from contenthub.i18n import _
-from contenthub.labels import label
 
 SENDS = "journey_sends"
 EVENT_LIMIT = 500

@@ -19,13 +19,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from contenthub.errors import ConflictError
-from contenthub.variants import runtime as variants
 from contenthub.hub import Hub
 from contenthub.journeys import dueindex, funnel, outbox, service
 from contenthub.journeys.conditions import Facts, describe, holds, prefetch_rare
 from contenthub.journeys.models import EXIT, AdvanceResult, Journey, Trigger
 from contenthub.journeys.waits import due_after
 from contenthub.timeutil import from_iso, to_iso
+from contenthub.variants import runtime as variants
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from contenthub.audience.models import IDENTITY_TYPES, GroupPurpose
-from contenthub.recommend.models import EVENT_TYPES
 from contenthub.i18n import _
+from contenthub.recommend.models import EVENT_TYPES
 
 MAX_WAIT_SECONDS = 365 * 86400
 """A wait longer than a year is almost always a typo (days for hours) and would pin users for ever."""

@@ -25,6 +25,7 @@ from typing import Any
 
 from contenthub.errors import ConflictError, InvalidError
 from contenthub.hub import Hub
+from contenthub.i18n import _
 from contenthub.journeys import funnel, service
 from contenthub.journeys.conditions import SENDS
 from contenthub.journeys.models import DueSend, Journey, Step, Wait
@@ -34,7 +35,6 @@ from contenthub.recommend import service as recommend
 from contenthub.recommend.models import Pick, Reason
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import from_iso, to_iso
-from contenthub.i18n import _
 
 log = logging.getLogger(__name__)
 

@@ -20,16 +20,16 @@ from contenthub.access.roles import Perm, allows
 from contenthub.deps import HubDep, check_csrf, require
 from contenthub.error_text import field_of, pydantic_message
 from contenthub.errors import ProblemError
+from contenthub.i18n import N_, _, gettext
 from contenthub.journeys import conditions, flow, funnel, service
 from contenthub.journeys.builder import ROWS, TRIGGER_PARAM, BuilderForm, BuilderStep, field_of_problem, to_journey
 from contenthub.journeys.models import EXIT, Journey, JourneyIn
 from contenthub.journeys.templates import TEMPLATES
 from contenthub.journeys.waits import describe as describe_wait
+from contenthub.labels import label
 from contenthub.library import taxonomy
 from contenthub.limits import loads_json
 from contenthub.recommend.models import EVENT_TYPES
-from contenthub.i18n import N_, _, gettext
-from contenthub.labels import label
 from contenthub.web.templating import lang_of, render
 
 router = APIRouter(include_in_schema=False)

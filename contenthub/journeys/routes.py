@@ -17,13 +17,22 @@ from contenthub.access.roles import Perm
 from contenthub.audience import users
 from contenthub.deps import HubDep, require
 from contenthub.errors import InvalidError, NotFoundError
+from contenthub.i18n import _
 from contenthub.journeys import engine, funnel, outbox, service
 from contenthub.journeys.models import (
-    JOURNEY_ID_RE, AdvanceResult, DueSend, EnrollIn, EnrollResult, Funnel, Journey, JourneyIn, JourneyState, JourneySummary,
+    JOURNEY_ID_RE,
+    AdvanceResult,
+    DueSend,
+    EnrollIn,
+    EnrollResult,
+    Funnel,
+    Journey,
+    JourneyIn,
+    JourneyState,
+    JourneySummary,
     VersionInfo,
 )
 from contenthub.journeys.templates import TEMPLATES
-from contenthub.i18n import _
 
 router = APIRouter(prefix="/v1", tags=["journeys"])
 

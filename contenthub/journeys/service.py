@@ -17,12 +17,12 @@ from typing import Any
 
 from contenthub.errors import ConflictError, InvalidError, NotFoundError
 from contenthub.hub import Hub
+from contenthub.i18n import _
 from contenthub.journeys import validation
 from contenthub.journeys.models import Journey, JourneyIn, JourneyStatus, JourneySummary, VersionInfo
 from contenthub.journeys.templates import TEMPLATES
-from contenthub.timeutil import to_iso, utcnow
-from contenthub.i18n import _
 from contenthub.labels import label
+from contenthub.timeutil import to_iso, utcnow
 
 JOURNEYS = "journeys"
 VERSIONS = "journey_versions"

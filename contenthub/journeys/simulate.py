@@ -19,13 +19,13 @@ from typing import Any
 
 import numpy as np
 
+from contenthub.audience import groups, users
+from contenthub.audience.models import GroupIn, Identity, MembershipChange
 from contenthub.hub import Hub
 from contenthub.journeys import conditions, engine, funnel, outbox, service
 from contenthub.library.models import Asset
-from contenthub.audience import groups, users
-from contenthub.recommend import events
-from contenthub.audience.models import GroupIn, Identity, MembershipChange
 from contenthub.library.service import save_built_assets
+from contenthub.recommend import events
 from contenthub.timeutil import to_iso, utcnow
 
 SCENES = ("onboarding", "education", "first_order", "seeding", "tutorial", "membership")

@@ -22,12 +22,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from contenthub.audience import groups, segments, users
+from contenthub.audience.engagement import PROFILE
 from contenthub.errors import NotFoundError
 from contenthub.hooks import EventsStored, Hooks, IdentityLinked, UserCreated
 from contenthub.hub import Hub
 from contenthub.journeys import engine, outbox, service
 from contenthub.journeys.conditions import Facts, holds
-from contenthub.audience.engagement import PROFILE
 from contenthub.timeutil import from_iso, to_iso
 
 log = logging.getLogger(__name__)

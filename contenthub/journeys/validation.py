@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from contenthub.errors import InvalidError, unknown_value
 from contenthub.hub import Hub
+from contenthub.i18n import _
 from contenthub.journeys.models import EXIT, Condition, JourneyIn, Step
 from contenthub.library import taxonomy
-from contenthub.i18n import _
 
 
 def successors(steps: list[Step], i: int) -> list[int]:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from contenthub.journeys.models import Wait
 from contenthub.i18n import _
+from contenthub.journeys.models import Wait
 from contenthub.labels import label
 from contenthub.timeutil import to_utc
 

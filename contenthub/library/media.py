@@ -18,9 +18,9 @@ from typing import BinaryIO
 import filetype
 
 from contenthub.errors import InvalidError, TooLargeError, UnsupportedMediaError
+from contenthub.i18n import _
 from contenthub.library.models import MediaRef
 from contenthub.store.base import Store
-from contenthub.i18n import _
 
 ALLOWED_MIME: dict[str, str] = {
     "image/png": "poster",

@@ -10,19 +10,19 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
+from contenthub import clock
 from contenthub.access.keys import Principal
 from contenthub.access.roles import Perm, allows
 from contenthub.deps import HubDep, check_csrf, require
 from contenthub.errors import NotFoundError, ProblemError
 from contenthub.hub import Hub
+from contenthub.i18n import _
 from contenthub.library import search as search_service
 from contenthub.library import seasonal, service, tagging, taxonomy
 from contenthub.library.models import AssetCreate, AssetUpdate
-from contenthub import clock
 from contenthub.recommend.performance import asset_performance
 from contenthub.web.forms import FORM, field_errors
 from contenthub.web.templating import lang_of, path_segment, render
-from contenthub.i18n import _
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[Principal, Depends(require(Perm.library_read))]

@@ -11,17 +11,17 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
+from contenthub import audit
 from contenthub.access.keys import Principal
 from contenthub.access.roles import Perm
-from contenthub import audit
 from contenthub.deps import HubDep, require
 from contenthub.errors import NotFoundError
+from contenthub.i18n import _
 from contenthub.library import search as search_service
 from contenthub.library import service, taxonomy
 from contenthub.library.models import Asset, AssetCreate, AssetHit, AssetPageOut, AssetUpdate
 from contenthub.library.taxonomy import TaxonomyEntry
 from contenthub.timeutil import Instant
-from contenthub.i18n import _
 
 router = APIRouter(prefix="/v1", tags=["library"])
 

@@ -25,12 +25,12 @@ import numpy as np
 from contenthub.embeddings import Embedder
 from contenthub.errors import InvalidError
 from contenthub.hub import Hub
+from contenthub.i18n import _
 from contenthub.library import bridge, relevance, taxonomy
 from contenthub.library.models import STATUSES, Asset, AssetHit, AssetPageOut
 from contenthub.library.service import get_asset
 from contenthub.store import analysis
 from contenthub.store.query import AssetFilter, AssetSort
-from contenthub.i18n import _
 
 SearchMode = Literal["hybrid", "text", "semantic"]
 RRF_K = 60

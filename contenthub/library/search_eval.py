@@ -18,7 +18,6 @@ from contenthub.hub import Hub
 from contenthub.library import relevance
 from contenthub.library.search import SearchRequest, search
 
-
 FACETS = ("scenes", "channels", "kinds", "content_types", "statuses", "tags", "stages")
 
 

@@ -13,17 +13,16 @@ from typing import Any, BinaryIO
 
 from pydantic import ValidationError
 
-from contenthub import audit
+from contenthub import audit, clock
 from contenthub.errors import ConflictError, InvalidError, NotFoundError
 from contenthub.hub import Hub
-from contenthub import clock
+from contenthub.i18n import _
 from contenthub.library import ocr, ocr_jobs, seasonal, tagging, taxonomy
 from contenthub.library.media import kind_for_mime, store_upload
 from contenthub.library.models import Asset, AssetCreate, AssetFields, AssetUpdate, MediaRef
 from contenthub.limits import loads_json
 from contenthub.store.query import AssetFilter
 from contenthub.timeutil import to_iso, utcnow
-from contenthub.i18n import _
 
 OCR_KINDS = ("poster", "file")
 """Kinds an upload of an image or PDF gets (media.kind_for_mime): where a stopped read can be pending."""

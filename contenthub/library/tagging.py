@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 
 from contenthub.errors import InvalidError
 from contenthub.hub import Hub
+from contenthub.i18n import _
 from contenthub.library import taxonomy
 from contenthub.library.models import Asset, AssetUpdate, SuggestedLabel, Suggestions
 from contenthub.library.suggester import cues as cue_data
@@ -41,7 +42,6 @@ from contenthub.library.suggester.training import (
 )
 from contenthub.store.query import AssetFilter
 from contenthub.timeutil import to_iso, utcnow
-from contenthub.i18n import _
 
 __all__ = [
     "FEEDBACK", "AccuracyReport", "CuesIn", "CuesOut", "RejectIn", "RejectOut", "ReviewItem", "TrainReport",

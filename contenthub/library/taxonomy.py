@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 
 from contenthub.errors import ConflictError, InvalidError, NotFoundError, unknown_value
-from contenthub.i18n import current_language, _
+from contenthub.i18n import _, current_language
 from contenthub.store.base import Store
 
 FACETS = ("scenes", "channels", "content_types", "kinds", "stages")

@@ -14,17 +14,17 @@ from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any
 
+from contenthub.audience import groups, segments, users
+from contenthub.audience.profiles import load_profile
 from contenthub.errors import InvalidError, NotFoundError
 from contenthub.hub import Hub
+from contenthub.i18n import _
 from contenthub.publish.rules import Audience
-from contenthub.audience import groups, segments, users
-from contenthub.recommend.catalog import Catalog
 from contenthub.recommend.audiences import audience_for, group_audience, merge_audiences
-from contenthub.audience.profiles import load_profile
+from contenthub.recommend.catalog import Catalog
 from contenthub.recommend.ranking import Audience as RankingAudience
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import from_iso, to_iso
-from contenthub.i18n import _
 
 PROFILE_SAMPLE = 100
 """Members whose profiles make up a segment's ranking audience (a group's is its kept profile)."""

@@ -20,12 +20,13 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from contenthub.audience import caps, reservations
 from contenthub.errors import ConflictError, InvalidError
 from contenthub.hub import Hub
 from contenthub.i18n import N_, _, current_language, fixed_parts
 from contenthub.labels import label, rule_text
-from contenthub.localtime import format_local, zone_label
 from contenthub.library import taxonomy
+from contenthub.localtime import format_local, zone_label
 from contenthub.occasions import raises_cadence
 from contenthub.publish import audiences as audience_lookup
 from contenthub.publish import service
@@ -49,7 +50,6 @@ from contenthub.publish.rules import (
     month_key,
 )
 from contenthub.publish.service import TRANSITIONS, Override, Plan, PlanSlot, SlotStatus
-from contenthub.audience import caps, reservations
 from contenthub.recommend import events
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import from_iso, to_iso, utcnow

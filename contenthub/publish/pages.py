@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field, ValidationError
 from contenthub import clock
 from contenthub.access.keys import Principal
 from contenthub.access.roles import Perm, allows
+from contenthub.audience import groups, segments
 from contenthub.deps import HubDep, check_csrf, require
 from contenthub.errors import InvalidError, ProblemError
 from contenthub.hub import Hub
@@ -33,7 +34,6 @@ from contenthub.publish.describe import describe_rule
 from contenthub.publish.editing import ApproveAllIn, SlotPatch, SwapIn
 from contenthub.publish.planner import resolve_rule, week_start_of
 from contenthub.publish.rules import CHANNELS, CONTENT_TYPES
-from contenthub.audience import groups, segments
 from contenthub.web.templating import lang_of, render
 
 router = APIRouter(include_in_schema=False)

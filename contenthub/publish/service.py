@@ -28,10 +28,9 @@ from filelock import FileLock
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from contenthub.errors import ConflictError, InvalidError, NotFoundError
-from contenthub.variants import runtime as variants
 from contenthub.hub import Hub
-from contenthub.publish import audiences as audience_lookup
-from contenthub.publish.besttime import best_time_scores
+from contenthub.i18n import _
+from contenthub.labels import rule_text
 from contenthub.occasions import (
     DEFAULT_MARKETING_DATES,
     HolidayMark,
@@ -39,6 +38,8 @@ from contenthub.occasions import (
     dates_in_week,
     marks_between,
 )
+from contenthub.publish import audiences as audience_lookup
+from contenthub.publish.besttime import best_time_scores
 from contenthub.publish.picking import RecommenderPicker
 from contenthub.publish.planner import (
     AlreadySent,
@@ -59,8 +60,7 @@ from contenthub.publish.rules import (
 )
 from contenthub.store.query import AssetFilter, EventQuery
 from contenthub.timeutil import from_iso, to_iso, utcnow
-from contenthub.i18n import _
-from contenthub.labels import rule_text
+from contenthub.variants import runtime as variants
 
 RULES = "cadence_rules"
 SETTINGS = "publish_settings"

@@ -11,7 +11,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -22,20 +22,20 @@ recommend_app = typer.Typer(help="Recommendations in bulk.", no_args_is_help=Tru
 def batch_command(
     channel: Annotated[str, typer.Option(help="Channel to recommend for, e.g. wecom_1v1.")],
     out: Annotated[Path, typer.Option(help="JSON-lines file to write ('-' for standard output).")],
-    segment: Annotated[Optional[str], typer.Option(help="Only this segment's members (default: every user).")] = None,
-    scene: Annotated[Optional[str], typer.Option(help="Only assets of this scene.")] = None,
+    segment: Annotated[str | None, typer.Option(help="Only this segment's members (default: every user).")] = None,
+    scene: Annotated[str | None, typer.Option(help="Only assets of this scene.")] = None,
     n: Annotated[int, typer.Option(min=1, max=100, help="Picks per user.")] = 1,
     strategy: Annotated[str, typer.Option(help="Stored strategy id.")] = "default",
-    data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Data directory")] = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Data directory")] = None,
 ) -> None:
     """Write one line per user: target, stage, picks (asset, score, recommendation id), capped."""
     from threadpoolctl import threadpool_limits
     from tqdm import tqdm
 
+    from contenthub.audience import segments, users
     from contenthub.config import Settings
     from contenthub.errors import ProblemError
     from contenthub.hub import open_hub
-    from contenthub.audience import segments, users
     from contenthub.recommend import batch, service, strategies
 
     hub = open_hub(Settings(data_dir=data_dir) if data_dir else Settings())

@@ -30,8 +30,7 @@ import numpy as np
 from scipy import sparse
 from scipy.linalg import lapack
 
-from contenthub.hub import Hub
-from contenthub.recommend import topics as topics_mod
+from contenthub import bad_records
 from contenthub.audience.engagement import (
     ALL_CHANNELS,
     ASSET_STATS,
@@ -40,8 +39,9 @@ from contenthub.audience.engagement import (
     asset_features,
     current_scale,
 )
+from contenthub.hub import Hub
+from contenthub.recommend import topics as topics_mod
 from contenthub.store.query import AssetFilter, EventQuery
-from contenthub import bad_records
 from contenthub.timeutil import BadStamp, from_iso, utcnow
 
 T = TypeVar("T")

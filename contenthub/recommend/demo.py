@@ -14,12 +14,12 @@ from typing import Any
 
 from tqdm import tqdm
 
+from contenthub.audience import groups, users
+from contenthub.audience.models import GroupIn, Identity, MembershipChange, UserIn
 from contenthub.hub import Hub
 from contenthub.library.demo_corpus import generate_assets
-from contenthub.audience import groups, users
 from contenthub.recommend import events
 from contenthub.recommend.catalog import refresh_now
-from contenthub.audience.models import GroupIn, Identity, MembershipChange, UserIn
 from contenthub.store.query import AssetFilter
 from contenthub.timeutil import to_iso, utcnow
 

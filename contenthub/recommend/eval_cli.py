@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -17,12 +17,12 @@ DEFAULT_WORK_DIR = Path(tempfile.gettempdir()) / "contenthub-eval"
 @eval_app.command("movielens")
 def movielens(
     directory: Annotated[Path, typer.Argument(help="An unpacked ml-latest-small (ratings.csv, movies.csv, tags.csv)")],
-    work_dir: Annotated[Optional[Path], typer.Option(help="Temp hub and the vector cache (keyed by model id)")] = None,
+    work_dir: Annotated[Path | None, typer.Option(help="Temp hub and the vector cache (keyed by model id)")] = None,
     split: Annotated[str, typer.Option(help="'test' (the protocol) or 'validation' (carved from train, for tuning)")] = "test",
     peers: Annotated[bool, typer.Option(help="Also run popularity, item-kNN, implicit ALS and BPR")] = True,
-    weights: Annotated[Optional[str], typer.Option(help="JSON object overriding the movielens strategy's weights")] = None,
-    half_life_days: Annotated[Optional[float], typer.Option(help="Profile half-life of the eval hub")] = None,
-    output: Annotated[Optional[Path], typer.Option(help="Also write the JSON report here")] = None,
+    weights: Annotated[str | None, typer.Option(help="JSON object overriding the movielens strategy's weights")] = None,
+    half_life_days: Annotated[float | None, typer.Option(help="Profile half-life of the eval hub")] = None,
+    output: Annotated[Path | None, typer.Option(help="Also write the JSON report here")] = None,
 ) -> None:
     """Run the MovieLens protocol: ours through the real pipeline, and peers on the same split; prints JSON."""
     from contenthub.recommend.evaluation import movielens as ml

@@ -14,17 +14,17 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from contenthub.hooks import EventsStored
-from contenthub.hub import Hub
-from contenthub.library import taxonomy
-from contenthub.audience import group_profiles, users
 from contenthub import doccache
-from contenthub.recommend import topics
+from contenthub.audience import group_profiles, users
 from contenthub.audience.engagement import counter_deltas
 from contenthub.audience.models import Identity, is_entity_id
-from contenthub.recommend.models import EVENT_TYPES, EventIn, IngestResult, RejectedEvent
 from contenthub.error_text import pydantic_message
+from contenthub.hooks import EventsStored
+from contenthub.hub import Hub
 from contenthub.i18n import _
+from contenthub.library import taxonomy
+from contenthub.recommend import topics
+from contenthub.recommend.models import EVENT_TYPES, EventIn, IngestResult, RejectedEvent
 from contenthub.timeutil import EARLIEST, to_iso, utcnow
 
 MAX_BATCH = 10000

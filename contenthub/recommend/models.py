@@ -7,8 +7,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, FiniteFloat, model_validator
 
 from contenthub.audience.models import EntityId, Identity
-from contenthub.timeutil import Instant
 from contenthub.i18n import _
+from contenthub.timeutil import Instant
 
 EventType = Literal[
     "served", "delivered", "open", "click", "favorite", "comment", "share", "add_to_cart", "convert",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from contenthub.audience.engagement import ALL_CHANNELS, ASSET_STATS
 from contenthub.hub import Hub
 from contenthub.library import taxonomy
-from contenthub.audience.engagement import ALL_CHANNELS, ASSET_STATS
 
 COUNTED = ("served", "delivered", "open", "click", "convert", "mute", "unsubscribe")
 

@@ -20,7 +20,6 @@ from contenthub.access.roles import Perm
 from contenthub.audience import segments
 from contenthub.deps import HubDep, authorized, current_principal, require
 from contenthub.errors import InvalidError
-from contenthub.variants import runtime as variants
 from contenthub.hub import Hub
 from contenthub.i18n import _
 from contenthub.recommend import batch, events, service, strategies
@@ -28,6 +27,7 @@ from contenthub.recommend.catalog import catalog_is_current
 from contenthub.recommend.evaluation import logged
 from contenthub.recommend.models import EventBatch, IngestResult, Recommendation
 from contenthub.recommend.performance import ChannelPerformance, asset_performance
+from contenthub.variants import runtime as variants
 
 router = APIRouter(prefix="/v1", tags=["recommend"])
 

@@ -19,26 +19,34 @@ from typing import Any
 
 import numpy as np
 
+from contenthub import doccache
+from contenthub.audience import caps, groups, reservations, users
+from contenthub.audience.profiles import Profile, load_profile
 from contenthub.errors import InvalidError
-from contenthub.variants import runtime as variants
-from contenthub.variants.runtime import Override
 from contenthub.hub import Hub
 from contenthub.i18n import _
 from contenthub.library import taxonomy
 from contenthub.library.feature_names import feature_names
-from contenthub.audience import caps, groups, reservations, users
-from contenthub import doccache
 from contenthub.recommend import events
+from contenthub.recommend.audiences import audience_for, group_audience
 from contenthub.recommend.catalog import Catalog, catalog
 from contenthub.recommend.models import Pick, Reason, Recommendation
-from contenthub.recommend.audiences import audience_for, group_audience
-from contenthub.audience.profiles import Profile, load_profile
 from contenthub.recommend.ranking import (
-    Audience, Draws, candidate_rows, common_reasons, explain, mmr, propensities, recent_rows, score_candidates,
+    Audience,
+    Draws,
+    candidate_rows,
+    common_reasons,
+    explain,
+    mmr,
+    propensities,
+    recent_rows,
+    score_candidates,
 )
 from contenthub.recommend.scoring import SENT_TYPES, redelivery_cutoff
 from contenthub.recommend.strategies import Strategy, get_strategy
 from contenthub.timeutil import to_iso, utcnow
+from contenthub.variants import runtime as variants
+from contenthub.variants.runtime import Override
 
 MAX_N = 100
 

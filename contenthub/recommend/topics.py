@@ -39,8 +39,8 @@ import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 
-from contenthub.hub import Hub
 from contenthub import doccache
+from contenthub.hub import Hub
 
 COLLECTION = "topics"
 DOC_ID = "assignments"

@@ -32,9 +32,9 @@ from datetime import datetime
 from typing import Any
 
 from contenthub.errors import ConflictError
-from contenthub.variants.assignment import assign_variant, in_layer_range, layer_bucket
 from contenthub.hub import Hub
 from contenthub.timeutil import to_iso, utcnow
+from contenthub.variants.assignment import assign_variant, in_layer_range, layer_bucket
 
 EXPERIMENTS = "experiments"
 EXPOSURES = "exposures"

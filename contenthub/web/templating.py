@@ -9,9 +9,9 @@ is written ``%%``).
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
-from datetime import datetime
 from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo

@@ -18,9 +18,9 @@ import numpy as np
 from pydantic import BaseModel, Field, field_validator
 
 from contenthub.errors import InvalidError, unknown_value
+from contenthub.i18n import _
 from contenthub.library import taxonomy
 from contenthub.store.base import Store
-from contenthub.i18n import _
 
 COLLECTION = "tagging"
 DOC_ID = "cues"

@@ -21,9 +21,8 @@ Rating → events (``EventMapping``), and why:
 
 from __future__ import annotations
 
-import functools
-
 import csv
+import functools
 import hashlib
 import json
 import shutil
@@ -48,7 +47,12 @@ from contenthub.recommend.catalog import catalog, refresh_now
 from contenthub.recommend.evaluation import peers
 from contenthub.recommend.evaluation.offline import rank_for_evaluation
 from contenthub.recommend.evaluation.protocol import (
-    POSITIVE_RATING, Ratings, Split, evaluate, split_ratings, top_k,
+    POSITIVE_RATING,
+    Ratings,
+    Split,
+    evaluate,
+    split_ratings,
+    top_k,
 )
 from contenthub.recommend.strategies import DEFAULTS, Strategy, put_strategy
 from contenthub.timeutil import to_iso

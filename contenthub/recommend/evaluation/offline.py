@@ -13,11 +13,11 @@ from datetime import datetime
 
 import numpy as np
 
-from contenthub.hub import Hub
 from contenthub.audience import users
-from contenthub.recommend.catalog import catalog
-from contenthub.recommend.audiences import audience_for
 from contenthub.audience.profiles import load_profile
+from contenthub.hub import Hub
+from contenthub.recommend.audiences import audience_for
+from contenthub.recommend.catalog import catalog
 from contenthub.recommend.ranking import candidate_mask, mmr, score_candidates
 from contenthub.recommend.strategies import get_strategy
 from contenthub.timeutil import utcnow
