@@ -44,9 +44,15 @@ def main() -> None:
         report = run_crash_rounds(tmp / "data", prep, args.rounds, seed=args.seed)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    out = {"bench": "crash", **report.as_dict(),
-           "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                       "load_avg_1m_at_end": round(os.getloadavg()[0], 2)}}
+    out = {
+        "bench": "crash",
+        **report.as_dict(),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_avg_1m_at_end": round(os.getloadavg()[0], 2),
+        },
+    }
     print(json.dumps(out, ensure_ascii=False, indent=2))
     if report.lost:
         sys.exit(1)

@@ -68,13 +68,26 @@ def log(msg: str) -> None:
 def make_assets() -> list[dict[str, Any]]:
     rng = random.Random(3)
     now = to_iso(utcnow())
-    return [{"id": f"b{i:05d}", "title": f"素材 {i}", "status": "approved", "kind": "article",
-             "content_type": rng.choice(CTYPES), "scenes": [rng.choice(SCENES)], "channels": CHANNELS,
-             "tags": [], "created_at": now, "updated_at": now} for i in range(N_ASSETS)]
+    return [
+        {
+            "id": f"b{i:05d}",
+            "title": f"素材 {i}",
+            "status": "approved",
+            "kind": "article",
+            "content_type": rng.choice(CTYPES),
+            "scenes": [rng.choice(SCENES)],
+            "channels": CHANNELS,
+            "tags": [],
+            "created_at": now,
+            "updated_at": now,
+        }
+        for i in range(N_ASSETS)
+    ]
 
 
-def make_world(n_users: int, n_events: int, seed: int = 7,
-               prefix: str = "x") -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
+def make_world(
+    n_users: int, n_events: int, seed: int = 7, prefix: str = "x"
+) -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
     """(user docs, events) per block of users; stops at ``n_events`` events. Another ``seed`` and ``prefix``
     give a second stream of sends to the same users (``load`` adds passes until it has ``n_events``)."""
     rng = random.Random(seed)
@@ -90,8 +103,16 @@ def make_world(n_users: int, n_events: int, seed: int = 7,
     for u in range(n_users):
         uid = f"bu{u:06d}"
         arrive = start + timedelta(seconds=rng.uniform(0, (now - start).total_seconds()))
-        block_users.append({"id": uid, "identities": [], "source_channel": rng.choice(SOURCES),
-                            "created_at": to_iso(arrive), "updated_at": to_iso(arrive), "attributes": {}})
+        block_users.append(
+            {
+                "id": uid,
+                "identities": [],
+                "source_channel": rng.choice(SOURCES),
+                "created_at": to_iso(arrive),
+                "updated_at": to_iso(arrive),
+                "attributes": {},
+            }
+        )
         channel = rng.choices(CHANNELS, weights=[4, 3, 2, 1, 1])[0]
         intensity = rng.choice([1, 2, 3, 4, 5, 7]) * scale * 0.8
         lifetime = rng.expovariate(1 / 6) * 7
@@ -110,22 +131,44 @@ def make_world(n_users: int, n_events: int, seed: int = 7,
                     continue
                 seq += 1
                 aid = f"b{min(int(rng.paretovariate(1.2)) - 1, N_ASSETS - 1):05d}"
-                base = {"user_id": uid, "asset_id": aid, "channel": channel, "group_id": None,
-                        "recommendation_id": None, "value": None}
+                base = {
+                    "user_id": uid,
+                    "asset_id": aid,
+                    "channel": channel,
+                    "group_id": None,
+                    "recommendation_id": None,
+                    "value": None,
+                }
                 block_events.append({**base, "id": f"{prefix}{seq}d", "type": "delivered", "ts": to_iso(at)})
-                if rng.random() < base_open * (0.12 if fading else 1.0) * 0.92 ** k:
-                    block_events.append({**base, "id": f"{prefix}{seq}o", "type": "open", "ts": to_iso(at + timedelta(minutes=3))})
+                if rng.random() < base_open * (0.12 if fading else 1.0) * 0.92**k:
+                    block_events.append(
+                        {**base, "id": f"{prefix}{seq}o", "type": "open", "ts": to_iso(at + timedelta(minutes=3))}
+                    )
                     if rng.random() < 0.3:
-                        block_events.append({**base, "id": f"{prefix}{seq}c", "type": "click",
-                                             "ts": to_iso(at + timedelta(minutes=4))})
+                        block_events.append(
+                            {**base, "id": f"{prefix}{seq}c", "type": "click", "ts": to_iso(at + timedelta(minutes=4))}
+                        )
                         if rng.random() < 0.5 * buyer:
-                            block_events.append({**base, "id": f"{prefix}{seq}v", "type": "convert",
-                                                 "value": round(rng.lognormvariate(4.8, 0.6), 2),
-                                                 "ts": to_iso(at + timedelta(minutes=20))})
+                            block_events.append(
+                                {
+                                    **base,
+                                    "id": f"{prefix}{seq}v",
+                                    "type": "convert",
+                                    "value": round(rng.lognormvariate(4.8, 0.6), 2),
+                                    "ts": to_iso(at + timedelta(minutes=20)),
+                                }
+                            )
                 elif rng.random() < 0.002 + 0.006 * max(n - 2, 0):
                     kind = "unsubscribe" if rng.random() < 0.2 else "mute"
-                    block_events.append({**base, "id": f"{prefix}{seq}m", "type": kind, "ts": to_iso(at + timedelta(hours=1)),
-                                         "asset_id": aid if kind == "mute" else None})
+                    block_events.append(
+                        {
+                            **base,
+                            "id": f"{prefix}{seq}m",
+                            "type": kind,
+                            "ts": to_iso(at + timedelta(hours=1)),
+                            "asset_id": aid if kind == "mute" else None,
+                        }
+                    )
                     muted = kind == "unsubscribe"
             week_start += timedelta(days=7)
             total = total_so_far(total, block_events)
@@ -170,8 +213,9 @@ def load(hub: Hub, n_users: int, n_events: int) -> dict[str, Any]:
     _counted[0] = 0
     passes = 0
     while stored_events < n_events:
-        for block_users, block_events in make_world(n_users, n_events - stored_events, seed=7 + passes,
-                                                      prefix="x" if not passes else f"p{passes}-"):
+        for block_users, block_events in make_world(
+            n_users, n_events - stored_events, seed=7 + passes, prefix="x" if not passes else f"p{passes}-"
+        ):
             docs = {u["id"]: u for u in block_users}
             if not passes:
                 importer = getattr(hub.store, "import_docs", None)
@@ -182,16 +226,20 @@ def load(hub: Hub, n_users: int, n_events: int) -> dict[str, Any]:
                 stored_users += len(docs)
             t = time.perf_counter()
             for i in range(0, len(block_events), BATCH):
-                stored_events += len(hub.store.add_events(block_events[i:i + BATCH], derive=derive(by_id)))
+                stored_events += len(hub.store.add_events(block_events[i : i + BATCH], derive=derive(by_id)))
             events_seconds += time.perf_counter() - t
             _counted[0] += len(block_events)
             if len(docs) and int(next(iter(docs))[2:]) % 20000 < len(docs):
                 log(f"  {hub.store.backend}: pass {passes}, {stored_users} users, {stored_events} events")
         passes += 1
         _counted[0] = 0
-    return {"users": stored_users, "events": stored_events, "passes": passes,
-            "load_seconds": round(time.perf_counter() - t0, 1),
-            "events_per_second": round(stored_events / events_seconds) if events_seconds else None}
+    return {
+        "users": stored_users,
+        "events": stored_events,
+        "passes": passes,
+        "load_seconds": round(time.perf_counter() - t0, 1),
+        "events_per_second": round(stored_events / events_seconds) if events_seconds else None,
+    }
 
 
 def top_up(hub: Hub, n_users: int, n_events: int, before: dict[str, Any]) -> dict[str, Any]:
@@ -204,10 +252,14 @@ def top_up(hub: Hub, n_users: int, n_events: int, before: dict[str, Any]) -> dic
         stream += 1
         for _, block_events in make_world(n_users, n_events - have - added, seed=200 + stream, prefix=f"t{stream}-"):
             for i in range(0, len(block_events), BATCH):
-                added += len(hub.store.add_events(block_events[i:i + BATCH], derive=derive(by_id)))
+                added += len(hub.store.add_events(block_events[i : i + BATCH], derive=derive(by_id)))
             _counted[0] += len(block_events)
-    return {**before, "events": have + added, "topped_up": added + int(before.get("topped_up", 0)),
-            "top_up_seconds": round(time.perf_counter() - t0 + float(before.get("top_up_seconds", 0)), 1)}
+    return {
+        **before,
+        "events": have + added,
+        "topped_up": added + int(before.get("topped_up", 0)),
+        "top_up_seconds": round(time.perf_counter() - t0 + float(before.get("top_up_seconds", 0)), 1),
+    }
 
 
 def timed(fn: Callable[[], Any], repeat: int) -> dict[str, float]:
@@ -249,10 +301,19 @@ def measure(hub: Hub, repeat: int) -> dict[str, Any]:
     _, secret = keys.create_key(hub.store, "viewer", f"bench-{uuid.uuid4().hex[:6]}")
     client = TestClient(app)
     client.headers["Authorization"] = f"Bearer {secret}"
-    pages = ["/dashboard/retention", "/dashboard/retention?by=source", "/dashboard/channels",
-             "/dashboard/fatigue?channel=wecom_1v1", "/dashboard/ltv", "/v1/dashboard/retention",
-             "/v1/dashboard/lifecycle", "/v1/dashboard/channels", "/v1/dashboard/fatigue?channel=wecom_1v1",
-             "/v1/dashboard/ltv/model", "/v1/dashboard/retention?format=csv"]
+    pages = [
+        "/dashboard/retention",
+        "/dashboard/retention?by=source",
+        "/dashboard/channels",
+        "/dashboard/fatigue?channel=wecom_1v1",
+        "/dashboard/ltv",
+        "/v1/dashboard/retention",
+        "/v1/dashboard/lifecycle",
+        "/v1/dashboard/channels",
+        "/v1/dashboard/fatigue?channel=wecom_1v1",
+        "/v1/dashboard/ltv/model",
+        "/v1/dashboard/retention?format=csv",
+    ]
 
     def get(url: str) -> None:
         resp = client.get(url)
@@ -280,21 +341,36 @@ def parse_runs(text: str) -> list[tuple[str, int, int]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", default="sqlite:100000:5000000,elasticsearch:100000:5000000",
-                        help="comma list of backend:users:events, measured one after the other in this run")
+    parser.add_argument(
+        "--runs",
+        default="sqlite:100000:5000000,elasticsearch:100000:5000000",
+        help="comma list of backend:users:events, measured one after the other in this run",
+    )
     parser.add_argument("--es-url", default=os.environ.get("CONTENTHUB_TEST_ES_URL", ""))
-    parser.add_argument("--keep-root", default="", help="folder for the SQLite data sets (sqlite-<users>u), "
-                        "reused between runs (loaded once, topped up to more events)")
+    parser.add_argument(
+        "--keep-root",
+        default="",
+        help="folder for the SQLite data sets (sqlite-<users>u), "
+        "reused between runs (loaded once, topped up to more events)",
+    )
     parser.add_argument("--es-prefix", default="", help="ES index prefix (<prefix>-<users>u) to reuse between runs")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--es-from-sqlite", action="store_true",
-                        help="load Elasticsearch by copying the SQLite data set of the same size (contenthub store "
-                        "copy) instead of ingesting")
+    parser.add_argument(
+        "--es-from-sqlite",
+        action="store_true",
+        help="load Elasticsearch by copying the SQLite data set of the same size (contenthub store "
+        "copy) instead of ingesting",
+    )
     parser.add_argument("--load-only", action="store_true", help="load (or top up) the stores, measure nothing")
     args = parser.parse_args()
-    result: dict[str, Any] = {"bench": "dashboard", "machine": {"cpus": os.cpu_count(),
-                                                                "python": platform.python_version(),
-                                                                "load_avg_start": [round(x, 2) for x in os.getloadavg()]}}
+    result: dict[str, Any] = {
+        "bench": "dashboard",
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_avg_start": [round(x, 2) for x in os.getloadavg()],
+        },
+    }
     for name, n_users, n_events in parse_runs(args.runs):
         label = f"{name}_{n_users}_users_{n_events}_events"
         keep = Path(args.keep_root) / f"sqlite-{n_users}u" if args.keep_root else None
@@ -306,8 +382,12 @@ def main() -> None:
                 result[label] = {"skipped": "no --es-url / CONTENTHUB_TEST_ES_URL"}
                 continue
             prefix = f"{args.es_prefix}-{n_users}u" if args.es_prefix else f"dash-{uuid.uuid4().hex[:8]}"
-            settings = Settings(data_dir=Path(tempfile.mkdtemp(prefix="dash-bench-es-")), store_url=args.es_url,
-                                session_secret="bench", es_index_prefix=prefix)
+            settings = Settings(
+                data_dir=Path(tempfile.mkdtemp(prefix="dash-bench-es-")),
+                store_url=args.es_url,
+                session_secret="bench",
+                es_index_prefix=prefix,
+            )
         hub = open_hub(settings)
         try:
             marker = hub.store.get_doc("bench", "dashboard-load")
@@ -325,8 +405,13 @@ def main() -> None:
                 report = copy_store(src, hub.store, progress=False)
                 src.close()
                 seconds = time.perf_counter() - t
-                loaded = {"copied_from_sqlite": True, "copy_seconds": round(seconds, 1), "verified": report.ok,
-                          "events": hub.store.count_events(), "users": hub.store.count_docs(users.USERS)}
+                loaded = {
+                    "copied_from_sqlite": True,
+                    "copy_seconds": round(seconds, 1),
+                    "verified": report.ok,
+                    "events": hub.store.count_events(),
+                    "users": hub.store.count_docs(users.USERS),
+                }
                 hub.store.put_doc("bench", "dashboard-load", {"users": n_users, "events": n_events, "load": loaded})
             else:
                 log(f"{label}: loading")
@@ -339,7 +424,11 @@ def main() -> None:
             result[label] = {"load": loaded, **measure(hub, args.repeat)}
         finally:
             hub.close()
-        log(json.dumps({label: {k: v for k, v in result[label].items() if k in ("slowest_warm_view_s", "rollup_build_s")}}))
+        log(
+            json.dumps(
+                {label: {k: v for k, v in result[label].items() if k in ("slowest_warm_view_s", "rollup_build_s")}}
+            )
+        )
     result["machine"]["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(result, ensure_ascii=False, indent=1))
 

@@ -35,9 +35,15 @@ from contenthub.config import Settings
 from contenthub.store.base import flat_deltas
 from contenthub.store.elastic import ElasticStore
 
-DELTA_MAPPING = {"dynamic": False, "properties": {
-    "collection": {"type": "keyword"}, "key": {"type": "keyword"}, "batch": {"type": "keyword"},
-    "v": {"type": "nested", "properties": {"f": {"type": "keyword"}, "x": {"type": "double"}}}}}
+DELTA_MAPPING = {
+    "dynamic": False,
+    "properties": {
+        "collection": {"type": "keyword"},
+        "key": {"type": "keyword"},
+        "batch": {"type": "keyword"},
+        "v": {"type": "nested", "properties": {"f": {"type": "keyword"}, "x": {"type": "double"}}},
+    },
+}
 
 
 def main() -> None:
@@ -56,8 +62,13 @@ def main() -> None:
     probe = [rng.choice(d) for d in batches for _ in range(max(1, args.reads // len(batches)))][: args.reads]
     prefix = f"bench-counters-{uuid.uuid4().hex[:6]}"
     store = ElasticStore(args.es_url, Settings(data_dir=Path(tempfile.mkdtemp()), es_index_prefix=prefix))
-    out: dict[str, Any] = {"bench": "es_counters", "events": args.events, "batches": len(batches),
-                           "increments": increments, "load_avg_1m_at_start": round(os.getloadavg()[0], 1)}
+    out: dict[str, Any] = {
+        "bench": "es_counters",
+        "events": args.events,
+        "batches": len(batches),
+        "increments": increments,
+        "load_avg_1m_at_start": round(os.getloadavg()[0], 1),
+    }
     try:
         store.init()
         # per-key documents, compare-and-set (the store's own code path, with batch ids as after a crash)
@@ -70,8 +81,11 @@ def main() -> None:
             t = time.perf_counter()
             store.get_counters(c, k)
             reads.append(time.perf_counter() - t)
-        out["per_key_cas"] = {"seconds": round(elapsed, 1), "increments_per_s": round(increments / elapsed),
-                              "read": pct(reads)}
+        out["per_key_cas"] = {
+            "seconds": round(elapsed, 1),
+            "increments_per_s": round(increments / elapsed),
+            "read": pct(reads),
+        }
 
         # delta documents, folded by aggregation at read time
         index = f"{prefix}-deltas"
@@ -81,22 +95,37 @@ def main() -> None:
             batch = uuid.uuid4().hex[:16]
             ops: list[Any] = []
             for c, k, fields in deltas:
-                ops.append(({"create": {"_index": index, "_id": f"{batch}|{c}|{k}"[:500]}},
-                            {"collection": c, "key": k, "batch": batch,
-                             "v": [{"f": f, "x": x} for f, x in fields.items()]}))
+                ops.append(
+                    (
+                        {"create": {"_index": index, "_id": f"{batch}|{c}|{k}"[:500]}},
+                        {"collection": c, "key": k, "batch": batch, "v": [{"f": f, "x": x} for f, x in fields.items()]},
+                    )
+                )
             store._bulk(ops)
         elapsed = time.perf_counter() - t
         store.es.indices.refresh(index=index)
         reads = []
         for c, k, _ in probe:
             t = time.perf_counter()
-            store.es.search(index=index, size=0, query={"bool": {"filter": [{"term": {"collection": c}},
-                                                                            {"term": {"key": k}}]}},
-                            aggs={"v": {"nested": {"path": "v"}, "aggs": {"f": {"terms": {"field": "v.f", "size": 10_000},
-                                                                              "aggs": {"x": {"sum": {"field": "v.x"}}}}}}})
+            store.es.search(
+                index=index,
+                size=0,
+                query={"bool": {"filter": [{"term": {"collection": c}}, {"term": {"key": k}}]}},
+                aggs={
+                    "v": {
+                        "nested": {"path": "v"},
+                        "aggs": {
+                            "f": {"terms": {"field": "v.f", "size": 10_000}, "aggs": {"x": {"sum": {"field": "v.x"}}}}
+                        },
+                    }
+                },
+            )
             reads.append(time.perf_counter() - t)
-        out["delta_docs"] = {"seconds": round(elapsed, 1), "increments_per_s": round(increments / elapsed),
-                             "read_after_refresh": pct(reads)}
+        out["delta_docs"] = {
+            "seconds": round(elapsed, 1),
+            "increments_per_s": round(increments / elapsed),
+            "read_after_refresh": pct(reads),
+        }
     finally:
         store.drop()
         store.es.indices.delete(index=f"{prefix}-deltas", ignore_unavailable=True)

@@ -74,9 +74,18 @@ def quality(sims: int) -> dict[str, object]:
                 fixed_final += comp.significant
                 if comp.rel_ci is not None:
                     disagree += (comp.rel_ci[0] > 0 or comp.rel_ci[1] < 0) != comp.significant
-                verdict = decide([ArmEvidence("B", comp)], PlanFacts(
-                    sequential=False, mde=0.1, planned_units=units, units=units, enough_data=True, srm_warn=False,
-                    srm_p=1.0)).verdict
+                verdict = decide(
+                    [ArmEvidence("B", comp)],
+                    PlanFacts(
+                        sequential=False,
+                        mde=0.1,
+                        planned_units=units,
+                        units=units,
+                        enough_data=True,
+                        srm_warn=False,
+                        srm_p=1.0,
+                    ),
+                ).verdict
                 shipped += verdict == "ship"
         fixed_ever += ever_f
         seq_ever += ever_s
@@ -107,7 +116,9 @@ def quality(sims: int) -> dict[str, object]:
         hits = 0
         for c, t in zip(cs, ts, strict=True):
             a, b = MeanStats.binomial(n, int(c)), MeanStats.binomial(n, int(t))
-            hits += (sequential_test(a, b).p_value < 0.05) if sequential else compare(a, b, "binomial", True).significant
+            hits += (
+                (sequential_test(a, b).p_value < 0.05) if sequential else compare(a, b, "binomial", True).significant
+            )
         return round(hits / sims, 4)
 
     se = math.sqrt((base * (1 - base) + 0.055 * 0.945) / 20_000)
@@ -146,8 +157,20 @@ def main() -> None:
         hub = open_hub(Settings(data_dir=Path(tmp) / "data"))
         ids = [f"u{i}" for i in range(args.calls)]
         stamp = to_iso(utcnow() - timedelta(days=30))
-        hub.store.put_assets([Asset(id=f"a{i}", title=f"a{i}", kind="article", channels=["app_push"], status="approved",
-                                    created_at=stamp, updated_at=stamp).model_dump(mode="json") for i in range(2)])
+        hub.store.put_assets(
+            [
+                Asset(
+                    id=f"a{i}",
+                    title=f"a{i}",
+                    kind="article",
+                    channels=["app_push"],
+                    status="approved",
+                    created_at=stamp,
+                    updated_at=stamp,
+                ).model_dump(mode="json")
+                for i in range(2)
+            ]
+        )
 
         def strategy(uid: str) -> None:
             runtime.strategy_override(hub, "user", uid, requested="default")
@@ -159,9 +182,15 @@ def main() -> None:
         out["asset_substitution_us_idle"] = per_call_us(asset, ids)
         for k in range(args.running):
             layer = f"l{k % 4}"
-            body = {"key": f"e{k}", "unit": "user", "layer": layer, "layer_start": 0.0 if k < 4 else 0.5,
-                    "layer_end": 0.5 if k < 4 else 1.0, "secondary_metrics": [], "variants": [
-                        {"name": "control", "weight": 0.5}, {"name": "B", "weight": 0.5}]}
+            body = {
+                "key": f"e{k}",
+                "unit": "user",
+                "layer": layer,
+                "layer_start": 0.0 if k < 4 else 0.5,
+                "layer_end": 0.5 if k < 4 else 1.0,
+                "secondary_metrics": [],
+                "variants": [{"name": "control", "weight": 0.5}, {"name": "B", "weight": 0.5}],
+            }
             if k % 2:
                 body |= {"change": "asset"}
                 body["variants"][1]["substitutions"] = {"a0": "a1"}
@@ -177,23 +206,48 @@ def main() -> None:
             out["log_exposure_us_seen"] = per_call_us(lambda _: runtime.log_exposure(hub, ov, "u1", utcnow()), ids)
 
         t0 = time.perf_counter()
-        service.create_experiment(hub, ExperimentCreate.model_validate({
-            "key": "big", "secondary_metrics": ["clicks_per_delivery", "revenue_per_unit"], "variants": [
-                {"name": "control", "weight": 0.5}, {"name": "B", "weight": 0.5, "strategy": "popular"}]}))
+        service.create_experiment(
+            hub,
+            ExperimentCreate.model_validate(
+                {
+                    "key": "big",
+                    "secondary_metrics": ["clicks_per_delivery", "revenue_per_unit"],
+                    "variants": [
+                        {"name": "control", "weight": 0.5},
+                        {"name": "B", "weight": 0.5, "strategy": "popular"},
+                    ],
+                }
+            ),
+        )
         start = utcnow() - timedelta(days=14)
         docs, events = {}, []
         for i in range(args.units):
             uid = f"x{i}"
             at = start + timedelta(minutes=i % (13 * 24 * 60))
-            docs[f"big|{uid}"] = {"experiment": "big", "unit_id": uid, "unit": "user", "variant": ("control", "B")[i % 2],
-                                  "variant_index": i % 2, "first_exposed_at": to_iso(at)}
+            docs[f"big|{uid}"] = {
+                "experiment": "big",
+                "unit_id": uid,
+                "unit": "user",
+                "variant": ("control", "B")[i % 2],
+                "variant_index": i % 2,
+                "first_exposed_at": to_iso(at),
+            }
             for j in range(args.events_per_unit):
                 etype = ("delivered", "open", "click", "convert")[j % 4]
-                events.append({"id": f"{uid}-{j}", "type": etype, "user_id": uid, "asset_id": "a0", "channel": "app_push",
-                               "ts": to_iso(at + timedelta(hours=j + 1)), "value": 10.0 if etype == "convert" else None})
+                events.append(
+                    {
+                        "id": f"{uid}-{j}",
+                        "type": etype,
+                        "user_id": uid,
+                        "asset_id": "a0",
+                        "channel": "app_push",
+                        "ts": to_iso(at + timedelta(hours=j + 1)),
+                        "value": 10.0 if etype == "convert" else None,
+                    }
+                )
         hub.store.put_docs_atomic("exposures", docs)
         for i in range(0, len(events), 10000):
-            hub.store.add_events(events[i:i + 10000])
+            hub.store.add_events(events[i : i + 10000])
         out["setup_s"] = round(time.perf_counter() - t0, 2)
         t0 = time.perf_counter()
         rep = build_report(hub, "big")

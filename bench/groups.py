@@ -57,19 +57,33 @@ def run(data_dir: Path, n_assets: int, n_members: int, requests: int) -> dict[st
         now_ts = now.timestamp() - 3600
         members = [f"gm{u:05d}" for u in range(n_members)]
         others = [f"go{u:05d}" for u in range(n_members)]
-        before = [e for u, uid in enumerate(members[: n_members // 2] + others)
-                  for e in rb.user_events(rng, uid, by_vertical, verticals, now_ts, u)]
+        before = [
+            e
+            for u, uid in enumerate(members[: n_members // 2] + others)
+            for e in rb.user_events(rng, uid, by_vertical, verticals, now_ts, u)
+        ]
         assert not events.ingest(hub, before).rejected
         groups.upsert_group(hub, GroupIn(id="g500", name="五百人群", channel=CHANNEL, purpose="community"))
         started = time.perf_counter()
         groups.change_members(hub, "g500", MembershipChange(join=members))
         join_s = time.perf_counter() - started
-        after = [e for u, uid in enumerate(members[n_members // 2:])
-                 for e in rb.user_events(rng, uid, by_vertical, verticals, now_ts, 10**6 + u)]
+        after = [
+            e
+            for u, uid in enumerate(members[n_members // 2 :])
+            for e in rb.user_events(rng, uid, by_vertical, verticals, now_ts, 10**6 + u)
+        ]
         for k in range(5):
             a = rng.choice(docs)
-            after.append({"id": f"grp-{k}", "type": "delivered", "group_id": "g500", "asset_id": a["id"],
-                          "channel": CHANNEL, "ts": to_iso(now - timedelta(days=k + 1))})
+            after.append(
+                {
+                    "id": f"grp-{k}",
+                    "type": "delivered",
+                    "group_id": "g500",
+                    "asset_id": a["id"],
+                    "channel": CHANNEL,
+                    "ts": to_iso(now - timedelta(days=k + 1)),
+                }
+            )
         started = time.perf_counter()
         assert not events.ingest(hub, after).rejected
         ingest_s = time.perf_counter() - started
@@ -86,11 +100,20 @@ def run(data_dir: Path, n_assets: int, n_members: int, requests: int) -> dict[st
     finally:
         hub.close()
     arr = np.asarray(times)
-    return {"members": n_members, "assets": n_assets, "requests": requests, "channel": CHANNEL, "n": 3,
-            "p50_ms": round(float(np.percentile(arr, 50)), 3), "p99_ms": round(float(np.percentile(arr, 99)), 3),
-            "mean_ms": round(statistics.mean(times), 3), "responses_without_picks": empty,
-            "join_500_s": round(join_s, 3), "member_events_after_join": len(after),
-            "ingest_after_join_s": round(ingest_s, 3)}
+    return {
+        "members": n_members,
+        "assets": n_assets,
+        "requests": requests,
+        "channel": CHANNEL,
+        "n": 3,
+        "p50_ms": round(float(np.percentile(arr, 50)), 3),
+        "p99_ms": round(float(np.percentile(arr, 99)), 3),
+        "mean_ms": round(statistics.mean(times), 3),
+        "responses_without_picks": empty,
+        "join_500_s": round(join_s, 3),
+        "member_events_after_join": len(after),
+        "ingest_after_join_s": round(ingest_s, 3),
+    }
 
 
 def main() -> None:

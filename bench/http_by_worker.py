@@ -51,19 +51,28 @@ async def _client(port: int, paths: list[str], deadline: float, out: dict[str, A
 
 async def _load(port: int, server_pid: int, users: int, concurrency: int, seconds: float) -> dict[str, Any]:
     rng = random.Random(9)
-    paths = [f"/v1/recommendations/users/bu{rng.randrange(users):06d}?channel={bench.CHANNEL}&n=3" for _ in range(20000)]
+    paths = [
+        f"/v1/recommendations/users/bu{rng.randrange(users):06d}?channel={bench.CHANNEL}&n=3" for _ in range(20000)
+    ]
     warm = asyncio.Event()
     warm.set()
-    await asyncio.gather(*(_client(port, paths[k::concurrency], time.perf_counter() + 3, {"lat": [], "wrong": 0}, warm)
-                           for k in range(concurrency)))
+    await asyncio.gather(
+        *(
+            _client(port, paths[k::concurrency], time.perf_counter() + 3, {"lat": [], "wrong": 0}, warm)
+            for k in range(concurrency)
+        )
+    )
     go = asyncio.Event()
     conns: list[dict[str, Any]] = [{"lat": [], "wrong": 0} for _ in range(concurrency)]
     deadline = time.perf_counter() + 0.5 + seconds
-    tasks = [asyncio.create_task(_client(port, paths[k::concurrency][::-1], deadline, conns[k], go))
-             for k in range(concurrency)]
+    tasks = [
+        asyncio.create_task(_client(port, paths[k::concurrency][::-1], deadline, conns[k], go))
+        for k in range(concurrency)
+    ]
     await asyncio.sleep(0.5)  # every connection open (and handed over, if it is) before the clock starts
-    ss = subprocess.run(["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
-                        capture_output=True, text=True).stdout
+    ss = subprocess.run(
+        ["ss", "-tnpH", "state", "established", f"( sport = :{port} )"], capture_output=True, text=True
+    ).stdout
     owner = {int(m.group(1)): int(m.group(2)) for m in re.finditer(r":(\d+)\s+users:.*?pid=(\d+)", ss)}
     cpu0 = bench.process_cpu_s(server_pid)
     go.set()
@@ -77,15 +86,24 @@ async def _load(port: int, server_pid: int, users: int, concurrency: int, second
         held[pid] += 1
     everything = [x for c in conns for x in c["lat"]]
     return {
-        "requests": len(everything), "requests_per_s": round(len(everything) / seconds, 1),
-        "p50_ms": _pct(everything, 50), "p99_ms": _pct(everything, 99),
+        "requests": len(everything),
+        "requests_per_s": round(len(everything) / seconds, 1),
+        "p50_ms": _pct(everything, 50),
+        "p99_ms": _pct(everything, 99),
         "answers_for_another_user": sum(c["wrong"] for c in conns),
-        "workers": {pid: {"connections": held[pid], "requests": len(lat), "p50_ms": _pct(lat, 50),
-                          "p99_ms": _pct(lat, 99),
-                          "cpu_ms_per_request": round((cpu1.get(pid, 0) - cpu0.get(pid, 0)) * 1000 / len(lat), 3)}
-                    for pid, lat in sorted(by_worker.items())},
-        "connections_p10_p50_p90_ms": sorted((_pct(c["lat"], 10), _pct(c["lat"], 50), _pct(c["lat"], 90))
-                                             for c in conns),
+        "workers": {
+            pid: {
+                "connections": held[pid],
+                "requests": len(lat),
+                "p50_ms": _pct(lat, 50),
+                "p99_ms": _pct(lat, 99),
+                "cpu_ms_per_request": round((cpu1.get(pid, 0) - cpu0.get(pid, 0)) * 1000 / len(lat), 3),
+            }
+            for pid, lat in sorted(by_worker.items())
+        },
+        "connections_p10_p50_p90_ms": sorted(
+            (_pct(c["lat"], 10), _pct(c["lat"], 50), _pct(c["lat"], 90)) for c in conns
+        ),
     }
 
 
@@ -105,11 +123,27 @@ def main() -> None:
     out = args.data_dir / "http-by-worker.json"
     with bench.serving(args.data_dir, args.workers) as (port, server):
         bench.wait_warm(port, server, args.workers)
-        subprocess.run([sys.executable, __file__, "_load", str(port), str(server.pid), str(meta["users"]),
-                        str(args.concurrency), str(args.seconds), str(out)],
-                       env={**os.environ, "PYTHONPATH": str(bench.ROOT)}, check=True, timeout=args.seconds + 120)
-    print(json.dumps({"workers_started": args.workers, "concurrency": args.concurrency,
-                      **json.loads(out.read_text())}, indent=1))
+        subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "_load",
+                str(port),
+                str(server.pid),
+                str(meta["users"]),
+                str(args.concurrency),
+                str(args.seconds),
+                str(out),
+            ],
+            env={**os.environ, "PYTHONPATH": str(bench.ROOT)},
+            check=True,
+            timeout=args.seconds + 120,
+        )
+    print(
+        json.dumps(
+            {"workers_started": args.workers, "concurrency": args.concurrency, **json.loads(out.read_text())}, indent=1
+        )
+    )
 
 
 if __name__ == "__main__":

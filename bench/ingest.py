@@ -36,8 +36,19 @@ from contenthub.recommend import events
 from contenthub.timeutil import to_iso, utcnow
 
 CHANNELS = ["wecom_1v1", "mp_subscription", "wecom_group"]
-SQLITE_WRITES = ("put_doc", "put_docs_atomic", "delete_doc", "put_assets", "put_vectors", "put_media_file",
-                 "add_events", "reassign_events", "delete_events", "add_to_counters", "delete_counters")
+SQLITE_WRITES = (
+    "put_doc",
+    "put_docs_atomic",
+    "delete_doc",
+    "put_assets",
+    "put_vectors",
+    "put_media_file",
+    "add_events",
+    "reassign_events",
+    "delete_events",
+    "add_to_counters",
+    "delete_counters",
+)
 
 
 def use_writer_thread(store: Any) -> None:
@@ -46,7 +57,8 @@ def use_writer_thread(store: Any) -> None:
     takes the store's own lock and lock file as before (uncontended in this process, still needed between
     processes), so what is measured is the thread hand-off against writing on the caller's thread."""
     tasks: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any], queue.SimpleQueue[Any]]] = (
-        queue.SimpleQueue())
+        queue.SimpleQueue()
+    )
 
     def run() -> None:
         while True:
@@ -69,6 +81,7 @@ def use_writer_thread(store: Any) -> None:
             if ok:
                 return value
             raise value
+
         return call
 
     for name in SQLITE_WRITES:
@@ -86,16 +99,36 @@ def main() -> None:
     rng = random.Random(9)
     now = utcnow()
     stamp = to_iso(now)
-    assets = [{"id": f"ia{i}", "title": f"素材 {i}", "status": "approved", "kind": "article", "content_type": "educational",
-               "scenes": ["education"], "channels": CHANNELS, "tags": [f"t{i % 20}"], "created_at": stamp,
-               "updated_at": stamp} for i in range(a.assets)]
+    assets = [
+        {
+            "id": f"ia{i}",
+            "title": f"素材 {i}",
+            "status": "approved",
+            "kind": "article",
+            "content_type": "educational",
+            "scenes": ["education"],
+            "channels": CHANNELS,
+            "tags": [f"t{i % 20}"],
+            "created_at": stamp,
+            "updated_at": stamp,
+        }
+        for i in range(a.assets)
+    ]
     evs = []
     for k in range(a.events):
         at = now - timedelta(seconds=rng.uniform(60, 84 * 86400))
         etype = rng.choices(["delivered", "open", "click", "convert", "mute"], weights=[50, 25, 15, 5, 1])[0]
-        evs.append({"id": f"ie{k}", "type": etype, "user_id": f"iu{rng.randrange(a.users)}",
-                    "asset_id": f"ia{rng.randrange(a.assets)}", "channel": rng.choice(CHANNELS), "ts": to_iso(at),
-                    **({"value": round(rng.uniform(10, 300), 2)} if etype == "convert" else {})})
+        evs.append(
+            {
+                "id": f"ie{k}",
+                "type": etype,
+                "user_id": f"iu{rng.randrange(a.users)}",
+                "asset_id": f"ia{rng.randrange(a.assets)}",
+                "channel": rng.choice(CHANNELS),
+                "ts": to_iso(at),
+                **({"value": round(rng.uniform(10, 300), 2)} if etype == "convert" else {}),
+            }
+        )
     evs.sort(key=lambda e: e["ts"])
     with tempfile.TemporaryDirectory(prefix="ingest-bench-") as tmp:
         hub = open_hub(Settings(data_dir=Path(tmp), session_secret="bench", learn_every_events=0))
@@ -106,16 +139,29 @@ def main() -> None:
             accepted = 0
             wall, cpu = time.perf_counter(), time.process_time()
             for i in range(0, len(evs), a.batch):
-                accepted += events.ingest(hub, evs[i:i + a.batch]).accepted
+                accepted += events.ingest(hub, evs[i : i + a.batch]).accepted
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-            resend = events.ingest(hub, evs[:a.batch])
+            resend = events.ingest(hub, evs[: a.batch])
             stored = hub.store.count_events()
         finally:
             hub.close()
-    print(json.dumps({"bench": "ingest", "sqlite_writer": a.sqlite_writer, "events": a.events, "accepted": accepted, "stored": stored,
-                      "resend_duplicates": resend.duplicates, "resend_accepted": resend.accepted,
-                      "seconds": round(wall, 2), "events_per_s": round(accepted / wall),
-                      "events_per_cpu_s": round(accepted / cpu), "load_avg": round(os.getloadavg()[0], 1)}))
+    print(
+        json.dumps(
+            {
+                "bench": "ingest",
+                "sqlite_writer": a.sqlite_writer,
+                "events": a.events,
+                "accepted": accepted,
+                "stored": stored,
+                "resend_duplicates": resend.duplicates,
+                "resend_accepted": resend.accepted,
+                "seconds": round(wall, 2),
+                "events_per_s": round(accepted / wall),
+                "events_per_cpu_s": round(accepted / cpu),
+                "load_avg": round(os.getloadavg()[0], 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

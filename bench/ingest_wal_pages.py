@@ -28,7 +28,7 @@ def wal_pages(wal: Path) -> list[int]:
     """The page number of every frame in a WAL file (32-byte header, then 24-byte frame headers + pages)."""
     data = wal.read_bytes()
     page_size = struct.unpack(">I", data[8:12])[0]
-    return [struct.unpack(">I", data[off:off + 4])[0] for off in range(32, len(data) - 23, 24 + page_size)]
+    return [struct.unpack(">I", data[off : off + 4])[0] for off in range(32, len(data) - 23, 24 + page_size)]
 
 
 def main() -> None:
@@ -50,9 +50,18 @@ def main() -> None:
     finally:
         hub.close()
     by_tree = Counter(owner.get(p, "?") for p in set(pages))
-    print(json.dumps({"events_accepted": result.accepted, "wal_frames": len(pages), "distinct_pages": len(set(pages)),
-                      "frames_per_event": round(len(pages) / max(result.accepted, 1), 2),
-                      "pages_by_table_or_index": dict(by_tree.most_common())}, indent=1))
+    print(
+        json.dumps(
+            {
+                "events_accepted": result.accepted,
+                "wal_frames": len(pages),
+                "distinct_pages": len(set(pages)),
+                "frames_per_event": round(len(pages) / max(result.accepted, 1), 2),
+                "pages_by_table_or_index": dict(by_tree.most_common()),
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -66,8 +66,13 @@ def main() -> None:
     for spec in a.checkout:
         name, rest = spec.split("=", 1)
         path, data_dir = rest.rsplit(":", 1)
-        workers[name] = subprocess.Popen([sys.executable, "-c", WORKER, path, data_dir], stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE, text=True, cwd=path)
+        workers[name] = subprocess.Popen(
+            [sys.executable, "-c", WORKER, path, data_dir],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=path,
+        )
     try:
         for name, w in workers.items():
             assert w.stdout is not None
@@ -93,20 +98,37 @@ def main() -> None:
                 w.stdin.close()
             w.wait(timeout=60)
     base = next(iter(workers))
-    out: dict[str, Any] = {"rounds": a.rounds, "per_round": a.per_round, "n": 3, "channel": "wecom_1v1",
-                           "strategy": "default", "checkouts": {}}
-    stats = {name: {"p50_ms": float(np.percentile(t, 50)), "p99_ms": float(np.percentile(t, 99)),
-                    "mean_ms": float(np.mean(t)), "requests": len(t)} for name, t in times.items()}
+    out: dict[str, Any] = {
+        "rounds": a.rounds,
+        "per_round": a.per_round,
+        "n": 3,
+        "channel": "wecom_1v1",
+        "strategy": "default",
+        "checkouts": {},
+    }
+    stats = {
+        name: {
+            "p50_ms": float(np.percentile(t, 50)),
+            "p99_ms": float(np.percentile(t, 99)),
+            "mean_ms": float(np.mean(t)),
+            "requests": len(t),
+        }
+        for name, t in times.items()
+    }
     for name, st in stats.items():
-        out["checkouts"][name] = {**{k: round(v, 3) for k, v in st.items()},
-                                  f"p50_vs_{base}": round(st["p50_ms"] / stats[base]["p50_ms"], 3),
-                                  f"p99_vs_{base}": round(st["p99_ms"] / stats[base]["p99_ms"], 3)}
+        out["checkouts"][name] = {
+            **{k: round(v, 3) for k, v in st.items()},
+            f"p50_vs_{base}": round(st["p50_ms"] / stats[base]["p50_ms"], 3),
+            f"p99_vs_{base}": round(st["p99_ms"] / stats[base]["p99_ms"], 3),
+        }
         # the same ratio round by round (each round's p50 against the base's in that round): its median and
         # spread say how much of the overall ratio survives the machine's drift
         per_round = np.asarray(round_p50[name]) / np.asarray(round_p50[base])
         out["checkouts"][name][f"round_p50_vs_{base}"] = {
-            "median": round(float(np.median(per_round)), 3), "p10": round(float(np.percentile(per_round, 10)), 3),
-            "p90": round(float(np.percentile(per_round, 90)), 3)}
+            "median": round(float(np.median(per_round)), 3),
+            "p10": round(float(np.percentile(per_round, 10)), 3),
+            "p90": round(float(np.percentile(per_round, 90)), 3),
+        }
     print(json.dumps(out, indent=2))
 
 

@@ -47,7 +47,10 @@ from contenthub.library.models import Asset  # noqa: E402
 from contenthub.timeutil import to_iso, utcnow  # noqa: E402
 
 JOURNEY = {
-    "id": "bench", "name": "bench", "status": "active", "trigger": {"kind": "manual"},
+    "id": "bench",
+    "name": "bench",
+    "status": "active",
+    "trigger": {"kind": "manual"},
     "exit": [{"kind": "converted"}],
     "steps": [
         {"id": "first", "wait": {"days": 1}, "channel": "sms"},
@@ -71,28 +74,43 @@ def _rss_mb() -> float:
 def bench(users: int, advance: int, fetch: int, data_dir: Path, store_url: str = "") -> dict[str, Any]:
     import secrets
 
-    hub = open_hub(Settings(data_dir=data_dir, journeys_loop_seconds=0, store_url=store_url,
-                            es_index_prefix=f"bench-journeys-{secrets.token_hex(4)}"))
+    hub = open_hub(
+        Settings(
+            data_dir=data_dir,
+            journeys_loop_seconds=0,
+            store_url=store_url,
+            es_index_prefix=f"bench-journeys-{secrets.token_hex(4)}",
+        )
+    )
     try:
         j = service.save(hub, JourneyIn.model_validate(JOURNEY), "bench")
         start = utcnow() - timedelta(days=5)
         ids = [f"bu{i:07d}" for i in range(users)]
         # Events for 10% of users (a convert for 1%), so the exit check reads a real index.
         t = time.perf_counter()
-        rows = [{"id": f"be{i}", "type": "convert" if i % 10 == 0 else "open", "user_id": ids[i * 10 % users],
-                 "asset_id": None, "channel": "sms", "ts": to_iso(start + timedelta(hours=1)), "value": None}
-                for i in range(users // 10)]
+        rows = [
+            {
+                "id": f"be{i}",
+                "type": "convert" if i % 10 == 0 else "open",
+                "user_id": ids[i * 10 % users],
+                "asset_id": None,
+                "channel": "sms",
+                "ts": to_iso(start + timedelta(hours=1)),
+                "value": None,
+            }
+            for i in range(users // 10)
+        ]
         for i in range(0, len(rows), 50000):
-            hub.store.add_events(rows[i:i + 50000])
+            hub.store.add_events(rows[i : i + 50000])
         events_s = time.perf_counter() - t
 
         t, c = time.perf_counter(), time.process_time()
         due_ids, later_ids = ids[:advance], ids[advance:]
         for chunk in range(0, len(due_ids), 50000):
-            engine.enroll_many(hub, j, due_ids[chunk:chunk + 50000], now=start)
+            engine.enroll_many(hub, j, due_ids[chunk : chunk + 50000], now=start)
         if later_ids:  # in the journey too, but due a day later: they must not slow the due ones down
             for chunk in range(0, len(later_ids), 50000):
-                engine.enroll_many(hub, j, later_ids[chunk:chunk + 50000], now=start + timedelta(days=1))
+                engine.enroll_many(hub, j, later_ids[chunk : chunk + 50000], now=start + timedelta(days=1))
         enroll_s, enroll_cpu = time.perf_counter() - t, time.process_time() - c
 
         now = start + timedelta(days=1, minutes=1)
@@ -105,9 +123,21 @@ def bench(users: int, advance: int, fetch: int, data_dir: Path, store_url: str =
         fetch_out: dict[str, Any] = {}
         if fetch:
             stamp = to_iso(start - timedelta(days=30))
-            hub.store.put_assets([Asset(id=f"ba{i:04d}", title=f"bench {i}", kind="text_script", channels=["sms"],
-                                        tags=[f"t{i % 20}"], status="approved", created_at=stamp, updated_at=stamp,
-                                        ).model_dump(mode="json") for i in range(500)])
+            hub.store.put_assets(
+                [
+                    Asset(
+                        id=f"ba{i:04d}",
+                        title=f"bench {i}",
+                        kind="text_script",
+                        channels=["sms"],
+                        tags=[f"t{i % 20}"],
+                        status="approved",
+                        created_at=stamp,
+                        updated_at=stamp,
+                    ).model_dump(mode="json")
+                    for i in range(500)
+                ]
+            )
             hub.touch("assets")
             outbox.fetch_due(hub, "sms", limit=10, now=now)  # warm the catalog
             t, c = time.perf_counter(), time.process_time()
@@ -118,30 +148,50 @@ def bench(users: int, advance: int, fetch: int, data_dir: Path, store_url: str =
                     break
                 got += len(batch)
             fetch_s, fetch_cpu = time.perf_counter() - t, time.process_time() - c
-            fetch_out = {"sends": got, "seconds": round(fetch_s, 2), "cpu_seconds": round(fetch_cpu, 2),
-                         "sends_per_s": round(got / fetch_s, 1), "sends_per_cpu_s": round(got / fetch_cpu, 1),
-                         "assets": 500}
+            fetch_out = {
+                "sends": got,
+                "seconds": round(fetch_s, 2),
+                "cpu_seconds": round(fetch_cpu, 2),
+                "sends_per_s": round(got / fetch_s, 1),
+                "sends_per_cpu_s": round(got / fetch_cpu, 1),
+                "assets": 500,
+            }
         db = data_dir / "contenthub.db"
         size_mb = sum(p.stat().st_size for p in data_dir.glob("contenthub.db*")) / 1e6 if db.exists() else None
         rate = advance / advance_s
         out: dict[str, Any] = {
-            "bench": "journeys", "backend": hub.store.backend, "users_in_journeys": users,
-            "enroll": {"users": users, "seconds": round(enroll_s, 1), "cpu_seconds": round(enroll_cpu, 1),
-                       "users_per_s": round(users / enroll_s), "users_per_cpu_s": round(users / enroll_cpu)},
-            "advance": {"due_users": advance, "seconds": round(advance_s, 1), "cpu_seconds": round(advance_cpu, 1),
-                        "users_per_s": round(rate), "users_per_cpu_s": round(advance / advance_cpu),
-                        "exited_on_convert": exited, "sends_queued": res.sends_queued,
-                        "per_user_ms": round(1000 / rate, 3)},
+            "bench": "journeys",
+            "backend": hub.store.backend,
+            "users_in_journeys": users,
+            "enroll": {
+                "users": users,
+                "seconds": round(enroll_s, 1),
+                "cpu_seconds": round(enroll_cpu, 1),
+                "users_per_s": round(users / enroll_s),
+                "users_per_cpu_s": round(users / enroll_cpu),
+            },
+            "advance": {
+                "due_users": advance,
+                "seconds": round(advance_s, 1),
+                "cpu_seconds": round(advance_cpu, 1),
+                "users_per_s": round(rate),
+                "users_per_cpu_s": round(advance / advance_cpu),
+                "exited_on_convert": exited,
+                "sends_queued": res.sends_queued,
+                "per_user_ms": round(1000 / rate, 3),
+            },
             "fetch": fetch_out,
             "setup_events": {"events": len(rows), "seconds": round(events_s, 1)},
-            "db_mb": round(size_mb, 1) if size_mb else None, "peak_rss_mb": _rss_mb(),
+            "db_mb": round(size_mb, 1) if size_mb else None,
+            "peak_rss_mb": _rss_mb(),
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         }
         if advance < users:
             out["advance"]["extrapolated_seconds_for_all_users_due"] = round(users / rate, 1)
             out["advance"]["extrapolated_cpu_seconds_for_all_users_due"] = round(users * advance_cpu / advance, 1)
-            out["advance"]["note"] = (f"measured on {advance:,} due users with {users:,} in the journey; "
-                                      "time for all extrapolated linearly")
+            out["advance"]["note"] = (
+                f"measured on {advance:,} due users with {users:,} in the journey; time for all extrapolated linearly"
+            )
         return out
     finally:
         if hub.store.backend == "elasticsearch":

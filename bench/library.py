@@ -28,7 +28,18 @@ from contenthub.hub import open_hub  # noqa: E402
 from contenthub.library import search, service  # noqa: E402
 from contenthub.library.demo_corpus import generate_assets  # noqa: E402
 
-QUERIES = ["护眼", "直播 福利", "新人礼包", "咖啡 优惠券", "宝宝 辅食", "会员日", "双11", "猫粮 换粮", "健身 打卡", "售后 退换"]
+QUERIES = [
+    "护眼",
+    "直播 福利",
+    "新人礼包",
+    "咖啡 优惠券",
+    "宝宝 辅食",
+    "会员日",
+    "双11",
+    "猫粮 换粮",
+    "健身 打卡",
+    "售后 退换",
+]
 SCENES = [None, "education", "first_order", "holiday", "live_preview"]
 CHANNELS = [None, "wecom_group", "moments", "mp_subscription"]
 
@@ -56,26 +67,38 @@ def main() -> None:
         import_s = time.perf_counter() - t0
         t1 = time.perf_counter()
         rest = service.import_jsonl(hub, lines[args.import_n : args.search_n], "bench")
-        out["import"] = {"assets": rep.imported, "seconds": round(import_s, 2),
-                         "assets_per_s": round(rep.imported / import_s, 1), "errors": len(rep.errors)}
+        out["import"] = {
+            "assets": rep.imported,
+            "seconds": round(import_s, 2),
+            "assets_per_s": round(rep.imported / import_s, 1),
+            "errors": len(rep.errors),
+        }
         out["extra_import_seconds"] = round(time.perf_counter() - t1, 1)
         n_assets = args.import_n + rest.imported
     rng = random.Random(1)
     lat = []
     for _ in range(args.queries):
         req = search.SearchRequest(
-            q=rng.choice(QUERIES), mode="hybrid",
-            scenes=(s,) if (s := rng.choice(SCENES)) else (), channels=(c,) if (c := rng.choice(CHANNELS)) else (),
-            statuses=("approved",), limit=20,
+            q=rng.choice(QUERIES),
+            mode="hybrid",
+            scenes=(s,) if (s := rng.choice(SCENES)) else (),
+            channels=(c,) if (c := rng.choice(CHANNELS)) else (),
+            statuses=("approved",),
+            limit=20,
         )
         t = time.perf_counter()
         page = search.search(hub, req)
         lat.append((time.perf_counter() - t) * 1000)
         assert page.total >= 0
     lat.sort()
-    out["search"] = {"assets": n_assets, "queries": args.queries,
-                     "p50_ms": round(statistics.median(lat), 2), "p99_ms": round(lat[int(0.99 * (len(lat) - 1))], 2),
-                     "max_ms": round(lat[-1], 2), "note": "hybrid: trigram FTS + e5 query embedding + kNN + filters"}
+    out["search"] = {
+        "assets": n_assets,
+        "queries": args.queries,
+        "p50_ms": round(statistics.median(lat), 2),
+        "p99_ms": round(lat[int(0.99 * (len(lat) - 1))], 2),
+        "max_ms": round(lat[-1], 2),
+        "note": "hybrid: trigram FTS + e5 query embedding + kNN + filters",
+    }
     out["loadavg"] = os.getloadavg()
     print(json.dumps(out, ensure_ascii=False, indent=2))
 

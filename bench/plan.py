@@ -52,8 +52,13 @@ def service_bench(data_dir: str, n_audiences: int, week: date) -> dict[str, obje
             groups.upsert_group(hub, GroupIn(id=gid, name=f"测试群{i}", channel="wecom_group"))
             groups.change_members(hub, gid, MembershipChange(join=rng.sample(people, min(len(people), 80))))
         keys = ["all"] + [f"group:{g.id}" for g in groups.list_groups(hub, limit=1000)][: n_audiences - 1]
-        out: dict[str, object] = {"data_dir": data_dir, "week_start": week.isoformat(), "audiences": len(keys),
-                                  "channels": len(CHANNELS), "users": len(people)}
+        out: dict[str, object] = {
+            "data_dir": data_dir,
+            "week_start": week.isoformat(),
+            "audiences": len(keys),
+            "channels": len(CHANNELS),
+            "users": len(people),
+        }
         for label, action in (("cold", "plan"), ("warm", "replan")):
             began = time.perf_counter()
             plan = service.generate(hub, week, list(CHANNELS), keys, "bench", action=action)
@@ -69,6 +74,7 @@ def service_bench(data_dir: str, n_audiences: int, week: date) -> dict[str, obje
 
 def synthetic_picker(assets_per_type: int, calls: list[int]):
     """First asset of the type not yet used for the audience, scanning from an audience-specific offset."""
+
     def pick(request: PickRequest) -> Pick | None:
         calls[0] += 1
         start = hash((request.audience.key, request.channel)) % assets_per_type
@@ -77,6 +83,7 @@ def synthetic_picker(assets_per_type: int, calls: list[int]):
             if asset not in request.exclude_asset_ids:
                 return Pick(asset_id=asset, title=f"Asset {asset}", scene=request.scene, reason="synthetic")
         return None
+
     return pick
 
 
@@ -133,8 +140,9 @@ def main() -> None:
             "seconds_min": round(min(timings), 3),
             "slots": len(result.slots),
             "unmet": len(result.unmet),
-            "unmet_by_rule": dict(sorted({u.rule: sum(1 for v in result.unmet if v.rule == u.rule)
-                                          for u in result.unmet}.items())),
+            "unmet_by_rule": dict(
+                sorted({u.rule: sum(1 for v in result.unmet if v.rule == u.rule) for u in result.unmet}.items())
+            ),
             "picker_calls": calls[0],
             "export_ics_csv_seconds": round(export_seconds, 3),
             "ics_bytes": len(ics),

@@ -41,9 +41,12 @@ def plan_line(now: datetime) -> str:
     result = plan_week(week, default_rules(), [Audience()], None, dates_in_week(week), [], picker, not_before=now)
     days = Counter(s.start.astimezone(SH).strftime("%a %m-%d") for s in result.slots)
     first = min((s.start for s in result.slots), default=None)
-    return (f"now {now:%a %Y-%m-%d %H:%M} Beijing → week {week.isoformat()}: {len(result.slots)} slots, "
-            f"first {first.astimezone(SH):%a %H:%M}" if first else "no slot") + \
-        f", by day {dict(days)}, none before now: {all(s.start >= now for s in result.slots)}"
+    return (
+        f"now {now:%a %Y-%m-%d %H:%M} Beijing → week {week.isoformat()}: {len(result.slots)} slots, "
+        f"first {first.astimezone(SH):%a %H:%M}"
+        if first
+        else "no slot"
+    ) + f", by day {dict(days)}, none before now: {all(s.start >= now for s in result.slots)}"
 
 
 def holiday_week(day: date) -> str:
@@ -57,11 +60,33 @@ def override_record() -> dict[str, object]:
     hub = open_hub(Settings(data_dir=root / "data"))
     try:
         clock.pin(hub, datetime(2026, 12, 6, 15, tzinfo=SH))
-        lines = [json.dumps({"id": f"a{i}", "title": f"护眼小课堂第{i}期", "kind": "article", "status": "approved",
-                             "content_type": kind, "channels": ["mp_subscription", "app_push"]}, ensure_ascii=False)
-                 for i, kind in enumerate(["educational", "practical", "entertainment", "interactive"] * 2)]
-        lines.append(json.dumps({"id": "w1", "title": "企微一对一专属话术", "kind": "text_script", "status": "approved",
-                                 "content_type": "practical", "channels": ["wecom_1v1"]}, ensure_ascii=False))
+        lines = [
+            json.dumps(
+                {
+                    "id": f"a{i}",
+                    "title": f"护眼小课堂第{i}期",
+                    "kind": "article",
+                    "status": "approved",
+                    "content_type": kind,
+                    "channels": ["mp_subscription", "app_push"],
+                },
+                ensure_ascii=False,
+            )
+            for i, kind in enumerate(["educational", "practical", "entertainment", "interactive"] * 2)
+        ]
+        lines.append(
+            json.dumps(
+                {
+                    "id": "w1",
+                    "title": "企微一对一专属话术",
+                    "kind": "text_script",
+                    "status": "approved",
+                    "content_type": "practical",
+                    "channels": ["wecom_1v1"],
+                },
+                ensure_ascii=False,
+            )
+        )
         library.import_jsonl(hub, lines, "editor-li")
         now = clock.current(hub)
         plan = service.generate(hub, date(2026, 12, 7), ["mp_subscription"], ["all"], "editor-li", now=now)
@@ -71,12 +96,21 @@ def override_record() -> dict[str, object]:
             refused = None
         except ConflictError as exc:
             refused = exc.message
-        change = editing.edit_slot(hub, plan.week_start, slot.id, SlotPatch(
-            asset_id="w1", override_channel=True, override_reason="活动方要求订阅号同步推送一对一话术"),
-            "editor-li", now, "zh")
+        change = editing.edit_slot(
+            hub,
+            plan.week_start,
+            slot.id,
+            SlotPatch(asset_id="w1", override_channel=True, override_reason="活动方要求订阅号同步推送一对一话术"),
+            "editor-li",
+            now,
+            "zh",
+        )
         assert change.slot is not None
-        return {"refused_409": refused, "override": change.slot.overrides[0].model_dump(),
-                "edit_note": change.slot.edits[-1]}
+        return {
+            "refused_409": refused,
+            "override": change.slot.overrides[0].model_dump(),
+            "edit_note": change.slot.edits[-1],
+        }
     finally:
         hub.close()
         shutil.rmtree(root, ignore_errors=True)

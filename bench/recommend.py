@@ -103,8 +103,14 @@ def settings_for(data_dir: Path) -> Settings:
     the bench measures the recommender, not the limiter (which would answer 429 past 6,000/min). The
     learning job is off: it is a separate job (``contenthub strategies learn``), and a background fit in the
     middle of a timed phase would measure the box, not the serving path."""
-    return Settings(data_dir=data_dir, bootstrap_admin_key=ADMIN_KEY, session_secret="bench", phone_salt="bench",
-                    rate_limit_per_minute=10**9, learn_every_events=0)
+    return Settings(
+        data_dir=data_dir,
+        bootstrap_admin_key=ADMIN_KEY,
+        session_secret="bench",
+        phone_salt="bench",
+        rate_limit_per_minute=10**9,
+        learn_every_events=0,
+    )
 
 
 # --- data ---------------------------------------------------------------------------------------
@@ -120,10 +126,20 @@ def load_assets(hub: Hub, n: int, seed: int = 1) -> list[dict[str, Any]]:
     for i, a in enumerate(generate_assets(n)):
         created = to_iso(now - timedelta(days=float(rng.uniform(0, 180))))
         fields = {k: v for k, v in a.items() if k in Asset.model_fields}
-        docs.append(Asset(**{**fields, "id": f"b{i:05d}", "status": "approved", "created_at": created,
-                              "updated_at": created, "created_by": "bench"}).model_dump())
+        docs.append(
+            Asset(
+                **{
+                    **fields,
+                    "id": f"b{i:05d}",
+                    "status": "approved",
+                    "created_at": created,
+                    "updated_at": created,
+                    "created_by": "bench",
+                }
+            ).model_dump()
+        )
     for i in range(0, n, 2000):
-        hub.store.put_assets(docs[i:i + 2000])
+        hub.store.put_assets(docs[i : i + 2000])
     vecs = rng.standard_normal((n, DIM)).astype(np.float32)
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
     hub.store.put_vectors(model_id_for(hub.settings.model_path), {d["id"]: v for d, v in zip(docs, vecs, strict=True)})
@@ -131,8 +147,14 @@ def load_assets(hub: Hub, n: int, seed: int = 1) -> list[dict[str, Any]]:
     return [{**d, "vertical": a.get("vertical")} for d, a in zip(docs, generate_assets(n), strict=True)]
 
 
-def user_events(rng: random.Random, uid: str, by_vertical: dict[str, list[dict[str, Any]]], verticals: list[str],
-                now_ts: float, serial: int) -> list[dict[str, Any]]:
+def user_events(
+    rng: random.Random,
+    uid: str,
+    by_vertical: dict[str, list[dict[str, Any]]],
+    verticals: list[str],
+    now_ts: float,
+    serial: int,
+) -> list[dict[str, Any]]:
     """4–16 events of one user on assets of their preferred verticals."""
     prefs = rng.sample(verticals, rng.choice((2, 3)))
     out = []
@@ -145,8 +167,15 @@ def user_events(rng: random.Random, uid: str, by_vertical: dict[str, list[dict[s
         r = rng.random()
         etype = "open" if r < 0.45 else "click" if r < 0.8 else "convert" if r < 0.9 else "mute" if r < 0.93 else None
         if etype:
-            out.append({**base, "id": f"e{serial}-{k}x", "type": etype, "ts": ts + 60,
-                        **({"value": round(rng.uniform(20, 300), 2)} if etype == "convert" else {})})
+            out.append(
+                {
+                    **base,
+                    "id": f"e{serial}-{k}x",
+                    "type": etype,
+                    "ts": ts + 60,
+                    **({"value": round(rng.uniform(20, 300), 2)} if etype == "convert" else {}),
+                }
+            )
     for e in out:
         e["ts"] = to_iso(datetime.fromtimestamp(e["ts"], UTC))
     return out
@@ -194,10 +223,15 @@ def build(data_dir: Path, n_assets: int, n_users: int) -> dict[str, Any]:
         catalog_s = time.perf_counter() - started
     finally:
         hub.close()
-    meta = {**want, "events": accepted, "events_sent": sent, "assets_load_s": round(assets_s, 1),
-            "initial_ingest_s": round(load_s, 1),
-            "initial_ingest_events_per_s_incl_user_creation": round(accepted / load_s),
-            "catalog_build_s": round(catalog_s, 2)}
+    meta = {
+        **want,
+        "events": accepted,
+        "events_sent": sent,
+        "assets_load_s": round(assets_s, 1),
+        "initial_ingest_s": round(load_s, 1),
+        "initial_ingest_events_per_s_incl_user_creation": round(accepted / load_s),
+        "catalog_build_s": round(catalog_s, 2),
+    }
     meta_path.write_text(json.dumps(meta))
     return {**meta, "reused": False}
 
@@ -232,9 +266,17 @@ def in_process(data_dir: Path, n_users: int, requests: int) -> dict[str, Any]:
             empty += not rec.picks
     finally:
         hub.close()
-    return {"requests": requests, "p50_ms": round(pct(times, 50), 3), "p99_ms": round(pct(times, 99), 3),
-            "mean_ms": round(statistics.mean(times), 3), "max_ms": round(max(times), 2),
-            "responses_without_picks": empty, "catalog_warm_s": round(warm_s, 2), "n": 3, "channel": CHANNEL}
+    return {
+        "requests": requests,
+        "p50_ms": round(pct(times, 50), 3),
+        "p99_ms": round(pct(times, 99), 3),
+        "mean_ms": round(statistics.mean(times), 3),
+        "max_ms": round(max(times), 2),
+        "responses_without_picks": empty,
+        "catalog_warm_s": round(warm_s, 2),
+        "n": 3,
+        "channel": CHANNEL,
+    }
 
 
 # --- HTTP -----------------------------------------------------------------------------------------
@@ -248,17 +290,25 @@ def free_port() -> int:
 
 def server_env(data_dir: Path) -> dict[str, str]:
     """``settings_for`` as the environment of ``contenthub serve``."""
-    return {**os.environ, "PYTHONPATH": str(ROOT), "CONTENTHUB_DATA_DIR": str(data_dir),
-            "CONTENTHUB_BOOTSTRAP_ADMIN_KEY": ADMIN_KEY, "CONTENTHUB_SESSION_SECRET": "bench",
-            "CONTENTHUB_PHONE_SALT": "bench", "CONTENTHUB_RATE_LIMIT_PER_MINUTE": str(10**9),
-            "CONTENTHUB_LEARN_EVERY_EVENTS": "0"}
+    return {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "CONTENTHUB_DATA_DIR": str(data_dir),
+        "CONTENTHUB_BOOTSTRAP_ADMIN_KEY": ADMIN_KEY,
+        "CONTENTHUB_SESSION_SECRET": "bench",
+        "CONTENTHUB_PHONE_SALT": "bench",
+        "CONTENTHUB_RATE_LIMIT_PER_MINUTE": str(10**9),
+        "CONTENTHUB_LEARN_EVERY_EVENTS": "0",
+    }
 
 
 def _get(port: int, path: str, timeout: float) -> int:
     """One request on a fresh connection; the status code."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {ADMIN_KEY}\r\n"
-                     "Connection: close\r\n\r\n".encode())
+        sock.sendall(
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {ADMIN_KEY}\r\n"
+            "Connection: close\r\n\r\n".encode()
+        )
         head = b""
         while b"\r\n" not in head:
             chunk = sock.recv(65536)
@@ -294,8 +344,9 @@ def wait_warm(port: int, server: subprocess.Popen[bytes], workers: int, timeout:
     return time.time() - started
 
 
-async def keepalive_get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str,
-                        path: str) -> tuple[int, bytes]:
+async def keepalive_get(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, path: str
+) -> tuple[int, bytes]:
     """One GET on an open keep-alive connection, as the bench's admin: (status, body)."""
     writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {ADMIN_KEY}\r\n\r\n".encode())
     head = await reader.readuntil(b"\r\n\r\n")
@@ -306,8 +357,15 @@ async def keepalive_get(reader: asyncio.StreamReader, writer: asyncio.StreamWrit
     return int(head[9:12]), await reader.readexactly(length)
 
 
-async def _client(host: str, port: int, paths: list[str], deadline: float, lat: list[float], status: dict[int, int],
-                  start_evt: asyncio.Event) -> None:
+async def _client(
+    host: str,
+    port: int,
+    paths: list[str],
+    deadline: float,
+    lat: list[float],
+    status: dict[int, int],
+    start_evt: asyncio.Event,
+) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     await start_evt.wait()
     i = 0
@@ -347,19 +405,32 @@ def tree_cpu_s(pid: int) -> float:
     return sum(process_cpu_s(pid).values())
 
 
-async def _load(host: str, port: int, paths: list[str], concurrency: int, seconds: float, warmup: float,
-                server_pid: int | None = None) -> dict[str, Any]:
+async def _load(
+    host: str,
+    port: int,
+    paths: list[str],
+    concurrency: int,
+    seconds: float,
+    warmup: float,
+    server_pid: int | None = None,
+) -> dict[str, Any]:
     """Warm up, then run ``concurrency`` clients for ``seconds``; requests still in flight at the end
     are cancelled and not counted."""
     go = asyncio.Event()
     go.set()
-    await asyncio.gather(*(_client(host, port, paths[k::concurrency], time.perf_counter() + warmup, [], {}, go)
-                           for k in range(concurrency)))
+    await asyncio.gather(
+        *(
+            _client(host, port, paths[k::concurrency], time.perf_counter() + warmup, [], {}, go)
+            for k in range(concurrency)
+        )
+    )
     lat: list[float] = []
     status: dict[int, int] = {}
     go = asyncio.Event()
-    tasks = [asyncio.create_task(_client(host, port, paths[k::concurrency][::-1], float("inf"), lat, status, go))
-             for k in range(concurrency)]
+    tasks = [
+        asyncio.create_task(_client(host, port, paths[k::concurrency][::-1], float("inf"), lat, status, go))
+        for k in range(concurrency)
+    ]
     await asyncio.sleep(0.5)  # all connections open before the clock starts
     cpu0 = tree_cpu_s(server_pid) if server_pid else 0.0
     own0 = time.process_time()
@@ -372,11 +443,17 @@ async def _load(host: str, port: int, paths: list[str], concurrency: int, second
     for t in tasks:
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    return {"requests": len(lat), "seconds": round(elapsed, 2), "requests_per_s": round(len(lat) / elapsed, 1),
-            "p50_ms": round(pct(lat, 50), 2), "p99_ms": round(pct(lat, 99), 2), "status": status,
-            "server_cpu_ms_per_request": round(cpu * 1000 / max(len(lat), 1), 3) if cpu is not None else None,
-            "server_cpu_cores": round(cpu / elapsed, 2) if cpu is not None else None,
-            "load_generator_cpu_cores": round(own / elapsed, 2)}
+    return {
+        "requests": len(lat),
+        "seconds": round(elapsed, 2),
+        "requests_per_s": round(len(lat) / elapsed, 1),
+        "p50_ms": round(pct(lat, 50), 2),
+        "p99_ms": round(pct(lat, 99), 2),
+        "status": status,
+        "server_cpu_ms_per_request": round(cpu * 1000 / max(len(lat), 1), 3) if cpu is not None else None,
+        "server_cpu_cores": round(cpu / elapsed, 2) if cpu is not None else None,
+        "load_generator_cpu_cores": round(own / elapsed, 2),
+    }
 
 
 def load_main(port: int, n_users: int, concurrency: int, seconds: float, out: Path, server_pid: int | None) -> None:
@@ -394,12 +471,24 @@ def serving(data_dir: Path, workers: int) -> Iterator[tuple[int, subprocess.Pope
     """``contenthub serve`` (the command operators run) on a free loopback port until the block ends:
     (port, server process)."""
     port = free_port()
-    argv = [sys.executable, "-m", "contenthub.cli", "serve", "--data-dir", str(data_dir), "--port", str(port),
-            "--workers", str(workers), "--no-access-log"]
+    argv = [
+        sys.executable,
+        "-m",
+        "contenthub.cli",
+        "serve",
+        "--data-dir",
+        str(data_dir),
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+    ]
     log_path = data_dir / "http-server.log"
     with open(log_path, "wb") as log:
-        server = subprocess.Popen(argv, env=server_env(data_dir), stdout=log, stderr=subprocess.STDOUT,
-                                  start_new_session=True)
+        server = subprocess.Popen(
+            argv, env=server_env(data_dir), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         deadline = time.time() + 300
         while time.time() < deadline:
@@ -427,13 +516,36 @@ def http(data_dir: Path, n_users: int, concurrency: int, seconds: float, workers
         out = data_dir / "http-result.json"
         out.unlink(missing_ok=True)
         load_env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        subprocess.run([sys.executable, __file__, "_load", "--port", str(port), "--users", str(n_users),
-                        "--concurrency", str(concurrency), "--seconds", str(seconds), "--out", str(out),
-                        "--server-pid", str(server.pid)],
-                       env=load_env, check=True, timeout=seconds + 120)
+        subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "_load",
+                "--port",
+                str(port),
+                "--users",
+                str(n_users),
+                "--concurrency",
+                str(concurrency),
+                "--seconds",
+                str(seconds),
+                "--out",
+                str(out),
+                "--server-pid",
+                str(server.pid),
+            ],
+            env=load_env,
+            check=True,
+            timeout=seconds + 120,
+        )
         res = json.loads(out.read_text())
-    return {**res, "concurrency": concurrency, "n": 3, "warm_up_s": round(warm_s, 1),
-            "server": f"contenthub serve --workers {workers} --no-access-log (uvicorn)"}
+    return {
+        **res,
+        "concurrency": concurrency,
+        "n": 3,
+        "warm_up_s": round(warm_s, 1),
+        "server": f"contenthub serve --workers {workers} --no-access-log (uvicorn)",
+    }
 
 
 # --- ingestion ------------------------------------------------------------------------------------
@@ -454,10 +566,17 @@ def event_batches(hub: Hub, n_users: int, n_events: int, batch: int, tag: str) -
         evs = []
         for k in range(b, min(b + batch, n_events)):
             a = docs[asset_ids[rng.randrange(len(asset_ids))]]
-            evs.append({"id": f"s{run}-{k}", "type": types[k % len(types)], "user_id": f"bu{rng.randrange(n_users):06d}",
-                        "asset_id": a["id"], "channel": a["channels"][0],
-                        "ts": to_iso(datetime.fromtimestamp(now_ts - rng.uniform(0, 7 * 86400), UTC)),
-                        **({"value": 99.0} if k % len(types) == 5 else {})})
+            evs.append(
+                {
+                    "id": f"s{run}-{k}",
+                    "type": types[k % len(types)],
+                    "user_id": f"bu{rng.randrange(n_users):06d}",
+                    "asset_id": a["id"],
+                    "channel": a["channels"][0],
+                    "ts": to_iso(datetime.fromtimestamp(now_ts - rng.uniform(0, 7 * 86400), UTC)),
+                    **({"value": 99.0} if k % len(types) == 5 else {}),
+                }
+            )
         batches.append(evs)
     return batches
 
@@ -487,19 +606,27 @@ def ingestion(data_dir: Path, n_users: int, n_events: int, batch: int = 10000) -
         resend = events.ingest(hub, batches[0])
     finally:
         hub.close()
-    return {"events_sent": n_events, "accepted": accepted, "stored_delta": after - before,
-            "lost": n_events - (after - before), "seconds": round(elapsed, 2),
-            "events_per_s": round(accepted / elapsed), "batch": batch,
-            # this process's CPU seconds (all its threads): on a shared box the wall-clock rate is bounded
-            # by the CPU share the process gets; events per CPU-second is what the code costs
-            "cpu_seconds": round(cpu, 2), "events_per_cpu_s": round(accepted / cpu),
-            "load_avg_before_after": [round(load_before[0], 2), round(load_after[0], 2)],
-            "click_counters_delta_equals_clicks_sent": clicks_after - clicks_before == sent_clicks,
-            "resend_first_batch": {"accepted": resend.accepted, "duplicates": resend.duplicates}}
+    return {
+        "events_sent": n_events,
+        "accepted": accepted,
+        "stored_delta": after - before,
+        "lost": n_events - (after - before),
+        "seconds": round(elapsed, 2),
+        "events_per_s": round(accepted / elapsed),
+        "batch": batch,
+        # this process's CPU seconds (all its threads): on a shared box the wall-clock rate is bounded
+        # by the CPU share the process gets; events per CPU-second is what the code costs
+        "cpu_seconds": round(cpu, 2),
+        "events_per_cpu_s": round(accepted / cpu),
+        "load_avg_before_after": [round(load_before[0], 2), round(load_after[0], 2)],
+        "click_counters_delta_equals_clicks_sent": clicks_after - clicks_before == sent_clicks,
+        "resend_first_batch": {"accepted": resend.accepted, "duplicates": resend.duplicates},
+    }
 
 
-def ingestion_http(data_dir: Path, n_users: int, n_events: int, workers: int, clients: int,
-                   batch: int = 10000) -> dict[str, Any]:
+def ingestion_http(
+    data_dir: Path, n_users: int, n_events: int, workers: int, clients: int, batch: int = 10000
+) -> dict[str, Any]:
     """Sustained ingestion through ``POST /v1/events`` on ``contenthub serve --workers`` — the batch
     endpoint as deployed: ``clients`` connections (threads of this process) each post their share of the
     batches one after another. Bodies are serialised before the clock starts; afterwards the stored count
@@ -541,15 +668,23 @@ def ingestion_http(data_dir: Path, n_users: int, n_events: int, workers: int, cl
         after, clicks_after = hub.store.count_events(), _clicks(hub)
     finally:
         hub.close()
-    return {"events_sent": n_events, "accepted": accepted, "stored_delta": after - before,
-            "lost": n_events - (after - before), "seconds": round(elapsed, 2),
-            "events_per_s": round(accepted / elapsed), "batch": batch, "clients": clients,
-            # the server's CPU (all workers): below the core count means the workers sat waiting
-            "server_cpu_cores": round(server_cpu / elapsed, 2), "server_events_per_cpu_s": round(accepted / server_cpu),
-            "server": f"contenthub serve --workers {workers} --no-access-log",
-            "load_avg_before_after": [round(load_before[0], 2), round(load_after[0], 2)],
-            "click_counters_delta_equals_clicks_sent": clicks_after - clicks_before == sent_clicks,
-            "resend_first_batch": {"accepted": resend["accepted"], "duplicates": resend["duplicates"]}}
+    return {
+        "events_sent": n_events,
+        "accepted": accepted,
+        "stored_delta": after - before,
+        "lost": n_events - (after - before),
+        "seconds": round(elapsed, 2),
+        "events_per_s": round(accepted / elapsed),
+        "batch": batch,
+        "clients": clients,
+        # the server's CPU (all workers): below the core count means the workers sat waiting
+        "server_cpu_cores": round(server_cpu / elapsed, 2),
+        "server_events_per_cpu_s": round(accepted / server_cpu),
+        "server": f"contenthub serve --workers {workers} --no-access-log",
+        "load_avg_before_after": [round(load_before[0], 2), round(load_after[0], 2)],
+        "click_counters_delta_equals_clicks_sent": clicks_after - clicks_before == sent_clicks,
+        "resend_first_batch": {"accepted": resend["accepted"], "duplicates": resend["duplicates"]},
+    }
 
 
 # --- batch ----------------------------------------------------------------------------------------
@@ -582,16 +717,26 @@ def batch_all(data_dir: Path, n_users: int) -> dict[str, Any]:
     finally:
         hub.close()
     scale = 1e6 / n_users
-    return {"users": n_users, "seconds": round(elapsed, 2), "cpu_seconds": round(cpu, 2), "users_with_a_pick": picked,
-            "users_per_s": round(n_users / elapsed), "parts_s": {k: round(v, 2) for k, v in parts.items()},
-            "seconds_for_1M_users_extrapolated": round(elapsed * scale, 1),
-            "cpu_seconds_for_1M_users_extrapolated": round(cpu * scale, 1),
-            "load_avg_start": [round(x, 2) for x in load_start], "load_avg_end": [round(x, 2) for x in load_end],
-            "note": f"measured on all {n_users} users; extrapolated to 1M ×{scale:g} (everything: the event scan "
-                    "grows with the log, and the matrices are scaled too); parts_s are wall seconds of parts that "
-                    "overlap (matrices and user documents while the log is read), so they do not add up to seconds; "
-                    "default strategy: the users ranking.explores picks take draws (one quality draw per 256 of them), the others rank by the posterior means",
-            "n": 1, "channel": CHANNEL, "threads": os.cpu_count(), "blas_threads": os.cpu_count()}
+    return {
+        "users": n_users,
+        "seconds": round(elapsed, 2),
+        "cpu_seconds": round(cpu, 2),
+        "users_with_a_pick": picked,
+        "users_per_s": round(n_users / elapsed),
+        "parts_s": {k: round(v, 2) for k, v in parts.items()},
+        "seconds_for_1M_users_extrapolated": round(elapsed * scale, 1),
+        "cpu_seconds_for_1M_users_extrapolated": round(cpu * scale, 1),
+        "load_avg_start": [round(x, 2) for x in load_start],
+        "load_avg_end": [round(x, 2) for x in load_end],
+        "note": f"measured on all {n_users} users; extrapolated to 1M ×{scale:g} (everything: the event scan "
+        "grows with the log, and the matrices are scaled too); parts_s are wall seconds of parts that "
+        "overlap (matrices and user documents while the log is read), so they do not add up to seconds; "
+        "default strategy: the users ranking.explores picks take draws (one quality draw per 256 of them), the others rank by the posterior means",
+        "n": 1,
+        "channel": CHANNEL,
+        "threads": os.cpu_count(),
+        "blas_threads": os.cpu_count(),
+    }
 
 
 def main() -> None:
@@ -615,15 +760,24 @@ def main() -> None:
     p.add_argument("--latency-requests", type=int, default=3000)
     p.add_argument("--http-seconds", type=float, default=20.0)
     p.add_argument("--concurrency", type=int, default=32)
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                   help="HTTP: `contenthub serve --workers` (server processes; default: one per core)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="HTTP: `contenthub serve --workers` (server processes; default: one per core)",
+    )
     p.add_argument("--ingest-events", type=int, default=200_000)
     p.add_argument("--ingest-clients", type=int, default=4, help="HTTP ingestion: concurrent posting clients")
     p.add_argument("--skip", default="", help="comma list of: inprocess,http,batch,ingest,ingest_http")
     a = p.parse_args()
     skip = set(filter(None, a.skip.split(",")))
-    out: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                                       "load_avg_start": [round(x, 2) for x in os.getloadavg()]}}
+    out: dict[str, Any] = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_avg_start": [round(x, 2) for x in os.getloadavg()],
+        }
+    }
     out["data"] = build(a.data_dir, a.assets, a.users)
     out["data"]["vectors"] = f"random unit vectors, {DIM}-d (bulk-loaded; not real embeddings)"
     if "inprocess" not in skip:
@@ -635,8 +789,9 @@ def main() -> None:
     if "ingest" not in skip:
         out["ingestion"] = probed(ingestion, a.data_dir, a.users, a.ingest_events)
     if "ingest_http" not in skip:
-        out["ingestion_http"] = probed(ingestion_http, a.data_dir, a.users, a.ingest_events, a.workers,
-                                       a.ingest_clients)
+        out["ingestion_http"] = probed(
+            ingestion_http, a.data_dir, a.users, a.ingest_events, a.workers, a.ingest_clients
+        )
     out["machine"]["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(out, indent=2, ensure_ascii=False))
 

@@ -92,8 +92,19 @@ def fill(hub: Hub, n: int, base: np.ndarray) -> float:
         batch = []
         for i, d in enumerate(docs[start : start + 1000], start=start):
             d = {k: v for k, v in d.items() if k not in ("vertical", "brand")}
-            batch.append({**d, "id": f"bench-{i:06d}", "status": "approved" if i % 10 else "draft", "created_at": now,
-                          "updated_at": now, "created_by": "bench", "updated_by": "bench", "version": 1, "body": d["body"]})
+            batch.append(
+                {
+                    **d,
+                    "id": f"bench-{i:06d}",
+                    "status": "approved" if i % 10 else "draft",
+                    "created_at": now,
+                    "updated_at": now,
+                    "created_by": "bench",
+                    "updated_by": "bench",
+                    "version": 1,
+                    "body": d["body"],
+                }
+            )
         hub.store.put_assets(batch)
         vecs = base[[i % len(base) for i in range(start, start + len(batch))]]
         vecs = vecs + rng.normal(0, 0.01, vecs.shape).astype(np.float32)
@@ -132,11 +143,19 @@ def latency(hub: Hub, rows: list[dict[str, Any]], n_queries: int) -> dict[str, A
 
     def pct(xs: list[float]) -> dict[str, float]:
         xs = sorted(xs)
-        return {"p50_ms": round(statistics.median(xs), 1), "p99_ms": round(xs[int(0.99 * (len(xs) - 1))], 1),
-                "max_ms": round(xs[-1], 1)}
+        return {
+            "p50_ms": round(statistics.median(xs), 1),
+            "p99_ms": round(xs[int(0.99 * (len(xs) - 1))], 1),
+            "max_ms": round(xs[-1], 1),
+        }
 
-    return {"queries": n_queries, **pct(lat), "encode": pct(enc), "after_encode": pct(rest),
-            "median_total": statistics.median(totals)}
+    return {
+        "queries": n_queries,
+        **pct(lat),
+        "encode": pct(enc),
+        "after_encode": pct(rest),
+        "median_total": statistics.median(totals),
+    }
 
 
 def ocr_throughput() -> dict[str, Any]:
@@ -155,9 +174,14 @@ def ocr_throughput() -> dict[str, Any]:
         text = ocr.read_text(path, "image/png")
         times.append(time.perf_counter() - t)
         found += all(line in text for line in lines)
-    return {"posters": len(posters), "size_px": "270x480", "seconds": round(sum(times), 2),
-            "posters_per_s": round(len(times) / sum(times), 2), "p50_s": round(statistics.median(times), 2),
-            "all_lines_read": f"{found}/{len(posters)}"}
+    return {
+        "posters": len(posters),
+        "size_px": "270x480",
+        "seconds": round(sum(times), 2),
+        "posters_per_s": round(len(times) / sum(times), 2),
+        "p50_s": round(statistics.median(times), 2),
+        "all_lines_read": f"{found}/{len(posters)}",
+    }
 
 
 def main() -> None:
@@ -170,9 +194,13 @@ def main() -> None:
     ap.add_argument("--calibrate", type=float, nargs="*", default=None)
     ap.add_argument("--skip-quality", action="store_true")
     ap.add_argument("--ocr", action="store_true", help="Also time OCR of the demo posters.")
-    ap.add_argument("--keep", type=Path, default=None,
-                    help="Keep the latency stores under this folder (Elasticsearch: indices bench-search-keep-N) and "
-                         "reuse them when they already hold N assets (loading 100k into Elasticsearch takes long).")
+    ap.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="Keep the latency stores under this folder (Elasticsearch: indices bench-search-keep-N) and "
+        "reuse them when they already hold N assets (loading 100k into Elasticsearch takes long).",
+    )
     ap.add_argument("--reuse-only", action="store_true", help="With --keep: measure only stores already fully loaded.")
     args = ap.parse_args()
     emb = load_embedder(args.model)
@@ -201,8 +229,12 @@ def main() -> None:
                 t = time.perf_counter()
                 search.warm_up(hub)
                 warm_s = time.perf_counter() - t
-                res[str(n)] = {"load_s": load_s, "reused": kept, "warm_up_s": round(warm_s, 2),
-                               **latency(hub, rows, args.queries)}
+                res[str(n)] = {
+                    "load_s": load_s,
+                    "reused": kept,
+                    "warm_up_s": round(warm_s, 2),
+                    **latency(hub, rows, args.queries),
+                }
                 print(json.dumps({store: {n: res[str(n)]}}), file=sys.stderr, flush=True)
             finally:
                 drop(hub, keep=args.keep is not None)

@@ -40,8 +40,14 @@ from sim_world import (
 )
 
 WINDOW_DAYS = 30
-ORACLES = {"knows_topic": "t", "knows_topic_appeal": "ta", "knows_topic_type": "tc", "knows_appeal": "a",
-           "knows_type": "c", "oracle": "tac"}
+ORACLES = {
+    "knows_topic": "t",
+    "knows_topic_appeal": "ta",
+    "knows_topic_type": "tc",
+    "knows_appeal": "a",
+    "knows_type": "c",
+    "oracle": "tac",
+}
 LEARNERS = ("random", "topic_thompson", "topic_greedy")
 
 
@@ -109,11 +115,24 @@ def main() -> None:
     ap.add_argument("--assets", type=int, default=250)
     args = ap.parse_args()
     seeds = list(range(args.seed_start, args.seed_start + args.seeds))
-    per_seed = {p: [round(play(s, p, args.strength, args.days, args.users, args.assets), 4) for s in seeds]
-                for p in (*LEARNERS, *ORACLES)}
+    per_seed = {
+        p: [round(play(s, p, args.strength, args.days, args.users, args.assets), 4) for s in seeds]
+        for p in (*LEARNERS, *ORACLES)
+    }
     ratio = {p: round(float(np.mean(np.array(v) / np.array(per_seed["random"]))), 3) for p, v in per_seed.items()}
-    print(json.dumps({"bench": "sim_headroom", "seeds": seeds, "days": f"11-{args.days}", "strength": args.strength,
-                      "clicks_per_send": per_seed, "ratio_to_random": ratio}, indent=1))
+    print(
+        json.dumps(
+            {
+                "bench": "sim_headroom",
+                "seeds": seeds,
+                "days": f"11-{args.days}",
+                "strength": args.strength,
+                "clicks_per_send": per_seed,
+                "ratio_to_random": ratio,
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

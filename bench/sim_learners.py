@@ -75,8 +75,9 @@ def play(seed: int, cfg: dict[str, Any], days: int, users: int, assets: int) -> 
         base = (clicks_t.sum() + 5.0) / (den_t.sum() + BRAND_PRIOR)
         pop_t = (clicks_t.sum(0) + BRAND_PRIOR * base) / (den_t.sum(0) + BRAND_PRIOR)
         pop_c = (clicks_c.sum(0) + BRAND_PRIOR * base) / (den_c.sum(0) + BRAND_PRIOR)
-        appeal = np.log((asset_clicks + APPEAL_STRENGTH * pop_t[world.topic]) / (asset_sends + APPEAL_STRENGTH)
-                        / pop_t[world.topic])
+        appeal = np.log(
+            (asset_clicks + APPEAL_STRENGTH * pop_t[world.topic]) / (asset_sends + APPEAL_STRENGTH) / pop_t[world.topic]
+        )
         opened: set[int] = set()
         for u in range(users):
             if state.unsubscribed[u]:
@@ -126,13 +127,20 @@ def main() -> None:
     ap.add_argument("--assets", type=int, default=250)
     args = ap.parse_args()
     seeds = list(range(args.seed_start, args.seed_start + args.seeds))
-    runs = {name: [play(s, cfg, args.days, args.users, args.assets) for s in seeds]
-            for name, cfg in {"random": {"mode": "random"}, **LEARNERS}.items()}
+    runs = {
+        name: [play(s, cfg, args.days, args.users, args.assets) for s in seeds]
+        for name, cfg in {"random": {"mode": "random"}, **LEARNERS}.items()
+    }
     rand = runs["random"]
-    out = {name: {"days_11_20": [round(r[0], 4) for r in v], "days_1_3": [round(r[1], 4) for r in v],
-                  "ratio_to_random_11_20": round(float(np.mean([r[0] / q[0] for r, q in zip(v, rand, strict=True)])), 3),
-                  "ratio_to_random_1_3": round(float(np.mean([r[1] / q[1] for r, q in zip(v, rand, strict=True)])), 3)}
-           for name, v in runs.items()}
+    out = {
+        name: {
+            "days_11_20": [round(r[0], 4) for r in v],
+            "days_1_3": [round(r[1], 4) for r in v],
+            "ratio_to_random_11_20": round(float(np.mean([r[0] / q[0] for r, q in zip(v, rand, strict=True)])), 3),
+            "ratio_to_random_1_3": round(float(np.mean([r[1] / q[1] for r, q in zip(v, rand, strict=True)])), 3),
+        }
+        for name, v in runs.items()
+    }
     print(json.dumps({"bench": "sim_learners", "seeds": seeds, "learners": out}, indent=1))
 
 

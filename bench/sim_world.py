@@ -43,72 +43,227 @@ STAGE_SHARE = (0.25, 0.35, 0.2, 0.2)
 
 # topic id, tag editors would use, vocabulary (nouns / phrases the texts are written from)
 TOPICS: list[tuple[str, str, list[str]]] = [
-    ("eye", "护眼", ["眼睛干涩", "蒸汽眼罩", "眼部按摩仪", "蓝光", "视力", "用眼疲劳", "热敷眼睛", "眼药水", "近视防控",
-                    "屏幕时间", "黑眼圈", "眼保健操"]),
-    ("pet", "宠物", ["猫粮", "猫砂", "铲屎官", "驱虫", "狗狗", "逗猫棒", "换毛季", "宠物疫苗", "猫主子", "猫抓板",
-                    "宠物洗澡", "冻干零食"]),
-    ("coffee", "咖啡", ["手冲咖啡", "咖啡豆", "拿铁", "挂耳咖啡", "烘焙度", "意式浓缩", "冷萃", "磨豆机", "拉花",
-                       "咖啡因", "美式", "咖啡风味"]),
-    ("skin", "护肤", ["保湿", "防晒", "精华液", "面膜", "敏感肌", "烟酰胺", "卸妆", "早C晚A", "屏障修护", "毛孔",
-                     "痘痘肌", "水乳"]),
-    ("baby", "母婴", ["宝宝", "奶粉", "辅食", "纸尿裤", "孕期", "母乳喂养", "早教", "湿疹", "睡眠训练", "坐月子",
-                     "婴儿车", "宝宝发烧"]),
-    ("fitness", "健身", ["减脂", "增肌", "跑步", "瑜伽", "蛋白粉", "深蹲", "体脂率", "拉伸", "燃脂", "HIIT",
-                        "健身房", "马甲线"]),
-    ("reading", "读书", ["书单", "阅读习惯", "长篇小说", "读书笔记", "作家", "电子书", "经典名著", "共读", "散文",
-                        "文学奖", "历史书", "睡前阅读"]),
-    ("home", "家居", ["收纳", "装修", "清洁", "香薰", "床品", "小户型", "绿植", "厨房", "断舍离", "软装",
-                     "沙发", "除螨"]),
+    (
+        "eye",
+        "护眼",
+        [
+            "眼睛干涩",
+            "蒸汽眼罩",
+            "眼部按摩仪",
+            "蓝光",
+            "视力",
+            "用眼疲劳",
+            "热敷眼睛",
+            "眼药水",
+            "近视防控",
+            "屏幕时间",
+            "黑眼圈",
+            "眼保健操",
+        ],
+    ),
+    (
+        "pet",
+        "宠物",
+        [
+            "猫粮",
+            "猫砂",
+            "铲屎官",
+            "驱虫",
+            "狗狗",
+            "逗猫棒",
+            "换毛季",
+            "宠物疫苗",
+            "猫主子",
+            "猫抓板",
+            "宠物洗澡",
+            "冻干零食",
+        ],
+    ),
+    (
+        "coffee",
+        "咖啡",
+        [
+            "手冲咖啡",
+            "咖啡豆",
+            "拿铁",
+            "挂耳咖啡",
+            "烘焙度",
+            "意式浓缩",
+            "冷萃",
+            "磨豆机",
+            "拉花",
+            "咖啡因",
+            "美式",
+            "咖啡风味",
+        ],
+    ),
+    (
+        "skin",
+        "护肤",
+        ["保湿", "防晒", "精华液", "面膜", "敏感肌", "烟酰胺", "卸妆", "早C晚A", "屏障修护", "毛孔", "痘痘肌", "水乳"],
+    ),
+    (
+        "baby",
+        "母婴",
+        [
+            "宝宝",
+            "奶粉",
+            "辅食",
+            "纸尿裤",
+            "孕期",
+            "母乳喂养",
+            "早教",
+            "湿疹",
+            "睡眠训练",
+            "坐月子",
+            "婴儿车",
+            "宝宝发烧",
+        ],
+    ),
+    (
+        "fitness",
+        "健身",
+        ["减脂", "增肌", "跑步", "瑜伽", "蛋白粉", "深蹲", "体脂率", "拉伸", "燃脂", "HIIT", "健身房", "马甲线"],
+    ),
+    (
+        "reading",
+        "读书",
+        [
+            "书单",
+            "阅读习惯",
+            "长篇小说",
+            "读书笔记",
+            "作家",
+            "电子书",
+            "经典名著",
+            "共读",
+            "散文",
+            "文学奖",
+            "历史书",
+            "睡前阅读",
+        ],
+    ),
+    (
+        "home",
+        "家居",
+        ["收纳", "装修", "清洁", "香薰", "床品", "小户型", "绿植", "厨房", "断舍离", "软装", "沙发", "除螨"],
+    ),
 ]
 
 # content type → (kinds, scenes, title templates, body sentences); {a}/{b} are topic words, {n}/{m} numbers
 TYPES: dict[str, dict[str, Any]] = {
     "educational": {
-        "kinds": ["article", "video", "audio"], "scenes": ["education"],
-        "titles": ["关于{a}的{n}个常见误区", "科普：{a}到底是怎么回事", "{a}和{b}，专家这样说", "一文讲清{a}的原理",
-                   "{a}冷门知识：很多人都理解错了"],
-        "body": ["很多人对{a}有误解，今天把背后的原理讲清楚。", "研究发现，{a}和{b}之间的关系比想象中更密切。",
-                 "这篇整理了关于{b}最常被问到的{n}个问题。", "看懂这些知识，再也不会被{a}的说法带偏。"],
+        "kinds": ["article", "video", "audio"],
+        "scenes": ["education"],
+        "titles": [
+            "关于{a}的{n}个常见误区",
+            "科普：{a}到底是怎么回事",
+            "{a}和{b}，专家这样说",
+            "一文讲清{a}的原理",
+            "{a}冷门知识：很多人都理解错了",
+        ],
+        "body": [
+            "很多人对{a}有误解，今天把背后的原理讲清楚。",
+            "研究发现，{a}和{b}之间的关系比想象中更密切。",
+            "这篇整理了关于{b}最常被问到的{n}个问题。",
+            "看懂这些知识，再也不会被{a}的说法带偏。",
+        ],
     },
     "practical": {
-        "kinds": ["article", "video", "poster", "file"], "scenes": ["tutorial"],
-        "titles": ["{a}实用技巧：{n}步搞定{b}", "{a}新手攻略，收藏这一篇就够了", "{b}怎么选？一张清单说明白",
-                   "手把手教你{a}", "{n}个{b}小妙招，亲测有效"],
-        "body": ["按照下面{n}个步骤操作，{a}其实很简单。", "第一步先准备好{b}，第二步注意细节，最后坚持。",
-                 "附上一份{a}清单，照着做就不会出错。", "这些{b}技巧适合新手，也适合想省时间的你。"],
+        "kinds": ["article", "video", "poster", "file"],
+        "scenes": ["tutorial"],
+        "titles": [
+            "{a}实用技巧：{n}步搞定{b}",
+            "{a}新手攻略，收藏这一篇就够了",
+            "{b}怎么选？一张清单说明白",
+            "手把手教你{a}",
+            "{n}个{b}小妙招，亲测有效",
+        ],
+        "body": [
+            "按照下面{n}个步骤操作，{a}其实很简单。",
+            "第一步先准备好{b}，第二步注意细节，最后坚持。",
+            "附上一份{a}清单，照着做就不会出错。",
+            "这些{b}技巧适合新手，也适合想省时间的你。",
+        ],
     },
     "entertainment": {
-        "kinds": ["video", "poster"], "scenes": ["seeding"],
-        "titles": ["笑死，{a}的日常", "{a}趣事合集，第{n}个太真实了", "当{a}遇上{b}", "{a}冷笑话，你听过几个",
-                   "关于{b}的那些好笑瞬间"],
-        "body": ["今天轻松一下，看看{a}的搞笑瞬间。", "网友分享的{b}趣事，每一个都很真实。",
-                 "{a}的世界总有意想不到的快乐。", "看完记得分享给同样喜欢{b}的朋友。"],
+        "kinds": ["video", "poster"],
+        "scenes": ["seeding"],
+        "titles": [
+            "笑死，{a}的日常",
+            "{a}趣事合集，第{n}个太真实了",
+            "当{a}遇上{b}",
+            "{a}冷笑话，你听过几个",
+            "关于{b}的那些好笑瞬间",
+        ],
+        "body": [
+            "今天轻松一下，看看{a}的搞笑瞬间。",
+            "网友分享的{b}趣事，每一个都很真实。",
+            "{a}的世界总有意想不到的快乐。",
+            "看完记得分享给同样喜欢{b}的朋友。",
+        ],
     },
     "interactive": {
-        "kinds": ["h5", "poster", "text_script"], "scenes": ["referral", "membership"],
-        "titles": ["投票：你更喜欢{a}还是{b}？", "打卡挑战：{n}天{a}", "评论区说说你的{a}故事", "有奖问答：{b}知多少",
-                   "来晒晒你的{a}"],
-        "body": ["参与投票说出你的选择，抽{n}位送出{b}。", "每天打卡记录你的{a}，坚持{n}天有惊喜。",
-                 "在评论区留言分享你和{b}的故事。", "答对{n}道题即可参与抽奖。"],
+        "kinds": ["h5", "poster", "text_script"],
+        "scenes": ["referral", "membership"],
+        "titles": [
+            "投票：你更喜欢{a}还是{b}？",
+            "打卡挑战：{n}天{a}",
+            "评论区说说你的{a}故事",
+            "有奖问答：{b}知多少",
+            "来晒晒你的{a}",
+        ],
+        "body": [
+            "参与投票说出你的选择，抽{n}位送出{b}。",
+            "每天打卡记录你的{a}，坚持{n}天有惊喜。",
+            "在评论区留言分享你和{b}的故事。",
+            "答对{n}道题即可参与抽奖。",
+        ],
     },
     "promotional": {
-        "kinds": ["coupon", "miniprogram_card", "poster", "text_script"], "scenes": ["first_order", "repurchase", "holiday"],
-        "titles": ["{a}限时{n}折", "{b}新品首发，领券立减{m}元", "会员专享：{a}第二件半价", "{b}爆款秒杀，仅限今天",
-                   "{a}囤货季，满{m}减{n}"],
-        "body": ["限时优惠，{a}直降{m}元，数量有限先到先得。", "点击领取{b}专属优惠券，下单立减。",
-                 "老客户回购{a}享受额外折扣。", "活动截止本周日，{b}好价不等人。"],
+        "kinds": ["coupon", "miniprogram_card", "poster", "text_script"],
+        "scenes": ["first_order", "repurchase", "holiday"],
+        "titles": [
+            "{a}限时{n}折",
+            "{b}新品首发，领券立减{m}元",
+            "会员专享：{a}第二件半价",
+            "{b}爆款秒杀，仅限今天",
+            "{a}囤货季，满{m}减{n}",
+        ],
+        "body": [
+            "限时优惠，{a}直降{m}元，数量有限先到先得。",
+            "点击领取{b}专属优惠券，下单立减。",
+            "老客户回购{a}享受额外折扣。",
+            "活动截止本周日，{b}好价不等人。",
+        ],
     },
     "brand_story": {
-        "kinds": ["article", "video"], "scenes": ["seeding", "onboarding"],
-        "titles": ["我们为什么坚持做{a}", "用户故事：{a}改变了我的生活", "幕后：一件{b}的诞生", "{n}年只做好{a}这件事",
-                   "创始人聊{b}"],
-        "body": ["这是一个关于{a}的真实故事。", "从第一件{b}开始，我们坚持了{n}年。",
-                 "一位老用户讲述她和{a}的故事。", "走进工厂，看看{b}是怎样做出来的。"],
+        "kinds": ["article", "video"],
+        "scenes": ["seeding", "onboarding"],
+        "titles": [
+            "我们为什么坚持做{a}",
+            "用户故事：{a}改变了我的生活",
+            "幕后：一件{b}的诞生",
+            "{n}年只做好{a}这件事",
+            "创始人聊{b}",
+        ],
+        "body": [
+            "这是一个关于{a}的真实故事。",
+            "从第一件{b}开始，我们坚持了{n}年。",
+            "一位老用户讲述她和{a}的故事。",
+            "走进工厂，看看{b}是怎样做出来的。",
+        ],
     },
 }
 TYPE_IDS = list(TYPES)
-GENERIC_TAGS = {"educational": "干货", "practical": "教程", "entertainment": "有趣", "interactive": "互动",
-                "promotional": "福利", "brand_story": "品牌"}
+GENERIC_TAGS = {
+    "educational": "干货",
+    "practical": "教程",
+    "entertainment": "有趣",
+    "interactive": "互动",
+    "promotional": "福利",
+    "brand_story": "品牌",
+}
 
 
 @dataclass
@@ -164,10 +319,19 @@ def make_world(seed: int, n_assets: int, n_users: int) -> World:
         channels = [CHANNEL] if on_channel[i] else []
         channels += [str(x) for x in rng.choice(OTHER_CHANNELS, int(rng.integers(1, 3)), replace=False)]
         scenes = [str(rng.choice(spec["scenes"]))]
-        assets.append({
-            "id": f"sim{i:04d}", "title": title, "body": "".join(sentences), "kind": str(rng.choice(spec["kinds"])),
-            "content_type": type_id, "scenes": scenes, "channels": channels, "tags": tags, "status": "approved",
-        })
+        assets.append(
+            {
+                "id": f"sim{i:04d}",
+                "title": title,
+                "body": "".join(sentences),
+                "kind": str(rng.choice(spec["kinds"])),
+                "content_type": type_id,
+                "scenes": scenes,
+                "channels": channels,
+                "tags": tags,
+                "status": "approved",
+            }
+        )
     taste_pop = rng.dirichlet(np.full(k, 2.0))  # how many users like each topic (not the library's share)
     primary = rng.choice(k, n_users, p=taste_pop)
     secondary = np.full(n_users, -1)
@@ -184,11 +348,30 @@ def make_world(seed: int, n_assets: int, n_users: int) -> World:
     stage0 = [str(s) for s in rng.choice(STAGES, n_users, p=STAGE_SHARE)]
     regions = ["上海", "北京", "广州", "深圳", "杭州", "成都", "武汉", "南京"]
     user_ids = [f"simu{u:04d}" for u in range(n_users)]
-    users = [{"id": uid, "region": str(rng.choice(regions)), "source_channel": CHANNEL,
-              "member_level": "member" if stage0[u] == "stable" and rng.random() < 0.7 else None}
-             for u, uid in enumerate(user_ids)]
-    return World(seed, assets, topic, ctype, appeal, on_channel, user_ids, users, affinity, type_taste, primary,
-                 secondary, stage0)
+    users = [
+        {
+            "id": uid,
+            "region": str(rng.choice(regions)),
+            "source_channel": CHANNEL,
+            "member_level": "member" if stage0[u] == "stable" and rng.random() < 0.7 else None,
+        }
+        for u, uid in enumerate(user_ids)
+    ]
+    return World(
+        seed,
+        assets,
+        topic,
+        ctype,
+        appeal,
+        on_channel,
+        user_ids,
+        users,
+        affinity,
+        type_taste,
+        primary,
+        secondary,
+        stage0,
+    )
 
 
 def sigmoid(x: np.ndarray | float) -> np.ndarray:
@@ -211,8 +394,16 @@ class UserState:
     @classmethod
     def start(cls, world: World) -> UserState:
         n = len(world.user_ids)
-        return cls(list(world.stage0), np.zeros(n), [{} for _ in range(n)], np.zeros(n), np.zeros(n),
-                   np.zeros(n, dtype=bool), 1, [{} for _ in range(n)])
+        return cls(
+            list(world.stage0),
+            np.zeros(n),
+            [{} for _ in range(n)],
+            np.zeros(n),
+            np.zeros(n),
+            np.zeros(n, dtype=bool),
+            1,
+            [{} for _ in range(n)],
+        )
 
 
 def click_probs(world: World, state: UserState, u: int) -> tuple[np.ndarray, np.ndarray]:

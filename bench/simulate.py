@@ -103,15 +103,36 @@ def free_port() -> int:
 def hub_env(data_dir: Path) -> dict[str, str]:
     """The served hub's environment. The bot asks for a whole day's users in seconds, far above the default
     per-key rate limit (6,000/min): this bench measures what the hub picks, not how it throttles."""
-    return {**os.environ, "PYTHONPATH": str(ROOT), "CONTENTHUB_DATA_DIR": str(data_dir),
-            "CONTENTHUB_RATE_LIMIT_PER_MINUTE": str(10**9)}
+    return {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "CONTENTHUB_DATA_DIR": str(data_dir),
+        "CONTENTHUB_RATE_LIMIT_PER_MINUTE": str(10**9),
+    }
 
 
 def create_key(data_dir: Path, role: str) -> str:
     """``contenthub keys create`` — the command an operator runs; the secret is its stdout."""
-    out = subprocess.run([sys.executable, "-m", "contenthub.cli", "keys", "create", "--role", role, "--name",
-                          f"simulate-{role}", "--data-dir", str(data_dir)], cwd=ROOT, env=hub_env(data_dir),
-                         check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "contenthub.cli",
+            "keys",
+            "create",
+            "--role",
+            role,
+            "--name",
+            f"simulate-{role}",
+            "--data-dir",
+            str(data_dir),
+        ],
+        cwd=ROOT,
+        env=hub_env(data_dir),
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return out.stdout.strip().splitlines()[-1]
 
 
@@ -119,12 +140,22 @@ def create_key(data_dir: Path, role: str) -> str:
 def serving(data_dir: Path, probe_key: str) -> Iterator[str]:
     """``contenthub serve`` on a free loopback port until the block ends; yields the base URL."""
     port = free_port()
-    argv = [sys.executable, "-m", "contenthub.cli", "serve", "--data-dir", str(data_dir), "--port", str(port),
-            "--no-access-log"]
+    argv = [
+        sys.executable,
+        "-m",
+        "contenthub.cli",
+        "serve",
+        "--data-dir",
+        str(data_dir),
+        "--port",
+        str(port),
+        "--no-access-log",
+    ]
     log_path = data_dir / "server.log"
     with open(log_path, "wb") as log:
-        server = subprocess.Popen(argv, cwd=ROOT, env=hub_env(data_dir), stdout=log, stderr=subprocess.STDOUT,
-                                  start_new_session=True)
+        server = subprocess.Popen(
+            argv, cwd=ROOT, env=hub_env(data_dir), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 300
@@ -132,8 +163,12 @@ def serving(data_dir: Path, probe_key: str) -> Iterator[str]:
             if server.poll() is not None:
                 raise RuntimeError(f"the server exited; see {log_path}")
             try:
-                if httpx.get(f"{url}/v1/taxonomy/content_types", timeout=5,
-                             headers={"Authorization": f"Bearer {probe_key}"}).status_code == 200:
+                if (
+                    httpx.get(
+                        f"{url}/v1/taxonomy/content_types", timeout=5, headers={"Authorization": f"Bearer {probe_key}"}
+                    ).status_code
+                    == 200
+                ):
                     break
             except httpx.TransportError:
                 pass
@@ -164,15 +199,35 @@ class Tally:
 
     def __init__(self, days: int, users: int) -> None:
         self.users = users
-        self.per_day = {k: np.zeros(days, dtype=float) for k in (
-            "sends", "opens", "clicks", "converts", "revenue", "no_pick", "reachable", "topic_hit",
-            "topic_affinity", "unsubscribes")}
+        self.per_day = {
+            k: np.zeros(days, dtype=float)
+            for k in (
+                "sends",
+                "opens",
+                "clicks",
+                "converts",
+                "revenue",
+                "no_pick",
+                "reachable",
+                "topic_hit",
+                "topic_affinity",
+                "unsubscribes",
+            )
+        }
         self.types: Counter[str] = Counter()
         self.reason_kinds: Counter[str] = Counter()
         self.reason_texts: Counter[str] = Counter()
         self.hub_stages: Counter[str] = Counter()  # the lifecycle stage the hub's answers named
-        self.rules = {"resend_within_window": 0, "off_channel": 0, "over_day_cap": 0, "over_month_cap": 0,
-                      "unknown_asset": 0, "capped_answers": 0, "empty_answers": 0, "http_errors": 0}
+        self.rules = {
+            "resend_within_window": 0,
+            "off_channel": 0,
+            "over_day_cap": 0,
+            "over_month_cap": 0,
+            "unknown_asset": 0,
+            "capped_answers": 0,
+            "empty_answers": 0,
+            "http_errors": 0,
+        }
 
 
 def reason_pattern(kind: str, detail: str) -> str:
@@ -192,8 +247,9 @@ def cap_limits(rule: dict[str, Any], day_date: datetime) -> tuple[int | None, in
     return rule.get("per_day"), per_month
 
 
-def record_send(world: World, state: UserState, tally: Tally, u: int, a: int, day: int, dates: list[datetime],
-                rule: dict[str, Any]) -> None:
+def record_send(
+    world: World, state: UserState, tally: Tally, u: int, a: int, day: int, dates: list[datetime], rule: dict[str, Any]
+) -> None:
     """Rule checks for a send about to happen, on the simulated timeline (before ``react`` records it)."""
     if not world.on_channel[a]:
         tally.rules["off_channel"] += 1
@@ -205,8 +261,7 @@ def record_send(world: World, state: UserState, tally: Tally, u: int, a: int, da
         tally.rules["over_day_cap"] += 1
     if per_month is not None:
         month = (dates[day - 1].year, dates[day - 1].month)
-        in_month = sum(n for d, n in state.sends_by_day[u].items()
-                       if (dates[d - 1].year, dates[d - 1].month) == month)
+        in_month = sum(n for d, n in state.sends_by_day[u].items() if (dates[d - 1].year, dates[d - 1].month) == month)
         if in_month + 1 > per_month:
             tally.rules["over_month_cap"] += 1
     tally.types[TYPE_IDS[world.ctype[a]]] += 1
@@ -217,8 +272,15 @@ def record_send(world: World, state: UserState, tally: Tally, u: int, a: int, da
 # --- one seed -------------------------------------------------------------------------------------
 
 
-def baseline_pick(name: str, world: World, state: UserState, u: int, day: int, rng: np.random.Generator,
-                  pop: tuple[np.ndarray, np.ndarray]) -> int | None:
+def baseline_pick(
+    name: str,
+    world: World,
+    state: UserState,
+    u: int,
+    day: int,
+    rng: np.random.Generator,
+    pop: tuple[np.ndarray, np.ndarray],
+) -> int | None:
     ok = eligible(world, state, u, day, WINDOW_DAYS)
     cand = np.flatnonzero(ok)
     if cand.size == 0:
@@ -243,8 +305,10 @@ class Bot:
 
     def __init__(self, url: str, keys: dict[str, str], workers: int, strategy: str) -> None:
         limits = httpx.Limits(max_connections=workers + 2, max_keepalive_connections=workers + 2)
-        self.clients = {role: httpx.Client(base_url=url, headers={"Authorization": f"Bearer {secret}"}, timeout=120,
-                                           limits=limits) for role, secret in keys.items()}
+        self.clients = {
+            role: httpx.Client(base_url=url, headers={"Authorization": f"Bearer {secret}"}, timeout=120, limits=limits)
+            for role, secret in keys.items()
+        }
         self.pool = ThreadPoolExecutor(max(1, workers))
         self.strategy = strategy
         self.latencies: list[float] = []  # seconds per next-content request, as the bot saw them
@@ -264,12 +328,21 @@ class Bot:
         missing = set(TYPE_IDS) - served_types
         if missing:
             raise RuntimeError(f"the hub's taxonomy lacks the content types {sorted(missing)}")
-        for i in tqdm(range(0, len(world.assets), IMPORT_CHUNK), desc=f"seed {seed} import", unit="chunk",
-                      file=sys.stderr, leave=False):
-            chunk = world.assets[i:i + IMPORT_CHUNK]
+        for i in tqdm(
+            range(0, len(world.assets), IMPORT_CHUNK),
+            desc=f"seed {seed} import",
+            unit="chunk",
+            file=sys.stderr,
+            leave=False,
+        ):
+            chunk = world.assets[i : i + IMPORT_CHUNK]
             lines = "\n".join(json.dumps(a, ensure_ascii=False) for a in chunk).encode()
-            report = check(self.clients["editor"].post("/v1/assets/import", content=lines, timeout=900,
-                                                       headers={"Content-Type": "application/x-ndjson"}), "import")
+            report = check(
+                self.clients["editor"].post(
+                    "/v1/assets/import", content=lines, timeout=900, headers={"Content-Type": "application/x-ndjson"}
+                ),
+                "import",
+            )
             if report["imported"] != len(chunk):
                 raise RuntimeError(f"import: {report}")
 
@@ -280,8 +353,9 @@ class Bot:
         caps = check(self.clients["editor"].get("/v1/caps"), "caps")
         return next(c for c in caps if c["channel"] == CHANNEL)
 
-    def picks(self, world: World, tally: Tally, reach: list[int], day: int, index: dict[str, int]
-              ) -> dict[int, tuple[int, PickRef | None]]:
+    def picks(
+        self, world: World, tally: Tally, reach: list[int], day: int, index: dict[str, int]
+    ) -> dict[int, tuple[int, PickRef | None]]:
         """Asks the hub for every reachable user; user → (asset index, (recommendation id, propensity)) of the answers with a pick."""
         t0 = time.time()
         answers = list(self.pool.map(lambda u: ask(self.clients["bot"], world.user_ids[u], self.strategy), reach))
@@ -311,27 +385,39 @@ class Bot:
     def post(self, events: list[dict[str, Any]]) -> None:
         t0 = time.time()
         for i in range(0, len(events), EVENT_BATCH):
-            batch = events[i:i + EVENT_BATCH]
+            batch = events[i : i + EVENT_BATCH]
             resp = self.clients["bot"].post("/v1/events", json={"events": batch})
             body = check(resp, "POST /v1/events") if resp.status_code != 207 else resp.json()
             rejected = body.get("rejected", [])
             self.event_rejections += [r["reason"] for r in rejected][:5]
-            self.event_counts.update(posted=len(batch), accepted=body["accepted"], duplicates=body["duplicates"],
-                                     rejected=len(rejected))
+            self.event_counts.update(
+                posted=len(batch), accepted=body["accepted"], duplicates=body["duplicates"], rejected=len(rejected)
+            )
         self.seconds += time.time() - t0
 
     def report(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"events": dict(self.event_counts), "http_errors": self.http_errors[:5],
-                               "event_rejections": self.event_rejections[:10]}
+        out: dict[str, Any] = {
+            "events": dict(self.event_counts),
+            "http_errors": self.http_errors[:5],
+            "event_rejections": self.event_rejections[:10],
+        }
         if self.latencies:
-            out["request_ms"] = {q: round(float(np.percentile(self.latencies, v)) * 1000, 1)
-                                 for q, v in (("p50", 50), ("p99", 99))}
+            out["request_ms"] = {
+                q: round(float(np.percentile(self.latencies, v)) * 1000, 1) for q, v in (("p50", 50), ("p99", 99))
+            }
         return out
 
 
-def play_day(world: World, state: UserState, tally: Tally, picks: dict[int, tuple[int, PickRef | None]], day: int,
-             uni: np.ndarray, dates: list[datetime], rule: dict[str, Any]
-             ) -> list[tuple[int, int, PickRef | None, Reaction]]:
+def play_day(
+    world: World,
+    state: UserState,
+    tally: Tally,
+    picks: dict[int, tuple[int, PickRef | None]],
+    day: int,
+    uni: np.ndarray,
+    dates: list[datetime],
+    rule: dict[str, Any],
+) -> list[tuple[int, int, PickRef | None, Reaction]]:
     """The users react to the day's sends (rule checks first); the day ends. Returns (user, asset, rec id, reaction)."""
     d = day - 1
     tally.per_day["no_pick"][d] = tally.per_day["reachable"][d] - len(picks)
@@ -404,13 +490,23 @@ def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
                         assert bot is not None
                         picks = bot.picks(world, tally, reach, day, index)
                     else:
-                        picks = {u: (a, None) for u in reach
-                                 if (a := baseline_pick(p, world, state, u, day, rngs[p], pop)) is not None}
+                        picks = {
+                            u: (a, None)
+                            for u in reach
+                            if (a := baseline_pick(p, world, state, u, day, rngs[p], pop)) is not None
+                        }
                     played = play_day(world, state, tally, picks, day, uni, dates, rule)
                     if p == "contenthub" and played:
                         assert bot is not None
-                        bot.post([ev for u, a, ref, r in played for ev in bot_events(
-                            seed, day, world.user_ids[u], world.assets[a]["id"], ref, stamps[day - 1], r)])
+                        bot.post(
+                            [
+                                ev
+                                for u, a, ref, r in played
+                                for ev in bot_events(
+                                    seed, day, world.user_ids[u], world.assets[a]["id"], ref, stamps[day - 1], r
+                                )
+                            ]
+                        )
                     if p == "popularity":
                         for _, a, _, r in played:  # observed after the day, like the hub's reactions
                             pop[1][a] += 1
@@ -427,11 +523,19 @@ def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
             shutil.rmtree(data_dir, ignore_errors=True)
     timings["total_s"] = time.time() - t_start
     tagged = sum(TOPICS[world.topic[i]][1] in a["tags"] for i, a in enumerate(world.assets)) / n_assets
-    return {"seed": seed, "tallies": tallies, "timings": {k: round(v, 1) for k, v in timings.items()},
-            "events": bot_report.get("events", {}), "http_errors": bot_report.get("http_errors", []),
-            "event_rejections": bot_report.get("event_rejections", []), "request_ms": bot_report.get("request_ms", {}),
-            "users": n_users, "assets": n_assets, "on_channel_assets": int(world.on_channel.sum()),
-            "topic_tagged_share": round(tagged, 3)}
+    return {
+        "seed": seed,
+        "tallies": tallies,
+        "timings": {k: round(v, 1) for k, v in timings.items()},
+        "events": bot_report.get("events", {}),
+        "http_errors": bot_report.get("http_errors", []),
+        "event_rejections": bot_report.get("event_rejections", []),
+        "request_ms": bot_report.get("request_ms", {}),
+        "users": n_users,
+        "assets": n_assets,
+        "on_channel_assets": int(world.on_channel.sum()),
+        "topic_tagged_share": round(tagged, 3),
+    }
 
 
 def ask(client: httpx.Client, user_id: str, strategy: str) -> tuple[dict[str, Any] | None, float, str]:
@@ -451,8 +555,9 @@ def ask(client: httpx.Client, user_id: str, strategy: str) -> tuple[dict[str, An
     return resp.json(), took, ""
 
 
-def bot_events(seed: int, day: int, user_id: str, asset_id: str, ref: PickRef | None,
-               at: datetime, r: Any) -> list[dict[str, Any]]:
+def bot_events(
+    seed: int, day: int, user_id: str, asset_id: str, ref: PickRef | None, at: datetime, r: Any
+) -> list[dict[str, Any]]:
     """What the bot reports for one send, each event a few minutes after the last, ids unique per run. ``ref``
     is the hub's (recommendation id, propensity) for its own picks: the delivery echoes the propensity, as a
     bot should, so the hub's offline evaluation (`contenthub strategies evaluate`) can read the run."""
@@ -460,23 +565,43 @@ def bot_events(seed: int, day: int, user_id: str, asset_id: str, ref: PickRef | 
     rec_id, propensity = ref or (None, None)
     if rec_id:
         base["recommendation_id"] = rec_id
-    delivered: dict[str, Any] = {**base, "id": f"sim{seed}-{day}-{user_id}-delivered", "type": "delivered",
-                                 "ts": to_iso(at)}
+    delivered: dict[str, Any] = {
+        **base,
+        "id": f"sim{seed}-{day}-{user_id}-delivered",
+        "type": "delivered",
+        "ts": to_iso(at),
+    }
     if propensity is not None:
         delivered["attributes"] = {"propensity": propensity}
     out = [delivered]
     if r.opened:
-        out.append({**base, "id": f"sim{seed}-{day}-{user_id}-open", "type": "open",
-                    "ts": to_iso(at + timedelta(minutes=5))})
+        out.append(
+            {**base, "id": f"sim{seed}-{day}-{user_id}-open", "type": "open", "ts": to_iso(at + timedelta(minutes=5))}
+        )
     if r.clicked:
-        out.append({**base, "id": f"sim{seed}-{day}-{user_id}-click", "type": "click",
-                    "ts": to_iso(at + timedelta(minutes=7))})
+        out.append(
+            {**base, "id": f"sim{seed}-{day}-{user_id}-click", "type": "click", "ts": to_iso(at + timedelta(minutes=7))}
+        )
     if r.converted:
-        out.append({**base, "id": f"sim{seed}-{day}-{user_id}-convert", "type": "convert", "value": r.value,
-                    "ts": to_iso(at + timedelta(minutes=30))})
+        out.append(
+            {
+                **base,
+                "id": f"sim{seed}-{day}-{user_id}-convert",
+                "type": "convert",
+                "value": r.value,
+                "ts": to_iso(at + timedelta(minutes=30)),
+            }
+        )
     if r.unsubscribed:
-        out.append({"user_id": user_id, "channel": CHANNEL, "id": f"sim{seed}-{day}-{user_id}-unsubscribe",
-                    "type": "unsubscribe", "ts": to_iso(at + timedelta(minutes=10))})
+        out.append(
+            {
+                "user_id": user_id,
+                "channel": CHANNEL,
+                "id": f"sim{seed}-{day}-{user_id}-unsubscribe",
+                "type": "unsubscribe",
+                "ts": to_iso(at + timedelta(minutes=10)),
+            }
+        )
     return out
 
 
@@ -490,11 +615,11 @@ def windows(days: int) -> dict[str, tuple[int, int]]:
 
 
 def rate(t: Tally, lo: int, hi: int, per: str) -> float:
-    clicks = t.per_day["clicks"][lo - 1:hi].sum()
+    clicks = t.per_day["clicks"][lo - 1 : hi].sum()
     if per == "send":
-        den = t.per_day["sends"][lo - 1:hi].sum()
+        den = t.per_day["sends"][lo - 1 : hi].sum()
     else:  # user-day: every user of the world, reachable or not (losing users costs clicks)
-        den = len(t.per_day["sends"][lo - 1:hi]) * t.users
+        den = len(t.per_day["sends"][lo - 1 : hi]) * t.users
     return float(clicks / den) if den else float("nan")
 
 
@@ -518,8 +643,13 @@ def summarise(runs: list[dict[str, Any]], args: argparse.Namespace) -> dict[str,
         ts = run["tallies"]
         entry: dict[str, Any] = {"seed": run["seed"], "timings_s": run["timings"]}
         for wname, (lo, hi) in win.items():
-            entry[wname] = {p: {"clicks_per_send": round(rate(ts[p], lo, hi, "send"), 4),
-                                "clicks_per_user_day": round(rate(ts[p], lo, hi, "user"), 4)} for p in policies}
+            entry[wname] = {
+                p: {
+                    "clicks_per_send": round(rate(ts[p], lo, hi, "send"), 4),
+                    "clicks_per_user_day": round(rate(ts[p], lo, hi, "user"), 4),
+                }
+                for p in policies
+            }
         if run["events"]:
             entry["events"] = run["events"]
             entry["next_content_request_ms"] = run["request_ms"]
@@ -534,13 +664,24 @@ def summarise(runs: list[dict[str, Any]], args: argparse.Namespace) -> dict[str,
             ratios[wname] = {}
             for b in BASELINES:
                 ratios[wname][f"contenthub/{b}"] = {
-                    per_name: interval([rate(r["tallies"]["contenthub"], lo, hi, per)
-                                        / rate(r["tallies"][b], lo, hi, per) for r in runs])
-                    for per, per_name in (("send", "clicks_per_send"), ("user", "clicks_per_user_day"))}
+                    per_name: interval(
+                        [
+                            rate(r["tallies"]["contenthub"], lo, hi, per) / rate(r["tallies"][b], lo, hi, per)
+                            for r in runs
+                        ]
+                    )
+                    for per, per_name in (("send", "clicks_per_send"), ("user", "clicks_per_user_day"))
+                }
     # oracle and popularity against random: how much a policy can gain in this world at all
-    headroom = {wname: {f"{b}/random": interval([rate(r["tallies"][b], lo, hi, "send")
-                                                 / rate(r["tallies"]["random"], lo, hi, "send") for r in runs])
-                        for b in ("popularity", "oracle")} for wname, (lo, hi) in win.items()}
+    headroom = {
+        wname: {
+            f"{b}/random": interval(
+                [rate(r["tallies"][b], lo, hi, "send") / rate(r["tallies"]["random"], lo, hi, "send") for r in runs]
+            )
+            for b in ("popularity", "oracle")
+        }
+        for wname, (lo, hi) in win.items()
+    }
 
     def per_day_mean(p: str, f: Any) -> list[float]:
         return [round(float(np.nanmean([f(r["tallies"][p], d) for r in runs])), 4) for d in range(days)]
@@ -548,17 +689,25 @@ def summarise(runs: list[dict[str, Any]], args: argparse.Namespace) -> dict[str,
     def safe(num: float, den: float) -> float:
         return num / den if den else float("nan")
 
-    daily = {p: {
-        "clicks_per_send": per_day_mean(p, lambda t, d: safe(t.per_day["clicks"][d], t.per_day["sends"][d])),
-        "clicks_per_user_day": per_day_mean(p, lambda t, d: t.per_day["clicks"][d] / t.users),
-        "opens_per_send": per_day_mean(p, lambda t, d: safe(t.per_day["opens"][d], t.per_day["sends"][d])),
-        "topic_match": per_day_mean(p, lambda t, d: safe(t.per_day["topic_hit"][d], t.per_day["sends"][d])),
-        "topic_affinity": per_day_mean(p, lambda t, d: safe(t.per_day["topic_affinity"][d], t.per_day["sends"][d])),
-        "no_pick": per_day_mean(p, lambda t, d: t.per_day["no_pick"][d]),
-        "reachable_users": per_day_mean(p, lambda t, d: t.per_day["reachable"][d]),
-    } for p in policies}
-    totals = {p: {k: int(sum(r["tallies"][p].per_day[k].sum() for r in runs))
-                  for k in ("sends", "opens", "clicks", "converts", "unsubscribes")} for p in policies}
+    daily = {
+        p: {
+            "clicks_per_send": per_day_mean(p, lambda t, d: safe(t.per_day["clicks"][d], t.per_day["sends"][d])),
+            "clicks_per_user_day": per_day_mean(p, lambda t, d: t.per_day["clicks"][d] / t.users),
+            "opens_per_send": per_day_mean(p, lambda t, d: safe(t.per_day["opens"][d], t.per_day["sends"][d])),
+            "topic_match": per_day_mean(p, lambda t, d: safe(t.per_day["topic_hit"][d], t.per_day["sends"][d])),
+            "topic_affinity": per_day_mean(p, lambda t, d: safe(t.per_day["topic_affinity"][d], t.per_day["sends"][d])),
+            "no_pick": per_day_mean(p, lambda t, d: t.per_day["no_pick"][d]),
+            "reachable_users": per_day_mean(p, lambda t, d: t.per_day["reachable"][d]),
+        }
+        for p in policies
+    }
+    totals = {
+        p: {
+            k: int(sum(r["tallies"][p].per_day[k].sum() for r in runs))
+            for k in ("sends", "opens", "clicks", "converts", "unsubscribes")
+        }
+        for p in policies
+    }
     type_share = {}
     for p in policies:
         c: Counter[str] = Counter()
@@ -571,13 +720,27 @@ def summarise(runs: list[dict[str, Any]], args: argparse.Namespace) -> dict[str,
         for k in runs[0]["tallies"][p].rules:
             rules[p].setdefault(k, 0)
     out: dict[str, Any] = {
-        "bench": "simulate", "issue": 18, "channel": CHANNEL, "seeds": [r["seed"] for r in runs], "days": days,
-        "users": runs[0]["users"], "assets": runs[0]["assets"], "topics": [t[1] for t in TOPICS],
+        "bench": "simulate",
+        "issue": 18,
+        "channel": CHANNEL,
+        "seeds": [r["seed"] for r in runs],
+        "days": days,
+        "users": runs[0]["users"],
+        "assets": runs[0]["assets"],
+        "topics": [t[1] for t in TOPICS],
         "on_channel_assets": [r["on_channel_assets"] for r in runs],
-        "topic_tagged_share": [r["topic_tagged_share"] for r in runs], "epsilon": EPSILON, "popularity_prior_sends": POP_PRIOR_SENDS,
-        "redelivery_window_days": WINDOW_DAYS, "strategy": args.strategy,
-        "ratios": ratios, "headroom": headroom, "per_seed": per_seed, "daily": daily, "totals": totals,
-        "content_type_share": type_share, "rule_checks": rules,
+        "topic_tagged_share": [r["topic_tagged_share"] for r in runs],
+        "epsilon": EPSILON,
+        "popularity_prior_sends": POP_PRIOR_SENDS,
+        "redelivery_window_days": WINDOW_DAYS,
+        "strategy": args.strategy,
+        "ratios": ratios,
+        "headroom": headroom,
+        "per_seed": per_seed,
+        "daily": daily,
+        "totals": totals,
+        "content_type_share": type_share,
+        "rule_checks": rules,
     }
     if "contenthub" in policies:
         kinds: Counter[str] = Counter()
@@ -588,12 +751,17 @@ def summarise(runs: list[dict[str, Any]], args: argparse.Namespace) -> dict[str,
             kinds.update(r["tallies"]["contenthub"].reason_kinds)
             texts.update(r["tallies"]["contenthub"].reason_texts)
         n = totals["contenthub"]["sends"] + sum(rules["contenthub"][k] for k in ("unknown_asset",)) or 1
-        out["reason_share"] = {"kinds": {k: round(v / n, 3) for k, v in kinds.most_common()},
-                               "texts": {k: round(v / n, 3) for k, v in texts.most_common(25)}}
+        out["reason_share"] = {
+            "kinds": {k: round(v / n, 3) for k, v in kinds.most_common()},
+            "texts": {k: round(v / n, 3) for k, v in texts.most_common(25)},
+        }
         answers = sum(hub_stages.values()) or 1
         out["hub_stage_share"] = {k: round(v / answers, 3) for k, v in hub_stages.most_common()}
-    out["machine"] = {"cpus": os.cpu_count(), "load_avg_end": [round(x, 2) for x in os.getloadavg()],
-                      "python": platform.python_version()}
+    out["machine"] = {
+        "cpus": os.cpu_count(),
+        "load_avg_end": [round(x, 2) for x in os.getloadavg()],
+        "python": platform.python_version(),
+    }
     out["wall_s"] = round(sum(r["timings"]["total_s"] for r in runs), 1)
     return out
 
@@ -621,8 +789,10 @@ def main() -> None:
     if args.quick:
         args.seeds, args.days, args.users, args.assets = 1, 5, 60, 80
     if args.days >= WINDOW_DAYS:
-        ap.error(f"--days must be below {WINDOW_DAYS}: the hub's re-delivery window is counted from the real now, "
-                 "so a longer back-dated run would let it re-send what the simulated timeline forbids")
+        ap.error(
+            f"--days must be below {WINDOW_DAYS}: the hub's re-delivery window is counted from the real now, "
+            "so a longer back-dated run would let it re-send what the simulated timeline forbids"
+        )
     runs = []
     for seed in range(args.seed_start, args.seed_start + args.seeds):
         run = run_seed(seed, args)
@@ -630,8 +800,11 @@ def main() -> None:
         late = windows(args.days)
         lo, hi = next(iter(late.values()))
         rates = " ".join(f"{p}={rate(tl, lo, hi, 'send'):.3f}" for p, tl in t.items())
-        print(f"seed {seed}: {run['timings']['total_s']:.0f} s ({json.dumps(run['timings'])}); clicks/send days "
-              f"{lo}-{hi}: {rates}", file=sys.stderr)
+        print(
+            f"seed {seed}: {run['timings']['total_s']:.0f} s ({json.dumps(run['timings'])}); clicks/send days "
+            f"{lo}-{hi}: {rates}",
+            file=sys.stderr,
+        )
         runs.append(run)
     print(compact_json(summarise(runs, args)))
 

@@ -74,8 +74,16 @@ def _login(client: Any, key: str) -> None:
         raise RuntimeError(f"login failed: {r.status_code}")
 
 
-def worker(wid: int, url: str, keys: dict[str, str], targets: dict[str, list[str]], deadline: float,
-           warmup_until: float, mix: tuple[float, float, float], out: Any) -> None:
+def worker(
+    wid: int,
+    url: str,
+    keys: dict[str, str],
+    targets: dict[str, list[str]],
+    deadline: float,
+    warmup_until: float,
+    mix: tuple[float, float, float],
+    out: Any,
+) -> None:
     """One client process: a sequential request loop until the deadline; latencies only after warm-up."""
     import httpx
 
@@ -98,21 +106,32 @@ def worker(wid: int, url: str, keys: dict[str, str], targets: dict[str, list[str
                 if roll < mix[0]:
                     if rng.random() < 0.85 or not targets["groups"]:
                         kind = "next_user"
-                        r = bot.get(f"/v1/recommendations/users/{rng.choice(targets['users'])}",
-                                    params={"channel": rng.choice(CHANNELS[:3]), "n": 3})
+                        r = bot.get(
+                            f"/v1/recommendations/users/{rng.choice(targets['users'])}",
+                            params={"channel": rng.choice(CHANNELS[:3]), "n": 3},
+                        )
                     else:
                         kind = "next_group"
-                        r = bot.get(f"/v1/recommendations/groups/{rng.choice(targets['groups'])}",
-                                    params={"channel": "wecom_group", "n": 3})
+                        r = bot.get(
+                            f"/v1/recommendations/groups/{rng.choice(targets['groups'])}",
+                            params={"channel": "wecom_group", "n": 3},
+                        )
                     ok = r.status_code == 200
                 elif roll < mix[0] + mix[1]:
                     kind = "events"
                     batch_id = f"soak-w{wid}-b{n_batch}"
                     n_batch += 1
-                    events = [{"id": f"{batch_id}-{i}", "type": rng.choice(EVENT_TYPES),
-                               "user_id": rng.choice(targets["users"]), "asset_id": rng.choice(targets["assets"]),
-                               "channel": rng.choice(CHANNELS), **({"value": 39.0} if i % 17 == 0 else {})}
-                              for i in range(BATCH)]
+                    events = [
+                        {
+                            "id": f"{batch_id}-{i}",
+                            "type": rng.choice(EVENT_TYPES),
+                            "user_id": rng.choice(targets["users"]),
+                            "asset_id": rng.choice(targets["assets"]),
+                            "channel": rng.choice(CHANNELS),
+                            **({"value": 39.0} if i % 17 == 0 else {}),
+                        }
+                        for i in range(BATCH)
+                    ]
                     r = bot.post("/v1/events", json={"events": events})
                     ok = r.status_code == 200
                     if ok:
@@ -120,8 +139,11 @@ def worker(wid: int, url: str, keys: dict[str, str], targets: dict[str, list[str
                         accepted += r.json()["accepted"]
                         if n_batch % RESEND_EVERY == 0:  # a retrying bot: the same batch again changes nothing
                             again = bot.post("/v1/events", json={"events": events})
-                            if again.status_code == 200 and again.json() == {"accepted": 0, "duplicates": BATCH,
-                                                                             "rejected": []}:
+                            if again.status_code == 200 and again.json() == {
+                                "accepted": 0,
+                                "duplicates": BATCH,
+                                "rejected": [],
+                            }:
                                 resent_ok += 1
                             else:
                                 errors.append(f"resend: {again.status_code} {again.text[:200]}")
@@ -131,8 +153,15 @@ def worker(wid: int, url: str, keys: dict[str, str], targets: dict[str, list[str
                     ok = r.status_code == 200
                 else:
                     kind = "page"
-                    path = rng.choice(["/library", f"/library/assets/{rng.choice(targets['assets'])}",
-                                       "/library?q=" + rng.choice(QUERIES), "/calendar", "/users"])
+                    path = rng.choice(
+                        [
+                            "/library",
+                            f"/library/assets/{rng.choice(targets['assets'])}",
+                            "/library?q=" + rng.choice(QUERIES),
+                            "/calendar",
+                            "/users",
+                        ]
+                    )
                     r = pages.get(path)
                     ok = r.status_code == 200
                 if not ok:
@@ -145,8 +174,17 @@ def worker(wid: int, url: str, keys: dict[str, str], targets: dict[str, list[str
         bot.close()
         viewer.close()
         pages.close()
-    out.put({"wid": wid, "lat": lat, "errors": errors, "sent_ids": sent_ids, "accepted": accepted,
-             "resent_ok": resent_ok, "batches": n_batch})
+    out.put(
+        {
+            "wid": wid,
+            "lat": lat,
+            "errors": errors,
+            "sent_ids": sent_ids,
+            "accepted": accepted,
+            "resent_ok": resent_ok,
+            "batches": n_batch,
+        }
+    )
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -157,16 +195,36 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def _stats(values: list[float]) -> dict[str, float]:
-    return {"count": len(values), "p50_ms": round(_pct(values, 0.50) * 1000, 2),
-            "p99_ms": round(_pct(values, 0.99) * 1000, 2), "max_ms": round(max(values, default=0.0) * 1000, 2)}
+    return {
+        "count": len(values),
+        "p50_ms": round(_pct(values, 0.50) * 1000, 2),
+        "p99_ms": round(_pct(values, 0.99) * 1000, 2),
+        "max_ms": round(max(values, default=0.0) * 1000, 2),
+    }
 
 
 def _prepare(data_dir: Path, assets: int, users: int) -> float:
     started = time.monotonic()
     env = server_env(data_dir)
-    subprocess.run([sys.executable, "-m", "contenthub.cli", "demo", "--data-dir", str(data_dir), "--assets",
-                    str(assets), "--users", str(users)], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "contenthub.cli",
+            "demo",
+            "--data-dir",
+            str(data_dir),
+            "--assets",
+            str(assets),
+            "--users",
+            str(users),
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return time.monotonic() - started
 
 
@@ -180,8 +238,15 @@ def parse_mix(text: str) -> tuple[float, float, float]:
     return shares[0] / total, shares[1] / total, shares[2] / total
 
 
-def run(seconds: float, clients: int, assets: int, users: int, data_dir: Path | None, warmup: float,
-        mix: tuple[float, float, float] = (0.70, 0.25, 0.05)) -> dict[str, Any]:
+def run(
+    seconds: float,
+    clients: int,
+    assets: int,
+    users: int,
+    data_dir: Path | None,
+    warmup: float,
+    mix: tuple[float, float, float] = (0.70, 0.25, 0.05),
+) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="contenthub-soak-"))
     work = tmp / "data"
     prep_seconds = 0.0
@@ -191,8 +256,9 @@ def run(seconds: float, clients: int, assets: int, users: int, data_dir: Path | 
         prep_seconds = _prepare(work, assets, users)
     keys, targets = _keys(work), _targets(work)
     # the soak measures the server, not the per-key rate limit (its clients share one bot key)
-    server = ServerProcess(work, log_path=tmp / "server.log",
-                           env_extra={"CONTENTHUB_RATE_LIMIT_PER_MINUTE": str(10**9)}).start()
+    server = ServerProcess(
+        work, log_path=tmp / "server.log", env_extra={"CONTENTHUB_RATE_LIMIT_PER_MINUTE": str(10**9)}
+    ).start()
     samples: list[tuple[float, int]] = []
     detail: list[dict[str, int]] = []
     stop_sampling = threading.Event()
@@ -210,15 +276,23 @@ def run(seconds: float, clients: int, assets: int, users: int, data_dir: Path | 
         import httpx
 
         # warm the model (hybrid search embeds the query) before the clock starts
-        httpx.get(server.url + "/v1/assets", params={"q": "护眼"}, timeout=300,
-                  headers={"Authorization": f"Bearer {keys['viewer']}"})
+        httpx.get(
+            server.url + "/v1/assets",
+            params={"q": "护眼"},
+            timeout=300,
+            headers={"Authorization": f"Bearer {keys['viewer']}"},
+        )
         ctx = mp.get_context("spawn")
         out = ctx.Queue()
         start = time.monotonic()
         warmup_until = start + warmup
         deadline = warmup_until + seconds
-        procs = [ctx.Process(target=worker, args=(i, server.url, keys, targets, deadline, warmup_until, mix, out),
-                             daemon=True) for i in range(clients)]
+        procs = [
+            ctx.Process(
+                target=worker, args=(i, server.url, keys, targets, deadline, warmup_until, mix, out), daemon=True
+            )
+            for i in range(clients)
+        ]
         for p in procs:
             p.start()
         while time.monotonic() < warmup_until:
@@ -271,7 +345,8 @@ def run(seconds: float, clients: int, assets: int, users: int, data_dir: Path | 
         "client_processes": clients,
         "mix_asked": {"next": mix[0], "events": mix[1], "search_and_pages": mix[2]},
         "clients_finished": len(results),
-        "demo": {"assets": assets, "users": users, "prepare_seconds": round(prep_seconds, 1)} if data_dir is None
+        "demo": {"assets": assets, "users": users, "prepare_seconds": round(prep_seconds, 1)}
+        if data_dir is None
         else {"copied_from": str(data_dir)},
         "requests": len(every),
         "requests_per_s": round(len(every) / measured_seconds, 1) if measured_seconds else 0.0,
@@ -280,25 +355,36 @@ def run(seconds: float, clients: int, assets: int, users: int, data_dir: Path | 
         "mix": {k: round(len(v) / max(len(every), 1), 3) for k, v in sorted(lat.items())},
         "errors": len(errors),
         "error_samples": errors[:5],
-        "memory_mb": {"start": round(rss[0] / mb, 1) if rss else None, "end": round(rss[-1] / mb, 1) if rss else None,
-                      "max": round(max(rss) / mb, 1) if rss else None,
-                      "growth": round((rss[-1] - rss[0]) / mb, 1) if rss else None,
-                      "growth_second_half": round((half[-1] - half[0]) / mb, 1) if len(half) > 1 else None,
-                      "samples": len(rss), "database_files_at_end": round(db_mb, 1),
-                      # anon = heap (Python objects, SQLite page caches); file = mapped files (mmap'd database)
-                      "anon_start": round(detail[0].get("RssAnon", 0) / mb, 1) if detail else None,
-                      "anon_end": round(detail[-1].get("RssAnon", 0) / mb, 1) if detail else None,
-                      "file_start": round(detail[0].get("RssFile", 0) / mb, 1) if detail else None,
-                      "file_end": round(detail[-1].get("RssFile", 0) / mb, 1) if detail else None,
-                      "threads_end": detail[-1].get("Threads") if detail else None},
-        "events": {"sent": sent, "accepted": accepted, "stored": stored,
-                   "stored_total_in_db": total_events,
-                   "resent_batches_all_duplicates": sum(res["resent_ok"] for res in results),
-                   "exactly_once": stored == accepted == sent},
+        "memory_mb": {
+            "start": round(rss[0] / mb, 1) if rss else None,
+            "end": round(rss[-1] / mb, 1) if rss else None,
+            "max": round(max(rss) / mb, 1) if rss else None,
+            "growth": round((rss[-1] - rss[0]) / mb, 1) if rss else None,
+            "growth_second_half": round((half[-1] - half[0]) / mb, 1) if len(half) > 1 else None,
+            "samples": len(rss),
+            "database_files_at_end": round(db_mb, 1),
+            # anon = heap (Python objects, SQLite page caches); file = mapped files (mmap'd database)
+            "anon_start": round(detail[0].get("RssAnon", 0) / mb, 1) if detail else None,
+            "anon_end": round(detail[-1].get("RssAnon", 0) / mb, 1) if detail else None,
+            "file_start": round(detail[0].get("RssFile", 0) / mb, 1) if detail else None,
+            "file_end": round(detail[-1].get("RssFile", 0) / mb, 1) if detail else None,
+            "threads_end": detail[-1].get("Threads") if detail else None,
+        },
+        "events": {
+            "sent": sent,
+            "accepted": accepted,
+            "stored": stored,
+            "stored_total_in_db": total_events,
+            "resent_batches_all_duplicates": sum(res["resent_ok"] for res in results),
+            "exactly_once": stored == accepted == sent,
+        },
         "server_exit_code": exit_code,
         "integrity_check": integrity,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "load_avg_1m_at_end": round(os.getloadavg()[0], 2)},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_avg_1m_at_end": round(os.getloadavg()[0], 2),
+        },
     }
 
 

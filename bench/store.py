@@ -55,17 +55,76 @@ DIM = 384
 MODEL = "bench-random-384"
 BATCH = 5000
 NOW = datetime(2025, 6, 30, 12, 0, tzinfo=UTC)
-WORDS = ["护眼", "台灯", "咖啡", "手冲", "冷萃", "优惠券", "新人", "直播", "抽奖", "会员", "复购", "面膜", "防晒",
-         "跑鞋", "瑜伽", "母婴", "奶粉", "宠物", "猫粮", "茶叶", "红茶", "口红", "香水", "家电", "净化器", "耳机",
-         "露营", "帐篷", "早餐", "燕麦", "健身", "蛋白粉", "旅行", "酒店", "课程", "英语", "阅读", "书单", "装修",
-         "收纳"]
-SCENES = ["onboarding", "first_order", "repurchase", "reactivation", "winback", "holiday", "seeding", "education",
-          "tutorial", "membership", "referral", "aftersales", "live_preview"]
+WORDS = [
+    "护眼",
+    "台灯",
+    "咖啡",
+    "手冲",
+    "冷萃",
+    "优惠券",
+    "新人",
+    "直播",
+    "抽奖",
+    "会员",
+    "复购",
+    "面膜",
+    "防晒",
+    "跑鞋",
+    "瑜伽",
+    "母婴",
+    "奶粉",
+    "宠物",
+    "猫粮",
+    "茶叶",
+    "红茶",
+    "口红",
+    "香水",
+    "家电",
+    "净化器",
+    "耳机",
+    "露营",
+    "帐篷",
+    "早餐",
+    "燕麦",
+    "健身",
+    "蛋白粉",
+    "旅行",
+    "酒店",
+    "课程",
+    "英语",
+    "阅读",
+    "书单",
+    "装修",
+    "收纳",
+]
+SCENES = [
+    "onboarding",
+    "first_order",
+    "repurchase",
+    "reactivation",
+    "winback",
+    "holiday",
+    "seeding",
+    "education",
+    "tutorial",
+    "membership",
+    "referral",
+    "aftersales",
+    "live_preview",
+]
 CHANNELS = ["mp_subscription", "mp_service", "wecom_1v1", "wecom_group", "moments", "channels", "xiaohongshu"]
 KINDS = ["article", "poster", "video", "coupon", "script"]
 CTYPES = ["educational", "practical", "entertainment", "interactive", "promotional", "brand_story"]
-TYPES = (["delivered"] * 40 + ["open"] * 30 + ["click"] * 18 + ["favorite"] * 3 + ["share"] * 3 + ["convert"] * 4
-         + ["mute"] * 1 + ["served"] * 1)
+TYPES = (
+    ["delivered"] * 40
+    + ["open"] * 30
+    + ["click"] * 18
+    + ["favorite"] * 3
+    + ["share"] * 3
+    + ["convert"] * 4
+    + ["mute"] * 1
+    + ["served"] * 1
+)
 
 
 def make_assets(n: int, rng: random.Random) -> list[dict[str, Any]]:
@@ -73,15 +132,25 @@ def make_assets(n: int, rng: random.Random) -> list[dict[str, Any]]:
     for i in range(n):
         tags = rng.sample(WORDS, 3)
         created = NOW - timedelta(days=rng.uniform(0, 365))
-        out.append({
-            "id": f"a{i:06d}", "title": f"{tags[0]}{rng.choice(['指南', '入门', '小课堂', '清单', '测评'])}：{tags[1]}与{tags[2]} 第{i}期",
-            "body": f"{tags[0]}、{tags[1]}和{tags[2]}的实用内容，适合{rng.choice(WORDS)}爱好者。",
-            "kind": rng.choice(KINDS), "content_type": rng.choice(CTYPES), "scenes": rng.sample(SCENES, 2),
-            "channels": rng.sample(CHANNELS, 3), "tags": tags, "stages": [],
-            "status": "approved" if rng.random() < 0.9 else "draft", "valid_from": None,
-            "valid_until": to_iso(NOW + timedelta(days=rng.uniform(-30, 300))) if rng.random() < 0.1 else None,
-            "created_at": to_iso(created), "updated_at": to_iso(created), "version": 1,
-        })
+        out.append(
+            {
+                "id": f"a{i:06d}",
+                "title": f"{tags[0]}{rng.choice(['指南', '入门', '小课堂', '清单', '测评'])}：{tags[1]}与{tags[2]} 第{i}期",
+                "body": f"{tags[0]}、{tags[1]}和{tags[2]}的实用内容，适合{rng.choice(WORDS)}爱好者。",
+                "kind": rng.choice(KINDS),
+                "content_type": rng.choice(CTYPES),
+                "scenes": rng.sample(SCENES, 2),
+                "channels": rng.sample(CHANNELS, 3),
+                "tags": tags,
+                "stages": [],
+                "status": "approved" if rng.random() < 0.9 else "draft",
+                "valid_from": None,
+                "valid_until": to_iso(NOW + timedelta(days=rng.uniform(-30, 300))) if rng.random() < 0.1 else None,
+                "created_at": to_iso(created),
+                "updated_at": to_iso(created),
+                "version": 1,
+            }
+        )
     return out
 
 
@@ -107,18 +176,30 @@ def make_events(m: int, n_users: int, assets: list[dict[str, Any]], seed: int) -
         for j in range(size):
             a = assets[int(picks[j])]
             etype = TYPES[int(types[j])]
-            batch.append({"id": f"ev{start + j:08d}", "type": etype, "user_id": f"u{int(users[j]):06d}",
-                          "asset_id": a["id"], "channel": a["channels"][j % 3], "group_id": None,
-                          "recommendation_id": None, "ts": to_iso(NOW - timedelta(seconds=float(ages[j]))),
-                          "value": 49.0 if etype == "convert" else None})
+            batch.append(
+                {
+                    "id": f"ev{start + j:08d}",
+                    "type": etype,
+                    "user_id": f"u{int(users[j]):06d}",
+                    "asset_id": a["id"],
+                    "channel": a["channels"][j % 3],
+                    "group_id": None,
+                    "recommendation_id": None,
+                    "ts": to_iso(NOW - timedelta(seconds=float(ages[j]))),
+                    "value": 49.0 if etype == "convert" else None,
+                }
+            )
         yield batch
 
 
 def pct(samples: list[float]) -> dict[str, float]:
     xs = sorted(samples)
-    return {"p50_ms": round(statistics.median(xs) * 1000, 2),
-            "p99_ms": round(xs[min(len(xs) - 1, int(round(0.99 * (len(xs) - 1))))] * 1000, 2),
-            "mean_ms": round(statistics.fmean(xs) * 1000, 2), "n": len(xs)}
+    return {
+        "p50_ms": round(statistics.median(xs) * 1000, 2),
+        "p99_ms": round(xs[min(len(xs) - 1, int(round(0.99 * (len(xs) - 1))))] * 1000, 2),
+        "mean_ms": round(statistics.fmean(xs) * 1000, 2),
+        "n": len(xs),
+    }
 
 
 def timed(fn: Callable[[], Any]) -> float:
@@ -144,8 +225,11 @@ def run_backend(name: str, store: Store, settings: Settings, args: argparse.Name
     for vecs in make_vectors([a["id"] for a in assets], 11):
         store.put_vectors(MODEL, vecs)
         vec_rows += len(vecs)
-    out["asset_load"] = {"assets": len(assets), "seconds": round(time.perf_counter() - t, 1),
-                         "assets_per_s": round(len(assets) / (time.perf_counter() - t))}
+    out["asset_load"] = {
+        "assets": len(assets),
+        "seconds": round(time.perf_counter() - t, 1),
+        "assets_per_s": round(len(assets) / (time.perf_counter() - t)),
+    }
     log(f"{name}: {len(assets)} assets + vectors in {out['asset_load']['seconds']} s")
 
     t = time.perf_counter()
@@ -155,8 +239,12 @@ def run_backend(name: str, store: Store, settings: Settings, args: argparse.Name
         if k % 20 == 0:
             log(f"{name}: {stored} events, {stored / (time.perf_counter() - t):.0f}/s")
     elapsed = time.perf_counter() - t
-    out["ingest"] = {"events": stored, "seconds": round(elapsed, 1), "events_per_s": round(stored / elapsed),
-                     "batch": BATCH}
+    out["ingest"] = {
+        "events": stored,
+        "seconds": round(elapsed, 1),
+        "events_per_s": round(stored / elapsed),
+        "batch": BATCH,
+    }
     log(f"{name}: ingest {out['ingest']}")
 
     # searches: a one- or two-word query (BM25) and a filtered kNN around a random asset's vector
@@ -197,13 +285,17 @@ def run_backend(name: str, store: Store, settings: Settings, args: argparse.Name
     log(f"{name}: next content {out['next_content']}")
     out["next_content_concurrent"] = concurrent(
         lambda i: service.next_for_user(hub, users[i % len(users)], channels[i % 3], n=3, now=NOW, seed=i),
-        args.picks, args.concurrency)
+        args.picks,
+        args.concurrency,
+    )
     log(f"{name}: next content at concurrency {args.concurrency}: {out['next_content_concurrent']}")
     out["reservations"] = concurrent(lambda i: reserve_send(hub, i), args.reservations, args.concurrency)
     log(f"{name}: reservations {out['reservations']}")
     out["reserved_picks"] = concurrent(
         lambda i: service.next_for_user(hub, f"r{i:06d}", "wecom_1v1", n=1, now=NOW, seed=i, reserve=True),
-        args.picks, args.concurrency)
+        args.picks,
+        args.concurrency,
+    )
     log(f"{name}: reserved picks {out['reserved_picks']}")
     return out
 
@@ -250,8 +342,12 @@ def main() -> None:
     args = ap.parse_args()
 
     result: dict[str, Any] = {
-        "bench": "store", "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                                      "load_avg_1m_at_start": round(os.getloadavg()[0], 1)},
+        "bench": "store",
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_avg_1m_at_start": round(os.getloadavg()[0], 1),
+        },
         "size": {"assets": args.assets, "events": args.events, "users": args.users, "vector_dim": DIM},
     }
     for name in args.backends.split(","):
@@ -267,16 +363,18 @@ def main() -> None:
                 continue
             from contenthub.store.elastic import ElasticStore
 
-            settings = Settings(data_dir=tmp, store_url=args.es_url,
-                                es_index_prefix=f"bench-{uuid.uuid4().hex[:8]}")
+            settings = Settings(data_dir=tmp, store_url=args.es_url, es_index_prefix=f"bench-{uuid.uuid4().hex[:8]}")
             store = ElasticStore(args.es_url, settings)
             store.init()  # type: ignore[attr-defined]
             result.setdefault("elasticsearch_node", {})
             health = store.es.cluster.health()  # type: ignore[attr-defined]
             nodes = store.es.nodes.info(filter_path="nodes.*.version,nodes.*.jvm.mem.heap_max_in_bytes")  # type: ignore[attr-defined]
             node = next(iter(nodes["nodes"].values()))
-            result["elasticsearch_node"] = {"version": node["version"], "nodes": health["number_of_nodes"],
-                                            "heap_mb": node["jvm"]["mem"]["heap_max_in_bytes"] // 2**20}
+            result["elasticsearch_node"] = {
+                "version": node["version"],
+                "nodes": health["number_of_nodes"],
+                "heap_mb": node["jvm"]["mem"]["heap_max_in_bytes"] // 2**20,
+            }
         try:
             result[name] = run_backend(name, store, settings, args)
         finally:

@@ -56,8 +56,9 @@ def embed(emb: Embedder, texts: list[str], cache: Path | None, name: str) -> tup
 
 
 def fresh_hub(emb: Embedder, model_dir: Path) -> Hub:
-    return open_hub(Settings(data_dir=Path(tempfile.mkdtemp(prefix="bench-tagging-")), model_path=model_dir),
-                    embedder=emb)
+    return open_hub(
+        Settings(data_dir=Path(tempfile.mkdtemp(prefix="bench-tagging-")), model_path=model_dir), embedder=emb
+    )
 
 
 def corrections(hub: Hub, rows: list[dict[str, Any]], vecs: np.ndarray) -> dict[str, Any]:
@@ -74,9 +75,13 @@ def corrections(hub: Hub, rows: list[dict[str, Any]], vecs: np.ndarray) -> dict[
     tagging.wait_for_training(hub)
     report = tagging.train_suggester(hub)
     return {
-        "decisions": len(fixes), "changed_top_suggestion": int(changed), "retrain_seconds": report.seconds,
-        "pair_top1_before": pair_before, "pair_top1_after": evaluation.top1_on(hub, rows, vecs, PAIR),
-        "all_top1_before": all_before, "all_top1_after": evaluation.evaluate(hub, rows, vecs)["full"]["top1"],
+        "decisions": len(fixes),
+        "changed_top_suggestion": int(changed),
+        "retrain_seconds": report.seconds,
+        "pair_top1_before": pair_before,
+        "pair_top1_after": evaluation.top1_on(hub, rows, vecs, PAIR),
+        "all_top1_before": all_before,
+        "all_top1_after": evaluation.evaluate(hub, rows, vecs)["full"]["top1"],
     }
 
 
@@ -97,8 +102,13 @@ def main() -> None:
     eval_vecs, _ = embed(emb, [r["text"] for r in rows], args.vectors_cache, "eval")
 
     out: dict[str, Any] = {
-        "bench": "tagging", "model": emb.model_id, "eval_texts": len(rows), "load_avg_1m": round(load, 2),
-        "embed_library_seconds": round(lib_s, 1), "targets": {"full_top1": 0.80, "full_top3": 0.95}, "results": [],
+        "bench": "tagging",
+        "model": emb.model_id,
+        "eval_texts": len(rows),
+        "load_avg_1m": round(load, 2),
+        "embed_library_seconds": round(lib_s, 1),
+        "targets": {"full_top1": 0.80, "full_top3": 0.95},
+        "results": [],
     }
     first_hub: Hub | None = None
     for n in sizes:
@@ -108,14 +118,17 @@ def main() -> None:
         started = time.perf_counter()
         report = tagging.train_suggester(hub)
         wall = time.perf_counter() - started
-        out["results"].append({
-            "library": n, "train_seconds": round(wall, 2),
-            "validation_out_of_fold": {f: r.model_dump() for f, r in report.facets.items()},
-            "eval": {
-                "scenes": evaluation.evaluate(hub, rows, eval_vecs),
-                "content_types": evaluation.evaluate(hub, rows, eval_vecs, facet="content_types"),
-            },
-        })
+        out["results"].append(
+            {
+                "library": n,
+                "train_seconds": round(wall, 2),
+                "validation_out_of_fold": {f: r.model_dump() for f, r in report.facets.items()},
+                "eval": {
+                    "scenes": evaluation.evaluate(hub, rows, eval_vecs),
+                    "content_types": evaluation.evaluate(hub, rows, eval_vecs, facet="content_types"),
+                },
+            }
+        )
         if args.cold_start and n == max(sizes):
             current = model.current(hub)
             assert current is not None

@@ -50,8 +50,15 @@ def picks_of(client: httpx.Client, topic_of: dict[str, str]) -> list[dict[str, A
     out = []
     for _ in range(ASKS):
         ans = check(client.get(f"/v1/recommendations/users/{USER}", params={"channel": CHANNEL, "n": 1}), "GET")
-        out += [{"asset_id": p["asset_id"], "title": p["title"], "topic": topic_of[p["asset_id"]],
-                 "reasons": [f"{r['kind']}: {r['detail']}" for r in p["reasons"]]} for p in ans["picks"]]
+        out += [
+            {
+                "asset_id": p["asset_id"],
+                "title": p["title"],
+                "topic": topic_of[p["asset_id"]],
+                "reasons": [f"{r['kind']}: {r['detail']}" for r in p["reasons"]],
+            }
+            for p in ans["picks"]
+        ]
     return out
 
 
@@ -73,8 +80,10 @@ def main() -> None:
             before = picks_of(client, topic_of)
             # the topic to click: the one the first answer picked least (so the move is visible)
             counts = {t: sum(p["topic"] == t for p in before) for _, t, _ in TOPICS}
-            clicked = min((t for t in counts if sum(topic_of[world.assets[i]["id"]] == t for i in on_channel) >= 8),
-                          key=lambda t: (counts[t], t))
+            clicked = min(
+                (t for t in counts if sum(topic_of[world.assets[i]["id"]] == t for i in on_channel) >= 8),
+                key=lambda t: (counts[t], t),
+            )
             mine = [world.assets[i]["id"] for i in on_channel if topic_of[world.assets[i]["id"]] == clicked][:3]
             others = [world.assets[i]["id"] for i in on_channel if topic_of[world.assets[i]["id"]] != clicked][:3]
             now = utcnow()
@@ -84,22 +93,39 @@ def main() -> None:
                 base = {"user_id": USER, "asset_id": aid, "channel": CHANNEL}
                 events.append({**base, "id": f"demo-d{k}", "type": "delivered", "ts": to_iso(at)})
                 if aid in mine:
-                    events.append({**base, "id": f"demo-c{k}", "type": "click", "ts": to_iso(at + timedelta(minutes=3))})
+                    events.append(
+                        {**base, "id": f"demo-c{k}", "type": "click", "ts": to_iso(at + timedelta(minutes=3))}
+                    )
             posted = check(client.post("/v1/events", json={"events": events}), "POST /v1/events")
             after = picks_of(client, topic_of)
             bot.close()
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
-    share = {k: round(sum(p["topic"] == clicked for p in v) / max(len(v), 1), 2)
-             for k, v in (("before", before), ("after", after))}
-    print(json.dumps({
-        "requests": [f"{ASKS} × GET /v1/recommendations/users/{USER}?channel={CHANNEL}&n=1",
-                     (f"POST /v1/events ({len(events)} events: 3 deliveries of「{clicked}」assets clicked, "
-                      "3 deliveries of other topics ignored)"),
-                     f"{ASKS} × GET /v1/recommendations/users/{USER}?channel={CHANNEL}&n=1"],
-        "clicked_topic": clicked, "events_accepted": posted.get("accepted"),
-        "share_of_picks_on_clicked_topic": share, "before": before, "after": after,
-    }, ensure_ascii=False, indent=1))
+    share = {
+        k: round(sum(p["topic"] == clicked for p in v) / max(len(v), 1), 2)
+        for k, v in (("before", before), ("after", after))
+    }
+    print(
+        json.dumps(
+            {
+                "requests": [
+                    f"{ASKS} × GET /v1/recommendations/users/{USER}?channel={CHANNEL}&n=1",
+                    (
+                        f"POST /v1/events ({len(events)} events: 3 deliveries of「{clicked}」assets clicked, "
+                        "3 deliveries of other topics ignored)"
+                    ),
+                    f"{ASKS} × GET /v1/recommendations/users/{USER}?channel={CHANNEL}&n=1",
+                ],
+                "clicked_topic": clicked,
+                "events_accepted": posted.get("accepted"),
+                "share_of_picks_on_clicked_topic": share,
+                "before": before,
+                "after": after,
+            },
+            ensure_ascii=False,
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -58,19 +58,26 @@ def _secret(settings: Settings, name: str, configured: str) -> str:
     return value
 
 
-SECURITY_HEADERS = ((b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
-                    (b"referrer-policy", b"same-origin"))
+SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+)
 
 
-PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'{nonce}; style-src-attr 'unsafe-inline'; "
-            "img-src 'self' data: blob:; media-src 'self' blob:; object-src 'none'; base-uri 'none'; "
-            "form-action 'self'; frame-ancestors 'none'")
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'{nonce}; style-src-attr 'unsafe-inline'; "
+    "img-src 'self' data: blob:; media-src 'self' blob:; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
 """Pages: scripts only from /static; style elements from /static or carrying the response's nonce
 (``web.templating.render`` makes it); style *attributes* stay allowed — bar widths and heat levels are data
 (numbers the templates format), and an attribute cannot run script."""
-DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; style-src 'self' "
-            "'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
-            "object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; style-src 'self' "
+    "'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
 """FastAPI's /docs and /redoc load their UI from jsdelivr and start it with an inline script."""
 OTHER_CSP = b"default-src 'none'; frame-ancestors 'none'; sandbox"
 """JSON, files and media: nothing in them may run or load anything, even if a browser renders one."""
@@ -124,8 +131,11 @@ class HeadAsGetMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "HEAD" or changes_state_via_api(
-                scope["path"], "GET", dict(parse_qsl(scope["query_string"].decode("latin-1")))):
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "HEAD"
+            or changes_state_via_api(scope["path"], "GET", dict(parse_qsl(scope["query_string"].decode("latin-1"))))
+        ):
             await self.app(scope, receive, send)
             return
 
@@ -172,7 +182,14 @@ def _validation_body(errors: list[Any]) -> dict[str, Any]:
     details = [{"field": field_of(err), "message": pydantic_message(err), "type": err.get("type")} for err in errors]
     first = details[0] if details else {"field": None, "message": _("The request is not valid.")}
     where = f"{first['field']}: " if first["field"] else ""
-    return {"error": {"code": "invalid", "message": f"{where}{first['message']}", "field": first["field"], "details": details}}
+    return {
+        "error": {
+            "code": "invalid",
+            "message": f"{where}{first['message']}",
+            "field": first["field"],
+            "details": details,
+        }
+    }
 
 
 def _add_routes(app: FastAPI, router: APIRouter) -> None:
@@ -206,7 +223,9 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
         if settings.warm_search:
             warm_up(hub)  # before the first request: the model loads here, not in someone's search
         resume_ocr(hub)
-        stop_journeys = start_background(hub, settings.journeys_loop_seconds) if settings.journeys_loop_seconds else None
+        stop_journeys = (
+            start_background(hub, settings.journeys_loop_seconds) if settings.journeys_loop_seconds else None
+        )
         yield
         if stop_journeys is not None:
             stop_journeys()
@@ -252,9 +271,17 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
         import logging
 
         logging.getLogger("contenthub").warning("out-of-range input on %s: %s", request.url.path, exc)
-        return JSONResponse({"error": {"code": "invalid", "message": _(
-            "A date, time or number is outside the supported range ({detail}). Use times within {range}.").format(
-                detail=exc, range=RANGE_TEXT)}}, status_code=422)
+        return JSONResponse(
+            {
+                "error": {
+                    "code": "invalid",
+                    "message": _(
+                        "A date, time or number is outside the supported range ({detail}). Use times within {range}."
+                    ).format(detail=exc, range=RANGE_TEXT),
+                }
+            },
+            status_code=422,
+        )
 
     @app.exception_handler(RecursionError)
     async def recursion_handler(request: Request, exc: RecursionError) -> JSONResponse:
@@ -263,8 +290,15 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
         import logging
 
         logging.getLogger("contenthub").warning("input nested too deeply on %s", request.url.path)
-        return JSONResponse({"error": {"code": "invalid", "message": _(
-            "The input nests too deeply; flatten it (JSON may nest at most 64 levels).")}}, status_code=422)
+        return JSONResponse(
+            {
+                "error": {
+                    "code": "invalid",
+                    "message": _("The input nests too deeply; flatten it (JSON may nest at most 64 levels)."),
+                }
+            },
+            status_code=422,
+        )
 
     @app.exception_handler(LoginRequired)
     async def login_redirect(request: Request, exc: LoginRequired) -> RedirectResponse:
@@ -277,8 +311,11 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
         if exc.status_code == 404 and (location := _slash_redirect(app, request.scope)) is not None:
             return Response(status_code=307, headers={"location": location})
         message = _(HTTP_MESSAGES[exc.status_code]) if exc.status_code in HTTP_MESSAGES else str(exc.detail)
-        return JSONResponse({"error": {"code": "http_error", "message": message}}, status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+        return JSONResponse(
+            {"error": {"code": "http_error", "message": message}},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
 
     app.add_middleware(AuthBeforeBodyMiddleware)  # inside SessionMiddleware: console forms are signed in by it
     app.add_middleware(SecurityHeadersMiddleware)
@@ -292,9 +329,9 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     )
     app.add_middleware(
         BodyLimitMiddleware,
-        limit_for=lambda path: settings.max_upload_bytes + 1024 * 1024
-        if path in UPLOAD_PATHS
-        else settings.max_request_bytes,
+        limit_for=lambda path: (
+            settings.max_upload_bytes + 1024 * 1024 if path in UPLOAD_PATHS else settings.max_request_bytes
+        ),
         json_paths=frozenset({"/v1/assets/import"}),
     )
     app.add_middleware(HeadAsGetMiddleware)
@@ -343,9 +380,21 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     # recommend_router first: next content is the hot path (see _add_routes); no route of library_router matches
     # a path of recommend_router or the other way round (tests/test_app_routes.py checks every route resolves
     # as before).
-    for router in (recommend_router, audience_router, library_router, publish_router, access_router, web_pages,
-                   library_pages, publish_pages, experiments_router, experiment_console, experiments_pages,
-                   audience_pages, recommend_pages):
+    for router in (
+        recommend_router,
+        audience_router,
+        library_router,
+        publish_router,
+        access_router,
+        web_pages,
+        library_pages,
+        publish_pages,
+        experiments_router,
+        experiment_console,
+        experiments_pages,
+        audience_pages,
+        recommend_pages,
+    ):
         _add_routes(app, router)
     for router in (tagging_router, review_pages, journeys_router, journeys_pages, dashboard_router, dashboard_pages):
         _add_routes(app, router)

@@ -30,13 +30,15 @@ class AuditEntry(BaseModel):
 def record(hub: Hub, actor: str, action: str, target_kind: str, target_id: str, **details: Any) -> None:
     at = to_iso(utcnow())
     entry_id = f"{at}-{secrets.token_hex(4)}"  # sorts by time
-    entry = AuditEntry(id=entry_id, at=at, actor=actor, action=action, target_kind=target_kind,
-                       target_id=target_id, details=details)
+    entry = AuditEntry(
+        id=entry_id, at=at, actor=actor, action=action, target_kind=target_kind, target_id=target_id, details=details
+    )
     hub.store.put_doc(COLLECTION, entry_id, entry.model_dump(mode="json"), expected_version=0)
 
 
-def entries(hub: Hub, *, target_kind: str | None = None, target_id: str | None = None, limit: int = 200,
-            offset: int = 0) -> list[AuditEntry]:
+def entries(
+    hub: Hub, *, target_kind: str | None = None, target_id: str | None = None, limit: int = 200, offset: int = 0
+) -> list[AuditEntry]:
     where: dict[str, Any] = {}
     if target_kind:
         where["target_kind"] = target_kind

@@ -54,8 +54,14 @@ def note(hub: Hub, kind: str, record_id: str, field: str, value: Any, reason: st
             return
         noted[key] = reason
     log.warning("skipped bad stored %s %r: %s = %r (%s)", kind, record_id, field, value, reason)
-    entry = BadRecord(kind=kind, record_id=record_id, field=field, value=str(value)[:200], reason=reason[:500],
-                      found_at=to_iso(utcnow()))
+    entry = BadRecord(
+        kind=kind,
+        record_id=record_id,
+        field=field,
+        value=str(value)[:200],
+        reason=reason[:500],
+        found_at=to_iso(utcnow()),
+    )
     hub.store.put_doc(COLLECTION, key, entry.model_dump())
 
 

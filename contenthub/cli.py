@@ -21,8 +21,11 @@ from contenthub.recommend.eval_cli import eval_app
 from contenthub.recommend.strategies_cli import strategies_app
 from contenthub.store.cli import store_app
 
-app = typer.Typer(help="ContentHub: content library, recommendations, publish planning and A/B reports.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="ContentHub: content library, recommendations, publish planning and A/B reports.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 keys_app = typer.Typer(help="API keys: create, list, rotate, revoke.", no_args_is_help=True)
 models_app = typer.Typer(help="Embedding models.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
@@ -39,7 +42,9 @@ app.add_typer(strategies_app, name="strategies")
 WORKER_HEALTHCHECK_S = 120
 """Seconds a worker process may take to answer uvicorn's supervisor (see ``serve``)."""
 
-DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory (default: CONTENTHUB_DATA_DIR or ./data)")]
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Data directory (default: CONTENTHUB_DATA_DIR or ./data)")
+]
 
 
 def _settings(data_dir: Path | None = None) -> Settings:
@@ -62,10 +67,17 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     data_dir: DataDir = None,
-    workers: int = typer.Option(1, min=1, help="Worker processes (one per core serves the most requests; they share "
-                                "the store, and each sees the others' changes within a second)."),
-    access_log: bool = typer.Option(True, "--access-log/--no-access-log",
-                                    help="Log every request (turn off behind a proxy that logs; costs CPU per request)."),
+    workers: int = typer.Option(
+        1,
+        min=1,
+        help="Worker processes (one per core serves the most requests; they share "
+        "the store, and each sees the others' changes within a second).",
+    ),
+    access_log: bool = typer.Option(
+        True,
+        "--access-log/--no-access-log",
+        help="Log every request (turn off behind a proxy that logs; costs CPU per request).",
+    ),
 ) -> None:
     """Run the HTTP service (API under /v1, pages at /library, OpenAPI docs at /docs)."""
     import os
@@ -78,9 +90,17 @@ def serve(
     # replaces one that dies or stops answering its health check. A new worker answers that check only once
     # it has imported this command's modules and the app (spawned processes import them again), which on a
     # busy machine takes longer than uvicorn's default 5 s wait: without room, it kills the worker, again.
-    uvicorn.run("contenthub.asgi:app", host=host, port=port, workers=workers, timeout_graceful_shutdown=20,
-                timeout_worker_healthcheck=WORKER_HEALTHCHECK_S, log_level="info", access_log=access_log,
-                **http_protocol.PROTOCOL_OPTIONS)
+    uvicorn.run(
+        "contenthub.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        timeout_graceful_shutdown=20,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
+        log_level="info",
+        access_log=access_log,
+        **http_protocol.PROTOCOL_OPTIONS,
+    )
 
 
 def _reembed_if_model_changed(data_dir: Path | None) -> None:

@@ -41,26 +41,51 @@ class Settings(BaseSettings):
     bootstrap_admin_key: str = Field(default="", description="If set, an admin API key with this value exists.")
     timezone: str = "Asia/Shanghai"
     secure_cookies: bool = Field(default=False, description="Mark session cookies Secure (set behind HTTPS).")
-    rate_limit_per_minute: int = Field(default=6_000, ge=1, description="Requests per minute per API key (a bot "
-                                       "asking for next content 100 times a second; bursts of 10 s worth).")
-    failed_auth_per_minute: int = Field(default=30, ge=1, description="Failed authentications (wrong or revoked "
-                                        "keys, failed console sign-ins) per minute per client address before "
-                                        "429; bursts of 10 s worth.")
-    server_workers: int = Field(default=1, ge=1, description="API worker processes sharing the rate limit (set by "
-                                "`contenthub serve --workers`).")
+    rate_limit_per_minute: int = Field(
+        default=6_000,
+        ge=1,
+        description="Requests per minute per API key (a bot "
+        "asking for next content 100 times a second; bursts of 10 s worth).",
+    )
+    failed_auth_per_minute: int = Field(
+        default=30,
+        ge=1,
+        description="Failed authentications (wrong or revoked "
+        "keys, failed console sign-ins) per minute per client address before "
+        "429; bursts of 10 s worth.",
+    )
+    server_workers: int = Field(
+        default=1,
+        ge=1,
+        description="API worker processes sharing the rate limit (set by `contenthub serve --workers`).",
+    )
     phone_salt: str = Field(default="", description="Salt for phone hashes; generated into data_dir if empty.")
     profile_half_life_days: float = Field(default=30.0, gt=0, description="Half-life of engagement in profiles.")
-    tagging_retrain_after: int = Field(default=20, ge=0, description="Retrain the tag suggester after this many "
-                                       "new editor confirmations (0: only on command).")
+    tagging_retrain_after: int = Field(
+        default=20,
+        ge=0,
+        description="Retrain the tag suggester after this many new editor confirmations (0: only on command).",
+    )
     redelivery_window_days: int = Field(default=30, ge=0, description="Never resend an asset within this window.")
-    learn_every_events: int = Field(default=2000, ge=0, description=(
-        "Refit the default strategy's weights (recommend/learning.py) after this many new events; 0 = only "
-        "when `contenthub strategies learn` runs."))
+    learn_every_events: int = Field(
+        default=2000,
+        ge=0,
+        description=(
+            "Refit the default strategy's weights (recommend/learning.py) after this many new events; 0 = only "
+            "when `contenthub strategies learn` runs."
+        ),
+    )
     max_event_future_seconds: int = Field(default=3600, ge=0, description="Events further in the future are rejected.")
-    warm_search: bool = Field(default=True, description="Load the embedding model and search indexes when the "
-                              "server starts, before it answers (off: on the first search).")
-    journeys_loop_seconds: float = Field(default=30, ge=0, description="Journey scheduler tick in the app (0: off; "
-                                         "run `contenthub journeys run` instead).")
+    warm_search: bool = Field(
+        default=True,
+        description="Load the embedding model and search indexes when the "
+        "server starts, before it answers (off: on the first search).",
+    )
+    journeys_loop_seconds: float = Field(
+        default=30,
+        ge=0,
+        description="Journey scheduler tick in the app (0: off; run `contenthub journeys run` instead).",
+    )
 
     def resolved_store_url(self) -> str:
         if self.store_url:

@@ -65,8 +65,15 @@ def _demo_keys(hub: Hub) -> list[str]:
     return lines
 
 
-def load_demo(hub: Hub, *, n_assets: int = 400, n_users: int = 600, force: bool = False,
-              progress: bool = False, showcase: bool = True) -> list[str]:
+def load_demo(
+    hub: Hub,
+    *,
+    n_assets: int = 400,
+    n_users: int = 600,
+    force: bool = False,
+    progress: bool = False,
+    showcase: bool = True,
+) -> list[str]:
     out: list[str] = []
     existing = hub.store.count_assets(AssetFilter())
     if existing and not force:
@@ -75,8 +82,11 @@ def load_demo(hub: Hub, *, n_assets: int = 400, n_users: int = 600, force: bool 
         out.append(f"loaded {_load_assets(hub, n_assets, progress)} demo assets")
     out.extend(recommend_demo.load_demo(hub, n_users=n_users, progress=progress, force=force))
     refreshed = dashboard_service.refresh(hub)  # the value model, and predicted value on users for segments
-    out.append(f"dashboard: {refreshed['users']} users over {refreshed['weeks']} weeks; predicted value on "
-               f"{refreshed['attributes_written']} users" + (f" ({refreshed['model_missing']})" if refreshed["model_missing"] else ""))
+    out.append(
+        f"dashboard: {refreshed['users']} users over {refreshed['weeks']} weeks; predicted value on "
+        f"{refreshed['attributes_written']} users"
+        + (f" ({refreshed['model_missing']})" if refreshed["model_missing"] else "")
+    )
     if showcase:  # this week's plan, two finished experiments, two journeys with funnels (demo_showcase)
         out.extend(demo_showcase.load_showcase(hub))
     out.append(f"API keys (also in {hub.settings.data_dir / KEYS_FILE}):")

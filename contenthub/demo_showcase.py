@@ -23,10 +23,26 @@ from contenthub.publish.planner import week_start_of
 from contenthub.timeutil import utcnow
 
 EXPERIMENTS = (
-    SimConfig(key="demo-content-ranking", users=1200, days=6, lift=0.5, treatment_strategy="content",
-              channel="app_push", assets=16, seed=11),
-    SimConfig(key="demo-popular-ranking", users=1200, days=6, lift=0.03, treatment_strategy="popular",
-              channel="app_push", assets=16, seed=12),
+    SimConfig(
+        key="demo-content-ranking",
+        users=1200,
+        days=6,
+        lift=0.5,
+        treatment_strategy="content",
+        channel="app_push",
+        assets=16,
+        seed=11,
+    ),
+    SimConfig(
+        key="demo-popular-ranking",
+        users=1200,
+        days=6,
+        lift=0.03,
+        treatment_strategy="popular",
+        channel="app_push",
+        assets=16,
+        seed=12,
+    ),
 )
 """A clear win (true click lift +50%) and an inconclusive one (+3%: far below what 1,200 users can detect)."""
 JOURNEYS = ("new-contact-care", "first-order")
@@ -50,8 +66,10 @@ def finished_experiments(hub: Hub, now: datetime, configs: tuple[SimConfig, ...]
         result = run_simulation(hub, cfg, now=now)
         experiments.stop_experiment(hub, cfg.key, now=now)
         p = f"{result.p_value:.3g}" if result.p_value is not None else "—"
-        out.append(f"experiment {cfg.key}: {sum(result.units.values())} users, click-through lift "
-                   f"{(result.estimated_lift or 0):+.1%} (p = {p}), stopped")
+        out.append(
+            f"experiment {cfg.key}: {sum(result.units.values())} users, click-through lift "
+            f"{(result.estimated_lift or 0):+.1%} (p = {p}), stopped"
+        )
     return out
 
 
@@ -61,11 +79,17 @@ def journeys_with_funnels(hub: Hub, *, users: int = 300, days: int = 35) -> list
     for template in JOURNEYS[1:]:
         if template not in journeys.heads(hub):
             journeys.install_template(hub, template, "demo", status="active")
-    result = run_cohort(hub, CohortConfig(users=users, journey=JOURNEYS[0], days=days, arrival_days=days * 0.6, tick_hours=4,
-                                          assets=24, seed=7))
+    result = run_cohort(
+        hub,
+        CohortConfig(
+            users=users, journey=JOURNEYS[0], days=days, arrival_days=days * 0.6, tick_hours=4, assets=24, seed=7
+        ),
+    )
     f = result["funnel"]
-    return [f"journeys {', '.join(JOURNEYS)}: {f['entered']} users entered {JOURNEYS[0]} over {days} days, "
-            f"{result['events_ingested']} events"]
+    return [
+        f"journeys {', '.join(JOURNEYS)}: {f['entered']} users entered {JOURNEYS[0]} over {days} days, "
+        f"{result['events_ingested']} events"
+    ]
 
 
 def load_showcase(hub: Hub) -> list[str]:

@@ -62,7 +62,13 @@ def check_rate(hub: Hub, principal: Principal) -> None:
     wait = _limiter(hub).hit(principal.key_id)
     if wait > 0:
         raise RateLimitedError(
-            _("Too many requests for key '{name}': the limit is {rate_limit_per_minute} per minute. Retry in {retry_after_header} s.").format(name=principal.name, rate_limit_per_minute=hub.settings.rate_limit_per_minute, retry_after_header=retry_after_header(wait)),
+            _(
+                "Too many requests for key '{name}': the limit is {rate_limit_per_minute} per minute. Retry in {retry_after_header} s."
+            ).format(
+                name=principal.name,
+                rate_limit_per_minute=hub.settings.rate_limit_per_minute,
+                retry_after_header=retry_after_header(wait),
+            ),
             extra={"retry_after": retry_after_header(wait)},
         )
 
@@ -103,7 +109,13 @@ def check_failed_auth(hub: Hub, address: str) -> None:
     wait = _failures(hub).waiting(address)
     if wait > 0:
         raise RateLimitedError(
-            _('Too many failed authentications from this address: the limit is {failed_auth_per_minute} per minute. Retry in {retry_after_header} s.').format(failed_auth_per_minute=hub.settings.failed_auth_per_minute, retry_after_header=retry_after_header(wait)), extra={"retry_after": retry_after_header(wait)})
+            _(
+                "Too many failed authentications from this address: the limit is {failed_auth_per_minute} per minute. Retry in {retry_after_header} s."
+            ).format(
+                failed_auth_per_minute=hub.settings.failed_auth_per_minute, retry_after_header=retry_after_header(wait)
+            ),
+            extra={"retry_after": retry_after_header(wait)},
+        )
 
 
 def note_failed_auth(hub: Hub, address: str) -> None:
@@ -120,7 +132,9 @@ async def principal_for_key(hub: Hub, raw: str, address: str = "unknown") -> Pri
         principal = await run_in_threadpool(keys.verify_and_remember, hub.store, raw, digest)
         if principal is None:
             note_failed_auth(hub, address)
-            raise UnauthorizedError(_("The API key is wrong or revoked. Send a valid key as 'Authorization: Bearer <key>'."))
+            raise UnauthorizedError(
+                _("The API key is wrong or revoked. Send a valid key as 'Authorization: Bearer <key>'.")
+            )
     return principal
 
 
@@ -136,7 +150,10 @@ async def current_principal(request: Request, hub: HubDep) -> Principal | None:
     elif "session" in request.scope and request.session.get("sid"):
         if changes_state_via_api(request.scope["path"], request.method, request.query_params):
             raise ForbiddenError(
-                _("The console's session cannot change data through /v1: send an API key as 'Authorization: Bearer <key>' (console forms post to their own pages, with a CSRF token). Session cookies are refused here so that another page cannot act for a signed-in editor."))
+                _(
+                    "The console's session cannot change data through /v1: send an API key as 'Authorization: Bearer <key>' (console forms post to their own pages, with a CSRF token). Session cookies are refused here so that another page cannot act for a signed-in editor."
+                )
+            )
         principal = await run_in_threadpool(_session_principal, hub, request.session)
         if principal is None:
             request.session.clear()
@@ -151,12 +168,16 @@ def authorized(request: Request, principal: Principal | None, perm: Perm) -> Pri
     if principal is None:
         if request.url.path.startswith("/v1/"):
             raise UnauthorizedError(
-                _("An API key is required. Send it as 'Authorization: Bearer <key>' (create one with `contenthub keys create --role editor`).")
+                _(
+                    "An API key is required. Send it as 'Authorization: Bearer <key>' (create one with `contenthub keys create --role editor`)."
+                )
             )
         raise LoginRequired(str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""))
     if not allows(principal.role, perm):
         raise ForbiddenError(
-            _("Role '{value}' may not do this (needs '{value2}').").format(value=principal.role.value, value2=perm.value),
+            _("Role '{value}' may not do this (needs '{value2}').").format(
+                value=principal.role.value, value2=perm.value
+            ),
             extra={"role": principal.role.value, "needs": perm.value},
         )
     return principal
@@ -181,5 +202,6 @@ def csrf_token(request: Request) -> str:
 def check_csrf(request: Request, submitted: str | None) -> None:
     expected = request.session.get("csrf")
     if not expected or not submitted or not hmac.compare_digest(expected, submitted):
-        raise ForbiddenError(_('The form expired or did not come from this site. Reload the page and try again.'),
-                             field="csrf_token")
+        raise ForbiddenError(
+            _("The form expired or did not come from this site. Reload the page and try again."), field="csrf_token"
+        )

@@ -75,7 +75,7 @@ def pydantic_message(err: Mapping[str, Any]) -> str:
     msg = str(err.get("msg", ""))
     for prefix in _PREFIXES:
         if msg.startswith(prefix):
-            return msg[len(prefix):]
+            return msg[len(prefix) :]
     return msg
 
 

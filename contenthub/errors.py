@@ -93,7 +93,9 @@ def unknown_value(field: str, value: Any, allowed: list[str]) -> InvalidError:
     shown = ", ".join(allowed)
     return InvalidError(
         _("Unknown {field} '{value}'. Allowed values: {allowed}.").format(field=field, value=value, allowed=shown),
-        field=field, value=value, allowed=allowed,
+        field=field,
+        value=value,
+        allowed=allowed,
     )
 
 

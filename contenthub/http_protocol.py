@@ -13,8 +13,10 @@ HEADER_LIMIT_BYTES = 64 * 1024
 HEADER_TIMEOUT_S = 10.0
 """Seconds a client has to send a request's headers, from connecting or from its first byte."""
 _HEAD_431_BODY = b'{"error": {"code": "too_large", "message": "The request line and headers are larger than 64 KB."}}'
-_HEAD_431 = (b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\nconnection: close\r\n"
-             b"content-length: " + str(len(_HEAD_431_BODY)).encode() + b"\r\n\r\n" + _HEAD_431_BODY)
+_HEAD_431 = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\nconnection: close\r\n"
+    b"content-length: " + str(len(_HEAD_431_BODY)).encode() + b"\r\n\r\n" + _HEAD_431_BODY
+)
 
 
 class GuardedHTTPProtocol(AutoHTTPProtocol):  # type: ignore[misc,valid-type]
@@ -77,6 +79,9 @@ class GuardedHTTPProtocol(AutoHTTPProtocol):  # type: ignore[misc,valid-type]
         super().connection_lost(exc)
 
 
-PROTOCOL_OPTIONS: dict[str, Any] = {"http": GuardedHTTPProtocol, "h11_max_incomplete_event_size": HEADER_LIMIT_BYTES,
-                                    "timeout_keep_alive": 5}
+PROTOCOL_OPTIONS: dict[str, Any] = {
+    "http": GuardedHTTPProtocol,
+    "h11_max_incomplete_event_size": HEADER_LIMIT_BYTES,
+    "timeout_keep_alive": 5,
+}
 """uvicorn options that bound each connection (``contenthub serve`` passes them)."""

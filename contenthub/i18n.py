@@ -128,6 +128,7 @@ def N_(message: str) -> str:
 
 # ---- choosing the language ----
 
+
 def parse_accept_language(header: str) -> list[str]:
     """Language tags of an Accept-Language header, best first (q=0 dropped). Hand-written: Babel has no
     header parser and the header is a comma list of ``tag;q=weight``; a malformed weight counts as 0."""

@@ -135,10 +135,18 @@ CODES: dict[str, dict[str, str]] = {
         "sms": N_("sms"),
     },
     "scene": {
-        "onboarding": N_("onboarding"), "first_order": N_("first_order"), "repurchase": N_("repurchase"),
-        "reactivation": N_("reactivation"), "winback": N_("winback"), "holiday": N_("holiday"),
-        "seeding": N_("seeding"), "education": N_("education"), "tutorial": N_("tutorial"),
-        "membership": N_("membership"), "referral": N_("referral"), "aftersales": N_("aftersales"),
+        "onboarding": N_("onboarding"),
+        "first_order": N_("first_order"),
+        "repurchase": N_("repurchase"),
+        "reactivation": N_("reactivation"),
+        "winback": N_("winback"),
+        "holiday": N_("holiday"),
+        "seeding": N_("seeding"),
+        "education": N_("education"),
+        "tutorial": N_("tutorial"),
+        "membership": N_("membership"),
+        "referral": N_("referral"),
+        "aftersales": N_("aftersales"),
         "live_preview": N_("live_preview"),
     },
     "plan_action": {
@@ -188,22 +196,56 @@ CODES: dict[str, dict[str, str]] = {
         "community": N_("Community group"),
     },
     "weekday": {
-        "0": N_("Mon"), "1": N_("Tue"), "2": N_("Wed"), "3": N_("Thu"), "4": N_("Fri"), "5": N_("Sat"), "6": N_("Sun"),
+        "0": N_("Mon"),
+        "1": N_("Tue"),
+        "2": N_("Wed"),
+        "3": N_("Thu"),
+        "4": N_("Fri"),
+        "5": N_("Sat"),
+        "6": N_("Sun"),
     },
     "dash_column": {  # the dashboard's table columns (dashboard/tables.py; CSV keeps the codes)
-        "cohort": N_("Cohort"), "size": N_("Size"), "users": N_("Users"), "week": N_("Week"), "flows": N_("Moves"),
-        "channel": N_("Channel"), "sends": N_("Sends"), "deliveries": N_("Deliveries"), "opens": N_("Opens"),
-        "clicks": N_("Clicks"), "conversions": N_("Conversions"), "mutes": N_("Mutes"),
-        "unsubscribes": N_("Unsubscribes"), "revenue": N_("Revenue"), "open_rate": N_("Open rate"),
-        "click_rate": N_("Click rate"), "conversion_rate": N_("Conversion rate"), "per_day": N_("Per day"),
-        "per_week": N_("Per week"), "per_month": N_("Per month"), "note": N_("Note"), "facet": N_("Facet"),
-        "value": N_("Value"), "rank": N_("Rank"), "asset_id": N_("Asset ID"), "title": N_("Title"),
-        "sends_per_week": N_("Sends per user per week"), "user_weeks": N_("User-weeks"), "open_low": N_("Open rate, low"),
-        "open_high": N_("Open rate, high"), "mute_rate": N_("Mute rate"), "mute_low": N_("Mute rate, low"),
-        "mute_high": N_("Mute rate, high"), "observed_revenue": N_("Observed revenue"),
-        "predicted_revenue": N_("Predicted revenue"), "observed_orders": N_("Observed orders"),
+        "cohort": N_("Cohort"),
+        "size": N_("Size"),
+        "users": N_("Users"),
+        "week": N_("Week"),
+        "flows": N_("Moves"),
+        "channel": N_("Channel"),
+        "sends": N_("Sends"),
+        "deliveries": N_("Deliveries"),
+        "opens": N_("Opens"),
+        "clicks": N_("Clicks"),
+        "conversions": N_("Conversions"),
+        "mutes": N_("Mutes"),
+        "unsubscribes": N_("Unsubscribes"),
+        "revenue": N_("Revenue"),
+        "open_rate": N_("Open rate"),
+        "click_rate": N_("Click rate"),
+        "conversion_rate": N_("Conversion rate"),
+        "per_day": N_("Per day"),
+        "per_week": N_("Per week"),
+        "per_month": N_("Per month"),
+        "note": N_("Note"),
+        "facet": N_("Facet"),
+        "value": N_("Value"),
+        "rank": N_("Rank"),
+        "asset_id": N_("Asset ID"),
+        "title": N_("Title"),
+        "sends_per_week": N_("Sends per user per week"),
+        "user_weeks": N_("User-weeks"),
+        "open_low": N_("Open rate, low"),
+        "open_high": N_("Open rate, high"),
+        "mute_rate": N_("Mute rate"),
+        "mute_low": N_("Mute rate, low"),
+        "mute_high": N_("Mute rate, high"),
+        "observed_revenue": N_("Observed revenue"),
+        "predicted_revenue": N_("Predicted revenue"),
+        "observed_orders": N_("Observed orders"),
         "predicted_orders": N_("Predicted orders"),
-        "new": N_("New"), "active": N_("Active"), "silent": N_("Silent"), "churned": N_("Churned"),
+        "new": N_("New"),
+        "active": N_("Active"),
+        "silent": N_("Silent"),
+        "churned": N_("Churned"),
         "won_back": N_("Won back"),
     },
     "dash_rank": {"best": N_("Best"), "worst": N_("Worst")},
@@ -278,7 +320,7 @@ def why_text(why: str) -> str:
     parts = []
     for part in why.split(" + "):
         if part.startswith("cues: "):
-            parts.append(gettext("cue words: {words}").format(words=part[len("cues: "):]))
+            parts.append(gettext("cue words: {words}").format(words=part[len("cues: ") :]))
         else:
             parts.append(label("suggest_signal", part))
     return gettext(", ").join(parts)
@@ -287,7 +329,7 @@ def why_text(why: str) -> str:
 def match_text(matched: str) -> str:
     """Why a search result matched (library/search.py: ``text``, ``semantic 0.89``, ``similar``)."""
     if matched.startswith("semantic "):
-        return gettext("similar in meaning {score}").format(score=matched[len("semantic "):])
+        return gettext("similar in meaning {score}").format(score=matched[len("semantic ") :])
     return label("search_match", matched)
 
 

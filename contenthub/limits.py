@@ -43,9 +43,14 @@ def _size(n: int) -> str:
 
 
 def _too_large(limit: int) -> _Refused:
-    return _Refused(413, {"code": "too_large", "message": _("The request body is larger than the limit of {limit}.").format(
-                              limit=_size(limit)),
-                          "limit_bytes": limit})
+    return _Refused(
+        413,
+        {
+            "code": "too_large",
+            "message": _("The request body is larger than the limit of {limit}.").format(limit=_size(limit)),
+            "limit_bytes": limit,
+        },
+    )
 
 
 MAX_JSON_DEPTH = 64
@@ -84,8 +89,11 @@ def loads_json(text: str | bytes) -> Any:
     an import) is parsed. Too deep is a ``json.JSONDecodeError``, which callers already turn into a 422."""
     raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
     if too_deep(raw):
-        raise json.JSONDecodeError(f"nested more than {MAX_JSON_DEPTH} levels deep", text if isinstance(text, str)
-                                   else raw.decode("utf-8", "replace"), 0)
+        raise json.JSONDecodeError(
+            f"nested more than {MAX_JSON_DEPTH} levels deep",
+            text if isinstance(text, str) else raw.decode("utf-8", "replace"),
+            0,
+        )
     return json.loads(text)
 
 
@@ -103,9 +111,15 @@ def _has_lone_surrogate(body: bytes) -> bool:
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, limit_for: Callable[[str], int], body_timeout: float = 30.0,
-                 min_rate: float = MIN_BODY_RATE, grace: float = BODY_GRACE_S,
-                 json_paths: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit_for: Callable[[str], int],
+        body_timeout: float = 30.0,
+        min_rate: float = MIN_BODY_RATE,
+        grace: float = BODY_GRACE_S,
+        json_paths: frozenset[str] = frozenset(),
+    ) -> None:
         self.app = app
         self.limit_for = limit_for
         self.body_timeout = body_timeout
@@ -124,8 +138,11 @@ class BodyLimitMiddleware:
             await _send_error(send, _too_large(limit), scope)
             return
         ctype = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-        is_json = (ctype == b"application/json" or ctype.endswith((b"+json", b"ndjson", b"jsonl", b"json-seq"))
-                   or scope["path"] in self.json_paths)
+        is_json = (
+            ctype == b"application/json"
+            or ctype.endswith((b"+json", b"ndjson", b"jsonl", b"json-seq"))
+            or scope["path"] in self.json_paths
+        )
         chunks: list[bytes] = []
         seen = 0
         body_done = False
@@ -145,13 +162,25 @@ class BodyLimitMiddleware:
                 message = await asyncio.wait_for(receive(), max(min(self.body_timeout, left), 0.0))
             except TimeoutError:
                 if left < self.body_timeout:
-                    refused = _Refused(408, {"code": "timeout", "message": _(
-                        "The request body arrives slower than {rate}/s; send it without pauses.").format(
-                            rate=_size(int(self.min_rate)))})
+                    refused = _Refused(
+                        408,
+                        {
+                            "code": "timeout",
+                            "message": _(
+                                "The request body arrives slower than {rate}/s; send it without pauses."
+                            ).format(rate=_size(int(self.min_rate))),
+                        },
+                    )
                 else:
-                    refused = _Refused(408, {"code": "timeout", "message": _(
-                        "The request body stalled for more than {seconds:g} s; send it without pauses.").format(
-                            seconds=self.body_timeout)})
+                    refused = _Refused(
+                        408,
+                        {
+                            "code": "timeout",
+                            "message": _(
+                                "The request body stalled for more than {seconds:g} s; send it without pauses."
+                            ).format(seconds=self.body_timeout),
+                        },
+                    )
                 raise refused from None
             if message["type"] != "http.request":
                 body_done = True
@@ -169,12 +198,26 @@ class BodyLimitMiddleware:
                     whole = b"".join(chunks)
                     chunks.clear()
                     if too_deep(whole):
-                        refused = _Refused(422, {"code": "invalid", "message": _(
-                            "The JSON nests arrays and objects more than {depth} levels deep; flatten it.").format(
-                                depth=MAX_JSON_DEPTH)})
+                        refused = _Refused(
+                            422,
+                            {
+                                "code": "invalid",
+                                "message": _(
+                                    "The JSON nests arrays and objects more than {depth} levels deep; flatten it."
+                                ).format(depth=MAX_JSON_DEPTH),
+                            },
+                        )
                         raise refused
                     if _SUSPECT.search(whole) and _has_lone_surrogate(whole):
-                        refused = _Refused(422, {"code": "invalid", "message": _('The JSON holds an unpaired surrogate escape (\\ud800–\\udfff), which is not valid Unicode text; send UTF-8 text or escape the whole surrogate pair.')})
+                        refused = _Refused(
+                            422,
+                            {
+                                "code": "invalid",
+                                "message": _(
+                                    "The JSON holds an unpaired surrogate escape (\\ud800–\\udfff), which is not valid Unicode text; send UTF-8 text or escape the whole surrogate pair."
+                                ),
+                            },
+                        )
                         raise refused
             return message
 
@@ -219,13 +262,23 @@ async def _send_error(send: Send, refused: _Refused, scope: Scope) -> None:
         ctype = b"application/json"
     else:
         message = html.escape(str(refused.error["message"]))
-        body = (f'<!doctype html><html lang="{"zh-CN" if current_language() == "zh" else "en"}"><meta charset="utf-8">'
-                f'<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="stylesheet" '
-                f'href="/static/app.css"><main><section class="card narrow"><h1>{html.escape(_("Something went wrong"))}'
-                f' ({refused.status})</h1><p class="error" role="alert">{message}</p><p><a href="{html.escape(path)}">'
-                f'{html.escape(_("Back"))}</a></p></section></main></html>').encode()
+        body = (
+            f'<!doctype html><html lang="{"zh-CN" if current_language() == "zh" else "en"}"><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="stylesheet" '
+            f'href="/static/app.css"><main><section class="card narrow"><h1>{html.escape(_("Something went wrong"))}'
+            f' ({refused.status})</h1><p class="error" role="alert">{message}</p><p><a href="{html.escape(path)}">'
+            f"{html.escape(_('Back'))}</a></p></section></main></html>"
+        ).encode()
         ctype = b"text/html; charset=utf-8"
-    await send({"type": "http.response.start", "status": refused.status,
-                "headers": [(b"content-type", ctype), (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": refused.status,
+            "headers": [
+                (b"content-type", ctype),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

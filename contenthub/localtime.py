@@ -39,8 +39,9 @@ def local(dt: datetime, zone: ZoneInfo | None = None) -> datetime:
     return to_utc(dt).astimezone(zone or hub_zone())
 
 
-def format_datetime(dt: datetime | None, *, zone: ZoneInfo | None = None, show_zone: bool = False,
-                    fmt: str = "yyyy-MM-dd HH:mm") -> str:
+def format_datetime(
+    dt: datetime | None, *, zone: ZoneInfo | None = None, show_zone: bool = False, fmt: str = "yyyy-MM-dd HH:mm"
+) -> str:
     """A stored (UTC) time as a person in the hub reads it: in the hub's zone, optionally naming the zone."""
     if dt is None:
         return ""

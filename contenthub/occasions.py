@@ -50,8 +50,12 @@ FESTIVALS: tuple[tuple[str, str, int, int], ...] = (
 """Lunar festivals that are not days off: (name, English, lunar month, lunar day)."""
 
 SOLAR_TERMS: dict[str, str] = {
-    "立春": "Start of Spring", "立夏": "Start of Summer", "夏至": "Summer Solstice",
-    "立秋": "Start of Autumn", "立冬": "Start of Winter", "冬至": "Winter Solstice",
+    "立春": "Start of Spring",
+    "立夏": "Start of Summer",
+    "夏至": "Summer Solstice",
+    "立秋": "Start of Autumn",
+    "立冬": "Start of Winter",
+    "冬至": "Winter Solstice",
 }
 """Solar terms worth a mark for seasonal content (清明 is a holiday already)."""
 
@@ -94,16 +98,20 @@ class MarketingDate(BaseModel):
 
     @model_validator(mode="after")
     def _one_way_to_date(self) -> MarketingDate:
-        ways = [self.month is not None or self.day is not None, self.on is not None, self.anchor is not None,
-                self.lunar_month is not None or self.lunar_day is not None]
+        ways = [
+            self.month is not None or self.day is not None,
+            self.on is not None,
+            self.anchor is not None,
+            self.lunar_month is not None or self.lunar_day is not None,
+        ]
         if sum(ways) != 1:
-            raise ValueError(_('marketing date: give exactly one of month+day, lunar_month+lunar_day, on, or anchor'))
+            raise ValueError(_("marketing date: give exactly one of month+day, lunar_month+lunar_day, on, or anchor"))
         if ways[0]:
             if self.month is None or self.day is None:
-                raise ValueError(_('marketing date: month and day are both required'))
+                raise ValueError(_("marketing date: month and day are both required"))
             date(2000, self.month, self.day)  # leap year: 2-29 allowed, other invalid days raise
         if ways[3] and (self.lunar_month is None or self.lunar_day is None):
-            raise ValueError(_('marketing date: lunar_month and lunar_day are both required'))
+            raise ValueError(_("marketing date: lunar_month and lunar_day are both required"))
         return self
 
     def start_in(self, year: int) -> date | None:
@@ -154,7 +162,11 @@ def lunar_date(year: int, month: int, day: int) -> date:
 
     Raises ValueError outside LUNAR_YEARS."""
     if not in_lunar_range(year):
-        raise ValueError(_("year {year} is outside the lunar calendar's range {value}–{value2}").format(year=year, value=LUNAR_YEARS[0], value2=LUNAR_YEARS[1]))
+        raise ValueError(
+            _("year {year} is outside the lunar calendar's range {value}–{value2}").format(
+                year=year, value=LUNAR_YEARS[0], value2=LUNAR_YEARS[1]
+            )
+        )
     solar = Lunar.fromYmd(year, month, day).getSolar()
     return date(solar.getYear(), solar.getMonth(), solar.getDay())
 
@@ -174,8 +186,15 @@ def _days(start: date, end: date) -> Iterable[date]:
         yield start + timedelta(days=offset)
 
 
-_TERM_TWINS = {"DA_XUE": "大雪", "DONG_ZHI": "冬至", "XIAO_HAN": "小寒", "DA_HAN": "大寒", "LI_CHUN": "立春",
-               "YU_SHUI": "雨水", "JING_ZHE": "惊蛰"}
+_TERM_TWINS = {
+    "DA_XUE": "大雪",
+    "DONG_ZHI": "冬至",
+    "XIAO_HAN": "小寒",
+    "DA_HAN": "大寒",
+    "LI_CHUN": "立春",
+    "YU_SHUI": "雨水",
+    "JING_ZHE": "惊蛰",
+}
 
 
 @lru_cache(maxsize=64)
@@ -229,17 +248,21 @@ def statutory_marks(start: date, end: date) -> list[HolidayMark]:
     marks: list[HolidayMark] = []
     for day in _days(start, end):
         if day.year > last and in_lunar_range(day.year):
-            marks += [HolidayMark(date=day, name=name, name_en=_ENGLISH.get(name), kind="statutory", estimated=True)
-                      for name in estimated_days_off(day.year).get(day, ())]
+            marks += [
+                HolidayMark(date=day, name=name, name_en=_ENGLISH.get(name), kind="statutory", estimated=True)
+                for name in estimated_days_off(day.year).get(day, ())
+            ]
         elif day in chinese_calendar.holidays:
             english = chinese_calendar.holidays[day]
-            marks.append(HolidayMark(date=day, name=_CHINESE_NAMES.get(english, english), name_en=english,
-                                     kind="statutory"))
+            marks.append(
+                HolidayMark(date=day, name=_CHINESE_NAMES.get(english, english), name_en=english, kind="statutory")
+            )
         elif day in chinese_calendar.workdays:
             english = chinese_calendar.workdays[day]
             zh = _CHINESE_NAMES.get(english, english)
-            marks.append(HolidayMark(date=day, name=f"{zh}调休上班", name_en=f"working day ({english})",
-                                     kind="workday_adjusted"))
+            marks.append(
+                HolidayMark(date=day, name=f"{zh}调休上班", name_en=f"working day ({english})", kind="workday_adjusted")
+            )
     return marks
 
 
@@ -275,8 +298,11 @@ def marks_between(
     start: date, end: date, marketing_dates: Sequence[MarketingDate] = DEFAULT_MARKETING_DATES
 ) -> list[HolidayMark]:
     """Every mark from start to end inclusive, sorted by date then kind then name."""
-    marks = (set(statutory_marks(start, end)) | set(lunar_marks(start, end))
-             | set(marketing_marks(start, end, marketing_dates)))
+    marks = (
+        set(statutory_marks(start, end))
+        | set(lunar_marks(start, end))
+        | set(marketing_marks(start, end, marketing_dates))
+    )
     return sorted(marks, key=lambda m: (m.date, m.kind, m.name))
 
 

@@ -53,7 +53,11 @@ def in_range(dt: datetime) -> datetime:
     except OverflowError:  # e.g. 0001-01-01T00:00+08:00 has no UTC time
         utc = None
     if utc is None or not EARLIEST <= utc <= LATEST:
-        raise BadStamp(_('{isoformat} is out of range: times must lie within {RANGE_TEXT}').format(isoformat=dt.isoformat(), RANGE_TEXT=RANGE_TEXT))
+        raise BadStamp(
+            _("{isoformat} is out of range: times must lie within {RANGE_TEXT}").format(
+                isoformat=dt.isoformat(), RANGE_TEXT=RANGE_TEXT
+            )
+        )
     return utc
 
 
@@ -87,7 +91,7 @@ def from_iso(text: str) -> datetime:
         dt = datetime.fromisoformat(text)
         return dt if dt.tzinfo is UTC else to_utc(dt)
     except (ValueError, TypeError, OverflowError) as exc:
-        raise BadStamp(_('{text!r} is not an ISO 8601 time ({exc})').format(text=text, exc=exc)) from None
+        raise BadStamp(_("{text!r} is not an ISO 8601 time ({exc})").format(text=text, exc=exc)) from None
 
 
 def parse_instant(value: Any) -> datetime:

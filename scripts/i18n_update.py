@@ -35,7 +35,8 @@ def extract() -> Catalog:
         method_map, options_map = parse_mapping_cfg(fp)
     template = Catalog(project="ContentHub", charset="utf-8")
     for filename, lineno, message, comments, context in extract_from_dir(
-            str(ROOT), method_map, options_map, strip_comment_tags=True):
+        str(ROOT), method_map, options_map, strip_comment_tags=True
+    ):
         template.add(message, None, [(filename, lineno)], auto_comments=comments, context=context)
     return template
 

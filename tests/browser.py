@@ -115,17 +115,28 @@ def live_server(embedder: Embedder) -> Iterator[LiveServer]:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
-        pytest.skip(f"browser tests need Debian's chromium and chromium-driver ({CHROMIUM}, {CHROMEDRIVER} missing): "
-                    "apt-get install -y chromium chromium-driver")
+        pytest.skip(
+            f"browser tests need Debian's chromium and chromium-driver ({CHROMIUM}, {CHROMEDRIVER} missing): "
+            "apt-get install -y chromium chromium-driver"
+        )
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     profile = tempfile.mkdtemp(prefix="contenthub-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-                "--window-size=1440,1000", f"--user-data-dir={profile}"):
+    for arg in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        "--window-size=1440,1000",
+        f"--user-data-dir={profile}",
+    ):
         options.add_argument(arg)
     # an explicit driver path keeps Selenium Manager from looking for (and downloading) a driver
     driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
@@ -166,5 +177,7 @@ def loads_new_page(driver: Any, action: Callable[[], Any], timeout: float = 30) 
     action()
     wait = WebDriverWait(driver, timeout)
     wait.until(ec.staleness_of(old), message=f"the page did not change within {timeout} s")
-    wait.until(lambda d: d.execute_script("return document.readyState") == "complete",
-               message=f"the new page did not finish loading within {timeout} s")
+    wait.until(
+        lambda d: d.execute_script("return document.readyState") == "complete",
+        message=f"the new page did not finish loading within {timeout} s",
+    )

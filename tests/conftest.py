@@ -43,9 +43,13 @@ def embedder() -> Embedder:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", model_path=_model_dir(), session_secret="test-secret",
-                    max_upload_bytes=2 * 1024 * 1024,
-                    learn_every_events=0)  # no background learning unless a test asks for it
+    return Settings(
+        data_dir=tmp_path / "data",
+        model_path=_model_dir(),
+        session_secret="test-secret",
+        max_upload_bytes=2 * 1024 * 1024,
+        learn_every_events=0,
+    )  # no background learning unless a test asks for it
 
 
 @pytest.fixture

@@ -64,10 +64,23 @@ def prepare_data_dir(data_dir: Path, embedder: Any, n_assets: int = 12) -> dict[
     try:
         scenes = ["education", "tutorial", "repurchase", "membership"]
         types = ["educational", "practical", "promotional", "entertainment"]
-        lines = [json.dumps({"id": f"ca{i}", "title": f"护眼科普第{i}课", "body": "每用眼20分钟，远眺20秒。",
-                             "kind": "article", "content_type": types[i % 4], "scenes": [scenes[i % 4]],
-                             "channels": [CHANNEL, "wecom_group", "mp_subscription", "moments"],
-                             "tags": ["护眼"], "status": "approved"}, ensure_ascii=False) for i in range(n_assets)]
+        lines = [
+            json.dumps(
+                {
+                    "id": f"ca{i}",
+                    "title": f"护眼科普第{i}课",
+                    "body": "每用眼20分钟，远眺20秒。",
+                    "kind": "article",
+                    "content_type": types[i % 4],
+                    "scenes": [scenes[i % 4]],
+                    "channels": [CHANNEL, "wecom_group", "mp_subscription", "moments"],
+                    "tags": ["护眼"],
+                    "status": "approved",
+                },
+                ensure_ascii=False,
+            )
+            for i in range(n_assets)
+        ]
         report = import_jsonl(hub, lines, "crash-prep")
         assert report.ok, report.errors
         _, admin = keys.create_key(hub.store, "admin", "crash-admin")
@@ -134,9 +147,17 @@ class CrashReport:
 
     @property
     def lost(self) -> int:
-        return (self.lost_events + self.half_written_batches + self.counter_mismatches + self.lost_uploads
-                + self.partial_media_files + self.temp_files_left + self.plan_mixes + self.lost_plan_versions
-                + self.integrity_failures)
+        return (
+            self.lost_events
+            + self.half_written_batches
+            + self.counter_mismatches
+            + self.lost_uploads
+            + self.partial_media_files
+            + self.temp_files_left
+            + self.plan_mixes
+            + self.lost_plan_versions
+            + self.integrity_failures
+        )
 
     def as_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in self.__dict__.items() if k != "problems"}
@@ -158,9 +179,17 @@ def _events_client(url: str, key: str, tag: str, log: RoundLog, stop: threading.
         while not stop.is_set():
             batch_id = f"{tag}-b{n:04d}"
             n += 1
-            events = [{"id": f"{batch_id}-{i:03d}", "type": rng.choice(EVENT_TYPES), "user_id": f"cu-{rng.randrange(20)}",
-                       "asset_id": rng.choice(assets), "channel": CHANNEL,
-                       **({"value": 9.9} if i % 10 == 0 else {})} for i in range(BATCH_EVENTS)]
+            events = [
+                {
+                    "id": f"{batch_id}-{i:03d}",
+                    "type": rng.choice(EVENT_TYPES),
+                    "user_id": f"cu-{rng.randrange(20)}",
+                    "asset_id": rng.choice(assets),
+                    "channel": CHANNEL,
+                    **({"value": 9.9} if i % 10 == 0 else {}),
+                }
+                for i in range(BATCH_EVENTS)
+            ]
             try:
                 r = c.post("/v1/events", json={"events": events})
             except httpx.HTTPError:
@@ -176,10 +205,12 @@ def _events_client(url: str, key: str, tag: str, log: RoundLog, stop: threading.
 
 
 def _multipart(boundary: str, title: str, payload: bytes) -> tuple[bytes, bytes]:
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\n{title}\r\n"
-            f"--{boundary}\r\nContent-Disposition: form-data; name=\"status\"\r\n\r\napproved\r\n"
-            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"poster.png\"\r\n"
-            "Content-Type: image/png\r\n\r\n").encode()
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="title"\r\n\r\n{title}\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="status"\r\n\r\napproved\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="poster.png"\r\n'
+        "Content-Type: image/png\r\n\r\n"
+    ).encode()
     return head + payload, f"\r\n--{boundary}--\r\n".encode()
 
 
@@ -200,7 +231,7 @@ def _upload_client(url: str, key: str, tag: str, log: RoundLog, stop: threading.
                     log.upload_streaming += 1
                 try:
                     for i in range(0, len(body), 32 * 1024):
-                        yield body[i:i + 32 * 1024]
+                        yield body[i : i + 32 * 1024]
                         time.sleep(0.005)
                     yield tail
                 finally:
@@ -210,8 +241,11 @@ def _upload_client(url: str, key: str, tag: str, log: RoundLog, stop: threading.
             with log.lock:
                 log.upload_in_flight += 1
             try:
-                r = c.post("/v1/assets/upload", content=slow(),
-                           headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+                r = c.post(
+                    "/v1/assets/upload",
+                    content=slow(),
+                    headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+                )
             except httpx.HTTPError:
                 with log.lock:
                     log.uploads_unknown.append(sha)
@@ -282,10 +316,13 @@ def verify(data_dir: Path, week: str, log: RoundLog, last_acked_version: int, re
         # counters: n:<type> per crash user equals stored events (exactly once, same transaction)
         stored: dict[tuple[str, str], float] = defaultdict(float)
         for user, etype, n in conn.execute(
-                "SELECT user_id, type, COUNT(*) FROM events WHERE user_id LIKE 'cu-%' GROUP BY user_id, type"):
+            "SELECT user_id, type, COUNT(*) FROM events WHERE user_id LIKE 'cu-%' GROUP BY user_id, type"
+        ):
             stored[(user, f"n:{etype}")] = float(n)
         rows: dict[str, list[tuple[str, Any]]] = defaultdict(list)
-        for k, f, v in conn.execute("SELECT key, field, value FROM counters WHERE collection='profile' AND key LIKE 'cu-%'"):
+        for k, f, v in conn.execute(
+            "SELECT key, field, value FROM counters WHERE collection='profile' AND key LIKE 'cu-%'"
+        ):
             rows[k].append((f, v))  # plain and packed rows (the store's layout; merge_counter_rows adds them up)
         counted = {(k, f): v for k, kr in rows.items() for f, v in merge_counter_rows(kr).items() if f.startswith("n:")}
         for k in set(stored) | set(counted):
@@ -317,8 +354,10 @@ def verify(data_dir: Path, week: str, log: RoundLog, last_acked_version: int, re
         head_row = conn.execute("SELECT body FROM docs WHERE collection='plans' AND id=?", (week,)).fetchone()
         head = json.loads(head_row[0])
         version = head["info"]["version"]
-        hist = {json.loads(b)["info"]["version"]: json.loads(b) for (b,) in conn.execute(
-            "SELECT body FROM docs WHERE collection='plans' AND id LIKE ?", (f"{week}@v%",))}
+        hist = {
+            json.loads(b)["info"]["version"]: json.loads(b)
+            for (b,) in conn.execute("SELECT body FROM docs WHERE collection='plans' AND id LIKE ?", (f"{week}@v%",))
+        }
         if head["plan"]["version"] != version or hist.get(version, {}).get("plan") != head["plan"]:
             report.plan_mixes += 1
             report.problems.append(f"plan head v{version} differs from its history copy")
@@ -338,8 +377,9 @@ def verify(data_dir: Path, week: str, log: RoundLog, last_acked_version: int, re
 # ---- rounds ---------------------------------------------------------------------------------------------------------------
 
 
-def _wait_for_kill_moment(log: RoundLog, deadline: float, rng: random.Random,
-                          need_upload: bool) -> tuple[bool, bool, bool]:
+def _wait_for_kill_moment(
+    log: RoundLog, deadline: float, rng: random.Random, need_upload: bool
+) -> tuple[bool, bool, bool]:
     """Wait until event batches and re-plans (and, when `need_upload`, two uploads) were acknowledged and an
     upload is mid-stream; then aim the kill inside a re-plan (a random fraction of a typical re-plan's
     duration after it started). Rounds without `need_upload` kill soon after start, often while the first
@@ -359,8 +399,9 @@ def _wait_for_kill_moment(log: RoundLog, deadline: float, rng: random.Random,
         return log.upload_in_flight > 0, log.upload_streaming > 0, log.replan_started_at is not None
 
 
-def run_crash_rounds(data_dir: Path, prep: dict[str, Any], rounds: int, *, seed: int = 8,
-                     round_timeout: float = 180.0) -> CrashReport:
+def run_crash_rounds(
+    data_dir: Path, prep: dict[str, Any], rounds: int, *, seed: int = 8, round_timeout: float = 180.0
+) -> CrashReport:
     report = CrashReport()
     rng = random.Random(seed)
     started = time.monotonic()
@@ -380,14 +421,19 @@ def run_crash_rounds(data_dir: Path, prep: dict[str, Any], rounds: int, *, seed:
             log = RoundLog()
             stop = threading.Event()
             key, url = prep["admin"], server.url
-            threads = [threading.Thread(target=_events_client, args=(url, key, f"r{r}-e{i}", log, stop, prep["assets"]))
-                       for i in range(2)]
-            threads += [threading.Thread(target=_upload_client, args=(url, key, f"r{r}-u{i}", log, stop)) for i in range(2)]
+            threads = [
+                threading.Thread(target=_events_client, args=(url, key, f"r{r}-e{i}", log, stop, prep["assets"]))
+                for i in range(2)
+            ]
+            threads += [
+                threading.Thread(target=_upload_client, args=(url, key, f"r{r}-u{i}", log, stop)) for i in range(2)
+            ]
             threads.append(threading.Thread(target=_plan_client, args=(url, key, prep["week"], log, stop)))
             for t in threads:
                 t.start()
-            mid_upload, mid_stream, mid_replan = _wait_for_kill_moment(log, time.monotonic() + round_timeout, rng,
-                                                           need_upload=r == 0)
+            mid_upload, mid_stream, mid_replan = _wait_for_kill_moment(
+                log, time.monotonic() + round_timeout, rng, need_upload=r == 0
+            )
             server.kill()
             stop.set()
             for t in threads:

@@ -42,8 +42,7 @@ def require_module() -> None:
     session fixture (the embedding model) loads."""
     if not os.environ.get("CONTENTHUB_TEST_ES_URL", "").strip():
         if os.environ.get("CONTENTHUB_REQUIRE_ES") == "1":
-            pytest.fail("CONTENTHUB_REQUIRE_ES=1 but CONTENTHUB_TEST_ES_URL is not set: " + HOW_TO_RUN,
-                        pytrace=False)
+            pytest.fail("CONTENTHUB_REQUIRE_ES=1 but CONTENTHUB_TEST_ES_URL is not set: " + HOW_TO_RUN, pytrace=False)
         pytest.skip(HOW_TO_RUN, allow_module_level=True)
 
 

@@ -34,15 +34,17 @@ def server_env(data_dir: Path, **extra: str) -> dict[str, str]:
 
     model = os.environ.get("CONTENTHUB_TEST_MODEL") or str(DEFAULT_MODEL_DIR)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONTENTHUB_")}
-    env.update({
-        "CONTENTHUB_DATA_DIR": str(data_dir),
-        "CONTENTHUB_MODEL_PATH": model,
-        "CONTENTHUB_SESSION_SECRET": "server-proc",
-        "CONTENTHUB_JOURNEYS_LOOP_SECONDS": "0",
-        "PYTHONPATH": str(PROJECT_ROOT),
-        "TOKENIZERS_PARALLELISM": "false",
-        "OMP_NUM_THREADS": "1",
-    })
+    env.update(
+        {
+            "CONTENTHUB_DATA_DIR": str(data_dir),
+            "CONTENTHUB_MODEL_PATH": model,
+            "CONTENTHUB_SESSION_SECRET": "server-proc",
+            "CONTENTHUB_JOURNEYS_LOOP_SECONDS": "0",
+            "PYTHONPATH": str(PROJECT_ROOT),
+            "TOKENIZERS_PARALLELISM": "false",
+            "OMP_NUM_THREADS": "1",
+        }
+    )
     env.update(extra)
     return env
 
@@ -63,13 +65,30 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def command(self) -> list[str]:
-        return self.argv or [sys.executable, "-m", "uvicorn", "contenthub.asgi:app", "--host", "127.0.0.1",
-                             "--port", str(self.port), "--log-level", "warning", "--no-access-log"]
+        return self.argv or [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "contenthub.asgi:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
 
     def start(self, timeout: float = 120.0) -> ServerProcess:
         log = (self.log_path or self.data_dir.parent / f"server-{self.port}.log").open("ab")
-        self.proc = subprocess.Popen(self.command(), cwd=PROJECT_ROOT, env=server_env(self.data_dir, **self.env_extra),
-                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.command(),
+            cwd=PROJECT_ROOT,
+            env=server_env(self.data_dir, **self.env_extra),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -13,12 +13,22 @@ from contenthub.app import create_app
 from contenthub.config import Settings
 
 ORIGINAL_ORDER = [
-    "contenthub.library.routes", "contenthub.recommend.routes", "contenthub.audience.routes", "contenthub.publish.routes",
+    "contenthub.library.routes",
+    "contenthub.recommend.routes",
+    "contenthub.audience.routes",
+    "contenthub.publish.routes",
     "contenthub.access.routes",
-    "contenthub.web.pages", "contenthub.library.pages", "contenthub.publish.pages", "contenthub.experiments.routes",
-    "contenthub.experiments.pages", "contenthub.audience.pages", "contenthub.recommend.pages",
+    "contenthub.web.pages",
+    "contenthub.library.pages",
+    "contenthub.publish.pages",
+    "contenthub.experiments.routes",
+    "contenthub.experiments.pages",
+    "contenthub.audience.pages",
+    "contenthub.recommend.pages",
     "contenthub.library.tagging_routes",
-    "contenthub.library.review_pages", "contenthub.journeys.routes", "contenthub.journeys.pages",
+    "contenthub.library.review_pages",
+    "contenthub.journeys.routes",
+    "contenthub.journeys.pages",
 ]
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
@@ -47,7 +57,9 @@ def test_every_route_is_on_the_app_and_resolves_as_in_the_original_order(tmp_pat
     app = create_app(Settings(data_dir=tmp_path, session_secret="t", journeys_loop_seconds=0))
     original = [r for routes in _routers() for r in routes]
     on_app = [r for r in app.router.routes if r in original]
-    assert len(on_app) == len(original) and set(map(id, on_app)) == set(map(id, original)), "a router's routes are missing"
+    assert len(on_app) == len(original) and set(map(id, on_app)) == set(map(id, original)), (
+        "a router's routes are missing"
+    )
     assert app.openapi()["paths"], "the OpenAPI document lists the API routes"
 
     formats = [getattr(r, "path_format", "") for r in original]

@@ -68,13 +68,23 @@ def test_calendar_generates_renders_and_opens_a_slot(live_server: LiveServer, br
     # mouse drag and drop: the browser's own drag events (dispatched, as headless chromium has no real mouse)
     browser.get(f"{live_server.url}/calendar?week={week.isoformat()}")
     drag = browser.find_elements(By.CSS_SELECTOR, "#calendar-grid a.slot.movable")[-1]
-    onto = next(c for c in drag.find_element(By.XPATH, "./ancestor::tr").find_elements(By.CSS_SELECTOR, "td.cell.drop")
-                if c.get_attribute("data-date") != drag.find_element(By.XPATH, "./ancestor::td").get_attribute("data-date"))
-    loads_new_page(browser, lambda: browser.execute_script("""
+    onto = next(
+        c
+        for c in drag.find_element(By.XPATH, "./ancestor::tr").find_elements(By.CSS_SELECTOR, "td.cell.drop")
+        if c.get_attribute("data-date") != drag.find_element(By.XPATH, "./ancestor::td").get_attribute("data-date")
+    )
+    loads_new_page(
+        browser,
+        lambda: browser.execute_script(
+            """
         const [slot, cell] = arguments, data = new DataTransfer();
         for (const [el, type] of [[slot, 'dragstart'], [cell, 'dragover'], [cell, 'drop'], [slot, 'dragend']]) {
           el.dispatchEvent(new DragEvent(type, {bubbles: true, cancelable: true, dataTransfer: data}));
-        }""", drag, onto))
+        }""",
+            drag,
+            onto,
+        ),
+    )
     assert browser.find_elements(By.ID, "slot-flash") or browser.find_elements(By.ID, "slot-error")
     browser.get(f"{live_server.url}/calendar?week={week.isoformat()}")
     slots = browser.find_elements(By.CSS_SELECTOR, "#calendar-grid a.slot")
@@ -85,8 +95,9 @@ def test_calendar_generates_renders_and_opens_a_slot(live_server: LiveServer, br
     loads_new_page(browser, first.click)
     assert slot_id in browser.current_url
     assert browser.find_elements(By.CSS_SELECTOR, "#rationale li"), "every slot says why"
-    assert browser.find_element(By.ID, "asset-link").get_attribute("href").startswith(
-        f"{live_server.url}/library/assets/")
+    assert (
+        browser.find_element(By.ID, "asset-link").get_attribute("href").startswith(f"{live_server.url}/library/assets/")
+    )
     loads_new_page(browser, browser.find_element(By.ID, "status-approved").click)
     assert browser.find_element(By.ID, "slot-flash").is_displayed()
     assert browser.find_element(By.ID, "slot-status").text == "已通过"

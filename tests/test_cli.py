@@ -30,11 +30,17 @@ def test_keys_create_list_revoke(tmp_path: Path) -> None:
 
 def test_import_reports_bad_lines_and_exits_nonzero(tmp_path: Path, settings) -> None:
     f = tmp_path / "assets.jsonl"
-    f.write_text("\n".join([
-        json.dumps(asset(title="好的一条"), ensure_ascii=False),
-        "not json at all",
-        json.dumps(asset(title="未知场景", scenes=["nope"]), ensure_ascii=False),
-    ]) + "\n", encoding="utf-8")
+    f.write_text(
+        "\n".join(
+            [
+                json.dumps(asset(title="好的一条"), ensure_ascii=False),
+                "not json at all",
+                json.dumps(asset(title="未知场景", scenes=["nope"]), ensure_ascii=False),
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     env = {"CONTENTHUB_DATA_DIR": str(settings.data_dir), "CONTENTHUB_MODEL_PATH": str(settings.model_path)}
     r = runner.invoke(app, ["import", str(f)], env=env)
     assert r.exit_code == 1
@@ -65,8 +71,10 @@ def test_recommend_batch_writes_a_line_per_user(hub, tmp_path: Path) -> None:
     from contenthub.library.models import AssetCreate
     from contenthub.recommend import events
 
-    ids = [service.create_asset(hub, AssetCreate(**asset(title=title, channels=["wecom_1v1"])), "t").id
-           for title in ["护眼台灯开箱", "新人首单券", "会员日直播预告"]]
+    ids = [
+        service.create_asset(hub, AssetCreate(**asset(title=title, channels=["wecom_1v1"])), "t").id
+        for title in ["护眼台灯开箱", "新人首单券", "会员日直播预告"]
+    ]
     for u in ("u1", "u2", "u3"):
         users.ensure_user(hub, u)
     events.ingest(hub, [{"id": "e1", "type": "mute", "user_id": "u1", "asset_id": ids[0], "channel": "wecom_1v1"}])

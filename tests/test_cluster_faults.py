@@ -63,18 +63,24 @@ KEYS: dict[str, str] = {}  # the editor key of the upload bots (hub_on_cluster)
 def _cluster_dir() -> Path:
     value = os.environ.get("CONTENTHUB_TEST_ES_CLUSTER", "").strip()
     if not value:
-        pytest.skip("cluster fault test: set CONTENTHUB_TEST_ES_CLUSTER=DIR (or 1) to run it; it starts a "
-                    "3-node Elasticsearch cluster with scripts/elasticsearch.sh")
+        pytest.skip(
+            "cluster fault test: set CONTENTHUB_TEST_ES_CLUSTER=DIR (or 1) to run it; it starts a "
+            "3-node Elasticsearch cluster with scripts/elasticsearch.sh"
+        )
     return PROJECT_ROOT / ".es-cluster" if value == "1" else Path(value).resolve()
 
 
 def _script(*args: str, timeout: float = 900) -> str:
     # C1-only JIT: a node (re)starts in about half the time on a busy 2-core machine; queries are slower,
     # which this test does not measure. Generous start timeouts: three JVMs starting on two shared cores.
-    env = {**os.environ, "ES_JAVA_OPTS": os.environ.get("ES_JAVA_OPTS", "-XX:TieredStopAtLevel=1"),
-           "ES_START_TIMEOUT": os.environ.get("ES_START_TIMEOUT", "600")}
-    run = subprocess.run(["bash", str(SCRIPT), *args], capture_output=True, text=True, timeout=timeout, check=False,
-                         env=env)
+    env = {
+        **os.environ,
+        "ES_JAVA_OPTS": os.environ.get("ES_JAVA_OPTS", "-XX:TieredStopAtLevel=1"),
+        "ES_START_TIMEOUT": os.environ.get("ES_START_TIMEOUT", "600"),
+    }
+    run = subprocess.run(
+        ["bash", str(SCRIPT), *args], capture_output=True, text=True, timeout=timeout, check=False, env=env
+    )
     if run.returncode != 0:
         raise RuntimeError(f"elasticsearch.sh {' '.join(args)} failed:\n{run.stderr[-3000:]}")
     return run.stdout.strip().splitlines()[-1] if run.stdout.strip() else ""
@@ -109,7 +115,9 @@ class Cluster:
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
     directory = _cluster_dir()
-    running = subprocess.run(["bash", str(SCRIPT), "url", str(directory)], capture_output=True, check=False).returncode == 0
+    running = (
+        subprocess.run(["bash", str(SCRIPT), "url", str(directory)], capture_output=True, check=False).returncode == 0
+    )
     url = _script("start", "--nodes", str(NODES), str(directory))
     try:
         yield Cluster(directory, url)
@@ -140,8 +148,16 @@ def _bot(url: str, key: str, bot: str, stop: threading.Event, tally: Tally) -> N
         while not stop.is_set():
             ids = [f"{bot}-{n + i}" for i in range(BATCH)]
             n += BATCH
-            events = [{"id": eid, "type": "open", "user_id": f"u{hash(eid) % 50}", "asset_id": ASSETS[i % 4],
-                       "channel": "wecom_1v1"} for i, eid in enumerate(ids)]
+            events = [
+                {
+                    "id": eid,
+                    "type": "open",
+                    "user_id": f"u{hash(eid) % 50}",
+                    "asset_id": ASSETS[i % 4],
+                    "channel": "wecom_1v1",
+                }
+                for i, eid in enumerate(ids)
+            ]
             failed_at = None
             while True:
                 retry_after = None
@@ -202,7 +218,9 @@ def _reserver(url: str, key: str, users: list[str], stop: threading.Event, sends
             user = users[i % len(users)]
             i += 1
             try:
-                r = client.get(url + PICKS.format(user=user), params={"channel": "wecom_1v1", "reserve": "true", "n": 1})
+                r = client.get(
+                    url + PICKS.format(user=user), params={"channel": "wecom_1v1", "reserve": "true", "n": 1}
+                )
                 status, retry_after = r.status_code, r.headers.get("retry-after")
             except httpx.HTTPError:
                 status, retry_after = None, None
@@ -229,8 +247,11 @@ def _uploader(url: str, key: str, bot: str, stop: threading.Event, sends: Sends)
         while not stop.is_set():
             n += 1
             try:
-                r = client.post(f"{url}/v1/assets/upload", data={"title": f"提示音 {bot} {n}"},
-                                files={"file": (f"{bot}-{n}.wav", _wav(f"{bot}-{n}"), "audio/x-wav")})
+                r = client.post(
+                    f"{url}/v1/assets/upload",
+                    data={"title": f"提示音 {bot} {n}"},
+                    files={"file": (f"{bot}-{n}.wav", _wav(f"{bot}-{n}"), "audio/x-wav")},
+                )
                 status, retry_after = r.status_code, r.headers.get("retry-after")
             except httpx.HTTPError:
                 status, retry_after = None, None
@@ -269,18 +290,36 @@ def _watch_health(cluster: Cluster, stop: threading.Event, seen: Counter[str]) -
 
 
 @pytest.fixture(scope="module")
-def hub_on_cluster(cluster: Cluster, embedder: Embedder, tmp_path_factory: pytest.TempPathFactory
-                   ) -> Iterator[tuple[Settings, str]]:
+def hub_on_cluster(
+    cluster: Cluster, embedder: Embedder, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Settings, str]]:
     data = tmp_path_factory.mktemp("cluster-data")
-    settings = Settings(data_dir=data, store_url=cluster.url + "?refresh_interval=100ms",
-                        es_index_prefix=unique_prefix(), session_secret="cluster")
+    settings = Settings(
+        data_dir=data,
+        store_url=cluster.url + "?refresh_interval=100ms",
+        es_index_prefix=unique_prefix(),
+        session_secret="cluster",
+    )
     hub = open_hub(settings, embedder=embedder)
     try:
         hub.store.init()  # type: ignore[attr-defined]
-        ASSETS[:] = [create_asset(hub, AssetCreate(title=f"护眼小课堂 第{i + 1}讲", body="每用眼20分钟，看远处20秒。",
-                                                   kind="article", content_type="educational", scenes=["education"],
-                                                   channels=["wecom_1v1"], tags=["护眼"], status="approved"),
-                                  "seed").id for i in range(4)]
+        ASSETS[:] = [
+            create_asset(
+                hub,
+                AssetCreate(
+                    title=f"护眼小课堂 第{i + 1}讲",
+                    body="每用眼20分钟，看远处20秒。",
+                    kind="article",
+                    content_type="educational",
+                    scenes=["education"],
+                    channels=["wecom_1v1"],
+                    tags=["护眼"],
+                    status="approved",
+                ),
+                "seed",
+            ).id
+            for i in range(4)
+        ]
         caps.put_rule(hub, caps.CapRule(channel="wecom_1v1", per_day=PER_DAY, per_month=caps.DAYS_IN_MONTH))
         _, key = keys.create_key(hub.store, "bot", "cluster-faults")
         _, editor = keys.create_key(hub.store, "editor", "cluster-faults-uploads")
@@ -292,12 +331,16 @@ def hub_on_cluster(cluster: Cluster, embedder: Embedder, tmp_path_factory: pytes
 
 
 @pytest.fixture(scope="module")
-def two_servers(hub_on_cluster: tuple[Settings, str], tmp_path_factory: pytest.TempPathFactory
-                ) -> Iterator[list[ServerProcess]]:
+def two_servers(
+    hub_on_cluster: tuple[Settings, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[ServerProcess]]:
     settings, _ = hub_on_cluster
     logs = tmp_path_factory.mktemp("cluster-logs")
-    env = {"CONTENTHUB_STORE_URL": settings.store_url, "CONTENTHUB_ES_INDEX_PREFIX": settings.es_index_prefix,
-           "CONTENTHUB_RATE_LIMIT_PER_MINUTE": "1000000"}
+    env = {
+        "CONTENTHUB_STORE_URL": settings.store_url,
+        "CONTENTHUB_ES_INDEX_PREFIX": settings.es_index_prefix,
+        "CONTENTHUB_RATE_LIMIT_PER_MINUTE": "1000000",
+    }
     servers = [ServerProcess(settings.data_dir, env_extra=env, log_path=logs / f"server{i}.log") for i in range(2)]
     try:
         for s in servers:
@@ -316,18 +359,20 @@ def _stored(settings: Settings, acked: list[str]) -> tuple[int, int, int]:
         store.es.indices.refresh(index=alias)
         found = 0
         for i in range(0, len(acked), 5000):
-            chunk = acked[i:i + 5000]
+            chunk = acked[i : i + 5000]
             found += int(store.es.count(index=alias, query={"ids": {"values": chunk}})["count"])
         total = int(store.es.count(index=alias)["count"])
-        dup = store.es.search(index=alias, size=0, aggs={"dup": {"terms": {"field": "id", "min_doc_count": 2,
-                                                                               "size": 10}}})
+        dup = store.es.search(
+            index=alias, size=0, aggs={"dup": {"terms": {"field": "id", "min_doc_count": 2, "size": 10}}}
+        )
         return found, total, len(dup["aggregations"]["dup"]["buckets"])
     finally:
         store.close()
 
 
 def test_losing_a_node_mid_ingestion_loses_and_duplicates_nothing(
-        cluster: Cluster, hub_on_cluster: tuple[Settings, str], two_servers: list[ServerProcess]) -> None:
+    cluster: Cluster, hub_on_cluster: tuple[Settings, str], two_servers: list[ServerProcess]
+) -> None:
     settings, key = hub_on_cluster
     rounds = int(os.environ.get("CONTENTHUB_FAULT_ROUNDS", "1"))
     for round_no in range(1, rounds + 1):
@@ -336,11 +381,16 @@ def test_losing_a_node_mid_ingestion_loses_and_duplicates_nothing(
         threads = [threading.Thread(target=_watch_health, args=(cluster, stop, health), daemon=True)]
         users = [f"r{round_no}-user{i}" for i in range(RESERVE_USERS)]
         for s in two_servers:
-            threads += [threading.Thread(target=_bot, args=(s.url, key, f"r{round_no}-{s.port}-{c}", stop, tally),
-                                         daemon=True) for c in range(CLIENTS_PER_SERVER)]
+            threads += [
+                threading.Thread(target=_bot, args=(s.url, key, f"r{round_no}-{s.port}-{c}", stop, tally), daemon=True)
+                for c in range(CLIENTS_PER_SERVER)
+            ]
             threads.append(threading.Thread(target=_reserver, args=(s.url, key, users, stop, sends), daemon=True))
-            threads.append(threading.Thread(target=_uploader, args=(s.url, KEYS["editor"], f"r{round_no}-{s.port}",
-                                                                    stop, sends), daemon=True))
+            threads.append(
+                threading.Thread(
+                    target=_uploader, args=(s.url, KEYS["editor"], f"r{round_no}-{s.port}", stop, sends), daemon=True
+                )
+            )
         t0 = time.monotonic()
         for t in threads:
             t.start()
@@ -368,17 +418,29 @@ def test_losing_a_node_mid_ingestion_loses_and_duplicates_nothing(
         repeated = {u: a for u, a in sends.served.items() if len(set(a)) != len(a)}
         outage = max((ok - bad for bad, ok in tally.failures), default=0.0)
         figures = {
-            "round": round_no, "killed": victim, "acknowledged": len(tally.acked), "stored_acknowledged": found,
-            "stored_total": total, "duplicated": duplicated, "status_503": tally.statuses[503],
-            "status_500": tally.statuses[500], "statuses": dict(tally.statuses),
-            "transport_errors": tally.transport_errors, "cluster_health_samples": dict(health),
+            "round": round_no,
+            "killed": victim,
+            "acknowledged": len(tally.acked),
+            "stored_acknowledged": found,
+            "stored_total": total,
+            "duplicated": duplicated,
+            "status_503": tally.statuses[503],
+            "status_500": tally.statuses[500],
+            "statuses": dict(tally.statuses),
+            "transport_errors": tally.transport_errors,
+            "cluster_health_samples": dict(health),
             "longest_unacknowledged_s": round(outage, 1),
-            "node_rejoined_s": round(joined_at - restart_at, 1), "green_after_restart_s": round(green_at - restart_at, 1),
+            "node_rejoined_s": round(joined_at - restart_at, 1),
+            "green_after_restart_s": round(green_at - restart_at, 1),
             "last_failure_after_kill_s": round(tally.last_failure_at - killed_at, 1) if tally.last_failure_at else None,
             "round_s": round(time.monotonic() - t0, 1),
-            "reserved_picks": sum(len(a) for a in sends.served.values()), "caps_exceeded": len(over_cap),
-            "assets_sent_twice": len(repeated), "uploads_acknowledged": len(sends.uploads),
-            "uploads_whole": uploads_whole, "uploads_stored": uploads_stored, "uploads_broken": uploads_broken,
+            "reserved_picks": sum(len(a) for a in sends.served.values()),
+            "caps_exceeded": len(over_cap),
+            "assets_sent_twice": len(repeated),
+            "uploads_acknowledged": len(sends.uploads),
+            "uploads_whole": uploads_whole,
+            "uploads_stored": uploads_stored,
+            "uploads_broken": uploads_broken,
             "send_statuses": dict(sends.statuses),
         }
         print("cluster-fault-round " + json.dumps(figures))
@@ -396,5 +458,6 @@ def test_losing_a_node_mid_ingestion_loses_and_duplicates_nothing(
         # ingestion; an answer must be a success or a 503
         assert all(k.split()[1] in ("200", "201", "503", "transport") for k in sends.statuses), figures
         assert sends.no_retry_after == 0, "a 503 without Retry-After"
-        assert all(sends.last_ok_at.get(w, 0) > green_at for w in ("reserve", "upload")), \
+        assert all(sends.last_ok_at.get(w, 0) > green_at for w in ("reserve", "upload")), (
             f"reservations or uploads did not recover after the node returned: {figures}"
+        )

@@ -48,8 +48,9 @@ def test_admin_creates_a_key_shown_once_and_revokes_it(clients) -> None:
 def test_key_form_errors_are_beside_the_field_with_values_kept(clients) -> None:
     c = login(clients, "admin")
     token = _csrf(c.get("/admin/keys").text)
-    r = c.post("/admin/keys", data={"csrf_token": token, "role": "superuser", "name": "运营小李"},
-               params={"lang": "zh"})
+    r = c.post(
+        "/admin/keys", data={"csrf_token": token, "role": "superuser", "name": "运营小李"}, params={"lang": "zh"}
+    )
     assert r.status_code == 422 and r.headers["content-type"].startswith("text/html")
     assert 'id="error-role"' in r.text and "Input should be" not in r.text and 'value="运营小李"' in r.text
     r = c.post("/admin/keys", data={"csrf_token": token, "role": "viewer", "name": "x" * 81})
@@ -58,8 +59,14 @@ def test_key_form_errors_are_beside_the_field_with_values_kept(clients) -> None:
 
 
 def _asset_with_suggestions(clients) -> dict:
-    a = clients.as_("editor").post("/v1/assets", json={"title": "护眼小课堂：20-20-20 法则",
-                                                       "body": "每用眼20分钟，远眺20秒，保护视力的知识科普"}).json()
+    a = (
+        clients.as_("editor")
+        .post(
+            "/v1/assets",
+            json={"title": "护眼小课堂：20-20-20 法则", "body": "每用眼20分钟，远眺20秒，保护视力的知识科普"},
+        )
+        .json()
+    )
     assert a["suggestions"]["scenes"] and a["suggestions"]["channels"]
     return a
 
@@ -71,18 +78,27 @@ def test_one_chip_accepted_or_rejected_alone(clients) -> None:
     assert page.text.count('class="facet-label"') >= 2
     scene = a["suggestions"]["scenes"][-1]["id"]
     channel = a["suggestions"]["channels"][0]["id"]
-    r = c.post(f"/library/assets/{a['id']}/suggestions/accept",
-               data={"csrf_token": _csrf(page.text), "facet": "scenes", "label": scene}, follow_redirects=False)
+    r = c.post(
+        f"/library/assets/{a['id']}/suggestions/accept",
+        data={"csrf_token": _csrf(page.text), "facet": "scenes", "label": scene},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     stored = clients.hub.store.get_asset(a["id"])
     assert stored["scenes"] == [scene] and stored["channels"] == []
-    r = c.post(f"/library/assets/{a['id']}/suggestions/reject",
-               data={"csrf_token": _csrf(page.text), "facet": "channels", "label": channel}, follow_redirects=False)
+    r = c.post(
+        f"/library/assets/{a['id']}/suggestions/reject",
+        data={"csrf_token": _csrf(page.text), "facet": "channels", "label": channel},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     stored = clients.hub.store.get_asset(a["id"])
     assert channel not in [x["id"] for x in stored["suggestions"]["channels"]] and stored["channels"] == []
-    bad = c.post(f"/library/assets/{a['id']}/suggestions/accept",
-                 data={"csrf_token": _csrf(page.text), "facet": "scenes", "label": "nope"}, params={"lang": "zh"})
+    bad = c.post(
+        f"/library/assets/{a['id']}/suggestions/accept",
+        data={"csrf_token": _csrf(page.text), "facet": "scenes", "label": "nope"},
+        params={"lang": "zh"},
+    )
     assert bad.status_code == 422 and bad.headers["content-type"].startswith("text/html") and "nope" in bad.text
 
 
@@ -104,10 +120,12 @@ def test_review_chips_have_facet_labels_and_accuracy_its_sample_size(clients) ->
     a = _asset_with_suggestions(clients)
     c = login(clients)
     page = c.get("/library/review", params={"lang": "zh"})
-    row = page.text[page.text.index(f'data-asset-id="{a["id"]}"'):]
+    row = page.text[page.text.index(f'data-asset-id="{a["id"]}"') :]
     assert 'class="facet-label"' in row[:4000] and "chip-accept" in row[:4000]
     scene = a["suggestions"]["scenes"][0]["id"]
-    c.post(f"/library/assets/{a['id']}/suggestions/accept",
-           data={"csrf_token": _csrf(page.text), "facet": "scenes", "label": scene, "back": "review"})
+    c.post(
+        f"/library/assets/{a['id']}/suggestions/accept",
+        data={"csrf_token": _csrf(page.text), "facet": "scenes", "label": scene, "back": "review"},
+    )
     text = c.get("/library/review", params={"lang": "zh"}).text
     assert "n = 1" in text and 'id="accuracy-small"' in text

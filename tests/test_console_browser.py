@@ -26,11 +26,13 @@ def live_server(embedder):
 
 def _by():
     from selenium.webdriver.common.by import By
+
     return By
 
 
 def _select(driver, name: str, value: str, scope=None) -> None:
     from selenium.webdriver.support.ui import Select
+
     Select((scope or driver).find_element(_by().NAME, name)).select_by_value(value)
 
 
@@ -66,8 +68,9 @@ def test_admin_creates_a_key_on_the_keys_page(live_server: LiveServer, browser) 
 def test_one_chip_accepted_alone(live_server: LiveServer, browser) -> None:
     By = _by()
     hub = live_server.hub
-    created = library.create_asset(hub, AssetCreate(title="护眼小课堂：20-20-20 法则",
-                                                    body="每用眼20分钟，远眺20秒，保护视力的知识科普"), "test")
+    created = library.create_asset(
+        hub, AssetCreate(title="护眼小课堂：20-20-20 法则", body="每用眼20分钟，远眺20秒，保护视力的知识科普"), "test"
+    )
     asset = hub.store.get_asset(created.id)
     assert asset["suggestions"]["scenes"] and not asset["scenes"]
     login(browser, live_server, "editor")

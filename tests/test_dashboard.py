@@ -31,10 +31,22 @@ WEEKS = 14
 
 def _assets(hub: Hub) -> None:
     now = to_iso(utcnow())
-    hub.store.put_assets([{**asset(f"素材 {i}", channels=["wecom_1v1", "mp_subscription"],
-                                   scenes=["education" if i % 2 else "repurchase"],
-                                   content_type="educational" if i % 3 else "promotional"),
-                           "id": f"a{i}", "created_at": now, "updated_at": now} for i in range(12)])
+    hub.store.put_assets(
+        [
+            {
+                **asset(
+                    f"素材 {i}",
+                    channels=["wecom_1v1", "mp_subscription"],
+                    scenes=["education" if i % 2 else "repurchase"],
+                    content_type="educational" if i % 3 else "promotional",
+                ),
+                "id": f"a{i}",
+                "created_at": now,
+                "updated_at": now,
+            }
+            for i in range(12)
+        ]
+    )
 
 
 def _simulate(hub: Hub, seed: int = 5) -> None:
@@ -60,12 +72,19 @@ def _simulate(hub: Hub, seed: int = 5) -> None:
             if start - day < life and rng.random() < 0.6:
                 batch.append({**base, "id": f"e{seq}o", "type": "open", "ts": to_iso(at + timedelta(minutes=5))})
                 if buyer and rng.random() < 0.3:
-                    batch.append({**base, "id": f"e{seq}v", "type": "convert", "value": rng.choice([50, 120, 300]),
-                                  "ts": to_iso(at + timedelta(minutes=20))})
+                    batch.append(
+                        {
+                            **base,
+                            "id": f"e{seq}v",
+                            "type": "convert",
+                            "value": rng.choice([50, 120, 300]),
+                            "ts": to_iso(at + timedelta(minutes=20)),
+                        }
+                    )
             elif rng.random() < 0.02 * per_week:
                 batch.append({**base, "id": f"e{seq}m", "type": "mute", "ts": to_iso(at + timedelta(hours=1))})
     for i in range(0, len(batch), 2000):
-        result = events.ingest(hub, batch[i:i + 2000])
+        result = events.ingest(hub, batch[i : i + 2000])
         assert not result.rejected
 
 
@@ -144,8 +163,11 @@ def test_stage_of_is_the_rule_classify_applies() -> None:
     now = utcnow()
     evs = [{"type": "open", "ts": to_iso(now - timedelta(days=40))}]
     got = lifecycle.classify(rules, to_iso(now - timedelta(days=60)), evs, now)
-    assert got["stage"] == lifecycle.stage_of(rules, days_since=40, age_days=60, unsubscribed=False,
-                                              engaged_days=1, has_orders=False) == "silent"
+    assert (
+        got["stage"]
+        == lifecycle.stage_of(rules, days_since=40, age_days=60, unsubscribed=False, engaged_days=1, has_orders=False)
+        == "silent"
+    )
 
 
 def test_channel_health_matches_event_counts(world: Hub) -> None:
@@ -238,8 +260,15 @@ def test_observed_ltv_sums_revenue(world: Hub) -> None:
 
 def test_empty_hub_says_what_is_missing(clients) -> None:  # type: ignore[no-untyped-def]
     c = clients.as_("viewer")
-    for path in ("retention", "retention?by=tier", "lifecycle", "ltv", "ltv/model", "fatigue?channel=wecom_1v1",
-                 "assets"):
+    for path in (
+        "retention",
+        "retention?by=tier",
+        "lifecycle",
+        "ltv",
+        "ltv/model",
+        "fatigue?channel=wecom_1v1",
+        "assets",
+    ):
         body = c.get(f"/v1/dashboard/{path}")
         assert body.status_code == 200, body.text
         assert body.json()["missing"], path
@@ -301,12 +330,17 @@ def test_calendar_links_to_fatigue_when_a_rule_allows_more_sends_than_pay(world:
 
 def test_resent_events_change_no_number(world: Hub) -> None:
     """Re-sending stored events changes no view: ingestion stores an id once, and the rollup reads what is stored."""
-    views = (lambda: service.retention_view(world, "week", 12), lambda: service.channels_view(world, 12),
-             lambda: service.fatigue_view(world, "wecom_1v1"), lambda: service.ltv_observed_view(world, "week", 12))
+    views = (
+        lambda: service.retention_view(world, "week", 12),
+        lambda: service.channels_view(world, 12),
+        lambda: service.fatigue_view(world, "wecom_1v1"),
+        lambda: service.ltv_observed_view(world, "week", 12),
+    )
     before = [v().model_dump() for v in views]
     evs = [e for e in _all_events(world) if e["user_id"] in ("u001", "u002", "u003")]
-    result = events.ingest(world, [{k: e[k] for k in ("id", "type", "user_id", "asset_id", "channel", "ts", "value")}
-                                   for e in evs])
+    result = events.ingest(
+        world, [{k: e[k] for k in ("id", "type", "user_id", "asset_id", "channel", "ts", "value")} for e in evs]
+    )
     assert result.accepted == 0 and result.duplicates == len(evs) > 0
     rollup.refresh(world)
     assert [v().model_dump() for v in views] == before
@@ -364,8 +398,18 @@ def test_retention_metrics_for_experiments(hub: Hub) -> None:
     from contenthub.experiments import service as exp_service
     from contenthub.experiments.simulator import SimConfig, run_simulation
 
-    sim = run_simulation(hub, SimConfig(key="ret", users=60, days=12, sends=9, p_open=0.5, seed=2,
-                                        secondary_metrics=("retention_d7", "retention_d30")))
+    sim = run_simulation(
+        hub,
+        SimConfig(
+            key="ret",
+            users=60,
+            days=12,
+            sends=9,
+            p_open=0.5,
+            seed=2,
+            secondary_metrics=("retention_d7", "retention_d30"),
+        ),
+    )
     exp = exp_service.get_experiment(hub, "ret")
     units = metrics.analysis_units(hub, exp, exp_service.iter_exposures(hub, "ret"))
     table = metrics.build_table(hub, exp, units, utcnow())
@@ -387,9 +431,19 @@ def test_a_hub_without_purchases_says_so(hub: Hub, clients) -> None:  # type: ig
     """Weeks of opens but no convert event: cohorts and fatigue show, revenue charts say what is missing."""
     _assets(hub)
     now = utcnow()
-    evs = [{"id": f"n{u}-{d}-{t}", "type": t, "user_id": f"nb{u}", "asset_id": "a1", "channel": "wecom_1v1",
-            "ts": to_iso(now - timedelta(days=d, minutes=5 if t == "open" else 0))}
-           for u in range(30) for d in range(1, 70, 3) for t in ("delivered", "open")]
+    evs = [
+        {
+            "id": f"n{u}-{d}-{t}",
+            "type": t,
+            "user_id": f"nb{u}",
+            "asset_id": "a1",
+            "channel": "wecom_1v1",
+            "ts": to_iso(now - timedelta(days=d, minutes=5 if t == "open" else 0)),
+        }
+        for u in range(30)
+        for d in range(1, 70, 3)
+        for t in ("delivered", "open")
+    ]
     assert not events.ingest(hub, evs).rejected
     rollup.refresh(hub)
     c = clients.as_("viewer")
@@ -424,8 +478,10 @@ def test_while_the_first_build_runs_views_answer_at_once(hub: Hub, clients, monk
 
 def _figures(html: str) -> dict[str, dict]:
     """Chart id → the Plotly spec a page carries (unescaped from its data attribute)."""
-    return {m[0]: json.loads(html_lib.unescape(m[1]))
-            for m in re.findall(r'data-chart="([^"]+)" data-figure="([^"]*)"', html)}
+    return {
+        m[0]: json.loads(html_lib.unescape(m[1]))
+        for m in re.findall(r'data-chart="([^"]+)" data-figure="([^"]*)"', html)
+    }
 
 
 def test_every_chart_has_its_csv_and_shows_the_api_numbers(world: Hub, clients) -> None:  # type: ignore[no-untyped-def]
@@ -456,7 +512,9 @@ def test_every_chart_has_its_csv_and_shows_the_api_numbers(world: Hub, clients) 
     health = c.get("/v1/dashboard/channels").json()
     deliveries = _figures(pages["channels"])["channel-deliveries"]["data"]
     assert {t["name"]: t["y"] for t in deliveries} == {
-        ch: [r["deliveries"] for r in health["rows"] if r["channel"] == ch] for ch in {r["channel"] for r in health["rows"]}}
+        ch: [r["deliveries"] for r in health["rows"] if r["channel"] == ch]
+        for ch in {r["channel"] for r in health["rows"]}
+    }
     ltv_json = c.get("/v1/dashboard/ltv").json()
     ltv_figs = _figures(pages["ltv"])
     assert [t["y"] for t in ltv_figs["ltv-observed"]["data"]] == [x["cumulative"] for x in ltv_json["curves"]]

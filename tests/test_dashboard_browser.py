@@ -26,10 +26,15 @@ def test_each_dashboard_page_renders_charts_or_says_what_is_missing(live_server:
         assert charts, f"{page}: no chart at all (missing: {[m.text for m in missing]})"
         assert all(m.text.strip() for m in missing), f"{page}: a chart is missing without saying why"
         WebDriverWait(browser, 30).until(
-            lambda d: all(c.get_attribute("data-rendered") == "1" for c in d.find_elements(By.CSS_SELECTOR, ".chart[data-figure]")),
-            message=f"{page}: plotly did not draw every chart")
+            lambda d: all(
+                c.get_attribute("data-rendered") == "1" for c in d.find_elements(By.CSS_SELECTOR, ".chart[data-figure]")
+            ),
+            message=f"{page}: plotly did not draw every chart",
+        )
         for chart in browser.find_elements(By.CSS_SELECTOR, ".chart[data-figure]"):
-            assert chart.find_elements(By.CSS_SELECTOR, "svg.main-svg"), f"{page}: {chart.get_attribute('data-chart')} drew no SVG"
+            assert chart.find_elements(By.CSS_SELECTOR, "svg.main-svg"), (
+                f"{page}: {chart.get_attribute('data-chart')} drew no SVG"
+            )
         assert "NaN" not in browser.find_element(By.TAG_NAME, "main").text
         if os.environ.get("CONTENTHUB_SCREENSHOTS"):
             browser.save_screenshot(os.path.join(os.environ["CONTENTHUB_SCREENSHOTS"], page.split("?")[0] + ".png"))

@@ -21,4 +21,3 @@ from tests.test_dashboard import (  # noqa: F401 - collected here against Elasti
 
 pytestmark = pytest.mark.es
 require_module()
-

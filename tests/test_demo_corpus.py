@@ -48,6 +48,7 @@ def eval_rows() -> list[dict[str, str]]:
 
 # --- generator ---------------------------------------------------------------------------------------
 
+
 def test_same_seed_same_assets_and_other_seed_differs() -> None:
     assert generate_assets(300, seed=3) == generate_assets(300, seed=3)
     assert generate_assets(300, seed=3) != generate_assets(300, seed=4)
@@ -122,6 +123,7 @@ def test_sms_reads_like_an_sms(big: list[dict[str, Any]]) -> None:
 
 # --- media -------------------------------------------------------------------------------------------
 
+
 def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     chunks, pos = [], 8
@@ -168,6 +170,7 @@ def test_media_is_deterministic_and_absent_for_kinds_without_files() -> None:
 
 
 # --- hand-written evaluation set ---------------------------------------------------------------------
+
 
 def test_eval_set_is_labelled_and_covers_every_scene(eval_rows: list[dict[str, str]]) -> None:
     assert len(eval_rows) >= 156

@@ -24,4 +24,3 @@ from tests.test_recommend_api import (  # noqa: F401 - collected here against El
 
 pytestmark = pytest.mark.es
 require_module()
-

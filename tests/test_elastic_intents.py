@@ -30,7 +30,9 @@ class Crash(Exception):
 @pytest.fixture(params=[1, 2], ids=["one-shard", "two-shards"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ElasticStore]:
     """One shard: a write is one ordered bulk request. Two: one request per part of the order."""
-    s = ElasticStore(es_url() + f"&shards={request.param}", Settings(data_dir=tmp_path, es_index_prefix=unique_prefix()))
+    s = ElasticStore(
+        es_url() + f"&shards={request.param}", Settings(data_dir=tmp_path, es_index_prefix=unique_prefix())
+    )
     yield s
     s.drop()
     s.close()
@@ -73,7 +75,8 @@ def pending_intents(store: ElasticStore) -> int:
 
 @pytest.mark.parametrize("phases", [0, 1, 2])
 def test_a_write_crashed_after_any_step_is_finished_once_by_recovery(
-        store: ElasticStore, monkeypatch: pytest.MonkeyPatch, phases: int) -> None:
+    store: ElasticStore, monkeypatch: pytest.MonkeyPatch, phases: int
+) -> None:
     seed(store)
     crash_after_writes(monkeypatch, store, phases)
     with pytest.raises(Crash):
@@ -106,8 +109,9 @@ def test_recovery_never_overwrites_a_later_writer(store: ElasticStore, monkeypat
     assert state(store) == {"head": (2, 2), "copy": (7, 2), "old": (8, 2)}, "the later writes stand"
 
 
-def test_replaying_a_write_that_had_finished_changes_nothing(store: ElasticStore,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_replaying_a_write_that_had_finished_changes_nothing(
+    store: ElasticStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The writer applied everything and died before deleting its intent (or recovery runs while the
     writer is still finishing): the replay finds every doc stamped with the intent and leaves it."""
     seed(store)
@@ -129,8 +133,9 @@ def test_a_young_intent_is_left_to_its_writer(store: ElasticStore, monkeypatch: 
     assert state(store)["head"] == (1, 1)
 
 
-def test_a_new_store_process_replays_what_a_dead_one_left(store: ElasticStore, monkeypatch: pytest.MonkeyPatch,
-                                                          tmp_path: Path) -> None:
+def test_a_new_store_process_replays_what_a_dead_one_left(
+    store: ElasticStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     seed(store)
     crash_after_writes(monkeypatch, store, 1)
     with pytest.raises(Crash):

@@ -24,11 +24,18 @@ from tests.test_store_contract import event, make_asset, unit
 pytestmark = pytest.mark.es
 require_module()
 
-DOCS_V1 = {**elastic_schema.MAPPINGS["docs"], "properties": {
-    **{k: v for k, v in elastic_schema.MAPPINGS["docs"]["properties"].items() if k != "intent"},
-    "tx": elastic_schema.KEYWORD, "staged": elastic_schema.UNINDEXED_OBJECT,
-    "staged_fields": {"type": "flattened", "ignore_above": 1024}, "staged_delete": {"type": "boolean"},
-    "staged_version": {"type": "long"}, "status": elastic_schema.KEYWORD}}
+DOCS_V1 = {
+    **elastic_schema.MAPPINGS["docs"],
+    "properties": {
+        **{k: v for k, v in elastic_schema.MAPPINGS["docs"]["properties"].items() if k != "intent"},
+        "tx": elastic_schema.KEYWORD,
+        "staged": elastic_schema.UNINDEXED_OBJECT,
+        "staged_fields": {"type": "flattened", "ignore_above": 1024},
+        "staged_delete": {"type": "boolean"},
+        "staged_version": {"type": "long"},
+        "status": elastic_schema.KEYWORD,
+    },
+}
 
 
 @pytest.fixture
@@ -47,20 +54,66 @@ def old_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Elast
     store.put_doc("keys", "k1", {"role": "editor"})
 
     def raw(collection: str, doc_id: str, src: dict[str, Any]) -> None:
-        store.es.index(index=docs, id=key_id(collection, doc_id), document={"collection": collection, "id": doc_id, **src})
+        store.es.index(
+            index=docs, id=key_id(collection, doc_id), document={"collection": collection, "id": doc_id, **src}
+        )
 
     raw("_tx", "done", {"version": 1, "status": "committed", "created": 0, "body": {}})
     raw("_tx", "dead", {"version": 1, "status": "pending", "created": 0, "body": {}})
     # committed: p00 gets its staged body, p01 is deleted, "fresh" appears
-    raw("plans", "p00", {"version": 1, "body": {"n": 0}, "fields": {"n": "n:0"}, "tx": "done",
-                         "staged": {"n": 100}, "staged_fields": {"n": "n:100"}, "staged_delete": False, "staged_version": 2})
-    raw("plans", "p01", {"version": 1, "body": {"n": 1}, "fields": {"n": "n:1"}, "tx": "done",
-                         "staged": None, "staged_delete": True, "staged_version": 0})
-    raw("plans", "fresh", {"version": 0, "tx": "done", "staged": {"n": 7}, "staged_fields": {"n": "n:7"},
-                           "staged_delete": False, "staged_version": 1})
+    raw(
+        "plans",
+        "p00",
+        {
+            "version": 1,
+            "body": {"n": 0},
+            "fields": {"n": "n:0"},
+            "tx": "done",
+            "staged": {"n": 100},
+            "staged_fields": {"n": "n:100"},
+            "staged_delete": False,
+            "staged_version": 2,
+        },
+    )
+    raw(
+        "plans",
+        "p01",
+        {
+            "version": 1,
+            "body": {"n": 1},
+            "fields": {"n": "n:1"},
+            "tx": "done",
+            "staged": None,
+            "staged_delete": True,
+            "staged_version": 0,
+        },
+    )
+    raw(
+        "plans",
+        "fresh",
+        {
+            "version": 0,
+            "tx": "done",
+            "staged": {"n": 7},
+            "staged_fields": {"n": "n:7"},
+            "staged_delete": False,
+            "staged_version": 1,
+        },
+    )
     # never committed: p02 keeps its body, "ghost" never existed
-    raw("plans", "p02", {"version": 1, "body": {"n": 2}, "fields": {"n": "n:2"}, "tx": "dead",
-                         "staged": {"n": 200}, "staged_delete": False, "staged_version": 2})
+    raw(
+        "plans",
+        "p02",
+        {
+            "version": 1,
+            "body": {"n": 2},
+            "fields": {"n": "n:2"},
+            "tx": "dead",
+            "staged": {"n": 200},
+            "staged_delete": False,
+            "staged_version": 2,
+        },
+    )
     raw("plans", "ghost", {"version": 0, "tx": "dead", "staged": {"n": 9}, "staged_delete": False, "staged_version": 1})
     store.put_assets([make_asset("a1", "护眼台灯"), make_asset("a2", "咖啡")])
     store.put_vectors("m", {"a1": unit(1, 0, 0), "a2": unit(0, 1, 0)})
@@ -71,11 +124,13 @@ def old_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Elast
     store.close()
 
 
-def test_migrate_moves_old_indices_and_keeps_every_document(old_store: ElasticStore,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_migrate_moves_old_indices_and_keeps_every_document(
+    old_store: ElasticStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     prefix = old_store.prefix
     assert [(s.kind, s.source, s.target) for s in es_migrate.pending(old_store)] == [
-        ("docs", f"{prefix}-docs-v1", f"{prefix}-docs-v2")]
+        ("docs", f"{prefix}-docs-v1", f"{prefix}-docs-v2")
+    ]
     runner = CliRunner()
     r = runner.invoke(app, ["store", "migrate", es_url(), "--prefix", prefix, "--dry-run"])
     assert r.exit_code == 0 and f"would migrate docs: {prefix}-docs-v1 → {prefix}-docs-v2" in r.output, r.output
@@ -103,6 +158,7 @@ def test_migrate_moves_old_indices_and_keeps_every_document(old_store: ElasticSt
                 old_store.put_doc("keys", "during", {"role": "x"})
             except StoreUnavailableError as exc:
                 refused.append(str(exc))
+
         real(store, step, progress_and_write, keep_old)
 
     monkeypatch.setattr(es_migrate, "_migrate_one", while_copying)
@@ -139,11 +195,14 @@ def test_migrate_moves_old_indices_and_keeps_every_document(old_store: ElasticSt
     assert old_store.get_doc("plans", "p03") == {"n": 33} and old_store.get_doc("plans", "p04") is None
 
 
-def test_a_mapping_change_of_assets_keeps_vectors_and_search(old_store: ElasticStore,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_mapping_change_of_assets_keeps_vectors_and_search(
+    old_store: ElasticStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A later version adds a field to assets: the copy keeps every asset, its vector field and kNN."""
-    mapping = {**elastic_schema.MAPPINGS["assets"], "properties": {**elastic_schema.MAPPINGS["assets"]["properties"],
-                                                                   "brand": elastic_schema.KEYWORD}}
+    mapping = {
+        **elastic_schema.MAPPINGS["assets"],
+        "properties": {**elastic_schema.MAPPINGS["assets"]["properties"], "brand": elastic_schema.KEYWORD},
+    }
     monkeypatch.setitem(elastic_schema.MAPPING_VERSION, "assets", 2)
     monkeypatch.setitem(elastic_schema.MAPPINGS, "assets", mapping)
     seen: list[tuple[str, int, int]] = []

@@ -46,48 +46,119 @@ def planted(clients: Any) -> dict[str, str]:
     created = _ok(admin.post("/v1/keys", json={"role": "editor", "name": SCRIPT + ATTR[:40]}))
     evil = TestClient(clients.app, headers={"Authorization": f"Bearer {created['key']}"})
     # taxonomy
-    _ok(admin.put("/v1/taxonomy/scenes/xss_scene", json={"id": "xss_scene", "zh": SCRIPT, "en": ATTR,
-                                                          "description": PAYLOAD}))
+    _ok(
+        admin.put(
+            "/v1/taxonomy/scenes/xss_scene", json={"id": "xss_scene", "zh": SCRIPT, "en": ATTR, "description": PAYLOAD}
+        )
+    )
     # assets (one with media whose file name is a payload)
-    asset = {"id": "xss1", "title": PAYLOAD, "body": PAYLOAD, "kind": "article", "content_type": "educational",
-             "scenes": ["xss_scene"], "channels": ["wecom_1v1", "wecom_group", "moments", "mp_subscription"],
-             "tags": [SCRIPT, ATTR, SQUOTE], "url": "https://example.com/?q=" + quote(ATTR) + ATTR,
-             "status": "approved"}
+    asset = {
+        "id": "xss1",
+        "title": PAYLOAD,
+        "body": PAYLOAD,
+        "kind": "article",
+        "content_type": "educational",
+        "scenes": ["xss_scene"],
+        "channels": ["wecom_1v1", "wecom_group", "moments", "mp_subscription"],
+        "tags": [SCRIPT, ATTR, SQUOTE],
+        "url": "https://example.com/?q=" + quote(ATTR) + ATTR,
+        "status": "approved",
+    }
     _ok(evil.post("/v1/assets", json=asset))
     ids["asset_id"] = "xss1"
-    r = evil.post("/v1/assets/upload", data={"title": SCRIPT, "body": ATTR, "tags": SQUOTE, "status": "approved"},
-                  files={"file": (f"{ATTR}.png", png_bytes(), "image/png")})
+    r = evil.post(
+        "/v1/assets/upload",
+        data={"title": SCRIPT, "body": ATTR, "tags": SQUOTE, "status": "approved"},
+        files={"file": (f"{ATTR}.png", png_bytes(), "image/png")},
+    )
     ids["media_asset"] = _ok(r)["id"]
     # people: user, identity, events with attributes, group, segment
-    _ok(admin.put("/v1/users", json={"id": "xss-user", "identities": [{"type": "openid", "value": SCRIPT}],
-                                     "region": ATTR, "source_channel": SQUOTE, "member_level": SCRIPT[:60],
-                                     "attributes": {"note": PAYLOAD, SCRIPT: ATTR}}))
+    _ok(
+        admin.put(
+            "/v1/users",
+            json={
+                "id": "xss-user",
+                "identities": [{"type": "openid", "value": SCRIPT}],
+                "region": ATTR,
+                "source_channel": SQUOTE,
+                "member_level": SCRIPT[:60],
+                "attributes": {"note": PAYLOAD, SCRIPT: ATTR},
+            },
+        )
+    )
     ids["user_id"] = "xss-user"
-    _ok(admin.post("/v1/events", json={"events": [
-        {"id": f"xss-ev-{i}", "type": t, "user_id": "xss-user", "asset_id": "xss1", "channel": "wecom_1v1",
-         "attributes": {"src": ATTR}} for i, t in enumerate(("delivered", "open", "click"))]}))
+    _ok(
+        admin.post(
+            "/v1/events",
+            json={
+                "events": [
+                    {
+                        "id": f"xss-ev-{i}",
+                        "type": t,
+                        "user_id": "xss-user",
+                        "asset_id": "xss1",
+                        "channel": "wecom_1v1",
+                        "attributes": {"src": ATTR},
+                    }
+                    for i, t in enumerate(("delivered", "open", "click"))
+                ]
+            },
+        )
+    )
     _ok(admin.put("/v1/groups", json={"id": "xss-g", "name": PAYLOAD, "owner": ATTR}))
     _ok(admin.post("/v1/groups/xss-g/members", json={"join": ["xss-user"]}))
-    _ok(admin.put(f"/v1/segments/{quote(SQUOTE, safe='')}", json={
-        "name": SCRIPT, "description": PAYLOAD, "all": [{"field": "region", "op": "eq", "value": ATTR}]}))
+    _ok(
+        admin.put(
+            f"/v1/segments/{quote(SQUOTE, safe='')}",
+            json={"name": SCRIPT, "description": PAYLOAD, "all": [{"field": "region", "op": "eq", "value": ATTR}]},
+        )
+    )
     # experiments
-    _ok(evil.post("/v1/experiments", json={
-        "key": "xss-exp", "name": PAYLOAD, "hypothesis": PAYLOAD, "unit": "user", "change": "strategy",
-        "variants": [{"name": "control", "weight": 0.5, "strategy": "default", "description": SCRIPT},
-                     {"name": "B", "weight": 0.5, "strategy": "popular", "description": ATTR}]}))
+    _ok(
+        evil.post(
+            "/v1/experiments",
+            json={
+                "key": "xss-exp",
+                "name": PAYLOAD,
+                "hypothesis": PAYLOAD,
+                "unit": "user",
+                "change": "strategy",
+                "variants": [
+                    {"name": "control", "weight": 0.5, "strategy": "default", "description": SCRIPT},
+                    {"name": "B", "weight": 0.5, "strategy": "popular", "description": ATTR},
+                ],
+            },
+        )
+    )
     ids["key"] = "xss-exp"
     # publishing: a marketing date and a slot in the planted week (asset title → slot title and rationale)
     week = date.today() + timedelta(days=14)
     monday = week - timedelta(days=week.weekday())
     ids["week"] = monday.isoformat()
     _ok(admin.put("/v1/marketing-dates", json=[{"name": PAYLOAD, "on": monday.isoformat()}]))
-    plan = _ok(evil.post("/v1/plans", json={"week": monday.isoformat(),
-                                            "channels": ["wecom_1v1", "wecom_group", "moments"],
-                                            "audiences": ["all", "group:xss-g"]}))
+    plan = _ok(
+        evil.post(
+            "/v1/plans",
+            json={
+                "week": monday.isoformat(),
+                "channels": ["wecom_1v1", "wecom_group", "moments"],
+                "audiences": ["all", "group:xss-g"],
+            },
+        )
+    )
     if not any(s["asset_id"] == "xss1" for s in plan["slots"]):
         start = datetime.combine(monday + timedelta(days=2), datetime.min.time()).replace(hour=12).astimezone()
-        plan = _ok(evil.post(f"/v1/plans/{monday.isoformat()}/slots", json={
-            "version": plan["version"], "channel": "wecom_1v1", "start": start.isoformat(), "asset_id": "xss1"}))
+        plan = _ok(
+            evil.post(
+                f"/v1/plans/{monday.isoformat()}/slots",
+                json={
+                    "version": plan["version"],
+                    "channel": "wecom_1v1",
+                    "start": start.isoformat(),
+                    "asset_id": "xss1",
+                },
+            )
+        )
     ids["slot_id"] = next(s["id"] for s in plan["slots"] if s["asset_id"] == "xss1")
     # an edit by the payload-named key lands in the slot's edit history
     _ok(evil.patch(f"/v1/plans/{monday.isoformat()}/slots/{ids['slot_id']}", json={"locked": False}))
@@ -132,17 +203,33 @@ def test_no_payload_is_rendered_live_on_any_page(clients: Any, planted: dict[str
             url = url.replace("{" + p + "}", quote(planted[p], safe=""))
         urls.append(url)
     week = planted["week"]
-    urls += [f"/calendar?week={week}", f"/calendar?week={week}&audience=group:xss-g&lang=en",
-             f"/calendar/slots/{planted['slot_id']}?week={week}", f"/calendar?week={week}&msg={quote(PAYLOAD)}",
-             f"/calendar?week={quote(PAYLOAD)}", f"/calendar?week={week}&heat_channel={quote(ATTR)}",
-             f"/library?q={quote(PAYLOAD)}", "/library?scene=xss_scene&lang=en", f"/library?tag={quote(SCRIPT)}",
-             f"/library/assets/{planted['media_asset']}", f"/users?q={quote(SCRIPT)}", "/users?q=xss-user",
-             f"/library/review?flash={quote(PAYLOAD)}", f"/login?next={quote('/' + ATTR)}",
-             f"/library/assets/{quote(SQUOTE, safe='')}", f"/users/{quote(SQUOTE, safe='')}",
-             f"/experiments/{quote(SQUOTE, safe='')}", f"/journeys/{quote(SQUOTE, safe='')}",
-             f"/experiments/{planted['key']}?lang=en", f"/journeys/{planted['journey_id']}?lang=en",
-             "/admin/keys", "/segments", "/users?group=xss-g", f"/segments?group=xss-g&tag={quote(SCRIPT)}",
-             "/experiments/new"]
+    urls += [
+        f"/calendar?week={week}",
+        f"/calendar?week={week}&audience=group:xss-g&lang=en",
+        f"/calendar/slots/{planted['slot_id']}?week={week}",
+        f"/calendar?week={week}&msg={quote(PAYLOAD)}",
+        f"/calendar?week={quote(PAYLOAD)}",
+        f"/calendar?week={week}&heat_channel={quote(ATTR)}",
+        f"/library?q={quote(PAYLOAD)}",
+        "/library?scene=xss_scene&lang=en",
+        f"/library?tag={quote(SCRIPT)}",
+        f"/library/assets/{planted['media_asset']}",
+        f"/users?q={quote(SCRIPT)}",
+        "/users?q=xss-user",
+        f"/library/review?flash={quote(PAYLOAD)}",
+        f"/login?next={quote('/' + ATTR)}",
+        f"/library/assets/{quote(SQUOTE, safe='')}",
+        f"/users/{quote(SQUOTE, safe='')}",
+        f"/experiments/{quote(SQUOTE, safe='')}",
+        f"/journeys/{quote(SQUOTE, safe='')}",
+        f"/experiments/{planted['key']}?lang=en",
+        f"/journeys/{planted['journey_id']}?lang=en",
+        "/admin/keys",
+        "/segments",
+        "/users?group=xss-g",
+        f"/segments?group=xss-g&tag={quote(SCRIPT)}",
+        "/experiments/new",
+    ]
     live, shown = [], {}
     for url in dict.fromkeys(urls):
         r = session.get(url, follow_redirects=False)
@@ -152,18 +239,36 @@ def test_no_payload_is_rendered_live_on_any_page(clients: Any, planted: dict[str
         shown[url] = sum(r.text.count(e) for e in ESCAPED)
     assert not live, "payloads rendered as markup:\n" + "\n".join(live)
     # not vacuous: each kind of planted object does show up (escaped) where it is displayed
-    for url in (f"/library/assets/{planted['asset_id']}", "/library", f"/users/{planted['user_id']}", "/users",
-                f"/experiments/{planted['key']}", "/experiments", f"/journeys/{planted['journey_id']}", "/journeys",
-                f"/calendar?week={week}", f"/calendar/slots/{planted['slot_id']}?week={week}", "/admin/audit",
-                "/admin/keys", "/segments", "/users?group=xss-g",
-                f"/library/assets/{quote(SQUOTE, safe='')}"):
+    for url in (
+        f"/library/assets/{planted['asset_id']}",
+        "/library",
+        f"/users/{planted['user_id']}",
+        "/users",
+        f"/experiments/{planted['key']}",
+        "/experiments",
+        f"/journeys/{planted['journey_id']}",
+        "/journeys",
+        f"/calendar?week={week}",
+        f"/calendar/slots/{planted['slot_id']}?week={week}",
+        "/admin/audit",
+        "/admin/keys",
+        "/segments",
+        "/users?group=xss-g",
+        f"/library/assets/{quote(SQUOTE, safe='')}",
+    ):
         assert shown.get(url, 0) > 0, f"{url} shows no planted payload: the test would not notice a regression there"
 
 
 def test_payload_url_schemes_are_refused(clients: Any) -> None:
     """A link an editor can set never becomes script: only http(s) URLs are stored."""
     editor = clients.as_("editor")
-    for url in ("javascript:alert(1)", " javascript:alert(1)", "JAVASCRIPT:alert(1)", "data:text/html,<script>1</script>",
-                "vbscript:msgbox(1)", "//evil.example/x"):
+    for url in (
+        "javascript:alert(1)",
+        " javascript:alert(1)",
+        "JAVASCRIPT:alert(1)",
+        "data:text/html,<script>1</script>",
+        "vbscript:msgbox(1)",
+        "//evil.example/x",
+    ):
         r = editor.post("/v1/assets", json={"title": "链接", "url": url})
         assert r.status_code == 422 and r.json()["error"]["field"] == "url", (url, r.text)

@@ -46,24 +46,57 @@ def world(hub: Hub, arms: list[dict[str, Any]], key: str = "rank-test", **exp: A
         name = data.variants[i].name
         for u in range(arm["n"]):
             uid = f"{key}-{i}-{u}"
-            docs[f"{key}|{uid}"] = {"experiment": key, "unit_id": uid, "unit": "user", "variant": name,
-                                    "variant_index": i, "first_exposed_at": to_iso(t0)}
+            docs[f"{key}|{uid}"] = {
+                "experiment": key,
+                "unit_id": uid,
+                "unit": "user",
+                "variant": name,
+                "variant_index": i,
+                "first_exposed_at": to_iso(t0),
+            }
             at = t0 + timedelta(hours=1 + u % 48)
             if u < arm.get("clicks", 0):
-                batch.append({"id": f"{uid}-c", "type": "click", "user_id": uid, "asset_id": "a1", "channel": CHANNEL,
-                              "ts": to_iso(at)})
+                batch.append(
+                    {
+                        "id": f"{uid}-c",
+                        "type": "click",
+                        "user_id": uid,
+                        "asset_id": "a1",
+                        "channel": CHANNEL,
+                        "ts": to_iso(at),
+                    }
+                )
             elif u < arm.get("clicks", 0) + arm.get("unsubs", 0):
-                batch.append({"id": f"{uid}-u", "type": "unsubscribe", "user_id": uid, "channel": CHANNEL,
-                              "ts": to_iso(at)})
-            if arm.get("pre") is not None and (u < arm["pre"] if arm.get("pre_first", True) else u >= arm["n"] - arm["pre"]):
-                batch.append({"id": f"{uid}-p", "type": "click", "user_id": uid, "asset_id": "a1", "channel": CHANNEL,
-                              "ts": to_iso(t0 - timedelta(days=2))})
+                batch.append(
+                    {"id": f"{uid}-u", "type": "unsubscribe", "user_id": uid, "channel": CHANNEL, "ts": to_iso(at)}
+                )
+            if arm.get("pre") is not None and (
+                u < arm["pre"] if arm.get("pre_first", True) else u >= arm["n"] - arm["pre"]
+            ):
+                batch.append(
+                    {
+                        "id": f"{uid}-p",
+                        "type": "click",
+                        "user_id": uid,
+                        "asset_id": "a1",
+                        "channel": CHANNEL,
+                        "ts": to_iso(t0 - timedelta(days=2)),
+                    }
+                )
             for d in range(arm.get("deliveries", 0)):
-                batch.append({"id": f"{uid}-d{d}", "type": "delivered", "user_id": uid, "asset_id": "a1",
-                              "channel": CHANNEL, "ts": to_iso(at)})
+                batch.append(
+                    {
+                        "id": f"{uid}-d{d}",
+                        "type": "delivered",
+                        "user_id": uid,
+                        "asset_id": "a1",
+                        "channel": CHANNEL,
+                        "ts": to_iso(at),
+                    }
+                )
     hub.store.put_docs_atomic("exposures", docs)
     for start in range(0, len(batch), 5000):
-        assert events.ingest(hub, batch[start:start + 5000]).rejected == []
+        assert events.ingest(hub, batch[start : start + 5000]).rejected == []
     report = build_report(hub, key)
     json.dumps(report.model_dump(mode="json"), allow_nan=False)  # never NaN or infinity
     return report
@@ -78,9 +111,11 @@ def line(name: str, rep: Report) -> str:
 
 # ---- the four situations of the issue, plus futility ------------------------------------------------
 
+
 def test_clear_win_ships(dhub: Hub) -> None:
-    rep = world(dhub, [{"n": 1500, "clicks": 150, "unsubs": 30}, {"n": 1500, "clicks": 225, "unsubs": 30}],
-                planned_units=3000)
+    rep = world(
+        dhub, [{"n": 1500, "clicks": 150, "unsubs": 30}, {"n": 1500, "clicks": 225, "unsubs": 30}], planned_units=3000
+    )
     d = rep.decision
     assert d is not None and d.verdict == "ship" and d.variant == "B", d
     assert d.rule.startswith("Ship B: the primary metric is significantly better (+50% [")
@@ -91,8 +126,9 @@ def test_clear_win_ships(dhub: Hub) -> None:
 
 
 def test_guardrail_regression_rolls_back(dhub: Hub) -> None:
-    rep = world(dhub, [{"n": 1500, "clicks": 150, "unsubs": 30}, {"n": 1500, "clicks": 165, "unsubs": 90}],
-                planned_units=30_000)
+    rep = world(
+        dhub, [{"n": 1500, "clicks": 150, "unsubs": 30}, {"n": 1500, "clicks": 165, "unsubs": 90}], planned_units=30_000
+    )
     d = rep.decision
     assert d is not None and d.verdict == "roll_back" and d.variant == "B", d
     assert "mute/unsubscribe rate +200%" in d.rule and "回滚 B" in d.rule_zh
@@ -126,8 +162,9 @@ def test_significant_before_the_planned_sample_is_not_shipped_by_a_fixed_horizon
     d = rep.decision
     assert d is not None and d.verdict == "keep_running"
     assert "fixed-horizon test is valid only at its planned sample" in d.rule
-    seq = world(dhub, [{"n": 1500, "clicks": 150}, {"n": 1500, "clicks": 225}], key="seq", sequential=True,
-                planned_units=10_000)
+    seq = world(
+        dhub, [{"n": 1500, "clicks": 150}, {"n": 1500, "clicks": 225}], key="seq", sequential=True, planned_units=10_000
+    )
     assert seq.decision is not None and seq.decision.verdict == "ship"  # sequential: valid on any day
 
 
@@ -146,6 +183,7 @@ def test_exploratory_view_gives_no_decision(dhub: Hub) -> None:
 
 
 # ---- CUPED -------------------------------------------------------------------------------------------
+
 
 def test_cuped_narrows_the_interval_and_shows_the_reduction(dhub: Hub) -> None:
     """Users who clicked before the experiment click again: the pre-period explains much of the variance."""
@@ -174,6 +212,7 @@ def test_cuped_page_and_decision_card(dhub: Hub) -> None:
 
 # ---- bad input --------------------------------------------------------------------------------------
 
+
 def test_zero_units_in_an_arm(dhub: Hub) -> None:
     rep = world(dhub, [{"n": 300, "clicks": 30}, {"n": 0}])
     note = rep.metric("ctr").rows[1].note
@@ -195,8 +234,11 @@ def test_zero_variance_metric(dhub: Hub) -> None:
 
 
 def test_ratio_metric_with_a_zero_denominator_in_an_arm(dhub: Hub) -> None:
-    rep = world(dhub, [{"n": 300, "clicks": 30, "deliveries": 2}, {"n": 300, "clicks": 30}],
-                secondary_metrics=["clicks_per_delivery"])
+    rep = world(
+        dhub,
+        [{"n": 300, "clicks": 30, "deliveries": 2}, {"n": 300, "clicks": 30}],
+        secondary_metrics=["clicks_per_delivery"],
+    )
     row = rep.metric("clicks_per_delivery").rows[1]
     assert row.value is None and row.note is not None and "denominator sums to 0" in row.note
     assert row.rel_ci_low is None and row.abs_ci_low is None
@@ -206,6 +248,7 @@ def test_ratio_metric_with_a_zero_denominator_in_an_arm(dhub: Hub) -> None:
 
 # ---- journeys and cadence rules show their own metrics ----------------------------------------------
 
+
 def test_journey_experiment_shows_completion_and_step_funnels(dhub: Hub) -> None:
     from contenthub.journeys import service as journeys
     from contenthub.journeys.engine import STATES, state_key
@@ -213,8 +256,17 @@ def test_journey_experiment_shows_completion_and_step_funnels(dhub: Hub) -> None
     journeys.install_template(dhub, "new-contact-care", "t", journey_id="welcome")
     journeys.install_template(dhub, "first-order", "t", journey_id="welcome-short")
     key = "jexp"
-    data = ExperimentCreate.model_validate(body(key, change="journey", secondary_metrics=[], variants=[
-        {"name": "control", "weight": 0.5}, {"name": "short", "weight": 0.5, "journeys": {"welcome": "welcome-short"}}]))
+    data = ExperimentCreate.model_validate(
+        body(
+            key,
+            change="journey",
+            secondary_metrics=[],
+            variants=[
+                {"name": "control", "weight": 0.5},
+                {"name": "short", "weight": 0.5, "journeys": {"welcome": "welcome-short"}},
+            ],
+        )
+    )
     service.create_experiment(dhub, data)
     service.start_experiment(dhub, key)
     t0 = utcnow() - timedelta(days=2)
@@ -223,15 +275,30 @@ def test_journey_experiment_shows_completion_and_step_funnels(dhub: Hub) -> None
     for i, (name, jid) in enumerate((("control", "welcome"), ("short", "welcome-short"))):
         for u in range(200):
             uid = f"j{i}-{u}"
-            exposures[f"{key}|{uid}"] = {"experiment": key, "unit_id": uid, "unit": "user", "variant": name,
-                                         "variant_index": i, "first_exposed_at": to_iso(t0)}
+            exposures[f"{key}|{uid}"] = {
+                "experiment": key,
+                "unit_id": uid,
+                "unit": "user",
+                "variant": name,
+                "variant_index": i,
+                "first_exposed_at": to_iso(t0),
+            }
             done = u < (40 if i == 0 else 90)
             step = long_steps[u % 3] if jid == "welcome" else ["coupon", "reminder"][u % 2]
             states[state_key(jid, uid)] = {
-                "key": state_key(jid, uid), "journey": jid, "user_id": uid, "version": 1, "run": 1,
-                "status": "done" if done else "active", "step": step, "variant": f"{key}:{name}",
-                "history": [{"step": step, "at": to_iso(t0 + timedelta(hours=5)), "outcome": "done" if done else "passed"}],
-                "updated_at": to_iso(t0 + timedelta(hours=5))}
+                "key": state_key(jid, uid),
+                "journey": jid,
+                "user_id": uid,
+                "version": 1,
+                "run": 1,
+                "status": "done" if done else "active",
+                "step": step,
+                "variant": f"{key}:{name}",
+                "history": [
+                    {"step": step, "at": to_iso(t0 + timedelta(hours=5)), "outcome": "done" if done else "passed"}
+                ],
+                "updated_at": to_iso(t0 + timedelta(hours=5)),
+            }
     dhub.store.put_docs_atomic("exposures", exposures)
     dhub.store.put_docs_atomic(STATES, states)
     rep = build_report(dhub, key)
@@ -239,8 +306,11 @@ def test_journey_experiment_shows_completion_and_step_funnels(dhub: Hub) -> None
     assert completion.role == "diagnostic"
     assert completion.rows[0].value == pytest.approx(0.2) and completion.rows[1].value == pytest.approx(0.45)
     assert completion.rows[1].significant and completion.rows[1].direction == "good"
-    assert {m.metric for m in rep.metrics if m.role == "diagnostic"} == {"journey_completion", "sends_per_unit",
-                                                                          "mute_rate"}
+    assert {m.metric for m in rep.metrics if m.role == "diagnostic"} == {
+        "journey_completion",
+        "sends_per_unit",
+        "mute_rate",
+    }
     control, short = rep.journey_funnels
     assert control.journey == "welcome" and short.journey == "welcome-short"
     assert [s.step for s in control.steps] == long_steps and [s.step for s in short.steps] == ["coupon", "reminder"]
@@ -254,8 +324,15 @@ def test_journey_experiment_shows_completion_and_step_funnels(dhub: Hub) -> None
 def test_cadence_experiment_shows_sends_and_mutes_per_group(dhub: Hub) -> None:
     rule = {"channel": "wecom_group", "max_per_week": 2, "mix": {"educational": [1, 2]}}
     key = "cexp"
-    data = ExperimentCreate.model_validate(body(key, unit="group", change="cadence", secondary_metrics=[], variants=[
-        {"name": "control", "weight": 0.5}, {"name": "calm", "weight": 0.5, "rules": [rule]}]))
+    data = ExperimentCreate.model_validate(
+        body(
+            key,
+            unit="group",
+            change="cadence",
+            secondary_metrics=[],
+            variants=[{"name": "control", "weight": 0.5}, {"name": "calm", "weight": 0.5, "rules": [rule]}],
+        )
+    )
     service.create_experiment(dhub, data)
     service.start_experiment(dhub, key)
     t0 = utcnow() - timedelta(days=2)
@@ -263,14 +340,36 @@ def test_cadence_experiment_shows_sends_and_mutes_per_group(dhub: Hub) -> None:
     for i, (name, sends, mutes) in enumerate((("control", 6, 30), ("calm", 2, 8))):
         for g in range(150):
             gid = f"g{i}-{g}"
-            exposures[f"{key}|{gid}"] = {"experiment": key, "unit_id": gid, "unit": "group", "variant": name,
-                                         "variant_index": i, "first_exposed_at": to_iso(t0)}
+            exposures[f"{key}|{gid}"] = {
+                "experiment": key,
+                "unit_id": gid,
+                "unit": "group",
+                "variant": name,
+                "variant_index": i,
+                "first_exposed_at": to_iso(t0),
+            }
             for d in range(sends):
-                batch.append({"id": f"{gid}-d{d}", "type": "delivered", "group_id": gid, "asset_id": "a1",
-                              "channel": CHANNEL, "ts": to_iso(t0 + timedelta(hours=1 + d))})
+                batch.append(
+                    {
+                        "id": f"{gid}-d{d}",
+                        "type": "delivered",
+                        "group_id": gid,
+                        "asset_id": "a1",
+                        "channel": CHANNEL,
+                        "ts": to_iso(t0 + timedelta(hours=1 + d)),
+                    }
+                )
             if g < mutes:
-                batch.append({"id": f"{gid}-m", "type": "mute", "group_id": gid, "user_id": f"member-{gid}",
-                              "channel": CHANNEL, "ts": to_iso(t0 + timedelta(hours=9))})
+                batch.append(
+                    {
+                        "id": f"{gid}-m",
+                        "type": "mute",
+                        "group_id": gid,
+                        "user_id": f"member-{gid}",
+                        "channel": CHANNEL,
+                        "ts": to_iso(t0 + timedelta(hours=9)),
+                    }
+                )
     dhub.store.put_docs_atomic("exposures", exposures)
     assert events.ingest(dhub, batch).rejected == []
     rep = build_report(dhub, key)

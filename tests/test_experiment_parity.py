@@ -73,8 +73,9 @@ WORST: dict[str, float] = defaultdict(float)
 INPUTS: dict[str, int] = defaultdict(int)
 
 
-def _close(name: str, ours: float, theirs: float, rel: float = REL, abs_tol: float = ABS,
-           absolute: bool = False) -> None:
+def _close(
+    name: str, ours: float, theirs: float, rel: float = REL, abs_tol: float = ABS, absolute: bool = False
+) -> None:
     """Check one statistic is within tolerance and record its worst difference: absolute for
     probabilities and interval ends on the relative scale (``absolute``), relative otherwise."""
     diff = abs(ours - theirs)
@@ -128,25 +129,51 @@ def _frequentist_parity(name: str, c: MeanStats, t: MeanStats) -> None:
     _close(f"{name}: sequential p-value", seq.p_value, gb_seq_result.p_value, rel=1e-7, abs_tol=1e-12, absolute=True)
     if c.n >= 100_000 and t.n >= 100_000 and abs(ours.rel_diff) < 0.2:  # by design: Fieller vs delta method
         rel_result = rel.compute_result()
-        _close(f"{name}: relative CI, Fieller vs delta method (n >= 100k, |lift| < 20%)",
-               ours.rel_ci[0], rel_result.ci[0], rel=0.0, abs_tol=0.005, absolute=True)
+        _close(
+            f"{name}: relative CI, Fieller vs delta method (n >= 100k, |lift| < 20%)",
+            ours.rel_ci[0],
+            rel_result.ci[0],
+            rel=0.0,
+            abs_tol=0.005,
+            absolute=True,
+        )
         INPUTS["large samples for the relative-interval check"] += 1
 
 
 def _bayes_parity(name: str, c: MeanStats, t: MeanStats) -> None:
     flat = bayesian_test(c, t, prior=None)
-    gb_flat = EffectBayesianABTest(_gb_mean(c), _gb_mean(t), EffectBayesianConfig(difference_type="absolute")
-                                   ).compute_result()
-    _close(f"{name}: chance to win (flat prior)", flat.chance_to_beat_control, gb_flat.chance_to_win, rel=1e-9,
-           abs_tol=1e-12, absolute=True)
+    gb_flat = EffectBayesianABTest(
+        _gb_mean(c), _gb_mean(t), EffectBayesianConfig(difference_type="absolute")
+    ).compute_result()
+    _close(
+        f"{name}: chance to win (flat prior)",
+        flat.chance_to_beat_control,
+        gb_flat.chance_to_win,
+        rel=1e-9,
+        abs_tol=1e-12,
+        absolute=True,
+    )
     ours = bayesian_test(c, t, prior=DEFAULT_PRIOR)
-    gb = EffectBayesianABTest(_gb_mean(c), _gb_mean(t), EffectBayesianConfig(
-        difference_type="absolute", prior_type="relative",
-        prior_effect=GaussianPrior(mean=0.0, variance=DEFAULT_PRIOR.variance, proper=True))).compute_result()
-    _close(f"{name}: chance to win (our weak prior)", ours.chance_to_beat_control, gb.chance_to_win, rel=1e-9,
-           abs_tol=1e-12, absolute=True)
-    _close(f"{name}: expected loss (our weak prior)", ours.expected_loss * abs(c.mean), gb.risk[1], rel=1e-6,
-           abs_tol=1e-15)
+    gb = EffectBayesianABTest(
+        _gb_mean(c),
+        _gb_mean(t),
+        EffectBayesianConfig(
+            difference_type="absolute",
+            prior_type="relative",
+            prior_effect=GaussianPrior(mean=0.0, variance=DEFAULT_PRIOR.variance, proper=True),
+        ),
+    ).compute_result()
+    _close(
+        f"{name}: chance to win (our weak prior)",
+        ours.chance_to_beat_control,
+        gb.chance_to_win,
+        rel=1e-9,
+        abs_tol=1e-12,
+        absolute=True,
+    )
+    _close(
+        f"{name}: expected loss (our weak prior)", ours.expected_loss * abs(c.mean), gb.risk[1], rel=1e-6, abs_tol=1e-15
+    )
 
 
 def _run(name: str, draw: Callable[[np.random.Generator], tuple[MeanStats, MeanStats]], seed: int) -> None:
@@ -183,26 +210,45 @@ def test_ratio_metrics_match_gbstats() -> None:
             x = rng.poisson(3.0, size=min(n, 2000)) + 1  # deliveries per unit
             y = rng.binomial(x, rng.uniform(0.02, 0.3))
             scale = n / x.size  # sums of a larger sample with the same per-unit moments
-            pair.append(RatioStats(n=n, sum=float(y.sum()) * scale, sum_squares=float(np.dot(y, y)) * scale,
-                                   denominator_sum=float(x.sum()) * scale,
-                                   denominator_sum_squares=float(np.dot(x, x)) * scale,
-                                   sum_cross_products=float(np.dot(x, y)) * scale))
+            pair.append(
+                RatioStats(
+                    n=n,
+                    sum=float(y.sum()) * scale,
+                    sum_squares=float(np.dot(y, y)) * scale,
+                    denominator_sum=float(x.sum()) * scale,
+                    denominator_sum_squares=float(np.dot(x, x)) * scale,
+                    sum_cross_products=float(np.dot(x, y)) * scale,
+                )
+            )
         c, t = pair
 
         def gb(s: RatioStats) -> RatioStatistic:
-            return RatioStatistic(n=s.n, m_statistic=SampleMeanStatistic(n=s.n, sum=s.sum, sum_squares=s.sum_squares),
-                                  d_statistic=SampleMeanStatistic(n=s.n, sum=s.denominator_sum,
-                                                                  sum_squares=s.denominator_sum_squares),
-                                  m_d_sum_of_products=s.sum_cross_products)
+            return RatioStatistic(
+                n=s.n,
+                m_statistic=SampleMeanStatistic(n=s.n, sum=s.sum, sum_squares=s.sum_squares),
+                d_statistic=SampleMeanStatistic(n=s.n, sum=s.denominator_sum, sum_squares=s.denominator_sum_squares),
+                m_d_sum_of_products=s.sum_cross_products,
+            )
 
         _close("ratio metric: ratio", c.ratio, gb(c).mean)
-        _close("ratio metric: variance of the ratio (delta method)", c.estimate_variance, gb(c).variance / c.n,
-               rel=1e-8, abs_tol=1e-15)
+        _close(
+            "ratio metric: variance of the ratio (delta method)",
+            c.estimate_variance,
+            gb(c).variance / c.n,
+            rel=1e-8,
+            abs_tol=1e-15,
+        )
         ours = ratio_test(c, t)
         theirs = TwoSidedTTest(gb(c), gb(t), FrequentistConfig(difference_type="absolute")).compute_result()
         if c.n >= 1000 and t.n >= 1000:  # by design: normal reference vs Student t with Welch df
-            _close("ratio metric: p-value, normal vs t (n >= 1000)", ours.p_value, theirs.p_value, rel=0.0,
-                   abs_tol=1e-3, absolute=True)
+            _close(
+                "ratio metric: p-value, normal vs t (n >= 1000)",
+                ours.p_value,
+                theirs.p_value,
+                rel=0.0,
+                abs_tol=1e-3,
+                absolute=True,
+            )
         INPUTS["ratio metric"] += 1
 
 
@@ -216,16 +262,25 @@ def test_cuped_matches_gbstats_regression_adjustment() -> None:
             pre = rng.gamma(2.0, 5.0, size=m)
             post = 0.7 * pre + rng.gamma(2.0, 3.0, size=m)
             scale = n / m
-            arms.append((MeanStats(n=n, sum=float(post.sum()) * scale, sum_squares=float(post @ post) * scale),
-                         MeanStats(n=n, sum=float(pre.sum()) * scale, sum_squares=float(pre @ pre) * scale),
-                         float(pre @ post) * scale))
+            arms.append(
+                (
+                    MeanStats(n=n, sum=float(post.sum()) * scale, sum_squares=float(post @ post) * scale),
+                    MeanStats(n=n, sum=float(pre.sum()) * scale, sum_squares=float(pre @ pre) * scale),
+                    float(pre @ post) * scale,
+                )
+            )
         posts, pres, cross = zip(*arms, strict=True)
         ours = cuped_stats(posts, pres, cross)
         for post, pre, xy in arms:
-            gbs.append(RegressionAdjustedStatistic(
-                n=post.n, post_statistic=SampleMeanStatistic(n=post.n, sum=post.sum, sum_squares=post.sum_squares),
-                pre_statistic=SampleMeanStatistic(n=pre.n, sum=pre.sum, sum_squares=pre.sum_squares),
-                post_pre_sum_of_products=xy, theta=0.0))
+            gbs.append(
+                RegressionAdjustedStatistic(
+                    n=post.n,
+                    post_statistic=SampleMeanStatistic(n=post.n, sum=post.sum, sum_squares=post.sum_squares),
+                    pre_statistic=SampleMeanStatistic(n=pre.n, sum=pre.sum, sum_squares=pre.sum_squares),
+                    post_pre_sum_of_products=xy,
+                    theta=0.0,
+                )
+            )
         theta = compute_theta(gbs[0], gbs[1])
         _close("CUPED: theta", ours[0].theta, theta, rel=1e-8)
         for g in gbs:
@@ -243,8 +298,14 @@ def test_srm_matches_gbstats() -> None:
         weights = rng.dirichlet(np.ones(k)).tolist()
         total = int(np.exp(rng.uniform(np.log(10), np.log(1e7))))
         observed = rng.multinomial(total, rng.dirichlet(np.array(weights) * 200)).tolist()
-        _close("SRM p-value", srm_check(observed, weights).p_value, float(check_srm(observed, weights)), rel=1e-9,
-               abs_tol=1e-14, absolute=True)
+        _close(
+            "SRM p-value",
+            srm_check(observed, weights).p_value,
+            float(check_srm(observed, weights)),
+            rel=1e-9,
+            abs_tol=1e-14,
+            absolute=True,
+        )
         INPUTS["SRM"] += 1
 
 
@@ -252,8 +313,11 @@ def test_zz_print_the_parity_summary() -> None:
     """Runs last in this file: the worst difference per statistic, for the closing note and RESULTS.md."""
     if not WORST:
         pytest.skip("run the whole file to get the summary")
-    summary = {"inputs": dict(INPUTS), "worst_difference": {k: float(f"{v:.3g}") for k, v in sorted(WORST.items())},
-               "note": "absolute difference for p-values, probabilities and relative-interval ends; relative difference "
-                       "(|ours - gbstats| / |gbstats|) for everything else; tolerances in the module docstring"}
+    summary = {
+        "inputs": dict(INPUTS),
+        "worst_difference": {k: float(f"{v:.3g}") for k, v in sorted(WORST.items())},
+        "note": "absolute difference for p-values, probabilities and relative-interval ends; relative difference "
+        "(|ours - gbstats| / |gbstats|) for everything else; tolerances in the module docstring",
+    }
     print(json.dumps(summary, indent=1, ensure_ascii=False))
     assert all(n >= 1000 for k, n in INPUTS.items() if not k.startswith("large"))

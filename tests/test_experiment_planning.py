@@ -39,6 +39,7 @@ def pclients(phub: Hub) -> Clients:
 
 # ---- pure functions --------------------------------------------------------------------------------
 
+
 def test_textbook_sample_size_for_a_rate() -> None:
     """5% → 5.5% at α = 0.05 two-sided and 80% power needs about 31,200 per arm (unpooled normal formula:
     (1.96 + 0.8416)² · (0.05·0.95 + 0.055·0.945) / 0.005² = 31,231)."""
@@ -68,9 +69,13 @@ def test_sequential_plan_needs_more_and_delivers_its_power() -> None:
     assert seq.method == "sequential" and seq.total_units > fixed.total_units
     rng = np.random.default_rng(4)
     n = seq.units_per_variant[0]
-    hits = sum(sequential_test(MeanStats.binomial(n, int(rng.binomial(n, 0.05))),
-                               MeanStats.binomial(n, int(rng.binomial(n, 0.055)))).p_value < 0.05
-               for _ in range(600))
+    hits = sum(
+        sequential_test(
+            MeanStats.binomial(n, int(rng.binomial(n, 0.05))), MeanStats.binomial(n, int(rng.binomial(n, 0.055)))
+        ).p_value
+        < 0.05
+        for _ in range(600)
+    )
     assert hits / 600 >= 0.76
 
 
@@ -94,20 +99,24 @@ def test_mean_metric_plan_and_detectable_effect_inverts_the_plan() -> None:
     assert days_left(1000, 400, 50.0) == 12.0 and days_left(1000, 1200, 50.0) == 0.0
 
 
-@pytest.mark.parametrize(("kwargs", "words"), [
-    ({"baseline": 1.5, "mde": 0.1}, "baseline must be a rate"),
-    ({"baseline": 0.6, "mde": 1.0}, "not a rate below 1"),
-    ({"baseline": 0.05, "mde": 0.0}, "mde"),
-    ({"baseline": 0.05, "mde": 0.1, "power": 0.3}, "power"),
-    ({"baseline": 0.05, "mde": 0.1, "weights": (0.5, 0.6)}, "weights"),
-    ({"baseline": 10.0, "mde": 0.1, "sd": -1.0}, "sd"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"baseline": 1.5, "mde": 0.1}, "baseline must be a rate"),
+        ({"baseline": 0.6, "mde": 1.0}, "not a rate below 1"),
+        ({"baseline": 0.05, "mde": 0.0}, "mde"),
+        ({"baseline": 0.05, "mde": 0.1, "power": 0.3}, "power"),
+        ({"baseline": 0.05, "mde": 0.1, "weights": (0.5, 0.6)}, "weights"),
+        ({"baseline": 10.0, "mde": 0.1, "sd": -1.0}, "sd"),
+    ],
+)
 def test_plans_that_cannot_be_made_say_why(kwargs: dict, words: str) -> None:
     with pytest.raises(ValueError, match=words):
         plan_sample(**kwargs)
 
 
 # ---- HTTP ------------------------------------------------------------------------------------------
+
 
 def test_plan_endpoint_and_page(pclients: Clients) -> None:
     viewer = pclients.as_("viewer")
@@ -135,12 +144,19 @@ def test_plan_is_computed_at_creation_and_fixed_once_started(pclients: Clients) 
     assert r.status_code == 200 and r.json()["planned_units"] > 62_462
     r = editor.patch("/v1/experiments/rank-test", json={"sequential": False, "planned_units": 50_000})
     assert r.json()["planned_units"] == 50_000
-    bad = editor.post("/v1/experiments", json=body("rev", primary_metric="revenue_per_unit", baseline=20.0,
-                                                    secondary_metrics=["ctr"]))
+    bad = editor.post(
+        "/v1/experiments", json=body("rev", primary_metric="revenue_per_unit", baseline=20.0, secondary_metrics=["ctr"])
+    )
     assert bad.status_code == 422 and "baseline_sd" in bad.text
     editor.post("/v1/experiments/rank-test/start")
-    for change in ({"sequential": True}, {"correction": "holm"}, {"alpha": 0.1}, {"primary_metric": "open_rate"},
-                   {"planned_units": 10}, {"cuped": False}):
+    for change in (
+        {"sequential": True},
+        {"correction": "holm"},
+        {"alpha": 0.1},
+        {"primary_metric": "open_rate"},
+        {"planned_units": 10},
+        {"cuped": False},
+    ):
         r = editor.patch("/v1/experiments/rank-test", json=change)
         assert r.status_code == 409, change
         assert "analysis plan" in r.json()["error"]["message"] and "what if" in r.json()["error"]["message"]
@@ -163,22 +179,34 @@ def test_what_if_view_is_exploratory_and_labelled(pclients: Clients) -> None:
 
 def test_experiments_stored_before_the_plan_existed_stay_readable(phub: Hub) -> None:
     legacy = {k: v for k, v in body().items()}
-    legacy.update({"seed": "rank-test", "status": "stopped", "created_at": "2025-01-01T00:00:00Z",
-                   "updated_at": "2025-01-01T00:00:00Z", "sequential": True, "alpha": 0.05, "correction": "bh"})
+    legacy.update(
+        {
+            "seed": "rank-test",
+            "status": "stopped",
+            "created_at": "2025-01-01T00:00:00Z",
+            "updated_at": "2025-01-01T00:00:00Z",
+            "sequential": True,
+            "alpha": 0.05,
+            "correction": "bh",
+        }
+    )
     phub.store.put_doc("experiments", "rank-test", legacy)
     exp = service.get_experiment(phub, "rank-test")
     assert isinstance(exp, Experiment) and exp.cuped is False and exp.planned_units is None
     assert exp.method == "sequential"
 
 
-@pytest.mark.parametrize("payload", [
-    {"baseline": 1e-308, "mde": 0.1, "sd": 1e308},
-    {"baseline": 0.05, "mde": 1e-300},
-    {"baseline": 0.05, "units_per_day": 1e-320},
-    {"baseline": 0.05, "mde": 1e-9, "sequential": True},
-    {"baseline": 0.05, "weights": [0.5, 0.6]},
-    {"baseline": 0.05, "arms": 3, "weights": [0.5, 0.5]},
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"baseline": 1e-308, "mde": 0.1, "sd": 1e308},
+        {"baseline": 0.05, "mde": 1e-300},
+        {"baseline": 0.05, "units_per_day": 1e-320},
+        {"baseline": 0.05, "mde": 1e-9, "sequential": True},
+        {"baseline": 0.05, "weights": [0.5, 0.6]},
+        {"baseline": 0.05, "arms": 3, "weights": [0.5, 0.5]},
+    ],
+)
 def test_extreme_plans_are_422_with_a_reason_never_500(pclients: Clients, payload: dict) -> None:
     r = pclients.as_("viewer").post("/v1/experiments/plan", json=payload)
     assert r.status_code == 422, r.text

@@ -137,12 +137,16 @@ def test_ratio_test_is_calibrated_under_the_null() -> None:
     deliveries = rng.poisson(3.0, (sims, 2, n)) + 1
     clicks = rng.binomial(deliveries, rng.beta(2.0, 38.0, (sims, 2, n)))
     sums = {
-        "sum": clicks.sum(-1), "sum_squares": (clicks**2).sum(-1),
-        "denominator_sum": deliveries.sum(-1), "denominator_sum_squares": (deliveries**2).sum(-1),
+        "sum": clicks.sum(-1),
+        "sum_squares": (clicks**2).sum(-1),
+        "denominator_sum": deliveries.sum(-1),
+        "denominator_sum_squares": (deliveries**2).sum(-1),
         "sum_cross_products": (clicks * deliveries).sum(-1),
     }
+
     def arm(i: int, k: int) -> RatioStats:
         return RatioStats(n=n, **{key: float(v[i, k]) for key, v in sums.items()})
+
     rejected = np.mean([ratio_test(arm(i, 0), arm(i, 1)).p_value < 0.05 for i in range(sims)])
     assert 0.03 <= rejected <= 0.07, rejected
 
@@ -163,10 +167,12 @@ def aa_cumulative_clicks() -> np.ndarray:
 def test_aa_fixed_horizon_false_positive_rate_is_near_alpha(aa_cumulative_clicks: np.ndarray) -> None:
     per_arm = AA_UNITS // 2
     final = aa_cumulative_clicks[:, -1, :]
-    pvalues = np.array([
-        welch_t_test(MeanStats.binomial(per_arm, int(c)), MeanStats.binomial(per_arm, int(t))).p_value
-        for c, t in final
-    ])
+    pvalues = np.array(
+        [
+            welch_t_test(MeanStats.binomial(per_arm, int(c)), MeanStats.binomial(per_arm, int(t))).p_value
+            for c, t in final
+        ]
+    )
     assert 0.03 <= np.mean(pvalues < 0.05) <= 0.07, np.mean(pvalues < 0.05)
 
 
@@ -192,7 +198,8 @@ def _power(n_per_arm: int, sims: int, seed: int) -> tuple[float, float]:
     detected = [
         compare(
             MeanStats.binomial(n_per_arm, int(c)), MeanStats.binomial(n_per_arm, int(t)), "binomial", True
-        ).direction == "good"
+        ).direction
+        == "good"
         for c, t in zip(controls, treatments, strict=True)
     ]
     se = math.sqrt((base * (1 - base) + lifted * (1 - lifted)) / n_per_arm)
@@ -236,8 +243,23 @@ def test_sequential_interval_and_p_value_agree_and_cost_width() -> None:
 
 # Benjamini & Hochberg (1995), section 4: 15 p-values from a trial; at 0.05 the Bonferroni-type
 # procedures (Holm) reject 3 hypotheses and the FDR procedure rejects 4.
-BH_1995 = [0.0001, 0.0004, 0.0019, 0.0095, 0.0201, 0.0278, 0.0298, 0.0344,
-           0.0459, 0.3240, 0.4262, 0.5719, 0.6528, 0.7590, 1.0000]
+BH_1995 = [
+    0.0001,
+    0.0004,
+    0.0019,
+    0.0095,
+    0.0201,
+    0.0278,
+    0.0298,
+    0.0344,
+    0.0459,
+    0.3240,
+    0.4262,
+    0.5719,
+    0.6528,
+    0.7590,
+    1.0000,
+]
 
 
 def test_holm_and_bh_on_the_bh_1995_textbook_example() -> None:
@@ -339,15 +361,18 @@ def test_compare_decrease_of_a_lower_is_better_metric_is_good() -> None:
     assert result.direction == "good" and result.chance_to_beat_control > 0.99
     low, high = result.rel_ci
     text = plain_language("unsubscribe rate", "B", result)
-    assert text == (f"B lowered unsubscribe rate by 25% (95% CI [{low * 100:.0f}%, {high * 100:.0f}%]), "
-                    "-0.50 pp in absolute terms")
+    assert text == (
+        f"B lowered unsubscribe rate by 25% (95% CI [{low * 100:.0f}%, {high * 100:.0f}%]), -0.50 pp in absolute terms"
+    )
     assert "下降了 25%" in plain_language("退订率", "B", result, lang="zh")
 
 
 def test_compare_no_change_says_so_in_both_languages() -> None:
     result = compare(MeanStats.binomial(5000, 250), MeanStats.binomial(5000, 255), "binomial", True)
     assert not result.significant and result.direction == "neutral"
-    assert plain_language("click-through", "B", result).startswith("B: no detectable change in click-through (95% CI [-")
+    assert plain_language("click-through", "B", result).startswith(
+        "B: no detectable change in click-through (95% CI [-"
+    )
     chinese = plain_language("点击率", "B", result, lang="zh")
     assert chinese.startswith("B 对点击率无显著影响（95% 置信区间 [-")
     assert chinese.endswith("绝对值 +0.10 个百分点")

@@ -44,20 +44,40 @@ def xclients(xhub: Hub) -> Clients:
 
 def put_assets(hub: Hub, ids: list[str], channel: str = CHANNEL) -> None:
     stamp = to_iso(utcnow() - timedelta(days=60))
-    hub.store.put_assets([Asset(id=a, title=f"素材 {a}", kind="article", content_type="educational",
-                                scenes=["education"], channels=[channel], status="approved", created_at=stamp,
-                                updated_at=stamp).model_dump(mode="json") for a in ids])
+    hub.store.put_assets(
+        [
+            Asset(
+                id=a,
+                title=f"素材 {a}",
+                kind="article",
+                content_type="educational",
+                scenes=["education"],
+                channels=[channel],
+                status="approved",
+                created_at=stamp,
+                updated_at=stamp,
+            ).model_dump(mode="json")
+            for a in ids
+        ]
+    )
     hub.touch("assets")
 
 
 def body(key: str = "rank-test", **over: Any) -> dict[str, Any]:
     return {
-        "key": key, "name": "Popular vs default", "hypothesis": "Popular ranking raises click-through.",
-        "unit": "user", "change": "strategy",
-        "variants": [{"name": "control", "weight": 0.5, "strategy": "default"},
-                     {"name": "B", "weight": 0.5, "strategy": "popular"}],
-        "primary_metric": "ctr", "secondary_metrics": ["clicks_per_delivery", "revenue_per_unit"],
-        "guardrail_metrics": ["unsubscribe_rate"], **over,
+        "key": key,
+        "name": "Popular vs default",
+        "hypothesis": "Popular ranking raises click-through.",
+        "unit": "user",
+        "change": "strategy",
+        "variants": [
+            {"name": "control", "weight": 0.5, "strategy": "default"},
+            {"name": "B", "weight": 0.5, "strategy": "popular"},
+        ],
+        "primary_metric": "ctr",
+        "secondary_metrics": ["clicks_per_delivery", "revenue_per_unit"],
+        "guardrail_metrics": ["unsubscribe_rate"],
+        **over,
     }
 
 
@@ -66,6 +86,7 @@ def ev(i: str, etype: str, user: str, at: datetime, asset_id: str | None = "a1",
 
 
 # ---- CRUD and bad input ------------------------------------------------------------------------
+
 
 def test_crud_roles_and_lifecycle(xclients: Clients) -> None:
     editor, viewer, bot = xclients.as_("editor"), xclients.as_("viewer"), xclients.as_("bot")
@@ -81,8 +102,10 @@ def test_crud_roles_and_lifecycle(xclients: Clients) -> None:
     assert viewer.get("/v1/experiments/rank-test").json()["hypothesis"].startswith("Popular")
     assert viewer.get("/v1/experiments/nope").status_code == 404
 
-    r = editor.patch("/v1/experiments/rank-test", json={"variants": [
-        {"name": "control", "weight": 0.7}, {"name": "B", "weight": 0.3, "strategy": "content"}]})
+    r = editor.patch(
+        "/v1/experiments/rank-test",
+        json={"variants": [{"name": "control", "weight": 0.7}, {"name": "B", "weight": 0.3, "strategy": "content"}]},
+    )
     assert r.status_code == 200, r.text
     assert [v["weight"] for v in r.json()["variants"]] == [0.7, 0.3]
 
@@ -103,22 +126,52 @@ def test_crud_roles_and_lifecycle(xclients: Clients) -> None:
     assert viewer.get("/v1/experiments/rank-test").status_code == 404
 
 
-@pytest.mark.parametrize(("over", "field", "words"), [
-    ({"variants": [{"name": "control", "weight": 0.5}, {"name": "B", "weight": 0.6, "strategy": "popular"}]},
-     "variants", "sum to 1"),
-    ({"variants": [{"name": "control", "weight": 0.5}, {"name": "control", "weight": 0.5, "strategy": "popular"}]},
-     "variants", "unique"),
-    ({"variants": [{"name": "control", "weight": 1.0, "strategy": "popular"}]}, "variants", "at least 2"),
-    ({"variants": [{"name": "control", "weight": 0.5}, {"name": "B", "weight": 0.5, "substitutions": {"a": "b"}}]},
-     "variants", "substitutions"),
-    ({"change": "cadence", "variants": [{"name": "c", "weight": 0.5},
-                                        {"name": "B", "weight": 0.5, "rules": [{"channel": "wecom_group"}]}]},
-     "unit", "group"),
-    ({"secondary_metrics": ["ctr"]}, "metrics", "repeated: ctr"),
-    ({"layer": "home", "layer_start": 0.6, "layer_end": 0.4}, "layer_start", "start < end"),
-    ({"primary_metric": "happiness"}, "primary_metric", ""),
-    ({"key": "Bad Key!"}, "key", ""),
-])
+@pytest.mark.parametrize(
+    ("over", "field", "words"),
+    [
+        (
+            {"variants": [{"name": "control", "weight": 0.5}, {"name": "B", "weight": 0.6, "strategy": "popular"}]},
+            "variants",
+            "sum to 1",
+        ),
+        (
+            {
+                "variants": [
+                    {"name": "control", "weight": 0.5},
+                    {"name": "control", "weight": 0.5, "strategy": "popular"},
+                ]
+            },
+            "variants",
+            "unique",
+        ),
+        ({"variants": [{"name": "control", "weight": 1.0, "strategy": "popular"}]}, "variants", "at least 2"),
+        (
+            {
+                "variants": [
+                    {"name": "control", "weight": 0.5},
+                    {"name": "B", "weight": 0.5, "substitutions": {"a": "b"}},
+                ]
+            },
+            "variants",
+            "substitutions",
+        ),
+        (
+            {
+                "change": "cadence",
+                "variants": [
+                    {"name": "c", "weight": 0.5},
+                    {"name": "B", "weight": 0.5, "rules": [{"channel": "wecom_group"}]},
+                ],
+            },
+            "unit",
+            "group",
+        ),
+        ({"secondary_metrics": ["ctr"]}, "metrics", "repeated: ctr"),
+        ({"layer": "home", "layer_start": 0.6, "layer_end": 0.4}, "layer_start", "start < end"),
+        ({"primary_metric": "happiness"}, "primary_metric", ""),
+        ({"key": "Bad Key!"}, "key", ""),
+    ],
+)
 def test_bad_experiments_are_422_with_the_reason(xclients: Clients, over: dict, field: str, words: str) -> None:
     r = xclients.as_("editor").post("/v1/experiments", json=body(**over))
     assert r.status_code == 422, r.text
@@ -129,20 +182,29 @@ def test_bad_experiments_are_422_with_the_reason(xclients: Clients, over: dict, 
 
 def test_unknown_strategy_or_asset_is_422_naming_the_variant(xclients: Clients) -> None:
     editor = xclients.as_("editor")
-    r = editor.post("/v1/experiments", json=body(variants=[{"name": "control", "weight": 0.5},
-                                                           {"name": "B", "weight": 0.5, "strategy": "nope"}]))
+    r = editor.post(
+        "/v1/experiments",
+        json=body(variants=[{"name": "control", "weight": 0.5}, {"name": "B", "weight": 0.5, "strategy": "nope"}]),
+    )
     assert r.status_code == 422 and r.json()["error"]["field"] == "variants[1].strategy"
     assert "popular" in r.json()["error"]["allowed"]
-    r = editor.post("/v1/experiments", json=body(change="asset", variants=[
-        {"name": "control", "weight": 0.5}, {"name": "B", "weight": 0.5, "substitutions": {"x1": "x2"}}]))
+    r = editor.post(
+        "/v1/experiments",
+        json=body(
+            change="asset",
+            variants=[{"name": "control", "weight": 0.5}, {"name": "B", "weight": 0.5, "substitutions": {"x1": "x2"}}],
+        ),
+    )
     assert r.status_code == 422 and "'x1'" in r.json()["error"]["message"]
 
 
 def test_overlapping_layer_is_409_naming_the_running_experiment(xclients: Clients) -> None:
     editor = xclients.as_("editor")
     for key, start, end in [("first", 0.0, 0.5), ("overlaps", 0.4, 1.0), ("beside", 0.5, 1.0)]:
-        assert editor.post("/v1/experiments", json=body(key, layer="home", layer_start=start,
-                                                        layer_end=end)).status_code == 201
+        assert (
+            editor.post("/v1/experiments", json=body(key, layer="home", layer_start=start, layer_end=end)).status_code
+            == 201
+        )
     assert editor.post("/v1/experiments/first/start").status_code == 200
     r = editor.post("/v1/experiments/overlaps/start")
     assert r.status_code == 409
@@ -152,12 +214,16 @@ def test_overlapping_layer_is_409_naming_the_running_experiment(xclients: Client
     # A unit is served by at most one experiment of the layer.
     hub = xclients.hub
     exps = {e["key"]: e for e in runtime.running(hub)}
-    both = [u for u in (f"u{i}" for i in range(2000))
-            if runtime.assignment(exps["first"], u) is not None and runtime.assignment(exps["beside"], u) is not None]
+    both = [
+        u
+        for u in (f"u{i}" for i in range(2000))
+        if runtime.assignment(exps["first"], u) is not None and runtime.assignment(exps["beside"], u) is not None
+    ]
     assert both == []
 
 
 # ---- runtime: exposure and the other change kinds ----------------------------------------------
+
 
 def _start(hub: Hub, **over: Any) -> None:
     data = ExperimentCreate.model_validate(body(**over))
@@ -189,8 +255,13 @@ def test_exposure_is_logged_once_per_unit_only_when_something_is_served(xhub: Hu
 def test_asset_substitution_swaps_picks_for_the_treatment_and_exposes_both_arms(xhub: Hub) -> None:
     put_assets(xhub, ["copy-a"])
     put_assets(xhub, ["copy-b"], channel="sms")  # never picked on app_push by itself
-    _start(xhub, key="copy-test", change="asset", secondary_metrics=[], variants=[
-        {"name": "A", "weight": 0.5}, {"name": "B", "weight": 0.5, "substitutions": {"copy-a": "copy-b"}}])
+    _start(
+        xhub,
+        key="copy-test",
+        change="asset",
+        secondary_metrics=[],
+        variants=[{"name": "A", "weight": 0.5}, {"name": "B", "weight": 0.5, "substitutions": {"copy-a": "copy-b"}}],
+    )
     served: dict[str, set[str]] = {"A": set(), "B": set()}
     for i in range(40):
         rec = next_for_user(xhub, f"u{i}", CHANNEL, n=1)
@@ -205,10 +276,24 @@ def test_asset_substitution_swaps_picks_for_the_treatment_and_exposes_both_arms(
 
 def test_cadence_and_journey_overrides(xhub: Hub) -> None:
     rule = {"channel": "wecom_group", "max_per_week": 2, "mix": {"educational": [1, 2]}}
-    _start(xhub, key="cadence-test", unit="group", change="cadence", secondary_metrics=[], variants=[
-        {"name": "control", "weight": 0.5}, {"name": "calm", "weight": 0.5, "rules": [rule]}])
-    _start(xhub, key="journey-test", change="journey", secondary_metrics=[], variants=[
-        {"name": "control", "weight": 0.5}, {"name": "short", "weight": 0.5, "journeys": {"welcome": "welcome-short"}}])
+    _start(
+        xhub,
+        key="cadence-test",
+        unit="group",
+        change="cadence",
+        secondary_metrics=[],
+        variants=[{"name": "control", "weight": 0.5}, {"name": "calm", "weight": 0.5, "rules": [rule]}],
+    )
+    _start(
+        xhub,
+        key="journey-test",
+        change="journey",
+        secondary_metrics=[],
+        variants=[
+            {"name": "control", "weight": 0.5},
+            {"name": "short", "weight": 0.5, "journeys": {"welcome": "welcome-short"}},
+        ],
+    )
     assert runtime.cadence_override(xhub, "all") is None
     assert runtime.cadence_override(xhub, "segment:vip") is None
     seen = {}
@@ -225,6 +310,7 @@ def test_cadence_and_journey_overrides(xhub: Hub) -> None:
 
 
 # ---- metrics and health --------------------------------------------------------------------------
+
 
 def test_metrics_count_each_unit_from_its_first_exposure(xhub: Hub) -> None:
     put_assets(xhub, ["a1"])
@@ -244,14 +330,20 @@ def test_metrics_count_each_unit_from_its_first_exposure(xhub: Hub) -> None:
     batch = [ev("pre", "click", control[0], t0 - timedelta(hours=1))]  # before exposure: ignored
     batch += [ev("stranger", "click", "not-exposed", t0 + timedelta(hours=1))]
     for uid in control + treat:
-        batch += [ev(f"{uid}-d1", "delivered", uid, t0 + timedelta(minutes=1)),
-                  ev(f"{uid}-d2", "delivered", uid, t0 + timedelta(days=1))]
-    batch += [ev("c0-o", "open", control[1], t0 + timedelta(minutes=2)),
-              ev("c0-c", "click", control[1], t0 + timedelta(minutes=3))]
+        batch += [
+            ev(f"{uid}-d1", "delivered", uid, t0 + timedelta(minutes=1)),
+            ev(f"{uid}-d2", "delivered", uid, t0 + timedelta(days=1)),
+        ]
+    batch += [
+        ev("c0-o", "open", control[1], t0 + timedelta(minutes=2)),
+        ev("c0-c", "click", control[1], t0 + timedelta(minutes=3)),
+    ]
     for k, uid in enumerate(treat[:2]):
-        batch += [ev(f"{uid}-o", "open", uid, t0 + timedelta(minutes=2)),
-                  ev(f"{uid}-c1", "click", uid, t0 + timedelta(minutes=3)),
-                  ev(f"{uid}-c2", "click", uid, t0 + timedelta(days=1, minutes=3))]
+        batch += [
+            ev(f"{uid}-o", "open", uid, t0 + timedelta(minutes=2)),
+            ev(f"{uid}-c1", "click", uid, t0 + timedelta(minutes=3)),
+            ev(f"{uid}-c2", "click", uid, t0 + timedelta(days=1, minutes=3)),
+        ]
         batch.append(ev(f"{uid}-v", "convert", uid, t0 + timedelta(minutes=9), value=100.0 * (k + 1)))
     batch.append(ev("unsub", "unsubscribe", treat[2], t0 + timedelta(minutes=5), asset_id=None))
     assert events.ingest(xhub, batch).rejected == []
@@ -280,8 +372,14 @@ def test_srm_and_multiple_exposures_are_flagged(xhub: Hub) -> None:
     docs = {}
     for i in range(1800):
         variant, index = ("control", 0) if i < 1000 else ("B", 1)
-        docs[f"rank-test|s{i}"] = {"experiment": "rank-test", "unit_id": f"s{i}", "unit": "user",
-                                   "variant": variant, "variant_index": index, "first_exposed_at": stamp}
+        docs[f"rank-test|s{i}"] = {
+            "experiment": "rank-test",
+            "unit_id": f"s{i}",
+            "unit": "user",
+            "variant": variant,
+            "variant_index": index,
+            "first_exposed_at": stamp,
+        }
     xhub.store.put_docs_atomic("exposures", docs)
     # s0 later meets variant B too (e.g. the weights were edited in the store): flagged and excluded.
     ov = runtime.Override(experiment="rank-test", variant="B", variant_index=1, strategy="popular", unit_kind="user")
@@ -311,6 +409,7 @@ def test_merged_users_in_different_arms_are_excluded(xhub: Hub) -> None:
 
 
 # ---- report: no exposures, JSON, CSV, page -------------------------------------------------------
+
 
 def test_no_exposures_gives_a_page_and_json_saying_so(xclients: Clients) -> None:
     editor = xclients.as_("editor")
@@ -357,11 +456,25 @@ def test_report_json_csv_and_page(simulated: tuple[Hub, Any]) -> None:
     viewer = clients.as_("viewer")
     rep = viewer.get("/v1/experiments/sim/report").json()
     assert rep["has_exposures"] and rep["exposures"] == 2000
-    assert [m["metric"] for m in rep["metrics"]] == ["ctr", "clicks_per_delivery", "conversion_rate",
-                                                     "revenue_per_unit", "unsubscribe_rate"]
+    assert [m["metric"] for m in rep["metrics"]] == [
+        "ctr",
+        "clicks_per_delivery",
+        "conversion_rate",
+        "revenue_per_unit",
+        "unsubscribe_rate",
+    ]
     ctr = rep["metrics"][0]["rows"][1]
-    for field in ("abs_diff", "abs_ci_low", "abs_ci_high", "rel_diff", "rel_ci_low", "rel_ci_high", "p_value",
-                  "chance_to_beat_control", "expected_loss"):
+    for field in (
+        "abs_diff",
+        "abs_ci_low",
+        "abs_ci_high",
+        "rel_diff",
+        "rel_ci_low",
+        "rel_ci_high",
+        "p_value",
+        "chance_to_beat_control",
+        "expected_loss",
+    ):
         assert ctr[field] is not None, field
     assert ctr["rel_ci_low"] < ctr["rel_diff"] < ctr["rel_ci_high"] and ctr["chance_to_beat_control"] > 0.95
     points = rep["timeseries"][0]["points"]  # one per local day from the first exposure, cumulative
@@ -418,7 +531,10 @@ def test_summary_never_contradicts_itself_when_the_delta_method_would() -> None:
     assert comp.rel_diff - 1.96 * comp.rel_std_error < 0  # what the delta-method interval would have shown
     sentence = plain_language("click-through", "B", comp)
     assert sentence == "B raised click-through by 51% (95% CI [+5.7%, +121%]), +5.5 pp in absolute terms"
-    assert plain_language("点击率", "B", comp, "zh") == "B 使点击率提升了 51%（95% 置信区间 [+5.7%, +121%]），绝对值 +5.5 个百分点"
+    assert (
+        plain_language("点击率", "B", comp, "zh")
+        == "B 使点击率提升了 51%（95% 置信区间 [+5.7%, +121%]），绝对值 +5.5 个百分点"
+    )
 
 
 def test_cli_simulate_then_report(tmp_path: Path) -> None:
@@ -430,8 +546,10 @@ def test_cli_simulate_then_report(tmp_path: Path) -> None:
 
     runner = CliRunner()
     data = tmp_path / "data"
-    out = runner.invoke(sim_app, ["simulate", "--users", "200", "--days", "2", "--sends", "1", "--key", "cli-sim",
-                                  "--data-dir", str(data)])
+    out = runner.invoke(
+        sim_app,
+        ["simulate", "--users", "200", "--days", "2", "--sends", "1", "--key", "cli-sim", "--data-dir", str(data)],
+    )
     assert out.exit_code == 0, out.output
     result = json.loads(out.output)
     assert sum(result["units"].values()) == 200 and result["true_lift"]["clicks_per_delivery"] == 0.1
@@ -452,8 +570,14 @@ def test_planner_applies_cadence_variants_and_logs_exposure(xhub: Hub) -> None:
     for i in range(6):
         upsert_group(xhub, GroupIn(id=f"g{i}", channel="wecom_group"))
     rule = {"channel": "wecom_group", "max_per_week": 1, "mix": {"educational": [0, 1]}}
-    _start(xhub, key="calm-groups", unit="group", change="cadence", secondary_metrics=[], variants=[
-        {"name": "control", "weight": 0.5}, {"name": "calm", "weight": 0.5, "rules": [rule]}])
+    _start(
+        xhub,
+        key="calm-groups",
+        unit="group",
+        change="cadence",
+        secondary_metrics=[],
+        variants=[{"name": "control", "weight": 0.5}, {"name": "calm", "weight": 0.5, "rules": [rule]}],
+    )
     week = date.today() + timedelta(days=7)
     plan = publish.generate(xhub, week, ["wecom_group"], [f"group:g{i}" for i in range(6)], "test")
     by_group: dict[str, int] = {}

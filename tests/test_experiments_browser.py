@@ -21,9 +21,17 @@ def test_report_page_renders_tables_charts_health_and_summary(live_server: LiveS
 
     hub = live_server.hub
     sim = run_simulation(hub, SimConfig(key="demo-rank", users=800, days=5, sends=1, lift=0.4, seed=3))
-    service.create_experiment(hub, ExperimentCreate.model_validate({
-        "key": "copy-draft", "unit": "user", "change": "strategy",
-        "variants": [{"name": "A", "weight": 0.5}, {"name": "B", "weight": 0.5, "strategy": "content"}]}))
+    service.create_experiment(
+        hub,
+        ExperimentCreate.model_validate(
+            {
+                "key": "copy-draft",
+                "unit": "user",
+                "change": "strategy",
+                "variants": [{"name": "A", "weight": 0.5}, {"name": "B", "weight": 0.5, "strategy": "content"}],
+            }
+        ),
+    )
 
     login(browser, live_server, "editor", lang="zh")
     browser.get(f"{live_server.url}/experiments")

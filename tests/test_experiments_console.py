@@ -5,9 +5,21 @@ from __future__ import annotations
 
 from tests.test_pages import _csrf, login
 
-BASE = {"key": "rank-test", "name": "排序对比", "hypothesis": "内容相似度更好", "change": "strategy", "unit": "user",
-        "treatment_weight": "50", "control_strategy": "default", "treatment_strategy": "content",
-        "primary_metric": "ctr", "method": "sequential", "correction": "none", "alpha": "0.05", "mde": "0.1"}
+BASE = {
+    "key": "rank-test",
+    "name": "排序对比",
+    "hypothesis": "内容相似度更好",
+    "change": "strategy",
+    "unit": "user",
+    "treatment_weight": "50",
+    "control_strategy": "default",
+    "treatment_strategy": "content",
+    "primary_metric": "ctr",
+    "method": "sequential",
+    "correction": "none",
+    "alpha": "0.05",
+    "mde": "0.1",
+}
 
 
 def test_create_start_stop_from_the_console(clients) -> None:
@@ -23,8 +35,12 @@ def test_create_start_stop_from_the_console(clients) -> None:
     assert [v.get("strategy") for v in exp["variants"]] == ["default", "content"]
     page = c.get("/experiments/rank-test")
     assert 'id="start-experiment"' in page.text
-    assert c.post("/experiments/rank-test/start", data={"csrf_token": _csrf(page.text)},
-                  follow_redirects=False).status_code == 303
+    assert (
+        c.post(
+            "/experiments/rank-test/start", data={"csrf_token": _csrf(page.text)}, follow_redirects=False
+        ).status_code
+        == 303
+    )
     page = c.get("/experiments/rank-test")
     assert 'id="stop-experiment"' in page.text
     c.post("/experiments/rank-test/stop", data={"csrf_token": _csrf(page.text)})
@@ -37,14 +53,26 @@ def test_create_start_stop_from_the_console(clients) -> None:
 def test_cadence_and_journey_experiments(clients) -> None:
     c = login(clients)
     token = _csrf(c.get("/experiments/new").text)
-    r = c.post("/experiments/new", data={**BASE, "csrf_token": token, "key": "cad", "change": "cadence",
-                                         "cadence_channel": "wecom_group", "cadence_max_per_week": "2",
-                                         "method": "fixed_horizon"}, follow_redirects=False)
+    r = c.post(
+        "/experiments/new",
+        data={
+            **BASE,
+            "csrf_token": token,
+            "key": "cad",
+            "change": "cadence",
+            "cadence_channel": "wecom_group",
+            "cadence_max_per_week": "2",
+            "method": "fixed_horizon",
+        },
+        follow_redirects=False,
+    )
     assert r.status_code == 303, r.text[:800]
     exp = clients.as_("viewer").get("/v1/experiments/cad").json()
     assert exp["unit"] == "group" and exp["variants"][1]["rules"][0]["max_per_week"] == 2 and not exp["sequential"]
-    r = c.post("/experiments/new", data={**BASE, "csrf_token": token, "key": "jx", "change": "journey",
-                                         "journey_from": "", "journey_to": ""})
+    r = c.post(
+        "/experiments/new",
+        data={**BASE, "csrf_token": token, "key": "jx", "change": "journey", "journey_from": "", "journey_to": ""},
+    )
     assert r.status_code == 422 and 'id="error-journey_from"' in r.text
 
 

@@ -42,8 +42,10 @@ def _seed(hub: Hub, admin: Any) -> None:
     admin.put("/v1/groups", json={"id": "g1", "name": "福利群"})
     admin.post("/v1/groups/g1/members", json={"join": ["u1"]})
     admin.put("/v1/segments/s1", json={"name": "活跃", "all": [{"field": "stage", "op": "eq", "value": "active"}]})
-    admin.post("/v1/events", json={"events": [{"id": "e1", "type": "click", "user_id": "u1", "asset_id": "fz0",
-                                               "channel": "moments"}]})
+    admin.post(
+        "/v1/events",
+        json={"events": [{"id": "e1", "type": "click", "user_id": "u1", "asset_id": "fz0", "channel": "moments"}]},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +57,17 @@ def fuzz_app(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Iterato
     from tests.conftest import _model_dir
 
     data = tmp_path_factory.mktemp("fuzz") / "data"
-    hub = open_hub(Settings(data_dir=data, model_path=_model_dir(), session_secret="fuzz", journeys_loop_seconds=0,
-                            max_upload_bytes=256 * 1024, max_request_bytes=1024 * 1024), embedder=embedder)
+    hub = open_hub(
+        Settings(
+            data_dir=data,
+            model_path=_model_dir(),
+            session_secret="fuzz",
+            journeys_loop_seconds=0,
+            max_upload_bytes=256 * 1024,
+            max_request_bytes=1024 * 1024,
+        ),
+        embedder=embedder,
+    )
     app = create_app(hub.settings, hub)
     _, key = keys.create_key(hub.store, "admin", "fuzzer")
     admin = TestClient(app, headers={"Authorization": f"Bearer {key}"})
@@ -65,11 +76,16 @@ def fuzz_app(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Iterato
     hub.close()
     out = os.environ.get("CONTENTHUB_FUZZ_SUMMARY")
     if out:
-        summary = {"operations": len(STATS["operations"]), "cases": STATS["cases"],
-                   "status_classes": dict(sorted(STATS["status"].items())), "failures": len(STATS["failures"]),
-                   "max_examples_per_operation": MAX_EXAMPLES,
-                   "slowest": sorted(([op, n, round(t, 2)] for op, (n, t) in STATS["per_operation"].items()),
-                                     key=lambda x: -x[2])[:15]}
+        summary = {
+            "operations": len(STATS["operations"]),
+            "cases": STATS["cases"],
+            "status_classes": dict(sorted(STATS["status"].items())),
+            "failures": len(STATS["failures"]),
+            "max_examples_per_operation": MAX_EXAMPLES,
+            "slowest": sorted(
+                ([op, n, round(t, 2)] for op, (n, t) in STATS["per_operation"].items()), key=lambda x: -x[2]
+            )[:15],
+        }
         with open(out, "w") as fh:
             json.dump(summary, fh, indent=2)
 
@@ -92,15 +108,17 @@ def _openapi() -> dict[str, Any]:
     return doc
 
 
-CONFIG = SchemathesisConfig.from_dict({
-    "phases": {
-        "examples": {"enabled": True},
-        "coverage": {"enabled": True, "unexpected-methods": [], "generation": {"mode": COVERAGE_MODE}},
-        "fuzzing": {"enabled": True, "generation": {"max-examples": MAX_EXAMPLES, "mode": "all"}},
-        "stateful": {"enabled": False},
-    },
-    "generation": {"max-examples": MAX_EXAMPLES, "mode": "all"},
-})
+CONFIG = SchemathesisConfig.from_dict(
+    {
+        "phases": {
+            "examples": {"enabled": True},
+            "coverage": {"enabled": True, "unexpected-methods": [], "generation": {"mode": COVERAGE_MODE}},
+            "fuzzing": {"enabled": True, "generation": {"max-examples": MAX_EXAMPLES, "mode": "all"}},
+            "stateful": {"enabled": False},
+        },
+        "generation": {"max-examples": MAX_EXAMPLES, "mode": "all"},
+    }
+)
 OPENAPI = _openapi()
 schema = schemathesis.openapi.from_dict(OPENAPI, config=CONFIG)
 
@@ -126,15 +144,18 @@ def _explains_itself(response: Any) -> str | None:
         body = response.json()
     except ValueError:
         return f"4xx body is not JSON: {response.text[:200]!r}"
-    message = body.get("error", {}).get("message") if isinstance(body, dict) and isinstance(body.get("error"), dict) else None
+    message = (
+        body.get("error", {}).get("message") if isinstance(body, dict) and isinstance(body.get("error"), dict) else None
+    )
     if not isinstance(message, str) or not message.strip():
         return f"4xx body has no error.message: {str(body)[:200]}"
     return None
 
 
 @schema.parametrize()
-@settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
-          suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+)
 def test_no_5xx_and_every_4xx_explains_itself(case: Any, fuzz_app: tuple[Any, str]) -> None:
     app, key = fuzz_app
     started = time.perf_counter()
@@ -160,12 +181,23 @@ def _nested(depth: int) -> Any:
 
 hostile_values = st.one_of(
     # dates across years 1–9999, naive and with offsets up to ±14 h
-    st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
-                 timezones=st.none() | st.sampled_from([UTC, timezone(timedelta(hours=14)),
-                                                        timezone(timedelta(hours=-12)), timezone(timedelta(minutes=30))])
-                 ).map(lambda d: d.isoformat()),
-    st.sampled_from(["0001-01-01T00:00:00Z", "0999-06-01T00:00:00Z", "9999-12-31T23:59:59.999999-12:00",
-                     "1-01-01T00:00:00.000000Z", "0000-00-00"]),
+    st.datetimes(
+        min_value=datetime(1, 1, 2),
+        max_value=datetime(9999, 12, 30),
+        timezones=st.none()
+        | st.sampled_from(
+            [UTC, timezone(timedelta(hours=14)), timezone(timedelta(hours=-12)), timezone(timedelta(minutes=30))]
+        ),
+    ).map(lambda d: d.isoformat()),
+    st.sampled_from(
+        [
+            "0001-01-01T00:00:00Z",
+            "0999-06-01T00:00:00Z",
+            "9999-12-31T23:59:59.999999-12:00",
+            "1-01-01T00:00:00.000000Z",
+            "0000-00-00",
+        ]
+    ),
     # NUL and other control characters inside otherwise ordinary text
     st.text(st.characters(codec="utf-8", categories=["Cc"]) | st.sampled_from("ab护眼 "), min_size=1, max_size=12),
     # ids and values with separators
@@ -199,19 +231,29 @@ def _replace(value: Any, path: tuple[Any, ...], new: Any) -> Any:
     return out
 
 
-HOSTILE_CONFIG = SchemathesisConfig.from_dict({
-    "phases": {"examples": {"enabled": False}, "coverage": {"enabled": False},
-               "fuzzing": {"enabled": True, "generation": {"max-examples": HOSTILE_EXAMPLES, "mode": "positive"}},
-               "stateful": {"enabled": False}},
-    "generation": {"max-examples": HOSTILE_EXAMPLES, "mode": "positive"},
-})
+HOSTILE_CONFIG = SchemathesisConfig.from_dict(
+    {
+        "phases": {
+            "examples": {"enabled": False},
+            "coverage": {"enabled": False},
+            "fuzzing": {"enabled": True, "generation": {"max-examples": HOSTILE_EXAMPLES, "mode": "positive"}},
+            "stateful": {"enabled": False},
+        },
+        "generation": {"max-examples": HOSTILE_EXAMPLES, "mode": "positive"},
+    }
+)
 hostile_schema = schemathesis.openapi.from_dict(OPENAPI, config=HOSTILE_CONFIG)
 
 
 @hostile_schema.parametrize()
 @hostile_schema.given(data=st.data())
-@settings(max_examples=HOSTILE_EXAMPLES, deadline=None, derandomize=True, database=None,
-          suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=HOSTILE_EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
 def test_hostile_values_never_5xx(case: Any, data: Any, fuzz_app: tuple[Any, str]) -> None:
     """Each generated case gets up to three of its values (body leaves, query or path parameters) replaced
     by a hostile one; the server may refuse, never fail."""
@@ -237,7 +279,14 @@ def test_hostile_values_never_5xx(case: Any, data: Any, fuzz_app: tuple[Any, str
     out = os.environ.get("CONTENTHUB_FUZZ_HOSTILE_SUMMARY")
     if out:
         with open(out, "w") as fh:
-            json.dump({"operations": len(HOSTILE_STATS["operations"]), "cases": HOSTILE_STATS["cases"],
-                       "status_classes": dict(sorted(HOSTILE_STATS["status"].items())),
-                       "failures": len(HOSTILE_STATS["failures"]), "max_examples_per_operation": HOSTILE_EXAMPLES},
-                      fh, indent=2)
+            json.dump(
+                {
+                    "operations": len(HOSTILE_STATS["operations"]),
+                    "cases": HOSTILE_STATS["cases"],
+                    "status_classes": dict(sorted(HOSTILE_STATS["status"].items())),
+                    "failures": len(HOSTILE_STATS["failures"]),
+                    "max_examples_per_operation": HOSTILE_EXAMPLES,
+                },
+                fh,
+                indent=2,
+            )

@@ -11,8 +11,10 @@ PACKAGE = Path(__file__).resolve().parent.parent / "contenthub"
 
 
 def _imports_gettext(tree: ast.Module) -> bool:
-    return any(isinstance(node, ast.ImportFrom) and any("_" in (a.name, a.asname) for a in node.names)
-               for node in ast.walk(tree))
+    return any(
+        isinstance(node, ast.ImportFrom) and any("_" in (a.name, a.asname) for a in node.names)
+        for node in ast.walk(tree)
+    )
 
 
 def test_no_module_that_translates_binds_the_underscore() -> None:
@@ -23,7 +25,8 @@ def test_no_module_that_translates_binds_the_underscore() -> None:
             continue
         for node in ast.walk(tree):
             bound = (isinstance(node, ast.Name) and node.id == "_" and isinstance(node.ctx, ast.Store)) or (
-                isinstance(node, ast.arg) and node.arg == "_")
+                isinstance(node, ast.arg) and node.arg == "_"
+            )
             if bound:
                 offenders.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}")
     assert not offenders, "these bind `_`, which shadows gettext's `_()`: " + ", ".join(offenders)

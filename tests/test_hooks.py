@@ -40,8 +40,10 @@ def test_the_users_service_announces_new_users_and_identities(hub: Hub) -> None:
     hub.hooks.subscribe(IdentityLinked, seen.append)
     uid = users.resolve_identity(hub, Identity(type="openid", value="o-hooks-1"), at="2026-01-02T03:04:05Z")
     assert uid is not None
-    assert seen == [UserCreated(hub, uid, "2026-01-02T03:04:05Z"),
-                    IdentityLinked(hub, uid, "openid", "2026-01-02T03:04:05Z")]
+    assert seen == [
+        UserCreated(hub, uid, "2026-01-02T03:04:05Z"),
+        IdentityLinked(hub, uid, "openid", "2026-01-02T03:04:05Z"),
+    ]
     seen.clear()
     users.link_identity(hub, uid, Identity(type="unionid", value="un-hooks-1"))
     assert seen == [IdentityLinked(hub, uid, "unionid", None)]
@@ -50,8 +52,10 @@ def test_the_users_service_announces_new_users_and_identities(hub: Hub) -> None:
 def test_recommend_and_audience_import_nothing_of_journeys_and_audience_nothing_above_it() -> None:
     graph = grimp.build_graph("contenthub")
     forbidden = [(p, "contenthub.journeys") for p in ("contenthub.recommend", "contenthub.hooks", "contenthub.hub")]
-    forbidden += [("contenthub.audience", p) for p in ("contenthub.recommend", "contenthub.journeys",
-                                                       "contenthub.publish", "contenthub.experiments")]
+    forbidden += [
+        ("contenthub.audience", p)
+        for p in ("contenthub.recommend", "contenthub.journeys", "contenthub.publish", "contenthub.experiments")
+    ]
     for importer, imported in forbidden:
         chain = graph.find_shortest_chain(importer=importer, imported=imported, as_packages=True)
         assert chain is None, f"{importer} reaches {imported}: {' -> '.join(chain or ())}"

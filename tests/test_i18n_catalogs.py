@@ -61,8 +61,9 @@ def test_every_entry_is_translated_and_none_is_fuzzy(locale: str) -> None:
 def test_every_extracted_message_is_in_the_catalog(locale: str, extracted: Catalog) -> None:
     catalog = _catalog(locale)
     missing = [m.id for m in extracted if m.id and catalog.get(m.id, m.context) is None]
-    assert not missing, (f"{locale}: msgids in the code but not in the catalog (run scripts/i18n_update.py): "
-                         f"{missing[:10]}")
+    assert not missing, (
+        f"{locale}: msgids in the code but not in the catalog (run scripts/i18n_update.py): {missing[:10]}"
+    )
     stale = [m.id for m in catalog if m.id and extracted.get(m.id, m.context) is None]
     assert not stale, f"{locale}: catalog entries no code uses any more: {stale[:10]}"
 
@@ -120,7 +121,9 @@ def test_a_compiled_template_speaks_each_readers_language() -> None:
     of whoever compiled the template first sticks)."""
     from contenthub.web.templating import TEMPLATES
 
-    template = TEMPLATES.env.from_string("{{ 'target_per_week'|rule_text }}|{{ _('Calendar') }}|{{ label('rule', 'windows') }}")
+    template = TEMPLATES.env.from_string(
+        "{{ 'target_per_week'|rule_text }}|{{ _('Calendar') }}|{{ label('rule', 'windows') }}"
+    )
     with i18n.use_language("en"):
         assert template.render() == "target_per_week|Calendar|windows"
     with i18n.use_language("zh"):

@@ -32,8 +32,14 @@ def test_api_errors_keep_their_code_and_speak_the_requests_language(clients) -> 
 def test_a_long_title_is_refused_beside_the_field_and_nothing_entered_is_lost(clients) -> None:
     c = login(clients)
     token = _csrf(c.get("/library/upload").text)
-    form = {"title": LONG_TITLE, "body": "限时5折，直播间抽奖", "tags": "护眼, 新品", "url": "https://example.com/h5",
-            "kind": "poster", "csrf_token": token}
+    form = {
+        "title": LONG_TITLE,
+        "body": "限时5折，直播间抽奖",
+        "tags": "护眼, 新品",
+        "url": "https://example.com/h5",
+        "kind": "poster",
+        "csrf_token": token,
+    }
     r = c.post("/library/upload", data=form)
     assert r.status_code == 422 and r.headers["content-type"].startswith("text/html")
     assert not r.text.lstrip().startswith("{"), "a form never answers with JSON"
@@ -51,8 +57,10 @@ def test_an_asset_edit_error_is_beside_the_field_with_the_edit_kept(clients) -> 
     a = clients.as_("editor").post("/v1/assets", json={"title": "会员日权益"}).json()
     c = login(clients)
     token = _csrf(c.get(f"/library/assets/{a['id']}").text)
-    r = c.post(f"/library/assets/{a['id']}/edit", data={"csrf_token": token, "version": 1, "title": LONG_TITLE,
-                                                        "tags": "会员, 权益", "status": "draft"})
+    r = c.post(
+        f"/library/assets/{a['id']}/edit",
+        data={"csrf_token": token, "version": 1, "title": LONG_TITLE, "tags": "会员, 权益", "status": "draft"},
+    )
     assert r.status_code == 422
     assert re.search(r'id="edit-title-error">最多 200 个字符', r.text)
     assert f'value="{LONG_TITLE}"' in r.text and 'value="会员, 权益"' in r.text
@@ -62,9 +70,21 @@ def test_times_read_in_the_hub_zone_with_the_zone_named(clients) -> None:
     editor = clients.as_("editor")
     editor.put("/v1/users", json={"id": "u-tz"})
     asset = editor.post("/v1/assets", json={"title": "护眼小课堂"}).json()
-    r = clients.as_("bot").post("/v1/events", json={"events": [{
-        "id": "tz-1", "type": "open", "user_id": "u-tz", "asset_id": asset["id"], "channel": "wecom_1v1",
-        "ts": "2026-12-06T16:00:00Z"}]})
+    r = clients.as_("bot").post(
+        "/v1/events",
+        json={
+            "events": [
+                {
+                    "id": "tz-1",
+                    "type": "open",
+                    "user_id": "u-tz",
+                    "asset_id": asset["id"],
+                    "channel": "wecom_1v1",
+                    "ts": "2026-12-06T16:00:00Z",
+                }
+            ]
+        },
+    )
     assert r.status_code == 200, r.text
     page = login(clients).get("/users/u-tz").text
     assert "<th>时间 (中国时间)</th>" in page
@@ -78,7 +98,8 @@ def test_an_upload_over_the_limit_from_the_console_is_a_page_not_json(clients) -
     page = clients.anon.post("/library/upload", content=body, headers={"content-type": form})
     assert page.status_code == 413 and page.headers["content-type"].startswith("text/html")
     assert "请求体超过了" in page.text and 'href="/library/upload"' in page.text
-    api = clients.anon.post("/v1/assets/upload", content=body, headers={"content-type": "application/octet-stream",
-                                                                        "Accept-Language": "en"})
+    api = clients.anon.post(
+        "/v1/assets/upload", content=body, headers={"content-type": "application/octet-stream", "Accept-Language": "en"}
+    )
     assert api.status_code == 413 and api.json()["error"]["code"] == "too_large"
     assert api.json()["error"]["message"].startswith("The request body is larger than the limit of")

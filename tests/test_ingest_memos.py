@@ -26,9 +26,19 @@ def _click(user_id: str, asset_id: str = "m0") -> dict[str, Any]:
 
 def _assets(hub: Hub) -> None:
     now = to_iso(utcnow())
-    docs = [Asset(**{**{k: v for k, v in a.items() if k in Asset.model_fields}, "id": f"m{i}", "status": "approved",
-                     "channels": ["wecom_1v1"], "created_at": now, "updated_at": now}).model_dump()
-            for i, a in enumerate(generate_assets(2, seed=5))]
+    docs = [
+        Asset(
+            **{
+                **{k: v for k, v in a.items() if k in Asset.model_fields},
+                "id": f"m{i}",
+                "status": "approved",
+                "channels": ["wecom_1v1"],
+                "created_at": now,
+                "updated_at": now,
+            }
+        ).model_dump()
+        for i, a in enumerate(generate_assets(2, seed=5))
+    ]
     hub.store.put_assets(docs)
 
 

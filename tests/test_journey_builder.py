@@ -13,10 +13,21 @@ from tests.test_pages import _csrf, login
 
 
 def _builder_data(token: str, **extra: str) -> dict[str, str]:
-    return {"csrf_token": token, "name": "新客欢迎", "trigger_kind": "identity_added", "trigger_value": "external_userid",
-            "wait_days_0": "0", "channel_0": "wecom_1v1", "scene_0": "onboarding",
-            "wait_days_1": "2", "channel_1": "wecom_1v1", "scene_1": "first_order", "condition_1": "converted",
-            "negate_1": "on", **extra}
+    return {
+        "csrf_token": token,
+        "name": "新客欢迎",
+        "trigger_kind": "identity_added",
+        "trigger_value": "external_userid",
+        "wait_days_0": "0",
+        "channel_0": "wecom_1v1",
+        "scene_0": "onboarding",
+        "wait_days_1": "2",
+        "channel_1": "wecom_1v1",
+        "scene_1": "first_order",
+        "condition_1": "converted",
+        "negate_1": "on",
+        **extra,
+    }
 
 
 def test_builder_creates_a_draft_journey_and_the_editor_shows_its_flow(clients) -> None:
@@ -49,27 +60,43 @@ def test_builder_errors_beside_the_row_with_values_kept(clients) -> None:
 
 def test_a_one_to_one_step_moved_to_a_group_channel_is_refused_with_a_reason(clients) -> None:
     hub = clients.hub
-    body = {"name": "1v1", "trigger": {"kind": "manual"},
-            "steps": [{"id": "a", "channel": "wecom_1v1"}, {"id": "b", "channel": "sms"}]}
+    body = {
+        "name": "1v1",
+        "trigger": {"kind": "manual"},
+        "steps": [{"id": "a", "channel": "wecom_1v1"}, {"id": "b", "channel": "sms"}],
+    }
     j = service.save(hub, JourneyIn.model_validate(body), "t")
     moved = {**body, "steps": [{"id": "a", "channel": "wecom_1v1"}, {"id": "b", "channel": "wecom_group"}]}
     with pytest.raises(InvalidError) as err:
         service.save(hub, JourneyIn.model_validate(moved), "t", journey_id=j.id)
     assert err.value.field == "steps.1.channel"
     # a journey for groups may post to the group
-    service.save(hub, JourneyIn.model_validate({"name": "群", "trigger": {"kind": "group_joined"},
-                                                "steps": [{"id": "hi", "channel": "wecom_group"}]}), "t")
+    service.save(
+        hub,
+        JourneyIn.model_validate(
+            {"name": "群", "trigger": {"kind": "group_joined"}, "steps": [{"id": "hi", "channel": "wecom_group"}]}
+        ),
+        "t",
+    )
     c = login(clients)
     page = c.get(f"/journeys/{j.id}")
-    r = c.post(f"/journeys/{j.id}/steps/b", data={"csrf_token": _csrf(page.text), "expected_version": "1",
-                                                  "channel": "wecom_group"}, params={"lang": "zh"})
+    r = c.post(
+        f"/journeys/{j.id}/steps/b",
+        data={"csrf_token": _csrf(page.text), "expected_version": "1", "channel": "wecom_group"},
+        params={"lang": "zh"},
+    )
     assert r.status_code == 422 and "1:1" in r.text and r.headers["content-type"].startswith("text/html")
 
 
 def test_a_draft_cannot_be_paused(clients) -> None:
     hub = clients.hub
-    j = service.save(hub, JourneyIn.model_validate({"name": "d", "trigger": {"kind": "manual"},
-                                                    "steps": [{"id": "a", "channel": "sms"}]}), "t")
+    j = service.save(
+        hub,
+        JourneyIn.model_validate(
+            {"name": "d", "trigger": {"kind": "manual"}, "steps": [{"id": "a", "channel": "sms"}]}
+        ),
+        "t",
+    )
     with pytest.raises(InvalidError):
         service.set_status(hub, j.id, "paused", "t")
     assert service.set_status(hub, j.id, "active", "t").status == "active"
@@ -79,16 +106,35 @@ def test_a_draft_cannot_be_paused(clients) -> None:
 
 def test_flow_conversion_and_drop_off_from_the_funnel(clients) -> None:
     hub = clients.hub
-    j = service.save(hub, JourneyIn.model_validate({"name": "f", "status": "active", "trigger": {"kind": "manual"},
-                                                    "steps": [{"id": "a", "channel": "sms"},
-                                                              {"id": "b", "channel": "sms", "wait": {"days": 1}},
-                                                              {"id": "c", "channel": "sms", "wait": {"days": 1}}]}), "t")
+    j = service.save(
+        hub,
+        JourneyIn.model_validate(
+            {
+                "name": "f",
+                "status": "active",
+                "trigger": {"kind": "manual"},
+                "steps": [
+                    {"id": "a", "channel": "sms"},
+                    {"id": "b", "channel": "sms", "wait": {"days": 1}},
+                    {"id": "c", "channel": "sms", "wait": {"days": 1}},
+                ],
+            }
+        ),
+        "t",
+    )
     key = funnel.key(j.id, j.version)
-    funnel.bump(hub, {(key, "_:entered"): 10, (key, "a:entered"): 10, (key, "b:entered"): 6, (key, "c:entered"): 3,
-                      (key, "c:waiting"): 1})
+    funnel.bump(
+        hub,
+        {
+            (key, "_:entered"): 10,
+            (key, "a:entered"): 10,
+            (key, "b:entered"): 6,
+            (key, "c:entered"): 3,
+            (key, "c:waiting"): 1,
+        },
+    )
     flow = build_flow(j, funnel.build(hub, j.id))
     ab, bc = [e for e in flow.edges if e.kind == "next"]
     assert (ab.reached, ab.conversion, ab.drop_off) == (6, 0.6, 0.4)
     assert (bc.reached, bc.conversion) == (4, round(4 / 6, 4))
     assert flow.first_conversion == 1.0
-

@@ -63,14 +63,30 @@ def jclients(jhub: Hub) -> Clients:
     return Clients(jhub)
 
 
-def add_assets(hub: Hub, n: int = 24, channels: tuple[str, ...] = ("wecom_1v1", "mp_service"),
-               scenes: tuple[str, ...] = ("onboarding", "education", "first_order", "reactivation")) -> None:
+def add_assets(
+    hub: Hub,
+    n: int = 24,
+    channels: tuple[str, ...] = ("wecom_1v1", "mp_service"),
+    scenes: tuple[str, ...] = ("onboarding", "education", "first_order", "reactivation"),
+) -> None:
     stamp = to_iso(utcnow() - timedelta(days=120))
-    hub.store.put_assets([Asset(
-        id=f"a{i:03d}", title=f"素材 {i}", kind="article", content_type=("promotional", "educational")[i % 2],
-        scenes=[scenes[i % len(scenes)]], channels=list(channels), tags=[f"t{i % 4}"], status="approved",
-        created_at=stamp, updated_at=stamp,
-    ).model_dump(mode="json") for i in range(n)])
+    hub.store.put_assets(
+        [
+            Asset(
+                id=f"a{i:03d}",
+                title=f"素材 {i}",
+                kind="article",
+                content_type=("promotional", "educational")[i % 2],
+                scenes=[scenes[i % len(scenes)]],
+                channels=list(channels),
+                tags=[f"t{i % 4}"],
+                status="approved",
+                created_at=stamp,
+                updated_at=stamp,
+            ).model_dump(mode="json")
+            for i in range(n)
+        ]
+    )
     hub.touch("assets")
 
 
@@ -87,8 +103,12 @@ def at(day: int, hour: int = 12, minute: int = 0) -> datetime:
 def deliver(hub: Hub, sends: list, when: datetime, *, opened: bool = False) -> None:
     rows = []
     for s in sends:
-        base = {"user_id": s.user_id, "asset_id": s.asset_id, "channel": s.channel,
-                "recommendation_id": s.recommendation_id}
+        base = {
+            "user_id": s.user_id,
+            "asset_id": s.asset_id,
+            "channel": s.channel,
+            "recommendation_id": s.recommendation_id,
+        }
         rows.append({**base, "id": f"d-{s.recommendation_id}", "type": "delivered", "ts": to_iso(when)})
         if opened:
             rows.append({**base, "id": f"o-{s.recommendation_id}", "type": "open", "ts": to_iso(when)})
@@ -100,15 +120,19 @@ def deliver(hub: Hub, sends: list, when: datetime, *, opened: bool = False) -> N
 
 def test_cycle_that_never_waits_is_rejected_but_a_waiting_loop_is_fine(jclients: Clients) -> None:
     editor = jclients.as_("editor")
-    loop = [{"id": "a", "channel": "wecom_1v1"},
-            {"id": "b", "branches": [{"when": {"kind": "converted", "negate": True}, "goto": "a"}]}]
+    loop = [
+        {"id": "a", "channel": "wecom_1v1"},
+        {"id": "b", "branches": [{"when": {"kind": "converted", "negate": True}, "goto": "a"}]},
+    ]
     r = editor.post("/v1/journeys", json=journey(loop))
     assert r.status_code == 422, r.text
     err = r.json()["error"]
     assert err["field"] == "steps" and "cycle" in err["message"] and "a → b → a" in err["message"]
     loop[0]["wait"] = {"days": 7}
     assert editor.post("/v1/journeys", json=journey(loop)).status_code == 201
-    r = editor.post("/v1/journeys", json=journey([{"id": "a", "branches": [{"when": {"kind": "muted"}, "goto": "zz"}]}]))
+    r = editor.post(
+        "/v1/journeys", json=journey([{"id": "a", "branches": [{"when": {"kind": "muted"}, "goto": "zz"}]}])
+    )
     assert r.status_code == 422 and r.json()["error"]["field"] == "steps.0.branches.0.goto"
 
 
@@ -124,8 +148,10 @@ def test_unknown_channel_scene_and_wait_over_a_year_are_422(jclients: Clients) -
     assert r.json()["error"]["field"] == "steps.0.wait" and "longer than a year" in r.json()["error"]["message"]
     r = editor.post("/v1/journeys", json=journey([{"id": "a", "wait": {"days": 300, "hours": 24 * 70}}]))
     assert r.status_code == 422  # 370 days, however it is written
-    assert editor.post("/v1/journeys", json=journey([{"id": "a", "wait": {"days": 365}, "channel": "sms"}])
-                       ).status_code == 201
+    assert (
+        editor.post("/v1/journeys", json=journey([{"id": "a", "wait": {"days": 365}, "channel": "sms"}])).status_code
+        == 201
+    )
     bot = jclients.as_("bot")
     assert bot.post("/v1/journeys", json=journey([{"id": "a"}])).status_code == 403
     assert bot.get("/v1/journeys/due", params={"channel": "myspace"}).status_code == 422
@@ -137,9 +163,14 @@ def test_unknown_channel_scene_and_wait_over_a_year_are_422(jclients: Clients) -
 @on_both_backends
 def test_editing_a_journey_keeps_users_in_flight_on_their_version(jhub: Hub, jclients: Clients) -> None:
     editor = jclients.as_("editor")
-    v1 = journey([{"id": "hello", "channel": "wecom_1v1"},
-                  {"id": "tip", "wait": {"days": 1}, "channel": "wecom_1v1", "scene": "education"},
-                  {"id": "offer", "wait": {"days": 2}, "channel": "mp_service"}], id="care")
+    v1 = journey(
+        [
+            {"id": "hello", "channel": "wecom_1v1"},
+            {"id": "tip", "wait": {"days": 1}, "channel": "wecom_1v1", "scene": "education"},
+            {"id": "offer", "wait": {"days": 2}, "channel": "mp_service"},
+        ],
+        id="care",
+    )
     assert editor.post("/v1/journeys", json=v1).json()["version"] == 1
     users.ensure_user(jhub, "early")
     t0 = at(0, 9)
@@ -148,8 +179,13 @@ def test_editing_a_journey_keeps_users_in_flight_on_their_version(jhub: Hub, jcl
     st = engine.get_state(jhub, "care", "early")
     assert (st["step"], st["version"]) == ("tip", 1)
 
-    v2 = journey([{"id": "tip", "wait": {"days": 5}, "channel": "sms"},
-                  {"id": "survey", "wait": {"hours": 2}, "channel": "sms"}], id="care")
+    v2 = journey(
+        [
+            {"id": "tip", "wait": {"days": 5}, "channel": "sms"},
+            {"id": "survey", "wait": {"hours": 2}, "channel": "sms"},
+        ],
+        id="care",
+    )
     r = editor.put("/v1/journeys/care", json=v2, params={"expected_version": 1})
     assert r.status_code == 200 and r.json()["version"] == 2
     assert editor.put("/v1/journeys/care", json=v2, params={"expected_version": 1}).status_code == 409
@@ -172,18 +208,35 @@ def test_editing_a_journey_keeps_users_in_flight_on_their_version(jhub: Hub, jcl
     assert [s["step"] for s in f["steps"]] == ["tip", "survey", "hello", "offer"]
     assert f["entered"] == 2 and f["completed"] == 1
     assert {s["step"]: s["waiting"] for s in f["steps"]} == {"tip": 1, "survey": 0, "hello": 0, "offer": 0}
-    assert [s["entered"] for s in editor.get("/v1/journeys/care/funnel", params={"version": 1}).json()["steps"]] \
-        == [1, 1, 1]
+    assert [s["entered"] for s in editor.get("/v1/journeys/care/funnel", params={"version": 1}).json()["steps"]] == [
+        1,
+        1,
+        1,
+    ]
 
 
 def test_exit_branch_skip_and_reentry(jhub: Hub) -> None:
     add_assets(jhub)
-    j = service.save(jhub, JourneyIn.model_validate(journey([
-        {"id": "one", "channel": "wecom_1v1"},
-        {"id": "route", "wait": {"days": 1}, "branches": [{"when": {"kind": "opened_previous"}, "goto": "exit"}]},
-        {"id": "two", "condition": {"kind": "in_group", "negate": True}, "channel": "wecom_1v1"},
-        {"id": "three", "wait": {"days": 1}, "channel": "wecom_1v1"},
-    ], exit=[{"kind": "converted"}], reentry={"mode": "every", "days": 10})), "t")
+    j = service.save(
+        jhub,
+        JourneyIn.model_validate(
+            journey(
+                [
+                    {"id": "one", "channel": "wecom_1v1"},
+                    {
+                        "id": "route",
+                        "wait": {"days": 1},
+                        "branches": [{"when": {"kind": "opened_previous"}, "goto": "exit"}],
+                    },
+                    {"id": "two", "condition": {"kind": "in_group", "negate": True}, "channel": "wecom_1v1"},
+                    {"id": "three", "wait": {"days": 1}, "channel": "wecom_1v1"},
+                ],
+                exit=[{"kind": "converted"}],
+                reentry={"mode": "every", "days": 10},
+            )
+        ),
+        "t",
+    )
     for u in ("opener", "grouped", "buyer"):
         users.ensure_user(jhub, u)
     groups.upsert_group(jhub, GroupIn(id="g", channel="wecom_group"))
@@ -198,8 +251,20 @@ def test_exit_branch_skip_and_reentry(jhub: Hub) -> None:
     deliver(jhub, [s for s in sends if s.user_id == "opener"], t0 + timedelta(minutes=5), opened=True)
     deliver(jhub, [s for s in sends if s.user_id != "opener"], t0 + timedelta(minutes=5))
     buy = next(s for s in sends if s.user_id == "buyer")
-    events.ingest(jhub, [{"id": "buy1", "type": "convert", "user_id": "buyer", "asset_id": buy.asset_id,
-                          "channel": "miniprogram", "value": 99, "ts": to_iso(t0 + timedelta(hours=2))}])
+    events.ingest(
+        jhub,
+        [
+            {
+                "id": "buy1",
+                "type": "convert",
+                "user_id": "buyer",
+                "asset_id": buy.asset_id,
+                "channel": "miniprogram",
+                "value": 99,
+                "ts": to_iso(t0 + timedelta(hours=2)),
+            }
+        ],
+    )
     engine.run_until_idle(jhub, t0 + timedelta(days=1, minutes=1))
     states = {u: engine.get_state(jhub, j.id, u) for u in ("opener", "grouped", "buyer")}
     assert states["opener"]["exit_reason"] == "branch at route → exit"
@@ -211,7 +276,9 @@ def test_exit_branch_skip_and_reentry(jhub: Hub) -> None:
     assert (route.entered, route.exited, route.branched) == (3, 2, 1)
     assert (two.entered, two.skipped) == (1, 1)
     assert engine.enroll(jhub, j, "buyer", now=t0 + timedelta(days=2)) == (
-        False, "entered less than 10 days ago (re-entry: every 10 days)")
+        False,
+        "entered less than 10 days ago (re-entry: every 10 days)",
+    )
     assert engine.enroll(jhub, j, "buyer", now=t0 + timedelta(days=11))[0]
     assert engine.get_state(jhub, j.id, "buyer")["run"] == 2
 
@@ -219,19 +286,28 @@ def test_exit_branch_skip_and_reentry(jhub: Hub) -> None:
 def test_waits_windows_and_weekdays() -> None:
     tz = "Asia/Shanghai"
     evening = datetime(2025, 3, 5, 21, 30, tzinfo=TZ)  # a Wednesday
-    assert due_after(Wait(window_start="10:00", window_end="20:00"), evening, tz) == datetime(2025, 3, 6, 10, 0, tzinfo=TZ)
-    assert due_after(Wait(days=1, window_start="10:00", window_end="20:00"), evening, tz) == \
-        datetime(2025, 3, 7, 10, 0, tzinfo=TZ)
+    assert due_after(Wait(window_start="10:00", window_end="20:00"), evening, tz) == datetime(
+        2025, 3, 6, 10, 0, tzinfo=TZ
+    )
+    assert due_after(Wait(days=1, window_start="10:00", window_end="20:00"), evening, tz) == datetime(
+        2025, 3, 7, 10, 0, tzinfo=TZ
+    )
     assert due_after(Wait(window_start="20:00", window_end="02:00"), evening, tz) == evening  # crosses midnight
-    assert due_after(Wait(weekday=2, window_start="09:00", window_end="12:00"), evening, tz) == \
-        datetime(2025, 3, 12, 9, 0, tzinfo=TZ)  # 'next Wednesday' is never today
+    assert due_after(Wait(weekday=2, window_start="09:00", window_end="12:00"), evening, tz) == datetime(
+        2025, 3, 12, 9, 0, tzinfo=TZ
+    )  # 'next Wednesday' is never today
     assert due_after(Wait(hours=3), evening, tz) == evening + timedelta(hours=3)
 
 
 @on_both_backends
 def test_advance_is_idempotent_and_stale_hints_are_dropped(jhub: Hub) -> None:
-    j = service.save(jhub, JourneyIn.model_validate(journey([
-        {"id": "a", "channel": "sms"}, {"id": "b", "wait": {"hours": 1}, "channel": "sms"}])), "t")
+    j = service.save(
+        jhub,
+        JourneyIn.model_validate(
+            journey([{"id": "a", "channel": "sms"}, {"id": "b", "wait": {"hours": 1}, "channel": "sms"}])
+        ),
+        "t",
+    )
     ids = [f"u{i}" for i in range(30)]
     t0 = at(1)
     engine.enroll_many(jhub, j, ids, now=t0)
@@ -243,8 +319,9 @@ def test_advance_is_idempotent_and_stale_hints_are_dropped(jhub: Hub) -> None:
     st = engine.get_state(jhub, j.id, "u0")
     from contenthub.journeys import dueindex
 
-    dueindex.put_hints(jhub, [(dueindex.bucket(t0), {"id": "stale", "key": st["key"], "run": 1, "due_at": to_iso(t0)})],
-                       t0)
+    dueindex.put_hints(
+        jhub, [(dueindex.bucket(t0), {"id": "stale", "key": st["key"], "run": 1, "due_at": to_iso(t0)})], t0
+    )
     assert engine.run_until_idle(jhub, t0).stale_hints == 1
     assert outbox.pending(jhub, "sms") == 30
     done = engine.run_until_idle(jhub, t0 + timedelta(hours=1, minutes=1))
@@ -270,10 +347,28 @@ def test_bots_fetch_due_sends_and_confirm_with_delivered_events(jhub: Hub, jclie
     jhub.cache["journeys_clock"] = lambda: at(30, 12)  # the API's 'now': inside the coupon's 10:00–20:00 window
     users.ensure_user(jhub, "v1", at=to_iso(t0))
     users.ensure_user(jhub, "payer", at=to_iso(t0))
-    rows = [{"id": "pay", "type": "convert", "user_id": "payer", "asset_id": "a000", "channel": "miniprogram",
-             "value": 50, "ts": to_iso(t0)}]
-    rows += [{"id": f"click-{u}", "type": "click", "user_id": u, "asset_id": "a001", "channel": "wecom_1v1",
-              "ts": to_iso(t0 + timedelta(minutes=1))} for u in ("v1", "payer")]
+    rows = [
+        {
+            "id": "pay",
+            "type": "convert",
+            "user_id": "payer",
+            "asset_id": "a000",
+            "channel": "miniprogram",
+            "value": 50,
+            "ts": to_iso(t0),
+        }
+    ]
+    rows += [
+        {
+            "id": f"click-{u}",
+            "type": "click",
+            "user_id": u,
+            "asset_id": "a001",
+            "channel": "wecom_1v1",
+            "ts": to_iso(t0 + timedelta(minutes=1)),
+        }
+        for u in ("v1", "payer")
+    ]
     assert bot.post("/v1/events", json={"events": rows}).status_code == 200
     assert editor.get("/v1/journeys/fo/users/v1").json()["step"] == "coupon"
     assert editor.get("/v1/journeys/fo/users/payer").status_code == 404  # only_if: not paying
@@ -283,10 +378,15 @@ def test_bots_fetch_due_sends_and_confirm_with_delivered_events(jhub: Hub, jclie
     assert jhub.store.get_asset(due[0]["asset_id"])["content_type"] == "promotional"
     assert due[0]["recommendation_id"].startswith("r_") and due[0]["offer"] == 1
     assert bot.get("/v1/journeys/due", params={"channel": "wecom_1v1"}).json() == []  # offered, not re-offered yet
-    ev = {"user_id": "v1", "asset_id": due[0]["asset_id"], "channel": "wecom_1v1",
-          "recommendation_id": due[0]["recommendation_id"]}
-    r = bot.post("/v1/events", json={"events": [{**ev, "id": "dv", "type": "delivered"},
-                                                {**ev, "id": "ck", "type": "click"}]})
+    ev = {
+        "user_id": "v1",
+        "asset_id": due[0]["asset_id"],
+        "channel": "wecom_1v1",
+        "recommendation_id": due[0]["recommendation_id"],
+    }
+    r = bot.post(
+        "/v1/events", json={"events": [{**ev, "id": "dv", "type": "delivered"}, {**ev, "id": "ck", "type": "click"}]}
+    )
     assert r.json()["accepted"] == 2
     assert outbox.pending(jhub, "wecom_1v1") == 0
     step = editor.get("/v1/journeys/fo/funnel").json()["steps"][0]
@@ -297,8 +397,13 @@ def test_bots_fetch_due_sends_and_confirm_with_delivered_events(jhub: Hub, jclie
 
 def test_pausing_holds_queued_sends_and_in_flight_users(jhub: Hub) -> None:
     add_assets(jhub, channels=("sms",))
-    j = service.save(jhub, JourneyIn.model_validate(journey([{"id": "a", "channel": "sms"},
-                                                            {"id": "b", "wait": {"hours": 1}, "channel": "sms"}])), "t")
+    j = service.save(
+        jhub,
+        JourneyIn.model_validate(
+            journey([{"id": "a", "channel": "sms"}, {"id": "b", "wait": {"hours": 1}, "channel": "sms"}])
+        ),
+        "t",
+    )
     t0 = at(4, 12)
     engine.enroll_many(jhub, j, ["h1", "h2"], now=t0)
     engine.run_until_idle(jhub, t0)
@@ -314,8 +419,9 @@ def test_pausing_holds_queued_sends_and_in_flight_users(jhub: Hub) -> None:
 
 def test_unconfirmed_sends_are_offered_again_then_dropped(jhub: Hub) -> None:
     add_assets(jhub)
-    j = service.save(jhub, JourneyIn.model_validate(journey([{"id": "a", "channel": "mp_service",
-                                                             "expires_hours": 2}])), "t")
+    j = service.save(
+        jhub, JourneyIn.model_validate(journey([{"id": "a", "channel": "mp_service", "expires_hours": 2}])), "t"
+    )
     t0 = at(2, 10)
     engine.enroll(jhub, j, "u1", now=t0)
     engine.run_until_idle(jhub, t0)
@@ -343,12 +449,19 @@ def test_identity_and_stage_triggers(jhub: Hub) -> None:
     assert jhub.store.count_docs(engine.STATES) == 1  # an openid is not a WeCom contact
     old = to_iso(utcnow() - timedelta(days=45))
     users.ensure_user(jhub, "quiet", at=old)
-    events.ingest(jhub, [{"id": "q1", "type": "open", "user_id": "quiet", "asset_id": None, "channel": "sms",
-                          "ts": old}])
-    jhub.store.put_assets([Asset(id="x1", title="x", kind="article", channels=["sms"], status="approved",
-                                 created_at=old, updated_at=old).model_dump(mode="json")])
-    events.ingest(jhub, [{"id": "q2", "type": "open", "user_id": "quiet", "asset_id": "x1", "channel": "sms",
-                          "ts": old}])
+    events.ingest(
+        jhub, [{"id": "q1", "type": "open", "user_id": "quiet", "asset_id": None, "channel": "sms", "ts": old}]
+    )
+    jhub.store.put_assets(
+        [
+            Asset(
+                id="x1", title="x", kind="article", channels=["sms"], status="approved", created_at=old, updated_at=old
+            ).model_dump(mode="json")
+        ]
+    )
+    events.ingest(
+        jhub, [{"id": "q2", "type": "open", "user_id": "quiet", "asset_id": "x1", "channel": "sms", "ts": old}]
+    )
     assert triggers.sweep_users(jhub, utcnow()) == 1
     st = engine.get_state(jhub, "reactivation", "quiet")
     assert st["entry_stage"] == "silent" and st["step"] == "hello"
@@ -356,8 +469,15 @@ def test_identity_and_stage_triggers(jhub: Hub) -> None:
 
 
 def test_group_join_trigger(jhub: Hub) -> None:
-    service.save(jhub, JourneyIn.model_validate(journey(
-        [{"id": "hi", "channel": "wecom_group"}], trigger={"kind": "group_joined", "group_purpose": "welfare"})), "t")
+    service.save(
+        jhub,
+        JourneyIn.model_validate(
+            journey(
+                [{"id": "hi", "channel": "wecom_group"}], trigger={"kind": "group_joined", "group_purpose": "welfare"}
+            )
+        ),
+        "t",
+    )
     groups.upsert_group(jhub, GroupIn(id="w", channel="wecom_group", purpose="welfare"))
     groups.upsert_group(jhub, GroupIn(id="c", channel="wecom_group", purpose="community"))
     now = utcnow()
@@ -372,11 +492,22 @@ def test_experiment_assigns_users_to_a_variant_journey(jhub: Hub) -> None:
     from contenthub.experiments.models import ExperimentCreate, Variant
 
     base = service.save(jhub, JourneyIn.model_validate(journey([{"id": "a", "channel": "sms"}], id="base")), "t")
-    service.save(jhub, JourneyIn.model_validate({**journey([{"id": "a", "wait": {"days": 2}, "channel": "sms"}],
-                                                            id="slow"), "status": "draft"}), "t")
-    experiments.create_experiment(jhub, ExperimentCreate(
-        key="waits", change="journey", unit="user", variants=[
-            Variant(name="control", weight=0.5), Variant(name="slow", weight=0.5, journeys={"base": "slow"})]))
+    service.save(
+        jhub,
+        JourneyIn.model_validate(
+            {**journey([{"id": "a", "wait": {"days": 2}, "channel": "sms"}], id="slow"), "status": "draft"}
+        ),
+        "t",
+    )
+    experiments.create_experiment(
+        jhub,
+        ExperimentCreate(
+            key="waits",
+            change="journey",
+            unit="user",
+            variants=[Variant(name="control", weight=0.5), Variant(name="slow", weight=0.5, journeys={"base": "slow"})],
+        ),
+    )
     experiments.start_experiment(jhub, "waits")
     ids = [f"e{i}" for i in range(40)]
     for u in ids:
@@ -399,13 +530,28 @@ def _approved_plan(hub: Hub, starts: list[datetime], channel: str, asset_id: str
 
     week = week_start_of(starts[0].astimezone(TZ).date())
     everyone = PlanAudience.from_key("all")
-    slots = [plans.PlanSlot(id=slot_id(channel, everyone, s.astimezone(TZ), "promotional"), channel=channel,
-                            audience=everyone, start=s.astimezone(TZ), content_type="promotional", asset_id=asset_id,
-                            status="approved") for s in starts]
+    slots = [
+        plans.PlanSlot(
+            id=slot_id(channel, everyone, s.astimezone(TZ), "promotional"),
+            channel=channel,
+            audience=everyone,
+            start=s.astimezone(TZ),
+            content_type="promotional",
+            asset_id=asset_id,
+            status="approved",
+        )
+        for s in starts
+    ]
     found = plans.find_plan(hub, week)
-    plan = plans.Plan(week_start=week, version=(found.version if found else 0) + 1, channels=[channel],
-                      audiences=["all"], slots=[*(found.slots if found else []), *slots],
-                      created_at=to_iso(utcnow()), created_by="t")
+    plan = plans.Plan(
+        week_start=week,
+        version=(found.version if found else 0) + 1,
+        channels=[channel],
+        audiences=["all"],
+        slots=[*(found.slots if found else []), *slots],
+        created_at=to_iso(utcnow()),
+        created_by="t",
+    )
     plans.save_plan(hub, plan, found.version if found else None)
     return week, [sl.id for sl in slots]
 
@@ -424,9 +570,18 @@ def test_caps_never_exceeded_when_a_journey_and_the_planner_target_the_same_user
 
     add_assets(jhub, n=80)
     day = {"window_start": "10:00", "window_end": "20:00"}
-    j = service.save(jhub, JourneyIn.model_validate(journey([
-        {"id": f"s{i}", "wait": {"hours": 6, **day} if i else day, "channel": ch, "expires_hours": 30}
-        for i, ch in enumerate(["wecom_1v1", "mp_service"] * 12)])), "t")
+    j = service.save(
+        jhub,
+        JourneyIn.model_validate(
+            journey(
+                [
+                    {"id": f"s{i}", "wait": {"hours": 6, **day} if i else day, "channel": ch, "expires_hours": 30}
+                    for i, ch in enumerate(["wecom_1v1", "mp_service"] * 12)
+                ]
+            )
+        ),
+        "t",
+    )
     people = ["p1", "p2", "p3"]
     for u in people:
         users.ensure_user(jhub, u, at=to_iso(at(0)))
@@ -452,16 +607,28 @@ def test_caps_never_exceeded_when_a_journey_and_the_planner_target_the_same_user
             for u in people:
                 rec = next_for_user(jhub, u, "mp_service", n=1, now=now, reserve=True)
                 if rec.picks:
-                    events.ingest(jhub, [{"id": f"pubsvc-{hour}-{u}", "type": "delivered", "user_id": u,
-                                          "asset_id": rec.picks[0].asset_id, "channel": "mp_service", "ts": to_iso(now),
-                                          "recommendation_id": rec.picks[0].recommendation_id}])
+                    events.ingest(
+                        jhub,
+                        [
+                            {
+                                "id": f"pubsvc-{hour}-{u}",
+                                "type": "delivered",
+                                "user_id": u,
+                                "asset_id": rec.picks[0].asset_id,
+                                "channel": "mp_service",
+                                "ts": to_iso(now),
+                                "recommendation_id": rec.picks[0].recommendation_id,
+                            }
+                        ],
+                    )
 
     def local_day(e: dict) -> object:
         return datetime.fromisoformat(e["ts"].replace("Z", "+00:00")).astimezone(TZ).date()
 
     delivered = jhub.store.query_events(EventQuery(types=("delivered",), limit=100000))
-    journey_recs = {d["recommendation_id"] for d in jhub.store.list_docs(outbox.SENDS, limit=10000)
-                    if d.get("recommendation_id")}
+    journey_recs = {
+        d["recommendation_id"] for d in jhub.store.list_docs(outbox.SENDS, limit=10000) if d.get("recommendation_id")
+    }
     wecom = Counter((e["user_id"], local_day(e)) for e in delivered if e["channel"] == "wecom_1v1")
     assert max(wecom.values()) == caps.get_rule(jhub, "wecom_1v1").per_day == 1
     # the overlap was real both ways: at 14:00 the journey had sent first, so the planner skipped everyone;
@@ -489,8 +656,9 @@ def _login(clients: Clients, role: str = "editor"):
 
     c = TestClient(clients.app)
     token = _csrf(c.get("/login").text)
-    r = c.post("/login", data={"key": clients.keys[role], "csrf_token": token, "next": "/journeys"},
-               follow_redirects=False)
+    r = c.post(
+        "/login", data={"key": clients.keys[role], "csrf_token": token, "next": "/journeys"}, follow_redirects=False
+    )
     assert r.status_code in (302, 303)
     return c
 
@@ -511,10 +679,24 @@ def test_editor_page_lists_steps_with_funnel_and_saves_a_step_as_a_new_version(j
         assert f'id="step-{step}"' in html
     assert "27 天 · 10:00–20:00" in html and "不满足：在群中" in html
     token = _csrf(html)
-    form = {"csrf_token": token, "expected_version": "1", "name": "关怀", "wait_days": "2", "wait_hours": "0",
-            "wait_minutes": "0", "weekday": "", "window_start": "09:00", "window_end": "21:00", "cond_kind": "",
-            "channel": "wecom_1v1", "scene": "tutorial", "content_type": "", "asset_id": "", "expires_hours": "12",
-            "branches": "[]"}
+    form = {
+        "csrf_token": token,
+        "expected_version": "1",
+        "name": "关怀",
+        "wait_days": "2",
+        "wait_hours": "0",
+        "wait_minutes": "0",
+        "weekday": "",
+        "window_start": "09:00",
+        "window_end": "21:00",
+        "cond_kind": "",
+        "channel": "wecom_1v1",
+        "scene": "tutorial",
+        "content_type": "",
+        "asset_id": "",
+        "expires_hours": "12",
+        "branches": "[]",
+    }
     r = web.post("/journeys/new-contact-care/steps/care", data=form, follow_redirects=False)
     assert r.status_code == 303, r.text
     j = service.get(jhub, "new-contact-care")
@@ -536,15 +718,22 @@ def test_simulated_cohort_through_the_default_new_contact_journey(jhub: Hub) -> 
     assert f["entered"] == 40 and steps["welcome"]["entered"] == 40
     assert steps["welcome"]["sent"] >= 36
     assert 0 < steps["group_invite"]["skipped"] < 40  # users already in the group get no invitation
-    assert steps["group_invite"]["sent"] + steps["group_invite"]["skipped"] + steps["group_invite"]["exited"] \
-        + steps["group_invite"]["expired"] + steps["group_invite"]["no_asset"] == steps["group_invite"]["entered"]
+    assert (
+        steps["group_invite"]["sent"]
+        + steps["group_invite"]["skipped"]
+        + steps["group_invite"]["exited"]
+        + steps["group_invite"]["expired"]
+        + steps["group_invite"]["no_asset"]
+        == steps["group_invite"]["entered"]
+    )
     for s in f["steps"]:
         assert s["sent"] <= s["entered"] and s["opened"] <= s["sent"] and s["clicked"] <= s["opened"]
     assert steps["interest_push"]["sent"] > 0
     assert sum(s["waiting"] for s in f["steps"]) == f["active"] == f["entered"] - f["completed"] - f["exited"]
     delivered = jhub.store.query_events(EventQuery(types=("delivered",), channels=("wecom_1v1",), limit=100000))
-    per_day = Counter((e["user_id"], datetime.fromisoformat(e["ts"].replace("Z", "+00:00")).astimezone(TZ).date())
-                      for e in delivered)
+    per_day = Counter(
+        (e["user_id"], datetime.fromisoformat(e["ts"].replace("Z", "+00:00")).astimezone(TZ).date()) for e in delivered
+    )
     assert max(per_day.values()) == 1
 
 
@@ -581,8 +770,13 @@ def test_the_app_runs_the_scheduler_loop_when_enabled(tmp_path: Path) -> None:
 
     settings = Settings(data_dir=tmp_path / "loop", session_secret="s", journeys_loop_seconds=0.2)
     hub = open_hub(settings)
-    j = service.save(hub, JourneyIn.model_validate(journey([{"id": "a", "channel": "sms"},
-                                                           {"id": "b", "wait": {"days": 1}, "channel": "sms"}])), "t")
+    j = service.save(
+        hub,
+        JourneyIn.model_validate(
+            journey([{"id": "a", "channel": "sms"}, {"id": "b", "wait": {"days": 1}, "channel": "sms"}])
+        ),
+        "t",
+    )
     engine.enroll(hub, j, "loop-user")
     with TestClient(create_app(settings, hub)):
         deadline = time.monotonic() + 10

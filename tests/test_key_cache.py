@@ -30,8 +30,9 @@ def test_a_change_made_by_another_process_shows_within_the_ttl(app_and_key, monk
     other = open_hub(hub.settings)
     try:
         doc, version = other.store.get_doc_version(keys.COLLECTION, key_id)
-        other.store.put_doc(keys.COLLECTION, key_id, {**doc, "revoked_at": "2026-01-01T00:00:00Z"},
-                            expected_version=version)
+        other.store.put_doc(
+            keys.COLLECTION, key_id, {**doc, "revoked_at": "2026-01-01T00:00:00Z"}, expected_version=version
+        )
     finally:
         other.close()
     assert client.get("/v1/strategies").status_code == 200, "remembered for up to KEY_CACHE_TTL"

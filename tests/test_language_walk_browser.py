@@ -38,15 +38,66 @@ ROOT = Path(__file__).resolve().parent.parent
 WIDTHS = (390, 1400)
 ALLOWED = {
     # brands, products and platforms
-    "ContentHub", "WeChat", "WeCom", "Plotly", "H5", "App", "SMS", "Douyin", "Xiaohongshu",
+    "ContentHub",
+    "WeChat",
+    "WeCom",
+    "Plotly",
+    "H5",
+    "App",
+    "SMS",
+    "Douyin",
+    "Xiaohongshu",
     # formats, units and abbreviations a Chinese operator uses as they are
-    "CSV", "ICS", "OCR", "API", "ID", "PDF", "URL", "LTV", "MDE", "KB", "MB", "GB", "ms", "px", "pp", "AI",
-    "CTR", "GMV", "SOP", "UTC", "GMT", "AM", "PM",
+    "CSV",
+    "ICS",
+    "OCR",
+    "API",
+    "ID",
+    "PDF",
+    "URL",
+    "LTV",
+    "MDE",
+    "KB",
+    "MB",
+    "GB",
+    "ms",
+    "px",
+    "pp",
+    "AI",
+    "CTR",
+    "GMV",
+    "SOP",
+    "UTC",
+    "GMT",
+    "AM",
+    "PM",
     # statistics: method names written in Latin letters in Chinese texts too
-    "Welch", "Fieller", "CUPED", "BG", "NBD", "Gamma", "delta", "Holm", "Bonferroni", "Benjamini", "Hochberg",
-    "SRM", "BH", "JSON", "OpenID", "UnionID", "Cookie", "JS", "SDK", "MAE", "IANA",
+    "Welch",
+    "Fieller",
+    "CUPED",
+    "BG",
+    "NBD",
+    "Gamma",
+    "delta",
+    "Holm",
+    "Bonferroni",
+    "Benjamini",
+    "Hochberg",
+    "SRM",
+    "BH",
+    "JSON",
+    "OpenID",
+    "UnionID",
+    "Cookie",
+    "JS",
+    "SDK",
+    "MAE",
+    "IANA",
     # keys on a keyboard, named as printed on them
-    "Tab", "Esc", "Enter", "Space",
+    "Tab",
+    "Esc",
+    "Enter",
+    "Space",
 }
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'’]+")
 TEXT_JS = """
@@ -109,9 +160,17 @@ def walk_server(embedder: Embedder) -> Iterator[LiveServer]:
         with use_language("zh"):  # what a Chinese team's clicks store (plan reasons, journey names)
             publish.generate(hub, week, None, ["all", "group:g-coffee"], "walk", now=now - timedelta(days=7))
             run_simulation(hub, SimConfig(key="demo-rank", users=300, days=5, sends=1, lift=0.4, seed=3))
-            experiments.create_experiment(hub, ExperimentCreate.model_validate({
-                "key": "copy-draft", "unit": "user", "change": "strategy",
-                "variants": [{"name": "A", "weight": 0.5}, {"name": "B", "weight": 0.5, "strategy": "content"}]}))
+            experiments.create_experiment(
+                hub,
+                ExperimentCreate.model_validate(
+                    {
+                        "key": "copy-draft",
+                        "unit": "user",
+                        "change": "strategy",
+                        "variants": [{"name": "A", "weight": 0.5}, {"name": "B", "weight": 0.5, "strategy": "content"}],
+                    }
+                ),
+            )
             journeys.install_template(hub, "new-contact-care", "walk", status="active")
         yield server
 
@@ -166,7 +225,8 @@ def _full_page_shot(browser: Any, width: int, path: Path) -> None:
 def _layout_problems(browser: Any, width: int) -> list[str]:
     problems = []
     overflow = browser.execute_script(
-        "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
     if overflow > 1:
         wide = browser.execute_script("""
             const w = document.documentElement.clientWidth; const out = [];

@@ -52,7 +52,9 @@ def test_upload_image_dedupes_bytes(editor: TestClient, hub) -> None:
     assert r1.status_code == 201, r1.text
     a1 = r1.json()
     assert a1["media"]["mime"] == "image/png" and a1["kind"] == "poster"
-    r2 = editor.post("/v1/assets/upload", data={"title": "618 海报 副本"}, files={"file": ("copy.png", data, "image/png")})
+    r2 = editor.post(
+        "/v1/assets/upload", data={"title": "618 海报 副本"}, files={"file": ("copy.png", data, "image/png")}
+    )
     assert r2.json()["media"]["sha256"] == a1["media"]["sha256"]
     files = [p for p in hub.settings.media_dir.rglob("*") if p.is_file() and ".tmp" not in p.parts]
     assert len(files) == 1, "the same bytes are stored once"
@@ -78,8 +80,9 @@ def test_upload_over_limit_is_413_and_writes_nothing(editor: TestClient, hub) ->
 
 
 def test_path_traversal_file_name_rejected(editor: TestClient, hub) -> None:
-    r = editor.post("/v1/assets/upload", data={"title": "x"},
-                    files={"file": ("../../etc/passwd.png", png_bytes(), "image/png")})
+    r = editor.post(
+        "/v1/assets/upload", data={"title": "x"}, files={"file": ("../../etc/passwd.png", png_bytes(), "image/png")}
+    )
     assert r.status_code == 422 and r.json()["error"]["field"] == "filename"
     assert not (hub.settings.data_dir.parent / "etc").exists()
 
@@ -98,12 +101,30 @@ def test_auth_errors(clients) -> None:
 
 def test_search_text_filters_and_semantic(editor: TestClient) -> None:
     editor.post("/v1/assets", json=asset())
-    editor.post("/v1/assets", json=asset(
-        title="新人专享：首单立减20元优惠券", body="新客下单立减，限时3天", kind="coupon", content_type="promotional",
-        scenes=["first_order"], channels=["miniprogram"], tags=["优惠券"]))
-    editor.post("/v1/assets", json=asset(
-        title="今晚8点直播：护眼台灯抽奖", body="预约直播间，开播即抽奖", kind="video", content_type="interactive",
-        scenes=["live_preview"], channels=["channels"], tags=["直播"]))
+    editor.post(
+        "/v1/assets",
+        json=asset(
+            title="新人专享：首单立减20元优惠券",
+            body="新客下单立减，限时3天",
+            kind="coupon",
+            content_type="promotional",
+            scenes=["first_order"],
+            channels=["miniprogram"],
+            tags=["优惠券"],
+        ),
+    )
+    editor.post(
+        "/v1/assets",
+        json=asset(
+            title="今晚8点直播：护眼台灯抽奖",
+            body="预约直播间，开播即抽奖",
+            kind="video",
+            content_type="interactive",
+            scenes=["live_preview"],
+            channels=["channels"],
+            tags=["直播"],
+        ),
+    )
     r = editor.get("/v1/assets", params={"q": "护眼"}).json()
     titles = [h["asset"]["title"] for h in r["items"]]
     assert titles[0] in ("护眼小课堂：20-20-20 法则", "今晚8点直播：护眼台灯抽奖")
@@ -131,8 +152,10 @@ def test_taxonomy_is_editable_data(clients) -> None:
     editor = clients.as_("editor")
     scenes = editor.get("/v1/taxonomy/scenes").json()
     assert len(scenes) == 13
-    r = editor.put("/v1/taxonomy/scenes/black_friday",
-                   json={"id": "black_friday", "zh": "黑五", "en": "Black Friday", "description": "黑色星期五促销"})
+    r = editor.put(
+        "/v1/taxonomy/scenes/black_friday",
+        json={"id": "black_friday", "zh": "黑五", "en": "Black Friday", "description": "黑色星期五促销"},
+    )
     assert r.status_code == 200
     assert editor.post("/v1/assets", json=asset(scenes=["black_friday"])).status_code == 201
     assert clients.as_("viewer").put("/v1/taxonomy/scenes/x", json={"id": "x", "zh": "x", "en": "x"}).status_code == 403

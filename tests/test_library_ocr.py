@@ -19,8 +19,9 @@ from tests.conftest import Clients
 
 
 def upload(client: TestClient, data: bytes, title: str, filename: str = "poster.png") -> dict:
-    r = client.post("/v1/assets/upload", files={"file": (filename, data, "image/png")},
-                    data={"title": title, "kind": "poster"})
+    r = client.post(
+        "/v1/assets/upload", files={"file": (filename, data, "image/png")}, data={"title": title, "kind": "poster"}
+    )
     assert r.status_code == 201, r.text
     return r.json()
 

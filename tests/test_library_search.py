@@ -26,21 +26,41 @@ RELEVANCE = Path(__file__).parent / "data" / "search_relevance.jsonl"
 
 
 def asset(**kw: object) -> dict[str, object]:
-    base = {"title": "护眼小课堂：20-20-20 法则", "body": "每用眼20分钟，看远处20秒。", "kind": "article",
-            "content_type": "educational", "scenes": ["education"], "channels": ["mp_subscription"],
-            "tags": ["护眼"], "status": "approved"}
+    base = {
+        "title": "护眼小课堂：20-20-20 法则",
+        "body": "每用眼20分钟，看远处20秒。",
+        "kind": "article",
+        "content_type": "educational",
+        "scenes": ["education"],
+        "channels": ["mp_subscription"],
+        "tags": ["护眼"],
+        "status": "approved",
+    }
     return {**base, **kw}
 
 
 @pytest.fixture
 def library(editor: TestClient) -> TestClient:
     editor.post("/v1/assets", json=asset())
-    editor.post("/v1/assets", json=asset(title="今晚8点直播：护眼台灯抽奖", body="预约直播间，开播即抽奖", kind="video",
-                                         scenes=["live_preview"], channels=["channels"], tags=["直播", "护眼台灯"]))
-    editor.post("/v1/assets", json=asset(title="早C晚A护肤流程", body="维C精华早上用，A醇晚上用", scenes=["tutorial"],
-                                         tags=["护肤"]))
-    editor.post("/v1/assets", json=asset(title="读书笔记：如何养成阅读习惯", body="每天二十分钟", tags=["读书"],
-                                         scenes=["education"]))
+    editor.post(
+        "/v1/assets",
+        json=asset(
+            title="今晚8点直播：护眼台灯抽奖",
+            body="预约直播间，开播即抽奖",
+            kind="video",
+            scenes=["live_preview"],
+            channels=["channels"],
+            tags=["直播", "护眼台灯"],
+        ),
+    )
+    editor.post(
+        "/v1/assets",
+        json=asset(title="早C晚A护肤流程", body="维C精华早上用，A醇晚上用", scenes=["tutorial"], tags=["护肤"]),
+    )
+    editor.post(
+        "/v1/assets",
+        json=asset(title="读书笔记：如何养成阅读习惯", body="每天二十分钟", tags=["读书"], scenes=["education"]),
+    )
     return editor
 
 
@@ -66,7 +86,7 @@ def test_nonsense_matches_nothing(library: TestClient) -> None:
 def test_pinyin_full_spaced_and_initials(library: TestClient) -> None:
     for q in ("huyan", "huyantaideng", "hu yan tai deng", "hytd", "护颜台灯"):
         r = library.get("/v1/assets", params={"q": q, "mode": "text"}).json()
-        assert "今晚8点直播：护眼台灯抽奖" in titles(r)[:1 if q != "huyan" else 2], q
+        assert "今晚8点直播：护眼台灯抽奖" in titles(r)[: 1 if q != "huyan" else 2], q
     assert split_pinyin("huyantaideng") == ("hu", "yan", "tai", "deng")
     assert split_pinyin("qwerty") is None
 
@@ -131,7 +151,7 @@ def test_a_tag_bridges_only_when_it_stands_out_of_the_query_scores() -> None:
     assert [t for t, _ in out] == ["t0"]
     assert bridge.bridge_tags(_vocabulary([0.9, *flat[1:]]), q, allowed=("t5",)) == [], "limited to other tags"
     assert bridge.bridge_tags(_vocabulary([0.9, *flat[1:]], null_mean=0.95), q) == [], "a hub tag (near everything)"
-    assert bridge.bridge_tags(_vocabulary([0.9, *flat[1:bridge.MIN_TAGS - 1]]), q) == [], "too few tags to judge"
+    assert bridge.bridge_tags(_vocabulary([0.9, *flat[1 : bridge.MIN_TAGS - 1]]), q) == [], "too few tags to judge"
     assert bridge.query_bound(1000) > bridge.query_bound(100), "a larger vocabulary asks for more"
 
 

@@ -28,8 +28,10 @@ ADMIN = "chk_limitsadmin_" + "s" * 32
 
 
 def _request_head(port: int, path: str, body_len: int) -> bytes:
-    return (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {ADMIN}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {body_len}\r\n\r\n").encode()
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {ADMIN}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {body_len}\r\n\r\n"
+    ).encode()
 
 
 def _read_response(sock: socket.socket, timeout: float = 30.0) -> tuple[int, bytes]:
@@ -42,7 +44,9 @@ def _read_response(sock: socket.socket, timeout: float = 30.0) -> tuple[int, byt
         data += chunk
     head, _, rest = data.partition(b"\r\n\r\n")
     status = int(head.split(b" ", 2)[1])
-    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")), 0)
+    length = next(
+        (int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")), 0
+    )
     while len(rest) < length:
         chunk = sock.recv(65536)
         if not chunk:
@@ -62,8 +66,9 @@ def served(tmp_path: Path) -> Any:
 
 
 def test_sigterm_lets_an_in_flight_request_finish(served: ServerProcess) -> None:
-    body = json.dumps({"events": [{"id": "inflight-1", "type": "unsubscribe", "user_id": "u1",
-                                   "channel": "sms"}]}).encode()
+    body = json.dumps(
+        {"events": [{"id": "inflight-1", "type": "unsubscribe", "user_id": "u1", "channel": "sms"}]}
+    ).encode()
     sock = socket.create_connection(("127.0.0.1", served.port))
     try:
         sock.sendall(_request_head(served.port, "/v1/events", len(body)) + body[:20])
@@ -128,8 +133,9 @@ def test_a_stalled_body_gets_408_and_frees_the_worker() -> None:
     async def echo(request: Request) -> JSONResponse:
         return JSONResponse({"n": len(await request.body())})
 
-    app = BodyLimitMiddleware(Starlette(routes=[Route("/x", echo, methods=["POST"])]), lambda p: 10**6,
-                              body_timeout=0.3)
+    app = BodyLimitMiddleware(
+        Starlette(routes=[Route("/x", echo, methods=["POST"])]), lambda p: 10**6, body_timeout=0.3
+    )
     sent: list[dict[str, Any]] = []
     messages = [{"type": "http.request", "body": b'{"a": ', "more_body": True}]
 
@@ -142,8 +148,17 @@ def test_a_stalled_body_gets_408_and_frees_the_worker() -> None:
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    scope = {"type": "http", "method": "POST", "path": "/x", "headers": [(b"content-type", b"application/json")],
-             "query_string": b"", "root_path": "", "scheme": "http", "server": ("t", 80), "http_version": "1.1"}
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/x",
+        "headers": [(b"content-type", b"application/json")],
+        "query_string": b"",
+        "root_path": "",
+        "scheme": "http",
+        "server": ("t", 80),
+        "http_version": "1.1",
+    }
     started = time.monotonic()
     asyncio.run(asyncio.wait_for(app(scope, receive, send), 5))
     assert time.monotonic() - started < 2
@@ -161,8 +176,9 @@ def test_session_cookie_is_secure_when_served_over_https(clients: Any, secure: b
     c = TestClient(app, base_url=base)
     page = c.get("/login")
     token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
-    r = c.post("/login", data={"key": clients.keys["editor"], "csrf_token": token, "next": "/library"},
-               follow_redirects=False)
+    r = c.post(
+        "/login", data={"key": clients.keys["editor"], "csrf_token": token, "next": "/library"}, follow_redirects=False
+    )
     assert r.status_code == 303
     cookie = r.headers["set-cookie"].lower()
     assert "contenthub_session=" in cookie and "httponly" in cookie and "samesite=lax" in cookie

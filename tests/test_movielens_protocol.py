@@ -40,12 +40,20 @@ def test_test_share_is_ceil_of_twenty_percent_at_least_one() -> None:
 def test_split_sorts_by_timestamp_then_movie_and_holds_out_the_tail() -> None:
     rows = [
         # user 1: six ratings -> last 2 are test; movies 30 and 20 share a timestamp (20 sorts first)
-        (1, 10, 4.0, 100), (1, 30, 5.0, 500), (1, 20, 3.0, 500), (1, 40, 2.0, 50), (1, 50, 4.5, 300),
+        (1, 10, 4.0, 100),
+        (1, 30, 5.0, 500),
+        (1, 20, 3.0, 500),
+        (1, 40, 2.0, 50),
+        (1, 50, 4.5, 300),
         (1, 60, 1.0, 200),
         # user 2: one rating -> it is the test part, train is empty
         (2, 10, 5.0, 10),
         # user 3: five ratings -> one test rating, and it is negative (user not evaluated)
-        (3, 10, 5.0, 1), (3, 20, 5.0, 2), (3, 30, 5.0, 3), (3, 40, 5.0, 4), (3, 50, 2.0, 5),
+        (3, 10, 5.0, 1),
+        (3, 20, 5.0, 2),
+        (3, 30, 5.0, 3),
+        (3, 40, 5.0, 4),
+        (3, 50, 2.0, 5),
     ]
     split = split_ratings(table(rows))
     assert sorted(pairs(split.test)) == [(1, 20), (1, 30), (2, 10), (3, 50)]
@@ -88,9 +96,9 @@ def test_top_k_breaks_ties_by_movie_id() -> None:
 
 
 def test_evaluate_means_over_users_with_positives_and_checks_rankings() -> None:
-    rows = [(1, m, 4.0, m) for m in (1, 2, 3, 4)] + [(1, 5, 5.0, 9)]            # user 1: test = movie 5
-    rows += [(2, m, 4.0, m) for m in (1, 2, 3, 4)] + [(2, 6, 4.0, 9)]           # user 2: test = movie 6
-    rows += [(3, m, 4.0, m) for m in (1, 2, 3, 4)] + [(3, 5, 1.0, 9)]           # user 3: not evaluated
+    rows = [(1, m, 4.0, m) for m in (1, 2, 3, 4)] + [(1, 5, 5.0, 9)]  # user 1: test = movie 5
+    rows += [(2, m, 4.0, m) for m in (1, 2, 3, 4)] + [(2, 6, 4.0, 9)]  # user 2: test = movie 6
+    rows += [(3, m, 4.0, m) for m in (1, 2, 3, 4)] + [(3, 5, 1.0, 9)]  # user 3: not evaluated
     split = split_ratings(table(rows))
     movies = np.arange(1, 8)
     seen: list[tuple[int, list[int]]] = []
@@ -110,8 +118,9 @@ def test_evaluate_means_over_users_with_positives_and_checks_rankings() -> None:
 
 def test_validation_split_is_carved_from_train_only() -> None:
     rows = [(1, m, 4.0, m) for m in range(1, 11)]
-    data = ml.MovieLens(ratings=table(rows), titles={m: f"M{m}" for m in range(1, 11)},
-                        genres={m: [] for m in range(1, 11)}, tags=[])
+    data = ml.MovieLens(
+        ratings=table(rows), titles={m: f"M{m}" for m in range(1, 11)}, genres={m: [] for m in range(1, 11)}, tags=[]
+    )
     test = ml.make_split(data, "test")
     val = ml.make_split(data, "validation")
     assert sorted(test.test.item.tolist()) == [9, 10]
@@ -120,9 +129,12 @@ def test_validation_split_is_carved_from_train_only() -> None:
 
 def test_train_period_tags_leave_out_held_out_movies_and_later_tags() -> None:
     rows = [(1, m, 4.0, 10 * m) for m in range(1, 6)]  # test part: movie 5 (ts 50)
-    data = ml.MovieLens(ratings=table(rows), titles={m: f"M{m}" for m in range(1, 6)},
-                        genres={m: ["Drama"] for m in range(1, 6)},
-                        tags=[(1, 2, "Pixar", 15), (1, 5, "twist", 20), (1, 3, "late", 45), (9, 3, "stranger", 1)])
+    data = ml.MovieLens(
+        ratings=table(rows),
+        titles={m: f"M{m}" for m in range(1, 6)},
+        genres={m: ["Drama"] for m in range(1, 6)},
+        tags=[(1, 2, "Pixar", 15), (1, 5, "twist", 20), (1, 3, "late", 45), (9, 3, "stranger", 1)],
+    )
     tags = ml.train_period_tags(data, ml.make_split(data, "test"))
     assert tags == {2: ["pixar"]}, "held-out movie, after-train and unknown-user tags are all dropped"
 
@@ -130,9 +142,17 @@ def test_train_period_tags_leave_out_held_out_movies_and_later_tags() -> None:
 def _write_dataset(d: Path) -> None:
     """Two taste clusters (comedies 1–4, thrillers 5–8) plus a popular movie 9."""
     d.mkdir()
-    titles = {1: "Funny Farm (1988)", 2: "Laugh Out Loud (1999)", 3: "Comedy Club (2001)", 4: "Big Jokes (2005)",
-              5: "Dark Alley (1995)", 6: "Night Chase (1998)", 7: "Silent Knife (2003)", 8: "Cold Case (2007)",
-              9: "Everybody Likes It (2000)"}
+    titles = {
+        1: "Funny Farm (1988)",
+        2: "Laugh Out Loud (1999)",
+        3: "Comedy Club (2001)",
+        4: "Big Jokes (2005)",
+        5: "Dark Alley (1995)",
+        6: "Night Chase (1998)",
+        7: "Silent Knife (2003)",
+        8: "Cold Case (2007)",
+        9: "Everybody Likes It (2000)",
+    }
     with (d / "movies.csv").open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["movieId", "title", "genres"])
@@ -141,7 +161,7 @@ def _write_dataset(d: Path) -> None:
     rows = []
     for u in range(1, 13):
         group = [1, 2, 3, 4] if u % 2 else [5, 6, 7, 8]
-        order = [9] + group[(u // 2) % 4:] + group[: (u // 2) % 4]
+        order = [9] + group[(u // 2) % 4 :] + group[: (u // 2) % 4]
         for k, m in enumerate(order):
             rows.append((u, m, 5.0 if m != 9 else 3.0, 1_000_000 + 1000 * u + k))
     with (d / "ratings.csv").open("w", newline="") as f:
@@ -160,8 +180,7 @@ def test_end_to_end_on_a_tiny_dataset(tmp_path: Path, embedder) -> None:
     # ALS and BPR come from `implicit`, a bench-only extra (it compiles from source here); without it the
     # pipeline and the other peers are still checked.
     has_implicit = importlib.util.find_spec("implicit") is not None
-    report = ml.run(tmp_path / "ml", tmp_path / "work", embedder=embedder, with_peers=has_implicit,
-                    extra_strategies=())
+    report = ml.run(tmp_path / "ml", tmp_path / "work", embedder=embedder, with_peers=has_implicit, extra_strategies=())
     res = report["results"]
     assert report["data"]["evaluated_users"] == 12 and res["ours"]["users"] == 12
     if has_implicit:

@@ -20,14 +20,20 @@ USER = "/v1/recommendations/users/u1"
 @pytest.fixture
 def library(clients) -> Any:
     editor = clients.as_("editor")
-    for key, title in [("a1", "护眼小课堂：20-20-20 法则"), ("a2", "手冲咖啡入门：粉水比怎么调"), ("a3", "新人专享：首单立减20元")]:
+    for key, title in [
+        ("a1", "护眼小课堂：20-20-20 法则"),
+        ("a2", "手冲咖啡入门：粉水比怎么调"),
+        ("a3", "新人专享：首单立减20元"),
+    ]:
         r = editor.post("/v1/assets", json=asset(title=title, id=key, channels=["wecom_1v1", "wecom_group"]))
         assert r.status_code == 201, r.text
     return clients
 
 
 def _route(app: Any) -> APIRoute:
-    return next(r for r in app.router.routes if isinstance(r, APIRoute) and r.path == "/v1/recommendations/users/{user_id}")
+    return next(
+        r for r in app.router.routes if isinstance(r, APIRoute) and r.path == "/v1/recommendations/users/{user_id}"
+    )
 
 
 def _generic(app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -45,11 +51,25 @@ def _answer(client: TestClient, query: str, headers: dict[str, str] | None = Non
 
 
 QUERIES = [
-    "channel=wecom_1v1", "channel=wecom_1v1&n=2", "channel=wecom_1v1&n=2.0", "channel=wecom_1v1&strategy=popular",
-    "", "n=3", "channel=", "channel=wecom_1v1&n=0", "channel=wecom_1v1&n=101", "channel=wecom_1v1&n=x",
-    "channel=wecom_1v1&n=03", "channel=myspace", "channel=wecom_1v1&scene=nope", "channel=wecom_1v1&strategy=nope",
-    "channel=myspace&channel=wecom_1v1", "channel=wecom_1v1&other=1", "channel=wecom_1v1&reserve=maybe",
-    "channel=wecom_1v1&n=x&lang=en", "channel=myspace&lang=en",
+    "channel=wecom_1v1",
+    "channel=wecom_1v1&n=2",
+    "channel=wecom_1v1&n=2.0",
+    "channel=wecom_1v1&strategy=popular",
+    "",
+    "n=3",
+    "channel=",
+    "channel=wecom_1v1&n=0",
+    "channel=wecom_1v1&n=101",
+    "channel=wecom_1v1&n=x",
+    "channel=wecom_1v1&n=03",
+    "channel=myspace",
+    "channel=wecom_1v1&scene=nope",
+    "channel=wecom_1v1&strategy=nope",
+    "channel=myspace&channel=wecom_1v1",
+    "channel=wecom_1v1&other=1",
+    "channel=wecom_1v1&reserve=maybe",
+    "channel=wecom_1v1&n=x&lang=en",
+    "channel=myspace&lang=en",
 ]
 
 

@@ -18,8 +18,11 @@ def _csrf(html: str) -> str:
 def login(clients, role: str = "editor") -> TestClient:
     c = TestClient(clients.app)
     page = c.get("/login")
-    r = c.post("/login", data={"key": clients.keys[role], "csrf_token": _csrf(page.text), "next": "/library"},
-               follow_redirects=False)
+    r = c.post(
+        "/login",
+        data={"key": clients.keys[role], "csrf_token": _csrf(page.text), "next": "/library"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303 and r.headers["location"] == "/library"
     cookie = r.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie
@@ -43,8 +46,12 @@ def test_wrong_key_and_missing_csrf(clients) -> None:
 def test_upload_accept_and_find(clients) -> None:
     c = login(clients)
     form = c.get("/library/upload")
-    r = c.post("/library/upload", data={"title": "双11 护眼台灯海报", "body": "限时5折，直播间抽奖", "csrf_token": _csrf(form.text)},
-               files={"file": ("p.png", png_bytes(), "image/png")}, follow_redirects=False)
+    r = c.post(
+        "/library/upload",
+        data={"title": "双11 护眼台灯海报", "body": "限时5折，直播间抽奖", "csrf_token": _csrf(form.text)},
+        files={"file": ("p.png", png_bytes(), "image/png")},
+        follow_redirects=False,
+    )
     assert r.status_code == 303, r.text
     detail_url = r.headers["location"]
     detail = c.get(detail_url)
@@ -61,8 +68,11 @@ def test_upload_accept_and_find(clients) -> None:
 def test_upload_form_errors_are_shown(clients) -> None:
     c = login(clients)
     token = _csrf(c.get("/library/upload").text)
-    r = c.post("/library/upload", data={"title": "坏文件", "csrf_token": token},
-               files={"file": ("x.jpg", b"MZ\x90\x00" + b"\x00" * 100, "image/jpeg")})
+    r = c.post(
+        "/library/upload",
+        data={"title": "坏文件", "csrf_token": token},
+        files={"file": ("x.jpg", b"MZ\x90\x00" + b"\x00" * 100, "image/jpeg")},
+    )
     assert r.status_code == 415 and r.headers["content-type"].startswith("text/html")
     error = re.search(r'<p class="field-error" id="file-error"[^>]*>([^<]+)</p>', r.text)
     assert error and "不允许上传" in error.group(1), "the refusal is beside the file field, in Chinese"
@@ -74,9 +84,17 @@ def test_edit_with_stale_version_is_refused(clients) -> None:
     a = clients.as_("editor").post("/v1/assets", json={"title": "会员日权益"}).json()
     page = c.get(f"/library/assets/{a['id']}")
     token = _csrf(page.text)
-    ok = c.post(f"/library/assets/{a['id']}/edit", data={"csrf_token": token, "version": 1, "title": "会员日权益2",
-                                                        "scenes": ["membership"], "status": "approved"},
-                follow_redirects=False)
+    ok = c.post(
+        f"/library/assets/{a['id']}/edit",
+        data={
+            "csrf_token": token,
+            "version": 1,
+            "title": "会员日权益2",
+            "scenes": ["membership"],
+            "status": "approved",
+        },
+        follow_redirects=False,
+    )
     assert ok.status_code == 303
     stale = c.post(f"/library/assets/{a['id']}/edit", data={"csrf_token": token, "version": 1, "title": "x"})
     assert stale.status_code == 409 and "version" in stale.text
@@ -100,7 +118,9 @@ def test_revoked_key_ends_session(clients) -> None:
 
 def test_user_page_shows_next_content(clients) -> None:
     editor = clients.as_("editor")
-    editor.post("/v1/assets", json={"title": "手冲咖啡入门", "status": "approved", "channels": ["wecom_1v1"], "tags": ["咖啡"]})
+    editor.post(
+        "/v1/assets", json={"title": "手冲咖啡入门", "status": "approved", "channels": ["wecom_1v1"], "tags": ["咖啡"]}
+    )
     editor.put("/v1/users", json={"id": "u-page", "region": "上海"})
     c = login(clients)
     page = c.get("/users/u-page")

@@ -35,10 +35,13 @@ class LibAsset:
     def eligible(self, request: PickRequest) -> bool:
         """What the production picker asks of an asset (recommend.ranking.candidate_mask): channel, window."""
         start = request.start
-        return (request.channel in self.channels and self.content_type == request.content_type
-                and (self.valid_from is None or self.valid_from <= start)
-                and (self.valid_until is None or start < self.valid_until)
-                and self.id not in request.exclude_asset_ids)
+        return (
+            request.channel in self.channels
+            and self.content_type == request.content_type
+            and (self.valid_from is None or self.valid_from <= start)
+            and (self.valid_until is None or start < self.valid_until)
+            and self.id not in request.exclude_asset_ids
+        )
 
 
 def random_library(rng: random.Random, week_start: datetime) -> list[LibAsset]:
@@ -50,8 +53,9 @@ def random_library(rng: random.Random, week_start: datetime) -> list[LibAsset]:
             vu = vf + timedelta(hours=rng.randint(1, 24 * 5))
         elif rng.random() < 0.3:
             vf = week_start + timedelta(hours=rng.randint(-24, 24 * 7))
-        assets.append(LibAsset(f"x{i}", rng.choice(CONTENT_TYPES), frozenset(rng.sample(CHANNELS, rng.randint(1, 4))),
-                               vf, vu))
+        assets.append(
+            LibAsset(f"x{i}", rng.choice(CONTENT_TYPES), frozenset(rng.sample(CHANNELS, rng.randint(1, 4))), vf, vu)
+        )
     return assets
 
 
@@ -68,10 +72,15 @@ def library_picker(assets: list[LibAsset]):  # type: ignore[no-untyped-def]
 
 
 @settings(max_examples=200, deadline=None, derandomize=True)
-@given(seed=st.integers(0, 2**32 - 1), now_offset_hours=st.integers(-48, 24 * 9), now_zone=st.sampled_from(ZONES),
-       minute=st.integers(0, 59))
-def test_no_slot_in_the_past_out_of_window_off_channel_or_over_a_cap(seed: int, now_offset_hours: int,
-                                                                     now_zone: str, minute: int) -> None:
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    now_offset_hours=st.integers(-48, 24 * 9),
+    now_zone=st.sampled_from(ZONES),
+    minute=st.integers(0, 59),
+)
+def test_no_slot_in_the_past_out_of_window_off_channel_or_over_a_cap(
+    seed: int, now_offset_hours: int, now_zone: str, minute: int
+) -> None:
     rng = random.Random(seed)
     case = random_case(rng)
     case["refuse"] = set()
@@ -82,8 +91,9 @@ def test_no_slot_in_the_past_out_of_window_off_channel_or_over_a_cap(seed: int, 
     by_id = {a.id: a for a in assets}
     holidays = dates_in_week(week)
     picker = library_picker(assets)
-    result = plan_week(week, case["rules"], case["audiences"], None, holidays, case["locked"], picker, case["sent"],
-                       not_before=now)
+    result = plan_week(
+        week, case["rules"], case["audiences"], None, holidays, case["locked"], picker, case["sent"], not_before=now
+    )
     COUNTS["plans"] += 1
     new = [s for s in result.slots if not s.locked]
     COUNTS["slots"] += len(new)

@@ -74,14 +74,22 @@ def counting_picker(refuse: set[str] = frozenset(), pool: int = 1000):  # type: 
 
 CONTRADICTIONS = [
     (dict(min_per_week=5, max_per_week=3, mix={"educational": (0, 7)}), ["min_per_week (5)", "max_per_week (3)"]),
-    (dict(max_per_week=3, mix={"educational": (2, 3), "practical": (2, 3)}),
-     ["sum of mix minima (4)", "max_per_week (3)"]),
-    (dict(max_per_day=1, allowed_weekdays=[0, 2], min_per_week=3, mix={"educational": (0, 5)}),
-     ["max_per_day (1)", "allowed_weekdays (2)", "min_per_week (3)"]),
-    (dict(min_per_week=4, mix={"educational": (0, 2), "practical": (0, 1)}),
-     ["min_per_week (4)", "sum of mix maxima (3)"]),
-    (dict(windows=[(20, 21)], min_gap_minutes=3000, mix={"educational": (4, 4)}),
-     ["min_gap_minutes (3000)", "fit only 3"]),
+    (
+        dict(max_per_week=3, mix={"educational": (2, 3), "practical": (2, 3)}),
+        ["sum of mix minima (4)", "max_per_week (3)"],
+    ),
+    (
+        dict(max_per_day=1, allowed_weekdays=[0, 2], min_per_week=3, mix={"educational": (0, 5)}),
+        ["max_per_day (1)", "allowed_weekdays (2)", "min_per_week (3)"],
+    ),
+    (
+        dict(min_per_week=4, mix={"educational": (0, 2), "practical": (0, 1)}),
+        ["min_per_week (4)", "sum of mix maxima (3)"],
+    ),
+    (
+        dict(windows=[(20, 21)], min_gap_minutes=3000, mix={"educational": (4, 4)}),
+        ["min_gap_minutes (3000)", "fit only 3"],
+    ),
     (dict(max_per_month=2, mix={"educational": (3, 3)}), ["max_per_month (2)", "sum of mix minima (3)"]),
     (dict(target_per_week=5, max_per_week=4, mix={"educational": (0, 9)}), ["target_per_week (5)", "max_per_week (4)"]),
     (dict(target_per_week=1, mix={"educational": (2, 3)}), ["target_per_week (1)", "sum of mix minima (2)"]),
@@ -112,8 +120,14 @@ def test_unknown_timezone_names_field_and_example() -> None:
 
 
 def test_consistent_rule_is_accepted_and_audience_ids_are_checked() -> None:
-    rule = CadenceRule(channel="moments", max_per_day=2, max_per_week=6, min_per_week=4,
-                       mix={"educational": (2, 3), "practical": (2, 3)}, timezone="Europe/London")
+    rule = CadenceRule(
+        channel="moments",
+        max_per_day=2,
+        max_per_week=6,
+        min_per_week=4,
+        mix={"educational": (2, 3), "practical": (2, 3)},
+        timezone="Europe/London",
+    )
     assert rule.effective_min_per_week == 4
     with pytest.raises(ValidationError, match="audience.id is required"):
         Audience(kind="group")
@@ -221,8 +235,17 @@ def test_best_time_follows_data_once_there_is_enough() -> None:
 # ---- planner: random rule sets against an independent checker ---------------------------------------------
 
 ZONES = ["Asia/Shanghai", "America/New_York", "Europe/London", "UTC"]
-WEEKS = [date(2025, 9, 29), date(2026, 2, 9), date(2026, 3, 2), date(2026, 3, 30), date(2026, 6, 15),
-         date(2026, 10, 26), date(2026, 11, 9), date(2027, 5, 3), date(2026, 7, 27)]
+WEEKS = [
+    date(2025, 9, 29),
+    date(2026, 2, 9),
+    date(2026, 3, 2),
+    date(2026, 3, 30),
+    date(2026, 6, 15),
+    date(2026, 10, 26),
+    date(2026, 11, 9),
+    date(2027, 5, 3),
+    date(2026, 7, 27),
+]
 
 
 def random_rule_settings(rng: random.Random, week: date) -> dict:
@@ -266,8 +289,19 @@ def random_case(rng: random.Random) -> dict:
             while True:
                 own = random_rule_settings(rng, week)
                 if scope == "channel":
-                    own.update({k: base[k] for k in ("timezone", "max_per_day", "max_per_week", "max_per_month",
-                                                       "min_gap_minutes", "holiday_boost")})
+                    own.update(
+                        {
+                            k: base[k]
+                            for k in (
+                                "timezone",
+                                "max_per_day",
+                                "max_per_week",
+                                "max_per_month",
+                                "min_gap_minutes",
+                                "holiday_boost",
+                            )
+                        }
+                    )
                 try:
                     rules.append(CadenceRule(channel=channel, audience=G1, cap_scope=scope, **own))
                     break
@@ -290,15 +324,32 @@ def random_case(rng: random.Random) -> dict:
                     - timedelta(hours=rng.randint(1, 30)),
                 )
             for _ in range(rng.choice([0, 0, 1, 2])):
-                start = datetime.combine(week + timedelta(days=rng.randrange(-1, 8)), datetime.min.time(),
-                                         tzinfo=ZoneInfo(rng.choice(ZONES)))
+                start = datetime.combine(
+                    week + timedelta(days=rng.randrange(-1, 8)), datetime.min.time(), tzinfo=ZoneInfo(rng.choice(ZONES))
+                )
                 start += timedelta(minutes=rng.randrange(0, 24 * 60, 15))
                 kind = rng.choice(CONTENT_TYPES)
-                locked.append(Slot(id=f"L{len(locked)}", channel=channel, audience=audience, start=start,
-                                   content_type=kind, asset_id=f"locked-{len(locked)}", locked=True))
+                locked.append(
+                    Slot(
+                        id=f"L{len(locked)}",
+                        channel=channel,
+                        audience=audience,
+                        start=start,
+                        content_type=kind,
+                        asset_id=f"locked-{len(locked)}",
+                        locked=True,
+                    )
+                )
     refuse = set(rng.sample(CONTENT_TYPES, rng.choice([0, 0, 1, 2])))
-    return dict(week=week, rules=rules, audiences=audiences, sent=sent, locked=locked, refuse=refuse,
-                pool=rng.choice([1, 2, 50]))
+    return dict(
+        week=week,
+        rules=rules,
+        audiences=audiences,
+        sent=sent,
+        locked=locked,
+        refuse=refuse,
+        pool=rng.choice([1, 2, 50]),
+    )
 
 
 def own_rule(rules: list[CadenceRule], channel: str, audience: Audience) -> CadenceRule | None:
@@ -372,9 +423,13 @@ def assert_plan_obeys_rules(case: dict, result: PlanResult, holidays: list[Holid
         for other in others:
             distance = abs(other - slot.start.timestamp())
             assert distance > 0 and distance >= rule.min_gap_minutes * 60, ("min_gap_minutes", slot)
-        same_type = [o for o, t in zip(peers, peer_local, strict=True)
-                     if o.audience == slot.audience and o.content_type == slot.content_type
-                     and week <= t.date() < week + timedelta(days=7)]
+        same_type = [
+            o
+            for o, t in zip(peers, peer_local, strict=True)
+            if o.audience == slot.audience
+            and o.content_type == slot.content_type
+            and week <= t.date() < week + timedelta(days=7)
+        ]
         already = sent.get((slot.channel, slot.audience.key), AlreadySent()).week_types.get(slot.content_type, 0)
         assert len(same_type) + already <= rule.mix[slot.content_type][1], ("mix max", slot)
 
@@ -386,8 +441,13 @@ def assert_plan_obeys_rules(case: dict, result: PlanResult, holidays: list[Holid
             if rule is None:
                 continue
             zone = ZoneInfo(rule.timezone)
-            mine = [s for s in result.slots if s.channel == channel and s.audience == audience
-                    and week <= s.start.astimezone(zone).date() < week + timedelta(days=7)]
+            mine = [
+                s
+                for s in result.slots
+                if s.channel == channel
+                and s.audience == audience
+                and week <= s.start.astimezone(zone).date() < week + timedelta(days=7)
+            ]
             types = Counter(s.content_type for s in mine)
             types.update(sent.get((channel, audience.key), AlreadySent()).week_types)
             for kind, (low, _) in rule.mix.items():
@@ -395,8 +455,10 @@ def assert_plan_obeys_rules(case: dict, result: PlanResult, holidays: list[Holid
                 assert (types[kind] < low) == (entry is not None), (channel, audience, kind)
                 if entry:
                     assert entry.reasons and entry.planned == types[kind]
-                    asked = any(r.channel == channel and r.audience == audience and r.content_type == kind
-                                for r in picker.requests)
+                    asked = any(
+                        r.channel == channel and r.audience == audience and r.content_type == kind
+                        for r in picker.requests
+                    )
                     if kind in case["refuse"] and asked:
                         assert f"no eligible asset for channel {channel} content type {kind}" in entry.reasons
             entry = unmet.get((channel, audience.key, "min_per_week"))
@@ -412,8 +474,9 @@ def test_random_rule_sets_never_break_a_hard_rule() -> None:
         case = random_case(rng)
         holidays = dates_in_week(case["week"])
         picker = counting_picker(case["refuse"], case["pool"])
-        result = plan_week(case["week"], case["rules"], case["audiences"], None, holidays, case["locked"],
-                           picker, case["sent"])
+        result = plan_week(
+            case["week"], case["rules"], case["audiences"], None, holidays, case["locked"], picker, case["sent"]
+        )
         assert_plan_obeys_rules(case, result, holidays, picker)
         shortfalls += bool(result.unmet)
     assert 0 < shortfalls < 200  # the generator exercises both full and short weeks
@@ -431,8 +494,7 @@ def test_default_rules_reach_every_minimum_and_holiday_target() -> None:
 
 def test_plan_is_deterministic_and_week_must_start_on_monday() -> None:
     week = date(2026, 6, 8)
-    runs = [plan_week(week, default_rules(), [ALL, G1], None, [], [], counting_picker()).model_dump()
-            for _ in range(2)]
+    runs = [plan_week(week, default_rules(), [ALL, G1], None, [], [], counting_picker()).model_dump() for _ in range(2)]
     assert runs[0] == runs[1]
     with pytest.raises(ValueError, match="Monday"):
         plan_week(date(2026, 6, 9), default_rules(), [ALL], None, [], [], counting_picker())
@@ -459,12 +521,34 @@ def test_best_times_give_way_when_they_would_block_a_minimum() -> None:
 
 def test_locked_slots_are_kept_and_count_toward_caps() -> None:
     week = date(2026, 6, 8)
-    rule = CadenceRule(channel="wecom_group", max_per_day=1, max_per_week=3, target_per_week=3, windows=[(19, 22)],
-                       mix={"educational": (1, 3), "practical": (0, 3)})
-    locked = [Slot(id=f"keep{d}", channel="wecom_group", audience=ALL, locked=True, content_type="educational",
-                   start=datetime(2026, 6, 8 + d, 20, 17, tzinfo=SH), asset_id=f"edu-{d}") for d in (0, 1)]
-    loose = Slot(id="old", channel="wecom_group", audience=ALL, start=datetime(2026, 6, 12, 20, tzinfo=SH),
-                 content_type="practical", asset_id="p-old")
+    rule = CadenceRule(
+        channel="wecom_group",
+        max_per_day=1,
+        max_per_week=3,
+        target_per_week=3,
+        windows=[(19, 22)],
+        mix={"educational": (1, 3), "practical": (0, 3)},
+    )
+    locked = [
+        Slot(
+            id=f"keep{d}",
+            channel="wecom_group",
+            audience=ALL,
+            locked=True,
+            content_type="educational",
+            start=datetime(2026, 6, 8 + d, 20, 17, tzinfo=SH),
+            asset_id=f"edu-{d}",
+        )
+        for d in (0, 1)
+    ]
+    loose = Slot(
+        id="old",
+        channel="wecom_group",
+        audience=ALL,
+        start=datetime(2026, 6, 12, 20, tzinfo=SH),
+        content_type="practical",
+        asset_id="p-old",
+    )
     picker = counting_picker()
     result = plan_week(week, [rule], [ALL], None, [], locked + [loose], picker)
     assert [s for s in result.slots if s.locked] == locked  # kept exactly as they were
@@ -513,20 +597,28 @@ def test_holiday_week_prefers_holiday_scene_and_boosts_cadence() -> None:
 
 def test_channel_wide_cap_is_shared_by_audiences() -> None:
     rule = CadenceRule(channel="mp_subscription", max_per_day=1, cap_scope="channel", mix={"educational": (3, 3)})
-    result = plan_week(date(2026, 6, 8), [rule], [ALL, G1, Audience(kind="segment", id="s1")], None, [], [],
-                       counting_picker())
+    result = plan_week(
+        date(2026, 6, 8), [rule], [ALL, G1, Audience(kind="segment", id="s1")], None, [], [], counting_picker()
+    )
     assert len(result.slots) == 7
     assert len({s.start.date() for s in result.slots}) == 7
     assert Counter(s.audience.key for s in result.slots) == {"all": 3, "group:g1": 2, "segment:s1": 2}
-    assert {(u.audience, u.rule) for u in result.unmet} == {("group:g1", "mix.educational.min"),
-                                                            ("segment:s1", "mix.educational.min")}
+    assert {(u.audience, u.rule) for u in result.unmet} == {
+        ("group:g1", "mix.educational.min"),
+        ("segment:s1", "mix.educational.min"),
+    }
     assert "shared by every audience" in result.unmet[0].reasons[0]
 
 
 @pytest.mark.parametrize("week", [date(2026, 3, 2), date(2026, 10, 26)])  # DST starts / ends on the Sunday
 def test_dst_week_keeps_slots_in_local_week_and_windows(week: date) -> None:
-    rule = CadenceRule(channel="app_push", timezone="America/New_York", windows=[(0, 4), (21, 24)],
-                       min_gap_minutes=60, mix={k: (2, 3) for k in CONTENT_TYPES})
+    rule = CadenceRule(
+        channel="app_push",
+        timezone="America/New_York",
+        windows=[(0, 4), (21, 24)],
+        min_gap_minutes=60,
+        mix={k: (2, 3) for k in CONTENT_TYPES},
+    )
     scores = np.full((7, 24), 0.01)
     scores[6, 1:3] = 1.0  # Sunday 01:00–02:59 is the best time: exactly where the clocks change
     result = plan_week(week, [rule], [ALL], {("app_push", "all"): scores}, [], [], counting_picker())
@@ -551,8 +643,14 @@ def test_dst_week_keeps_slots_in_local_week_and_windows(week: date) -> None:
 
 
 def test_check_slot_move_refuses_a_move_that_breaks_a_cap() -> None:
-    rule = CadenceRule(channel="moments", max_per_day=1, windows=[(12, 14), (19, 22)], min_gap_minutes=120,
-                       blackout_dates=[date(2026, 6, 13)], mix={"educational": (3, 3), "practical": (0, 1)})
+    rule = CadenceRule(
+        channel="moments",
+        max_per_day=1,
+        windows=[(12, 14), (19, 22)],
+        min_gap_minutes=120,
+        blackout_dates=[date(2026, 6, 13)],
+        mix={"educational": (3, 3), "practical": (0, 1)},
+    )
     result = plan_week(date(2026, 6, 8), [rule], [ALL], None, [], [], counting_picker())
     first, second = result.slots[0], result.slots[1]
     free_days = {date(2026, 6, 8) + timedelta(days=d) for d in range(7)} - {s.start.date() for s in result.slots}
@@ -611,8 +709,16 @@ def test_ics_parses_back_with_one_event_per_slot() -> None:
 
 def test_csv_has_a_row_per_slot_and_defuses_formulas() -> None:
     start = datetime(2026, 6, 8, 20, tzinfo=SH)
-    slot = Slot(id=slot_id("sms", ALL, start, "promotional"), channel="sms", audience=ALL, start=start,
-                content_type="promotional", asset_id="a1", asset_title="=HYPERLINK(\"x\")", rationale=["why"])
+    slot = Slot(
+        id=slot_id("sms", ALL, start, "promotional"),
+        channel="sms",
+        audience=ALL,
+        start=start,
+        content_type="promotional",
+        asset_id="a1",
+        asset_title='=HYPERLINK("x")',
+        rationale=["why"],
+    )
     lines = to_csv([slot, slot.model_copy(update={"id": "b"})]).splitlines()
     assert len(lines) == 3 and lines[0].startswith("slot_id,channel,audience,start")
     assert "2026-06-08T20:00:00+08:00,Asia/Shanghai,2026-06-08,20:00" in lines[1]
@@ -632,8 +738,12 @@ def test_current_week_is_planned_from_now_on() -> None:
     wednesday = datetime(2026, 12, 9, 10, 30, tzinfo=SH)
     later = plan_week(date(2026, 12, 7), default_rules(), [ALL], None, [], [], counting_picker(), not_before=wednesday)
     assert min(s.start for s in later.slots) >= wednesday
-    assert plan_week(week, default_rules(), [ALL], None, [], [], counting_picker(),
-                     not_before=datetime(2026, 12, 8, tzinfo=SH)).slots == []
+    assert (
+        plan_week(
+            week, default_rules(), [ALL], None, [], [], counting_picker(), not_before=datetime(2026, 12, 8, tzinfo=SH)
+        ).slots
+        == []
+    )
     with pytest.raises(ValueError, match="time zone"):
         plan_week(week, default_rules(), [ALL], None, [], [], counting_picker(), not_before=datetime(2026, 12, 6))
 
@@ -643,8 +753,11 @@ def test_check_slot_move_refuses_the_past() -> None:
     plan = plan_week(week, default_rules(), [ALL], None, [], [], counting_picker())
     slot = plan.slots[-1]
     now = datetime(2026, 12, 9, 12, tzinfo=SH)
-    found = check_slot_move(plan.slots, slot.id, datetime(2026, 12, 8, 20, tzinfo=SH), default_rules(),
-                            not_before=now)
+    found = check_slot_move(plan.slots, slot.id, datetime(2026, 12, 8, 20, tzinfo=SH), default_rules(), not_before=now)
     assert found and found[0].rule == "past" and "in the past" in found[0].message
-    assert all(v.rule != "past" for v in check_slot_move(
-        plan.slots, slot.id, datetime(2026, 12, 12, 20, tzinfo=SH), default_rules(), not_before=now))
+    assert all(
+        v.rule != "past"
+        for v in check_slot_move(
+            plan.slots, slot.id, datetime(2026, 12, 12, 20, tzinfo=SH), default_rules(), not_before=now
+        )
+    )

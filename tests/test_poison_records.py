@@ -29,13 +29,37 @@ from contenthub.recommend.models import EventIn
 from tests.conftest import Clients
 
 WEEK = "2030-01-07"
-TOTALS: dict[str, Any] = {"fields": 0, "accepted_values": 0, "read_routes": 0, "field_x_route": 0, "requests": 0,
-                          "groups": {}}
+TOTALS: dict[str, Any] = {
+    "fields": 0,
+    "accepted_values": 0,
+    "read_routes": 0,
+    "field_x_route": 0,
+    "requests": 0,
+    "groups": {},
+}
 
-STRINGS = ["a\x00b", "\x01\x1f\x7f", "../../etc/passwd", "a/b?c#d", "<script>x</script>'\"", "\u202e\u200b",
-           "🎉" * 30, "  ", "%00%2e%2e"]
-DATES = ["0001-01-01T00:00:00Z", "0999-06-01T00:00:00Z", "1900-01-01T00:00:00Z", "1900-01-01T00:00:00+14:00", "9998-12-31T23:59:59Z", "9998-12-31T23:59:59-12:00",
-         "9998-12-31T10:00:00+14:00", "2026-02-28T23:59:59.999999-00:30", "1970-01-01T00:00:00"]
+STRINGS = [
+    "a\x00b",
+    "\x01\x1f\x7f",
+    "../../etc/passwd",
+    "a/b?c#d",
+    "<script>x</script>'\"",
+    "\u202e\u200b",
+    "🎉" * 30,
+    "  ",
+    "%00%2e%2e",
+]
+DATES = [
+    "0001-01-01T00:00:00Z",
+    "0999-06-01T00:00:00Z",
+    "1900-01-01T00:00:00Z",
+    "1900-01-01T00:00:00+14:00",
+    "9998-12-31T23:59:59Z",
+    "9998-12-31T23:59:59-12:00",
+    "9998-12-31T10:00:00+14:00",
+    "2026-02-28T23:59:59.999999-00:30",
+    "1970-01-01T00:00:00",
+]
 
 
 def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
@@ -79,7 +103,7 @@ def edge_values(node: dict[str, Any], defs: dict[str, Any], depth: int = 0) -> l
         elif kind == "array":
             items = alt.get("items") or {}
             inner = edge_values(items, defs, depth + 1) if depth < 2 else []
-            out += [[]] + ([inner[:alt.get("maxItems", 5)]] if inner else []) + [[v] for v in inner[:6]]
+            out += [[]] + ([inner[: alt.get("maxItems", 5)]] if inner else []) + [[v] for v in inner[:6]]
         elif kind == "object" or "properties" in alt or "additionalProperties" in alt:
             out += [{}, {"k\x00": "v\x00", "../x": 1e300, "nest": [[[[["deep"]]]]]}]
     return out
@@ -100,8 +124,9 @@ class Poisoner:
         self.n += 1
         return f"{prefix}{self.n}"  # unique per group: the groups share one hub
 
-    def run(self, schema: dict[str, Any], defs: dict[str, Any], send: Callable[[str, Any], Any],
-            skip: tuple[str, ...] = ()) -> None:
+    def run(
+        self, schema: dict[str, Any], defs: dict[str, Any], send: Callable[[str, Any], Any], skip: tuple[str, ...] = ()
+    ) -> None:
         for field, prop in (schema.get("properties") or {}).items():
             if field in skip:
                 continue
@@ -126,15 +151,25 @@ def _body_schema(clients: Clients, method: str, path: str) -> dict[str, Any]:
 def _login(clients: Clients) -> TestClient:
     web = TestClient(clients.app)
     token = re.search(r'name="csrf_token" value="([^"]+)"', web.get("/login").text).group(1)  # type: ignore[union-attr]
-    assert web.post("/login", data={"key": clients.keys["admin"], "csrf_token": token}, follow_redirects=False
-                    ).status_code == 303
+    assert (
+        web.post("/login", data={"key": clients.keys["admin"], "csrf_token": token}, follow_redirects=False).status_code
+        == 303
+    )
     return web
 
 
 def _seed(clients: Clients) -> str:
     admin = clients.as_("admin")
-    r = admin.post("/v1/assets", json={"title": "基础素材", "status": "approved", "channels": ["wecom_1v1"],
-                                       "scenes": ["education"], "id": "base-asset"})
+    r = admin.post(
+        "/v1/assets",
+        json={
+            "title": "基础素材",
+            "status": "approved",
+            "channels": ["wecom_1v1"],
+            "scenes": ["education"],
+            "id": "base-asset",
+        },
+    )
     assert r.status_code == 201, r.text
     admin.put("/v1/users", json={"id": "base-user", "identities": [{"type": "openid", "value": "o-base"}]})
     admin.put("/v1/groups", json={"id": "base-group"})
@@ -161,6 +196,7 @@ def poison_assets(clients: Clients, p: Poisoner) -> None:
 
 def _poison_put(clients: Clients, p: Poisoner, path: str, prefix: str, id_key: str) -> None:
     """One poisoned field per PUT of a fresh record at ``path`` (users, groups); stored ids go to ``id_key``."""
+
     def send(field: str, value: Any) -> Any:
         record_id = p.fresh(prefix)
         r = p.admin.put(path, json={"id": record_id, field: value} if field != "id" else {"id": value})
@@ -180,8 +216,14 @@ def poison_events(clients: Clients, p: Poisoner) -> None:
 
     def send(field: str, value: Any) -> Any:
         uid = p.fresh("pe")
-        event = {"id": f"ev-{uid}", "type": "click", "user_id": uid, "asset_id": "base-asset", "channel": "wecom_1v1",
-                 field: value}
+        event = {
+            "id": f"ev-{uid}",
+            "type": "click",
+            "user_id": uid,
+            "asset_id": "base-asset",
+            "channel": "wecom_1v1",
+            field: value,
+        }
         r = p.admin.post("/v1/events", json={"events": [event]})
         if r.status_code == 200:
             p.ids.setdefault("user_id", []).append(event["user_id"] if isinstance(event["user_id"], str) else uid)
@@ -260,9 +302,18 @@ def poison_cadence(clients: Clients, p: Poisoner) -> None:
 def poison_experiments(clients: Clients, p: Poisoner) -> None:
     def send(field: str, value: Any) -> Any:
         key = p.fresh("px")
-        body = {"key": key, "name": "毒", "unit": "user", "change": "strategy", "primary_metric": "ctr",
-                "variants": [{"name": "control", "weight": 0.5, "strategy": "default"},
-                             {"name": "B", "weight": 0.5, "strategy": "popular"}], field: value}
+        body = {
+            "key": key,
+            "name": "毒",
+            "unit": "user",
+            "change": "strategy",
+            "primary_metric": "ctr",
+            "variants": [
+                {"name": "control", "weight": 0.5, "strategy": "default"},
+                {"name": "B", "weight": 0.5, "strategy": "popular"},
+            ],
+            field: value,
+        }
         if field == "key":
             body["key"] = value
         r = p.admin.post("/v1/experiments", json=body)
@@ -293,24 +344,46 @@ def poison_journeys(clients: Clients, p: Poisoner) -> None:
 
 
 GROUPS: dict[str, Callable[[Clients, Poisoner], None]] = {
-    "assets": poison_assets, "users": poison_users, "events": poison_events, "groups": poison_groups,
-    "segments": poison_segments, "strategies": poison_strategies, "caps": poison_caps, "cadence_rules": poison_cadence,
-    "experiments": poison_experiments, "journeys": poison_journeys,
+    "assets": poison_assets,
+    "users": poison_users,
+    "events": poison_events,
+    "groups": poison_groups,
+    "segments": poison_segments,
+    "strategies": poison_strategies,
+    "caps": poison_caps,
+    "cadence_rules": poison_cadence,
+    "experiments": poison_experiments,
+    "journeys": poison_journeys,
 }
 
 
 # ---- the reads ------------------------------------------------------------------------------------------------------
 
 
-DEFAULTS = {"asset_id": ["base-asset"], "user_id": ["base-user"], "group_id": ["base-group"], "segment_id": ["none"],
-            "key": ["none"], "journey_id": ["none"], "channel": ["wecom_1v1"], "week": [WEEK], "facet": ["scenes"],
-            "identity_type": ["openid"], "value": ["o-base"], "slot_id": ["none"], "strategy": ["default"]}
+DEFAULTS = {
+    "asset_id": ["base-asset"],
+    "user_id": ["base-user"],
+    "group_id": ["base-group"],
+    "segment_id": ["none"],
+    "key": ["none"],
+    "journey_id": ["none"],
+    "channel": ["wecom_1v1"],
+    "week": [WEEK],
+    "facet": ["scenes"],
+    "identity_type": ["openid"],
+    "value": ["o-base"],
+    "slot_id": ["none"],
+    "strategy": ["default"],
+}
 QUERY = {"channel": "wecom_1v1", "week": WEEK}
 
 
 def read_routes(clients: Clients) -> list[APIRoute]:
-    return [r for r in clients.app.routes if isinstance(r, APIRoute) and "GET" in r.methods
-            and not r.path.startswith(("/docs", "/redoc", "/openapi"))]
+    return [
+        r
+        for r in clients.app.routes
+        if isinstance(r, APIRoute) and "GET" in r.methods and not r.path.startswith(("/docs", "/redoc", "/openapi"))
+    ]
 
 
 def _calls(route: APIRoute, ids: dict[str, list[str]]) -> Iterator[tuple[str, dict[str, str]]]:
@@ -338,8 +411,15 @@ def clients(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Iterator
     from contenthub.hub import open_hub
     from tests.conftest import _model_dir
 
-    hub = open_hub(Settings(data_dir=tmp_path_factory.mktemp("poison") / "data", model_path=_model_dir(),
-                            session_secret="poison", journeys_loop_seconds=0), embedder=embedder)
+    hub = open_hub(
+        Settings(
+            data_dir=tmp_path_factory.mktemp("poison") / "data",
+            model_path=_model_dir(),
+            session_secret="poison",
+            journeys_loop_seconds=0,
+        ),
+        embedder=embedder,
+    )
     made = Clients(hub)
     _seed(made)
     yield made
@@ -368,10 +448,15 @@ def test_stored_edge_values_never_break_a_read(clients: Clients, group: str) -> 
     TOTALS["read_routes"] = len(routes)
     TOTALS["field_x_route"] += len(poisoner.fields) * len(routes)
     TOTALS["requests"] += requests
-    TOTALS["groups"][group] = {"fields": sorted(poisoner.fields), "accepted_values": poisoner.accepted,
-                               "read_requests": requests}
-    print(f"\npoison {group}: {len(poisoner.fields)} fields × {len(routes)} read routes, "
-          f"{poisoner.accepted} accepted values, {requests} read requests")
+    TOTALS["groups"][group] = {
+        "fields": sorted(poisoner.fields),
+        "accepted_values": poisoner.accepted,
+        "read_requests": requests,
+    }
+    print(
+        f"\npoison {group}: {len(poisoner.fields)} fields × {len(routes)} read routes, "
+        f"{poisoner.accepted} accepted values, {requests} read requests"
+    )
     out = os.environ.get("CONTENTHUB_POISON_SUMMARY")
     if out:
         with open(out, "w") as fh:

@@ -22,13 +22,24 @@ from contenthub.timeutil import (
     to_iso,
 )
 
-FUZZ = settings(max_examples=200, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=200,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 def _asset(editor: Any, **fields: Any) -> dict[str, Any]:
-    body = {"title": "护眼小知识", "body": "every day", "scenes": ["education"], "channels": ["wecom_1v1"],
-            "status": "approved", **fields}
+    body = {
+        "title": "护眼小知识",
+        "body": "every day",
+        "scenes": ["education"],
+        "channels": ["wecom_1v1"],
+        "status": "approved",
+        **fields,
+    }
     r = editor.post("/v1/assets", json=body)
     assert r.status_code == 201, r.text
     return r.json()
@@ -38,8 +49,13 @@ def _asset(editor: Any, **fields: Any) -> dict[str, Any]:
 
 
 @FUZZ
-@given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
-                    timezones=st.sampled_from([UTC, None]) | st.timezones()))
+@given(
+    st.datetimes(
+        min_value=datetime(1, 1, 2),
+        max_value=datetime(9999, 12, 30),
+        timezones=st.sampled_from([UTC, None]) | st.timezones(),
+    )
+)
 def test_every_stored_stamp_has_a_four_digit_year_and_reads_back(moment: datetime) -> None:
     try:
         utc = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
@@ -56,8 +72,9 @@ def test_every_stored_stamp_has_a_four_digit_year_and_reads_back(moment: datetim
 
 
 HTTP_FUZZ = settings(FUZZ, max_examples=15)
-OFFSETS = st.sampled_from([None, UTC, timezone(timedelta(hours=14)), timezone(timedelta(hours=-12)),
-                           timezone(timedelta(hours=5, minutes=45))])
+OFFSETS = st.sampled_from(
+    [None, UTC, timezone(timedelta(hours=14)), timezone(timedelta(hours=-12)), timezone(timedelta(hours=5, minutes=45))]
+)
 
 
 @HTTP_FUZZ
@@ -77,8 +94,10 @@ def test_times_from_any_year_and_offset_are_stored_or_refused_by_name(clients: A
         assert stored == to_iso(utc) and len(stored) == 27  # type: ignore[arg-type]
     else:
         assert "out of range" in r.json()["error"]["message"]
-    ev = admin.post("/v1/events", json={"events": [{"id": f"e-{text}", "type": "unsubscribe", "user_id": "u-t",
-                                                    "channel": "sms", "ts": text}]})
+    ev = admin.post(
+        "/v1/events",
+        json={"events": [{"id": f"e-{text}", "type": "unsubscribe", "user_id": "u-t", "channel": "sms", "ts": text}]},
+    )
     assert ev.status_code in (200, 422), ev.text
     if ev.status_code == 422:
         reason = ev.json()["rejected"][0]["reason"]
@@ -91,12 +110,22 @@ def test_unreadable_stamps_are_bad_stamps(text: str) -> None:
         from_iso(text)
 
 
-@pytest.mark.parametrize("ts", ["0001-01-01T00:00:00Z", "0200-01-01T00:00:00Z", "0999-06-01T00:00:00Z",
-                                "1899-12-31T23:59:59Z", "9999-12-31T23:59:59Z"])
+@pytest.mark.parametrize(
+    "ts",
+    [
+        "0001-01-01T00:00:00Z",
+        "0200-01-01T00:00:00Z",
+        "0999-06-01T00:00:00Z",
+        "1899-12-31T23:59:59Z",
+        "9999-12-31T23:59:59Z",
+    ],
+)
 def test_an_event_out_of_range_is_rejected_as_out_of_range(clients: Any, ts: str) -> None:
     bot = clients.as_("bot")
-    r = bot.post("/v1/events", json={"events": [{"id": "e-range", "type": "unsubscribe", "user_id": "u-range",
-                                                 "channel": "sms", "ts": ts}]})
+    r = bot.post(
+        "/v1/events",
+        json={"events": [{"id": "e-range", "type": "unsubscribe", "user_id": "u-range", "channel": "sms", "ts": ts}]},
+    )
     assert r.status_code == 422, r.text
     reason = r.json()["rejected"][0]["reason"]
     assert "out of range" in reason and "future" not in reason, reason
@@ -123,8 +152,10 @@ def test_a_bad_stored_asset_is_skipped_listed_and_never_fails_reads(clients: Any
     doc["valid_from"] = "1-01-01T00:00:00.000000Z"  # exactly what the older version stored
     hub.store.put_asset(doc)
     hub.touch("assets")
-    for url in ("/v1/recommendations/users/u-1?channel=wecom_1v1",
-                "/v1/recommendations/users/u-1?channel=wecom_1v1&strategy=default&n=2"):
+    for url in (
+        "/v1/recommendations/users/u-1?channel=wecom_1v1",
+        "/v1/recommendations/users/u-1?channel=wecom_1v1&strategy=default&n=2",
+    ):
         r = bot.get(url)
         assert r.status_code == 200, r.text
         assert [p["asset_id"] for p in r.json()["picks"]] == [good["id"]]
@@ -149,8 +180,11 @@ def test_a_user_stored_with_a_bad_stamp_still_gets_next_content(clients: Any) ->
     hub = clients.hub
     editor, bot = clients.as_("editor"), clients.as_("bot")
     _asset(editor)
-    hub.store.put_doc("users", "u-old", {"id": "u-old", "created_at": "1-01-01T00:00:00.000000Z",
-                                         "updated_at": "2026-01-01T00:00:00.000000Z"})
+    hub.store.put_doc(
+        "users",
+        "u-old",
+        {"id": "u-old", "created_at": "1-01-01T00:00:00.000000Z", "updated_at": "2026-01-01T00:00:00.000000Z"},
+    )
     r = bot.get("/v1/recommendations/users/u-old?channel=wecom_1v1")
     assert r.status_code == 200, r.text
     listed = clients.as_("admin").get("/v1/admin/bad-records").json()
@@ -169,9 +203,16 @@ def _users(hub: Any) -> set[str]:
 def test_a_batch_with_a_year_one_event_stores_the_others_and_creates_no_user_for_it(clients: Any) -> None:
     bot = clients.as_("bot")
     base = {"type": "unsubscribe", "channel": "sms"}
-    r = bot.post("/v1/events", json={"events": [{**base, "id": "a", "user_id": "u-a"},
-                                                {**base, "id": "b", "user_id": "u-zero", "ts": "0001-01-01T00:00:00Z"},
-                                                {**base, "id": "c", "user_id": "u-c"}]})
+    r = bot.post(
+        "/v1/events",
+        json={
+            "events": [
+                {**base, "id": "a", "user_id": "u-a"},
+                {**base, "id": "b", "user_id": "u-zero", "ts": "0001-01-01T00:00:00Z"},
+                {**base, "id": "c", "user_id": "u-c"},
+            ]
+        },
+    )
     assert r.status_code == 207, r.text
     body = r.json()
     assert body["accepted"] == 2 and [x["index"] for x in body["rejected"]] == [1]
@@ -180,16 +221,27 @@ def test_a_batch_with_a_year_one_event_stores_the_others_and_creates_no_user_for
     assert again.status_code == 200 and again.json()["duplicates"] == 1  # a retrying bot is not stuck
 
 
-@pytest.mark.parametrize("entry,reason", [
-    ({"id": "x", "type": "open", "identity": {"type": "phone", "value": "n/a"}, "channel": "sms", "asset_id": "a"},
-     "phone number"),
-    ("not an object", "JSON object"),
-    (42, "JSON object"),
-    (None, "JSON object"),
-    ({"id": "x", "type": "unsubscribe", "user_id": "../../etc/passwd", "channel": "sms"}, "not a valid id"),
-    ({"id": "x", "type": "unsubscribe", "user_id": "a/b?c#d", "channel": "sms"}, "user_id"),
-    ({"id": "x", "type": "unsubscribe", "user_id": "a..b", "channel": "sms"}, "not a valid id"),
-])
+@pytest.mark.parametrize(
+    "entry,reason",
+    [
+        (
+            {
+                "id": "x",
+                "type": "open",
+                "identity": {"type": "phone", "value": "n/a"},
+                "channel": "sms",
+                "asset_id": "a",
+            },
+            "phone number",
+        ),
+        ("not an object", "JSON object"),
+        (42, "JSON object"),
+        (None, "JSON object"),
+        ({"id": "x", "type": "unsubscribe", "user_id": "../../etc/passwd", "channel": "sms"}, "not a valid id"),
+        ({"id": "x", "type": "unsubscribe", "user_id": "a/b?c#d", "channel": "sms"}, "user_id"),
+        ({"id": "x", "type": "unsubscribe", "user_id": "a..b", "channel": "sms"}, "not a valid id"),
+    ],
+)
 def test_every_per_event_error_is_a_partial_acceptance(clients: Any, entry: Any, reason: str) -> None:
     bot = clients.as_("bot")
     ok = {"id": "ok-1", "type": "unsubscribe", "user_id": "u-ok", "channel": "sms"}
@@ -208,11 +260,14 @@ def test_every_per_event_error_is_a_partial_acceptance(clients: Any, entry: Any,
 def test_one_user_id_rule_for_every_way_in(clients: Any, user_id: str) -> None:
     admin = clients.as_("admin")
     admin.put("/v1/groups", json={"id": "g-ids"})
-    calls = [admin.put("/v1/users", json={"id": user_id}),
-             admin.post("/v1/groups/g-ids/members", json={"join": [user_id]}),
-             admin.put("/v1/groups", json={"id": user_id}),
-             admin.post("/v1/events", json={"events": [{"id": "e", "type": "unsubscribe", "user_id": user_id,
-                                                        "channel": "sms"}]})]
+    calls = [
+        admin.put("/v1/users", json={"id": user_id}),
+        admin.post("/v1/groups/g-ids/members", json={"join": [user_id]}),
+        admin.put("/v1/groups", json={"id": user_id}),
+        admin.post(
+            "/v1/events", json={"events": [{"id": "e", "type": "unsubscribe", "user_id": user_id, "channel": "sms"}]}
+        ),
+    ]
     for r in calls:
         assert r.status_code == 422, (r.request.url, r.text)
     assert _users(clients.hub) == set()
@@ -220,8 +275,15 @@ def test_one_user_id_rule_for_every_way_in(clients: Any, user_id: str) -> None:
 
 def test_the_users_page_quotes_ids_in_links(clients: Any) -> None:
     hub = clients.hub
-    hub.store.put_doc("users", "../../etc/passwd", {"id": "../../etc/passwd", "created_at": "2026-01-01T00:00:00.000000Z",
-                                                    "updated_at": "2026-01-01T00:00:00.000000Z"})
+    hub.store.put_doc(
+        "users",
+        "../../etc/passwd",
+        {
+            "id": "../../etc/passwd",
+            "created_at": "2026-01-01T00:00:00.000000Z",
+            "updated_at": "2026-01-01T00:00:00.000000Z",
+        },
+    )
     page = clients.as_("admin").get("/users")
     assert page.status_code == 200
     assert 'href="/users/%2E%2E%2F%2E%2E%2Fetc%2Fpasswd"' in page.text
@@ -236,8 +298,9 @@ def _login(clients: Any, role: str = "editor") -> Any:
 
     c = TestClient(clients.app)
     token = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/login").text).group(1)  # type: ignore[union-attr]
-    r = c.post("/login", data={"key": clients.keys[role], "csrf_token": token, "next": "/library"},
-               follow_redirects=False)
+    r = c.post(
+        "/login", data={"key": clients.keys[role], "csrf_token": token, "next": "/library"}, follow_redirects=False
+    )
     assert r.status_code == 303, r.text
     return c
 
@@ -245,15 +308,21 @@ def _login(clients: Any, role: str = "editor") -> Any:
 def test_a_session_cookie_cannot_write_through_the_api(clients: Any) -> None:
     web = _login(clients, "admin")
     assert web.get("/v1/me").json()["via"] == "session"  # reads still work (exports, the console's own links)
-    before = clients.hub.store.count_assets(__import__("contenthub.store.query", fromlist=["AssetFilter"]).AssetFilter())
-    for r in (web.post("/v1/assets", json={"title": "forged"}),
-              web.post("/v1/assets/import", content=b'{"title": "forged"}\n'),
-              web.post("/v1/assets/upload", data={"title": "forged"}, files={"file": ("a.txt", b"x", "text/plain")}),
-              web.put("/v1/users", json={"id": "u-forged"}),
-              web.get("/v1/recommendations/users/u-1", params={"channel": "wecom_1v1", "reserve": "true"})):
+    before = clients.hub.store.count_assets(
+        __import__("contenthub.store.query", fromlist=["AssetFilter"]).AssetFilter()
+    )
+    for r in (
+        web.post("/v1/assets", json={"title": "forged"}),
+        web.post("/v1/assets/import", content=b'{"title": "forged"}\n'),
+        web.post("/v1/assets/upload", data={"title": "forged"}, files={"file": ("a.txt", b"x", "text/plain")}),
+        web.put("/v1/users", json={"id": "u-forged"}),
+        web.get("/v1/recommendations/users/u-1", params={"channel": "wecom_1v1", "reserve": "true"}),
+    ):
         assert r.status_code == 403 and "Authorization: Bearer" in r.json()["error"]["message"], (r.request.url, r.text)
-    assert clients.hub.store.count_assets(
-        __import__("contenthub.store.query", fromlist=["AssetFilter"]).AssetFilter()) == before
+    assert (
+        clients.hub.store.count_assets(__import__("contenthub.store.query", fromlist=["AssetFilter"]).AssetFilter())
+        == before
+    )
     assert clients.hub.store.get_doc("users", "u-forged") is None
 
 
@@ -331,11 +400,15 @@ def test_failed_authentication_is_limited_per_address(clients: Any) -> None:
     token = re.search(r'name="csrf_token" value="([^"]+)"', token_page.get("/login").text).group(1)  # type: ignore[union-attr]
     assert token_page.post("/login", data={"key": "guess", "csrf_token": token}).status_code == 429
     # another address is unaffected, and so is a key this process has already verified
-    other = TestClient(clients.app, client=("203.0.113.9", 4000), headers={"Authorization": f"Bearer {clients.keys['bot']}"})
+    other = TestClient(
+        clients.app, client=("203.0.113.9", 4000), headers={"Authorization": f"Bearer {clients.keys['bot']}"}
+    )
     assert other.get("/v1/me").status_code == 200
     assert clients.as_("viewer").get("/v1/me").status_code == 429  # not remembered: verifying waits out the limit
-    assert TestClient(clients.app, headers={"Authorization": f"Bearer {clients.keys['bot']}"}).get(
-        "/v1/me").status_code == 200  # remembered
+    assert (
+        TestClient(clients.app, headers={"Authorization": f"Bearer {clients.keys['bot']}"}).get("/v1/me").status_code
+        == 200
+    )  # remembered
 
 
 # ---- Low 6: control bytes in search queries --------------------------------------------------------------------
@@ -360,14 +433,17 @@ def test_control_bytes_in_queries_are_answered(clients: Any, q: str) -> None:
 DEEP = "[" * 1000 + "]" * 1000
 
 
-@pytest.mark.parametrize("method,path,body,ctype", [
-    ("post", "/v1/assets/import", '{"title": "x", "tags": ' + DEEP + "}\n", "application/x-ndjson"),
-    ("post", "/v1/assets/import", '{"title": "x", "tags": ' + DEEP + "}\n", "text/plain"),
-    ("post", "/v1/assets", '{"title": "x", "tags": ' + DEEP + "}", "application/json"),
-    ("post", "/v1/events", '{"events": [{"attributes": ' + DEEP + "}]}", "application/json"),
-    ("post", "/v1/journeys", '{"name": "x", "steps": ' + DEEP + "}", "application/json"),
-    ("put", "/v1/users", '{"id": "u", "attributes": {"a": ' + DEEP + "}}", "application/json"),
-])
+@pytest.mark.parametrize(
+    "method,path,body,ctype",
+    [
+        ("post", "/v1/assets/import", '{"title": "x", "tags": ' + DEEP + "}\n", "application/x-ndjson"),
+        ("post", "/v1/assets/import", '{"title": "x", "tags": ' + DEEP + "}\n", "text/plain"),
+        ("post", "/v1/assets", '{"title": "x", "tags": ' + DEEP + "}", "application/json"),
+        ("post", "/v1/events", '{"events": [{"attributes": ' + DEEP + "}]}", "application/json"),
+        ("post", "/v1/journeys", '{"name": "x", "steps": ' + DEEP + "}", "application/json"),
+        ("put", "/v1/users", '{"id": "u", "attributes": {"a": ' + DEEP + "}}", "application/json"),
+    ],
+)
 def test_deep_nesting_is_422_everywhere(clients: Any, method: str, path: str, body: str, ctype: str) -> None:
     r = getattr(clients.as_("admin"), method)(path, content=body.encode(), headers={"content-type": ctype})
     assert r.status_code == 422 and "levels deep" in r.json()["error"]["message"], r.text

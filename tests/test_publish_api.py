@@ -40,19 +40,36 @@ SH = ZoneInfo("Asia/Shanghai")
 NY = ZoneInfo("America/New_York")
 FEW = ["mp_subscription", "wecom_group", "app_push"]
 MEMBERS = [f"u{i:03d}" for i in range(12)]
-ZH_TYPES = {"educational": "知识", "practical": "技巧", "entertainment": "趣味", "interactive": "互动",
-            "promotional": "优惠", "brand_story": "品牌故事"}
+ZH_TYPES = {
+    "educational": "知识",
+    "practical": "技巧",
+    "entertainment": "趣味",
+    "interactive": "互动",
+    "promotional": "优惠",
+    "brand_story": "品牌故事",
+}
 
 
 def _assets() -> list[str]:
     lines = []
     for kind in CONTENT_TYPES:
         for i in range(4):
-            lines.append(json.dumps({
-                "id": f"a-{kind}-{i}", "title": f"{ZH_TYPES[kind]}第{i + 1}期：护眼小课堂", "kind": "article",
-                "body": f"{ZH_TYPES[kind]}内容，第{i + 1}期。", "content_type": kind, "status": "approved",
-                "scenes": ["holiday" if i == 0 else "education"], "channels": FEW + ["moments", "mp_service"], "tags": ["护眼"],
-            }, ensure_ascii=False))
+            lines.append(
+                json.dumps(
+                    {
+                        "id": f"a-{kind}-{i}",
+                        "title": f"{ZH_TYPES[kind]}第{i + 1}期：护眼小课堂",
+                        "kind": "article",
+                        "body": f"{ZH_TYPES[kind]}内容，第{i + 1}期。",
+                        "content_type": kind,
+                        "status": "approved",
+                        "scenes": ["holiday" if i == 0 else "education"],
+                        "channels": FEW + ["moments", "mp_service"],
+                        "tags": ["护眼"],
+                    },
+                    ensure_ascii=False,
+                )
+            )
     return lines
 
 
@@ -65,7 +82,9 @@ def template(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Pa
     assert report.imported == 24, report.errors
     groups.upsert_group(hub, GroupIn(id="g1", name="护眼交流群", channel="wecom_group"))
     groups.change_members(hub, "g1", MembershipChange(join=MEMBERS))
-    segments.put_segment(hub, "s1", segments.SegmentIn(name="上海用户", all=[segments.Condition(field="region", value="上海")]))
+    segments.put_segment(
+        hub, "s1", segments.SegmentIn(name="上海用户", all=[segments.Condition(field="region", value="上海")])
+    )
     hub.close()
     return root / "data"
 
@@ -95,10 +114,12 @@ def ed(api: Clients) -> TestClient:
     return api.as_("editor")
 
 
-def make_plan(client: TestClient, week: date = WEEK, channels: list[str] | None = None,
-              audiences: list[str] | None = None) -> dict:
-    r = client.post("/v1/plans", json={"week": week.isoformat(), "channels": channels or FEW,
-                                       "audiences": audiences or ["all"]})
+def make_plan(
+    client: TestClient, week: date = WEEK, channels: list[str] | None = None, audiences: list[str] | None = None
+) -> dict:
+    r = client.post(
+        "/v1/plans", json={"week": week.isoformat(), "channels": channels or FEW, "audiences": audiences or ["all"]}
+    )
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -116,7 +137,12 @@ def test_rules_default_custom_and_reset(ed: TestClient) -> None:
     sub = next(r for r in rules if r["channel"] == "mp_subscription")
     assert sub["max_per_day"] == 1 and sub["cap_scope"] == "channel"
 
-    body = {"max_per_day": 1, "max_per_week": 3, "windows": [[19, 22]], "mix": {"educational": [1, 2], "promotional": [0, 1]}}
+    body = {
+        "max_per_day": 1,
+        "max_per_week": 3,
+        "windows": [[19, 22]],
+        "mix": {"educational": [1, 2], "promotional": [0, 1]},
+    }
     r = ed.put("/v1/cadence-rules/app_push?audience=group:g1", json=body)
     assert r.status_code == 200, r.text
     assert r.json()["source"] == "custom" and r.json()["audience"] == {"kind": "group", "id": "g1"}
@@ -128,15 +154,16 @@ def test_rules_default_custom_and_reset(ed: TestClient) -> None:
 
 
 def test_contradicting_caps_are_422_naming_the_fields(ed: TestClient) -> None:
-    r = ed.put("/v1/cadence-rules/moments", json={"min_per_week": 5, "max_per_week": 3,
-                                                   "mix": {"educational": [0, 7]}})
+    r = ed.put("/v1/cadence-rules/moments", json={"min_per_week": 5, "max_per_week": 3, "mix": {"educational": [0, 7]}})
     assert r.status_code == 422
     err = r.json()["error"]
     assert err["field"] == "min_per_week"
     assert {"min_per_week", "max_per_week"} <= set(err["fields"])
     assert "min_per_week (5) > max_per_week (3)" in err["message"]
 
-    r = ed.put("/v1/cadence-rules/moments", json={"max_per_week": 3, "mix": {"educational": [2, 3], "practical": [2, 3]}})
+    r = ed.put(
+        "/v1/cadence-rules/moments", json={"max_per_week": 3, "mix": {"educational": [2, 3], "practical": [2, 3]}}
+    )
     assert r.status_code == 422 and {"mix", "max_per_week"} <= set(r.json()["error"]["fields"])
     r = ed.put("/v1/cadence-rules/moments", json={"mix": {"educational": [3, 1]}})
     assert r.status_code == 422 and r.json()["error"]["field"] == "mix"
@@ -156,8 +183,10 @@ def test_unknown_timezone_and_other_bad_rule_input_are_422(ed: TestClient) -> No
 
 
 def test_shared_channel_cap_must_agree_across_audiences(ed: TestClient) -> None:
-    r = ed.put("/v1/cadence-rules/mp_subscription?audience=group:g1",
-               json={"max_per_day": 2, "cap_scope": "channel", "mix": {"educational": [0, 3]}})
+    r = ed.put(
+        "/v1/cadence-rules/mp_subscription?audience=group:g1",
+        json={"max_per_day": 2, "cap_scope": "channel", "mix": {"educational": [0, 3]}},
+    )
     assert r.status_code == 422 and "max_per_day" in r.json()["error"]["fields"]
 
 
@@ -239,7 +268,9 @@ def test_move_that_breaks_a_cap_is_409_naming_it(ed: TestClient) -> None:
 
     r = ed.patch(f"/v1/plans/{WEEK}/slots/{first['id']}", json={"start": local(first).replace(hour=3).isoformat()})
     assert r.status_code == 409 and r.json()["error"]["cap"] == "windows"
-    r = ed.patch(f"/v1/plans/{WEEK}/slots/{first['id']}", json={"start": (local(first) + timedelta(days=9)).isoformat()})
+    r = ed.patch(
+        f"/v1/plans/{WEEK}/slots/{first['id']}", json={"start": (local(first) + timedelta(days=9)).isoformat()}
+    )
     assert r.status_code == 422 and r.json()["error"]["field"] == "start"
     r = ed.patch(f"/v1/plans/{WEEK}/slots/{first['id']}", json={"start": "2027-07-06T08:00:00"})
     assert r.status_code == 422 and r.json()["error"]["field"] == "start", "a start without offset is refused"
@@ -250,10 +281,16 @@ def test_allowed_move_lock_and_replan_keeps_locked(ed: TestClient) -> None:
     push = [s for s in plan["slots"] if s["channel"] == "app_push"]
     slot = push[0]
     taken = {local(s) for s in push}
-    target = next(t for d in range(7) for h in (9, 10, 11, 18, 19, 20)
-                  if (t := datetime.combine(WEEK + timedelta(days=d), datetime.min.time(), SH).replace(hour=h)) not in taken
-                  and all(abs((t - x).total_seconds()) >= 6 * 3600 for x in taken if x != local(slot)))
-    r = ed.patch(f"/v1/plans/{WEEK}/slots/{slot['id']}", json={"start": target.isoformat(), "locked": True, "version": 1})
+    target = next(
+        t
+        for d in range(7)
+        for h in (9, 10, 11, 18, 19, 20)
+        if (t := datetime.combine(WEEK + timedelta(days=d), datetime.min.time(), SH).replace(hour=h)) not in taken
+        and all(abs((t - x).total_seconds()) >= 6 * 3600 for x in taken if x != local(slot))
+    )
+    r = ed.patch(
+        f"/v1/plans/{WEEK}/slots/{slot['id']}", json={"start": target.isoformat(), "locked": True, "version": 1}
+    )
     assert r.status_code == 200, r.text
     change = r.json()
     assert change["plan_version"] == 2 and change["slot"]["locked"] and local(change["slot"]) == target
@@ -280,23 +317,41 @@ def test_swap_add_and_delete_slots(ed: TestClient) -> None:
     other = next(s for s in plan["slots"] if s["id"] != slot["id"])
 
     assert ed.patch(f"/v1/plans/{WEEK}/slots/{slot['id']}", json={"asset_id": other["asset_id"]}).status_code == 409
-    assert ed.patch(f"/v1/plans/{WEEK}/slots/{slot['id']}", json={"asset_id": "nope"}).json()["error"]["field"] == "asset_id"
+    assert (
+        ed.patch(f"/v1/plans/{WEEK}/slots/{slot['id']}", json={"asset_id": "nope"}).json()["error"]["field"]
+        == "asset_id"
+    )
     r = ed.patch(f"/v1/plans/{WEEK}/slots/{slot['id']}", json={"asset_id": spare})
     assert r.status_code == 200 and r.json()["slot"]["asset_id"] == spare
     assert r.json()["slot"]["asset_title"].startswith("知识")
 
-    free = next(datetime.combine(WEEK + timedelta(days=d), datetime.min.time(), SH).replace(hour=h)
-                for d in range(7) for h in (9, 10, 18, 19)  # +1 hour stays inside the windows
-                if all(abs((datetime.combine(WEEK + timedelta(days=d), datetime.min.time(), SH).replace(hour=h)
-                            - local(s)).total_seconds()) >= 6 * 3600 for s in plan["slots"]))
+    free = next(
+        datetime.combine(WEEK + timedelta(days=d), datetime.min.time(), SH).replace(hour=h)
+        for d in range(7)
+        for h in (9, 10, 18, 19)  # +1 hour stays inside the windows
+        if all(
+            abs(
+                (
+                    datetime.combine(WEEK + timedelta(days=d), datetime.min.time(), SH).replace(hour=h) - local(s)
+                ).total_seconds()
+            )
+            >= 6 * 3600
+            for s in plan["slots"]
+        )
+    )
     unused = next(f"a-brand_story-{i}" for i in range(4) if f"a-brand_story-{i}" not in used)
     r = ed.post(f"/v1/plans/{WEEK}/slots", json={"channel": "app_push", "start": free.isoformat(), "asset_id": unused})
     assert r.status_code == 201, r.text
     added = r.json()["slot"]
     assert added["locked"] and added["content_type"] == "brand_story"
-    r = ed.post(f"/v1/plans/{WEEK}/slots", json={"channel": "app_push", "start": (free + timedelta(hours=1)).isoformat(),
-                                                  "asset_id": next(f"a-practical-{i}" for i in range(4)
-                                                                   if f"a-practical-{i}" not in used)})
+    r = ed.post(
+        f"/v1/plans/{WEEK}/slots",
+        json={
+            "channel": "app_push",
+            "start": (free + timedelta(hours=1)).isoformat(),
+            "asset_id": next(f"a-practical-{i}" for i in range(4) if f"a-practical-{i}" not in used),
+        },
+    )
     assert r.status_code == 409 and r.json()["error"]["cap"] == "min_gap_minutes"
 
     assert ed.delete(f"/v1/plans/{WEEK}/slots/{added['id']}").json()["deleted"]
@@ -386,7 +441,9 @@ def test_due_lists_approved_slots_before_a_time(api: Clients) -> None:
     assert {s["channel"] for s in only["slots"]} == {slots[0]["channel"]}
     early = bot.get(f"/v1/plans/{WEEK}/due", params={"before": "2027-06-29T00:00:00+08:00"}).json()
     assert early["slots"] == [] and early["plan_version"] == plan["version"] + 4
-    assert bot.get(f"/v1/plans/{WEEK}/due", params={"before": "2027-07-06T20:00:00"}).json()["error"]["field"] == "before"
+    assert (
+        bot.get(f"/v1/plans/{WEEK}/due", params={"before": "2027-07-06T20:00:00"}).json()["error"]["field"] == "before"
+    )
     assert bot.get(f"/v1/plans/{WEEK}/due", params={"channel": "myspace"}).status_code == 422
     assert bot.get("/v1/plans/2030-01-07/due").json()["slots"] == []
 
@@ -419,10 +476,15 @@ def test_ics_parses_with_one_event_per_active_slot_and_csv_has_status(ed: TestCl
 
 def test_dst_week_in_new_york_keeps_local_windows(ed: TestClient) -> None:
     week = date(2027, 3, 8)  # clocks spring forward on Sunday 2027-03-14 at 02:00
-    r = ed.put("/v1/cadence-rules/app_push", json={
-        "timezone": "America/New_York", "windows": [[0, 4], [20, 24]], "min_gap_minutes": 60,
-        "mix": {k: [1, 3] for k in ("educational", "practical", "entertainment", "interactive")},
-    })
+    r = ed.put(
+        "/v1/cadence-rules/app_push",
+        json={
+            "timezone": "America/New_York",
+            "windows": [[0, 4], [20, 24]],
+            "min_gap_minutes": 60,
+            "mix": {k: [1, 3] for k in ("educational", "practical", "entertainment", "interactive")},
+        },
+    )
     assert r.status_code == 200, r.text
     plan = make_plan(ed, week, channels=["app_push"])
     assert len(plan["slots"]) >= 4
@@ -454,9 +516,20 @@ def test_dst_week_in_new_york_keeps_local_windows(ed: TestClient) -> None:
 def test_best_time_learns_from_the_audiences_opens(ed: TestClient, seeded: Hub) -> None:
     now = datetime.now(UTC)
     last_wed = (now.astimezone(SH) - timedelta(days=(now.astimezone(SH).weekday() - 2) % 7 or 7)).replace(
-        hour=15, minute=10, second=0, microsecond=0)
-    batch = [{"id": f"o{i}-{u}", "type": "open", "user_id": u, "asset_id": "a-educational-0", "channel": "app_push",
-              "ts": (last_wed - timedelta(days=7 * i)).isoformat()} for i in range(4) for u in MEMBERS]
+        hour=15, minute=10, second=0, microsecond=0
+    )
+    batch = [
+        {
+            "id": f"o{i}-{u}",
+            "type": "open",
+            "user_id": u,
+            "asset_id": "a-educational-0",
+            "channel": "app_push",
+            "ts": (last_wed - timedelta(days=7 * i)).isoformat(),
+        }
+        for i in range(4)
+        for u in MEMBERS
+    ]
     assert events.ingest(seeded, batch).accepted == len(batch)
     heat = ed.get("/v1/best-times", params={"channel": "app_push", "audience": "group:g1"}).json()
     assert heat["events"] == len(batch) and heat["timezone"] == "Asia/Shanghai"
@@ -489,7 +562,7 @@ def test_calendar_page_shows_grid_caps_holidays_and_heat_map(ed: TestClient) -> 
     make_plan(ed, date(2026, 9, 28), channels=FEW)  # 国庆 week
     html = ed.get("/calendar?week=2026-10-01", headers=ZH).text
     assert 'id="calendar-grid"' in html and html.count('class="slot ') >= 10
-    assert "国庆节" in html and "class=\"holiday statutory\"" in html
+    assert "国庆节" in html and 'class="holiday statutory"' in html
     assert "日上限" in html and "/calendar?week=2026-09-21" in html and "/calendar?week=2026-10-05" in html
     assert html.count("--level:") == 7 * 24
     english = ed.get("/calendar?week=2026-10-01&lang=en").text
@@ -503,15 +576,22 @@ def test_slot_page_edits_with_csrf_and_shows_refusals(api: Clients) -> None:
     plan = make_plan(ed)
     sub = sorted((s for s in plan["slots"] if s["channel"] == "mp_subscription"), key=lambda s: s["start"])
     page = ed.get(f"/calendar/slots/{sub[0]['id']}?week={WEEK}")
-    assert page.status_code == 200 and 'id="rationale"' in page.text and f"/library/assets/{sub[0]['asset_id']}" in page.text
+    assert (
+        page.status_code == 200
+        and 'id="rationale"' in page.text
+        and f"/library/assets/{sub[0]['asset_id']}" in page.text
+    )
     csrf = page.text.split('name="csrf_token" value="')[1].split('"')[0]
     form = {"csrf_token": csrf, "week": WEEK.isoformat(), "start": local(sub[1]).strftime("%Y-%m-%dT08:00")}
     r = ed.post(f"/calendar/slots/{sub[0]['id']}/edit", data=form)
     assert r.status_code == 409 and "max_per_day" in r.text
     r = ed.post(f"/calendar/slots/{sub[0]['id']}/edit", data={**form, "csrf_token": "forged"})
     assert r.status_code == 403
-    r = ed.post(f"/calendar/slots/{sub[0]['id']}/edit", data={"csrf_token": csrf, "week": WEEK.isoformat(),
-                                                              "locked": "1"}, follow_redirects=False)
+    r = ed.post(
+        f"/calendar/slots/{sub[0]['id']}/edit",
+        data={"csrf_token": csrf, "week": WEEK.isoformat(), "locked": "1"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     assert next(s for s in ed.get(f"/v1/plans/{WEEK}").json()["slots"] if s["id"] == sub[0]["id"])["locked"]
 
@@ -552,8 +632,17 @@ def test_plan_of_the_current_week_starts_after_now_and_past_slots_are_read_only(
         r = ed.patch(f"/v1/plans/2026-11-30/slots/{past[0]['id']}", json={"start": "2026-12-05T20:00:00+08:00"})
         assert r.status_code == 409 and "read-only" in r.json()["error"]["message"]
         assert ed.delete(f"/v1/plans/2026-11-30/slots/{past[0]['id']}").status_code == 409
-    delivered = [{"id": f"d{i}", "type": "delivered", "user_id": u, "asset_id": "a-practical-1", "channel": "app_push",
-                  "ts": "2026-12-01T12:05:00+08:00"} for i, u in enumerate(MEMBERS[:3])]
+    delivered = [
+        {
+            "id": f"d{i}",
+            "type": "delivered",
+            "user_id": u,
+            "asset_id": "a-practical-1",
+            "channel": "app_push",
+            "ts": "2026-12-01T12:05:00+08:00",
+        }
+        for i, u in enumerate(MEMBERS[:3])
+    ]
     assert events.ingest(seeded, delivered).accepted == 3
     html = ed.get("/calendar?week=2026-11-30", headers=ZH).text
     assert 'data-sent-asset="a-practical-1"' in html and "×3" in html and "已过去" in html
@@ -562,10 +651,20 @@ def test_plan_of_the_current_week_starts_after_now_and_past_slots_are_read_only(
 # ---- channels (issue 21): an asset goes only where it is tagged, unless an editor overrides it -------------------
 
 
-def test_swap_into_an_untagged_channel_is_refused_in_the_users_language_unless_overridden(ed: TestClient,
-                                                                                         seeded: Hub) -> None:
-    line = json.dumps({"id": "a-1v1-only", "title": "一对一专属话术", "kind": "text_script", "content_type": "practical",
-                       "status": "approved", "channels": ["wecom_1v1"]}, ensure_ascii=False)
+def test_swap_into_an_untagged_channel_is_refused_in_the_users_language_unless_overridden(
+    ed: TestClient, seeded: Hub
+) -> None:
+    line = json.dumps(
+        {
+            "id": "a-1v1-only",
+            "title": "一对一专属话术",
+            "kind": "text_script",
+            "content_type": "practical",
+            "status": "approved",
+            "channels": ["wecom_1v1"],
+        },
+        ensure_ascii=False,
+    )
     assert library.import_jsonl(seeded, [line], "test").imported == 1
     plan = make_plan(ed, channels=["mp_subscription", "app_push"])
     sub = next(s for s in plan["slots"] if s["channel"] == "mp_subscription")
@@ -578,8 +677,10 @@ def test_swap_into_an_untagged_channel_is_refused_in_the_users_language_unless_o
     assert r.status_code == 409 and "is not tagged for" in r.json()["error"]["message"]
     r = ed.patch(f"/v1/plans/{WEEK}/slots/{sub['id']}", json={"asset_id": "a-1v1-only", "override_channel": True})
     assert r.status_code == 422
-    r = ed.patch(f"/v1/plans/{WEEK}/slots/{sub['id']}", json={
-        "asset_id": "a-1v1-only", "override_channel": True, "override_reason": "老板要求本周订阅号也发"})
+    r = ed.patch(
+        f"/v1/plans/{WEEK}/slots/{sub['id']}",
+        json={"asset_id": "a-1v1-only", "override_channel": True, "override_reason": "老板要求本周订阅号也发"},
+    )
     assert r.status_code == 200, r.text
     record = r.json()["slot"]["overrides"][0]
     assert record["by"] == "test-editor" and record["reason"] == "老板要求本周订阅号也发"
@@ -638,11 +739,23 @@ def test_estimated_spring_festival_2027_in_the_api_the_calendar_and_the_ics(ed: 
 # ---- season and validity (issue 21) ------------------------------------------------------------------------------
 
 
-def test_out_of_season_wording_is_flagged_and_not_planned_and_campaign_links_resolve(ed: TestClient,
-                                                                                    seeded: Hub) -> None:
-    lines = [json.dumps({"id": f"s-{i}", "title": title, "kind": "article", "content_type": "promotional",
-                         "status": "approved", "channels": ["app_push"]}, ensure_ascii=False)
-             for i, title in enumerate(["女神节快乐！全场满99减10", "618狂欢价", "国庆特别企划"])]
+def test_out_of_season_wording_is_flagged_and_not_planned_and_campaign_links_resolve(
+    ed: TestClient, seeded: Hub
+) -> None:
+    lines = [
+        json.dumps(
+            {
+                "id": f"s-{i}",
+                "title": title,
+                "kind": "article",
+                "content_type": "promotional",
+                "status": "approved",
+                "channels": ["app_push"],
+            },
+            ensure_ascii=False,
+        )
+        for i, title in enumerate(["女神节快乐！全场满99减10", "618狂欢价", "国庆特别企划"])
+    ]
     assert library.import_jsonl(seeded, lines, "test").imported == 3
     # pinned to December: none of the three is in season, so the plan never picks them
     clock.pin(seeded, datetime(2026, 12, 6, 15, tzinfo=SH))
@@ -668,7 +781,8 @@ def test_out_of_season_wording_is_flagged_and_not_planned_and_campaign_links_res
 
 
 def test_calendar_page_has_drag_and_drop_approve_all_month_view_picker_and_no_inline_script(
-        ed: TestClient, seeded: Hub) -> None:
+    ed: TestClient, seeded: Hub
+) -> None:
     plan = make_plan(ed, channels=["wecom_group", "app_push"])
     html = ed.get(f"/calendar?week={WEEK}", headers=ZH).text
     assert '<script src="/static/calendar.js" defer></script>' in html
@@ -677,32 +791,51 @@ def test_calendar_page_has_drag_and_drop_approve_all_month_view_picker_and_no_in
     assert 'id="approve-week"' in html and 'data-approve-channel="app_push"' in html
     assert ed.get("/static/calendar.js").status_code == 200
     csrf = html.split('name="csrf_token" value="')[1].split('"')[0]
-    r = ed.post("/calendar/approve", data={"csrf_token": csrf, "week": WEEK.isoformat(), "channel": "app_push"},
-                follow_redirects=False)
+    r = ed.post(
+        "/calendar/approve",
+        data={"csrf_token": csrf, "week": WEEK.isoformat(), "channel": "app_push"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     slots = ed.get(f"/v1/plans/{WEEK}").json()["slots"]
     assert all(s["status"] == "approved" for s in slots if s["channel"] == "app_push")
     month = ed.get("/calendar/month?month=2027-07", headers=ZH).text
-    assert 'id="month-grid"' in month and f'/calendar?week={WEEK}' in month
+    assert 'id="month-grid"' in month and f"/calendar?week={WEEK}" in month
     feb = ed.get("/calendar/month?month=2027-02", headers=ZH).text
     assert "春节（预计）" in feb and "元宵节" in feb
     assert ed.get("/calendar/month?month=nope").status_code == 200
     # the slot page: the rule in words, an asset picker instead of an id box
     slot = next(s for s in plan["slots"] if s["channel"] == "app_push")
     page = ed.get(f"/calendar/slots/{slot['id']}?week={WEEK}", headers=ZH).text
-    assert 'id="rule-words"' in page and '"max_per_day"' not in page and "{" not in page.split('id="rule-words"')[1][:300]
+    assert (
+        'id="rule-words"' in page and '"max_per_day"' not in page and "{" not in page.split('id="rule-words"')[1][:300]
+    )
     assert 'id="picker-form"' in page and page.count('class="secondary use-asset"') >= 1
-    found = ed.get(f"/calendar/slots/{slot['id']}?week={WEEK}&search=1&q=护眼&content_type=practical&channel=", headers=ZH).text
+    found = ed.get(
+        f"/calendar/slots/{slot['id']}?week={WEEK}&search=1&q=护眼&content_type=practical&channel=", headers=ZH
+    ).text
     assert 'data-asset-id="a-practical-' in found
     # a drag to another channel that the asset is not tagged for is refused with an override form
-    line = json.dumps({"id": "a-sms-only", "title": "短信专用", "kind": "text_script", "content_type": "practical",
-                       "status": "approved", "channels": ["sms"]}, ensure_ascii=False)
+    line = json.dumps(
+        {
+            "id": "a-sms-only",
+            "title": "短信专用",
+            "kind": "text_script",
+            "content_type": "practical",
+            "status": "approved",
+            "channels": ["sms"],
+        },
+        ensure_ascii=False,
+    )
     assert library.import_jsonl(seeded, [line], "test").imported == 1
     form = {"csrf_token": csrf, "week": WEEK.isoformat(), "asset_id": "a-sms-only"}
     r = ed.post(f"/calendar/slots/{slot['id']}/edit", data=form)
     assert r.status_code == 409 and 'id="override-form"' in r.text and "短信" in r.text
-    r = ed.post(f"/calendar/slots/{slot['id']}/edit", data={**form, "override_channel": "1",
-                                                            "override_reason": "测试渠道强制"}, follow_redirects=False)
+    r = ed.post(
+        f"/calendar/slots/{slot['id']}/edit",
+        data={**form, "override_channel": "1", "override_reason": "测试渠道强制"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     assert "测试渠道强制" in ed.get(f"/calendar/slots/{slot['id']}?week={WEEK}", headers=ZH).text
     assert 'class="override-mark"' in ed.get(f"/calendar?week={WEEK}", headers=ZH).text

@@ -25,8 +25,14 @@ def library(clients):
         ("cof2", "冷萃咖啡液的三种喝法", ["咖啡", "冷萃"], "seeding", "practical"),
         ("cpn1", "新人专享：首单立减20元", ["优惠券"], "first_order", "promotional"),
     ]:
-        body = asset(title=title, tags=tags, scenes=[scene], content_type=ctype,
-                     channels=["wecom_1v1", "wecom_group", "moments"], id=key)
+        body = asset(
+            title=title,
+            tags=tags,
+            scenes=[scene],
+            content_type=ctype,
+            channels=["wecom_1v1", "wecom_group", "moments"],
+            id=key,
+        )
         r = editor.post("/v1/assets", json=body)
         assert r.status_code == 201, r.text
         made[key] = r.json()["id"]
@@ -73,24 +79,36 @@ def test_click_changes_next_content(clients, library) -> None:
     bot = clients.as_("bot")
     first = bot.get("/v1/recommendations/users/u9", params={"channel": "moments", "n": 3}).json()
     assert first["picks"] and "cold_start" in {r["kind"] for r in first["picks"][0]["reasons"]}
-    bot.post("/v1/events", json={"events": [
-        ev("c1", "delivered", "u9", "cof1", channel="moments"), ev("c2", "click", "u9", "cof1", channel="moments"),
-        ev("c3", "convert", "u9", "cof1", channel="moments", value=49.0),
-    ]})
+    bot.post(
+        "/v1/events",
+        json={
+            "events": [
+                ev("c1", "delivered", "u9", "cof1", channel="moments"),
+                ev("c2", "click", "u9", "cof1", channel="moments"),
+                ev("c3", "convert", "u9", "cof1", channel="moments", value=49.0),
+            ]
+        },
+    )
     # the policy explores (Thompson draws), so the coffee asset is asked for among the first picks, not as
     # the single top one; it must be there, and say why
     after = bot.get("/v1/recommendations/users/u9", params={"channel": "moments", "n": 3}).json()
     coffee = [p for p in after["picks"] if p["asset_id"] == "cof2"]
     assert coffee, "the coffee fan now gets the other coffee asset"
     assert any(r["kind"] in ("topic", "type", "tags", "similar") for r in coffee[0]["reasons"])
-    ids = [p["asset_id"] for p in bot.get("/v1/recommendations/users/u9", params={"channel": "moments", "n": 6}).json()["picks"]]
+    ids = [
+        p["asset_id"]
+        for p in bot.get("/v1/recommendations/users/u9", params={"channel": "moments", "n": 6}).json()["picks"]
+    ]
     assert "cof1" not in ids, "never resend what was delivered within the window"
 
 
 def test_mute_excludes_asset(clients, library) -> None:
     bot = clients.as_("bot")
     bot.post("/v1/events", json={"events": [ev("m1", "mute", "u2", "cpn1")]})
-    ids = [p["asset_id"] for p in bot.get("/v1/recommendations/users/u2", params={"channel": "wecom_1v1", "n": 10}).json()["picks"]]
+    ids = [
+        p["asset_id"]
+        for p in bot.get("/v1/recommendations/users/u2", params={"channel": "wecom_1v1", "n": 10}).json()["picks"]
+    ]
     assert "cpn1" not in ids and len(ids) == 5
 
 
@@ -121,10 +139,27 @@ def test_bad_requests(clients, library) -> None:
 def test_identity_merge_keeps_history(clients, library) -> None:
     editor = clients.as_("editor")
     bot = clients.as_("bot")
-    bot.post("/v1/events", json={"events": [
-        {"id": "i1", "type": "click", "identity": {"type": "openid", "value": "o-abc"}, "asset_id": "eye1", "channel": "mp_subscription"},
-        {"id": "i2", "type": "click", "identity": {"type": "external_userid", "value": "wm-xyz"}, "asset_id": "cof1", "channel": "wecom_1v1"},
-    ]})
+    bot.post(
+        "/v1/events",
+        json={
+            "events": [
+                {
+                    "id": "i1",
+                    "type": "click",
+                    "identity": {"type": "openid", "value": "o-abc"},
+                    "asset_id": "eye1",
+                    "channel": "mp_subscription",
+                },
+                {
+                    "id": "i2",
+                    "type": "click",
+                    "identity": {"type": "external_userid", "value": "wm-xyz"},
+                    "asset_id": "cof1",
+                    "channel": "wecom_1v1",
+                },
+            ]
+        },
+    )
     a = editor.get("/v1/identities/openid/o-abc").json()["id"]
     b = editor.get("/v1/identities/external_userid/wm-xyz").json()["id"]
     assert a != b
@@ -148,8 +183,9 @@ def test_group_recommendation_and_members(clients, library) -> None:
     editor = clients.as_("editor")
     assert editor.put("/v1/groups", json={"id": "g1", "name": "护眼群", "purpose": "community"}).status_code == 200
     editor.post("/v1/groups/g1/members", json={"join": ["u5", "u6"]})
-    clients.as_("bot").post("/v1/events", json={"events": [
-        ev("g-1", "click", "u5", "eye2"), ev("g-2", "click", "u6", "eye3")]})
+    clients.as_("bot").post(
+        "/v1/events", json={"events": [ev("g-1", "click", "u5", "eye2"), ev("g-2", "click", "u6", "eye3")]}
+    )
     refresh_now(clients.hub)
     r = clients.as_("bot").get("/v1/recommendations/groups/g1", params={"n": 2}).json()
     assert r["channel"] == "wecom_group" and len(r["picks"]) == 2
@@ -164,7 +200,12 @@ def test_segment_counts_and_batch(clients, library) -> None:
     r = editor.put("/v1/segments/sh", json={"name": "上海用户", "all": [{"field": "region", "value": "上海"}]})
     assert r.status_code == 200
     assert editor.get("/v1/segments/sh").json()["count"] == 1
-    lines = clients.as_("bot").get("/v1/recommendations/segments/sh", params={"channel": "moments"}).text.strip().splitlines()
+    lines = (
+        clients.as_("bot")
+        .get("/v1/recommendations/segments/sh", params={"channel": "moments"})
+        .text.strip()
+        .splitlines()
+    )
     assert len(lines) == 1 and '"target":"s1"' in lines[0].replace(" ", "")
     bad = editor.put("/v1/segments/x", json={"name": "x", "all": [{"field": "shoe_size", "value": 1}]})
     assert bad.status_code == 422 and "shoe_size" in bad.json()["error"]["message"]
@@ -178,8 +219,10 @@ def test_segment_batch_mode_streams_the_batch_rankers_picks(clients, library) ->
         editor.put("/v1/users", json={"id": f"b{i}", "region": "杭州"})
     bot.post("/v1/events", json={"events": [ev("bb-1", "click", "b1", "eye2"), ev("bb-2", "mute", "b2", "eye1")]})
     editor.put("/v1/segments/hz", json={"name": "杭州", "all": [{"field": "region", "value": "杭州"}]})
-    r = editor.put("/v1/strategies/plain", json={"id": "plain", "weights": {"similarity": 1.0, "affinity": 0.5},
-                                                  "exploration": False, "diversity": 1.0})
+    r = editor.put(
+        "/v1/strategies/plain",
+        json={"id": "plain", "weights": {"similarity": 1.0, "affinity": 0.5}, "exploration": False, "diversity": 1.0},
+    )
     assert r.status_code == 200, r.text
     refresh_now(clients.hub)
     params = {"channel": "moments", "n": 2, "mode": "batch", "strategy": "plain"}
@@ -204,8 +247,20 @@ def test_reserve_takes_cap_slot_and_asset(clients, library) -> None:
     second = bot.get("/v1/recommendations/users/u7", params={"channel": "wecom_1v1", "reserve": "true"}).json()
     assert second["capped"] is True and second["picks"] == [], "per_day 1 on WeCom 1:1: the slot is taken"
     # delivering the reserved pick does not count twice against the cap
-    bot.post("/v1/events", json={"events": [ev("rv-d", "delivered", "u7", first["picks"][0]["asset_id"],
-                                                recommendation_id=first["picks"][0]["recommendation_id"])]})
+    bot.post(
+        "/v1/events",
+        json={
+            "events": [
+                ev(
+                    "rv-d",
+                    "delivered",
+                    "u7",
+                    first["picks"][0]["asset_id"],
+                    recommendation_id=first["picks"][0]["recommendation_id"],
+                )
+            ]
+        },
+    )
     profile = clients.as_("editor").get("/v1/users/u7/profile").json()
     assert profile["counts"]["served"] == 1 and profile["counts"]["delivered"] == 1
     a = bot.get("/v1/recommendations/users/u8", params={"channel": "moments", "reserve": "true"}).json()

@@ -38,8 +38,11 @@ def world(hub):
         created = to_iso(NOW - timedelta(days=float(rng.uniform(0, 200))))
         fields = {k: v for k, v in a.items() if k in Asset.model_fields}
         fields["channels"] = sorted(set(fields["channels"]) | {CHANNELS[i % 3]})
-        docs.append(Asset(**{**fields, "id": f"a{i:03d}", "status": "approved", "created_at": created,
-                              "updated_at": created}).model_dump())
+        docs.append(
+            Asset(
+                **{**fields, "id": f"a{i:03d}", "status": "approved", "created_at": created, "updated_at": created}
+            ).model_dump()
+        )
     put_assets_with_random_vectors(hub, docs, 32, rng)
     catalog(hub)  # the library's topics are found (and stored for ingestion) before the events arrive
     r = random.Random(8)
@@ -51,17 +54,49 @@ def world(hub):
             a = r.choice(liked)
             ch = r.choice([c for c in a["channels"] if c in CHANNELS] or a["channels"])
             ts = NOW - timedelta(days=r.uniform(0, 100))
-            evs.append({"id": f"{uid}-{k}-d", "type": "delivered", "user_id": uid, "asset_id": a["id"], "channel": ch,
-                        "ts": to_iso(ts)})
+            evs.append(
+                {
+                    "id": f"{uid}-{k}-d",
+                    "type": "delivered",
+                    "user_id": uid,
+                    "asset_id": a["id"],
+                    "channel": ch,
+                    "ts": to_iso(ts),
+                }
+            )
             t = r.choice(["open", "click", "click", "convert", "mute", None])
             if t:
-                evs.append({"id": f"{uid}-{k}-x", "type": t, "user_id": uid, "asset_id": a["id"], "channel": ch,
-                            "ts": to_iso(ts + timedelta(minutes=5)), **({"value": 88.0} if t == "convert" else {})})
+                evs.append(
+                    {
+                        "id": f"{uid}-{k}-x",
+                        "type": t,
+                        "user_id": uid,
+                        "asset_id": a["id"],
+                        "channel": ch,
+                        "ts": to_iso(ts + timedelta(minutes=5)),
+                        **({"value": 88.0} if t == "convert" else {}),
+                    }
+                )
     # a user delivered to today on wecom_1v1 (capped: 1 per day), one unsubscribed from it
-    evs.append({"id": "cap-1", "type": "delivered", "user_id": "u01", "asset_id": "a000", "channel": "wecom_1v1",
-                "ts": to_iso(NOW - timedelta(minutes=30))})
-    evs.append({"id": "unsub-1", "type": "unsubscribe", "user_id": "u02", "channel": "wecom_1v1",
-                "ts": to_iso(NOW - timedelta(days=3))})
+    evs.append(
+        {
+            "id": "cap-1",
+            "type": "delivered",
+            "user_id": "u01",
+            "asset_id": "a000",
+            "channel": "wecom_1v1",
+            "ts": to_iso(NOW - timedelta(minutes=30)),
+        }
+    )
+    evs.append(
+        {
+            "id": "unsub-1",
+            "type": "unsubscribe",
+            "user_id": "u02",
+            "channel": "wecom_1v1",
+            "ts": to_iso(NOW - timedelta(days=3)),
+        }
+    )
     res = events.ingest(hub, evs)
     assert not res.rejected
     refresh_now(hub)
@@ -69,8 +104,19 @@ def world(hub):
 
 
 STRATEGIES = [
-    Strategy(id="all-signals", weights={"similarity": 1.0, "affinity": 0.8, "collaborative": 1.0, "quality": 0.5,
-                                        "popularity": 0.4, "freshness": 0.2, "lifecycle": 0.6}, exploration=False),
+    Strategy(
+        id="all-signals",
+        weights={
+            "similarity": 1.0,
+            "affinity": 0.8,
+            "collaborative": 1.0,
+            "quality": 0.5,
+            "popularity": 0.4,
+            "freshness": 0.2,
+            "lifecycle": 0.6,
+        },
+        exploration=False,
+    ),
     Strategy(id="content", weights={"similarity": 1.0, "affinity": 1.0, "lifecycle": 0.3}, exploration=False),
 ]
 
@@ -108,8 +154,9 @@ def test_batch_respects_caps_unsubscribes_and_exclusions(world) -> None:
     for k, uid in enumerate(user_ids):
         evs = world.store.query_events(EventQuery(user_ids=(uid,), limit=1000))
         excluded = {e["asset_id"] for e in evs if e["type"] in ("mute", "delete")}
-        excluded |= {e["asset_id"] for e in evs
-                     if e["type"] == "delivered" and e["channel"] == "wecom_1v1" and e["ts"] >= window}
+        excluded |= {
+            e["asset_id"] for e in evs if e["type"] == "delivered" and e["channel"] == "wecom_1v1" and e["ts"] >= window
+        }
         checked += len(excluded)
         assert not excluded & set(picks[k]), uid
         assert len(set(picks[k])) == len(picks[k]) == (0 if res.capped[k] else 5)
@@ -178,7 +225,10 @@ def test_batch_follows_merged_ids_on_both_read_paths(world, monkeypatch) -> None
     np.testing.assert_allclose(scanned[1][0], scanned[1][1], rtol=1e-6)
     assert scanned[2][0] == scanned[2][1]
     rec = service.next_for_user(world, "u05", "moments", n=1, strategy="all-signals", now=NOW)
-    assert catalog(world).ids[scanned[0][0, 0]] == rec.picks[0].asset_id or abs(scanned[1][0, 0] - rec.picks[0].score) < 2e-4
+    assert (
+        catalog(world).ids[scanned[0][0, 0]] == rec.picks[0].asset_id
+        or abs(scanned[1][0, 0] - rec.picks[0].score) < 2e-4
+    )
     monkeypatch.setattr(batch, "SCAN_SHARE", 1e9)  # look events up by user instead
     looked_up = run()
     np.testing.assert_array_equal(looked_up[0], scanned[0])
@@ -220,12 +270,17 @@ def test_batch_breaks_ties_in_catalog_order_across_its_column_groups() -> None:
     catalog row, as ranking.top_stable does for one request."""
     scorer = batch._Scorer.__new__(batch._Scorer)
     scorer.n_model = 2
-    idx = np.array([5, 9, 1, 7])          # columns: modelled rows 5, 9; then rows 1, 7
+    idx = np.array([5, 9, 1, 7])  # columns: modelled rows 5, 9; then rows 1, 7
     scorer.rank = np.argsort(np.argsort(idx))
-    score = np.array([[0.9, 0.2, 0.9, 0.1],   # tie across groups: row 1 (column 2) wins
-                      [0.3, 0.8, 0.1, 0.8],   # tie across groups: row 7 (column 3) beats row 9
-                      [0.5, 0.5, 0.1, 0.2],   # tie inside a group: the first column (row 5)
-                      [-np.inf] * 4], dtype=np.float32)
+    score = np.array(
+        [
+            [0.9, 0.2, 0.9, 0.1],  # tie across groups: row 1 (column 2) wins
+            [0.3, 0.8, 0.1, 0.8],  # tie across groups: row 7 (column 3) beats row 9
+            [0.5, 0.5, 0.1, 0.2],  # tie inside a group: the first column (row 5)
+            [-np.inf] * 4,
+        ],
+        dtype=np.float32,
+    )
     best = np.argmax(score, axis=1)
     scorer._first_in_catalog_order(score, best)
     assert best.tolist() == [2, 3, 0, 0]
@@ -239,9 +294,20 @@ def test_scanned_columns_match_the_events_read_by_user(world) -> None:
     store = world.store
 
     def rows(parts: list) -> list[tuple]:
-        return sorted((u, a, t, c, round(ts, 3), r, rec) for p in parts for u, a, t, c, ts, r, rec in zip(
-            p["user_id"], p["asset_id"], p["type"].tolist(), p["on_channel"].tolist(), p["ts"].tolist(),
-            p["reserved"].tolist(), p["recommendation_id"], strict=True))
+        return sorted(
+            (u, a, t, c, round(ts, 3), r, rec)
+            for p in parts
+            for u, a, t, c, ts, r, rec in zip(
+                p["user_id"],
+                p["asset_id"],
+                p["type"].tolist(),
+                p["on_channel"].tolist(),
+                p["ts"].tolist(),
+                p["reserved"].tolist(),
+                p["recommendation_id"],
+                strict=True,
+            )
+        )
 
     scanned = rows([store.event_columns("moments", types, part=p) for p in store.event_scan_parts()])
     by_user = rows([store.event_columns("moments", types, user_ids=[f"u{u:02d}" for u in range(40)])])
@@ -261,9 +327,20 @@ def test_batch_counts_reserved_sends_against_caps_like_next_for_user(world) -> N
     assert res.capped.tolist() == [True, False]
     # the reservation confirmed by its delivery: still one send (capped at 1 a day), not two
     pick = rec.picks[0]
-    events.ingest(world, [{"id": "conf-1", "type": "delivered", "user_id": uid, "asset_id": pick.asset_id,
-                           "channel": "wecom_1v1", "recommendation_id": pick.recommendation_id,
-                           "ts": to_iso(NOW + timedelta(minutes=1))}])
+    events.ingest(
+        world,
+        [
+            {
+                "id": "conf-1",
+                "type": "delivered",
+                "user_id": uid,
+                "asset_id": pick.asset_id,
+                "channel": "wecom_1v1",
+                "recommendation_id": pick.recommendation_id,
+                "ts": to_iso(NOW + timedelta(minutes=1)),
+            }
+        ],
+    )
     later = NOW + timedelta(minutes=2)
     assert service.next_for_user(world, uid, "wecom_1v1", n=1, strategy="all-signals", now=later).capped
     (res,) = list(batch.next_for_users(world, [uid], "wecom_1v1", strategy="all-signals", now=later))
@@ -271,9 +348,20 @@ def test_batch_counts_reserved_sends_against_caps_like_next_for_user(world) -> N
 
 
 PLAIN = [
-    Strategy(id="plain", weights={"similarity": 1.0, "affinity": 0.8, "collaborative": 1.0, "quality": 0.5,
-                                  "popularity": 0.4, "freshness": 0.2, "lifecycle": 0.6},
-             exploration=False, diversity=1.0),
+    Strategy(
+        id="plain",
+        weights={
+            "similarity": 1.0,
+            "affinity": 0.8,
+            "collaborative": 1.0,
+            "quality": 0.5,
+            "popularity": 0.4,
+            "freshness": 0.2,
+            "lifecycle": 0.6,
+        },
+        exploration=False,
+        diversity=1.0,
+    ),
     # the default strategy's signals and weights (topic and content-type rates included), exploration off
     Strategy(id="plain", weights=dict(DEFAULTS["default"].weights), exploration=False, diversity=1.0),
 ]
@@ -289,14 +377,39 @@ def _rule_cases(hub, channel: str, strategy: str) -> dict[str, str]:
     muted = service.next_for_user(hub, "u07", channel, n=1, strategy=strategy, now=NOW).picks[0].asset_id
     groups.upsert_group(hub, GroupIn(id="g1", name="群", channel="wecom_group", purpose="community"))
     groups.change_members(hub, "g1", MembershipChange(join=["u08", "u09"], at=NOW - timedelta(days=20)))
-    assert not events.ingest(hub, [
-        {"id": "redeliver-1", "type": "delivered", "user_id": "u06", "asset_id": top, "channel": channel,
-         "ts": to_iso(NOW - timedelta(days=3))},
-        {"id": "mute-1", "type": "mute", "user_id": "u07", "asset_id": muted, "channel": channel,
-         "ts": to_iso(NOW - timedelta(days=1))},
-        *({"id": f"in-group-{u}", "type": "click", "user_id": u, "group_id": "g1", "asset_id": "a010",
-           "channel": "wecom_group", "ts": to_iso(NOW - timedelta(days=2))} for u in ("u08", "u09")),
-    ]).rejected
+    assert not events.ingest(
+        hub,
+        [
+            {
+                "id": "redeliver-1",
+                "type": "delivered",
+                "user_id": "u06",
+                "asset_id": top,
+                "channel": channel,
+                "ts": to_iso(NOW - timedelta(days=3)),
+            },
+            {
+                "id": "mute-1",
+                "type": "mute",
+                "user_id": "u07",
+                "asset_id": muted,
+                "channel": channel,
+                "ts": to_iso(NOW - timedelta(days=1)),
+            },
+            *(
+                {
+                    "id": f"in-group-{u}",
+                    "type": "click",
+                    "user_id": u,
+                    "group_id": "g1",
+                    "asset_id": "a010",
+                    "channel": "wecom_group",
+                    "ts": to_iso(NOW - timedelta(days=2)),
+                }
+                for u in ("u08", "u09")
+            ),
+        ],
+    ).rejected
     return {"u06": top, "u07": muted}
 
 
@@ -333,17 +446,29 @@ def test_batch_stages_apply_the_per_user_stage_rule() -> None:
     """lifecycle.stages_of (the batch's) and stage_of (one user's) are one rule: equal on a grid of cases."""
     rules = LifecycleRules()
     cases = list(itertools.product([None, 0.5, 14, 20, 31, 95], [0, 14, 15, 100], [False, True], [0, 6], [False, True]))
-    got = stages_of(rules, days_since=np.array([np.nan if c[0] is None else c[0] for c in cases]),
-                    age_days=np.array([float(c[1]) for c in cases]), unsubscribed=np.array([c[2] for c in cases]),
-                    engaged_days=np.array([c[3] for c in cases]), has_orders=np.array([c[4] for c in cases]))
-    want = [stage_of(rules, days_since=c[0], age_days=c[1], unsubscribed=c[2], engaged_days=c[3], has_orders=c[4])
-            for c in cases]
+    got = stages_of(
+        rules,
+        days_since=np.array([np.nan if c[0] is None else c[0] for c in cases]),
+        age_days=np.array([float(c[1]) for c in cases]),
+        unsubscribed=np.array([c[2] for c in cases]),
+        engaged_days=np.array([c[3] for c in cases]),
+        has_orders=np.array([c[4] for c in cases]),
+    )
+    want = [
+        stage_of(rules, days_since=c[0], age_days=c[1], unsubscribed=c[2], engaged_days=c[3], has_orders=c[4])
+        for c in cases
+    ]
     assert [STAGES[i] for i in got] == want and set(want) == set(STAGES)
 
 
-EXPLORING = Strategy(id="exploring", weights=dict(DEFAULTS["default"].weights), exploration=True,
-                     exploration_share=0.2, diversity=1.0,
-                     uncertainty={"quality": 0.3, "topic": 0.2, "freshness": 0.1})
+EXPLORING = Strategy(
+    id="exploring",
+    weights=dict(DEFAULTS["default"].weights),
+    exploration=True,
+    exploration_share=0.2,
+    diversity=1.0,
+    uncertainty={"quality": 0.3, "topic": 0.2, "freshness": 0.1},
+)
 
 
 def test_batch_explores_by_the_per_user_rule_and_ranks_the_others_by_the_means(world) -> None:
@@ -355,8 +480,9 @@ def test_batch_explores_by_the_per_user_rule_and_ranks_the_others_by_the_means(w
     put_strategy(world, Strategy(**{**EXPLORING.model_dump(), "id": "means", "exploration": False}))
     base = [f"u{u:02d}" for u in range(40)] + ["nobody"]
     cat = catalog(world)
-    evidence = {uid: audience_for(world, cat, load_profile(world, user_id=uid, now=NOW), NOW).has_evidence()
-                for uid in base}
+    evidence = {
+        uid: audience_for(world, cat, load_profile(world, user_id=uid, now=NOW), NOW).has_evidence() for uid in base
+    }
     assert 5 <= sum(evidence.values()) < len(base), "the data must hold users with and without evidence"
     user_ids = base * 30  # every occurrence decides on its own
     res = list(batch.next_for_users(world, user_ids, "moments", strategy="exploring", now=NOW, n=3, seed=11))
@@ -369,16 +495,22 @@ def test_batch_explores_by_the_per_user_rule_and_ranks_the_others_by_the_means(w
     with_evidence = has & ~capped
     k, trials, p = int(explored[with_evidence].sum()), int(with_evidence.sum()), EXPLORING.exploration_share
     assert abs(k - p * trials) <= 4.5 * np.sqrt(trials * p * (1 - p)), (k, trials)
-    means = {uid: [cat.index[p.asset_id] for p in service.next_for_user(
-        world, uid, "moments", n=3, strategy="means", now=NOW).picks] for uid in base}
+    means = {
+        uid: [
+            cat.index[p.asset_id]
+            for p in service.next_for_user(world, uid, "moments", n=3, strategy="means", now=NOW).picks
+        ]
+        for uid in base
+    }
     checked = 0
     for i in np.flatnonzero(with_evidence & ~explored).tolist():
         assert rows[i][rows[i] >= 0].tolist() == means[user_ids[i]], user_ids[i]
         checked += 1
     assert checked > 100
     # the exploring users' picks vary with the draws, the others' do not
-    again = np.concatenate([r.rows for r in batch.next_for_users(world, user_ids, "moments", strategy="exploring",
-                                                                 now=NOW, n=3, seed=12)])
+    again = np.concatenate(
+        [r.rows for r in batch.next_for_users(world, user_ids, "moments", strategy="exploring", now=NOW, n=3, seed=12)]
+    )
     assert (again[explored] != rows[explored]).any()
 
 
@@ -398,8 +530,9 @@ def test_exploration_rule_is_one_function_for_a_request_and_a_block() -> None:
         assert {k: float(v[0]) for k, v in w_block.items()} == w_one
         assert all(float(v[1]) == strat.weight(k) for k, v in w_block.items())
     # a user with evidence explores about a fifth of the time; a cold one always
-    flags = explores(exploring_share(strat, np.r_[np.ones(2000, dtype=bool), np.zeros(50, dtype=bool)]),
-                     np.random.default_rng(3))
+    flags = explores(
+        exploring_share(strat, np.r_[np.ones(2000, dtype=bool), np.zeros(50, dtype=bool)]), np.random.default_rng(3)
+    )
     assert abs(flags[:2000].mean() - 0.2) < 0.04 and flags[2000:].all()
     assert drawn_weights(strat, np.random.default_rng(0), False) == {k: float(v) for k, v in strat.weights.items()}
 
@@ -408,18 +541,38 @@ def test_batch_weighs_each_exploring_user_with_its_drawn_weights(world, monkeypa
     """The weights ``drawn_weights`` gives an exploring user are the weights the batch scores that user with,
     on every signal: with the draws of rates and quality replaced by their means and the drawn weights by
     another strategy's, every user gets that strategy's pick and score from the per-user path."""
-    names = ("topic", "type", "appeal", "similarity", "affinity", "collaborative", "quality", "popularity",
-             "freshness", "lifecycle")
+    names = (
+        "topic",
+        "type",
+        "appeal",
+        "similarity",
+        "affinity",
+        "collaborative",
+        "quality",
+        "popularity",
+        "freshness",
+        "lifecycle",
+    )
     weights = dict(zip(names, (1.0, 0.8, 0.6, 1.0, 0.8, 1.0, 0.5, 0.4, 0.2, 0.6), strict=True))
     other = dict(zip(names, (0.3, 1.2, 0.1, 0.2, 1.5, 0.4, 1.1, 0.05, 0.9, 0.2), strict=True))
-    put_strategy(world, Strategy(id="drawn", weights=weights, exploration=True, exploration_share=1.0, diversity=1.0,
-                                 uncertainty={"quality": 0.5}))
+    put_strategy(
+        world,
+        Strategy(
+            id="drawn",
+            weights=weights,
+            exploration=True,
+            exploration_share=1.0,
+            diversity=1.0,
+            uncertainty={"quality": 0.5},
+        ),
+    )
     put_strategy(world, Strategy(id="other", weights=other, exploration=False, diversity=1.0))
     real_quality = batch.quality_values
     monkeypatch.setattr(batch, "quality_values", lambda *a, explore=None, **kw: real_quality(*a, explore=False, **kw))
     monkeypatch.setattr(batch, "rate_draw", lambda a, b, explore, rng: a / (a + b))
-    monkeypatch.setattr(batch, "drawn_weights",
-                        lambda strat, rng, explore: {k: np.full(explore.shape, other[k]) for k in names})
+    monkeypatch.setattr(
+        batch, "drawn_weights", lambda strat, rng, explore: {k: np.full(explore.shape, other[k]) for k in names}
+    )
     user_ids = [f"u{u:02d}" for u in range(40)] + ["nobody"]
     for channel in CHANNELS:
         (res,) = list(batch.next_for_users(world, user_ids, channel, strategy="drawn", now=NOW, n=3, seed=5))

@@ -23,9 +23,18 @@ DIM = 32
 
 def _asset(aid: str, title: str, tags: list[str], scenes: list[str], content_type: str) -> dict:
     created = to_iso(NOW - timedelta(days=20))
-    return Asset(id=aid, title=title, kind="article", content_type=content_type, scenes=scenes,
-                 channels=["wecom_group", "wecom_1v1"], tags=tags, status="approved", created_at=created,
-                 updated_at=created).model_dump()
+    return Asset(
+        id=aid,
+        title=title,
+        kind="article",
+        content_type=content_type,
+        scenes=scenes,
+        channels=["wecom_group", "wecom_1v1"],
+        tags=tags,
+        status="approved",
+        created_at=created,
+        updated_at=created,
+    ).model_dump()
 
 
 @pytest.fixture
@@ -35,10 +44,14 @@ def pets_and_eyes(hub):
     docs, vecs = [], {}
     centre = {"cat": rng.standard_normal(DIM), "eye": rng.standard_normal(DIM)}
     for i in range(20):
-        docs.append(_asset(f"cat{i:02d}", f"猫咪喂养指南第{i}期：猫粮与猫砂怎么选", ["猫咪", "宠物"],
-                           ["education"], "educational"))
-        docs.append(_asset(f"eye{i:02d}", f"眼部按摩仪第{i}款：缓解眼疲劳", ["护眼", "按摩仪"],
-                           ["seeding"], "promotional"))
+        docs.append(
+            _asset(
+                f"cat{i:02d}", f"猫咪喂养指南第{i}期：猫粮与猫砂怎么选", ["猫咪", "宠物"], ["education"], "educational"
+            )
+        )
+        docs.append(
+            _asset(f"eye{i:02d}", f"眼部按摩仪第{i}款：缓解眼疲劳", ["护眼", "按摩仪"], ["seeding"], "promotional")
+        )
     for d in docs:
         v = centre[d["id"][:3]] + 0.4 * rng.standard_normal(DIM)
         vecs[d["id"]] = (v / np.linalg.norm(v)).astype(np.float32)
@@ -53,10 +66,26 @@ def _clicks(prefix: str, uid: str, asset_ids: list[str], start: datetime, channe
     out = []
     for k, aid in enumerate(asset_ids):
         ts = to_iso(start + timedelta(hours=k))
-        out.append({"id": f"{prefix}-{uid}-{k}-d", "type": "delivered", "user_id": uid, "asset_id": aid,
-                    "channel": channel, "ts": ts})
-        out.append({"id": f"{prefix}-{uid}-{k}-c", "type": "click", "user_id": uid, "asset_id": aid,
-                    "channel": channel, "ts": ts})
+        out.append(
+            {
+                "id": f"{prefix}-{uid}-{k}-d",
+                "type": "delivered",
+                "user_id": uid,
+                "asset_id": aid,
+                "channel": channel,
+                "ts": ts,
+            }
+        )
+        out.append(
+            {
+                "id": f"{prefix}-{uid}-{k}-c",
+                "type": "click",
+                "user_id": uid,
+                "asset_id": aid,
+                "channel": channel,
+                "ts": ts,
+            }
+        )
     return out
 
 
@@ -90,9 +119,11 @@ def test_kept_profile_follows_engagement_joins_and_leaves(pets_and_eyes) -> None
     # u1 engaged before joining, u2 only after, u3 joins and leaves, u4 never joins
     assert not events.ingest(hub, _clicks("before", "u1", ["cat00", "cat01"], NOW - timedelta(days=9))).rejected
     groups.change_members(hub, "cats", MembershipChange(join=["u1", "u2", "u3"], at=NOW - timedelta(days=8)))
-    batch = (_clicks("after", "u2", ["cat02", "cat03", "eye00"], NOW - timedelta(days=5))
-             + _clicks("after", "u3", ["eye01", "eye02"], NOW - timedelta(days=5))
-             + _clicks("after", "u4", ["eye03"], NOW - timedelta(days=5)))
+    batch = (
+        _clicks("after", "u2", ["cat02", "cat03", "eye00"], NOW - timedelta(days=5))
+        + _clicks("after", "u3", ["eye01", "eye02"], NOW - timedelta(days=5))
+        + _clicks("after", "u4", ["eye03"], NOW - timedelta(days=5))
+    )
     assert not events.ingest(hub, batch).rejected
     assert events.ingest(hub, batch).duplicates == len(batch)  # a re-send adds nothing to the kept profile
     key = group_profiles.members_key("cats")
@@ -119,15 +150,29 @@ def test_cat_owners_group_is_not_sent_eye_massagers(pets_and_eyes) -> None:
     evs = []
     rng = np.random.default_rng(1)
     for uid in members:  # cat owners: they click cat content; eye content delivered to them goes unopened
-        evs += _clicks("cat", uid, [f"cat{int(k):02d}" for k in rng.choice(20, 3, replace=False)],
-                       NOW - timedelta(days=10))
+        evs += _clicks(
+            "cat", uid, [f"cat{int(k):02d}" for k in rng.choice(20, 3, replace=False)], NOW - timedelta(days=10)
+        )
         eye = f"eye{int(rng.integers(20)):02d}"
-        evs.append({"id": f"eye-{uid}", "type": "delivered", "user_id": uid, "asset_id": eye,
-                    "channel": "wecom_1v1", "ts": to_iso(NOW - timedelta(days=9))})
+        evs.append(
+            {
+                "id": f"eye-{uid}",
+                "type": "delivered",
+                "user_id": uid,
+                "asset_id": eye,
+                "channel": "wecom_1v1",
+                "ts": to_iso(NOW - timedelta(days=9)),
+            }
+        )
     # elsewhere (another audience) eye massagers are the hit: popularity alone would send them
     for i in range(60):
-        evs += _clicks("pop", f"x{i:03d}", [f"eye{i % 20:02d}", f"eye{(i + 7) % 20:02d}"], NOW - timedelta(days=3),
-                       channel="wecom_group")
+        evs += _clicks(
+            "pop",
+            f"x{i:03d}",
+            [f"eye{i % 20:02d}", f"eye{(i + 7) % 20:02d}"],
+            NOW - timedelta(days=3),
+            channel="wecom_group",
+        )
     assert not events.ingest(hub, evs).rejected
     refresh_now(hub)
     for seed in range(8):
@@ -136,8 +181,9 @@ def test_cat_owners_group_is_not_sent_eye_massagers(pets_and_eyes) -> None:
         assert all(p.asset_id.startswith("cat") for p in rec.picks), [p.asset_id for p in rec.picks]
     # a group of eye-care fans gets the eye massagers from the same catalog
     groups.upsert_group(hub, GroupIn(id="eyes", name="护眼群", purpose="conversion"))
-    groups.change_members(hub, "eyes", MembershipChange(join=[f"x{i:03d}" for i in range(30)],
-                                                        at=NOW - timedelta(days=30)))
+    groups.change_members(
+        hub, "eyes", MembershipChange(join=[f"x{i:03d}" for i in range(30)], at=NOW - timedelta(days=30))
+    )
     rec = service.next_for_group(hub, "eyes", n=3, now=NOW, seed=0)
     assert all(p.asset_id.startswith("eye") for p in rec.picks), [p.asset_id for p in rec.picks]
 

@@ -36,8 +36,19 @@ _VECTORS: dict[str, np.ndarray] = {}  # text → vector, shared by the tests of 
 
 def _load(hub: Hub, embedder: Embedder, lib: list[dict[str, Any]]) -> None:
     now = to_iso(utcnow())
-    docs = [{**{k: v for k, v in a.items() if not k.startswith("_")}, "kind": "article", "status": "approved",
-             "scenes": [], "created_at": now, "updated_at": now, "created_by": "t", "updated_by": "t"} for a in lib]
+    docs = [
+        {
+            **{k: v for k, v in a.items() if not k.startswith("_")},
+            "kind": "article",
+            "status": "approved",
+            "scenes": [],
+            "created_at": now,
+            "updated_at": now,
+            "created_by": "t",
+            "updated_by": "t",
+        }
+        for a in lib
+    ]
     hub.store.put_assets(docs)
     texts = [asset_text(d) for d in docs]
     todo = [t for t in dict.fromkeys(texts) if t not in _VECTORS]
@@ -116,8 +127,13 @@ def test_clicks_on_one_topic_move_the_next_picks_there_and_the_reasons_say_so(zh
     catalog(hub)
     found = topics.stored(hub)
     coffee = [a["id"] for a in lib if a["_topic"] == "咖啡"]
-    share_before = np.mean([found[p.asset_id] == found[coffee[0]] for s in range(20) for p in
-                            service.next_for_user(hub, "fan", "moments", n=1, now=NOW, seed=s).picks])
+    share_before = np.mean(
+        [
+            found[p.asset_id] == found[coffee[0]]
+            for s in range(20)
+            for p in service.next_for_user(hub, "fan", "moments", n=1, now=NOW, seed=s).picks
+        ]
+    )
     evs = []
     for k, aid in enumerate(coffee[:3]):
         t = NOW - timedelta(hours=3 - k)
@@ -156,7 +172,9 @@ def test_a_mute_counts_against_its_topic_more_than_an_ignored_delivery(zh_hub) -
     slot = cat.topic_names.index(topics.stored(hub)[eye[0]])
     means = []
     for user, extra in (("ignored", []), ("muted", [_ev("m1", "mute", "muted", eye[0], NOW - timedelta(minutes=30))])):
-        evs = [_ev(f"{user}-d{k}", "delivered", user, aid, NOW - timedelta(hours=k + 1)) for k, aid in enumerate(eye[:2])]
+        evs = [
+            _ev(f"{user}-d{k}", "delivered", user, aid, NOW - timedelta(hours=k + 1)) for k, aid in enumerate(eye[:2])
+        ]
         assert not events.ingest(hub, evs + extra).rejected
         a, b = audience_for(hub, cat, load_profile(hub, user_id=user, now=NOW), NOW).topic_ab
         means.append(float(a[slot] / (a[slot] + b[slot])))
@@ -186,8 +204,10 @@ def test_most_requests_rank_by_the_posterior_means_and_log_the_mixture_propensit
             assert p.reasons[0].kind == "exploration"
     always = Strategy(id="always", weights=DEFAULTS["default"].weights, exploration_share=1.0)
     put_strategy(hub, always)
-    drawn = {service.next_for_user(hub, "mix", "moments", n=1, now=NOW, seed=s, strategy="always").picks[0].asset_id
-             for s in range(40)}
+    drawn = {
+        service.next_for_user(hub, "mix", "moments", n=1, now=NOW, seed=s, strategy="always").picks[0].asset_id
+        for s in range(40)
+    }
     assert len(drawn) > len({p.asset_id for p in picks}) or len(drawn) > 2, "every request draws: more variety"
 
 
@@ -218,8 +238,9 @@ def test_learning_on_a_hub_without_events_keeps_the_prior_and_says_so(hub) -> No
     assert get_strategy(hub, "default").weights == DEFAULTS["default"].weights
 
 
-def _topic_world(hub: Hub, lib: list[dict[str, Any]], users: int = 60, days: int = 12, seed: int = 5,
-                 deliveries: bool = True) -> None:
+def _topic_world(
+    hub: Hub, lib: list[dict[str, Any]], users: int = 60, days: int = 12, seed: int = 5, deliveries: bool = True
+) -> None:
     """Users who click only their own topic, served at random for ``days`` days. ``deliveries``: the bot
     reports what the hub picked (else only the clicks arrive, as ratings would)."""
     rng = random.Random(seed)
@@ -263,13 +284,15 @@ def test_learning_keeps_weights_that_it_cannot_beat(zh_hub, monkeypatch, deliver
     _topic_world(hub, lib, deliveries=deliveries)
     before = get_strategy(hub, "default")
     name = "fit_per_delivery" if deliveries else "fit"
-    monkeypatch.setattr(learning, name, lambda x, y, prior, l2=learning.L2, **kw: (np.full_like(prior, np.nan),
-                                                                                  np.zeros_like(prior)))
+    monkeypatch.setattr(
+        learning, name, lambda x, y, prior, l2=learning.L2, **kw: (np.full_like(prior, np.nan), np.zeros_like(prior))
+    )
     report = learning.learn(hub)
     assert not report.activated and "non-finite" in report.reason
     assert get_strategy(hub, "default").weights == before.weights
-    monkeypatch.setattr(learning, name, lambda x, y, prior, l2=learning.L2, **kw: (np.eye(prior.size)[-1],
-                                                                                  np.zeros_like(prior)))
+    monkeypatch.setattr(
+        learning, name, lambda x, y, prior, l2=learning.L2, **kw: (np.eye(prior.size)[-1], np.zeros_like(prior))
+    )
     report = learning.learn(hub)  # lifecycle only: ranks held-out clicks worse than the prior
     assert not report.activated and "no better" in report.reason, report.reason
     assert get_strategy(hub, "default").weights == before.weights
@@ -305,13 +328,16 @@ def test_our_estimators_equal_open_bandit_pipelines() -> None:
     target = dist[np.arange(n), action, 0]
     kw = {"reward": reward, "action": action, "action_dist": dist, "pscore": pscore}
     assert ope.ips(reward, pscore, target) == pytest.approx(
-        obp_ope.InverseProbabilityWeighting().estimate_policy_value(**kw))
+        obp_ope.InverseProbabilityWeighting().estimate_policy_value(**kw)
+    )
     assert ope.snips(reward, pscore, target) == pytest.approx(
-        obp_ope.SelfNormalizedInverseProbabilityWeighting().estimate_policy_value(**kw))
+        obp_ope.SelfNormalizedInverseProbabilityWeighting().estimate_policy_value(**kw)
+    )
     q_logged = q[np.arange(n), action, 0]
     q_target = q[np.arange(n), target_action, 0]
     assert ope.doubly_robust(reward, pscore, target, q_logged, q_target) == pytest.approx(
-        obp_ope.DoublyRobust().estimate_policy_value(**kw, estimated_rewards_by_reg_model=q))
+        obp_ope.DoublyRobust().estimate_policy_value(**kw, estimated_rewards_by_reg_model=q)
+    )
 
 
 def test_stored_strategies_are_evaluated_offline_on_logged_picks(zh_hub) -> None:
@@ -324,8 +350,9 @@ def test_stored_strategies_are_evaluated_offline_on_logged_picks(zh_hub) -> None
             t = NOW - timedelta(days=6 - d)
             rec = service.next_for_user(hub, f"l{u}", "moments", n=1, now=t, seed=u * 10 + d)
             p = rec.picks[0]
-            evs.append({**_ev(f"{u}-{d}", "delivered", f"l{u}", p.asset_id, t),
-                        "attributes": {"propensity": p.propensity}})
+            evs.append(
+                {**_ev(f"{u}-{d}", "delivered", f"l{u}", p.asset_id, t), "attributes": {"propensity": p.propensity}}
+            )
             if rng.random() < 0.3:
                 evs.append(_ev(f"{u}-{d}-c", "click", f"l{u}", p.asset_id, t + timedelta(minutes=3)))
             events.ingest(hub, evs[-2:])

@@ -9,8 +9,9 @@ import pytest
 from contenthub.recommend import learning, ranking, rates
 
 
-def _beta_binomial(rng: np.random.Generator, units: int, strength: float, p: float, deliveries: int
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def _beta_binomial(
+    rng: np.random.Generator, units: int, strength: float, p: float, deliveries: int
+) -> tuple[np.ndarray, np.ndarray]:
     theta = rng.beta(strength * p, strength * (1 - p), units)
     d = np.full(units, float(deliveries))
     return rng.binomial(deliveries, theta).astype(float), d
@@ -74,8 +75,8 @@ def test_per_delivery_fit_credits_what_separates_assets_not_what_separates_users
     of users who engage a lot (a lifecycle-like signal). The context terms absorb the second."""
     rng = np.random.default_rng(5)
     n = 6000
-    activity = rng.normal(0, 1, n)           # per user-request: how much the user engages at all
-    own = rng.normal(0, 1, n)                # the delivered asset's own signal, centred per request
+    activity = rng.normal(0, 1, n)  # per user-request: how much the user engages at all
+    own = rng.normal(0, 1, n)  # the delivered asset's own signal, centred per request
     x = np.column_stack([own, activity + rng.normal(0, 0.05, n)])
     context = np.column_stack([np.zeros(n), activity])
     y = rng.random(n) < 1 / (1 + np.exp(-(-1.5 + 1.0 * own + 1.0 * activity)))

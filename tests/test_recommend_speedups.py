@@ -43,8 +43,11 @@ def world(hub):
             fields["valid_until"] = to_iso(NOW - timedelta(days=1))
         if i % 11 == 0:
             fields["valid_from"] = to_iso(NOW + timedelta(days=1))
-        docs.append(Asset(**{**fields, "id": f"a{i:03d}", "status": "approved", "created_at": created,
-                              "updated_at": created}).model_dump())
+        docs.append(
+            Asset(
+                **{**fields, "id": f"a{i:03d}", "status": "approved", "created_at": created, "updated_at": created}
+            ).model_dump()
+        )
     put_assets_with_random_vectors(hub, docs, 16, rng)
     r = random.Random(3)
     evs = []
@@ -52,14 +55,37 @@ def world(hub):
         for k in range(r.randint(0, 12)):
             a = r.choice(docs)
             ts = NOW - timedelta(days=r.uniform(0, 300))
-            evs.append({"id": f"u{u}-{k}-d", "type": "delivered", "user_id": f"u{u}", "asset_id": a["id"],
-                        "channel": "wecom_1v1", "ts": to_iso(ts)})
+            evs.append(
+                {
+                    "id": f"u{u}-{k}-d",
+                    "type": "delivered",
+                    "user_id": f"u{u}",
+                    "asset_id": a["id"],
+                    "channel": "wecom_1v1",
+                    "ts": to_iso(ts),
+                }
+            )
             t = r.choice(["open", "click", "convert", "mute", "delete", None])
             if t:
-                evs.append({"id": f"u{u}-{k}-x", "type": t, "user_id": f"u{u}", "asset_id": a["id"],
-                            "channel": "wecom_1v1", "ts": to_iso(ts + timedelta(minutes=3))})
-    evs.append({"id": "unsub", "type": "unsubscribe", "user_id": "u3", "channel": "moments",
-                "ts": to_iso(NOW - timedelta(days=250))})
+                evs.append(
+                    {
+                        "id": f"u{u}-{k}-x",
+                        "type": t,
+                        "user_id": f"u{u}",
+                        "asset_id": a["id"],
+                        "channel": "wecom_1v1",
+                        "ts": to_iso(ts + timedelta(minutes=3)),
+                    }
+                )
+    evs.append(
+        {
+            "id": "unsub",
+            "type": "unsubscribe",
+            "user_id": "u3",
+            "channel": "moments",
+            "ts": to_iso(NOW - timedelta(days=250)),
+        }
+    )
     assert not events.ingest(hub, evs).rejected
     refresh_now(hub)
     return hub
@@ -135,8 +161,18 @@ def test_candidate_rows_equal_the_mask(world, scene) -> None:
 
 def test_scores_with_block_positions_equal_the_plain_path(world) -> None:
     cat = catalog(world)
-    strat = Strategy(id="all", weights={"similarity": 1.0, "affinity": 0.8, "collaborative": 1.0, "quality": 0.5,
-                                        "popularity": 0.4, "freshness": 0.2, "lifecycle": 0.6})
+    strat = Strategy(
+        id="all",
+        weights={
+            "similarity": 1.0,
+            "affinity": 0.8,
+            "collaborative": 1.0,
+            "quality": 0.5,
+            "popularity": 0.4,
+            "freshness": 0.2,
+            "lifecycle": 0.6,
+        },
+    )
     for u in range(20):
         prof = profiles.load_profile(world, user_id=f"u{u}", now=NOW)
         aud = audiences.audience_for(world, cat, prof, NOW)
@@ -211,6 +247,8 @@ def test_one_event_read_equals_the_two_it_replaced(world, monkeypatch) -> None:
         for u in range(20):
             who = (f"u{u}",)
             got = profiles._events_and_negatives(world, {"user_ids": who}, since)
-            want = (world.store.query_events(EventQuery(user_ids=who, since=since, limit=limit)),
-                    world.store.query_events(EventQuery(user_ids=who, types=tuple(profiles.NEGATIVE), limit=500)))
+            want = (
+                world.store.query_events(EventQuery(user_ids=who, since=since, limit=limit)),
+                world.store.query_events(EventQuery(user_ids=who, types=tuple(profiles.NEGATIVE), limit=500)),
+            )
             assert got == want, u

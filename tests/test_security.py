@@ -54,12 +54,21 @@ def test_audit_log_records_changes(clients) -> None:
 def test_erase_user_removes_everything_and_is_logged(clients) -> None:
     editor = clients.as_("editor")
     a = editor.post("/v1/assets", json=asset(id="er1")).json()
-    editor.put("/v1/users", json={"id": "victim", "identities": [{"type": "phone", "value": "13800138000"},
-                                                                  {"type": "openid", "value": "o-victim"}]})
+    editor.put(
+        "/v1/users",
+        json={
+            "id": "victim",
+            "identities": [{"type": "phone", "value": "13800138000"}, {"type": "openid", "value": "o-victim"}],
+        },
+    )
     editor.put("/v1/groups", json={"id": "gx"})
     editor.post("/v1/groups/gx/members", json={"join": ["victim"]})
-    clients.as_("bot").post("/v1/events", json={"events": [
-        {"id": "v1", "type": "click", "user_id": "victim", "asset_id": a["id"], "channel": "moments"}]})
+    clients.as_("bot").post(
+        "/v1/events",
+        json={
+            "events": [{"id": "v1", "type": "click", "user_id": "victim", "asset_id": a["id"], "channel": "moments"}]
+        },
+    )
     assert clients.as_("editor").delete("/v1/users/victim").status_code == 403
     r = clients.as_("admin").delete("/v1/users/victim")
     assert r.status_code == 200 and r.json()["removed"]["events"] == 1

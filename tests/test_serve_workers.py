@@ -34,17 +34,34 @@ def _descendants(pid: int) -> list[int]:
 
 def _workers(parent: int) -> list[int]:
     """The spawned worker processes (not multiprocessing's resource tracker)."""
-    return [c for c in _descendants(parent) if b"multiprocessing.spawn" in Path(f"/proc/{c}/cmdline").read_bytes()
-            and b"resource_tracker" not in Path(f"/proc/{c}/cmdline").read_bytes()]
+    return [
+        c
+        for c in _descendants(parent)
+        if b"multiprocessing.spawn" in Path(f"/proc/{c}/cmdline").read_bytes()
+        and b"resource_tracker" not in Path(f"/proc/{c}/cmdline").read_bytes()
+    ]
 
 
 @pytest.mark.skipif(not Path("/proc").exists(), reason="reads /proc")
 def test_two_workers_answer_on_one_port_and_stop_cleanly(tmp_path: Path) -> None:
     port = free_port()
     log = tmp_path / "serve.log"
-    server = ServerProcess(tmp_path / "data", port=port, log_path=log,
-                           argv=[sys.executable, "-m", "contenthub.cli", "serve", "--port", str(port), "--workers", "2",
-                                 "--no-access-log"])
+    server = ServerProcess(
+        tmp_path / "data",
+        port=port,
+        log_path=log,
+        argv=[
+            sys.executable,
+            "-m",
+            "contenthub.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+            "--no-access-log",
+        ],
+    )
     server.start(timeout=180)
     try:
         deadline = time.monotonic() + 120
@@ -68,9 +85,12 @@ def test_a_port_taken_by_another_program_stops_serve_with_an_error(tmp_path: Pat
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        server = ServerProcess(tmp_path / "data", port=port, log_path=tmp_path / "serve.log",
-                               argv=[sys.executable, "-m", "contenthub.cli", "serve", "--port", str(port),
-                                     "--workers", "2"])
+        server = ServerProcess(
+            tmp_path / "data",
+            port=port,
+            log_path=tmp_path / "serve.log",
+            argv=[sys.executable, "-m", "contenthub.cli", "serve", "--port", str(port), "--workers", "2"],
+        )
         with pytest.raises(RuntimeError, match="exited"):
             server.start(timeout=120)
         assert server.proc is not None and server.proc.returncode != 0

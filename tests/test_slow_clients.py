@@ -34,8 +34,16 @@ def served(clients: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     monkeypatch.setattr(tempfile, "tempdir", str(spool))
     monkeypatch.setattr(http_protocol, "HEADER_TIMEOUT_S", 0.5)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(clients.app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off", **http_protocol.PROTOCOL_OPTIONS))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            clients.app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="off",
+            **http_protocol.PROTOCOL_OPTIONS,
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -53,8 +61,10 @@ def _files(folders: list[Path]) -> list[str]:
 
 
 def _head(port: int, path: str, length: int, extra: str = "") -> bytes:
-    return (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: multipart/form-data; boundary=xx\r\n"
-            f"Content-Length: {length}\r\n{extra}\r\n").encode()
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: multipart/form-data; boundary=xx\r\n"
+        f"Content-Length: {length}\r\n{extra}\r\n"
+    ).encode()
 
 
 def _status_within(sock: socket.socket, seconds: float) -> tuple[int, float]:
@@ -174,8 +184,13 @@ def test_a_body_slower_than_the_minimum_rate_gets_408() -> None:
     async def echo(request: Request) -> JSONResponse:
         return JSONResponse({"n": len(await request.body())})
 
-    app = BodyLimitMiddleware(Starlette(routes=[Route("/x", echo, methods=["POST"])]), lambda p: 10**6,
-                              body_timeout=5.0, min_rate=100.0, grace=0.2)
+    app = BodyLimitMiddleware(
+        Starlette(routes=[Route("/x", echo, methods=["POST"])]),
+        lambda p: 10**6,
+        body_timeout=5.0,
+        min_rate=100.0,
+        grace=0.2,
+    )
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
@@ -185,8 +200,17 @@ def test_a_body_slower_than_the_minimum_rate_gets_408() -> None:
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    scope = {"type": "http", "method": "POST", "path": "/x", "headers": [], "query_string": b"", "root_path": "",
-             "scheme": "http", "server": ("t", 80), "http_version": "1.1"}
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/x",
+        "headers": [],
+        "query_string": b"",
+        "root_path": "",
+        "scheme": "http",
+        "server": ("t", 80),
+        "http_version": "1.1",
+    }
     started = time.monotonic()
     asyncio.run(asyncio.wait_for(app(scope, receive, send), 5))
     assert time.monotonic() - started < 1.5

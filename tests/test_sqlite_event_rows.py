@@ -11,9 +11,18 @@ from contenthub.store.sqlite import SQLiteStore
 
 
 def _event(i: int, **extra: object) -> dict[str, object]:
-    return {"id": f"e{i}", "type": "click", "user_id": "u1", "asset_id": "a1", "channel": "wecom_1v1",
-            "group_id": None, "recommendation_id": f"r{i}" if i % 2 else None,
-            "ts": f"2026-11-0{i}T10:00:00.000000Z", "value": 9.5 if i == 3 else None, **extra}
+    return {
+        "id": f"e{i}",
+        "type": "click",
+        "user_id": "u1",
+        "asset_id": "a1",
+        "channel": "wecom_1v1",
+        "group_id": None,
+        "recommendation_id": f"r{i}" if i % 2 else None,
+        "ts": f"2026-11-0{i}T10:00:00.000000Z",
+        "value": 9.5 if i == 3 else None,
+        **extra,
+    }
 
 
 def _bodies(store: SQLiteStore) -> dict[str, str]:
@@ -43,7 +52,9 @@ def test_rows_with_a_full_body_still_read_and_reassign(tmp_path: Path) -> None:
     legacy = _event(5)
     store._conn().execute(
         "INSERT INTO events (id, type, user_id, asset_id, channel, group_id, recommendation_id, ts, value, body) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?)", (*legacy.values(), json.dumps(legacy)))
+        "VALUES (?,?,?,?,?,?,?,?,?,?)",
+        (*legacy.values(), json.dumps(legacy)),
+    )
     store.add_events([_event(6)])
     assert store.query_events(EventQuery(limit=10)) == [_event(6), legacy]
     assert store.reassign_events("u1", "u2") == 2
@@ -56,7 +67,13 @@ def test_rows_with_a_full_body_still_read_and_reassign(tmp_path: Path) -> None:
 def test_an_event_missing_a_column_key_keeps_its_body(tmp_path: Path) -> None:
     """Callers that pass fewer keys (store copies of old data) get back exactly what they stored."""
     store = SQLiteStore(tmp_path / "db.sqlite", tmp_path / "media")
-    short = {"id": "e7", "type": "open", "user_id": "u1", "asset_id": "a1", "channel": "wecom_1v1",
-             "ts": "2026-11-07T10:00:00.000000Z"}
+    short = {
+        "id": "e7",
+        "type": "open",
+        "user_id": "u1",
+        "asset_id": "a1",
+        "channel": "wecom_1v1",
+        "ts": "2026-11-07T10:00:00.000000Z",
+    }
     store.add_events([short])
     assert store.query_events(EventQuery(limit=10)) == [short]

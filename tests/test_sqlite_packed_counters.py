@@ -26,8 +26,11 @@ def store(tmp_path: Path) -> Iterator[SQLiteStore]:
 
 
 def _rows(store: SQLiteStore, collection: str, key: str) -> list[tuple[str, object]]:
-    return store._conn().execute(
-        "SELECT field, value FROM counters WHERE collection=? AND key=? ORDER BY field", (collection, key)).fetchall()
+    return (
+        store._conn()
+        .execute("SELECT field, value FROM counters WHERE collection=? AND key=? ORDER BY field", (collection, key))
+        .fetchall()
+    )
 
 
 def test_many_fields_of_a_key_go_to_one_packed_row(store: SQLiteStore) -> None:
@@ -45,10 +48,13 @@ def test_many_fields_of_a_key_go_to_one_packed_row(store: SQLiteStore) -> None:
 
 def test_plain_rows_from_before_packing_and_the_packed_row_add_up(store: SQLiteStore) -> None:
     with store._tx() as tx:  # as the previous layout (or a store copy) wrote them
-        tx.executemany("INSERT INTO counters (collection, key, field, value) VALUES (?,?,?,?)",
-                       [("profile", "u1", "n:click", 3.0), ("profile", "u1", "t:护眼", 0.25)])
-    store.add_to_counters("profile", [("u1", "n:click", 1.0), ("u1", "t:护眼", 0.5), ("u1", "s:x", 1.0),
-                                      ("u1", "k:y", 1.0)])
+        tx.executemany(
+            "INSERT INTO counters (collection, key, field, value) VALUES (?,?,?,?)",
+            [("profile", "u1", "n:click", 3.0), ("profile", "u1", "t:护眼", 0.25)],
+        )
+    store.add_to_counters(
+        "profile", [("u1", "n:click", 1.0), ("u1", "t:护眼", 0.5), ("u1", "s:x", 1.0), ("u1", "k:y", 1.0)]
+    )
     expect = {"k:y": 1.0, "n:click": 4.0, "s:x": 1.0, "t:护眼": 0.75}
     assert store.get_counters("profile", "u1") == expect
     store.add_to_counters("profile", [("u2", "n:open", 1.0)])
@@ -62,9 +68,10 @@ def test_a_packed_row_stops_growing_at_its_limit_and_names_with_nul_stay_plain(s
     store.add_to_counters("popularity", [("*", n, 1.0) for n in names])
     assert {r[0] for r in _rows(store, "popularity", "*")} == set(names)  # too many for one packed row
     store.add_to_counters("profile", [("u1", f, 1.0) for f in names[:PACK_MAX_FIELDS]])
-    store.add_to_counters("profile", [("u1", f, 1.0) for f in names[PACK_MAX_FIELDS - 5:]])
-    assert store.get_counters("profile", "u1") == {n: (2.0 if PACK_MAX_FIELDS - 5 <= i < PACK_MAX_FIELDS else 1.0)
-                                                   for i, n in enumerate(names)}
+    store.add_to_counters("profile", [("u1", f, 1.0) for f in names[PACK_MAX_FIELDS - 5 :]])
+    assert store.get_counters("profile", "u1") == {
+        n: (2.0 if PACK_MAX_FIELDS - 5 <= i < PACK_MAX_FIELDS else 1.0) for i, n in enumerate(names)
+    }
     store.add_to_counters("profile", [("u3", f, 1.0) for f in ["a", "b", "c", "nul\x00name"]])
     assert store.get_counters("profile", "u3") == {"a": 1.0, "b": 1.0, "c": 1.0, "nul\x00name": 1.0}
     assert PACKED_FIELD not in {r[0] for r in _rows(store, "profile", "u3")}
@@ -80,8 +87,10 @@ def test_packed_sums_equal_plain_sums(store: SQLiteStore) -> None:
     for _ in range(40):
         key = f"p{rng.randrange(3)}"
         updates = [(key, f"t:{rng.randrange(12)}", rng.uniform(-1e9, 1e9)) for _ in range(PACK_MIN_FIELDS + 3)]
-        updates += [(f"m{rng.randrange(3)}", f"t:{rng.randrange(12)}", rng.uniform(-1e9, 1e9))
-                    for _ in range(rng.randrange(1, 9))]
+        updates += [
+            (f"m{rng.randrange(3)}", f"t:{rng.randrange(12)}", rng.uniform(-1e9, 1e9))
+            for _ in range(rng.randrange(1, 9))
+        ]
         store.add_to_counters("profile", updates)
         for k, f, v in updates:
             expect.setdefault(k, {})[f] = expect.get(k, {}).get(f, 0.0) + v
@@ -109,7 +118,11 @@ def test_pack_round_trip() -> None:
     fields = {"": 1.0, "t:護眼 ✓": -2.5, "n:click": 3.0}
     assert sq._unpack(sq._pack(fields)) == fields
     assert sq._unpack(sq._merge_packed(sq._pack(fields), [("n:click", 1.0), ("new", 2.0), ("new", 1.0)])) == {
-        "": 1.0, "t:護眼 ✓": -2.5, "n:click": 4.0, "new": 3.0}
+        "": 1.0,
+        "t:護眼 ✓": -2.5,
+        "n:click": 4.0,
+        "new": 3.0,
+    }
     assert sq._unpack(sq._merge_packed(sq._pack({"": 1.0}), [("", 1.0), ("b", 2.0)])) == {"": 2.0, "b": 2.0}
     assert sq._unpack(sq._merge_packed(None, {"a": 1.0, "": 2.0}.items())) == {"a": 1.0, "": 2.0}
     assert sq._merge_packed(None, [("a\x00b", 1.0)]) is None
@@ -122,8 +135,17 @@ def test_a_key_derived_twice_in_one_batch_counts_both(store: SQLiteStore) -> Non
     def derive(new: list[dict[str, object]]) -> list[tuple[str, str, dict[str, float]]]:
         return [("profile", "u1", dict(fields)), ("profile", "u2", {"n:open": 1.0}), ("profile", "u1", dict(fields))]
 
-    event = {"id": "e1", "type": "open", "user_id": "u1", "asset_id": "a1", "channel": "sms", "group_id": None,
-             "recommendation_id": None, "ts": "2026-11-01T10:00:00.000000Z", "value": None}
+    event = {
+        "id": "e1",
+        "type": "open",
+        "user_id": "u1",
+        "asset_id": "a1",
+        "channel": "sms",
+        "group_id": None,
+        "recommendation_id": None,
+        "ts": "2026-11-01T10:00:00.000000Z",
+        "value": None,
+    }
     assert store.add_events([event], derive) == ["e1"]
     assert store.get_counters("profile", "u1") == {f: 2.0 for f in sorted(fields)}
     assert store.get_counters("profile", "u2") == {"n:open": 1.0}
@@ -141,12 +163,22 @@ def test_grouped_deltas_land_packed_and_add_up_over_batches(store: SQLiteStore) 
         return [("profile", str(e["user_id"]), {**fields, f"n:{e['type']}": 1.0}) for e in new]
 
     def event(i: int, user: str) -> dict[str, object]:
-        return {"id": f"g{i}", "type": "click", "user_id": user, "asset_id": "a1", "channel": "sms", "group_id": None,
-                "recommendation_id": None, "ts": "2026-11-01T10:00:00.000000Z", "value": None}
+        return {
+            "id": f"g{i}",
+            "type": "click",
+            "user_id": user,
+            "asset_id": "a1",
+            "channel": "sms",
+            "group_id": None,
+            "recommendation_id": None,
+            "ts": "2026-11-01T10:00:00.000000Z",
+            "value": None,
+        }
 
     store.add_events([event(1, "u1")], derive)
     assert [r[0] for r in _rows(store, "profile", "u1")] == [PACKED_FIELD]
     store.add_events([event(2, "u1"), event(3, "u2")], derive)
-    assert store.get_counters("profile", "u1") == dict(sorted({**{f: 2 * v for f, v in fields.items()},
-                                                               "n:click": 2.0}.items()))
+    assert store.get_counters("profile", "u1") == dict(
+        sorted({**{f: 2 * v for f, v in fields.items()}, "n:click": 2.0}.items())
+    )
     assert store.get_counters("profile", "u2") == dict(sorted({**fields, "n:click": 1.0}.items()))

@@ -59,9 +59,21 @@ def iso(minutes: float = 0) -> str:
 
 def make_asset(aid: str, title: str, **kw: Any) -> dict[str, Any]:
     doc = {
-        "id": aid, "title": title, "body": "", "kind": "article", "content_type": "educational",
-        "scenes": ["education"], "channels": ["wecom_1v1"], "tags": [], "stages": [], "status": "approved",
-        "valid_from": None, "valid_until": None, "created_at": iso(), "updated_at": iso(), "version": 1,
+        "id": aid,
+        "title": title,
+        "body": "",
+        "kind": "article",
+        "content_type": "educational",
+        "scenes": ["education"],
+        "channels": ["wecom_1v1"],
+        "tags": [],
+        "stages": [],
+        "status": "approved",
+        "valid_from": None,
+        "valid_until": None,
+        "created_at": iso(),
+        "updated_at": iso(),
+        "version": 1,
     }
     doc.update(kw)
     return doc
@@ -72,15 +84,32 @@ def unit(*values: float) -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
-def event(eid: str, etype: str = "click", user: str | None = "u1", asset: str | None = "a1", minutes: float = 0,
-          channel: str = "wecom_1v1", **kw: Any) -> dict[str, Any]:
-    return {"id": eid, "type": etype, "user_id": user, "asset_id": asset, "channel": channel,
-            "group_id": kw.pop("group_id", None), "recommendation_id": None, "ts": iso(minutes),
-            "value": kw.pop("value", None), **kw}
+def event(
+    eid: str,
+    etype: str = "click",
+    user: str | None = "u1",
+    asset: str | None = "a1",
+    minutes: float = 0,
+    channel: str = "wecom_1v1",
+    **kw: Any,
+) -> dict[str, Any]:
+    return {
+        "id": eid,
+        "type": etype,
+        "user_id": user,
+        "asset_id": asset,
+        "channel": channel,
+        "group_id": kw.pop("group_id", None),
+        "recommendation_id": None,
+        "ts": iso(minutes),
+        "value": kw.pop("value", None),
+        **kw,
+    }
 
 
 def count_deriver(calls: list[list[str]]):
     """Counts events per user and type, and records which events it was asked about."""
+
     def derive(new: list[dict[str, Any]]) -> list[tuple[str, str, dict[str, float]]]:
         calls.append([e["id"] for e in new])
         counts: dict[str, dict[str, float]] = {}
@@ -89,6 +118,7 @@ def count_deriver(calls: list[list[str]]):
                 fields = counts.setdefault(e["user_id"], {})
                 fields[f"n:{e['type']}"] = fields.get(f"n:{e['type']}", 0.0) + 1.0
         return [("profile", user, fields) for user, fields in sorted(counts.items())]
+
     return derive
 
 
@@ -178,13 +208,19 @@ def test_list_and_count_with_where(store: Store) -> None:
     def ids(docs: list[dict[str, Any]]) -> list[str]:
         return [d.get("week", "") + d["kind"] + str(d["n"]) for d in docs]
 
-    assert ids(store.list_docs("plans")) == ["2025-03-10head1", "2025-03-03head2", "2025-03-03version1.0",
-                                              "2025-03-03version1"], "ordered by id"
+    assert ids(store.list_docs("plans")) == [
+        "2025-03-10head1",
+        "2025-03-03head2",
+        "2025-03-03version1.0",
+        "2025-03-03version1",
+    ], "ordered by id"
     assert len(store.list_docs("plans", where={"kind": "head"})) == 2
     assert store.count_docs("plans", where={"kind": "head"}) == 2
     assert store.count_docs("plans") == 4 and store.count_docs("nothing") == 0
     assert ids(store.list_docs("plans", where={"week": "2025-03-03", "kind": "version"})) == [
-        "2025-03-03version1.0", "2025-03-03version1"]
+        "2025-03-03version1.0",
+        "2025-03-03version1",
+    ]
     assert len(store.list_docs("plans", where={"n": 1})) == 2, "1 and 1.0 are equal, the string '1' is not"
     assert len(store.list_docs("plans", where={"n": "1"})) == 1
     assert len(store.list_docs("plans", where={"on": True})) == 2
@@ -213,8 +249,9 @@ def test_put_docs_atomic_puts_and_deletes(store: Store) -> None:
     store.put_doc("plans", "old1", {"v": 1})
     store.put_doc("plans", "again", {"v": 1})
     store.put_doc("plans", "again", {"v": 2})
-    store.put_docs_atomic("plans", {"head": {"v": 2}, "new": {"v": 2}, "again": {"v": 3}},
-                          delete=["old1", "never-there", "again"])
+    store.put_docs_atomic(
+        "plans", {"head": {"v": 2}, "new": {"v": 2}, "again": {"v": 3}}, delete=["old1", "never-there", "again"]
+    )
     assert store.get_doc_version("plans", "head") == ({"v": 2}, 2)
     assert store.get_doc_version("plans", "new") == ({"v": 2}, 1)
     assert store.get_doc_version("plans", "again") == ({"v": 3}, 1), "deleted then written: a new document"
@@ -247,15 +284,19 @@ def test_put_docs_atomic_is_never_seen_out_of_order(store: Store) -> None:
     reader = threading.Thread(target=read)
     reader.start()
     for gen in range(1, 9):
-        store.put_docs_atomic("plans", {"first": {"name": "first", "gen": gen}, "second": {"name": "second", "gen": gen}})
+        store.put_docs_atomic(
+            "plans", {"first": {"name": "first", "gen": gen}, "second": {"name": "second", "gen": gen}}
+        )
     stop.set()
     reader.join()
     assert not mixed
     for seen in listed:
         if len(seen) == 2:
             assert seen["second"] <= seen["first"] and (not strict or seen["second"] == seen["first"]), seen
-    assert store.get_docs("plans", ["first", "second"]) == {"first": {"name": "first", "gen": 8},
-                                                            "second": {"name": "second", "gen": 8}}
+    assert store.get_docs("plans", ["first", "second"]) == {
+        "first": {"name": "first", "gen": 8},
+        "second": {"name": "second", "gen": 8},
+    }
 
 
 # --- assets ---------------------------------------------------------------------------------------------
@@ -263,21 +304,72 @@ def test_put_docs_atomic_is_never_seen_out_of_order(store: Store) -> None:
 
 @pytest.fixture
 def library(store: Store) -> Store:
-    store.put_assets([
-        make_asset("eye1", "护眼小课堂：20-20-20 法则", body="每用眼20分钟，看远处20秒。", tags=["护眼", "科普"],
-                   created_at=iso(1), updated_at=iso(10)),
-        make_asset("eye2", "眼睛干涩怎么办", body="三个护眼习惯，办公室必看。", tags=["习惯"],
-                   scenes=["tutorial"], content_type="practical", created_at=iso(2), updated_at=iso(9)),
-        make_asset("lamp", "台灯怎么选：色温与照度", body="眼睛要爱护，灯光别太亮。", tags=["台灯"],
-                   kind="video", channels=["moments", "wecom_1v1"], created_at=iso(3), updated_at=iso(8)),
-        make_asset("cof1", "Cold brew coffee at home", body="Three ways to drink cold brew.", tags=["coffee"],
-                   scenes=["seeding"], channels=["moments"], stages=["new"], created_at=iso(4), updated_at=iso(7)),
-        make_asset("cpn1", "新人专享：首单立减20元", body="限时3天", kind="coupon", content_type="promotional",
-                   scenes=["first_order"], tags=["优惠券"], stages=["new", "active"],
-                   valid_from=iso(60), valid_until=iso(120), created_at=iso(5), updated_at=iso(6)),
-        make_asset("old1", "Archived coffee guide", body="coffee", status="archived", valid_until=iso(30),
-                   created_at=iso(0), updated_at=iso(0)),
-    ])
+    store.put_assets(
+        [
+            make_asset(
+                "eye1",
+                "护眼小课堂：20-20-20 法则",
+                body="每用眼20分钟，看远处20秒。",
+                tags=["护眼", "科普"],
+                created_at=iso(1),
+                updated_at=iso(10),
+            ),
+            make_asset(
+                "eye2",
+                "眼睛干涩怎么办",
+                body="三个护眼习惯，办公室必看。",
+                tags=["习惯"],
+                scenes=["tutorial"],
+                content_type="practical",
+                created_at=iso(2),
+                updated_at=iso(9),
+            ),
+            make_asset(
+                "lamp",
+                "台灯怎么选：色温与照度",
+                body="眼睛要爱护，灯光别太亮。",
+                tags=["台灯"],
+                kind="video",
+                channels=["moments", "wecom_1v1"],
+                created_at=iso(3),
+                updated_at=iso(8),
+            ),
+            make_asset(
+                "cof1",
+                "Cold brew coffee at home",
+                body="Three ways to drink cold brew.",
+                tags=["coffee"],
+                scenes=["seeding"],
+                channels=["moments"],
+                stages=["new"],
+                created_at=iso(4),
+                updated_at=iso(7),
+            ),
+            make_asset(
+                "cpn1",
+                "新人专享：首单立减20元",
+                body="限时3天",
+                kind="coupon",
+                content_type="promotional",
+                scenes=["first_order"],
+                tags=["优惠券"],
+                stages=["new", "active"],
+                valid_from=iso(60),
+                valid_until=iso(120),
+                created_at=iso(5),
+                updated_at=iso(6),
+            ),
+            make_asset(
+                "old1",
+                "Archived coffee guide",
+                body="coffee",
+                status="archived",
+                valid_until=iso(30),
+                created_at=iso(0),
+                updated_at=iso(0),
+            ),
+        ]
+    )
     return store
 
 
@@ -315,7 +407,10 @@ def test_filters_and_facets(library: Store) -> None:
     assert library.asset_facet_counts("channels", AssetFilter()) == {"wecom_1v1": 5, "moments": 2}
     assert library.asset_facet_counts("stages", AssetFilter(statuses=("approved",))) == {"new": 2, "active": 1}
     assert library.asset_facet_counts("kind", AssetFilter(channels=("wecom_1v1",))) == {
-        "article": 3, "video": 1, "coupon": 1}
+        "article": 3,
+        "video": 1,
+        "coupon": 1,
+    }
     with pytest.raises(ValueError):
         library.asset_facet_counts("colour", AssetFilter())
 
@@ -374,10 +469,17 @@ def test_vectors_models_and_missing(library: Store) -> None:
 
 
 def test_knn_with_filters(library: Store) -> None:
-    library.put_vectors("m1", {
-        "eye1": unit(1, 0, 0, 0), "eye2": unit(1, 1, 0, 0), "lamp": unit(0.1, 1, 0, 0),
-        "cof1": unit(0, 0, 1, 0), "cpn1": unit(0, 0, 1, 1), "old1": unit(0, 0, 0, 1),
-    })
+    library.put_vectors(
+        "m1",
+        {
+            "eye1": unit(1, 0, 0, 0),
+            "eye2": unit(1, 1, 0, 0),
+            "lamp": unit(0.1, 1, 0, 0),
+            "cof1": unit(0, 0, 1, 0),
+            "cpn1": unit(0, 0, 1, 1),
+            "old1": unit(0, 0, 0, 1),
+        },
+    )
     hits = library.knn_assets(unit(1, 0, 0, 0), AssetFilter(), k=3)
     assert ids_of(hits) == ["eye1", "eye2", "lamp"]
     assert hits[0].score == pytest.approx(1.0, abs=1e-4) and hits[1].score == pytest.approx(0.7071, abs=1e-3)
@@ -401,10 +503,11 @@ def test_sqlite_selective_knn_is_exact_among_the_filtered_rows(tmp_path: Path, m
     try:
         rng = np.random.default_rng(0)
         store.put_vectors("m1", {"late": unit(1, 0, 0, 0)})  # no asset yet
-        store.put_assets([make_asset(f"a{i}", f"t{i}") for i in range(40)]
-                         + [make_asset("vid", "v", kind="video"), make_asset("late", "l", kind="video")])
-        store.put_vectors("m1", {**{f"a{i}": unit(*rng.normal(size=4)) for i in range(40)},
-                                 "vid": unit(0.5, 1, 0, 0)})
+        store.put_assets(
+            [make_asset(f"a{i}", f"t{i}") for i in range(40)]
+            + [make_asset("vid", "v", kind="video"), make_asset("late", "l", kind="video")]
+        )
+        store.put_vectors("m1", {**{f"a{i}": unit(*rng.normal(size=4)) for i in range(40)}, "vid": unit(0.5, 1, 0, 0)})
         hits = store.knn_assets(unit(1, 0.1, 0, 0), AssetFilter(kinds=("video",)), k=2)
         assert ids_of(hits) == ["late", "vid"] and hits[0].score == pytest.approx(0.995, abs=1e-3)
         assert store.knn_assets(unit(1, 0, 0, 0), AssetFilter(kinds=("coupon",)), k=2) == []
@@ -453,11 +556,16 @@ def test_concurrent_duplicate_batches_count_once(store: Store) -> None:
 
 
 def test_query_events(store: Store) -> None:
-    store.add_events([
-        event("a", "delivered", minutes=1), event("b", "click", minutes=2), event("c", "click", user="u2", minutes=3),
-        event("d", "open", asset="a2", minutes=3), event("e", "convert", minutes=4, value=20.0, channel="moments"),
-        event("f", "click", minutes=2.0000001),
-    ])
+    store.add_events(
+        [
+            event("a", "delivered", minutes=1),
+            event("b", "click", minutes=2),
+            event("c", "click", user="u2", minutes=3),
+            event("d", "open", asset="a2", minutes=3),
+            event("e", "convert", minutes=4, value=20.0, channel="moments"),
+            event("f", "click", minutes=2.0000001),
+        ]
+    )
     q = store.query_events
     assert [e["id"] for e in q(EventQuery(user_ids=("u1",)))] == ["e", "d", "f", "b", "a"], "newest first, µs order"
     assert [e["id"] for e in q(EventQuery(user_ids=("u1",), newest_first=False, limit=2))] == ["a", "b"]
@@ -472,13 +580,23 @@ def test_query_events(store: Store) -> None:
 
 
 def test_event_counts(store: Store) -> None:
-    store.add_events([
-        event("1", "click"), event("2", "click"), event("3", "convert", value=10.0),
-        event("4", "convert", value=5.5), event("5", "click", asset="a2"), event("6", "mute", asset=None),
-    ])
+    store.add_events(
+        [
+            event("1", "click"),
+            event("2", "click"),
+            event("3", "convert", value=10.0),
+            event("4", "convert", value=5.5),
+            event("5", "click", asset="a2"),
+            event("6", "mute", asset=None),
+        ]
+    )
     got = sorted(store.event_counts(("asset_id", "type"), EventQuery()), key=lambda r: (str(r[0][0]), r[0][1]))
-    assert got == [((None, "mute"), 1, 0.0), (("a1", "click"), 2, 0.0), (("a1", "convert"), 2, 15.5),
-                   (("a2", "click"), 1, 0.0)]
+    assert got == [
+        ((None, "mute"), 1, 0.0),
+        (("a1", "click"), 2, 0.0),
+        (("a1", "convert"), 2, 15.5),
+        (("a2", "click"), 1, 0.0),
+    ]
     assert store.event_counts(("type",), EventQuery(types=("convert",))) == [(("convert",), 2, 15.5)]
     assert len(store.event_counts(("ts",), EventQuery())) == 1
     with pytest.raises(ValueError):
@@ -488,18 +606,36 @@ def test_event_counts(store: Store) -> None:
 def test_event_counts_by_period(store: Store) -> None:
     """Periods are [bounds[i], bounds[i+1]): a stamp on a bound opens the next period; outside the bounds or the
     query's own window nothing is counted; user-less events group under None."""
-    store.add_events([
-        event("1", "click", minutes=0), event("2", "click", minutes=9.999999), event("3", "click", minutes=10),
-        event("4", "convert", minutes=15, value=7.5), event("5", "click", minutes=25), event("6", "click", minutes=30),
-        event("7", "open", user=None, group_id="g1", minutes=12), event("8", "click", minutes=-1),
-    ])
+    store.add_events(
+        [
+            event("1", "click", minutes=0),
+            event("2", "click", minutes=9.999999),
+            event("3", "click", minutes=10),
+            event("4", "convert", minutes=15, value=7.5),
+            event("5", "click", minutes=25),
+            event("6", "click", minutes=30),
+            event("7", "open", user=None, group_id="g1", minutes=12),
+            event("8", "click", minutes=-1),
+        ]
+    )
     bounds = [T0 + timedelta(minutes=m) for m in (0, 10, 20, 30)]
     got = sorted(store.event_counts_by_period(("user_id", "type"), EventQuery(), bounds), key=str)
-    assert got == sorted([(("u1", "click"), 0, 2, 0.0), (("u1", "click"), 1, 1, 0.0), (("u1", "convert"), 1, 1, 7.5),
-                          ((None, "open"), 1, 1, 0.0), (("u1", "click"), 2, 1, 0.0)], key=str)
-    windowed = store.event_counts_by_period(("type",), EventQuery(since=T0 + timedelta(minutes=5), types=("click",)), bounds)
-    assert sorted(windowed, key=str) == sorted([(("click",), 0, 1, 0.0), (("click",), 1, 1, 0.0), (("click",), 2, 1, 0.0)],
-                                               key=str)
+    assert got == sorted(
+        [
+            (("u1", "click"), 0, 2, 0.0),
+            (("u1", "click"), 1, 1, 0.0),
+            (("u1", "convert"), 1, 1, 7.5),
+            ((None, "open"), 1, 1, 0.0),
+            (("u1", "click"), 2, 1, 0.0),
+        ],
+        key=str,
+    )
+    windowed = store.event_counts_by_period(
+        ("type",), EventQuery(since=T0 + timedelta(minutes=5), types=("click",)), bounds
+    )
+    assert sorted(windowed, key=str) == sorted(
+        [(("click",), 0, 1, 0.0), (("click",), 1, 1, 0.0), (("click",), 2, 1, 0.0)], key=str
+    )
     assert list(store.event_counts_by_period(("type",), EventQuery(), bounds[:1])) == []
     with pytest.raises(ValueError):
         list(store.event_counts_by_period(("type",), EventQuery(), bounds[::-1]))
@@ -510,27 +646,43 @@ def test_event_counts_by_period(store: Store) -> None:
 def test_event_columns(store: Store) -> None:
     """recommend.batch's reads: numpy columns by user, by part of the log and all at once, the same events
     each way; also when an id holds the separator SQLite packs columns with."""
-    store.add_events([event("1", "click", minutes=1.5), event("2", "convert", user="u2", value=9.5),
-                      event("3", "mute", asset=None, user="u3", channel="sms"),
-                      event("4", "delivered", user="u\x1fodd", recommendation_id="r_1"),
-                      event("5", "served", user="u2", recommendation_id="r_2", attributes={"reserved": True}),
-                      event("6", "served", user="u2", recommendation_id="r_3"),
-                      event("7", "click", user=None, group_id="g1")])
+    store.add_events(
+        [
+            event("1", "click", minutes=1.5),
+            event("2", "convert", user="u2", value=9.5),
+            event("3", "mute", asset=None, user="u3", channel="sms"),
+            event("4", "delivered", user="u\x1fodd", recommendation_id="r_1"),
+            event("5", "served", user="u2", recommendation_id="r_2", attributes={"reserved": True}),
+            event("6", "served", user="u2", recommendation_id="r_3"),
+            event("7", "click", user=None, group_id="g1"),
+        ]
+    )
     types = ("delivered", "served", "click", "mute")
 
     def rows(cols: dict[str, Any]) -> list[tuple[Any, ...]]:
-        return sorted(zip(cols["user_id"], cols["asset_id"], cols["type"].tolist(), cols["on_channel"].tolist(),
-                          [round(t, 3) for t in cols["ts"].tolist()], cols["reserved"].tolist(),
-                          cols["recommendation_id"], strict=True))
+        return sorted(
+            zip(
+                cols["user_id"],
+                cols["asset_id"],
+                cols["type"].tolist(),
+                cols["on_channel"].tolist(),
+                [round(t, 3) for t in cols["ts"].tolist()],
+                cols["reserved"].tolist(),
+                cols["recommendation_id"],
+                strict=True,
+            )
+        )
 
     t0 = round(T0.timestamp(), 3)
     by_user = rows(store.event_columns("wecom_1v1", types, user_ids=["u1", "u2", "u3", "u\x1fodd"]))
-    assert by_user == [("u\x1fodd", "a1", 0, True, t0, False, "r_1"),
-                       ("u1", "a1", 2, True, round((T0 + timedelta(minutes=1.5)).timestamp(), 3), False, ""),
-                       ("u2", "a1", -1, True, t0, False, ""),   # a type the reader did not ask for
-                       ("u2", "a1", 1, True, t0, False, ""),    # served without a reservation: no id needed
-                       ("u2", "a1", 1, True, t0, True, "r_2"),
-                       ("u3", "", 3, False, t0, False, "")]
+    assert by_user == [
+        ("u\x1fodd", "a1", 0, True, t0, False, "r_1"),
+        ("u1", "a1", 2, True, round((T0 + timedelta(minutes=1.5)).timestamp(), 3), False, ""),
+        ("u2", "a1", -1, True, t0, False, ""),  # a type the reader did not ask for
+        ("u2", "a1", 1, True, t0, False, ""),  # served without a reservation: no id needed
+        ("u2", "a1", 1, True, t0, True, "r_2"),
+        ("u3", "", 3, False, t0, False, ""),
+    ]
     assert rows(store.event_columns("wecom_1v1", types)) == by_user  # events without a user are left out
     parts = [rows(store.event_columns("wecom_1v1", types, part=p)) for p in store.event_scan_parts()]
     assert sorted(r for p in parts for r in p) == by_user
@@ -541,7 +693,9 @@ def test_event_columns(store: Store) -> None:
     store.put_doc("users", "u\x1fodd", {"id": "u\x1fodd", "merged_into": "u1"})
     docs = store.doc_field_columns("users", ("created_at", "merged_into"))
     assert sorted(zip(docs["id"], docs["created_at"], docs["merged_into"], strict=True)) == [
-        ("u\x1fodd", "", "u1"), ("u1", "2026-01-01T00:00:00.000000Z", "")]
+        ("u\x1fodd", "", "u1"),
+        ("u1", "2026-01-01T00:00:00.000000Z", ""),
+    ]
 
 
 def test_reassign_and_delete_events(store: Store) -> None:
@@ -564,8 +718,11 @@ def test_counters(store: Store) -> None:
     store.add_to_counters("popularity", [("*", "asset.with.dots", 3.0)])
     assert store.get_counters("profile", "u1") == {"t:护眼": 2.0, "n:click": 1.0}
     assert store.get_counters("profile", "nobody") == {}
-    assert sorted(store.scan_counters("profile")) == [("u1", "n:click", 1.0), ("u1", "t:护眼", 2.0),
-                                                      ("u2", "n:click", 2.0)]
+    assert sorted(store.scan_counters("profile")) == [
+        ("u1", "n:click", 1.0),
+        ("u1", "t:护眼", 2.0),
+        ("u2", "n:click", 2.0),
+    ]
     assert list(store.scan_counters("popularity")) == [("*", "asset.with.dots", 3.0)]
     store.delete_counters("profile", "u1")
     assert store.get_counters("profile", "u1") == {}
@@ -654,8 +811,10 @@ def test_es_versioned_indices_behind_aliases(es_store: Any) -> None:
     assert es_store.query_events(EventQuery()) == [] and es_store.count_assets(AssetFilter()) == 0
     es_store.init()
     prefix = es_store.prefix
-    assert es_store.schema.existing() == {f"{prefix}-{k}": [f"{prefix}-{k}-v{es_store.schema.version(k)}"]
-                                          for k in ("assets", "counters", "docs", "events")}
+    assert es_store.schema.existing() == {
+        f"{prefix}-{k}": [f"{prefix}-{k}-v{es_store.schema.version(k)}"]
+        for k in ("assets", "counters", "docs", "events")
+    }
     assert es_store.integrity_check() is True
     es_store.put_assets([make_asset("a1", "t")])
     es_store.put_vectors("m", {"a1": unit(1, 0, 0)})

@@ -32,8 +32,10 @@ def seed(store: Store) -> None:
     store.put_assets([make_asset(f"a{i}", f"护眼小课堂 {i}", tags=["护眼"]) for i in range(5)])
     store.put_vectors("m1", {f"a{i}": unit(1, i, 0) for i in range(4)})
     store.put_vectors("m2", {"a4": unit(0, 0, 1)})
-    store.add_events([event(f"e{i}", "click", user=f"u{i % 3}", asset=f"a{i % 5}", minutes=i) for i in range(12)]
-                     + [event("g1", "open", user=None, group_id="grp", asset="a1")])
+    store.add_events(
+        [event(f"e{i}", "click", user=f"u{i % 3}", asset=f"a{i % 5}", minutes=i) for i in range(12)]
+        + [event("g1", "open", user=None, group_id="grp", asset="a1")]
+    )
     store.add_to_counters("profile", [("u1", "t:护眼", 1.25), ("u2", "n:click", 3.0)])
     store.add_to_counters("popularity", [("*", "a1", 0.5)])
     tmp = store.media_tmp_dir() / "upload-seed"
@@ -78,8 +80,10 @@ def test_verify_reports_differences(source: Store, target: Store) -> None:
     copy_store(source, target, progress=False)
     target.put_doc("plans", "w1", {"kind": "head", "n": 99})
     target.add_to_counters("profile", [("u2", "n:click", 1.0)])
-    samples: dict[str, list[Any]] = {"docs": [("plans", "w1", {"kind": "head", "n": 2}, 2)],
-                                     "counters": [("profile", "u2")]}
+    samples: dict[str, list[Any]] = {
+        "docs": [("plans", "w1", {"kind": "head", "n": 2}, 2)],
+        "counters": [("profile", "u2")],
+    }
     report = verify(source, target, samples)
     assert not report.ok
     assert any("plans/w1" in p for p in report.problems) and any("sums differ" in p for p in report.problems)

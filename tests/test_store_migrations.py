@@ -17,9 +17,14 @@ def test_version_1_directory_upgrades_and_stays_searchable(tmp_path: Path, monke
     assert old.schema_version() == 1
     conn = old._conn()
     body = json.dumps({"body": "远眺二十秒钟", "tags": ["护眼台灯"]}, ensure_ascii=False)
-    conn.execute("INSERT INTO assets (id, body, title, status, created_at, updated_at) "
-                 "VALUES ('a1', ?, '护眼小课堂', 'approved', 'x', 'x')", (body,))
-    conn.execute("INSERT INTO assets_fts (asset_id, title, text, tags) VALUES ('a1', '护眼小课堂', '远眺二十秒钟', '护眼台灯')")
+    conn.execute(
+        "INSERT INTO assets (id, body, title, status, created_at, updated_at) "
+        "VALUES ('a1', ?, '护眼小课堂', 'approved', 'x', 'x')",
+        (body,),
+    )
+    conn.execute(
+        "INSERT INTO assets_fts (asset_id, title, text, tags) VALUES ('a1', '护眼小课堂', '远眺二十秒钟', '护眼台灯')"
+    )
     old.close()
     monkeypatch.setattr(sqlite_module, "MIGRATIONS", MIGRATIONS)
     new = SQLiteStore(tmp_path / "db.sqlite", tmp_path / "media")

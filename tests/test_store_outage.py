@@ -39,8 +39,13 @@ ADMIN = "outage-admin-key-0123456789"
 
 
 def _api_error(status: int, kind: str) -> ApiError:
-    meta = ApiResponseMeta(status=status, http_version="1.1", headers=HttpHeaders(), duration=0.0,
-                           node=NodeConfig("http", "localhost", 9200))
+    meta = ApiResponseMeta(
+        status=status,
+        http_version="1.1",
+        headers=HttpHeaders(),
+        duration=0.0,
+        node=NodeConfig("http", "localhost", 9200),
+    )
     return ApiError(kind, meta, {"error": {"type": kind}})
 
 
@@ -161,9 +166,15 @@ def server_behind_relay(tmp_path: Path) -> Iterator[tuple[ServerProcess, Relay]]
     relay.start()
     store_url = urlunsplit((url.scheme, f"127.0.0.1:{relay.port}", url.path, url.query, ""))
     prefix = unique_prefix()
-    server = ServerProcess(tmp_path / "data", env_extra={
-        "CONTENTHUB_STORE_URL": store_url, "CONTENTHUB_ES_INDEX_PREFIX": prefix,
-        "CONTENTHUB_BOOTSTRAP_ADMIN_KEY": ADMIN}, log_path=tmp_path / "server.log")
+    server = ServerProcess(
+        tmp_path / "data",
+        env_extra={
+            "CONTENTHUB_STORE_URL": store_url,
+            "CONTENTHUB_ES_INDEX_PREFIX": prefix,
+            "CONTENTHUB_BOOTSTRAP_ADMIN_KEY": ADMIN,
+        },
+        log_path=tmp_path / "server.log",
+    )
     server.start(timeout=240)
     try:
         yield server, relay
@@ -176,8 +187,9 @@ def server_behind_relay(tmp_path: Path) -> Iterator[tuple[ServerProcess, Relay]]
         store.close()
 
 
-def _request(conn: http.client.HTTPConnection, method: str, path: str, body: object = None
-             ) -> tuple[int, dict[str, str], bytes]:
+def _request(
+    conn: http.client.HTTPConnection, method: str, path: str, body: object = None
+) -> tuple[int, dict[str, str], bytes]:
     headers = {"Authorization": f"Bearer {ADMIN}", "Accept-Language": "en"}  # an English-speaking bot
     data = None
     if body is not None:
@@ -190,7 +202,8 @@ def _request(conn: http.client.HTTPConnection, method: str, path: str, body: obj
 
 @pytest.mark.es
 def test_store_outage_answers_503_keeps_the_connection_and_recovers(
-        server_behind_relay: tuple[ServerProcess, Relay]) -> None:
+    server_behind_relay: tuple[ServerProcess, Relay],
+) -> None:
     server, relay = server_behind_relay
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
     events = {"events": [{"id": "e-before", "type": "unsubscribe", "user_id": "u1", "channel": "wecom_1v1"}]}
@@ -200,10 +213,15 @@ def test_store_outage_answers_503_keeps_the_connection_and_recovers(
     sock = conn.sock
 
     relay.cut()
-    routes = [("POST", "/v1/events", {"events": [{"id": "e-during", "type": "unsubscribe", "user_id": "u1",
-                                                  "channel": "wecom_1v1"}]}),
-              ("GET", "/v1/recommendations/users/u1?channel=wecom_1v1", None),  # the fast path
-              ("GET", "/v1/assets", None)]
+    routes = [
+        (
+            "POST",
+            "/v1/events",
+            {"events": [{"id": "e-during", "type": "unsubscribe", "user_id": "u1", "channel": "wecom_1v1"}]},
+        ),
+        ("GET", "/v1/recommendations/users/u1?channel=wecom_1v1", None),  # the fast path
+        ("GET", "/v1/assets", None),
+    ]
     for method, path, payload in routes:
         status, headers, body = _request(conn, method, path, payload)
         assert status == 503, (path, status, body)

@@ -88,9 +88,22 @@ def test_ingested_batches_are_checkpointed_in_the_background(tmp_path: Path, mon
     store = SQLiteStore(tmp_path / "db.sqlite", tmp_path / "media")
     frames = []
     for b in range(20):
-        store.add_events([{"id": f"e{b}-{i}", "type": "open", "user_id": f"u{b}-{i}", "asset_id": "a1",
-                           "channel": "sms", "group_id": None, "recommendation_id": None,
-                           "ts": "2026-11-01T10:00:00.000000Z", "value": None} for i in range(60)])
+        store.add_events(
+            [
+                {
+                    "id": f"e{b}-{i}",
+                    "type": "open",
+                    "user_id": f"u{b}-{i}",
+                    "asset_id": "a1",
+                    "channel": "sms",
+                    "group_id": None,
+                    "recommendation_id": None,
+                    "ts": "2026-11-01T10:00:00.000000Z",
+                    "value": None,
+                }
+                for i in range(60)
+            ]
+        )
         frames.append(_wal_frames(store))
         time.sleep(0.05)  # the thread's turn
     thread = store._checkpointer

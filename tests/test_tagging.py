@@ -44,8 +44,9 @@ def _csrf(html: str) -> str:
 def _login(clients: Any, role: str = "editor") -> TestClient:
     c = TestClient(clients.app)
     token = _csrf(c.get("/login").text)
-    r = c.post("/login", data={"key": clients.keys[role], "csrf_token": token, "next": "/library"},
-               follow_redirects=False)
+    r = c.post(
+        "/login", data={"key": clients.keys[role], "csrf_token": token, "next": "/library"}, follow_redirects=False
+    )
     assert r.status_code == 303
     return c
 
@@ -183,9 +184,14 @@ def test_new_confirmations_retrain_in_the_background(
 
 
 def test_review_lists_untagged_assets_least_certain_first(clients: Any, editor: TestClient) -> None:
-    ids = [editor.post("/v1/assets", json=body).json()["id"] for body in (
-        LIVE, {"title": "周三见", "kind": "text_script"}, {"title": "首单立减20元，新客专享", "kind": "coupon"},
-    )]
+    ids = [
+        editor.post("/v1/assets", json=body).json()["id"]
+        for body in (
+            LIVE,
+            {"title": "周三见", "kind": "text_script"},
+            {"title": "首单立减20元，新客专享", "kind": "coupon"},
+        )
+    ]
     editor.post("/v1/assets", json={**LIVE, "scenes": ["live_preview"]})  # tagged: not for review
 
     queue = editor.get("/v1/tagging/review").json()

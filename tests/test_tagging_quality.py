@@ -66,11 +66,16 @@ def test_eval_set_accuracy_of_each_signal_combination(hub: Hub, corpus: dict[str
     table = evaluation.evaluate(hub, corpus["eval"], corpus["eval_vectors"])
     types = evaluation.evaluate(hub, corpus["eval"], corpus["eval_vectors"], facet="content_types")
     print(f"\nscene eval set ({len(corpus['eval'])} texts), library = demo {N_LIBRARY}, model {hub.embedder.model_id}")
-    for name, label in (("descriptions", "(a) descriptions"), ("descriptions_cues", "(a)+(c) + cues"),
-                        ("full", "full suggester")):
+    for name, label in (
+        ("descriptions", "(a) descriptions"),
+        ("descriptions_cues", "(a)+(c) + cues"),
+        ("full", "full suggester"),
+    ):
         m = table[name]
-        print(f"  {label:<20} top-1 {m['top1']:.1%}  top-3 {m['top3']:.1%}"
-              + (f"  ECE {m['calibration_error']:.3f}" if "calibration_error" in m else ""))
+        print(
+            f"  {label:<20} top-1 {m['top1']:.1%}  top-3 {m['top3']:.1%}"
+            + (f"  ECE {m['calibration_error']:.3f}" if "calibration_error" in m else "")
+        )
     print(f"  content types (full) top-1 {types['full']['top1']:.1%}  top-3 {types['full']['top3']:.1%}")
 
     assert table["descriptions_cues"]["top1"] > table["descriptions"]["top1"], "cues add to descriptions"
@@ -101,7 +106,9 @@ def test_editor_corrections_of_a_confusable_pair_raise_its_accuracy(hub: Hub, co
 
     pair_after = evaluation.top1_on(hub, rows, vecs, PAIR)
     all_after = evaluation.evaluate(hub, rows, vecs)["full"]["top1"]
-    print(f"\n{N_CORRECTIONS} editor decisions on reactivation/win-back ({wrong} changed the top suggestion): "
-          f"pair top-1 {pair_before:.1%} → {pair_after:.1%}; all scenes {all_before:.1%} → {all_after:.1%}")
+    print(
+        f"\n{N_CORRECTIONS} editor decisions on reactivation/win-back ({wrong} changed the top suggestion): "
+        f"pair top-1 {pair_before:.1%} → {pair_after:.1%}; all scenes {all_before:.1%} → {all_after:.1%}"
+    )
     assert pair_after > pair_before
     assert all_after >= all_before - 0.02, "learning the pair must not cost the other scenes"

@@ -46,8 +46,18 @@ def free_port() -> int:
 
 
 def start_server(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "uvicorn", "contenthub.asgi:app", "--host", "127.0.0.1", "--port", str(port),
-           "--log-level", "warning"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "contenthub.asgi:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
     with log.open("wb") as out:
         return subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
 
@@ -73,9 +83,20 @@ def cluster_setup(settings: Settings, embedder: Embedder) -> Iterator[tuple[Sett
     hub = open_hub(settings, embedder=embedder)
     try:
         for i in range(8):
-            create_asset(hub, AssetCreate(title=f"护眼小课堂 第{i + 1}讲", body="每用眼20分钟，看远处20秒。",
-                                          kind="article", content_type="educational", scenes=["education"],
-                                          channels=["wecom_1v1"], tags=["护眼"], status="approved"), "seed")
+            create_asset(
+                hub,
+                AssetCreate(
+                    title=f"护眼小课堂 第{i + 1}讲",
+                    body="每用眼20分钟，看远处20秒。",
+                    kind="article",
+                    content_type="educational",
+                    scenes=["education"],
+                    channels=["wecom_1v1"],
+                    tags=["护眼"],
+                    status="approved",
+                ),
+                "seed",
+            )
         caps.put_rule(hub, caps.CapRule(channel="wecom_1v1", per_day=PER_DAY, per_month=caps.DAYS_IN_MONTH))
         _, bot_key = keys.create_key(hub.store, "bot", "two-processes")
         yield settings, bot_key
@@ -87,11 +108,17 @@ def cluster_setup(settings: Settings, embedder: Embedder) -> Iterator[tuple[Sett
 @pytest.fixture
 def two_servers(cluster_setup: tuple[Settings, str], tmp_path: Path) -> Iterator[tuple[list[str], str]]:
     settings, bot_key = cluster_setup
-    env = {**os.environ, "CONTENTHUB_STORE_URL": settings.store_url, "CONTENTHUB_ES_INDEX_PREFIX":
-           settings.es_index_prefix, "CONTENTHUB_DATA_DIR": str(settings.data_dir),
-           "CONTENTHUB_MODEL_PATH": str(settings.model_path), "CONTENTHUB_SESSION_SECRET": "two-processes",
-           "CONTENTHUB_RATE_LIMIT_PER_MINUTE": "100000", "TOKENIZERS_PARALLELISM": "false",
-           "OMP_NUM_THREADS": "1"}
+    env = {
+        **os.environ,
+        "CONTENTHUB_STORE_URL": settings.store_url,
+        "CONTENTHUB_ES_INDEX_PREFIX": settings.es_index_prefix,
+        "CONTENTHUB_DATA_DIR": str(settings.data_dir),
+        "CONTENTHUB_MODEL_PATH": str(settings.model_path),
+        "CONTENTHUB_SESSION_SECRET": "two-processes",
+        "CONTENTHUB_RATE_LIMIT_PER_MINUTE": "100000",
+        "TOKENIZERS_PARALLELISM": "false",
+        "OMP_NUM_THREADS": "1",
+    }
     procs: list[subprocess.Popen[bytes]] = []
     urls: list[str] = []
     try:
@@ -117,8 +144,10 @@ def test_cap_and_no_repeat_hold_across_two_processes(two_servers: tuple[list[str
     spec = httpx.get(f"{urls[0]}/openapi.json", timeout=30).json()
     params = {p["name"] for p in spec["paths"][PATH.replace("{user}", "{user_id}")]["get"].get("parameters", [])}
     if "reserve" not in params:
-        pytest.skip("GET /v1/recommendations/users/{id} has no `reserve` parameter yet (cap reservations are "
-                    "being added to contenthub/recommend); this test runs once it exists")
+        pytest.skip(
+            "GET /v1/recommendations/users/{id} has no `reserve` parameter yet (cap reservations are "
+            "being added to contenthub/recommend); this test runs once it exists"
+        )
 
     headers = {"Authorization": f"Bearer {bot_key}"}
     with httpx.Client(headers=headers, timeout=120, limits=httpx.Limits(max_connections=64)) as client:
@@ -126,8 +155,9 @@ def test_cap_and_no_repeat_hold_across_two_processes(two_servers: tuple[list[str
             assert client.get(url + PATH.format(user="warmup"), params={"channel": "wecom_1v1"}).status_code == 200
 
         def ask(i: int) -> tuple[int, dict[str, object]]:
-            r = client.get(urls[i % 2] + PATH.format(user="u-hammer"),
-                           params={"channel": "wecom_1v1", "reserve": "true", "n": 1})
+            r = client.get(
+                urls[i % 2] + PATH.format(user="u-hammer"), params={"channel": "wecom_1v1", "reserve": "true", "n": 1}
+            )
             return r.status_code, r.json()
 
         with ThreadPoolExecutor(max_workers=32) as pool:

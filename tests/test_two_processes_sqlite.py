@@ -35,13 +35,30 @@ def pair(settings: Settings, embedder: Embedder, tmp_path: Path) -> Iterator[tup
     """Two servers on one freshly seeded data folder; (their URLs, API keys by role)."""
     hub = open_hub(settings, embedder=embedder)
     for i in range(6):
-        create_asset(hub, AssetCreate(title=f"护眼小课堂 第{i + 1}讲", body="每用眼20分钟，看远处20秒。", kind="article",
-                                      content_type="educational", scenes=["education"], channels=[CHANNEL],
-                                      tags=["护眼"], status="approved"), "seed")
+        create_asset(
+            hub,
+            AssetCreate(
+                title=f"护眼小课堂 第{i + 1}讲",
+                body="每用眼20分钟，看远处20秒。",
+                kind="article",
+                content_type="educational",
+                scenes=["education"],
+                channels=[CHANNEL],
+                tags=["护眼"],
+                status="approved",
+            ),
+            "seed",
+        )
     secrets = {role: keys.create_key(hub.store, role, f"two-{role}")[1] for role in ("editor", "bot")}
     hub.close()
-    servers = [ServerProcess(settings.data_dir, log_path=tmp_path / f"server{i}.log",
-                             env_extra={"CONTENTHUB_RATE_LIMIT_PER_MINUTE": "100000"}) for i in range(2)]
+    servers = [
+        ServerProcess(
+            settings.data_dir,
+            log_path=tmp_path / f"server{i}.log",
+            env_extra={"CONTENTHUB_RATE_LIMIT_PER_MINUTE": "100000"},
+        )
+        for i in range(2)
+    ]
     try:
         for s in servers:
             s.start(timeout=180)
@@ -52,8 +69,11 @@ def pair(settings: Settings, embedder: Embedder, tmp_path: Path) -> Iterator[tup
 
 
 def _next_ids(client: httpx.Client, url: str, bot: str) -> set[str]:
-    r = client.get(f"{url}/v1/recommendations/users/u-two", params={"channel": CHANNEL, "n": 100},
-                   headers={"Authorization": f"Bearer {bot}"})
+    r = client.get(
+        f"{url}/v1/recommendations/users/u-two",
+        params={"channel": CHANNEL, "n": 100},
+        headers={"Authorization": f"Bearer {bot}"},
+    )
     assert r.status_code == 200, r.text
     return {p["asset_id"] for p in r.json()["picks"]}
 
@@ -76,10 +96,20 @@ def test_an_asset_added_or_archived_through_one_process_is_seen_by_the_other(
     with httpx.Client(timeout=120) as client:
         before = _next_ids(client, b, secret["bot"])  # b builds its catalog now
         assert len(before) == 6
-        r = client.post(f"{a}/v1/assets", headers=editor, json={
-            "title": "新品：护眼台灯试用", "body": "护眼台灯免费试用，限时报名。", "kind": "article",
-            "content_type": "promotional", "scenes": ["education"], "channels": [CHANNEL], "tags": ["护眼"],
-            "status": "approved"})
+        r = client.post(
+            f"{a}/v1/assets",
+            headers=editor,
+            json={
+                "title": "新品：护眼台灯试用",
+                "body": "护眼台灯免费试用，限时报名。",
+                "kind": "article",
+                "content_type": "promotional",
+                "scenes": ["education"],
+                "channels": [CHANNEL],
+                "tags": ["护眼"],
+                "status": "approved",
+            },
+        )
         assert r.status_code == 201, r.text
         new = r.json()["id"]
         waited = _seen_within(lambda: new in _next_ids(client, b, secret["bot"]), 10 * CHANGES_POLL_S + 5)
@@ -98,8 +128,12 @@ def test_plan_versions_written_through_both_processes_are_never_lost(pair: tuple
         """Plan the week through one of the processes; a 409 (someone saved in between) is retried, as a
         client should. Returns (the version saved, 409s seen)."""
         for conflicts in range(30):
-            r = httpx.post(f"{urls[i % 2]}/v1/plans", headers=editor, timeout=120,
-                           json={"week": week, "channels": [CHANNEL], "audiences": ["all"]})
+            r = httpx.post(
+                f"{urls[i % 2]}/v1/plans",
+                headers=editor,
+                timeout=120,
+                json={"week": week, "channels": [CHANNEL], "audiences": ["all"]},
+            )
             if r.status_code != 409:
                 assert r.status_code == 201, r.text
                 return int(r.json()["version"]), conflicts
@@ -183,8 +217,16 @@ def _ingest_batches(data_dir: str, worker: int, start_at: float) -> None:
     try:
         time.sleep(max(0.0, start_at - time.time()))
         for b in range(12):
-            batch = [{"id": f"two-{b}-{i}" if i % 2 else f"two-{worker}-{b}-{i}", "type": "open",
-                      "user_id": f"two-u{i % 40}", "asset_id": "two-a", "channel": CHANNEL} for i in range(300)]
+            batch = [
+                {
+                    "id": f"two-{b}-{i}" if i % 2 else f"two-{worker}-{b}-{i}",
+                    "type": "open",
+                    "user_id": f"two-u{i % 40}",
+                    "asset_id": "two-a",
+                    "channel": CHANNEL,
+                }
+                for i in range(300)
+            ]
             result = events.ingest(hub, batch)
             assert not result.rejected and result.accepted + result.duplicates == 300
     finally:
@@ -199,11 +241,21 @@ def test_two_processes_ingesting_at_once_store_each_event_once(settings: Setting
 
     hub = open_hub(settings)
     try:
-        hub.store.put_asset({"id": "two-a", "title": "护眼", "kind": "article", "status": "approved", "tags": ["护眼"],
-                             "channels": [CHANNEL], "created_at": "2026-11-01T00:00:00Z",
-                             "updated_at": "2026-11-01T00:00:00Z"})
-        events.ingest(hub, [{"id": "two-seed", "type": "open", "user_id": "two-u0", "asset_id": "two-a",
-                             "channel": CHANNEL}])
+        hub.store.put_asset(
+            {
+                "id": "two-a",
+                "title": "护眼",
+                "kind": "article",
+                "status": "approved",
+                "tags": ["护眼"],
+                "channels": [CHANNEL],
+                "created_at": "2026-11-01T00:00:00Z",
+                "updated_at": "2026-11-01T00:00:00Z",
+            }
+        )
+        events.ingest(
+            hub, [{"id": "two-seed", "type": "open", "user_id": "two-u0", "asset_id": "two-a", "channel": CHANNEL}]
+        )
     finally:
         hub.close()
     _at_once(_ingest_batches, [(str(settings.data_dir), w) for w in range(2)], timeout=180)

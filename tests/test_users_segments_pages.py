@@ -12,8 +12,12 @@ def _people(clients) -> None:
     for i in range(7):
         src = "douyin" if i < 3 else "wecom_1v1"
         attrs = {"nickname": f"小{i}号"} if i == 0 else {}
-        assert editor.put("/v1/users", json={"id": f"pu{i}", "region": "上海", "source_channel": src,
-                                             "attributes": attrs}).status_code == 200
+        assert (
+            editor.put(
+                "/v1/users", json={"id": f"pu{i}", "region": "上海", "source_channel": src, "attributes": attrs}
+            ).status_code
+            == 200
+        )
     editor.put("/v1/groups", json={"id": "pg1", "name": "护眼交流群", "channel": "wecom_group", "purpose": "community"})
     r = editor.post("/v1/groups/pg1/members", json={"join": ["pu1", "pu4"]})
     assert r.status_code in (200, 201), r.text
@@ -45,9 +49,16 @@ def test_segment_builder_previews_and_saves_with_live_count(clients) -> None:
     c = login(clients, "editor")
     page = c.get("/segments", params={"source": "douyin"})
     assert 'value="source_channel" selected' in page.text and 'value="douyin"' in page.text
-    form = {"csrf_token": _csrf(page.text), "name": "抖音来源", "description": "", "match": "all",
-            "field": ["source_channel", "group", ""], "op": ["eq", "eq", "eq"], "value": ["douyin", "", ""],
-            "action": "preview"}
+    form = {
+        "csrf_token": _csrf(page.text),
+        "name": "抖音来源",
+        "description": "",
+        "match": "all",
+        "field": ["source_channel", "group", ""],
+        "op": ["eq", "eq", "eq"],
+        "value": ["douyin", "", ""],
+        "action": "preview",
+    }
     r = c.post("/segments", data=form)
     assert r.status_code == 422 and 'id="error-row-1"' in r.text and 'value="抖音来源"' in r.text
     form["field"] = ["source_channel", "", ""]
@@ -58,18 +69,30 @@ def test_segment_builder_previews_and_saves_with_live_count(clients) -> None:
     listed = clients.as_("viewer").get("/v1/segments").json()
     assert [(x["segment"]["name"], x["count"]) for x in listed] == [("抖音来源", 3)]
     shown = c.get(r.headers["location"]).text
-    row = shown[shown.index('class="segment-row saved"'):]
+    row = shown[shown.index('class="segment-row saved"') :]
     assert 'class="segment-count">3<' in row
 
 
 def test_segment_builder_errors_are_beside_fields(clients) -> None:
     c = login(clients, "editor")
     token = _csrf(c.get("/segments").text)
-    r = c.post("/segments", data={"csrf_token": token, "name": "", "field": ["region"], "op": ["eq"],
-                                  "value": ["上海"], "action": "save"}, params={"lang": "zh"})
+    r = c.post(
+        "/segments",
+        data={"csrf_token": token, "name": "", "field": ["region"], "op": ["eq"], "value": ["上海"], "action": "save"},
+        params={"lang": "zh"},
+    )
     assert r.status_code == 422 and 'id="error-name"' in r.text and r.headers["content-type"].startswith("text/html")
-    r = c.post("/segments", data={"csrf_token": token, "name": "x", "field": ["paying"], "op": ["eq"],
-                                  "value": ["maybe"], "action": "save"})
+    r = c.post(
+        "/segments",
+        data={
+            "csrf_token": token,
+            "name": "x",
+            "field": ["paying"],
+            "op": ["eq"],
+            "value": ["maybe"],
+            "action": "save",
+        },
+    )
     assert r.status_code == 422 and 'id="error-row-0"' in r.text and 'value="maybe"' in r.text
     r = c.post("/segments", data={"csrf_token": token, "name": "x", "action": "save"})
     assert r.status_code == 422 and 'id="error-row-0"' in r.text

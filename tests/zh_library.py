@@ -38,7 +38,16 @@ def zh_library(per_cell: int = 5, seed: int = 7) -> list[dict[str, Any]]:
                 title = f"{p}：{a}和{b}" if k % 2 else f"{a}{p}"
                 body = f"{q}。关于{a}、{b}与{c}，{p}，看完就懂。{rng.choice(phrases)}。"
                 tags = [topic] if (t_i + k) % 2 == 0 else []
-                out.append({"id": f"{fmt}-{t_i}-{k}", "title": title, "body": body, "tags": tags,
-                            "content_type": ctype, "channels": ["wecom_1v1", "moments"], "_topic": topic,
-                            "_format": fmt})
+                out.append(
+                    {
+                        "id": f"{fmt}-{t_i}-{k}",
+                        "title": title,
+                        "body": body,
+                        "tags": tags,
+                        "content_type": ctype,
+                        "channels": ["wecom_1v1", "moments"],
+                        "_topic": topic,
+                        "_format": fmt,
+                    }
+                )
     return out

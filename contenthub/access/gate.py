@@ -49,15 +49,29 @@ class AuthBeforeBodyMiddleware:
         try:
             principal = await current_principal(request, scope["app"].state.hub)
             if principal is None and api:
-                raise UnauthorizedError(_("An API key is required. Send it as 'Authorization: Bearer <key>' (create one with `contenthub keys create --role editor`)."))
+                raise UnauthorizedError(
+                    _(
+                        "An API key is required. Send it as 'Authorization: Bearer <key>' (create one with `contenthub keys create --role editor`)."
+                    )
+                )
         except ProblemError as exc:
             await _refuse(send, exc)
             return
         if principal is None:  # a console form posted without a session: sign in first, as page routes do
-            target = quote(scope["path"] + ("?" + scope["query_string"].decode("latin-1") if scope["query_string"] else ""))
-            await send({"type": "http.response.start", "status": 303,
-                        "headers": [(b"location", f"/login?next={target}".encode()), (b"content-length", b"0"),
-                                    (b"connection", b"close")]})
+            target = quote(
+                scope["path"] + ("?" + scope["query_string"].decode("latin-1") if scope["query_string"] else "")
+            )
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 303,
+                    "headers": [
+                        (b"location", f"/login?next={target}".encode()),
+                        (b"content-length", b"0"),
+                        (b"connection", b"close"),
+                    ],
+                }
+            )
             await send({"type": "http.response.body", "body": b""})
             return
         await self.app(scope, receive, send)
@@ -66,8 +80,11 @@ class AuthBeforeBodyMiddleware:
 async def _refuse(send: Send, exc: ProblemError) -> None:
     """The app's error shape, and ``connection: close``: the unread body is never read."""
     body = json.dumps({"error": exc.to_dict()}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-               (b"connection", b"close")]
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
     if exc.status == 429:
         headers.append((b"retry-after", str(exc.extra.get("retry_after", 1)).encode()))
     await send({"type": "http.response.start", "status": exc.status, "headers": headers})

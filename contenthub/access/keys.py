@@ -58,7 +58,9 @@ def create_key(store: Store, role: Role | str, name: str, *, secret: str | None 
     try:
         role = Role(role)
     except ValueError:
-        raise InvalidError(_("Unknown role '{role}'.").format(role=role), field="role", value=role, allowed=[r.value for r in Role]) from None
+        raise InvalidError(
+            _("Unknown role '{role}'.").format(role=role), field="role", value=role, allowed=[r.value for r in Role]
+        ) from None
     name = name.strip() or role.value
     key_id = secrets.token_hex(6)
     secret = secret or secrets.token_urlsafe(32)
@@ -72,7 +74,7 @@ def ensure_key(store: Store, full_key: str, role: Role, name: str) -> None:
     if verify(store, full_key) is not None:
         return
     if full_key.startswith(PREFIX) and full_key.count("_") >= 2:
-        key_id, secret = full_key[len(PREFIX):].split("_", 1)
+        key_id, secret = full_key[len(PREFIX) :].split("_", 1)
     else:
         key_id, secret = "boot" + hashlib.sha256(full_key.encode()).hexdigest()[:8], None
     doc = {
@@ -89,7 +91,7 @@ def verify(store: Store, full_key: str) -> Principal | None:
     doc: dict[str, Any] | None = None
     secret = full_key
     if full_key.startswith(PREFIX) and full_key.count("_") >= 2:
-        key_id, secret = full_key[len(PREFIX):].split("_", 1)
+        key_id, secret = full_key[len(PREFIX) :].split("_", 1)
         doc = store.get_doc(COLLECTION, key_id)
     if doc is None:
         doc = store.get_doc(COLLECTION, "boot" + hashlib.sha256(full_key.encode()).hexdigest()[:8])
@@ -108,7 +110,9 @@ class _VerifiedKeys:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.generation = 0
-        self.by_store: weakref.WeakKeyDictionary[Any, dict[bytes, tuple[float, Principal]]] = weakref.WeakKeyDictionary()
+        self.by_store: weakref.WeakKeyDictionary[Any, dict[bytes, tuple[float, Principal]]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def forget_all(self) -> None:
         with self.lock:
@@ -178,7 +182,9 @@ def rotate(store: Store, key_id: str) -> tuple[KeyInfo, str]:
     """New secret, same id, role and name: the old secret stops working at once."""
     found = store.get_doc_version(COLLECTION, key_id)
     if found is None or found[0].get("revoked_at"):
-        raise NotFoundError(_("No active API key with id '{key_id}'.").format(key_id=key_id), field="key_id", value=key_id)
+        raise NotFoundError(
+            _("No active API key with id '{key_id}'.").format(key_id=key_id), field="key_id", value=key_id
+        )
     doc, version = found
     secret = secrets.token_urlsafe(32)
     doc["hash"] = _hash(secret)

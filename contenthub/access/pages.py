@@ -27,12 +27,28 @@ class KeyForm(BaseModel):
     name: str = Field(min_length=1, max_length=80)
 
 
-def _page(request: Request, hub: HubDep, *, created: tuple[keys.KeyInfo, str] | None = None,
-          errors: dict[str, str] | None = None, form: dict[str, str] | None = None,
-          status_code: int = 200, flash: str = "") -> HTMLResponse:
+def _page(
+    request: Request,
+    hub: HubDep,
+    *,
+    created: tuple[keys.KeyInfo, str] | None = None,
+    errors: dict[str, str] | None = None,
+    form: dict[str, str] | None = None,
+    status_code: int = 200,
+    flash: str = "",
+) -> HTMLResponse:
     listed = sorted(keys.list_keys(hub.store), key=lambda k: (k.revoked_at is not None, k.created_at), reverse=False)
-    return render(request, "admin/keys.html", status_code=status_code, keys=listed, created=created,
-                  errors=errors or {}, form=form or {"role": "editor", "name": ""}, roles=list(Role), flash=flash)
+    return render(
+        request,
+        "admin/keys.html",
+        status_code=status_code,
+        keys=listed,
+        created=created,
+        errors=errors or {},
+        form=form or {"role": "editor", "name": ""},
+        roles=list(Role),
+        flash=flash,
+    )
 
 
 @router.get("/admin/keys", response_class=HTMLResponse)
@@ -41,8 +57,14 @@ def keys_page(request: Request, hub: HubDep, who: Admin, flash: str = "") -> HTM
 
 
 @router.post("/admin/keys", response_class=HTMLResponse)
-def create_key(request: Request, hub: HubDep, who: Admin, csrf_token: Annotated[str, Form()] = "",
-               role: Annotated[str, Form(max_length=20)] = "", name: Annotated[str, Form(max_length=400)] = "") -> HTMLResponse:
+def create_key(
+    request: Request,
+    hub: HubDep,
+    who: Admin,
+    csrf_token: Annotated[str, Form()] = "",
+    role: Annotated[str, Form(max_length=20)] = "",
+    name: Annotated[str, Form(max_length=400)] = "",
+) -> HTMLResponse:
     check_csrf(request, csrf_token)
     form = {"role": role, "name": name}
     try:
@@ -56,8 +78,9 @@ def create_key(request: Request, hub: HubDep, who: Admin, csrf_token: Annotated[
 
 
 @router.post("/admin/keys/{key_id}/revoke", response_model=None)
-def revoke_key(request: Request, hub: HubDep, who: Admin, key_id: str,
-               csrf_token: Annotated[str, Form()] = "") -> RedirectResponse:
+def revoke_key(
+    request: Request, hub: HubDep, who: Admin, key_id: str, csrf_token: Annotated[str, Form()] = ""
+) -> RedirectResponse:
     check_csrf(request, csrf_token)
     keys.revoke(hub.store, key_id)
     audit.record(hub, who.name, "revoke", "api_key", key_id)

@@ -37,12 +37,12 @@ class RateLimiter:
             self._buckets[key] = (tokens, now)
             return (1.0 - tokens) / self.rate
 
-
     def _forget_full(self, now: float) -> None:
         """Drop buckets that have refilled (they hold nothing a new one would not): failed authentications
         come from any number of addresses, and their buckets must not grow without bound."""
-        self._buckets = {k: (t, last) for k, (t, last) in self._buckets.items()
-                         if t + (now - last) * self.rate < self.capacity}
+        self._buckets = {
+            k: (t, last) for k, (t, last) in self._buckets.items() if t + (now - last) * self.rate < self.capacity
+        }
 
     def waiting(self, key: str, now: float | None = None) -> float:
         """Seconds until ``key`` has a token again (0 if it has one), without taking it."""

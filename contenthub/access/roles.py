@@ -31,9 +31,17 @@ MATRIX: dict[Role, frozenset[Perm]] = {
     Role.admin: frozenset(Perm),
     Role.editor: frozenset(
         {
-            Perm.library_read, Perm.library_write, Perm.taxonomy_write, Perm.recommend_read,
-            Perm.audience_read, Perm.audience_write, Perm.plans_read, Perm.plans_write,
-            Perm.reports_read, Perm.experiments_write, Perm.events_write,
+            Perm.library_read,
+            Perm.library_write,
+            Perm.taxonomy_write,
+            Perm.recommend_read,
+            Perm.audience_read,
+            Perm.audience_write,
+            Perm.plans_read,
+            Perm.plans_write,
+            Perm.reports_read,
+            Perm.experiments_write,
+            Perm.events_write,
         }
     ),
     # Bots read recommendations and due sends and post events; nothing else (least privilege).

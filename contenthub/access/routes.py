@@ -65,14 +65,23 @@ def revoke_key(key_id: str, hub: HubDep, who: Admin) -> KeyInfo:
 
 
 @router.get("/audit", response_model=list[AuditEntry], summary="Who changed what (admins)")
-def audit_log(hub: HubDep, who: Admin, target_kind: str | None = None, target_id: str | None = None,
-              limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-              offset: Annotated[int, Query(ge=0)] = 0) -> list[AuditEntry]:
+def audit_log(
+    hub: HubDep,
+    who: Admin,
+    target_kind: str | None = None,
+    target_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[AuditEntry]:
     return audit.entries(hub, target_kind=target_kind, target_id=target_id, limit=limit, offset=offset)
 
 
-@router.get("/admin/bad-records", response_model=list[BadRecord], summary="Stored records readers skipped (admins)",
-            description="Records no reader could use (e.g. a time an older version stored as `1-01-01T…`): they are "
-            "left out of recommendations and plans until fixed through the normal API; the list empties as they are.")
+@router.get(
+    "/admin/bad-records",
+    response_model=list[BadRecord],
+    summary="Stored records readers skipped (admins)",
+    description="Records no reader could use (e.g. a time an older version stored as `1-01-01T…`): they are "
+    "left out of recommendations and plans until fixed through the normal API; the list empties as they are.",
+)
 def bad_record_list(hub: HubDep, who: Admin) -> list[BadRecord]:
     return bad_records.entries(hub)

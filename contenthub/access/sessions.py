@@ -31,9 +31,17 @@ def start(store: Store, principal: Principal) -> str:
     key_doc = store.get_doc(keys.COLLECTION, principal.key_id) or {}
     session_id = secrets.token_urlsafe(32)
     now = utcnow()
-    store.put_doc(COLLECTION, _record_id(session_id), {
-        "key_id": principal.key_id, "key_hash": key_doc.get("hash"), "created_at": to_iso(now),
-        "expires_at": to_iso(now + MAX_AGE)}, expected_version=0)
+    store.put_doc(
+        COLLECTION,
+        _record_id(session_id),
+        {
+            "key_id": principal.key_id,
+            "key_hash": key_doc.get("hash"),
+            "created_at": to_iso(now),
+            "expires_at": to_iso(now + MAX_AGE),
+        },
+        expected_version=0,
+    )
     return session_id
 
 

@@ -37,12 +37,12 @@ class CapRule(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> CapRule:
         if self.per_day is not None and self.per_week is not None and self.per_week < self.per_day:
-            raise ValueError(_('per_week must not be smaller than per_day'))
+            raise ValueError(_("per_week must not be smaller than per_day"))
         if self.per_month is not None and self.per_month >= 0:
             if self.per_week is not None and self.per_month < self.per_week:
-                raise ValueError(_('per_month must not be smaller than per_week'))
+                raise ValueError(_("per_month must not be smaller than per_week"))
             if self.per_day is not None and self.per_month < self.per_day:
-                raise ValueError(_('per_month must not be smaller than per_day'))
+                raise ValueError(_("per_month must not be smaller than per_day"))
         return self
 
     def month_limit(self, day: datetime) -> int | None:
@@ -56,8 +56,11 @@ class CapRule(BaseModel):
 DEFAULT_CAPS: dict[str, dict[str, Any]] = {
     "mp_subscription": {"per_day": 1, "note": "订阅号每天 1 次群发"},
     "mp_service": {"per_month": 4, "note": "服务号每位粉丝每月最多收到 4 次群发"},
-    "wecom_1v1": {"per_day": 1, "per_month": DAYS_IN_MONTH,
-                  "note": "客户群发每月不超过当月天数；JS-SDK 每位员工对每位客户每天 1 条"},
+    "wecom_1v1": {
+        "per_day": 1,
+        "per_month": DAYS_IN_MONTH,
+        "note": "客户群发每月不超过当月天数；JS-SDK 每位员工对每位客户每天 1 条",
+    },
     "wecom_group": {"per_month": DAYS_IN_MONTH, "note": "客户群群发每月不超过当月天数（可改为每周 7 次或每天 1 次）"},
 }
 
@@ -90,8 +93,11 @@ def check_timezone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except Exception:
-        raise InvalidError(_("Unknown time zone '{name}'. Use an IANA name such as Asia/Shanghai.").format(name=name),
-                           field="timezone", value=name) from None
+        raise InvalidError(
+            _("Unknown time zone '{name}'. Use an IANA name such as Asia/Shanghai.").format(name=name),
+            field="timezone",
+            value=name,
+        ) from None
 
 
 LIMIT_NAMES = {
@@ -108,14 +114,17 @@ def _periods(rule: CapRule, tz: ZoneInfo, now: datetime) -> list[tuple[str, int,
     week_start = day_start - timedelta(days=local.weekday())
     month_start = day_start.replace(day=1)
     next_month = (month_start + timedelta(days=32)).replace(day=1)
-    checks = [("per_day", rule.per_day, day_start, day_start + timedelta(days=1)),
-              ("per_week", rule.per_week, week_start, week_start + timedelta(days=7)),
-              ("per_month", rule.month_limit(local), month_start, next_month)]
+    checks = [
+        ("per_day", rule.per_day, day_start, day_start + timedelta(days=1)),
+        ("per_week", rule.per_week, week_start, week_start + timedelta(days=7)),
+        ("per_month", rule.month_limit(local), month_start, next_month),
+    ]
     return [(name, limit, start, reopen) for name, limit, start, reopen in checks if limit is not None]
 
 
-def capped_targets(hub: Hub, rule: CapRule, owner: np.ndarray, sent_at: np.ndarray, n: int, now: datetime
-                   ) -> np.ndarray:
+def capped_targets(
+    hub: Hub, rule: CapRule, owner: np.ndarray, sent_at: np.ndarray, n: int, now: datetime
+) -> np.ndarray:
     """Which of ``n`` targets are capped, from the epoch times ``sent_at`` of their sends that count
     (``counted_sends``), ``owner`` saying whose each is: the one cap rule of the per-target path
     (``cap_status``) and the batch ranker."""
@@ -125,7 +134,9 @@ def capped_targets(hub: Hub, rule: CapRule, owner: np.ndarray, sent_at: np.ndarr
     return out
 
 
-def cap_status(hub: Hub, rule: CapRule, delivered_ts: list[str], now: datetime) -> tuple[bool, str | None, datetime | None]:
+def cap_status(
+    hub: Hub, rule: CapRule, delivered_ts: list[str], now: datetime
+) -> tuple[bool, str | None, datetime | None]:
     """(capped?, which limit, when the next send is allowed) from the send times of one target."""
     tz = check_timezone(hub.settings.timezone)
     if not delivered_ts and _no_zero_limit(rule):
@@ -137,8 +148,9 @@ def cap_status(hub: Hub, rule: CapRule, delivered_ts: list[str], now: datetime) 
     for name, limit, start, reopen in _periods(rule, tz, now):
         used = int(np.count_nonzero(sent_at >= start.timestamp()))
         if used >= limit:
-            blocked.append((_(LIMIT_NAMES[name]).format(limit=limit, channel=label("channel", rule.channel), used=used),
-                            reopen))
+            blocked.append(
+                (_(LIMIT_NAMES[name]).format(limit=limit, channel=label("channel", rule.channel), used=used), reopen)
+            )
     reason, reopen = max(blocked, key=lambda b: b[1])
     return True, reason, reopen
 
@@ -146,8 +158,11 @@ def cap_status(hub: Hub, rule: CapRule, delivered_ts: list[str], now: datetime) 
 def _no_zero_limit(rule: CapRule) -> bool:
     """Whether every limit of the rule allows at least one send (a month of days always does); then a
     target with no send is never capped, and ``cap_status`` skips the calendar arithmetic for it."""
-    return (rule.per_day is None or rule.per_day > 0) and (rule.per_week is None or rule.per_week > 0) and (
-        rule.per_month is None or rule.per_month != 0)
+    return (
+        (rule.per_day is None or rule.per_day > 0)
+        and (rule.per_week is None or rule.per_week > 0)
+        and (rule.per_month is None or rule.per_month != 0)
+    )
 
 
 def send_times(events: list[dict[str, Any]], channel: str) -> list[str]:
@@ -158,15 +173,19 @@ def send_times(events: list[dict[str, Any]], channel: str) -> list[str]:
     counted = counted_sends(
         np.zeros(len(on_channel), dtype=np.int64),
         np.fromiter((e["type"] == "delivered" for e in on_channel), dtype=bool, count=len(on_channel)),
-        np.fromiter((e["type"] == "served" and bool((e.get("attributes") or {}).get("reserved"))
-                     for e in on_channel), dtype=bool, count=len(on_channel)),
-        np.fromiter((hash(e.get("recommendation_id") or "") for e in on_channel), dtype=np.int64,
-                    count=len(on_channel)))
+        np.fromiter(
+            (e["type"] == "served" and bool((e.get("attributes") or {}).get("reserved")) for e in on_channel),
+            dtype=bool,
+            count=len(on_channel),
+        ),
+        np.fromiter(
+            (hash(e.get("recommendation_id") or "") for e in on_channel), dtype=np.int64, count=len(on_channel)
+        ),
+    )
     return [e["ts"] for e, c in zip(on_channel, counted.tolist(), strict=True) if c]
 
 
-def counted_sends(owner: np.ndarray, delivered: np.ndarray, reserved: np.ndarray, rec_code: np.ndarray
-                  ) -> np.ndarray:
+def counted_sends(owner: np.ndarray, delivered: np.ndarray, reserved: np.ndarray, rec_code: np.ndarray) -> np.ndarray:
     """Which events count against their target's cap: deliveries, plus reserved sends not yet confirmed —
     the one rule of both the per-target path and the batch ranker. ``owner``: whose event each is;
     ``rec_code``: ``hash`` of its recommendation id (0 for none).

@@ -76,13 +76,19 @@ DECAYED_PREFIXES = (*PROFILE_PREFIXES, "w:", "e:", "g:")
 def asset_features(asset: dict[str, Any], topic: str | None = None) -> tuple[tuple[str, float], ...]:
     """The profile dimensions an asset contributes to, with their weights, L2-normalised per asset.
     ``topic``: the asset's discovered topic (else ``asset["topic"]`` when present)."""
-    return _features(tuple(asset.get("tags") or ()), tuple(asset.get("scenes") or ()),
-                     asset.get("content_type") or None, asset.get("kind") or None, topic or asset.get("topic"))
+    return _features(
+        tuple(asset.get("tags") or ()),
+        tuple(asset.get("scenes") or ()),
+        asset.get("content_type") or None,
+        asset.get("kind") or None,
+        topic or asset.get("topic"),
+    )
 
 
 @lru_cache(maxsize=65536)
-def _features(tags: tuple[str, ...], scenes: tuple[str, ...], content_type: str | None,
-              kind: str | None, topic: str | None = None) -> tuple[tuple[str, float], ...]:
+def _features(
+    tags: tuple[str, ...], scenes: tuple[str, ...], content_type: str | None, kind: str | None, topic: str | None = None
+) -> tuple[tuple[str, float], ...]:
     """asset_features of these tags, scenes, content type, kind and topic. Cached because ingestion asks
     for the features of ~6,000 assets per 10,000-event batch and they are a pure function of these
     fields (callers only read the list)."""
@@ -105,7 +111,9 @@ def rate_features(feats: tuple[tuple[str, float], ...]) -> tuple[str, ...]:
 
 
 def counter_deltas(
-    events: list[dict[str, Any]], assets: dict[str, dict[str, Any]], half_life_days: float,
+    events: list[dict[str, Any]],
+    assets: dict[str, dict[str, Any]],
+    half_life_days: float,
     topics: dict[str, str] | None = None,
 ) -> CounterDeltas:
     """Counter increments for newly stored events (summed per counter, so a batch writes each once),
@@ -174,9 +182,11 @@ def counter_deltas(
             if w > 0:
                 fields = popularity[ev["channel"]]
                 fields[aid] = fields.get(aid, 0.0) + ws
-    return [(collection, key, sums[key])
-            for collection, sums in sorted(((ASSET_STATS, stats), (POPULARITY, popularity), (PROFILE, profile)))
-            for key in sorted(sums)]
+    return [
+        (collection, key, sums[key])
+        for collection, sums in sorted(((ASSET_STATS, stats), (POPULARITY, popularity), (PROFILE, profile)))
+        for key in sorted(sums)
+    ]
 
 
 def _owners(ev: dict[str, Any]) -> tuple[str, ...]:

@@ -93,9 +93,13 @@ def set_memberships(hub: Hub, group_id: str, joined: list[str], left: list[str])
             hub.store.delete_doc(MEMBERSHIPS, uid)
 
 
-def member_deltas(events: list[dict[str, Any]], memberships: dict[str, list[str]],
-                  assets: dict[str, dict[str, Any]], half_life_days: float,
-                  topics: dict[str, str] | None = None) -> CounterDeltas:
+def member_deltas(
+    events: list[dict[str, Any]],
+    memberships: dict[str, list[str]],
+    assets: dict[str, dict[str, Any]],
+    half_life_days: float,
+    topics: dict[str, str] | None = None,
+) -> CounterDeltas:
     """The increments newly stored ``events`` make to the kept profiles of their users' groups: the
     profile deltas ``engagement.counter_deltas`` gives the user, under ``members:<group>``, plus the
     ``a:`` weight of positive events. A member's event that names the group itself counts here too (as it
@@ -127,7 +131,7 @@ def member_deltas(events: list[dict[str, Any]], memberships: dict[str, list[str]
         for f, v in fields.items():
             into[f] = into.get(f, 0.0) + v
     for key in list(merged):
-        merged[updates_key(key[len("members:"):])] = {UPDATES: 1.0}
+        merged[updates_key(key[len("members:") :])] = {UPDATES: 1.0}
     return [(PROFILE, key, merged[key]) for key in sorted(merged)]
 
 
@@ -178,7 +182,7 @@ def kept_profile(hub: Hub, group_id: str) -> KeptProfile:
     for f, v in raw.items():
         if f.startswith(ASSET):
             if v > 0:  # a departed member's share may leave a rounding remainder
-                assets.append((f[len(ASSET):], v))
+                assets.append((f[len(ASSET) :], v))
         elif f != MEMBER_COUNT:
             counters[f] = v
     assets.sort(key=lambda kv: -kv[1])

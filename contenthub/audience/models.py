@@ -40,9 +40,13 @@ def _checked_id(value: str) -> str:
     return value
 
 
-EntityId = Annotated[str, AfterValidator(_checked_id),
-                     WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 128, "pattern": ID_RE,
-                                     "description": f"An id: {ID_RULE}."})]
+EntityId = Annotated[
+    str,
+    AfterValidator(_checked_id),
+    WithJsonSchema(
+        {"type": "string", "minLength": 1, "maxLength": 128, "pattern": ID_RE, "description": f"An id: {ID_RULE}."}
+    ),
+]
 """A user or group id at the API's edge (``is_entity_id``)."""
 
 
@@ -55,13 +59,15 @@ class Identity(BaseModel):
     def _strip(cls, v: str) -> str:
         v = v.strip()
         if not v:
-            raise ValueError(_('identity value must not be empty'))
+            raise ValueError(_("identity value must not be empty"))
         return v
 
     @model_validator(mode="after")
     def _phone_digits(self) -> Identity:
         if self.type == "phone" and sum(ch.isdigit() for ch in self.value) < PHONE_MIN_DIGITS:
-            raise ValueError(_('a phone number needs at least {PHONE_MIN_DIGITS} digits').format(PHONE_MIN_DIGITS=PHONE_MIN_DIGITS))
+            raise ValueError(
+                _("a phone number needs at least {PHONE_MIN_DIGITS} digits").format(PHONE_MIN_DIGITS=PHONE_MIN_DIGITS)
+            )
         return self
 
 
@@ -76,7 +82,7 @@ class UserIn(BaseModel):
     @model_validator(mode="after")
     def _some_id(self) -> UserIn:
         if self.id is None and not self.identities:
-            raise ValueError(_('give an id or at least one identity'))
+            raise ValueError(_("give an id or at least one identity"))
         return self
 
 

@@ -24,9 +24,18 @@ PAGE = 50
 
 
 @router.get("/users", response_class=HTMLResponse)
-def users_page(request: Request, hub: HubDep, who: Reader, q: str = "",
-               offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0, stage: str = "", tier: str = "",
-               tag: str = "", group: str = "", source: str = "") -> HTMLResponse:
+def users_page(
+    request: Request,
+    hub: HubDep,
+    who: Reader,
+    q: str = "",
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    stage: str = "",
+    tier: str = "",
+    tag: str = "",
+    group: str = "",
+    source: str = "",
+) -> HTMLResponse:
     q = q.strip()[:200]
     chosen = UserFilter(stage=stage[:40], tier=tier[:40], tag=tag[:80], group=group[:128], source=source[:64])
     if q:
@@ -45,8 +54,18 @@ def users_page(request: Request, hub: HubDep, who: Reader, q: str = "",
     else:
         rows = [d for d in hub.store.list_docs(users.USERS, limit=PAGE, offset=offset) if not d.get("merged_into")]
         total = sum(1 for _ in users.iter_users(hub))  # users merged into another are not counted
-    return render(request, "recommend/users.html", rows=rows, q=q, offset=offset, total=total, page=PAGE,
-                  chosen=chosen, stages=taxonomy.entries(hub.store, "stages"), tiers=TIERS,
-                  groups=groups.list_groups(hub, limit=1000),
-                  sources=taxonomy.entries(hub.store, "channels"),
-                  query=urlencode({k: v for k, v in chosen.model_dump().items() if v}))
+    return render(
+        request,
+        "recommend/users.html",
+        rows=rows,
+        q=q,
+        offset=offset,
+        total=total,
+        page=PAGE,
+        chosen=chosen,
+        stages=taxonomy.entries(hub.store, "stages"),
+        tiers=TIERS,
+        groups=groups.list_groups(hub, limit=1000),
+        sources=taxonomy.entries(hub.store, "channels"),
+        query=urlencode({k: v for k, v in chosen.model_dump().items() if v}),
+    )

@@ -49,8 +49,9 @@ def _history(hub: Hub, q: EventQuery) -> list[dict[str, Any]]:
     return hub.store.query_events(q)
 
 
-def _events_and_negatives(hub: Hub, who: dict[str, tuple[str, ...]], since: datetime
-                          ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _events_and_negatives(
+    hub: Hub, who: dict[str, tuple[str, ...]], since: datetime
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(events since ``since``, newest first, at most HISTORY_LIMIT; negative events of all time, at most
     NEGATIVES_LIMIT) — usually in one read.
 
@@ -67,8 +68,14 @@ def _events_and_negatives(hub: Hub, who: dict[str, tuple[str, ...]], since: date
     return events, negatives
 
 
-def load_profile(hub: Hub, *, user_id: str | None = None, group_id: str | None = None,
-                 user_doc: dict[str, Any] | None = None, now: datetime) -> Profile:
+def load_profile(
+    hub: Hub,
+    *,
+    user_id: str | None = None,
+    group_id: str | None = None,
+    user_doc: dict[str, Any] | None = None,
+    now: datetime,
+) -> Profile:
     since = now - timedelta(days=HISTORY_DAYS)
     if user_id is not None:
         key = user_id
@@ -80,15 +87,31 @@ def load_profile(hub: Hub, *, user_id: str | None = None, group_id: str | None =
     return profile_from(hub, key, events, negatives, counters, user_doc, now)
 
 
-def profile_from(hub: Hub, key: str, events: list[dict[str, Any]], negatives: list[dict[str, Any]],
-                 counters: dict[str, float], user_doc: dict[str, Any] | None, now: datetime) -> Profile:
+def profile_from(
+    hub: Hub,
+    key: str,
+    events: list[dict[str, Any]],
+    negatives: list[dict[str, Any]],
+    counters: dict[str, float],
+    user_doc: dict[str, Any] | None,
+    now: datetime,
+) -> Profile:
     """A profile from what ``load_profile`` reads (also what the learning job replays: the same rules
     applied to a user's events before a moment, ``learning.replay``)."""
     weights = read_decayed(counters, now, hub.settings.profile_half_life_days)
     blocked = {e["asset_id"] for e in negatives if e.get("asset_id") and e["type"] in BLOCKING_TYPES}
-    unsubscribed = {e["channel"] for e in negatives if e["type"] == "unsubscribe" or (e["type"] == "mute" and not e.get("asset_id"))}
+    unsubscribed = {
+        e["channel"] for e in negatives if e["type"] == "unsubscribe" or (e["type"] == "mute" and not e.get("asset_id"))
+    }
     rules = lifecycle.get_rules(hub)
     first_seen = bad_records.stamp_or_none(hub, "user", key, "created_at", (user_doc or {}).get("created_at"))
     status = lifecycle.classify(rules, first_seen, events, now)
-    return Profile(target=key, weights=weights, counts={k: v for k, v in counters.items() if k.startswith("n:")},
-                   events=events, blocked_assets=blocked, unsubscribed_channels=unsubscribed, status=status)
+    return Profile(
+        target=key,
+        weights=weights,
+        counts={k: v for k, v in counters.items() if k.startswith("n:")},
+        events=events,
+        blocked_assets=blocked,
+        unsubscribed_channels=unsubscribed,
+        status=status,
+    )

@@ -41,9 +41,20 @@ def take_cap_slot(hub: Hub, target: str, rule: CapRule, now: datetime, rec_id: s
         for k in range(1, limit + 1):
             slot = f"cap|{target}|{rule.channel}|{period}|{k}"
             try:
-                hub.store.put_doc(COLLECTION, slot, {"kind": "cap", "target": target, "channel": rule.channel,
-                                                     "period": period, "slot": k, "recommendation_id": rec_id,
-                                                     "at": to_iso(now)}, expected_version=0)
+                hub.store.put_doc(
+                    COLLECTION,
+                    slot,
+                    {
+                        "kind": "cap",
+                        "target": target,
+                        "channel": rule.channel,
+                        "period": period,
+                        "slot": k,
+                        "recommendation_id": rec_id,
+                        "at": to_iso(now),
+                    },
+                    expected_version=0,
+                )
             except ConflictError:
                 continue
             got = slot
@@ -55,11 +66,19 @@ def take_cap_slot(hub: Hub, target: str, rule: CapRule, now: datetime, rec_id: s
     return taken, None
 
 
-def take_asset(hub: Hub, target: str, channel: str, asset_id: str, now: datetime, window_days: int, rec_id: str) -> bool:
+def take_asset(
+    hub: Hub, target: str, channel: str, asset_id: str, now: datetime, window_days: int, rec_id: str
+) -> bool:
     """Claim (target, channel, asset) for this send; an old claim outside the window may be renewed."""
     key = f"sent|{target}|{channel}|{asset_id}"
-    body = {"kind": "sent", "target": target, "channel": channel, "asset_id": asset_id, "at": to_iso(now),
-            "recommendation_id": rec_id}
+    body = {
+        "kind": "sent",
+        "target": target,
+        "channel": channel,
+        "asset_id": asset_id,
+        "at": to_iso(now),
+        "recommendation_id": rec_id,
+    }
     try:
         hub.store.put_doc(COLLECTION, key, body, expected_version=0)
         return True

@@ -54,8 +54,11 @@ def get_user(user_id: str, hub: HubDep, who: AudienceReader) -> User:
 @router.get("/users/{user_id}/profile", summary="Engagement tags, lifecycle stage and tier, recent events")
 def get_profile(user_id: str, hub: HubDep, who: AudienceReader) -> dict[str, Any]:
     ov = overview.user_overview(hub, user_id)
-    return {**{k: v for k, v in ov.items() if k not in ("user", "last_event")}, "user": ov["user"].model_dump(),
-            "tags": [{"label": a, "facet": b, "weight": c} for a, b, c in ov["tags"]]}
+    return {
+        **{k: v for k, v in ov.items() if k not in ("user", "last_event")},
+        "user": ov["user"].model_dump(),
+        "tags": [{"label": a, "facet": b, "weight": c} for a, b, c in ov["tags"]],
+    }
 
 
 @router.post("/users/{user_id}/identities", response_model=User, summary="Link an identity (merging users)")
@@ -63,28 +66,45 @@ def link_identity(user_id: str, ident: Identity, hub: HubDep, who: AudienceWrite
     return users.link_identity(hub, user_id, ident)
 
 
-@router.post("/identities/lookup", response_model=User, summary="Find a user by an identity (phone numbers too)",
-             description="The identity travels in the body, so a phone number never lands in a URL or an access log.")
+@router.post(
+    "/identities/lookup",
+    response_model=User,
+    summary="Find a user by an identity (phone numbers too)",
+    description="The identity travels in the body, so a phone number never lands in a URL or an access log.",
+)
 def lookup_identity(ident: Identity, hub: HubDep, who: AudienceReader) -> User:
     return _user_with(hub, ident)
 
 
-@router.get("/identities/{identity_type}/{value}", response_model=User, summary="Find a user by an identity (not phone)",
-            responses={410: {"description": "Phone numbers are looked up with POST /v1/identities/lookup"}})
+@router.get(
+    "/identities/{identity_type}/{value}",
+    response_model=User,
+    summary="Find a user by an identity (not phone)",
+    responses={410: {"description": "Phone numbers are looked up with POST /v1/identities/lookup"}},
+)
 def find_by_identity(identity_type: str, value: str, hub: HubDep, who: AudienceReader) -> User:
     if identity_type == "phone":
-        raise GoneError(_('Look phone numbers up with POST /v1/identities/lookup and a body {"type": "phone", "value": "..."}: a number in a URL ends up in access logs.'),
-                        field="identity_type", value=identity_type)
+        raise GoneError(
+            _(
+                'Look phone numbers up with POST /v1/identities/lookup and a body {"type": "phone", "value": "..."}: a number in a URL ends up in access logs.'
+            ),
+            field="identity_type",
+            value=identity_type,
+        )
     if identity_type not in IDENTITY_TYPES:
-        raise InvalidError(_("Unknown identity type '{identity_type}'.").format(identity_type=identity_type), field="identity_type", value=identity_type,
-                           allowed=list(IDENTITY_TYPES))
+        raise InvalidError(
+            _("Unknown identity type '{identity_type}'.").format(identity_type=identity_type),
+            field="identity_type",
+            value=identity_type,
+            allowed=list(IDENTITY_TYPES),
+        )
     return _user_with(hub, Identity(type=identity_type, value=value))
 
 
 def _user_with(hub: Hub, ident: Identity) -> User:
     uid = users.resolve_identity(hub, ident, create=False)
     if uid is None:
-        raise NotFoundError(_('No user has this identity.'), field="identity")
+        raise NotFoundError(_("No user has this identity."), field="identity")
     return users.get_user(hub, uid)
 
 
@@ -94,8 +114,12 @@ def upsert_group(body: GroupIn, hub: HubDep, who: AudienceWriter) -> Group:
 
 
 @router.get("/groups", response_model=list[Group])
-def list_groups(hub: HubDep, who: AudienceReader, limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-                offset: Annotated[int, Query(ge=0)] = 0) -> list[Group]:
+def list_groups(
+    hub: HubDep,
+    who: AudienceReader,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[Group]:
     return groups.list_groups(hub, limit, offset)
 
 
@@ -117,7 +141,12 @@ def list_caps(hub: HubDep, who: AudienceReader) -> list[caps.CapRule]:
 @router.put("/caps/{channel}", response_model=caps.CapRule, tags=["caps"])
 def put_cap(channel: str, body: caps.CapRule, hub: HubDep, who: Admin) -> caps.CapRule:
     if body.channel != channel:
-        raise InvalidError(_("The body's channel '{channel}' differs from the URL's '{channel2}'.").format(channel=body.channel, channel2=channel), field="channel")
+        raise InvalidError(
+            _("The body's channel '{channel}' differs from the URL's '{channel2}'.").format(
+                channel=body.channel, channel2=channel
+            ),
+            field="channel",
+        )
     audit.record(hub, who.name, "put", "cap_rule", channel, **body.model_dump(exclude={"channel", "note"}))
     return caps.put_rule(hub, body)
 
@@ -145,6 +174,7 @@ def list_segments(hub: HubDep, who: AudienceReader) -> list[segments.SegmentCoun
 
 
 @router.get("/segments/{segment_id}", response_model=segments.SegmentCount, tags=["segments"])
-def get_segment(segment_id: str, hub: HubDep, who: AudienceReader,
-                sample: Annotated[int, Query(ge=0, le=100)] = 10) -> segments.SegmentCount:
+def get_segment(
+    segment_id: str, hub: HubDep, who: AudienceReader, sample: Annotated[int, Query(ge=0, le=100)] = 10
+) -> segments.SegmentCount:
     return segments.count(hub, segments.get_segment(hub, segment_id), sample=sample)

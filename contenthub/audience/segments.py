@@ -24,8 +24,10 @@ PLAIN_FIELDS = ("stage", "tier", "paying", "region", "source_channel", "member_l
 
 
 class Condition(BaseModel):
-    field: str = Field(description="stage, tier, paying, region, source_channel, member_level, group, "
-                       "attr.<name>, or a profile tag weight: tag:<tag>, scene:<scene>, type:<content type>")
+    field: str = Field(
+        description="stage, tier, paying, region, source_channel, member_level, group, "
+        "attr.<name>, or a profile tag weight: tag:<tag>, scene:<scene>, type:<content type>"
+    )
     op: Literal["eq", "ne", "in", "gte", "lte", "exists"] = "eq"
     value: Any = None
 
@@ -34,19 +36,32 @@ class Condition(BaseModel):
     def _known(cls, v: str) -> str:
         if v in PLAIN_FIELDS or v.startswith(("attr.", "tag:", "scene:", "type:")):
             return v
-        raise ValueError(_("unknown field '{v}'; use one of {PLAIN_FIELDS}, attr.<name>, tag:<tag>, scene:<scene> or type:<content type>").format(v=v, PLAIN_FIELDS=', '.join(PLAIN_FIELDS)))
+        raise ValueError(
+            _(
+                "unknown field '{v}'; use one of {PLAIN_FIELDS}, attr.<name>, tag:<tag>, scene:<scene> or type:<content type>"
+            ).format(v=v, PLAIN_FIELDS=", ".join(PLAIN_FIELDS))
+        )
 
     @model_validator(mode="after")
     def _value_fits_op(self) -> Condition:
         # checked when the segment is saved: a rule that cannot be evaluated would otherwise fail every
         # count, listing and plan that uses the segment
         if self.op == "in" and not (isinstance(self.value, list) and all(_scalar(v) for v in self.value)):
-            raise ValueError(_('value: op \'in\' needs a list of values, e.g. ["上海", "北京"]; got {value!r}').format(value=self.value))
-        if self.op in ("gte", "lte") and (isinstance(self.value, bool) or not isinstance(self.value, int | float)
-                                          or not _scalar(self.value)):
+            raise ValueError(
+                _('value: op \'in\' needs a list of values, e.g. ["上海", "北京"]; got {value!r}').format(
+                    value=self.value
+                )
+            )
+        if self.op in ("gte", "lte") and (
+            isinstance(self.value, bool) or not isinstance(self.value, int | float) or not _scalar(self.value)
+        ):
             raise ValueError(_("value: op '{op}' needs a number; got {value!r}").format(op=self.op, value=self.value))
         if self.op in ("eq", "ne") and not _scalar(self.value):
-            raise ValueError(_("value: op '{op}' needs a single value (text, number, true/false or null); got {value!r}").format(op=self.op, value=self.value))
+            raise ValueError(
+                _("value: op '{op}' needs a single value (text, number, true/false or null); got {value!r}").format(
+                    op=self.op, value=self.value
+                )
+            )
         return self
 
 
@@ -80,7 +95,9 @@ def put_segment(hub: Hub, segment_id: str, data: SegmentIn) -> Segment:
 def get_segment(hub: Hub, segment_id: str) -> Segment:
     doc = hub.store.get_doc(COLLECTION, segment_id)
     if doc is None:
-        raise NotFoundError(_("No segment '{segment_id}'.").format(segment_id=segment_id), field="segment_id", value=segment_id)
+        raise NotFoundError(
+            _("No segment '{segment_id}'.").format(segment_id=segment_id), field="segment_id", value=segment_id
+        )
     return Segment.model_validate(doc)
 
 

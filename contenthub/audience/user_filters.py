@@ -24,12 +24,26 @@ BUILDER_FIELDS = ("stage", "tier", "paying", "region", "source_channel", "member
 """What a builder row may test; ``tag``/``scene`` become the profile weight conditions ``tag:<x>``/``scene:<x>``."""
 BUILDER_OPS = ("eq", "ne", "in", "exists")
 FIELD_NAMES = {
-    "stage": N_("Lifecycle stage"), "tier": N_("Value tier"), "paying": N_("Paying"), "region": N_("Region"),
-    "source_channel": N_("Source"), "member_level": N_("Member level"), "group": N_("Group"), "tag": N_("Tag"),
-    "scene": N_("Scene"), "type": N_("Content type"), "attr": N_("Attribute"),
+    "stage": N_("Lifecycle stage"),
+    "tier": N_("Value tier"),
+    "paying": N_("Paying"),
+    "region": N_("Region"),
+    "source_channel": N_("Source"),
+    "member_level": N_("Member level"),
+    "group": N_("Group"),
+    "tag": N_("Tag"),
+    "scene": N_("Scene"),
+    "type": N_("Content type"),
+    "attr": N_("Attribute"),
 }
-OP_NAMES = {"eq": N_("is"), "ne": N_("is not"), "in": N_("is one of"), "exists": N_("has"),
-            "gte": N_("at least"), "lte": N_("at most")}
+OP_NAMES = {
+    "eq": N_("is"),
+    "ne": N_("is not"),
+    "in": N_("is one of"),
+    "exists": N_("has"),
+    "gte": N_("at least"),
+    "lte": N_("at most"),
+}
 
 
 def field_label(field: str) -> str:
@@ -43,8 +57,11 @@ def op_label(op: str) -> str:
 def condition_text(c: Condition) -> str:
     """A stored condition as a person reads it (``tag:护眼 exists`` → 标签 有 护眼)."""
     field, _sep, arg = c.field.replace(".", ":", 1).partition(":")
-    value = arg if arg else ("" if c.value is None else ", ".join(map(str, c.value)) if isinstance(c.value, list)
-                             else str(c.value))
+    value = (
+        arg
+        if arg
+        else ("" if c.value is None else ", ".join(map(str, c.value)) if isinstance(c.value, list) else str(c.value))
+    )
     return " ".join(x for x in (field_label(field), op_label(c.op), value) if x)
 
 
@@ -114,16 +131,18 @@ def rows_to_segment(name: str, description: str, match: str, rows: list[BuilderR
             continue  # an empty row of the form
         where = f"row-{i}"
         if row.field not in BUILDER_FIELDS:
-            raise InvalidError(_("Choose what this condition tests."), field=where, value=row.field,
-                               allowed=list(BUILDER_FIELDS))
+            raise InvalidError(
+                _("Choose what this condition tests."), field=where, value=row.field, allowed=list(BUILDER_FIELDS)
+            )
         if row.op not in BUILDER_OPS:
             raise InvalidError(_("Choose how to compare."), field=where, value=row.op, allowed=list(BUILDER_OPS))
         if row.op != "exists" and not row.value.strip():
             raise InvalidError(_("Enter a value to compare with."), field=where)
         if row.field in ("tag", "scene"):
             if not row.value.strip() or row.op not in ("exists", "eq"):
-                raise InvalidError(_("A tag or scene condition reads 'has' with the tag or scene as its value."),
-                                   field=where)
+                raise InvalidError(
+                    _("A tag or scene condition reads 'has' with the tag or scene as its value."), field=where
+                )
             conds.append(Condition(field=f"{row.field}:{row.value.strip()}", op="exists"))
             continue
         try:
@@ -143,8 +162,9 @@ def rows_to_segment(name: str, description: str, match: str, rows: list[BuilderR
         raise InvalidError(_("At most %(n)s characters.") % {"n": 100}, field="name")
     if len(description) > 1000:
         raise InvalidError(_("At most %(n)s characters.") % {"n": 1000}, field="description")
-    return SegmentIn(name=name, description=description.strip(),
-                     **({"any": conds} if match == "any" else {"all": conds}))
+    return SegmentIn(
+        name=name, description=description.strip(), **({"any": conds} if match == "any" else {"all": conds})
+    )
 
 
 def new_segment_id() -> str:

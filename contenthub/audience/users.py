@@ -91,8 +91,11 @@ def resolve_identity(hub: Hub, ident: Identity, *, create: bool = True, at: str 
         return None
     now = to_iso(utcnow())
     user_id = new_user_id()
-    hub.store.put_doc(USERS, user_id, User(id=user_id, identities=[ident], created_at=at or now, updated_at=now)
-                      .model_dump(mode="json"))
+    hub.store.put_doc(
+        USERS,
+        user_id,
+        User(id=user_id, identities=[ident], created_at=at or now, updated_at=now).model_dump(mode="json"),
+    )
     hub.store.put_doc(IDENTITIES, identity_key(ident), {"user_id": user_id, **ident.model_dump()})
     hub.hooks.emit(UserCreated(hub, user_id, at or now))
     hub.hooks.emit(IdentityLinked(hub, user_id, ident.type, at or now))
@@ -161,7 +164,7 @@ def merge_users(hub: Hub, *, keep: str, absorb: str) -> None:
     a = hub.store.get_doc(USERS, keep)
     b = hub.store.get_doc(USERS, absorb)
     if a is None or b is None:
-        raise NotFoundError(_('Both users must exist to merge.'), field="user_id")
+        raise NotFoundError(_("Both users must exist to merge."), field="user_id")
     for ident in b.get("identities", []):
         hub.store.put_doc(IDENTITIES, f"{ident['type']}:{ident['value']}", {"user_id": keep, **ident})
         if ident not in a.setdefault("identities", []):

@@ -40,19 +40,36 @@ def health(hub: Hub, r: Rollup, weeks: int = 12, channel: str | None = None) -> 
             continue
         for w, f in found:
             f = f or {}
-            n = {t: int(f.get(f"n:{t}", 0)) for t in ("served", "delivered", "open", "click", "convert", "mute",
-                                                    "unsubscribe")}
+            n = {
+                t: int(f.get(f"n:{t}", 0))
+                for t in ("served", "delivered", "open", "click", "convert", "mute", "unsubscribe")
+            }
             d = n["delivered"]
-            rows.append(ChannelWeek(
-                channel=ch, week=str(week_start(w)), sends=n["served"], deliveries=d, opens=n["open"],
-                clicks=n["click"], conversions=n["convert"], mutes=n["mute"], unsubscribes=n["unsubscribe"],
-                revenue=round(float(f.get("rev", 0.0)), 2), open_rate=_rate(n["open"], d),
-                click_rate=_rate(n["click"], d), conversion_rate=_rate(n["convert"], d)))
+            rows.append(
+                ChannelWeek(
+                    channel=ch,
+                    week=str(week_start(w)),
+                    sends=n["served"],
+                    deliveries=d,
+                    opens=n["open"],
+                    clicks=n["click"],
+                    conversions=n["convert"],
+                    mutes=n["mute"],
+                    unsubscribes=n["unsubscribe"],
+                    revenue=round(float(f.get("rev", 0.0)), 2),
+                    open_rate=_rate(n["open"], d),
+                    click_rate=_rate(n["click"], d),
+                    conversion_rate=_rate(n["convert"], d),
+                )
+            )
     in_force = []
     for ch in channels:
         rule = caps.get_rule(hub, ch)
-        in_force.append(CapInForce(channel=ch, per_day=rule.per_day, per_week=rule.per_week,
-                                   per_month=rule.per_month, note=rule.note))
+        in_force.append(
+            CapInForce(
+                channel=ch, per_day=rule.per_day, per_week=rule.per_week, per_month=rule.per_month, note=rule.note
+            )
+        )
     return ChannelHealth(weeks=[str(week_start(w)) for w in week_ids], rows=rows, caps=in_force, missing=missing)
 
 
@@ -60,24 +77,46 @@ def asset_leaders(hub: Hub, r: Rollup, min_deliveries: int = 10) -> AssetLeaders
     """Per scene and per content type, the assets with the highest and lowest click rate (clicks per
     delivery) among those delivered at least ``min_deliveries`` times, from the per-asset statistics
     ingestion keeps (``asset_stats``, summed over channels in the rollup)."""
-    eligible = {a: defaultdict(float, t) for a, t in r.asset_totals.items() if t.get("n:delivered", 0) >= min_deliveries}
+    eligible = {
+        a: defaultdict(float, t) for a, t in r.asset_totals.items() if t.get("n:delivered", 0) >= min_deliveries
+    }
     if not eligible:
-        return AssetLeaders(min_deliveries=min_deliveries, groups=[], missing=(
-            _("No asset has been delivered {n} times yet, so no click rate is worth ranking.").format(n=min_deliveries)))
+        return AssetLeaders(
+            min_deliveries=min_deliveries,
+            groups=[],
+            missing=(
+                _("No asset has been delivered {n} times yet, so no click rate is worth ranking.").format(
+                    n=min_deliveries
+                )
+            ),
+        )
     missing = sorted(a for a in eligible if a not in r.asset_meta)
     if missing:
-        r.asset_meta.update({aid: {"title": d.get("title", ""), "scenes": d.get("scenes") or [],
-                                   "content_type": d.get("content_type")}
-                             for aid, d in hub.store.get_assets(missing).items()})
+        r.asset_meta.update(
+            {
+                aid: {
+                    "title": d.get("title", ""),
+                    "scenes": d.get("scenes") or [],
+                    "content_type": d.get("content_type"),
+                }
+                for aid, d in hub.store.get_assets(missing).items()
+            }
+        )
     docs = r.asset_meta
     by_group: dict[tuple[str, str], list[AssetRank]] = defaultdict(list)
     for aid, t in eligible.items():
         doc = docs.get(aid)
         if doc is None:
             continue
-        rank = AssetRank(asset_id=aid, title=doc.get("title", ""), deliveries=int(t["n:delivered"]),
-                         clicks=int(t["n:click"]), conversions=int(t["n:convert"]),
-                         click_rate=round(t["n:click"] / t["n:delivered"], 4), revenue=round(t["rev"], 2))
+        rank = AssetRank(
+            asset_id=aid,
+            title=doc.get("title", ""),
+            deliveries=int(t["n:delivered"]),
+            clicks=int(t["n:click"]),
+            conversions=int(t["n:convert"]),
+            click_rate=round(t["n:click"] / t["n:delivered"], 4),
+            revenue=round(t["rev"], 2),
+        )
         for scene in doc.get("scenes") or ():
             by_group["scene", scene].append(rank)
         if doc.get("content_type"):

@@ -10,10 +10,13 @@ from typing import Annotated
 
 import typer
 
-dashboard_app = typer.Typer(help="Operations dashboard: refresh the rollup and value model, print views.",
-                            no_args_is_help=True)
+dashboard_app = typer.Typer(
+    help="Operations dashboard: refresh the rollup and value model, print views.", no_args_is_help=True
+)
 
-DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory (default: CONTENTHUB_DATA_DIR or ./data)")]
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Data directory (default: CONTENTHUB_DATA_DIR or ./data)")
+]
 
 
 def _hub(data_dir: Path | None):
@@ -24,9 +27,10 @@ def _hub(data_dir: Path | None):
 
 
 @dashboard_app.command()
-def refresh(data_dir: DataDir = None,
-            write_attributes: Annotated[bool, typer.Option(help="Copy predicted_value/predicted_tier onto users.")] = True,
-            ) -> None:
+def refresh(
+    data_dir: DataDir = None,
+    write_attributes: Annotated[bool, typer.Option(help="Copy predicted_value/predicted_tier onto users.")] = True,
+) -> None:
     """Rebuild the dashboard rollup now and refit the value model."""
     from contenthub.dashboard import service
 
@@ -38,17 +42,26 @@ def refresh(data_dir: DataDir = None,
 
 
 @dashboard_app.command()
-def show(view: Annotated[str, typer.Argument(help="retention, lifecycle, channels, assets, fatigue, ltv or ltv-model")],
-         data_dir: DataDir = None, channel: str = "wecom_1v1", by: str = "week") -> None:
+def show(
+    view: Annotated[str, typer.Argument(help="retention, lifecycle, channels, assets, fatigue, ltv or ltv-model")],
+    data_dir: DataDir = None,
+    channel: str = "wecom_1v1",
+    by: str = "week",
+) -> None:
     """Print one dashboard view as JSON."""
     from contenthub.dashboard import service
 
     hub = _hub(data_dir)
     try:
-        views = {"retention": lambda: service.retention_view(hub, by, 12),  # type: ignore[arg-type]
-                 "lifecycle": lambda: service.lifecycle_view(hub), "channels": lambda: service.channels_view(hub),
-                 "assets": lambda: service.assets_view(hub), "fatigue": lambda: service.fatigue_view(hub, channel),
-                 "ltv": lambda: service.ltv_observed_view(hub, by), "ltv-model": lambda: service.ltv_model_view(hub)}
+        views = {
+            "retention": lambda: service.retention_view(hub, by, 12),  # type: ignore[arg-type]
+            "lifecycle": lambda: service.lifecycle_view(hub),
+            "channels": lambda: service.channels_view(hub),
+            "assets": lambda: service.assets_view(hub),
+            "fatigue": lambda: service.fatigue_view(hub, channel),
+            "ltv": lambda: service.ltv_observed_view(hub, by),
+            "ltv-model": lambda: service.ltv_model_view(hub),
+        }
         if view not in views:
             raise typer.BadParameter(f"unknown view '{view}'; use one of {', '.join(views)}")
         typer.echo(views[view]().model_dump_json(indent=1))

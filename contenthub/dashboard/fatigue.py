@@ -29,9 +29,14 @@ def fatigue(r: Rollup, channel: str) -> Fatigue:
     s = r.sends.get(channel)
     complete = s.week < r.n_weeks - 1 if s is not None else None
     if s is None or not complete.any():  # type: ignore[union-attr]
-        return Fatigue(channel=channel, bins=[], mutes_rise_at=None,
-                       missing=_("No deliveries on {channel} in a complete week yet, so there is no send rate to compare.").format(
-                           channel=label("channel", channel)))
+        return Fatigue(
+            channel=channel,
+            bins=[],
+            mutes_rise_at=None,
+            missing=_("No deliveries on {channel} in a complete week yet, so there is no send rate to compare.").format(
+                channel=label("channel", channel)
+            ),
+        )
     sends, opens, mutes = s.sends[complete], np.minimum(s.opens[complete], s.sends[complete]), s.mutes[complete] > 0
     binned = np.minimum(sends, TOP_BIN)
     bins: list[FatigueBin] = []
@@ -45,9 +50,19 @@ def fatigue(r: Rollup, channel: str) -> Fatigue:
         olo, ohi = _wilson(o, d)
         mlo, mhi = _wilson(k, n)
         muted.append(k)
-        bins.append(FatigueBin(sends_per_week=f"{b}+" if b == TOP_BIN else str(b), user_weeks=n, sends=d,
-                               open_rate=round(o / d, 4), open_low=olo, open_high=ohi,
-                               mute_rate=round(k / n, 4), mute_low=mlo, mute_high=mhi))
+        bins.append(
+            FatigueBin(
+                sends_per_week=f"{b}+" if b == TOP_BIN else str(b),
+                user_weeks=n,
+                sends=d,
+                open_rate=round(o / d, 4),
+                open_low=olo,
+                open_high=ohi,
+                mute_rate=round(k / n, 4),
+                mute_low=mlo,
+                mute_high=mhi,
+            )
+        )
     return Fatigue(channel=channel, bins=bins, mutes_rise_at=_rise(bins, muted))
 
 

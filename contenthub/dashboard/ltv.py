@@ -66,8 +66,9 @@ def observed(r: Rollup, by: str = "week", weeks: int = 12) -> ObservedLtv:
     first-seen-week cohort that is the plain mean of cumulative revenue; for a source channel (users of
     many ages) it keeps the curve from dipping when recent, not yet spending users drop out of later weeks."""
     if not r.user_ids:
-        return ObservedLtv(by=by, weeks=weeks, curves=[],
-                           missing=_("No user activity yet: there is no revenue to add up."))
+        return ObservedLtv(
+            by=by, weeks=weeks, curves=[], missing=_("No user activity yet: there is no revenue to add up.")
+        )
     rel = r.first_week - r.week0
     if by == "week":
         groups = [(str(week_start(w)), r.first_week == w) for w in range(r.now_week - weeks, r.now_week + 1)]
@@ -109,8 +110,13 @@ def _summary(r: Rollup, end: int) -> dict[str, np.ndarray]:
     recency = np.where(frequency > 0, last - f + 0.5, 0.0)
     spend = r.revenue[users_, :end].sum(axis=1)
     monetary = np.where(frequency > 0, spend / np.maximum(frequency, 1), 0.0)
-    return {"users": users_, "frequency": frequency, "recency": recency, "T": (end - f).astype(float),
-            "monetary": monetary}
+    return {
+        "users": users_,
+        "frequency": frequency,
+        "recency": recency,
+        "T": (end - f).astype(float),
+        "monetary": monetary,
+    }
 
 
 def _fit(s: dict[str, np.ndarray]) -> tuple[BetaGeoFitter, GammaGammaFitter]:
@@ -119,8 +125,7 @@ def _fit(s: dict[str, np.ndarray]) -> tuple[BetaGeoFitter, GammaGammaFitter]:
     that is captured (it would corrupt a CLI's JSON output) and only the error is kept."""
     buyers = (s["frequency"] > 0) & (s["monetary"] > 0)
     bg = _converged(lambda pen: BetaGeoFitter(penalizer_coef=pen).fit(s["frequency"], s["recency"], s["T"]))
-    gg = _converged(lambda pen: GammaGammaFitter(penalizer_coef=pen).fit(s["frequency"][buyers],
-                                                                         s["monetary"][buyers]))
+    gg = _converged(lambda pen: GammaGammaFitter(penalizer_coef=pen).fit(s["frequency"][buyers], s["monetary"][buyers]))
     return bg, gg
 
 
@@ -161,50 +166,84 @@ def model(hub: Hub, r: Rollup) -> tuple[LtvModel, dict[str, Any]]:
     fitted = _model(r)
     hub.cache[_CACHE_KEY] = (*fitted, r)
     if fitted[0].missing is None:
-        hub.store.put_doc(*MODEL_DOC, fitted[0].model_dump() | {"cutoffs": fitted[1]["cutoffs"],
-                                                                "buyer_mean": fitted[1]["buyer_mean"]})
+        hub.store.put_doc(
+            *MODEL_DOC,
+            fitted[0].model_dump() | {"cutoffs": fitted[1]["cutoffs"], "buyer_mean": fitted[1]["buyer_mean"]},
+        )
     return fitted
 
 
 def _model(r: Rollup) -> tuple[LtvModel, dict[str, Any]]:
     complete = r.n_weeks - 1  # columns of complete weeks
-    base: dict[str, Any] = {"model": "BG/NBD + Gamma-Gamma (lifetimes)", "fitted_at": to_iso(r.built_at),
-                            "users": 0, "buyers": 0, "calibration_weeks": 0, "holdout_weeks": HOLDOUT_WEEKS,
-                            "horizon_weeks": HORIZON_WEEKS, "params": {}, "holdout": [], "orders_error": None,
-                            "revenue_error": None, "user_mae_orders": None}
+    base: dict[str, Any] = {
+        "model": "BG/NBD + Gamma-Gamma (lifetimes)",
+        "fitted_at": to_iso(r.built_at),
+        "users": 0,
+        "buyers": 0,
+        "calibration_weeks": 0,
+        "holdout_weeks": HOLDOUT_WEEKS,
+        "horizon_weeks": HORIZON_WEEKS,
+        "params": {},
+        "holdout": [],
+        "orders_error": None,
+        "revenue_error": None,
+        "user_mae_orders": None,
+    }
     empty = {"users": np.zeros(0, dtype=np.int64), "value": np.zeros(0), "alive": np.zeros(0), "cutoffs": {}}
     calib_end = complete - HOLDOUT_WEEKS
     if calib_end < 2:
-        return LtvModel(**base, missing=_("Need at least {need} complete weeks of activity to fit and check the model; "
-                                          "there are {have}.").format(need=HOLDOUT_WEEKS + 2, have=max(complete, 0))), empty
+        return LtvModel(
+            **base,
+            missing=_(
+                "Need at least {need} complete weeks of activity to fit and check the model; there are {have}."
+            ).format(need=HOLDOUT_WEEKS + 2, have=max(complete, 0)),
+        ), empty
     cal = _summary(r, calib_end)
     buyers = int(((cal["frequency"] > 0) & (cal["monetary"] > 0)).sum())
     if buyers < MIN_BUYERS or not (cal["frequency"] > 1).any():
-        return LtvModel(**{**base, "users": len(cal["users"]), "buyers": buyers}, missing=(
-            _("Too few purchases to fit a value model: {buyers} users bought before the held-out weeks (need {need}, "
-              "some more than once). Send convert events with a value.").format(buyers=buyers, need=MIN_BUYERS))), empty
+        return LtvModel(
+            **{**base, "users": len(cal["users"]), "buyers": buyers},
+            missing=(
+                _(
+                    "Too few purchases to fit a value model: {buyers} users bought before the held-out weeks (need {need}, "
+                    "some more than once). Send convert events with a value."
+                ).format(buyers=buyers, need=MIN_BUYERS)
+            ),
+        ), empty
     try:
         bg, gg = _fit(cal)
     except FIT_ERRORS as exc:
         log.warning("LTV calibration fit failed: %s", exc)
         # the fitting library's own words (English, about penalizers) go to the log, not to the operator
-        return LtvModel(**base, missing=_("The value model did not converge on this data: there are too few repeat "
-                                          "purchases to tell buyers apart. Predictions appear once more orders come in.")), empty
+        return LtvModel(
+            **base,
+            missing=_(
+                "The value model did not converge on this data: there are too few repeat "
+                "purchases to tell buyers apart. Predictions appear once more orders come in."
+            ),
+        ), empty
     holdout: list[HoldoutWeek] = []
     spend = _spend(gg, cal["frequency"], cal["monetary"], _buyer_mean(cal))
     prev = np.zeros(len(cal["users"]))
     total_pred_orders = np.zeros(len(cal["users"]))
     for k in range(1, HOLDOUT_WEEKS + 1):
-        upto = np.asarray(bg.conditional_expected_number_of_purchases_up_to_time(
-            k, cal["frequency"], cal["recency"], cal["T"]), dtype=float)
+        upto = np.asarray(
+            bg.conditional_expected_number_of_purchases_up_to_time(k, cal["frequency"], cal["recency"], cal["T"]),
+            dtype=float,
+        )
         step = upto - prev
         prev = upto
         col = calib_end + k - 1
         obs_orders = r.orders[cal["users"], col] > 0
-        holdout.append(HoldoutWeek(
-            week=str(week_start(r.week0 + col)), observed_revenue=round(float(r.revenue[cal["users"], col].sum()), 2),
-            predicted_revenue=round(float((step * spend).sum()), 2), observed_orders=int(obs_orders.sum()),
-            predicted_orders=round(float(step.sum()), 2)))
+        holdout.append(
+            HoldoutWeek(
+                week=str(week_start(r.week0 + col)),
+                observed_revenue=round(float(r.revenue[cal["users"], col].sum()), 2),
+                predicted_revenue=round(float((step * spend).sum()), 2),
+                observed_orders=int(obs_orders.sum()),
+                predicted_orders=round(float(step.sum()), 2),
+            )
+        )
         total_pred_orders = upto
     actual_orders = (r.orders[cal["users"], calib_end:complete] > 0).sum(axis=1)
     obs_o = sum(h.observed_orders for h in holdout)
@@ -217,8 +256,13 @@ def _model(r: Rollup) -> tuple[LtvModel, dict[str, Any]]:
     except FIT_ERRORS as exc:
         log.warning("LTV fit failed: %s", exc)
         # the fitting library's own words (English, about penalizers) go to the log, not to the operator
-        return LtvModel(**base, missing=_("The value model did not converge on this data: there are too few repeat "
-                                          "purchases to tell buyers apart. Predictions appear once more orders come in.")), empty
+        return LtvModel(
+            **base,
+            missing=_(
+                "The value model did not converge on this data: there are too few repeat "
+                "purchases to tell buyers apart. Predictions appear once more orders come in."
+            ),
+        ), empty
     buyer_mean = _buyer_mean(full)
     value, alive = _predict(bg_all, gg_all, full["frequency"], full["recency"], full["T"], full["monetary"], buyer_mean)
     cutoffs = _cutoffs(value, alive)
@@ -226,22 +270,44 @@ def _model(r: Rollup) -> tuple[LtvModel, dict[str, Any]]:
     names, counts = np.unique(tiers, return_counts=True)
     params = {k: round(float(v), 6) for k, v in {**bg_all.params_.to_dict(), **gg_all.params_.to_dict()}.items()}
     fitted = LtvModel(
-        **{**base, "users": len(full["users"]), "buyers": int((full["frequency"] > 0).sum()),
-           "calibration_weeks": calib_end, "params": params, "holdout": holdout,
-           "orders_error": round((pred_o - obs_o) / obs_o, 4) if obs_o else None,
-           "revenue_error": round((pred_r - obs_r) / obs_r, 4) if obs_r else None,
-           "user_mae_orders": round(float(np.abs(total_pred_orders - actual_orders).mean()), 4)},
-        tiers={str(n): int(c) for n, c in zip(names, counts, strict=True)}, predicted_total=round(float(value.sum()), 2))
-    return fitted, {"users": full["users"], "value": value, "alive": alive, "cutoffs": cutoffs, "buyer_mean": buyer_mean}
+        **{
+            **base,
+            "users": len(full["users"]),
+            "buyers": int((full["frequency"] > 0).sum()),
+            "calibration_weeks": calib_end,
+            "params": params,
+            "holdout": holdout,
+            "orders_error": round((pred_o - obs_o) / obs_o, 4) if obs_o else None,
+            "revenue_error": round((pred_r - obs_r) / obs_r, 4) if obs_r else None,
+            "user_mae_orders": round(float(np.abs(total_pred_orders - actual_orders).mean()), 4),
+        },
+        tiers={str(n): int(c) for n, c in zip(names, counts, strict=True)},
+        predicted_total=round(float(value.sum()), 2),
+    )
+    return fitted, {
+        "users": full["users"],
+        "value": value,
+        "alive": alive,
+        "cutoffs": cutoffs,
+        "buyer_mean": buyer_mean,
+    }
 
 
-def _predict(bg: BetaGeoFitter, gg: GammaGammaFitter, frequency: np.ndarray, recency: np.ndarray, t: np.ndarray,
-             monetary: np.ndarray, buyer_mean: float) -> tuple[np.ndarray, np.ndarray]:
+def _predict(
+    bg: BetaGeoFitter,
+    gg: GammaGammaFitter,
+    frequency: np.ndarray,
+    recency: np.ndarray,
+    t: np.ndarray,
+    monetary: np.ndarray,
+    buyer_mean: float,
+) -> tuple[np.ndarray, np.ndarray]:
     """Expected revenue over HORIZON_WEEKS and the probability of being alive, per user."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        orders = np.asarray(bg.conditional_expected_number_of_purchases_up_to_time(
-            HORIZON_WEEKS, frequency, recency, t), dtype=float)
+        orders = np.asarray(
+            bg.conditional_expected_number_of_purchases_up_to_time(HORIZON_WEEKS, frequency, recency, t), dtype=float
+        )
         alive = np.asarray(bg.conditional_probability_alive(frequency, recency, t), dtype=float)
     value = np.nan_to_num(orders * _spend(gg, frequency, monetary, buyer_mean), nan=0.0, posinf=0.0, neginf=0.0)
     return np.maximum(value, 0.0), np.nan_to_num(alive, nan=0.0)
@@ -291,16 +357,22 @@ def user_value(hub: Hub, user_id: str) -> UserValue:
         raise NotFoundError(_("No user '{user_id}'.").format(user_id=user_id), field="user_id", value=user_id)
     stored = hub.store.get_doc(*MODEL_DOC)
     if stored is None:
-        raise NotFoundError(_("No value model has been fitted yet: open the LTV dashboard or run "
-                              "`contenthub dashboard refresh` once there are purchases."), field="model")
+        raise NotFoundError(
+            _(
+                "No value model has been fitted yet: open the LTV dashboard or run "
+                "`contenthub dashboard refresh` once there are purchases."
+            ),
+            field="model",
+        )
     tz = zone(hub)
     now_week = week_of(utcnow(), tz)
     oldest = hub.store.query_events(EventQuery(user_ids=(doc["id"],), limit=1, newest_first=False))
     first = min(week_of(from_iso(oldest[0]["ts"]), tz), now_week) if oldest else now_week
     per_week: dict[int, tuple[float, float]] = {}
     until = week_bounds(now_week, tz)[0]  # complete weeks only, as the model was fitted
-    for ev in hub.store.query_events(EventQuery(user_ids=(doc["id"],), types=("convert",), until=until,
-                                                limit=MAX_USER_ORDERS)):
+    for ev in hub.store.query_events(
+        EventQuery(user_ids=(doc["id"],), types=("convert",), until=until, limit=MAX_USER_ORDERS)
+    ):
         week = week_of(from_iso(ev["ts"]), tz)
         o, v = per_week.get(week, (0.0, 0.0))
         per_week[week] = (o + 1, v + float(ev.get("value") or 0.0))
@@ -313,15 +385,26 @@ def user_value(hub: Hub, user_id: str) -> UserValue:
     freq = np.array([float(len(buy))])
     t = np.array([float(max(now_week - first, 0))])
     if t[0] <= 0:
-        return UserValue(user_id=doc["id"], observed_revenue=round(revenue, 2), predicted_value=0.0,
-                         probability_alive=None, predicted_tier="unknown", horizon_weeks=HORIZON_WEEKS)
+        return UserValue(
+            user_id=doc["id"],
+            observed_revenue=round(revenue, 2),
+            predicted_value=0.0,
+            probability_alive=None,
+            predicted_tier="unknown",
+            horizon_weeks=HORIZON_WEEKS,
+        )
     rec = np.array([buy[-1] - first + 0.5 if buy else 0.0])
     monetary = np.array([revenue / len(buy) if buy else 0.0])
     predicted, alive = _predict(bg, gg, freq, rec, t, monetary, stored["buyer_mean"])
     tier = str(_tier_of(predicted, alive, stored["cutoffs"])[0])
-    return UserValue(user_id=doc["id"], observed_revenue=round(revenue, 2),
-                     predicted_value=round(float(predicted[0]), 2), probability_alive=round(float(alive[0]), 4),
-                     predicted_tier=tier, horizon_weeks=HORIZON_WEEKS)
+    return UserValue(
+        user_id=doc["id"],
+        observed_revenue=round(revenue, 2),
+        predicted_value=round(float(predicted[0]), 2),
+        probability_alive=round(float(alive[0]), 4),
+        predicted_tier=tier,
+        horizon_weeks=HORIZON_WEEKS,
+    )
 
 
 def write_attributes(hub: Hub, r: Rollup) -> int:

@@ -12,8 +12,10 @@ CohortBy = Literal["week", "source", "journey", "tier"]
 class Cohort(BaseModel):
     key: str = Field(description="First-seen week (its Monday), source channel, first journey or value tier.")
     size: int
-    shares: list[float | None] = Field(description="Share of the cohort engaging in week k after first seen "
-                                       "(k = 0…weeks); null where the week has not been reached.")
+    shares: list[float | None] = Field(
+        description="Share of the cohort engaging in week k after first seen "
+        "(k = 0…weeks); null where the week has not been reached."
+    )
     eligible: list[int] = Field(description="Users whose week k has been reached (the denominator of each share).")
 
 
@@ -105,8 +107,10 @@ class FatigueBin(BaseModel):
 class Fatigue(BaseModel):
     channel: str
     bins: list[FatigueBin]
-    mutes_rise_at: int | None = Field(description="Fewest sends per user per week whose mute rate is higher than "
-                                      "the one-send rate (one-sided Fisher exact test, p < 0.05); null when none is.")
+    mutes_rise_at: int | None = Field(
+        description="Fewest sends per user per week whose mute rate is higher than "
+        "the one-send rate (one-sided Fisher exact test, p < 0.05); null when none is."
+    )
     missing: str | None = None
 
 
@@ -142,7 +146,9 @@ class LtvModel(BaseModel):
     params: dict[str, float]
     holdout: list[HoldoutWeek]
     orders_error: float | None = Field(description="(predicted − observed) / observed orders over the held-out weeks.")
-    revenue_error: float | None = Field(description="(predicted − observed) / observed revenue over the held-out weeks.")
+    revenue_error: float | None = Field(
+        description="(predicted − observed) / observed revenue over the held-out weeks."
+    )
     user_mae_orders: float | None = Field(description="Mean absolute error of held-out orders per user.")
     tiers: dict[str, int] = Field(default_factory=dict)
     predicted_total: float = 0.0

@@ -44,6 +44,8 @@ class VendorFiles(StaticFiles):
     def get_path(self, scope: Scope) -> str:
         path = super().get_path(scope)
         return path if path == PLOTLY_JS.name else "only-plotly.min.js-is-served-here"
+
+
 TABS = ("retention", "channels", "fatigue", "ltv")
 
 
@@ -51,10 +53,23 @@ def _csv(path: str, **params: Any) -> str:
     return f"/v1/dashboard/{path}?{urlencode({**params, 'format': 'csv'})}"
 
 
-def _chart(cid: str, title: str, figure: dict[str, Any] | None, missing: str | None, table: tables.Table,
-           csv_url: str, fallback: str) -> Chart:
-    return Chart(id=cid, title=title, figure=figure, missing=None if figure else (missing or fallback), table=table,
-                 csv_url=csv_url)
+def _chart(
+    cid: str,
+    title: str,
+    figure: dict[str, Any] | None,
+    missing: str | None,
+    table: tables.Table,
+    csv_url: str,
+    fallback: str,
+) -> Chart:
+    return Chart(
+        id=cid,
+        title=title,
+        figure=figure,
+        missing=None if figure else (missing or fallback),
+        table=table,
+        csv_url=csv_url,
+    )
 
 
 def _page(request: Request, tab: str, charts_: list[Chart], **context: Any) -> HTMLResponse:
@@ -66,8 +81,9 @@ async def _built(request: Request, tab: str, build: Any, *args: Any) -> Any:
     try:
         return await run_in_threadpool(build, *args)
     except rollup.Preparing as exc:
-        return render(request, "dashboard/page.html", status_code=503, tab=tab, tabs=TABS, charts=[],
-                      preparing=exc.message)
+        return render(
+            request, "dashboard/page.html", status_code=503, tab=tab, tabs=TABS, charts=[], preparing=exc.message
+        )
 
 
 def _retention_charts(hub: Hub, lang: str, by: CohortBy, weeks: int) -> list[Chart]:
@@ -76,21 +92,50 @@ def _retention_charts(hub: Hub, lang: str, by: CohortBy, weeks: int) -> list[Cha
     flows = service.lifecycle_view(hub, weeks)
     none = tr("dash_no_data")
     return [
-        _chart("retention-triangle", tr("dash_triangle"), charts.retention_triangle(v, tr), v.missing,
-               tables.retention(v), _csv("retention", by=by, weeks=weeks), none),
-        _chart("retention-curves", tr("dash_curves"), charts.retention_curves(v, tr), v.missing,
-               tables.retention(v), _csv("retention", by=by, weeks=weeks), none),
-        _chart("lifecycle-stack", tr("dash_lifecycle"), charts.lifecycle_bars(flows, tr), flows.missing,
-               tables.lifecycle(flows), _csv("lifecycle", weeks=weeks), none),
-        _chart("lifecycle-sankey", tr("dash_flows_last"), charts.lifecycle_sankey(flows, tr), flows.missing,
-               tables.lifecycle(flows), _csv("lifecycle", weeks=weeks), tr("dash_no_moves")),
+        _chart(
+            "retention-triangle",
+            tr("dash_triangle"),
+            charts.retention_triangle(v, tr),
+            v.missing,
+            tables.retention(v),
+            _csv("retention", by=by, weeks=weeks),
+            none,
+        ),
+        _chart(
+            "retention-curves",
+            tr("dash_curves"),
+            charts.retention_curves(v, tr),
+            v.missing,
+            tables.retention(v),
+            _csv("retention", by=by, weeks=weeks),
+            none,
+        ),
+        _chart(
+            "lifecycle-stack",
+            tr("dash_lifecycle"),
+            charts.lifecycle_bars(flows, tr),
+            flows.missing,
+            tables.lifecycle(flows),
+            _csv("lifecycle", weeks=weeks),
+            none,
+        ),
+        _chart(
+            "lifecycle-sankey",
+            tr("dash_flows_last"),
+            charts.lifecycle_sankey(flows, tr),
+            flows.missing,
+            tables.lifecycle(flows),
+            _csv("lifecycle", weeks=weeks),
+            tr("dash_no_moves"),
+        ),
     ]
 
 
 @router.get("/dashboard", response_class=HTMLResponse)
 @router.get("/dashboard/retention", response_class=HTMLResponse)
-async def retention_page(request: Request, hub: HubDep, who: Reader, by: CohortBy = "week",
-                         weeks: Weeks = 12) -> HTMLResponse:
+async def retention_page(
+    request: Request, hub: HubDep, who: Reader, by: CohortBy = "week", weeks: Weeks = 12
+) -> HTMLResponse:
     built = await _built(request, "retention", _retention_charts, hub, lang_of(request), by, weeks)
     if not isinstance(built, list):
         return built
@@ -103,13 +148,37 @@ def _channel_charts(hub: Hub, lang: str, weeks: int) -> tuple[list[Chart], Any]:
     leaders = service.assets_view(hub)
     none = tr("dash_no_sends")
     url = _csv("channels", weeks=weeks)
-    out = [_chart(f"channel-{m}", tr(f"dash_{m}"), charts.channel_metric(v, m, tr, kind=kind), None,
-                  tables.channels(v), url, none)
-           for m, kind in (("deliveries", "bars"), ("open_rate", "lines"), ("click_rate", "lines"),
-                           ("conversion_rate", "lines"), ("mutes", "bars"), ("revenue", "bars"))]
+    out = [
+        _chart(
+            f"channel-{m}",
+            tr(f"dash_{m}"),
+            charts.channel_metric(v, m, tr, kind=kind),
+            None,
+            tables.channels(v),
+            url,
+            none,
+        )
+        for m, kind in (
+            ("deliveries", "bars"),
+            ("open_rate", "lines"),
+            ("click_rate", "lines"),
+            ("conversion_rate", "lines"),
+            ("mutes", "bars"),
+            ("revenue", "bars"),
+        )
+    ]
     for facet in ("scene", "content_type"):
-        out.append(_chart(f"assets-{facet}", tr(f"dash_assets_{facet}"), charts.asset_bars(leaders, tr, facet),
-                          leaders.missing, tables.assets(leaders), _csv("assets"), tr("dash_no_data")))
+        out.append(
+            _chart(
+                f"assets-{facet}",
+                tr(f"dash_assets_{facet}"),
+                charts.asset_bars(leaders, tr, facet),
+                leaders.missing,
+                tables.assets(leaders),
+                _csv("assets"),
+                tr("dash_no_data"),
+            )
+        )
     return out, v
 
 
@@ -125,19 +194,33 @@ async def channels_page(request: Request, hub: HubDep, who: Reader, weeks: Weeks
 def _fatigue_charts(hub: Hub, lang: str, channel: str) -> tuple[list[Chart], Any]:
     tr = _tr(lang)
     v = service.fatigue_view(hub, channel)
-    return [_chart("fatigue-curve", f"{tr('dash_fatigue')} · {label('channel', channel)}", charts.fatigue_curve(v, tr), v.missing,
-                   tables.fatigue(v), _csv("fatigue", channel=channel), tr("dash_no_sends"))], v
+    return [
+        _chart(
+            "fatigue-curve",
+            f"{tr('dash_fatigue')} · {label('channel', channel)}",
+            charts.fatigue_curve(v, tr),
+            v.missing,
+            tables.fatigue(v),
+            _csv("fatigue", channel=channel),
+            tr("dash_no_sends"),
+        )
+    ], v
 
 
 @router.get("/dashboard/fatigue", response_class=HTMLResponse)
-async def fatigue_page(request: Request, hub: HubDep, who: Reader,
-                       channel: Annotated[str, Query(min_length=1, max_length=64)] = "wecom_1v1") -> HTMLResponse:
+async def fatigue_page(
+    request: Request,
+    hub: HubDep,
+    who: Reader,
+    channel: Annotated[str, Query(min_length=1, max_length=64)] = "wecom_1v1",
+) -> HTMLResponse:
     found = await _built(request, "fatigue", _fatigue_charts, hub, lang_of(request), channel)
     if not isinstance(found, tuple):
         return found
     built, v = found
-    return _page(request, "fatigue", built, channel=channel, fatigue=v,
-                 channel_options=taxonomy.ids(hub.store, "channels"))
+    return _page(
+        request, "fatigue", built, channel=channel, fatigue=v, channel_options=taxonomy.ids(hub.store, "channels")
+    )
 
 
 def _ltv_charts(hub: Hub, lang: str, by: str, weeks: int) -> tuple[list[Chart], Any]:
@@ -145,16 +228,31 @@ def _ltv_charts(hub: Hub, lang: str, by: str, weeks: int) -> tuple[list[Chart], 
     v = service.ltv_observed_view(hub, by, weeks)
     m = service.ltv_model_view(hub)
     return [
-        _chart("ltv-observed", tr("dash_ltv_observed"), charts.ltv_curves(v, tr), v.missing, tables.ltv_observed(v),
-               _csv("ltv", by=by, weeks=weeks), tr("dash_no_revenue")),
-        _chart("ltv-holdout", tr("dash_ltv_holdout"), charts.ltv_holdout(m, tr), m.missing, tables.ltv_holdout(m),
-               _csv("ltv/model"), tr("dash_no_revenue")),
+        _chart(
+            "ltv-observed",
+            tr("dash_ltv_observed"),
+            charts.ltv_curves(v, tr),
+            v.missing,
+            tables.ltv_observed(v),
+            _csv("ltv", by=by, weeks=weeks),
+            tr("dash_no_revenue"),
+        ),
+        _chart(
+            "ltv-holdout",
+            tr("dash_ltv_holdout"),
+            charts.ltv_holdout(m, tr),
+            m.missing,
+            tables.ltv_holdout(m),
+            _csv("ltv/model"),
+            tr("dash_no_revenue"),
+        ),
     ], m
 
 
 @router.get("/dashboard/ltv", response_class=HTMLResponse)
-async def ltv_page(request: Request, hub: HubDep, who: Reader, by: Literal["week", "source"] = "week",
-                   weeks: Weeks = 12) -> HTMLResponse:
+async def ltv_page(
+    request: Request, hub: HubDep, who: Reader, by: Literal["week", "source"] = "week", weeks: Weeks = 12
+) -> HTMLResponse:
     found = await _built(request, "ltv", _ltv_charts, hub, lang_of(request), by, weeks)
     if not isinstance(found, tuple):
         return found
@@ -178,9 +276,13 @@ def fatigue_warning(request: Request, channel: str) -> dict[str, Any] | None:
     rise = fatigue.fatigue(r, channel).mutes_rise_at
     if rise is None:
         return None
-    weekly = [n for rule in publish_service.effective_rules(hub) if rule.channel == channel
-              if (n := rule.max_per_week or (rule.max_per_day or 0) * len(rule.allowed_weekdays)
-                  or rule.target_per_week) is not None]
+    weekly = [
+        n
+        for rule in publish_service.effective_rules(hub)
+        if rule.channel == channel
+        if (n := rule.max_per_week or (rule.max_per_day or 0) * len(rule.allowed_weekdays) or rule.target_per_week)
+        is not None
+    ]
     if not weekly or max(weekly) < rise:
         return None
     return {"url": f"/dashboard/fatigue?{urlencode({'channel': channel})}", "rise": rise, "allowed": max(weekly)}

@@ -66,7 +66,9 @@ def cohorts(hub: Hub, r: Rollup, by: CohortBy = "week", weeks: int = MAX_WEEKS) 
             shares.append(round(float(active[idx[ok], cols[ok]].mean()), 4) if n_ok else None)
         out.append(Cohort(key=key, size=size, shares=shares, eligible=eligible))
     if not out:
-        return Retention(by=by, weeks=weeks, cohorts=[], missing=f"No users were first seen in the last {weeks + 1} weeks.")
+        return Retention(
+            by=by, weeks=weeks, cohorts=[], missing=f"No users were first seen in the last {weeks + 1} weeks."
+        )
     return Retention(by=by, weeks=weeks, cohorts=out)
 
 
@@ -100,8 +102,11 @@ def flows(hub: Hub, r: Rollup, weeks: int = MAX_WEEKS) -> LifecycleFlows:
     start = max(0, r.n_weeks - weeks - 1)
     # the last engaged week before ``start`` (-1: none), then carried forward week by week
     before = engaged[:, :start]
-    last_engaged = np.where(before.any(axis=1), r.week0 + start - 1 - np.argmax(before[:, ::-1], axis=1), -1) \
-        if start else np.full(n, -1)
+    last_engaged = (
+        np.where(before.any(axis=1), r.week0 + start - 1 - np.argmax(before[:, ::-1], axis=1), -1)
+        if start
+        else np.full(n, -1)
+    )
     last_engaged = last_engaged.astype(np.int32)
     first_week = r.first_week.astype(np.int32)
     unsub_week = np.where(r.unsub_week >= 0, r.unsub_week, np.iinfo(np.int32).max).astype(np.int32)
@@ -114,8 +119,15 @@ def flows(hub: Hub, r: Rollup, weeks: int = MAX_WEEKS) -> LifecycleFlows:
         age_weeks = np.clip(week - first_week, 0, weeks_cap)
         since_weeks = np.where(last_engaged >= 0, np.minimum(week - last_engaged, weeks_cap), -1)
         days = engaged_days[:, c] - (engaged_days[:, c - 13] if c >= 13 else 0)
-        codes = _code(age_weeks, since_weeks, (unsub_week <= week).astype(np.int32), np.minimum(days, days_cap),
-                      has_orders[:, c], weeks_cap, days_cap)
+        codes = _code(
+            age_weeks,
+            since_weeks,
+            (unsub_week <= week).astype(np.int32),
+            np.minimum(days, days_cap),
+            has_orders[:, c],
+            weeks_cap,
+            days_cap,
+        )
         state = np.where(first_week <= week, table[codes], -1)
         if prev is not None:
             state = np.where(((prev == 2) | (prev == 3)) & ((state == 0) | (state == 1)), 4, state)
@@ -155,16 +167,27 @@ def _stage_table(rules_json: str, history_weeks: int) -> tuple[np.ndarray, int, 
     (``history_weeks``, ``MAX_ENGAGED_DAYS``), so thresholds beyond it (a rule of 10 years) change no answer
     either, and the table stays small whatever the rules say."""
     rules = lifecycle.LifecycleRules.model_validate_json(rules_json)
-    weeks_cap = min(max(rules.new_days, rules.active_days, rules.silent_days, rules.churned_days) // 7 + 2,
-                    history_weeks + 1)
-    days_cap = min(max(rules.stable_min_engaged_days, rules.quality_min_engaged_days,
-                       rules.low_frequency_max_engaged_days) + 1, MAX_ENGAGED_DAYS + 1)
+    weeks_cap = min(
+        max(rules.new_days, rules.active_days, rules.silent_days, rules.churned_days) // 7 + 2, history_weeks + 1
+    )
+    days_cap = min(
+        max(rules.stable_min_engaged_days, rules.quality_min_engaged_days, rules.low_frequency_max_engaged_days) + 1,
+        MAX_ENGAGED_DAYS + 1,
+    )
     size = int(_code(weeks_cap, weeks_cap, 1, days_cap, 1, weeks_cap, days_cap)) + 1
     table = np.zeros(size, dtype=np.int64)
-    for age, since, unsub, days, orders in product(range(weeks_cap + 1), range(-1, weeks_cap + 1), (0, 1),
-                                                   range(days_cap + 1), (0, 1)):
-        stage = lifecycle.stage_of(rules, days_since=since * 7 + 3.5 if since >= 0 else None, age_days=age * 7 + 3.5,
-                                   unsubscribed=bool(unsub), engaged_days=days, has_orders=bool(orders))
+    for age, since, unsub, days, orders in product(
+        range(weeks_cap + 1), range(-1, weeks_cap + 1), (0, 1), range(days_cap + 1), (0, 1)
+    ):
+        stage = lifecycle.stage_of(
+            rules,
+            days_since=since * 7 + 3.5 if since >= 0 else None,
+            age_days=age * 7 + 3.5,
+            unsubscribed=bool(unsub),
+            engaged_days=days,
+            has_orders=bool(orders),
+        )
         table[_code(age, since, unsub, days, orders, weeks_cap, days_cap)] = FLOW_STATES.index(
-            "active" if stage == "stable" else stage)
+            "active" if stage == "stable" else stage
+        )
     return table, weeks_cap, days_cap

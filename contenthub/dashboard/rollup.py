@@ -102,8 +102,11 @@ def get(hub: Hub, wait: float | None = None) -> Rollup:
             hub.cache.pop(_ERROR_KEY, None)
             raise error
         time.sleep(0.01)
-    raise Preparing("The dashboard is being prepared: its weekly counters are read once after a start "
-                    "(about a minute per 100,000 users). Try again shortly.", extra={"retry_after": 15})
+    raise Preparing(
+        "The dashboard is being prepared: its weekly counters are read once after a start "
+        "(about a minute per 100,000 users). Try again shortly.",
+        extra={"retry_after": 15},
+    )
 
 
 def building_lock(hub: Hub) -> threading.Lock:
@@ -118,6 +121,7 @@ def peek(hub: Hub) -> Rollup | None:
     cur: Rollup | None = hub.cache.get(_CACHE_KEY)
     lock = building_lock(hub)
     if (cur is None or (utcnow() - cur.built_at).total_seconds() > MAX_AGE_S) and lock.acquire(blocking=False):
+
         def rebuild() -> None:
             try:
                 refresh(hub)
@@ -170,7 +174,8 @@ def build(hub: Hub, now: datetime | None = None) -> Rollup:
     # one pass over the log, periods in any order: a user's first week is the smallest seen
     unsub_cols: dict[int, int] = {}
     for (user, channel, etype), col, count, value in hub.store.event_counts_by_period(
-            ("user_id", "channel", "type"), EventQuery(), bounds):
+        ("user_id", "channel", "type"), EventQuery(), bounds
+    ):
         week = week0 + col
         value = value if etype == "convert" else 0.0
         cw = channel_weeks.setdefault((channel or "", week), {})
@@ -230,18 +235,35 @@ def build(hub: Hub, now: datetime | None = None) -> Rollup:
     for channel, per in sends.items():
         keys = np.array(list(per.keys()), dtype=np.int64).reshape(-1, 2)
         vals = np.array(list(per.values()), dtype=np.int64).reshape(-1, 3)
-        channel_sends[channel] = ChannelSends(user=keys[:, 0].astype(np.int32), week=keys[:, 1].astype(np.int32),
-                                              sends=vals[:, 0], opens=vals[:, 1], mutes=vals[:, 2])
+        channel_sends[channel] = ChannelSends(
+            user=keys[:, 0].astype(np.int32),
+            week=keys[:, 1].astype(np.int32),
+            sends=vals[:, 0],
+            opens=vals[:, 1],
+            mutes=vals[:, 2],
+        )
     asset_totals: dict[str, dict[str, float]] = {}
     for key, name, value in hub.store.scan_counters(ASSET_STATS):  # per "<asset>|<channel>": summed over channels
         if name in ("n:delivered", "n:click", "n:convert", "rev"):
             totals = asset_totals.setdefault(key.rpartition("|")[0], {})
             totals[name] = totals.get(name, 0.0) + value
     return Rollup(
-        built_at=now, asset_totals=asset_totals, build_seconds=time.perf_counter() - started, now_week=now_week, week0=week0,
-        user_ids=list(index), first_week=first_week, engaged=matrix("e", np.int32), orders=matrix("c", np.int32),
-        revenue=matrix("r", np.float64), unsub_week=unsub_week, source=source, journey=journey,
-        sends=channel_sends, channel_weeks=channel_weeks)
+        built_at=now,
+        asset_totals=asset_totals,
+        build_seconds=time.perf_counter() - started,
+        now_week=now_week,
+        week0=week0,
+        user_ids=list(index),
+        first_week=first_week,
+        engaged=matrix("e", np.int32),
+        orders=matrix("c", np.int32),
+        revenue=matrix("r", np.float64),
+        unsub_week=unsub_week,
+        source=source,
+        journey=journey,
+        sends=channel_sends,
+        channel_weeks=channel_weeks,
+    )
 
 
 def _add(cell: tuple[list[int], list[int], list[float]], row: int, col: int, value: float) -> None:

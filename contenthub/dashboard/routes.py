@@ -35,8 +35,11 @@ CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"application/json": {}
 
 def _answer(view: BaseModel, fmt: str, table: Callable[[Any], tables.Table], name: str) -> Any:
     if fmt == "csv":
-        return Response(tables.to_csv(table(view)), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="dashboard-{name}.csv"'})
+        return Response(
+            tables.to_csv(table(view)),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="dashboard-{name}.csv"'},
+        )
     return view
 
 
@@ -53,35 +56,50 @@ async def lifecycle(hub: HubDep, who: Reader, weeks: Weeks = 12, format: Format 
 
 
 @router.get("/channels", response_model=ChannelHealth, responses=CSV, summary="Channel health per week, caps in force")
-async def channels(hub: HubDep, who: Reader, weeks: Weeks = 12,
-                   channel: Annotated[str | None, Query(max_length=64)] = None, format: Format = "json") -> Any:
+async def channels(
+    hub: HubDep,
+    who: Reader,
+    weeks: Weeks = 12,
+    channel: Annotated[str | None, Query(max_length=64)] = None,
+    format: Format = "json",
+) -> Any:
     view = await run_in_threadpool(service.channels_view, hub, weeks, channel)
     return _answer(view, format, tables.channels, "channels")
 
 
 @router.get("/assets", response_model=AssetLeaders, responses=CSV, summary="Best and worst assets per scene and type")
-async def assets(hub: HubDep, who: Reader, min_deliveries: Annotated[int, Query(ge=1, le=1_000_000)] = 10,
-                 format: Format = "json") -> Any:
+async def assets(
+    hub: HubDep, who: Reader, min_deliveries: Annotated[int, Query(ge=1, le=1_000_000)] = 10, format: Format = "json"
+) -> Any:
     view = await run_in_threadpool(service.assets_view, hub, min_deliveries)
     return _answer(view, format, tables.assets, "assets")
 
 
 @router.get("/fatigue", response_model=Fatigue, responses=CSV, summary="Open and mute rates by sends per user per week")
-async def fatigue(hub: HubDep, who: Reader, channel: Annotated[str, Query(min_length=1, max_length=64)] = "wecom_1v1",
-                  format: Format = "json") -> Any:
+async def fatigue(
+    hub: HubDep,
+    who: Reader,
+    channel: Annotated[str, Query(min_length=1, max_length=64)] = "wecom_1v1",
+    format: Format = "json",
+) -> Any:
     view = await run_in_threadpool(service.fatigue_view, hub, channel)
     return _answer(view, format, tables.fatigue, f"fatigue-{channel}")
 
 
 @router.get("/ltv", response_model=ObservedLtv, responses=CSV, summary="Observed cumulative revenue per user by cohort")
-async def ltv(hub: HubDep, who: Reader, by: Literal["week", "source"] = "week", weeks: Weeks = 12,
-              format: Format = "json") -> Any:
+async def ltv(
+    hub: HubDep, who: Reader, by: Literal["week", "source"] = "week", weeks: Weeks = 12, format: Format = "json"
+) -> Any:
     view = await run_in_threadpool(service.ltv_observed_view, hub, by, weeks)
     return _answer(view, format, tables.ltv_observed, f"ltv-{by}")
 
 
-@router.get("/ltv/model", response_model=LtvModel, responses=CSV,
-            summary="The value model (BG/NBD + Gamma-Gamma) and its error on held-out weeks")
+@router.get(
+    "/ltv/model",
+    response_model=LtvModel,
+    responses=CSV,
+    summary="The value model (BG/NBD + Gamma-Gamma) and its error on held-out weeks",
+)
 async def ltv_model(hub: HubDep, who: Reader, format: Format = "json") -> Any:
     view = await run_in_threadpool(service.ltv_model_view, hub)
     return _answer(view, format, tables.ltv_holdout, "ltv-holdout")
@@ -92,8 +110,10 @@ async def user_value(user_id: str, hub: HubDep, who: Reader) -> UserValue:
     return await run_in_threadpool(service.user_value, hub, user_id)
 
 
-@router.post("/refresh", summary="Rebuild the dashboard now and copy predicted value onto users",
-             description="Users get attributes `predicted_value` and `predicted_tier` (for segments: "
-             "`attr.predicted_tier`).")
+@router.post(
+    "/refresh",
+    summary="Rebuild the dashboard now and copy predicted value onto users",
+    description="Users get attributes `predicted_value` and `predicted_tier` (for segments: `attr.predicted_tier`).",
+)
 async def refresh(hub: HubDep, who: Writer) -> dict[str, Any]:
     return await run_in_threadpool(service.refresh, hub)

@@ -23,8 +23,13 @@ from contenthub.library import taxonomy
 def check_channel(hub: Hub, channel: str) -> str:
     known = taxonomy.ids(hub.store, "channels")
     if channel not in known:
-        raise InvalidError(_("channel: unknown channel '{channel}'; allowed: {known}").format(channel=channel, known=', '.join(sorted(known))),
-                           field="channel", value=channel)
+        raise InvalidError(
+            _("channel: unknown channel '{channel}'; allowed: {known}").format(
+                channel=channel, known=", ".join(sorted(known))
+            ),
+            field="channel",
+            value=channel,
+        )
     return channel
 
 
@@ -68,5 +73,11 @@ def refresh(hub: Hub, *, write_attributes: bool = True) -> dict[str, object]:
     r = rollup.refresh(hub)
     fitted, _ignored = ltv.model(hub, r)
     written = ltv.write_attributes(hub, r) if write_attributes and fitted.missing is None else 0
-    return {"users": len(r.user_ids), "weeks": r.n_weeks, "build_seconds": round(r.build_seconds, 3),
-            "model": fitted.model, "model_missing": fitted.missing, "attributes_written": written}
+    return {
+        "users": len(r.user_ids),
+        "weeks": r.n_weeks,
+        "build_seconds": round(r.build_seconds, 3),
+        "model": fitted.model,
+        "model_missing": fitted.missing,
+        "attributes_written": written,
+    }

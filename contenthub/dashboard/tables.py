@@ -26,13 +26,28 @@ def retention(v: Retention) -> Table:
 
 def lifecycle(v: LifecycleFlows) -> Table:
     head = ["week", *v.states, "flows"]
-    return head, [[w.week, *[w.counts.get(s, 0) for s in v.states],
-                   "; ".join(f"{k}: {n}" for k, n in sorted(w.flows.items()))] for w in v.weeks]
+    return head, [
+        [w.week, *[w.counts.get(s, 0) for s in v.states], "; ".join(f"{k}: {n}" for k, n in sorted(w.flows.items()))]
+        for w in v.weeks
+    ]
 
 
 def channels(v: ChannelHealth) -> Table:
-    head = ["channel", "week", "sends", "deliveries", "opens", "clicks", "conversions", "mutes", "unsubscribes",
-            "revenue", "open_rate", "click_rate", "conversion_rate"]
+    head = [
+        "channel",
+        "week",
+        "sends",
+        "deliveries",
+        "opens",
+        "clicks",
+        "conversions",
+        "mutes",
+        "unsubscribes",
+        "revenue",
+        "open_rate",
+        "click_rate",
+        "conversion_rate",
+    ]
     return head, [[getattr(r, h) for h in head] for r in v.rows]
 
 
@@ -42,18 +57,51 @@ def caps(v: ChannelHealth) -> Table:
 
 
 def assets(v: AssetLeaders) -> Table:
-    head = ["facet", "value", "rank", "asset_id", "title", "deliveries", "clicks", "conversions", "click_rate", "revenue"]
+    head = [
+        "facet",
+        "value",
+        "rank",
+        "asset_id",
+        "title",
+        "deliveries",
+        "clicks",
+        "conversions",
+        "click_rate",
+        "revenue",
+    ]
     rows = []
     for g in v.groups:
         for rank, items in (("best", g.best), ("worst", g.worst)):
-            rows += [[g.facet, g.value, rank, a.asset_id, a.title, a.deliveries, a.clicks, a.conversions, a.click_rate,
-                      a.revenue] for a in items]
+            rows += [
+                [
+                    g.facet,
+                    g.value,
+                    rank,
+                    a.asset_id,
+                    a.title,
+                    a.deliveries,
+                    a.clicks,
+                    a.conversions,
+                    a.click_rate,
+                    a.revenue,
+                ]
+                for a in items
+            ]
     return head, rows
 
 
 def fatigue(v: Fatigue) -> Table:
-    head = ["sends_per_week", "user_weeks", "sends", "open_rate", "open_low", "open_high", "mute_rate", "mute_low",
-            "mute_high"]
+    head = [
+        "sends_per_week",
+        "user_weeks",
+        "sends",
+        "open_rate",
+        "open_low",
+        "open_high",
+        "mute_rate",
+        "mute_low",
+        "mute_high",
+    ]
     return head, [[getattr(b, h) for h in head] for b in v.bins]
 
 

@@ -65,8 +65,14 @@ class Embedder:
         if prompt_name in self.prompts:
             kwargs["prompt_name"] = prompt_name
         with _one_thread() if len(texts) <= SMALL_BATCH else nullcontext():
-            vecs = self.model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
-                                     convert_to_numpy=True, show_progress_bar=progress, **kwargs)
+            vecs = self.model.encode(
+                texts,
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=progress,
+                **kwargs,
+            )
         return np.asarray(vecs, dtype=np.float32)
 
     def encode_passages(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:

@@ -25,10 +25,14 @@ if TYPE_CHECKING:  # matplotlib itself is imported when a chart is drawn
 COLORS = {"good": "#067647", "bad": "#b42318", "neutral": "#656d76"}
 LINE_COLORS = ("#656d76", "#0b6bcb", "#c4320a", "#7a5af8", "#099250", "#dc6803")
 # Browsers render the text (svg.fonttype 'none'), so Chinese variant names show with the page's fonts.
-FONT: dict[RcKeyType, Any] = {"svg.fonttype": "none", "font.family": "sans-serif", "font.size": 9,
-        # Per-glyph fallback (matplotlib >= 3.6) so Chinese labels are measured with a CJK font when one
-        # is installed; missing families are skipped quietly.
-        "font.sans-serif": ["DejaVu Sans", "WenQuanYi Zen Hei", "Noto Sans CJK SC", "Noto Sans CJK JP"]}
+FONT: dict[RcKeyType, Any] = {
+    "svg.fonttype": "none",
+    "font.family": "sans-serif",
+    "font.size": 9,
+    # Per-glyph fallback (matplotlib >= 3.6) so Chinese labels are measured with a CJK font when one
+    # is installed; missing families are skipped quietly.
+    "font.sans-serif": ["DejaVu Sans", "WenQuanYi Zen Hei", "Noto Sans CJK SC", "Noto Sans CJK JP"],
+}
 
 
 def _svg(fig: Any) -> str:
@@ -40,7 +44,7 @@ def _svg(fig: Any) -> str:
         warnings.simplefilter("ignore")  # glyph-missing warnings for CJK text that the browser renders anyway
         fig.savefig(buf, format="svg", bbox_inches="tight")
     text = buf.getvalue()
-    return text[text.index("<svg"):]  # drop the XML prologue and DOCTYPE: the SVG goes inline into HTML
+    return text[text.index("<svg") :]  # drop the XML prologue and DOCTYPE: the SVG goes inline into HTML
 
 
 def _figure(width: float, height: float) -> Any:
@@ -83,8 +87,15 @@ def difference_chart(report: Report, lang: str = "en") -> str | None:
     for m in report.metrics:
         for r in m.rows[1:]:
             if r.rel_diff is not None and r.rel_ci_low is not None and r.rel_ci_high is not None:
-                rows.append((f"{m.name_zh if lang == 'zh' else m.name} · {r.variant}", r.rel_diff * 100,
-                             r.rel_ci_low * 100, r.rel_ci_high * 100, r.direction or "neutral"))
+                rows.append(
+                    (
+                        f"{m.name_zh if lang == 'zh' else m.name} · {r.variant}",
+                        r.rel_diff * 100,
+                        r.rel_ci_low * 100,
+                        r.rel_ci_high * 100,
+                        r.direction or "neutral",
+                    )
+                )
     if not rows:
         return None
     fig = _figure(7.5, 0.45 * len(rows) + 0.9)
@@ -100,7 +111,11 @@ def difference_chart(report: Report, lang: str = "en") -> str | None:
     level = f"{(1 - report.alpha) * 100:g}%"
     corrected = report.correction != "none"
     if lang == "zh":
-        shown = f"按 {label_in('zh', 'correction', report.correction)} 校正后的置信区间" if corrected else f"{level} 置信区间"
+        shown = (
+            f"按 {label_in('zh', 'correction', report.correction)} 校正后的置信区间"
+            if corrected
+            else f"{level} 置信区间"
+        )
         kind = ("始终有效 " if report.sequential else "") + f"{shown}（Fieller，与显著性结论同一检验）"
         ax.set_xlabel("相对对照组的变化（%），" + kind)
     else:
@@ -126,7 +141,7 @@ def _date_axis(ax: Any, days: list[date]) -> None:
 def _focus(ax: Any, points: list[Any], treatments: list[str]) -> None:
     """Fit the y-range to the estimates and the intervals of the later half of the run: the first
     days' intervals are wide by nature and would flatten everything after them into a line."""
-    later = points[len(points) // 2:]
+    later = points[len(points) // 2 :]
     ys = [p.rel_diff[v] * 100 for p in points for v in treatments if p.rel_diff.get(v) is not None]
     ys += [x * 100 for p in later for v in treatments if p.rel_ci.get(v) for x in p.rel_ci[v]]
     if ys:
@@ -150,18 +165,36 @@ def cumulative_chart(report: Report, metric_id: str | None = None, lang: str = "
     top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [1.2, 1]})
     for i, variant in enumerate(variants):
         values = [p.values.get(variant) for p in series.points]
-        top.plot(days, [v if v is not None else float("nan") for v in values], marker="o", ms=3,
-                 color=LINE_COLORS[i % len(LINE_COLORS)], label=variant)
+        top.plot(
+            days,
+            [v if v is not None else float("nan") for v in values],
+            marker="o",
+            ms=3,
+            color=LINE_COLORS[i % len(LINE_COLORS)],
+            label=variant,
+        )
     top.set_ylabel(name)
     top.legend(loc="best", frameon=False)
     for i, variant in enumerate(variants[1:], start=1):
         color = LINE_COLORS[i % len(LINE_COLORS)]
         rel = [p.rel_diff.get(variant) for p in series.points]
         cis = [p.rel_ci.get(variant) for p in series.points]
-        bottom.plot(days, [r * 100 if r is not None else float("nan") for r in rel], color=color, marker="o", ms=3,
-                    label=variant)
-        bottom.fill_between(days, [c[0] * 100 if c else float("nan") for c in cis],
-                            [c[1] * 100 if c else float("nan") for c in cis], color=color, alpha=0.15, lw=0)
+        bottom.plot(
+            days,
+            [r * 100 if r is not None else float("nan") for r in rel],
+            color=color,
+            marker="o",
+            ms=3,
+            label=variant,
+        )
+        bottom.fill_between(
+            days,
+            [c[0] * 100 if c else float("nan") for c in cis],
+            [c[1] * 100 if c else float("nan") for c in cis],
+            color=color,
+            alpha=0.15,
+            lw=0,
+        )
     bottom.axhline(0, color="#1f2328", lw=0.8)
     bottom.set_ylabel("相对对照组（%）" if lang == "zh" else "vs control (%)")
     _percent_axis(bottom.yaxis)

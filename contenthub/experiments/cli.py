@@ -25,8 +25,14 @@ def simulate(
     sequential: Annotated[bool, typer.Option(help="Report with always-valid (sequential) intervals.")] = False,
     seed: Annotated[int, typer.Option(help="Random seed of the simulated behaviour.")] = 7,
     key: Annotated[str, typer.Option(help="Experiment key to create.")] = "sim",
-    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Run inside this data directory "
-                        "(default: a temporary one, deleted afterwards, so real data is never touched).")] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Run inside this data directory "
+            "(default: a temporary one, deleted afterwards, so real data is never touched).",
+        ),
+    ] = None,
 ) -> None:
     """Create users, assign them through next-content requests, send events with a known effect, report."""
     from contenthub.config import Settings
@@ -34,8 +40,17 @@ def simulate(
     from contenthub.experiments.simulator import SimConfig, run_simulation
     from contenthub.hub import open_hub
 
-    cfg = SimConfig(key=key, users=users, days=days, sends=sends, lift=lift, p_open=p_open, p_click_given_open=p_click,
-                    sequential=sequential, seed=seed)
+    cfg = SimConfig(
+        key=key,
+        users=users,
+        days=days,
+        sends=sends,
+        lift=lift,
+        p_open=p_open,
+        p_click_given_open=p_click,
+        sequential=sequential,
+        seed=seed,
+    )
     with tempfile.TemporaryDirectory(prefix="contenthub-sim-") as tmp:
         hub = open_hub(Settings(data_dir=data_dir or Path(tmp)))
         try:
@@ -51,7 +66,9 @@ def simulate(
 @sim_app.command()
 def report(
     key: Annotated[str, typer.Argument(help="Experiment key.")],
-    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Data directory (default: CONTENTHUB_DATA_DIR or ./data)")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Data directory (default: CONTENTHUB_DATA_DIR or ./data)")
+    ] = None,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV instead of JSON.")] = False,
     sequential: Annotated[bool | None, typer.Option(help="Override the experiment's sequential setting.")] = None,
     correction: Annotated[str | None, typer.Option(help="none, holm or bh (default: the experiment's).")] = None,
@@ -63,7 +80,9 @@ def report(
     from contenthub.hub import open_hub
 
     if correction not in (None, "none", "holm", "bh"):
-        typer.secho(f"Unknown correction '{correction}'. Allowed values: none, holm, bh.", fg=typer.colors.RED, err=True)
+        typer.secho(
+            f"Unknown correction '{correction}'. Allowed values: none, holm, bh.", fg=typer.colors.RED, err=True
+        )
         raise typer.Exit(2)
     hub = open_hub(Settings(data_dir=data_dir) if data_dir else Settings())
     try:

@@ -17,9 +17,27 @@ from contenthub.publish.rules import default_rules
 
 CONSOLE_CHANGES = ("strategy", "cadence", "journey")
 METHODS = ("fixed_horizon", "sequential")
-FIELDS = ("key", "name", "hypothesis", "change", "unit", "treatment_weight", "control_strategy",
-          "treatment_strategy", "cadence_channel", "cadence_max_per_week", "journey_from", "journey_to",
-          "primary_metric", "method", "correction", "alpha", "baseline", "mde", "units_per_day")
+FIELDS = (
+    "key",
+    "name",
+    "hypothesis",
+    "change",
+    "unit",
+    "treatment_weight",
+    "control_strategy",
+    "treatment_strategy",
+    "cadence_channel",
+    "cadence_max_per_week",
+    "journey_from",
+    "journey_to",
+    "primary_metric",
+    "method",
+    "correction",
+    "alpha",
+    "baseline",
+    "mde",
+    "units_per_day",
+)
 RESERVED_KEYS = frozenset({"new"})
 """``/experiments/new`` is the form itself."""
 
@@ -57,8 +75,9 @@ def _number(form: ExperimentForm, name: str, *, kind: type = float, required: bo
     try:
         return kind(raw)
     except ValueError:
-        raise InvalidError(_("Enter a whole number.") if kind is int else _("Enter a number."), field=name,
-                           value=raw) from None
+        raise InvalidError(
+            _("Enter a whole number.") if kind is int else _("Enter a number."), field=name, value=raw
+        ) from None
 
 
 def _choice(form: ExperimentForm, name: str, allowed: tuple[str, ...]) -> str:
@@ -114,18 +133,28 @@ def to_create(form: ExperimentForm) -> ExperimentCreate:
             raise InvalidError(_("Choose a different journey for the treatment to run instead."), field="journey_to")
         treatment["journeys"] = {form.journey_from: form.journey_to}
     body = {
-        "key": form.key.strip(), "name": form.name.strip(), "hypothesis": form.hypothesis.strip(), "unit": unit,
-        "change": change, "variants": [control, treatment], "primary_metric": form.primary_metric,
-        "sequential": method == "sequential", "correction": form.correction,
-        "alpha": _number(form, "alpha", required=True), "baseline": _number(form, "baseline"),
-        "mde": _number(form, "mde", required=True), "units_per_day": _number(form, "units_per_day"),
+        "key": form.key.strip(),
+        "name": form.name.strip(),
+        "hypothesis": form.hypothesis.strip(),
+        "unit": unit,
+        "change": change,
+        "variants": [control, treatment],
+        "primary_metric": form.primary_metric,
+        "sequential": method == "sequential",
+        "correction": form.correction,
+        "alpha": _number(form, "alpha", required=True),
+        "baseline": _number(form, "baseline"),
+        "mde": _number(form, "mde", required=True),
+        "units_per_day": _number(form, "units_per_day"),
     }
     try:
         return ExperimentCreate.model_validate({k: v for k, v in body.items() if v is not None})
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = [str(x) for x in err.get("loc", ())]
-        where = loc[0] if loc and loc[0] in FIELDS else {
-            "strategy": "treatment_strategy", "cadence": "cadence_max_per_week"}.get(change, "journey_to")
+        where = (
+            loc[0]
+            if loc and loc[0] in FIELDS
+            else {"strategy": "treatment_strategy", "cadence": "cadence_max_per_week"}.get(change, "journey_to")
+        )
         raise InvalidError(pydantic_message(err), field=where) from None
-

@@ -35,12 +35,22 @@ Writer = Annotated[Principal, Depends(require(Perm.experiments_write))]
 BLANK = ExperimentForm()
 
 
-def _form_page(request: Request, hub: HubDep, form: ExperimentForm, errors: dict[str, str] | None = None,
-               status_code: int = 200) -> HTMLResponse:
-    return render(request, "experiments/new.html", status_code=status_code, form=form, errors=errors or {},
-                  changes=CONSOLE_CHANGES, methods=METHODS, metrics=METRICS,
-                  strategies=strategies.list_strategies(hub), journeys=journeys.list_journeys(hub),
-                  channels=taxonomy.entries(hub.store, "channels"))
+def _form_page(
+    request: Request, hub: HubDep, form: ExperimentForm, errors: dict[str, str] | None = None, status_code: int = 200
+) -> HTMLResponse:
+    return render(
+        request,
+        "experiments/new.html",
+        status_code=status_code,
+        form=form,
+        errors=errors or {},
+        changes=CONSOLE_CHANGES,
+        methods=METHODS,
+        metrics=METRICS,
+        strategies=strategies.list_strategies(hub),
+        journeys=journeys.list_journeys(hub),
+        channels=taxonomy.entries(hub.store, "channels"),
+    )
 
 
 @router.get("/experiments/new", response_class=HTMLResponse)
@@ -49,9 +59,13 @@ def new_experiment_form(request: Request, hub: HubDep, who: Writer) -> HTMLRespo
 
 
 @router.post("/experiments/new", response_class=HTMLResponse, response_model=None)
-def create_experiment(request: Request, hub: HubDep, who: Writer,
-                      csrf_token: Annotated[str, Form()] = "",
-                      form: Annotated[ExperimentForm, Form()] = BLANK) -> HTMLResponse | RedirectResponse:
+def create_experiment(
+    request: Request,
+    hub: HubDep,
+    who: Writer,
+    csrf_token: Annotated[str, Form()] = "",
+    form: Annotated[ExperimentForm, Form()] = BLANK,
+) -> HTMLResponse | RedirectResponse:
     check_csrf(request, csrf_token)
     try:
         exp = service.create_experiment(hub, to_create(form), who.name)
@@ -64,7 +78,9 @@ def create_experiment(request: Request, hub: HubDep, who: Writer,
     return RedirectResponse(f"/experiments/{path_segment(exp.key)}", status_code=303)
 
 
-def _transition(request: Request, hub: HubDep, who: Principal, key: str, action: str) -> HTMLResponse | RedirectResponse:
+def _transition(
+    request: Request, hub: HubDep, who: Principal, key: str, action: str
+) -> HTMLResponse | RedirectResponse:
     """Start a draft or stop a running experiment; a refusal (already running, overlapping layer) is shown
     as a page in the reader's language with a way back."""
     try:
@@ -75,21 +91,29 @@ def _transition(request: Request, hub: HubDep, who: Principal, key: str, action:
     except ProblemError as exc:
         if exc.status in (401, 403, 404):
             raise
-        return render(request, "error.html", status_code=exc.status, message=exc.message, status=exc.status,
-                      back=f"/experiments/{path_segment(key)}")
+        return render(
+            request,
+            "error.html",
+            status_code=exc.status,
+            message=exc.message,
+            status=exc.status,
+            back=f"/experiments/{path_segment(key)}",
+        )
     audit.record(hub, who.name, action, "experiment", key)
     return RedirectResponse(f"/experiments/{path_segment(key)}", status_code=303)
 
 
 @router.post("/experiments/{key}/start", response_class=HTMLResponse, response_model=None)
-def start(request: Request, hub: HubDep, who: Writer, key: str,
-          csrf_token: Annotated[str, Form()] = "") -> HTMLResponse | RedirectResponse:
+def start(
+    request: Request, hub: HubDep, who: Writer, key: str, csrf_token: Annotated[str, Form()] = ""
+) -> HTMLResponse | RedirectResponse:
     check_csrf(request, csrf_token)
     return _transition(request, hub, who, key, "start")
 
 
 @router.post("/experiments/{key}/stop", response_class=HTMLResponse, response_model=None)
-def stop(request: Request, hub: HubDep, who: Writer, key: str,
-         csrf_token: Annotated[str, Form()] = "") -> HTMLResponse | RedirectResponse:
+def stop(
+    request: Request, hub: HubDep, who: Writer, key: str, csrf_token: Annotated[str, Form()] = ""
+) -> HTMLResponse | RedirectResponse:
     check_csrf(request, csrf_token)
     return _transition(request, hub, who, key, "stop")

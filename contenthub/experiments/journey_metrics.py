@@ -56,7 +56,7 @@ def unit_states(hub: Hub, exp: Experiment, units: AnalysisUnits) -> dict[str, di
     candidates = _journeys(exp)
     found: dict[str, dict[str, Any]] = {}
     for start in range(0, len(ids), STATE_PAGE):
-        chunk = ids[start:start + STATE_PAGE]
+        chunk = ids[start : start + STATE_PAGE]
         keys = [state_key(j, u) for u in chunk for j in candidates]
         docs = hub.store.get_docs(STATES, keys) if keys else {}
         for doc in docs.values():
@@ -75,8 +75,9 @@ def _done_at(state: dict[str, Any]) -> str | None:
 
 def journey_facts(states: dict[str, dict[str, Any]]) -> list[UnitFact]:
     """A ``journey_done`` fact at the moment each unit finished its journey."""
-    return [UnitFact(unit_id=u, counter="journey_done", ts=at) for u, s in states.items()
-            if (at := _done_at(s)) is not None]
+    return [
+        UnitFact(unit_id=u, counter="journey_done", ts=at) for u, s in states.items() if (at := _done_at(s)) is not None
+    ]
 
 
 def _reached_index(state: dict[str, Any], step_ids: list[str]) -> int:
@@ -95,8 +96,9 @@ def funnels(hub: Hub, exp: Experiment, units: AnalysisUnits, states: dict[str, d
         mine = [states[u] for u in members if u in states]
         runs = Counter((s["journey"], int(s.get("version", 1))) for s in mine)
         if not runs:
-            out.append(VariantFunnel(variant=variant.name, journey=None, units=len(members), entered=0, completed=0,
-                                     steps=[]))
+            out.append(
+                VariantFunnel(variant=variant.name, journey=None, units=len(members), entered=0, completed=0, steps=[])
+            )
             continue
         (jid, version), _ = runs.most_common(1)[0]
         try:
@@ -108,8 +110,19 @@ def funnels(hub: Hub, exp: Experiment, units: AnalysisUnits, states: dict[str, d
         rows = []
         for k, step in enumerate(steps):
             reached = sum(n for idx, n in reach.items() if idx >= k)
-            rows.append(StepReach(step=step.id, name=step.name, reached=reached,
-                                  share=reached / len(members) if members else 0.0))
-        out.append(VariantFunnel(variant=variant.name, journey=jid, units=len(members), entered=len(mine),
-                                 completed=sum(1 for s in mine if s.get("status") == "done"), steps=rows))
+            rows.append(
+                StepReach(
+                    step=step.id, name=step.name, reached=reached, share=reached / len(members) if members else 0.0
+                )
+            )
+        out.append(
+            VariantFunnel(
+                variant=variant.name,
+                journey=jid,
+                units=len(members),
+                entered=len(mine),
+                completed=sum(1 for s in mine if s.get("status") == "done"),
+                steps=rows,
+            )
+        )
     return out

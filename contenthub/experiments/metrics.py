@@ -57,37 +57,126 @@ class Metric:
         return self.zh if lang == "zh" else self.en
 
 
-METRICS: dict[str, Metric] = {m.id: m for m in (
-    Metric("open_rate", "binomial", True, "open rate", "打开率", "open",
-           description="Share of units that opened at least once after first exposure."),
-    Metric("ctr", "binomial", True, "click-through", "点击率", "click",
-           description="Share of units that clicked at least once after first exposure."),
-    Metric("conversion_rate", "binomial", True, "conversion rate", "转化率", "convert",
-           description="Share of units that converted at least once after first exposure."),
-    Metric("revenue_per_unit", "mean", True, "revenue per unit", "人均收入", "revenue",
-           description="Sum of conversion values per unit (zero for units that did not convert)."),
-    Metric("unsubscribe_rate", "binomial", False, "mute/unsubscribe rate", "屏蔽/退订率", "negative",
-           description="Share of units that muted or unsubscribed (a guardrail: lower is better)."),
-    Metric("clicks_per_delivery", "ratio", True, "clicks per delivery", "每次送达点击数", "click", "delivered",
-           description="Clicks over deliveries, pooled per variant; variance by the delta method."),
-    Metric("sends_per_unit", "mean", False, "sends per unit", "人均送达次数", "delivered",
-           description="Deliveries per unit: what a cadence or journey variant costs in attention (fewer is better "
-                       "for the same result)."),
-    Metric("mute_rate", "binomial", False, "mute rate", "屏蔽率", "mute",
-           description="Share of units that muted at least once after first exposure."),
-    Metric("mutes_per_delivery", "ratio", False, "mutes per send", "每次送达屏蔽数", "mute", "delivered",
-           description="Mutes over deliveries: the irritation each send causes."),
-    Metric("journey_completion", "binomial", True, "journey completion", "旅程完成率", "journey_done",
-           description="Share of units that finished the journey their variant ran (from journey states)."),
-    # retention (the operations dashboard's measure, per unit from its first exposure)
-    Metric("retention_d7", "binomial", True, "retention day 7", "7日留存", "active_d7",
-           description="Share of units that opened, clicked or converted in days 7–13 after first exposure. Units "
-           "exposed less than 14 days before the report count as not retained yet: read it once the last "
-           "exposure is 14 days old."),
-    Metric("retention_d30", "binomial", True, "retention day 30", "30日留存", "active_d30",
-           description="Share of units that opened, clicked or converted in days 30–36 after first exposure (read "
-           "it once the last exposure is 37 days old)."),
-)}
+METRICS: dict[str, Metric] = {
+    m.id: m
+    for m in (
+        Metric(
+            "open_rate",
+            "binomial",
+            True,
+            "open rate",
+            "打开率",
+            "open",
+            description="Share of units that opened at least once after first exposure.",
+        ),
+        Metric(
+            "ctr",
+            "binomial",
+            True,
+            "click-through",
+            "点击率",
+            "click",
+            description="Share of units that clicked at least once after first exposure.",
+        ),
+        Metric(
+            "conversion_rate",
+            "binomial",
+            True,
+            "conversion rate",
+            "转化率",
+            "convert",
+            description="Share of units that converted at least once after first exposure.",
+        ),
+        Metric(
+            "revenue_per_unit",
+            "mean",
+            True,
+            "revenue per unit",
+            "人均收入",
+            "revenue",
+            description="Sum of conversion values per unit (zero for units that did not convert).",
+        ),
+        Metric(
+            "unsubscribe_rate",
+            "binomial",
+            False,
+            "mute/unsubscribe rate",
+            "屏蔽/退订率",
+            "negative",
+            description="Share of units that muted or unsubscribed (a guardrail: lower is better).",
+        ),
+        Metric(
+            "clicks_per_delivery",
+            "ratio",
+            True,
+            "clicks per delivery",
+            "每次送达点击数",
+            "click",
+            "delivered",
+            description="Clicks over deliveries, pooled per variant; variance by the delta method.",
+        ),
+        Metric(
+            "sends_per_unit",
+            "mean",
+            False,
+            "sends per unit",
+            "人均送达次数",
+            "delivered",
+            description="Deliveries per unit: what a cadence or journey variant costs in attention (fewer is better "
+            "for the same result).",
+        ),
+        Metric(
+            "mute_rate",
+            "binomial",
+            False,
+            "mute rate",
+            "屏蔽率",
+            "mute",
+            description="Share of units that muted at least once after first exposure.",
+        ),
+        Metric(
+            "mutes_per_delivery",
+            "ratio",
+            False,
+            "mutes per send",
+            "每次送达屏蔽数",
+            "mute",
+            "delivered",
+            description="Mutes over deliveries: the irritation each send causes.",
+        ),
+        Metric(
+            "journey_completion",
+            "binomial",
+            True,
+            "journey completion",
+            "旅程完成率",
+            "journey_done",
+            description="Share of units that finished the journey their variant ran (from journey states).",
+        ),
+        # retention (the operations dashboard's measure, per unit from its first exposure)
+        Metric(
+            "retention_d7",
+            "binomial",
+            True,
+            "retention day 7",
+            "7日留存",
+            "active_d7",
+            description="Share of units that opened, clicked or converted in days 7–13 after first exposure. Units "
+            "exposed less than 14 days before the report count as not retained yet: read it once the last "
+            "exposure is 14 days old.",
+        ),
+        Metric(
+            "retention_d30",
+            "binomial",
+            True,
+            "retention day 30",
+            "30日留存",
+            "active_d30",
+            description="Share of units that opened, clicked or converted in days 30–36 after first exposure (read "
+            "it once the last exposure is 37 days old).",
+        ),
+    )
+}
 
 CHANGE_METRICS: dict[str, tuple[str, ...]] = {
     "cadence": ("sends_per_unit", "mute_rate", "mutes_per_delivery"),
@@ -96,13 +185,28 @@ CHANGE_METRICS: dict[str, tuple[str, ...]] = {
 """Metrics every experiment of a kind of change shows beside its own (as diagnostics: outside the
 multiple-comparison family and the decision, which the plan fixed)."""
 
-COUNTERS: tuple[str, ...] = ("delivered", "open", "click", "convert", "negative", "mute", "revenue",
-                              "journey_done", "active_d7", "active_d30")
+COUNTERS: tuple[str, ...] = (
+    "delivered",
+    "open",
+    "click",
+    "convert",
+    "negative",
+    "mute",
+    "revenue",
+    "journey_done",
+    "active_d7",
+    "active_d30",
+)
 """Per-unit counters a metric can read. To add a metric: a counter here (fed by EVENT_COUNTERS or by
 UnitFacts), a Metric in METRICS, and its id in models.MetricId."""
 EVENT_COUNTERS: dict[str, tuple[str, ...]] = {
-    "delivered": ("delivered",), "open": ("open",), "click": ("click",), "convert": ("convert",),
-    "mute": ("negative", "mute"), "unsubscribe": ("negative",)}
+    "delivered": ("delivered",),
+    "open": ("open",),
+    "click": ("click",),
+    "convert": ("convert",),
+    "mute": ("negative", "mute"),
+    "unsubscribe": ("negative",),
+}
 """Which counters each event type adds 1 to."""
 RETENTION_WINDOWS: dict[str, tuple[float, float]] = {"active_d7": (7.0, 14.0), "active_d30": (30.0, 37.0)}
 """Counter → [start, end) in days after first exposure during which an engaged event counts as retained."""
@@ -118,6 +222,8 @@ class UnitFact:
     counter: str
     ts: str
     value: float = 1.0
+
+
 EVENT_PAGE = 20_000
 MAX_CELLS = 2_500_000
 """Units × periods per counter kept in memory; long, large experiments get multi-day periods."""
@@ -213,8 +319,9 @@ def iter_events(hub: Hub, since: datetime, until: datetime | None, types: tuple[
     cursor, limit = since, EVENT_PAGE
     skip: set[str] = set()
     while True:
-        page = hub.store.query_events(EventQuery(types=types, since=cursor, until=until, limit=limit,
-                                                 newest_first=False))
+        page = hub.store.query_events(
+            EventQuery(types=types, since=cursor, until=until, limit=limit, newest_first=False)
+        )
         for ev in page:
             if ev["id"] not in skip:
                 yield ev
@@ -238,8 +345,9 @@ def _periods(start_day: date, end_day: date, n_units: int, tz: ZoneInfo) -> tupl
     return inner, ends
 
 
-def build_table(hub: Hub, exp: Experiment, units: AnalysisUnits, now: datetime,
-                facts: Iterable[UnitFact] = ()) -> UnitTable:
+def build_table(
+    hub: Hub, exp: Experiment, units: AnalysisUnits, now: datetime, facts: Iterable[UnitFact] = ()
+) -> UnitTable:
     """One pass over the experiment's events into cumulative per-unit, per-period counters, plus
     ``facts`` that are not events (a journey completed) into their own counters."""
     tz = ZoneInfo(hub.settings.timezone)

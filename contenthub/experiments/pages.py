@@ -66,13 +66,25 @@ def experiments_list(request: Request, hub: HubDep, who: Reader) -> HTMLResponse
     fields = ("baseline", "mde", "power", "alpha", "arms", "units_per_day", "sd", "sequential")
     params = {k: request.query_params[k] for k in fields if k in request.query_params}
     result, error = _calculator(params)
-    return render(request, "experiments/list.html", experiments=exps, counts=counts, metrics=METRICS,
-                  plan_in=params, plan=result, plan_error=error)
+    return render(
+        request,
+        "experiments/list.html",
+        experiments=exps,
+        counts=counts,
+        metrics=METRICS,
+        plan_in=params,
+        plan=result,
+        plan_error=error,
+    )
 
 
 @router.get("/experiments/{key}", response_class=HTMLResponse)
 async def experiment_report(
-    request: Request, key: str, hub: HubDep, who: Reader, sequential: bool | None = None,
+    request: Request,
+    key: str,
+    hub: HubDep,
+    who: Reader,
+    sequential: bool | None = None,
     correction: Correction | None = None,
 ) -> HTMLResponse:
     lang = lang_of(request)
@@ -80,7 +92,15 @@ async def experiment_report(
     figures = await run_in_threadpool(_charts, report, lang) if report.has_exposures else {}
     query = "&".join(f"{k}={v}" for k, v in (("sequential", sequential), ("correction", correction)) if v is not None)
     return render(
-        request, "experiments/report.html", report=report, exp=report.experiment, charts=figures,
-        metrics=METRICS, fmt_value=fmt_value, fmt_diff=fmt_diff, fmt_pct=fmt_pct, fmt_p=fmt_p,
+        request,
+        "experiments/report.html",
+        report=report,
+        exp=report.experiment,
+        charts=figures,
+        metrics=METRICS,
+        fmt_value=fmt_value,
+        fmt_diff=fmt_diff,
+        fmt_pct=fmt_pct,
+        fmt_p=fmt_p,
         export_query=("?" + query) if query else "",
     )

@@ -35,7 +35,8 @@ class PlanStatus(BaseModel):
     units_per_day: float | None = Field(description="Observed pace: analysed units per day since the first exposure.")
     days_left: float | None
     detectable_effect_now: float | None = Field(
-        description="Smallest relative effect the current sample detects with the planned power (control as baseline).")
+        description="Smallest relative effect the current sample detects with the planned power (control as baseline)."
+    )
     message: str
     message_zh: str
 
@@ -60,13 +61,15 @@ def _detectable_now(exp: Experiment, control: Suff | None, units: int) -> float 
         if kind == "binomial":
             if not 0 < base < 1:
                 return None
-            return detectable_effect(base, units, alpha=exp.alpha, power=exp.power, weights=weights,
-                                     sequential=exp.sequential)
+            return detectable_effect(
+                base, units, alpha=exp.alpha, power=exp.power, weights=weights, sequential=exp.sequential
+            )
         sd = math.sqrt(control.variance)
         if base == 0 or not sd > 0:
             return None
-        return detectable_effect(abs(base), units, alpha=exp.alpha, power=exp.power, weights=weights, sd=sd,
-                                 sequential=exp.sequential)
+        return detectable_effect(
+            abs(base), units, alpha=exp.alpha, power=exp.power, weights=weights, sd=sd, sequential=exp.sequential
+        )
     except ValueError:
         return None
 
@@ -77,9 +80,15 @@ def _planned(exp: Experiment) -> tuple[int | None, str]:
     if exp.baseline is not None:
         metric = METRICS[exp.primary_metric]
         try:
-            plan = plan_sample(exp.baseline, exp.mde, alpha=exp.alpha, power=exp.power,
-                               weights=[v.weight for v in exp.variants if v.weight > 0],
-                               sd=None if metric.kind == "binomial" else exp.baseline_sd, sequential=exp.sequential)
+            plan = plan_sample(
+                exp.baseline,
+                exp.mde,
+                alpha=exp.alpha,
+                power=exp.power,
+                weights=[v.weight for v in exp.variants if v.weight > 0],
+                sd=None if metric.kind == "binomial" else exp.baseline_sd,
+                sequential=exp.sequential,
+            )
         except ValueError:
             return exp.planned_units, "given"
         return exp.planned_units, "baseline" if plan.total_units == exp.planned_units else "given"
@@ -90,8 +99,9 @@ def _days(x: float) -> str:
     return f"{math.ceil(x):,}"
 
 
-def plan_status(exp: Experiment, units: int, control: Suff | None, window_start: str | None,
-                window_end: str | None) -> PlanStatus:
+def plan_status(
+    exp: Experiment, units: int, control: Suff | None, window_start: str | None, window_end: str | None
+) -> PlanStatus:
     """The plan, the progress against it and the sentence that says it. The pace is measured over
     the report's window (first exposure to now, or to the stop)."""
     planned, source = _planned(exp)
@@ -104,7 +114,9 @@ def plan_status(exp: Experiment, units: int, control: Suff | None, window_start:
     method_en = "Sequential (always-valid, safe to read any day)" if exp.sequential else "Fixed horizon"
     method_zh = "序贯检验（始终有效，可随时查看）" if exp.sequential else "固定样本检验"
     en = [f"{method_en}, α = {exp.alpha:g}, correction {exp.correction}, fixed at creation."]
-    zh = [f"{method_zh}，α = {exp.alpha:g}，多重比较校正：{label_in('zh', 'correction', exp.correction)}，创建时已固定。"]
+    zh = [
+        f"{method_zh}，α = {exp.alpha:g}，多重比较校正：{label_in('zh', 'correction', exp.correction)}，创建时已固定。"
+    ]
     if planned is None:
         en.append(f"No planned sample size was fixed ({units:,} units so far).")
         zh.append(f"创建时未设定计划样本量（目前 {units:,} 个单位）。")
@@ -113,10 +125,14 @@ def plan_status(exp: Experiment, units: int, control: Suff | None, window_start:
             zh.append("固定样本检验只在事先确定的样本量下有效，请谨慎解读。")
     else:
         share = units / planned
-        en.append(f"Planned {planned:,} units (to detect {fmt.pct(exp.mde, signed=False)} with "
-                  f"{fmt.pct(exp.power, signed=False)} power); {units:,} so far ({fmt.pct(share, signed=False)}).")
-        zh.append(f"计划 {planned:,} 个单位（以 {fmt.pct(exp.power, signed=False)} 的功效检出 "
-                  f"{fmt.pct(exp.mde, signed=False)} 的变化）；目前 {units:,} 个（{fmt.pct(share, signed=False)}）。")
+        en.append(
+            f"Planned {planned:,} units (to detect {fmt.pct(exp.mde, signed=False)} with "
+            f"{fmt.pct(exp.power, signed=False)} power); {units:,} so far ({fmt.pct(share, signed=False)})."
+        )
+        zh.append(
+            f"计划 {planned:,} 个单位（以 {fmt.pct(exp.power, signed=False)} 的功效检出 "
+            f"{fmt.pct(exp.mde, signed=False)} 的变化）；目前 {units:,} 个（{fmt.pct(share, signed=False)}）。"
+        )
         if reached:
             en.append("The planned sample is reached.")
             zh.append("已达到计划样本量。")
@@ -128,8 +144,19 @@ def plan_status(exp: Experiment, units: int, control: Suff | None, window_start:
         en.append(f"Today the data can detect a change of {fmt.pct(mde_now, signed=False)} or more.")
         zh.append(f"以目前的数据量，可检出 {fmt.pct(mde_now, signed=False)} 及以上的变化。")
     return PlanStatus(
-        method=exp.method, alpha=exp.alpha, correction=exp.correction, power=exp.power, mde=exp.mde,
-        planned_units=planned, planned_from=source, units_so_far=units,
-        progress=units / planned if planned else None, reached=reached, units_per_day=pace, days_left=days_left,
-        detectable_effect_now=mde_now, message=" ".join(en), message_zh="".join(zh),
+        method=exp.method,
+        alpha=exp.alpha,
+        correction=exp.correction,
+        power=exp.power,
+        mde=exp.mde,
+        planned_units=planned,
+        planned_from=source,
+        units_so_far=units,
+        progress=units / planned if planned else None,
+        reached=reached,
+        units_per_day=pace,
+        days_left=days_left,
+        detectable_effect_now=mde_now,
+        message=" ".join(en),
+        message_zh="".join(zh),
     )

@@ -93,8 +93,12 @@ class VariantRow(BaseModel):
     expected_loss: float | None = None
     significant: bool | None = None
     direction: Literal["good", "bad", "neutral"] | None = None
-    interval_level: float | None = Field(default=None, description=(
-        "Confidence level of both intervals: 1 − α, or higher under a correction so they agree with p_adjusted."))
+    interval_level: float | None = Field(
+        default=None,
+        description=(
+            "Confidence level of both intervals: 1 − α, or higher under a correction so they agree with p_adjusted."
+        ),
+    )
     note: str | None = Field(default=None, description="Why a treatment row has no statistics.")
 
 
@@ -165,11 +169,19 @@ class Report(BaseModel):
     alpha: float
     sequential: bool = Field(description="The analysis this report ran (the plan's, unless exploratory).")
     correction: Correction
-    exploratory: bool = Field(default=False, description=(
-        "A 'what if' view with another analysis than the one fixed at creation: read-only, gives no decision."))
+    exploratory: bool = Field(
+        default=False,
+        description=(
+            "A 'what if' view with another analysis than the one fixed at creation: read-only, gives no decision."
+        ),
+    )
     plan: PlanStatus | None = None
-    decision: DecisionOut | None = Field(default=None, description=(
-        "Ship / keep running / stop for futility / roll back / fix the setup, with its rule; none in an exploratory view."))
+    decision: DecisionOut | None = Field(
+        default=None,
+        description=(
+            "Ship / keep running / stop for futility / roll back / fix the setup, with its rule; none in an exploratory view."
+        ),
+    )
     decision_note: str | None = None
     decision_note_zh: str | None = None
     exposures: int
@@ -181,8 +193,12 @@ class Report(BaseModel):
     metrics: list[MetricResult] = Field(default_factory=list)
     summary: dict[str, list[str]] = Field(default_factory=dict, description="Sentences in 'en' and 'zh'.")
     timeseries: list[Series] = Field(default_factory=list)
-    journey_funnels: list[VariantFunnel] = Field(default_factory=list, description=(
-        "Journey experiments: per variant, the share of units that reached each step of the journey it ran."))
+    journey_funnels: list[VariantFunnel] = Field(
+        default_factory=list,
+        description=(
+            "Journey experiments: per variant, the share of units that reached each step of the journey it ran."
+        ),
+    )
 
     def metric(self, metric_id: str) -> MetricResult:
         return next(m for m in self.metrics if m.metric == metric_id)
@@ -210,38 +226,59 @@ def _analysed(exp: Experiment, table: UnitTable, metric: Metric, period: int = -
     return list(adjusted) if adjusted is not None else raw
 
 
-def _compare(metric: Metric, control: Suff, treatment: Suff, alpha: float, sequential: bool,
-             interval_alpha: float | None = None) -> Comparison:
-    return compare(control, treatment, metric.kind, metric.higher_is_better, alpha=alpha, sequential=sequential,
-                   nonnegative=metric.nonnegative, interval_alpha=interval_alpha)
+def _compare(
+    metric: Metric, control: Suff, treatment: Suff, alpha: float, sequential: bool, interval_alpha: float | None = None
+) -> Comparison:
+    return compare(
+        control,
+        treatment,
+        metric.kind,
+        metric.higher_is_better,
+        alpha=alpha,
+        sequential=sequential,
+        nonnegative=metric.nonnegative,
+        interval_alpha=interval_alpha,
+    )
 
 
 def _row_numbers(comp: Comparison) -> dict[str, object]:
     """A treatment row's statistics from its comparison (JSON-safe: no NaN)."""
     return {
-        "abs_diff": _f(comp.abs_diff), "abs_ci_low": _f(comp.abs_ci[0]), "abs_ci_high": _f(comp.abs_ci[1]),
-        "rel_diff": _f(comp.rel_diff), "rel_ci_low": _f(comp.rel_ci[0]) if comp.rel_ci else None,
-        "rel_ci_high": _f(comp.rel_ci[1]) if comp.rel_ci else None, "p_value": _f(comp.p_value),
-        "p_adjusted": _f(comp.p_value), "chance_to_beat_control": _f(comp.chance_to_beat_control),
-        "expected_loss": _f(comp.expected_loss), "significant": comp.significant, "direction": comp.direction,
+        "abs_diff": _f(comp.abs_diff),
+        "abs_ci_low": _f(comp.abs_ci[0]),
+        "abs_ci_high": _f(comp.abs_ci[1]),
+        "rel_diff": _f(comp.rel_diff),
+        "rel_ci_low": _f(comp.rel_ci[0]) if comp.rel_ci else None,
+        "rel_ci_high": _f(comp.rel_ci[1]) if comp.rel_ci else None,
+        "p_value": _f(comp.p_value),
+        "p_adjusted": _f(comp.p_value),
+        "chance_to_beat_control": _f(comp.chance_to_beat_control),
+        "expected_loss": _f(comp.expected_loss),
+        "significant": comp.significant,
+        "direction": comp.direction,
         "interval_level": 1 - comp.alpha,
     }
 
 
-def _rows(exp: Experiment, metric: Metric, stats: list[Suff], alpha: float, sequential: bool
-          ) -> tuple[list[VariantRow], list[Comparison | None]]:
+def _rows(
+    exp: Experiment, metric: Metric, stats: list[Suff], alpha: float, sequential: bool
+) -> tuple[list[VariantRow], list[Comparison | None]]:
     rows, comps = [], []
     for i, (variant, s) in enumerate(zip(exp.variants, stats, strict=True)):
         num, den = _numerator_denominator(s)
-        row = VariantRow(variant=variant.name, is_control=i == 0, units=s.n, value=_f(_observed(s)),
-                         numerator=num, denominator=den)
+        row = VariantRow(
+            variant=variant.name, is_control=i == 0, units=s.n, value=_f(_observed(s)), numerator=num, denominator=den
+        )
         comp = None
         if i > 0:
             try:
                 comp = _compare(metric, stats[0], s, alpha, sequential)
             except ValueError as err:
-                row.note = str(err).replace("control:", f"{exp.variants[0].name} (control):", 1).replace(
-                    "treatment:", f"{variant.name}:", 1)
+                row.note = (
+                    str(err)
+                    .replace("control:", f"{exp.variants[0].name} (control):", 1)
+                    .replace("treatment:", f"{variant.name}:", 1)
+                )
             else:
                 row = row.model_copy(update=_row_numbers(comp))
             comps.append(comp)
@@ -249,8 +286,13 @@ def _rows(exp: Experiment, metric: Metric, stats: list[Suff], alpha: float, sequ
     return rows, comps
 
 
-def _adjust(results: list[tuple[MetricResult, list[Comparison | None]]], correction: str, alpha: float,
-            stats: dict[str, list[Suff]], sequential: bool) -> list[tuple[MetricResult, list[Comparison | None]]]:
+def _adjust(
+    results: list[tuple[MetricResult, list[Comparison | None]]],
+    correction: str,
+    alpha: float,
+    stats: dict[str, list[Suff]],
+    sequential: bool,
+) -> list[tuple[MetricResult, list[Comparison | None]]]:
     """Holm or BH across every (metric, treatment) comparison; rows and comparisons follow the
     adjusted p-value so the summary never calls something significant that the table does not.
 
@@ -285,7 +327,9 @@ def _srm(exp: Experiment, counts: list[int]) -> SrmOut:
     return SrmOut(
         observed={v.name: c for v, c in zip(exp.variants, counts, strict=True)},
         expected={v.name: e for v, e in zip(exp.variants, res.expected, strict=True)},
-        chi_square=_f(res.chi_square), p_value=res.p_value, warn=res.warn,
+        chi_square=_f(res.chi_square),
+        p_value=res.p_value,
+        warn=res.warn,
     )
 
 
@@ -293,21 +337,29 @@ def _pct(x: float) -> str:
     return f"{x * 100:.1f}%"
 
 
-def _health(exp: Experiment, units: AnalysisUnits, counts: list[int], srm: SrmOut,
-            primary: MetricResult) -> list[HealthFlag]:
+def _health(
+    exp: Experiment, units: AnalysisUnits, counts: list[int], srm: SrmOut, primary: MetricResult
+) -> list[HealthFlag]:
     flags: list[HealthFlag] = []
     if srm.warn:
         split = " / ".join(f"{name} {n}" for name, n in srm.observed.items())
         want = " / ".join(f"{v.weight:g}" for v in exp.variants)
-        flags.append(HealthFlag(
-            code="srm", level="warning",
-            message=f"Sample ratio mismatch: units split {split}, configured {want} (chi-square p = {srm.p_value:.2g}). "
-                    "Something drops or duplicates units in one arm; do not trust the results until it is fixed.",
-            message_zh=f"样本比例失衡：实际分流 {split}，配置为 {want}（卡方检验 p = {srm.p_value:.2g}）。"
-                       "某个分组在丢失或重复计入单位，修复前请勿采信结果。"))
+        flags.append(
+            HealthFlag(
+                code="srm",
+                level="warning",
+                message=f"Sample ratio mismatch: units split {split}, configured {want} (chi-square p = {srm.p_value:.2g}). "
+                "Something drops or duplicates units in one arm; do not trust the results until it is fixed.",
+                message_zh=f"样本比例失衡：实际分流 {split}，配置为 {want}（卡方检验 p = {srm.p_value:.2g}）。"
+                "某个分组在丢失或重复计入单位，修复前请勿采信结果。",
+            )
+        )
     low_units = [f"{v.name} ({n})" for v, n in zip(exp.variants, counts, strict=True) if n < MIN_UNITS_PER_VARIANT]
-    low_events = [f"{r.variant} ({r.numerator:g})" for r in primary.rows
-                  if primary.kind != "mean" and r.numerator < MIN_EVENTS_PER_VARIANT]
+    low_events = [
+        f"{r.variant} ({r.numerator:g})"
+        for r in primary.rows
+        if primary.kind != "mean" and r.numerator < MIN_EVENTS_PER_VARIANT
+    ]
     if low_units or low_events:
         parts_en, parts_zh = [], []
         if low_units:
@@ -316,17 +368,25 @@ def _health(exp: Experiment, units: AnalysisUnits, counts: list[int], srm: SrmOu
         if low_events:
             parts_en.append(f"fewer than {MIN_EVENTS_PER_VARIANT} events of {primary.name} in {', '.join(low_events)}")
             parts_zh.append(f"{', '.join(low_events)} 的{primary.name_zh}事件少于 {MIN_EVENTS_PER_VARIANT} 个")
-        flags.append(HealthFlag(
-            code="too_little_data", level="warning",
-            message="Too little data to read yet: " + "; ".join(parts_en) + ".",
-            message_zh="数据量还不足以下结论：" + "；".join(parts_zh) + "。"))
+        flags.append(
+            HealthFlag(
+                code="too_little_data",
+                level="warning",
+                message="Too little data to read yet: " + "; ".join(parts_en) + ".",
+                message_zh="数据量还不足以下结论：" + "；".join(parts_zh) + "。",
+            )
+        )
     if units.multiple:
         share = len(units.multiple) / max(units.exposures, 1)
-        flags.append(HealthFlag(
-            code="multiple_exposures", level="warning" if share > MULTIPLE_EXPOSURE_WARN_SHARE else "info",
-            message=f"{len(units.multiple)} units ({_pct(share)}) were exposed to more than one variant and are "
-                    "left out of every metric.",
-            message_zh=f"{len(units.multiple)} 个单位（{_pct(share)}）接触过多个版本，已从所有指标中排除。"))
+        flags.append(
+            HealthFlag(
+                code="multiple_exposures",
+                level="warning" if share > MULTIPLE_EXPOSURE_WARN_SHARE else "info",
+                message=f"{len(units.multiple)} units ({_pct(share)}) were exposed to more than one variant and are "
+                "left out of every metric.",
+                message_zh=f"{len(units.multiple)} 个单位（{_pct(share)}）接触过多个版本，已从所有指标中排除。",
+            )
+        )
     return flags
 
 
@@ -345,8 +405,9 @@ def _guardrail_clause(metric: Metric, comp: Comparison, lang: str) -> str:
     return f"guardrail {metric.en} worsened by {size} ({level} CI {ci})"
 
 
-def _summary(exp: Experiment, results: list[tuple[MetricResult, list[Comparison | None]]],
-             flags: list[HealthFlag]) -> dict[str, list[str]]:
+def _summary(
+    exp: Experiment, results: list[tuple[MetricResult, list[Comparison | None]]], flags: list[HealthFlag]
+) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {"en": [], "zh": []}
     for flag in flags:
         if flag.level == "warning":
@@ -360,13 +421,19 @@ def _summary(exp: Experiment, results: list[tuple[MetricResult, list[Comparison 
         for lang in ("en", "zh"):
             if comp is None:
                 note = primary_result.rows[ti + 1].note
-                sentence = (f"{variant.name}: not enough data for {primary.en} yet" + (f" ({note})" if note else "")
-                            if lang == "en" else f"{variant.name}：{primary.zh}数据不足，暂无法比较")
+                sentence = (
+                    f"{variant.name}: not enough data for {primary.en} yet" + (f" ({note})" if note else "")
+                    if lang == "en"
+                    else f"{variant.name}：{primary.zh}数据不足，暂无法比较"
+                )
             else:
                 sentence = plain_language(primary.name(lang), variant.name, comp, lang)
             if guardrails:
-                harmed = [_guardrail_clause(m, g, lang) for m, g in ((m, c[ti]) for m, c in guardrails)
-                          if g is not None and g.direction == "bad"]
+                harmed = [
+                    _guardrail_clause(m, g, lang)
+                    for m, g in ((m, c[ti]) for m, c in guardrails)
+                    if g is not None and g.direction == "bad"
+                ]
                 if harmed:
                     sentence += ("; " if lang == "en" else "；") + ("; " if lang == "en" else "；").join(harmed)
                 else:
@@ -380,8 +447,11 @@ def _series(exp: Experiment, table: UnitTable, metric: Metric, alpha: float, seq
     names = [v.name for v in exp.variants]
     for p, day in enumerate(table.period_ends):
         stats = _analysed(exp, table, metric, p)
-        point = SeriesPoint(day=day, units={n: s.n for n, s in zip(names, stats, strict=True)},
-                            values={n: _f(_observed(s)) for n, s in zip(names, stats, strict=True)})
+        point = SeriesPoint(
+            day=day,
+            units={n: s.n for n, s in zip(names, stats, strict=True)},
+            values={n: _f(_observed(s)) for n, s in zip(names, stats, strict=True)},
+        )
         for name, s in zip(names[1:], stats[1:], strict=True):
             try:
                 comp = _compare(metric, stats[0], s, alpha, sequential)
@@ -395,33 +465,66 @@ def _series(exp: Experiment, table: UnitTable, metric: Metric, alpha: float, seq
     return Series(metric=metric.id, points=points)
 
 
-def _decision(exp: Experiment, results: list[tuple[MetricResult, list[Comparison | None]]],
-              flags: list[HealthFlag], srm: SrmOut, plan: PlanStatus, exploratory: bool
-              ) -> tuple[DecisionOut | None, str | None, str | None]:
+def _decision(
+    exp: Experiment,
+    results: list[tuple[MetricResult, list[Comparison | None]]],
+    flags: list[HealthFlag],
+    srm: SrmOut,
+    plan: PlanStatus,
+    exploratory: bool,
+) -> tuple[DecisionOut | None, str | None, str | None]:
     """The decision by the rule of :mod:`contenthub.experiments.stats.decision`, or why there is none."""
     if exploratory:
-        return (None, "No decision in an exploratory view: decisions use only the analysis fixed at creation.",
-                "探索性视图不给出决策：决策只使用创建时确定的分析方法。")
+        return (
+            None,
+            "No decision in an exploratory view: decisions use only the analysis fixed at creation.",
+            "探索性视图不给出决策：决策只使用创建时确定的分析方法。",
+        )
     primary_result, primary_comps = results[0]
     guardrails = [(METRICS[m.metric], comps) for m, comps in results if m.role == "guardrail"]
     arms = []
     for ti, variant in enumerate(exp.variants[1:]):
-        arms.append(ArmEvidence(
-            variant=variant.name, primary=primary_comps[ti], note=primary_result.rows[ti + 1].note,
-            guardrails=[GuardrailEvidence(m.en, m.zh, comps[ti]) for m, comps in guardrails]))
-    facts = PlanFacts(sequential=exp.sequential, mde=exp.mde, planned_units=plan.planned_units,
-                      units=plan.units_so_far, enough_data=not any(f.code == "too_little_data" for f in flags),
-                      srm_warn=srm.warn, srm_p=srm.p_value, days_left=plan.days_left)
+        arms.append(
+            ArmEvidence(
+                variant=variant.name,
+                primary=primary_comps[ti],
+                note=primary_result.rows[ti + 1].note,
+                guardrails=[GuardrailEvidence(m.en, m.zh, comps[ti]) for m, comps in guardrails],
+            )
+        )
+    facts = PlanFacts(
+        sequential=exp.sequential,
+        mde=exp.mde,
+        planned_units=plan.planned_units,
+        units=plan.units_so_far,
+        enough_data=not any(f.code == "too_little_data" for f in flags),
+        srm_warn=srm.warn,
+        srm_p=srm.p_value,
+        days_left=plan.days_left,
+    )
     d = decide(arms, facts)
-    return DecisionOut(
-        verdict=d.verdict, variant=d.variant, rule=d.rule_en, rule_zh=d.rule_zh,
-        checks=[CheckOut(code=c.code, passed=c.passed, message=c.en, message_zh=c.zh) for c in d.checks],
-        chance_to_beat_control=_f(d.chance_to_beat_control), expected_loss=_f(d.expected_loss),
-        per_variant=dict(d.per_arm)), None, None
+    return (
+        DecisionOut(
+            verdict=d.verdict,
+            variant=d.variant,
+            rule=d.rule_en,
+            rule_zh=d.rule_zh,
+            checks=[CheckOut(code=c.code, passed=c.passed, message=c.en, message_zh=c.zh) for c in d.checks],
+            chance_to_beat_control=_f(d.chance_to_beat_control),
+            expected_loss=_f(d.expected_loss),
+            per_variant=dict(d.per_arm),
+        ),
+        None,
+        None,
+    )
 
 
 def build_report(
-    hub: Hub, key: str, *, sequential: bool | None = None, correction: Correction | None = None,
+    hub: Hub,
+    key: str,
+    *,
+    sequential: bool | None = None,
+    correction: Correction | None = None,
     now: datetime | None = None,
 ) -> Report:
     """Everything about one experiment's results, analysed as fixed at its creation. ``sequential`` or
@@ -432,9 +535,17 @@ def build_report(
     seq = exp.sequential if sequential is None else sequential
     corr = correction or exp.correction
     exploratory = seq != exp.sequential or corr != exp.correction
-    base = Report(experiment=exp, generated_at=to_iso(now), has_exposures=False, alpha=exp.alpha, sequential=seq,
-                  correction=corr, exploratory=exploratory, exposures=0,
-                  plan=plan_status(exp, 0, None, None, None))
+    base = Report(
+        experiment=exp,
+        generated_at=to_iso(now),
+        has_exposures=False,
+        alpha=exp.alpha,
+        sequential=seq,
+        correction=corr,
+        exploratory=exploratory,
+        exposures=0,
+        plan=plan_status(exp, 0, None, None, None),
+    )
     exposures = service.iter_exposures(hub, key)
     if not exposures:
         return base
@@ -452,10 +563,22 @@ def build_report(
         analysed[metric.id] = stats
         rows, comps = _rows(exp, metric, stats, exp.alpha, seq)
         cuped = [s for s in stats if isinstance(s, CupedStats)]
-        results.append((MetricResult(metric=metric.id, role=role, name=metric.en, name_zh=metric.zh,
-                                     kind=metric.kind, higher_is_better=metric.higher_is_better, rows=rows,
-                                     cuped=bool(cuped), variance_reduction=_f(variance_reduction(cuped)) if cuped else None),
-                        comps))
+        results.append(
+            (
+                MetricResult(
+                    metric=metric.id,
+                    role=role,
+                    name=metric.en,
+                    name_zh=metric.zh,
+                    kind=metric.kind,
+                    higher_is_better=metric.higher_is_better,
+                    rows=rows,
+                    cuped=bool(cuped),
+                    variance_reduction=_f(variance_reduction(cuped)) if cuped else None,
+                ),
+                comps,
+            )
+        )
     planned = [r for r in results if r[0].role != "diagnostic"]
     results = _adjust(planned, corr, exp.alpha, analysed, seq) + [r for r in results if r[0].role == "diagnostic"]
     srm = _srm(exp, counts)
@@ -463,20 +586,53 @@ def build_report(
     primary_stats = variant_stats(table, METRICS[exp.primary_metric], len(exp.variants))
     plan = plan_status(exp, sum(counts), primary_stats[0], table.window[0], table.window[1])
     decision, note_en, note_zh = _decision(exp, results, flags, srm, plan, exploratory)
-    return base.model_copy(update={
-        "plan": plan, "decision": decision, "decision_note": note_en, "decision_note_zh": note_zh,
-        "has_exposures": True, "window_start": table.window[0], "window_end": table.window[1],
-        "exposures": units.exposures, "units": dict(zip((v.name for v in exp.variants), counts, strict=True)),
-        "excluded_units": len(units.multiple), "events_used": table.events_used, "srm": srm, "health": flags,
-        "metrics": [m for m, _ in results], "summary": _summary(exp, results, flags),
-        "timeseries": [_series(exp, table, METRICS[m], exp.alpha, seq) for m, _ in exp.metrics],
-        "journey_funnels": journey_metrics.funnels(hub, exp, units, states) if exp.change == "journey" else [],
-    })
+    return base.model_copy(
+        update={
+            "plan": plan,
+            "decision": decision,
+            "decision_note": note_en,
+            "decision_note_zh": note_zh,
+            "has_exposures": True,
+            "window_start": table.window[0],
+            "window_end": table.window[1],
+            "exposures": units.exposures,
+            "units": dict(zip((v.name for v in exp.variants), counts, strict=True)),
+            "excluded_units": len(units.multiple),
+            "events_used": table.events_used,
+            "srm": srm,
+            "health": flags,
+            "metrics": [m for m, _ in results],
+            "summary": _summary(exp, results, flags),
+            "timeseries": [_series(exp, table, METRICS[m], exp.alpha, seq) for m, _ in exp.metrics],
+            "journey_funnels": journey_metrics.funnels(hub, exp, units, states) if exp.change == "journey" else [],
+        }
+    )
 
 
-CSV_COLUMNS = ("metric", "role", "variant", "is_control", "units", "value", "numerator", "denominator", "abs_diff",
-               "abs_ci_low", "abs_ci_high", "rel_diff", "rel_ci_low", "rel_ci_high", "p_value", "p_adjusted",
-               "chance_to_beat_control", "expected_loss", "significant", "direction", "interval_level", "note")
+CSV_COLUMNS = (
+    "metric",
+    "role",
+    "variant",
+    "is_control",
+    "units",
+    "value",
+    "numerator",
+    "denominator",
+    "abs_diff",
+    "abs_ci_low",
+    "abs_ci_high",
+    "rel_diff",
+    "rel_ci_low",
+    "rel_ci_high",
+    "p_value",
+    "p_adjusted",
+    "chance_to_beat_control",
+    "expected_loss",
+    "significant",
+    "direction",
+    "interval_level",
+    "note",
+)
 
 
 def report_csv(report: Report) -> str:

@@ -96,21 +96,48 @@ def _ensure_assets(hub: Hub, cfg: SimConfig, now: datetime) -> None:
     for i in range(cfg.assets):
         aid = f"sim-asset-{i:03d}"
         if hub.store.get_asset(aid) is None:
-            docs.append(Asset(
-                id=aid, title=f"模拟素材 {i:03d}", body="simulated", kind="article",
-                content_type=("educational", "practical", "promotional")[i % 3], scenes=["education"],
-                channels=[cfg.channel], tags=[f"sim{i % 5}"], status="approved", created_at=stamp, updated_at=stamp,
-            ).model_dump(mode="json"))
+            docs.append(
+                Asset(
+                    id=aid,
+                    title=f"模拟素材 {i:03d}",
+                    body="simulated",
+                    kind="article",
+                    content_type=("educational", "practical", "promotional")[i % 3],
+                    scenes=["education"],
+                    channels=[cfg.channel],
+                    tags=[f"sim{i % 5}"],
+                    status="approved",
+                    created_at=stamp,
+                    updated_at=stamp,
+                ).model_dump(mode="json")
+            )
     save_built_assets(hub, docs)
 
 
-def _events_for(rng: np.random.Generator, cfg: SimConfig, uid: str, asset_id: str, rec_id: str, at: datetime,
-                treated: bool, tag: str) -> list[dict[str, Any]]:
+def _events_for(
+    rng: np.random.Generator,
+    cfg: SimConfig,
+    uid: str,
+    asset_id: str,
+    rec_id: str,
+    at: datetime,
+    treated: bool,
+    tag: str,
+) -> list[dict[str, Any]]:
     base = {"user_id": uid, "asset_id": asset_id, "channel": cfg.channel, "recommendation_id": rec_id}
-    out: list[dict[str, Any]] = [{**base, "id": f"{tag}-d", "type": "delivered", "ts": to_iso(at + timedelta(minutes=1))}]
+    out: list[dict[str, Any]] = [
+        {**base, "id": f"{tag}-d", "type": "delivered", "ts": to_iso(at + timedelta(minutes=1))}
+    ]
     if rng.random() < cfg.p_unsubscribe:
-        out.append({"id": f"{tag}-u", "type": "unsubscribe", "user_id": uid, "channel": cfg.channel,
-                    "ts": to_iso(at + timedelta(minutes=2))})
+        out.append(
+            {
+                "id": f"{tag}-u",
+                "type": "unsubscribe",
+                "user_id": uid,
+                "channel": cfg.channel,
+                "ts": to_iso(at + timedelta(minutes=2)),
+            }
+        )
     if rng.random() >= cfg.p_open:
         return out
     out.append({**base, "id": f"{tag}-o", "type": "open", "ts": to_iso(at + timedelta(minutes=5))})
@@ -119,8 +146,9 @@ def _events_for(rng: np.random.Generator, cfg: SimConfig, uid: str, asset_id: st
     out.append({**base, "id": f"{tag}-c", "type": "click", "ts": to_iso(at + timedelta(minutes=6))})
     if rng.random() < cfg.p_convert_given_click:
         value = round(float(rng.exponential(cfg.mean_order_value)), 2)
-        out.append({**base, "id": f"{tag}-v", "type": "convert", "value": value,
-                    "ts": to_iso(at + timedelta(minutes=30))})
+        out.append(
+            {**base, "id": f"{tag}-v", "type": "convert", "value": value, "ts": to_iso(at + timedelta(minutes=30))}
+        )
     return out
 
 
@@ -131,14 +159,25 @@ def run_simulation(hub: Hub, cfg: SimConfig, *, now: datetime | None = None) -> 
     rng = np.random.default_rng(cfg.seed)
     start = (now - timedelta(days=cfg.days)).replace(minute=0, second=0, microsecond=0)
     _ensure_assets(hub, cfg, now)
-    service.create_experiment(hub, ExperimentCreate(
-        key=cfg.key, name="Simulated ranking experiment", unit="user", change="strategy",
-        hypothesis=f"'{cfg.treatment_strategy}' ranking raises click-through (simulated true lift {cfg.lift:+.0%}).",
-        variants=[Variant(name="control", weight=0.5, strategy=cfg.control_strategy),
-                  Variant(name="treatment", weight=0.5, strategy=cfg.treatment_strategy)],
-        primary_metric="ctr", secondary_metrics=list(cfg.secondary_metrics),
-        guardrail_metrics=["unsubscribe_rate"], sequential=cfg.sequential,
-    ), actor="simulator")
+    service.create_experiment(
+        hub,
+        ExperimentCreate(
+            key=cfg.key,
+            name="Simulated ranking experiment",
+            unit="user",
+            change="strategy",
+            hypothesis=f"'{cfg.treatment_strategy}' ranking raises click-through (simulated true lift {cfg.lift:+.0%}).",
+            variants=[
+                Variant(name="control", weight=0.5, strategy=cfg.control_strategy),
+                Variant(name="treatment", weight=0.5, strategy=cfg.treatment_strategy),
+            ],
+            primary_metric="ctr",
+            secondary_metrics=list(cfg.secondary_metrics),
+            guardrail_metrics=["unsubscribe_rate"],
+            sequential=cfg.sequential,
+        ),
+        actor="simulator",
+    )
     service.start_experiment(hub, cfg.key, now=start)
 
     arrival_days = max(cfg.days - cfg.sends + 1, 1)
@@ -161,10 +200,11 @@ def run_simulation(hub: Hub, cfg: SimConfig, *, now: datetime | None = None) -> 
                 continue
             treated = bool(rec.variant and rec.variant.endswith(":treatment"))
             pick = rec.picks[0]
-            batch.extend(_events_for(rng, cfg, uid, pick.asset_id, pick.recommendation_id, at, treated,
-                                     f"{cfg.key}-{uid}-{k}"))
+            batch.extend(
+                _events_for(rng, cfg, uid, pick.asset_id, pick.recommendation_id, at, treated, f"{cfg.key}-{uid}-{k}")
+            )
         for i in range(0, len(batch), INGEST_BATCH):
-            result = events.ingest(hub, batch[i:i + INGEST_BATCH])
+            result = events.ingest(hub, batch[i : i + INGEST_BATCH])
             total_events += result.accepted
     report = build_report(hub, cfg.key, now=now)
     truth = cfg.true_lifts()
@@ -172,10 +212,16 @@ def run_simulation(hub: Hub, cfg: SimConfig, *, now: datetime | None = None) -> 
     low = row.rel_ci_low if row else None
     high = row.rel_ci_high if row else None
     return SimResult(
-        config=cfg, true_lift=truth, units=report.units,
-        estimated_lift=row.rel_diff if row else None, ci=(low, high), p_value=row.p_value if row else None,
+        config=cfg,
+        true_lift=truth,
+        units=report.units,
+        estimated_lift=row.rel_diff if row else None,
+        ci=(low, high),
+        p_value=row.p_value if row else None,
         detected=bool(row and row.significant and row.direction == "good"),
         ci_covers_truth=bool(low is not None and high is not None and low <= truth["ctr"] <= high),
-        srm_p_value=report.srm.p_value if report.srm else None, events=total_events,
-        seconds=round(time.perf_counter() - t0, 2), report=report,
+        srm_p_value=report.srm.p_value if report.srm else None,
+        events=total_events,
+        seconds=round(time.perf_counter() - t0, 2),
+        report=report,
     )

@@ -15,9 +15,15 @@ from contenthub.i18n import _
 from contenthub.journeys.models import JourneyIn
 
 ROWS = 4
-TRIGGER_PARAM = {"identity_added": "identity_type", "stage_entered": "stage", "event": "event_type",
-                 "group_joined": "group_purpose", "tag_weight": "tag", "segment": "segment",
-                 "user_created": "source_channel"}
+TRIGGER_PARAM = {
+    "identity_added": "identity_type",
+    "stage_entered": "stage",
+    "event": "event_type",
+    "group_joined": "group_purpose",
+    "tag_weight": "tag",
+    "segment": "segment",
+    "user_created": "source_channel",
+}
 """The one setting each trigger kind takes in the builder (the editor's JSON takes every setting)."""
 
 
@@ -59,11 +65,19 @@ def to_journey(form: BuilderForm) -> JourneyIn:
     steps: list[dict[str, Any]] = []
     for i, row in enumerate(form.steps):
         where = f"step-{i}"
-        if not row.channel and not row.scene and not row.condition and not row.wait_days.strip() \
-                and not row.wait_hours.strip():
+        if (
+            not row.channel
+            and not row.scene
+            and not row.condition
+            and not row.wait_days.strip()
+            and not row.wait_hours.strip()
+        ):
             continue
-        step: dict[str, Any] = {"id": f"s{len(steps) + 1}", "name": "",
-                                "wait": {"days": _int(row.wait_days, where), "hours": _int(row.wait_hours, where)}}
+        step: dict[str, Any] = {
+            "id": f"s{len(steps) + 1}",
+            "name": "",
+            "wait": {"days": _int(row.wait_days, where), "hours": _int(row.wait_hours, where)},
+        }
         if row.channel:
             step["channel"] = row.channel
             if row.scene:
@@ -75,8 +89,13 @@ def to_journey(form: BuilderForm) -> JourneyIn:
         steps.append(step)
     if not steps:
         raise InvalidError(_("Add at least one step."), field="step-0")
-    body = {"name": form.name.strip(), "status": "draft", "trigger": trigger, "steps": steps,
-            "exit": [{"kind": "converted"}, {"kind": "muted"}]}
+    body = {
+        "name": form.name.strip(),
+        "status": "draft",
+        "trigger": trigger,
+        "steps": steps,
+        "exit": [{"kind": "converted"}, {"kind": "muted"}],
+    }
     try:
         return JourneyIn.model_validate(body)
     except ValidationError as exc:

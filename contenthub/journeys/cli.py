@@ -12,10 +12,13 @@ from typing import Annotated
 
 import typer
 
-journeys_app = typer.Typer(help="Journeys (SOP workflows): scheduler worker, simulation, templates, funnels.",
-                           no_args_is_help=True)
+journeys_app = typer.Typer(
+    help="Journeys (SOP workflows): scheduler worker, simulation, templates, funnels.", no_args_is_help=True
+)
 
-DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory (default: CONTENTHUB_DATA_DIR or ./data)")]
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Data directory (default: CONTENTHUB_DATA_DIR or ./data)")
+]
 
 
 def _hub(data_dir: Path | None):  # noqa: ANN202 - deferred imports keep `--help` fast
@@ -61,8 +64,14 @@ def simulate(
     days: Annotated[int, typer.Option(min=1, max=90, help="Simulated days.")] = 33,
     journey: Annotated[str, typer.Option(help="Default template to run.")] = "new-contact-care",
     seed: Annotated[int, typer.Option(help="Random seed of the simulated behaviour.")] = 7,
-    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Run inside this data directory "
-                        "(default: a temporary one, deleted afterwards, so real data is never touched).")] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Run inside this data directory "
+            "(default: a temporary one, deleted afterwards, so real data is never touched).",
+        ),
+    ] = None,
 ) -> None:
     """Run a simulated cohort of new users through a default journey and print the funnel JSON."""
     from contenthub.config import Settings

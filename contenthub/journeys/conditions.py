@@ -50,9 +50,17 @@ def invalidate_groups(hub: Hub) -> None:
 class Facts:
     """What the conditions may ask about one user in one run of a journey, loaded on first use."""
 
-    def __init__(self, hub: Hub, user_id: str, now: datetime, *, entered_at: str | None = None,
-                 entry_stage: str | None = None, last_send: str | None = None,
-                 rare: dict[str, list[dict[str, Any]]] | None = None) -> None:
+    def __init__(
+        self,
+        hub: Hub,
+        user_id: str,
+        now: datetime,
+        *,
+        entered_at: str | None = None,
+        entry_stage: str | None = None,
+        last_send: str | None = None,
+        rare: dict[str, list[dict[str, Any]]] | None = None,
+    ) -> None:
         self.hub = hub
         self.user_id = user_id
         self.now = now
@@ -69,8 +77,9 @@ class Facts:
         """The user's events since entry (newest first)."""
         if self._events is None:
             since = from_iso(self.entered_at) if self.entered_at else None
-            self._events = self.hub.store.query_events(EventQuery(user_ids=(self.user_id,), since=since,
-                                                                  limit=EVENT_LIMIT))
+            self._events = self.hub.store.query_events(
+                EventQuery(user_ids=(self.user_id,), since=since, limit=EVENT_LIMIT)
+            )
         return self._events
 
     def events_of(self, types: frozenset[str]) -> list[dict[str, Any]]:
@@ -95,8 +104,11 @@ class Facts:
 
     def groups(self) -> list[tuple[str, str]]:
         at = to_iso(self.now)
-        return [(g, p) for g, p, joined, left in _membership(self.hub).get(self.user_id, [])
-                if joined <= at and (left is None or left > at)]
+        return [
+            (g, p)
+            for g, p, joined, left in _membership(self.hub).get(self.user_id, [])
+            if joined <= at and (left is None or left > at)
+        ]
 
     def last_send(self) -> dict[str, Any] | None:
         if self._send is False:
@@ -110,8 +122,9 @@ class Facts:
         if send.get(flag):
             return True
         rec = send.get("recommendation_id")
-        return bool(rec) and any(e.get("recommendation_id") == rec and e["type"] in (etype, "click")
-                                 for e in self.events())
+        return bool(rec) and any(
+            e.get("recommendation_id") == rec and e["type"] in (etype, "click") for e in self.events()
+        )
 
     def segment_facts(self) -> dict[str, Any]:
         p = self.profile()
@@ -124,9 +137,14 @@ def prefetch_rare(hub: Hub, users: list[tuple[str, str]]) -> dict[str, list[dict
     if not users:
         return {}
     since = min(entered for _ignored, entered in users)
-    found = hub.store.query_events(EventQuery(user_ids=tuple(sorted({u for u, _ignored in users})), types=tuple(RARE_TYPES),
-                                              since=from_iso(since),
-                                              limit=PREFETCH_LIMIT))
+    found = hub.store.query_events(
+        EventQuery(
+            user_ids=tuple(sorted({u for u, _ignored in users})),
+            types=tuple(RARE_TYPES),
+            since=from_iso(since),
+            limit=PREFETCH_LIMIT,
+        )
+    )
     if len(found) >= PREFETCH_LIMIT:
         return None
     out: dict[str, list[dict[str, Any]]] = {}
@@ -168,7 +186,7 @@ def _value(c: Condition, f: Facts) -> bool:
         except NotFoundError:
             return False
         return segments.matches(seg, f.user(), f.segment_facts())
-    raise ValueError(_('unknown condition kind {kind!r}').format(kind=kind))
+    raise ValueError(_("unknown condition kind {kind!r}").format(kind=kind))
 
 
 def describe(c: Condition) -> str:
@@ -179,8 +197,11 @@ def describe(c: Condition) -> str:
     elif c.kind == "stage":
         text = _("{condition}: {value}").format(condition=text, value=_(", ").join(c.stages))
     elif c.kind == "tag_weight":
-        text = (_("tag {tag} ≥ {threshold:g}").format(tag=c.tag, threshold=c.threshold) if c.threshold is not None
-                else _("tag {tag}").format(tag=c.tag))
+        text = (
+            _("tag {tag} ≥ {threshold:g}").format(tag=c.tag, threshold=c.threshold)
+            if c.threshold is not None
+            else _("tag {tag}").format(tag=c.tag)
+        )
     elif c.kind == "segment":
         text = _("{condition}: {value}").format(condition=text, value=c.segment)
     elif c.kind == "in_group" and c.group_purpose:

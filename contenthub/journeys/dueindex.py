@@ -130,8 +130,12 @@ def make_hint(state: dict[str, Any], now: datetime) -> tuple[str, dict[str, Any]
     """The hint for a state's current due time, and the bucket it goes in."""
     due = from_iso(state["due_at"])
     b = hint_bucket(due, now)
-    return b, {"id": hint_id(state["journey"], state["user_id"], state["run"]), "key": state["key"],
-               "run": state["run"], "due_at": state["due_at"]}
+    return b, {
+        "id": hint_id(state["journey"], state["user_id"], state["run"]),
+        "key": state["key"],
+        "run": state["run"],
+        "due_at": state["due_at"],
+    }
 
 
 def read_cursor(hub: Hub) -> str | None:

@@ -70,15 +70,38 @@ def _reentry_block(journey: Journey, doc: dict[str, Any], now: datetime) -> str 
     return None
 
 
-def _new_state(hub: Hub, journey: Journey, user_id: str, run: int, entered: datetime, now: datetime, *,
-               tentative: bool, entry_stage: str | None, variant: str | None) -> dict[str, Any]:
+def _new_state(
+    hub: Hub,
+    journey: Journey,
+    user_id: str,
+    run: int,
+    entered: datetime,
+    now: datetime,
+    *,
+    tentative: bool,
+    entry_stage: str | None,
+    variant: str | None,
+) -> dict[str, Any]:
     first = journey.steps[0]
     due = max(due_after(first.wait, entered, hub.settings.timezone), entered)
     return {
-        "key": state_key(journey.id, user_id), "journey": journey.id, "user_id": user_id, "version": journey.version,
-        "run": run, "status": "active", "step": first.id, "due_at": to_iso(due), "entered_at": to_iso(entered),
-        "entry_stage": entry_stage, "last_send": None, "sends": 0, "exit_reason": None, "variant": variant,
-        "tentative": tentative, "history": [], "updated_at": to_iso(now),
+        "key": state_key(journey.id, user_id),
+        "journey": journey.id,
+        "user_id": user_id,
+        "version": journey.version,
+        "run": run,
+        "status": "active",
+        "step": first.id,
+        "due_at": to_iso(due),
+        "entered_at": to_iso(entered),
+        "entry_stage": entry_stage,
+        "last_send": None,
+        "sends": 0,
+        "exit_reason": None,
+        "variant": variant,
+        "tentative": tentative,
+        "history": [],
+        "updated_at": to_iso(now),
     }
 
 
@@ -88,8 +111,16 @@ def _entry_stage(hub: Hub, journey: Journey, user_id: str, now: datetime, known:
     return Facts(hub, user_id, now).stage()
 
 
-def enroll(hub: Hub, journey: Journey, user_id: str, *, at: datetime | None = None, now: datetime | None = None,
-           tentative: bool = False, entry_stage: str | None = None) -> tuple[bool, str]:
+def enroll(
+    hub: Hub,
+    journey: Journey,
+    user_id: str,
+    *,
+    at: datetime | None = None,
+    now: datetime | None = None,
+    tentative: bool = False,
+    entry_stage: str | None = None,
+) -> tuple[bool, str]:
     """Put one user into a journey (or the variant an experiment assigns); (entered?, journey id or why not).
 
     ``at`` is when the trigger happened (a user added yesterday and reported late enters yesterday);
@@ -108,9 +139,17 @@ def enroll(hub: Hub, journey: Journey, user_id: str, *, at: datetime | None = No
             return False, why
         run = int(doc.get("run", 1)) + 1
     entered = min(at or now, now)
-    state = _new_state(hub, run_j, user_id, run, entered, now, tentative=tentative,
-                       entry_stage=_entry_stage(hub, run_j, user_id, now, entry_stage),
-                       variant=ov.label if ov else None)
+    state = _new_state(
+        hub,
+        run_j,
+        user_id,
+        run,
+        entered,
+        now,
+        tentative=tentative,
+        entry_stage=_entry_stage(hub, run_j, user_id, now, entry_stage),
+        variant=ov.label if ov else None,
+    )
     dueindex.put_hints(hub, [dueindex.make_hint(state, now)], now)
     try:
         hub.store.put_doc(STATES, key, state, expected_version=expected)
@@ -126,8 +165,9 @@ def enroll(hub: Hub, journey: Journey, user_id: str, *, at: datetime | None = No
     return True, run_j.id
 
 
-def enroll_many(hub: Hub, journey: Journey, user_ids: list[str], *, at: datetime | None = None,
-                now: datetime | None = None) -> dict[str, str]:
+def enroll_many(
+    hub: Hub, journey: Journey, user_ids: list[str], *, at: datetime | None = None, now: datetime | None = None
+) -> dict[str, str]:
     """Bulk entry (imports of an existing audience, benchmarks): one read and a few writes per 500 users.
 
     Writes states without per-document version checks (like the scheduler), so use it where no
@@ -138,7 +178,7 @@ def enroll_many(hub: Hub, journey: Journey, user_ids: list[str], *, at: datetime
     entered = min(at or now, now)
     skipped: dict[str, str] = {}
     for i in range(0, len(user_ids), PAGE):
-        chunk = list(dict.fromkeys(user_ids[i:i + PAGE]))
+        chunk = list(dict.fromkeys(user_ids[i : i + PAGE]))
         plan = [(uid, *_run_journey(hub, journey, uid)) for uid in chunk]
         existing = hub.store.get_docs(STATES, [state_key(j.id, uid) for uid, j, _ in plan])
         states: dict[str, dict[str, Any]] = {}
@@ -153,8 +193,17 @@ def enroll_many(hub: Hub, journey: Journey, user_ids: list[str], *, at: datetime
                     skipped[uid] = why
                     continue
                 run = int(doc.get("run", 1)) + 1
-            st = _new_state(hub, j, uid, run, entered, now, tentative=False,
-                            entry_stage=_entry_stage(hub, j, uid, now, None), variant=ov.label if ov else None)
+            st = _new_state(
+                hub,
+                j,
+                uid,
+                run,
+                entered,
+                now,
+                tentative=False,
+                entry_stage=_entry_stage(hub, j, uid, now, None),
+                variant=ov.label if ov else None,
+            )
             states[st["key"]] = st
             counts[(funnel.key(j.id, j.version), f"{funnel.JOURNEY}:entered")] += 1
             counts[(funnel.key(j.id, j.version), f"{j.steps[0].id}:waiting")] += 1
@@ -203,8 +252,9 @@ def trigger_filters_hold(trigger: Trigger, user: dict[str, Any]) -> bool | None:
     return all(have == want for have, want in checks)
 
 
-def _finish(state: dict[str, Any], b: _Batch, fkey: str, step: str, status: str, reason: str | None,
-            now: datetime) -> None:
+def _finish(
+    state: dict[str, Any], b: _Batch, fkey: str, step: str, status: str, reason: str | None, now: datetime
+) -> None:
     state["status"], state["exit_reason"], state["due_at"] = status, reason, None
     metric = "completed" if status == "done" else "exited"
     b.counts[(fkey, f"{funnel.JOURNEY}:{metric}")] += 1
@@ -213,8 +263,9 @@ def _finish(state: dict[str, Any], b: _Batch, fkey: str, step: str, status: str,
     _history(state, step, now, reason or status)
 
 
-def _advance_one(hub: Hub, state: dict[str, Any], now: datetime, b: _Batch,
-                 rare: dict[str, list[dict[str, Any]]] | None = None) -> None:
+def _advance_one(
+    hub: Hub, state: dict[str, Any], now: datetime, b: _Batch, rare: dict[str, list[dict[str, Any]]] | None = None
+) -> None:
     """Move one due user as far as the journey allows right now; record what changed in ``b``."""
     jid = state["journey"]
     head = service.heads(hub).get(jid)
@@ -228,8 +279,15 @@ def _advance_one(hub: Hub, state: dict[str, Any], now: datetime, b: _Batch,
     if head is None or head.status == "archived":
         _finish(state, b, fkey, cur, "exited", "journey archived", now)
         return
-    facts = Facts(hub, state["user_id"], now, entered_at=state["entered_at"], entry_stage=state.get("entry_stage"),
-                  last_send=state.get("last_send"), rare=rare)
+    facts = Facts(
+        hub,
+        state["user_id"],
+        now,
+        entered_at=state["entered_at"],
+        entry_stage=state.get("entry_stage"),
+        last_send=state.get("last_send"),
+        rare=rare,
+    )
     if state.get("tentative"):
         ok = trigger_filters_hold(defn.trigger, facts.user())
         if not ok or not all(holds(c, facts) for c in defn.trigger.only_if):
@@ -290,8 +348,13 @@ def _process(hub: Hub, hints: list[dict[str, Any]], hint_bucket: str, now: datet
     for h in hints:
         b.old_hints.append((hint_bucket, h["id"]))
         st = states.get(h["key"])
-        if st is None or st["status"] != "active" or st["run"] != h["run"] or st["due_at"] != h["due_at"] \
-                or st["key"] in b.states:
+        if (
+            st is None
+            or st["status"] != "active"
+            or st["run"] != h["run"]
+            or st["due_at"] != h["due_at"]
+            or st["key"] in b.states
+        ):
             res.stale_hints += 1
             continue
         st = {**st, "history": list(st.get("history") or [])}

@@ -40,8 +40,16 @@ def build(journey: Journey, funnel: Funnel) -> Flow:
     nodes = []
     for s in journey.steps:
         r = rows.get(s.id)
-        nodes.append(FlowNode(step=s.id, name=s.name or s.id, channel=s.channel, entered=r.entered if r else 0,
-                              sent=r.sent if r else 0, converted=r.converted if r else 0))
+        nodes.append(
+            FlowNode(
+                step=s.id,
+                name=s.name or s.id,
+                channel=s.channel,
+                entered=r.entered if r else 0,
+                sent=r.sent if r else 0,
+                converted=r.converted if r else 0,
+            )
+        )
     edges: list[FlowEdge] = []
     for i, s in enumerate(journey.steps):
         r = rows.get(s.id)
@@ -49,13 +57,25 @@ def build(journey: Journey, funnel: Funnel) -> Flow:
             nxt = rows.get(journey.steps[i + 1].id)
             reached = (nxt.entered + nxt.waiting) if nxt else 0
             entered = r.entered if r else 0
-            edges.append(FlowEdge(source=s.id, target=journey.steps[i + 1].id, kind="next", reached=reached,
-                                  conversion=round(min(reached / entered, 1.0), 4) if entered else None,
-                                  drop_off=r.drop_off if r else None))
+            edges.append(
+                FlowEdge(
+                    source=s.id,
+                    target=journey.steps[i + 1].id,
+                    kind="next",
+                    reached=reached,
+                    conversion=round(min(reached / entered, 1.0), 4) if entered else None,
+                    drop_off=r.drop_off if r else None,
+                )
+            )
         for b in s.branches:
-            edges.append(FlowEdge(source=s.id, target=b.goto if b.goto != EXIT else EXIT, kind="branch",
-                                  condition=b.when))
+            edges.append(
+                FlowEdge(source=s.id, target=b.goto if b.goto != EXIT else EXIT, kind="branch", condition=b.when)
+            )
     first = rows.get(journey.steps[0].id) if journey.steps else None
     first_reached = (first.entered + first.waiting) if first else 0
-    return Flow(entered=funnel.entered, nodes=nodes, edges=edges,
-                first_conversion=round(min(first_reached / funnel.entered, 1.0), 4) if funnel.entered else None)
+    return Flow(
+        entered=funnel.entered,
+        nodes=nodes,
+        edges=edges,
+        first_conversion=round(min(first_reached / funnel.entered, 1.0), 4) if funnel.entered else None,
+    )

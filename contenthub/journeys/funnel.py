@@ -19,8 +19,22 @@ from contenthub.journeys.waits import describe
 
 FUNNEL = "journey_funnel"
 JOURNEY = "_"
-STEP_METRICS = ("waiting", "entered", "queued", "sent", "opened", "clicked", "converted", "exited", "skipped",
-                "branched", "expired", "capped", "unconfirmed", "no_asset")
+STEP_METRICS = (
+    "waiting",
+    "entered",
+    "queued",
+    "sent",
+    "opened",
+    "clicked",
+    "converted",
+    "exited",
+    "skipped",
+    "branched",
+    "expired",
+    "capped",
+    "unconfirmed",
+    "no_asset",
+)
 
 
 def key(journey_id: str, version: int) -> str:
@@ -47,8 +61,12 @@ def totals(hub: Hub, journey_id: str, head_version: int) -> dict[str, int]:
     entered = int(c.get(f"{JOURNEY}:entered", 0))
     completed = int(c.get(f"{JOURNEY}:completed", 0))
     exited = int(c.get(f"{JOURNEY}:exited", 0))
-    return {"entered": entered, "completed": completed, "exited": exited,
-            "active": max(entered - completed - exited, 0)}
+    return {
+        "entered": entered,
+        "completed": completed,
+        "exited": exited,
+        "active": max(entered - completed - exited, 0),
+    }
 
 
 def build(hub: Hub, journey_id: str, version: int | None = None) -> Funnel:
@@ -68,19 +86,41 @@ def build(hub: Hub, journey_id: str, version: int | None = None) -> Funnel:
                     known.add(s.id)
     rows = []
     for i, s in enumerate(steps):
+
         def n(metric: str, sid: str = s.id) -> int:
             return int(c.get(f"{sid}:{metric}", 0))
 
         entered = n("entered")
         nxt = n("entered", steps[i + 1].id) + n("waiting", steps[i + 1].id) if i + 1 < len(steps) else None
         drop = None if nxt is None or entered == 0 else round(max(entered - nxt, 0) / entered, 4)
-        rows.append(StepFunnel(
-            step=s.id, name=s.name, channel=s.channel, scene=s.scene, wait=describe(s.wait), waiting=n("waiting"),
-            entered=entered,
-            sent=n("sent"), opened=n("opened"), clicked=n("clicked"), converted=n("converted"), exited=n("exited"),
-            skipped=n("skipped"), branched=n("branched"), expired=n("expired") + n("capped") + n("unconfirmed"),
-            no_asset=n("no_asset"), drop_off=drop,
-        ))
+        rows.append(
+            StepFunnel(
+                step=s.id,
+                name=s.name,
+                channel=s.channel,
+                scene=s.scene,
+                wait=describe(s.wait),
+                waiting=n("waiting"),
+                entered=entered,
+                sent=n("sent"),
+                opened=n("opened"),
+                clicked=n("clicked"),
+                converted=n("converted"),
+                exited=n("exited"),
+                skipped=n("skipped"),
+                branched=n("branched"),
+                expired=n("expired") + n("capped") + n("unconfirmed"),
+                no_asset=n("no_asset"),
+                drop_off=drop,
+            )
+        )
     t = {m: int(c.get(f"{JOURNEY}:{m}", 0)) for m in ("entered", "completed", "exited")}
-    return Funnel(journey=journey_id, versions=versions, entered=t["entered"], completed=t["completed"],
-                  exited=t["exited"], active=max(t["entered"] - t["completed"] - t["exited"], 0), steps=rows)
+    return Funnel(
+        journey=journey_id,
+        versions=versions,
+        entered=t["entered"],
+        completed=t["completed"],
+        exited=t["exited"],
+        active=max(t["entered"] - t["completed"] - t["exited"], 0),
+        steps=rows,
+    )

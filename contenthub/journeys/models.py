@@ -25,11 +25,27 @@ EXIT = "exit"
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 ConditionKind = Literal[
-    "converted", "muted", "event", "opened_previous", "clicked_previous", "in_group", "stage", "stage_left",
-    "tag_weight", "segment", "paying",
+    "converted",
+    "muted",
+    "event",
+    "opened_previous",
+    "clicked_previous",
+    "in_group",
+    "stage",
+    "stage_left",
+    "tag_weight",
+    "segment",
+    "paying",
 ]
 TriggerKind = Literal[
-    "user_created", "identity_added", "stage_entered", "event", "group_joined", "tag_weight", "segment", "manual",
+    "user_created",
+    "identity_added",
+    "stage_entered",
+    "event",
+    "group_joined",
+    "tag_weight",
+    "segment",
+    "manual",
 ]
 JourneyStatus = Literal["draft", "active", "paused", "archived"]
 
@@ -41,8 +57,9 @@ class Wait(BaseModel):
     days: int = Field(default=0, ge=0)
     hours: int = Field(default=0, ge=0)
     minutes: int = Field(default=0, ge=0)
-    weekday: int | None = Field(default=None, ge=0, le=6,
-                                description="Wait until the next such weekday (0 = Monday … 6 = Sunday), never today.")
+    weekday: int | None = Field(
+        default=None, ge=0, le=6, description="Wait until the next such weekday (0 = Monday … 6 = Sunday), never today."
+    )
     window_start: str | None = Field(default=None, description="Local 'HH:MM': send only inside the window.")
     window_end: str | None = Field(default=None, description="Local 'HH:MM' (may be before start: crosses midnight).")
 
@@ -56,11 +73,15 @@ class Wait(BaseModel):
     @model_validator(mode="after")
     def _sane(self) -> Wait:
         if self.seconds > MAX_WAIT_SECONDS:
-            raise ValueError(_('a wait of {value:.1f} days is longer than a year (365 days); use a shorter wait or a separate journey with its own trigger').format(value=self.seconds / 86400))
+            raise ValueError(
+                _(
+                    "a wait of {value:.1f} days is longer than a year (365 days); use a shorter wait or a separate journey with its own trigger"
+                ).format(value=self.seconds / 86400)
+            )
         if (self.window_start is None) != (self.window_end is None):
-            raise ValueError(_('give both window_start and window_end, or neither'))
+            raise ValueError(_("give both window_start and window_end, or neither"))
         if self.window_start is not None and self.window_start == self.window_end:
-            raise ValueError(_('window_start and window_end must differ'))
+            raise ValueError(_("window_start and window_end must differ"))
         return self
 
     @property
@@ -89,7 +110,9 @@ class Condition(BaseModel):
     @model_validator(mode="after")
     def _needs(self) -> Condition:
         if self.kind == "event" and self.event_type not in EVENT_TYPES:
-            raise ValueError(_("kind 'event' needs event_type, one of {EVENT_TYPES}").format(EVENT_TYPES=', '.join(EVENT_TYPES)))
+            raise ValueError(
+                _("kind 'event' needs event_type, one of {EVENT_TYPES}").format(EVENT_TYPES=", ".join(EVENT_TYPES))
+            )
         if self.kind == "stage" and not self.stages:
             raise ValueError(_("kind 'stage' needs stages, e.g. ['silent']"))
         if self.kind == "tag_weight" and (not self.tag or self.threshold is None):
@@ -103,11 +126,15 @@ class Trigger(BaseModel):
     """Who enters. Filters narrow the kind; ``only_if`` conditions are checked on the user at entry."""
 
     kind: TriggerKind
-    source_channel: str | None = Field(default=None, max_length=64,
-                                       description="user_created / identity_added: the user's source channel.")
-    qr_code: str | None = Field(default=None, max_length=128,
-                                description="user_created / identity_added: the user's attributes.qr_code.")
-    identity_type: str | None = Field(default=None, description="identity_added: e.g. external_userid (added on WeCom).")
+    source_channel: str | None = Field(
+        default=None, max_length=64, description="user_created / identity_added: the user's source channel."
+    )
+    qr_code: str | None = Field(
+        default=None, max_length=128, description="user_created / identity_added: the user's attributes.qr_code."
+    )
+    identity_type: str | None = Field(
+        default=None, description="identity_added: e.g. external_userid (added on WeCom)."
+    )
     stage: str | None = Field(default=None, description="stage_entered: the lifecycle stage, e.g. silent.")
     event_type: str | None = Field(default=None, description="event: the event type, e.g. convert.")
     channel: str | None = Field(default=None, max_length=64, description="event: only events on this channel.")
@@ -121,12 +148,20 @@ class Trigger(BaseModel):
 
     @model_validator(mode="after")
     def _needs(self) -> Trigger:
-        if self.kind == "identity_added" and self.identity_type is not None and self.identity_type not in IDENTITY_TYPES:
-            raise ValueError(_('identity_type must be one of {IDENTITY_TYPES}').format(IDENTITY_TYPES=', '.join(IDENTITY_TYPES)))
+        if (
+            self.kind == "identity_added"
+            and self.identity_type is not None
+            and self.identity_type not in IDENTITY_TYPES
+        ):
+            raise ValueError(
+                _("identity_type must be one of {IDENTITY_TYPES}").format(IDENTITY_TYPES=", ".join(IDENTITY_TYPES))
+            )
         if self.kind == "stage_entered" and not self.stage:
             raise ValueError(_("kind 'stage_entered' needs stage, e.g. 'silent'"))
         if self.kind == "event" and self.event_type not in EVENT_TYPES:
-            raise ValueError(_("kind 'event' needs event_type, one of {EVENT_TYPES}").format(EVENT_TYPES=', '.join(EVENT_TYPES)))
+            raise ValueError(
+                _("kind 'event' needs event_type, one of {EVENT_TYPES}").format(EVENT_TYPES=", ".join(EVENT_TYPES))
+            )
         if self.kind == "tag_weight" and (not self.tag or self.threshold is None):
             raise ValueError(_("kind 'tag_weight' needs tag and threshold"))
         if self.kind == "segment" and not self.segment:
@@ -152,13 +187,14 @@ class Step(BaseModel):
     content_type: str | None = Field(default=None, max_length=64)
     asset_id: str | None = Field(default=None, max_length=64)
     branches: list[Branch] = Field(default_factory=list, max_length=10)
-    expires_hours: int = Field(default=24, ge=1, le=168,
-                               description="A due send not delivered within this many hours is dropped.")
+    expires_hours: int = Field(
+        default=24, ge=1, le=168, description="A due send not delivered within this many hours is dropped."
+    )
 
     @model_validator(mode="after")
     def _send_needs_channel(self) -> Step:
         if self.channel is None and (self.scene or self.content_type or self.asset_id):
-            raise ValueError(_('a step that sends (scene, content_type or asset_id) needs a channel'))
+            raise ValueError(_("a step that sends (scene, content_type or asset_id) needs a channel"))
         return self
 
     @property
@@ -177,8 +213,11 @@ class JourneyIn(BaseModel):
     description: str = Field(default="", max_length=2000)
     status: JourneyStatus = "draft"
     trigger: Trigger
-    exit: list[Condition] = Field(default_factory=list, max_length=10,
-                                  description="Leave as soon as any holds (checked whenever a step comes due).")
+    exit: list[Condition] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Leave as soon as any holds (checked whenever a step comes due).",
+    )
     reentry: Reentry = Field(default_factory=Reentry)
     steps: list[Step] = Field(min_length=1, max_length=50)
 
@@ -299,8 +338,10 @@ class StepFunnel(BaseModel):
     branched: int
     expired: int = Field(description="Queued but never delivered (expired, capped until expiry, unconfirmed).")
     no_asset: int
-    drop_off: float | None = Field(description="Share of users who entered this step and neither entered the next "
-                                   "one nor are waiting for it (exited, branched away, or finished here).")
+    drop_off: float | None = Field(
+        description="Share of users who entered this step and neither entered the next "
+        "one nor are waiting for it (exited, branched away, or finished here)."
+    )
 
 
 class Funnel(BaseModel):

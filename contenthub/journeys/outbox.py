@@ -55,13 +55,24 @@ FAILED = ("expired", "capped", "no_asset", "unconfirmed")
 def new_send(state: dict[str, Any], journey: Journey, step: Step, now: datetime) -> dict[str, Any]:
     n = int(state.get("sends", 0)) + 1
     return {
-        "key": f"{state['journey']}|{state['user_id']}|{state['run']}|{n}", "journey": state["journey"],
-        "version": journey.version, "run": state["run"], "step": step.id, "step_name": step.name,
-        "user_id": state["user_id"], "channel": step.channel, "scene": step.scene, "content_type": step.content_type,
-        "fixed_asset": step.asset_id, "queued_at": to_iso(now),
+        "key": f"{state['journey']}|{state['user_id']}|{state['run']}|{n}",
+        "journey": state["journey"],
+        "version": journey.version,
+        "run": state["run"],
+        "step": step.id,
+        "step_name": step.name,
+        "user_id": state["user_id"],
+        "channel": step.channel,
+        "scene": step.scene,
+        "content_type": step.content_type,
+        "fixed_asset": step.asset_id,
+        "queued_at": to_iso(now),
         "window": [step.wait.window_start, step.wait.window_end] if step.wait.window_start else None,
-        "expires_at": to_iso(now + timedelta(hours=step.expires_hours)), "status": "queued", "not_before": None,
-        "offers": 0, "recommendation_id": None,
+        "expires_at": to_iso(now + timedelta(hours=step.expires_hours)),
+        "status": "queued",
+        "not_before": None,
+        "offers": 0,
+        "recommendation_id": None,
     }
 
 
@@ -117,10 +128,17 @@ def _pick(hub: Hub, s: dict[str, Any], now: datetime) -> Any:
         doc = hub.store.get_asset(s["fixed_asset"])
         if doc is None or doc.get("status") != "approved":
             return probe.model_copy(update={"picks": [], "reason": f"fixed asset '{s['fixed_asset']}' is not approved"})
-        pick = Pick(asset_id=doc["id"], title=doc.get("title", ""), kind=doc.get("kind", ""),
-                    scenes=doc.get("scenes") or [], content_type=doc.get("content_type"), score=1.0,
-                    recommendation_id="r_" + secrets.token_hex(8), signals={},
-                    reasons=[Reason(kind="lifecycle", detail=f"fixed asset of journey step '{s['step']}'")])
+        pick = Pick(
+            asset_id=doc["id"],
+            title=doc.get("title", ""),
+            kind=doc.get("kind", ""),
+            scenes=doc.get("scenes") or [],
+            content_type=doc.get("content_type"),
+            score=1.0,
+            recommendation_id="r_" + secrets.token_hex(8),
+            signals={},
+            reasons=[Reason(kind="lifecycle", detail=f"fixed asset of journey step '{s['step']}'")],
+        )
         return recommend.reserve_pick(hub, probe.model_copy(update={"picks": [pick]}), now)
     if s.get("content_type"):
         probe = recommend.next_for_user(hub, user, channel, scene=scene, n=30, now=now)
@@ -135,28 +153,52 @@ def _pick(hub: Hub, s: dict[str, Any], now: datetime) -> Any:
 
 def _due_send(s: dict[str, Any]) -> DueSend:
     return DueSend(
-        journey=s["journey"], journey_version=s["version"], step=s["step"], step_name=s.get("step_name", ""),
-        user_id=s["user_id"], channel=s["channel"], scene=s.get("scene"), asset_id=s["asset_id"],
-        title=s.get("title", ""), kind=s.get("kind", ""), recommendation_id=s["recommendation_id"],
-        due_at=s["queued_at"], expires_at=s["expires_at"], offer=int(s["offers"]), reasons=s.get("reasons") or [],
+        journey=s["journey"],
+        journey_version=s["version"],
+        step=s["step"],
+        step_name=s.get("step_name", ""),
+        user_id=s["user_id"],
+        channel=s["channel"],
+        scene=s.get("scene"),
+        asset_id=s["asset_id"],
+        title=s.get("title", ""),
+        kind=s.get("kind", ""),
+        recommendation_id=s["recommendation_id"],
+        due_at=s["queued_at"],
+        expires_at=s["expires_at"],
+        offer=int(s["offers"]),
+        reasons=s.get("reasons") or [],
     )
 
 
 def _delivered_meanwhile(hub: Hub, s: dict[str, Any]) -> str | None:
     """Proof of delivery in the event log (if the event hook missed it): the event's time, or None."""
-    evs = hub.store.query_events(EventQuery(user_ids=(s["user_id"],), channels=(s["channel"],),
-                                            types=DELIVERY_PROOF, since=from_iso(s["offered_at"]), limit=200))
+    evs = hub.store.query_events(
+        EventQuery(
+            user_ids=(s["user_id"],),
+            channels=(s["channel"],),
+            types=DELIVERY_PROOF,
+            since=from_iso(s["offered_at"]),
+            limit=200,
+        )
+    )
     hit = [e for e in evs if e.get("recommendation_id") == s["recommendation_id"]]
     return min(e["ts"] for e in hit) if hit else None
 
 
-def _offer(hub: Hub, s: dict[str, Any], version: int, now: datetime,
-           counts: Counter[tuple[str, str]]) -> tuple[DueSend | None, bool]:
+def _offer(
+    hub: Hub, s: dict[str, Any], version: int, now: datetime, counts: Counter[tuple[str, str]]
+) -> tuple[DueSend | None, bool]:
     """Claim one send for this caller (version check: two bots never both get it) and pick its asset.
     Returns (the due send or None, whether the send stays in the outbox)."""
     box = OUTBOX_PREFIX + s["channel"]
-    claimed = {**s, "status": "offered", "offers": int(s["offers"]) + 1, "offered_at": to_iso(now),
-               "offered_until": to_iso(now + OFFER_LEASE)}
+    claimed = {
+        **s,
+        "status": "offered",
+        "offers": int(s["offers"]) + 1,
+        "offered_at": to_iso(now),
+        "offered_until": to_iso(now + OFFER_LEASE),
+    }
     try:
         hub.store.put_doc(box, s["key"], claimed, expected_version=version)
     except ConflictError:
@@ -169,17 +211,30 @@ def _offer(hub: Hub, s: dict[str, Any], version: int, now: datetime,
         if reopen is None or reopen >= s["expires_at"]:
             _close(hub, {**claimed, "last_reason": rec.reason}, "capped", counts)
             return None, False
-        hub.store.put_doc(box, s["key"], {**claimed, "status": "queued", "not_before": reopen,
-                                          "offers": s["offers"], "last_reason": rec.reason})
+        hub.store.put_doc(
+            box,
+            s["key"],
+            {**claimed, "status": "queued", "not_before": reopen, "offers": s["offers"], "last_reason": rec.reason},
+        )
         return None, True
     if not rec.picks:
         _close(hub, {**claimed, "last_reason": rec.reason}, "no_asset", counts)
         return None, False
     pick = rec.picks[0]
-    hub.store.put_doc(RECS, pick.recommendation_id, {"send": s["key"], "journey": s["journey"], "step": s["step"],
-                                                     "user_id": s["user_id"], "at": to_iso(now)})
-    done = {**claimed, "recommendation_id": pick.recommendation_id, "asset_id": pick.asset_id, "title": pick.title,
-            "kind": pick.kind, "reasons": [r.model_dump() for r in pick.reasons], "variant": rec.variant}
+    hub.store.put_doc(
+        RECS,
+        pick.recommendation_id,
+        {"send": s["key"], "journey": s["journey"], "step": s["step"], "user_id": s["user_id"], "at": to_iso(now)},
+    )
+    done = {
+        **claimed,
+        "recommendation_id": pick.recommendation_id,
+        "asset_id": pick.asset_id,
+        "title": pick.title,
+        "kind": pick.kind,
+        "reasons": [r.model_dump() for r in pick.reasons],
+        "variant": rec.variant,
+    }
     hub.store.put_doc(SENDS, s["key"], done)
     hub.store.put_doc(box, s["key"], done)
     return _due_send(done), True
@@ -189,7 +244,9 @@ def fetch_due(hub: Hub, channel: str, limit: int = 100, now: datetime | None = N
     """Up to ``limit`` sends due now on ``channel`` (at most one per user per call), each with its pick."""
     taxonomy.validate_values(hub.store, "channel", "channels", [channel])
     if not 1 <= limit <= MAX_LIMIT:
-        raise InvalidError(_('limit must be between 1 and {MAX_LIMIT}.').format(MAX_LIMIT=MAX_LIMIT), field="limit", value=limit)
+        raise InvalidError(
+            _("limit must be between 1 and {MAX_LIMIT}.").format(MAX_LIMIT=MAX_LIMIT), field="limit", value=limit
+        )
     now = now or service.clock(hub)
     now_iso = to_iso(now)
     out: list[DueSend] = []
@@ -211,8 +268,12 @@ def fetch_due(hub: Hub, channel: str, limit: int = 100, now: datetime | None = N
             if head.status == "paused" and not s.get("recommendation_id"):
                 kept += 1  # paused: nothing new goes out until it is resumed (or the send expires)
                 continue
-            if len(out) >= limit or s["user_id"] in users or (s.get("not_before") or "") > now_iso \
-                    or (s["status"] == "offered" and s.get("offered_until", "") > now_iso):
+            if (
+                len(out) >= limit
+                or s["user_id"] in users
+                or (s.get("not_before") or "") > now_iso
+                or (s["status"] == "offered" and s.get("offered_until", "") > now_iso)
+            ):
                 kept += 1
                 continue
             opening = _window_opening(hub, s, now)
@@ -299,8 +360,11 @@ def _last_touch(hub: Hub, rows: list[dict[str, Any]], counts: Counter[tuple[str,
             continue
         ts = from_iso(r["ts"])
         for s in hub.store.get_docs(SENDS, keys).values():
-            if s.get("delivered_at") and not s.get("converted") and \
-                    ts - ATTRIBUTION <= from_iso(s["delivered_at"]) <= ts:
+            if (
+                s.get("delivered_at")
+                and not s.get("converted")
+                and ts - ATTRIBUTION <= from_iso(s["delivered_at"]) <= ts
+            ):
                 _mark(hub, s["key"], r, counts)
 
 
@@ -313,8 +377,7 @@ def on_events(hub: Hub, rows: list[dict[str, Any]]) -> None:
         rec = found.get(r["recommendation_id"])
         if rec is not None:
             _mark(hub, rec["send"], r, counts)
-    loose = [r for r in rows if r["type"] == "convert" and r.get("user_id")
-             and r.get("recommendation_id") not in found]
+    loose = [r for r in rows if r["type"] == "convert" and r.get("user_id") and r.get("recommendation_id") not in found]
     if loose:
         _last_touch(hub, loose, counts)
     funnel.bump(hub, counts)

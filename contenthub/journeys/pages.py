@@ -37,7 +37,9 @@ Reader = Annotated[Principal, Depends(require(Perm.audience_read))]
 Writer = Annotated[Principal, Depends(require(Perm.audience_write))]
 
 WORDS: dict[str, str] = {  # the pages' wording by short key (templates call s('key')); msgids are English
-    "journeys_help": N_("Each user moves through the steps; each step's asset is picked for that user at send time, and channel caps always apply."),
+    "journeys_help": N_(
+        "Each user moves through the steps; each step's asset is picked for that user at send time, and channel caps always apply."
+    ),
     "templates": N_("Default templates"),
     "install": N_("Install as draft"),
     "installed": N_("installed"),
@@ -96,16 +98,37 @@ WORDS: dict[str, str] = {  # the pages' wording by short key (templates call s('
     "versions": N_("Versions"),
     "saved": N_("Saved as a new version."),
     "completed": N_("Completed"),
-    "branch_note": N_("Branches are checked first when the step comes due: the first that holds jumps (goto a step id, or exit)."),
+    "branch_note": N_(
+        "Branches are checked first when the step comes due: the first that holds jumps (goto a step id, or exit)."
+    ),
     "status": N_("Status"),
     "waiting": N_("Waiting"),
     "description": N_("Description"),
 }
 WEEKDAYS = (("一", "Mon"), ("二", "Tue"), ("三", "Wed"), ("四", "Thu"), ("五", "Fri"), ("六", "Sat"), ("日", "Sun"))
-CONDITION_KINDS = ("converted", "muted", "event", "opened_previous", "clicked_previous", "in_group", "stage",
-                   "stage_left", "tag_weight", "segment", "paying")
-TRIGGER_KINDS = ("user_created", "identity_added", "stage_entered", "event", "group_joined", "tag_weight", "segment",
-                 "manual")
+CONDITION_KINDS = (
+    "converted",
+    "muted",
+    "event",
+    "opened_previous",
+    "clicked_previous",
+    "in_group",
+    "stage",
+    "stage_left",
+    "tag_weight",
+    "segment",
+    "paying",
+)
+TRIGGER_KINDS = (
+    "user_created",
+    "identity_added",
+    "stage_entered",
+    "event",
+    "group_joined",
+    "tag_weight",
+    "segment",
+    "manual",
+)
 
 
 def _s(lang: str) -> Any:
@@ -121,9 +144,16 @@ def _vocab(hub: Any, lang: str) -> dict[str, list[tuple[str, str]]]:
 
 
 TRIGGER_FIELDS = {
-    "source_channel": N_("Source channel"), "qr_code": N_("QR code"), "identity_type": N_("Identity type"),
-    "stage": N_("Lifecycle stage"), "event_type": N_("Event"), "channel": N_("Channel"), "group_id": N_("Group"),
-    "group_purpose": N_("Group purpose"), "tag": N_("Tag"), "segment": N_("Segment"),
+    "source_channel": N_("Source channel"),
+    "qr_code": N_("QR code"),
+    "identity_type": N_("Identity type"),
+    "stage": N_("Lifecycle stage"),
+    "event_type": N_("Event"),
+    "channel": N_("Channel"),
+    "group_id": N_("Group"),
+    "group_purpose": N_("Group purpose"),
+    "tag": N_("Tag"),
+    "segment": N_("Segment"),
 }
 _TRIGGER_VALUE_LABELS = {"identity_type": "identity", "event_type": "event", "group_purpose": "group_purpose"}
 
@@ -145,8 +175,9 @@ def _errors(exc: Exception) -> str:
             parts.append(f"{loc}: {pydantic_message(err)}" if loc else pydantic_message(err))
         return "; ".join(parts)
     if isinstance(exc, json.JSONDecodeError):
-        return _("JSON: {problem} (line {line}, column {column})").format(problem=exc.msg, line=exc.lineno,
-                                                                          column=exc.colno)
+        return _("JSON: {problem} (line {line}, column {column})").format(
+            problem=exc.msg, line=exc.lineno, column=exc.colno
+        )
     return str(exc)
 
 
@@ -155,19 +186,39 @@ def journeys_list(request: Request, hub: HubDep, who: Reader) -> HTMLResponse:
     return _render_list(request, hub, who)
 
 
-def _render_list(request: Request, hub: Any, who: Principal, error: str | None = None, draft: str = "",
-                 status_code: int = 200, bform: BuilderForm | None = None,
-                 berrors: dict[str, str] | None = None) -> HTMLResponse:
+def _render_list(
+    request: Request,
+    hub: Any,
+    who: Principal,
+    error: str | None = None,
+    draft: str = "",
+    status_code: int = 200,
+    bform: BuilderForm | None = None,
+    berrors: dict[str, str] | None = None,
+) -> HTMLResponse:
     lang = lang_of(request)
     installed = set(service.heads(hub))
     bform = bform or BuilderForm(steps=[BuilderStep(channel="wecom_1v1", scene="onboarding")])
-    return render(request, "journeys/list.html", status_code=status_code, s=_s(lang),
-                  bform=bform, brows=(bform.steps + [BuilderStep()] * ROWS)[:ROWS], berrors=berrors or {},
-                  vocab=_vocab(hub, lang), trigger_kinds=TRIGGER_KINDS, condition_kinds=CONDITION_KINDS,
-                  event_types=EVENT_TYPES, trigger_param=TRIGGER_PARAM,
-                  journeys=service.list_journeys(hub), templates=TEMPLATES, installed=installed, error=error,
-                  draft=draft or json.dumps(TEMPLATES["first-order"], ensure_ascii=False, indent=2),
-                  can_edit=allows(who.role, Perm.audience_write))
+    return render(
+        request,
+        "journeys/list.html",
+        status_code=status_code,
+        s=_s(lang),
+        bform=bform,
+        brows=(bform.steps + [BuilderStep()] * ROWS)[:ROWS],
+        berrors=berrors or {},
+        vocab=_vocab(hub, lang),
+        trigger_kinds=TRIGGER_KINDS,
+        condition_kinds=CONDITION_KINDS,
+        event_types=EVENT_TYPES,
+        trigger_param=TRIGGER_PARAM,
+        journeys=service.list_journeys(hub),
+        templates=TEMPLATES,
+        installed=installed,
+        error=error,
+        draft=draft or json.dumps(TEMPLATES["first-order"], ensure_ascii=False, indent=2),
+        can_edit=allows(who.role, Perm.audience_write),
+    )
 
 
 @router.post("/journeys/templates/{template_id}", response_class=HTMLResponse)
@@ -194,23 +245,51 @@ async def create_page(request: Request, hub: HubDep, who: Writer) -> Any:
     return RedirectResponse(f"/journeys/{j.id}?saved=1", status_code=303)
 
 
-def _render_editor(request: Request, hub: Any, who: Principal, journey: Journey, *, error: str | None = None,
-                   error_step: str | None = None, status_code: int = 200, json_text: str | None = None) -> HTMLResponse:
+def _render_editor(
+    request: Request,
+    hub: Any,
+    who: Principal,
+    journey: Journey,
+    *,
+    error: str | None = None,
+    error_step: str | None = None,
+    status_code: int = 200,
+    json_text: str | None = None,
+) -> HTMLResponse:
     lang = lang_of(request)
     f = funnel.build(hub, journey.id, None)
     by_step = {row.step: row for row in f.steps}
     definition = journey.model_dump(exclude={"version", "created_at", "updated_at", "updated_by"})
     return render(
-        request, "journeys/editor.html", status_code=status_code, s=_s(lang), j=journey, funnel=f, by_step=by_step,
-        vocab=_vocab(hub, lang), weekdays=[w[0 if lang == "zh" else 1] for w in WEEKDAYS],
-        condition_kinds=CONDITION_KINDS, trigger_kinds=TRIGGER_KINDS, event_types=EVENT_TYPES,
-        describe_wait=describe_wait, describe_condition=conditions.describe, versions=service.versions(hub, journey.id),
-        json_text=json_text or json.dumps(definition, ensure_ascii=False, indent=2), error=error, error_step=error_step,
-        saved=request.query_params.get("saved") == "1", can_edit=allows(who.role, Perm.audience_write),
-        names={facet: dict(pairs) for facet, pairs in _vocab(hub, lang).items()}, trigger_value=_trigger_value,
-        next_statuses=service.next_statuses(journey.status), flow=flow.build(journey, f),
-        can_funnel=allows(who.role, Perm.reports_read), branches_json=lambda s: json.dumps(
-            [b.model_dump(exclude_defaults=True) for b in s.branches], ensure_ascii=False), EXIT=EXIT,
+        request,
+        "journeys/editor.html",
+        status_code=status_code,
+        s=_s(lang),
+        j=journey,
+        funnel=f,
+        by_step=by_step,
+        vocab=_vocab(hub, lang),
+        weekdays=[w[0 if lang == "zh" else 1] for w in WEEKDAYS],
+        condition_kinds=CONDITION_KINDS,
+        trigger_kinds=TRIGGER_KINDS,
+        event_types=EVENT_TYPES,
+        describe_wait=describe_wait,
+        describe_condition=conditions.describe,
+        versions=service.versions(hub, journey.id),
+        json_text=json_text or json.dumps(definition, ensure_ascii=False, indent=2),
+        error=error,
+        error_step=error_step,
+        saved=request.query_params.get("saved") == "1",
+        can_edit=allows(who.role, Perm.audience_write),
+        names={facet: dict(pairs) for facet, pairs in _vocab(hub, lang).items()},
+        trigger_value=_trigger_value,
+        next_statuses=service.next_statuses(journey.status),
+        flow=flow.build(journey, f),
+        can_funnel=allows(who.role, Perm.reports_read),
+        branches_json=lambda s: json.dumps(
+            [b.model_dump(exclude_defaults=True) for b in s.branches], ensure_ascii=False
+        ),
+        EXIT=EXIT,
     )
 
 
@@ -254,25 +333,42 @@ def _condition(form: Any, prefix: str) -> dict[str, Any] | None:
 
 
 def _step_from_form(form: Any, step_id: str) -> dict[str, Any]:
-    wait = {"days": _int(form, "wait_days"), "hours": _int(form, "wait_hours"), "minutes": _int(form, "wait_minutes"),
-            "weekday": _int(form, "weekday", -1), "window_start": _opt(form, "window_start"),
-            "window_end": _opt(form, "window_end")}
+    wait = {
+        "days": _int(form, "wait_days"),
+        "hours": _int(form, "wait_hours"),
+        "minutes": _int(form, "wait_minutes"),
+        "weekday": _int(form, "weekday", -1),
+        "window_start": _opt(form, "window_start"),
+        "window_end": _opt(form, "window_end"),
+    }
     if wait["weekday"] == -1:
         wait["weekday"] = None
     channel = _opt(form, "channel")
     branches_text = str(form.get("branches", "") or "[]").strip() or "[]"
     return {
-        "id": step_id, "name": str(form.get("name", "")).strip(), "wait": wait,
-        "condition": _condition(form, "cond_"), "channel": channel,
+        "id": step_id,
+        "name": str(form.get("name", "")).strip(),
+        "wait": wait,
+        "condition": _condition(form, "cond_"),
+        "channel": channel,
         "scene": _opt(form, "scene") if channel else None,
         "content_type": _opt(form, "content_type") if channel else None,
         "asset_id": _opt(form, "asset_id") if channel else None,
-        "expires_hours": _int(form, "expires_hours", 24), "branches": loads_json(branches_text),
+        "expires_hours": _int(form, "expires_hours", 24),
+        "branches": loads_json(branches_text),
     }
 
 
-async def _apply(request: Request, hub: Any, who: Principal, journey_id: str, change: Any,
-                 step_id: str | None = None, *, keep_json: bool = False) -> Any:
+async def _apply(
+    request: Request,
+    hub: Any,
+    who: Principal,
+    journey_id: str,
+    change: Any,
+    step_id: str | None = None,
+    *,
+    keep_json: bool = False,
+) -> Any:
     """Read the form, let ``change(definition dict, form)`` edit it, save a new version, redirect back."""
     form = await request.form()
     check_csrf(request, str(form.get("csrf_token", "")))
@@ -281,12 +377,25 @@ async def _apply(request: Request, hub: Any, who: Principal, journey_id: str, ch
     expected = _int(form, "expected_version", journey.version)
     try:
         change(data, form)
-        saved = service.save(hub, JourneyIn.model_validate(data), who.name, journey_id=journey_id,
-                             expected_version=expected if isinstance(expected, int) else None)
+        saved = service.save(
+            hub,
+            JourneyIn.model_validate(data),
+            who.name,
+            journey_id=journey_id,
+            expected_version=expected if isinstance(expected, int) else None,
+        )
     except (ProblemError, ValidationError, json.JSONDecodeError, ValueError) as exc:
         status = exc.status if isinstance(exc, ProblemError) else 422
-        return _render_editor(request, hub, who, journey, error=_errors(exc), error_step=step_id, status_code=status,
-                              json_text=str(form.get("definition", "")) if keep_json else None)
+        return _render_editor(
+            request,
+            hub,
+            who,
+            journey,
+            error=_errors(exc),
+            error_step=step_id,
+            status_code=status,
+            json_text=str(form.get("definition", "")) if keep_json else None,
+        )
     return RedirectResponse(f"/journeys/{saved.id}?saved=1" + (f"#step-{step_id}" if step_id else ""), status_code=303)
 
 
@@ -343,7 +452,8 @@ async def save_settings(request: Request, journey_id: str, hub: HubDep, who: Wri
         trigger = loads_json(str(form.get("trigger", "") or "{}"))
         data["trigger"] = trigger
         data["exit"] = [c for c in data["exit"] if c["kind"] not in ("converted", "muted", "stage_left")] + [
-            {"kind": k} for k in ("converted", "muted", "stage_left") if form.get(f"exit_{k}") == "on"]
+            {"kind": k} for k in ("converted", "muted", "stage_left") if form.get(f"exit_{k}") == "on"
+        ]
         data["reentry"] = {"mode": form.get("reentry_mode", "once"), "days": _int(form, "reentry_days", 30)}
 
     return await _apply(request, hub, who, journey_id, change)
@@ -362,7 +472,7 @@ async def save_json(request: Request, journey_id: str, hub: HubDep, who: Writer)
     def change(data: dict[str, Any], form: Any) -> None:
         new = loads_json(str(form.get("definition", "")))
         if not isinstance(new, dict):
-            raise ValueError(_('the definition must be a JSON object'))
+            raise ValueError(_("the definition must be a JSON object"))
         data.clear()
         data.update({k: v for k, v in new.items() if k not in ("version", "created_at", "updated_at", "updated_by")})
 
@@ -374,16 +484,30 @@ async def build_page(request: Request, hub: HubDep, who: Writer) -> Any:
     """The form-based builder: a trigger and a few steps from drop-downs; then the editor for the rest."""
     form = await request.form()
     check_csrf(request, str(form.get("csrf_token", "")))
-    rows = [BuilderStep(wait_days=str(form.get(f"wait_days_{i}", "")), wait_hours=str(form.get(f"wait_hours_{i}", "")),
-                        channel=str(form.get(f"channel_{i}", "")), scene=str(form.get(f"scene_{i}", "")),
-                        condition=str(form.get(f"condition_{i}", "")), negate=form.get(f"negate_{i}") == "on")
-            for i in range(ROWS)]
-    bform = BuilderForm(name=str(form.get("name", ""))[:200], trigger_kind=str(form.get("trigger_kind", "")),
-                        trigger_value=str(form.get("trigger_value", ""))[:200], steps=rows)
+    rows = [
+        BuilderStep(
+            wait_days=str(form.get(f"wait_days_{i}", "")),
+            wait_hours=str(form.get(f"wait_hours_{i}", "")),
+            channel=str(form.get(f"channel_{i}", "")),
+            scene=str(form.get(f"scene_{i}", "")),
+            condition=str(form.get(f"condition_{i}", "")),
+            negate=form.get(f"negate_{i}") == "on",
+        )
+        for i in range(ROWS)
+    ]
+    bform = BuilderForm(
+        name=str(form.get("name", ""))[:200],
+        trigger_kind=str(form.get("trigger_kind", "")),
+        trigger_value=str(form.get("trigger_value", ""))[:200],
+        steps=rows,
+    )
     try:
         j = service.save(hub, to_journey(bform), who.name)
     except ProblemError as exc:
-        where = exc.field if exc.field and (exc.field == "name" or exc.field.startswith("step-")
-                                            or exc.field == "trigger_value") else field_of_problem(exc, bform)
+        where = (
+            exc.field
+            if exc.field and (exc.field == "name" or exc.field.startswith("step-") or exc.field == "trigger_value")
+            else field_of_problem(exc, bform)
+        )
         return _render_list(request, hub, who, status_code=exc.status, bform=bform, berrors={where: exc.message})
     return RedirectResponse(f"/journeys/{j.id}?saved=1", status_code=303)

@@ -59,22 +59,43 @@ def _ensure_assets(hub: Hub, cfg: CohortConfig, start: datetime) -> None:
     for i in range(cfg.assets):
         aid = f"sim-j-{i:03d}"
         if hub.store.get_asset(aid) is None:
-            docs.append(Asset(
-                id=aid, title=f"旅程素材 {i:03d} {INTERESTS[i % len(INTERESTS)]}", body="simulated", kind="article",
-                content_type=CTYPES[i % len(CTYPES)], scenes=[SCENES[i % len(SCENES)]], channels=[cfg.channel],
-                tags=[INTERESTS[i % len(INTERESTS)]], status="approved", created_at=stamp, updated_at=stamp,
-            ).model_dump(mode="json"))
+            docs.append(
+                Asset(
+                    id=aid,
+                    title=f"旅程素材 {i:03d} {INTERESTS[i % len(INTERESTS)]}",
+                    body="simulated",
+                    kind="article",
+                    content_type=CTYPES[i % len(CTYPES)],
+                    scenes=[SCENES[i % len(SCENES)]],
+                    channels=[cfg.channel],
+                    tags=[INTERESTS[i % len(INTERESTS)]],
+                    status="approved",
+                    created_at=stamp,
+                    updated_at=stamp,
+                ).model_dump(mode="json")
+            )
     save_built_assets(hub, docs)
 
 
 def _behaviour(rng: np.random.Generator, cfg: CohortConfig, send: Any, at: datetime) -> list[dict[str, Any]]:
-    base = {"user_id": send.user_id, "asset_id": send.asset_id, "channel": send.channel,
-            "recommendation_id": send.recommendation_id}
+    base = {
+        "user_id": send.user_id,
+        "asset_id": send.asset_id,
+        "channel": send.channel,
+        "recommendation_id": send.recommendation_id,
+    }
     tag = f"sim-{send.recommendation_id}"
     out = [{**base, "id": f"{tag}-d", "type": "delivered", "ts": to_iso(at + timedelta(minutes=1))}]
     if rng.random() < cfg.p_mute:
-        out.append({"id": f"{tag}-m", "type": "mute", "user_id": send.user_id, "channel": send.channel,
-                    "ts": to_iso(at + timedelta(minutes=3))})
+        out.append(
+            {
+                "id": f"{tag}-m",
+                "type": "mute",
+                "user_id": send.user_id,
+                "channel": send.channel,
+                "ts": to_iso(at + timedelta(minutes=3)),
+            }
+        )
         return out
     if rng.random() >= cfg.p_open:
         return out
@@ -83,8 +104,15 @@ def _behaviour(rng: np.random.Generator, cfg: CohortConfig, send: Any, at: datet
         return out
     out.append({**base, "id": f"{tag}-c", "type": "click", "ts": to_iso(at + timedelta(minutes=6))})
     if rng.random() < cfg.p_convert_given_click:
-        out.append({**base, "id": f"{tag}-v", "type": "convert", "value": round(float(rng.exponential(120)), 2),
-                    "ts": to_iso(at + timedelta(minutes=30))})
+        out.append(
+            {
+                **base,
+                "id": f"{tag}-v",
+                "type": "convert",
+                "value": round(float(rng.exponential(120)), 2),
+                "ts": to_iso(at + timedelta(minutes=30)),
+            }
+        )
     return out
 
 
@@ -105,8 +133,9 @@ def run_cohort(hub: Hub, cfg: CohortConfig, *, end: datetime | None = None) -> d
     clock = [start]
     hub.cache["journeys_clock"] = lambda: clock[0]
     arrivals = sorted((start + timedelta(days=float(rng.uniform(0, cfg.arrival_days))), i) for i in range(cfg.users))
-    joins = sorted((at + timedelta(hours=float(rng.uniform(1, 48))), i) for at, i in arrivals
-                   if rng.random() < cfg.p_join_group)
+    joins = sorted(
+        (at + timedelta(hours=float(rng.uniform(1, 48))), i) for at, i in arrivals if rng.random() < cfg.p_join_group
+    )
     uid_of: dict[int, str] = {}
     a = j = 0
     fetched = delivered_events = 0
@@ -118,8 +147,12 @@ def run_cohort(hub: Hub, cfg: CohortConfig, *, end: datetime | None = None) -> d
             clock[0] = now
             while a < len(arrivals) and arrivals[a][0] <= now:
                 at, i = arrivals[a]
-                uid_of[i] = users.resolve_identity(hub, Identity(type="external_userid", value=f"sim-ext-{i:06d}"),
-                                                   at=to_iso(at)) or ""
+                uid_of[i] = (
+                    users.resolve_identity(
+                        hub, Identity(type="external_userid", value=f"sim-ext-{i:06d}"), at=to_iso(at)
+                    )
+                    or ""
+                )
                 a += 1
             joined = []
             while j < len(joins) and joins[j][0] <= now:
@@ -142,14 +175,19 @@ def run_cohort(hub: Hub, cfg: CohortConfig, *, end: datetime | None = None) -> d
                 if len(due) < outbox.MAX_LIMIT:
                     break
             for i in range(0, len(pending), events.MAX_BATCH):
-                delivered_events += events.ingest(hub, pending[i:i + events.MAX_BATCH]).accepted
+                delivered_events += events.ingest(hub, pending[i : i + events.MAX_BATCH]).accepted
             pending.clear()
         outbox.sweep_expired(hub, end)
     finally:
         hub.cache.pop("journeys_clock", None)
     f = funnel.build(hub, cfg.journey)
     return {
-        "journey": cfg.journey, "config": asdict(cfg), "simulated_from": to_iso(start), "simulated_to": to_iso(end),
-        "sends_fetched": fetched, "events_ingested": delivered_events,
-        "seconds": round(time.perf_counter() - t_wall, 1), "funnel": f.model_dump(),
+        "journey": cfg.journey,
+        "config": asdict(cfg),
+        "simulated_from": to_iso(start),
+        "simulated_to": to_iso(end),
+        "sends_fetched": fetched,
+        "events_ingested": delivered_events,
+        "seconds": round(time.perf_counter() - t_wall, 1),
+        "funnel": f.model_dump(),
     }

@@ -55,8 +55,16 @@ def _only_if(hub: Hub, journey: Any, user_id: str, now: datetime) -> bool:
     return all(holds(c, f) for c in journey.trigger.only_if)
 
 
-def _enter(hub: Hub, journey: Any, user_id: str, at: datetime, now: datetime, *, tentative: bool = False,
-           entry_stage: str | None = None) -> bool:
+def _enter(
+    hub: Hub,
+    journey: Any,
+    user_id: str,
+    at: datetime,
+    now: datetime,
+    *,
+    tentative: bool = False,
+    entry_stage: str | None = None,
+) -> bool:
     if not tentative and not _only_if(hub, journey, user_id, now):
         return False
     ok, _ = engine.enroll(hub, journey, user_id, at=at, now=now, tentative=tentative, entry_stage=entry_stage)
@@ -139,8 +147,11 @@ def _events(hub: Hub, rows: list[dict[str, Any]], inserted: list[str]) -> None:
     now = service.clock(hub)
     for j in journeys:
         t = j.trigger
-        hits = [r for r in fresh if r["type"] == t.event_type and r.get("user_id")
-                and (t.channel is None or r["channel"] == t.channel)]
+        hits = [
+            r
+            for r in fresh
+            if r["type"] == t.event_type and r.get("user_id") and (t.channel is None or r["channel"] == t.channel)
+        ]
         for r in hits:
             if t.first_only:
                 seen = hub.store.get_counters(PROFILE, r["user_id"]).get(f"n:{t.event_type}", 0.0)

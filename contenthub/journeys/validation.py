@@ -34,7 +34,7 @@ def find_zero_wait_cycle(steps: list[Step]) -> list[str] | None:
             if steps[j].wait.waits:
                 continue  # entering j takes time: no instant loop through this edge
             if color[j] == 1:
-                cyc = stack[stack.index(j):] + [j]
+                cyc = stack[stack.index(j) :] + [j]
                 return [steps[k].id for k in cyc]
             if color[j] == 0 and (found := visit(j)):
                 return found
@@ -52,23 +52,36 @@ def check_structure(data: JourneyIn) -> None:
     seen: set[str] = set()
     for i, s in enumerate(data.steps):
         if s.id == EXIT:
-            raise InvalidError(_("steps.{i}.id: '{EXIT}' is reserved for branches that leave the journey.").format(i=i, EXIT=EXIT),
-                               field=f"steps.{i}.id", value=s.id)
+            raise InvalidError(
+                _("steps.{i}.id: '{EXIT}' is reserved for branches that leave the journey.").format(i=i, EXIT=EXIT),
+                field=f"steps.{i}.id",
+                value=s.id,
+            )
         if s.id in seen:
-            raise InvalidError(_("steps.{i}.id: step id '{id}' is used twice; step ids must be unique.").format(i=i, id=s.id),
-                               field=f"steps.{i}.id", value=s.id)
+            raise InvalidError(
+                _("steps.{i}.id: step id '{id}' is used twice; step ids must be unique.").format(i=i, id=s.id),
+                field=f"steps.{i}.id",
+                value=s.id,
+            )
         seen.add(s.id)
     for i, s in enumerate(data.steps):
         for k, b in enumerate(s.branches):
             if b.goto != EXIT and b.goto not in seen:
-                raise InvalidError(_("steps.{i}.branches.{k}.goto: no step '{goto}'.").format(i=i, k=k, goto=b.goto),
-                                   field=f"steps.{i}.branches.{k}.goto", value=b.goto, allowed=[*seen, EXIT])
+                raise InvalidError(
+                    _("steps.{i}.branches.{k}.goto: no step '{goto}'.").format(i=i, k=k, goto=b.goto),
+                    field=f"steps.{i}.branches.{k}.goto",
+                    value=b.goto,
+                    allowed=[*seen, EXIT],
+                )
     cycle = find_zero_wait_cycle(data.steps)
     if cycle:
         path = " → ".join(cycle)
         raise InvalidError(
-            _('steps: {path} is a cycle that never waits, so a user would loop through it instantly for ever. Give one of these steps a wait (days, hours, minutes or weekday).').format(path=path),
-            field="steps", value=cycle,
+            _(
+                "steps: {path} is a cycle that never waits, so a user would loop through it instantly for ever. Give one of these steps a wait (days, hours, minutes or weekday)."
+            ).format(path=path),
+            field="steps",
+            value=cycle,
         )
 
 
@@ -94,7 +107,11 @@ def check_vocabulary(hub: Hub, data: JourneyIn) -> None:
         if s.content_type is not None and s.content_type not in ctypes:
             raise unknown_value(f"{f}.content_type", s.content_type, ctypes)
         if s.asset_id is not None and hub.store.get_asset(s.asset_id) is None:
-            raise InvalidError(_("{f}.asset_id: no asset '{asset_id}'.").format(f=f, asset_id=s.asset_id), field=f"{f}.asset_id", value=s.asset_id)
+            raise InvalidError(
+                _("{f}.asset_id: no asset '{asset_id}'.").format(f=f, asset_id=s.asset_id),
+                field=f"{f}.asset_id",
+                value=s.asset_id,
+            )
         if s.condition is not None:
             _check_condition(hub, s.condition, f"{f}.condition")
         for k, b in enumerate(s.branches):
@@ -127,13 +144,19 @@ def check_channels(data: JourneyIn) -> None:
     for i, s in enumerate(data.steps):
         if s.channel in GROUP_CHANNELS:
             raise InvalidError(
-                _("Step '{step}' sends on a group channel, but this is a 1:1 journey (it talks to each customer "
-                  "privately{because}): a group send would reach everyone in the group, not this customer. Pick a "
-                  "1:1 channel, or build a separate journey for the group.").format(
+                _(
+                    "Step '{step}' sends on a group channel, but this is a 1:1 journey (it talks to each customer "
+                    "privately{because}): a group send would reach everyone in the group, not this customer. Pick a "
+                    "1:1 channel, or build a separate journey for the group."
+                ).format(
                     step=s.name or s.id,
-                    because=_(", entered when a WeCom customer is added") if added_on_wecom else
-                    _(", as step '{other}' does").format(other=one_to_one[0].name or one_to_one[0].id)),
-                field=f"steps.{i}.channel", value=s.channel)
+                    because=_(", entered when a WeCom customer is added")
+                    if added_on_wecom
+                    else _(", as step '{other}' does").format(other=one_to_one[0].name or one_to_one[0].id),
+                ),
+                field=f"steps.{i}.channel",
+                value=s.channel,
+            )
 
 
 def check(hub: Hub, data: JourneyIn) -> None:

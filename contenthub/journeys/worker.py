@@ -38,8 +38,9 @@ def tick(hub: Hub, now: datetime | None = None, *, batch: int = 5000) -> Advance
     return res
 
 
-def run_forever(hub: Hub, interval: float, stop: threading.Event,
-                on_tick: Callable[[AdvanceResult], None] | None = None) -> None:
+def run_forever(
+    hub: Hub, interval: float, stop: threading.Event, on_tick: Callable[[AdvanceResult], None] | None = None
+) -> None:
     """Tick until ``stop`` is set; then hand the lease back so another scheduler takes over at once."""
     try:
         while not stop.is_set():

@@ -94,8 +94,14 @@ def query_bound(n: int, alpha: float = BRIDGE_ALPHA) -> float:
     return NormalDist().inv_cdf(1.0 - alpha / n)
 
 
-def bridge_tags(vocab: Vocabulary, qv: np.ndarray, *, allowed: tuple[str, ...] = (),
-                alpha: float | None = None, hub_z: float | None = None) -> list[tuple[str, float]]:
+def bridge_tags(
+    vocab: Vocabulary,
+    qv: np.ndarray,
+    *,
+    allowed: tuple[str, ...] = (),
+    alpha: float | None = None,
+    hub_z: float | None = None,
+) -> list[tuple[str, float]]:
     """The tags that translate the query (name, cosine), closest first; empty when none stands out.
 
     ``allowed``: when the search is already limited to some tags, only those can be bridges."""
@@ -110,6 +116,9 @@ def bridge_tags(vocab: Vocabulary, qv: np.ndarray, *, allowed: tuple[str, ...] =
     z_tag = (scores - vocab.null_mean) / np.maximum(vocab.null_std, 1e-6)
     bound = query_bound(n, BRIDGE_ALPHA if alpha is None else alpha)
     hub_z = HUB_Z if hub_z is None else hub_z
-    out = [(vocab.names[i], float(scores[i])) for i in np.argsort(-scores)
-           if z_query[i] >= bound and z_tag[i] >= hub_z and (not allowed or vocab.names[i] in allowed)]
+    out = [
+        (vocab.names[i], float(scores[i]))
+        for i in np.argsort(-scores)
+        if z_query[i] >= bound and z_tag[i] >= hub_z and (not allowed or vocab.names[i] in allowed)
+    ]
     return out[:MAX_BRIDGES]

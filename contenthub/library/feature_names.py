@@ -19,8 +19,13 @@ def feature_names(hub: Hub) -> dict[str, str]:
 
     def load() -> dict[str, str]:
         found = {}
-        for facet, prefix in (("scenes", "s:"), ("content_types", "c:"), ("kinds", "k:"), ("channels", "ch:"),
-                              ("stages", "st:")):
+        for facet, prefix in (
+            ("scenes", "s:"),
+            ("content_types", "c:"),
+            ("kinds", "k:"),
+            ("channels", "ch:"),
+            ("stages", "st:"),
+        ):
             for e in taxonomy.entries(hub.store, facet):
                 found[prefix + e.id] = taxonomy.label(e, lang)
         return found

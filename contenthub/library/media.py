@@ -55,7 +55,9 @@ def safe_filename(name: str | None) -> str:
         raise InvalidError(_("File name '{name}' is not allowed.").format(name=name), field="filename", value=name)
     if name != base and (".." in name.replace("\\", "/").split("/")):
         raise InvalidError(
-            _("File name '{name}' must not contain a path; send just the file name.").format(name=name), field="filename", value=name
+            _("File name '{name}' must not contain a path; send just the file name.").format(name=name),
+            field="filename",
+            value=name,
         )
     return _SAFE_NAME.sub("_", base)[:200]
 
@@ -70,10 +72,12 @@ def _check_zip(path: Path, size: int) -> None:
         with zipfile.ZipFile(path) as zf:
             expanded = sum(i.file_size for i in zf.infolist())
     except zipfile.BadZipFile as exc:
-        raise UnsupportedMediaError(_('The file claims to be an Office document but is not a valid one.')) from exc
+        raise UnsupportedMediaError(_("The file claims to be an Office document but is not a valid one.")) from exc
     if expanded > max(size, 1) * MAX_ZIP_RATIO:
         raise UnsupportedMediaError(
-            _('The document expands to {expanded} bytes ({value}× its size); refusing a possible zip bomb.').format(expanded=expanded, value=expanded // max(size, 1))
+            _("The document expands to {expanded} bytes ({value}× its size); refusing a possible zip bomb.").format(
+                expanded=expanded, value=expanded // max(size, 1)
+            )
         )
 
 
@@ -94,7 +98,9 @@ def store_upload(store: Store, stream: BinaryIO | Iterable[bytes], filename: str
                 size += len(chunk)
                 if size > max_bytes:
                     raise TooLargeError(
-                        _('The file is larger than the upload limit of {value} MB.').format(value=max_bytes // (1024 * 1024)),
+                        _("The file is larger than the upload limit of {value} MB.").format(
+                            value=max_bytes // (1024 * 1024)
+                        ),
                         field="file",
                         extra={"limit_bytes": max_bytes},
                     )
@@ -105,11 +111,13 @@ def store_upload(store: Store, stream: BinaryIO | Iterable[bytes], filename: str
             out.flush()
             os.fsync(out.fileno())
         if size == 0:
-            raise InvalidError(_('The uploaded file is empty.'), field="file")
+            raise InvalidError(_("The uploaded file is empty."), field="file")
         mime = detect_mime(head)
         if mime is None or mime not in ALLOWED_MIME:
             raise UnsupportedMediaError(
-                _("The file's bytes are {mime}, which is not allowed. Upload an image (PNG, JPEG, GIF, WebP), video (MP4, WebM, MOV), audio (MP3, OGG, WAV, M4A), PDF or Office document.").format(mime=mime or 'of an unknown type'),
+                _(
+                    "The file's bytes are {mime}, which is not allowed. Upload an image (PNG, JPEG, GIF, WebP), video (MP4, WebM, MOV), audio (MP3, OGG, WAV, M4A), PDF or Office document."
+                ).format(mime=mime or "of an unknown type"),
                 field="file",
                 value=mime,
                 allowed=sorted(ALLOWED_MIME),

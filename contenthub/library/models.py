@@ -27,8 +27,9 @@ tags ('护\u200b眼' never matches '护眼') and titles that read backwards (U+2
 def clean_text(value: str) -> str:
     """NFC-normalise and drop control and invisible characters (keep newlines/tabs); joiners in emoji stay."""
     value = unicodedata.normalize("NFC", value)
-    return "".join(ch for ch in value if ch in "\n\t" or (unicodedata.category(ch) != "Cc" and ch not in INVISIBLE)
-                   ).strip()
+    return "".join(
+        ch for ch in value if ch in "\n\t" or (unicodedata.category(ch) != "Cc" and ch not in INVISIBLE)
+    ).strip()
 
 
 def clean_tags(values: list[str]) -> list[str]:
@@ -38,11 +39,15 @@ def clean_tags(values: list[str]) -> list[str]:
         if not t:
             continue
         if len(t) > MAX_TAG_LEN:
-            raise ValueError(_("tag '{value}…' is longer than {MAX_TAG_LEN} characters").format(value=t[:20], MAX_TAG_LEN=MAX_TAG_LEN))
+            raise ValueError(
+                _("tag '{value}…' is longer than {MAX_TAG_LEN} characters").format(
+                    value=t[:20], MAX_TAG_LEN=MAX_TAG_LEN
+                )
+            )
         if t not in out:
             out.append(t)
     if len(out) > MAX_TAGS:
-        raise ValueError(_('at most {MAX_TAGS} tags per asset').format(MAX_TAGS=MAX_TAGS))
+        raise ValueError(_("at most {MAX_TAGS} tags per asset").format(MAX_TAGS=MAX_TAGS))
     return out
 
 
@@ -83,8 +88,11 @@ class AssetFields(BaseModel):
     status: Status | None = None
     valid_from: Instant | None = None
     valid_until: Instant | None = None
-    campaign: CampaignLink | None = Field(default=None, description="Window tied to a holiday or marketing "
-                                          "date; resolved into valid_from/valid_until (give one or the other).")
+    campaign: CampaignLink | None = Field(
+        default=None,
+        description="Window tied to a holiday or marketing "
+        "date; resolved into valid_from/valid_until (give one or the other).",
+    )
     url: str | None = Field(default=None, max_length=2000)
 
     @field_validator("title", "body")
@@ -104,16 +112,16 @@ class AssetFields(BaseModel):
             return None
         v = v.strip()
         if not v.lower().startswith(("http://", "https://")):
-            raise ValueError(_('url must start with http:// or https://'))
+            raise ValueError(_("url must start with http:// or https://"))
         return v
 
     @model_validator(mode="after")
     def _window(self) -> AssetFields:
         # naive times are UTC (timeutil.to_utc): comparing them raw with aware ones raises TypeError
         if self.valid_from and self.valid_until and to_utc(self.valid_until) <= to_utc(self.valid_from):
-            raise ValueError(_('valid_until must be after valid_from'))
+            raise ValueError(_("valid_until must be after valid_from"))
         if self.campaign is not None and (self.valid_from or self.valid_until):
-            raise ValueError(_('give either campaign (a window tied to an occasion) or valid_from/valid_until'))
+            raise ValueError(_("give either campaign (a window tied to an occasion) or valid_from/valid_until"))
         return self
 
 
@@ -126,7 +134,7 @@ class AssetCreate(AssetFields):
     def _title_present(cls, v: str) -> str:
         v = clean_text(v)
         if not v:
-            raise ValueError(_('title must not be empty'))
+            raise ValueError(_("title must not be empty"))
         return v
 
 

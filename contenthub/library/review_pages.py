@@ -49,6 +49,7 @@ WORDS: dict[str, str] = {  # the page's wording by short key (the template reads
     "rejected": N_("Reject recorded"),
 }
 
+
 def _strings(lang: str) -> dict[str, str]:
     """The page's wording in the request's language (``lang`` is the one the middleware chose)."""
     return {k: gettext(v) for k, v in WORDS.items()}
@@ -65,25 +66,37 @@ def review_page(request: Request, hub: HubDep, who: Reader, offset: int = 0, fla
     }
     s = _strings(lang)
     return render(
-        request, "library/review.html", items=items, total=total, offset=offset, page=PAGE,
-        acc=tagging.accuracy(hub), names=names, s=s, flash=s.get(flash, ""),
+        request,
+        "library/review.html",
+        items=items,
+        total=total,
+        offset=offset,
+        page=PAGE,
+        acc=tagging.accuracy(hub),
+        names=names,
+        s=s,
+        flash=s.get(flash, ""),
         seasonal={it.asset.id: seasonal_messages(hub, it.asset.model_dump(), lang) for it in items},
-        can_write=allows(who.role, Perm.library_write), can_train=allows(who.role, Perm.taxonomy_write),
-        accept_min=tagging.ACCEPT_ALL_MIN, min_sample=MIN_SAMPLE,
+        can_write=allows(who.role, Perm.library_write),
+        can_train=allows(who.role, Perm.taxonomy_write),
+        accept_min=tagging.ACCEPT_ALL_MIN,
+        min_sample=MIN_SAMPLE,
     )
 
 
 @router.post("/library/review/{asset_id}/accept", response_model=None)
-def accept(request: Request, hub: HubDep, who: Writer, asset_id: str,
-           csrf_token: Annotated[str, Form()] = "") -> RedirectResponse:
+def accept(
+    request: Request, hub: HubDep, who: Writer, asset_id: str, csrf_token: Annotated[str, Form()] = ""
+) -> RedirectResponse:
     check_csrf(request, csrf_token)
     service.accept_above(hub, asset_id, who.name)
     return RedirectResponse("/library/review", status_code=303)
 
 
 @router.post("/library/review/{asset_id}/reject", response_model=None)
-def reject(request: Request, hub: HubDep, who: Writer, asset_id: str,
-           csrf_token: Annotated[str, Form()] = "") -> RedirectResponse:
+def reject(
+    request: Request, hub: HubDep, who: Writer, asset_id: str, csrf_token: Annotated[str, Form()] = ""
+) -> RedirectResponse:
     check_csrf(request, csrf_token)
     tagging.reject_suggestions(hub, service.get_asset(hub, asset_id), who.name)
     return RedirectResponse("/library/review?flash=rejected", status_code=303)
@@ -93,5 +106,6 @@ def reject(request: Request, hub: HubDep, who: Writer, asset_id: str,
 def train(request: Request, hub: HubDep, who: Editor, csrf_token: Annotated[str, Form()] = "") -> RedirectResponse:
     check_csrf(request, csrf_token)
     report = tagging.train_suggester(hub)
-    return RedirectResponse("/library/review?flash=" + quote("trained" if report.trained else "not_trained"),
-                            status_code=303)
+    return RedirectResponse(
+        "/library/review?flash=" + quote("trained" if report.trained else "not_trained"), status_code=303
+    )

@@ -31,7 +31,9 @@ TaxonomyWriter = Annotated[Principal, Depends(require(Perm.taxonomy_write))]
 
 
 class AssetCreateIn(AssetCreate):
-    id: str | None = Field(default=None, description="Optional client id (letters, digits, _ and -), for idempotent imports.")
+    id: str | None = Field(
+        default=None, description="Optional client id (letters, digits, _ and -), for idempotent imports."
+    )
 
 
 def _split(values: list[str] | None) -> list[str] | None:
@@ -54,7 +56,9 @@ def create_asset(body: AssetCreateIn, hub: HubDep, who: Writer) -> Asset:
 def upload_asset(
     hub: HubDep,
     who: Writer,
-    file: Annotated[UploadFile, File(description="Image, video, audio, PDF or Office file; type is read from the bytes.")],
+    file: Annotated[
+        UploadFile, File(description="Image, video, audio, PDF or Office file; type is read from the bytes.")
+    ],
     title: Annotated[str, Form(min_length=1, max_length=200)],
     body: Annotated[str, Form(max_length=20000)] = "",
     kind: Annotated[str | None, Form()] = None,
@@ -69,9 +73,17 @@ def upload_asset(
     valid_until: Annotated[Instant | None, Form()] = None,
 ) -> Asset:
     fields: dict[str, Any] = {
-        "title": title, "body": body, "content_type": content_type or None, "scenes": _split(scenes),
-        "channels": _split(channels), "tags": _split(tags), "stages": _split(stages), "status": status,
-        "url": url or None, "valid_from": valid_from, "valid_until": valid_until,
+        "title": title,
+        "body": body,
+        "content_type": content_type or None,
+        "scenes": _split(scenes),
+        "channels": _split(channels),
+        "tags": _split(tags),
+        "stages": _split(stages),
+        "status": status,
+        "url": url or None,
+        "valid_from": valid_from,
+        "valid_until": valid_until,
     }
     if kind:
         fields["kind"] = kind
@@ -98,9 +110,19 @@ def list_assets(
     offset: Annotated[int, Query(ge=0, le=100000)] = 0,
 ) -> AssetPageOut:
     req = search_service.SearchRequest(
-        q=q, mode=mode, scenes=tuple(scene), channels=tuple(channel), kinds=tuple(kind),
-        content_types=tuple(content_type), statuses=tuple(status), tags=tuple(tag), stages=tuple(stage),
-        valid_at=valid_at, sort=sort, limit=limit, offset=offset,
+        q=q,
+        mode=mode,
+        scenes=tuple(scene),
+        channels=tuple(channel),
+        kinds=tuple(kind),
+        content_types=tuple(content_type),
+        statuses=tuple(status),
+        tags=tuple(tag),
+        stages=tuple(stage),
+        valid_at=valid_at,
+        sort=sort,
+        limit=limit,
+        offset=offset,
     )
     return search_service.search(hub, req)
 
@@ -110,7 +132,9 @@ def get_asset(asset_id: str, hub: HubDep, who: Reader) -> Asset:
     return service.get_asset(hub, asset_id)
 
 
-@router.patch("/assets/{asset_id}", response_model=Asset, summary="Change fields (send `version` to avoid lost updates)")
+@router.patch(
+    "/assets/{asset_id}", response_model=Asset, summary="Change fields (send `version` to avoid lost updates)"
+)
 def update_asset(asset_id: str, patch: AssetUpdate, hub: HubDep, who: Writer) -> Asset:
     return service.update_asset(hub, asset_id, patch, who.name)
 
@@ -120,8 +144,11 @@ def archive_asset(asset_id: str, hub: HubDep, who: Writer) -> Asset:
     return service.archive_asset(hub, asset_id, who.name)
 
 
-@router.post("/assets/{asset_id}/accept-suggestions", response_model=Asset,
-             summary="Confirm the suggested scenes, channels and content type")
+@router.post(
+    "/assets/{asset_id}/accept-suggestions",
+    response_model=Asset,
+    summary="Confirm the suggested scenes, channels and content type",
+)
 def accept_suggestions(asset_id: str, hub: HubDep, who: Writer) -> Asset:
     return service.accept_suggestions(hub, asset_id, who.name)
 
@@ -138,9 +165,13 @@ def asset_media(asset_id: str, hub: HubDep, who: Reader) -> FileResponse:
     asset = service.get_asset(hub, asset_id)
     path = hub.store.media_path(asset.media.sha256) if asset.media else None
     if asset.media is None or path is None:
-        raise NotFoundError(_("Asset '{asset_id}' has no media file.").format(asset_id=asset_id), field="asset_id", value=asset_id)
+        raise NotFoundError(
+            _("Asset '{asset_id}' has no media file.").format(asset_id=asset_id), field="asset_id", value=asset_id
+        )
     return FileResponse(
-        path, media_type=asset.media.mime, filename=asset.media.filename or None,
+        path,
+        media_type=asset.media.mime,
+        filename=asset.media.filename or None,
         headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=86400"},
     )
 
@@ -151,8 +182,12 @@ class ImportOut(BaseModel):
     errors: list[dict[str, Any]]
 
 
-@router.post("/assets/import", response_model=ImportOut, summary="Bulk import JSON lines (one asset per line)",
-             responses={422: {"description": "Some lines were bad; the good ones were imported"}})
+@router.post(
+    "/assets/import",
+    response_model=ImportOut,
+    summary="Bulk import JSON lines (one asset per line)",
+    responses={422: {"description": "Some lines were bad; the good ones were imported"}},
+)
 async def import_assets(request: Request, hub: HubDep, who: Writer) -> Any:
     from fastapi.concurrency import run_in_threadpool
     from fastapi.responses import JSONResponse
@@ -160,14 +195,18 @@ async def import_assets(request: Request, hub: HubDep, who: Writer) -> Any:
     raw = await request.body()
     report = await run_in_threadpool(service.import_jsonl, hub, raw.splitlines(), who.name)
     body = ImportOut(
-        imported=report.imported, skipped=report.skipped,
+        imported=report.imported,
+        skipped=report.skipped,
         errors=[{"line": n, "message": m} for n, m in report.errors],
     )
     out = body.model_dump()
     if not report.ok:  # every 4xx carries error.message; `errors` lists each bad line
         line, message = report.errors[0]
-        out["error"] = {"code": "invalid", "message": f"{len(report.errors)} lines were rejected "
-                        f"({report.imported} imported); line {line}: {message}", "field": "lines"}
+        out["error"] = {
+            "code": "invalid",
+            "message": f"{len(report.errors)} lines were rejected ({report.imported} imported); line {line}: {message}",
+            "field": "lines",
+        }
     return JSONResponse(out, status_code=200 if report.ok else 422)
 
 
@@ -189,7 +228,10 @@ def put_entry(facet: str, entry_id: str, entry: TaxonomyEntry, hub: HubDep, who:
     if entry.id != entry_id:
         from contenthub.errors import InvalidError
 
-        raise InvalidError(_("The body's id '{id}' differs from the URL's '{entry_id}'.").format(id=entry.id, entry_id=entry_id), field="id")
+        raise InvalidError(
+            _("The body's id '{id}' differs from the URL's '{entry_id}'.").format(id=entry.id, entry_id=entry_id),
+            field="id",
+        )
     audit.record(hub, who.name, "put", "taxonomy", f"{facet}/{entry_id}")
     saved = taxonomy.upsert_entry(hub.store, facet, entry)
     hub.touch(taxonomy.COLLECTION)  # memoised ids and labels (contenthub.doccache) re-read at once here

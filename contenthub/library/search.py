@@ -49,7 +49,12 @@ def clean_query(q: str) -> str:
     The one place a query is checked (HTTP, pages and CLI all call :func:`search`): longer than
     MAX_QUERY_CHARS is an error a person can act on; a query of only control characters is empty."""
     if len(q) > MAX_QUERY_CHARS:
-        raise InvalidError(_('q is {n_q} characters long; search with at most {MAX_QUERY_CHARS}.').format(n_q=len(q), MAX_QUERY_CHARS=MAX_QUERY_CHARS), field="q")
+        raise InvalidError(
+            _("q is {n_q} characters long; search with at most {MAX_QUERY_CHARS}.").format(
+                n_q=len(q), MAX_QUERY_CHARS=MAX_QUERY_CHARS
+            ),
+            field="q",
+        )
     return " ".join(_CONTROL.sub(" ", q).split())
 
 
@@ -72,25 +77,40 @@ class SearchRequest:
 
 def build_filter(hub: Hub, req: SearchRequest) -> AssetFilter:
     store = hub.store
-    for field, facet in (("scene", "scenes"), ("channel", "channels"), ("kind", "kinds"),
-                         ("content_type", "content_types"), ("stage", "stages")):
+    for field, facet in (
+        ("scene", "scenes"),
+        ("channel", "channels"),
+        ("kind", "kinds"),
+        ("content_type", "content_types"),
+        ("stage", "stages"),
+    ):
         taxonomy.validate_values(store, field, facet, list(getattr(req, facet)))
     for s in req.statuses:
         if s not in STATUSES:
-            raise InvalidError(_("Unknown status '{s}'. Allowed values: {STATUSES}.").format(s=s, STATUSES=', '.join(STATUSES)),
-                               field="status", value=s, allowed=list(STATUSES))
+            raise InvalidError(
+                _("Unknown status '{s}'. Allowed values: {STATUSES}.").format(s=s, STATUSES=", ".join(STATUSES)),
+                field="status",
+                value=s,
+                allowed=list(STATUSES),
+            )
     return AssetFilter(
-        scenes=req.scenes, channels=req.channels, kinds=req.kinds, content_types=req.content_types,
-        statuses=req.statuses, tags=req.tags, stages=req.stages, valid_at=req.valid_at,
+        scenes=req.scenes,
+        channels=req.channels,
+        kinds=req.kinds,
+        content_types=req.content_types,
+        statuses=req.statuses,
+        tags=req.tags,
+        stages=req.stages,
+        valid_at=req.valid_at,
     )
 
 
 def search(hub: Hub, req: SearchRequest, *, semantic_z: float = relevance.SEMANTIC_Z) -> AssetPageOut:
     """One page of matches (see module doc); ``semantic_z`` is the calibration knob of relevance.py."""
     if not (1 <= req.limit <= 100):
-        raise InvalidError(_('limit must be between 1 and 100.'), field="limit", value=req.limit)
+        raise InvalidError(_("limit must be between 1 and 100."), field="limit", value=req.limit)
     if req.offset < 0:
-        raise InvalidError(_('offset must be 0 or more.'), field="offset", value=req.offset)
+        raise InvalidError(_("offset must be 0 or more."), field="offset", value=req.offset)
     flt = build_filter(hub, req)
     q = clean_query(req.q)
     if not q:
@@ -140,9 +160,14 @@ def search(hub: Hub, req: SearchRequest, *, semantic_z: float = relevance.SEMANT
         for bflt, _ignored in beyond:  # some may be matches beyond the ranked pools: count each asset once
             if unseen:
                 if bflt is flt:
-                    also = [h.id for h in hub.store.text_search_assets(q, replace(flt, ids=tuple(unseen)), limit=len(unseen))]
+                    also = [
+                        h.id
+                        for h in hub.store.text_search_assets(q, replace(flt, ids=tuple(unseen)), limit=len(unseen))
+                    ]
                 else:
-                    also = [h.id for h in hub.store.filter_assets(replace(bflt, ids=tuple(unseen)), limit=len(unseen)).hits]
+                    also = [
+                        h.id for h in hub.store.filter_assets(replace(bflt, ids=tuple(unseen)), limit=len(unseen)).hits
+                    ]
                 semantic_only -= len(also)
                 unseen = [u for u in unseen if u not in set(also)]
         for rank, h in enumerate(close):
@@ -152,8 +177,11 @@ def search(hub: Hub, req: SearchRequest, *, semantic_z: float = relevance.SEMANT
     window = ranked[req.offset : req.offset + req.limit]
     docs = hub.store.get_assets([aid for aid, _ignored in window])
     items = [
-        AssetHit(asset=Asset.model_validate(docs[aid]), score=round(score, 6),
-                 matched=_explained(matched[aid], docs[aid], bridged))
+        AssetHit(
+            asset=Asset.model_validate(docs[aid]),
+            score=round(score, 6),
+            matched=_explained(matched[aid], docs[aid], bridged),
+        )
         for aid, score in window
         if aid in docs
     ]
@@ -162,7 +190,7 @@ def search(hub: Hub, req: SearchRequest, *, semantic_z: float = relevance.SEMANT
 
 
 def _explained(matched: list[str], doc: dict[str, object], bridged: dict[str, float]) -> list[str]:
-    """"tag" (a bridged match) names the library tags the query was translated to that this asset carries."""
+    """ "tag" (a bridged match) names the library tags the query was translated to that this asset carries."""
     if "tag" not in matched:
         return matched
     tags = [t for t in bridged if t in (doc.get("tags") or ())]  # type: ignore[operator]
@@ -200,7 +228,7 @@ def warm_up(hub: Hub) -> None:
 
 def similar(hub: Hub, asset_id: str, *, n: int = 10, flt: AssetFilter | None = None) -> list[AssetHit]:
     if not (1 <= n <= 100):
-        raise InvalidError(_('n must be between 1 and 100.'), field="n", value=n)
+        raise InvalidError(_("n must be between 1 and 100."), field="n", value=n)
     get_asset(hub, asset_id)
     ids, mat = hub.store.get_vectors([asset_id])
     if not ids:
@@ -209,5 +237,8 @@ def similar(hub: Hub, asset_id: str, *, n: int = 10, flt: AssetFilter | None = N
     base = AssetFilter(**{**base.__dict__, "exclude_ids": (*base.exclude_ids, asset_id)})
     hits = hub.store.knn_assets(mat[0], base, k=n)
     docs = hub.store.get_assets([h.id for h in hits])
-    return [AssetHit(asset=Asset.model_validate(docs[h.id]), score=round(h.score, 4), matched=["similar"])
-            for h in hits if h.id in docs]
+    return [
+        AssetHit(asset=Asset.model_validate(docs[h.id]), score=round(h.score, 4), matched=["similar"])
+        for h in hits
+        if h.id in docs
+    ]

@@ -61,8 +61,10 @@ def evaluate(hub: Hub, rows: list[dict[str, Any]], *, semantic_z: float = releva
         p5.append(precision_at_k(ranked, row["relevant"]))
     every = [x for xs in ndcg.values() for x in xs]
     return {
-        "queries": len(every), "ndcg@10": round(sum(every) / len(every), 4),
+        "queries": len(every),
+        "ndcg@10": round(sum(every) / len(every), 4),
         "precision@5": round(sum(p5) / len(p5), 4),
         "ndcg@10_by_kind": {k: round(sum(v) / len(v), 4) for k, v in sorted(ndcg.items())},
-        "nonsense_queries": nonsense, "nonsense_no_match": round(empty / nonsense, 4) if nonsense else None,
+        "nonsense_queries": nonsense,
+        "nonsense_no_match": round(empty / nonsense, 4) if nonsense else None,
     }

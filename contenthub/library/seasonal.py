@@ -138,15 +138,20 @@ class SeasonalFlag(BaseModel):
 
     def message(self, lang: str) -> str:
         if lang == "zh":
-            return (f"文案提到「{self.word}」（{self.occasion}，最近一次 {self.nearest.isoformat()}，相距 "
-                    f"{abs(self.days_away)} 天），但没有设置投放时间窗：请设置有效期或关联节日，否则排期会在远离该节日时跳过它。")
-        return (f"The text names '{self.word}' ({self.occasion}, nearest {self.nearest.isoformat()}, "
-                f"{abs(self.days_away)} days away) but the asset has no campaign window: set valid dates or link "
-                "it to the occasion, or plans will skip it away from that date.")
+            return (
+                f"文案提到「{self.word}」（{self.occasion}，最近一次 {self.nearest.isoformat()}，相距 "
+                f"{abs(self.days_away)} 天），但没有设置投放时间窗：请设置有效期或关联节日，否则排期会在远离该节日时跳过它。"
+            )
+        return (
+            f"The text names '{self.word}' ({self.occasion}, nearest {self.nearest.isoformat()}, "
+            f"{abs(self.days_away)} days away) but the asset has no campaign window: set valid dates or link "
+            "it to the occasion, or plans will skip it away from that date."
+        )
 
 
-def flags(doc: dict[str, object], today: date,
-          marketing_dates: Sequence[MarketingDate] = DEFAULT_MARKETING_DATES) -> list[SeasonalFlag]:
+def flags(
+    doc: dict[str, object], today: date, marketing_dates: Sequence[MarketingDate] = DEFAULT_MARKETING_DATES
+) -> list[SeasonalFlag]:
     """Seasonal wording in an asset without a window (empty when it has one or names no occasion)."""
     if has_window(doc):
         return []
@@ -154,8 +159,15 @@ def flags(doc: dict[str, object], today: date,
     for occasion, word in seasonal_terms(asset_text(doc), occasions(marketing_dates)):
         when = nearest(occasion, today)
         if when is not None:
-            out.append(SeasonalFlag(occasion=occasion.name, word=word, nearest=when, days_away=(when - today).days,
-                                    in_season=in_season(occasion, today)))
+            out.append(
+                SeasonalFlag(
+                    occasion=occasion.name,
+                    word=word,
+                    nearest=when,
+                    days_away=(when - today).days,
+                    in_season=in_season(occasion, today),
+                )
+            )
     return out
 
 
@@ -211,8 +223,9 @@ def find_occasion(name: str, marketing_dates: Sequence[MarketingDate] = DEFAULT_
     return next((o for o in every if o.name == name), None) or next((o for o in every if name in o.words), None)
 
 
-def resolve_campaign(link: CampaignLink, now: datetime, timezone: str,
-                     marketing_dates: Sequence[MarketingDate] = DEFAULT_MARKETING_DATES) -> tuple[datetime, datetime]:
+def resolve_campaign(
+    link: CampaignLink, now: datetime, timezone: str, marketing_dates: Sequence[MarketingDate] = DEFAULT_MARKETING_DATES
+) -> tuple[datetime, datetime]:
     """The window of the occasion's next occurrence whose window has not ended: (valid_from, valid_until).
 
     Raises ValueError naming the known occasions when the name is unknown.
@@ -220,7 +233,11 @@ def resolve_campaign(link: CampaignLink, now: datetime, timezone: str,
     occasion = find_occasion(link.occasion, marketing_dates)
     if occasion is None:
         known = ", ".join(o.name for o in occasions(marketing_dates))
-        raise ValueError(_("campaign.occasion: unknown occasion '{occasion}'; known: {known}").format(occasion=link.occasion, known=known))
+        raise ValueError(
+            _("campaign.occasion: unknown occasion '{occasion}'; known: {known}").format(
+                occasion=link.occasion, known=known
+            )
+        )
     zone = ZoneInfo(timezone)
     today = now.astimezone(zone).date()
     last_year = statutory_years()[1] + 50  # lunar-python covers far more; a bound keeps the loop finite

@@ -63,8 +63,9 @@ def _campaign_window(hub: Hub, fields: AssetFields) -> None:
     if fields.campaign is None:
         return
     try:
-        fields.valid_from, fields.valid_until = seasonal.resolve_campaign(fields.campaign, clock.current(hub),
-                                                                          hub.settings.timezone)
+        fields.valid_from, fields.valid_until = seasonal.resolve_campaign(
+            fields.campaign, clock.current(hub), hub.settings.timezone
+        )
     except ValueError as exc:
         raise InvalidError(str(exc), field="campaign.occasion", value=fields.campaign.occasion) from None
 
@@ -144,7 +145,9 @@ def create_asset(
     if asset_id is not None and not ID_PATTERN.match(asset_id):
         raise InvalidError(_("id may hold letters, digits, '_' and '-' (1–64 characters)."), field="id", value=asset_id)
     if asset_id is not None and hub.store.get_asset(asset_id) is not None:
-        raise ConflictError(_("Asset '{asset_id}' already exists.").format(asset_id=asset_id), field="id", value=asset_id)
+        raise ConflictError(
+            _("Asset '{asset_id}' already exists.").format(asset_id=asset_id), field="id", value=asset_id
+        )
     _validate_vocab(hub, data)  # before touching files: a bad request writes nothing
     media = None
     if upload is not None:
@@ -165,7 +168,9 @@ def create_asset(
 def get_asset(hub: Hub, asset_id: str) -> Asset:
     doc = hub.store.get_asset(asset_id)
     if doc is None:
-        raise NotFoundError(_("No asset with id '{asset_id}'.").format(asset_id=asset_id), field="asset_id", value=asset_id)
+        raise NotFoundError(
+            _("No asset with id '{asset_id}'.").format(asset_id=asset_id), field="asset_id", value=asset_id
+        )
     return Asset.model_validate(doc)
 
 
@@ -176,7 +181,9 @@ def update_asset(hub: Hub, asset_id: str, patch: AssetUpdate, actor: str, *, fee
     current = get_asset(hub, asset_id)
     if patch.version is not None and patch.version != current.version:
         raise ConflictError(
-            _("Asset '{asset_id}' is at version {version}; you edited version {version2}. Reload it and apply your change again.").format(asset_id=asset_id, version=current.version, version2=patch.version),
+            _(
+                "Asset '{asset_id}' is at version {version}; you edited version {version2}. Reload it and apply your change again."
+            ).format(asset_id=asset_id, version=current.version, version2=patch.version),
             field="version",
             value=patch.version,
             extra={"current_version": current.version},
@@ -190,14 +197,14 @@ def update_asset(hub: Hub, asset_id: str, patch: AssetUpdate, actor: str, *, fee
     elif explicit and "campaign" not in changes:
         changes["campaign"] = None  # explicit dates replace a campaign link
     if "title" in changes and not changes["title"]:
-        raise InvalidError(_('title must not be empty'), field="title")
+        raise InvalidError(_("title must not be empty"), field="title")
     for key in ("valid_from", "valid_until"):
         if key in changes:
             changes[key] = _iso(changes[key])
     doc = current.model_dump()
     doc.update(changes)
     if doc.get("valid_from") and doc.get("valid_until") and doc["valid_until"] <= doc["valid_from"]:
-        raise InvalidError(_('valid_until must be after valid_from'), field="valid_until")
+        raise InvalidError(_("valid_until must be after valid_from"), field="valid_until")
     doc["version"] = current.version + 1
     doc["updated_by"] = actor
     doc["updated_at"] = to_iso(utcnow())
@@ -223,7 +230,7 @@ def accept_suggestions(hub: Hub, asset_id: str, actor: str, *, min_confidence: f
     asset = get_asset(hub, asset_id)
     s = asset.suggestions
     if s is None:
-        raise InvalidError(_('This asset has no suggestions to accept.'), field="suggestions")
+        raise InvalidError(_("This asset has no suggestions to accept."), field="suggestions")
     patch = tagging.accepted_patch(asset, second_label_min=max(min_confidence, 0.35))
     return update_asset(hub, asset_id, patch, actor, feedback_action="accept")
 
@@ -307,8 +314,9 @@ def import_jsonl(
     def flush() -> None:
         if batch:
             save_built_assets(hub, batch)
-            audit.record(hub, actor, "import", "asset", batch[0]["id"], count=len(batch),
-                         ids=[d["id"] for d in batch[:20]])
+            audit.record(
+                hub, actor, "import", "asset", batch[0]["id"], count=len(batch), ids=[d["id"] for d in batch[:20]]
+            )
             report.imported += len(batch)
             if progress is not None:
                 progress(len(batch))

@@ -64,11 +64,15 @@ def train_cmd(
     if not report.trained:
         typer.echo(f"not trained: {report.reason}")
         return
-    typer.echo(f"model v{report.version}: {report.examples} confirmed assets ({report.corrections} editor "
-               f"corrections) in {report.seconds:.1f} s")
+    typer.echo(
+        f"model v{report.version}: {report.examples} confirmed assets ({report.corrections} editor "
+        f"corrections) in {report.seconds:.1f} s"
+    )
     for facet, r in report.facets.items():
-        typer.echo(f"  {facet:<14} validation top-1 {r.top1:.1%}  top-3 {r.top3:.1%}  "
-                   f"(descriptions+cues {r.top1_descriptions_cues:.1%} / {r.top3_descriptions_cues:.1%})")
+        typer.echo(
+            f"  {facet:<14} validation top-1 {r.top1:.1%}  top-3 {r.top3:.1%}  "
+            f"(descriptions+cues {r.top1_descriptions_cues:.1%} / {r.top3_descriptions_cues:.1%})"
+        )
 
 
 @tag_app.command("accuracy")

@@ -44,9 +44,27 @@ from contenthub.store.query import AssetFilter
 from contenthub.timeutil import to_iso, utcnow
 
 __all__ = [
-    "FEEDBACK", "AccuracyReport", "CuesIn", "CuesOut", "RejectIn", "RejectOut", "ReviewItem", "TrainReport",
-    "accepted_patch", "accuracy", "get_cues", "put_cues", "record_feedback", "reject_suggestions", "review_queue",
-    "suggest", "suggest_batch", "suggest_missing", "train_suggester", "untagged_ids", "wait_for_training",
+    "FEEDBACK",
+    "AccuracyReport",
+    "CuesIn",
+    "CuesOut",
+    "RejectIn",
+    "RejectOut",
+    "ReviewItem",
+    "TrainReport",
+    "accepted_patch",
+    "accuracy",
+    "get_cues",
+    "put_cues",
+    "record_feedback",
+    "reject_suggestions",
+    "review_queue",
+    "suggest",
+    "suggest_batch",
+    "suggest_missing",
+    "train_suggester",
+    "untagged_ids",
+    "wait_for_training",
 ]
 
 SUGGESTED_FACETS = FACETS
@@ -73,8 +91,17 @@ def suggest_batch(hub: Hub, vectors: np.ndarray, texts: list[str], *, use_classi
     made_at = utcnow()
     out = [Suggestions(model_id=hub.embedder.model_id, made_at=made_at) for _ignored in texts]
     for facet, _ignored in FACETS:
-        fs = scoring.score_facet(facet, texts, vectors, descs[facet], matchers[facet], current,
-                                 hub.embedder.model_id, use_classifier=use_classifier, x_ngram=x_ngram)
+        fs = scoring.score_facet(
+            facet,
+            texts,
+            vectors,
+            descs[facet],
+            matchers[facet],
+            current,
+            hub.embedder.model_id,
+            use_classifier=use_classifier,
+            x_ngram=x_ngram,
+        )
         for i in range(len(texts)):
             ranked = fs.ranked(i)
             labels = [
@@ -131,11 +158,16 @@ def patch_one(asset: Asset, facet: str, label_id: str) -> AssetUpdate:
     """One suggested label confirmed on its own (a content type replaces the current one: an asset has one)."""
     s = asset.suggestions or Suggestions()
     if facet not in {f for f, _ignored in FACETS}:
-        raise InvalidError(_("Unknown facet '{facet}'.").format(facet=facet), field="facet", value=facet,
-                           allowed=[f for f, _ignored in FACETS])
+        raise InvalidError(
+            _("Unknown facet '{facet}'.").format(facet=facet),
+            field="facet",
+            value=facet,
+            allowed=[f for f, _ignored in FACETS],
+        )
     if label_id not in {x.id for x in getattr(s, facet)}:
-        raise InvalidError(_("'{label}' is not among this asset's suggestions.").format(label=label_id),
-                           field="label", value=label_id)
+        raise InvalidError(
+            _("'{label}' is not among this asset's suggestions.").format(label=label_id), field="label", value=label_id
+        )
     if facet == "content_types":
         return AssetUpdate(content_type=label_id)
     current = asset.scenes if facet == "scenes" else asset.channels
@@ -145,8 +177,9 @@ def patch_one(asset: Asset, facet: str, label_id: str) -> AssetUpdate:
 def without_labels(asset: Asset, rejected: dict[str, list[str]]) -> Suggestions:
     """The asset's suggestions less the labels an editor rejected (they stop being offered)."""
     s = asset.suggestions or Suggestions()
-    return s.model_copy(update={f: [x for x in getattr(s, f) if x.id not in set(rejected.get(f, ()))]
-                                for f, _ignored in FACETS})
+    return s.model_copy(
+        update={f: [x for x in getattr(s, f) if x.id not in set(rejected.get(f, ()))] for f, _ignored in FACETS}
+    )
 
 
 def record_feedback(hub: Hub, asset: Asset, final: AssetUpdate, actor: str, *, action: str) -> None:
@@ -173,7 +206,7 @@ class RejectOut(BaseModel):
 def reject_suggestions(hub: Hub, asset: Asset, actor: str, body: RejectIn | None = None) -> RejectOut:
     s = asset.suggestions
     if s is None:
-        raise InvalidError(_('This asset has no suggestions to reject.'), field="suggestions")
+        raise InvalidError(_("This asset has no suggestions to reject."), field="suggestions")
     body = body or RejectIn()
     chosen = {f: getattr(body, f) for f, _ignored in FACETS if getattr(body, f) is not None}
     if not chosen:
@@ -222,8 +255,9 @@ def untagged_ids(hub: Hub) -> list[str]:
     return [d["id"] for d in _iter_assets(hub, ("draft", "approved")) if not d.get("scenes")]
 
 
-def suggest_missing(hub: Hub, *, batch_size: int = 64, progress: Callable[[int], Any] | None = None,
-                    ids: list[str] | None = None) -> int:
+def suggest_missing(
+    hub: Hub, *, batch_size: int = 64, progress: Callable[[int], Any] | None = None, ids: list[str] | None = None
+) -> int:
     """Recompute suggestions of untagged assets with the current suggester; returns how many.
 
     Uses the stored vectors (no re-embedding). Only the machine-owned ``suggestions`` field is

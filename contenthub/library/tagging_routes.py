@@ -28,20 +28,29 @@ def get_cues(hub: HubDep, who: Reader) -> CuesOut:
     return tagging.get_cues(hub)
 
 
-@router.put("/tagging/cues", response_model=CuesOut,
-            summary="Replace the cues of the facets sent (send `version` to avoid lost updates)")
+@router.put(
+    "/tagging/cues",
+    response_model=CuesOut,
+    summary="Replace the cues of the facets sent (send `version` to avoid lost updates)",
+)
 def put_cues(body: CuesIn, hub: HubDep, who: Editor) -> CuesOut:
     return tagging.put_cues(hub, body)
 
 
-@router.post("/tagging/train", response_model=TrainReport,
-             summary="Retrain the suggester on confirmed tags and feedback now (takes seconds)")
+@router.post(
+    "/tagging/train",
+    response_model=TrainReport,
+    summary="Retrain the suggester on confirmed tags and feedback now (takes seconds)",
+)
 def train(hub: HubDep, who: Editor) -> TrainReport:
     return tagging.train_suggester(hub)
 
 
-@router.get("/tagging/accuracy", response_model=AccuracyReport,
-            summary="How often editors kept the top (and top-3) suggestion, over recent decisions")
+@router.get(
+    "/tagging/accuracy",
+    response_model=AccuracyReport,
+    summary="How often editors kept the top (and top-3) suggestion, over recent decisions",
+)
 def accuracy(hub: HubDep, who: Reader, recent: Annotated[int, Query(ge=1, le=5000)] = 200) -> AccuracyReport:
     return tagging.accuracy(hub, recent)
 
@@ -53,17 +62,23 @@ class ReviewPageOut(BaseModel):
     offset: int
 
 
-@router.get("/tagging/review", response_model=ReviewPageOut,
-            summary="Untagged assets, least certain top scene suggestion first")
+@router.get(
+    "/tagging/review", response_model=ReviewPageOut, summary="Untagged assets, least certain top scene suggestion first"
+)
 def review(
-    hub: HubDep, who: Reader, limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    hub: HubDep,
+    who: Reader,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=100000)] = 0,
 ) -> ReviewPageOut:
     items, total = tagging.review_queue(hub, limit=limit, offset=offset)
     return ReviewPageOut(items=items, total=total, limit=limit, offset=offset)
 
 
-@router.post("/assets/{asset_id}/reject-suggestions", response_model=RejectOut,
-             summary="Record that suggested labels are wrong (none listed: all current suggestions)")
+@router.post(
+    "/assets/{asset_id}/reject-suggestions",
+    response_model=RejectOut,
+    summary="Record that suggested labels are wrong (none listed: all current suggestions)",
+)
 def reject_suggestions(asset_id: str, hub: HubDep, who: Writer, body: RejectIn | None = None) -> RejectOut:
     return tagging.reject_suggestions(hub, service.get_asset(hub, asset_id), who.name, body)

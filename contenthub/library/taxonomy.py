@@ -38,25 +38,60 @@ def _e(id: str, zh: str, en: str, description: str, **extra: Any) -> dict[str, A
 
 DEFAULTS: dict[str, list[dict[str, Any]]] = {
     "scenes": [
-        _e("onboarding", "新人欢迎", "Onboarding", "新人欢迎：新用户刚关注或添加好友，欢迎语、自我介绍、新人礼包、入群引导、品牌介绍"),
-        _e("first_order", "首单转化", "First order", "首单转化：引导还没下单的新客完成第一单，首单优惠券、新客立减、首单包邮、限时专享价"),
-        _e("repurchase", "复购提醒", "Repurchase", "复购提醒：老客户商品快用完了，提醒回购补货、囤货、续订、第二件半价"),
-        _e("reactivation", "沉默唤醒", "Reactivation", "沉默唤醒：一段时间没有互动的用户，好久不见、想你了、专属回归福利、签到唤醒"),
-        _e("winback", "流失挽回", "Win-back", "流失挽回：已经流失或取消关注、长期未购买的用户，挽回大礼包、调研原因、道歉补偿、召回优惠"),
+        _e(
+            "onboarding",
+            "新人欢迎",
+            "Onboarding",
+            "新人欢迎：新用户刚关注或添加好友，欢迎语、自我介绍、新人礼包、入群引导、品牌介绍",
+        ),
+        _e(
+            "first_order",
+            "首单转化",
+            "First order",
+            "首单转化：引导还没下单的新客完成第一单，首单优惠券、新客立减、首单包邮、限时专享价",
+        ),
+        _e(
+            "repurchase", "复购提醒", "Repurchase", "复购提醒：老客户商品快用完了，提醒回购补货、囤货、续订、第二件半价"
+        ),
+        _e(
+            "reactivation",
+            "沉默唤醒",
+            "Reactivation",
+            "沉默唤醒：一段时间没有互动的用户，好久不见、想你了、专属回归福利、签到唤醒",
+        ),
+        _e(
+            "winback",
+            "流失挽回",
+            "Win-back",
+            "流失挽回：已经流失或取消关注、长期未购买的用户，挽回大礼包、调研原因、道歉补偿、召回优惠",
+        ),
         _e("holiday", "节日营销", "Holiday", "节日营销：春节、情人节、女神节、618、双11、中秋、国庆等节日促销与祝福"),
         _e("seeding", "新品种草", "Product seeding", "新品种草：新品上市、试用体验、测评、好物推荐、种草笔记"),
         _e("education", "知识科普", "Education", "知识科普：专业知识、常见误区、科学原理、健康常识、行业干货"),
         _e("tutorial", "使用教程", "Tutorial", "使用教程：产品怎么用、操作步骤、安装指南、使用技巧、视频教学"),
         _e("membership", "会员权益", "Membership", "会员权益：会员等级、积分兑换、会员日、专属特权、储值、升级"),
         _e("referral", "裂变活动", "Referral", "裂变活动：邀请好友、拼团、助力、分享得奖励、老带新、砍价"),
-        _e("aftersales", "售后关怀", "After-sales care", "售后关怀：收货后回访、使用反馈、退换货、保修、物流、客服关怀"),
-        _e("live_preview", "直播预告", "Live preview", "直播预告：直播开播时间、直播间福利、预约直播、主播带货、直播抽奖"),
+        _e(
+            "aftersales", "售后关怀", "After-sales care", "售后关怀：收货后回访、使用反馈、退换货、保修、物流、客服关怀"
+        ),
+        _e(
+            "live_preview",
+            "直播预告",
+            "Live preview",
+            "直播预告：直播开播时间、直播间福利、预约直播、主播带货、直播抽奖",
+        ),
     ],
     "channels": [
         _e("mp_subscription", "订阅号", "Subscription account", "公众号订阅号图文推送，每天一次群发", cap="1/day"),
         _e("mp_service", "服务号", "Service account", "公众号服务号图文推送、模板消息，每月四次群发", cap="4/month"),
         _e("wecom_1v1", "企业微信客户", "WeCom 1:1", "企业微信一对一私聊消息、话术、欢迎语", cap="days_in_month/month"),
-        _e("wecom_group", "客户群/社群", "WeCom group", "企业微信客户群、社群群发消息与群公告", cap="days_in_month/month"),
+        _e(
+            "wecom_group",
+            "客户群/社群",
+            "WeCom group",
+            "企业微信客户群、社群群发消息与群公告",
+            cap="days_in_month/month",
+        ),
         _e("moments", "朋友圈", "Moments", "朋友圈图文、海报与短视频"),
         _e("channels", "视频号", "Channels", "视频号短视频与直播"),
         _e("xiaohongshu", "小红书", "Xiaohongshu", "小红书种草笔记、图文与视频"),
@@ -145,10 +180,12 @@ def delete_entry(store: Store, facet: str, entry_id: str) -> None:
     _check_facet(facet)
     found = store.get_doc_version(COLLECTION, facet)
     if not found or not any(e["id"] == entry_id for e in found[0]["entries"]):
-        raise NotFoundError(_("No {facet} entry '{entry_id}'.").format(facet=facet, entry_id=entry_id), field="id", value=entry_id)
+        raise NotFoundError(
+            _("No {facet} entry '{entry_id}'.").format(facet=facet, entry_id=entry_id), field="id", value=entry_id
+        )
     doc, version = found
     if len(doc["entries"]) == 1:
-        raise InvalidError(_('Cannot delete the last {facet} entry.').format(facet=facet), field="id", value=entry_id)
+        raise InvalidError(_("Cannot delete the last {facet} entry.").format(facet=facet), field="id", value=entry_id)
     doc["entries"] = [e for e in doc["entries"] if e["id"] != entry_id]
     store.put_doc(COLLECTION, facet, doc, expected_version=version)
 

@@ -45,7 +45,9 @@ def parse_audience(key: str) -> Audience:
     except ValueError:
         raise InvalidError(
             _("Unknown audience '{key}'. Use 'all', 'group:<group id>' or 'segment:<segment id>'.").format(key=key),
-            field="audience", value=key, allowed=["all", "group:<id>", "segment:<id>"],
+            field="audience",
+            value=key,
+            allowed=["all", "group:<id>", "segment:<id>"],
         ) from None
 
 
@@ -107,8 +109,11 @@ def ranking_audience(hub: Hub, cat: Catalog, audience: Audience, now: datetime) 
         gprof = load_profile(hub, group_id=group.id, user_doc={"created_at": group.created_at}, now=now)
         aud, _ignored = group_audience(hub, cat, gprof, group.id, group.purpose, now)
         since = now - timedelta(days=hub.settings.redelivery_window_days)
-        delivered = {e["asset_id"] for e in gprof.events if e["type"] in ("delivered", "served")
-                     and e.get("asset_id") and e["ts"] >= to_iso(since)}
+        delivered = {
+            e["asset_id"]
+            for e in gprof.events
+            if e["type"] in ("delivered", "served") and e.get("asset_id") and e["ts"] >= to_iso(since)
+        }
         return aud, delivered
     parts = []
     for uid in _sample(hub, audience, PROFILE_SAMPLE):
@@ -121,8 +126,9 @@ def ranking_audience(hub: Hub, cat: Catalog, audience: Audience, now: datetime) 
 
 def engagement_times(hub: Hub, channel: str, audience: Audience, now: datetime) -> list[datetime]:
     """Times of the audience's opens and clicks on the channel in the last BEST_TIME_DAYS (newest first)."""
-    base = EventQuery(types=ENGAGEMENT_TYPES, channels=(channel,), since=now - timedelta(days=BEST_TIME_DAYS),
-                      limit=BEST_TIME_EVENTS)
+    base = EventQuery(
+        types=ENGAGEMENT_TYPES, channels=(channel,), since=now - timedelta(days=BEST_TIME_DAYS), limit=BEST_TIME_EVENTS
+    )
     found: dict[str, dict[str, Any]] = {}
     if audience.kind == "all":
         found = {e["id"]: e for e in hub.store.query_events(base)}
@@ -130,10 +136,11 @@ def engagement_times(hub: Hub, channel: str, audience: Audience, now: datetime) 
         if audience.kind == "group":
             for e in hub.store.query_events(replace(base, group_ids=(audience.id or "",))):
                 found[e["id"]] = e
-        members = _sample(hub, audience, EVENT_SAMPLE) if audience.kind == "segment" else list(
-            iter_members(hub, audience))
+        members = (
+            _sample(hub, audience, EVENT_SAMPLE) if audience.kind == "segment" else list(iter_members(hub, audience))
+        )
         for start in range(0, len(members), _CHUNK):
-            chunk = tuple(members[start:start + _CHUNK])
+            chunk = tuple(members[start : start + _CHUNK])
             for e in hub.store.query_events(replace(base, user_ids=chunk)):
                 found[e["id"]] = e
     times = sorted((from_iso(e["ts"]) for e in found.values()), reverse=True)

@@ -65,9 +65,7 @@ def event_counts(event_times: Iterable[datetime], tz: str) -> np.ndarray:
     return counts
 
 
-def best_time_scores(
-    event_times: list[datetime], tz: str, channel: str, prior_strength: float = 50.0
-) -> np.ndarray:
+def best_time_scores(event_times: list[datetime], tz: str, channel: str, prior_strength: float = 50.0) -> np.ndarray:
     """Posterior mean hour-of-week share of engagement (7×24, sums to 1); see the module docstring."""
     if not prior_strength > 0:
         raise ValueError(f"prior_strength must be > 0, got {prior_strength}")

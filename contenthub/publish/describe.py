@@ -24,8 +24,11 @@ def describe_rule(rule: CadenceRule, lang: str, type_names: Mapping[str, str]) -
     zh = lang == "zh"
     windows = ", ".join(f"{a:02d}:00–{b:02d}:00" for a, b in rule.windows)
     zone = zone_label(ZoneInfo(rule.timezone))
-    lines = [f"{_weekdays(rule.allowed_weekdays, lang)} {windows}（{zone}）" if zh
-             else f"{_weekdays(rule.allowed_weekdays, lang)}, {windows} ({zone})"]
+    lines = [
+        f"{_weekdays(rule.allowed_weekdays, lang)} {windows}（{zone}）"
+        if zh
+        else f"{_weekdays(rule.allowed_weekdays, lang)}, {windows} ({zone})"
+    ]
     caps = []
     if rule.max_per_day is not None:
         caps.append(f"每天最多 {rule.max_per_day} 条" if zh else f"at most {rule.max_per_day} a day")
@@ -36,14 +39,20 @@ def describe_rule(rule: CadenceRule, lang: str, type_names: Mapping[str, str]) -
     elif rule.max_per_month is not None:
         caps.append(f"每月最多 {rule.max_per_month} 条" if zh else f"at most {rule.max_per_month} a month")
     if caps:
-        shared = ("（该渠道所有受众共用）" if zh else " (shared by every audience of the channel)") \
-            if rule.cap_scope == "channel" else ""
+        shared = (
+            ("（该渠道所有受众共用）" if zh else " (shared by every audience of the channel)")
+            if rule.cap_scope == "channel"
+            else ""
+        )
         lines.append(("，".join(caps) if zh else ", ".join(caps).capitalize()) + shared)
     target = rule.week_target(False)
     if target:
-        lines.append(f"每周目标 {target} 条" + (f"，节日周再加 {rule.holiday_boost} 条" if rule.holiday_boost else "")
-                     if zh else f"Aim for {target} a week" + (
-                         f", {rule.holiday_boost} more in a holiday week" if rule.holiday_boost else ""))
+        lines.append(
+            f"每周目标 {target} 条" + (f"，节日周再加 {rule.holiday_boost} 条" if rule.holiday_boost else "")
+            if zh
+            else f"Aim for {target} a week"
+            + (f", {rule.holiday_boost} more in a holiday week" if rule.holiday_boost else "")
+        )
     if rule.min_gap_minutes:
         hours = rule.min_gap_minutes / 60
         gap = f"{hours:g} 小时" if zh else f"{hours:g} hours"

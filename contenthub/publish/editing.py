@@ -75,14 +75,17 @@ class SlotPatch(BaseModel):
     locked: bool | None = None
     status: SlotStatus | None = None
     channel: Channel | None = Field(default=None, description="Move the slot to another channel (same time).")
-    override_channel: bool = Field(default=False, description="Place the asset on a channel it is not tagged "
-                                   "for anyway; needs override_reason and is recorded on the slot.")
+    override_channel: bool = Field(
+        default=False,
+        description="Place the asset on a channel it is not tagged "
+        "for anyway; needs override_reason and is recorded on the slot.",
+    )
     override_reason: str | None = Field(default=None, max_length=500)
 
     @model_validator(mode="after")
     def _reason_with_override(self) -> SlotPatch:
         if self.override_channel and not (self.override_reason or "").strip():
-            raise ValueError(_('override_reason: say why the asset goes to a channel it is not tagged for'))
+            raise ValueError(_("override_reason: say why the asset goes to a channel it is not tagged for"))
         return self
 
 
@@ -111,8 +114,11 @@ class PublishResult(BaseModel):
     accepted: int = Field(description="Delivered events newly stored.")
     duplicates: int = Field(description="Delivered events already stored (re-publishing changes nothing).")
     rejected: int = 0
-    capped: int = Field(default=0, description="Members skipped because the channel's frequency cap was full "
-                                               "(a journey, another slot or a bot used the period's sends).")
+    capped: int = Field(
+        default=0,
+        description="Members skipped because the channel's frequency cap was full "
+        "(a journey, another slot or a bot used the period's sends).",
+    )
 
 
 class SlotChange(BaseModel):
@@ -162,25 +168,51 @@ class _Context:
 def _refuse(what: str, found: Sequence[Violation]) -> ConflictError:
     first = found[0]
     text = "; ".join(f"{rule_text(v.rule)}: {v.message}" for v in found)
-    return ConflictError(_("{what} breaks {rule} ({channel}/{audience}): {text}").format(
-        what=what, rule=rule_text(first.rule), channel=label("channel", first.channel),
-        audience=_("Everyone") if first.audience == "all" else first.audience, text=text),
-                         field=first.rule, extra={"cap": first.rule, "limit": first.limit, "actual": first.actual,
-                                                  "violations": [v.model_dump() for v in found]})
+    return ConflictError(
+        _("{what} breaks {rule} ({channel}/{audience}): {text}").format(
+            what=what,
+            rule=rule_text(first.rule),
+            channel=label("channel", first.channel),
+            audience=_("Everyone") if first.audience == "all" else first.audience,
+            text=text,
+        ),
+        field=first.rule,
+        extra={
+            "cap": first.rule,
+            "limit": first.limit,
+            "actual": first.actual,
+            "violations": [v.model_dump() for v in found],
+        },
+    )
 
 
 def _past(slot: PlanSlot, now: datetime) -> ConflictError:
     zone = ZoneInfo(slot.timezone)
     return ConflictError(
-        _('Slot {id} was due {start:%a %Y-%m-%d %H:%M} {timezone}, before now ({astimezone:%a %Y-%m-%d %H:%M}): past days are read-only; plan a later time instead.').format(id=slot.id, start=slot.start, timezone=zone_label(zone), astimezone=now.astimezone(zone)),
-        field="start", value=slot.start.isoformat(), extra={"cap": "past"})
+        _(
+            "Slot {id} was due {start:%a %Y-%m-%d %H:%M} {timezone}, before now ({astimezone:%a %Y-%m-%d %H:%M}): past days are read-only; plan a later time instead."
+        ).format(id=slot.id, start=slot.start, timezone=zone_label(zone), astimezone=now.astimezone(zone)),
+        field="start",
+        value=slot.start.isoformat(),
+        extra={"cap": "past"},
+    )
 
 
 def _in_week(plan: Plan, local: datetime, field: str) -> None:
     if not plan.week_start <= local.date() < plan.week_start + timedelta(days=7):
         end = plan.week_start + timedelta(days=6)
         raise InvalidError(
-            _("{isoformat} ({tzinfo}) is outside the week {isoformat2}…{isoformat3} of this plan; add the slot to that week's plan instead.").format(isoformat=local.isoformat(), tzinfo=local.tzinfo, isoformat2=plan.week_start.isoformat(), isoformat3=end.isoformat()), field=field, value=local.isoformat())
+            _(
+                "{isoformat} ({tzinfo}) is outside the week {isoformat2}…{isoformat3} of this plan; add the slot to that week's plan instead."
+            ).format(
+                isoformat=local.isoformat(),
+                tzinfo=local.tzinfo,
+                isoformat2=plan.week_start.isoformat(),
+                isoformat3=end.isoformat(),
+            ),
+            field=field,
+            value=local.isoformat(),
+        )
 
 
 def _asset(hub: Hub, asset_id: str) -> dict[str, Any]:
@@ -188,13 +220,26 @@ def _asset(hub: Hub, asset_id: str) -> dict[str, Any]:
     if doc is None:
         raise InvalidError(_("No asset '{asset_id}'.").format(asset_id=asset_id), field="asset_id", value=asset_id)
     if doc.get("status") != "approved":
-        raise InvalidError(_("Asset '{asset_id}' is {get}; only approved assets can be planned.").format(asset_id=asset_id, get=doc.get('status')),
-                           field="asset_id", value=asset_id)
+        raise InvalidError(
+            _("Asset '{asset_id}' is {get}; only approved assets can be planned.").format(
+                asset_id=asset_id, get=doc.get("status")
+            ),
+            field="asset_id",
+            value=asset_id,
+        )
     return doc
 
 
-def _channel_check(hub: Hub, doc: dict[str, Any], channel: str, override: bool, reason: str | None, actor: str,
-                   now: datetime, lang: str) -> Override | None:
+def _channel_check(
+    hub: Hub,
+    doc: dict[str, Any],
+    channel: str,
+    override: bool,
+    reason: str | None,
+    actor: str,
+    now: datetime,
+    lang: str,
+) -> Override | None:
     """An asset goes only to channels it is tagged for; an editor may override, and that is recorded.
 
     Refused with 409 in the request's language, naming the channels the asset is tagged for.
@@ -206,11 +251,17 @@ def _channel_check(hub: Hub, doc: dict[str, Any], channel: str, override: bool, 
         label = _facet_names(hub, "channels", lang)
         names = _(", ").join(label.get(c, c) for c in tagged)
         raise ConflictError(
-            _("Asset '{asset}' is not tagged for {channel} (tagged for: {tagged}). To place it anyway, override "
-              "and give a reason; the override is recorded.").format(
-                asset=doc.get("title") or doc["id"], channel=label.get(channel, channel), tagged=names or _("none")),
-            field="channel", value=channel, allowed=tagged,
-            extra={"cap": "channel", "asset_id": doc["id"], "override": "override_channel + override_reason"})
+            _(
+                "Asset '{asset}' is not tagged for {channel} (tagged for: {tagged}). To place it anyway, override "
+                "and give a reason; the override is recorded."
+            ).format(
+                asset=doc.get("title") or doc["id"], channel=label.get(channel, channel), tagged=names or _("none")
+            ),
+            field="channel",
+            value=channel,
+            allowed=tagged,
+            extra={"cap": "channel", "asset_id": doc["id"], "override": "override_channel + override_reason"},
+        )
     return Override(by=actor, at=to_iso(now), reason=(reason or "").strip(), asset_id=doc["id"], channel=channel)
 
 
@@ -218,8 +269,13 @@ def _duplicate(plan: Plan, audience: Audience, asset_id: str, except_id: str | N
     for other in plan.active():
         if other.id != except_id and other.audience == audience and other.asset_id == asset_id:
             raise ConflictError(
-                _('Asset {asset_id} is already planned for {key} on {isoformat} ({channel}); pick another asset.').format(asset_id=asset_id, key=audience.key, isoformat=other.start.isoformat(), channel=other.channel), field="asset_id", value=asset_id,
-                extra={"slot_id": other.id})
+                _(
+                    "Asset {asset_id} is already planned for {key} on {isoformat} ({channel}); pick another asset."
+                ).format(asset_id=asset_id, key=audience.key, isoformat=other.start.isoformat(), channel=other.channel),
+                field="asset_id",
+                value=asset_id,
+                extra={"slot_id": other.id},
+            )
 
 
 def _note(now: datetime, actor: str, text: str) -> str:
@@ -235,8 +291,9 @@ def _replace(plan: Plan, slot: PlanSlot | None, slot_id_: str, action: str, acto
 # ---- edits --------------------------------------------------------------------------------------------------------
 
 
-def edit_slot(hub: Hub, week: date, slot_id_: str, patch: SlotPatch, actor: str,
-              now: datetime | None = None, lang: str = "en") -> SlotChange:
+def edit_slot(
+    hub: Hub, week: date, slot_id_: str, patch: SlotPatch, actor: str, now: datetime | None = None, lang: str = "en"
+) -> SlotChange:
     """Apply asset swap, channel change, move, lock and status change (in that order) as one new version.
 
     An asset goes to a channel it is not tagged for only with `override_channel` and a reason (recorded on
@@ -251,13 +308,15 @@ def edit_slot(hub: Hub, week: date, slot_id_: str, patch: SlotPatch, actor: str,
         before = slot
         changes_content = patch.start is not None or patch.asset_id is not None or patch.channel is not None
         if changes_content and slot.status == "published":
-            raise ConflictError(_('This slot is published: its time and asset are history now.'), field="status",
-                                value=slot.status)
+            raise ConflictError(
+                _("This slot is published: its time and asset are history now."), field="status", value=slot.status
+            )
         if changes_content and slot.start < now:
             raise _past(slot, now)
         if changes_content and slot.status == "skipped" and patch.status != "draft":
-            raise ConflictError(_('This slot is skipped; set its status to draft to edit it.'), field="status",
-                                value=slot.status)
+            raise ConflictError(
+                _("This slot is skipped; set its status to draft to edit it."), field="status", value=slot.status
+            )
         ctx = _Context(hub, plan, now)
         done: list[str] = []
         if patch.status == "draft" and slot.status == "skipped":
@@ -269,13 +328,17 @@ def edit_slot(hub: Hub, week: date, slot_id_: str, patch: SlotPatch, actor: str,
             done.append(_("asset {old} → {new}").format(old=before.asset_id, new=slot.asset_id))
         if channel != before.channel or slot.asset_id != before.asset_id:
             doc = _asset(hub, slot.asset_id)
-            override = _channel_check(hub, doc, channel, patch.override_channel, patch.override_reason, actor, now,
-                                      lang)
+            override = _channel_check(
+                hub, doc, channel, patch.override_channel, patch.override_reason, actor, now, lang
+            )
             if override is not None:
                 slot = slot.model_copy(update={"overrides": [*slot.overrides, override]})
                 done.append(_("channel override ({reason})").format(reason=override.reason))
-                warnings.append(_("asset {asset} is not tagged for channel {channel}: override recorded").format(
-                    asset=doc["id"], channel=_facet_names(hub, "channels", current_language()).get(channel, channel)))
+                warnings.append(
+                    _("asset {asset} is not tagged for channel {channel}: override recorded").format(
+                        asset=doc["id"], channel=_facet_names(hub, "channels", current_language()).get(channel, channel)
+                    )
+                )
         if channel != slot.channel:
             slot = slot.model_copy(update={"channel": channel})
             done.append(_("channel {old} → {new}").format(old=before.channel, new=channel))
@@ -289,11 +352,19 @@ def edit_slot(hub: Hub, week: date, slot_id_: str, patch: SlotPatch, actor: str,
                 others = [s for s in plan.active() if s.id != slot.id] + [moved]
                 found = ctx.violations(others, moved, local)
                 if found:
-                    raise _refuse(_("Moving slot {slot} to {when} {zone}").format(
-                        slot=slot.id, when=format_local(local, "EEE yyyy-MM-dd HH:mm"), zone=zone_label(zone)), found)
+                    raise _refuse(
+                        _("Moving slot {slot} to {when} {zone}").format(
+                            slot=slot.id, when=format_local(local, "EEE yyyy-MM-dd HH:mm"), zone=zone_label(zone)
+                        ),
+                        found,
+                    )
                 if local != before.start:
-                    done.append(_("moved {old} → {new}").format(old=format_local(before.start, "EEE MM-dd HH:mm"),
-                                                              new=format_local(local, "EEE MM-dd HH:mm")))
+                    done.append(
+                        _("moved {old} → {new}").format(
+                            old=format_local(before.start, "EEE MM-dd HH:mm"),
+                            new=format_local(local, "EEE MM-dd HH:mm"),
+                        )
+                    )
                 slot = moved.model_copy(update={"rationale": _moved_rationale(moved, actor)})
         if patch.locked is not None and patch.locked != slot.locked:
             slot = slot.model_copy(update={"locked": patch.locked})
@@ -301,16 +372,28 @@ def edit_slot(hub: Hub, week: date, slot_id_: str, patch: SlotPatch, actor: str,
         publish = patch.status == "published" and slot.status != "published"
         if patch.status is not None and patch.status not in (slot.status, "published"):
             slot = _set_status(plan, slot, patch.status, ctx)
-            done.append(_("status {old} → {new}").format(old=label("status", before.status), new=label("status", patch.status)))
+            done.append(
+                _("status {old} → {new}").format(old=label("status", before.status), new=label("status", patch.status))
+            )
         if publish and slot.status != "approved":
             raise _transition_error(slot.status, "published")
         if done:
             slot = slot.model_copy(update={"edits": [*slot.edits, _note(now, actor, _(", ").join(done))]})
-            plan = _replace(plan, slot, slot.id, _("edit {slot}: {changes}").format(slot=slot.id, changes=_(", ").join(done)), actor, now)
+            plan = _replace(
+                plan,
+                slot,
+                slot.id,
+                _("edit {slot}: {changes}").format(slot=slot.id, changes=_(", ").join(done)),
+                actor,
+                now,
+            )
             plan = service.save_plan(hub, plan, expected)
         elif patch.version is not None and patch.version != plan.version:
-            raise ConflictError(_('The plan changed (now version {version}).').format(version=plan.version), field="version",
-                                extra={"current_version": plan.version})
+            raise ConflictError(
+                _("The plan changed (now version {version}).").format(version=plan.version),
+                field="version",
+                extra={"current_version": plan.version},
+            )
         change = SlotChange(plan_version=plan.version, slot=slot, warnings=warnings)
         if publish:
             change.publish = publish_slot(hub, plan.week_start, slot.id, actor, now)
@@ -330,8 +413,12 @@ TIME_REASONS = (
 def _moved_rationale(slot: PlanSlot, actor: str) -> list[str]:
     marks = [m for msgid in TIME_REASONS for m in fixed_parts(msgid)]
     kept = [r for r in slot.rationale if not any(m in r for m in marks)]
-    return [*kept, _(TIME_REASONS[2]).format(who=actor, when=format_local(slot.start, "EEE MM-dd HH:mm"),
-                                             zone=zone_label(ZoneInfo(slot.timezone)))]
+    return [
+        *kept,
+        _(TIME_REASONS[2]).format(
+            who=actor, when=format_local(slot.start, "EEE MM-dd HH:mm"), zone=zone_label(ZoneInfo(slot.timezone))
+        ),
+    ]
 
 
 def _swap(hub: Hub, plan: Plan, slot: PlanSlot, asset_id: str, ctx: _Context) -> PlanSlot:
@@ -340,11 +427,17 @@ def _swap(hub: Hub, plan: Plan, slot: PlanSlot, asset_id: str, ctx: _Context) ->
     kind = doc.get("content_type") or slot.content_type
     if kind not in CONTENT_TYPES_SET:
         kind = slot.content_type
-    swapped = slot.model_copy(update={
-        "asset_id": asset_id, "asset_title": doc.get("title"), "content_type": kind,
-        "rationale": [*[r for r in slot.rationale if not r.startswith(("asset ", "asset swapped"))],
-                      f"asset swapped by hand: {slot.asset_id} → {asset_id}"],
-    })
+    swapped = slot.model_copy(
+        update={
+            "asset_id": asset_id,
+            "asset_title": doc.get("title"),
+            "content_type": kind,
+            "rationale": [
+                *[r for r in slot.rationale if not r.startswith(("asset ", "asset swapped"))],
+                f"asset swapped by hand: {slot.asset_id} → {asset_id}",
+            ],
+        }
+    )
     if kind != slot.content_type:
         others = [swapped if s.id == slot.id else s for s in plan.active()]
         found = [v for v in ctx.violations(others, swapped, swapped.start) if v.rule.startswith("mix")]
@@ -364,24 +457,29 @@ class SwapIn(BaseModel):
     override_reason: str | None = Field(default=None, max_length=500)
 
 
-def swap_slots(hub: Hub, week: date, slot_id_: str, data: SwapIn, actor: str, now: datetime | None = None,
-               lang: str = "en") -> list[PlanSlot]:
+def swap_slots(
+    hub: Hub, week: date, slot_id_: str, data: SwapIn, actor: str, now: datetime | None = None, lang: str = "en"
+) -> list[PlanSlot]:
     """Trade the places of two slots in one version; refused (409) when either lands in the past, on a
     channel its asset is not tagged for (unless overridden with a reason, which is recorded) or over a cap."""
     now = now or utcnow()
     if data.override_channel and not (data.override_reason or "").strip():
-        raise InvalidError(_('override_reason: say why an asset goes to a channel it is not tagged for'),
-                           field="override_reason")
+        raise InvalidError(
+            _("override_reason: say why an asset goes to a channel it is not tagged for"), field="override_reason"
+        )
     with service._lock(hub):
         plan = service.get_plan(hub, week)
         expected = plan.version if data.version is None else data.version
         a, b = plan.slot(slot_id_), plan.slot(data.other)
         if a.id == b.id:
-            raise InvalidError(_('A slot cannot trade places with itself.'), field="other", value=data.other)
+            raise InvalidError(_("A slot cannot trade places with itself."), field="other", value=data.other)
         for slot in (a, b):
             if slot.status in ("published", "skipped"):
-                raise ConflictError(_('Slot {id} is {status}; only planned slots trade places.').format(id=slot.id, status=slot.status),
-                                    field="status", value=slot.status)
+                raise ConflictError(
+                    _("Slot {id} is {status}; only planned slots trade places.").format(id=slot.id, status=slot.status),
+                    field="status",
+                    value=slot.status,
+                )
             if slot.start < now:
                 raise _past(slot, now)
         ctx = _Context(hub, plan, now)
@@ -390,16 +488,32 @@ def swap_slots(hub: Hub, week: date, slot_id_: str, data: SwapIn, actor: str, no
             doc = _asset(hub, mine.asset_id)
             override = None
             if theirs.channel != mine.channel:
-                override = _channel_check(hub, doc, theirs.channel, data.override_channel, data.override_reason,
-                                          actor, now, lang)
+                override = _channel_check(
+                    hub, doc, theirs.channel, data.override_channel, data.override_reason, actor, now, lang
+                )
             zone = ctx.zone(theirs)
-            placed = mine.model_copy(update={
-                "channel": theirs.channel, "start": theirs.start.astimezone(zone), "timezone": zone.key,
-                "overrides": [*mine.overrides, *([override] if override else [])],
-            })
-            placed = placed.model_copy(update={"rationale": _moved_rationale(placed, actor), "edits": [
-                *mine.edits, _note(now, actor, f"traded places with {theirs.id}" + (
-                    f", channel override ({override.reason})" if override else ""))]})
+            placed = mine.model_copy(
+                update={
+                    "channel": theirs.channel,
+                    "start": theirs.start.astimezone(zone),
+                    "timezone": zone.key,
+                    "overrides": [*mine.overrides, *([override] if override else [])],
+                }
+            )
+            placed = placed.model_copy(
+                update={
+                    "rationale": _moved_rationale(placed, actor),
+                    "edits": [
+                        *mine.edits,
+                        _note(
+                            now,
+                            actor,
+                            f"traded places with {theirs.id}"
+                            + (f", channel override ({override.reason})" if override else ""),
+                        ),
+                    ],
+                }
+            )
             moved.append(placed)
         others = [s for s in plan.active() if s.id not in (a.id, b.id)] + moved
         for slot in moved:
@@ -425,15 +539,28 @@ def approve_all(hub: Hub, week: date, data: ApproveAllIn, actor: str, now: datet
     with service._lock(hub):
         plan = service.get_plan(hub, week)
         expected = plan.version if data.version is None else data.version
-        chosen = [s for s in plan.slots if s.status == "draft" and s.start >= now
-                  and (data.channel is None or s.channel == data.channel)]
+        chosen = [
+            s
+            for s in plan.slots
+            if s.status == "draft" and s.start >= now and (data.channel is None or s.channel == data.channel)
+        ]
         if not chosen:
             return SlotChange(plan_version=plan.version, warnings=[_("no draft slot ahead to approve")])
         for slot in chosen:
-            done = slot.model_copy(update={"status": "approved",
-                                           "edits": [*slot.edits, _note(now, actor, _("status draft → approved (all)"))]})
-            plan = _replace(plan, done, slot.id, _("approve {n} ({channel})").format(n=len(chosen), channel=data.channel or _("every channel")),
-                            actor, now)
+            done = slot.model_copy(
+                update={
+                    "status": "approved",
+                    "edits": [*slot.edits, _note(now, actor, _("status draft → approved (all)"))],
+                }
+            )
+            plan = _replace(
+                plan,
+                done,
+                slot.id,
+                _("approve {n} ({channel})").format(n=len(chosen), channel=data.channel or _("every channel")),
+                actor,
+                now,
+            )
         plan = service.save_plan(hub, plan, expected)
         return SlotChange(plan_version=plan.version, warnings=[_("{n} approved").format(n=len(chosen))])
 
@@ -442,8 +569,13 @@ def _transition_error(current: str, wanted: str) -> ConflictError:
     allowed = list(TRANSITIONS[current])
     hint = " Approve it first." if wanted == "published" and current == "draft" else ""
     return ConflictError(
-        _('A {current} slot cannot become {wanted}; from {current} it may become: {allowed}.{hint}').format(current=current, wanted=wanted, allowed=', '.join(allowed) or 'nothing', hint=hint),
-        field="status", value=wanted, allowed=allowed)
+        _("A {current} slot cannot become {wanted}; from {current} it may become: {allowed}.{hint}").format(
+            current=current, wanted=wanted, allowed=", ".join(allowed) or "nothing", hint=hint
+        ),
+        field="status",
+        value=wanted,
+        allowed=allowed,
+    )
 
 
 def _set_status(plan: Plan, slot: PlanSlot, status: str, ctx: _Context) -> PlanSlot:
@@ -457,12 +589,14 @@ def _set_status(plan: Plan, slot: PlanSlot, status: str, ctx: _Context) -> PlanS
     return slot.model_copy(update={"status": status})
 
 
-def add_slot(hub: Hub, week: date, data: SlotIn, actor: str, now: datetime | None = None,
-             lang: str = "en") -> SlotChange:
+def add_slot(
+    hub: Hub, week: date, data: SlotIn, actor: str, now: datetime | None = None, lang: str = "en"
+) -> SlotChange:
     now = now or utcnow()
     if data.override_channel and not (data.override_reason or "").strip():
-        raise InvalidError(_('override_reason: say why the asset goes to a channel it is not tagged for'),
-                           field="override_reason")
+        raise InvalidError(
+            _("override_reason: say why the asset goes to a channel it is not tagged for"), field="override_reason"
+        )
     audience = audience_lookup.parse_audience(data.audience)
     audience_lookup.check_exists(hub, audience)
     with service._lock(hub):
@@ -471,8 +605,11 @@ def add_slot(hub: Hub, week: date, data: SlotIn, actor: str, now: datetime | Non
         doc = _asset(hub, data.asset_id)
         kind = data.content_type or doc.get("content_type")
         if kind not in CONTENT_TYPES_SET:
-            raise InvalidError(_('Asset {asset_id} has no content type; send content_type.').format(asset_id=data.asset_id), field="content_type",
-                               allowed=sorted(CONTENT_TYPES_SET))
+            raise InvalidError(
+                _("Asset {asset_id} has no content type; send content_type.").format(asset_id=data.asset_id),
+                field="content_type",
+                allowed=sorted(CONTENT_TYPES_SET),
+            )
         _duplicate(plan, audience, data.asset_id, None)
         override = _channel_check(hub, doc, data.channel, data.override_channel, data.override_reason, actor, now, lang)
         ctx = _Context(hub, plan, now)
@@ -481,15 +618,28 @@ def add_slot(hub: Hub, week: date, data: SlotIn, actor: str, now: datetime | Non
         local = data.start.astimezone(zone)
         _in_week(plan, local, "start")
         new = PlanSlot(
-            id=slot_id(data.channel, audience, local, kind), channel=data.channel, audience=audience, start=local,
-            content_type=kind, scene=data.scene or ((doc.get("scenes") or [None])[0]), asset_id=data.asset_id,
-            asset_title=doc.get("title"), locked=data.locked, timezone=zone.key,
-            rationale=[f"added by hand by {actor}"], overrides=[override] if override else [],
+            id=slot_id(data.channel, audience, local, kind),
+            channel=data.channel,
+            audience=audience,
+            start=local,
+            content_type=kind,
+            scene=data.scene or ((doc.get("scenes") or [None])[0]),
+            asset_id=data.asset_id,
+            asset_title=doc.get("title"),
+            locked=data.locked,
+            timezone=zone.key,
+            rationale=[f"added by hand by {actor}"],
+            overrides=[override] if override else [],
             edits=[_note(now, actor, "added" + (f", channel override ({override.reason})" if override else ""))],
         )
         if any(s.id == new.id for s in plan.slots):
-            raise ConflictError(_('A {kind} slot for {key} on {channel} at {isoformat} exists.').format(kind=kind, key=audience.key, channel=data.channel, isoformat=local.isoformat()),
-                                field="start", extra={"slot_id": new.id})
+            raise ConflictError(
+                _("A {kind} slot for {key} on {channel} at {isoformat} exists.").format(
+                    kind=kind, key=audience.key, channel=data.channel, isoformat=local.isoformat()
+                ),
+                field="start",
+                extra={"slot_id": new.id},
+            )
         found = ctx.violations([*plan.active(), new], new, local)
         if found:
             raise _refuse(f"Adding a {kind} slot on {data.channel} at {local:%a %Y-%m-%d %H:%M} {zone.key}", found)
@@ -498,14 +648,17 @@ def add_slot(hub: Hub, week: date, data: SlotIn, actor: str, now: datetime | Non
         return SlotChange(plan_version=plan.version, slot=new)
 
 
-def delete_slot(hub: Hub, week: date, slot_id_: str, actor: str, version: int | None = None,
-                now: datetime | None = None) -> SlotChange:
+def delete_slot(
+    hub: Hub, week: date, slot_id_: str, actor: str, version: int | None = None, now: datetime | None = None
+) -> SlotChange:
     now = now or utcnow()
     with service._lock(hub):
         plan = service.get_plan(hub, week)
         slot = plan.slot(slot_id_)
         if slot.status == "published":
-            raise ConflictError(_('A published slot cannot be deleted: it went out.'), field="status", value="published")
+            raise ConflictError(
+                _("A published slot cannot be deleted: it went out."), field="status", value="published"
+            )
         if slot.start < now:
             raise _past(slot, now)
         plan = _replace(plan, None, slot.id, _("delete {slot}").format(slot=slot.id), actor, now)
@@ -533,8 +686,9 @@ class _Delivery:
     capped: int = 0
 
 
-def _cap_allows(hub: Hub, rule: caps.CapRule, target: str, sends: list[dict[str, Any]], event_id: str,
-                when: datetime) -> bool:
+def _cap_allows(
+    hub: Hub, rule: caps.CapRule, target: str, sends: list[dict[str, Any]], event_id: str, when: datetime
+) -> bool:
     """May this publish deliver to `target` without passing the channel's cap?
 
     Why both checks: the delivered events (and reserved sends) say what was already sent; the cap slot,
@@ -551,8 +705,13 @@ def _cap_allows(hub: Hub, rule: caps.CapRule, target: str, sends: list[dict[str,
 def _member_sends(hub: Hub, user_ids: list[str], channel: str, when: datetime) -> dict[str, list[dict[str, Any]]]:
     """Each member's deliveries and reserved sends on the channel since the oldest cap period began."""
     found: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    q = EventQuery(user_ids=tuple(user_ids), channels=(channel,), types=("delivered", "served"),
-                   since=when - timedelta(days=CAP_LOOKBACK_DAYS), limit=len(user_ids) * 200)
+    q = EventQuery(
+        user_ids=tuple(user_ids),
+        channels=(channel,),
+        types=("delivered", "served"),
+        since=when - timedelta(days=CAP_LOOKBACK_DAYS),
+        limit=len(user_ids) * 200,
+    )
     for e in hub.store.query_events(q):
         found[e.get("user_id") or ""].append(e)
     return found
@@ -570,8 +729,13 @@ def _record_delivered(hub: Hub, slot: PlanSlot, at: str) -> _Delivery:
     is checked per member at publish time, not only when the plan was made: a member who has used the
     period's sends is skipped (counted in ``capped``) rather than sent one more.
     """
-    base = {"type": "delivered", "asset_id": slot.asset_id, "channel": slot.channel, "ts": at,
-            "attributes": {"slot_id": slot.id}}
+    base = {
+        "type": "delivered",
+        "asset_id": slot.asset_id,
+        "channel": slot.channel,
+        "ts": at,
+        "attributes": {"slot_id": slot.id},
+    }
     when = from_iso(at)
     rule = caps.get_rule(hub, slot.channel)
     per_member = slot.audience.kind != "group" and caps.has_limits(rule)
@@ -588,16 +752,20 @@ def _record_delivered(hub: Hub, slot: PlanSlot, at: str) -> _Delivery:
 
     if slot.audience.kind == "group":
         # one group-level event: the group's own caps count sends to the group, not per member
-        batch.append({**base, "id": delivered_event_id(slot.id, f"group:{slot.audience.id}"),
-                      "group_id": slot.audience.id})
+        batch.append(
+            {**base, "id": delivered_event_id(slot.id, f"group:{slot.audience.id}"), "group_id": slot.audience.id}
+        )
     for chunk in _chunks(audience_lookup.iter_members(hub, slot.audience), PUBLISH_CHUNK):
         out.members += len(chunk)
         sends = _member_sends(hub, chunk, slot.channel, when) if per_member else {}
         for uid in chunk:
             event_id = delivered_event_id(slot.id, uid)
             mine = sends.get(uid, [])
-            if per_member and not any(e["id"] == event_id for e in mine) and not _cap_allows(
-                    hub, rule, uid, mine, event_id, when):
+            if (
+                per_member
+                and not any(e["id"] == event_id for e in mine)
+                and not _cap_allows(hub, rule, uid, mine, event_id, when)
+            ):
                 out.capped += 1
                 continue
             batch.append({**base, "id": event_id, "user_id": uid})
@@ -621,31 +789,58 @@ def publish_slot(hub: Hub, week: date, slot_id_: str, actor: str, now: datetime 
         hub.cache.pop(AUDIENCE_CACHE, None)  # the next plan must see these deliveries
         if first:
             note = f"published to {d.members - d.capped} members" + (
-                f" ({d.capped} skipped: {slot.channel} cap reached)" if d.capped else "")
-            slot = slot.model_copy(update={
-                "status": "published", "published_at": at, "delivered": d.members - d.capped,
-                "edits": [*slot.edits, _note(now, actor, note)],
-            })
-            plan = service.save_plan(hub, _replace(plan, slot, slot.id, _("publish {slot}").format(slot=slot.id), actor, now), plan.version)
-        return PublishResult(slot=slot, plan_version=plan.version, first_publish=first, members=d.members,
-                             accepted=d.accepted, duplicates=d.duplicates, rejected=d.rejected, capped=d.capped)
+                f" ({d.capped} skipped: {slot.channel} cap reached)" if d.capped else ""
+            )
+            slot = slot.model_copy(
+                update={
+                    "status": "published",
+                    "published_at": at,
+                    "delivered": d.members - d.capped,
+                    "edits": [*slot.edits, _note(now, actor, note)],
+                }
+            )
+            plan = service.save_plan(
+                hub, _replace(plan, slot, slot.id, _("publish {slot}").format(slot=slot.id), actor, now), plan.version
+            )
+        return PublishResult(
+            slot=slot,
+            plan_version=plan.version,
+            first_publish=first,
+            members=d.members,
+            accepted=d.accepted,
+            duplicates=d.duplicates,
+            rejected=d.rejected,
+            capped=d.capped,
+        )
 
 
-def due_slots(hub: Hub, week: date, channel: str | None = None, before: datetime | None = None,
-              now: datetime | None = None) -> DueSlots:
+def due_slots(
+    hub: Hub, week: date, channel: str | None = None, before: datetime | None = None, now: datetime | None = None
+) -> DueSlots:
     """Approved, unpublished slots starting at or before `before` (default now): what a bot should send."""
     if channel is not None and channel not in CHANNELS:
-        raise InvalidError(_("Unknown channel '{channel}'.").format(channel=channel), field="channel", value=channel, allowed=list(CHANNELS))
+        raise InvalidError(
+            _("Unknown channel '{channel}'.").format(channel=channel),
+            field="channel",
+            value=channel,
+            allowed=list(CHANNELS),
+        )
     if before is not None and (before.tzinfo is None or before.utcoffset() is None):
-        raise InvalidError(_('before needs a UTC offset, e.g. 2026-06-08T20:00:00+08:00.'), field="before",
-                           value=before.isoformat())
+        raise InvalidError(
+            _("before needs a UTC offset, e.g. 2026-06-08T20:00:00+08:00."), field="before", value=before.isoformat()
+        )
     before = before or now or utcnow()
     week = week_start_of(week)
     plan = service.find_plan(hub, week)
-    slots = [] if plan is None else [
-        s for s in plan.slots
-        if s.status == "approved" and s.start <= before and (channel is None or s.channel == channel)
-    ]
+    slots = (
+        []
+        if plan is None
+        else [
+            s
+            for s in plan.slots
+            if s.status == "approved" and s.start <= before and (channel is None or s.channel == channel)
+        ]
+    )
     return DueSlots(week_start=week, plan_version=plan.version if plan else None, before=before, slots=slots)
 
 
@@ -657,14 +852,20 @@ def export_ics(hub: Hub, week: date, lang: str = "zh") -> bytes:
     """Slots with channel and content-type names and their current reasons, plus the week's holiday marks
     (read now, so an estimated schedule is replaced once the official one is known)."""
     plan = service.get_plan(hub, week)
-    return to_ics(plan.active(), calendar_name=f"ContentHub {plan.week_start.isoformat()} v{plan.version}",
-                  channel_names=_facet_names(hub, "channels", lang), type_names=_facet_names(hub, "content_types", lang),
-                  holidays=service.holidays_of(hub, plan.week_start), lang=lang)
+    return to_ics(
+        plan.active(),
+        calendar_name=f"ContentHub {plan.week_start.isoformat()} v{plan.version}",
+        channel_names=_facet_names(hub, "channels", lang),
+        type_names=_facet_names(hub, "content_types", lang),
+        holidays=service.holidays_of(hub, plan.week_start),
+        lang=lang,
+    )
 
 
 def export_csv(hub: Hub, week: date, lang: str = "zh") -> str:
-    return to_csv(service.get_plan(hub, week).slots, _facet_names(hub, "channels", lang),
-                  _facet_names(hub, "content_types", lang))
+    return to_csv(
+        service.get_plan(hub, week).slots, _facet_names(hub, "channels", lang), _facet_names(hub, "content_types", lang)
+    )
 
 
 # ---- cap usage for the calendar -----------------------------------------------------------------------------------
@@ -698,8 +899,9 @@ def cap_usage(hub: Hub, plan: Plan) -> dict[str, list[CapUse]]:
             found = []
             if rule.max_per_day is not None:
                 busiest = max(days.values(), default=0)
-                found.append(CapUse(rule="max_per_day", limit=rule.max_per_day, used=busiest, period="day",
-                                    scope=scope))
+                found.append(
+                    CapUse(rule="max_per_day", limit=rule.max_per_day, used=busiest, period="day", scope=scope)
+                )
             cap = rule.week_cap(holiday_week)
             if cap is not None:
                 found.append(CapUse(rule="max_per_week", limit=cap, used=len(mine), period="week", scope=scope))

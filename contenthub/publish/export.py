@@ -17,16 +17,32 @@ from contenthub.occasions import HolidayMark
 from .planner import Slot
 
 CSV_COLUMNS = (
-    "slot_id", "channel", "audience", "start", "timezone", "local_date", "local_time", "content_type",
-    "scene", "asset_id", "asset_title", "locked", "rationale", "status", "channel_name", "content_type_name",
+    "slot_id",
+    "channel",
+    "audience",
+    "start",
+    "timezone",
+    "local_date",
+    "local_time",
+    "content_type",
+    "scene",
+    "asset_id",
+    "asset_title",
+    "locked",
+    "rationale",
+    "status",
+    "channel_name",
+    "content_type_name",
     "overrides",
 )
 
 
 def _summary(slot: Slot, channels: Mapping[str, str], types: Mapping[str, str]) -> str:
     """'[订阅号] 知识 · 护眼小课堂': the channel's and the content type's names, then the asset's title."""
-    return (f"[{channels.get(slot.channel, slot.channel)}] {types.get(slot.content_type, slot.content_type)}"
-            f" · {slot.asset_title or slot.asset_id}")
+    return (
+        f"[{channels.get(slot.channel, slot.channel)}] {types.get(slot.content_type, slot.content_type)}"
+        f" · {slot.asset_title or slot.asset_id}"
+    )
 
 
 def to_ics(
@@ -69,8 +85,12 @@ def to_ics(
         event.add("summary", mark.label(lang))
         event.add("categories", ["holiday", mark.kind] + (["estimated"] if mark.estimated else []))
         if mark.estimated:
-            event.add("description", "预计放假安排：官方安排尚未发布，发布后自动替换。" if lang == "zh" else
-                      "Estimated days off: the official schedule is not published yet; it replaces this once it is.")
+            event.add(
+                "description",
+                "预计放假安排：官方安排尚未发布，发布后自动替换。"
+                if lang == "zh"
+                else "Estimated days off: the official schedule is not published yet; it replaces this once it is.",
+            )
         event.add("transp", "TRANSPARENT")
         cal.add_component(event)
     cal.add_missing_timezones()
@@ -82,8 +102,9 @@ def _cell(value: str) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@") else value
 
 
-def to_csv(slots: Sequence[Slot], channel_names: Mapping[str, str] | None = None,
-           type_names: Mapping[str, str] | None = None) -> str:
+def to_csv(
+    slots: Sequence[Slot], channel_names: Mapping[str, str] | None = None, type_names: Mapping[str, str] | None = None
+) -> str:
     """One row per slot with the local date/time and zone next to the ISO start (status when stored)."""
     channels, types = channel_names or {}, type_names or {}
     out = io.StringIO()
@@ -91,12 +112,25 @@ def to_csv(slots: Sequence[Slot], channel_names: Mapping[str, str] | None = None
     writer.writerow(CSV_COLUMNS)
     for slot in slots:
         zone = getattr(slot.start.tzinfo, "key", None) or str(slot.start.tzinfo)
-        writer.writerow([
-            slot.id, slot.channel, slot.audience.key, slot.start.isoformat(), zone,
-            slot.start.date().isoformat(), slot.start.strftime("%H:%M"), slot.content_type, slot.scene or "",
-            slot.asset_id, _cell(slot.asset_title or ""), "yes" if slot.locked else "no",
-            _cell(" | ".join(slot.rationale)), getattr(slot, "status", ""),
-            channels.get(slot.channel, slot.channel), types.get(slot.content_type, slot.content_type),
-            _cell(" | ".join(f"{o.by} {o.at[:16]}: {o.reason}" for o in getattr(slot, "overrides", []))),
-        ])
+        writer.writerow(
+            [
+                slot.id,
+                slot.channel,
+                slot.audience.key,
+                slot.start.isoformat(),
+                zone,
+                slot.start.date().isoformat(),
+                slot.start.strftime("%H:%M"),
+                slot.content_type,
+                slot.scene or "",
+                slot.asset_id,
+                _cell(slot.asset_title or ""),
+                "yes" if slot.locked else "no",
+                _cell(" | ".join(slot.rationale)),
+                getattr(slot, "status", ""),
+                channels.get(slot.channel, slot.channel),
+                types.get(slot.content_type, slot.content_type),
+                _cell(" | ".join(f"{o.by} {o.at[:16]}: {o.reason}" for o in getattr(slot, "overrides", []))),
+            ]
+        )
     return out.getvalue()

@@ -41,13 +41,17 @@ Reader = Annotated[Principal, Depends(require(Perm.plans_read))]
 Writer = Annotated[Principal, Depends(require(Perm.plans_write))]
 Publisher = Annotated[Principal, Depends(require(Perm.events_write))]
 Now = Annotated[datetime, Depends(clock.now)]
-WEEKDAYS = {"zh": ["周一", "周二", "周三", "周四", "周五", "周六", "周日"],
-            "en": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]}
+WEEKDAYS = {
+    "zh": ["周一", "周二", "周三", "周四", "周五", "周六", "周日"],
+    "en": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
+}
 
 
 def _names(hub: Hub, lang: str) -> dict[str, dict[str, str]]:
-    return {facet: {e.id: (e.zh if lang == "zh" else e.en) for e in entries}
-            for facet, entries in taxonomy.all_taxonomy(hub.store).items()}
+    return {
+        facet: {e.id: (e.zh if lang == "zh" else e.en) for e in entries}
+        for facet, entries in taxonomy.all_taxonomy(hub.store).items()
+    }
 
 
 def _message(exc: Exception) -> str:
@@ -68,7 +72,9 @@ def _week(hub: Hub, text: str, now: datetime) -> date:
     try:
         return week_start_of(date.fromisoformat(text))
     except ValueError:
-        raise InvalidError(_("week: '{text}' is not a date; use YYYY-MM-DD.").format(text=text), field="week", value=text) from None
+        raise InvalidError(
+            _("week: '{text}' is not a date; use YYYY-MM-DD.").format(text=text), field="week", value=text
+        ) from None
 
 
 def _calendar_url(week: date, **params: str) -> str:
@@ -83,8 +89,15 @@ def _heat_rows(scores: list[list[float]]) -> list[list[tuple[float, float]]]:
 
 @router.get("/calendar", response_class=HTMLResponse)
 def calendar_page(
-    request: Request, hub: HubDep, who: Reader, now: Now, week: str = "", audience: str = "", heat_channel: str = "",
-    heat_audience: str = "all", msg: str = "",
+    request: Request,
+    hub: HubDep,
+    who: Reader,
+    now: Now,
+    week: str = "",
+    audience: str = "",
+    heat_channel: str = "",
+    heat_audience: str = "all",
+    msg: str = "",
 ) -> HTMLResponse:
     lang = lang_of(request)
     error = None
@@ -118,23 +131,46 @@ def calendar_page(
         heat = service.best_time(hub, heat_channel, heat_audience or "all")
     except ProblemError as exc:
         heat, error = service.best_time(hub, heat_channel, "all"), exc.message
-    audience_options = ["all"] + [f"group:{g.id}" for g in groups.list_groups(hub, limit=500)] + [
-        f"segment:{d['id']}" for d in hub.store.list_docs(segments.COLLECTION, limit=500)]
+    audience_options = (
+        ["all"]
+        + [f"group:{g.id}" for g in groups.list_groups(hub, limit=500)]
+        + [f"segment:{d['id']}" for d in hub.store.list_docs(segments.COLLECTION, limit=500)]
+    )
     labels = {key: audience_lookup.label(hub, audience_lookup.parse_audience(key)) for key in audience_options}
     if plan:
         for key in plan.audiences:
             labels.setdefault(key, key)
     return render(
-        request, "publish/calendar.html", week=monday, days=days, weekdays=WEEKDAYS[lang], plan=plan, grid=grid,
-        channels=channels, marks=marks, names=_names(hub, lang), content_types=CONTENT_TYPES,
-        caps=editing.cap_usage(hub, plan) if plan else {}, targets=editing.target_by_channel(hub, plan) if plan else {},
-        heat=heat, heat_rows=_heat_rows(heat.scores), heat_audience=heat_audience or "all",
-        audience=audience, audience_options=audience_options, labels=labels, all_channels=CHANNELS,
+        request,
+        "publish/calendar.html",
+        week=monday,
+        days=days,
+        weekdays=WEEKDAYS[lang],
+        plan=plan,
+        grid=grid,
+        channels=channels,
+        marks=marks,
+        names=_names(hub, lang),
+        content_types=CONTENT_TYPES,
+        caps=editing.cap_usage(hub, plan) if plan else {},
+        targets=editing.target_by_channel(hub, plan) if plan else {},
+        heat=heat,
+        heat_rows=_heat_rows(heat.scores),
+        heat_audience=heat_audience or "all",
+        audience=audience,
+        audience_options=audience_options,
+        labels=labels,
+        all_channels=CHANNELS,
         prev_url=_calendar_url(monday - timedelta(days=7), audience=audience),
         next_url=_calendar_url(monday + timedelta(days=7), audience=audience),
         today_url=_calendar_url(_week(hub, "", now), audience=audience),
-        can_write=allows(who.role, Perm.plans_write), error=error, msg=msg,
-        statutory_years=_statutory_years(), today=today, now=now, sent=sent,
+        can_write=allows(who.role, Perm.plans_write),
+        error=error,
+        msg=msg,
+        statutory_years=_statutory_years(),
+        today=today,
+        now=now,
+        sent=sent,
     )
 
 
@@ -150,9 +186,15 @@ def _split_keys(text: str) -> list[str]:
 
 @router.post("/calendar/plan", response_class=HTMLResponse, response_model=None)
 def plan_form(
-    request: Request, hub: HubDep, who: Writer, now: Now, csrf_token: Annotated[str, Form()] = "",
-    week: Annotated[str, Form()] = "", channels: Annotated[list[str], Form()] = [],
-    audiences: Annotated[list[str], Form()] = [], extra_audiences: Annotated[str, Form(max_length=5000)] = "",
+    request: Request,
+    hub: HubDep,
+    who: Writer,
+    now: Now,
+    csrf_token: Annotated[str, Form()] = "",
+    week: Annotated[str, Form()] = "",
+    channels: Annotated[list[str], Form()] = [],
+    audiences: Annotated[list[str], Form()] = [],
+    extra_audiences: Annotated[str, Form(max_length=5000)] = "",
     version: Annotated[int | None, Form()] = None,
 ) -> RedirectResponse:
     check_csrf(request, csrf_token)
@@ -168,8 +210,13 @@ def plan_form(
 
 @router.post("/calendar/replan", response_class=HTMLResponse, response_model=None)
 def replan_form(
-    request: Request, hub: HubDep, who: Writer, now: Now, csrf_token: Annotated[str, Form()] = "",
-    week: Annotated[str, Form()] = "", version: Annotated[int | None, Form()] = None,
+    request: Request,
+    hub: HubDep,
+    who: Writer,
+    now: Now,
+    csrf_token: Annotated[str, Form()] = "",
+    week: Annotated[str, Form()] = "",
+    version: Annotated[int | None, Form()] = None,
 ) -> RedirectResponse:
     check_csrf(request, csrf_token)
     monday = _week(hub, week, now)
@@ -194,15 +241,30 @@ PICKER_SIZE = 12
 
 def _choices(hub: Hub, slot: Any, picker: AssetPicker) -> list[Any]:
     """Approved assets valid at the slot's time that match the picker, the slot's own asset left out."""
-    req = SearchRequest(q=picker.q.strip(), statuses=("approved",), valid_at=slot.start, limit=PICKER_SIZE + 1,
-                        channels=(picker.channel,) if picker.channel in CHANNELS else (),
-                        content_types=(picker.content_type,) if picker.content_type in CONTENT_TYPES else ())
+    req = SearchRequest(
+        q=picker.q.strip(),
+        statuses=("approved",),
+        valid_at=slot.start,
+        limit=PICKER_SIZE + 1,
+        channels=(picker.channel,) if picker.channel in CHANNELS else (),
+        content_types=(picker.content_type,) if picker.content_type in CONTENT_TYPES else (),
+    )
     return [hit.asset for hit in search_assets(hub, req).items if hit.asset.id != slot.asset_id][:PICKER_SIZE]
 
 
-def _slot_page(request: Request, hub: Hub, who: Principal, monday: date, slot_id: str, now: datetime,
-               flash: str | None = None, error: str | None = None, status_code: int = 200,
-               picker: AssetPicker | None = None, override_asked: dict[str, str] | None = None) -> HTMLResponse:
+def _slot_page(
+    request: Request,
+    hub: Hub,
+    who: Principal,
+    monday: date,
+    slot_id: str,
+    now: datetime,
+    flash: str | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+    picker: AssetPicker | None = None,
+    override_asked: dict[str, str] | None = None,
+) -> HTMLResponse:
     lang = lang_of(request)
     plan = service.get_plan(hub, monday)
     slot = plan.slot(slot_id)
@@ -210,22 +272,47 @@ def _slot_page(request: Request, hub: Hub, who: Principal, monday: date, slot_id
     rule = resolve_rule(service.rules_by_key(hub), slot.channel, slot.audience)
     names = _names(hub, lang)
     return render(
-        request, "publish/slot.html", status_code=status_code, plan=plan, slot=slot, asset=asset, rule=rule,
+        request,
+        "publish/slot.html",
+        status_code=status_code,
+        plan=plan,
+        slot=slot,
+        asset=asset,
+        rule=rule,
         rule_words=describe_rule(rule, lang, names.get("content_types", {})) if rule else [],
-        names=names, week=monday, flash=flash, error=error, all_channels=CHANNELS,
+        names=names,
+        week=monday,
+        flash=flash,
+        error=error,
+        all_channels=CHANNELS,
         audience_label=audience_lookup.label(hub, slot.audience),
         transitions=[s for s in service.TRANSITIONS[slot.status] if s != "published"],
-        can_write=allows(who.role, Perm.plans_write), can_publish=allows(who.role, Perm.events_write),
-        back_url=_calendar_url(monday), local_start=slot.start.strftime("%Y-%m-%dT%H:%M"),
-        past=slot.start < now, picker=picker or AssetPicker(channel=slot.channel, content_type=slot.content_type),
+        can_write=allows(who.role, Perm.plans_write),
+        can_publish=allows(who.role, Perm.events_write),
+        back_url=_calendar_url(monday),
+        local_start=slot.start.strftime("%Y-%m-%dT%H:%M"),
+        past=slot.start < now,
+        picker=picker or AssetPicker(channel=slot.channel, content_type=slot.content_type),
         choices=_choices(hub, slot, picker or AssetPicker(channel=slot.channel, content_type=slot.content_type)),
-        content_types=CONTENT_TYPES, override_asked=override_asked,
+        content_types=CONTENT_TYPES,
+        override_asked=override_asked,
     )
 
 
 @router.get("/calendar/slots/{slot_id}", response_class=HTMLResponse)
-def slot_page(request: Request, hub: HubDep, who: Reader, now: Now, slot_id: str, week: str = "",
-              msg: str = "", q: str = "", content_type: str = "", channel: str = "", search: str = "") -> HTMLResponse:
+def slot_page(
+    request: Request,
+    hub: HubDep,
+    who: Reader,
+    now: Now,
+    slot_id: str,
+    week: str = "",
+    msg: str = "",
+    q: str = "",
+    content_type: str = "",
+    channel: str = "",
+    search: str = "",
+) -> HTMLResponse:
     monday = _week(hub, week, now)
     picker = None
     if search:  # the picker form was sent: its fields (empty means any), else the slot's channel and type
@@ -233,17 +320,28 @@ def slot_page(request: Request, hub: HubDep, who: Reader, now: Now, slot_id: str
     return _slot_page(request, hub, who, monday, slot_id, now, flash=msg or None, picker=picker)
 
 
-def _after_edit(request: Request, hub: Hub, who: Principal, monday: date, slot_id: str, now: datetime,
-                action: Any, request_form: dict[str, str] | None = None) -> Any:
+def _after_edit(
+    request: Request,
+    hub: Hub,
+    who: Principal,
+    monday: date,
+    slot_id: str,
+    now: datetime,
+    action: Any,
+    request_form: dict[str, str] | None = None,
+) -> Any:
     """Run an edit; on success redirect (POST/redirect/GET), on refusal show the slot page with the reason."""
     try:
         result = action()
     except (ProblemError, ValidationError) as exc:
         asked = None
         if isinstance(exc, ProblemError) and exc.extra.get("cap") == "channel":
-            asked = {k: str(v) for k, v in (request_form or {}).items() if k in ("asset_id", "channel", "other", "start")}
-        return _slot_page(request, hub, who, monday, slot_id, now, error=_message(exc), status_code=_status(exc),
-                          override_asked=asked)
+            asked = {
+                k: str(v) for k, v in (request_form or {}).items() if k in ("asset_id", "channel", "other", "start")
+            }
+        return _slot_page(
+            request, hub, who, monday, slot_id, now, error=_message(exc), status_code=_status(exc), override_asked=asked
+        )
     if getattr(result, "deleted", False):
         return RedirectResponse(_calendar_url(monday, msg="deleted"), status_code=303)
     warnings = "; ".join(getattr(result, "warnings", []) or [])
@@ -256,18 +354,29 @@ def _local_start(hub: Hub, monday: date, slot_id: str, text: str) -> datetime:
     try:
         naive = datetime.fromisoformat(text)
     except ValueError:
-        raise InvalidError(_("start: '{text}' is not a date and time.").format(text=text), field="start", value=text) from None
+        raise InvalidError(
+            _("start: '{text}' is not a date and time.").format(text=text), field="start", value=text
+        ) from None
     zone = ZoneInfo(service.get_plan(hub, monday).slot(slot_id).timezone)
     return naive.replace(tzinfo=zone) if naive.tzinfo is None else naive
 
 
 @router.post("/calendar/slots/{slot_id}/edit", response_class=HTMLResponse, response_model=None)
 def slot_edit(
-    request: Request, hub: HubDep, who: Writer, now: Now, slot_id: str, csrf_token: Annotated[str, Form()] = "",
-    week: Annotated[str, Form()] = "", version: Annotated[int | None, Form()] = None,
-    start: Annotated[str, Form(max_length=40)] = "", asset_id: Annotated[str, Form(max_length=64)] = "",
-    locked: Annotated[str, Form()] = "", status: Annotated[str, Form()] = "",
-    channel: Annotated[str, Form(max_length=40)] = "", override_channel: Annotated[str, Form()] = "",
+    request: Request,
+    hub: HubDep,
+    who: Writer,
+    now: Now,
+    slot_id: str,
+    csrf_token: Annotated[str, Form()] = "",
+    week: Annotated[str, Form()] = "",
+    version: Annotated[int | None, Form()] = None,
+    start: Annotated[str, Form(max_length=40)] = "",
+    asset_id: Annotated[str, Form(max_length=64)] = "",
+    locked: Annotated[str, Form()] = "",
+    status: Annotated[str, Form()] = "",
+    channel: Annotated[str, Form(max_length=40)] = "",
+    override_channel: Annotated[str, Form()] = "",
     override_reason: Annotated[str, Form(max_length=500)] = "",
 ) -> Any:
     check_csrf(request, csrf_token)
@@ -287,40 +396,75 @@ def slot_edit(
             fields["channel"] = channel
         if override_channel == "1":
             fields.update(override_channel=True, override_reason=override_reason)
-        return editing.edit_slot(hub, monday, slot_id, SlotPatch.model_validate(fields), who.name, now,
-                                 lang_of(request))
+        return editing.edit_slot(
+            hub, monday, slot_id, SlotPatch.model_validate(fields), who.name, now, lang_of(request)
+        )
 
-    return _after_edit(request, hub, who, monday, slot_id, now, apply,
-                       {"asset_id": asset_id.strip(), "channel": channel, "start": start})
+    return _after_edit(
+        request,
+        hub,
+        who,
+        monday,
+        slot_id,
+        now,
+        apply,
+        {"asset_id": asset_id.strip(), "channel": channel, "start": start},
+    )
 
 
 @router.post("/calendar/slots/{slot_id}/delete", response_class=HTMLResponse, response_model=None)
 def slot_delete(
-    request: Request, hub: HubDep, who: Writer, now: Now, slot_id: str, csrf_token: Annotated[str, Form()] = "",
-    week: Annotated[str, Form()] = "", version: Annotated[int | None, Form()] = None,
+    request: Request,
+    hub: HubDep,
+    who: Writer,
+    now: Now,
+    slot_id: str,
+    csrf_token: Annotated[str, Form()] = "",
+    week: Annotated[str, Form()] = "",
+    version: Annotated[int | None, Form()] = None,
 ) -> Any:
     check_csrf(request, csrf_token)
     monday = _week(hub, week, now)
-    return _after_edit(request, hub, who, monday, slot_id, now,
-                       lambda: editing.delete_slot(hub, monday, slot_id, who.name, version, now))
+    return _after_edit(
+        request,
+        hub,
+        who,
+        monday,
+        slot_id,
+        now,
+        lambda: editing.delete_slot(hub, monday, slot_id, who.name, version, now),
+    )
 
 
 @router.post("/calendar/slots/{slot_id}/publish", response_class=HTMLResponse, response_model=None)
 def slot_publish(
-    request: Request, hub: HubDep, who: Publisher, now: Now, slot_id: str, csrf_token: Annotated[str, Form()] = "",
+    request: Request,
+    hub: HubDep,
+    who: Publisher,
+    now: Now,
+    slot_id: str,
+    csrf_token: Annotated[str, Form()] = "",
     week: Annotated[str, Form()] = "",
 ) -> Any:
     check_csrf(request, csrf_token)
     monday = _week(hub, week, now)
-    return _after_edit(request, hub, who, monday, slot_id, now,
-                       lambda: editing.publish_slot(hub, monday, slot_id, who.name, now))
+    return _after_edit(
+        request, hub, who, monday, slot_id, now, lambda: editing.publish_slot(hub, monday, slot_id, who.name, now)
+    )
 
 
 @router.post("/calendar/slots/{slot_id}/swap", response_class=HTMLResponse, response_model=None)
 def slot_swap(
-    request: Request, hub: HubDep, who: Writer, now: Now, slot_id: str, csrf_token: Annotated[str, Form()] = "",
-    week: Annotated[str, Form()] = "", version: Annotated[int | None, Form()] = None,
-    other: Annotated[str, Form(max_length=64)] = "", override_channel: Annotated[str, Form()] = "",
+    request: Request,
+    hub: HubDep,
+    who: Writer,
+    now: Now,
+    slot_id: str,
+    csrf_token: Annotated[str, Form()] = "",
+    week: Annotated[str, Form()] = "",
+    version: Annotated[int | None, Form()] = None,
+    other: Annotated[str, Form(max_length=64)] = "",
+    override_channel: Annotated[str, Form()] = "",
     override_reason: Annotated[str, Form(max_length=500)] = "",
 ) -> Any:
     """Trade places with another slot (drag a slot onto another one, or pick it up with the keyboard)."""
@@ -328,8 +472,14 @@ def slot_swap(
     monday = _week(hub, week, now)
 
     def apply() -> Any:
-        body = SwapIn.model_validate({"version": version, "other": other, "override_channel": override_channel == "1",
-                                      "override_reason": override_reason or None})
+        body = SwapIn.model_validate(
+            {
+                "version": version,
+                "other": other,
+                "override_channel": override_channel == "1",
+                "override_reason": override_reason or None,
+            }
+        )
         editing.swap_slots(hub, monday, slot_id, body, who.name, now, lang_of(request))
         return None
 
@@ -338,8 +488,13 @@ def slot_swap(
 
 @router.post("/calendar/approve", response_class=HTMLResponse, response_model=None)
 def approve_form(
-    request: Request, hub: HubDep, who: Writer, now: Now, csrf_token: Annotated[str, Form()] = "",
-    week: Annotated[str, Form()] = "", channel: Annotated[str, Form(max_length=40)] = "",
+    request: Request,
+    hub: HubDep,
+    who: Writer,
+    now: Now,
+    csrf_token: Annotated[str, Form()] = "",
+    week: Annotated[str, Form()] = "",
+    channel: Annotated[str, Form(max_length=40)] = "",
     version: Annotated[int | None, Form()] = None,
 ) -> RedirectResponse:
     """Approve every draft slot still ahead, for the week or one channel (a button per row and one per week)."""
@@ -365,7 +520,10 @@ def month_page(request: Request, hub: HubDep, who: Reader, now: Now, month: str 
         if not date(2, 1, 1) <= first <= date(9998, 12, 1):  # a month view needs its neighbours
             raise ValueError(month)
     except ValueError:
-        first, error = today.replace(day=1), f"month: '{month}' is not a month between 0002-01 and 9998-12; use YYYY-MM."
+        first, error = (
+            today.replace(day=1),
+            f"month: '{month}' is not a month between 0002-01 and 9998-12; use YYYY-MM.",
+        )
     last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
     weeks = []
     monday = week_start_of(first)
@@ -386,8 +544,19 @@ def month_page(request: Request, hub: HubDep, who: Reader, now: Now, month: str 
             per_day[slot.start.date()][slot.channel] += 1
     prev_month = (first - timedelta(days=1)).replace(day=1)
     return render(
-        request, "publish/month.html", first=first, last=last, weeks=weeks, marks=marks, per_day=per_day,
-        planned=planned, today=today, weekdays=WEEKDAYS[lang], names=_names(hub, lang), error=error,
-        prev_url=f"/calendar/month?month={prev_month:%Y-%m}", next_url=f"/calendar/month?month={last + timedelta(days=1):%Y-%m}",
+        request,
+        "publish/month.html",
+        first=first,
+        last=last,
+        weeks=weeks,
+        marks=marks,
+        per_day=per_day,
+        planned=planned,
+        today=today,
+        weekdays=WEEKDAYS[lang],
+        names=_names(hub, lang),
+        error=error,
+        prev_url=f"/calendar/month?month={prev_month:%Y-%m}",
+        next_url=f"/calendar/month?month={last + timedelta(days=1):%Y-%m}",
         timedelta=timedelta,
     )

@@ -41,8 +41,13 @@ def _label_names(hub: Hub) -> dict[str, str]:
     """Feature names for pick reasons, in the language of whoever asked for the plan."""
     lang = current_language()
     names: dict[str, str] = {}
-    for facet, prefix in (("scenes", "s:"), ("content_types", "c:"), ("kinds", "k:"), ("channels", "ch:"),
-                          ("stages", "st:")):
+    for facet, prefix in (
+        ("scenes", "s:"),
+        ("content_types", "c:"),
+        ("kinds", "k:"),
+        ("channels", "ch:"),
+        ("stages", "st:"),
+    ):
         for entry in taxonomy.entries(hub.store, facet):
             names[prefix + entry.id] = taxonomy.label(entry, lang)
     return names
@@ -101,7 +106,8 @@ class RecommenderPicker:
         key = request.audience.key
         if key not in self._audiences:
             shared: dict[str, tuple[float, int, tuple[RankingAudience, set[str]]]] = self.hub.cache.setdefault(
-                AUDIENCE_CACHE, {})
+                AUDIENCE_CACHE, {}
+            )
             hit = shared.get(key)
             if hit is not None and time.monotonic() - hit[0] < AUDIENCE_TTL and hit[1] == id(self.cat):
                 self._audiences[key] = hit[2]
@@ -125,7 +131,8 @@ class RecommenderPicker:
             # a holiday week prefers the holiday scene; without such an asset any scene is better than a gap
             mask = candidate_mask(self.cat, request.channel, None, request.start, exclude) & kind_mask
             scene_note = _("no {scene} asset left; best of any scene").format(
-                scene=self.names.get("s:" + request.scene, request.scene))
+                scene=self.names.get("s:" + request.scene, request.scene)
+            )
         if not mask.any():
             return None
         at = self.at or request.start
@@ -135,8 +142,9 @@ class RecommenderPicker:
         row = int(rows[best])
         doc = self.cat.docs[row]
         shown = {k: round(float(v[best]), 4) for k, v in signals.items()}
-        reasons = explain(self.cat, aud, self.strategy, row, shown, bool(explored[best]), request.channel,
-                          self.names, at)
+        reasons = explain(
+            self.cat, aud, self.strategy, row, shown, bool(explored[best]), request.channel, self.names, at
+        )
         parts = [r["detail"] for r in reasons[:REASONS_SHOWN]]
         parts.append(_("score {score:.3f} of {n} candidates").format(score=float(score[best]), n=int(allowed.sum())))
         if scene_note:
@@ -158,6 +166,7 @@ class RecommenderPicker:
         if hit is None:
             rows = np.flatnonzero(self.cat.channel_mask.get(request.channel, np.zeros(len(self.cat), dtype=bool)))
             score, signals, explored = score_candidates(
-                self.cat, aud, self.strategy, request.channel, rows, at, self._rng)
+                self.cat, aud, self.strategy, request.channel, rows, at, self._rng
+            )
             hit = self._scored[key] = (rows, score, signals, explored)
         return hit

@@ -53,7 +53,13 @@ HOLIDAY_DAY_BONUS = 1.5
 """Score multiplier on a holiday/marketing date and its eve in a holiday week."""
 
 _HOLIDAY_FILL_ORDER: tuple[ContentType, ...] = (
-    "promotional", "interactive", "brand_story", "entertainment", "educational", "practical")
+    "promotional",
+    "interactive",
+    "brand_story",
+    "entertainment",
+    "educational",
+    "practical",
+)
 
 
 # ---- models at the edge ---------------------------------------------------------------------------------
@@ -279,8 +285,11 @@ def _candidates(rule: CadenceRule, week_start: date) -> tuple[list[_Candidate], 
             start = datetime(day.year, day.month, day.day, hour, tzinfo=zone)
             back = start.astimezone(UTC).astimezone(zone)
             if back.replace(tzinfo=None) != start.replace(tzinfo=None):
-                notes.append(_("{day} {hour:02d}:00 does not exist in {zone} (DST)").format(
-                    day=day.isoformat(), hour=hour, zone=zone_label(rule.zone)))
+                notes.append(
+                    _("{day} {hour:02d}:00 does not exist in {zone} (DST)").format(
+                        day=day.isoformat(), hour=hour, zone=zone_label(rule.zone)
+                    )
+                )
                 continue
             found.append(_Candidate(start, _epoch(start), day, month_key(day), day.weekday(), hour))
     return found, notes
@@ -297,7 +306,8 @@ def _future(
     if len(future) < len(found):
         local = not_before.astimezone(rule.zone)
         past = _("{n} open hours are already past (now {now} {zone}); the past is not planned").format(
-            n=len(found) - len(future), now=format_local(local, "EEE MM-dd HH:mm"), zone=zone_label(rule.zone))
+            n=len(found) - len(future), now=format_local(local, "EEE MM-dd HH:mm"), zone=zone_label(rule.zone)
+        )
         notes = [*notes, past]
     return future, notes
 
@@ -326,32 +336,48 @@ def _block_reason(pair: _Pair, cand: _Candidate) -> str | None:
 
 def _explain_block(pair: _Pair) -> list[str]:
     rule = pair.rule
-    shared = _(", shared by every audience of {channel}").format(channel=label("channel", pair.channel)) if (
-        rule.cap_scope == "channel") else ""
+    shared = (
+        _(", shared by every audience of {channel}").format(channel=label("channel", pair.channel))
+        if (rule.cap_scope == "channel")
+        else ""
+    )
     if not pair.candidates:
         return [
             _("no open hour this week: {weekdays}, {windows} and {blackout} leave no time").format(
-                weekdays=label("rule", "allowed_weekdays"), windows=label("rule", "windows"),
-                blackout=label("rule", "blackout_dates")),
+                weekdays=label("rule", "allowed_weekdays"),
+                windows=label("rule", "windows"),
+                blackout=label("rule", "blackout_dates"),
+            ),
             *pair.static_notes,
         ]
     counts = Counter(_block_reason(pair, c) for c in pair.candidates)
     if counts.get("max_per_week"):
-        return [_("{rule} reached: {used} of {limit}{shared}").format(
-            rule=label("rule", "max_per_week"), used=pair.scope.week, limit=pair.cap_week, shared=shared)]
+        return [
+            _("{rule} reached: {used} of {limit}{shared}").format(
+                rule=label("rule", "max_per_week"), used=pair.scope.week, limit=pair.cap_week, shared=shared
+            )
+        ]
     limits = {
         "max_per_day": _("{rule} ({limit} per day{shared})").format(
-            rule=label("rule", "max_per_day"), limit=rule.max_per_day, shared=shared),
+            rule=label("rule", "max_per_day"), limit=rule.max_per_day, shared=shared
+        ),
         "max_per_month": _("{rule} ({limit}{shared}; counts already-sent posts)").format(
-            rule=label("rule", "max_per_month"), limit=rule.max_per_month, shared=shared),
+            rule=label("rule", "max_per_month"), limit=rule.max_per_month, shared=shared
+        ),
         "min_gap_minutes": _("{rule} ({limit}{shared})").format(
-            rule=label("rule", "min_gap_minutes"), limit=rule.min_gap_minutes, shared=shared),
+            rule=label("rule", "min_gap_minutes"), limit=rule.min_gap_minutes, shared=shared
+        ),
         "taken": _("another post at the same time"),
     }
-    parts = [_("{n} by {limit}").format(n=n, limit=limits[k])
-             for k, n in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0]))) if k]
-    return [_("all {n} open hours are blocked: {parts}").format(n=len(pair.candidates), parts=_(", ").join(parts)),
-            *pair.static_notes]
+    parts = [
+        _("{n} by {limit}").format(n=n, limit=limits[k])
+        for k, n in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
+        if k
+    ]
+    return [
+        _("all {n} open hours are blocked: {parts}").format(n=len(pair.candidates), parts=_(", ").join(parts)),
+        *pair.static_notes,
+    ]
 
 
 def _next_type(pair: _Pair) -> tuple[ContentType, str] | None:
@@ -362,13 +388,15 @@ def _next_type(pair: _Pair) -> tuple[ContentType, str] | None:
     if below:
         kind = max(below, key=lambda t: (mix[t][0] - pair.types[t], -order.index(t)))
         return kind, _("{type}: mix minimum {minimum}/week ({planned} planned before)").format(
-            type=label("content_type", kind), minimum=mix[kind][0], planned=pair.types[kind])
+            type=label("content_type", kind), minimum=mix[kind][0], planned=pair.types[kind]
+        )
     if pair.total >= pair.target or not live:
         return None
     kind = min(live, key=lambda t: (pair.types[t] / mix[t][1], order.index(t)))
     why = _("holiday week target") if pair.holiday_week else _("weekly target")
     return kind, _("{type}: {target_name} {target}/week ({planned} planned before)").format(
-        type=label("content_type", kind), target_name=why, target=pair.target, planned=pair.total)
+        type=label("content_type", kind), target_name=why, target=pair.target, planned=pair.total
+    )
 
 
 def _minimum_left(pair: _Pair, kind: str) -> int:
@@ -415,7 +443,10 @@ def _room_after(pair: _Pair, chosen: _Candidate, need: int) -> bool:
 
 
 def _step(
-    pair: _Pair, picker: Picker, used_assets: dict[str, set[str]], holiday_days: dict[date, list[str]],
+    pair: _Pair,
+    picker: Picker,
+    used_assets: dict[str, set[str]],
+    holiday_days: dict[date, list[str]],
     slots: list[Slot],
 ) -> bool:
     """Place at most one post for the pair; False when the pair can take no more."""
@@ -442,7 +473,11 @@ def _step(
     scene = HOLIDAY_SCENE if pair.holiday_week else None
     exclude = used_assets.setdefault(pair.audience.key, set())
     request = PickRequest(
-        channel=pair.channel, audience=pair.audience, content_type=kind, scene=scene, start=best.start,
+        channel=pair.channel,
+        audience=pair.audience,
+        content_type=kind,
+        scene=scene,
+        start=best.start,
         exclude_asset_ids=frozenset(exclude),
     )
     pick = picker(request)
@@ -461,7 +496,13 @@ def _step(
 
 
 def _make_slot(
-    pair: _Pair, cand: _Candidate, index: int, kind: str, why_type: str, pick: Pick, scene: str | None,
+    pair: _Pair,
+    cand: _Candidate,
+    index: int,
+    kind: str,
+    why_type: str,
+    pick: Pick,
+    scene: str | None,
     holiday_days: dict[date, list[str]],
 ) -> Slot:
     base = float(pair.base[index])
@@ -469,17 +510,30 @@ def _make_slot(
     rationale = [
         why_type,
         _("{when} {zone}: best-time score {score:.4f}, rank {rank} of {n} open hours").format(
-            when=format_local(cand.start, "EEE HH:mm"), zone=zone_label(pair.rule.zone), score=base, rank=rank,
-            n=len(pair.candidates)),
+            when=format_local(cand.start, "EEE HH:mm"),
+            zone=zone_label(pair.rule.zone),
+            score=base,
+            rank=rank,
+            n=len(pair.candidates),
+        ),
     ]
     if pair.day_counts[cand.day]:
-        rationale.append(_("spread: {n} post(s) already on {weekday}").format(
-            n=pair.day_counts[cand.day], weekday=format_local(cand.start, "EEE")))
+        rationale.append(
+            _("spread: {n} post(s) already on {weekday}").format(
+                n=pair.day_counts[cand.day], weekday=format_local(cand.start, "EEE")
+            )
+        )
     if pair.holiday_week:
-        rationale.append(_("holiday week ({holidays}): preferred scene {scene}").format(
-            holidays=_holiday_names(holiday_days), scene=label("scene", HOLIDAY_SCENE)))
-    rationale.append(_("asset {asset}: {reason}").format(asset=pick.asset_id, reason=pick.reason) if pick.reason
-                     else _("asset {asset}").format(asset=pick.asset_id))
+        rationale.append(
+            _("holiday week ({holidays}): preferred scene {scene}").format(
+                holidays=_holiday_names(holiday_days), scene=label("scene", HOLIDAY_SCENE)
+            )
+        )
+    rationale.append(
+        _("asset {asset}: {reason}").format(asset=pick.asset_id, reason=pick.reason)
+        if pick.reason
+        else _("asset {asset}").format(asset=pick.asset_id)
+    )
     return Slot(
         id=slot_id(pair.channel, pair.audience, cand.start, kind),
         channel=pair.channel,
@@ -495,7 +549,8 @@ def _make_slot(
 
 def _no_asset(channel: str, kind: str) -> str:
     return _("no eligible asset for channel {channel} content type {type}").format(
-        channel=label("channel", channel), type=label("content_type", kind))
+        channel=label("channel", channel), type=label("content_type", kind)
+    )
 
 
 def _unmet(pair: _Pair) -> list[Unmet]:
@@ -504,8 +559,12 @@ def _unmet(pair: _Pair) -> list[Unmet]:
     def entry(name: str, wanted: int, reasons: list[str]) -> Unmet:
         planned = pair.types[name.split(".")[1]] if name.startswith("mix.") else pair.total
         return Unmet(
-            channel=pair.channel, audience=pair.audience.key, rule=name, wanted=wanted,
-            planned=planned, reasons=reasons or [_("stopped before reaching it")],
+            channel=pair.channel,
+            audience=pair.audience.key,
+            rule=name,
+            wanted=wanted,
+            planned=planned,
+            reasons=reasons or [_("stopped before reaching it")],
         )
 
     no_asset = [_no_asset(pair.channel, t) for t in sorted(pair.no_asset)]
@@ -539,8 +598,14 @@ def _sum_sent(sent: Iterable[AlreadySent]) -> AlreadySent:
 
 
 def slot_violations(
-    slot: Slot, start: datetime, rule: CadenceRule, others: Sequence[Slot], sent: AlreadySent,
-    holiday_dates: Iterable[date], sent_week: date | None, sent_types: Mapping[ContentType, int] | None = None,
+    slot: Slot,
+    start: datetime,
+    rule: CadenceRule,
+    others: Sequence[Slot],
+    sent: AlreadySent,
+    holiday_dates: Iterable[date],
+    sent_week: date | None,
+    sent_types: Mapping[ContentType, int] | None = None,
 ) -> list[Violation]:
     """Hard rules `slot` would break at `start`, given the other slots in its cap scope.
 
@@ -553,61 +618,113 @@ def slot_violations(
     found: list[Violation] = []
 
     def add(name: str, limit: int | str | None, actual: int | str | None, message: str) -> None:
-        found.append(Violation(
-            channel=slot.channel, audience=slot.audience.key, rule=name, limit=limit,
-            actual=actual, message=message, slot_id=slot.id,
-        ))
+        found.append(
+            Violation(
+                channel=slot.channel,
+                audience=slot.audience.key,
+                rule=name,
+                limit=limit,
+                actual=actual,
+                message=message,
+                slot_id=slot.id,
+            )
+        )
 
     if local.weekday() not in rule.allowed_weekdays:
-        add("allowed_weekdays", str(rule.allowed_weekdays), local.weekday(),
-            _("{weekday} is not an allowed weekday").format(weekday=format_local(local, "EEEE")))
+        add(
+            "allowed_weekdays",
+            str(rule.allowed_weekdays),
+            local.weekday(),
+            _("{weekday} is not an allowed weekday").format(weekday=format_local(local, "EEEE")),
+        )
     if local.hour not in rule.open_hours:
-        add("windows", str(rule.windows), f"{local:%H:%M}", _("{time} {zone} is outside the windows").format(
-            time=f"{local:%H:%M}", zone=zone_label(rule.zone)))
+        add(
+            "windows",
+            str(rule.windows),
+            f"{local:%H:%M}",
+            _("{time} {zone} is outside the windows").format(time=f"{local:%H:%M}", zone=zone_label(rule.zone)),
+        )
     if day in rule.blackout_dates:
-        add("blackout_dates", day.isoformat(), day.isoformat(), _("{day} is a blackout date").format(day=day.isoformat()))
+        add(
+            "blackout_dates",
+            day.isoformat(),
+            day.isoformat(),
+            _("{day} is a blackout date").format(day=day.isoformat()),
+        )
     local_others = [(o, o.start.astimezone(zone)) for o in others]
     if rule.max_per_day is not None:
         count = sum(1 for _ignored, t in local_others if t.date() == day) + sent.days.get(day, 0) + 1
         if count > rule.max_per_day:
-            add("max_per_day", rule.max_per_day, count,
+            add(
+                "max_per_day",
+                rule.max_per_day,
+                count,
                 _("{count} posts on {day} > {rule} {limit}").format(
-                    count=count, day=day.isoformat(), rule=label("rule", "max_per_day"), limit=rule.max_per_day))
+                    count=count, day=day.isoformat(), rule=label("rule", "max_per_day"), limit=rule.max_per_day
+                ),
+            )
     holiday = any(week <= d < week + timedelta(days=7) for d in holiday_dates)
     week_cap = rule.week_cap(holiday)
     in_week = [(o, t) for o, t in local_others if week_start_of(t.date()) == week]
     if week_cap is not None:
         count = len(in_week) + (sent.week if week == sent_week else 0) + 1
         if count > week_cap:
-            add("max_per_week", week_cap, count,
+            add(
+                "max_per_week",
+                week_cap,
+                count,
                 _("{count} posts in week of {week} > {rule} {limit}").format(
-                    count=count, week=week.isoformat(), rule=label("rule", "max_per_week"), limit=week_cap))
+                    count=count, week=week.isoformat(), rule=label("rule", "max_per_week"), limit=week_cap
+                ),
+            )
     month_cap = rule.month_cap(day.year, day.month)
     if month_cap is not None:
         mk = month_key(day)
         count = sum(1 for _ignored, t in local_others if month_key(t.date()) == mk) + sent.months.get(mk, 0) + 1
         if count > month_cap:
-            add("max_per_month", month_cap, count, _("{count} posts in {month} > {rule} {limit}").format(
-                count=count, month=mk, rule=label("rule", "max_per_month"), limit=month_cap))
+            add(
+                "max_per_month",
+                month_cap,
+                count,
+                _("{count} posts in {month} > {rule} {limit}").format(
+                    count=count, month=mk, rule=label("rule", "max_per_month"), limit=month_cap
+                ),
+            )
     if rule.min_gap_minutes:
         times = [_epoch(o.start) for o in others] + ([_epoch(sent.last_sent_at)] if sent.last_sent_at else [])
         close = [abs(t - _epoch(start)) // 60 for t in times if abs(t - _epoch(start)) < rule.min_gap_minutes * 60]
         if close:
-            add("min_gap_minutes", rule.min_gap_minutes, min(close),
+            add(
+                "min_gap_minutes",
+                rule.min_gap_minutes,
+                min(close),
                 _("{minutes} minutes from another post < {rule} {limit}").format(
-                    minutes=min(close), rule=label("rule", "min_gap_minutes"), limit=rule.min_gap_minutes))
+                    minutes=min(close), rule=label("rule", "min_gap_minutes"), limit=rule.min_gap_minutes
+                ),
+            )
     if slot.content_type not in rule.mix:
-        add("mix", ", ".join(rule.mix), slot.content_type, _("content type {type} is not in the mix").format(
-            type=label("content_type", slot.content_type)))
+        add(
+            "mix",
+            ", ".join(rule.mix),
+            slot.content_type,
+            _("content type {type} is not in the mix").format(type=label("content_type", slot.content_type)),
+        )
     else:
         high = rule.mix[slot.content_type][1]
-        same = sum(1 for o, _ignored in in_week if o.audience == slot.audience and o.content_type == slot.content_type) + 1
+        same = (
+            sum(1 for o, _ignored in in_week if o.audience == slot.audience and o.content_type == slot.content_type) + 1
+        )
         if week == sent_week and sent_types:
             same += sent_types.get(slot.content_type, 0)
         if same > high:
-            add(f"mix.{slot.content_type}.max", high, same,
+            add(
+                f"mix.{slot.content_type}.max",
+                high,
+                same,
                 _("{count} {type} posts in week of {week} > mix maximum {limit}").format(
-                    count=same, type=label("content_type", slot.content_type), week=week.isoformat(), limit=high))
+                    count=same, type=label("content_type", slot.content_type), week=week.isoformat(), limit=high
+                ),
+            )
     return found
 
 
@@ -654,7 +771,9 @@ def _scope_members(
 
 
 def _scope_sent(
-    already_sent: Mapping[tuple[str, str], AlreadySent], slot: Slot, rule: CadenceRule,
+    already_sent: Mapping[tuple[str, str], AlreadySent],
+    slot: Slot,
+    rule: CadenceRule,
     index: Mapping[tuple[str, str], CadenceRule],
 ) -> AlreadySent:
     key = _scope_key(rule, slot.channel, slot.audience)
@@ -693,13 +812,20 @@ def check_slot_move(
     past = []
     if not_before is not None and _epoch(new_start) < _epoch(not_before):
         zone = rule.zone if rule is not None else new_start.tzinfo
-        past = [Violation(
-            channel=slot.channel, audience=slot.audience.key, rule="past", limit=not_before.isoformat(),
-            actual=new_start.isoformat(), slot_id=slot.id,
-            message=_("{when} is in the past (now {now})").format(
-                when=format_local(new_start.astimezone(zone), "EEE yyyy-MM-dd HH:mm"),
-                now=format_local(not_before.astimezone(zone), "EEE yyyy-MM-dd HH:mm")),
-        )]
+        past = [
+            Violation(
+                channel=slot.channel,
+                audience=slot.audience.key,
+                rule="past",
+                limit=not_before.isoformat(),
+                actual=new_start.isoformat(),
+                slot_id=slot.id,
+                message=_("{when} is in the past (now {now})").format(
+                    when=format_local(new_start.astimezone(zone), "EEE yyyy-MM-dd HH:mm"),
+                    now=format_local(not_before.astimezone(zone), "EEE yyyy-MM-dd HH:mm"),
+                ),
+            )
+        ]
     if rule is None:
         return past
     sent = _scope_sent(already_sent or {}, slot, rule, index)
@@ -708,8 +834,9 @@ def check_slot_move(
     moved = slot.model_copy(update={"start": new_start})
     members = _scope_members(plan_slots, slot, rule, index)
     own = (already_sent or {}).get((slot.channel, slot.audience.key))
-    return past + slot_violations(moved, new_start, rule, members, sent, dates, current_week,
-                                  own.week_types if own else None)
+    return past + slot_violations(
+        moved, new_start, rule, members, sent, dates, current_week, own.week_types if own else None
+    )
 
 
 # ---- the planner -------------------------------------------------------------------------------------------------
@@ -822,13 +949,23 @@ def plan_week(
         holiday_week = bool(holiday_days)
         key = (channel, audience.key)
         types = pair_types.get(key, Counter())
-        pairs.append(_Pair(
-            channel=channel, audience=audience, rule=rule, scope=scope_for(rule, channel, audience),
-            candidates=candidates, base=np.array([scores[c.weekday, c.hour] for c in candidates]),
-            static_notes=notes, holiday_week=holiday_week, target=rule.week_target(holiday_week),
-            cap_week=rule.week_cap(holiday_week), types=Counter(types),
-            day_counts=Counter(pair_days.get(key, Counter())), total=sum(types.values()),
-        ))
+        pairs.append(
+            _Pair(
+                channel=channel,
+                audience=audience,
+                rule=rule,
+                scope=scope_for(rule, channel, audience),
+                candidates=candidates,
+                base=np.array([scores[c.weekday, c.hour] for c in candidates]),
+                static_notes=notes,
+                holiday_week=holiday_week,
+                target=rule.week_target(holiday_week),
+                cap_week=rule.week_cap(holiday_week),
+                types=Counter(types),
+                day_counts=Counter(pair_days.get(key, Counter())),
+                total=sum(types.values()),
+            )
+        )
 
     slots: list[Slot] = []
     active = pairs
@@ -842,8 +979,11 @@ def plan_week(
 
 
 def _locked_conflicts(
-    kept: Sequence[Slot], index: Mapping[tuple[str, str], CadenceRule],
-    sent: Mapping[tuple[str, str], AlreadySent], holiday_days: Mapping[date, list[str]], week_start: date,
+    kept: Sequence[Slot],
+    index: Mapping[tuple[str, str], CadenceRule],
+    sent: Mapping[tuple[str, str], AlreadySent],
+    holiday_days: Mapping[date, list[str]],
+    week_start: date,
 ) -> list[Violation]:
     conflicts: list[Violation] = []
     for position, slot in enumerate(kept):
@@ -853,6 +993,14 @@ def _locked_conflicts(
         # a locked slot is checked against the locked slots before it, so a pair over a cap is reported once
         members = _scope_members(kept[:position], slot, rule, index)
         own = sent.get((slot.channel, slot.audience.key))
-        conflicts += slot_violations(slot, slot.start, rule, members, _scope_sent(sent, slot, rule, index),
-                                     list(holiday_days), week_start, own.week_types if own else None)
+        conflicts += slot_violations(
+            slot,
+            slot.start,
+            rule,
+            members,
+            _scope_sent(sent, slot, rule, index),
+            list(holiday_days),
+            week_start,
+            own.week_types if own else None,
+        )
     return conflicts

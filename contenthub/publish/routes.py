@@ -59,8 +59,9 @@ Lang = Annotated[str, Depends(request_lang)]
 class PlanRequest(BaseModel):
     week: date = Field(description="Any day of the week to plan; the plan covers its Monday…Sunday.")
     channels: list[str] | None = Field(default=None, max_length=20, description="Default: every channel.")
-    audiences: list[str] | None = Field(default=None, max_length=500,
-                                        description="'all', 'group:<id>', 'segment:<id>'; default ['all'].")
+    audiences: list[str] | None = Field(
+        default=None, max_length=500, description="'all', 'group:<id>', 'segment:<id>'; default ['all']."
+    )
     version: int | None = Field(default=None, ge=0, description="Plan version being replaced (409 if it moved on).")
 
 
@@ -81,14 +82,29 @@ def get_rule(channel: str, hub: HubDep, who: Reader, audience: AudienceKey = "al
     return service.get_rule(hub, channel, audience)
 
 
-@router.put("/cadence-rules/{channel}", response_model=RuleOut, summary="Create or replace a cadence rule",
-            description="Contradicting caps (e.g. min_per_week > max_per_week) and unknown time zones are "
-            "refused with 422; `error.fields` names every field involved.")
+@router.put(
+    "/cadence-rules/{channel}",
+    response_model=RuleOut,
+    summary="Create or replace a cadence rule",
+    description="Contradicting caps (e.g. min_per_week > max_per_week) and unknown time zones are "
+    "refused with 422; `error.fields` names every field involved.",
+)
 def put_rule(
-    channel: str, hub: HubDep, who: Writer, audience: AudienceKey = "all",
-    body: dict[str, Any] = Body(examples=[{"max_per_day": 1, "min_per_week": 3, "windows": [[12, 14], [19, 22]],
-                                           "mix": {"educational": [2, 3], "promotional": [0, 1]},
-                                           "timezone": "Asia/Shanghai"}]),
+    channel: str,
+    hub: HubDep,
+    who: Writer,
+    audience: AudienceKey = "all",
+    body: dict[str, Any] = Body(
+        examples=[
+            {
+                "max_per_day": 1,
+                "min_per_week": 3,
+                "windows": [[12, 14], [19, 22]],
+                "mix": {"educational": [2, 3], "promotional": [0, 1]},
+                "timezone": "Asia/Shanghai",
+            }
+        ]
+    ),
 ) -> RuleOut:
     return service.put_rule(hub, channel, audience, body)
 
@@ -125,13 +141,26 @@ def get_best_time(hub: HubDep, who: Reader, channel: str, audience: AudienceKey 
 # ---- plans ------------------------------------------------------------------------------------------------------------
 
 
-@router.post("/plans", response_model=Plan, status_code=201, summary="Plan a week (a new version)",
-             description="Fills the week for channels × audiences with assets the recommender picks. Locked, "
-             "published and skipped slots of the current version are kept. Channels the rules cannot fill "
-             "get their reasons in `channel_summary`; an empty plan is a valid answer.")
+@router.post(
+    "/plans",
+    response_model=Plan,
+    status_code=201,
+    summary="Plan a week (a new version)",
+    description="Fills the week for channels × audiences with assets the recommender picks. Locked, "
+    "published and skipped slots of the current version are kept. Channels the rules cannot fill "
+    "get their reasons in `channel_summary`; an empty plan is a valid answer.",
+)
 async def create_plan(body: PlanRequest, hub: HubDep, who: Writer, now: Now) -> Plan:
-    return await run_in_threadpool(service.generate, hub, body.week, body.channels, body.audiences, who.name,
-                                   expected_version=body.version, now=now)
+    return await run_in_threadpool(
+        service.generate,
+        hub,
+        body.week,
+        body.channels,
+        body.audiences,
+        who.name,
+        expected_version=body.version,
+        now=now,
+    )
 
 
 @router.get("/plans", response_model=list[PlanInfo], summary="Planned weeks, latest first")
@@ -151,8 +180,9 @@ def plan_versions(week: date, hub: HubDep, who: Reader) -> list[VersionInfo]:
 
 @router.post("/plans/{week}/replan", response_model=Plan, summary="Plan again, keeping locked and published slots")
 async def replan(week: date, hub: HubDep, who: Writer, now: Now, body: ReplanRequest | None = None) -> Plan:
-    return await run_in_threadpool(service.replan, hub, week, who.name,
-                                   expected_version=body.version if body else None, now=now)
+    return await run_in_threadpool(
+        service.replan, hub, week, who.name, expected_version=body.version if body else None, now=now
+    )
 
 
 @router.post("/plans/{week}/slots", response_model=SlotChange, status_code=201, summary="Add a slot by hand")
@@ -160,56 +190,79 @@ def add_slot(week: date, body: SlotIn, hub: HubDep, who: Writer, now: Now, lang:
     return editing.add_slot(hub, week, body, who.name, now, lang)
 
 
-@router.patch("/plans/{week}/slots/{slot_id}", response_model=SlotChange,
-              summary="Move, swap the asset, lock/unlock or change the status of a slot",
-              description="A move that breaks a cap is refused with 409; `error.cap` names the cap.")
-async def edit_slot(week: date, slot_id: str, body: SlotPatch, hub: HubDep, who: Writer, now: Now,
-                    lang: Lang) -> SlotChange:
+@router.patch(
+    "/plans/{week}/slots/{slot_id}",
+    response_model=SlotChange,
+    summary="Move, swap the asset, lock/unlock or change the status of a slot",
+    description="A move that breaks a cap is refused with 409; `error.cap` names the cap.",
+)
+async def edit_slot(
+    week: date, slot_id: str, body: SlotPatch, hub: HubDep, who: Writer, now: Now, lang: Lang
+) -> SlotChange:
     return await run_in_threadpool(editing.edit_slot, hub, week, slot_id, body, who.name, now, lang)
 
 
-@router.post("/plans/{week}/slots/{slot_id}/swap", response_model=list[PlanSlot],
-             summary="Trade places (time and channel) with another slot",
-             description="409 when a slot would land in the past, over a cap, or on a channel its asset is not "
-             "tagged for; send override_channel with override_reason to place it anyway (recorded on the slot).")
-async def swap_slots(week: date, slot_id: str, body: SwapIn, hub: HubDep, who: Writer, now: Now,
-                     lang: Lang) -> list[PlanSlot]:
+@router.post(
+    "/plans/{week}/slots/{slot_id}/swap",
+    response_model=list[PlanSlot],
+    summary="Trade places (time and channel) with another slot",
+    description="409 when a slot would land in the past, over a cap, or on a channel its asset is not "
+    "tagged for; send override_channel with override_reason to place it anyway (recorded on the slot).",
+)
+async def swap_slots(
+    week: date, slot_id: str, body: SwapIn, hub: HubDep, who: Writer, now: Now, lang: Lang
+) -> list[PlanSlot]:
     return await run_in_threadpool(editing.swap_slots, hub, week, slot_id, body, who.name, now, lang)
 
 
-@router.post("/plans/{week}/approve", response_model=SlotChange, summary="Approve every draft slot still ahead",
-             description="For the whole week or one channel; past slots are left as they are.")
+@router.post(
+    "/plans/{week}/approve",
+    response_model=SlotChange,
+    summary="Approve every draft slot still ahead",
+    description="For the whole week or one channel; past slots are left as they are.",
+)
 def approve_all(week: date, body: ApproveAllIn, hub: HubDep, who: Writer, now: Now) -> SlotChange:
     return editing.approve_all(hub, week, body, who.name, now)
 
 
 @router.delete("/plans/{week}/slots/{slot_id}", response_model=SlotChange)
-def delete_slot(week: date, slot_id: str, hub: HubDep, who: Writer, now: Now,
-                version: Annotated[int | None, Query(ge=0)] = None) -> SlotChange:
+def delete_slot(
+    week: date, slot_id: str, hub: HubDep, who: Writer, now: Now, version: Annotated[int | None, Query(ge=0)] = None
+) -> SlotChange:
     return editing.delete_slot(hub, week, slot_id, who.name, version, now)
 
 
-@router.post("/plans/{week}/slots/{slot_id}/publish", response_model=PublishResult,
-             summary="Mark an approved slot published and record delivered events (idempotent)")
+@router.post(
+    "/plans/{week}/slots/{slot_id}/publish",
+    response_model=PublishResult,
+    summary="Mark an approved slot published and record delivered events (idempotent)",
+)
 async def publish_slot(week: date, slot_id: str, hub: HubDep, who: Publisher, now: Now) -> PublishResult:
     return await run_in_threadpool(editing.publish_slot, hub, week, slot_id, who.name, now)
 
 
 @router.get("/plans/{week}/due", response_model=DueSlots, summary="Approved slots due for sending (for bots)")
-def due(week: date, hub: HubDep, who: Reader, now: Now, channel: str | None = None,
-        before: Instant | None = None) -> DueSlots:
+def due(
+    week: date, hub: HubDep, who: Reader, now: Now, channel: str | None = None, before: Instant | None = None
+) -> DueSlots:
     return editing.due_slots(hub, week, channel, before, now)
 
 
 @router.get("/plans/{week}/export.ics", response_class=Response, summary="The plan as an iCalendar file")
 def export_ics(week: date, hub: HubDep, who: Reader, lang: Lang) -> Response:
     data = editing.export_ics(hub, week, lang)
-    return Response(data, media_type="text/calendar; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="plan-{week.isoformat()}.ics"'})
+    return Response(
+        data,
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="plan-{week.isoformat()}.ics"'},
+    )
 
 
 @router.get("/plans/{week}/export.csv", response_class=Response, summary="The plan as CSV (UTF-8 with BOM)")
 def export_csv(week: date, hub: HubDep, who: Reader, lang: Lang) -> Response:
     # the BOM makes Excel read Chinese titles as UTF-8
-    return Response("\ufeff" + editing.export_csv(hub, week, lang), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="plan-{week.isoformat()}.csv"'})
+    return Response(
+        "\ufeff" + editing.export_csv(hub, week, lang),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="plan-{week.isoformat()}.csv"'},
+    )

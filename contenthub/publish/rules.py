@@ -56,7 +56,9 @@ class Audience(BaseModel):
         if self.kind == "all" and self.id is not None:
             raise ValueError(_("audience.id must be empty when audience.kind is 'all'"))
         if self.kind != "all" and not self.id:
-            raise ValueError(_("audience.id is required when audience.kind is '{kind}', e.g. 'g42'").format(kind=self.kind))
+            raise ValueError(
+                _("audience.id is required when audience.kind is '{kind}', e.g. 'g42'").format(kind=self.kind)
+            )
         return self
 
     @property
@@ -128,21 +130,23 @@ class CadenceRule(BaseModel):
     @classmethod
     def _weekdays(cls, value: list[int]) -> list[int]:
         if not value:
-            raise ValueError(_('allowed_weekdays: at least one weekday is required (0=Monday … 6=Sunday)'))
+            raise ValueError(_("allowed_weekdays: at least one weekday is required (0=Monday … 6=Sunday)"))
         bad = [d for d in value if not 0 <= d <= 6]
         if bad:
-            raise ValueError(_('allowed_weekdays: {bad} out of range; use 0=Monday … 6=Sunday').format(bad=bad))
+            raise ValueError(_("allowed_weekdays: {bad} out of range; use 0=Monday … 6=Sunday").format(bad=bad))
         return sorted(set(value))
 
     @field_validator("windows")
     @classmethod
     def _windows(cls, value: list[tuple[int, int]]) -> list[tuple[int, int]]:
         if not value:
-            raise ValueError(_('windows: at least one [start_hour, end_hour) window is required, e.g. [[12, 14]]'))
+            raise ValueError(_("windows: at least one [start_hour, end_hour) window is required, e.g. [[12, 14]]"))
         for i, (start, end) in enumerate(value):
             if not (0 <= start < end <= 24):
                 raise ValueError(
-                    _('windows[{i}]: [{start}, {end}) is not a window; need 0 <= start_hour < end_hour <= 24').format(i=i, start=start, end=end)
+                    _("windows[{i}]: [{start}, {end}) is not a window; need 0 <= start_hour < end_hour <= 24").format(
+                        i=i, start=start, end=end
+                    )
                 )
         return sorted(set(value))
 
@@ -158,7 +162,9 @@ class CadenceRule(BaseModel):
     def _mix_ranges(cls, value: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
         for kind, (low, high) in value.items():
             if low < 0 or low > high:
-                raise ValueError(_('mix.{kind}: [min {low}, max {high}] needs 0 <= min <= max').format(kind=kind, low=low, high=high))
+                raise ValueError(
+                    _("mix.{kind}: [min {low}, max {high}] needs 0 <= min <= max").format(kind=kind, low=low, high=high)
+                )
         return value
 
     # ---- derived values used by the planner ----------------------------------------------------------
@@ -233,9 +239,7 @@ class CadenceRule(BaseModel):
             if self.min_per_week > self.max_per_week:
                 problems.append(f"min_per_week ({self.min_per_week}) > max_per_week ({self.max_per_week})")
             if self.mix_min_total > self.max_per_week:
-                problems.append(
-                    f"sum of mix minima ({self.mix_min_total}) > max_per_week ({self.max_per_week})"
-                )
+                problems.append(f"sum of mix minima ({self.mix_min_total}) > max_per_week ({self.max_per_week})")
         if need > self.mix_max_total:
             problems.append(
                 f"{need_label} > sum of mix maxima ({self.mix_max_total}); "
@@ -243,8 +247,7 @@ class CadenceRule(BaseModel):
             )
         if self.max_per_day is not None and self.max_per_day * len(self.allowed_weekdays) < need:
             problems.append(
-                f"max_per_day ({self.max_per_day}) × allowed_weekdays ({len(self.allowed_weekdays)}) "
-                f"< {need_label}"
+                f"max_per_day ({self.max_per_day}) × allowed_weekdays ({len(self.allowed_weekdays)}) < {need_label}"
             )
         else:
             capacity = self.week_capacity()
@@ -261,13 +264,9 @@ class CadenceRule(BaseModel):
             if self.target_per_week < need:
                 problems.append(f"target_per_week ({self.target_per_week}) < {need_label}")
             if self.max_per_week is not None and self.target_per_week > self.max_per_week:
-                problems.append(
-                    f"target_per_week ({self.target_per_week}) > max_per_week ({self.max_per_week})"
-                )
+                problems.append(f"target_per_week ({self.target_per_week}) > max_per_week ({self.max_per_week})")
             if self.target_per_week > self.mix_max_total:
-                problems.append(
-                    f"target_per_week ({self.target_per_week}) > sum of mix maxima ({self.mix_max_total})"
-                )
+                problems.append(f"target_per_week ({self.target_per_week}) > sum of mix maxima ({self.mix_max_total})")
         if problems:
             where = f"rule {self.channel}/{self.audience.key}: "
             raise ValueError(where + "; ".join(problems))
@@ -312,9 +311,11 @@ def default_rules(timezone: str = DEFAULT_TIMEZONE) -> list[CadenceRule]:
     1:1 also 1 per day (JS-SDK default) and low frequency by design. Other channels have no platform cap,
     only the DESIGN.md cadence plus a gap so posts spread over the day.
     """
+
     def rule(channel: str, **settings: object) -> CadenceRule:
         return CadenceRule.model_validate(
-            {"channel": channel, "windows": _DEFAULT_WINDOWS[channel], "timezone": timezone, **settings})
+            {"channel": channel, "windows": _DEFAULT_WINDOWS[channel], "timezone": timezone, **settings}
+        )
 
     rules = [
         rule("mp_subscription", max_per_day=1, cap_scope="channel", mix=STANDARD_MIX, holiday_boost=1),
@@ -330,8 +331,15 @@ def default_rules(timezone: str = DEFAULT_TIMEZONE) -> list[CadenceRule]:
         ),
         rule("wecom_group", max_per_month=DAYS_IN_MONTH, min_gap_minutes=180, mix=STANDARD_MIX, holiday_boost=1),
     ]
-    gaps = {"moments": 240, "channels": 240, "xiaohongshu": 180, "douyin": 180, "miniprogram": 180,
-            "app_push": 360, "sms": 720}
+    gaps = {
+        "moments": 240,
+        "channels": 240,
+        "xiaohongshu": 180,
+        "douyin": 180,
+        "miniprogram": 180,
+        "app_push": 360,
+        "sms": 720,
+    }
     rules += [
         rule(channel, min_gap_minutes=gap, mix=STANDARD_MIX, holiday_boost=1 if channel == "sms" else 2)
         for channel, gap in gaps.items()

@@ -140,8 +140,13 @@ class Plan(BaseModel):
         for s in self.slots:
             if s.id == slot_id:
                 return s
-        raise NotFoundError(_("No slot '{slot_id}' in the plan of week {isoformat}.").format(slot_id=slot_id, isoformat=self.week_start.isoformat()),
-                            field="slot_id", value=slot_id)
+        raise NotFoundError(
+            _("No slot '{slot_id}' in the plan of week {isoformat}.").format(
+                slot_id=slot_id, isoformat=self.week_start.isoformat()
+            ),
+            field="slot_id",
+            value=slot_id,
+        )
 
     def active(self) -> list[PlanSlot]:
         """Slots that will go out or went out: everything but skipped ones."""
@@ -205,8 +210,11 @@ def _invalid_rule(exc: ValidationError) -> InvalidError:
         details.append({"field": field, "message": message})
         parts.append(f"{field}: {message}" if field and not message.startswith((field, "rule ")) else message)
     text = "; ".join(parts)
-    return InvalidError(_('Cadence rule rejected: {text}').format(text=text), field=fields[0] if fields else None,
-                        extra={"fields": fields, "details": details})
+    return InvalidError(
+        _("Cadence rule rejected: {text}").format(text=text),
+        field=fields[0] if fields else None,
+        extra={"fields": fields, "details": details},
+    )
 
 
 def default_rule_set(hub: Hub) -> list[CadenceRule]:
@@ -222,8 +230,11 @@ def effective_rules(hub: Hub) -> list[RuleOut]:
     stored = stored_rules(hub)
     keys = {(r.channel, r.audience.key) for r in stored}
     out = [RuleOut(**r.model_dump(), source="custom") for r in stored]
-    out += [RuleOut(**r.model_dump(), source="default") for r in default_rule_set(hub)
-            if (r.channel, r.audience.key) not in keys]
+    out += [
+        RuleOut(**r.model_dump(), source="default")
+        for r in default_rule_set(hub)
+        if (r.channel, r.audience.key) not in keys
+    ]
     out.sort(key=lambda r: (CHANNELS.index(r.channel), r.audience.key != "all", r.audience.key))
     return out
 
@@ -242,7 +253,7 @@ def get_rule(hub: Hub, channel: str, audience_key: str = "all") -> RuleOut:
     for rule in effective_rules(hub):
         if rule.channel == channel and rule.audience.key == "all":
             return rule
-    raise NotFoundError(_('No cadence rule for {channel}.').format(channel=channel), field="channel", value=channel)
+    raise NotFoundError(_("No cadence rule for {channel}.").format(channel=channel), field="channel", value=channel)
 
 
 def put_rule(hub: Hub, channel: str, audience_key: str, body: dict[str, Any]) -> RuleOut:
@@ -251,10 +262,15 @@ def put_rule(hub: Hub, channel: str, audience_key: str, body: dict[str, Any]) ->
     audience = audience_lookup.parse_audience(audience_key)
     audience_lookup.check_exists(hub, audience)
     if not isinstance(body, dict):
-        raise InvalidError(_('A cadence rule is a JSON object.'), field="body")
+        raise InvalidError(_("A cadence rule is a JSON object."), field="body")
     for name, value in (("channel", channel), ("audience", audience.model_dump())):
         if name in body and body[name] not in (value, audience_key):
-            raise InvalidError(_('{name} in the body ({value!r}) differs from the URL ({value2!r}).').format(name=name, value=body[name], value2=value), field=name)
+            raise InvalidError(
+                _("{name} in the body ({value!r}) differs from the URL ({value2!r}).").format(
+                    name=name, value=body[name], value2=value
+                ),
+                field=name,
+            )
     try:
         rule = CadenceRule.model_validate({**body, "channel": channel, "audience": audience.model_dump()})
     except ValidationError as exc:
@@ -263,10 +279,16 @@ def put_rule(hub: Hub, channel: str, audience_key: str, body: dict[str, Any]) ->
     try:
         validate_rule_set([*others, rule])
     except ValueError as exc:
-        raise InvalidError(_('Cadence rule rejected: {exc}').format(exc=exc), field="cap_scope",
-                           extra={"fields": _fields_named(str(exc)) or ["cap_scope"]}) from None
-    hub.store.put_doc(RULES, _rule_id(channel, audience.key),
-                      {"channel": channel, "audience": audience.key, "rule": rule.model_dump(mode="json")})
+        raise InvalidError(
+            _("Cadence rule rejected: {exc}").format(exc=exc),
+            field="cap_scope",
+            extra={"fields": _fields_named(str(exc)) or ["cap_scope"]},
+        ) from None
+    hub.store.put_doc(
+        RULES,
+        _rule_id(channel, audience.key),
+        {"channel": channel, "audience": audience.key, "rule": rule.model_dump(mode="json")},
+    )
     return RuleOut(**rule.model_dump(), source="custom")
 
 
@@ -274,13 +296,21 @@ def delete_rule(hub: Hub, channel: str, audience_key: str) -> None:
     _check_channel(channel)
     audience = audience_lookup.parse_audience(audience_key)
     if not hub.store.delete_doc(RULES, _rule_id(channel, audience.key)):
-        raise NotFoundError(_('No custom cadence rule for {channel} / {key}.').format(channel=channel, key=audience.key), field="audience",
-                            value=audience.key)
+        raise NotFoundError(
+            _("No custom cadence rule for {channel} / {key}.").format(channel=channel, key=audience.key),
+            field="audience",
+            value=audience.key,
+        )
 
 
 def _check_channel(channel: str) -> None:
     if channel not in CHANNELS:
-        raise InvalidError(_("Unknown channel '{channel}'.").format(channel=channel), field="channel", value=channel, allowed=list(CHANNELS))
+        raise InvalidError(
+            _("Unknown channel '{channel}'.").format(channel=channel),
+            field="channel",
+            value=channel,
+            allowed=list(CHANNELS),
+        )
 
 
 # ---- marketing dates and holidays ------------------------------------------------------------------------------
@@ -297,7 +327,9 @@ def put_marketing_dates(hub: Hub, dates: Sequence[MarketingDate]) -> list[Market
     names = [d.name for d in dates]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise InvalidError(_('Marketing date names must be unique; repeated: {dupes}.').format(dupes=', '.join(dupes)), field="name")
+        raise InvalidError(
+            _("Marketing date names must be unique; repeated: {dupes}.").format(dupes=", ".join(dupes)), field="name"
+        )
     hub.store.put_doc(SETTINGS, MARKETING_DOC, {"dates": [d.model_dump(mode="json") for d in dates]})
     return list(dates)
 
@@ -321,8 +353,14 @@ def best_time(hub: Hub, channel: str, audience_key: str = "all", now: datetime |
     tz = get_rule(hub, channel, audience.key).timezone
     scores, events = _scores(hub, channel, audience, tz, now or utcnow())
     flat = np.argsort(-scores, axis=None, kind="stable")[:5]
-    return BestTime(channel=channel, audience=audience.key, timezone=tz, events=events,
-                    scores=np.round(scores, 6).tolist(), top_hours=[(int(i) // 24, int(i) % 24) for i in flat])
+    return BestTime(
+        channel=channel,
+        audience=audience.key,
+        timezone=tz,
+        events=events,
+        scores=np.round(scores, 6).tolist(),
+        top_hours=[(int(i) // 24, int(i) % 24) for i in flat],
+    )
 
 
 def _scores(hub: Hub, channel: str, audience: Audience, tz: str, now: datetime) -> tuple[np.ndarray, int]:
@@ -376,12 +414,23 @@ def get_plan(hub: Hub, week: date, version: int | None = None) -> Plan:
     if version is not None:
         doc = hub.store.get_doc(PLANS, _history_id(week, version))
         if doc is None:
-            raise NotFoundError(_('No version {version} of the plan of week {isoformat} (the last {HISTORY_KEPT} versions are kept).').format(version=version, isoformat=week.isoformat(), HISTORY_KEPT=HISTORY_KEPT), field="version", value=version)
+            raise NotFoundError(
+                _(
+                    "No version {version} of the plan of week {isoformat} (the last {HISTORY_KEPT} versions are kept)."
+                ).format(version=version, isoformat=week.isoformat(), HISTORY_KEPT=HISTORY_KEPT),
+                field="version",
+                value=version,
+            )
         return _load(doc)
     plan = find_plan(hub, week)
     if plan is None:
-        raise NotFoundError(_('No plan for the week of {isoformat} yet; create one with POST /v1/plans.').format(isoformat=week.isoformat()),
-                            field="week", value=week.isoformat())
+        raise NotFoundError(
+            _("No plan for the week of {isoformat} yet; create one with POST /v1/plans.").format(
+                isoformat=week.isoformat()
+            ),
+            field="week",
+            value=week.isoformat(),
+        )
     return plan
 
 
@@ -413,12 +462,22 @@ def save_plan(hub: Hub, plan: Plan, expected_version: int | None) -> Plan:
         have = current["info"]["version"] if current else 0
         if expected_version is not None and expected_version != have:
             raise ConflictError(
-                _('The plan of week {isoformat} changed (now version {have}, you edited {expected_version}). Reload it and apply your change again.').format(isoformat=week.isoformat(), have=have, expected_version=expected_version), field="version", value=expected_version,
-                extra={"current_version": have})
+                _(
+                    "The plan of week {isoformat} changed (now version {have}, you edited {expected_version}). Reload it and apply your change again."
+                ).format(isoformat=week.isoformat(), have=have, expected_version=expected_version),
+                field="version",
+                value=expected_version,
+                extra={"current_version": have},
+            )
         plan = plan.model_copy(update={"version": have + 1})
         body = plan.model_dump(mode="json")
-        info = VersionInfo(version=plan.version, action=plan.action, created_at=plan.created_at,
-                           created_by=plan.created_by, slots=len(plan.active())).model_dump()
+        info = VersionInfo(
+            version=plan.version,
+            action=plan.action,
+            created_at=plan.created_at,
+            created_by=plan.created_by,
+            slots=len(plan.active()),
+        ).model_dump()
         docs = {
             week.isoformat(): {"kind": "head", "week": week.isoformat(), "info": info, "plan": body},
             _history_id(week, plan.version): {"kind": "version", "week": week.isoformat(), "info": info, "plan": body},
@@ -472,14 +531,23 @@ def already_sent(hub: Hub, week: date, rules: Sequence[CadenceRule]) -> dict[tup
     return found
 
 
-def _channel_summary(plan_slots: Sequence[PlanSlot], unmet: Sequence[Unmet], channels: Sequence[str],
-                     planned_pairs: set[str], audience_names: Mapping[str, str]) -> dict[str, ChannelSummary]:
+def _channel_summary(
+    plan_slots: Sequence[PlanSlot],
+    unmet: Sequence[Unmet],
+    channels: Sequence[str],
+    planned_pairs: set[str],
+    audience_names: Mapping[str, str],
+) -> dict[str, ChannelSummary]:
     reasons: dict[str, list[str]] = defaultdict(list)
     for u in unmet:
         for why in u.reasons:
             text = _("{audience} · {rule} (wanted {wanted}, planned {planned}): {why}").format(
-                audience=audience_names.get(u.audience, u.audience), rule=rule_text(u.rule), wanted=u.wanted,
-                planned=u.planned, why=why)
+                audience=audience_names.get(u.audience, u.audience),
+                rule=rule_text(u.rule),
+                wanted=u.wanted,
+                planned=u.planned,
+                why=why,
+            )
             if text not in reasons[u.channel]:
                 reasons[u.channel].append(text)
     out = {}
@@ -493,8 +561,15 @@ def _channel_summary(plan_slots: Sequence[PlanSlot], unmet: Sequence[Unmet], cha
 
 
 def generate(
-    hub: Hub, week: date, channels: Sequence[str] | None, audience_keys: Sequence[str] | None, actor: str,
-    *, expected_version: int | None = None, now: datetime | None = None, action: str = "plan",
+    hub: Hub,
+    week: date,
+    channels: Sequence[str] | None,
+    audience_keys: Sequence[str] | None,
+    actor: str,
+    *,
+    expected_version: int | None = None,
+    now: datetime | None = None,
+    action: str = "plan",
 ) -> Plan:
     """Plan (or re-plan) a week for channels × audiences and store it as the next version.
 
@@ -522,16 +597,23 @@ def generate(
         overrides[audience.key] = ov
         if ov.rules is not None:
             all_rules = [r for r in all_rules if r.audience.key != audience.key] + [
-                CadenceRule.model_validate({**r, "audience": audience.model_dump()}) for r in ov.rules]
+                CadenceRule.model_validate({**r, "audience": audience.model_dump()}) for r in ov.rules
+            ]
     rules = [r for r in all_rules if r.channel in channels]
     holidays = holidays_of(hub, week)
     current = find_plan(hub, week)
     # past slots are history (read-only): kept as they are; only published ones count toward caps
-    kept = [s for s in current.slots if s.locked or s.status in ("published", "skipped") or s.start < now] \
-        if current else []
+    kept = (
+        [s for s in current.slots if s.locked or s.status in ("published", "skipped") or s.start < now]
+        if current
+        else []
+    )
     forced = {s.id for s in kept if not s.locked}
-    counted = [s.model_copy(update={"locked": True}) for s in kept
-               if s.status == "published" or (s.status != "skipped" and s.start >= now)]
+    counted = [
+        s.model_copy(update={"locked": True})
+        for s in kept
+        if s.status == "published" or (s.status != "skipped" and s.start >= now)
+    ]
     missed = [s for s in kept if s.start < now and s.status not in ("published", "skipped")]
     index = validate_rule_set(all_rules)
 
@@ -544,10 +626,12 @@ def generate(
                 best[(channel, audience.key)] = _scores(hub, channel, audience, rule.timezone, now)[0]
                 planned_pairs.add(channel)
     # one scoring time for the whole week (see picking.py): its Monday noon in the brand's zone
-    picker = RecommenderPicker(hub, now, at=datetime(week.year, week.month, week.day, 12,
-                                                     tzinfo=ZoneInfo(hub.settings.timezone)))
-    result = plan_week(week, rules, audience_list, best, holidays, counted, picker,
-                       already_sent(hub, week, all_rules), not_before=now)
+    picker = RecommenderPicker(
+        hub, now, at=datetime(week.year, week.month, week.day, 12, tzinfo=ZoneInfo(hub.settings.timezone))
+    )
+    result = plan_week(
+        week, rules, audience_list, best, holidays, counted, picker, already_sent(hub, week, all_rules), not_before=now
+    )
 
     slots: list[PlanSlot] = []
     for slot in result.slots:
@@ -563,25 +647,53 @@ def generate(
     if hub.store.count_assets(AssetFilter(statuses=("approved",))) == 0:
         notes.append(_("the library has no approved assets: approve assets to fill the plan"))
     plan = Plan(
-        week_start=week, version=0, channels=channels, audiences=keys, slots=slots, unmet=result.unmet,
-        conflicts=result.conflicts, channel_summary=_channel_summary(slots, result.unmet, channels, planned_pairs, {
-            k: audience_lookup.label(hub, audience_lookup.parse_audience(k)) for k in {u.audience for u in result.unmet}}),
-        notes=notes, holidays=holidays, action=action, created_at=to_iso(now), created_by=actor,
+        week_start=week,
+        version=0,
+        channels=channels,
+        audiences=keys,
+        slots=slots,
+        unmet=result.unmet,
+        conflicts=result.conflicts,
+        channel_summary=_channel_summary(
+            slots,
+            result.unmet,
+            channels,
+            planned_pairs,
+            {
+                k: audience_lookup.label(hub, audience_lookup.parse_audience(k))
+                for k in {u.audience for u in result.unmet}
+            },
+        ),
+        notes=notes,
+        holidays=holidays,
+        action=action,
+        created_at=to_iso(now),
+        created_by=actor,
     )
-    saved = save_plan(hub, plan, expected_version if expected_version is not None else (current.version if current else 0))
+    saved = save_plan(
+        hub, plan, expected_version if expected_version is not None else (current.version if current else 0)
+    )
     for key, ov in overrides.items():
         if any(slot.audience.key == key for slot in saved.slots):
             variants.log_exposure(hub, ov, ov.unit_id, now)
     return saved
 
 
-def replan(hub: Hub, week: date, actor: str, *, expected_version: int | None = None,
-           now: datetime | None = None) -> Plan:
+def replan(
+    hub: Hub, week: date, actor: str, *, expected_version: int | None = None, now: datetime | None = None
+) -> Plan:
     """Plan the week again with the same channels and audiences, keeping locked and published slots."""
     plan = get_plan(hub, week)
-    return generate(hub, plan.week_start, plan.channels, plan.audiences, actor,
-                    expected_version=plan.version if expected_version is None else expected_version,
-                    now=now, action="replan")
+    return generate(
+        hub,
+        plan.week_start,
+        plan.channels,
+        plan.audiences,
+        actor,
+        expected_version=plan.version if expected_version is None else expected_version,
+        now=now,
+        action="replan",
+    )
 
 
 class SentPost(BaseModel):
@@ -619,13 +731,23 @@ def sent_in_week(hub: Hub, week: date, now: datetime) -> list[SentPost]:
     for event in hub.store.query_events(q):
         local = from_iso(event["ts"]).astimezone(zone)
         key = (local.date(), event.get("channel") or "", event.get("asset_id") or "")
-        entry = groups_.setdefault(key, {"n": 0, "first": event["ts"],
-                                         "slot": (event.get("attributes") or {}).get("slot_id")})
+        entry = groups_.setdefault(
+            key, {"n": 0, "first": event["ts"], "slot": (event.get("attributes") or {}).get("slot_id")}
+        )
         entry["n"] += 1
     docs = hub.store.get_assets(sorted({k[2] for k in groups_ if k[2]}))
-    return [SentPost(day=day, channel=channel, asset_id=asset, asset_title=(docs.get(asset) or {}).get("title"),
-                     deliveries=e["n"], first_at=e["first"], slot_id=e["slot"])
-            for (day, channel, asset), e in sorted(groups_.items(), key=lambda kv: (kv[0], kv[1]["first"]))]
+    return [
+        SentPost(
+            day=day,
+            channel=channel,
+            asset_id=asset,
+            asset_title=(docs.get(asset) or {}).get("title"),
+            deliveries=e["n"],
+            first_at=e["first"],
+            slot_id=e["slot"],
+        )
+        for (day, channel, asset), e in sorted(groups_.items(), key=lambda kv: (kv[0], kv[1]["first"]))
+    ]
 
 
 def rules_by_key(hub: Hub) -> dict[tuple[str, str], CadenceRule]:

@@ -55,14 +55,21 @@ def audience_for(hub: Hub, cat: Catalog, profile: Profile, now: datetime) -> Aud
     topic, ctype = rate_posteriors(profile.weights, cat)
     stage = profile.status.get("stage")
     return Audience(
-        weights=weights, vector=vector, vector_rows=rows if vector is not None else [], vector_weights=w,
-        vector_norm=norm, recent_positive=list(recent.items()), stage=stage,
-        stage_scenes=rules.stage_scenes.get(stage or "", []), exclude=set(profile.blocked_assets),
-        target=profile.target, topic_ab=topic[0] if topic else None, topic_prior=topic[1] if topic else None,
-        type_ab=ctype[0] if ctype else None, type_prior=ctype[1] if ctype else None,
+        weights=weights,
+        vector=vector,
+        vector_rows=rows if vector is not None else [],
+        vector_weights=w,
+        vector_norm=norm,
+        recent_positive=list(recent.items()),
+        stage=stage,
+        stage_scenes=rules.stage_scenes.get(stage or "", []),
+        exclude=set(profile.blocked_assets),
+        target=profile.target,
+        topic_ab=topic[0] if topic else None,
+        topic_prior=topic[1] if topic else None,
+        type_ab=ctype[0] if ctype else None,
+        type_prior=ctype[1] if ctype else None,
     )
-
-
 
 
 def population_rates(cat: Catalog) -> tuple[float, np.ndarray, np.ndarray]:
@@ -77,8 +84,10 @@ def population_rates(cat: Catalog) -> tuple[float, np.ndarray, np.ndarray]:
         success, delivered, _ = st.quality_inputs(len(cat))
         p = rates.brand_rate(success, delivered)
         found = st.memo["population"] = (
-            p, rates.slot_rates(success, delivered, cat.topic_of_row, len(cat.topic_names), p),
-            rates.slot_rates(success, delivered, cat.type_of_row, len(cat.type_names), p))
+            p,
+            rates.slot_rates(success, delivered, cat.topic_of_row, len(cat.topic_names), p),
+            rates.slot_rates(success, delivered, cat.type_of_row, len(cat.type_names), p),
+        )
     return found
 
 
@@ -87,8 +96,9 @@ def brand_rate(cat: Catalog) -> float:
     return population_rates(cat)[0]
 
 
-def _beta(weights: dict[str, float], names: list[str], prefix: str, prior: np.ndarray
-          ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None:
+def _beta(
+    weights: dict[str, float], names: list[str], prefix: str, prior: np.ndarray
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None:
     """(posterior, prior) Beta(α, β) of the audience's engagement per delivery on each name, plus a last
     "none" slot (``scoring.rate_posterior_rows`` of the profile's decayed ``e:``/``g:`` weights, shrunk
     to the population's rate on each name, ``population_rates``). None when there are no names."""
@@ -100,9 +110,12 @@ def _beta(weights: dict[str, float], names: list[str], prefix: str, prior: np.nd
     return (a[0], b[0]), (RATE_PRIOR_DELIVERIES * prior, RATE_PRIOR_DELIVERIES * (1 - prior))
 
 
-def rate_posteriors(weights: dict[str, float], cat: Catalog) -> tuple[
-        tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None,
-        tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None]:
+def rate_posteriors(
+    weights: dict[str, float], cat: Catalog
+) -> tuple[
+    tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None,
+    tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None,
+]:
     """The audience's per-topic and per-content-type engagement posteriors, each with its prior: what
     makes a click on one topic move the very next pick towards it, a delivered asset that was not opened
     count against its topic and type, and a user without history start on the topics people like."""
@@ -110,8 +123,9 @@ def rate_posteriors(weights: dict[str, float], cat: Catalog) -> tuple[
     return _beta(weights, cat.topic_names, TOPIC, topic_p), _beta(weights, cat.type_names, "c:", type_p)
 
 
-def group_audience(hub: Hub, cat: Catalog, gprof: Profile, group_id: str, purpose: str, now: datetime
-                   ) -> tuple[Audience, int]:
+def group_audience(
+    hub: Hub, cat: Catalog, gprof: Profile, group_id: str, purpose: str, now: datetime
+) -> tuple[Audience, int]:
     """A group's audience from its kept profile (``group_profiles``) and its own profile ``gprof``, and the
     member count the kept profile sums: tag weights and topic/type rates of the members and the group's
     own events pooled, the vector the mix of the most engaged assets, the lifecycle fit the purpose's
@@ -146,11 +160,19 @@ def group_audience(hub: Hub, cat: Catalog, gprof: Profile, group_id: str, purpos
     rules = lifecycle.get_rules(hub)
     aud = Audience(
         weights={k: v for k, v in weights.items() if k[:2] in PROFILE_PREFIXES and abs(v) > 1e-6},
-        vector=vector, vector_rows=rows if vector is not None else [], vector_weights=w_arr, vector_norm=norm,
-        recent_positive=top, stage=own.stage, stage_scenes=list(rules.purpose_scenes.get(purpose, [])),
-        exclude=set(gprof.blocked_assets), topic_ab=topic[0] if topic else None,
-        topic_prior=topic[1] if topic else None, type_ab=ctype[0] if ctype else None,
-        type_prior=ctype[1] if ctype else None, purpose=purpose,
+        vector=vector,
+        vector_rows=rows if vector is not None else [],
+        vector_weights=w_arr,
+        vector_norm=norm,
+        recent_positive=top,
+        stage=own.stage,
+        stage_scenes=list(rules.purpose_scenes.get(purpose, [])),
+        exclude=set(gprof.blocked_assets),
+        topic_ab=topic[0] if topic else None,
+        topic_prior=topic[1] if topic else None,
+        type_ab=ctype[0] if ctype else None,
+        type_prior=ctype[1] if ctype else None,
+        purpose=purpose,
     )
     return aud, kept.members
 
@@ -177,11 +199,16 @@ def merge_audiences(parts: list[Audience]) -> Audience:
         vector = v / n if n > 0 else None
     top_recent = sorted(recent.items(), key=lambda kv: -kv[1])[:50]
     stage = max(stages, key=lambda s: stages[s]) if stages else None
-    return Audience(weights=weights, vector=vector, recent_positive=top_recent, stage=stage,
-                    topic_ab=_pooled([(a.topic_ab, a.topic_prior) for a in parts]),
-                    topic_prior=next((a.topic_prior for a in parts if a.topic_prior is not None), None),
-                    type_ab=_pooled([(a.type_ab, a.type_prior) for a in parts]),
-                    type_prior=next((a.type_prior for a in parts if a.type_prior is not None), None))
+    return Audience(
+        weights=weights,
+        vector=vector,
+        recent_positive=top_recent,
+        stage=stage,
+        topic_ab=_pooled([(a.topic_ab, a.topic_prior) for a in parts]),
+        topic_prior=next((a.topic_prior for a in parts if a.topic_prior is not None), None),
+        type_ab=_pooled([(a.type_ab, a.type_prior) for a in parts]),
+        type_prior=next((a.type_prior for a in parts if a.type_prior is not None), None),
+    )
 
 
 Beta = tuple[np.ndarray, np.ndarray]

@@ -95,10 +95,10 @@ from contenthub.recommend.strategies import Strategy, get_strategy
 from contenthub.store.columns import EventColumns
 from contenthub.timeutil import epochs, from_iso, to_iso, utcnow
 
-BLOCK = 64         # users scored together: a few block × candidates float32 arrays stay in L2
-CHUNK = 4096       # users whose facts are derived and scored together by one thread (one BatchPicks each)
-SCAN_SHARE = 0.1   # scan the whole event log when at least this share of all users is asked for
-DRAW_USERS = 256   # users (whole blocks) sharing one Thompson draw of the quality posterior
+BLOCK = 64  # users scored together: a few block × candidates float32 arrays stay in L2
+CHUNK = 4096  # users whose facts are derived and scored together by one thread (one BatchPicks each)
+SCAN_SHARE = 0.1  # scan the whole event log when at least this share of all users is asked for
+DRAW_USERS = 256  # users (whole blocks) sharing one Thompson draw of the quality posterior
 NEGATIVE_LIMIT = 500
 TYPES = tuple(EVENT_WEIGHTS)
 TYPE_CODE = {t: i for i, t in enumerate(TYPES)}
@@ -116,9 +116,9 @@ class BatchPicks:
     """Picks for one chunk of users: catalog rows (−1: none) and blended scores, best first."""
 
     user_ids: list[str]
-    rows: np.ndarray     # (users, n) int64
-    scores: np.ndarray   # (users, n) float64
-    capped: np.ndarray   # (users,) bool: capped or unsubscribed on the channel
+    rows: np.ndarray  # (users, n) int64
+    scores: np.ndarray  # (users, n) float64
+    capped: np.ndarray  # (users,) bool: capped or unsubscribed on the channel
     stages: list[str]
     explored: np.ndarray  # (users,) bool: ranked by a Thompson draw (``ranking.explores``), not by the means
 
@@ -130,14 +130,14 @@ class BatchPicks:
 class _Events:
     """One chunk's events as columns, sorted by (user, newest first)."""
 
-    user: np.ndarray     # position of the user in the chunk
-    type: np.ndarray     # index into TYPES
-    row: np.ndarray      # catalog row, −1 when the asset is not in the view (or none)
-    no_asset: np.ndarray # the event names no asset (a channel-wide mute)
+    user: np.ndarray  # position of the user in the chunk
+    type: np.ndarray  # index into TYPES
+    row: np.ndarray  # catalog row, −1 when the asset is not in the view (or none)
+    no_asset: np.ndarray  # the event names no asset (a channel-wide mute)
     channel: np.ndarray  # True when on the requested channel
-    ts: np.ndarray       # epoch seconds
-    reserved: np.ndarray # a served event that reserved a send (counts against caps until delivered)
-    rec: np.ndarray      # hash of the recommendation id (0: none), to tell a confirmed reservation
+    ts: np.ndarray  # epoch seconds
+    reserved: np.ndarray  # a served event that reserved a send (counts against caps until delivered)
+    rec: np.ndarray  # hash of the recommendation id (0: none), to tell a confirmed reservation
 
 
 # --- reading ---------------------------------------------------------------------------------------
@@ -152,7 +152,7 @@ def _user_facts(hub: Hub, user_ids: Sequence[str], *, every_user: bool) -> tuple
     canon = []
     first_seen = np.full(len(user_ids), np.nan)
     for start in range(0, len(user_ids), CHUNK):
-        part = list(user_ids[start:start + CHUNK])
+        part = list(user_ids[start : start + CHUNK])
         found = hub.store.get_docs(users.USERS, part)
         for k, u in enumerate(part):
             d = found.get(u)
@@ -242,8 +242,16 @@ class _EventLog:
         ts = self.ts[at].astype(np.float64)
         order = _by_key_newest_first(user, ts)
         at = at[order]
-        return _Events(user[order], self.type[at], self.row[at], self.no_asset[at], self.channel[at], ts[order],
-                       self.reserved[at], self.rec[at])
+        return _Events(
+            user[order],
+            self.type[at],
+            self.row[at],
+            self.no_asset[at],
+            self.channel[at],
+            ts[order],
+            self.reserved[at],
+            self.rec[at],
+        )
 
 
 def _to_columns(cols: EventColumns, pos: dict[str, int], row_of: dict[str, int]) -> tuple[np.ndarray, ...]:
@@ -259,16 +267,26 @@ def _to_columns(cols: EventColumns, pos: dict[str, int], row_of: dict[str, int])
     keep = (key >= 0) & (typ >= 0)
     row, no_asset = row[keep], row[keep] == -2
     row[no_asset] = -1
-    return (key[keep], typ[keep], row, no_asset, cols["on_channel"][keep], cols["ts"][keep], cols["reserved"][keep],
-            rec[keep])
+    return (
+        key[keep],
+        typ[keep],
+        row,
+        no_asset,
+        cols["on_channel"][keep],
+        cols["ts"][keep],
+        cols["reserved"][keep],
+        rec[keep],
+    )
 
 
 def _read_log(hub: Hub, cat: Catalog, keys: list[str], channel: str) -> _EventLog:
     """Events of the users ``keys`` (unique canonical ids), looked up by user."""
     pos = {u: i for i, u in enumerate(keys)}
     row_of = {**cat.index, "": -2}
-    parts = [_to_columns(hub.store.event_columns(channel, TYPES, user_ids=keys[start:start + 5000]), pos, row_of)
-             for start in range(0, len(keys), 5000)]
+    parts = [
+        _to_columns(hub.store.event_columns(channel, TYPES, user_ids=keys[start : start + 5000]), pos, row_of)
+        for start in range(0, len(keys), 5000)
+    ]
     return _EventLog.build(parts, len(keys))
 
 
@@ -292,9 +310,16 @@ def _unpack_reads(reads: list[Future[EventColumns]], cat: Catalog, pos: dict[str
     return parts
 
 
-def _finish_scan(reads: list[Future[EventColumns]], unpacked: Future[list[tuple[np.ndarray, ...]]],
-                 cat: Catalog, user_ids: Sequence[str], pos: dict[str, int], canon: list[str],
-                 key_of: dict[str, int], key_idx: np.ndarray) -> _EventLog:
+def _finish_scan(
+    reads: list[Future[EventColumns]],
+    unpacked: Future[list[tuple[np.ndarray, ...]]],
+    cat: Catalog,
+    user_ids: Sequence[str],
+    pos: dict[str, int],
+    canon: list[str],
+    key_of: dict[str, int],
+    key_idx: np.ndarray,
+) -> _EventLog:
     """The scanned events of the canonical ids ``key_of`` (id → key) as a log.
 
     The ranges were unpacked against ``pos`` (requested id → a position of it). An event belongs to
@@ -342,7 +367,9 @@ def _groups_any(user: np.ndarray, flag: np.ndarray, n: int) -> np.ndarray:
     return np.bincount(user[flag], minlength=n) > 0
 
 
-def _csr(data: np.ndarray, rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int], dtype: Any = np.float32) -> sparse.csr_matrix:
+def _csr(
+    data: np.ndarray, rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int], dtype: Any = np.float32
+) -> sparse.csr_matrix:
     m = sparse.csr_matrix((data.astype(dtype, copy=False), (rows, cols)), shape=shape)
     m.sum_duplicates()
     return m
@@ -351,7 +378,9 @@ def _csr(data: np.ndarray, rows: np.ndarray, cols: np.ndarray, shape: tuple[int,
 class _Facts:
     """Per-user profile facts for one chunk, mirroring profiles.load_profile / audience_for."""
 
-    def __init__(self, hub: Hub, cat: Catalog, ev: _Events, first_seen: np.ndarray, channel: str, now: datetime) -> None:
+    def __init__(
+        self, hub: Hub, cat: Catalog, ev: _Events, first_seen: np.ndarray, channel: str, now: datetime
+    ) -> None:
         n = first_seen.size
         t_now = now.timestamp()
         half = hub.settings.profile_half_life_days
@@ -376,8 +405,14 @@ class _Facts:
         self.recent = _csr(_W[ev.type[take]] * decay[take], ev.user[take], ev.row[take], (n, len(cat)))
         # the user vector is the weighted sum of those assets' vectors (positive weights): it exists when
         # one of them has a vector (its norm does not matter: similarity is min-max scaled per user)
-        self.has_vector = np.bincount(np.repeat(np.arange(n), np.diff(self.recent.indptr)),
-                                      weights=cat.has_vector[self.recent.indices], minlength=n) > 0
+        self.has_vector = (
+            np.bincount(
+                np.repeat(np.arange(n), np.diff(self.recent.indptr)),
+                weights=cat.has_vector[self.recent.indices],
+                minlength=n,
+            )
+            > 0
+        )
         # tag weights: every weighted event, decayed, times the asset's features (what the profile
         # counters add up); audience_for drops weights with |w| ≤ 1e-6
         weighted = (_W[ev.type] != 0) & (ev.row >= 0)
@@ -396,8 +431,10 @@ class _Facts:
         exposed = with_asset & (ev.type == TYPE_CODE["delivered"])
         engaged_w = with_asset & (_W[ev.type] != 0)
         _, topic_prior, type_prior = population_rates(cat)
-        for name, of_row, width, prior in (("topic", cat.topic_of_row, len(cat.topic_names), topic_prior),
-                                           ("type", cat.type_of_row, len(cat.type_names), type_prior)):
+        for name, of_row, width, prior in (
+            ("topic", cat.topic_of_row, len(cat.topic_names), topic_prior),
+            ("type", cat.type_of_row, len(cat.type_names), type_prior),
+        ):
             if width == 0:
                 continue
             sums = []
@@ -420,7 +457,9 @@ class _Facts:
         ex = block | redeliver
         self.exclude = _csr(np.ones(int(ex.sum()), dtype=bool), ev.user[ex], ev.row[ex], (n, len(cat)), bool)
         # unsubscribed from this channel: an unsubscribe on it, or a mute of the channel (no asset)
-        unsub = negs & ev.channel & ((ev.type == TYPE_CODE["unsubscribe"]) | ((ev.type == TYPE_CODE["mute"]) & ev.no_asset))
+        unsub = (
+            negs & ev.channel & ((ev.type == TYPE_CODE["unsubscribe"]) | ((ev.type == TYPE_CODE["mute"]) & ev.no_asset))
+        )
         self.unsubscribed = _groups_any(ev.user, unsub, n)
         # caps from deliveries on this channel in history
         self.capped = self.unsubscribed | self._capped(hub, ev, hist, channel, now, n)
@@ -431,8 +470,12 @@ class _Facts:
     def _capped(hub: Hub, ev: _Events, hist: np.ndarray, channel: str, now: datetime, n: int) -> np.ndarray:
         """caps.send_times + caps.cap_status for every user at once, through the same two rules."""
         on = np.flatnonzero(hist & ev.channel)
-        counted = caps.counted_sends(ev.user[on], ev.type[on] == TYPE_CODE["delivered"],
-                                     ev.reserved[on] & (ev.type[on] == TYPE_CODE["served"]), ev.rec[on])
+        counted = caps.counted_sends(
+            ev.user[on],
+            ev.type[on] == TYPE_CODE["delivered"],
+            ev.reserved[on] & (ev.type[on] == TYPE_CODE["served"]),
+            ev.rec[on],
+        )
         sent = on[counted]
         return caps.capped_targets(hub, caps.get_rule(hub, channel), ev.user[sent], ev.ts[sent], n, now)
 
@@ -452,8 +495,9 @@ class _Facts:
         engaged_days = np.bincount(day_key // 1_000_000, minlength=n)
         orders = _groups_any(ev.user, hist & (ev.type == TYPE_CODE["convert"]), n)
         unsub = _groups_any(ev.user, hist & (ev.type == TYPE_CODE["unsubscribe"]), n)
-        return lifecycle.stages_of(rules, days_since=days_since, age_days=age, unsubscribed=unsub,
-                                   engaged_days=engaged_days, has_orders=orders)
+        return lifecycle.stages_of(
+            rules, days_since=days_since, age_days=age, unsubscribed=unsub, engaged_days=engaged_days, has_orders=orders
+        )
 
 
 # --- signals ---------------------------------------------------------------------------------------
@@ -476,9 +520,9 @@ class _LazyRows:
         with self.lock:
             rows = rows[~self.done[rows]]
             for k in range(0, rows.size, 1024):
-                part = rows[k:k + 1024]
+                part = rows[k : k + 1024]
                 if part[-1] - part[0] + 1 == part.size:  # a run of rows (the prefill): straight into place
-                    self.fill(part, self.m[part[0]:part[-1] + 1])
+                    self.fill(part, self.m[part[0] : part[-1] + 1])
                 else:
                     out = np.empty((part.size, self.m.shape[1]), dtype=np.float32)
                     self.fill(part, out)
@@ -486,8 +530,9 @@ class _LazyRows:
             self.done[rows] = True
 
 
-def _fixed_parts(hub: Hub, cat: Catalog, strategy: Strategy, channel: str, idx: np.ndarray, now: datetime
-                 ) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+def _fixed_parts(
+    hub: Hub, cat: Catalog, strategy: Strategy, channel: str, idx: np.ndarray, now: datetime
+) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
     """The unscaled user-independent signals the strategy weighs, each from the function ``score_candidates``
     takes it from: ({freshness, appeal} over the candidates, the lifecycle fit per stage (rows indexed by
     stage code) or None)."""
@@ -517,8 +562,9 @@ def _fixed_rows(strategy: Strategy, parts: dict[str, np.ndarray], fit: np.ndarra
 
 def _minmax_rows(values: np.ndarray, lo: np.ndarray | float, hi: np.ndarray | float) -> np.ndarray:
     """ranking's scaling (``minmax_coefficients``) of ``values`` for each row's own (lo, hi)."""
-    scale, offset = minmax_coefficients(np.atleast_1d(np.asarray(lo, dtype=np.float64)),
-                                        np.atleast_1d(np.asarray(hi, dtype=np.float64)))
+    scale, offset = minmax_coefficients(
+        np.atleast_1d(np.asarray(lo, dtype=np.float64)), np.atleast_1d(np.asarray(hi, dtype=np.float64))
+    )
     return values * scale[:, None] + offset[:, None]
 
 
@@ -528,8 +574,13 @@ def _extremes(values: np.ndarray) -> tuple[tuple[np.ndarray, int], ...]:
     return (at_min, int(at_min.sum())), (at_max, int(at_max.sum()))
 
 
-def _shared_minmax(values: np.ndarray, excl_rows: np.ndarray, excl_cols: np.ndarray, n_users: int,
-                   extremes: tuple[tuple[np.ndarray, int], ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _shared_minmax(
+    values: np.ndarray,
+    excl_rows: np.ndarray,
+    excl_cols: np.ndarray,
+    n_users: int,
+    extremes: tuple[tuple[np.ndarray, int], ...],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rows whose exclusions remove every candidate at the shared vector's min or max, and their min and
     max over the remaining candidates (exclusions are unique (row, column) pairs). ``extremes``:
     ``_extremes(values)``, made once per draw (``_Draw``)."""
@@ -555,7 +606,7 @@ class _Draw:
     """The shared part of the score for one block: per stage (stage fit + scaled shared signals) and the
     raw shared signals, whose per-user min/max can move when a user's exclusions hit them."""
 
-    base: np.ndarray                  # (stages, candidates) float32
+    base: np.ndarray  # (stages, candidates) float32
     shared: dict[str, np.ndarray]
     # per shared signal, its candidates at the min and at the max (_extremes): a draw serves several
     # blocks (DRAW_USERS users; every user without exploration), which redid these passes each
@@ -574,7 +625,7 @@ class _Block:
     has_tags: np.ndarray
     engaged: _Rows | None
     has_engaged: np.ndarray | None
-    ex_r: np.ndarray                  # exclusions: block row, candidate column
+    ex_r: np.ndarray  # exclusions: block row, candidate column
     ex_c: np.ndarray
     draw: _Draw
     # per engagement-rate signal ("topic", "type"): the block's Beta posteriors (α, β: rows × slots) and
@@ -592,14 +643,21 @@ class _Scorer:
     asset × candidate matrices of each signal, the strategy's weights."""
 
     def __init__(self, hub: Hub, cat: Catalog, strat: Strategy, channel: str, idx: np.ndarray, now: datetime) -> None:
-        self.w_sim, self.w_aff, self.w_col = strat.weight("similarity"), strat.weight("affinity"), strat.weight("collaborative")
+        self.w_sim, self.w_aff, self.w_col = (
+            strat.weight("similarity"),
+            strat.weight("affinity"),
+            strat.weight("collaborative"),
+        )
         # the engagement-rate signals, as ranking.score_candidates adds them: (name, weight, slot of each
         # (topic, type) pair) and the pair of each candidate column — set below, once the columns' order is known
         self.rate_terms: list[tuple[str, float, np.ndarray]] = []
         self.pair_of_cand = np.zeros(0, dtype=np.int64)
         model = cat.engagement
-        self.model = model if (model is not None and cat.model_rows is not None and bool(model.asset_ids)
-                               and self.w_col) else None
+        self.model = (
+            model
+            if (model is not None and cat.model_rows is not None and bool(model.asset_ids) and self.w_col)
+            else None
+        )
         # Candidate columns: the modelled candidates first, so the collaborative signal (zero off the
         # model) is a product over that leading slice only — about half the columns. ``rank`` is each
         # column's place in catalog order, which breaks ties as a request does (lowest row first).
@@ -618,8 +676,7 @@ class _Scorer:
         # per pair present among the candidates (a few dozen columns) and gathers that onto the
         # candidates once, instead of two (users × candidates) passes per signal.
         n_types = len(cat.type_names) + 1
-        pair, self.pair_of_cand = np.unique(cat.topic_of_row[idx] * n_types + cat.type_of_row[idx],
-                                            return_inverse=True)
+        pair, self.pair_of_cand = np.unique(cat.topic_of_row[idx] * n_types + cat.type_of_row[idx], return_inverse=True)
         if strat.weight("topic") and cat.topic_names:
             self.rate_terms.append(("topic", strat.weight("topic"), pair // n_types))
         if strat.weight("type") and len(cat.type_names) > 1:
@@ -677,8 +734,9 @@ class _Scorer:
         for k, v in shared.items():
             if v.size:
                 base += self.strat.weight(k) * _minmax_rows(v[None, :], v.min(), v.max())[0]
-        return _Draw(base=base.astype(np.float32), shared=shared,
-                     extremes={k: _extremes(v) for k, v in shared.items() if v.size})
+        return _Draw(
+            base=base.astype(np.float32), shared=shared, extremes={k: _extremes(v) for k, v in shared.items() if v.size}
+        )
 
     def engaged(self, facts: _Facts, canon: Sequence[str]) -> tuple[sparse.csr_matrix, np.ndarray] | None:
         """Binary users × modelled assets: the history of the last fit plus recent positive events."""
@@ -706,8 +764,7 @@ class _Scorer:
         still filled on demand by ``prepare``."""
         if self.sim is not None:
             pop = self.cat.popularity
-            rows = (np.flatnonzero(sum(v != 0 for v in pop.values())) if pop
-                    else np.arange(len(self.cat)))
+            rows = np.flatnonzero(sum(v != 0 for v in pop.values())) if pop else np.arange(len(self.cat))
             self.sim.ensure_rows(rows)
         if self.model is not None:
             self.collab.ensure_rows(np.arange(len(self.model.asset_ids)))
@@ -738,19 +795,27 @@ class _Scorer:
             for name, values in self.fixed_parts.items():
                 score += ((drawn[name] - strat.weight(name))[:, None] * values).astype(np.float32)
             if self.fit is not None:
-                score += ((drawn["lifecycle"] - strat.weight("lifecycle"))[:, None]
-                          * np.take(self.fit, b.stage, axis=0)).astype(np.float32)
+                score += (
+                    (drawn["lifecycle"] - strat.weight("lifecycle"))[:, None] * np.take(self.fit, b.stage, axis=0)
+                ).astype(np.float32)
             for name, values in b.draw.shared.items():
                 if values.size:
-                    score += ((drawn[name] - strat.weight(name))[:, None]
-                              * _minmax_rows(values[None, :], values.min(), values.max())).astype(np.float32)
+                    score += (
+                        (drawn[name] - strat.weight(name))[:, None]
+                        * _minmax_rows(values[None, :], values.min(), values.max())
+                    ).astype(np.float32)
         for name, values in b.draw.shared.items():
             # a user's exclusions may remove the channel-wide min or max: rescale just those rows
             moved, lo, hi = _shared_minmax(values, ex_r, ex_c, m, b.draw.extremes.get(name) or _extremes(values))
             if moved.size:
                 w = strat.weight(name) if drawn is None else drawn[name][moved][:, None]
-                score[moved] += (w * (_minmax_rows(values[None, :], lo, hi)
-                                      - _minmax_rows(values[None, :], values.min(), values.max()))).astype(np.float32)
+                score[moved] += (
+                    w
+                    * (
+                        _minmax_rows(values[None, :], lo, hi)
+                        - _minmax_rows(values[None, :], values.min(), values.max())
+                    )
+                ).astype(np.float32)
         # every user's excluded cells take the value of one of the user's own candidates, so a plain
         # row min/max is the min/max over the candidates (the cells become −inf at the end)
         per_user = np.bincount(ex_r, minlength=m)
@@ -771,8 +836,9 @@ class _Scorer:
         if self.w_aff:
             weights_t = np.ascontiguousarray(b.tags.toarray().T, dtype=np.float32)  # features × users
             feat = self.feat_c
-            raw = _transposed(np.asarray(csr.matmat(feat.indptr, feat.indices, feat.data, weights_t, feat.shape),
-                                         dtype=np.float32))
+            raw = _transposed(
+                np.asarray(csr.matmat(feat.indptr, feat.indices, feat.data, weights_t, feat.shape), dtype=np.float32)
+            )
             if ex_r.size:
                 raw[ex_r, ex_c] = raw[ex_r, ref]
             _affinity_into(score, const, raw, self._w(b, "affinity"), b.has_tags)
@@ -804,7 +870,6 @@ class _Scorer:
         got = np.take_along_axis(score, best, 1).astype(np.float64) + const[:, None]
         valid = np.isfinite(got)
         return np.where(valid, best, -1), np.where(valid, got, -np.inf)
-
 
     def _w(self, b: _Block, name: str) -> float | np.ndarray:
         """A signal's weight for the block's users: the strategy's, or one drawn per user."""
@@ -843,12 +908,18 @@ def _transposed(a: np.ndarray, step: int = 128) -> np.ndarray:
     is several times slower)."""
     out = np.empty((a.shape[1], a.shape[0]), dtype=a.dtype)
     for c0 in range(0, a.shape[0], step):
-        out[:, c0:c0 + step] = a[c0:c0 + step].T
+        out[:, c0 : c0 + step] = a[c0 : c0 + step].T
     return out
 
 
-def _scale_into(score: np.ndarray, const: np.ndarray, raw: np.ndarray, weight: float | np.ndarray, has: np.ndarray,
-                zero: np.ndarray | None = None) -> None:
+def _scale_into(
+    score: np.ndarray,
+    const: np.ndarray,
+    raw: np.ndarray,
+    weight: float | np.ndarray,
+    has: np.ndarray,
+    zero: np.ndarray | None = None,
+) -> None:
     """score += weight · minmax(raw) per row (ranking's ``minmax_coefficients``), the per-row offset going
     to ``const``; rows where ``has`` is False get nothing. ``zero``: rows whose signal is also 0 on
     candidates outside ``raw``'s columns (so 0 counts in their min/max)."""
@@ -864,8 +935,9 @@ def _scale_into(score: np.ndarray, const: np.ndarray, raw: np.ndarray, weight: f
     score += raw
 
 
-def _affinity_into(score: np.ndarray, const: np.ndarray, raw: np.ndarray, weight: float | np.ndarray,
-                   has: np.ndarray) -> None:
+def _affinity_into(
+    score: np.ndarray, const: np.ndarray, raw: np.ndarray, weight: float | np.ndarray, has: np.ndarray
+) -> None:
     """score += weight · affinity's scaling of raw per row (ranking's ``signed_coefficients``):
     p·max(raw, 0) + q·min(raw, 0), the constant going to ``const``."""
     lo = raw.min(axis=1).astype(np.float64)
@@ -893,9 +965,19 @@ def _affinity_into(score: np.ndarray, const: np.ndarray, raw: np.ndarray, weight
 
 
 def next_for_users(
-    hub: Hub, user_ids: Sequence[str], channel: str, *, scene: str | None = None, n: int = 1,
-    strategy: str = "default", now: datetime | None = None, seed: int | None = None, chunk: int = CHUNK,
-    block: int = BLOCK, workers: int | None = None, timings: dict[str, float] | None = None,
+    hub: Hub,
+    user_ids: Sequence[str],
+    channel: str,
+    *,
+    scene: str | None = None,
+    n: int = 1,
+    strategy: str = "default",
+    now: datetime | None = None,
+    seed: int | None = None,
+    chunk: int = CHUNK,
+    block: int = BLOCK,
+    workers: int | None = None,
+    timings: dict[str, float] | None = None,
 ) -> Iterator[BatchPicks]:
     """Top ``n`` assets per user on ``channel`` (no MMR: the batch picks by score), chunk by chunk, in
     the order of ``user_ids``. ``workers`` threads (default: one per core) each take whole chunks —
@@ -960,17 +1042,18 @@ class _Job:
     now: datetime
     n: int
     block: int
-    canon: list[str]          # canonical id per requested user
-    key_idx: np.ndarray       # index of that id in ``keys`` per requested user
-    keys: list[str]           # unique canonical ids
+    canon: list[str]  # canonical id per requested user
+    key_idx: np.ndarray  # index of that id in ``keys`` per requested user
+    keys: list[str]  # unique canonical ids
     first_seen: np.ndarray
-    log: _EventLog | None     # the scanned events, or None: each chunk looks its users' events up
+    log: _EventLog | None  # the scanned events, or None: each chunk looks its users' events up
     timings: dict[str, float]
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def _run_chunks(job: _Job, user_ids: Sequence[str], chunk: int, pool: ThreadPoolExecutor, ahead: int,
-                seed: int | None) -> Iterator[BatchPicks]:
+def _run_chunks(
+    job: _Job, user_ids: Sequence[str], chunk: int, pool: ThreadPoolExecutor, ahead: int, seed: int | None
+) -> Iterator[BatchPicks]:
     """Score chunks on ``pool``, a few ahead of the one being yielded (memory stays bounded), and yield
     them in order. Exploration draws come from one generator per chunk, spawned in order from ``seed``,
     so the picks do not depend on which thread ran which chunk."""
@@ -981,7 +1064,7 @@ def _run_chunks(job: _Job, user_ids: Sequence[str], chunk: int, pool: ThreadPool
     means = job.scorer.draw(np.random.default_rng(seed), explore=False)  # the posterior means: no random draw
     pending: list[Future[BatchPicks]] = []
     for k, start in enumerate(starts):
-        pending.append(pool.submit(_score_chunk, job, list(user_ids[start:start + chunk]), start, seeds[k], means))
+        pending.append(pool.submit(_score_chunk, job, list(user_ids[start : start + chunk]), start, seeds[k], means))
         if len(pending) > ahead:
             yield pending.pop(0).result()
     for fut in pending:
@@ -989,8 +1072,9 @@ def _run_chunks(job: _Job, user_ids: Sequence[str], chunk: int, pool: ThreadPool
     job.timings["scoring"] = time.perf_counter() - started
 
 
-def _score_chunk(job: _Job, part: list[str], start: int, seed: np.random.SeedSequence | None,
-                 means: _Draw) -> BatchPicks:
+def _score_chunk(
+    job: _Job, part: list[str], start: int, seed: np.random.SeedSequence | None, means: _Draw
+) -> BatchPicks:
     """One chunk, start to end on the calling thread: its events, profile facts, matrix rows, blocks.
 
     Exploration is decided per user by the per-user path's rule (``ranking.exploring_share`` from whether
@@ -999,7 +1083,7 @@ def _score_chunk(job: _Job, part: list[str], start: int, seed: np.random.SeedSeq
     take a Thompson draw of the quality posterior per DRAW_USERS users, draw each user's topic and type
     rates, and the weights of ``ranking.drawn_weights``."""
     m, n, block, scorer = len(part), job.n, job.block, job.scorer
-    ckeys = job.key_idx[start:start + m]
+    ckeys = job.key_idx[start : start + m]
     if job.log is not None:
         ev = job.log.take(ckeys)
     else:
@@ -1008,8 +1092,8 @@ def _score_chunk(job: _Job, part: list[str], start: int, seed: np.random.SeedSeq
         ev = _read_log(job.hub, job.cat, [job.keys[k] for k in uniq], job.channel).take(inverse)
         with job.lock:
             job.timings["events"] += time.perf_counter() - t0
-    facts = _Facts(job.hub, job.cat, ev, job.first_seen[start:start + m], job.channel, job.now)
-    eng = scorer.engaged(facts, job.canon[start:start + m])
+    facts = _Facts(job.hub, job.cat, ev, job.first_seen[start : start + m], job.channel, job.now)
+    eng = scorer.engaged(facts, job.canon[start : start + m])
     scorer.prepare(facts, eng)
     rows_out = np.full((m, n), -1, dtype=np.int64)
     scores_out = np.full((m, n), -np.inf)
@@ -1046,20 +1130,34 @@ def _score_chunk(job: _Job, part: list[str], start: int, seed: np.random.SeedSeq
             users_b = active[b0:b1]
             e0, e1 = ex_start[k], ex_start[k + 1]
             blk = _Block(
-                users=users_b, stage=facts.stage[users_b], recent=_Rows(recent, b0, b1),
-                has_vector=facts.has_vector[users_b], tags=_Rows(tags, b0, b1), has_tags=facts.has_tags[users_b],
+                users=users_b,
+                stage=facts.stage[users_b],
+                recent=_Rows(recent, b0, b1),
+                has_vector=facts.has_vector[users_b],
+                tags=_Rows(tags, b0, b1),
+                has_tags=facts.has_tags[users_b],
                 engaged=_Rows(engm, b0, b1) if engm is not None else None,
                 has_engaged=eng[1][users_b] if eng is not None else None,
-                ex_r=ex_row[e0:e1] - b0, ex_c=ex_col[e0:e1], draw=draw,
+                ex_r=ex_row[e0:e1] - b0,
+                ex_c=ex_col[e0:e1],
+                draw=draw,
                 rates={k: (a[users_b], b_[users_b], has[users_b]) for k, (a, b_, has) in facts.rates.items()},
                 rate_priors=facts.rate_priors,
-                rng=rng if explore_b else None, explore=explore_b,
-                weights={k: w[b0:b1] for k, w in weights.items()} if explore_b and weights is not None else None)
+                rng=rng if explore_b else None,
+                explore=explore_b,
+                weights={k: w[b0:b1] for k, w in weights.items()} if explore_b and weights is not None else None,
+            )
             cols, got = scorer.score(blk, n)
-            rows_out[users_b, :cols.shape[1]] = np.where(cols >= 0, scorer.idx[np.maximum(cols, 0)], -1)
-            scores_out[users_b, :cols.shape[1]] = got
-    return BatchPicks(user_ids=part, rows=rows_out, scores=scores_out, capped=facts.capped.copy(),
-                      stages=[STAGES[s] for s in facts.stage.tolist()], explored=explored)
+            rows_out[users_b, : cols.shape[1]] = np.where(cols >= 0, scorer.idx[np.maximum(cols, 0)], -1)
+            scores_out[users_b, : cols.shape[1]] = got
+    return BatchPicks(
+        user_ids=part,
+        rows=rows_out,
+        scores=scores_out,
+        capped=facts.capped.copy(),
+        stages=[STAGES[s] for s in facts.stage.tolist()],
+        explored=explored,
+    )
 
 
 class _Rows:
@@ -1072,7 +1170,7 @@ class _Rows:
 
     def __init__(self, m: sparse.csr_matrix, r0: int, r1: int) -> None:
         lo, hi = m.indptr[r0], m.indptr[r1]
-        self.indptr = m.indptr[r0:r1 + 1] - lo
+        self.indptr = m.indptr[r0 : r1 + 1] - lo
         self.indices, self.data = m.indices[lo:hi], m.data[lo:hi]
         self.shape = (r1 - r0, m.shape[1])
 
@@ -1088,8 +1186,15 @@ class _Rows:
 
 
 def pick_lines(
-    hub: Hub, user_ids: Sequence[str], channel: str, *, scene: str | None = None, n: int = 1,
-    strategy: str = "default", now: datetime | None = None, seed: int | None = None,
+    hub: Hub,
+    user_ids: Sequence[str],
+    channel: str,
+    *,
+    scene: str | None = None,
+    n: int = 1,
+    strategy: str = "default",
+    now: datetime | None = None,
+    seed: int | None = None,
 ) -> Iterator[dict[str, Any]]:
     """One JSON-ready line per user: what the segment endpoint (``mode=batch``) and ``contenthub recommend
     batch`` stream. Each pick gets a recommendation id so the events a send produces are attributed; no
@@ -1100,10 +1205,20 @@ def pick_lines(
     made_at = to_iso(now or utcnow())
     for res in next_for_users(hub, user_ids, channel, scene=scene, n=n, strategy=strategy, now=now, seed=seed):
         for i, uid in enumerate(res.user_ids):
-            picks = [{"asset_id": cat.ids[r], "score": round(float(s), 4), "recommendation_id": "r_" + secrets.token_hex(8)}
-                     for r, s in zip(res.rows[i].tolist(), res.scores[i].tolist(), strict=True) if r >= 0]
-            line: dict[str, Any] = {"target": uid, "channel": channel, "strategy": strategy, "stage": res.stages[i],
-                                    "picks": picks, "capped": bool(res.capped[i]), "made_at": made_at}
+            picks = [
+                {"asset_id": cat.ids[r], "score": round(float(s), 4), "recommendation_id": "r_" + secrets.token_hex(8)}
+                for r, s in zip(res.rows[i].tolist(), res.scores[i].tolist(), strict=True)
+                if r >= 0
+            ]
+            line: dict[str, Any] = {
+                "target": uid,
+                "channel": channel,
+                "strategy": strategy,
+                "stage": res.stages[i],
+                "picks": picks,
+                "capped": bool(res.capped[i]),
+                "made_at": made_at,
+            }
             if res.capped[i]:
                 line["reason"] = "capped or unsubscribed on this channel"
             elif not picks:

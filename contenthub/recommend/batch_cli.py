@@ -43,8 +43,11 @@ def batch_command(
         try:
             service._validate(hub, channel, scene, n)
             strategies.get_strategy(hub, strategy)
-            members = list(segments.members(hub, segments.get_segment(hub, segment), limit=10_000_000)
-                           if segment else (u["id"] for u in users.iter_users(hub, page=5000)))
+            members = list(
+                segments.members(hub, segments.get_segment(hub, segment), limit=10_000_000)
+                if segment
+                else (u["id"] for u in users.iter_users(hub, page=5000))
+            )
         except ProblemError as exc:
             typer.secho(exc.message, fg=typer.colors.RED, err=True)
             raise typer.Exit(2) from None
@@ -53,8 +56,10 @@ def batch_command(
         picked = 0
         try:
             # the job owns the process: BLAS may use every core (serving keeps it to one)
-            with threadpool_limits(os.cpu_count() or 1, user_api="blas"), \
-                    tqdm(total=len(members), unit="user", file=sys.stderr, disable=None) as bar:
+            with (
+                threadpool_limits(os.cpu_count() or 1, user_api="blas"),
+                tqdm(total=len(members), unit="user", file=sys.stderr, disable=None) as bar,
+            ):
                 for line in batch.pick_lines(hub, members, channel, scene=scene, n=n, strategy=strategy):
                     sink.write(json.dumps(line, ensure_ascii=False) + "\n")
                     picked += bool(line["picks"])

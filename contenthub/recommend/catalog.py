@@ -83,10 +83,10 @@ class ChannelStats:
 class ChannelBlock:
     """The assets on one channel as contiguous arrays, so a request scores ~n/11 rows without copying."""
 
-    rows: np.ndarray              # catalog rows, ascending
-    vectors: np.ndarray           # their vectors
-    features: sparse.csr_matrix   # their feature rows
-    valid_from: np.ndarray | None = None   # their validity bounds; None when none of them has any
+    rows: np.ndarray  # catalog rows, ascending
+    vectors: np.ndarray  # their vectors
+    features: sparse.csr_matrix  # their feature rows
+    valid_from: np.ndarray | None = None  # their validity bounds; None when none of them has any
     valid_until: np.ndarray | None = None
     scene_masks: dict[str, np.ndarray] = field(default_factory=dict)  # memo: rows tagged with a scene
     model_positions: tuple[Any, np.ndarray] | None = None  # (model, position of each row in it or its size)
@@ -161,7 +161,7 @@ class ChannelBlock:
         order = np.argsort(-pop, kind="stable") if isinstance(pop, np.ndarray) else np.arange(len(cat))
         memo = self.similarity_columns
         for start in range(0, min(order.size, self._memo_capacity()), chunk):
-            rows = [r for r in order[start:start + chunk].tolist() if r not in memo]
+            rows = [r for r in order[start : start + chunk].tolist() if r not in memo]
             if rows:
                 for r, col in zip(rows, cat.vectors[rows] @ self.vectors.T, strict=True):
                     if len(memo) < self._memo_capacity():
@@ -199,7 +199,7 @@ class EngagementModel:
     position: dict[str, int]
     user_rows: dict[str, int]
     history: sparse.csr_matrix  # users × modelled assets
-    weights: np.ndarray         # modelled × modelled, float32
+    weights: np.ndarray  # modelled × modelled, float32
     fitted_at: float = 0.0
 
     def engaged(self, user_id: str | None) -> np.ndarray:
@@ -207,7 +207,7 @@ class EngagementModel:
         r = self.user_rows.get(user_id or "")
         if r is None:
             return np.zeros(0, dtype=np.int64)
-        return self.history.indices[self.history.indptr[r]:self.history.indptr[r + 1]]
+        return self.history.indices[self.history.indptr[r] : self.history.indptr[r + 1]]
 
 
 @dataclass
@@ -259,9 +259,13 @@ class Catalog:
             rows.setflags(write=False)  # handed out as candidate rows (ranking.candidate_rows): never edited
             vf, vu = self.valid_from[rows], self.valid_until[rows]
             timeless = bool(np.all(np.isneginf(vf)) and np.all(np.isposinf(vu)))
-            blk = ChannelBlock(rows=rows, vectors=np.ascontiguousarray(self.vectors[rows]),
-                               features=self.features[rows].tocsr(),
-                               valid_from=None if timeless else vf, valid_until=None if timeless else vu)
+            blk = ChannelBlock(
+                rows=rows,
+                vectors=np.ascontiguousarray(self.vectors[rows]),
+                features=self.features[rows].tocsr(),
+                valid_from=None if timeless else vf,
+                valid_until=None if timeless else vu,
+            )
             self.blocks[channel] = blk
             threading.Thread(target=blk.warm_similarity, args=(self,), name="similarity-warm", daemon=True).start()
         return blk
@@ -356,7 +360,9 @@ def build_catalog(hub: Hub, previous: Catalog | None = None) -> Catalog:
         vectors[index[aid]] = mat[row]
         has_vector[index[aid]] = True
     topic_key = _topic_key([f"{i}|{d.get('content_type') or ''}" for i, d in zip(ids, docs, strict=True)], vectors)
-    vectors = topics_mod.spread(vectors, has_vector, [d.get("content_type") for d in docs])  # every comparison of vectors uses the spread ones
+    vectors = topics_mod.spread(
+        vectors, has_vector, [d.get("content_type") for d in docs]
+    )  # every comparison of vectors uses the spread ones
     if previous is not None and previous.topics is not None and previous.topic_key == topic_key:
         found_topics = previous.topics  # an edit that changed no vector: the same topics
     else:
@@ -383,18 +389,28 @@ def build_catalog(hub: Hub, previous: Catalog | None = None) -> Catalog:
             vals.append(fw)
     features = sparse.csr_matrix((vals, (rows, cols)), shape=(n, max(len(feature_index), 1)), dtype=np.float32)
     cat = Catalog(
-        ids=ids, index=index, docs=docs, vectors=vectors, has_vector=has_vector,
-        channel_mask=masks("channels"), scene_mask=masks("scenes"), stage_mask=masks("stages"),
+        ids=ids,
+        index=index,
+        docs=docs,
+        vectors=vectors,
+        has_vector=has_vector,
+        channel_mask=masks("channels"),
+        scene_mask=masks("scenes"),
+        stage_mask=masks("stages"),
         no_stage=np.array([not d.get("stages") for d in docs], dtype=bool),
         valid_from=np.array([_ts(d.get("valid_from"), -np.inf) for d in docs]),
         valid_until=np.array([_ts(d.get("valid_until"), np.inf) for d in docs]),
         created=np.array([_ts(d.get("created_at"), 0.0) for d in docs]),
-        feature_index=feature_index, features=features, version=version,
-        topics=found_topics, topic_names=found_topics.names,
+        feature_index=feature_index,
+        features=features,
+        version=version,
+        topics=found_topics,
+        topic_names=found_topics.names,
         topic_of_row=np.where(found_topics.of_row >= 0, found_topics.of_row, len(found_topics.names)),
         type_names=type_names,
-        type_of_row=np.array([type_index.get(d.get("content_type") or "", len(type_names)) for d in docs],
-                             dtype=np.int64),
+        type_of_row=np.array(
+            [type_index.get(d.get("content_type") or "", len(type_names)) for d in docs], dtype=np.int64
+        ),
         topic_key=topic_key,
     )
     if previous is not None and previous.engagement is not None:
@@ -486,8 +502,13 @@ def attach_model(cat: Catalog, model: EngagementModel) -> None:
     cat.engagement = model
 
 
-def fit_engagement_model(hub: Hub, *, lam: float = EASE_LAMBDA, max_assets: int = MODEL_MAX_ASSETS,
-                         pairs: list[tuple[str, str]] | None = None) -> EngagementModel:
+def fit_engagement_model(
+    hub: Hub,
+    *,
+    lam: float = EASE_LAMBDA,
+    max_assets: int = MODEL_MAX_ASSETS,
+    pairs: list[tuple[str, str]] | None = None,
+) -> EngagementModel:
     """EASE over the users' positive engagement: B = I − P·diag(1/diag(P)), P = (XᵀX + λI)⁻¹.
 
     X is binary (several events on one asset count once). Only the ``max_assets`` assets engaged by
@@ -516,8 +537,14 @@ def fit_engagement_model(hub: Hub, *, lam: float = EASE_LAMBDA, max_assets: int 
     history.data[:] = 1.0
     history.sort_indices()
     weights = _ease(history, lam) if m else np.zeros((0, 0), dtype=np.float32)
-    return EngagementModel(asset_ids=asset_ids, position=position, user_rows=user_rows, history=history,
-                           weights=weights, fitted_at=time.monotonic())
+    return EngagementModel(
+        asset_ids=asset_ids,
+        position=position,
+        user_rows=user_rows,
+        history=history,
+        weights=weights,
+        fitted_at=time.monotonic(),
+    )
 
 
 def _ease(x: sparse.csr_matrix, lam: float) -> np.ndarray:

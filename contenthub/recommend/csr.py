@@ -28,11 +28,18 @@ def matvec(mat: sparse.csr_matrix, w: np.ndarray) -> np.ndarray:
     return out
 
 
-def matmat(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, x: np.ndarray,
-           shape: tuple[int, int]) -> np.ndarray:
+def matmat(
+    indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, x: np.ndarray, shape: tuple[int, int]
+) -> np.ndarray:
     """(CSR arrays of ``shape``) @ x for a dense matrix ``x`` (``csr_matvecs``)."""
-    if (_sparsetools is not None and indptr.dtype == indices.dtype and data.dtype == x.dtype
-            and x.flags.c_contiguous and x.ndim == 2 and x.shape[0] == shape[1]):
+    if (
+        _sparsetools is not None
+        and indptr.dtype == indices.dtype
+        and data.dtype == x.dtype
+        and x.flags.c_contiguous
+        and x.ndim == 2
+        and x.shape[0] == shape[1]
+    ):
         out = np.zeros((shape[0], x.shape[1]), dtype=x.dtype)
         _sparsetools.csr_matvecs(shape[0], shape[1], x.shape[1], indptr, indices, data, x.ravel(), out.ravel())
         return out

@@ -27,10 +27,14 @@ REGIONS = ["上海", "北京", "杭州", "广州", "深圳", "成都", "武汉",
 SOURCES = ["mp_subscription", "wecom_1v1", "xiaohongshu", "douyin", "miniprogram"]
 LEVELS = ["普通会员", "银卡", "金卡", "黑金"]
 GROUPS = [
-    ("g-eye-fans", "护眼交流群", "community"), ("g-welfare-1", "福利群①", "welfare"),
-    ("g-welfare-2", "福利群②", "welfare"), ("g-coffee", "咖啡爱好者", "community"),
-    ("g-new-mom", "新手妈妈群", "conversion"), ("g-pets", "毛孩子俱乐部", "community"),
-    ("g-notice", "新品通知群", "broadcast"), ("g-fitness", "燃脂打卡群", "community"),
+    ("g-eye-fans", "护眼交流群", "community"),
+    ("g-welfare-1", "福利群①", "welfare"),
+    ("g-welfare-2", "福利群②", "welfare"),
+    ("g-coffee", "咖啡爱好者", "community"),
+    ("g-new-mom", "新手妈妈群", "conversion"),
+    ("g-pets", "毛孩子俱乐部", "community"),
+    ("g-notice", "新品通知群", "broadcast"),
+    ("g-fitness", "燃脂打卡群", "community"),
 ]
 DAYS = 91
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
@@ -66,20 +70,36 @@ def load_demo(hub: Hub, *, n_users: int = 600, progress: bool = False, force: bo
             idents.append(Identity(type="external_userid", value=f"wm_demo_{i:05d}"))
         if rng.random() < 0.3:
             idents.append(Identity(type="phone", value=f"1380000{i:04d}"))
-        u = users.upsert_user(hub, UserIn(
-            id=f"demo-u{i:04d}", identities=idents, region=rng.choice(REGIONS), source_channel=rng.choice(SOURCES),
-            member_level=rng.choices(LEVELS, weights=[6, 3, 2, 1])[0],
-            attributes={"nickname": names.choice(SURNAMES) + names.choice(GIVEN)} if names.random() < NAMED_SHARE else {},
-        ))
+        u = users.upsert_user(
+            hub,
+            UserIn(
+                id=f"demo-u{i:04d}",
+                identities=idents,
+                region=rng.choice(REGIONS),
+                source_channel=rng.choice(SOURCES),
+                member_level=rng.choices(LEVELS, weights=[6, 3, 2, 1])[0],
+                attributes={"nickname": names.choice(SURNAMES) + names.choice(GIVEN)}
+                if names.random() < NAMED_SHARE
+                else {},
+            ),
+        )
         doc = hub.store.get_doc(users.USERS, u.id) or {}
         doc["created_at"] = to_iso(created)
         hub.store.put_doc(users.USERS, u.id, doc)
         likes = set(rng.sample(all_verticals, k=min(2, len(all_verticals)))) if all_verticals else set()
         activity = rng.choice([0.02, 0.1, 0.3, 0.6])  # some users go silent, some are fans
-        people.append({"id": u.id, "likes": likes, "activity": activity, "created": created,
-                       "intensity": rng.choice([0.15, 0.3, 0.5, 0.8]),  # chance of a send on a given day
-                       "lifetime": rng.expovariate(1 / 45), "returns": rng.random() < 0.25,
-                       "channels": rng.sample(["wecom_1v1", "mp_subscription", "wecom_group", "moments", "app_push"], 2)})
+        people.append(
+            {
+                "id": u.id,
+                "likes": likes,
+                "activity": activity,
+                "created": created,
+                "intensity": rng.choice([0.15, 0.3, 0.5, 0.8]),  # chance of a send on a given day
+                "lifetime": rng.expovariate(1 / 45),
+                "returns": rng.random() < 0.25,
+                "channels": rng.sample(["wecom_1v1", "mp_subscription", "wecom_group", "moments", "app_push"], 2),
+            }
+        )
 
     for gid, name, purpose in GROUPS:
         groups.upsert_group(hub, GroupIn(id=gid, name=name, channel="wecom_group", purpose=purpose, owner="运营小美"))
@@ -120,15 +140,31 @@ def load_demo(hub: Hub, *, n_users: int = 600, progress: bool = False, force: bo
             if rng.random() < min(p_open, 0.95):
                 batch.append({**base, "id": f"demo-e{seq}-o", "type": "open", "ts": to_iso(at + timedelta(minutes=7))})
                 if rng.random() < (0.55 if liked else 0.12):
-                    batch.append({**base, "id": f"demo-e{seq}-c", "type": "click", "ts": to_iso(at + timedelta(minutes=9))})
+                    batch.append(
+                        {**base, "id": f"demo-e{seq}-c", "type": "click", "ts": to_iso(at + timedelta(minutes=9))}
+                    )
                     if rng.random() < (0.3 if liked else 0.04):
-                        batch.append({**base, "id": f"demo-e{seq}-v", "type": "convert",
-                                      "value": round(rng.uniform(29, 399), 2), "ts": to_iso(at + timedelta(minutes=30))})
+                        batch.append(
+                            {
+                                **base,
+                                "id": f"demo-e{seq}-v",
+                                "type": "convert",
+                                "value": round(rng.uniform(29, 399), 2),
+                                "ts": to_iso(at + timedelta(minutes=30)),
+                            }
+                        )
             elif rng.random() < 0.004 + 0.012 * max(sent - 2, 0) * (0.5 if liked else 1.0):
                 kind = "unsubscribe" if rng.random() < 0.25 else "mute"
-                batch.append({"user_id": p["id"], "channel": channel, "id": f"demo-e{seq}-m", "type": kind,
-                              "ts": to_iso(at + timedelta(hours=1)),
-                              **({"asset_id": asset["id"]} if kind == "mute" else {})})
+                batch.append(
+                    {
+                        "user_id": p["id"],
+                        "channel": channel,
+                        "id": f"demo-e{seq}-m",
+                        "type": kind,
+                        "ts": to_iso(at + timedelta(hours=1)),
+                        **({"asset_id": asset["id"]} if kind == "mute" else {}),
+                    }
+                )
                 if kind == "unsubscribe":
                     muted.add(channel)
             if len(batch) >= 2000:

@@ -18,7 +18,9 @@ DEFAULT_WORK_DIR = Path(tempfile.gettempdir()) / "contenthub-eval"
 def movielens(
     directory: Annotated[Path, typer.Argument(help="An unpacked ml-latest-small (ratings.csv, movies.csv, tags.csv)")],
     work_dir: Annotated[Path | None, typer.Option(help="Temp hub and the vector cache (keyed by model id)")] = None,
-    split: Annotated[str, typer.Option(help="'test' (the protocol) or 'validation' (carved from train, for tuning)")] = "test",
+    split: Annotated[
+        str, typer.Option(help="'test' (the protocol) or 'validation' (carved from train, for tuning)")
+    ] = "test",
     peers: Annotated[bool, typer.Option(help="Also run popularity, item-kNN, implicit ALS and BPR")] = True,
     weights: Annotated[str | None, typer.Option(help="JSON object overriding the movielens strategy's weights")] = None,
     half_life_days: Annotated[float | None, typer.Option(help="Profile half-life of the eval hub")] = None,
@@ -38,8 +40,9 @@ def movielens(
     if half_life_days is not None:
         cfg.half_life_days = half_life_days
     try:
-        report = ml.run(directory, work_dir or DEFAULT_WORK_DIR, split_name=split, cfg=cfg, with_peers=peers,
-                        progress=True)
+        report = ml.run(
+            directory, work_dir or DEFAULT_WORK_DIR, split_name=split, cfg=cfg, with_peers=peers, progress=True
+        )
     except FileNotFoundError as exc:
         typer.secho(str(exc), fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None

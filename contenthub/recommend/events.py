@@ -77,10 +77,16 @@ def _well_formed(raw: Any, channels: set[str], horizon: str) -> Row | None:
     get = raw.get
     eid, etype, user_id, asset_id, channel = get("id"), get("type"), get("user_id"), get("asset_id"), get("channel")
     group_id, rec_id, ts, value = get("group_id"), get("recommendation_id"), get("ts"), get("value")
-    if not (_text(eid, 128) and etype in _TYPES and (user_id is None or is_entity_id(user_id))
-            and _optional_text(asset_id, 64)
-            and _text(channel, 64) and channel in channels
-            and _optional_text(group_id, 128) and _optional_text(rec_id, 128)):
+    if not (
+        _text(eid, 128)
+        and etype in _TYPES
+        and (user_id is None or is_entity_id(user_id))
+        and _optional_text(asset_id, 64)
+        and _text(channel, 64)
+        and channel in channels
+        and _optional_text(group_id, 128)
+        and _optional_text(rec_id, 128)
+    ):
         return None
     if user_id is None and group_id is None:  # identity events and events about no one: EventIn decides
         return None
@@ -99,8 +105,17 @@ def _well_formed(raw: Any, channels: set[str], horizon: str) -> Row | None:
         if type(value) not in (int, float) or not -1e9 <= value <= 1e9:
             return None
         value = float(value)
-    return {"id": eid, "type": etype, "user_id": user_id, "asset_id": asset_id, "channel": channel,
-            "group_id": group_id, "recommendation_id": rec_id, "ts": ts, "value": value}
+    return {
+        "id": eid,
+        "type": etype,
+        "user_id": user_id,
+        "asset_id": asset_id,
+        "channel": channel,
+        "group_id": group_id,
+        "recommendation_id": rec_id,
+        "ts": ts,
+        "value": value,
+    }
 
 
 def _validated(
@@ -108,7 +123,7 @@ def _validated(
 ) -> tuple[Row, Identity | None] | None:
     """The row (and identity) of an event checked by EventIn; None after recording why it was rejected."""
     if not isinstance(raw, dict):
-        rejected.append(RejectedEvent(index=i, reason=_('each event must be a JSON object')))
+        rejected.append(RejectedEvent(index=i, reason=_("each event must be a JSON object")))
         return None
     try:
         ev = EventIn.model_validate(raw)
@@ -117,17 +132,42 @@ def _validated(
         rejected.append(RejectedEvent(index=i, id=rid, reason=_reason(exc)))
         return None
     if ev.channel not in channels:
-        rejected.append(RejectedEvent(index=i, id=ev.id, reason=_("channel: unknown channel '{channel}'; allowed: {channels}").format(channel=ev.channel, channels=', '.join(sorted(channels)))))
+        rejected.append(
+            RejectedEvent(
+                index=i,
+                id=ev.id,
+                reason=_("channel: unknown channel '{channel}'; allowed: {channels}").format(
+                    channel=ev.channel, channels=", ".join(sorted(channels))
+                ),
+            )
+        )
         return None
     ts = to_iso(ev.ts) if ev.ts is not None else None
     if ts is not None and ts > horizon:  # canonical stamps compare as the times they name
-        rejected.append(RejectedEvent(index=i, id=ev.id, reason=_('ts: {isoformat} is in the future; send the time the event happened').format(isoformat=ts)))
+        rejected.append(
+            RejectedEvent(
+                index=i,
+                id=ev.id,
+                reason=_("ts: {isoformat} is in the future; send the time the event happened").format(isoformat=ts),
+            )
+        )
         return None
     if ev.asset_id is None and ev.type not in NO_ASSET_TYPES:
-        rejected.append(RejectedEvent(index=i, id=ev.id, reason=_("asset_id: required for '{type}' events").format(type=ev.type)))
+        rejected.append(
+            RejectedEvent(index=i, id=ev.id, reason=_("asset_id: required for '{type}' events").format(type=ev.type))
+        )
         return None
-    row: dict[str, Any] = {"id": ev.id, "type": ev.type, "user_id": ev.user_id, "asset_id": ev.asset_id, "channel": ev.channel,
-           "group_id": ev.group_id, "recommendation_id": ev.recommendation_id, "ts": ts, "value": ev.value}
+    row: dict[str, Any] = {
+        "id": ev.id,
+        "type": ev.type,
+        "user_id": ev.user_id,
+        "asset_id": ev.asset_id,
+        "channel": ev.channel,
+        "group_id": ev.group_id,
+        "recommendation_id": ev.recommendation_id,
+        "ts": ts,
+        "value": ev.value,
+    }
     if ev.attributes:
         row["attributes"] = ev.attributes
     return row, ev.identity
@@ -219,7 +259,9 @@ def ingest(hub: Hub, raw_events: list[dict[str, Any]]) -> IngestResult:
     for i, row in parsed:
         aid = row["asset_id"]
         if aid and aid not in assets:
-            rejected.append(RejectedEvent(index=i, id=row["id"], reason=_("asset_id: no asset '{aid}'").format(aid=aid)))
+            rejected.append(
+                RejectedEvent(index=i, id=row["id"], reason=_("asset_id: no asset '{aid}'").format(aid=aid))
+            )
             continue
         accepted.append((i, row))
     for i, row in accepted:
@@ -240,11 +282,20 @@ def ingest(hub: Hub, raw_events: list[dict[str, Any]]) -> IngestResult:
     topic_of = topics.stored(hub) if assets else None  # the library's discovered topics count in profiles too
     # members' events also count for their groups' kept profiles (group_profiles), in the same write
     memberships = group_profiles.groups_of_users(hub, sorted({r["user_id"] for r in rows if r["user_id"]}))
-    inserted = hub.store.add_events(
-        rows, derive=lambda new: counter_deltas(new, assets, half_life, topic_of)
-        + group_profiles.member_deltas(new, memberships, assets, half_life, topic_of)
-    ) if rows else []
+    inserted = (
+        hub.store.add_events(
+            rows,
+            derive=lambda new: (
+                counter_deltas(new, assets, half_life, topic_of)
+                + group_profiles.member_deltas(new, memberships, assets, half_life, topic_of)
+            ),
+        )
+        if rows
+        else []
+    )
     if inserted:  # journeys enrol and attribute, learning counts towards its next refit (contenthub.hooks)
         hub.hooks.emit(EventsStored(hub, rows, inserted))
     rejected.sort(key=lambda r: r.index)
-    return IngestResult(accepted=len(inserted), duplicates=len(rows) - len(inserted) + in_batch_dupes, rejected=rejected)
+    return IngestResult(
+        accepted=len(inserted), duplicates=len(rows) - len(inserted) + in_batch_dupes, rejected=rejected
+    )

@@ -102,14 +102,16 @@ MIN_DELIVERIES = 200
 def _hub_pick(e: dict[str, Any]) -> bool:
     """A delivery of one of the hub's own picks: it carries the pick's recommendation id."""
     return e["type"] == "delivered" and bool(e.get("recommendation_id"))
+
+
 STATS_EVERY = 300
 MODEL_EVERY = 3000
 
 
 @dataclass
 class Samples:
-    x: np.ndarray          # samples × candidates × signals
-    positive: np.ndarray   # position of the engaged asset among each sample's candidates
+    x: np.ndarray  # samples × candidates × signals
+    positive: np.ndarray  # position of the engaged asset among each sample's candidates
     ts: list[str]
 
 
@@ -130,8 +132,13 @@ class LearnReport:
 
 def _unit_strategy(rate_prior: dict[str, float] | None = None) -> Strategy:
     """Every signal at weight 1, no exploration; ``rate_prior``: the audience prior strengths serving will use."""
-    return Strategy(id="learn-signals", weights={s: 1.0 for s in SIGNALS}, exploration=False, diversity=1.0,
-                    rate_prior=rate_prior or {})
+    return Strategy(
+        id="learn-signals",
+        weights={s: 1.0 for s in SIGNALS},
+        exploration=False,
+        diversity=1.0,
+        rate_prior=rate_prior or {},
+    )
 
 
 MIN_CELLS = 50
@@ -154,8 +161,10 @@ def audience_strengths(cat: Catalog, evs: list[dict[str, Any]]) -> dict[str, flo
         if e["type"] == "delivered" and e.get("user_id") and e.get("asset_id") in cat.index:
             sent.add((e["user_id"], e["asset_id"]))
     out: dict[str, float] = {}
-    for name, of_row, size in (("topic", cat.topic_of_row, len(cat.topic_names)),
-                               ("type", cat.type_of_row, len(cat.type_names))):
+    for name, of_row, size in (
+        ("topic", cat.topic_of_row, len(cat.topic_names)),
+        ("type", cat.type_of_row, len(cat.type_names)),
+    ):
         if size < 2 or of_row.size != len(cat):
             continue
         cells: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0])
@@ -184,8 +193,9 @@ def by_user(evs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def audiences_before(hub: Hub, cat: Catalog, users: dict[str, list[dict[str, Any]]],
-                     points: dict[str, list[int]]) -> Iterator[tuple[str, int, Audience]]:
+def audiences_before(
+    hub: Hub, cat: Catalog, users: dict[str, list[dict[str, Any]]], points: dict[str, list[int]]
+) -> Iterator[tuple[str, int, Audience]]:
     """(user, k, the user's audience just before the user's k-th event) for each point, replayed through
     the serving rules. Each user's counters are carried forward incrementally (the counter deltas of the
     events between two points), as ingestion builds them."""
@@ -217,8 +227,11 @@ def audiences_before(hub: Hub, cat: Catalog, users: dict[str, list[dict[str, Any
                     for f, v in fields.items():
                         fields_now[f] = fields_now.get(f, 0.0) - v
             since = to_iso(now - timedelta(days=HISTORY_DAYS))
-            history = [e for e in reversed(mine[max(0, before - HISTORY_LIMIT):before])
-                       if e["ts"] >= since and (not aid or e.get("asset_id") != aid)]
+            history = [
+                e
+                for e in reversed(mine[max(0, before - HISTORY_LIMIT) : before])
+                if e["ts"] >= since and (not aid or e.get("asset_id") != aid)
+            ]
             negatives = [e for e in mine[:before] if e["type"] in NEGATIVE and (not aid or e.get("asset_id") != aid)]
             profile = profile_from(hub, uid, history, negatives, fields_now, None, now)
             aud = audience_for(hub, cat, profile, now)
@@ -269,15 +282,22 @@ def as_of(hub: Hub, cat: Catalog, evs: list[dict[str, Any]]) -> Catalog:
     popularity = dict(pop)
     if popularity:
         popularity[ALL_CHANNELS] = sum(popularity.values(), np.zeros(n))
-    view = replace(cat, stats=stats, popularity=popularity,
-                   log_popularity={ch: np.log1p(v) for ch, v in popularity.items()}, blocks={},
-                   freshness_base={}, fits={})
+    view = replace(
+        cat,
+        stats=stats,
+        popularity=popularity,
+        log_popularity={ch: np.log1p(v) for ch, v in popularity.items()},
+        blocks={},
+        freshness_base={},
+        fits={},
+    )
     attach_model(view, fit_engagement_model(hub, pairs=pairs))
     return view
 
 
-def replay(hub: Hub, cat: Catalog, evs: list[dict[str, Any]], *, seed: int = 0,
-           rate_prior: dict[str, float] | None = None) -> Samples:
+def replay(
+    hub: Hub, cat: Catalog, evs: list[dict[str, Any]], *, seed: int = 0, rate_prior: dict[str, float] | None = None
+) -> Samples:
     """The signals of each sampled engagement and of ``NEGATIVES`` other assets, as of just before it,
     with the statistics of the window's older part (``as_of``). ``evs``: oldest first."""
     rng = np.random.default_rng(seed)
@@ -290,8 +310,12 @@ def replay(hub: Hub, cat: Catalog, evs: list[dict[str, Any]], *, seed: int = 0,
         seen: set[str] = set()
         found = []
         for k, e in enumerate(mine):
-            if e["type"] in DECISIONS and e.get("asset_id") in cat.index and e["asset_id"] not in seen \
-                    and e["ts"] >= start:
+            if (
+                e["type"] in DECISIONS
+                and e.get("asset_id") in cat.index
+                and e["asset_id"] not in seen
+                and e["ts"] >= start
+            ):
                 seen.add(e["asset_id"])
                 found.append(k)
         chosen.extend((uid, k) for k in found[-SAMPLES_PER_USER:])
@@ -331,7 +355,9 @@ def replay(hub: Hub, cat: Catalog, evs: list[dict[str, Any]], *, seed: int = 0,
         if shown_rows.size > SHOWN_NEGATIVES:
             shown_rows = rng.choice(shown_rows, SHOWN_NEGATIVES, replace=False)
         rest = others[~np.isin(others, shown_rows)]
-        take = np.concatenate([shown_rows, rng.choice(rest, min(NEGATIVES - shown_rows.size, rest.size), replace=False)])
+        take = np.concatenate(
+            [shown_rows, rng.choice(rest, min(NEGATIVES - shown_rows.size, rest.size), replace=False)]
+        )
         cand = np.sort(np.append(take, row))
         _, sig, _ = score_candidates(cat, aud, unit, ev["channel"], cand, now, rng)
         x = np.zeros((cand.size, len(SIGNALS)))
@@ -347,20 +373,22 @@ def replay(hub: Hub, cat: Catalog, evs: list[dict[str, Any]], *, seed: int = 0,
     if not rows_x:
         return Samples(np.zeros((0, NEGATIVES + 1, len(SIGNALS))), np.zeros(0, dtype=np.int64), [])
     order = np.argsort(np.array(rows_ts), kind="stable")
-    return Samples(np.stack(rows_x)[order], np.array(rows_pos, dtype=np.int64)[order],
-                   [rows_ts[i] for i in order.tolist()])
+    return Samples(
+        np.stack(rows_x)[order], np.array(rows_pos, dtype=np.int64)[order], [rows_ts[i] for i in order.tolist()]
+    )
 
 
 @dataclass
 class Deliveries:
-    x: np.ndarray          # deliveries × signals: the delivered asset's signals as of just before
-    context: np.ndarray    # deliveries × signals: their mean over the user's candidates then (see fit_per_delivery)
-    engaged: np.ndarray    # bool: a click or stronger on that asset by that user followed
+    x: np.ndarray  # deliveries × signals: the delivered asset's signals as of just before
+    context: np.ndarray  # deliveries × signals: their mean over the user's candidates then (see fit_per_delivery)
+    engaged: np.ndarray  # bool: a click or stronger on that asset by that user followed
     ts: list[str]
 
 
-def replay_deliveries(hub: Hub, cat: Catalog, evs: list[dict[str, Any]], *, seed: int = 0,
-                      rate_prior: dict[str, float] | None = None) -> Deliveries:
+def replay_deliveries(
+    hub: Hub, cat: Catalog, evs: list[dict[str, Any]], *, seed: int = 0, rate_prior: dict[str, float] | None = None
+) -> Deliveries:
     """Each sampled delivery of the window's newer part (the statistics from its older part, ``as_of``):
     the delivered asset's signals among the user's candidates as of just before the delivery, and whether
     the user engaged with it afterwards. ``evs``: oldest first."""
@@ -406,13 +434,22 @@ def replay_deliveries(hub: Hub, cat: Catalog, evs: list[dict[str, Any]], *, seed
     if not rows_x:
         return Deliveries(np.zeros((0, len(SIGNALS))), np.zeros((0, len(SIGNALS))), np.zeros(0, dtype=bool), [])
     order = np.argsort(np.array(rows_ts), kind="stable")
-    return Deliveries(np.stack(rows_x)[order], np.stack(rows_c)[order], np.array(labels, dtype=bool)[order],
-                      [rows_ts[i] for i in order.tolist()])
+    return Deliveries(
+        np.stack(rows_x)[order],
+        np.stack(rows_c)[order],
+        np.array(labels, dtype=bool)[order],
+        [rows_ts[i] for i in order.tolist()],
+    )
 
 
-def fit_per_delivery(x: np.ndarray, y: np.ndarray, prior: np.ndarray, l2: float = L2,
-                     context: np.ndarray | None = None,
-                     fixed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def fit_per_delivery(
+    x: np.ndarray,
+    y: np.ndarray,
+    prior: np.ndarray,
+    l2: float = L2,
+    context: np.ndarray | None = None,
+    fixed: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """(weights, their posterior standard deviations) of the logistic regression of engagement per delivery
     (see the module docstring): an intercept (free) and non-negative weights pulled towards ``prior`` by
     the same L2 as the conditional logit; standard deviations from the Hessian at the optimum (Laplace).
@@ -444,8 +481,9 @@ def fit_per_delivery(x: np.ndarray, y: np.ndarray, prior: np.ndarray, l2: float 
     base = float(np.clip(yf.mean(), 1e-3, 1 - 1e-3))
     start[0] = np.log(base / (1 - base))
     weight_bounds = [(float(v), float(v)) if h else (0.0, None) for v, h in zip(prior, held, strict=True)]
-    res = minimize(loss, start, jac=True, method="L-BFGS-B",
-                   bounds=[(None, None)] + weight_bounds + [(None, None)] * c.shape[1])
+    res = minimize(
+        loss, start, jac=True, method="L-BFGS-B", bounds=[(None, None)] + weight_bounds + [(None, None)] * c.shape[1]
+    )
     theta = res.x
     free = np.concatenate([[True], ~held, np.ones(c.shape[1], dtype=bool)])
     sub = design[:, free]
@@ -453,10 +491,10 @@ def fit_per_delivery(x: np.ndarray, y: np.ndarray, prior: np.ndarray, l2: float 
     hessian = (sub * (p * (1 - p))[:, None]).T @ sub + np.diag(pull[free] + 1e-9)
     sd = np.zeros(k)
     try:
-        sd[~held] = np.sqrt(np.clip(np.diag(np.linalg.inv(hessian)), 0.0, None))[1:1 + int((~held).sum())]
+        sd[~held] = np.sqrt(np.clip(np.diag(np.linalg.inv(hessian)), 0.0, None))[1 : 1 + int((~held).sum())]
     except np.linalg.LinAlgError:
         sd[:] = np.nan
-    return theta[1:k + 1], sd
+    return theta[1 : k + 1], sd
 
 
 def auc(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
@@ -571,15 +609,25 @@ def learn(hub: Hub, strategy_id: str = "default", *, seed: int = 0) -> LearnRepo
     old_q, new_q = float(old_g.mean()), float(new_g.mean())
     se = float(np.std(new_g - old_g, ddof=1) / math.sqrt(new_g.size)) if new_g.size > 1 else 0.0
     report.previous["holdout_quality"] = round(old_q, 4)
-    report.learned = {"rate_prior": strengths, "weights": {s: round(float(v), 4) for s, v in zip(SIGNALS, w, strict=True)},
-                      "uncertainty": {s: round(float(v), 4) for s, v in zip(SIGNALS, sd, strict=True)},
-                      "holdout_quality": round(new_q, 4)}
+    report.learned = {
+        "rate_prior": strengths,
+        "weights": {s: round(float(v), 4) for s, v in zip(SIGNALS, w, strict=True)},
+        "uncertainty": {s: round(float(v), 4) for s, v in zip(SIGNALS, sd, strict=True)},
+        "holdout_quality": round(new_q, 4),
+    }
     report.learned["objective"] = "choice among candidates"
     return _activate(hub, current, report, w, sd, new_q, old_q, se, n, len(evs), samples.ts[-1], rescale=True)
 
 
-def _learn_per_delivery(hub: Hub, current: Strategy, prior: np.ndarray, report: LearnReport, found: Deliveries,
-                        events: int, strengths: dict[str, float]) -> LearnReport:
+def _learn_per_delivery(
+    hub: Hub,
+    current: Strategy,
+    prior: np.ndarray,
+    report: LearnReport,
+    found: Deliveries,
+    events: int,
+    strengths: dict[str, float],
+) -> LearnReport:
     """The per-delivery fit (module docstring) on the older deliveries, checked on the newest."""
     n = found.x.shape[0]
     report.samples = n
@@ -595,15 +643,32 @@ def _learn_per_delivery(hub: Hub, current: Strategy, prior: np.ndarray, report: 
     new_q = auc(within, found.engaged[cut:], w)
     se = auc_gain_se(within, found.engaged[cut:], w, prior) if np.all(np.isfinite(w)) else 0.0
     report.previous["holdout_quality"] = round(old_q, 4)
-    report.learned = {"objective": "engagement per delivery", "rate_prior": strengths,
-                      "weights": {s: round(float(v), 4) for s, v in zip(SIGNALS, w, strict=True)},
-                      "uncertainty": {s: round(float(v), 4) for s, v in zip(SIGNALS, sd, strict=True)},
-                      "holdout_quality": round(new_q, 4), "engaged_share": round(float(found.engaged.mean()), 4)}
+    report.learned = {
+        "objective": "engagement per delivery",
+        "rate_prior": strengths,
+        "weights": {s: round(float(v), 4) for s, v in zip(SIGNALS, w, strict=True)},
+        "uncertainty": {s: round(float(v), 4) for s, v in zip(SIGNALS, sd, strict=True)},
+        "holdout_quality": round(new_q, 4),
+        "engaged_share": round(float(found.engaged.mean()), 4),
+    }
     return _activate(hub, current, report, w, sd, new_q, old_q, se, n, events, found.ts[-1], rescale=False)
 
 
-def _activate(hub: Hub, current: Strategy, report: LearnReport, w: np.ndarray, sd: np.ndarray, new_q: float,
-              old_q: float, se: float, n: int, events: int, newest: str, *, rescale: bool) -> LearnReport:
+def _activate(
+    hub: Hub,
+    current: Strategy,
+    report: LearnReport,
+    w: np.ndarray,
+    sd: np.ndarray,
+    new_q: float,
+    old_q: float,
+    se: float,
+    n: int,
+    events: int,
+    newest: str,
+    *,
+    rescale: bool,
+) -> LearnReport:
     """Store the learnt weights when they are finite and beat the weights in use on held-out data by more
     than the standard error of that difference (``se``; a gain within noise keeps the previous weights);
     else keep the previous ones and say why. ``rescale``: divide by the largest weight (the conditional
@@ -613,21 +678,37 @@ def _activate(hub: Hub, current: Strategy, report: LearnReport, w: np.ndarray, s
         return _remember(hub, _keep_weights(hub, current, report))
     report.learned["holdout_gain_se"] = round(se, 4)
     if new_q - old_q <= se:
-        report.reason = (f"the learnt weights ranked held-out engagement no better, beyond the standard error of the "
-                         f"difference ({new_q:.4f} vs {old_q:.4f}, standard error {se:.4f}): the previous weights stay")
+        report.reason = (
+            f"the learnt weights ranked held-out engagement no better, beyond the standard error of the "
+            f"difference ({new_q:.4f} vs {old_q:.4f}, standard error {se:.4f}): the previous weights stay"
+        )
         return _remember(hub, _keep_weights(hub, current, report))
     top = float(w.max()) if rescale else 1.0
     weights = {s: round(float(v) / top, 4) for s, v in zip(SIGNALS, w, strict=True)}
     uncertainty = {s: round(float(v) / top, 4) for s, v in zip(SIGNALS, sd, strict=True)}
-    put_strategy(hub, current.model_copy(update={
-        "weights": weights, "uncertainty": uncertainty,
-        "rate_prior": report.learned.get("rate_prior") or current.rate_prior,
-        "learned": {"samples": n, "holdout_quality": round(new_q, 4), "previous_holdout_quality": round(old_q, 4),
-                    "events": events, "newest_event": newest, "objective": report.learned.get("objective", "")},
-    }))
+    put_strategy(
+        hub,
+        current.model_copy(
+            update={
+                "weights": weights,
+                "uncertainty": uncertainty,
+                "rate_prior": report.learned.get("rate_prior") or current.rate_prior,
+                "learned": {
+                    "samples": n,
+                    "holdout_quality": round(new_q, 4),
+                    "previous_holdout_quality": round(old_q, 4),
+                    "events": events,
+                    "newest_event": newest,
+                    "objective": report.learned.get("objective", ""),
+                },
+            }
+        ),
+    )
     report.activated = True
-    report.reason = (f"held-out ranking quality {new_q:.4f} beats the previous weights' {old_q:.4f} "
-                     f"by more than its standard error {se:.4f}")
+    report.reason = (
+        f"held-out ranking quality {new_q:.4f} beats the previous weights' {old_q:.4f} "
+        f"by more than its standard error {se:.4f}"
+    )
     return _remember(hub, report)
 
 
@@ -657,8 +738,9 @@ _SLOT = "recommend.learning"
 def _state(hub: Hub) -> dict[str, Any]:
     found = hub.cache.get(_SLOT)
     if found is None:
-        found = hub.cache.setdefault(_SLOT, {"new": 0, "stats": 0, "model": 0, "events_at_learn": 0,
-                                             "running": False, "lock": threading.Lock()})
+        found = hub.cache.setdefault(
+            _SLOT, {"new": 0, "stats": 0, "model": 0, "events_at_learn": 0, "running": False, "lock": threading.Lock()}
+        )
     return found
 
 
@@ -697,7 +779,6 @@ def _run(hub: Hub) -> None:
 
 def last_report(hub: Hub) -> LearnReport | None:
     return _state(hub).get("last_report")
-
 
 
 def _on_events_stored(event: EventsStored) -> None:

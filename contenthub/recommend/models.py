@@ -11,17 +11,33 @@ from contenthub.i18n import _
 from contenthub.timeutil import Instant
 
 EventType = Literal[
-    "served", "delivered", "open", "click", "favorite", "comment", "share", "add_to_cart", "convert",
-    "mute", "unsubscribe", "delete",
+    "served",
+    "delivered",
+    "open",
+    "click",
+    "favorite",
+    "comment",
+    "share",
+    "add_to_cart",
+    "convert",
+    "mute",
+    "unsubscribe",
+    "delete",
 ]
 EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
+
+
 class EventIn(BaseModel):
     id: str = Field(min_length=1, max_length=128, description="Unique per event: re-sending it changes nothing.")
     type: EventType
     user_id: EntityId | None = None
     identity: Identity | None = None
-    asset_id: str | None = Field(default=None, min_length=1, max_length=64,
-                                 description="Omit for channel-wide events (e.g. an unsubscribe); never empty.")
+    asset_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="Omit for channel-wide events (e.g. an unsubscribe); never empty.",
+    )
     channel: str = Field(min_length=1, max_length=64)
     group_id: str | None = Field(default=None, min_length=1, max_length=128)
     recommendation_id: str | None = Field(default=None, min_length=1, max_length=128)
@@ -32,14 +48,17 @@ class EventIn(BaseModel):
     @model_validator(mode="after")
     def _who(self) -> EventIn:
         if self.user_id is None and self.identity is None and self.group_id is None:
-            raise ValueError(_('an event needs user_id, identity or group_id'))
+            raise ValueError(_("an event needs user_id, identity or group_id"))
         return self
 
 
 class EventBatch(BaseModel):
-    events: list[Any] = Field(max_length=10000, description="Up to 10,000 events (JSON objects, see EventIn). "
-                              "Each is checked on its own: an entry that is not a valid event is listed in "
-                              "`rejected` with its index and reason.")
+    events: list[Any] = Field(
+        max_length=10000,
+        description="Up to 10,000 events (JSON objects, see EventIn). "
+        "Each is checked on its own: an entry that is not a valid event is listed in "
+        "`rejected` with its index and reason.",
+    )
 
 
 class RejectedEvent(BaseModel):
@@ -55,8 +74,21 @@ class IngestResult(BaseModel):
 
 
 class Reason(BaseModel):
-    kind: Literal["tags", "similar", "collaborative", "quality", "fresh", "lifecycle", "exploration", "cold_start",
-                  "popular", "experiment", "topic", "type", "appeal"]
+    kind: Literal[
+        "tags",
+        "similar",
+        "collaborative",
+        "quality",
+        "fresh",
+        "lifecycle",
+        "exploration",
+        "cold_start",
+        "popular",
+        "experiment",
+        "topic",
+        "type",
+        "appeal",
+    ]
     detail: str
     weight: float = 0.0
 
@@ -71,9 +103,13 @@ class Pick(BaseModel):
     recommendation_id: str
     reasons: list[Reason]
     signals: dict[str, float]
-    propensity: float | None = Field(default=None, description=(
-        "Probability that this policy, with its exploration, would have chosen this asset here (logged with "
-        "the served record so later policies can be evaluated offline)."))
+    propensity: float | None = Field(
+        default=None,
+        description=(
+            "Probability that this policy, with its exploration, would have chosen this asset here (logged with "
+            "the served record so later policies can be evaluated offline)."
+        ),
+    )
 
 
 class Recommendation(BaseModel):

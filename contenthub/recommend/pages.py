@@ -31,6 +31,16 @@ def user_page(request: Request, hub: HubDep, who: Reader, user_id: str) -> HTMLR
         except ProblemError:
             continue
     names = taxonomy.names(hub.store, "channels")
-    titles = {a: d["title"] for a, d in hub.store.get_assets([e["asset_id"] for e in ov["events"] if e.get("asset_id")]).items()}
-    return render(request, "recommend/user.html", ov=ov, nexts=nexts, channel_names=names, titles=titles,
-                  stage_names=taxonomy.names(hub.store, "stages"))
+    titles = {
+        a: d["title"]
+        for a, d in hub.store.get_assets([e["asset_id"] for e in ov["events"] if e.get("asset_id")]).items()
+    }
+    return render(
+        request,
+        "recommend/user.html",
+        ov=ov,
+        nexts=nexts,
+        channel_names=names,
+        titles=titles,
+        stage_names=taxonomy.names(hub.store, "stages"),
+    )

@@ -27,8 +27,11 @@ def _rate(num: float, den: float) -> float | None:
 def asset_performance(hub: Hub, asset_id: str) -> list[ChannelPerformance]:
     """One row per channel with events, after an all-channel row (``"*"``): the sum of the channel rows
     (ingestion stores per-channel counters only; the channels are the taxonomy's)."""
-    per_channel = {channel: c for channel in taxonomy.ids(hub.store, "channels")
-                   if (c := hub.store.get_counters(ASSET_STATS, f"{asset_id}|{channel}"))}
+    per_channel = {
+        channel: c
+        for channel in taxonomy.ids(hub.store, "channels")
+        if (c := hub.store.get_counters(ASSET_STATS, f"{asset_id}|{channel}"))
+    }
     if not per_channel:
         return []
     total: dict[str, float] = {}
@@ -42,6 +45,10 @@ def _row(channel: str, c: dict[str, float]) -> ChannelPerformance:
     counts = {t: int(c.get(f"n:{t}", 0)) for t in COUNTED}
     d = counts["delivered"]
     return ChannelPerformance(
-        channel=channel, counts=counts, revenue=round(c.get("rev", 0.0), 2), open_rate=_rate(counts["open"], d),
-        click_rate=_rate(counts["click"], d), conversion_rate=_rate(counts["convert"], d),
+        channel=channel,
+        counts=counts,
+        revenue=round(c.get("rev", 0.0), 2),
+        open_rate=_rate(counts["open"], d),
+        click_rate=_rate(counts["click"], d),
+        conversion_rate=_rate(counts["convert"], d),
     )

@@ -28,8 +28,8 @@ PRIOR_STRENGTH = 20.0  # pseudo-deliveries behind the channel-wide click rate
 class Audience:
     """What ranking knows about the user or group it ranks for."""
 
-    weights: dict[str, float] = field(default_factory=dict)     # decayed engagement-tag weights (t:/s:/c:/k:)
-    vector: np.ndarray | None = None                            # decayed mean of engaged asset vectors
+    weights: dict[str, float] = field(default_factory=dict)  # decayed engagement-tag weights (t:/s:/c:/k:)
+    vector: np.ndarray | None = None  # decayed mean of engaged asset vectors
     # how ``vector`` was made: it is Σ vector_weights[i]·cat.vectors[vector_rows[i]] / vector_norm (see similarity)
     vector_rows: list[int] = field(default_factory=list)
     vector_weights: np.ndarray | None = None
@@ -223,8 +223,9 @@ def appeal_posterior(cat: Catalog, channel: str) -> tuple[np.ndarray, np.ndarray
     return found
 
 
-def pooled_draw(samples: np.ndarray, idx: np.ndarray, rng: np.random.Generator,
-                offsets: np.ndarray | None = None) -> np.ndarray:
+def pooled_draw(
+    samples: np.ndarray, idx: np.ndarray, rng: np.random.Generator, offsets: np.ndarray | None = None
+) -> np.ndarray:
     """A Thompson sample for each candidate row of ``idx``: one of its pooled draws (``posterior_samples``),
     picked at random. ``offsets``: ``idx * THOMPSON_POOL`` when the caller keeps it made."""
     base = idx * THOMPSON_POOL if offsets is None else offsets
@@ -312,8 +313,9 @@ def _collaborative_on_block(cat: Catalog, aud: Audience, channel: str, pos: np.n
     return np.concatenate([per_model, np.zeros(1, dtype=np.float32)])[where]
 
 
-def similarity(cat: Catalog, aud: Audience, idx: np.ndarray, on_channel: tuple[ChannelBlock, np.ndarray] | None
-               ) -> np.ndarray:
+def similarity(
+    cat: Catalog, aud: Audience, idx: np.ndarray, on_channel: tuple[ChannelBlock, np.ndarray] | None
+) -> np.ndarray:
     """Cosine of each candidate with the audience vector: from the block's memoised per-asset columns
     when the vector is a mix of a few engaged assets (``ChannelBlock.similarity``), else one product."""
     if on_channel is not None:
@@ -340,8 +342,9 @@ def _signed_minmax(raw: np.ndarray) -> np.ndarray:
     return out
 
 
-def _on_rows(on_channel: tuple[ChannelBlock, np.ndarray] | None, arr: np.ndarray, idx: np.ndarray, *,
-             copy: bool = False) -> np.ndarray:
+def _on_rows(
+    on_channel: tuple[ChannelBlock, np.ndarray] | None, arr: np.ndarray, idx: np.ndarray, *, copy: bool = False
+) -> np.ndarray:
     """``arr[idx]`` for a per-catalog-row array. When the candidates are the channel's whole block (no
     exclusion on the channel, about half the requests) the block's own copy of ``arr`` is returned — made
     once per array (``ChannelBlock.rows_of``) — instead of gathering ~4,000 values per request.
@@ -354,8 +357,9 @@ def _on_rows(on_channel: tuple[ChannelBlock, np.ndarray] | None, arr: np.ndarray
     return arr[idx]
 
 
-def _pooled_draw_on(on_channel: tuple[ChannelBlock, np.ndarray] | None, samples: np.ndarray, idx: np.ndarray,
-                    rng: np.random.Generator) -> np.ndarray:
+def _pooled_draw_on(
+    on_channel: tuple[ChannelBlock, np.ndarray] | None, samples: np.ndarray, idx: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
     """``pooled_draw(samples, idx, rng)``, the same draws from the same random numbers, with the flat
     offsets of the whole block's rows (``idx * THOMPSON_POOL``) made once per block."""
     if on_channel is not None:
@@ -369,17 +373,26 @@ def _pooled_draw_on(on_channel: tuple[ChannelBlock, np.ndarray] | None, samples:
 class Draws:
     """What a request drew at random, kept so ``propensities`` can re-draw it (see there)."""
 
-    weights: dict[str, float] = field(default_factory=dict)        # the weights this request used
+    weights: dict[str, float] = field(default_factory=dict)  # the weights this request used
     rate_draws: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, float]] = field(default_factory=dict)
     # signal → (alpha, beta, index of each candidate into them, the reference rate of the log lift)
-    quality: tuple[np.ndarray, float, float] | None = None          # (pooled samples, min, span) when sampled
+    quality: tuple[np.ndarray, float, float] | None = None  # (pooled samples, min, span) when sampled
     quality_ab: tuple[np.ndarray, np.ndarray, float, float] | None = None  # (alpha, beta, min, span) without a pool
     explore: bool = False  # whether this request ranked by a draw (``explores``), else by the posterior means
     share: float = 1.0  # the probability that it would (``exploring_share``)
 
 
-def _rate_signal(name: str, ab: tuple[np.ndarray, np.ndarray], of_row: np.ndarray, on_channel: Any, idx: np.ndarray,
-                 explore: bool, rng: np.random.Generator, draws: Draws | None, record: bool) -> np.ndarray:
+def _rate_signal(
+    name: str,
+    ab: tuple[np.ndarray, np.ndarray],
+    of_row: np.ndarray,
+    on_channel: Any,
+    idx: np.ndarray,
+    explore: bool,
+    rng: np.random.Generator,
+    draws: Draws | None,
+    record: bool,
+) -> np.ndarray:
     """The audience's engagement rate on each candidate's topic (or type) as a log lift over the brand's
     rate (the posterior's "none" slot holds the prior at the brand rate): a Thompson draw per topic from
     its Beta posterior when exploring (a few draws per request: one per topic, not per asset), else the
@@ -426,9 +439,16 @@ def explores(share: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def quality_values(cat: Catalog, strategy: Strategy, channel: str, idx: np.ndarray, rng: np.random.Generator,
-                   on_channel: tuple[ChannelBlock, np.ndarray] | None = None, draws: Draws | None = None,
-                   explore: bool | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+def quality_values(
+    cat: Catalog,
+    strategy: Strategy,
+    channel: str,
+    idx: np.ndarray,
+    rng: np.random.Generator,
+    on_channel: tuple[ChannelBlock, np.ndarray] | None = None,
+    draws: Draws | None = None,
+    explore: bool | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """The quality signal of candidate rows ``idx`` before scaling, and with exploration which candidates
     were explored (their draw above the posterior's mean + 2 sd): the posterior mean of engagement per
     delivery on the channel, or with exploration one of each candidate's pooled posterior draws
@@ -457,8 +477,9 @@ def quality_values(cat: Catalog, strategy: Strategy, channel: str, idx: np.ndarr
     return sample, sample > _on_rows(on_channel, post[3], idx)
 
 
-def popularity_values(cat: Catalog, channel: str, idx: np.ndarray,
-                      on_channel: tuple[ChannelBlock, np.ndarray] | None = None) -> np.ndarray | None:
+def popularity_values(
+    cat: Catalog, channel: str, idx: np.ndarray, on_channel: tuple[ChannelBlock, np.ndarray] | None = None
+) -> np.ndarray | None:
     """log1p(popularity) of candidate rows ``idx`` before scaling; None before any statistics."""
     log_pop = channel_log_popularity(cat, channel)
     return None if log_pop is None else _on_rows(on_channel, log_pop, idx)
@@ -468,8 +489,9 @@ def popularity_values(cat: Catalog, channel: str, idx: np.ndarray,
 def drawn_weights(strategy: Strategy, rng: np.random.Generator, explore: bool = True) -> dict[str, float]: ...
 @overload
 def drawn_weights(strategy: Strategy, rng: np.random.Generator, explore: np.ndarray) -> dict[str, np.ndarray]: ...
-def drawn_weights(strategy: Strategy, rng: np.random.Generator, explore: bool | np.ndarray = True
-                  ) -> dict[str, float] | dict[str, np.ndarray]:
+def drawn_weights(
+    strategy: Strategy, rng: np.random.Generator, explore: bool | np.ndarray = True
+) -> dict[str, float] | dict[str, np.ndarray]:
     """The weights of a request: the strategy's, or on an exploring request with learned uncertainty a draw
     from N(weight, uncertainty²) clipped at 0 (linear Thompson sampling on the learned weights).
     ``explore``: one request's flag (→ one weight per signal), or one flag per user of a batch block (→ an
@@ -492,8 +514,16 @@ def drawn_weights(strategy: Strategy, rng: np.random.Generator, explore: bool | 
 
 
 def score_candidates(
-    cat: Catalog, aud: Audience, strategy: Strategy, channel: str, idx: np.ndarray, now: datetime,
-    rng: np.random.Generator, *, positions: np.ndarray | None = None, draws: Draws | None = None,
+    cat: Catalog,
+    aud: Audience,
+    strategy: Strategy,
+    channel: str,
+    idx: np.ndarray,
+    now: datetime,
+    rng: np.random.Generator,
+    *,
+    positions: np.ndarray | None = None,
+    draws: Draws | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
     """Blend of the strategy's signals for candidate rows ``idx``; returns (score, signals, explored flags).
 
@@ -513,11 +543,29 @@ def score_candidates(
     else:
         on_channel = _channel_positions(cat, channel, idx)  # contiguous rows: no copy of idx's vectors
     if aud.topic_ab is not None and strategy.weight("topic") and cat.topic_names:
-        sig["topic"] = _rate_signal("topic", with_strength(*aud.topic_ab, aud.topic_prior, strategy.rate_prior.get("topic")),
-                                    cat.topic_of_row, on_channel, idx, explore, rng, draws, strategy.exploration)
+        sig["topic"] = _rate_signal(
+            "topic",
+            with_strength(*aud.topic_ab, aud.topic_prior, strategy.rate_prior.get("topic")),
+            cat.topic_of_row,
+            on_channel,
+            idx,
+            explore,
+            rng,
+            draws,
+            strategy.exploration,
+        )
     if aud.type_ab is not None and strategy.weight("type") and len(cat.type_names) > 1:
-        sig["type"] = _rate_signal("type", with_strength(*aud.type_ab, aud.type_prior, strategy.rate_prior.get("type")),
-                                   cat.type_of_row, on_channel, idx, explore, rng, draws, strategy.exploration)
+        sig["type"] = _rate_signal(
+            "type",
+            with_strength(*aud.type_ab, aud.type_prior, strategy.rate_prior.get("type")),
+            cat.type_of_row,
+            on_channel,
+            idx,
+            explore,
+            rng,
+            draws,
+            strategy.exploration,
+        )
     if strategy.weight("appeal"):
         # The posterior mean, never a draw: Thompson sampling over hundreds of assets at once spends the
         # pick on whichever asset's draw is luckiest (the maximum of hundreds of draws), which crowded out
@@ -578,8 +626,15 @@ PROPENSITY_POOL = 16
 practice, since their score would need to rise above all of these in one draw."""
 
 
-def propensities(strategy: Strategy, idx: np.ndarray, score: np.ndarray, sig: dict[str, np.ndarray],
-                 draws: Draws, chosen: list[int], rng: np.random.Generator) -> list[tuple[float, bool]]:
+def propensities(
+    strategy: Strategy,
+    idx: np.ndarray,
+    score: np.ndarray,
+    sig: dict[str, np.ndarray],
+    draws: Draws,
+    chosen: list[int],
+    rng: np.random.Generator,
+) -> list[tuple[float, bool]]:
     """(P(each chosen candidate would be ranked within the first ``len(chosen)``), whether it was exploration:
     not among the candidates the posterior means rank first) under the policy's randomness.
 
@@ -596,8 +651,11 @@ def propensities(strategy: Strategy, idx: np.ndarray, score: np.ndarray, sig: di
 
     Why Monte-Carlo: the winner of a Thompson draw has no closed-form probability; the re-draws reuse the
     request's posteriors, so each costs a few small array operations, not another scoring pass."""
-    random_policy = strategy.exploration and draws.share > 0 and (
-        draws.rate_draws or draws.quality is not None or draws.quality_ab is not None or strategy.uncertainty)
+    random_policy = (
+        strategy.exploration
+        and draws.share > 0
+        and (draws.rate_draws or draws.quality is not None or draws.quality_ab is not None or strategy.uncertainty)
+    )
     if not random_policy or not chosen:
         return [(1.0, False)] * len(chosen)
     share = min(draws.share, 1.0)
@@ -659,8 +717,14 @@ def propensities(strategy: Strategy, idx: np.ndarray, score: np.ndarray, sig: di
 FRESHNESS_REBASE_S = 3600.0
 
 
-def freshness(cat: Catalog, idx: np.ndarray, now: datetime, half_life_days: float, *,
-              on_channel: tuple[ChannelBlock, np.ndarray] | None = None) -> np.ndarray:
+def freshness(
+    cat: Catalog,
+    idx: np.ndarray,
+    now: datetime,
+    half_life_days: float,
+    *,
+    on_channel: tuple[ChannelBlock, np.ndarray] | None = None,
+) -> np.ndarray:
     """0.5 ** (age in days / half-life), 1 for assets dated in the future, for candidate rows ``idx``.
 
     Per request this is one multiply: 0.5 ** ((now − created) / h) = 0.5 ** ((t₀ − created) / h) ·
@@ -689,7 +753,7 @@ def top_stable(score: np.ndarray, k: int) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     m = score.size
     part = np.argpartition(score, m - k)
-    top = part[m - k:]  # the k largest, any order; the k-th largest first
+    top = part[m - k :]  # the k largest, any order; the k-th largest first
     kth = score[top[0]]
     in_top = score[top]
     if np.count_nonzero(score == kth) != np.count_nonzero(in_top == kth):
@@ -747,14 +811,25 @@ def explain_features(cat: Catalog, row: int) -> list[str]:
     found = cat.explain_features.get(row)
     if found is None:
         doc = cat.docs[row]
-        found = ([f"t:{t}" for t in doc.get("tags") or []] + [f"s:{s}" for s in doc.get("scenes") or []]
-                 + ([f"c:{doc['content_type']}"] if doc.get("content_type") else []))
+        found = (
+            [f"t:{t}" for t in doc.get("tags") or []]
+            + [f"s:{s}" for s in doc.get("scenes") or []]
+            + ([f"c:{doc['content_type']}"] if doc.get("content_type") else [])
+        )
         cat.explain_features[row] = found
     return found
 
 
-REASON_THRESHOLDS = {"collaborative": 0.3, "lifecycle": 0.8, "popularity": 0.5, "quality": 0.6, "freshness": 0.7,
-                     "topic": 0.4, "type": 0.3, "appeal": 0.2}
+REASON_THRESHOLDS = {
+    "collaborative": 0.3,
+    "lifecycle": 0.8,
+    "popularity": 0.5,
+    "quality": 0.6,
+    "freshness": 0.7,
+    "topic": 0.4,
+    "type": 0.3,
+    "appeal": 0.2,
+}
 """The signal value at which a signal becomes a reason for a pick: scaled signals on [0, 1]; the rate
 signals (topic, type, appeal) are log lifts, so 0.4 is a rate 1.5× the reference, 0.2 one 1.22×."""
 COMMON_SHARE = 0.8
@@ -777,9 +852,10 @@ REASON_POPULATION_LIFT = 1.2
 at least this multiple of the brand's; a higher signal than that came from an exploration draw."""
 
 
-def _rate_detail(ab: tuple[np.ndarray, np.ndarray] | None, prior: tuple[np.ndarray, np.ndarray] | None, slot: int
-                 ) -> str | None:
-    """"you engaged with 3.0 of 4.0 delivered" from a Beta posterior slot (its prior's pseudo-counts taken
+def _rate_detail(
+    ab: tuple[np.ndarray, np.ndarray] | None, prior: tuple[np.ndarray, np.ndarray] | None, slot: int
+) -> str | None:
+    """ "you engaged with 3.0 of 4.0 delivered" from a Beta posterior slot (its prior's pseudo-counts taken
     off); without engagement of the audience's own, how the population engages with it relative to the brand
     (the prior's mean, not this request's draw); None when neither says anything for the pick."""
     if ab is None or prior is None or slot >= ab[0].size - 1:
@@ -796,9 +872,20 @@ def _rate_detail(ab: tuple[np.ndarray, np.ndarray] | None, prior: tuple[np.ndarr
 
 
 def explain(
-    cat: Catalog, aud: Audience, strategy: Strategy, row: int, signals: dict[str, float], explored: bool,
-    channel: str, names: dict[str, str], now: datetime, *, recent: tuple[list[int], np.ndarray] | None = None,
-    common: frozenset[str] = frozenset(), propensity: float | None = None, exploring: bool = False,
+    cat: Catalog,
+    aud: Audience,
+    strategy: Strategy,
+    row: int,
+    signals: dict[str, float],
+    explored: bool,
+    channel: str,
+    names: dict[str, str],
+    now: datetime,
+    *,
+    recent: tuple[list[int], np.ndarray] | None = None,
+    common: frozenset[str] = frozenset(),
+    propensity: float | None = None,
+    exploring: bool = False,
 ) -> list[dict[str, Any]]:
     """Human reasons for one pick, strongest first. Each names what matched (the topic, the engaged asset,
     the tags), the weight that mattered (strategy weight × the pick's scaled signal) and exploration when
@@ -808,9 +895,15 @@ def explain(
 
     def add(kind: str, signal: str, detail: str) -> None:
         w = strategy.weight(signal)
-        reasons.append({"kind": kind, "detail": _("{reason} (weight {weight:.2f} × {signal:.2f})").format(
-                            reason=detail, weight=w, signal=signals.get(signal, 0.0)),
-                        "weight": w * signals.get(signal, 0.0)})
+        reasons.append(
+            {
+                "kind": kind,
+                "detail": _("{reason} (weight {weight:.2f} × {signal:.2f})").format(
+                    reason=detail, weight=w, signal=signals.get(signal, 0.0)
+                ),
+                "weight": w * signals.get(signal, 0.0),
+            }
+        )
 
     if signals.get("topic", 0) > REASON_THRESHOLDS["topic"] and "topic" not in common and cat.topic_names:
         slot = int(cat.topic_of_row[row])
@@ -824,8 +917,13 @@ def explain(
             label = names.get("c:" + cat.type_names[slot], cat.type_names[slot])
             add("type", "type", _("content type {type}: {detail}").format(type=label, detail=detail))
     if signals.get("appeal", 0) > REASON_THRESHOLDS["appeal"] and "appeal" not in common:
-        add("appeal", "appeal", _("engaged with {times:.1f}× as often as its topic's other assets on {channel}").format(
-            times=math.exp(signals["appeal"]), channel=names.get("ch:" + channel, channel)))
+        add(
+            "appeal",
+            "appeal",
+            _("engaged with {times:.1f}× as often as its topic's other assets on {channel}").format(
+                times=math.exp(signals["appeal"]), channel=names.get("ch:" + channel, channel)
+            ),
+        )
     if "affinity" in signals and signals["affinity"] > 0 and aud.weights:
         weights = aud.weights
         feats = [f for f in explain_features(cat, row) if weights.get(f, 0) > 0]
@@ -842,18 +940,31 @@ def explain(
         if rows:
             sims = vecs @ cat.vectors[row]
             k = int(sims.argmax())
-            add("similar", "similarity", _("resembles「{title}」engaged before (similarity {similarity:.2f})").format(
-                title=cat.docs[rows[k]]["title"], similarity=float(sims[k])))
+            add(
+                "similar",
+                "similarity",
+                _("resembles「{title}」engaged before (similarity {similarity:.2f})").format(
+                    title=cat.docs[rows[k]]["title"], similarity=float(sims[k])
+                ),
+            )
     channel_name = names.get("ch:" + channel, channel)
     for kind, signal, detail in (
         ("collaborative", "collaborative", _("people who engaged with the same assets engaged with this")),
-        ("lifecycle", "lifecycle", _("fits the group's purpose '{purpose}'").format(purpose=code_label("group_purpose", aud.purpose)) if aud.purpose
-         else _("fits the {stage} lifecycle stage").format(stage=names.get(f"st:{aud.stage}", aud.stage))),
+        (
+            "lifecycle",
+            "lifecycle",
+            _("fits the group's purpose '{purpose}'").format(purpose=code_label("group_purpose", aud.purpose))
+            if aud.purpose
+            else _("fits the {stage} lifecycle stage").format(stage=names.get(f"st:{aud.stage}", aud.stage)),
+        ),
         ("popular", "popularity", _("among the most engaged on {channel}").format(channel=channel_name)),
         ("quality", "quality", _("high engagement per delivery on {channel}").format(channel=channel_name)),
     ):
-        if signals.get(signal, 0) > REASON_THRESHOLDS[signal] and signal not in common and (
-                signal != "lifecycle" or aud.stage or aud.purpose):
+        if (
+            signals.get(signal, 0) > REASON_THRESHOLDS[signal]
+            and signal not in common
+            and (signal != "lifecycle" or aud.stage or aud.purpose)
+        ):
             add(kind, signal, detail)
     if signals.get("freshness", 0) > REASON_THRESHOLDS["freshness"] and "freshness" not in common:
         age_days = (now.timestamp() - cat.created[row]) / 86400.0
@@ -862,11 +973,24 @@ def explain(
         add("exploration", "quality", _("exploring: few deliveries so far, its true rate may be higher"))
     reasons.sort(key=lambda r: -r["weight"])
     if exploring and propensity is not None:  # first: it is why this pick was made
-        reasons.insert(0, {"kind": "exploration", "detail": _(
-                           "exploring: this pick wins in {share:.0%} of the policy's draws — trying it teaches the "
-                           "recommender about you and about it").format(share=propensity),
-                           "weight": 0.0})
+        reasons.insert(
+            0,
+            {
+                "kind": "exploration",
+                "detail": _(
+                    "exploring: this pick wins in {share:.0%} of the policy's draws — trying it teaches the "
+                    "recommender about you and about it"
+                ).format(share=propensity),
+                "weight": 0.0,
+            },
+        )
     if aud.vector is None and not aud.weights and not aud.has_evidence():
-        reasons.insert(0, {"kind": "cold_start", "detail": _("no engagement history yet: popular on this channel "
-                                                             "while we learn your interests"), "weight": 0.0})
+        reasons.insert(
+            0,
+            {
+                "kind": "cold_start",
+                "detail": _("no engagement history yet: popular on this channel while we learn your interests"),
+                "weight": 0.0,
+            },
+        )
     return reasons

@@ -42,13 +42,15 @@ EB_MIN_ASSETS = 10
 def brand_rate(success: np.ndarray, delivered: np.ndarray) -> float:
     """Successes per delivery over everything, shrunk to ``RATE_PRIOR_RATE`` and clipped to [0.01, 0.9]."""
     s = np.minimum(success, delivered)
-    rate = (float(s.sum()) + BRAND_PRIOR_DELIVERIES * RATE_PRIOR_RATE) / (float(delivered.sum())
-                                                                         + BRAND_PRIOR_DELIVERIES)
+    rate = (float(s.sum()) + BRAND_PRIOR_DELIVERIES * RATE_PRIOR_RATE) / (
+        float(delivered.sum()) + BRAND_PRIOR_DELIVERIES
+    )
     return float(np.clip(rate, 0.01, 0.9))
 
 
-def slot_rates(success: np.ndarray, delivered: np.ndarray, slot_of_row: np.ndarray, slots: int,
-               base: float) -> np.ndarray:
+def slot_rates(
+    success: np.ndarray, delivered: np.ndarray, slot_of_row: np.ndarray, slots: int, base: float
+) -> np.ndarray:
     """Population rate of each slot (topic or content type; ``slots`` of them plus the last "none" slot):
     (Σ successes + n₀·base) / (Σ deliveries + n₀) over the slot's assets, n₀ = ``BRAND_PRIOR_DELIVERIES``.
     The "none" slot stays at ``base``."""
@@ -87,13 +89,15 @@ def eb_strength(success: np.ndarray, delivered: np.ndarray, prior_mean: np.ndarr
         return -float(np.sum(betaln(a + s, b + f) - betaln(a, b)))
 
     lo, hi = STRENGTH_BOUNDS
-    res = minimize_scalar(negative_log_likelihood, bounds=(math.log(lo), math.log(hi)), method="bounded",
-                          options={"xatol": 1e-3})
+    res = minimize_scalar(
+        negative_log_likelihood, bounds=(math.log(lo), math.log(hi)), method="bounded", options={"xatol": 1e-3}
+    )
     return float(np.clip(math.exp(float(res.x)), lo, hi))
 
 
-def posterior(success: np.ndarray, delivered: np.ndarray, prior_mean: np.ndarray | float, strength: float
-              ) -> tuple[np.ndarray, np.ndarray]:
+def posterior(
+    success: np.ndarray, delivered: np.ndarray, prior_mean: np.ndarray | float, strength: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Beta(α, β) of each rate: α = m·p + s, β = m·(1 − p) + (d − s), successes capped at deliveries."""
     s = np.minimum(success, delivered)
     return strength * prior_mean + s, strength * (1 - np.asarray(prior_mean)) + np.maximum(delivered - s, 0.0)

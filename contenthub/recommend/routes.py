@@ -35,24 +35,35 @@ Recommender = Annotated[Principal, Depends(require(Perm.recommend_read))]
 EventWriter = Annotated[Principal, Depends(require(Perm.events_write))]
 AudienceReader = Annotated[Principal, Depends(require(Perm.audience_read))]
 N_HELP = "How many picks (1–100)."
-RESERVE_HELP = ("Take the cap slot and the asset for an immediate send: returns one pick, recorded as served; "
-                "concurrent callers never exceed the cap.")
+RESERVE_HELP = (
+    "Take the cap slot and the asset for an immediate send: returns one pick, recorded as served; "
+    "concurrent callers never exceed the cap."
+)
 N = Annotated[int, Query(ge=1, le=service.MAX_N, description=N_HELP)]
 Reserve = Annotated[bool, Query(description=RESERVE_HELP)]
 
 
-@router.post("/events", response_model=IngestResult, summary="Ingest a batch of up to 10,000 events",
-             description="Partial acceptance: invalid events are listed in `rejected` with their index and reason; "
-             "the valid ones are stored together, atomically. Re-sending an event id changes nothing (`duplicates`). "
-             "The status is 200 when nothing was rejected, 207 when some events were rejected, 422 when all were.")
+@router.post(
+    "/events",
+    response_model=IngestResult,
+    summary="Ingest a batch of up to 10,000 events",
+    description="Partial acceptance: invalid events are listed in `rejected` with their index and reason; "
+    "the valid ones are stored together, atomically. Re-sending an event id changes nothing (`duplicates`). "
+    "The status is 200 when nothing was rejected, 207 when some events were rejected, 422 when all were.",
+)
 async def post_events(batch: EventBatch, hub: HubDep, who: EventWriter) -> Any:
     result = await run_in_threadpool(events.ingest, hub, batch.events)
     status = 200 if not result.rejected else (422 if result.accepted + result.duplicates == 0 else 207)
     body = result.model_dump()
     if status == 422:  # every 4xx carries error.message, like all other errors; `rejected` has the details
         first = result.rejected[0]
-        body["error"] = {"code": "invalid", "message": _("All {n} events were rejected; event {index}: {reason}").format(
-                         n=len(result.rejected), index=first.index, reason=first.reason), "field": "events"}
+        body["error"] = {
+            "code": "invalid",
+            "message": _("All {n} events were rejected; event {index}: {reason}").format(
+                n=len(result.rejected), index=first.index, reason=first.reason
+            ),
+            "field": "events",
+        }
     return JSONResponse(body, status_code=status)
 
 
@@ -73,10 +84,14 @@ class NextContentQuery(BaseModel):
     reserve: bool = Field(False, description=RESERVE_HELP)
 
 
-def recommend_user(user_id: str, hub: HubDep, who: Recommender,
-                   query: Annotated[NextContentQuery, Query()]) -> Response:
-    return _json(service.next_for_user(hub, user_id, query.channel, scene=query.scene, n=query.n,
-                                       strategy=query.strategy, reserve=query.reserve))
+def recommend_user(
+    user_id: str, hub: HubDep, who: Recommender, query: Annotated[NextContentQuery, Query()]
+) -> Response:
+    return _json(
+        service.next_for_user(
+            hub, user_id, query.channel, scene=query.scene, n=query.n, strategy=query.strategy, reserve=query.reserve
+        )
+    )
 
 
 def _nothing_to_wait_for(hub: Hub) -> bool:
@@ -112,28 +127,52 @@ class NextContentRoute(APIRoute):
         return _answer_next_content
 
 
-router.add_api_route("/recommendations/users/{user_id}", recommend_user, methods=["GET"],
-                     response_model=Recommendation, summary="Next content for a user",
-                     route_class_override=NextContentRoute)
+router.add_api_route(
+    "/recommendations/users/{user_id}",
+    recommend_user,
+    methods=["GET"],
+    response_model=Recommendation,
+    summary="Next content for a user",
+    route_class_override=NextContentRoute,
+)
 
 
 @router.get("/recommendations/groups/{group_id}", response_model=Recommendation, summary="Next content for a group")
 def recommend_group(
-    group_id: str, hub: HubDep, who: Recommender, channel: str | None = None, scene: str | None = None, n: N = 3,
-    strategy: str = "default", reserve: Reserve = False,
+    group_id: str,
+    hub: HubDep,
+    who: Recommender,
+    channel: str | None = None,
+    scene: str | None = None,
+    n: N = 3,
+    strategy: str = "default",
+    reserve: Reserve = False,
 ) -> Recommendation:
     return service.next_for_group(hub, group_id, channel, scene=scene, n=n, strategy=strategy, reserve=reserve)
 
 
-@router.get("/recommendations/segments/{segment_id}", summary="Next content for every user of a segment (JSON lines)",
-            response_class=StreamingResponse)
+@router.get(
+    "/recommendations/segments/{segment_id}",
+    summary="Next content for every user of a segment (JSON lines)",
+    response_class=StreamingResponse,
+)
 def recommend_segment(
-    segment_id: str, hub: HubDep, who: Recommender, channel: str, scene: str | None = None, n: N = 1,
-    strategy: str = "default", limit: Annotated[int, Query(ge=1, le=1_000_000)] = 100_000,
-    mode: Annotated[Literal["full", "batch"], Query(
-        description="full: next_for_user per member, with reasons and MMR diversity; batch: the vectorised "
-                    "batch ranker (recommend.batch) — asset, score and recommendation id per pick, for large "
-                    "segments")] = "full",
+    segment_id: str,
+    hub: HubDep,
+    who: Recommender,
+    channel: str,
+    scene: str | None = None,
+    n: N = 1,
+    strategy: str = "default",
+    limit: Annotated[int, Query(ge=1, le=1_000_000)] = 100_000,
+    mode: Annotated[
+        Literal["full", "batch"],
+        Query(
+            description="full: next_for_user per member, with reasons and MMR diversity; batch: the vectorised "
+            "batch ranker (recommend.batch) — asset, score and recommendation id per pick, for large "
+            "segments"
+        ),
+    ] = "full",
 ) -> StreamingResponse:
     seg = segments.get_segment(hub, segment_id)
     service._validate(hub, channel, scene, n)
@@ -152,8 +191,12 @@ def recommend_segment(
     return StreamingResponse(lines(), media_type="application/x-ndjson")
 
 
-@router.get("/assets/{asset_id}/performance", response_model=list[ChannelPerformance], tags=["library"],
-            summary="Served, delivered, opened, clicked, converted and rates per channel")
+@router.get(
+    "/assets/{asset_id}/performance",
+    response_model=list[ChannelPerformance],
+    tags=["library"],
+    summary="Served, delivered, opened, clicked, converted and rates per channel",
+)
 def get_performance(asset_id: str, hub: HubDep, who: AudienceReader) -> list[ChannelPerformance]:
     from contenthub.library.service import get_asset
 
@@ -167,15 +210,25 @@ def list_strategies(hub: HubDep, who: Recommender) -> list[strategies.Strategy]:
 
 
 @router.get("/strategies/evaluation", tags=["strategies"], summary="Off-policy value of each strategy on logged picks")
-def evaluate_strategies(hub: HubDep, who: Recommender,
-                        strategy: Annotated[list[str] | None, Query()] = None) -> dict[str, Any]:
+def evaluate_strategies(
+    hub: HubDep, who: Recommender, strategy: Annotated[list[str] | None, Query()] = None
+) -> dict[str, Any]:
     return logged.evaluate_strategies(hub, strategy)
 
 
 @router.put("/strategies/{strategy_id}", response_model=strategies.Strategy, tags=["strategies"])
-def put_strategy(strategy_id: str, body: strategies.Strategy, hub: HubDep,
-                 who: Annotated[Principal, Depends(require(Perm.experiments_write))]) -> strategies.Strategy:
+def put_strategy(
+    strategy_id: str,
+    body: strategies.Strategy,
+    hub: HubDep,
+    who: Annotated[Principal, Depends(require(Perm.experiments_write))],
+) -> strategies.Strategy:
     if body.id != strategy_id:
-        raise InvalidError(_("The body's id '{id}' differs from the URL's '{strategy_id}'.").format(id=body.id, strategy_id=strategy_id), field="id")
+        raise InvalidError(
+            _("The body's id '{id}' differs from the URL's '{strategy_id}'.").format(
+                id=body.id, strategy_id=strategy_id
+            ),
+            field="id",
+        )
     audit.record(hub, who.name, "put", "strategy", strategy_id, weights=body.weights)
     return strategies.put_strategy(hub, body)

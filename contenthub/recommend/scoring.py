@@ -37,13 +37,15 @@ def redelivery_cutoff(hub: Hub, now: datetime) -> datetime:
     """The earliest send that still keeps its asset from being sent again (``redelivery_window_days``)."""
     return now - timedelta(days=hub.settings.redelivery_window_days)
 
+
 RATE_PRIOR_DELIVERIES = 4.0
 """Pseudo-deliveries behind an audience's rate on each topic and type, at the population's rate on it, until
 the learning job has estimated how much audiences really differ (``Strategy.rate_prior``)."""
 
 
-def rate_posterior_rows(exposure: np.ndarray, engagement: np.ndarray, prior_mean: np.ndarray,
-                        strength: float = RATE_PRIOR_DELIVERIES) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def rate_posterior_rows(
+    exposure: np.ndarray, engagement: np.ndarray, prior_mean: np.ndarray, strength: float = RATE_PRIOR_DELIVERIES
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(α, β, has evidence) per row: Beta(α, β) of engagement per delivery on each name (plus a last "none"
     slot at the prior), in click units — successes = decayed engagement weight / the weight of a click
     (so a conversion counts double, an open a sixth), failures = decayed deliveries − successes (≥ 0),
@@ -70,8 +72,9 @@ def rate_posterior_rows(exposure: np.ndarray, engagement: np.ndarray, prior_mean
     return a, b, has
 
 
-def with_strength(a: np.ndarray, b: np.ndarray, prior: tuple[np.ndarray, np.ndarray] | None,
-                  strength: float | None) -> tuple[np.ndarray, np.ndarray]:
+def with_strength(
+    a: np.ndarray, b: np.ndarray, prior: tuple[np.ndarray, np.ndarray] | None, strength: float | None
+) -> tuple[np.ndarray, np.ndarray]:
     """The posterior (α, β) with its prior (α₀, β₀) re-weighted to ``strength`` pseudo-deliveries (same
     prior means): the strategy's estimate of how much audiences really differ on this signal
     (``Strategy.rate_prior``, from the learning job); without one, the posterior as it is."""

@@ -70,11 +70,18 @@ def _with_substitutions(hub: Hub, unit_kind: str, unit_id: str, picks: list[Pick
             out.append(pick)
             continue
         reason = Reason(kind="experiment", detail=f"{ov.label} serves {substitute} instead of {pick.asset_id}")
-        out.append(pick.model_copy(update={
-            "asset_id": substitute, "title": doc.get("title", ""), "kind": doc.get("kind", ""),
-            "scenes": doc.get("scenes") or [], "content_type": doc.get("content_type"),
-            "reasons": [*pick.reasons, reason],
-        }))
+        out.append(
+            pick.model_copy(
+                update={
+                    "asset_id": substitute,
+                    "title": doc.get("title", ""),
+                    "kind": doc.get("kind", ""),
+                    "scenes": doc.get("scenes") or [],
+                    "content_type": doc.get("content_type"),
+                    "reasons": [*pick.reasons, reason],
+                }
+            )
+        )
     return out
 
 
@@ -93,7 +100,7 @@ def _check_value(hub: Hub, field: str, facet: str, value: str) -> None:
 
 def _validate(hub: Hub, channel: str, scene: str | None, n: int) -> None:
     if not 1 <= n <= MAX_N:
-        raise InvalidError(_('n must be between 1 and {MAX_N}.').format(MAX_N=MAX_N), field="n", value=n)
+        raise InvalidError(_("n must be between 1 and {MAX_N}.").format(MAX_N=MAX_N), field="n", value=n)
     _check_value(hub, "channel", "channels", channel)
     if scene:
         _check_value(hub, "scene", "scenes", scene)
@@ -101,8 +108,11 @@ def _validate(hub: Hub, channel: str, scene: str | None, n: int) -> None:
 
 def recently_delivered(events: list[dict[str, Any]], channel: str, since: datetime) -> set[str]:
     cutoff = to_iso(since)
-    return {e["asset_id"] for e in events
-            if e["type"] in SENT_TYPES and e["channel"] == channel and e.get("asset_id") and e["ts"] >= cutoff}
+    return {
+        e["asset_id"]
+        for e in events
+        if e["type"] in SENT_TYPES and e["channel"] == channel and e.get("asset_id") and e["ts"] >= cutoff
+    }
 
 
 _local = threading.local()
@@ -120,7 +130,14 @@ def _rng(seed: int | None) -> np.random.Generator:
 
 
 def _rank(
-    hub: Hub, cat: Catalog, aud: Audience, strategy: Strategy, channel: str, scene: str | None, n: int, now: datetime,
+    hub: Hub,
+    cat: Catalog,
+    aud: Audience,
+    strategy: Strategy,
+    channel: str,
+    scene: str | None,
+    n: int,
+    now: datetime,
     rng: np.random.Generator,
 ) -> list[Pick]:
     idx, pos = candidate_rows(cat, channel, scene, now, aud.exclude)
@@ -145,14 +162,35 @@ def _rank(
     for i, row in enumerate(rows):
         doc = cat.docs[row]
         signals = {k: round(c[i], 4) for k, c in columns.items()}
-        reasons = explain(cat, aud, strategy, row, signals, flags[i], channel, names, now, recent=recent,
-                          common=common, propensity=chance[i][0], exploring=chance[i][1])
-        picks.append(Pick(  # the reason dicts are validated into Reason models in the same (one) call
-            asset_id=cat.ids[row], title=doc["title"], kind=doc.get("kind", ""), scenes=doc.get("scenes") or [],
-            content_type=doc.get("content_type"), score=round(scores[i], 4),
-            recommendation_id="r_" + tokens[16 * i:16 * i + 16], reasons=reasons, signals=signals,
-            propensity=round(chance[i][0], 4),
-        ))
+        reasons = explain(
+            cat,
+            aud,
+            strategy,
+            row,
+            signals,
+            flags[i],
+            channel,
+            names,
+            now,
+            recent=recent,
+            common=common,
+            propensity=chance[i][0],
+            exploring=chance[i][1],
+        )
+        picks.append(
+            Pick(  # the reason dicts are validated into Reason models in the same (one) call
+                asset_id=cat.ids[row],
+                title=doc["title"],
+                kind=doc.get("kind", ""),
+                scenes=doc.get("scenes") or [],
+                content_type=doc.get("content_type"),
+                score=round(scores[i], 4),
+                recommendation_id="r_" + tokens[16 * i : 16 * i + 16],
+                reasons=reasons,
+                signals=signals,
+                propensity=round(chance[i][0], 4),
+            )
+        )
     return picks
 
 
@@ -160,8 +198,11 @@ def _exclusions_and_caps(
     hub: Hub, profile: Profile, channel: str, now: datetime, aud: Audience
 ) -> tuple[bool, str | None, str | None]:
     if channel in profile.unsubscribed_channels:
-        return True, _("unsubscribed from {channel}").format(
-            channel=feature_names(hub).get("ch:" + channel, channel)), None
+        return (
+            True,
+            _("unsubscribed from {channel}").format(channel=feature_names(hub).get("ch:" + channel, channel)),
+            None,
+        )
     aud.exclude |= recently_delivered(profile.events, channel, redelivery_cutoff(hub, now))
     sent = caps.send_times(profile.events, channel)
     capped, why, reopen = caps.cap_status(hub, caps.get_rule(hub, channel), sent, now)
@@ -177,15 +218,31 @@ def reserve_pick(hub: Hub, rec: Recommendation, now: datetime) -> Recommendation
     if full:
         return rec.model_copy(update={"picks": [], "capped": True, "reason": _("capped: {why}").format(why=full)})
     for pick in rec.picks:
-        if reservations.take_asset(hub, rec.target, rec.channel, pick.asset_id, now,
-                                   hub.settings.redelivery_window_days, pick.recommendation_id):
+        if reservations.take_asset(
+            hub,
+            rec.target,
+            rec.channel,
+            pick.asset_id,
+            now,
+            hub.settings.redelivery_window_days,
+            pick.recommendation_id,
+        ):
             key = "group_id" if rec.target_kind == "group" else "user_id"
-            events.ingest(hub, [{
-                "id": f"served-{pick.recommendation_id}", "type": "served", key: rec.target,
-                "asset_id": pick.asset_id, "channel": rec.channel, "recommendation_id": pick.recommendation_id,
-                "ts": to_iso(now), "attributes": {"reserved": True, "propensity": pick.propensity,
-                                                  "strategy": rec.strategy},
-            }])
+            events.ingest(
+                hub,
+                [
+                    {
+                        "id": f"served-{pick.recommendation_id}",
+                        "type": "served",
+                        key: rec.target,
+                        "asset_id": pick.asset_id,
+                        "channel": rec.channel,
+                        "recommendation_id": pick.recommendation_id,
+                        "ts": to_iso(now),
+                        "attributes": {"reserved": True, "propensity": pick.propensity, "strategy": rec.strategy},
+                    }
+                ],
+            )
             return rec.model_copy(update={"picks": [pick], "reserved": True})
     reservations.release(hub, slots)
     return rec.model_copy(update={"picks": [], "reason": _("every candidate is already reserved for this target")})
@@ -201,8 +258,16 @@ def _strategy_for(hub: Hub, unit_kind: str, unit_id: str, requested: str) -> tup
 
 
 def next_for_user(
-    hub: Hub, user_id: str, channel: str, *, scene: str | None = None, n: int = 3, strategy: str = "default",
-    now: datetime | None = None, seed: int | None = None, reserve: bool = False,
+    hub: Hub,
+    user_id: str,
+    channel: str,
+    *,
+    scene: str | None = None,
+    n: int = 3,
+    strategy: str = "default",
+    now: datetime | None = None,
+    seed: int | None = None,
+    reserve: bool = False,
 ) -> Recommendation:
     _validate(hub, channel, scene, n)
     now = now or utcnow()
@@ -214,11 +279,18 @@ def next_for_user(
     profile = load_profile(hub, user_id=uid, user_doc=user_doc, now=now)
     aud = audience_for(hub, cat, profile, now)
     capped, why, reopen = _exclusions_and_caps(hub, profile, channel, now, aud)
-    base = {"target": uid, "target_kind": "user", "channel": channel, "strategy": strat.id,
-            "stage": profile.status.get("stage"), "variant": variant}
+    base = {
+        "target": uid,
+        "target_kind": "user",
+        "channel": channel,
+        "strategy": strat.id,
+        "stage": profile.status.get("stage"),
+        "variant": variant,
+    }
     if capped:
-        return Recommendation(**base, picks=[], capped=True, reason=_("capped: {why}").format(why=why),
-                              next_allowed_at=reopen)
+        return Recommendation(
+            **base, picks=[], capped=True, reason=_("capped: {why}").format(why=why), next_allowed_at=reopen
+        )
     picks = _rank(hub, cat, aud, strat, channel, scene, n, now, _rng(seed))
     picks = _with_substitutions(hub, "user", uid, picks, now)
     if override is not None and picks:
@@ -229,8 +301,16 @@ def next_for_user(
 
 
 def next_for_group(
-    hub: Hub, group_id: str, channel: str | None = None, *, scene: str | None = None, n: int = 3,
-    strategy: str = "default", now: datetime | None = None, seed: int | None = None, reserve: bool = False,
+    hub: Hub,
+    group_id: str,
+    channel: str | None = None,
+    *,
+    scene: str | None = None,
+    n: int = 3,
+    strategy: str = "default",
+    now: datetime | None = None,
+    seed: int | None = None,
+    reserve: bool = False,
 ) -> Recommendation:
     group = groups.get_group(hub, group_id)
     channel = channel or group.channel
@@ -240,14 +320,23 @@ def next_for_group(
     variant = override.label if override else None
     cat = catalog(hub)
     gprof = load_profile(hub, group_id=group_id, user_doc={"created_at": group.created_at}, now=now)
-    aud, _ignored = group_audience(hub, cat, gprof, group_id, group.purpose, now)  # the kept profile: no member is loaded
+    aud, _ignored = group_audience(
+        hub, cat, gprof, group_id, group.purpose, now
+    )  # the kept profile: no member is loaded
     rng = _rng(seed)
     capped, why, reopen = _exclusions_and_caps(hub, gprof, channel, now, aud)
-    base = {"target": group_id, "target_kind": "group", "channel": channel, "strategy": strat.id,
-            "stage": aud.stage, "variant": variant}
+    base = {
+        "target": group_id,
+        "target_kind": "group",
+        "channel": channel,
+        "strategy": strat.id,
+        "stage": aud.stage,
+        "variant": variant,
+    }
     if capped:
-        return Recommendation(**base, picks=[], capped=True, reason=_("capped: {why}").format(why=why),
-                              next_allowed_at=reopen)
+        return Recommendation(
+            **base, picks=[], capped=True, reason=_("capped: {why}").format(why=why), next_allowed_at=reopen
+        )
     picks = _rank(hub, cat, aud, strat, channel, scene, n, now, rng)
     picks = _with_substitutions(hub, "group", group_id, picks, now)
     if override is not None and picks:

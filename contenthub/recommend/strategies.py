@@ -12,8 +12,18 @@ from contenthub.hub import Hub
 from contenthub.i18n import _
 
 COLLECTION = "strategies"
-SIGNALS = ("topic", "type", "appeal", "similarity", "affinity", "collaborative", "quality", "popularity", "freshness",
-           "lifecycle")
+SIGNALS = (
+    "topic",
+    "type",
+    "appeal",
+    "similarity",
+    "affinity",
+    "collaborative",
+    "quality",
+    "popularity",
+    "freshness",
+    "lifecycle",
+)
 """topic / type: the user's engagement rate on the asset's discovered topic and on its content type (per-user
 Beta posteriors shrunk to the population's rate on that topic or type; sampled when exploring); appeal: the
 asset's engagement rate relative to its topic's (shrunk by an empirical-Bayes prior; sampled when
@@ -53,21 +63,35 @@ class Strategy(BaseModel):
     description: str = ""
     weights: dict[str, Weight] = Field(default_factory=dict)  # NaN would scramble every ranking
     exploration: bool = Field(default=True, description="Thompson sampling on the quality posterior.")
-    exploration_share: float = Field(default=EXPLORATION_SHARE, ge=0, le=1, allow_inf_nan=False, description=(
-        "With exploration on, the share of requests that rank by a Thompson draw (of each topic's and type's "
-        "rate and of the learned weights); the others rank by the posterior means. 1: every request draws."))
+    exploration_share: float = Field(
+        default=EXPLORATION_SHARE,
+        ge=0,
+        le=1,
+        allow_inf_nan=False,
+        description=(
+            "With exploration on, the share of requests that rank by a Thompson draw (of each topic's and type's "
+            "rate and of the learned weights); the others rank by the posterior means. 1: every request draws."
+        ),
+    )
     diversity: float = Field(default=0.75, ge=0, le=1, description="MMR lambda: 1 = pure score, lower = more varied.")
     freshness_half_life_days: float = Field(default=30.0, gt=0, le=36500, allow_inf_nan=False)
-    uncertainty: dict[str, Annotated[float, Field(ge=0, le=MAX_WEIGHT, allow_inf_nan=False)]] = Field(default_factory=dict, description=(
-        "Posterior standard deviation of each learned weight (``strategies learn``): with exploration on, each "
-        "request draws its weights from N(weight, uncertainty²) — linear Thompson sampling whose exploration "
-        "shrinks as the brand's evidence grows. Empty for hand-set weights."))
+    uncertainty: dict[str, Annotated[float, Field(ge=0, le=MAX_WEIGHT, allow_inf_nan=False)]] = Field(
+        default_factory=dict,
+        description=(
+            "Posterior standard deviation of each learned weight (``strategies learn``): with exploration on, each "
+            "request draws its weights from N(weight, uncertainty²) — linear Thompson sampling whose exploration "
+            "shrinks as the brand's evidence grows. Empty for hand-set weights."
+        ),
+    )
     rate_prior: dict[str, Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)]] = Field(
-        default_factory=dict, description=(
+        default_factory=dict,
+        description=(
             "Pseudo-deliveries behind an audience's own rate on each topic / content type (keys 'topic', 'type'): "
             "the empirical-Bayes estimate of how much audiences differ from the population there (``strategies "
             "learn``). Small: audiences differ a lot, so their own few deliveries decide and exploration is spent "
-            "there; large: they barely differ, so no exploration is wasted on noise. Empty: the profile default."))
+            "there; large: they barely differ, so no exploration is wasted on noise. Empty: the profile default."
+        ),
+    )
     learned: dict[str, Any] = Field(default_factory=dict, description="What the last learning job measured.")
 
     def weight(self, signal: str) -> float:
@@ -78,8 +102,8 @@ DEFAULTS: dict[str, Strategy] = {
     "default": Strategy(
         id="default",
         description="The user's engagement rates on the asset's topic and type and the asset's rate within its topic "
-                    "(hierarchical Beta posteriors, Thompson-sampled), plus content similarity, tag affinity, "
-                    "co-engagement and popularity; `strategies learn` refits the weights on the brand's events.",
+        "(hierarchical Beta posteriors, Thompson-sampled), plus content similarity, tag affinity, "
+        "co-engagement and popularity; `strategies learn` refits the weights on the brand's events.",
         # The rate signals at their model's own scale (1: the score is the log expected rate); the
         # [0, 1]-scaled heuristics each worth at most a factor e^0.1 ≈ 1.1 on that rate until the learning
         # job has measured them on the brand's own events. Why so little: they count only what an audience
@@ -89,16 +113,29 @@ DEFAULTS: dict[str, Strategy] = {
         # held-out data to switch). Where they do predict engagement the job raises them (MovieLens:
         # similarity and co-engagement above 2). ``quality`` (the channel-wide rate, no topic) is left to
         # ``appeal``, which holds the same evidence without counting the topic twice.
-        weights={"topic": 1.0, "type": 1.0, "appeal": 1.0, "similarity": 0.1, "affinity": 0.1, "collaborative": 0.1,
-                 "popularity": 0.1, "freshness": 0.05, "lifecycle": 0.1},
+        weights={
+            "topic": 1.0,
+            "type": 1.0,
+            "appeal": 1.0,
+            "similarity": 0.1,
+            "affinity": 0.1,
+            "collaborative": 0.1,
+            "popularity": 0.1,
+            "freshness": 0.05,
+            "lifecycle": 0.1,
+        },
     ),
     "popular": Strategy(
-        id="popular", description="Most engaged on the channel (a baseline).",
-        weights={"popularity": 1.0, "quality": 0.3}, exploration=False,
+        id="popular",
+        description="Most engaged on the channel (a baseline).",
+        weights={"popularity": 1.0, "quality": 0.3},
+        exploration=False,
     ),
     "content": Strategy(
-        id="content", description="Content similarity and tag affinity only.",
-        weights={"similarity": 1.0, "affinity": 1.0, "lifecycle": 0.3}, exploration=False,
+        id="content",
+        description="Content similarity and tag affinity only.",
+        weights={"similarity": 1.0, "affinity": 1.0, "lifecycle": 0.3},
+        exploration=False,
     ),
 }
 
@@ -111,7 +148,9 @@ def get_strategy(hub: Hub, strategy_id: str) -> Strategy:
     found = doccache.cached(hub, COLLECTION, strategy_id, lambda: _load_strategy(hub, strategy_id))
     if found is not None:
         return found
-    raise unknown_value("strategy", strategy_id, sorted({*DEFAULTS, *(d["id"] for d in hub.store.list_docs(COLLECTION))}))
+    raise unknown_value(
+        "strategy", strategy_id, sorted({*DEFAULTS, *(d["id"] for d in hub.store.list_docs(COLLECTION))})
+    )
 
 
 def _stored(hub: Hub, doc: dict[str, Any]) -> Strategy | None:
@@ -121,8 +160,9 @@ def _stored(hub: Hub, doc: dict[str, Any]) -> Strategy | None:
         return Strategy.model_validate(doc)
     except ValidationError as exc:
         first = exc.errors()[0]
-        bad_records.note(hub, "strategy", str(doc.get("id")), ".".join(map(str, first["loc"])), first.get("input"),
-                         first["msg"])
+        bad_records.note(
+            hub, "strategy", str(doc.get("id")), ".".join(map(str, first["loc"])), first.get("input"), first["msg"]
+        )
         return None
 
 
@@ -153,4 +193,8 @@ def delete_strategy(hub: Hub, strategy_id: str) -> None:
     deleted = hub.store.delete_doc(COLLECTION, strategy_id)
     hub.touch(COLLECTION)
     if not deleted:
-        raise NotFoundError(_("No stored strategy '{strategy_id}'.").format(strategy_id=strategy_id), field="strategy", value=strategy_id)
+        raise NotFoundError(
+            _("No stored strategy '{strategy_id}'.").format(strategy_id=strategy_id),
+            field="strategy",
+            value=strategy_id,
+        )

@@ -54,7 +54,73 @@ FIT_SAMPLE = 2000
 SEED = 18
 KEYWORDS = 3
 _WORD = re.compile(r"[\w\u4e00-\u9fff]{2,}")
-_STOP = frozenset(["的", "了", "和", "是", "在", "有", "也", "都", "就", "让", "与", "及", "或", "一个", "我们", "你们", "他们", "这个", "那个", "什么", "怎么", "如何", "可以", "不是", "没有", "就是", "还是", "一起", "一下", "这样", "还有", "因为", "所以", "但是", "而且", "the", "and", "for", "with", "you", "your", "that", "this", "from", "are", "was", "have", "has", "not", "but", "all", "can", "will", "our", "its", "into", "how", "what", "why", "when", "who", "new", "more"])
+_STOP = frozenset(
+    [
+        "的",
+        "了",
+        "和",
+        "是",
+        "在",
+        "有",
+        "也",
+        "都",
+        "就",
+        "让",
+        "与",
+        "及",
+        "或",
+        "一个",
+        "我们",
+        "你们",
+        "他们",
+        "这个",
+        "那个",
+        "什么",
+        "怎么",
+        "如何",
+        "可以",
+        "不是",
+        "没有",
+        "就是",
+        "还是",
+        "一起",
+        "一下",
+        "这样",
+        "还有",
+        "因为",
+        "所以",
+        "但是",
+        "而且",
+        "the",
+        "and",
+        "for",
+        "with",
+        "you",
+        "your",
+        "that",
+        "this",
+        "from",
+        "are",
+        "was",
+        "have",
+        "has",
+        "not",
+        "but",
+        "all",
+        "can",
+        "will",
+        "our",
+        "its",
+        "into",
+        "how",
+        "what",
+        "why",
+        "when",
+        "who",
+        "new",
+        "more",
+    ]
+)
 
 jieba.setLogLevel(60)  # jieba prints its dictionary loading to stderr otherwise
 
@@ -63,9 +129,9 @@ jieba.setLogLevel(60)  # jieba prints its dictionary loading to stderr otherwise
 class Topics:
     """The library's topics: per catalog row the topic index (-1 without a vector), and the topics' names."""
 
-    of_row: np.ndarray          # int64, per catalog row
-    names: list[str]            # topic index → id/name
-    centres: np.ndarray         # topic index → unit centre (spread space)
+    of_row: np.ndarray  # int64, per catalog row
+    names: list[str]  # topic index → id/name
+    centres: np.ndarray  # topic index → unit centre (spread space)
 
 
 def spread(vectors: np.ndarray, present: np.ndarray, groups: list[str | None] | None = None) -> np.ndarray:
@@ -94,8 +160,7 @@ def spread(vectors: np.ndarray, present: np.ndarray, groups: list[str | None] | 
 
 def words(text: str) -> set[str]:
     """The distinct keywords of a text: jieba's segmentation, kept when ≥ 2 letters and not a stop word."""
-    return {w.lower() for w in jieba.lcut(text) if _WORD.fullmatch(w) and w.lower() not in _STOP
-            and not w.isdigit()}
+    return {w.lower() for w in jieba.lcut(text) if _WORD.fullmatch(w) and w.lower() not in _STOP and not w.isdigit()}
 
 
 def choose_k(x: np.ndarray, seed: int = SEED) -> tuple[int, np.ndarray]:
@@ -168,6 +233,7 @@ def save(hub: Hub, found: dict[str, str]) -> None:
 
 def stored(hub: Hub) -> dict[str, str]:
     """The stored asset → topic map (memoised per process until the next save in any process)."""
+
     def load() -> dict[str, str]:
         doc = hub.store.get_doc(COLLECTION, DOC_ID)
         return dict(doc.get("topics") or {}) if doc else {}

@@ -18,9 +18,7 @@ def open_store(settings: Settings) -> Store:
         from contenthub.store.elastic import ElasticStore
 
         return ElasticStore(url, settings)
-    raise ValueError(
-        f"Unsupported store URL {url!r}: use sqlite:///path/to/file.db or elasticsearch://host:port"
-    )
+    raise ValueError(f"Unsupported store URL {url!r}: use sqlite:///path/to/file.db or elasticsearch://host:port")
 
 
 __all__ = ["Store", "open_store"]

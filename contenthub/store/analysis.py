@@ -32,10 +32,48 @@ jieba.setLogLevel(logging.WARNING)
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _WORD = re.compile(r"[0-9A-Za-z\u00c0-\u024f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
-_CHUNK = re.compile(r"[^\s\u3000-\u303f\uff00-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65"
-                    r"!\"#$%&'()*,./:;<=>?@\[\\\]^`{|}~·、。，！？；：“”‘’（）《》【】…—｜]+")
+_CHUNK = re.compile(
+    r"[^\s\u3000-\u303f\uff00-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65"
+    r"!\"#$%&'()*,./:;<=>?@\[\\\]^`{|}~·、。，！？；：“”‘’（）《》【】…—｜]+"
+)
 _LATIN = re.compile(r"^[a-z]+$")
-STOPWORDS = frozenset(["的", "了", "和", "与", "及", "是", "在", "有", "吗", "呢", "吧", "啊", "呀", "么", "之", "或", "等", "也", "就", "都", "而", "着", "the", "a", "an", "of", "to", "and", "or", "in", "on", "for", "is"])
+STOPWORDS = frozenset(
+    [
+        "的",
+        "了",
+        "和",
+        "与",
+        "及",
+        "是",
+        "在",
+        "有",
+        "吗",
+        "呢",
+        "吧",
+        "啊",
+        "呀",
+        "么",
+        "之",
+        "或",
+        "等",
+        "也",
+        "就",
+        "都",
+        "而",
+        "着",
+        "the",
+        "a",
+        "an",
+        "of",
+        "to",
+        "and",
+        "or",
+        "in",
+        "on",
+        "for",
+        "is",
+    ]
+)
 MAX_INITIALS = 6
 """Initials of at most this many characters are tried (``hytd``); longer Latin runs are words or pinyin."""
 
@@ -68,9 +106,14 @@ def asset_terms(a: dict[str, Any]) -> dict[str, str]:
     """An asset's analysed fields (TERM_FIELDS), space-separated terms ready for a whitespace tokenizer."""
     title, body, media = a.get("title") or "", a.get("body") or "", a.get("media_text") or ""
     tags = " ".join(a.get("tags") or [])
-    return {"title": index_words(title), "body": index_words(body), "tags": index_words(tags),
-            "media": index_words(media), "pinyin": index_pinyin(title, tags, media),
-            "initials": index_initials(title, tags, media)}
+    return {
+        "title": index_words(title),
+        "body": index_words(body),
+        "tags": index_words(tags),
+        "media": index_words(media),
+        "pinyin": index_pinyin(title, tags, media),
+        "initials": index_initials(title, tags, media),
+    }
 
 
 @cache
@@ -148,6 +191,5 @@ def query_groups(text: str) -> list[QueryGroup]:
         if not has_han and len(words) > 1:
             groups.append(QueryGroup(chunk=chunk, words=tuple(words), phrase=True))
             continue
-        groups.append(QueryGroup(chunk=chunk, words=tuple(dict.fromkeys(content)), pinyin=pinyin,
-                                 initials=initials))
+        groups.append(QueryGroup(chunk=chunk, words=tuple(dict.fromkeys(content)), pinyin=pinyin, initials=initials))
     return groups

@@ -150,8 +150,9 @@ class Store(Protocol):
         """Parts of the whole event log for ``event_columns(part=...)``, each a few hundred thousand events,
         that can be read in parallel (opaque to callers; one part when the backend reads in one stream)."""
 
-    def event_columns(self, channel: str, types: tuple[str, ...], *, user_ids: list[str] | None = None,
-                      part: Any = None) -> EventColumns:
+    def event_columns(
+        self, channel: str, types: tuple[str, ...], *, user_ids: list[str] | None = None, part: Any = None
+    ) -> EventColumns:
         """Events as numpy columns (``columns.EventColumns``) for readers that vectorise over millions of
         events (recommend.batch): those of ``user_ids``, or of one ``part`` of ``event_scan_parts``, or
         all. Events without a user are left out."""
@@ -171,8 +172,9 @@ class Store(Protocol):
     def event_counts(self, group_by: tuple[str, ...], q: EventQuery) -> list[tuple[tuple[Any, ...], int, float]]:
         """Aggregate counts and value sums grouped by event fields (e.g. ('asset_id','channel','type'))."""
 
-    def event_counts_by_period(self, group_by: tuple[str, ...], q: EventQuery, bounds: list[datetime]
-                               ) -> Iterator[tuple[tuple[Any, ...], int, int, float]]:
+    def event_counts_by_period(
+        self, group_by: tuple[str, ...], q: EventQuery, bounds: list[datetime]
+    ) -> Iterator[tuple[tuple[Any, ...], int, int, float]]:
         """``event_counts`` per period, streamed: (group, period, count, value sum), where period ``i`` holds
         the events with ``bounds[i] <= ts < bounds[i + 1]`` (``bounds`` ascending; events outside
         [bounds[0], bounds[-1]) and ``q``'s since/until are not counted). For readers of the whole log by

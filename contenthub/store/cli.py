@@ -10,11 +10,16 @@ import typer
 
 from contenthub.config import Settings
 
-store_app = typer.Typer(help="Store: create indices/tables, copy everything between SQLite and Elasticsearch.",
-                        no_args_is_help=True)
+store_app = typer.Typer(
+    help="Store: create indices/tables, copy everything between SQLite and Elasticsearch.", no_args_is_help=True
+)
 
-UrlArg = Annotated[str | None, typer.Argument(
-    help="Store URL: sqlite:///path/contenthub.db or elasticsearch://host:9200 (default: the configured store).")]
+UrlArg = Annotated[
+    str | None,
+    typer.Argument(
+        help="Store URL: sqlite:///path/contenthub.db or elasticsearch://host:9200 (default: the configured store)."
+    ),
+]
 
 
 @store_app.command()
@@ -44,19 +49,37 @@ def copy_cmd(
     dst: Annotated[str, typer.Argument(help="Destination store URL.")],
     src_prefix: Annotated[str | None, typer.Option(help="Index prefix of an Elasticsearch source.")] = None,
     dst_prefix: Annotated[str | None, typer.Option(help="Index prefix of an Elasticsearch destination.")] = None,
-    src_media: Annotated[Path | None, typer.Option(help="Media folder of the source (default: beside the "
-                                                            "SQLite file, or DATA_DIR/media).")] = None,
+    src_media: Annotated[
+        Path | None,
+        typer.Option(help="Media folder of the source (default: beside the SQLite file, or DATA_DIR/media)."),
+    ] = None,
     dst_media: Annotated[Path | None, typer.Option(help="Media folder of the destination.")] = None,
-    force: Annotated[bool, typer.Option(help="Copy into a destination that already holds data (upserts by id).")] = False,
+    force: Annotated[
+        bool, typer.Option(help="Copy into a destination that already holds data (upserts by id).")
+    ] = False,
     sample: Annotated[int, typer.Option(help="Records of each kind spot-checked after the copy.")] = 50,
-    src_data: Annotated[Path | None, typer.Option(help="Data folder of the source, where its secrets "
-                                                           "(.phone_salt, .session_secret) are (default: the SQLite "
-                                                           "file's folder, or DATA_DIR).")] = None,
-    dst_data: Annotated[Path | None, typer.Option(help="Data folder the destination will run with; the "
-                                                           "secrets are copied there (default: the SQLite file's "
-                                                           "folder, the parent of --dst-media, or DATA_DIR).")] = None,
-    replace_secrets: Annotated[bool, typer.Option(help="Replace a different secret already in the destination's "
-                                                       "data folder (the old one is kept beside it).")] = False,
+    src_data: Annotated[
+        Path | None,
+        typer.Option(
+            help="Data folder of the source, where its secrets "
+            "(.phone_salt, .session_secret) are (default: the SQLite "
+            "file's folder, or DATA_DIR)."
+        ),
+    ] = None,
+    dst_data: Annotated[
+        Path | None,
+        typer.Option(
+            help="Data folder the destination will run with; the "
+            "secrets are copied there (default: the SQLite file's "
+            "folder, the parent of --dst-media, or DATA_DIR)."
+        ),
+    ] = None,
+    replace_secrets: Annotated[
+        bool,
+        typer.Option(
+            help="Replace a different secret already in the destination's data folder (the old one is kept beside it)."
+        ),
+    ] = False,
 ) -> None:
     """Copy docs, assets, vectors, events, counters and media from SRC to DST, then verify by counts and
     spot checks, and carry the data folder's secrets that stored data depends on. Exit status 1 if
@@ -65,8 +88,12 @@ def copy_cmd(
     from contenthub.store.data_secrets import apply_secrets, plan_secrets
 
     settings = Settings()
-    secrets = plan_secrets(src_data or data_folder(src, settings, src_media),
-                           dst_data or data_folder(dst, settings, dst_media), settings, replace=replace_secrets)
+    secrets = plan_secrets(
+        src_data or data_folder(src, settings, src_media),
+        dst_data or data_folder(dst, settings, dst_media),
+        settings,
+        replace=replace_secrets,
+    )
     if secrets.conflicts:
         for line in secrets.conflicts:
             typer.secho(line, fg=typer.colors.RED, err=True)
@@ -75,8 +102,12 @@ def copy_cmd(
     target = open_url(dst, settings=settings, prefix=dst_prefix, media_dir=dst_media)
     try:
         if not force and not is_empty(target):
-            typer.secho(f"{dst} already holds data; pass --force to copy into it anyway (records are upserted "
-                        "by id, nothing is deleted).", fg=typer.colors.RED, err=True)
+            typer.secho(
+                f"{dst} already holds data; pass --force to copy into it anyway (records are upserted "
+                "by id, nothing is deleted).",
+                fg=typer.colors.RED,
+                err=True,
+            )
             raise typer.Exit(2)
         report = copy_store(source, target, sample=sample)
         apply_secrets(secrets)

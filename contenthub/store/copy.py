@@ -90,8 +90,10 @@ class CopyReport:
         return not self.problems
 
     def lines(self) -> list[str]:
-        out = [f"{what:<28} {src:>10} → {dst:<10} {'ok' if src == dst else 'MISMATCH'}"
-               for what, (src, dst) in sorted(self.counts.items())]
+        out = [
+            f"{what:<28} {src:>10} → {dst:<10} {'ok' if src == dst else 'MISMATCH'}"
+            for what, (src, dst) in sorted(self.counts.items())
+        ]
         out.append(f"spot checks: {self.checked} records compared, {len(self.problems)} problem(s)")
         out.extend(f"  - {p}" for p in self.problems[:20])
         return out
@@ -99,8 +101,12 @@ class CopyReport:
 
 def is_empty(store: Store) -> bool:
     raw = raw_for(store)
-    return (store.count_assets(AssetFilter()) == 0 and store.count_events() == 0 and not raw.collections()
-            and not raw.counter_collections())
+    return (
+        store.count_assets(AssetFilter()) == 0
+        and store.count_events() == 0
+        and not raw.collections()
+        and not raw.counter_collections()
+    )
 
 
 def copy_store(src: Store, dst: Store, *, progress: bool = True, sample: int = 20, seed: int = 0) -> CopyReport:
@@ -185,7 +191,11 @@ def copy_store(src: Store, dst: Store, *, progress: bool = True, sample: int = 2
         for sha, path in _unrecorded_media_files(src, {m["sha256"] for m in media}):
             head = path.read_bytes()[:8192]
             kind = filetype.guess(head)
-            size, mime, created_at = path.stat().st_size, kind.mime if kind else "application/octet-stream", to_iso(utcnow())
+            size, mime, created_at = (
+                path.stat().st_size,
+                kind.mime if kind else "application/octet-stream",
+                to_iso(utcnow()),
+            )
             _copy_media_file(src, dst, {"sha256": sha, "size": size, "mime": mime})
             rd.record_media(sha, size, mime, created_at)
 
@@ -211,8 +221,9 @@ def _unrecorded_media_files(src: Store, known: set[str]) -> Iterator[tuple[str, 
             yield path.name, path
 
 
-def verify(src: Store, dst: Store, samples: dict[str, list[Any]],
-           counter_totals: dict[str, tuple[int, float]] | None = None) -> CopyReport:
+def verify(
+    src: Store, dst: Store, samples: dict[str, list[Any]], counter_totals: dict[str, tuple[int, float]] | None = None
+) -> CopyReport:
     """Counts of every kind on both sides, then the sampled records compared field by field."""
     rs, rd = raw_for(src), raw_for(dst)
     report = CopyReport()
@@ -249,9 +260,13 @@ def verify(src: Store, dst: Store, samples: dict[str, list[Any]],
     for ev in samples.get("events", []):
         report.checked += 1
         ts = from_iso(ev["ts"])
-        q = EventQuery(user_ids=(ev["user_id"],) if ev.get("user_id") else (),
-                       group_ids=(ev["group_id"],) if ev.get("group_id") and not ev.get("user_id") else (),
-                       since=ts, until=ts + timedelta(microseconds=1), limit=10_000)
+        q = EventQuery(
+            user_ids=(ev["user_id"],) if ev.get("user_id") else (),
+            group_ids=(ev["group_id"],) if ev.get("group_id") and not ev.get("user_id") else (),
+            since=ts,
+            until=ts + timedelta(microseconds=1),
+            limit=10_000,
+        )
         if not any(e == ev for e in dst.query_events(q)):
             report.problems.append(f"event {ev['id']} differs or is missing")
     for collection, key in samples.get("counters", []):

@@ -39,8 +39,10 @@ def plan_secrets(src_dir: Path, dst_dir: Path, settings: Settings, *, replace: b
     same = src_dir.resolve() == dst_dir.resolve()
     for name, (setting, why) in DATA_SECRETS.items():
         if getattr(settings, setting):
-            plan.lines.append(f"secret {name}: set by CONTENTHUB_{setting.upper()}, not a file; run the destination "
-                              f"with the same value ({why})")
+            plan.lines.append(
+                f"secret {name}: set by CONTENTHUB_{setting.upper()}, not a file; run the destination "
+                f"with the same value ({why})"
+            )
             continue
         src, dst = src_dir / name, dst_dir / name
         if not src.exists():
@@ -57,9 +59,11 @@ def plan_secrets(src_dir: Path, dst_dir: Path, settings: Settings, *, replace: b
             plan.writes.append((src, dst, backup))
             plan.lines.append(f"secret {name}: replaced in {dst_dir} (the old one kept as {backup.name}; {why})")
         else:
-            plan.conflicts.append(f"{dst} differs from {src} ({why}: data copied from the source would not match it). "
-                                  "Pass --replace-secrets to replace it (the old one is kept beside it), or copy "
-                                  "into another data folder.")
+            plan.conflicts.append(
+                f"{dst} differs from {src} ({why}: data copied from the source would not match it). "
+                "Pass --replace-secrets to replace it (the old one is kept beside it), or copy "
+                "into another data folder."
+            )
     return plan
 
 

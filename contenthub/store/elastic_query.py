@@ -74,21 +74,40 @@ def asset_filter(flt: AssetFilter) -> list[dict[str, Any]]:
     """Filter clauses (no scoring) for an AssetFilter: AND across facets, OR within one."""
     clauses: list[dict[str, Any]] = []
     for field, values in (
-        ("kind", flt.kinds), ("content_type", flt.content_types), ("status", flt.statuses),
-        ("scenes", flt.scenes), ("channels", flt.channels), ("tags", flt.tags), ("stages", flt.stages),
+        ("kind", flt.kinds),
+        ("content_type", flt.content_types),
+        ("status", flt.statuses),
+        ("scenes", flt.scenes),
+        ("channels", flt.channels),
+        ("tags", flt.tags),
+        ("stages", flt.stages),
     ):
         if values:
             clauses.append({"terms": {field: list(values)}})
     if flt.valid_at is not None:
         at = to_iso(flt.valid_at)
-        clauses.append({"bool": {"should": [
-            {"bool": {"must_not": {"exists": {"field": "valid_from"}}}},
-            {"range": {"valid_from": {"lte": at}}},
-        ], "minimum_should_match": 1}})
-        clauses.append({"bool": {"should": [
-            {"bool": {"must_not": {"exists": {"field": "valid_until"}}}},
-            {"range": {"valid_until": {"gt": at}}},
-        ], "minimum_should_match": 1}})
+        clauses.append(
+            {
+                "bool": {
+                    "should": [
+                        {"bool": {"must_not": {"exists": {"field": "valid_from"}}}},
+                        {"range": {"valid_from": {"lte": at}}},
+                    ],
+                    "minimum_should_match": 1,
+                }
+            }
+        )
+        clauses.append(
+            {
+                "bool": {
+                    "should": [
+                        {"bool": {"must_not": {"exists": {"field": "valid_until"}}}},
+                        {"range": {"valid_until": {"gt": at}}},
+                    ],
+                    "minimum_should_match": 1,
+                }
+            }
+        )
     if flt.ids is not None:
         clauses.append({"ids": {"values": list(flt.ids)}} if flt.ids else MATCH_NONE)
     if flt.exclude_ids:
@@ -116,8 +135,9 @@ def group_query(g: QueryGroup) -> dict[str, Any]:
     """One query group (store/analysis.py): its words in the text fields, or its pinyin, or its initials."""
     words = " ".join(g.words)
     alts: list[dict[str, Any]] = [
-        {"multi_match": {"query": words, "type": "phrase", "fields": TERM_TEXT_FIELDS}} if g.phrase else
-        {"multi_match": {"query": words, "type": "cross_fields", "operator": "and", "fields": TERM_TEXT_FIELDS}}
+        {"multi_match": {"query": words, "type": "phrase", "fields": TERM_TEXT_FIELDS}}
+        if g.phrase
+        else {"multi_match": {"query": words, "type": "cross_fields", "operator": "and", "fields": TERM_TEXT_FIELDS}}
     ]
     if g.pinyin:
         alts.append({"match_phrase": {"terms.pinyin": {"query": " ".join(g.pinyin), "boost": 1.5}}})
@@ -139,8 +159,13 @@ EVENT_FIELDS = ("user_id", "asset_id", "type", "channel", "group_id")
 
 def event_query(q: EventQuery) -> dict[str, Any]:
     clauses: list[dict[str, Any]] = []
-    for field, values in (("user_id", q.user_ids), ("asset_id", q.asset_ids), ("type", q.types),
-                          ("channel", q.channels), ("group_id", q.group_ids)):
+    for field, values in (
+        ("user_id", q.user_ids),
+        ("asset_id", q.asset_ids),
+        ("type", q.types),
+        ("channel", q.channels),
+        ("group_id", q.group_ids),
+    ):
         if values:
             clauses.append({"terms": {field: list(values)}})
     rng: dict[str, str] = {}

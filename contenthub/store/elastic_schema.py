@@ -79,8 +79,10 @@ MAPPINGS: dict[str, dict[str, Any]] = {
             },
             "body": {"type": "text", "analyzer": "standard"},
             # position_increment_gap keeps a phrase from spanning two tags.
-            "tags": {"type": "keyword", "fields": {"text": {"type": "text", "analyzer": "standard",
-                                                             "position_increment_gap": 100}}},
+            "tags": {
+                "type": "keyword",
+                "fields": {"text": {"type": "text", "analyzer": "standard", "position_increment_gap": 100}},
+            },
             "scenes": KEYWORD,
             "channels": KEYWORD,
             "stages": KEYWORD,
@@ -135,15 +137,21 @@ def vector_field(dim: int) -> str:
 def vector_mapping(dim: int) -> dict[str, Any]:
     """Float HNSW, not the 8.19 default int8_hnsw: scores then equal SQLite's exact cosine (a stored
     vector scores 1.0, not 0.9999). For millions of assets int8_hnsw quarters the memory; change it here."""
-    return {"type": "dense_vector", "dims": dim, "index": True, "similarity": "cosine",
-            "index_options": {"type": "hnsw"}}
+    return {
+        "type": "dense_vector",
+        "dims": dim,
+        "index": True,
+        "similarity": "cosine",
+        "index_options": {"type": "hnsw"},
+    }
 
 
 class Indices:
     """Knows the alias of each kind and creates missing indices once per process."""
 
-    def __init__(self, es: Elasticsearch, prefix: str, *, shards: int | None, replicas: int | None,
-                 refresh_interval: str) -> None:
+    def __init__(
+        self, es: Elasticsearch, prefix: str, *, shards: int | None, replicas: int | None, refresh_interval: str
+    ) -> None:
         self.es = es
         self.prefix = prefix
         self.shards = shards
@@ -173,8 +181,10 @@ class Indices:
         is how long writes to the shards it held wait for their second copy."""
         # An explicit refresh_interval also keeps idle shards refreshing, so refresh=wait_for never
         # waits for a search to wake a search-idle shard.
-        s: dict[str, Any] = {"refresh_interval": self.refresh_interval,
-                             "max_result_window": 100_000 if kind in ("assets", "docs") else 10_000}
+        s: dict[str, Any] = {
+            "refresh_interval": self.refresh_interval,
+            "max_result_window": 100_000 if kind in ("assets", "docs") else 10_000,
+        }
         if self.shards is not None:
             s["number_of_shards"] = self.shards
         replicas = self.replicas if self.replicas is not None else self.default_replicas()
@@ -207,8 +217,12 @@ class Indices:
             return alias
         if not self.es.indices.exists_alias(name=alias):
             try:
-                self.es.indices.create(index=self.concrete(kind), mappings=MAPPINGS[kind],
-                                       settings=self.settings(kind), aliases={alias: {}})
+                self.es.indices.create(
+                    index=self.concrete(kind),
+                    mappings=MAPPINGS[kind],
+                    settings=self.settings(kind),
+                    aliases={alias: {}},
+                )
             except ApiError as exc:
                 if exc.meta.status != 400 or "resource_already_exists" not in str(exc):
                     raise
@@ -227,8 +241,13 @@ class Indices:
         """Block until the primaries of a just-created index have started (another process may have
         created it a moment ago). A new index reports yellow while its primary is still starting,
         so wait for no initializing shards and the active count too."""
-        self.es.cluster.health(index=self.alias(kind), wait_for_status="yellow", wait_for_no_initializing_shards=True,
-                               wait_for_active_shards=str(self.shards or 1), timeout="60s")
+        self.es.cluster.health(
+            index=self.alias(kind),
+            wait_for_status="yellow",
+            wait_for_no_initializing_shards=True,
+            wait_for_active_shards=str(self.shards or 1),
+            timeout="60s",
+        )
 
     def ensure_all(self) -> list[str]:
         return [self.ensure(kind) for kind in KINDS]

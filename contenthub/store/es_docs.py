@@ -57,8 +57,9 @@ def write_op(alias: str, doc_id: str, source: dict[str, Any], raw: Raw | None) -
     """Create when there was nothing, else overwrite only if nobody wrote since we read."""
     if raw is None:
         return {"create": {"_index": alias, "_id": doc_id}}, source
-    return {"index": {"_index": alias, "_id": doc_id, "if_seq_no": raw.seq_no,
-                      "if_primary_term": raw.primary_term}}, source
+    return {
+        "index": {"_index": alias, "_id": doc_id, "if_seq_no": raw.seq_no, "if_primary_term": raw.primary_term}
+    }, source
 
 
 def live(src: dict[str, Any]) -> tuple[dict[str, Any], int] | None:

@@ -68,19 +68,30 @@ def write(store: ElasticDocuments, collection: str, docs: dict[str, dict[str, An
     steps += [_step(store, collection, d, snapshot, delete=True) for d in deletes]
     intent_id = uuid.uuid4().hex
     body = {"collection": collection, "steps": steps, "docs": docs, "recreated": recreated}
-    store.es.create(index=store.schema.alias("docs"), id=key_id(INTENT, intent_id), document={
-        "collection": INTENT, "id": intent_id, "version": 1, "created": time.time(), "body": body})
+    store.es.create(
+        index=store.schema.alias("docs"),
+        id=key_id(INTENT, intent_id),
+        document={"collection": INTENT, "id": intent_id, "version": 1, "created": time.time(), "body": body},
+    )
     apply(store, intent_id, body, replay=False, known=snapshot)
     store._delete_quietly("docs", key_id(INTENT, intent_id))
 
 
-def _step(store: ElasticDocuments, collection: str, doc_id: str, snapshot: dict[str, Raw], *, delete: bool) -> dict[str, Any]:
+def _step(
+    store: ElasticDocuments, collection: str, doc_id: str, snapshot: dict[str, Raw], *, delete: bool
+) -> dict[str, Any]:
     raw = snapshot.get(key_id(collection, doc_id))
-    return {"id": doc_id, "delete": delete, "seq": raw.seq_no if raw else None, "term": raw.primary_term if raw else None}
+    return {
+        "id": doc_id,
+        "delete": delete,
+        "seq": raw.seq_no if raw else None,
+        "term": raw.primary_term if raw else None,
+    }
 
 
-def apply(store: ElasticDocuments, intent_id: str, body: dict[str, Any], *, replay: bool,
-          known: dict[str, Raw] | None = None) -> None:
+def apply(
+    store: ElasticDocuments, intent_id: str, body: dict[str, Any], *, replay: bool, known: dict[str, Raw] | None = None
+) -> None:
     """The steps of an intent in their order: puts but the last, the last put, deletions. On one shard
     (the default) one bulk request keeps that order — a shard applies a bulk's items one after another,
     so a refresh or a real-time GET can only see a prefix of them; on several shards each part is its
@@ -95,8 +106,15 @@ def apply(store: ElasticDocuments, intent_id: str, body: dict[str, Any], *, repl
             _apply_phase(store, intent_id, body, phase, replay=replay, known=known)
 
 
-def _apply_phase(store: ElasticDocuments, intent_id: str, body: dict[str, Any], phase: list[dict[str, Any]], *,
-                 replay: bool, known: dict[str, Raw] | None = None) -> None:
+def _apply_phase(
+    store: ElasticDocuments,
+    intent_id: str,
+    body: dict[str, Any],
+    phase: list[dict[str, Any]],
+    *,
+    replay: bool,
+    known: dict[str, Raw] | None = None,
+) -> None:
     collection = body["collection"]
     alias = store.schema.alias("docs")
     recreated = set(body.get("recreated") or ())
@@ -115,8 +133,16 @@ def _apply_phase(store: ElasticDocuments, intent_id: str, body: dict[str, Any], 
                 if raw is None:
                     del pending[did]
                     continue
-                ops.append({"delete": {"_index": alias, "_id": did, "if_seq_no": raw.seq_no,
-                                       "if_primary_term": raw.primary_term}})
+                ops.append(
+                    {
+                        "delete": {
+                            "_index": alias,
+                            "_id": did,
+                            "if_seq_no": raw.seq_no,
+                            "if_primary_term": raw.primary_term,
+                        }
+                    }
+                )
             else:
                 live = live_version(raw)
                 version = 1 if step["id"] in recreated or live == 0 else live + 1
@@ -131,8 +157,7 @@ def _apply_phase(store: ElasticDocuments, intent_id: str, body: dict[str, Any], 
             elif status != 409:
                 failed.append(status)
         if failed:
-            raise write_failure(f"applying a multi-document write to {collection}: {len(failed)} failed",
-                                      failed)
+            raise write_failure(f"applying a multi-document write to {collection}: {len(failed)} failed", failed)
         if not pending:
             return
         time.sleep(random.uniform(0, 0.01))

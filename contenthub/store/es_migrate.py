@@ -81,7 +81,10 @@ def _migrate_one(store: ElasticStore, step: Step, progress: Progress, keep_old: 
     if es.indices.exists(index=step.target):
         es.indices.delete(index=step.target)  # a partial copy of a run that died: start over
         step.notes.append("a partial copy from an earlier run was replaced")
-    mappings = {**MAPPINGS[step.kind], "properties": {**MAPPINGS[step.kind]["properties"], **_vector_fields(store, step)}}
+    mappings = {
+        **MAPPINGS[step.kind],
+        "properties": {**MAPPINGS[step.kind]["properties"], **_vector_fields(store, step)},
+    }
     es.indices.create(index=step.target, mappings=mappings, settings=store.schema.settings(step.kind))
     es.indices.put_settings(index=step.source, settings={"index.blocks.write": True})
     es.indices.refresh(index=step.source)
@@ -104,12 +107,15 @@ def _migrate_one(store: ElasticStore, step: Step, progress: Progress, keep_old: 
     es.indices.refresh(index=step.target)
     have = int(es.count(index=step.target)["count"])
     if have != step.copied:
-        raise RuntimeError(f"{step.target} holds {have} documents, {step.copied} were copied; the alias still "
-                           f"points at {step.source} (write-blocked); run `store migrate` again")
+        raise RuntimeError(
+            f"{step.target} holds {have} documents, {step.copied} were copied; the alias still "
+            f"points at {step.source} (write-blocked); run `store migrate` again"
+        )
     if ctx.dropped:
         step.notes.append(f"{ctx.dropped} bookkeeping documents of the old format left behind")
-    es.indices.update_aliases(actions=[{"remove": {"index": step.source, "alias": alias}},
-                                       {"add": {"index": step.target, "alias": alias}}])
+    es.indices.update_aliases(
+        actions=[{"remove": {"index": step.source, "alias": alias}}, {"add": {"index": step.target, "alias": alias}}]
+    )
     if not keep_old:
         es.indices.delete(index=step.source)
     store.schema.forget(step.kind)
@@ -128,8 +134,12 @@ def _scan(store: ElasticStore, index: str) -> Iterator[list[dict[str, Any]]]:
     after: list[Any] | None = None
     try:
         while True:
-            body: dict[str, Any] = {"size": PAGE, "sort": ["_shard_doc"], "pit": {"id": pit, "keep_alive": "5m"},
-                                    "track_total_hits": False}
+            body: dict[str, Any] = {
+                "size": PAGE,
+                "sort": ["_shard_doc"],
+                "pit": {"id": pit, "keep_alive": "5m"},
+                "track_total_hits": False,
+            }
             if after is not None:
                 body["search_after"] = after
             resp = store.es.search(**body)

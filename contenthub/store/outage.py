@@ -34,7 +34,9 @@ C = TypeVar("C", bound=type)
 
 def unavailable(backend: str, reason: str) -> StoreUnavailableError:
     return StoreUnavailableError(
-        _('The store ({backend}) cannot answer right now: {reason}. Nothing is wrong with the request; send it again in {RETRY_AFTER_SECONDS} s (writes are safe to repeat).').format(backend=backend, reason=reason, RETRY_AFTER_SECONDS=RETRY_AFTER_SECONDS),
+        _(
+            "The store ({backend}) cannot answer right now: {reason}. Nothing is wrong with the request; send it again in {RETRY_AFTER_SECONDS} s (writes are safe to repeat)."
+        ).format(backend=backend, reason=reason, RETRY_AFTER_SECONDS=RETRY_AFTER_SECONDS),
         extra={"retry_after": RETRY_AFTER_SECONDS},
     )
 
@@ -51,6 +53,7 @@ def _convert(backend: str, classify: Classify, exc: BaseException) -> StoreUnava
 
 def _wrap(fn: Callable[..., Any], backend: str, classify: Classify) -> Callable[..., Any]:
     if inspect.isgeneratorfunction(fn):
+
         @functools.wraps(fn)
         def gen_wrapper(*args: Any, **kwargs: Any) -> Iterator[Any]:
             try:
@@ -85,8 +88,11 @@ def translate_outages(backend: str, classify: Classify) -> Callable[[C], C]:
     def decorate(cls: C) -> C:
         for name in dir(cls):  # the class's own methods and those of its role mixins (store/sqlite/, …)
             attr = inspect.getattr_static(cls, name)
-            if ((name.startswith("_") and name != "__init__") or not inspect.isfunction(attr)
-                    or getattr(attr, "__outage_wrapped__", False)):
+            if (
+                (name.startswith("_") and name != "__init__")
+                or not inspect.isfunction(attr)
+                or getattr(attr, "__outage_wrapped__", False)
+            ):
                 continue
             setattr(cls, name, _wrap(attr, backend, classify))
         return cls

@@ -120,6 +120,6 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE VIRTUAL TABLE assets_terms USING fts5(
             title, body, tags, media, pinyin, initials, tokenize = 'unicode61 remove_diacritics 0'
         );
-        """
+        """,
     ),
 ]

@@ -117,8 +117,9 @@ def running(hub: Hub) -> list[dict[str, Any]]:
 
 
 @functools.lru_cache(maxsize=ASSIGNMENT_CACHE)
-def _assign(seed: str, layer: str | None, start: float, end: float, weights: tuple[float, ...], coverage: float,
-            unit_id: str) -> int | None:
+def _assign(
+    seed: str, layer: str | None, start: float, end: float, weights: tuple[float, ...], coverage: float, unit_id: str
+) -> int | None:
     if layer and not in_layer_range(layer_bucket(layer, unit_id), start, end):
         return None
     return assign_variant(seed, unit_id, list(weights), coverage=coverage)
@@ -135,16 +136,27 @@ def assignment(exp: dict[str, Any], unit_id: str) -> int | None:
 
 
 def _assignment_params(exp: dict[str, Any]) -> tuple[Any, ...]:
-    return (exp["seed"], exp.get("layer"), exp.get("layer_start", 0.0), exp.get("layer_end", 1.0),
-            tuple(v["weight"] for v in exp["variants"]), exp.get("coverage", 1.0))
+    return (
+        exp["seed"],
+        exp.get("layer"),
+        exp.get("layer_start", 0.0),
+        exp.get("layer_end", 1.0),
+        tuple(v["weight"] for v in exp["variants"]),
+        exp.get("coverage", 1.0),
+    )
 
 
 def _override(exp: dict[str, Any], i: int, unit_kind: str, unit_id: str, requested: str = "") -> Override:
     v = exp["variants"][i]
     rules = v.get("rules")
     return Override(
-        experiment=exp["key"], variant=v["name"], variant_index=i, strategy=v.get("strategy") or requested,
-        unit_kind=unit_kind, unit_id=unit_id, change=exp.get("change", "strategy"),
+        experiment=exp["key"],
+        variant=v["name"],
+        variant_index=i,
+        strategy=v.get("strategy") or requested,
+        unit_kind=unit_kind,
+        unit_id=unit_id,
+        change=exp.get("change", "strategy"),
         rules=tuple(rules) if rules else None,
     )
 
@@ -192,9 +204,7 @@ def asset_override(hub: Hub, unit_kind: str, unit_id: str, asset_id: str) -> tup
     return None
 
 
-def asset_substitution(
-    hub: Hub, unit_kind: str, unit_id: str, asset_id: str, *, now: datetime | None = None
-) -> str:
+def asset_substitution(hub: Hub, unit_kind: str, unit_id: str, asset_id: str, *, now: datetime | None = None) -> str:
     """The asset to serve in place of the picked ``asset_id`` (itself when no experiment swaps it).
 
     Logs the exposure — for control too, which serves the original — because the pick is exactly
@@ -251,10 +261,19 @@ def log_exposure(hub: Hub, ov: Override, unit_id: str, now: datetime) -> None:
         _record_other_variant(hub, key, ov.variant)
     else:
         try:
-            hub.store.put_doc(EXPOSURES, key, {
-                "experiment": ov.experiment, "unit_id": unit_id, "unit": ov.unit_kind, "variant": ov.variant,
-                "variant_index": ov.variant_index, "first_exposed_at": to_iso(now),
-            }, expected_version=0)
+            hub.store.put_doc(
+                EXPOSURES,
+                key,
+                {
+                    "experiment": ov.experiment,
+                    "unit_id": unit_id,
+                    "unit": ov.unit_kind,
+                    "variant": ov.variant,
+                    "variant_index": ov.variant_index,
+                    "first_exposed_at": to_iso(now),
+                },
+                expected_version=0,
+            )
         except ConflictError:
             # Already exposed (another process, or before a restart): the first time stands.
             doc = hub.store.get_doc(EXPOSURES, key)

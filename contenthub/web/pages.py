@@ -49,12 +49,21 @@ def login(
     principal = keys.verify(hub.store, key.strip())
     if principal is None:
         note_failed_auth(hub, address)
-        return render(request, "login.html", status_code=401, next_url=_safe_next(next), error=_("That key is wrong or revoked."))
+        return render(
+            request, "login.html", status_code=401, next_url=_safe_next(next), error=_("That key is wrong or revoked.")
+        )
     if not allows(principal.role, Perm.library_read) and not allows(principal.role, Perm.reports_read):
         # a bot key is for the API only: a console session would land on pages it may not open
-        return render(request, "login.html", status_code=403, next_url=_safe_next(next), error=_(
-            "This is a bot key: it works only for the API (recommendations, events, due sends) and cannot open "
-            "the console. Log in with an editor, viewer or admin key."))
+        return render(
+            request,
+            "login.html",
+            status_code=403,
+            next_url=_safe_next(next),
+            error=_(
+                "This is a bot key: it works only for the API (recommendations, events, due sends) and cannot open "
+                "the console. Log in with an editor, viewer or admin key."
+            ),
+        )
     csrf = request.session.get("csrf")
     sessions.end(hub.store, str(request.session.get("sid") or ""))
     request.session.clear()  # new session on login: no fixation
@@ -72,12 +81,12 @@ def logout(request: Request, hub: HubDep, csrf_token: Annotated[str, Form()] = "
 
 
 @router.get("/admin/audit", response_class=HTMLResponse)
-def audit_page(request: Request, hub: HubDep,
-               who: Annotated[Principal, Depends(require(Perm.admin))]) -> HTMLResponse:
+def audit_page(request: Request, hub: HubDep, who: Annotated[Principal, Depends(require(Perm.admin))]) -> HTMLResponse:
     return render(request, "admin/audit.html", entries=audit.entries(hub, limit=300))
 
 
 @router.get("/admin/bad-records", response_class=HTMLResponse)
-def bad_records_page(request: Request, hub: HubDep,
-                     who: Annotated[Principal, Depends(require(Perm.admin))]) -> HTMLResponse:
+def bad_records_page(
+    request: Request, hub: HubDep, who: Annotated[Principal, Depends(require(Perm.admin))]
+) -> HTMLResponse:
     return render(request, "admin/bad_records.html", entries=bad_records.entries(hub))

@@ -32,7 +32,8 @@ from contenthub.timeutil import from_iso
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 TEMPLATES.env.add_extension("jinja2.ext.i18n")
 TEMPLATES.env.install_gettext_callables(  # type: ignore[attr-defined]  # added by the i18n extension
-    i18n.gettext, i18n.ngettext, newstyle=True, pgettext=i18n.pgettext, npgettext=i18n.npgettext)
+    i18n.gettext, i18n.ngettext, newstyle=True, pgettext=i18n.pgettext, npgettext=i18n.npgettext
+)
 
 
 def path_segment(value: Any) -> str:
@@ -63,9 +64,11 @@ def _per_render(fn: Callable[..., str]) -> Callable[..., str]:
     """A filter whose answer depends on the request's language or zone. Jinja folds a filter applied to a literal
     (``'target_per_week'|rule_text``) into the compiled template, in whichever language compiled it first;
     a filter that takes the render context is never folded."""
+
     @pass_context
     def filter_(_ctx: Context, value: Any, *args: Any, **kwargs: Any) -> str:
         return fn(value, *args, **kwargs)
+
     return filter_
 
 

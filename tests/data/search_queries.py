@@ -198,11 +198,36 @@ QUERIES: list[Q] = [
 ]
 
 NONSENSE: list[str] = [
-    "qwertyzzz", "asdfghjkl", "zxcvbnm", "xyzzy plugh", "lorem ipsum dolor", "qqqqqq", "jjjjjjjj",
-    "kkdkdkdk", "bbbzzz", "wxyzwxyz", "火山喷发", "量子纠缠", "航空母舰", "区块链挖矿", "核聚变反应堆",
-    "拖拉机维修", "恐龙化石", "volcano eruption", "quantum physics", "aircraft carrier", "tractor repair",
-    "nuclear fusion", "dinosaur fossils", "cryptocurrency mining", "😀😀😀", "%%%%", "12345678901234",
-    "ﾎﾟﾎﾟﾎﾟ", "Ωμέγα", "фывапролд",
+    "qwertyzzz",
+    "asdfghjkl",
+    "zxcvbnm",
+    "xyzzy plugh",
+    "lorem ipsum dolor",
+    "qqqqqq",
+    "jjjjjjjj",
+    "kkdkdkdk",
+    "bbbzzz",
+    "wxyzwxyz",
+    "火山喷发",
+    "量子纠缠",
+    "航空母舰",
+    "区块链挖矿",
+    "核聚变反应堆",
+    "拖拉机维修",
+    "恐龙化石",
+    "volcano eruption",
+    "quantum physics",
+    "aircraft carrier",
+    "tractor repair",
+    "nuclear fusion",
+    "dinosaur fossils",
+    "cryptocurrency mining",
+    "😀😀😀",
+    "%%%%",
+    "12345678901234",
+    "ﾎﾟﾎﾟﾎﾟ",
+    "Ωμέγα",
+    "фывапролд",
 ]
 
 
@@ -222,8 +247,9 @@ def _filters_pass(a: dict[str, Any], status: str, flt: dict[str, list[str]]) -> 
     return True
 
 
-def judge(docs: list[dict[str, Any]], best: tuple[str, ...], related: tuple[str, ...],
-          flt: dict[str, list[str]]) -> dict[str, int]:
+def judge(
+    docs: list[dict[str, Any]], best: tuple[str, ...], related: tuple[str, ...], flt: dict[str, list[str]]
+) -> dict[str, int]:
     """Grades by the rules in the module doc. As `contenthub demo` does, asset i has status draft/archived/
     approved by its number, and the first 60 of the kinds that get a media file have a copy ``demo-m{i}``
     (approved, the same text) carrying it — graded as the original."""
@@ -231,8 +257,13 @@ def judge(docs: list[dict[str, Any]], best: tuple[str, ...], related: tuple[str,
     for i, a in enumerate(docs):
         status = "draft" if i % 17 == 5 else "archived" if i % 29 == 7 else "approved"
         tags = set(a["tags"])
-        grade = 2 if tags & set(best) or any(t in a["title"] for t in best) else \
-            1 if tags & set(related) or any(t in a["body"] for t in best) else 0
+        grade = (
+            2
+            if tags & set(best) or any(t in a["title"] for t in best)
+            else 1
+            if tags & set(related) or any(t in a["body"] for t in best)
+            else 0
+        )
         if grade and _filters_pass(a, status, flt):
             out[f"demo-{i:05d}"] = grade
         if grade and i < 60 and a["kind"] in MEDIA_KINDS and _filters_pass(a, "approved", flt):
@@ -264,8 +295,10 @@ def build() -> list[dict[str, Any]]:
     from contenthub.library.demo_corpus import generate_assets
 
     docs = generate_assets(400)
-    rows = [{"q": q, "kind": kind, "filters": flt, "relevant": judge(docs, best, related, flt)}
-            for q, kind, best, related, flt in QUERIES]
+    rows = [
+        {"q": q, "kind": kind, "filters": flt, "relevant": judge(docs, best, related, flt)}
+        for q, kind, best, related, flt in QUERIES
+    ]
     rows += poster_rows(docs)
     rows += [{"q": q, "kind": "nonsense", "filters": {}, "relevant": {}} for q in NONSENSE]
     return rows

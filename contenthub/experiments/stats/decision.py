@@ -89,16 +89,21 @@ def _effect(c: Comparison, lang: str) -> str:
     if c.rel_diff is not None and c.rel_ci is not None and c.mean_control > 0:
         return f"{fmt.pct(c.rel_diff)} {fmt.interval(fmt.pct(c.rel_ci[0]), fmt.pct(c.rel_ci[1]))}"
     kind = c.metric_kind
-    return (f"{fmt.diff(kind, c.abs_diff, lang)} "
-            f"{fmt.interval(fmt.diff(kind, c.abs_ci[0], lang), fmt.diff(kind, c.abs_ci[1], lang))}")
+    return (
+        f"{fmt.diff(kind, c.abs_diff, lang)} "
+        f"{fmt.interval(fmt.diff(kind, c.abs_ci[0], lang), fmt.diff(kind, c.abs_ci[1], lang))}"
+    )
 
 
 def _harms(arm: ArmEvidence) -> list[tuple[str, str, Comparison]]:
     out = []
     if arm.primary is not None and arm.primary.direction == "bad":
         out.append(("the primary metric", "主要指标", arm.primary))
-    out += [(g.name_en, g.name_zh, g.comparison) for g in arm.guardrails
-            if g.comparison is not None and g.comparison.direction == "bad"]
+    out += [
+        (g.name_en, g.name_zh, g.comparison)
+        for g in arm.guardrails
+        if g.comparison is not None and g.comparison.direction == "bad"
+    ]
     return out
 
 
@@ -115,35 +120,68 @@ def _plan_reached(plan: PlanFacts) -> bool | None:
 
 
 def _checks(arm: ArmEvidence | None, plan: PlanFacts) -> list[Check]:
-    checks = [Check("srm", not plan.srm_warn,
-                    f"traffic split as configured (SRM {fmt.p_text(plan.srm_p)})" if not plan.srm_warn
-                    else f"sample ratio mismatch (SRM {fmt.p_text(plan.srm_p)})",
-                    f"分流比例正常（SRM {fmt.p_text(plan.srm_p)}）" if not plan.srm_warn
-                    else f"样本比例失衡（SRM {fmt.p_text(plan.srm_p)}）"),
-              Check("data", plan.enough_data, "enough data in every arm" if plan.enough_data
-                    else "too little data in some arm", "各组数据量充足" if plan.enough_data else "部分分组数据量不足")]
+    checks = [
+        Check(
+            "srm",
+            not plan.srm_warn,
+            f"traffic split as configured (SRM {fmt.p_text(plan.srm_p)})"
+            if not plan.srm_warn
+            else f"sample ratio mismatch (SRM {fmt.p_text(plan.srm_p)})",
+            f"分流比例正常（SRM {fmt.p_text(plan.srm_p)}）"
+            if not plan.srm_warn
+            else f"样本比例失衡（SRM {fmt.p_text(plan.srm_p)}）",
+        ),
+        Check(
+            "data",
+            plan.enough_data,
+            "enough data in every arm" if plan.enough_data else "too little data in some arm",
+            "各组数据量充足" if plan.enough_data else "部分分组数据量不足",
+        ),
+    ]
     reached = _plan_reached(plan)
     if plan.sequential:
         checks.append(Check("plan", True, "sequential test: valid on any day", "序贯检验：任何一天查看都有效"))
     elif reached is None:
-        checks.append(Check("plan", plan.enough_data, "no planned sample size was fixed at creation, so the "
-                            "fixed-horizon result is read once there is enough data",
-                            "创建时未设定计划样本量，固定样本检验在数据量充足时解读"))
+        checks.append(
+            Check(
+                "plan",
+                plan.enough_data,
+                "no planned sample size was fixed at creation, so the "
+                "fixed-horizon result is read once there is enough data",
+                "创建时未设定计划样本量，固定样本检验在数据量充足时解读",
+            )
+        )
     else:
-        checks.append(Check("plan", reached, f"planned sample {'reached' if reached else 'not reached'} "
-                            f"({plan.units:,} of {plan.planned_units:,})",
-                            f"{'已' if reached else '未'}达到计划样本量（{plan.units:,} / {plan.planned_units:,}）"))
+        checks.append(
+            Check(
+                "plan",
+                reached,
+                f"planned sample {'reached' if reached else 'not reached'} ({plan.units:,} of {plan.planned_units:,})",
+                f"{'已' if reached else '未'}达到计划样本量（{plan.units:,} / {plan.planned_units:,}）",
+            )
+        )
     if arm is not None and arm.primary is not None:
         p = arm.primary
-        checks.append(Check("primary", p.direction == "good",
-                            f"primary metric {'significantly better' if p.direction == 'good' else 'not significantly better'}: "
-                            f"{_effect(p, 'en')}, {fmt.p_text(p.p_value)}",
-                            f"主要指标{'显著更好' if p.direction == 'good' else '未显著更好'}：{_effect(p, 'zh')}，{fmt.p_text(p.p_value)}"))
+        checks.append(
+            Check(
+                "primary",
+                p.direction == "good",
+                f"primary metric {'significantly better' if p.direction == 'good' else 'not significantly better'}: "
+                f"{_effect(p, 'en')}, {fmt.p_text(p.p_value)}",
+                f"主要指标{'显著更好' if p.direction == 'good' else '未显著更好'}：{_effect(p, 'zh')}，{fmt.p_text(p.p_value)}",
+            )
+        )
         harmed = [g for g in arm.guardrails if g.comparison is not None and g.comparison.direction == "bad"]
-        checks.append(Check("guardrails", not harmed,
-                            "no guardrail significantly worse" if not harmed
-                            else "guardrail significantly worse: " + ", ".join(g.name_en for g in harmed),
-                            "护栏指标均未显著变差" if not harmed else "护栏指标显著变差：" + "、".join(g.name_zh for g in harmed)))
+        checks.append(
+            Check(
+                "guardrails",
+                not harmed,
+                "no guardrail significantly worse"
+                if not harmed
+                else "guardrail significantly worse: " + ", ".join(g.name_en for g in harmed),
+                "护栏指标均未显著变差" if not harmed else "护栏指标显著变差：" + "、".join(g.name_zh for g in harmed),
+            )
+        )
     return checks
 
 
@@ -158,12 +196,15 @@ def decide(arms: Sequence[ArmEvidence], plan: PlanFacts) -> Decision:
     """Apply the rule of the module docstring to every treatment and say which one decided."""
     if plan.srm_warn:
         return Decision(
-            "fix_setup", None,
+            "fix_setup",
+            None,
             f"Fix the setup: the traffic split does not match the configured weights (SRM {fmt.p_text(plan.srm_p)}), "
             "so units are lost or duplicated in some arm and no result can be trusted. Find the cause, then restart.",
             f"先修复实验配置：实际分流与配置不符（SRM {fmt.p_text(plan.srm_p)}），某个分组在丢失或重复计入单位，"
             "任何结果都不可信。查明原因后重新开始。",
-            _checks(arms[0] if arms else None, plan), per_arm={a.variant: "fix_setup" for a in arms})
+            _checks(arms[0] if arms else None, plan),
+            per_arm={a.variant: "fix_setup" for a in arms},
+        )
     reached = _plan_reached(plan)
     may_read = plan.enough_data and (plan.sequential or reached is not False)
     per_arm: dict[str, Verdict] = {}
@@ -183,21 +224,45 @@ def decide(arms: Sequence[ArmEvidence], plan: PlanFacts) -> Decision:
         else:
             per_arm[arm.variant] = "keep_running"
     if winners:
-        best = max(winners, key=lambda a: (a.primary.rel_diff if a.primary and a.primary.rel_diff is not None
-                                           else a.primary.abs_diff if a.primary else 0.0)
-                   * (1 if a.primary and a.primary.higher_is_better else -1))
+        best = max(
+            winners,
+            key=lambda a: (
+                (
+                    a.primary.rel_diff
+                    if a.primary and a.primary.rel_diff is not None
+                    else a.primary.abs_diff
+                    if a.primary
+                    else 0.0
+                )
+                * (1 if a.primary and a.primary.higher_is_better else -1)
+            ),
+        )
         c = best.primary
         assert c is not None
-        when_en = "the test is sequential (valid any day)" if plan.sequential else (
-            "the planned sample is reached" if reached else "no planned sample was fixed, and there is enough data")
-        when_zh = "序贯检验任何一天都有效" if plan.sequential else ("已达到计划样本量" if reached else "未设定计划样本量且数据量充足")
+        when_en = (
+            "the test is sequential (valid any day)"
+            if plan.sequential
+            else (
+                "the planned sample is reached" if reached else "no planned sample was fixed, and there is enough data"
+            )
+        )
+        when_zh = (
+            "序贯检验任何一天都有效"
+            if plan.sequential
+            else ("已达到计划样本量" if reached else "未设定计划样本量且数据量充足")
+        )
         return Decision(
-            "ship", best.variant,
+            "ship",
+            best.variant,
             f"Ship {best.variant}: the primary metric is significantly better ({_effect(c, 'en')}, "
             f"{fmt.p_text(c.p_value)}), no guardrail is significantly worse, the traffic split is healthy and {when_en}.",
             f"上线 {best.variant}：主要指标显著更好（{_effect(c, 'zh')}，{fmt.p_text(c.p_value)}），护栏指标均未显著变差，"
             f"分流正常，且{when_zh}。",
-            _checks(best, plan), c.chance_to_beat_control, c.expected_loss, per_arm)
+            _checks(best, plan),
+            c.chance_to_beat_control,
+            c.expected_loss,
+            per_arm,
+        )
     if harmed:
         arm, harms = harmed[0]
         what_en = "; ".join(f"{name} {_effect(c, 'en')}" for name, _, c in harms)
@@ -205,46 +270,72 @@ def decide(arms: Sequence[ArmEvidence], plan: PlanFacts) -> Decision:
         names = ", ".join(a.variant for a, _ in harmed)
         c = arm.primary
         return Decision(
-            "roll_back", names,
+            "roll_back",
+            names,
             f"Roll back {names}: it made things significantly worse ({what_en}). Harm is acted on at once; "
             "stopping early to protect users does not make a false win more likely.",
             f"回滚 {names}：指标显著变差（{what_zh}）。出现伤害应立即处理；为保护用户提前停止不会增加误判上线的风险。",
-            _checks(arm, plan), c.chance_to_beat_control if c else None, c.expected_loss if c else None, per_arm)
+            _checks(arm, plan),
+            c.chance_to_beat_control if c else None,
+            c.expected_loss if c else None,
+            per_arm,
+        )
     if arms and len(futile) == len(arms):
         arm = futile[0]
         c = arm.primary
         assert c is not None
         if reached:
-            why_en = (f"the planned sample is reached and the primary metric shows no significant change "
-                      f"({_effect(c, 'en')}, {fmt.p_text(c.p_value)})")
+            why_en = (
+                f"the planned sample is reached and the primary metric shows no significant change "
+                f"({_effect(c, 'en')}, {fmt.p_text(c.p_value)})"
+            )
             why_zh = f"已达到计划样本量，主要指标无显著变化（{_effect(c, 'zh')}，{fmt.p_text(c.p_value)}）"
         else:
-            why_en = (f"the interval {_effect(c, 'en')} already rules out the {fmt.pct(plan.mde, signed=False)} "
-                      "change the experiment was planned to find; more data would only narrow it")
+            why_en = (
+                f"the interval {_effect(c, 'en')} already rules out the {fmt.pct(plan.mde, signed=False)} "
+                "change the experiment was planned to find; more data would only narrow it"
+            )
             why_zh = f"区间 {_effect(c, 'zh')} 已排除计划检出的 {fmt.pct(plan.mde, signed=False)} 变化，更多数据只会让区间更窄"
         return Decision(
-            "stop_futility", None,
+            "stop_futility",
+            None,
             f"Stop for futility and keep control: {why_en}.",
             f"因无效而停止，保留对照组：{why_zh}。",
-            _checks(arm, plan), c.chance_to_beat_control, c.expected_loss, per_arm)
+            _checks(arm, plan),
+            c.chance_to_beat_control,
+            c.expected_loss,
+            per_arm,
+        )
     lead = next((a for a in arms if per_arm[a.variant] == "keep_running"), arms[0] if arms else None)
     c = lead.primary if lead else None
     if c is None:
-        reason_en = f"the primary metric cannot be compared yet ({lead.note})" if lead and lead.note else \
-            "the primary metric cannot be compared yet"
+        reason_en = (
+            f"the primary metric cannot be compared yet ({lead.note})"
+            if lead and lead.note
+            else "the primary metric cannot be compared yet"
+        )
         reason_zh = f"主要指标暂时无法比较（{lead.note}）" if lead and lead.note else "主要指标暂时无法比较"
     elif not plan.enough_data:
         reason_en, reason_zh = "there is too little data to read yet", "数据量还不足以下结论"
     elif c.direction == "good" and not may_read:
-        reason_en = (f"{lead.variant if lead else ''} looks better ({_effect(c, 'en')}, {fmt.p_text(c.p_value)}) but a "
-                     "fixed-horizon test is valid only at its planned sample; reading it earlier inflates false positives")
-        reason_zh = (f"{lead.variant if lead else ''} 看起来更好（{_effect(c, 'zh')}，{fmt.p_text(c.p_value)}），"
-                     "但固定样本检验只在达到计划样本量时有效，提前下结论会增加误判")
+        reason_en = (
+            f"{lead.variant if lead else ''} looks better ({_effect(c, 'en')}, {fmt.p_text(c.p_value)}) but a "
+            "fixed-horizon test is valid only at its planned sample; reading it earlier inflates false positives"
+        )
+        reason_zh = (
+            f"{lead.variant if lead else ''} 看起来更好（{_effect(c, 'zh')}，{fmt.p_text(c.p_value)}），"
+            "但固定样本检验只在达到计划样本量时有效，提前下结论会增加误判"
+        )
     else:
         reason_en = f"no significant change yet ({_effect(c, 'en')}, {fmt.p_text(c.p_value)})"
         reason_zh = f"暂无显著变化（{_effect(c, 'zh')}，{fmt.p_text(c.p_value)}）"
     return Decision(
-        "keep_running", None,
+        "keep_running",
+        None,
         f"Keep running: {reason_en}{_days(plan, 'en')}.",
         f"继续运行：{reason_zh}{_days(plan, 'zh')}。",
-        _checks(lead, plan), c.chance_to_beat_control if c else None, c.expected_loss if c else None, per_arm)
+        _checks(lead, plan),
+        c.chance_to_beat_control if c else None,
+        c.expected_loss if c else None,
+        per_arm,
+    )

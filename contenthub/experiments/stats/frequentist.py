@@ -72,7 +72,9 @@ def _checked_estimate(stats: Suff, role: str) -> tuple[float, float, int]:
     if stats.n < 2:
         raise ValueError(f"{role}: has n={stats.n} units; at least 2 are needed to estimate a variance")
     if isinstance(stats, RatioStats) and stats.denominator_sum == 0:
-        raise ValueError(f"{role}: the ratio's denominator sums to 0 (e.g. no deliveries yet), so the ratio is undefined")
+        raise ValueError(
+            f"{role}: the ratio's denominator sums to 0 (e.g. no deliveries yet), so the ratio is undefined"
+        )
     estimate, variance = stats.estimate, stats.estimate_variance
     if not (math.isfinite(estimate) and math.isfinite(variance)):
         raise ValueError(f"{role}: estimate {estimate} or its variance {variance} is not finite")
@@ -116,7 +118,11 @@ def relative_difference(
 
 
 def fieller_relative_interval(
-    control: float, var_control: float, treatment: float, var_treatment: float, crit: float,
+    control: float,
+    var_control: float,
+    treatment: float,
+    var_treatment: float,
+    crit: float,
     nonnegative: bool = True,
 ) -> tuple[float, float] | None:
     """Fieller's interval for r = θ_t/θ_c − 1: every ratio ρ = 1 + r that the test of
@@ -148,8 +154,17 @@ def _degenerate_p(diff: float) -> float:
     return 1.0 if diff == 0.0 else 0.0
 
 
-def _result(control: float, var_control: float, treatment: float, var_treatment: float, crit: float,
-            p_value: float, df: float, sequential: bool, nonnegative: bool) -> FrequentistResult:
+def _result(
+    control: float,
+    var_control: float,
+    treatment: float,
+    var_treatment: float,
+    crit: float,
+    p_value: float,
+    df: float,
+    sequential: bool,
+    nonnegative: bool,
+) -> FrequentistResult:
     """Assemble the absolute interval and Fieller's relative interval from one critical value."""
     diff = treatment - control
     se = math.sqrt(var_control + var_treatment)
@@ -196,8 +211,9 @@ def difference_test(
     return _result(control, var_control, treatment, var_treatment, crit, p_value, df, False, nonnegative)
 
 
-def welch_t_test(control: MeanStats | CupedStats, treatment: MeanStats | CupedStats, alpha: float = 0.05,
-                 nonnegative: bool = True) -> FrequentistResult:
+def welch_t_test(
+    control: MeanStats | CupedStats, treatment: MeanStats | CupedStats, alpha: float = 0.05, nonnegative: bool = True
+) -> FrequentistResult:
     """Welch's unequal-variance t-test on means; equals ``scipy.stats.ttest_ind(equal_var=False)``.
 
         T = (ȳ_t − ȳ_c) / √(s_t²/n_t + s_c²/n_c), df by :func:`welch_df`.
@@ -210,8 +226,9 @@ def welch_t_test(control: MeanStats | CupedStats, treatment: MeanStats | CupedSt
     return difference_test(mean_c, var_c, mean_t, var_t, alpha, welch_df(var_c, n_c, var_t, n_t), nonnegative)
 
 
-def ratio_test(control: RatioStats, treatment: RatioStats, alpha: float = 0.05,
-               nonnegative: bool = True) -> FrequentistResult:
+def ratio_test(
+    control: RatioStats, treatment: RatioStats, alpha: float = 0.05, nonnegative: bool = True
+) -> FrequentistResult:
     """Difference of ratio metrics R = Σy/Σx with delta-method variances
     (:attr:`RatioStats.estimate_variance`) and a normal reference distribution:
 

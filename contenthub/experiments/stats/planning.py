@@ -56,28 +56,35 @@ class SamplePlan:
     """Days to reach ``total_units`` at ``units_per_day``; ``None`` without a traffic figure."""
 
 
-def _check(baseline: float, mde: float, alpha: float, power: float, weights: Sequence[float],
-           sd: float | None) -> None:
+def _check(baseline: float, mde: float, alpha: float, power: float, weights: Sequence[float], sd: float | None) -> None:
     if not math.isfinite(baseline):
-        raise ValueError(_('baseline must be a finite number, got {baseline}').format(baseline=baseline))
+        raise ValueError(_("baseline must be a finite number, got {baseline}").format(baseline=baseline))
     if not 0 < alpha < 0.5:
-        raise ValueError(_('alpha must be between 0 and 0.5, got {alpha}').format(alpha=alpha))
+        raise ValueError(_("alpha must be between 0 and 0.5, got {alpha}").format(alpha=alpha))
     if not 0.5 <= power < 1:
-        raise ValueError(_('power must be at least 0.5 and below 1, got {power}').format(power=power))
+        raise ValueError(_("power must be at least 0.5 and below 1, got {power}").format(power=power))
     if not mde > 0 or not math.isfinite(mde):
-        raise ValueError(_('mde (relative minimum detectable effect) must be > 0, got {mde}').format(mde=mde))
+        raise ValueError(_("mde (relative minimum detectable effect) must be > 0, got {mde}").format(mde=mde))
     if len(weights) < 2 or any(not w > 0 for w in weights) or abs(sum(weights) - 1) > 1e-6:
-        raise ValueError(_('weights must be 2 or more positive shares summing to 1, got {weights}').format(weights=list(weights)))
+        raise ValueError(
+            _("weights must be 2 or more positive shares summing to 1, got {weights}").format(weights=list(weights))
+        )
     if sd is None:
         if not 0 < baseline < 1:
-            raise ValueError(_('baseline must be a rate between 0 and 1 for a 0/1 metric, got {baseline}').format(baseline=baseline))
+            raise ValueError(
+                _("baseline must be a rate between 0 and 1 for a 0/1 metric, got {baseline}").format(baseline=baseline)
+            )
         if baseline * (1 + mde) >= 1:
-            raise ValueError(_('baseline × (1 + mde) = {value:g} is not a rate below 1; pick a smaller mde').format(value=baseline * (1 + mde)))
+            raise ValueError(
+                _("baseline × (1 + mde) = {value:g} is not a rate below 1; pick a smaller mde").format(
+                    value=baseline * (1 + mde)
+                )
+            )
     else:
         if not sd > 0 or not math.isfinite(sd):
-            raise ValueError(_('sd (per-unit standard deviation of the metric) must be > 0, got {sd}').format(sd=sd))
+            raise ValueError(_("sd (per-unit standard deviation of the metric) must be > 0, got {sd}").format(sd=sd))
         if baseline == 0 or not math.isfinite(baseline):
-            raise ValueError(_('baseline must be a non-zero mean: the mde is relative to it'))
+            raise ValueError(_("baseline must be a non-zero mean: the mde is relative to it"))
 
 
 def _variances(baseline: float, mde: float, sd: float | None) -> tuple[float, float]:
@@ -92,15 +99,18 @@ def _unit_variance(var_c: float, var_t: float, w_c: float, w_t: float) -> float:
     return var_c / w_c + var_t / w_t
 
 
-def _needed_total(delta: float, unit_var: float, alpha: float, power: float, sequential: bool,
-                  tuning: float) -> int:
+def _needed_total(delta: float, unit_var: float, alpha: float, power: float, sequential: bool, tuning: float) -> int:
     z_power = float(sps.norm.ppf(power))
     if not sequential:
         z = float(sps.norm.ppf(1 - alpha / 2))
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
             needed = float(np.float64((z + z_power) ** 2) * np.float64(unit_var) / np.float64(delta) ** 2)
         if not math.isfinite(needed) or needed > MAX_UNITS:
-            raise ValueError(_('mde: detecting {delta:g} against a per-unit variance of {unit_var:g} needs more than {MAX_UNITS:.0e} units; plan a larger mde').format(delta=delta, unit_var=unit_var, MAX_UNITS=MAX_UNITS))
+            raise ValueError(
+                _(
+                    "mde: detecting {delta:g} against a per-unit variance of {unit_var:g} needs more than {MAX_UNITS:.0e} units; plan a larger mde"
+                ).format(delta=delta, unit_var=unit_var, MAX_UNITS=MAX_UNITS)
+            )
         return max(4, math.ceil(needed))
     rho = sequential_rho(alpha, tuning)
 
@@ -112,7 +122,11 @@ def _needed_total(delta: float, unit_var: float, alpha: float, power: float, seq
     while not enough(high):
         low, high = high, high * 2
         if high > MAX_UNITS:
-            raise ValueError(_('mde: a sequential test needs more than {MAX_UNITS:.0e} units to detect {delta:g}; plan a larger mde').format(MAX_UNITS=MAX_UNITS, delta=delta))
+            raise ValueError(
+                _(
+                    "mde: a sequential test needs more than {MAX_UNITS:.0e} units to detect {delta:g}; plan a larger mde"
+                ).format(MAX_UNITS=MAX_UNITS, delta=delta)
+            )
     while high - low > 1:
         mid = (low + high) // 2
         low, high = (low, mid) if enough(mid) else (mid, high)
@@ -140,23 +154,41 @@ def plan_sample(
     """
     _check(baseline, mde, alpha, power, weights, sd)
     if units_per_day is not None and not (units_per_day > 0 and math.isfinite(units_per_day)):
-        raise ValueError(_('units_per_day must be a positive number, got {units_per_day}').format(units_per_day=units_per_day))
+        raise ValueError(
+            _("units_per_day must be a positive number, got {units_per_day}").format(units_per_day=units_per_day)
+        )
     comparisons = len(weights) - 1
     alpha_each = alpha / comparisons
     try:
         var_c, var_t = _variances(baseline, mde, sd)
         delta = baseline * mde
-        total = max(_needed_total(delta, _unit_variance(var_c, var_t, weights[0], w), alpha_each, power, sequential,
-                                  tuning) for w in weights[1:])
+        total = max(
+            _needed_total(delta, _unit_variance(var_c, var_t, weights[0], w), alpha_each, power, sequential, tuning)
+            for w in weights[1:]
+        )
     except (OverflowError, ZeroDivisionError):
-        raise ValueError(_('baseline, mde and sd ({baseline:g}, {mde:g}, {sd}) are too extreme to plan with; give them in everyday units').format(baseline=baseline, mde=mde, sd=sd)) from None
+        raise ValueError(
+            _(
+                "baseline, mde and sd ({baseline:g}, {mde:g}, {sd}) are too extreme to plan with; give them in everyday units"
+            ).format(baseline=baseline, mde=mde, sd=sd)
+        ) from None
     per_variant = tuple(math.ceil(total * w) for w in weights)
     days = total / units_per_day if units_per_day else None
     if days is not None and not math.isfinite(days):
-        raise ValueError(_('units_per_day: {units_per_day:g} units a day would take forever to reach {total:,} units').format(units_per_day=units_per_day, total=total))
+        raise ValueError(
+            _("units_per_day: {units_per_day:g} units a day would take forever to reach {total:,} units").format(
+                units_per_day=units_per_day, total=total
+            )
+        )
     return SamplePlan(
-        method="sequential" if sequential else "fixed_horizon", baseline=baseline, mde=mde, alpha=alpha,
-        alpha_per_comparison=alpha_each, power=power, total_units=total, units_per_variant=per_variant,
+        method="sequential" if sequential else "fixed_horizon",
+        baseline=baseline,
+        mde=mde,
+        alpha=alpha,
+        alpha_per_comparison=alpha_each,
+        power=power,
+        total_units=total,
+        units_per_variant=per_variant,
         days=days,
     )
 
@@ -164,7 +196,7 @@ def plan_sample(
 def days_left(needed_total: int, units_so_far: int, units_per_day: float) -> float:
     """Days until ``needed_total`` units at the current pace (0 when already there)."""
     if not units_per_day > 0:
-        raise ValueError(_('units_per_day must be > 0, got {units_per_day}').format(units_per_day=units_per_day))
+        raise ValueError(_("units_per_day must be > 0, got {units_per_day}").format(units_per_day=units_per_day))
     return max(needed_total - units_so_far, 0) / units_per_day
 
 
@@ -189,8 +221,9 @@ def detectable_effect(
 
     def needs(mde: float) -> int:
         try:
-            return plan_sample(baseline, mde, alpha=alpha, power=power, weights=weights, sd=sd, sequential=sequential,
-                               tuning=tuning).total_units
+            return plan_sample(
+                baseline, mde, alpha=alpha, power=power, weights=weights, sd=sd, sequential=sequential, tuning=tuning
+            ).total_units
         except ValueError:  # beyond any feasible sample
             return MAX_UNITS + 1
 

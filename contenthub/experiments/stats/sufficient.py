@@ -118,9 +118,7 @@ class RatioStats:
         # Cauchy-Schwarz: (Σxy)² <= Σx² Σy².
         bound = self.sum_squares * self.denominator_sum_squares
         if self.sum_cross_products**2 > bound * (1 + _SLACK) + _SLACK:
-            raise ValueError(
-                "inconsistent sums: sum_cross_products**2 exceeds sum_squares*denominator_sum_squares"
-            )
+            raise ValueError("inconsistent sums: sum_cross_products**2 exceeds sum_squares*denominator_sum_squares")
 
     @classmethod
     def from_values(
@@ -180,11 +178,7 @@ class RatioStats:
         mean_x = self.denominator_sum / self.n
         var_y = self.numerator.variance
         var_x = self.denominator.variance
-        value = (
-            var_y / mean_x**2
-            - 2 * mean_y * self.covariance / mean_x**3
-            + mean_y**2 * var_x / mean_x**4
-        ) / self.n
+        value = (var_y / mean_x**2 - 2 * mean_y * self.covariance / mean_x**3 + mean_y**2 * var_x / mean_x**4) / self.n
         return max(value, 0.0)
 
 
@@ -257,8 +251,10 @@ def cuped_theta(posts: Sequence[MeanStats], pres: Sequence[MeanStats], cross: Se
 def cuped_stats(posts: Sequence[MeanStats], pres: Sequence[MeanStats], cross: Sequence[float]) -> list[CupedStats]:
     """Adjusted statistics for every variant with one pooled θ (see :class:`CupedStats`)."""
     theta, center = cuped_theta(posts, pres, cross)
-    return [CupedStats(post=p, pre=x, sum_cross_products=c, theta=theta, pre_center=center)
-            for p, x, c in zip(posts, pres, cross, strict=True)]
+    return [
+        CupedStats(post=p, pre=x, sum_cross_products=c, theta=theta, pre_center=center)
+        for p, x, c in zip(posts, pres, cross, strict=True)
+    ]
 
 
 def variance_reduction(stats: Sequence[CupedStats]) -> float | None:

@@ -91,7 +91,12 @@ def _check_kind(control: Suff, treatment: Suff, metric_kind: MetricKind) -> None
 
 
 def _frequentist(
-    control: Suff, treatment: Suff, alpha: float, sequential: bool, tuning: float, nonnegative: bool,
+    control: Suff,
+    treatment: Suff,
+    alpha: float,
+    sequential: bool,
+    tuning: float,
+    nonnegative: bool,
     interval_alpha: float | None,
 ) -> FrequentistResult:
     if sequential:
@@ -133,7 +138,8 @@ def compare(
     if control.n >= 2 and treatment.n >= 2 and control.estimate_variance == 0 and treatment.estimate_variance == 0:
         raise ValueError(
             "zero variance in both arms: every unit has the same value (for a 0/1 metric: all or none of them did it), "
-            "so there is no noise to test a difference against; wait for more varied data")
+            "so there is no noise to test a difference against; wait for more varied data"
+        )
     freq = _frequentist(control, treatment, alpha, sequential, sequential_tuning, nonnegative, interval_alpha)
     bayes = bayesian_test(control, treatment, higher_is_better, prior)
     significant = freq.p_value < alpha

@@ -72,8 +72,12 @@ class Stacker:
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Stacker:
-        return cls(names=list(doc["names"]), coef=[float(c) for c in doc["coef"]],
-                   intercept=float(doc["intercept"]), scale={k: float(v) for k, v in doc.get("scale", {}).items()})
+        return cls(
+            names=list(doc["names"]),
+            coef=[float(c) for c in doc["coef"]],
+            intercept=float(doc["intercept"]),
+            scale={k: float(v) for k, v in doc.get("scale", {}).items()},
+        )
 
 
 def _logistic_newton(x: np.ndarray, y: np.ndarray, sw: np.ndarray, l2: float, iters: int = 50) -> np.ndarray:
@@ -161,10 +165,22 @@ def expected_calibration_error(scores: np.ndarray, targets: np.ndarray, bins: in
 # sensibly, its confidences are rougher until the first training). Refit: `python bench/tagging.py
 # --cold-start`.
 DEFAULT_COLD_START: dict[str, dict[str, Any]] = {
-    "scenes": {"names": ["desc", "cues"], "coef": [1.1563, 1.959], "intercept": -3.1945,
-               "scale": {"desc": 0.01313, "cues": 0.39019}},
-    "channels": {"names": ["desc", "cues"], "coef": [0.1058, 0.6868], "intercept": -1.7245,
-                 "scale": {"desc": 0.01047, "cues": 0.23381}},
-    "content_types": {"names": ["desc", "cues"], "coef": [0.5509, 0.5053], "intercept": -1.2958,
-                      "scale": {"desc": 0.01093, "cues": 0.3285}},
+    "scenes": {
+        "names": ["desc", "cues"],
+        "coef": [1.1563, 1.959],
+        "intercept": -3.1945,
+        "scale": {"desc": 0.01313, "cues": 0.39019},
+    },
+    "channels": {
+        "names": ["desc", "cues"],
+        "coef": [0.1058, 0.6868],
+        "intercept": -1.7245,
+        "scale": {"desc": 0.01047, "cues": 0.23381},
+    },
+    "content_types": {
+        "names": ["desc", "cues"],
+        "coef": [0.5509, 0.5053],
+        "intercept": -1.2958,
+        "scale": {"desc": 0.01093, "cues": 0.3285},
+    },
 }

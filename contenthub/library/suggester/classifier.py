@@ -50,7 +50,9 @@ class RidgeModel:
 
 
 def kernel(
-    x_ngram: sparse.csr_matrix, embeddings: np.ndarray, emb_weight: float | None = None,
+    x_ngram: sparse.csr_matrix,
+    embeddings: np.ndarray,
+    emb_weight: float | None = None,
     sources: np.ndarray | None = None,
 ) -> np.ndarray:
     """Linear kernel over both blocks; ``embeddings`` already centred (``centre_embeddings``).
@@ -110,8 +112,12 @@ def fit(
     alpha = _solve(k, yc, weights, lam)
     w_ngram = np.asarray(x_ngram.T @ alpha, dtype=np.float32)
     w_emb = ((emb_weight**2) * (embeddings.T.astype(np.float64) @ alpha)).astype(np.float32)
-    return RidgeModel(w_ngram=w_ngram, w_embedding=w_emb, bias=bias.astype(np.float32),
-                      emb_mean=np.asarray(emb_mean, dtype=np.float32))
+    return RidgeModel(
+        w_ngram=w_ngram,
+        w_embedding=w_emb,
+        bias=bias.astype(np.float32),
+        emb_mean=np.asarray(emb_mean, dtype=np.float32),
+    )
 
 
 def folds_for(n: int, seed: int = 0) -> np.ndarray:
@@ -123,8 +129,13 @@ def folds_for(n: int, seed: int = 0) -> np.ndarray:
 
 
 def out_of_fold(
-    k: np.ndarray, targets: np.ndarray, weights: np.ndarray, known: np.ndarray, folds: np.ndarray,
-    *, lam: float | None = None,
+    k: np.ndarray,
+    targets: np.ndarray,
+    weights: np.ndarray,
+    known: np.ndarray,
+    folds: np.ndarray,
+    *,
+    lam: float | None = None,
 ) -> np.ndarray:
     """Scores for every example from a model that did not see it: the validation data for the weights."""
     lam = RIDGE_LAMBDA if lam is None else lam

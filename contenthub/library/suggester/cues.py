@@ -30,29 +30,163 @@ MAX_CUE_LEN = 20
 
 DEFAULT_CUES: dict[str, dict[str, list[str]]] = {
     "scenes": {
-        "onboarding": ["欢迎", "新人", "新朋友", "初次见面", "见面礼", "入群", "关注", "自我介绍", "新手指南",
-                       "专属顾问", "群规", "入会"],
-        "first_order": ["首单", "新客", "第一单", "首次下单", "第一次下单", "首购", "新人价", "新人专享", "尝鲜",
-                        "体验装", "试用装"],
-        "repurchase": ["回购", "复购", "补货", "囤货", "快用完", "用完了", "续订", "续费", "再来一单", "周期购",
-                       "第二件半价", "该换了"],
-        "reactivation": ["好久不见", "好久没", "想你", "签到", "积分即将过期", "积分清零", "即将过期", "沉默",
-                         "唤醒", "回来看看", "未使用", "冒个泡", "最近还好"],
-        "winback": ["回归", "挽回", "召回", "流失", "老朋友", "再给我们一次机会", "道歉", "补偿", "离开",
-                    "不满意", "取消关注", "改进", "重新认识", "退订"],
-        "holiday": ["节日", "过节", "春节", "新年", "年货", "元宵", "情人节", "女神节", "妇女节", "母亲节",
-                    "父亲节", "儿童节", "端午", "七夕", "中秋", "国庆", "双11", "双十一", "双12", "618", "圣诞",
-                    "元旦", "节快乐"],
+        "onboarding": [
+            "欢迎",
+            "新人",
+            "新朋友",
+            "初次见面",
+            "见面礼",
+            "入群",
+            "关注",
+            "自我介绍",
+            "新手指南",
+            "专属顾问",
+            "群规",
+            "入会",
+        ],
+        "first_order": [
+            "首单",
+            "新客",
+            "第一单",
+            "首次下单",
+            "第一次下单",
+            "首购",
+            "新人价",
+            "新人专享",
+            "尝鲜",
+            "体验装",
+            "试用装",
+        ],
+        "repurchase": [
+            "回购",
+            "复购",
+            "补货",
+            "囤货",
+            "快用完",
+            "用完了",
+            "续订",
+            "续费",
+            "再来一单",
+            "周期购",
+            "第二件半价",
+            "该换了",
+        ],
+        "reactivation": [
+            "好久不见",
+            "好久没",
+            "想你",
+            "签到",
+            "积分即将过期",
+            "积分清零",
+            "即将过期",
+            "沉默",
+            "唤醒",
+            "回来看看",
+            "未使用",
+            "冒个泡",
+            "最近还好",
+        ],
+        "winback": [
+            "回归",
+            "挽回",
+            "召回",
+            "流失",
+            "老朋友",
+            "再给我们一次机会",
+            "道歉",
+            "补偿",
+            "离开",
+            "不满意",
+            "取消关注",
+            "改进",
+            "重新认识",
+            "退订",
+        ],
+        "holiday": [
+            "节日",
+            "过节",
+            "春节",
+            "新年",
+            "年货",
+            "元宵",
+            "情人节",
+            "女神节",
+            "妇女节",
+            "母亲节",
+            "父亲节",
+            "儿童节",
+            "端午",
+            "七夕",
+            "中秋",
+            "国庆",
+            "双11",
+            "双十一",
+            "双12",
+            "618",
+            "圣诞",
+            "元旦",
+            "节快乐",
+        ],
         "seeding": ["新品", "上新", "上市", "首发", "测评", "种草", "开箱", "好物", "实测", "安利", "新款"],
         "education": ["科普", "知识", "原理", "误区", "常识", "干货", "冷知识", "真相", "研究", "为什么", "讲清楚"],
-        "tutorial": ["教程", "步骤", "怎么用", "使用方法", "手把手", "第一步", "安装", "操作指南", "图解", "教学",
-                     "上手", "正确打开"],
-        "membership": ["会员", "积分", "等级", "会员日", "特权", "储值", "升级", "权益", "生日礼", "兑换", "黑卡",
-                       "金卡"],
-        "referral": ["邀请", "拼团", "助力", "老带新", "砍价", "推荐好友", "成团", "分享给", "转发", "好友",
-                     "组队", "邀请码"],
-        "aftersales": ["售后", "签收", "收到了吗", "物流", "退换", "退货", "换货", "保修", "保养", "回访",
-                       "使用反馈", "维修", "客服", "破损"],
+        "tutorial": [
+            "教程",
+            "步骤",
+            "怎么用",
+            "使用方法",
+            "手把手",
+            "第一步",
+            "安装",
+            "操作指南",
+            "图解",
+            "教学",
+            "上手",
+            "正确打开",
+        ],
+        "membership": [
+            "会员",
+            "积分",
+            "等级",
+            "会员日",
+            "特权",
+            "储值",
+            "升级",
+            "权益",
+            "生日礼",
+            "兑换",
+            "黑卡",
+            "金卡",
+        ],
+        "referral": [
+            "邀请",
+            "拼团",
+            "助力",
+            "老带新",
+            "砍价",
+            "推荐好友",
+            "成团",
+            "分享给",
+            "转发",
+            "好友",
+            "组队",
+            "邀请码",
+        ],
+        "aftersales": [
+            "售后",
+            "签收",
+            "收到了吗",
+            "物流",
+            "退换",
+            "退货",
+            "换货",
+            "保修",
+            "保养",
+            "回访",
+            "使用反馈",
+            "维修",
+            "客服",
+            "破损",
+        ],
         "live_preview": ["直播", "开播", "直播间", "预约", "主播", "福袋", "上链接", "连麦", "不见不散"],
     },
     "content_types": {
@@ -104,11 +238,19 @@ class CuesIn(BaseModel):
                     if not w:
                         continue
                     if len(w) > MAX_CUE_LEN:
-                        raise ValueError(_("{facet}.{label}: cue '{value}…' is longer than {MAX_CUE_LEN} characters").format(facet=facet, label=label, value=w[:10], MAX_CUE_LEN=MAX_CUE_LEN))
+                        raise ValueError(
+                            _("{facet}.{label}: cue '{value}…' is longer than {MAX_CUE_LEN} characters").format(
+                                facet=facet, label=label, value=w[:10], MAX_CUE_LEN=MAX_CUE_LEN
+                            )
+                        )
                     if w not in cleaned:
                         cleaned.append(w)
                 if len(cleaned) > MAX_CUES_PER_LABEL:
-                    raise ValueError(_('{facet}.{label}: at most {MAX_CUES_PER_LABEL} cues per label').format(facet=facet, label=label, MAX_CUES_PER_LABEL=MAX_CUES_PER_LABEL))
+                    raise ValueError(
+                        _("{facet}.{label}: at most {MAX_CUES_PER_LABEL} cues per label").format(
+                            facet=facet, label=label, MAX_CUES_PER_LABEL=MAX_CUES_PER_LABEL
+                        )
+                    )
                 out[facet][label] = cleaned
         return out
 
@@ -133,8 +275,12 @@ def put_cues(store: Store, data: CuesIn) -> CuesOut:
         from contenthub.errors import ConflictError
 
         raise ConflictError(
-            _('The cues were changed by someone else (version {version}, you had {version2}). Reload them and apply your change again.').format(version=current.version, version2=data.version),
-            field="version", value=data.version, extra={"current_version": current.version},
+            _(
+                "The cues were changed by someone else (version {version}, you had {version2}). Reload them and apply your change again."
+            ).format(version=current.version, version2=data.version),
+            field="version",
+            value=data.version,
+            extra={"current_version": current.version},
         )
     facets = dict(current.facets)
     for facet, labels in data.facets.items():
@@ -144,7 +290,10 @@ def put_cues(store: Store, data: CuesIn) -> CuesOut:
         for label in labels:
             if label not in allowed:
                 raise InvalidError(
-                    _("'{label}' is not a {facet} id.").format(label=label, facet=facet), field=f"facets.{facet}", value=label, allowed=allowed
+                    _("'{label}' is not a {facet} id.").format(label=label, facet=facet),
+                    field=f"facets.{facet}",
+                    value=label,
+                    allowed=allowed,
                 )
         facets[facet] = labels
     version = store.put_doc(COLLECTION, DOC_ID, {"facets": facets}, expected_version=current.version)

@@ -60,8 +60,11 @@ def build(entries: list[TaxonomyEntry], encode: object) -> LabelDescriptions:
             texts.append(t)
             owner.append(j)
     vectors = encode(texts)  # type: ignore[operator]
-    return LabelDescriptions(ids=[e.id for e in entries], vectors=np.asarray(vectors, dtype=np.float32),
-                             owner=np.asarray(owner, dtype=np.int64))
+    return LabelDescriptions(
+        ids=[e.id for e in entries],
+        vectors=np.asarray(vectors, dtype=np.float32),
+        owner=np.asarray(owner, dtype=np.int64),
+    )
 
 
 _SHARED: dict[str, tuple[object, LabelDescriptions]] = {}

@@ -29,18 +29,31 @@ def load_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def seed_library(hub: Hub, assets: list[dict[str, Any]], vectors: np.ndarray, *, status: str = "approved",
-                 prefix: str = "demo-") -> list[str]:
+def seed_library(
+    hub: Hub, assets: list[dict[str, Any]], vectors: np.ndarray, *, status: str = "approved", prefix: str = "demo-"
+) -> list[str]:
     """Store demo-style asset dicts (as from ``generate_assets``) with their vectors; returns the ids."""
     now = to_iso(utcnow())
     docs = []
     for i, a in enumerate(assets):
-        docs.append(Asset(
-            id=f"{prefix}{i:05d}", title=a["title"], body=a.get("body", ""), kind=a.get("kind", "article"),
-            content_type=a.get("content_type"), scenes=list(a.get("scenes", [])), channels=list(a.get("channels", [])),
-            tags=list(a.get("tags", [])), stages=list(a.get("stages", [])), status=status,
-            created_by="seed", created_at=now, updated_by="seed", updated_at=now,
-        ).model_dump())
+        docs.append(
+            Asset(
+                id=f"{prefix}{i:05d}",
+                title=a["title"],
+                body=a.get("body", ""),
+                kind=a.get("kind", "article"),
+                content_type=a.get("content_type"),
+                scenes=list(a.get("scenes", [])),
+                channels=list(a.get("channels", [])),
+                tags=list(a.get("tags", [])),
+                stages=list(a.get("stages", [])),
+                status=status,
+                created_by="seed",
+                created_at=now,
+                updated_by="seed",
+                updated_at=now,
+            ).model_dump()
+        )
     hub.store.put_assets(docs)
     hub.store.put_vectors(hub.embedder.model_id, {d["id"]: v for d, v in zip(docs, vectors, strict=True)})
     return [d["id"] for d in docs]
@@ -62,8 +75,9 @@ def _metrics(scores: np.ndarray, y: np.ndarray, calibrated: bool) -> dict[str, f
     return out
 
 
-def evaluate(hub: Hub, rows: list[dict[str, Any]], vectors: np.ndarray, *, facet: str = "scenes",
-             field: str | None = None) -> dict[str, dict[str, float]]:
+def evaluate(
+    hub: Hub, rows: list[dict[str, Any]], vectors: np.ndarray, *, facet: str = "scenes", field: str | None = None
+) -> dict[str, dict[str, float]]:
     """Accuracy on labelled texts of (a) descriptions alone, (a)+(c) with the weights fitted at the
     last training (cold-start weights if none), and the full suggester."""
     field = field or EVAL_FIELDS[facet]
@@ -73,12 +87,12 @@ def evaluate(hub: Hub, rows: list[dict[str, Any]], vectors: np.ndarray, *, facet
     y = targets(rows, descs[facet].ids, field)
     desc = descs[facet].similarity(vectors)
     out = {"descriptions": _metrics(desc, y, calibrated=False)}
-    basic = scoring.score_facet(facet, texts, vectors, descs[facet], matchers[facet], current,
-                                hub.embedder.model_id, use_classifier=False)
+    basic = scoring.score_facet(
+        facet, texts, vectors, descs[facet], matchers[facet], current, hub.embedder.model_id, use_classifier=False
+    )
     out["descriptions_cues"] = _metrics(basic.proba, y, calibrated=True)
     if current is not None:
-        full = scoring.score_facet(facet, texts, vectors, descs[facet], matchers[facet], current,
-                                   hub.embedder.model_id)
+        full = scoring.score_facet(facet, texts, vectors, descs[facet], matchers[facet], current, hub.embedder.model_id)
         out["full"] = _metrics(full.proba, y, calibrated=True)
     return out
 

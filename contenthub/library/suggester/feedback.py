@@ -41,27 +41,46 @@ def record_feedback(hub: Hub, asset: Asset, final: AssetUpdate, actor: str, *, a
         return None
     scenes = final.scenes if final.scenes is not None else asset.scenes
     channels = final.channels if final.channels is not None else asset.channels
-    content_type = final.content_type if "content_type" in final.model_fields_set or final.content_type \
-        else asset.content_type
+    content_type = (
+        final.content_type if "content_type" in final.model_fields_set or final.content_type else asset.content_type
+    )
     if not scenes and not channels and not content_type:
         return None
     suggested, confidence = _suggested(s)
-    return _store(hub, {
-        "asset_id": asset.id, "action": action, "actor": actor, "at": to_iso(utcnow()),
-        "suggested": suggested, "confidence": confidence,
-        "final": {"scenes": list(scenes), "channels": list(channels),
-                  "content_types": [content_type] if content_type else []},
-    })
+    return _store(
+        hub,
+        {
+            "asset_id": asset.id,
+            "action": action,
+            "actor": actor,
+            "at": to_iso(utcnow()),
+            "suggested": suggested,
+            "confidence": confidence,
+            "final": {
+                "scenes": list(scenes),
+                "channels": list(channels),
+                "content_types": [content_type] if content_type else [],
+            },
+        },
+    )
 
 
 def record_reject(hub: Hub, asset: Asset, actor: str, rejected: dict[str, list[str]]) -> dict[str, Any]:
     """Keep a reject: the listed labels are wrong for this asset (which ones are right is not said)."""
     s = asset.suggestions or Suggestions()
     suggested, confidence = _suggested(s)
-    return _store(hub, {
-        "asset_id": asset.id, "action": "reject", "actor": actor, "at": to_iso(utcnow()),
-        "suggested": suggested, "confidence": confidence, "rejected": rejected,
-    })
+    return _store(
+        hub,
+        {
+            "asset_id": asset.id,
+            "action": "reject",
+            "actor": actor,
+            "at": to_iso(utcnow()),
+            "suggested": suggested,
+            "confidence": confidence,
+            "rejected": rejected,
+        },
+    )
 
 
 class FacetAccuracy(BaseModel):
@@ -125,7 +144,9 @@ def accuracy(hub: Hub, recent: int = RECENT) -> AccuracyReport:
         )
     ptr = pointer(hub)
     return AccuracyReport(
-        recent=len(latest), facets=facets,
-        model_version=int(ptr["version"]) if ptr else None, trained_at=ptr.get("trained_at") if ptr else None,
+        recent=len(latest),
+        facets=facets,
+        model_version=int(ptr["version"]) if ptr else None,
+        trained_at=ptr.get("trained_at") if ptr else None,
         validation=(ptr.get("meta", {}).get("validation", {}) if ptr else {}),
     )

@@ -59,14 +59,21 @@ class SuggesterModel:
             arrays[f"{name}.w_ngram"] = fm.ridge.w_ngram.astype(np.float16)
             arrays[f"{name}.w_embedding"] = fm.ridge.w_embedding.astype(np.float16)
             facets[name] = {
-                "ids": fm.ids, "bias": fm.ridge.bias.tolist(), "prior": fm.prior.tolist(),
-                "full": fm.full.to_doc(), "basic": fm.basic.to_doc(),
+                "ids": fm.ids,
+                "bias": fm.ridge.bias.tolist(),
+                "prior": fm.prior.tolist(),
+                "full": fm.full.to_doc(),
+                "basic": fm.basic.to_doc(),
             }
         buf = io.BytesIO()
         np.savez_compressed(buf, **arrays)
         return {
-            "version": self.version, "model_id": self.model_id, "trained_at": self.trained_at, "meta": self.meta,
-            "facets": facets, "arrays_npz_b64": base64.b64encode(buf.getvalue()).decode("ascii"),
+            "version": self.version,
+            "model_id": self.model_id,
+            "trained_at": self.trained_at,
+            "meta": self.meta,
+            "facets": facets,
+            "arrays_npz_b64": base64.b64encode(buf.getvalue()).decode("ascii"),
         }
 
     @classmethod
@@ -80,12 +87,24 @@ class SuggesterModel:
             ridge = RidgeModel(
                 w_ngram=arrays[f"{name}.w_ngram"].astype(np.float32),
                 w_embedding=arrays[f"{name}.w_embedding"].astype(np.float32),
-                bias=np.asarray(f["bias"], dtype=np.float32), emb_mean=arrays["emb_mean"],
+                bias=np.asarray(f["bias"], dtype=np.float32),
+                emb_mean=arrays["emb_mean"],
             )
-            facets[name] = FacetModel(ids=list(f["ids"]), ridge=ridge, prior=np.asarray(f["prior"]),
-                                      full=Stacker.from_doc(f["full"]), basic=Stacker.from_doc(f["basic"]))
-        return cls(vocab=vocab, facets=facets, model_id=doc["model_id"], version=int(doc["version"]),
-                   trained_at=doc.get("trained_at", ""), meta=doc.get("meta", {}))
+            facets[name] = FacetModel(
+                ids=list(f["ids"]),
+                ridge=ridge,
+                prior=np.asarray(f["prior"]),
+                full=Stacker.from_doc(f["full"]),
+                basic=Stacker.from_doc(f["basic"]),
+            )
+        return cls(
+            vocab=vocab,
+            facets=facets,
+            model_id=doc["model_id"],
+            version=int(doc["version"]),
+            trained_at=doc.get("trained_at", ""),
+            meta=doc.get("meta", {}),
+        )
 
 
 def _blob_id(version: int) -> str:
@@ -103,8 +122,13 @@ def save(hub: Hub, model: SuggesterModel) -> int:
         current = pointer(hub)
         version = (int(current["version"]) if current else 0) + 1
         model.version = version
-        ptr = {"version": version, "blob": _blob_id(version), "model_id": model.model_id,
-               "trained_at": model.trained_at, "meta": model.meta}
+        ptr = {
+            "version": version,
+            "blob": _blob_id(version),
+            "model_id": model.model_id,
+            "trained_at": model.trained_at,
+            "meta": model.meta,
+        }
         old = [_blob_id(v) for v in range(max(1, version - 10), version - KEEP_VERSIONS + 1)]
         hub.store.put_docs_atomic(COLLECTION, {_blob_id(version): model.to_doc(), POINTER_ID: ptr}, delete=old)
         _cache_only(hub, version, model)

@@ -81,7 +81,9 @@ def score_facet(
     cue = cue.reshape(len(texts), len(ids))
     fm = model.facets.get(facet) if model is not None else None
     classifier_fits = (
-        model is not None and fm is not None and model.model_id == embedding_model_id
+        model is not None
+        and fm is not None
+        and model.model_id == embedding_model_id
         and fm.ridge.w_embedding.shape[0] == vectors.shape[1]
     )
     if fm is not None and model is not None and use_classifier and classifier_fits:
@@ -100,5 +102,6 @@ def score_facet(
         name: c / stacker.scale.get(name, 1.0) * feats[name]
         for name, c in zip(stacker.names, stacker.coef, strict=True)
     }
-    return FacetScores(ids=list(ids), proba=stacker.proba(feats), contributions=contributions,
-                       cue_hits=cue_hits, mode=mode)
+    return FacetScores(
+        ids=list(ids), proba=stacker.proba(feats), contributions=contributions, cue_hits=cue_hits, mode=mode
+    )

@@ -38,7 +38,9 @@ from contenthub.timeutil import to_iso, utcnow
 log = logging.getLogger(__name__)
 
 FACETS: tuple[tuple[str, str], ...] = (
-    ("scenes", "scenes"), ("channels", "channels"), ("content_types", "content_type"),
+    ("scenes", "scenes"),
+    ("channels", "channels"),
+    ("content_types", "content_type"),
 )
 FEEDBACK = "tag_feedback"
 CORRECTION_WEIGHT = 3.0
@@ -116,7 +118,7 @@ def build_examples(
             if pos:
                 y[i, pos] = 1.0
                 known[i, :] = True
-            for x in (rejected[i].get(facet, []) if rejected else []):
+            for x in rejected[i].get(facet, []) if rejected else []:
                 if x in index and y[i, index[x]] == 0:
                     known[i, index[x]] = True
         labels[facet] = (ids, y, known)
@@ -178,7 +180,8 @@ def _fit_model(
         yr = y[rows]
         reports[facet] = FacetReport(
             examples=int(rows.sum()),
-            top1=round(topk_accuracy(p_full, yr, 1), 4), top3=round(topk_accuracy(p_full, yr, 3), 4),
+            top1=round(topk_accuracy(p_full, yr, 1), 4),
+            top3=round(topk_accuracy(p_full, yr, 3), 4),
             top1_descriptions_cues=round(topk_accuracy(p_basic, yr, 1), 4),
             top3_descriptions_cues=round(topk_accuracy(p_basic, yr, 3), 4),
             top1_descriptions=round(topk_accuracy(desc[rows], yr, 1), 4),
@@ -233,8 +236,9 @@ def gather(hub: Hub, facet_ids: dict[str, list[str]], *, limit: int = MAX_EXAMPL
     ids: list[str] = []
     offset = 0
     while len(ids) < limit:
-        page = store.filter_assets(AssetFilter(statuses=("approved",)), sort="updated_desc",
-                                   limit=min(1000, limit - len(ids)), offset=offset)
+        page = store.filter_assets(
+            AssetFilter(statuses=("approved",)), sort="updated_desc", limit=min(1000, limit - len(ids)), offset=offset
+        )
         ids.extend(h.id for h in page.hits)
         if len(page.hits) < 1000:
             break
@@ -266,8 +270,14 @@ def gather(hub: Hub, facet_ids: dict[str, list[str]], *, limit: int = MAX_EXAMPL
         sources.append(0 if fb is None else 1)
     row_of = {a: i for i, a in enumerate(have)}
     keep = [row_of[str(d["id"])] for d in docs]
-    ex = build_examples(docs, vecs[keep] if len(keep) else np.zeros((0, hub.embedder.dim)), facet_ids,
-                        weights=np.asarray(weights), rejected=rejected, sources=np.asarray(sources))
+    ex = build_examples(
+        docs,
+        vecs[keep] if len(keep) else np.zeros((0, hub.embedder.dim)),
+        facet_ids,
+        weights=np.asarray(weights),
+        rejected=rejected,
+        sources=np.asarray(sources),
+    )
     ex.corrections = corrections
     return ex
 
@@ -293,7 +303,8 @@ def train_suggester(hub: Hub) -> TrainReport:
         confirmations = confirmation_count(hub)
         if confirmations < MIN_EXAMPLES:  # cheap answer without loading the embedding model
             return TrainReport(
-                trained=False, examples=confirmations,
+                trained=False,
+                examples=confirmations,
                 reason=f"Need at least {MIN_EXAMPLES} confirmed assets (have {confirmations}); "
                 "suggestions use descriptions and cues until then.",
             )
@@ -303,20 +314,29 @@ def train_suggester(hub: Hub) -> TrainReport:
         n_scenes = int((ex.labels["scenes"][1][scene_rows].sum(axis=0) > 0).sum())
         if scene_rows.sum() < MIN_EXAMPLES or n_scenes < 2:
             return TrainReport(
-                trained=False, examples=int(scene_rows.sum()), model_id=hub.embedder.model_id,
+                trained=False,
+                examples=int(scene_rows.sum()),
+                model_id=hub.embedder.model_id,
                 reason=f"Need at least {MIN_EXAMPLES} confirmed assets over 2 or more scenes "
                 f"(have {int(scene_rows.sum())} over {n_scenes}); suggestions use descriptions and cues until then.",
             )
         model, reports = fit_model(ex, descs, matchers, hub.embedder.model_id)
         model.meta = {
-            "examples": len(ex.texts), "corrections": ex.corrections, "confirmations": confirmations,
+            "examples": len(ex.texts),
+            "corrections": ex.corrections,
+            "confirmations": confirmations,
             "cues_version": cues.get_cues(hub.store).version,
             "validation": {f: r.model_dump() for f, r in reports.items()},
         }
         version = save(hub, model)
         return TrainReport(
-            trained=True, version=version, examples=len(ex.texts), corrections=ex.corrections,
-            seconds=round(time.perf_counter() - started, 2), model_id=model.model_id, facets=reports,
+            trained=True,
+            version=version,
+            examples=len(ex.texts),
+            corrections=ex.corrections,
+            seconds=round(time.perf_counter() - started, 2),
+            model_id=model.model_id,
+            facets=reports,
         )
 
 

@@ -38,12 +38,18 @@ MAX_ROUNDS = 5000
 def is_logged_round(e: dict[str, Any]) -> bool:
     """A served record or delivery of a user's pick that carries the pick's propensity."""
     p = (e.get("attributes") or {}).get("propensity")
-    return (e["type"] in ("served", "delivered") and bool(e.get("user_id")) and bool(e.get("asset_id"))
-            and isinstance(p, (int, float)) and p > 0)
+    return (
+        e["type"] in ("served", "delivered")
+        and bool(e.get("user_id"))
+        and bool(e.get("asset_id"))
+        and isinstance(p, (int, float))
+        and p > 0
+    )
 
 
-def evaluate_strategies(hub: Hub, strategy_ids: list[str] | None = None, *, max_rounds: int = MAX_ROUNDS
-                        ) -> dict[str, Any]:
+def evaluate_strategies(
+    hub: Hub, strategy_ids: list[str] | None = None, *, max_rounds: int = MAX_ROUNDS
+) -> dict[str, Any]:
     """{rounds, logged_value, strategies: [{strategy, ips, snips, dr, matched}]} over the newest logged rounds."""
     evs = hub.store.query_events(EventQuery(limit=learning.MAX_EVENTS, newest_first=True))
     evs.reverse()
@@ -76,8 +82,10 @@ def evaluate_strategies(hub: Hub, strategy_ids: list[str] | None = None, *, max_
         post = posterior(cat, ev["channel"])
         quality = post[2] if post is not None else np.full(len(cat), 0.05)
         until = to_iso(now + timedelta(days=REWARD_DAYS))
-        got = any(e["type"] in learning.DECISIONS and e.get("asset_id") == ev["asset_id"]
-                  and ev["ts"] <= e["ts"] <= until for e in users[uid][k + 1:])
+        got = any(
+            e["type"] in learning.DECISIONS and e.get("asset_id") == ev["asset_id"] and ev["ts"] <= e["ts"] <= until
+            for e in users[uid][k + 1 :]
+        )
         reward.append(1.0 if got else 0.0)
         pscore.append(float(ev["attributes"]["propensity"]))
         q_logged.append(float(quality[row]))
@@ -90,12 +98,22 @@ def evaluate_strategies(hub: Hub, strategy_ids: list[str] | None = None, *, max_
     table = []
     for strat in plain:
         t, qt = np.array(target[strat.id]), np.array(q_target[strat.id])
-        table.append({"strategy": strat.id, "ips": _round(ope.ips(r, p, t)), "snips": _round(ope.snips(r, p, t)),
-                      "dr": _round(ope.doubly_robust(r, p, t, ql, qt)), "matched_rounds": int(t.sum())})
-    return {"rounds": int(r.size), "logged_value": _round(float(r.mean()) if r.size else float("nan")),
-            "reward": f"click or stronger within {REWARD_DAYS} days", "strategies": table}
+        table.append(
+            {
+                "strategy": strat.id,
+                "ips": _round(ope.ips(r, p, t)),
+                "snips": _round(ope.snips(r, p, t)),
+                "dr": _round(ope.doubly_robust(r, p, t, ql, qt)),
+                "matched_rounds": int(t.sum()),
+            }
+        )
+    return {
+        "rounds": int(r.size),
+        "logged_value": _round(float(r.mean()) if r.size else float("nan")),
+        "reward": f"click or stronger within {REWARD_DAYS} days",
+        "strategies": table,
+    }
 
 
 def _round(v: float) -> float | None:
     return None if not np.isfinite(v) else round(v, 5)
-

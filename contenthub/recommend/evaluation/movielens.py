@@ -67,8 +67,15 @@ ALS_GRID = tuple((f, r) for f in (32, 64, 128) for r in (0.01, 0.1))
 MOVIELENS_STRATEGY = Strategy(
     id="movielens",
     description="Offline MovieLens tuning: the engagement model plus a little tag affinity; no exploration, no MMR.",
-    weights={"similarity": 0.0, "affinity": 0.1, "collaborative": 1.0, "quality": 0.0, "popularity": 0.0,
-             "freshness": 0.0, "lifecycle": 0.0},
+    weights={
+        "similarity": 0.0,
+        "affinity": 0.1,
+        "collaborative": 1.0,
+        "quality": 0.0,
+        "popularity": 0.0,
+        "freshness": 0.0,
+        "lifecycle": 0.0,
+    },
     exploration=False,
     diversity=1.0,
 )
@@ -80,10 +87,10 @@ HALF_LIFE_DAYS = 30.0  # the production default; 3650 days gave the same validat
 class EventMapping:
     """Which engagement events one rating becomes (see the module docstring for the reasons)."""
 
-    positive: tuple[str, ...] = ("click",)        # rating ≥ 4.0
-    neutral: tuple[str, ...] = ()                 # 2.5 – 3.5
-    negative: tuple[str, ...] = ("mute",)         # ≤ 2.0
-    delivered: bool = True                        # every rating also is a delivery
+    positive: tuple[str, ...] = ("click",)  # rating ≥ 4.0
+    neutral: tuple[str, ...] = ()  # 2.5 – 3.5
+    negative: tuple[str, ...] = ("mute",)  # ≤ 2.0
+    delivered: bool = True  # every rating also is a delivery
 
     def types_for(self, rating: float) -> tuple[str, ...]:
         base = ("delivered",) if self.delivered else ()
@@ -129,8 +136,12 @@ def load(directory: Path) -> MovieLens:
             cols["item"].append(int(row["movieId"]))
             cols["rating"].append(float(row["rating"]))
             cols["ts"].append(int(row["timestamp"]))
-    ratings = Ratings(np.array(cols["user"], dtype=np.int64), np.array(cols["item"], dtype=np.int64),
-                      np.array(cols["rating"], dtype=np.float64), np.array(cols["ts"], dtype=np.int64))
+    ratings = Ratings(
+        np.array(cols["user"], dtype=np.int64),
+        np.array(cols["item"], dtype=np.int64),
+        np.array(cols["rating"], dtype=np.float64),
+        np.array(cols["ts"], dtype=np.int64),
+    )
     titles: dict[int, str] = {}
     genres: dict[int, list[str]] = {}
     with (d / "movies.csv").open(newline="", encoding="utf-8") as f:
@@ -186,11 +197,21 @@ def asset_docs(ml: MovieLens, tags_by_movie: dict[int, list[str]], *, created_at
         seen = {g.lower() for g in ml.genres[m]}
         extra = [t for t in tags_by_movie.get(m, []) if t not in seen]
         tags = clean_tags((ml.genres[m] + extra)[:MAX_TAGS])
-        docs.append(Asset(
-            id=asset_id(m), title=ml.titles[m][:200], kind="video", content_type="entertainment",
-            channels=[CHANNEL], tags=tags, status="approved", created_by="movielens", created_at=created_at,
-            updated_by="movielens", updated_at=created_at,
-        ).model_dump())
+        docs.append(
+            Asset(
+                id=asset_id(m),
+                title=ml.titles[m][:200],
+                kind="video",
+                content_type="entertainment",
+                channels=[CHANNEL],
+                tags=tags,
+                status="approved",
+                created_by="movielens",
+                created_at=created_at,
+                updated_by="movielens",
+                updated_at=created_at,
+            ).model_dump()
+        )
     return docs
 
 
@@ -244,8 +265,14 @@ def rating_events(train: Ratings, mapping: EventMapping) -> Iterator[dict[str, A
         u, m, ts = int(train.user[r]), int(train.item[r]), int(train.ts[r])
         when = to_iso(datetime.fromtimestamp(ts, UTC))
         for etype in mapping.types_for(float(train.rating[r])):
-            yield {"id": f"ml-{u}-{m}-{etype}", "type": etype, "user_id": user_id(u), "asset_id": asset_id(m),
-                   "channel": CHANNEL, "ts": when}
+            yield {
+                "id": f"ml-{u}-{m}-{etype}",
+                "type": etype,
+                "user_id": user_id(u),
+                "asset_id": asset_id(m),
+                "channel": CHANNEL,
+                "ts": when,
+            }
 
 
 def ingest_all(hub: Hub, evs: Iterator[dict[str, Any]]) -> dict[str, int]:
@@ -273,14 +300,27 @@ def ingest_all(hub: Hub, evs: Iterator[dict[str, Any]]) -> dict[str, int]:
 # --- the run ------------------------------------------------------------------------------------
 
 
-def build_hub(ml: MovieLens, split: Split, work_dir: Path, cfg: OursConfig, *, embedder: Embedder | None = None,
-              progress: bool = False, timings: dict[str, float] | None = None) -> Hub:
+def build_hub(
+    ml: MovieLens,
+    split: Split,
+    work_dir: Path,
+    cfg: OursConfig,
+    *,
+    embedder: Embedder | None = None,
+    progress: bool = False,
+    timings: dict[str, float] | None = None,
+) -> Hub:
     """A fresh SQLite hub holding the movies as assets and the split's train ratings as events."""
     timings = timings if timings is not None else {}
     hub_dir = Path(work_dir) / "hub"
     shutil.rmtree(hub_dir, ignore_errors=True)
-    settings = Settings(data_dir=hub_dir, profile_half_life_days=cfg.half_life_days, session_secret="eval",
-                        phone_salt="eval", learn_every_events=0)  # learning runs once, below: deterministic
+    settings = Settings(
+        data_dir=hub_dir,
+        profile_half_life_days=cfg.half_life_days,
+        session_secret="eval",
+        phone_salt="eval",
+        learn_every_events=0,
+    )  # learning runs once, below: deterministic
     hub = open_hub(settings, embedder=embedder)
     model_id = embedder.model_id if embedder is not None else model_id_for(settings.model_path)
     started = time.perf_counter()
@@ -289,7 +329,7 @@ def build_hub(ml: MovieLens, split: Split, work_dir: Path, cfg: OursConfig, *, e
     vecs = embed_texts(hub, [asset_text(d) for d in docs], cache, progress=progress)
     timings["embed_s"] = time.perf_counter() - started
     for i in range(0, len(docs), 2000):
-        hub.store.put_assets(docs[i:i + 2000])
+        hub.store.put_assets(docs[i : i + 2000])
     hub.store.put_vectors(model_id, {d["id"]: v for d, v in zip(docs, vecs, strict=True)})
     hub.touch("assets")
     started = time.perf_counter()
@@ -323,8 +363,9 @@ def ours_ranker(hub: Hub, split: Split, strategy: str, items: np.ndarray) -> Cal
 
     def rank(u: int, cands: np.ndarray) -> list[int]:
         now = datetime.fromtimestamp(last.get(u, 0) + 1, UTC)
-        top = rank_for_evaluation(hub, user_id(u), CHANNEL, ids[np.searchsorted(items, cands)].tolist(), n=10,
-                                  strategy=strategy, now=now)
+        top = rank_for_evaluation(
+            hub, user_id(u), CHANNEL, ids[np.searchsorted(items, cands)].tolist(), n=10, strategy=strategy, now=now
+        )
         return [int(a[2:]) for a in top]
 
     return rank
@@ -342,7 +383,9 @@ def positives_matrix(train: Ratings, items: np.ndarray) -> tuple[sparse.csr_matr
     return x, urow
 
 
-def matrix_ranker(scores: np.ndarray, urow: dict[int, int], items: np.ndarray) -> Callable[[int, np.ndarray], list[int]]:
+def matrix_ranker(
+    scores: np.ndarray, urow: dict[int, int], items: np.ndarray
+) -> Callable[[int, np.ndarray], list[int]]:
     """``rank(user, candidates)`` from a (users × items) score matrix whose columns follow sorted ``items``."""
 
     def rank(u: int, cands: np.ndarray) -> list[int]:
@@ -368,18 +411,33 @@ def run_peers(split: Split, items: np.ndarray, *, seed: int = 0) -> dict[str, An
     out["item_knn"] = measure("item_knn", lambda: peers.item_knn(x))
     grid = []
     for f, reg in ALS_GRID:
-        grid.append(measure("als", functools.partial(peers.als, x, factors=f, regularization=reg, seed=seed),
-                            {"factors": f, "regularization": reg}))
+        grid.append(
+            measure(
+                "als",
+                functools.partial(peers.als, x, factors=f, regularization=reg, seed=seed),
+                {"factors": f, "regularization": reg},
+            )
+        )
     best = max(grid, key=lambda r: r["ndcg@10"])
-    out["als"] = {**best, "grid": [{k: r[k] for k in ("factors", "regularization", "ndcg@10", "recall@10")}
-                                   for r in grid]}
+    out["als"] = {
+        **best,
+        "grid": [{k: r[k] for k in ("factors", "regularization", "ndcg@10", "recall@10")} for r in grid],
+    }
     out["bpr"] = measure("bpr", lambda: peers.bpr(x, factors=64, iterations=100, seed=seed), {"factors": 64})
     return out
 
 
-def run(directory: Path, work_dir: Path, *, split_name: str = "test", cfg: OursConfig | None = None,
-        with_peers: bool = True, extra_strategies: Sequence[str] = ("default",), embedder: Embedder | None = None,
-        progress: bool = False) -> dict[str, Any]:
+def run(
+    directory: Path,
+    work_dir: Path,
+    *,
+    split_name: str = "test",
+    cfg: OursConfig | None = None,
+    with_peers: bool = True,
+    extra_strategies: Sequence[str] = ("default",),
+    embedder: Embedder | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
     """The whole protocol; returns the JSON-ready report."""
     cfg = cfg or OursConfig()
     started_all = time.perf_counter()
@@ -404,21 +462,36 @@ def run(directory: Path, work_dir: Path, *, split_name: str = "test", cfg: OursC
     peer_names = [k for k in ("popularity", "item_knn", "als", "bpr") if k in results]
     return {
         "protocol": "DESIGN.md MovieLens: per-user (timestamp, movieId) sort, last ceil(20%) test, positives >= 4.0, "
-                    "candidates = movies without a train rating, binary NDCG@10 / Recall@10 (denominator min(10, |P|))",
+        "candidates = movies without a train rating, binary NDCG@10 / Recall@10 (denominator min(10, |P|))",
         "split": split_name,
-        "data": {"dir": str(directory), "ratings": len(ml.ratings), "movies": int(items.size),
-                 "train_ratings": len(split.train), "test_ratings": len(split.test),
-                 "evaluated_users": len(split.positives())},
-        "ours_config": {"strategy": cfg.strategy.model_dump(), "events": asdict(cfg.mapping),
-                        "half_life_days": cfg.half_life_days, "channel": CHANNEL},
-        "results": {k: {m: (round(v, 4) if isinstance(v, float) else v) for m, v in r.items()}
-                    for k, r in results.items()},
+        "data": {
+            "dir": str(directory),
+            "ratings": len(ml.ratings),
+            "movies": int(items.size),
+            "train_ratings": len(split.train),
+            "test_ratings": len(split.test),
+            "evaluated_users": len(split.positives()),
+        },
+        "ours_config": {
+            "strategy": cfg.strategy.model_dump(),
+            "events": asdict(cfg.mapping),
+            "half_life_days": cfg.half_life_days,
+            "channel": CHANNEL,
+        },
+        "results": {
+            k: {m: (round(v, 4) if isinstance(v, float) else v) for m, v in r.items()} for k, r in results.items()
+        },
         "ours_above_every_peer": all(ours > results[p]["ndcg@10"] for p in peer_names) if peer_names else None,
-        "default_above_every_peer": (all(results["ours[default]"]["ndcg@10"] > results[p]["ndcg@10"] for p in peer_names)
-                                     if peer_names and "ours[default]" in results else None),
+        "default_above_every_peer": (
+            all(results["ours[default]"]["ndcg@10"] > results[p]["ndcg@10"] for p in peer_names)
+            if peer_names and "ours[default]" in results
+            else None
+        ),
         "learning": learning_report,
-        "timings_s": {**{k: (round(v, 2) if isinstance(v, float) else v) for k, v in timings.items()},
-                      "total_s": round(time.perf_counter() - started_all, 1)},
+        "timings_s": {
+            **{k: (round(v, 2) if isinstance(v, float) else v) for k, v in timings.items()},
+            "total_s": round(time.perf_counter() - started_all, 1),
+        },
     }
 
 

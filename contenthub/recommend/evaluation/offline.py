@@ -24,8 +24,15 @@ from contenthub.timeutil import utcnow
 
 
 def rank_for_evaluation(
-    hub: Hub, user_id: str, channel: str, candidates: Sequence[str], *, n: int = 10, strategy: str = "default",
-    now: datetime | None = None, seed: int = 0,
+    hub: Hub,
+    user_id: str,
+    channel: str,
+    candidates: Sequence[str],
+    *,
+    n: int = 10,
+    strategy: str = "default",
+    now: datetime | None = None,
+    seed: int = 0,
 ) -> list[str]:
     """The top ``n`` of ``candidates`` (asset ids) for the user as the production ranking orders them.
 

@@ -29,8 +29,9 @@ def snips(reward: np.ndarray, pscore: np.ndarray, target: np.ndarray) -> float:
     return float((w * reward).sum() / total) if total > 0 else float("nan")
 
 
-def doubly_robust(reward: np.ndarray, pscore: np.ndarray, target: np.ndarray, q_logged: np.ndarray,
-                  q_target: np.ndarray) -> float:
+def doubly_robust(
+    reward: np.ndarray, pscore: np.ndarray, target: np.ndarray, q_logged: np.ndarray, q_target: np.ndarray
+) -> float:
     """Doubly robust: the reward model's value of the target policy, corrected by weighted residuals.
     ``q_logged``: q̂(xᵢ, aᵢ); ``q_target``: q̂(xᵢ, π) = Σₐ π(a|xᵢ) q̂(xᵢ, a)."""
     if reward.size == 0:

@@ -44,19 +44,41 @@ def _fitted(make: Callable[[], Any], x: sparse.csr_matrix) -> np.ndarray:
     return np.asarray(model.user_factors) @ np.asarray(model.item_factors).T
 
 
-def als(x: sparse.csr_matrix, *, factors: int, regularization: float, iterations: int = 20, alpha: float = 10.0,
-        seed: int = 0, threads: int = 2) -> np.ndarray:
+def als(
+    x: sparse.csr_matrix,
+    *,
+    factors: int,
+    regularization: float,
+    iterations: int = 20,
+    alpha: float = 10.0,
+    seed: int = 0,
+    threads: int = 2,
+) -> np.ndarray:
     """implicit's ALS (Hu, Koren & Volinsky) with confidence 1 + alpha · r."""
     from implicit.als import AlternatingLeastSquares
 
-    return _fitted(lambda: AlternatingLeastSquares(factors=factors, regularization=regularization,
-                                                   iterations=iterations, alpha=alpha, random_state=seed,
-                                                   num_threads=threads), x)
+    return _fitted(
+        lambda: AlternatingLeastSquares(
+            factors=factors,
+            regularization=regularization,
+            iterations=iterations,
+            alpha=alpha,
+            random_state=seed,
+            num_threads=threads,
+        ),
+        x,
+    )
 
 
-def bpr(x: sparse.csr_matrix, *, factors: int = 64, iterations: int = 100, seed: int = 0, threads: int = 2) -> np.ndarray:
+def bpr(
+    x: sparse.csr_matrix, *, factors: int = 64, iterations: int = 100, seed: int = 0, threads: int = 2
+) -> np.ndarray:
     """implicit's BPR-MF (Rendle et al.) with its default learning rate and regularisation."""
     from implicit.bpr import BayesianPersonalizedRanking
 
-    return _fitted(lambda: BayesianPersonalizedRanking(factors=factors, iterations=iterations, random_state=seed,
-                                                       num_threads=threads), x)
+    return _fitted(
+        lambda: BayesianPersonalizedRanking(
+            factors=factors, iterations=iterations, random_state=seed, num_threads=threads
+        ),
+        x,
+    )

@@ -25,10 +25,10 @@ K = 10
 class Ratings:
     """Columns of a ratings table (one row per rating)."""
 
-    user: np.ndarray    # int64
-    item: np.ndarray    # int64
+    user: np.ndarray  # int64
+    item: np.ndarray  # int64
     rating: np.ndarray  # float64
-    ts: np.ndarray      # int64, seconds
+    ts: np.ndarray  # int64, seconds
 
     def __len__(self) -> int:
         return int(self.user.size)
@@ -68,7 +68,7 @@ def split_ratings(r: Ratings) -> Split:
     ends = np.r_[starts[1:], users.size]
     is_test = np.zeros(users.size, dtype=bool)
     for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
-        is_test[e - n_test(e - s):e] = True
+        is_test[e - n_test(e - s) : e] = True
     return Split(train=r.take(order[~is_test]), test=r.take(order[is_test]))
 
 
@@ -103,7 +103,10 @@ def recall_at_k(ranked: Sequence[int], positives: set[int], k: int = K) -> float
 
 
 def evaluate(
-    rank: Callable[[int, np.ndarray], Sequence[int]], split: Split, all_items: np.ndarray, k: int = K,
+    rank: Callable[[int, np.ndarray], Sequence[int]],
+    split: Split,
+    all_items: np.ndarray,
+    k: int = K,
 ) -> dict[str, float]:
     """Mean NDCG@k and Recall@k of ``rank(user, candidates) -> top items`` over evaluated users."""
     positives = split.positives()
@@ -116,8 +119,11 @@ def evaluate(
             raise ValueError(f"ranking for user {u} repeats items or leaves the candidate set")
         ndcg.append(ndcg_at_k(ranked, positives[u], k))
         recall.append(recall_at_k(ranked, positives[u], k))
-    return {f"ndcg@{k}": float(np.mean(ndcg)) if ndcg else 0.0,
-            f"recall@{k}": float(np.mean(recall)) if recall else 0.0, "users": len(ndcg)}
+    return {
+        f"ndcg@{k}": float(np.mean(ndcg)) if ndcg else 0.0,
+        f"recall@{k}": float(np.mean(recall)) if recall else 0.0,
+        "users": len(ndcg),
+    }
 
 
 def _group_items(r: Ratings) -> dict[int, np.ndarray]:
@@ -126,4 +132,3 @@ def _group_items(r: Ratings) -> dict[int, np.ndarray]:
     starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]]) if users.size else np.array([], dtype=int)
     ends = np.r_[starts[1:], users.size]
     return {int(users[s]): items[s:e] for s, e in zip(starts.tolist(), ends.tolist(), strict=True)}
-

@@ -28,8 +28,13 @@ class ElasticAssets(ElasticBase):
         if not assets:
             return
         alias = self.schema.ensure("assets")
-        ops = [({"update": {"_index": alias, "_id": a["id"], "retry_on_conflict": 5}},
-                {"doc": _asset_source(a), "doc_as_upsert": True}) for a in assets]
+        ops = [
+            (
+                {"update": {"_index": alias, "_id": a["id"], "retry_on_conflict": 5}},
+                {"doc": _asset_source(a), "doc_as_upsert": True},
+            )
+            for a in assets
+        ]
         try:
             _raise_failures(self._bulk(ops), "storing assets")
         finally:
@@ -54,8 +59,9 @@ class ElasticAssets(ElasticBase):
         query = eq.asset_query(flt)
         order = eq.ASSET_SORTS[sort]
         if offset + limit <= 100_000:
-            resp = self._search("assets", query=query, sort=order, from_=offset, size=limit, source=False,
-                                track_total_hits=True)
+            resp = self._search(
+                "assets", query=query, sort=order, from_=offset, size=limit, source=False, track_total_hits=True
+            )
             hits = resp["hits"]["hits"]
             total = int(resp["hits"]["total"]["value"])
         else:
@@ -74,11 +80,20 @@ class ElasticAssets(ElasticBase):
 
 def _asset_source(a: dict[str, Any]) -> dict[str, Any]:
     return {
-        "id": a["id"], "json": _dumps(a), "title": a["title"], "body": a.get("body") or "",
-        "tags": a.get("tags") or [], "scenes": a.get("scenes") or [], "channels": a.get("channels") or [],
-        "stages": a.get("stages") or [], "kind": a.get("kind"), "content_type": a.get("content_type"),
-        "status": a.get("status"), "valid_from": a.get("valid_from"), "valid_until": a.get("valid_until"),
-        "created_at": a.get("created_at"), "updated_at": a.get("updated_at"), "terms": analysis.asset_terms(a),
+        "id": a["id"],
+        "json": _dumps(a),
+        "title": a["title"],
+        "body": a.get("body") or "",
+        "tags": a.get("tags") or [],
+        "scenes": a.get("scenes") or [],
+        "channels": a.get("channels") or [],
+        "stages": a.get("stages") or [],
+        "kind": a.get("kind"),
+        "content_type": a.get("content_type"),
+        "status": a.get("status"),
+        "valid_from": a.get("valid_from"),
+        "valid_until": a.get("valid_until"),
+        "created_at": a.get("created_at"),
+        "updated_at": a.get("updated_at"),
+        "terms": analysis.asset_terms(a),
     }
-
-

@@ -67,7 +67,9 @@ def parse_url(url: str) -> tuple[list[str], dict[str, str]]:
     options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     unknown = set(options) - {"refresh_interval", "shards", "replicas"}
     if unknown:
-        raise ValueError(f"unknown Elasticsearch URL option(s) {sorted(unknown)}; known: refresh_interval, shards, replicas")
+        raise ValueError(
+            f"unknown Elasticsearch URL option(s) {sorted(unknown)}; known: refresh_interval, shards, replicas"
+        )
     userinfo, _ignored, hostlist = parts.netloc.rpartition("@")
     hosts = [h.strip() for h in hostlist.split(",")]
     if not hostlist or not all(hosts):
@@ -115,14 +117,20 @@ class ElasticBase:
         # a growing back-off and its request retried on the next one, so losing one node costs no request.
         # No sniffing: the nodes named are the ones clients can reach (behind a proxy or NAT the addresses
         # a cluster publishes may not be). A 429/502/503/504 is retried on another node as well.
-        self.es = Elasticsearch(client_urls, request_timeout=60, retry_on_timeout=True,
-                                max_retries=max(3, len(client_urls)), connections_per_node=64,
-                                serializers=es_json.SERIALIZERS)
+        self.es = Elasticsearch(
+            client_urls,
+            request_timeout=60,
+            retry_on_timeout=True,
+            max_retries=max(3, len(client_urls)),
+            connections_per_node=64,
+            serializers=es_json.SERIALIZERS,
+        )
         refresh_interval = options.get("refresh_interval", "1s")
         if refresh_interval.startswith("-"):
             raise ValueError("refresh_interval must be positive: other API processes see writes at the next refresh")
         self.schema = Indices(
-            self.es, self.prefix,
+            self.es,
+            self.prefix,
             shards=int(options["shards"]) if "shards" in options else None,
             replicas=int(options["replicas"]) if "replicas" in options else None,
             refresh_interval=refresh_interval,
@@ -162,7 +170,6 @@ class ElasticBase:
             return False
         return all(len(indices) == 1 for indices in existing.values())
 
-
     # --- low-level helpers -------------------------------------------------------------
     def _delete_quietly(self, kind: str, doc_id: str) -> None:
         try:
@@ -177,8 +184,10 @@ class ElasticBase:
         self._dirty.discard(kind)
         if kind == "events":
             self._unrefreshed_events.clear()
-        self._when_ready(kind, lambda: self.es.indices.refresh(index=self._alias(kind), ignore_unavailable=True,
-                                                               allow_no_indices=True))
+        self._when_ready(
+            kind,
+            lambda: self.es.indices.refresh(index=self._alias(kind), ignore_unavailable=True, allow_no_indices=True),
+        )
 
     def _wrote(self, kind: str) -> None:
         """A write this process's next search of ``kind`` must see (read-your-own-writes without
@@ -207,14 +216,20 @@ class ElasticBase:
     def _search(self, kind: str, *, fresh: bool = True, **body: Any) -> dict[str, Any]:
         if fresh:
             self._fresh(kind)
-        return self._when_ready(kind, lambda: self.es.search(index=self._alias(kind), ignore_unavailable=True,
-                                                             allow_no_indices=True, **body).body)
+        return self._when_ready(
+            kind,
+            lambda: (
+                self.es.search(index=self._alias(kind), ignore_unavailable=True, allow_no_indices=True, **body).body
+            ),
+        )
 
     def _count(self, kind: str, query: dict[str, Any], *, fresh: bool = True) -> int:
         if fresh:
             self._fresh(kind)
-        resp = self._when_ready(kind, lambda: self.es.count(index=self._alias(kind), query=query,
-                                                            ignore_unavailable=True, allow_no_indices=True))
+        resp = self._when_ready(
+            kind,
+            lambda: self.es.count(index=self._alias(kind), query=query, ignore_unavailable=True, allow_no_indices=True),
+        )
         return int(resp["count"])
 
     def _get(self, kind: str, doc_id: str, **kw: Any) -> Raw | None:
@@ -266,18 +281,28 @@ class ElasticBase:
             last = i == (len(actions) - 1) // BULK_CHUNK
             resp = self.es.bulk(operations=lines, refresh=refresh if last else False)
             for item in resp["items"]:
-                (op, result), = item.items()
+                ((op, result),) = item.items()
                 out.append((op, result))
         return out
 
-    def _scan(self, kind: str, query: dict[str, Any], *, sort: list[Any] | None = None, page: int = SCAN_PAGE,
-              source: Any = True, limit: int | None = None, fresh: bool = True) -> Iterator[list[dict[str, Any]]]:
+    def _scan(
+        self,
+        kind: str,
+        query: dict[str, Any],
+        *,
+        sort: list[Any] | None = None,
+        page: int = SCAN_PAGE,
+        source: Any = True,
+        limit: int | None = None,
+        fresh: bool = True,
+    ) -> Iterator[list[dict[str, Any]]]:
         """Every hit of ``query`` in pages, on a point in time (a consistent view while paging)."""
         if fresh:
             self._fresh(kind)
         try:
-            pit = self._when_ready(kind, lambda: self.es.open_point_in_time(index=self._alias(kind),
-                                                                            keep_alive="2m")["id"])
+            pit = self._when_ready(
+                kind, lambda: self.es.open_point_in_time(index=self._alias(kind), keep_alive="2m")["id"]
+            )
         except ESNotFound:
             return
         sort = list(sort or []) + ["_shard_doc"]
@@ -286,8 +311,14 @@ class ElasticBase:
         try:
             while limit is None or seen < limit:
                 size = page if limit is None else min(page, limit - seen)
-                body: dict[str, Any] = {"query": query, "size": size, "sort": sort, "source": source,
-                                        "pit": {"id": pit, "keep_alive": "2m"}, "track_total_hits": False}
+                body: dict[str, Any] = {
+                    "query": query,
+                    "size": size,
+                    "sort": sort,
+                    "source": source,
+                    "pit": {"id": pit, "keep_alive": "2m"},
+                    "track_total_hits": False,
+                }
                 if after is not None:
                     body["search_after"] = after
                 resp = self.es.search(**body)
@@ -306,15 +337,32 @@ class ElasticBase:
             except ApiError:
                 pass
 
-    def _page(self, kind: str, query: dict[str, Any], sort: list[Any], offset: int, limit: int,
-              source: Any = True, window: int = 10_000, fresh: bool = True) -> list[dict[str, Any]]:
+    def _page(
+        self,
+        kind: str,
+        query: dict[str, Any],
+        sort: list[Any],
+        offset: int,
+        limit: int,
+        source: Any = True,
+        window: int = 10_000,
+        fresh: bool = True,
+    ) -> list[dict[str, Any]]:
         """Hits ``offset … offset+limit`` in ``sort`` order; past the index's result window by
         walking a point in time with search_after (the skipped pages carry no source)."""
         if limit <= 0:
             return []
         if offset + limit <= window:
-            resp = self._search(kind, query=query, sort=sort, from_=offset, size=limit, source=source,
-                                track_total_hits=False, fresh=fresh)
+            resp = self._search(
+                kind,
+                query=query,
+                sort=sort,
+                from_=offset,
+                size=limit,
+                source=source,
+                track_total_hits=False,
+                fresh=fresh,
+            )
             return resp["hits"]["hits"]
         out: list[dict[str, Any]] = []
         skipped = 0
@@ -326,14 +374,24 @@ class ElasticBase:
                     out.append(h)
         return out
 
-
-    def _composite(self, kind: str, query: dict[str, Any], fields: tuple[str, ...], *, missing: bool = True,
-                   sum_field: str | None = None) -> Iterator[tuple[tuple[Any, ...], int, float]]:
+    def _composite(
+        self,
+        kind: str,
+        query: dict[str, Any],
+        fields: tuple[str, ...],
+        *,
+        missing: bool = True,
+        sum_field: str | None = None,
+    ) -> Iterator[tuple[tuple[Any, ...], int, float]]:
         """Every bucket of a composite aggregation (paged with after_key: exact, however many groups)."""
         after: dict[str, Any] | None = None
         while True:
-            comp: dict[str, Any] = {"size": COMPOSITE_PAGE, "sources": [
-                {f"g{i}": {"terms": {"field": f, "missing_bucket": missing}}} for i, f in enumerate(fields)]}
+            comp: dict[str, Any] = {
+                "size": COMPOSITE_PAGE,
+                "sources": [
+                    {f"g{i}": {"terms": {"field": f, "missing_bucket": missing}}} for i, f in enumerate(fields)
+                ],
+            }
             if after is not None:
                 comp["after"] = after
             agg: dict[str, Any] = {"composite": comp}
@@ -362,7 +420,6 @@ def _pair_ops(ops: Iterable[BulkOp]) -> list[tuple[Mapping[str, Any], Mapping[st
 def _raise_failures(results: list[tuple[str, dict[str, Any]]], what: str) -> None:
     bad = [r for _ignored, r in results if r.get("status", 500) >= 300]
     if bad:
-        raise _write_failure(f"{what}: {len(bad)} failed, first: {bad[0].get('error')}",
-                             [r.get("status", 500) for r in bad])
-
-
+        raise _write_failure(
+            f"{what}: {len(bad)} failed, first: {bad[0].get('error')}", [r.get("status", 500) for r in bad]
+        )

@@ -32,7 +32,9 @@ class ElasticCounters(ElasticDocuments):
             targets: list[str] = []
             for cid, (collection, key) in pending.items():
                 raw = raws.get(cid)
-                src: dict[str, Any] = raw.src if raw is not None else {"collection": collection, "key": key, "values": {}, "applied": {}}
+                src: dict[str, Any] = (
+                    raw.src if raw is not None else {"collection": collection, "key": key, "values": {}, "applied": {}}
+                )
                 applied = dict(src.get("applied") or {})
                 if batch is not None and batch in applied:
                     targets.append(cid)
@@ -44,8 +46,11 @@ class ElasticCounters(ElasticDocuments):
                 if batch is not None:
                     applied = {b: t for b, t in applied.items() if t > now - APPLIED_RETENTION}
                     applied[batch] = round(now, 1)
-                ops.append(_write_op(alias, cid, {"collection": collection, "key": key, "values": values,
-                                                  "applied": applied}, raw))
+                ops.append(
+                    _write_op(
+                        alias, cid, {"collection": collection, "key": key, "values": values, "applied": applied}, raw
+                    )
+                )
                 targets.append(cid)
             real = [(cid, op) for cid, op in zip(targets, ops, strict=True) if "noop" not in op]
             results = self._bulk([op for _ignored, op in real])
@@ -86,5 +91,3 @@ def _sum_deltas(deltas: Iterable[tuple[str, str, str, float] | list[Any]]) -> di
     for collection, key, field, value in deltas:
         acc[(collection, key)][field] += float(value)
     return {k: dict(v) for k, v in acc.items()}
-
-

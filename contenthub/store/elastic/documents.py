@@ -50,18 +50,29 @@ class ElasticDocuments(ElasticBase, ABC):
             self._recovery_lock.release()
 
     # --- generic documents -------------------------------------------------------------
-    def _doc_source(self, collection: str, doc_id: str, doc: dict[str, Any], version: int,
-                    intent: str | None = None) -> dict[str, Any]:
-        src = {"collection": collection, "id": doc_id, "version": version, "updated_at": to_iso(utcnow()),
-               "body": doc, "fields": eq.scalar_fields(doc)}
+    def _doc_source(
+        self, collection: str, doc_id: str, doc: dict[str, Any], version: int, intent: str | None = None
+    ) -> dict[str, Any]:
+        src = {
+            "collection": collection,
+            "id": doc_id,
+            "version": version,
+            "updated_at": to_iso(utcnow()),
+            "body": doc,
+            "fields": eq.scalar_fields(doc),
+        }
         if intent is not None:
             src["intent"] = intent  # which multi-document write put it there (store/es_intents.py)
         return src
 
     def _conflict(self, collection: str, doc_id: str, current: int, expected: int) -> ConflictError:
         return ConflictError(
-            _("{collection} '{doc_id}' was changed by someone else (version {current}, you had {expected}). Reload and apply your change again.").format(collection=collection, doc_id=doc_id, current=current, expected=expected),
-            field="version", value=expected, extra={"current_version": current},
+            _(
+                "{collection} '{doc_id}' was changed by someone else (version {current}, you had {expected}). Reload and apply your change again."
+            ).format(collection=collection, doc_id=doc_id, current=current, expected=expected),
+            field="version",
+            value=expected,
+            extra={"current_version": current},
         )
 
     def _current_version(self, collection: str, doc_id: str) -> int:
@@ -87,15 +98,21 @@ class ElasticDocuments(ElasticBase, ABC):
                 if raw is None:
                     self.es.create(index=self._alias("docs"), id=did, document=source)
                 else:
-                    self.es.index(index=self._alias("docs"), id=did, document=source,
-                                  if_seq_no=raw.seq_no, if_primary_term=raw.primary_term)
+                    self.es.index(
+                        index=self._alias("docs"),
+                        id=did,
+                        document=source,
+                        if_seq_no=raw.seq_no,
+                        if_primary_term=raw.primary_term,
+                    )
                 return current + 1
             except ApiError as exc:
                 if exc.meta.status != 409:
                     raise
                 if expected_version is not None:
-                    raise self._conflict(collection, doc_id, self._current_version(collection, doc_id),
-                                         expected_version) from None
+                    raise self._conflict(
+                        collection, doc_id, self._current_version(collection, doc_id), expected_version
+                    ) from None
                 time.sleep(random.uniform(0, 0.005))
         raise StoreError(f"gave up writing {collection} '{doc_id}': too many concurrent writers")
 
@@ -132,8 +149,15 @@ class ElasticDocuments(ElasticBase, ABC):
         return {did: doc.get(field) for did, doc in self.get_docs(collection, doc_ids).items()}
 
     def _list_query(self, collection: str, where: dict[str, Any] | None) -> dict[str, Any]:
-        return {"bool": {"filter": [{"term": {"collection": collection}}, {"range": {"version": {"gte": 1}}},
-                                    *eq.where_clauses(where)]}}
+        return {
+            "bool": {
+                "filter": [
+                    {"term": {"collection": collection}},
+                    {"range": {"version": {"gte": 1}}},
+                    *eq.where_clauses(where),
+                ]
+            }
+        }
 
     def list_docs(
         self, collection: str, *, where: dict[str, Any] | None = None, limit: int = 1000, offset: int = 0
@@ -154,8 +178,9 @@ class ElasticDocuments(ElasticBase, ABC):
             if raw is None:
                 return False
             try:
-                self.es.delete(index=self._alias("docs"), id=did, if_seq_no=raw.seq_no,
-                               if_primary_term=raw.primary_term)
+                self.es.delete(
+                    index=self._alias("docs"), id=did, if_seq_no=raw.seq_no, if_primary_term=raw.primary_term
+                )
             except ESNotFound:
                 return False
             except ApiError as exc:
@@ -177,8 +202,11 @@ class ElasticDocuments(ElasticBase, ABC):
 
     def doc_field_columns(self, collection: str, fields: tuple[str, ...]) -> dict[str, list[str]]:
         self._refresh("docs")
-        docs = ((h["_source"]["id"], h["_source"].get("body") or {})
-                for hits in self._scan("docs", self._list_query(collection, None),
-                                       source=["id", *(f"body.{f}" for f in fields)])
-                for h in hits)
+        docs = (
+            (h["_source"]["id"], h["_source"].get("body") or {})
+            for hits in self._scan(
+                "docs", self._list_query(collection, None), source=["id", *(f"body.{f}" for f in fields)]
+            )
+            for h in hits
+        )
         return doc_columns_of(docs, fields)

@@ -56,8 +56,17 @@ class ElasticEvents(ElasticCounters):
         marker = _key_id(COUNTER_BATCH, batch)
         if derive:
             self.schema.ensure("docs")
-            self.es.create(index=self._alias("docs"), id=marker, document={
-                "collection": COUNTER_BATCH, "id": batch, "version": 1, "status": "pending", "created": time.time()})
+            self.es.create(
+                index=self._alias("docs"),
+                id=marker,
+                document={
+                    "collection": COUNTER_BATCH,
+                    "id": batch,
+                    "version": 1,
+                    "status": "pending",
+                    "created": time.time(),
+                },
+            )
         ops = []
         for ev, deltas in zip(events, per_event, strict=True):
             source = {**ev, "_batch": batch, "_deltas": _dumps(deltas)} if derive else dict(ev)
@@ -87,8 +96,14 @@ class ElasticEvents(ElasticCounters):
 
     def _recover_counter_batches(self) -> None:
         self._refresh("docs")
-        query = {"bool": {"filter": [{"term": {"collection": COUNTER_BATCH}},
-                                     {"range": {"created": {"lt": time.time() - BATCH_GRACE}}}]}}
+        query = {
+            "bool": {
+                "filter": [
+                    {"term": {"collection": COUNTER_BATCH}},
+                    {"range": {"created": {"lt": time.time() - BATCH_GRACE}}},
+                ]
+            }
+        }
         stale = [h["_source"]["id"] for hits in self._scan("docs", query) for h in hits]
         if not stale:
             return
@@ -111,36 +126,60 @@ class ElasticEvents(ElasticCounters):
 
     def query_events(self, q: EventQuery) -> list[dict[str, Any]]:
         self._fresh_events(q)
-        hits = self._page("events", eq.event_query(q), eq.event_sort(q.newest_first), 0, q.limit, fresh=False,
-                          source={"excludes": list(INTERNAL_EVENT_FIELDS)})
+        hits = self._page(
+            "events",
+            eq.event_query(q),
+            eq.event_sort(q.newest_first),
+            0,
+            q.limit,
+            fresh=False,
+            source={"excludes": list(INTERNAL_EVENT_FIELDS)},
+        )
         return [h["_source"] for h in hits]
 
     def iter_events(self, *, batch: int = 10000) -> Iterator[list[dict[str, Any]]]:
         self._refresh("events")
-        for hits in self._scan("events", {"match_all": {}}, sort=[{"id": "asc"}], page=min(batch, 10_000),
-                               source={"excludes": list(INTERNAL_EVENT_FIELDS)}):
+        for hits in self._scan(
+            "events",
+            {"match_all": {}},
+            sort=[{"id": "asc"}],
+            page=min(batch, 10_000),
+            source={"excludes": list(INTERNAL_EVENT_FIELDS)},
+        ):
             yield [h["_source"] for h in hits]
 
     def event_scan_parts(self) -> list[Any]:
         return [None]  # one scroll on a point in time
 
-    def event_columns(self, channel: str, types: tuple[str, ...], *, user_ids: list[str] | None = None,
-                      part: Any = None) -> EventColumns:
+    def event_columns(
+        self, channel: str, types: tuple[str, ...], *, user_ids: list[str] | None = None, part: Any = None
+    ) -> EventColumns:
         names = ("user_id", "type", "asset_id", "channel", "ts", "recommendation_id")
         rows: list[tuple[Any, ...]] = []
         self._refresh("events")
-        queries = ([{"terms": {"user_id": chunk}} for chunk in _chunks(list(user_ids), 5000)]
-                   if user_ids is not None else [{"exists": {"field": "user_id"}}])
+        queries = (
+            [{"terms": {"user_id": chunk}} for chunk in _chunks(list(user_ids), 5000)]
+            if user_ids is not None
+            else [{"exists": {"field": "user_id"}}]
+        )
         for query in queries:
             for hits in self._scan("events", query, page=10_000, source=[*names, "attributes.reserved"]):
                 for h in hits:
                     e = h["_source"]
                     reserved = e.get("type") == "served" and bool((e.get("attributes") or {}).get("reserved"))
                     rec = e.get("recommendation_id") if reserved or e.get("type") == "delivered" else None
-                    rows.append((e.get("user_id"), e.get("type"), e.get("asset_id"), e.get("channel"),
-                                 from_iso(e["ts"]).timestamp(), rec, reserved))
+                    rows.append(
+                        (
+                            e.get("user_id"),
+                            e.get("type"),
+                            e.get("asset_id"),
+                            e.get("channel"),
+                            from_iso(e["ts"]).timestamp(),
+                            rec,
+                            reserved,
+                        )
+                    )
         return event_columns_of(rows, channel, types)
-
 
     def count_events(self, q: EventQuery | None = None) -> int:
         q = q or EventQuery()
@@ -164,8 +203,9 @@ class ElasticEvents(ElasticCounters):
                 cell[1] += float(s.get("value") or 0.0)
         return [(k, int(v[0]), float(v[1])) for k, v in acc.items()]
 
-    def event_counts_by_period(self, group_by: tuple[str, ...], q: EventQuery, bounds: list[datetime]
-                               ) -> Iterator[tuple[tuple[Any, ...], int, int, float]]:
+    def event_counts_by_period(
+        self, group_by: tuple[str, ...], q: EventQuery, bounds: list[datetime]
+    ) -> Iterator[tuple[tuple[Any, ...], int, int, float]]:
         """One composite aggregation per period, its range intersected with ``q``'s (a date_histogram
         source cannot follow arbitrary bounds, and this node has no scripting to compute a period)."""
         for col in group_by:
@@ -189,8 +229,10 @@ class ElasticEvents(ElasticCounters):
     def reassign_events(self, from_user: str, to_user: str) -> int:
         alias = self._alias("events")
         ids = self._event_ids({"term": {"user_id": from_user}})
-        ops = [({"update": {"_index": alias, "_id": i, "retry_on_conflict": 5}}, {"doc": {"user_id": to_user}})
-               for i in ids]
+        ops = [
+            ({"update": {"_index": alias, "_id": i, "retry_on_conflict": 5}}, {"doc": {"user_id": to_user}})
+            for i in ids
+        ]
         results = self._bulk(ops, refresh="wait_for")
         _raise_failures([(op, r) for op, r in results if r["status"] != 404], "reassigning events")
         return sum(1 for _ignored, r in results if r["status"] == 200)
@@ -200,4 +242,3 @@ class ElasticEvents(ElasticCounters):
         ops = [({"delete": {"_index": alias, "_id": i}}, None) for i in self._event_ids(eq.event_query(q))]
         results = self._bulk(ops, refresh="wait_for")
         return sum(1 for _ignored, r in results if r["status"] == 200)
-

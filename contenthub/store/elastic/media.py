@@ -15,8 +15,12 @@ class ElasticMedia(MediaFiles, ElasticDocuments):
     def record_media(self, sha256: str, size: int, mime: str, created_at: str) -> None:
         """Metadata of a stored file; the first record stands (bytes are content-addressed)."""
         try:
-            self.put_doc(MEDIA, sha256, {"sha256": sha256, "size": size, "mime": mime, "created_at": created_at},
-                         expected_version=0)
+            self.put_doc(
+                MEDIA,
+                sha256,
+                {"sha256": sha256, "size": size, "mime": mime, "created_at": created_at},
+                expected_version=0,
+            )
         except ConflictError:
             pass
 

@@ -21,8 +21,14 @@ class ElasticSearch(ElasticAssets):
         query = eq.text_query(text, flt)
         if query is None or limit <= 0:
             return []
-        resp = self._search("assets", query=query, size=min(limit, 10_000), source=False,
-                            sort=["_score", {"updated_at": "desc"}, {"id": "asc"}], track_total_hits=False)
+        resp = self._search(
+            "assets",
+            query=query,
+            size=min(limit, 10_000),
+            source=False,
+            sort=["_score", {"updated_at": "desc"}, {"id": "asc"}],
+            track_total_hits=False,
+        )
         return [Hit(h["_id"], float(h["_score"])) for h in resp["hits"]["hits"]]
 
     def count_text_assets(self, text: str, flt: AssetFilter) -> int:
@@ -47,8 +53,13 @@ class ElasticSearch(ElasticAssets):
         for dim, group in by_dim.items():
             others = {vector_field(d): None for d in dims if d != dim}
             for aid, arr in group.items():
-                doc = {vector_field(dim): arr.tolist(), "vec_b64": base64.b64encode(arr.tobytes()).decode(),
-                       "vector_model": model_id, "vector_dim": dim, **others}
+                doc = {
+                    vector_field(dim): arr.tolist(),
+                    "vec_b64": base64.b64encode(arr.tobytes()).decode(),
+                    "vector_model": model_id,
+                    "vector_dim": dim,
+                    **others,
+                }
                 ops.append(({"update": {"_index": alias, "_id": aid, "retry_on_conflict": 5}}, {"doc": doc}))
         try:
             results = self._bulk(ops)
@@ -64,8 +75,12 @@ class ElasticSearch(ElasticAssets):
         k = min(k, 10_000)
         if k <= 0 or dim not in self.schema.vector_dims() or not np.any(q):
             return []
-        knn: dict[str, Any] = {"field": vector_field(dim), "query_vector": q.tolist(), "k": k,
-                               "num_candidates": min(max(4 * k, 100), 10_000)}
+        knn: dict[str, Any] = {
+            "field": vector_field(dim),
+            "query_vector": q.tolist(),
+            "k": k,
+            "num_candidates": min(max(4 * k, 100), 10_000),
+        }
         clauses = eq.asset_filter(flt)
         if clauses:
             knn["filter"] = clauses
@@ -98,5 +113,3 @@ class ElasticSearch(ElasticAssets):
 
 def _decode_vector(b64: str) -> np.ndarray:
     return np.frombuffer(base64.b64decode(b64), dtype=np.float32).copy()
-
-

@@ -56,8 +56,9 @@ writing theirs right now."""
 class ElasticStore(ElasticMedia, ElasticCopyIO, ElasticSearch, ElasticEvents):
     capabilities = Capabilities(local_reads=False)
 
-    def __init__(self, url: str, settings: Settings, *, prefix: str | None = None,
-                 media_dir: Path | None = None) -> None:
+    def __init__(
+        self, url: str, settings: Settings, *, prefix: str | None = None, media_dir: Path | None = None
+    ) -> None:
         self._init_client(url, settings, prefix)
         self._init_media(Path(media_dir or settings.media_dir), keep_tmp_younger_than=MEDIA_TMP_GRACE)
         self.es.cluster.health(wait_for_status="yellow", timeout="30s")

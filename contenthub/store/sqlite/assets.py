@@ -61,8 +61,10 @@ class SQLiteAssets(SQLiteBase):
             (rowid, aid, a["title"], a.get("body") or "", " ".join(a.get("tags") or [])),
         )
         tx.execute("DELETE FROM assets_terms WHERE rowid=?", (rowid,))
-        tx.execute("INSERT INTO assets_terms (rowid, title, body, tags, media, pinyin, initials) "
-                   "VALUES (?,?,?,?,?,?,?)", (rowid, *_terms_row(a)))
+        tx.execute(
+            "INSERT INTO assets_terms (rowid, title, body, tags, media, pinyin, initials) VALUES (?,?,?,?,?,?,?)",
+            (rowid, *_terms_row(a)),
+        )
 
     def _index_missing_terms(self) -> None:
         """Fill the word/pinyin index for assets stored before it existed (once, after migration 4)."""
@@ -70,14 +72,17 @@ class SQLiteAssets(SQLiteBase):
         if not conn.execute("SELECT 1 FROM sqlite_master WHERE name='assets_terms'").fetchone():
             return  # an older schema (tests pin the migrations)
         while True:
-            rows = conn.execute("SELECT rowid, title, body FROM assets WHERE rowid NOT IN "
-                                "(SELECT rowid FROM assets_terms) LIMIT 2000").fetchall()
+            rows = conn.execute(
+                "SELECT rowid, title, body FROM assets WHERE rowid NOT IN (SELECT rowid FROM assets_terms) LIMIT 2000"
+            ).fetchall()
             if not rows:
                 return
             with self._tx() as tx:
-                tx.executemany("INSERT INTO assets_terms (rowid, title, body, tags, media, pinyin, initials) "
-                               "VALUES (?,?,?,?,?,?,?)",
-                               [(r[0], *_terms_row({**json.loads(r[2]), "title": r[1]})) for r in rows])
+                tx.executemany(
+                    "INSERT INTO assets_terms (rowid, title, body, tags, media, pinyin, initials) "
+                    "VALUES (?,?,?,?,?,?,?)",
+                    [(r[0], *_terms_row({**json.loads(r[2]), "title": r[1]})) for r in rows],
+                )
 
     def get_asset(self, asset_id: str) -> dict[str, Any] | None:
         row = self._conn().execute("SELECT body FROM assets WHERE id=?", (asset_id,)).fetchone()
@@ -105,7 +110,6 @@ class SQLiteAssets(SQLiteBase):
                 out[aid] = dict(zip(fields, json.loads(values), strict=False))
         return out
 
-
     def _filter_sql(self, flt: AssetFilter, alias: str = "a", *, driven: bool = False) -> tuple[str, list[Any]]:
         """The filter as a WHERE clause over ``alias``. ``driven``: another source (a full-text match) yields the
         rows, so facets are checked per row, as when the filter names ids."""
@@ -115,16 +119,25 @@ class SQLiteAssets(SQLiteBase):
             if values:
                 clauses.append(f"{alias}.{column} IN ({','.join('?' * len(values))})")
                 params.extend(values)
-        for facet, values in (("scenes", flt.scenes), ("channels", flt.channels), ("tags", flt.tags), ("stages", flt.stages)):
+        for facet, values in (
+            ("scenes", flt.scenes),
+            ("channels", flt.channels),
+            ("tags", flt.tags),
+            ("stages", flt.stages),
+        ):
             if values:
                 marks = ",".join("?" * len(values))
                 if flt.ids or driven:
                     # A given set of rows (ids: kNN candidates, unranked matches; or a word match) drives: one index
                     # look-up per row and facet, instead of first reading every asset id the facet value holds.
-                    clauses.append(f"EXISTS (SELECT 1 FROM asset_facets ff WHERE ff.facet=? AND ff.value IN ({marks}) "
-                                   f"AND ff.asset_id={alias}.id)")
+                    clauses.append(
+                        f"EXISTS (SELECT 1 FROM asset_facets ff WHERE ff.facet=? AND ff.value IN ({marks}) "
+                        f"AND ff.asset_id={alias}.id)"
+                    )
                 else:
-                    clauses.append(f"{alias}.id IN (SELECT asset_id FROM asset_facets WHERE facet=? AND value IN ({marks}))")
+                    clauses.append(
+                        f"{alias}.id IN (SELECT asset_id FROM asset_facets WHERE facet=? AND value IN ({marks}))"
+                    )
                 params.extend((facet, *values))
         if flt.valid_at is not None:
             at = to_iso(flt.valid_at)
@@ -146,8 +159,11 @@ class SQLiteAssets(SQLiteBase):
         self, flt: AssetFilter, *, sort: AssetSort = "updated_desc", limit: int = 20, offset: int = 0
     ) -> HitPage:
         where, params = self._filter_sql(flt)
-        order = {"updated_desc": "a.updated_at DESC, a.id", "created_desc": "a.created_at DESC, a.id",
-                 "title_asc": "a.title, a.id"}[sort]
+        order = {
+            "updated_desc": "a.updated_at DESC, a.id",
+            "created_desc": "a.created_at DESC, a.id",
+            "title_asc": "a.title, a.id",
+        }[sort]
         conn = self._conn()
         total = conn.execute(f"SELECT COUNT(*) FROM assets a WHERE {where}", params).fetchone()[0]
         rows = conn.execute(
@@ -164,7 +180,9 @@ class SQLiteAssets(SQLiteBase):
         out: dict[str, int] = {}
         for chunk in _chunks(asset_ids, 500):
             marks = ",".join("?" * len(chunk))
-            out.update((r[0], r[1]) for r in self._conn().execute(f"SELECT id, rowid FROM assets WHERE id IN ({marks})", chunk))
+            out.update(
+                (r[0], r[1]) for r in self._conn().execute(f"SELECT id, rowid FROM assets WHERE id IN ({marks})", chunk)
+            )
         return out
 
     def filtered_rowids(self, flt: AssetFilter) -> np.ndarray:
@@ -189,7 +207,9 @@ class SQLiteAssets(SQLiteBase):
                 (facet, *params),
             ).fetchall()
         elif facet in ("kind", "content_type", "status"):
-            rows = conn.execute(f"SELECT a.{facet}, COUNT(*) FROM assets a WHERE {where} GROUP BY a.{facet}", params).fetchall()
+            rows = conn.execute(
+                f"SELECT a.{facet}, COUNT(*) FROM assets a WHERE {where} GROUP BY a.{facet}", params
+            ).fetchall()
         else:
             raise ValueError(f"unknown facet {facet}")
         return {r[0]: int(r[1]) for r in rows if r[0] is not None}

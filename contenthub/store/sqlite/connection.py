@@ -91,8 +91,9 @@ class SQLiteBase:
         self._events_since_checkpoint = 0
 
     # --- connections -------------------------------------------------------------------
-    def _open(self, cache_kib: int, *, shared: bool = False,
-              autocheckpoint: int = WAL_AUTOCHECKPOINT_PAGES) -> sqlite3.Connection:
+    def _open(
+        self, cache_kib: int, *, shared: bool = False, autocheckpoint: int = WAL_AUTOCHECKPOINT_PAGES
+    ) -> sqlite3.Connection:
         """A connection in WAL mode with ``synchronous=NORMAL``: a commit appends its pages to the WAL
         with write() and returns; fsync happens at checkpoints. So a committed (acknowledged) batch is in
         the OS page cache when the call returns and survives SIGKILL of the process (tests/
@@ -196,8 +197,9 @@ class SQLiteBase:
                 return
             self._events_since_checkpoint = 0
             if self._checkpointer is None:
-                self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="sqlite-checkpoint",
-                                                      daemon=True)
+                self._checkpointer = threading.Thread(
+                    target=self._checkpoint_loop, name="sqlite-checkpoint", daemon=True
+                )
                 self._checkpointer.start()
         self._checkpoint_wanted.set()
 
@@ -275,7 +277,6 @@ class SQLiteBase:
     def prepare(self) -> list[str]:
         """Opening the store ran the migrations already."""
         return [f"SQLite schema version {self.schema_version()}"]
-
 
     def now(self) -> datetime:
         return utcnow()

@@ -24,8 +24,10 @@ class SQLiteCopyIO(SQLiteBase):
 
     def iter_doc_versions(self, collection: str) -> Iterator[list[tuple[str, dict[str, Any], int]]]:
         last = ""
-        while rows := self._rows("SELECT id, body, version FROM docs WHERE collection=? AND id>? ORDER BY id LIMIT ?",
-                                 (collection, last, BATCH)):
+        while rows := self._rows(
+            "SELECT id, body, version FROM docs WHERE collection=? AND id>? ORDER BY id LIMIT ?",
+            (collection, last, BATCH),
+        ):
             last = rows[-1][0]
             yield [(r[0], json.loads(r[1]), int(r[2])) for r in rows]
 
@@ -48,8 +50,9 @@ class SQLiteCopyIO(SQLiteBase):
 
     def iter_vectors(self, batch: int = BATCH) -> Iterator[list[tuple[str, str, np.ndarray]]]:
         last = ""
-        while rows := self._rows("SELECT asset_id, model_id, vec FROM vectors WHERE asset_id>? ORDER BY asset_id "
-                                 "LIMIT ?", (last, batch)):
+        while rows := self._rows(
+            "SELECT asset_id, model_id, vec FROM vectors WHERE asset_id>? ORDER BY asset_id LIMIT ?", (last, batch)
+        ):
             last = rows[-1][0]
             yield [(r[0], r[1], np.frombuffer(r[2], dtype=np.float32).copy()) for r in rows]
 
@@ -60,8 +63,10 @@ class SQLiteCopyIO(SQLiteBase):
         """Overwrite whole counter keys (copying; not for live traffic, which adds)."""
         with self._tx() as tx:
             tx.executemany("DELETE FROM counters WHERE collection=? AND key=?", [(collection, k) for k in rows])
-            tx.executemany("INSERT INTO counters (collection, key, field, value) VALUES (?,?,?,?)",
-                           [(collection, k, f, v) for k, fields in rows.items() for f, v in fields.items()])
+            tx.executemany(
+                "INSERT INTO counters (collection, key, field, value) VALUES (?,?,?,?)",
+                [(collection, k, f, v) for k, fields in rows.items() for f, v in fields.items()],
+            )
 
     def iter_media(self) -> Iterator[dict[str, Any]]:
         """Every media record, by hash (``contenthub store copy``)."""

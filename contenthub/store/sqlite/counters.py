@@ -68,9 +68,11 @@ class SQLiteCounters(SQLiteBase):
             self._write_counters(tx, _checked(_grouped(collection, updates)))
 
     def get_counters(self, collection: str, key: str) -> dict[str, float]:
-        rows = self._conn().execute(
-            "SELECT field, value FROM counters WHERE collection=? AND key=?", (collection, key)
-        ).fetchall()
+        rows = (
+            self._conn()
+            .execute("SELECT field, value FROM counters WHERE collection=? AND key=?", (collection, key))
+            .fetchall()
+        )
         return merge_counter_rows(rows)
 
     def scan_counters(self, collection: str) -> Iterator[tuple[str, str, float]]:

@@ -28,7 +28,9 @@ class SQLiteDocuments(SQLiteBase):
         current = row[0] if row else 0
         if expected_version is not None and expected_version != current:
             raise ConflictError(
-                _("{collection} '{doc_id}' was changed by someone else (version {current}, you had {expected_version}). Reload and apply your change again.").format(collection=collection, doc_id=doc_id, current=current, expected_version=expected_version),
+                _(
+                    "{collection} '{doc_id}' was changed by someone else (version {current}, you had {expected_version}). Reload and apply your change again."
+                ).format(collection=collection, doc_id=doc_id, current=current, expected_version=expected_version),
                 field="version",
                 value=expected_version,
                 extra={"current_version": current},
@@ -54,9 +56,11 @@ class SQLiteDocuments(SQLiteBase):
         return found[0] if found else None
 
     def get_doc_version(self, collection: str, doc_id: str) -> tuple[dict[str, Any], int] | None:
-        row = self._conn().execute(
-            "SELECT body, version FROM docs WHERE collection=? AND id=?", (collection, doc_id)
-        ).fetchone()
+        row = (
+            self._conn()
+            .execute("SELECT body, version FROM docs WHERE collection=? AND id=?", (collection, doc_id))
+            .fetchone()
+        )
         return (json.loads(row["body"]), row["version"]) if row else None
 
     def get_docs(self, collection: str, doc_ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -88,9 +92,11 @@ class SQLiteDocuments(SQLiteBase):
         self, collection: str, *, where: dict[str, Any] | None = None, limit: int = 1000, offset: int = 0
     ) -> list[dict[str, Any]]:
         sql, params = self._where(collection, where)
-        rows = self._conn().execute(
-            f"SELECT body FROM docs WHERE {sql} ORDER BY id LIMIT ? OFFSET ?", (*params, limit, offset)
-        ).fetchall()
+        rows = (
+            self._conn()
+            .execute(f"SELECT body FROM docs WHERE {sql} ORDER BY id LIMIT ? OFFSET ?", (*params, limit, offset))
+            .fetchall()
+        )
         return [json.loads(r["body"]) for r in rows]
 
     def count_docs(self, collection: str, *, where: dict[str, Any] | None = None) -> int:
@@ -101,7 +107,6 @@ class SQLiteDocuments(SQLiteBase):
         with self._tx() as tx:
             cur = tx.execute("DELETE FROM docs WHERE collection=? AND id=?", (collection, doc_id))
             return cur.rowcount > 0
-
 
     def doc_field(self, collection: str, doc_ids: list[str], field: str) -> dict[str, Any]:
         """One top-level field of each stored doc (None when absent), without decoding the bodies: for
@@ -124,8 +129,14 @@ class SQLiteDocuments(SQLiteBase):
             if not f.replace("_", "").isalnum():
                 raise ValueError(f"bad field name {f!r}")
         cols = "".join(f", group_concat(ifnull(json_extract(body, '$.{f}'), ''), :sep)" for f in fields)
-        row = self._conn().execute(f"SELECT count(*), group_concat(id, :sep){cols} FROM docs WHERE collection=:c",
-                                   {"sep": "\x1f", "c": collection}).fetchone()
+        row = (
+            self._conn()
+            .execute(
+                f"SELECT count(*), group_concat(id, :sep){cols} FROM docs WHERE collection=:c",
+                {"sep": "\x1f", "c": collection},
+            )
+            .fetchone()
+        )
         out = {name: (v.split("\x1f") if row[0] else []) for name, v in zip(("id", *fields), row[1:], strict=True)}
         if any(len(v) != row[0] for v in out.values()):
             rows = self._conn().execute("SELECT id, body FROM docs WHERE collection=?", (collection,)).fetchall()

@@ -37,8 +37,21 @@ class SQLiteEvents(SQLiteCounters):
         holds duplicates. ``derive`` is a pure function of the events, so the result is the same; what
         changes is that other API workers ingesting at the same time wait for the lock only while this
         batch is written, not while its Python work runs."""
-        rows = [(ev["id"], ev.get("type"), ev.get("user_id"), ev.get("asset_id"), ev.get("channel"), ev.get("group_id"),
-                 ev.get("recommendation_id"), ev.get("ts"), ev.get("value"), _event_body(ev)) for ev in events]
+        rows = [
+            (
+                ev["id"],
+                ev.get("type"),
+                ev.get("user_id"),
+                ev.get("asset_id"),
+                ev.get("channel"),
+                ev.get("group_id"),
+                ev.get("recommendation_id"),
+                ev.get("ts"),
+                ev.get("value"),
+                _event_body(ev),
+            )
+            for ev in events
+        ]
         all_rows = sorted(rows, key=_first)
         all_deltas = _checked(derive(events)) if derive and events else []
         with self._tx(ingest=True) as tx:
@@ -90,7 +103,8 @@ class SQLiteEvents(SQLiteCounters):
         cur = self._conn().cursor()
         cur.row_factory = None
         rows = cur.execute(
-            f"SELECT {_EVENT_COLUMNS}, body FROM events WHERE {where} ORDER BY ts {order}, id LIMIT ?", (*params, q.limit)
+            f"SELECT {_EVENT_COLUMNS}, body FROM events WHERE {where} ORDER BY ts {order}, id LIMIT ?",
+            (*params, q.limit),
         ).fetchall()
         return [_event_doc(r) for r in rows]
 
@@ -111,13 +125,18 @@ class SQLiteEvents(SQLiteCounters):
         """Primary-key ranges (after ``lo``, up to and including ``hi``; None: open) of ~250k events."""
         bounds: list[str] = []
         conn = self._conn()
-        while (row := conn.execute("SELECT id FROM events WHERE id > ? ORDER BY id LIMIT 1 OFFSET ?",
-                                   (bounds[-1] if bounds else "", 249_999)).fetchone()) is not None:
+        while (
+            row := conn.execute(
+                "SELECT id FROM events WHERE id > ? ORDER BY id LIMIT 1 OFFSET ?",
+                (bounds[-1] if bounds else "", 249_999),
+            ).fetchone()
+        ) is not None:
             bounds.append(row[0])
         return list(zip([None, *bounds], [*bounds, None], strict=True))
 
-    def event_columns(self, channel: str, types: tuple[str, ...], *, user_ids: list[str] | None = None,
-                      part: Any = None) -> EventColumns:
+    def event_columns(
+        self, channel: str, types: tuple[str, ...], *, user_ids: list[str] | None = None, part: Any = None
+    ) -> EventColumns:
         """By user: an indexed read per 5,000 users. A part (or all): one pass over the table with SQLite
         joining each column into one string (``_packed_events``: no Python object per event, where look-ups
         by user cost a random page read per event), decoded here; read row by row instead when an id holds
@@ -142,10 +161,13 @@ class SQLiteEvents(SQLiteCounters):
             "SELECT user_id, type, asset_id, channel, "
             "CAST(strftime('%s', ts) AS REAL) + CAST(substr(ts, 20, 7) AS REAL), "
             f"CASE WHEN type = 'delivered' OR {_RESERVED} IS 1 THEN recommendation_id END, "
-            f"{_RESERVED} IS 1 FROM events WHERE {where}", params).fetchall()
+            f"{_RESERVED} IS 1 FROM events WHERE {where}",
+            params,
+        ).fetchall()
 
-    def _packed_events(self, channel: str, lo: str | None, hi: str | None, types: tuple[str, ...]
-                       ) -> EventColumns | None:
+    def _packed_events(
+        self, channel: str, lo: str | None, hi: str | None, types: tuple[str, ...]
+    ) -> EventColumns | None:
         """The events of one primary-key range, each column packed into one string by SQLite (ids joined
         by U+001F, one character per event for the coded type, channel match and reservation; stamps back
         to back when all are 27 characters long, as to_iso writes them) and split here. None when an id
@@ -160,30 +182,43 @@ class SQLiteEvents(SQLiteCounters):
         cases = " ".join(f"WHEN :t{i} THEN '{chr(48 + i)}'" for i in range(len(types)))
         type_col = f"group_concat(CASE type {cases} ELSE '~' END, '')" if types else "group_concat('~', '')"
         cond = " AND ".join(where)
-        n, users, assets, codes, on_channel, ts, reserved, rec = self._conn().execute(
-            "SELECT count(*), group_concat(user_id, :sep), group_concat(ifnull(asset_id, ''), :sep), "
-            f"{type_col}, group_concat(channel IS :ch, ''), group_concat(ts, ''), "
-            f"group_concat({_RESERVED} IS 1, ''), "
-            f"group_concat(CASE WHEN type = 'delivered' OR {_RESERVED} IS 1 THEN ifnull(recommendation_id, '') "
-            "ELSE '' END, :sep) "
-            f"FROM events NOT INDEXED WHERE {cond}", params).fetchone()
+        n, users, assets, codes, on_channel, ts, reserved, rec = (
+            self._conn()
+            .execute(
+                "SELECT count(*), group_concat(user_id, :sep), group_concat(ifnull(asset_id, ''), :sep), "
+                f"{type_col}, group_concat(channel IS :ch, ''), group_concat(ts, ''), "
+                f"group_concat({_RESERVED} IS 1, ''), "
+                f"group_concat(CASE WHEN type = 'delivered' OR {_RESERVED} IS 1 THEN ifnull(recommendation_id, '') "
+                "ELSE '' END, :sep) "
+                f"FROM events NOT INDEXED WHERE {cond}",
+                params,
+            )
+            .fetchone()
+        )
         if not n:
             return empty_event_columns()
         if len(ts) != 27 * n:  # some stamp has another length
-            ts = epochs(self._conn().execute(f"SELECT group_concat(ts, :sep) FROM events NOT INDEXED WHERE {cond}",
-                                             params).fetchone()[0].split("\x1f"))
+            ts = epochs(
+                self._conn()
+                .execute(f"SELECT group_concat(ts, :sep) FROM events NOT INDEXED WHERE {cond}", params)
+                .fetchone()[0]
+                .split("\x1f")
+            )
         else:
-            ts = epochs([ts[k:k + 27] for k in range(0, len(ts), 27)])
+            ts = epochs([ts[k : k + 27] for k in range(0, len(ts), 27)])
         uid, aid, recs = users.split("\x1f"), assets.split("\x1f"), rec.split("\x1f")
         if not len(uid) == len(aid) == len(recs) == ts.size == n:
             return None
         code = np.frombuffer(codes.encode("ascii"), dtype=np.uint8)
-        return {"user_id": uid, "asset_id": aid,
-                "type": np.where(code == ord("~"), -1, code.astype(np.int16) - 48).astype(np.int8),
-                "on_channel": np.frombuffer(on_channel.encode("ascii"), dtype=np.uint8) == ord("1"), "ts": ts,
-                "reserved": np.frombuffer(reserved.encode("ascii"), dtype=np.uint8) == ord("1"),
-                "recommendation_id": recs}
-
+        return {
+            "user_id": uid,
+            "asset_id": aid,
+            "type": np.where(code == ord("~"), -1, code.astype(np.int16) - 48).astype(np.int8),
+            "on_channel": np.frombuffer(on_channel.encode("ascii"), dtype=np.uint8) == ord("1"),
+            "ts": ts,
+            "reserved": np.frombuffer(reserved.encode("ascii"), dtype=np.uint8) == ord("1"),
+            "recommendation_id": recs,
+        }
 
     def count_events(self, q: EventQuery | None = None) -> int:
         where, params = self._event_where(q or EventQuery())
@@ -195,14 +230,19 @@ class SQLiteEvents(SQLiteCounters):
                 raise ValueError(f"cannot group events by {col}")
         where, params = self._event_where(q)
         cols = ", ".join(group_by)
-        rows = self._conn().execute(
-            f"SELECT {cols}, COUNT(*), COALESCE(SUM(value), 0) FROM events WHERE {where} GROUP BY {cols}", params
-        ).fetchall()
+        rows = (
+            self._conn()
+            .execute(
+                f"SELECT {cols}, COUNT(*), COALESCE(SUM(value), 0) FROM events WHERE {where} GROUP BY {cols}", params
+            )
+            .fetchall()
+        )
         n = len(group_by)
         return [(tuple(r[:n]), int(r[n]), float(r[n + 1])) for r in rows]
 
-    def event_counts_by_period(self, group_by: tuple[str, ...], q: EventQuery, bounds: list[datetime]
-                               ) -> Iterator[tuple[tuple[Any, ...], int, int, float]]:
+    def event_counts_by_period(
+        self, group_by: tuple[str, ...], q: EventQuery, bounds: list[datetime]
+    ) -> Iterator[tuple[tuple[Any, ...], int, int, float]]:
         """One pass over the table: the period of each stamp is a binary search over the bounds written as
         nested CASE expressions (stored stamps are canonical UTC text, so they compare as the times they
         name). Read without an index (NOT INDEXED) unless the query names users or groups: a time range
@@ -224,7 +264,8 @@ class SQLiteEvents(SQLiteCounters):
         cur.execute(
             f"SELECT {cols}{period} AS period, COUNT(*), COALESCE(SUM(value), 0) FROM events{hint} "
             f"WHERE {where} AND ts >= ? AND ts < ? GROUP BY {cols}period",
-            [*period_params, *params, stamps[0], stamps[-1]])
+            [*period_params, *params, stamps[0], stamps[-1]],
+        )
         n = len(group_by)
         while rows := cur.fetchmany(10000):
             for r in rows:

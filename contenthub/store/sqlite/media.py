@@ -9,5 +9,7 @@ from contenthub.store.sqlite.connection import SQLiteBase
 class SQLiteMedia(MediaFiles, SQLiteBase):
     def record_media(self, sha256: str, size: int, mime: str, created_at: str) -> None:
         with self._tx() as tx:
-            tx.execute("INSERT OR IGNORE INTO media (sha256, size, mime, created_at) VALUES (?,?,?,?)",
-                       (sha256, size, mime, created_at))
+            tx.execute(
+                "INSERT OR IGNORE INTO media (sha256, size, mime, created_at) VALUES (?,?,?,?)",
+                (sha256, size, mime, created_at),
+            )

@@ -18,12 +18,16 @@ KNN_CANDIDATES = 1000
 
 class SQLiteSearch(SQLiteAssets):
     def _load_vectors(self) -> None:
-        rows = self._conn().execute("SELECT v.asset_id, v.vec, a.rowid FROM vectors v LEFT JOIN assets a ON a.id = "
-                                    "v.asset_id").fetchall()
+        rows = (
+            self._conn()
+            .execute("SELECT v.asset_id, v.vec, a.rowid FROM vectors v LEFT JOIN assets a ON a.id = v.asset_id")
+            .fetchall()
+        )
         if rows:
-            self.vectors.upsert({r[0]: np.frombuffer(r[1], dtype=np.float32) for r in rows},
-                                {r[0]: r[2] for r in rows if r[2] is not None})
-
+            self.vectors.upsert(
+                {r[0]: np.frombuffer(r[1], dtype=np.float32) for r in rows},
+                {r[0]: r[2] for r in rows if r[2] is not None},
+            )
 
     def text_search_assets(self, text: str, flt: AssetFilter, *, limit: int = 100) -> list[Hit]:
         """Assets holding every group of the query (a word, its pinyin or its initials; see
@@ -32,11 +36,15 @@ class SQLiteSearch(SQLiteAssets):
         if match is None or limit <= 0:
             return []
         where, params = self._filter_sql(flt, driven=True)
-        rows = self._conn().execute(
-            f"SELECT a.id, bm25(assets_terms, {TERM_WEIGHTS}) AS r FROM assets_terms f JOIN assets a "
-            f"ON a.rowid = f.rowid WHERE assets_terms MATCH ? AND {where} ORDER BY r, a.updated_at DESC LIMIT ?",
-            (match, *params, limit),
-        ).fetchall()
+        rows = (
+            self._conn()
+            .execute(
+                f"SELECT a.id, bm25(assets_terms, {TERM_WEIGHTS}) AS r FROM assets_terms f JOIN assets a "
+                f"ON a.rowid = f.rowid WHERE assets_terms MATCH ? AND {where} ORDER BY r, a.updated_at DESC LIMIT ?",
+                (match, *params, limit),
+            )
+            .fetchall()
+        )
         return [Hit(r[0], float(-r[1])) for r in rows]
 
     def count_text_assets(self, text: str, flt: AssetFilter) -> int:
@@ -44,9 +52,15 @@ class SQLiteSearch(SQLiteAssets):
         if match is None:
             return 0
         where, params = self._filter_sql(flt, driven=True)
-        return int(self._conn().execute(
-            f"SELECT COUNT(*) FROM assets_terms f JOIN assets a ON a.rowid = f.rowid WHERE assets_terms MATCH ? "
-            f"AND {where}", (match, *params)).fetchone()[0])
+        return int(
+            self._conn()
+            .execute(
+                f"SELECT COUNT(*) FROM assets_terms f JOIN assets a ON a.rowid = f.rowid WHERE assets_terms MATCH ? "
+                f"AND {where}",
+                (match, *params),
+            )
+            .fetchone()[0]
+        )
 
     # --- vectors -----------------------------------------------------------------------
     def put_vectors(self, model_id: str, vectors: dict[str, np.ndarray]) -> None:
@@ -92,11 +106,15 @@ class SQLiteSearch(SQLiteAssets):
         return {r[0]: int(r[1]) for r in rows}
 
     def assets_missing_vectors(self, model_id: str, *, limit: int = 1000) -> list[str]:
-        rows = self._conn().execute(
-            "SELECT a.id FROM assets a LEFT JOIN vectors v ON v.asset_id=a.id "
-            "WHERE v.asset_id IS NULL OR v.model_id != ? ORDER BY a.id LIMIT ?",
-            (model_id, limit),
-        ).fetchall()
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT a.id FROM assets a LEFT JOIN vectors v ON v.asset_id=a.id "
+                "WHERE v.asset_id IS NULL OR v.model_id != ? ORDER BY a.id LIMIT ?",
+                (model_id, limit),
+            )
+            .fetchall()
+        )
         return [r[0] for r in rows]
 
 
