@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from elasticsearch import ApiError
 
+from contenthub.store.elastic.client import pit_pages
 from contenthub.store.elastic_schema import MAPPING_VERSION, MAPPINGS, vector_mapping
 from contenthub.store.es_docs import key_id, live
 
@@ -131,29 +132,7 @@ def _vector_fields(store: ElasticStore, step: Step) -> dict[str, Any]:
 
 def _scan(store: ElasticStore, index: str) -> Iterator[list[dict[str, Any]]]:
     pit = store.es.open_point_in_time(index=index, keep_alive="5m")["id"]
-    after: list[Any] | None = None
-    try:
-        while True:
-            body: dict[str, Any] = {
-                "size": PAGE,
-                "sort": ["_shard_doc"],
-                "pit": {"id": pit, "keep_alive": "5m"},
-                "track_total_hits": False,
-            }
-            if after is not None:
-                body["search_after"] = after
-            resp = store.es.search(**body)
-            pit = resp.get("pit_id", pit)
-            hits = resp["hits"]["hits"]
-            if not hits:
-                return
-            after = hits[-1]["sort"]
-            yield hits
-    finally:
-        try:
-            store.es.close_point_in_time(id=pit)
-        except ApiError:
-            pass
+    yield from pit_pages(store.es, pit, {"sort": ["_shard_doc"]}, page=PAGE, keep_alive="5m")
 
 
 class _Context:

@@ -305,37 +305,8 @@ class ElasticBase:
             )
         except ESNotFound:
             return
-        sort = list(sort or []) + ["_shard_doc"]
-        after: list[Any] | None = None
-        seen = 0
-        try:
-            while limit is None or seen < limit:
-                size = page if limit is None else min(page, limit - seen)
-                body: dict[str, Any] = {
-                    "query": query,
-                    "size": size,
-                    "sort": sort,
-                    "source": source,
-                    "pit": {"id": pit, "keep_alive": "2m"},
-                    "track_total_hits": False,
-                }
-                if after is not None:
-                    body["search_after"] = after
-                resp = self.es.search(**body)
-                pit = resp.get("pit_id", pit)
-                hits = resp["hits"]["hits"]
-                if not hits:
-                    return
-                seen += len(hits)
-                after = hits[-1]["sort"]
-                yield hits
-                if len(hits) < size:
-                    return
-        finally:
-            try:
-                self.es.close_point_in_time(id=pit)
-            except ApiError:
-                pass
+        search = {"query": query, "sort": [*(sort or []), "_shard_doc"], "source": source}
+        yield from pit_pages(self.es, pit, search, page=page, limit=limit, keep_alive="2m")
 
     def _page(
         self,
@@ -423,3 +394,44 @@ def _raise_failures(results: list[tuple[str, dict[str, Any]]], what: str) -> Non
         raise _write_failure(
             f"{what}: {len(bad)} failed, first: {bad[0].get('error')}", [r.get("status", 500) for r in bad]
         )
+
+
+def pit_pages(
+    es: Elasticsearch,
+    pit: str,
+    search: dict[str, Any],
+    *,
+    page: int,
+    keep_alive: str,
+    limit: int | None = None,
+) -> Iterator[list[dict[str, Any]]]:
+    """Pages of hits of ``search`` (query, sort ending in ``_shard_doc``, source) on the point in time ``pit``,
+    which is closed when paging ends. The store's reads and the index migration page the same way."""
+    after: list[Any] | None = None
+    seen = 0
+    try:
+        while limit is None or seen < limit:
+            size = page if limit is None else min(page, limit - seen)
+            body: dict[str, Any] = {
+                **search,
+                "size": size,
+                "pit": {"id": pit, "keep_alive": keep_alive},
+                "track_total_hits": False,
+            }
+            if after is not None:
+                body["search_after"] = after
+            resp = es.search(**body)
+            pit = resp.get("pit_id", pit)
+            hits = resp["hits"]["hits"]
+            if not hits:
+                return
+            seen += len(hits)
+            after = hits[-1]["sort"]
+            yield hits
+            if len(hits) < size:
+                return
+    finally:
+        try:
+            es.close_point_in_time(id=pit)
+        except ApiError:
+            pass
