@@ -12,8 +12,6 @@ from typing import Any
 from elasticsearch import ApiError
 from elasticsearch import NotFoundError as ESNotFound
 
-from contenthub.errors import ConflictError
-from contenthub.i18n import _
 from contenthub.store import elastic_query as eq
 from contenthub.store import es_intents
 from contenthub.store.columns import doc_columns_of
@@ -22,6 +20,7 @@ from contenthub.store.es_docs import StoreError
 from contenthub.store.es_docs import key_id as _key_id
 from contenthub.store.es_docs import live as _live
 from contenthub.store.es_docs import live_version as _live_version
+from contenthub.store.versions import version_conflict
 from contenthub.timeutil import to_iso, utcnow
 
 
@@ -65,16 +64,6 @@ class ElasticDocuments(ElasticBase, ABC):
             src["intent"] = intent  # which multi-document write put it there (store/es_intents.py)
         return src
 
-    def _conflict(self, collection: str, doc_id: str, current: int, expected: int) -> ConflictError:
-        return ConflictError(
-            _(
-                "{collection} '{doc_id}' was changed by someone else (version {current}, you had {expected}). Reload and apply your change again."
-            ).format(collection=collection, doc_id=doc_id, current=current, expected=expected),
-            field="version",
-            value=expected,
-            extra={"current_version": current},
-        )
-
     def _current_version(self, collection: str, doc_id: str) -> int:
         found = self.get_doc_version(collection, doc_id)
         return found[1] if found else 0
@@ -87,12 +76,12 @@ class ElasticDocuments(ElasticBase, ABC):
             # one round trip: cap slots and idempotency keys are decided here, on the primary shard
             if self._create_doc(did, self._doc_source(collection, doc_id, doc, 1)):
                 return 1
-            raise self._conflict(collection, doc_id, self._current_version(collection, doc_id), 0)
+            raise version_conflict(collection, doc_id, self._current_version(collection, doc_id), 0)
         for _ignored in range(MAX_RETRIES):
             raw = self._get("docs", did)
             current = _live_version(raw)
             if expected_version is not None and expected_version != current:
-                raise self._conflict(collection, doc_id, current, expected_version)
+                raise version_conflict(collection, doc_id, current, expected_version)
             source = self._doc_source(collection, doc_id, doc, current + 1)
             try:
                 if raw is None:
@@ -110,7 +99,7 @@ class ElasticDocuments(ElasticBase, ABC):
                 if exc.meta.status != 409:
                     raise
                 if expected_version is not None:
-                    raise self._conflict(
+                    raise version_conflict(
                         collection, doc_id, self._current_version(collection, doc_id), expected_version
                     ) from None
                 time.sleep(random.uniform(0, 0.005))

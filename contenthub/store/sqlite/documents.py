@@ -8,10 +8,9 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from contenthub.errors import ConflictError
-from contenthub.i18n import _
 from contenthub.store.columns import doc_columns_of
 from contenthub.store.sqlite.connection import SQLiteBase, _chunks, _dumps, _json_path
+from contenthub.store.versions import version_conflict
 from contenthub.timeutil import to_iso, utcnow
 
 
@@ -27,14 +26,7 @@ class SQLiteDocuments(SQLiteBase):
         row = tx.execute("SELECT version FROM docs WHERE collection=? AND id=?", (collection, doc_id)).fetchone()
         current = row[0] if row else 0
         if expected_version is not None and expected_version != current:
-            raise ConflictError(
-                _(
-                    "{collection} '{doc_id}' was changed by someone else (version {current}, you had {expected_version}). Reload and apply your change again."
-                ).format(collection=collection, doc_id=doc_id, current=current, expected_version=expected_version),
-                field="version",
-                value=expected_version,
-                extra={"current_version": current},
-            )
+            raise version_conflict(collection, doc_id, current, expected_version)
         version = current + 1
         tx.execute(
             "INSERT INTO docs (collection, id, body, version, updated_at) VALUES (?, ?, ?, ?, ?) "
