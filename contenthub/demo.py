@@ -15,7 +15,7 @@ from contenthub import demo_showcase
 from contenthub.access import keys
 from contenthub.dashboard import service as dashboard_service
 from contenthub.hub import Hub
-from contenthub.library import service
+from contenthub.library import service, tagging
 from contenthub.library.demo_corpus import generate_assets, generate_media_bytes
 from contenthub.library.models import AssetCreate
 from contenthub.recommend import demo as recommend_demo
@@ -49,6 +49,8 @@ def _load_assets(hub: Hub, n: int, progress: bool) -> int:
                 upload=io.BytesIO(data),
                 filename=filename,
             )
+    # the demo's confirmed tags are the suggester's training set: the first upload gets learned suggestions
+    tagging.train_if_due(hub)
     return report.imported
 
 

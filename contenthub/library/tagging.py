@@ -37,6 +37,7 @@ from contenthub.library.suggester.training import (
     TrainReport,
     maybe_retrain,
     signal_sources,
+    train_if_due,
     train_suggester,
     wait_for_training,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "suggest",
     "suggest_batch",
     "suggest_missing",
+    "train_if_due",
     "train_suggester",
     "untagged_ids",
     "wait_for_training",

@@ -381,6 +381,16 @@ def maybe_retrain(hub: Hub) -> bool:
     return True
 
 
+def train_if_due(hub: Hub) -> TrainReport | None:
+    """Let a running background training finish, then train now if confirmations still call for it.
+
+    Why: a freshly loaded library (the demo, a bulk import) must not hand out zero-shot suggestions for
+    its first uploads while a background thread may or may not have finished learning from its tags.
+    """
+    wait_for_training(hub)
+    return train_suggester(hub) if needs_training(hub) else None
+
+
 def wait_for_training(hub: Hub, timeout: float = 120.0) -> None:
     """Block until a background training (if any) has finished — for tests and the CLI."""
     running: threading.Thread | None = hub.cache.get("tagging.training")
