@@ -10,6 +10,11 @@ and the rate limit is taken once.
 
 Requests without a body, and the two forms that work before anyone is signed in (login, logout), pass as
 they are; routes keep their own permission checks.
+
+A store outage while the key is looked up (a key not verified in the last ``KEY_CACHE_TTL`` seconds) is no
+verdict on the caller: it gets the outage answer every route gives (503 + ``Retry-After``) and, when its body
+is no larger than an API request may be, that body is read and dropped so that the connection stays open
+(README: "the connection stays open"). Only a larger or chunked body closes it, as a refusal does.
 """
 
 from __future__ import annotations
@@ -55,7 +60,11 @@ class AuthBeforeBodyMiddleware:
                     )
                 )
         except ProblemError as exc:
-            await _refuse(send, exc)
+            if exc.status == 503 and _small_body(scope):
+                await _drain(receive)
+                await _refuse(send, exc, keep_alive=True)
+            else:
+                await _refuse(send, exc)
             return
         if principal is None:  # a console form posted without a session: sign in first, as page routes do
             target = quote(
@@ -77,15 +86,35 @@ class AuthBeforeBodyMiddleware:
         await self.app(scope, receive, send)
 
 
-async def _refuse(send: Send, exc: ProblemError) -> None:
-    """The app's error shape, and ``connection: close``: the unread body is never read."""
+def _small_body(scope: Scope) -> bool:
+    """A declared Content-Length within the API's request limit (``Settings.max_request_bytes``)."""
+    limit = scope["app"].state.settings.max_request_bytes
+    for name, value in scope.get("headers") or ():
+        if name == b"content-length":
+            return value.strip().isdigit() and int(value) <= limit
+    return False
+
+
+async def _drain(receive: Receive) -> None:
+    """Read the body and drop it. ``receive`` is the body limit's (``limits.BodyLimitMiddleware``), so a body
+    larger than declared, or dripped, is refused there as for any request."""
+    while True:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return
+
+
+async def _refuse(send: Send, exc: ProblemError, *, keep_alive: bool = False) -> None:
+    """The app's error shape, and ``connection: close`` unless the body was read (``keep_alive``): an unread
+    body is never read. Retry-After on 429 and 503, as the app's own error handler sends it."""
     body = json.dumps({"error": exc.to_dict()}).encode()
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
-        (b"connection", b"close"),
     ]
-    if exc.status == 429:
+    if not keep_alive:
+        headers.append((b"connection", b"close"))
+    if exc.status in (429, 503):
         headers.append((b"retry-after", str(exc.extra.get("retry_after", 1)).encode()))
     await send({"type": "http.response.start", "status": exc.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
