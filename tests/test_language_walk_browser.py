@@ -15,12 +15,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from contenthub.config import Settings
 from contenthub.embeddings import Embedder
 from contenthub.experiments import service as experiments
 from contenthub.experiments.models import ExperimentCreate
@@ -150,13 +152,20 @@ def screenshot_dir() -> Path:
 
 
 @pytest.fixture(scope="module")
-def walk_server(embedder: Embedder) -> Iterator[LiveServer]:
+def walk_week() -> date:
+    """The week whose plan the walk shows, taken once: read again later, 'this week' could be the next one
+    (the walk starts minutes after its server, and Monday 00:00 in the hub's zone is Sunday 16:00 UTC)."""
+    return week_start_of(datetime.now(ZoneInfo(Settings.model_fields["timezone"].default)).date())
+
+
+@pytest.fixture(scope="module")
+def walk_server(embedder: Embedder, walk_week: date) -> Iterator[LiveServer]:
     """A demo server of its own (the shared one's experiments are counted by other tests), filled so every
     page has something to show: this week's plan, a finished experiment, a draft one, a live journey."""
     with serve_demo(embedder, prefix="contenthub-walk-") as server:
         hub = server.hub
         now = datetime.now(UTC)
-        week = week_start_of((now + timedelta(hours=8)).date())
+        week = walk_week
         with use_language("zh"):  # what a Chinese team's clicks store (plan reasons, journey names)
             publish.generate(hub, week, None, ["all", "group:g-coffee"], "walk", now=now - timedelta(days=7))
             run_simulation(hub, SimConfig(key="demo-rank", users=300, days=5, sends=1, lift=0.4, seed=3))
@@ -175,12 +184,10 @@ def walk_server(embedder: Embedder) -> Iterator[LiveServer]:
         yield server
 
 
-def pages(server: LiveServer) -> list[tuple[str, str]]:
-    """(name, path) of every page a person opens, with ids from the walk's data."""
+def pages(server: LiveServer, week: date) -> list[tuple[str, str]]:
+    """(name, path) of every page a person opens, with ids from the walk's data (``week``: the planned one)."""
     hub = server.hub
     asset_id = hub.store.filter_assets(AssetFilter(), limit=1).hits[0].id
-    now = datetime.now(UTC)
-    week = week_start_of((now + timedelta(hours=8)).date())
     plan = publish.get_plan(hub, week)
     slot_id = plan.slots[0].id
     user_id = hub.store.list_docs("users", limit=1)[0]["id"]
@@ -248,7 +255,9 @@ def _layout_problems(browser: Any, width: int) -> list[str]:
     return problems
 
 
-def test_every_page_reads_in_chinese_and_fits_a_phone_and_a_desktop(walk_server: LiveServer, browser) -> None:
+def test_every_page_reads_in_chinese_and_fits_a_phone_and_a_desktop(
+    walk_server: LiveServer, walk_week: date, browser
+) -> None:
     shots = screenshot_dir()
     leaks: dict[str, list[str]] = {}
     layout: list[str] = []
@@ -265,7 +274,7 @@ def test_every_page_reads_in_chinese_and_fits_a_phone_and_a_desktop(walk_server:
 
     login(browser, walk_server, "admin", lang="zh")
     data = data_words(walk_server)
-    for name, path in pages(walk_server):
+    for name, path in pages(walk_server, walk_week):
         browser.set_window_size(1400, 900)
         browser.get(walk_server.url + path)
         visited.append(path)
