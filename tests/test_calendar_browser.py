@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import tempfile
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -14,15 +15,17 @@ from tests.browser import LiveServer, loads_new_page, login
 pytestmark = pytest.mark.browser
 
 
-def _next_monday() -> date:
-    today = date.today()
+def _next_monday(timezone: str) -> date:
+    """Next week's Monday where the hub plans (not where CI runs: on a Sunday evening UTC, Shanghai's week has
+    already begun, and "next Monday" by the machine's date would be a week partly in the past)."""
+    today = datetime.now(ZoneInfo(timezone)).date()
     return today + timedelta(days=7 - today.weekday())
 
 
 def test_calendar_generates_renders_and_opens_a_slot(live_server: LiveServer, browser) -> None:
     from selenium.webdriver.common.by import By
 
-    week = _next_monday()
+    week = _next_monday(live_server.settings.timezone)
     login(browser, live_server, "editor", lang="zh")
     browser.get(f"{live_server.url}/calendar?week={week.isoformat()}")
     assert browser.find_element(By.ID, "no-plan").is_displayed()
