@@ -18,6 +18,7 @@ from typing import Any
 
 from contenthub.hub import Hub
 from contenthub.library import ocr
+from contenthub.library.asset_locks import asset_lock
 
 log = logging.getLogger(__name__)
 TextSink = Callable[[Hub, dict[str, Any]], None]
@@ -59,12 +60,13 @@ class _Worker:
                 self.jobs.task_done()
 
     def _set(self, asset_id: str, progress: dict[str, Any]) -> dict[str, Any] | None:
-        doc = self.hub.store.get_asset(asset_id)
-        if doc is None:
-            return None
-        doc["ocr"] = {**(doc.get("ocr") or {}), **progress}
-        self.hub.store.put_asset(doc)
-        return doc
+        with asset_lock(asset_id):  # an editor's edit in between would be undone by this write
+            doc = self.hub.store.get_asset(asset_id)
+            if doc is None:
+                return None
+            doc["ocr"] = {**(doc.get("ocr") or {}), **progress}
+            self.hub.store.put_asset(doc)
+            return doc
 
     def _read(self, asset_id: str) -> None:
         doc = self.hub.store.get_asset(asset_id)
@@ -82,12 +84,13 @@ class _Worker:
         except ocr.OcrError as exc:
             self._set(asset_id, {"status": "failed", "error": str(exc)})
             return
-        doc = self.hub.store.get_asset(asset_id)
-        if doc is None:
-            return
-        doc["media_text"] = text
-        doc["ocr"] = {**(doc.get("ocr") or {}), "status": "done", "error": None}
-        self.sink(self.hub, doc)
+        with asset_lock(asset_id):  # from this read to the sink's write: an edit meanwhile would be undone
+            doc = self.hub.store.get_asset(asset_id)
+            if doc is None:
+                return
+            doc["media_text"] = text
+            doc["ocr"] = {**(doc.get("ocr") or {}), "status": "done", "error": None}
+            self.sink(self.hub, doc)
         self.hub.touch("assets")
 
 

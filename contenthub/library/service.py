@@ -18,6 +18,7 @@ from contenthub.errors import ConflictError, InvalidError, NotFoundError
 from contenthub.hub import Hub
 from contenthub.i18n import _
 from contenthub.library import ocr, ocr_jobs, seasonal, tagging, taxonomy
+from contenthub.library.asset_locks import asset_lock
 from contenthub.library.media import kind_for_mime, store_upload
 from contenthub.library.models import Asset, AssetCreate, AssetFields, AssetUpdate, MediaRef
 from contenthub.limits import loads_json
@@ -178,6 +179,11 @@ TAG_FIELDS = frozenset({"scenes", "channels", "content_type"})
 
 
 def update_asset(hub: Hub, asset_id: str, patch: AssetUpdate, actor: str, *, feedback_action: str = "edit") -> Asset:
+    with asset_lock(asset_id):  # the media reader (ocr_jobs) writes the same document: take turns
+        return _update_asset(hub, asset_id, patch, actor, feedback_action)
+
+
+def _update_asset(hub: Hub, asset_id: str, patch: AssetUpdate, actor: str, feedback_action: str) -> Asset:
     current = get_asset(hub, asset_id)
     if patch.version is not None and patch.version != current.version:
         raise ConflictError(
@@ -227,39 +233,43 @@ def archive_asset(hub: Hub, asset_id: str, actor: str) -> Asset:
 
 def accept_suggestions(hub: Hub, asset_id: str, actor: str, *, min_confidence: float = 0.0) -> Asset:
     """Copy the current suggestions into confirmed tags (the editor's one-click 'accept')."""
-    asset = get_asset(hub, asset_id)
-    s = asset.suggestions
-    if s is None:
-        raise InvalidError(_("This asset has no suggestions to accept."), field="suggestions")
-    patch = tagging.accepted_patch(asset, second_label_min=max(min_confidence, 0.35))
-    return update_asset(hub, asset_id, patch, actor, feedback_action="accept")
+    with asset_lock(asset_id):  # the suggestions accepted are the ones stored when the tags are written
+        asset = get_asset(hub, asset_id)
+        s = asset.suggestions
+        if s is None:
+            raise InvalidError(_("This asset has no suggestions to accept."), field="suggestions")
+        patch = tagging.accepted_patch(asset, second_label_min=max(min_confidence, 0.35))
+        return update_asset(hub, asset_id, patch, actor, feedback_action="accept")
 
 
 def accept_above(hub: Hub, asset_id: str, actor: str, threshold: float = tagging.ACCEPT_ALL_MIN) -> Asset:
     """The console's 'accept all': only suggestions at or above ``threshold``."""
-    asset = get_asset(hub, asset_id)
-    if asset.suggestions is None:
-        raise InvalidError(_("This asset has no suggestions to accept."), field="suggestions")
-    return update_asset(hub, asset_id, tagging.patch_above(asset, threshold), actor, feedback_action="accept")
+    with asset_lock(asset_id):  # the suggestions accepted are the ones stored when the tags are written
+        asset = get_asset(hub, asset_id)
+        if asset.suggestions is None:
+            raise InvalidError(_("This asset has no suggestions to accept."), field="suggestions")
+        return update_asset(hub, asset_id, tagging.patch_above(asset, threshold), actor, feedback_action="accept")
 
 
 def accept_label(hub: Hub, asset_id: str, facet: str, label_id: str, actor: str) -> Asset:
     """One suggestion chip accepted on its own."""
-    asset = get_asset(hub, asset_id)
-    return update_asset(hub, asset_id, tagging.patch_one(asset, facet, label_id), actor, feedback_action="accept")
+    with asset_lock(asset_id):  # the suggestions accepted are the ones stored when the tags are written
+        asset = get_asset(hub, asset_id)
+        return update_asset(hub, asset_id, tagging.patch_one(asset, facet, label_id), actor, feedback_action="accept")
 
 
 def reject_label(hub: Hub, asset_id: str, facet: str, label_id: str, actor: str) -> Asset:
     """One suggestion chip rejected: kept as feedback for the suggester, and no longer offered."""
-    asset = get_asset(hub, asset_id)
-    tagging.patch_one(asset, facet, label_id)  # validates facet and label
-    rejected = {facet: [label_id]}
-    tagging.reject_suggestions(hub, asset, actor, tagging.RejectIn.model_validate(rejected))
-    doc = asset.model_dump()
-    doc["suggestions"] = tagging.without_labels(asset, rejected).model_dump()
-    hub.store.put_asset(doc)
-    hub.touch("assets")
-    return Asset.model_validate(doc)
+    with asset_lock(asset_id):
+        asset = get_asset(hub, asset_id)
+        tagging.patch_one(asset, facet, label_id)  # validates facet and label
+        rejected = {facet: [label_id]}
+        tagging.reject_suggestions(hub, asset, actor, tagging.RejectIn.model_validate(rejected))
+        doc = asset.model_dump()
+        doc["suggestions"] = tagging.without_labels(asset, rejected).model_dump()
+        hub.store.put_asset(doc)
+        hub.touch("assets")
+        return Asset.model_validate(doc)
 
 
 # --- bulk import ------------------------------------------------------------------------
