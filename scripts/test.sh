@@ -8,7 +8,9 @@ bash scripts/setup.sh test
 if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "wenquanyi\|noto sans cjk"; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing Debian's chromium, chromium-driver and a CJK font for the browser tests"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-wqy-zenhei >/dev/null
+    # Acquire::Retries: a mirror's transient failure on a fresh machine must not fail the whole run
+    apt-get -o Acquire::Retries=5 update -qq \
+      && DEBIAN_FRONTEND=noninteractive apt-get -o Acquire::Retries=5 install -y -qq chromium chromium-driver fonts-wqy-zenhei >/dev/null
   else
     echo "chromium/chromedriver missing and not root: browser tests will be skipped" >&2
   fi
@@ -23,7 +25,9 @@ cleanup() {
 }
 trap cleanup EXIT
 if [ -z "${CONTENTHUB_TEST_ES_URL:-}" ] && [ "${CONTENTHUB_SKIP_ES:-}" != "1" ] && [ -x scripts/elasticsearch.sh ]; then
-  if url=$(bash scripts/elasticsearch.sh start | tail -n 1); then
+  # a first start on a fresh, loaded machine (cold JVM, cold disk) can take minutes: the deadline only
+  # guards against a hang, as tests/test_cluster_faults.py's does
+  if url=$(ES_START_TIMEOUT="${ES_START_TIMEOUT:-600}" bash scripts/elasticsearch.sh start | tail -n 1); then
     export CONTENTHUB_TEST_ES_URL="$url"
     es_started=1
     echo "Elasticsearch test node at $url"
