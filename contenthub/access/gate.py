@@ -55,7 +55,10 @@ class AuthBeforeBodyMiddleware:
                     )
                 )
         except ProblemError as exc:
-            await _refuse(send, exc)
+            if exc.status == 503 and await _drained(scope, receive):
+                await _refuse(send, exc, keep_alive=True)
+            else:
+                await _refuse(send, exc)
             return
         if principal is None:  # a console form posted without a session: sign in first, as page routes do
             target = quote(
@@ -77,15 +80,34 @@ class AuthBeforeBodyMiddleware:
         await self.app(scope, receive, send)
 
 
-async def _refuse(send: Send, exc: ProblemError) -> None:
-    """The app's error shape, and ``connection: close``: the unread body is never read."""
+OUTAGE_DRAIN_MAX = 64 * 1024
+"""Bytes of body read and dropped to keep a connection open when the store could not authenticate the
+caller (an outage, 503): a bot's event batch or form, never an upload a stranger could make us read."""
+
+
+async def _drained(scope: Scope, receive: Receive) -> bool:
+    """Read and drop a small declared body (up to OUTAGE_DRAIN_MAX), so the connection can serve the
+    caller's retry after an outage (503 + Retry-After); False for a large or undeclared length."""
+    length = next((v for k, v in scope.get("headers") or () if k == b"content-length"), None)
+    if length is None or not length.strip().isdigit() or int(length) > OUTAGE_DRAIN_MAX:
+        return False
+    while True:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body"):
+            return message["type"] == "http.request"
+
+
+async def _refuse(send: Send, exc: ProblemError, *, keep_alive: bool = False) -> None:
+    """The app's error shape, and ``connection: close`` unless the body was read (``keep_alive``): an
+    unread body is never read."""
     body = json.dumps({"error": exc.to_dict()}).encode()
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
-        (b"connection", b"close"),
     ]
-    if exc.status == 429:
+    if not keep_alive:
+        headers.append((b"connection", b"close"))
+    if exc.status in (429, 503):
         headers.append((b"retry-after", str(exc.extra.get("retry_after", 1)).encode()))
     await send({"type": "http.response.start", "status": exc.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
