@@ -219,12 +219,9 @@ def run_backend(name: str, store: Store, settings: Settings, args: argparse.Name
     by_id = {a["id"]: a for a in assets}
 
     t = time.perf_counter()
-    for i in range(0, len(assets), 2000):
-        store.put_assets(assets[i : i + 2000])
-    vec_rows = 0
-    for vecs in make_vectors([a["id"] for a in assets], 11):
-        store.put_vectors(MODEL, vecs)
-        vec_rows += len(vecs)
+    # each chunk of assets with its vectors in one call, as the library stores what it embedded
+    for i, vecs in zip(range(0, len(assets), 2000), make_vectors([a["id"] for a in assets], 11), strict=True):
+        store.put_assets(assets[i : i + 2000], model_id=MODEL, vectors=vecs)
     out["asset_load"] = {
         "assets": len(assets),
         "seconds": round(time.perf_counter() - t, 1),

@@ -74,9 +74,11 @@ class Hub:
         return self._versions[name]
 
     def _poll_versions(self, name: str) -> None:
-        for key in {name, *self._versions}:
-            found = self.store.get_doc_version(CHANGES, key)
-            version = found[1] if found else 0
+        """Every mark this process follows, in one read (one round trip on Elasticsearch)."""
+        keys = sorted({name, *self._versions})
+        found = self.store.doc_versions(CHANGES, keys)
+        for key in keys:
+            version = found.get(key, 0)
             if version > self._versions.get(key, -1):
                 self._versions[key] = version
 

@@ -77,3 +77,26 @@ def test_no_refresh_when_nothing_written_could_match(store: ElasticStore, monkey
     assert store.count_events(EventQuery(group_ids=("g1",))) == 2
     assert store.count_events(EventQuery(user_ids=("u9",))) == 0
     assert seen == ["events", "events"], "a group's event: the group's query refreshes, another user's does not"
+
+
+def test_a_large_batch_goes_in_parallel_chunks_and_answers_in_order(
+    store: ElasticStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Event creates of one batch are sent as several bulk requests at once; each event's answer still
+    lines up with the event (a duplicate is skipped, a new one counted), whichever chunk finished first."""
+    from contenthub.store.elastic import client
+
+    store.add_events([event(f"e{i:04d}", user="u1") for i in range(0, 1200, 3)])  # every third exists
+    sizes: list[int] = []
+    real = store.es.bulk
+
+    def counted(**kw: Any) -> Any:
+        sizes.append(len(kw["operations"]))
+        return real(**kw)
+
+    monkeypatch.setattr(store.es, "bulk", counted)
+    monkeypatch.setattr(client, "BULK_CHUNK", 500)
+    inserted = store.add_events([event(f"e{i:04d}", user="u1") for i in range(1200)])
+    assert inserted == [f"e{i:04d}" for i in range(1200) if i % 3]
+    assert len(sizes) >= client.PARALLEL_REQUESTS and sum(sizes) == 2 * 1200
+    assert store.count_events() == 1200

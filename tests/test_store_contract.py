@@ -140,6 +140,16 @@ def test_put_get_versions(store: Store) -> None:
     assert store.get_docs("keys", ["k1", "nope", long_id]) == {"k1": {"name": "b", "n": 2}, long_id: {"v": 1}}
 
 
+def test_doc_versions_in_one_read(store: Store) -> None:
+    store.put_doc("marks", "a", {"n": 1})
+    store.put_doc("marks", "a", {"n": 2})
+    store.put_doc("marks", "b", {"n": 1})
+    store.put_doc("other", "c", {"n": 1})
+    store.delete_doc("marks", "b")
+    assert store.doc_versions("marks", ["a", "b", "c", "zz"]) == {"a": 2}
+    assert store.doc_versions("marks", []) == {}
+
+
 def test_expected_version_guards_lost_updates(store: Store) -> None:
     assert store.put_doc("exp", "e", {"v": 1}, expected_version=0) == 1
     with pytest.raises(ConflictError) as err:
@@ -466,6 +476,30 @@ def test_vectors_models_and_missing(library: Store) -> None:
     assert np.allclose(library.get_vectors(["eye1"])[1][0], unit(0, 0, 1, 0))
     library.put_asset({**library.get_asset("eye1"), "title": "护眼 v2"})  # type: ignore[dict-item]
     assert library.get_vectors(["eye1"])[0] == ["eye1"], "editing an asset keeps its vector"
+
+
+def test_assets_stored_with_their_vectors(store: Store) -> None:
+    """One write for assets and vectors: each asset is found by kNN with its vector, a vector of another
+    dimension is replaced, an asset sent without a vector keeps its own, and a vector of a stored asset
+    not in the batch is stored as put_vectors would."""
+    store.put_assets([make_asset("v1", "one"), make_asset("v2", "two"), make_asset("v3", "three")])
+    store.put_vectors("m0", {"v2": np.array([1.0, 0.0, 0.0], dtype=np.float32)})
+    store.put_assets(
+        [make_asset("v1", "one again"), make_asset("v2", "two again")],
+        model_id="m1",
+        vectors={"v1": unit(1, 0, 0, 0), "v2": unit(0, 1, 0, 0), "v3": unit(0, 0, 1, 0)},
+    )
+    assert store.get_asset("v1")["title"] == "one again"  # type: ignore[index]
+    ids, mat = store.get_vectors(["v1", "v2", "v3"])
+    assert ids == ["v1", "v2", "v3"] and mat.shape == (3, 4)
+    assert np.allclose(mat[1], unit(0, 1, 0, 0))
+    assert store.vector_model_ids() == {"m1": 3}, "the 3-d vector of v2 was replaced"
+    assert ids_of(store.knn_assets(unit(0, 1, 0, 0), AssetFilter(), k=1)) == ["v2"]
+    assert ids_of(store.knn_assets(unit(0, 0, 1, 0), AssetFilter(), k=1)) == ["v3"]
+    store.put_assets([make_asset("v1", "one, third edit")], model_id="m1", vectors={})
+    assert store.get_vectors(["v1"])[0] == ["v1"], "an asset stored without a vector keeps its own"
+    with pytest.raises(ValueError, match="model_id"):
+        store.put_assets([make_asset("v4", "four")], vectors={"v4": unit(1, 0, 0, 0)})
 
 
 def test_knn_with_filters(library: Store) -> None:

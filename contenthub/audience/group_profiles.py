@@ -67,10 +67,17 @@ def updates_key(group_id: str) -> str:
     return f"members-updates:{group_id}"
 
 
+PROBE_ABOVE = 100
+"""Users in a batch past which one 'any membership at all?' probe comes first: a hub without groups then
+skips the bulk read of every user's membership. A few users are read by id at once: on Elasticsearch the
+probe is a search (a refresh first, when this process wrote documents) and costs more than a real-time
+read of a few ids (a reserved pick's served event names one user)."""
+
+
 def groups_of_users(hub: Hub, user_ids: list[str]) -> dict[str, list[str]]:
     """user id → the groups the user is in now, for users in at least one group (one read; none when no
-    group has a member, so a hub without groups pays one indexed probe per batch)."""
-    if not user_ids or not hub.store.list_docs(MEMBERSHIPS, limit=1):
+    group has a member, so a hub without groups pays one indexed probe per large batch)."""
+    if not user_ids or (len(user_ids) > PROBE_ABOVE and not hub.store.list_docs(MEMBERSHIPS, limit=1)):
         return {}
     docs = hub.store.get_docs(MEMBERSHIPS, user_ids)
     return {uid: d["groups"] for uid, d in docs.items() if d.get("groups")}

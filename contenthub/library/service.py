@@ -110,8 +110,7 @@ def save_built_assets(hub: Hub, assets: list[dict[str, Any]]) -> None:
     vecs = emb.encode_passages([asset_text(a) for a in assets])
     for a, v in zip(assets, vecs, strict=True):
         a["suggestions"] = tagging.suggest(hub, v, text=asset_text(a), exclude_id=a["id"]).model_dump(mode="json")
-    hub.store.put_assets(assets)
-    hub.store.put_vectors(emb.model_id, {a["id"]: v for a, v in zip(assets, vecs, strict=True)})
+    hub.store.put_assets(assets, model_id=emb.model_id, vectors={a["id"]: v for a, v in zip(assets, vecs, strict=True)})
     hub.touch("assets")
 
 

@@ -33,6 +33,13 @@ def flat_deltas(deltas: CounterDeltas) -> list[tuple[str, str, str, float]]:
     return [(c, k, f, v) for c, k, fields in deltas for f, v in fields.items()]
 
 
+def required_model(model_id: str | None) -> str:
+    """The model id ``put_assets(..., vectors=...)`` was given: vectors are stored under the model that made them."""
+    if not model_id:
+        raise ValueError("put_assets with vectors needs the model_id that made them")
+    return model_id
+
+
 @dataclass(frozen=True)
 class Capabilities:
     """What differs between backends in ways callers may plan around (never in what they get back).
@@ -61,6 +68,10 @@ class Store(Protocol):
 
     def get_doc_version(self, collection: str, doc_id: str) -> tuple[dict[str, Any], int] | None: ...
 
+    def doc_versions(self, collection: str, doc_ids: list[str]) -> dict[str, int]:
+        """The version of each stored doc among ``doc_ids`` (absent ones left out), in one read: the hub
+        polls its change marks this way (one round trip on Elasticsearch instead of one per mark)."""
+
     def list_docs(
         self, collection: str, *, where: dict[str, Any] | None = None, limit: int = 1000, offset: int = 0
     ) -> list[dict[str, Any]]:
@@ -79,7 +90,12 @@ class Store(Protocol):
     # --- assets ------------------------------------------------------------------------
     def put_asset(self, asset: dict[str, Any]) -> None: ...
 
-    def put_assets(self, assets: list[dict[str, Any]]) -> None: ...
+    def put_assets(
+        self, assets: list[dict[str, Any]], *, model_id: str | None = None, vectors: dict[str, np.ndarray] | None = None
+    ) -> None:
+        """Create or replace assets; with ``vectors`` (made by ``model_id``, keyed by asset id) store those
+        too, as ``put_vectors`` would. Why together: Elasticsearch then indexes each asset once, with its
+        vector, instead of indexing it and again when the vector arrives (the slow half of an asset load)."""
 
     def get_asset(self, asset_id: str) -> dict[str, Any] | None: ...
 

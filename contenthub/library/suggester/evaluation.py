@@ -54,8 +54,9 @@ def seed_library(
                 updated_at=now,
             ).model_dump()
         )
-    hub.store.put_assets(docs)
-    hub.store.put_vectors(hub.embedder.model_id, {d["id"]: v for d, v in zip(docs, vectors, strict=True)})
+    hub.store.put_assets(
+        docs, model_id=hub.embedder.model_id, vectors={d["id"]: v for d, v in zip(docs, vectors, strict=True)}
+    )
     return [d["id"] for d in docs]
 
 

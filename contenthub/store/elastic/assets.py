@@ -10,6 +10,7 @@ from contenthub.store import elastic_query as eq
 from contenthub.store.elastic.client import (
     FACETS,
     SCALAR_FACETS,
+    BulkOp,
     ElasticBase,
     _dumps,
     _raise_failures,
@@ -28,15 +29,11 @@ class ElasticAssets(ElasticBase):
         if not assets:
             return
         alias = self.schema.ensure("assets")
-        ops = [
-            (
-                {"update": {"_index": alias, "_id": a["id"], "retry_on_conflict": 5}},
-                {"doc": _asset_source(a), "doc_as_upsert": True},
-            )
-            for a in assets
-        ]
+        self._put_asset_ops([asset_update(alias, a) for a in assets])
+
+    def _put_asset_ops(self, ops: list[BulkOp]) -> None:
         try:
-            _raise_failures(self._bulk(ops), "storing assets")
+            _raise_failures(self._bulk(ops, parallel=True), "storing assets")
         finally:
             self._wrote("assets")
 
@@ -78,7 +75,15 @@ class ElasticAssets(ElasticBase):
         return {k[0]: n for k, n, _ignored in self._composite("assets", eq.asset_query(flt), (facet,), missing=False)}
 
 
-def _asset_source(a: dict[str, Any]) -> dict[str, Any]:
+def asset_update(alias: str, a: dict[str, Any]) -> BulkOp:
+    """The bulk action storing ``a`` without touching its vector fields."""
+    return (
+        {"update": {"_index": alias, "_id": a["id"], "retry_on_conflict": 5}},
+        {"doc": asset_source(a), "doc_as_upsert": True},
+    )
+
+
+def asset_source(a: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": a["id"],
         "json": _dumps(a),

@@ -3,8 +3,10 @@ aliases, read-your-own-writes refreshes, bulk requests, scans, composite aggrega
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
@@ -36,6 +38,11 @@ MEDIA = "_media"
 
 BULK_CHUNK = 2000  # documents per bulk request
 MGET_CHUNK = 1000
+PARALLEL_REQUESTS = 3
+"""Chunks of one large bulk or mget in flight at once (``_bulk(..., parallel=True)``, ``_mget``): the node
+works on several (its write pool has a thread per core; concurrent bulks share translog fsyncs) while
+this process encodes the next and decodes the last. Past three, the bench's node on two cores gained nothing."""
+MIN_PARALLEL_CHUNK = 250  # documents: below this a bulk is not split further to run in parallel
 SCAN_PAGE = 5000
 APPLIED_RETENTION = 1800.0  # how long a counter doc remembers the batches applied to it (≫ BATCH_GRACE)
 RECOVERY_EVERY = 60.0
@@ -140,9 +147,11 @@ class ElasticBase:
         self._unrefreshed_events: set[tuple[str | None, str | None]] = set()  # (user, group) of such events
         self._last_recovery = 0.0
         self._recovery_lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(PARALLEL_REQUESTS, thread_name_prefix="es-chunks")
 
     # --- housekeeping ------------------------------------------------------------------
     def close(self) -> None:
+        self._pool.shutdown(wait=True)
         self.es.close()
 
     def now(self) -> datetime:
@@ -241,8 +250,12 @@ class ElasticBase:
 
     def _mget(self, kind: str, ids: list[str], **kw: Any) -> dict[str, Raw]:
         out: dict[str, Raw] = {}
-        for chunk in _chunks(list(dict.fromkeys(ids)), MGET_CHUNK):
-            docs = self._mget_chunk(kind, chunk, **kw)
+        chunks = list(_chunks(list(dict.fromkeys(ids)), MGET_CHUNK))
+        if len(chunks) > 1:
+            answers = list(self._pool.map(lambda chunk: self._mget_chunk(kind, chunk, **kw), chunks))
+        else:
+            answers = [self._mget_chunk(kind, chunk, **kw) for chunk in chunks]
+        for docs in answers:
             if docs is None:
                 return out
             for d in docs:
@@ -266,23 +279,40 @@ class ElasticBase:
                 self.schema.wait_ready(kind)
         raise StoreError(f"reading {kind}: {errors[0]}")
 
-    def _bulk(self, ops: Sequence[BulkOp], *, refresh: str | bool = False) -> list[tuple[str, dict[str, Any]]]:
-        """Send (action, source-or-None) pairs in chunks; returns (op type, result) per action.
+    def _bulk(
+        self, ops: Sequence[BulkOp], *, refresh: str | bool = False, parallel: bool = False
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """Send (action, source-or-None) pairs in chunks; returns (op type, result) per action, in order.
 
-        With ``refresh=wait_for`` only the last chunk waits: one refresh covers all earlier chunks."""
-        out: list[tuple[str, dict[str, Any]]] = []
+        With ``refresh=wait_for`` only the last chunk waits: one refresh covers all earlier chunks, so such
+        a bulk goes chunk after chunk. ``parallel``: the actions are independent of each other (distinct
+        ids, no order a reader relies on), so its chunks may be in flight at once (PARALLEL_REQUESTS);
+        without it, chunks go one after another and a shard applies each one's items in order."""
         actions = _pair_ops(ops)
+        if parallel and refresh is False and len(actions) >= 2 * MIN_PARALLEL_CHUNK:
+            n = max(PARALLEL_REQUESTS, math.ceil(len(actions) / BULK_CHUNK))
+            size = max(MIN_PARALLEL_CHUNK, math.ceil(len(actions) / n))
+            parts = list(self._pool.map(self._bulk_chunk, _chunks(actions, size)))
+            return [item for part in parts for item in part]
+        out: list[tuple[str, dict[str, Any]]] = []
         for i, chunk in enumerate(_chunks(actions, BULK_CHUNK)):
-            lines: list[Mapping[str, Any]] = []
-            for action, source in chunk:
-                lines.append(action)
-                if source is not None:
-                    lines.append(source)
             last = i == (len(actions) - 1) // BULK_CHUNK
-            resp = self.es.bulk(operations=lines, refresh=refresh if last else False)
-            for item in resp["items"]:
-                ((op, result),) = item.items()
-                out.append((op, result))
+            out.extend(self._bulk_chunk(chunk, refresh if last else False))
+        return out
+
+    def _bulk_chunk(
+        self, chunk: list[tuple[Mapping[str, Any], Mapping[str, Any] | None]], refresh: str | bool = False
+    ) -> list[tuple[str, dict[str, Any]]]:
+        lines: list[Mapping[str, Any]] = []
+        for action, source in chunk:
+            lines.append(action)
+            if source is not None:
+                lines.append(source)
+        resp = self.es.bulk(operations=lines, refresh=refresh)
+        out: list[tuple[str, dict[str, Any]]] = []
+        for item in resp["items"]:
+            ((op, result),) = item.items()
+            out.append((op, result))
         return out
 
     def _scan(

@@ -53,7 +53,7 @@ class ElasticCounters(ElasticDocuments):
                 )
                 targets.append(cid)
             real = [(cid, op) for cid, op in zip(targets, ops, strict=True) if "noop" not in op]
-            results = self._bulk([op for _ignored, op in real])
+            results = self._bulk([op for _ignored, op in real], parallel=True)  # one op per key
             done = {cid for cid, op in zip(targets, ops, strict=True) if "noop" in op}
             for (cid, _op), (_kind, r) in zip(real, results, strict=True):
                 if r["status"] in (200, 201):

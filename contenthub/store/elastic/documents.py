@@ -132,6 +132,12 @@ class ElasticDocuments(ElasticBase, ABC):
                 out[ids[did]] = found[0]
         return out
 
+    def doc_versions(self, collection: str, doc_ids: list[str]) -> dict[str, int]:
+        """One real-time mget of the version fields (a live document has a version of 1 or more)."""
+        ids = {_key_id(collection, d): d for d in doc_ids}
+        raws = self._mget("docs", list(ids), source_includes=["version", "body"])
+        return {ids[did]: version for did, raw in raws.items() if (version := _live_version(raw)) > 0}
+
     def doc_field(self, collection: str, doc_ids: list[str], field: str) -> dict[str, Any]:
         """``get_docs`` narrowed to one field: a document's body is read whole (with its version) to tell
         a live document from a deleted one."""

@@ -72,7 +72,7 @@ class ElasticEvents(ElasticCounters):
             source = {**ev, "_batch": batch, "_deltas": _dumps(deltas)} if derive else dict(ev)
             ops.append(({"create": {"_index": alias, "_id": ev["id"]}}, source))
         try:
-            results = self._bulk(ops)
+            results = self._bulk(ops, parallel=True)  # one create per event id
         finally:
             self._unrefreshed_events.update((ev.get("user_id"), ev.get("group_id")) for ev in events)
             self._wrote("events")

@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 
 from contenthub.store import elastic_query as eq
-from contenthub.store.elastic.assets import ElasticAssets
+from contenthub.store.base import required_model
+from contenthub.store.elastic.assets import ElasticAssets, asset_source, asset_update
 from contenthub.store.elastic.client import _raise_failures
 from contenthub.store.elastic_schema import vector_field
 from contenthub.store.query import AssetFilter, Hit
@@ -36,33 +37,67 @@ class ElasticSearch(ElasticAssets):
         return 0 if query is None else self._count("assets", query)
 
     # --- vectors -----------------------------------------------------------------------
-    def put_vectors(self, model_id: str, vectors: dict[str, np.ndarray]) -> None:
-        """Vectors live on their asset's document (so kNN filters on the asset's facets), in the field
-        of their dimension. A vector for an asset that does not exist is dropped."""
+    def put_assets(
+        self, assets: list[dict[str, Any]], *, model_id: str | None = None, vectors: dict[str, np.ndarray] | None = None
+    ) -> None:
+        """An asset given with its vector is indexed whole (an ``index`` action: asset and vector in one
+        document version), so the node builds its HNSW entry once instead of indexing the asset and then
+        re-indexing it when the vector arrives; the replaced document drops a vector field of another
+        dimension, as ``put_vectors`` clears it. Assets without a vector keep theirs (partial updates)."""
         if not vectors:
+            super().put_assets(assets)
             return
+        fields = self._vector_fields(required_model(model_id), vectors)
+        alias = self.schema.ensure("assets")
+        self._put_asset_ops(
+            [
+                ({"index": {"_index": alias, "_id": a["id"]}}, {**asset_source(a), **fields[a["id"]]})
+                if a["id"] in fields
+                else asset_update(alias, a)
+                for a in assets
+            ]
+        )
+        named = {a["id"] for a in assets}
+        rest = {aid: v for aid, v in vectors.items() if aid not in named}
+        if rest:
+            self.put_vectors(required_model(model_id), rest)
+
+    def _vector_fields(self, model_id: str, vectors: dict[str, np.ndarray]) -> dict[str, dict[str, Any]]:
+        """Per asset id, the fields holding its vector (every other dimension's field set to null), the
+        mapping made ready for each dimension first."""
         by_dim: dict[int, dict[str, np.ndarray]] = defaultdict(dict)
         for aid, v in vectors.items():
             arr = np.asarray(v, dtype=np.float32).reshape(-1)
             by_dim[int(arr.shape[0])][aid] = arr
         for dim in by_dim:
             self.schema.ensure_vector_field(dim)
-        alias = self._alias("assets")
         dims = self.schema.vector_dims()
-        ops = []
+        out: dict[str, dict[str, Any]] = {}
         for dim, group in by_dim.items():
             others = {vector_field(d): None for d in dims if d != dim}
             for aid, arr in group.items():
-                doc = {
+                out[aid] = {
                     vector_field(dim): arr.tolist(),
                     "vec_b64": base64.b64encode(arr.tobytes()).decode(),
                     "vector_model": model_id,
                     "vector_dim": dim,
                     **others,
                 }
-                ops.append(({"update": {"_index": alias, "_id": aid, "retry_on_conflict": 5}}, {"doc": doc}))
+        return out
+
+    def put_vectors(self, model_id: str, vectors: dict[str, np.ndarray]) -> None:
+        """Vectors live on their asset's document (so kNN filters on the asset's facets), in the field
+        of their dimension. A vector for an asset that does not exist is dropped."""
+        if not vectors:
+            return
+        fields = self._vector_fields(model_id, vectors)
+        alias = self._alias("assets")
+        ops = [
+            ({"update": {"_index": alias, "_id": aid, "retry_on_conflict": 5}}, {"doc": doc})
+            for aid, doc in fields.items()
+        ]
         try:
-            results = self._bulk(ops)
+            results = self._bulk(ops, parallel=True)
         finally:
             self._wrote("assets")
         _raise_failures([(op, r) for op, r in results if r["status"] != 404], "storing vectors")

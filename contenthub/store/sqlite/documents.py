@@ -55,6 +55,16 @@ class SQLiteDocuments(SQLiteBase):
         )
         return (json.loads(row["body"]), row["version"]) if row else None
 
+    def doc_versions(self, collection: str, doc_ids: list[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for chunk in _chunks(doc_ids, 500):
+            marks = ",".join("?" * len(chunk))
+            for row in self._conn().execute(
+                f"SELECT id, version FROM docs WHERE collection=? AND id IN ({marks})", (collection, *chunk)
+            ):
+                out[row["id"]] = int(row["version"])
+        return out
+
     def get_docs(self, collection: str, doc_ids: list[str]) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
         for chunk in _chunks(doc_ids, 500):

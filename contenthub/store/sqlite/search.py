@@ -4,10 +4,12 @@ loaded from the ``vectors`` table, kNN with the filter checked in SQL)."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
 from contenthub.store import analysis
+from contenthub.store.base import required_model
 from contenthub.store.query import AssetFilter, Hit
 from contenthub.store.sqlite.assets import SQLiteAssets
 from contenthub.store.vectors import VectorIndex
@@ -63,6 +65,15 @@ class SQLiteSearch(SQLiteAssets):
         )
 
     # --- vectors -----------------------------------------------------------------------
+    def put_assets(
+        self, assets: list[dict[str, Any]], *, model_id: str | None = None, vectors: dict[str, np.ndarray] | None = None
+    ) -> None:
+        """The assets, then their vectors (a vector index row is keyed by its asset's row)."""
+        model = required_model(model_id) if vectors else ""
+        super().put_assets(assets)
+        if vectors:
+            self.put_vectors(model, vectors)
+
     def put_vectors(self, model_id: str, vectors: dict[str, np.ndarray]) -> None:
         with self._tx() as tx:
             tx.executemany(
