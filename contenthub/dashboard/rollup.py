@@ -192,7 +192,7 @@ class Partials:
     types: list[str] = field(default_factory=list)
     weeks: dict[int, WeekCells] = field(default_factory=dict)
     counts: dict[int, int] = field(default_factory=dict)  # events stored per week when it was read
-    before: dict[int, set[str]] = field(default_factory=dict)  # users active before the window → types
+    before: dict[str, set[str]] = field(default_factory=dict)  # users active before the window → their types
     before_count: int = 0
     user_docs: frozenset[str] = frozenset()  # users that were neither merged nor erased at the last build
     reread_weeks: int = 0  # weeks read by the build that produced these
@@ -255,7 +255,7 @@ def build_incremental(hub: Hub, kept: Partials | None, now: datetime | None = No
                 (kept.user(user), kept.code(kept.channels, channel or ""), kept.code(kept.types, etype), count, value)
             )
         for w, found in rows.items():
-            cols = list(zip(*found, strict=True)) if found else [[], [], [], [], []]
+            cols: list[Any] = list(zip(*found, strict=True)) if found else [(), (), (), (), ()]
             kept.weeks[w] = WeekCells(
                 user=np.array(cols[0], dtype=np.int64),
                 channel=np.array(cols[1], dtype=np.int64),
