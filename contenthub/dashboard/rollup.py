@@ -4,10 +4,12 @@ Why a rollup: the views need distinct users per cohort and week, per-user sends 
 purchase histories — none of which is additive, so none can be a counter that ingestion keeps summed.
 The rollup asks the store for the event counts by user, channel, type and week of the hub's calendar
 (``Store.event_counts_by_period`` with each week's UTC bounds: one GROUP BY pass on SQLite, a composite
-aggregation per week on Elasticsearch) and folds the groups into numpy arrays (users × weeks), after which each view is a few
-array reductions. Ingestion writes nothing for the dashboard, and the weeks follow the hub's time zone
-(``weeks``) whenever the rollup is built. Re-sent events are stored once, so they are counted once. It is cached per process and rebuilt when older than ``MAX_AGE_S`` (the stale copy keeps
-answering while a background thread rebuilds), or at once by ``refresh``.
+aggregation per week on Elasticsearch) and assembles the groups into numpy arrays (users × weeks), after which each
+view is a few array reductions, computed once per rollup. Ingestion writes nothing for the dashboard, and the weeks
+follow the hub's time zone (``weeks``) whenever the rollup is built. Re-sent events are stored once, so they are
+counted once. It is cached per process and brought up to date when older than ``MAX_AGE_S`` (the stale copy keeps
+answering while a background thread refreshes), or at once by ``refresh``; a refresh reads again only the weeks whose
+events changed (``Partials``), so its cost follows the traffic since the last one, not the size of the log.
 """
 
 from __future__ import annotations
