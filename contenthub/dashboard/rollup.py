@@ -258,11 +258,11 @@ def build_incremental(hub: Hub, kept: Partials | None, now: datetime | None = No
             )
         for w, found in rows.items():
             cols: list[Any] = list(zip(*found, strict=True)) if found else [(), (), (), (), ()]
-            kept.weeks[w] = WeekCells(
-                user=np.array(cols[0], dtype=np.int64),
-                channel=np.array(cols[1], dtype=np.int64),
-                etype=np.array(cols[2], dtype=np.int64),
-                count=np.array(cols[3], dtype=np.int64),
+            kept.weeks[w] = WeekCells(  # narrow types: these are kept between builds
+                user=np.array(cols[0], dtype=np.int32),
+                channel=np.array(cols[1], dtype=np.int16),
+                etype=np.array(cols[2], dtype=np.int16),
+                count=np.array(cols[3], dtype=np.int32),
                 value=np.array(cols[4], dtype=np.float64),
             )
             kept.counts[w] = counts[w]
@@ -302,14 +302,18 @@ def _assemble(hub: Hub, p: Partials, now: datetime, now_week: int, sources: dict
     week0 = p.week0
     n_weeks = now_week - week0 + 1
     cells = [(w - week0, c) for w, c in sorted(p.weeks.items())]
+
+    def joined(part: Callable[[WeekCells], np.ndarray], dtype: Any) -> np.ndarray:
+        return np.concatenate([part(c) for _k, c in cells]).astype(dtype) if cells else np.zeros(0, dtype)
+
     col = (
         np.concatenate([np.full(len(c.user), k, dtype=np.int64) for k, c in cells]) if cells else np.zeros(0, np.int64)
     )
-    user = np.concatenate([c.user for _k, c in cells]) if cells else np.zeros(0, np.int64)
-    channel = np.concatenate([c.channel for _k, c in cells]) if cells else np.zeros(0, np.int64)
-    etype = np.concatenate([c.etype for _k, c in cells]) if cells else np.zeros(0, np.int64)
-    count = np.concatenate([c.count for _k, c in cells]) if cells else np.zeros(0, np.int64)
-    value = np.concatenate([c.value for _k, c in cells]) if cells else np.zeros(0, np.float64)
+    user = joined(lambda c: c.user, np.int64)
+    channel = joined(lambda c: c.channel, np.int64)
+    etype = joined(lambda c: c.etype, np.int64)
+    count = joined(lambda c: c.count, np.int64)
+    value = joined(lambda c: c.value, np.float64)
     types = np.array(p.types, dtype=object)
     is_convert = (types == "convert")[etype] if len(types) else np.zeros(len(etype), bool)
     value = np.where(is_convert, value, 0.0)
