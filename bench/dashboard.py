@@ -510,19 +510,9 @@ def main() -> None:
             result[label] = {"load": loaded, **measure(hub, args.repeat)}
         finally:
             hub.close()
-        log(
-            json.dumps(
-                {
-                    label: {
-                        k: v
-                        for k, v in result[label].items()
-                        if k in ("slowest_warm_view_s", "rollup_build_s", "rollup_refresh_after_new_events")
-                    }
-                }
-            )
-        )
+        log(json.dumps({label: result[label]}, ensure_ascii=False))  # each run's JSON as soon as it is measured
     result["machine"]["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
-    print(json.dumps(result, ensure_ascii=False, indent=1))
+    print(json.dumps(result, ensure_ascii=False, indent=1), flush=True)
 
 
 if __name__ == "__main__":
