@@ -18,6 +18,10 @@ from tests.test_dashboard import (  # noqa: F401 - collected here against Elasti
     test_weeks_follow_the_hubs_time_zone,
     world,
 )
+from tests.test_dashboard_incremental import (  # noqa: F401 - collected here against Elasticsearch
+    test_a_refresh_reads_only_the_weeks_that_changed_and_equals_a_full_build,
+    test_merges_and_erasures_reach_an_incremental_refresh,
+)
 
 pytestmark = pytest.mark.es
 require_module()

@@ -16,7 +16,7 @@ from starlette.types import Scope
 from contenthub import i18n
 from contenthub.access.keys import Principal
 from contenthub.access.roles import Perm
-from contenthub.dashboard import charts, fatigue, rollup, service, tables
+from contenthub.dashboard import charts, rollup, service, tables
 from contenthub.dashboard.charts import Chart
 from contenthub.dashboard.models import CohortBy
 from contenthub.dashboard.wording import WORDS
@@ -273,7 +273,7 @@ def fatigue_warning(request: Request, channel: str) -> dict[str, Any] | None:
     r = rollup.peek(hub)
     if r is None:
         return None
-    rise = fatigue.fatigue(r, channel).mutes_rise_at
+    rise = service.fatigue_of(r, channel).mutes_rise_at
     if rise is None:
         return None
     weekly = [
