@@ -39,7 +39,7 @@ class SQLiteSearch(SQLiteAssets):
         rows = (
             self._conn()
             .execute(
-                f"SELECT a.id, bm25(assets_terms, {TERM_WEIGHTS}) AS r FROM assets_terms f JOIN assets a "
+                f"SELECT a.id, bm25(assets_terms, {TERM_WEIGHTS}) AS r FROM assets_terms f CROSS JOIN assets a "
                 f"ON a.rowid = f.rowid WHERE assets_terms MATCH ? AND {where} ORDER BY r, a.updated_at DESC LIMIT ?",
                 (match, *params, limit),
             )
@@ -55,7 +55,7 @@ class SQLiteSearch(SQLiteAssets):
         return int(
             self._conn()
             .execute(
-                f"SELECT COUNT(*) FROM assets_terms f JOIN assets a ON a.rowid = f.rowid WHERE assets_terms MATCH ? "
+                f"SELECT COUNT(*) FROM assets_terms f CROSS JOIN assets a ON a.rowid = f.rowid WHERE assets_terms MATCH ? "
                 f"AND {where}",
                 (match, *params),
             )
