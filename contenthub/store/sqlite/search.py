@@ -31,7 +31,11 @@ class SQLiteSearch(SQLiteAssets):
 
     def text_search_assets(self, text: str, flt: AssetFilter, *, limit: int = 100) -> list[Hit]:
         """Assets holding every group of the query (a word, its pinyin or its initials; see
-        store/analysis.py), best bm25 first: title weighs most, then tags, then body and poster text."""
+        store/analysis.py), best bm25 first: title weighs most, then tags, then body and poster text.
+
+        The match drives (``CROSS JOIN`` fixes the join order): with an indexed filter column such as status,
+        SQLite's planner otherwise walks the filter's rows and re-evaluates the MATCH for each — 41 s for one
+        count at 100,000 assets (bench/RESULTS.md, "#23 search, fourth round")."""
         match = _terms_match(analysis.query_groups(text))
         if match is None or limit <= 0:
             return []
@@ -48,6 +52,7 @@ class SQLiteSearch(SQLiteAssets):
         return [Hit(r[0], float(-r[1])) for r in rows]
 
     def count_text_assets(self, text: str, flt: AssetFilter) -> int:
+        """The number of assets :meth:`text_search_assets` would find without a limit (the match drives, as there)."""
         match = _terms_match(analysis.query_groups(text))
         if match is None:
             return 0
