@@ -19,7 +19,7 @@ from contenthub.embeddings import Embedder
 from contenthub.hub import Hub, open_hub
 from contenthub.library import bridge, ocr_jobs, search_eval
 from contenthub.library.demo_corpus import POSTER_FONT
-from contenthub.library.search import SearchRequest, search
+from contenthub.library.search import SearchRequest, query_vector, search, vector_soon
 from contenthub.store.analysis import query_groups, split_pinyin
 
 RELEVANCE = Path(__file__).parent / "data" / "search_relevance.jsonl"
@@ -185,3 +185,14 @@ def test_relevance_set_of_the_demo_library(demo_hub: Hub) -> None:
     assert by_kind["zh"] >= 0.90 and by_kind["pinyin"] >= 0.85 and by_kind["filter"] >= 0.80, report
     if POSTER_FONT.exists():  # the demo posters print their code words only with a CJK font
         assert by_kind["poster"] >= 0.90, report  # measured 0.9385 (bench/RESULTS.md)
+
+
+def test_query_vector_encoded_beside_the_word_match_is_the_cached_one(embedder: Embedder) -> None:
+    """search() starts the encode on a worker thread (library.search.vector_soon): same vector, cached after."""
+    q = "护眼台灯 床头 vector_soon"
+    embedder.memo.get("search.query_vectors", {}).pop(q, None)
+    soon = vector_soon(embedder, q)
+    vec = soon.result(timeout=120)
+    assert np.allclose(vec, embedder.encode_queries([q])[0], atol=1e-5)
+    again = vector_soon(embedder, q)
+    assert again.done() and again.result() is query_vector(embedder, q)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
@@ -122,6 +123,7 @@ def search(hub: Hub, req: SearchRequest, *, semantic_z: float = relevance.SEMANT
     fused: dict[str, float] = {}
     matched: dict[str, list[str]] = {}
     lexical_total = 0
+    qv_soon = vector_soon(hub.embedder, q) if req.mode in ("hybrid", "semantic") else None
     if req.mode in ("hybrid", "text"):
         pool = max(POOL, req.offset + req.limit)
         lexical = hub.store.text_search_assets(q, flt, limit=pool)
@@ -131,9 +133,9 @@ def search(hub: Hub, req: SearchRequest, *, semantic_z: float = relevance.SEMANT
             matched[h.id] = ["text"]
     semantic_only = 0
     bridged: dict[str, float] = {}
-    if req.mode in ("hybrid", "semantic"):
+    if qv_soon is not None:
         emb = hub.embedder
-        qv = query_vector(emb, q)
+        qv = qv_soon.result()
         beyond: list[tuple[AssetFilter, int]] = []  # (filter, matches not in ``fused``) of each matching list
         if lexical_total > len(fused):
             beyond.append((flt, lexical_total))
@@ -215,6 +217,24 @@ def query_vector(emb: Embedder, q: str) -> np.ndarray:
         while len(cache) > QUERY_CACHE:
             cache.popitem(last=False)
     return vec
+
+
+_encoder = ThreadPoolExecutor(max_workers=2, thread_name_prefix="search-encode")
+
+
+def vector_soon(emb: Embedder, q: str) -> Future[np.ndarray]:
+    """The query's vector, encoded on a worker thread when not cached, so the caller matches words meanwhile.
+
+    Why: the encode and the word match + count are a search's two largest costs and independent; torch and
+    SQLite both let go of the GIL while they compute, so on two cores they overlap (bench/RESULTS.md, "#23
+    search, fourth round"). A cached vector comes back at once, without a thread hop."""
+    with _cache_lock:
+        cached = q in emb.memo.get("search.query_vectors", {})
+    if cached:
+        done: Future[np.ndarray] = Future()
+        done.set_result(query_vector(emb, q))
+        return done
+    return _encoder.submit(query_vector, emb, q)
 
 
 def warm_up(hub: Hub) -> None:

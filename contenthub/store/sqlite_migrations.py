@@ -122,4 +122,16 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        5,
+        "facets keyed by the asset's integer rowid too, so a filter yields rowids without reading text ids",
+        # Filtered kNN's exact pass wants the rowids (the vector index's keys) of every asset a filter keeps;
+        # through the text ids that was one assets look-up per facet row (bench/RESULTS.md, "#23 search,
+        # fourth round"). Existing rows get their asset's rowid here; the store writes it from now on.
+        """
+        ALTER TABLE asset_facets ADD COLUMN asset_rowid INTEGER;
+        UPDATE asset_facets SET asset_rowid = (SELECT a.rowid FROM assets a WHERE a.id = asset_facets.asset_id);
+        CREATE INDEX asset_facets_rowids ON asset_facets (facet, value, asset_rowid);
+        """,
+    ),
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -49,12 +50,12 @@ class SQLiteAssets(SQLiteBase):
                 a["updated_at"],
             ),
         )
+        rowid = tx.execute("SELECT rowid FROM assets WHERE id=?", (aid,)).fetchone()[0]
         tx.execute("DELETE FROM asset_facets WHERE asset_id=?", (aid,))
         tx.executemany(
-            "INSERT OR IGNORE INTO asset_facets (asset_id, facet, value) VALUES (?,?,?)",
-            [(aid, facet, v) for facet in FACETS for v in a.get(facet) or []],
+            "INSERT OR IGNORE INTO asset_facets (asset_id, facet, value, asset_rowid) VALUES (?,?,?,?)",
+            [(aid, facet, v, rowid) for facet in FACETS for v in a.get(facet) or []],
         )
-        rowid = tx.execute("SELECT rowid FROM assets WHERE id=?", (aid,)).fetchone()[0]
         tx.execute("DELETE FROM assets_fts WHERE rowid=?", (rowid,))  # by rowid: no scan of the FTS table
         tx.execute(
             "INSERT INTO assets_fts (rowid, asset_id, title, text, tags) VALUES (?,?,?,?,?)",
@@ -129,10 +130,10 @@ class SQLiteAssets(SQLiteBase):
                 marks = ",".join("?" * len(values))
                 if flt.ids or driven:
                     # A given set of rows (ids: kNN candidates, unranked matches; or a word match) drives: one index
-                    # look-up per row and facet, instead of first reading every asset id the facet value holds.
+                    # look-up per row and facet, instead of first reading every asset the facet value holds.
                     clauses.append(
                         f"EXISTS (SELECT 1 FROM asset_facets ff WHERE ff.facet=? AND ff.value IN ({marks}) "
-                        f"AND ff.asset_id={alias}.id)"
+                        f"AND ff.asset_rowid={alias}.rowid)"
                     )
                 else:
                     clauses.append(
@@ -172,8 +173,50 @@ class SQLiteAssets(SQLiteBase):
         return HitPage(hits=[Hit(r["id"], 0.0) for r in rows], total=int(total))
 
     def count_assets(self, flt: AssetFilter) -> int:
+        by_facet = self._facet_rowids_sql(flt)
+        if by_facet is not None:
+            sql, params = by_facet
+            return int(self._conn().execute(f"SELECT COUNT(*) FROM ({sql})", params).fetchone()[0])
         where, params = self._filter_sql(flt)
         return int(self._conn().execute(f"SELECT COUNT(*) FROM assets a WHERE {where}", params).fetchone()[0])
+
+    def _facet_rowids_sql(self, flt: AssetFilter) -> tuple[str, list[Any]] | None:
+        """The rowids a filter with facets keeps, read from the facet index alone (None without facets or with ids).
+
+        Why: driving from ``assets`` (or joining it per facet row) reads a page of the wide assets table per
+        kept row; the index ``asset_facets_rowids`` (facet, value, asset_rowid) answers the facets without
+        touching it. The facet value with the fewest rows drives (one COUNT over its index range each), the
+        other facets are one index probe per driving row, and ``assets`` is read only for the rows that pass
+        when the filter also names columns (kind, status, validity, excluded ids)."""
+        facets = [(f, v) for f, v in zip(FACETS, (flt.scenes, flt.channels, flt.tags, flt.stages), strict=True) if v]
+        if not facets or flt.ids is not None:
+            return None
+        conn = self._conn()
+        if len(facets) > 1:
+            sizes = [
+                conn.execute(
+                    f"SELECT COUNT(*) FROM asset_facets WHERE facet=? AND value IN ({','.join('?' * len(v))})",
+                    (f, *v),
+                ).fetchone()[0]
+                for f, v in facets
+            ]
+            facets = [fv for _size, fv in sorted(zip(sizes, facets, strict=True), key=lambda sf: sf[0])]
+        (facet, values), others = facets[0], facets[1:]
+        clauses = [f"f0.facet=? AND f0.value IN ({','.join('?' * len(values))})"]
+        params: list[Any] = [facet, *values]
+        for f, v in others:
+            clauses.append(
+                f"EXISTS (SELECT 1 FROM asset_facets ff WHERE ff.facet=? AND ff.value IN ({','.join('?' * len(v))}) "
+                "AND ff.asset_rowid=f0.asset_rowid)"
+            )
+            params.extend((f, *v))
+        where, more = self._filter_sql(replace(flt, scenes=(), channels=(), tags=(), stages=()))
+        join = ""
+        if where != "1":  # CROSS JOIN: the facet rows drive, assets is looked up by rowid
+            join = " CROSS JOIN assets a ON a.rowid = f0.asset_rowid"
+            clauses.append(where)
+            params.extend(more)
+        return f"SELECT DISTINCT f0.asset_rowid FROM asset_facets f0{join} WHERE {' AND '.join(clauses)}", params
 
     def _rowids(self, asset_ids: list[str]) -> dict[str, int]:
         """The assets' rowids (the vector index's integer keys, stable: an asset is updated in place)."""
@@ -187,10 +230,15 @@ class SQLiteAssets(SQLiteBase):
 
     def filtered_rowids(self, flt: AssetFilter) -> np.ndarray:
         """The rowids of the assets the filter keeps, as one integer array (no id string per asset)."""
-        where, params = self._filter_sql(flt)
+        by_facet = self._facet_rowids_sql(flt)
+        if by_facet is not None:
+            sql, params = by_facet
+        else:
+            where, params = self._filter_sql(flt)
+            sql = f"SELECT a.rowid FROM assets a WHERE {where}"
         cur = self._conn().cursor()
         cur.row_factory = None  # plain tuples: a Row object per asset would cost more than the query
-        cur.execute(f"SELECT a.rowid FROM assets a WHERE {where}", params)
+        cur.execute(sql, params)
         return np.fromiter((r[0] for r in cur), dtype=np.int64)
 
     def filtered_ids(self, flt: AssetFilter) -> set[str]:
