@@ -18,8 +18,7 @@ the *topic*. Two documented transforms fix that:
    reduced by LSA), cut into topics by spectral clustering of a nearest-neighbour graph with k at the
    eigengap (``choose_k``), fitted on a seeded sample so it is deterministic and bounded in cost. Each
    cluster is named by its most distinctive keywords: words (jieba for Chinese, whitespace words
-   otherwise) whose share
-   of the cluster's assets most exceeds their share of the whole library.
+   otherwise) whose share of the cluster's assets most exceeds their share of the whole library.
 
 A topic id is its name (``"护眼·眼睛·屏幕"``), so the same data gives the same ids in every process,
 and a topic keeps its id across rebuilds while its keywords hold. The topic becomes an implicit tag
