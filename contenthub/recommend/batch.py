@@ -61,9 +61,9 @@ import numpy as np
 from scipy import sparse
 
 from contenthub import bad_records
-from contenthub.audience import caps, lifecycle, users
+from contenthub.audience import caps, exclusions, lifecycle, users
 from contenthub.audience.engagement import BLOCKING_TYPES, ENGAGED, EVENT_WEIGHTS, NEGATIVE, POSITIVE
-from contenthub.audience.profiles import HISTORY_DAYS, HISTORY_LIMIT, VECTOR_EVENTS
+from contenthub.audience.profiles import HISTORY_DAYS, HISTORY_LIMIT, NEGATIVES_LIMIT, VECTOR_EVENTS
 from contenthub.hub import Hub
 from contenthub.recommend import csr
 from contenthub.recommend.audiences import population_rates
@@ -84,7 +84,6 @@ from contenthub.recommend.ranking import (
 )
 from contenthub.recommend.scoring import (
     RATE_PRIOR_DELIVERIES,
-    SENT_TYPES,
     rate_draw,
     rate_posterior_rows,
     rate_signal,
@@ -99,7 +98,6 @@ BLOCK = 64  # users scored together: a few block × candidates float32 arrays st
 CHUNK = 4096  # users whose facts are derived and scored together by one thread (one BatchPicks each)
 SCAN_SHARE = 0.1  # scan the whole event log when at least this share of all users is asked for
 DRAW_USERS = 256  # users (whole blocks) sharing one Thompson draw of the quality posterior
-NEGATIVE_LIMIT = 500
 TYPES = tuple(EVENT_WEIGHTS)
 TYPE_CODE = {t: i for i, t in enumerate(TYPES)}
 _W = np.array([EVENT_WEIGHTS[t] for t in TYPES])
@@ -107,7 +105,7 @@ _POS = np.array([t in POSITIVE for t in TYPES])
 _NEG = np.array([t in NEGATIVE for t in TYPES])
 _ENG = np.array([t in ENGAGED for t in TYPES])
 _BLOCKING = np.array([t in BLOCKING_TYPES for t in TYPES])
-_DELIVERY = np.array([t in SENT_TYPES for t in TYPES])
+_SENT = np.array([t in exclusions.SENT_TYPES for t in TYPES])
 STAGES = lifecycle.STAGES
 
 
@@ -447,18 +445,24 @@ class _Facts:
             self.rates[name] = (a, b, has)
             self.evidence |= has
             self.rate_priors[name] = (RATE_PRIOR_DELIVERIES * prior, RATE_PRIOR_DELIVERIES * (1 - prior))
-        # exclusions: muted/deleted assets among the newest NEGATIVE_LIMIT negative events, and
-        # assets delivered or served on this channel within the redelivery window (from history)
+        # exclusions (``exclusions``' rules over the columns): muted/deleted assets among the newest
+        # NEGATIVES_LIMIT negative events, and assets sent on this channel since the re-delivery cutoff
+        # (from history)
         neg_rank = _rank_in_group(ev.user, _NEG[ev.type])
-        negs = (neg_rank >= 0) & (neg_rank < NEGATIVE_LIMIT)
-        block = negs & _BLOCKING[ev.type] & (ev.row >= 0)
-        window = redelivery_cutoff(hub, now).timestamp()
-        redeliver = hist & _DELIVERY[ev.type] & ev.channel & (ev.row >= 0) & (ev.ts >= window)
-        ex = block | redeliver
+        negs = (neg_rank >= 0) & (neg_rank < NEGATIVES_LIMIT)
+        in_catalog = ev.row >= 0
+        ex = (negs & exclusions.blocks_asset(_BLOCKING[ev.type], in_catalog)) | (
+            hist
+            & exclusions.blocks_resend(
+                _SENT[ev.type], ev.channel, in_catalog, ev.ts, redelivery_cutoff(hub, now).timestamp()
+            )
+        )
         self.exclude = _csr(np.ones(int(ex.sum()), dtype=bool), ev.user[ex], ev.row[ex], (n, len(cat)), bool)
-        # unsubscribed from this channel: an unsubscribe on it, or a mute of the channel (no asset)
+        # unsubscribed from this channel
         unsub = (
-            negs & ev.channel & ((ev.type == TYPE_CODE["unsubscribe"]) | ((ev.type == TYPE_CODE["mute"]) & ev.no_asset))
+            negs
+            & ev.channel
+            & exclusions.closes_channel(ev.type == TYPE_CODE["unsubscribe"], ev.type == TYPE_CODE["mute"], ev.no_asset)
         )
         self.unsubscribed = _groups_any(ev.user, unsub, n)
         # caps from deliveries on this channel in history

@@ -9,9 +9,11 @@ Owned here, vectorised over one audience or a block of audiences (rows):
 
 The rules every path applies, one implementation each, and where they live:
 - candidates (channel, scene, validity, exclusions): ``ranking.candidate_rows`` / ``ranking.candidate_mask``;
-- exclusions: an asset the audience muted or deleted (``engagement.BLOCKING_TYPES``, among its newest
-  ``profiles.NEGATIVES_LIMIT`` negative events), or one sent to it on the channel within the
-  re-delivery window (``SENT_TYPES``, ``redelivery_cutoff``, among its history: ``profiles.HISTORY_*``);
+- exclusions: an asset the audience muted or deleted, a channel it left (among its newest
+  ``profiles.NEGATIVES_LIMIT`` negative events), an asset sent to it on the channel within the re-delivery
+  window (among its history: ``profiles.HISTORY_*``; ``redelivery_cutoff``): ``audience.exclusions``, one
+  rule each over event columns, which one request applies to its profile's events and the batch to a
+  block's event columns;
 - caps, deliveries and reserved sends: ``caps.counted_sends`` then ``caps.capped_targets``;
 - lifecycle stage: ``lifecycle.stages_of``;
 - a group's audience: its kept profile, ``group_profiles`` and ``audiences.group_audience``.
@@ -28,9 +30,6 @@ import numpy as np
 from contenthub.audience.engagement import EVENT_WEIGHTS
 from contenthub.hub import Hub
 from contenthub.recommend.rates import log_lift
-
-SENT_TYPES = frozenset({"delivered", "served"})
-"""Events that keep their asset from being sent again on the channel within the re-delivery window."""
 
 
 def redelivery_cutoff(hub: Hub, now: datetime) -> datetime:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from contenthub import doccache
-from contenthub.audience import caps, groups, reservations, users
+from contenthub.audience import caps, exclusions, groups, reservations, users
 from contenthub.audience.profiles import Profile, load_profile
 from contenthub.errors import InvalidError
 from contenthub.hub import Hub
@@ -42,7 +42,7 @@ from contenthub.recommend.ranking import (
     recent_rows,
     score_candidates,
 )
-from contenthub.recommend.scoring import SENT_TYPES, redelivery_cutoff
+from contenthub.recommend.scoring import redelivery_cutoff
 from contenthub.recommend.strategies import Strategy, get_strategy
 from contenthub.timeutil import to_iso, utcnow
 from contenthub.variants import runtime as variants
@@ -107,12 +107,8 @@ def _validate(hub: Hub, channel: str, scene: str | None, n: int) -> None:
 
 
 def recently_delivered(events: list[dict[str, Any]], channel: str, since: datetime) -> set[str]:
-    cutoff = to_iso(since)
-    return {
-        e["asset_id"]
-        for e in events
-        if e["type"] in SENT_TYPES and e["channel"] == channel and e.get("asset_id") and e["ts"] >= cutoff
-    }
+    """The assets ``exclusions.blocks_resend`` rules out on ``channel`` for sends since ``since``."""
+    return exclusions.recently_sent(events, channel, to_iso(since))
 
 
 _local = threading.local()
