@@ -244,6 +244,64 @@ def reserve_pick(hub: Hub, rec: Recommendation, now: datetime) -> Recommendation
     return rec.model_copy(update={"picks": [], "reason": _("every candidate is already reserved for this target")})
 
 
+def reserve_batch_picks(
+    hub: Hub,
+    cat: Catalog,
+    user_id: str,
+    channel: str,
+    scene: str | None,
+    strategy: Strategy,
+    picks: list[tuple[int, float, str]],
+    explored: bool,
+    now: datetime,
+    rng: np.random.Generator,
+) -> Recommendation:
+    """Reserve a batch pick (``recommend.batch``) and log it as a request's is logged: each pick — (catalog
+    row, score, recommendation id), best first — gets its propensity under the same exploration mixture as a
+    request's (``ranking.propensities``, with the user's profile, exclusions and candidates as
+    ``next_for_user`` reads them and the batch's own decision ``explored``), then ``reserve_pick`` keeps
+    the first it wins and writes the served record with that propensity, which offline evaluation reads."""
+    user_doc = users.find_user(hub, user_id)
+    uid = user_doc["id"] if user_doc else user_id  # a merged user's old id: the surviving user's profile
+    profile = load_profile(hub, user_id=uid, user_doc=user_doc, now=now)
+    aud = audience_for(hub, cat, profile, now)
+    _exclusions_and_caps(hub, profile, channel, now, aud)
+    idx, pos = candidate_rows(cat, channel, scene, now, aud.exclude)
+    at = np.searchsorted(idx, [row for row, _s, _r in picks])
+    on = [i for i, k in enumerate(at.tolist()) if k < idx.size and idx[k] == picks[i][0]]
+    chance: list[tuple[float, bool]] = []
+    if on:
+        draws = Draws()
+        score, sig, _flags = score_candidates(
+            cat, aud, strategy, channel, idx, now, rng, positions=pos, draws=draws, explore=explored
+        )
+        chance = propensities(strategy, idx, score, sig, draws, [int(at[i]) for i in on], rng)
+    chosen = []
+    for (row, score_value, rec_id), (p, _exploring) in zip((picks[i] for i in on), chance, strict=True):
+        doc = cat.docs[row]
+        chosen.append(
+            Pick(
+                asset_id=cat.ids[row],
+                title=doc["title"],
+                kind=doc.get("kind", ""),
+                scenes=doc.get("scenes") or [],
+                content_type=doc.get("content_type"),
+                score=round(score_value, 4),
+                recommendation_id=rec_id,
+                reasons=[],
+                signals={},
+                propensity=round(p, 4),
+            )
+        )
+    stage = profile.status.get("stage")
+    rec = Recommendation(
+        target=uid, target_kind="user", channel=channel, strategy=strategy.id, picks=chosen, stage=stage
+    )
+    if not chosen:  # the batch's picks are no longer candidates (sent or muted since the batch read the log)
+        return rec.model_copy(update={"reason": _("every candidate is already reserved for this target")})
+    return reserve_pick(hub, rec, now)
+
+
 def _strategy_for(hub: Hub, unit_kind: str, unit_id: str, requested: str) -> tuple[Strategy, Override | None]:
     """The requested strategy, unless a running experiment assigns this unit a variant that changes it."""
     strat = get_strategy(hub, requested)
