@@ -297,17 +297,18 @@ def _model_where(
     return model, by_row[idx]
 
 
-def raw_audience(
+def raw_values(
     cat: Catalog,
     aud: Audience,
     strategy: Strategy,
     channel: str,
     idx: np.ndarray,
     on_channel: tuple[ChannelBlock, np.ndarray] | None,
-) -> tuple[raw_signals.Audiences, raw_signals.Columns, np.ndarray | None]:
-    """One request as a block of one for ``raw_signals.raw_values``: its audience row and the candidate
-    columns — the channel block's (then cut to the candidates' positions) or ``idx``'s —, and the columns
-    the engagement model does not hold (their collaborative value is 0), if any."""
+) -> dict[str, np.ndarray]:
+    """The raw similarity, affinity and collaborative values of candidates ``idx`` for one audience (those
+    the strategy weighs and the audience has): ``raw_signals.raw_values`` on a block of one — the audience's
+    row, and the candidate columns of the channel block (then cut to the candidates' positions) or of
+    ``idx``; the columns the engagement model does not hold get collaborative value 0."""
     rows, cols = raw_signals.Audiences(), raw_signals.Columns()
     blk = on_channel[0] if on_channel is not None else None
     if aud.vector is not None and strategy.weight("similarity"):
@@ -343,23 +344,8 @@ def raw_audience(
             cols.collaborative = raw_signals.model_columns(
                 np.asarray(model.weights, dtype=np.float32), engaged, np.minimum(where, m - 1)
             )
-    return rows, cols, absent
-
-
-def raw_values(
-    cat: Catalog,
-    aud: Audience,
-    strategy: Strategy,
-    channel: str,
-    idx: np.ndarray,
-    on_channel: tuple[ChannelBlock, np.ndarray] | None,
-) -> dict[str, np.ndarray]:
-    """The raw similarity, affinity and collaborative values of candidates ``idx`` for one audience
-    (those the strategy weighs and the audience has): ``raw_signals.raw_values`` on a block of one."""
-    rows, cols, absent = raw_audience(cat, aud, strategy, channel, idx, on_channel)
-    raw = raw_signals.raw_values(rows, cols)
     out = {}
-    for name, values in raw.items():
+    for name, values in raw_signals.raw_values(rows, cols).items():
         v = values[0]
         if name == "collaborative" and absent is not None:
             v[absent] = 0.0
@@ -589,30 +575,22 @@ def score_candidates(
         on_channel = (cat.block(channel), positions)
     else:
         on_channel = _channel_positions(cat, channel, idx)  # contiguous rows: no copy of idx's vectors
-    if aud.topic_ab is not None and strategy.weight("topic") and cat.topic_names:
-        sig["topic"] = _rate_signal(
-            "topic",
-            with_strength(*aud.topic_ab, aud.topic_prior, strategy.rate_prior.get("topic")),
-            cat.topic_of_row,
-            on_channel,
-            idx,
-            explore,
-            rng,
-            draws,
-            strategy.exploration,
-        )
-    if aud.type_ab is not None and strategy.weight("type") and len(cat.type_names) > 1:
-        sig["type"] = _rate_signal(
-            "type",
-            with_strength(*aud.type_ab, aud.type_prior, strategy.rate_prior.get("type")),
-            cat.type_of_row,
-            on_channel,
-            idx,
-            explore,
-            rng,
-            draws,
-            strategy.exploration,
-        )
+    for name, ab, prior, of_row, present in (
+        ("topic", aud.topic_ab, aud.topic_prior, cat.topic_of_row, bool(cat.topic_names)),
+        ("type", aud.type_ab, aud.type_prior, cat.type_of_row, len(cat.type_names) > 1),
+    ):
+        if ab is not None and strategy.weight(name) and present:
+            sig[name] = _rate_signal(
+                name,
+                with_strength(*ab, prior, strategy.rate_prior.get(name)),
+                of_row,
+                on_channel,
+                idx,
+                explore,
+                rng,
+                draws,
+                strategy.exploration,
+            )
     if strategy.weight("appeal"):
         # The posterior mean, never a draw: Thompson sampling over hundreds of assets at once spends the
         # pick on whichever asset's draw is luckiest (the maximum of hundreds of draws), which crowded out

@@ -328,29 +328,61 @@ def next_for_user(
     user_doc = users.find_user(hub, user_id)
     uid = user_doc["id"] if user_doc else user_id  # a merged user's old id gets the surviving user's variant
     strat, override = _strategy_for(hub, "user", uid, strategy)
-    variant = override.label if override else None
     cat = catalog(hub)
     profile = load_profile(hub, user_id=uid, user_doc=user_doc, now=now)
     aud = audience_for(hub, cat, profile, now)
+    return _answer(
+        hub,
+        cat,
+        profile,
+        aud,
+        ("user", uid, profile.status.get("stage")),
+        strat,
+        override,
+        (channel, scene, n),
+        now,
+        _rng(seed),
+        reserve,
+        _("no eligible asset: none approved, valid now and not recently sent on this channel"),
+    )
+
+
+def _answer(
+    hub: Hub,
+    cat: Catalog,
+    profile: Profile,
+    aud: Audience,
+    unit: tuple[str, str, str | None],
+    strat: Strategy,
+    override: Override | None,
+    ask: tuple[str, str | None, int],
+    now: datetime,
+    rng: np.random.Generator,
+    reserve: bool,
+    no_pick: str,
+) -> Recommendation:
+    """A user's or a group's request once its audience is known: exclusions and caps, ranking, substitutions,
+    the experiment exposure, the reservation. ``unit``: (kind, id, stage); ``ask``: (channel, scene, n)."""
+    kind, target, stage = unit
+    channel, scene, n = ask
     capped, why, reopen = _exclusions_and_caps(hub, profile, channel, now, aud)
     base = {
-        "target": uid,
-        "target_kind": "user",
+        "target": target,
+        "target_kind": kind,
         "channel": channel,
         "strategy": strat.id,
-        "stage": profile.status.get("stage"),
-        "variant": variant,
+        "stage": stage,
+        "variant": override.label if override else None,
     }
     if capped:
         return Recommendation(
             **base, picks=[], capped=True, reason=_("capped: {why}").format(why=why), next_allowed_at=reopen
         )
-    picks = _rank(hub, cat, aud, strat, channel, scene, n, now, _rng(seed))
-    picks = _with_substitutions(hub, "user", uid, picks, now)
+    picks = _rank(hub, cat, aud, strat, channel, scene, n, now, rng)
+    picks = _with_substitutions(hub, kind, target, picks, now)
     if override is not None and picks:
-        variants.log_exposure(hub, override, uid, now)
-    reason = None if picks else _("no eligible asset: none approved, valid now and not recently sent on this channel")
-    rec = Recommendation(**base, picks=picks, reason=reason)
+        variants.log_exposure(hub, override, target, now)
+    rec = Recommendation(**base, picks=picks, reason=None if picks else no_pick)
     return reserve_pick(hub, rec, now) if reserve and picks else rec
 
 
@@ -371,30 +403,20 @@ def next_for_group(
     _validate(hub, channel, scene, n)
     now = now or utcnow()
     strat, override = _strategy_for(hub, "group", group_id, strategy)
-    variant = override.label if override else None
     cat = catalog(hub)
     gprof = load_profile(hub, group_id=group_id, user_doc={"created_at": group.created_at}, now=now)
-    aud, _ignored = group_audience(
-        hub, cat, gprof, group_id, group.purpose, now
-    )  # the kept profile: no member is loaded
-    rng = _rng(seed)
-    capped, why, reopen = _exclusions_and_caps(hub, gprof, channel, now, aud)
-    base = {
-        "target": group_id,
-        "target_kind": "group",
-        "channel": channel,
-        "strategy": strat.id,
-        "stage": aud.stage,
-        "variant": variant,
-    }
-    if capped:
-        return Recommendation(
-            **base, picks=[], capped=True, reason=_("capped: {why}").format(why=why), next_allowed_at=reopen
-        )
-    picks = _rank(hub, cat, aud, strat, channel, scene, n, now, rng)
-    picks = _with_substitutions(hub, "group", group_id, picks, now)
-    if override is not None and picks:
-        variants.log_exposure(hub, override, group_id, now)
-    reason = None if picks else _("no eligible asset for this group on this channel")
-    rec = Recommendation(**base, picks=picks, reason=reason)
-    return reserve_pick(hub, rec, now) if reserve and picks else rec
+    aud, _ignored = group_audience(hub, cat, gprof, group_id, group.purpose, now)  # the kept profile: no member read
+    return _answer(
+        hub,
+        cat,
+        gprof,
+        aud,
+        ("group", group_id, aud.stage),
+        strat,
+        override,
+        (channel, scene, n),
+        now,
+        _rng(seed),
+        reserve,
+        _("no eligible asset for this group on this channel"),
+    )
