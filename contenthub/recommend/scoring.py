@@ -7,6 +7,9 @@ Owned here, vectorised over one audience or a block of audiences (rows):
   candidate (``rate_signal``). ``profiles`` (one profile's counters), ``ranking.score_candidates`` (one
   request) and ``batch`` (blocks of users, from the event log) all call these.
 
+The raw similarity, affinity and collaborative values are ``raw_signals.raw_values``: one request is its
+block of one (``ranking.raw_values``), the batch its blocks of users.
+
 The rules every path applies, one implementation each, and where they live:
 - candidates (channel, scene, validity, exclusions): ``ranking.candidate_rows`` / ``ranking.candidate_mask``;
 - exclusions: an asset the audience muted or deleted, a channel it left (among its newest
