@@ -110,9 +110,12 @@ def raw_values(aud: Audiences, cols: Columns) -> dict[str, np.ndarray]:
         out["similarity"] = np.asarray(aud.vectors @ cols.vectors.T, dtype=np.float32)
     if aud.tags is not None and cols.features is not None:
         feat = cols.features
-        out["affinity"] = transposed(
-            np.asarray(csr.matmat(feat.indptr, feat.indices, feat.data, aud.tags, feat.shape), dtype=np.float32)
-        )
+        if aud.tags.shape[1] == 1:  # one audience: the kernel's one-vector form, the same sums in the same order
+            out["affinity"] = np.asarray(csr.matvec(feat, aud.tags[:, 0]), dtype=np.float32)[None, :]
+        else:
+            out["affinity"] = transposed(
+                np.asarray(csr.matmat(feat.indptr, feat.indices, feat.data, aud.tags, feat.shape), dtype=np.float32)
+            )
     if aud.engaged is not None and cols.collaborative is not None:
         out["collaborative"] = np.asarray(aud.engaged @ cols.collaborative, dtype=np.float32)
     return out
