@@ -308,7 +308,8 @@ def raw_values(
     """The raw similarity, affinity and collaborative values of candidates ``idx`` for one audience (those
     the strategy weighs and the audience has): ``raw_signals.raw_values`` on a block of one — the audience's
     row, and the candidate columns of the channel block (then cut to the candidates' positions) or of
-    ``idx``; the columns the engagement model does not hold get collaborative value 0."""
+    ``idx``; the collaborative product runs over the model's items and is gathered onto the candidates
+    (``Columns.collaborative_at``), 0 where the model does not hold the asset."""
     rows, cols = raw_signals.Audiences(), raw_signals.Columns()
     blk = on_channel[0] if on_channel is not None else None
     if aud.vector is not None and strategy.weight("similarity"):
@@ -332,23 +333,16 @@ def raw_values(
                 w[j, 0] = val
         rows.tags = w
         cols.features = blk.features if blk is not None else cat.features[idx]
-    absent = None
     if strategy.weight("collaborative"):
         found = _model_where(cat, channel, idx, on_channel)
         engaged = engaged_model_rows(found[0], aud) if found is not None else None
         if found is not None and engaged is not None:
-            model, where = found
-            m = len(model.asset_ids)
-            absent = where >= m
+            model, cols.collaborative_at = found
             rows.engaged = raw_signals.Rows.one(np.ones(engaged.size, dtype=np.float32))
-            cols.collaborative = raw_signals.model_columns(
-                np.asarray(model.weights, dtype=np.float32), engaged, np.minimum(where, m - 1)
-            )
+            cols.collaborative = np.asarray(model.weights, dtype=np.float32)[engaged]
     out = {}
     for name, values in raw_signals.raw_values(rows, cols).items():
         v = values[0]
-        if name == "collaborative" and absent is not None:
-            v[absent] = 0.0
         if on_channel is not None and on_channel[1].size != v.size:  # some of the block excluded
             v = v.take(on_channel[1])
         out[name] = v

@@ -81,7 +81,10 @@ class Columns:
     similarity: np.ndarray | None = None  # assets × candidates: each asset's cosines with the candidates
     vectors: np.ndarray | None = None  # candidates × dim, for ``Audiences.vectors``
     features: sparse.csr_matrix | None = None  # candidates × features, float32
-    collaborative: np.ndarray | None = None  # modelled assets × candidates (``model_columns``)
+    collaborative: np.ndarray | None = None  # modelled assets × candidates (``model_columns``), or × model items
+    # with ``collaborative_at``: the model item of each candidate (the model's size: not modelled, value 0),
+    # gathered after the product — one audience sums k rows of the model once, then gathers the candidates
+    collaborative_at: np.ndarray | None = None
 
 
 def model_columns(weights: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
@@ -117,5 +120,9 @@ def raw_values(aud: Audiences, cols: Columns) -> dict[str, np.ndarray]:
                 np.asarray(csr.matmat(feat.indptr, feat.indices, feat.data, aud.tags, feat.shape), dtype=np.float32)
             )
     if aud.engaged is not None and cols.collaborative is not None:
-        out["collaborative"] = np.asarray(aud.engaged @ cols.collaborative, dtype=np.float32)
+        collab = np.asarray(aud.engaged @ cols.collaborative, dtype=np.float32)
+        if cols.collaborative_at is not None:
+            padded = np.concatenate([collab, np.zeros((collab.shape[0], 1), dtype=np.float32)], axis=1)
+            collab = padded[:, cols.collaborative_at]
+        out["collaborative"] = collab
     return out
