@@ -15,7 +15,7 @@ import os
 import secrets
 import threading
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -311,6 +311,17 @@ def _strategy_for(hub: Hub, unit_kind: str, unit_id: str, requested: str) -> tup
     return strat, override
 
 
+class _Ask(NamedTuple):
+    """What a request asks for, as ``next_for_user`` and ``next_for_group`` take it."""
+
+    channel: str
+    scene: str | None
+    n: int
+    now: datetime
+    rng: np.random.Generator
+    reserve: bool
+
+
 def next_for_user(
     hub: Hub,
     user_id: str,
@@ -331,20 +342,9 @@ def next_for_user(
     cat = catalog(hub)
     profile = load_profile(hub, user_id=uid, user_doc=user_doc, now=now)
     aud = audience_for(hub, cat, profile, now)
-    return _answer(
-        hub,
-        cat,
-        profile,
-        aud,
-        ("user", uid, profile.status.get("stage")),
-        strat,
-        override,
-        (channel, scene, n),
-        now,
-        _rng(seed),
-        reserve,
-        _("no eligible asset: none approved, valid now and not recently sent on this channel"),
-    )
+    no_pick = _("no eligible asset: none approved, valid now and not recently sent on this channel")
+    ask = _Ask(channel, scene, n, now, _rng(seed), reserve)
+    return _answer(hub, cat, profile, aud, ("user", uid, profile.status.get("stage")), strat, override, ask, no_pick)
 
 
 def _answer(
@@ -355,16 +355,13 @@ def _answer(
     unit: tuple[str, str, str | None],
     strat: Strategy,
     override: Override | None,
-    ask: tuple[str, str | None, int],
-    now: datetime,
-    rng: np.random.Generator,
-    reserve: bool,
+    ask: _Ask,
     no_pick: str,
 ) -> Recommendation:
     """A user's or a group's request once its audience is known: exclusions and caps, ranking, substitutions,
-    the experiment exposure, the reservation. ``unit``: (kind, id, stage); ``ask``: (channel, scene, n)."""
+    the experiment exposure, the reservation. ``unit``: (kind, id, stage)."""
     kind, target, stage = unit
-    channel, scene, n = ask
+    channel, scene, n, now, rng, reserve = ask
     capped, why, reopen = _exclusions_and_caps(hub, profile, channel, now, aud)
     base = {
         "target": target,
@@ -406,17 +403,6 @@ def next_for_group(
     cat = catalog(hub)
     gprof = load_profile(hub, group_id=group_id, user_doc={"created_at": group.created_at}, now=now)
     aud, _ignored = group_audience(hub, cat, gprof, group_id, group.purpose, now)  # the kept profile: no member read
-    return _answer(
-        hub,
-        cat,
-        gprof,
-        aud,
-        ("group", group_id, aud.stage),
-        strat,
-        override,
-        (channel, scene, n),
-        now,
-        _rng(seed),
-        reserve,
-        _("no eligible asset for this group on this channel"),
-    )
+    no_pick = _("no eligible asset for this group on this channel")
+    ask = _Ask(channel, scene, n, now, _rng(seed), reserve)
+    return _answer(hub, cat, gprof, aud, ("group", group_id, aud.stage), strat, override, ask, no_pick)
