@@ -356,13 +356,12 @@ def build_catalog(hub: Hub, previous: Catalog | None = None) -> Catalog:
         vectors[index[aid]] = mat[row]
         has_vector[index[aid]] = True
     topic_key = _topic_key([f"{i}|{d.get('content_type') or ''}" for i, d in zip(ids, docs, strict=True)], vectors)
-    vectors = topics_mod.spread(
-        vectors, has_vector, [d.get("content_type") for d in docs]
-    )  # every comparison of vectors uses the spread ones
+    content_types = [d.get("content_type") for d in docs]
+    vectors = topics_mod.spread(vectors, has_vector, content_types)  # every comparison of vectors uses the spread ones
     if previous is not None and previous.topics is not None and previous.topic_key == topic_key:
         found_topics = previous.topics  # an edit that changed no vector: the same topics
     else:
-        found_topics = topics_mod.discover(vectors, has_vector, [topics_mod.topic_text(d) for d in docs])
+        found_topics = topics_mod.discover(vectors, has_vector, [topics_mod.topic_text(d) for d in docs], content_types)
     topic_of = topics_mod.assignments(found_topics, ids)
     topics_mod.save(hub, topic_of)
     type_names = sorted({d["content_type"] for d in docs if d.get("content_type")})

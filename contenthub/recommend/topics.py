@@ -36,15 +36,29 @@ from typing import Any
 
 import jieba
 import numpy as np
+from scipy import sparse
+from scipy.sparse.csgraph import laplacian
+from scipy.sparse.linalg import eigsh
 from sklearn.cluster import KMeans
-from sklearn.metrics import silhouette_score
+from sklearn.decomposition import TruncatedSVD
+from sklearn.feature_extraction.text import TfidfVectorizer
 
 from contenthub import doccache
 from contenthub.hub import Hub
 
 COLLECTION = "topics"
 DOC_ID = "assignments"
-K_GRID = (2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 14, 16, 20, 24, 32)
+K_MAX = 40
+"""At most this many topics (and at most one per ``MIN_TOPIC_ASSETS`` assets)."""
+MIN_TOPIC_ASSETS = 4
+NEIGHBOURS = 10
+"""Nearest neighbours each asset is linked to in the graph the topics are cut from."""
+SPLIT_TOLERANCE = 0.3
+"""A larger k wins when its eigengap is within this share of the largest (prefer splitting to merging)."""
+KEYWORD_DIMS = 100
+"""Dimensions the keyword TF-IDF is reduced to before it joins the e5 vector."""
+DENSE_EIGEN = 600
+"""Up to this many assets the Laplacian is decomposed densely; above, by Lanczos (scipy's eigsh)."""
 MIN_ASSETS = 12
 """Below this many assets with vectors there is nothing to cluster (every asset is its own topic)."""
 MIN_TYPE_ASSETS = 3
@@ -163,29 +177,69 @@ def words(text: str) -> set[str]:
     return {w.lower() for w in jieba.lcut(text) if _WORD.fullmatch(w) and w.lower() not in _STOP and not w.isdigit()}
 
 
-def choose_k(x: np.ndarray, seed: int = SEED) -> tuple[int, np.ndarray]:
-    """(k, centres) of the best mean cosine silhouette over ``K_GRID`` (k ≤ √(n/2)) on ``x`` (unit rows)."""
+def neighbour_graph(x: np.ndarray, neighbours: int = NEIGHBOURS) -> sparse.csr_matrix:
+    """Each asset linked to its ``neighbours`` nearest by cosine, symmetrised, weighted by the cosine (at least
+    a tiny positive weight, so the graph stays connected and a link across topics — cosine ≤ 0 between spread
+    vectors of different topics — weighs next to nothing)."""
     n = x.shape[0]
-    k_max = max(2, int(np.sqrt(n / 2)))
-    best: tuple[float, int, np.ndarray] | None = None
-    for k in K_GRID:
-        if k > k_max or k >= n:
-            break
-        km = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(x)
-        if len(set(km.labels_.tolist())) < 2:
-            continue
-        score = float(silhouette_score(x, km.labels_, metric="cosine"))
-        if best is None or score > best[0]:
-            best = (score, k, km.cluster_centers_)
-    if best is None:
-        return 1, x.mean(axis=0, keepdims=True)
-    return best[1], best[2]
+    nn = min(neighbours, n - 1)
+    sim = x @ x.T
+    np.fill_diagonal(sim, -np.inf)
+    idx = np.argpartition(-sim, nn - 1, axis=1)[:, :nn]
+    rows = np.repeat(np.arange(n), nn)
+    cols = idx.ravel()
+    w = np.maximum(sim[rows, cols], 0.0) + 1e-6
+    a = sparse.csr_matrix((w, (rows, cols)), shape=(n, n))
+    return a.maximum(a.T).tocsr()
 
 
-def name_topics(labels: np.ndarray, texts: list[str], k: int) -> list[str]:
+def spectrum(a: sparse.csr_matrix, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``count`` smallest eigenvalues (ascending) and eigenvectors of the graph's normalised Laplacian."""
+    lap = laplacian(a, normed=True)
+    n = a.shape[0]
+    if n <= DENSE_EIGEN:
+        vals, vecs = np.linalg.eigh(lap.toarray())
+        return vals[:count], vecs[:, :count]
+    # The smallest of L = I − S are the largest of S = D^-½ A D^-½; Lanczos finds those fast and a fixed
+    # start vector keeps the result the same in every process.
+    s = sparse.identity(n, format="csr") - lap
+    vals, vecs = eigsh(s, k=count, which="LA", v0=np.ones(n))
+    order = np.argsort(-vals)
+    return 1.0 - vals[order], vecs[:, order]
+
+
+def choose_k(x: np.ndarray, seed: int = SEED) -> tuple[int, np.ndarray]:
+    """(k, per-row cluster label) of ``x`` (unit rows) by the eigengap of its nearest-neighbour graph.
+
+    Why not the silhouette of k-means (what this did before): with topics of unequal size and two topics
+    closer to each other than to the rest, the best silhouette is often the k that merges them — measured
+    by ``bench/topics.py`` on libraries with known topics, where an asset's nearest neighbours share its topic
+    ~99% of the time and yet k-means + silhouette merged a true topic in about half of them. A merged topic
+    cannot be learned (every user gets one rate for both); the neighbour graph keeps them apart because
+    topics are nearly disconnected in it, which the gap after the k-th smallest Laplacian eigenvalue shows
+    (spectral clustering, von Luxburg 2007, §8.3). Among gaps within ``SPLIT_TOLERANCE`` of the largest the
+    largest k wins: a split topic only needs more evidence, a merged one is lost.
+    """
+    n = x.shape[0]
+    k_max = max(2, min(K_MAX, n // MIN_TOPIC_ASSETS, n - 2))
+    vals, vecs = spectrum(neighbour_graph(x), k_max + 1)
+    gaps = np.diff(vals)  # gaps[i]: between the (i+1)-th and (i+2)-th smallest, i.e. after k = i + 1
+    ks = np.arange(1, gaps.size + 1)
+    allowed = ks >= 2
+    if not allowed.any():
+        return 1, np.zeros(n, dtype=np.int64)
+    best = float(gaps[allowed].max())
+    k = int(ks[allowed & (gaps >= best * (1.0 - SPLIT_TOLERANCE))].max())
+    emb = vecs[:, :k]
+    emb = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
+    labels = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(emb).labels_
+    return k, labels.astype(np.int64)
+
+
+def name_topics(labels: np.ndarray, docs: list[set[str]], k: int) -> list[str]:
     """A distinct name per cluster from its ``KEYWORDS`` most distinctive words (lift of document share,
-    smoothed so a word of one asset does not win), ``topic-<i>`` when a cluster has no words."""
-    docs = [words(t) for t in texts]
+    smoothed so a word of one asset does not win), ``topic-<i>`` when a cluster has no words. ``docs``: each
+    asset's ``words``."""
     n = max(len(docs), 1)
     overall = Counter(w for d in docs for w in d)
     names: list[str] = []
@@ -201,21 +255,62 @@ def name_topics(labels: np.ndarray, texts: list[str], k: int) -> list[str]:
     return names
 
 
-def discover(vectors: np.ndarray, present: np.ndarray, texts: list[str], seed: int = SEED) -> Topics:
-    """Topics of a library of spread vectors (``spread``) and the texts that name them."""
+def keyword_vectors(
+    docs: list[set[str]], fit: np.ndarray, groups: list[str | None] | None, seed: int = SEED
+) -> np.ndarray:
+    """Each asset's keywords as a unit vector: TF-IDF over its ``words`` (fitted on the ``fit`` rows, words of
+    at least two assets), reduced to at most ``KEYWORD_DIMS`` dimensions by truncated SVD (latent semantic
+    analysis) and spread like the e5 vectors (``spread``, per content type), so a format's stock phrases
+    cancel as they do there. Zero rows when the library has too few shared words."""
+    n = len(docs)
+    tfidf = TfidfVectorizer(analyzer=sorted, min_df=2, sublinear_tf=True)
+    try:
+        tfidf.fit([docs[i] for i in fit.tolist()])
+    except ValueError:  # no word is shared by two assets
+        return np.zeros((n, 0), dtype=np.float32)
+    m = tfidf.transform(docs)
+    dims = min(KEYWORD_DIMS, m.shape[1] - 1, fit.size - 1)
+    if dims < 2:
+        return np.zeros((n, 0), dtype=np.float32)
+    svd = TruncatedSVD(dims, random_state=seed).fit(m[fit])
+    z = svd.transform(m).astype(np.float32)
+    return spread(z, np.ones(n, dtype=bool), groups)
+
+
+def discover(
+    vectors: np.ndarray,
+    present: np.ndarray,
+    texts: list[str],
+    groups: list[str | None] | None = None,
+    seed: int = SEED,
+) -> Topics:
+    """Topics of a library of spread vectors (``spread``), the texts that name them and each asset's content
+    type (``groups``, as given to ``spread``).
+
+    What is clustered is each asset's spread e5 vector beside its spread keyword vector (``keyword_vectors``),
+    each of unit length: the model's sense of the text and the library's own distinctive words are two views of
+    the topic, and the words are what names it. Measured by ``bench/topics.py`` (libraries with known topics),
+    the two together split and merged fewer true topics than either alone (see bench/RESULTS.md)."""
     n = vectors.shape[0]
     of_row = np.full(n, -1, dtype=np.int64)
     rows = np.flatnonzero(present)
     if rows.size < MIN_ASSETS:
         return Topics(of_row=of_row, names=[], centres=np.zeros((0, vectors.shape[1]), dtype=np.float32))
     rng = np.random.default_rng(seed)
-    fit_rows = rows if rows.size <= FIT_SAMPLE else np.sort(rng.choice(rows, FIT_SAMPLE, replace=False))
-    k, centres = choose_k(vectors[fit_rows], seed)
-    centres = centres / np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-9)
-    labels = (vectors[rows] @ centres.T).argmax(axis=1)
+    fit = np.arange(rows.size) if rows.size <= FIT_SAMPLE else np.sort(rng.choice(rows.size, FIT_SAMPLE, replace=False))
+    docs = [words(texts[i]) for i in rows.tolist()]
+    kept_groups = [groups[i] for i in rows.tolist()] if groups is not None else None
+    x = np.hstack([vectors[rows], keyword_vectors(docs, fit, kept_groups, seed)])
+    x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
+    k, fit_labels = choose_k(x[fit], seed)
+    centres = np.stack([x[fit][fit_labels == c].mean(axis=0) for c in range(k)])
+    labels = (x @ centres.T).argmax(axis=1)
+    labels[fit] = fit_labels  # the clustering's own labels; the rest go to the nearest centre
     of_row[rows] = labels
-    names = name_topics(labels, [texts[i] for i in rows.tolist()], k)
-    return Topics(of_row=of_row, names=names, centres=centres.astype(np.float32))
+    names = name_topics(labels, docs, k)
+    e5_centres = np.stack([vectors[rows][labels == c].mean(axis=0) for c in range(k)])
+    e5_centres /= np.maximum(np.linalg.norm(e5_centres, axis=1, keepdims=True), 1e-9)
+    return Topics(of_row=of_row, names=names, centres=e5_centres.astype(np.float32))
 
 
 def assignments(topics: Topics, ids: list[str]) -> dict[str, str]:
