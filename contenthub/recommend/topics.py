@@ -14,11 +14,11 @@ the *topic*. Two documented transforms fix that:
    mean only, 94% / 51% with the top principal component removed as well, and 99% / 33% (chance)
    centred per content type. Every place the recommender compares vectors (user interest vector,
    similarity signal, MMR, reasons) uses the spread vectors.
-2. ``discover``: spherical k-means (k-means on the unit vectors, which orders points by cosine) with
-   k chosen by the best mean cosine silhouette over a fixed grid of k (``K_GRID``, at most
-   √(n/2)), fitted on a seeded sample so it is deterministic and bounded in cost. Each cluster is named
-   by its most distinctive keywords: words (jieba for Chinese, whitespace words otherwise) whose share
-   of the cluster's assets most exceeds their share of the whole library.
+2. ``discover``: each asset's spread e5 vector beside its spread keyword vector (TF-IDF of its words,
+   reduced by LSA), cut into topics by spectral clustering of a nearest-neighbour graph with k at the
+   eigengap (``choose_k``), fitted on a seeded sample so it is deterministic and bounded in cost. Each
+   cluster is named by its most distinctive keywords: words (jieba for Chinese, whitespace words
+   otherwise) whose share of the cluster's assets most exceeds their share of the whole library.
 
 A topic id is its name (``"护眼·眼睛·屏幕"``), so the same data gives the same ids in every process,
 and a topic keeps its id across rebuilds while its keywords hold. The topic becomes an implicit tag

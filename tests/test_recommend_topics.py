@@ -1,0 +1,84 @@
+"""Topic discovery (recommend/topics.py) on small synthetic libraries whose topics are known: no model needed.
+
+Each topic is a cluster of vectors around its own centre, two of the topics close to each other (what k-means
+with the best silhouette merged), and each asset's text holds two of its topic's words beside a format's
+stock phrase (what the topic is named by)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from contenthub.recommend import topics
+
+VOCAB = {
+    "eye": ["眼睛干涩", "蓝光", "视力", "眼药水", "近视防控", "屏幕时间"],
+    "coffee": ["手冲咖啡", "咖啡豆", "冷萃", "拿铁", "磨豆机", "烘焙度"],
+    "pet": ["猫粮", "猫砂", "驱虫", "狗狗", "铲屎官", "逗猫棒"],
+    "baby": ["宝宝辅食", "米粉", "月龄", "蔬菜泥", "喂养", "蛋黄"],
+    "skin": ["防晒霜", "保湿", "面膜", "敏感肌", "精华", "洁面"],
+    "home": ["收纳", "沙发", "窗帘", "扫地机器人", "香薰", "床品"],
+}
+PHRASES = ["限时优惠", "新手入门指南", "用户故事", "一文讲清楚", "会员价", "真实经历"]
+
+
+def _library(sizes: list[int], seed: int = 0, dim: int = 48) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    rng = np.random.default_rng(seed)
+    names = list(VOCAB)[: len(sizes)]
+    centres = rng.normal(size=(len(sizes), dim))
+    centres[1] = centres[0] + 0.6 * rng.normal(size=dim)  # topics 0 and 1 are neighbours
+    truth, vecs, texts = [], [], []
+    for t, size in enumerate(sizes):
+        for _ in range(size):
+            truth.append(t)
+            vecs.append(centres[t] + 0.5 * rng.normal(size=dim))
+            a, b = rng.choice(VOCAB[names[t]], 2, replace=False)
+            texts.append(f"{rng.choice(PHRASES)}：{a}和{b}")
+    v = np.array(vecs, dtype=np.float32)
+    return np.array(truth), v / np.linalg.norm(v, axis=1, keepdims=True), texts
+
+
+def _discover(vectors: np.ndarray, texts: list[str]) -> topics.Topics:
+    present = np.ones(len(texts), dtype=bool)
+    return topics.discover(topics.spread(vectors, present), present, texts)
+
+
+def _merged(truth: np.ndarray, labels: np.ndarray) -> list[int]:
+    """True topics without a discovered topic of their own."""
+    majority = {c: Counter(truth[labels == c].tolist()).most_common(1)[0][0] for c in set(labels.tolist())}
+    out = []
+    for t in sorted(set(truth.tolist())):
+        home = Counter(labels[truth == t].tolist()).most_common(1)[0][0]
+        if majority[home] != t:
+            out.append(t)
+    return out
+
+
+def test_well_separated_topics_come_back_without_merging_the_neighbouring_two() -> None:
+    truth, vectors, texts = _library([30] * 6)
+    found = _discover(vectors, texts)
+    assert _merged(truth, found.of_row) == [], found.names
+    assert 6 <= len(found.names) <= 7, found.names  # a split is tolerated, a merge is not
+    # each topic is named by its own words
+    for c, name in enumerate(found.names):
+        topic = Counter(truth[found.of_row == c].tolist()).most_common(1)[0][0]
+        assert any(w in name for w in VOCAB[list(VOCAB)[topic]]), (name, topic)
+
+
+def test_topics_follow_the_library_when_a_new_topic_is_added() -> None:
+    truth, vectors, texts = _library([30] * 6)
+    old = truth < 5
+    before = _discover(vectors[old], [t for t, o in zip(texts, old.tolist(), strict=True) if o])
+    assert len(before.names) in (5, 6) and _merged(truth[old], before.of_row) == []
+    after = _discover(vectors, texts)
+    new_topics = set(after.of_row[truth == 5].tolist())
+    assert len(new_topics) == 1, "the added topic's assets are one topic"
+    assert not set(after.of_row[old].tolist()) & new_topics, "and a topic of their own"
+    assert any(w in after.names[new_topics.pop()] for w in VOCAB["home"])
+
+
+def test_a_library_too_small_to_cluster_has_no_topics() -> None:
+    truth, vectors, texts = _library([3, 3, 3])
+    found = _discover(vectors, texts)
+    assert found.names == [] and (found.of_row == -1).all()
