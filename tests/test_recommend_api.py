@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from contenthub.recommend.catalog import refresh_now
+from contenthub.store.query import EventQuery
 from contenthub.timeutil import to_iso, utcnow
 from tests.helpers import asset
 
@@ -236,6 +237,14 @@ def test_segment_batch_mode_streams_the_batch_rankers_picks(clients, library) ->
         one = bot.get(f"/v1/recommendations/users/{x['target']}", params={"channel": "moments", "strategy": "plain"})
         assert x["picks"][0]["asset_id"] == one.json()["picks"][0]["asset_id"]
     assert all(p["asset_id"] != "eye1" for x in lines if x["target"] == "b2" for p in x["picks"])
+    # reserve=true: one reserved pick per member, with its propensity (1.0: nothing random), logged as served
+    r = bot.get("/v1/recommendations/segments/hz", params={**params, "reserve": "true"})
+    reserved = [json.loads(x) for x in r.text.strip().splitlines()]
+    assert r.status_code == 200 and all(x["reserved"] and len(x["picks"]) == 1 for x in reserved if x["picks"])
+    assert {p["propensity"] for x in reserved for p in x["picks"]} == {1.0}
+    served = clients.hub.store.query_events(EventQuery(types=("served",), limit=100))
+    assert {e["recommendation_id"] for e in served} == {p["recommendation_id"] for x in reserved for p in x["picks"]}
+    assert all(e["attributes"]["propensity"] == 1.0 for e in served)
     assert bot.get("/v1/recommendations/segments/hz", params={**params, "mode": "fast"}).status_code == 422
     assert bot.get("/v1/recommendations/segments/hz", params={**params, "strategy": "nope"}).status_code in (404, 422)
 

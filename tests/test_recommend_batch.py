@@ -18,7 +18,8 @@ from contenthub.library.demo_corpus import generate_assets
 from contenthub.library.models import Asset
 from contenthub.recommend import batch, events, service
 from contenthub.recommend.audiences import audience_for
-from contenthub.recommend.catalog import catalog, refresh_now
+from contenthub.recommend.catalog import SIMILARITY_MEMO_MAX_ROWS, catalog, refresh_now
+from contenthub.recommend.evaluation.logged import is_logged_round
 from contenthub.recommend.ranking import drawn_weights, explores, exploring_share
 from contenthub.recommend.strategies import DEFAULTS, Strategy, put_strategy
 from contenthub.store.query import EventQuery
@@ -370,11 +371,15 @@ PLAIN = [
 def _rule_cases(hub, channel: str, strategy: str) -> dict[str, str]:
     """Put the users through each rule both paths must apply alike: a send reserved with reserve=true and
     not yet delivered (capped on wecom_1v1, one a day), the would-be first pick delivered three days ago
-    (inside the re-delivery window), an asset muted, members of a group with engagement inside it."""
+    (inside the re-delivery window), an asset muted, an asset deleted, the channel muted (no asset: closed
+    like an unsubscribe), members of a group with engagement inside it, and a user whose vector mixes more
+    assets than the per-user similarity memo serves (that request takes the dense-vector case of
+    ``raw_signals.raw_values``, the batch its sparse rows)."""
     reserved = service.next_for_user(hub, "u05", channel, n=1, strategy=strategy, now=NOW, reserve=True)
     assert reserved.reserved
     top = service.next_for_user(hub, "u06", channel, n=1, strategy=strategy, now=NOW).picks[0].asset_id
     muted = service.next_for_user(hub, "u07", channel, n=1, strategy=strategy, now=NOW).picks[0].asset_id
+    deleted = service.next_for_user(hub, "u12", channel, n=1, strategy=strategy, now=NOW).picks[0].asset_id
     groups.upsert_group(hub, GroupIn(id="g1", name="群", channel="wecom_group", purpose="community"))
     groups.change_members(hub, "g1", MembershipChange(join=["u08", "u09"], at=NOW - timedelta(days=20)))
     assert not events.ingest(
@@ -408,9 +413,35 @@ def _rule_cases(hub, channel: str, strategy: str) -> dict[str, str]:
                 }
                 for u in ("u08", "u09")
             ),
+            {
+                "id": "delete-1",
+                "type": "delete",
+                "user_id": "u12",
+                "asset_id": deleted,
+                "channel": channel,
+                "ts": to_iso(NOW - timedelta(days=1)),
+            },
+            {
+                "id": "mute-ch",
+                "type": "mute",
+                "user_id": "u11",
+                "channel": channel,
+                "ts": to_iso(NOW - timedelta(days=2)),
+            },
+            *(
+                {
+                    "id": f"wide-{k}",
+                    "type": "click",
+                    "user_id": "u10",
+                    "asset_id": f"a{k * 3:03d}",
+                    "channel": "moments",
+                    "ts": to_iso(NOW - timedelta(days=10, minutes=k)),
+                }
+                for k in range(SIMILARITY_MEMO_MAX_ROWS + 6)
+            ),
         ],
     ).rejected
-    return {"u06": top, "u07": muted}
+    return {"u06": top, "u07": muted, "u12": deleted}
 
 
 @pytest.mark.parametrize("strategy", PLAIN, ids=["all-signals", "default-weights"])
@@ -436,6 +467,9 @@ def test_same_users_get_identical_picks_on_both_paths_without_exploration(world,
     for uid, asset in excluded.items():
         assert asset not in got[user_ids.index(uid)] and got[user_ids.index(uid)], uid
     assert res.capped[user_ids.index("u05")] == (channel == "wecom_1v1")  # one a day there
+    assert res.capped[user_ids.index("u11")]  # the channel muted
+    wide = audience_for(world, catalog(world), load_profile(world, user_id="u10", now=NOW), NOW)
+    assert len(wide.vector_rows) > SIMILARITY_MEMO_MAX_ROWS
     assert len(stages) >= 3
     assert signals >= {w for w in strategy.weights if w not in ("topic", "type")}
     if "topic" in strategy.weights:  # the data exercise the rate signals
@@ -583,3 +617,51 @@ def test_batch_weighs_each_exploring_user_with_its_drawn_weights(world, monkeypa
             assert got[k] == [p.asset_id for p in rec.picks], (channel, uid)
             if rec.picks:
                 assert res.scores[k, 0] == pytest.approx(rec.picks[0].score, abs=2e-4), (channel, uid)
+
+
+def test_batch_reserve_logs_each_pick_with_its_propensity_like_a_request(world) -> None:
+    """``pick_lines(reserve=True)`` reserves each user's first pick it wins and writes the served record a
+    reserved request writes, with the pick's propensity under the request's exploration mixture: 1.0 with
+    exploration off (the policy is deterministic); with exploration on, in (0, 1], at least 1 − share for a
+    user the batch ranked by the means (the mixture's deterministic part picks it), and each served record
+    is a round offline evaluation reads (``is_logged_round``)."""
+    put_strategy(world, EXPLORING)
+    put_strategy(world, PLAIN[1])
+    user_ids = [f"u{u:02d}" for u in range(40)]
+    for strategy, channel in (("plain", "moments"), ("exploring", "wecom_group")):
+        lines = list(batch.pick_lines(world, user_ids, channel, n=3, strategy=strategy, now=NOW, seed=3, reserve=True))
+        reserved = [line for line in lines if line.get("reserved")]
+        assert len(reserved) >= 20, strategy
+        served = {
+            e["recommendation_id"]: e
+            for e in world.store.query_events(EventQuery(types=("served",), channels=(channel,), limit=1000))
+        }
+        for line in reserved:
+            (pick,) = line["picks"]
+            e = served[pick["recommendation_id"]]
+            assert e["user_id"] == line["target"] and e["asset_id"] == pick["asset_id"]
+            assert e["attributes"]["propensity"] == pick["propensity"] and is_logged_round(e)
+            assert e["attributes"]["strategy"] == strategy
+            if strategy == "plain":
+                assert pick["propensity"] == 1.0
+            else:
+                assert 0 < pick["propensity"] <= 1.0
+        # a second reservation of the same users: the asset is taken for each (re-delivery window) or the cap
+        again = list(batch.pick_lines(world, user_ids, channel, n=3, strategy=strategy, now=NOW, seed=3, reserve=True))
+        taken = {(line["target"], line["picks"][0]["asset_id"]) for line in reserved}
+        assert not taken & {(line["target"], p["asset_id"]) for line in again for p in line["picks"]}
+    cat = catalog(world)
+    share = EXPLORING.exploration_share
+    res = list(batch.next_for_users(world, user_ids, "moments", strategy="exploring", now=NOW, n=3, seed=7))[0]
+    checked = 0
+    for i, uid in enumerate(res.user_ids):
+        aud = audience_for(world, cat, load_profile(world, user_id=uid, now=NOW), NOW)
+        if res.capped[i] or res.explored[i] or not aud.has_evidence() or res.rows[i][0] < 0:
+            continue
+        picks = [(int(res.rows[i][0]), float(res.scores[i][0]), f"r_test{i}")]
+        rec = service.reserve_batch_picks(
+            world, cat, uid, "moments", None, EXPLORING, picks, False, NOW, np.random.default_rng(i)
+        )
+        assert rec.reserved and rec.picks[0].propensity >= 1 - share - 1e-4, uid
+        checked += 1
+    assert checked >= 5

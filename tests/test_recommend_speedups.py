@@ -185,9 +185,12 @@ def test_scores_with_block_positions_equal_the_plain_path(world) -> None:
         a, b = ranking.quality_posterior(cat, "wecom_1v1", idx)
         post = ranking.posterior(cat, "wecom_1v1")
         assert post is not None and np.array_equal(post[0][idx], a) and np.array_equal(post[1][idx], b)
-        collab = ranking.collaborative_scores(cat, aud)
-        if collab is not None:
-            assert np.array_equal(ranking._collaborative_on_block(cat, aud, "wecom_1v1", pos), collab[idx])
+        # the raw values of the channel block cut to the candidates equal those of the candidates' own columns
+        on_block = ranking.raw_values(cat, aud, strat, "wecom_1v1", idx, (cat.block("wecom_1v1"), pos))
+        direct = ranking.raw_values(cat, aud, strat, "wecom_1v1", idx, None)
+        assert on_block.keys() == direct.keys()
+        for name, values in on_block.items():
+            np.testing.assert_allclose(values, direct[name], rtol=1e-5, atol=1e-6, err_msg=name)
 
 
 def test_freshness_equals_the_direct_power(world) -> None:

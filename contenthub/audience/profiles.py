@@ -12,9 +12,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from contenthub import bad_records
-from contenthub.audience import lifecycle
+from contenthub.audience import exclusions, lifecycle
 from contenthub.audience.engagement import (
-    BLOCKING_TYPES,
     NEGATIVE,
     PROFILE,
     PROFILE_PREFIXES,
@@ -99,10 +98,8 @@ def profile_from(
     """A profile from what ``load_profile`` reads (also what the learning job replays: the same rules
     applied to a user's events before a moment, ``learning.replay``)."""
     weights = read_decayed(counters, now, hub.settings.profile_half_life_days)
-    blocked = {e["asset_id"] for e in negatives if e.get("asset_id") and e["type"] in BLOCKING_TYPES}
-    unsubscribed = {
-        e["channel"] for e in negatives if e["type"] == "unsubscribe" or (e["type"] == "mute" and not e.get("asset_id"))
-    }
+    blocked = exclusions.blocked_assets(negatives)
+    unsubscribed = exclusions.closed_channels(negatives)
     rules = lifecycle.get_rules(hub)
     first_seen = bad_records.stamp_or_none(hub, "user", key, "created_at", (user_doc or {}).get("created_at"))
     status = lifecycle.classify(rules, first_seen, events, now)

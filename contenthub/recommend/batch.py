@@ -7,12 +7,13 @@ segment, tonight" (1M users × a few ms). Here the same profile facts and the sa
 - events are read as numpy columns (``Store.event_columns``): in one sequential scan of the event log,
   part by part, when a large share of the users is asked for (random look-ups by user cost a page read
   per event), else per chunk of users;
-- similarity and the collaborative signal are a sparse row of the user's assets times a dense asset ×
-  candidate matrix built once per call (lazily, only the rows someone refers to): vectors · candidate
-  vectorsᵀ (the user vector is a weighted sum of engaged asset vectors, and min-max scaling ignores
-  its norm) and the EASE rows restricted to the candidate columns — a few row additions per user
-  instead of a 384-wide product per candidate; tag affinity is the candidates' sparse features times
-  the block's tag weights (decayed event weights × asset features);
+- the raw similarity, affinity and collaborative values of a block are ``raw_signals.raw_values`` — the
+  function one request calls with a block of one —, over dense asset × candidate matrices built once per
+  call (lazily, only the rows someone refers to): vectors · candidate vectorsᵀ (the user vector is a
+  weighted sum of engaged asset vectors, and min-max scaling ignores its norm) and the EASE rows
+  restricted to the candidate columns — a few row additions per user instead of a 384-wide product per
+  candidate; tag affinity is the candidates' sparse features times the block's tag weights (decayed
+  event weights × asset features);
 - the shared signals (quality, popularity, freshness, lifecycle fit) are vectors per channel/stage;
 - every signal is min-max scaled over each user's own candidates (channel, scene, validity, minus the
   user's muted and recently delivered assets), exactly as for one request; the per-user constants
@@ -25,11 +26,11 @@ segment, tonight" (1M users × a few ms). Here the same profile facts and the sa
 The rules and the signals are not copies: caps (``caps.counted_sends``, ``caps.capped_targets``), the
 lifecycle stage (``lifecycle.stages_of``), the topic and content-type rate signals (``scoring``), the
 scaling of every signal (``ranking.minmax_coefficients``, ``ranking.signed_coefficients``: one request is
-their one-row case), the quality and popularity values (``ranking.quality_values``,
-``ranking.popularity_values``), freshness, lifecycle fit and appeal are the functions the per-user path
-calls, here over arrays of users. What batch adds is how a block's raw similarity, affinity and
-collaborative values are computed (sparse products instead of one user's dot products) and how exclusions
-are applied to a block (masked cells instead of fewer candidates).
+their one-row case), the raw similarity, affinity and collaborative values (``raw_signals.raw_values``), the
+exclusions (``exclusions``: mutes, unsubscribes, the re-delivery window), the quality and popularity values
+(``ranking.quality_values``, ``ranking.popularity_values``), freshness, lifecycle fit and appeal are the
+functions the per-user path calls, here over arrays of users. What batch adds is how exclusions are applied
+to a block (masked cells instead of fewer candidates).
 
 Two documented differences from ``next_for_user``: tag weights and the topic/type rate evidence come
 from the events with the assets' *current* features and topics (the profile counters froze them at
@@ -40,8 +41,9 @@ DRAW_USERS (256) exploring users instead of one per user. Whether a user explore
 exploring user's drawn topic/type rates and weights (``ranking.drawn_weights``); the others rank by the
 posterior means. With exploration off and unchanged assets, the picks are the same, and a user the batch
 does not explore for gets the per-user path's pick without exploration (tests/test_recommend_batch.py).
-The batch logs nothing: its lines carry no propensity and no served record is written (the per-user
-path's ``reserve`` does that).
+Unless asked to reserve (``pick_lines(reserve=True)``), the batch logs nothing; reserving logs each user's
+pick as a request's reserved pick is logged — its propensity under the same exploration mixture, the served
+record (``service.reserve_batch_picks``).
 """
 
 from __future__ import annotations
@@ -61,11 +63,10 @@ import numpy as np
 from scipy import sparse
 
 from contenthub import bad_records
-from contenthub.audience import caps, lifecycle, users
+from contenthub.audience import caps, exclusions, lifecycle, users
 from contenthub.audience.engagement import BLOCKING_TYPES, ENGAGED, EVENT_WEIGHTS, NEGATIVE, POSITIVE
-from contenthub.audience.profiles import HISTORY_DAYS, HISTORY_LIMIT, VECTOR_EVENTS
+from contenthub.audience.profiles import HISTORY_DAYS, HISTORY_LIMIT, NEGATIVES_LIMIT, VECTOR_EVENTS
 from contenthub.hub import Hub
-from contenthub.recommend import csr
 from contenthub.recommend.audiences import population_rates
 from contenthub.recommend.catalog import Catalog, catalog
 from contenthub.recommend.ranking import (
@@ -82,15 +83,16 @@ from contenthub.recommend.ranking import (
     quality_values,
     signed_coefficients,
 )
+from contenthub.recommend.raw_signals import Audiences, Columns, Rows, model_columns, raw_values
 from contenthub.recommend.scoring import (
     RATE_PRIOR_DELIVERIES,
-    SENT_TYPES,
     rate_draw,
     rate_posterior_rows,
     rate_signal,
     redelivery_cutoff,
     with_strength,
 )
+from contenthub.recommend.service import reserve_batch_picks
 from contenthub.recommend.strategies import Strategy, get_strategy
 from contenthub.store.columns import EventColumns
 from contenthub.timeutil import epochs, from_iso, to_iso, utcnow
@@ -99,7 +101,6 @@ BLOCK = 64  # users scored together: a few block × candidates float32 arrays st
 CHUNK = 4096  # users whose facts are derived and scored together by one thread (one BatchPicks each)
 SCAN_SHARE = 0.1  # scan the whole event log when at least this share of all users is asked for
 DRAW_USERS = 256  # users (whole blocks) sharing one Thompson draw of the quality posterior
-NEGATIVE_LIMIT = 500
 TYPES = tuple(EVENT_WEIGHTS)
 TYPE_CODE = {t: i for i, t in enumerate(TYPES)}
 _W = np.array([EVENT_WEIGHTS[t] for t in TYPES])
@@ -107,7 +108,7 @@ _POS = np.array([t in POSITIVE for t in TYPES])
 _NEG = np.array([t in NEGATIVE for t in TYPES])
 _ENG = np.array([t in ENGAGED for t in TYPES])
 _BLOCKING = np.array([t in BLOCKING_TYPES for t in TYPES])
-_DELIVERY = np.array([t in SENT_TYPES for t in TYPES])
+_SENT = np.array([t in exclusions.SENT_TYPES for t in TYPES])
 STAGES = lifecycle.STAGES
 
 
@@ -447,18 +448,24 @@ class _Facts:
             self.rates[name] = (a, b, has)
             self.evidence |= has
             self.rate_priors[name] = (RATE_PRIOR_DELIVERIES * prior, RATE_PRIOR_DELIVERIES * (1 - prior))
-        # exclusions: muted/deleted assets among the newest NEGATIVE_LIMIT negative events, and
-        # assets delivered or served on this channel within the redelivery window (from history)
+        # exclusions (``exclusions``' rules over the columns): muted/deleted assets among the newest
+        # NEGATIVES_LIMIT negative events, and assets sent on this channel since the re-delivery cutoff
+        # (from history)
         neg_rank = _rank_in_group(ev.user, _NEG[ev.type])
-        negs = (neg_rank >= 0) & (neg_rank < NEGATIVE_LIMIT)
-        block = negs & _BLOCKING[ev.type] & (ev.row >= 0)
-        window = redelivery_cutoff(hub, now).timestamp()
-        redeliver = hist & _DELIVERY[ev.type] & ev.channel & (ev.row >= 0) & (ev.ts >= window)
-        ex = block | redeliver
+        negs = (neg_rank >= 0) & (neg_rank < NEGATIVES_LIMIT)
+        in_catalog = ev.row >= 0
+        ex = (negs & exclusions.blocks_asset(_BLOCKING[ev.type], in_catalog)) | (
+            hist
+            & exclusions.blocks_resend(
+                _SENT[ev.type], ev.channel, in_catalog, ev.ts, redelivery_cutoff(hub, now).timestamp()
+            )
+        )
         self.exclude = _csr(np.ones(int(ex.sum()), dtype=bool), ev.user[ex], ev.row[ex], (n, len(cat)), bool)
-        # unsubscribed from this channel: an unsubscribe on it, or a mute of the channel (no asset)
+        # unsubscribed from this channel
         unsub = (
-            negs & ev.channel & ((ev.type == TYPE_CODE["unsubscribe"]) | ((ev.type == TYPE_CODE["mute"]) & ev.no_asset))
+            negs
+            & ev.channel
+            & exclusions.closes_channel(ev.type == TYPE_CODE["unsubscribe"], ev.type == TYPE_CODE["mute"], ev.no_asset)
         )
         self.unsubscribed = _groups_any(ev.user, unsub, n)
         # caps from deliveries on this channel in history
@@ -619,11 +626,11 @@ class _Block:
 
     users: np.ndarray
     stage: np.ndarray
-    recent: _Rows
+    recent: Rows
     has_vector: np.ndarray
-    tags: _Rows
+    tags: Rows
     has_tags: np.ndarray
-    engaged: _Rows | None
+    engaged: Rows | None
     has_engaged: np.ndarray | None
     ex_r: np.ndarray  # exclusions: block row, candidate column
     ex_c: np.ndarray
@@ -708,13 +715,19 @@ class _Scorer:
             source[model_cols[keep]] = keep
 
             def collab_rows(rows: np.ndarray, out: np.ndarray) -> None:
-                np.take(weights[rows], source, axis=1, out=out)
+                out[...] = model_columns(weights, rows, source)
 
             self.collab = _LazyRows(len(self.model.asset_ids), self.n_model, collab_rows)
             self.row_to_model = np.full(len(cat), -1, dtype=np.int64)
             self.row_to_model[cat.model_rows[in_c]] = np.flatnonzero(in_c)
         self.fixed_parts, self.fit = _fixed_parts(hub, cat, strat, channel, idx, now)
         self.fixed = _fixed_rows(strat, self.fixed_parts, self.fit, idx.size)
+        # the candidate side of ``raw_signals.raw_values`` (the lazy matrices' rows are filled by ``prepare``)
+        self.columns = Columns(
+            similarity=self.sim.m if self.sim is not None else None,
+            features=self.feat_c if self.w_aff else None,
+            collaborative=self.collab.m if self.model is not None else None,
+        )
 
     def shared(self, rng: np.random.Generator, explore: bool) -> dict[str, np.ndarray]:
         """Raw user-independent signals over the candidates (before per-user scaling), from ranking's
@@ -825,25 +838,24 @@ class _Scorer:
         mark[ex_r[low], ex_c[low]] = True
         ref = np.argmin(mark, axis=1)[ex_r]
 
-        def product(rows: _Rows, lazy: _LazyRows) -> np.ndarray:
-            raw = np.asarray(rows @ lazy.m, dtype=np.float32)
-            if ex_r.size:
-                raw[ex_r, ex_c] = raw[ex_r, ref]
-            return raw
-
-        if self.sim is not None:
-            _scale_into(score, const, product(b.recent, self.sim), self._w(b, "similarity"), b.has_vector)
-        if self.w_aff:
-            weights_t = np.ascontiguousarray(b.tags.toarray().T, dtype=np.float32)  # features × users
-            feat = self.feat_c
-            raw = _transposed(
-                np.asarray(csr.matmat(feat.indptr, feat.indices, feat.data, weights_t, feat.shape), dtype=np.float32)
-            )
-            if ex_r.size:
-                raw[ex_r, ex_c] = raw[ex_r, ref]
-            _affinity_into(score, const, raw, self._w(b, "affinity"), b.has_tags)
-        if b.engaged is not None and self.n_model:
-            self._collaborative_into(score, const, b, ref)
+        # the raw values: the function one request calls with a block of one
+        raw = raw_values(
+            Audiences(
+                recent=b.recent if self.sim is not None else None,
+                tags=np.ascontiguousarray(b.tags.toarray().T, dtype=np.float32) if self.w_aff else None,
+                engaged=b.engaged if self.n_model else None,
+            ),
+            self.columns,
+        )
+        for name in ("similarity", "affinity"):
+            if name in raw and ex_r.size:
+                raw[name][ex_r, ex_c] = raw[name][ex_r, ref]
+        if "similarity" in raw:
+            _scale_into(score, const, raw["similarity"], self._w(b, "similarity"), b.has_vector)
+        if "affinity" in raw:
+            _affinity_into(score, const, raw["affinity"], self._w(b, "affinity"), b.has_tags)
+        if "collaborative" in raw:
+            self._collaborative_into(score, const, raw["collaborative"], b, ref)
         per_pair = None
         for name, _ignored, slots in self.rate_terms:
             found = b.rates.get(name)
@@ -875,12 +887,13 @@ class _Scorer:
         """A signal's weight for the block's users: the strategy's, or one drawn per user."""
         return self.strat.weight(name) if b.weights is None else b.weights[name]
 
-    def _collaborative_into(self, score: np.ndarray, const: np.ndarray, b: _Block, ref: np.ndarray) -> None:
+    def _collaborative_into(
+        self, score: np.ndarray, const: np.ndarray, raw: np.ndarray, b: _Block, ref: np.ndarray
+    ) -> None:
         """The collaborative signal, computed over the modelled candidates (columns < n_model) only: the
         others score 0, which enters a user's min/max unless all of them are excluded for the user."""
         width, ex_r, ex_c = self.n_model, b.ex_r, b.ex_c
-        assert b.engaged is not None and b.has_engaged is not None  # the caller's condition
-        raw = np.asarray(b.engaged @ self.collab.m, dtype=np.float32)
+        assert b.has_engaged is not None  # the caller's condition
         m = raw.shape[0]
         inside = ex_c < width
         if inside.any():  # excluded cells take the value of the user's reference candidate (0 off the model)
@@ -901,15 +914,6 @@ class _Scorer:
         for r in np.flatnonzero((best < width) & (top_b == top) & np.isfinite(top)).tolist():
             cols = np.flatnonzero(score[r] == top[r])
             best[r] = cols[np.argmin(self.rank[cols])]
-
-
-def _transposed(a: np.ndarray, step: int = 128) -> np.ndarray:
-    """A C-ordered copy of ``a.T``, copied in column strips that stay in cache (numpy's plain strided copy
-    is several times slower)."""
-    out = np.empty((a.shape[1], a.shape[0]), dtype=a.dtype)
-    for c0 in range(0, a.shape[0], step):
-        out[:, c0 : c0 + step] = a[c0 : c0 + step].T
-    return out
 
 
 def _scale_into(
@@ -1132,11 +1136,11 @@ def _score_chunk(
             blk = _Block(
                 users=users_b,
                 stage=facts.stage[users_b],
-                recent=_Rows(recent, b0, b1),
+                recent=Rows.of(recent, b0, b1),
                 has_vector=facts.has_vector[users_b],
-                tags=_Rows(tags, b0, b1),
+                tags=Rows.of(tags, b0, b1),
                 has_tags=facts.has_tags[users_b],
-                engaged=_Rows(engm, b0, b1) if engm is not None else None,
+                engaged=Rows.of(engm, b0, b1) if engm is not None else None,
                 has_engaged=eng[1][users_b] if eng is not None else None,
                 ex_r=ex_row[e0:e1] - b0,
                 ex_c=ex_col[e0:e1],
@@ -1160,31 +1164,6 @@ def _score_chunk(
     )
 
 
-class _Rows:
-    """Rows r0:r1 of a CSR matrix as views of its arrays, multiplied by dense matrices with scipy's own
-    CSR kernel called directly. A scipy matrix per block cost its constructor's checks (~16 µs, three
-    a block) and the ``@`` dispatch (zeros, upcast, checks: a third of the collaborative product, whose
-    rows hold ~2.5 entries); the kernel and so every value are the same."""
-
-    __slots__ = ("data", "indices", "indptr", "shape")
-
-    def __init__(self, m: sparse.csr_matrix, r0: int, r1: int) -> None:
-        lo, hi = m.indptr[r0], m.indptr[r1]
-        self.indptr = m.indptr[r0 : r1 + 1] - lo
-        self.indices, self.data = m.indices[lo:hi], m.data[lo:hi]
-        self.shape = (r1 - r0, m.shape[1])
-
-    @property
-    def nnz(self) -> int:
-        return int(self.indptr[-1])
-
-    def __matmul__(self, x: np.ndarray) -> np.ndarray:
-        return csr.matmat(self.indptr, self.indices, self.data, x, self.shape)
-
-    def toarray(self) -> np.ndarray:
-        return csr.todense(self.indptr, self.indices, self.data, self.shape)
-
-
 def pick_lines(
     hub: Hub,
     user_ids: Sequence[str],
@@ -1195,21 +1174,31 @@ def pick_lines(
     strategy: str = "default",
     now: datetime | None = None,
     seed: int | None = None,
+    reserve: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """One JSON-ready line per user: what the segment endpoint (``mode=batch``) and ``contenthub recommend
     batch`` stream. Each pick gets a recommendation id so the events a send produces are attributed; no
-    reasons and no MMR (the batch picks by score) — ask ``next_for_user`` for the explained version."""
+    reasons and no MMR (the batch picks by score) — ask ``next_for_user`` for the explained version.
+
+    ``reserve``: keep each user's first pick it wins and log it as a request's reserved pick is logged
+    (``service.reserve_batch_picks``: its propensity under the same exploration mixture, the served
+    record), so offline evaluation sees batch sends too; the line then holds that one pick, with its
+    ``propensity``, and ``reserved``. Costs a profile read and a few writes per user."""
     import secrets
 
     cat = catalog(hub)
-    made_at = to_iso(now or utcnow())
+    now = now or utcnow()
+    made_at = to_iso(now)
+    strat = get_strategy(hub, strategy)
+    rng = np.random.default_rng(seed)
     for res in next_for_users(hub, user_ids, channel, scene=scene, n=n, strategy=strategy, now=now, seed=seed):
         for i, uid in enumerate(res.user_ids):
-            picks = [
-                {"asset_id": cat.ids[r], "score": round(float(s), 4), "recommendation_id": "r_" + secrets.token_hex(8)}
+            made = [
+                (r, s, "r_" + secrets.token_hex(8))
                 for r, s in zip(res.rows[i].tolist(), res.scores[i].tolist(), strict=True)
                 if r >= 0
             ]
+            picks = [{"asset_id": cat.ids[r], "score": round(s, 4), "recommendation_id": rid} for r, s, rid in made]
             line: dict[str, Any] = {
                 "target": uid,
                 "channel": channel,
@@ -1219,8 +1208,22 @@ def pick_lines(
                 "capped": bool(res.capped[i]),
                 "made_at": made_at,
             }
+            if reserve and picks:
+                rec = reserve_batch_picks(hub, cat, uid, channel, scene, strat, made, bool(res.explored[i]), now, rng)
+                line["picks"] = [
+                    {
+                        "asset_id": p.asset_id,
+                        "score": p.score,
+                        "recommendation_id": p.recommendation_id,
+                        "propensity": p.propensity,
+                    }
+                    for p in rec.picks
+                ]
+                line["reserved"], line["capped"] = rec.reserved, rec.capped
+                if rec.reason:
+                    line["reason"] = rec.reason
             if res.capped[i]:
                 line["reason"] = "capped or unsubscribed on this channel"
-            elif not picks:
+            elif not line["picks"] and "reason" not in line:
                 line["reason"] = "no eligible asset"
             yield line

@@ -124,15 +124,16 @@ class ChannelBlock:
             self.row_offsets[width] = found
         return found
 
-    def similarity(self, cat: Catalog, rows: list[int], weights: np.ndarray, norm: float) -> np.ndarray:
-        """``vectors @ u`` for the user vector ``u = Σ weights[i]·cat.vectors[rows[i]] / norm``.
+    def similarity_rows(self, cat: Catalog, rows: list[int]) -> np.ndarray:
+        """``cat.vectors[rows] @ vectors.T``: each asset's cosines with the block (len(rows) × block rows),
+        the ``raw_signals.Columns.similarity`` of a request whose audience vector mixes those assets.
 
-        Why by columns: the product streams the whole block (4,000 × 384 floats, more than the core's
-        cache) for every request, which made it the largest single cost of next content. By linearity it
-        equals ``Σ weights[i]·(vectors @ cat.vectors[rows[i]]) / norm``, and those columns depend only on
-        the asset, so they are memoised: a user engaged with k assets costs k additions of a column.
-        Missing columns are computed together in one product. Equal to the direct product up to float
-        rounding (summation order)."""
+        Why by asset: the product of a user vector with the block streams the whole block (4,000 × 384
+        floats, more than the core's cache) for every request, which made it the largest single cost of
+        next content. By linearity the user vector's cosines are ``Σ weights[i]·(vectors @
+        cat.vectors[rows[i]])``, and those columns depend only on the asset, so they are memoised: a user
+        engaged with k assets costs k rows of a sparse product. Missing columns are computed together in
+        one product. Equal to the direct product up to float rounding (summation order)."""
         memo = self.similarity_columns
         found: dict[int, np.ndarray] = {}
         missing = [r for r in dict.fromkeys(rows) if r not in memo]
@@ -144,12 +145,7 @@ class ChannelBlock:
             # traffic asks for popular assets first. Columns past the budget are computed each time.
             for r in missing[: max(room, 0)]:
                 memo[r] = found[r]
-        out = np.zeros(self.vectors.shape[0], dtype=np.float32)
-        for r, w in zip(rows, weights.tolist(), strict=True):
-            col = found.get(r)
-            out += w * (memo[r] if col is None else col)
-        out /= norm
-        return out
+        return np.stack([memo[r] if r in memo else found[r] for r in rows])
 
     def _memo_capacity(self) -> int:
         return SIMILARITY_MEMO_BYTES // max(self.vectors.shape[0] * 4, 1)

@@ -16,7 +16,7 @@ import numpy as np
 from contenthub.audience.engagement import ALL_CHANNELS
 from contenthub.i18n import _
 from contenthub.labels import label as code_label
-from contenthub.recommend import csr, rates
+from contenthub.recommend import rates, raw_signals
 from contenthub.recommend.catalog import SIMILARITY_MEMO_MAX_ROWS, Catalog, ChannelBlock
 from contenthub.recommend.scoring import rate_draw, rate_signal, with_strength
 from contenthub.recommend.strategies import SIGNALS, Strategy
@@ -267,63 +267,86 @@ def _channel_positions(cat: Catalog, channel: str, idx: np.ndarray) -> tuple[Cha
     return blk, pos
 
 
-def _model_scores(model: Any, aud: Audience) -> np.ndarray | None:
-    """Σ over the assets the audience engaged with (whole history as of the last fit, plus recent positive
-    events) of their EASE weight rows, per modelled asset."""
+def engaged_model_rows(model: Any, aud: Audience) -> np.ndarray | None:
+    """The modelled assets the audience engaged with (whole history as of the last fit, plus recent positive
+    events), ascending; None without any."""
     if not model.asset_ids:
         return None
     engaged = set(model.engaged(aud.target).tolist())
     engaged.update(j for j in (model.position.get(a) for a, w in aud.recent_positive if w > 0) if j is not None)
     if not engaged:
         return None
-    rows = np.fromiter(engaged, dtype=np.int64, count=len(engaged))
-    return model.weights[rows].sum(axis=0) if rows.size > 1 else model.weights[rows[0]]
+    return np.fromiter(sorted(engaged), dtype=np.int64, count=len(engaged))
 
 
-def _model_view_scores(cat: Catalog, aud: Audience) -> tuple[np.ndarray, Any, np.ndarray] | None:
-    """(scores over the model's items, the model, catalog row → model item) or None without a model/history."""
+def _model_where(
+    cat: Catalog, channel: str, idx: np.ndarray, on_channel: tuple[ChannelBlock, np.ndarray] | None
+) -> tuple[Any, np.ndarray] | None:
+    """(the engagement model, position in it of each column — the channel block's rows when ``on_channel``,
+    else ``idx`` — or the model's size where it does not hold the asset); None without a model."""
     view = cat.model_view
     if view is None:
         return None
     model, model_rows = view
-    per_model = _model_scores(model, aud)
-    return None if per_model is None else (per_model, model, model_rows)
-
-
-def collaborative_scores(cat: Catalog, aud: Audience) -> np.ndarray | None:
-    """Engagement-model scores over all catalog rows (0 for assets the model does not hold)."""
-    found = _model_view_scores(cat, aud)
-    if found is None:
-        return None
-    per_model, _ignored, model_rows = found
-    out = np.zeros(len(cat), dtype=np.float32)
-    present = model_rows >= 0
-    out[model_rows[present]] = per_model[present]
-    return out
-
-
-def _collaborative_on_block(cat: Catalog, aud: Audience, channel: str, pos: np.ndarray) -> np.ndarray | None:
-    """``collaborative_scores(cat, aud)[idx]`` for candidates at block positions ``pos``, without the
-    catalog-wide scatter."""
-    found = _model_view_scores(cat, aud)
-    if found is None:
-        return None
-    per_model, model, model_rows = found
-    where = cat.block(channel).model_position(cat, model, model_rows)[pos]
-    return np.concatenate([per_model, np.zeros(1, dtype=np.float32)])[where]
-
-
-def similarity(
-    cat: Catalog, aud: Audience, idx: np.ndarray, on_channel: tuple[ChannelBlock, np.ndarray] | None
-) -> np.ndarray:
-    """Cosine of each candidate with the audience vector: from the block's memoised per-asset columns
-    when the vector is a mix of a few engaged assets (``ChannelBlock.similarity``), else one product."""
     if on_channel is not None:
-        blk, pos = on_channel
-        if aud.vector_rows and aud.vector_weights is not None and len(aud.vector_rows) <= SIMILARITY_MEMO_MAX_ROWS:
-            return blk.similarity(cat, aud.vector_rows, aud.vector_weights, aud.vector_norm)[pos]
-        return (blk.vectors @ np.asarray(aud.vector, dtype=np.float32))[pos]
-    return cat.vectors[idx] @ np.asarray(aud.vector, dtype=np.float32)
+        return model, on_channel[0].model_position(cat, model, model_rows)
+    m = len(model.asset_ids)
+    by_row = np.full(len(cat), m, dtype=np.int64)
+    present = np.flatnonzero(model_rows >= 0)
+    by_row[model_rows[present]] = present
+    return model, by_row[idx]
+
+
+def raw_values(
+    cat: Catalog,
+    aud: Audience,
+    strategy: Strategy,
+    channel: str,
+    idx: np.ndarray,
+    on_channel: tuple[ChannelBlock, np.ndarray] | None,
+) -> dict[str, np.ndarray]:
+    """The raw similarity, affinity and collaborative values of candidates ``idx`` for one audience (those
+    the strategy weighs and the audience has): ``raw_signals.raw_values`` on a block of one — the audience's
+    row, and the candidate columns of the channel block (then cut to the candidates' positions) or of
+    ``idx``; the collaborative product runs over the model's items and is gathered onto the candidates
+    (``Columns.collaborative_at``), 0 where the model does not hold the asset."""
+    rows, cols = raw_signals.Audiences(), raw_signals.Columns()
+    blk = on_channel[0] if on_channel is not None else None
+    if aud.vector is not None and strategy.weight("similarity"):
+        if (
+            blk is not None
+            and aud.vector_rows
+            and aud.vector_weights is not None
+            and len(aud.vector_rows) <= SIMILARITY_MEMO_MAX_ROWS
+        ):
+            rows.recent = raw_signals.Rows.one(np.asarray(aud.vector_weights, dtype=np.float32) / aud.vector_norm)
+            cols.similarity = blk.similarity_rows(cat, aud.vector_rows)
+        else:
+            rows.vectors = np.asarray(aud.vector, dtype=np.float32)[None, :]
+            cols.vectors = blk.vectors if blk is not None else cat.vectors[idx]
+    if aud.weights and strategy.weight("affinity"):
+        w = np.zeros((cat.features.shape[1], 1), dtype=np.float32)
+        index = cat.feature_index
+        for f, val in aud.weights.items():
+            j = index.get(f)
+            if j is not None:
+                w[j, 0] = val
+        rows.tags = w
+        cols.features = blk.features if blk is not None else cat.features[idx]
+    if strategy.weight("collaborative"):
+        found = _model_where(cat, channel, idx, on_channel)
+        engaged = engaged_model_rows(found[0], aud) if found is not None else None
+        if found is not None and engaged is not None:
+            model, cols.collaborative_at = found
+            rows.engaged = raw_signals.Rows.one(np.ones(engaged.size, dtype=np.float32))
+            cols.collaborative = np.asarray(model.weights, dtype=np.float32)[engaged]
+    out = {}
+    for name, values in raw_signals.raw_values(rows, cols).items():
+        v = values[0]
+        if on_channel is not None and on_channel[1].size != v.size:  # some of the block excluded
+            v = v.take(on_channel[1])
+        out[name] = v
+    return out
 
 
 def _signed_minmax(raw: np.ndarray) -> np.ndarray:
@@ -524,15 +547,19 @@ def score_candidates(
     *,
     positions: np.ndarray | None = None,
     draws: Draws | None = None,
+    explore: bool | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
     """Blend of the strategy's signals for candidate rows ``idx``; returns (score, signals, explored flags).
 
     ``positions``: where ``idx`` sits in ``cat.block(channel)`` when the caller knows (``candidate_rows``).
-    ``draws``: filled with this request's random draws (for ``propensities``)."""
+    ``draws``: filled with this request's random draws (for ``propensities``). ``explore``: whether this
+    request explores when that was decided already (the batch decides per user by the same rule,
+    ``explores``); None: decide it here."""
     m = idx.size
     sig: dict[str, np.ndarray] = {}
     share = float(exploring_share(strategy, strategy.exploration and aud.has_evidence()))
-    explore = bool(explores(np.asarray(share), rng))
+    if explore is None:
+        explore = bool(explores(np.asarray(share), rng))
     weights = drawn_weights(strategy, rng, explore)
     if draws is not None:
         draws.weights = weights
@@ -542,30 +569,22 @@ def score_candidates(
         on_channel = (cat.block(channel), positions)
     else:
         on_channel = _channel_positions(cat, channel, idx)  # contiguous rows: no copy of idx's vectors
-    if aud.topic_ab is not None and strategy.weight("topic") and cat.topic_names:
-        sig["topic"] = _rate_signal(
-            "topic",
-            with_strength(*aud.topic_ab, aud.topic_prior, strategy.rate_prior.get("topic")),
-            cat.topic_of_row,
-            on_channel,
-            idx,
-            explore,
-            rng,
-            draws,
-            strategy.exploration,
-        )
-    if aud.type_ab is not None and strategy.weight("type") and len(cat.type_names) > 1:
-        sig["type"] = _rate_signal(
-            "type",
-            with_strength(*aud.type_ab, aud.type_prior, strategy.rate_prior.get("type")),
-            cat.type_of_row,
-            on_channel,
-            idx,
-            explore,
-            rng,
-            draws,
-            strategy.exploration,
-        )
+    for name, ab, prior, of_row, present in (
+        ("topic", aud.topic_ab, aud.topic_prior, cat.topic_of_row, bool(cat.topic_names)),
+        ("type", aud.type_ab, aud.type_prior, cat.type_of_row, len(cat.type_names) > 1),
+    ):
+        if ab is not None and strategy.weight(name) and present:
+            sig[name] = _rate_signal(
+                name,
+                with_strength(*ab, prior, strategy.rate_prior.get(name)),
+                of_row,
+                on_channel,
+                idx,
+                explore,
+                rng,
+                draws,
+                strategy.exploration,
+            )
     if strategy.weight("appeal"):
         # The posterior mean, never a draw: Thompson sampling over hundreds of assets at once spends the
         # pick on whichever asset's draw is luckiest (the maximum of hundreds of draws), which crowded out
@@ -574,34 +593,13 @@ def score_candidates(
         app = appeal_posterior(cat, channel)
         if app is not None:
             sig["appeal"] = _on_rows(on_channel, app[3], idx)
-    if aud.vector is not None and strategy.weight("similarity"):
-        sig["similarity"] = _minmax(similarity(cat, aud, idx, on_channel))
-    if aud.weights and strategy.weight("affinity"):
-        w = np.zeros(cat.features.shape[1], dtype=np.float32)
-        index = cat.feature_index
-        for f, val in aud.weights.items():
-            j = index.get(f)
-            if j is not None:
-                w[j] = val
-        if on_channel:
-            raw = csr.matvec(on_channel[0].features, w)
-            if on_channel[1].size != raw.size:  # some of the block excluded
-                raw = raw.take(on_channel[1])
-        else:
-            raw = cat.features[idx] @ w
-        sig["affinity"] = _signed_minmax(raw)
-    if strategy.weight("collaborative"):
-        if on_channel:
-            collab = _collaborative_on_block(cat, aud, channel, on_channel[1])
-        else:
-            full = collaborative_scores(cat, aud)
-            collab = full[idx] if full is not None else None
-        if collab is not None:
-            sig["collaborative"] = _minmax(collab)
+    # the raw similarity, affinity and collaborative values: the batch's block function, on a block of one
+    for name, values in raw_values(cat, aud, strategy, channel, idx, on_channel).items():
+        sig[name] = _signed_minmax(values) if name == "affinity" else _minmax(values)
     explored = np.zeros(m, dtype=bool)
     if strategy.weight("quality"):
-        raw, drawn = quality_values(cat, strategy, channel, idx, rng, on_channel, draws, explore=explore)
-        sig["quality"] = _minmax(raw)
+        qual, drawn = quality_values(cat, strategy, channel, idx, rng, on_channel, draws, explore=explore)
+        sig["quality"] = _minmax(qual)
         if drawn is not None:
             explored = drawn
     if strategy.weight("popularity"):

@@ -173,6 +173,7 @@ def recommend_segment(
             "segments"
         ),
     ] = "full",
+    reserve: Reserve = False,
 ) -> StreamingResponse:
     seg = segments.get_segment(hub, segment_id)
     service._validate(hub, channel, scene, n)
@@ -181,11 +182,11 @@ def recommend_segment(
     def lines() -> Iterator[bytes]:
         if mode == "batch":
             members = list(segments.members(hub, seg, limit=limit))
-            for line in batch.pick_lines(hub, members, channel, scene=scene, n=n, strategy=strategy):
+            for line in batch.pick_lines(hub, members, channel, scene=scene, n=n, strategy=strategy, reserve=reserve):
                 yield (json.dumps(line, ensure_ascii=False) + "\n").encode()
             return
         for uid in segments.members(hub, seg, limit=limit):
-            rec = service.next_for_user(hub, uid, channel, scene=scene, n=n, strategy=strategy)
+            rec = service.next_for_user(hub, uid, channel, scene=scene, n=n, strategy=strategy, reserve=reserve)
             yield (json.dumps(rec.model_dump(mode="json"), ensure_ascii=False) + "\n").encode()
 
     return StreamingResponse(lines(), media_type="application/x-ndjson")

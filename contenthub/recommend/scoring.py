@@ -7,11 +7,16 @@ Owned here, vectorised over one audience or a block of audiences (rows):
   candidate (``rate_signal``). ``profiles`` (one profile's counters), ``ranking.score_candidates`` (one
   request) and ``batch`` (blocks of users, from the event log) all call these.
 
+The raw similarity, affinity and collaborative values are ``raw_signals.raw_values``: one request is its
+block of one (``ranking.raw_values``), the batch its blocks of users.
+
 The rules every path applies, one implementation each, and where they live:
 - candidates (channel, scene, validity, exclusions): ``ranking.candidate_rows`` / ``ranking.candidate_mask``;
-- exclusions: an asset the audience muted or deleted (``engagement.BLOCKING_TYPES``, among its newest
-  ``profiles.NEGATIVES_LIMIT`` negative events), or one sent to it on the channel within the
-  re-delivery window (``SENT_TYPES``, ``redelivery_cutoff``, among its history: ``profiles.HISTORY_*``);
+- exclusions: an asset the audience muted or deleted, a channel it left (among its newest
+  ``profiles.NEGATIVES_LIMIT`` negative events), an asset sent to it on the channel within the re-delivery
+  window (among its history: ``profiles.HISTORY_*``; ``redelivery_cutoff``): ``audience.exclusions``, one
+  rule each over event columns, which one request applies to its profile's events and the batch to a
+  block's event columns;
 - caps, deliveries and reserved sends: ``caps.counted_sends`` then ``caps.capped_targets``;
 - lifecycle stage: ``lifecycle.stages_of``;
 - a group's audience: its kept profile, ``group_profiles`` and ``audiences.group_audience``.
@@ -28,9 +33,6 @@ import numpy as np
 from contenthub.audience.engagement import EVENT_WEIGHTS
 from contenthub.hub import Hub
 from contenthub.recommend.rates import log_lift
-
-SENT_TYPES = frozenset({"delivered", "served"})
-"""Events that keep their asset from being sent again on the channel within the re-delivery window."""
 
 
 def redelivery_cutoff(hub: Hub, now: datetime) -> datetime:

@@ -15,12 +15,12 @@ import os
 import secrets
 import threading
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from contenthub import doccache
-from contenthub.audience import caps, groups, reservations, users
+from contenthub.audience import caps, exclusions, groups, reservations, users
 from contenthub.audience.profiles import Profile, load_profile
 from contenthub.errors import InvalidError
 from contenthub.hub import Hub
@@ -42,7 +42,7 @@ from contenthub.recommend.ranking import (
     recent_rows,
     score_candidates,
 )
-from contenthub.recommend.scoring import SENT_TYPES, redelivery_cutoff
+from contenthub.recommend.scoring import redelivery_cutoff
 from contenthub.recommend.strategies import Strategy, get_strategy
 from contenthub.timeutil import to_iso, utcnow
 from contenthub.variants import runtime as variants
@@ -107,12 +107,8 @@ def _validate(hub: Hub, channel: str, scene: str | None, n: int) -> None:
 
 
 def recently_delivered(events: list[dict[str, Any]], channel: str, since: datetime) -> set[str]:
-    cutoff = to_iso(since)
-    return {
-        e["asset_id"]
-        for e in events
-        if e["type"] in SENT_TYPES and e["channel"] == channel and e.get("asset_id") and e["ts"] >= cutoff
-    }
+    """The assets ``exclusions.blocks_resend`` rules out on ``channel`` for sends since ``since``."""
+    return exclusions.recently_sent(events, channel, to_iso(since))
 
 
 _local = threading.local()
@@ -248,6 +244,64 @@ def reserve_pick(hub: Hub, rec: Recommendation, now: datetime) -> Recommendation
     return rec.model_copy(update={"picks": [], "reason": _("every candidate is already reserved for this target")})
 
 
+def reserve_batch_picks(
+    hub: Hub,
+    cat: Catalog,
+    user_id: str,
+    channel: str,
+    scene: str | None,
+    strategy: Strategy,
+    picks: list[tuple[int, float, str]],
+    explored: bool,
+    now: datetime,
+    rng: np.random.Generator,
+) -> Recommendation:
+    """Reserve a batch pick (``recommend.batch``) and log it as a request's is logged: each pick — (catalog
+    row, score, recommendation id), best first — gets its propensity under the same exploration mixture as a
+    request's (``ranking.propensities``, with the user's profile, exclusions and candidates as
+    ``next_for_user`` reads them and the batch's own decision ``explored``), then ``reserve_pick`` keeps
+    the first it wins and writes the served record with that propensity, which offline evaluation reads."""
+    user_doc = users.find_user(hub, user_id)
+    uid = user_doc["id"] if user_doc else user_id  # a merged user's old id: the surviving user's profile
+    profile = load_profile(hub, user_id=uid, user_doc=user_doc, now=now)
+    aud = audience_for(hub, cat, profile, now)
+    _exclusions_and_caps(hub, profile, channel, now, aud)
+    idx, pos = candidate_rows(cat, channel, scene, now, aud.exclude)
+    at = np.searchsorted(idx, [row for row, _s, _r in picks])
+    on = [i for i, k in enumerate(at.tolist()) if k < idx.size and idx[k] == picks[i][0]]
+    chance: list[tuple[float, bool]] = []
+    if on:
+        draws = Draws()
+        score, sig, _flags = score_candidates(
+            cat, aud, strategy, channel, idx, now, rng, positions=pos, draws=draws, explore=explored
+        )
+        chance = propensities(strategy, idx, score, sig, draws, [int(at[i]) for i in on], rng)
+    chosen = []
+    for (row, score_value, rec_id), (p, _exploring) in zip((picks[i] for i in on), chance, strict=True):
+        doc = cat.docs[row]
+        chosen.append(
+            Pick(
+                asset_id=cat.ids[row],
+                title=doc["title"],
+                kind=doc.get("kind", ""),
+                scenes=doc.get("scenes") or [],
+                content_type=doc.get("content_type"),
+                score=round(score_value, 4),
+                recommendation_id=rec_id,
+                reasons=[],
+                signals={},
+                propensity=round(p, 4),
+            )
+        )
+    stage = profile.status.get("stage")
+    rec = Recommendation(
+        target=uid, target_kind="user", channel=channel, strategy=strategy.id, picks=chosen, stage=stage
+    )
+    if not chosen:  # the batch's picks are no longer candidates (sent or muted since the batch read the log)
+        return rec.model_copy(update={"reason": _("every candidate is already reserved for this target")})
+    return reserve_pick(hub, rec, now)
+
+
 def _strategy_for(hub: Hub, unit_kind: str, unit_id: str, requested: str) -> tuple[Strategy, Override | None]:
     """The requested strategy, unless a running experiment assigns this unit a variant that changes it."""
     strat = get_strategy(hub, requested)
@@ -255,6 +309,17 @@ def _strategy_for(hub: Hub, unit_kind: str, unit_id: str, requested: str) -> tup
     if override is not None:
         strat = get_strategy(hub, override.strategy)
     return strat, override
+
+
+class _Ask(NamedTuple):
+    """What a request asks for, as ``next_for_user`` and ``next_for_group`` take it."""
+
+    channel: str
+    scene: str | None
+    n: int
+    now: datetime
+    rng: np.random.Generator
+    reserve: bool
 
 
 def next_for_user(
@@ -274,29 +339,47 @@ def next_for_user(
     user_doc = users.find_user(hub, user_id)
     uid = user_doc["id"] if user_doc else user_id  # a merged user's old id gets the surviving user's variant
     strat, override = _strategy_for(hub, "user", uid, strategy)
-    variant = override.label if override else None
     cat = catalog(hub)
     profile = load_profile(hub, user_id=uid, user_doc=user_doc, now=now)
     aud = audience_for(hub, cat, profile, now)
+    no_pick = _("no eligible asset: none approved, valid now and not recently sent on this channel")
+    ask = _Ask(channel, scene, n, now, _rng(seed), reserve)
+    return _answer(hub, cat, profile, aud, ("user", uid, profile.status.get("stage")), strat, override, ask, no_pick)
+
+
+def _answer(
+    hub: Hub,
+    cat: Catalog,
+    profile: Profile,
+    aud: Audience,
+    unit: tuple[str, str, str | None],
+    strat: Strategy,
+    override: Override | None,
+    ask: _Ask,
+    no_pick: str,
+) -> Recommendation:
+    """A user's or a group's request once its audience is known: exclusions and caps, ranking, substitutions,
+    the experiment exposure, the reservation. ``unit``: (kind, id, stage)."""
+    kind, target, stage = unit
+    channel, scene, n, now, rng, reserve = ask
     capped, why, reopen = _exclusions_and_caps(hub, profile, channel, now, aud)
     base = {
-        "target": uid,
-        "target_kind": "user",
+        "target": target,
+        "target_kind": kind,
         "channel": channel,
         "strategy": strat.id,
-        "stage": profile.status.get("stage"),
-        "variant": variant,
+        "stage": stage,
+        "variant": override.label if override else None,
     }
     if capped:
         return Recommendation(
             **base, picks=[], capped=True, reason=_("capped: {why}").format(why=why), next_allowed_at=reopen
         )
-    picks = _rank(hub, cat, aud, strat, channel, scene, n, now, _rng(seed))
-    picks = _with_substitutions(hub, "user", uid, picks, now)
+    picks = _rank(hub, cat, aud, strat, channel, scene, n, now, rng)
+    picks = _with_substitutions(hub, kind, target, picks, now)
     if override is not None and picks:
-        variants.log_exposure(hub, override, uid, now)
-    reason = None if picks else _("no eligible asset: none approved, valid now and not recently sent on this channel")
-    rec = Recommendation(**base, picks=picks, reason=reason)
+        variants.log_exposure(hub, override, target, now)
+    rec = Recommendation(**base, picks=picks, reason=None if picks else no_pick)
     return reserve_pick(hub, rec, now) if reserve and picks else rec
 
 
@@ -317,30 +400,9 @@ def next_for_group(
     _validate(hub, channel, scene, n)
     now = now or utcnow()
     strat, override = _strategy_for(hub, "group", group_id, strategy)
-    variant = override.label if override else None
     cat = catalog(hub)
     gprof = load_profile(hub, group_id=group_id, user_doc={"created_at": group.created_at}, now=now)
-    aud, _ignored = group_audience(
-        hub, cat, gprof, group_id, group.purpose, now
-    )  # the kept profile: no member is loaded
-    rng = _rng(seed)
-    capped, why, reopen = _exclusions_and_caps(hub, gprof, channel, now, aud)
-    base = {
-        "target": group_id,
-        "target_kind": "group",
-        "channel": channel,
-        "strategy": strat.id,
-        "stage": aud.stage,
-        "variant": variant,
-    }
-    if capped:
-        return Recommendation(
-            **base, picks=[], capped=True, reason=_("capped: {why}").format(why=why), next_allowed_at=reopen
-        )
-    picks = _rank(hub, cat, aud, strat, channel, scene, n, now, rng)
-    picks = _with_substitutions(hub, "group", group_id, picks, now)
-    if override is not None and picks:
-        variants.log_exposure(hub, override, group_id, now)
-    reason = None if picks else _("no eligible asset for this group on this channel")
-    rec = Recommendation(**base, picks=picks, reason=reason)
-    return reserve_pick(hub, rec, now) if reserve and picks else rec
+    aud, _ignored = group_audience(hub, cat, gprof, group_id, group.purpose, now)  # the kept profile: no member read
+    no_pick = _("no eligible asset for this group on this channel")
+    ask = _Ask(channel, scene, n, now, _rng(seed), reserve)
+    return _answer(hub, cat, gprof, aud, ("group", group_id, aud.stage), strat, override, ask, no_pick)
