@@ -45,6 +45,7 @@ from contenthub.audience.engagement import counter_deltas
 from contenthub.config import Settings
 from contenthub.hub import Hub
 from contenthub.library import taxonomy
+from contenthub.library.demo_corpus import SCENES
 from contenthub.recommend import service
 from contenthub.recommend.catalog import refresh_now
 from contenthub.store.base import Store
@@ -96,21 +97,6 @@ WORDS = [
     "书单",
     "装修",
     "收纳",
-]
-SCENES = [
-    "onboarding",
-    "first_order",
-    "repurchase",
-    "reactivation",
-    "winback",
-    "holiday",
-    "seeding",
-    "education",
-    "tutorial",
-    "membership",
-    "referral",
-    "aftersales",
-    "live_preview",
 ]
 CHANNELS = ["mp_subscription", "mp_service", "wecom_1v1", "wecom_group", "moments", "channels", "xiaohongshu"]
 KINDS = ["article", "poster", "video", "coupon", "script"]

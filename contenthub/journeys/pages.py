@@ -9,7 +9,7 @@ edit and an API edit are validated by the same code and fail with the same messa
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -23,7 +23,7 @@ from contenthub.errors import ProblemError
 from contenthub.i18n import N_, _, gettext
 from contenthub.journeys import conditions, flow, funnel, service
 from contenthub.journeys.builder import ROWS, TRIGGER_PARAM, BuilderForm, BuilderStep, field_of_problem, to_journey
-from contenthub.journeys.models import EXIT, Journey, JourneyIn
+from contenthub.journeys.models import EXIT, ConditionKind, Journey, JourneyIn, TriggerKind
 from contenthub.journeys.templates import TEMPLATES
 from contenthub.journeys.waits import describe as describe_wait
 from contenthub.labels import label
@@ -106,29 +106,8 @@ WORDS: dict[str, str] = {  # the pages' wording by short key (templates call s('
     "description": N_("Description"),
 }
 WEEKDAYS = (("一", "Mon"), ("二", "Tue"), ("三", "Wed"), ("四", "Thu"), ("五", "Fri"), ("六", "Sat"), ("日", "Sun"))
-CONDITION_KINDS = (
-    "converted",
-    "muted",
-    "event",
-    "opened_previous",
-    "clicked_previous",
-    "in_group",
-    "stage",
-    "stage_left",
-    "tag_weight",
-    "segment",
-    "paying",
-)
-TRIGGER_KINDS = (
-    "user_created",
-    "identity_added",
-    "stage_entered",
-    "event",
-    "group_joined",
-    "tag_weight",
-    "segment",
-    "manual",
-)
+CONDITION_KINDS: tuple[str, ...] = get_args(ConditionKind)  # the builder offers exactly what the model accepts
+TRIGGER_KINDS: tuple[str, ...] = get_args(TriggerKind)
 
 
 def _s(lang: str) -> Any:
