@@ -156,7 +156,6 @@ def _rank(
     common = common_reasons(sig)
     picks = []
     for i, row in enumerate(rows):
-        doc = cat.docs[row]
         signals = {k: round(c[i], 4) for k, c in columns.items()}
         reasons = explain(
             cat,
@@ -173,21 +172,34 @@ def _rank(
             propensity=chance[i][0],
             exploring=chance[i][1],
         )
-        picks.append(
-            Pick(  # the reason dicts are validated into Reason models in the same (one) call
-                asset_id=cat.ids[row],
-                title=doc["title"],
-                kind=doc.get("kind", ""),
-                scenes=doc.get("scenes") or [],
-                content_type=doc.get("content_type"),
-                score=round(scores[i], 4),
-                recommendation_id="r_" + tokens[16 * i : 16 * i + 16],
-                reasons=reasons,
-                signals=signals,
-                propensity=round(chance[i][0], 4),
-            )
-        )
+        # the reason dicts are validated into Reason models in the same (one) call
+        picks.append(_pick(cat, row, scores[i], "r_" + tokens[16 * i : 16 * i + 16], chance[i][0], reasons, signals))
     return picks
+
+
+def _pick(
+    cat: Catalog,
+    row: int,
+    score: float,
+    recommendation_id: str,
+    propensity: float,
+    reasons: list[Any],
+    signals: dict[str, float],
+) -> Pick:
+    """A catalog row as the pick a bot reads: the asset's fields, its score and the chance it was picked."""
+    doc = cat.docs[row]
+    return Pick(
+        asset_id=cat.ids[row],
+        title=doc["title"],
+        kind=doc.get("kind", ""),
+        scenes=doc.get("scenes") or [],
+        content_type=doc.get("content_type"),
+        score=round(score, 4),
+        recommendation_id=recommendation_id,
+        reasons=reasons,
+        signals=signals,
+        propensity=round(propensity, 4),
+    )
 
 
 def _exclusions_and_caps(
@@ -276,23 +288,10 @@ def reserve_batch_picks(
             cat, aud, strategy, channel, idx, now, rng, positions=pos, draws=draws, explore=explored
         )
         chance = propensities(strategy, idx, score, sig, draws, [int(at[i]) for i in on], rng)
-    chosen = []
-    for (row, score_value, rec_id), (p, _exploring) in zip((picks[i] for i in on), chance, strict=True):
-        doc = cat.docs[row]
-        chosen.append(
-            Pick(
-                asset_id=cat.ids[row],
-                title=doc["title"],
-                kind=doc.get("kind", ""),
-                scenes=doc.get("scenes") or [],
-                content_type=doc.get("content_type"),
-                score=round(score_value, 4),
-                recommendation_id=rec_id,
-                reasons=[],
-                signals={},
-                propensity=round(p, 4),
-            )
-        )
+    chosen = [
+        _pick(cat, row, score_value, rec_id, p, [], {})
+        for (row, score_value, rec_id), (p, _exploring) in zip((picks[i] for i in on), chance, strict=True)
+    ]
     stage = profile.status.get("stage")
     rec = Recommendation(
         target=uid, target_kind="user", channel=channel, strategy=strategy.id, picks=chosen, stage=stage
