@@ -17,8 +17,8 @@ converted), and ``journey_recs/{recommendation id}`` points events back at it.
 
 from __future__ import annotations
 
+import hashlib
 import logging
-import secrets
 from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,7 +32,7 @@ from contenthub.journeys.models import DueSend, Journey, Step, Wait
 from contenthub.journeys.waits import due_after
 from contenthub.library import taxonomy
 from contenthub.recommend import service as recommend
-from contenthub.recommend.models import Pick, Reason
+from contenthub.recommend.models import Pick, Reason, Recommendation
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import from_iso, to_iso
 
@@ -42,6 +42,9 @@ RECS = "journey_recs"
 OUTBOX_PREFIX = "journey_outbox:"
 STATES = "journey_states"
 OFFER_LEASE = timedelta(minutes=15)
+PICK_LEASE = timedelta(minutes=2)
+"""How long a caller's claim holds a send while it picks and reserves (its page's few bulk writes); a
+claim left by a caller that stopped is taken over after this, with the same recommendation id."""
 MAX_OFFERS = 3
 ATTRIBUTION = timedelta(days=7)
 """A convert without a recommendation id counts for the last journey send delivered this long before."""
@@ -112,14 +115,14 @@ def _fkey(s: dict[str, Any]) -> str:
 def _close(hub: Hub, s: dict[str, Any], outcome: str, counts: Counter[tuple[str, str]]) -> None:
     """A send that will not go out (expired, capped, no asset, unconfirmed): out of the outbox, counted;
     an offered one keeps its record (a late delivered event can still confirm it)."""
-    if s.get("recommendation_id"):
+    if s.get("asset_id"):
         hub.store.put_doc(SENDS, s["key"], {**s, "status": outcome})
     hub.store.delete_doc(OUTBOX_PREFIX + s["channel"], s["key"])
     counts[(_fkey(s), f"{s['step']}:{outcome}")] += 1
 
 
-def _pick(hub: Hub, s: dict[str, Any], now: datetime) -> Any:
-    """The recommender's pick for this send, holding a cap slot (or a capped/empty Recommendation)."""
+def _plan(hub: Hub, s: dict[str, Any], now: datetime) -> Recommendation:
+    """The recommender's picks for this send, not yet reserved (or a capped/empty Recommendation)."""
     user, channel, scene = s["user_id"], s["channel"], s.get("scene")
     if s.get("fixed_asset"):
         probe = recommend.next_for_user(hub, user, channel, n=1, now=now)
@@ -135,11 +138,11 @@ def _pick(hub: Hub, s: dict[str, Any], now: datetime) -> Any:
             scenes=doc.get("scenes") or [],
             content_type=doc.get("content_type"),
             score=1.0,
-            recommendation_id="r_" + secrets.token_hex(8),
+            recommendation_id=s["recommendation_id"],
             signals={},
             reasons=[Reason(kind="lifecycle", detail=f"fixed asset of journey step '{s['step']}'")],
         )
-        return recommend.reserve_pick(hub, probe.model_copy(update={"picks": [pick]}), now)
+        return probe.model_copy(update={"picks": [pick]})
     if s.get("content_type"):
         probe = recommend.next_for_user(hub, user, channel, scene=scene, n=30, now=now)
         if probe.capped or not probe.picks:
@@ -147,8 +150,52 @@ def _pick(hub: Hub, s: dict[str, Any], now: datetime) -> Any:
         picks = [p for p in probe.picks if p.content_type == s["content_type"]][:3]
         if not picks:
             return probe.model_copy(update={"picks": [], "reason": f"no eligible {s['content_type']} asset"})
-        return recommend.reserve_pick(hub, probe.model_copy(update={"picks": picks}), now)
-    return recommend.next_for_user(hub, user, channel, scene=scene, n=3, now=now, reserve=True)
+        return probe.model_copy(update={"picks": picks})
+    return recommend.next_for_user(hub, user, channel, scene=scene, n=3, now=now)
+
+
+def _recorded(s: dict[str, Any], record: dict[str, Any]) -> Recommendation:
+    """The picks a replayed page already recorded for this send (``RECS``): the same assets, in order."""
+    return Recommendation(
+        target=record["target"],
+        target_kind="user",
+        channel=s["channel"],
+        strategy=record["strategy"],
+        picks=[Pick.model_validate(p) for p in record["picks"]],
+        variant=record.get("variant"),
+    )
+
+
+def _rec_id(key: str, tries: int) -> str:
+    """The recommendation id of a send's ``tries``-th pick: derived, so a page replayed after a crash
+    finds its cap slots, asset claims, served record and ``RECS`` entry under the same id."""
+    return "r_" + hashlib.sha256(f"{key}|{tries}".encode()).hexdigest()[:16]
+
+
+def _claimed(s: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The outbox entry of a send this caller claims: a re-offer (picked before) holds it for the offer
+    lease; a fresh pick (or one a crashed caller left half done) for the pick lease, under its id."""
+    if s.get("asset_id"):
+        until, offers, tries, rec_id = (
+            now + OFFER_LEASE,
+            int(s["offers"]) + 1,
+            s.get("tries", 1),
+            s["recommendation_id"],
+        )
+    elif s["status"] == "offered" and s.get("recommendation_id"):
+        until, offers, tries, rec_id = now + PICK_LEASE, int(s["offers"]), s.get("tries", 1), s["recommendation_id"]
+    else:
+        tries = int(s.get("tries", 0)) + 1
+        until, offers, rec_id = now + PICK_LEASE, int(s["offers"]) + 1, _rec_id(s["key"], tries)
+    return {
+        **s,
+        "status": "offered",
+        "offers": offers,
+        "tries": tries,
+        "recommendation_id": rec_id,
+        "offered_at": to_iso(now),
+        "offered_until": to_iso(until),
+    }
 
 
 def _due_send(s: dict[str, Any]) -> DueSend:
@@ -186,58 +233,94 @@ def _delivered_meanwhile(hub: Hub, s: dict[str, Any]) -> str | None:
     return min(e["ts"] for e in hit) if hit else None
 
 
-def _offer(
-    hub: Hub, s: dict[str, Any], version: int, now: datetime, counts: Counter[tuple[str, str]]
-) -> tuple[DueSend | None, bool]:
-    """Claim one send for this caller (version check: two bots never both get it) and pick its asset.
-    Returns (the due send or None, whether the send stays in the outbox)."""
-    box = OUTBOX_PREFIX + s["channel"]
-    claimed = {
-        **s,
-        "status": "offered",
-        "offers": int(s["offers"]) + 1,
-        "offered_at": to_iso(now),
-        "offered_until": to_iso(now + OFFER_LEASE),
+def _offer_page(
+    hub: Hub, channel: str, sends: list[dict[str, Any]], now: datetime, counts: Counter[tuple[str, str]]
+) -> tuple[list[DueSend], int]:
+    """Claim a page's sends for this caller and pick and reserve their assets together; returns the due
+    sends and how many of ``sends`` stay in the outbox.
+
+    Each step is one round of writes for the whole page, in an order that is safe to stop anywhere and
+    run again: (1) claim every send by compare-and-set on the version listed (two callers never both
+    get one); (2) pick (reads only) — or take the pick recorded for the send's id by a run that stopped
+    later; (3) record the picks in ``RECS`` under their derived ids; (4) reserve cap slots and assets
+    and write the served records (``recommend.reserve_picks``: a slot or claim under the same id is
+    the send's own); (5) write each picked send's record, then (6) its outbox entry, compare-and-set on
+    the claim: a caller whose claim lapsed meanwhile (``PICK_LEASE``) returns nothing, the one that
+    re-claimed it finishes the same pick."""
+    box = OUTBOX_PREFIX + channel
+    listed = hub.store.get_docs_versioned(box, [s["key"] for s in sends])
+    claims = {
+        s["key"]: (_claimed(s, now), listed[s["key"]][1])
+        for s in sends
+        if s["key"] in listed and listed[s["key"]][0] == s
     }
-    try:
-        hub.store.put_doc(box, s["key"], claimed, expected_version=version)
-    except ConflictError:
-        return None, True
-    if claimed.get("recommendation_id"):
-        return _due_send(claimed), True  # a re-offer: same asset, same id, same cap slot
-    rec = _pick(hub, claimed, now)
-    if rec.capped:
-        reopen = to_iso(_window_opening(hub, s, from_iso(rec.next_allowed_at))) if rec.next_allowed_at else None
-        if reopen is None or reopen >= s["expires_at"]:
-            _close(hub, {**claimed, "last_reason": rec.reason}, "capped", counts)
-            return None, False
-        hub.store.put_doc(
-            box,
-            s["key"],
-            {**claimed, "status": "queued", "not_before": reopen, "offers": s["offers"], "last_reason": rec.reason},
+    missed = hub.store.put_docs_if(box, claims)
+    stays = len(sends) - len(claims) + len(missed)
+    won = {key: (doc, version + 1) for key, (doc, version) in claims.items() if key not in missed}
+    out = [_due_send(doc) for doc, _v in won.values() if doc.get("asset_id")]  # re-offers: same asset and slot
+    stays += len(out)
+    fresh = [(doc, version) for doc, version in won.values() if not doc.get("asset_id")]
+    if not fresh:
+        return out, stays
+    records = hub.store.get_docs(RECS, [doc["recommendation_id"] for doc, _v in fresh])
+    recs: list[Recommendation] = []
+    for doc, _v in fresh:
+        record = records.get(doc["recommendation_id"])
+        rec = _recorded(doc, record) if record else _plan(hub, doc, now)
+        rid = doc["recommendation_id"]
+        recs.append(
+            rec.model_copy(update={"picks": [p.model_copy(update={"recommendation_id": rid}) for p in rec.picks]})
         )
-        return None, True
-    if not rec.picks:
-        _close(hub, {**claimed, "last_reason": rec.reason}, "no_asset", counts)
-        return None, False
-    pick = rec.picks[0]
-    hub.store.put_doc(
-        RECS,
-        pick.recommendation_id,
-        {"send": s["key"], "journey": s["journey"], "step": s["step"], "user_id": s["user_id"], "at": to_iso(now)},
-    )
-    done = {
-        **claimed,
-        "recommendation_id": pick.recommendation_id,
-        "asset_id": pick.asset_id,
-        "title": pick.title,
-        "kind": pick.kind,
-        "reasons": [r.model_dump() for r in pick.reasons],
-        "variant": rec.variant,
+    plans = {
+        doc["recommendation_id"]: (
+            {
+                "send": doc["key"],
+                "journey": doc["journey"],
+                "step": doc["step"],
+                "user_id": doc["user_id"],
+                "at": to_iso(now),
+                "target": rec.target,
+                "strategy": rec.strategy,
+                "variant": rec.variant,
+                "picks": [p.model_dump(mode="json") for p in rec.picks],
+            },
+            0,
+        )
+        for (doc, _v), rec in zip(fresh, recs, strict=True)
+        if rec.picks and not rec.capped and doc["recommendation_id"] not in records
     }
-    hub.store.put_doc(SENDS, s["key"], done)
-    hub.store.put_doc(box, s["key"], done)
-    return _due_send(done), True
+    hub.store.put_docs_if(RECS, plans)  # an id already recorded is a replay's: its record stands
+    picked: dict[str, tuple[dict[str, Any], int | None]] = {}
+    entries: dict[str, tuple[dict[str, Any], int | None]] = {}
+    for (doc, version), rec in zip(fresh, recommend.reserve_picks(hub, recs, now), strict=True):
+        if rec.capped:
+            reopen = to_iso(_window_opening(hub, doc, from_iso(rec.next_allowed_at))) if rec.next_allowed_at else None
+            if reopen is None or reopen >= doc["expires_at"]:
+                _close(hub, {**doc, "last_reason": rec.reason}, "capped", counts)
+                continue
+            requeued = {**doc, "status": "queued", "not_before": reopen, "offers": int(doc["offers"]) - 1}
+            entries[doc["key"]] = ({**requeued, "last_reason": rec.reason}, version)
+            continue
+        if not rec.picks:
+            _close(hub, {**doc, "last_reason": rec.reason}, "no_asset", counts)
+            continue
+        pick = rec.picks[0]
+        done = {
+            **doc,
+            "offered_until": to_iso(now + OFFER_LEASE),
+            "asset_id": pick.asset_id,
+            "title": pick.title,
+            "kind": pick.kind,
+            "reasons": [r.model_dump() for r in pick.reasons],
+            "variant": rec.variant,
+        }
+        picked[doc["key"]] = (done, None)
+        entries[doc["key"]] = (done, version)
+    hub.store.put_docs_if(SENDS, picked)
+    lost = hub.store.put_docs_if(box, entries)
+    stays += len(entries)
+    out.extend(_due_send(done) for key, (done, _v) in picked.items() if key not in lost)
+    return out, stays
 
 
 def fetch_due(hub: Hub, channel: str, limit: int = 100, now: datetime | None = None) -> list[DueSend]:
@@ -260,16 +343,17 @@ def fetch_due(hub: Hub, channel: str, limit: int = 100, now: datetime | None = N
         if not page:
             break
         heads = service.heads(hub)
+        ready: list[dict[str, Any]] = []
         for s in page:
             head = heads.get(s["journey"])
             if s["expires_at"] <= now_iso or head is None or head.status == "archived":
-                _close(hub, s, "unconfirmed" if s.get("recommendation_id") else "expired", counts)
+                _close(hub, s, "unconfirmed" if s.get("asset_id") else "expired", counts)
                 continue
-            if head.status == "paused" and not s.get("recommendation_id"):
+            if head.status == "paused" and not s.get("asset_id"):
                 kept += 1  # paused: nothing new goes out until it is resumed (or the send expires)
                 continue
             if (
-                len(out) >= limit
+                len(out) + len(ready) >= limit
                 or s["user_id"] in users
                 or (s.get("not_before") or "") > now_iso
                 or (s["status"] == "offered" and s.get("offered_until", "") > now_iso)
@@ -277,14 +361,14 @@ def fetch_due(hub: Hub, channel: str, limit: int = 100, now: datetime | None = N
                 kept += 1
                 continue
             opening = _window_opening(hub, s, now)
-            if opening > now and not s.get("recommendation_id"):
+            if opening > now and not s.get("asset_id"):
                 if to_iso(opening) >= s["expires_at"]:
                     _close(hub, s, "expired", counts)
                     continue
                 hub.store.put_doc(OUTBOX_PREFIX + channel, s["key"], {**s, "not_before": to_iso(opening)})
                 kept += 1
                 continue
-            if s["status"] == "offered" and s.get("recommendation_id"):
+            if s["status"] == "offered" and s.get("asset_id"):
                 proof = _delivered_meanwhile(hub, s)
                 if proof is not None:
                     _confirm(hub, s, proof, counts)
@@ -292,15 +376,12 @@ def fetch_due(hub: Hub, channel: str, limit: int = 100, now: datetime | None = N
                 if int(s["offers"]) >= MAX_OFFERS:
                     _close(hub, s, "unconfirmed", counts)
                     continue
-            found = hub.store.get_doc_version(OUTBOX_PREFIX + channel, s["key"])
-            if found is None or found[0] != s:
-                kept += 1
-                continue
-            due, stays = _offer(hub, s, found[1], now, counts)
-            kept += int(stays)
-            if due is not None:
-                out.append(due)
-                users.add(s["user_id"])
+            ready.append(s)
+            users.add(s["user_id"])
+        if ready:
+            due, stays = _offer_page(hub, channel, ready, now, counts)
+            out.extend(due)
+            kept += stays
         if len(page) < PAGE:
             break
     funnel.bump(hub, counts)

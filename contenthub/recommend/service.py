@@ -221,39 +221,65 @@ def reserve_pick(hub: Hub, rec: Recommendation, now: datetime) -> Recommendation
     """Keep the first pick whose asset and cap slot this caller wins; record it as served.
 
     Public because journeys narrow the picks first (a fixed asset, a content type) and then reserve."""
-    rule = caps.get_rule(hub, rec.channel)
-    slots, full = reservations.take_cap_slot(hub, rec.target, rule, now, rec.picks[0].recommendation_id)
-    if full:
-        return rec.model_copy(update={"picks": [], "capped": True, "reason": _("capped: {why}").format(why=full)})
-    for pick in rec.picks:
-        if reservations.take_asset(
-            hub,
-            rec.target,
-            rec.channel,
-            pick.asset_id,
-            now,
-            hub.settings.redelivery_window_days,
-            pick.recommendation_id,
-        ):
-            key = "group_id" if rec.target_kind == "group" else "user_id"
-            events.ingest(
-                hub,
-                [
-                    {
-                        "id": f"served-{pick.recommendation_id}",
-                        "type": "served",
-                        key: rec.target,
-                        "asset_id": pick.asset_id,
-                        "channel": rec.channel,
-                        "recommendation_id": pick.recommendation_id,
-                        "ts": to_iso(now),
-                        "attributes": {"reserved": True, "propensity": pick.propensity, "strategy": rec.strategy},
-                    }
-                ],
+    return reserve_picks(hub, [rec], now)[0]
+
+
+def reserve_picks(hub: Hub, recs: list[Recommendation], now: datetime) -> list[Recommendation]:
+    """``reserve_pick`` for several recommendations at once (a journey's page of due sends): their cap slots
+    in one round of writes, then their assets in one, then every served record in one ingestion batch.
+    Each recommendation's slot and claim carry its recommendation id, so a replay of the same ids (after a
+    crash) finds them its own instead of taking more."""
+    on = [i for i, rec in enumerate(recs) if rec.picks]
+    asks = [
+        reservations.CapAsk(recs[i].target, caps.get_rule(hub, recs[i].channel), recs[i].picks[0].recommendation_id)
+        for i in on
+    ]
+    taken = reservations.take_cap_slots(hub, asks, now)
+    out = list(recs)
+    slots = {i: held for i, (held, _full) in zip(on, taken, strict=True)}
+    holding: list[int] = []
+    for i, (_slots, full) in zip(on, taken, strict=True):
+        if full:
+            why = _("capped: {why}").format(why=full)
+            out[i] = recs[i].model_copy(update={"picks": [], "capped": True, "reason": why})
+        else:
+            holding.append(i)
+    won = reservations.take_assets(
+        hub,
+        [
+            reservations.AssetAsk(
+                recs[i].target, recs[i].channel, [(p.asset_id, p.recommendation_id) for p in recs[i].picks]
             )
-            return rec.model_copy(update={"picks": [pick], "reserved": True})
-    reservations.release(hub, slots)
-    return rec.model_copy(update={"picks": [], "reason": _("every candidate is already reserved for this target")})
+            for i in holding
+        ],
+        now,
+        hub.settings.redelivery_window_days,
+    )
+    served: list[dict[str, Any]] = []
+    for i, j in zip(holding, won, strict=True):
+        rec = recs[i]
+        if j is None:
+            reservations.release(hub, slots[i])
+            why = _("every candidate is already reserved for this target")
+            out[i] = rec.model_copy(update={"picks": [], "reason": why})
+            continue
+        pick = rec.picks[j]
+        served.append(
+            {
+                "id": f"served-{pick.recommendation_id}",
+                "type": "served",
+                "group_id" if rec.target_kind == "group" else "user_id": rec.target,
+                "asset_id": pick.asset_id,
+                "channel": rec.channel,
+                "recommendation_id": pick.recommendation_id,
+                "ts": to_iso(now),
+                "attributes": {"reserved": True, "propensity": pick.propensity, "strategy": rec.strategy},
+            }
+        )
+        out[i] = rec.model_copy(update={"picks": [pick], "reserved": True})
+    if served:
+        events.ingest(hub, served)
+    return out
 
 
 def reserve_batch_picks(

@@ -11,7 +11,7 @@ their own calls because they need search, kNN, streaming bytes or idempotent bul
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -86,6 +86,15 @@ class Store(Protocol):
         stored once the store has recovered. SQLite makes them visible at once; Elasticsearch applies
         them in order — every doc but the last, the last, then the deletions — so a concurrent reader
         may see a prefix (put what readers follow, a pointer or a head, last; store/es_intents.py)."""
+
+    def get_docs_versioned(self, collection: str, doc_ids: list[str]) -> dict[str, tuple[dict[str, Any], int]]:
+        """(body, version) of each stored doc among ``doc_ids``, in one read: the input of ``put_docs_if``."""
+
+    def put_docs_if(self, collection: str, docs: Mapping[str, tuple[dict[str, Any], int | None]]) -> set[str]:
+        """Write each doc whose stored version still equals its expected one (0: absent; None: whatever
+        version ``put_docs_if`` itself reads first), each on its own — not together — in one round of
+        writes. Returns the ids left unwritten because another writer came first: journeys claim and
+        reserve a page of due sends this way instead of one compare-and-set per send."""
 
     # --- assets ------------------------------------------------------------------------
     def put_asset(self, asset: dict[str, Any]) -> None: ...

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from elasticsearch import ApiError
@@ -16,7 +16,7 @@ from contenthub.store import elastic_query as eq
 from contenthub.store import es_intents
 from contenthub.store.columns import doc_columns_of
 from contenthub.store.elastic.client import MAX_RETRIES, RECOVERY_EVERY, ElasticBase
-from contenthub.store.es_docs import StoreError
+from contenthub.store.es_docs import StoreError, write_failure, write_op
 from contenthub.store.es_docs import key_id as _key_id
 from contenthub.store.es_docs import live as _live
 from contenthub.store.es_docs import live_version as _live_version
@@ -131,6 +131,48 @@ class ElasticDocuments(ElasticBase, ABC):
             if found is not None:
                 out[ids[did]] = found[0]
         return out
+
+    def get_docs_versioned(self, collection: str, doc_ids: list[str]) -> dict[str, tuple[dict[str, Any], int]]:
+        ids = {_key_id(collection, d): d for d in doc_ids}
+        out: dict[str, tuple[dict[str, Any], int]] = {}
+        for did, raw in self._mget("docs", list(ids)).items():
+            found = _live(raw.src)
+            if found is not None:
+                out[ids[did]] = found
+        return out
+
+    def put_docs_if(self, collection: str, docs: Mapping[str, tuple[dict[str, Any], int | None]]) -> set[str]:
+        """One real-time mget of the docs that may exist (for their seq_no), then one bulk of ``create``
+        (version 0) and ``index`` with ``if_seq_no`` actions: a 409 item is a writer that came first."""
+        if not docs:
+            return set()
+        self.schema.ensure("docs")
+        self._wrote("docs")
+        dids = {doc_id: _key_id(collection, doc_id) for doc_id in docs}
+        maybe = [dids[d] for d, (_doc, expected) in docs.items() if expected != 0]
+        raws = self._mget("docs", maybe) if maybe else {}
+        missed: set[str] = set()
+        ops: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        order: list[str] = []
+        for doc_id, (doc, expected) in docs.items():
+            raw = raws.get(dids[doc_id])
+            current = _live_version(raw)
+            if expected is not None and expected != current:
+                missed.add(doc_id)
+                continue
+            ops.append(
+                write_op(self._alias("docs"), dids[doc_id], self._doc_source(collection, doc_id, doc, current + 1), raw)
+            )
+            order.append(doc_id)
+        results = self._bulk(ops)
+        failed = [r for _op, r in results if r.get("status", 500) >= 300 and r.get("status") != 409]
+        if failed:
+            raise write_failure(
+                f"writing {collection}: {len(failed)} failed, first: {failed[0].get('error')}",
+                [r.get("status", 500) for r in failed],
+            )
+        missed.update(doc_id for doc_id, (_op, r) in zip(order, results, strict=True) if r.get("status") == 409)
+        return missed
 
     def doc_versions(self, collection: str, doc_ids: list[str]) -> dict[str, int]:
         """One real-time mget of the version fields (a live document has a version of 1 or more)."""

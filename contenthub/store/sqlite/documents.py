@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from contenthub.errors import ConflictError
 from contenthub.store.columns import doc_columns_of
 from contenthub.store.sqlite.connection import SQLiteBase, _chunks, _dumps, _json_path
 from contenthub.store.versions import version_conflict
@@ -42,6 +43,27 @@ class SQLiteDocuments(SQLiteBase):
                 tx.execute("DELETE FROM docs WHERE collection=? AND id=?", (collection, doc_id))
             for doc_id, doc in docs.items():
                 self._put_doc(tx, collection, doc_id, doc, None)
+
+    def get_docs_versioned(self, collection: str, doc_ids: list[str]) -> dict[str, tuple[dict[str, Any], int]]:
+        out: dict[str, tuple[dict[str, Any], int]] = {}
+        for chunk in _chunks(doc_ids, 500):
+            marks = ",".join("?" * len(chunk))
+            for row in self._conn().execute(
+                f"SELECT id, body, version FROM docs WHERE collection=? AND id IN ({marks})", (collection, *chunk)
+            ):
+                out[row["id"]] = (json.loads(row["body"]), int(row["version"]))
+        return out
+
+    def put_docs_if(self, collection: str, docs: Mapping[str, tuple[dict[str, Any], int | None]]) -> set[str]:
+        """One transaction: a doc whose version moved is left out, the others are written."""
+        missed: set[str] = set()
+        with self._tx() as tx:
+            for doc_id, (doc, expected) in docs.items():
+                try:
+                    self._put_doc(tx, collection, doc_id, doc, expected)
+                except ConflictError:
+                    missed.add(doc_id)
+        return missed
 
     def get_doc(self, collection: str, doc_id: str) -> dict[str, Any] | None:
         found = self.get_doc_version(collection, doc_id)
