@@ -103,13 +103,31 @@ def resolve_identity(hub: Hub, ident: Identity, *, create: bool = True, at: str 
 
 
 def ensure_user(hub: Hub, user_id: str, *, at: str | None = None) -> str:
-    doc = find_user(hub, user_id)
-    if doc is not None:
-        return doc["id"]
+    return ensure_users(hub, {user_id: at})[user_id]
+
+
+def ensure_users(hub: Hub, first_seen: dict[str, str | None]) -> dict[str, str]:
+    """Each id's stored user (following merges), creating the missing ones as first seen at the time
+    given: one read and one round of creates for a batch (a page of due sends' served records names a
+    few hundred users the store may not hold yet), not a look-up and a write per user."""
+    found = hub.store.get_docs(USERS, list(first_seen))
+    out: dict[str, str] = {}
+    new: dict[str, tuple[dict[str, Any], int | None]] = {}
     now = to_iso(utcnow())
-    hub.store.put_doc(USERS, user_id, User(id=user_id, created_at=at or now, updated_at=now).model_dump(mode="json"))
-    hub.hooks.emit(UserCreated(hub, user_id, at or now))
-    return user_id
+    for uid, at in first_seen.items():
+        doc = found.get(uid)
+        if doc is None:
+            new[uid] = (User(id=uid, created_at=at or now, updated_at=now).model_dump(mode="json"), 0)
+        else:
+            out[uid] = (find_user(hub, uid) or doc)["id"] if doc.get("merged_into") else uid
+    raced = hub.store.put_docs_if(USERS, new)
+    for uid, (doc, _version) in new.items():
+        if uid in raced:  # created meanwhile by another writer (or merged since): read what is there
+            out[uid] = (find_user(hub, uid) or {"id": uid})["id"]
+            continue
+        hub.hooks.emit(UserCreated(hub, uid, doc["created_at"]))
+        out[uid] = uid
+    return out
 
 
 def upsert_user(hub: Hub, data: UserIn) -> User:

@@ -264,6 +264,13 @@ def ingest(hub: Hub, raw_events: list[dict[str, Any]]) -> IngestResult:
             )
             continue
         accepted.append((i, row))
+    unknown: dict[str, str | None] = {}
+    for i, row in accepted:
+        uid = row["user_id"]
+        if uid is not None and uid not in user_cache and i not in identities:
+            unknown.setdefault(uid, row["ts"] or now)
+    if unknown:  # users named by id the store does not hold (or merged ones): one read, one round of creates
+        user_cache.update(users.ensure_users(hub, unknown))
     for i, row in accepted:
         ts = row["ts"]
         if not ts:
@@ -273,8 +280,6 @@ def ingest(hub: Hub, raw_events: list[dict[str, Any]]) -> IngestResult:
             key = (identity.type, identity.value)  # a tuple: never equal to a user id
             row["user_id"] = identity_cache.get(key) or users.resolve_identity(hub, identity, at=ts)
             identity_cache[key] = row["user_id"] or ""
-        elif uid is not None and uid not in user_cache:  # a user named by id the batch has not met yet
-            user_cache[uid] = row["user_id"] = users.ensure_user(hub, uid, at=ts)
         elif uid is not None:
             row["user_id"] = user_cache[uid]
         rows.append(row)
