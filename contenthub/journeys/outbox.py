@@ -2,11 +2,14 @@
 
 Why the pick happens when a bot fetches (``GET /v1/journeys/due``) and not when the step comes due:
 the asset should be the best one *at send time* (new assets, yesterday's clicks), and the cap check
-must happen at the moment of sending. Fetching calls ``next_for_user(..., reserve=True)``, which
-takes the channel's cap slot and the asset atomically and records a ``served`` event — so a journey
-and the planner (or two bots) aiming at the same user never exceed the channel's caps.
+must happen at the moment of sending. Fetching asks ``next_for_user`` for each send's picks, then
+``recommend.reserve_picks`` takes the channel's cap slots and the assets atomically and records the
+``served`` events — for a whole page of sends at once (``_offer_page``: a few bulk writes per page,
+not a dozen acknowledged writes per send) — so a journey and the planner (or two bots, or two
+processes) aiming at the same user never exceed the channel's caps.
 
 Life of a send (key ``{journey}|{user}|{run}|{n}``): queued → offered (with a recommendation id;
+the id derived from the key and the try, so a page replayed after a crash finds what it reserved;
 re-offered with the same id if not confirmed within ``OFFER_LEASE``, at most ``MAX_OFFERS`` times) →
 delivered (a delivered, open or click event carrying the id) — or expired / capped / no_asset /
 unconfirmed. Until it is delivered or given up, the send lives in its channel's outbox
