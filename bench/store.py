@@ -8,20 +8,24 @@ hybrid search runs them), the recommender's catalog build, next content for user
 ``--concurrency`` threads as bots ask at once), cap reservations (what a journey's due send takes besides
 its pick: a cap slot per period and the asset, create-if-absent documents) and reserved picks
 (``next_for_user(..., reserve=True)``, what ``GET /v1/journeys/due`` does per send), both from
-``--concurrency`` threads. Prints one JSON object.
+``--concurrency`` threads. With ``--http-seconds S``, next content is also measured over HTTP: ``contenthub
+serve`` (uvicorn, one worker, as scripts/run.sh starts it) on the same store and data, warmed up, then
+``--http-concurrency`` keep-alive clients (asyncio, bench/recommend.py's load generator) ask
+``GET /v1/recommendations/users/{id}?channel=...&n=3`` for S seconds. Prints one JSON object.
 
 The data is synthetic and deterministic (seeded): Chinese titles from a small vocabulary, Zipf-distributed
 asset popularity, vectors random unit vectors (the store is measured, not the embedding model).
 Elasticsearch runs with production settings (refresh_interval 1 s; no write waits for a refresh, the
 next search of the writing process refreshes once). Usage:
     python bench/store.py [--assets 100000] [--events 1000000] [--es-url URL] [--backends sqlite,elasticsearch]
-        [--concurrency 8] [--reservations 2000] [--picks 200]
+        [--concurrency 8] [--reservations 2000] [--picks 200] [--http-seconds 20 --http-concurrency 16]
 The ES URL defaults to CONTENTHUB_TEST_ES_URL (start a node with `bash scripts/elasticsearch.sh start`).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import platform
@@ -38,11 +42,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from recommend import _load, serving, wait_warm  # bench/recommend.py: `contenthub serve` and its load generator
 
 from contenthub.audience import reservations
 from contenthub.audience.caps import CapRule
 from contenthub.audience.engagement import counter_deltas
-from contenthub.config import Settings
+from contenthub.config import DEFAULT_MODEL_DIR, Settings
+from contenthub.embeddings import model_id_for
 from contenthub.hub import Hub
 from contenthub.library import taxonomy
 from contenthub.library.demo_corpus import SCENES
@@ -53,7 +59,9 @@ from contenthub.store.query import AssetFilter
 from contenthub.timeutil import to_iso
 
 DIM = 384
-MODEL = "bench-random-384"
+# Random vectors of the default model's size, recorded as that model's: `contenthub serve` (--http-seconds)
+# would otherwise re-embed every asset before serving.
+MODEL = model_id_for(DEFAULT_MODEL_DIR)
 BATCH = 5000
 NOW = datetime(2025, 6, 30, 12, 0, tzinfo=UTC)
 WORDS = [
@@ -272,6 +280,10 @@ def run_backend(name: str, store: Store, settings: Settings, args: argparse.Name
         args.concurrency,
     )
     log(f"{name}: next content at concurrency {args.concurrency}: {out['next_content_concurrent']}")
+    if args.http_seconds:
+        paths = [f"/v1/recommendations/users/{u}?channel={channels[i % 3]}&n=3" for i, u in enumerate(users)]
+        out["next_content_http"] = next_over_http(settings, paths, args.http_concurrency, args.http_seconds)
+        log(f"{name}: next content over HTTP: {out['next_content_http']}")
     out["reservations"] = concurrent(lambda i: reserve_send(hub, i), args.reservations, args.concurrency)
     log(f"{name}: reservations {out['reservations']}")
     out["reserved_picks"] = concurrent(
@@ -281,6 +293,25 @@ def run_backend(name: str, store: Store, settings: Settings, args: argparse.Name
     )
     log(f"{name}: reserved picks {out['reserved_picks']}")
     return out
+
+
+def next_over_http(settings: Settings, paths: list[str], concurrency: int, seconds: float) -> dict[str, Any]:
+    """``contenthub serve`` on this run's store (same data folder; for Elasticsearch the same URL and index
+    prefix), warmed up until it answers quickly, then ``concurrency`` clients for ``seconds``."""
+    store_env = {"CONTENTHUB_STORE_URL": settings.store_url, "CONTENTHUB_ES_INDEX_PREFIX": settings.es_index_prefix}
+    saved = {k: os.environ.get(k) for k in store_env}
+    os.environ.update(store_env)  # the server's environment is this one's plus the bench's settings
+    try:
+        with serving(settings.data_dir, 1) as (port, server):
+            warm_s = wait_warm(port, server, 1)
+            res = asyncio.run(_load("127.0.0.1", port, paths, concurrency, seconds, warmup=3.0, server_pid=server.pid))
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return {"concurrency": concurrency, "warm_up_s": round(warm_s, 1), **res}
 
 
 RULE = CapRule(channel="wecom_1v1", per_day=1, per_month=4)
@@ -320,6 +351,8 @@ def main() -> None:
     ap.add_argument("--reservations", type=int, default=2000)
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--backends", default="sqlite,elasticsearch")
+    ap.add_argument("--http-seconds", type=float, default=0.0, help="also measure next content over HTTP (0: not)")
+    ap.add_argument("--http-concurrency", type=int, default=16)
     ap.add_argument("--es-url", default=os.environ.get("CONTENTHUB_TEST_ES_URL", ""))
     ap.add_argument("--keep", action="store_true", help="keep the data (SQLite folder, ES indices)")
     args = ap.parse_args()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from concurrent.futures import Future, wait
+from itertools import islice
 from typing import Any
 
 from contenthub.store import analysis
@@ -13,9 +16,15 @@ from contenthub.store.elastic.client import (
     BulkOp,
     ElasticBase,
     _dumps,
+    _pair_ops,
     _raise_failures,
 )
 from contenthub.store.query import AssetFilter, AssetSort, Hit, HitPage
+
+ASSET_CHUNK = 500
+"""Assets per bulk request when storing many. Each request leaves as soon as its actions are built, so the
+node indexes one chunk (an asset's HNSW entry is most of its cost there) while this process builds the next
+(the analysed terms are most of its cost here): on two cores the two overlap instead of taking turns."""
 
 
 class ElasticAssets(ElasticBase):
@@ -29,13 +38,21 @@ class ElasticAssets(ElasticBase):
         if not assets:
             return
         alias = self.schema.ensure("assets")
-        self._put_asset_ops([asset_update(alias, a) for a in assets])
+        self._put_asset_ops(asset_update(alias, a) for a in assets)
 
-    def _put_asset_ops(self, ops: list[BulkOp]) -> None:
+    def _put_asset_ops(self, ops: Iterable[BulkOp]) -> None:
+        """Send ``ops`` (independent writes of distinct assets) in chunks, each as soon as it is built;
+        at most ``PARALLEL_REQUESTS`` in flight (the client's pool), the rest queued in order."""
+        sent: list[Future[list[tuple[str, dict[str, Any]]]]] = []
+        actions = iter(ops)
         try:
-            _raise_failures(self._bulk(ops, parallel=True), "storing assets")
+            while chunk := list(islice(actions, ASSET_CHUNK)):
+                sent.append(self._pool.submit(self._bulk_chunk, _pair_ops(chunk)))
+            results = [item for f in sent for item in f.result()]
         finally:
+            wait(sent)  # nothing left in flight when this returns or raises
             self._wrote("assets")
+        _raise_failures(results, "storing assets")
 
     def get_asset(self, asset_id: str) -> dict[str, Any] | None:
         raw = self._get("assets", asset_id, source_includes=["json"])

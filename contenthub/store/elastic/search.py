@@ -50,12 +50,10 @@ class ElasticSearch(ElasticAssets):
         fields = self._vector_fields(required_model(model_id), vectors)
         alias = self.schema.ensure("assets")
         self._put_asset_ops(
-            [
-                ({"index": {"_index": alias, "_id": a["id"]}}, {**asset_source(a), **fields[a["id"]]})
-                if a["id"] in fields
-                else asset_update(alias, a)
-                for a in assets
-            ]
+            ({"index": {"_index": alias, "_id": a["id"]}}, {**asset_source(a), **fields[a["id"]]})
+            if a["id"] in fields
+            else asset_update(alias, a)
+            for a in assets
         )
         named = {a["id"] for a in assets}
         rest = {aid: v for aid, v in vectors.items() if aid not in named}
