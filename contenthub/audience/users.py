@@ -81,6 +81,15 @@ def find_user(hub: Hub, user_id: str) -> dict[str, Any] | None:
     return doc
 
 
+def find_users(hub: Hub, user_ids: list[str]) -> dict[str, dict[str, Any] | None]:
+    """``find_user`` for many ids: one read, then the merged ones followed one by one."""
+    found = hub.store.get_docs(USERS, user_ids)
+    return {
+        uid: find_user(hub, uid) if (doc := found.get(uid)) is not None and doc.get("merged_into") else doc
+        for uid in user_ids
+    }
+
+
 def resolve_identity(hub: Hub, ident: Identity, *, create: bool = True, at: str | None = None) -> str | None:
     ident = normalise_identity(hub, ident)
     doc = hub.store.get_doc(IDENTITIES, identity_key(ident))

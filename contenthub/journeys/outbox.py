@@ -26,6 +26,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
+from contenthub.audience import users
 from contenthub.errors import ConflictError, InvalidError
 from contenthub.hub import Hub
 from contenthub.i18n import _
@@ -124,11 +125,11 @@ def _close(hub: Hub, s: dict[str, Any], outcome: str, counts: Counter[tuple[str,
     counts[(_fkey(s), f"{s['step']}:{outcome}")] += 1
 
 
-def _plan(hub: Hub, s: dict[str, Any], now: datetime) -> Recommendation:
+def _plan(hub: Hub, s: dict[str, Any], now: datetime, user_doc: dict[str, Any] | None) -> Recommendation:
     """The recommender's picks for this send, not yet reserved (or a capped/empty Recommendation)."""
-    user, channel, scene = s["user_id"], s["channel"], s.get("scene")
+    user, channel, scene, found = s["user_id"], s["channel"], s.get("scene"), (user_doc,)
     if s.get("fixed_asset"):
-        probe = recommend.next_for_user(hub, user, channel, n=1, now=now)
+        probe = recommend.next_for_user(hub, user, channel, n=1, now=now, found_user=found)
         if probe.capped:
             return probe
         doc = hub.store.get_asset(s["fixed_asset"])
@@ -147,14 +148,14 @@ def _plan(hub: Hub, s: dict[str, Any], now: datetime) -> Recommendation:
         )
         return probe.model_copy(update={"picks": [pick]})
     if s.get("content_type"):
-        probe = recommend.next_for_user(hub, user, channel, scene=scene, n=30, now=now)
+        probe = recommend.next_for_user(hub, user, channel, scene=scene, n=30, now=now, found_user=found)
         if probe.capped or not probe.picks:
             return probe
         picks = [p for p in probe.picks if p.content_type == s["content_type"]][:3]
         if not picks:
             return probe.model_copy(update={"picks": [], "reason": f"no eligible {s['content_type']} asset"})
         return probe.model_copy(update={"picks": picks})
-    return recommend.next_for_user(hub, user, channel, scene=scene, n=3, now=now)
+    return recommend.next_for_user(hub, user, channel, scene=scene, n=3, now=now, found_user=found)
 
 
 def _recorded(s: dict[str, Any], record: dict[str, Any]) -> Recommendation:
@@ -266,10 +267,11 @@ def _offer_page(
     if not fresh:
         return out, stays
     records = hub.store.get_docs(RECS, [doc["recommendation_id"] for doc, _v in fresh])
+    people = users.find_users(hub, [doc["user_id"] for doc, _v in fresh if doc["recommendation_id"] not in records])
     recs: list[Recommendation] = []
     for doc, _v in fresh:
         record = records.get(doc["recommendation_id"])
-        rec = _recorded(doc, record) if record else _plan(hub, doc, now)
+        rec = _recorded(doc, record) if record else _plan(hub, doc, now, people[doc["user_id"]])
         rid = doc["recommendation_id"]
         recs.append(
             rec.model_copy(update={"picks": [p.model_copy(update={"recommendation_id": rid}) for p in rec.picks]})
@@ -336,7 +338,7 @@ def fetch_due(hub: Hub, channel: str, limit: int = 100, now: datetime | None = N
     now = now or service.clock(hub)
     now_iso = to_iso(now)
     out: list[DueSend] = []
-    users: set[str] = set()
+    served_users: set[str] = set()
     counts: Counter[tuple[str, str]] = Counter()
     kept = 0
     for _page in range(SCAN_PAGES):
@@ -357,7 +359,7 @@ def fetch_due(hub: Hub, channel: str, limit: int = 100, now: datetime | None = N
                 continue
             if (
                 len(out) + len(ready) >= limit
-                or s["user_id"] in users
+                or s["user_id"] in served_users
                 or (s.get("not_before") or "") > now_iso
                 or (s["status"] == "offered" and s.get("offered_until", "") > now_iso)
             ):
@@ -380,7 +382,7 @@ def fetch_due(hub: Hub, channel: str, limit: int = 100, now: datetime | None = N
                     _close(hub, s, "unconfirmed", counts)
                     continue
             ready.append(s)
-            users.add(s["user_id"])
+            served_users.add(s["user_id"])
         if ready:
             due, stays = _offer_page(hub, channel, ready, now, counts)
             out.extend(due)

@@ -358,10 +358,13 @@ def next_for_user(
     now: datetime | None = None,
     seed: int | None = None,
     reserve: bool = False,
+    found_user: tuple[dict[str, Any] | None] | None = None,
 ) -> Recommendation:
+    """``found_user``: the user's document as ``users.find_user`` returns it, when the caller read it
+    already (a page of journey sends reads its users in one request)."""
     _validate(hub, channel, scene, n)
     now = now or utcnow()
-    user_doc = users.find_user(hub, user_id)
+    user_doc = found_user[0] if found_user is not None else users.find_user(hub, user_id)
     uid = user_doc["id"] if user_doc else user_id  # a merged user's old id gets the surviving user's variant
     strat, override = _strategy_for(hub, "user", uid, strategy)
     cat = catalog(hub)
