@@ -153,7 +153,7 @@ def sized_library(seed: int, sizes: list[int]) -> Library:
     ctype: list[int] = []
     try:
         for t, size in enumerate(sizes):
-            sim_world.TOPICS = [pool[t]]
+            sim_world.TOPICS = [pool[t], pool[t]]  # twice: the generator's users need a second topic to like
             world = sim_world.make_world(seed * 1000 + t, size, 1)
             for i, d in enumerate(world.assets):
                 assets.append({**d, "id": f"t{t:02d}a{i:04d}"})

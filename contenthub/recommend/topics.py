@@ -57,6 +57,8 @@ SPLIT_TOLERANCE = 0.3
 """A larger k wins when its eigengap is within this share of the largest (prefer splitting to merging)."""
 KEYWORD_DIMS = 100
 """Dimensions the keyword TF-IDF is reduced to before it joins the e5 vector."""
+APART = 0.1
+"""Two groups of assets are separate topics when the conductance of the cut between them is below this."""
 DENSE_EIGEN = 600
 """Up to this many assets the Laplacian is decomposed densely; above, by Lanczos (scipy's eigsh)."""
 MIN_ASSETS = 12
@@ -206,6 +208,74 @@ def spectrum(a: sparse.csr_matrix, count: int) -> tuple[np.ndarray, np.ndarray]:
     vals, vecs = eigsh(s, k=count, which="LA", v0=np.ones(n))
     order = np.argsort(-vals)
     return 1.0 - vals[order], vecs[:, order]
+
+
+def sweep_cut(a: sparse.csr_matrix, min_side: int = MIN_TOPIC_ASSETS) -> tuple[float, np.ndarray]:
+    """(conductance, mask of one side) of the best cut of graph ``a`` along its Fiedler vector: the sweep of
+    Shi–Malik / Spielman–Teng (sort by the second eigenvector of the normalised Laplacian, scaled by D^-½, and
+    take the prefix of least conductance ``cut(S, S̄) / min(vol S, vol S̄)``), with at least ``min_side`` assets
+    on each side. ``(inf, all False)`` when the graph is too small to cut."""
+    n = a.shape[0]
+    if n < 2 * min_side:
+        return float("inf"), np.zeros(n, dtype=bool)
+    deg = np.asarray(a.sum(axis=1)).ravel()
+    _, vecs = spectrum(a, 2)
+    order = np.argsort(vecs[:, 1] / np.sqrt(np.maximum(deg, 1e-12)), kind="stable")
+    b = a[order][:, order]
+    inner = np.cumsum(np.asarray(sparse.tril(b, -1).sum(axis=1)).ravel())  # weight inside the first t+1
+    vol = np.cumsum(deg[order])
+    cut = vol - 2.0 * inner
+    phi = cut / np.maximum(np.minimum(vol, vol[-1] - vol), 1e-12)
+    phi[: min_side - 1] = np.inf
+    phi[n - min_side :] = np.inf
+    t = int(np.argmin(phi))
+    side = np.zeros(n, dtype=bool)
+    side[order[: t + 1]] = True
+    return float(phi[t]), side
+
+
+def refine(a: sparse.csr_matrix, labels: np.ndarray, apart: float = APART) -> np.ndarray:
+    """Labels split and merged until every topic is a part of the graph the rest barely reaches: a topic whose
+    best inner cut (``sweep_cut``) has conductance below ``apart`` is split in two (repeatedly), then the two
+    topics whose cut has the highest conductance are merged while it is at least ``apart`` (agglomeration).
+
+    Why: the eigengap picks one k for the whole library, and with topics of very unequal size no single gap
+    is right — a topic of 10 assets beside one of 60 has its own near-zero eigenvalue, but the gap after it is
+    smaller than gaps before it, so it was merged, while large topics' inner structure (content types,
+    sub-themes) opened gaps that split them. Conductance judges each boundary on its own, relative to the
+    smaller side's volume, so a small topic stands out as clearly as a large one. One threshold serves both
+    steps, so a split is never undone by the merge. Measured by ``bench/topics.py`` (bench/RESULTS.md)."""
+    labels = labels.copy()
+    todo = list(range(int(labels.max()) + 1))
+    while todo:
+        c = todo.pop()
+        members = np.flatnonzero(labels == c)
+        phi, side = sweep_cut(a[members][:, members])
+        if phi < apart:
+            new = int(labels.max()) + 1
+            labels[members[side]] = new
+            todo += [c, new]
+    k = int(labels.max()) + 1
+    onehot = sparse.csr_matrix((np.ones(labels.size), (np.arange(labels.size), labels)), shape=(labels.size, k))
+    w = (onehot.T @ a @ onehot).toarray()  # w[i, j]: weight between topics i and j (w[i, i] twice inside i)
+    alive = np.ones(k, dtype=bool)
+    while alive.sum() > 1:
+        vol_inside = np.diag(w)[:, None] + w  # vol of i within i ∪ j (inner weight counted twice, plus the cut)
+        phi = w / np.maximum(np.minimum(vol_inside, vol_inside.T), 1e-12)
+        phi[~alive] = -1.0
+        phi[:, ~alive] = -1.0
+        np.fill_diagonal(phi, -1.0)
+        i, j = np.unravel_index(int(np.argmax(phi)), phi.shape)
+        if phi[i, j] < apart:
+            break
+        w[i] += w[j]
+        w[:, i] += w[:, j]
+        w[j] = 0.0
+        w[:, j] = 0.0
+        alive[j] = False
+        labels[labels == j] = i
+    _, labels = np.unique(labels, return_inverse=True)
+    return labels.astype(np.int64)
 
 
 def choose_k(x: np.ndarray, seed: int = SEED) -> tuple[int, np.ndarray]:
