@@ -29,6 +29,7 @@ and the asset → topic map is stored (``COLLECTION``) so ingestion in any proce
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -180,9 +181,15 @@ def words(text: str) -> set[str]:
 
 
 def neighbour_graph(x: np.ndarray, neighbours: int = NEIGHBOURS) -> sparse.csr_matrix:
-    """Each asset linked to its ``neighbours`` nearest by cosine, symmetrised, weighted by the cosine (at least
-    a tiny positive weight, so the graph stays connected and a link across topics — cosine ≤ 0 between spread
-    vectors of different topics — weighs next to nothing)."""
+    """The mutual ``neighbours``-nearest-neighbour graph by cosine: two assets are linked, weighted by their
+    cosine, when each is among the other's nearest; a one-way link weighs next to nothing (1e-6, as does a
+    link of cosine ≤ 0 — across topics, between spread vectors), which keeps the graph connected.
+
+    Why mutual: an asset of a topic with fewer than ``neighbours`` other assets must take its remaining
+    nearest from another topic, and a symmetrised graph kept those links at full weight, so a topic of 9
+    assets among topics of 60 was tied to its nearest neighbour topic and merged with it; the other topic's
+    assets have closer neighbours of their own, so those links are one-way and drop out (von Luxburg 2007,
+    §2.2 and §8.1: the mutual graph does not join regions of different density)."""
     n = x.shape[0]
     nn = min(neighbours, n - 1)
     sim = x @ x.T
@@ -190,9 +197,10 @@ def neighbour_graph(x: np.ndarray, neighbours: int = NEIGHBOURS) -> sparse.csr_m
     idx = np.argpartition(-sim, nn - 1, axis=1)[:, :nn]
     rows = np.repeat(np.arange(n), nn)
     cols = idx.ravel()
-    w = np.maximum(sim[rows, cols], 0.0) + 1e-6
-    a = sparse.csr_matrix((w, (rows, cols)), shape=(n, n))
-    return a.maximum(a.T).tocsr()
+    a = sparse.csr_matrix((np.maximum(sim[rows, cols], 0.0) + 1e-6, (rows, cols)), shape=(n, n))
+    mutual = a.minimum(a.T)
+    linked = a.maximum(a.T)
+    return (mutual + (linked - mutual).sign() * 1e-6).tocsr()
 
 
 def spectrum(a: sparse.csr_matrix, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -292,7 +300,8 @@ def choose_k(x: np.ndarray, seed: int = SEED) -> tuple[int, np.ndarray]:
     """
     n = x.shape[0]
     k_max = max(2, min(K_MAX, n // MIN_TOPIC_ASSETS, n - 2))
-    vals, vecs = spectrum(neighbour_graph(x), k_max + 1)
+    graph = neighbour_graph(x)
+    vals, vecs = spectrum(graph, k_max + 1)
     gaps = np.diff(vals)  # gaps[i]: between the (i+1)-th and (i+2)-th smallest, i.e. after k = i + 1
     ks = np.arange(1, gaps.size + 1)
     allowed = ks >= 2
@@ -302,8 +311,10 @@ def choose_k(x: np.ndarray, seed: int = SEED) -> tuple[int, np.ndarray]:
     k = int(ks[allowed & (gaps >= best * (1.0 - SPLIT_TOLERANCE))].max())
     emb = vecs[:, :k]
     emb = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
-    labels = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(emb).labels_
-    return k, labels.astype(np.int64)
+    labels = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(emb).labels_.astype(np.int64)
+    if os.environ.get("T18_APART"):
+        labels = refine(graph, labels, float(os.environ["T18_APART"]))
+    return int(labels.max()) + 1, labels
 
 
 def name_topics(labels: np.ndarray, docs: list[set[str]], k: int) -> list[str]:
