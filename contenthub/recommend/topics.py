@@ -51,8 +51,10 @@ DOC_ID = "assignments"
 K_MAX = 40
 """At most this many topics (and at most one per ``MIN_TOPIC_ASSETS`` assets)."""
 MIN_TOPIC_ASSETS = 4
-NEIGHBOURS = 10
-"""Nearest neighbours each asset is linked to in the graph the topics are cut from."""
+NEIGHBOURS = 15
+"""Nearest neighbours each asset looks at for the (mutual) graph the topics are cut from: more than the 10 of the
+symmetrised graph this replaced, as a mutual graph keeps fewer of them (with 10, a format's stock phrase split a
+topic of the equal-size test library; bench/RESULTS.md, fifth round)."""
 SPLIT_TOLERANCE = 0.3
 """A larger k wins when its eigengap is within this share of the largest (prefer splitting to merging)."""
 KEYWORD_DIMS = 100
