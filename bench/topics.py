@@ -220,7 +220,10 @@ def measure(world: sim_world.World | Library, vectors: np.ndarray) -> dict[str, 
     t0 = time.perf_counter()
     texts = [topics.topic_text(d) for d in docs]
     # the content types go in where the code under test takes them (main before this round did not)
-    extra = {"groups": types} if "groups" in inspect.signature(topics.discover).parameters else {}
+    takes = inspect.signature(topics.discover).parameters
+    extra: dict[str, Any] = {"groups": types} if "groups" in takes else {}
+    if "tags" in takes:  # the editors' tags, where the code under test takes them (main before this round did not)
+        extra["tags"] = [d.get("tags") or [] for d in docs]
     found = topics.discover(x, present, texts, **extra)
     seconds = time.perf_counter() - t0
     labels = found.of_row
