@@ -298,6 +298,26 @@ def test_learning_keeps_weights_that_it_cannot_beat(zh_hub, monkeypatch, deliver
     assert get_strategy(hub, "default").weights == before.weights
 
 
+@pytest.mark.parametrize("deliveries", [True, False], ids=["per-delivery", "choice"])
+def test_weights_in_use_that_lose_to_the_built_in_ones_are_replaced(zh_hub, monkeypatch, deliveries) -> None:
+    hub, lib = zh_hub
+    catalog(hub)
+    _topic_world(hub, lib, deliveries=deliveries)
+    # a stored fit that ranks by the lifecycle fit alone (what a lucky early window can activate)
+    put_strategy(hub, Strategy(id="default", weights={"lifecycle": 1.0}, uncertainty={"lifecycle": 0.5}))
+    name = "fit_per_delivery" if deliveries else "fit"
+    monkeypatch.setattr(  # the new fit is no better than the weights in use: it is not activated
+        learning, name, lambda x, y, prior, l2=learning.L2, **kw: (np.eye(prior.size)[-1], np.zeros_like(prior))
+    )
+    report = learning.learn(hub)
+    assert not report.activated and report.reverted, report.to_dict()
+    assert "built-in weights are restored" in report.reason, report.reason
+    restored = get_strategy(hub, "default")
+    assert restored.weights == DEFAULTS["default"].weights and not restored.uncertainty
+    report = learning.learn(hub)  # the built-in weights are in use now: nothing to restore
+    assert not report.reverted and get_strategy(hub, "default").weights == DEFAULTS["default"].weights
+
+
 def test_learning_runs_after_enough_new_events(zh_hub) -> None:
     hub, lib = zh_hub
     hub.settings.learn_every_events = 200

@@ -361,7 +361,10 @@ def build_catalog(hub: Hub, previous: Catalog | None = None) -> Catalog:
     if previous is not None and previous.topics is not None and previous.topic_key == topic_key:
         found_topics = previous.topics  # an edit that changed no vector: the same topics
     else:
-        found_topics = topics_mod.discover(vectors, has_vector, [topics_mod.topic_text(d) for d in docs], content_types)
+        texts = [topics_mod.topic_text(d) for d in docs]
+        found_topics = topics_mod.discover(
+            vectors, has_vector, texts, content_types, tags=[d.get("tags") or [] for d in docs]
+        )
     topic_of = topics_mod.assignments(found_topics, ids)
     topics_mod.save(hub, topic_of)
     type_names = sorted({d["content_type"] for d in docs if d.get("content_type")})

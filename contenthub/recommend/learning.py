@@ -43,7 +43,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
 from typing import Any
@@ -74,6 +74,7 @@ from contenthub.recommend.catalog import (
 from contenthub.recommend.ranking import Audience, candidate_rows, score_candidates
 from contenthub.recommend.service import recently_delivered
 from contenthub.recommend.strategies import (
+    DEFAULTS,
     RATE_SIGNALS,
     SIGNALS,
     Strategy,
@@ -125,6 +126,7 @@ class LearnReport:
     holdout_samples: int = 0
     previous: dict[str, Any] = field(default_factory=dict)
     learned: dict[str, Any] = field(default_factory=dict)
+    reverted: bool = False  # the weights in use lost to the built-in ones on held-out data and were replaced
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -616,7 +618,15 @@ def learn(hub: Hub, strategy_id: str = "default", *, seed: int = 0) -> LearnRepo
         "holdout_quality": round(new_q, 4),
     }
     report.learned["objective"] = "choice among candidates"
-    return _activate(hub, current, report, w, sd, new_q, old_q, se, n, len(evs), samples.ts[-1], rescale=True)
+
+    def choice_quality(weights: np.ndarray) -> tuple[float, float]:
+        gains = ranking_gains(samples.x[cut:], samples.positive[cut:], weights)
+        diff = gains - old_g
+        return float(gains.mean()), float(np.std(diff, ddof=1) / math.sqrt(diff.size)) if diff.size > 1 else 0.0
+
+    return _activate(
+        hub, current, report, w, sd, new_q, old_q, se, n, len(evs), samples.ts[-1], rescale=True, quality=choice_quality
+    )
 
 
 def _learn_per_delivery(
@@ -651,7 +661,13 @@ def _learn_per_delivery(
         "holdout_quality": round(new_q, 4),
         "engaged_share": round(float(found.engaged.mean()), 4),
     }
-    return _activate(hub, current, report, w, sd, new_q, old_q, se, n, events, found.ts[-1], rescale=False)
+
+    def delivery_quality(weights: np.ndarray) -> tuple[float, float]:
+        return auc(within, found.engaged[cut:], weights), auc_gain_se(within, found.engaged[cut:], weights, prior)
+
+    return _activate(
+        hub, current, report, w, sd, new_q, old_q, se, n, events, found.ts[-1], rescale=False, quality=delivery_quality
+    )
 
 
 def _activate(
@@ -668,6 +684,7 @@ def _activate(
     newest: str,
     *,
     rescale: bool,
+    quality: Callable[[np.ndarray], tuple[float, float]] | None = None,
 ) -> LearnReport:
     """Store the learnt weights when they are finite and beat the weights in use on held-out data by more
     than the standard error of that difference (``se``; a gain within noise keeps the previous weights);
@@ -675,14 +692,14 @@ def _activate(
     logit's scale is arbitrary); the per-delivery fit's weights are on the log-rate scale and stay."""
     if not (np.all(np.isfinite(w)) and np.all(np.isfinite(sd))) or w.max() <= 0:
         report.reason = "the fit gave non-finite or all-zero weights: the previous weights stay"
-        return _remember(hub, _keep_weights(hub, current, report))
+        return _remember(hub, _keep_weights(hub, _recheck(current, report, old_q, quality), report))
     report.learned["holdout_gain_se"] = round(se, 4)
     if new_q - old_q <= se:
         report.reason = (
             f"the learnt weights ranked held-out engagement no better, beyond the standard error of the "
             f"difference ({new_q:.4f} vs {old_q:.4f}, standard error {se:.4f}): the previous weights stay"
         )
-        return _remember(hub, _keep_weights(hub, current, report))
+        return _remember(hub, _keep_weights(hub, _recheck(current, report, old_q, quality), report))
     top = float(w.max()) if rescale else 1.0
     weights = {s: round(float(v) / top, 4) for s, v in zip(SIGNALS, w, strict=True)}
     uncertainty = {s: round(float(v) / top, 4) for s, v in zip(SIGNALS, sd, strict=True)}
@@ -712,14 +729,50 @@ def _activate(
     return _remember(hub, report)
 
 
+def _recheck(
+    current: Strategy,
+    report: LearnReport,
+    old_q: float,
+    quality: Callable[[np.ndarray], tuple[float, float]] | None,
+) -> Strategy:
+    """The weights to keep when the new fit did not win: the ones in use, unless the built-in weights of the
+    same strategy now rank the held-out data better than they do by more than the standard error of that
+    difference — then the built-in ones (``report.reverted``), with their uncertainty cleared.
+
+    Why: the weights in use were activated on an earlier, smaller window because they beat *their*
+    predecessor there by one standard error; a run that only asks whether a new fit beats them lets a
+    lucky early fit stay for good (each run is one more chance for a lucky fit to pass, none to undo it).
+    On a simulated deployment (bench/RESULTS.md, learn-18) a fit of ~800 deliveries on day 3 gave the
+    lifecycle fit weight 1.2–1.5, an asset prior that held-out data later ranked below the built-in
+    weights (AUC 0.608 vs 0.626), and no later fit beat it by a standard error, so it stayed all run.
+    The check asks the newest held-out data the same question the activation asks, with the same margin."""
+    built_in = DEFAULTS.get(current.id)
+    if quality is None or built_in is None or built_in.weights == current.weights:
+        return current
+    base = np.array([built_in.weight(s) for s in SIGNALS])
+    base_q, base_se = quality(base)
+    if not (np.isfinite(base_q) and base_q - old_q > base_se):
+        return current
+    report.reverted = True
+    report.reason += (
+        f"; but the built-in weights rank the held-out data better than the weights in use ({base_q:.4f} vs "
+        f"{old_q:.4f}, standard error {base_se:.4f}): the built-in weights are restored"
+    )
+    return current.model_copy(update={"weights": dict(built_in.weights), "uncertainty": {}})
+
+
 def _keep_weights(hub: Hub, current: Strategy, report: LearnReport) -> LearnReport:
-    """The weights stay; the audience prior strengths are still refreshed when the run estimated new ones:
-    they are an estimate of how much audiences differ (``audience_strengths``, a maximum-likelihood fit
-    to the deliveries themselves), not ranking weights that must beat the old ones."""
+    """The weights stay (or the built-in ones come back: ``_recheck``); the audience prior strengths are
+    still refreshed when the run estimated new ones: they are an estimate of how much audiences differ
+    (``audience_strengths``, a maximum-likelihood fit to the deliveries themselves), not ranking weights
+    that must beat the old ones."""
     strengths = report.learned.get("rate_prior") or {}
+    update: dict[str, Any] = {}
     if strengths and strengths != current.rate_prior:
-        put_strategy(hub, current.model_copy(update={"rate_prior": strengths}))
+        update["rate_prior"] = strengths
         report.reason += f"; the audience prior strengths are refreshed to {strengths}"
+    if report.reverted or update:
+        put_strategy(hub, current.model_copy(update=update))
     return report
 
 

@@ -51,12 +51,18 @@ DOC_ID = "assignments"
 K_MAX = 40
 """At most this many topics (and at most one per ``MIN_TOPIC_ASSETS`` assets)."""
 MIN_TOPIC_ASSETS = 4
-NEIGHBOURS = 10
-"""Nearest neighbours each asset is linked to in the graph the topics are cut from."""
+NEIGHBOURS = 15
+"""Nearest neighbours each asset looks at for the (mutual) graph the topics are cut from: more than the 10 of the
+symmetrised graph this replaced, as a mutual graph keeps fewer of them (with 10, a format's stock phrase split a
+topic of the equal-size test library; bench/RESULTS.md, fifth round)."""
 SPLIT_TOLERANCE = 0.3
 """A larger k wins when its eigengap is within this share of the largest (prefer splitting to merging)."""
 KEYWORD_DIMS = 100
 """Dimensions the keyword TF-IDF is reduced to before it joins the e5 vector."""
+TAG_CARRIERS = 2
+"""An editors' tag counts as a hint about topics once at least this many assets carry it."""
+TAG_CONCENTRATION = 0.8
+"""A tag names one topic when at least this share of its carriers sit together (in one topic, or two merged)."""
 DENSE_EIGEN = 600
 """Up to this many assets the Laplacian is decomposed densely; above, by Lanczos (scipy's eigsh)."""
 MIN_ASSETS = 12
@@ -178,9 +184,15 @@ def words(text: str) -> set[str]:
 
 
 def neighbour_graph(x: np.ndarray, neighbours: int = NEIGHBOURS) -> sparse.csr_matrix:
-    """Each asset linked to its ``neighbours`` nearest by cosine, symmetrised, weighted by the cosine (at least
-    a tiny positive weight, so the graph stays connected and a link across topics — cosine ≤ 0 between spread
-    vectors of different topics — weighs next to nothing)."""
+    """The mutual ``neighbours``-nearest-neighbour graph by cosine: two assets are linked, weighted by their
+    cosine, when each is among the other's nearest; a one-way link weighs next to nothing (1e-6, as does a
+    link of cosine ≤ 0 — across topics, between spread vectors), which keeps the graph connected.
+
+    Why mutual: an asset of a topic with fewer than ``neighbours`` other assets must take its remaining
+    nearest from another topic, and a symmetrised graph kept those links at full weight, so a topic of 9
+    assets among topics of 60 was tied to its nearest neighbour topic and merged with it; the other topic's
+    assets have closer neighbours of their own, so those links are one-way and drop out (von Luxburg 2007,
+    §2.2 and §8.1: the mutual graph does not join regions of different density)."""
     n = x.shape[0]
     nn = min(neighbours, n - 1)
     sim = x @ x.T
@@ -188,9 +200,10 @@ def neighbour_graph(x: np.ndarray, neighbours: int = NEIGHBOURS) -> sparse.csr_m
     idx = np.argpartition(-sim, nn - 1, axis=1)[:, :nn]
     rows = np.repeat(np.arange(n), nn)
     cols = idx.ravel()
-    w = np.maximum(sim[rows, cols], 0.0) + 1e-6
-    a = sparse.csr_matrix((w, (rows, cols)), shape=(n, n))
-    return a.maximum(a.T).tocsr()
+    a = sparse.csr_matrix((np.maximum(sim[rows, cols], 0.0) + 1e-6, (rows, cols)), shape=(n, n))
+    mutual = a.minimum(a.T)
+    linked = a.maximum(a.T)
+    return (mutual + (linked - mutual).sign() * 1e-6).tocsr()
 
 
 def spectrum(a: sparse.csr_matrix, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -222,7 +235,8 @@ def choose_k(x: np.ndarray, seed: int = SEED) -> tuple[int, np.ndarray]:
     """
     n = x.shape[0]
     k_max = max(2, min(K_MAX, n // MIN_TOPIC_ASSETS, n - 2))
-    vals, vecs = spectrum(neighbour_graph(x), k_max + 1)
+    graph = neighbour_graph(x)
+    vals, vecs = spectrum(graph, k_max + 1)
     gaps = np.diff(vals)  # gaps[i]: between the (i+1)-th and (i+2)-th smallest, i.e. after k = i + 1
     ks = np.arange(1, gaps.size + 1)
     allowed = ks >= 2
@@ -232,8 +246,66 @@ def choose_k(x: np.ndarray, seed: int = SEED) -> tuple[int, np.ndarray]:
     k = int(ks[allowed & (gaps >= best * (1.0 - SPLIT_TOLERANCE))].max())
     emb = vecs[:, :k]
     emb = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
-    labels = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(emb).labels_
-    return k, labels.astype(np.int64)
+    labels = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(emb).labels_.astype(np.int64)
+    return int(labels.max()) + 1, labels
+
+
+def tag_hints(labels: np.ndarray, tags: list[list[str]], x: np.ndarray) -> np.ndarray:
+    """Labels corrected by the editors' tags, where they say something clear: topics whose most carried tag
+    is the same tag, which they hold between them (``TAG_CONCENTRATION`` of its carriers), merge; a topic
+    holding most carriers of two or more tags that seldom share an asset splits, each tag's carriers a part
+    and every other asset of it joining the part whose centre (of ``x``) is nearest.
+
+    Why: about half the assets of a real library carry their topic as a tag, and the tags decide the cases
+    the vectors cannot — topics of 6–9 assets, whose spread vectors share the one direction left after the
+    large topics' mean is taken away, fall together into one cluster (护眼 beside 汽车), and a large topic's
+    inner structure can open gaps that split it. A tag spread over many topics (``干货``, ``福利``) is no
+    hint: it is never concentrated. A library without tags keeps the clustering's labels."""
+    labels = labels.copy()
+    carriers: dict[str, set[int]] = {}
+    for i, ts in enumerate(tags):
+        for t in set(ts):
+            carriers.setdefault(t, set()).add(i)
+    hints = {t: np.array(sorted(c)) for t, c in carriers.items() if len(c) >= TAG_CARRIERS}
+    if not hints:
+        return labels
+    names = sorted(hints)
+
+    def counts() -> np.ndarray:  # counts[t, c]: carriers of tag t in topic c
+        k = int(labels.max()) + 1
+        return np.stack([np.bincount(labels[hints[t]], minlength=k) for t in names])
+
+    # merge: topics led by the same tag that holds its carriers between them
+    held = counts()
+    sizes = np.bincount(labels, minlength=held.shape[1])
+    lead = held.argmax(axis=0)
+    for ti in range(len(names)):
+        led = np.flatnonzero((lead == ti) & (held[ti] >= np.maximum(TAG_CARRIERS, 0.25 * sizes)))
+        if led.size >= 2 and held[ti, led].sum() >= TAG_CONCENTRATION * hints[names[ti]].size:
+            labels[np.isin(labels, led)] = led[0]
+    _, labels = np.unique(labels, return_inverse=True)
+    # split: a topic holding most carriers of two or more tags that seldom go together
+    held = counts()
+    for c in range(held.shape[1]):
+        members = np.flatnonzero(labels == c)
+        chosen: list[np.ndarray] = []
+        for ti in np.argsort(-held[:, c], kind="stable").tolist():
+            t = names[ti]
+            if held[ti, c] < TAG_CARRIERS or held[ti, c] < TAG_CONCENTRATION * hints[t].size:
+                break
+            own = hints[t][labels[hints[t]] == c]
+            if all(np.intersect1d(own, o).size * 2 < min(own.size, o.size) for o in chosen):
+                chosen.append(own)
+        if len(chosen) < 2:
+            continue
+        centres = np.stack([x[o].mean(axis=0) for o in chosen])
+        part = (x[members] @ centres.T).argmax(axis=1)
+        for p, own in enumerate(chosen):  # a tag's carriers stay with their tag (those of two: nearest)
+            alone = np.setdiff1d(own, np.concatenate([o for q, o in enumerate(chosen) if q != p]))
+            part[np.searchsorted(members, alone)] = p
+        first = int(labels.max()) + 1
+        labels[members[part > 0]] = first + part[part > 0] - 1
+    return labels.astype(np.int64)
 
 
 def name_topics(labels: np.ndarray, docs: list[set[str]], k: int) -> list[str]:
@@ -283,6 +355,7 @@ def discover(
     texts: list[str],
     groups: list[str | None] | None = None,
     seed: int = SEED,
+    tags: list[list[str]] | None = None,
 ) -> Topics:
     """Topics of a library of spread vectors (``spread``), the texts that name them and each asset's content
     type (``groups``, as given to ``spread``).
@@ -306,6 +379,9 @@ def discover(
     centres = np.stack([x[fit][fit_labels == c].mean(axis=0) for c in range(k)])
     labels = (x @ centres.T).argmax(axis=1)
     labels[fit] = fit_labels  # the clustering's own labels; the rest go to the nearest centre
+    if tags is not None:
+        labels = tag_hints(labels, [list(tags[i] or []) for i in rows.tolist()], x)
+        k = int(labels.max()) + 1
     of_row[rows] = labels
     names = name_topics(labels, docs, k)
     e5_centres = np.stack([vectors[rows][labels == c].mean(axis=0) for c in range(k)])
