@@ -15,8 +15,9 @@ the *topic*. Two documented transforms fix that:
    centred per content type. Every place the recommender compares vectors (user interest vector,
    similarity signal, MMR, reasons) uses the spread vectors.
 2. ``discover``: each asset's spread e5 vector beside its spread keyword vector (TF-IDF of its words,
-   reduced by LSA), cut into topics by spectral clustering of a nearest-neighbour graph with k at the
-   eigengap (``choose_k``), fitted on a seeded sample so it is deterministic and bounded in cost. Each
+   reduced by LSA), cut into topics by spectral clustering of a mutual nearest-neighbour graph with k at the
+   eigengap (``choose_k``), fitted on a seeded sample so it is deterministic and bounded in cost, then
+   corrected by the editors' tags where they are clear (``tag_hints``). Each
    cluster is named by its most distinctive keywords: words (jieba for Chinese, whitespace words
    otherwise) whose share of the cluster's assets most exceeds their share of the whole library.
 
