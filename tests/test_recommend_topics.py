@@ -10,7 +10,11 @@ from collections import Counter
 
 import numpy as np
 
+from contenthub.library.demo_corpus import generate_assets
+from contenthub.library.models import Asset
 from contenthub.recommend import topics
+from contenthub.recommend.catalog import refresh_now
+from tests.helpers import put_assets_with_random_vectors
 
 VOCAB = {
     "eye": ["眼睛干涩", "蓝光", "视力", "眼药水", "近视防控", "屏幕时间"],
@@ -124,3 +128,22 @@ def test_without_tags_the_clustering_stands() -> None:
     x = np.eye(6)
     assert topics.tag_hints(labels, [[] for _ in range(6)], x).tolist() == labels.tolist()
     assert topics.tag_hints(labels, [["一"]] + [[] for _ in range(5)], x).tolist() == labels.tolist()
+
+
+def test_a_tag_only_edit_gives_discovery_the_new_tags(hub) -> None:
+    """The editors' tags are hints to discovery, so the catalog may not reuse topics found before a tag edit
+    that changed no vector (it reuses them when nothing they are computed from changed)."""
+    rng = np.random.default_rng(5)
+    docs = []
+    for i, a in enumerate(generate_assets(40, seed=2)):
+        fields = {k: v for k, v in a.items() if k in Asset.model_fields}
+        stamps = {"created_at": "2026-03-01T00:00:00+00:00", "updated_at": "2026-03-01T00:00:00+00:00"}
+        docs.append(Asset(**{**fields, "id": f"a{i:03d}", "status": "approved", **stamps}).model_dump())
+    put_assets_with_random_vectors(hub, docs, 32, rng)
+    before = refresh_now(hub)
+    assert refresh_now(hub).topics is before.topics  # nothing changed: the same topics object is reused
+    hub.store.put_assets([{**docs[0], "tags": ["只在这里的新标签"]}])  # the document only: its vector stays
+    hub.touch("assets")
+    after = refresh_now(hub)
+    assert after.topic_key != before.topic_key
+    assert after.topics is not before.topics

@@ -355,16 +355,17 @@ def build_catalog(hub: Hub, previous: Catalog | None = None) -> Catalog:
     for row, aid in enumerate(found):
         vectors[index[aid]] = mat[row]
         has_vector[index[aid]] = True
-    topic_key = _topic_key([f"{i}|{d.get('content_type') or ''}" for i, d in zip(ids, docs, strict=True)], vectors)
+    tags = [sorted(d.get("tags") or []) for d in docs]
+    topic_key = _topic_key(
+        [f"{i}|{d.get('content_type') or ''}|{','.join(t)}" for i, d, t in zip(ids, docs, tags, strict=True)], vectors
+    )
     content_types = [d.get("content_type") for d in docs]
     vectors = topics_mod.spread(vectors, has_vector, content_types)  # every comparison of vectors uses the spread ones
     if previous is not None and previous.topics is not None and previous.topic_key == topic_key:
-        found_topics = previous.topics  # an edit that changed no vector: the same topics
+        found_topics = previous.topics  # an edit that changed no vector, type or tag: the same topics
     else:
         texts = [topics_mod.topic_text(d) for d in docs]
-        found_topics = topics_mod.discover(
-            vectors, has_vector, texts, content_types, tags=[d.get("tags") or [] for d in docs]
-        )
+        found_topics = topics_mod.discover(vectors, has_vector, texts, content_types, tags=tags)
     topic_of = topics_mod.assignments(found_topics, ids)
     topics_mod.save(hub, topic_of)
     type_names = sorted({d["content_type"] for d in docs if d.get("content_type")})
@@ -418,7 +419,8 @@ def build_catalog(hub: Hub, previous: Catalog | None = None) -> Catalog:
 
 
 def _topic_key(ids: list[str], vectors: np.ndarray) -> str:
-    """A digest of what the topics are computed from: asset ids with their content types, and raw vectors."""
+    """A digest of what the topics are computed from: asset ids with their content types and tags (the editors'
+    tags are hints to discovery, so a tag-only edit must refresh topics), and raw vectors."""
     digest = hashlib.blake2b(digest_size=16)
     digest.update("\n".join(ids).encode())
     digest.update(np.ascontiguousarray(vectors).tobytes())
