@@ -96,16 +96,15 @@ def model_id_for(path: Path) -> str:
 
 
 def quick_queries(model: Any) -> Any | None:
-    """The same sentence-transformers model with most linear layers in int8 (torch's dynamic quantisation).
+    """The same sentence-transformers model with its attention layers in int8 (torch's dynamic quantisation).
 
     Why: a search waits for its query's encode, and at a query's few tokens the float model's matrix products
     took most of a search's budget; the int8 copy cuts the encode on this project's CPUs. Only queries go
     through it: stored passage vectors stay the float model's, and the query vectors stay close to the float
     ones (cosine and relevance-set figures: bench/RESULTS.md, "#23 search, fifth round"), so nothing is
-    re-embedded. Weights are quantised per output channel, which keeps the vectors closer than one scale per
-    matrix, and the feed-forward blocks' down projections (the layers that narrow, e.g. 1,536 → 384) stay float:
-    their inputs carry the outliers int8 loses, and quantising them too moved queries far enough to lose matches
-    at the calibrated semantic floor (same section). The copy shares every float tensor with ``model`` (the
+    re-embedded. Only attention's projections are quantised (per output channel): quantising the feed-forward
+    layers too, whose inputs carry the outliers int8 loses, moved queries far enough to let a nonsense query
+    over the calibrated semantic floor (same section). The copy shares every float tensor with ``model`` (the
     deepcopy memo holds them): only the int8 weights are new, and the float model is untouched.
 
     torch marks this API deprecated in favour of torchao (not a dependency); its warnings are silenced here,
@@ -124,10 +123,10 @@ def quick_queries(model: Any) -> Any | None:
             first, *rest = list(model)
             shared = {id(t): t for t in (*first.parameters(), *first.buffers())}
             quick = copy.deepcopy(first, shared)
-            spec = {  # every linear layer but those that narrow
+            spec = {  # the square layers: attention's projections (and the pooler); the feed-forward stays float
                 n: per_channel_dynamic_qconfig
                 for n, m in quick.named_modules()
-                if isinstance(m, torch.nn.Linear) and m.in_features <= m.out_features
+                if isinstance(m, torch.nn.Linear) and m.in_features == m.out_features
             }
             quantize_dynamic(quick, spec, dtype=torch.qint8, inplace=True)
         except (ImportError, AttributeError, NotImplementedError, RuntimeError) as e:
