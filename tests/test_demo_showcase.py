@@ -3,11 +3,18 @@ from simulated events (one clear win, one inconclusive), two journeys with funne
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+import numpy as np
+
 from contenthub import demo_showcase
 from contenthub.experiments.report import build_report
 from contenthub.journeys import funnel
+from contenthub.library.demo_corpus import generate_assets
+from contenthub.library.models import Asset
 from contenthub.publish import service as publish
-from contenthub.timeutil import utcnow
+from contenthub.timeutil import to_iso, utcnow
+from tests.helpers import put_assets_with_random_vectors
 from tests.test_pages import login
 
 
@@ -38,3 +45,21 @@ def test_showcase_journeys_and_plan(clients) -> None:
     assert line.startswith("planned the week of")
     assert publish.list_plans(hub)
     assert demo_showcase.plan_this_week(hub, now).endswith("already present")
+
+
+def test_showcase_journeys_send_the_library_content_when_there_is_enough(clients) -> None:
+    """On a library with enough approved content for the channel (the demo's), the cohort sends that content:
+    no 旅程素材 placeholders are added to crowd editors' searches."""
+    hub = clients.hub
+    rng = np.random.default_rng(3)
+    stamp = to_iso(utcnow() - timedelta(days=60))
+    docs = []
+    for i, a in enumerate(generate_assets(40, seed=5)):
+        fields = {k: v for k, v in a.items() if k in Asset.model_fields}
+        fields.update(id=f"lib-{i:03d}", status="approved", channels=["wecom_1v1"], created_at=stamp, updated_at=stamp)
+        docs.append(Asset(**fields).model_dump())
+    put_assets_with_random_vectors(hub, docs, 32, rng)
+    demo_showcase.journeys_with_funnels(hub, users=40, days=14)
+    assert hub.store.get_asset("sim-j-000") is None
+    first = funnel.build(hub, demo_showcase.JOURNEYS[0])
+    assert first.entered == 40 and first.steps[0].sent > 0

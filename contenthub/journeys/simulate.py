@@ -26,6 +26,7 @@ from contenthub.journeys import conditions, engine, funnel, outbox, service
 from contenthub.library.models import Asset
 from contenthub.library.service import save_built_assets
 from contenthub.recommend import events
+from contenthub.store.query import AssetFilter
 from contenthub.timeutil import to_iso, utcnow
 
 SCENES = ("onboarding", "education", "first_order", "seeding", "tutorial", "membership")
@@ -54,6 +55,11 @@ class CohortConfig:
 
 
 def _ensure_assets(hub: Hub, cfg: CohortConfig, start: datetime) -> None:
+    """Placeholder assets only for a library too small to run the cohort on: on a real library (the demo's) the
+    journey sends that library's content, and placeholders titled 旅程素材 would crowd editors' searches."""
+    on_channel = AssetFilter(channels=(cfg.channel,), statuses=("approved",))
+    if hub.store.count_assets(on_channel) >= cfg.assets:
+        return
     stamp = to_iso(start - timedelta(days=30))
     docs = []
     for i in range(cfg.assets):
