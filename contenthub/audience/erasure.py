@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from contenthub.audience import group_profiles, groups, users
+from contenthub.audience import group_profiles, groups, reservations, users
 from contenthub.errors import NotFoundError
 from contenthub.hub import Hub
 from contenthub.i18n import _
@@ -55,4 +55,4 @@ def erase_user(hub: Hub, user_id: str) -> dict[str, int]:
 def _reservation_key(d: dict[str, Any]) -> str:
     if d.get("kind") == "cap":
         return f"cap|{d['target']}|{d['channel']}|{d['period']}|{d.get('slot', '')}"
-    return f"sent|{d['target']}|{d['channel']}|{d['asset_id']}"
+    return reservations.claim_id(d["target"], d["channel"], d["asset_id"])

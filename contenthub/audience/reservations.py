@@ -53,6 +53,11 @@ def _slot_id(target: str, channel: str, period: str, k: int) -> str:
     return f"cap|{target}|{channel}|{period}|{k}"
 
 
+def claim_id(target: str, channel: str, asset_id: str) -> str:
+    """The document id of the (target, channel, asset) claim: one per pair, so one caller wins it."""
+    return f"sent|{target}|{channel}|{asset_id}"
+
+
 def take_cap_slots(hub: Hub, asks: list[CapAsk], now: datetime) -> list[tuple[list[str], str | None]]:
     """Take one slot in every capped period for each ask: per ask (slot ids, None) or ([], the limit that
     is full). A slot already holding the ask's ``rec_id`` is the ask's own (a replayed page after a crash
@@ -156,7 +161,7 @@ def take_assets(hub: Hub, asks: list[AssetAsk], now: datetime, window_days: int)
                 continue
             choice: tuple[int, int] | None = None  # (candidate index, expected version)
             for j, (asset_id, rec_id) in enumerate(ask.assets):
-                key = f"sent|{ask.target}|{ask.channel}|{asset_id}"
+                key = claim_id(ask.target, ask.channel, asset_id)
                 if j in tried[i] or key in want:
                     continue
                 if i not in read:
@@ -179,7 +184,7 @@ def take_assets(hub: Hub, asks: list[AssetAsk], now: datetime, window_days: int)
                 continue
             j, version = choice
             asset_id, rec_id = ask.assets[j]
-            key = f"sent|{ask.target}|{ask.channel}|{asset_id}"
+            key = claim_id(ask.target, ask.channel, asset_id)
             body = {
                 "kind": "sent",
                 "target": ask.target,
@@ -217,7 +222,7 @@ def take_assets(hub: Hub, asks: list[AssetAsk], now: datetime, window_days: int)
 def _read_claims(
     hub: Hub, asks: list[AssetAsk], which: list[int], known: dict[str, tuple[dict[str, Any], int]]
 ) -> None:
-    keys = [f"sent|{asks[i].target}|{asks[i].channel}|{asset_id}" for i in which for asset_id, _r in asks[i].assets]
+    keys = [claim_id(asks[i].target, asks[i].channel, asset_id) for i in which for asset_id, _r in asks[i].assets]
     known.update(hub.store.get_docs_versioned(COLLECTION, keys))
 
 

@@ -119,7 +119,7 @@ def ensure_users(hub: Hub, first_seen: dict[str, str | None]) -> dict[str, str]:
     """Each id's stored user (following merges), creating the missing ones as first seen at the time
     given: one read and one round of creates for a batch (a page of due sends' served records names a
     few hundred users the store may not hold yet), not a look-up and a write per user."""
-    found = hub.store.get_docs(USERS, list(first_seen))
+    found = find_users(hub, list(first_seen))
     out: dict[str, str] = {}
     new: dict[str, tuple[dict[str, Any], int | None]] = {}
     now = to_iso(utcnow())
@@ -128,7 +128,7 @@ def ensure_users(hub: Hub, first_seen: dict[str, str | None]) -> dict[str, str]:
         if doc is None:
             new[uid] = (User(id=uid, created_at=at or now, updated_at=now).model_dump(mode="json"), 0)
         else:
-            out[uid] = (find_user(hub, uid) or doc)["id"] if doc.get("merged_into") else uid
+            out[uid] = doc["id"]
     raced = hub.store.put_docs_if(USERS, new)
     for uid, (doc, _version) in new.items():
         if uid in raced:  # created meanwhile by another writer (or merged since): read what is there
