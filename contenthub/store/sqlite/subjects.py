@@ -26,7 +26,8 @@ class SQLiteSubjects(SQLiteDocuments, SQLiteEvents):
         try:
             yield conn
         finally:
-            conn.execute("COMMIT")
+            if conn.in_transaction:  # not after a failure that already ended it (a lost file, an interrupt)
+                conn.execute("COMMIT")
 
     def read_subjects(self, keys: Sequence[str], spec: SubjectRead) -> dict[str, SubjectData]:
         """The single reads, each on this thread's connection (``_conn``), so inside one snapshot: every
