@@ -243,13 +243,13 @@ def test_mmr_equals_the_array_version(world) -> None:
             assert ranking.mmr(cat, idx, score, n, lam) == _mmr_reference(cat.vectors, idx, score, n, lam)
 
 
-def test_one_event_read_equals_the_two_it_replaced(world, monkeypatch) -> None:
+def test_profile_read_equals_the_two_event_queries_it_replaced(world, monkeypatch) -> None:
     since = NOW - timedelta(days=profiles.HISTORY_DAYS)
     for limit in (profiles.HISTORY_LIMIT, 5, 2):  # small limits exercise the second read
         monkeypatch.setattr(profiles, "HISTORY_LIMIT", limit)
         for u in range(20):
             who = (f"u{u}",)
-            got = profiles._events_and_negatives(world, {"user_ids": who}, since)
+            got = profiles.history(world.store.read_subjects(who, profiles.user_read())[who[0]], NOW)
             want = (
                 world.store.query_events(EventQuery(user_ids=who, since=since, limit=limit)),
                 world.store.query_events(EventQuery(user_ids=who, types=tuple(profiles.NEGATIVE), limit=500)),

@@ -44,6 +44,8 @@ BLOCKING_TYPES = frozenset({"mute", "delete"})
 ENGAGED = POSITIVE  # what counts as activity for lifecycle stages
 
 PROFILE = "profile"
+GROUP_PREFIX = "group:"
+"""A group's own profile key is ``group:<id>`` (its counters' key, and its profile's ``target``)."""
 ASSET_STATS = "asset_stats"  # key "<asset id>|<channel>"
 POPULARITY = "popularity"  # key "<channel>", field "<asset id>"
 # The all-channel figures ("<asset id>|*" statistics, "*" popularity) are sums over the channels, added up
@@ -193,7 +195,7 @@ def _owners(ev: dict[str, Any]) -> tuple[str, ...]:
     """The profiles an event counts for: its user's and its group's (``group:<id>``)."""
     user_id, group_id = ev.get("user_id"), ev.get("group_id")
     if group_id:
-        return (user_id, f"group:{group_id}") if user_id else (f"group:{group_id}",)
+        return (user_id, GROUP_PREFIX + group_id) if user_id else (GROUP_PREFIX + group_id,)
     return (user_id,) if user_id else ()
 
 

@@ -23,6 +23,10 @@ from contenthub.timeutil import to_iso, utcnow
 USERS = "users"
 IDENTITIES = "identities"
 PROFILE = "profile"
+MERGED_INTO = "merged_into"
+"""The field of a merged user's document naming the user it was merged into."""
+MERGE_HOPS = 10
+"""How many merges a look-up follows (a chain longer than this is taken as a loop)."""
 
 
 def _phone_salt(hub: Hub) -> str:
@@ -75,8 +79,8 @@ def find_user(hub: Hub, user_id: str) -> dict[str, Any] | None:
     """Follow merges: an old id keeps working after its user was merged into another."""
     seen = 0
     doc = hub.store.get_doc(USERS, user_id)
-    while doc is not None and doc.get("merged_into") and seen < 10:
-        doc = hub.store.get_doc(USERS, doc["merged_into"])
+    while doc is not None and doc.get(MERGED_INTO) and seen < MERGE_HOPS:
+        doc = hub.store.get_doc(USERS, doc[MERGED_INTO])
         seen += 1
     return doc
 

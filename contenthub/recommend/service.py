@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from contenthub import doccache
-from contenthub.audience import caps, exclusions, groups, reservations, users
+from contenthub.audience import caps, exclusions, groups, reservations
 from contenthub.audience.profiles import Profile, load_profile
 from contenthub.errors import InvalidError
 from contenthub.hub import Hub
@@ -299,9 +299,8 @@ def reserve_batch_picks(
     request's (``ranking.propensities``, with the user's profile, exclusions and candidates as
     ``next_for_user`` reads them and the batch's own decision ``explored``), then ``reserve_pick`` keeps
     the first it wins and writes the served record with that propensity, which offline evaluation reads."""
-    user_doc = users.find_user(hub, user_id)
-    uid = user_doc["id"] if user_doc else user_id  # a merged user's old id: the surviving user's profile
-    profile = load_profile(hub, user_id=uid, user_doc=user_doc, now=now)
+    profile = load_profile(hub, user_id=user_id, now=now)  # a merged user's old id: the surviving user's profile
+    uid = profile.target
     aud = audience_for(hub, cat, profile, now)
     _exclusions_and_caps(hub, profile, channel, now, aud)
     idx, pos = candidate_rows(cat, channel, scene, now, aud.exclude)
@@ -361,14 +360,19 @@ def next_for_user(
     found_user: tuple[dict[str, Any] | None] | None = None,
 ) -> Recommendation:
     """``found_user``: the user's document as ``users.find_user`` returns it, when the caller read it
-    already (a page of journey sends reads its users in one request)."""
+    already (a page of journey sends reads its users in one request). Without it the user's document
+    is read with the rest of the profile, in one store read (``profiles.load_profile``)."""
     _validate(hub, channel, scene, n)
     now = now or utcnow()
-    user_doc = found_user[0] if found_user is not None else users.find_user(hub, user_id)
-    uid = user_doc["id"] if user_doc else user_id  # a merged user's old id gets the surviving user's variant
+    if found_user is not None:
+        user_doc = found_user[0]
+        uid = user_doc["id"] if user_doc else user_id
+        profile = load_profile(hub, user_id=uid, user_doc=user_doc, now=now)
+    else:
+        profile = load_profile(hub, user_id=user_id, now=now)
+        uid = profile.target  # a merged user's old id gets the surviving user's variant and profile
     strat, override = _strategy_for(hub, "user", uid, strategy)
     cat = catalog(hub)
-    profile = load_profile(hub, user_id=uid, user_doc=user_doc, now=now)
     aud = audience_for(hub, cat, profile, now)
     no_pick = _("no eligible asset: none approved, valid now and not recently sent on this channel")
     ask = _Ask(channel, scene, n, now, _rng(seed), reserve)

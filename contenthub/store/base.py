@@ -20,7 +20,7 @@ from typing import Any, BinaryIO, Protocol, runtime_checkable
 import numpy as np
 
 from contenthub.store.columns import EventColumns
-from contenthub.store.query import AssetFilter, AssetSort, EventQuery, Hit, HitPage
+from contenthub.store.query import AssetFilter, AssetSort, EventQuery, Hit, HitPage, SubjectData, SubjectRead
 
 CounterDeltas = list[tuple[str, str, dict[str, float]]]
 """Counter increments grouped per (collection, key) — each key once, in key order — as {field: delta}:
@@ -38,6 +38,54 @@ def required_model(model_id: str | None) -> str:
     if not model_id:
         raise ValueError("put_assets with vectors needs the model_id that made them")
     return model_id
+
+
+Docs = dict[str, dict[str, Any]]
+
+
+def follow_docs(
+    keys: Sequence[str], first: Docs, read: Callable[[list[str]], Docs], spec: SubjectRead
+) -> dict[str, tuple[str, dict[str, Any] | None]]:
+    """(id reached, its document) per key: each key's document (``first``), then the one its
+    ``spec.follow`` field names, at most ``spec.hops`` times, reading each hop's targets for all keys at
+    once (``read``). A key whose chain ends at a missing document reads as (key, None). Shared by the
+    backends so that both follow a chain the same way."""
+    at: dict[str, tuple[str, dict[str, Any] | None]] = {k: (k, first.get(k)) for k in keys}
+    for _hop in range(spec.hops if spec.follow else 0):
+        targets = {k: str(d[spec.follow]) for k, (_i, d) in at.items() if d is not None and d.get(spec.follow)}
+        if not targets:
+            break
+        found = read(sorted(set(targets.values())))
+        for k, target in targets.items():
+            at[k] = (target, found.get(target))
+    return {k: (i if d is not None else k, d) for k, (i, d) in at.items()}
+
+
+def typed_among(events: list[dict[str, Any]], spec: SubjectRead) -> list[dict[str, Any]] | None:
+    """The newest ``spec.typed_limit`` events of ``spec.typed`` when the ``spec.newest`` newest events hold
+    them: they do when fewer than ``spec.newest`` came back (then they are the whole history). None when
+    they must be read on their own."""
+    if not spec.typed or spec.typed_limit <= 0:
+        return []
+    if len(events) >= spec.newest:
+        return None
+    types = set(spec.typed)
+    return [e for e in events if e.get("type") in types][: spec.typed_limit]
+
+
+def subject_data(
+    keys: Sequence[str],
+    reached: dict[str, tuple[str, dict[str, Any] | None]],
+    events: dict[str, list[dict[str, Any]]],
+    typed: dict[str, list[dict[str, Any]]],
+    counters: dict[str, dict[str, float]],
+) -> dict[str, SubjectData]:
+    """``read_subjects``' answer from what a backend read, by the key each subject was read under."""
+    out: dict[str, SubjectData] = {}
+    for k in keys:
+        key, doc = reached[k]
+        out[k] = SubjectData(key, doc, events.get(key, []), typed.get(key, []), counters.get(key, {}))
+    return out
 
 
 @dataclass(frozen=True)
@@ -204,6 +252,19 @@ class Store(Protocol):
         the events with ``bounds[i] <= ts < bounds[i + 1]`` (``bounds`` ascending; events outside
         [bounds[0], bounds[-1]) and ``q``'s since/until are not counted). For readers of the whole log by
         calendar period (the dashboard's weeks in the hub's zone), whose groups may not fit in one list."""
+
+    # --- a subject's profile inputs, together ------------------------------------------
+    def read_subjects(self, keys: Sequence[str], spec: SubjectRead) -> dict[str, SubjectData]:
+        """For each key (a user or a group id; hundreds at once are fine): its document with its
+        ``spec.follow`` chain followed (``follow_docs``), then, under the id reached, its newest events,
+        its newest events of ``spec.typed`` and its counters (``SubjectRead``, ``SubjectData``).
+
+        As fresh as the single reads it replaces: the document and the counters as ``get_doc`` and
+        ``get_counters`` see them (at once, in every process), the events as ``query_events`` does
+        (this process's own writes at once). SQLite reads everything in one read transaction;
+        Elasticsearch in one real-time ``_mget`` (documents and counters; one more per hop of a chain)
+        and one ``_msearch`` (events; one more for the subjects whose newest page did not hold the
+        typed events) — a search cannot see an unrefreshed counter, a GET cannot run a query."""
 
     # --- counters (additive, order-independent) ----------------------------------------
     def add_to_counters(self, collection: str, updates: list[tuple[str, str, float]]) -> None:

@@ -30,7 +30,8 @@ as SQLite; with several API hosts it must be a shared folder (NFS, a mounted vol
 goes to Elasticsearch (reserved collection ``_media``).
 
 Split by role, one mixin per module: client.py (connection, refreshes, bulk, scans, recovery),
-documents.py, assets.py, search.py (full text, kNN), events.py, counters.py, media.py (metadata;
+documents.py, assets.py, search.py (full text, kNN), events.py, counters.py, subjects.py (a page of
+users' profile inputs in one mget and one msearch), media.py (metadata;
 bytes in store/media.py, shared with SQLite), copy_io.py (``contenthub store copy``).
 """
 
@@ -42,9 +43,9 @@ from contenthub.config import Settings
 from contenthub.store.base import Capabilities
 from contenthub.store.elastic.client import outage_reason
 from contenthub.store.elastic.copy_io import ElasticCopyIO
-from contenthub.store.elastic.events import ElasticEvents
 from contenthub.store.elastic.media import ElasticMedia
 from contenthub.store.elastic.search import ElasticSearch
+from contenthub.store.elastic.subjects import ElasticSubjects
 from contenthub.store.outage import translate_outages
 
 MEDIA_TMP_GRACE = 3600.0
@@ -53,7 +54,7 @@ writing theirs right now."""
 
 
 @translate_outages("Elasticsearch", outage_reason)
-class ElasticStore(ElasticMedia, ElasticCopyIO, ElasticSearch, ElasticEvents):
+class ElasticStore(ElasticMedia, ElasticCopyIO, ElasticSearch, ElasticSubjects):
     capabilities = Capabilities(local_reads=False)
 
     def __init__(

@@ -6,6 +6,7 @@
 - search.py — full text and vectors (kNN)
 - events.py — ingestion, queries, aggregates, column scans
 - counters.py — additive counters (packed rows)
+- subjects.py — a page of users' or groups' profile inputs in one read transaction
 - media.py — media metadata (bytes: store/media.py, shared with Elasticsearch)
 - copy_io.py — bulk reads and writes for ``contenthub store copy``
 """
@@ -18,15 +19,14 @@ from contenthub.store.base import Capabilities
 from contenthub.store.outage import translate_outages
 from contenthub.store.sqlite.connection import outage_reason
 from contenthub.store.sqlite.copy_io import SQLiteCopyIO
-from contenthub.store.sqlite.documents import SQLiteDocuments
-from contenthub.store.sqlite.events import SQLiteEvents
 from contenthub.store.sqlite.media import SQLiteMedia
 from contenthub.store.sqlite.search import SQLiteSearch
+from contenthub.store.sqlite.subjects import SQLiteSubjects
 from contenthub.store.vectors import VectorIndex
 
 
 @translate_outages("SQLite", outage_reason)
-class SQLiteStore(SQLiteDocuments, SQLiteSearch, SQLiteEvents, SQLiteMedia, SQLiteCopyIO):
+class SQLiteStore(SQLiteSubjects, SQLiteSearch, SQLiteMedia, SQLiteCopyIO):
     """Embedded store: SQLite in WAL mode, a content-addressed media folder and an in-memory vector matrix.
 
     Why SQLite first: one file, crash-safe transactions, FTS5 for Chinese/English full text (trigram

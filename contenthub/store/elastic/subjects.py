@@ -1,0 +1,137 @@
+"""Elasticsearch: a page of subjects' profile inputs (``Store.read_subjects``) in two requests — one
+real-time ``_mget`` for their documents and counters, one ``_msearch`` for their newest events.
+
+Why two and not one: a search sees only what a refresh has published, and ``get_doc``/``get_counters``
+promise every acknowledged write at once, in every process (a counter added or a user merged by
+another API process a moment ago); a GET cannot run a query. So the reads by id stay real-time GETs,
+gathered into one ``_mget`` across both indices, and the event queries into one ``_msearch`` that is as
+fresh as ``query_events`` (this process's own writes refreshed first)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from elasticsearch import NotFoundError as ESNotFound
+
+from contenthub.store import elastic_query as eq
+from contenthub.store.base import Docs, follow_docs, subject_data, typed_among
+from contenthub.store.elastic.client import INTERNAL_EVENT_FIELDS, MGET_CHUNK, _chunks
+from contenthub.store.elastic.events import ElasticEvents
+from contenthub.store.es_docs import Raw, StoreError
+from contenthub.store.es_docs import key_id as _key_id
+from contenthub.store.es_docs import live as _live
+from contenthub.store.query import EventQuery, SubjectData, SubjectRead
+
+MSEARCH_CHUNK = 200
+"""Searches per ``_msearch`` request: a page of due sends' users in a couple of requests, each answer a
+few MB at most."""
+
+
+class ElasticSubjects(ElasticEvents):
+    def read_subjects(self, keys: Sequence[str], spec: SubjectRead) -> dict[str, SubjectData]:
+        keys = list(dict.fromkeys(keys))
+        counters: dict[str, dict[str, float]] = {}
+
+        def read(ids: list[str]) -> Docs:
+            """The documents of ``ids`` (returned) and their counters (into ``counters``), in one mget."""
+            doc_ids = {_key_id(spec.docs, i): i for i in ids} if spec.docs else {}
+            counter_ids = {_key_id(spec.counters, spec.counter_prefix + i): i for i in ids}
+            raws = self._mget_kinds(
+                [("docs", d, None) for d in doc_ids] + [("counters", c, ["values"]) for c in counter_ids]
+            )
+            for cid, i in counter_ids.items():
+                if (raw := raws.get(("counters", cid))) is not None:
+                    counters[i] = {f: float(v) for f, v in (raw.src.get("values") or {}).items()}
+            docs: Docs = {}
+            for did, i in doc_ids.items():
+                if (raw := raws.get(("docs", did))) is not None and (found := _live(raw.src)) is not None:
+                    docs[i] = found[0]
+            return docs
+
+        reached = follow_docs(keys, read(keys), read, spec)
+        subjects = sorted({key for key, _doc in reached.values()})
+        events = self._newest_events(spec, subjects, ())
+        typed: dict[str, list[dict[str, Any]]] = {}
+        for k in subjects:
+            if (among := typed_among(events[k], spec)) is not None:
+                typed[k] = among
+        if missing := [k for k in subjects if k not in typed]:
+            typed.update(self._newest_events(spec, missing, spec.typed))
+        return subject_data(keys, reached, events, typed, counters)
+
+    def _mget_kinds(self, items: list[tuple[str, str, list[str] | None]]) -> dict[tuple[str, str], Raw]:
+        """Real-time GETs of (kind, _id, source fields or None for all) across indices, in one ``_mget``
+        per MGET_CHUNK items; a shard still starting is waited for and read again, never taken as missing."""
+        out: dict[tuple[str, str], Raw] = {}
+        for chunk in _chunks(items, MGET_CHUNK):
+            specs = [
+                {"_index": self._alias(kind), "_id": did, **({"_source": src} if src is not None else {})}
+                for kind, did, src in chunk
+            ]
+            for attempt in range(2):
+                docs = self.es.mget(docs=specs)["docs"]
+                retry = {
+                    kind
+                    for (kind, _d, _s), d in zip(chunk, docs, strict=True)
+                    if "error" in d and not _index_missing(d["error"])
+                }
+                if not retry:
+                    break
+                if attempt == 1:
+                    raise StoreError(
+                        f"reading {', '.join(sorted(retry))}: {next(d['error'] for d in docs if 'error' in d)}"
+                    )
+                for kind in retry:
+                    self.schema.wait_ready(kind)
+            for (kind, did, _s), d in zip(chunk, docs, strict=True):
+                if d.get("found"):
+                    out[(kind, did)] = Raw(d.get("_source", {}), d["_seq_no"], d["_primary_term"])
+        return out
+
+    def _newest_events(
+        self, spec: SubjectRead, subjects: list[str], types: tuple[str, ...]
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Each subject's newest events (of ``types`` when given), newest first, one search each, in one
+        ``_msearch`` per MSEARCH_CHUNK subjects; as fresh as ``query_events``."""
+        limit = spec.typed_limit if types else spec.newest
+        out: dict[str, list[dict[str, Any]]] = {k: [] for k in subjects}
+        if limit <= 0 or not subjects:
+            return out
+        field = "user_ids" if spec.by == "user_id" else "group_ids"
+        self._fresh_events(EventQuery(**{field: tuple(subjects)}))  # type: ignore[arg-type]
+        header = {"index": self._alias("events"), "ignore_unavailable": True, "allow_no_indices": True}
+        for chunk in _chunks(subjects, MSEARCH_CHUNK):
+            searches: list[dict[str, Any]] = []
+            for k in chunk:
+                q = EventQuery(**{field: (k,)}, types=types, limit=limit)  # type: ignore[arg-type]
+                body = {
+                    "query": eq.event_query(q),
+                    "sort": eq.event_sort(True),
+                    "size": limit,
+                    "_source": {"excludes": list(INTERNAL_EVENT_FIELDS)},
+                    "track_total_hits": False,
+                }
+                searches += [header, body]
+            for k, hits in zip(chunk, self._msearch("events", searches), strict=True):
+                out[k] = [h["_source"] for h in hits]
+        return out
+
+    def _msearch(self, kind: str, searches: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+        """The hits of each (header, body) pair; a shard still starting is waited for and searched again."""
+        for attempt in range(2):
+            try:
+                responses = self.es.msearch(searches=searches)["responses"]
+            except ESNotFound:
+                return [[] for _pair in range(len(searches) // 2)]
+            failed = [r for r in responses if "error" in r and not _index_missing(r["error"])]
+            if not failed:
+                return [r["hits"]["hits"] if "error" not in r else [] for r in responses]
+            if attempt == 1 or failed[0].get("status") != 503:
+                raise StoreError(f"searching {kind}: {failed[0]['error']}")
+            self.schema.wait_ready(kind)
+        raise AssertionError("unreachable")
+
+
+def _index_missing(error: Any) -> bool:
+    return isinstance(error, dict) and error.get("type") == "index_not_found_exception"

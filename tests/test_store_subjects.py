@@ -1,0 +1,130 @@
+"""``Store.read_subjects``: a page of users' (or groups') profile inputs in one read, on SQLite and
+Elasticsearch — the same answers as the single reads it replaces (``get_doc`` following merges,
+``query_events``, ``get_counters``), as fresh as they are."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from contenthub.store.base import Store
+from contenthub.store.query import EventQuery, SubjectRead
+from tests.test_store_contract import BACKENDS, event, iso, open_test_store
+
+USERS = SubjectRead(
+    counters="profile",
+    newest=5,
+    docs="users",
+    follow="merged_into",
+    hops=10,
+    typed=("block", "unsubscribe"),
+    typed_limit=3,
+)
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    s = open_test_store(request.param, tmp_path)
+    yield s
+    if s.backend == "elasticsearch":
+        s.drop()  # type: ignore[attr-defined]
+    s.close()
+
+
+def user(uid: str, **kw: object) -> dict[str, object]:
+    return {"id": uid, "created_at": iso(), **kw}
+
+
+def test_reads_doc_events_and_counters_as_single_reads_do(store: Store) -> None:
+    store.put_doc("users", "u1", user("u1"))
+    store.add_events([event(f"e{i}", "open", minutes=i) for i in range(8)])
+    store.add_to_counters("profile", [("u1", "t:a", 2.0), ("u1", "n:open", 8.0)])
+    got = store.read_subjects(["u1"], USERS)["u1"]
+    assert got.key == "u1"
+    assert got.doc == store.get_doc("users", "u1")
+    assert got.events == store.query_events(EventQuery(user_ids=("u1",), limit=5))
+    assert [e["id"] for e in got.events] == ["e7", "e6", "e5", "e4", "e3"], "newest first, at most `newest`"
+    assert got.counters == store.get_counters("profile", "u1") == {"n:open": 8.0, "t:a": 2.0}
+    assert got.typed == []
+
+
+def test_user_without_events_counters_or_document(store: Store) -> None:
+    store.put_doc("users", "quiet", user("quiet"))
+    got = store.read_subjects(["quiet", "nobody"], USERS)
+    assert (got["quiet"].key, got["quiet"].events, got["quiet"].counters) == ("quiet", [], {})
+    assert got["quiet"].doc == user("quiet")
+    assert (got["nobody"].key, got["nobody"].doc, got["nobody"].events) == ("nobody", None, [])
+
+
+def test_merged_user_reads_the_survivor(store: Store) -> None:
+    """An old id follows its chain (old → mid → survivor) and reads the survivor's events and counters,
+    as ``users.find_user`` does; a chain ending at a missing document reads as not stored."""
+    store.put_doc("users", "old", user("old", merged_into="mid"))
+    store.put_doc("users", "mid", user("mid", merged_into="survivor"))
+    store.put_doc("users", "survivor", user("survivor"))
+    store.put_doc("users", "lost", user("lost", merged_into="gone"))
+    store.add_events([event("s1", "open", user="survivor"), event("o1", "open", user="old")])
+    store.add_to_counters("profile", [("survivor", "n:open", 1.0), ("old", "n:open", 5.0)])
+    got = store.read_subjects(["old", "survivor", "lost"], USERS)
+    assert got["old"].key == got["survivor"].key == "survivor"
+    assert got["old"].doc == got["survivor"].doc == user("survivor")
+    assert [e["id"] for e in got["old"].events] == ["s1"]
+    assert got["old"].counters == {"n:open": 1.0}
+    assert (got["lost"].key, got["lost"].doc) == ("lost", None)
+    assert [e["id"] for e in got["lost"].events] == []
+
+
+def test_typed_events_older_than_the_newest_page(store: Store) -> None:
+    """The typed events come from the newest page when it holds the whole history, and are read on
+    their own when it is full (a block older than the newest events still counts)."""
+    store.add_events(
+        [event("b0", "block", user="heavy", minutes=0), event("b1", "unsubscribe", user="heavy", minutes=1)]
+        + [event(f"h{i}", "open", user="heavy", minutes=10 + i) for i in range(6)]
+        + [event("l0", "block", user="light", minutes=0), event("l1", "open", user="light", minutes=1)]
+    )
+    got = store.read_subjects(["heavy", "light"], USERS)
+    assert len(got["heavy"].events) == 5 and all(e["type"] == "open" for e in got["heavy"].events)
+    assert [e["id"] for e in got["heavy"].typed] == ["b1", "b0"]
+    assert [e["id"] for e in got["light"].typed] == ["l0"]
+
+
+def test_many_keys_at_once_match_one_by_one(store: Store) -> None:
+    n = 300  # a page of due sends
+    for i in range(0, n, 3):
+        store.put_doc("users", f"m{i}", user(f"m{i}"))
+    store.add_events([event(f"m{i}-{j}", "open", user=f"m{i}", minutes=j) for i in range(n) for j in range(i % 4)])
+    store.add_to_counters("profile", [(f"m{i}", "n:open", float(i % 4)) for i in range(n) if i % 4])
+    keys = [f"m{i}" for i in range(n)]
+    got = store.read_subjects(keys, USERS)
+    assert list(got) == keys
+    for k in keys:
+        assert got[k].doc == store.get_doc("users", k)
+        assert got[k].events == store.query_events(EventQuery(user_ids=(k,), limit=5))
+        assert got[k].counters == store.get_counters("profile", k)
+
+
+def test_groups_by_group_id_with_a_counter_prefix(store: Store) -> None:
+    store.add_events([event("g1e", "open", user=None, group_id="g1"), event("u1e", "open")])
+    store.add_to_counters("profile", [("group:g1", "n:open", 1.0)])
+    spec = SubjectRead(counters="profile", newest=10, by="group_id", counter_prefix="group:")
+    got = store.read_subjects(["g1"], spec)["g1"]
+    assert (got.key, got.doc, [e["id"] for e in got.events], got.counters) == ("g1", None, ["g1e"], {"n:open": 1.0})
+
+
+def test_sees_its_own_writes_at_once(store: Store) -> None:
+    """Read, write, read again: the second read sees the new event, counter and merge (no refresh wait)."""
+    store.put_doc("users", "f1", user("f1"))
+    assert store.read_subjects(["f1"], USERS)["f1"].events == []
+    store.add_events([event("fresh", "open", user="f1")])
+    store.add_to_counters("profile", [("f1", "n:open", 1.0)])
+    store.put_doc("users", "f2", user("f2"))
+    store.put_doc("users", "f1", user("f1", merged_into="f2"))
+    store.add_events([event("fresh2", "open", user="f2")])
+    got = store.read_subjects(["f1", "f2"], USERS)
+    assert [e["id"] for e in got["f2"].events] == ["fresh2"]
+    assert got["f1"].key == "f2"
+    store.put_doc("users", "f1", user("f1"))
+    got = store.read_subjects(["f1"], USERS)["f1"]
+    assert [e["id"] for e in got.events] == ["fresh"] and got.counters == {"n:open": 1.0}
