@@ -20,7 +20,8 @@ waiting for a core). ``--store-url elasticsearch://…`` runs the same on Elasti
 unique prefix, dropped afterwards).
 
 ``--profile`` adds ``fetch.profile``: for the measured fetches, each store method called from domain code
-(outermost calls only) with its calls, wall seconds and — on Elasticsearch — the HTTP requests it made,
+(outermost calls only) with its calls, wall seconds and — on Elasticsearch — the HTTP requests it made
+and their seconds by kind ("POST _bulk s"),
 so where a page's wall time goes can be read per round trip; "outside_store_s" is the rest (this
 process's Python: ranking, models, JSON).
 
@@ -112,9 +113,13 @@ def _store_profile(store: Any) -> Iterator[dict[str, dict[str, float]]]:
         def counted(method: str, path: str, *args: Any, **kwargs: Any) -> Any:
             row = stats.setdefault(stack[0] if stack else "(outside)", {"calls": 0, "seconds": 0.0, "requests": 0})
             row["requests"] += 1
-            what = f"{method} {path.split('?')[0].rsplit('/', 1)[-1]}"  # e.g. "POST _bulk", "GET _mget"
-            row[what] = row.get(what, 0) + 1
-            return send(method, path, *args, **kwargs)
+            last = path.split("?")[0].rsplit("/", 1)[-1]
+            what = f"{method} {last if last.startswith('_') and '%2F' not in last else '_doc'} s"  # "POST _bulk s"
+            t = time.perf_counter()
+            try:
+                return send(method, path, *args, **kwargs)
+            finally:
+                row[what] = round(row.get(what, 0) + time.perf_counter() - t, 4)
 
         transport.perform_request = counted
     try:

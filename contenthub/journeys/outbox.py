@@ -26,7 +26,8 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
-from contenthub.audience import users
+from contenthub.audience import profiles
+from contenthub.audience.profiles import Profile
 from contenthub.errors import ConflictError, InvalidError
 from contenthub.hub import Hub
 from contenthub.i18n import _
@@ -150,11 +151,12 @@ class _Closing:
         self.records, self.gone, self.moved = {}, [], {}
 
 
-def _plan(hub: Hub, s: dict[str, Any], now: datetime, user_doc: dict[str, Any] | None) -> Recommendation:
-    """The recommender's picks for this send, not yet reserved (or a capped/empty Recommendation)."""
-    user, channel, scene, found = s["user_id"], s["channel"], s.get("scene"), (user_doc,)
+def _plan(hub: Hub, s: dict[str, Any], now: datetime, found: Profile) -> Recommendation:
+    """The recommender's picks for this send, not yet reserved (or a capped/empty Recommendation), from the
+    user's profile as the page read it."""
+    user, channel, scene = s["user_id"], s["channel"], s.get("scene")
     if s.get("fixed_asset"):
-        probe = recommend.next_for_user(hub, user, channel, n=1, now=now, found_user=found)
+        probe = recommend.next_for_user(hub, user, channel, n=1, now=now, found_profile=found)
         if probe.capped:
             return probe
         doc = hub.store.get_asset(s["fixed_asset"])
@@ -173,14 +175,14 @@ def _plan(hub: Hub, s: dict[str, Any], now: datetime, user_doc: dict[str, Any] |
         )
         return probe.model_copy(update={"picks": [pick]})
     if s.get("content_type"):
-        probe = recommend.next_for_user(hub, user, channel, scene=scene, n=30, now=now, found_user=found)
+        probe = recommend.next_for_user(hub, user, channel, scene=scene, n=30, now=now, found_profile=found)
         if probe.capped or not probe.picks:
             return probe
         picks = [p for p in probe.picks if p.content_type == s["content_type"]][:3]
         if not picks:
             return probe.model_copy(update={"picks": [], "reason": f"no eligible {s['content_type']} asset"})
         return probe.model_copy(update={"picks": picks})
-    return recommend.next_for_user(hub, user, channel, scene=scene, n=3, now=now, found_user=found)
+    return recommend.next_for_user(hub, user, channel, scene=scene, n=3, now=now, found_profile=found)
 
 
 def _recorded(s: dict[str, Any], record: dict[str, Any]) -> Recommendation:
@@ -301,7 +303,10 @@ def _offer_page(
     # send claimed from the queue has a new try, so an id no one has used.
     taken_over = [doc["recommendation_id"] for doc, _v in fresh if sends_by_key[doc["key"]]["status"] == "offered"]
     records = hub.store.get_docs(RECS, taken_over) if taken_over else {}
-    people = users.find_users(hub, [doc["user_id"] for doc, _v in fresh if doc["recommendation_id"] not in records])
+    # every user's profile inputs (document, newest events, counters) in one store read for the page
+    people = profiles.load_profiles(
+        hub, [doc["user_id"] for doc, _v in fresh if doc["recommendation_id"] not in records], now=now
+    )
     recs: list[Recommendation] = []
     for doc, _v in fresh:
         record = records.get(doc["recommendation_id"])

@@ -357,20 +357,15 @@ def next_for_user(
     now: datetime | None = None,
     seed: int | None = None,
     reserve: bool = False,
-    found_user: tuple[dict[str, Any] | None] | None = None,
+    found_profile: Profile | None = None,
 ) -> Recommendation:
-    """``found_user``: the user's document as ``users.find_user`` returns it, when the caller read it
-    already (a page of journey sends reads its users in one request). Without it the user's document
-    is read with the rest of the profile, in one store read (``profiles.load_profile``)."""
+    """``found_profile``: the user's profile as ``profiles.load_profiles`` read it, when the caller read it
+    already (a page of journey sends reads its users' profiles in one store read). Without it the user's
+    document is read with the rest of the profile, in one store read (``profiles.load_profile``)."""
     _validate(hub, channel, scene, n)
     now = now or utcnow()
-    if found_user is not None:
-        user_doc = found_user[0]
-        uid = user_doc["id"] if user_doc else user_id
-        profile = load_profile(hub, user_id=uid, user_doc=user_doc, now=now)
-    else:
-        profile = load_profile(hub, user_id=user_id, now=now)
-        uid = profile.target  # a merged user's old id gets the surviving user's variant and profile
+    profile = found_profile if found_profile is not None else load_profile(hub, user_id=user_id, now=now)
+    uid = profile.target  # a merged user's old id gets the surviving user's variant and profile
     strat, override = _strategy_for(hub, "user", uid, strategy)
     cat = catalog(hub)
     aud = audience_for(hub, cat, profile, now)
