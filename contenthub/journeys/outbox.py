@@ -54,6 +54,7 @@ MAX_OFFERS = 3
 ATTRIBUTION = timedelta(days=7)
 """A convert without a recommendation id counts for the last journey send delivered this long before."""
 PAGE = 200
+"""Outbox entries listed at a time — at least; a fetch lists twice its limit (``_listing``)."""
 SCAN_PAGES = 25
 MAX_LIMIT = 500
 DELIVERY_PROOF = ("delivered", "open", "click", "convert")
@@ -384,10 +385,11 @@ def fetch_due(hub: Hub, channel: str, limit: int = 100, now: datetime | None = N
     counts: Counter[tuple[str, str]] = Counter()
     closing = _Closing(channel)
     kept = 0
+    size = _listing(limit)
     for _page in range(SCAN_PAGES):
         if len(out) >= limit:
             break
-        page = hub.store.list_docs(OUTBOX_PREFIX + channel, limit=PAGE, offset=kept)
+        page = hub.store.list_docs(OUTBOX_PREFIX + channel, limit=size, offset=kept)
         if not page:
             break
         heads = service.heads(hub)
@@ -431,10 +433,18 @@ def fetch_due(hub: Hub, channel: str, limit: int = 100, now: datetime | None = N
             out.extend(due)
             kept += stays
         closing.flush(hub)
-        if len(page) < PAGE:
+        if len(page) < size:
             break
     funnel.bump(hub, counts)
     return out
+
+
+def _listing(limit: int) -> int:
+    """How many outbox entries a fetch of ``limit`` lists at a time: twice the limit (at least ``PAGE``), so
+    the entries it passes over (offered and not yet confirmed, deferred, a user's second send, a paused
+    journey's) seldom push the last sends it wants into a second page — on Elasticsearch each page is a
+    refresh, a listing and its own round of reads and bulk writes."""
+    return max(PAGE, 2 * limit)
 
 
 def _confirm(hub: Hub, s: dict[str, Any], at: str, counts: Counter[tuple[str, str]]) -> None:
