@@ -6,11 +6,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
+from contenthub.config import Settings
+from contenthub.embeddings import Embedder
+from contenthub.hub import open_hub
 from contenthub.store.base import Store
 from contenthub.store.query import EventQuery, SubjectRead
+from tests.conftest import Clients
+from tests.es_support import es_url, unique_prefix
+from tests.test_recommend_api import ev, library  # noqa: F401 - library: the small approved library fixture
 from tests.test_store_contract import BACKENDS, event, iso, open_test_store
 
 USERS = SubjectRead(
@@ -128,3 +136,81 @@ def test_sees_its_own_writes_at_once(store: Store) -> None:
     store.put_doc("users", "f1", user("f1"))
     got = store.read_subjects(["f1"], USERS)["f1"]
     assert [e["id"] for e in got.events] == ["fresh"] and got.counters == {"n:open": 1.0}
+
+
+@pytest.mark.es
+def test_documents_and_counters_written_by_another_process_are_seen_at_once(tmp_path: Path) -> None:
+    """As ``get_doc``/``get_counters`` do (real-time GETs): another API process's merge and counter
+    additions are read at once, with no refresh on either side."""
+    settings = Settings(data_dir=tmp_path / "data", es_index_prefix=unique_prefix(), store_url=es_url())
+    from contenthub.store.elastic import ElasticStore
+
+    reader, writer = ElasticStore(es_url(), settings), ElasticStore(es_url(), settings)
+    try:
+        reader.put_doc("users", "p1", user("p1"))
+        assert reader.read_subjects(["p1"], USERS)["p1"].counters == {}
+        writer.put_doc("users", "p2", user("p2"))
+        writer.put_doc("users", "p1", user("p1", merged_into="p2"))
+        writer.add_to_counters("profile", [("p2", "n:open", 3.0)])
+        got = reader.read_subjects(["p1"], USERS)["p1"]
+        assert (got.key, got.doc, got.counters) == ("p2", user("p2"), {"n:open": 3.0})
+    finally:
+        reader.drop()
+        reader.close()
+        writer.close()
+
+
+# --- through HTTP: next content reads the profile this way -------------------------------------------
+
+
+@pytest.fixture(params=BACKENDS)
+def clients(request: pytest.FixtureRequest, settings: Settings, embedder: Embedder) -> Iterator[Clients]:
+    """``clients`` (tests/conftest.py) on each backend, so ``library`` fills either."""
+    if request.param == "elasticsearch":
+        settings = settings.model_copy(update={"store_url": es_url(), "es_index_prefix": unique_prefix()})
+    hub = open_hub(settings, embedder=embedder)
+    yield Clients(hub)
+    if hub.store.backend == "elasticsearch":
+        hub.store.drop()  # type: ignore[attr-defined]
+    hub.close()
+
+
+def _next(client: TestClient, user_id: str) -> dict[str, Any]:
+    r = client.get(f"/v1/recommendations/users/{user_id}", params={"channel": "wecom_1v1", "n": 10})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+@pytest.mark.usefixtures("library")
+def test_the_very_next_request_sees_a_new_event(clients: Clients) -> None:
+    """Issue #18 item 3, through HTTP: an event stored, then at once a next-content request that honours
+    it — no wait for a refresh."""
+    bot = clients.as_("bot")
+    assert "cpn1" in {p["asset_id"] for p in _next(bot, "fresh")["picks"]}
+    r = bot.post("/v1/events", json={"events": [ev("fm1", "mute", "fresh", "cpn1")]})
+    assert r.status_code == 200, r.text
+    picks = {p["asset_id"] for p in _next(bot, "fresh")["picks"]}
+    assert "cpn1" not in picks and len(picks) == 5
+    r = bot.post("/v1/events", json={"events": [ev("fm2", "mute", "fresh", "eye1")]})
+    assert r.status_code == 200, r.text
+    assert {p["asset_id"] for p in _next(bot, "fresh")["picks"]} == picks - {"eye1"}
+
+
+@pytest.mark.usefixtures("library")
+def test_a_merged_users_old_id_gets_the_survivors_next_content(clients: Clients) -> None:
+    editor, bot = clients.as_("editor"), clients.as_("bot")
+    ids = {}
+    for kind, value in (("openid", "o-1"), ("external_userid", "wm-1")):
+        r = editor.put("/v1/users", json={"identities": [{"type": kind, "value": value}]})
+        assert r.status_code in (200, 201), r.text
+        ids[kind] = r.json()["id"]
+    survivor, old = ids["openid"], ids["external_userid"]
+    r = editor.post(f"/v1/users/{survivor}/identities", json={"type": "external_userid", "value": "wm-1"})
+    assert r.status_code == 200, r.text
+    r = bot.post("/v1/events", json={"events": [ev("mm1", "mute", survivor, "cof1")]})
+    assert r.status_code == 200, r.text
+    for asked in (old, survivor):
+        rec = _next(bot, asked)
+        assert rec["target"] == survivor, asked
+        assert "cof1" not in {p["asset_id"] for p in rec["picks"]}, asked
+    assert _next(bot, "never-seen")["target"] == "never-seen", "an unknown id is answered as given"
