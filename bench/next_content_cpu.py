@@ -20,6 +20,7 @@ import os
 import random
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -28,6 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import httpx
+from elasticsearch._sync.client._base import BaseClient
 from recommend import ADMIN_KEY, settings_for  # bench/recommend.py: the bench's admin key and settings
 from store import MODEL, make_assets, make_events, make_vectors  # bench/store.py: the same generated data
 
@@ -38,7 +40,7 @@ from contenthub.library import taxonomy
 from contenthub.recommend.catalog import refresh_now
 from contenthub.store.base import Store
 
-READS = ("get_doc", "get_docs", "query_events", "get_counters", "doc_versions", "list_docs")
+READS = ("read_subjects", "get_doc", "get_docs", "query_events", "get_counters", "doc_versions", "list_docs")
 
 
 def load(store: Store, settings: Any, n_assets: int, n_events: int, n_users: int) -> None:
@@ -53,17 +55,25 @@ def load(store: Store, settings: Any, n_assets: int, n_events: int, n_users: int
 
 
 def timed_reads(cls: type) -> tuple[dict[str, float], Counter[str]]:
-    """Wrap the store class's read methods with a CPU-time accumulator (this process only)."""
+    """Wrap the store class's read methods with a CPU-time accumulator (this process only). Only the
+    outermost read of a thread is counted: SQLite's ``read_subjects`` is made of the single reads."""
     spent: dict[str, float] = defaultdict(float)
     calls: Counter[str] = Counter()
+    depth = threading.local()
     for name in READS:
-        method = getattr(cls, name)
+        method = getattr(cls, name, None)
+        if method is None:
+            continue
 
         def wrapper(*a: Any, _m: Any = method, _n: str = name, **k: Any) -> Any:
+            if getattr(depth, "n", 0):
+                return _m(*a, **k)
+            depth.n = 1
             t = time.process_time()
             try:
                 return _m(*a, **k)
             finally:
+                depth.n = 0
                 spent[_n] += time.process_time() - t
                 calls[_n] += 1
 
@@ -71,9 +81,23 @@ def timed_reads(cls: type) -> tuple[dict[str, float], Counter[str]]:
     return spent, calls
 
 
+def counted_requests() -> Counter[str]:
+    """Count the Elasticsearch client's HTTP requests by endpoint (the round trips a request makes)."""
+    sent: Counter[str] = Counter()
+    real = BaseClient.perform_request
+
+    def counting(self: Any, *a: Any, **k: Any) -> Any:
+        sent[k.get("endpoint_id") or "other"] += 1
+        return real(self, *a, **k)
+
+    BaseClient.perform_request = counting  # type: ignore[method-assign]
+    return sent
+
+
 async def measure(settings: Any, paths: list[str], cls: type) -> dict[str, Any]:
     app = create_app(settings)
     spent, calls = timed_reads(cls)
+    sent = counted_requests()
     headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
     async with (
         app.router.lifespan_context(app),
@@ -84,6 +108,7 @@ async def measure(settings: Any, paths: list[str], cls: type) -> dict[str, Any]:
             r.raise_for_status()
         spent.clear()
         calls.clear()
+        sent.clear()
         t, w = time.process_time(), time.perf_counter()
         for p in paths:
             (await client.get(p, headers=headers)).raise_for_status()
@@ -97,6 +122,7 @@ async def measure(settings: Any, paths: list[str], cls: type) -> dict[str, Any]:
         "store_reads": {
             k: {"calls_per_request": round(calls[k] / n, 2), "cpu_ms": round(1000 * spent[k] / n, 3)} for k in spent
         },
+        "es_requests_per_request": {k: round(v / n, 2) for k, v in sorted(sent.items())},
     }
 
 
