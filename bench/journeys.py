@@ -19,8 +19,14 @@ Times are wall seconds and this process's CPU seconds (the dev box is shared: wa
 waiting for a core). ``--store-url elasticsearch://…`` runs the same on Elasticsearch (indices with a
 unique prefix, dropped afterwards).
 
+``--profile`` adds ``fetch.profile``: for the measured fetches, each store method called from domain code
+(outermost calls only) with its calls, wall seconds and — on Elasticsearch — the HTTP requests it made
+and their seconds by kind ("POST _bulk s"),
+so where a page's wall time goes can be read per round trip; "outside_store_s" is the rest (this
+process's Python: ranking, models, JSON).
+
 Usage: python bench/journeys.py [--users 1000000] [--advance 200000] [--fetch 2000]
-       [--data-dir /tmp/contenthub-bench-journeys] [--store-url URL]
+       [--data-dir /tmp/contenthub-bench-journeys] [--store-url URL] [--profile]
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -71,7 +79,61 @@ def _rss_mb() -> float:
     return 0.0
 
 
-def bench(users: int, advance: int, fetch: int, data_dir: Path, store_url: str = "") -> dict[str, Any]:
+@contextmanager
+def _store_profile(store: Any) -> Iterator[dict[str, dict[str, float]]]:
+    """Wrap the store's public methods (and, on Elasticsearch, its transport) for the duration: calls,
+    wall seconds and HTTP requests per outermost store method; an inner call (a method calling another)
+    counts for its caller."""
+    stats: dict[str, dict[str, float]] = {}
+    stack: list[str] = []
+
+    def wrap(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            if stack:
+                return fn(*args, **kwargs)
+            stack.append(name)
+            t = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                stack.pop()
+                row = stats.setdefault(name, {"calls": 0, "seconds": 0.0, "requests": 0})
+                row["calls"] += 1
+                row["seconds"] += time.perf_counter() - t
+
+        return timed
+
+    names = [n for n in dir(type(store)) if not n.startswith("_") and callable(getattr(type(store), n, None))]
+    for n in names:
+        setattr(store, n, wrap(n, getattr(store, n)))
+    transport = getattr(getattr(store, "es", None), "transport", None)
+    if transport is not None:
+        send = transport.perform_request
+
+        def counted(method: str, path: str, *args: Any, **kwargs: Any) -> Any:
+            row = stats.setdefault(stack[0] if stack else "(outside)", {"calls": 0, "seconds": 0.0, "requests": 0})
+            row["requests"] += 1
+            last = path.split("?")[0].rsplit("/", 1)[-1]
+            what = f"{method} {last if last.startswith('_') and '%2F' not in last else '_doc'} s"  # "POST _bulk s"
+            t = time.perf_counter()
+            try:
+                return send(method, path, *args, **kwargs)
+            finally:
+                row[what] = round(row.get(what, 0) + time.perf_counter() - t, 4)
+
+        transport.perform_request = counted
+    try:
+        yield stats
+    finally:
+        for n in names:
+            delattr(store, n)
+        if transport is not None:
+            del transport.perform_request
+
+
+def bench(
+    users: int, advance: int, fetch: int, data_dir: Path, store_url: str = "", profile: bool = False
+) -> dict[str, Any]:
     import secrets
 
     hub = open_hub(
@@ -140,14 +202,15 @@ def bench(users: int, advance: int, fetch: int, data_dir: Path, store_url: str =
             )
             hub.touch("assets")
             outbox.fetch_due(hub, "sms", limit=10, now=now)  # warm the catalog
-            t, c = time.perf_counter(), time.process_time()
-            got = 0
-            while got < fetch:
-                batch = outbox.fetch_due(hub, "sms", limit=min(outbox.MAX_LIMIT, fetch - got), now=now)
-                if not batch:
-                    break
-                got += len(batch)
-            fetch_s, fetch_cpu = time.perf_counter() - t, time.process_time() - c
+            with _store_profile(hub.store) if profile else _nothing() as stats:
+                t, c = time.perf_counter(), time.process_time()
+                got = 0
+                while got < fetch:
+                    batch = outbox.fetch_due(hub, "sms", limit=min(outbox.MAX_LIMIT, fetch - got), now=now)
+                    if not batch:
+                        break
+                    got += len(batch)
+                fetch_s, fetch_cpu = time.perf_counter() - t, time.process_time() - c
             fetch_out = {
                 "sends": got,
                 "seconds": round(fetch_s, 2),
@@ -156,6 +219,14 @@ def bench(users: int, advance: int, fetch: int, data_dir: Path, store_url: str =
                 "sends_per_cpu_s": round(got / fetch_cpu, 1),
                 "assets": 500,
             }
+            if stats is not None:
+                rows = sorted(stats.items(), key=lambda kv: -kv[1]["seconds"])
+                fetch_out["profile"] = {
+                    "store": {k: {**v, "seconds": round(v["seconds"], 3)} for k, v in rows},
+                    "store_s": round(sum(v["seconds"] for v in stats.values()), 3),
+                    "requests": int(sum(v["requests"] for v in stats.values())),
+                    "outside_store_s": round(fetch_s - sum(v["seconds"] for v in stats.values()), 3),
+                }
         db = data_dir / "contenthub.db"
         size_mb = sum(p.stat().st_size for p in data_dir.glob("contenthub.db*")) / 1e6 if db.exists() else None
         rate = advance / advance_s
@@ -199,6 +270,11 @@ def bench(users: int, advance: int, fetch: int, data_dir: Path, store_url: str =
         hub.close()
 
 
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--users", type=int, default=1_000_000)
@@ -206,6 +282,7 @@ def main() -> None:
     ap.add_argument("--fetch", type=int, default=2000, help="Due sends fetched with picks (0: skip).")
     ap.add_argument("--data-dir", type=Path, default=None, help="Default: a temporary directory, removed after.")
     ap.add_argument("--store-url", default="", help="e.g. elasticsearch://127.0.0.1:9200 (default: SQLite).")
+    ap.add_argument("--profile", action="store_true", help="Store calls, seconds and HTTP requests per method.")
     args = ap.parse_args()
     advance = min(args.advance or args.users, args.users)
     tmp = None
@@ -216,7 +293,7 @@ def main() -> None:
     elif data_dir.exists():
         shutil.rmtree(data_dir)
     try:
-        print(json.dumps(bench(args.users, advance, args.fetch, data_dir, args.store_url), indent=2))
+        print(json.dumps(bench(args.users, advance, args.fetch, data_dir, args.store_url, args.profile), indent=2))
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -15,11 +15,12 @@ import pytest
 
 from contenthub.audience import caps, reservations
 from contenthub.hub import Hub
-from contenthub.journeys import engine, outbox, service
+from contenthub.journeys import engine, funnel, outbox, service
 from contenthub.journeys.models import DueSend, JourneyIn
 from contenthub.recommend import service as recommend
 from contenthub.recommend.models import Recommendation
 from contenthub.store.query import EventQuery
+from contenthub.timeutil import to_iso
 from tests.test_journeys import BACKENDS, _close, _open, add_assets, at, journey
 
 WAIT = 120.0  # seconds a test waits for the other runner's condition before failing (never reached when it works)
@@ -186,3 +187,67 @@ def test_a_page_replayed_after_a_crash_between_reserving_and_the_state_writes_se
         (u, a, r) for u, (a, r) in picked.items()
     )
     assert outbox.fetch_due(hub, "sms", limit=100, now=now + outbox.PICK_LEASE + timedelta(minutes=2)) == []
+
+
+def test_a_page_replayed_after_a_crash_between_the_send_records_and_the_outbox_writes_sends_the_same(
+    pair: tuple[Hub, Hub], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sends' records are created in one write and the outbox entries follow: a crash in between
+    leaves records a replay finds there already; it sends the same assets under the same ids and its
+    records (with its own offer times) are the ones that stand."""
+    hub, other = pair
+    users = 10
+    _setup(hub, users)
+    now = at(3, 12)
+    real = hub.store.put_docs_if
+
+    def crash_at_outbox(collection: str, docs: Any) -> set[str]:
+        if collection.startswith(outbox.OUTBOX_PREFIX) and any(d.get("asset_id") for d, _v in docs.values()):
+            raise RuntimeError("killed between the send records and the outbox entries")
+        return real(collection, docs)
+
+    monkeypatch.setattr(hub.store, "put_docs_if", crash_at_outbox)
+    with pytest.raises(RuntimeError, match="killed"):
+        outbox.fetch_due(hub, "sms", limit=100, now=now)
+    monkeypatch.undo()
+    records = {d["user_id"]: d for d in hub.store.list_docs(outbox.SENDS, limit=1000)}
+    assert len(records) == users
+    picked = {u: (d["asset_id"], d["recommendation_id"]) for u, d in records.items()}
+    assert outbox.fetch_due(other, "sms", limit=100, now=now + timedelta(minutes=1)) == []
+    later = now + outbox.PICK_LEASE + timedelta(minutes=1)
+    sends = outbox.fetch_due(other, "sms", limit=100, now=later)
+    assert {s.user_id: (s.asset_id, s.recommendation_id) for s in sends} == picked
+    after = {d["user_id"]: d for d in other.store.list_docs(outbox.SENDS, limit=1000)}
+    assert {u: (d["asset_id"], d["recommendation_id"]) for u, d in after.items()} == picked
+    assert {d["offered_at"] for d in after.values()} == {to_iso(later)}
+    assert max(_cap_slots(hub).values()) == 1
+    assert Counter(e["user_id"] for e in _served(hub, users)) == Counter({f"c{i}": 1 for i in range(users)})
+
+
+def test_closes_of_a_page_replayed_after_a_crash_are_counted_once(
+    pair: tuple[Hub, Hub], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page's closed sends (here: expired) keep their records and leave the outbox in one write at the
+    end of the page; a fetch stopped before it leaves them listed, and the next one closes them again —
+    each counted once, none left behind."""
+    hub, other = pair
+    users = 6
+    _setup(hub, users)
+    late = at(3, 12) + timedelta(days=30)  # past every send's expiry
+    real = hub.store.put_docs_atomic
+
+    def crash_at_outbox(collection: str, docs: Any, delete: Any = ()) -> None:
+        if collection.startswith(outbox.OUTBOX_PREFIX):
+            raise RuntimeError("killed before the closed sends left the outbox")
+        real(collection, docs, delete)
+
+    monkeypatch.setattr(hub.store, "put_docs_atomic", crash_at_outbox)
+    with pytest.raises(RuntimeError, match="killed"):
+        outbox.fetch_due(hub, "sms", limit=100, now=late)
+    monkeypatch.undo()
+    assert outbox.pending(other, "sms") == 2 * users
+    assert outbox.fetch_due(other, "sms", limit=100, now=late) == []
+    assert outbox.pending(other, "sms") == 0
+    for j in service.heads(other).values():
+        step = funnel.build(other, j.id).steps[0]
+        assert (step.sent, step.expired) == (0, users)

@@ -26,7 +26,8 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
-from contenthub.audience import users
+from contenthub.audience import profiles
+from contenthub.audience.profiles import Profile
 from contenthub.errors import ConflictError, InvalidError
 from contenthub.hub import Hub
 from contenthub.i18n import _
@@ -53,6 +54,7 @@ MAX_OFFERS = 3
 ATTRIBUTION = timedelta(days=7)
 """A convert without a recommendation id counts for the last journey send delivered this long before."""
 PAGE = 200
+"""Outbox entries listed at a time — at least; a fetch lists twice its limit (``_listing``)."""
 SCAN_PAGES = 25
 MAX_LIMIT = 500
 DELIVERY_PROOF = ("delivered", "open", "click", "convert")
@@ -116,20 +118,46 @@ def _fkey(s: dict[str, Any]) -> str:
     return funnel.key(s["journey"], s["version"])
 
 
-def _close(hub: Hub, s: dict[str, Any], outcome: str, counts: Counter[tuple[str, str]]) -> None:
-    """A send that will not go out (expired, capped, no asset, unconfirmed): out of the outbox, counted;
-    an offered one keeps its record (a late delivered event can still confirm it)."""
-    if s.get("asset_id"):
-        hub.store.put_doc(SENDS, s["key"], {**s, "status": outcome})
-    hub.store.delete_doc(OUTBOX_PREFIX + s["channel"], s["key"])
-    counts[(_fkey(s), f"{s['step']}:{outcome}")] += 1
+class _Closing:
+    """The sends a page closes (expired, capped, no asset, unconfirmed) and the outbox entries it moves to a
+    later window, written together when the page is done (``flush``) instead of two writes per send.
+
+    Why that is safe to stop anywhere and run again: a closed send keeps its record first (``SENDS``, for
+    an offered one), then leaves the outbox; a page stopped before either still lists the send, and the
+    next fetch closes it again with the same outcome (the record's write is the same, the deletion of an
+    entry already gone is nothing). The counts are bumped once, with the fetch's others (``funnel.bump``)."""
+
+    def __init__(self, channel: str) -> None:
+        self.box = OUTBOX_PREFIX + channel
+        self.records: dict[str, tuple[dict[str, Any], int | None]] = {}
+        self.gone: list[str] = []
+        self.moved: dict[str, tuple[dict[str, Any], int | None]] = {}
+
+    def close(self, s: dict[str, Any], outcome: str, counts: Counter[tuple[str, str]]) -> None:
+        """A send that will not go out: out of the outbox, counted; an offered one keeps its record (a late
+        delivered event can still confirm it)."""
+        if s.get("asset_id"):
+            self.records[s["key"]] = ({**s, "status": outcome}, None)
+        self.gone.append(s["key"])
+        counts[(_fkey(s), f"{s['step']}:{outcome}")] += 1
+
+    def move(self, s: dict[str, Any]) -> None:
+        """An outbox entry rewritten as it stays (a later ``not_before``)."""
+        self.moved[s["key"]] = (s, None)
+
+    def flush(self, hub: Hub) -> None:
+        hub.store.put_docs_if(SENDS, self.records)  # a record changed meanwhile (a late delivery) wins
+        if self.gone or self.moved:
+            hub.store.put_docs_atomic(self.box, {k: doc for k, (doc, _v) in self.moved.items()}, delete=self.gone)
+        self.records, self.gone, self.moved = {}, [], {}
 
 
-def _plan(hub: Hub, s: dict[str, Any], now: datetime, user_doc: dict[str, Any] | None) -> Recommendation:
-    """The recommender's picks for this send, not yet reserved (or a capped/empty Recommendation)."""
-    user, channel, scene, found = s["user_id"], s["channel"], s.get("scene"), (user_doc,)
+def _plan(hub: Hub, s: dict[str, Any], now: datetime, found: Profile) -> Recommendation:
+    """The recommender's picks for this send, not yet reserved (or a capped/empty Recommendation), from the
+    user's profile as the page read it."""
+    user, channel, scene = s["user_id"], s["channel"], s.get("scene")
     if s.get("fixed_asset"):
-        probe = recommend.next_for_user(hub, user, channel, n=1, now=now, found_user=found)
+        probe = recommend.next_for_user(hub, user, channel, n=1, now=now, found_profile=found)
         if probe.capped:
             return probe
         doc = hub.store.get_asset(s["fixed_asset"])
@@ -148,14 +176,14 @@ def _plan(hub: Hub, s: dict[str, Any], now: datetime, user_doc: dict[str, Any] |
         )
         return probe.model_copy(update={"picks": [pick]})
     if s.get("content_type"):
-        probe = recommend.next_for_user(hub, user, channel, scene=scene, n=30, now=now, found_user=found)
+        probe = recommend.next_for_user(hub, user, channel, scene=scene, n=30, now=now, found_profile=found)
         if probe.capped or not probe.picks:
             return probe
         picks = [p for p in probe.picks if p.content_type == s["content_type"]][:3]
         if not picks:
             return probe.model_copy(update={"picks": [], "reason": f"no eligible {s['content_type']} asset"})
         return probe.model_copy(update={"picks": picks})
-    return recommend.next_for_user(hub, user, channel, scene=scene, n=3, now=now, found_user=found)
+    return recommend.next_for_user(hub, user, channel, scene=scene, n=3, now=now, found_profile=found)
 
 
 def _recorded(s: dict[str, Any], record: dict[str, Any]) -> Recommendation:
@@ -238,7 +266,12 @@ def _delivered_meanwhile(hub: Hub, s: dict[str, Any]) -> str | None:
 
 
 def _offer_page(
-    hub: Hub, channel: str, sends: list[dict[str, Any]], now: datetime, counts: Counter[tuple[str, str]]
+    hub: Hub,
+    channel: str,
+    sends: list[dict[str, Any]],
+    now: datetime,
+    counts: Counter[tuple[str, str]],
+    closing: _Closing,
 ) -> tuple[list[DueSend], int]:
     """Claim a page's sends for this caller and pick and reserve their assets together; returns the due
     sends and how many of ``sends`` stay in the outbox.
@@ -252,6 +285,7 @@ def _offer_page(
     the claim: a caller whose claim lapsed meanwhile (``PICK_LEASE``) returns nothing, the one that
     re-claimed it finishes the same pick."""
     box = OUTBOX_PREFIX + channel
+    sends_by_key = {s["key"]: s for s in sends}
     listed = hub.store.get_docs_versioned(box, [s["key"] for s in sends])
     claims = {
         s["key"]: (_claimed(s, now), listed[s["key"]][1])
@@ -266,8 +300,14 @@ def _offer_page(
     fresh = [(doc, version) for doc, version in won.values() if not doc.get("asset_id")]
     if not fresh:
         return out, stays
-    records = hub.store.get_docs(RECS, [doc["recommendation_id"] for doc, _v in fresh])
-    people = users.find_users(hub, [doc["user_id"] for doc, _v in fresh if doc["recommendation_id"] not in records])
+    # Only a send taken over from a caller that stopped (offered, no asset yet) can have recorded picks: a
+    # send claimed from the queue has a new try, so an id no one has used.
+    taken_over = [doc["recommendation_id"] for doc, _v in fresh if sends_by_key[doc["key"]]["status"] == "offered"]
+    records = hub.store.get_docs(RECS, taken_over) if taken_over else {}
+    # every user's profile inputs (document, newest events, counters) in one store read for the page
+    people = profiles.load_profiles(
+        hub, [doc["user_id"] for doc, _v in fresh if doc["recommendation_id"] not in records], now=now
+    )
     recs: list[Recommendation] = []
     for doc, _v in fresh:
         record = records.get(doc["recommendation_id"])
@@ -301,13 +341,13 @@ def _offer_page(
         if rec.capped:
             reopen = to_iso(_window_opening(hub, doc, from_iso(rec.next_allowed_at))) if rec.next_allowed_at else None
             if reopen is None or reopen >= doc["expires_at"]:
-                _close(hub, {**doc, "last_reason": rec.reason}, "capped", counts)
+                closing.close({**doc, "last_reason": rec.reason}, "capped", counts)
                 continue
             requeued = {**doc, "status": "queued", "not_before": reopen, "offers": int(doc["offers"]) - 1}
             entries[doc["key"]] = ({**requeued, "last_reason": rec.reason}, version)
             continue
         if not rec.picks:
-            _close(hub, {**doc, "last_reason": rec.reason}, "no_asset", counts)
+            closing.close({**doc, "last_reason": rec.reason}, "no_asset", counts)
             continue
         pick = rec.picks[0]
         done = {
@@ -321,7 +361,10 @@ def _offer_page(
         }
         picked[doc["key"]] = (done, None)
         entries[doc["key"]] = (done, version)
-    hub.store.put_docs_if(SENDS, picked)
+    # A send's record is new but for a page replayed after a crash between this write and the next (the same
+    # id and pick, from RECS): create them all, then write over the few that were there.
+    again = hub.store.put_docs_if(SENDS, {key: (done, 0) for key, (done, _v) in picked.items()})
+    hub.store.put_docs_if(SENDS, {key: picked[key] for key in again})
     lost = hub.store.put_docs_if(box, entries)
     stays += len(entries)
     out.extend(_due_send(done) for key, (done, _v) in picked.items() if key not in lost)
@@ -340,11 +383,13 @@ def fetch_due(hub: Hub, channel: str, limit: int = 100, now: datetime | None = N
     out: list[DueSend] = []
     served_users: set[str] = set()
     counts: Counter[tuple[str, str]] = Counter()
+    closing = _Closing(channel)
     kept = 0
+    size = _listing(limit)
     for _page in range(SCAN_PAGES):
         if len(out) >= limit:
             break
-        page = hub.store.list_docs(OUTBOX_PREFIX + channel, limit=PAGE, offset=kept)
+        page = hub.store.list_docs(OUTBOX_PREFIX + channel, limit=size, offset=kept)
         if not page:
             break
         heads = service.heads(hub)
@@ -352,7 +397,7 @@ def fetch_due(hub: Hub, channel: str, limit: int = 100, now: datetime | None = N
         for s in page:
             head = heads.get(s["journey"])
             if s["expires_at"] <= now_iso or head is None or head.status == "archived":
-                _close(hub, s, "unconfirmed" if s.get("asset_id") else "expired", counts)
+                closing.close(s, "unconfirmed" if s.get("asset_id") else "expired", counts)
                 continue
             if head.status == "paused" and not s.get("asset_id"):
                 kept += 1  # paused: nothing new goes out until it is resumed (or the send expires)
@@ -368,9 +413,9 @@ def fetch_due(hub: Hub, channel: str, limit: int = 100, now: datetime | None = N
             opening = _window_opening(hub, s, now)
             if opening > now and not s.get("asset_id"):
                 if to_iso(opening) >= s["expires_at"]:
-                    _close(hub, s, "expired", counts)
+                    closing.close(s, "expired", counts)
                     continue
-                hub.store.put_doc(OUTBOX_PREFIX + channel, s["key"], {**s, "not_before": to_iso(opening)})
+                closing.move({**s, "not_before": to_iso(opening)})
                 kept += 1
                 continue
             if s["status"] == "offered" and s.get("asset_id"):
@@ -379,18 +424,27 @@ def fetch_due(hub: Hub, channel: str, limit: int = 100, now: datetime | None = N
                     _confirm(hub, s, proof, counts)
                     continue
                 if int(s["offers"]) >= MAX_OFFERS:
-                    _close(hub, s, "unconfirmed", counts)
+                    closing.close(s, "unconfirmed", counts)
                     continue
             ready.append(s)
             served_users.add(s["user_id"])
         if ready:
-            due, stays = _offer_page(hub, channel, ready, now, counts)
+            due, stays = _offer_page(hub, channel, ready, now, counts, closing)
             out.extend(due)
             kept += stays
-        if len(page) < PAGE:
+        closing.flush(hub)
+        if len(page) < size:
             break
     funnel.bump(hub, counts)
     return out
+
+
+def _listing(limit: int) -> int:
+    """How many outbox entries a fetch of ``limit`` lists at a time: twice the limit (at least ``PAGE``), so
+    the entries it passes over (offered and not yet confirmed, deferred, a user's second send, a paused
+    journey's) seldom push the last sends it wants into a second page — on Elasticsearch each page is a
+    refresh, a listing and its own round of reads and bulk writes."""
+    return max(PAGE, 2 * limit)
 
 
 def _confirm(hub: Hub, s: dict[str, Any], at: str, counts: Counter[tuple[str, str]]) -> None:
@@ -476,16 +530,18 @@ def sweep_expired(hub: Hub, now: datetime, *, max_pages: int = 50) -> int:
     closed = 0
     for channel in taxonomy.ids(hub.store, "channels"):
         kept = 0
+        closing = _Closing(channel)
         for _ignored in range(max_pages):
             page = hub.store.list_docs(OUTBOX_PREFIX + channel, limit=PAGE, offset=kept)
             if not page:
                 break
             for s in page:
                 if s["expires_at"] <= now_iso:
-                    _close(hub, s, "unconfirmed" if s.get("recommendation_id") else "expired", counts)
+                    closing.close(s, "unconfirmed" if s.get("recommendation_id") else "expired", counts)
                     closed += 1
                 else:
                     kept += 1
+            closing.flush(hub)
             if len(page) < PAGE:
                 break
     funnel.bump(hub, counts)

@@ -43,7 +43,7 @@ posterior means. With exploration off and unchanged assets, the picks are the sa
 does not explore for gets the per-user path's pick without exploration (tests/test_recommend_batch.py).
 Unless asked to reserve (``pick_lines(reserve=True)``), the batch logs nothing; reserving logs each user's
 pick as a request's reserved pick is logged — its propensity under the same exploration mixture, the served
-record (``service.reserve_batch_picks``).
+record (``service.reserve_batch_block``, a block of users at a time).
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ from contenthub.recommend.scoring import (
     redelivery_cutoff,
     with_strength,
 )
-from contenthub.recommend.service import reserve_batch_picks
+from contenthub.recommend.service import BatchAsk, reserve_batch_block
 from contenthub.recommend.strategies import Strategy, get_strategy
 from contenthub.store.columns import EventColumns
 from contenthub.timeutil import epochs, from_iso, to_iso, utcnow
@@ -1181,9 +1181,9 @@ def pick_lines(
     reasons and no MMR (the batch picks by score) — ask ``next_for_user`` for the explained version.
 
     ``reserve``: keep each user's first pick it wins and log it as a request's reserved pick is logged
-    (``service.reserve_batch_picks``: its propensity under the same exploration mixture, the served
+    (``service.reserve_batch_block``: its propensity under the same exploration mixture, the served
     record), so offline evaluation sees batch sends too; the line then holds that one pick, with its
-    ``propensity``, and ``reserved``. Costs a profile read and a few writes per user."""
+    ``propensity``, and ``reserved``. Costs a profile read and a few bulk writes per block of users."""
     import secrets
 
     cat = catalog(hub)
@@ -1192,6 +1192,8 @@ def pick_lines(
     strat = get_strategy(hub, strategy)
     rng = np.random.default_rng(seed)
     for res in next_for_users(hub, user_ids, channel, scene=scene, n=n, strategy=strategy, now=now, seed=seed):
+        lines: list[dict[str, Any]] = []
+        asks: list[tuple[int, BatchAsk]] = []  # (line, what to reserve for it)
         for i, uid in enumerate(res.user_ids):
             made = [
                 (r, s, "r_" + secrets.token_hex(8))
@@ -1199,29 +1201,36 @@ def pick_lines(
                 if r >= 0
             ]
             picks = [{"asset_id": cat.ids[r], "score": round(s, 4), "recommendation_id": rid} for r, s, rid in made]
-            line: dict[str, Any] = {
-                "target": uid,
-                "channel": channel,
-                "strategy": strategy,
-                "stage": res.stages[i],
-                "picks": picks,
-                "capped": bool(res.capped[i]),
-                "made_at": made_at,
-            }
+            lines.append(
+                {
+                    "target": uid,
+                    "channel": channel,
+                    "strategy": strategy,
+                    "stage": res.stages[i],
+                    "picks": picks,
+                    "capped": bool(res.capped[i]),
+                    "made_at": made_at,
+                }
+            )
             if reserve and picks:
-                rec = reserve_batch_picks(hub, cat, uid, channel, scene, strat, made, bool(res.explored[i]), now, rng)
-                line["picks"] = [
-                    {
-                        "asset_id": p.asset_id,
-                        "score": p.score,
-                        "recommendation_id": p.recommendation_id,
-                        "propensity": p.propensity,
-                    }
-                    for p in rec.picks
-                ]
-                line["reserved"], line["capped"] = rec.reserved, rec.capped
-                if rec.reason:
-                    line["reason"] = rec.reason
+                asks.append((i, BatchAsk(uid, made, bool(res.explored[i]))))
+        # the block's reservations together: one profile read and a few bulk writes for its users
+        recs = reserve_batch_block(hub, cat, channel, scene, strat, [a for _i, a in asks], now, rng) if asks else []
+        for (i, _ask), rec in zip(asks, recs, strict=True):
+            line = lines[i]
+            line["picks"] = [
+                {
+                    "asset_id": p.asset_id,
+                    "score": p.score,
+                    "recommendation_id": p.recommendation_id,
+                    "propensity": p.propensity,
+                }
+                for p in rec.picks
+            ]
+            line["reserved"], line["capped"] = rec.reserved, rec.capped
+            if rec.reason:
+                line["reason"] = rec.reason
+        for i, line in enumerate(lines):
             if res.capped[i]:
                 line["reason"] = "capped or unsubscribed on this channel"
             elif not line["picks"] and "reason" not in line:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import secrets
 import threading
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -21,7 +22,7 @@ import numpy as np
 
 from contenthub import doccache
 from contenthub.audience import caps, exclusions, groups, reservations
-from contenthub.audience.profiles import Profile, load_profile
+from contenthub.audience.profiles import Profile, load_profile, load_profiles
 from contenthub.errors import InvalidError
 from contenthub.hub import Hub
 from contenthub.i18n import _
@@ -282,6 +283,15 @@ def reserve_picks(hub: Hub, recs: list[Recommendation], now: datetime) -> list[R
     return out
 
 
+class BatchAsk(NamedTuple):
+    """One user's batch picks to reserve (``reserve_batch_block``): (catalog row, score, recommendation id)
+    each, best first, and whether the batch explored for this user."""
+
+    user_id: str
+    picks: list[tuple[int, float, str]]
+    explored: bool
+
+
 def reserve_batch_picks(
     hub: Hub,
     cat: Catalog,
@@ -294,13 +304,49 @@ def reserve_batch_picks(
     now: datetime,
     rng: np.random.Generator,
 ) -> Recommendation:
-    """Reserve a batch pick (``recommend.batch``) and log it as a request's is logged: each pick — (catalog
-    row, score, recommendation id), best first — gets its propensity under the same exploration mixture as a
-    request's (``ranking.propensities``, with the user's profile, exclusions and candidates as
-    ``next_for_user`` reads them and the batch's own decision ``explored``), then ``reserve_pick`` keeps
-    the first it wins and writes the served record with that propensity, which offline evaluation reads."""
-    profile = load_profile(hub, user_id=user_id, now=now)  # a merged user's old id: the surviving user's profile
-    uid = profile.target
+    """``reserve_batch_block`` for one user."""
+    return reserve_batch_block(hub, cat, channel, scene, strategy, [BatchAsk(user_id, picks, explored)], now, rng)[0]
+
+
+def reserve_batch_block(
+    hub: Hub,
+    cat: Catalog,
+    channel: str,
+    scene: str | None,
+    strategy: Strategy,
+    asks: Sequence[BatchAsk],
+    now: datetime,
+    rng: np.random.Generator,
+) -> list[Recommendation]:
+    """Reserve a block of batch picks (``recommend.batch``) and log them as a request's are logged: each
+    pick gets its propensity under the same exploration mixture as a request's (``ranking.propensities``,
+    with the user's profile, exclusions and candidates as ``next_for_user`` reads them and the batch's own
+    decision ``explored``), then ``reserve_picks`` keeps each user's first pick it wins and writes the
+    served record with that propensity, which offline evaluation reads. The block's profiles are one store
+    read and its reservations a few bulk writes (``reserve_picks``), not a read and writes per user."""
+    profiles = load_profiles(hub, [a.user_id for a in asks], now=now)
+    recs = [_batch_recommendation(hub, cat, profiles[a.user_id], channel, scene, strategy, a, now, rng) for a in asks]
+    on = [i for i, rec in enumerate(recs) if rec.picks]
+    for i, rec in zip(on, reserve_picks(hub, [recs[i] for i in on], now), strict=True):
+        recs[i] = rec
+    return recs
+
+
+def _batch_recommendation(
+    hub: Hub,
+    cat: Catalog,
+    profile: Profile,
+    channel: str,
+    scene: str | None,
+    strategy: Strategy,
+    ask: BatchAsk,
+    now: datetime,
+    rng: np.random.Generator,
+) -> Recommendation:
+    """One user's batch picks with their propensities, not yet reserved (no picks, with the reason, when
+    none is a candidate any more)."""
+    picks = ask.picks
+    uid = profile.target  # a merged user's old id: the surviving user's profile
     aud = audience_for(hub, cat, profile, now)
     _exclusions_and_caps(hub, profile, channel, now, aud)
     idx, pos = candidate_rows(cat, channel, scene, now, aud.exclude)
@@ -310,7 +356,7 @@ def reserve_batch_picks(
     if on:
         draws = Draws()
         score, sig, _flags = score_candidates(
-            cat, aud, strategy, channel, idx, now, rng, positions=pos, draws=draws, explore=explored
+            cat, aud, strategy, channel, idx, now, rng, positions=pos, draws=draws, explore=ask.explored
         )
         chance = propensities(strategy, idx, score, sig, draws, [int(at[i]) for i in on], rng)
     chosen = [
@@ -323,7 +369,7 @@ def reserve_batch_picks(
     )
     if not chosen:  # the batch's picks are no longer candidates (sent or muted since the batch read the log)
         return rec.model_copy(update={"reason": _("every candidate is already reserved for this target")})
-    return reserve_pick(hub, rec, now)
+    return rec
 
 
 def _strategy_for(hub: Hub, unit_kind: str, unit_id: str, requested: str) -> tuple[Strategy, Override | None]:
@@ -357,20 +403,15 @@ def next_for_user(
     now: datetime | None = None,
     seed: int | None = None,
     reserve: bool = False,
-    found_user: tuple[dict[str, Any] | None] | None = None,
+    found_profile: Profile | None = None,
 ) -> Recommendation:
-    """``found_user``: the user's document as ``users.find_user`` returns it, when the caller read it
-    already (a page of journey sends reads its users in one request). Without it the user's document
-    is read with the rest of the profile, in one store read (``profiles.load_profile``)."""
+    """``found_profile``: the user's profile as ``profiles.load_profiles`` read it, when the caller read it
+    already (a page of journey sends reads its users' profiles in one store read). Without it the user's
+    document is read with the rest of the profile, in one store read (``profiles.load_profile``)."""
     _validate(hub, channel, scene, n)
     now = now or utcnow()
-    if found_user is not None:
-        user_doc = found_user[0]
-        uid = user_doc["id"] if user_doc else user_id
-        profile = load_profile(hub, user_id=uid, user_doc=user_doc, now=now)
-    else:
-        profile = load_profile(hub, user_id=user_id, now=now)
-        uid = profile.target  # a merged user's old id gets the surviving user's variant and profile
+    profile = found_profile if found_profile is not None else load_profile(hub, user_id=user_id, now=now)
+    uid = profile.target  # a merged user's old id gets the surviving user's variant and profile
     strat, override = _strategy_for(hub, "user", uid, strategy)
     cat = catalog(hub)
     aud = audience_for(hub, cat, profile, now)
