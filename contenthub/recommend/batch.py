@@ -67,7 +67,7 @@ from contenthub.audience import caps, exclusions, lifecycle, users
 from contenthub.audience.engagement import BLOCKING_TYPES, ENGAGED, EVENT_WEIGHTS, NEGATIVE, POSITIVE
 from contenthub.audience.profiles import HISTORY_DAYS, HISTORY_LIMIT, NEGATIVES_LIMIT, VECTOR_EVENTS
 from contenthub.hub import Hub
-from contenthub.recommend.audiences import population_rates
+from contenthub.recommend.audiences import population_rates, topic_prior
 from contenthub.recommend.catalog import Catalog, catalog
 from contenthub.recommend.ranking import (
     appeal_posterior,
@@ -149,7 +149,9 @@ def _user_facts(hub: Hub, user_ids: Sequence[str], *, every_user: bool) -> tuple
     users.find_user does; unknown ids stay as they are. ``every_user``: read all user documents in one
     pass (most users are asked for), else one read per 20k users."""
     if every_user:
-        return _follow_merges(hub.store.doc_field_columns(users.USERS, ("created_at", "merged_into")), user_ids)
+        return _follow_merges(
+            hub.store.doc_field_columns(users.USERS, (*users.FIRST_SEEN_FIELDS, "merged_into")), user_ids
+        )
     canon = []
     first_seen = np.full(len(user_ids), np.nan)
     for start in range(0, len(user_ids), CHUNK):
@@ -160,8 +162,8 @@ def _user_facts(hub: Hub, user_ids: Sequence[str], *, every_user: bool) -> tuple
             if d is not None and d.get("merged_into"):
                 d = users.find_user(hub, u)
             canon.append(d["id"] if d else u)
-            if d and bad_records.stamp_or_none(hub, "user", d["id"], "created_at", d.get("created_at")):
-                first_seen[start + k] = from_iso(d["created_at"]).timestamp()
+            if d and (seen := bad_records.stamp_or_none(hub, "user", d["id"], "created_at", users.first_seen(d))):
+                first_seen[start + k] = from_iso(seen).timestamp()
     return canon, first_seen
 
 
@@ -183,7 +185,8 @@ def _follow_merges(docs: dict[str, list[str]], user_ids: Sequence[str]) -> tuple
     canon = list(map(ids.__getitem__, pos.tolist()))
     for k in np.flatnonzero(pos < 0).tolist():
         canon[k] = user_ids[k]  # unknown ids stay as they are
-    created = epochs(docs["created_at"])
+    # users.first_seen over columns: the earliest of its fields (fmin skips a field a user lacks)
+    created = np.fmin.reduce([epochs(docs[f]) for f in users.FIRST_SEEN_FIELDS])
     return canon, np.where(pos >= 0, created[pos], np.nan)
 
 
@@ -431,10 +434,10 @@ class _Facts:
         with_asset = ev.row >= 0
         exposed = with_asset & (ev.type == TYPE_CODE["delivered"])
         engaged_w = with_asset & (_W[ev.type] != 0)
-        _, topic_prior, type_prior = population_rates(cat)
+        _, topic_rate, type_rate = population_rates(cat)
         for name, of_row, width, prior in (
-            ("topic", cat.topic_of_row, len(cat.topic_names), topic_prior),
-            ("type", cat.type_of_row, len(cat.type_names), type_prior),
+            ("topic", cat.topic_of_row, len(cat.topic_names), topic_rate),
+            ("type", cat.type_of_row, len(cat.type_names), type_rate),
         ):
             if width == 0:
                 continue
@@ -444,6 +447,8 @@ class _Facts:
                 named = slot < width  # the "none" slot keeps the prior
                 flat = ev.user[keep][named] * width + slot[named]
                 sums.append(np.bincount(flat, weights=weight[keep][named], minlength=n * width).reshape(n, width))
+            if name == "topic":  # each user's own prior, borrowed from co-engaging users
+                prior = topic_prior(cat, sums[1], prior)
             a, b, has = rate_posterior_rows(sums[0], sums[1], prior)
             self.rates[name] = (a, b, has)
             self.evidence |= has
@@ -1146,7 +1151,10 @@ def _score_chunk(
                 ex_c=ex_col[e0:e1],
                 draw=draw,
                 rates={k: (a[users_b], b_[users_b], has[users_b]) for k, (a, b_, has) in facts.rates.items()},
-                rate_priors=facts.rate_priors,
+                rate_priors={
+                    k: (a0[users_b], b0[users_b]) if a0.ndim == 2 else (a0, b0)
+                    for k, (a0, b0) in facts.rate_priors.items()
+                },
                 rng=rng if explore_b else None,
                 explore=explore_b,
                 weights={k: w[b0:b1] for k, w in weights.items()} if explore_b and weights is not None else None,
