@@ -26,12 +26,7 @@ from contenthub.hub import Hub
 from contenthub.recommend import rates
 from contenthub.recommend.catalog import Catalog
 from contenthub.recommend.ranking import Audience
-from contenthub.recommend.scoring import (
-    RATE_PRIOR_DELIVERIES,
-    borrowed_prior,
-    co_engagement_topics,
-    rate_posterior_rows,
-)
+from contenthub.recommend.scoring import RATE_PRIOR_DELIVERIES, rate_posterior_rows
 from contenthub.timeutil import from_iso
 
 
@@ -96,49 +91,21 @@ def population_rates(cat: Catalog) -> tuple[float, np.ndarray, np.ndarray]:
     return found
 
 
-def topic_neighbours(cat: Catalog) -> tuple[np.ndarray, np.ndarray] | None:
-    """The topics' co-engagement and population share (``scoring.co_engagement_topics``) from the engagement
-    model's history, once per model fit and statistics refresh; None without topics or a model."""
-    view, st = cat.model_view, cat.stats.get(ALL_CHANNELS)
-    k = len(cat.topic_names)
-    if view is None or st is None or not k:
-        return None
-    model, rows = view
-    found = st.memo.get("topic_neighbours")
-    if found is None or found[0] is not model:
-        slot = np.where(rows >= 0, cat.topic_of_row[np.maximum(rows, 0)], k) if rows.size else rows
-        found = st.memo["topic_neighbours"] = (model, *co_engagement_topics(model.history, slot, k))
-    return found[1], found[2]
-
-
-def topic_prior(cat: Catalog, engaged: np.ndarray, rate: np.ndarray) -> np.ndarray:
-    """Each audience's prior rate per topic: borrowed from co-engaging audiences (``scoring.borrowed_prior``)
-    once the brand has an engagement model, else the population's (``rate``) — the one rule the request
-    (``rate_posteriors``) and the batch apply. ``engaged``: rows × topics, decayed engagement weight."""
-    nb = topic_neighbours(cat)
-    if nb is None:
-        return np.tile(rate, (engaged.shape[0], 1))
-    return borrowed_prior(engaged / EVENT_WEIGHTS["click"], nb[0], nb[1], rate)
-
-
 def brand_rate(cat: Catalog) -> float:
     """Engaged per delivery over all assets and channels, shrunk and clipped (``rates.brand_rate``)."""
     return population_rates(cat)[0]
 
 
 def _beta(
-    weights: dict[str, float], names: list[str], prefix: str, prior: np.ndarray, cat: Catalog | None = None
+    weights: dict[str, float], names: list[str], prefix: str, prior: np.ndarray
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None:
     """(posterior, prior) Beta(α, β) of the audience's engagement per delivery on each name, plus a last
     "none" slot (``scoring.rate_posterior_rows`` of the profile's decayed ``e:``/``g:`` weights, shrunk
-    to the population's rate on each name, ``population_rates`` — or, given ``cat``, to the rate borrowed
-    from co-engaging audiences, ``topic_prior``). None when there are no names."""
+    to the population's rate on each name, ``population_rates``). None when there are no names."""
     if not names:
         return None
     e = np.fromiter((weights.get(f"e:{prefix}{n}", 0.0) for n in names), dtype=np.float64, count=len(names))
     g = np.fromiter((weights.get(f"g:{prefix}{n}", 0.0) for n in names), dtype=np.float64, count=len(names))
-    if cat is not None:
-        prior = topic_prior(cat, g[None, :], prior)[0]
     a, b, _ = rate_posterior_rows(e[None, :], g[None, :], prior)
     return (a[0], b[0]), (RATE_PRIOR_DELIVERIES * prior, RATE_PRIOR_DELIVERIES * (1 - prior))
 
@@ -153,7 +120,7 @@ def rate_posteriors(
     makes a click on one topic move the very next pick towards it, a delivered asset that was not opened
     count against its topic and type, and a user without history start on the topics people like."""
     _, topic_p, type_p = population_rates(cat)
-    return _beta(weights, cat.topic_names, TOPIC, topic_p, cat), _beta(weights, cat.type_names, "c:", type_p)
+    return _beta(weights, cat.topic_names, TOPIC, topic_p), _beta(weights, cat.type_names, "c:", type_p)
 
 
 def group_audience(

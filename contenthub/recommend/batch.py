@@ -67,7 +67,7 @@ from contenthub.audience import caps, exclusions, lifecycle, users
 from contenthub.audience.engagement import BLOCKING_TYPES, ENGAGED, EVENT_WEIGHTS, NEGATIVE, POSITIVE
 from contenthub.audience.profiles import HISTORY_DAYS, HISTORY_LIMIT, NEGATIVES_LIMIT, VECTOR_EVENTS
 from contenthub.hub import Hub
-from contenthub.recommend.audiences import population_rates, topic_prior
+from contenthub.recommend.audiences import population_rates
 from contenthub.recommend.catalog import Catalog, catalog
 from contenthub.recommend.ranking import (
     appeal_posterior,
@@ -434,10 +434,10 @@ class _Facts:
         with_asset = ev.row >= 0
         exposed = with_asset & (ev.type == TYPE_CODE["delivered"])
         engaged_w = with_asset & (_W[ev.type] != 0)
-        _, topic_rate, type_rate = population_rates(cat)
+        _, topic_prior, type_prior = population_rates(cat)
         for name, of_row, width, prior in (
-            ("topic", cat.topic_of_row, len(cat.topic_names), topic_rate),
-            ("type", cat.type_of_row, len(cat.type_names), type_rate),
+            ("topic", cat.topic_of_row, len(cat.topic_names), topic_prior),
+            ("type", cat.type_of_row, len(cat.type_names), type_prior),
         ):
             if width == 0:
                 continue
@@ -447,8 +447,6 @@ class _Facts:
                 named = slot < width  # the "none" slot keeps the prior
                 flat = ev.user[keep][named] * width + slot[named]
                 sums.append(np.bincount(flat, weights=weight[keep][named], minlength=n * width).reshape(n, width))
-            if name == "topic":  # each user's own prior, borrowed from co-engaging users
-                prior = topic_prior(cat, sums[1], prior)
             a, b, has = rate_posterior_rows(sums[0], sums[1], prior)
             self.rates[name] = (a, b, has)
             self.evidence |= has
@@ -1151,10 +1149,7 @@ def _score_chunk(
                 ex_c=ex_col[e0:e1],
                 draw=draw,
                 rates={k: (a[users_b], b_[users_b], has[users_b]) for k, (a, b_, has) in facts.rates.items()},
-                rate_priors={
-                    k: (a0[users_b], b0[users_b]) if a0.ndim == 2 else (a0, b0)
-                    for k, (a0, b0) in facts.rate_priors.items()
-                },
+                rate_priors=facts.rate_priors,
                 rng=rng if explore_b else None,
                 explore=explore_b,
                 weights={k: w[b0:b1] for k, w in weights.items()} if explore_b and weights is not None else None,

@@ -29,7 +29,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import numpy as np
-from scipy import sparse
 
 from contenthub.audience.engagement import EVENT_WEIGHTS
 from contenthub.hub import Hub
@@ -55,8 +54,7 @@ def rate_posterior_rows(
     plus, where mutes and deletes outweigh the engagement (a negative weight), that weight in clicks: a
     mute says more against a topic than a delivery that was not opened.
     ``exposure``/``engagement``: (rows × names) decayed ``e:``/``g:`` weights. The prior of each name is
-    the population's rate on it (``prior_mean``: names + 1 values, ``audiences.population_rates``; or
-    rows × (names + 1), each audience's own, ``borrowed_prior``) worth
+    the population's rate on it (``prior_mean``: names + 1 values, ``audiences.population_rates``) worth
     ``strength`` deliveries — a hierarchical model: an audience without evidence starts where the
     population stands on each topic, and its own deliveries soon outweigh that. ``has``: whether a row
     has any evidence of its own (rows without keep the prior, which still ranks)."""
@@ -74,50 +72,6 @@ def rate_posterior_rows(
     b += strength * (1 - prior_mean)
     has = exposure.any(axis=1) | engagement.any(axis=1)
     return a, b, has
-
-
-def co_engagement_topics(
-    history: sparse.csr_matrix, topic_of_item: np.ndarray, k: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """(K × K co-engagement, population share) of the topics, from who engaged with what (the engagement
-    model's binary users × assets ``history``; ``topic_of_item``: each modelled asset's topic slot, ``k``
-    for none). Row j of the first is, over every user who engaged with an asset of topic j, the share of
-    that user's *other* engagements on each topic (each user's pair of distinct assets counted once per
-    direction); the second is each topic's share of all engagement. What ``borrowed_prior`` reads."""
-    named = topic_of_item < k
-    onehot = sparse.csr_matrix(
-        (np.ones(int(named.sum())), (np.flatnonzero(named), topic_of_item[named])), shape=(topic_of_item.size, k)
-    )
-    per_user = np.asarray((history @ onehot).todense(), dtype=np.float64)  # users × topics: engaged assets
-    total = per_user.sum(axis=0)
-    pairs = per_user.T @ per_user
-    pairs[np.diag_indices(k)] -= total  # an engagement is not its own neighbour
-    rows = pairs.sum(axis=1, keepdims=True)
-    share = total / max(float(total.sum()), 1.0)
-    co = np.divide(pairs, rows, out=np.tile(share, (k, 1)), where=rows > 0)
-    return co, share
-
-
-def borrowed_prior(engaged: np.ndarray, co: np.ndarray, share: np.ndarray, rate: np.ndarray) -> np.ndarray:
-    """Each audience's prior mean rate per topic (rows × topics + 1, the last the "none" slot), borrowed
-    from the audiences that engaged with the same topics: the population's rate on each topic
-    (``rate``: topics + 1 values) times how much more (or less) those neighbours engage with it than
-    everyone does. ``engaged``: rows × topics, the audiences' engagement in clicks (negative parts
-    ignored); ``co``/``share``: ``co_engagement_topics``.
-
-    Why: a user gets one send a day, so learning each topic from the user's own deliveries alone takes
-    weeks; other users' co-engagement says which topics go together, so one click moves the estimate on
-    every topic that people who click there also like (and a click on a topic that is all some users
-    want says that more than one on a topic everyone dabbles in). The neighbours' shares are shrunk to
-    the population's by one pseudo-engagement per topic, so a single click moves the prior a little and
-    the user's own deliveries still decide (the posterior adds them on top, ``rate_posterior_rows``)."""
-    k = share.size
-    mass = np.maximum(engaged, 0.0)
-    mixed = (mass @ co + k * share) / (mass.sum(axis=1, keepdims=True) + k)
-    lift = np.divide(mixed, share, out=np.ones_like(mixed), where=share > 0)
-    out = np.tile(rate, (engaged.shape[0], 1))
-    out[:, :k] = np.clip(rate[:k] * lift, 1e-4, 0.95)
-    return out
 
 
 def with_strength(
