@@ -128,7 +128,7 @@ def profile_from(
     blocked = exclusions.blocked_assets(negatives)
     unsubscribed = exclusions.closed_channels(negatives)
     rules = lifecycle.get_rules(hub)
-    first_seen = bad_records.stamp_or_none(hub, "user", key, "created_at", (user_doc or {}).get("created_at"))
+    first_seen = bad_records.stamp_or_none(hub, "user", key, "created_at", users.first_seen(user_doc))
     status = lifecycle.classify(rules, first_seen, events, now)
     return Profile(
         target=key,

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
+from contenthub import doccache
 from contenthub.audience.models import Identity, User, UserIn
 from contenthub.config import PHONE_SALT_FILE
 from contenthub.errors import NotFoundError
@@ -27,6 +28,51 @@ MERGED_INTO = "merged_into"
 """The field of a merged user's document naming the user it was merged into."""
 MERGE_HOPS = 10
 """How many merges a look-up follows (a chain longer than this is taken as a loop)."""
+
+FIRST_EVENT = "first_event_at"
+"""The user document's field holding the time of the user's earliest event (``note_earliest_events``)."""
+FIRST_SEEN_FIELDS = ("created_at", FIRST_EVENT)
+"""What "first seen" is the earliest of (``first_seen``; the batch reads these columns and takes their minimum)."""
+
+
+def first_seen(doc: Mapping[str, Any] | None) -> str | None:
+    """When the user was first seen: the earlier of the record's creation and the user's earliest event.
+
+    Why not the creation alone: users imported with months of back-dated history (a CRM export, a
+    migration) were created today, so the lifecycle called all of them "new" and its weight became a
+    fixed boost for onboarding content. The one rule for the per-user (``profiles``) and batch paths."""
+    stamps = [s for s in (doc.get(f) for f in FIRST_SEEN_FIELDS) if s] if doc else []
+    return min(stamps) if stamps else None  # stored stamps (one UTC format) compare as the times they name
+
+
+_EARLIEST_KEY = "audience.users.earliest"  # the process memo of each user's first seen (doccache)
+_EARLIEST_TTL = 3600.0  # the memo only saves reads: a stale entry costs a read, never a wrong write
+_EARLIEST_MAX = 1_000_000  # entries before the memo starts over (bounds its memory)
+
+
+def note_earliest_events(hub: Hub, earliest: Mapping[str, str]) -> None:
+    """Keep each user's earliest event time on the user document, for ``first_seen``: a user whose batch
+    holds an event older than anything known of them gets it written (ingestion's ``earliest``: stored
+    user id → the batch's oldest stamp). Kept on the document, not read from the event log, so that
+    profiles and the batch learn it with the read of the user they make anyway. Users already known (in
+    the process memo) to be first seen no later than the batch's oldest event cost no read: the steady
+    state, where events arrive newer than the user."""
+    known: dict[str, str] = doccache.cached(hub, USERS, _EARLIEST_KEY, dict, ttl=_EARLIEST_TTL)
+    if len(known) > _EARLIEST_MAX:
+        known.clear()
+    older = {u: ts for u, ts in earliest.items() if ts < known.get(u, "~")}  # '~' sorts after every stamp
+    if not older:
+        return
+    docs = hub.store.get_docs(USERS, sorted(older))
+    for uid, doc in docs.items():
+        seen = first_seen(doc)
+        ts = older[uid]
+        if doc.get("merged_into") or (seen is not None and seen <= ts):
+            known[uid] = seen or ts
+            continue
+        doc[FIRST_EVENT] = ts
+        hub.store.put_doc(USERS, uid, doc)
+        known[uid] = ts
 
 
 def _phone_salt(hub: Hub) -> str:
@@ -204,6 +250,8 @@ def merge_users(hub: Hub, *, keep: str, absorb: str) -> None:
         a[field] = a.get(field) or b.get(field)
     a["attributes"] = {**b.get("attributes", {}), **a.get("attributes", {})}
     a["created_at"] = min(a["created_at"], b["created_at"])
+    if earliest := [d[FIRST_EVENT] for d in (a, b) if d.get(FIRST_EVENT)]:
+        a[FIRST_EVENT] = min(earliest)  # the absorbed user's events move over, and so does their first
     a["merged_from"] = sorted({*a.get("merged_from", []), absorb, *b.get("merged_from", [])})
     a["updated_at"] = to_iso(utcnow())
     hub.store.reassign_events(absorb, keep)

@@ -149,7 +149,9 @@ def _user_facts(hub: Hub, user_ids: Sequence[str], *, every_user: bool) -> tuple
     users.find_user does; unknown ids stay as they are. ``every_user``: read all user documents in one
     pass (most users are asked for), else one read per 20k users."""
     if every_user:
-        return _follow_merges(hub.store.doc_field_columns(users.USERS, ("created_at", "merged_into")), user_ids)
+        return _follow_merges(
+            hub.store.doc_field_columns(users.USERS, (*users.FIRST_SEEN_FIELDS, "merged_into")), user_ids
+        )
     canon = []
     first_seen = np.full(len(user_ids), np.nan)
     for start in range(0, len(user_ids), CHUNK):
@@ -160,8 +162,8 @@ def _user_facts(hub: Hub, user_ids: Sequence[str], *, every_user: bool) -> tuple
             if d is not None and d.get("merged_into"):
                 d = users.find_user(hub, u)
             canon.append(d["id"] if d else u)
-            if d and bad_records.stamp_or_none(hub, "user", d["id"], "created_at", d.get("created_at")):
-                first_seen[start + k] = from_iso(d["created_at"]).timestamp()
+            if d and (seen := bad_records.stamp_or_none(hub, "user", d["id"], "created_at", users.first_seen(d))):
+                first_seen[start + k] = from_iso(seen).timestamp()
     return canon, first_seen
 
 
@@ -183,7 +185,8 @@ def _follow_merges(docs: dict[str, list[str]], user_ids: Sequence[str]) -> tuple
     canon = list(map(ids.__getitem__, pos.tolist()))
     for k in np.flatnonzero(pos < 0).tolist():
         canon[k] = user_ids[k]  # unknown ids stay as they are
-    created = epochs(docs["created_at"])
+    # users.first_seen over columns: the earliest of its fields (fmin skips a field a user lacks)
+    created = np.fmin.reduce([epochs(docs[f]) for f in users.FIRST_SEEN_FIELDS])
     return canon, np.where(pos >= 0, created[pos], np.nan)
 
 

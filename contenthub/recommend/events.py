@@ -299,6 +299,11 @@ def ingest(hub: Hub, raw_events: list[dict[str, Any]]) -> IngestResult:
         else []
     )
     if inserted:  # journeys enrol and attribute, learning counts towards its next refit (contenthub.hooks)
+        earliest: dict[str, str] = {}
+        for r in rows:
+            if (uid := r["user_id"]) and (uid not in earliest or r["ts"] < earliest[uid]):
+                earliest[uid] = r["ts"]
+        users.note_earliest_events(hub, earliest)  # a back-dated history makes its user first seen then
         hub.hooks.emit(EventsStored(hub, rows, inserted))
     rejected.sort(key=lambda r: r.index)
     return IngestResult(
