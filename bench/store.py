@@ -53,7 +53,7 @@ from contenthub.hub import Hub
 from contenthub.library import taxonomy
 from contenthub.library.demo_corpus import SCENES
 from contenthub.recommend import service
-from contenthub.recommend.catalog import refresh_now
+from contenthub.recommend.catalog import build_catalog, refresh_now, refresh_stats
 from contenthub.store.base import Store
 from contenthub.store.query import AssetFilter
 from contenthub.timeutil import to_iso
@@ -237,6 +237,9 @@ def run_backend(name: str, store: Store, settings: Settings, args: argparse.Name
         "batch": BATCH,
     }
     log(f"{name}: ingest {out['ingest']}")
+    if args.catalog_only:
+        out["catalog"] = catalog_profile(name, store, settings, args.catalog_builds)
+        return out
 
     # searches: a one- or two-word query (BM25) and a filtered kNN around a random asset's vector
     flt = AssetFilter(statuses=("approved",), valid_at=NOW)
@@ -293,6 +296,114 @@ def run_backend(name: str, store: Store, settings: Settings, args: argparse.Name
     )
     log(f"{name}: reserved picks {out['reserved_picks']}")
     return out
+
+
+def catalog_profile(name: str, store: Store, settings: Settings, builds: int) -> dict[str, Any]:
+    """``build_catalog`` (what a changed library costs a request: assets, vectors, topics, statistics and the
+    engagement model's fit), ``builds`` times on fresh hubs (the first pays the topic discovery, later ones
+    too: nothing is lent), with the wall time inside each store method, its calls, and for Elasticsearch the
+    round trips and response bytes. Then ``refresh_stats`` alone (the background refresh, counters only)."""
+    hub = Hub(settings=settings, store=store)
+    taxonomy.ensure_defaults(store)
+    calls: dict[str, list[float]] = {}
+    restore = _time_store_methods(store, calls)
+    wire = _count_round_trips(store)
+    runs = []
+    try:
+        for _ in range(builds):
+            calls.clear()
+            wire.clear()
+            wire.update(requests=0, response_bytes=0)
+            t = time.perf_counter()
+            cat = build_catalog(hub)
+            total = time.perf_counter() - t
+            runs.append(
+                {
+                    "build_s": round(total, 2),
+                    "store_s": {k: [v[0], round(v[1], 2)] for k, v in sorted(calls.items(), key=lambda kv: -kv[1][1])},
+                    **dict(wire),
+                }
+            )
+            log(f"{name}: catalog build {runs[-1]}")
+        calls.clear()
+        wire.update(requests=0, response_bytes=0)
+        t = time.perf_counter()
+        refresh_stats(hub, cat, refit=False)
+        stats = {"refresh_stats_s": round(time.perf_counter() - t, 2), "store_s": dict(calls), **dict(wire)}
+    finally:
+        restore()
+    return {"builds": runs, "build_s": [r["build_s"] for r in runs], "stats_refresh": stats}
+
+
+PROFILED = (
+    "assets_with_vectors",
+    "filter_assets",
+    "get_assets",
+    "get_vectors",
+    "scan_counters",
+    "event_counts",
+    "get_doc",
+    "put_doc",
+    "list_docs",
+)
+
+
+def _time_store_methods(store: Store, calls: dict[str, list[float]]) -> Callable[[], None]:
+    """Wrap the store methods the catalog build calls (instance attributes over the class's) so each call's
+    wall time is added up; a generator's time is the time spent inside its ``next``."""
+
+    def wrap(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def timed_call(*a: Any, **kw: Any) -> Any:
+            cell = calls.setdefault(name, [0, 0.0])
+            cell[0] += 1
+            t = time.perf_counter()
+            result = fn(*a, **kw)
+            cell[1] += time.perf_counter() - t
+            if isinstance(result, Iterator):
+                return _timed_iter(result, cell)
+            return result
+
+        return timed_call
+
+    wrapped = [name for name in PROFILED if hasattr(store, name)]  # (an older checkout lacks the newer ones)
+    for name in wrapped:
+        setattr(store, name, wrap(name, getattr(store, name)))
+
+    def restore() -> None:
+        for name in wrapped:
+            delattr(store, name)
+
+    return restore
+
+
+def _timed_iter(it: Iterator[Any], cell: list[float]) -> Iterator[Any]:
+    while True:
+        t = time.perf_counter()
+        try:
+            item = next(it)
+        except StopIteration:
+            cell[1] += time.perf_counter() - t
+            return
+        cell[1] += time.perf_counter() - t
+        yield item
+
+
+def _count_round_trips(store: Store) -> dict[str, int]:
+    """Requests to the node and their response bytes (Elasticsearch only: the client's JSON decoder counts)."""
+    wire: dict[str, int] = {"requests": 0, "response_bytes": 0}
+    es = getattr(store, "es", None)
+    if es is None:
+        return wire
+    for serializer in es.transport.serializers.serializers.values():
+        loads = serializer.loads
+
+        def counted(data: Any, _loads: Callable[[Any], Any] = loads) -> Any:
+            wire["requests"] += 1
+            wire["response_bytes"] += len(data)
+            return _loads(data)
+
+        serializer.loads = counted
+    return wire
 
 
 def next_over_http(settings: Settings, paths: list[str], concurrency: int, seconds: float) -> dict[str, Any]:
@@ -354,6 +465,12 @@ def main() -> None:
     ap.add_argument("--http-seconds", type=float, default=0.0, help="also measure next content over HTTP (0: not)")
     ap.add_argument("--http-concurrency", type=int, default=16)
     ap.add_argument("--es-url", default=os.environ.get("CONTENTHUB_TEST_ES_URL", ""))
+    ap.add_argument(
+        "--catalog-only",
+        action="store_true",
+        help="after loading, only profile the catalog build (per store method, round trips, bytes)",
+    )
+    ap.add_argument("--catalog-builds", type=int, default=3, help="catalog builds with --catalog-only")
     ap.add_argument("--keep", action="store_true", help="keep the data (SQLite folder, ES indices)")
     args = ap.parse_args()
 
