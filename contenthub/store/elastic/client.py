@@ -329,9 +329,11 @@ class ElasticBase:
         limit: int | None = None,
         fresh: bool = True,
         part: tuple[int, int] | None = None,
+        columns: list[str] | None = None,
     ) -> Iterator[list[dict[str, Any]]]:
         """Every hit of ``query`` in pages, on a point in time (a consistent view while paging); with
-        ``part`` (i, n), only the i-th of n slices of them."""
+        ``part`` (i, n), only the i-th of n slices of them; with ``columns``, each hit holds those fields'
+        doc values (``fields``) and nothing of the stored document, not even ``_id``."""
         if fresh:
             self._fresh(kind)
         try:
@@ -343,10 +345,18 @@ class ElasticBase:
         search: dict[str, Any] = {"query": query, "sort": [*(sort or []), "_shard_doc"], "source": source}
         if part is not None and part[1] > 1:
             search["slice"] = {"id": part[0], "max": part[1]}
+        if columns is not None:
+            search.update(source=False, stored_fields=["_none_"], docvalue_fields=columns)
         yield from pit_pages(self.es, pit, search, page=page, limit=limit, keep_alive="2m")
 
     def _scan_sliced(
-        self, kind: str, query: dict[str, Any], *, source: Any, slices: int = SCAN_SLICES
+        self,
+        kind: str,
+        query: dict[str, Any],
+        *,
+        source: Any = False,
+        columns: list[str] | None = None,
+        slices: int = SCAN_SLICES,
     ) -> list[list[dict[str, Any]]]:
         """Every hit of ``query`` (in no order), read as ``slices`` scans at once, each on its own point in
         time. Why: fetching hits (reading their stored source) is the node's work of a whole-index read, and
@@ -355,7 +365,8 @@ class ElasticBase:
         self._fresh(kind)
 
         def one(i: int) -> list[dict[str, Any]]:
-            return [h for hits in self._scan(kind, query, source=source, fresh=False, part=(i, slices)) for h in hits]
+            pages = self._scan(kind, query, source=source, fresh=False, part=(i, slices), columns=columns)
+            return [h for hits in pages for h in hits]
 
         return list(self._pool.map(one, range(slices)))
 

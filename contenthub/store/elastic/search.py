@@ -14,7 +14,7 @@ from contenthub.store import elastic_query as eq
 from contenthub.store.base import required_model
 from contenthub.store.elastic.assets import ElasticAssets, asset_source, asset_update
 from contenthub.store.elastic.client import _raise_failures
-from contenthub.store.elastic_schema import vector_field
+from contenthub.store.elastic_schema import CATALOG_COLUMNS, vector_field
 from contenthub.store.query import AssetFilter, Hit
 
 
@@ -127,18 +127,39 @@ class ElasticSearch(ElasticAssets):
         return _vector_rows(rows, asset_ids)
 
     def assets_with_vectors(self, flt: AssetFilter) -> tuple[dict[str, dict[str, Any]], list[str], np.ndarray]:
-        """One sliced scan reading each document's ``json`` and ``vec_b64`` together. Why: the node's cost of
-        a hit is decompressing and parsing its stored source (most of it the dense_vector's float array), so
-        the ids, the documents and the vectors read apart (a search, then two mgets) paid it three times."""
+        """One sliced scan reading each asset's ``json_b64`` and ``vec_b64`` from doc values. Why: a hit read
+        from the stored source costs the node a decompression and parse of the whole source (mostly the
+        dense_vector's float array), and the ids, the documents and the vectors read apart (a search, then
+        two mgets) paid it three times (bench/RESULTS.md, #24 catalog build, sixth round). An index that
+        `store migrate` has not moved to those columns yet is read from the source in one scan instead."""
+        version = self.schema.serving_version("assets")
+        if version is None:
+            return {}, [], np.zeros((0, 0), dtype=np.float32)
+        query = eq.asset_query(flt)
         docs: dict[str, dict[str, Any]] = {}
         rows: dict[str, np.ndarray] = {}
-        for hits in self._scan_sliced("assets", eq.asset_query(flt), source=["json", "vec_b64"]):
-            for h in hits:
-                src = h["_source"]
-                if "json" in src:
-                    docs[h["_id"]] = json.loads(src["json"])
-                    if src.get("vec_b64"):
-                        rows[h["_id"]] = _decode_vector(src["vec_b64"])
+        if version < CATALOG_COLUMNS["assets"]:
+            for hits in self._scan_sliced("assets", query, source=["json", "vec_b64"]):
+                for h in hits:
+                    src = h["_source"]
+                    if "json" in src:
+                        docs[h["_id"]] = json.loads(src["json"])
+                        if src.get("vec_b64"):
+                            rows[h["_id"]] = _decode_vector(src["vec_b64"])
+        else:
+            unwritten: list[str] = []  # written by a version before the columns: read from the source
+            for hits in self._scan_sliced("assets", query, columns=["id", "json_b64", "vec_b64"]):
+                for h in hits:
+                    cols = h.get("fields") or {}
+                    aid = cols["id"][0]
+                    if "json_b64" in cols:
+                        docs[aid] = json.loads(base64.b64decode(cols["json_b64"][0]))
+                    else:
+                        unwritten.append(aid)
+                    if "vec_b64" in cols:
+                        rows[aid] = _decode_vector(cols["vec_b64"][0])
+            docs.update(self.get_assets(unwritten))
+            rows = {aid: v for aid, v in rows.items() if aid in docs}
         found, mat = _vector_rows(rows, sorted(rows))
         return docs, found, mat
 
