@@ -868,7 +868,7 @@ def test_es_versioned_indices_behind_aliases(es_store: Any) -> None:
     assert es_store.integrity_check() is True
     es_store.put_assets([make_asset("a1", "t")])
     es_store.put_vectors("m", {"a1": unit(1, 0, 0)})
-    mapping = es_store.es.indices.get_mapping(index=f"{prefix}-assets")[f"{prefix}-assets-v1"]["mappings"]
+    mapping = es_store.es.indices.get_mapping(index=f"{prefix}-assets")[es_store.schema.concrete("assets")]["mappings"]
     assert mapping["properties"]["vec_3"]["dims"] == 3 and mapping["properties"]["vec_3"]["similarity"] == "cosine"
 
 
