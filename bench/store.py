@@ -30,6 +30,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -238,8 +239,7 @@ def run_backend(name: str, store: Store, settings: Settings, args: argparse.Name
     }
     log(f"{name}: ingest {out['ingest']}")
     if args.catalog_only:
-        out["catalog"] = catalog_profile(name, store, settings, args.catalog_builds)
-        return out
+        return out  # the builds come when every store is loaded (catalog_builds)
 
     # searches: a one- or two-word query (BM25) and a filtered kNN around a random asset's vector
     flt = AssetFilter(statuses=("approved",), valid_at=NOW)
@@ -298,41 +298,54 @@ def run_backend(name: str, store: Store, settings: Settings, args: argparse.Name
     return out
 
 
-def catalog_profile(name: str, store: Store, settings: Settings, builds: int) -> dict[str, Any]:
-    """``build_catalog`` (what a changed library costs a request: assets, vectors, topics, statistics and the
-    engagement model's fit), ``builds`` times on fresh hubs (the first pays the topic discovery, later ones
-    too: nothing is lent), with the wall time inside each store method, its calls, and for Elasticsearch the
-    round trips and response bytes. Then ``refresh_stats`` alone (the background refresh, counters only)."""
-    hub = Hub(settings=settings, store=store)
-    taxonomy.ensure_defaults(store)
-    calls: dict[str, list[float]] = {}
-    restore = _time_store_methods(store, calls)
-    wire = _count_round_trips(store)
-    runs = []
-    try:
-        for _ in range(builds):
-            calls.clear()
-            wire.clear()
-            wire.update(requests=0, response_bytes=0)
-            t = time.perf_counter()
-            cat = build_catalog(hub)
-            total = time.perf_counter() - t
-            runs.append(
-                {
-                    "build_s": round(total, 2),
-                    "store_s": {k: [v[0], round(v[1], 2)] for k, v in sorted(calls.items(), key=lambda kv: -kv[1][1])},
-                    **dict(wire),
-                }
-            )
-            log(f"{name}: catalog build {runs[-1]}")
-        calls.clear()
-        wire.update(requests=0, response_bytes=0)
+class CatalogProfile:
+    """``build_catalog`` on one store (what a changed library costs a request: assets, vectors, topics,
+    statistics and the engagement model's fit), each build on a fresh hub (nothing lent from the last), with
+    the wall time inside each store method (a method calling another counts in both), its calls, and for
+    Elasticsearch the round trips and response bytes; then ``refresh_stats`` alone (the background refresh)."""
+
+    def __init__(self, name: str, store: Store, settings: Settings) -> None:
+        self.name, self.store, self.settings = name, store, settings
+        taxonomy.ensure_defaults(store)
+        self.calls: dict[str, list[float]] = {}
+        self.restore = _time_store_methods(store, self.calls)
+        self.wire = _count_round_trips(store)
+        self.runs: list[dict[str, Any]] = []
+
+    def build(self) -> None:
+        self.calls.clear()
+        self.wire.update(requests=0, response_bytes=0)
         t = time.perf_counter()
-        refresh_stats(hub, cat, refit=False)
-        stats = {"refresh_stats_s": round(time.perf_counter() - t, 2), "store_s": dict(calls), **dict(wire)}
-    finally:
-        restore()
-    return {"builds": runs, "build_s": [r["build_s"] for r in runs], "stats_refresh": stats}
+        self.cat = build_catalog(Hub(settings=self.settings, store=self.store))
+        total = time.perf_counter() - t
+        by_time = sorted(self.calls.items(), key=lambda kv: -kv[1][1])
+        self.runs.append(
+            {"build_s": round(total, 2), "store_s": {k: [v[0], round(v[1], 2)] for k, v in by_time}, **self.wire}
+        )
+        log(f"{self.name}: catalog build {self.runs[-1]}")
+
+    def result(self) -> dict[str, Any]:
+        self.calls.clear()
+        self.wire.update(requests=0, response_bytes=0)
+        t = time.perf_counter()
+        refresh_stats(Hub(settings=self.settings, store=self.store), self.cat, refit=False)
+        stats = {"refresh_stats_s": round(time.perf_counter() - t, 2), "store_s": dict(self.calls), **self.wire}
+        self.restore()
+        return {"builds": self.runs, "build_s": [r["build_s"] for r in self.runs], "stats_refresh": stats}
+
+
+def catalog_builds(loaded: list[tuple[str, Store, Settings]], builds: int) -> dict[str, Any]:
+    """``builds`` catalog builds per store, taking turns build by build, so on a shared box both stores'
+    builds meet the same load; the ratio of each build to the SQLite build just before it is reported."""
+    profiles = [CatalogProfile(name, store, settings) for name, store, settings in loaded]
+    for _ in range(builds):
+        for p in profiles:
+            p.build()
+    out: dict[str, Any] = {p.name: p.result() for p in profiles}
+    if "sqlite" in out and "elasticsearch" in out:
+        pairs = zip(out["elasticsearch"]["build_s"], out["sqlite"]["build_s"], strict=True)
+        out["elasticsearch_over_sqlite"] = [round(e / q, 2) for e, q in pairs]
+    return out
 
 
 PROFILED = (
@@ -404,6 +417,14 @@ def _count_round_trips(store: Store) -> dict[str, int]:
 
         serializer.loads = counted
     return wire
+
+
+def close_store(store: Store, data_dir: Path, keep: bool) -> None:
+    if not keep and store.backend == "elasticsearch":
+        store.drop()  # type: ignore[attr-defined]
+    store.close()
+    if not keep and store.backend == "sqlite":
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def next_over_http(settings: Settings, paths: list[str], concurrency: int, seconds: float) -> dict[str, Any]:
@@ -483,6 +504,7 @@ def main() -> None:
         },
         "size": {"assets": args.assets, "events": args.events, "users": args.users, "vector_dim": DIM},
     }
+    loaded: list[tuple[str, Store, Settings]] = []  # with --catalog-only: stores kept open for the builds
     for name in args.backends.split(","):
         tmp = Path(tempfile.mkdtemp(prefix=f"store-bench-{name}-"))
         if name == "sqlite":
@@ -510,14 +532,16 @@ def main() -> None:
             }
         try:
             result[name] = run_backend(name, store, settings, args)
-        finally:
-            if not args.keep and store.backend == "elasticsearch":
-                store.drop()  # type: ignore[attr-defined]
-            store.close()
-            if not args.keep and name == "sqlite":
-                import shutil
-
-                shutil.rmtree(tmp, ignore_errors=True)
+        except BaseException:
+            close_store(store, tmp, args.keep)
+            raise
+        loaded.append((name, store, settings))
+        if not args.catalog_only:
+            close_store(store, tmp, args.keep)
+    if args.catalog_only:
+        result["catalog"] = catalog_builds(loaded, args.catalog_builds)
+        for _name, store, settings in loaded:
+            close_store(store, settings.data_dir, args.keep)
     print(json.dumps(result, ensure_ascii=False, indent=2))
 
 
