@@ -30,6 +30,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -53,7 +54,7 @@ from contenthub.hub import Hub
 from contenthub.library import taxonomy
 from contenthub.library.demo_corpus import SCENES
 from contenthub.recommend import service
-from contenthub.recommend.catalog import refresh_now
+from contenthub.recommend.catalog import build_catalog, refresh_now, refresh_stats
 from contenthub.store.base import Store
 from contenthub.store.query import AssetFilter
 from contenthub.timeutil import to_iso
@@ -237,6 +238,8 @@ def run_backend(name: str, store: Store, settings: Settings, args: argparse.Name
         "batch": BATCH,
     }
     log(f"{name}: ingest {out['ingest']}")
+    if args.catalog_only:
+        return out  # the builds come when every store is loaded (catalog_builds)
 
     # searches: a one- or two-word query (BM25) and a filtered kNN around a random asset's vector
     flt = AssetFilter(statuses=("approved",), valid_at=NOW)
@@ -293,6 +296,135 @@ def run_backend(name: str, store: Store, settings: Settings, args: argparse.Name
     )
     log(f"{name}: reserved picks {out['reserved_picks']}")
     return out
+
+
+class CatalogProfile:
+    """``build_catalog`` on one store (what a changed library costs a request: assets, vectors, topics,
+    statistics and the engagement model's fit), each build on a fresh hub (nothing lent from the last), with
+    the wall time inside each store method (a method calling another counts in both), its calls, and for
+    Elasticsearch the round trips and response bytes; then ``refresh_stats`` alone (the background refresh)."""
+
+    def __init__(self, name: str, store: Store, settings: Settings) -> None:
+        self.name, self.store, self.settings = name, store, settings
+        taxonomy.ensure_defaults(store)
+        self.calls: dict[str, list[float]] = {}
+        self.restore = _time_store_methods(store, self.calls)
+        self.wire = _count_round_trips(store)
+        self.runs: list[dict[str, Any]] = []
+
+    def build(self) -> None:
+        self.calls.clear()
+        self.wire.update(requests=0, response_bytes=0)
+        t = time.perf_counter()
+        self.cat = build_catalog(Hub(settings=self.settings, store=self.store))
+        total = time.perf_counter() - t
+        by_time = sorted(self.calls.items(), key=lambda kv: -kv[1][1])
+        self.runs.append(
+            {"build_s": round(total, 2), "store_s": {k: [v[0], round(v[1], 2)] for k, v in by_time}, **self.wire}
+        )
+        log(f"{self.name}: catalog build {self.runs[-1]}")
+
+    def result(self) -> dict[str, Any]:
+        self.calls.clear()
+        self.wire.update(requests=0, response_bytes=0)
+        t = time.perf_counter()
+        refresh_stats(Hub(settings=self.settings, store=self.store), self.cat, refit=False)
+        stats = {"refresh_stats_s": round(time.perf_counter() - t, 2), "store_s": dict(self.calls), **self.wire}
+        self.restore()
+        return {"builds": self.runs, "build_s": [r["build_s"] for r in self.runs], "stats_refresh": stats}
+
+
+def catalog_builds(loaded: list[tuple[str, Store, Settings]], builds: int) -> dict[str, Any]:
+    """``builds`` catalog builds per store, taking turns build by build, so on a shared box both stores'
+    builds meet the same load; the ratio of each build to the SQLite build just before it is reported."""
+    profiles = [CatalogProfile(name, store, settings) for name, store, settings in loaded]
+    for _ in range(builds):
+        for p in profiles:
+            p.build()
+    out: dict[str, Any] = {p.name: p.result() for p in profiles}
+    if "sqlite" in out and "elasticsearch" in out:
+        pairs = zip(out["elasticsearch"]["build_s"], out["sqlite"]["build_s"], strict=True)
+        out["elasticsearch_over_sqlite"] = [round(e / q, 2) for e, q in pairs]
+    return out
+
+
+PROFILED = (
+    "assets_with_vectors",
+    "filter_assets",
+    "get_assets",
+    "get_vectors",
+    "scan_counters",
+    "event_counts",
+    "get_doc",
+    "put_doc",
+    "list_docs",
+)
+
+
+def _time_store_methods(store: Store, calls: dict[str, list[float]]) -> Callable[[], None]:
+    """Wrap the store methods the catalog build calls (instance attributes over the class's) so each call's
+    wall time is added up; a generator's time is the time spent inside its ``next``."""
+
+    def wrap(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def timed_call(*a: Any, **kw: Any) -> Any:
+            cell = calls.setdefault(name, [0, 0.0])
+            cell[0] += 1
+            t = time.perf_counter()
+            result = fn(*a, **kw)
+            cell[1] += time.perf_counter() - t
+            if isinstance(result, Iterator):
+                return _timed_iter(result, cell)
+            return result
+
+        return timed_call
+
+    wrapped = [name for name in PROFILED if hasattr(store, name)]  # (an older checkout lacks the newer ones)
+    for name in wrapped:
+        setattr(store, name, wrap(name, getattr(store, name)))
+
+    def restore() -> None:
+        for name in wrapped:
+            delattr(store, name)
+
+    return restore
+
+
+def _timed_iter(it: Iterator[Any], cell: list[float]) -> Iterator[Any]:
+    while True:
+        t = time.perf_counter()
+        try:
+            item = next(it)
+        except StopIteration:
+            cell[1] += time.perf_counter() - t
+            return
+        cell[1] += time.perf_counter() - t
+        yield item
+
+
+def _count_round_trips(store: Store) -> dict[str, int]:
+    """Requests to the node and their response bytes (Elasticsearch only: the client's JSON decoder counts)."""
+    wire: dict[str, int] = {"requests": 0, "response_bytes": 0}
+    es = getattr(store, "es", None)
+    if es is None:
+        return wire
+    for serializer in es.transport.serializers.serializers.values():
+        loads = serializer.loads
+
+        def counted(data: Any, _loads: Callable[[Any], Any] = loads) -> Any:
+            wire["requests"] += 1
+            wire["response_bytes"] += len(data)
+            return _loads(data)
+
+        serializer.loads = counted
+    return wire
+
+
+def close_store(store: Store, data_dir: Path, keep: bool) -> None:
+    if not keep and store.backend == "elasticsearch":
+        store.drop()  # type: ignore[attr-defined]
+    store.close()
+    if not keep and store.backend == "sqlite":
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def next_over_http(settings: Settings, paths: list[str], concurrency: int, seconds: float) -> dict[str, Any]:
@@ -354,6 +486,12 @@ def main() -> None:
     ap.add_argument("--http-seconds", type=float, default=0.0, help="also measure next content over HTTP (0: not)")
     ap.add_argument("--http-concurrency", type=int, default=16)
     ap.add_argument("--es-url", default=os.environ.get("CONTENTHUB_TEST_ES_URL", ""))
+    ap.add_argument(
+        "--catalog-only",
+        action="store_true",
+        help="after loading, only profile the catalog build (per store method, round trips, bytes)",
+    )
+    ap.add_argument("--catalog-builds", type=int, default=3, help="catalog builds with --catalog-only")
     ap.add_argument("--keep", action="store_true", help="keep the data (SQLite folder, ES indices)")
     args = ap.parse_args()
 
@@ -366,6 +504,7 @@ def main() -> None:
         },
         "size": {"assets": args.assets, "events": args.events, "users": args.users, "vector_dim": DIM},
     }
+    loaded: list[tuple[str, Store, Settings]] = []  # with --catalog-only: stores kept open for the builds
     for name in args.backends.split(","):
         tmp = Path(tempfile.mkdtemp(prefix=f"store-bench-{name}-"))
         if name == "sqlite":
@@ -393,14 +532,16 @@ def main() -> None:
             }
         try:
             result[name] = run_backend(name, store, settings, args)
-        finally:
-            if not args.keep and store.backend == "elasticsearch":
-                store.drop()  # type: ignore[attr-defined]
-            store.close()
-            if not args.keep and name == "sqlite":
-                import shutil
-
-                shutil.rmtree(tmp, ignore_errors=True)
+        except BaseException:
+            close_store(store, tmp, args.keep)
+            raise
+        loaded.append((name, store, settings))
+        if not args.catalog_only:
+            close_store(store, tmp, args.keep)
+    if args.catalog_only:
+        result["catalog"] = catalog_builds(loaded, args.catalog_builds)
+        for _name, store, settings in loaded:
+            close_store(store, settings.data_dir, args.keep)
     print(json.dumps(result, ensure_ascii=False, indent=2))
 
 

@@ -3,11 +3,13 @@ without losing a document, readers never stop, writers get a 503 while their ind
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -187,7 +189,7 @@ def test_migrate_moves_old_indices_and_keeps_every_document(
     old_store._refresh("docs")
     assert old_store._count("docs", {"term": {"collection": "_tx"}}) == 0
     # the other kinds were current and did not move; everything still answers
-    assert old_store.schema.existing()[f"{prefix}-assets"] == [f"{prefix}-assets-v1"]
+    assert old_store.schema.existing()[f"{prefix}-assets"] == [f"{prefix}-assets-v2"]
     assert [h.id for h in old_store.knn_assets(unit(1, 0, 0), AssetFilter(), k=1)] == ["a1"]
     assert old_store.count_events(EventQuery()) == 2 and old_store.get_counters("profile", "u1") == {"n:click": 2.0}
     # and the store writes normally again
@@ -203,14 +205,14 @@ def test_a_mapping_change_of_assets_keeps_vectors_and_search(
         **elastic_schema.MAPPINGS["assets"],
         "properties": {**elastic_schema.MAPPINGS["assets"]["properties"], "brand": elastic_schema.KEYWORD},
     }
-    monkeypatch.setitem(elastic_schema.MAPPING_VERSION, "assets", 2)
+    monkeypatch.setitem(elastic_schema.MAPPING_VERSION, "assets", 3)
     monkeypatch.setitem(elastic_schema.MAPPINGS, "assets", mapping)
     seen: list[tuple[str, int, int]] = []
     steps = es_migrate.migrate(old_store, progress=lambda k, d, t: seen.append((k, d, t)))
     assert sorted(s.kind for s in steps) == ["assets", "docs"]
     assert ("assets", 2, 2) in seen
     prefix = old_store.prefix
-    props = old_store.es.indices.get_mapping(index=f"{prefix}-assets")[f"{prefix}-assets-v2"]["mappings"]["properties"]
+    props = old_store.es.indices.get_mapping(index=f"{prefix}-assets")[f"{prefix}-assets-v3"]["mappings"]["properties"]
     assert props["vec_3"]["dims"] == 3 and "brand" in props
     assert old_store.get_asset("a2")["title"] == "咖啡"
     assert [h.id for h in old_store.knn_assets(unit(0, 1, 0), AssetFilter(), k=1)] == ["a2"]
@@ -236,3 +238,61 @@ def test_a_run_that_died_half_way_is_started_over(old_store: ElasticStore, monke
     steps = es_migrate.migrate(old_store)
     assert [s.kind for s in steps] == ["docs"] and "replaced" in steps[0].notes[0]
     assert old_store.get_doc("keys", "k1") == {"role": "editor"} and old_store.count_docs("plans") == 30
+
+
+ASSETS_V1 = {
+    **elastic_schema.MAPPINGS["assets"],
+    "properties": {
+        **{k: v for k, v in elastic_schema.MAPPINGS["assets"]["properties"].items() if k != "json_b64"},
+        "vec_b64": elastic_schema.STORED_ONLY,
+    },
+}
+
+
+def test_assets_v1_move_to_the_catalog_columns(tmp_path: Path) -> None:
+    """Assets as v1 wrote them (``vec_b64`` in the source only, no ``json_b64``): the catalog's whole-library
+    read answers the same before the migration (from the source), after it (from doc values), and for an
+    asset a process of the old version writes into the new index meanwhile (no ``json_b64``)."""
+    flt = AssetFilter(statuses=("approved",))
+    settings = Settings(data_dir=tmp_path, es_index_prefix=unique_prefix())
+    with pytest.MonkeyPatch.context() as m:
+        m.setitem(elastic_schema.MAPPING_VERSION, "assets", 1)
+        m.setitem(elastic_schema.MAPPINGS, "assets", ASSETS_V1)
+        store = ElasticStore(es_url(), settings)
+        try:
+            store.init()
+            store.put_assets(
+                [make_asset(f"a{i}", f"资产{i}", created_at=f"2025-03-0{i + 1}T08:00:00Z") for i in range(4)]
+                + [make_asset("draft", "草稿", status="draft")],
+                model_id="m",
+                vectors={"a0": unit(1, 0, 0), "a1": unit(0, 1, 0), "draft": unit(0, 0, 1)},
+            )
+            alias = store.schema.alias("assets")
+            for hits in store._scan("assets", {"match_all": {}}, source=True):  # as v1 wrote them
+                for h in hits:
+                    src = {k: v for k, v in h["_source"].items() if k != "json_b64"}
+                    store.es.index(index=alias, id=h["_id"], document=src)
+            store._wrote("assets")
+            before = store.assets_with_vectors(flt)
+        finally:
+            store.close()
+    store = ElasticStore(es_url(), settings)
+    try:
+        assert [s.kind for s in es_migrate.pending(store)] == ["assets"]
+        es_migrate.migrate(store)
+        assert store.schema.serving_version("assets") == 2
+        after = store.assets_with_vectors(flt)
+        assert sorted(before[0]) == ["a0", "a1", "a2", "a3"] and before[1] == ["a0", "a1"]
+        assert after[0] == before[0] and after[1] == before[1] and np.array_equal(after[2], before[2])
+        late = make_asset("a4", "旧版本写的")
+        store.es.index(
+            index=store.schema.alias("assets"),
+            id="a4",
+            document={"id": "a4", "json": json.dumps(late), "status": "approved"},
+        )
+        store._wrote("assets")
+        docs, ids, _ = store.assets_with_vectors(flt)
+        assert docs["a4"] == late and ids == ["a0", "a1"]
+    finally:
+        store.drop()
+        store.close()

@@ -478,6 +478,22 @@ def test_vectors_models_and_missing(library: Store) -> None:
     assert library.get_vectors(["eye1"])[0] == ["eye1"], "editing an asset keeps its vector"
 
 
+def test_assets_with_vectors_is_filter_then_get(library: Store) -> None:
+    """The catalog's one-pass read gives what filter_assets + get_assets + get_vectors give: every asset the
+    filter keeps, and those with a vector in ascending id order."""
+    library.put_vectors("m1", {"lamp": unit(0, 1, 0, 0), "eye1": unit(1, 0, 0, 0), "old1": unit(0, 0, 1, 0)})
+    for flt in (AssetFilter(statuses=("approved",)), AssetFilter(), AssetFilter(scenes=("tutorial",))):
+        docs, ids, mat = library.assets_with_vectors(flt)
+        kept = sorted(h.id for h in library.filter_assets(flt, limit=100).hits)
+        assert sorted(docs) == kept and docs == library.get_assets(kept)
+        want_ids, want = library.get_vectors(kept)
+        assert ids == want_ids and np.allclose(mat, want)
+    docs, ids, mat = library.assets_with_vectors(AssetFilter(ids=("eye2",)))
+    assert list(docs) == ["eye2"] and ids == [] and mat.shape[0] == 0
+    docs, ids, mat = library.assets_with_vectors(AssetFilter(ids=("nope",)))
+    assert docs == {} and ids == [] and mat.shape[0] == 0
+
+
 def test_assets_stored_with_their_vectors(store: Store) -> None:
     """One write for assets and vectors: each asset is found by kNN with its vector, a vector of another
     dimension is replaced, an asset sent without a vector keeps its own, and a vector of a stored asset
@@ -852,7 +868,7 @@ def test_es_versioned_indices_behind_aliases(es_store: Any) -> None:
     assert es_store.integrity_check() is True
     es_store.put_assets([make_asset("a1", "t")])
     es_store.put_vectors("m", {"a1": unit(1, 0, 0)})
-    mapping = es_store.es.indices.get_mapping(index=f"{prefix}-assets")[f"{prefix}-assets-v1"]["mappings"]
+    mapping = es_store.es.indices.get_mapping(index=f"{prefix}-assets")[es_store.schema.concrete("assets")]["mappings"]
     assert mapping["properties"]["vec_3"]["dims"] == 3 and mapping["properties"]["vec_3"]["similarity"] == "cosine"
 
 

@@ -329,32 +329,22 @@ def build_catalog(hub: Hub, previous: Catalog | None = None) -> Catalog:
     single_threaded_blas()
     version = hub.version("assets")  # before reading: an edit made during the build triggers the next one
     store = hub.store
-    flt = AssetFilter(statuses=("approved",))
-    ids: list[str] = []
-    offset = 0
-    while True:
-        page = store.filter_assets(flt, sort="created_desc", limit=5000, offset=offset)
-        ids.extend(h.id for h in page.hits)
-        offset += 5000
-        if offset >= page.total:
-            break
-    ids.sort()
-    docs_by_id = store.get_assets(ids)
+    docs_by_id, found, mat = store.assets_with_vectors(AssetFilter(statuses=("approved",)))
     # A record no reader can use (a time an older version wrote badly) is skipped and listed for an admin:
     # one record must never fail next content for everyone.
     bad = {i: why for i, d in docs_by_id.items() if (why := _bad_time(d)) is not None}
     bad_records.settle(hub, "asset", bad)
-    ids = [i for i in ids if i in docs_by_id and i not in bad]
+    ids = sorted(i for i in docs_by_id if i not in bad)
     n = len(ids)
     docs = [docs_by_id[i] for i in ids]
-    found, mat = store.get_vectors(ids)
     dim = mat.shape[1] if mat.size else hub.embedder.dim if hub._embedder is not None else 0
     vectors = np.zeros((n, dim), dtype=np.float32)
     has_vector = np.zeros(n, dtype=bool)
     index = {a: i for i, a in enumerate(ids)}
     for row, aid in enumerate(found):
-        vectors[index[aid]] = mat[row]
-        has_vector[index[aid]] = True
+        if aid in index:  # not a record skipped as bad
+            vectors[index[aid]] = mat[row]
+            has_vector[index[aid]] = True
     tags = [sorted(d.get("tags") or []) for d in docs]
     topic_key = _topic_key(
         [f"{i}|{d.get('content_type') or ''}|{','.join(t)}" for i, d, t in zip(ids, docs, tags, strict=True)], vectors

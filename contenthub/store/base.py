@@ -186,6 +186,12 @@ class Store(Protocol):
     def get_vectors(self, asset_ids: list[str]) -> tuple[list[str], np.ndarray]:
         """The ids that have a vector (in the given order) and their rows."""
 
+    def assets_with_vectors(self, flt: AssetFilter) -> tuple[dict[str, dict[str, Any]], list[str], np.ndarray]:
+        """Every asset ``flt`` keeps (id → document), and the ids among them that have a vector (ascending)
+        with their rows: ``filter_assets`` + ``get_assets`` + ``get_vectors`` over the whole filter. Why one
+        call: the recommender's catalog reads the whole library on every asset change, and Elasticsearch
+        answers this in one pass over the documents where those three calls make three."""
+
     def vector_model_ids(self) -> dict[str, int]:
         """How many vectors each model made (a model change means re-embedding)."""
 

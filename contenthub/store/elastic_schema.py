@@ -21,7 +21,8 @@ Mapping choices (all ``dynamic: false``: unknown keys stay in ``_source`` but ne
   range filters compare exactly as SQLite does), the full asset as a JSON string (``json``: partial
   updates replace a string whole, while they would merge an object), and one ``dense_vector`` field
   per dimension (``vec_{dim}``), added to the mapping on the first ``put_vectors`` of that dimension,
-  plus ``vec_b64`` (the float32 bytes, stored only) for reading vectors back cheaply.
+  plus ``vec_b64`` (the float32 bytes) for reading vectors back cheaply, and ``json_b64`` (the ``json``
+  string in base64): both in doc values, so the catalog reads the whole library without the source.
 - events: event id as ``_id``; ``ts`` as ``date_nanos`` (microsecond order and fast point ranges for
   "this user's events since …", which a keyword range could not give).
 - counters: one document per (collection, key) with its fields as an unindexed map.
@@ -31,19 +32,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from elasticsearch import ApiError, Elasticsearch
+from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
 from contenthub.store.analysis import TERM_FIELDS
 
 KINDS = ("docs", "assets", "events", "counters")
-MAPPING_VERSION = {"docs": 2, "assets": 1, "events": 1, "counters": 1}
+MAPPING_VERSION = {"docs": 2, "assets": 2, "events": 1, "counters": 1}
 """Bump a kind's version with every mapping change of it, and say in store/es_migrate.py's TRANSFORMS how
 a document of the old version becomes one of the new when the shape changed (`contenthub store migrate`).
-docs v2: the staged-transaction fields gone (store/es_intents.py), ``intent`` added."""
+docs v2: the staged-transaction fields gone (store/es_intents.py), ``intent`` added.
+assets v2: ``vec_b64`` and the new ``json_b64`` in doc values, for the catalog's whole-library read."""
+CATALOG_COLUMNS = {"assets": 2}
+"""The first version of a kind whose index answers ``docvalue_fields`` reads of ``json_b64``/``vec_b64``."""
 
 KEYWORD = {"type": "keyword"}
 STORED_ONLY = {"type": "keyword", "index": False, "doc_values": False}
 UNINDEXED_OBJECT = {"type": "object", "enabled": False}
+BINARY_COLUMN = {"type": "binary", "doc_values": True}
+"""A base64 value kept in doc values (a column per field), read with ``docvalue_fields`` and no stored
+fields. Why: the recommender's catalog reads every asset's document and vector, and a hit read from the
+stored source costs the node a decompression and parse of the whole source (mostly the dense_vector's
+float array); from doc values the same read took a quarter of the time (bench/RESULTS.md, #24 catalog
+build, sixth round)."""
 # Pre-analysed terms (store/analysis.py: jieba words, pinyin, initials), split on spaces only; both stores
 # index the same terms, so a query matches the same assets on either. position_increment_gap keeps a
 # phrase from spanning two values.
@@ -97,7 +107,9 @@ MAPPINGS: dict[str, dict[str, Any]] = {
             "vector_dim": {"type": "integer"},
             # The same vector as base64 float32: reading it back is 4x smaller and much faster to
             # parse than the JSON float array the dense_vector field is indexed from.
-            "vec_b64": STORED_ONLY,
+            "vec_b64": BINARY_COLUMN,
+            # ``json`` again, base64, in doc values: see BINARY_COLUMN.
+            "json_b64": BINARY_COLUMN,
             "terms": TERMS_MAPPING,
         },
     },
@@ -128,6 +140,11 @@ MAPPINGS: dict[str, dict[str, Any]] = {
         },
     },
 }
+
+
+def version_of(index: str) -> int:
+    """The mapping version in a concrete index's name (``{prefix}-{kind}-v{N}``)."""
+    return int(index.rsplit("-v", 1)[1])
 
 
 def vector_field(dim: int) -> str:
@@ -163,6 +180,15 @@ class Indices:
 
     def alias(self, kind: str) -> str:
         return f"{self.prefix}-{kind}"
+
+    def serving_version(self, kind: str) -> int | None:
+        """The mapping version of the index the alias points at now (None when there is none): before
+        `store migrate` it can be older than the code's, and readers of fields it lacks must know."""
+        try:
+            found = self.es.indices.get_alias(name=self.alias(kind))
+        except NotFoundError:
+            return None
+        return min(version_of(index) for index in found) if found else None
 
     def version(self, kind: str) -> int:
         return MAPPING_VERSION[kind]

@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 from elasticsearch import ApiError
 
+from contenthub.store.elastic.assets import json_column
 from contenthub.store.elastic.client import pit_pages
-from contenthub.store.elastic_schema import MAPPING_VERSION, MAPPINGS, vector_mapping
+from contenthub.store.elastic_schema import MAPPING_VERSION, MAPPINGS, vector_mapping, version_of
 from contenthub.store.es_docs import key_id, live
 
 if TYPE_CHECKING:
@@ -51,10 +52,6 @@ class Step:
     def line(self) -> str:
         extra = f" ({'; '.join(self.notes)})" if self.notes else ""
         return f"{self.kind}: {self.source} → {self.target}, {self.copied} documents{extra}"
-
-
-def version_of(index: str) -> int:
-    return int(index.rsplit("-v", 1)[1])
 
 
 def pending(store: ElasticStore) -> list[Step]:
@@ -172,7 +169,16 @@ def _docs_v1(ctx: _Context, hit: dict[str, Any]) -> dict[str, Any] | None:
     return src
 
 
+def _assets_v1(ctx: _Context, hit: dict[str, Any]) -> dict[str, Any] | None:
+    """assets v1 → v2: ``json_b64`` added from ``json`` (``vec_b64`` keeps its value, now in doc values)."""
+    src = hit["_source"]
+    if "json" in src:
+        src["json_b64"] = json_column(src["json"])
+    return src
+
+
 TRANSFORMS: dict[tuple[str, int], Callable[[_Context, dict[str, Any]], dict[str, Any] | None]] = {
     ("docs", 1): _docs_v1,
+    ("assets", 1): _assets_v1,
 }
 """(kind, version migrated from) → how a document of that version becomes one of the next."""

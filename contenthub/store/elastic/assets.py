@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterable
 from concurrent.futures import Future, wait
@@ -101,9 +102,11 @@ def asset_update(alias: str, a: dict[str, Any]) -> BulkOp:
 
 
 def asset_source(a: dict[str, Any]) -> dict[str, Any]:
+    stored = _dumps(a)
     return {
         "id": a["id"],
-        "json": _dumps(a),
+        "json": stored,
+        "json_b64": json_column(stored),
         "title": a["title"],
         "body": a.get("body") or "",
         "tags": a.get("tags") or [],
@@ -119,3 +122,8 @@ def asset_source(a: dict[str, Any]) -> dict[str, Any]:
         "updated_at": a.get("updated_at"),
         "terms": analysis.asset_terms(a),
     }
+
+
+def json_column(stored: str) -> str:
+    """The ``json_b64`` of an asset whose ``json`` is ``stored`` (elastic_schema.BINARY_COLUMN)."""
+    return base64.b64encode(stored.encode()).decode()

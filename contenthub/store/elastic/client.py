@@ -44,6 +44,9 @@ works on several (its write pool has a thread per core; concurrent bulks share t
 this process encodes the next and decodes the last. Past three, the bench's node on two cores gained nothing."""
 MIN_PARALLEL_CHUNK = 250  # documents: below this a bulk is not split further to run in parallel
 SCAN_PAGE = 5000
+SCAN_SLICES = 2
+"""Parallel slices of a whole-index read (``_scan_sliced``): one per core of the one-node setup the targets
+are measured on; more would queue on the node's search threads."""
 APPLIED_RETENTION = 1800.0  # how long a counter doc remembers the batches applied to it (≫ BATCH_GRACE)
 RECOVERY_EVERY = 60.0
 MAX_RETRIES = 200
@@ -325,8 +328,12 @@ class ElasticBase:
         source: Any = True,
         limit: int | None = None,
         fresh: bool = True,
+        part: tuple[int, int] | None = None,
+        columns: list[str] | None = None,
     ) -> Iterator[list[dict[str, Any]]]:
-        """Every hit of ``query`` in pages, on a point in time (a consistent view while paging)."""
+        """Every hit of ``query`` in pages, on a point in time (a consistent view while paging); with
+        ``part`` (i, n), only the i-th of n slices of them; with ``columns``, each hit holds those fields'
+        doc values (``fields``) and nothing of the stored document, not even ``_id``."""
         if fresh:
             self._fresh(kind)
         try:
@@ -335,8 +342,33 @@ class ElasticBase:
             )
         except ESNotFound:
             return
-        search = {"query": query, "sort": [*(sort or []), "_shard_doc"], "source": source}
+        search: dict[str, Any] = {"query": query, "sort": [*(sort or []), "_shard_doc"], "source": source}
+        if part is not None and part[1] > 1:
+            search["slice"] = {"id": part[0], "max": part[1]}
+        if columns is not None:
+            search.update(source=False, stored_fields=["_none_"], docvalue_fields=columns)
         yield from pit_pages(self.es, pit, search, page=page, limit=limit, keep_alive="2m")
+
+    def _scan_sliced(
+        self,
+        kind: str,
+        query: dict[str, Any],
+        *,
+        source: Any = False,
+        columns: list[str] | None = None,
+        slices: int = SCAN_SLICES,
+    ) -> list[list[dict[str, Any]]]:
+        """Every hit of ``query`` (in no order), read as ``slices`` scans at once, each on its own point in
+        time. Why: fetching hits (reading their stored source) is the node's work of a whole-index read, and
+        one scan does it on one core; a document falls in one slice only (slices split by id), so none is
+        read twice or missed, whatever is written meanwhile."""
+        self._fresh(kind)
+
+        def one(i: int) -> list[dict[str, Any]]:
+            pages = self._scan(kind, query, source=source, fresh=False, part=(i, slices), columns=columns)
+            return [h for hits in pages for h in hits]
+
+        return list(self._pool.map(one, range(slices)))
 
     def _page(
         self,

@@ -4,6 +4,7 @@ asset documents."""
 from __future__ import annotations
 
 import base64
+import json
 from collections import defaultdict
 from typing import Any
 
@@ -13,7 +14,7 @@ from contenthub.store import elastic_query as eq
 from contenthub.store.base import required_model
 from contenthub.store.elastic.assets import ElasticAssets, asset_source, asset_update
 from contenthub.store.elastic.client import _raise_failures
-from contenthub.store.elastic_schema import vector_field
+from contenthub.store.elastic_schema import CATALOG_COLUMNS, vector_field
 from contenthub.store.query import AssetFilter, Hit
 
 
@@ -122,17 +123,45 @@ class ElasticSearch(ElasticAssets):
 
     def get_vectors(self, asset_ids: list[str]) -> tuple[list[str], np.ndarray]:
         raws = self._mget("assets", asset_ids, source_includes=["vec_b64"])
+        rows = {aid: _decode_vector(raw.src["vec_b64"]) for aid, raw in raws.items() if raw.src.get("vec_b64")}
+        return _vector_rows(rows, asset_ids)
+
+    def assets_with_vectors(self, flt: AssetFilter) -> tuple[dict[str, dict[str, Any]], list[str], np.ndarray]:
+        """One sliced scan reading each asset's ``json_b64`` and ``vec_b64`` from doc values. Why: a hit read
+        from the stored source costs the node a decompression and parse of the whole source (mostly the
+        dense_vector's float array), and the ids, the documents and the vectors read apart (a search, then
+        two mgets) paid it three times (bench/RESULTS.md, #24 catalog build, sixth round). An index that
+        `store migrate` has not moved to those columns yet is read from the source in one scan instead."""
+        version = self.schema.serving_version("assets")
+        if version is None:
+            return {}, [], np.zeros((0, 0), dtype=np.float32)
+        query = eq.asset_query(flt)
+        docs: dict[str, dict[str, Any]] = {}
         rows: dict[str, np.ndarray] = {}
-        for aid, raw in raws.items():
-            if raw.src.get("vec_b64"):
-                rows[aid] = _decode_vector(raw.src["vec_b64"])
-        if not rows:
-            return [], np.zeros((0, 0), dtype=np.float32)
-        # Mid re-embedding to another dimension: keep the dimension most rows have.
-        dims = [r.shape[0] for r in rows.values()]
-        dim = max(set(dims), key=dims.count)
-        found = [a for a in asset_ids if a in rows and rows[a].shape[0] == dim]
-        return found, np.stack([rows[a] for a in found]) if found else np.zeros((0, dim), dtype=np.float32)
+        if version < CATALOG_COLUMNS["assets"]:
+            for hits in self._scan_sliced("assets", query, source=["json", "vec_b64"]):
+                for h in hits:
+                    src = h["_source"]
+                    if "json" in src:
+                        docs[h["_id"]] = json.loads(src["json"])
+                        if src.get("vec_b64"):
+                            rows[h["_id"]] = _decode_vector(src["vec_b64"])
+        else:
+            unwritten: list[str] = []  # written by a version before the columns: read from the source
+            for hits in self._scan_sliced("assets", query, columns=["id", "json_b64", "vec_b64"]):
+                for h in hits:
+                    cols = h.get("fields") or {}
+                    aid = cols["id"][0]
+                    if "json_b64" in cols:
+                        docs[aid] = json.loads(base64.b64decode(cols["json_b64"][0]))
+                    else:
+                        unwritten.append(aid)
+                    if "vec_b64" in cols:
+                        rows[aid] = _decode_vector(cols["vec_b64"][0])
+            docs.update(self.get_assets(unwritten))
+            rows = {aid: v for aid, v in rows.items() if aid in docs}
+        found, mat = _vector_rows(rows, sorted(rows))
+        return docs, found, mat
 
     def vector_model_ids(self) -> dict[str, int]:
         query = {"exists": {"field": "vector_model"}}
@@ -142,6 +171,17 @@ class ElasticSearch(ElasticAssets):
         query = {"bool": {"must_not": [{"term": {"vector_model": model_id}}]}}
         hits = self._page("assets", query, [{"id": "asc"}], 0, limit, source=False, window=100_000)
         return [h["_id"] for h in hits]
+
+
+def _vector_rows(rows: dict[str, np.ndarray], order: list[str]) -> tuple[list[str], np.ndarray]:
+    """The ids of ``order`` that have a row, and the rows stacked. Mid re-embedding to another dimension,
+    only the dimension most rows have is kept."""
+    if not rows:
+        return [], np.zeros((0, 0), dtype=np.float32)
+    dims = [r.shape[0] for r in rows.values()]
+    dim = max(set(dims), key=dims.count)
+    found = [a for a in order if a in rows and rows[a].shape[0] == dim]
+    return found, np.stack([rows[a] for a in found]) if found else np.zeros((0, dim), dtype=np.float32)
 
 
 def _decode_vector(b64: str) -> np.ndarray:

@@ -117,6 +117,11 @@ class SQLiteSearch(SQLiteAssets):
     def get_vectors(self, asset_ids: list[str]) -> tuple[list[str], np.ndarray]:
         return self.vectors.rows_for(asset_ids)
 
+    def assets_with_vectors(self, flt: AssetFilter) -> tuple[dict[str, dict[str, Any]], list[str], np.ndarray]:
+        docs = self.get_assets(sorted(self.filtered_ids(flt)))
+        found, mat = self.get_vectors(sorted(docs))
+        return docs, found, mat
+
     def vector_model_ids(self) -> dict[str, int]:
         rows = self._conn().execute("SELECT model_id, COUNT(*) FROM vectors GROUP BY model_id").fetchall()
         return {r[0]: int(r[1]) for r in rows}
