@@ -63,16 +63,22 @@ def note_earliest_events(hub: Hub, earliest: Mapping[str, str]) -> None:
     older = {u: ts for u, ts in earliest.items() if ts < known.get(u, "~")}  # '~' sorts after every stamp
     if not older:
         return
-    docs = hub.store.get_docs(USERS, sorted(older))
-    for uid, doc in docs.items():
-        seen = first_seen(doc)
-        ts = older[uid]
-        if doc.get("merged_into") or (seen is not None and seen <= ts):
-            known[uid] = seen or ts
-            continue
-        doc[FIRST_EVENT] = ts
-        hub.store.put_doc(USERS, uid, doc)
-        known[uid] = ts
+    for _attempt in range(3):  # a writer that changed one of these users meanwhile: read it again, write again
+        write: dict[str, tuple[dict[str, Any], int | None]] = {}
+        for uid, (doc, version) in hub.store.get_docs_versioned(USERS, sorted(older)).items():
+            seen = first_seen(doc)
+            ts = older[uid]
+            if doc.get(MERGED_INTO) or (seen is not None and seen <= ts):
+                known[uid] = seen or ts
+                continue
+            write[uid] = ({**doc, FIRST_EVENT: ts}, version)
+        # compare-and-set, in one round of writes: a profile or merge written meanwhile is not overwritten
+        raced = hub.store.put_docs_if(USERS, write)
+        for uid in write.keys() - raced:
+            known[uid] = older[uid]
+        older = {u: older[u] for u in raced}
+        if not older:
+            return
 
 
 def _phone_salt(hub: Hub) -> str:
