@@ -129,3 +129,55 @@ def test_a_rate_reason_never_cites_deliveries_the_audience_ignored() -> None:
     ab = (np.array([2.0, 1.0, 2.0]), np.array([4.0, 4.0, 8.0]))
     assert ranking._rate_detail(ab, prior, 0) == "you engaged with 1.0 of 2.0 delivered"
     assert ranking._rate_detail(ab, prior, 1) == "people engage with it 1.2× as often as with the average asset"
+
+
+def _users_apart_world() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Signal 0 is the same for all of a user's deliveries and raises how much that user engages (a
+    lifecycle stage); signal 1 varies between a user's own deliveries and drives which one they engage with."""
+    rng = np.random.default_rng(11)
+    n_users, each = 300, 6
+    users = np.repeat(np.array([f"u{i}" for i in range(n_users)]), each)
+    trait = np.repeat(rng.normal(0, 1, n_users), each)
+    own = rng.normal(0, 1, users.size)
+    y = rng.random(users.size) < 1 / (1 + np.exp(-(-1.0 + 2.0 * trait + 0.8 * own)))
+    return np.column_stack([trait, own]), y, users
+
+
+def test_a_signal_that_only_tells_users_apart_wins_nothing_within_users() -> None:
+    """Pooled over users the user-level signal ranks held-out engagement far better than the signal that
+    orders each user's own deliveries; compared within users it ties every pair and loses, and adding it to
+    the own-deliveries signal changes no user's order, so it gains nothing."""
+    x, y, users = _users_apart_world()
+    apart, own, both = np.array([1.0, 0.0]), np.array([0.0, 1.0]), np.array([1.73, 1.0])
+    assert learning.auc(x, y, apart) - learning.auc(x, y, own) > learning.auc_gain_se(x, y, apart, own)
+    assert learning.auc(x, y, apart, users) == pytest.approx(0.5)
+    gain = learning.auc(x, y, own, users) - learning.auc(x, y, apart, users)
+    assert gain > learning.auc_gain_se(x, y, own, apart, users=users) > 0
+    gain = learning.auc(x, y, both, users) - learning.auc(x, y, own, users)
+    assert gain == pytest.approx(0.0) and not gain > learning.auc_gain_se(x, y, both, own, users=users)
+
+
+def test_the_within_user_auc_is_the_pair_weighted_mean_of_each_users_own() -> None:
+    """Against a plain loop over users (ties in scores included); users without an engaged and an ignored
+    delivery are left out; a user with one ignored delivery weighs half as much as one with two."""
+    rng = np.random.default_rng(5)
+    users = rng.choice(np.array(["a", "b", "c", "d", "e"]), 80)
+    x = rng.integers(0, 4, (80, 2)).astype(float)
+    y = rng.random(80) < 0.4
+    y[users == "e"] = True  # no pair: left out
+    w = np.array([1.0, 0.5])
+    right = pairs = 0.0
+    for u in np.unique(users):
+        mine = users == u
+        n_pairs = float(y[mine].sum() * (~y[mine]).sum())
+        if n_pairs:
+            right += learning.auc(x[mine], y[mine], w) * n_pairs
+            pairs += n_pairs
+    assert learning.auc(x, y, w, users) == pytest.approx(right / pairs)
+    x2 = np.array([[2.0], [1.0], [0.0], [3.0], [1.0]])
+    y2 = np.array([True, False, False, True, False])
+    u2 = np.array(["p", "p", "p", "q", "q"])  # p: 2 pairs, both right; q: 1 pair, right
+    assert learning.auc(x2, y2, np.array([1.0]), u2) == 1.0
+    assert learning.auc(-x2, y2, np.array([1.0]), u2) == 0.0
+    assert learning.auc(x2, y2, np.array([np.nan]), u2) == 0.0
+    assert learning.auc(x2[2:], y2[2:], np.array([1.0]), u2[2:]) == 1.0  # p's engaged one gone: only q counts

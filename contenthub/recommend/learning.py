@@ -26,8 +26,8 @@ posterior standard deviation (Laplace), stored as ``Strategy.uncertainty``: serv
 from that posterior (linear Thompson sampling), so exploration shrinks as evidence grows.
 
 When a fit is kept: the newest ``HOLDOUT`` share of the samples is held out; the learnt weights must
-rank held-out engagement better than the weights in use — engaged deliveries above ignored ones (the
-area under the ROC curve) for the per-delivery fit, the engaged asset among its candidates (mean
+rank held-out engagement better than the weights in use — each user's engaged deliveries above the same
+user's ignored ones (the area under the ROC curve within users, ``auc`` with ``users``) for the per-delivery fit, the engaged asset among its candidates (mean
 1/log2(1 + rank)) for the conditional logit — and be finite. Otherwise the previous weights stay and the report says why. A hub without
 engagement keeps the prior and says so.
 
@@ -386,6 +386,7 @@ class Deliveries:
     context: np.ndarray  # deliveries × signals: their mean over the user's candidates then (see fit_per_delivery)
     engaged: np.ndarray  # bool: a click or stronger on that asset by that user followed
     ts: list[str]
+    users: list[str]  # whose delivery it was (the held-out check compares a user's deliveries only)
 
 
 def replay_deliveries(
@@ -419,6 +420,7 @@ def replay_deliveries(
     rows_c: list[np.ndarray] = []
     labels: list[bool] = []
     rows_ts: list[str] = []
+    rows_user: list[str] = []
     for uid, k, aud in audiences_before(hub, cat, users, points):
         ev = users[uid][k]
         now = from_iso(ev["ts"])
@@ -433,14 +435,17 @@ def replay_deliveries(
         rows_c.append(np.array([float(sig[name].mean()) if name in sig else 0.0 for name in SIGNALS]))
         labels.append(engaged_after[(uid, k)])
         rows_ts.append(ev["ts"])
+        rows_user.append(uid)
     if not rows_x:
-        return Deliveries(np.zeros((0, len(SIGNALS))), np.zeros((0, len(SIGNALS))), np.zeros(0, dtype=bool), [])
+        empty = np.zeros((0, len(SIGNALS)))
+        return Deliveries(empty, empty.copy(), np.zeros(0, dtype=bool), [], [])
     order = np.argsort(np.array(rows_ts), kind="stable")
     return Deliveries(
         np.stack(rows_x)[order],
         np.stack(rows_c)[order],
         np.array(labels, dtype=bool)[order],
         [rows_ts[i] for i in order.tolist()],
+        [rows_user[i] for i in order.tolist()],
     )
 
 
@@ -499,35 +504,75 @@ def fit_per_delivery(
     return theta[1 : k + 1], sd
 
 
-def auc(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
+def _user_pairs(z: np.ndarray, y: np.ndarray, users: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per user (in a fixed order, whatever ``z``): (the engaged-vs-ignored pairs of that user's deliveries
+    the score ``z`` orders right, ties counting half; the number of such pairs). ``users=None``: one user.
+    Vectorised (one sort) rather than a loop over users: the bootstrap asks it for every candidate weight."""
+    if z.size == 0:
+        return np.zeros(0), np.zeros(0)
+    codes = np.unique(users, return_inverse=True)[1].ravel() if users is not None else np.zeros(z.size, dtype=int)
+    order = np.lexsort((z, codes))
+    g, s, pos = codes[order], z[order], y[order].astype(float)
+    bucket_start = np.r_[True, (g[1:] != g[:-1]) | (s[1:] != s[:-1])]  # one bucket: a user's tied scores
+    b = np.cumsum(bucket_start) - 1
+    pos_b = np.bincount(b, weights=pos)
+    neg_b = np.bincount(b, weights=1.0 - pos)
+    g_b = g[bucket_start]
+    first = np.r_[True, g_b[1:] != g_b[:-1]]
+    gid = np.cumsum(first) - 1
+    neg_before = np.cumsum(neg_b) - neg_b  # ignored deliveries scored lower, over all users so far …
+    neg_below = neg_before - neg_before[first][gid]  # … less those of the users before this one
+    right = np.bincount(gid, weights=pos_b * (neg_below + 0.5 * neg_b))
+    pairs = np.bincount(gid, weights=pos_b) * np.bincount(gid, weights=neg_b)
+    return right, pairs
+
+
+def auc(x: np.ndarray, y: np.ndarray, w: np.ndarray, users: np.ndarray | None = None) -> float:
     """Area under the ROC curve of the score x · w for engaged (y) against ignored deliveries (ties count
-    half): how well the weights rank what was engaged with above what was not."""
-    if not np.all(np.isfinite(w)) or y.all() or not y.any():
+    half): how well the weights rank what was engaged with above what was not.
+
+    ``users`` (each delivery's user): only deliveries of the same user are compared — the mean of the
+    users' own AUCs weighted by their number of pairs, users without an engaged and an ignored delivery
+    left out. Why: serving ranks candidates for one user at a time, so a signal that only tells users
+    apart (a lifecycle stage, how popular what a user is sent is) changes nobody's pick; pooled over users
+    it still ranks engaged users' deliveries above the others' and passed for a gain (bench/RESULTS.md,
+    learn-18c: lifecycle 1.73 and popularity 0.70 adopted for a pooled gain of 0.005)."""
+    if not np.all(np.isfinite(w)):
         return 0.0
-    z = x @ w
-    pos, neg = z[y], z[~y]
-    order = np.argsort(np.concatenate([pos, neg]), kind="stable")
-    ranks = np.empty(order.size)
-    allz = np.concatenate([pos, neg])[order]
-    # average ranks over ties
-    _, first, counts = np.unique(allz, return_index=True, return_counts=True)
-    avg = first + (counts - 1) / 2.0 + 1.0
-    ranks[order] = np.repeat(avg, counts)
-    return float((ranks[: pos.size].sum() - pos.size * (pos.size + 1) / 2) / (pos.size * neg.size))
+    right, pairs = _user_pairs(x @ w, y, users)
+    total = float(pairs.sum())
+    return float(right.sum()) / total if total > 0 else 0.0
 
 
 BOOTSTRAP = 200
 
 
-def auc_gain_se(x: np.ndarray, y: np.ndarray, new: np.ndarray, old: np.ndarray, seed: int = 0) -> float:
+def auc_gain_se(
+    x: np.ndarray, y: np.ndarray, new: np.ndarray, old: np.ndarray, seed: int = 0, users: np.ndarray | None = None
+) -> float:
     """Standard error of auc(new) − auc(old) on the same held-out deliveries (a paired bootstrap): the
-    learnt weights must beat the ones in use by more than this, so noise does not switch a signal off."""
+    learnt weights must beat the ones in use by more than this, so noise does not switch a signal off.
+    With ``users`` the bootstrap resamples users (those with a pair), not deliveries: a user's deliveries
+    are not independent of each other, and the within-user AUC is a mean over users."""
+    if not (np.all(np.isfinite(new)) and np.all(np.isfinite(old))):
+        return 0.0
     rng = np.random.default_rng(seed)
-    gains = []
-    for _ in range(BOOTSTRAP):
-        pick = rng.integers(0, y.size, y.size)
-        gains.append(auc(x[pick], y[pick], new) - auc(x[pick], y[pick], old))
-    return float(np.std(gains, ddof=1)) if gains else 0.0
+    if users is None:
+        gains = []
+        for _ in range(BOOTSTRAP):
+            pick = rng.integers(0, y.size, y.size)
+            gains.append(auc(x[pick], y[pick], new) - auc(x[pick], y[pick], old))
+        return float(np.std(gains, ddof=1)) if gains else 0.0
+    right_new, pairs = _user_pairs(x @ new, y, users)
+    right_old, _ = _user_pairs(x @ old, y, users)
+    keep = pairs > 0
+    m = int(keep.sum())
+    if m < 2:
+        return 0.0
+    draws = rng.multinomial(m, np.full(m, 1.0 / m), size=BOOTSTRAP).astype(float)  # resample × user: times drawn
+    total = draws @ pairs[keep]
+    gains = (draws @ right_new[keep] - draws @ right_old[keep]) / total
+    return float(np.std(gains, ddof=1))
 
 
 def fit(x: np.ndarray, positive: np.ndarray, prior: np.ndarray, l2: float = L2) -> tuple[np.ndarray, np.ndarray]:
@@ -647,14 +692,17 @@ def _learn_per_delivery(
     start = np.where(fixed, 1.0, prior)
     w, sd = fit_per_delivery(found.x[:cut], found.engaged[:cut], start, context=found.context[:cut], fixed=fixed)
     w = np.where(np.isfinite(w), w, np.nan)
-    # held out: the deliveries ranked within their requests' context (signal minus its candidates' mean)
+    # held out: each user's deliveries ranked against that user's others (``auc`` with ``users``), each
+    # within its request's context (signal minus its candidates' mean)
     within = found.x[cut:] - found.context[cut:]
-    old_q = auc(within, found.engaged[cut:], prior)
-    new_q = auc(within, found.engaged[cut:], w)
-    se = auc_gain_se(within, found.engaged[cut:], w, prior) if np.all(np.isfinite(w)) else 0.0
+    held, users = found.engaged[cut:], np.array(found.users[cut:])
+    old_q = auc(within, held, prior, users)
+    new_q = auc(within, held, w, users)
+    se = auc_gain_se(within, held, w, prior, users=users)
     report.previous["holdout_quality"] = round(old_q, 4)
     report.learned = {
         "objective": "engagement per delivery",
+        "holdout": "AUC within users",
         "rate_prior": strengths,
         "weights": {s: round(float(v), 4) for s, v in zip(SIGNALS, w, strict=True)},
         "uncertainty": {s: round(float(v), 4) for s, v in zip(SIGNALS, sd, strict=True)},
@@ -663,7 +711,7 @@ def _learn_per_delivery(
     }
 
     def delivery_quality(weights: np.ndarray) -> tuple[float, float]:
-        return auc(within, found.engaged[cut:], weights), auc_gain_se(within, found.engaged[cut:], weights, prior)
+        return auc(within, held, weights, users), auc_gain_se(within, held, weights, prior, users=users)
 
     return _activate(
         hub, current, report, w, sd, new_q, old_q, se, n, events, found.ts[-1], rescale=False, quality=delivery_quality
