@@ -659,8 +659,8 @@ def test_batch_reserve_logs_each_pick_with_its_propensity_like_a_request(world) 
         if res.capped[i] or res.explored[i] or not aud.has_evidence() or res.rows[i][0] < 0:
             continue
         picks = [(int(res.rows[i][0]), float(res.scores[i][0]), f"r_test{i}")]
-        rec = service.reserve_batch_picks(
-            world, cat, uid, "moments", None, EXPLORING, picks, False, NOW, np.random.default_rng(i)
+        (rec,) = service.reserve_batch_block(
+            world, cat, "moments", None, EXPLORING, [service.BatchAsk(uid, picks, False)], NOW, np.random.default_rng(i)
         )
         assert rec.reserved and rec.picks[0].propensity >= 1 - share - 1e-4, uid
         checked += 1

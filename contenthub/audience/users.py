@@ -114,8 +114,8 @@ def get_user(hub: Hub, user_id: str) -> User:
     doc = hub.store.get_doc(USERS, user_id)
     if doc is None:
         raise NotFoundError(_("No user '{user_id}'.").format(user_id=user_id), field="user_id", value=user_id)
-    if doc.get("merged_into"):
-        return get_user(hub, doc["merged_into"])
+    if doc.get(MERGED_INTO):
+        return get_user(hub, doc[MERGED_INTO])
     return User.model_validate(doc)
 
 
@@ -124,7 +124,7 @@ def iter_users(hub: Hub, *, page: int = 1000) -> Iterator[dict[str, Any]]:
     offset = 0
     while batch := hub.store.list_docs(USERS, limit=page, offset=offset):
         offset += len(batch)
-        yield from (doc for doc in batch if not doc.get("merged_into"))
+        yield from (doc for doc in batch if not doc.get(MERGED_INTO))
 
 
 def find_user(hub: Hub, user_id: str) -> dict[str, Any] | None:
@@ -141,7 +141,7 @@ def find_users(hub: Hub, user_ids: list[str]) -> dict[str, dict[str, Any] | None
     """``find_user`` for many ids: one read, then the merged ones followed one by one."""
     found = hub.store.get_docs(USERS, user_ids)
     return {
-        uid: find_user(hub, uid) if (doc := found.get(uid)) is not None and doc.get("merged_into") else doc
+        uid: find_user(hub, uid) if (doc := found.get(uid)) is not None and doc.get(MERGED_INTO) else doc
         for uid in user_ids
     }
 
@@ -266,5 +266,5 @@ def merge_users(hub: Hub, *, keep: str, absorb: str) -> None:
         hub.store.add_to_counters(PROFILE, [(keep, f, v) for f, v in moved.items()])
         hub.store.delete_counters(PROFILE, absorb)
     hub.store.put_doc(USERS, keep, a)
-    hub.store.put_doc(USERS, absorb, {**b, "merged_into": keep, "identities": [], "updated_at": a["updated_at"]})
+    hub.store.put_doc(USERS, absorb, {**b, MERGED_INTO: keep, "identities": [], "updated_at": a["updated_at"]})
     hub.touch(USERS)  # ingestion's memo of live user ids (recommend.events) forgets the absorbed one

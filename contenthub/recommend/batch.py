@@ -150,7 +150,7 @@ def _user_facts(hub: Hub, user_ids: Sequence[str], *, every_user: bool) -> tuple
     pass (most users are asked for), else one read per 20k users."""
     if every_user:
         return _follow_merges(
-            hub.store.doc_field_columns(users.USERS, (*users.FIRST_SEEN_FIELDS, "merged_into")), user_ids
+            hub.store.doc_field_columns(users.USERS, (*users.FIRST_SEEN_FIELDS, users.MERGED_INTO)), user_ids
         )
     canon = []
     first_seen = np.full(len(user_ids), np.nan)
@@ -159,7 +159,7 @@ def _user_facts(hub: Hub, user_ids: Sequence[str], *, every_user: bool) -> tuple
         found = hub.store.get_docs(users.USERS, part)
         for k, u in enumerate(part):
             d = found.get(u)
-            if d is not None and d.get("merged_into"):
+            if d is not None and d.get(users.MERGED_INTO):
                 d = users.find_user(hub, u)
             canon.append(d["id"] if d else u)
             if d and (seen := bad_records.stamp_or_none(hub, "user", d["id"], "created_at", users.first_seen(d))):
@@ -170,7 +170,7 @@ def _user_facts(hub: Hub, user_ids: Sequence[str], *, every_user: bool) -> tuple
 def _follow_merges(docs: dict[str, list[str]], user_ids: Sequence[str]) -> tuple[list[str], np.ndarray]:
     """_user_facts over every user document at once: array look-ups for all, a loop only for the few
     users whose document was merged into another (most batches have none)."""
-    ids, merged = docs["id"], docs["merged_into"]
+    ids, merged = docs["id"], docs[users.MERGED_INTO]
     at = dict(zip(ids, range(len(ids)), strict=True))
     pos = np.fromiter(map(at.get, user_ids, repeat(-1)), dtype=np.int64, count=len(user_ids))
     is_merged = np.fromiter(map(bool, merged), dtype=bool, count=len(merged))

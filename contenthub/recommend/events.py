@@ -205,7 +205,7 @@ def _live_users(hub: Hub, user_ids: list[str]) -> set[str]:
     known = _memo(hub, users.USERS)
     missing = [u for u in user_ids if u not in known]
     if missing:
-        merged = hub.store.doc_field(users.USERS, missing, "merged_into")
+        merged = hub.store.doc_field(users.USERS, missing, users.MERGED_INTO)
         known.update((uid, True) for uid, into in merged.items() if not into)
     return {u for u in user_ids if u in known}
 

@@ -292,22 +292,6 @@ class BatchAsk(NamedTuple):
     explored: bool
 
 
-def reserve_batch_picks(
-    hub: Hub,
-    cat: Catalog,
-    user_id: str,
-    channel: str,
-    scene: str | None,
-    strategy: Strategy,
-    picks: list[tuple[int, float, str]],
-    explored: bool,
-    now: datetime,
-    rng: np.random.Generator,
-) -> Recommendation:
-    """``reserve_batch_block`` for one user."""
-    return reserve_batch_block(hub, cat, channel, scene, strategy, [BatchAsk(user_id, picks, explored)], now, rng)[0]
-
-
 def reserve_batch_block(
     hub: Hub,
     cat: Catalog,
