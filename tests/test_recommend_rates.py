@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.linear_model import LogisticRegression
 
 from contenthub.recommend import learning, ranking, rates
 
@@ -70,35 +71,76 @@ def test_log_lift_floors_a_zero_rate() -> None:
     assert rates.log_lift(0.2, 0.1) == pytest.approx(np.log(2.0))
 
 
-def test_per_delivery_fit_credits_what_separates_assets_not_what_separates_users() -> None:
-    """Signal 0 makes one asset more engaging than the user's others; signal 1 is high for every candidate
-    of users who engage a lot (a lifecycle-like signal). The context terms absorb the second."""
-    rng = np.random.default_rng(5)
-    n = 6000
-    activity = rng.normal(0, 1, n)  # per user-request: how much the user engages at all
-    own = rng.normal(0, 1, n)  # the delivered asset's own signal, centred per request
-    x = np.column_stack([own, activity + rng.normal(0, 0.05, n)])
-    context = np.column_stack([np.zeros(n), activity])
-    y = rng.random(n) < 1 / (1 + np.exp(-(-1.5 + 1.0 * own + 1.0 * activity)))
-    w, sd = learning.fit_per_delivery(x, y, np.zeros(2), context=context)
-    assert w[0] == pytest.approx(1.0, abs=0.15)
-    assert w[1] < 0.3, w
-    assert np.all(np.isfinite(sd))
-    naive, _ = learning.fit_per_delivery(x, y, np.zeros(2))
-    assert naive[1] > 0.7, "without the context terms the user-level signal passes for an asset-level one"
+def _propensity_world(
+    n_users: int = 400, each: int = 8, seed: int = 5
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each user has a propensity to engage at all (``trait``); signal 0 reports it (with noise that varies
+    between the user's deliveries and predicts nothing), signal 1 is the delivered asset's own merit."""
+    rng = np.random.default_rng(seed)
+    users = np.repeat(np.arange(n_users), each)
+    trait = np.repeat(rng.normal(0, 1, n_users), each)
+    own = rng.normal(0, 1, users.size)
+    x = np.column_stack([trait + rng.normal(0, 0.6, users.size), own])
+    y = rng.random(users.size) < 1 / (1 + np.exp(-(-1.0 + 1.5 * trait + 0.8 * own)))
+    return x, y, users, trait
 
 
-def test_per_delivery_fit_holds_the_rate_signals_at_their_calibration() -> None:
-    """Signal 0 is a log rate (held at 1 as an offset); signal 1 a heuristic the fit scales relative to it."""
+def test_the_within_user_fit_credits_own_deliveries_not_what_separates_users() -> None:
+    """The user-only signal gets ~0 weight, the own-deliveries signal its true 0.8; a logistic regression
+    pooled over deliveries (what the job fitted before) credits the user-only signal heavily."""
+    x, y, users, _ = _propensity_world()
+    w, sd = learning.fit_within_users(x, y, np.zeros(2), users=users)
+    assert w[0] < 0.25, w
+    assert w[1] == pytest.approx(0.8, abs=0.2), w
+    assert np.all(np.isfinite(sd)) and np.all(sd > 0)
+    pooled = LogisticRegression(C=1e6).fit(x, y).coef_[0]
+    assert pooled[0] > 0.7, "pooled over users the user-only signal passes for a reason to pick an asset"
+
+
+def test_the_within_user_fit_holds_the_rate_signals_at_their_calibration() -> None:
+    """Signal 0 is a log rate (held at 1 as an offset); signal 1 a heuristic the fit scales relative to it,
+    on the per-delivery log-odds scale, whatever each user's own propensity."""
     rng = np.random.default_rng(7)
-    n = 6000
-    log_rate = np.log(rng.uniform(0.02, 0.4, n))
-    extra = rng.normal(0, 1, n)
-    y = rng.random(n) < 1 / (1 + np.exp(-(log_rate + 0.5 * extra)))
+    n_users, each = 600, 10
+    users = np.repeat(np.arange(n_users), each)
+    propensity = np.repeat(rng.normal(0, 1, n_users), each)
+    log_rate = np.log(rng.uniform(0.02, 0.4, users.size))
+    extra = rng.normal(0, 1, users.size)
+    y = rng.random(users.size) < 1 / (1 + np.exp(-(propensity + log_rate + 0.5 * extra)))
     x = np.column_stack([log_rate, extra])
-    w, sd = learning.fit_per_delivery(x, y, np.array([1.0, 0.0]), fixed=np.array([True, False]))
+    w, sd = learning.fit_within_users(x, y, np.array([1.0, 0.0]), users=users, fixed=np.array([True, False]))
     assert w[0] == 1.0 and sd[0] == 0.0
     assert w[1] == pytest.approx(0.5, abs=0.15) and sd[1] > 0
+
+
+def test_small_data_cannot_swing_the_within_user_fit() -> None:
+    """Three users whose one engaged delivery each is perfectly separated by signal 0: the unpenalised fit
+    would send its weight to infinity; the pull towards the prior keeps it near, with a wide deviation."""
+    x = np.array([[1.0], [-1.0], [1.0], [-1.0], [1.0], [-1.0]])
+    y = np.array([True, False, True, False, True, False])
+    users = np.array(["a", "a", "b", "b", "c", "c"])
+    w, sd = learning.fit_within_users(x, y, np.array([0.1]), users=users)
+    assert 0.1 < w[0] < 1.0 and sd[0] > 0.3, (w, sd)
+
+
+def test_without_a_user_who_both_engaged_and_ignored_the_fit_is_the_prior() -> None:
+    x = np.random.default_rng(1).normal(0, 1, (6, 2))
+    y = np.array([True, True, False, False, False, True])
+    users = np.array(["a", "a", "b", "b", "b", "c"])
+    w, sd = learning.fit_within_users(x, y, np.array([0.1, 0.3]), users=users)
+    assert w == pytest.approx([0.1, 0.3]) and np.all(np.isfinite(sd))
+
+
+def test_within_user_pairs_are_one_users_engaged_against_their_ignored_and_capped() -> None:
+    y = np.array([True, False, False, True, True, False])
+    users = np.array(["a", "a", "a", "b", "c", "c"])  # a: 1×2 pairs of 3 deliveries, b: none, c: 1×1 of 2
+    pos, neg, wt = learning.within_user_pairs(y, users)
+    assert sorted(zip(pos.tolist(), neg.tolist(), strict=True)) == [(0, 1), (0, 2), (4, 5)]
+    assert sorted(wt.tolist()) == pytest.approx([2 / 3, 2 / 3, 1.0])
+    big_y = np.tile([True, False], 400)  # one user, 400 × 400 pairs
+    pos, neg, wt = learning.within_user_pairs(big_y, np.zeros(800, dtype=int), limit=1000)
+    assert pos.size == 1000 and np.all(big_y[pos]) and not np.any(big_y[neg])
+    assert wt.sum() == pytest.approx(400 * 400 * 2 / 800)
 
 
 def test_a_gain_within_noise_is_no_gain() -> None:

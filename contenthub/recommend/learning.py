@@ -1,12 +1,15 @@
 """Where the default strategy learns its weights from the brand's own events, and when that runs.
 
 What is learnt, when the brand's events hold deliveries of the hub's own picks (a bot reports what it sent
-with the pick's recommendation id): the weights of the ranking signals (``strategies.SIGNALS``) as a
-logistic regression of *engagement per delivery* —
-P(a click or stronger follows a delivery) = σ(b + w · signals of the delivered asset, as of the moment
-before it was delivered). That is the quantity a pick should maximise, and it does not depend on which
-assets the serving policy liked to send: a signal that only tracks what was sent (popularity grows with
-sends) earns no weight unless sent assets with more of it are engaged with more often. Each delivery's
+with the pick's recommendation id): the weights of the ranking signals (``strategies.SIGNALS``) of a
+logistic model of *engagement per delivery* —
+P(a click or stronger follows a delivery) = σ(b_user + w · signals of the delivered asset, as of the moment
+before it was delivered), fitted *within users* (``fit_within_users``: a pairwise conditional logit over
+one user's engaged and ignored deliveries, in which the user's own propensity b_user cancels), because
+serving ranks one user's candidates and the held-out check compares one user's deliveries. That is the
+quantity a pick should maximise, and it does not depend on which assets the serving policy liked to send:
+a signal that only tracks what was sent (popularity grows with sends) earns no weight unless sent assets
+with more of it are engaged with more often, and a signal that only tells users apart earns none at all. Each delivery's
 signals are computed among the candidates the user had then (the scaled signals depend on them), by the
 replay below. Who chose the exposure decides the question: where the hub picked what was sent, the
 question is what gets engaged once sent; where the users chose what they saw (imported history, ratings
@@ -20,8 +23,9 @@ it*: the user's profile is replayed from the user's earlier events through the s
 click never explains itself. Two leaks are left and documented: the quality/popularity statistics and
 the co-engagement model are the current ones (they include the sampled event, one among thousands).
 
-The fit is L-BFGS-B on the negative log-likelihood with an L2 pull towards the weights in use (little
-data moves them little) and non-negative weights; the Hessian at the optimum gives each weight's
+The fits are L-BFGS-B on the negative log-likelihood with an L2 pull (little data moves the weights
+little: the per-delivery fit pulls towards the strategy's built-in weights, the choice fit towards the
+weights in use) and non-negative weights; the Hessian at the optimum gives each weight's
 posterior standard deviation (Laplace), stored as ``Strategy.uncertainty``: serving draws its weights
 from that posterior (linear Thompson sampling), so exploration shrinks as evidence grows.
 
@@ -383,7 +387,7 @@ def replay(
 @dataclass
 class Deliveries:
     x: np.ndarray  # deliveries × signals: the delivered asset's signals as of just before
-    context: np.ndarray  # deliveries × signals: their mean over the user's candidates then (see fit_per_delivery)
+    context: np.ndarray  # deliveries × signals: their mean over the user's candidates then (the fit and the check use the signals relative to it)
     engaged: np.ndarray  # bool: a click or stronger on that asset by that user followed
     ts: list[str]
     users: list[str]  # whose delivery it was (the held-out check compares a user's deliveries only)
@@ -449,59 +453,96 @@ def replay_deliveries(
     )
 
 
-def fit_per_delivery(
+MAX_PAIRS = 200_000
+"""Engaged × ignored pairs the within-user fit uses at most (a uniform sample beyond, weights scaled up):
+a window of ``MAX_SAMPLES`` deliveries of one very active user would otherwise make millions of them."""
+
+
+def within_user_pairs(
+    y: np.ndarray, users: np.ndarray, seed: int = 0, limit: int = MAX_PAIRS
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(engaged index, ignored index, weight) of every pair of one user's engaged and ignored deliveries.
+
+    The weight of a user's pairs is 2 / (that user's deliveries): a user with P engaged and N ignored
+    deliveries holds P·N pairs but only about P·N / (P + N) deliveries' worth of evidence about what
+    separates them (the information of the exact conditional likelihood given P, at weights near 0, is
+    2 / (P + N) times the pairs' sum), so the L2 pull keeps its meaning in deliveries and the Laplace
+    standard deviations are not made small by counting one delivery in many pairs. Any weight that is
+    constant within a user leaves the fit consistent."""
+    codes = np.unique(users, return_inverse=True)[1].ravel() if y.size else np.zeros(0, dtype=np.int64)
+    pos_parts: list[np.ndarray] = []
+    neg_parts: list[np.ndarray] = []
+    wt_parts: list[np.ndarray] = []
+    for u in range(int(codes.max()) + 1 if codes.size else 0):
+        mine = np.flatnonzero(codes == u)
+        pos, neg = mine[y[mine]], mine[~y[mine]]
+        if pos.size and neg.size:
+            p, n = np.meshgrid(pos, neg, indexing="ij")
+            pos_parts.append(p.ravel())
+            neg_parts.append(n.ravel())
+            wt_parts.append(np.full(p.size, 2.0 / mine.size))
+    if not pos_parts:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty.copy(), np.zeros(0)
+    pos_i, neg_i, wt = np.concatenate(pos_parts), np.concatenate(neg_parts), np.concatenate(wt_parts)
+    if wt.size > limit:
+        keep = np.sort(np.random.default_rng(seed).choice(wt.size, limit, replace=False))
+        scale = wt.size / limit
+        pos_i, neg_i, wt = pos_i[keep], neg_i[keep], wt[keep] * scale
+    return pos_i, neg_i, wt
+
+
+def fit_within_users(
     x: np.ndarray,
     y: np.ndarray,
     prior: np.ndarray,
     l2: float = L2,
-    context: np.ndarray | None = None,
+    *,
+    users: np.ndarray,
     fixed: np.ndarray | None = None,
+    seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(weights, their posterior standard deviations) of the logistic regression of engagement per delivery
-    (see the module docstring): an intercept (free) and non-negative weights pulled towards ``prior`` by
-    the same L2 as the conditional logit; standard deviations from the Hessian at the optimum (Laplace).
+    """(weights, their posterior standard deviations) of the per-delivery model fitted *within users*:
+    a pairwise conditional logit over pairs of one user's engaged and ignored deliveries,
+    P(i is the engaged one | exactly one of i, j was engaged) = σ(w · (x_i − x_j)).
 
-    ``fixed``: a mask of weights held at their ``prior`` (an offset, standard deviation 0) — the log-rate
-    signals (``strategies.RATE_SIGNALS``), whose weight 1 is their calibration.
+    Why within users: under P(engaged) = σ(b_user + w · x), that conditional probability holds exactly
+    whatever the user's own propensity b_user (it cancels), so a signal that only tells users apart — a
+    lifecycle stage, how much a user engages at all — earns nothing, as in the held-out check (``auc`` with
+    ``users``), and serving, which ranks one user's candidates. A pooled logistic regression credited such
+    signals (bench/RESULTS.md, learn-18c). ``x``: signals relative to each request's candidates' mean,
+    so a shift shared by a request's candidates cancels too. The weights keep the log-odds scale of the
+    per-delivery model, so the log-rate signals stay calibrated.
 
-    ``context``: each delivery's signals averaged over the user's candidates at the time, entered as free
-    nuisance covariates (Mundlak's device for a per-request effect). Ranking compares assets *for one
-    user*, so a weight must earn its place within a request: a signal that is high for every candidate
-    of users who engage a lot (a lifecycle stage, an active user's dense profile) is absorbed by its
-    context term instead of passing for a reason to pick one asset over another."""
-    n, k = x.shape
+    L2 pull towards ``prior`` (per delivery's worth of evidence: ``within_user_pairs``'s weights), non-negative
+    weights, L-BFGS-B (scipy); standard deviations from the Hessian at the optimum (Laplace). ``fixed``:
+    weights held at their ``prior`` (an offset, standard deviation 0) — the log-rate signals
+    (``strategies.RATE_SIGNALS``), whose weight 1 is their calibration."""
+    k = x.shape[1]
     held = fixed if fixed is not None else np.zeros(k, dtype=bool)
-    c = context if context is not None else np.zeros((n, 0))
-    design = np.hstack([np.ones((n, 1)), x, c])
-    yf = y.astype(float)
-    pull = np.concatenate([[0.0], np.where(held, 0.0, l2), np.full(c.shape[1], l2)])
-    centre = np.concatenate([[0.0], prior, np.zeros(c.shape[1])])
+    pos_i, neg_i, wt = within_user_pairs(y.astype(bool), users, seed)
+    d = x[pos_i] - x[neg_i]
+    pull = np.where(held, 0.0, l2)
 
-    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        z = design @ theta
-        nll = float(np.sum(np.logaddexp(0.0, z) - yf * z))
-        p = 1.0 / (1.0 + np.exp(-z))
-        grad = design.T @ (p - yf) + pull * (theta - centre)
-        return nll + 0.5 * float(np.sum(pull * (theta - centre) ** 2)), grad
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        z = d @ w
+        nll = float(np.sum(wt * np.logaddexp(0.0, -z)))
+        grad = -(d.T @ (wt / (1.0 + np.exp(z)))) + pull * (w - prior)
+        return nll + 0.5 * float(np.sum(pull * (w - prior) ** 2)), grad
 
-    start = centre.copy()
-    base = float(np.clip(yf.mean(), 1e-3, 1 - 1e-3))
-    start[0] = np.log(base / (1 - base))
-    weight_bounds = [(float(v), float(v)) if h else (0.0, None) for v, h in zip(prior, held, strict=True)]
-    res = minimize(
-        loss, start, jac=True, method="L-BFGS-B", bounds=[(None, None)] + weight_bounds + [(None, None)] * c.shape[1]
-    )
-    theta = res.x
-    free = np.concatenate([[True], ~held, np.ones(c.shape[1], dtype=bool)])
-    sub = design[:, free]
-    p = 1.0 / (1.0 + np.exp(-(design @ theta)))
-    hessian = (sub * (p * (1 - p))[:, None]).T @ sub + np.diag(pull[free] + 1e-9)
+    bounds = [(float(v), float(v)) if h else (0.0, None) for v, h in zip(prior, held, strict=True)]
+    res = minimize(loss, np.where(held, prior, np.maximum(prior, 0.0)), jac=True, method="L-BFGS-B", bounds=bounds)
+    w = res.x
+    free = ~held
+    p = 1.0 / (1.0 + np.exp(-(d @ w)))
+    sub = d[:, free]
+    hessian = (sub * (wt * p * (1 - p))[:, None]).T @ sub + np.diag(pull[free] + 1e-9)
     sd = np.zeros(k)
     try:
-        sd[~held] = np.sqrt(np.clip(np.diag(np.linalg.inv(hessian)), 0.0, None))[1 : 1 + int((~held).sum())]
+        sd[free] = np.sqrt(np.clip(np.diag(np.linalg.inv(hessian)), 0.0, None))
     except np.linalg.LinAlgError:
         sd[:] = np.nan
-    return theta[1 : k + 1], sd
+    return w, sd
 
 
 def _user_pairs(z: np.ndarray, y: np.ndarray, users: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -674,6 +715,15 @@ def learn(hub: Hub, strategy_id: str = "default", *, seed: int = 0) -> LearnRepo
     )
 
 
+def _pull_centre(current: Strategy) -> np.ndarray:
+    """Where the per-delivery fit's L2 pull goes: the strategy's built-in weights (its own if it has none).
+    Why not the weights in use: each run is a fresh estimate on its own window, shrunk to the product's
+    prior; pulled towards the weights in use, an earlier lucky fit would be where every later one starts
+    and stays (the ratchet ``_recheck`` undoes)."""
+    base = DEFAULTS.get(current.id) or current
+    return np.array([base.weight(s) for s in SIGNALS])
+
+
 def _learn_per_delivery(
     hub: Hub,
     current: Strategy,
@@ -689,19 +739,22 @@ def _learn_per_delivery(
     cut = math.floor(n * (1 - HOLDOUT))
     report.holdout_samples = n - cut
     fixed = np.array([s in RATE_SIGNALS for s in SIGNALS])
-    start = np.where(fixed, 1.0, prior)
-    w, sd = fit_per_delivery(found.x[:cut], found.engaged[:cut], start, context=found.context[:cut], fixed=fixed)
+    centre = np.where(fixed, 1.0, _pull_centre(current))
+    # fit and check ask the same question: each user's deliveries against that user's others, each within
+    # its request's context (signal minus its candidates' mean)
+    relative = found.x - found.context
+    every_user = np.array(found.users)
+    w, sd = fit_within_users(relative[:cut], found.engaged[:cut], centre, users=every_user[:cut], fixed=fixed, seed=cut)
     w = np.where(np.isfinite(w), w, np.nan)
-    # held out: each user's deliveries ranked against that user's others (``auc`` with ``users``), each
-    # within its request's context (signal minus its candidates' mean)
-    within = found.x[cut:] - found.context[cut:]
-    held, users = found.engaged[cut:], np.array(found.users[cut:])
+    within, held, users = relative[cut:], found.engaged[cut:], every_user[cut:]
     old_q = auc(within, held, prior, users)
     new_q = auc(within, held, w, users)
     se = auc_gain_se(within, held, w, prior, users=users)
     report.previous["holdout_quality"] = round(old_q, 4)
     report.learned = {
         "objective": "engagement per delivery",
+        "fit": "pairs within users",
+        "training_pairs": int(_user_pairs(np.zeros(cut), found.engaged[:cut], every_user[:cut])[1].sum()),
         "holdout": "AUC within users",
         "rate_prior": strengths,
         "weights": {s: round(float(v), 4) for s, v in zip(SIGNALS, w, strict=True)},

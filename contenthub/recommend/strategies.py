@@ -34,7 +34,7 @@ request's candidates: a weight w on them lifts the score by at most w, as a fact
 
 RATE_SIGNALS = ("topic", "type", "appeal")
 """The log-rate signals. Their sum is the log of the expected engagement rate per delivery (the model's own
-calibration), so in the per-delivery fit (``learning.fit_per_delivery``) they stay at weight 1 and the job
+calibration), so in the per-delivery fit (``learning.fit_within_users``) they stay at weight 1 and the job
 fits the other signals relative to them: a data-driven weight on a calibrated probability can only
 mis-scale it (on simulated deployments the fitted rate weights varied by seed between 0 and 1 and the
 hub lost to a learner that ranked by the rates alone)."""
