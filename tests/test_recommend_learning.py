@@ -273,7 +273,11 @@ def test_learning_fits_weights_that_win_on_held_out_engagement(zh_hub, deliverie
     assert learned.weights["topic"] > learned.weights["popularity"], learned.weights
     assert learned.uncertainty and all(np.isfinite(list(learned.uncertainty.values())))
     assert report.learned["holdout_quality"] > report.previous["holdout_quality"]
-    if deliveries:  # users who like one topic each: they differ, so their own deliveries get a say
+    assert learned.learned["activations"] == 1  # the weights changed once
+    if deliveries:
+        assert (
+            report.learned["fit"] == "pairs within users" and report.learned["training_pairs"] > 0
+        )  # users who like one topic each: they differ, so their own deliveries get a say
         assert learned.rate_prior["topic"] < 20, learned.rate_prior
 
 

@@ -818,6 +818,8 @@ def _activate(
                     "events": events,
                     "newest_event": newest,
                     "objective": report.learned.get("objective", ""),
+                    # how many runs have changed this strategy's weights: a count an operator can watch
+                    "activations": int(current.learned.get("activations", 0)) + 1,
                 },
             }
         ),
