@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
 
 from contenthub.recommend import learning, ranking, rates
 
@@ -71,9 +72,22 @@ def test_log_lift_floors_a_zero_rate() -> None:
     assert rates.log_lift(0.2, 0.1) == pytest.approx(np.log(2.0))
 
 
-def _propensity_world(
-    n_users: int = 400, each: int = 8, seed: int = 5
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _pairs(x: np.ndarray, y: np.ndarray, users: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(engaged-minus-ignored signals, weights 2 / the user's deliveries, users) of every pair of one user's
+    engaged and ignored deliveries — what ``replay_deliveries`` builds, for signals that do not depend on
+    earlier outcomes."""
+    d, wt, who = [], [], []
+    for u in np.unique(users):
+        mine = np.flatnonzero(users == u)
+        for i in mine[y[mine]]:
+            for j in mine[~y[mine]]:
+                d.append(x[i] - x[j])
+                wt.append(2.0 / mine.size)
+                who.append(u)
+    return np.array(d).reshape(-1, x.shape[1]), np.array(wt), np.array(who)
+
+
+def _propensity_world(n_users: int = 400, each: int = 8, seed: int = 5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each user has a propensity to engage at all (``trait``); signal 0 reports it (with noise that varies
     between the user's deliveries and predicts nothing), signal 1 is the delivered asset's own merit."""
     rng = np.random.default_rng(seed)
@@ -82,14 +96,15 @@ def _propensity_world(
     own = rng.normal(0, 1, users.size)
     x = np.column_stack([trait + rng.normal(0, 0.6, users.size), own])
     y = rng.random(users.size) < 1 / (1 + np.exp(-(-1.0 + 1.5 * trait + 0.8 * own)))
-    return x, y, users, trait
+    return x, y, users
 
 
 def test_the_within_user_fit_credits_own_deliveries_not_what_separates_users() -> None:
     """The user-only signal gets ~0 weight, the own-deliveries signal its true 0.8; a logistic regression
     pooled over deliveries (what the job fitted before) credits the user-only signal heavily."""
-    x, y, users, _ = _propensity_world()
-    w, sd = learning.fit_within_users(x, y, np.zeros(2), users=users)
+    x, y, users = _propensity_world()
+    d, wt, _ = _pairs(x, y, users)
+    w, sd = learning.fit_pairs(d, wt, np.zeros(2))
     assert w[0] < 0.25, w
     assert w[1] == pytest.approx(0.8, abs=0.2), w
     assert np.all(np.isfinite(sd)) and np.all(sd > 0)
@@ -107,8 +122,8 @@ def test_the_within_user_fit_holds_the_rate_signals_at_their_calibration() -> No
     log_rate = np.log(rng.uniform(0.02, 0.4, users.size))
     extra = rng.normal(0, 1, users.size)
     y = rng.random(users.size) < 1 / (1 + np.exp(-(propensity + log_rate + 0.5 * extra)))
-    x = np.column_stack([log_rate, extra])
-    w, sd = learning.fit_within_users(x, y, np.array([1.0, 0.0]), users=users, fixed=np.array([True, False]))
+    d, wt, _ = _pairs(np.column_stack([log_rate, extra]), y, users)
+    w, sd = learning.fit_pairs(d, wt, np.array([1.0, 0.0]), fixed=np.array([True, False]))
     assert w[0] == 1.0 and sd[0] == 0.0
     assert w[1] == pytest.approx(0.5, abs=0.15) and sd[1] > 0
 
@@ -116,52 +131,69 @@ def test_the_within_user_fit_holds_the_rate_signals_at_their_calibration() -> No
 def test_small_data_cannot_swing_the_within_user_fit() -> None:
     """Three users whose one engaged delivery each is perfectly separated by signal 0: the unpenalised fit
     would send its weight to infinity; the pull towards the prior keeps it near, with a wide deviation."""
-    x = np.array([[1.0], [-1.0], [1.0], [-1.0], [1.0], [-1.0]])
-    y = np.array([True, False, True, False, True, False])
-    users = np.array(["a", "a", "b", "b", "c", "c"])
-    w, sd = learning.fit_within_users(x, y, np.array([0.1]), users=users)
+    d = np.array([[2.0], [2.0], [2.0]])
+    w, sd = learning.fit_pairs(d, np.ones(3), np.array([0.1]))
     assert 0.1 < w[0] < 1.0 and sd[0] > 0.3, (w, sd)
 
 
-def test_without_a_user_who_both_engaged_and_ignored_the_fit_is_the_prior() -> None:
-    x = np.random.default_rng(1).normal(0, 1, (6, 2))
-    y = np.array([True, True, False, False, False, True])
-    users = np.array(["a", "a", "b", "b", "b", "c"])
-    w, sd = learning.fit_within_users(x, y, np.array([0.1, 0.3]), users=users)
+def test_without_pairs_the_fit_is_the_prior() -> None:
+    w, sd = learning.fit_pairs(np.zeros((0, 2)), np.zeros(0), np.array([0.1, 0.3]))
     assert w == pytest.approx([0.1, 0.3]) and np.all(np.isfinite(sd))
 
 
-def test_within_user_pairs_are_one_users_engaged_against_their_ignored_and_capped() -> None:
-    y = np.array([True, False, False, True, True, False])
-    users = np.array(["a", "a", "a", "b", "c", "c"])  # a: 1×2 pairs of 3 deliveries, b: none, c: 1×1 of 2
-    pos, neg, wt = learning.within_user_pairs(y, users)
-    assert sorted(zip(pos.tolist(), neg.tolist(), strict=True)) == [(0, 1), (0, 2), (4, 5)]
-    assert sorted(wt.tolist()) == pytest.approx([2 / 3, 2 / 3, 1.0])
-    big_y = np.tile([True, False], 400)  # one user, 400 × 400 pairs
-    pos, neg, wt = learning.within_user_pairs(big_y, np.zeros(800, dtype=int), limit=1000)
-    assert pos.size == 1000 and np.all(big_y[pos]) and not np.any(big_y[neg])
-    assert wt.sum() == pytest.approx(400 * 400 * 2 / 800)
+def test_scored_in_the_earlier_request_a_signal_built_from_past_outcomes_is_not_penalised() -> None:
+    """A user's personal signal counts the user's own earlier engagements (as the hub's per-user rates do)
+    and truly raises engagement. Each delivery scored in its own request, the user's engaged deliveries
+    rank *below* the ignored ones (given how often a user engaged, the others had one more engagement
+    before them: Nickell's bias); both scored in the earlier request — what ``replay_deliveries`` pairs —
+    the signal ranks them right and the fit credits it."""
+    rng = np.random.default_rng(2)
+    own_time: list[np.ndarray] = []
+    earlier: list[np.ndarray] = []
+    for _ in range(500):
+        merit = rng.normal(0, 1, 8)  # each delivery's asset: exogenous merit
+        engaged = np.zeros(8, dtype=bool)
+        for t in range(8):
+            p = 1 / (1 + np.exp(-(-1.5 + 0.3 * engaged[:t].sum() + 0.5 * merit[t])))
+            engaged[t] = rng.random() < p
+        past = np.array([engaged[:t].sum() for t in range(8)], dtype=float)
+        for i in range(8):
+            for j in range(i + 1, 8):
+                if engaged[i] == engaged[j]:
+                    continue
+                sign = 1.0 if engaged[i] else -1.0
+                # signal 0: engagements before the request; signal 1: the asset's merit
+                own_time.append(sign * np.array([past[i] - past[j], merit[i] - merit[j]]))
+                earlier.append(sign * np.array([0.0, merit[i] - merit[j]]))  # one request: same past count
+    past_only = np.array([1.0, 0.0])
+    assert learning.pair_auc(np.array(own_time), past_only) < 0.45
+    both = np.array([1.0, 1.0])
+    assert learning.pair_auc(np.array(earlier), both) > learning.pair_auc(np.array(own_time), both)
+    w, _ = learning.fit_pairs(np.array(earlier), np.full(len(earlier), 0.25), np.zeros(2))
+    assert w[1] == pytest.approx(0.5, abs=0.15), w
 
 
 def test_a_gain_within_noise_is_no_gain() -> None:
-    """Weights that rank held-out deliveries only by chance better than the ones in use do not beat them
-    by more than the standard error of the difference; a real signal does."""
+    """Weights that rank held-out pairs only by chance better than the ones in use do not beat them by more
+    than the standard error of the difference; a real signal does."""
     rng = np.random.default_rng(3)
-    n = 600
-    x = rng.normal(0, 1, (n, 3))
-    y = rng.random(n) < 1 / (1 + np.exp(-(-2 + 1.5 * x[:, 0])))
+    users = np.repeat(np.arange(150), 8)
+    x = rng.normal(0, 1, (users.size, 3))
+    y = rng.random(users.size) < 1 / (1 + np.exp(-(-1.5 + 1.5 * x[:, 0])))
+    d, _, who = _pairs(x, y, users)
     old, noise, real = np.array([0.0, 1.0, 0.0]), np.array([0.0, 1.0, 0.3]), np.array([1.0, 0.0, 0.0])
-    assert learning.auc(x, y, real) - learning.auc(x, y, old) > learning.auc_gain_se(x, y, real, old)
-    gain = learning.auc(x, y, noise) - learning.auc(x, y, old)
-    assert abs(gain) <= 2 * learning.auc_gain_se(x, y, noise, old)
-    assert learning.auc_gain_se(x, y, noise, old) > 0.005
+    gain = learning.pair_auc(d, real) - learning.pair_auc(d, old)
+    assert gain > learning.pair_auc_gain_se(d, who, real, old) > 0
+    gain = learning.pair_auc(d, noise) - learning.pair_auc(d, old)
+    assert abs(gain) <= 2 * learning.pair_auc_gain_se(d, who, noise, old)
+    assert learning.pair_auc_gain_se(d, who, noise, old) > 0.005
 
 
-def test_auc_counts_ties_half() -> None:
-    x = np.array([[1.0], [1.0], [0.0], [2.0]])
-    y = np.array([True, False, False, True])
-    assert learning.auc(x, y, np.array([1.0])) == pytest.approx((1.0 + 1.0 + 0.5 + 1.0) / 4)
-    assert learning.auc(x, y, np.array([np.nan])) == 0.0
+def test_pair_auc_counts_ties_half() -> None:
+    d = np.array([[1.0], [0.0], [-1.0], [2.0]])
+    assert learning.pair_auc(d, np.array([1.0])) == pytest.approx((1.0 + 0.5 + 0.0 + 1.0) / 4)
+    assert learning.pair_auc(d, np.array([np.nan])) == 0.0
+    assert learning.pair_auc(np.zeros((0, 1)), np.array([1.0])) == 0.0
 
 
 def test_a_rate_reason_never_cites_deliveries_the_audience_ignored() -> None:
@@ -186,40 +218,15 @@ def _users_apart_world() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def test_a_signal_that_only_tells_users_apart_wins_nothing_within_users() -> None:
-    """Pooled over users the user-level signal ranks held-out engagement far better than the signal that
-    orders each user's own deliveries; compared within users it ties every pair and loses, and adding it to
-    the own-deliveries signal changes no user's order, so it gains nothing."""
+    """Pooled over users the user-level signal ranks engagement far better than the signal that orders each
+    user's own deliveries; compared within users it ties every pair and loses, and adding it to the
+    own-deliveries signal changes no user's order, so it gains nothing."""
     x, y, users = _users_apart_world()
     apart, own, both = np.array([1.0, 0.0]), np.array([0.0, 1.0]), np.array([1.73, 1.0])
-    assert learning.auc(x, y, apart) - learning.auc(x, y, own) > learning.auc_gain_se(x, y, apart, own)
-    assert learning.auc(x, y, apart, users) == pytest.approx(0.5)
-    gain = learning.auc(x, y, own, users) - learning.auc(x, y, apart, users)
-    assert gain > learning.auc_gain_se(x, y, own, apart, users=users) > 0
-    gain = learning.auc(x, y, both, users) - learning.auc(x, y, own, users)
-    assert gain == pytest.approx(0.0) and not gain > learning.auc_gain_se(x, y, both, own, users=users)
-
-
-def test_the_within_user_auc_is_the_pair_weighted_mean_of_each_users_own() -> None:
-    """Against a plain loop over users (ties in scores included); users without an engaged and an ignored
-    delivery are left out; a user with one ignored delivery weighs half as much as one with two."""
-    rng = np.random.default_rng(5)
-    users = rng.choice(np.array(["a", "b", "c", "d", "e"]), 80)
-    x = rng.integers(0, 4, (80, 2)).astype(float)
-    y = rng.random(80) < 0.4
-    y[users == "e"] = True  # no pair: left out
-    w = np.array([1.0, 0.5])
-    right = pairs = 0.0
-    for u in np.unique(users):
-        mine = users == u
-        n_pairs = float(y[mine].sum() * (~y[mine]).sum())
-        if n_pairs:
-            right += learning.auc(x[mine], y[mine], w) * n_pairs
-            pairs += n_pairs
-    assert learning.auc(x, y, w, users) == pytest.approx(right / pairs)
-    x2 = np.array([[2.0], [1.0], [0.0], [3.0], [1.0]])
-    y2 = np.array([True, False, False, True, False])
-    u2 = np.array(["p", "p", "p", "q", "q"])  # p: 2 pairs, both right; q: 1 pair, right
-    assert learning.auc(x2, y2, np.array([1.0]), u2) == 1.0
-    assert learning.auc(-x2, y2, np.array([1.0]), u2) == 0.0
-    assert learning.auc(x2, y2, np.array([np.nan]), u2) == 0.0
-    assert learning.auc(x2[2:], y2[2:], np.array([1.0]), u2[2:]) == 1.0  # p's engaged one gone: only q counts
+    assert roc_auc_score(y, x @ apart) > roc_auc_score(y, x @ own) + 0.1
+    d, _, who = _pairs(x, y, users)
+    assert learning.pair_auc(d, apart) == pytest.approx(0.5)
+    gain = learning.pair_auc(d, own) - learning.pair_auc(d, apart)
+    assert gain > learning.pair_auc_gain_se(d, who, own, apart) > 0
+    gain = learning.pair_auc(d, both) - learning.pair_auc(d, own)
+    assert gain == pytest.approx(0.0) and not gain > learning.pair_auc_gain_se(d, who, both, own)

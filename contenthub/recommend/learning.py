@@ -4,7 +4,7 @@ What is learnt, when the brand's events hold deliveries of the hub's own picks (
 with the pick's recommendation id): the weights of the ranking signals (``strategies.SIGNALS``) of a
 logistic model of *engagement per delivery* —
 P(a click or stronger follows a delivery) = σ(b_user + w · signals of the delivered asset, as of the moment
-before it was delivered), fitted *within users* (``fit_within_users``: a pairwise conditional logit over
+before it was delivered), fitted *within users* (``fit_pairs``: a pairwise conditional logit over
 one user's engaged and ignored deliveries, in which the user's own propensity b_user cancels), because
 serving ranks one user's candidates and the held-out check compares one user's deliveries. That is the
 quantity a pick should maximise, and it does not depend on which assets the serving policy liked to send:
@@ -31,7 +31,8 @@ from that posterior (linear Thompson sampling), so exploration shrinks as eviden
 
 When a fit is kept: the newest ``HOLDOUT`` share of the samples is held out; the learnt weights must
 rank held-out engagement better than the weights in use — each user's engaged deliveries above the same
-user's ignored ones (the area under the ROC curve within users, ``auc`` with ``users``) for the per-delivery fit, the engaged asset among its candidates (mean
+user's ignored ones, both scored in the earlier request (the area under the ROC curve within users,
+``pair_auc``) for the per-delivery fit, the engaged asset among its candidates (mean
 1/log2(1 + rank)) for the conditional logit — and be finite. Otherwise the previous weights stay and the report says why. A hub without
 engagement keeps the prior and says so.
 
@@ -384,13 +385,34 @@ def replay(
     )
 
 
+PAIR_SPAN = 20
+"""Each delivery is compared with at most this many of the same user's earlier deliveries (the nearest): it
+bounds the pairs of a very active user, and pairs close in time share more of the user's state."""
+
+
+@dataclass
+class Pairs:
+    """One user's engaged delivery against the same user's ignored one, both scored *in the earlier
+    request* — what serving had to choose from before either outcome was known."""
+
+    d: np.ndarray  # pairs × signals: the engaged asset's signals minus the ignored one's, in the earlier request
+    users: np.ndarray  # whose deliveries
+    weight: np.ndarray  # 2 / (the user's replayed deliveries): see ``fit_pairs``
+    later_ts: list[str]  # the later delivery's time (the held-out split)
+
+
 @dataclass
 class Deliveries:
     x: np.ndarray  # deliveries × signals: the delivered asset's signals as of just before
-    context: np.ndarray  # deliveries × signals: their mean over the user's candidates then (the fit and the check use the signals relative to it)
+    context: np.ndarray  # deliveries × signals: their mean over the user's candidates then
     engaged: np.ndarray  # bool: a click or stronger on that asset by that user followed
     ts: list[str]
-    users: list[str]  # whose delivery it was (the held-out check compares a user's deliveries only)
+    users: list[str]  # whose delivery it was
+    pairs: Pairs  # what the fit and the held-out check compare
+
+
+def _no_pairs() -> Pairs:
+    return Pairs(np.zeros((0, len(SIGNALS))), np.zeros(0, dtype=object), np.zeros(0), [])
 
 
 def replay_deliveries(
@@ -398,7 +420,16 @@ def replay_deliveries(
 ) -> Deliveries:
     """Each sampled delivery of the window's newer part (the statistics from its older part, ``as_of``):
     the delivered asset's signals among the user's candidates as of just before the delivery, and whether
-    the user engaged with it afterwards. ``evs``: oldest first."""
+    the user engaged with it afterwards; and the within-user ``Pairs``. ``evs``: oldest first.
+
+    Why pairs are scored in the earlier request rather than each delivery in its own: a delivery's
+    personal signals (the user's topic and type rates, similarity, tag affinity) are built from the user's
+    earlier outcomes. Compared within one user, an engaged delivery then looks *worse* than the user's
+    others: given how often a user engaged, the others had one more engagement before them to raise their
+    scores (the bias of within-unit comparisons with a lagged outcome, Nickell 1981). On a simulated
+    deployment the built-in weights ranked each user's own engaged deliveries *below* the ignored ones
+    (within-user AUC 0.41; 0.27 for deliveries a day apart) while pooled over users they ranked them above
+    (0.64) — bench/RESULTS.md, learn-18f. In the earlier request neither outcome is in either score."""
     rng = np.random.default_rng(seed)
     cut = int(len(evs) * SNAPSHOT_SHARE)
     cat = as_of(hub, cat, evs[:cut])
@@ -419,12 +450,18 @@ def replay_deliveries(
     points: dict[str, list[int]] = defaultdict(list)
     for uid, k in chosen[-MAX_SAMPLES:]:
         points[uid].append(k)
+    for ks in points.values():
+        ks.sort()
     unit = _unit_strategy(rate_prior)
     rows_x: list[np.ndarray] = []
     rows_c: list[np.ndarray] = []
     labels: list[bool] = []
     rows_ts: list[str] = []
     rows_user: list[str] = []
+    pair_d: list[np.ndarray] = []
+    pair_user: list[str] = []
+    pair_w: list[float] = []
+    pair_ts: list[str] = []
     for uid, k, aud in audiences_before(hub, cat, users, points):
         ev = users[uid][k]
         now = from_iso(ev["ts"])
@@ -435,99 +472,82 @@ def replay_deliveries(
             idx = np.sort(np.append(idx, row))
         _, sig, _ = score_candidates(cat, aud, unit, ev["channel"], idx, now, rng)
         at = int(np.searchsorted(idx, row))
-        rows_x.append(np.array([float(sig[name][at]) if name in sig else 0.0 for name in SIGNALS]))
+        mine_x = np.array([float(sig[name][at]) if name in sig else 0.0 for name in SIGNALS])
+        rows_x.append(mine_x)
         rows_c.append(np.array([float(sig[name].mean()) if name in sig else 0.0 for name in SIGNALS]))
-        labels.append(engaged_after[(uid, k)])
+        mine_y = engaged_after[(uid, k)]
+        labels.append(mine_y)
         rows_ts.append(ev["ts"])
         rows_user.append(uid)
+        ks = points[uid]
+        later = ks[ks.index(k) + 1 : ks.index(k) + 1 + PAIR_SPAN]
+        for k2 in later:  # this request against the user's later deliveries with the other outcome
+            if engaged_after[(uid, k2)] == mine_y:
+                continue
+            other = cat.index[users[uid][k2]["asset_id"]]
+            pos = int(np.searchsorted(idx, other))
+            if pos >= idx.size or idx[pos] != other:
+                continue  # not a candidate then (not yet in the library, or excluded)
+            other_x = np.array([float(sig[name][pos]) if name in sig else 0.0 for name in SIGNALS])
+            pair_d.append(mine_x - other_x if mine_y else other_x - mine_x)
+            pair_user.append(uid)
+            pair_w.append(2.0 / len(ks))
+            pair_ts.append(users[uid][k2]["ts"])
     if not rows_x:
         empty = np.zeros((0, len(SIGNALS)))
-        return Deliveries(empty, empty.copy(), np.zeros(0, dtype=bool), [], [])
+        return Deliveries(empty, empty.copy(), np.zeros(0, dtype=bool), [], [], _no_pairs())
     order = np.argsort(np.array(rows_ts), kind="stable")
+    pairs = (
+        Pairs(np.stack(pair_d), np.array(pair_user, dtype=object), np.array(pair_w), pair_ts) if pair_d else _no_pairs()
+    )
     return Deliveries(
         np.stack(rows_x)[order],
         np.stack(rows_c)[order],
         np.array(labels, dtype=bool)[order],
         [rows_ts[i] for i in order.tolist()],
         [rows_user[i] for i in order.tolist()],
+        pairs,
     )
 
 
-MAX_PAIRS = 200_000
-"""Engaged × ignored pairs the within-user fit uses at most (a uniform sample beyond, weights scaled up):
-a window of ``MAX_SAMPLES`` deliveries of one very active user would otherwise make millions of them."""
-
-
-def within_user_pairs(
-    y: np.ndarray, users: np.ndarray, seed: int = 0, limit: int = MAX_PAIRS
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(engaged index, ignored index, weight) of every pair of one user's engaged and ignored deliveries.
-
-    The weight of a user's pairs is 2 / (that user's deliveries): a user with P engaged and N ignored
-    deliveries holds P·N pairs but only about P·N / (P + N) deliveries' worth of evidence about what
-    separates them (the information of the exact conditional likelihood given P, at weights near 0, is
-    2 / (P + N) times the pairs' sum), so the L2 pull keeps its meaning in deliveries and the Laplace
-    standard deviations are not made small by counting one delivery in many pairs. Any weight that is
-    constant within a user leaves the fit consistent."""
-    codes = np.unique(users, return_inverse=True)[1].ravel() if y.size else np.zeros(0, dtype=np.int64)
-    pos_parts: list[np.ndarray] = []
-    neg_parts: list[np.ndarray] = []
-    wt_parts: list[np.ndarray] = []
-    for u in range(int(codes.max()) + 1 if codes.size else 0):
-        mine = np.flatnonzero(codes == u)
-        pos, neg = mine[y[mine]], mine[~y[mine]]
-        if pos.size and neg.size:
-            p, n = np.meshgrid(pos, neg, indexing="ij")
-            pos_parts.append(p.ravel())
-            neg_parts.append(n.ravel())
-            wt_parts.append(np.full(p.size, 2.0 / mine.size))
-    if not pos_parts:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty.copy(), np.zeros(0)
-    pos_i, neg_i, wt = np.concatenate(pos_parts), np.concatenate(neg_parts), np.concatenate(wt_parts)
-    if wt.size > limit:
-        keep = np.sort(np.random.default_rng(seed).choice(wt.size, limit, replace=False))
-        scale = wt.size / limit
-        pos_i, neg_i, wt = pos_i[keep], neg_i[keep], wt[keep] * scale
-    return pos_i, neg_i, wt
-
-
-def fit_within_users(
-    x: np.ndarray,
-    y: np.ndarray,
+def fit_pairs(
+    d: np.ndarray,
+    weight: np.ndarray,
     prior: np.ndarray,
     l2: float = L2,
     *,
-    users: np.ndarray,
     fixed: np.ndarray | None = None,
-    seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(weights, their posterior standard deviations) of the per-delivery model fitted *within users*:
-    a pairwise conditional logit over pairs of one user's engaged and ignored deliveries,
-    P(i is the engaged one | exactly one of i, j was engaged) = σ(w · (x_i − x_j)).
+    """(weights, their posterior standard deviations) of the per-delivery model fitted *within users*: a
+    pairwise conditional logit over pairs of one user's engaged and ignored deliveries (``d``: the engaged
+    one's signals minus the ignored one's), P(i is the engaged one | exactly one of i, j was engaged) =
+    σ(w · (x_i − x_j)).
 
     Why within users: under P(engaged) = σ(b_user + w · x), that conditional probability holds exactly
     whatever the user's own propensity b_user (it cancels), so a signal that only tells users apart — a
-    lifecycle stage, how much a user engages at all — earns nothing, as in the held-out check (``auc`` with
-    ``users``), and serving, which ranks one user's candidates. A pooled logistic regression credited such
-    signals (bench/RESULTS.md, learn-18c). ``x``: signals relative to each request's candidates' mean,
-    so a shift shared by a request's candidates cancels too. The weights keep the log-odds scale of the
-    per-delivery model, so the log-rate signals stay calibrated.
+    lifecycle stage, how much a user engages at all — earns nothing, as in the held-out check
+    (``pair_auc``) and in serving, which ranks one user's candidates. A logistic regression pooled over
+    deliveries credited such signals (bench/RESULTS.md, learn-18c). The weights keep the log-odds scale
+    of the per-delivery model, so the log-rate signals stay calibrated.
 
-    L2 pull towards ``prior`` (per delivery's worth of evidence: ``within_user_pairs``'s weights), non-negative
-    weights, L-BFGS-B (scipy); standard deviations from the Hessian at the optimum (Laplace). ``fixed``:
-    weights held at their ``prior`` (an offset, standard deviation 0) — the log-rate signals
-    (``strategies.RATE_SIGNALS``), whose weight 1 is their calibration."""
-    k = x.shape[1]
+    ``weight``: 2 / (the user's deliveries) for each of a user's pairs — a user with P engaged and N
+    ignored deliveries holds up to P·N pairs but only about P·N / (P + N) deliveries' worth of evidence
+    about what separates them (the exact conditional likelihood's information at weights near 0 is
+    2 / (P + N) times the pairs' sum), so the L2 pull keeps its meaning in deliveries and one delivery
+    counted in many pairs does not narrow the standard deviations. A weight constant within a user
+    leaves the fit consistent.
+
+    L2 pull towards ``prior``, non-negative weights, L-BFGS-B (scipy); standard deviations from the
+    Hessian at the optimum (Laplace). ``fixed``: weights held at their ``prior`` (an offset, standard
+    deviation 0) — the log-rate signals (``strategies.RATE_SIGNALS``), whose weight 1 is their calibration."""
+    k = d.shape[1]
     held = fixed if fixed is not None else np.zeros(k, dtype=bool)
-    pos_i, neg_i, wt = within_user_pairs(y.astype(bool), users, seed)
-    d = x[pos_i] - x[neg_i]
     pull = np.where(held, 0.0, l2)
 
     def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
         z = d @ w
-        nll = float(np.sum(wt * np.logaddexp(0.0, -z)))
-        grad = -(d.T @ (wt / (1.0 + np.exp(z)))) + pull * (w - prior)
+        nll = float(np.sum(weight * np.logaddexp(0.0, -z)))
+        grad = -(d.T @ (weight / (1.0 + np.exp(z)))) + pull * (w - prior)
         return nll + 0.5 * float(np.sum(pull * (w - prior) ** 2)), grad
 
     bounds = [(float(v), float(v)) if h else (0.0, None) for v, h in zip(prior, held, strict=True)]
@@ -536,7 +556,7 @@ def fit_within_users(
     free = ~held
     p = 1.0 / (1.0 + np.exp(-(d @ w)))
     sub = d[:, free]
-    hessian = (sub * (wt * p * (1 - p))[:, None]).T @ sub + np.diag(pull[free] + 1e-9)
+    hessian = (sub * (weight * p * (1 - p))[:, None]).T @ sub + np.diag(pull[free] + 1e-9)
     sd = np.zeros(k)
     try:
         sd[free] = np.sqrt(np.clip(np.diag(np.linalg.inv(hessian)), 0.0, None))
@@ -545,75 +565,38 @@ def fit_within_users(
     return w, sd
 
 
-def _user_pairs(z: np.ndarray, y: np.ndarray, users: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Per user (in a fixed order, whatever ``z``): (the engaged-vs-ignored pairs of that user's deliveries
-    the score ``z`` orders right, ties counting half; the number of such pairs). ``users=None``: one user.
-    Vectorised (one sort) rather than a loop over users: the bootstrap asks it for every candidate weight."""
-    if z.size == 0:
-        return np.zeros(0), np.zeros(0)
-    codes = np.unique(users, return_inverse=True)[1].ravel() if users is not None else np.zeros(z.size, dtype=int)
-    order = np.lexsort((z, codes))
-    g, s, pos = codes[order], z[order], y[order].astype(float)
-    bucket_start = np.r_[True, (g[1:] != g[:-1]) | (s[1:] != s[:-1])]  # one bucket: a user's tied scores
-    b = np.cumsum(bucket_start) - 1
-    pos_b = np.bincount(b, weights=pos)
-    neg_b = np.bincount(b, weights=1.0 - pos)
-    g_b = g[bucket_start]
-    first = np.r_[True, g_b[1:] != g_b[:-1]]
-    gid = np.cumsum(first) - 1
-    neg_before = np.cumsum(neg_b) - neg_b  # ignored deliveries scored lower, over all users so far …
-    neg_below = neg_before - neg_before[first][gid]  # … less those of the users before this one
-    right = np.bincount(gid, weights=pos_b * (neg_below + 0.5 * neg_b))
-    pairs = np.bincount(gid, weights=pos_b) * np.bincount(gid, weights=neg_b)
-    return right, pairs
-
-
-def auc(x: np.ndarray, y: np.ndarray, w: np.ndarray, users: np.ndarray | None = None) -> float:
-    """Area under the ROC curve of the score x · w for engaged (y) against ignored deliveries (ties count
-    half): how well the weights rank what was engaged with above what was not.
-
-    ``users`` (each delivery's user): only deliveries of the same user are compared — the mean of the
-    users' own AUCs weighted by their number of pairs, users without an engaged and an ignored delivery
-    left out. Why: serving ranks candidates for one user at a time, so a signal that only tells users
-    apart (a lifecycle stage, how popular what a user is sent is) changes nobody's pick; pooled over users
-    it still ranks engaged users' deliveries above the others' and passed for a gain (bench/RESULTS.md,
-    learn-18c: lifecycle 1.73 and popularity 0.70 adopted for a pooled gain of 0.005)."""
-    if not np.all(np.isfinite(w)):
-        return 0.0
-    right, pairs = _user_pairs(x @ w, y, users)
-    total = float(pairs.sum())
-    return float(right.sum()) / total if total > 0 else 0.0
-
-
 BOOTSTRAP = 200
+"""Resamples of the held-out check's paired bootstrap (``pair_auc_gain_se``)."""
 
 
-def auc_gain_se(
-    x: np.ndarray, y: np.ndarray, new: np.ndarray, old: np.ndarray, seed: int = 0, users: np.ndarray | None = None
-) -> float:
-    """Standard error of auc(new) − auc(old) on the same held-out deliveries (a paired bootstrap): the
-    learnt weights must beat the ones in use by more than this, so noise does not switch a signal off.
-    With ``users`` the bootstrap resamples users (those with a pair), not deliveries: a user's deliveries
-    are not independent of each other, and the within-user AUC is a mean over users."""
-    if not (np.all(np.isfinite(new)) and np.all(np.isfinite(old))):
+def _pair_counts(d: np.ndarray, w: np.ndarray, codes: np.ndarray, n_users: int) -> np.ndarray:
+    """Per user: the pairs the score orders right (the engaged one above), ties counting half."""
+    z = d @ w
+    return np.bincount(codes, weights=(z > 0) + 0.5 * (z == 0), minlength=n_users)
+
+
+def pair_auc(d: np.ndarray, w: np.ndarray) -> float:
+    """The share of within-user pairs the weights order right (ties half): the area under the ROC curve
+    within users, each user weighted by their number of pairs."""
+    if d.shape[0] == 0 or not np.all(np.isfinite(w)):
         return 0.0
-    rng = np.random.default_rng(seed)
-    if users is None:
-        gains = []
-        for _ in range(BOOTSTRAP):
-            pick = rng.integers(0, y.size, y.size)
-            gains.append(auc(x[pick], y[pick], new) - auc(x[pick], y[pick], old))
-        return float(np.std(gains, ddof=1)) if gains else 0.0
-    right_new, pairs = _user_pairs(x @ new, y, users)
-    right_old, _ = _user_pairs(x @ old, y, users)
-    keep = pairs > 0
-    m = int(keep.sum())
+    z = d @ w
+    return float(np.mean((z > 0) + 0.5 * (z == 0)))
+
+
+def pair_auc_gain_se(d: np.ndarray, users: np.ndarray, new: np.ndarray, old: np.ndarray, seed: int = 0) -> float:
+    """Standard error of pair_auc(new) − pair_auc(old) on the same pairs: a paired bootstrap over users
+    (a user's pairs share deliveries, so users are the independent units)."""
+    if d.shape[0] == 0 or not (np.all(np.isfinite(new)) and np.all(np.isfinite(old))):
+        return 0.0
+    codes = np.unique(users, return_inverse=True)[1].ravel()
+    m = int(codes.max()) + 1
     if m < 2:
         return 0.0
-    draws = rng.multinomial(m, np.full(m, 1.0 / m), size=BOOTSTRAP).astype(float)  # resample × user: times drawn
-    total = draws @ pairs[keep]
-    gains = (draws @ right_new[keep] - draws @ right_old[keep]) / total
-    return float(np.std(gains, ddof=1))
+    total = np.bincount(codes, minlength=m).astype(float)
+    gain = _pair_counts(d, new, codes, m) - _pair_counts(d, old, codes, m)
+    draws = np.random.default_rng(seed).multinomial(m, np.full(m, 1.0 / m), size=BOOTSTRAP).astype(float)
+    return float(np.std((draws @ gain) / (draws @ total), ddof=1))
 
 
 def fit(x: np.ndarray, positive: np.ndarray, prior: np.ndarray, l2: float = L2) -> tuple[np.ndarray, np.ndarray]:
@@ -740,21 +723,25 @@ def _learn_per_delivery(
     report.holdout_samples = n - cut
     fixed = np.array([s in RATE_SIGNALS for s in SIGNALS])
     centre = np.where(fixed, 1.0, _pull_centre(current))
-    # fit and check ask the same question: each user's deliveries against that user's others, each within
-    # its request's context (signal minus its candidates' mean)
-    relative = found.x - found.context
-    every_user = np.array(found.users)
-    w, sd = fit_within_users(relative[:cut], found.engaged[:cut], centre, users=every_user[:cut], fixed=fixed, seed=cut)
+    # fit and check ask the same question of the same kind of data: one user's engaged delivery against
+    # the same user's ignored one, scored in the earlier request (``replay_deliveries``). Held out: the
+    # pairs whose later delivery is among the newest ``HOLDOUT`` share; the fit sees only pairs before.
+    pairs = found.pairs
+    split = found.ts[cut] if cut < n else "~"
+    is_held = np.array([t >= split for t in pairs.later_ts], dtype=bool)
+    train, held = ~is_held, is_held
+    w, sd = fit_pairs(pairs.d[train], pairs.weight[train], centre, fixed=fixed)
     w = np.where(np.isfinite(w), w, np.nan)
-    within, held, users = relative[cut:], found.engaged[cut:], every_user[cut:]
-    old_q = auc(within, held, prior, users)
-    new_q = auc(within, held, w, users)
-    se = auc_gain_se(within, held, w, prior, users=users)
+    d_held, users = pairs.d[held], pairs.users[held]
+    old_q = pair_auc(d_held, prior)
+    new_q = pair_auc(d_held, w)
+    se = pair_auc_gain_se(d_held, users, w, prior)
     report.previous["holdout_quality"] = round(old_q, 4)
     report.learned = {
         "objective": "engagement per delivery",
-        "fit": "pairs within users",
-        "training_pairs": int(_user_pairs(np.zeros(cut), found.engaged[:cut], every_user[:cut])[1].sum()),
+        "fit": "pairs within users, scored in the earlier request",
+        "training_pairs": int(train.sum()),
+        "holdout_pairs": int(held.sum()),
         "holdout": "AUC within users",
         "rate_prior": strengths,
         "weights": {s: round(float(v), 4) for s, v in zip(SIGNALS, w, strict=True)},
@@ -764,7 +751,7 @@ def _learn_per_delivery(
     }
 
     def delivery_quality(weights: np.ndarray) -> tuple[float, float]:
-        return auc(within, held, weights, users), auc_gain_se(within, held, weights, prior, users=users)
+        return pair_auc(d_held, weights), pair_auc_gain_se(d_held, users, weights, prior)
 
     return _activate(
         hub, current, report, w, sd, new_q, old_q, se, n, events, found.ts[-1], rescale=False, quality=delivery_quality
