@@ -142,11 +142,12 @@ def test_without_pairs_the_fit_is_the_prior() -> None:
 
 
 def test_scored_in_the_earlier_request_a_signal_built_from_past_outcomes_is_not_penalised() -> None:
-    """A user's personal signal counts the user's own earlier engagements (as the hub's per-user rates do)
-    and truly raises engagement. Each delivery scored in its own request, the user's engaged deliveries
-    rank *below* the ignored ones (given how often a user engaged, the others had one more engagement
-    before them: Nickell's bias); both scored in the earlier request — what ``replay_deliveries`` pairs —
-    the signal ranks them right and the fit credits it."""
+    """Signal 0 counts the user's own earlier engagements (as the hub's per-user rates are built from them)
+    and truly raises engagement; signal 1 is the asset's merit. Each delivery scored in its own request,
+    the user's engaged deliveries rank *below* the ignored ones on signal 0 (given how often a user engaged,
+    the others had one more engagement before them: Nickell's bias), and the sum ranks pairs barely above
+    chance. Both scored in the earlier request — what ``replay_deliveries`` pairs — neither outcome is in
+    either score: the pairs rank right and the fit recovers the merit's true weight."""
     rng = np.random.default_rng(2)
     own_time: list[np.ndarray] = []
     earlier: list[np.ndarray] = []
