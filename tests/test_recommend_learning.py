@@ -318,6 +318,7 @@ def test_weights_in_use_that_lose_to_the_built_in_ones_are_replaced(zh_hub, monk
     assert "built-in weights are restored" in report.reason, report.reason
     restored = get_strategy(hub, "default")
     assert restored.weights == DEFAULTS["default"].weights and not restored.uncertainty
+    assert restored.learned == {"activations": 0, "restored_built_in_at_events": report.events}
     report = learning.learn(hub)  # the built-in weights are in use now: nothing to restore
     assert not report.reverted and get_strategy(hub, "default").weights == DEFAULTS["default"].weights
 

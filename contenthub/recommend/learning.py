@@ -848,7 +848,9 @@ def _recheck(
         f"; but the built-in weights rank the held-out data better than the weights in use ({base_q:.4f} vs "
         f"{old_q:.4f}, standard error {base_se:.4f}): the built-in weights are restored"
     )
-    return current.model_copy(update={"weights": dict(built_in.weights), "uncertainty": {}})
+    # ``learned`` keeps the count of activations and says the built-in weights are back (and from which run)
+    learned = {"activations": current.learned.get("activations", 0), "restored_built_in_at_events": report.events}
+    return current.model_copy(update={"weights": dict(built_in.weights), "uncertainty": {}, "learned": learned})
 
 
 def _keep_weights(hub: Hub, current: Strategy, report: LearnReport) -> LearnReport:
