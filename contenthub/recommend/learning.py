@@ -29,7 +29,8 @@ weights in use) and non-negative weights; the Hessian at the optimum gives each 
 posterior standard deviation (Laplace), stored as ``Strategy.uncertainty``: serving draws its weights
 from that posterior (linear Thompson sampling), so exploration shrinks as evidence grows.
 
-When a fit is kept: the newest ``HOLDOUT`` share of the samples is held out; the learnt weights must
+When a fit is kept: the newest ``HOLDOUT`` share of the samples is held out (for the per-delivery fit: the
+pairs whose later delivery is among them; the fit sees only pairs entirely before); the learnt weights must
 rank held-out engagement better than the weights in use — each user's engaged deliveries above the same
 user's ignored ones, both scored in the earlier request (the area under the ROC curve within users,
 ``pair_auc``) for the per-delivery fit, the engaged asset among its candidates (mean
