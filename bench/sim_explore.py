@@ -17,7 +17,12 @@ its topic, scored by the sum of log rates (the hub's unit) — varying only how 
 - ``unopened``: the weight of a delivered-but-unopened send as a failure (1 = the hub; p_open barely
   depends on taste in this world, so an unopened send says little about the topic);
 - ``joint``: a third posterior per user × (topic, type) cell, shrunk to the product of the user's topic and
-  type means with ``sj`` pseudo-sends, used instead of the two independent ones.
+  type means with ``sj`` pseudo-sends, used instead of the two independent ones;
+- ``decay``: an exploring share that falls with the user's own sends, decay / (decay + sends);
+- ``cold``: the share for a user without sends (the hub: 1, ``ranking.exploring_share``; learner ``hub``);
+- ``counts``: the hub's units instead of clicks — successes = engagement weight / a click's (an open 0.5/3,
+  a conversion 6/3 more: ``engagement.EVENT_WEIGHTS``), failures = sends − successes, clipped at 0 per
+  topic (``hub_counts``); ``no_open``: the same without the open's share (``hub_counts_no_open``).
 
 Prints JSON: per learner and seed the clicks per send over days 11–20 and 1–3, and the mean ratios to random.
 Usage: python bench/sim_explore.py [--seeds 6] [--seed-start 1] [--only NAME,NAME]
