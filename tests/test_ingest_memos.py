@@ -84,3 +84,35 @@ def test_a_merge_in_another_process_reaches_this_ones_next_batch(hub: Hub) -> No
     late = _click("p")
     events.ingest(hub, [late])
     assert _event_users(hub)[late["id"]] == "q"
+
+
+def _count_user_reads(hub: Hub, monkeypatch: Any) -> list[str]:
+    """Every user id the store is asked for (by any read method), in order."""
+    asked: list[str] = []
+    for name in ("get_doc", "get_docs", "get_docs_versioned", "doc_field"):
+        method = getattr(hub.store, name)
+
+        def counting(collection: str, ids: Any, *rest: Any, _method: Any = method, **kw: Any) -> Any:
+            if collection == users.USERS:
+                asked.extend([ids] if isinstance(ids, str) else ids)
+            return _method(collection, ids, *rest, **kw)
+
+        monkeypatch.setattr(hub.store, name, counting)
+    return asked
+
+
+def test_a_batch_reads_each_of_its_users_once(hub: Hub, monkeypatch: Any) -> None:
+    """New users (created) and users this process has not seen (their first seen kept by compare-and-set)
+    are read once per batch: the look-up that tells live users from missing ones is also what creating the
+    missing ones and keeping the first seen start from."""
+    _assets(hub)
+    old, older = "2025-01-02T03:04:05.000000Z", "2024-12-01T00:00:00.000000Z"
+    events.ingest(hub, [{**_click("known"), "ts": old}])  # stored before this process's memo starts
+    hub.cache.clear()  # another process, or this one after a restart: nothing remembered
+    asked = _count_user_reads(hub, monkeypatch)
+    batch = [{**_click("new"), "ts": old}, {**_click("new"), "ts": older}, {**_click("known"), "ts": older}]
+    assert events.ingest(hub, batch).accepted == 3
+    assert sorted(asked) == ["known", "new"]
+    monkeypatch.undo()
+    for uid in ("new", "known"):
+        assert users.first_seen(hub.store.get_doc(users.USERS, uid)) == older  # the batch's earliest event

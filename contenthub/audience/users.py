@@ -50,22 +50,34 @@ _EARLIEST_TTL = 3600.0  # the memo only saves reads: a stale entry costs a read,
 _EARLIEST_MAX = 1_000_000  # entries before the memo starts over (bounds its memory)
 
 
-def note_earliest_events(hub: Hub, earliest: Mapping[str, str]) -> None:
+def _first_seen_memo(hub: Hub) -> dict[str, str]:
+    """This process's memo: user id → a stamp the user was first seen no later than."""
+    known: dict[str, str] = doccache.cached(hub, USERS, _EARLIEST_KEY, dict, ttl=_EARLIEST_TTL)
+    if len(known) > _EARLIEST_MAX:
+        known.clear()
+    return known
+
+
+def note_earliest_events(
+    hub: Hub, earliest: Mapping[str, str], *, read: Mapping[str, tuple[dict[str, Any], int]] | None = None
+) -> None:
     """Keep each user's earliest event time on the user document, for ``first_seen``: a user whose batch
     holds an event older than anything known of them gets it written (ingestion's ``earliest``: stored
     user id → the batch's oldest stamp). Kept on the document, not read from the event log, so that
     profiles and the batch learn it with the read of the user they make anyway. Users already known (in
     the process memo) to be first seen no later than the batch's oldest event cost no read: the steady
-    state, where events arrive newer than the user."""
-    known: dict[str, str] = doccache.cached(hub, USERS, _EARLIEST_KEY, dict, ttl=_EARLIEST_TTL)
-    if len(known) > _EARLIEST_MAX:
-        known.clear()
+    state, where events arrive newer than the user. ``read``: user documents with their versions the
+    caller read in this batch already (ingestion's look-up of the batch's users) — taken as the first
+    compare-and-set's input instead of reading them again."""
+    known = _first_seen_memo(hub)
     older = {u: ts for u, ts in earliest.items() if ts < known.get(u, "~")}  # '~' sorts after every stamp
-    if not older:
-        return
+    given = {u: read[u] for u in older if u in read} if read else {}
     for _attempt in range(3):  # a writer that changed one of these users meanwhile: read it again, write again
+        unread = sorted(u for u in older if u not in given)
+        stored = {**given, **(hub.store.get_docs_versioned(USERS, unread) if unread else {})}
+        given = {}
         write: dict[str, tuple[dict[str, Any], int | None]] = {}
-        for uid, (doc, version) in hub.store.get_docs_versioned(USERS, sorted(older)).items():
+        for uid, (doc, version) in stored.items():
             seen = first_seen(doc)
             ts = older[uid]
             if doc.get(MERGED_INTO) or (seen is not None and seen <= ts):
@@ -73,7 +85,7 @@ def note_earliest_events(hub: Hub, earliest: Mapping[str, str]) -> None:
                 continue
             write[uid] = ({**doc, FIRST_EVENT: ts}, version)
         # compare-and-set, in one round of writes: a profile or merge written meanwhile is not overwritten
-        raced = hub.store.put_docs_if(USERS, write)
+        raced = hub.store.put_docs_if(USERS, write) if write else set()
         for uid in write.keys() - raced:
             known[uid] = older[uid]
         older = {u: older[u] for u in raced}
@@ -171,25 +183,36 @@ def ensure_user(hub: Hub, user_id: str, *, at: str | None = None) -> str:
     return ensure_users(hub, {user_id: at})[user_id]
 
 
-def ensure_users(hub: Hub, first_seen: dict[str, str | None]) -> dict[str, str]:
+def ensure_users(
+    hub: Hub, first_seen: dict[str, str | None], *, found: Mapping[str, dict[str, Any] | None] | None = None
+) -> dict[str, str]:
     """Each id's stored user (following merges), creating the missing ones as first seen at the time
     given: one read and one round of creates for a batch (a page of due sends' served records names a
-    few hundred users the store may not hold yet), not a look-up and a write per user."""
-    found = find_users(hub, list(first_seen))
+    few hundred users the store may not hold yet), not a look-up and a write per user. ``found``: the
+    stored documents (None: absent) of ids the caller read already (ingestion's look-up of its batch's
+    users), not read again. A user created here is remembered as first seen at its creation, so
+    ``note_earliest_events`` reads it only for an event older than that."""
+    given = found or {}
+    unread = [uid for uid in first_seen if uid not in given]
+    stored = {**(find_users(hub, unread) if unread else {}), **given}
     out: dict[str, str] = {}
     new: dict[str, tuple[dict[str, Any], int | None]] = {}
     now = to_iso(utcnow())
     for uid, at in first_seen.items():
-        doc = found.get(uid)
+        doc = stored.get(uid)
+        if doc is not None and doc.get(MERGED_INTO):
+            doc = find_user(hub, uid)  # (a merged id of ``found``: followed to its user)
         if doc is None:
             new[uid] = (User(id=uid, created_at=at or now, updated_at=now).model_dump(mode="json"), 0)
         else:
             out[uid] = doc["id"]
-    raced = hub.store.put_docs_if(USERS, new)
+    raced = hub.store.put_docs_if(USERS, new) if new else set()
+    known = _first_seen_memo(hub)
     for uid, (doc, _version) in new.items():
         if uid in raced:  # created meanwhile by another writer (or merged since): read what is there
             out[uid] = (find_user(hub, uid) or {"id": uid})["id"]
             continue
+        known[uid] = doc["created_at"]
         hub.hooks.emit(UserCreated(hub, uid, doc["created_at"]))
         out[uid] = uid
     return out

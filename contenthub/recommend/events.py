@@ -199,15 +199,17 @@ def _assets(hub: Hub, asset_ids: list[str]) -> dict[str, dict[str, Any]]:
     return {a: known[a] for a in asset_ids if a in known}
 
 
-def _live_users(hub: Hub, user_ids: list[str]) -> set[str]:
+def _live_users(hub: Hub, user_ids: list[str]) -> tuple[set[str], dict[str, tuple[dict[str, Any], int]]]:
     """The ids among ``user_ids`` of stored users not merged into another (ids to store events under as
-    they are). Users found so before come from the process memo (see ``_memo``)."""
+    they are), and the documents (with their versions) read to learn it. Users found so before come from
+    the process memo (see ``_memo``) and cost no read; the others are read once for the whole batch, and
+    that read also serves creating the missing ones (``users.ensure_users``) and keeping their first seen
+    (``users.note_earliest_events``), which would each read them again otherwise."""
     known = _memo(hub, users.USERS)
     missing = [u for u in user_ids if u not in known]
-    if missing:
-        merged = hub.store.doc_field(users.USERS, missing, users.MERGED_INTO)
-        known.update((uid, True) for uid, into in merged.items() if not into)
-    return {u for u in user_ids if u in known}
+    read = hub.store.get_docs_versioned(users.USERS, missing) if missing else {}
+    known.update((uid, True) for uid, (doc, _version) in read.items() if not doc.get(users.MERGED_INTO))
+    return {u for u in user_ids if u in known}, read
 
 
 def _parse(
@@ -251,7 +253,8 @@ def ingest(hub: Hub, raw_events: list[dict[str, Any]]) -> IngestResult:
     # Users named by id: one bulk read for the batch instead of a look-up per user (the hot path at
     # 10,000 events per batch); unknown or merged ids still go through users.ensure_user below.
     named = sorted({row["user_id"] for i, row in parsed if i not in identities and row["user_id"] is not None})
-    user_cache: dict[str, str] = {uid: uid for uid in (_live_users(hub, named) if named else ())}
+    live, read = _live_users(hub, named) if named else (set(), {})
+    user_cache: dict[str, str] = {uid: uid for uid in live}
     identity_cache: dict[tuple[str, str], str] = {}
     # Every rejection is decided above and here, before any user is created: a rejected event (or a
     # wholly rejected batch) leaves nothing behind.
@@ -264,13 +267,16 @@ def ingest(hub: Hub, raw_events: list[dict[str, Any]]) -> IngestResult:
             )
             continue
         accepted.append((i, row))
-    unknown: dict[str, str | None] = {}
+    unknown: dict[str, str | None] = {}  # → the user's earliest event in the batch: a new user is first seen then
     for i, row in accepted:
         uid = row["user_id"]
         if uid is not None and uid not in user_cache and i not in identities:
-            unknown.setdefault(uid, row["ts"] or now)
-    if unknown:  # users named by id the store does not hold (or merged ones): one read, one round of creates
-        user_cache.update(users.ensure_users(hub, unknown))
+            ts = row["ts"] or now
+            if (at := unknown.get(uid)) is None or ts < at:
+                unknown[uid] = ts
+    if unknown:  # users named by id the store does not hold (or merged ones): read above, one round of creates
+        found = {uid: (read[uid][0] if uid in read else None) for uid in unknown}
+        user_cache.update(users.ensure_users(hub, unknown, found=found))
     for i, row in accepted:
         ts = row["ts"]
         if not ts:
@@ -303,7 +309,7 @@ def ingest(hub: Hub, raw_events: list[dict[str, Any]]) -> IngestResult:
         for r in rows:
             if (uid := r["user_id"]) and (uid not in earliest or r["ts"] < earliest[uid]):
                 earliest[uid] = r["ts"]
-        users.note_earliest_events(hub, earliest)  # a back-dated history makes its user first seen then
+        users.note_earliest_events(hub, earliest, read=read)  # a back-dated history: its user first seen then
         hub.hooks.emit(EventsStored(hub, rows, inserted))
     rejected.sort(key=lambda r: r.index)
     return IngestResult(

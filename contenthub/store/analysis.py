@@ -90,12 +90,13 @@ def index_words(*texts: str) -> str:
     return " ".join(w for t in texts if t for w in _words(t))
 
 
-def index_pinyin(*texts: str) -> str:
-    return " ".join(lazy_pinyin("\n".join(t for t in texts if t), style=Style.NORMAL, errors="ignore"))
-
-
-def index_initials(*texts: str) -> str:
-    return " ".join(lazy_pinyin("\n".join(t for t in texts if t), style=Style.FIRST_LETTER, errors="ignore"))
+def index_pinyin(*texts: str) -> tuple[str, str]:
+    """The ``pinyin`` and ``initials`` fields of ``texts``, from one pypinyin pass: an initial is its
+    syllable's first letter, which is what pypinyin's FIRST_LETTER style gives (the same reading chosen,
+    then cut; tests/test_store_analysis.py checks the two agree). Why one pass: pinyin conversion was
+    most of an asset's analysis, and the analysis most of the client's work in storing an asset."""
+    syllables = lazy_pinyin("\n".join(t for t in texts if t), style=Style.NORMAL, errors="ignore")
+    return " ".join(syllables), " ".join(s[:1] for s in syllables)
 
 
 TERM_FIELDS = ("title", "body", "tags", "media", "pinyin", "initials")
@@ -106,13 +107,14 @@ def asset_terms(a: dict[str, Any]) -> dict[str, str]:
     """An asset's analysed fields (TERM_FIELDS), space-separated terms ready for a whitespace tokenizer."""
     title, body, media = a.get("title") or "", a.get("body") or "", a.get("media_text") or ""
     tags = " ".join(a.get("tags") or [])
+    pinyin, initials = index_pinyin(title, tags, media)
     return {
         "title": index_words(title),
         "body": index_words(body),
         "tags": index_words(tags),
         "media": index_words(media),
-        "pinyin": index_pinyin(title, tags, media),
-        "initials": index_initials(title, tags, media),
+        "pinyin": pinyin,
+        "initials": initials,
     }
 
 

@@ -66,7 +66,7 @@ class ElasticSearch(ElasticAssets):
         mapping made ready for each dimension first."""
         by_dim: dict[int, dict[str, np.ndarray]] = defaultdict(dict)
         for aid, v in vectors.items():
-            arr = np.asarray(v, dtype=np.float32).reshape(-1)
+            arr = np.ascontiguousarray(v, dtype=np.float32).reshape(-1)
             by_dim[int(arr.shape[0])][aid] = arr
         for dim in by_dim:
             self.schema.ensure_vector_field(dim)
@@ -76,7 +76,11 @@ class ElasticSearch(ElasticAssets):
             others = {vector_field(d): None for d in dims if d != dim}
             for aid, arr in group.items():
                 out[aid] = {
-                    vector_field(dim): arr.tolist(),
+                    # the float32 array itself: the request encoder (es_json, orjson) writes each value as the
+                    # shortest decimal that reads back as that float32 (~9 digits), where a list of Python
+                    # floats is written with a double's ~17 — the vector is most of an asset's bulk line and
+                    # of its stored source, and the node parses the same float32 values either way
+                    vector_field(dim): arr,
                     "vec_b64": base64.b64encode(arr.tobytes()).decode(),
                     "vector_model": model_id,
                     "vector_dim": dim,
