@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from next_content_cpu import load, node_pid, pid_cpu_s  # bench/next_content_cpu.py: same data, same node pid
+from next_content_cpu import load, pid_cpu_s  # bench/next_content_cpu.py: the same data
 from recommend import settings_for
+from store import node_pid
 
 from contenthub.audience.profiles import user_read
 from contenthub.store import elastic_query as eq

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import httpx
 from elasticsearch._sync.client._base import BaseClient
 from recommend import ADMIN_KEY, settings_for  # bench/recommend.py: the bench's admin key and settings
-from store import MODEL, make_assets, make_events, make_vectors  # bench/store.py: the same generated data
+from store import MODEL, make_assets, make_events, make_vectors, node_pid  # bench/store.py: same data, node
 
 from contenthub.app import create_app
 from contenthub.audience.engagement import counter_deltas
@@ -93,17 +93,6 @@ def counted_requests() -> Counter[str]:
 
     BaseClient.perform_request = counting  # type: ignore[method-assign]
     return sent
-
-
-def node_pid(store: Store) -> int | None:
-    """The pid of the Elasticsearch node the store talks to, when it runs on this machine (its CPU is taken
-    from the same cores as the server's, so it counts per request as much as ours)."""
-    es = getattr(store, "es", None)
-    if es is None:
-        return None
-    nodes = es.nodes.info(node_id="_local", metric="process")["nodes"]
-    pid = int(next(iter(nodes.values()))["process"]["id"])
-    return pid if Path(f"/proc/{pid}/stat").exists() else None
 
 
 def pid_cpu_s(pid: int | None) -> float:
