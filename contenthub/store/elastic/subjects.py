@@ -27,12 +27,6 @@ MSEARCH_CHUNK = 200
 """Searches per ``_msearch`` request: a page of due sends' users in a couple of requests, each answer a
 few MB at most."""
 
-MGET_FIELDS = "docs.found,docs._source,docs._seq_no,docs._primary_term,docs.error"
-MSEARCH_FIELDS = "responses.status,responses.error,responses.hits.hits._source"
-"""What the node sends back of a read (``filter_path``): the node writes and this process parses no index
-names, ids, scores or sort values it would drop. Every document of an mget keeps ``found`` or ``error``,
-every search of an msearch its ``status``, so the answers stay one per item asked, in order."""
-
 
 class ElasticSubjects(ElasticEvents):
     def read_subjects(self, keys: Sequence[str], spec: SubjectRead) -> dict[str, SubjectData]:
@@ -76,8 +70,7 @@ class ElasticSubjects(ElasticEvents):
                 for kind, did, src in chunk
             ]
             kinds = sorted({kind for kind, _d, _s in chunk})
-            answers = self._mget_chunk(kinds, docs=specs, filter_path=MGET_FIELDS)
-            for (kind, did, _s), d in zip(chunk, answers, strict=True):
+            for (kind, did, _s), d in zip(chunk, self._mget_chunk(kinds, docs=specs), strict=True):
                 if d.get("found"):
                     out[(kind, did)] = Raw(d.get("_source", {}), d["_seq_no"], d["_primary_term"])
         return out
@@ -115,11 +108,11 @@ class ElasticSubjects(ElasticEvents):
         try:
             responses = self._when_ready(
                 kind,
-                lambda: self.es.msearch(searches=searches, filter_path=MSEARCH_FIELDS)["responses"],
+                lambda: self.es.msearch(searches=searches)["responses"],
                 lambda responses: any(e.get("status") == 503 for e in failed_items(responses)),
             )
         except ESNotFound:
             return [[] for _pair in range(len(searches) // 2)]
         if failed := failed_items(responses):
             raise StoreError(f"searching {kind}: {failed[0]['error']}")
-        return [r.get("hits", {}).get("hits", []) for r in responses]
+        return [r["hits"]["hits"] if "error" not in r else [] for r in responses]
