@@ -27,6 +27,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from next_content_cpu import load, pid_cpu_s  # bench/next_content_cpu.py: the same data
 from recommend import settings_for
@@ -80,8 +82,34 @@ def variants(store: ElasticStore) -> dict[str, Callable[[str], Any]]:
             ]
         )
 
+    json_h = {"accept": "application/json", "content-type": "application/json"}
+    nd_h = {"accept": "application/json", "content-type": "application/x-ndjson"}
+    mget_filter = "docs.found,docs._source,docs._seq_no,docs._primary_term,docs.error"
+    msearch_filter = "responses.hits.hits._source,responses.error,responses.status"
+
+    def ndjson(lines: list[dict[str, Any]]) -> bytes:
+        return b"".join(orjson.dumps(line) + b"\n" for line in lines)
+
     return {
         "read_subjects": lambda u: store.read_subjects([u], spec),
+        "mget_filter_path": lambda u: es.mget(docs=mget_specs(u), filter_path=mget_filter),
+        "msearch_filter_path": lambda u: es.msearch(searches=[header, body(u)], filter_path=msearch_filter),
+        "mget_perform_request": lambda u: es.perform_request(
+            "POST", "/_mget", headers=json_h, body=orjson.dumps({"docs": mget_specs(u)})
+        ),
+        "msearch_perform_request": lambda u: es.perform_request(
+            "POST", "/_msearch", headers=nd_h, body=ndjson([header, body(u)])
+        ),
+        "mget_perform_request_filter": lambda u: es.perform_request(
+            "POST",
+            "/_mget",
+            params={"filter_path": mget_filter},
+            headers=json_h,
+            body=orjson.dumps({"docs": mget_specs(u)}),
+        ),
+        "msearch_perform_request_filter": lambda u: es.perform_request(
+            "POST", "/_msearch", params={"filter_path": msearch_filter}, headers=nd_h, body=ndjson([header, body(u)])
+        ),
         "mget": lambda u: es.mget(docs=mget_specs(u)),
         "get_x2": lambda u: (
             es.options(ignore_status=404).get(index=docs, id=key_id(spec.docs, u)),
