@@ -99,11 +99,8 @@ def _nothing_to_wait_for(hub: Hub) -> bool:
     (no rebuild to wait for) and no experiment is running (exposure logging writes, and a write may wait
     behind an ingesting batch). Then it is pure computation and SQLite reads, which never wait for writers
     in WAL mode, and running it inline saves the hand-off to a worker thread and its GIL hand-offs.
-    Throughput comes from one worker process per core (``serve --workers``). Only where the store's reads
-    are local (``capabilities.local_reads``): on Elasticsearch the profile read waits on the node, and
-    inline that wait would hold the event loop, so a worker would answer one request at a time however
-    idle the node and the cores (bench/RESULTS.md, #24 seventh round)."""
-    return hub.store.capabilities.local_reads and catalog_is_current(hub) and not variants.running(hub)
+    Throughput comes from one worker process per core (``serve --workers``)."""
+    return catalog_is_current(hub) and not variants.running(hub)
 
 
 async def _answer_next_content(request: Request) -> Response:
