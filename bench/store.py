@@ -286,7 +286,7 @@ def run_backend(name: str, store: Store, settings: Settings, args: argparse.Name
     if args.http_seconds:
         paths = [f"/v1/recommendations/users/{u}?channel={channels[i % 3]}&n=3" for i, u in enumerate(users)]
         out["next_content_http"] = next_over_http(
-            settings, paths, args.http_concurrency, args.http_seconds, node_pid(store)
+            settings, paths, args.http_concurrency, args.http_seconds, node_pid(store), args.http_workers
         )
         log(f"{name}: next content over HTTP: {out['next_content_http']}")
     out["reservations"] = concurrent(lambda i: reserve_send(hub, i), args.reservations, args.concurrency)
@@ -441,7 +441,7 @@ def node_pid(store: Store) -> int | None:
 
 
 def next_over_http(
-    settings: Settings, paths: list[str], concurrency: int, seconds: float, node: int | None = None
+    settings: Settings, paths: list[str], concurrency: int, seconds: float, node: int | None = None, workers: int = 1
 ) -> dict[str, Any]:
     """``contenthub serve`` on this run's store (same data folder; for Elasticsearch the same URL and index
     prefix), warmed up until it answers quickly, then ``concurrency`` clients for ``seconds``; with
@@ -450,8 +450,8 @@ def next_over_http(
     saved = {k: os.environ.get(k) for k in store_env}
     os.environ.update(store_env)  # the server's environment is this one's plus the bench's settings
     try:
-        with serving(settings.data_dir, 1) as (port, server):
-            warm_s = wait_warm(port, server, 1)
+        with serving(settings.data_dir, workers) as (port, server):
+            warm_s = wait_warm(port, server, workers)
             res = asyncio.run(
                 _load("127.0.0.1", port, paths, concurrency, seconds, warmup=3.0, server_pid=server.pid, node_pid=node)
             )
@@ -461,7 +461,7 @@ def next_over_http(
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    return {"concurrency": concurrency, "warm_up_s": round(warm_s, 1), **res}
+    return {"concurrency": concurrency, "workers": workers, "warm_up_s": round(warm_s, 1), **res}
 
 
 RULE = CapRule(channel="wecom_1v1", per_day=1, per_month=4)
@@ -503,6 +503,7 @@ def main() -> None:
     ap.add_argument("--backends", default="sqlite,elasticsearch")
     ap.add_argument("--http-seconds", type=float, default=0.0, help="also measure next content over HTTP (0: not)")
     ap.add_argument("--http-concurrency", type=int, default=16)
+    ap.add_argument("--http-workers", type=int, default=1, help="`contenthub serve --workers` for --http-seconds")
     ap.add_argument("--es-url", default=os.environ.get("CONTENTHUB_TEST_ES_URL", ""))
     ap.add_argument(
         "--catalog-only",
