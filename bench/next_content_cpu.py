@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import httpx
 from elasticsearch._sync.client._base import BaseClient
 from recommend import ADMIN_KEY, settings_for  # bench/recommend.py: the bench's admin key and settings
-from store import MODEL, make_assets, make_events, make_vectors  # bench/store.py: the same generated data
+from store import MODEL, make_assets, make_events, make_vectors, node_pid  # bench/store.py: same data, node
 
 from contenthub.app import create_app
 from contenthub.audience.engagement import counter_deltas
@@ -40,6 +40,7 @@ from contenthub.library import taxonomy
 from contenthub.recommend.catalog import refresh_now
 from contenthub.store.base import Store
 
+IDLE_S = 5.0
 READS = ("read_subjects", "get_doc", "get_docs", "query_events", "get_counters", "doc_versions", "list_docs")
 
 
@@ -94,7 +95,15 @@ def counted_requests() -> Counter[str]:
     return sent
 
 
-async def measure(settings: Any, paths: list[str], cls: type) -> dict[str, Any]:
+def pid_cpu_s(pid: int | None) -> float:
+    """User + system CPU seconds of a process, from /proc (0 without one)."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def measure(settings: Any, paths: list[str], cls: type, node: int | None = None) -> dict[str, Any]:
     app = create_app(settings)
     spent, calls = timed_reads(cls)
     sent = counted_requests()
@@ -109,15 +118,26 @@ async def measure(settings: Any, paths: list[str], cls: type) -> dict[str, Any]:
         spent.clear()
         calls.clear()
         sent.clear()
-        t, w = time.process_time(), time.perf_counter()
+        idle0 = pid_cpu_s(node)
+        await asyncio.sleep(IDLE_S)  # the node's own background work (merges, refreshes) at rest, to subtract
+        idle = pid_cpu_s(node) - idle0
+        t, w, nc = time.process_time(), time.perf_counter(), pid_cpu_s(node)
         for p in paths:
             (await client.get(p, headers=headers)).raise_for_status()
-        cpu, wall = time.process_time() - t, time.perf_counter() - w
+        cpu, wall, node_cpu = time.process_time() - t, time.perf_counter() - w, pid_cpu_s(node) - nc
     n = len(paths)
     return {
         "requests": n,
         "cpu_ms_per_request": round(1000 * cpu / n, 2),
         "wall_ms_per_request": round(1000 * wall / n, 2),
+        **(
+            {
+                "node_cpu_ms_per_request": round(1000 * node_cpu / n, 2),
+                "node_idle_cpu_ms_per_s": round(1000 * idle / IDLE_S, 1),
+            }
+            if node is not None
+            else {}
+        ),
         "store_cpu_ms_per_request": round(1000 * sum(spent.values()) / n, 2),
         "store_reads": {
             k: {"calls_per_request": round(calls[k] / n, 2), "cpu_ms": round(1000 * spent[k] / n, 3)} for k in spent
@@ -163,7 +183,7 @@ def main() -> None:
         cls = type(store)
         try:
             load(store, settings, args.assets, args.events, args.users)
-            result[name] = asyncio.run(measure(settings, paths, cls))
+            result[name] = asyncio.run(measure(settings, paths, cls, node_pid(store)))
         finally:
             if name != "sqlite":
                 store.drop()  # type: ignore[attr-defined]

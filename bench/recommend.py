@@ -413,9 +413,11 @@ async def _load(
     seconds: float,
     warmup: float,
     server_pid: int | None = None,
+    node_pid: int | None = None,
 ) -> dict[str, Any]:
     """Warm up, then run ``concurrency`` clients for ``seconds``; requests still in flight at the end
-    are cancelled and not counted."""
+    are cancelled and not counted. ``node_pid``: an Elasticsearch node on this machine, whose CPU per
+    request is reported beside the server's (they share the cores)."""
     go = asyncio.Event()
     go.set()
     await asyncio.gather(
@@ -433,12 +435,16 @@ async def _load(
     ]
     await asyncio.sleep(0.5)  # all connections open before the clock starts
     cpu0 = tree_cpu_s(server_pid) if server_pid else 0.0
+    by_pid0 = process_cpu_s(server_pid) if server_pid else {}
+    node0 = tree_cpu_s(node_pid) if node_pid else 0.0
     own0 = time.process_time()
     started = time.perf_counter()
     go.set()
     await asyncio.sleep(seconds)
     elapsed = time.perf_counter() - started
     cpu = tree_cpu_s(server_pid) - cpu0 if server_pid else None
+    by_pid = {p: c - by_pid0.get(p, 0.0) for p, c in (process_cpu_s(server_pid) if server_pid else {}).items()}
+    node = tree_cpu_s(node_pid) - node0 if node_pid else None
     own = time.process_time() - own0
     for t in tasks:
         t.cancel()
@@ -452,7 +458,17 @@ async def _load(
         "status": status,
         "server_cpu_ms_per_request": round(cpu * 1000 / max(len(lat), 1), 3) if cpu is not None else None,
         "server_cpu_cores": round(cpu / elapsed, 2) if cpu is not None else None,
+        "server_cpu_cores_by_process": sorted((round(c / elapsed, 2) for c in by_pid.values()), reverse=True),
         "load_generator_cpu_cores": round(own / elapsed, 2),
+        "load_generator_cpu_ms_per_request": round(own * 1000 / max(len(lat), 1), 3),
+        **(
+            {
+                "node_cpu_ms_per_request": round(node * 1000 / max(len(lat), 1), 3),
+                "node_cpu_cores": round(node / elapsed, 2),
+            }
+            if node is not None
+            else {}
+        ),
     }
 
 

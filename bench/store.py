@@ -285,7 +285,9 @@ def run_backend(name: str, store: Store, settings: Settings, args: argparse.Name
     log(f"{name}: next content at concurrency {args.concurrency}: {out['next_content_concurrent']}")
     if args.http_seconds:
         paths = [f"/v1/recommendations/users/{u}?channel={channels[i % 3]}&n=3" for i, u in enumerate(users)]
-        out["next_content_http"] = next_over_http(settings, paths, args.http_concurrency, args.http_seconds)
+        out["next_content_http"] = next_over_http(
+            settings, paths, args.http_concurrency, args.http_seconds, node_pid(store), args.http_workers
+        )
         log(f"{name}: next content over HTTP: {out['next_content_http']}")
     out["reservations"] = concurrent(lambda i: reserve_send(hub, i), args.reservations, args.concurrency)
     log(f"{name}: reservations {out['reservations']}")
@@ -427,23 +429,39 @@ def close_store(store: Store, data_dir: Path, keep: bool) -> None:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def next_over_http(settings: Settings, paths: list[str], concurrency: int, seconds: float) -> dict[str, Any]:
+def node_pid(store: Store) -> int | None:
+    """The pid of the Elasticsearch node the store talks to, when it runs on this machine (its CPU is taken
+    from the same cores as the server's, so it counts per request as much as ours)."""
+    es = getattr(store, "es", None)
+    if es is None:
+        return None
+    nodes = es.nodes.info(node_id="_local", metric="process")["nodes"]
+    pid = int(next(iter(nodes.values()))["process"]["id"])
+    return pid if Path(f"/proc/{pid}/stat").exists() else None
+
+
+def next_over_http(
+    settings: Settings, paths: list[str], concurrency: int, seconds: float, node: int | None = None, workers: int = 1
+) -> dict[str, Any]:
     """``contenthub serve`` on this run's store (same data folder; for Elasticsearch the same URL and index
-    prefix), warmed up until it answers quickly, then ``concurrency`` clients for ``seconds``."""
+    prefix), warmed up until it answers quickly, then ``concurrency`` clients for ``seconds``; with
+    ``node``, the Elasticsearch node's CPU per request too."""
     store_env = {"CONTENTHUB_STORE_URL": settings.store_url, "CONTENTHUB_ES_INDEX_PREFIX": settings.es_index_prefix}
     saved = {k: os.environ.get(k) for k in store_env}
     os.environ.update(store_env)  # the server's environment is this one's plus the bench's settings
     try:
-        with serving(settings.data_dir, 1) as (port, server):
-            warm_s = wait_warm(port, server, 1)
-            res = asyncio.run(_load("127.0.0.1", port, paths, concurrency, seconds, warmup=3.0, server_pid=server.pid))
+        with serving(settings.data_dir, workers) as (port, server):
+            warm_s = wait_warm(port, server, workers)
+            res = asyncio.run(
+                _load("127.0.0.1", port, paths, concurrency, seconds, warmup=3.0, server_pid=server.pid, node_pid=node)
+            )
     finally:
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    return {"concurrency": concurrency, "warm_up_s": round(warm_s, 1), **res}
+    return {"concurrency": concurrency, "workers": workers, "warm_up_s": round(warm_s, 1), **res}
 
 
 RULE = CapRule(channel="wecom_1v1", per_day=1, per_month=4)
@@ -485,6 +503,7 @@ def main() -> None:
     ap.add_argument("--backends", default="sqlite,elasticsearch")
     ap.add_argument("--http-seconds", type=float, default=0.0, help="also measure next content over HTTP (0: not)")
     ap.add_argument("--http-concurrency", type=int, default=16)
+    ap.add_argument("--http-workers", type=int, default=1, help="`contenthub serve --workers` for --http-seconds")
     ap.add_argument("--es-url", default=os.environ.get("CONTENTHUB_TEST_ES_URL", ""))
     ap.add_argument(
         "--catalog-only",

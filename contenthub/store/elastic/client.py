@@ -214,15 +214,22 @@ class ElasticBase:
                 if kind in self._dirty:
                     self._refresh(kind)
 
-    def _when_ready(self, kind: str, call: Callable[[], Any]) -> Any:
+    def _when_ready(
+        self, kinds: str | Sequence[str], call: Callable[[], Any], starting: Callable[[Any], bool] | None = None
+    ) -> Any:
         """Run ``call``; if it met a shard still starting (another process created the index a moment
-        ago: 503), wait for the index to be ready and run it once more."""
+        ago: a 503 raised, or an answer that ``starting`` says holds one — an mget's or msearch's items
+        fail one by one), wait for the indices of ``kinds`` to be ready and run it once more. The one
+        place a read waits for a starting index."""
         try:
-            return call()
+            answer = call()
+            if starting is None or not starting(answer):
+                return answer
         except ApiError as exc:
             if exc.meta.status != 503:
                 raise
-        self.schema.wait_ready(kind)
+        for kind in (kinds,) if isinstance(kinds, str) else kinds:
+            self.schema.wait_ready(kind)
         return call()
 
     def _search(self, kind: str, *, fresh: bool = True, **body: Any) -> dict[str, Any]:
@@ -255,32 +262,30 @@ class ElasticBase:
         out: dict[str, Raw] = {}
         chunks = list(_chunks(list(dict.fromkeys(ids)), MGET_CHUNK))
         if len(chunks) > 1:
-            answers = list(self._pool.map(lambda chunk: self._mget_chunk(kind, chunk, **kw), chunks))
+            answers = list(
+                self._pool.map(lambda chunk: self._mget_chunk(kind, index=self._alias(kind), ids=chunk, **kw), chunks)
+            )
         else:
-            answers = [self._mget_chunk(kind, chunk, **kw) for chunk in chunks]
+            answers = [self._mget_chunk(kind, index=self._alias(kind), ids=chunk, **kw) for chunk in chunks]
         for docs in answers:
-            if docs is None:
-                return out
             for d in docs:
                 if d.get("found"):
                     out[d["_id"]] = Raw(d.get("_source", {}), d["_seq_no"], d["_primary_term"])
         return out
 
-    def _mget_chunk(self, kind: str, ids: list[str], **kw: Any) -> list[dict[str, Any]] | None:
-        """One mget; per-document errors (a shard still starting) are retried, never taken as 'missing'."""
-        for attempt in range(2):
-            try:
-                docs = self.es.mget(index=self._alias(kind), ids=ids, **kw)["docs"]
-            except ESNotFound:
-                return None
-            errors = [d["error"] for d in docs if "error" in d]
-            if not errors:
-                return docs
-            if all(isinstance(e, dict) and e.get("type") == "index_not_found_exception" for e in errors):
-                return None
-            if attempt == 0:
-                self.schema.wait_ready(kind)
-        raise StoreError(f"reading {kind}: {errors[0]}")
+    def _mget_chunk(self, kinds: str | Sequence[str], **request: Any) -> list[dict[str, Any]]:
+        """One mget (``index=``/``ids=``, or ``docs=`` specs naming their indices, across ``kinds``), one answer
+        per document asked. A document whose index does not exist reads as not found; any other error of a
+        document (a shard still starting) is waited for and read again, never taken as 'missing'."""
+        try:
+            docs: list[dict[str, Any]] = self._when_ready(
+                kinds, lambda: self.es.mget(**request)["docs"], lambda docs: bool(failed_items(docs))
+            )
+        except ESNotFound:  # the index of ``index=`` does not exist: nothing of it is found
+            return [{"found": False} for _asked in request.get("ids") or request.get("docs") or ()]
+        if failed := failed_items(docs):
+            raise StoreError(f"reading {kinds if isinstance(kinds, str) else ', '.join(kinds)}: {failed[0]['error']}")
+        return docs
 
     def _bulk(
         self, ops: Sequence[BulkOp], *, refresh: str | bool = False, parallel: bool = False
@@ -438,6 +443,16 @@ class ElasticBase:
             after = resp.get("aggregations", {}).get("c", {}).get("after_key")
             if not buckets or after is None:
                 return
+
+
+def failed_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The documents of an mget or the searches of an msearch that failed, other than on a missing index
+    (which reads as nothing found, as a search with ``ignore_unavailable`` does)."""
+    return [
+        i
+        for i in items
+        if "error" in i and not (isinstance(i["error"], dict) and i["error"].get("type") == "index_not_found_exception")
+    ]
 
 
 def _pair_ops(ops: Iterable[BulkOp]) -> list[tuple[Mapping[str, Any], Mapping[str, Any] | None]]:

@@ -16,7 +16,7 @@ from elasticsearch import NotFoundError as ESNotFound
 
 from contenthub.store import elastic_query as eq
 from contenthub.store.base import Docs, follow_docs, subject_data, typed_among
-from contenthub.store.elastic.client import INTERNAL_EVENT_FIELDS, MGET_CHUNK, _chunks
+from contenthub.store.elastic.client import INTERNAL_EVENT_FIELDS, MGET_CHUNK, _chunks, failed_items
 from contenthub.store.elastic.events import ElasticEvents
 from contenthub.store.es_docs import Raw, StoreError
 from contenthub.store.es_docs import key_id as _key_id
@@ -62,29 +62,15 @@ class ElasticSubjects(ElasticEvents):
 
     def _mget_kinds(self, items: list[tuple[str, str, list[str] | None]]) -> dict[tuple[str, str], Raw]:
         """Real-time GETs of (kind, _id, source fields or None for all) across indices, in one ``_mget``
-        per MGET_CHUNK items; a shard still starting is waited for and read again, never taken as missing."""
+        per MGET_CHUNK items."""
         out: dict[tuple[str, str], Raw] = {}
         for chunk in _chunks(items, MGET_CHUNK):
             specs = [
                 {"_index": self._alias(kind), "_id": did, **({"_source": src} if src is not None else {})}
                 for kind, did, src in chunk
             ]
-            for attempt in range(2):
-                docs = self.es.mget(docs=specs)["docs"]
-                retry = {
-                    kind
-                    for (kind, _d, _s), d in zip(chunk, docs, strict=True)
-                    if "error" in d and not _index_missing(d["error"])
-                }
-                if not retry:
-                    break
-                if attempt == 1:
-                    raise StoreError(
-                        f"reading {', '.join(sorted(retry))}: {next(d['error'] for d in docs if 'error' in d)}"
-                    )
-                for kind in retry:
-                    self.schema.wait_ready(kind)
-            for (kind, did, _s), d in zip(chunk, docs, strict=True):
+            kinds = sorted({kind for kind, _d, _s in chunk})
+            for (kind, did, _s), d in zip(chunk, self._mget_chunk(kinds, docs=specs), strict=True):
                 if d.get("found"):
                     out[(kind, did)] = Raw(d.get("_source", {}), d["_seq_no"], d["_primary_term"])
         return out
@@ -119,19 +105,14 @@ class ElasticSubjects(ElasticEvents):
 
     def _msearch(self, kind: str, searches: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
         """The hits of each (header, body) pair; a shard still starting is waited for and searched again."""
-        for attempt in range(2):
-            try:
-                responses = self.es.msearch(searches=searches)["responses"]
-            except ESNotFound:
-                return [[] for _pair in range(len(searches) // 2)]
-            failed = [r for r in responses if "error" in r and not _index_missing(r["error"])]
-            if not failed:
-                return [r["hits"]["hits"] if "error" not in r else [] for r in responses]
-            if attempt == 1 or failed[0].get("status") != 503:
-                raise StoreError(f"searching {kind}: {failed[0]['error']}")
-            self.schema.wait_ready(kind)
-        raise AssertionError("unreachable")
-
-
-def _index_missing(error: Any) -> bool:
-    return isinstance(error, dict) and error.get("type") == "index_not_found_exception"
+        try:
+            responses = self._when_ready(
+                kind,
+                lambda: self.es.msearch(searches=searches)["responses"],
+                lambda responses: any(e.get("status") == 503 for e in failed_items(responses)),
+            )
+        except ESNotFound:
+            return [[] for _pair in range(len(searches) // 2)]
+        if failed := failed_items(responses):
+            raise StoreError(f"searching {kind}: {failed[0]['error']}")
+        return [r["hits"]["hits"] if "error" not in r else [] for r in responses]
