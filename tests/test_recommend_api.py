@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from contenthub.recommend.catalog import refresh_now
+from contenthub.recommend.ranking import draw_share
 from contenthub.store.query import EventQuery
 from contenthub.timeutil import to_iso, utcnow
 from tests.helpers import asset
@@ -275,3 +276,10 @@ def test_reserve_takes_cap_slot_and_asset(clients, library) -> None:
     a = bot.get("/v1/recommendations/users/u8", params={"channel": "moments", "reserve": "true"}).json()
     b = bot.get("/v1/recommendations/users/u8", params={"channel": "moments", "reserve": "true"}).json()
     assert a["picks"][0]["asset_id"] != b["picks"][0]["asset_id"], "a reserved asset is never served twice"
+
+
+@pytest.mark.parametrize(
+    ("propensity", "shown"), [(0.0, "<1%"), (0.004, "<1%"), (0.005, "<1%"), (0.006, "1%"), (0.12, "12%")]
+)
+def test_an_exploration_reason_never_says_a_pick_wins_in_0_percent(propensity: float, shown: str) -> None:
+    assert draw_share(propensity) == shown

@@ -869,6 +869,13 @@ def _rate_detail(
     return _("people engage with it {lift:.1f}× as often as with the average asset").format(lift=lift)
 
 
+def draw_share(propensity: float) -> str:
+    """A pick's propensity as a reader's percentage: an explored pick is by definition one that rarely
+    wins, and a propensity under half a percent rounded to "0%" read as "this never wins" — it says "<1%"."""
+    shown = f"{propensity:.0%}"
+    return shown if shown != "0%" else "<1%"
+
+
 def explain(
     cat: Catalog,
     aud: Audience,
@@ -976,9 +983,9 @@ def explain(
             {
                 "kind": "exploration",
                 "detail": _(
-                    "exploring: this pick wins in {share:.0%} of the policy's draws — trying it teaches the "
+                    "exploring: this pick wins in {share} of the policy's draws — trying it teaches the "
                     "recommender about you and about it"
-                ).format(share=propensity),
+                ).format(share=draw_share(propensity)),
                 "weight": 0.0,
             },
         )
