@@ -152,10 +152,12 @@ def find_user(hub: Hub, user_id: str) -> dict[str, Any] | None:
 def find_users(hub: Hub, user_ids: list[str]) -> dict[str, dict[str, Any] | None]:
     """``find_user`` for many ids: one read, then the merged ones followed one by one."""
     found = hub.store.get_docs(USERS, user_ids)
-    return {
-        uid: find_user(hub, uid) if (doc := found.get(uid)) is not None and doc.get(MERGED_INTO) else doc
-        for uid in user_ids
-    }
+    return {uid: _followed(hub, uid, found.get(uid)) for uid in user_ids}
+
+
+def _followed(hub: Hub, uid: str, doc: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A user document already read, or for a merged id the user it was merged into (``find_user``)."""
+    return find_user(hub, uid) if doc is not None and doc.get(MERGED_INTO) else doc
 
 
 def resolve_identity(hub: Hub, ident: Identity, *, create: bool = True, at: str | None = None) -> str | None:
@@ -194,14 +196,15 @@ def ensure_users(
     ``note_earliest_events`` reads it only for an event older than that."""
     given = found or {}
     unread = [uid for uid in first_seen if uid not in given]
-    stored = {**(find_users(hub, unread) if unread else {}), **given}
+    stored = {
+        **(find_users(hub, unread) if unread else {}),
+        **{uid: _followed(hub, uid, doc) for uid, doc in given.items()},
+    }
     out: dict[str, str] = {}
     new: dict[str, tuple[dict[str, Any], int | None]] = {}
     now = to_iso(utcnow())
     for uid, at in first_seen.items():
         doc = stored.get(uid)
-        if doc is not None and doc.get(MERGED_INTO):
-            doc = find_user(hub, uid)  # (a merged id of ``found``: followed to its user)
         if doc is None:
             new[uid] = (User(id=uid, created_at=at or now, updated_at=now).model_dump(mode="json"), 0)
         else:
