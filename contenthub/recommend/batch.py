@@ -156,11 +156,9 @@ def _user_facts(hub: Hub, user_ids: Sequence[str], *, every_user: bool) -> tuple
     first_seen = np.full(len(user_ids), np.nan)
     for start in range(0, len(user_ids), CHUNK):
         part = list(user_ids[start : start + CHUNK])
-        found = hub.store.get_docs(users.USERS, part)
+        found = users.find_users(hub, part)
         for k, u in enumerate(part):
             d = found.get(u)
-            if d is not None and d.get(users.MERGED_INTO):
-                d = users.find_user(hub, u)
             canon.append(d["id"] if d else u)
             if d and (seen := bad_records.stamp_or_none(hub, "user", d["id"], "created_at", users.first_seen(d))):
                 first_seen[start + k] = from_iso(seen).timestamp()
