@@ -106,6 +106,13 @@ def load_profile(
     return _profile(hub, found, GROUP_PREFIX + gid, user_doc, now)
 
 
+async def read_user_profile(hub: Hub, user_id: str, *, now: datetime) -> Profile:
+    """``load_profile(user_id=...)`` for a caller on an event loop: the same profile, its store read awaited
+    (``Store.read_subjects_async``) so the loop serves other requests while the store answers."""
+    found = (await hub.store.read_subjects_async([user_id], user_read()))[user_id]
+    return _profile(hub, found, found.key, found.doc, now)
+
+
 def _profile(hub: Hub, found: SubjectData, key: str, user_doc: dict[str, Any] | None, now: datetime) -> Profile:
     events, negatives = history(found, now)
     profile = profile_from(hub, key, events, negatives, found.counters, user_doc, now)

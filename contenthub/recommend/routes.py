@@ -27,6 +27,7 @@ from contenthub.recommend.catalog import catalog_is_current
 from contenthub.recommend.evaluation import logged
 from contenthub.recommend.models import EventBatch, IngestResult, Recommendation
 from contenthub.recommend.performance import ChannelPerformance, asset_performance
+from contenthub.timeutil import utcnow
 from contenthub.variants import runtime as variants
 
 router = APIRouter(prefix="/v1", tags=["recommend"])
@@ -97,9 +98,11 @@ def recommend_user(
 def _nothing_to_wait_for(hub: Hub) -> bool:
     """Whether next content can run on the event loop itself: the catalog is built for the current assets
     (no rebuild to wait for) and no experiment is running (exposure logging writes, and a write may wait
-    behind an ingesting batch). Then it is pure computation and SQLite reads, which never wait for writers
-    in WAL mode, and running it inline saves the hand-off to a worker thread and its GIL hand-offs.
-    Throughput comes from one worker process per core (``serve --workers``)."""
+    behind an ingesting batch). Then it is the profile's store read, awaited (``service.read_for_user``:
+    SQLite reads at once, never waiting for writers in WAL mode; Elasticsearch's async client lets the loop
+    serve other requests while the node answers), and pure computation, which running inline saves the
+    hand-off to a worker thread and its GIL hand-offs. Throughput comes from one worker process per core
+    (``serve --workers``)."""
     return catalog_is_current(hub) and not variants.running(hub)
 
 
@@ -112,10 +115,23 @@ async def _answer_next_content(request: Request) -> Response:
     hub: Hub = request.app.state.hub
     who = authorized(request, await current_principal(request, hub), Perm.recommend_read)
     query = NextContentQuery.model_validate(dict(request.query_params))
-    compute = functools.partial(recommend_user, request.path_params["user_id"], hub, who, query)
+    user_id = request.path_params["user_id"]
     if not query.reserve and _nothing_to_wait_for(hub):
-        return compute()
-    return await run_in_threadpool(compute)
+        now = utcnow()
+        profile = await service.read_for_user(hub, user_id, query.channel, scene=query.scene, n=query.n, now=now)
+        return _json(
+            service.next_for_user(
+                hub,
+                user_id,
+                query.channel,
+                scene=query.scene,
+                n=query.n,
+                strategy=query.strategy,
+                now=now,
+                found_profile=profile,
+            )
+        )
+    return await run_in_threadpool(functools.partial(recommend_user, user_id, hub, who, query))
 
 
 class NextContentRoute(APIRoute):

@@ -22,7 +22,7 @@ import numpy as np
 
 from contenthub import doccache
 from contenthub.audience import caps, exclusions, groups, reservations
-from contenthub.audience.profiles import Profile, load_profile, load_profiles
+from contenthub.audience.profiles import Profile, load_profile, load_profiles, read_user_profile
 from contenthub.errors import InvalidError
 from contenthub.hub import Hub
 from contenthub.i18n import _
@@ -402,6 +402,14 @@ def next_for_user(
     no_pick = _("no eligible asset: none approved, valid now and not recently sent on this channel")
     ask = _Ask(channel, scene, n, now, _rng(seed), reserve)
     return _answer(hub, cat, profile, aud, ("user", uid, profile.status.get("stage")), strat, override, ask, no_pick)
+
+
+async def read_for_user(hub: Hub, user_id: str, channel: str, *, scene: str | None, n: int, now: datetime) -> Profile:
+    """What ``next_for_user`` reads of the store for one request (the user's profile), awaited: a caller on an
+    event loop reads with this, then ranks with ``next_for_user(..., found_profile=)``, and serves other
+    requests while the store answers. Bad input is refused before the read, as ``next_for_user`` does."""
+    _validate(hub, channel, scene, n)
+    return await read_user_profile(hub, user_id, now=now)
 
 
 def _answer(

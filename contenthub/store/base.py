@@ -11,7 +11,7 @@ their own calls because they need search, kNN, streaming bytes or idempotent bul
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -46,16 +46,30 @@ Docs = dict[str, dict[str, Any]]
 def follow_docs(
     keys: Sequence[str], first: Docs, read: Callable[[list[str]], Docs], spec: SubjectRead
 ) -> dict[str, tuple[str, dict[str, Any] | None]]:
+    """``following`` with each hop's documents read by ``read``."""
+    asks = following(keys, first, spec)
+    try:
+        ids = next(asks)
+        while True:
+            ids = asks.send(read(ids))
+    except StopIteration as done:
+        return done.value
+
+
+def following(
+    keys: Sequence[str], first: Docs, spec: SubjectRead
+) -> Generator[list[str], Docs, dict[str, tuple[str, dict[str, Any] | None]]]:
     """(id reached, its document) per key: each key's document (``first``), then the one its
-    ``spec.follow`` field names, at most ``spec.hops`` times, reading each hop's targets for all keys at
-    once (``read``). A key whose chain ends at a missing document reads as (key, None). Shared by the
-    backends so that both follow a chain the same way."""
+    ``spec.follow`` field names, at most ``spec.hops`` times, asking for each hop's targets for all keys
+    at once (it yields their ids and is sent their documents). A key whose chain ends at a missing
+    document reads as (key, None). Shared by the backends (sync reads through ``follow_docs``, the
+    Elasticsearch store's async read through its steps) so that every read follows a chain the same way."""
     at: dict[str, tuple[str, dict[str, Any] | None]] = {k: (k, first.get(k)) for k in keys}
     for _hop in range(spec.hops if spec.follow else 0):
         targets = {k: str(d[spec.follow]) for k, (_i, d) in at.items() if d is not None and d.get(spec.follow)}
         if not targets:
             break
-        found = read(sorted(set(targets.values())))
+        found = yield sorted(set(targets.values()))
         for k, target in targets.items():
             at[k] = (target, found.get(target))
     return {k: (i if d is not None else k, d) for k, (i, d) in at.items()}
@@ -271,6 +285,15 @@ class Store(Protocol):
         Elasticsearch in one real-time ``_mget`` (documents and counters; one more per hop of a chain)
         and one ``_msearch`` (events; one more for the subjects whose newest page did not hold the
         typed events) — a search cannot see an unrefreshed counter, a GET cannot run a query."""
+
+    async def read_subjects_async(self, keys: Sequence[str], spec: SubjectRead) -> dict[str, SubjectData]:
+        """``read_subjects`` for a caller on an event loop (next content's route), the same answer. A store
+        whose reads wait for another machine (Elasticsearch) waits without holding the loop, so one API
+        process serves other requests meanwhile; one whose reads are local (SQLite, which never waits for
+        writers) just reads."""
+
+    async def close_async(self) -> None:
+        """Release what ``read_subjects_async`` holds on the running event loop (before the loop ends)."""
 
     # --- counters (additive, order-independent) ----------------------------------------
     def add_to_counters(self, collection: str, updates: list[tuple[str, str, float]]) -> None:

@@ -4,7 +4,7 @@ Why at the store boundary: domain code must never catch Elasticsearch or sqlite3
 know which backend it has), and the HTTP layer must answer an outage with 503 + ``Retry-After`` in one
 handler, not a 500 from wherever the client library's exception happened to surface. So each backend
 names its outage exceptions in a ``classify`` function, and ``translate_outages`` wraps every public
-method of the backend's class (its own and its mixins') (and every generator it returns) to re-raise those as
+method of the backend's class (its own and its mixins') (and every generator and coroutine it returns) to re-raise those as
 ``StoreUnavailableError``, with the original chained for the log. Everything else passes through
 unchanged, so a backend's own control flow (409s, not-found) is untouched.
 """
@@ -66,6 +66,21 @@ def _wrap(fn: Callable[..., Any], backend: str, classify: Classify) -> Callable[
 
         gen_wrapper.__outage_wrapped__ = True  # type: ignore[attr-defined]
         return gen_wrapper
+
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await fn(*args, **kwargs)
+            except Exception as exc:
+                converted = _convert(backend, classify, exc)
+                if converted is None:
+                    raise
+                raise converted from exc
+
+        async_wrapper.__outage_wrapped__ = True  # type: ignore[attr-defined]
+        return async_wrapper
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:

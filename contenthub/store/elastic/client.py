@@ -3,18 +3,21 @@ aliases, read-your-own-writes refreshes, bulk requests, scans, composite aggrega
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import math
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import orjson
+from elastic_transport import BaseNode, ConnectionTimeout, HttpxAsyncHttpNode, TlsError
 from elastic_transport import ConnectionError as TransportConnectionError
-from elastic_transport import ConnectionTimeout, TlsError
-from elasticsearch import ApiError, Elasticsearch
+from elasticsearch import ApiError, AsyncElasticsearch, Elasticsearch
 from elasticsearch import NotFoundError as ESNotFound
 
 from contenthub.config import Settings
@@ -50,6 +53,8 @@ are measured on; more would queue on the node's search threads."""
 APPLIED_RETENTION = 1800.0  # how long a counter doc remembers the batches applied to it (≫ BATCH_GRACE)
 RECOVERY_EVERY = 60.0
 MAX_RETRIES = 200
+ASYNC_NODE_CLASS: type[BaseNode] = HttpxAsyncHttpNode
+"""elastic_transport's HTTP client for ``AsyncElasticsearch`` (``_async_es``)."""
 
 
 def _dumps(doc: Any) -> str:
@@ -109,6 +114,32 @@ def outage_reason(exc: BaseException) -> str | None:
     return None
 
 
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request to the node, made with the client of whoever runs the steps: ``send(es)`` with the
+    sync client returns the answer, with the async one (``AsyncElasticsearch``, same methods) an awaitable
+    of it."""
+
+    send: Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class Blocking:
+    """Work that blocks the calling thread (waiting for an index to be ready, a shared refresh behind a lock):
+    run inline by the sync driver, in a worker thread by the async one, so it never holds an event loop."""
+
+    run: Callable[[], Any]
+
+
+Steps = Generator[Call | Blocking, Any, T]
+"""A read written once as the requests it makes (``Call``) and what it does with each answer (an exception
+is thrown back in): ``ElasticBase._drive`` runs it with the sync client, ``_drive_async`` awaits it with the
+async one, so both paths keep one copy of every rule (retries, what counts as missing or failed)."""
+
+
 BulkOp = tuple[Mapping[str, Any], Mapping[str, Any] | None] | Mapping[str, Any]
 """A bulk action with its source (None for a delete), or an action alone."""
 
@@ -127,14 +158,9 @@ class ElasticBase:
         # a growing back-off and its request retried on the next one, so losing one node costs no request.
         # No sniffing: the nodes named are the ones clients can reach (behind a proxy or NAT the addresses
         # a cluster publishes may not be). A 429/502/503/504 is retried on another node as well.
-        self.es = Elasticsearch(
-            client_urls,
-            request_timeout=60,
-            retry_on_timeout=True,
-            max_retries=max(3, len(client_urls)),
-            connections_per_node=64,
-            serializers=es_json.SERIALIZERS,
-        )
+        self._client_urls = client_urls
+        self.es = Elasticsearch(client_urls, **self._client_options())
+        self._async_clients: dict[asyncio.AbstractEventLoop, AsyncElasticsearch] = {}
         refresh_interval = options.get("refresh_interval", "1s")
         if refresh_interval.startswith("-"):
             raise ValueError("refresh_interval must be positive: other API processes see writes at the next refresh")
@@ -152,10 +178,38 @@ class ElasticBase:
         self._recovery_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(PARALLEL_REQUESTS, thread_name_prefix="es-chunks")
 
+    def _client_options(self) -> dict[str, Any]:
+        """What the sync client and every async one share: the nodes' round robin, retries and fail-over."""
+        return {
+            "request_timeout": 60,
+            "retry_on_timeout": True,
+            "max_retries": max(3, len(self._client_urls)),
+            "connections_per_node": 64,
+            "serializers": es_json.SERIALIZERS,
+        }
+
+    def _async_es(self) -> AsyncElasticsearch:
+        """The async client of the running event loop, made on first use: its connections belong to that
+        loop. Clients of loops closed since are dropped (their connections went with the loop)."""
+        loop = asyncio.get_running_loop()
+        client = self._async_clients.get(loop)
+        if client is None:
+            for gone in [other for other in self._async_clients if other.is_closed()]:
+                del self._async_clients[gone]
+            client = AsyncElasticsearch(self._client_urls, node_class=ASYNC_NODE_CLASS, **self._client_options())
+            self._async_clients[loop] = client
+        return client
+
     # --- housekeeping ------------------------------------------------------------------
     def close(self) -> None:
         self._pool.shutdown(wait=True)
         self.es.close()
+
+    async def close_async(self) -> None:
+        """Close the running loop's async client (before the loop ends: its connections belong to it)."""
+        client = self._async_clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.close()
 
     def now(self) -> datetime:
         return utcnow()
@@ -217,20 +271,57 @@ class ElasticBase:
     def _when_ready(
         self, kinds: str | Sequence[str], call: Callable[[], Any], starting: Callable[[Any], bool] | None = None
     ) -> Any:
-        """Run ``call``; if it met a shard still starting (another process created the index a moment
+        """``_ready_steps`` of a call made with the sync client."""
+        return self._drive(self._ready_steps(kinds, Call(lambda _es: call()), starting))
+
+    def _ready_steps(
+        self, kinds: str | Sequence[str], call: Call, starting: Callable[[Any], bool] | None = None
+    ) -> Steps[Any]:
+        """Make ``call``; if it met a shard still starting (another process created the index a moment
         ago: a 503 raised, or an answer that ``starting`` says holds one — an mget's or msearch's items
-        fail one by one), wait for the indices of ``kinds`` to be ready and run it once more. The one
+        fail one by one), wait for the indices of ``kinds`` to be ready and make it once more. The one
         place a read waits for a starting index."""
         try:
-            answer = call()
+            answer = yield call
             if starting is None or not starting(answer):
                 return answer
         except ApiError as exc:
             if exc.meta.status != 503:
                 raise
         for kind in (kinds,) if isinstance(kinds, str) else kinds:
-            self.schema.wait_ready(kind)
-        return call()
+            yield Blocking(functools.partial(self.schema.wait_ready, kind))
+        return (yield call)
+
+    def _drive(self, steps: Steps[T]) -> T:
+        """Run ``steps`` with the sync client, on this thread."""
+        reply: Any = None
+        error: Exception | None = None
+        while True:
+            try:
+                step = steps.send(reply) if error is None else steps.throw(error)
+            except StopIteration as done:
+                return done.value
+            try:
+                reply, error = (step.send(self.es) if isinstance(step, Call) else step.run()), None
+            except Exception as exc:  # noqa: BLE001 - thrown back into the steps, which decide
+                reply, error = None, exc
+
+    async def _drive_async(self, steps: Steps[T]) -> T:
+        """Run ``steps`` with the running loop's async client: while the node works, the loop serves others."""
+        reply: Any = None
+        error: Exception | None = None
+        while True:
+            try:
+                step = steps.send(reply) if error is None else steps.throw(error)
+            except StopIteration as done:
+                return done.value
+            try:
+                pending: Awaitable[Any] = (
+                    step.send(self._async_es()) if isinstance(step, Call) else asyncio.to_thread(step.run)
+                )
+                reply, error = await pending, None
+            except Exception as exc:  # noqa: BLE001 - thrown back into the steps, which decide
+                reply, error = None, exc
 
     def _search(self, kind: str, *, fresh: bool = True, **body: Any) -> dict[str, Any]:
         if fresh:
@@ -274,15 +365,19 @@ class ElasticBase:
         return out
 
     def _mget_chunk(self, kinds: str | Sequence[str], **request: Any) -> list[dict[str, Any]]:
+        return self._drive(self._mget_chunk_steps(kinds, **request))
+
+    def _mget_chunk_steps(self, kinds: str | Sequence[str], **request: Any) -> Steps[list[dict[str, Any]]]:
         """One mget (``index=``/``ids=``, or ``docs=`` specs naming their indices, across ``kinds``), one answer
         per document asked. A document whose index does not exist reads as not found; any other error of a
         document (a shard still starting) is waited for and read again, never taken as 'missing'."""
         try:
-            docs: list[dict[str, Any]] = self._when_ready(
-                kinds, lambda: self.es.mget(**request)["docs"], lambda docs: bool(failed_items(docs))
+            answer = yield from self._ready_steps(
+                kinds, Call(lambda es: es.mget(**request)), lambda answer: bool(failed_items(answer["docs"]))
             )
         except ESNotFound:  # the index of ``index=`` does not exist: nothing of it is found
             return [{"found": False} for _asked in request.get("ids") or request.get("docs") or ()]
+        docs: list[dict[str, Any]] = answer["docs"]
         if failed := failed_items(docs):
             raise StoreError(f"reading {kinds if isinstance(kinds, str) else ', '.join(kinds)}: {failed[0]['error']}")
         return docs

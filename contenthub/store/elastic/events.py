@@ -120,9 +120,13 @@ class ElasticEvents(ElasticCounters):
     def _fresh_events(self, q: EventQuery) -> None:
         """Refresh before a search of events only when an event this process wrote since its last refresh
         could match: the recommender reads one user's events right after storing another user's."""
-        users, groups = set(q.user_ids), set(q.group_ids)
-        if any((not users or u in users) and (not groups or g in groups) for u, g in list(self._unrefreshed_events)):
+        if self._events_unrefreshed(q):
             self._fresh("events")
+
+    def _events_unrefreshed(self, q: EventQuery) -> bool:
+        """Whether an event this process wrote since its last refresh of events could match ``q``."""
+        users, groups = set(q.user_ids), set(q.group_ids)
+        return any((not users or u in users) and (not groups or g in groups) for u, g in list(self._unrefreshed_events))
 
     def query_events(self, q: EventQuery) -> list[dict[str, Any]]:
         self._fresh_events(q)

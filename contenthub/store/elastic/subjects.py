@@ -9,19 +9,30 @@ fresh as ``query_events`` (this process's own writes refreshed first)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import functools
+from collections.abc import Callable, Generator, Sequence
+from typing import Any, TypeVar
 
 from elasticsearch import NotFoundError as ESNotFound
 
 from contenthub.store import elastic_query as eq
-from contenthub.store.base import Docs, follow_docs, subject_data, typed_among
-from contenthub.store.elastic.client import INTERNAL_EVENT_FIELDS, MGET_CHUNK, _chunks, failed_items
+from contenthub.store.base import Docs, following, subject_data, typed_among
+from contenthub.store.elastic.client import (
+    INTERNAL_EVENT_FIELDS,
+    MGET_CHUNK,
+    Blocking,
+    Call,
+    Steps,
+    _chunks,
+    failed_items,
+)
 from contenthub.store.elastic.events import ElasticEvents
 from contenthub.store.es_docs import Raw, StoreError
 from contenthub.store.es_docs import key_id as _key_id
 from contenthub.store.es_docs import live as _live
 from contenthub.store.query import EventQuery, SubjectData, SubjectRead
+
+R = TypeVar("R")
 
 MSEARCH_CHUNK = 200
 """Searches per ``_msearch`` request: a page of due sends' users in a couple of requests, each answer a
@@ -30,14 +41,22 @@ few MB at most."""
 
 class ElasticSubjects(ElasticEvents):
     def read_subjects(self, keys: Sequence[str], spec: SubjectRead) -> dict[str, SubjectData]:
+        return self._drive(self._read_subjects_steps(keys, spec))
+
+    async def read_subjects_async(self, keys: Sequence[str], spec: SubjectRead) -> dict[str, SubjectData]:
+        """The same requests with the async client: the event loop serves other requests while the node
+        answers."""
+        return await self._drive_async(self._read_subjects_steps(keys, spec))
+
+    def _read_subjects_steps(self, keys: Sequence[str], spec: SubjectRead) -> Steps[dict[str, SubjectData]]:
         keys = list(dict.fromkeys(keys))
         counters: dict[str, dict[str, float]] = {}
 
-        def read(ids: list[str]) -> Docs:
+        def read(ids: list[str]) -> Steps[Docs]:
             """The documents of ``ids`` (returned) and their counters (into ``counters``), in one mget."""
             doc_ids = {_key_id(spec.docs, i): i for i in ids} if spec.docs else {}
             counter_ids = {_key_id(spec.counters, spec.counter_prefix + i): i for i in ids}
-            raws = self._mget_kinds(
+            raws = yield from self._mget_kinds(
                 [("docs", d, None) for d in doc_ids] + [("counters", c, ["values"]) for c in counter_ids]
             )
             for cid, i in counter_ids.items():
@@ -49,18 +68,19 @@ class ElasticSubjects(ElasticEvents):
                     docs[i] = found[0]
             return docs
 
-        reached = follow_docs(keys, read(keys), read, spec)
+        first = yield from read(keys)
+        reached = yield from _answering(following(keys, first, spec), read)
         subjects = sorted({key for key, _doc in reached.values()})
-        events = self._newest_events(spec, subjects, ())
+        events = yield from self._newest_events(spec, subjects, ())
         typed: dict[str, list[dict[str, Any]]] = {}
         for k in subjects:
             if (among := typed_among(events[k], spec)) is not None:
                 typed[k] = among
         if missing := [k for k in subjects if k not in typed]:
-            typed.update(self._newest_events(spec, missing, spec.typed))
+            typed.update((yield from self._newest_events(spec, missing, spec.typed)))
         return subject_data(keys, reached, events, typed, counters)
 
-    def _mget_kinds(self, items: list[tuple[str, str, list[str] | None]]) -> dict[tuple[str, str], Raw]:
+    def _mget_kinds(self, items: list[tuple[str, str, list[str] | None]]) -> Steps[dict[tuple[str, str], Raw]]:
         """Real-time GETs of (kind, _id, source fields or None for all) across indices, in one ``_mget``
         per MGET_CHUNK items."""
         out: dict[tuple[str, str], Raw] = {}
@@ -70,14 +90,15 @@ class ElasticSubjects(ElasticEvents):
                 for kind, did, src in chunk
             ]
             kinds = sorted({kind for kind, _d, _s in chunk})
-            for (kind, did, _s), d in zip(chunk, self._mget_chunk(kinds, docs=specs), strict=True):
+            found = yield from self._mget_chunk_steps(kinds, docs=specs)
+            for (kind, did, _s), d in zip(chunk, found, strict=True):
                 if d.get("found"):
                     out[(kind, did)] = Raw(d.get("_source", {}), d["_seq_no"], d["_primary_term"])
         return out
 
     def _newest_events(
         self, spec: SubjectRead, subjects: list[str], types: tuple[str, ...]
-    ) -> dict[str, list[dict[str, Any]]]:
+    ) -> Steps[dict[str, list[dict[str, Any]]]]:
         """Each subject's newest events (of ``types`` when given), newest first, one search each, in one
         ``_msearch`` per MSEARCH_CHUNK subjects; as fresh as ``query_events``."""
         limit = spec.typed_limit if types else spec.newest
@@ -85,7 +106,8 @@ class ElasticSubjects(ElasticEvents):
         if limit <= 0 or not subjects:
             return out
         field = "user_ids" if spec.by == "user_id" else "group_ids"
-        self._fresh_events(EventQuery(**{field: tuple(subjects)}))  # type: ignore[arg-type]
+        if self._events_unrefreshed(EventQuery(**{field: tuple(subjects)})):  # type: ignore[arg-type]
+            yield Blocking(functools.partial(self._fresh, "events"))
         header = {"index": self._alias("events"), "ignore_unavailable": True, "allow_no_indices": True}
         for chunk in _chunks(subjects, MSEARCH_CHUNK):
             searches: list[dict[str, Any]] = []
@@ -99,20 +121,33 @@ class ElasticSubjects(ElasticEvents):
                     "track_total_hits": False,
                 }
                 searches += [header, body]
-            for k, hits in zip(chunk, self._msearch("events", searches), strict=True):
+            found = yield from self._msearch("events", searches)
+            for k, hits in zip(chunk, found, strict=True):
                 out[k] = [h["_source"] for h in hits]
         return out
 
-    def _msearch(self, kind: str, searches: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    def _msearch(self, kind: str, searches: list[dict[str, Any]]) -> Steps[list[list[dict[str, Any]]]]:
         """The hits of each (header, body) pair; a shard still starting is waited for and searched again."""
         try:
-            responses = self._when_ready(
+            answer = yield from self._ready_steps(
                 kind,
-                lambda: self.es.msearch(searches=searches)["responses"],
-                lambda responses: any(e.get("status") == 503 for e in failed_items(responses)),
+                Call(lambda es: es.msearch(searches=searches)),
+                lambda answer: any(e.get("status") == 503 for e in failed_items(answer["responses"])),
             )
         except ESNotFound:
             return [[] for _pair in range(len(searches) // 2)]
+        responses: list[dict[str, Any]] = answer["responses"]
         if failed := failed_items(responses):
             raise StoreError(f"searching {kind}: {failed[0]['error']}")
         return [r["hits"]["hits"] if "error" not in r else [] for r in responses]
+
+
+def _answering(asks: Generator[list[str], Docs, R], read: Callable[[list[str]], Steps[Docs]]) -> Steps[R]:
+    """Run ``asks`` (``base.following``: the ids it needs next, then its answer) reading each ask with ``read``."""
+    try:
+        ids = next(asks)
+        while True:
+            docs = yield from read(ids)
+            ids = asks.send(docs)
+    except StopIteration as done:
+        return done.value

@@ -29,6 +29,13 @@ class SQLiteSubjects(SQLiteDocuments, SQLiteEvents):
             if conn.in_transaction:  # not after a failure that already ended it (a lost file, an interrupt)
                 conn.execute("COMMIT")
 
+    async def read_subjects_async(self, keys: Sequence[str], spec: SubjectRead) -> dict[str, SubjectData]:
+        """A local read never waits for a writer (WAL): read at once, on the loop's thread."""
+        return self.read_subjects(keys, spec)
+
+    async def close_async(self) -> None:
+        """Nothing is held per event loop."""
+
     def read_subjects(self, keys: Sequence[str], spec: SubjectRead) -> dict[str, SubjectData]:
         """The single reads, each on this thread's connection (``_conn``), so inside one snapshot: every
         subject's document, events and counters as of one moment."""
