@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import orjson
-from elastic_transport import BaseNode, ConnectionTimeout, HttpxAsyncHttpNode, TlsError
+from elastic_transport import AiohttpHttpNode, BaseNode, ConnectionTimeout, TlsError
 from elastic_transport import ConnectionError as TransportConnectionError
 from elasticsearch import ApiError, AsyncElasticsearch, Elasticsearch
 from elasticsearch import NotFoundError as ESNotFound
@@ -53,7 +53,7 @@ are measured on; more would queue on the node's search threads."""
 APPLIED_RETENTION = 1800.0  # how long a counter doc remembers the batches applied to it (≫ BATCH_GRACE)
 RECOVERY_EVERY = 60.0
 MAX_RETRIES = 200
-ASYNC_NODE_CLASS: type[BaseNode] = HttpxAsyncHttpNode
+ASYNC_NODE_CLASS: type[BaseNode] = AiohttpHttpNode
 """elastic_transport's HTTP client for ``AsyncElasticsearch`` (``_async_es``)."""
 
 
