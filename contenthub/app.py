@@ -230,7 +230,6 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
         if stop_journeys is not None:
             stop_journeys()
         ocr_jobs.stop(hub)
-        await hub.store.close_async()
         hub.close()
 
     app = FastAPI(

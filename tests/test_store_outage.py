@@ -7,6 +7,7 @@ can cut (every connection dropped, the port refusing) and restore.
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import socket
@@ -27,6 +28,7 @@ from fastapi.testclient import TestClient
 
 from contenthub.access import keys
 from contenthub.app import create_app
+from contenthub.audience.profiles import user_read
 from contenthub.config import Settings
 from contenthub.errors import ConflictError, StoreUnavailableError
 from contenthub.hub import open_hub
@@ -73,6 +75,10 @@ def test_every_public_call_and_generator_of_a_store_translates_outages() -> None
             yield 1
             raise OSError("gone mid-scan")
 
+        async def read_async(self, fail: BaseException | None) -> int:
+            await asyncio.sleep(0)
+            return self.get(fail)
+
         def _helper(self) -> None:
             raise OSError("private helpers run inside a public call")
 
@@ -90,6 +96,10 @@ def test_every_public_call_and_generator_of_a_store_translates_outages() -> None
         next(it)
     with pytest.raises(OSError):
         s._helper()
+    assert asyncio.run(s.read_async(None)) == 1
+    with pytest.raises(StoreUnavailableError) as info:
+        asyncio.run(s.read_async(OSError("refused while awaited")))
+    assert info.value.extra["retry_after"] >= 1
 
 
 def test_bulk_items_that_met_an_unavailable_shard_are_an_outage() -> None:
@@ -188,6 +198,39 @@ def server_behind_relay(tmp_path: Path) -> Iterator[tuple[ServerProcess, Relay]]
         store.close()
 
 
+@pytest.mark.es
+def test_an_awaited_read_of_an_unreachable_node_is_an_outage_and_recovers(tmp_path: Path) -> None:
+    """Next content's awaited profile read (``read_subjects_async``, the async client) meets an outage as
+    every other read does: ``StoreUnavailableError`` (503 + Retry-After over HTTP), and reads again once
+    the node answers, on the same loop and client."""
+    url = urlsplit(es_url())
+    relay = Relay((url.hostname or "127.0.0.1", url.port or 9200))
+    relay.start()
+    store_url = urlunsplit((url.scheme, f"127.0.0.1:{relay.port}", url.path, url.query, ""))
+    store = elastic.ElasticStore(store_url, Settings(data_dir=tmp_path / "data"), prefix=unique_prefix())
+    spec = user_read()
+
+    async def read_cut_read() -> tuple[str | None, StoreUnavailableError, str | None]:
+        before = (await store.read_subjects_async(["u1"], spec))["u1"].doc
+        relay.cut()
+        with pytest.raises(StoreUnavailableError) as info:
+            await store.read_subjects_async(["u1"], spec)
+        relay.start()
+        after = (await store.read_subjects_async(["u1"], spec))["u1"].doc
+        return (before or {}).get("id"), info.value, (after or {}).get("id")
+
+    try:
+        store.put_doc("users", "u1", {"id": "u1", "created_at": "2026-01-01T00:00:00+00:00"})
+        before, error, after = asyncio.run(read_cut_read())
+        assert before == after == "u1"
+        assert error.status == 503 and error.extra["retry_after"] >= 1 and "again" in error.message
+    finally:
+        if relay.listener is None:
+            relay.start()
+        store.drop()
+        store.close()
+
+
 def _request(
     conn: http.client.HTTPConnection, method: str, path: str, body: object = None
 ) -> tuple[int, dict[str, str], bytes]:
@@ -210,6 +253,8 @@ def test_store_outage_answers_503_keeps_the_connection_and_recovers(
     events = {"events": [{"id": "e-before", "type": "unsubscribe", "user_id": "u1", "channel": "wecom_1v1"}]}
     status, _, body = _request(conn, "POST", "/v1/events", events)
     assert status == 200, body
+    # the catalog built: next content's requests take the fast path (its profile read awaited on the loop)
+    assert _request(conn, "GET", "/v1/recommendations/users/u1?channel=wecom_1v1")[0] == 200
     assert _request(conn, "GET", "/readyz")[0] == 200
     sock = conn.sock
 

@@ -4,7 +4,9 @@ Elasticsearch — the same answers as the single reads it replaces (``get_doc`` 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import functools
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ from contenthub.config import Settings
 from contenthub.embeddings import Embedder
 from contenthub.hub import open_hub
 from contenthub.store.base import Store
-from contenthub.store.query import EventQuery, SubjectRead
+from contenthub.store.query import EventQuery, SubjectData, SubjectRead
 from tests.conftest import Clients
 from tests.es_support import es_url, unique_prefix
 from tests.test_recommend_api import ev, library  # noqa: F401 - library: the small approved library fixture
@@ -32,9 +34,23 @@ USERS = SubjectRead(
 )
 
 
+@pytest.fixture(params=[False, True], ids=["read", "awaited"])
+def awaited(request: pytest.FixtureRequest) -> bool:
+    """Every read of a test made by ``read_subjects`` or by ``read_subjects_async`` (next content's route):
+    the same answers, as fresh."""
+    return bool(request.param)
+
+
+def _read_awaited(store: Store, keys: Sequence[str], spec: SubjectRead) -> dict[str, SubjectData]:
+    """``read_subjects`` through ``read_subjects_async``, on an event loop of its own."""
+    return asyncio.run(store.read_subjects_async(keys, spec))
+
+
 @pytest.fixture(params=BACKENDS)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+def store(request: pytest.FixtureRequest, tmp_path: Path, awaited: bool) -> Iterator[Store]:
     s = open_test_store(request.param, tmp_path)
+    if awaited:
+        s.read_subjects = functools.partial(_read_awaited, s)  # type: ignore[method-assign]
     yield s
     if s.backend == "elasticsearch":
         s.drop()  # type: ignore[attr-defined]
@@ -139,20 +155,21 @@ def test_sees_its_own_writes_at_once(store: Store) -> None:
 
 
 @pytest.mark.es
-def test_documents_and_counters_written_by_another_process_are_seen_at_once(tmp_path: Path) -> None:
+def test_documents_and_counters_written_by_another_process_are_seen_at_once(tmp_path: Path, awaited: bool) -> None:
     """As ``get_doc``/``get_counters`` do (real-time GETs): another API process's merge and counter
     additions are read at once, with no refresh on either side."""
     settings = Settings(data_dir=tmp_path / "data", es_index_prefix=unique_prefix(), store_url=es_url())
     from contenthub.store.elastic import ElasticStore
 
     reader, writer = ElasticStore(es_url(), settings), ElasticStore(es_url(), settings)
+    read = functools.partial(_read_awaited, reader) if awaited else reader.read_subjects
     try:
         reader.put_doc("users", "p1", user("p1"))
-        assert reader.read_subjects(["p1"], USERS)["p1"].counters == {}
+        assert read(["p1"], USERS)["p1"].counters == {}
         writer.put_doc("users", "p2", user("p2"))
         writer.put_doc("users", "p1", user("p1", merged_into="p2"))
         writer.add_to_counters("profile", [("p2", "n:open", 3.0)])
-        got = reader.read_subjects(["p1"], USERS)["p1"]
+        got = read(["p1"], USERS)["p1"]
         assert (got.key, got.doc, got.counters) == ("p2", user("p2"), {"n:open": 3.0})
     finally:
         reader.drop()

@@ -292,9 +292,6 @@ class Store(Protocol):
         process serves other requests meanwhile; one whose reads are local (SQLite, which never waits for
         writers) just reads."""
 
-    async def close_async(self) -> None:
-        """Release what ``read_subjects_async`` holds on the running event loop (before the loop ends)."""
-
     # --- counters (additive, order-independent) ----------------------------------------
     def add_to_counters(self, collection: str, updates: list[tuple[str, str, float]]) -> None:
         """Atomically add deltas to (key, field) counters; used for decayed profile weights."""

@@ -7,7 +7,7 @@ import asyncio
 import functools
 import math
 import threading
-from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -160,7 +160,9 @@ class ElasticBase:
         # a cluster publishes may not be). A 429/502/503/504 is retried on another node as well.
         self._client_urls = client_urls
         self.es = Elasticsearch(client_urls, **self._client_options())
-        self._async_clients: dict[asyncio.AbstractEventLoop, AsyncElasticsearch] = {}
+        self._async_clients: dict[
+            asyncio.AbstractEventLoop, tuple[AsyncElasticsearch, AsyncGenerator[AsyncElasticsearch, None]]
+        ] = {}
         refresh_interval = options.get("refresh_interval", "1s")
         if refresh_interval.startswith("-"):
             raise ValueError("refresh_interval must be positive: other API processes see writes at the next refresh")
@@ -188,28 +190,28 @@ class ElasticBase:
             "serializers": es_json.SERIALIZERS,
         }
 
-    def _async_es(self) -> AsyncElasticsearch:
-        """The async client of the running event loop, made on first use: its connections belong to that
-        loop. Clients of loops closed since are dropped (their connections went with the loop)."""
+    async def _async_es(self) -> AsyncElasticsearch:
+        """The async client of the running event loop, made on its first use there (its connections belong to
+        that loop) and closed when the loop ends: an async generator holds it, and asyncio closes a loop's
+        unfinished async generators as the loop shuts down (``shutdown_asyncgens``, which ``asyncio.run``,
+        uvicorn and a test client's portal all call). Clients of loops closed since are forgotten."""
         loop = asyncio.get_running_loop()
-        client = self._async_clients.get(loop)
-        if client is None:
-            for gone in [other for other in self._async_clients if other.is_closed()]:
-                del self._async_clients[gone]
-            client = AsyncElasticsearch(self._client_urls, node_class=ASYNC_NODE_CLASS, **self._client_options())
-            self._async_clients[loop] = client
+        found = self._async_clients.get(loop)
+        if found is not None:
+            return found[0]
+        for gone in [other for other in self._async_clients if other.is_closed()]:
+            del self._async_clients[gone]
+        holder = _held_until_loop_ends(
+            AsyncElasticsearch(self._client_urls, node_class=ASYNC_NODE_CLASS, **self._client_options())
+        )
+        client = await anext(holder)  # runs to the holder's yield without giving the loop a turn
+        self._async_clients[loop] = (client, holder)  # asyncio holds its async generators weakly
         return client
 
     # --- housekeeping ------------------------------------------------------------------
     def close(self) -> None:
         self._pool.shutdown(wait=True)
         self.es.close()
-
-    async def close_async(self) -> None:
-        """Close the running loop's async client (before the loop ends: its connections belong to it)."""
-        client = self._async_clients.pop(asyncio.get_running_loop(), None)
-        if client is not None:
-            await client.close()
 
     def now(self) -> datetime:
         return utcnow()
@@ -317,7 +319,7 @@ class ElasticBase:
                 return done.value
             try:
                 pending: Awaitable[Any] = (
-                    step.send(self._async_es()) if isinstance(step, Call) else asyncio.to_thread(step.run)
+                    step.send(await self._async_es()) if isinstance(step, Call) else asyncio.to_thread(step.run)
                 )
                 reply, error = await pending, None
             except Exception as exc:  # noqa: BLE001 - thrown back into the steps, which decide
@@ -538,6 +540,14 @@ class ElasticBase:
             after = resp.get("aggregations", {}).get("c", {}).get("after_key")
             if not buckets or after is None:
                 return
+
+
+async def _held_until_loop_ends(client: AsyncElasticsearch) -> AsyncGenerator[AsyncElasticsearch, None]:
+    """``client`` until its event loop shuts down (``ElasticBase._async_es``), then closed."""
+    try:
+        yield client
+    finally:
+        await client.close()
 
 
 def failed_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:

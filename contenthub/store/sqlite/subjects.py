@@ -33,9 +33,6 @@ class SQLiteSubjects(SQLiteDocuments, SQLiteEvents):
         """A local read never waits for a writer (WAL): read at once, on the loop's thread."""
         return self.read_subjects(keys, spec)
 
-    async def close_async(self) -> None:
-        """Nothing is held per event loop."""
-
     def read_subjects(self, keys: Sequence[str], spec: SubjectRead) -> dict[str, SubjectData]:
         """The single reads, each on this thread's connection (``_conn``), so inside one snapshot: every
         subject's document, events and counters as of one moment."""
