@@ -31,9 +31,12 @@ class SQLiteSubjects(SQLiteDocuments, SQLiteEvents):
 
     async def read_subjects_async(self, keys: Sequence[str], spec: SubjectRead) -> dict[str, SubjectData]:
         """A local read never waits for a writer (WAL): read at once, on the loop's thread."""
-        return self.read_subjects(keys, spec)
+        return self._read_subjects(keys, spec)
 
     def read_subjects(self, keys: Sequence[str], spec: SubjectRead) -> dict[str, SubjectData]:
+        return self._read_subjects(keys, spec)
+
+    def _read_subjects(self, keys: Sequence[str], spec: SubjectRead) -> dict[str, SubjectData]:
         """The single reads, each on this thread's connection (``_conn``), so inside one snapshot: every
         subject's document, events and counters as of one moment."""
         keys = list(dict.fromkeys(keys))
