@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import inspect
 import json
 import os
 import random
@@ -29,6 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import httpx
+from elasticsearch._async.client._base import BaseClient as AsyncBaseClient
 from elasticsearch._sync.client._base import BaseClient
 from recommend import ADMIN_KEY, settings_for  # bench/recommend.py: the bench's admin key and settings
 from store import MODEL, make_assets, make_events, make_vectors, node_pid  # bench/store.py: same data, node
@@ -41,7 +43,16 @@ from contenthub.recommend.catalog import refresh_now
 from contenthub.store.base import Store
 
 IDLE_S = 5.0
-READS = ("read_subjects", "get_doc", "get_docs", "query_events", "get_counters", "doc_versions", "list_docs")
+READS = (
+    "read_subjects",
+    "read_subjects_async",
+    "get_doc",
+    "get_docs",
+    "query_events",
+    "get_counters",
+    "doc_versions",
+    "list_docs",
+)
 
 
 def load(store: Store, settings: Any, n_assets: int, n_events: int, n_users: int) -> None:
@@ -78,12 +89,21 @@ def timed_reads(cls: type) -> tuple[dict[str, float], Counter[str]]:
                 spent[_n] += time.process_time() - t
                 calls[_n] += 1
 
-        setattr(cls, name, functools.wraps(method)(wrapper))
+        async def awaited(*a: Any, _m: Any = method, _n: str = name, **k: Any) -> Any:
+            # requests go one at a time, so the process's CPU across the awaits is this read's
+            t = time.process_time()
+            try:
+                return await _m(*a, **k)
+            finally:
+                spent[_n] += time.process_time() - t
+                calls[_n] += 1
+
+        setattr(cls, name, functools.wraps(method)(awaited if inspect.iscoroutinefunction(method) else wrapper))
     return spent, calls
 
 
 def counted_requests() -> Counter[str]:
-    """Count the Elasticsearch client's HTTP requests by endpoint (the round trips a request makes)."""
+    """Count the Elasticsearch clients' HTTP requests by endpoint (the round trips a request makes), sync and async."""
     sent: Counter[str] = Counter()
     real = BaseClient.perform_request
 
@@ -91,7 +111,13 @@ def counted_requests() -> Counter[str]:
         sent[k.get("endpoint_id") or "other"] += 1
         return real(self, *a, **k)
 
+    async def counting_async(self: Any, *a: Any, **k: Any) -> Any:
+        sent[k.get("endpoint_id") or "other"] += 1
+        return await real_async(self, *a, **k)
+
     BaseClient.perform_request = counting  # type: ignore[method-assign]
+    real_async = AsyncBaseClient.perform_request
+    AsyncBaseClient.perform_request = counting_async  # type: ignore[method-assign]
     return sent
 
 
