@@ -5,7 +5,11 @@ Why two and not one: a search sees only what a refresh has published, and ``get_
 promise every acknowledged write at once, in every process (a counter added or a user merged by
 another API process a moment ago); a GET cannot run a query. So the reads by id stay real-time GETs,
 gathered into one ``_mget`` across both indices, and the event queries into one ``_msearch`` that is as
-fresh as ``query_events`` (this process's own writes refreshed first)."""
+fresh as ``query_events`` (this process's own writes refreshed first).
+
+The read is written once, as the requests it makes (``client.Steps``), and run by either client:
+``read_subjects`` with the sync one, ``read_subjects_async`` awaited with the async one, which next content's
+route uses so that its event loop serves other requests while the node answers."""
 
 from __future__ import annotations
 
