@@ -31,7 +31,7 @@ from that posterior (linear Thompson sampling), so exploration shrinks as eviden
 
 When a fit is kept: the newest ``HOLDOUT`` share of the samples is held out (for the per-delivery fit: the
 pairs whose later delivery is among them; the fit sees only pairs entirely before); the learnt weights must
-rank held-out engagement better than the weights in use, by more than ``ACTIVATION_Z`` standard errors — each user's engaged deliveries above the same
+rank held-out engagement better than the weights in use — each user's engaged deliveries above the same
 user's ignored ones, both scored in the earlier request (the area under the ROC curve within users,
 ``pair_auc``) for the per-delivery fit, the engaged asset among its candidates (mean
 1/log2(1 + rank)) for the conditional logit — and be finite. Otherwise the previous weights stay and the report says why. A hub without
@@ -102,16 +102,6 @@ MIN_SAMPLES = 40
 L2 = 2.0
 DECISIONS = frozenset(t for t, w in EVENT_WEIGHTS.items() if w >= EVENT_WEIGHTS["click"])
 """What a sample is: a click or a stronger decision (an open is a glance, not a choice)."""
-ACTIVATION_Z = 2.0
-"""How many standard errors of the held-out difference a new fit must gain over the weights in use to be
-activated (``_activate``). Why not one: the job runs again after every ``learn_every_events`` new events, and
-each run is one more chance for a fit of noise to pass; at one standard error a run passes ~16% of the time
-when nothing is better, so over a few runs a lucky fit gets in (on five simulated deployments the job ended
-with heuristics activated on three, among them the lifecycle fit at 1.13 in a world whose clicks do not
-depend on it; bench/RESULTS.md, learn-18g). Two standard errors (~2% a run, one-sided) keep the chance of a
-false switch small over a deployment's runs, while a fit that really wins clears it (MovieLens: 5.5 standard
-errors). Going back to the built-in weights (``_recheck``) keeps the one-standard-error margin: the prior is
-the safe side to err on."""
 MIN_DELIVERIES = 200
 """Deliveries of the hub's own picks (with at least ``MIN_SAMPLES`` of them engaged) needed for the per-delivery fit."""
 
@@ -786,18 +776,17 @@ def _activate(
     quality: Callable[[np.ndarray], tuple[float, float]] | None = None,
 ) -> LearnReport:
     """Store the learnt weights when they are finite and beat the weights in use on held-out data by more
-    than ``ACTIVATION_Z`` standard errors of that difference (``se``; a gain within noise keeps the previous
-    weights);
+    than the standard error of that difference (``se``; a gain within noise keeps the previous weights);
     else keep the previous ones and say why. ``rescale``: divide by the largest weight (the conditional
     logit's scale is arbitrary); the per-delivery fit's weights are on the log-rate scale and stay."""
     if not (np.all(np.isfinite(w)) and np.all(np.isfinite(sd))) or w.max() <= 0:
         report.reason = "the fit gave non-finite or all-zero weights: the previous weights stay"
         return _remember(hub, _keep_weights(hub, _recheck(current, report, old_q, quality), report))
     report.learned["holdout_gain_se"] = round(se, 4)
-    if new_q - old_q <= ACTIVATION_Z * se:
+    if new_q - old_q <= se:
         report.reason = (
-            f"the learnt weights ranked held-out engagement no better, beyond {ACTIVATION_Z:g} standard errors "
-            f"of the difference ({new_q:.4f} vs {old_q:.4f}, standard error {se:.4f}): the previous weights stay"
+            f"the learnt weights ranked held-out engagement no better, beyond the standard error of the "
+            f"difference ({new_q:.4f} vs {old_q:.4f}, standard error {se:.4f}): the previous weights stay"
         )
         return _remember(hub, _keep_weights(hub, _recheck(current, report, old_q, quality), report))
     top = float(w.max()) if rescale else 1.0
@@ -826,7 +815,7 @@ def _activate(
     report.activated = True
     report.reason = (
         f"held-out ranking quality {new_q:.4f} beats the previous weights' {old_q:.4f} "
-        f"by more than {ACTIVATION_Z:g} standard errors ({se:.4f} each)"
+        f"by more than its standard error {se:.4f}"
     )
     return _remember(hub, report)
 
