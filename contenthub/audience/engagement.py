@@ -44,8 +44,9 @@ the audience's rate posteriors, ``scoring.rate_posterior_rows``): a decision (cl
 negative, never an open. Why not the open's weight: the rate is engaged per delivery and an open is the
 funnel's step before a click, not engagement — counted as a sixth of a click it made a delivery that was
 opened and not clicked (the user saw it and declined) count *less* against its topic than one never
-opened, and cost ~4% of the clicks of the simulator's learner (``bench/sim_explore.py``, 24 seeds).
-Opens still count in the interest weights (``EVENT_WEIGHTS``)."""
+opened, and cost ~2.5% of the clicks of the simulator's twin of this model (``bench/sim_explore.py``
+``hub_counts_eb`` against ``hub_no_open_eb``, 100 seeds; bench/RESULTS.md, learn-18g). Opens still count in
+the interest weights (``EVENT_WEIGHTS``)."""
 _N_FIELDS = {t: f"n:{t}" for t in EVENT_WEIGHTS}  # the count field of each event type
 POSITIVE = frozenset(t for t, w in EVENT_WEIGHTS.items() if w > 0)
 NEGATIVE = frozenset(t for t, w in EVENT_WEIGHTS.items() if w < 0)
