@@ -22,7 +22,11 @@ its topic, scored by the sum of log rates (the hub's unit) — varying only how 
 - ``cold``: the share for a user without sends (the hub: 1, ``ranking.exploring_share``; learner ``hub``);
 - ``counts``: the hub's units instead of clicks — successes = engagement weight / a click's (an open 0.5/3,
   a conversion 6/3 more: ``engagement.EVENT_WEIGHTS``), failures = sends − successes, clipped at 0 per
-  topic (``hub_counts``); ``no_open``: the same without the open's share (``hub_counts_no_open``).
+  topic (``hub_counts``); ``no_open``: the same without the open's share (``hub_counts_no_open``);
+- ``eb``: the prior strengths ``st`` / ``sc`` re-estimated as the hub's learning job does (``rates.eb_strength``
+  over the (user, topic) and (user, type) cells of sends and clicks, around each slot's pooled rate) on days
+  ``EB_DAYS`` — about when the job runs in ``bench/simulate.py`` (after 2,000 new events, then at least half as
+  many as the last run saw) — instead of a fixed 9 (``hub_eb``, ``hub_counts_eb``, ``hub_no_open_eb``).
 
 Prints JSON: per learner and seed the clicks per send over days 11–20 and 1–3, and the mean ratios to random.
 Usage: python bench/sim_explore.py [--seeds 6] [--seed-start 1] [--only NAME,NAME]
@@ -39,6 +43,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sim_world import (
     TOPICS,
@@ -51,9 +56,12 @@ from sim_world import (
     react,
 )
 
+from contenthub.recommend import rates  # noqa: E402
+
 WINDOW_DAYS = 30
 BRAND_PRIOR = 50.0
 APPEAL_STRENGTH = 20.0
+EB_DAYS = (4, 7, 10, 15)
 LEARNERS: dict[str, dict[str, Any]] = {
     "share10_s9": {"mode": "share", "eps": 0.1},
     "means_s9": {"mode": "means"},
@@ -71,6 +79,9 @@ LEARNERS: dict[str, dict[str, Any]] = {
     "hub": {"mode": "share", "eps": 0.1, "cold": 1.0},
     "hub_counts": {"mode": "share", "eps": 0.1, "cold": 1.0, "counts": "hub"},
     "hub_counts_no_open": {"mode": "share", "eps": 0.1, "cold": 1.0, "counts": "no_open"},
+    "hub_eb": {"mode": "share", "eps": 0.1, "cold": 1.0, "eb": True},
+    "hub_counts_eb": {"mode": "share", "eps": 0.1, "cold": 1.0, "counts": "hub", "eb": True},
+    "hub_no_open_eb": {"mode": "share", "eps": 0.1, "cold": 1.0, "counts": "no_open", "eb": True},
     "decay_share_1": {"mode": "share", "eps": 0.1, "decay": 1.0},
     "decay_share_2": {"mode": "share", "eps": 0.1, "decay": 2.0},
     "decay_share_5": {"mode": "share", "eps": 0.1, "decay": 5.0},
@@ -97,6 +108,16 @@ def _kg(a: np.ndarray, b: np.ndarray, mu_ref: np.ndarray) -> np.ndarray:
     return after - now
 
 
+def eb_strength(clicks: np.ndarray, sends: np.ndarray) -> float:
+    """The learning job's estimate of how many sends the population's rate is worth against a user's own
+    (``learning.audience_strengths``): ``rates.eb_strength`` over the (user, slot) cells with sends."""
+    seen = sends > 0
+    slot = np.nonzero(seen)[1]
+    s, d = clicks[seen], sends[seen]
+    base = rates.brand_rate(s, d)
+    return rates.eb_strength(s, d, rates.slot_rates(s, d, slot, sends.shape[1], base)[slot])
+
+
 def play(seed: int, cfg: dict[str, Any], days: int, users: int, assets: int) -> tuple[float, float]:
     """(clicks per send over days 11..days, over days 1–3) of one learner on one world."""
     world = make_world(seed, assets, users)
@@ -111,7 +132,10 @@ def play(seed: int, cfg: dict[str, Any], days: int, users: int, assets: int) -> 
     st, sc = float(cfg.get("st", 9)), float(cfg.get("sc", 9))
     w_unopened = float(cfg.get("unopened", 1.0))
     mode = cfg["mode"]
+    sends_t, sends_c = np.zeros((users, k)), np.zeros((users, c))
     for day in range(1, days + 1):
+        if cfg.get("eb") and day in EB_DAYS:
+            st, sc = eb_strength(clicks_j.sum(2), sends_t), eb_strength(clicks_j.sum(1), sends_c)
         uni = day_uniforms(seed, day, users, assets)
         den = clicks_t.sum() + fail_t.sum()
         base = (clicks_t.sum() + 5.0) / (den + BRAND_PRIOR)
@@ -184,6 +208,8 @@ def play(seed: int, cfg: dict[str, Any], days: int, users: int, assets: int) -> 
                 w = (0.5 * r.opened if cfg["counts"] == "hub" else 0.0) + 3.0 * r.clicked + 6.0 * r.converted
                 g, f = w / 3.0, 1.0 - w / 3.0  # failures may go negative: the hub clips the per-topic sum
             fail_t[u, t] += f
+            sends_t[u, t] += 1
+            sends_c[u, ct] += 1
             clicks_t[u, t] += g
             fail_c[u, ct] += f
             clicks_c[u, ct] += g

@@ -144,8 +144,9 @@ def _reference_deltas(
             if w and asset is not None:
                 for f, fw in engagement.asset_features(asset):
                     acc["profile", owner, f] += w * scale * fw
-                    if f[:2] in engagement.RATE_PREFIXES:  # the topic's and type's engagement rate
-                        acc["profile", owner, "g:" + f] += w * scale
+                    rw = engagement.RATE_WEIGHTS[ev["type"]]
+                    if f[:2] in engagement.RATE_PREFIXES and rw:  # the topic's and type's engagement rate
+                        acc["profile", owner, "g:" + f] += rw * scale
                 acc["profile", owner, "w:pos" if w > 0 else "w:neg"] += abs(w) * scale
             elif ev["type"] == "delivered" and asset is not None:  # exposure of the topic and type
                 for f, _ in engagement.asset_features(asset):

@@ -8,7 +8,9 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from contenthub.recommend import learning, ranking, rates
+from contenthub.audience import engagement
+from contenthub.recommend import learning, ranking, rates, scoring
+from contenthub.timeutil import from_iso
 
 
 def _beta_binomial(
@@ -231,3 +233,26 @@ def test_a_signal_that_only_tells_users_apart_wins_nothing_within_users() -> Non
     assert gain > learning.pair_auc_gain_se(d, who, own, apart) > 0
     gain = learning.pair_auc(d, both) - learning.pair_auc(d, own)
     assert gain == pytest.approx(0.0) and not gain > learning.pair_auc_gain_se(d, who, both, own)
+
+
+def test_an_opened_delivery_not_clicked_counts_against_its_topic_like_one_never_opened() -> None:
+    """The rate posterior's successes are decisions (``engagement.RATE_WEIGHTS``): topic "a" delivered and
+    opened, "b" delivered and never opened — the same evidence against each; "c" clicked rates above both and
+    "d" muted below; the open still counts in the interest weights."""
+    ts = "2026-01-05T10:00:00+00:00"
+    assets = {t: {"id": t, "content_type": "practical", "tags": [], "topic": t} for t in "abcd"}
+    evs = [{"type": "delivered", "user_id": "u", "asset_id": t, "channel": "sms", "ts": ts} for t in "abcd"]
+    evs += [{"type": k, "user_id": "u", "asset_id": t, "channel": "sms", "ts": ts} for k, t in (("open", "a"),)]
+    evs += [{"type": k, "user_id": "u", "asset_id": "c", "channel": "sms", "ts": ts} for k in ("open", "click")]
+    evs += [{"type": "mute", "user_id": "u", "asset_id": "d", "channel": "sms", "ts": ts}]
+    raw = next(f for c, key, f in engagement.counter_deltas(evs, assets, 30.0) if c == "profile" and key == "u")
+    fields = engagement.read_decayed(raw, from_iso(ts), 30.0)
+    e = np.array([[fields.get(f"e:o:{t}", 0.0) for t in "abcd"]])
+    g = np.array([[fields.get(f"g:o:{t}", 0.0) for t in "abcd"]])
+    a, b, has = scoring.rate_posterior_rows(e, g, np.full(5, 0.1))
+    mean = (a / (a + b))[0]
+    assert has[0]
+    assert mean[0] == pytest.approx(mean[1])
+    assert mean[0] == pytest.approx((4 * 0.1) / (4 + 1))  # one failed delivery on the prior of 4
+    assert mean[2] > mean[0] > mean[3]
+    assert fields["o:a"] > 0  # the open is interest, not engagement

@@ -36,6 +36,17 @@ EVENT_WEIGHTS: dict[str, float] = {
     "unsubscribe": -8.0,
     "delete": -6.0,
 }
+RATE_WEIGHTS: dict[str, float] = {
+    t: w if w >= EVENT_WEIGHTS["click"] or w < 0 else 0.0 for t, w in EVENT_WEIGHTS.items()
+}
+"""What one event adds to the engagement of its topic and content type (the ``g:`` fields, the successes of
+the audience's rate posteriors, ``scoring.rate_posterior_rows``): a decision (click or stronger) or a
+negative, never an open. Why not the open's weight: the rate is engaged per delivery and an open is the
+funnel's step before a click, not engagement — counted as a sixth of a click it made a delivery that was
+opened and not clicked (the user saw it and declined) count *less* against its topic than one never
+opened, and cost ~2.5% of the clicks of the simulator's twin of this model (``bench/sim_explore.py``
+``hub_counts_eb`` against ``hub_no_open_eb``, 100 seeds; bench/RESULTS.md, learn-18g). Opens still count in
+the interest weights (``EVENT_WEIGHTS``)."""
 _N_FIELDS = {t: f"n:{t}" for t in EVENT_WEIGHTS}  # the count field of each event type
 POSITIVE = frozenset(t for t, w in EVENT_WEIGHTS.items() if w > 0)
 NEGATIVE = frozenset(t for t, w in EVENT_WEIGHTS.items() if w < 0)
@@ -71,7 +82,8 @@ PROFILE_PREFIXES = ("t:", "o:", "s:", "c:", "k:")
 """The profile fields that are interest weights (decayed), as opposed to counts (``n:``)."""
 RATE_PREFIXES = ("o:", "c:")
 """Features whose engagement *rate* a profile keeps (topic and content type): ``e:<feature>`` sums the
-decayed deliveries of assets with the feature, ``g:<feature>`` the decayed engagement weight they got."""
+decayed deliveries of assets with the feature, ``g:<feature>`` the decayed engagement weight they got
+(``RATE_WEIGHTS``: decisions and negatives, not opens)."""
 DECAYED_PREFIXES = (*PROFILE_PREFIXES, "w:", "e:", "g:")
 
 
@@ -131,8 +143,9 @@ def counter_deltas(
     ~95,000 increments as flat tuples.
 
     ``topics``: asset id → discovered topic (``topics.stored``). A delivery adds to the ``e:`` (exposure)
-    fields of the asset's topic and content type, any weighted event to their ``g:`` (engagement)
-    fields: the profile's per-topic and per-type engagement rates, kept as increments like the rest.
+    fields of the asset's topic and content type, a decision or a negative event its ``RATE_WEIGHTS`` to
+    their ``g:`` (engagement) fields: the profile's per-topic and per-type engagement rates, kept as
+    increments like the rest.
     """
     profile: defaultdict[str, dict[str, float]] = defaultdict(dict)
     stats: defaultdict[str, dict[str, float]] = defaultdict(dict)
@@ -144,6 +157,7 @@ def counter_deltas(
     for ev in events:
         etype = ev["type"]
         w = weight_of(etype, 0.0)
+        rated_w = RATE_WEIGHTS.get(etype, 0.0)
         asset = asset_of(ev.get("asset_id") or "")
         n_field = _N_FIELDS.get(etype) or f"n:{etype}"
         rev = float(ev["value"]) if etype == "convert" and ev.get("value") else None
@@ -159,7 +173,7 @@ def counter_deltas(
             if not w:  # a delivery: exposure of the asset's topic and type, no interest weight
                 exposure, feats = rated[aid], None
             else:
-                ws = w * scale
+                ws, rws = w * scale, rated_w * scale
                 pole, pole_add = ("w:pos" if w > 0 else "w:neg"), abs(w) * scale
         for owner in _owners(ev):
             fields = profile[owner]
@@ -170,8 +184,9 @@ def counter_deltas(
                 for f, fw in feats:
                     fields[f] = fields.get(f, 0.0) + ws * fw
                 fields[pole] = fields.get(pole, 0.0) + pole_add
-                for g, _ in rated[aid]:
-                    fields[g] = fields.get(g, 0.0) + ws
+                if rated_w:
+                    for g, _ in rated[aid]:
+                        fields[g] = fields.get(g, 0.0) + rws
             elif exposure is not None:
                 for _, e in exposure:
                     fields[e] = fields.get(e, 0.0) + scale

@@ -64,7 +64,7 @@ from scipy import sparse
 
 from contenthub import bad_records
 from contenthub.audience import caps, exclusions, lifecycle, users
-from contenthub.audience.engagement import BLOCKING_TYPES, ENGAGED, EVENT_WEIGHTS, NEGATIVE, POSITIVE
+from contenthub.audience.engagement import BLOCKING_TYPES, ENGAGED, EVENT_WEIGHTS, NEGATIVE, POSITIVE, RATE_WEIGHTS
 from contenthub.audience.profiles import HISTORY_DAYS, HISTORY_LIMIT, NEGATIVES_LIMIT, VECTOR_EVENTS
 from contenthub.hub import Hub
 from contenthub.recommend.audiences import population_rates
@@ -104,6 +104,7 @@ DRAW_USERS = 256  # users (whole blocks) sharing one Thompson draw of the qualit
 TYPES = tuple(EVENT_WEIGHTS)
 TYPE_CODE = {t: i for i, t in enumerate(TYPES)}
 _W = np.array([EVENT_WEIGHTS[t] for t in TYPES])
+_RW = np.array([RATE_WEIGHTS[t] for t in TYPES])  # what each type adds to a rate's engagement (``g:``)
 _POS = np.array([t in POSITIVE for t in TYPES])
 _NEG = np.array([t in NEGATIVE for t in TYPES])
 _ENG = np.array([t in ENGAGED for t in TYPES])
@@ -425,13 +426,13 @@ class _Facts:
         self.tags = tags
         self.has_tags = np.diff(tags.indptr) > 0
         # engagement-rate evidence per topic and content type: the profile counters' e: (decayed
-        # deliveries) and g: (decayed engagement weight) fields, from the assets' current topic and type
+        # deliveries) and g: (decayed RATE_WEIGHTS) fields, from the assets' current topic and type
         self.rates: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self.evidence = np.zeros(n, dtype=bool)  # evidence of the user's own on any rate (Audience.has_evidence)
         self.rate_priors: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # (α₀, β₀) per slot of each signal
         with_asset = ev.row >= 0
         exposed = with_asset & (ev.type == TYPE_CODE["delivered"])
-        engaged_w = with_asset & (_W[ev.type] != 0)
+        engaged_w = with_asset & (_RW[ev.type] != 0)
         _, topic_prior, type_prior = population_rates(cat)
         for name, of_row, width, prior in (
             ("topic", cat.topic_of_row, len(cat.topic_names), topic_prior),
@@ -440,7 +441,7 @@ class _Facts:
             if width == 0:
                 continue
             sums = []
-            for keep, weight in ((exposed, decay), (engaged_w, _W[ev.type] * decay)):
+            for keep, weight in ((exposed, decay), (engaged_w, _RW[ev.type] * decay)):
                 slot = of_row[ev.row[keep]]
                 named = slot < width  # the "none" slot keeps the prior
                 flat = ev.user[keep][named] * width + slot[named]

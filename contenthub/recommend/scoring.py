@@ -50,7 +50,8 @@ def rate_posterior_rows(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(α, β, has evidence) per row: Beta(α, β) of engagement per delivery on each name (plus a last "none"
     slot at the prior), in click units — successes = decayed engagement weight / the weight of a click
-    (so a conversion counts double, an open a sixth), failures = decayed deliveries − successes (≥ 0),
+    (``engagement.RATE_WEIGHTS``: a conversion counts double, an open not at all — opened and not clicked is
+    a failure like never opened), failures = decayed deliveries − successes (≥ 0),
     plus, where mutes and deletes outweigh the engagement (a negative weight), that weight in clicks: a
     mute says more against a topic than a delivery that was not opened.
     ``exposure``/``engagement``: (rows × names) decayed ``e:``/``g:`` weights. The prior of each name is
