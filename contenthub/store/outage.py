@@ -11,6 +11,7 @@ unchanged, so a backend's own control flow (409s, not-found) is untouched.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
@@ -51,49 +52,48 @@ def _convert(backend: str, classify: Classify, exc: BaseException) -> StoreUnava
     return unavailable(backend, reason)
 
 
+@contextlib.contextmanager
+def _translated(backend: str, classify: Classify) -> Iterator[None]:
+    """The one rule of every wrapper below: an outage of the body leaves as ``StoreUnavailableError`` (the
+    original chained), anything else as it was raised."""
+    try:
+        yield
+    except Exception as exc:
+        converted = _convert(backend, classify, exc)
+        if converted is None:
+            raise
+        raise converted from exc
+
+
 def _wrap(fn: Callable[..., Any], backend: str, classify: Classify) -> Callable[..., Any]:
+    """A wrapper of the same kind as ``fn`` (a plain function, a generator function or a coroutine function),
+    so the outage is caught where it happens: in the call, in the iteration or in the await."""
     if inspect.isgeneratorfunction(fn):
 
         @functools.wraps(fn)
         def gen_wrapper(*args: Any, **kwargs: Any) -> Iterator[Any]:
-            try:
+            with _translated(backend, classify):
                 yield from fn(*args, **kwargs)
-            except Exception as exc:
-                converted = _convert(backend, classify, exc)
-                if converted is None:
-                    raise
-                raise converted from exc
 
-        gen_wrapper.__outage_wrapped__ = True  # type: ignore[attr-defined]
-        return gen_wrapper
-
-    if inspect.iscoroutinefunction(fn):
+        wrapped: Callable[..., Any] = gen_wrapper
+    elif inspect.iscoroutinefunction(fn):
 
         @functools.wraps(fn)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-            try:
+            with _translated(backend, classify):
                 return await fn(*args, **kwargs)
-            except Exception as exc:
-                converted = _convert(backend, classify, exc)
-                if converted is None:
-                    raise
-                raise converted from exc
 
-        async_wrapper.__outage_wrapped__ = True  # type: ignore[attr-defined]
-        return async_wrapper
+        wrapped = async_wrapper
+    else:
 
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except Exception as exc:
-            converted = _convert(backend, classify, exc)
-            if converted is None:
-                raise
-            raise converted from exc
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with _translated(backend, classify):
+                return fn(*args, **kwargs)
 
-    wrapper.__outage_wrapped__ = True  # type: ignore[attr-defined]
-    return wrapper
+        wrapped = wrapper
+    wrapped.__outage_wrapped__ = True  # type: ignore[attr-defined]
+    return wrapped
 
 
 def translate_outages(backend: str, classify: Classify) -> Callable[[C], C]:
