@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Coroutine, Iterator
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -18,6 +19,7 @@ from contenthub import audit
 from contenthub.access.keys import Principal
 from contenthub.access.roles import Perm
 from contenthub.audience import segments
+from contenthub.audience.profiles import Profile
 from contenthub.deps import HubDep, authorized, current_principal, require
 from contenthub.errors import InvalidError
 from contenthub.hub import Hub
@@ -88,9 +90,30 @@ class NextContentQuery(BaseModel):
 def recommend_user(
     user_id: str, hub: HubDep, who: Recommender, query: Annotated[NextContentQuery, Query()]
 ) -> Response:
+    return _next_content(hub, user_id, query)
+
+
+def _next_content(
+    hub: Hub,
+    user_id: str,
+    query: NextContentQuery,
+    *,
+    now: datetime | None = None,
+    found_profile: Profile | None = None,
+) -> Response:
+    """``service.next_for_user`` for one validated query; ``now``/``found_profile``: what the route's awaited
+    read (``service.read_for_user``) found already."""
     return _json(
         service.next_for_user(
-            hub, user_id, query.channel, scene=query.scene, n=query.n, strategy=query.strategy, reserve=query.reserve
+            hub,
+            user_id,
+            query.channel,
+            scene=query.scene,
+            n=query.n,
+            strategy=query.strategy,
+            reserve=query.reserve,
+            now=now,
+            found_profile=found_profile,
         )
     )
 
@@ -119,18 +142,7 @@ async def _answer_next_content(request: Request) -> Response:
     if not query.reserve and _nothing_to_wait_for(hub):
         now = utcnow()
         profile = await service.read_for_user(hub, user_id, query.channel, scene=query.scene, n=query.n, now=now)
-        return _json(
-            service.next_for_user(
-                hub,
-                user_id,
-                query.channel,
-                scene=query.scene,
-                n=query.n,
-                strategy=query.strategy,
-                now=now,
-                found_profile=profile,
-            )
-        )
+        return _next_content(hub, user_id, query, now=now, found_profile=profile)
     return await run_in_threadpool(functools.partial(recommend_user, user_id, hub, who, query))
 
 
